@@ -1,0 +1,62 @@
+"""The collector contract and the plugin registry.
+
+A collector declares its options once, as a pydantic model; the workspace validates a
+source's options against it.  Built-ins register through the same entry-point group,
+`oncall.collectors`, that a third-party package would use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+ENTRY_POINT_GROUP = "oncall.collectors"
+
+
+class CollectorOptions(BaseModel):
+    """Base for a collector's options: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class CollectResult:
+    """What one run of a collector did."""
+
+    rows: int = 0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Collector:
+    """One kind of source.  Subclasses set `kind` and `Options` and implement `collect`."""
+
+    kind: ClassVar[str] = ""
+    Options: ClassVar[type[CollectorOptions]] = CollectorOptions
+
+    def __init__(self, name: str, options: CollectorOptions, *, base_dir: str = ".") -> None:
+        self.name = name
+        self.options = options
+        self.base_dir = base_dir
+
+    def collect(self, store: Any, now: datetime) -> CollectResult:  # pragma: no cover
+        raise NotImplementedError
+
+
+def available_collectors() -> tuple[dict[str, type[Collector]], dict[str, str]]:
+    """Collector classes by kind, and the entry points that failed to load with why."""
+    loaded: dict[str, type[Collector]] = {}
+    broken: dict[str, str] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            cls = ep.load()
+            if not (isinstance(cls, type) and issubclass(cls, Collector)):
+                raise TypeError(f"{ep.value} is not a Collector subclass")
+        except Exception as exc:  # a broken plugin is reported, never fatal
+            broken[ep.name] = f"{type(exc).__name__}: {exc}"
+            continue
+        loaded[ep.name] = cls
+    return loaded, broken

@@ -1,0 +1,107 @@
+"""`oncall check`: validate the workspace and every file it names."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable
+
+from console.output import dumps
+from console.store import StoreError
+from console.workspace import Workspace, WorkspaceError
+from console.yamlmarks import Problem, load_marked
+
+# Validators for the files a workspace names, by workspace key.  Each takes a path and
+# returns problems; modules that own a file kind add theirs here.
+FILE_CHECKS: dict[str, list[Callable[[Any], list[Problem]]]] = {
+    "slos": [], "rules": [], "playbooks": [],
+}
+
+
+def _yaml_problems(path: Any) -> list[Problem]:
+    try:
+        load_marked(path)
+    except Problem as problem:
+        return [problem]
+    return []
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("check", help="validate the workspace and the files it names",
+                            description="Validate oncall.yaml, its includes, and every SLO, "
+                                        "rule and playbook file. Exit 0 ok, 1 problems, 2 usage.")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.set_defaults(func=run)
+
+
+def check_workspace(ws: Workspace) -> list[Problem]:
+    """Every problem in the files the workspace names (the workspace itself loaded)."""
+    from collectors.base import available_collectors
+
+    problems: list[Problem] = []
+    for path in ws.slo_files:
+        problems += _yaml_problems(path) or [p for check in FILE_CHECKS["slos"] for p in check(path)]
+    for path in ws.rule_files:
+        problems += _yaml_problems(path) or [p for check in FILE_CHECKS["rules"] for p in check(path)]
+    for directory in ws.playbook_dirs:
+        for path in sorted(directory.glob("*.y*ml")):
+            problems += _yaml_problems(path) or [
+                p for check in FILE_CHECKS["playbooks"] for p in check(path)]
+    _, broken = available_collectors()
+    for name, error in broken.items():
+        problems.append(Problem(None, None, f"collector plugin {name!r} failed to load: {error}"))
+    return problems
+
+
+def run(ctx: Any) -> int:
+    try:
+        ws = ctx.workspace
+    except WorkspaceError as exc:
+        if len(exc.problems) == 1 and "no workspace here" in exc.problems[0].message:
+            raise
+        for problem in exc.problems:
+            print(problem)
+        print(f"{len(exc.problems)} problem(s)")
+        return 1
+    problems = check_workspace(ws)
+    summary: dict[str, Any] = {
+        "workspace": str(ws.path), "files": [str(f) for f in ws.files],
+        "store": str(ws.store_path),
+        "sources": [{"name": s.name, "kind": s.kind, "interval": s.interval.total_seconds(),
+                     "enabled": s.enabled} for s in ws.config.sources],
+        "slo_files": len(ws.slo_files), "rule_files": len(ws.rule_files),
+        "playbook_dirs": len(ws.playbook_dirs),
+        "registries": [r.name for r in ws.config.registries],
+        "allow_actions": ws.allow_actions,
+    }
+    try:
+        store = ctx.read_store()
+        summary["schema_version"] = store.schema_version()
+        summary["series"] = store.count("series")
+        summary["samples"] = store.count("samples")
+        summary["logs"] = store.count("logs")
+    except StoreError as exc:
+        problems.append(Problem(ws.store_path, None, str(exc)))
+    summary["problems"] = [str(p) for p in problems]
+    if ctx.fmt == "json":
+        print(dumps(summary))
+    else:
+        for problem in problems:
+            print(problem)
+        print(f"workspace {ws.path}")
+        if len(ws.files) > 1:
+            print(f"  includes    {', '.join(str(f) for f in ws.files[1:])}")
+        store_line = f"  store       {ws.store_path}"
+        if "schema_version" in summary:
+            store_line += (f" (schema v{summary['schema_version']}, {summary['series']} series, "
+                           f"{summary['samples']} samples, {summary['logs']} log lines)")
+        print(store_line)
+        print(f"  sources     {len(ws.config.sources)}"
+              + "".join(f"\n    {s.name} ({s.kind}, every {s.interval.total_seconds():g}s"
+                        f"{', disabled' if not s.enabled else ''})" for s in ws.config.sources))
+        print(f"  slo files   {len(ws.slo_files)}")
+        print(f"  rule files  {len(ws.rule_files)}")
+        print(f"  playbooks   {len(ws.playbook_dirs)} director{'y' if len(ws.playbook_dirs) == 1 else 'ies'}")
+        print(f"  registries  {', '.join(summary['registries']) or 'none'}")
+        print(f"  actions     {'allowed' if ws.allow_actions else 'read-only'}")
+        print(f"{len(problems)} problem(s)" if problems else "ok")
+    return 1 if problems else 0

@@ -1,0 +1,39 @@
+"""`oncall query "SQL"`: read-only SQL against the store."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import duckdb
+
+from console.cli import CliError
+from console.output import render
+
+_WRITES = ("insert", "update", "delete", "create", "drop", "alter", "copy", "attach",
+           "detach", "install", "load", "checkpoint", "vacuum", "truncate", "set", "pragma",
+           "call", "export", "import")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("query", help="run read-only SQL against the store",
+                            description="Run read-only SQL against the store. Tables: series, "
+                                        "samples, logs, changes, alerts, incidents, timeline, "
+                                        "audit, ...")
+    parser.add_argument("sql")
+    parser.add_argument("--store", help="store file (default: the workspace's)")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.set_defaults(func=run)
+
+
+def run(ctx: Any) -> int:
+    sql = ctx.args.sql.strip().rstrip(";")
+    if sql.split(None, 1)[0].lower() in _WRITES if sql else True:
+        raise CliError("query runs read-only SQL (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN)")
+    store = ctx.read_store()
+    try:
+        columns, rows = store.query(sql)
+    except duckdb.Error as exc:
+        raise CliError(f"query failed: {str(exc).splitlines()[0]}", code=1) from None
+    ctx.out(render(columns, rows, ctx.fmt))
+    return 0

@@ -1,0 +1,42 @@
+"""Prometheus-style durations: `90s`, `5m`, `1h30m`, `30d`, `2w`."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+
+
+def parse_duration(text: str | int | float | timedelta) -> timedelta:
+    """Parse `1h30m`-style text (or plain seconds) into a timedelta; ValueError if malformed."""
+    if isinstance(text, timedelta):
+        return text
+    if isinstance(text, bool):
+        raise ValueError(f"not a duration: {text!r}")
+    if isinstance(text, (int, float)):
+        return timedelta(seconds=text)
+    raw = str(text).strip()
+    pos, seconds = 0, 0.0
+    for match in _PART.finditer(raw):
+        if match.start() != pos:
+            break
+        seconds += float(match[1]) * _UNITS[match[2]]
+        pos = match.end()
+    if not raw or pos != len(raw):
+        raise ValueError(f"not a duration: {raw!r} (use e.g. 30s, 5m, 1h30m, 7d)")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest Prometheus-style text for a timedelta, e.g. `1h30m`."""
+    total = int(value.total_seconds())
+    if total == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if total >= size:
+            parts.append(f"{total // size}{unit}")
+            total %= size
+    return "".join(parts)

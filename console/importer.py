@@ -1,0 +1,423 @@
+"""`oncall import`: backfill the store from files.
+
+Formats: Prometheus text / OpenMetrics with timestamps, JSON-lines logs, CSV or
+Parquet samples.  Lines are parsed in bulk (Arrow + DuckDB), committed in batches
+together with the file's cursor, and every skipped line is counted with its reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from console.store import Store, canonical_labels, ingest_logs, ingest_samples
+
+SHOWN_SKIPS = 5
+BATCH_LINES = 250_000
+
+# name, optional {label block}, value, optional timestamp, optional exemplar.
+_SAMPLE_RE = (r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?'
+              r'[ \t]+(\S+)(?:[ \t]+([^ \t#]+))?[ \t]*(?:#.*)?$')
+_LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
+_UNESCAPE = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
+
+
+class ImportError_(Exception):
+    """A file that cannot be imported at all (unreadable, unknown format)."""
+
+
+@dataclass
+class ImportReport:
+    path: Path
+    fmt: str
+    lines: int = 0
+    added: int = 0
+    skipped: int = 0
+    skips: list[tuple[int, str]] = field(default_factory=list)
+    resumed_at: int = 0
+    kind: str = "samples"
+
+    def skip(self, line: int, reason: str) -> None:
+        self.skipped += 1
+        if len(self.skips) < SHOWN_SKIPS:
+            self.skips.append((line, reason))
+
+    def as_dict(self) -> dict:
+        return {"file": str(self.path), "format": self.fmt, "lines": self.lines,
+                "added": self.added, "kind": self.kind, "skipped": self.skipped,
+                "resumed_at_line": self.resumed_at,
+                "first_skips": [{"line": n, "reason": r} for n, r in self.skips]}
+
+
+def detect_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return "parquet"
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix in (".prom", ".om", ".metrics"):
+        return "openmetrics" if _has_eof(path) else "prometheus"
+    with open(path, "rb") as fh:
+        head = fh.read(4096).lstrip()
+    if head.startswith(b"{"):
+        return "jsonl"
+    if head.startswith(b"#") or re.match(rb"[a-zA-Z_:][a-zA-Z0-9_:]*[{ \t]", head):
+        return "openmetrics" if _has_eof(path) else "prometheus"
+    raise ImportError_(f"{path}: cannot tell the format; name it .prom, .om, .jsonl, .csv "
+                       "or .parquet, or pass --format")
+
+
+def _has_eof(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(max(0, os.path.getsize(path) - 64))
+        return b"# EOF" in fh.read()
+
+
+def _file_identity(path: Path) -> dict:
+    """Enough to tell the same file again: a hash of its first 64 KiB."""
+    with open(path, "rb") as fh:
+        return {"head": hashlib.sha256(fh.read(65536)).hexdigest()[:16]}
+
+
+def _line_batches(path: Path, start_line: int, batch_lines: int) -> Iterator[pa.Table]:
+    """The file's lines as tables (lineno, line), in order, from `start_line` + 1."""
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=["line"], block_size=8 << 20),
+        parse_options=pacsv.ParseOptions(delimiter="\x1e", quote_char=False, escape_char=False,
+                                         ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    lineno = 0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for batch in reader:
+        first = lineno + 1
+        lineno += batch.num_rows
+        if lineno <= start_line:
+            continue
+        if first <= start_line:
+            batch = batch.slice(start_line - first + 1)
+            first = start_line + 1
+        numbered = pa.RecordBatch.from_arrays(
+            [pa.array(np.arange(first, lineno + 1, dtype=np.int64)), batch.column(0)], ["lineno", "line"])
+        pending.append(numbered)
+        pending_rows += numbered.num_rows
+        while pending_rows >= batch_lines:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, batch_lines)
+            rest = table.slice(batch_lines)
+            pending = rest.to_batches()
+            pending_rows = rest.num_rows
+    if pending_rows:
+        yield pa.Table.from_batches(pending)
+
+
+def parse_label_block(block: str) -> dict[str, str]:
+    """`{a="x",b="y"}` into a dict; ValueError on anything malformed."""
+    inner = block.strip()[1:-1].strip()
+    labels: dict[str, str] = {}
+    pos = 0
+    while pos < len(inner):
+        match = _LABEL_RE.match(inner, pos)
+        if not match:
+            raise ValueError(f"malformed labels near {inner[pos:pos + 30]!r}")
+        name, value = match[1], re.sub(r'\\[\\"n]', lambda m: _UNESCAPE[m[0]], match[2])
+        if name in labels:
+            raise ValueError(f"label {name!r} given twice")
+        labels[name] = value
+        pos = match.end()
+        if match[3] == "" and pos < len(inner):
+            raise ValueError("labels must be separated by commas")
+    return labels
+
+
+class _Importer:
+    def __init__(self, store: Store, path: Path, report: ImportReport, now: datetime,
+                 batch_lines: int) -> None:
+        self.store, self.path, self.report, self.now = store, path, report, now
+        self.batch_lines = batch_lines
+        self.cursor_name = f"import:{path}"
+        self.parser = duckdb.connect(config={"autoinstall_known_extensions": False})
+        self.parser.execute("SET TimeZone = 'UTC'")
+
+    def start_line(self) -> int:
+        cursor = self.store.get_cursor(self.cursor_name)
+        identity = _file_identity(self.path)
+        if cursor and cursor.get("head") == identity["head"]:
+            return int(cursor.get("line", 0))
+        return 0
+
+    def cursor(self, line: int) -> tuple[str, dict]:
+        return self.cursor_name, {**_file_identity(self.path), "line": line}
+
+    def _record_skips(self, rows: list[tuple[int, str]]) -> None:
+        for lineno, reason in rows:
+            self.report.skip(lineno, reason)
+
+    def run_text(self, seconds: bool) -> None:
+        start = self.start_line()
+        self.report.resumed_at = start
+        label_cache: dict[str, str | Exception] = {"": canonical_labels({})}
+        scale = 1_000_000 if seconds else 1_000
+        for batch in _line_batches(self.path, start, self.batch_lines):
+            self.report.lines = int(batch.column("lineno")[-1].as_py())
+            p = self.parser
+            p.register("lines", batch)
+            # Fast path: `name{labels} value ts` split on single spaces; anything else
+            # (spaces in label values, tabs, exemplars, leading blanks) takes the regex.
+            p.execute("""
+                CREATE OR REPLACE TEMP TABLE split AS
+                WITH s AS (SELECT lineno, string_split(line, ' ') AS parts FROM lines
+                           WHERE line <> '' AND NOT starts_with(line, '#'))
+                SELECT lineno, parts, len(parts) = 3 AND (strpos(parts[1], '{') = 0
+                                      OR ends_with(parts[1], '}')) AS fast
+                FROM s
+            """)
+            p.execute(f"""
+                CREATE OR REPLACE TEMP TABLE parsed AS
+                WITH good AS (
+                    SELECT lineno, parts[1] AS nl, strpos(parts[1], '{{') AS ob,
+                           parts[2] AS value, parts[3] AS ts
+                    FROM split WHERE fast
+                ), slow AS (
+                    SELECT l.lineno, regexp_extract(l.line, '{_SAMPLE_RE.replace("'", "''")}',
+                           ['name', 'labels', 'value', 'ts']) AS m
+                    FROM lines l SEMI JOIN split s ON s.lineno = l.lineno AND NOT s.fast
+                    WHERE true
+                      AND NOT starts_with(ltrim(l.line), '#') AND trim(l.line) <> ''
+                )
+                SELECT lineno, CASE WHEN ob > 0 THEN nl[:ob - 1] ELSE nl END AS name,
+                       CASE WHEN ob > 0 THEN nl[ob:] ELSE '' END AS labels, value, ts
+                FROM good
+                UNION ALL
+                SELECT lineno, m.name, m.labels, m.value, m.ts FROM slow
+            """)
+            p.execute(f"""
+                CREATE OR REPLACE TEMP TABLE typed AS
+                WITH names AS (SELECT DISTINCT name FROM parsed),
+                bad AS (SELECT name FROM names WHERE NOT regexp_full_match(name, '[a-zA-Z_:][a-zA-Z0-9_:]*'))
+                SELECT lineno, CASE WHEN name IN (SELECT name FROM bad) THEN '' ELSE name END AS name,
+                       labels AS raw_labels, TRY_CAST(value AS DOUBLE) AS value, value AS value_text,
+                       ts AS ts_text, TRY_CAST(round(TRY_CAST(ts AS DOUBLE) * {scale}) AS BIGINT) AS ts_us
+                FROM parsed
+            """)
+            fresh = [r[0] for r in p.execute(
+                "SELECT DISTINCT raw_labels FROM typed WHERE name <> ''").fetchall()
+                if r[0] not in label_cache]
+            for raw in fresh:
+                try:
+                    label_cache[raw] = canonical_labels(parse_label_block(raw))
+                except ValueError as exc:
+                    label_cache[raw] = exc
+            bad_labels = [(raw, str(v)) for raw, v in label_cache.items() if isinstance(v, Exception)]
+            p.register("label_map", pa.table({
+                "raw": [k for k, v in label_cache.items() if isinstance(v, str)],
+                "labels": [v for v in label_cache.values() if isinstance(v, str)],
+            }))
+            p.register("bad_label_map", pa.table({
+                "raw": [b[0] for b in bad_labels], "why": [b[1] for b in bad_labels]},
+                schema=pa.schema([("raw", pa.string()), ("why", pa.string())])))
+            skips = p.execute("""
+                SELECT t.lineno, CASE
+                    WHEN t.name = '' THEN 'not a sample line: ' || left((SELECT line FROM lines l WHERE l.lineno = t.lineno), 60)
+                    WHEN b.why IS NOT NULL THEN b.why
+                    WHEN t.value IS NULL THEN 'value is not a number: ' || left(t.value_text, 30)
+                    WHEN t.ts_text = '' THEN 'no timestamp (import needs one per sample)'
+                    ELSE 'bad timestamp: ' || left(t.ts_text, 30) END
+                FROM typed t LEFT JOIN bad_label_map b ON b.raw = t.raw_labels
+                WHERE t.name = '' OR b.why IS NOT NULL OR t.value IS NULL OR t.ts_us IS NULL
+                ORDER BY t.lineno
+            """).fetchall()
+            samples = p.sql("""
+                SELECT t.name, l.labels, make_timestamp(t.ts_us) AS ts, t.value
+                FROM typed t JOIN label_map l ON l.raw = t.raw_labels
+                WHERE t.name <> '' AND t.value IS NOT NULL AND t.ts_us IS NOT NULL
+            """).to_arrow_table()
+            self._record_skips(skips)
+            self.report.added += ingest_samples(self.store, samples,
+                                                cursor=self.cursor(self.report.lines), now=self.now)
+
+    def run_jsonl(self) -> None:
+        start = self.start_line()
+        self.report.resumed_at = start
+        self.report.kind = "logs"
+        known = "'ts','time','timestamp','@timestamp','level','severity','lvl','service','app','message','msg'"
+        for batch in _line_batches(self.path, start, self.batch_lines):
+            self.report.lines = int(batch.column("lineno")[-1].as_py())
+            p = self.parser
+            p.register("lines", batch)
+            p.execute("""
+                CREATE OR REPLACE TEMP TABLE parsed AS
+                SELECT lineno, line, CASE WHEN json_valid(line) AND json_type(line::JSON) = 'OBJECT'
+                                          THEN line::JSON END AS j
+                FROM lines WHERE trim(line) <> ''
+            """)
+            p.execute("""
+                CREATE OR REPLACE TEMP TABLE typed AS
+                SELECT lineno, line, j,
+                       coalesce(j->'ts', j->'time', j->'timestamp', j->'@timestamp') AS ts_json
+                FROM parsed
+            """)
+            p.execute("""
+                CREATE OR REPLACE TEMP TABLE stamped AS
+                SELECT *, CASE
+                    WHEN json_type(ts_json) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN
+                        CASE WHEN ts_json::DOUBLE > 1e14 THEN make_timestamp(ts_json::DOUBLE::BIGINT)
+                             WHEN ts_json::DOUBLE > 1e11 THEN make_timestamp((ts_json::DOUBLE * 1000)::BIGINT)
+                             ELSE make_timestamp((ts_json::DOUBLE * 1e6)::BIGINT) END
+                    WHEN json_type(ts_json) = 'VARCHAR' THEN
+                        TRY_CAST(ts_json->>'$' AS TIMESTAMPTZ)::TIMESTAMP
+                    END AS ts
+                FROM typed
+            """)
+            skips = p.execute("""
+                SELECT lineno, CASE WHEN j IS NULL THEN 'not a JSON object: ' || left(line, 60)
+                                    WHEN ts_json IS NULL THEN 'no ts/time/timestamp field'
+                                    ELSE 'bad timestamp: ' || left(ts_json::VARCHAR, 40) END
+                FROM stamped WHERE ts IS NULL ORDER BY lineno
+            """).fetchall()
+            logs = p.sql(f"""
+                SELECT ts, ? AS source,
+                       coalesce(j->>'service', j->>'app') AS service,
+                       lower(coalesce(j->>'level', j->>'severity', j->>'lvl')) AS level,
+                       coalesce(j->>'message', j->>'msg') AS message,
+                       to_json(map_from_entries(list_filter(
+                           map_entries(CAST(j AS MAP(VARCHAR, JSON))),
+                           lambda e: e.key NOT IN ({known}))))::VARCHAR AS attributes,
+                       line AS raw, NULL::VARCHAR AS parse_error, ? AS origin,
+                       lineno AS line_offset
+                FROM stamped WHERE ts IS NOT NULL
+            """, params=["import", str(self.path)]).to_arrow_table()
+            self._record_skips(skips)
+            self.report.added += ingest_logs(self.store, logs,
+                                             cursor=self.cursor(self.report.lines), now=self.now)
+
+    def run_table(self, fmt: str) -> None:
+        reader = "read_parquet(?)" if fmt == "parquet" else "read_csv(?, header = true, all_varchar = true)"
+        try:
+            rel = self.parser.execute(f"SELECT * FROM {reader} LIMIT 0", [str(self.path)])
+        except duckdb.Error as exc:
+            raise ImportError_(f"{self.path}: cannot read {fmt}: {str(exc).splitlines()[0]}") from None
+        columns = [d[0] for d in rel.description]
+        lower = {c.lower(): c for c in columns}
+
+        def pick(*names: str) -> str | None:
+            return next((lower[n] for n in names if n in lower), None)
+
+        name_col = pick("name", "metric", "__name__")
+        ts_col = pick("ts", "timestamp", "time")
+        value_col = pick("value")
+        if not (name_col and ts_col and value_col):
+            raise ImportError_(f"{self.path}: needs columns name (or metric), ts (or timestamp) "
+                               f"and value; found {', '.join(columns)}")
+        labels_col = pick("labels")
+        label_cols = [c for c in columns if c not in (name_col, ts_col, value_col, labels_col)]
+        q = lambda c: '"' + c.replace('"', '""') + '"'  # noqa: E731
+        extra = ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}', {q(c)}::VARCHAR" for c in label_cols)
+        first_line = 2 if fmt == "csv" else 1
+        self.parser.execute(f"""
+            CREATE OR REPLACE TEMP TABLE src AS
+            SELECT row_number() OVER () - 1 + {first_line} AS lineno,
+                   {q(name_col)}::VARCHAR AS name,
+                   {q(labels_col) + '::VARCHAR' if labels_col else 'NULL::VARCHAR'} AS labels_json,
+                   {('json_object(' + extra + ')::VARCHAR') if extra else "'{}'"} AS column_labels,
+                   {q(ts_col)}::VARCHAR AS ts_text, {q(value_col)}::VARCHAR AS value_text
+            FROM {reader}
+        """, [str(self.path)])
+        start = self.start_line()
+        self.report.resumed_at = start
+        total = self.parser.execute("SELECT count(*) FROM src").fetchone()[0]
+        self.report.lines = total + first_line - 1
+        label_cache: dict[tuple[str | None, str], str | Exception] = {}
+        for offset in range(max(0, start - first_line + 1), total, self.batch_lines):
+            p = self.parser
+            p.execute(f"""
+                CREATE OR REPLACE TEMP TABLE typed AS
+                SELECT lineno, name, labels_json, column_labels, TRY_CAST(value_text AS DOUBLE) AS value, value_text,
+                       ts_text, coalesce(
+                           TRY_CAST(ts_text AS TIMESTAMPTZ)::TIMESTAMP,
+                           CASE WHEN TRY_CAST(ts_text AS DOUBLE) > 1e11
+                                THEN make_timestamp((TRY_CAST(ts_text AS DOUBLE) * 1000)::BIGINT)
+                                ELSE make_timestamp((TRY_CAST(ts_text AS DOUBLE) * 1e6)::BIGINT) END) AS ts
+                FROM src ORDER BY lineno LIMIT {self.batch_lines} OFFSET {offset}
+            """)
+            for labels_json, column_labels in p.execute(
+                    "SELECT DISTINCT labels_json, column_labels FROM typed").fetchall():
+                if (labels_json, column_labels) in label_cache:
+                    continue
+                try:
+                    merged = json.loads(column_labels)
+                    merged = {k: v for k, v in merged.items() if v is not None}
+                    if labels_json:
+                        extra_labels = json.loads(labels_json)
+                        if not isinstance(extra_labels, dict):
+                            raise ValueError("labels must be a JSON object")
+                        merged.update(extra_labels)
+                    label_cache[(labels_json, column_labels)] = canonical_labels(merged)
+                except ValueError as exc:
+                    label_cache[(labels_json, column_labels)] = exc
+            good = [(k[0], k[1], v) for k, v in label_cache.items() if isinstance(v, str)]
+            bad = [(k[0], k[1], str(v)) for k, v in label_cache.items() if not isinstance(v, str)]
+            schema3 = lambda n: pa.schema([("lj", pa.string()), ("cl", pa.string()), (n, pa.string())])  # noqa: E731
+            p.register("label_map", pa.table(list(map(list, zip(*good))) or [[], [], []], schema=schema3("labels")))
+            p.register("bad_map", pa.table(list(map(list, zip(*bad))) or [[], [], []], schema=schema3("why")))
+            skips = p.execute("""
+                SELECT t.lineno, CASE WHEN t.name IS NULL OR t.name = '' THEN 'no metric name'
+                    WHEN b.why IS NOT NULL THEN 'bad labels: ' || b.why
+                    WHEN t.value IS NULL THEN 'value is not a number: ' || coalesce(left(t.value_text, 30), 'empty')
+                    ELSE 'bad timestamp: ' || coalesce(left(t.ts_text, 30), 'empty') END
+                FROM typed t LEFT JOIN bad_map b
+                  ON b.lj IS NOT DISTINCT FROM t.labels_json AND b.cl = t.column_labels
+                WHERE t.name IS NULL OR t.name = '' OR b.why IS NOT NULL OR t.value IS NULL OR t.ts IS NULL
+                ORDER BY t.lineno
+            """).fetchall()
+            samples = p.sql("""
+                SELECT t.name, l.labels, t.ts, t.value FROM typed t JOIN label_map l
+                  ON l.lj IS NOT DISTINCT FROM t.labels_json AND l.cl = t.column_labels
+                WHERE t.name <> '' AND t.value IS NOT NULL AND t.ts IS NOT NULL
+            """).to_arrow_table()
+            last = p.execute("SELECT max(lineno) FROM typed").fetchone()[0]
+            self._record_skips(skips)
+            self.report.added += ingest_samples(self.store, samples, cursor=self.cursor(last),
+                                                now=self.now)
+
+
+def import_file(store: Store, path: str | os.PathLike[str], *, now: datetime,
+                fmt: str | None = None, batch_lines: int = BATCH_LINES) -> ImportReport:
+    """Import one file into the store; resumes where an interrupted import of it stopped."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ImportError_(f"{path}: no such file")
+    fmt = fmt or detect_format(path)
+    report = ImportReport(path=path, fmt=fmt)
+    importer = _Importer(store, path, report, now, batch_lines)
+    try:
+        if fmt in ("prometheus", "openmetrics"):
+            importer.run_text(seconds=fmt == "openmetrics")
+        elif fmt == "jsonl":
+            importer.run_jsonl()
+        elif fmt in ("csv", "parquet"):
+            importer.run_table(fmt)
+        else:
+            raise ImportError_(f"{path}: unknown format {fmt!r}")
+    except pa.ArrowInvalid as exc:
+        raise ImportError_(f"{path}: cannot read as text lines ({str(exc).splitlines()[0]}); "
+                           "is it UTF-8?") from None
+    finally:
+        importer.parser.close()
+    return report

@@ -1,0 +1,78 @@
+"""Printing rows as a table, JSON or CSV for the read commands' `--format`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Sequence
+
+FORMATS = ("table", "json", "csv")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat() + ("Z" if value.tzinfo is None else "")
+    if isinstance(value, (date,)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def cell(value: Any) -> str:
+    """One value as table text: no NaN or inf ever reaches the screen."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "no data"
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        return f"{value:.6g}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    text = str(value)
+    return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
+
+
+def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 60) -> str:
+    cells = [[cell(v)[:max_width] for v in row] for row in rows]
+    widths = [len(c) for c in columns]
+    for row in cells:
+        for i, text in enumerate(row):
+            widths[i] = max(widths[i], len(text))
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(t.ljust(w) for t, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps([dict(zip(columns, map(_jsonable, row))) for row in rows], indent=2,
+                          ensure_ascii=False)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_jsonable(v) if not isinstance(v, str) else v for v in row])
+        return buf.getvalue().rstrip("\n")
+    return render_table(columns, rows)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(_jsonable(data), indent=2, ensure_ascii=False)

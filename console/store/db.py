@@ -1,0 +1,263 @@
+"""Opening the DuckDB store: one writer per file, migrations, transactions, cursors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+
+from console.store.schema import MIGRATIONS, RETENTION_KINDS, SCHEMA_VERSION
+
+_LOCK_RE = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": True}
+
+
+class StoreError(Exception):
+    """A store problem with a message fit to show a user on one line."""
+
+
+class StoreLocked(StoreError):
+    """Another process holds the store read-write."""
+
+    def __init__(self, path: Path, pid: int | None, program: str | None) -> None:
+        self.path, self.pid, self.program = path, pid, program
+        holder = f"PID {pid}" if pid else "another process"
+        if program:
+            holder += f" ({Path(program).name})"
+        super().__init__(f"store {path} is held by {holder}")
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        con = duckdb.connect(str(path), read_only=read_only, config=dict(_CONFIG))
+    except duckdb.IOException as exc:
+        match = _LOCK_RE.search(str(exc))
+        if match or "Could not set lock" in str(exc):
+            raise StoreLocked(
+                path,
+                int(match["pid"]) if match else None,
+                match["program"] if match else None,
+            ) from None
+        raise StoreError(f"cannot open store {path}: {exc}") from None
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open store {path}: {exc}") from None
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+class Store:
+    """One DuckDB file.  Use `Store.open` (writer) or `Store.open_read` (reader)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool,
+                 snapshot_of: Path | None = None, holder: StoreLocked | None = None) -> None:
+        self.con = con
+        self.path = path
+        self.read_only = read_only
+        self.snapshot_of = snapshot_of
+        self.holder = holder
+        self._lock = threading.RLock()
+        self._snapshot_dir: str | None = None
+
+    # -- opening -------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> "Store":
+        """Open read-write, creating and migrating the file; raise StoreLocked if held."""
+        path = Path(path).expanduser().resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        store = cls(_connect(path, read_only=False), path, read_only=False)
+        store.migrate()
+        return store
+
+    @classmethod
+    def open_read(cls, path: str | os.PathLike[str]) -> "Store":
+        """Open for reading.  If a writer holds the file, read a consistent snapshot of it.
+
+        The returned store's `holder` is set when a snapshot was taken, so the caller
+        can say who holds the file.
+        """
+        path = Path(path).expanduser().resolve()
+        if not path.exists():
+            cls.open(path).close()
+        try:
+            con = _connect(path, read_only=True)
+        except StoreLocked as locked:
+            return cls._snapshot(path, locked)
+        store = cls(con, path, read_only=True)
+        if store.schema_version() < SCHEMA_VERSION:
+            store.close()
+            cls.open(path).close()
+            return cls.open_read(path)
+        return store
+
+    @classmethod
+    def _snapshot(cls, path: Path, locked: StoreLocked) -> "Store":
+        last_error: Exception = locked
+        for _ in range(5):
+            tmp = tempfile.mkdtemp(prefix="oncall-snapshot-")
+            copy = Path(tmp) / path.name
+            try:
+                before = path.stat().st_mtime_ns
+                shutil.copy2(path, copy)
+                wal = path.with_name(path.name + ".wal")
+                if wal.exists():
+                    shutil.copy2(wal, copy.with_name(copy.name + ".wal"))
+                if path.stat().st_mtime_ns != before:
+                    raise StoreError("store changed while copying")
+                # Replaying a copied WAL needs a writable open; the copy is ours alone.
+                con = _connect(copy, read_only=False)
+                con.execute("CHECKPOINT")
+                store = cls(con, copy, read_only=True, snapshot_of=path, holder=locked)
+                store._snapshot_dir = tmp
+                if store.schema_version() != SCHEMA_VERSION:
+                    store.close()
+                    raise StoreError(f"store {path} has schema version "
+                                     f"{store.schema_version()}, this oncall expects {SCHEMA_VERSION}")
+                return store
+            except (OSError, StoreError, duckdb.Error) as exc:
+                last_error = exc
+                shutil.rmtree(tmp, ignore_errors=True)
+        raise StoreError(f"{locked}; and a read-only snapshot failed: {last_error}")
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            if self._snapshot_dir:
+                shutil.rmtree(self._snapshot_dir, ignore_errors=True)
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema --------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).fetchone()[0]
+        if not exists:
+            return 0
+        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def migrate(self) -> int:
+        """Apply every migration the file lacks, each in its own transaction."""
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)"
+        )
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.path} has schema version {current}, newer than this oncall "
+                f"({SCHEMA_VERSION}); upgrade oncall"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            with self.transaction() as cur:
+                cur.execute(MIGRATIONS[version - 1])
+                cur.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [version])
+        return SCHEMA_VERSION - current
+
+    # -- access ---------------------------------------------------------------------
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for the calling thread; DuckDB cursors are not shared across threads."""
+        return self.con.cursor()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run a block in one transaction on a fresh cursor; roll back on any error."""
+        self._require_writable()
+        with self._lock:
+            cur = self.con.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"store {self.snapshot_of or self.path} is open read-only")
+
+    def query(self, sql: str, params: list[Any] | None = None) -> tuple[list[str], list[tuple]]:
+        cur = self.cursor()
+        try:
+            cur.execute(sql, params or [])
+            columns = [d[0] for d in cur.description or []]
+            return columns, cur.fetchall()
+        finally:
+            cur.close()
+
+    def count(self, table: str) -> int:
+        return self.query(f'SELECT count(*) FROM "{table}"')[1][0][0]
+
+    # -- collector state ------------------------------------------------------------
+
+    def get_cursor(self, name: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT cursor FROM collector_state WHERE name = ?", [name])[1]
+        return json.loads(rows[0][0]) if rows and rows[0][0] else None
+
+    @staticmethod
+    def set_cursor(cur: duckdb.DuckDBPyConnection, name: str, cursor: dict[str, Any],
+                   rows: int, now: datetime) -> None:
+        """Record a collector's cursor inside the caller's transaction."""
+        cur.execute(
+            """
+            INSERT INTO collector_state (name, cursor, healthy, last_success, rows_ingested, updated_at)
+            VALUES (?, ?, true, ?, ?, ?)
+            ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, healthy = true,
+                last_success = excluded.last_success, updated_at = excluded.updated_at,
+                rows_ingested = collector_state.rows_ingested + excluded.rows_ingested
+            """,
+            [name, json.dumps(cursor), now, rows, now],
+        )
+
+    def record_failure(self, name: str, error: str, now: datetime) -> None:
+        with self.transaction() as cur:
+            cur.execute(
+                """
+                INSERT INTO collector_state (name, healthy, last_error, last_error_at, updated_at)
+                VALUES (?, false, ?, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET healthy = false, last_error = excluded.last_error,
+                    last_error_at = excluded.last_error_at, updated_at = excluded.updated_at
+                """,
+                [name, error[:2000], now, now],
+            )
+
+    # -- retention ------------------------------------------------------------------
+
+    def apply_retention(self, now: datetime, days: dict[str, float]) -> dict[str, int]:
+        """Delete rows older than `days[kind]` days before `now`; return rows removed per kind."""
+        removed: dict[str, int] = {}
+        with self.transaction() as cur:
+            for kind, keep_days in days.items():
+                if kind not in RETENTION_KINDS:
+                    raise StoreError(
+                        f"unknown retention kind {kind!r}; known: {', '.join(RETENTION_KINDS)}"
+                    )
+                table, column = RETENTION_KINDS[kind]
+                cutoff = now - timedelta(days=keep_days)
+                cur.execute(f'DELETE FROM "{table}" WHERE "{column}" < ?', [cutoff])
+                removed[kind] = cur.fetchone()[0]
+            if "samples" in days:
+                cur.execute(
+                    "DELETE FROM series WHERE id NOT IN (SELECT DISTINCT series_id FROM samples)"
+                )
+        return removed

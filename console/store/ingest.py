@@ -1,0 +1,137 @@
+"""Bulk ingest into the store: samples with series interning, and log records.
+
+Every batch goes in through Arrow in one transaction together with the collector's
+cursor, so a crash leaves either the whole batch and its cursor or neither.  Rows
+already stored — the same (series, ts) for samples, the same (origin, line_offset)
+for logs — are not added again.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Mapping
+
+import pyarrow as pa
+
+from console.store.db import Store
+
+SAMPLE_SCHEMA = pa.schema([
+    ("name", pa.string()),
+    ("labels", pa.string()),
+    ("ts", pa.timestamp("us")),
+    ("value", pa.float64()),
+])
+
+LOG_SCHEMA = pa.schema([
+    ("ts", pa.timestamp("us")),
+    ("source", pa.string()),
+    ("service", pa.string()),
+    ("level", pa.string()),
+    ("message", pa.string()),
+    ("attributes", pa.string()),
+    ("raw", pa.string()),
+    ("parse_error", pa.string()),
+    ("origin", pa.string()),
+    ("line_offset", pa.int64()),
+])
+
+
+def canonical_labels(labels: Mapping[str, Any]) -> str:
+    """The one JSON text of a label set: keys sorted, values as strings, no spaces."""
+    return json.dumps({k: str(labels[k]) for k in sorted(labels)}, separators=(",", ":"),
+                      ensure_ascii=False)
+
+
+def _as_arrow(data: Any, schema: pa.Schema) -> pa.Table:
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    if not isinstance(data, pa.Table):
+        data = pa.Table.from_pandas(data, preserve_index=False)
+    return data.select(schema.names).cast(schema)
+
+
+Cursor = tuple[str, dict[str, Any]]
+
+
+def ingest_samples(store: Store, data: Any, *, cursor: Cursor | None = None,
+                   now: datetime | None = None) -> int:
+    """Insert samples (columns name, labels, ts, value); return how many were new.
+
+    `labels` holds canonical JSON (see `canonical_labels`).  With `cursor`, the
+    collector's cursor is stored in the same transaction as the batch.
+    """
+    table = _as_arrow(data, SAMPLE_SCHEMA)
+    with store.transaction() as cur:
+        cur.register("_batch_in", table)
+        try:
+            cur.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE _batch AS
+                SELECT name || labels AS key, name, labels, ts, value
+                FROM _batch_in WHERE ts IS NOT NULL
+                """
+            )
+            cur.execute(
+                """
+                INSERT INTO series (id, name, labels, key)
+                SELECT nextval('series_id_seq'), name, labels, key
+                FROM (SELECT DISTINCT ON (key) key, name, labels FROM _batch) AS fresh
+                WHERE NOT EXISTS (SELECT 1 FROM series s WHERE s.key = fresh.key)
+                """
+            )
+            cur.execute(
+                """
+                INSERT INTO samples (series_id, ts, value)
+                WITH batch AS (
+                    SELECT DISTINCT ON (s.id, b.ts) s.id AS series_id, b.ts, b.value
+                    FROM _batch b JOIN series s ON s.key = b.key
+                ), span AS (SELECT min(ts) AS lo, max(ts) AS hi FROM batch),
+                existing AS (
+                    SELECT x.series_id, x.ts FROM samples x, span
+                    WHERE x.ts BETWEEN span.lo AND span.hi
+                )
+                SELECT b.series_id, b.ts, b.value FROM batch b
+                ANTI JOIN existing e ON e.series_id = b.series_id AND e.ts = b.ts
+                """
+            )
+            added = cur.fetchone()[0]
+        finally:
+            cur.execute("DROP TABLE IF EXISTS _batch")
+            cur.unregister("_batch_in")
+        if cursor is not None:
+            store.set_cursor(cur, cursor[0], cursor[1], added, now or datetime.utcnow())
+    return added
+
+
+def ingest_logs(store: Store, data: Any, *, cursor: Cursor | None = None,
+                now: datetime | None = None) -> int:
+    """Insert log records (see LOG_SCHEMA); return how many were new."""
+    table = _as_arrow(data, LOG_SCHEMA)
+    with store.transaction() as cur:
+        cur.register("_logs_in", table)
+        try:
+            cur.execute(
+                """
+                INSERT INTO logs
+                WITH batch AS (
+                    SELECT DISTINCT ON (origin, line_offset) * FROM _logs_in
+                ), span AS (
+                    SELECT min(line_offset) AS lo, max(line_offset) AS hi FROM batch
+                ), existing AS (
+                    SELECT l.origin, l.line_offset FROM logs l, span
+                    WHERE l.line_offset BETWEEN span.lo AND span.hi
+                      AND l.origin IN (SELECT DISTINCT origin FROM batch)
+                )
+                SELECT b.ts, b.source, b.service, b.level, b.message, b.attributes, b.raw,
+                       b.parse_error, b.origin, b.line_offset
+                FROM batch b
+                ANTI JOIN existing e ON e.origin = b.origin AND e.line_offset = b.line_offset
+                """
+            )
+            added = cur.fetchone()[0]
+        finally:
+            cur.unregister("_logs_in")
+        if cursor is not None:
+            store.set_cursor(cur, cursor[0], cursor[1], added, now or datetime.utcnow())
+    return added

@@ -1,0 +1,148 @@
+"""Store schema as an ordered list of forward migrations."""
+
+from __future__ import annotations
+
+# Each entry moves the schema from version i to i + 1.  Never edit a shipped entry:
+# append a new one.  Timestamps are UTC, stored as TIMESTAMP (no zone).
+MIGRATIONS: list[str] = [
+    # 1: the initial schema
+    """
+    CREATE SEQUENCE series_id_seq START 1;
+    CREATE TABLE series (
+        id      BIGINT PRIMARY KEY,
+        name    VARCHAR NOT NULL,
+        labels  VARCHAR NOT NULL,          -- canonical JSON object, keys sorted
+        key     VARCHAR NOT NULL UNIQUE    -- name + labels, the interning key
+    );
+    CREATE TABLE samples (
+        series_id BIGINT NOT NULL,
+        ts        TIMESTAMP NOT NULL,
+        value     DOUBLE
+    );
+    CREATE TABLE logs (
+        ts         TIMESTAMP,
+        source     VARCHAR NOT NULL,       -- collector or import origin
+        service    VARCHAR,
+        level      VARCHAR,
+        message    VARCHAR,
+        attributes VARCHAR,                -- JSON object of the other fields
+        raw        VARCHAR,
+        parse_error VARCHAR,
+        origin     VARCHAR NOT NULL,       -- file the line came from
+        line_offset BIGINT NOT NULL        -- position in that file: the dedupe key
+    );
+    CREATE TABLE changes (
+        ts      TIMESTAMP NOT NULL,
+        kind    VARCHAR NOT NULL,          -- alias_move, deploy, config, data
+        model   VARCHAR,
+        version VARCHAR,
+        actor   VARCHAR,
+        detail  VARCHAR,                   -- JSON
+        source  VARCHAR
+    );
+    CREATE TABLE alerts (
+        fingerprint  VARCHAR PRIMARY KEY,
+        source       VARCHAR NOT NULL,     -- console rule, alertmanager, slo
+        rule         VARCHAR,
+        name         VARCHAR NOT NULL,
+        labels       VARCHAR NOT NULL,     -- JSON
+        annotations  VARCHAR,              -- JSON
+        state        VARCHAR NOT NULL,     -- inactive, pending, firing, resolved
+        active_since TIMESTAMP,
+        fired_at     TIMESTAMP,
+        resolved_at  TIMESTAMP,
+        last_eval    TIMESTAMP,
+        keep_until   TIMESTAMP,
+        value        DOUBLE,
+        silenced_by  VARCHAR,              -- JSON list of silence ids
+        inhibited_by VARCHAR               -- JSON list of fingerprints
+    );
+    CREATE TABLE alert_history (
+        fingerprint VARCHAR NOT NULL,
+        ts          TIMESTAMP NOT NULL,
+        from_state  VARCHAR,
+        to_state    VARCHAR NOT NULL,
+        value       DOUBLE
+    );
+    CREATE TABLE silences (
+        id          VARCHAR PRIMARY KEY,
+        matchers    VARCHAR NOT NULL,      -- JSON list of {name, value, op}
+        starts_at   TIMESTAMP NOT NULL,
+        ends_at     TIMESTAMP NOT NULL,
+        created_by  VARCHAR,
+        comment     VARCHAR,
+        source      VARCHAR,
+        external_id VARCHAR
+    );
+    CREATE SEQUENCE incident_id_seq START 1;
+    CREATE TABLE incidents (
+        id           BIGINT PRIMARY KEY,
+        title        VARCHAR NOT NULL,
+        severity     VARCHAR,
+        status       VARCHAR NOT NULL,
+        commander    VARCHAR,
+        group_key    VARCHAR,
+        created_at   TIMESTAMP NOT NULL,
+        acked_at     TIMESTAMP,
+        mitigated_at TIMESTAMP,
+        resolved_at  TIMESTAMP,
+        closed_at    TIMESTAMP,
+        alerts       VARCHAR,              -- JSON list of fingerprints
+        detail       VARCHAR               -- JSON
+    );
+    CREATE SEQUENCE timeline_id_seq START 1;
+    CREATE TABLE timeline (
+        id          BIGINT PRIMARY KEY,
+        incident_id BIGINT NOT NULL,
+        ts          TIMESTAMP NOT NULL,
+        kind        VARCHAR NOT NULL,
+        actor       VARCHAR,
+        text        VARCHAR,
+        detail      VARCHAR
+    );
+    CREATE SEQUENCE audit_id_seq START 1;
+    CREATE TABLE audit (
+        id      BIGINT PRIMARY KEY,
+        ts      TIMESTAMP NOT NULL,
+        actor   VARCHAR,
+        action  VARCHAR NOT NULL,
+        phase   VARCHAR NOT NULL,          -- planned, before, after, failed
+        target  VARCHAR,
+        reason  VARCHAR,
+        params  VARCHAR,                   -- JSON
+        result  VARCHAR                    -- JSON
+    );
+    CREATE SEQUENCE playbook_run_id_seq START 1;
+    CREATE TABLE playbook_runs (
+        id           BIGINT PRIMARY KEY,
+        incident_id  BIGINT,
+        playbook_id  VARCHAR NOT NULL,
+        started_at   TIMESTAMP NOT NULL,
+        finished_at  TIMESTAMP,
+        status       VARCHAR NOT NULL,     -- running, done, aborted
+        current_step VARCHAR,
+        variables    VARCHAR,              -- JSON, fixed at start
+        state        VARCHAR               -- JSON: per-step outcomes
+    );
+    CREATE TABLE collector_state (
+        name          VARCHAR PRIMARY KEY,
+        cursor        VARCHAR,             -- JSON
+        healthy       BOOLEAN,
+        last_success  TIMESTAMP,
+        last_error    VARCHAR,
+        last_error_at TIMESTAMP,
+        rows_ingested BIGINT DEFAULT 0,
+        updated_at    TIMESTAMP
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Tables that grow with time and how each one is aged out: (table, timestamp column).
+RETENTION_KINDS: dict[str, tuple[str, str]] = {
+    "samples": ("samples", "ts"),
+    "logs": ("logs", "ts"),
+    "changes": ("changes", "ts"),
+    "alert_history": ("alert_history", "ts"),
+}
