@@ -1,0 +1,91 @@
+"""Starting real servers for integration tests: free port, temp dir, readiness, stop by PID.
+
+A server that is missing fails the test (never a skip): `tests/run` installs them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def require_binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name} is not installed; run the tests through `bash tests/run`, "
+                           "which installs it")
+    return path
+
+
+@dataclass
+class Server:
+    """A running server process and where to reach it."""
+
+    name: str
+    process: subprocess.Popen
+    url: str
+    port: int
+    workdir: Path
+    log_path: Path
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """Stop by PID: SIGTERM, then SIGKILL after 10 s."""
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+def start_server(name: str, argv: Sequence[str], *, port: int, workdir: Path,
+                 ready_path: str, timeout: float = 60.0, env: dict[str, str] | None = None,
+                 ready_status: int = 200) -> Server:
+    """Start `argv` in its own process group, wait until GET ready_path answers."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / f"{name}.log"
+    log = open(log_path, "wb")
+    process = subprocess.Popen(list(argv), cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True,
+                               env={**os.environ, **(env or {})})
+    server = Server(name, process, f"http://127.0.0.1:{port}", port, workdir, log_path)
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.log()}")
+        try:
+            response = httpx.get(server.url + ready_path, timeout=2)
+            if response.status_code == ready_status:
+                return server
+            last = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            last = str(exc)
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"{name} not ready after {timeout:.0f}s ({last}):\n{server.log()}")
