@@ -135,6 +135,28 @@ MIGRATIONS: list[str] = [
         updated_at    TIMESTAMP
     );
     """,
+    # the local model registry (console/registry/local.py)
+    """
+    CREATE TABLE registry_versions (
+        registry   VARCHAR NOT NULL,
+        model      VARCHAR NOT NULL,
+        version    VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        source     VARCHAR,
+        run_id     VARCHAR,
+        tags       VARCHAR,                -- JSON object
+        metrics    VARCHAR,                -- JSON object
+        PRIMARY KEY (registry, model, version)
+    );
+    CREATE TABLE registry_aliases (
+        registry   VARCHAR NOT NULL,
+        model      VARCHAR NOT NULL,
+        alias      VARCHAR NOT NULL,
+        version    VARCHAR NOT NULL,
+        updated_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (registry, model, alias)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
