@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 import numpy as np
@@ -148,8 +148,9 @@ def parse_label_block(block: str) -> dict[str, str]:
 
 class _Importer:
     def __init__(self, store: Store, path: Path, report: ImportReport, now: datetime,
-                 batch_lines: int) -> None:
+                 batch_lines: int, on_batch: Callable[[ImportReport], None] | None) -> None:
         self.store, self.path, self.report, self.now = store, path, report, now
+        self.on_batch = on_batch
         self.batch_lines = batch_lines
         self.cursor_name = f"import:{path}"
         self.parser = duckdb.connect(config={"autoinstall_known_extensions": False})
@@ -168,6 +169,10 @@ class _Importer:
     def _record_skips(self, rows: list[tuple[int, str]]) -> None:
         for lineno, reason in rows:
             self.report.skip(lineno, reason)
+
+    def _committed(self) -> None:
+        if self.on_batch is not None:
+            self.on_batch(self.report)
 
     def run_text(self, seconds: bool) -> None:
         start = self.start_line()
@@ -251,6 +256,7 @@ class _Importer:
             self._record_skips(skips)
             self.report.added += ingest_samples(self.store, samples,
                                                 cursor=self.cursor(self.report.lines), now=self.now)
+            self._committed()
 
     def run_jsonl(self) -> None:
         start = self.start_line()
@@ -306,6 +312,7 @@ class _Importer:
             self._record_skips(skips)
             self.report.added += ingest_logs(self.store, logs,
                                              cursor=self.cursor(self.report.lines), now=self.now)
+            self._committed()
 
     def run_table(self, fmt: str) -> None:
         reader = "read_parquet(?)" if fmt == "parquet" else "read_csv(?, header = true, all_varchar = true)"
@@ -395,17 +402,22 @@ class _Importer:
             self._record_skips(skips)
             self.report.added += ingest_samples(self.store, samples, cursor=self.cursor(last),
                                                 now=self.now)
+            self._committed()
 
 
 def import_file(store: Store, path: str | os.PathLike[str], *, now: datetime,
-                fmt: str | None = None, batch_lines: int = BATCH_LINES) -> ImportReport:
-    """Import one file into the store; resumes where an interrupted import of it stopped."""
+                fmt: str | None = None, batch_lines: int = BATCH_LINES,
+                on_batch: Callable[[ImportReport], None] | None = None) -> ImportReport:
+    """Import one file into the store; resumes where an interrupted import of it stopped.
+
+    `on_batch` is called after each batch and its cursor are committed.
+    """
     path = Path(path).resolve()
     if not path.is_file():
         raise ImportError_(f"{path}: no such file")
     fmt = fmt or detect_format(path)
     report = ImportReport(path=path, fmt=fmt)
-    importer = _Importer(store, path, report, now, batch_lines)
+    importer = _Importer(store, path, report, now, batch_lines, on_batch)
     try:
         if fmt in ("prometheus", "openmetrics"):
             importer.run_text(seconds=fmt == "openmetrics")

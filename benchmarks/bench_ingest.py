@@ -1,0 +1,111 @@
+"""Ingest speed, each figure next to a baseline measured in the same run.
+
+(a) Arrow bulk ingest with series interning vs row-by-row `executemany` (target ≥ 1,000,000
+    samples/s).
+(b) `oncall import` of Prometheus text end to end vs `prometheus_client.parser` merely
+    parsing the same text (target ≥ 10× faster).
+
+    .venv/bin/python benchmarks/bench_ingest.py [--samples N] [--lines N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from console.importer import import_file  # noqa: E402
+from console.store import Store, canonical_labels, ingest_samples  # noqa: E402
+
+START_US = 1_700_000_000_000_000
+
+
+def sample_table(n_series: int, points: int, offset: int = 0) -> pa.Table:
+    labels = [canonical_labels({"instance": f"host-{i}:9100", "code": str(200 + i % 5),
+                                "job": "api"}) for i in range(n_series)]
+    ts = (np.arange(points, dtype=np.int64) + offset) * 60_000_000 + START_US
+    return pa.table({
+        "name": pa.array(["http_requests_total"] * (n_series * points)),
+        "labels": pa.array(np.repeat(np.array(labels, dtype=object), points)),
+        "ts": pa.array(np.tile(ts, n_series), pa.timestamp("us")),
+        "value": np.random.default_rng(1).random(n_series * points),
+    })
+
+
+def bench_bulk(tmp: Path, n_samples: int) -> None:
+    n_series = 1000
+    table = sample_table(n_series, n_samples // n_series)
+    with Store.open(tmp / "bulk.duckdb") as store:
+        ingest_samples(store, sample_table(10, 10, offset=10**7))  # warm up
+        started = time.perf_counter()
+        added = ingest_samples(store, table)
+        bulk = added / (time.perf_counter() - started)
+
+    rows = 5_000
+    sample = sample_table(50, rows // 50).to_pylist()
+    with Store.open(tmp / "rows.duckdb") as store:
+        started = time.perf_counter()
+        with store.transaction() as cur:
+            ids: dict[str, int] = {}
+            for row in sample:   # the naive way: intern and insert one row at a time
+                key = row["name"] + row["labels"]
+                if key not in ids:
+                    cur.execute("INSERT INTO series VALUES (nextval('series_id_seq'), ?, ?, ?) "
+                                "RETURNING id", [row["name"], row["labels"], key])
+                    ids[key] = cur.fetchone()[0]
+            cur.executemany("INSERT INTO samples VALUES (?, ?, ?)",
+                            [[ids[r["name"] + r["labels"]], r["ts"], r["value"]] for r in sample])
+        naive = rows / (time.perf_counter() - started)
+    print(f"(a) bulk ingest with interning: {bulk:,.0f} samples/s ({added:,} samples, "
+          f"{n_series} series); row-by-row executemany: {naive:,.0f} samples/s "
+          f"({rows:,} rows); ratio {bulk / naive:,.0f}x; target >= 1,000,000 samples/s: "
+          f"{'met' if bulk >= 1_000_000 else 'NOT met'}")
+
+
+def bench_text(tmp: Path, n_lines: int) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    path = tmp / "metrics.prom"
+    with open(path, "w") as fh:
+        fh.write("# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\n")
+        for i in range(n_lines):
+            s = i % 500
+            fh.write(f'http_requests_total{{code="{200 + s % 5}",instance="host-{s}:9100",'
+                     f'job="api"}} {i} {1_700_000_000_000 + (i // 500) * 15_000}\n')
+    text = path.read_text()
+    started = time.perf_counter()
+    parsed = sum(len(family.samples) for family in text_string_to_metric_families(text))
+    parse_s = time.perf_counter() - started
+
+    with Store.open(tmp / "text.duckdb") as store:
+        started = time.perf_counter()
+        report = import_file(store, path, now=datetime(2026, 1, 1))
+        import_s = time.perf_counter() - started
+    assert report.added == parsed == n_lines, (report.added, parsed)
+    ratio = parse_s / import_s
+    print(f"(b) oncall import end to end: {n_lines / import_s:,.0f} lines/s ({import_s:.2f} s); "
+          f"prometheus_client.parser parsing only: {n_lines / parse_s:,.0f} lines/s "
+          f"({parse_s:.2f} s); ratio {ratio:.1f}x; target >= 10x: "
+          f"{'met' if ratio >= 10 else 'NOT met'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=2_000_000)
+    parser.add_argument("--lines", type=int, default=300_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_bulk(Path(tmp), args.samples)
+        bench_text(Path(tmp), args.lines)
+
+
+if __name__ == "__main__":
+    main()

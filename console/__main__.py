@@ -1,0 +1,5 @@
+"""`python -m console` is `oncall`."""
+
+from console.cli import entry
+
+entry()

@@ -1,0 +1,31 @@
+"""Shared fixtures: a fixed clock and helpers to run the `oncall` CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXED_NOW = datetime(2026, 11, 20, 12, 0, 0)
+
+
+@pytest.fixture
+def now() -> datetime:
+    return FIXED_NOW
+
+
+def run_oncall(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+               timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `oncall ARGS` in a fresh interpreter, as a user would from a shell."""
+    return subprocess.run([sys.executable, "-m", "console", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def oncall():
+    return run_oncall

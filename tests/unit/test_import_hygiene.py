@@ -1,0 +1,42 @@
+"""Headless modules never import Textual or Rich (checked in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import collectors
+import console
+
+REPO = Path(__file__).resolve().parents[2]
+UI_PREFIXES = ("console.tui", "console.cli", "console.commands", "console.__main__")
+
+
+def headless_modules() -> list[str]:
+    names = []
+    for package in (console, collectors):
+        for info in pkgutil.walk_packages(package.__path__, prefix=package.__name__ + "."):
+            if not info.name.startswith(UI_PREFIXES):
+                names.append(info.name)
+    return sorted(names)
+
+
+def test_there_are_headless_modules_to_check() -> None:
+    modules = headless_modules()
+    assert {"console.store", "console.workspace", "console.importer", "collectors.base"} <= set(modules)
+
+
+def test_headless_modules_do_not_import_textual() -> None:
+    modules = headless_modules()
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "    bad = sorted(m for m in ('textual', 'rich') if m in sys.modules)\n"
+        "    if bad:\n"
+        "        print(name, 'imports', ','.join(bad)); sys.exit(1)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
