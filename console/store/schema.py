@@ -157,6 +157,19 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (registry, model, alias)
     );
     """,
+    # 3: alert rules' last evaluation and health (broken rules show their error)
+    """
+    CREATE TABLE rule_state (
+        rule        VARCHAR PRIMARY KEY,   -- group/alert
+        source      VARCHAR NOT NULL,      -- rule, slo, health
+        group_name  VARCHAR,
+        last_eval   TIMESTAMP,
+        health      VARCHAR NOT NULL,      -- ok, broken
+        last_error  VARCHAR,
+        instances   BIGINT,
+        duration_ms DOUBLE
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
