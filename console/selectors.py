@@ -1,0 +1,191 @@
+"""Prometheus series selectors (`name{a="x", b!="y", c=~"re", d!~"re"}`) turned into SQL."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_OP = re.compile(r"=~|!~|!=|=")
+_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t"}
+_AGG = re.compile(r"^\s*sum\s*(?:(?:by)\s*\(([^)]*)\))?\s*\((.*?)\)\s*"
+                  r"(?:by\s*\(([^)]*)\))?\s*$", re.S)
+
+
+class SelectorError(ValueError):
+    """A selector that does not parse; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One label matcher: `name op "value"`."""
+
+    label: str
+    op: str
+    value: str
+
+    def __str__(self) -> str:
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'{self.label}{self.op}"{escaped}"'
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A parsed series selector: an optional metric name and label matchers."""
+
+    name: str | None
+    matchers: tuple[Matcher, ...] = field(default_factory=tuple)
+
+    def __str__(self) -> str:
+        inner = ", ".join(str(m) for m in self.matchers)
+        return f"{self.name or ''}{{{inner}}}" if inner or not self.name else self.name
+
+    def with_matcher(self, label: str, op: str, value: str) -> "Selector":
+        """A copy with one more matcher."""
+        return Selector(self.name, self.matchers + (Matcher(label, op, value),))
+
+
+def _read_string(text: str, pos: int) -> tuple[str, int]:
+    quote = text[pos]
+    out: list[str] = []
+    pos += 1
+    while pos < len(text):
+        char = text[pos]
+        if char == "\\" and pos + 1 < len(text):
+            nxt = text[pos + 1]
+            if nxt not in _ESCAPES:
+                raise SelectorError(f"unknown escape \\{nxt} at column {pos + 1}")
+            out.append(_ESCAPES[nxt])
+            pos += 2
+            continue
+        if char == quote:
+            return "".join(out), pos + 1
+        out.append(char)
+        pos += 1
+    raise SelectorError(f"unterminated string starting at column {pos + 1}")
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
+
+
+def parse_selector(text: str) -> Selector:
+    """Parse `name{label op "value", ...}`; raise SelectorError saying what is wrong."""
+    raw = str(text)
+    pos = _skip_space(raw, 0)
+    name = None
+    match = _NAME.match(raw, pos)
+    if match:
+        name, pos = match[0], match.end()
+    pos = _skip_space(raw, pos)
+    matchers: list[Matcher] = []
+    if pos < len(raw) and raw[pos] == "{":
+        pos = _skip_space(raw, pos + 1)
+        while pos < len(raw) and raw[pos] != "}":
+            label = _LABEL.match(raw, pos)
+            if not label:
+                raise SelectorError(f"expected a label name at column {pos + 1} of {raw!r}")
+            pos = _skip_space(raw, label.end())
+            op = _OP.match(raw, pos)
+            if not op:
+                raise SelectorError(f"expected =, !=, =~ or !~ at column {pos + 1} of {raw!r}")
+            pos = _skip_space(raw, op.end())
+            if pos >= len(raw) or raw[pos] not in "\"'`":
+                raise SelectorError(f"expected a quoted value at column {pos + 1} of {raw!r}")
+            if raw[pos] == "`":
+                end = raw.find("`", pos + 1)
+                if end < 0:
+                    raise SelectorError(f"unterminated string at column {pos + 1} of {raw!r}")
+                value, pos = raw[pos + 1:end], end + 1
+            else:
+                value, pos = _read_string(raw, pos)
+            if op[0] in ("=~", "!~"):
+                try:
+                    re.compile(value)
+                except re.error as exc:
+                    raise SelectorError(f"bad regular expression {value!r}: {exc}") from None
+            if label[0] == "__name__" and op[0] == "=":
+                if name is not None and name != value:
+                    raise SelectorError(f"metric name given twice in {raw!r}")
+                name = value
+            else:
+                matchers.append(Matcher(label[0], op[0], value))
+            pos = _skip_space(raw, pos)
+            if pos < len(raw) and raw[pos] == ",":
+                pos = _skip_space(raw, pos + 1)
+            elif pos < len(raw) and raw[pos] != "}":
+                raise SelectorError(f"expected , or }} at column {pos + 1} of {raw!r}")
+        if pos >= len(raw):
+            raise SelectorError(f"missing }} in {raw!r}")
+        pos = _skip_space(raw, pos + 1)
+    if pos != len(raw):
+        raise SelectorError(f"unexpected {raw[pos:pos + 20]!r} at column {pos + 1} of {raw!r}")
+    if name is None and not any(m.op in ("=", "=~") and not _matches_empty(m) for m in matchers):
+        raise SelectorError(f"{raw!r} needs a metric name or a matcher that does not match "
+                            "the empty string")
+    return Selector(name, tuple(matchers))
+
+
+def _matches_empty(matcher: Matcher) -> bool:
+    if matcher.op == "=":
+        return matcher.value == ""
+    return re.fullmatch(matcher.value, "") is not None
+
+
+def parse_sum_by(text: str) -> tuple[Selector, tuple[str, ...]]:
+    """`sum by (a, b) (sel)` or a bare selector into (selector, by labels)."""
+    match = _AGG.match(text)
+    if not match:
+        return parse_selector(text), ()
+    by_text = match[1] if match[1] is not None else (match[3] or "")
+    by = tuple(part.strip() for part in by_text.split(",") if part.strip())
+    for label in by:
+        if not _LABEL.fullmatch(label):
+            raise SelectorError(f"bad label name {label!r} in by (...)")
+    return parse_selector(match[2]), by
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def label_sql(label: str, column: str = "labels") -> str:
+    """SQL for one label's value of a series, '' when absent (as Prometheus)."""
+    if not _LABEL.fullmatch(label):
+        raise SelectorError(f"bad label name {label!r}")
+    return f"coalesce(json_extract_string({column}, '$.\"{label}\"'), '')"
+
+
+def where_sql(selector: Selector, name_column: str = "name", labels_column: str = "labels") -> str:
+    """A SQL condition on the series table that holds for the selector's series."""
+    parts: list[str] = []
+    if selector.name is not None:
+        parts.append(f"{name_column} = {_sql_string(selector.name)}")
+    for m in selector.matchers:
+        value = label_sql(m.label, labels_column)
+        if m.op == "=":
+            parts.append(f"{value} = {_sql_string(m.value)}")
+        elif m.op == "!=":
+            parts.append(f"{value} <> {_sql_string(m.value)}")
+        elif m.op == "=~":
+            parts.append(f"regexp_full_match({value}, {_sql_string(m.value)})")
+        else:
+            parts.append(f"NOT regexp_full_match({value}, {_sql_string(m.value)})")
+    return " AND ".join(parts) or "true"
+
+
+def group_sql(by: tuple[str, ...] | list[str], labels_column: str = "labels") -> str:
+    """SQL for the `sum by (...)` group key of a series: canonical JSON of the by labels."""
+    if not by:
+        return "'{}'"
+    pieces = ", ".join(f"{_sql_string(label)}, {label_sql(label, labels_column)}"
+                       for label in sorted(set(by)))
+    return f"CAST(json_object({pieces}) AS VARCHAR)"
+
+
+def series_sql(selector: Selector, by: tuple[str, ...] | list[str] = ()) -> str:
+    """SELECT id, grp FROM series for the selector's series, grp the by-label key."""
+    return f"SELECT id, {group_sql(by)} AS grp FROM series WHERE {where_sql(selector)}"
