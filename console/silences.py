@@ -1,0 +1,201 @@
+"""Silences (label matchers with a start and an end) and inhibition rules, kept in the store."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+_MATCHER = re.compile(r'^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*'
+                      r'(?P<value>"(?:[^"\\]|\\.)*"|[^"]*?)\s*$')
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """`name op value` with op one of =, !=, =~, !~ (regexes match the whole value)."""
+
+    name: str
+    value: str
+    op: str = "="
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        actual = str(labels.get(self.name, ""))
+        if self.op == "=":
+            return actual == self.value
+        if self.op == "!=":
+            return actual != self.value
+        hit = re.fullmatch(self.value, actual) is not None
+        return hit if self.op == "=~" else not hit
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "value": self.value, "op": self.op}
+
+    def __str__(self) -> str:
+        return f'{self.name}{self.op}"{self.value}"'
+
+
+def parse_matcher(text: str) -> Matcher:
+    """`severity="page"`, `service=~"api|web"`, `env!=prod` into a Matcher; ValueError if bad."""
+    match = _MATCHER.match(str(text))
+    if not match:
+        raise ValueError(f"bad matcher {text!r}; use name=value, name!=value, name=~regex "
+                         "or name!~regex")
+    value = match["value"]
+    if value.startswith('"'):
+        value = re.sub(r"\\(.)", r"\1", value[1:-1])
+    if match["op"] in ("=~", "!~"):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"bad regular expression in matcher {text!r}: {exc}") from None
+    return Matcher(match["name"], value, match["op"])
+
+
+def matches_all(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:
+    return all(m.matches(labels) for m in matchers)
+
+
+@dataclass
+class Silence:
+    """Alerts whose labels match every matcher are silenced from `starts_at` until `ends_at`."""
+
+    id: str
+    matchers: list[Matcher]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str | None = None
+    comment: str | None = None
+    source: str = "console"
+    external_id: str | None = None
+
+    def active(self, now: datetime) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+    def state(self, now: datetime) -> str:
+        return "active" if self.active(now) else ("pending" if now < self.starts_at else "expired")
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return matches_all(self.matchers, labels)
+
+
+@dataclass
+class InhibitRule:
+    """A firing alert matching `source` mutes alerts matching `target` that share `equal` labels."""
+
+    source: list[Matcher]
+    target: list[Matcher]
+    equal: list[str] = field(default_factory=list)
+
+
+# An SLO's page alert inhibits the same SLO's ticket alert.
+DEFAULT_INHIBIT_RULES = [
+    InhibitRule([Matcher("severity", "page"), Matcher("slo", ".+", "=~")],
+                [Matcher("severity", "ticket"), Matcher("slo", ".+", "=~")], ["slo"]),
+]
+
+
+def silenced_by(labels: Mapping[str, str], silences: Iterable[Silence], now: datetime) -> list[str]:
+    """Ids of the active silences that match these labels."""
+    return [s.id for s in silences if s.active(now) and s.matches(labels)]
+
+
+def inhibited_by(fingerprint: str, labels: Mapping[str, str],
+                 firing: Iterable[tuple[str, Mapping[str, str]]],
+                 rules: Iterable[InhibitRule]) -> list[str]:
+    """Fingerprints of firing alerts that inhibit this one (an alert never inhibits itself)."""
+    found: list[str] = []
+    firing = list(firing)
+    for rule in rules:
+        if not matches_all(rule.target, labels):
+            continue
+        for source_fp, source_labels in firing:
+            if source_fp == fingerprint or source_fp in found:
+                continue
+            if matches_all(rule.source, source_labels) and all(
+                    str(source_labels.get(k, "")) == str(labels.get(k, "")) for k in rule.equal):
+                found.append(source_fp)
+    return found
+
+
+# -- persistence -------------------------------------------------------------------------
+
+def _row_to_silence(row: tuple) -> Silence:
+    matchers = [Matcher(m["name"], m["value"], m.get("op", "=")) for m in json.loads(row[1])]
+    return Silence(row[0], matchers, row[2], row[3], row[4], row[5], row[6] or "console", row[7])
+
+
+_COLUMNS = "id, matchers, starts_at, ends_at, created_by, comment, source, external_id"
+
+
+def load_silences(store: Any, now: datetime | None = None, *, include_expired: bool = False) -> list[Silence]:
+    """Silences in the store; without `include_expired`, only those not yet ended at `now`."""
+    sql = f"SELECT {_COLUMNS} FROM silences"
+    params: list[Any] = []
+    if not include_expired and now is not None:
+        sql += " WHERE ends_at > ?"
+        params.append(now)
+    _, rows = store.query(sql + " ORDER BY starts_at, id", params)
+    return [_row_to_silence(r) for r in rows]
+
+
+def get_silence(store: Any, silence_id: str) -> Silence | None:
+    _, rows = store.query(f"SELECT {_COLUMNS} FROM silences WHERE id = ? OR id LIKE ?",
+                          [silence_id, silence_id + "%"])
+    return _row_to_silence(rows[0]) if len(rows) == 1 else None
+
+
+def _audit(cur: Any, now: datetime, actor: str | None, action: str, phase: str, target: str,
+           reason: str | None, params: dict[str, Any], result: Any = None) -> None:
+    cur.execute(
+        "INSERT INTO audit (id, ts, actor, action, phase, target, reason, params, result) "
+        "VALUES (nextval('audit_id_seq'), ?, ?, ?, ?, ?, ?, ?, ?)",
+        [now, actor, action, phase, target, reason, json.dumps(params, default=str),
+         json.dumps(result, default=str) if result is not None else None])
+
+
+def create_silence(store: Any, matchers: list[Matcher], starts_at: datetime, ends_at: datetime,
+                   *, created_by: str | None, comment: str | None, now: datetime,
+                   alertmanager: Any = None) -> Silence:
+    """Store a silence (audited); with `alertmanager`, create it there too and keep its id."""
+    if not matchers:
+        raise ValueError("a silence needs at least one matcher")
+    if ends_at <= starts_at:
+        raise ValueError("a silence must end after it starts")
+    silence = Silence(uuid.uuid4().hex[:12], list(matchers), starts_at, ends_at, created_by,
+                      comment)
+    params = {"matchers": [str(m) for m in matchers], "starts_at": starts_at, "ends_at": ends_at,
+              "comment": comment}
+    with store.transaction() as cur:
+        _audit(cur, now, created_by, "silence.create", "before", silence.id, comment, params)
+    result: dict[str, Any] = {"id": silence.id}
+    if alertmanager is not None:
+        silence.external_id = alertmanager.create_silence(silence)
+        result["alertmanager_id"] = silence.external_id
+    with store.transaction() as cur:
+        cur.execute(f"INSERT INTO silences ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [silence.id, json.dumps([m.as_dict() for m in matchers]), starts_at, ends_at,
+                     created_by, comment, silence.source, silence.external_id])
+        _audit(cur, now, created_by, "silence.create", "after", silence.id, comment, params, result)
+    return silence
+
+
+def expire_silence(store: Any, silence: Silence, *, now: datetime, actor: str | None = None,
+                   alertmanager: Any = None) -> Silence:
+    """End a silence early (audited); expire its Alertmanager twin too."""
+    params = {"ends_at_was": silence.ends_at}
+    with store.transaction() as cur:
+        _audit(cur, now, actor, "silence.expire", "before", silence.id, None, params)
+    if alertmanager is not None and silence.external_id:
+        alertmanager.expire_silence(silence.external_id)
+    silence.ends_at = min(silence.ends_at, now)
+    if silence.starts_at > silence.ends_at:
+        silence.starts_at = silence.ends_at
+    with store.transaction() as cur:
+        cur.execute("UPDATE silences SET ends_at = ?, starts_at = ? WHERE id = ?",
+                    [silence.ends_at, silence.starts_at, silence.id])
+        _audit(cur, now, actor, "silence.expire", "after", silence.id, None, params,
+               {"ends_at": silence.ends_at})
+    return silence
