@@ -1,0 +1,602 @@
+"""SLOs: the model and loader, SLIs over the store, error budgets, burn rates, multiwindow alerts.
+
+Window rule: the increase of a counter over `w` at `t` is the sum of its per-sample
+increases with timestamps in (t − w, t]; a sample's increase is its value minus the
+previous sample's, or its whole value when it dropped (a reset), or 0 for the series'
+first sample.  On samples aligned to the step this equals Prometheus 2.x `increase()`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Iterable
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from console.durations import format_duration, parse_duration
+from console.selectors import group_sql, label_sql, parse_selector, where_sql
+from console.yamlmarks import Problem, load_marked, locate
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+# The windows every SLO is computed over, shortest first.
+WINDOWS: tuple[timedelta, ...] = tuple(parse_duration(w) for w in
+                                       ("5m", "30m", "1h", "2h", "6h", "1d", "3d"))
+# Sloth's google-30d alert windows: (severity, long, short, share of the budget spent).
+ALERT_WINDOWS: tuple[tuple[str, timedelta, timedelta, float], ...] = (
+    ("page", timedelta(hours=1), timedelta(minutes=5), 0.02),
+    ("page", timedelta(hours=6), timedelta(minutes=30), 0.05),
+    ("ticket", timedelta(days=1), timedelta(hours=2), 0.10),
+    ("ticket", timedelta(days=3), timedelta(hours=6), 0.10),
+)
+# How far before a window's start a previous sample is looked for.
+LOOKBACK = timedelta(hours=1)
+_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RatioSLI(_Strict):
+    """Good (or bad) events over total events, each a series selector."""
+
+    good: str | None = None
+    bad: str | None = None
+    total: str
+    by: list[str] = []
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "RatioSLI":
+        if (self.good is None) == (self.bad is None):
+            raise ValueError("give exactly one of good or bad")
+        for text in (self.good, self.bad, self.total):
+            if text is not None:
+                parse_selector(text)
+        return self
+
+
+class LatencySLI(_Strict):
+    """Share of requests at or under `threshold`, from a histogram's `_bucket` series."""
+
+    buckets: str
+    threshold: float = Field(gt=0)
+    by: list[str] = []
+
+    @model_validator(mode="after")
+    def _valid(self) -> "LatencySLI":
+        parse_selector(self.buckets)
+        if not math.isfinite(self.threshold):
+            raise ValueError("threshold must be a finite bucket bound (an `le` value)")
+        return self
+
+
+class SLISpec(_Strict):
+    ratio: RatioSLI | None = None
+    latency: LatencySLI | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "SLISpec":
+        if (self.ratio is None) == (self.latency is None):
+            raise ValueError("give exactly one of ratio or latency")
+        return self
+
+
+class SeverityAlerting(_Strict):
+    enabled: bool = True
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+
+
+def _severity(value: Any) -> Any:
+    return {"enabled": value} if isinstance(value, bool) else value
+
+
+class Alerting(_Strict):
+    page: Annotated[SeverityAlerting, BeforeValidator(_severity)] = SeverityAlerting()
+    ticket: Annotated[SeverityAlerting, BeforeValidator(_severity)] = SeverityAlerting()
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+
+
+class SLO(_Strict):
+    """One service level objective."""
+
+    name: str = Field(pattern=_NAME_RE)
+    service: str = ""
+    labels: dict[str, str] = {}
+    objective: float = Field(gt=0, lt=100, description="percent, e.g. 99.9")
+    window: Duration = timedelta(days=30)
+    description: str = ""
+    sli: SLISpec
+    min_events: float | None = Field(default=None, ge=0)
+    alerting: Alerting = Alerting()
+
+    @property
+    def budget(self) -> float:
+        """The error budget as a ratio: 1 − objective."""
+        return 1 - self.objective / 100
+
+    @property
+    def by(self) -> list[str]:
+        spec = self.sli.ratio or self.sli.latency
+        return list(spec.by) if spec else []
+
+
+class SLOFile(_Strict):
+    slos: list[SLO]
+
+
+class SLOFileError(Exception):
+    """SLO files that did not load; `problems` names every place."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def load_slo_file(path: str | Path) -> list[SLO]:
+    """Load one SLO file; raise SLOFileError with file:line for each problem."""
+    data = load_marked(path)
+    if not isinstance(data, dict) or "slos" not in data:
+        raise SLOFileError([Problem(path, getattr(data, "line", 1),
+                                    "an SLO file is a mapping with a `slos:` list")])
+    try:
+        slos = SLOFile.model_validate(data).slos
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            file, line, dotted = locate(data, tuple(error["loc"]), path)
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown key"
+            elif error["type"] == "missing":
+                message = "missing required key"
+            problems.append(Problem(file, line, message, dotted or None))
+        raise SLOFileError(problems) from None
+    seen: dict[str, int] = {}
+    problems = []
+    for index, slo in enumerate(slos):
+        file, line, _ = locate(data, ("slos", index, "name"), path)
+        if slo.name in seen:
+            problems.append(Problem(file, line, f"two SLOs are named {slo.name!r}", "name"))
+        seen[slo.name] = index
+        if slo.window < max(WINDOWS):
+            problems.append(Problem(file, line, f"window {format_duration(slo.window)} is shorter "
+                                    "than the longest alert window (3d)", "window"))
+    if problems:
+        raise SLOFileError(problems)
+    return slos
+
+
+def check_slo_file(path: Any) -> list[Problem]:
+    """Every problem in one SLO file (for `oncall check`)."""
+    try:
+        load_slo_file(path)
+    except SLOFileError as exc:
+        return exc.problems
+    except Problem as problem:
+        return [problem]
+    return []
+
+
+def load_slos(paths: Iterable[str | Path]) -> list[SLO]:
+    """Every SLO in the given files; names must be unique across them."""
+    slos: list[SLO] = []
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            slos += load_slo_file(path)
+        except SLOFileError as exc:
+            problems += exc.problems
+        except Problem as problem:
+            problems.append(problem)
+    names = [s.name for s in slos]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(Problem(None, None, f"SLO {name!r} is defined in more than one file"))
+    if problems:
+        raise SLOFileError(problems)
+    return slos
+
+
+# -- alert conditions ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertCondition:
+    """A multiwindow burn-rate condition: error ratio over both windows above factor × budget."""
+
+    slo: str
+    name: str
+    severity: str
+    long_window: timedelta
+    short_window: timedelta
+    factor: float
+    threshold: float
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"slo": self.slo, "name": self.name, "severity": self.severity,
+                "long_window": format_duration(self.long_window),
+                "short_window": format_duration(self.short_window),
+                "factor": self.factor, "threshold": self.threshold,
+                "labels": self.labels, "annotations": self.annotations}
+
+
+def burn_factor(period: timedelta, long_window: timedelta, budget_share: float) -> float:
+    """Sloth's factor: the burn that spends `budget_share` of the budget in `long_window`."""
+    return round(budget_share * period.total_seconds() / long_window.total_seconds(), 9)
+
+
+def slo_alert_conditions(slo: SLO) -> list[AlertCondition]:
+    """The SLO's enabled multiwindow multi-burn-rate conditions, page first."""
+    conditions = []
+    for severity, long_window, short_window, share in ALERT_WINDOWS:
+        setting: SeverityAlerting = getattr(slo.alerting, severity)
+        if not setting.enabled:
+            continue
+        factor = burn_factor(slo.window, long_window, share)
+        labels = {**slo.labels, **slo.alerting.labels, **setting.labels,
+                  "slo": slo.name, "severity": severity,
+                  "window": f"{format_duration(long_window)}/{format_duration(short_window)}"}
+        if slo.service:
+            labels.setdefault("service", slo.service)
+        annotations = {"summary": f"{slo.name}: burning the error budget {factor:g}x too fast "
+                                  f"over {format_duration(long_window)} and "
+                                  f"{format_duration(short_window)}",
+                       **slo.alerting.annotations, **setting.annotations}
+        if slo.description:
+            annotations.setdefault("description", slo.description)
+        conditions.append(AlertCondition(
+            slo.name, f"{slo.name}:{severity}:{format_duration(long_window)}", severity,
+            long_window, short_window, factor, factor * slo.budget, labels, annotations))
+    return conditions
+
+
+# -- reading the store ------------------------------------------------------------------
+
+
+def _num_den_sql(slo: SLO) -> tuple[str, str, str]:
+    """(numerator kind, numerator WHERE, denominator WHERE) over the series table."""
+    if slo.sli.ratio is not None:
+        ratio = slo.sli.ratio
+        kind = "good" if ratio.good is not None else "bad"
+        return (kind, where_sql(parse_selector(ratio.good or ratio.bad or "")),
+                where_sql(parse_selector(ratio.total)))
+    latency = slo.sli.latency
+    assert latency is not None
+    base = where_sql(parse_selector(latency.buckets))
+    le = f"TRY_CAST({label_sql('le')} AS DOUBLE)"
+    return ("good", f"{base} AND {le} = {float(latency.threshold)!r}",
+            f"{base} AND {le} = 'inf'::DOUBLE")
+
+
+def _selection_sql(slos: list[SLO]) -> str:
+    parts = []
+    for index, slo in enumerate(slos):
+        _, num, den = _num_den_sql(slo)
+        grp = group_sql(slo.by)
+        for role, where in (("num", num), ("den", den)):
+            parts.append(f"SELECT {index} AS slo, '{role}' AS role, id AS series_id, "
+                         f"{grp} AS grp FROM series WHERE {where}")
+    return " UNION ALL ".join(parts)
+
+
+def _increases_sql(slos: list[SLO]) -> str:
+    """CTEs `sel` (slo, role, series_id, grp) and `inc` (series_id, t ms, inc) for ts in (?, ?]."""
+    return f"""
+        WITH sel AS ({_selection_sql(slos)}),
+        ids AS (SELECT DISTINCT series_id FROM sel),
+        raw AS (
+            SELECT s.series_id, epoch_ms(s.ts) AS t, s.value
+            FROM samples s SEMI JOIN ids ON s.series_id = ids.series_id
+            WHERE s.ts > ? AND s.ts <= ? AND s.value IS NOT NULL AND NOT isnan(s.value)
+        ),
+        inc AS (
+            SELECT series_id, t, CASE WHEN prev IS NULL THEN 0.0 WHEN value < prev THEN value
+                                      ELSE value - prev END AS inc
+            FROM (SELECT series_id, t, value,
+                         lag(value) OVER (PARTITION BY series_id ORDER BY t) AS prev FROM raw)
+        )
+    """
+
+
+def _group_labels(grp: str) -> dict[str, str]:
+    import json
+
+    return {k: v for k, v in json.loads(grp).items() if v != ""}
+
+
+def _ms(value: datetime) -> int:
+    return int((value - datetime(1970, 1, 1)).total_seconds() * 1000)
+
+
+@dataclass
+class WindowValue:
+    """One window's numbers for one SLO group: events, error ratio, burn, or why there are none."""
+
+    window: timedelta
+    total: float
+    errors: float
+    error_ratio: float | None
+    burn: float | None
+    status: str          # ok, no data, no traffic, low traffic
+
+
+def _window_value(slo: SLO, window: timedelta, num: float, den: float, samples: int) -> WindowValue:
+    seconds = window.total_seconds()
+    good_based = _num_den_sql(slo)[0] == "good"
+    if samples == 0:
+        return WindowValue(window, 0.0, 0.0, None, None, "no data")
+    if den <= 0:
+        return WindowValue(window, 0.0, 0.0, None, None, "no traffic")
+    num_rate, den_rate = num / seconds, den / seconds
+    ratio = 1 - num_rate / den_rate if good_based else num_rate / den_rate
+    errors = den - num if good_based else num
+    if slo.min_events is not None and den < slo.min_events:
+        return WindowValue(window, den, errors, None, None, "low traffic")
+    if not math.isfinite(ratio):
+        return WindowValue(window, den, errors, None, None, "no data")
+    return WindowValue(window, den, errors, ratio, ratio / slo.budget, "ok")
+
+
+@dataclass
+class SLOStatus:
+    """An SLO group at `now`: SLI and budget over the SLO window, burns, alert conditions."""
+
+    slo: SLO
+    group: dict[str, str]
+    now: datetime
+    period: WindowValue
+    windows: dict[timedelta, WindowValue]
+    conditions: list[tuple[AlertCondition, bool]]
+
+    @property
+    def sli(self) -> float | None:
+        ratio = self.period.error_ratio
+        return None if ratio is None else 1 - ratio
+
+    @property
+    def budget_remaining(self) -> float | None:
+        """1 − bad ÷ (total × budget) over the SLO window."""
+        if self.period.status != "ok":
+            return None
+        return 1 - self.period.errors / (self.period.total * self.slo.budget)
+
+    @property
+    def time_to_exhaustion(self) -> timedelta | None:
+        """At the current 1h burn, how long until the budget is spent (None: not burning)."""
+        remaining = self.budget_remaining
+        burn = self.windows[timedelta(hours=1)].burn
+        if remaining is None:
+            return None
+        if remaining <= 0:
+            return timedelta(0)
+        if burn is None or burn <= 0:
+            return None
+        return timedelta(seconds=remaining * self.slo.window.total_seconds() / burn)
+
+    @property
+    def state(self) -> str:
+        if self.period.status in ("no data", "no traffic"):
+            return self.period.status
+        remaining = self.budget_remaining
+        for severity in ("page", "ticket"):
+            if any(held for cond, held in self.conditions if cond.severity == severity):
+                return severity
+        if remaining is not None and remaining <= 0:
+            return "exhausted"
+        return "ok" if self.period.status == "ok" else self.period.status
+
+
+def _conditions_held(slo: SLO, windows: dict[timedelta, WindowValue]) -> list[tuple[AlertCondition, bool]]:
+    held = []
+    for cond in slo_alert_conditions(slo):
+        long_ratio = windows[cond.long_window].error_ratio
+        short_ratio = windows[cond.short_window].error_ratio
+        held.append((cond, long_ratio is not None and short_ratio is not None
+                     and long_ratio > cond.threshold and short_ratio > cond.threshold))
+    return held
+
+
+def slo_status(store: Any, slos: list[SLO], now: datetime) -> list[SLOStatus]:
+    """Every SLO group's status at `now`, in one pass over the samples."""
+    if not slos:
+        return []
+    longest = max(max(WINDOWS), *(s.window for s in slos))
+    now_ms = _ms(now)
+    spans = sorted({*WINDOWS, *(s.window for s in slos)})
+    sums = ", ".join(
+        f"sum(i.inc) FILTER (WHERE i.t > {now_ms - int(w.total_seconds() * 1000)}) AS s{k}, "
+        f"count(*) FILTER (WHERE i.t > {now_ms - int(w.total_seconds() * 1000)}) AS n{k}"
+        for k, w in enumerate(spans))
+    sql = _increases_sql(slos) + f"""
+        SELECT sel.slo, sel.grp, sel.role, {sums}
+        FROM inc i JOIN sel ON sel.series_id = i.series_id
+        GROUP BY ALL
+    """
+    cur = store.cursor()
+    try:
+        rows = cur.execute(sql, [now - longest - LOOKBACK, now]).fetchall()
+    finally:
+        cur.close()
+    found: dict[tuple[int, str], dict[str, tuple]] = {}
+    for slo_index, grp, role, *values in rows:
+        found.setdefault((slo_index, grp), {})[role] = tuple(values)
+    result = []
+    for (slo_index, grp), roles in sorted(found.items()):
+        slo = slos[slo_index]
+        if "den" not in roles:
+            continue
+        num, den = roles.get("num"), roles["den"]
+
+        def value(window: timedelta) -> WindowValue:
+            k = spans.index(window)
+            return _window_value(slo, window, float((num[2 * k] if num else 0) or 0),
+                                 float(den[2 * k] or 0), int(den[2 * k + 1] or 0))
+
+        windows = {w: value(w) for w in WINDOWS}
+        result.append(SLOStatus(slo, _group_labels(grp), now, value(slo.window), windows,
+                                _conditions_held(slo, windows)))
+    present = {s.slo.name for s in result}
+    for slo in slos:
+        if slo.name not in present:
+            empty = {w: WindowValue(w, 0.0, 0.0, None, None, "no data") for w in WINDOWS}
+            result.append(SLOStatus(slo, {}, now, WindowValue(slo.window, 0.0, 0.0, None, None,
+                                                              "no data"),
+                                    empty, _conditions_held(slo, empty)))
+    order = {s.name: i for i, s in enumerate(slos)}
+    result.sort(key=lambda s: (order[s.slo.name], sorted(s.group.items())))
+    return result
+
+
+def evaluate_alert_conditions(store: Any, slos: list[SLO], now: datetime
+                              ) -> list[tuple[AlertCondition, dict[str, str], bool, float | None]]:
+    """For the alert engine: (condition, labels incl. the group's, holds at now, long-window burn)."""
+    out = []
+    for status in slo_status(store, slos, now):
+        for cond, held in status.conditions:
+            out.append((cond, {**cond.labels, **status.group}, held,
+                        status.windows[cond.long_window].burn))
+    return out
+
+
+# -- backtest -------------------------------------------------------------------------
+
+
+@dataclass
+class Backtest:
+    """One SLO group over a grid: per-window error ratios, and when each condition held."""
+
+    slo: SLO
+    group: dict[str, str]
+    times: np.ndarray                      # grid, epoch ms
+    error_ratio: dict[timedelta, np.ndarray]   # NaN where no value
+    status: dict[timedelta, np.ndarray]    # 0 ok, 1 no data, 2 no traffic, 3 low traffic
+    held: dict[str, np.ndarray]            # condition name -> bool per grid point
+    conditions: list[AlertCondition]
+
+    STATUS = ("ok", "no data", "no traffic", "low traffic")
+
+    def intervals(self, name: str) -> list[tuple[int, int]]:
+        """Runs of grid points where the condition held: (first ms, last ms)."""
+        return _runs(self.times, self.held[name])
+
+    def severity_runs(self, severity: str) -> list[tuple[int, int]]:
+        """Runs where any condition of this severity held: how many times it would have fired."""
+        names = [c.name for c in self.conditions if c.severity == severity]
+        if not names:
+            return []
+        mask = np.logical_or.reduce([self.held[n] for n in names])
+        return _runs(self.times, mask)
+
+
+def _runs(times: np.ndarray, mask: np.ndarray) -> list[tuple[int, int]]:
+    if not mask.any():
+        return []
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    return [(int(times[s]), int(times[e])) for s, e in zip(starts, ends)]
+
+
+def backtest(store: Any, slos: list[SLO], start: datetime, end: datetime,
+             step: timedelta) -> list[Backtest]:
+    """Every SLO group over the grid start, start+step, …, end (inclusive)."""
+    if not slos:
+        return []
+    if step.total_seconds() <= 0:
+        raise ValueError("step must be positive")
+    longest = max(WINDOWS)
+    sql = _increases_sql(slos) + """
+        SELECT sel.slo, sel.role, sel.grp, i.t, sum(i.inc) AS inc, count(*) AS n
+        FROM inc i JOIN sel ON sel.series_id = i.series_id
+        GROUP BY ALL ORDER BY sel.slo, sel.grp, sel.role, i.t
+    """
+    cur = store.cursor()
+    try:
+        table = cur.sql(sql, params=[start - longest - LOOKBACK, end]).to_arrow_table()
+    finally:
+        cur.close()
+    step_ms = int(step.total_seconds() * 1000)
+    times = np.arange(_ms(start), _ms(end) + 1, step_ms, dtype=np.int64)
+    cols = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+    results: list[Backtest] = []
+    if len(table):
+        slo_col, role_col, grp_col = cols["slo"], cols["role"], cols["grp"]
+        boundaries = np.flatnonzero((slo_col[1:] != slo_col[:-1]) | (role_col[1:] != role_col[:-1])
+                                    | (grp_col[1:] != grp_col[:-1])) + 1
+        starts = np.concatenate(([0], boundaries))
+        stops = np.concatenate((boundaries, [len(table)]))
+        parts: dict[tuple[int, str], dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        for a, b in zip(starts, stops):
+            t = cols["t"][a:b].astype(np.int64)
+            parts.setdefault((int(slo_col[a]), str(grp_col[a])), {})[str(role_col[a])] = (
+                t, np.cumsum(cols["inc"][a:b].astype(np.float64)),
+                np.cumsum(cols["n"][a:b].astype(np.int64)))
+        for (slo_index, grp), roles in parts.items():
+            if "den" in roles:
+                results.append(_backtest_group(slos[slo_index], _group_labels(grp), times, roles))
+    present = {r.slo.name for r in results}
+    for slo in slos:
+        if slo.name not in present:
+            results.append(_backtest_group(slo, {}, times, {}))
+    order = {s.name: i for i, s in enumerate(slos)}
+    results.sort(key=lambda r: (order[r.slo.name], sorted(r.group.items())))
+    return results
+
+
+def _at(series: tuple[np.ndarray, np.ndarray, np.ndarray] | None, query: np.ndarray
+        ) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative increase and sample count at each query time (last sample at or before it)."""
+    if series is None:
+        return np.zeros(len(query)), np.zeros(len(query), dtype=np.int64)
+    t, cum, count = series
+    idx = np.searchsorted(t, query, side="right") - 1
+    safe = np.maximum(idx, 0)
+    return (np.where(idx >= 0, cum[safe], 0.0), np.where(idx >= 0, count[safe], 0))
+
+
+def _backtest_group(slo: SLO, group: dict[str, str], times: np.ndarray,
+                    roles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Backtest:
+    good_based = _num_den_sql(slo)[0] == "good"
+    num_now, _ = _at(roles.get("num"), times)
+    den_now, n_now = _at(roles.get("den"), times)
+    ratios: dict[timedelta, np.ndarray] = {}
+    statuses: dict[timedelta, np.ndarray] = {}
+    for window in WINDOWS:
+        w_ms = int(window.total_seconds() * 1000)
+        num_then, _ = _at(roles.get("num"), times - w_ms)
+        den_then, n_then = _at(roles.get("den"), times - w_ms)
+        seconds = window.total_seconds()
+        num, den, count = num_now - num_then, den_now - den_then, n_now - n_then
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate_ratio = (num / seconds) / (den / seconds)
+            ratio = 1 - rate_ratio if good_based else rate_ratio
+        status = np.zeros(len(times), dtype=np.int8)
+        status[den <= 0] = 2
+        status[count == 0] = 1
+        if slo.min_events is not None:
+            status[(status == 0) & (den < slo.min_events)] = 3
+        ratio = np.where((status == 0) & np.isfinite(ratio), ratio, np.nan)
+        ratios[window], statuses[window] = ratio, status
+    conditions = slo_alert_conditions(slo)
+    held = {}
+    for cond in conditions:
+        with np.errstate(invalid="ignore"):
+            held[cond.name] = ((ratios[cond.long_window] > cond.threshold)
+                               & (ratios[cond.short_window] > cond.threshold))
+    return Backtest(slo, group, times, ratios, statuses, held, conditions)
+
+
+def window_name(window: timedelta) -> str:
+    return format_duration(window)
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    return datetime(1970, 1, 1) + timedelta(milliseconds=int(ms))
+
