@@ -17,6 +17,15 @@ FILE_CHECKS: dict[str, list[Callable[[Any], list[Problem]]]] = {
 }
 
 
+def _check_slo_file(path: Any) -> list[Problem]:
+    from console.slo import check_slo_file  # lazy: keeps `oncall check` fast
+
+    return check_slo_file(path)
+
+
+FILE_CHECKS["slos"].append(_check_slo_file)
+
+
 def _yaml_problems(path: Any) -> list[Problem]:
     try:
         load_marked(path)
