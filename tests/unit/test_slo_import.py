@@ -1,0 +1,137 @@
+"""`oncall slo import`: Sloth and OpenSLO specs into oncall SLO files, reporting what is dropped."""
+
+import pytest
+
+from console.cli import main
+from console.slo import load_slo_file, slo_alert_conditions
+
+SLOTH = """\
+version: "prometheus/v1"
+service: "myservice"
+labels: {owner: myteam}
+slos:
+  - name: "requests-availability"
+    objective: 99.9
+    description: "Common SLO based on availability for HTTP request responses."
+    sli:
+      events:
+        error_query: sum(rate(http_request_duration_seconds_count{job="myservice",code=~"(5..|429)"}[{{.window}}]))
+        total_query: sum(rate(http_request_duration_seconds_count{job="myservice"}[{{.window}}]))
+    alerting:
+      name: MyServiceHighErrorRate
+      labels: {category: availability}
+      annotations: {summary: "High error rate on 'myservice' requests responses"}
+      page_alert:
+        labels: {severity: pageteam, routing_key: myteam}
+      ticket_alert:
+        disable: true
+  - name: "raw-ratio"
+    objective: 99
+    sli:
+      raw:
+        error_ratio_query: sum(rate(x_errors[{{.window}}])) / sum(rate(x_total[{{.window}}]))
+"""
+
+SLOTH_CRD = """\
+apiVersion: sloth.slok.dev/v1
+kind: PrometheusServiceLevel
+metadata: {name: svc}
+spec:
+  service: "svc"
+  slos:
+    - name: "availability"
+      objective: 99.5
+      sli:
+        events:
+          errorQuery: sum by (model) (rate(req_total{code=~"5.."}[{{.window}}]))
+          totalQuery: sum by (model) (rate(req_total[{{.window}}]))
+      alerting:
+        pageAlert: {disable: true}
+"""
+
+OPENSLO = """\
+apiVersion: openslo/v1
+kind: SLI
+metadata: {name: good-ratio}
+spec:
+  ratioMetric:
+    counter: true
+    good:
+      metricSource: {type: Prometheus, spec: {query: 'sum(http_requests_total{status!~"5.."})'}}
+    total:
+      metricSource: {type: Prometheus, spec: {query: 'http_requests_total'}}
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: web-availability, labels: {team: [a, b]}}
+spec:
+  service: web
+  indicatorRef: good-ratio
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Timeslices
+  objectives:
+    - {displayName: good, target: 0.995}
+    - {displayName: stretch, target: 0.999}
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: web-latency}
+spec:
+  service: web
+  indicator:
+    metadata: {name: lat}
+    spec:
+      thresholdMetric:
+        metricSource: {type: Prometheus, spec: {query: 'histogram_quantile(0.9, x)'}}
+  objectives: [{op: lte, value: 0.5, target: 0.9}]
+---
+apiVersion: openslo/v1
+kind: AlertPolicy
+metadata: {name: p}
+"""
+
+
+def convert(tmp_path, capsys, text, name="in.yaml"):
+    source, out = tmp_path / name, tmp_path / "out.yaml"
+    source.write_text(text)
+    assert main(["slo", "import", str(source), "-o", str(out)]) == 0
+    return load_slo_file(out), capsys.readouterr().err
+
+
+def test_sloth_events_convert_and_raw_ratio_is_reported(tmp_path, capsys):
+    (slo,), err = convert(tmp_path, capsys, SLOTH)
+    assert slo.name == "myservice-requests-availability" and slo.objective == 99.9
+    assert slo.sli.ratio.bad == 'http_request_duration_seconds_count{job="myservice", code=~"(5..|429)"}'
+    assert slo.labels == {"owner": "myteam"}
+    conditions = slo_alert_conditions(slo)
+    assert [c.severity for c in conditions] == ["page", "page"]
+    assert conditions[0].labels["routing_key"] == "myteam"
+    assert conditions[0].labels["category"] == "availability"
+    assert "raw-ratio" in err and "SLO skipped" in err
+    assert "alerting.name 'MyServiceHighErrorRate'" in err
+
+
+def test_sloth_crd_keeps_the_grouping(tmp_path, capsys):
+    (slo,), err = convert(tmp_path, capsys, SLOTH_CRD)
+    assert slo.by == ["model"] and slo.sli.ratio.total == "req_total"
+    assert [c.severity for c in slo_alert_conditions(slo)] == ["ticket", "ticket"]
+    assert "not carried over:" not in err and "0 part(s) not carried over" in err
+
+
+def test_openslo_ratio_converts_and_every_dropped_part_is_named(tmp_path, capsys):
+    (slo,), err = convert(tmp_path, capsys, OPENSLO)
+    assert slo.name == "web-availability" and slo.objective == pytest.approx(99.5)
+    assert slo.window.days == 28 and slo.sli.ratio.good == 'http_requests_total{status!~"5.."}'
+    assert slo.labels == {"team": "a,b"}
+    for dropped in ("budgetingMethod Timeslices", "objective stretch",
+                    "web-latency", "only ratioMetric", "AlertPolicy"):
+        assert dropped in err
+
+
+def test_a_file_with_nothing_convertible_is_an_error(tmp_path, capsys):
+    source = tmp_path / "x.yaml"
+    source.write_text("kind: Deployment\n")
+    with pytest.raises(SystemExit) as caught:
+        main(["slo", "import", str(source)])
+    assert caught.value.code == 2
+    assert "no SLO could be converted" in capsys.readouterr().err
