@@ -58,6 +58,8 @@ def check_workspace(ws: Workspace) -> list[Problem]:
     _, broken = available_collectors()
     for name, error in broken.items():
         problems.append(Problem(None, None, f"collector plugin {name!r} failed to load: {error}"))
+    from console.registry import registry_problems
+    problems += registry_problems(ws)
     return problems
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from console.registry.base import (Duration, ModelVersion, RegisteredModel, Registry,
                                    RegistryError, RegistryOptions, version_key)
@@ -18,10 +18,17 @@ API = "/api/2.0/mlflow"
 class MlflowOptions(RegistryOptions):
     """Where the tracking server is and how to authenticate."""
 
-    url: str = Field(min_length=1, pattern=r"^https?://")
+    url: str = Field(min_length=1)
     token_env: str = "MLFLOW_TRACKING_TOKEN"
     timeout: Duration = timedelta(seconds=10)
     fetch_metrics: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be the tracking server's http:// or https:// URL")
+        return value
 
 
 def _ms(value: Any) -> datetime | None:
