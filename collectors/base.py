@@ -60,3 +60,34 @@ def available_collectors() -> tuple[dict[str, type[Collector]], dict[str, str]]:
             continue
         loaded[ep.name] = cls
     return loaded, broken
+
+
+class SourceError(Exception):
+    """A source failed in an expected way; the message names the source and fits one line."""
+
+
+UP_SERIES = "oncall_collector_up"
+
+
+def record_health(store: Any, name: str, ok: bool, now: datetime, error: str | None = None) -> None:
+    """Mark a collector healthy or not in collector_state and write its `up` sample."""
+    from console.store import canonical_labels, ingest_samples
+
+    if ok:
+        with store.transaction() as cur:
+            cur.execute(
+                """
+                INSERT INTO collector_state (name, healthy, last_success, updated_at)
+                VALUES (?, true, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET healthy = true,
+                    last_success = excluded.last_success, updated_at = excluded.updated_at
+                """,
+                [name, now, now],
+            )
+    else:
+        store.record_failure(name, error or "failed", now)
+    import pyarrow as pa
+
+    ingest_samples(store, pa.table({
+        "name": [UP_SERIES], "labels": [canonical_labels({"collector": name})],
+        "ts": pa.array([now], pa.timestamp("us")), "value": [1.0 if ok else 0.0]}))

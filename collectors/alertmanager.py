@@ -1,0 +1,122 @@
+"""`alertmanager`: mirror Alertmanager's alerts into the store's `alerts` table."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+import pyarrow as pa
+
+from collectors.base import CollectResult, Collector, SourceError
+from collectors.http import HttpOptions, fetch, json_body, make_client
+from console.store import canonical_labels
+
+SOURCE = "alertmanager"
+# Alertmanager's alert states, in the console's words.
+STATES = {"active": "firing", "unprocessed": "firing", "suppressed": "suppressed"}
+
+ALERT_SCHEMA = pa.schema([
+    ("fingerprint", pa.string()), ("name", pa.string()), ("labels", pa.string()),
+    ("annotations", pa.string()), ("state", pa.string()), ("starts_at", pa.timestamp("us")),
+    ("silenced_by", pa.string()), ("inhibited_by", pa.string()),
+])
+
+
+def _utc(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def parse_alerts(body: Any, url: str) -> pa.Table:
+    """Alertmanager's /api/v2/alerts answer as rows for the alerts table."""
+    if not isinstance(body, list):
+        raise SourceError(f"{url}: expected a list of alerts, got {type(body).__name__}")
+    rows: dict[str, list[Any]] = {name: [] for name in ALERT_SCHEMA.names}
+    try:
+        for alert in body:
+            labels = dict(alert["labels"])
+            status = alert.get("status") or {}
+            rows["fingerprint"].append(str(alert["fingerprint"]))
+            rows["name"].append(labels.get("alertname", ""))
+            rows["labels"].append(canonical_labels(labels))
+            rows["annotations"].append(canonical_labels(alert.get("annotations") or {}))
+            rows["state"].append(STATES.get(status.get("state", "active"), "firing"))
+            rows["starts_at"].append(_utc(alert.get("startsAt")))
+            rows["silenced_by"].append(json.dumps(list(status.get("silencedBy") or [])))
+            rows["inhibited_by"].append(json.dumps(list(status.get("inhibitedBy") or [])))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SourceError(f"{url}: malformed alert in the answer ({type(exc).__name__}: {exc})") from None
+    return pa.table(rows, schema=ALERT_SCHEMA)
+
+
+class AlertmanagerCollector(Collector):
+    """GET /api/v2/alerts; new and changed alerts are upserted, vanished ones resolved."""
+
+    kind = "alertmanager"
+    Options = HttpOptions
+    transport: httpx.BaseTransport | None = None
+
+    def collect(self, store: Any, now: datetime) -> CollectResult:
+        opts: HttpOptions = self.options  # type: ignore[assignment]
+        url = opts.url.rstrip("/") + "/api/v2/alerts"
+        with make_client(opts, self.transport) as client:
+            response = fetch(client, "GET", url, max_bytes=opts.max_bytes)
+        current = parse_alerts(json_body(response), url)
+        with store.transaction() as cur:
+            cur.register("_am", current)
+            try:
+                changed = self._apply(cur, now)
+            finally:
+                cur.unregister("_am")
+            store.set_cursor(cur, self.name, {"alerts": current.num_rows, "at": str(now)},
+                             changed, now)
+        return CollectResult(rows=changed, detail={"alerts": current.num_rows})
+
+    @staticmethod
+    def _apply(cur: Any, now: datetime) -> int:
+        """Write transitions to alert_history, then upsert current and resolve vanished."""
+        cur.execute(
+            """
+            INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value)
+            SELECT n.fingerprint, ?, a.state, n.state, NULL
+            FROM _am n LEFT JOIN alerts a ON a.fingerprint = n.fingerprint
+            WHERE (a.fingerprint IS NULL OR (a.source = ? AND a.state <> n.state))
+            UNION ALL
+            SELECT a.fingerprint, ?, a.state, 'resolved', NULL FROM alerts a
+            WHERE a.source = ? AND a.state <> 'resolved'
+              AND a.fingerprint NOT IN (SELECT fingerprint FROM _am)
+            """,
+            [now, SOURCE, now, SOURCE],
+        )
+        changed = cur.fetchone()[0]
+        cur.execute(
+            """
+            INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, state,
+                                active_since, fired_at, resolved_at, last_eval, silenced_by,
+                                inhibited_by)
+            SELECT fingerprint, ?, name, name, labels, annotations, state, starts_at, starts_at,
+                   NULL, ?, silenced_by, inhibited_by FROM _am
+            ON CONFLICT (fingerprint) DO UPDATE SET
+                labels = excluded.labels, annotations = excluded.annotations,
+                state = excluded.state, active_since = excluded.active_since,
+                fired_at = excluded.fired_at, resolved_at = NULL, last_eval = excluded.last_eval,
+                silenced_by = excluded.silenced_by, inhibited_by = excluded.inhibited_by
+            WHERE alerts.source = 'alertmanager'
+            """,
+            [SOURCE, now],
+        )
+        cur.execute(
+            """
+            UPDATE alerts SET state = 'resolved', resolved_at = ?, last_eval = ?
+            WHERE source = ? AND state <> 'resolved'
+              AND fingerprint NOT IN (SELECT fingerprint FROM _am)
+            """,
+            [now, now, SOURCE],
+        )
+        return changed

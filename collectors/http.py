@@ -1,0 +1,96 @@
+"""Shared HTTP plumbing for collectors: options, auth from environment, capped reads."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import httpx
+from pydantic import Field
+
+from collectors.base import CollectorOptions, SourceError
+
+
+class HttpOptions(CollectorOptions):
+    """Options every HTTP source takes.  Secrets come from environment variables, never YAML."""
+
+    url: str = Field(min_length=1)
+    timeout: float = Field(default=10.0, gt=0)
+    bearer_token_env: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    tls_verify: bool = True
+    ca_file: str | None = None
+    max_bytes: int = Field(default=64 << 20, gt=0)
+
+
+def _env(name: str, option: str) -> str:
+    value = os.environ.get(name)
+    if value is None:
+        raise SourceError(f"environment variable {name} (from option {option}) is not set; "
+                          "export it or remove the option")
+    return value
+
+
+def make_client(options: HttpOptions, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """An httpx client with the source's auth, TLS verification and timeout."""
+    headers = {"User-Agent": "oncall-collector"}
+    auth = None
+    if options.bearer_token_env:
+        headers["Authorization"] = "Bearer " + _env(options.bearer_token_env, "bearer_token_env")
+    elif options.username_env:
+        password = _env(options.password_env, "password_env") if options.password_env else ""
+        auth = httpx.BasicAuth(_env(options.username_env, "username_env"), password)
+    verify: Any = options.ca_file or options.tls_verify
+    return httpx.Client(headers=headers, auth=auth, verify=verify, timeout=options.timeout,
+                        transport=transport, follow_redirects=True)
+
+
+def fetch(client: httpx.Client, method: str, url: str, *, max_bytes: int,
+          **kwargs: Any) -> httpx.Response:
+    """Send a request and read at most `max_bytes` of body; every failure is a SourceError."""
+    shown = url
+    try:
+        with client.stream(method, url, **kwargs) as response:
+            shown = str(response.request.url.copy_with(query=None))
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise SourceError(f"{shown}: response larger than {max_bytes} bytes "
+                                      "(raise max_bytes if that is expected)")
+                chunks.append(chunk)
+            body = b"".join(chunks)
+    except httpx.TimeoutException as exc:
+        raise SourceError(f"{shown}: timed out ({type(exc).__name__}); the source is slow "
+                          "or down, or raise timeout") from None
+    except httpx.ConnectError as exc:
+        raise SourceError(f"{shown}: cannot connect ({_reason(exc)}); is the source up?") from None
+    except httpx.RemoteProtocolError as exc:
+        raise SourceError(f"{shown}: the response was cut short or malformed ({_reason(exc)})") from None
+    except httpx.HTTPError as exc:
+        raise SourceError(f"{shown}: {type(exc).__name__}: {_reason(exc)}") from None
+    result = httpx.Response(response.status_code, headers=response.headers, content=body,
+                            request=response.request)
+    if response.status_code >= 400:
+        snippet = body[:200].decode("utf-8", "replace").strip().replace("\n", " ")
+        raise SourceError(f"{shown}: HTTP {response.status_code}"
+                          + (f": {snippet}" if snippet else ""))
+    return result
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The response parsed as JSON, or a SourceError saying it was not JSON."""
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        head = response.content[:60].decode("utf-8", "replace").replace("\n", " ")
+        url = response.request.url.copy_with(query=None)
+        raise SourceError(f"{url}: answer is not JSON ({exc}); starts with {head!r}") from None
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]

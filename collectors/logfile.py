@@ -1,0 +1,396 @@
+"""`logfile`: follow a glob of log files (JSON lines, logfmt, regex) into the store's logs.
+
+Each file's byte offset is committed with every batch, so a restart resumes where the
+last batch ended and re-reading adds nothing (rows are keyed by origin and offset).
+Rotation by rename is followed by inode; truncation or a replaced head starts a new
+generation of the path, which gets its own origin.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field, model_validator
+
+from collectors.base import CollectResult, Collector, CollectorOptions, SourceError
+from console.store.ingest import LOG_SCHEMA
+
+LOG_COLUMNS = LOG_SCHEMA.names
+
+HEAD_BYTES = 64
+_LOGFMT = re.compile(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+class LogfileOptions(CollectorOptions):
+    path: str = Field(min_length=1, description="a file or glob, relative to the workspace")
+    format: Literal["json", "logfmt", "regex"] = "json"
+    pattern: str | None = None
+    ts_field: str = "ts"
+    level_field: str = "level"
+    service_field: str = "service"
+    message_field: str = "message"
+    service: str | None = None
+    max_line_bytes: int = Field(default=64 << 10, ge=64)
+    chunk_bytes: int = Field(default=16 << 20, ge=1024)
+
+    @model_validator(mode="after")
+    def _pattern_fits(self) -> "LogfileOptions":
+        if self.format == "regex":
+            if not self.pattern:
+                raise ValueError("format regex needs a pattern with named groups")
+            try:
+                compiled = re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a valid regex: {exc}") from None
+            if not compiled.groupindex:
+                raise ValueError("pattern needs named groups, e.g. (?P<message>.*)")
+        elif self.pattern:
+            raise ValueError("pattern is only used with format: regex")
+        return self
+
+
+@dataclass
+class Chunk:
+    """Complete lines read from one file: their bytes, where each starts, and its length."""
+
+    text: pa.Array          # one string per line, without its line break (giant lines cut)
+    offsets: np.ndarray     # absolute byte offset where each line starts
+    lengths: np.ndarray     # each line's full length in bytes
+    next_offset: int
+
+
+def _strings(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """Lines as an Arrow string array straight over the buffer; invalid UTF-8 is replaced."""
+    if len(starts) and np.all(starts[1:] == ends[:-1] + 1) and len(data) < (1 << 31):
+        # Contiguous lines: offsets over the buffer, each value keeps its newline for now.
+        bounds = np.append(starts, ends[-1] + 1).astype(np.int32)
+        arr = pa.StringArray.from_buffers(len(starts), pa.py_buffer(bounds.tobytes()),
+                                          pa.py_buffer(data))
+        try:
+            arr.validate(full=True)
+            return pc.utf8_rtrim(arr, characters="\r\n")
+        except pa.ArrowInvalid:
+            pass
+    return pa.array([data[s:e].decode("utf-8", "replace").rstrip("\r") for s, e in zip(starts, ends)],
+                    pa.string())
+
+
+def read_chunk(fh: Any, offset: int, chunk_bytes: int, cap: int, final: bool) -> Chunk | None:
+    """Read complete lines from `offset`; None when only a partial line (or nothing) is left.
+
+    With `final`, a trailing line without a newline is taken too (the file was rotated
+    away, nobody will finish it).  A line longer than a chunk is skipped through and kept
+    as its first `cap` bytes.
+    """
+    fh.seek(offset)
+    data = fh.read(chunk_bytes)
+    if not data:
+        return None
+    buf = np.frombuffer(data, np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    if len(newlines) == 0 and len(data) == chunk_bytes:
+        return _giant_line(fh, offset, data, chunk_bytes, cap, final)
+    starts = np.concatenate(([0], newlines[:-1] + 1)).astype(np.int64) if len(newlines) else \
+        np.zeros(0, np.int64)
+    ends = newlines.astype(np.int64)
+    used = int(newlines[-1]) + 1 if len(newlines) else 0
+    if final and used < len(data) and len(data) < chunk_bytes:
+        text = _strings(data[:used], starts, ends) if len(starts) else pa.array([], pa.string())
+        tail = pa.array([data[used:].decode("utf-8", "replace").rstrip("\r")], pa.string())
+        text = pa.concat_arrays([text, tail])
+        starts = np.append(starts, used)
+        ends = np.append(ends, len(data))
+        used = len(data)
+    elif not len(starts):
+        return None
+    else:
+        text = _strings(data[:used], starts, ends)
+    return Chunk(text, starts + offset, ends - starts, offset + used)
+
+
+def _giant_line(fh: Any, offset: int, head: bytes, chunk_bytes: int, cap: int,
+                final: bool) -> Chunk | None:
+    """A line longer than one chunk: find its end without holding it, keep its head."""
+    position = offset + len(head)
+    found = False
+    while True:
+        block = fh.read(chunk_bytes)
+        if not block:
+            if not final:
+                return None                       # still being written: wait for the newline
+            end = position
+            break
+        at = block.find(b"\n")
+        if at >= 0:
+            end, found = position + at, True
+            break
+        position += len(block)
+    kept = head[:cap].decode("utf-8", "ignore")
+    return Chunk(pa.array([kept], pa.string()), np.array([offset], np.int64),
+                 np.array([end - offset], np.int64), end + 1 if found else end)
+
+
+def _head_hash(path: str, length: int) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read(length)).hexdigest()[:16]
+
+
+def logfmt_docs(lines: list[str]) -> tuple[list[str | None], list[str | None]]:
+    """Each logfmt line as a JSON object text, or None with the reason it did not parse."""
+    docs: list[str | None] = []
+    errors: list[str | None] = []
+    for line in lines:
+        pairs = _LOGFMT.findall(line)
+        if not pairs:
+            docs.append(None)
+            errors.append("no key=value pairs (not logfmt)")
+            continue
+        record = {}
+        for key, value in pairs:
+            if value.startswith('"') and len(value) >= 2:
+                value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            record[key] = value
+        docs.append(json.dumps(record, ensure_ascii=False))
+        errors.append(None)
+    return docs, errors
+
+
+class LogfileCollector(Collector):
+    """Follows appends to every file matching the glob; one origin per file generation."""
+
+    kind = "logfile"
+    Options = LogfileOptions
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._parser: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def pattern(self) -> str:
+        path = os.path.expanduser(self.options.path)  # type: ignore[attr-defined]
+        return path if os.path.isabs(path) else os.path.join(self.base_dir, path)
+
+    def collect(self, store: Any, now: datetime) -> CollectResult:
+        cursor = store.get_cursor(self.name) or {}
+        files: dict[str, dict[str, Any]] = dict(cursor.get("files", {}))
+        state = {"files": files, "next_gen": int(cursor.get("next_gen", 0))}
+        present = {}
+        for path in sorted(glob.glob(self.pattern)):
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if os.path.isfile(path):
+                present[path] = st
+        by_inode = {(st.st_dev, st.st_ino): path for path, st in present.items()}
+        added = 0
+        tracked: dict[str, dict[str, Any]] = {}
+        rotated: list[tuple[str, dict[str, Any]]] = []
+        for old_path, entry in files.items():
+            where = by_inode.get((entry["dev"], entry["ino"]))
+            if where is not None and where not in tracked:
+                tracked[where] = entry
+                continue
+            moved = _find_inode(os.path.dirname(old_path), entry["dev"], entry["ino"])
+            if moved is not None:
+                rotated.append((moved, entry))
+        state["files"] = tracked
+        # Files renamed out of the glob: read what is left of them, then forget them.
+        for moved, entry in rotated:
+            added += self._follow(store, state, moved, entry, now, final=True, key=None)
+        for path, st in present.items():
+            entry = tracked.get(path)
+            if entry is not None and (st.st_size < entry["offset"] or (
+                    entry.get("head_len") and _head_hash(path, entry["head_len"]) != entry["head"])):
+                entry = None                                  # truncated or replaced in place
+            if entry is None:
+                entry = {"origin": f"{path}#{state['next_gen']}", "dev": st.st_dev,
+                         "ino": st.st_ino, "offset": 0, "head_len": 0, "head": ""}
+                state["next_gen"] += 1
+                tracked[path] = entry
+            added += self._follow(store, state, path, entry, now, final=False, key=path)
+        if not added:
+            with store.transaction() as cur:
+                store.set_cursor(cur, self.name, state, 0, now)
+        return CollectResult(rows=added, detail={"files": len(tracked)})
+
+    def _follow(self, store: Any, state: dict[str, Any], path: str, entry: dict[str, Any],
+                now: datetime, *, final: bool, key: str | None) -> int:
+        """Read complete lines from the entry's offset to the end, one batch per chunk."""
+        opts: LogfileOptions = self.options  # type: ignore[assignment]
+        added = 0
+        try:
+            fh = open(path, "rb")
+        except OSError as exc:
+            raise SourceError(f"{path}: cannot read ({exc.strerror})") from None
+        with fh, ThreadPoolExecutor(max_workers=1) as parser:
+            size = os.fstat(fh.fileno()).st_size
+
+            def read_and_parse(offset: int) -> tuple[Chunk, pa.Table] | None:
+                chunk = read_chunk(fh, offset, opts.chunk_bytes, opts.max_line_bytes, final)
+                return None if chunk is None else (chunk, self.parse(chunk, entry["origin"], now))
+
+            # Parse the next chunk while the store takes this one.
+            pending = parser.submit(read_and_parse, entry["offset"]) if entry["offset"] < size else None
+            while pending is not None:
+                ready = pending.result()
+                if ready is None:
+                    break
+                chunk, table = ready
+                pending = (parser.submit(read_and_parse, chunk.next_offset)
+                           if chunk.next_offset < size else None)
+                entry["offset"] = chunk.next_offset
+                if entry["head_len"] < HEAD_BYTES:
+                    entry["head_len"] = min(HEAD_BYTES, entry["offset"])
+                    entry["head"] = _head_hash(path, entry["head_len"])
+                added += self._store(store, table, entry["origin"], state, now)
+        return added
+
+    def _store(self, store: Any, table: pa.Table, origin: str, state: dict[str, Any],
+               now: datetime) -> int:
+        """Append a parsed batch and the cursor in one transaction; skip offsets already kept."""
+        if table.num_rows == 0:
+            with store.transaction() as cur:
+                store.set_cursor(cur, self.name, state, 0, now)
+            return 0
+        offsets = table.column("line_offset")
+        low, high = pc.min(offsets).as_py(), pc.max(offsets).as_py()
+        with store.transaction() as cur:
+            cur.register("_logfile_batch", table)
+            try:
+                cur.execute(f"""
+                    INSERT INTO logs ({", ".join(LOG_COLUMNS)})
+                    SELECT {", ".join("b." + c for c in LOG_COLUMNS)} FROM _logfile_batch b
+                    ANTI JOIN (SELECT line_offset FROM logs
+                               WHERE origin = ? AND line_offset BETWEEN ? AND ?) kept
+                           ON kept.line_offset = b.line_offset
+                """, [origin, low, high])
+                added = cur.fetchone()[0]
+            finally:
+                cur.unregister("_logfile_batch")
+            store.set_cursor(cur, self.name, state, added, now)
+        return added
+
+    # -- parsing ------------------------------------------------------------------
+
+    def _con(self) -> duckdb.DuckDBPyConnection:
+        if self._parser is None:
+            self._parser = duckdb.connect(config={"autoinstall_known_extensions": False})
+            self._parser.execute("SET TimeZone = 'UTC'")
+        return self._parser
+
+    def parse(self, chunk: Chunk, origin: str, now: datetime) -> pa.Table:
+        """Parse a chunk's lines in bulk into rows for the logs table."""
+        opts: LogfileOptions = self.options  # type: ignore[assignment]
+        cap = opts.max_line_bytes
+        lines = pa.table({"line_offset": pa.array(chunk.offsets, pa.int64()),
+                          "len_bytes": pa.array(chunk.lengths, pa.int64()),
+                          "line": chunk.text})
+        con = self._con()
+        con.register("_lines", lines)
+        try:
+            if opts.format == "json":
+                docs_sql = """
+                    SELECT line_offset, len_bytes, line,
+                           CASE WHEN jt = 'OBJECT' THEN line END AS doc,
+                           CASE WHEN len_bytes > $cap THEN NULL
+                                WHEN jt IS NULL THEN 'not valid JSON'
+                                WHEN jt <> 'OBJECT' THEN 'JSON but not an object' END AS err
+                    FROM (SELECT *, CASE WHEN len_bytes <= $cap
+                                         THEN json_type(TRY_CAST(line AS JSON)) END AS jt
+                          FROM _lines WHERE line <> '')
+                """
+                params: dict[str, Any] = {"cap": cap}
+            elif opts.format == "regex":
+                names = list(re.compile(opts.pattern or "").groupindex)
+                docs_sql = """
+                    SELECT line_offset, len_bytes, line,
+                           CASE WHEN len_bytes <= $cap AND regexp_matches(line, $pattern)
+                                THEN to_json(regexp_extract(line, $pattern, $names))::VARCHAR END AS doc,
+                           CASE WHEN len_bytes <= $cap AND NOT regexp_matches(line, $pattern)
+                                THEN 'does not match the pattern' END AS err
+                    FROM _lines WHERE line <> ''
+                """
+                params = {"cap": cap, "pattern": opts.pattern, "names": names}
+            else:
+                text = chunk.text.to_pylist()
+                short = [t if n <= cap else "" for t, n in zip(text, chunk.lengths)]
+                docs, errors = logfmt_docs(short)
+                con.register("_docs", pa.table({"doc": pa.array(docs, pa.string()),
+                                                 "err": pa.array(errors, pa.string())}))
+                docs_sql = """
+                    SELECT l.line_offset, l.len_bytes, l.line AS line,
+                           CASE WHEN l.len_bytes <= $cap THEN d.doc END AS doc,
+                           CASE WHEN l.len_bytes <= $cap THEN d.err END AS err
+                    FROM _lines l POSITIONAL JOIN _docs d
+                    WHERE l.line <> ''
+                """
+                params = {"cap": cap}
+            fields = [opts.ts_field, opts.level_field, opts.service_field, opts.message_field]
+            paths = ["$." + json.dumps(name) for name in fields]
+            removal = json.dumps({name: None for name in fields})
+            sql = f"""
+                WITH docs AS ({docs_sql}),
+                vals AS (SELECT *, json_extract_string(doc, $paths) AS v FROM docs),
+                nums AS (SELECT *, TRY_CAST(v[1] AS DOUBLE) AS num FROM vals),
+                timed AS (
+                    SELECT *, CASE
+                        WHEN v[1] IS NULL THEN NULL
+                        WHEN num IS NOT NULL THEN make_timestamp(CAST(
+                            CASE WHEN abs(num) > 1e14 THEN num        -- microseconds
+                                 WHEN abs(num) > 1e11 THEN num * 1e3  -- milliseconds
+                                 ELSE num * 1e6 END AS BIGINT))       -- seconds
+                        ELSE TRY_CAST(TRY_CAST(v[1] AS TIMESTAMPTZ) AS TIMESTAMP) END AS parsed_ts
+                    FROM nums
+                )
+                SELECT coalesce(parsed_ts, $now) AS ts, $source AS source,
+                       coalesce(v[3], $service) AS service, lower(v[2]) AS level,
+                       v[4] AS message,
+                       CASE WHEN doc IS NOT NULL THEN json_merge_patch(doc, $removal)::VARCHAR END
+                           AS attributes,
+                       CASE WHEN len_bytes > $cap THEN left(line, $cap) ELSE line END AS raw,
+                       CASE WHEN len_bytes > $cap
+                            THEN 'line of ' || len_bytes || ' bytes truncated to ' || $cap
+                            WHEN err IS NOT NULL THEN err
+                            WHEN v[1] IS NOT NULL AND parsed_ts IS NULL
+                            THEN 'timestamp ' || left(v[1], 60) || ' not understood'
+                       END AS parse_error,
+                       $origin AS origin, line_offset
+                FROM timed
+            """
+            params.update({"paths": paths, "removal": removal, "now": now, "source": self.name,
+                           "service": opts.service, "origin": origin})
+            try:
+                return con.sql(sql, params=params).to_arrow_table()
+            except duckdb.Error as exc:
+                raise SourceError(f"{origin}: cannot parse lines: {str(exc).splitlines()[0]}") from None
+        finally:
+            con.unregister("_lines")
+
+
+def _find_inode(directory: str, dev: int, ino: int) -> str | None:
+    """The file in `directory` with this inode: where a rotated file was renamed to."""
+    try:
+        with os.scandir(directory or ".") as entries:
+            for item in entries:
+                try:
+                    st = item.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if st.st_ino == ino and st.st_dev == dev and item.is_file(follow_symlinks=False):
+                    return item.path
+    except OSError:
+        return None
+    return None

@@ -1,0 +1,121 @@
+"""`prometheus`: query_range against Prometheus or VictoriaMetrics into the store."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import httpx
+import pyarrow as pa
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from collectors.base import CollectResult, Collector, SourceError
+from collectors.http import HttpOptions, fetch, json_body, make_client
+from console.durations import parse_duration
+from console.store import canonical_labels, ingest_samples
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+EPOCH = datetime(1970, 1, 1)
+
+
+class Query(BaseModel):
+    """One expression to pull; `record` names results that carry no metric name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expr: str = Field(min_length=1)
+    record: str | None = None
+
+
+def _as_query(value: Any) -> Any:
+    return {"expr": value} if isinstance(value, str) else value
+
+
+class PrometheusOptions(HttpOptions):
+    queries: list[Annotated[Query, BeforeValidator(_as_query)]] = Field(min_length=1)
+    step: Duration = timedelta(seconds=60)
+    lookback: Duration = timedelta(hours=1)
+    max_points: int = Field(default=10_000, ge=2, le=11_000)
+    max_bytes: int = Field(default=256 << 20, gt=0)
+
+
+def _seconds(moment: datetime) -> float:
+    return (moment - EPOCH).total_seconds()
+
+
+def _moment(seconds: float) -> datetime:
+    return EPOCH + timedelta(microseconds=round(seconds * 1_000_000))
+
+
+def split_range(start: float, end: float, step: float, max_points: int) -> list[tuple[float, float]]:
+    """Cut [start, end] into pieces of at most `max_points` steps each, on the step grid."""
+    pieces = []
+    span = step * (max_points - 1)
+    while start <= end:
+        piece_end = min(end, start + span)
+        pieces.append((start, piece_end))
+        start = piece_end + step
+    return pieces
+
+
+class PrometheusCollector(Collector):
+    """Pulls query_range results for a list of selectors or PromQL expressions."""
+
+    kind = "prometheus"
+    Options = PrometheusOptions
+    transport: httpx.BaseTransport | None = None
+
+    def collect(self, store: Any, now: datetime) -> CollectResult:
+        opts: PrometheusOptions = self.options  # type: ignore[assignment]
+        step = opts.step.total_seconds()
+        end = math.floor(_seconds(now) / step) * step
+        cursor = store.get_cursor(self.name) or {}
+        done: dict[str, float] = dict(cursor.get("until", {}))
+        url = opts.url.rstrip("/") + "/api/v1/query_range"
+        added = 0
+        requests = 0
+        with make_client(opts, self.transport) as client:
+            for query in opts.queries:
+                last = done.get(query.expr)
+                start = last + step if last is not None else (
+                    math.ceil((end - opts.lookback.total_seconds()) / step) * step)
+                for lo, hi in split_range(start, end, step, opts.max_points):
+                    response = fetch(client, "GET", url, max_bytes=opts.max_bytes,
+                                     params={"query": query.expr, "start": repr(lo),
+                                             "end": repr(hi), "step": repr(step)})
+                    requests += 1
+                    table = self._samples(json_body(response), query, str(response.request.url))
+                    done[query.expr] = hi
+                    added += ingest_samples(store, table, cursor=(self.name, {"until": done}),
+                                            now=now)
+        return CollectResult(rows=added, detail={"requests": requests})
+
+    def _samples(self, body: Any, query: Query, url: str) -> pa.Table:
+        where = url.split("?")[0]
+        if not isinstance(body, dict) or body.get("status") != "success":
+            error = body.get("error") if isinstance(body, dict) else None
+            raise SourceError(f"{where}: query {query.expr!r} failed: {error or 'unexpected answer'}")
+        data = body.get("data") or {}
+        if data.get("resultType") != "matrix":
+            raise SourceError(f"{where}: expected a matrix for {query.expr!r}, "
+                              f"got {data.get('resultType')!r}")
+        names, labels, stamps, values = [], [], [], []
+        try:
+            for series in data.get("result") or []:
+                metric = dict(series["metric"])
+                name = metric.pop("__name__", None) or query.record or query.expr
+                key = canonical_labels(metric)
+                for stamp, value in series["values"]:
+                    names.append(name)
+                    labels.append(key)
+                    stamps.append(round(float(stamp) * 1_000_000))
+                    values.append(float(value))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SourceError(f"{where}: malformed series in the answer for {query.expr!r} "
+                              f"({type(exc).__name__}: {exc})") from None
+        return pa.table({"name": pa.array(names, pa.string()),
+                         "labels": pa.array(labels, pa.string()),
+                         "ts": pa.array(stamps, pa.int64()).cast(pa.timestamp("us")),
+                         "value": pa.array(values, pa.float64())})
+
