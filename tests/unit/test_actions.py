@@ -201,3 +201,27 @@ def test_failed_apply_leaves_a_failed_audit_row_and_no_change(tmp_path):
         assert [r[0] for r in rows] == ["before", "failed"]
         assert "Connection refused" in json.loads(rows[1][2])["error"]
         assert store.count("changes") == 0
+
+
+def test_rollback_watch_records_the_verdict_in_the_open_incident(tmp_path, monkeypatch, capsys):
+    ws = _workspace(tmp_path)
+    text = ws.read_text().replace("    kind: local\n", "    kind: local\n    models:\n"
+                                  "      fraud-detector:\n        watch:\n"
+                                  "          for: 2s\n          every: 1s\n          window: 1s\n"
+                                  "          errors: {name: http_requests_total, labels: {code: '500'}}\n"
+                                  "          total: {name: http_requests_total}\n"
+                                  "          max_error_ratio: 0.01\n")
+    ws.write_text(text)
+    with Store.open(tmp_path / "oncall.duckdb") as store:
+        store.con.execute("INSERT INTO incidents (id, title, status, created_at) "
+                          "VALUES (4, 'fraud 5xx', 'open', ?)", [NOW])
+    code, out, err = _oncall(ws, "rollback", "fraud-detector", "--reason", "5xx", "--yes",
+                             monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, err
+    assert "watching fraud-detector" in out and "did not recover" in out   # no traffic came in
+    with Store.open_read(tmp_path / "oncall.duckdb") as store:
+        rows = store.query("SELECT kind, actor, text FROM timeline WHERE incident_id = 4 "
+                           "ORDER BY id")[1]
+    assert [r[0] for r in rows] == ["action", "watch"]
+    assert rows[0][1] == "alice" and "champion v3 → v2 — 5xx" in rows[0][2]
+    assert "did not recover" in rows[1][2] and "no data" in rows[1][2]
