@@ -138,6 +138,8 @@ def _as_float(values: Any) -> np.ndarray:
     if isinstance(values, pd.Series):
         if pd.api.types.is_bool_dtype(values.dtype):
             values = values.astype("float64")
+        if not pd.api.types.is_numeric_dtype(values.dtype):
+            values = pd.to_numeric(values, errors="coerce")  # text that is no number counts as missing
         return values.to_numpy(dtype="float64", na_value=np.nan)
     return np.asarray(values, dtype="float64")
 
@@ -412,15 +414,17 @@ def dataset_drift(reference: Any, current: Any, *, columns: Sequence[str] | None
                              f"of both files; columns: {', '.join(map(str, columns))}")
     results = []
     for column in columns:
-        kind = kinds.get(column) or infer_kind(_concat(reference[column], current[column]))
+        kind = kinds.get(column) or _infer_pair(reference[column], current[column])
         results.append(column_drift(str(column), reference[column], current[column], kind,
                                     methods.get(column), thresholds.get(column)))
     return DatasetDrift(results, drift_share)
 
 
-def _concat(reference: Any, current: Any) -> Any:
+def _infer_pair(reference: Any, current: Any) -> str:
+    """The kind of a column from both sides; integers count their distinct values over both."""
     import pandas as pd
 
-    if reference.dtype == current.dtype:
-        return pd.concat([reference, current], ignore_index=True)
-    return reference if len(reference) else current
+    if pd.api.types.is_integer_dtype(reference.dtype) and pd.api.types.is_integer_dtype(current.dtype):
+        return infer_kind(pd.concat([reference, current], ignore_index=True))
+    kinds = {infer_kind(side) for side in (reference, current) if len(side) and side.notna().any()}
+    return NUM if kinds == {NUM} else (CAT if kinds else infer_kind(reference))
