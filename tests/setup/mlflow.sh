@@ -3,7 +3,7 @@
 # (.venvs/mlflow): MLflow pins pyarrow below the project's.  Quick when already there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if [ -x .venvs/mlflow/bin/mlflow ] && .venvs/mlflow/bin/python -c "import mlflow" 2>/dev/null; then
+if [ -x .venvs/mlflow/bin/mlflow ] && compgen -G ".venvs/mlflow/lib/python*/site-packages/mlflow/server/__init__.py" >/dev/null; then
   exit 0
 fi
 mkdir -p .venvs

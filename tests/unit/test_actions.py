@@ -225,3 +225,36 @@ def test_rollback_watch_records_the_verdict_in_the_open_incident(tmp_path, monke
     assert [r[0] for r in rows] == ["action", "watch"]
     assert rows[0][1] == "alice" and "champion v3 → v2 — 5xx" in rows[0][2]
     assert "did not recover" in rows[1][2] and "no data" in rows[1][2]
+
+
+def test_set_tag_plans_old_to_new_and_is_audited(tmp_path):
+    from console.actions import SetTag
+
+    _workspace(tmp_path)
+    with Store.open(tmp_path / "oncall.duckdb") as store:
+        registry = seed_demo_registry(store, now=NOW)
+        env = ActionEnv(store=store, registry=registry, actor="bob", clock=lambda: NOW,
+                        allow_actions=True)
+        action = SetTag(env, "fraud-detector", "3", "quarantined", "yes")
+        plan = action.plan()
+        assert plan.summary == "set-tag fraud-detector v3: quarantined None → 'yes'"
+        action.apply(plan, reason="bad calibration")
+        assert registry.get_version("fraud-detector", "3").tags["quarantined"] == "yes"
+        rows = store.query("SELECT action, phase, target FROM audit ORDER BY id")[1]
+        assert rows == [("set-tag", "before", "local:fraud-detector"),
+                        ("set-tag", "after", "local:fraud-detector")]
+        assert store.count("changes") == 0
+
+
+def test_history_at_answers_who_was_champion(tmp_path, monkeypatch, capsys):
+    ws = _workspace(tmp_path)
+    assert _oncall(ws, "rollback", "fraud-detector", "--reason", "x", "--yes",
+                   monkeypatch=monkeypatch, capsys=capsys)[0] == 0
+    code, out, _ = _oncall(ws, "models", "history", "fraud-detector", "--at",
+                           "2026-03-01T12:30:00Z", "--format", "json",
+                           monkeypatch=monkeypatch, capsys=capsys)
+    [row] = json.loads(out)
+    assert code == 0 and row["version"] == "2" and row["since"] == "2026-03-01T12:00:00Z"
+    code, out, _ = _oncall(ws, "models", "history", "fraud-detector", "--at", "2026-02-01T00:00:00Z",
+                           "--format", "json", monkeypatch=monkeypatch, capsys=capsys)
+    assert json.loads(out)[0]["version"] is None
