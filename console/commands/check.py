@@ -26,6 +26,15 @@ def _check_slo_file(path: Any) -> list[Problem]:
 FILE_CHECKS["slos"].append(_check_slo_file)
 
 
+def _check_playbook_file(path: Any) -> list[Problem]:
+    from console.runbooks import check_playbook_file  # lazy, like the SLO check
+
+    return check_playbook_file(path)
+
+
+FILE_CHECKS["playbooks"].append(_check_playbook_file)
+
+
 def _yaml_problems(path: Any) -> list[Problem]:
     try:
         load_marked(path)
