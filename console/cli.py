@@ -24,13 +24,27 @@ class CliError(Exception):
         self.code = code
 
 
+class Forward(Exception):
+    """The store is held by another process: run this command there, if it listens."""
+
+    def __init__(self, locked: StoreLocked) -> None:
+        super().__init__(str(locked))
+        self.locked = locked
+
+
 @dataclass
 class Context:
-    """What a command needs: parsed args, the workspace and the store, opened on demand."""
+    """What a command needs: parsed args, the workspace and the store, opened on demand.
+
+    In the process that owns the store (the console, the demo), commands forwarded over
+    the control socket run with `shared_store` and that process's `clock`.
+    """
 
     args: argparse.Namespace
     _workspace: Workspace | None = None
     _stores: list[Store] = field(default_factory=list)
+    shared_store: Store | None = None
+    clock: Callable[[], datetime] | None = None
 
     @property
     def fmt(self) -> str:
@@ -38,6 +52,8 @@ class Context:
 
     def now(self) -> datetime:
         """The wall clock, read here (the CLI) and passed down; UTC, naive."""
+        if self.clock is not None:
+            return self.clock()
         override = os.environ.get("ONCALL_NOW")
         if override:
             return datetime.fromisoformat(override.replace("Z", "+00:00")).astimezone(
@@ -55,6 +71,8 @@ class Context:
 
     def read_store(self) -> Store:
         """Open for reading; if a writer holds it, say who and read a snapshot."""
+        if self.shared_store is not None:
+            return self.shared_store
         store = Store.open_read(self.store_path())
         if store.holder is not None:
             print(f"oncall: {store.holder}; reading a read-only snapshot", file=sys.stderr)
@@ -62,11 +80,13 @@ class Context:
         return store
 
     def write_store(self) -> Store:
-        """Open read-write, or exit 2 naming the process that holds the file."""
+        """Open read-write; if another process holds the file, forward to it or exit 2."""
+        if self.shared_store is not None:
+            return self.shared_store
         try:
             store = Store.open(self.store_path())
         except StoreLocked as locked:
-            raise CliError(f"{locked}; stop it first, or run this command in that console")
+            raise Forward(locked) from None
         self._stores.append(store)
         return store
 
@@ -107,7 +127,10 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise SystemExit(code)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, store: Store | None = None,
+         clock: Callable[[], datetime] | None = None) -> int:
+    """Run one command; `store` and `clock` are set when the store's owner runs it."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler | None = args.func
@@ -115,9 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         from console.commands.console import run_console
 
         handler = run_console
-    ctx = Context(args)
+    ctx = Context(args, shared_store=store, clock=clock)
     try:
         return int(handler(ctx) or 0)
+    except Forward as held:
+        return _forward(ctx, argv, held.locked)
     except CliError as exc:
         fail(str(exc), exc.code)
     except WorkspaceError as exc:
@@ -132,6 +157,35 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         ctx.close()
+
+
+def _strip_workspace(argv: list[str]) -> list[str]:
+    rest, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in ("-w", "--workspace"):
+            skip = True
+        elif not token.startswith("--workspace="):
+            rest.append(token)
+    return rest
+
+
+def _forward(ctx: Context, argv: list[str], locked: StoreLocked) -> int:
+    """Run the command in the process that holds the store, if it listens."""
+    from console.control import forward
+
+    for store in ctx._stores:
+        store.close()
+    ctx._stores.clear()
+    target = ["-w", str(ctx.workspace.path)] if ctx._workspace is not None else []
+    answer = forward(locked.path, target + _strip_workspace(argv))
+    if answer is None:
+        fail(f"{locked}; stop it first, or run this command in that console")
+    print(f"oncall: {locked}; ran this command there", file=sys.stderr)
+    sys.stdout.write(answer.get("stdout", ""))
+    sys.stderr.write(answer.get("stderr", ""))
+    return int(answer.get("code", 1))
 
 
 def entry(argv: list[str] | None = None) -> Any:  # pragma: no cover - console script shim

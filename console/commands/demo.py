@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import tempfile
-from datetime import timedelta
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,37 +14,87 @@ DEMO_WORKSPACE = Path(__file__).resolve().parents[1] / "demo_workspace"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("demo", help="run the console on a simulated service",
-                            description="Create a temporary workspace with a simulated "
-                                        "fraud-scoring service's history and open the console.")
+    parser = sub.add_parser(
+        "demo", help="run the console on a simulated service",
+        description="Create a temporary workspace with a simulated fraud-scoring service "
+                    "(history, a local registry with three versions, SLOs) and run it live: a "
+                    "few minutes in, the champion version degrades; a rollback heals it.")
     parser.add_argument("--dir", help="where to create the demo workspace (default: a temp dir)")
     parser.add_argument("--days", type=float, default=3, help="days of history (default 3)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="run simulated time this many times faster than the clock")
+    parser.add_argument("--tick", type=float, default=None,
+                        help="wall seconds between collector/rule cycles (default: 1s, "
+                             "or shorter when --speed is high)")
     parser.add_argument("--headless", action="store_true",
-                        help="build the workspace, print a summary, and exit without the console")
+                        help="no console: print state changes until interrupted")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="with --headless, stop after this many wall seconds")
     parser.set_defaults(func=run)
 
 
-def run(ctx: Any) -> int:
-    from collectors.demo import generate_history
+def prepare(target: Path, *, now: Any, days: float, seed: int) -> Any:
+    """Copy the demo workspace to `target`, seed its store; return the workspace."""
+    from collectors.demo import seed_demo
     from console.store import Store
     from console.workspace import load_workspace
 
-    target = Path(ctx.args.dir or tempfile.mkdtemp(prefix="oncall-demo-")).resolve()
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copy(DEMO_WORKSPACE / "oncall.yaml", target / "oncall.yaml")
+    shutil.copytree(DEMO_WORKSPACE, target, dirs_exist_ok=True)
     ws = load_workspace(target / "oncall.yaml")
-    ctx._workspace = ws
-    now = ctx.now().replace(second=0, microsecond=0)
+    source = next(s for s in ws.config.sources if s.kind == "demo")
     with Store.open(ws.store_path) as store:
-        added = generate_history(store, end=now, days=ctx.args.days, seed=ctx.args.seed)
-        store.apply_retention(now + timedelta(seconds=1), ws.config.retention.days())
-    print(f"demo workspace {target}: {added['samples']:,} samples, {added['logs']:,} log lines, "
-          f"{added['changes']} model changes")
-    if ctx.args.headless:
-        return 0
-    from console.tui.app import OncallApp
+        if store.get_cursor(source.name) is None:
+            seed_demo(store, now=now, name=source.name, days=days, seed=seed,
+                      degrade_after=source.options.get("degrade_after", "4m"))
+    return ws
 
-    OncallApp(ws.store_path, workspace_name="demo: fraud-scoring").run()
+
+def run(ctx: Any) -> int:
+    from console.cli import main as cli_main
+    from console.control import ControlServer, emit
+    from console.engine import Engine, SimClock
+    from console.store import Store
+
+    target = Path(ctx.args.dir or tempfile.mkdtemp(prefix="oncall-demo-")).resolve()
+    now = ctx.now().replace(second=0, microsecond=0)
+    ws = prepare(target, now=now, days=ctx.args.days, seed=ctx.args.seed)
+    ctx._workspace = ws
+    clock = SimClock(now, ctx.args.speed)
+    tick = ctx.args.tick or max(0.1, min(1.0, 15.0 / ctx.args.speed))
+    store = Store.open(ws.store_path)
+    engine = Engine(ws, store)
+    for collector in engine.collectors:
+        if collector.kind == "demo":
+            collector.options = collector.options.model_copy(update={"seed": ctx.args.seed})
+    control = ControlServer(ws.store_path,
+                            lambda argv, env: cli_main(argv, store=store, clock=clock)).start()
+    try:
+        if ctx.args.headless:
+            emit(f"demo workspace {target} (speed {ctx.args.speed:g}x); "
+                 f"run `oncall -w {target} …` in another terminal")
+            _run_headless(engine, clock, tick, ctx.args.duration)
+        else:
+            from console.tui.app import OncallApp
+
+            OncallApp(ws.store_path, workspace_name="demo: fraud-scoring").run()
+    finally:
+        control.stop()
+        store.close()
     return 0
 
+
+def _run_headless(engine: Any, clock: Any, tick: float, duration: float | None) -> None:
+    from console.control import emit
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    if duration is not None:
+        threading.Timer(duration, stop.set).start()
+    while not stop.is_set():
+        report = engine.tick(clock())
+        for event in report.events:
+            emit(event.line())
+        stop.wait(tick)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Static
 
-from collectors.demo import generate_history
+from collectors.demo import seed_demo
 from console.store import Store
 from console.tui.app import OncallApp
 
@@ -15,7 +15,7 @@ from console.tui.app import OncallApp
 def demo_store(tmp_path: Path) -> Path:
     path = tmp_path / "s.duckdb"
     with Store.open(path) as store:
-        generate_history(store, end=datetime(2026, 11, 20, 12, 0), days=1)
+        seed_demo(store, now=datetime(2026, 11, 20, 12, 0), days=1)
     return path
 
 
@@ -25,7 +25,7 @@ async def test_overview_shows_the_store(tmp_path: Path) -> None:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         summary = str(app.query_one("#summary", Static).render())
-        assert "12 series" in summary and "17,280 samples" in summary
+        assert "11 series" in summary and "63,360 samples" in summary
         metrics = app.query_one("#metrics", DataTable)
         names = [metrics.get_row_at(i)[0] for i in range(metrics.row_count)]
         assert "http_requests_total" in names
@@ -44,8 +44,8 @@ async def test_refresh_picks_up_new_data(tmp_path: Path) -> None:
         await pilot.pause()
         assert "no samples yet" in str(app.query_one("#summary", Static).render())
         with Store.open(path) as store:
-            generate_history(store, end=datetime(2026, 11, 20, 12, 0), days=0.5)
+            seed_demo(store, now=datetime(2026, 11, 20, 12, 0), days=0.5)
         await pilot.press("r")
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        assert "12 series" in str(app.query_one("#summary", Static).render())
+        assert "11 series" in str(app.query_one("#summary", Static).render())

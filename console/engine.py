@@ -1,0 +1,128 @@
+"""The store owner's loop: run collectors, evaluate alert rules, report what changed.
+
+Pure in time: every step takes `now`.  The console and `oncall demo` call `tick(now)`
+from a worker thread on a schedule; tests call it with fixed times.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from console.store import Store
+from console.workspace import Workspace, build_collectors
+
+
+@dataclass
+class Event:
+    """Something a person watching would want to hear about."""
+
+    ts: datetime
+    kind: str          # collector, alert, serving
+    text: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> str:
+        return f"{self.ts:%Y-%m-%d %H:%M:%S} {self.kind:<9} {self.text}"
+
+
+@dataclass
+class TickReport:
+    now: datetime
+    events: list[Event] = field(default_factory=list)
+    rows: int = 0
+    seconds: float = 0.0
+
+
+class SimClock:
+    """Time that runs `speed` times faster than the wall clock, from `start`."""
+
+    def __init__(self, start: datetime, speed: float = 1.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.start, self.speed, self._monotonic = start, speed, monotonic
+        self._origin = monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=(self._monotonic() - self._origin) * self.speed)
+
+
+def workspace_rules(workspace: Workspace) -> tuple[list[Any], list[Any]]:
+    """Every alert rule the workspace defines: rule files, SLO burn rules, collector health."""
+    from console.rules import load_rules
+
+    rule_set = load_rules(workspace.rule_files)
+    rules, inhibit = list(rule_set.rules), list(rule_set.inhibit_rules)
+    try:
+        from console.rules import generated_rules  # SLO burn and collector health families
+    except ImportError:
+        return rules, inhibit
+    return rules + list(generated_rules(workspace)), inhibit
+
+
+class Engine:
+    """Collectors and the alert engine over one store, stepped by `tick(now)`."""
+
+    def __init__(self, workspace: Workspace, store: Store, *, collectors: list[Any] | None = None,
+                 extra_collectors: list[Any] = (), rules: list[Any] | None = None,
+                 inhibit_rules: list[Any] | None = None, notifier: Any = None) -> None:
+        from console.alerting import AlertEngine
+
+        self.workspace, self.store = workspace, store
+        self.collectors = (collectors if collectors is not None
+                           else build_collectors(workspace)) + list(extra_collectors)
+        if rules is None:
+            rules, inhibit_rules = workspace_rules(workspace)
+        self.alerts = AlertEngine(store, rules, inhibit_rules or [], notifier=notifier)
+        self._health: dict[str, bool] = {}
+
+    def tick(self, now: datetime) -> TickReport:
+        """Run every collector once, then the due rules; return what changed."""
+        started = time.perf_counter()
+        report = TickReport(now)
+        for collector in self.collectors:
+            try:
+                result = collector.collect(self.store, now)
+            except Exception as exc:  # collectors fail soft: mark unhealthy, carry on
+                message = f"{type(exc).__name__}: {exc}"
+                self.store.record_failure(collector.name, message, now)
+                if self._health.get(collector.name, True):
+                    report.events.append(Event(now, "collector",
+                                               f"{collector.name} unhealthy: {message}"))
+                self._health[collector.name] = False
+                continue
+            if not self._health.get(collector.name, True):
+                report.events.append(Event(now, "collector", f"{collector.name} healthy again"))
+            self._health[collector.name] = True
+            report.rows += result.rows
+            report.events += self._collector_events(collector, result, now)
+        cycle = self.alerts.run(now, only_due=True)
+        by_fingerprint = {a.fingerprint: a for a in cycle.alerts}
+        for transition in cycle.transitions:
+            alert = by_fingerprint.get(transition.fingerprint)
+            name = alert.name if alert else transition.rule
+            labels = ",".join(f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items())
+                              if k != "alertname")
+            report.events.append(Event(
+                transition.ts, "alert", f"{name} {transition.to_state} {{{labels}}}",
+                {"fingerprint": transition.fingerprint, "from": transition.from_state,
+                 "to": transition.to_state, "name": name, "value": transition.value}))
+        for rule, error in cycle.broken.items():
+            report.events.append(Event(now, "rule", f"{rule} broken: {error}"))
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _collector_events(self, collector: Any, result: Any, now: datetime) -> list[Event]:
+        """The demo simulator says when what it serves changes."""
+        detail = getattr(result, "detail", None) or {}
+        if "serving" not in detail:
+            return []
+        state = (detail["serving"], detail.get("degraded"))
+        previous = getattr(collector, "_last_state", None)
+        collector._last_state = state
+        if previous == state:
+            return []
+        health = "DEGRADED" if state[1] else "healthy"
+        return [Event(now, "serving", f"{collector.name} serves version {state[0]} ({health})",
+                      {"version": state[0], "degraded": state[1]})]
