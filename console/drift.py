@@ -428,3 +428,51 @@ def _infer_pair(reference: Any, current: Any) -> str:
         return infer_kind(pd.concat([reference, current], ignore_index=True))
     kinds = {infer_kind(side) for side in (reference, current) if len(side) and side.notna().any()}
     return NUM if kinds == {NUM} else (CAT if kinds else infer_kind(reference))
+
+
+# --- results as series ---------------------------------------------------------------------------
+
+DRIFT_SCORE = "oncall_drift_score"
+DRIFT_DETECTED = "oncall_drift_detected"
+DRIFT_SHARE = "oncall_drift_share"
+DATASET_DRIFT = "oncall_dataset_drift"
+QUALITY_SERIES = {"missing_share": "oncall_quality_missing_share",
+                  "out_of_range_share": "oncall_quality_out_of_range_share",
+                  "new_category_share": "oncall_quality_new_category_share",
+                  "type_mismatch_share": "oncall_quality_type_mismatch_share"}
+QUALITY_ROWS = "oncall_quality_rows"
+
+
+def result_samples(drift: DatasetDrift, model: str, ts: Any, quality: Any = None) -> Any:
+    """The verdicts as samples (name, labels, ts, value) for `ingest_samples`; no-data columns are left out."""
+    import pyarrow as pa
+
+    from console.store import canonical_labels
+
+    names: list[str] = []
+    labels: list[str] = []
+    values: list[float] = []
+
+    def add(name: str, value: float, **extra: str) -> None:
+        names.append(name)
+        labels.append(canonical_labels({"model": model, **extra}))
+        values.append(float(value))
+
+    for column in drift.columns:
+        if column.status != "ok":
+            continue
+        add(DRIFT_SCORE, column.score, column=column.column, test=column.method)
+        add(DRIFT_DETECTED, 1.0 if column.drifted else 0.0, column=column.column)
+    if drift.share is not None:
+        add(DRIFT_SHARE, drift.share)
+        add(DATASET_DRIFT, 1.0 if drift.drifted else 0.0)
+    if quality is not None:
+        add(QUALITY_ROWS, quality.current_rows)
+        for column in quality.columns:
+            for field_name, series in QUALITY_SERIES.items():
+                value = getattr(column, field_name)
+                if value is not None:
+                    add(series, value, column=column.column)
+    return pa.table({"name": pa.array(names, pa.string()), "labels": pa.array(labels, pa.string()),
+                     "ts": pa.array([ts] * len(names), pa.timestamp("us")),
+                     "value": pa.array(values, pa.float64())})

@@ -33,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--drift-share", type=float, default=0.5, metavar="X",
                         help="dataset drift when at least this share of columns drift (default 0.5)")
     parser.add_argument("--no-quality", action="store_true", help="skip the data-quality checks")
+    parser.add_argument("--record", metavar="MODEL",
+                        help="also write the results as series labelled model=MODEL into the "
+                             "workspace's store (oncall_drift_score, oncall_drift_detected, "
+                             "oncall_drift_share, oncall_dataset_drift, oncall_quality_*), for rules")
+    parser.add_argument("--store", help="store file for --record (default: the workspace's)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(func=run)
 
@@ -105,6 +110,8 @@ def run(ctx: Any) -> int:
     quality = None if args.no_quality else data_quality(
         reference, current, columns=columns if args.columns else None, kinds=kinds)
     found = bool(drift.drifted) or bool(quality and quality.problems)
+    if args.record:
+        _record(ctx, args.record, drift, quality)
     if ctx.fmt == "json":
         payload = drift.as_dict()
         if quality is not None:
@@ -123,6 +130,14 @@ def run(ctx: Any) -> int:
         for problem in quality.problems:
             ctx.out(f"  - {problem}")
     return 1 if found else 0
+
+
+def _record(ctx: Any, model: str, drift: Any, quality: Any) -> None:
+    from console.drift import result_samples
+    from console.store import ingest_samples
+
+    store = ctx.write_store()
+    ingest_samples(store, result_samples(drift, model, ctx.now(), quality))
 
 
 def _verdict(column: Any) -> str:

@@ -76,3 +76,25 @@ def test_empty_current_file_reports_no_data(files):
     done = oncall("drift", "--reference", "reference.csv", "--current", "empty.csv", cwd=files)
     assert done.returncode == 1
     assert "no data" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_record_writes_series_that_rules_can_query(files):
+    env_now = "2026-11-26T12:00:00Z"
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("oncall")), "drift", "--reference", "reference.csv",
+         "--current", "drifted.parquet", "--record", "fraud", "--store", "oncall.duckdb"],
+        capture_output=True, text=True, cwd=files, timeout=120,
+        env={**__import__("os").environ, "ONCALL_NOW": env_now})
+    assert done.returncode == 1, done.stderr
+    query = oncall("query", "--store", "oncall.duckdb", "--format", "json",
+                   "SELECT s.name, s.labels, p.ts, p.value FROM samples p JOIN series s ON s.id = p.series_id "
+                   "ORDER BY s.name, s.labels", cwd=files)
+    assert query.returncode == 0, query.stderr
+    rows = {(r["name"], r["labels"]): r["value"] for r in json.loads(query.stdout)}
+    assert rows[("oncall_dataset_drift", '{"model":"fraud"}')] == 1.0
+    assert rows[("oncall_drift_share", '{"model":"fraud"}')] == 0.5
+    assert rows[("oncall_drift_detected", '{"column":"amount","model":"fraud"}')] == 1.0
+    assert rows[("oncall_drift_detected", '{"column":"country","model":"fraud"}')] == 0.0
+    assert rows[("oncall_drift_score", '{"column":"amount","model":"fraud","test":"wasserstein"}')] > 1
+    assert rows[("oncall_quality_rows", '{"model":"fraud"}')] == 1500
+    assert {r["ts"] for r in json.loads(query.stdout)} == {"2026-11-26T12:00:00Z"}
