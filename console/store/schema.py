@@ -170,6 +170,26 @@ MIGRATIONS: list[str] = [
         duration_ms DOUBLE
     );
     """,
+    # 4: prediction records and their (possibly late) labels, joined by (model, id)
+    """
+    CREATE TABLE predictions (
+        model      VARCHAR NOT NULL,
+        id         VARCHAR NOT NULL,
+        ts         TIMESTAMP NOT NULL,
+        version    VARCHAR,
+        features   VARCHAR NOT NULL,      -- JSON object: feature name -> value
+        prediction DOUBLE,
+        origin     VARCHAR,
+        PRIMARY KEY (model, id)
+    );
+    CREATE TABLE prediction_labels (
+        model      VARCHAR NOT NULL,
+        id         VARCHAR NOT NULL,
+        label      DOUBLE,
+        ts         TIMESTAMP NOT NULL,    -- when the label became known
+        PRIMARY KEY (model, id)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
