@@ -9,6 +9,7 @@ tolerance (default 1h) pending timers restart, as Prometheus's `for-outage-toler
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -70,10 +71,15 @@ def fingerprint(rule_key: str, labels: dict[str, str]) -> str:
     return hashlib.sha256(f"{rule_key}\0{canonical_labels(labels)}".encode()).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled(template: str) -> jinja2.Template:
+    return _env.from_string(template)
+
+
 def render(template: str, labels: dict[str, str], value: float | None, now: datetime) -> str:
     """Expand one label or annotation template in the sandbox; errors become the text."""
     try:
-        return _env.from_string(template).render(labels=labels, value=value, now=now)
+        return _compiled(template).render(labels=labels, value=value, now=now)
     except Exception as exc:  # untrusted label values must never break an evaluation
         return f"<error expanding template: {exc}>"
 

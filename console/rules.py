@@ -10,6 +10,7 @@ burn, collector health) are plain `Rule` objects with their own `source`.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -92,20 +93,30 @@ def agg_sql(raw: str) -> str:
         f"FROM ({raw})) GROUP BY series_id")
 
 
-class SqlPlan:
-    """Renders rule templates at one `now`; batched plans share one scan per metric and window.
+@dataclass(frozen=True)
+class HelperCall:
+    """One helper use: `fn` of a metric's selected series over a window, grouped `by`."""
 
-    In batched mode the helpers refer to tables `_raw<i>` (samples of a metric over the
-    longest window any rule asks of it) and `_agg<i>` (per-series statistics per window)
-    that the evaluator registers once per cycle; unbatched, each helper inlines its own scan.
+    name: str
+    selector: Selector
+    seconds: float
+    fn: str
+    by: tuple[str, ...] | None
+    q: float | None
+
+
+class SqlPlan:
+    """Renders rule templates at one `now`.
+
+    Unbatched, each helper inlines its own scan of the store.  Batched, each helper is
+    recorded as a `HelperCall` and reads its rows from the table `_calls` (call, grp,
+    value) that the evaluator computes for every call of the cycle in a few shared queries.
     """
 
     def __init__(self, now: datetime, batched: bool = True) -> None:
         self.now = now
         self.batched = batched
-        self.windows: dict[str, float] = {}          # metric -> longest window (s)
-        self.aggs: dict[tuple[str, float], str] = {}  # (metric, window) -> table name
-        self.raws: dict[str, str] = {}                # metric -> table name
+        self.calls: dict[HelperCall, int] = {}
 
     # names the templates see
     def context(self) -> dict[str, Any]:
@@ -120,53 +131,52 @@ class SqlPlan:
     def _helper(self, fn: str) -> Any:
         def helper(selector: str, over: str, *args: Any, by: list[str] | None = None,
                    q: float | None = None) -> str:
-            if fn == "quantile":
-                if args:
-                    q = args[0]
-                if q is None:
-                    raise ValueError("quantile needs q, e.g. quantile(sel, '5m', 0.99)")
+            if fn == "quantile" and args:
+                q = args[0]
             return "(" + self.series_sql(selector, over, fn, by, q) + ")"
         return helper
 
-    def _raw_table(self, name: str, seconds: float) -> str:
-        self.windows[name] = max(self.windows.get(name, 0.0), seconds)
-        return self.raws.setdefault(name, f"_raw{len(self.raws)}")
-
-    def series_sql(self, selector: str, over: Any, fn: str, by: list[str] | None,
-                   q: float | None = None) -> str:
-        """SQL for `fn` of `selector` over the window `over`, one row per `by` group."""
+    def call(self, selector: str, over: Any, fn: str, by: list[str] | None,
+             q: float | None = None) -> tuple[int, HelperCall]:
+        """Validate and record one helper use; return its call id."""
         if fn not in FUNCTIONS:
             raise ValueError(f"unknown function {fn!r}; use one of {', '.join(FUNCTIONS)}")
+        if fn == "quantile" and q is None:
+            raise ValueError("quantile needs q, e.g. quantile(sel, '5m', 0.99)")
         name, parsed = parse_metric_selector(selector)
-        window = parse_duration(over)
-        seconds = window.total_seconds()
+        seconds = parse_duration(over).total_seconds()
         if seconds <= 0:
             raise ValueError(f"window must be positive (got {over!r})")
         for label in by or []:
             if not LABEL_NAME.match(str(label)):
                 raise ValueError(f"bad label name {label!r} in by")
-        start = self.now - window
-        where = matchers_sql(parsed)
+        call = HelperCall(name, parsed, seconds, fn, tuple(by) if by is not None else None,
+                          float(q) if q is not None else None)
+        return self.calls.setdefault(call, len(self.calls)), call
+
+    def series_sql(self, selector: str, over: Any, fn: str, by: list[str] | None,
+                   q: float | None = None) -> str:
+        """SQL for `fn` of `selector` over the window `over`, one row per `by` group."""
+        call_id, call = self.call(selector, over, fn, by, q)
+        if self.batched:
+            if call.by is None:
+                cols = "grp AS _labels, "
+            else:
+                cols = "".join(f'json_extract_string(grp, \'$."{b}"\') AS "{b}", ' for b in call.by)
+            return f"SELECT {cols}value FROM _calls WHERE call = {call_id}"
+        start = self.now - timedelta(seconds=call.seconds)
+        where = matchers_sql(call.selector)
         if fn == "quantile":
-            if self.batched:
-                table = self._raw_table(name, seconds)
-                source = f"SELECT * FROM {table} WHERE ts > {sql_ts(start)} AND ({where})"
-            else:
-                source = raw_sql(name, start, self.now, where)
-            value = f"quantile_cont(value, {float(q)})"
+            source = raw_sql(call.name, start, self.now, where)
+            value = f"quantile_cont(value, {call.q})"
         else:
-            if self.batched:
-                self._raw_table(name, seconds)
-                table = self.aggs.setdefault((name, seconds), f"_agg{len(self.aggs)}")
-                source = f"SELECT * FROM {table} WHERE {where}"
-            else:
-                source = agg_sql(raw_sql(name, start, self.now, where))
-            value = _COMBINE[fn].format(w=seconds)
-        if by is None:
+            source = agg_sql(raw_sql(call.name, start, self.now, where))
+            value = _COMBINE[fn].format(w=call.seconds)
+        if call.by is None:
             return f"SELECT labels AS _labels, {value} AS value FROM ({source}) GROUP BY labels"
-        if not by:
+        if not call.by:
             return f"SELECT {value} AS value FROM ({source}) HAVING count(*) > 0"
-        cols = ", ".join(f'{_label_sql(b)} AS "{b}"' for b in by)
+        cols = ", ".join(f'{_label_sql(b)} AS "{b}"' for b in call.by)
         return f"SELECT {cols}, {value} AS value FROM ({source}) GROUP BY ALL"
 
 
@@ -218,10 +228,15 @@ class Rule:
         """This rule's SQL at the plan's `now`."""
         if isinstance(self.expr, Threshold):
             return self.expr.sql(plan)
-        return _sql_env.from_string(self.expr).render(plan.context())
+        return _template(self.expr).render(plan.context())
 
 
 _sql_env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _template(text: str) -> jinja2.Template:
+    return _sql_env.from_string(text)
 
 
 # -- rule files ------------------------------------------------------------------------
