@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -47,8 +48,18 @@ def make_client(options: HttpOptions, transport: httpx.BaseTransport | None = No
                         transport=transport, follow_redirects=True)
 
 
+@dataclass
+class Fetched:
+    """A response read whole (within the cap): where from, status, headers, body."""
+
+    url: str
+    status: int
+    headers: httpx.Headers
+    content: bytes
+
+
 def fetch(client: httpx.Client, method: str, url: str, *, max_bytes: int,
-          **kwargs: Any) -> httpx.Response:
+          **kwargs: Any) -> Fetched:
     """Send a request and read at most `max_bytes` of body; every failure is a SourceError."""
     shown = url
     try:
@@ -72,8 +83,7 @@ def fetch(client: httpx.Client, method: str, url: str, *, max_bytes: int,
         raise SourceError(f"{shown}: the response was cut short or malformed ({_reason(exc)})") from None
     except httpx.HTTPError as exc:
         raise SourceError(f"{shown}: {type(exc).__name__}: {_reason(exc)}") from None
-    result = httpx.Response(response.status_code, headers=response.headers, content=body,
-                            request=response.request)
+    result = Fetched(shown, response.status_code, response.headers, body)
     if response.status_code >= 400:
         snippet = body[:200].decode("utf-8", "replace").strip().replace("\n", " ")
         raise SourceError(f"{shown}: HTTP {response.status_code}"
@@ -81,14 +91,13 @@ def fetch(client: httpx.Client, method: str, url: str, *, max_bytes: int,
     return result
 
 
-def json_body(response: httpx.Response) -> Any:
+def json_body(response: Fetched) -> Any:
     """The response parsed as JSON, or a SourceError saying it was not JSON."""
     try:
         return json.loads(response.content)
     except (ValueError, UnicodeDecodeError) as exc:
         head = response.content[:60].decode("utf-8", "replace").replace("\n", " ")
-        url = response.request.url.copy_with(query=None)
-        raise SourceError(f"{url}: answer is not JSON ({exc}); starts with {head!r}") from None
+        raise SourceError(f"{response.url}: answer is not JSON ({exc}); starts with {head!r}") from None
 
 
 def _reason(exc: Exception) -> str:

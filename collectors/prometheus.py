@@ -85,14 +85,14 @@ class PrometheusCollector(Collector):
                                      params={"query": query.expr, "start": repr(lo),
                                              "end": repr(hi), "step": repr(step)})
                     requests += 1
-                    table = self._samples(json_body(response), query, str(response.request.url))
+                    table = self._samples(json_body(response), query, response.url)
                     done[query.expr] = hi
                     added += ingest_samples(store, table, cursor=(self.name, {"until": done}),
                                             now=now)
         return CollectResult(rows=added, detail={"requests": requests})
 
     def _samples(self, body: Any, query: Query, url: str) -> pa.Table:
-        where = url.split("?")[0]
+        where = url
         if not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error") if isinstance(body, dict) else None
             raise SourceError(f"{where}: query {query.expr!r} failed: {error or 'unexpected answer'}")
