@@ -127,9 +127,10 @@ def _drive(runner: Any, args: Any, answers: dict[str, str]) -> int:
                       f"{'|'.join(step.answers)}>")
                 return 0
             kwargs["answer"] = answer
-        if step.kind in ("command", "action"):
+        if step.kind in ("command", "action", "instruction"):
             if not args.yes:
-                print("  not run: pass --yes to confirm commands and actions")
+                print("  stopped here: pass --yes to confirm commands and actions and tick "
+                      "instructions; the run resumes at this step")
                 return 0
             kwargs.update(confirm=True, reason=args.reason, typed_name=args.confirm_name)
         outcome = runner.advance(**kwargs)
