@@ -200,6 +200,10 @@ def _run_action(ctx: Any, make: Any) -> int:
             return 0
         if ctx.fmt != "json":
             print(plan.text())
+        try:   # read-only and a missing reason refuse before any prompt
+            action.check_allowed(plan, reason=args.reason, typed_name=plan.model)
+        except ActionRefused as exc:
+            raise CliError(str(exc)) from None
         typed = _confirm(ctx, plan)
         try:
             result = action.apply(plan, reason=args.reason, typed_name=typed)
