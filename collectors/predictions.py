@@ -1,0 +1,221 @@
+"""`predictions`: a model's prediction records and late labels from files into the store.
+
+Records (JSON lines, CSV or Parquet) carry id, ts, model, version, the features (a `features`
+object, or every other column), prediction and an optional label. Labels may come later in
+their own files (id, label, optional ts and model) and are joined to predictions by (model, id).
+Each run writes the mean label lag of the labels it joined as `oncall_label_lag_seconds{model}`.
+Files already read and unchanged are skipped; re-reading one adds nothing (keys are model + id).
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from pydantic import Field
+
+from collectors.base import CollectResult, Collector, CollectorOptions, SourceError
+
+LABEL_LAG = "oncall_label_lag_seconds"
+RECORD_FIELDS = ("id", "ts", "model", "version", "features", "prediction", "label")
+SUFFIXES = {".jsonl": "json", ".ndjson": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+
+
+class PredictionsOptions(CollectorOptions):
+    path: str = Field(min_length=1, description="prediction files: a path or glob, relative to the workspace")
+    labels: str | None = Field(default=None, description="label files: a path or glob (id, label, ts, model)")
+    model: str | None = Field(default=None, description="the model name for records that carry none")
+
+
+def read_records(path: Path) -> Any:
+    """One file as a DataFrame; a SourceError naming the file when it cannot be read."""
+    import pandas as pd
+
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise SourceError(f"{path}: unknown file type {path.suffix!r}; use .jsonl, .csv or .parquet")
+    try:
+        if kind == "csv":
+            return pd.read_csv(path)
+        if kind == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_json(path, lines=True, dtype=False)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except (ValueError, OSError) as exc:
+        raise SourceError(f"{path}: cannot read as {kind}: {str(exc).splitlines()[0]}") from None
+
+
+def _timestamps(values: Any, where: Path) -> Any:
+    import pandas as pd
+
+    try:
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            parsed = pd.to_datetime(values, unit="s", utc=True)
+        else:
+            parsed = pd.to_datetime(values, utc=True, format="mixed")
+    except (ValueError, TypeError) as exc:
+        raise SourceError(f"{where}: column ts: {str(exc).splitlines()[0]}; use ISO 8601 or epoch seconds") from None
+    return parsed.dt.tz_localize(None).astype("datetime64[us]")
+
+
+def _models(frame: Any, default: str | None, where: Path) -> Any:
+    import pandas as pd
+
+    if "model" in frame.columns:
+        models = frame["model"].astype("string")
+        if default is not None:
+            models = models.fillna(default)
+    else:
+        models = pd.Series([default] * len(frame), dtype="string")
+    if models.isna().any():
+        raise SourceError(f"{where}: records without a model; add a model column or set the source's model option")
+    return models
+
+
+def _features_json(frame: Any) -> list[str]:
+    """Each row's features as a JSON object: the `features` column, or every non-record column."""
+    if "features" in frame.columns:
+        return [value if isinstance(value, str) else json.dumps(value, default=str)
+                for value in frame["features"]]
+    rest = frame[[c for c in frame.columns if c not in RECORD_FIELDS]]
+    if rest.shape[1] == 0:
+        return ["{}"] * len(frame)
+    text = rest.to_json(orient="records", lines=True, date_format="iso")
+    return text.splitlines()
+
+
+def prediction_table(frame: Any, default_model: str | None, where: Path) -> pa.Table:
+    """Records as the predictions table's columns; a SourceError naming the file when fields are missing."""
+    import pandas as pd
+
+    missing = [c for c in ("id", "ts") if c not in frame.columns]
+    if missing:
+        raise SourceError(f"{where}: missing column(s) {', '.join(missing)}; records need id and ts")
+    prediction = (pd.to_numeric(frame["prediction"], errors="coerce") if "prediction" in frame.columns
+                  else pd.Series([None] * len(frame), dtype="float64"))
+    version = frame["version"].astype("string") if "version" in frame.columns else [None] * len(frame)
+    return pa.table({
+        "model": pa.array(_models(frame, default_model, where), pa.string()),
+        "id": pa.array(frame["id"].astype("string"), pa.string()),
+        "ts": pa.array(_timestamps(frame["ts"], where), pa.timestamp("us")),
+        "version": pa.array(version, pa.string()),
+        "features": pa.array(_features_json(frame), pa.string()),
+        "prediction": pa.array(prediction, pa.float64(), from_pandas=True),
+        "origin": pa.array([str(where)] * len(frame), pa.string()),
+    })
+
+
+def label_table(frame: Any, default_model: str | None, where: Path, now: datetime) -> pa.Table:
+    """Labels as the prediction_labels table's columns; a label without ts became known `now`."""
+    import pandas as pd
+
+    missing = [c for c in ("id", "label") if c not in frame.columns]
+    if missing:
+        raise SourceError(f"{where}: missing column(s) {', '.join(missing)}; labels need id and label")
+    frame = frame[frame["label"].notna()]
+    ts = _timestamps(frame["ts"], where) if "ts" in frame.columns else pd.Series([now] * len(frame))
+    return pa.table({
+        "model": pa.array(_models(frame, default_model, where), pa.string()),
+        "id": pa.array(frame["id"].astype("string"), pa.string()),
+        "label": pa.array(pd.to_numeric(frame["label"], errors="coerce"), pa.float64(), from_pandas=True),
+        "ts": pa.array(ts, pa.timestamp("us")),
+    })
+
+
+class PredictionsCollector(Collector):
+    """Reads prediction and label files that are new or changed since the last run."""
+
+    kind = "predictions"
+    Options = PredictionsOptions
+
+    def _files(self, pattern: str | None) -> list[Path]:
+        if not pattern:
+            return []
+        full = pattern if os.path.isabs(pattern) else os.path.join(self.base_dir, pattern)
+        return [Path(p) for p in sorted(glob.glob(full)) if os.path.isfile(p)]
+
+    def collect(self, store: Any, now: datetime) -> CollectResult:
+        from console.store import canonical_labels, ingest_samples
+
+        options: PredictionsOptions = self.options
+        seen: dict[str, list[int]] = (store.get_cursor(self.name) or {}).get("files", {})
+        predictions, labels, changed = [], [], {}
+        for kind, pattern in (("p", options.path), ("l", options.labels)):
+            for path in self._files(pattern):
+                stat = path.stat()
+                signature = [stat.st_size, stat.st_mtime_ns]
+                if seen.get(str(path)) == signature:
+                    continue
+                frame = read_records(path)
+                changed[str(path)] = signature
+                if len(frame) == 0:
+                    continue
+                if kind == "p":
+                    predictions.append(prediction_table(frame, options.model, path))
+                    if "label" in frame.columns:
+                        inline = frame[["id", "label", "ts"] + (["model"] if "model" in frame.columns else [])]
+                        labels.append(label_table(inline, options.model, path, now))
+                else:
+                    labels.append(label_table(frame, options.model, path, now))
+        new_predictions = pa.concat_tables(predictions) if predictions else None
+        new_labels = pa.concat_tables(labels) if labels else None
+        cursor = {"files": {**seen, **changed}}
+        with store.transaction() as cur:
+            added = 0
+            if new_predictions is not None:
+                cur.register("incoming_predictions", new_predictions)
+                added = cur.execute("INSERT INTO predictions SELECT * FROM incoming_predictions "
+                                    "ON CONFLICT DO NOTHING").fetchall()[0][0]
+            if new_labels is not None:
+                cur.register("incoming_labels", new_labels)
+                cur.execute("INSERT INTO prediction_labels SELECT model, id, label, ts FROM incoming_labels "
+                            "ON CONFLICT DO NOTHING").fetchall()
+            lags = self._lags(cur, new_predictions is not None, new_labels is not None)
+            store.set_cursor(cur, self.name, cursor, added, now)
+        if lags:
+            ingest_samples(store, pa.table({
+                "name": [LABEL_LAG] * len(lags),
+                "labels": [canonical_labels({"model": model}) for model, _ in lags],
+                "ts": pa.array([now] * len(lags), pa.timestamp("us")),
+                "value": [float(lag) for _, lag in lags]}))
+        return CollectResult(rows=added, detail={"files": len(changed),
+                                                 "labels": 0 if new_labels is None else new_labels.num_rows})
+
+    @staticmethod
+    def _lags(cur: Any, had_predictions: bool, had_labels: bool) -> list[tuple[str, float]]:
+        """Mean seconds from prediction to label, per model, over the pairs this run completed."""
+        keys = []
+        if had_predictions:
+            keys.append("SELECT model, id FROM incoming_predictions")
+        if had_labels:
+            keys.append("SELECT model, id FROM incoming_labels")
+        if not keys:
+            return []
+        return cur.execute(
+            f"""
+            SELECT p.model, avg(epoch(l.ts) - epoch(p.ts))
+            FROM ({' UNION '.join(keys)}) k
+            JOIN predictions p ON p.model = k.model AND p.id = k.id
+            JOIN prediction_labels l ON l.model = k.model AND l.id = k.id
+            GROUP BY p.model ORDER BY p.model
+            """).fetchall()
+
+
+def prediction_features(store: Any, model: str, start: datetime, end: datetime) -> Any:
+    """The features (and prediction) of a model's records with start <= ts < end, one column each."""
+    import pandas as pd
+
+    _, rows = store.query("SELECT features, prediction FROM predictions WHERE model = ? AND ts >= ? "
+                          "AND ts < ? ORDER BY ts, id", [model, start, end])
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.read_json(io.StringIO("\n".join(r[0] for r in rows)), lines=True, dtype=False)
+    frame["prediction"] = pd.Series([r[1] for r in rows], dtype="float64")
+    return frame
