@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from console.rules import _COMBINE, Rule, SqlPlan, Threshold, sql_str, sql_ts
+from console.rules import _COMBINE, Computed, Rule, SqlPlan, Threshold, sql_str, sql_ts
 from console.silences import Matcher
 from console.store.ingest import canonical_labels
 
@@ -87,15 +87,28 @@ def evaluate(store: Any, rules: list[Rule], now: datetime, *, batched: bool = Tr
     results = [RuleResult(rule) for rule in rules]
     sqls: dict[int, str] = {}
     thresholds: dict[int, int] = {}
+    computed: dict[Computed, list[int]] = {}
     for i, rule in enumerate(rules):
         try:
-            if batched and isinstance(rule.expr, Threshold):
+            if isinstance(rule.expr, Computed):
+                computed.setdefault(rule.expr, []).append(i)
+            elif batched and isinstance(rule.expr, Threshold):
                 t = rule.expr
                 thresholds[i] = plan.call(t.series, t.over, t.fn, t.by, t.q)[0]
             else:
                 sqls[i] = rule.render(plan)
         except Exception as exc:  # a template or helper problem is this rule's error only
             results[i].error = _short(exc)
+    for expr, indexes in computed.items():
+        try:
+            found = expr.evaluate(store, now)
+        except Exception as exc:  # the family's evaluator failed: each of its rules says so
+            for i in indexes:
+                results[i].error = _short(exc)
+            continue
+        for i in indexes:
+            results[i].instances = [Instance(dict(labels), value)
+                                    for labels, value in found.get(rules[i].key, [])]
     cur = store.cursor()
     try:
         if batched:

@@ -200,12 +200,24 @@ class Threshold:
         return f"SELECT * FROM ({inner}) WHERE value {op} {float(self.value)!r}"
 
 
+@dataclass(eq=False)
+class Computed:
+    """An expression computed in Python for a family of rules at once (e.g. SLO burn).
+
+    `evaluate(store, now)` returns, per rule key of the family, the instances
+    (labels, value) where the condition holds; the evaluator calls it once per cycle.
+    """
+
+    family: str
+    evaluate: Any
+
+
 @dataclass
 class Rule:
     """One alerting rule, from a file or generated (SLO burn, collector health)."""
 
     name: str
-    expr: str | Threshold
+    expr: str | Threshold | Computed
     group: str = "default"
     for_: timedelta = timedelta(0)
     keep_firing_for: timedelta = timedelta(0)
@@ -228,6 +240,8 @@ class Rule:
         """This rule's SQL at the plan's `now`."""
         if isinstance(self.expr, Threshold):
             return self.expr.sql(plan)
+        if isinstance(self.expr, Computed):
+            raise TypeError("a computed rule has no SQL")
         return _template(self.expr).render(plan.context())
 
 
@@ -329,7 +343,7 @@ def load_rule_file(path: str | Path, *, check_sql: bool = True) -> RuleSet:
             elif kind == "missing":
                 message = "missing required key"
             else:
-                message = error["msg"]
+                message = error["msg"].removeprefix("Value error, ")
             result.problems.append(Problem(file, line, message, dotted or None))
         return result
     seen_groups: dict[str, int | None] = {}
@@ -389,6 +403,8 @@ def check_rule(rule: Rule, data: Any = None, base: tuple[Any, ...] = (), path: A
                 problems.append(Problem(*where(kind, name), f"bad template: {exc.message}",
                                         f"{kind}.{name}"))
     file, line = where("expr")
+    if isinstance(rule.expr, Computed):
+        return problems
     try:
         sql = rule.render(SqlPlan(datetime(2000, 1, 1), batched=False))
     except jinja2.TemplateSyntaxError as exc:
@@ -447,3 +463,10 @@ def load_rules(paths: list[Path]) -> RuleSet:
         total.inhibit_rules += one.inhibit_rules
         total.problems += one.problems
     return total
+
+
+def generated_rules(workspace: Any) -> list[Rule]:
+    """Rules the workspace implies: SLO burn (page/ticket) and collector health."""
+    from console.rule_families import collector_health_rules, slo_burn_rules
+
+    return collector_health_rules(workspace) + slo_burn_rules(workspace)

@@ -35,6 +35,15 @@ def _check_playbook_file(path: Any) -> list[Problem]:
 FILE_CHECKS["playbooks"].append(_check_playbook_file)
 
 
+def _check_rule_file(path: Any) -> list[Problem]:
+    from console.rules import check_rule_file  # lazy, like the SLO check
+
+    return check_rule_file(path)
+
+
+FILE_CHECKS["rules"].append(_check_rule_file)
+
+
 def _yaml_problems(path: Any) -> list[Problem]:
     try:
         load_marked(path)

@@ -1,0 +1,176 @@
+"""`oncall alerts`: every alert (console rules, SLOs, collector health, Alertmanager) and silences."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from typing import Any
+
+from console.cli import CliError, add_format
+from console.durations import parse_duration
+from console.output import render
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("alerts", help="alerts: state, since, labels, value, silenced",
+                            description="Pending, firing and recently resolved alerts from every "
+                                        "source, with whether a silence or inhibition mutes them.")
+    parser.add_argument("--state", choices=("pending", "firing", "resolved", "suppressed"),
+                        action="append", help="only these states (repeatable)")
+    parser.add_argument("--group-by", metavar="LABELS",
+                        help="group by these labels, comma-separated (e.g. service,severity)")
+    add_format(parser)
+    parser.set_defaults(func=run_list)
+    commands = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
+
+    silence = commands.add_parser(
+        "silence", help="silence alerts matching label matchers",
+        description="Create a silence (needs allow_actions). Matchers: name=value, name!=value, "
+                    "name=~regex, name!~regex. When the workspace names an Alertmanager, the "
+                    "silence is created there too.")
+    silence.add_argument("matchers", nargs="+", metavar="MATCHER")
+    silence.add_argument("--for", dest="duration", default="2h", help="how long (default 2h)")
+    silence.add_argument("--start", default="now", help="start: now, now-DURATION or ISO time")
+    silence.add_argument("--comment", required=True, help="why (kept with the silence)")
+    silence.add_argument("--author", default=None, help="who (default: $USER)")
+    silence.set_defaults(func=run_silence)
+
+    expire = commands.add_parser("expire", help="end a silence early",
+                                 description="Expire a silence now (needs allow_actions).")
+    expire.add_argument("id", help="silence id (a unique prefix is enough)")
+    expire.add_argument("--author", default=None)
+    expire.set_defaults(func=run_expire)
+
+    listing = commands.add_parser("silences", help="list silences",
+                                  description="Active and pending silences (--all: expired too).")
+    listing.add_argument("--all", action="store_true", help="include expired silences")
+    add_format(listing)
+    listing.set_defaults(func=run_silences)
+
+
+def _inhibit_rules(ctx: Any) -> list[Any]:
+    from console.rules import load_rules
+    from console.silences import DEFAULT_INHIBIT_RULES
+
+    try:
+        extra = load_rules(ctx.workspace.rule_files).inhibit_rules
+    except Exception:  # a broken rule file must not hide the alerts
+        extra = []
+    return list(DEFAULT_INHIBIT_RULES) + list(extra)
+
+
+def run_list(ctx: Any) -> int:
+    from console.alerting import apply_silences, load_alerts
+    from console.silences import load_silences
+
+    store = ctx.read_store()
+    now = ctx.now()
+    alerts = load_alerts(store, external=None)
+    external = [a for a in alerts if a.source == "alertmanager"]
+    own = [a for a in alerts if a.source != "alertmanager"]
+    apply_silences(own, external, load_silences(store, now), _inhibit_rules(ctx), now)
+    for alert in external:          # Alertmanager's own silences are kept; ours are added
+        alert.silenced_by = list(alert.silenced_by) + [
+            s for s in _silenced(alert, store, now) if s not in alert.silenced_by]
+    wanted = set(ctx.args.state or ("pending", "firing", "resolved", "suppressed"))
+    shown = [a for a in own + external if a.state in wanted]
+    order = {"firing": 0, "suppressed": 1, "pending": 2, "resolved": 3}
+    shown.sort(key=lambda a: (order.get(a.state, 9), a.active_since or now, a.name))
+    group_by = [g.strip() for g in (ctx.args.group_by or "").split(",") if g.strip()]
+    columns = (["group"] if group_by else []) + [
+        "state", "name", "since", "labels", "value", "silenced", "inhibited", "source",
+        "fingerprint"]
+    rows = []
+    for alert in shown:
+        labels = {k: v for k, v in sorted(alert.labels.items()) if k != "alertname"}
+        row = [alert.state, alert.name,
+               alert.resolved_at if alert.state == "resolved" else alert.active_since,
+               labels if ctx.fmt == "json" else ",".join(f"{k}={v}" for k, v in labels.items()),
+               alert.value, alert.silenced_by if ctx.fmt == "json" else
+               ("yes" if alert.silenced_by else ""),
+               alert.inhibited_by if ctx.fmt == "json" else ("yes" if alert.inhibited_by else ""),
+               alert.source, alert.fingerprint]
+        if group_by:
+            row.insert(0, ",".join(f"{g}={alert.labels.get(g, '')}" for g in group_by))
+        rows.append(row)
+    if group_by:
+        rows.sort(key=lambda r: r[0])
+    ctx.out(render(columns, rows, ctx.fmt))
+    return 0
+
+
+def _silenced(alert: Any, store: Any, now: Any) -> list[str]:
+    from console.silences import load_silences, silenced_by
+
+    return silenced_by(alert.labels, load_silences(store, now), now)
+
+
+def _require_actions(ctx: Any) -> None:
+    if not ctx.workspace.allow_actions:
+        raise CliError("silences change what pages; set `allow_actions: true` in "
+                       f"{ctx.workspace.path} to allow them")
+
+
+def _author(ctx: Any) -> str:
+    import getpass
+
+    return ctx.args.author or getpass.getuser()
+
+
+def run_silence(ctx: Any) -> int:
+    from console.alertmanager_client import AlertmanagerError, from_workspace
+    from console.commands.rules import when
+    from console.silences import create_silence, parse_matcher
+
+    _require_actions(ctx)
+    try:
+        matchers = [parse_matcher(m) for m in ctx.args.matchers]
+        duration = parse_duration(ctx.args.duration)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if duration <= timedelta(0):
+        raise CliError("--for must be positive")
+    now = ctx.now()
+    start = when(ctx.args.start, now)
+    store = ctx.write_store()
+    try:
+        silence = create_silence(store, matchers, start, start + duration,
+                                 created_by=_author(ctx), comment=ctx.args.comment, now=now,
+                                 alertmanager=from_workspace(ctx.workspace))
+    except AlertmanagerError as exc:
+        raise CliError(f"silence not created: {exc}", code=1) from None
+    ctx.out(f"silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M:%S}: "
+            f"{', '.join(str(m) for m in matchers)}"
+            + (f" (Alertmanager {silence.external_id})" if silence.external_id else ""))
+    return 0
+
+
+def run_expire(ctx: Any) -> int:
+    from console.alertmanager_client import AlertmanagerError, from_workspace
+    from console.silences import expire_silence, get_silence
+
+    _require_actions(ctx)
+    store = ctx.write_store()
+    silence = get_silence(store, ctx.args.id)
+    if silence is None:
+        raise CliError(f"no single silence with id {ctx.args.id!r}; see `oncall alerts silences`")
+    try:
+        expire_silence(store, silence, now=ctx.now(), actor=_author(ctx),
+                       alertmanager=from_workspace(ctx.workspace))
+    except AlertmanagerError as exc:
+        raise CliError(f"silence not expired: {exc}", code=1) from None
+    ctx.out(f"silence {silence.id} expired at {silence.ends_at:%Y-%m-%d %H:%M:%S}")
+    return 0
+
+
+def run_silences(ctx: Any) -> int:
+    from console.silences import load_silences
+
+    now = ctx.now()
+    silences = load_silences(ctx.read_store(), now, include_expired=ctx.args.all)
+    columns = ["id", "state", "matchers", "starts_at", "ends_at", "created_by", "comment",
+               "alertmanager_id"]
+    rows = [[s.id, s.state(now), ", ".join(str(m) for m in s.matchers), s.starts_at, s.ends_at,
+             s.created_by, s.comment, s.external_id] for s in silences]
+    ctx.out(render(columns, rows, ctx.fmt))
+    return 0
