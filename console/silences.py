@@ -44,6 +44,9 @@ def parse_matcher(text: str) -> Matcher:
         raise ValueError(f"bad matcher {text!r}; use name=value, name!=value, name=~regex "
                          "or name!~regex")
     value = match["value"]
+    if value[:1] in ("=", "~"):
+        raise ValueError(f"bad matcher {text!r}: the operator is one of =, !=, =~, !~; "
+                         "quote a value that starts with = or ~")
     if value.startswith('"'):
         value = re.sub(r"\\(.)", r"\1", value[1:-1])
     if match["op"] in ("=~", "!~"):

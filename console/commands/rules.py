@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,16 +70,13 @@ def when(text: str, now: datetime) -> datetime:
 
 
 def workspace_rules(ctx: Any) -> tuple[list[Any], list[Any]]:
-    """The workspace's rules (files, SLO burn, collector health); exit 2 if a rule file is bad."""
+    """The workspace's rules (files, SLO burn, collector health); file problems are warnings."""
     from console.rules import generated_rules, load_rules
 
     ws = ctx.workspace
     rule_set = load_rules(ws.rule_files)
-    if rule_set.problems:
-        for problem in rule_set.problems:
-            print(f"oncall: {problem}")
-        raise CliError(f"{len(rule_set.problems)} problem(s) in rule files; "
-                       "fix them (see `oncall rules check`)")
+    for problem in rule_set.problems:      # what did load still runs; the rest is named here
+        print(f"oncall: warning: {problem}", file=sys.stderr)
     return rule_set.rules + generated_rules(ws), rule_set.inhibit_rules
 
 
