@@ -342,30 +342,34 @@ class LogfileCollector(Collector):
             paths = ["$." + json.dumps(name) for name in fields]
             removal = json.dumps({name: None for name in fields})
             sql = f"""
-                WITH docs AS ({docs_sql}),
-                vals AS (SELECT *, json_extract_string(doc, $paths) AS v FROM docs),
-                nums AS (SELECT *, TRY_CAST(v[1] AS DOUBLE) AS num FROM vals),
+                WITH docs AS MATERIALIZED ({docs_sql}),
+                vals AS MATERIALIZED (
+                    SELECT line_offset, len_bytes, line, doc, err, v[1] AS ts_text,
+                           v[2] AS level_text, v[3] AS service_text, v[4] AS message_text
+                    FROM (SELECT *, json_extract_string(doc, $paths) AS v FROM docs)
+                ),
+                nums AS (SELECT *, TRY_CAST(ts_text AS DOUBLE) AS num FROM vals),
                 timed AS (
                     SELECT *, CASE
-                        WHEN v[1] IS NULL THEN NULL
+                        WHEN ts_text IS NULL THEN NULL
                         WHEN num IS NOT NULL THEN make_timestamp(CAST(
                             CASE WHEN abs(num) > 1e14 THEN num        -- microseconds
                                  WHEN abs(num) > 1e11 THEN num * 1e3  -- milliseconds
                                  ELSE num * 1e6 END AS BIGINT))       -- seconds
-                        ELSE TRY_CAST(TRY_CAST(v[1] AS TIMESTAMPTZ) AS TIMESTAMP) END AS parsed_ts
+                        ELSE TRY_CAST(TRY_CAST(ts_text AS TIMESTAMPTZ) AS TIMESTAMP) END AS parsed_ts
                     FROM nums
                 )
                 SELECT coalesce(parsed_ts, $now) AS ts, $source AS source,
-                       coalesce(v[3], $service) AS service, lower(v[2]) AS level,
-                       v[4] AS message,
+                       coalesce(service_text, $service) AS service, lower(level_text) AS level,
+                       message_text AS message,
                        CASE WHEN doc IS NOT NULL THEN json_merge_patch(doc, $removal)::VARCHAR END
                            AS attributes,
                        CASE WHEN len_bytes > $cap THEN left(line, $cap) ELSE line END AS raw,
                        CASE WHEN len_bytes > $cap
                             THEN 'line of ' || len_bytes || ' bytes truncated to ' || $cap
                             WHEN err IS NOT NULL THEN err
-                            WHEN v[1] IS NOT NULL AND parsed_ts IS NULL
-                            THEN 'timestamp ' || left(v[1], 60) || ' not understood'
+                            WHEN ts_text IS NOT NULL AND parsed_ts IS NULL
+                            THEN 'timestamp ' || left(ts_text, 60) || ' not understood'
                        END AS parse_error,
                        $origin AS origin, line_offset
                 FROM timed
