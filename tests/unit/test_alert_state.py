@@ -176,3 +176,17 @@ def test_alertmanager_rows_are_left_alone(tmp_path):
     rows = store.query("SELECT fingerprint, state FROM alerts WHERE source = 'alertmanager'")[1]
     assert rows == [("am1", "firing")]
     store.close()
+
+
+def test_groups_evaluate_on_their_interval(tmp_path):
+    store = Store.open(tmp_path / "s.duckdb")
+    fast = Rule("Fast", "SELECT 1.0 AS value", group="fast", interval=timedelta(seconds=30))
+    slow = Rule("Slow", "SELECT 1.0 AS value", group="slow", interval=5 * M)
+    engine = AlertEngine(store, [fast, slow])
+    evaluated = []
+    for seconds in (0, 20, 30, 60, 290, 300):
+        report = engine.run(T0 + timedelta(seconds=seconds), only_due=True)
+        evaluated.append(sorted(a.rule for a in report.alerts if a.last_eval == report.now))
+    assert evaluated == [["fast/Fast", "slow/Slow"], [], ["fast/Fast"], ["fast/Fast"],
+                         ["fast/Fast"], ["slow/Slow"]]
+    store.close()

@@ -183,3 +183,38 @@ def test_silence_needs_allow_actions(tmp_path, oncall):
     result = oncall("--workspace", str(tmp_path), "alerts", "silence", "a=b", "--comment", "x")
     assert result.returncode == 2
     assert "allow_actions" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_slo_burn_rules_fire_and_page_inhibits_ticket(tmp_path):
+    from console.rule_families import slo_burn_rules
+
+    slo_file = tmp_path / "slos.yaml"
+    slo_file.write_text("slos:\n  - name: avail\n    objective: 99.9\n    sli:\n      ratio:\n"
+                        "        bad: 'req_total{code=\"500\"}'\n        total: req_total\n")
+    store = Store.open(tmp_path / "s.duckdb")
+    step = timedelta(minutes=5)
+    times = [NOW - step * (864 - 1 - i) for i in range(864)]          # 3 days
+    bad = [500.0 if t > NOW - timedelta(hours=2) else 0.0 for t in times]
+    good, bad_total = [], []
+    g = b = 0.0
+    for errors in bad:
+        g, b = g + 1000 - errors, b + errors
+        good.append(g)
+        bad_total.append(b)
+    ingest_samples(store, pd.DataFrame({
+        "name": "req_total", "labels": [canonical_labels({"code": "200"})] * 864
+        + [canonical_labels({"code": "500"})] * 864,
+        "ts": times + times, "value": good + bad_total}))
+    rules = slo_burn_rules(SimpleNamespace(slo_files=[slo_file]))
+    assert {r.labels["severity"] for r in rules} == {"page", "ticket"} and len(rules) == 4
+    AlertEngine(store, rules).run(NOW)
+    alerts = load_alerts(store)
+    pages = [a for a in alerts if a.labels["severity"] == "page"]
+    tickets = [a for a in alerts if a.labels["severity"] == "ticket"]
+    assert len(pages) == 2 and len(tickets) == 2
+    assert all(a.state == "firing" and a.source == "slo" and a.labels["slo"] == "avail"
+               for a in alerts)
+    assert all(not a.inhibited_by for a in pages)
+    assert all(set(a.inhibited_by) <= {p.fingerprint for p in pages} and a.inhibited_by
+               for a in tickets)
+    store.close()
