@@ -22,7 +22,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from collectors.base import CollectResult, Collector, CollectorOptions, SourceError
 from console.store.ingest import LOG_SCHEMA
@@ -45,18 +45,23 @@ class LogfileOptions(CollectorOptions):
     max_line_bytes: int = Field(default=64 << 10, ge=64)
     chunk_bytes: int = Field(default=16 << 20, ge=1024)
 
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a valid regex: {exc}") from None
+            if not compiled.groupindex:
+                raise ValueError("needs named groups, e.g. (?P<message>.*)")
+        return pattern
+
     @model_validator(mode="after")
     def _pattern_fits(self) -> "LogfileOptions":
-        if self.format == "regex":
-            if not self.pattern:
-                raise ValueError("format regex needs a pattern with named groups")
-            try:
-                compiled = re.compile(self.pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern is not a valid regex: {exc}") from None
-            if not compiled.groupindex:
-                raise ValueError("pattern needs named groups, e.g. (?P<message>.*)")
-        elif self.pattern:
+        if self.format == "regex" and not self.pattern:
+            raise ValueError("format regex needs a pattern with named groups")
+        if self.format != "regex" and self.pattern:
             raise ValueError("pattern is only used with format: regex")
         return self
 
@@ -209,7 +214,7 @@ class LogfileCollector(Collector):
         state["files"] = tracked
         # Files renamed out of the glob: read what is left of them, then forget them.
         for moved, entry in rotated:
-            added += self._follow(store, state, moved, entry, now, final=True, key=None)
+            added += self._follow(store, state, moved, entry, now, final=True)
         for path, st in present.items():
             entry = tracked.get(path)
             if entry is not None and (st.st_size < entry["offset"] or (
@@ -220,14 +225,13 @@ class LogfileCollector(Collector):
                          "ino": st.st_ino, "offset": 0, "head_len": 0, "head": ""}
                 state["next_gen"] += 1
                 tracked[path] = entry
-            added += self._follow(store, state, path, entry, now, final=False, key=path)
-        if not added:
-            with store.transaction() as cur:
-                store.set_cursor(cur, self.name, state, 0, now)
+            added += self._follow(store, state, path, entry, now, final=False)
+        with store.transaction() as cur:           # new, rotated and forgotten files
+            store.set_cursor(cur, self.name, state, 0, now)
         return CollectResult(rows=added, detail={"files": len(tracked)})
 
     def _follow(self, store: Any, state: dict[str, Any], path: str, entry: dict[str, Any],
-                now: datetime, *, final: bool, key: str | None) -> int:
+                now: datetime, *, final: bool) -> int:
         """Read complete lines from the entry's offset to the end, one batch per chunk."""
         opts: LogfileOptions = self.options  # type: ignore[assignment]
         added = 0

@@ -40,6 +40,12 @@ def parse_exposition(text: str, content_type: str) -> list[tuple[str, dict[str, 
     return samples
 
 
+def with_target(labels: dict[str, str], target: dict[str, str]) -> dict[str, str]:
+    """Add job/instance; a scraped label of the same name becomes exported_NAME, as in Prometheus."""
+    merged = {(f"exported_{k}" if k in target else k): v for k, v in labels.items()}
+    return {**merged, **target}
+
+
 class ScrapeCollector(Collector):
     """Scrapes one endpoint; records `up` and `scrape_duration_seconds` with job/instance."""
 
@@ -74,7 +80,8 @@ class ScrapeCollector(Collector):
         now_us = round((now - datetime(1970, 1, 1)) / timedelta(microseconds=1))
         table = pa.table({
             "name": pa.array([r[0] for r in rows], pa.string()),
-            "labels": pa.array([canonical_labels({**r[1], **target}) for r in rows], pa.string()),
+            "labels": pa.array([canonical_labels(with_target(r[1], target)) for r in rows],
+                               pa.string()),
             "ts": pa.array([now_us if r[3] is None else round(r[3] * 1_000_000) for r in rows],
                            pa.int64()).cast(pa.timestamp("us")),
             "value": pa.array([r[2] for r in rows], pa.float64())})
