@@ -66,8 +66,11 @@ def run_list(ctx: Any) -> int:
     store = ctx.read_store()
     now = ctx.now()
     alerts = load_alerts(store, external=None)
-    external = [a for a in alerts if a.source == "alertmanager"]
     own = [a for a in alerts if a.source != "alertmanager"]
+    # Our own alerts, pushed to Alertmanager and collected back, are shown once.
+    pushed = {tuple(sorted(a.labels.items())) for a in own}
+    external = [a for a in alerts if a.source == "alertmanager"
+                and tuple(sorted(a.labels.items())) not in pushed]
     apply_silences(own, external, load_silences(store, now), _inhibit_rules(ctx), now)
     for alert in external:          # Alertmanager's own silences are kept; ours are added
         alert.silenced_by = list(alert.silenced_by) + [

@@ -218,3 +218,21 @@ def test_slo_burn_rules_fire_and_page_inhibits_ticket(tmp_path):
     assert all(set(a.inhibited_by) <= {p.fingerprint for p in pages} and a.inhibited_by
                for a in tickets)
     store.close()
+
+
+def test_alerts_lists_every_source_once(tmp_path, oncall):
+    (tmp_path / "oncall.yaml").write_text("allow_actions: false\n")
+    store = Store.open(tmp_path / "oncall.duckdb")
+    AlertEngine(store, [Rule("Mine", "SELECT 'api' AS service, 1.0 AS value")]).run(NOW)
+    with store.transaction() as cur:   # as the Alertmanager collector writes them
+        for fp, labels in (("am-echo", {"alertname": "Mine", "service": "api"}),
+                           ("am-own", {"alertname": "Upstream", "team": "data"})):
+            cur.execute("INSERT INTO alerts (fingerprint, source, name, labels, state, active_since)"
+                        " VALUES (?, 'alertmanager', ?, ?, 'firing', ?)",
+                        [fp, labels["alertname"], canonical_labels(labels), NOW])
+    store.close()
+    result = oncall("--workspace", str(tmp_path), "alerts", "--format", "json",
+                    env={"ONCALL_NOW": "2026-03-01T12:01:00Z"})
+    assert result.returncode == 0, result.stderr
+    shown = sorted((a["name"], a["source"]) for a in json.loads(result.stdout))
+    assert shown == [("Mine", "rule"), ("Upstream", "alertmanager")]
