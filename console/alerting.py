@@ -78,6 +78,8 @@ def _compiled(template: str) -> jinja2.Template:
 
 def render(template: str, labels: dict[str, str], value: float | None, now: datetime) -> str:
     """Expand one label or annotation template in the sandbox; errors become the text."""
+    if "{" not in template:
+        return template
     try:
         return _compiled(template).render(labels=labels, value=value, now=now)
     except Exception as exc:  # untrusted label values must never break an evaluation
