@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -28,8 +27,10 @@ class _Stamped:
         yield family
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+@pytest.fixture
+def stamped_sample() -> tuple[float, float]:
+    """(timestamp, value) of the exporter's sample that carries its own timestamp."""
+    return STAMPED_AT, STAMPED_VALUE
 
 
 @pytest.fixture(scope="module")

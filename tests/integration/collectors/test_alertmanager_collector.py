@@ -12,9 +12,12 @@ import pytest
 from collectors.alertmanager import AlertmanagerCollector
 from collectors.http import HttpOptions
 from console.store import Store
-from tests.integration.collectors.conftest import utcnow
 
 pytestmark = pytest.mark.integration
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def iso(moment: datetime) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -14,9 +14,12 @@ from collectors.base import SourceError
 from collectors.prometheus import PrometheusCollector, PrometheusOptions
 from collectors.scrape import ScrapeCollector, ScrapeOptions
 from console.store import Store, canonical_labels
-from tests.integration.collectors.conftest import STAMPED_AT, STAMPED_VALUE, utcnow
 
 pytestmark = pytest.mark.integration
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 EPOCH = datetime(1970, 1, 1)
 
 
@@ -98,7 +101,8 @@ def test_prometheus_collector_against_victoriametrics_after_import(victoriametri
         assert stored(store, name) == theirs
 
 
-def test_scrape_collector_reads_the_exporter(exporter, store: Store) -> None:
+def test_scrape_collector_reads_the_exporter(exporter, stamped_sample, store: Store) -> None:
+    stamped_at, stamped_value = stamped_sample
     now = utcnow()
     collector = ScrapeCollector("exporter", ScrapeOptions(url=exporter + "/metrics", job="demo"))
     collector.collect(store, now)
@@ -108,7 +112,7 @@ def test_scrape_collector_reads_the_exporter(exporter, store: Store) -> None:
     assert json.loads(next(iter(version))[0]) == {"model": "fraud-detector", **target}
     # A sample that carries its own timestamp is stored at that time, not at `now`.
     assert stored(store, "demo_batch_last_rows") == {
-        (canonical_labels({"pipeline": "features", **target}), STAMPED_AT): STAMPED_VALUE}
+        (canonical_labels({"pipeline": "features", **target}), stamped_at): stamped_value}
     codes = {json.loads(k[0])["code"]: v for k, v in stored(store, "demo_requests_total").items()}
     assert codes["200"] >= 7 and codes["500"] >= 1
     assert list(stored(store, "up").values()) == [1.0]
