@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -189,3 +190,26 @@ def group_sql(by: tuple[str, ...] | list[str], labels_column: str = "labels") ->
 def series_sql(selector: Selector, by: tuple[str, ...] | list[str] = ()) -> str:
     """SELECT id, grp FROM series for the selector's series, grp the by-label key."""
     return f"SELECT id, {group_sql(by)} AS grp FROM series WHERE {where_sql(selector)}"
+
+
+@lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.S)
+
+
+def matches(selector: Selector, name: str, labels: dict[str, str]) -> bool:
+    """Whether a series (name, labels) is selected; regexes are anchored as in Prometheus."""
+    if selector.name is not None and name != selector.name:
+        return False
+    for m in selector.matchers:
+        value = labels.get(m.label, "")
+        if m.op == "=":
+            ok = value == m.value
+        elif m.op == "!=":
+            ok = value != m.value
+        else:
+            ok = _compiled(m.value).fullmatch(value) is not None
+            ok = ok if m.op == "=~" else not ok
+        if not ok:
+            return False
+    return True

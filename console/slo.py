@@ -8,6 +8,7 @@ first sample.  On samples aligned to the step this equals Prometheus 2.x `increa
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,10 +16,11 @@ from pathlib import Path
 from typing import Annotated, Any, Iterable
 
 import numpy as np
+import pyarrow as pa
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from console.durations import format_duration, parse_duration
-from console.selectors import group_sql, label_sql, parse_selector, where_sql
+from console.selectors import matches, parse_selector
 from console.yamlmarks import Problem, load_marked, locate
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -261,36 +263,68 @@ def slo_alert_conditions(slo: SLO) -> list[AlertCondition]:
 # -- reading the store ------------------------------------------------------------------
 
 
-def _num_den_sql(slo: SLO) -> tuple[str, str, str]:
-    """(numerator kind, numerator WHERE, denominator WHERE) over the series table."""
+def _good_based(slo: SLO) -> bool:
+    """Whether the SLI's numerator counts good events (else bad ones)."""
+    return slo.sli.latency is not None or (slo.sli.ratio is not None and slo.sli.ratio.good is not None)
+
+
+def _series_filters(slo: SLO) -> list[tuple[str, Any, float | None]]:
+    """(role, selector, required `le` bound or None) for the SLO's numerator and denominator."""
     if slo.sli.ratio is not None:
         ratio = slo.sli.ratio
-        kind = "good" if ratio.good is not None else "bad"
-        return (kind, where_sql(parse_selector(ratio.good or ratio.bad or "")),
-                where_sql(parse_selector(ratio.total)))
+        return [("num", parse_selector(ratio.good or ratio.bad or ""), None),
+                ("den", parse_selector(ratio.total), None)]
     latency = slo.sli.latency
     assert latency is not None
-    base = where_sql(parse_selector(latency.buckets))
-    le = f"TRY_CAST({label_sql('le')} AS DOUBLE)"
-    return ("good", f"{base} AND {le} = {float(latency.threshold)!r}",
-            f"{base} AND {le} = 'inf'::DOUBLE")
+    buckets = parse_selector(latency.buckets)
+    return [("num", buckets, float(latency.threshold)), ("den", buckets, math.inf)]
 
 
-def _selection_sql(slos: list[SLO]) -> str:
-    parts = []
-    for index, slo in enumerate(slos):
-        _, num, den = _num_den_sql(slo)
-        grp = group_sql(slo.by)
-        for role, where in (("num", num), ("den", den)):
-            parts.append(f"SELECT {index} AS slo, '{role}' AS role, id AS series_id, "
-                         f"{grp} AS grp FROM series WHERE {where}")
-    return " UNION ALL ".join(parts)
+def _le(labels: dict[str, str]) -> float | None:
+    try:
+        return float(labels.get("le", ""))
+    except ValueError:
+        return None
 
 
-def _increases_sql(slos: list[SLO]) -> str:
-    """CTEs `sel` (slo, role, series_id, grp) and `inc` (series_id, t ms, inc) for ts in (?, ?]."""
-    return f"""
-        WITH sel AS ({_selection_sql(slos)}),
+def _selection(cur: Any, slos: list[SLO]) -> pa.Table:
+    """Which series feed which SLO's numerator and denominator: (slo, role, series_id, grp)."""
+    filters = [(index, slo, _series_filters(slo)) for index, slo in enumerate(slos)]
+    names = {sel.name for _, _, parts in filters for _, sel, _ in parts}
+    if None in names:
+        rows = cur.execute("SELECT id, name, labels FROM series").fetchall()
+    else:
+        rows = cur.execute("SELECT id, name, labels FROM series WHERE list_contains(?, name)",
+                           [sorted(names)]).fetchall()
+    by_name: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    for series_id, name, labels in rows:
+        by_name.setdefault(name, []).append((series_id, json.loads(labels)))
+    out: dict[str, list[Any]] = {"slo": [], "role": [], "series_id": [], "grp": []}
+    for index, slo, parts in filters:
+        for role, selector, bound in parts:
+            pool = ([(selector.name, item) for item in by_name.get(selector.name, [])]
+                    if selector.name is not None
+                    else [(name, item) for name, items in by_name.items() for item in items])
+            for name, (series_id, labels) in pool:
+                if not matches(selector, name, labels):
+                    continue
+                if bound is not None and _le(labels) != bound:
+                    continue
+                out["slo"].append(index)
+                out["role"].append(role)
+                out["series_id"].append(series_id)
+                out["grp"].append(json.dumps({k: labels.get(k, "") for k in sorted(set(slo.by))},
+                                             separators=(",", ":"), ensure_ascii=False))
+    return pa.table({"slo": pa.array(out["slo"], pa.int64()), "role": pa.array(out["role"], pa.string()),
+                     "series_id": pa.array(out["series_id"], pa.int64()),
+                     "grp": pa.array(out["grp"], pa.string())})
+
+
+def _increases_sql() -> str:
+    """CTEs `sel` (slo, role, series_id, grp; from the registered `_slo_sel`) and `inc`
+    (series_id, t ms, inc) for samples with ts in (?, ?]."""
+    return """
+        WITH sel AS (SELECT * FROM _slo_sel),
         ids AS (SELECT DISTINCT series_id FROM sel),
         raw AS (
             SELECT s.series_id, epoch_ms(s.ts) AS t, s.value
@@ -330,7 +364,7 @@ class WindowValue:
 
 def _window_value(slo: SLO, window: timedelta, num: float, den: float, samples: int) -> WindowValue:
     seconds = window.total_seconds()
-    good_based = _num_den_sql(slo)[0] == "good"
+    good_based = _good_based(slo)
     if samples == 0:
         return WindowValue(window, 0.0, 0.0, None, None, "no data")
     if den <= 0:
@@ -409,20 +443,35 @@ def slo_status(store: Any, slos: list[SLO], now: datetime) -> list[SLOStatus]:
     if not slos:
         return []
     longest = max(max(WINDOWS), *(s.window for s in slos))
-    now_ms = _ms(now)
     spans = sorted({*WINDOWS, *(s.window for s in slos)})
-    sums = ", ".join(
-        f"sum(i.inc) FILTER (WHERE i.t > {now_ms - int(w.total_seconds() * 1000)}) AS s{k}, "
-        f"count(*) FILTER (WHERE i.t > {now_ms - int(w.total_seconds() * 1000)}) AS n{k}"
-        for k, w in enumerate(spans))
-    sql = _increases_sql(slos) + f"""
-        SELECT sel.slo, sel.grp, sel.role, {sums}
-        FROM inc i JOIN sel ON sel.series_id = i.series_id
+    # One sort of the samples (for each one's predecessor), then each series' increases per
+    # window, then series added up per SLO group.
+    per_series = ", ".join(
+        f"sum(inc) FILTER (WHERE ts > $t{k}) AS s{k}, count(*) FILTER (WHERE ts > $t{k}) AS n{k}"
+        for k in range(len(spans)))
+    per_group = ", ".join(f"sum(p.s{k}), sum(p.n{k})" for k in range(len(spans)))
+    sql = f"""
+        WITH sel AS (SELECT * FROM _slo_sel),
+        inc AS (
+            SELECT series_id, ts, CASE WHEN prev IS NULL THEN 0.0 WHEN value < prev THEN value
+                                       ELSE value - prev END AS inc
+            FROM (SELECT series_id, ts, value,
+                         lag(value) OVER (PARTITION BY series_id ORDER BY ts) AS prev
+                  FROM samples
+                  WHERE series_id IN (SELECT series_id FROM sel) AND ts > $lo AND ts <= $now
+                    AND value IS NOT NULL AND NOT isnan(value))
+        ),
+        per AS (SELECT series_id, {per_series} FROM inc GROUP BY series_id)
+        SELECT sel.slo, sel.grp, sel.role, {per_group}
+        FROM per p JOIN sel ON sel.series_id = p.series_id
         GROUP BY ALL
     """
+    params: dict[str, Any] = {"lo": now - longest - LOOKBACK, "now": now}
+    params.update({f"t{k}": now - w for k, w in enumerate(spans)})
     cur = store.cursor()
     try:
-        rows = cur.execute(sql, [now - longest - LOOKBACK, now]).fetchall()
+        cur.register("_slo_sel", _selection(cur, slos))
+        rows = cur.execute(sql, params).fetchall()
     finally:
         cur.close()
     found: dict[tuple[int, str], dict[str, tuple]] = {}
@@ -512,13 +561,14 @@ def backtest(store: Any, slos: list[SLO], start: datetime, end: datetime,
     if step.total_seconds() <= 0:
         raise ValueError("step must be positive")
     longest = max(WINDOWS)
-    sql = _increases_sql(slos) + """
+    sql = _increases_sql() + """
         SELECT sel.slo, sel.role, sel.grp, i.t, sum(i.inc) AS inc, count(*) AS n
         FROM inc i JOIN sel ON sel.series_id = i.series_id
         GROUP BY ALL ORDER BY sel.slo, sel.grp, sel.role, i.t
     """
     cur = store.cursor()
     try:
+        cur.register("_slo_sel", _selection(cur, slos))
         table = cur.sql(sql, params=[start - longest - LOOKBACK, end]).to_arrow_table()
     finally:
         cur.close()
@@ -563,7 +613,7 @@ def _at(series: tuple[np.ndarray, np.ndarray, np.ndarray] | None, query: np.ndar
 
 def _backtest_group(slo: SLO, group: dict[str, str], times: np.ndarray,
                     roles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Backtest:
-    good_based = _num_den_sql(slo)[0] == "good"
+    good_based = _good_based(slo)
     num_now, _ = _at(roles.get("num"), times)
     den_now, n_now = _at(roles.get("den"), times)
     ratios: dict[timedelta, np.ndarray] = {}

@@ -67,3 +67,18 @@ def test_bad_selectors_say_what_is_wrong(text, fragment):
 
 def test_quotes_in_values_cannot_escape_the_sql(con):
     assert ids(con, "http_requests_total{job=\"x' OR '1'='1\"}") == []
+
+
+@pytest.mark.parametrize("text", [
+    'http_requests_total{code=~"5.."}', 'http_requests_total{code!~"5..", job="api"}',
+    'http_requests_total{env=""}', '{__name__="other_total"}', '{code="500"}',
+    'http_requests_total{job!="api"}',
+])
+def test_python_matching_agrees_with_the_sql(con, text):
+    import json
+
+    from console.selectors import matches
+
+    selector = parse_selector(text)
+    in_python = [i for i, name, labels in SERIES if matches(selector, name, json.loads(labels))]
+    assert in_python == [i for i, _ in ids(con, text)]
