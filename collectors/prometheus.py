@@ -36,6 +36,7 @@ class PrometheusOptions(HttpOptions):
     queries: list[Annotated[Query, BeforeValidator(_as_query)]] = Field(min_length=1)
     step: Duration = timedelta(seconds=60)
     lookback: Duration = timedelta(hours=1)
+    delay: Duration = timedelta(0)     # stay this far behind now, so late scrapes have landed
     max_points: int = Field(default=10_000, ge=2, le=11_000)
     max_bytes: int = Field(default=256 << 20, gt=0)
 
@@ -69,7 +70,7 @@ class PrometheusCollector(Collector):
     def collect(self, store: Any, now: datetime) -> CollectResult:
         opts: PrometheusOptions = self.options  # type: ignore[assignment]
         step = opts.step.total_seconds()
-        end = math.floor(_seconds(now) / step) * step
+        end = math.floor((_seconds(now) - opts.delay.total_seconds()) / step) * step
         cursor = store.get_cursor(self.name) or {}
         done: dict[str, float] = dict(cursor.get("until", {}))
         url = opts.url.rstrip("/") + "/api/v1/query_range"

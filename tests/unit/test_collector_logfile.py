@@ -187,3 +187,23 @@ def test_options_are_checked() -> None:
         LogfileOptions(path="x", format="regex")
     with pytest.raises(ValidationError, match="Extra inputs"):
         LogfileOptions(path="x", follow=True)
+
+
+def test_invalid_utf8_is_replaced_not_dropped(tmp_path: Path, store: Store) -> None:
+    log = tmp_path / "logs" / "app.log"
+    log.parent.mkdir()
+    log.write_bytes(record(1).encode() + b'{"message": "caf\xe9"}\n' + record(2).encode())
+    assert collector(tmp_path).collect(store, NOW).rows == 3
+    assert messages(store) == ["event 1", "caf\ufffd", "event 2"]
+
+
+def test_a_rotated_file_gives_up_its_unfinished_last_line(tmp_path: Path, store: Store) -> None:
+    log = tmp_path / "logs" / "app.log"
+    log.parent.mkdir()
+    log.write_text(record(1) + record(2).rstrip("\n"))
+    c = collector(tmp_path)
+    assert c.collect(store, NOW).rows == 1               # the unfinished line waits
+    os.rename(log, tmp_path / "logs" / "app.log.1")      # the writer moved on: it is final
+    log.write_text(record(3))
+    assert c.collect(store, NOW).rows == 2
+    assert sorted(messages(store)) == ["event 1", "event 2", "event 3"]

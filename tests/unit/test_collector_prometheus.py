@@ -113,3 +113,9 @@ def test_options_are_validated() -> None:
         PrometheusOptions(url="http://x", queries=["up"], max_points=20_000)
     with pytest.raises(Exception, match="queries"):
         PrometheusOptions(url="http://x", queries=[])
+
+
+def test_delay_keeps_the_range_behind_now(store: Store) -> None:
+    fake = FakePrometheus()
+    collector(fake, step="30s", lookback="5m", delay="1m").collect(store, NOW)
+    assert float(fake.requests[0].url.params["end"]) == NOW_S - 60
