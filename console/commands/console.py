@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("console", help="open the console (the default with no command)")
-    parser.add_argument("--store", help="store file (default: the workspace's)")
     parser.set_defaults(func=run_console)
 
 
 def run_console(ctx: Any) -> int:
+    from console.session import Session
     from console.tui.app import OncallApp
 
-    store = ctx.read_store()  # creates/migrates and reports a holder before the screen opens
-    store.close()
-    ctx._stores.remove(store)
-    name = ctx.workspace.path.parent.name if not getattr(ctx.args, "store", None) else ""
-    OncallApp(ctx.store_path(), workspace_name=name).run()
+    session = Session(ctx.workspace, clock=ctx.now)
+    if session.holder is not None:
+        print(f"oncall: {session.holder}; showing read-only snapshots", file=sys.stderr)
+    try:
+        OncallApp(session).run()
+    finally:
+        session.close()
     return 0

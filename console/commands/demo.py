@@ -52,10 +52,9 @@ def prepare(target: Path, *, now: Any, days: float, seed: int) -> Any:
 
 
 def run(ctx: Any) -> int:
-    from console.cli import main as cli_main
-    from console.control import ControlServer, emit
-    from console.engine import Engine, SimClock
-    from console.store import Store
+    from console.control import emit
+    from console.engine import SimClock
+    from console.session import Session
 
     target = Path(ctx.args.dir or tempfile.mkdtemp(prefix="oncall-demo-")).resolve()
     now = ctx.now().replace(second=0, microsecond=0)
@@ -63,29 +62,25 @@ def run(ctx: Any) -> int:
     ctx._workspace = ws
     clock = SimClock(now, ctx.args.speed)
     tick = ctx.args.tick or max(0.1, min(1.0, 15.0 / ctx.args.speed))
-    store = Store.open(ws.store_path)
-    engine = Engine(ws, store)
-    for collector in engine.collectors:
+    session = Session(ws, clock=clock)
+    for collector in session.engine.collectors:
         if collector.kind == "demo":
             collector.options = collector.options.model_copy(update={"seed": ctx.args.seed})
-    control = ControlServer(ws.store_path,
-                            lambda argv, env: cli_main(argv, store=store, clock=clock)).start()
     try:
         if ctx.args.headless:
             emit(f"demo workspace {target} (speed {ctx.args.speed:g}x); "
                  f"run `oncall -w {target} …` in another terminal")
-            _run_headless(engine, clock, tick, ctx.args.duration)
+            _run_headless(session, tick, ctx.args.duration)
         else:
             from console.tui.app import OncallApp
 
-            OncallApp(ws.store_path, workspace_name="demo: fraud-scoring").run()
+            OncallApp(session, refresh_seconds=tick, subtitle="demo: fraud-scoring").run()
     finally:
-        control.stop()
-        store.close()
+        session.close()
     return 0
 
 
-def _run_headless(engine: Any, clock: Any, tick: float, duration: float | None) -> None:
+def _run_headless(session: Any, tick: float, duration: float | None) -> None:
     from console.control import emit
 
     stop = threading.Event()
@@ -94,7 +89,6 @@ def _run_headless(engine: Any, clock: Any, tick: float, duration: float | None) 
     if duration is not None:
         threading.Timer(duration, stop.set).start()
     while not stop.is_set():
-        report = engine.tick(clock())
-        for event in report.events:
+        for event in session.tick():
             emit(event.line())
         stop.wait(tick)

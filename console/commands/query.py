@@ -9,10 +9,7 @@ import duckdb
 
 from console.cli import CliError
 from console.output import render
-
-_WRITES = ("insert", "update", "delete", "create", "drop", "alter", "copy", "attach",
-           "detach", "install", "load", "checkpoint", "vacuum", "truncate", "set", "pragma",
-           "call", "export", "import")
+from console.views import is_read_only_sql, run_read_only_sql
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,11 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(ctx: Any) -> int:
     sql = ctx.args.sql.strip().rstrip(";")
-    if sql.split(None, 1)[0].lower() in _WRITES if sql else True:
+    if not is_read_only_sql(sql):
         raise CliError("query runs read-only SQL (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN)")
     store = ctx.read_store()
     try:
-        columns, rows = store.query(sql)
+        columns, rows = run_read_only_sql(store, sql)
     except duckdb.Error as exc:
         raise CliError(f"query failed: {str(exc).splitlines()[0]}", code=1) from None
     ctx.out(render(columns, rows, ctx.fmt))

@@ -1,97 +1,332 @@
-"""The console application: keyboard-first, reads the store, never a source."""
+"""The console: keyboard-first like k9s; `:` switches views, `/` filters, `?` helps."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from textual import work
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.command import Hit, Hits, Provider
+from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, Static
 
-from console.output import cell
-from console.overview import (CHANGE_COLUMNS, COLLECTOR_COLUMNS, LOG_COLUMNS, METRIC_COLUMNS,
-                              Overview, load_overview)
-from console.store import Store
+from console.tui.detail import AlertDetailScreen
+from console.tui.modals import HelpScreen, PlanModal, SilenceModal
+from console.tui.views import VIEWS, AlertsView, LogsView, ModelsView, OverviewView, SqlView, View
+
+COMMANDS = {cls.view_name: cls.view_title for cls in VIEWS}
+ALIASES = {"slo": "overview", "o": "overview", "a": "alerts", "l": "logs", "m": "metrics",
+           "q": "quit", "quit": "quit", "models": "models", "mo": "models"}
 
 
-class OverviewLoaded(Message):
-    def __init__(self, overview: Overview) -> None:
+class ViewCommands(Provider):
+    """The command palette offers the same views as `:`."""
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, title in COMMANDS.items():
+            score = matcher.match(f":{name} {title}")
+            if score > 0:
+                yield Hit(score, matcher.highlight(f":{name}  {title}"),
+                          partial(self.app.show_view, name), help=f"show {title}")
+
+
+class DataLoaded(Message):
+    def __init__(self, view: str, data: Any, events: list[Any]) -> None:
         super().__init__()
-        self.overview = overview
+        self.view, self.data, self.events = view, data, events
 
 
 class OncallApp(App[None]):
-    """The on-call console."""
+    """The on-call console over one session (workspace, store, clock, engine)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "oncall"
+    COMMANDS = App.COMMANDS | {ViewCommands}
     BINDINGS = [
+        Binding("colon", "command_line", ":cmd"),
+        Binding("slash", "filter", "/filter"),
+        Binding("question_mark", "help", "?help"),
+        Binding("enter", "drill", "Open", show=False),
+        Binding("escape", "back", "Back", show=False),
+        Binding("s", "silence", "Silence"),
+        Binding("R", "rollback", "Rollback"),
+        Binding("P", "promote", "Promote"),
+        Binding("D", "degrade", "Degrade (demo)", show=False),
         Binding("r", "refresh", "Refresh"),
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, store_path: str | Path, *, workspace_name: str = "",
-                 refresh_seconds: float = 5.0) -> None:
+    def __init__(self, session: Any, *, refresh_seconds: float = 2.0, subtitle: str = "") -> None:
         super().__init__()
-        self.store_path = Path(store_path)
-        self.sub_title = workspace_name
+        self.session = session
         self.refresh_seconds = refresh_seconds
-        self.overview: Overview | None = None
+        self.sub_title = subtitle or session.workspace.root.name
+        self.events: list[Any] = []
+        self._mode: str | None = None   # "command" or "filter" while the input line is open
+
+    # -- layout ------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
-        yield Static("loading…", id="summary")
-        with Horizontal(id="top"):
-            with Vertical(classes="panel"):
-                yield Static("Metrics", classes="title")
-                yield DataTable(id="metrics", cursor_type="row", zebra_stripes=True)
-            with Vertical(classes="panel"):
-                yield Static("Collectors", classes="title")
-                yield DataTable(id="collectors", cursor_type="row")
-                yield Static("Changes", classes="title")
-                yield DataTable(id="changes", cursor_type="row")
-        with Vertical(classes="panel", id="bottom"):
-            yield Static("Recent logs", classes="title")
-            yield DataTable(id="logs", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="status")
+        with ContentSwitcher(initial="view-overview", id="views"):
+            for cls in VIEWS:
+                yield cls()
+        with Vertical(id="prompt"):
+            yield Input(id="prompt-input")
         yield Footer()
 
     def on_mount(self) -> None:
-        for table_id, columns in (("metrics", METRIC_COLUMNS), ("collectors", COLLECTOR_COLUMNS),
-                                  ("changes", CHANGE_COLUMNS), ("logs", LOG_COLUMNS)):
-            self.query_one(f"#{table_id}", DataTable).add_columns(*columns)
-        self.action_refresh()
+        self.query_one("#prompt").display = False
+        self.focus_view()
+        self.refresh_view()
+
+    @property
+    def view(self) -> View:
+        switcher = self.query_one("#views", ContentSwitcher)
+        return self.query_one(f"#{switcher.current}", View)
+
+    def show_view(self, name: str) -> None:
+        self.query_one("#views", ContentSwitcher).current = f"view-{name}"
+        self.focus_view()
+        self.refresh_bindings()
+        self.refresh_view()
+
+    def focus_view(self) -> None:
+        """Keys go to the view's main table (its own bindings then apply)."""
+        tables = self.view.query(DataTable)
+        if tables:
+            tables.last().focus() if isinstance(self.view, SqlView) else tables.first().focus()
+
+    # -- refresh: one at a time; the next is armed when the previous finishes -------------
+
+    def refresh_view(self) -> None:
+        self._load(self.view)
+
+    @work(thread=True, exclusive=True, group="refresh")
+    def _load(self, view: View) -> None:
+        events = [e for e in self.session.tick()] if self.session.engine is not None else []
+        data = view.load(self.session)
+        self.post_message(DataLoaded(view.view_name, data, events))
+
+    def on_data_loaded(self, message: DataLoaded) -> None:
+        if message.events:
+            self.events = (self.events + message.events)[-50:]
+            for event in message.events:
+                if event.kind in ("alert", "serving", "collector"):
+                    self.notify(event.text, title=event.kind, markup=False,
+                                severity="warning" if "firing" in event.text or "DEGRADED" in event.text
+                                else "information", timeout=6)
+        if message.view == self.view.view_name and not isinstance(self.screen, HelpScreen):
+            self.view.draw(message.data)
+        self._draw_status()
+        if self.refresh_seconds:
+            self.set_timer(self.refresh_seconds, self.refresh_view, name="refresh")
+
+    def _draw_status(self) -> None:
+        s = self.session
+        where = "owner" if s.owner else f"read-only snapshot — {s.holder}"
+        actions = "actions allowed" if not s.read_only else "read-only"
+        now = s.clock()
+        self.query_one("#status", Static).update(
+            Text.assemble((self.view.view_title, "bold"),
+                          f" · {now:%Y-%m-%d %H:%M:%S} UTC · {where} · {actions}"
+                          + (f" · filter: {self.view.filter_text}" if self.view.filter_text else "")))
+
+    # -- the prompt: `:` commands and `/` filters -----------------------------------------
+
+    def action_command_line(self) -> None:
+        self._open_prompt("command", "", "view: overview alerts logs metrics models sql")
+
+    def action_filter(self) -> None:
+        self._open_prompt("filter", self.view.filter_text, "filter the view (Esc clears)")
+
+    def _open_prompt(self, mode: str, value: str, placeholder: str) -> None:
+        self._mode = mode
+        prompt = self.query_one("#prompt-input", Input)
+        prompt.value, prompt.placeholder = value, placeholder
+        prompt.border_title = ":" if mode == "command" else "/"
+        self.query_one("#prompt").display = True
+        prompt.focus()
+
+    def _close_prompt(self) -> None:
+        self._mode = None
+        self.query_one("#prompt").display = False
+        self.focus_view()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "prompt-input":
+            return
+        text, mode = event.value.strip(), self._mode
+        self._close_prompt()
+        if mode == "filter":
+            self.view.filter_text = text
+            if isinstance(self.view, LogsView):
+                self.view.page_offset = 0
+                self.refresh_view()
+            else:
+                self.view.redraw()
+            self._draw_status()
+        elif mode == "command":
+            self.run_command(text)
+
+    def run_command(self, text: str) -> None:
+        name = text.lstrip(":").split(" ", 1)[0].lower()
+        name = ALIASES.get(name, name)
+        if name == "quit":
+            self.exit()
+        elif name in COMMANDS:
+            self.show_view(name)
+        elif name:
+            self.notify(f"unknown command :{name}; try " + ", ".join(f":{c}" for c in COMMANDS),
+                        severity="error", markup=False)
+
+    # -- keys -----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("rollback", "promote"):
+            if not isinstance(self.view, ModelsView):
+                return False
+            return None if self.session.read_only else True   # shown but disabled
+        if action == "silence":
+            if not isinstance(self.view, AlertsView):
+                return False
+            return None if not self.session.owner else True
+        return True
+
+    def action_help(self) -> None:
+        lines = [(f":{name}", title) for name, title in COMMANDS.items()]
+        lines += [("/", "filter the current view"), ("?", "this help"),
+                  ("enter", "open the selected row"), ("esc", "back"), ("r", "refresh now"),
+                  ("ctrl+p", "command palette"), ("q", "quit")]
+        self.push_screen(HelpScreen(f"{self.view.view_title} — keys", list(self.view.help_lines) + lines))
+
+    def action_back(self) -> None:
+        if self._mode is not None:
+            self._close_prompt()
+        elif isinstance(self.focused, Input):
+            self.focus_view()
+        elif self.view.filter_text:
+            self.view.filter_text = ""
+            self.view.redraw()
+            self._draw_status()
+        elif not isinstance(self.view, OverviewView):
+            self.show_view("overview")
 
     def action_refresh(self) -> None:
-        self._load()
+        self.refresh_view()
 
-    @work(thread=True, exclusive=True, group="overview")
-    def _load(self) -> None:
-        store = Store.open_read(self.store_path)
+    def action_drill(self) -> None:
+        view = self.view
+        if isinstance(view, (OverviewView, AlertsView)):
+            fingerprint = view.selected_alert()
+            if fingerprint:
+                self.push_screen(AlertDetailScreen(self.session, fingerprint))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id in ("alerts-table", "overview-alerts"):
+            event.stop()
+            self.push_screen(AlertDetailScreen(self.session, str(event.row_key.value)))
+
+    def action_degrade(self) -> None:
+        if self.session.trigger_degradation():
+            self.notify("the demo's champion degrades now", severity="warning")
+
+    def open_logs_at(self, alert: Any) -> None:
+        """From an alert: the logs of its service from its start."""
+        if isinstance(self.screen, AlertDetailScreen):
+            self.pop_screen()
+        logs = self.query_one(LogsView)
+        service = alert.labels.get("service")
+        logs.filter_text = f"service={service}" if service else ""
+        logs.start_at = alert.since
+        logs.page_offset = 0
+        self.show_view("logs")
+
+    # -- actions through the plan modal -----------------------------------------------------
+
+    def action_silence(self) -> None:
+        fingerprint = self.view.selected_alert() if isinstance(self.view, AlertsView) else None
+        alert = next((a for a in (self.view.data or []) if a.fingerprint == fingerprint), None)
+        if alert is not None:
+            self.silence_alert(alert)
+
+    def silence_alert(self, alert: Any) -> None:
+        if not self.session.owner:
+            self.notify("read-only snapshot: silence from the console that owns the store",
+                        severity="error")
+            return
+        labels = {k: x for k, x in alert.labels.items()}
+        text = ", ".join(f'{k}="{x}"' for k, x in sorted(labels.items()))
+
+        def done(request: Any) -> None:
+            if request is not None:
+                self._create_silence(labels, request)
+
+        self.push_screen(SilenceModal(f"{{{text}}}"), done)
+
+    @work(thread=True, group="action")
+    def _create_silence(self, labels: dict[str, str], request: Any) -> None:
+        from console.durations import parse_duration
+        from console.silences import Matcher, create_silence
+
+        now = self.session.clock()
         try:
-            overview = load_overview(store)
-        finally:
-            store.close()
-        self.post_message(OverviewLoaded(overview))
+            silence = create_silence(
+                self.session.store, [Matcher(k, "=", x) for k, x in sorted(labels.items())],
+                now, now + parse_duration(request.duration), created_by=self.session.actor,
+                comment=request.comment, now=now)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"silence failed: {exc}", severity="error",
+                                  markup=False)
+            return
+        self.call_from_thread(self.notify, f"silence {silence.id} until "
+                                           f"{silence.ends_at:%H:%M} UTC")
+        self.call_from_thread(self.refresh_view)
 
-    def on_overview_loaded(self, message: OverviewLoaded) -> None:
-        view = self.overview = message.overview
-        span = (f"{cell(view.first_ts)} → {cell(view.last_ts)} UTC" if view.first_ts
-                else "no samples yet — run `oncall import FILE` or `oncall collect`")
-        self.query_one("#summary", Static).update(
-            f"{view.series} series · {view.samples:,} samples · {view.logs:,} log lines · {span}")
-        with self.batch_update():
-            self._fill("metrics", view.metrics)
-            self._fill("collectors", view.collectors)
-            self._fill("changes", view.changes)
-            self._fill("logs", view.recent_logs)
-        self.set_timer(self.refresh_seconds, self.action_refresh)
+    def action_rollback(self) -> None:
+        selected = self.query_one(ModelsView).selected()
+        if selected:
+            self._plan_action("rollback", selected[0], None)
 
-    def _fill(self, table_id: str, rows: list[tuple[Any, ...]]) -> None:
-        table = self.query_one(f"#{table_id}", DataTable)
-        table.clear()
-        for row in rows:
-            table.add_row(*(cell(v) for v in row))
+    def action_promote(self) -> None:
+        selected = self.query_one(ModelsView).selected()
+        if selected:
+            self._plan_action("promote", selected[0], selected[1])
+
+    @work(thread=True, group="action")
+    def _plan_action(self, kind: str, model: str, version: str | None) -> None:
+        from console.actions import Promote, Rollback
+
+        try:
+            env = self.session.action_env()
+            action = Rollback(env, model) if kind == "rollback" else Promote(env, model, version)
+            plan = action.plan()
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"{kind}: {exc}", severity="error", markup=False)
+            return
+        self.call_from_thread(self._confirm, action, plan)
+
+    def _confirm(self, action: Any, plan: Any) -> None:
+        def done(confirmation: Any) -> None:
+            if confirmation is not None:
+                self._apply(action, plan, confirmation)
+
+        self.push_screen(PlanModal(f"{plan.action}: {plan.model}", plan.text(),
+                                   protected_name=plan.model if plan.protected else None), done)
+
+    @work(thread=True, group="action")
+    def _apply(self, action: Any, plan: Any, confirmation: Any) -> None:
+        try:
+            action.apply(plan, reason=confirmation.reason, typed_name=confirmation.typed_name)
+        except Exception as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=10, markup=False)
+            return
+        self.call_from_thread(self.notify, f"{plan.summary} — done", timeout=8, markup=False)
+        self.call_from_thread(self.refresh_view)

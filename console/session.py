@@ -1,0 +1,114 @@
+"""A console session: the workspace, its store, the clock, and the engine when we own the store.
+
+The console owns the store when no other process holds it: then it runs the collectors
+and the rules itself and listens for forwarded commands.  Otherwise it reads snapshots
+of the store and says who holds it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import threading
+from datetime import datetime
+from typing import Any, Callable
+
+from console.store import Store, StoreLocked
+from console.workspace import Workspace
+
+Clock = Callable[[], datetime]
+
+
+class Session:
+    """Everything a screen may ask for, safe to call from worker threads."""
+
+    def __init__(self, workspace: Workspace, *, clock: Clock, store: Store | None = None,
+                 run_engine: bool = True, listen: bool = True) -> None:
+        self.workspace = workspace
+        self.clock = clock
+        self.holder: StoreLocked | None = None
+        self._lock = threading.Lock()
+        self._owns_store = store is None
+        if store is None:
+            try:
+                store = Store.open(workspace.store_path)
+            except StoreLocked as locked:
+                self.holder = locked
+                store = Store.open_read(workspace.store_path)
+        self.store = store
+        self.owner = not store.read_only
+        self.slos = self._load_slos()
+        self.engine = None
+        self.control = None
+        self.last_tick_error: str | None = None
+        if self.owner and run_engine:
+            from console.engine import Engine
+
+            self.engine = Engine(workspace, store)
+        if self.owner and listen:
+            from console.cli import main as cli_main
+            from console.control import ControlServer
+
+            self.control = ControlServer(
+                workspace.store_path,
+                lambda argv, env: cli_main(argv, store=self.store, clock=self.clock)).start()
+
+    def _load_slos(self) -> list[Any]:
+        if not self.workspace.slo_files:
+            return []
+        from console.slo import load_slos
+
+        return load_slos(self.workspace.slo_files)
+
+    @property
+    def read_only(self) -> bool:
+        """Whether actions are off: the workspace forbids them or another process writes."""
+        return not (self.workspace.allow_actions and self.owner)
+
+    @property
+    def actor(self) -> str:
+        return os.environ.get("ONCALL_ACTOR") or getpass.getuser()
+
+    def tick(self) -> list[Any]:
+        """One engine cycle (collect, evaluate) when we own the store; else a fresh snapshot."""
+        with self._lock:
+            if self.engine is not None:
+                return self.engine.tick(self.clock()).events
+            if self.holder is not None:
+                fresh = Store.open_read(self.workspace.store_path)
+                old, self.store = self.store, fresh
+                old.close()
+            return []
+
+    def trigger_degradation(self) -> bool:
+        """Make the demo's champion degrade now (the demo's key); False without a simulator."""
+        for collector in getattr(self.engine, "collectors", []):
+            if getattr(collector, "kind", "") == "demo":
+                collector.trigger(self.clock())
+                return True
+        return False
+
+    def registry(self, name: str | None = None) -> tuple[Any, Any]:
+        """(config, adapter) of the named or first registry."""
+        from console.registry import open_registry, pick_registry
+
+        config = pick_registry(self.workspace, name)
+        return config, open_registry(config, store=self.store, clock=self.clock,
+                                     workspace=self.workspace)
+
+    def action_env(self, registry_name: str | None = None) -> Any:
+        from console.actions import ActionEnv
+
+        config, registry = self.registry(registry_name)
+        rows = self.store.query("SELECT id FROM incidents WHERE status NOT IN ('resolved', 'closed') "
+                                "ORDER BY created_at DESC LIMIT 1")[1]
+        return ActionEnv(store=self.store, registry=registry, actor=self.actor, clock=self.clock,
+                         allow_actions=self.workspace.allow_actions and self.owner,
+                         protected_models=list(config.protected_models),
+                         incident_id=int(rows[0][0]) if rows else None,
+                         workspace_path=str(self.workspace.path))
+
+    def close(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+        self.store.close()

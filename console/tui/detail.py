@@ -1,0 +1,88 @@
+"""An alert's detail: labels, annotations, its values, the logs around its start, the changes before."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Sparkline, Static
+
+from console import views as v
+from console.output import cell
+
+
+class AlertDetailScreen(Screen[None]):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
+                Binding("l", "logs", "Logs at start"),
+                Binding("s", "silence", "Silence")]
+
+    def __init__(self, session: Any, fingerprint: str) -> None:
+        super().__init__()
+        self.session, self.fingerprint = session, fingerprint
+        self.detail: v.AlertDetail | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("loading…", id="alert-head")
+        with Horizontal(classes="row"):
+            yield Static("", id="alert-labels", classes="panel")
+            yield Static("", id="alert-annotations", classes="panel")
+        yield Static("Value", classes="title")
+        yield Sparkline([], id="alert-values")
+        with Horizontal(classes="row"):
+            with Vertical(classes="panel"):
+                yield Static("Logs around the start", classes="title")
+                table = DataTable(id="alert-logs", cursor_type="row")
+                table.add_columns(*v.LOG_COLUMNS)
+                yield table
+            with Vertical(classes="panel"):
+                yield Static("Changes just before", classes="title")
+                changes = DataTable(id="alert-changes", cursor_type="row")
+                changes.add_columns("time", "kind", "model", "version", "actor")
+                yield changes
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="alert-detail")
+    def load(self) -> None:
+        detail = v.alert_detail(self.session.store, self.fingerprint)
+        self.app.call_from_thread(self.draw, detail)
+
+    def draw(self, detail: v.AlertDetail | None) -> None:
+        self.detail = detail
+        if detail is None:
+            self.query_one("#alert-head", Static).update("[red]this alert is gone[/red]")
+            return
+        a = detail.alert
+        self.query_one("#alert-head", Static).update(Text.assemble(
+            (a.name, "bold"), f"  {a.state.upper()} since {cell(a.since)}  value {cell(a.value)}"
+            f"  ({a.source}{', silenced' if a.silenced else ''}{', inhibited' if a.inhibited else ''})"))
+        self.query_one("#alert-labels", Static).update(Text.assemble(
+            ("Labels\n", "bold"), "\n".join(f"{k} = {cell(x)}" for k, x in sorted(a.labels.items()))))
+        self.query_one("#alert-annotations", Static).update(Text.assemble(
+            ("Annotations\n", "bold"),
+            "\n".join(f"{k}: {x}" for k, x in sorted(a.annotations.items()))))
+        self.query_one("#alert-values", Sparkline).data = [x for _, x in detail.values if x is not None]
+        logs = self.query_one("#alert-logs", DataTable)
+        logs.clear()
+        for ts, level, service, message in detail.logs:
+            logs.add_row(cell(ts), level or "", service or "", cell(message)[:200])
+        changes = self.query_one("#alert-changes", DataTable)
+        changes.clear()
+        for row in detail.changes:
+            changes.add_row(*(cell(x) for x in row[:5]))
+
+    def action_logs(self) -> None:
+        if self.detail is not None:
+            self.app.open_logs_at(self.detail.alert)
+
+    def action_silence(self) -> None:
+        if self.detail is not None:
+            self.app.silence_alert(self.detail.alert)
