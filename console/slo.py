@@ -438,12 +438,18 @@ def _conditions_held(slo: SLO, windows: dict[timedelta, WindowValue]) -> list[tu
     return held
 
 
-def slo_status(store: Any, slos: list[SLO], now: datetime) -> list[SLOStatus]:
-    """Every SLO group's status at `now`, in one pass over the samples."""
+def slo_status(store: Any, slos: list[SLO], now: datetime, *,
+               with_period: bool = True) -> list[SLOStatus]:
+    """Every SLO group's status at `now`, in one pass over the samples.
+
+    Without `with_period` only the alert windows (up to 3d) are read: the SLO-window
+    numbers (SLI, budget) are then left empty, which is all alert evaluation needs.
+    """
     if not slos:
         return []
-    longest = max(max(WINDOWS), *(s.window for s in slos))
-    spans = sorted({*WINDOWS, *(s.window for s in slos)})
+    periods = {s.window for s in slos} if with_period else set()
+    longest = max([*WINDOWS, *periods])
+    spans = sorted({*WINDOWS, *periods})
     # One sort of the samples (for each one's predecessor), then each series' increases per
     # window, then series added up per SLO group.
     per_series = ", ".join(
@@ -490,7 +496,9 @@ def slo_status(store: Any, slos: list[SLO], now: datetime) -> list[SLOStatus]:
                                  float(den[2 * k] or 0), int(den[2 * k + 1] or 0))
 
         windows = {w: value(w) for w in WINDOWS}
-        result.append(SLOStatus(slo, _group_labels(grp), now, value(slo.window), windows,
+        period = (value(slo.window) if with_period
+                  else WindowValue(slo.window, 0.0, 0.0, None, None, "not computed"))
+        result.append(SLOStatus(slo, _group_labels(grp), now, period, windows,
                                 _conditions_held(slo, windows)))
     present = {s.slo.name for s in result}
     for slo in slos:
@@ -508,7 +516,7 @@ def evaluate_alert_conditions(store: Any, slos: list[SLO], now: datetime
                               ) -> list[tuple[AlertCondition, dict[str, str], bool, float | None]]:
     """For the alert engine: (condition, labels incl. the group's, holds at now, long-window burn)."""
     out = []
-    for status in slo_status(store, slos, now):
+    for status in slo_status(store, slos, now, with_period=False):
         for cond, held in status.conditions:
             out.append((cond, {**cond.labels, **status.group}, held,
                         status.windows[cond.long_window].burn))

@@ -160,3 +160,19 @@ def test_sloth_factors_scale_with_the_period():
     conditions = slo_alert_conditions(off)
     assert [c.severity for c in conditions] == ["page", "page"]
     assert conditions[0].labels["team"] == "ml" and conditions[0].labels["severity"] == "page"
+
+
+def test_alert_engine_interface_evaluates_conditions_at_now(store):
+    from console.slo import evaluate_alert_conditions
+
+    feed(store, 31, 1000, lambda ts: [500 if t > NOW - timedelta(hours=2) else 0 for t in ts])
+    slo = ratio_slo(labels={"team": "ml"}, alerting={"ticket": False})
+    results = evaluate_alert_conditions(store, [slo], NOW)
+    assert [(c.name, held) for c, _, held, _ in results] == [
+        ("avail:page:1h", True), ("avail:page:6h", True)]
+    condition, labels, _, burn = results[0]
+    assert labels["slo"] == "avail" and labels["severity"] == "page" and labels["team"] == "ml"
+    assert burn == pytest.approx(500) and condition.threshold == pytest.approx(0.0144)
+    # An hour earlier nothing burned yet.
+    assert not any(held for _, _, held, _ in
+                   evaluate_alert_conditions(store, [slo], NOW - timedelta(hours=2)))
