@@ -44,6 +44,21 @@ def workspace(demo_template: Path, tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture
+def session_for():
+    """Open console sessions over a workspace; closed after the test."""
+    opened: list[Session] = []
+
+    def open_session(root: Path, *, allow_actions: bool = True) -> Session:
+        session = make_session(root, allow_actions=allow_actions)
+        opened.append(session)
+        return session
+
+    yield open_session
+    for session in opened:
+        session.close()
+
+
 def make_session(root: Path, *, allow_actions: bool = True) -> Session:
     if not allow_actions:
         path = root / "oncall.yaml"

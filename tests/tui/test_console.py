@@ -10,7 +10,7 @@ from console.tui.app import OncallApp
 from console.tui.detail import AlertDetailScreen
 from console.tui.modals import HelpScreen, PlanModal
 from console.tui.views import LogsView
-from tests.tui.conftest import NOW, make_session
+from datetime import datetime
 
 
 async def settle(pilot) -> None:
@@ -30,8 +30,8 @@ def rows(app, table_id: str) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
-async def test_every_view_by_keys(workspace: Path) -> None:
-    app = OncallApp(make_session(workspace), refresh_seconds=0)
+async def test_every_view_by_keys(workspace: Path, session_for) -> None:
+    app = OncallApp(session_for(workspace), refresh_seconds=0)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert app.view.view_name == "overview"
@@ -60,8 +60,8 @@ async def test_every_view_by_keys(workspace: Path) -> None:
     assert app.return_code == 0
 
 
-async def test_slash_filters_the_view(workspace: Path) -> None:
-    app = OncallApp(make_session(workspace), refresh_seconds=0)
+async def test_slash_filters_the_view(workspace: Path, session_for) -> None:
+    app = OncallApp(session_for(workspace), refresh_seconds=0)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("slash", *"latency", "enter")
@@ -85,8 +85,8 @@ async def test_slash_filters_the_view(workspace: Path) -> None:
             app.query_one("#logs-status", Static).render().plain != ""
 
 
-async def test_alert_to_logs_drill_down(workspace: Path) -> None:
-    app = OncallApp(make_session(workspace), refresh_seconds=0)
+async def test_alert_to_logs_drill_down(workspace: Path, session_for) -> None:
+    app = OncallApp(session_for(workspace), refresh_seconds=0)
     async with app.run_test(size=(120, 40)) as pilot:
         await command(pilot, "alerts")
         await pilot.press("enter")
@@ -101,7 +101,7 @@ async def test_alert_to_logs_drill_down(workspace: Path) -> None:
         await settle(pilot)
         logs = app.query_one(LogsView)
         assert app.view is logs
-        assert logs.start_at == NOW.replace(minute=40, hour=11)
+        assert logs.start_at == datetime(2026, 11, 20, 11, 40)
         assert logs.filter_text == "service=fraud-scoring"
         newest = rows(app, "#logs-table")[0][0]
         assert newest <= "2026-11-20 11:55:00"      # opens at the alert's start, not the tail
@@ -110,8 +110,8 @@ async def test_alert_to_logs_drill_down(workspace: Path) -> None:
         assert rows(app, "#logs-table")[0][0] > newest
 
 
-async def test_rollback_through_the_plan_modal(workspace: Path) -> None:
-    session = make_session(workspace)
+async def test_rollback_through_the_plan_modal(workspace: Path, session_for) -> None:
+    session = session_for(workspace)
     app = OncallApp(session, refresh_seconds=0)
     async with app.run_test(size=(120, 40)) as pilot:
         await command(pilot, "models")
@@ -135,8 +135,8 @@ async def test_rollback_through_the_plan_modal(workspace: Path) -> None:
     assert audit == [("before", "v3 latency regression"), ("after", "v3 latency regression")]
 
 
-async def test_read_only_workspace_disables_rollback(workspace: Path) -> None:
-    session = make_session(workspace, allow_actions=False)
+async def test_read_only_workspace_disables_rollback(workspace: Path, session_for) -> None:
+    session = session_for(workspace, allow_actions=False)
     app = OncallApp(session, refresh_seconds=0)
     async with app.run_test(size=(120, 40)) as pilot:
         await command(pilot, "models")
