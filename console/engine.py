@@ -110,6 +110,8 @@ class Engine:
                  "to": transition.to_state, "name": name, "value": transition.value}))
         for rule, error in cycle.broken.items():
             report.events.append(Event(now, "rule", f"{rule} broken: {error}"))
+        from console.incident_loop import engine_events  # paging alerts -> incidents, timelines
+        report.events += engine_events(self.store, now)
         report.seconds = time.perf_counter() - started
         return report
 
