@@ -21,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from console.durations import format_duration, parse_duration
 from console.selectors import matches, parse_selector
+from console.slo_sums import window_sums
 from console.yamlmarks import Problem, load_marked, locate
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -450,36 +451,24 @@ def slo_status(store: Any, slos: list[SLO], now: datetime, *,
     periods = {s.window for s in slos} if with_period else set()
     longest = max([*WINDOWS, *periods])
     spans = sorted({*WINDOWS, *periods})
-    # One sort of the samples (for each one's predecessor), then each series' increases per
-    # window, then series added up per SLO group.
-    per_series = ", ".join(
-        f"sum(inc) FILTER (WHERE ts > $t{k}) AS s{k}, count(*) FILTER (WHERE ts > $t{k}) AS n{k}"
-        for k in range(len(spans)))
-    per_group = ", ".join(f"sum(p.s{k}), sum(p.n{k})" for k in range(len(spans)))
-    sql = f"""
-        WITH sel AS (SELECT * FROM _slo_sel),
-        inc AS (
-            SELECT series_id, ts, CASE WHEN prev IS NULL THEN 0.0 WHEN value < prev THEN value
-                                       ELSE value - prev END AS inc
-            FROM (SELECT series_id, ts, value,
-                         lag(value) OVER (PARTITION BY series_id ORDER BY ts) AS prev
-                  FROM samples
-                  WHERE series_id IN (SELECT series_id FROM sel) AND ts > $lo AND ts <= $now
-                    AND value IS NOT NULL AND NOT isnan(value))
-        ),
-        per AS (SELECT series_id, {per_series} FROM inc GROUP BY series_id)
-        SELECT sel.slo, sel.grp, sel.role, {per_group}
-        FROM per p JOIN sel ON sel.series_id = p.series_id
-        GROUP BY ALL
-    """
-    params: dict[str, Any] = {"lo": now - longest - LOOKBACK, "now": now}
-    params.update({f"t{k}": now - w for k, w in enumerate(spans)})
+    # Each series' increases per window (whole days cached), then added up per SLO group.
     cur = store.cursor()
     try:
-        cur.register("_slo_sel", _selection(cur, slos))
-        rows = cur.execute(sql, params).fetchall()
+        selection = _selection(cur, slos).to_pylist()
+        sums = window_sums(cur, str(store.path), [row["series_id"] for row in selection],
+                           now, spans, LOOKBACK)
     finally:
         cur.close()
+    totals: dict[tuple[int, str, str], list[float]] = {}
+    for row in selection:
+        per_series = sums.get(row["series_id"])
+        if per_series is None:
+            continue
+        acc = totals.setdefault((row["slo"], row["grp"], row["role"]), [0.0] * (2 * len(spans)))
+        for k, (increase, count) in enumerate(per_series):
+            acc[2 * k] += increase
+            acc[2 * k + 1] += count
+    rows = [(slo_index, grp, role, *values) for (slo_index, grp, role), values in totals.items()]
     found: dict[tuple[int, str], dict[str, tuple]] = {}
     for slo_index, grp, role, *values in rows:
         found.setdefault((slo_index, grp), {})[role] = tuple(values)
