@@ -90,11 +90,17 @@ def _burn(value: Any) -> str:
 
 
 def _eta(value: timedelta | None, remaining: float | None) -> str:
+    """Time to exhaustion in its two largest units, e.g. `3h57m`."""
     if remaining is not None and remaining <= 0:
         return "exhausted"
-    if value is None:
+    if value is None or value >= timedelta(days=3650):
         return "—"
-    return format_duration(value) if value < timedelta(days=3650) else "—"
+    seconds, parts = int(value.total_seconds()), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts[:2])
 
 
 def _group_text(group: dict[str, str]) -> str:
