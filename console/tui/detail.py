@@ -29,13 +29,13 @@ class AlertDetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("loading…", id="alert-head")
-        with Horizontal(classes="row"):
+        with Horizontal(id="alert-meta"):
             yield Static("", id="alert-labels", classes="panel")
             yield Static("", id="alert-annotations", classes="panel")
         yield Static("Value", classes="title")
         yield Sparkline([], id="alert-values")
         with Horizontal(classes="row"):
-            with Vertical(classes="panel"):
+            with Vertical(classes="panel", id="alert-logs-panel"):
                 yield Static("Logs around the start", classes="title")
                 table = DataTable(id="alert-logs", cursor_type="row")
                 table.add_columns(*v.LOG_COLUMNS)

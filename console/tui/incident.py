@@ -1,0 +1,483 @@
+"""The incidents view and the incident screen: timeline, playbook runner, and what changed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from console import incident_page as pages
+from console.output import cell
+from console.tui.modals import PlanModal
+from console.tui.tables import matches, selected_key, sync_table
+from console.tui.views import View, _table
+
+SPARK = "▁▂▃▄▅▆▇█"
+CHART_WIDTH = 44                  # bars in the burn chart (one per 5m step)
+STATE_MARK = {"current": ("▶", "bold yellow"), "pending": ("·", "dim"), "passed": ("✓", "green"),
+              "done": ("✓", "green"), "answered": ("✓", "green"), "skipped": ("↷", "dim"),
+              "failed": ("✗", "red"), "timeout": ("✗", "red")}
+STATUS_STYLE = {"triggered": "bold red", "acknowledged": "bold yellow", "mitigated": "bold cyan",
+                "resolved": "bold green", "closed": "dim"}
+
+
+def wait_sleep(session: Any, seconds: float) -> None:
+    """A wait_for step's pause: until the session's clock moved `seconds` (at most that long in wall time)."""
+    start, deadline = session.clock(), time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if (session.clock() - start).total_seconds() >= seconds:
+            return
+        time.sleep(0.2)
+
+
+class IncidentsView(View):
+    """Every incident, open ones first; Enter opens one."""
+
+    view_name, view_title = "incidents", "Incidents"
+    help_lines = [("enter", "open the incident: timeline, playbook runner, what changed")]
+    COLUMNS = ("id", "severity", "status", "commander", "age", "title")
+
+    def compose(self) -> ComposeResult:
+        yield _table("incidents-table", *self.COLUMNS)
+
+    def load(self, session: Any) -> Any:
+        return pages.incident_rows(session.store, session.clock())
+
+    def draw(self, data: Any) -> None:
+        self.data = data
+        rows = []
+        for r in data:
+            cells = (str(r.id), r.severity, r.status, r.commander, r.age, r.title)
+            if matches(cells, self.filter_text):
+                rows.append((str(r.id), [Text(c, style=STATUS_STYLE.get(c, "")) if i == 2 else Text(c)
+                                         for i, c in enumerate(cells)]))
+        sync_table(self.query_one("#incidents-table", DataTable), rows)
+
+    def selected_incident(self) -> int | None:
+        key = selected_key(self.query_one("#incidents-table", DataTable))
+        return int(key) if key else None
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.app.push_screen(IncidentScreen(self.app.session, int(str(event.row_key.value))))
+
+
+def burn_chart(what: Any) -> Text:
+    """The burning SLO's burn as one bar per step, with the changes marked below it."""
+    out = Text()
+    burning = what.burning if what is not None else None
+    if burning is None or not burning.times:
+        return out.append("no SLO burn data for this incident", style="dim")
+    times = burning.times[-CHART_WIDTH:]
+    values = [b if b is not None else 0.0 for b in burning.burn[-CHART_WIDTH:]]
+    top = max(max(values), 1.0)
+    out.append(f"{burning.slo} burn (5m) · peak {top:.1f}× · now {values[-1]:.1f}×\n", style="bold")
+    for value in values:
+        level = min(len(SPARK) - 1, int(value / top * (len(SPARK) - 1)))
+        out.append(SPARK[level], style="red" if value > 1 else "green")
+    out.append("\n")
+    step = (times[1] - times[0]) if len(times) > 1 else None
+    marks = []
+    for t in times:
+        here = [c for c in what.changes if step and t <= c.ts < t + step]
+        if step and t <= what.incident_start < t + step:
+            marks.append(("!", "bold red"))
+        elif here:
+            marks.append(("▲", "bold yellow"))
+        else:
+            marks.append(("─", "dim"))
+    earlier = [c for c in what.changes if c.ts < times[0]]
+    for mark, style in marks:
+        out.append(mark, style=style)
+    out.append("\n")
+    out.append(f"{times[0]:%H:%M}", style="dim")
+    out.append(" " * max(1, len(values) - 10))
+    out.append(f"{times[-1]:%H:%M}\n", style="dim")
+    out.append("▲ change  ! declared", style="dim")
+    if what.onset:
+        out.append(f"  burn began {what.onset:%H:%M}", style="red")
+    if earlier:
+        out.append(f"  {len(earlier)} earlier change(s) in the suspects", style="dim")
+    return out
+
+
+class IncidentScreen(Screen[None]):
+    """One incident: header, timeline and the playbook runner side by side, and what changed."""
+
+    DEFAULT_CSS = """
+    IncidentScreen #inc-head { height: 2; padding: 0 1; }
+    IncidentScreen #inc-main { height: 1fr; }
+    IncidentScreen #inc-left, IncidentScreen #inc-right { width: 1fr; height: 1fr; }
+    IncidentScreen #inc-steps { height: auto; padding: 0 1; }
+    IncidentScreen #inc-preview { height: auto; max-height: 10; padding: 0 1; }
+    IncidentScreen #inc-result { height: 1fr; }
+    IncidentScreen #inc-what { height: 10; }
+    IncidentScreen #inc-chart-box { width: 50; }
+    IncidentScreen #inc-chart { padding: 0 1; }
+    IncidentScreen #inc-suspects-box { width: 1fr; }
+    IncidentScreen #inc-input { dock: bottom; margin-bottom: 1; border: round $accent; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("a", "status('acknowledged')", "Ack"),
+        Binding("m", "status('mitigated')", "Mitigate"),
+        Binding("v", "status('resolved')", "Resolve"),
+        Binding("n", "note", "Note"),
+        Binding("p", "start", "Start playbook"),
+        Binding("x", "run_step", "Run step"),
+        Binding("s", "skip", "Skip step"),
+        Binding("1", "answer(0)", "Answer 1", show=False),
+        Binding("2", "answer(1)", "Answer 2", show=False),
+        Binding("3", "answer(2)", "Answer 3", show=False),
+        Binding("4", "answer(3)", "Answer 4", show=False),
+        Binding("r", "reload", "Refresh"),
+    ]
+
+    def __init__(self, session: Any, incident_id: int) -> None:
+        super().__init__()
+        self.session, self.incident_id = session, incident_id
+        self.runner: Any = None
+        self.library: dict[str, Any] | None = None
+        self.candidate: Any = None
+        self.page: pages.IncidentPage | None = None
+        self.busy = False
+        self._input_mode: str | None = None
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("loading…", id="inc-head")
+        with Horizontal(id="inc-main"):
+            with Vertical(classes="panel", id="inc-left"):
+                yield Static("Timeline", classes="title")
+                table = DataTable(id="inc-timeline", cursor_type="row", zebra_stripes=True)
+                table.add_columns("time", "kind", "who", "what")
+                yield table
+            with Vertical(classes="panel", id="inc-right"):
+                yield Static("Playbook", classes="title", id="inc-playbook-title")
+                yield Static("", id="inc-steps")
+                yield Static("", id="inc-preview")
+                yield DataTable(id="inc-result", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="inc-what", classes="panel"):
+            with Vertical(id="inc-chart-box"):
+                yield Static("What changed", classes="title")
+                yield Static("", id="inc-chart")
+            with Vertical(id="inc-suspects-box"):
+                yield Static("Suspects (most likely first)", classes="title")
+                suspects = DataTable(id="inc-suspects", cursor_type="row")
+                suspects.add_columns("score", "when", "change", "why")
+                yield suspects
+        yield Input(id="inc-input")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#inc-input", Input).display = False
+        self.query_one("#inc-timeline", DataTable).focus()
+        self.reload()
+        seconds = getattr(self.app, "refresh_seconds", 0)
+        if seconds:
+            self.set_interval(max(seconds, 1.0), self.reload, name="incident-refresh")
+
+    # -- loading --------------------------------------------------------------------------
+
+    def run_context(self) -> Any:
+        from console.runbooks import RunContext
+
+        session = self.session
+        return RunContext(store=session.store, actor=session.actor, clock=session.clock,
+                          sleep=lambda seconds: wait_sleep(session, seconds),
+                          workspace=session.workspace, allow_actions=not session.read_only)
+
+    def _ensure_runner(self) -> None:
+        """Resume the incident's latest run from the store, or find the playbook that matches."""
+        from console.runbooks import resume_run
+
+        if self.library is None:
+            self.library = pages.playbook_library(self.session.workspace)
+        if self.runner is None:
+            run_id = pages.latest_run(self.session.store, self.incident_id)
+            if run_id is not None:
+                self.runner = resume_run(self.run_context(), self.library, run_id)
+        if self.runner is None and self.candidate is None:
+            incident = pages.incidents.get_incident(self.session.store, self.incident_id)
+            found = pages.matched_playbooks(self.library, incident)
+            self.candidate = found[0] if found else None
+
+    @work(thread=True, exclusive=True, group="incident-load")
+    def reload(self) -> None:
+        try:
+            self._ensure_runner()
+            page = pages.load_page(self.session.store, self.session.slos, self.incident_id,
+                                   self.session.clock(), self.runner, self.candidate)
+        except Exception as exc:  # noqa: BLE001 - shown, not raised into the UI
+            self.app.call_from_thread(self.notify, f"incident {self.incident_id}: {exc}",
+                                      severity="error", markup=False)
+            return
+        self.app.call_from_thread(self.draw, page)
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    # -- drawing --------------------------------------------------------------------------
+
+    def draw(self, page: pages.IncidentPage) -> None:
+        self.page = page
+        i = page.incident
+        head = Text.assemble(
+            (f"Incident {i.id} ", "bold"), (f" {i.severity or '—'} ", "bold reverse red"), " ",
+            (i.status.upper(), STATUS_STYLE.get(i.status, "")),
+            f" · commander {i.commander or '—'} · age {pages.incidents.format_span(i.age(page.now))}"
+            f" · declared {i.created_at:%Y-%m-%d %H:%M} UTC\n")
+        head.append(i.title)
+        self.query_one("#inc-head", Static).update(head)
+        rows = [(str(e.id), [cell(e.ts)[11:19], e.kind, Text(e.actor or ""), Text(e.text)])
+                for e in page.timeline]
+        timeline = self.query_one("#inc-timeline", DataTable)
+        sync_table(timeline, rows)
+        if rows:
+            timeline.move_cursor(row=len(rows) - 1)
+        self._draw_runner(page)
+        self._draw_what(page)
+
+    def _draw_runner(self, page: pages.IncidentPage) -> None:
+        title = self.query_one("#inc-playbook-title", Static)
+        if page.playbook_id is None:
+            title.update("Playbook: none matches this incident's alert")
+        else:
+            state = page.run_status or "not started — p starts it"
+            title.update(Text.assemble(("Playbook ", "bold"), (page.playbook_id, "bold cyan"),
+                                       f" · {state}"))
+        steps = Text()
+        for n, step in enumerate(page.steps, 1):
+            mark, style = STATE_MARK.get(step.state, ("?", ""))
+            steps.append(f"{mark} ", style=style).append(f"{n}. {step.title}",
+                                                         style="bold" if step.state == "current" else "")
+            steps.append(f"  [{step.kind}] {step.state}\n", style="dim")
+        self.query_one("#inc-steps", Static).update(steps)
+        self.query_one("#inc-preview", Static).update(self._preview_text(page))
+        self._draw_result(page)
+
+    def _preview_text(self, page: pages.IncidentPage) -> Text:
+        out = Text()
+        if page.problem:
+            out.append(page.problem.strip() + "\n", style="red")
+        last = page.last
+        if last is not None:
+            style = "red" if last["outcome"] in ("failed", "timeout") else "green"
+            out.append(f"last: {last['step']} {last['outcome']}", style=style)
+            if last.get("error"):
+                out.append(f" — {last['error']}", style="red")
+            if last["output"].get("reason"):
+                out.append(f" · reason: {last['output']['reason']}")
+            out.append("\n")
+        preview = page.preview
+        if preview is None:
+            if page.run_status == "done":
+                out.append("playbook finished", style="bold green")
+            return out
+        out.append("next: ", style="bold").append(f"{preview.title} [{preview.step.kind}]\n")
+        if preview.error:
+            return out.append(preview.error, style="red")
+        if preview.text:
+            out.append(preview.text.strip() + "\n")
+        if preview.sql:
+            out.append(" ".join(preview.sql.split())[:300] + "\n", style="cyan")
+            out.append(f"params: {preview.params}\n", style="cyan")
+        if preview.argv:
+            out.append("argv: " + " ".join(repr(a) for a in preview.argv) + "\n", style="cyan")
+        if preview.plan is not None:
+            out.append(preview.plan.text + "\n", style="yellow")
+        if preview.question:
+            out.append(preview.question + "\n", style="bold")
+            out.append("   ".join(f"{n}={a}" for n, a in enumerate(preview.answers, 1)) + "\n")
+            return out
+        verb = {"action": "x plans it, then confirm", "command": "x runs it after a confirm",
+                "wait_for": "x starts waiting"}.get(preview.step.kind, "x runs it")
+        return out.append(f"{verb} · s skips", style="dim")
+
+    def _draw_result(self, page: pages.IncidentPage) -> None:
+        table = self.query_one("#inc-result", DataTable)
+        output = (page.last or {}).get("output") or {}
+        columns = output.get("columns")
+        table.clear(columns=True)
+        if columns:
+            table.add_columns(*columns)
+            for row in output.get("rows", [])[:50]:
+                table.add_row(*(Text(cell(x)) for x in row))
+        elif output.get("stdout") or output.get("stderr"):
+            table.add_columns("output")
+            for line in (output.get("stdout", "") + output.get("stderr", "")).splitlines()[-50:]:
+                table.add_row(Text(line))
+
+    def _draw_what(self, page: pages.IncidentPage) -> None:
+        what = page.what
+        self.query_one("#inc-chart", Static).update(burn_chart(what))
+        rows = []
+        for n, suspect in enumerate(what.suspects if what else []):
+            change = suspect.change
+            rows.append((str(n), [f"{suspect.score:.2f}", cell(change.ts)[5:16],
+                                  Text(change.describe()), Text(suspect.explanation)]))
+        sync_table(self.query_one("#inc-suspects", DataTable), rows)
+
+    # -- keys -----------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        if self._input_mode is not None:
+            self._close_input()
+        else:
+            self.app.pop_screen()
+
+    def _writable(self) -> bool:
+        if not self.session.owner:
+            self.notify("read-only snapshot: act from the console that owns the store",
+                        severity="error")
+            return False
+        if self.busy:
+            self.notify("a step is still running", severity="warning")
+            return False
+        return True
+
+    def action_status(self, to_status: str) -> None:
+        if self._writable():
+            self._transition(to_status)
+
+    @work(thread=True, group="incident-write")
+    def _transition(self, to_status: str) -> None:
+        try:
+            pages.incidents.transition(self.session.store, self.incident_id, to_status,
+                                       now=self.session.clock(), actor=self.session.actor)
+        except pages.incidents.IncidentError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        self.app.call_from_thread(self.notify, f"incident {self.incident_id} {to_status}")
+        self.app.call_from_thread(self.reload)
+
+    def action_note(self) -> None:
+        if self._writable():
+            self._open_input("note", "note for the timeline (enter adds it, esc cancels)")
+
+    def action_skip(self) -> None:
+        if self._writable() and self.runner is not None and self.runner.current() is not None:
+            self._open_input("skip", f"why skip step {self.runner.current().id}? (enter skips)")
+
+    def _open_input(self, mode: str, placeholder: str) -> None:
+        self._input_mode = mode
+        box = self.query_one("#inc-input", Input)
+        box.value, box.placeholder, box.display = "", placeholder, True
+        box.focus()
+
+    def _close_input(self) -> None:
+        self._input_mode = None
+        self.query_one("#inc-input", Input).display = False
+        self.query_one("#inc-timeline", DataTable).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "inc-input":
+            return
+        event.stop()
+        mode, text = self._input_mode, event.value.strip()
+        self._close_input()
+        if not text:
+            self.notify(f"a {mode} needs text", severity="error")
+            return
+        if mode == "note":
+            self._add_note(text)
+        elif mode == "skip":
+            self._step("skip", reason=text)
+
+    @work(thread=True, group="incident-write")
+    def _add_note(self, text: str) -> None:
+        pages.incidents.add_note(self.session.store, self.incident_id, text,
+                                 now=self.session.clock(), actor=self.session.actor)
+        self.app.call_from_thread(self.reload)
+
+    def action_start(self) -> None:
+        if not self._writable():
+            return
+        if self.runner is not None and self.runner.status != "done":
+            self.notify(f"playbook {self.runner.playbook.id} is already running", severity="warning")
+        elif self.candidate is None and self.runner is None:
+            self.notify("no playbook matches this incident's alert", severity="warning")
+        else:
+            self._start()
+
+    @work(thread=True, group="incident-write")
+    def _start(self) -> None:
+        from console.runbooks import start_run
+
+        playbook = self.candidate or self.runner.playbook
+        incident = pages.incidents.get_incident(self.session.store, self.incident_id)
+        try:
+            self.runner = start_run(self.run_context(), playbook, incident=incident)
+        except Exception as exc:  # noqa: BLE001 - a variable that cannot render, shown
+            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        self.app.call_from_thread(self.reload)
+
+    def action_run_step(self) -> None:
+        if not self._writable() or self.runner is None or self.runner.current() is None:
+            return
+        step = self.runner.current()
+        if step.kind == "decision":
+            answers = " / ".join(f"{n} {a}" for n, a in enumerate(step.answers, 1))
+            self.notify(f"answer with a number key: {answers}", markup=False)
+        elif step.kind in ("action", "command"):
+            self._plan_step()
+        else:
+            self._step("advance")
+
+    def action_answer(self, index: int) -> None:
+        if not self._writable() or self.runner is None:
+            return
+        step = self.runner.current()
+        if step is None or step.kind != "decision" or index >= len(step.answers):
+            return
+        self._step("advance", answer=list(step.answers)[index])
+
+    @work(thread=True, group="incident-write")
+    def _plan_step(self) -> None:
+        preview = self.runner.preview()
+        if preview.error:
+            self.app.call_from_thread(self.notify, preview.error, severity="error", markup=False)
+            return
+        if preview.plan is not None:
+            plan = preview.plan
+            title = f"{plan.kind}: {plan.model or preview.title}"
+            body, protected = plan.text, plan.model if plan.protected else None
+        else:
+            title, body, protected = f"run: {preview.title}", "argv: " + " ".join(
+                repr(a) for a in preview.argv or []), None
+        self.app.call_from_thread(self._confirm, title, body, protected)
+
+    def _confirm(self, title: str, body: str, protected: str | None) -> None:
+        def done(confirmation: Any) -> None:
+            if confirmation is not None:
+                self._step("advance", confirm=True, reason=confirmation.reason,
+                           typed_name=confirmation.typed_name)
+
+        self.app.push_screen(PlanModal(title, body, protected_name=protected), done)
+
+    @work(thread=True, group="incident-write")
+    def _step(self, verb: str, **kw: Any) -> None:
+        self.busy = True
+        try:
+            outcome = self.runner.skip(kw["reason"]) if verb == "skip" else self.runner.advance(**kw)
+        except Exception as exc:  # noqa: BLE001 - RunError and store errors alike are shown
+            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        finally:
+            self.busy = False
+        text = f"step {outcome.step_id}: {outcome.outcome}" + (f" — {outcome.error}" if outcome.error else "")
+        self.app.call_from_thread(self.notify, text, markup=False,
+                                  severity="error" if outcome.outcome in ("failed", "timeout")
+                                  else "information")
+        self.app.call_from_thread(self.reload)

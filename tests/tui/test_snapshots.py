@@ -1,0 +1,55 @@
+"""Each console view at 120×40 with a fixed clock and seed (review the HTML report on change)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from console.tui.app import OncallApp
+
+SIZE = (120, 40)
+
+
+async def loaded(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def goto(view: str, *keys: str):
+    async def run_before(pilot) -> None:
+        await loaded(pilot)
+        if view != "overview":
+            await pilot.press("colon", *view, "enter")
+            await loaded(pilot)
+        if keys:
+            await pilot.press(*keys)
+            await loaded(pilot)
+        await pilot.pause()
+    return run_before
+
+
+@pytest.mark.parametrize("view", ["overview", "alerts", "logs", "metrics", "models", "sql"])
+def test_view(view: str, workspace: Path, session_for, snap_compare) -> None:
+    app = OncallApp(session_for(workspace), refresh_seconds=0)
+    assert snap_compare(app, terminal_size=SIZE, run_before=goto(view))
+
+
+def test_alert_detail(workspace: Path, session_for, snap_compare) -> None:
+    app = OncallApp(session_for(workspace), refresh_seconds=0)
+    assert snap_compare(app, terminal_size=SIZE, run_before=goto("alerts", "enter"))
+
+
+def test_rollback_plan_modal(workspace: Path, session_for, snap_compare) -> None:
+    app = OncallApp(session_for(workspace), refresh_seconds=0)
+    assert snap_compare(app, terminal_size=SIZE, run_before=goto("models", "R"))
+
+
+def test_help(workspace: Path, session_for, snap_compare) -> None:
+    app = OncallApp(session_for(workspace), refresh_seconds=0)
+    assert snap_compare(app, terminal_size=SIZE, run_before=goto("overview", "question_mark"))
+
+
+def test_read_only_models(workspace: Path, session_for, snap_compare) -> None:
+    app = OncallApp(session_for(workspace, allow_actions=False), refresh_seconds=0)
+    assert snap_compare(app, terminal_size=SIZE, run_before=goto("models"))
