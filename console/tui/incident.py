@@ -1,4 +1,4 @@
-"""The incidents view and the incident screen: timeline, playbook runner, and what changed."""
+"""The incident screen: header, timeline and playbook runner side by side, and what changed."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from console import incident_page as pages
 from console.output import cell
 from console.tui.modals import PlanModal
-from console.tui.tables import matches, selected_key, sync_table
-from console.tui.views import View, _table
+from console.tui.tables import sync_table
 
 SPARK = "▁▂▃▄▅▆▇█"
 CHART_WIDTH = 44                  # bars in the burn chart (one per 5m step)
@@ -35,38 +34,6 @@ def wait_sleep(session: Any, seconds: float) -> None:
         if (session.clock() - start).total_seconds() >= seconds:
             return
         time.sleep(0.2)
-
-
-class IncidentsView(View):
-    """Every incident, open ones first; Enter opens one."""
-
-    view_name, view_title = "incidents", "Incidents"
-    help_lines = [("enter", "open the incident: timeline, playbook runner, what changed")]
-    COLUMNS = ("id", "severity", "status", "commander", "age", "title")
-
-    def compose(self) -> ComposeResult:
-        yield _table("incidents-table", *self.COLUMNS)
-
-    def load(self, session: Any) -> Any:
-        return pages.incident_rows(session.store, session.clock())
-
-    def draw(self, data: Any) -> None:
-        self.data = data
-        rows = []
-        for r in data:
-            cells = (str(r.id), r.severity, r.status, r.commander, r.age, r.title)
-            if matches(cells, self.filter_text):
-                rows.append((str(r.id), [Text(c, style=STATUS_STYLE.get(c, "")) if i == 2 else Text(c)
-                                         for i, c in enumerate(cells)]))
-        sync_table(self.query_one("#incidents-table", DataTable), rows)
-
-    def selected_incident(self) -> int | None:
-        key = selected_key(self.query_one("#incidents-table", DataTable))
-        return int(key) if key else None
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        self.app.push_screen(IncidentScreen(self.app.session, int(str(event.row_key.value))))
 
 
 def burn_chart(what: Any) -> Text:

@@ -401,6 +401,6 @@ class SqlView(View):
 
 VIEWS: tuple[type[View], ...] = (OverviewView, AlertsView, LogsView, MetricsView, ModelsView, SqlView)
 
-from console.tui.incident import IncidentsView  # noqa: E402 - it builds on View above
+from console.tui.incidents_view import IncidentsView  # noqa: E402 - it builds on View above
 
 VIEWS += (IncidentsView,)

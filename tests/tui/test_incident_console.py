@@ -1,0 +1,205 @@
+"""The demo's incident in the console: page → incident → playbook → rollback → recovery → export."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+import console.tui.incident as incident_tui
+from console import incidents
+from console.commands.demo import prepare
+from console.postmortem import export_markdown
+from console.session import Session
+from console.tui.app import OncallApp
+from console.tui.incident import IncidentScreen
+from console.tui.modals import PlanModal
+from console.workspace import load_workspace
+
+START = datetime(2026, 11, 20, 12, 0)
+TICK = timedelta(seconds=30)
+
+
+class ManualClock:
+    """The session's clock; the test moves it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def live_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh demo workspace whose session runs the engine on a clock the test advances."""
+    monkeypatch.setenv("ONCALL_ACTOR", "alice")
+    prepare(tmp_path, now=START, days=1, seed=7)
+    clock = ManualClock(START)
+    session = Session(load_workspace(tmp_path / "oncall.yaml"), clock=clock, run_engine=True,
+                      listen=False)
+    yield session, clock
+    session.close()
+
+
+async def settle(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def table_rows(root, selector: str) -> list[list[str]]:
+    table = root.query_one(selector, DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def text_of(root, selector: str) -> str:
+    return root.query_one(selector, Static).render().plain
+
+
+async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> None:
+    session, clock = live_demo
+
+    def sleep_with_engine(_session, seconds: float) -> None:   # a wait_for poll: time passes
+        clock.now += timedelta(seconds=seconds)
+        session.tick()
+
+    monkeypatch.setattr(incident_tui, "wait_sleep", sleep_with_engine)
+    app = OncallApp(session, refresh_seconds=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("colon", *"incidents", "enter")
+        await settle(pilot)
+        assert app.view.view_name == "incidents"
+        assert table_rows(app, "#incidents-table") == []
+        # the champion degrades 4 minutes in; the engine pages and declares the incident itself
+        for _ in range(60):
+            clock.now += TICK
+            await pilot.press("r")
+            await settle(pilot)
+            if table_rows(app, "#incidents-table"):
+                break
+        [row] = table_rows(app, "#incidents-table")
+        assert row[:4] == ["1", "SEV2", "triggered", "—"]
+        assert row[5].startswith("SLOErrorBudgetBurn: fraud-scoring-latency")
+        declared_at = clock.now
+
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, IncidentScreen)
+        assert "SEV2" in text_of(screen, "#inc-head") and "TRIGGERED" in text_of(screen, "#inc-head")
+        timeline = [r[1:] for r in table_rows(screen, "#inc-timeline")]
+        assert ["alert", "", "alert fired: SLOErrorBudgetBurn"] in timeline
+        assert "latency-regression-after-deploy" in text_of(screen, "#inc-playbook-title")
+        # what changed: the v3 alias move is the top suspect, the burn chart is drawn
+        suspects = table_rows(screen, "#inc-suspects")
+        assert suspects[0][2] == "alias_move fraud-detector v2 → v3 by ci-deployer"
+        assert "the model fraud-scoring-latency measures" in suspects[0][3]
+        assert "fraud-scoring-latency burn (5m)" in text_of(screen, "#inc-chart")
+
+        await pilot.press("a")                              # acknowledge
+        await settle(pilot)
+        assert "ACKNOWLEDGED" in text_of(screen, "#inc-head")
+        assert "commander alice" in text_of(screen, "#inc-head")
+        await pilot.press("n", *"paged; looking at latency", "enter")   # a note
+        await settle(pilot)
+        assert ["note", "alice", "paged; looking at latency"] in [
+            r[1:] for r in table_rows(screen, "#inc-timeline")]
+
+        await pilot.press("p")                              # start the matched playbook
+        await settle(pilot)
+        preview = text_of(screen, "#inc-preview")
+        assert "SELECT ts, kind, version, actor, source FROM changes" in preview
+        assert "params: ['fraud-detector']" in preview       # resolved before it runs
+        await pilot.press("x")                              # query: recent changes
+        await settle(pilot)
+        assert ["alias_move", "3", "ci-deployer"] == table_rows(screen, "#inc-result")[0][1:4]
+        await pilot.press("x")                              # query: latency now
+        await settle(pilot)
+        assert "last: latency-now passed" in text_of(screen, "#inc-preview")
+        assert float(table_rows(screen, "#inc-result")[0][0]) > 0.25
+        assert "1=yes" in text_of(screen, "#inc-preview")
+        await pilot.press("1")                              # decision: yes → rollback
+        await settle(pilot)
+        assert "champion v3 → v2" in text_of(screen, "#inc-preview")   # the plan, before it runs
+
+        await pilot.press("x")                              # rollback through the plan modal
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, PlanModal)
+        assert "v3 → v2" in modal.plan_text
+        modal.query_one("#reason", Input).focus()
+        await pilot.press(*"p99 tripled right after v3", "tab", *"fraud-detector", "enter")
+        await settle(pilot)
+        assert app.screen is screen
+        assert session.registry()[1].resolve_alias("fraud-detector", "champion").version == "2"
+        steps = text_of(screen, "#inc-steps")
+        assert "✓ 4. Roll fraud-detector back" in steps
+
+        rolled_back_at = clock.now
+        await pilot.press("x")                              # wait_for: the clock runs, it heals
+        await settle(pilot)
+        assert "last: watch-latency passed" in text_of(screen, "#inc-preview")
+        assert clock.now > rolled_back_at
+        await pilot.press("x")                              # instruction: mark mitigated
+        await settle(pilot)
+        assert "playbook finished" in text_of(screen, "#inc-preview")
+        await pilot.press("m")
+        await settle(pilot)
+        assert "MITIGATED" in text_of(screen, "#inc-head")
+        for _ in range(20):                                 # ten more minutes of healthy serving
+            clock.now += TICK
+            session.tick()
+        await pilot.press("v")
+        await settle(pilot)
+        assert "RESOLVED" in text_of(screen, "#inc-head")
+        burn = screen.page.what.burning                     # the chart shows the burn drop
+        assert burn.at(declared_at) > 14.4 and burn.burn[-1] < 1
+        assert "fraud-scoring-latency burn (5m) · peak" in text_of(screen, "#inc-chart")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.view.view_name == "incidents"
+        await pilot.press("r")
+        await settle(pilot)
+        assert table_rows(app, "#incidents-table")[0][2] == "resolved"
+
+    text = export_markdown(session.store, 1, now=clock.now, slos=session.slos)
+    for line in ("alert fired: SLOErrorBudgetBurn", "note | alice | paged; looking at latency",
+                 "step rollback (", "step watch-latency (",
+                 "step watch-latency", "triggered → acknowledged", "acknowledged → mitigated",
+                 "mitigated → resolved", "| rollback | after | alice |",
+                 "p99 tripled right after v3"):
+        assert line in text, line
+    assert "fraud-scoring-latency" in text and "error budget burned during the incident" in text
+    rows = [line for line in text.splitlines() if "step rollback (" in line]
+    assert rows and rows[0].endswith(": passed |")
+
+
+async def test_closing_and_reopening_resumes_the_run(live_demo) -> None:
+    session, clock = live_demo
+    with session.store.transaction() as cur:
+        cur.execute("INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, "
+                    "state, active_since, fired_at) VALUES ('fp', 'slo', 'r', 'SLOErrorBudgetBurn', "
+                    "?, '{}', 'firing', ?, ?)",
+                    ['{"severity": "page", "slo": "fraud-scoring-latency", "model": "fraud-detector"}',
+                     START, START])
+    incident, _ = incidents.declare_from_alert(session.store, "fp", now=START, actor="alice")
+    app = OncallApp(session, refresh_seconds=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(IncidentScreen(session, incident.id))
+        await settle(pilot)
+        await pilot.press("p", "x")
+        await settle(pilot)
+        assert "next: p99 latency" in text_of(app.screen, "#inc-preview")
+    reopened = OncallApp(session, refresh_seconds=0)
+    async with reopened.run_test(size=(120, 40)) as pilot:
+        reopened.push_screen(IncidentScreen(session, incident.id))
+        await settle(pilot)
+        screen = reopened.screen
+        assert "next: p99 latency" in text_of(screen, "#inc-preview")
+        assert "✓ 1. What changed for fraud-detector" in text_of(screen, "#inc-steps")
+        assert "· running" in text_of(screen, "#inc-playbook-title")
