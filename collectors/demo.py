@@ -19,6 +19,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from collectors.base import CollectResult, Collector, CollectorOptions
+from collectors.demo_predictions import live_predictions, seed_predictions
 from console.durations import parse_duration
 from console.store import Store, canonical_labels, ingest_logs, ingest_samples
 
@@ -190,6 +191,7 @@ class DemoCollector(Collector):
         new_cursor = {**cursor, "next_step": last_step + 1, "counters": counters,
                       "degrade_at": degrade_at.isoformat(), "serving": version,
                       "degraded": bool(degraded[-1])}
+        live_predictions(store, next_step, steps, self.step_s, self.options.seed, [version] * steps, degraded)
         added = ingest_logs(store, logs)
         added += ingest_samples(store, samples, cursor=(self.name, new_cursor), now=now)
         return CollectResult(added, {"serving": version, "degraded": bool(degraded[-1])})
@@ -218,6 +220,7 @@ def seed_demo(store: Store, *, now: datetime, name: str = "demo", days: float = 
     cursor = {"next_step": last_step + 1, "counters": counters,
               "degrade_at": (now + parse_duration(degrade_after)).isoformat(),
               "serving": served[-1] if served else "3", "degraded": False}
+    seed_predictions(store, first_step, steps, step_s, seed, served)
     added_logs = ingest_logs(store, logs)
     added = ingest_samples(store, samples, cursor=(name, cursor), now=now)
     with store.transaction() as cur:

@@ -151,7 +151,7 @@ def clean_categorical(values: Any) -> np.ndarray:
     series = values if isinstance(values, pd.Series) else pd.Series(values)
     keep = series.notna().to_numpy()
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        keep &= np.isfinite(series.to_numpy(dtype="float64", na_value=np.nan))
+        keep = keep & np.isfinite(series.to_numpy(dtype="float64", na_value=np.nan))  # keep may be read-only
     return series.to_numpy(dtype=object)[keep]
 
 

@@ -481,7 +481,8 @@ def load_rules(paths: list[Path]) -> RuleSet:
 
 
 def generated_rules(workspace: Any) -> list[Rule]:
-    """Rules the workspace implies: SLO burn (page/ticket) and collector health."""
+    """Rules the workspace implies: SLO burn (page/ticket), collector health and drift."""
+    from console.drift_rules import drift_rules
     from console.rule_families import collector_health_rules, slo_burn_rules
 
-    return collector_health_rules(workspace) + slo_burn_rules(workspace)
+    return collector_health_rules(workspace) + slo_burn_rules(workspace) + drift_rules(workspace)

@@ -1,4 +1,4 @@
-"""`oncall drift --reference FILE --current FILE`: per-column drift and data quality of two files."""
+"""`oncall drift --reference FILE --current FILE` or `oncall drift MODEL`: per-column drift and data quality."""
 
 from __future__ import annotations
 
@@ -20,8 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "1000 reference rows; normed Wasserstein / Jensen-Shannon above), the dataset "
                     "verdict, and data quality. Files: CSV, Parquet or JSON lines. Exit 0 no drift "
                     "and no quality problem, 1 drift or a quality problem, 2 usage error.")
-    parser.add_argument("--reference", required=True, metavar="FILE", help="the reference data")
-    parser.add_argument("--current", required=True, metavar="FILE", help="the data to check")
+    parser.add_argument("model", nargs="?", metavar="MODEL",
+                        help="check the workspace's drift window of this model (a `drift` source's "
+                             "windows) on the stored prediction records, instead of two files")
+    parser.add_argument("--reference", metavar="FILE", help="the reference data")
+    parser.add_argument("--current", metavar="FILE", help="the data to check")
+    parser.add_argument("--at", metavar="TIME", help="with MODEL: evaluate the windows as of this "
+                                                     "UTC time (default: now)")
     parser.add_argument("--column-type", action="append", default=[], metavar="COL=num|cat",
                         help="a column's type (default: inferred as Evidently does)")
     parser.add_argument("--method", action="append", default=[], metavar="COL=TEST",
@@ -91,6 +96,15 @@ def run(ctx: Any) -> int:
     from console.quality import data_quality
 
     args = ctx.args
+    if args.model:
+        if args.reference or args.current:
+            raise CliError("give either MODEL or --reference and --current, not both")
+        from console.commands.drift_model import run_model
+
+        return run_model(ctx)
+    if not (args.reference and args.current):
+        raise CliError("give MODEL (the workspace's drift window) or both --reference FILE and "
+                       "--current FILE", 2)
     reference, current = read_frame(args.reference), read_frame(args.current)
     kinds = {c: _kind(v) for c, v in _pairs(args.column_type, "--column-type").items()}
     methods = _pairs(args.method, "--method")

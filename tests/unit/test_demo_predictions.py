@@ -1,0 +1,50 @@
+"""The demo's prediction records: deterministic, `amount` shifts only while degraded, labels arrive later."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from collectors.demo import seed_demo
+from collectors.demo_predictions import FEATURES, PER_STEP, simulate_predictions
+from console.store import Store
+
+NOW = datetime(2026, 11, 20, 12, 0)
+
+
+def amounts(table) -> np.ndarray:
+    return np.array([json.loads(f)["amount"] for f in table.column("features").to_pylist()])
+
+
+def test_same_seed_same_records_and_the_fields_a_model_logs() -> None:
+    first = simulate_predictions(100, 40, 15, 7, ["3"] * 40, [False] * 40)
+    assert first.equals(simulate_predictions(100, 40, 15, 7, ["3"] * 40, [False] * 40))
+    assert not first.equals(simulate_predictions(100, 40, 15, 8, ["3"] * 40, [False] * 40))
+    assert first.num_rows == 40 * PER_STEP
+    row = first.slice(0, 1).to_pylist()[0]
+    assert tuple(json.loads(row["features"])) == FEATURES
+    assert row["id"] == "100-0" and row["ts"] == datetime(1970, 1, 1, 0, 24, 47, 500000) and 0 < row["prediction"] < 1
+    lag = (np.array(first.column("label_ts").to_pylist()) - np.array(first.column("ts").to_pylist()))
+    assert min(lag) >= timedelta(hours=2) and max(lag) < timedelta(hours=6)
+
+
+def test_amount_moves_when_degraded_and_nothing_else_does() -> None:
+    calm = simulate_predictions(0, 400, 15, 7, ["3"] * 400, [False] * 400)
+    bad = simulate_predictions(0, 400, 15, 7, ["3"] * 400, [True] * 400)
+    assert np.median(amounts(bad)) > 3 * np.median(amounts(calm))
+    countries = [json.loads(f)["country"] for f in bad.column("features").to_pylist()]
+    assert [json.loads(f)["country"] for f in calm.column("features").to_pylist()] == countries
+    assert np.mean(bad.column("prediction")) > np.mean(calm.column("prediction"))
+
+
+def test_seed_demo_stores_records_and_labels(tmp_path) -> None:
+    with Store.open(tmp_path / "oncall.duckdb") as store:
+        seed_demo(store, now=NOW, days=0.25)
+        _, rows = store.query("SELECT count(*), min(ts), max(ts), count(DISTINCT version) FROM predictions")
+        count, first, last, versions = rows[0]
+        assert count == 6 * 3600 // 15 * PER_STEP and versions == 1
+        assert last <= NOW and first >= NOW - timedelta(hours=6)
+        _, labels = store.query("SELECT count(*) FROM prediction_labels")
+        assert labels[0][0] == count
