@@ -21,7 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from console.durations import format_duration, parse_duration
 from console.selectors import matches, parse_selector
-from console.slo_sums import window_sums
+from console.slo_sums import single_pass_sums, window_sums
 from console.yamlmarks import Problem, load_marked, locate
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -440,11 +440,13 @@ def _conditions_held(slo: SLO, windows: dict[timedelta, WindowValue]) -> list[tu
 
 
 def slo_status(store: Any, slos: list[SLO], now: datetime, *,
-               with_period: bool = True) -> list[SLOStatus]:
-    """Every SLO group's status at `now`, in one pass over the samples.
+               with_period: bool = True, cache: bool = True) -> list[SLOStatus]:
+    """Every SLO group's status at `now`.
 
     Without `with_period` only the alert windows (up to 3d) are read: the SLO-window
     numbers (SLI, budget) are then left empty, which is all alert evaluation needs.
+    With `cache` (for processes that ask again: the console, the alert engine) finished
+    hours and days are kept between calls; without it every sample is read once.
     """
     if not slos:
         return []
@@ -455,8 +457,9 @@ def slo_status(store: Any, slos: list[SLO], now: datetime, *,
     cur = store.cursor()
     try:
         selection = _selection(cur, slos).to_pylist()
-        sums = window_sums(cur, str(store.path), [row["series_id"] for row in selection],
-                           now, spans, LOOKBACK)
+        ids = [row["series_id"] for row in selection]
+        sums = (window_sums(cur, str(store.path), ids, now, spans, LOOKBACK) if cache
+                else single_pass_sums(cur, ids, now, spans, LOOKBACK))
     finally:
         cur.close()
     totals: dict[tuple[int, str, str], list[float]] = {}

@@ -112,7 +112,7 @@ def run_status(ctx: Any) -> int:
 
     slos = _slos(ctx)
     now = ctx.now()
-    statuses = slo_status(ctx.read_store(), slos, now)
+    statuses = slo_status(ctx.read_store(), slos, now, cache=False)   # one shot: one pass
     if ctx.fmt == "json":
         print(dumps([{
             "slo": s.slo.name, "service": s.slo.service, "group": s.group,

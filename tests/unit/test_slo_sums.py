@@ -43,6 +43,14 @@ def numbers(statuses):
 
 def fresh(store, now):
     clear_cache()
+    built = numbers(slo_status(store, SLOS, now))
+    one_pass = numbers(slo_status(store, SLOS, now, cache=False))
+    assert [g[:2] for g in built] == [g[:2] for g in one_pass]
+    for mine, theirs in zip(built, one_pass):
+        assert mine[1:3] == pytest.approx(theirs[1:3], rel=1e-12)
+        for a, b in zip(mine[3], theirs[3]):
+            assert a[0] == pytest.approx(b[0], rel=1e-12) and a[1:] == b[1:]
+    clear_cache()
     return numbers(slo_status(store, SLOS, now))
 
 
