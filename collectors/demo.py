@@ -186,12 +186,13 @@ class DemoCollector(Collector):
                       for i in range(steps)]
         degraded = [version == self.options.degrade_version and t >= degrade_at
                     for t in step_times]
-        samples, logs, counters = simulate(next_step, steps, self.step_s, self.options.seed,
+        seed = int(cursor.get("seed", self.options.seed))   # the seed the history was made with
+        samples, logs, counters = simulate(next_step, steps, self.step_s, seed,
                                            [version] * steps, degraded, cursor["counters"])
         new_cursor = {**cursor, "next_step": last_step + 1, "counters": counters,
                       "degrade_at": degrade_at.isoformat(), "serving": version,
                       "degraded": bool(degraded[-1])}
-        live_predictions(store, next_step, steps, self.step_s, self.options.seed, [version] * steps, degraded)
+        live_predictions(store, next_step, steps, self.step_s, seed, [version] * steps, degraded)
         added = ingest_logs(store, logs)
         added += ingest_samples(store, samples, cursor=(self.name, new_cursor), now=now)
         return CollectResult(added, {"serving": version, "degraded": bool(degraded[-1])})
@@ -217,7 +218,7 @@ def seed_demo(store: Store, *, now: datetime, name: str = "demo", days: float = 
         served.append(next((v for at, v in reversed(moves) if at <= t), "1"))
     samples, logs, counters = simulate(first_step, steps, step_s, seed, served, [False] * steps,
                                        [0.0] * (len(SERIES) - 1))
-    cursor = {"next_step": last_step + 1, "counters": counters,
+    cursor = {"next_step": last_step + 1, "counters": counters, "seed": seed,
               "degrade_at": (now + parse_duration(degrade_after)).isoformat(),
               "serving": served[-1] if served else "3", "degraded": False}
     seed_predictions(store, first_step, steps, step_s, seed, served)

@@ -38,13 +38,9 @@ class Session:
         self.store = store
         self.owner = not store.read_only
         self.slos = self._load_slos()
-        self.engine = None
+        self.engine: Any = None
         self.control = None
-        self.last_tick_error: str | None = None
-        if self.owner and run_engine:
-            from console.engine import Engine
-
-            self.engine = Engine(workspace, store)
+        self.runs_engine = self.owner and run_engine
         if self.owner and listen:
             from console.cli import main as cli_main
             from console.control import ControlServer
@@ -70,9 +66,16 @@ class Session:
         return os.environ.get("ONCALL_ACTOR") or getpass.getuser()
 
     def tick(self) -> list[Any]:
-        """One engine cycle (collect, evaluate) when we own the store; else a fresh snapshot."""
+        """One engine cycle (collect, evaluate) when we own the store; else a fresh snapshot.
+
+        The engine (collectors, rules) is built on the first tick, off the UI's start-up path.
+        """
         with self._lock:
-            if self.engine is not None:
+            if self.runs_engine:
+                if self.engine is None:
+                    from console.engine import Engine
+
+                    self.engine = Engine(self.workspace, self.store)
                 return self.engine.tick(self.clock()).events
             if self.holder is not None:
                 fresh = Store.open_read(self.workspace.store_path)
@@ -82,6 +85,8 @@ class Session:
 
     def trigger_degradation(self) -> bool:
         """Make the demo's champion degrade now (the demo's key); False without a simulator."""
+        if self.runs_engine and self.engine is None:
+            self.tick()
         for collector in getattr(self.engine, "collectors", []):
             if getattr(collector, "kind", "") == "demo":
                 collector.trigger(self.clock())

@@ -63,9 +63,6 @@ def run(ctx: Any) -> int:
     clock = SimClock(now, ctx.args.speed)
     tick = ctx.args.tick or max(0.1, min(1.0, 15.0 / ctx.args.speed))
     session = Session(ws, clock=clock)
-    for collector in session.engine.collectors:
-        if collector.kind == "demo":
-            collector.options = collector.options.model_copy(update={"seed": ctx.args.seed})
     try:
         if ctx.args.headless:
             emit(f"demo workspace {target} (speed {ctx.args.speed:g}x); "

@@ -12,29 +12,28 @@ import json
 from datetime import datetime
 from typing import Any, Mapping
 
-import pyarrow as pa
 
 from console.store.db import Store
 
-SAMPLE_SCHEMA = pa.schema([
-    ("name", pa.string()),
-    ("labels", pa.string()),
-    ("ts", pa.timestamp("us")),
-    ("value", pa.float64()),
-])
+_SCHEMAS: dict[str, Any] = {}
 
-LOG_SCHEMA = pa.schema([
-    ("ts", pa.timestamp("us")),
-    ("source", pa.string()),
-    ("service", pa.string()),
-    ("level", pa.string()),
-    ("message", pa.string()),
-    ("attributes", pa.string()),
-    ("raw", pa.string()),
-    ("parse_error", pa.string()),
-    ("origin", pa.string()),
-    ("line_offset", pa.int64()),
-])
+
+def __getattr__(name: str) -> Any:
+    """SAMPLE_SCHEMA and LOG_SCHEMA, built on first use so importing the store stays light."""
+    if name not in ("SAMPLE_SCHEMA", "LOG_SCHEMA"):
+        raise AttributeError(name)
+    if not _SCHEMAS:
+        import pyarrow as pa
+
+        _SCHEMAS["SAMPLE_SCHEMA"] = pa.schema([
+            ("name", pa.string()), ("labels", pa.string()), ("ts", pa.timestamp("us")),
+            ("value", pa.float64())])
+        _SCHEMAS["LOG_SCHEMA"] = pa.schema([
+            ("ts", pa.timestamp("us")), ("source", pa.string()), ("service", pa.string()),
+            ("level", pa.string()), ("message", pa.string()), ("attributes", pa.string()),
+            ("raw", pa.string()), ("parse_error", pa.string()), ("origin", pa.string()),
+            ("line_offset", pa.int64())])
+    return _SCHEMAS[name]
 
 
 def canonical_labels(labels: Mapping[str, Any]) -> str:
@@ -43,7 +42,9 @@ def canonical_labels(labels: Mapping[str, Any]) -> str:
                       ensure_ascii=False)
 
 
-def _as_arrow(data: Any, schema: pa.Schema) -> pa.Table:
+def _as_arrow(data: Any, schema: Any) -> Any:
+    import pyarrow as pa
+
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if not isinstance(data, pa.Table):
@@ -61,7 +62,7 @@ def ingest_samples(store: Store, data: Any, *, cursor: Cursor | None = None,
     `labels` holds canonical JSON (see `canonical_labels`).  With `cursor`, the
     collector's cursor is stored in the same transaction as the batch.
     """
-    table = _as_arrow(data, SAMPLE_SCHEMA)
+    table = _as_arrow(data, __getattr__("SAMPLE_SCHEMA"))
     with store.transaction() as cur:
         cur.register("_batch_in", table)
         try:
@@ -107,7 +108,7 @@ def ingest_samples(store: Store, data: Any, *, cursor: Cursor | None = None,
 def ingest_logs(store: Store, data: Any, *, cursor: Cursor | None = None,
                 now: datetime | None = None) -> int:
     """Insert log records (see LOG_SCHEMA); return how many were new."""
-    table = _as_arrow(data, LOG_SCHEMA)
+    table = _as_arrow(data, __getattr__("LOG_SCHEMA"))
     with store.transaction() as cur:
         cur.register("_logs_in", table)
         try:

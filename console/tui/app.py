@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 from textual import work
 from rich.text import Text
@@ -37,15 +38,25 @@ class ViewCommands(Provider):
 
 
 class DataLoaded(Message):
-    def __init__(self, view: str, data: Any, events: list[Any]) -> None:
+    def __init__(self, view: str, data: Any, events: list[Any], final: bool = True) -> None:
         super().__init__()
-        self.view, self.data, self.events = view, data, events
+        self.view, self.data, self.events, self.final = view, data, events, final
+
+
+def _post_parts(app: App, view: View, parts: Iterator[Any]) -> Iterator[Any]:
+    """Post every part but the last as it is ready; yield them all."""
+    previous = None
+    for part in parts:
+        if previous is not None:
+            app.post_message(DataLoaded(view.view_name, previous, [], final=False))
+        previous = part
+        yield part
 
 
 class OncallApp(App[None]):
     """The on-call console over one session (workspace, store, clock, engine)."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "oncall"
     COMMANDS = App.COMMANDS | {ViewCommands}
     BINDINGS = [
@@ -85,7 +96,7 @@ class OncallApp(App[None]):
     def on_mount(self) -> None:
         self.query_one("#prompt").display = False
         self.focus_view()
-        self.refresh_view()
+        self._load(self.view, tick=False)   # the first frame does not wait for collectors
 
     @property
     def view(self) -> View:
@@ -110,9 +121,11 @@ class OncallApp(App[None]):
         self._load(self.view)
 
     @work(thread=True, exclusive=True, group="refresh")
-    def _load(self, view: View) -> None:
-        events = [e for e in self.session.tick()] if self.session.engine is not None else []
+    def _load(self, view: View, tick: bool = True) -> None:
+        events = self.session.tick() if tick else []
         data = view.load(self.session)
+        if isinstance(data, Iterator):        # a view that draws in steps, cheapest first
+            *parts, data = list(_post_parts(self, view, data))
         self.post_message(DataLoaded(view.view_name, data, events))
 
     def on_data_loaded(self, message: DataLoaded) -> None:
@@ -126,7 +139,7 @@ class OncallApp(App[None]):
         if message.view == self.view.view_name and not isinstance(self.screen, HelpScreen):
             self.view.draw(message.data)
         self._draw_status()
-        if self.refresh_seconds:
+        if self.refresh_seconds and message.final:
             self.set_timer(self.refresh_seconds, self.refresh_view, name="refresh")
 
     def _draw_status(self) -> None:

@@ -88,16 +88,25 @@ class OverviewView(View):
                 yield _table("overview-collectors", "collector", "health", "last success", "rows")
 
     def load(self, session: Any) -> Any:
+        """Alerts, incidents and collectors first; the SLO board (the costly part) after."""
         now = session.clock()
         store = session.store
-        return {
-            "slos": v.slo_board(store, session.slos, now),
+        quick = {
+            "slos": None,
             "alerts": v.alert_rows(store, states=("firing", "pending"), limit=500),
             "incidents": v.open_incidents(store),
             "collectors": v.collector_rows(store),
         }
+        if self.data is None and session.slos:
+            yield quick          # the first frame does not wait for the SLOs
+        yield {**quick, "slos": v.slo_board(store, session.slos, now)}
 
     def draw(self, data: Any) -> None:
+        if data["slos"] is None:
+            data = {**data, "slos": (self.data or {}).get("slos") or []}
+            self.query_one("#slo-board", DataTable).loading = not self.data
+        else:
+            self.query_one("#slo-board", DataTable).loading = False
         self.data = data
         rows = []
         for slo in data["slos"]:
