@@ -89,3 +89,18 @@ def start_server(name: str, argv: Sequence[str], *, port: int, workdir: Path,
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"{name} not ready after {timeout:.0f}s ({last}):\n{server.log()}")
+
+
+def start_alertmanager(workdir: Path) -> Server:
+    """A real Alertmanager with a do-nothing receiver, its HA listener off."""
+    binary = require_binary("/usr/bin/prometheus-alertmanager")
+    (workdir / "alertmanager.yml").parent.mkdir(parents=True, exist_ok=True)
+    (workdir / "alertmanager.yml").write_text(
+        "route: {receiver: nobody, group_wait: 1s}\nreceivers: [{name: nobody}]\n")
+    port = free_port()
+    return start_server(
+        "alertmanager",
+        [binary, f"--config.file={workdir / 'alertmanager.yml'}",
+         f"--storage.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+         "--cluster.listen-address="],
+        port=port, workdir=workdir, ready_path="/-/ready")

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 
-from tests.servers import free_port, require_binary, start_server
+from tests.servers import free_port, require_binary, start_alertmanager, start_server
 
 # A sample the exporter publishes with its own timestamp (seconds since the epoch).
 STAMPED_AT = 1_795_687_200.25
@@ -105,16 +105,6 @@ def victoriametrics(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory):
-    binary = require_binary("/usr/bin/prometheus-alertmanager")
-    workdir = tmp_path_factory.mktemp("alertmanager")
-    (workdir / "alertmanager.yml").write_text(
-        "route: {receiver: nobody, group_wait: 1s}\nreceivers: [{name: nobody}]\n")
-    port = free_port()
-    server = start_server(
-        "alertmanager",
-        [binary, f"--config.file={workdir / 'alertmanager.yml'}",
-         f"--storage.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-         "--cluster.listen-address="],
-        port=port, workdir=workdir, ready_path="/-/ready")
+    server = start_alertmanager(tmp_path_factory.mktemp("alertmanager"))
     yield server
     server.stop()
