@@ -169,7 +169,7 @@ def evaluate_window(store: Any, window: DriftWindow, now: datetime,
 
 
 def histogram(result: WindowResult, column: str, bins: int = 10) -> dict[str, Any]:
-    """Reference vs current shares of one column: equal-width bins over both (numeric) or per value."""
+    """Reference vs current shares of one column: bins at the reference's quantiles (numeric) or per value."""
     import numpy as np
 
     from console.drift import NUM, clean_categorical, clean_numeric
@@ -181,7 +181,7 @@ def histogram(result: WindowResult, column: str, bins: int = 10) -> dict[str, An
         ref, cur = clean_numeric(ref_side), clean_numeric(cur_side)
         if ref.size == 0 and cur.size == 0:
             return {"column": column, "kind": kind, "labels": [], "reference": [], "current": []}
-        edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins=bins)
+        edges = _quantile_edges(ref if ref.size else cur, np.concatenate([ref, cur]), bins)
         labels = [f"{lo:.4g}..{hi:.4g}" for lo, hi in zip(edges[:-1], edges[1:])]
         ref_counts = np.histogram(ref, edges)[0]
         cur_counts = np.histogram(cur, edges)[0]
@@ -199,6 +199,17 @@ def histogram(result: WindowResult, column: str, bins: int = 10) -> dict[str, An
 
     return {"column": column, "kind": kind, "labels": labels,
             "reference": shares(ref_counts, int(ref.size)), "current": shares(cur_counts, int(cur.size))}
+
+
+def _quantile_edges(basis: Any, both: Any, bins: int) -> Any:
+    """Bin edges at the basis's quantiles (the reference's deciles by default), spanning both sides."""
+    import numpy as np
+
+    edges = np.unique(np.quantile(basis, np.linspace(0, 1, bins + 1)))
+    if edges.size < 2:
+        return np.histogram_bin_edges(both, bins=1)
+    edges[0], edges[-1] = min(edges[0], both.min()), max(edges[-1], both.max())
+    return edges
 
 
 def _counts(values: Any, keys: list[str]) -> Any:

@@ -413,3 +413,7 @@ VIEWS: tuple[type[View], ...] = (OverviewView, AlertsView, LogsView, MetricsView
 from console.tui.incidents_view import IncidentsView  # noqa: E402 - it builds on View above
 
 VIEWS += (IncidentsView,)
+
+from console.tui.drift_view import DriftView  # noqa: E402 - it builds on View above
+
+VIEWS += (DriftView,)
