@@ -135,16 +135,16 @@ def _ago(span: timedelta) -> str:
 
 
 def score_change(change: Change, onset: datetime, burning: BurnSeries | None,
-                 step: timedelta = STEP) -> Suspect:
-    """Closeness before the onset (1 at the onset, ½ an hour before, → 0) and label match, in words."""
+                 step: timedelta = STEP, *, event: str = "the burn began") -> Suspect:
+    """Closeness before the onset (1 at it, ½ an hour before, → 0) and model match, in words."""
     gap = onset - change.ts
     reasons = []
     if gap < -step:
         closeness = 0.0
-        reasons.append(f"{_ago(gap)} after the burn began, so it cannot have started it")
+        reasons.append(f"{_ago(gap)} after {event}, so it cannot have started it")
     else:
         closeness = 1.0 / (1.0 + max(gap, timedelta()) / CLOSENESS_HALF)
-        when = "at the burn's onset" if gap <= step else f"{_ago(gap)} before the burn began"
+        when = f"as {event}" if gap <= step else f"{_ago(gap)} before {event}"
         reasons.append(f"{when} (closeness {closeness:.2f})")
     model = (burning.labels.get("model") if burning else None)
     service = (burning.labels.get("service") if burning else None)
@@ -166,9 +166,10 @@ def score_change(change: Change, onset: datetime, burning: BurnSeries | None,
 
 
 def rank_suspects(changes: list[Change], onset: datetime, burning: BurnSeries | None,
-                  step: timedelta = STEP) -> list[Suspect]:
+                  step: timedelta = STEP, *, event: str = "the burn began") -> list[Suspect]:
     """Changes before the onset (one step of slack), best suspect first."""
-    scored = [score_change(c, onset, burning, step) for c in changes if c.ts <= onset + step]
+    scored = [score_change(c, onset, burning, step, event=event) for c in changes
+              if c.ts <= onset + step]
     return sorted(scored, key=lambda s: (-s.score, onset - s.change.ts))
 
 
@@ -193,5 +194,7 @@ def what_changed(store: Any, slos: list[Any], incident: Any, now: datetime, *,
     onset = burn_onset(burning, created) if burning else None
     anchor = onset or created
     changes = changes_between(store, min(start, anchor - lookback), end)
-    suspects = rank_suspects([c for c in changes if c.ts <= created], anchor, burning, step)
+    event = "the burn began" if onset else "the incident was declared"
+    suspects = rank_suspects([c for c in changes if c.ts <= created], anchor, burning, step,
+                             event=event)
     return WhatChanged(start, end, created, burning, series, onset, changes, suspects)

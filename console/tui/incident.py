@@ -45,7 +45,8 @@ def burn_chart(what: Any) -> Text:
     times = burning.times[-CHART_WIDTH:]
     values = [b if b is not None else 0.0 for b in burning.burn[-CHART_WIDTH:]]
     top = max(max(values), 1.0)
-    out.append(f"{burning.slo} burn (5m) · peak {top:.1f}× · now {values[-1]:.1f}×\n", style="bold")
+    out.append(f"{burning.slo}\n", style="bold")
+    out.append(f"burn (5m) · peak {top:.1f}× · now {values[-1]:.1f}×\n")
     for value in values:
         level = min(len(SPARK) - 1, int(value / top * (len(SPARK) - 1)))
         out.append(SPARK[level], style="red" if value > 1 else "green")
@@ -67,12 +68,17 @@ def burn_chart(what: Any) -> Text:
     out.append(f"{times[0]:%H:%M}", style="dim")
     out.append(" " * max(1, len(values) - 10))
     out.append(f"{times[-1]:%H:%M}\n", style="dim")
-    out.append("▲ change  ! declared", style="dim")
+    out.append("▲ change ! declared", style="dim")
     if what.onset:
-        out.append(f"  burn began {what.onset:%H:%M}", style="red")
+        out.append(f" · burn from {what.onset:%H:%M}", style="red")
     if earlier:
-        out.append(f"  {len(earlier)} earlier change(s) in the suspects", style="dim")
+        out.append(f" · {len(earlier)} older", style="dim")
     return out
+
+
+def _clip(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
 class IncidentScreen(Screen[None]):
@@ -83,12 +89,13 @@ class IncidentScreen(Screen[None]):
     IncidentScreen #inc-main { height: 1fr; }
     IncidentScreen #inc-left, IncidentScreen #inc-right { width: 1fr; height: 1fr; }
     IncidentScreen #inc-steps { height: auto; padding: 0 1; }
-    IncidentScreen #inc-preview { height: auto; max-height: 10; padding: 0 1; }
+    IncidentScreen #inc-preview { height: auto; max-height: 9; padding: 0 1; }
     IncidentScreen #inc-result { height: 1fr; }
-    IncidentScreen #inc-what { height: 10; }
+    IncidentScreen #inc-what { height: 10; border: round $primary-background; }
     IncidentScreen #inc-chart-box { width: 50; }
     IncidentScreen #inc-chart { padding: 0 1; }
     IncidentScreen #inc-suspects-box { width: 1fr; }
+    IncidentScreen #inc-suspects { padding: 0 1; }
     IncidentScreen #inc-input { dock: bottom; margin-bottom: 1; border: round $accent; }
     """
 
@@ -134,15 +141,13 @@ class IncidentScreen(Screen[None]):
                 yield Static("", id="inc-steps")
                 yield Static("", id="inc-preview")
                 yield DataTable(id="inc-result", cursor_type="row", zebra_stripes=True)
-        with Horizontal(id="inc-what", classes="panel"):
+        with Horizontal(id="inc-what"):
             with Vertical(id="inc-chart-box"):
                 yield Static("What changed", classes="title")
                 yield Static("", id="inc-chart")
             with Vertical(id="inc-suspects-box"):
                 yield Static("Suspects (most likely first)", classes="title")
-                suspects = DataTable(id="inc-suspects", cursor_type="row")
-                suspects.add_columns("score", "when", "change", "why")
-                yield suspects
+                yield Static("", id="inc-suspects")
         yield Input(id="inc-input")
         yield Footer()
 
@@ -226,9 +231,11 @@ class IncidentScreen(Screen[None]):
         steps = Text()
         for n, step in enumerate(page.steps, 1):
             mark, style = STATE_MARK.get(step.state, ("?", ""))
-            steps.append(f"{mark} ", style=style).append(f"{n}. {step.title}",
+            label = f"{n}. {step.title}"
+            label = label if len(label) <= 32 else label[:31] + "…"
+            steps.append(f"{mark} ", style=style).append(label.ljust(33),
                                                          style="bold" if step.state == "current" else "")
-            steps.append(f"  [{step.kind}] {step.state}\n", style="dim")
+            steps.append(f"{step.kind} {step.state}\n", style="dim")
         self.query_one("#inc-steps", Static).update(steps)
         self.query_one("#inc-preview", Static).update(self._preview_text(page))
         self._draw_result(page)
@@ -254,11 +261,11 @@ class IncidentScreen(Screen[None]):
         out.append("next: ", style="bold").append(f"{preview.title} [{preview.step.kind}]\n")
         if preview.error:
             return out.append(preview.error, style="red")
-        if preview.text:
-            out.append(preview.text.strip() + "\n")
         if preview.sql:
-            out.append(" ".join(preview.sql.split())[:300] + "\n", style="cyan")
             out.append(f"params: {preview.params}\n", style="cyan")
+            out.append(_clip(preview.sql, 160) + "\n", style="cyan")
+        if preview.text:
+            out.append(_clip(preview.text, 110) + "\n")
         if preview.argv:
             out.append("argv: " + " ".join(repr(a) for a in preview.argv) + "\n", style="cyan")
         if preview.plan is not None:
@@ -288,12 +295,16 @@ class IncidentScreen(Screen[None]):
     def _draw_what(self, page: pages.IncidentPage) -> None:
         what = page.what
         self.query_one("#inc-chart", Static).update(burn_chart(what))
-        rows = []
-        for n, suspect in enumerate(what.suspects if what else []):
+        out = Text()
+        for n, suspect in enumerate(what.suspects if what else [], 1):
             change = suspect.change
-            rows.append((str(n), [f"{suspect.score:.2f}", cell(change.ts)[5:16],
-                                  Text(change.describe()), Text(suspect.explanation)]))
-        sync_table(self.query_one("#inc-suspects", DataTable), rows)
+            out.append(f"{n}. ", style="bold").append(f"{suspect.score:.2f} ", style="bold yellow")
+            out.append(change.describe(), style="bold").append(f"  {change.ts:%m-%d %H:%M}\n",
+                                                                 style="dim")
+            out.append(f"   {suspect.explanation}\n")
+        if what is not None and not what.suspects:
+            out.append("no changes recorded before this incident", style="dim")
+        self.query_one("#inc-suspects", Static).update(out)
 
     # -- keys -----------------------------------------------------------------------------
 

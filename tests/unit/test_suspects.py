@@ -112,3 +112,4 @@ def test_no_slos_still_lists_changes(store) -> None:
     # no SLO to match against: the closest change before the incident leads
     assert [s.change.version for s in found.suspects] == ["4", "7", "6"]
     assert "match 0.5" in found.suspects[0].explanation
+    assert "28m before the incident was declared" in found.suspects[0].explanation

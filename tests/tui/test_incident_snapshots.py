@@ -1,0 +1,62 @@
+"""The incidents view and the incident screen at 120×40 with a fixed clock (review the report on change)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from console import incidents
+from console.incident_loop import run_incident_cycle
+from console.incident_page import matched_playbooks, playbook_library
+from console.runbooks import RunContext, start_run
+from console.tui.app import OncallApp
+
+SIZE = (120, 40)
+NOW = datetime(2026, 11, 20, 12, 0)          # the fixture workspace's fixed time
+
+
+@pytest.fixture
+def incident_session(workspace: Path, session_for, monkeypatch: pytest.MonkeyPatch):
+    """The fixture's firing page alert declared as an incident 5 minutes ago, its playbook one step in."""
+    monkeypatch.setenv("ONCALL_ACTOR", "alice")
+    session = session_for(workspace)
+    declared = NOW - timedelta(minutes=5)
+    [news] = run_incident_cycle(session.store, declared)
+    incidents.acknowledge(session.store, news.incident_id, now=declared + timedelta(minutes=1),
+                          actor="alice")
+    incident = incidents.get_incident(session.store, news.incident_id)
+    playbook = matched_playbooks(playbook_library(session.workspace), incident)[0]
+    ctx = RunContext(store=session.store, actor="alice", clock=lambda: NOW,
+                     workspace=session.workspace)
+    start_run(ctx, playbook, incident=incident).advance()
+    return session
+
+
+async def loaded(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def keys(*pressed: str):
+    async def run_before(pilot) -> None:
+        await loaded(pilot)
+        await pilot.press("colon", *"incidents", "enter")
+        await loaded(pilot)
+        if pressed:
+            await pilot.press(*pressed)
+            await loaded(pilot)
+    return run_before
+
+
+def test_incidents_view(incident_session, snap_compare) -> None:
+    app = OncallApp(incident_session, refresh_seconds=0)
+    assert snap_compare(app, terminal_size=SIZE, run_before=keys())
+
+
+def test_incident_screen(incident_session, snap_compare) -> None:
+    app = OncallApp(incident_session, refresh_seconds=0)
+    assert snap_compare(app, terminal_size=SIZE, run_before=keys("enter"))
