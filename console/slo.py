@@ -643,10 +643,7 @@ def _backtest_group(slo: SLO, group: dict[str, str], times: np.ndarray,
     return Backtest(slo, group, times, ratios, statuses, held, conditions)
 
 
-def window_name(window: timedelta) -> str:
-    return format_duration(window)
-
-
 def ms_to_datetime(ms: int) -> datetime:
+    """A backtest grid time (epoch ms) as a naive UTC datetime."""
     return datetime(1970, 1, 1) + timedelta(milliseconds=int(ms))
 

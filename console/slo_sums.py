@@ -203,46 +203,54 @@ def _read_blocks(cur: Any, ids: list[int], wanted: list[BlockKey], raw: set[Bloc
     # is in window j exactly when its bucket is above j's rank among the sorted starts.
     ordered = sorted(set(starts))
     bucket = " + ".join(f"(t > {a})::INTEGER" for a in ordered)
+    # One sort per series; a block's first sample is then linked to whatever was read before
+    # it, so that increase is taken back out (`lead_inc`): joining blocks re-links them.
     rows = cur.execute(f"""
-        WITH picked AS (
-            SELECT series_id, t, value,
+        WITH inc AS (
+            SELECT series_id, t, value, {bucket} AS bucket,
                    CASE WHEN t // {DAY_MS} IN ({day_sql}) THEN t // {HOUR_MS} * {HOUR_MS}
                         ELSE t // {DAY_MS} * {DAY_MS} END AS block_start,
-                   CASE WHEN t // {DAY_MS} IN ({day_sql}) THEN {HOUR_MS}
-                        ELSE {DAY_MS} END AS block_length
-            FROM (SELECT series_id, epoch_ms(ts) AS t, value FROM samples
+                   CASE WHEN prev IS NULL THEN 0.0 WHEN value < prev THEN value
+                        ELSE value - prev END AS inc
+            FROM (SELECT series_id, epoch_ms(ts) AS t, value,
+                         lag(value) OVER (PARTITION BY series_id ORDER BY ts) AS prev
+                  FROM samples
                   WHERE series_id IN ({_id_list(ids)})
                     AND ts > {_literal(lo_ms)} AND ts <= {_literal(now_ms)}
                     AND value IS NOT NULL AND NOT isnan(value) AND ({_range_sql(wanted)}))
-        ), inc AS (
-            SELECT series_id, block_start, block_length, t, value, {bucket} AS bucket,
-                   CASE WHEN prev IS NULL THEN 0.0 WHEN value < prev THEN value
-                        ELSE value - prev END AS inc
-            FROM (SELECT *, lag(value) OVER (PARTITION BY series_id, block_start ORDER BY t) AS prev
-                  FROM picked)
         )
-        SELECT series_id, block_start, block_length, bucket, count(*), min(t), arg_min(value, t),
-               max(t), arg_max(value, t), sum(inc), sum(t)
-        FROM inc GROUP BY series_id, block_start, block_length, bucket
+        SELECT series_id, block_start, bucket, count(*), min(t), arg_min(value, t),
+               max(t), arg_max(value, t), sum(inc), sum(t), arg_min(inc, t)
+        FROM inc GROUP BY series_id, block_start, bucket
     """).fetchall()
+    hour_day_set = set(hour_days)
     merged: dict[tuple[int, BlockKey], list[Any]] = {}
-    by_bucket: dict[tuple[int, BlockKey], dict[int, tuple[float, int]]] = {}
-    for (series_id, start, length, bucket_no, count, first_ts, first_value, last_ts, last_value,
-         inner, ts_sum) in rows:
-        key = (int(series_id), (int(start), int(length)))
-        by_bucket.setdefault(key, {})[int(bucket_no)] = (float(inner or 0.0), int(count))
+    by_bucket: dict[tuple[int, BlockKey], dict[int, list[Any]]] = {}
+    for (series_id, start, bucket_no, count, first_ts, first_value, last_ts, last_value,
+         inner, ts_sum, lead_inc) in rows:
+        length = HOUR_MS if int(start) // DAY_MS in hour_day_set else DAY_MS
+        key = (int(series_id), (int(start), length))
+        by_bucket.setdefault(key, {})[int(bucket_no)] = [float(inner or 0.0), int(count),
+                                                         int(first_ts), float(lead_inc or 0.0)]
         acc = merged.get(key)
         if acc is None:
             merged[key] = [int(count), int(first_ts), float(first_value), int(last_ts),
-                           float(last_value), float(inner or 0.0), int(ts_sum)]
+                           float(last_value), float(inner or 0.0), int(ts_sum),
+                           float(lead_inc or 0.0)]
             continue
         acc[0] += int(count)
         if first_ts < acc[1]:
-            acc[1], acc[2] = int(first_ts), float(first_value)
+            acc[1], acc[2], acc[7] = int(first_ts), float(first_value), float(lead_inc or 0.0)
         if last_ts > acc[3]:
             acc[3], acc[4] = int(last_ts), float(last_value)
         acc[5] += float(inner or 0.0)
         acc[6] += int(ts_sum)
+    for key, acc in merged.items():
+        acc[5] -= acc[7]                       # the block's own increases only
+        for part in by_bucket[key].values():
+            if part[2] == acc[1]:
+                part[0] -= acc[7]
+        del acc[7]
     blocks = {key: Block(*values) for key, values in merged.items()}
     parts: dict[tuple[int, BlockKey], list[tuple[float, int]]] = {}
     for key, buckets in by_bucket.items():
