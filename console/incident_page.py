@@ -128,7 +128,8 @@ def load_page(store: Any, slos: list[Any], incident_id: int, now: datetime, runn
                 page.problem = str(exc)
     elif playbook is not None:
         page.playbook_id, page.playbook_title = playbook.id, playbook.title
-        page.steps = [StepState(s.id, s.kind, s.title or s.id, "pending") for s in playbook.steps]
+        page.steps = [StepState(s.id, s.kind, s.id if "{{" in (s.title or "{{") else s.title,
+                                "pending") for s in playbook.steps]
     if with_what:
         from console.suspects import what_changed
         try:

@@ -225,7 +225,7 @@ class IncidentScreen(Screen[None]):
         if page.playbook_id is None:
             title.update("Playbook: none matches this incident's alert")
         else:
-            state = page.run_status or "not started — p starts it"
+            state = page.run_status or "p starts it"
             title.update(Text.assemble(("Playbook ", "bold"), (page.playbook_id, "bold cyan"),
                                        f" · {state}"))
         steps = Text()
