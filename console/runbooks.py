@@ -844,7 +844,10 @@ class Runner:
         else:
             self.current_step = next_step
             self.status = "done" if next_step == END else "running"
-        title = step.title or step.id
+        try:
+            title = self.render(step.title, "title") if step.title else step.id
+        except RunError:
+            title = step.title or step.id
         text = f"step {step.id} ({title}): {outcome}" + (f" — {error}" if error else "")
         with self.ctx.store.transaction() as cur:
             self._save(cur, finished=now if self.status == "done" else None)

@@ -132,7 +132,7 @@ class OncallApp(App[None]):
         if message.events:
             self.events = (self.events + message.events)[-50:]
             for event in message.events:
-                if event.kind in ("alert", "serving", "collector"):
+                if event.kind in ("alert", "serving", "collector", "incident"):
                     self.notify(event.text, title=event.kind, markup=False,
                                 severity="warning" if "firing" in event.text or "DEGRADED" in event.text
                                 else "information", timeout=6)
@@ -155,7 +155,7 @@ class OncallApp(App[None]):
     # -- the prompt: `:` commands and `/` filters -----------------------------------------
 
     def action_command_line(self) -> None:
-        self._open_prompt("command", "", "view: overview alerts logs metrics models sql")
+        self._open_prompt("command", "", "view: " + " ".join(COMMANDS))
 
     def action_filter(self) -> None:
         self._open_prompt("filter", self.view.filter_text, "filter the view (Esc clears)")

@@ -19,7 +19,7 @@ def sync_table(table: DataTable, rows: Sequence[Row]) -> None:
             old = table.get_row(key)
             for column, (before, after) in zip(columns, zip(old, cells)):
                 if before != after:
-                    table.update_cell(key, column, after)
+                    table.update_cell(key, column, after, update_width=True)
         return
     selected = None
     if table.row_count and 0 <= table.cursor_row < table.row_count:
