@@ -51,9 +51,9 @@ def export_markdown(store: Any, incident_id: int, *, now: datetime, slos: list[A
              f"- Status: {incident.status}",
              f"- Commander: {incident.commander or '—'}",
              f"- Declared: {incident.created_at:%Y-%m-%d %H:%M:%S} UTC",
-             f"- Acknowledged: {incident.acked_at or '—'}",
-             f"- Mitigated: {incident.mitigated_at or '—'}",
-             f"- Resolved: {incident.resolved_at or '—'}",
+             f"- Acknowledged: {_when(incident.acked_at)}",
+             f"- Mitigated: {_when(incident.mitigated_at)}",
+             f"- Resolved: {_when(incident.resolved_at)}",
              f"- Alerts: {', '.join(incident.alerts) or '—'}", "",
              "## Response times", "",
              f"- Time to acknowledge (MTTA): {format_span(incident.time_to_ack)}",
@@ -98,3 +98,7 @@ def _actions(store: Any, start: datetime, end: datetime) -> list[tuple]:
         "SELECT ts, actor, action, phase, target, reason, result FROM audit "
         "WHERE ts BETWEEN ? AND ? AND action NOT LIKE 'playbook.%' ORDER BY ts, id",
         [start, end])[1]
+
+
+def _when(moment: Any) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "—"
