@@ -33,7 +33,7 @@ _LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s
 _UNESCAPE = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
 
 
-class ImportError_(Exception):
+class ImportFailed(Exception):
     """A file that cannot be imported at all (unreadable, unknown format)."""
 
 
@@ -76,7 +76,7 @@ def detect_format(path: Path) -> str:
         return "jsonl"
     if head.startswith(b"#") or re.match(rb"[a-zA-Z_:][a-zA-Z0-9_:]*[{ \t]", head):
         return "openmetrics" if _has_eof(path) else "prometheus"
-    raise ImportError_(f"{path}: cannot tell the format; name it .prom, .om, .jsonl, .csv "
+    raise ImportFailed(f"{path}: cannot tell the format; name it .prom, .om, .jsonl, .csv "
                        "or .parquet, or pass --format")
 
 
@@ -319,7 +319,7 @@ class _Importer:
         try:
             rel = self.parser.execute(f"SELECT * FROM {reader} LIMIT 0", [str(self.path)])
         except duckdb.Error as exc:
-            raise ImportError_(f"{self.path}: cannot read {fmt}: {str(exc).splitlines()[0]}") from None
+            raise ImportFailed(f"{self.path}: cannot read {fmt}: {str(exc).splitlines()[0]}") from None
         columns = [d[0] for d in rel.description]
         lower = {c.lower(): c for c in columns}
 
@@ -330,7 +330,7 @@ class _Importer:
         ts_col = pick("ts", "timestamp", "time")
         value_col = pick("value")
         if not (name_col and ts_col and value_col):
-            raise ImportError_(f"{self.path}: needs columns name (or metric), ts (or timestamp) "
+            raise ImportFailed(f"{self.path}: needs columns name (or metric), ts (or timestamp) "
                                f"and value; found {', '.join(columns)}")
         labels_col = pick("labels")
         label_cols = [c for c in columns if c not in (name_col, ts_col, value_col, labels_col)]
@@ -414,7 +414,7 @@ def import_file(store: Store, path: str | os.PathLike[str], *, now: datetime,
     """
     path = Path(path).resolve()
     if not path.is_file():
-        raise ImportError_(f"{path}: no such file")
+        raise ImportFailed(f"{path}: no such file")
     fmt = fmt or detect_format(path)
     report = ImportReport(path=path, fmt=fmt)
     importer = _Importer(store, path, report, now, batch_lines, on_batch)
@@ -426,9 +426,9 @@ def import_file(store: Store, path: str | os.PathLike[str], *, now: datetime,
         elif fmt in ("csv", "parquet"):
             importer.run_table(fmt)
         else:
-            raise ImportError_(f"{path}: unknown format {fmt!r}")
+            raise ImportFailed(f"{path}: unknown format {fmt!r}")
     except pa.ArrowInvalid as exc:
-        raise ImportError_(f"{path}: cannot read as text lines ({str(exc).splitlines()[0]}); "
+        raise ImportFailed(f"{path}: cannot read as text lines ({str(exc).splitlines()[0]}); "
                            "is it UTF-8?") from None
     finally:
         importer.parser.close()

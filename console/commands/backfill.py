@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from console.importer import ImportError_, import_file
+from console.importer import ImportFailed, import_file
 from console.output import dumps
 
 FORMATS = ("prometheus", "openmetrics", "jsonl", "csv", "parquet")
@@ -32,7 +32,7 @@ def run(ctx: Any) -> int:
     for name in ctx.args.files:
         try:
             report = import_file(store, name, now=ctx.now(), fmt=ctx.args.file_format)
-        except ImportError_ as exc:
+        except ImportFailed as exc:
             print(f"oncall: {exc}")
             failed = True
             continue
