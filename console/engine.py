@@ -47,6 +47,10 @@ class SimClock:
     def __call__(self) -> datetime:
         return self.start + timedelta(seconds=(self._monotonic() - self._origin) * self.speed)
 
+    def restart(self) -> None:
+        """Let simulated time begin now (e.g. after the demo's history is written)."""
+        self._origin = self._monotonic()
+
 
 def workspace_rules(workspace: Workspace) -> tuple[list[Any], list[Any]]:
     """Every alert rule the workspace defines: rule files, SLO burn rules, collector health."""

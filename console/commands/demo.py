@@ -34,20 +34,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def prepare(target: Path, *, now: Any, days: float, seed: int) -> Any:
-    """Copy the demo workspace to `target`, seed its store; return the workspace."""
-    from collectors.demo import seed_demo
-    from console.store import Store
+def copy_workspace(target: Path) -> Any:
+    """Copy the demo workspace to `target` (kept if already there); return it loaded."""
     from console.workspace import load_workspace
 
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(DEMO_WORKSPACE, target, dirs_exist_ok=True)
-    ws = load_workspace(target / "oncall.yaml")
+    if not (target / "oncall.yaml").exists():
+        shutil.copytree(DEMO_WORKSPACE, target, dirs_exist_ok=True)
+    return load_workspace(target / "oncall.yaml")
+
+
+def seed_store(store: Any, ws: Any, *, now: Any, days: float, seed: int) -> None:
+    """Fill a new demo store with history; a store that has it already is left alone."""
+    from collectors.demo import seed_demo
+
     source = next(s for s in ws.config.sources if s.kind == "demo")
+    if store.get_cursor(source.name) is None:
+        seed_demo(store, now=now, name=source.name, days=days, seed=seed,
+                  degrade_after=source.options.get("degrade_after", "4m"))
+
+
+def prepare(target: Path, *, now: Any, days: float, seed: int) -> Any:
+    """Copy the demo workspace to `target`, seed its store; return the workspace."""
+    from console.store import Store
+
+    ws = copy_workspace(target)
     with Store.open(ws.store_path) as store:
-        if store.get_cursor(source.name) is None:
-            seed_demo(store, now=now, name=source.name, days=days, seed=seed,
-                      degrade_after=source.options.get("degrade_after", "4m"))
+        seed_store(store, ws, now=now, days=days, seed=seed)
     return ws
 
 
@@ -58,11 +71,13 @@ def run(ctx: Any) -> int:
 
     target = Path(ctx.args.dir or tempfile.mkdtemp(prefix="oncall-demo-")).resolve()
     now = ctx.now().replace(second=0, microsecond=0)
-    ws = prepare(target, now=now, days=ctx.args.days, seed=ctx.args.seed)
+    ws = copy_workspace(target)
     ctx._workspace = ws
     clock = SimClock(now, ctx.args.speed)
     tick = ctx.args.tick or max(0.1, min(1.0, 15.0 / ctx.args.speed))
     session = Session(ws, clock=clock)
+    seed_store(session.store, ws, now=now, days=ctx.args.days, seed=ctx.args.seed)
+    clock.restart()
     try:
         if ctx.args.headless:
             emit(f"demo workspace {target} (speed {ctx.args.speed:g}x); "
