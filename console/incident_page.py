@@ -112,8 +112,8 @@ class IncidentPage:
 
 
 def load_page(store: Any, slos: list[Any], incident_id: int, now: datetime, runner: Any = None,
-              playbook: Any = None, *, with_what: bool = True) -> IncidentPage:
-    """One incident's page: header data, timeline, run state and the preview, what changed."""
+              playbook: Any = None, *, with_what: bool = True, workspace: Any = None) -> IncidentPage:
+    """One incident's page: header data, timeline, run state and the preview, what changed (and drift)."""
     incident = incidents.get_incident(store, incident_id)
     page = IncidentPage(incident, now, incidents.timeline(store, incident_id))
     if runner is not None:
@@ -133,7 +133,7 @@ def load_page(store: Any, slos: list[Any], incident_id: int, now: datetime, runn
     if with_what:
         from console.suspects import what_changed
         try:
-            page.what = what_changed(store, slos, incident, now)
+            page.what = what_changed(store, slos, incident, now, workspace=workspace)
         except Exception as exc:  # noqa: BLE001 - the panel says why; the rest still shows
             page.problem = (page.problem or "") + f" what changed unavailable: {exc}"
     return page

@@ -1,4 +1,4 @@
-"""What changed before an incident: the SLO burn around it, the changes before it, and ranked suspects."""
+"""What changed before an incident: the SLO burn around it, the changes and data drift before it, and ranked suspects."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ BURN_WINDOW = timedelta(minutes=5)     # the burn plotted: error ratio over 5m �
 ONSET_BURN = 1.0                       # the burn counts as started above this
 CLOSENESS_HALF = timedelta(hours=1)    # a change this long before the onset scores 0.5 closeness
 TIME_WEIGHT, MATCH_WEIGHT = 0.6, 0.4
+DATA_DRIFT = "data_drift"              # the kind of a drift onset ranked among the changes
+RUN_GAP = timedelta(minutes=15)        # positive drift verdicts further apart than this are two runs
+LATE_DRIFT = 0.5                       # closeness factor of drift first detected after the burn began
 
 
 @dataclass
@@ -52,11 +55,53 @@ class Change:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
+        if self.kind == DATA_DRIFT:
+            return f"data drift: {self.detail.get('column')} ({self.detail.get('verdict')})"
         what = f"{self.kind} {self.model or ''}".strip()
         frm = self.detail.get("from_version")
         if self.version:
             what += f" {'v' + str(frm) + ' → ' if frm else ''}v{self.version}"
         return what + (f" by {self.actor}" if self.actor else "")
+
+
+def _number(value: float) -> str:
+    return f"{value:.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:.2g}"
+
+
+@dataclass
+class DataShift:
+    """A column of the incident's model whose recorded drift verdict was positive, since when, how strongly."""
+
+    model: str
+    column: str
+    test: str | None                   # the test label of oncall_drift_score (None: no score recorded)
+    score: float | None                # the score at the run's latest positive verdict
+    threshold: float | None
+    drift_when: str | None             # ">=", "p<=" or "p<" (console.drift.StatTest)
+    since: datetime                    # the run's first positive verdict
+    last: datetime                     # the run's latest positive verdict up to the panel's end
+    ended: datetime | None = None      # the first negative verdict after the run, if one came
+
+    def verdict(self) -> str:
+        """The score against its threshold in the test's own terms, e.g. "wasserstein 0.84 ≥ 0.1"."""
+        if self.score is None:
+            return "drift detected"
+        name = self.test or "score"
+        if self.threshold is None or self.drift_when is None:
+            return f"{name} {_number(self.score)}"
+        if self.drift_when.startswith("p"):
+            op = "≤" if self.drift_when == "p<=" else "<"
+            return f"{name} p {_number(self.score)} {op} {self.threshold:g}"
+        return f"{name} {_number(self.score)} ≥ {self.threshold:g}"
+
+    def describe(self) -> str:
+        when = f"since {self.since:%H:%M}" if self.ended is None else \
+            f"{self.since:%H:%M}–{self.ended:%H:%M}"
+        return f"data drift: {self.column} ({self.verdict()}) {when}"
+
+    def as_change(self) -> Change:
+        return Change(self.since, DATA_DRIFT, self.model, None, None, "drift",
+                      {"column": self.column, "verdict": self.verdict()})
 
 
 @dataclass
@@ -68,6 +113,7 @@ class Suspect:
     closeness: float
     match: float
     reasons: list[str]
+    shift: DataShift | None = None     # set when the suspect is a data shift, not a recorded change
 
     @property
     def explanation(self) -> str:
@@ -86,6 +132,8 @@ class WhatChanged:
     onset: datetime | None
     changes: list[Change]              # in the chart's span and the lookback before the onset
     suspects: list[Suspect]
+    model: str | None = None           # the incident's model: its alert's `model` label, or the SLO's
+    drift: list[DataShift] = field(default_factory=list)   # drifted columns of that model, oldest first
 
 
 def burn_series(store: Any, slos: list[Any], start: datetime, end: datetime,
@@ -173,6 +221,118 @@ def rank_suspects(changes: list[Change], onset: datetime, burning: BurnSeries | 
     return sorted(scored, key=lambda s: (-s.score, onset - s.change.ts))
 
 
+def _runs(rows: list[tuple[datetime, float, str | None, float | None]]) -> list[dict[str, Any]]:
+    """Runs of positive verdicts (oldest first); a negative verdict or a gap over RUN_GAP ends one."""
+    runs: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for ts, value, test, score in rows:
+        if value >= 1:
+            if current is not None and ts - current["last"] > RUN_GAP:
+                current = None
+            if current is None:
+                current = {"since": ts, "ended": None}
+                runs.append(current)
+            current.update(last=ts, test=test, score=score)
+        elif current is not None:
+            current["ended"] = ts
+            current = None
+    return runs
+
+
+def drift_shifts(store: Any, model: str, start: datetime, end: datetime, declared: datetime, *,
+                 lookback: timedelta = CHANGE_LOOKBACK,
+                 thresholds: dict[str, float] | None = None) -> list[DataShift]:
+    """Columns of `model` with a positive drift verdict in [start, end], each with the run nearest `declared`."""
+    from console.drift import DRIFT_DETECTED, DRIFT_SCORE, TESTS, resolve_test
+
+    rows = store.query(
+        "WITH det AS (SELECT json_extract_string(s.labels, '$.column') AS col, x.ts, x.value "
+        "  FROM samples x JOIN series s ON s.id = x.series_id WHERE s.name = ? "
+        "  AND json_extract_string(s.labels, '$.model') = ? AND x.ts BETWEEN ? AND ?), "
+        "hit AS (SELECT DISTINCT col FROM det WHERE value >= 1 AND ts BETWEEN ? AND ?), "
+        "sc AS (SELECT json_extract_string(s.labels, '$.column') AS col, "
+        "  json_extract_string(s.labels, '$.test') AS test, x.ts, x.value "
+        "  FROM samples x JOIN series s ON s.id = x.series_id WHERE s.name = ? "
+        "  AND json_extract_string(s.labels, '$.model') = ? AND x.ts BETWEEN ? AND ?) "
+        "SELECT det.col, det.ts, det.value, any_value(sc.test), any_value(sc.value) "
+        "FROM det JOIN hit ON hit.col = det.col "
+        "LEFT JOIN sc ON sc.col = det.col AND sc.ts = det.ts "
+        "GROUP BY det.col, det.ts, det.value ORDER BY det.col, det.ts",
+        [DRIFT_DETECTED, model, start - lookback, end, start, end,
+         DRIFT_SCORE, model, start - lookback, end])[1]
+    by_column: dict[str, list[tuple[datetime, float, str | None, float | None]]] = {}
+    for column, ts, value, test, score in rows:
+        by_column.setdefault(str(column), []).append(
+            (ts, float(value), test, None if score is None else float(score)))
+    shifts = []
+    for column, samples in by_column.items():
+        runs = [r for r in _runs(samples) if r["last"] >= start]
+        if not runs:
+            continue
+        before = [r for r in runs if r["since"] <= declared]
+        run = before[-1] if before else runs[0]
+        threshold = drift_when = None
+        if run["test"]:
+            try:
+                stat = resolve_test(run["test"])
+            except ValueError:
+                stat = TESTS.get(run["test"])
+            if stat is not None:
+                drift_when = stat.drift_when
+                threshold = (thresholds or {}).get(column, stat.threshold)
+        shifts.append(DataShift(model, column, run["test"], run["score"], threshold, drift_when,
+                                run["since"], run["last"], run["ended"]))
+    return sorted(shifts, key=lambda d: (d.since, d.column))
+
+
+def score_shift(shift: DataShift, onset: datetime, burning: BurnSeries | None, model_from: str,
+                step: timedelta = STEP, *, event: str = "the burn began") -> Suspect:
+    """A data shift as a suspect: closeness of its first detection to the onset, and the model it feeds."""
+    gap = onset - shift.since
+    if gap >= -step:
+        closeness = 1.0 / (1.0 + max(gap, timedelta()) / CLOSENESS_HALF)
+        when = f"first detected as {event}" if gap <= step else \
+            f"first detected {_ago(gap)} before {event}"
+    else:
+        closeness = LATE_DRIFT / (1.0 + -gap / CLOSENESS_HALF)
+        when = (f"first detected {_ago(gap)} after {event}; a drift test's rolling window notices "
+                "a shift late, so it may still have started it")
+    reasons = [f"{when} (closeness {closeness:.2f})",
+               f"inputs of {shift.model}, {model_from}, shifted (match 1.0)"]
+    if shift.ended is not None:
+        reasons.append(f"no drift since {shift.ended:%H:%M}")
+    change = shift.as_change()
+    score = TIME_WEIGHT * closeness + MATCH_WEIGHT * 1.0
+    return Suspect(change, round(score, 3), closeness, 1.0, reasons, shift)
+
+
+def incident_model(incident: Any, burning: BurnSeries | None) -> tuple[str | None, str]:
+    """The incident's model (its alert's `model` label, else the SLO's) and where it came from, in words."""
+    alert = (incident.detail or {}).get("alert") or {}
+    named = (alert.get("labels") or {}).get("model")
+    measured = burning.labels.get("model") if burning is not None else None
+    model = named or measured
+    if model and model == measured:
+        return model, f"the model {burning.slo} measures"
+    return model, ("the model the incident's alert names" if model else "")
+
+
+def _window_thresholds(workspace: Any, model: str) -> dict[str, float]:
+    """Per-column threshold overrides of the model's drift window in the workspace (none if it has none)."""
+    if workspace is None:
+        return {}
+    from console.drift_windows import drift_windows
+
+    try:
+        windows = drift_windows(workspace)
+    except Exception:  # noqa: BLE001 - an invalid drift source is reported by the workspace check
+        return {}
+    for _, window in windows:
+        if window.model == model:
+            return dict(window.thresholds)
+    return {}
+
+
 def _incident_slo(incident: Any) -> str | None:
     alert = (incident.detail or {}).get("alert") or {}
     return (alert.get("labels") or {}).get("slo")
@@ -180,8 +340,8 @@ def _incident_slo(incident: Any) -> str | None:
 
 def what_changed(store: Any, slos: list[Any], incident: Any, now: datetime, *,
                  before: timedelta = BEFORE, step: timedelta = STEP,
-                 lookback: timedelta = CHANGE_LOOKBACK) -> WhatChanged:
-    """The burn from `before` the incident until it ended (or now), the changes, and the suspects."""
+                 lookback: timedelta = CHANGE_LOOKBACK, workspace: Any = None) -> WhatChanged:
+    """The burn from `before` the incident until it ended (or now), the changes, drift, and the suspects."""
     created = incident.created_at
     end = min(now, incident.resolved_at or now)
     end = max(end, created)
@@ -197,4 +357,12 @@ def what_changed(store: Any, slos: list[Any], incident: Any, now: datetime, *,
     event = "the burn began" if onset else "the incident was declared"
     suspects = rank_suspects([c for c in changes if c.ts <= created], anchor, burning, step,
                              event=event)
-    return WhatChanged(start, end, created, burning, series, onset, changes, suspects)
+    model, model_from = incident_model(incident, burning)
+    drift: list[DataShift] = []
+    if model:
+        drift = drift_shifts(store, model, start, end, created, lookback=lookback,
+                             thresholds=_window_thresholds(workspace, model))
+        suspects += [score_shift(d, anchor, burning, model_from, step, event=event)
+                     for d in drift if d.since <= created]
+        suspects.sort(key=lambda s: (-s.score, anchor - s.change.ts))
+    return WhatChanged(start, end, created, burning, series, onset, changes, suspects, model, drift)

@@ -1,9 +1,10 @@
-"""What changed: the burn around an incident, its onset, and changes ranked as suspects."""
+"""What changed: the burn around an incident, its onset, changes and data drift ranked as suspects."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -12,6 +13,7 @@ from console import incidents
 from console.registry.history import record_alias_move
 from console.slo import load_slo_file
 from console.store import Store, canonical_labels, ingest_samples
+from console.drift import DRIFT_DETECTED, DRIFT_SCORE
 from console.suspects import Change, BurnSeries, burn_onset, rank_suspects, what_changed
 
 T0 = datetime(2026, 11, 20, 12, 0, 0)          # the incident is declared here
@@ -113,3 +115,99 @@ def test_no_slos_still_lists_changes(store) -> None:
     assert [s.change.version for s in found.suspects] == ["4", "7", "6"]
     assert "match 0.5" in found.suspects[0].explanation
     assert "28m before the incident was declared" in found.suspects[0].explanation
+
+
+def record_drift(store, model: str, column: str, test: str, verdicts: list[tuple[datetime, float]]) -> None:
+    """Drift series as the drift collector writes them: a score and a 0/1 verdict per evaluation."""
+    rows = []
+    for ts, score in verdicts:
+        drifted = score <= 0.05 if test == "ks" else score >= 0.1
+        rows.append((DRIFT_SCORE, canonical_labels({"model": model, "column": column, "test": test}),
+                     ts, score))
+        rows.append((DRIFT_DETECTED, canonical_labels({"model": model, "column": column}), ts,
+                     1.0 if drifted else 0.0))
+    ingest_samples(store, pd.DataFrame(rows, columns=["name", "labels", "ts", "value"]))
+
+
+def minutes(start: datetime, end: datetime, score) -> list[tuple[datetime, float]]:
+    out, t = [], start
+    while t <= end:
+        out.append((t, score(t)))
+        t += timedelta(minutes=1)
+    return out
+
+
+def amount_drifts_from(store, since: datetime) -> None:
+    """m1's `amount` drifts from `since` (Wasserstein rising to 0.84 at T0 + 30m); `country` never does."""
+    top = T0 + timedelta(minutes=30)
+    record_drift(store, "m1", "amount", "wasserstein", minutes(
+        T0 - timedelta(hours=2), top,
+        lambda t: 0.04 if t < since else 0.14 + 0.7 * (t - since) / (top - since)))
+    record_drift(store, "m1", "country", "jensenshannon",
+                 minutes(T0 - timedelta(hours=2), top, lambda t: 0.03))
+    record_drift(store, "m2", "amount", "wasserstein",        # another model's drift: not this incident's
+                 minutes(T0 - timedelta(hours=2), top, lambda t: 0.9))
+
+
+def test_drifted_columns_of_the_incident_model_with_score_test_threshold_and_onset(store, slos) -> None:
+    amount_drifts_from(store, ONSET - timedelta(minutes=3))
+    found = what_changed(store, slos, declare(store), T0 + timedelta(minutes=30))
+    assert found.model == "m1"                               # the SLO's model label
+    [shift] = found.drift                                    # not country (never drifted), not m2
+    assert (shift.column, shift.test, shift.threshold) == ("amount", "wasserstein", 0.1)
+    assert shift.since == ONSET - timedelta(minutes=3) and shift.ended is None
+    assert shift.score == pytest.approx(0.84)
+    assert shift.describe() == "data drift: amount (wasserstein 0.84 ≥ 0.1) since 11:37"
+
+
+def test_a_drift_onset_just_before_the_burn_is_the_top_suspect(store, slos) -> None:
+    amount_drifts_from(store, ONSET - timedelta(minutes=10))   # 2 minutes after the v7 deploy
+    found = what_changed(store, slos, declare(store), T0 + timedelta(minutes=30))
+    best = found.suspects[0]
+    assert best.shift is not None and best.change.describe() == \
+        "data drift: amount (wasserstein 0.84 ≥ 0.1)"
+    assert "first detected 1" in best.explanation and "m before the burn began" in best.explanation
+    assert "inputs of m1, the model scoring-availability measures, shifted (match 1.0)" in best.explanation
+    # the deploys keep their order behind it; the closest same-model deploy scores less
+    assert [(s.change.model, s.change.version) for s in found.suspects[1:]] == [
+        ("m1", "7"), ("m2", "4"), ("m1", "6")]
+    assert best.score > found.suspects[1].score
+
+
+def test_drift_first_detected_late_ranks_below_a_close_deploy(store, slos) -> None:
+    amount_drifts_from(store, ONSET + timedelta(minutes=15))   # after the burn began, before declared
+    found = what_changed(store, slos, declare(store), T0 + timedelta(minutes=30))
+    ranked = [s.shift.column if s.shift else s.change.version for s in found.suspects]
+    assert ranked[:2] == ["7", "amount"]
+    late = found.suspects[1]
+    assert "after the burn began; a drift test's rolling window notices a shift late" in late.explanation
+    assert late.closeness < 0.5
+
+
+def test_drift_that_began_after_the_incident_is_listed_but_no_suspect(store, slos) -> None:
+    amount_drifts_from(store, T0 + timedelta(minutes=5))
+    found = what_changed(store, slos, declare(store), T0 + timedelta(minutes=30))
+    assert [d.describe() for d in found.drift] == [
+        "data drift: amount (wasserstein 0.84 ≥ 0.1) since 12:05"]
+    assert all(s.shift is None for s in found.suspects)
+
+
+def test_p_value_tests_a_threshold_override_and_an_ended_run(store) -> None:
+    # `hour` drifted 10:00-10:20 (ks p-values), a quiet 10:21, and an old run two hours before
+    record_drift(store, "m1", "hour", "ks", minutes(
+        T0 - timedelta(hours=4), T0,
+        lambda t: 0.001 if (T0 - timedelta(hours=4) <= t < T0 - timedelta(hours=3, minutes=50)
+                            or T0 - timedelta(hours=2) <= t < T0 - timedelta(hours=1, minutes=40))
+        else 0.4))
+    workspace = SimpleNamespace(config=SimpleNamespace(sources=[SimpleNamespace(
+        kind="drift", name="drift", options={"windows": [
+            {"model": "m1", "reference": {"span": "6h", "ago": "1d"}, "thresholds": {"hour": 0.01}}]})]))
+    incident = incidents.declare(store, "scoring errors", now=T0, actor="t", severity="SEV2",
+                                 detail={"alert": {"labels": {"model": "m1"}}})
+    found = what_changed(store, [], incident, T0, workspace=workspace)
+    assert found.model == "m1"                               # from the alert's label, no SLO
+    [shift] = found.drift                                    # the run in the chart's 3 h, not the older one
+    assert shift.describe() == "data drift: hour (ks p 0.001 ≤ 0.01) 10:00–10:20"
+    [suspect] = [s for s in found.suspects if s.shift]
+    assert "the model the incident's alert names" in suspect.explanation
+    assert "no drift since 10:20" in suspect.explanation
