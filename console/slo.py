@@ -440,13 +440,16 @@ def _conditions_held(slo: SLO, windows: dict[timedelta, WindowValue]) -> list[tu
 
 
 def slo_status(store: Any, slos: list[SLO], now: datetime, *,
-               with_period: bool = True, cache: bool = True) -> list[SLOStatus]:
+               with_period: bool = True, cache: bool = True, rollups: bool = True
+               ) -> list[SLOStatus]:
     """Every SLO group's status at `now`.
 
     Without `with_period` only the alert windows (up to 3d) are read: the SLO-window
     numbers (SLI, budget) are then left empty, which is all alert evaluation needs.
-    With `cache` (for processes that ask again: the console, the alert engine) finished
-    hours and days are kept between calls; without it every sample is read once.
+    Finished hours and days come from the store's rollups (written when the store is
+    writable); with `cache` (for processes that ask again: the console, the alert engine)
+    they are also kept in memory between calls.  Without `rollups` every sample is read
+    once (the reference the rollups are tested against).
     """
     if not slos:
         return []
@@ -458,7 +461,7 @@ def slo_status(store: Any, slos: list[SLO], now: datetime, *,
     try:
         selection = _selection(cur, slos).to_pylist()
         ids = [row["series_id"] for row in selection]
-        sums = (window_sums(cur, str(store.path), ids, now, spans, LOOKBACK) if cache
+        sums = (window_sums(store, ids, now, spans, LOOKBACK, memory=cache) if rollups
                 else single_pass_sums(cur, ids, now, spans, LOOKBACK))
     finally:
         cur.close()

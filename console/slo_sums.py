@@ -1,4 +1,4 @@
-"""Counter increases per series over several windows ending at `now`, with finished blocks cached.
+"""Counter increases per series over several windows ending at `now`, from rollups of finished blocks.
 
 Time from the first window's start to `now` is cut into UTC days; a day that a window
 boundary falls into is cut into hours instead.  Each series' samples in a block are
@@ -7,9 +7,12 @@ summarised: sample count, first and last sample, and the sum of the increases in
 time order links a block's first sample to the previous block's last one, which gives
 exactly the per-sample increases of one pass over all the samples.  Only the few hours that
 hold a boundary (or `now`, or the start of what is read) are read sample by sample; every
-other block is the same for any `now`, so it is cached per store and series and checked
-against the store on every call (sample count and sum of timestamps per series: ingest only
-ever adds or deletes rows).
+other block is the same for any `now`, so it is kept in memory per store and series, and
+persisted in the store's `slo_rollups` table when the store is writable (a fresh process
+then reads the rollups instead of every sample).  Kept blocks are checked against the store
+on every call (per series the sample count and sum of timestamps over the kept span, then
+per block for a series that differs: ingest only ever adds or deletes rows), so late and
+deleted samples are noticed and only the blocks they touch are read again.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class Block:
     last_ts: int
     last_value: float
     inner: float            # increases of the block's samples after its first
-    ts_sum: int             # for checking the cache against the store
+    ts_sum: int             # sum of the samples' epoch µs: checks a kept block against the store
 
 
 EMPTY = Block(0, 0, 0.0, 0, 0.0, 0.0, 0)
@@ -93,13 +96,21 @@ def _partition(lo_ms: int, now_ms: int, starts: Sequence[int]) -> tuple[list[Blo
     return blocks, raw
 
 
-def window_sums(cur: Any, store_key: str, series_ids: Sequence[int], now: datetime,
-                windows: Sequence[timedelta], lookback: timedelta
+def _block_sql(hour_days: Sequence[int], column: str = "t") -> str:
+    """SQL for the start (ms) of the block a sample at `column` (epoch ms) falls in."""
+    return (f"CASE WHEN {column} // {DAY_MS} IN ({_id_list(hour_days) or 'NULL'}) "
+            f"THEN {column} // {HOUR_MS} * {HOUR_MS} ELSE {column} // {DAY_MS} * {DAY_MS} END")
+
+
+def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
+                windows: Sequence[timedelta], lookback: timedelta, *, memory: bool = True
                 ) -> dict[int, list[tuple[float, int]]]:
     """Per series: (increase, samples) over each window (t > now − w, t ≤ now).
 
     Samples are read back to `max(windows) + lookback` before `now`; the first one read
-    only sets the base.
+    only sets the base.  Finished blocks come from memory (with `memory`), then from the
+    store's rollups, then from the samples; new ones are persisted when the store is
+    writable.  A read-only store with rollups for under half the span is read in one pass.
     """
     ids = sorted({int(i) for i in series_ids})
     if not ids:
@@ -109,38 +120,51 @@ def window_sums(cur: Any, store_key: str, series_ids: Sequence[int], now: dateti
     starts = [now_ms - int(w / timedelta(milliseconds=1)) for w in windows]
     blocks, raw = _partition(lo_ms, now_ms, starts)
     steady = [b for b in blocks if b not in raw]
+    store_key = str(getattr(store, "snapshot_of", None) or store.path)
+    writable = not getattr(store, "read_only", True)
 
-    with _lock:
-        cached = {i: _cache.get((store_key, i), {}) for i in ids}
-    stale = _stale_series(cur, ids, steady, cached)
-    for series_id in stale:
-        cached[series_id] = {}
-    if missing_any := [i for i in ids if any(b not in cached[i] for b in steady)]:
-        cached.update({i: dict(cached[i]) for i in missing_any})
-    missing = sorted({b for i in ids for b in steady if b not in cached[i]})
-    read, parts = _read_blocks(cur, ids, sorted(raw) + missing, raw, lo_ms, now_ms, starts)
+    cur = store.cursor()
+    try:
+        with _lock:
+            known = {i: dict(_cache.get((store_key, i), {})) if memory else {} for i in ids}
+        lacking = [i for i in ids if any(b not in known[i] for b in steady)]
+        if lacking:
+            for (series_id, key), block in _load_rollups(cur, lacking, steady).items():
+                known[series_id].setdefault(key, block)
+        if not writable and not memory:
+            have = sum(len(known[i]) for i in ids)
+            if have * 2 < len(ids) * len(steady):
+                return single_pass_sums(cur, ids, now, windows, lookback)
+        for series_id, key in _stale_blocks(cur, ids, steady, known):
+            del known[series_id][key]
+        redo = {(i, b) for i in ids for b in steady if b not in known[i]}
+        missing = sorted({b for _, b in redo})
+        read, parts = _read_blocks(cur, ids, sorted(raw) + missing, raw, lo_ms, now_ms, starts)
+    finally:
+        cur.close()
+    fresh = {pair: read.get(pair, EMPTY) for pair in redo}
+    for (series_id, key), block in fresh.items():
+        known[series_id][key] = block
+    if fresh and writable:
+        _save_rollups(store, fresh)
 
     keep = set(steady)
-    with _lock:
-        for series_id in ids:
-            known = cached[series_id]
-            for key in missing:
-                known[key] = read.get((series_id, key), EMPTY)
-            if missing or len(known) != len(keep):
-                known = {k: v for k, v in known.items() if k in keep}
-            cached[series_id] = known
-            _cache[(store_key, series_id)] = known
-        while len(_cache) > _MAX_CACHED_SERIES:
-            _cache.pop(next(iter(_cache)))
+    if memory:
+        with _lock:
+            for series_id in ids:
+                _cache[(store_key, series_id)] = {k: v for k, v in known[series_id].items()
+                                                  if k in keep}
+            while len(_cache) > _MAX_CACHED_SERIES:
+                _cache.pop(next(iter(_cache)))
 
     out: dict[int, list[tuple[float, int]]] = {}
     for series_id in ids:
         sums = [0.0] * len(starts)
         counts = [0] * len(starts)
         previous: Block | None = None
+        mine = known[series_id]
         for key in blocks:
-            block = (read.get((series_id, key), EMPTY) if key in raw
-                     else cached[series_id].get(key, EMPTY))
+            block = read.get((series_id, key), EMPTY) if key in raw else mine.get(key, EMPTY)
             if block.count == 0:
                 continue
             link = 0.0
@@ -162,31 +186,116 @@ def window_sums(cur: Any, store_key: str, series_ids: Sequence[int], now: dateti
     return out
 
 
-def _stale_series(cur: Any, ids: list[int], steady: list[BlockKey],
-                  cached: dict[int, dict[BlockKey, Block]]) -> set[int]:
-    """Series whose cached blocks no longer match the store."""
-    checks = {i: [b for b in steady if b in cached[i]] for i in ids}
+def _keys_sql(keys: Sequence[BlockKey]) -> str:
+    return ", ".join(f"({a}, {b})" for a, b in keys)
+
+
+def _load_rollups(cur: Any, ids: list[int], keys: list[BlockKey]) -> dict[tuple[int, BlockKey], Block]:
+    """The persisted summaries of the given blocks for the given series."""
+    if not keys:
+        return {}
+    rows = cur.execute(f"""
+        SELECT r.series_id, r.start_ms, r.length_ms, r.samples, r.first_ts, r.first_value,
+               r.last_ts, r.last_value, r.inner_inc, r.ts_offset
+        FROM slo_rollups r JOIN (VALUES {_keys_sql(keys)}) k(s, l)
+          ON r.start_ms = k.s AND r.length_ms = k.l
+        WHERE r.series_id IN ({_id_list(ids)})
+    """).fetchall()
+    out = {}
+    for series_id, start, length, count, first_ts, first_value, last_ts, last_value, inner, offset in rows:
+        out[(int(series_id), (int(start), int(length)))] = Block(
+            int(count), int(first_ts or 0), float(first_value or 0.0), int(last_ts or 0),
+            float(last_value or 0.0), float(inner), int(offset) + int(count) * int(start) * 1000)
+    return out
+
+
+def _save_rollups(store: Any, blocks: dict[tuple[int, BlockKey], Block]) -> None:
+    """Persist block summaries (replacing older ones of the same series and block).
+
+    Persisting only saves later work: a failure (another writer's conflict) is ignored.
+    """
+    import duckdb
+    import pyarrow as pa
+
+    pairs = sorted(blocks)
+    values = [blocks[p] for p in pairs]
+    table = pa.table({
+        "series_id": pa.array([p[0] for p in pairs], pa.int64()),
+        "start_ms": pa.array([p[1][0] for p in pairs], pa.int64()),
+        "length_ms": pa.array([p[1][1] for p in pairs], pa.int64()),
+        "samples": pa.array([b.count for b in values], pa.int64()),
+        "first_ts": pa.array([b.first_ts for b in values], pa.int64()),
+        "first_value": pa.array([b.first_value for b in values], pa.float64()),
+        "last_ts": pa.array([b.last_ts for b in values], pa.int64()),
+        "last_value": pa.array([b.last_value for b in values], pa.float64()),
+        "inner_inc": pa.array([b.inner for b in values], pa.float64()),
+        "ts_offset": pa.array([b.ts_sum - b.count * p[1][0] * 1000 for p, b in zip(pairs, values)],
+                              pa.int64()),
+    })
+    try:
+        with store.transaction() as cur:
+            cur.register("_rollups_in", table)
+            try:
+                cur.execute("""
+                    DELETE FROM slo_rollups r USING _rollups_in n
+                    WHERE r.series_id = n.series_id AND r.start_ms = n.start_ms
+                      AND r.length_ms = n.length_ms
+                """)
+                cur.execute("INSERT INTO slo_rollups SELECT * FROM _rollups_in")
+            finally:
+                cur.unregister("_rollups_in")
+    except duckdb.Error:
+        pass
+
+
+def _stale_blocks(cur: Any, ids: list[int], steady: list[BlockKey],
+                  known: dict[int, dict[BlockKey, Block]]) -> set[tuple[int, BlockKey]]:
+    """Kept blocks that no longer match the store.
+
+    One scan compares each series' sample count and sum of timestamps over its kept span;
+    only a series that differs (or keeps a span of its own) is then compared block by block.
+    """
+    checks = {i: [b for b in steady if b in known[i]] for i in ids}
     keys = sorted({b for blocks in checks.values() for b in blocks})
     if not keys:
         return set()
+    common = [i for i in ids if len(checks[i]) == len(keys)]
+    suspects = {i for i in ids if checks[i] and len(checks[i]) != len(keys)}
+    if common:
+        rows = cur.execute(f"""
+            SELECT series_id, count(*), sum(epoch_us(ts)) FROM samples
+            WHERE series_id IN ({_id_list(common)})
+              AND value IS NOT NULL AND NOT isnan(value) AND ({_range_sql(keys)})
+            GROUP BY series_id
+        """).fetchall()
+        found = {int(i): (int(n), int(s)) for i, n, s in rows}
+        for series_id in common:
+            blocks = known[series_id]
+            expect = (sum(blocks[b].count for b in keys), sum(blocks[b].ts_sum for b in keys))
+            if found.get(series_id, (0, 0)) != expect:
+                suspects.add(series_id)
+    if not suspects:
+        return set()
+    suspect_keys = sorted({b for i in suspects for b in checks[i]})
+    hour_days = sorted({a // DAY_MS for a, length in suspect_keys if length == HOUR_MS})
     rows = cur.execute(f"""
-        SELECT series_id, count(*), sum(epoch_ms(ts)) FROM samples
-        WHERE series_id IN ({_id_list([i for i in ids if checks[i]])})
-          AND value IS NOT NULL AND NOT isnan(value) AND ({_range_sql(keys)})
-        GROUP BY series_id
+        SELECT series_id, {_block_sql(hour_days)} AS block_start, count(*), sum(tu)
+        FROM (SELECT series_id, epoch_ms(ts) AS t, epoch_us(ts) AS tu FROM samples
+              WHERE series_id IN ({_id_list(sorted(suspects))})
+                AND value IS NOT NULL AND NOT isnan(value) AND ({_range_sql(suspect_keys)}))
+        GROUP BY ALL
     """).fetchall()
-    found = {int(i): (int(n), int(s)) for i, n, s in rows}
+    hour_day_set = set(hour_days)
+    found_blocks = {}
+    for series_id, start, count, ts_sum in rows:
+        length = HOUR_MS if int(start) // DAY_MS in hour_day_set else DAY_MS
+        found_blocks[(int(series_id), (int(start), length))] = (int(count), int(ts_sum))
     stale = set()
-    for series_id, blocks in checks.items():
-        if not blocks:
-            continue
-        if len(blocks) != len(keys):       # checked over a different span: read it again
-            stale.add(series_id)
-            continue
-        expect = (sum(cached[series_id][b].count for b in blocks),
-                  sum(cached[series_id][b].ts_sum for b in blocks))
-        if found.get(series_id, (0, 0)) != expect:
-            stale.add(series_id)
+    for series_id in suspects:
+        for key in checks[series_id]:
+            block = known[series_id][key]
+            if found_blocks.get((series_id, key), (0, 0)) != (block.count, block.ts_sum):
+                stale.add((series_id, key))
     return stale
 
 
@@ -198,7 +307,6 @@ def _read_blocks(cur: Any, ids: list[int], wanted: list[BlockKey], raw: set[Bloc
     if not wanted:
         return {}, {}
     hour_days = sorted({start // DAY_MS for start, length in wanted if length == HOUR_MS})
-    day_sql = _id_list(hour_days) or "NULL"
     # A sample's bucket: how many window starts lie before it.  Windows nest, so sample t
     # is in window j exactly when its bucket is above j's rank among the sorted starts.
     ordered = sorted(set(starts))
@@ -207,12 +315,11 @@ def _read_blocks(cur: Any, ids: list[int], wanted: list[BlockKey], raw: set[Bloc
     # it, so that increase is taken back out (`lead_inc`): joining blocks re-links them.
     rows = cur.execute(f"""
         WITH inc AS (
-            SELECT series_id, t, value, {bucket} AS bucket,
-                   CASE WHEN t // {DAY_MS} IN ({day_sql}) THEN t // {HOUR_MS} * {HOUR_MS}
-                        ELSE t // {DAY_MS} * {DAY_MS} END AS block_start,
+            SELECT series_id, t, tu, value, {bucket} AS bucket,
+                   {_block_sql(hour_days)} AS block_start,
                    CASE WHEN prev IS NULL THEN 0.0 WHEN value < prev THEN value
                         ELSE value - prev END AS inc
-            FROM (SELECT series_id, epoch_ms(ts) AS t, value,
+            FROM (SELECT series_id, epoch_ms(ts) AS t, epoch_us(ts) AS tu, value,
                          lag(value) OVER (PARTITION BY series_id ORDER BY ts) AS prev
                   FROM samples
                   WHERE series_id IN ({_id_list(ids)})
@@ -220,7 +327,7 @@ def _read_blocks(cur: Any, ids: list[int], wanted: list[BlockKey], raw: set[Bloc
                     AND value IS NOT NULL AND NOT isnan(value) AND ({_range_sql(wanted)}))
         )
         SELECT series_id, block_start, bucket, count(*), min(t), arg_min(value, t),
-               max(t), arg_max(value, t), sum(inc), sum(t), arg_min(inc, t)
+               max(t), arg_max(value, t), sum(inc), sum(tu), arg_min(inc, t)
         FROM inc GROUP BY series_id, block_start, bucket
     """).fetchall()
     hour_day_set = set(hour_days)

@@ -190,6 +190,22 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (model, id)
     );
     """,
+    # 5: SLO rollups (console/slo_sums.py): per series, a finished UTC day's or hour's
+    #    counter summary, so a fresh process need not read every sample
+    """
+    CREATE TABLE slo_rollups (
+        series_id   BIGINT NOT NULL,
+        start_ms    BIGINT NOT NULL,      -- block start, epoch ms
+        length_ms   BIGINT NOT NULL,      -- 86400000 (a day) or 3600000 (an hour)
+        samples     BIGINT NOT NULL,      -- samples with a value (NULL and NaN skipped)
+        first_ts    BIGINT NOT NULL,      -- epoch ms (0 when there are no samples)
+        first_value DOUBLE NOT NULL,
+        last_ts     BIGINT NOT NULL,
+        last_value  DOUBLE NOT NULL,
+        inner_inc   DOUBLE NOT NULL,      -- increases of the samples after the first (resets count)
+        ts_offset   BIGINT NOT NULL       -- sum of (ts − start) in µs: checked against the samples
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
