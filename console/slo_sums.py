@@ -18,9 +18,10 @@ deleted samples are noticed and only the blocks they touch are read again.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from bisect import bisect_right
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from itertools import accumulate
+from typing import Any, NamedTuple, Sequence
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -29,8 +30,7 @@ _MAX_CACHED_SERIES = 200_000
 BlockKey = tuple[int, int]          # (start ms, length ms)
 
 
-@dataclass(frozen=True)
-class Block:
+class Block(NamedTuple):
     """One series' samples in one block of time."""
 
     count: int
@@ -125,28 +125,33 @@ def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
 
     cur = store.cursor()
     try:
+        cur.execute("BEGIN TRANSACTION")       # every read below sees the same samples
         with _lock:
             known = {i: dict(_cache.get((store_key, i), {})) if memory else {} for i in ids}
-        lacking = [i for i in ids if any(b not in known[i] for b in steady)]
-        if lacking:
-            for (series_id, key), block in _load_rollups(cur, lacking, steady).items():
+        if any(b not in known[i] for i in ids for b in steady):
+            for (series_id, key), block in _load_rollups(cur, ids, steady).items():
                 known[series_id].setdefault(key, block)
         if not writable and not memory:
-            have = sum(len(known[i]) for i in ids)
-            if have * 2 < len(ids) * len(steady):
+            if sum(len(known[i]) for i in ids) * 2 < len(ids) * len(steady):
                 return single_pass_sums(cur, ids, now, windows, lookback)
-        for series_id, key in _stale_blocks(cur, ids, steady, known):
-            del known[series_id][key]
         redo = {(i, b) for i in ids for b in steady if b not in known[i]}
-        missing = sorted({b for _, b in redo})
-        read, parts = _read_blocks(cur, ids, sorted(raw) + missing, raw, lo_ms, now_ms, starts)
+        read, parts = _read_blocks(cur, ids, sorted(raw | {b for _, b in redo}), raw,
+                                   lo_ms, now_ms, starts)
+        for pair in redo:
+            known[pair[0]][pair[1]] = read.get(pair, EMPTY)
+        kept = {i: [b for b in steady if (i, b) not in redo] for i in ids}
+        stale = _stale_blocks(cur, ids, lo_ms, now_ms, blocks, raw, read, known, kept)
+        if stale:
+            again, _ = _read_blocks(cur, ids, sorted({b for _, b in stale}), set(),
+                                    lo_ms, now_ms, starts)
+            for pair in stale:
+                known[pair[0]][pair[1]] = again.get(pair, EMPTY)
+            redo |= stale
+        cur.execute("COMMIT")
     finally:
         cur.close()
-    fresh = {pair: read.get(pair, EMPTY) for pair in redo}
-    for (series_id, key), block in fresh.items():
-        known[series_id][key] = block
-    if fresh and writable:
-        _save_rollups(store, fresh)
+    if redo and writable:
+        _save_rollups(store, {pair: known[pair[0]][pair[1]] for pair in redo})
 
     keep = set(steady)
     if memory:
@@ -159,54 +164,75 @@ def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
 
     out: dict[int, list[tuple[float, int]]] = {}
     for series_id in ids:
-        sums = [0.0] * len(starts)
-        counts = [0] * len(starts)
-        previous: Block | None = None
-        mine = known[series_id]
-        for key in blocks:
-            block = read.get((series_id, key), EMPTY) if key in raw else mine.get(key, EMPTY)
-            if block.count == 0:
-                continue
-            link = 0.0
-            if previous is not None:
-                link = (block.first_value if block.first_value < previous.last_value
-                        else block.first_value - previous.last_value)
-            split = parts.get((series_id, key))
-            for k, start in enumerate(starts):
-                if block.first_ts > start:
-                    sums[k] += link
-                if split is not None:          # a block a window boundary falls into
-                    sums[k] += split[k][0]
-                    counts[k] += split[k][1]
-                elif key[0] > start:           # a whole block inside the window
-                    sums[k] += block.inner
-                    counts[k] += block.count
-            previous = block
-        out[series_id] = list(zip(sums, counts))
+        out[series_id] = _combine(blocks, raw, starts, known[series_id], read, parts, series_id)
     return out
 
 
-def _keys_sql(keys: Sequence[BlockKey]) -> str:
-    return ", ".join(f"({a}, {b})" for a, b in keys)
+def _combine(blocks: list[BlockKey], raw: set[BlockKey], starts: list[int],
+             mine: dict[BlockKey, Block], read: dict[tuple[int, BlockKey], Block],
+             parts: dict[tuple[int, BlockKey], list[tuple[float, int]]], series_id: int
+             ) -> list[tuple[float, int]]:
+    """One series' (increase, samples) per window from its blocks in time order.
+
+    A block's link (its first sample's increase over the previous block's last) counts in
+    the windows that hold that sample; a whole block's own increases in the windows it lies
+    in; a block a window boundary falls into adds its per-window parts.
+    """
+    firsts: list[int] = []
+    block_starts: list[int] = []
+    links: list[float] = []
+    inners: list[float] = []
+    counts: list[int] = []
+    splits: list[list[tuple[float, int]]] = []
+    previous: Block | None = None
+    for key in blocks:
+        block = read.get((series_id, key), EMPTY) if key in raw else mine.get(key, EMPTY)
+        if block.count == 0:
+            continue
+        firsts.append(block.first_ts)
+        links.append(0.0 if previous is None else
+                     block.first_value if block.first_value < previous.last_value
+                     else block.first_value - previous.last_value)
+        split = parts.get((series_id, key))
+        if split is None:
+            block_starts.append(key[0])
+            inners.append(block.inner)
+            counts.append(block.count)
+        else:
+            splits.append(split)
+        previous = block
+    link_tail = list(accumulate(reversed(links), initial=0.0))[::-1]
+    inner_tail = list(accumulate(reversed(inners), initial=0.0))[::-1]
+    count_tail = list(accumulate(reversed(counts), initial=0))[::-1]
+    out = []
+    for k, start in enumerate(starts):
+        j = bisect_right(block_starts, start)
+        total = link_tail[bisect_right(firsts, start)] + inner_tail[j]
+        samples = count_tail[j]
+        for split in splits:
+            total += split[k][0]
+            samples += split[k][1]
+        out.append((total, samples))
+    return out
 
 
 def _load_rollups(cur: Any, ids: list[int], keys: list[BlockKey]) -> dict[tuple[int, BlockKey], Block]:
     """The persisted summaries of the given blocks for the given series."""
     if not keys:
         return {}
+    wanted = set(keys)
+    hour_days = sorted({a // DAY_MS for a, length in keys if length == HOUR_MS})
     rows = cur.execute(f"""
-        SELECT r.series_id, r.start_ms, r.length_ms, r.samples, r.first_ts, r.first_value,
-               r.last_ts, r.last_value, r.inner_inc, r.ts_offset
-        FROM slo_rollups r JOIN (VALUES {_keys_sql(keys)}) k(s, l)
-          ON r.start_ms = k.s AND r.length_ms = k.l
-        WHERE r.series_id IN ({_id_list(ids)})
+        SELECT series_id, start_ms, length_ms, samples, first_ts, first_value, last_ts,
+               last_value, inner_inc, ts_offset::HUGEINT + samples::HUGEINT * start_ms * 1000
+        FROM slo_rollups
+        WHERE series_id IN ({_id_list(ids)})
+          AND start_ms >= {min(keys)[0]} AND start_ms <= {max(keys)[0]}
+          AND (length_ms = {DAY_MS} OR start_ms // {DAY_MS} IN ({_id_list(hour_days) or 'NULL'}))
     """).fetchall()
-    out = {}
-    for series_id, start, length, count, first_ts, first_value, last_ts, last_value, inner, offset in rows:
-        out[(int(series_id), (int(start), int(length)))] = Block(
-            int(count), int(first_ts or 0), float(first_value or 0.0), int(last_ts or 0),
-            float(last_value or 0.0), float(inner), int(offset) + int(count) * int(start) * 1000)
-    return out
+    make = Block._make
+    return {(row[0], (row[1], row[2])): make(row[3:]) for row in rows
+            if (row[1], row[2]) in wanted}
 
 
 def _save_rollups(store: Any, blocks: dict[tuple[int, BlockKey], Block]) -> None:
@@ -248,40 +274,45 @@ def _save_rollups(store: Any, blocks: dict[tuple[int, BlockKey], Block]) -> None
         pass
 
 
-def _stale_blocks(cur: Any, ids: list[int], steady: list[BlockKey],
-                  known: dict[int, dict[BlockKey, Block]]) -> set[tuple[int, BlockKey]]:
+def _stale_blocks(cur: Any, ids: list[int], lo_ms: int, now_ms: int, blocks: list[BlockKey],
+                  raw: set[BlockKey], read: dict[tuple[int, BlockKey], Block],
+                  known: dict[int, dict[BlockKey, Block]], kept: dict[int, list[BlockKey]]
+                  ) -> set[tuple[int, BlockKey]]:
     """Kept blocks that no longer match the store.
 
-    One scan compares each series' sample count and sum of timestamps over its kept span;
-    only a series that differs (or keeps a span of its own) is then compared block by block.
+    One scan compares each series' sample count and sum of timestamps over (lo, now] with
+    its blocks' (kept, just read and the raw ones); only a series that differs is then
+    compared block by block, over its kept blocks.
     """
-    checks = {i: [b for b in steady if b in known[i]] for i in ids}
-    keys = sorted({b for blocks in checks.values() for b in blocks})
-    if not keys:
+    if not any(kept.values()):
         return set()
-    common = [i for i in ids if len(checks[i]) == len(keys)]
-    suspects = {i for i in ids if checks[i] and len(checks[i]) != len(keys)}
-    if common:
-        rows = cur.execute(f"""
-            SELECT series_id, count(*), sum(epoch_us(ts)) FROM samples
-            WHERE series_id IN ({_id_list(common)})
-              AND value IS NOT NULL AND NOT isnan(value) AND ({_range_sql(keys)})
-            GROUP BY series_id
-        """).fetchall()
-        found = {int(i): (int(n), int(s)) for i, n, s in rows}
-        for series_id in common:
-            blocks = known[series_id]
-            expect = (sum(blocks[b].count for b in keys), sum(blocks[b].ts_sum for b in keys))
-            if found.get(series_id, (0, 0)) != expect:
-                suspects.add(series_id)
+    rows = cur.execute(f"""
+        SELECT series_id, count(*), sum(epoch_us(ts)) FROM samples
+        WHERE series_id IN ({_id_list(ids)}) AND value IS NOT NULL AND NOT isnan(value)
+          AND ts > {_literal(lo_ms)} AND ts <= {_literal(now_ms)}
+        GROUP BY series_id
+    """).fetchall()
+    found = {int(i): (int(n), int(s)) for i, n, s in rows}
+    suspects = []
+    for series_id in ids:
+        if not kept[series_id]:
+            continue
+        mine = known[series_id]
+        count = ts_sum = 0
+        for key in blocks:
+            block = read.get((series_id, key), EMPTY) if key in raw else mine.get(key, EMPTY)
+            count += block.count
+            ts_sum += block.ts_sum
+        if found.get(series_id, (0, 0)) != (count, ts_sum):
+            suspects.append(series_id)
     if not suspects:
         return set()
-    suspect_keys = sorted({b for i in suspects for b in checks[i]})
+    suspect_keys = sorted({b for i in suspects for b in kept[i]})
     hour_days = sorted({a // DAY_MS for a, length in suspect_keys if length == HOUR_MS})
     rows = cur.execute(f"""
         SELECT series_id, {_block_sql(hour_days)} AS block_start, count(*), sum(tu)
         FROM (SELECT series_id, epoch_ms(ts) AS t, epoch_us(ts) AS tu FROM samples
-              WHERE series_id IN ({_id_list(sorted(suspects))})
+              WHERE series_id IN ({_id_list(suspects)})
                 AND value IS NOT NULL AND NOT isnan(value) AND ({_range_sql(suspect_keys)}))
         GROUP BY ALL
     """).fetchall()
@@ -292,7 +323,7 @@ def _stale_blocks(cur: Any, ids: list[int], steady: list[BlockKey],
         found_blocks[(int(series_id), (int(start), length))] = (int(count), int(ts_sum))
     stale = set()
     for series_id in suspects:
-        for key in checks[series_id]:
+        for key in kept[series_id]:
             block = known[series_id][key]
             if found_blocks.get((series_id, key), (0, 0)) != (block.count, block.ts_sum):
                 stale.add((series_id, key))

@@ -1,4 +1,4 @@
-"""Window sums with whole days cached: always equal to computing from scratch."""
+"""Window sums from kept and persisted rollups: always equal to one pass over every sample."""
 
 from datetime import datetime, timedelta
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from console.slo import SLO, slo_status
-from console.slo_sums import clear_cache
+from console.slo_sums import DAY_MS, HOUR_MS, clear_cache
 from console.store import Store, canonical_labels, ingest_samples
 
 NOW = datetime(2026, 3, 1, 13, 37)
@@ -21,7 +21,7 @@ def put(store, labels, times, values):
 
 
 @pytest.fixture()
-def store(tmp_path):
+def path(tmp_path):
     clear_cache()
     with Store.open(tmp_path / "s.duckdb") as store:
         rng = np.random.default_rng(1)
@@ -32,8 +32,14 @@ def store(tmp_path):
                 if pod == "b":
                     values[400:] -= values[399]          # a restart four days in
                 put(store, {"pod": pod, "code": code}, times, values)
-        yield store
+    yield tmp_path / "s.duckdb"
     clear_cache()
+
+
+@pytest.fixture()
+def store(path):
+    with Store.open(path) as store:
+        yield store
 
 
 def numbers(statuses):
@@ -41,43 +47,100 @@ def numbers(statuses):
              [(w.total, w.errors, w.status) for w in s.windows.values()]) for s in statuses]
 
 
-def fresh(store, now):
-    clear_cache()
-    built = numbers(slo_status(store, SLOS, now))
-    one_pass = numbers(slo_status(store, SLOS, now, cache=False))
-    assert [g[:2] for g in built] == [g[:2] for g in one_pass]
-    for mine, theirs in zip(built, one_pass):
-        assert mine[1:3] == pytest.approx(theirs[1:3], rel=1e-12)
-        for a, b in zip(mine[3], theirs[3]):
-            assert a[0] == pytest.approx(b[0], rel=1e-12) and a[1:] == b[1:]
-    clear_cache()
-    return numbers(slo_status(store, SLOS, now))
+def one_pass(store, now):
+    return numbers(slo_status(store, SLOS, now, rollups=False))
 
 
-def test_cached_days_give_the_same_numbers_as_from_scratch(store):
+def assert_same(mine, theirs):
+    assert [g[0] for g in mine] == [g[0] for g in theirs]
+    for a, b in zip(mine, theirs):
+        assert a[1:3] == pytest.approx(b[1:3], rel=1e-12)
+        for x, y in zip(a[3], b[3]):
+            assert x[:2] == pytest.approx(y[:2], rel=1e-12) and x[2] == y[2]
+
+
+def cold(path, now):
+    """`oncall slo` in a fresh process: a read-only open, nothing kept in memory."""
+    clear_cache()
+    with Store.open_read(path) as store:
+        return numbers(slo_status(store, SLOS, now, cache=False)), one_pass(store, now)
+
+
+def rollups(store):
+    return store.query("SELECT series_id, start_ms, length_ms, samples, inner_inc "
+                       "FROM slo_rollups ORDER BY ALL")[1]
+
+
+def test_kept_blocks_give_the_same_numbers_as_one_pass(store):
     for minutes in (0, 1, 61, 24 * 60 + 5):        # refreshes as the clock moves on
         now = NOW + timedelta(minutes=minutes)
-        cached = numbers(slo_status(store, SLOS, now))
-        assert cached == fresh(store, now)
-        slo_status(store, SLOS, now)                 # leave the cache warm for the next one
+        assert_same(numbers(slo_status(store, SLOS, now)), one_pass(store, now))
 
 
-def test_late_samples_in_a_cached_day_are_noticed(store):
-    before = numbers(slo_status(store, SLOS, NOW))
-    # A late sample four days back that dips: a reset Prometheus would count.
-    put(store, {"pod": "a", "code": "500"}, [NOW - timedelta(days=4, minutes=3)], [0.0])
-    after = numbers(slo_status(store, SLOS, NOW))
-    assert after != before
-    assert after == fresh(store, NOW)
+def test_cold_status_reads_persisted_rollups_and_equals_one_pass(path, store):
+    slo_status(store, SLOS, NOW)                     # the store's owner builds the rollups
+    persisted = rollups(store)
+    assert len({(r[1], r[2]) for r in persisted}) > 20      # finished days and hours
+    store.close()
+    mine, reference = cold(path, NOW)
+    assert_same(mine, reference)
+    assert mine[0][3][-1][0] > 0                     # traffic over 3 days: numbers, not zeros
+    # The cold answer comes from the rollups: a (forged) persisted increase shows in it.
+    with Store.open(path) as writer:
+        writer.query("UPDATE slo_rollups SET inner_inc = inner_inc + 1000 "
+                     f"WHERE length_ms = {DAY_MS} AND start_ms = {DAY_MS * (int(NOW.timestamp()) // 86400 - 5)}")
+    forged, _ = cold(path, NOW)
+    assert forged[0][1] == mine[0][1] + 2000         # two series of pod a's group, both totals
 
 
-def test_deleted_days_are_noticed(store):
+def test_late_sample_in_a_persisted_hour_changes_the_answer(path, store):
+    slo_status(store, SLOS, NOW)
+    hour = NOW.replace(hour=3, minute=0)             # a finished hour of a day cut into hours
+    start_ms = int((hour - datetime(1970, 1, 1)).total_seconds()) * 1000
+    before = [r for r in rollups(store) if r[1] == start_ms and r[2] == HOUR_MS]
+    assert before
+    store.close()
+    first, _ = cold(path, NOW)
+    with Store.open(path) as writer:                 # a late sample that dips: a reset
+        put(writer, {"pod": "a", "code": "500"}, [hour + timedelta(minutes=5)], [0.0])
+    after, reference = cold(path, NOW)
+    assert after != first
+    assert_same(after, reference)
+    with Store.open(path) as writer:                 # the owner rewrites just that block
+        assert_same(numbers(slo_status(writer, SLOS, NOW)), reference)
+        now_rows = [r for r in rollups(writer) if r[1] == start_ms and r[2] == HOUR_MS]
+        changed = [r for r in now_rows if r not in before]
+        assert len(changed) == 1 and changed[0][3] == [r for r in before if r[0] == changed[0][0]][0][3] + 1
+
+
+def test_retention_is_noticed_cold_and_warm(path, store):
     slo_status(store, SLOS, NOW)
     store.apply_retention(NOW, {"samples": 5})
-    assert numbers(slo_status(store, SLOS, NOW)) == fresh(store, NOW)
+    assert_same(numbers(slo_status(store, SLOS, NOW)), one_pass(store, NOW))
+    store.close()
+    mine, reference = cold(path, NOW)
+    assert_same(mine, reference)
 
 
-def test_cached_status_agrees_with_the_backtest(store):
+def test_read_only_store_computes_what_is_not_persisted_and_writes_nothing(path, store):
+    slo_status(store, SLOS, NOW - timedelta(days=1))     # rollups a day behind
+    persisted = rollups(store)
+    store.close()
+    later = NOW + timedelta(hours=5)
+    mine, reference = cold(path, later)
+    assert_same(mine, reference)
+    with Store.open_read(path) as reader:
+        assert rollups(reader) == persisted
+
+
+def test_read_only_store_without_rollups_reads_every_sample_once(path):
+    mine, reference = cold(path, NOW)
+    assert_same(mine, reference)
+    with Store.open_read(path) as reader:
+        assert rollups(reader) == []
+
+
+def test_kept_status_agrees_with_the_backtest(store):
     from console.slo import backtest
 
     start = NOW - timedelta(hours=3)
