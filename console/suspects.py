@@ -18,6 +18,7 @@ TIME_WEIGHT, MATCH_WEIGHT = 0.6, 0.4
 DATA_DRIFT = "data_drift"              # the kind of a drift onset ranked among the changes
 RUN_GAP = timedelta(minutes=15)        # positive drift verdicts further apart than this are two runs
 LATE_DRIFT = 0.5                       # closeness factor of drift first detected after the burn began
+PREDICTION = "prediction"              # the drift windows' name for the model's output column
 
 
 @dataclass
@@ -94,10 +95,16 @@ class DataShift:
             return f"{name} p {_number(self.score)} {op} {self.threshold:g}"
         return f"{name} {_number(self.score)} ≥ {self.threshold:g}"
 
+    @property
+    def is_output(self) -> bool:
+        """The model's own output moved: a symptom to show, not a cause to rank."""
+        return self.column == PREDICTION
+
     def describe(self) -> str:
         when = f"since {self.since:%H:%M}" if self.ended is None else \
             f"{self.since:%H:%M}–{self.ended:%H:%M}"
-        return f"data drift: {self.column} ({self.verdict()}) {when}"
+        what = "output drift" if self.is_output else "data drift"
+        return f"{what}: {self.column} ({self.verdict()}) {when}"
 
     def as_change(self) -> Change:
         return Change(self.since, DATA_DRIFT, self.model, None, None, "drift",
@@ -363,6 +370,6 @@ def what_changed(store: Any, slos: list[Any], incident: Any, now: datetime, *,
         drift = drift_shifts(store, model, start, end, created, lookback=lookback,
                              thresholds=_window_thresholds(workspace, model))
         suspects += [score_shift(d, anchor, burning, model_from, step, event=event)
-                     for d in drift if d.since <= created]
+                     for d in drift if d.since <= created and not d.is_output]
         suspects.sort(key=lambda s: (-s.score, anchor - s.change.ts))
     return WhatChanged(start, end, created, burning, series, onset, changes, suspects, model, drift)

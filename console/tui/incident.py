@@ -20,6 +20,7 @@ from console.tui.tables import sync_table
 
 SPARK = "▁▂▃▄▅▆▇█"
 CHART_WIDTH = 44                  # bars in the burn chart (one per 5m step)
+DRIFT_LINES = 2                   # drifted columns listed above the suspects
 STATE_MARK = {"current": ("▶", "bold yellow"), "pending": ("·", "dim"), "passed": ("✓", "green"),
               "done": ("✓", "green"), "answered": ("✓", "green"), "skipped": ("↷", "dim"),
               "failed": ("✗", "red"), "timeout": ("✗", "red")}
@@ -53,12 +54,15 @@ def burn_chart(what: Any) -> Text:
     out.append("\n")
     step = (times[1] - times[0]) if len(times) > 1 else None
     marks = []
+    drift = getattr(what, "drift", [])
     for t in times:
         here = [c for c in what.changes if step and t <= c.ts < t + step]
         if step and t <= what.incident_start < t + step:
             marks.append(("!", "bold red"))
         elif here:
             marks.append(("▲", "bold yellow"))
+        elif step and any(t <= d.since < t + step for d in drift):
+            marks.append(("◆", "bold magenta"))
         else:
             marks.append(("─", "dim"))
     earlier = [c for c in what.changes if c.ts < times[0]]
@@ -68,11 +72,23 @@ def burn_chart(what: Any) -> Text:
     out.append(f"{times[0]:%H:%M}", style="dim")
     out.append(" " * max(1, len(values) - 10))
     out.append(f"{times[-1]:%H:%M}\n", style="dim")
-    out.append("▲ change ! declared", style="dim")
+    out.append("▲ change ◆ drift ! declared" if drift else "▲ change ! declared", style="dim")
     if what.onset:
         out.append(f" · burn from {what.onset:%H:%M}", style="red")
     if earlier:
         out.append(f" · {len(earlier)} older", style="dim")
+    return out
+
+
+def drift_lines(what: Any) -> Text:
+    """The drifted columns of the incident's model, a line each (at most DRIFT_LINES, then a count)."""
+    out = Text()
+    shifts = getattr(what, "drift", []) if what is not None else []
+    for shift in shifts[:DRIFT_LINES]:
+        out.append(shift.describe() + "\n", style="magenta")
+    if len(shifts) > DRIFT_LINES:
+        out.append(f"+{len(shifts) - DRIFT_LINES} more drifted columns · :drift shows them\n",
+                   style="dim")
     return out
 
 
@@ -91,7 +107,7 @@ class IncidentScreen(Screen[None]):
     IncidentScreen #inc-steps { height: auto; padding: 0 1; }
     IncidentScreen #inc-preview { height: auto; max-height: 9; padding: 0 1; }
     IncidentScreen #inc-result { height: 1fr; }
-    IncidentScreen #inc-what { height: 10; border: round $primary-background; }
+    IncidentScreen #inc-what { height: 12; border: round $primary-background; }
     IncidentScreen #inc-chart-box { width: 50; }
     IncidentScreen #inc-chart { padding: 0 1; }
     IncidentScreen #inc-suspects-box { width: 1fr; }
@@ -189,7 +205,8 @@ class IncidentScreen(Screen[None]):
         try:
             self._ensure_runner()
             page = pages.load_page(self.session.store, self.session.slos, self.incident_id,
-                                   self.session.clock(), self.runner, self.candidate)
+                                   self.session.clock(), self.runner, self.candidate,
+                                   workspace=self.session.workspace)
         except Exception as exc:  # noqa: BLE001 - shown, not raised into the UI
             self.app.call_from_thread(self.notify, f"incident {self.incident_id}: {exc}",
                                       severity="error", markup=False)
@@ -295,15 +312,15 @@ class IncidentScreen(Screen[None]):
     def _draw_what(self, page: pages.IncidentPage) -> None:
         what = page.what
         self.query_one("#inc-chart", Static).update(burn_chart(what))
-        out = Text()
+        out = drift_lines(what)
         for n, suspect in enumerate(what.suspects if what else [], 1):
             change = suspect.change
             out.append(f"{n}. ", style="bold").append(f"{suspect.score:.2f} ", style="bold yellow")
-            out.append(change.describe(), style="bold").append(f"  {change.ts:%m-%d %H:%M}\n",
+            out.append(change.describe(), style="bold magenta" if suspect.shift else "bold").append(f"  {change.ts:%m-%d %H:%M}\n",
                                                                  style="dim")
             out.append(f"   {suspect.explanation}\n")
         if what is not None and not what.suspects:
-            out.append("no changes recorded before this incident", style="dim")
+            out.append("no changes or data drift recorded before this incident", style="dim")
         self.query_one("#inc-suspects", Static).update(out)
 
     # -- keys -----------------------------------------------------------------------------

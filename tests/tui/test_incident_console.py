@@ -95,10 +95,20 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         timeline = [r[1:] for r in table_rows(screen, "#inc-timeline")]
         assert ["alert", "", "alert fired: SLOErrorBudgetBurn"] in timeline
         assert "latency-regression-after-deploy" in text_of(screen, "#inc-playbook-title")
-        # what changed: the v3 alias move is the top suspect, the burn chart is drawn
+        # what changed: `amount` drifted as the burn began (the simulator's feed sends it in the
+        # wrong unit while v3 degrades) and leads the suspects; the v3 alias move a day earlier follows
         suspects = text_of(screen, "#inc-suspects").splitlines()
-        assert suspects[0].startswith("1. 0.42 alias_move fraud-detector v2 → v3 by ci-deployer")
-        assert "the model fraud-scoring-latency measures (match 1.0)" in suspects[1]
+        assert suspects[0].startswith("data drift: amount (wasserstein ")
+        assert suspects[0].endswith(" ≥ 0.1) since 12:08")
+        assert suspects[1].startswith("output drift: prediction (wasserstein ")
+        assert suspects[2].startswith("1. 1.00 data drift: amount (wasserstein ")
+        assert suspects[2].endswith("11-20 12:08")
+        assert "first detected as the burn began" in suspects[3]
+        assert "inputs of fraud-detector, the model fraud-scoring-latency measures, shifted" in suspects[3]
+        [deploy] = [n for n, line in enumerate(suspects) if "alias_move" in line]
+        assert suspects[deploy].startswith("2. 0.42 alias_move fraud-detector v2 → v3 by ci-deployer")
+        assert "the model fraud-scoring-latency measures (match 1.0)" in suspects[deploy + 1]
+        assert "◆ drift" in text_of(screen, "#inc-chart")
         assert "fraud-scoring-latency\nburn (5m) · peak" in text_of(screen, "#inc-chart")
 
         await pilot.press("a")                              # acknowledge

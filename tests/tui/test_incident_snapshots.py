@@ -5,23 +5,45 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from console import incidents
+from console.drift import DRIFT_DETECTED, DRIFT_SCORE
 from console.incident_loop import run_incident_cycle
 from console.incident_page import matched_playbooks, playbook_library
 from console.runbooks import RunContext, start_run
+from console.store import canonical_labels, ingest_samples
 from console.tui.app import OncallApp
 
 SIZE = (120, 40)
 NOW = datetime(2026, 11, 20, 12, 0)          # the fixture workspace's fixed time
 
 
+DRIFT_FROM = NOW - timedelta(minutes=16)      # `amount` drifts from 11:44, 4 minutes after the page
+
+
+def record_amount_drift(store) -> None:
+    """The drift source's series for the last hour: `amount` drifts from DRIFT_FROM (to 0.84), `country` never."""
+    rows, t = [], NOW - timedelta(hours=1)
+    while t <= NOW:
+        amount = 0.05 if t < DRIFT_FROM else 0.12 + 0.72 * (t - DRIFT_FROM) / (NOW - DRIFT_FROM)
+        for column, test, score in (("amount", "wasserstein", amount),
+                                    ("country", "jensenshannon", 0.03)):
+            labels = {"model": "fraud-detector", "column": column}
+            rows.append((DRIFT_SCORE, canonical_labels({**labels, "test": test}), t, score))
+            rows.append((DRIFT_DETECTED, canonical_labels(labels), t, float(score >= 0.1)))
+        t += timedelta(minutes=1)
+    ingest_samples(store, pd.DataFrame(rows, columns=["name", "labels", "ts", "value"]))
+
+
 @pytest.fixture
 def incident_session(workspace: Path, session_for, monkeypatch: pytest.MonkeyPatch):
-    """The fixture's firing page alert declared as an incident 5 minutes ago, its playbook one step in."""
+    """The fixture's firing page alert declared as an incident 5 minutes ago, its playbook one step in,
+    and `amount` of its model drifting since 11:44."""
     monkeypatch.setenv("ONCALL_ACTOR", "alice")
     session = session_for(workspace)
+    record_amount_drift(session.store)
     declared = NOW - timedelta(minutes=5)
     [news] = run_incident_cycle(session.store, declared)
     incidents.acknowledge(session.store, news.incident_id, now=declared + timedelta(minutes=1),

@@ -145,6 +145,8 @@ def amount_drifts_from(store, since: datetime) -> None:
         lambda t: 0.04 if t < since else 0.14 + 0.7 * (t - since) / (top - since)))
     record_drift(store, "m1", "country", "jensenshannon",
                  minutes(T0 - timedelta(hours=2), top, lambda t: 0.03))
+    record_drift(store, "m1", "prediction", "wasserstein",     # the output moves after the input
+                 minutes(T0 - timedelta(hours=2), top, lambda t: 0.5 if t >= since else 0.02))
     record_drift(store, "m2", "amount", "wasserstein",        # another model's drift: not this incident's
                  minutes(T0 - timedelta(hours=2), top, lambda t: 0.9))
 
@@ -153,7 +155,8 @@ def test_drifted_columns_of_the_incident_model_with_score_test_threshold_and_ons
     amount_drifts_from(store, ONSET - timedelta(minutes=3))
     found = what_changed(store, slos, declare(store), T0 + timedelta(minutes=30))
     assert found.model == "m1"                               # the SLO's model label
-    [shift] = found.drift                                    # not country (never drifted), not m2
+    shift, output = found.drift                              # not country (never drifted), not m2
+    assert output.describe() == "output drift: prediction (wasserstein 0.50 ≥ 0.1) since 11:37"
     assert (shift.column, shift.test, shift.threshold) == ("amount", "wasserstein", 0.1)
     assert shift.since == ONSET - timedelta(minutes=3) and shift.ended is None
     assert shift.score == pytest.approx(0.84)
@@ -172,6 +175,9 @@ def test_a_drift_onset_just_before_the_burn_is_the_top_suspect(store, slos) -> N
     assert [(s.change.model, s.change.version) for s in found.suspects[1:]] == [
         ("m1", "7"), ("m2", "4"), ("m1", "6")]
     assert best.score > found.suspects[1].score
+    # the prediction drifted as well: a symptom, listed in found.drift but not ranked as a cause
+    assert "prediction" in [d.column for d in found.drift]
+    assert [s.shift.column for s in found.suspects if s.shift] == ["amount"]
 
 
 def test_drift_first_detected_late_ranks_below_a_close_deploy(store, slos) -> None:
@@ -188,7 +194,8 @@ def test_drift_that_began_after_the_incident_is_listed_but_no_suspect(store, slo
     amount_drifts_from(store, T0 + timedelta(minutes=5))
     found = what_changed(store, slos, declare(store), T0 + timedelta(minutes=30))
     assert [d.describe() for d in found.drift] == [
-        "data drift: amount (wasserstein 0.84 ≥ 0.1) since 12:05"]
+        "data drift: amount (wasserstein 0.84 ≥ 0.1) since 12:05",
+        "output drift: prediction (wasserstein 0.50 ≥ 0.1) since 12:05"]
     assert all(s.shift is None for s in found.suspects)
 
 
