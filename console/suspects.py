@@ -81,7 +81,7 @@ class DataShift:
     drift_when: str | None             # ">=", "p<=" or "p<" (console.drift.StatTest)
     since: datetime                    # the run's first positive verdict
     last: datetime                     # the run's latest positive verdict up to the panel's end
-    ended: datetime | None = None      # the first negative verdict after the run, if one came
+    ended: datetime | None = None      # the first negative verdict after the run (or its last, if verdicts stopped)
 
     def verdict(self) -> str:
         """The score against its threshold in the test's own terms, e.g. "wasserstein 0.84 ≥ 0.1"."""
@@ -235,6 +235,7 @@ def _runs(rows: list[tuple[datetime, float, str | None, float | None]]) -> list[
     for ts, value, test, score in rows:
         if value >= 1:
             if current is not None and ts - current["last"] > RUN_GAP:
+                current["ended"] = current["last"]     # the source went quiet: the run ends at its last verdict
                 current = None
             if current is None:
                 current = {"since": ts, "ended": None}
@@ -250,7 +251,7 @@ def drift_shifts(store: Any, model: str, start: datetime, end: datetime, declare
                  lookback: timedelta = CHANGE_LOOKBACK,
                  thresholds: dict[str, float] | None = None) -> list[DataShift]:
     """Columns of `model` with a positive drift verdict in [start, end], each with the run nearest `declared`."""
-    from console.drift import DRIFT_DETECTED, DRIFT_SCORE, TESTS, resolve_test
+    from console.drift import DRIFT_DETECTED, DRIFT_SCORE, resolve_test
 
     rows = store.query(
         "WITH det AS (SELECT json_extract_string(s.labels, '$.column') AS col, x.ts, x.value "
@@ -282,8 +283,8 @@ def drift_shifts(store: Any, model: str, start: datetime, end: datetime, declare
         if run["test"]:
             try:
                 stat = resolve_test(run["test"])
-            except ValueError:
-                stat = TESTS.get(run["test"])
+            except ValueError:               # a test this version does not know: show the bare score
+                stat = None
             if stat is not None:
                 drift_when = stat.drift_when
                 threshold = (thresholds or {}).get(column, stat.threshold)

@@ -218,3 +218,13 @@ def test_p_value_tests_a_threshold_override_and_an_ended_run(store) -> None:
     [suspect] = [s for s in found.suspects if s.shift]
     assert "the model the incident's alert names" in suspect.explanation
     assert "no drift since 10:20" in suspect.explanation
+
+
+def test_verdicts_further_apart_than_the_run_gap_are_two_runs(store, slos) -> None:
+    # drift 10:30-10:40, then the source stops for 40 minutes and drift is seen again from 11:20
+    record_drift(store, "m1", "amount", "wasserstein",
+                 minutes(T0 - timedelta(minutes=90), T0 - timedelta(minutes=80), lambda t: 0.3)
+                 + minutes(T0 - timedelta(minutes=40), T0, lambda t: 0.5))
+    found = what_changed(store, slos, declare(store), T0)
+    [shift] = found.drift                                    # the run nearest the declaration
+    assert shift.describe() == "data drift: amount (wasserstein 0.50 ≥ 0.1) since 11:20"
