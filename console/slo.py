@@ -290,6 +290,15 @@ def _le(labels: dict[str, str]) -> float | None:
 
 def _selection(cur: Any, slos: list[SLO]) -> pa.Table:
     """Which series feed which SLO's numerator and denominator: (slo, role, series_id, grp)."""
+    rows = _selection_rows(cur, slos)
+    return pa.table({"slo": pa.array([r["slo"] for r in rows], pa.int64()),
+                     "role": pa.array([r["role"] for r in rows], pa.string()),
+                     "series_id": pa.array([r["series_id"] for r in rows], pa.int64()),
+                     "grp": pa.array([r["grp"] for r in rows], pa.string())})
+
+
+def _selection_rows(cur: Any, slos: list[SLO]) -> list[dict[str, Any]]:
+    """`_selection` as plain rows (no Arrow: building arrays from lists imports pandas)."""
     filters = [(index, slo, _series_filters(slo)) for index, slo in enumerate(slos)]
     names = {sel.name for _, _, parts in filters for _, sel, _ in parts}
     if None in names:
@@ -300,7 +309,7 @@ def _selection(cur: Any, slos: list[SLO]) -> pa.Table:
     by_name: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for series_id, name, labels in rows:
         by_name.setdefault(name, []).append((series_id, json.loads(labels)))
-    out: dict[str, list[Any]] = {"slo": [], "role": [], "series_id": [], "grp": []}
+    out: list[dict[str, Any]] = []
     for index, slo, parts in filters:
         for role, selector, bound in parts:
             pool = ([(selector.name, item) for item in by_name.get(selector.name, [])]
@@ -311,14 +320,10 @@ def _selection(cur: Any, slos: list[SLO]) -> pa.Table:
                     continue
                 if bound is not None and _le(labels) != bound:
                     continue
-                out["slo"].append(index)
-                out["role"].append(role)
-                out["series_id"].append(series_id)
-                out["grp"].append(json.dumps({k: labels.get(k, "") for k in sorted(set(slo.by))},
-                                             separators=(",", ":"), ensure_ascii=False))
-    return pa.table({"slo": pa.array(out["slo"], pa.int64()), "role": pa.array(out["role"], pa.string()),
-                     "series_id": pa.array(out["series_id"], pa.int64()),
-                     "grp": pa.array(out["grp"], pa.string())})
+                out.append({"slo": index, "role": role, "series_id": series_id,
+                            "grp": json.dumps({k: labels.get(k, "") for k in sorted(set(slo.by))},
+                                              separators=(",", ":"), ensure_ascii=False)})
+    return out
 
 
 def _increases_sql() -> str:
@@ -459,7 +464,7 @@ def slo_status(store: Any, slos: list[SLO], now: datetime, *,
     # Each series' increases per window (whole days cached), then added up per SLO group.
     cur = store.cursor()
     try:
-        selection = _selection(cur, slos).to_pylist()
+        selection = _selection_rows(cur, slos)
         ids = [row["series_id"] for row in selection]
         sums = (window_sums(store, ids, now, spans, LOOKBACK, memory=cache) if rollups
                 else single_pass_sums(cur, ids, now, spans, LOOKBACK))
