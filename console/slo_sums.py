@@ -391,15 +391,19 @@ def _read_blocks(cur: Any, ids: list[int], wanted: list[BlockKey], raw: set[Bloc
         del acc[7]
     blocks = {key: Block(*values) for key, values in merged.items()}
     parts: dict[tuple[int, BlockKey], list[tuple[float, int]]] = {}
+    ranks = [ordered.index(start) for start in starts]
     for key, buckets in by_bucket.items():
         if key[1] not in raw:
             continue
-        sums = []
-        for start in starts:
-            rank = ordered.index(start)
-            inside = [v for b, v in buckets.items() if b > rank]
-            sums.append((sum(v[0] for v in inside), sum(v[1] for v in inside)))
-        parts[key] = sums
+        inc = [0.0] * (len(ordered) + 2)           # per bucket, then summed from the top:
+        cnt = [0] * (len(ordered) + 2)             # window of rank r holds buckets above r
+        for bucket_no, part in buckets.items():
+            inc[bucket_no] += part[0]
+            cnt[bucket_no] += part[1]
+        for b in range(len(ordered), -1, -1):
+            inc[b] += inc[b + 1]
+            cnt[b] += cnt[b + 1]
+        parts[key] = [(inc[r + 1], cnt[r + 1]) for r in ranks]
     return blocks, parts
 
 
