@@ -133,6 +133,16 @@ def test_read_only_store_computes_what_is_not_persisted_and_writes_nothing(path,
         assert rollups(reader) == persisted
 
 
+def test_read_only_reader_keeping_blocks_in_memory_follows_the_clock(path, store):
+    slo_status(store, SLOS, NOW)
+    store.close()
+    clear_cache()
+    with Store.open_read(path) as reader:            # a console reading another's store
+        for minutes in (0, 1, 61, 24 * 60 + 5):
+            now = NOW + timedelta(minutes=minutes)
+            assert_same(numbers(slo_status(reader, SLOS, now)), one_pass(reader, now))
+
+
 def test_read_only_store_without_rollups_reads_every_sample_once(path):
     mine, reference = cold(path, NOW)
     assert_same(mine, reference)
