@@ -80,7 +80,7 @@ def test_degrade_page_rollback_recover(tmp_path: Path, oncall) -> None:
     root = tmp_path / "demo"
     demo = Demo(root)
     try:
-        demo.wait_for(r"serving +demo serves version 3 \(healthy\)")
+        # (on a slow machine the first cycle may already be past the degradation point)
         degraded = ts(demo.wait_for(r"^(\S+ \S+) serving +demo serves version 3 \(DEGRADED\)")[1])
         fired = demo.wait_for(PAGE_LATENCY)
         assert fired[2] == "firing"
