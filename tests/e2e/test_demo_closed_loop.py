@@ -97,7 +97,13 @@ def test_degrade_page_rollback_recover(tmp_path: Path, oncall) -> None:
         resolved = demo.wait_for(PAGE_LATENCY)
         assert resolved[2] == "resolved"
         assert ts(resolved[1]) >= healed
-        time.sleep(1.5)           # about fifteen more simulated minutes of healthy traffic
+        deadline = time.monotonic() + 120    # let it serve ten healthy minutes or more
+        while time.monotonic() < deadline:
+            latest = oncall("-w", str(root), "query", "SELECT max(ts) AS t FROM samples",
+                            "--format", "csv").stdout.split()[-1]
+            if ts(latest[:19]) - healed >= timedelta(minutes=10):
+                break
+            time.sleep(0.5)
     finally:
         assert demo.stop() == 0
 
