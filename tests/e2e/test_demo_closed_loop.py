@@ -101,7 +101,7 @@ def test_degrade_page_rollback_recover(tmp_path: Path, oncall) -> None:
         while time.monotonic() < deadline:
             latest = oncall("-w", str(root), "query", "SELECT max(ts) AS t FROM samples",
                             "--format", "csv").stdout.split()[-1]
-            if ts(latest[:19]) - healed >= timedelta(minutes=10):
+            if ts(latest[:19].replace("T", " ")) - healed >= timedelta(minutes=10):
                 break
             time.sleep(0.5)
     finally:
