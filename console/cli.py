@@ -79,6 +79,17 @@ class Context:
         self._stores.append(store)
         return store
 
+    def cache_store(self) -> Store:
+        """For reads that keep derived data (SLO rollups): writable when nobody holds the file."""
+        if self.shared_store is not None:
+            return self.shared_store
+        try:
+            store = Store.open(self.store_path())
+        except StoreLocked:
+            return self.read_store()
+        self._stores.append(store)
+        return store
+
     def write_store(self) -> Store:
         """Open read-write; if another process holds the file, forward to it or exit 2."""
         if self.shared_store is not None:

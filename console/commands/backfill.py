@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from console.importer import ImportFailed, import_file
 from console.output import dumps
 
 FORMATS = ("prometheus", "openmetrics", "jsonl", "csv", "parquet")
@@ -26,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(ctx: Any) -> int:
+    from console.importer import ImportFailed, import_file
+
     store = ctx.write_store()
     reports = []
     failed = False

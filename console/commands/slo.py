@@ -112,7 +112,7 @@ def run_status(ctx: Any) -> int:
 
     slos = _slos(ctx)
     now = ctx.now()
-    statuses = slo_status(ctx.read_store(), slos, now, cache=False)   # one shot: one pass
+    statuses = slo_status(ctx.cache_store(), slos, now, cache=False)   # rollups in the store
     if ctx.fmt == "json":
         print(dumps([{
             "slo": s.slo.name, "service": s.slo.service, "group": s.group,
@@ -202,7 +202,7 @@ def run_backtest(ctx: Any) -> int:
         raise CliError("need --from before --to and a positive --step")
     if (end - start) / step > 200_000:
         raise CliError(f"{(end - start) / step:.0f} grid points is too many; use a larger --step")
-    results = backtest(ctx.read_store(), slos, start, end, step)
+    results = backtest(ctx.cache_store(), slos, start, end, step)
     if ctx.fmt == "json":
         print(dumps(backtest_json(results, start, end, step)))
         return 0

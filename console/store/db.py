@@ -257,6 +257,9 @@ class Store:
                 cur.execute(f'DELETE FROM "{table}" WHERE "{column}" < ?', [cutoff])
                 removed[kind] = cur.fetchone()[0]
             if "samples" in days:
+                cutoff_ms = int((now - timedelta(days=days["samples"]) - datetime(1970, 1, 1))
+                                .total_seconds() * 1000)
+                cur.execute("DELETE FROM slo_rollups WHERE start_ms + length_ms <= ?", [cutoff_ms])
                 cur.execute(
                     "DELETE FROM series WHERE id NOT IN (SELECT DISTINCT series_id FROM samples)"
                 )

@@ -115,7 +115,10 @@ def test_late_sample_in_a_persisted_hour_changes_the_answer(path, store):
 
 def test_retention_is_noticed_cold_and_warm(path, store):
     slo_status(store, SLOS, NOW)
+    cutoff_ms = int((NOW - timedelta(days=5) - datetime(1970, 1, 1)).total_seconds() * 1000)
+    assert any(r[1] + r[2] <= cutoff_ms for r in rollups(store))
     store.apply_retention(NOW, {"samples": 5})
+    assert not any(r[1] + r[2] <= cutoff_ms for r in rollups(store))   # pruned with the samples
     assert_same(numbers(slo_status(store, SLOS, NOW)), one_pass(store, NOW))
     store.close()
     mine, reference = cold(path, NOW)
