@@ -210,10 +210,15 @@ class PredictionsCollector(Collector):
 
 def prediction_features(store: Any, model: str, start: datetime, end: datetime) -> Any:
     """The features (and prediction) of a model's records with start <= ts < end, one column each."""
+    return records_frame(store, model, "ts >= ? AND ts < ?", [start, end])
+
+
+def records_frame(store: Any, model: str, where: str, params: list[Any]) -> Any:
+    """Features and prediction of a model's records matching `where`, one column each."""
     import pandas as pd
 
-    _, rows = store.query("SELECT features, prediction FROM predictions WHERE model = ? AND ts >= ? "
-                          "AND ts < ? ORDER BY ts, id", [model, start, end])
+    _, rows = store.query(f"SELECT features, prediction FROM predictions WHERE model = ? AND {where} "
+                          "ORDER BY ts, id", [model, *params])
     if not rows:
         return pd.DataFrame()
     frame = pd.read_json(io.StringIO("\n".join(r[0] for r in rows)), lines=True, dtype=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -71,19 +70,6 @@ def find_window(workspace: Any, model: str) -> DriftWindow:
                       f"add one under a source of kind drift: windows: [{{model: {model}, reference: …}}]")
 
 
-def _records_frame(store: Any, model: str, where: str, params: list[Any]) -> Any:
-    """Features and prediction of a model's records matching `where`, one column each."""
-    import pandas as pd
-
-    _, rows = store.query(f"SELECT features, prediction FROM predictions WHERE model = ? AND {where} "
-                          "ORDER BY ts, id", [model, *params])
-    if not rows:
-        return pd.DataFrame()
-    frame = pd.read_json(io.StringIO("\n".join(r[0] for r in rows)), lines=True, dtype=False)
-    frame["prediction"] = pd.Series([r[1] for r in rows], dtype="float64")
-    return frame
-
-
 _file_cache: dict[tuple[str, int, int], Any] = {}
 
 
@@ -120,14 +106,16 @@ def reference_file_frame(path: Path) -> Any:
 def window_frames(store: Any, window: DriftWindow, now: datetime,
                   base_dir: str | os.PathLike[str] = ".") -> tuple[Any, Any, Any, Any]:
     """(reference frame, current frame, reference bounds or None, current bounds) at `now`."""
+    from collectors.predictions import records_frame
+
     current_bounds = window.current_bounds(now)
-    current = _records_frame(store, window.model, "ts > ? AND ts <= ?", list(current_bounds))
+    current = records_frame(store, window.model, "ts > ? AND ts <= ?", list(current_bounds))
     reference_bounds = window.reference.bounds(now)
     if reference_bounds is None:
         path = Path(window.reference.file or "")
         reference = reference_file_frame(path if path.is_absolute() else Path(base_dir) / path).copy()
     else:
-        reference = _records_frame(store, window.model, "ts >= ? AND ts < ?", list(reference_bounds))
+        reference = records_frame(store, window.model, "ts >= ? AND ts < ?", list(reference_bounds))
     return reference, current, reference_bounds, current_bounds
 
 
