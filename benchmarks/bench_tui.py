@@ -157,6 +157,8 @@ def stall_during_ingest(root: Path) -> None:
         app = OncallApp(session, refresh_seconds=0.05)
         worst = 0.0
         async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.app.workers.wait_for_complete()   # measured once the console is up
+            await pilot.pause()
             loop = asyncio.get_running_loop()
             deadline = loop.time() + seconds
             while loop.time() < deadline:

@@ -43,16 +43,6 @@ class DataLoaded(Message):
         self.view, self.data, self.events, self.final = view, data, events, final
 
 
-def _post_parts(app: App, view: View, parts: Iterator[Any]) -> Iterator[Any]:
-    """Post every part but the last as it is ready; yield them all."""
-    previous = None
-    for part in parts:
-        if previous is not None:
-            app.post_message(DataLoaded(view.view_name, previous, [], final=False))
-        previous = part
-        yield part
-
-
 class OncallApp(App[None]):
     """The on-call console over one session (workspace, store, clock, engine)."""
 
@@ -125,7 +115,9 @@ class OncallApp(App[None]):
         events = self.session.tick() if tick else []
         data = view.load(self.session)
         if isinstance(data, Iterator):        # a view that draws in steps, cheapest first
-            *parts, data = list(_post_parts(self, view, data))
+            for part in data:
+                self.post_message(DataLoaded(view.view_name, part, [], final=False))
+            data = None
         self.post_message(DataLoaded(view.view_name, data, events))
 
     def on_data_loaded(self, message: DataLoaded) -> None:
@@ -136,7 +128,8 @@ class OncallApp(App[None]):
                     self.notify(event.text, title=event.kind, markup=False,
                                 severity="warning" if "firing" in event.text or "DEGRADED" in event.text
                                 else "information", timeout=6)
-        if message.view == self.view.view_name and not isinstance(self.screen, HelpScreen):
+        if (message.data is not None and message.view == self.view.view_name
+                and not isinstance(self.screen, HelpScreen)):
             self.view.draw(message.data)
         self._draw_status()
         if self.refresh_seconds and message.final:

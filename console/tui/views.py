@@ -93,7 +93,7 @@ class OverviewView(View):
         store = session.store
         quick = {
             "slos": None,
-            "alerts": v.alert_rows(store, states=("firing", "pending"), limit=500),
+            "alerts": v.alert_rows(store, states=("firing", "pending"), limit=100),
             "incidents": v.open_incidents(store),
             "collectors": v.collector_rows(store),
         }
