@@ -132,6 +132,12 @@ def run(ctx: Any) -> int:
             payload["quality"] = quality.as_dict()
         ctx.out(dumps(payload))
         return 1 if found else 0
+    print_report(ctx, drift, quality)
+    return 1 if found else 0
+
+
+def print_report(ctx: Any, drift: Any, quality: Any) -> None:
+    """The per-column table, the dataset verdict and the quality findings."""
     rows = [(c.column, c.kind, c.method or "", c.score if c.score is not None else float("nan"),
              c.threshold, _verdict(c), c.reference_rows, c.current_rows) for c in drift.columns]
     ctx.out(render(["column", "type", "test", "score", "threshold", "verdict", "ref rows", "cur rows"],
@@ -143,7 +149,6 @@ def run(ctx: Any) -> int:
                 + ("no problems" if not quality.problems else f"{len(quality.problems)} problem(s)"))
         for problem in quality.problems:
             ctx.out(f"  - {problem}")
-    return 1 if found else 0
 
 
 def _record(ctx: Any, model: str, drift: Any, quality: Any) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from console.cli import CliError
-from console.output import dumps, render
+from console.output import dumps
 
 
 def _at(text: str | None, ctx: Any) -> datetime:
@@ -22,7 +22,7 @@ def _at(text: str | None, ctx: Any) -> datetime:
 
 
 def run_model(ctx: Any) -> int:
-    from console.commands.drift import _kind, _pairs, _summary, _verdict
+    from console.commands.drift import _kind, _pairs, print_report
     from console.drift import DriftError
     from console.drift_windows import WindowError, evaluate_window, find_window
 
@@ -62,16 +62,7 @@ def run_model(ctx: Any) -> int:
     ctx.out(f"{window.model}: reference {ref} ({len(result.reference)} rows) vs current "
             f"{result.current_bounds[0]:%Y-%m-%d %H:%M}..{result.current_bounds[1]:%Y-%m-%d %H:%M} "
             f"({len(result.current)} rows)")
-    rows = [(c.column, c.kind, c.method or "", c.score if c.score is not None else float("nan"),
-             c.threshold, _verdict(c), c.reference_rows, c.current_rows) for c in drift.columns]
-    ctx.out(render(["column", "type", "test", "score", "threshold", "verdict", "ref rows", "cur rows"],
-                   rows, "table"))
-    ctx.out("")
-    ctx.out(_summary(drift))
-    ctx.out(f"quality: {quality.current_rows} current rows; "
-            + ("no problems" if not quality.problems else f"{len(quality.problems)} problem(s)"))
-    for problem in quality.problems:
-        ctx.out(f"  - {problem}")
+    print_report(ctx, drift, quality)
     return 1 if found else 0
 
 
