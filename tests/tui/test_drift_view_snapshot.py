@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from settle import settled
 from test_drift_view import NOW, SIZE, degrade_since
 
 from console.tui.app import OncallApp
@@ -15,9 +16,8 @@ def test_drift_view(workspace: Path, session_for, snap_compare) -> None:
     app = OncallApp(session_for(workspace), refresh_seconds=0)
 
     async def run_before(pilot) -> None:
-        await pilot.app.workers.wait_for_complete()
+        await settled(pilot)
         await pilot.press("colon", *"drift", "enter")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await settled(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

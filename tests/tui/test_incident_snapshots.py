@@ -15,6 +15,7 @@ from console.incident_page import matched_playbooks, playbook_library
 from console.runbooks import RunContext, start_run
 from console.store import canonical_labels, ingest_samples
 from console.tui.app import OncallApp
+from settle import settled
 
 SIZE = (120, 40)
 NOW = datetime(2026, 11, 20, 12, 0)          # the fixture workspace's fixed time
@@ -56,21 +57,14 @@ def incident_session(workspace: Path, session_for, monkeypatch: pytest.MonkeyPat
     return session
 
 
-async def loaded(pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 def keys(*pressed: str):
     async def run_before(pilot) -> None:
-        await loaded(pilot)
+        await settled(pilot)
         await pilot.press("colon", *"incidents", "enter")
-        await loaded(pilot)
+        await settled(pilot)
         if pressed:
             await pilot.press(*pressed)
-            await loaded(pilot)
+            await settled(pilot)
     return run_before
 
 

@@ -6,25 +6,22 @@ from pathlib import Path
 
 import pytest
 
+from settle import settled
+
 from console.tui.app import OncallApp
 
 SIZE = (120, 40)
 
 
-async def loaded(pilot) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 def goto(view: str, *keys: str):
     async def run_before(pilot) -> None:
-        await loaded(pilot)
+        await settled(pilot)
         if view != "overview":
             await pilot.press("colon", *view, "enter")
-            await loaded(pilot)
+            await settled(pilot)
         if keys:
             await pilot.press(*keys)
-            await loaded(pilot)
+            await settled(pilot)
         await pilot.pause()
     return run_before
 
