@@ -73,8 +73,14 @@ class Context:
         """Open for reading; if a writer holds it, say who and read a snapshot."""
         if self.shared_store is not None:
             return self.shared_store
-        store = Store.open_read(self.store_path())
-        if store.holder is not None:
+        from console.control import is_listening
+
+        try:
+            store = Store.open_read(self.store_path(), snapshot=False)
+        except StoreLocked as locked:
+            if is_listening(locked.path):
+                raise Forward(locked) from None      # the owner answers; no copy of the file
+            store = Store.open_read(self.store_path())
             print(f"oncall: {store.holder}; reading a read-only snapshot", file=sys.stderr)
         self._stores.append(store)
         return store

@@ -49,8 +49,11 @@ def sys_stdout() -> Any:
 class _Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         server: ControlServer = self.server.owner  # type: ignore[attr-defined]
+        line = self.rfile.readline(1 << 20)
+        if not line.strip():
+            return                       # a probe (`is_listening`): nothing to run
         try:
-            request = json.loads(self.rfile.readline(1 << 20))
+            request = json.loads(line)
             argv = [str(a) for a in request["argv"]]
             env = {str(k): str(v) for k, v in (request.get("env") or {}).items()}
             cwd = str(request.get("cwd") or os.getcwd())
@@ -70,7 +73,10 @@ class _Handler(socketserver.StreamRequestHandler):
         self._reply({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
 
     def _reply(self, payload: dict[str, Any]) -> None:
-        self.wfile.write(json.dumps(payload).encode() + b"\n")
+        try:
+            self.wfile.write(json.dumps(payload).encode() + b"\n")
+        except OSError:
+            pass                         # the caller went away; nothing to tell it
 
 
 @contextlib.contextmanager
@@ -122,6 +128,20 @@ class ControlServer:
 
 
 FORWARDED_ENV = ("ONCALL_ACTOR", "USER", "LOGNAME")
+
+
+def is_listening(store_path: str | os.PathLike[str]) -> bool:
+    """Whether the store's owner accepts forwarded commands right now."""
+    path = socket_path(store_path)
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2)
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
 
 
 def forward(store_path: str | os.PathLike[str], argv: list[str],

@@ -79,8 +79,9 @@ class Store:
         return store
 
     @classmethod
-    def open_read(cls, path: str | os.PathLike[str]) -> "Store":
-        """Open for reading.  If a writer holds the file, read a consistent snapshot of it.
+    def open_read(cls, path: str | os.PathLike[str], *, snapshot: bool = True) -> "Store":
+        """Open for reading.  If a writer holds the file, read a consistent snapshot of it
+        (or, with `snapshot=False`, raise StoreLocked).
 
         The returned store's `holder` is set when a snapshot was taken, so the caller
         can say who holds the file.
@@ -91,12 +92,14 @@ class Store:
         try:
             con = _connect(path, read_only=True)
         except StoreLocked as locked:
+            if not snapshot:
+                raise
             return cls._snapshot(path, locked)
         store = cls(con, path, read_only=True)
         if store.schema_version() < SCHEMA_VERSION:
             store.close()
             cls.open(path).close()
-            return cls.open_read(path)
+            return cls.open_read(path, snapshot=snapshot)
         return store
 
     @classmethod

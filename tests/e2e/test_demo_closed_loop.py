@@ -99,8 +99,10 @@ def test_degrade_page_rollback_recover(tmp_path: Path, oncall) -> None:
         assert ts(resolved[1]) >= healed
         deadline = time.monotonic() + 120    # let it serve ten healthy minutes or more
         while time.monotonic() < deadline:
-            latest = oncall("-w", str(root), "query", "SELECT max(ts) AS t FROM samples",
-                            "--format", "csv").stdout.split()[-1]
+            answer = oncall("-w", str(root), "query", "SELECT max(ts) AS t FROM samples",
+                            "--format", "csv")
+            assert "ran this command there" in answer.stderr   # read by the owner, not a copy
+            latest = answer.stdout.split()[-1]
             if ts(latest[:19].replace("T", " ")) - healed >= timedelta(minutes=10):
                 break
             time.sleep(0.5)
