@@ -232,11 +232,6 @@ def logs_count(store: Any, filters: LogFilter) -> int:
     return store.query(f"SELECT count(*) FROM logs WHERE {where}", params)[1][0][0]
 
 
-def log_services(store: Any) -> list[str]:
-    return [r[0] for r in store.query(
-        "SELECT DISTINCT service FROM logs WHERE service IS NOT NULL ORDER BY 1")[1]]
-
-
 # -- metrics -----------------------------------------------------------------------------
 
 @dataclass
