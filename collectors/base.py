@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,11 +46,23 @@ class Collector:
         raise NotImplementedError
 
 
-def available_collectors() -> tuple[dict[str, type[Collector]], dict[str, str]]:
-    """Collector classes by kind, and the entry points that failed to load with why."""
+def collector_kinds() -> list[str]:
+    """Every installed collector kind, without loading any of them."""
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def available_collectors(kinds: Iterable[str] | None = None,
+                         ) -> tuple[dict[str, type[Collector]], dict[str, str]]:
+    """Collector classes by kind, and the entry points that failed to load with why.
+
+    With `kinds`, only those are loaded: a workspace pays for the collectors it uses.
+    """
+    wanted = None if kinds is None else set(kinds)
     loaded: dict[str, type[Collector]] = {}
     broken: dict[str, str] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if wanted is not None and ep.name not in wanted:
+            continue
         try:
             cls = ep.load()
             if not (isinstance(cls, type) and issubclass(cls, Collector)):

@@ -8,133 +8,19 @@ Every step's noise comes from (seed, step number), so a run is deterministic.
 
 from __future__ import annotations
 
-import json
-import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyarrow as pa
 from pydantic import Field
 
 from collectors.base import CollectResult, Collector, CollectorOptions
-from collectors.demo_predictions import live_predictions, seed_predictions
 from console.durations import parse_duration
-from console.store import Store, canonical_labels, ingest_logs, ingest_samples
 
-SERVICE = "fraud-scoring"
+if TYPE_CHECKING:
+    from console.store import Store
+
 MODEL = "fraud-detector"
 ALIAS = "champion"
-BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, float("inf"))
-BASE_LABELS = {"service": SERVICE, "job": SERVICE}
-
-
-@dataclass(frozen=True)
-class Behaviour:
-    """How a version serves: its 5xx share and its latency distribution."""
-
-    error_ratio: float
-    latency_median: float
-    latency_sigma: float = 0.5
-
-
-HEALTHY = {"1": Behaviour(0.0008, 0.070), "2": Behaviour(0.0006, 0.060),
-           "3": Behaviour(0.0005, 0.055)}
-DEGRADED = Behaviour(0.09, 0.450, 0.7)
-LOG_LINES = {
-    "info": ["scored transaction batch", "feature cache refreshed", "model warm",
-             "request served"],
-    "warning": ["slow feature lookup", "retrying feature-store call"],
-    "error": ["upstream timeout calling feature-store after 2000ms",
-              "prediction failed: model returned NaN score"],
-}
-
-
-def _le(bound: float) -> str:
-    return "+Inf" if math.isinf(bound) else repr(bound)
-
-
-def _cdf(bound: float, behaviour: Behaviour) -> float:
-    if math.isinf(bound):
-        return 1.0
-    z = (math.log(bound) - math.log(behaviour.latency_median)) / behaviour.latency_sigma
-    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
-
-
-def _series() -> list[tuple[str, dict[str, str]]]:
-    names = [("http_requests_total", {**BASE_LABELS, "code": "200"}),
-             ("http_requests_total", {**BASE_LABELS, "code": "500"})]
-    names += [("http_request_duration_seconds_bucket", {**BASE_LABELS, "le": _le(b)})
-              for b in BUCKETS]
-    names += [("http_request_duration_seconds_count", dict(BASE_LABELS)),
-              ("model_serving_version", {**BASE_LABELS, "model": MODEL})]
-    return names
-
-
-SERIES = _series()
-SERIES_LABELS = [canonical_labels(labels) for _, labels in SERIES]
-
-
-def simulate(start_step: int, steps: int, step_s: int, seed: int, served: list[str],
-             degraded: list[bool], counters: list[float]) -> tuple[pa.Table, pa.Table, list[float]]:
-    """Samples and logs for steps [start_step, start_step + steps) of `step_s` seconds.
-
-    `served[i]` is the version serving step i and `degraded[i]` whether it misbehaves;
-    `counters` are the cumulative counter values before the first step (an updated copy
-    is returned).  The noise comes from (seed, start_step, steps).
-    """
-    rng = np.random.default_rng([seed, start_step, steps])
-    step_no = np.arange(start_step, start_step + steps, dtype=np.int64)
-    seconds = step_no * step_s
-    hours = (seconds % 86400) / 3600
-    rps = 40 + 25 * np.sin((hours - 9) / 24 * 2 * np.pi)
-    behaviours = [DEGRADED if bad else HEALTHY.get(v, HEALTHY["3"]) for v, bad in zip(served, degraded)]
-    error_ratio = np.array([b.error_ratio for b in behaviours])
-    requests = rng.poisson(rps * step_s)
-    errors = rng.binomial(requests, error_ratio)
-    shares = {b: [_cdf(bound, b) for bound in BUCKETS] for b in set(behaviours)}
-    bucket_share = np.array([shares[b] for b in behaviours]).reshape(steps, len(BUCKETS))
-    increments = np.vstack([requests - errors, errors,
-                            np.round(requests[:, None] * bucket_share).T, requests]).astype(float)
-    values = np.cumsum(increments, axis=1) + np.array(counters, dtype=float)[:, None]
-    counters = values[:, -1].tolist() if steps else list(counters)
-    served_value = np.array([float(v) for v in served])
-    values = np.vstack([values, served_value])
-
-    bad = np.array(degraded, dtype=bool)
-    per_step = 1 + rng.integers(0, 2, steps) + np.where(bad, 3, 0)
-    line_step = np.repeat(np.arange(steps), per_step)
-    first = np.concatenate([[0], np.cumsum(per_step)[:-1]])
-    within = np.arange(line_step.size) - np.repeat(first, per_step)
-    levels = rng.choice(np.array(["info", "warning", "error"]), size=line_step.size,
-                        p=[0.93, 0.06, 0.01])
-    levels = np.where(bad[line_step] & (within > 0), "error", levels)
-    pick = rng.integers(0, 1 << 30, line_step.size)
-    medians = np.array([b.latency_median for b in behaviours])[line_step]
-    sigmas = np.array([b.latency_sigma for b in behaviours])[line_step]
-    latency_ms = (1000 * medians * np.exp(sigmas * rng.standard_normal(line_step.size))).astype(int)
-    line_us = seconds[line_step] * 1_000_000 + within * 10_000
-    messages = [LOG_LINES[lvl][k % len(LOG_LINES[lvl])] for lvl, k in zip(levels.tolist(), pick.tolist())]
-    versions = [served[i] for i in line_step.tolist()]
-    attributes = [f'{{"model":"{MODEL}","version":"{v}","latency_ms":{ms}}}'
-                  for v, ms in zip(versions, latency_ms.tolist())]
-    stamps = pa.array(line_us, pa.timestamp("us"))
-    iso = [t.isoformat() + "Z" for t in stamps.to_pylist()]
-    raws = [f'{{"ts":"{t}","level":"{lvl}","service":"{SERVICE}","message":"{msg}",{attrs[1:]}'
-            for t, lvl, msg, attrs in zip(iso, levels.tolist(), messages, attributes)]
-    n = line_step.size
-    logs = pa.table({
-        "ts": stamps, "source": ["demo"] * n, "service": [SERVICE] * n,
-        "level": levels.tolist(), "message": messages, "attributes": attributes, "raw": raws,
-        "parse_error": pa.nulls(n, pa.string()), "origin": ["demo"] * n,
-        "line_offset": pa.array(step_no[line_step] * 8 + within, pa.int64())})
-    times = pa.array(seconds * 1_000_000, pa.timestamp("us"))
-    samples = pa.concat_tables([
-        pa.table({"name": [name] * steps, "labels": [labels] * steps, "ts": times,
-                  "value": values[k]})
-        for k, ((name, _), labels) in enumerate(zip(SERIES, SERIES_LABELS))])
-    return samples, logs, counters
 
 
 class DemoOptions(CollectorOptions):
@@ -169,6 +55,10 @@ class DemoCollector(Collector):
         return str(rows[0][0]) if rows else self.options.degrade_version
 
     def collect(self, store: Store, now: datetime) -> CollectResult:
+        from collectors.demo_predictions import live_predictions
+        from collectors.demo_sim import simulate
+        from console.store import ingest_logs, ingest_samples
+
         cursor = store.get_cursor(self.name)
         if cursor is None:
             raise RuntimeError(f"demo source {self.name!r} has no history; run seed_demo() first")
@@ -179,29 +69,73 @@ class DemoCollector(Collector):
         last_step = int(now.timestamp() // self.step_s) if now.tzinfo else int(
             (now - datetime(1970, 1, 1)).total_seconds() // self.step_s)
         steps = last_step - next_step + 1
+        seed = int(cursor.get("seed", self.options.seed))   # the seed the history was made with
+        backfill = _backfill_predictions(store, cursor, self.step_s, seed)
         if steps <= 0:
+            if backfill is not None:
+                with store.transaction() as cur:
+                    store.set_cursor(cur, self.name, {**cursor, "backfill": backfill}, 0, now)
             return CollectResult(0)
         version = self.champion(store)
         step_times = [datetime(1970, 1, 1) + timedelta(seconds=(next_step + i) * self.step_s)
                       for i in range(steps)]
         degraded = [version == self.options.degrade_version and t >= degrade_at
                     for t in step_times]
-        seed = int(cursor.get("seed", self.options.seed))   # the seed the history was made with
         samples, logs, counters = simulate(next_step, steps, self.step_s, seed,
                                            [version] * steps, degraded, cursor["counters"])
         new_cursor = {**cursor, "next_step": last_step + 1, "counters": counters,
                       "degrade_at": degrade_at.isoformat(), "serving": version,
-                      "degraded": bool(degraded[-1])}
+                      "degraded": bool(degraded[-1]), "backfill": backfill}
         live_predictions(store, next_step, steps, self.step_s, seed, [version] * steps, degraded)
         added = ingest_logs(store, logs)
         added += ingest_samples(store, samples, cursor=(self.name, new_cursor), now=now)
         return CollectResult(added, {"serving": version, "degraded": bool(degraded[-1])})
 
 
+BACKFILL_STEPS = 1440      # older prediction records written per collection (6 hours of 15 s)
+
+
+def _served(moves: list[tuple[datetime, str]], first_step: int, steps: int, step_s: int) -> list[str]:
+    """The version the champion alias named at each step (moves: when it moved, to what)."""
+    epoch = datetime(1970, 1, 1)
+    served = []
+    for i in range(steps):
+        t = epoch + timedelta(seconds=(first_step + i) * step_s)
+        served.append(next((v for at, v in reversed(moves) if at <= t), "1"))
+    return served
+
+
+def _backfill_predictions(store: Store, cursor: dict[str, Any], step_s: int, seed: int
+                          ) -> dict[str, Any] | None:
+    """Write the next older stretch of the history's prediction records (newest first); return
+    what is left to write, or None when the history is complete."""
+    from collectors.demo_predictions import seed_predictions
+
+    backfill = cursor.get("backfill")
+    if not backfill:
+        return None
+    first, end = int(backfill["from"]), int(backfill["to"])
+    start = max(first, end - BACKFILL_STEPS)
+    if start < end:
+        moves = [(datetime.fromisoformat(at), version) for at, version in backfill["moves"]]
+        seed_predictions(store, start, end - start, step_s, seed,
+                         _served(moves, start, end - start, step_s))
+    return {**backfill, "to": start} if start > first else None
+
+
 def seed_demo(store: Store, *, now: datetime, name: str = "demo", days: float = 3,
-              step: str = "15s", seed: int = 7, degrade_after: str = "4m") -> dict[str, int]:
-    """History up to `now` and the local registry: v1 20 days old, v2 9, v3 1 (champion)."""
+              step: str = "15s", seed: int = 7, degrade_after: str = "4m",
+              predictions_now: timedelta | None = None) -> dict[str, int]:
+    """History up to `now` and the local registry: v1 20 days old, v2 9, v3 1 (champion).
+
+    With `predictions_now`, only that much of the prediction records' history is written
+    here (what the drift windows read first); the collector writes the older records, a
+    stretch per collection, so a console shows its first frame sooner.
+    """
+    from collectors.demo_predictions import seed_predictions
+    from collectors.demo_sim import SERIES, simulate
     from console.registry.history import record_alias_move
+    from console.store import ingest_logs, ingest_samples
     from console.registry.local import seed_demo_registry
 
     seed_demo_registry(store, now=now)
@@ -212,16 +146,18 @@ def seed_demo(store: Store, *, now: datetime, name: str = "demo", days: float = 
     first_step = last_step - steps + 1
     moves = [(now - timedelta(days=20), "1"), (now - timedelta(days=9), "2"),
              (now - timedelta(days=1), "3")]
-    served = []
-    for i in range(steps):
-        t = epoch + timedelta(seconds=(first_step + i) * step_s)
-        served.append(next((v for at, v in reversed(moves) if at <= t), "1"))
+    served = _served(moves, first_step, steps, step_s)
     samples, logs, counters = simulate(first_step, steps, step_s, seed, served, [False] * steps,
                                        [0.0] * (len(SERIES) - 1))
+    recent = steps if predictions_now is None else min(
+        steps, int(predictions_now.total_seconds() // step_s))
     cursor = {"next_step": last_step + 1, "counters": counters, "seed": seed,
               "degrade_at": (now + parse_duration(degrade_after)).isoformat(),
-              "serving": served[-1] if served else "3", "degraded": False}
-    seed_predictions(store, first_step, steps, step_s, seed, served)
+              "serving": served[-1] if served else "3", "degraded": False,
+              "backfill": None if recent == steps else {
+                  "from": first_step, "to": last_step + 1 - recent,
+                  "moves": [(at.isoformat(), version) for at, version in moves]}}
+    seed_predictions(store, last_step + 1 - recent, recent, step_s, seed, served[steps - recent:])
     added_logs = ingest_logs(store, logs)
     added = ingest_samples(store, samples, cursor=(name, cursor), now=now)
     with store.transaction() as cur:

@@ -8,51 +8,15 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-NUM = "num"
-CAT = "cat"
-KINDS = (NUM, CAT)
+from console.drift_tests import (  # noqa: F401  (the catalogue is part of this API)
+    CAT, KINDS, NUM, TESTS, DriftError, StatTest, resolve_test)
+
 SMALL_REFERENCE_ROWS = 1000      # up to this many cleaned reference rows: p-value tests
 FEW_VALUES = 5                   # numeric columns with at most this many values count as discrete
 SMALL_INT_CARDINALITY = 10       # integer columns with at most this many values are categorical
 STD_FLOOR = 0.001                # Wasserstein's divisor never falls below this
 BINNED_MIN_REFERENCE_VALUES = 20  # above this many reference values, numeric columns are binned
 DEFAULT_DRIFT_SHARE = 0.5
-
-
-@dataclass(frozen=True)
-class StatTest:
-    """A drift test: its name, the column kinds it accepts, and when its score means drift."""
-
-    name: str
-    title: str
-    kinds: tuple[str, ...]
-    threshold: float
-    drift_when: str  # "p<=", "p<" (p-values) or ">=" (distances)
-
-    def drifted(self, score: float, threshold: float) -> bool:
-        if self.drift_when == "p<=":
-            return bool(score <= threshold)
-        if self.drift_when == "p<":
-            return bool(score < threshold)
-        return bool(score >= threshold)
-
-
-TESTS: dict[str, StatTest] = {t.name: t for t in (
-    StatTest("ks", "K-S p_value", (NUM,), 0.05, "p<="),
-    StatTest("chisquare", "chi-square p_value", (CAT, NUM), 0.05, "p<"),
-    StatTest("z", "Z-test p_value", (CAT, NUM), 0.05, "p<"),
-    StatTest("wasserstein", "Wasserstein distance (normed)", (NUM,), 0.1, ">="),
-    StatTest("jensenshannon", "Jensen-Shannon distance", (CAT, NUM), 0.1, ">="),
-    StatTest("psi", "PSI", (CAT, NUM), 0.1, ">="),
-    StatTest("kl_div", "Kullback-Leibler divergence", (CAT, NUM), 0.1, ">="),
-    StatTest("hellinger", "Hellinger distance", (CAT, NUM), 0.1, ">="),
-)}
-ALIASES = {"chi2": "chisquare", "chi-square": "chisquare", "js": "jensenshannon",
-           "kl": "kl_div", "wasserstein_norm": "wasserstein"}
-
-
-class DriftError(ValueError):
-    """A request that cannot be run: an unknown test, or a test that does not fit the column."""
 
 
 @dataclass(frozen=True)
@@ -99,14 +63,6 @@ class DatasetDrift:
                 "tested_columns": sum(1 for c in self.columns if c.status == "ok"),
                 "share": self.share, "drift_share": self.drift_share,
                 "columns": [c.as_dict() for c in self.columns]}
-
-
-def resolve_test(name: str) -> StatTest:
-    """The test called `name` (Evidently's names, plus a few aliases), or a DriftError listing them."""
-    key = ALIASES.get(name.lower(), name.lower())
-    if key not in TESTS:
-        raise DriftError(f"unknown drift test {name!r}; choose one of {', '.join(TESTS)}")
-    return TESTS[key]
 
 
 def infer_kind(values: Any) -> str:

@@ -95,7 +95,7 @@ class DriftWindow(_Strict):
 
     @model_validator(mode="after")
     def _known_methods(self) -> "DriftWindow":
-        from console.drift import DriftError, resolve_test
+        from console.drift_tests import DriftError, resolve_test
 
         for column, method in self.methods.items():
             try:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from console.durations import parse_duration
 from console.selectors import Selector, SelectorError, label_sql, parse_selector, where_sql
-from console.yamlmarks import MarkedDict, MarkedList, Problem, load_marked, locate
+from console.yamlmarks import MarkedDict, Problem, load_marked, locate
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 DEFAULT_INTERVAL = timedelta(minutes=1)

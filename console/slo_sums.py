@@ -241,35 +241,27 @@ def _save_rollups(store: Any, blocks: dict[tuple[int, BlockKey], Block]) -> None
     Persisting only saves later work: a failure (another writer's conflict) is ignored.
     """
     import duckdb
-    import pyarrow as pa
 
     pairs = sorted(blocks)
     values = [blocks[p] for p in pairs]
-    table = pa.table({
-        "series_id": pa.array([p[0] for p in pairs], pa.int64()),
-        "start_ms": pa.array([p[1][0] for p in pairs], pa.int64()),
-        "length_ms": pa.array([p[1][1] for p in pairs], pa.int64()),
-        "samples": pa.array([b.count for b in values], pa.int64()),
-        "first_ts": pa.array([b.first_ts for b in values], pa.int64()),
-        "first_value": pa.array([b.first_value for b in values], pa.float64()),
-        "last_ts": pa.array([b.last_ts for b in values], pa.int64()),
-        "last_value": pa.array([b.last_value for b in values], pa.float64()),
-        "inner_inc": pa.array([b.inner for b in values], pa.float64()),
-        "ts_offset": pa.array([b.ts_sum - b.count * p[1][0] * 1000 for p, b in zip(pairs, values)],
-                              pa.int64()),
-    })
+    columns = [   # handed over as lists (no Arrow: building Arrow arrays imports pandas)
+        [p[0] for p in pairs], [p[1][0] for p in pairs], [p[1][1] for p in pairs],
+        [b.count for b in values], [b.first_ts for b in values],
+        [float(b.first_value) for b in values], [b.last_ts for b in values],
+        [float(b.last_value) for b in values], [float(b.inner) for b in values],
+        [b.ts_sum - b.count * p[1][0] * 1000 for p, b in zip(pairs, values)]]
+    rows = """SELECT unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]),
+                     unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::DOUBLE[]),
+                     unnest(?::BIGINT[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]),
+                     unnest(?::BIGINT[])"""
     try:
         with store.transaction() as cur:
-            cur.register("_rollups_in", table)
-            try:
-                cur.execute("""
-                    DELETE FROM slo_rollups r USING _rollups_in n
-                    WHERE r.series_id = n.series_id AND r.start_ms = n.start_ms
-                      AND r.length_ms = n.length_ms
-                """)
-                cur.execute("INSERT INTO slo_rollups SELECT * FROM _rollups_in")
-            finally:
-                cur.unregister("_rollups_in")
+            cur.execute("""
+                DELETE FROM slo_rollups
+                WHERE (series_id, start_ms, length_ms) IN
+                      (SELECT unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]))
+            """, columns[:3])
+            cur.execute(f"INSERT INTO slo_rollups {rows}", columns)
     except duckdb.Error:
         pass
 

@@ -148,7 +148,8 @@ def burn_series(store: Any, slos: list[Any], start: datetime, end: datetime,
     """Each SLO group's short-window burn rate from start to end (a coarse backtest)."""
     if not slos:
         return []
-    from console.slo import backtest, ms_to_datetime
+    from console.slo import ms_to_datetime
+    from console.slo_backtest import backtest
 
     out = []
     for test in backtest(store, slos, start, end, step):

@@ -307,11 +307,11 @@ def load_workspace(path: str | os.PathLike[str]) -> Workspace:
 
 def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
     """Each source's kind names a loadable collector and its options fit that collector."""
-    from collectors.base import available_collectors
+    from collectors.base import available_collectors, collector_kinds
 
     if not config.sources:
         return []
-    loaded, broken = available_collectors()
+    loaded, broken = available_collectors(source.kind for source in config.sources)
     problems: list[Problem] = []
     for index, source in enumerate(config.sources):
         file, line, _ = locate(data, ("sources", index, "kind"), data.file)
@@ -325,9 +325,10 @@ def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
             continue
         cls = loaded.get(source.kind)
         if cls is None:
-            close = difflib.get_close_matches(source.kind, list(loaded), n=1)
+            installed = collector_kinds()
+            close = difflib.get_close_matches(source.kind, installed, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else (
-                f"; installed: {', '.join(sorted(loaded)) or 'none'}")
+                f"; installed: {', '.join(installed) or 'none'}")
             problems.append(Problem(file, line, f"unknown collector kind {source.kind!r}{hint}",
                                     key))
             continue
@@ -354,7 +355,7 @@ def build_collectors(workspace: Workspace) -> list[Any]:
     """Instantiate the workspace's enabled collectors (options already validated)."""
     from collectors.base import available_collectors
 
-    loaded, _ = available_collectors()
+    loaded, _ = available_collectors(source.kind for source in workspace.config.sources)
     result = []
     for source in workspace.config.sources:
         if source.enabled:

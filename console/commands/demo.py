@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import shutil
 import signal
 import tempfile
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +46,19 @@ def copy_workspace(target: Path) -> Any:
     return load_workspace(target / "oncall.yaml")
 
 
-def seed_store(store: Any, ws: Any, *, now: Any, days: float, seed: int) -> None:
-    """Fill a new demo store with history; a store that has it already is left alone."""
+def seed_store(store: Any, ws: Any, *, now: Any, days: float, seed: int,
+               predictions_now: Any = None) -> None:
+    """Fill a new demo store with history; a store that has it already is left alone.
+
+    With `predictions_now` (a timedelta) the older prediction records are left to the
+    running simulator (see `seed_demo`)."""
     from collectors.demo import seed_demo
 
     source = next(s for s in ws.config.sources if s.kind == "demo")
     if store.get_cursor(source.name) is None:
         seed_demo(store, now=now, name=source.name, days=days, seed=seed,
-                  degrade_after=source.options.get("degrade_after", "4m"))
+                  degrade_after=source.options.get("degrade_after", "4m"),
+                  predictions_now=predictions_now)
 
 
 def prepare(target: Path, *, now: Any, days: float, seed: int) -> Any:
@@ -69,6 +76,8 @@ def run(ctx: Any) -> int:
     from console.engine import SimClock
     from console.session import Session
 
+    if not ctx.args.headless:
+        gc.disable()   # while it seeds and the UI starts; the console re-enables it after its first frame
     target = Path(ctx.args.dir or tempfile.mkdtemp(prefix="oncall-demo-")).resolve()
     now = ctx.now().replace(second=0, microsecond=0)
     ws = copy_workspace(target)
@@ -76,8 +85,14 @@ def run(ctx: Any) -> int:
     clock = SimClock(now, ctx.args.speed)
     tick = ctx.args.tick or max(0.1, min(1.0, 15.0 / ctx.args.speed))
     session = Session(ws, clock=clock)
-    seed_store(session.store, ws, now=now, days=ctx.args.days, seed=ctx.args.seed)
+    # the drift windows read the last 7 hours of predictions first; the rest follows live
+    seed_store(session.store, ws, now=now, days=ctx.args.days, seed=ctx.args.seed,
+               predictions_now=timedelta(hours=8))
     clock.restart()
+    if not ctx.args.headless:
+        from console.views import session_overview
+
+        session.read_ahead("overview", session_overview)   # while the UI imports and starts
     try:
         if ctx.args.headless:
             emit(f"demo workspace {target} (speed {ctx.args.speed:g}x); "

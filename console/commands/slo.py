@@ -152,7 +152,7 @@ def _finite(values: Any) -> list[float | None]:
 
 def backtest_json(results: list[Any], start: datetime, end: datetime, step: timedelta) -> list[dict]:
     """Backtests as plain data; no NaN or inf: a missing value is null with its status."""
-    from console.slo import Backtest
+    from console.slo_backtest import Backtest
 
     out = []
     for bt in results:
@@ -180,7 +180,7 @@ def backtest_json(results: list[Any], start: datetime, end: datetime, step: time
 
 
 def run_backtest(ctx: Any) -> int:
-    from console.slo import backtest
+    from console.slo_backtest import backtest
 
     args = ctx.args
     slos = _slos(ctx)

@@ -48,3 +48,32 @@ def test_seed_demo_stores_records_and_labels(tmp_path) -> None:
         assert last <= NOW and first >= NOW - timedelta(hours=6)
         _, labels = store.query("SELECT count(*) FROM prediction_labels")
         assert labels[0][0] == count
+
+
+def test_older_prediction_records_follow_from_the_running_simulator(tmp_path) -> None:
+    """`oncall demo` writes the recent records up front and the rest while it runs."""
+    from collectors.demo import BACKFILL_STEPS, DemoCollector, DemoOptions
+
+    with Store.open(tmp_path / "oncall.duckdb") as store:
+        seed_demo(store, now=NOW, days=2, predictions_now=timedelta(hours=8))
+        _, rows = store.query("SELECT count(*), min(ts) FROM predictions")
+        assert rows[0][0] == 8 * 3600 // 15 * PER_STEP
+        assert rows[0][1] >= NOW - timedelta(hours=8)
+        collector = DemoCollector("demo", DemoOptions())
+        runs = 0
+        while store.get_cursor("demo").get("backfill"):
+            collector.collect(store, NOW + timedelta(seconds=15 * runs))
+            runs += 1
+        assert runs == -(-(2 * 86400 - 8 * 3600) // 15 // BACKFILL_STEPS)
+        moved = NOW - timedelta(days=1)          # v3 became champion a day before NOW
+        _, rows = store.query("""
+            SELECT count(*), count(DISTINCT id), min(ts),
+                   count(*) FILTER (WHERE version = '2' AND ts > ?),
+                   count(*) FILTER (WHERE version = '3' AND ts < ?)
+            FROM predictions WHERE ts <= ?""", [moved, moved - timedelta(seconds=15), NOW])
+        count, distinct, first, late_v2, early_v3 = rows[0]
+        assert count == distinct == 2 * 86400 // 15 * PER_STEP      # the whole history, once
+        assert first < NOW - timedelta(days=2) + timedelta(seconds=15)
+        assert late_v2 == early_v3 == 0          # each record names the version served then
+        _, labels = store.query("SELECT count(*) FROM prediction_labels")
+        assert labels[0][0] >= count

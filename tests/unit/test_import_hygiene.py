@@ -40,3 +40,31 @@ def test_headless_modules_do_not_import_textual() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_consoles_first_frame_needs_no_data_science_libraries(tmp_path) -> None:
+    """Loading the demo workspace (which validates its collectors' options) and reading the
+    Overview import neither numpy, pyarrow, pandas nor httpx: they cost ~0.5 s of start-up."""
+    from datetime import datetime
+
+    from console.commands.demo import prepare
+
+    prepare(tmp_path / "demo", now=datetime(2026, 11, 20, 12), days=0.1, seed=7)
+    code = (
+        "import sys\n"
+        "from datetime import datetime\n"
+        "from console.session import Session\n"
+        "from console.views import session_overview\n"
+        "from console.workspace import load_workspace\n"
+        f"ws = load_workspace({str(tmp_path / 'demo' / 'oncall.yaml')!r})\n"
+        "session = Session(ws, clock=lambda: datetime(2026, 11, 20, 12), run_engine=False,\n"
+        "                  listen=False)\n"
+        "data = session_overview(session)\n"
+        "assert [s.sli is not None for s in data['slos']] == [True, True], data['slos']\n"
+        "session.close()\n"
+        "heavy = sorted(m for m in ('numpy', 'pyarrow', 'pandas', 'httpx') if m in sys.modules)\n"
+        "print(' '.join(heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from console.slo import SLO, backtest, burn_factor, slo_alert_conditions, slo_status
+from console.slo import SLO, burn_factor, slo_alert_conditions, slo_status
+from console.slo_backtest import backtest
 from console.store import Store, canonical_labels, ingest_samples
 
 NOW = datetime(2026, 3, 1)

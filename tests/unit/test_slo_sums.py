@@ -154,7 +154,7 @@ def test_read_only_store_without_rollups_reads_every_sample_once(path):
 
 
 def test_kept_status_agrees_with_the_backtest(store):
-    from console.slo import backtest
+    from console.slo_backtest import backtest
 
     start = NOW - timedelta(hours=3)
     results = {tuple(r.group.items()): r for r in backtest(store, SLOS, start, NOW, timedelta(hours=1))}
