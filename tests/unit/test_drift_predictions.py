@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import datetime
 
@@ -86,3 +87,28 @@ def test_empty_window_is_no_data_for_drift(tmp_path, store):
     reference = pd.DataFrame({"amount": [1.0, 2.0, 3.0]})
     result = dataset_drift(reference, empty.reindex(columns=reference.columns))
     assert result.share is None and result.columns[0].status == "no data"
+
+
+@pytest.mark.parametrize("features", [
+    [{"amount": 1.5, "country": "de", "hour": 3},
+     {"amount": 2, "country": "fr", "hour": 23},
+     {"amount": -4.25, "hour": 0}],                                # a missing key: NaN / None
+    [{"amount": 1.5, "code": "x"}, {"amount": 2.5, "code": 7}],   # mixed types: pandas' reader
+    [{"amount": 1.5, "meta": {"a": 1}}, {"amount": 2.5, "meta": {"a": 2}}],   # nested
+    [{"amount": None}, {"amount": None}],                          # nothing but nulls
+    [{"amount": 1.0, "it's": "quoted"}, {"amount": 2.0, "it's": "key"}],
+    [{"amount": 1.0, "new": True}, {"amount": 2.0, "new": False}, {"amount": 3.0}],
+])
+def test_features_read_as_pandas_reads_them(store, features):
+    with store.transaction() as cur:
+        for i, f in enumerate(features):
+            cur.execute("INSERT INTO predictions (model, id, ts, version, features, prediction, origin) "
+                        "VALUES ('m', ?, ?, '1', ?, ?, 'test')",
+                        [str(i), datetime(2026, 11, 26, 10, i), json.dumps(f), i / 10])
+    frame = prediction_features(store, "m", datetime(2026, 11, 26), NOW)
+    expected = pd.read_json(io.StringIO("\n".join(json.dumps(f) for f in features)), lines=True,
+                            dtype=False)
+    expected["prediction"] = [i / 10 for i in range(len(features))]
+    pd.testing.assert_frame_equal(frame, expected, check_dtype=False, check_like=True)
+    for column in expected.columns:
+        assert frame[column].dtype.kind == expected[column].dtype.kind, column
