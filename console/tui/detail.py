@@ -73,11 +73,12 @@ class AlertDetailScreen(Screen[None]):
         logs = self.query_one("#alert-logs", DataTable)
         logs.clear()
         for ts, level, service, message in detail.logs:
-            logs.add_row(cell(ts), level or "", service or "", cell(message)[:200])
+            logs.add_row(*(Text(x) for x in (cell(ts), level or "", service or "",
+                                              cell(message)[:200])))
         changes = self.query_one("#alert-changes", DataTable)
         changes.clear()
         for row in detail.changes:
-            changes.add_row(*(cell(x) for x in row[:5]))
+            changes.add_row(*(Text(cell(x)) for x in row[:5]))
 
     def action_logs(self) -> None:
         if self.detail is not None:

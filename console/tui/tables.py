@@ -4,31 +4,110 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from textual.widgets import DataTable
+from rich.cells import cell_len
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import DataTable, Static
 
 Row = tuple[str, Sequence[Any]]
 
 
+def as_text(value: Any) -> Text:
+    """A cell shown literally: a str given to a DataTable would be parsed as markup, so a
+    label value such as `[/]` would break the table or restyle it."""
+    return value if isinstance(value, Text) else Text(str(value))
+
+
 def sync_table(table: DataTable, rows: Sequence[Row]) -> None:
-    """Show `rows` (key, cells) in `table`, keeping the cursor on the same key."""
-    keys = [key for key, _ in rows]
-    current = [str(k.value) for k in table.rows]
-    if current == keys:
-        columns = list(table.columns)
-        for key, cells in rows:
-            old = table.get_row(key)
-            for column, (before, after) in zip(columns, zip(old, cells)):
-                if before != after:
-                    table.update_cell(key, column, after, update_width=True)
+    """Show `rows` (key, cells) in `table`, in that order, keeping the cursor on its key.
+
+    Rows are compared with what was shown last: gone ones are removed, new ones added,
+    changed cells updated, and the order fixed by a sort, so the table is neither rebuilt
+    (which remeasures every cell and scrolls to the top) nor asked to remeasure a column per
+    updated cell (a whole-column measure each: seconds for a few hundred rows).
+    """
+    shown: dict[str, tuple[Any, ...]] | None = getattr(table, "_shown_rows", None)
+    if shown is None or len(shown) != table.row_count:
+        _rebuild(table, rows)
         return
-    selected = None
-    if table.row_count and 0 <= table.cursor_row < table.row_count:
-        selected = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+    keys = [key for key, _ in rows]
+    selected = selected_key(table)
+    wanted = set(keys)
+    for key in [key for key in shown if key not in wanted]:
+        table.remove_row(key)
+        del shown[key]
+    columns = list(table.columns)
+    for key, cells in rows:
+        cells = tuple(cells)
+        before = shown.get(key)
+        if before is None:
+            table.add_row(*(as_text(c) for c in cells), key=key)
+        elif before != cells:
+            for index, column in enumerate(columns):
+                if before[index] != cells[index]:
+                    table.update_cell(key, column, as_text(cells[index]))
+        shown[key] = cells
+    if [str(row.key.value) for row in table.ordered_rows] != keys:
+        first = columns[0]
+        rank = {id(table.get_cell(key, first)): index for index, key in enumerate(keys)}
+        if len(rank) != len(keys):      # one cell object shared by rows: no way to tell them apart
+            _rebuild(table, rows)
+            return
+        table.sort(first, key=lambda value: rank[id(value)])
+    _fit_columns(table, rows)
+    if selected in wanted and table.cursor_row != keys.index(selected):
+        table.move_cursor(row=keys.index(selected))
+
+
+def _rebuild(table: DataTable, rows: Sequence[Row]) -> None:
+    selected = selected_key(table)
     table.clear()
     for key, cells in rows:
-        table.add_row(*cells, key=key)
+        table.add_row(*(as_text(c) for c in cells), key=key)
+    table._shown_rows = {key: tuple(cells) for key, cells in rows}  # type: ignore[attr-defined]
+    keys = [key for key, _ in rows]
     if selected in keys:
         table.move_cursor(row=keys.index(selected))
+
+
+def _width(value: Any) -> int:
+    return value.cell_len if isinstance(value, Text) else cell_len(str(value))
+
+
+def _fit_columns(table: DataTable, rows: Sequence[Row]) -> None:
+    """Let each column's width follow its widest cell, remeasuring only columns that change."""
+    if not rows:
+        return
+    for index, (column_key, column) in enumerate(table.columns.items()):
+        if not column.auto_width:
+            continue
+        widest_key, widest = max(((key, cells[index]) for key, cells in rows),
+                                 key=lambda item: _width(item[1]))
+        needed = max(_width(widest), column.label.cell_len)
+        if needed != column.content_width:
+            table.update_cell(widest_key, column_key, as_text(widest), update_width=True)
+
+
+def show_text_table(widget: Static, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
+                    empty: str = "none") -> None:
+    """Show a small read-only table as text in `widget`: cheaper than a DataTable for panels
+    with no cursor, and redrawn only when its rows change.  Cells are shown literally."""
+    content = (tuple(columns), tuple(tuple(row) for row in rows), empty)
+    shown = getattr(widget, "_shown_table", None)
+    if shown == content:
+        return
+    widget._shown_table = content  # type: ignore[attr-defined]
+    relayout = shown is None or len(shown[1]) != len(rows)   # same rows: same height
+    if not rows:
+        widget.update(Text(empty, style="dim"), layout=relayout)
+        return
+    table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, header_style="bold",
+                  expand=True)
+    for column in columns:
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    for row in rows:
+        table.add_row(*(as_text(c) for c in row))
+    widget.update(table, layout=relayout)
 
 
 def selected_key(table: DataTable) -> str | None:
