@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,18 +30,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 NOW = datetime(2026, 11, 20, 12, 0)
 
 COLD_START = textwrap.dedent("""
-    import sys, time
+    import gc, sys, time
     started = float(sys.argv[2])
+    # the steps `oncall console` takes, in its order (console/commands/console.py)
+    gc.disable()
     from datetime import datetime
     from console.session import Session
-    from console.tui.app import OncallApp
+    from console.views import session_overview
     from console.workspace import load_workspace
+
+    session = Session(load_workspace(sys.argv[1]), clock=lambda: datetime(2026, 11, 20, 12),
+                      run_engine=False, listen=False)
+    session.read_ahead("overview", session_overview)
+    from console.tui.app import OncallApp
 
     class Timed(OncallApp):
         first = None
-        def on_data_loaded(self, message):
-            super().on_data_loaded(message)
-            self.call_after_refresh(self.drawn, message.final)
+        def on_data_loaded(self, message):   # runs after OncallApp's own handler (Textual
+            self.call_after_refresh(self.drawn, message.final)   # calls each class's)
         def drawn(self, final):
             if self.first is None:
                 self.first = time.time() - started
@@ -48,8 +55,6 @@ COLD_START = textwrap.dedent("""
                 print(self.first, time.time() - started)
                 self.exit()
 
-    session = Session(load_workspace(sys.argv[1]), clock=lambda: datetime(2026, 11, 20, 12),
-                      run_engine=False, listen=False)
     Timed(session, refresh_seconds=0).run(headless=True, size=(120, 40))
 """)
 
@@ -100,7 +105,7 @@ def refresh_200_slos(root: Path) -> None:
     slos = []
     for i in range(200):
         kind = i % 2
-        sli = ({"ratio": {"bad": f'http_requests_total{{service="fraud-scoring",code=~"5.."}}',
+        sli = ({"ratio": {"bad": 'http_requests_total{{service="fraud-scoring",code=~"5.."}}',
                           "total": 'http_requests_total{service="fraud-scoring"}'}} if kind == 0
                else {"latency": {"buckets": 'http_request_duration_seconds_bucket{service="fraud-scoring"}',
                                  "threshold": 0.25}})
@@ -115,7 +120,8 @@ def refresh_200_slos(root: Path) -> None:
                    '{"service":"fraud-scoring","instance":"host-' || i || '"}', '{}',
                    CASE WHEN i % 3 = 0 THEN 'pending' ELSE 'firing' END, ?, ?, i
             FROM range(1000) t(i)""", [NOW - timedelta(minutes=30), NOW])
-    session = Session(load_workspace(root / "oncall.yaml"), clock=lambda: NOW, run_engine=False,
+    now = [NOW]      # each refresh a minute later than the one before, so cells change
+    session = Session(load_workspace(root / "oncall.yaml"), clock=lambda: now[0], run_engine=False,
                       listen=False)
     assert len(session.slos) == 202
 
@@ -126,22 +132,28 @@ def refresh_200_slos(root: Path) -> None:
             await pilot.pause()
             view = app.query_one(OverviewView)
             loads, draws = [], []
-            for _ in range(5):
+            for _ in range(7):
+                now[0] += timedelta(minutes=1)
                 started = time.perf_counter()
                 *_, data = view.load(session)
                 loads.append(time.perf_counter() - started)
+                drawn = asyncio.Event()
                 started = time.perf_counter()
                 view.draw(data)
-                await pilot.pause()
+                app.call_after_refresh(drawn.set)    # until the screen shows the changes
+                await drawn.wait()
                 draws.append(time.perf_counter() - started)
-            return min(loads), min(draws)
+                await pilot.pause()
+            return loads, draws
 
-    load_s, draw_s = asyncio.run(measure())
+    loads, draws = asyncio.run(measure())
     session.close()
-    total = load_s + draw_s
-    print(f"(b) Overview refresh, 202 SLOs and 1,000 alerts: {total * 1000:.0f} ms "
-          f"(reading {load_s * 1000:.0f} ms + drawing {draw_s * 1000:.0f} ms); the read alone "
-          f"{load_s * 1000:.0f} ms; target <= 100 ms: {'met' if total <= 0.1 else 'NOT met'}")
+    totals = sorted(a + b for a, b in zip(loads, draws))
+    total = statistics.median(totals)
+    print(f"(b) Overview refresh, 202 SLOs and 1,000 alerts, until drawn: median {total * 1000:.0f} ms,"
+          f" slowest {totals[-1] * 1000:.0f} ms of {len(totals)} (reading "
+          f"{statistics.median(loads) * 1000:.0f} ms + drawing {statistics.median(draws) * 1000:.0f}"
+          f" ms); target <= 100 ms: {'met' if total <= 0.1 else 'NOT met'}")
 
 
 def stall_during_ingest(root: Path) -> None:

@@ -7,9 +7,11 @@ of the store and says who holds it.
 
 from __future__ import annotations
 
+import gc
 import getpass
 import os
 import threading
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, Callable
 
@@ -39,6 +41,7 @@ class Session:
         self.owner = not store.read_only
         self.slos = self._load_slos()
         self.engine: Any = None
+        self._ahead: dict[str, Future[Any]] = {}
         self.control = None
         self.runs_engine = self.owner and run_engine
         if self.owner and listen:
@@ -55,6 +58,33 @@ class Session:
         from console.slo import load_slos
 
         return load_slos(self.workspace.slo_files)
+
+    def read_ahead(self, name: str, read: Callable[[Session], Any]) -> None:
+        """Start `read(self)` in a thread now, e.g. the first screen's data while the UI loads.
+
+        The store's reads run outside the GIL, so they overlap the UI's imports and start-up.
+        """
+        future: Future[Any] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(read(self))
+            except BaseException as exc:   # handed to whoever takes the result
+                future.set_exception(exc)
+
+        self._ahead[name] = future
+        threading.Thread(target=run, name=f"read-ahead-{name}", daemon=True).start()
+
+    def read_ahead_result(self, name: str) -> Any:
+        """What `read_ahead(name, …)` read (waiting for it), once; None if nothing was started
+        or the read failed (the caller reads again and reports the error its own way)."""
+        future = self._ahead.pop(name, None)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception:
+            return None
 
     @property
     def read_only(self) -> bool:
@@ -76,6 +106,9 @@ class Session:
                     from console.engine import Engine
 
                     self.engine = Engine(self.workspace, self.store)
+                    events = self.engine.tick(self.clock()).events
+                    freeze_startup_objects()
+                    return events
                 return self.engine.tick(self.clock()).events
             if self.holder is not None:
                 fresh = Store.open_read(self.workspace.store_path)
@@ -114,6 +147,20 @@ class Session:
                          workspace_path=str(self.workspace.path))
 
     def close(self) -> None:
+        for future in self._ahead.values():   # a read still running must not lose its store
+            future.exception()
         if self.control is not None:
             self.control.stop()
         self.store.close()
+
+
+def freeze_startup_objects() -> None:
+    """Exempt everything alive now (modules, classes, the engine) from garbage collection.
+
+    A full collection walks every object; with pandas, pyarrow and Textual loaded that takes
+    50-100 ms, and a collection in a worker thread holds the GIL, so the console's event
+    loop would stall that long.  What is created later is collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.enable()     # `oncall console` starts with collection off

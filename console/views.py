@@ -271,6 +271,20 @@ def metric_series(store: Any, selector_text: str, start: datetime, end: datetime
 COLLECTOR_COLUMNS = ("collector", "health", "last success", "rows", "last error")
 
 
+def overview(store: Any, slos: list[Any], now: datetime, *, with_slos: bool = True
+             ) -> dict[str, Any]:
+    """What the Overview shows; without the SLO board (its costly part) when `with_slos` is off."""
+    return {"slos": slo_board(store, slos, now) if with_slos else None,
+            "alerts": alert_rows(store, states=("firing", "pending"), limit=100),
+            "incidents": open_incidents(store),
+            "collectors": collector_rows(store)}
+
+
+def session_overview(session: Any) -> dict[str, Any]:
+    """The Overview of a session's store at its clock's now (what the console shows first)."""
+    return overview(session.store, session.slos, session.clock())
+
+
 def collector_rows(store: Any) -> list[tuple[Any, ...]]:
     rows = store.query("""
         SELECT name, healthy, last_success, rows_ingested, last_error FROM collector_state

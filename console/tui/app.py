@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
@@ -16,11 +15,13 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, Static
 
+from console.session import freeze_startup_objects
 from console.tui.detail import AlertDetailScreen
 from console.tui.modals import HelpScreen, PlanModal, SilenceModal
 from console.tui.views import VIEWS, AlertsView, LogsView, ModelsView, OverviewView, SqlView, View
 
 COMMANDS = {cls.view_name: cls.view_title for cls in VIEWS}
+VIEW_CLASSES = {cls.view_name: cls for cls in VIEWS}
 ALIASES = {"slo": "overview", "o": "overview", "a": "alerts", "l": "logs", "m": "metrics",
            "q": "quit", "quit": "quit", "models": "models", "mo": "models"}
 
@@ -70,6 +71,8 @@ class OncallApp(App[None]):
         self.sub_title = subtitle or session.workspace.root.name
         self.events: list[Any] = []
         self._mode: str | None = None   # "command" or "filter" while the input line is open
+        self._mounting: dict[str, Any] = {}   # views being mounted, by name
+        self._frozen = False
 
     # -- layout ------------------------------------------------------------------------
 
@@ -77,8 +80,7 @@ class OncallApp(App[None]):
         yield Header(show_clock=False)
         yield Static("", id="status")
         with ContentSwitcher(initial="view-overview", id="views"):
-            for cls in VIEWS:
-                yield cls()
+            yield OverviewView()    # the others are mounted when first shown
         with Vertical(id="prompt"):
             yield Input(id="prompt-input")
         yield Footer()
@@ -93,11 +95,31 @@ class OncallApp(App[None]):
         switcher = self.query_one("#views", ContentSwitcher)
         return self.query_one(f"#{switcher.current}", View)
 
+    def view_named(self, name: str) -> View:
+        """The view called `name`, mounted (hidden) the first time it is asked for."""
+        switcher = self.query_one("#views", ContentSwitcher)
+        found = switcher.query_children(f"#view-{name}")
+        if found:
+            return found.only_one(View)
+        view = VIEW_CLASSES[name]()
+        view.display = False
+        self._mounting[name] = switcher.mount(view)
+        return view
+
     def show_view(self, name: str) -> None:
+        self.view_named(name)
+        mounting = self._mounting.pop(name, None)
+        if mounting is not None:
+            self.call_next(self._show_when_mounted, mounting, name)
+            return
         self.query_one("#views", ContentSwitcher).current = f"view-{name}"
         self.focus_view()
         self.refresh_bindings()
         self.refresh_view()
+
+    async def _show_when_mounted(self, mounting: Any, name: str) -> None:
+        await mounting
+        self.show_view(name)
 
     def focus_view(self) -> None:
         """Keys go to the view's main table (its own bindings then apply)."""
@@ -132,6 +154,9 @@ class OncallApp(App[None]):
                 and not isinstance(self.screen, HelpScreen)):
             self.view.draw(message.data)
         self._draw_status()
+        if message.final and not self._frozen:
+            self._frozen = True          # once the first frame is out: no full-GC stalls later
+            self.call_after_refresh(freeze_startup_objects)
         if self.refresh_seconds and message.final:
             self.set_timer(self.refresh_seconds, self.refresh_view, name="refresh")
 
@@ -143,7 +168,8 @@ class OncallApp(App[None]):
         self.query_one("#status", Static).update(
             Text.assemble((self.view.view_title, "bold"),
                           f" · {now:%Y-%m-%d %H:%M:%S} UTC · {where} · {actions}"
-                          + (f" · filter: {self.view.filter_text}" if self.view.filter_text else "")))
+                          + (f" · filter: {self.view.filter_text}" if self.view.filter_text else "")),
+            layout=False)    # one line, always
 
     # -- the prompt: `:` commands and `/` filters -----------------------------------------
 
@@ -248,7 +274,8 @@ class OncallApp(App[None]):
         """From an alert: the logs of its service from its start."""
         if isinstance(self.screen, AlertDetailScreen):
             self.pop_screen()
-        logs = self.query_one(LogsView)
+        logs = self.view_named("logs")
+        assert isinstance(logs, LogsView)
         service = alert.labels.get("service")
         logs.filter_text = f"service={service}" if service else ""
         logs.start_at = alert.since

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Input, Sparkline, Static
 
 from console import views as v
 from console.output import cell
-from console.tui.tables import matches, selected_key, sync_table
+from console.tui.tables import matches, selected_key, show_text_table, sync_table
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -83,23 +83,20 @@ class OverviewView(View):
                 yield _table("overview-alerts", "state", "alert", "since", "labels")
             with Vertical(classes="panel"):
                 yield Static("Open incidents", classes="title")
-                yield _table("overview-incidents", "id", "sev", "status", "title")
+                yield Static(id="overview-incidents", classes="panel-table")
                 yield Static("Collectors", classes="title")
-                yield _table("overview-collectors", "collector", "health", "last success", "rows")
+                yield Static(id="overview-collectors", classes="panel-table")
 
     def load(self, session: Any) -> Any:
         """Alerts, incidents and collectors first; the SLO board (the costly part) after."""
+        ahead = session.read_ahead_result("overview")
+        if ahead is not None:      # read while the console was starting
+            yield ahead
+            return
         now = session.clock()
-        store = session.store
-        quick = {
-            "slos": None,
-            "alerts": v.alert_rows(store, states=("firing", "pending"), limit=100),
-            "incidents": v.open_incidents(store),
-            "collectors": v.collector_rows(store),
-        }
         if self.data is None and session.slos:
-            yield quick          # the first frame does not wait for the SLOs
-        yield {**quick, "slos": v.slo_board(store, session.slos, now)}
+            yield v.overview(session.store, session.slos, now, with_slos=False)
+        yield v.overview(session.store, session.slos, now)
 
     def draw(self, data: Any) -> None:
         if data["slos"] is None:
@@ -126,10 +123,13 @@ class OverviewView(View):
                   for a in data["alerts"]]
         sync_table(self.query_one("#overview-alerts", DataTable),
                    [r for r in alerts if matches(r[1], self.filter_text)])
-        sync_table(self.query_one("#overview-incidents", DataTable),
-                   [(str(i[0]), (str(i[0]), i[1] or "", i[2], i[3])) for i in data["incidents"]])
-        sync_table(self.query_one("#overview-collectors", DataTable),
-                   [(c[0], (c[0], c[1], cell(c[2]), str(c[3]))) for c in data["collectors"]])
+        show_text_table(self.query_one("#overview-incidents", Static), ("id", "sev", "status", "title"),
+                        [(i[0], i[1] or "", i[2], i[3]) for i in data["incidents"]],
+                        empty="no open incidents")
+        show_text_table(self.query_one("#overview-collectors", Static),
+                        ("collector", "health", "last success", "rows"),
+                        [(c[0], Text(c[1], style="" if c[1] == "up" else "bold red"), cell(c[2]),
+                          c[3]) for c in data["collectors"]], empty="no collectors")
 
     def selected_alert(self) -> str | None:
         return selected_key(self.query_one("#overview-alerts", DataTable))
@@ -401,11 +401,11 @@ class SqlView(View):
             return
         status.update(f"{data['total']:,} rows" + (" (first 1,000 shown)" if data["total"] > 1000 else ""))
         table.clear(columns=True)
-        table.add_columns(*data["columns"])
+        table.add_columns(*(Text(str(c)) for c in data["columns"]))
         for row in data["rows"]:
             cells = tuple(cell(x) for x in row)
             if matches(cells, self.filter_text):
-                table.add_row(*cells)
+                table.add_row(*(Text(c) for c in cells))
 
 
 VIEWS: tuple[type[View], ...] = (OverviewView, AlertsView, LogsView, MetricsView, ModelsView, SqlView)
