@@ -147,3 +147,35 @@ async def test_read_only_workspace_disables_rollback(workspace: Path, session_fo
         assert not isinstance(app.screen, PlanModal)
     assert session.store.query(
         "SELECT version FROM registry_aliases WHERE alias = 'champion'")[1] == [("3",)]
+
+
+async def test_the_first_frame_shows_what_was_read_ahead(workspace: Path, session_for) -> None:
+    """`oncall console` reads the Overview while the UI starts; a failed read is read again."""
+    from console.views import session_overview
+
+    session = session_for(workspace)
+    reads = []
+
+    def read(s):
+        reads.append(s)
+        data = session_overview(s)
+        return {**data, "alerts": data["alerts"][:0]}     # marked: no alerts in this copy
+
+    session.read_ahead("overview", read)
+    app = OncallApp(session, refresh_seconds=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert reads == [session]
+        assert len(rows(app, "#slo-board")) == 2
+        assert rows(app, "#overview-alerts") == []        # drawn from the read-ahead copy
+        await pilot.press("r")                            # a refresh reads the store itself
+        await settle(pilot)
+        assert rows(app, "#overview-alerts")[0][:2] == ["firing", "FraudScoringLatency"]
+
+    broken = session_for(workspace)
+    broken.read_ahead("overview", lambda s: 1 / 0)
+    app = OncallApp(broken, refresh_seconds=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert len(rows(app, "#slo-board")) == 2
+        assert rows(app, "#overview-alerts")[0][:2] == ["firing", "FraudScoringLatency"]
