@@ -1,9 +1,9 @@
 """Console responsiveness, each figure next to a baseline measured in the same run.
 
-(a) cold start to the first drawn Overview over 30 days of data (target <= 0.8 s), next to a
-    bare Textual app's start;
-(b) an Overview refresh with 200 SLOs and 1,000 alerts (target <= 100 ms), next to the same
-    data read with no drawing;
+(a) cold start until the Overview is drawn with its data, over 30 days of history (target
+    <= 0.8 s), next to a bare Textual app's start;
+(b) an Overview refresh with 200 SLOs and 1,000 alerts, read and drawn until the changes are on
+    screen (target <= 100 ms), next to the read alone;
 (c) the longest event-loop stall while the demo's collector ingests at full speed (target
     <= 100 ms), next to the stall with no ingest.
 
@@ -91,14 +91,14 @@ def cold_start(root: Path) -> None:
             out = subprocess.run([sys.executable, "-c", script, *args, str(time.time())],
                                  capture_output=True, text=True, check=True)
             figures = [float(x) for x in out.stdout.strip().splitlines()[-1].split()]
-            best = figures if not best or figures[0] < best[0] else best
+            best = figures if not best or figures[-1] < best[-1] else best
         return best
 
     first, complete = run(COLD_START, str(root / "oncall.yaml"))
     [bare] = run(BARE_START)
-    print(f"(a) cold start to the first Overview frame (alerts, incidents, collectors): "
-          f"{first:.2f} s, SLO board filled at {complete:.2f} s; bare Textual app: {bare:.2f} s; "
-          f"ratio {first / bare:.1f}x; target <= 0.8 s: {'met' if first <= 0.8 else 'NOT met'}")
+    print(f"(a) cold start until the Overview is drawn with its data (SLO board included): "
+          f"{complete:.2f} s (first frame with data {first:.2f} s); bare Textual app: {bare:.2f} s;"
+          f" ratio {complete / bare:.1f}x; target <= 0.8 s: {'met' if complete <= 0.8 else 'NOT met'}")
 
 
 def refresh_200_slos(root: Path) -> None:
