@@ -108,17 +108,19 @@ class OncallApp(App[None]):
 
     def show_view(self, name: str) -> None:
         self.view_named(name)
-        mounting = self._mounting.pop(name, None)
-        if mounting is not None:
-            self.call_next(self._show_when_mounted, mounting, name)
+        if name in self._mounting:            # shown once its widgets exist
+            self.call_next(self._show_when_mounted, name)
             return
         self.query_one("#views", ContentSwitcher).current = f"view-{name}"
         self.focus_view()
         self.refresh_bindings()
         self.refresh_view()
 
-    async def _show_when_mounted(self, mounting: Any, name: str) -> None:
-        await mounting
+    async def _show_when_mounted(self, name: str) -> None:
+        mounting = self._mounting.get(name)
+        if mounting is not None:
+            await mounting
+            self._mounting.pop(name, None)
         self.show_view(name)
 
     def focus_view(self) -> None:

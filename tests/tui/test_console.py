@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Input, Static
 from console.tui.app import OncallApp
 from console.tui.detail import AlertDetailScreen
 from console.tui.modals import HelpScreen, PlanModal
-from console.tui.views import LogsView
+from console.tui.views import LogsView, View
 from datetime import datetime
 
 
@@ -179,3 +179,18 @@ async def test_the_first_frame_shows_what_was_read_ahead(workspace: Path, sessio
         await settle(pilot)
         assert len(rows(app, "#slo-board")) == 2
         assert rows(app, "#overview-alerts")[0][:2] == ["firing", "FraudScoringLatency"]
+
+
+async def test_views_are_mounted_when_first_shown(workspace: Path, session_for) -> None:
+    app = OncallApp(session_for(workspace), refresh_seconds=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert [v.view_name for v in app.query(View)] == ["overview"]    # a fast first frame
+        app.show_view("alerts")
+        app.show_view("alerts")             # asked twice before it has mounted
+        await settle(pilot)
+        assert app.view.view_name == "alerts"
+        assert rows(app, "#alerts-table")[0][:2] == ["firing", "FraudScoringLatency"]
+        await command(pilot, "overview")
+        await command(pilot, "alerts")      # shown again: the same widgets
+        assert [v.view_name for v in app.query(View)] == ["overview", "alerts"]
