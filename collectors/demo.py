@@ -92,7 +92,7 @@ class DemoCollector(Collector):
         return CollectResult(added, {"serving": version, "degraded": bool(degraded[-1])})
 
 
-BACKFILL_STEPS = 1440      # older prediction records written per collection (6 hours of 15 s)
+BACKFILL_STEPS = 5760      # older prediction records written per collection (a day of 15 s steps)
 
 
 def _served(moves: list[tuple[datetime, str]], first_step: int, steps: int, step_s: int) -> list[str]:
