@@ -103,10 +103,15 @@ def show_text_table(widget: Static, columns: Sequence[str], rows: Sequence[Seque
         return
     table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, header_style="bold",
                   expand=True)
-    for column in columns:
-        table.add_column(column, no_wrap=True, overflow="ellipsis")
-    for row in rows:
-        table.add_row(*(as_text(c) for c in row))
+    cells = [[as_text(c) for c in row] for row in rows]
+    for index, column in enumerate(columns):
+        # every column but the last keeps its width; the last (a title, say) is cut short
+        keep = index < len(columns) - 1
+        width = max([len(column), *(row[index].cell_len for row in cells)]) if keep else None
+        table.add_column(column, no_wrap=True, overflow="ellipsis", min_width=width,
+                         ratio=None if keep else 1)
+    for row in cells:
+        table.add_row(*row)
     widget.update(table, layout=relayout)
 
 

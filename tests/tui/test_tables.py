@@ -85,3 +85,14 @@ async def test_a_shared_first_cell_still_orders_rows():
         sync_table(table, [("b", (same, 2)), ("a", (same, 1))])
         await pilot.pause()
         assert shown(table) == [("same", "2"), ("same", "1")]
+
+
+async def test_a_long_last_cell_is_cut_short_not_the_others():
+    app = TableApp()
+    async with app.run_test(size=(40, 20)) as pilot:
+        panel = app.query_one("#panel", Static)
+        show_text_table(panel, ("id", "status", "title"),
+                        [(17, "triggered", "SLOErrorBudgetBurn: fraud-scoring-latency: burning")])
+        await pilot.pause()
+        lines = [strip.text for strip in panel.render_lines(Region(0, 0, *panel.size))]
+        assert lines[1].split()[:2] == ["17", "triggered"] and "…" in lines[1]
