@@ -122,6 +122,10 @@ def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
     steady = [b for b in blocks if b not in raw]
     store_key = str(getattr(store, "snapshot_of", None) or store.path)
     writable = not getattr(store, "read_only", True)
+    # A writer knows what it wrote since it last checked its kept blocks: only blocks those
+    # writes could reach are checked again (none, while samples arrive in time order).
+    writes = getattr(store, "sample_writes", None) if memory else None
+    checked_at = writes.generation if writes is not None else 0
 
     cur = store.cursor()
     try:
@@ -140,6 +144,10 @@ def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
         for pair in redo:
             known[pair[0]][pair[1]] = read.get(pair, EMPTY)
         kept = {i: [b for b in steady if (i, b) not in redo] for i in ids}
+        if writes is not None:
+            for i in ids:
+                since = writes.oldest_since(writes.verified.get((store_key, i)))
+                kept[i] = [] if since is None else [b for b in kept[i] if b[0] + b[1] > since]
         stale = _stale_blocks(cur, ids, lo_ms, now_ms, blocks, raw, read, known, kept)
         if stale:
             again, _ = _read_blocks(cur, ids, sorted({b for _, b in stale}), set(),
@@ -150,6 +158,9 @@ def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
         cur.execute("COMMIT")
     finally:
         cur.close()
+    if writes is not None:
+        for i in ids:
+            writes.verified[(store_key, i)] = checked_at
     if redo and writable:
         _save_rollups(store, {pair: known[pair[0]][pair[1]] for pair in redo})
 

@@ -8,6 +8,7 @@ import re
 import shutil
 import tempfile
 import threading
+from collections import deque
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -54,6 +55,39 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     return con
 
 
+class SampleWrites:
+    """The sample times this process has written to one store file since it opened it for
+    writing: caches of finished time blocks (the SLO rollups) check only blocks a write
+    could have touched.  A store opened again gets a new log, so nothing is trusted across
+    opens (another process may have written in between)."""
+
+    KEPT = 4096
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.verified: dict[Any, int] = {}   # a cache's key -> generation it was checked at
+        self._log: deque[tuple[int, int]] = deque(maxlen=self.KEPT)   # (generation, oldest ms)
+        self._lock = threading.Lock()
+
+    def note(self, oldest_ms: int) -> None:
+        """Samples at or after `oldest_ms` (epoch ms) were written or deleted."""
+        with self._lock:
+            self.generation += 1
+            self._log.append((self.generation, oldest_ms))
+
+    def oldest_since(self, generation: int | None) -> int | None:
+        """The oldest sample time written after `generation`; None if nothing was; 0 (all)
+        when `generation` is unknown or older than the log."""
+        with self._lock:
+            if generation is None or (self._log and self._log[0][0] > generation + 1):
+                return 0
+            newer = [ms for gen, ms in self._log if gen > generation]
+            return min(newer) if newer else None
+
+
+_SAMPLE_WRITES: dict[Path, SampleWrites] = {}
+
+
 class Store:
     """One DuckDB file.  Use `Store.open` (writer) or `Store.open_read` (reader)."""
 
@@ -76,7 +110,13 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         store = cls(_connect(path, read_only=False), path, read_only=False)
         store.migrate()
+        _SAMPLE_WRITES[path] = SampleWrites()
         return store
+
+    @property
+    def sample_writes(self) -> SampleWrites | None:
+        """This process's log of sample writes to a store it opened for writing, else None."""
+        return None if self.read_only else _SAMPLE_WRITES.get(self.path)
 
     @classmethod
     def open_read(cls, path: str | os.PathLike[str], *, snapshot: bool = True) -> "Store":
@@ -263,6 +303,8 @@ class Store:
                 cutoff_ms = int((now - timedelta(days=days["samples"]) - datetime(1970, 1, 1))
                                 .total_seconds() * 1000)
                 cur.execute("DELETE FROM slo_rollups WHERE start_ms + length_ms <= ?", [cutoff_ms])
+                if self.sample_writes is not None and removed["samples"]:
+                    self.sample_writes.note(0)
                 cur.execute(
                     "DELETE FROM series WHERE id NOT IN (SELECT DISTINCT series_id FROM samples)"
                 )

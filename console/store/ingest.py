@@ -94,9 +94,16 @@ def ingest_samples(store: Store, data: Any, *, cursor: Cursor | None = None,
                 )
                 SELECT b.series_id, b.ts, b.value FROM batch b
                 ANTI JOIN existing e ON e.series_id = b.series_id AND e.ts = b.ts
+                -- a day at a time, each series' samples together: a time-range scan skips the
+                -- row groups of other days, and per-series work still reads runs
+                ORDER BY date_trunc('day', b.ts), b.series_id, b.ts
                 """
             )
             added = cur.fetchone()[0]
+            writes = store.sample_writes
+            if added and writes is not None:
+                oldest = cur.execute("SELECT epoch_ms(min(ts)) FROM _batch").fetchone()[0]
+                writes.note(int(oldest))
         finally:
             cur.execute("DROP TABLE IF EXISTS _batch")
             cur.unregister("_batch_in")

@@ -113,6 +113,18 @@ def test_late_sample_in_a_persisted_hour_changes_the_answer(path, store):
         assert len(changed) == 1 and changed[0][3] == [r for r in before if r[0] == changed[0][0]][0][3] + 1
 
 
+def test_a_late_sample_written_by_the_owner_is_noticed_warm(store):
+    """The console owns the store: its kept blocks are checked again only where it wrote."""
+    slo_status(store, SLOS, NOW)
+    assert store.sample_writes.oldest_since(store.sample_writes.generation) is None
+    hour = NOW.replace(hour=3, minute=0)             # a finished, kept hour
+    put(store, {"pod": "a", "code": "500"}, [hour + timedelta(minutes=5)], [0.0])   # a reset
+    assert store.sample_writes.oldest_since(0) is not None
+    assert_same(numbers(slo_status(store, SLOS, NOW)), one_pass(store, NOW))
+    put(store, {"pod": "b", "code": "500"}, [NOW - timedelta(days=2, minutes=1)], [0.0])
+    assert_same(numbers(slo_status(store, SLOS, NOW)), one_pass(store, NOW))
+
+
 def test_retention_is_noticed_cold_and_warm(path, store):
     slo_status(store, SLOS, NOW)
     cutoff_ms = int((NOW - timedelta(days=5) - datetime(1970, 1, 1)).total_seconds() * 1000)
