@@ -1,4 +1,4 @@
-"""Keyed DataTable updates: change the cells that changed, rebuild only when rows differ."""
+"""Keyed DataTable updates (only what changed is touched), and small text tables for panels."""
 
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ def _rebuild(table: DataTable, rows: Sequence[Row]) -> None:
     for key, cells in rows:
         table.add_row(*(as_text(c) for c in cells), key=key)
     table._shown_rows = {key: tuple(cells) for key, cells in rows}  # type: ignore[attr-defined]
+    _fit_columns(table, rows)           # adding rows only widens columns
     keys = [key for key, _ in rows]
     if selected in keys:
         table.move_cursor(row=keys.index(selected))
