@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from collectors.base import CollectResult, Collector, SourceError
 from collectors.http import HttpOptions, fetch, json_body, make_client
+from console.alertmanager_client import GENERATOR
 from console.store import canonical_labels
 
 SOURCE = "alertmanager"
@@ -40,6 +41,8 @@ def parse_alerts(body: Any, url: str) -> pa.Table:
     rows: dict[str, list[Any]] = {name: [] for name in ALERT_SCHEMA.names}
     try:
         for alert in body:
+            if str(alert.get("generatorURL") or "").startswith(GENERATOR):
+                continue            # pushed by a console: already in the store as its own rule's
             labels = dict(alert["labels"])
             status = alert.get("status") or {}
             rows["fingerprint"].append(str(alert["fingerprint"]))

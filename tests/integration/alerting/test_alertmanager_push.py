@@ -9,6 +9,8 @@ import httpx
 import pandas as pd
 import pytest
 
+from collectors.alertmanager import AlertmanagerCollector
+from collectors.http import HttpOptions
 from console.alertmanager_client import AlertmanagerClient, AlertmanagerError
 from console.alerting import AlertEngine
 from console.rules import Rule, Threshold
@@ -64,6 +66,10 @@ def test_firing_then_resolved(alertmanager, tmp_path):
     assert alerts[0]["labels"] == {"alertname": "ConsoleFires", "case": "ConsoleFires",
                                    "severity": "page"}
     assert alerts[0]["annotations"] == {"summary": "case ConsoleFires"}
+    # an alertmanager source on the same store does not read the console's own alert back
+    collected = AlertmanagerCollector("am", HttpOptions(url=alertmanager.url)).collect(store, now)
+    assert collected.detail["alerts"] == 0
+    assert store.query("SELECT count(*) FROM alerts WHERE source = 'alertmanager'")[1] == [(0,)]
 
     time.sleep(1.1)   # resolved means endsAt already past on Alertmanager's clock
     later = _now()
