@@ -243,14 +243,23 @@ def _problem_from_error(data: MarkedDict, error: dict[str, Any], default_file: P
     elif kind == "missing":
         message = "missing required key"
     else:
-        got = error.get("input")
-        shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
-        message = f"{error['msg']} (got {shown})"
+        message = _invalid(error)
     return Problem(file, line, message, dotted or None)
 
 
-def _fields_at(loc: tuple[Any, ...]) -> list[str]:
-    model: Any = WorkspaceConfig
+def _invalid(error: dict[str, Any]) -> str:
+    """A value of the wrong kind: pydantic's words, what was read, and YAML's usual trap."""
+    got = error.get("input")
+    shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+    message = f"{error['msg']} (got {shown})"
+    if isinstance(got, bool) and error["type"] == "string_type":
+        message += "; YAML reads yes/no/on/off/true/false as booleans: quote the value"
+    return message
+
+
+def _fields_at(loc: tuple[Any, ...], model: Any = None) -> list[str]:
+    """The field names of the model at `loc` under `model` (the workspace file by default)."""
+    model = WorkspaceConfig if model is None else model
     for part in loc:
         if isinstance(part, int):
             continue
@@ -342,11 +351,11 @@ def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
                     efile = item_files[index]
                 if error["type"] == "extra_forbidden":
                     message = "unknown option" + _did_you_mean(
-                        str(error["loc"][-1]), list(cls.Options.model_fields))
+                        str(error["loc"][-1]), _fields_at(tuple(error["loc"][:-1]), cls.Options))
                 elif error["type"] == "missing":
                     message = f"missing required option for {source.kind}"
                 else:
-                    message = f"{error['msg']} (got {error.get('input')!r})"
+                    message = _invalid(error)
                 problems.append(Problem(efile, eline, message, dotted))
     return problems
 

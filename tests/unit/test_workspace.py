@@ -115,6 +115,28 @@ def test_unknown_collector_kind(tmp_path: Path) -> None:
     assert message.startswith(f"{path}:3: sources[0].kind: unknown collector kind 'no-such-kind'")
 
 
+def test_unknown_option_deep_in_a_source_suggests_from_its_own_keys(tmp_path: Path) -> None:
+    path = write(tmp_path / "oncall.yaml", """sources:
+  - name: drift
+    kind: drift
+    windows:
+      - model: m
+        reference: {span: 6h, ago: 1h}
+        curent: 1h
+    stpe: 1m
+""")
+    assert sorted(errors(path)) == [
+        f"{path}:7: sources[0].windows[0].curent: unknown option; did you mean 'current'?",
+        f"{path}:8: sources[0].stpe: unknown option; did you mean 'step'?"]
+
+
+def test_a_yaml_boolean_where_a_name_belongs_says_to_quote_it(tmp_path: Path) -> None:
+    path = write(tmp_path / "oncall.yaml", "sources:\n  - name: off\n    kind: demo\n")
+    [message] = errors(path)
+    assert message.startswith(f"{path}:2: sources[0].name: Input should be a valid string (got False)")
+    assert message.endswith("quote the value")
+
+
 def test_missing_referenced_file(tmp_path: Path) -> None:
     path = write(tmp_path / "oncall.yaml", "rules:\n  - rules/*.yaml\n")
     assert errors(path) == [f"{path}:2: rules: no file matches 'rules/*.yaml'"]
