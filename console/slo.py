@@ -118,7 +118,14 @@ class SLO(_Strict):
     min_events: float | None = Field(default=None, ge=0)
     alerting: Alerting = Alerting()
     # Worked out once per SLO (the console asks every refresh): its conditions, its selectors.
-    _memo: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _memo_store: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def _memo(self) -> dict[str, Any]:
+        """This SLO's own memo: a copy (`model_copy`, which shares private values) starts empty."""
+        if self._memo_store.get("owner") != id(self):
+            self._memo_store = {"owner": id(self)}
+        return self._memo_store
 
     @property
     def budget(self) -> float:

@@ -177,3 +177,14 @@ def test_alert_engine_interface_evaluates_conditions_at_now(store):
     # An hour earlier nothing burned yet.
     assert not any(held for _, _, held, _ in
                    evaluate_alert_conditions(store, [slo], NOW - timedelta(hours=2)))
+
+
+def test_a_copied_slo_works_out_its_own_conditions() -> None:
+    """Conditions are kept per SLO between refreshes; a changed copy does not reuse them."""
+    slo = SLO.model_validate({"name": "x", "objective": 99.9,
+                              "sli": {"ratio": {"bad": "errors_total", "total": "requests_total"}}})
+    before = [c.threshold for c in slo_alert_conditions(slo)]
+    looser = slo.model_copy(update={"objective": 99.0})
+    assert [c.threshold for c in slo_alert_conditions(looser)] == pytest.approx(
+        [t * 10 for t in before])
+    assert [c.threshold for c in slo_alert_conditions(slo)] == before
