@@ -20,7 +20,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from console.durations import format_duration, parse_duration
 from console.selectors import matches, parse_selector
-from console.slo_sums import single_pass_sums, window_sums
+from console.slo_sums import cache_key, single_pass_sums, window_sums
 from console.yamlmarks import Problem, load_marked, locate
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -496,8 +496,7 @@ def slo_status(store: Any, slos: list[SLO], now: datetime, *,
     # Each series' increases per window (whole days cached), then added up per SLO group.
     cur = store.cursor()
     try:
-        selection = _selection_rows(
-            cur, slos, str(getattr(store, "snapshot_of", None) or store.path) if cache else None)
+        selection = _selection_rows(cur, slos, cache_key(store) if cache else None)
         ids = [row["series_id"] for row in selection]
         sums = (window_sums(store, ids, now, spans, LOOKBACK, memory=cache) if rollups
                 else single_pass_sums(cur, ids, now, spans, LOOKBACK))

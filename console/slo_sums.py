@@ -102,6 +102,11 @@ def _block_sql(hour_days: Sequence[int], column: str = "t") -> str:
             f"THEN {column} // {HOUR_MS} * {HOUR_MS} ELSE {column} // {DAY_MS} * {DAY_MS} END")
 
 
+def cache_key(store: Any) -> str:
+    """What in-process caches of a store's numbers are keyed by: its file (a snapshot's original)."""
+    return str(getattr(store, "snapshot_of", None) or store.path)
+
+
 def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
                 windows: Sequence[timedelta], lookback: timedelta, *, memory: bool = True
                 ) -> dict[int, list[tuple[float, int]]]:
@@ -120,7 +125,7 @@ def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
     starts = [now_ms - int(w / timedelta(milliseconds=1)) for w in windows]
     blocks, raw = _partition(lo_ms, now_ms, starts)
     steady = [b for b in blocks if b not in raw]
-    store_key = str(getattr(store, "snapshot_of", None) or store.path)
+    store_key = cache_key(store)
     writable = not getattr(store, "read_only", True)
     # A writer knows what it wrote since it last checked its kept blocks: only blocks those
     # writes could reach are checked again (none, while samples arrive in time order).
@@ -146,7 +151,7 @@ def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
         kept = {i: [b for b in steady if (i, b) not in redo] for i in ids}
         if writes is not None:
             for i in ids:
-                since = writes.oldest_since(writes.verified.get((store_key, i)))
+                since = writes.oldest_since(writes.verified.get(i))
                 kept[i] = [] if since is None else [b for b in kept[i] if b[0] + b[1] > since]
         stale = _stale_blocks(cur, ids, lo_ms, now_ms, blocks, raw, read, known, kept)
         if stale:
@@ -160,7 +165,7 @@ def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
         cur.close()
     if writes is not None:
         for i in ids:
-            writes.verified[(store_key, i)] = checked_at
+            writes.verified[i] = checked_at
     if redo and writable:
         _save_rollups(store, {pair: known[pair[0]][pair[1]] for pair in redo})
 

@@ -65,7 +65,7 @@ class SampleWrites:
 
     def __init__(self) -> None:
         self.generation = 0
-        self.verified: dict[Any, int] = {}   # a cache's key -> generation it was checked at
+        self.verified: dict[Any, int] = {}   # what a cache checked -> the generation it did
         self._log: deque[tuple[int, int]] = deque(maxlen=self.KEPT)   # (generation, oldest ms)
         self._lock = threading.Lock()
 
