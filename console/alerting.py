@@ -15,7 +15,7 @@ import json
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -52,6 +52,7 @@ class Alert:
     value: float | None = None
     silenced_by: list[str] = field(default_factory=list)
     inhibited_by: list[str] = field(default_factory=list)
+    stale: str | None = None     # why this alert's rule is not being evaluated (it keeps its state)
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Transition:
     to_state: str
     value: float | None
     rule: str = ""
+    reason: str | None = None    # why, when it is not the rule's condition (e.g. "rule removed from F")
 
 
 def fingerprint(rule_key: str, labels: dict[str, str]) -> str:
@@ -128,13 +130,14 @@ def step(rule: Rule, result: RuleResult, previous: Iterable[Alert], now: datetim
                 now - alert.last_eval > tolerance:
             alert.active_since = now          # outage longer than the tolerance: timer restarts
         alert.labels, alert.value, alert.keep_until, alert.last_eval = labels, value, None, now
-        alert.source, alert.resolved_at = rule.source, None
+        alert.source, alert.resolved_at, alert.stale = rule.source, None, None
         if alert.state == "pending" and now - alert.active_since >= rule.for_:
             move(alert, "firing")
             alert.fired_at = now
         alert.annotations = {k: render(t, labels, value, now) for k, t in rule.annotations.items()}
         alerts.append(alert)
     for alert in prev.values():        # instances the query no longer returns
+        alert.stale = None
         if alert.state == "pending":
             move(alert, "inactive")
             continue
@@ -158,16 +161,17 @@ def _expired(alert: Alert, now: datetime) -> bool:
         alert.resolved_at is None or now - alert.resolved_at >= RESOLVED_RETENTION)
 
 
-def resolve_orphans(alerts: Iterable[Alert], now: datetime) -> tuple[list[Alert], list[Transition]]:
-    """Alerts of rules that no longer exist: firing ones resolve, the rest go."""
+def resolve_orphans(alerts: Iterable[Alert], now: datetime, reason: str = "rule removed"
+                    ) -> tuple[list[Alert], list[Transition]]:
+    """Alerts of rules that were deliberately removed: firing ones resolve, the rest go."""
     kept: list[Alert] = []
     transitions: list[Transition] = []
     for alert in alerts:
-        alert = replace(alert)
+        alert = replace(alert, stale=None)
         if alert.state in ("firing", "pending"):
             to_state = "resolved" if alert.state == "firing" else "inactive"
             transitions.append(Transition(alert.fingerprint, now, alert.state, to_state,
-                                          alert.value, alert.rule))
+                                          alert.value, alert.rule, reason))
             alert.state, alert.resolved_at, alert.keep_until = to_state, now, None
         if not _expired(alert, now):
             kept.append(alert)
@@ -178,7 +182,7 @@ def resolve_orphans(alerts: Iterable[Alert], now: datetime) -> tuple[list[Alert]
 
 _ALERT_COLUMNS = ("fingerprint", "source", "rule", "name", "labels", "annotations", "state",
                   "active_since", "fired_at", "resolved_at", "last_eval", "keep_until", "value",
-                  "silenced_by", "inhibited_by")
+                  "silenced_by", "inhibited_by", "stale")
 
 
 def _alert_from_row(row: tuple) -> Alert:
@@ -189,7 +193,7 @@ def _alert_from_row(row: tuple) -> Alert:
                  resolved_at=d["resolved_at"], last_eval=d["last_eval"],
                  keep_until=d["keep_until"], value=d["value"],
                  silenced_by=json.loads(d["silenced_by"] or "[]"),
-                 inhibited_by=json.loads(d["inhibited_by"] or "[]"))
+                 inhibited_by=json.loads(d["inhibited_by"] or "[]"), stale=d["stale"])
 
 
 def load_alerts(store: Any, *, external: bool | None = False) -> list[Alert]:
@@ -220,7 +224,7 @@ def save(store: Any, alerts: list[Alert], transitions: list[Transition],
                               ("fired_at", a.fired_at), ("resolved_at", a.resolved_at),
                               ("last_eval", a.last_eval), ("keep_until", a.keep_until),
                               ("value", a.value), ("silenced_by", json.dumps(a.silenced_by)),
-                              ("inhibited_by", json.dumps(a.inhibited_by))):
+                              ("inhibited_by", json.dumps(a.inhibited_by)), ("stale", a.stale)):
             rows[column].append(value)
     ts_type = pa.timestamp("us")
     types = {c: (ts_type if c in ("active_since", "fired_at", "resolved_at", "last_eval",
@@ -233,6 +237,7 @@ def save(store: Any, alerts: list[Alert], transitions: list[Transition],
         "from_state": pa.array([t.from_state for t in transitions], pa.string()),
         "to_state": pa.array([t.to_state for t in transitions], pa.string()),
         "value": pa.array([t.value for t in transitions], pa.float64()),
+        "reason": pa.array([t.reason for t in transitions], pa.string()),
     })
     states = pa.table({
         "rule": pa.array([s["rule"] for s in rule_states], pa.string()),
@@ -243,6 +248,7 @@ def save(store: Any, alerts: list[Alert], transitions: list[Transition],
         "last_error": pa.array([s["error"] for s in rule_states], pa.string()),
         "instances": pa.array([s["instances"] for s in rule_states], pa.int64()),
         "duration_ms": pa.array([s["duration_ms"] for s in rule_states], pa.float64()),
+        "file": pa.array([s.get("file") for s in rule_states], pa.string()),
     })
     marks = ", ".join("?" for _ in EXTERNAL_SOURCES)
     with store.transaction() as cur:
@@ -253,9 +259,9 @@ def save(store: Any, alerts: list[Alert], transitions: list[Transition],
             cur.execute(f"DELETE FROM alerts WHERE source NOT IN ({marks})", list(EXTERNAL_SOURCES))
             cur.execute(f"INSERT INTO alerts ({', '.join(_ALERT_COLUMNS)}) "
                         f"SELECT {', '.join(_ALERT_COLUMNS)} FROM _alerts_in")
-            cur.execute("INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value) "
-                        "SELECT * FROM _history_in")
-            cur.execute("INSERT OR REPLACE INTO rule_state SELECT * FROM _rule_state_in")
+            cur.execute("INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value, "
+                        "reason) SELECT * FROM _history_in")
+            cur.execute("INSERT OR REPLACE INTO rule_state BY NAME SELECT * FROM _rule_state_in")
         finally:
             for name in ("_alerts_in", "_history_in", "_rule_state_in"):
                 cur.unregister(name)
@@ -281,6 +287,7 @@ class CycleReport:
     alerts: list[Alert] = field(default_factory=list)
     seconds: float = 0.0
     notify_error: str | None = None
+    stale: dict[str, str] = field(default_factory=dict)   # rules not evaluated: why their alerts stay
 
 
 def apply_silences(alerts: list[Alert], others: list[Alert], silences: list[Any],
@@ -298,10 +305,17 @@ class AlertEngine:
 
     def __init__(self, store: Any, rules: list[Rule], inhibit_rules: list[InhibitRule] | None = None,
                  *, outage_tolerance: timedelta = OUTAGE_TOLERANCE, notifier: Any = None,
-                 batched: bool = True) -> None:
+                 batched: bool = True, orphans: Callable[[str, str | None], str | None] | None = None
+                 ) -> None:
+        """`orphans(rule_key, file)` decides for alerts whose rule is not among `rules`:
+        the reason to resolve them ("rule removed from FILE"), or None to keep their state
+        (marked stale) because their file failed to load.  By default they resolve."""
         self.store = store
         self.rules = rules
-        self.inhibit_rules = list(DEFAULT_INHIBIT_RULES) + list(inhibit_rules or [])
+        self.orphans = orphans or (lambda key, file: f"rule removed from {file}" if file
+                                   else "rule removed")
+        self.default_inhibit = list(DEFAULT_INHIBIT_RULES)
+        self.inhibit_rules = self.default_inhibit + list(inhibit_rules or [])
         self.tolerance = outage_tolerance
         self.notifier = notifier
         self.batched = batched
@@ -325,10 +339,14 @@ class AlertEngine:
         alerts: list[Alert] = []
         rule_states: list[dict[str, Any]] = []
         elapsed_ms = (time.perf_counter() - started) * 1000 / max(len(todo), 1)
+        states = load_rule_states(self.store)
         for result in results:
             rule = result.rule
             new, transitions, warnings = step(rule, result, previous.pop(rule.key, []), now,
                                               tolerance=self.tolerance)
+            if result.error:       # its alerts keep their state; say why they are not current
+                for alert in new:
+                    alert.stale = f"rule {rule.key} fails: {result.error}"
             alerts += new
             report.transitions += transitions
             if result.error:
@@ -336,16 +354,24 @@ class AlertEngine:
             if warnings:
                 report.warnings[rule.key] = warnings
             rule_states.append({"rule": rule.key, "source": rule.source, "group": rule.group,
-                                "last_eval": now, "health": "broken" if result.error else "ok",
+                                "last_eval": now, "health": "error" if result.error else "ok",
                                 "error": result.error or ("; ".join(warnings) or None),
-                                "instances": len(result.instances), "duration_ms": elapsed_ms})
+                                "instances": len(result.instances), "duration_ms": elapsed_ms,
+                                "file": rule.file})
         for key, rest in previous.items():
             if key in known:            # not due this cycle: unchanged
                 alerts += rest
-            else:
-                kept, transitions = resolve_orphans(rest, now)
-                alerts += kept
-                report.transitions += transitions
+                continue
+            file = states.get(key, {}).get("file")
+            reason = self.orphans(key, file)
+            if reason is None:          # its file failed to load: nothing resolves because of that
+                why = f"{file or 'its rule file'} does not load; state kept from {rest[0].last_eval}"
+                alerts += [replace(a, stale=why) for a in rest]
+                report.stale[key] = why
+                continue
+            kept, transitions = resolve_orphans(rest, now, reason)
+            alerts += kept
+            report.transitions += transitions
         external = load_alerts(self.store, external=True)
         apply_silences(alerts, external, load_silences(self.store, now), self.inhibit_rules, now)
         save(self.store, alerts, report.transitions, rule_states)

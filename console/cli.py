@@ -13,7 +13,7 @@ from typing import Any, Callable, NoReturn
 
 from console import commands
 from console.store import Store, StoreError, StoreLocked
-from console.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
+from console.workspace import Workspace, WorkspaceError
 
 
 class CliError(Exception):
@@ -45,6 +45,7 @@ class Context:
     _stores: list[Store] = field(default_factory=list)
     shared_store: Store | None = None
     clock: Callable[[], datetime] | None = None
+    _config: Any = None
 
     @property
     def fmt(self) -> str:
@@ -62,9 +63,27 @@ class Context:
 
     @property
     def workspace(self) -> Workspace:
+        """The workspace, or its last good version when it no longer loads."""
         if self._workspace is None:
-            self._workspace = load_workspace(find_workspace(self.args.workspace))
+            from console.lastgood import open_workspace
+
+            self._workspace = open_workspace(self.args.workspace)
         return self._workspace
+
+    def config(self, store: Store) -> Any:
+        """The configuration in force (`console.lastgood.Config`), read once; each file that
+        does not load is said on stderr, with what is in force instead."""
+        if self._config is None:
+            from console.lastgood import load_config
+
+            self._config = load_config(self.workspace, store, self.now())
+            for line in self._config.lines():
+                print(f"oncall: {line}", file=sys.stderr)
+        return self._config
+
+    def config_failed(self) -> bool:
+        """Whether a file of the configuration did not load (the command then exits 1)."""
+        return bool(self._config is not None and self._config.problems)
 
     def store_path(self) -> str:
         return getattr(self.args, "store", None) or str(self.workspace.store_path)

@@ -50,24 +50,21 @@ def drift_rules(workspace: Any) -> list[Rule]:
     for source in workspace.config.sources:
         if source.kind != "drift" or not source.enabled:
             continue
-        try:
-            options = DriftOptions.model_validate(source.options)
-        except Exception:  # reported with file:line by the workspace loader, not here
-            continue
+        options = DriftOptions.model_validate(source.options)   # the workspace loader checked it
         models = [w.model for w in options.windows]
         step = max(parse_duration(options.step), timedelta(seconds=10))
         fresh_s = max(FRESH_STEPS * step.total_seconds(), source.interval.total_seconds() * 2)
         group = f"{DRIFT_GROUP}:{source.name}"
         rules.append(Rule(
             "DataDrift", column_drift_sql(models, fresh_s), group=group, interval=step,
-            labels={"severity": "ticket"}, source="drift",
+            labels={"severity": "ticket"}, source="drift", file=str(workspace.path),
             annotations={"summary": "{{ labels.column }} of {{ labels.model }} drifted: "
                                     "{{ labels.test }} {{ value | round(3) }}",
                          "description": "Run `oncall drift {{ labels.model }}` or open :drift "
                                         "for the reference vs current histograms."}))
         rules.append(Rule(
             "DatasetDrift", dataset_drift_sql(models, fresh_s), group=group, interval=step,
-            labels={"severity": "ticket"}, source="drift",
+            labels={"severity": "ticket"}, source="drift", file=str(workspace.path),
             annotations={"summary": "dataset drift on {{ labels.model }}: "
                                     "{{ (value * 100) | round | int }}% of columns drifted"}))
     return rules

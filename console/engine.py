@@ -52,39 +52,72 @@ class SimClock:
         self._origin = self._monotonic()
 
 
-def workspace_rules(workspace: Workspace) -> tuple[list[Any], list[Any]]:
-    """Every alert rule the workspace defines: rule files, SLO burn rules, collector health."""
-    from console.rules import load_rules
-
-    rule_set = load_rules(workspace.rule_files)
-    rules, inhibit = list(rule_set.rules), list(rule_set.inhibit_rules)
-    try:
-        from console.rules import generated_rules  # SLO burn and collector health families
-    except ImportError:
-        return rules, inhibit
-    return rules + list(generated_rules(workspace)), inhibit
-
-
 class Engine:
-    """Collectors and the alert engine over one store, stepped by `tick(now)`."""
+    """Collectors and the alert engine over one store, stepped by `tick(now)`.
+
+    Without explicit `rules`, the rules are the workspace's configuration in force
+    (`console.lastgood`): loaded again whenever one of its files changes, each file falling
+    back to its last good version when it fails to load.
+    """
 
     def __init__(self, workspace: Workspace, store: Store, *, collectors: list[Any] | None = None,
                  extra_collectors: list[Any] = (), rules: list[Any] | None = None,
-                 inhibit_rules: list[Any] | None = None, notifier: Any = None) -> None:
+                 inhibit_rules: list[Any] | None = None, notifier: Any = None,
+                 config: Any = None) -> None:
         from console.alerting import AlertEngine
 
         self.workspace, self.store = workspace, store
         self.collectors = (collectors if collectors is not None
                            else build_collectors(workspace)) + list(extra_collectors)
-        if rules is None:
-            rules, inhibit_rules = workspace_rules(workspace)
-        self.alerts = AlertEngine(store, rules, inhibit_rules or [], notifier=notifier)
+        self.config: Any = config
+        self._from_config = rules is None      # the configuration is loaded at the first tick
+        self.alerts = AlertEngine(store, list(rules or []), inhibit_rules or [], notifier=notifier,
+                                  orphans=self._orphan_reason if self._from_config else None)
+        if config is not None:
+            self._use(config)
         self._health: dict[str, bool] = {}
+
+    def _orphan_reason(self, rule_key: str, file: str | None) -> str | None:
+        return self.config.orphan_reason(rule_key, file)
+
+    def _use(self, config: Any) -> None:
+        self.config = config
+        self.alerts.rules = config.all_rules()
+        self.alerts.inhibit_rules = self.alerts.default_inhibit + list(config.inhibit_rules)
+
+    def reload_if_changed(self, now: datetime) -> list[Event]:
+        """Load the configuration (first tick), or again when one of its files changed;
+        say what changed."""
+        from console.lastgood import config_changed, load_config, reload_workspace
+
+        if not self._from_config:
+            return []
+        if self.config is None:
+            self._use(load_config(self.workspace, self.store, now))
+            return [Event(now, "config", f"does not load: {line}") for line in self.config.lines()]
+        if not config_changed(self.config):
+            return []
+        before = set(self.config.lines())
+        self.workspace = reload_workspace(self.workspace, self.store)
+        self._use(load_config(self.workspace, self.store, now))
+        after = set(self.config.lines())
+        events = [Event(now, "config", f"configuration reloaded: {len(self.alerts.rules)} rules")]
+        events += [Event(now, "config", f"does not load: {line}") for line in sorted(after - before)]
+        events += [Event(now, "config", f"loads again: {line.split(' — ')[0]}")
+                   for line in sorted(before - after)]
+        return events
 
     def tick(self, now: datetime) -> TickReport:
         """Run every collector once, then the due rules; return what changed."""
         started = time.perf_counter()
         report = TickReport(now)
+        try:
+            report.events += self.reload_if_changed(now)
+        except Exception as exc:  # noqa: BLE001 - what is in force stays; the event says why
+            kept = "the configuration loaded before stays in force" if self.config is not None \
+                else "no rule is evaluated and every alert keeps its state"
+            report.events.append(Event(now, "config", f"configuration failed to load: "
+                                                      f"{type(exc).__name__}: {exc}; {kept}"))
         for collector in self.collectors:
             try:
                 result = collector.collect(self.store, now)
@@ -101,6 +134,9 @@ class Engine:
             self._health[collector.name] = True
             report.rows += result.rows
             report.events += self._collector_events(collector, result, now)
+        if self._from_config and self.config is None:
+            report.seconds = time.perf_counter() - started
+            return report
         cycle = self.alerts.run(now, only_due=True)
         by_fingerprint = {a.fingerprint: a for a in cycle.alerts}
         for transition in cycle.transitions:
@@ -113,7 +149,7 @@ class Engine:
                 {"fingerprint": transition.fingerprint, "from": transition.from_state,
                  "to": transition.to_state, "name": name, "value": transition.value}))
         for rule, error in cycle.broken.items():
-            report.events.append(Event(now, "rule", f"{rule} broken: {error}"))
+            report.events.append(Event(now, "rule", f"{rule} fails: {error}"))
         from console.incident_loop import engine_events  # paging alerts -> incidents, timelines
         report.events += engine_events(self.store, now)
         report.seconds = time.perf_counter() - started

@@ -38,24 +38,21 @@ def collector_health_rules(workspace: Any, intervals: int = HEALTH_INTERVALS) ->
     shortest = min(seconds for _, seconds in sources)
     return [Rule(
         "CollectorUnhealthy", collector_health_sql(sources, intervals), group=HEALTH_GROUP,
-        labels={"severity": "ticket"}, source="health",
+        labels={"severity": "ticket"}, source="health", file=str(workspace.path),
         interval=timedelta(seconds=max(shortest, 10)),
         annotations={"summary": "collector {{ labels.collector }} is {{ labels.reason }}: no "
                                 "successful run for {{ value | round | int }}s"})]
 
 
-def slo_burn_rules(workspace: Any) -> list[Rule]:
-    """One rule per SLO burn condition (page and ticket, per window pair), all computed at once."""
-    if not getattr(workspace, "slo_files", None):
+def slo_burn_rules(slos: list[Any], files: dict[str, str] | None = None) -> list[Rule]:
+    """One rule per SLO burn condition (page and ticket, per window pair), all computed at once.
+
+    `files` maps an SLO's name to the file it came from (where its alerts' rules live)."""
+    if not slos:
         return []
-    try:
-        from console.slo import evaluate_alert_conditions, load_slos, slo_alert_conditions
-    except ImportError:
-        return []
-    try:
-        slos = load_slos(workspace.slo_files)
-    except Exception:  # broken SLO files are reported by `oncall check`, not here
-        return []
+    from console.slo import evaluate_alert_conditions, slo_alert_conditions
+
+    files = files or {}
     rules: list[Rule] = []
     keys: dict[str, str] = {}
 
@@ -73,7 +70,7 @@ def slo_burn_rules(workspace: Any) -> list[Rule]:
             rule = Rule(SLO_ALERT, family, group=f"slo:{condition.name}",
                         labels={k: _literal(v) for k, v in condition.labels.items()},
                         annotations={k: _literal(v) for k, v in condition.annotations.items()},
-                        source="slo")
+                        source="slo", file=files.get(slo.name))
             keys[condition.name] = rule.key
             rules.append(rule)
     return rules

@@ -302,6 +302,7 @@ class RuleSet:
     rules: list[Rule] = field(default_factory=list)
     inhibit_rules: list[Any] = field(default_factory=list)   # silences.InhibitRule
     problems: list[Problem] = field(default_factory=list)
+    failed: bool = False     # a problem other than a rule's SQL: the file as a whole did not load
 
 
 def _line(data: Any, loc: tuple[Any, ...], path: Path) -> tuple[str, int | None]:
@@ -318,14 +319,26 @@ def _node(data: Any, loc: tuple[Any, ...]) -> Any:
     return data
 
 
-def load_rule_file(path: str | Path, *, check_sql: bool = True) -> RuleSet:
-    """Load one rule file; every problem is reported with file:line (none raised)."""
+def load_rule_file(path: str | Path, *, check_sql: bool = True, text: str | None = None) -> RuleSet:
+    """Load one rule file (or `text` as that file); every problem is reported with file:line
+    (none raised).  `failed` is set when the file as a whole did not load: then its rules are
+    not to be used (a rule whose SQL fails still loads, and evaluates with health `error`)."""
+    result = _load_rule_file(Path(path), check_sql=check_sql, text=text)
+    sql_only = all(p.key == "expr" and p.message.startswith(_SQL_PROBLEM_PREFIXES)
+                   for p in result.problems)
+    result.failed = bool(result.problems) and not (check_sql and sql_only)
+    return result
+
+
+_SQL_PROBLEM_PREFIXES = ("SQL error: ", "the query must return a `value` column")
+
+
+def _load_rule_file(path: Path, *, check_sql: bool, text: str | None) -> RuleSet:
     from console.silences import InhibitRule, parse_matcher
 
-    path = Path(path)
     result = RuleSet()
     try:
-        data = load_marked(path)
+        data = load_marked(path, text)
     except Problem as problem:
         result.problems.append(problem)
         return result
@@ -480,9 +493,11 @@ def load_rules(paths: list[Path]) -> RuleSet:
     return total
 
 
-def generated_rules(workspace: Any) -> list[Rule]:
+def generated_rules(workspace: Any, slos: list[Any], slo_files: dict[str, str] | None = None
+                    ) -> list[Rule]:
     """Rules the workspace implies: SLO burn (page/ticket), collector health and drift."""
     from console.drift_rules import drift_rules
     from console.rule_families import collector_health_rules, slo_burn_rules
 
-    return collector_health_rules(workspace) + slo_burn_rules(workspace) + drift_rules(workspace)
+    return (collector_health_rules(workspace) + slo_burn_rules(slos, slo_files)
+            + drift_rules(workspace))

@@ -171,10 +171,14 @@ def _problem_from(error: dict[str, Any], data: Any, path: Path) -> Problem:
     return Problem(file, line, message, key or None)
 
 
-def load_playbook(path: str | Path) -> Playbook:
-    """One playbook file; raise PlaybookError with file:line for each schema problem."""
+def load_playbook(path: str | Path, text: str | None = None) -> Playbook:
+    """One playbook file (or `text` as that file); raise PlaybookError with file:line for
+    each problem."""
     path = Path(path)
-    data = load_marked(path)
+    try:
+        data = load_marked(path, text)
+    except Problem as problem:
+        raise PlaybookError([problem]) from None
     if not isinstance(data, MarkedDict):
         raise PlaybookError([Problem(path, getattr(data, "line", 1), "a playbook is a mapping "
                                      "with id, title and steps")])

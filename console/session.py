@@ -39,7 +39,8 @@ class Session:
                 store = Store.open_read(workspace.store_path)
         self.store = store
         self.owner = not store.read_only
-        self.slos = self._load_slos()
+        self._config: Any = None
+        self._config_lock = threading.Lock()
         self.engine: Any = None
         self._ahead: dict[str, Future[Any]] = {}
         self.control = None
@@ -52,12 +53,28 @@ class Session:
                 workspace.store_path,
                 lambda argv, env: cli_main(argv, store=self.store, clock=self.clock)).start()
 
-    def _load_slos(self) -> list[Any]:
-        if not self.workspace.slo_files:
-            return []
-        from console.slo import load_slos
+    @property
+    def config(self) -> Any:
+        """The configuration in force (`console.lastgood.Config`): the engine's once it runs,
+        else loaded on first use (off the UI's start-up path, by the first read)."""
+        if self.engine is not None and self.engine.config is not None:
+            return self.engine.config
+        with self._config_lock:
+            if self._config is None:
+                from console.lastgood import load_config
 
-        return load_slos(self.workspace.slo_files)
+                self._config = load_config(self.workspace, self.store, self.clock())
+            return self._config
+
+    @property
+    def slos(self) -> list[Any]:
+        """The SLOs in force (an SLO file that does not load keeps its last good version)."""
+        return self.config.slos
+
+    def banner_lines(self) -> list[str]:
+        """What the console's banner says: each config file that does not load, and what is
+        in force instead, one line each."""
+        return self.config.lines()
 
     def read_ahead(self, name: str, read: Callable[[Session], Any]) -> None:
         """Start `read(self)` in a thread now, e.g. the first screen's data while the UI loads.
@@ -105,16 +122,30 @@ class Session:
                 if self.engine is None:
                     from console.engine import Engine
 
-                    self.engine = Engine(self.workspace, self.store)
+                    self.engine = Engine(self.workspace, self.store, config=self.config)
                     events = self.engine.tick(self.clock()).events
                     freeze_startup_objects()
                     return events
-                return self.engine.tick(self.clock()).events
+                events = self.engine.tick(self.clock()).events
+                self.workspace = self.engine.workspace   # loaded again when its files changed
+                return events
             if self.holder is not None:
                 fresh = Store.open_read(self.workspace.store_path)
                 old, self.store = self.store, fresh
                 old.close()
+            return self._reload_if_changed()
+
+    def _reload_if_changed(self) -> list[Any]:
+        """A console that does not run the engine still loads changed files again."""
+        from console.engine import Event
+        from console.lastgood import config_changed, load_config, reload_workspace
+
+        if self._config is None or not config_changed(self._config):
             return []
+        self.workspace = reload_workspace(self.workspace, self.store)
+        with self._config_lock:
+            self._config = load_config(self.workspace, self.store, self.clock())
+        return [Event(self.clock(), "config", "configuration reloaded")]
 
     def trigger_degradation(self) -> bool:
         """Make the demo's champion degrade now (the demo's key); False without a simulator."""

@@ -150,9 +150,13 @@ class SLOFileError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def load_slo_file(path: str | Path) -> list[SLO]:
-    """Load one SLO file; raise SLOFileError with file:line for each problem."""
-    data = load_marked(path)
+def load_slo_file(path: str | Path, text: str | None = None) -> list[SLO]:
+    """Load one SLO file (or `text` as that file); raise SLOFileError with file:line for each
+    problem."""
+    try:
+        data = load_marked(path, text)
+    except Problem as problem:
+        raise SLOFileError([problem]) from None
     if not isinstance(data, dict) or "slos" not in data:
         raise SLOFileError([Problem(path, getattr(data, "line", 1),
                                     "an SLO file is a mapping with a `slos:` list")])

@@ -332,11 +332,7 @@ def _window_thresholds(workspace: Any, model: str) -> dict[str, float]:
         return {}
     from console.drift_windows import drift_windows
 
-    try:
-        windows = drift_windows(workspace)
-    except Exception:  # noqa: BLE001 - an invalid drift source is reported by the workspace check
-        return {}
-    for _, window in windows:
+    for _, window in drift_windows(workspace):   # the workspace loader validated them
         if window.model == model:
             return dict(window.thresholds)
     return {}

@@ -113,6 +113,7 @@ class Workspace:
     playbook_dirs: list[Path] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)   # oncall.yaml and its includes
     warnings: list[Problem] = field(default_factory=list)
+    last_good: Any = None    # lastgood.FileProblem when this is the last good version in force
 
     @property
     def root(self) -> Path:
@@ -144,10 +145,14 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(choices))}"
 
 
-def _merge_includes(path: Path, seen: tuple[Path, ...] = ()) -> tuple[MarkedDict, list[Path]]:
-    """Load a file and the files it includes; lists concatenate, scalars may be set once."""
+def _merge_includes(path: Path, seen: tuple[Path, ...] = (),
+                    texts: dict[Path, str] | None = None) -> tuple[MarkedDict, list[Path]]:
+    """Load a file and the files it includes; lists concatenate, scalars may be set once.
+
+    `texts` gives a file's text instead of reading it (its last good version)."""
+    texts = texts or {}
     try:
-        data = load_marked(path)
+        data = load_marked(path, texts.get(path))
     except Problem as problem:
         raise WorkspaceError([problem]) from None
     if data is None:
@@ -175,7 +180,7 @@ def _merge_includes(path: Path, seen: tuple[Path, ...] = ()) -> tuple[MarkedDict
                                         "include"))
                 continue
             try:
-                child, child_files = _merge_includes(target, seen + (path,))
+                child, child_files = _merge_includes(target, seen + (path,), texts)
             except WorkspaceError as exc:
                 problems.extend(exc.problems)
                 continue
@@ -289,10 +294,12 @@ def _expand(patterns: list[str], root: Path, key: str, data: MarkedDict,
     return found, problems
 
 
-def load_workspace(path: str | os.PathLike[str]) -> Workspace:
-    """Load and validate a workspace file and its includes; raise WorkspaceError."""
+def load_workspace(path: str | os.PathLike[str], texts: dict[Path, str] | None = None) -> Workspace:
+    """Load and validate a workspace file and its includes; raise WorkspaceError.
+
+    `texts` gives files' texts instead of reading them (their last good versions)."""
     path = Path(path).resolve()
-    data, files = _merge_includes(path)
+    data, files = _merge_includes(path, texts=texts)
     try:
         config = WorkspaceConfig.model_validate(data)
     except ValidationError as exc:

@@ -74,15 +74,23 @@ def _loader(file: str) -> type[yaml.SafeLoader]:
     return Loader
 
 
-def load_marked(path: str | Path) -> Any:
-    """Load one YAML file; raise Problem with file:line on any syntax error."""
+def read_text(path: str | Path) -> str:
+    """A config file's text; Problem if it cannot be read."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise Problem(path, None, "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise Problem(path, None, f"cannot read: {exc}") from None
+
+
+def load_marked(path: str | Path, text: str | None = None) -> Any:
+    """Load one YAML file (or `text` as if it were that file); raise Problem with file:line
+    on any syntax error."""
+    path = Path(path)
+    if text is None:
+        text = read_text(path)
     try:
         return yaml.load(text, Loader=_loader(str(path)))  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:

@@ -48,15 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=run_silences)
 
 
-def _inhibit_rules(ctx: Any) -> list[Any]:
-    from console.rules import load_rules
+def _inhibit_rules(ctx: Any, store: Any) -> list[Any]:
+    """The inhibit rules in force (a rule file that does not load keeps its last good ones)."""
     from console.silences import DEFAULT_INHIBIT_RULES
 
-    try:
-        extra = load_rules(ctx.workspace.rule_files).inhibit_rules
-    except Exception:  # a broken rule file must not hide the alerts
-        extra = []
-    return list(DEFAULT_INHIBIT_RULES) + list(extra)
+    return list(DEFAULT_INHIBIT_RULES) + list(ctx.config(store).inhibit_rules)
 
 
 def run_list(ctx: Any) -> int:
@@ -71,7 +67,7 @@ def run_list(ctx: Any) -> int:
     pushed = {tuple(sorted(a.labels.items())) for a in own}
     external = [a for a in alerts if a.source == "alertmanager"
                 and tuple(sorted(a.labels.items())) not in pushed]
-    apply_silences(own, external, load_silences(store, now), _inhibit_rules(ctx), now)
+    apply_silences(own, external, load_silences(store, now), _inhibit_rules(ctx, store), now)
     for alert in external:          # Alertmanager's own silences are kept; ours are added
         alert.silenced_by = list(alert.silenced_by) + [
             s for s in _silenced(alert, store, now) if s not in alert.silenced_by]
@@ -99,7 +95,7 @@ def run_list(ctx: Any) -> int:
     if group_by:
         rows.sort(key=lambda r: r[0])
     ctx.out(render(columns, rows, ctx.fmt))
-    return 0
+    return 1 if ctx.config_failed() else 0
 
 
 def _silenced(alert: Any, store: Any, now: Any) -> list[str]:

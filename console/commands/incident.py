@@ -125,12 +125,14 @@ def run(ctx: Any) -> int:
 def _export(ctx: Any, store: Any, incident_id: int, now: Any) -> int:
     from console.postmortem import export_markdown
 
-    slos: list[Any] = []
+    from console.workspace import WorkspaceError
+
     try:
-        from console.slo import load_slos
-        slos = load_slos(ctx.workspace.slo_files)
-    except Exception:  # noqa: BLE001 - no workspace or no SLO module: export without impact
-        slos = []
+        ctx.workspace
+    except WorkspaceError:      # a store read without a workspace: no SLOs to weigh
+        slos: list[Any] = []
+    else:
+        slos = ctx.config(store).slos     # an SLO file that does not load is said on stderr
     text = export_markdown(store, incident_id, now=now, slos=slos)
     print(dumps({"markdown": text}) if ctx.fmt == "json" else text, end="" if ctx.fmt == "md" else "\n")
     return 0

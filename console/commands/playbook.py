@@ -69,6 +69,7 @@ def _lint(ctx: Any) -> int:
 def _run(ctx: Any) -> int:
     from console import incidents
     from console.cli import CliError
+    from console.workspace import WorkspaceError
     from console.commands.incident import actor
     from console.runbooks import (RunContext, RunError, find_run, load_library, resume_run,
                                   start_run)
@@ -87,7 +88,7 @@ def _run(ctx: Any) -> int:
         raise CliError(str(exc)) from None
     try:
         workspace = ctx.workspace
-    except Exception:  # noqa: BLE001 - headless runs without a workspace stay read-only
+    except WorkspaceError:      # headless runs without a workspace stay read-only
         workspace = None
     run_ctx = RunContext(store=store, actor=actor(), clock=ctx.now, workspace=workspace)
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,31 +68,33 @@ def when(text: str, now: datetime) -> datetime:
     return moment
 
 
-def workspace_rules(ctx: Any) -> tuple[list[Any], list[Any]]:
-    """The workspace's rules (files, SLO burn, collector health); file problems are warnings."""
-    from console.rules import generated_rules, load_rules
-
-    ws = ctx.workspace
-    rule_set = load_rules(ws.rule_files)
-    for problem in rule_set.problems:      # what did load still runs; the rest is named here
-        print(f"oncall: warning: {problem}", file=sys.stderr)
-    return rule_set.rules + generated_rules(ws), rule_set.inhibit_rules
+def workspace_rules(ctx: Any, store: Any) -> tuple[list[Any], list[Any]]:
+    """The rules in force (rule files, SLO burn, collector health, drift, meta-alerts); a file
+    that does not load is said on stderr and its last good version is used."""
+    config = ctx.config(store)
+    return config.all_rules(), config.inhibit_rules
 
 
 def run_list(ctx: Any) -> int:
     from console.alerting import load_rule_states
 
-    rules, _ = workspace_rules(ctx)
-    states = load_rule_states(ctx.read_store())
-    columns = ["rule", "source", "interval", "for", "health", "last_eval", "instances", "error"]
+    store = ctx.read_store()
+    rules, _ = workspace_rules(ctx, store)
+    config = ctx.config(store)
+    states = load_rule_states(store)
+    columns = ["rule", "source", "file", "config", "interval", "for", "health", "last_eval",
+               "instances", "error"]
     rows = []
     for rule in rules:
         state = states.get(rule.key, {})
-        rows.append([rule.key, rule.source, rule.interval.total_seconds(), rule.for_.total_seconds(),
+        rows.append([rule.key, rule.source, rule.where if rule.file else None,
+                     config.status.get(rule.file, "current") if rule.file else "current",
+                     rule.interval.total_seconds(), rule.for_.total_seconds(),
                      state.get("health", "never evaluated"), state.get("last_eval"),
                      state.get("instances"), state.get("last_error")])
     ctx.out(render(columns, rows, ctx.fmt))
-    return 0
+    failing = any(states.get(r.key, {}).get("health") == "error" for r in rules)
+    return 1 if ctx.config_failed() or failing else 0
 
 
 def run_check(ctx: Any) -> int:
@@ -121,19 +122,23 @@ def run_eval(ctx: Any) -> int:
     from console.alertmanager_client import from_workspace
     from console.alerting import AlertEngine
 
-    rules, inhibit = workspace_rules(ctx)
     store = ctx.write_store()
+    rules, inhibit = workspace_rules(ctx, store)
     now = ctx.now()
     notifier = from_workspace(ctx.workspace)
-    report = AlertEngine(store, rules, inhibit, notifier=notifier).run(
+    report = AlertEngine(store, rules, inhibit, notifier=notifier,
+                         orphans=ctx.config(store).orphan_reason).run(
         now, only_due=ctx.args.due_only)
     names = {a.fingerprint: a for a in report.alerts}
     if ctx.fmt == "json":
         ctx.out(dumps({
             "now": now, "evaluated": report.evaluated, "seconds": report.seconds,
-            "broken": report.broken, "warnings": report.warnings,
+            "failing": report.broken, "warnings": report.warnings,
             "transitions": [{"rule": t.rule, "fingerprint": t.fingerprint, "from": t.from_state,
-                             "to": t.to_state, "value": t.value} for t in report.transitions],
+                             "to": t.to_state, "value": t.value, "reason": t.reason}
+                            for t in report.transitions],
+            "stale": report.stale,
+            "config_problems": [p.as_dict() for p in ctx.config(store).problems],
             "alertmanager_error": report.notify_error}))
     else:
         ctx.out(f"evaluated {report.evaluated} rule(s) at {now:%Y-%m-%d %H:%M:%S} "
@@ -142,18 +147,23 @@ def run_eval(ctx: Any) -> int:
             alert = names.get(t.fingerprint)
             labels = ",".join(f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items())
                               if k != "alertname")
-            ctx.out(f"  {t.rule} {{{labels}}}: {t.from_state} -> {t.to_state}")
+            why = f" ({t.reason})" if t.reason else ""
+            ctx.out(f"  {t.rule} {{{labels}}}: {t.from_state} -> {t.to_state}{why}")
         for key, error in report.broken.items():
-            ctx.out(f"  broken: {key}: {error}")
+            ctx.out(f"  failing: {key}: {error}; its alerts keep their state")
+        for key, why in report.stale.items():
+            ctx.out(f"  kept: {key}: {why}")
         if report.notify_error:
             ctx.out(f"  alertmanager: {report.notify_error}")
-    return 1 if report.broken or report.notify_error else 0
+    return 1 if report.broken or report.notify_error or ctx.config_failed() else 0
 
 
 def run_backtest(ctx: Any) -> int:
     from console.alerting import backtest
 
-    rules, _ = workspace_rules(ctx)
+    store = ctx.read_store()
+    rules, _ = workspace_rules(ctx, store)
+    rules = [r for r in rules if r.source != "oncall"]     # meta-alerts have no history
     if ctx.args.rules:
         wanted = set(ctx.args.rules)
         unknown = wanted - {r.name for r in rules} - {r.key for r in rules}
@@ -167,7 +177,7 @@ def run_backtest(ctx: Any) -> int:
     step = parse_duration(ctx.args.step) if ctx.args.step else None
     if step is not None and step <= timedelta(0):
         raise CliError("--step must be positive")
-    fired = backtest(ctx.read_store(), rules, start, end, step)
+    fired = backtest(store, rules, start, end, step)
     rows = [[key, len(times), times[0] if times else None] for key, times in fired.items()]
     if ctx.fmt == "json":
         ctx.out(dumps([{"rule": k, "fired": n, "first": f, "times": fired[k]} for k, n, f in rows]))

@@ -46,16 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.set_defaults(func=run_import)
 
 
-def _slos(ctx: Any) -> list[Any]:
-    from console.slo import SLOFileError, load_slos
-
-    try:
-        return load_slos(ctx.workspace.slo_files)
-    except SLOFileError as exc:
-        for problem in exc.problems:
-            print(f"oncall: {problem}", file=sys.stderr)
-        raise CliError(f"{len(exc.problems)} problem(s) in the SLO files; fix them "
-                       "(`oncall check` lists them too)") from None
+def _slos(ctx: Any, store: Any) -> list[Any]:
+    """The SLOs in force; an SLO file that does not load is said on stderr (its last good
+    version is used) and the command exits 1."""
+    return ctx.config(store).slos
 
 
 def parse_time(text: str, now: datetime) -> datetime:
@@ -110,9 +104,10 @@ def _group_text(group: dict[str, str]) -> str:
 def run_status(ctx: Any) -> int:
     from console.slo import slo_status
 
-    slos = _slos(ctx)
+    store = ctx.cache_store()
+    slos = _slos(ctx, store)
     now = ctx.now()
-    statuses = slo_status(ctx.cache_store(), slos, now, cache=False)   # rollups in the store
+    statuses = slo_status(store, slos, now, cache=False)   # rollups in the store
     if ctx.fmt == "json":
         print(dumps([{
             "slo": s.slo.name, "service": s.slo.service, "group": s.group,
@@ -128,18 +123,19 @@ def run_status(ctx: Any) -> int:
             "conditions": [{"name": c.name, "severity": c.severity, "holds": held}
                            for c, held in s.conditions],
         } for s in statuses]))
-        return 0
+        return 1 if ctx.config_failed() else 0
     rows = [(s.slo.name + (f" {{{_group_text(s.group)}}}" if s.group else ""),
              f"{s.slo.objective:g}%", format_duration(s.slo.window), _pct(s.sli),
              _bar(s.budget_remaining), _burn(s.windows[timedelta(hours=1)]),
              _burn(s.windows[timedelta(hours=6)]),
              _eta(s.time_to_exhaustion, s.budget_remaining), s.state) for s in statuses]
     if not rows:
-        print("no SLOs in this workspace (add files under `slos:` in oncall.yaml)")
-        return 0
+        print("no SLO in force: the SLO files named above do not load" if ctx.config_failed()
+              else "no SLOs in this workspace (add files under `slos:` in oncall.yaml)")
+        return 1 if ctx.config_failed() else 0
     print(render_table(("slo", "objective", "window", "sli", "budget", "burn 1h", "burn 6h",
                         "exhaustion", "state"), rows))
-    return 0
+    return 1 if ctx.config_failed() else 0
 
 
 def _iso(ms: int) -> str:
@@ -183,7 +179,7 @@ def run_backtest(ctx: Any) -> int:
     from console.slo_backtest import backtest
 
     args = ctx.args
-    slos = _slos(ctx)
+    slos = _slos(ctx, ctx.cache_store())
     if args.all == bool(args.name):
         raise CliError("name one SLO or pass --all")
     if args.name:

@@ -164,7 +164,7 @@ MIGRATIONS: list[str] = [
         source      VARCHAR NOT NULL,      -- rule, slo, health
         group_name  VARCHAR,
         last_eval   TIMESTAMP,
-        health      VARCHAR NOT NULL,      -- ok, broken
+        health      VARCHAR NOT NULL,      -- ok, error
         last_error  VARCHAR,
         instances   BIGINT,
         duration_ms DOUBLE
@@ -205,6 +205,21 @@ MIGRATIONS: list[str] = [
         inner_inc   DOUBLE NOT NULL,      -- increases of the samples after the first (resets count)
         ts_offset   BIGINT NOT NULL       -- sum of (ts − start) in µs: checked against the samples
     );
+    """,
+    # 6: last good configuration (console/lastgood.py): each config file's last version that
+    #    loaded, kept so a file that breaks keeps it in force across restarts; which file a
+    #    rule came from, why an alert moved, and alerts kept while their file cannot load
+    """
+    CREATE TABLE config_files (
+        path       VARCHAR PRIMARY KEY,   -- absolute path of the file
+        kind       VARCHAR NOT NULL,      -- workspace, rules, slos, playbooks
+        sha256     VARCHAR NOT NULL,
+        text       VARCHAR NOT NULL,      -- the source text that loaded
+        loaded_at  TIMESTAMP NOT NULL     -- when that text first loaded
+    );
+    ALTER TABLE rule_state ADD COLUMN file VARCHAR;
+    ALTER TABLE alerts ADD COLUMN stale VARCHAR;
+    ALTER TABLE alert_history ADD COLUMN reason VARCHAR;
     """,
 ]
 

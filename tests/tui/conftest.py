@@ -32,7 +32,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                ?, ?, ?, 19.5)""",
                     [json.dumps(labels), json.dumps({"summary": "latency SLO burning 19.5x"}),
                      start, start, NOW])
-        cur.execute("INSERT INTO alert_history VALUES ('f1', ?, 'inactive', 'pending', 15.0), "
+        cur.execute("INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value) VALUES ('f1', ?, 'inactive', 'pending', 15.0), "
                     "('f1', ?, 'pending', 'firing', 19.5)", [start, start + timedelta(minutes=5)])
     return target
 

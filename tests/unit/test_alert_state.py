@@ -152,7 +152,7 @@ def test_broken_rule_shows_its_error_while_others_evaluate(tmp_path):
     assert "value" in report.broken["default/NoValue"]
     assert [a.name for a in load_alerts(store)] == ["CondTrue"]
     health = dict(store.query("SELECT rule, health FROM rule_state")[1])
-    assert health == {"default/Broken": "broken", "g/CondTrue": "ok", "default/NoValue": "broken"}
+    assert health == {"default/Broken": "error", "g/CondTrue": "ok", "default/NoValue": "error"}
     store.close()
 
 

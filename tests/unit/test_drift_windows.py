@@ -136,10 +136,11 @@ def test_collector_writes_series_once_per_step_and_rules_fire(root: Path, store:
     workspace = load_workspace(root / "oncall.yaml")
     engine = Engine(workspace, store)
     assert [c.kind for c in engine.collectors] == ["drift"]
-    assert {r.name for r in engine.alerts.rules if r.source == "drift"} == {"DataDrift", "DatasetDrift"}
     firing = {}
     for minute in range(0, 21):
         engine.tick(NOW + timedelta(minutes=minute, seconds=30))
+        assert {r.name for r in engine.alerts.rules if r.source == "drift"} == {
+            "DataDrift", "DatasetDrift"}
         _, rows = store.query("SELECT labels FROM alerts WHERE name = 'DataDrift' AND state = 'firing'")
         for (labels,) in rows:
             firing.setdefault(json.loads(labels)["column"], minute)

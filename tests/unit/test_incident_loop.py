@@ -38,7 +38,7 @@ def put_alert(store, fingerprint: str, labels: dict, *, state: str = "firing",
 
 def history(store, fingerprint: str, ts: datetime, to_state: str) -> None:
     with store.transaction() as cur:
-        cur.execute("INSERT INTO alert_history VALUES (?, ?, NULL, ?, 20.0)",
+        cur.execute("INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value) VALUES (?, ?, NULL, ?, 20.0)",
                     [fingerprint, ts, to_state])
 
 

@@ -74,7 +74,7 @@ def test_notes_are_appended_and_history_copied_once(store) -> None:
     inc, _ = incidents.declare_from_alert(store, "aaa111", now=T0, actor="alice")
     incidents.add_note(store, inc.id, "looking at the deploy", now=T0, actor="alice")
     with store.transaction() as cur:
-        cur.execute("INSERT INTO alert_history VALUES ('aaa111', ?, 'firing', 'resolved', 0)",
+        cur.execute("INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value) VALUES ('aaa111', ?, 'firing', 'resolved', 0)",
                     [T0 + timedelta(minutes=30)])
     assert incidents.record_alert_events(store, inc.id) == 1
     assert incidents.record_alert_events(store, inc.id) == 0

@@ -13,6 +13,7 @@ from console.alerting import AlertEngine, backtest, load_alerts
 from console.rule_eval import evaluate
 from console.rule_families import collector_health_rules
 from console.rules import Computed, Rule, Threshold
+from console.slo import load_slos
 from console.store import Store, canonical_labels, ingest_samples
 
 NOW = datetime(2026, 3, 1, 12, 0)
@@ -91,7 +92,7 @@ def test_one_broken_rule_among_many(store):
 
 def test_collector_health_rule(tmp_path):
     store = Store.open(tmp_path / "s.duckdb")
-    workspace = SimpleNamespace(config=SimpleNamespace(sources=[
+    workspace = SimpleNamespace(path=tmp_path / "oncall.yaml", config=SimpleNamespace(sources=[
         SimpleNamespace(name="prom", interval=timedelta(seconds=30), enabled=True),
         SimpleNamespace(name="logs", interval=timedelta(seconds=60), enabled=True),
         SimpleNamespace(name="off", interval=timedelta(seconds=10), enabled=False)]))
@@ -155,7 +156,7 @@ def test_rules_eval_and_alerts_cli(tmp_path, oncall):
     result = oncall("--workspace", str(tmp_path), "rules", "eval", env=env)
     assert result.returncode == 1          # a broken rule is reported ...
     assert "g/Always {service=api,severity=page}: inactive -> firing" in result.stdout
-    assert "broken: g/Broken" in result.stdout
+    assert "failing: g/Broken" in result.stdout
     listed = oncall("--workspace", str(tmp_path), "alerts", "--format", "json", env=env)
     (alert,) = json.loads(listed.stdout)   # ... while the other one fired
     assert alert["state"] == "firing" and alert["labels"] == {"service": "api", "severity": "page"}
@@ -175,7 +176,7 @@ def test_rules_eval_and_alerts_cli(tmp_path, oncall):
     rules = oncall("--workspace", str(tmp_path), "rules", "--format", "json", env=env)
     health = {r["rule"]: (r["health"], r["error"]) for r in json.loads(rules.stdout)}
     assert health["g/Always"] == ("ok", None)
-    assert health["g/Broken"][0] == "broken" and "nope_col" in health["g/Broken"][1]
+    assert health["g/Broken"][0] == "error" and "nope_col" in health["g/Broken"][1]
 
 
 def test_silence_needs_allow_actions(tmp_path, oncall):
@@ -205,7 +206,7 @@ def test_slo_burn_rules_fire_and_page_inhibits_ticket(tmp_path):
         "name": "req_total", "labels": [canonical_labels({"code": "200"})] * 864
         + [canonical_labels({"code": "500"})] * 864,
         "ts": times + times, "value": good + bad_total}))
-    rules = slo_burn_rules(SimpleNamespace(slo_files=[slo_file]))
+    rules = slo_burn_rules(load_slos([slo_file]))
     assert {r.labels["severity"] for r in rules} == {"page", "ticket"} and len(rules) == 4
     AlertEngine(store, rules).run(NOW)
     alerts = load_alerts(store)
