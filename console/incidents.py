@@ -333,19 +333,20 @@ def record_alert_events(store: Any, incident_id: int) -> int:
         return 0
     marks = ", ".join("?" for _ in incident.alerts)
     rows = store.query(
-        f"SELECT h.fingerprint, h.ts, h.to_state, a.name FROM alert_history h "
+        f"SELECT h.fingerprint, h.ts, h.to_state, a.name, h.reason FROM alert_history h "
         f"JOIN alerts a USING (fingerprint) WHERE h.fingerprint IN ({marks}) "
         f"AND h.to_state IN ('firing', 'resolved') ORDER BY h.ts", incident.alerts)[1]
     have = {(e.detail.get("fingerprint"), e.detail.get("state"), str(e.ts))
             for e in timeline(store, incident.id) if e.kind == "alert"}
     added = 0
     with store.transaction() as cur:
-        for fingerprint, ts, state, name in rows:
+        for fingerprint, ts, state, name, reason in rows:
             if (fingerprint, state, str(ts)) in have:
                 continue
+            why = f" ({reason})" if reason else ""
             append_timeline(cur, incident.id, ts, "alert", None,
-                            f"alert {'fired' if state == 'firing' else 'resolved'}: {name}",
-                            {"fingerprint": fingerprint, "state": state})
+                            f"alert {'fired' if state == 'firing' else 'resolved'}: {name}{why}",
+                            {"fingerprint": fingerprint, "state": state, "reason": reason})
             added += 1
     return added
 

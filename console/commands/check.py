@@ -82,6 +82,8 @@ def check_workspace(ws: Workspace) -> list[Problem]:
 
 
 def run(ctx: Any) -> int:
+    from console.lastgood import load_config
+
     try:
         ws = ctx.workspace
     except WorkspaceError as exc:
@@ -102,20 +104,22 @@ def run(ctx: Any) -> int:
         "registries": [r.name for r in ws.config.registries],
         "allow_actions": ws.allow_actions,
     }
+    lines = [str(p) for p in problems]
     try:
         store = ctx.read_store()
         summary["schema_version"] = store.schema_version()
         summary["series"] = store.count("series")
         summary["samples"] = store.count("samples")
         summary["logs"] = store.count("logs")
+        lines = in_force(lines, problems, load_config(ws, store, ctx.now()))
     except StoreError as exc:
-        problems.append(Problem(ws.store_path, None, str(exc)))
-    summary["problems"] = [str(p) for p in problems]
+        lines.append(str(Problem(ws.store_path, None, str(exc))))
+    summary["problems"] = lines
     if ctx.fmt == "json":
         print(dumps(summary))
     else:
-        for problem in problems:
-            print(problem)
+        for line in lines:
+            print(line)
         print(f"workspace {ws.path}")
         if len(ws.files) > 1:
             print(f"  includes    {', '.join(str(f) for f in ws.files[1:])}")
@@ -132,5 +136,13 @@ def run(ctx: Any) -> int:
         print(f"  playbooks   {len(ws.playbook_dirs)} director{'y' if len(ws.playbook_dirs) == 1 else 'ies'}")
         print(f"  registries  {', '.join(summary['registries']) or 'none'}")
         print(f"  actions     {'allowed' if ws.allow_actions else 'read-only'}")
-        print(f"{len(problems)} problem(s)" if problems else "ok")
-    return 1 if problems else 0
+        print(f"{len(lines)} problem(s)" if lines else "ok")
+    return 1 if lines else 0
+
+
+def in_force(lines: list[str], problems: list[Problem], config: Any) -> list[str]:
+    """The problems, with what is in force said for each file that does not load (its last
+    good version, or nothing) in place of that file's bare problems."""
+    failed = {p.file for p in config.problems}
+    kept = [line for line, problem in zip(lines, problems) if str(problem.file) not in failed]
+    return [line for p in config.problems for line in p.lines()] + kept

@@ -190,7 +190,7 @@ class IncidentScreen(Screen[None]):
         from console.runbooks import resume_run
 
         if self.library is None:
-            self.library = pages.playbook_library(self.session.workspace)
+            self.library = self.session.config.playbooks   # a broken file keeps its last good
         if self.runner is None:
             run_id = pages.latest_run(self.session.store, self.incident_id)
             if run_id is not None:
