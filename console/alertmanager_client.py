@@ -89,11 +89,9 @@ def from_workspace(workspace: Any) -> AlertmanagerClient | None:
     """A client for the workspace's first enabled `alertmanager` source, or None."""
     for source in workspace.config.sources:
         if source.kind == "alertmanager" and source.enabled and source.options.get("url"):
-            try:
-                from collectors.http import HttpOptions, make_client
+            from collectors.http import HttpOptions, make_client
 
-                options = HttpOptions.model_validate(source.options)
-                return AlertmanagerClient(options.url, client=make_client(options))
-            except Exception:  # fall back to a plain client with the URL alone
-                return AlertmanagerClient(str(source.options["url"]))
+            # the workspace loader validated these options (the collector's own class)
+            options = HttpOptions.model_validate(source.options)
+            return AlertmanagerClient(options.url, client=make_client(options))
     return None

@@ -414,11 +414,9 @@ def register_action_kind(name: str, planner: Any) -> None:
 
 def _registry_planner(kind: str) -> Any:
     def planner(ctx: "RunContext", args: dict[str, str], incident_id: int | None) -> PlannedAction:
-        try:
-            from console import actions
-            from console.registry import open_registry, pick_registry
-        except ImportError as exc:
-            raise ActionUnavailable(f"{kind} is not available in this build ({exc})") from None
+        from console import actions
+        from console.registry import open_registry, pick_registry
+
         if "model" not in args:
             raise ActionUnavailable(f"{kind} needs `args.model`")
         registry, protected, where = ctx.registry, list(ctx.protected_models), "oncall.yaml"
@@ -458,10 +456,8 @@ def _registry_planner(kind: str) -> Any:
 
 
 def _silence_planner(ctx: "RunContext", args: dict[str, str], incident_id: int | None) -> PlannedAction:
-    try:
-        from console.silences import Matcher, create_silence
-    except ImportError as exc:
-        raise ActionUnavailable(f"silence is not available in this build ({exc})") from None
+    from console.silences import Matcher, create_silence
+
     matchers = [Matcher(k.removeprefix("match."), v) for k, v in sorted(args.items())
                 if k.startswith("match.")]
     if not matchers:
