@@ -218,3 +218,16 @@ def test_alerts_cli_lists_muted_alerts_as_suppressed(tmp_path, oncall):
     firing = json.loads(oncall("--workspace", str(tmp_path), "alerts", "--state", "firing",
                                "--format", "json", env=env).stdout)
     assert [a["name"] for a in firing] == ["Down"]
+
+
+def test_an_inhibit_rule_with_a_regex_alertmanager_refuses_is_a_file_line_problem(tmp_path):
+    from console.rules import load_rule_file
+
+    path = tmp_path / "r.yaml"
+    path.write_text("groups: []\ninhibit_rules:\n"
+                    "  - source_matchers: ['severity=\"page\"']\n"
+                    "    target_matchers: ['service=~\"api(?!-canary)\"']\n")
+    loaded = load_rule_file(path, check_sql=False)
+    (problem,) = loaded.problems
+    assert loaded.inhibit_rules == []
+    assert "not RE2 syntax" in str(problem) and f"{path}:3" in str(problem)
