@@ -91,12 +91,14 @@ def start_server(name: str, argv: Sequence[str], *, port: int, workdir: Path,
     raise RuntimeError(f"{name} not ready after {timeout:.0f}s ({last}):\n{server.log()}")
 
 
-def start_alertmanager(workdir: Path) -> Server:
-    """A real Alertmanager with a do-nothing receiver, its HA listener off."""
+DEFAULT_ALERTMANAGER_CONFIG = "route: {receiver: nobody, group_wait: 1s}\nreceivers: [{name: nobody}]\n"
+
+
+def start_alertmanager(workdir: Path, config: str | None = None) -> Server:
+    """A real Alertmanager, its HA listener off; `config` (YAML) defaults to a do-nothing receiver."""
     binary = require_binary("/usr/bin/prometheus-alertmanager")
     (workdir / "alertmanager.yml").parent.mkdir(parents=True, exist_ok=True)
-    (workdir / "alertmanager.yml").write_text(
-        "route: {receiver: nobody, group_wait: 1s}\nreceivers: [{name: nobody}]\n")
+    (workdir / "alertmanager.yml").write_text(config or DEFAULT_ALERTMANAGER_CONFIG)
     port = free_port()
     return start_server(
         "alertmanager",

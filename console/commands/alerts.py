@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -56,39 +57,46 @@ def _inhibit_rules(ctx: Any, store: Any) -> list[Any]:
 
 
 def run_list(ctx: Any) -> int:
-    from console.alerting import apply_silences, load_alerts
-    from console.silences import load_silences
+    from console.alerting import apply_silences, load_alerts, reported_state
+    from console.silences import load_silences, silenced_by
 
     store = ctx.read_store()
     now = ctx.now()
+    silences = load_silences(store, now)
+    _warn_refused(silences, now)
     alerts = load_alerts(store, external=None)
     own = [a for a in alerts if a.source != "alertmanager"]
     # Our own alerts, pushed to Alertmanager and collected back, are shown once.
     pushed = {tuple(sorted(a.labels.items())) for a in own}
     external = [a for a in alerts if a.source == "alertmanager"
                 and tuple(sorted(a.labels.items())) not in pushed]
-    apply_silences(own, external, load_silences(store, now), _inhibit_rules(ctx, store), now)
+    apply_silences(own, external, silences, _inhibit_rules(ctx, store), now)
     for alert in external:          # Alertmanager's own silences are kept; ours are added
         alert.silenced_by = list(alert.silenced_by) + [
-            s for s in _silenced(alert, store, now) if s not in alert.silenced_by]
+            s for s in silenced_by(alert.labels, silences, now) if s not in alert.silenced_by]
     wanted = set(ctx.args.state or ("pending", "firing", "resolved", "suppressed"))
-    shown = [a for a in own + external if a.state in wanted]
+    states = {a.fingerprint: reported_state(a) for a in own + external}
+    shown = [a for a in own + external if states[a.fingerprint] in wanted]
     order = {"firing": 0, "suppressed": 1, "pending": 2, "resolved": 3}
-    shown.sort(key=lambda a: (order.get(a.state, 9), a.active_since or now, a.name))
+    shown.sort(key=lambda a: (order.get(states[a.fingerprint], 9), a.active_since or now, a.name))
     group_by = [g.strip() for g in (ctx.args.group_by or "").split(",") if g.strip()]
     columns = (["group"] if group_by else []) + [
         "state", "name", "since", "labels", "value", "silenced", "inhibited", "source",
-        "fingerprint"]
+        "fingerprint", "stale"] + (["status"] if ctx.fmt == "json" else [])
     rows = []
     for alert in shown:
         labels = {k: v for k, v in sorted(alert.labels.items()) if k != "alertname"}
-        row = [alert.state, alert.name,
+        state = states[alert.fingerprint]
+        row = [state, alert.name,
                alert.resolved_at if alert.state == "resolved" else alert.active_since,
                labels if ctx.fmt == "json" else ",".join(f"{k}={v}" for k, v in labels.items()),
                alert.value, alert.silenced_by if ctx.fmt == "json" else
                ("yes" if alert.silenced_by else ""),
                alert.inhibited_by if ctx.fmt == "json" else ("yes" if alert.inhibited_by else ""),
-               alert.source, alert.fingerprint]
+               alert.source, alert.fingerprint, alert.stale]   # why its state is kept, if it is
+        if ctx.fmt == "json":       # as Alertmanager's API v2 reports an alert's status
+            row.append({"state": "active" if state == "firing" else state,
+                        "silencedBy": alert.silenced_by, "inhibitedBy": alert.inhibited_by})
         if group_by:
             row.insert(0, ",".join(f"{g}={alert.labels.get(g, '')}" for g in group_by))
         rows.append(row)
@@ -98,10 +106,12 @@ def run_list(ctx: Any) -> int:
     return 1 if ctx.config_failed() else 0
 
 
-def _silenced(alert: Any, store: Any, now: Any) -> list[str]:
-    from console.silences import load_silences, silenced_by
-
-    return silenced_by(alert.labels, load_silences(store, now), now)
+def _warn_refused(silences: list[Any], now: Any) -> None:
+    """One stderr line for each stored silence that mutes nothing because Alertmanager would refuse it."""
+    for silence in silences:
+        if silence.state(now) == "refused":
+            print(f"oncall: silence {silence.id} mutes nothing: {silence.refused}; expire it with "
+                  f"`oncall alerts expire {silence.id}`", file=sys.stderr)
 
 
 def _require_actions(ctx: Any) -> None:
@@ -138,6 +148,8 @@ def run_silence(ctx: Any) -> int:
                                  alertmanager=from_workspace(ctx.workspace))
     except AlertmanagerError as exc:
         raise CliError(f"silence not created: {exc}", code=1) from None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     ctx.out(f"silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M:%S}: "
             f"{', '.join(str(m) for m in matchers)}"
             + (f" (Alertmanager {silence.external_id})" if silence.external_id else ""))
@@ -167,6 +179,7 @@ def run_silences(ctx: Any) -> int:
 
     now = ctx.now()
     silences = load_silences(ctx.read_store(), now, include_expired=ctx.args.all)
+    _warn_refused(silences, now)
     columns = ["id", "state", "matchers", "starts_at", "ends_at", "created_by", "comment",
                "alertmanager_id"]
     rows = [[s.id, s.state(now), ", ".join(str(m) for m in s.matchers), s.starts_at, s.ends_at,

@@ -314,7 +314,7 @@ class OncallApp(App[None]):
         now = self.session.clock()
         try:
             silence = create_silence(
-                self.session.store, [Matcher(k, "=", x) for k, x in sorted(labels.items())],
+                self.session.store, [Matcher(k, x) for k, x in sorted(labels.items())],
                 now, now + parse_duration(request.duration), created_by=self.session.actor,
                 comment=request.comment, now=now)
         except Exception as exc:
