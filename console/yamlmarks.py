@@ -132,7 +132,8 @@ def _read_bounded(path: Path, limits: YamlLimits) -> str:
 
 def compose_bounded(loader: Any, file: str, limits: YamlLimits, single: bool = False) -> list[Node]:
     """Compose each document's node graph from the parser's events, refusing it as soon as
-    aliases would expand it past `limits.max_nodes` nodes or `limits.max_depth` levels.
+    aliases would expand it past `limits.max_nodes` nodes or `limits.max_depth` collections
+    nested in each other.
 
     An anchored node's expanded size and height are kept when it closes, so an alias costs
     one lookup however much it expands to; nothing is constructed before the check.
@@ -147,7 +148,7 @@ def compose_bounded(loader: Any, file: str, limits: YamlLimits, single: bool = F
             raise Problem(file, start.start_mark.line + 1,
                           "bad YAML: expected a single document, found another (a `---` line?)")
         anchors: dict[str, Node] = {}
-        expanded: dict[str, tuple[int, int]] = {}   # anchor -> (nodes, levels) it expands to
+        expanded: dict[str, tuple[int, int]] = {}   # anchor -> (nodes, collection levels)
         stack: list[list[Any]] = []   # open collections: [node, nodes, levels, key, anchor]
         root: Node | None = None
         while root is None:
@@ -159,10 +160,10 @@ def compose_bounded(loader: Any, file: str, limits: YamlLimits, single: bool = F
                     tag = loader.resolve(ScalarNode, event.value, event.implicit)
                 node = ScalarNode(tag, event.value, event.start_mark, event.end_mark,
                                   style=event.style)
-                size = levels = 1
+                size, levels = 1, 0                  # depth counts collections
                 if event.anchor:
                     _anchor(file, anchors, event, node)
-                    expanded[event.anchor] = (1, 1)
+                    expanded[event.anchor] = (1, 0)
                 total += 1
                 if total > max_nodes:
                     _refuse(file, event, total, 0, limits)
