@@ -1,7 +1,9 @@
-"""YAML loading that remembers where every key and item came from (file:line)."""
+"""The one YAML loader: bounded (bytes, nodes as aliases expand them, nesting), and keeping
+where every key and item came from (file:line)."""
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,20 +108,18 @@ def set_default_limits(limits: YamlLimits) -> None:
     _default = limits
 
 
-def default_limits() -> YamlLimits:
-    """The limits load_marked applies when none are passed."""
-    return _default
-
-
 def _read_bounded(path: Path, limits: YamlLimits) -> str:
     """The file's text, refusing it unread when it is over the size limit."""
     too_big = (f"over the YAML size limit of {limits.max_bytes:,} bytes; "
                + limits.how_to_raise % "yaml_max_bytes")
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):           # a FIFO or a device would block or never end
+            raise Problem(path, None, "not a regular file")
+        size = info.st_size
         if size > limits.max_bytes:
             raise Problem(path, 1, f"file is {size:,} bytes, " + too_big)
-        with path.open("rb") as stream:      # bounded even when stat cannot tell (a FIFO)
+        with path.open("rb") as stream:              # no further, should it grow meanwhile
             raw = stream.read(limits.max_bytes + 1)
         if len(raw) > limits.max_bytes:
             raise Problem(path, 1, "file is " + too_big)
@@ -250,6 +250,7 @@ def load_marked_all(path: str | Path, limits: YamlLimits | None = None) -> list[
 
 
 def _load(path: Path, limits: YamlLimits | None, single: bool) -> list[Any]:
+    """Read, compose within limits, then construct each document."""
     limits = limits or _default
     text = _read_bounded(path, limits)
     loader = _loader(str(path))(text)
