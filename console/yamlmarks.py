@@ -50,13 +50,17 @@ _BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's parser when 
 
 def _loader(file: str) -> type[yaml.SafeLoader]:
     class Loader(_BASE):  # type: ignore[misc, valid-type]
-        def construct_object(self, node: Node, deep: bool = False) -> Any:
+        pass
+
+    def checked(construct: Any) -> Any:
+        """A scalar constructor whose ValueError (5,000 digits, month 13) is a Problem."""
+        def construct_checked(loader: yaml.SafeLoader, node: ScalarNode) -> Any:
             try:
-                return super().construct_object(node, deep)
-            except ValueError as exc:        # an int of 5,000 digits, a 13th month
-                shown = node.value[:40] if isinstance(node, ScalarNode) else node.tag
-                raise Problem(file, node.start_mark.line + 1,
-                              f"cannot read {shown!r}: {str(exc).split(';')[0]}") from None
+                return construct(loader, node)
+            except ValueError as exc:
+                raise Problem(file, node.start_mark.line + 1, f"cannot read {node.value[:40]!r}: "
+                                                              f"{str(exc).split(';')[0]}") from None
+        return construct_checked
 
     def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> MarkedDict:
         loader.flatten_mapping(node)
@@ -81,6 +85,8 @@ def _loader(file: str) -> type[yaml.SafeLoader]:
         result.item_lines = [child.start_mark.line + 1 for child in node.value]
         return result
 
+    for tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp"):
+        Loader.add_constructor(tag, checked(_BASE.yaml_constructors[tag]))
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
     return Loader
@@ -139,6 +145,7 @@ def compose_bounded(loader: Any, file: str, limits: YamlLimits, single: bool = F
     one lookup however much it expands to; nothing is constructed before the check.
     """
     documents: list[Node] = []
+    resolved: dict[tuple[str, Any], str] = {}
     total = 0
     max_nodes, max_depth = limits.max_nodes, limits.max_depth
     loader.get_event()                                       # StreamStartEvent
@@ -157,7 +164,10 @@ def compose_bounded(loader: Any, file: str, limits: YamlLimits, single: bool = F
             if kind is ScalarEvent:
                 tag = event.tag
                 if tag is None or tag == "!":
-                    tag = loader.resolve(ScalarNode, event.value, event.implicit)
+                    key = (event.value, event.implicit)
+                    tag = resolved.get(key)
+                    if tag is None:              # keys and values repeat: resolve each once
+                        tag = resolved[key] = loader.resolve(ScalarNode, *key)
                 node = ScalarNode(tag, event.value, event.start_mark, event.end_mark,
                                   style=event.style)
                 size, levels = 1, 0                  # depth counts collections
