@@ -22,7 +22,7 @@ from typing import Any, Callable, TypeVar
 
 from console.rules import Computed, Rule, load_rule_file
 from console.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
-from console.yamlmarks import Problem, read_text
+from console.yamlmarks import WORKSPACE_LIMITS, Problem, read_text
 
 T = TypeVar("T")
 
@@ -280,7 +280,7 @@ def load_config(workspace: Workspace, store: Any, now: datetime) -> Config:
             config.status[str(file)] = "last-good"
     else:
         for file in workspace.files:
-            kept.keep(file, "workspace", read_text(file), now)
+            kept.keep(file, "workspace", read_text(file, WORKSPACE_LIMITS), now)
             config.status[str(file)] = "current"
         _write_pointer(workspace, store)
 

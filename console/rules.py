@@ -338,7 +338,7 @@ def _load_rule_file(path: Path, *, check_sql: bool, text: str | None) -> RuleSet
 
     result = RuleSet()
     try:
-        data = load_marked(path, text)
+        data = load_marked(path, text=text)
     except Problem as problem:
         result.problems.append(problem)
         return result

@@ -176,7 +176,7 @@ def load_playbook(path: str | Path, text: str | None = None) -> Playbook:
     each problem."""
     path = Path(path)
     try:
-        data = load_marked(path, text)
+        data = load_marked(path, text=text)
     except Problem as problem:
         raise PlaybookError([problem]) from None
     if not isinstance(data, MarkedDict):

@@ -154,7 +154,7 @@ def load_slo_file(path: str | Path, text: str | None = None) -> list[SLO]:
     """Load one SLO file (or `text` as that file); raise SLOFileError with file:line for each
     problem."""
     try:
-        data = load_marked(path, text)
+        data = load_marked(path, text=text)
     except Problem as problem:
         raise SLOFileError([problem]) from None
     if not isinstance(data, dict) or "slos" not in data:

@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from console.selectors import SelectorError, parse_selector
+from console.yamlmarks import Problem, load_marked_all, plain
 
 # `sum [by (...)] ( rate|increase ( SELECTOR [RANGE] ) ) [by (...)]`, or a bare selector.
 _SUM = re.compile(r"^\s*sum\s*(?:by\s*\(([^)]*)\))?\s*\((.*)\)\s*(?:by\s*\(([^)]*)\))?\s*$", re.S)
@@ -249,13 +250,9 @@ def _validated(slos: list[dict[str, Any]], origin: str, notes: list[str]) -> lis
 def convert_file(path: Path) -> tuple[str, list[str]]:
     """A Sloth or OpenSLO file as the text of an oncall SLO file, and what was not carried over."""
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
-    except OSError as exc:
-        raise SLOImportError(f"{path}: cannot read: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise SLOImportError(f"{where}: bad YAML: {getattr(exc, 'problem', exc)}") from None
+        docs = [plain(d) for d in load_marked_all(path) if d is not None]
+    except Problem as problem:
+        raise SLOImportError(str(problem)) from None
     if not docs:
         raise SLOImportError(f"{path}: empty file; expected a Sloth or OpenSLO document")
     slos, notes = convert_documents(docs, str(path))

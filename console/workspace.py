@@ -14,7 +14,8 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationE
                       field_validator)
 
 from console.durations import parse_duration
-from console.yamlmarks import MarkedDict, MarkedList, Problem, load_marked, locate
+from console.yamlmarks import (WORKSPACE_LIMITS, MarkedDict, MarkedList, Problem, YamlLimits,
+                               load_marked, locate, set_default_limits)
 
 WORKSPACE_FILE = "oncall.yaml"
 ENV_VAR = "ONCALL_WORKSPACE"
@@ -65,6 +66,20 @@ class RetentionConfig(_Strict):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+Positive = Annotated[int, Field(gt=0, strict=True)]
+
+
+class LimitsConfig(_Strict):
+    """Bounds on the YAML files the workspace names (not oncall.yaml or its includes)."""
+
+    yaml_max_bytes: Positive = YamlLimits.max_bytes
+    yaml_max_nodes: Positive = YamlLimits.max_nodes
+    yaml_max_depth: Positive = YamlLimits.max_depth
+
+    def yaml(self) -> YamlLimits:
+        return YamlLimits(self.yaml_max_bytes, self.yaml_max_nodes, self.yaml_max_depth)
+
+
 class WorkspaceConfig(_Strict):
     """What `oncall.yaml` may say.  Paths are relative to the file that names them."""
 
@@ -77,6 +92,7 @@ class WorkspaceConfig(_Strict):
     registries: list[RegistryConfig] = []
     allow_actions: bool = False
     retention: RetentionConfig = RetentionConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     @field_validator("sources")
     @classmethod
@@ -152,7 +168,7 @@ def _merge_includes(path: Path, seen: tuple[Path, ...] = (),
     `texts` gives a file's text instead of reading it (its last good version)."""
     texts = texts or {}
     try:
-        data = load_marked(path, texts.get(path))
+        data = load_marked(path, WORKSPACE_LIMITS, text=texts.get(path))
     except Problem as problem:
         raise WorkspaceError([problem]) from None
     if data is None:
@@ -304,6 +320,7 @@ def load_workspace(path: str | os.PathLike[str], texts: dict[Path, str] | None =
         config = WorkspaceConfig.model_validate(data)
     except ValidationError as exc:
         raise WorkspaceError([_problem_from_error(data, e, path) for e in exc.errors()]) from None
+    set_default_limits(config.limits.yaml())   # for the SLO, rule and playbook files it names
     root = path.parent
     problems: list[Problem] = []
     slo_files, p1 = _expand(config.slos, root, "slos", data)

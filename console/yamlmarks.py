@@ -1,11 +1,17 @@
-"""YAML loading that remembers where every key and item came from (file:line)."""
+"""The one YAML loader: bounded (bytes, nodes as aliases expand them, nesting), and keeping
+where every key and item came from (file:line)."""
 
 from __future__ import annotations
 
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.events import (AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent,
+                         StreamEndEvent)
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 
 class Problem(Exception):
@@ -46,6 +52,16 @@ def _loader(file: str) -> type[yaml.SafeLoader]:
     class Loader(_BASE):  # type: ignore[misc, valid-type]
         pass
 
+    def checked(construct: Any) -> Any:
+        """A scalar constructor whose ValueError (5,000 digits, month 13) is a Problem."""
+        def construct_checked(loader: yaml.SafeLoader, node: ScalarNode) -> Any:
+            try:
+                return construct(loader, node)
+            except ValueError as exc:
+                raise Problem(file, node.start_mark.line + 1, f"cannot read {node.value[:40]!r}: "
+                                                              f"{str(exc).split(';')[0]}") from None
+        return construct_checked
+
     def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> MarkedDict:
         loader.flatten_mapping(node)
         result = MarkedDict()
@@ -69,30 +85,196 @@ def _loader(file: str) -> type[yaml.SafeLoader]:
         result.item_lines = [child.start_mark.line + 1 for child in node.value]
         return result
 
+    for tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp"):
+        Loader.add_constructor(tag, checked(_BASE.yaml_constructors[tag]))
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
     return Loader
 
 
-def read_text(path: str | Path) -> str:
-    """A config file's text; Problem if it cannot be read."""
-    path = Path(path)
+@dataclass(frozen=True)
+class YamlLimits:
+    """How big a YAML file may be: bytes on disk, nodes as aliases expand them, nesting depth."""
+
+    max_bytes: int = 10_000_000
+    max_nodes: int = 100_000
+    max_depth: int = 100
+    how_to_raise: str = "to raise it for the files a workspace names, set `limits: {%s: N}` in oncall.yaml"
+
+
+# The workspace file and its includes are read before any `limits:` can apply.
+WORKSPACE_LIMITS = YamlLimits(how_to_raise="oncall.yaml and its includes always have this "
+                                            "limit (`limits: {%s: N}` is for the files they name)")
+_default = YamlLimits()
+
+
+def set_default_limits(limits: YamlLimits) -> None:
+    """The limits for files loaded without explicit ones (load_workspace sets the workspace's)."""
+    global _default
+    _default = limits
+
+
+def _read_bounded(path: Path, limits: YamlLimits) -> str:
+    """The file's text, refusing it unread when it is over the size limit."""
+    too_big = (f"over the YAML size limit of {limits.max_bytes:,} bytes; "
+               + limits.how_to_raise % "yaml_max_bytes")
     try:
-        return path.read_text(encoding="utf-8")
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):           # a FIFO or a device would block or never end
+            raise Problem(path, None, "not a regular file")
+        size = info.st_size
+        if size > limits.max_bytes:
+            raise Problem(path, 1, f"file is {size:,} bytes, " + too_big)
+        with path.open("rb") as stream:              # no further, should it grow meanwhile
+            raw = stream.read(limits.max_bytes + 1)
+        if len(raw) > limits.max_bytes:
+            raise Problem(path, 1, "file is " + too_big)
+        return raw.decode("utf-8")
     except FileNotFoundError:
         raise Problem(path, None, "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise Problem(path, None, f"cannot read: {exc}") from None
 
 
-def load_marked(path: str | Path, text: str | None = None) -> Any:
-    """Load one YAML file (or `text` as if it were that file); raise Problem with file:line
-    on any syntax error."""
-    path = Path(path)
+def compose_bounded(loader: Any, file: str, limits: YamlLimits, single: bool = False) -> list[Node]:
+    """Compose each document's node graph from the parser's events, refusing it as soon as
+    aliases would expand it past `limits.max_nodes` nodes or `limits.max_depth` collections
+    nested in each other.
+
+    An anchored node's expanded size and height are kept when it closes, so an alias costs
+    one lookup however much it expands to; nothing is constructed before the check.
+    """
+    documents: list[Node] = []
+    resolved: dict[tuple[str, Any], str] = {}
+    total = 0
+    max_nodes, max_depth = limits.max_nodes, limits.max_depth
+    loader.get_event()                                       # StreamStartEvent
+    while not loader.check_event(StreamEndEvent):
+        start = loader.get_event()
+        if single and documents:
+            raise Problem(file, start.start_mark.line + 1,
+                          "bad YAML: expected a single document, found another (a `---` line?)")
+        anchors: dict[str, Node] = {}
+        expanded: dict[str, tuple[int, int]] = {}   # anchor -> (nodes, collection levels)
+        stack: list[list[Any]] = []   # open collections: [node, nodes, levels, key, anchor]
+        root: Node | None = None
+        while root is None:
+            event = loader.get_event()
+            kind = type(event)
+            if kind is ScalarEvent:
+                tag = event.tag
+                if tag is None or tag == "!":
+                    key = (event.value, event.implicit)
+                    tag = resolved.get(key)
+                    if tag is None:              # keys and values repeat: resolve each once
+                        tag = resolved[key] = loader.resolve(ScalarNode, *key)
+                node = ScalarNode(tag, event.value, event.start_mark, event.end_mark,
+                                  style=event.style)
+                size, levels = 1, 0                  # depth counts collections
+                if event.anchor:
+                    _anchor(file, anchors, event, node)
+                    expanded[event.anchor] = (1, 0)
+                total += 1
+                if total > max_nodes:
+                    _refuse(file, event, total, 0, limits)
+            elif kind is SequenceStartEvent or kind is MappingStartEvent:
+                tag = event.tag
+                cls = SequenceNode if kind is SequenceStartEvent else MappingNode
+                if tag is None or tag == "!":
+                    tag = loader.resolve(cls, None, event.implicit)
+                node = cls(tag, [], event.start_mark, None, flow_style=event.flow_style)
+                if event.anchor:
+                    _anchor(file, anchors, event, node)
+                stack.append([node, 1, 1, None, event.anchor])
+                total += 1
+                if total > max_nodes or len(stack) > max_depth:
+                    _refuse(file, event, total, len(stack), limits)
+                continue
+            elif kind is AliasEvent:
+                node = anchors.get(event.anchor)
+                if node is None:
+                    raise Problem(file, event.start_mark.line + 1,
+                                  f"bad YAML: alias *{event.anchor} names no anchor above it")
+                if event.anchor not in expanded:
+                    raise Problem(file, event.start_mark.line + 1,
+                                  f"alias *{event.anchor} is inside its own anchor (a recursive "
+                                  "structure), which a config file cannot be")
+                size, levels = expanded[event.anchor]
+                total += size
+                if total > max_nodes or len(stack) + levels > max_depth:
+                    _refuse(file, event, total, len(stack) + levels, limits)
+            else:                                            # the end of a collection
+                node, size, levels, _, anchor = stack.pop()
+                node.end_mark = event.end_mark
+                if anchor:
+                    expanded[anchor] = (size, levels)
+            if not stack:
+                root = node
+                continue
+            parent = stack[-1]
+            parent[1] += size
+            if levels >= parent[2]:
+                parent[2] = levels + 1
+            if type(parent[0]) is SequenceNode:
+                parent[0].value.append(node)
+            elif parent[3] is None:
+                parent[3] = node
+            else:
+                parent[0].value.append((parent[3], node))
+                parent[3] = None
+        loader.get_event()                                   # DocumentEndEvent
+        documents.append(root)
+    return documents
+
+
+def _anchor(file: str, anchors: dict[str, Node], event: Any, node: Node) -> None:
+    """Name a node by its anchor; YAML (and libyaml's composer) refuse one name twice."""
+    first = anchors.get(event.anchor)
+    if first is not None:
+        raise Problem(file, event.start_mark.line + 1, f"bad YAML: anchor &{event.anchor} is "
+                                                       f"defined twice (first at line "
+                                                       f"{first.start_mark.line + 1})")
+    anchors[event.anchor] = node
+
+
+def _refuse(file: str, event: Any, nodes: int, depth: int, limits: YamlLimits) -> None:
+    """Raise Problem at the event's line naming the limit it crossed."""
+    line = event.start_mark.line + 1
+    if nodes > limits.max_nodes:
+        raise Problem(file, line, f"YAML expands past the limit of {limits.max_nodes:,} nodes "
+                                  "here (an alias counts as all it repeats); "
+                                  + limits.how_to_raise % "yaml_max_nodes")
+    raise Problem(file, line, f"YAML nests deeper than the limit of {limits.max_depth} levels "
+                              "here; " + limits.how_to_raise % "yaml_max_depth")
+
+
+def read_text(path: str | Path, limits: YamlLimits | None = None) -> str:
+    """A config file's text within the size limit; Problem if it cannot be read."""
+    return _read_bounded(Path(path), limits or _default)
+
+
+def load_marked(path: str | Path, limits: YamlLimits | None = None, *,
+                text: str | None = None) -> Any:
+    """Load one YAML file (or `text` as if it were that file) within limits; raise Problem
+    with file:line on any error."""
+    documents = _load(Path(path), limits, single=True, text=text)
+    return documents[0] if documents else None
+
+
+def load_marked_all(path: str | Path, limits: YamlLimits | None = None) -> list[Any]:
+    """Every document of a YAML file (`---`-separated), within limits, as marked values."""
+    return _load(Path(path), limits, single=False)
+
+
+def _load(path: Path, limits: YamlLimits | None, single: bool, text: str | None = None) -> list[Any]:
+    """Read, compose within limits, then construct each document."""
+    limits = limits or _default
     if text is None:
-        text = read_text(path)
+        text = _read_bounded(path, limits)
+    loader = _loader(str(path))(text)
     try:
-        return yaml.load(text, Loader=_loader(str(path)))  # noqa: S506 - SafeLoader subclass
+        nodes = compose_bounded(loader, str(path), limits, single=single)
+        return [loader.construct_document(node) for node in nodes]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -100,6 +282,8 @@ def load_marked(path: str | Path, text: str | None = None) -> Any:
         raise Problem(path, line, f"bad YAML: {what}") from None
     except yaml.YAMLError as exc:
         raise Problem(path, None, f"bad YAML: {exc}") from None
+    finally:
+        loader.dispose()
 
 
 def locate(root: Any, loc: tuple[Any, ...], default_file: str | Path) -> tuple[str, int | None, str]:

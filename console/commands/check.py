@@ -8,7 +8,7 @@ from typing import Any, Callable
 from console.output import dumps
 from console.store import StoreError
 from console.workspace import Workspace, WorkspaceError
-from console.yamlmarks import Problem, load_marked
+from console.yamlmarks import Problem, YamlLimits, load_marked
 
 # Validators for the files a workspace names, by workspace key.  Each takes a path and
 # returns problems; modules that own a file kind add theirs here.
@@ -44,9 +44,9 @@ def _check_rule_file(path: Any) -> list[Problem]:
 FILE_CHECKS["rules"].append(_check_rule_file)
 
 
-def _yaml_problems(path: Any) -> list[Problem]:
+def _yaml_problems(path: Any, limits: YamlLimits) -> list[Problem]:
     try:
-        load_marked(path)
+        load_marked(path, limits)
     except Problem as problem:
         return [problem]
     return []
@@ -65,13 +65,14 @@ def check_workspace(ws: Workspace) -> list[Problem]:
     from collectors.base import available_collectors
 
     problems: list[Problem] = []
+    limits = ws.config.limits.yaml()
     for path in ws.slo_files:
-        problems += _yaml_problems(path) or [p for check in FILE_CHECKS["slos"] for p in check(path)]
+        problems += _yaml_problems(path, limits) or [p for check in FILE_CHECKS["slos"] for p in check(path)]
     for path in ws.rule_files:
-        problems += _yaml_problems(path) or [p for check in FILE_CHECKS["rules"] for p in check(path)]
+        problems += _yaml_problems(path, limits) or [p for check in FILE_CHECKS["rules"] for p in check(path)]
     for directory in ws.playbook_dirs:
         for path in sorted(directory.glob("*.y*ml")):
-            problems += _yaml_problems(path) or [
+            problems += _yaml_problems(path, limits) or [
                 p for check in FILE_CHECKS["playbooks"] for p in check(path)]
     _, broken = available_collectors()
     for name, error in broken.items():
