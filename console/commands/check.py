@@ -6,7 +6,8 @@ import argparse
 from typing import Any, Callable
 
 from console.output import dumps
-from console.store import StoreError
+from console.store import StoreError, StoreMissing
+from console.store.journal import wal_path
 from console.workspace import Workspace, WorkspaceError
 from console.yamlmarks import Problem, load_marked
 
@@ -81,6 +82,15 @@ def check_workspace(ws: Workspace) -> list[Problem]:
     return problems
 
 
+def store_integrity(store: Any) -> tuple[dict[str, Any], list[str]]:
+    """The store's integrity report, and one line per loss not yet read again."""
+    from console.store.integrity import integrity_report
+
+    report = integrity_report(store)
+    return report, [f"store integrity: {f['text']}" for f in report["findings"]
+                    if f["pending"] or f["detected_at"] is None]
+
+
 def run(ctx: Any) -> int:
     try:
         ws = ctx.workspace
@@ -108,6 +118,12 @@ def run(ctx: Any) -> int:
         summary["series"] = store.count("series")
         summary["samples"] = store.count("samples")
         summary["logs"] = store.count("logs")
+        summary["integrity"], lost = store_integrity(store)
+        problems += [Problem(ws.store_path, None, text) for text in lost]
+    except StoreMissing as exc:
+        summary["store_exists"] = False
+        if wal_path(exc.path).exists():          # a WAL without its store: something was lost
+            problems.append(Problem(ws.store_path, None, str(exc)))
     except StoreError as exc:
         problems.append(Problem(ws.store_path, None, str(exc)))
     summary["problems"] = [str(p) for p in problems]
@@ -123,7 +139,13 @@ def run(ctx: Any) -> int:
         if "schema_version" in summary:
             store_line += (f" (schema v{summary['schema_version']}, {summary['series']} series, "
                            f"{summary['samples']} samples, {summary['logs']} log lines)")
+        if summary.get("store_exists") is False:
+            store_line += " (not created yet: `oncall collect`, `oncall import` or the console create it)"
         print(store_line)
+        if "integrity" in summary:
+            findings = summary["integrity"]["findings"]
+            print(f"  integrity   {summary['integrity']['status']}"
+                  + "".join(f"\n    {f['text']}" for f in findings))
         print(f"  sources     {len(ws.config.sources)}"
               + "".join(f"\n    {s.name} ({s.kind}, every {s.interval.total_seconds():g}s"
                         f"{', disabled' if not s.enabled else ''})" for s in ws.config.sources))

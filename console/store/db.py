@@ -10,12 +10,13 @@ import tempfile
 import threading
 from collections import deque
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 import duckdb
 
+from console.store.journal import Journal, journal_path, lost_entries, wal_path
 from console.store.schema import MIGRATIONS, RETENTION_KINDS, SCHEMA_VERSION
 
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
@@ -24,6 +25,22 @@ _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": T
 
 class StoreError(Exception):
     """A store problem with a message fit to show a user on one line."""
+
+
+class StoreMissing(StoreError):
+    """A read found no store file (reads never create one)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        wal = wal_path(path)
+        left = (f"; its WAL {wal} is left from a removed store: the next write sets it aside "
+                "and reports what was lost") if wal.exists() else ""
+        super().__init__(f"store {path} does not exist; `oncall collect`, `oncall import` or "
+                         f"the console create it{left}")
+
+
+class StoreNeedsRepair(StoreError):
+    """A store a `repair=False` open would have to set a WAL aside in, or record a loss in."""
 
 
 class StoreLocked(StoreError):
@@ -87,6 +104,105 @@ class SampleWrites:
 
 _SAMPLE_WRITES: dict[Path, SampleWrites] = {}
 
+# The journal entry a transaction is building, by id of the transaction's cursor.
+_PENDING: dict[int, dict[str, Any]] = {}
+
+
+def note_commit(cur: duckdb.DuckDBPyConnection, *, table: str | None = None, rows: int = 0,
+                cursor: tuple[str, Any] | None = None, now: datetime | None = None) -> None:
+    """Journal what this transaction commits (rows into `table`, a cursor moved); bumps the
+    store's commit sequence number in the same transaction.  Outside `Store.transaction`
+    (a bare cursor) nothing is journaled."""
+    entry = _PENDING.get(id(cur))
+    if entry is None or (not rows and cursor is None):
+        return
+    if "seq" not in entry:
+        entry["seq"] = cur.execute(
+            "UPDATE store_commits SET seq = seq + 1 RETURNING seq").fetchone()[0]
+    if now is not None:
+        entry["at"] = now.isoformat(timespec="seconds")
+    if table is not None:
+        entry["rows"][table] = entry["rows"].get(table, 0) + int(rows)
+    if cursor is not None:
+        entry["cursors"][cursor[0]] = cursor[1]
+
+
+def _stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _private_copy(source: Path, target: Path, *, move: bool = False) -> Path:
+    """Copy (or move) `source` to `target` (0600, fsynced); a taken name gets a number."""
+    candidate, n = target, 1
+    while candidate.exists():
+        n += 1
+        candidate = target.with_name(f"{target.name}.{n}")
+    if move:
+        os.replace(source, candidate)
+        os.chmod(candidate, 0o600)
+        return candidate
+    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+        shutil.copyfileobj(src, dst, 8 << 20)
+        dst.flush()
+        os.fsync(dst.fileno())
+    return candidate
+
+
+def _damaged_name(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.wal.damaged-{_stamp()}")
+
+
+def _read_seq(con: duckdb.DuckDBPyConnection) -> int:
+    """The store's commit sequence number (0 before the journal's migration)."""
+    exists = con.execute("SELECT count(*) FROM information_schema.tables "
+                         "WHERE table_name = 'store_commits'").fetchone()[0]
+    return int(con.execute("SELECT max(seq) FROM store_commits").fetchone()[0] or 0) if exists else 0
+
+
+class _Finding:
+    """A damaged, missing or orphaned WAL found before the writer opened the file."""
+
+    def __init__(self, kind: str, wal_kept: Path | None = None, error: str | None = None,
+                 lost: list[dict[str, Any]] | None = None, copied: bool = False) -> None:
+        self.kind, self.wal_kept, self.error, self.lost, self.copied = kind, wal_kept, error, lost, copied
+
+
+def _preflight(path: Path, journal: Journal, repair: bool) -> _Finding | None:
+    """Before DuckDB opens `path` read-write (and may drop its WAL): compare the journal
+    with what a read-only open (which changes no file) recovers; keep a damaged WAL aside."""
+    wal = wal_path(path)
+    if not path.exists():
+        if not repair:
+            raise StoreMissing(path)
+        if not wal.exists():
+            if journal.path.exists():
+                journal.rewrite([])        # a new store: the old one was removed whole
+            return None
+        return _Finding("orphaned wal", _private_copy(wal, _damaged_name(path), move=True),
+                        lost=journal.entries())
+    entries = journal.entries()
+    if not wal.exists() or not entries:
+        return None
+    try:
+        con = _connect(path, read_only=True)
+    except StoreLocked:
+        raise
+    except StoreError as exc:
+        if not repair:
+            raise StoreNeedsRepair(str(exc)) from None
+        return _Finding("wal unreadable", _private_copy(wal, _damaged_name(path)),
+                        error=str(exc), copied=True)
+    try:
+        seq = _read_seq(con)
+    finally:
+        con.close()
+    if not lost_entries(entries, seq):
+        return None
+    if not repair:
+        raise StoreNeedsRepair(f"store {path} lost batches its journal has")
+    return _Finding("wal damaged", _private_copy(wal, _damaged_name(path)), copied=True)
+
 
 class Store:
     """One DuckDB file.  Use `Store.open` (writer) or `Store.open_read` (reader)."""
@@ -100,18 +216,62 @@ class Store:
         self.holder = holder
         self._lock = threading.RLock()
         self._snapshot_dir: str | None = None
+        self.journal = Journal(journal_path(snapshot_of or path))
+        self.unrecorded: list[dict[str, Any]] = []   # lost batches a reader saw, not yet recorded
 
     # -- opening -------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> "Store":
-        """Open read-write, creating and migrating the file; raise StoreLocked if held."""
+    def open(cls, path: str | os.PathLike[str], *, repair: bool = True) -> "Store":
+        """Open read-write, creating and migrating the file; raise StoreLocked if held.
+
+        A WAL that did not survive is kept aside and what was lost recorded (see
+        `_settle`); with `repair=False`, raise StoreNeedsRepair (or StoreMissing) instead.
+        """
         path = Path(path).expanduser().resolve()
+        finding = _preflight(path, Journal(journal_path(path)), repair)
         path.parent.mkdir(parents=True, exist_ok=True)
-        store = cls(_connect(path, read_only=False), path, read_only=False)
+        try:
+            con = _connect(path, read_only=False)
+        except StoreLocked:
+            raise
+        except StoreError as exc:
+            wal = wal_path(path)
+            if not wal.exists() or not repair:
+                raise
+            kept = _private_copy(wal, _damaged_name(path), move=True)
+            if finding is not None and finding.copied and finding.wal_kept:
+                finding.wal_kept.unlink()
+            finding = _Finding("wal unreadable", kept, error=str(exc))
+            con = _connect(path, read_only=False)
+        store = cls(con, path, read_only=False)
+        if not repair and lost_entries(store.journal.entries(), store.commit_seq()):
+            store.close()
+            raise StoreNeedsRepair(f"store {path} lost batches its journal has")
         store.migrate()
         _SAMPLE_WRITES[path] = SampleWrites()
+        store._settle(finding)
         return store
+
+    def _settle(self, finding: _Finding | None) -> None:
+        """Record batches the journal has and the store lacks, and drop them from the journal."""
+        from console.store.integrity import record_loss
+
+        entries = self.journal.entries()
+        lost = finding.lost if finding is not None and finding.lost is not None else \
+            lost_entries(entries, self.commit_seq())
+        if finding is None and not lost:
+            return
+        wal = wal_path(self.path)
+        if finding is not None and finding.copied:
+            self.con.execute("CHECKPOINT")
+            if wal.exists():          # DuckDB ignored it (garbage): our copy is the one kept
+                wal.unlink()
+        record_loss(self, finding.kind if finding else "wal missing", lost,
+                    wal_kept=finding.wal_kept if finding else None,
+                    error=finding.error if finding else None)
+        self.con.execute("CHECKPOINT")
+        self.journal.rewrite([e for e in entries if e["seq"] <= self.commit_seq()])
 
     @property
     def sample_writes(self) -> SampleWrites | None:
@@ -128,48 +288,65 @@ class Store:
         """
         path = Path(path).expanduser().resolve()
         if not path.exists():
-            cls.open(path).close()
+            raise StoreMissing(path)
+        entries = Journal(journal_path(path)).entries()   # before opening: all committed
         try:
             con = _connect(path, read_only=True)
         except StoreLocked as locked:
             if not snapshot:
                 raise
-            return cls._snapshot(path, locked)
-        store = cls(con, path, read_only=True)
-        if store.schema_version() < SCHEMA_VERSION:
-            store.close()
-            cls.open(path).close()
-            return cls.open_read(path, snapshot=snapshot)
+            store = cls._snapshot(path, locked)
+        else:
+            store = cls(con, path, read_only=True)
+            if store.schema_version() < SCHEMA_VERSION:
+                store.close()
+                store = cls._private_copy_of(path, None)
+        store.unrecorded = lost_entries(entries, store.commit_seq())
         return store
 
     @classmethod
     def _snapshot(cls, path: Path, locked: StoreLocked) -> "Store":
         last_error: Exception = locked
         for _ in range(5):
-            tmp = tempfile.mkdtemp(prefix="oncall-snapshot-")
-            copy = Path(tmp) / path.name
             try:
-                before = path.stat().st_mtime_ns
-                shutil.copy2(path, copy)
-                wal = path.with_name(path.name + ".wal")
-                if wal.exists():
-                    shutil.copy2(wal, copy.with_name(copy.name + ".wal"))
-                if path.stat().st_mtime_ns != before:
-                    raise StoreError("store changed while copying")
-                # Replaying a copied WAL needs a writable open; the copy is ours alone.
-                con = _connect(copy, read_only=False)
-                con.execute("CHECKPOINT")
-                store = cls(con, copy, read_only=True, snapshot_of=path, holder=locked)
-                store._snapshot_dir = tmp
-                if store.schema_version() != SCHEMA_VERSION:
-                    store.close()
-                    raise StoreError(f"store {path} has schema version "
-                                     f"{store.schema_version()}, this oncall expects {SCHEMA_VERSION}")
-                return store
+                return cls._private_copy_of(path, locked)
             except (OSError, StoreError, duckdb.Error) as exc:
                 last_error = exc
-                shutil.rmtree(tmp, ignore_errors=True)
         raise StoreError(f"{locked}; and a read-only snapshot failed: {last_error}")
+
+    @classmethod
+    def _private_copy_of(cls, path: Path, locked: StoreLocked | None) -> "Store":
+        """A read-only view of a temporary copy of the file and its WAL, migrated if older:
+        the original is never written."""
+        tmp = tempfile.mkdtemp(prefix="oncall-snapshot-")
+        copy = Path(tmp) / path.name
+        try:
+            before = path.stat().st_mtime_ns
+            shutil.copy2(path, copy)
+            wal = wal_path(path)
+            if wal.exists():
+                shutil.copy2(wal, wal_path(copy))
+            if path.stat().st_mtime_ns != before:
+                raise StoreError("store changed while copying")
+            # Replaying a copied WAL needs a writable open; the copy is ours alone.
+            con = _connect(copy, read_only=False)
+            con.execute("CHECKPOINT")
+            store = cls(con, copy, read_only=True, snapshot_of=path, holder=locked)
+            store._snapshot_dir = tmp
+            if store.schema_version() > SCHEMA_VERSION:
+                version = store.schema_version()
+                store.close()
+                raise StoreError(f"store {path} has schema version {version}, newer than "
+                                 f"this oncall ({SCHEMA_VERSION}); upgrade oncall")
+            store.read_only = False
+            try:
+                store.migrate()
+            finally:
+                store.read_only = True
+            return store
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
     def close(self) -> None:
         try:
@@ -194,6 +371,10 @@ class Store:
             return 0
         row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
         return int(row[0] or 0)
+
+    def commit_seq(self) -> int:
+        """The sequence number of the last journaled commit the store holds."""
+        return _read_seq(self.con)
 
     def migrate(self) -> int:
         """Apply every migration the file lacks, each in its own transaction."""
@@ -224,6 +405,8 @@ class Store:
         self._require_writable()
         with self._lock:
             cur = self.con.cursor()
+            entry: dict[str, Any] = {"rows": {}, "cursors": {}}
+            _PENDING[id(cur)] = entry
             cur.execute("BEGIN TRANSACTION")
             try:
                 yield cur
@@ -232,7 +415,13 @@ class Store:
                 raise
             else:
                 cur.execute("COMMIT")
+                if "seq" in entry:
+                    entry.setdefault("at", datetime.now(timezone.utc).replace(tzinfo=None)
+                                     .isoformat(timespec="seconds"))
+                    self.journal.append({"seq": entry["seq"], "at": entry["at"],
+                                         "rows": entry["rows"], "cursors": entry["cursors"]})
             finally:
+                _PENDING.pop(id(cur), None)
                 cur.close()
 
     def _require_writable(self) -> None:
@@ -260,7 +449,8 @@ class Store:
     @staticmethod
     def set_cursor(cur: duckdb.DuckDBPyConnection, name: str, cursor: dict[str, Any],
                    rows: int, now: datetime) -> None:
-        """Record a collector's cursor inside the caller's transaction."""
+        """Record a collector's cursor inside the caller's transaction (and journal it)."""
+        note_commit(cur, cursor=(name, cursor), now=now)
         cur.execute(
             """
             INSERT INTO collector_state (name, cursor, healthy, last_success, rows_ingested, updated_at)
