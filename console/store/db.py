@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -16,60 +15,11 @@ from typing import Any, Iterator
 
 import duckdb
 
-from console.store.journal import Journal, journal_path, lost_entries, wal_path
+from console.store.files import (StoreError, StoreLocked, StoreMissing, StoreNeedsRepair,
+                                 connect, damaged_name, Finding, preflight, private_copy,
+                                 read_seq)
+from console.store.journal import _PENDING, Journal, journal_path, lost_entries, note_commit, wal_path
 from console.store.schema import MIGRATIONS, RETENTION_KINDS, SCHEMA_VERSION
-
-_LOCK_RE = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
-_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": True}
-
-
-class StoreError(Exception):
-    """A store problem with a message fit to show a user on one line."""
-
-
-class StoreMissing(StoreError):
-    """A read found no store file (reads never create one)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        wal = wal_path(path)
-        left = (f"; its WAL {wal} is left from a removed store: the next write sets it aside "
-                "and reports what was lost") if wal.exists() else ""
-        super().__init__(f"store {path} does not exist; `oncall collect`, `oncall import` or "
-                         f"the console create it{left}")
-
-
-class StoreNeedsRepair(StoreError):
-    """A store a `repair=False` open would have to set a WAL aside in, or record a loss in."""
-
-
-class StoreLocked(StoreError):
-    """Another process holds the store read-write."""
-
-    def __init__(self, path: Path, pid: int | None, program: str | None) -> None:
-        self.path, self.pid, self.program = path, pid, program
-        holder = f"PID {pid}" if pid else "another process"
-        if program:
-            holder += f" ({Path(program).name})"
-        super().__init__(f"store {path} is held by {holder}")
-
-
-def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    try:
-        con = duckdb.connect(str(path), read_only=read_only, config=dict(_CONFIG))
-    except duckdb.IOException as exc:
-        match = _LOCK_RE.search(str(exc))
-        if match or "Could not set lock" in str(exc):
-            raise StoreLocked(
-                path,
-                int(match["pid"]) if match else None,
-                match["program"] if match else None,
-            ) from None
-        raise StoreError(f"cannot open store {path}: {exc}") from None
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot open store {path}: {exc}") from None
-    con.execute("SET TimeZone = 'UTC'")
-    return con
 
 
 class SampleWrites:
@@ -104,105 +54,6 @@ class SampleWrites:
 
 _SAMPLE_WRITES: dict[Path, SampleWrites] = {}
 
-# The journal entry a transaction is building, by id of the transaction's cursor.
-_PENDING: dict[int, dict[str, Any]] = {}
-
-
-def note_commit(cur: duckdb.DuckDBPyConnection, *, table: str | None = None, rows: int = 0,
-                cursor: tuple[str, Any] | None = None, now: datetime | None = None) -> None:
-    """Journal what this transaction commits (rows into `table`, a cursor moved); bumps the
-    store's commit sequence number in the same transaction.  Outside `Store.transaction`
-    (a bare cursor) nothing is journaled."""
-    entry = _PENDING.get(id(cur))
-    if entry is None or (not rows and cursor is None):
-        return
-    if "seq" not in entry:
-        entry["seq"] = cur.execute(
-            "UPDATE store_commits SET seq = seq + 1 RETURNING seq").fetchone()[0]
-    if now is not None:
-        entry["at"] = now.isoformat(timespec="seconds")
-    if table is not None:
-        entry["rows"][table] = entry["rows"].get(table, 0) + int(rows)
-    if cursor is not None:
-        entry["cursors"][cursor[0]] = cursor[1]
-
-
-def _stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _private_copy(source: Path, target: Path, *, move: bool = False) -> Path:
-    """Copy (or move) `source` to `target` (0600, fsynced); a taken name gets a number."""
-    candidate, n = target, 1
-    while candidate.exists():
-        n += 1
-        candidate = target.with_name(f"{target.name}.{n}")
-    if move:
-        os.replace(source, candidate)
-        os.chmod(candidate, 0o600)
-        return candidate
-    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
-        shutil.copyfileobj(src, dst, 8 << 20)
-        dst.flush()
-        os.fsync(dst.fileno())
-    return candidate
-
-
-def _damaged_name(path: Path) -> Path:
-    return path.with_name(f"{path.stem}.wal.damaged-{_stamp()}")
-
-
-def _read_seq(con: duckdb.DuckDBPyConnection) -> int:
-    """The store's commit sequence number (0 before the journal's migration)."""
-    exists = con.execute("SELECT count(*) FROM information_schema.tables "
-                         "WHERE table_name = 'store_commits'").fetchone()[0]
-    return int(con.execute("SELECT max(seq) FROM store_commits").fetchone()[0] or 0) if exists else 0
-
-
-class _Finding:
-    """A damaged, missing or orphaned WAL found before the writer opened the file."""
-
-    def __init__(self, kind: str, wal_kept: Path | None = None, error: str | None = None,
-                 lost: list[dict[str, Any]] | None = None, copied: bool = False) -> None:
-        self.kind, self.wal_kept, self.error, self.lost, self.copied = kind, wal_kept, error, lost, copied
-
-
-def _preflight(path: Path, journal: Journal, repair: bool) -> _Finding | None:
-    """Before DuckDB opens `path` read-write (and may drop its WAL): compare the journal
-    with what a read-only open (which changes no file) recovers; keep a damaged WAL aside."""
-    wal = wal_path(path)
-    if not path.exists():
-        if not repair:
-            raise StoreMissing(path)
-        if not wal.exists():
-            if journal.path.exists():
-                journal.rewrite([])        # a new store: the old one was removed whole
-            return None
-        return _Finding("orphaned wal", _private_copy(wal, _damaged_name(path), move=True),
-                        lost=journal.entries())
-    entries = journal.entries()
-    if not wal.exists() or not entries:
-        return None
-    try:
-        con = _connect(path, read_only=True)
-    except StoreLocked:
-        raise
-    except StoreError as exc:
-        if not repair:
-            raise StoreNeedsRepair(str(exc)) from None
-        return _Finding("wal unreadable", _private_copy(wal, _damaged_name(path)),
-                        error=str(exc), copied=True)
-    try:
-        seq = _read_seq(con)
-    finally:
-        con.close()
-    if not lost_entries(entries, seq):
-        return None
-    if not repair:
-        raise StoreNeedsRepair(f"store {path} lost batches its journal has")
-    return _Finding("wal damaged", _private_copy(wal, _damaged_name(path)), copied=True)
-
 
 class Store:
     """One DuckDB file.  Use `Store.open` (writer) or `Store.open_read` (reader)."""
@@ -229,21 +80,21 @@ class Store:
         `_settle`); with `repair=False`, raise StoreNeedsRepair (or StoreMissing) instead.
         """
         path = Path(path).expanduser().resolve()
-        finding = _preflight(path, Journal(journal_path(path)), repair)
+        finding = preflight(path, Journal(journal_path(path)), repair)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            con = _connect(path, read_only=False)
+            con = connect(path, read_only=False)
         except StoreLocked:
             raise
         except StoreError as exc:
             wal = wal_path(path)
             if not wal.exists() or not repair:
                 raise
-            kept = _private_copy(wal, _damaged_name(path), move=True)
+            kept = private_copy(wal, damaged_name(path), move=True)
             if finding is not None and finding.copied and finding.wal_kept:
                 finding.wal_kept.unlink()
-            finding = _Finding("wal unreadable", kept, error=str(exc))
-            con = _connect(path, read_only=False)
+            finding = Finding("wal unreadable", kept, error=str(exc))
+            con = connect(path, read_only=False)
         store = cls(con, path, read_only=False)
         if not repair and lost_entries(store.journal.entries(), store.commit_seq()):
             store.close()
@@ -253,7 +104,7 @@ class Store:
         store._settle(finding)
         return store
 
-    def _settle(self, finding: _Finding | None) -> None:
+    def _settle(self, finding: Finding | None) -> None:
         """Record batches the journal has and the store lacks, and drop them from the journal."""
         from console.store.integrity import record_loss
 
@@ -291,7 +142,7 @@ class Store:
             raise StoreMissing(path)
         entries = Journal(journal_path(path)).entries()   # before opening: all committed
         try:
-            con = _connect(path, read_only=True)
+            con = connect(path, read_only=True)
         except StoreLocked as locked:
             if not snapshot:
                 raise
@@ -329,7 +180,7 @@ class Store:
             if path.stat().st_mtime_ns != before:
                 raise StoreError("store changed while copying")
             # Replaying a copied WAL needs a writable open; the copy is ours alone.
-            con = _connect(copy, read_only=False)
+            con = connect(copy, read_only=False)
             con.execute("CHECKPOINT")
             store = cls(con, copy, read_only=True, snapshot_of=path, holder=locked)
             store._snapshot_dir = tmp
@@ -374,7 +225,7 @@ class Store:
 
     def commit_seq(self) -> int:
         """The sequence number of the last journaled commit the store holds."""
-        return _read_seq(self.con)
+        return read_seq(self.con)
 
     def migrate(self) -> int:
         """Apply every migration the file lacks, each in its own transaction."""

@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any, Mapping
 
 
-from console.store.db import Store, note_commit
+from console.store.db import Store
+from console.store.journal import note_commit
 
 _SCHEMAS: dict[str, Any] = {}
 

@@ -18,6 +18,28 @@ from typing import Any
 
 KEEP = 1000   # entries kept when the journal is compacted (it is compacted at twice that)
 
+# The journal entry a transaction is building, by id of the transaction's cursor.
+_PENDING: dict[int, dict[str, Any]] = {}
+
+
+def note_commit(cur: Any, *, table: str | None = None, rows: int = 0,
+                cursor: tuple[str, Any] | None = None, now: datetime | None = None) -> None:
+    """Journal what this transaction commits (rows into `table`, a cursor moved); bumps the
+    store's commit sequence number in the same transaction.  Outside `Store.transaction`
+    (a bare cursor) nothing is journaled."""
+    entry = _PENDING.get(id(cur))
+    if entry is None or (not rows and cursor is None):
+        return
+    if "seq" not in entry:
+        entry["seq"] = cur.execute(
+            "UPDATE store_commits SET seq = seq + 1 RETURNING seq").fetchone()[0]
+    if now is not None:
+        entry["at"] = now.isoformat(timespec="seconds")
+    if table is not None:
+        entry["rows"][table] = entry["rows"].get(table, 0) + int(rows)
+    if cursor is not None:
+        entry["cursors"][cursor[0]] = cursor[1]
+
 
 def journal_path(store_path: Path) -> Path:
     """`STORE.journal` for `STORE.duckdb`."""
