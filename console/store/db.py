@@ -300,8 +300,11 @@ class Store:
     @staticmethod
     def set_cursor(cur: duckdb.DuckDBPyConnection, name: str, cursor: dict[str, Any],
                    rows: int, now: datetime) -> None:
-        """Record a collector's cursor inside the caller's transaction (and journal it)."""
-        note_commit(cur, cursor=(name, cursor), now=now)
+        """Record a collector's cursor inside the caller's transaction (and journal it, with
+        `rows` unless the transaction already journaled its rows, as `ingest_*` do)."""
+        noted = _PENDING.get(id(cur), {}).get("rows")
+        note_commit(cur, table=None if noted else name, rows=0 if noted else rows,
+                    cursor=(name, cursor), now=now)
         cur.execute(
             """
             INSERT INTO collector_state (name, cursor, healthy, last_success, rows_ingested, updated_at)

@@ -165,3 +165,45 @@ def test_a_read_on_a_missing_store_creates_nothing(tmp_path: Path) -> None:
         assert result.stderr.strip().count("\n") == 0, result.stderr
         assert "does not exist" in result.stderr and "oncall import" in result.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == ["oncall.yaml"], command
+
+
+def test_an_older_schema_is_read_from_a_private_copy(tmp_path: Path) -> None:
+    import duckdb
+
+    from console.store.schema import MIGRATIONS
+
+    (tmp_path / "oncall.yaml").write_text("store: s.duckdb\n")
+    con = duckdb.connect(str(tmp_path / "s.duckdb"))
+    con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMP)")
+    for version, sql in enumerate(MIGRATIONS[:-1], start=1):
+        con.execute(sql)
+        con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [version])
+    con.execute("INSERT INTO changes (ts, kind) VALUES ('2026-11-20 11:00', 'deploy')")
+    con.close()
+    before = files(tmp_path)
+    assert count(tmp_path, "SELECT count(*) FROM changes") == 1
+    check = run_oncall("check", "--format", "json", cwd=tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert json.loads(check.stdout)["integrity"]["status"] == "ok"
+    assert files(tmp_path) == before, "a read migrated the store file"
+
+
+def test_the_journal_stays_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import datetime
+
+    import pyarrow as pa
+
+    from console.store import Store, ingest_samples
+    from console.store import journal
+
+    monkeypatch.setattr(journal, "KEEP", 5)
+    with Store.open(tmp_path / "s.duckdb") as store:
+        for i in range(23):
+            ingest_samples(store, pa.table({
+                "name": ["m"], "labels": ["{}"], "value": [1.0],
+                "ts": pa.array([datetime(2026, 11, 20, 12, i)], pa.timestamp("us"))}),
+                cursor=("c", {"i": i}), now=datetime(2026, 11, 20, 12, i))
+    lines = (tmp_path / "s.journal").read_text().splitlines()
+    assert 5 <= len(lines) <= 10
+    assert json.loads(lines[-1])["cursors"] == {"c": {"i": 22}}
+    assert stat.S_IMODE((tmp_path / "s.journal").stat().st_mode) == 0o600
