@@ -13,6 +13,7 @@ from typing import Any, Callable, NoReturn
 
 from console import commands
 from console.store import Store, StoreError, StoreLocked
+from console.store.db import StoreNeedsRepair
 from console.workspace import Workspace, WorkspaceError
 
 
@@ -102,15 +103,17 @@ class Context:
             store = Store.open_read(self.store_path())
             print(f"oncall: {store.holder}; reading a read-only snapshot", file=sys.stderr)
         self._stores.append(store)
+        _say_integrity(store)
         return store
 
     def cache_store(self) -> Store:
-        """For reads that keep derived data (SLO rollups): writable when nobody holds the file."""
+        """For reads that keep derived data (SLO rollups): writable when nobody holds the file,
+        it exists and its journal matches it; otherwise read-only (nothing is created or set aside)."""
         if self.shared_store is not None:
             return self.shared_store
         try:
-            store = Store.open(self.store_path())
-        except StoreLocked:
+            store = Store.open(self.store_path(), repair=False)
+        except (StoreLocked, StoreNeedsRepair):
             return self.read_store()
         self._stores.append(store)
         return store
@@ -124,6 +127,7 @@ class Context:
         except StoreLocked as locked:
             raise Forward(locked) from None
         self._stores.append(store)
+        _say_integrity(store)
         return store
 
     def close(self) -> None:
@@ -135,6 +139,16 @@ class Context:
 
 
 Handler = Callable[[Context], int]
+
+
+def _say_integrity(store: Store) -> None:
+    """One stderr line per finding of lost batches not yet read again (see `oncall check`)."""
+    from console.store.integrity import integrity_report
+
+    name = store.snapshot_of or store.path
+    for finding in integrity_report(store)["findings"]:
+        if finding["pending"] or finding["detected_at"] is None:
+            print(f"oncall: store {name}: {finding['text']}", file=sys.stderr)
 
 
 def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("table", "json")) -> None:

@@ -6,7 +6,8 @@ import argparse
 from typing import Any, Callable
 
 from console.output import dumps
-from console.store import StoreError
+from console.store import StoreError, StoreMissing
+from console.store.journal import wal_path
 from console.workspace import Workspace, WorkspaceError
 from console.yamlmarks import Problem, YamlLimits, load_marked
 
@@ -82,6 +83,15 @@ def check_workspace(ws: Workspace) -> list[Problem]:
     return problems
 
 
+def store_integrity(store: Any) -> tuple[dict[str, Any], list[str]]:
+    """The store's integrity report, and one line per loss not yet read again."""
+    from console.store.integrity import integrity_report
+
+    report = integrity_report(store)
+    return report, [f"store integrity: {f['text']}" for f in report["findings"]
+                    if f["pending"] or f["detected_at"] is None]
+
+
 def run(ctx: Any) -> int:
     from console.lastgood import load_config
 
@@ -113,6 +123,12 @@ def run(ctx: Any) -> int:
         summary["samples"] = store.count("samples")
         summary["logs"] = store.count("logs")
         lines = in_force(lines, problems, load_config(ws, store, ctx.now()))
+        summary["integrity"], lost = store_integrity(store)
+        lines += [str(Problem(ws.store_path, None, text)) for text in lost]
+    except StoreMissing as exc:
+        summary["store_exists"] = False
+        if wal_path(exc.path).exists():          # a WAL without its store: something was lost
+            lines.append(str(Problem(ws.store_path, None, str(exc))))
     except StoreError as exc:
         lines.append(str(Problem(ws.store_path, None, str(exc))))
     summary["problems"] = lines
@@ -128,7 +144,13 @@ def run(ctx: Any) -> int:
         if "schema_version" in summary:
             store_line += (f" (schema v{summary['schema_version']}, {summary['series']} series, "
                            f"{summary['samples']} samples, {summary['logs']} log lines)")
+        if summary.get("store_exists") is False:
+            store_line += " (not created yet: `oncall collect`, `oncall import` or the console create it)"
         print(store_line)
+        if "integrity" in summary:
+            findings = summary["integrity"]["findings"]
+            print(f"  integrity   {summary['integrity']['status']}"
+                  + "".join(f"\n    {f['text']}" for f in findings))
         print(f"  sources     {len(ws.config.sources)}"
               + "".join(f"\n    {s.name} ({s.kind}, every {s.interval.total_seconds():g}s"
                         f"{', disabled' if not s.enabled else ''})" for s in ws.config.sources))

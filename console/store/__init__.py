@@ -1,7 +1,7 @@
 """The local DuckDB store every collector writes to and every screen reads."""
 
-from console.store.db import Store, StoreError, StoreLocked
+from console.store.db import Store, StoreError, StoreLocked, StoreMissing
 from console.store.ingest import canonical_labels, ingest_logs, ingest_samples
 
-__all__ = ["Store", "StoreError", "StoreLocked", "canonical_labels", "ingest_logs",
+__all__ = ["Store", "StoreError", "StoreLocked", "StoreMissing", "canonical_labels", "ingest_logs",
            "ingest_samples"]

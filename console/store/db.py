@@ -4,55 +4,22 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import threading
 from collections import deque
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 import duckdb
 
+from console.store.files import (StoreError, StoreLocked, StoreMissing, StoreNeedsRepair,
+                                 connect, damaged_name, Finding, preflight, private_copy,
+                                 read_seq)
+from console.store.journal import _PENDING, Journal, journal_path, lost_entries, note_commit, wal_path
 from console.store.schema import MIGRATIONS, RETENTION_KINDS, SCHEMA_VERSION
-
-_LOCK_RE = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
-_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": True}
-
-
-class StoreError(Exception):
-    """A store problem with a message fit to show a user on one line."""
-
-
-class StoreLocked(StoreError):
-    """Another process holds the store read-write."""
-
-    def __init__(self, path: Path, pid: int | None, program: str | None) -> None:
-        self.path, self.pid, self.program = path, pid, program
-        holder = f"PID {pid}" if pid else "another process"
-        if program:
-            holder += f" ({Path(program).name})"
-        super().__init__(f"store {path} is held by {holder}")
-
-
-def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    try:
-        con = duckdb.connect(str(path), read_only=read_only, config=dict(_CONFIG))
-    except duckdb.IOException as exc:
-        match = _LOCK_RE.search(str(exc))
-        if match or "Could not set lock" in str(exc):
-            raise StoreLocked(
-                path,
-                int(match["pid"]) if match else None,
-                match["program"] if match else None,
-            ) from None
-        raise StoreError(f"cannot open store {path}: {exc}") from None
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot open store {path}: {exc}") from None
-    con.execute("SET TimeZone = 'UTC'")
-    return con
 
 
 class SampleWrites:
@@ -100,18 +67,62 @@ class Store:
         self.holder = holder
         self._lock = threading.RLock()
         self._snapshot_dir: str | None = None
+        self.journal = Journal(journal_path(snapshot_of or path))
+        self.unrecorded: list[dict[str, Any]] = []   # lost batches a reader saw, not yet recorded
 
     # -- opening -------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> "Store":
-        """Open read-write, creating and migrating the file; raise StoreLocked if held."""
+    def open(cls, path: str | os.PathLike[str], *, repair: bool = True) -> "Store":
+        """Open read-write, creating and migrating the file; raise StoreLocked if held.
+
+        A WAL that did not survive is kept aside and what was lost recorded (see
+        `_settle`); with `repair=False`, raise StoreNeedsRepair (or StoreMissing) instead.
+        """
         path = Path(path).expanduser().resolve()
+        finding = preflight(path, Journal(journal_path(path)), repair)
         path.parent.mkdir(parents=True, exist_ok=True)
-        store = cls(_connect(path, read_only=False), path, read_only=False)
+        try:
+            con = connect(path, read_only=False)
+        except StoreLocked:
+            raise
+        except StoreError as exc:
+            wal = wal_path(path)
+            if not wal.exists() or not repair:
+                raise
+            kept = private_copy(wal, damaged_name(path), move=True)
+            if finding is not None and finding.copied and finding.wal_kept:
+                finding.wal_kept.unlink()
+            finding = Finding("wal unreadable", kept, error=str(exc))
+            con = connect(path, read_only=False)
+        store = cls(con, path, read_only=False)
+        if not repair and lost_entries(store.journal.entries(), store.commit_seq()):
+            store.close()
+            raise StoreNeedsRepair(f"store {path} lost batches its journal has")
         store.migrate()
         _SAMPLE_WRITES[path] = SampleWrites()
+        store._settle(finding)
         return store
+
+    def _settle(self, finding: Finding | None) -> None:
+        """Record batches the journal has and the store lacks, and drop them from the journal."""
+        from console.store.integrity import record_loss
+
+        entries = self.journal.entries()
+        lost = finding.lost if finding is not None and finding.lost is not None else \
+            lost_entries(entries, self.commit_seq())
+        if finding is None and not lost:
+            return
+        wal = wal_path(self.path)
+        if finding is not None and finding.copied:
+            self.con.execute("CHECKPOINT")
+            if wal.exists():          # DuckDB ignored it (garbage): our copy is the one kept
+                wal.unlink()
+        record_loss(self, finding.kind if finding else "wal missing", lost,
+                    wal_kept=finding.wal_kept if finding else None,
+                    error=finding.error if finding else None)
+        self.con.execute("CHECKPOINT")
+        self.journal.rewrite([e for e in entries if e["seq"] <= self.commit_seq()])
 
     @property
     def sample_writes(self) -> SampleWrites | None:
@@ -128,48 +139,65 @@ class Store:
         """
         path = Path(path).expanduser().resolve()
         if not path.exists():
-            cls.open(path).close()
+            raise StoreMissing(path)
+        entries = Journal(journal_path(path)).entries()   # before opening: all committed
         try:
-            con = _connect(path, read_only=True)
+            con = connect(path, read_only=True)
         except StoreLocked as locked:
             if not snapshot:
                 raise
-            return cls._snapshot(path, locked)
-        store = cls(con, path, read_only=True)
-        if store.schema_version() < SCHEMA_VERSION:
-            store.close()
-            cls.open(path).close()
-            return cls.open_read(path, snapshot=snapshot)
+            store = cls._snapshot(path, locked)
+        else:
+            store = cls(con, path, read_only=True)
+            if store.schema_version() < SCHEMA_VERSION:
+                store.close()
+                store = cls._private_copy_of(path, None)
+        store.unrecorded = lost_entries(entries, store.commit_seq())
         return store
 
     @classmethod
     def _snapshot(cls, path: Path, locked: StoreLocked) -> "Store":
         last_error: Exception = locked
         for _ in range(5):
-            tmp = tempfile.mkdtemp(prefix="oncall-snapshot-")
-            copy = Path(tmp) / path.name
             try:
-                before = path.stat().st_mtime_ns
-                shutil.copy2(path, copy)
-                wal = path.with_name(path.name + ".wal")
-                if wal.exists():
-                    shutil.copy2(wal, copy.with_name(copy.name + ".wal"))
-                if path.stat().st_mtime_ns != before:
-                    raise StoreError("store changed while copying")
-                # Replaying a copied WAL needs a writable open; the copy is ours alone.
-                con = _connect(copy, read_only=False)
-                con.execute("CHECKPOINT")
-                store = cls(con, copy, read_only=True, snapshot_of=path, holder=locked)
-                store._snapshot_dir = tmp
-                if store.schema_version() != SCHEMA_VERSION:
-                    store.close()
-                    raise StoreError(f"store {path} has schema version "
-                                     f"{store.schema_version()}, this oncall expects {SCHEMA_VERSION}")
-                return store
+                return cls._private_copy_of(path, locked)
             except (OSError, StoreError, duckdb.Error) as exc:
                 last_error = exc
-                shutil.rmtree(tmp, ignore_errors=True)
         raise StoreError(f"{locked}; and a read-only snapshot failed: {last_error}")
+
+    @classmethod
+    def _private_copy_of(cls, path: Path, locked: StoreLocked | None) -> "Store":
+        """A read-only view of a temporary copy of the file and its WAL, migrated if older:
+        the original is never written."""
+        tmp = tempfile.mkdtemp(prefix="oncall-snapshot-")
+        copy = Path(tmp) / path.name
+        try:
+            before = path.stat().st_mtime_ns
+            shutil.copy2(path, copy)
+            wal = wal_path(path)
+            if wal.exists():
+                shutil.copy2(wal, wal_path(copy))
+            if path.stat().st_mtime_ns != before:
+                raise StoreError("store changed while copying")
+            # Replaying a copied WAL needs a writable open; the copy is ours alone.
+            con = connect(copy, read_only=False)
+            con.execute("CHECKPOINT")
+            store = cls(con, copy, read_only=True, snapshot_of=path, holder=locked)
+            store._snapshot_dir = tmp
+            if store.schema_version() > SCHEMA_VERSION:
+                version = store.schema_version()
+                store.close()
+                raise StoreError(f"store {path} has schema version {version}, newer than "
+                                 f"this oncall ({SCHEMA_VERSION}); upgrade oncall")
+            store.read_only = False
+            try:
+                store.migrate()
+            finally:
+                store.read_only = True
+            return store
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
     def close(self) -> None:
         try:
@@ -194,6 +222,10 @@ class Store:
             return 0
         row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
         return int(row[0] or 0)
+
+    def commit_seq(self) -> int:
+        """The sequence number of the last journaled commit the store holds."""
+        return read_seq(self.con)
 
     def migrate(self) -> int:
         """Apply every migration the file lacks, each in its own transaction."""
@@ -224,6 +256,8 @@ class Store:
         self._require_writable()
         with self._lock:
             cur = self.con.cursor()
+            entry: dict[str, Any] = {"rows": {}, "cursors": {}}
+            _PENDING[id(cur)] = entry
             cur.execute("BEGIN TRANSACTION")
             try:
                 yield cur
@@ -232,7 +266,13 @@ class Store:
                 raise
             else:
                 cur.execute("COMMIT")
+                if "seq" in entry:
+                    entry.setdefault("at", datetime.now(timezone.utc).replace(tzinfo=None)
+                                     .isoformat(timespec="seconds"))
+                    self.journal.append({"seq": entry["seq"], "at": entry["at"],
+                                         "rows": entry["rows"], "cursors": entry["cursors"]})
             finally:
+                _PENDING.pop(id(cur), None)
                 cur.close()
 
     def _require_writable(self) -> None:
@@ -260,7 +300,11 @@ class Store:
     @staticmethod
     def set_cursor(cur: duckdb.DuckDBPyConnection, name: str, cursor: dict[str, Any],
                    rows: int, now: datetime) -> None:
-        """Record a collector's cursor inside the caller's transaction."""
+        """Record a collector's cursor inside the caller's transaction (and journal it, with
+        `rows` unless the transaction already journaled its rows, as `ingest_*` do)."""
+        noted = _PENDING.get(id(cur), {}).get("rows")
+        note_commit(cur, table=None if noted else name, rows=0 if noted else rows,
+                    cursor=(name, cursor), now=now)
         cur.execute(
             """
             INSERT INTO collector_state (name, cursor, healthy, last_success, rows_ingested, updated_at)

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 
 from console.store.db import Store
+from console.store.journal import note_commit
 
 _SCHEMAS: dict[str, Any] = {}
 
@@ -107,6 +108,7 @@ def ingest_samples(store: Store, data: Any, *, cursor: Cursor | None = None,
         finally:
             cur.execute("DROP TABLE IF EXISTS _batch")
             cur.unregister("_batch_in")
+        note_commit(cur, table="samples", rows=added, now=now)
         if cursor is not None:
             store.set_cursor(cur, cursor[0], cursor[1], added, now or datetime.utcnow())
     return added
@@ -140,6 +142,7 @@ def ingest_logs(store: Store, data: Any, *, cursor: Cursor | None = None,
             added = cur.fetchone()[0]
         finally:
             cur.unregister("_logs_in")
+        note_commit(cur, table="logs", rows=added, now=now)
         if cursor is not None:
             store.set_cursor(cur, cursor[0], cursor[1], added, now or datetime.utcnow())
     return added

@@ -221,6 +221,25 @@ MIGRATIONS: list[str] = [
     ALTER TABLE alerts ADD COLUMN stale VARCHAR;
     ALTER TABLE alert_history ADD COLUMN reason VARCHAR;
     """,
+    # 7: store integrity (console/store/journal.py): the commit sequence number each journaled
+    # transaction bumps, and what was found lost when a WAL did not survive
+    """
+    CREATE TABLE store_commits (seq BIGINT NOT NULL);
+    INSERT INTO store_commits VALUES (0);
+    CREATE SEQUENCE integrity_id_seq START 1;
+    CREATE TABLE store_integrity (
+        id          BIGINT PRIMARY KEY,
+        detected_at TIMESTAMP NOT NULL,
+        kind        VARCHAR NOT NULL,     -- wal damaged, wal missing, orphaned wal, wal unreadable
+        batches     BIGINT NOT NULL,
+        rows        BIGINT NOT NULL,
+        first_at    TIMESTAMP,            -- the oldest lost batch's commit time
+        last_at     TIMESTAMP,
+        wal_kept    VARCHAR,              -- where the damaged WAL was set aside
+        error       VARCHAR,              -- DuckDB's error on open, if any
+        lost        VARCHAR NOT NULL      -- JSON list of the lost journal entries
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -94,6 +94,9 @@ def write_workspace(directory: Path, url: str, *, extra: str = "") -> Path:
         f"    url: {url}\n"
         f"{extra}"
         "allow_actions: true\n")
+    from console.store import Store
+
+    Store.open(directory / "oncall.duckdb").close()   # what the console would create; reads never do
     return directory / "oncall.yaml"
 
 
