@@ -58,6 +58,8 @@ class LastGood:
     def _all(self) -> dict[str, Kept]:
         if self._kept is None:
             self._kept = {}
+            if self.store is None:      # no store yet: nothing was ever kept
+                return self._kept
             tables = self.store.query("SELECT count(*) FROM information_schema.tables "
                                       "WHERE table_name = 'config_files'")[1][0][0]
             if tables:      # a snapshot of an older store has none yet
@@ -76,7 +78,7 @@ class LastGood:
 
     def keep(self, path: str | Path, kind: str, text: str, now: datetime) -> None:
         """Record `text` as the file's last good version (when the store is writable)."""
-        if self.store.read_only:
+        if self.store is None or self.store.read_only:
             return
         sha = _sha(text)
         known = self.get(path)
@@ -269,7 +271,8 @@ def reload_workspace(current: Workspace, store: Any) -> Workspace:
 
 
 def load_config(workspace: Workspace, store: Any, now: datetime) -> Config:
-    """Load every file of the workspace on its own, each falling back to its last good version."""
+    """Load every file of the workspace on its own, each falling back to its last good version
+    kept in `store` (None: a workspace with no store yet has none)."""
     from console.slo import SLOFileError, load_slo_file
 
     kept = LastGood(store)
@@ -362,7 +365,7 @@ def _private_write(path: Path, text: str) -> None:
 
 def _write_pointer(workspace: Workspace, store: Any) -> None:
     """Note where this workspace's store is, so a broken oncall.yaml can still find it."""
-    if store.read_only:
+    if store is None or store.read_only:
         return
     pointer = state_dir(workspace.path) / POINTER
     text = json.dumps({"workspace": str(workspace.path), "store": str(workspace.store_path)})

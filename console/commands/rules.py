@@ -77,11 +77,15 @@ def workspace_rules(ctx: Any, store: Any) -> tuple[list[Any], list[Any]]:
 
 def run_list(ctx: Any) -> int:
     from console.alerting import load_rule_states
+    from console.store import StoreMissing
 
-    store = ctx.read_store()
+    try:
+        store = ctx.read_store()
+    except StoreMissing:            # nothing evaluated yet: the rules are still listed
+        store = None
     rules, _ = workspace_rules(ctx, store)
     config = ctx.config(store)
-    states = load_rule_states(store)
+    states = load_rule_states(store) if store is not None else {}
     columns = ["rule", "source", "file", "config", "interval", "for", "health", "last_eval",
                "instances", "error"]
     rows = []

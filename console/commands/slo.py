@@ -179,7 +179,8 @@ def run_backtest(ctx: Any) -> int:
     from console.slo_backtest import backtest
 
     args = ctx.args
-    slos = _slos(ctx, ctx.cache_store())
+    store = ctx.cache_store()
+    slos = _slos(ctx, store)
     if args.all == bool(args.name):
         raise CliError("name one SLO or pass --all")
     if args.name:
@@ -198,7 +199,7 @@ def run_backtest(ctx: Any) -> int:
         raise CliError("need --from before --to and a positive --step")
     if (end - start) / step > 200_000:
         raise CliError(f"{(end - start) / step:.0f} grid points is too many; use a larger --step")
-    results = backtest(ctx.cache_store(), slos, start, end, step)
+    results = backtest(store, slos, start, end, step)
     if ctx.fmt == "json":
         print(dumps(backtest_json(results, start, end, step)))
         return 0
