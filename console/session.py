@@ -13,10 +13,12 @@ import os
 import threading
 from concurrent.futures import Future
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable
 
 from console.store import Store, StoreLocked
 from console.workspace import Workspace
+from console.yamlmarks import Problem
 
 Clock = Callable[[], datetime]
 
@@ -39,6 +41,7 @@ class Session:
                 store = Store.open_read(workspace.store_path)
         self.store = store
         self.owner = not store.read_only
+        self.load_problems: list[str] = []   # what failed to load at start, one line each
         self.slos = self._load_slos()
         self.engine: Any = None
         self._ahead: dict[str, Future[Any]] = {}
@@ -55,9 +58,18 @@ class Session:
     def _load_slos(self) -> list[Any]:
         if not self.workspace.slo_files:
             return []
-        from console.slo import load_slos
+        from console.slo import SLOFileError, load_slos
 
-        return load_slos(self.workspace.slo_files)
+        try:
+            return load_slos(self.workspace.slo_files)
+        except SLOFileError as exc:     # the console still opens, and says so in its banner
+            self.load_problems += [f"{relative_problem(p, self.workspace.root)} — no SLOs loaded; "
+                                   "fix the file and restart the console" for p in exc.problems]
+            return []
+
+    def banner_lines(self) -> list[str]:
+        """What the console's banner shows: each file that did not load, one line each."""
+        return list(self.load_problems)
 
     def read_ahead(self, name: str, read: Callable[[Session], Any]) -> None:
         """Start `read(self)` in a thread now, e.g. the first screen's data while the UI loads.
@@ -152,6 +164,14 @@ class Session:
         if self.control is not None:
             self.control.stop()
         self.store.close()
+
+
+def relative_problem(problem: Problem, root: Path) -> str:
+    """`file:line: message` with the file relative to the workspace when it lies inside it."""
+    file = problem.file
+    if file is not None and Path(file).is_relative_to(root):
+        file = Path(file).relative_to(root)
+    return str(Problem(file, problem.line, problem.message, problem.key))
 
 
 def freeze_startup_objects() -> None:

@@ -14,11 +14,14 @@ from textual.command import Hit, Hits, Provider
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, Static
+from textual.worker import Worker, WorkerState
 
 from console.session import freeze_startup_objects
+from console.tui.banner import Banner, error_text
 from console.tui.detail import AlertDetailScreen
 from console.tui.modals import HelpScreen, PlanModal, SilenceModal
 from console.tui.views import VIEWS, AlertsView, LogsView, ModelsView, OverviewView, SqlView, View
+from console.tui.worker_log import WorkerLog
 
 COMMANDS = {cls.view_name: cls.view_title for cls in VIEWS}
 VIEW_CLASSES = {cls.view_name: cls for cls in VIEWS}
@@ -39,9 +42,22 @@ class ViewCommands(Provider):
 
 
 class DataLoaded(Message):
-    def __init__(self, view: str, data: Any, events: list[Any], final: bool = True) -> None:
+    def __init__(self, view: str, data: Any, events: list[Any], final: bool = True,
+                 banner: list[str] | None = None) -> None:
         super().__init__()
         self.view, self.data, self.events, self.final = view, data, events, final
+        self.banner = banner
+
+
+class StepFailed(Exception):
+    """One step of a refresh raised: `what` names it, the original error is `__cause__`."""
+
+    def __init__(self, what: str, view: str) -> None:
+        super().__init__(what)
+        self.what, self.view = what, view
+
+
+MAX_BACKOFF = 60.0   # seconds between refreshes while one keeps failing
 
 
 class OncallApp(App[None]):
@@ -73,11 +89,14 @@ class OncallApp(App[None]):
         self._mode: str | None = None   # "command" or "filter" while the input line is open
         self._mounting: dict[str, Any] = {}   # views being mounted, by name
         self._frozen = False
+        self.worker_log = WorkerLog(session.workspace)
+        self.failing: dict[str, tuple[str, int]] = {}   # what failed -> (error text, times in a row)
 
     # -- layout ------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
+        yield Banner(id="banner")
         yield Static("", id="status")
         with ContentSwitcher(initial="view-overview", id="views"):
             yield OverviewView()    # the others are mounted when first shown
@@ -89,6 +108,9 @@ class OncallApp(App[None]):
         self.query_one("#prompt").display = False
         self.focus_view()
         self._load(self.view, tick=False)   # the first frame does not wait for collectors
+
+    def on_unmount(self) -> None:
+        self.worker_log.close()
 
     @property
     def view(self) -> View:
@@ -134,15 +156,22 @@ class OncallApp(App[None]):
     def refresh_view(self) -> None:
         self._load(self.view)
 
-    @work(thread=True, exclusive=True, group="refresh")
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
     def _load(self, view: View, tick: bool = True) -> None:
-        events = self.session.tick() if tick else []
-        data = view.load(self.session)
-        if isinstance(data, Iterator):        # a view that draws in steps, cheapest first
-            for part in data:
-                self.post_message(DataLoaded(view.view_name, part, [], final=False))
-            data = None
-        self.post_message(DataLoaded(view.view_name, data, events))
+        try:
+            events = self.session.tick() if tick else []
+        except Exception as exc:     # re-raised, named: the worker handler reports it
+            raise StepFailed("engine tick", view.view_name) from exc
+        try:
+            data = view.load(self.session)
+            if isinstance(data, Iterator):        # a view that draws in steps, cheapest first
+                for part in data:
+                    self.post_message(DataLoaded(view.view_name, part, [], final=False))
+                data = None
+        except Exception as exc:     # re-raised, named: the worker handler reports it
+            raise StepFailed(f"reading {view.view_title}", view.view_name) from exc
+        self.post_message(DataLoaded(view.view_name, data, events,
+                                     banner=self.session.banner_lines()))
 
     def on_data_loaded(self, message: DataLoaded) -> None:
         if message.events:
@@ -152,15 +181,86 @@ class OncallApp(App[None]):
                     self.notify(event.text, title=event.kind, markup=False,
                                 severity="warning" if "firing" in event.text or "DEGRADED" in event.text
                                 else "information", timeout=6)
+        if message.banner is not None:
+            self.query_one("#banner", Banner).show_lines(message.banner)
         if (message.data is not None and message.view == self.view.view_name
                 and not isinstance(self.screen, HelpScreen)):
-            self.view.draw(message.data)
+            try:
+                self.view.draw(message.data)
+            except Exception as exc:   # reported like a failed read; the loop goes on
+                self.report_failure(f"drawing {self.view.view_title}", exc, self.view, refresh=False)
         self._draw_status()
+        if message.final:
+            self._recovered(message.view, drew=message.data is not None)
         if message.final and not self._frozen:
             self._frozen = True          # once the first frame is out: no full-GC stalls later
             self.call_after_refresh(freeze_startup_objects)
         if self.refresh_seconds and message.final:
             self.set_timer(self.refresh_seconds, self.refresh_view, name="refresh")
+
+    # -- failures: reported, logged, never fatal ------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.worker_failed(event.worker)
+
+    def worker_failed(self, worker: Worker[Any], where: str = "") -> None:
+        """Report a worker that raised (the screens' workers come here too, naming `where`)."""
+        error = worker.error
+        assert error is not None
+        if isinstance(error, StepFailed) and error.__cause__ is not None:
+            view = self.view_named(error.view) if error.view in VIEW_CLASSES else None
+            self.report_failure(error.what, error.__cause__, view, refresh=True)
+            return
+        label = (worker.name or worker.group).strip("_").replace("_", " ")
+        self.report_failure(f"{where}: {label}" if where else label, error, None, refresh=False)
+
+    def report_failure(self, what: str, error: BaseException, view: View | None, *,
+                       refresh: bool) -> None:
+        """Notify once per distinct error, log the traceback, say so on the view, re-arm."""
+        text = error_text(error)
+        previous, count = self.failing.get(what, ("", 0))
+        count = count + 1 if previous == text else 1
+        self.failing[what] = (text, count)
+        try:
+            if count == 1:
+                self.worker_log.failure(what, error)
+            else:
+                self.worker_log.repeat(what, count)
+        except OSError as exc:
+            self.notify(f"could not write {self.worker_log.path}: {error_text(exc)}",
+                        severity="error", markup=False)
+        if count == 1:
+            self.notify(f"{what} failed: {text} (traceback in {self._log_name()})",
+                        severity="error", markup=False, timeout=10)
+        if view is not None:
+            drawn = f" — showing what was read at {view.drawn_at:%H:%M:%S} UTC" if view.drawn_at else ""
+            view.show_read_error(f"could not {'refresh' if 'tick' in what else 'read'}: "
+                                 f"{what}: {text}{drawn}")
+        if refresh and self.refresh_seconds:
+            delay = min(MAX_BACKOFF, self.refresh_seconds * 2 ** min(count - 1, 10))
+            self.set_timer(delay, self.refresh_view, name="refresh")
+
+    def _recovered(self, view_name: str, *, drew: bool) -> None:
+        """After a refresh that worked: say which failures are over and clear the view's line."""
+        view = self.view_named(view_name)
+        if drew:
+            view.drawn_at = self.session.clock()
+        steps = ["engine tick", f"reading {view.view_title}"] + ([f"drawing {view.view_title}"] * drew)
+        for what in steps:
+            if self.failing.pop(what, None) is not None:
+                self.notify(f"recovered: {what} works again", markup=False)
+                try:
+                    self.worker_log.note(f"{what} recovered")
+                except OSError:
+                    pass    # the failure that opened the log already said it cannot be written
+        if not any(what in self.failing for what in steps + [f"drawing {view.view_title}"]):
+            view.show_read_error("")
+
+    def _log_name(self) -> str:
+        path = self.worker_log.path
+        root = self.session.workspace.root
+        return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
     def _draw_status(self) -> None:
         s = self.session
@@ -306,7 +406,7 @@ class OncallApp(App[None]):
 
         self.push_screen(SilenceModal(f"{{{text}}}"), done)
 
-    @work(thread=True, group="action")
+    @work(thread=True, group="action", exit_on_error=False)
     def _create_silence(self, labels: dict[str, str], request: Any) -> None:
         from console.durations import parse_duration
         from console.silences import Matcher, create_silence
@@ -335,7 +435,7 @@ class OncallApp(App[None]):
         if selected:
             self._plan_action("promote", selected[0], selected[1])
 
-    @work(thread=True, group="action")
+    @work(thread=True, group="action", exit_on_error=False)
     def _plan_action(self, kind: str, model: str, version: str | None) -> None:
         from console.actions import Promote, Rollback
 
@@ -356,7 +456,7 @@ class OncallApp(App[None]):
         self.push_screen(PlanModal(f"{plan.action}: {plan.model}", plan.text(),
                                    protected_name=plan.model if plan.protected else None), done)
 
-    @work(thread=True, group="action")
+    @work(thread=True, group="action", exit_on_error=False)
     def _apply(self, action: Any, plan: Any, confirmation: Any) -> None:
         try:
             action.apply(plan, reason=confirmation.reason, typed_name=confirmation.typed_name)
