@@ -64,7 +64,7 @@ class Session:
             return load_slos(self.workspace.slo_files)
         except SLOFileError as exc:     # the console still opens, and says so in its banner
             self.load_problems += [f"{relative_problem(p, self.workspace.root)} — no SLOs loaded; "
-                                   "fix the file and restart the console" for p in exc.problems]
+                                   "fix the file, then restart the console" for p in exc.problems]
             return []
 
     def banner_lines(self) -> list[str]:

@@ -154,6 +154,8 @@ class OncallApp(App[None]):
     # -- refresh: one at a time; the next is armed when the previous finishes -------------
 
     def refresh_view(self) -> None:
+        if not self.query("#views"):      # a timer firing while the app closes: nothing to refresh
+            return
         self._load(self.view)
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
@@ -187,11 +189,13 @@ class OncallApp(App[None]):
                 and not isinstance(self.screen, HelpScreen)):
             try:
                 self.view.draw(message.data)
+                self.view.drawn_at = self.session.clock()
+                self._recovered(message.view, "drawing")
             except Exception as exc:   # reported like a failed read; the loop goes on
                 self.report_failure(f"drawing {self.view.view_title}", exc, self.view, refresh=False)
         self._draw_status()
         if message.final:
-            self._recovered(message.view, drew=message.data is not None)
+            self._recovered(message.view, "engine tick", "reading")
         if message.final and not self._frozen:
             self._frozen = True          # once the first frame is out: no full-GC stalls later
             self.call_after_refresh(freeze_startup_objects)
@@ -241,20 +245,19 @@ class OncallApp(App[None]):
             delay = min(MAX_BACKOFF, self.refresh_seconds * 2 ** min(count - 1, 10))
             self.set_timer(delay, self.refresh_view, name="refresh")
 
-    def _recovered(self, view_name: str, *, drew: bool) -> None:
-        """After a refresh that worked: say which failures are over and clear the view's line."""
+    def _recovered(self, view_name: str, *steps: str) -> None:
+        """After steps that worked: say which failures are over; clear the view's line if all are."""
         view = self.view_named(view_name)
-        if drew:
-            view.drawn_at = self.session.clock()
-        steps = ["engine tick", f"reading {view.view_title}"] + ([f"drawing {view.view_title}"] * drew)
-        for what in steps:
+        names = {"engine tick": "engine tick", "reading": f"reading {view.view_title}",
+                 "drawing": f"drawing {view.view_title}"}
+        for what in (names[step] for step in steps):
             if self.failing.pop(what, None) is not None:
                 self.notify(f"recovered: {what} works again", markup=False)
                 try:
                     self.worker_log.note(f"{what} recovered")
                 except OSError:
                     pass    # the failure that opened the log already said it cannot be written
-        if not any(what in self.failing for what in steps + [f"drawing {view.view_title}"]):
+        if not any(what in self.failing for what in names.values()):
             view.show_read_error("")
 
     def _log_name(self) -> str:
