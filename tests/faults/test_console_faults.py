@@ -14,10 +14,10 @@ from textual.widgets import DataTable, Static
 
 import console.views
 from console.cli import Context
-from console.commands.console import broken_workspace_app
+from console.commands.console import broken_store_app, broken_workspace_app
 from console.commands.demo import prepare
 from console.session import Session
-from console.store import Store
+from console.store import Store, StoreError
 from console.tui.app import OncallApp
 from console.tui.banner import Banner
 from console.workspace import Workspace, WorkspaceError, ensure_state_dir, load_workspace
@@ -139,6 +139,30 @@ async def test_invalid_oncall_yaml_still_opens(workspace: Path) -> None:
         await pilot.press("r")
         await settle(pilot)
     assert isinstance(app.return_value, Workspace)   # run_console opens the console on it
+
+
+async def test_a_store_that_does_not_open_still_opens(workspace: Path) -> None:
+    store = workspace / "oncall.duckdb"
+    store.rename(workspace / "good.duckdb")
+    store.write_text("garbage")
+    ws = load_workspace(workspace / "oncall.yaml")
+    with pytest.raises(StoreError) as failed:
+        Session(ws, clock=lambda: NOW, listen=False)
+    ctx = Context(argparse.Namespace(workspace=str(workspace)), clock=lambda: NOW)
+    app = broken_store_app(ctx, ws, failed.value)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.is_running
+        lines = banner(app)
+        assert lines[0].startswith(f"cannot open store {store}")
+        assert "Repair or move the store file, then press r" in str(
+            app.query_one("#broken-hint", Static).render())
+        (workspace / "good.duckdb").rename(store)
+        await pilot.press("r")
+        await settle(pilot)
+    session = app.return_value
+    assert isinstance(session, Session)                 # run_console opens the console on it
+    session.close()
 
 
 async def test_a_tick_that_raises_is_shown_logged_and_recovers(workspace: Path, open_session) -> None:
