@@ -32,7 +32,8 @@ class Banner(Static):
         if lines != self.lines:
             self.lines = lines
             self.update(Text("\n".join(lines)))
-        self.display = bool(lines)
+        if self.display != bool(lines):     # no layout pass when nothing changed
+            self.display = bool(lines)
 
 
 class ReadError(Static):
@@ -45,6 +46,8 @@ class ReadError(Static):
         self.text = ""
 
     def show_error(self, text: str) -> None:
-        self.text = one_line(text)
-        self.update(Text(self.text))
-        self.display = bool(text)
+        if one_line(text) != self.text:
+            self.text = one_line(text)
+            self.update(Text(self.text))
+        if self.display != bool(text):
+            self.display = bool(text)
