@@ -145,10 +145,14 @@ class OncallApp(FailureReports, App[None]):
 
     # -- refresh: one at a time; the next is armed when the previous finishes -------------
 
+    @property
+    def closing(self) -> bool:
+        """Whether the app's screen is gone: a late timer or message has nothing to draw on."""
+        return not self.query("#views")
+
     def refresh_view(self) -> None:
-        if not self.query("#views"):      # a timer firing while the app closes: nothing to refresh
-            return
-        self._load(self.view)
+        if not self.closing:
+            self._load(self.view)
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
     def _load(self, view: View, tick: bool = True) -> None:
@@ -168,6 +172,8 @@ class OncallApp(FailureReports, App[None]):
                                      banner=self.session.banner_lines()))
 
     def on_data_loaded(self, message: DataLoaded) -> None:
+        if self.closing:
+            return
         if message.events:
             self.events = (self.events + message.events)[-50:]
             for event in message.events:

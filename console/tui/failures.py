@@ -23,7 +23,7 @@ class FailureReports:
     """The console app's half that reports failures (harlequin's one StateChanged handler).
 
     The app provides `session`, `worker_log`, `failing`, `refresh_seconds`, `view_classes`,
-    `view_named`, `refresh_view` and Textual's `notify` and `set_timer`.
+    `closing`, `view_named`, `refresh_view` and Textual's `notify` and `set_timer`.
     """
 
     session: Any
@@ -31,6 +31,7 @@ class FailureReports:
     worker_log: Any
     failing: dict[str, tuple[str, int]]
     refresh_seconds: float
+    closing: bool
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
@@ -41,7 +42,8 @@ class FailureReports:
         error = worker.error
         assert error is not None
         if isinstance(error, StepFailed) and error.__cause__ is not None:
-            view = self.view_named(error.view) if error.view in self.view_classes else None
+            drawable = error.view in self.view_classes and not self.closing
+            view = self.view_named(error.view) if drawable else None
             self.report_failure(error.what, error.__cause__, view, refresh=True)
             return
         label = (worker.name or worker.group).strip("_").replace("_", " ")
