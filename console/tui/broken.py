@@ -24,10 +24,8 @@ class StillBroken(Exception):
 
 
 class BrokenWorkspaceApp(App[Any]):
-    """Shows why `subject` did not load; exits with what `attempt()` returns once it works.
-
-    `attempt` runs in a worker thread and raises StillBroken while the problem lasts.
-    """
+    """Shows why `subject` did not load; on `r` runs `attempt()` (raising StillBroken while it
+    fails, in a thread) and exits with its result once it works."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "oncall"

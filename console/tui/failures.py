@@ -22,8 +22,8 @@ class StepFailed(Exception):
 class FailureReports:
     """The console app's half that reports failures (harlequin's one StateChanged handler).
 
-    The app provides `session`, `worker_log`, `failing`, `refresh_seconds`, `view_classes`,
-    `closing`, `view_named`, `refresh_view` and Textual's `notify` and `set_timer`.
+    It uses the app's `session`, `worker_log`, `failing`, `refresh_seconds`, `view_classes`,
+    `closing`, `view_named`, `refresh_view`, `notify` and `set_timer`.
     """
 
     session: Any
