@@ -107,10 +107,11 @@ class FileProblem:
             return f"last good version from {self.last_good_at:%Y-%m-%d %H:%M:%S} UTC still in force"
         return "no last good version: nothing from it is in force, its alerts keep their state (stale)"
 
-    def lines(self) -> list[str]:
-        """One line per problem: `file:line: what — what is in force`."""
-        return [f"{problem} — {self.in_force}" for problem in self.problems or
-                [Problem(self.file, None, "does not load")]]
+    def lines(self, root: str | Path | None = None) -> list[str]:
+        """One line per problem: `file:line: what — what is in force` (files relative to
+        `root` when given)."""
+        return [f"{problem.relative_to(root)} — {self.in_force}" for problem in self.problems
+                or [Problem(self.file, None, "does not load")]]
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "kind": self.kind, "problems": [str(p) for p in self.problems],
@@ -166,9 +167,9 @@ class Config:
     signature: tuple[Any, ...] = ()
     rule_keys: set[str] = field(default_factory=set)         # of all_rules(), once it ran
 
-    def lines(self) -> list[str]:
+    def lines(self, root: str | Path | None = None) -> list[str]:
         """Every problem, one line each (the banner, `oncall check`, stderr of commands)."""
-        return [line for problem in self.problems for line in problem.lines()]
+        return [line for problem in self.problems for line in problem.lines(root)]
 
     def all_rules(self) -> list[Rule]:
         """Rule files' rules, the rules the workspace implies, and the meta-alerts."""

@@ -74,7 +74,7 @@ class Session:
     def banner_lines(self) -> list[str]:
         """What the console's banner says: each config file that does not load, and what is
         in force instead, one line each."""
-        return self.config.lines()
+        return self.config.lines(self.workspace.root)
 
     def read_ahead(self, name: str, read: Callable[[Session], Any]) -> None:
         """Start `read(self)` in a thread now, e.g. the first screen's data while the UI loads.

@@ -139,6 +139,19 @@ class Workspace:
     def allow_actions(self) -> bool:
         return self.config.allow_actions
 
+    @property
+    def state_dir(self) -> Path:
+        """Where the console keeps its own files (its log, last good versions): `.oncall/`."""
+        return self.root / ".oncall"
+
+
+def ensure_state_dir(workspace: Workspace) -> Path:
+    """The workspace's state directory, created private (0700) if it is missing."""
+    path = workspace.state_dir
+    path.mkdir(mode=0o700, exist_ok=True)
+    path.chmod(0o700)     # mkdir's mode is narrowed by the umask, and an old one may be wider
+    return path
+
 
 def find_workspace(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
     """`--workspace`, then $ONCALL_WORKSPACE, then `oncall.yaml` in the current directory."""

@@ -22,6 +22,13 @@ class Problem(Exception):
         self.file, self.line, self.key, self.message = file, line, key, message
         super().__init__(str(self))
 
+    def relative_to(self, root: str | Path | None) -> str:
+        """`file:line: message` with the file relative to `root` when it lies inside it."""
+        file = self.file
+        if root is not None and file is not None and Path(file).is_relative_to(root):
+            file = Path(file).relative_to(root)
+        return str(Problem(file, self.line, self.message, self.key))
+
     def __str__(self) -> str:
         where = str(self.file) if self.file else "<input>"
         if self.line:

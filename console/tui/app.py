@@ -16,9 +16,12 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, Static
 
 from console.session import freeze_startup_objects
+from console.tui.banner import Banner
+from console.tui.failures import FailureReports, StepFailed
 from console.tui.detail import AlertDetailScreen
 from console.tui.modals import HelpScreen, PlanModal, SilenceModal
 from console.tui.views import VIEWS, AlertsView, LogsView, ModelsView, OverviewView, SqlView, View
+from console.tui.worker_log import WorkerLog
 
 COMMANDS = {cls.view_name: cls.view_title for cls in VIEWS}
 VIEW_CLASSES = {cls.view_name: cls for cls in VIEWS}
@@ -39,17 +42,22 @@ class ViewCommands(Provider):
 
 
 class DataLoaded(Message):
-    def __init__(self, view: str, data: Any, events: list[Any], final: bool = True) -> None:
+    def __init__(self, view: str, data: Any, events: list[Any], final: bool = True,
+                 banner: list[str] | None = None) -> None:
         super().__init__()
         self.view, self.data, self.events, self.final = view, data, events, final
+        self.banner = banner
 
 
-class OncallApp(App[None]):
+
+
+class OncallApp(FailureReports, App[None]):
     """The on-call console over one session (workspace, store, clock, engine)."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "oncall"
     COMMANDS = App.COMMANDS | {ViewCommands}
+    view_classes = VIEW_CLASSES
     BINDINGS = [
         Binding("colon", "command_line", ":cmd"),
         Binding("slash", "filter", "/filter"),
@@ -73,11 +81,14 @@ class OncallApp(App[None]):
         self._mode: str | None = None   # "command" or "filter" while the input line is open
         self._mounting: dict[str, Any] = {}   # views being mounted, by name
         self._frozen = False
+        self.worker_log = WorkerLog(session.workspace)
+        self.failing: dict[str, tuple[str, int]] = {}   # what failed -> (error text, times in a row)
 
     # -- layout ------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
+        yield Banner(id="banner")
         yield Static("", id="status")
         with ContentSwitcher(initial="view-overview", id="views"):
             yield OverviewView()    # the others are mounted when first shown
@@ -89,6 +100,9 @@ class OncallApp(App[None]):
         self.query_one("#prompt").display = False
         self.focus_view()
         self._load(self.view, tick=False)   # the first frame does not wait for collectors
+
+    def on_unmount(self) -> None:
+        self.worker_log.close()
 
     @property
     def view(self) -> View:
@@ -131,20 +145,35 @@ class OncallApp(App[None]):
 
     # -- refresh: one at a time; the next is armed when the previous finishes -------------
 
-    def refresh_view(self) -> None:
-        self._load(self.view)
+    @property
+    def closing(self) -> bool:
+        """Whether the app's screen is gone: a late timer or message has nothing to draw on."""
+        return not self.query("#views")
 
-    @work(thread=True, exclusive=True, group="refresh")
+    def refresh_view(self) -> None:
+        if not self.closing:
+            self._load(self.view)
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
     def _load(self, view: View, tick: bool = True) -> None:
-        events = self.session.tick() if tick else []
-        data = view.load(self.session)
-        if isinstance(data, Iterator):        # a view that draws in steps, cheapest first
-            for part in data:
-                self.post_message(DataLoaded(view.view_name, part, [], final=False))
-            data = None
-        self.post_message(DataLoaded(view.view_name, data, events))
+        try:
+            events = self.session.tick() if tick else []
+        except Exception as exc:     # re-raised, named: the worker handler reports it
+            raise StepFailed("engine tick", view.view_name) from exc
+        try:
+            data = view.load(self.session)
+            if isinstance(data, Iterator):        # a view that draws in steps, cheapest first
+                for part in data:
+                    self.post_message(DataLoaded(view.view_name, part, [], final=False))
+                data = None
+        except Exception as exc:     # re-raised, named: the worker handler reports it
+            raise StepFailed(f"reading {view.view_title}", view.view_name) from exc
+        self.post_message(DataLoaded(view.view_name, data, events,
+                                     banner=self.session.banner_lines()))
 
     def on_data_loaded(self, message: DataLoaded) -> None:
+        if self.closing:
+            return
         if message.events:
             self.events = (self.events + message.events)[-50:]
             for event in message.events:
@@ -152,10 +181,19 @@ class OncallApp(App[None]):
                     self.notify(event.text, title=event.kind, markup=False,
                                 severity="warning" if "firing" in event.text or "DEGRADED" in event.text
                                 else "information", timeout=6)
+        if message.banner is not None:
+            self.query_one("#banner", Banner).show_lines(message.banner)
         if (message.data is not None and message.view == self.view.view_name
                 and not isinstance(self.screen, HelpScreen)):
-            self.view.draw(message.data)
+            try:
+                self.view.draw(message.data)
+                self.view.drawn_at = self.session.clock()
+                self.recovered(message.view, "drawing")
+            except Exception as exc:   # reported like a failed read; the loop goes on
+                self.report_failure(f"drawing {self.view.view_title}", exc, self.view, refresh=False)
         self._draw_status()
+        if message.final:
+            self.recovered(message.view, "engine tick", "reading")
         if message.final and not self._frozen:
             self._frozen = True          # once the first frame is out: no full-GC stalls later
             self.call_after_refresh(freeze_startup_objects)
@@ -306,7 +344,7 @@ class OncallApp(App[None]):
 
         self.push_screen(SilenceModal(f"{{{text}}}"), done)
 
-    @work(thread=True, group="action")
+    @work(thread=True, group="action", exit_on_error=False)
     def _create_silence(self, labels: dict[str, str], request: Any) -> None:
         from console.durations import parse_duration
         from console.silences import Matcher, create_silence
@@ -335,7 +373,7 @@ class OncallApp(App[None]):
         if selected:
             self._plan_action("promote", selected[0], selected[1])
 
-    @work(thread=True, group="action")
+    @work(thread=True, group="action", exit_on_error=False)
     def _plan_action(self, kind: str, model: str, version: str | None) -> None:
         from console.actions import Promote, Rollback
 
@@ -356,7 +394,7 @@ class OncallApp(App[None]):
         self.push_screen(PlanModal(f"{plan.action}: {plan.model}", plan.text(),
                                    protected_name=plan.model if plan.protected else None), done)
 
-    @work(thread=True, group="action")
+    @work(thread=True, group="action", exit_on_error=False)
     def _apply(self, action: Any, plan: Any, confirmation: Any) -> None:
         try:
             action.apply(plan, reason=confirmation.reason, typed_name=confirmation.typed_name)

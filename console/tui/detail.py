@@ -11,9 +11,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
+from textual.worker import Worker, WorkerState
 
 from console import views as v
 from console.output import cell
+from console.tui.banner import error_text
 
 
 class AlertDetailScreen(Screen[None]):
@@ -50,10 +52,16 @@ class AlertDetailScreen(Screen[None]):
     def on_mount(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="alert-detail")
+    @work(thread=True, exclusive=True, group="alert-detail", exit_on_error=False)
     def load(self) -> None:
         detail = v.alert_detail(self.session.store, self.fingerprint)
         self.app.call_from_thread(self.draw, detail)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.app.worker_failed(event.worker, f"alert {self.fingerprint}")
+            self.query_one("#alert-head", Static).update(
+                Text(f"could not read this alert: {error_text(event.worker.error)}", style="red"))
 
     def draw(self, detail: v.AlertDetail | None) -> None:
         self.detail = detail

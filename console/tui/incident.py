@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.worker import Worker, WorkerState
 
 from console import incident_page as pages
 from console.output import cell
@@ -167,6 +168,10 @@ class IncidentScreen(Screen[None]):
         yield Input(id="inc-input")
         yield Footer()
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.app.worker_failed(event.worker, f"incident {self.incident_id}")
+
     def on_mount(self) -> None:
         self.query_one("#inc-input", Input).display = False
         self.query_one("#inc-timeline", DataTable).focus()
@@ -200,7 +205,7 @@ class IncidentScreen(Screen[None]):
             found = pages.matched_playbooks(self.library, incident)
             self.candidate = found[0] if found else None
 
-    @work(thread=True, exclusive=True, group="incident-load")
+    @work(thread=True, exclusive=True, group="incident-load", exit_on_error=False)
     def reload(self) -> None:
         try:
             self._ensure_runner()
@@ -345,7 +350,7 @@ class IncidentScreen(Screen[None]):
         if self._writable():
             self._transition(to_status)
 
-    @work(thread=True, group="incident-write")
+    @work(thread=True, group="incident-write", exit_on_error=False)
     def _transition(self, to_status: str) -> None:
         try:
             pages.incidents.transition(self.session.store, self.incident_id, to_status,
@@ -389,7 +394,7 @@ class IncidentScreen(Screen[None]):
         elif mode == "skip":
             self._step("skip", reason=text)
 
-    @work(thread=True, group="incident-write")
+    @work(thread=True, group="incident-write", exit_on_error=False)
     def _add_note(self, text: str) -> None:
         pages.incidents.add_note(self.session.store, self.incident_id, text,
                                  now=self.session.clock(), actor=self.session.actor)
@@ -405,7 +410,7 @@ class IncidentScreen(Screen[None]):
         else:
             self._start()
 
-    @work(thread=True, group="incident-write")
+    @work(thread=True, group="incident-write", exit_on_error=False)
     def _start(self) -> None:
         from console.runbooks import start_run
 
@@ -438,7 +443,7 @@ class IncidentScreen(Screen[None]):
             return
         self._step("advance", answer=list(step.answers)[index])
 
-    @work(thread=True, group="incident-write")
+    @work(thread=True, group="incident-write", exit_on_error=False)
     def _plan_step(self) -> None:
         preview = self.runner.preview()
         if preview.error:
@@ -461,7 +466,7 @@ class IncidentScreen(Screen[None]):
 
         self.app.push_screen(PlanModal(title, body, protected_name=protected), done)
 
-    @work(thread=True, group="incident-write")
+    @work(thread=True, group="incident-write", exit_on_error=False)
     def _step(self, verb: str, **kw: Any) -> None:
         self.busy = True
         try:

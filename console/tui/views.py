@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Input, Sparkline, Static
 
 from console import views as v
 from console.output import cell
+from console.tui.banner import ReadError
 from console.tui.tables import matches, selected_key, show_text_table, sync_table
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -41,12 +42,23 @@ class View(Vertical):
         super().__init__(id=f"view-{self.view_name}", classes="view")
         self.filter_text = ""
         self.data: Any = None
+        self.drawn_at: Any = None       # when the data drawn last was read (the session's clock)
+        self.read_error: ReadError | None = None
 
     def load(self, session: Any) -> Any:
         raise NotImplementedError
 
     def draw(self, data: Any) -> None:
         raise NotImplementedError
+
+    def show_read_error(self, text: str) -> None:
+        """Say above the view's widgets why its data could not be read; "" hides it."""
+        if self.read_error is None:
+            if not text:
+                return
+            self.read_error = ReadError(classes="read-error")
+            self.mount(self.read_error, before=0)
+        self.read_error.show_error(text)
 
     def redraw(self) -> None:
         if self.data is not None:

@@ -1,0 +1,97 @@
+"""Failed workers and refresh steps: notified once, logged with the traceback, never fatal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.worker import Worker, WorkerState
+
+from console.tui.banner import error_text
+
+MAX_BACKOFF = 60.0   # seconds between refreshes while one keeps failing
+
+
+class StepFailed(Exception):
+    """One step of a refresh raised: `what` names it, the original error is `__cause__`."""
+
+    def __init__(self, what: str, view: str) -> None:
+        super().__init__(what)
+        self.what, self.view = what, view
+
+
+class FailureReports:
+    """The console app's half that reports failures (harlequin's one StateChanged handler).
+
+    It uses the app's `session`, `worker_log`, `failing`, `refresh_seconds`, `view_classes`,
+    `closing`, `view_named`, `refresh_view`, `notify` and `set_timer`.
+    """
+
+    session: Any
+    view_classes: dict[str, Any]
+    worker_log: Any
+    failing: dict[str, tuple[str, int]]
+    refresh_seconds: float
+    closing: bool
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.worker_failed(event.worker)
+
+    def worker_failed(self, worker: Worker[Any], where: str = "") -> None:
+        """Report a worker that raised (the screens' workers come here too, naming `where`)."""
+        error = worker.error
+        assert error is not None
+        if isinstance(error, StepFailed) and error.__cause__ is not None:
+            drawable = error.view in self.view_classes and not self.closing
+            view = self.view_named(error.view) if drawable else None
+            self.report_failure(error.what, error.__cause__, view, refresh=True)
+            return
+        label = (worker.name or worker.group).strip("_").replace("_", " ")
+        self.report_failure(f"{where}: {label}" if where else label, error, None, refresh=False)
+
+    def report_failure(self, what: str, error: BaseException, view: Any, *,
+                       refresh: bool) -> None:
+        """Notify once per distinct error, log the traceback, say so on the view, re-arm."""
+        text = error_text(error)
+        previous, count = self.failing.get(what, ("", 0))
+        count = count + 1 if previous == text else 1
+        self.failing[what] = (text, count)
+        try:
+            if count == 1:
+                self.worker_log.failure(what, error)
+            else:
+                self.worker_log.repeat(what, count)
+        except OSError as exc:
+            if count == 1:
+                self.notify(f"could not write {self.worker_log.path}: {error_text(exc)}",
+                            severity="error", markup=False)
+        if count == 1:
+            self.notify(f"{what} failed: {text} (traceback in {self._log_name()})",
+                        severity="error", markup=False, timeout=10)
+        if view is not None:
+            drawn = f" — showing what was read at {view.drawn_at:%H:%M:%S} UTC" if view.drawn_at else ""
+            view.show_read_error(f"could not {'refresh' if 'tick' in what else 'read'}: "
+                                 f"{what}: {text}{drawn}")
+        if refresh and self.refresh_seconds:
+            delay = min(MAX_BACKOFF, self.refresh_seconds * 2 ** min(count - 1, 10))
+            self.set_timer(delay, self.refresh_view, name="refresh")
+
+    def recovered(self, view_name: str, *steps: str) -> None:
+        """After steps that worked: say which failures are over; clear the view's line if all are."""
+        view = self.view_named(view_name)
+        names = {"engine tick": "engine tick", "reading": f"reading {view.view_title}",
+                 "drawing": f"drawing {view.view_title}"}
+        for what in (names[step] for step in steps):
+            if self.failing.pop(what, None) is not None:
+                self.notify(f"recovered: {what} works again", markup=False)
+                try:
+                    self.worker_log.note(f"{what} recovered")
+                except OSError:
+                    pass    # the failure that opened the log already said it cannot be written
+        if not any(what in self.failing for what in names.values()):
+            view.show_read_error("")
+
+    def _log_name(self) -> str:
+        path = self.worker_log.path
+        root = self.session.workspace.root
+        return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
