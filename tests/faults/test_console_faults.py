@@ -98,7 +98,8 @@ async def test_invalid_slo_file_opens_with_a_banner(workspace: Path, open_sessio
         assert app.is_running
         lines = banner(app)
         assert len(lines) == 1 and lines[0].startswith("slos/fraud-scoring.yaml:4: ")
-        assert lines[0].endswith(" — no SLOs loaded; fix the file, then restart the console")
+        assert lines[0].endswith(" — no last good version: nothing from it is in force, its "
+                                 "alerts keep their state (stale)")
         assert 1 <= app.query_one("#banner").region.height <= 2      # a long line wraps
         assert rows(app, "#slo-board") == []
         assert rows(app, "#overview-alerts")[0][:2] == ["firing", "FraudScoringLatency"]
@@ -106,6 +107,64 @@ async def test_invalid_slo_file_opens_with_a_banner(workspace: Path, open_sessio
         await pilot.press("colon", *"alerts", "enter")       # every view keeps the banner
         await settle(pilot)
         assert app.view.view_name == "alerts" and banner(app) == lines
+
+
+async def test_invalid_slo_file_keeps_its_last_good_version_on_the_board(workspace: Path,
+                                                                         open_session) -> None:
+    session = Session(load_workspace(workspace / "oncall.yaml"), clock=lambda: NOW,
+                      run_engine=False, listen=False)
+    good = [s.name for s in session.slos]            # loaded once: kept as the last good version
+    session.close()
+    slo_file = workspace / "slos" / "fraud-scoring.yaml"
+    slo_file.write_text(slo_file.read_text().replace("objective: 99.5", "objective: 99.5x"))
+    app = OncallApp(open_session(workspace), refresh_seconds=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        (line,) = banner(app)
+        assert line.startswith("slos/fraud-scoring.yaml:4: slos[0].objective: ")
+        assert line.endswith(" — last good version from 2026-11-20 12:00:00 UTC still in force")
+        board = {row[0].split(" {")[0] for row in rows(app, "#slo-board")}
+        assert good and board == set(good)
+
+
+RULES = """groups:
+  - name: g
+    rules:
+      - alert: ErrorsHigh
+        expr: SELECT 'api' AS service, 2.0 AS value
+"""
+
+
+async def test_a_rules_file_typo_while_firing_resolves_nothing_in_the_console(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    rule_file = tmp_path / "rules" / "app.yaml"
+    rule_file.write_text(RULES)
+    (tmp_path / "oncall.yaml").write_text("rules: [rules/*.yaml]\n")
+    clock = [NOW]
+    first = Session(load_workspace(tmp_path / "oncall.yaml"), clock=lambda: clock[0], listen=False)
+    first.tick()
+    first.close()
+    with rule_file.open("a") as handle:
+        handle.write("   - alert: Bad\n  expr: [\n")
+    clock[0] = NOW + timedelta(minutes=5)
+    session = Session(load_workspace(tmp_path / "oncall.yaml"), clock=lambda: clock[0], listen=False)
+    app = OncallApp(session, refresh_seconds=0)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("r")              # an engine cycle with the broken file
+            await settle(pilot)
+            assert app.is_running
+            (line,) = banner(app)
+            assert line.startswith("rules/app.yaml:") and "bad YAML" in line
+            assert line.endswith("last good version from 2026-11-20 12:00:00 UTC still in force")
+            shown = {r[1]: r[0] for r in rows(app, "#overview-alerts")}
+            assert shown["ErrorsHigh"] == "firing"
+            assert shown["OncallConfigInvalid"] == "firing"
+        states = dict(session.store.query("SELECT name, state FROM alerts")[1])
+        assert states["ErrorsHigh"] == "firing"
+    finally:
+        session.close()
 
 
 async def test_healthy_workspace_has_no_banner(workspace: Path, open_session) -> None:
