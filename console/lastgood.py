@@ -42,6 +42,7 @@ class Kept:
     text: str
     sha256: str
     loaded_at: datetime
+    kind: str = ""
 
 
 def _sha(text: str) -> str:
@@ -63,18 +64,16 @@ class LastGood:
             tables = self.store.query("SELECT count(*) FROM information_schema.tables "
                                       "WHERE table_name = 'config_files'")[1][0][0]
             if tables:      # a snapshot of an older store has none yet
-                for path, text, sha, loaded_at in self.store.query(
-                        "SELECT path, text, sha256, loaded_at FROM config_files")[1]:
-                    self._kept[path] = Kept(text, sha, loaded_at)
+                for path, text, sha, loaded_at, kind in self.store.query(
+                        "SELECT path, text, sha256, loaded_at, kind FROM config_files")[1]:
+                    self._kept[path] = Kept(text, sha, loaded_at, kind)
         return self._kept
 
     def get(self, path: str | Path) -> Kept | None:
         return self._all().get(str(path))
 
     def of_kind(self, kind: str) -> dict[str, Kept]:
-        rows = self.store.query("SELECT path FROM config_files WHERE kind = ?", [kind])[1] \
-            if self._all() else []
-        return {r[0]: self._all()[r[0]] for r in rows}
+        return {path: kept for path, kept in self._all().items() if kept.kind == kind}
 
     def keep(self, path: str | Path, kind: str, text: str, now: datetime) -> None:
         """Record `text` as the file's last good version (when the store is writable)."""
@@ -87,7 +86,7 @@ class LastGood:
         with self.store.transaction() as cur:
             cur.execute("INSERT OR REPLACE INTO config_files (path, kind, sha256, text, loaded_at) "
                         "VALUES (?, ?, ?, ?, ?)", [str(path), kind, sha, text, now])
-        self._all()[str(path)] = Kept(text, sha, now)
+        self._all()[str(path)] = Kept(text, sha, now, kind)
 
 
 # -- what failed -----------------------------------------------------------------------
@@ -406,9 +405,9 @@ def _last_good_workspace(path: Path, error: WorkspaceError) -> Workspace | None:
     except StoreError:
         return None
     try:
-        texts = {Path(p): k.text for p, k in LastGood(store).of_kind("workspace").items()}
-        oldest = min((k.loaded_at for k in LastGood(store).of_kind("workspace").values()),
-                     default=None)
+        kept = LastGood(store).of_kind("workspace")
+        texts = {Path(p): k.text for p, k in kept.items()}
+        oldest = min((k.loaded_at for k in kept.values()), default=None)
     finally:
         store.close()
     if path not in texts:
