@@ -127,6 +127,19 @@ async def test_invalid_slo_file_keeps_its_last_good_version_on_the_board(workspa
         assert good and board == set(good)
 
 
+async def test_a_broken_playbook_is_named_in_the_banner(workspace: Path, open_session) -> None:
+    (workspace / "playbooks").mkdir()
+    (workspace / "playbooks" / "mine.yaml").write_text("id: mine\ntitle: [\n")
+    config = workspace / "oncall.yaml"
+    config.write_text(config.read_text() + "playbooks: [playbooks/]\n")
+    app = OncallApp(open_session(workspace), refresh_seconds=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.is_running
+        (line,) = banner(app)
+        assert line.startswith("playbooks/mine.yaml:") and "bad YAML" in line
+
+
 RULES = """groups:
   - name: g
     rules:

@@ -231,3 +231,21 @@ def test_a_broken_playbook_keeps_its_last_good_version(tmp_path, oncall):
     with Store.open_read(workspace.store_path) as store:
         config = load_config(workspace, store, NOW)
     assert "mine" in config.playbooks and config.status[str(book)] == "last-good"
+
+
+def test_removing_a_paging_rule_on_purpose_says_so_in_the_incident_timeline(ws):
+    from console import incidents
+    from console.engine import Engine
+    from console.workspace import load_workspace
+
+    (ws / "rules" / "app.yaml").write_text(RULES.replace("severity: ticket", "severity: page"))
+    workspace = load_workspace(ws / "oncall.yaml")
+    with Store.open(workspace.store_path) as store:
+        engine = Engine(workspace, store, collectors=[])
+        engine.tick(NOW)
+        (incident,) = incidents.list_incidents(store)
+        (ws / "rules" / "app.yaml").write_text(RULES.split("      - alert: ErrorsHigh")[0]
+                                                + RULES.split("labels: {severity: ticket}\n")[1])
+        engine.tick(NOW + timedelta(minutes=1))
+        texts = [e.text for e in incidents.timeline(store, incident.id)]
+    assert f"alert resolved: ErrorsHigh (rule removed from {ws / 'rules' / 'app.yaml'})" in texts
