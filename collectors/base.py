@@ -67,10 +67,10 @@ def available_collectors(kinds: Iterable[str] | None = None,
             cls = ep.load()
             if not (isinstance(cls, type) and issubclass(cls, Collector)):
                 raise TypeError(f"{ep.value} is not a Collector subclass")
-        except Exception as exc:  # a broken plugin is reported, never fatal
+        except Exception as exc:  # a broken plugin is reported (`oncall check`, the workspace)
             broken[ep.name] = f"{type(exc).__name__}: {exc}"
-            continue
-        loaded[ep.name] = cls
+        else:
+            loaded[ep.name] = cls
     return loaded, broken
 
 

@@ -96,11 +96,9 @@ class CollectorScheduler:
         if not outcome.ok and not self._stopped.is_set():
             delay = backoff_delay(self.intervals[name], self.failures[name], self.max_backoff)
             delay *= 1 + random.uniform(0, self.jitter)
-            try:
+            if self.scheduler.get_job(name) is not None:   # gone when shutting down
                 self.scheduler.modify_job(name, next_run_time=datetime.now().astimezone()
                                           + timedelta(seconds=delay))
-            except Exception:  # the job is gone (shutting down): nothing to re-arm
-                pass
         if self.on_run is not None:
             self.on_run(outcome)
 

@@ -43,6 +43,7 @@ class Session:
         self._config_lock = threading.Lock()
         self.engine: Any = None
         self._ahead: dict[str, Future[Any]] = {}
+        self.read_ahead_failures: list[tuple[str, BaseException]] = []
         self.control = None
         self.runs_engine = self.owner and run_engine
         if self.owner and listen:
@@ -94,13 +95,15 @@ class Session:
 
     def read_ahead_result(self, name: str) -> Any:
         """What `read_ahead(name, …)` read (waiting for it), once; None if nothing was started
-        or the read failed (the caller reads again and reports the error its own way)."""
+        or the read failed: the caller reads again, and the failure is kept in
+        `read_ahead_failures` for the console to report."""
         future = self._ahead.pop(name, None)
         if future is None:
             return None
         try:
             return future.result()
-        except Exception:
+        except Exception as exc:   # kept, and reported by whoever shows the session
+            self.read_ahead_failures.append((name, exc))
             return None
 
     @property

@@ -183,6 +183,9 @@ class OncallApp(FailureReports, App[None]):
                                 else "information", timeout=6)
         if message.banner is not None:
             self.query_one("#banner", Banner).show_lines(message.banner)
+        while self.session.read_ahead_failures:     # read again since; still worth knowing
+            name, error = self.session.read_ahead_failures.pop(0)
+            self.report_failure(f"reading {name} at start", error, None, refresh=False)
         if (message.data is not None and message.view == self.view.view_name
                 and not isinstance(self.screen, HelpScreen)):
             try:

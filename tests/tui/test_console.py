@@ -179,6 +179,8 @@ async def test_the_first_frame_shows_what_was_read_ahead(workspace: Path, sessio
         await settle(pilot)
         assert len(rows(app, "#slo-board")) == 2
         assert rows(app, "#overview-alerts")[0][:2] == ["firing", "FraudScoringLatency"]
+        assert any(n.severity == "error" and "reading overview at start failed: "
+                   "ZeroDivisionError" in n.message for n in app._notifications)
 
 
 async def test_views_are_mounted_when_first_shown(workspace: Path, session_for) -> None:
