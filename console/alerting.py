@@ -332,9 +332,9 @@ class AlertEngine:
         self.notifier = notifier
         self.batched = batched
 
-    def due(self, now: datetime) -> list[Rule]:
+    def due(self, now: datetime, states: dict[str, dict[str, Any]] | None = None) -> list[Rule]:
         """Rules whose group interval has passed since their last evaluation."""
-        states = load_rule_states(self.store)
+        states = load_rule_states(self.store) if states is None else states
         return [r for r in self.rules if states.get(r.key, {}).get("last_eval") is None
                 or now - states[r.key]["last_eval"] >= r.interval]
 
@@ -342,7 +342,8 @@ class AlertEngine:
         """One cycle at `now`: evaluate, step every alert, apply silences, save, notify."""
         started = time.perf_counter()
         report = CycleReport(now)
-        todo = self.due(now) if only_due else list(self.rules)
+        states = load_rule_states(self.store)
+        todo = self.due(now, states) if only_due else list(self.rules)
         results = evaluate(self.store, todo, now, batched=self.batched)
         previous: dict[str, list[Alert]] = {}
         for alert in load_alerts(self.store):
@@ -351,7 +352,6 @@ class AlertEngine:
         alerts: list[Alert] = []
         rule_states: list[dict[str, Any]] = []
         elapsed_ms = (time.perf_counter() - started) * 1000 / max(len(todo), 1)
-        states = load_rule_states(self.store)
         for result in results:
             rule = result.rule
             new, transitions, warnings = step(rule, result, previous.pop(rule.key, []), now,
