@@ -24,18 +24,23 @@ class IncidentNews:
 
 
 def _paging_alerts(store: Any) -> list[tuple[str, datetime | None]]:
-    """Firing, unsilenced alerts whose severity label is `page`: (fingerprint, fired_at)."""
+    """Firing alerts whose severity label is `page` and that nothing mutes: (fingerprint, fired_at).
+
+    As Alertmanager notifies no alert a silence or an inhibition mutes, a muted page opens
+    no incident.
+    """
     rows = store.query(
-        "SELECT fingerprint, fired_at, labels, silenced_by FROM alerts WHERE state = 'firing' "
-        "ORDER BY fired_at NULLS LAST, fingerprint")[1]
-    out = []
-    for fingerprint, fired_at, labels, silenced_by in rows:
-        if str(json.loads(labels or "{}").get("severity", "")).lower() != PAGE:
-            continue
-        if silenced_by and json.loads(silenced_by):
-            continue
-        out.append((fingerprint, fired_at))
-    return out
+        "SELECT fingerprint, fired_at, labels, silenced_by, inhibited_by FROM alerts "
+        "WHERE state = 'firing' ORDER BY fired_at NULLS LAST, fingerprint")[1]
+    return [(fingerprint, fired_at)
+            for fingerprint, fired_at, labels, silenced_by, inhibited_by in rows
+            if str(json.loads(labels or "{}").get("severity", "")).lower() == PAGE
+            and not _muted(silenced_by) and not _muted(inhibited_by)]
+
+
+def _muted(by: str | None) -> bool:
+    """Whether a stored JSON list of silence ids or inhibiting fingerprints names any."""
+    return bool(by and json.loads(by))
 
 
 def _covered(all_incidents: list[incidents.Incident], fingerprint: str,

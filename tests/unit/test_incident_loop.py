@@ -24,16 +24,18 @@ def store(tmp_path: Path):
 
 
 def put_alert(store, fingerprint: str, labels: dict, *, state: str = "firing",
-              fired_at: datetime | None = T0, silenced: bool = False) -> None:
+              fired_at: datetime | None = T0, silenced: bool = False,
+              inhibited: bool = False) -> None:
     with store.transaction() as cur:
         cur.execute("DELETE FROM alerts WHERE fingerprint = ?", [fingerprint])
         cur.execute("INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, "
-                    "state, active_since, fired_at, resolved_at, value, silenced_by) "
-                    "VALUES (?, 'slo', 'r', 'SLOErrorBudgetBurn', ?, ?, ?, ?, ?, ?, 20.0, ?)",
+                    "state, active_since, fired_at, resolved_at, value, silenced_by, inhibited_by) "
+                    "VALUES (?, 'slo', 'r', 'SLOErrorBudgetBurn', ?, ?, ?, ?, ?, ?, 20.0, ?, ?)",
                     [fingerprint, json.dumps(labels), json.dumps({"summary": "burning fast"}),
                      state, fired_at, fired_at,
                      fired_at + timedelta(minutes=30) if state == "resolved" else None,
-                     json.dumps(["s1"]) if silenced else None])
+                     json.dumps(["s1"]) if silenced else None,
+                     json.dumps(["fp-other"]) if inhibited else None])
 
 
 def history(store, fingerprint: str, ts: datetime, to_state: str) -> None:
@@ -70,9 +72,10 @@ def test_same_group_links_instead_of_declaring(store) -> None:
     assert [(n.created, n.incident_id) for n in news] == [(True, 2)]
 
 
-def test_tickets_silenced_and_pending_alerts_declare_nothing(store) -> None:
+def test_tickets_muted_and_pending_alerts_declare_nothing(store) -> None:
     put_alert(store, "t", {**LATENCY, "severity": "ticket"})
     put_alert(store, "s", {**LATENCY, "slo": "other"}, silenced=True)
+    put_alert(store, "i", {**LATENCY, "slo": "fourth"}, inhibited=True)
     put_alert(store, "p", {**LATENCY, "slo": "third"}, state="pending", fired_at=None)
     assert run_incident_cycle(store, T0) == []
     assert incidents.list_incidents(store) == []
