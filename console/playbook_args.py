@@ -23,6 +23,7 @@ INPUT_REF = re.compile(r"^\{\{-?\s*inputs\.([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}$")
 JINJA_MARKS = ("{{", "{%", "{#")
 _UNSAFE_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
+_OTHER_URL = re.compile(r"(?<![A-Za-z0-9+.-])(?!https?://)[A-Za-z][A-Za-z0-9+.-]*://", re.IGNORECASE)
 
 
 class ArgumentRefused(ValueError):
@@ -86,6 +87,8 @@ def _label_problem(value: str) -> str | None:
     char = _unsafe_character(value)
     if char is not None:
         return f"holds the control character {char!r}"
+    if _OTHER_URL.search(value):
+        return "holds a non-http(s) URL (declare `type: url` for URLs)"
     return None
 
 
@@ -103,6 +106,8 @@ def _url_problem(value: str) -> str | None:
         return "is not an http(s) URL"
     if "@" in parts.netloc:
         return "carries credentials (user:password@); put them in a file the program reads"
+    if _OTHER_URL.search(value):
+        return "carries a non-http(s) URL inside it"
     return None
 
 
