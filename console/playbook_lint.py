@@ -50,8 +50,7 @@ OPERAND_IS_PROGRAM = {"awk", "gawk", "mawk", "nawk", "sed"}
 COMMAND_STRING = {"xargs": "builds command lines from its input",
                   "watch": "runs its arguments through `sh -c`",
                   "su": "runs `-c` through a shell", "runuser": "runs `-c` through a shell",
-                  "script": "runs `-c` through a shell", "eval": "runs its arguments as code",
-                  "busybox": "runs its arguments as an applet"}
+                  "script": "runs `-c` through a shell", "eval": "runs its arguments as code"}
 # wrapper -> options taking a value; after its options (and operands) comes the program it runs
 WRAPPERS: dict[str, set[str]] = {
     "sudo": {"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-T", "-U", "--user", "--group",
@@ -65,6 +64,7 @@ WRAPPERS: dict[str, set[str]] = {
     "chroot": {"--userspec", "--groups"}, "env": {"-u", "-C", "--unset", "--chdir"},
     "flock": {"-w", "-E", "--timeout", "--conflict-exit-code"}, "taskset": set(),
     "chrt": set(), "unbuffer": set(), "nsenter": {"-t", "--target"}, "unshare": set(),
+    "busybox": set(),
 }
 WRAPPER_OPERANDS = {"timeout": 1, "chroot": 1, "flock": 1, "taskset": 1, "chrt": 1}
 SHELL_RUNNING_FLAGS = {"sudo": {"-s", "-i", "--shell", "--login"}, "doas": {"-s"},
@@ -121,18 +121,24 @@ def _interpreter(argv: list[str], at: int, name: str) -> list[Finding]:
     while i < len(argv) and _is_option(argv[i], name) and argv[i] != "--":
         element = argv[i]
         if _flag_in(element, spec["code"]):
-            return _templated_from(argv, i, f"puts a templated value into `{name} {element}` "
-                                            "inline code: run a script or program that takes "
-                                            "the value as its own argument")
+            return _inline_code(argv, i, name)
         if element in spec.get("module", set()):
             return _operand(argv, i + 1, f"the module `{name} {element}` runs")
         from_file = from_file or element in spec.get("file", set())
         i += 2 if element in spec.get("value", set()) | spec.get("file", set()) else 1
     i += 1 if i < len(argv) and argv[i] == "--" else 0
+    if i < len(argv) and argv[i] in spec["code"]:          # a verb such as `deno eval`
+        return _inline_code(argv, i, name)
     if from_file:
         return []
     return _operand(argv, i, f"the {'program' if name in OPERAND_IS_PROGRAM else 'script'} "
                              f"`{name}` runs")
+
+
+def _inline_code(argv: list[str], at: int, name: str) -> list[Finding]:
+    return _templated_from(argv, at, f"puts a templated value into `{name} {argv[at][:20]}` "
+                                     "inline code: run a script or program that takes the "
+                                     "value as its own argument")
 
 
 def _operand(argv: list[str], at: int, what: str) -> list[Finding]:
@@ -182,8 +188,6 @@ def _wrapper(argv: list[str], at: int, name: str) -> list[Finding]:
     if name == "env":
         while i < len(argv) and "=" in argv[i] and not is_templated(argv[i]):
             i += 1
-    if name == "nice" and i < len(argv) and re.fullmatch(r"-\d+", argv[i]):
-        i += 1
     i += WRAPPER_OPERANDS.get(name, 0)
     return _program(argv, i) if i < len(argv) else []
 

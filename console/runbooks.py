@@ -18,7 +18,8 @@ from jinja2 import StrictUndefined
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from console.durations import parse_duration
-from console.playbook_args import ArgumentRefused, Input, check_value, input_ref, is_templated, shown
+from console.playbook_args import (ArgumentRefused, Input, check_value, input_ref, is_templated,
+                                   shown)
 from console.playbook_lint import argv_findings, unused_inputs
 from console.yamlmarks import MarkedDict, MarkedList, Problem, load_marked, locate
 
@@ -144,6 +145,11 @@ class Playbook(_Strict):
             if step.id == step_id:
                 return step
         raise KeyError(step_id)
+
+    def place(self, step_id: str | None) -> str:
+        """`file:line` of a step (or just the file) for messages."""
+        line = self.line_of.get(step_id or "")
+        return f"{self.file or self.id}" + (f":{line}" if line else "")
 
     def after(self, step: Step) -> str:
         """The step that follows `step` when nothing branches: `next`, else the one below."""
@@ -528,7 +534,7 @@ class RenderError(RunError):
 
 
 class StepRefused(RunError):
-    """A command step that may not run (unsafe argv, a value that fails its type); audited `denied`."""
+    """A command step that may not run (unsafe argv, a value failing its type); audited `denied`."""
 
     def __init__(self, message: str, detail: dict[str, Any]) -> None:
         super().__init__(message)
@@ -679,13 +685,8 @@ class Runner:
         try:
             return TEMPLATES.from_string(template).render(self.context)
         except TemplateError as exc:
-            line = self.playbook.line_of.get(self.current_step or "", None)
-            place = f"{self.playbook.file or self.playbook.id}" + (f":{line}" if line else "")
-            raise RenderError(f"{place}: {where}: cannot render {template!r}: {exc}") from None
-
-    def _place(self, step: Step) -> str:
-        line = self.playbook.line_of.get(step.id)
-        return f"{self.playbook.file or self.playbook.id}" + (f":{line}" if line else "")
+            raise RenderError(f"{self.playbook.place(self.current_step)}: {where}: cannot render "
+                              f"{template!r}: {exc}") from None
 
     def command_argv(self, step: Step) -> list[str]:
         """The argv a command step runs: re-checked for safety, each input rendered and typed."""
@@ -694,7 +695,8 @@ class Runner:
         if findings:
             index, why = findings[0]
             more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-            raise StepRefused(f"{self._place(step)}: step {step.id}: argv[{index}] {why}{more}; "
+            raise StepRefused(f"{self.playbook.place(step.id)}: step {step.id}: argv[{index}] "
+                              f"{why}{more}; "
                               "the step does not run (see `oncall playbook lint`)",
                               {"argv": argv, "unsafe": [i for i, _ in findings]})
         values = {name: self._input_value(step, name, spec) for name, spec in step.inputs.items()}
@@ -705,9 +707,9 @@ class Runner:
         try:
             return check_value(spec, value)
         except ArgumentRefused as exc:
-            message = _redact(f"{self._place(step)}: step {step.id}: {name}: {exc}; the step "
-                              "does not run (fix the value at its source, or skip the step)",
-                              self.secrets)
+            message = _redact(f"{self.playbook.place(step.id)}: step {step.id}: {name}: {exc}; "
+                              "the step does not run (fix the value at its source, or skip the "
+                              "step)", self.secrets)
             raise StepRefused(message, {"argv": list(step.argv or []), "input": name,
                                         "type": spec.type,
                                         "value": _redact(shown(value, 200), self.secrets)}) \
@@ -937,7 +939,8 @@ class Runner:
             self._timeline(cur, now, "step", text, {"step": step.id, "outcome": outcome,
                                                     "error": error, "output": _brief(output)})
             _audit(cur, now, self.ctx.actor, f"playbook.{step.kind}",
-                   stop or ("failed" if failed else "after"), f"playbook:{self.playbook.id}/{step.id}",
+                   stop or ("failed" if failed else "after"),
+                   f"playbook:{self.playbook.id}/{step.id}",
                    output.get("reason"), {"run": self.run_id, "argv": output.get("argv"),
                                           "sql": step.sql, "params": output.get("params"),
                                           "answer": answer},
@@ -959,22 +962,11 @@ def _brief(output: dict[str, Any]) -> dict[str, Any]:
     return brief
 
 
-def _unsafe_steps(playbook: Playbook) -> list[str]:
-    """One line per command step whose argv fails the safety check, with file:line."""
-    lines = []
-    for step in playbook.steps:
-        findings = argv_findings(step.argv or [], step.inputs) if step.kind == "command" else []
-        if findings:
-            line = playbook.line_of.get(step.id)
-            place = f"{playbook.file or playbook.id}" + (f":{line}" if line else "")
-            index, why = findings[0]
-            lines.append(f"{place}: step {step.id}: argv[{index}] {why}")
-    return lines
-
-
 def _refuse_unsafe(ctx: RunContext, playbook: Playbook, incident_id: int | None) -> None:
     """Refuse, and audit as denied, a run of a playbook with an unsafe command step."""
-    unsafe = _unsafe_steps(playbook)
+    unsafe = [f"{playbook.place(step.id)}: step {step.id}: argv[{found[0][0]}] {found[0][1]}"
+              for step in playbook.steps if step.kind == "command"
+              and (found := argv_findings(step.argv or [], step.inputs))]
     if not unsafe:
         return
     message = (f"playbook {playbook.id} does not start: {unsafe[0]}"
