@@ -67,5 +67,6 @@ def test_cli_shows_the_render_failure_and_exits_1(oncall, tmp_path: Path) -> Non
         incidents.declare(store, "x", now=NOW, actor="alice", detail={"alert": {"name": "A"}})
     done = oncall("playbook", "run", "p", "--incident", "1", "--yes", cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "→ failed: " in done.stdout and "cannot render" in done.stdout
+    assert "cannot prepare this step: " in done.stdout and "cannot render" in done.stdout
+    assert "  → failed" in done.stdout
     assert "→ done" not in done.stdout and "run 1 failed" in done.stdout
