@@ -18,10 +18,14 @@ from jinja2 import StrictUndefined
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from console.durations import parse_duration
+from console.playbook_args import (ArgumentRefused, Input, check_value, input_ref, is_templated,
+                                   shown)
+from console.playbook_lint import argv_findings, unused_inputs
 from console.yamlmarks import MarkedDict, MarkedList, Problem, load_marked, locate
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 STEP_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+INPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 END = "end"
 CONTEXT_NAMES = ("alert", "incident", "vars", "labels", "annotations")
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "playbooks"
@@ -86,8 +90,9 @@ class Step(_Strict):
     sql: str | None = None
     params: list[str] = []
     expect: Expectation | None = None
-    # command
+    # command: argv elements are literal or exactly "{{ inputs.NAME }}" of a typed input
     argv: list[str] | None = None
+    inputs: dict[str, Input] = {}
     timeout: Duration = timedelta(seconds=60)
     # action
     action: str | None = None
@@ -113,6 +118,12 @@ class Step(_Strict):
             raise ValueError("`argv` needs the program as its first element")
         if self.default is not None and self.default not in self.answers:
             raise ValueError(f"default {self.default!r} is not one of the answers")
+        if self.inputs and self.kind != "command":
+            raise ValueError("`inputs` belongs to command steps")
+        for name in self.inputs:
+            if not INPUT_NAME.match(name):
+                raise ValueError(f"input name {name!r}: use letters, digits and _ (it is used "
+                                 "as {{ inputs.NAME }})")
         return self
 
 
@@ -134,6 +145,11 @@ class Playbook(_Strict):
             if step.id == step_id:
                 return step
         raise KeyError(step_id)
+
+    def place(self, step_id: str | None) -> str:
+        """`file:line` of a step (or just the file) for messages."""
+        line = self.line_of.get(step_id or "")
+        return f"{self.file or self.id}" + (f":{line}" if line else "")
 
     def after(self, step: Step) -> str:
         """The step that follows `step` when nothing branches: `next`, else the one below."""
@@ -229,7 +245,7 @@ def _template_fields(step: Step) -> list[tuple[str, str]]:
     """(key, template) for every templated string of a step."""
     out = [("title", step.title), ("text", step.text)]
     out += [(f"params[{i}]", p) for i, p in enumerate(step.params)]
-    out += [(f"argv[{i}]", a) for i, a in enumerate(step.argv or [])]
+    out += [(f"inputs.{n}.from", spec.source) for n, spec in step.inputs.items()]
     out += [(f"args.{k}", v) for k, v in step.args.items()]
     if step.reason:
         out.append(("reason", step.reason))
@@ -304,12 +320,28 @@ def lint_playbook(path: str | Path) -> list[Problem]:
             problems += _template_problems(template, declared, path,
                                            _step_key_line(data, index, key, path),
                                            f"steps[{index}].{key}")
+        problems += _argv_problems(step, index, data, path)
     reachable = _reachable(playbook, ids)
     for index, step in enumerate(playbook.steps):
         if step.id not in reachable and ids.get(step.id) == index:
             problems.append(Problem(path, _step_key_line(data, index, "id", path),
                                     f"step {step.id!r} is unreachable from the first step",
                                     f"steps[{index}]"))
+    return problems
+
+
+def _argv_problems(step: Step, index: int, data: Any, path: Path) -> list[Problem]:
+    """A command step's unsafe argv elements and unused inputs, each at its own line."""
+    if step.kind != "command":
+        return []
+    problems = [Problem(path, _step_key_line(data, index, f"argv[{i}]", path),
+                        why, f"steps[{index}].argv[{i}]")
+                for i, why in argv_findings(step.argv or [], step.inputs)]
+    problems += [Problem(path, _step_key_line(data, index, f"inputs.{name}", path),
+                         f"declared but no argv element is {{{{ inputs.{name} }}}}: use it or "
+                         "remove it",
+                         f"steps[{index}].inputs.{name}")
+                 for name in unused_inputs(step.argv or [], step.inputs)]
     return problems
 
 
@@ -497,6 +529,18 @@ class RunError(Exception):
     """A run that cannot go on as asked (render failure, missing answer, no confirmation)."""
 
 
+class RenderError(RunError):
+    """A template of the step that does not render: the step is failed and the run stops there."""
+
+
+class StepRefused(RunError):
+    """A command step that may not run (unsafe argv, a value failing its type); audited `denied`."""
+
+    def __init__(self, message: str, detail: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
 @dataclass
 class RunContext:
     """What a run acts with: the store, who acts, the clock, and the workspace's permissions."""
@@ -641,9 +685,35 @@ class Runner:
         try:
             return TEMPLATES.from_string(template).render(self.context)
         except TemplateError as exc:
-            line = self.playbook.line_of.get(self.current_step or "", None)
-            place = f"{self.playbook.file or self.playbook.id}" + (f":{line}" if line else "")
-            raise RunError(f"{place}: {where}: cannot render {template!r}: {exc}") from None
+            raise RenderError(f"{self.playbook.place(self.current_step)}: {where}: cannot render "
+                              f"{template!r}: {exc}") from None
+
+    def command_argv(self, step: Step) -> list[str]:
+        """The argv a command step runs: re-checked for safety, each input rendered and typed."""
+        argv = list(step.argv or [])
+        findings = argv_findings(argv, step.inputs)
+        if findings:
+            index, why = findings[0]
+            more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+            raise StepRefused(f"{self.playbook.place(step.id)}: step {step.id}: argv[{index}] "
+                              f"{why}{more}; "
+                              "the step does not run (see `oncall playbook lint`)",
+                              {"argv": argv, "unsafe": [i for i, _ in findings]})
+        values = {name: self._input_value(step, name, spec) for name, spec in step.inputs.items()}
+        return [values[input_ref(a)] if is_templated(a) else a for a in argv]
+
+    def _input_value(self, step: Step, name: str, spec: Input) -> str:
+        value = self.render(spec.source, f"step {step.id}.inputs.{name}.from")
+        try:
+            return check_value(spec, value)
+        except ArgumentRefused as exc:
+            message = _redact(f"{self.playbook.place(step.id)}: step {step.id}: {name}: {exc}; "
+                              "the step does not run (fix the value at its source, or skip the "
+                              "step)", self.secrets)
+            raise StepRefused(message, {"argv": list(step.argv or []), "input": name,
+                                        "type": spec.type,
+                                        "value": _redact(shown(value, 200), self.secrets)}) \
+                from None
 
     def preview(self) -> Preview:
         """The current step resolved: the exact argv, SQL and parameters, or the action plan."""
@@ -660,8 +730,7 @@ class Runner:
                 preview.params = [self.render(p, f"{where}.params[{i}]")
                                   for i, p in enumerate(step.params)]
             elif step.kind == "command":
-                argv = [self.render(a, f"{where}.argv[{i}]") for i, a in enumerate(step.argv or [])]
-                preview.argv = [_redact(a, self.secrets) for a in argv]
+                preview.argv = [_redact(a, self.secrets) for a in self.command_argv(step)]
             elif step.kind == "decision":
                 preview.question = self.render(step.question or "", f"{where}.question")
                 preview.answers = list(step.answers)
@@ -702,6 +771,10 @@ class Runner:
                            f"{', '.join(step.answers)}")
         try:
             outcome, output, error = self._execute(step, answer, reason, typed_name)
+        except StepRefused as exc:
+            return self._record(step, "failed", exc.detail, str(exc), answer, stop="denied")
+        except RenderError as exc:
+            return self._record(step, "failed", {}, str(exc), answer, stop="failed")
         except RunError as exc:
             outcome, output, error = "failed", {}, str(exc)
         return self._record(step, outcome, output, error, answer)
@@ -715,6 +788,7 @@ class Runner:
 
     def _execute(self, step: Step, answer: str | None, reason: str | None,
                  typed_name: str | None) -> tuple[str, dict[str, Any], str | None]:
+        self._prepare(step)
         if step.kind == "instruction":
             return "done", {}, None
         if step.kind == "query":
@@ -731,6 +805,14 @@ class Runner:
         if step.kind == "action":
             return self._action(step, reason, typed_name)
         return self._wait(step)
+
+    def _prepare(self, step: Step) -> None:
+        """Render the step's text before it counts as run: a template that fails fails the step."""
+        where = f"step {step.id}"
+        for key, template in (("title", step.title), ("text", step.text),
+                              ("question", step.question)):
+            if template:
+                self.render(template, f"{where}.{key}")
 
     def _query(self, step: Step) -> tuple[list[tuple], dict[str, Any]]:
         problem = _select_only(step.sql or "")
@@ -750,10 +832,10 @@ class Runner:
 
     def _command(self, step: Step) -> tuple[str, dict[str, Any], str | None]:
         import subprocess
-        argv = [self.render(a, f"step {step.id}.argv[{i}]") for i, a in enumerate(step.argv or [])]
-        shown = [_redact(a, self.secrets) for a in argv]
+        argv = self.command_argv(step)
+        displayed = [_redact(a, self.secrets) for a in argv]
         timeout = step.timeout.total_seconds()
-        output: dict[str, Any] = {"argv": shown}
+        output: dict[str, Any] = {"argv": displayed}
         try:
             done = subprocess.run(argv, shell=False, capture_output=True, text=True,
                                   errors="replace", stdin=subprocess.DEVNULL, timeout=timeout)
@@ -764,7 +846,7 @@ class Runner:
                 output[name] = _redact(data[-OUTPUT_LIMIT:], self.secrets)
             return "failed", output, f"timed out after {timeout:g}s"
         except (OSError, ValueError, UnicodeError) as exc:
-            return "failed", output, f"could not start {shown[0]!r}: {exc}"
+            return "failed", output, f"could not start {displayed[0]!r}: {exc}"
         output.update(returncode=done.returncode,
                       stdout=_redact(done.stdout[-OUTPUT_LIMIT:], self.secrets),
                       stderr=_redact(done.stderr[-OUTPUT_LIMIT:], self.secrets))
@@ -824,10 +906,13 @@ class Runner:
                         {"playbook": self.playbook.id, "run": self.run_id, **detail})
 
     def _record(self, step: Step, outcome: str, output: dict[str, Any], error: str | None,
-                answer: str | None) -> Outcome:
+                answer: str | None, stop: str | None = None) -> Outcome:
+        """Store one outcome; `stop` (its audit phase) keeps the run failed at this step."""
         failed = outcome in ("failed", "timeout")
-        if step.kind == "decision" and outcome == "answered":
-            next_step: str | None = step.answers[answer or ""]
+        if stop:
+            next_step: str | None = None
+        elif step.kind == "decision" and outcome == "answered":
+            next_step = step.answers[answer or ""]
         elif failed and step.on_fail:
             next_step = step.on_fail
         elif failed and step.kind in ("command", "action", "wait_for"):
@@ -854,7 +939,8 @@ class Runner:
             self._timeline(cur, now, "step", text, {"step": step.id, "outcome": outcome,
                                                     "error": error, "output": _brief(output)})
             _audit(cur, now, self.ctx.actor, f"playbook.{step.kind}",
-                   "failed" if failed else "after", f"playbook:{self.playbook.id}/{step.id}",
+                   stop or ("failed" if failed else "after"),
+                   f"playbook:{self.playbook.id}/{step.id}",
                    output.get("reason"), {"run": self.run_id, "argv": output.get("argv"),
                                           "sql": step.sql, "params": output.get("params"),
                                           "answer": answer},
@@ -876,6 +962,22 @@ def _brief(output: dict[str, Any]) -> dict[str, Any]:
     return brief
 
 
+def _refuse_unsafe(ctx: RunContext, playbook: Playbook, incident_id: int | None) -> None:
+    """Refuse, and audit as denied, a run of a playbook with an unsafe command step."""
+    unsafe = [f"{playbook.place(step.id)}: step {step.id}: argv[{found[0][0]}] {found[0][1]}"
+              for step in playbook.steps if step.kind == "command"
+              and (found := argv_findings(step.argv or [], step.inputs))]
+    if not unsafe:
+        return
+    message = (f"playbook {playbook.id} does not start: {unsafe[0]}"
+               + (f" (and {len(unsafe) - 1} more step(s))" if len(unsafe) > 1 else "")
+               + "; run `oncall playbook lint`")
+    with ctx.store.transaction() as cur:
+        _audit(cur, ctx.clock(), ctx.actor, "playbook.start", "denied", f"playbook:{playbook.id}",
+               None, {"incident": incident_id, "unsafe": unsafe}, {"error": message})
+    raise StepRefused(message, {"unsafe": unsafe})
+
+
 def start_run(ctx: RunContext, playbook: Playbook, *, incident: Any = None,
               alert: dict[str, Any] | None = None) -> Runner:
     """Fix the run's variables from the alert and incident, store the run, and return its runner."""
@@ -886,6 +988,7 @@ def start_run(ctx: RunContext, playbook: Playbook, *, incident: Any = None,
         "created_at": str(incident.created_at)}
     if alert is None and incident is not None:
         alert = incident.detail.get("alert")
+    _refuse_unsafe(ctx, playbook, None if incident is None else incident.id)
     view = alert_context(alert)
     context: dict[str, Any] = {"alert": view, "labels": view["labels"],
                                "annotations": view["annotations"], "incident": inc, "vars": {}}

@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                             description="Playbooks guide the response to one kind of failure.")
     verbs = parser.add_subparsers(title="verbs", metavar="VERB", dest="verb", required=True)
     lint = verbs.add_parser("lint", help="check playbooks: schema, step targets, unreachable "
-                            "steps, undefined template variables (exit 1 on problems)")
+                            "steps, undefined template variables, command arguments that could "
+                            "become a program, an option or code (exit 1 on problems)")
     lint.add_argument("paths", nargs="*", help="files or directories (default: the shipped "
                       "library and the workspace's playbook directories)")
     lint.add_argument("--format", choices=("table", "json"), default="table")
@@ -135,7 +136,9 @@ def _drive(runner: Any, args: Any, answers: dict[str, str]) -> int:
                 return 0
             kwargs.update(confirm=True, reason=args.reason, typed_name=args.confirm_name)
         outcome = runner.advance(**kwargs)
-        print(f"  → {outcome.outcome}" + (f": {outcome.error}" if outcome.error else ""))
+        repeated = outcome.error and outcome.error == preview.error     # already said above
+        print(f"  → {outcome.outcome}" + (f": {outcome.error}" if outcome.error and not repeated
+                                          else ""))
         if outcome.output.get("rows") is not None:
             from console.output import render_table
             print("  " + render_table(outcome.output["columns"],

@@ -12,8 +12,8 @@ BROKEN = Path(__file__).resolve().parents[1] / "fixtures" / "broken_playbooks"
 SEEDED = {
     ("unknown_target.yaml", 6, "unknown step 'nowhere'"),
     ("unreachable.yaml", 7, "'orphan' is unreachable"),
-    ("undefined_var.yaml", 8, "undefined template variable 'vars.modle'"),
-    ("undefined_var.yaml", 11, "undefined template variable 'hostname'"),
+    ("undefined_var.yaml", 10, "undefined template variable 'vars.modle'"),
+    ("undefined_var.yaml", 13, "undefined template variable 'hostname'"),
     ("schema_kind.yaml", 5, "'shell'"),
     ("schema_missing.yaml", 4, "a query step needs `sql`"),
     ("schema_missing.yaml", 9, "colour: unknown key"),
@@ -22,6 +22,10 @@ SEEDED = {
     ("bad_yaml.yaml", 5, "bad YAML"),
     ("unknown_action.yaml", 6, "unknown action 'delete-everything'"),
     ("templated_sql.yaml", 6, "`sql` is not templated"),
+    ("unsafe_argv.yaml", 6, "into `sh -c` inline code"),
+    ("unsafe_argv.yaml", 11, "templated value the program (argv[0])"),
+    ("unsafe_argv.yaml", 16, "is templated but not a typed input"),
+    ("unsafe_argv.yaml", 21, "declared but no argv element is {{ inputs.host }}"),
 }
 
 
