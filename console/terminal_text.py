@@ -5,8 +5,8 @@ written raw, `\\x1b]0;…\\x07` retitles the window, `\\x1b[2J` clears the scree
 overwrites a line, `\\u202e` reverses what follows and a newline forges another row.  Here
 each such character becomes a visible escape: C0 controls as `\\x1b` (`\\n`, `\\r`, `\\t`
 for those three), DEL, C1 controls, bidi controls, line separators and lone surrogates as
-`\\u009b`.  Every escape produced is also a JSON string escape, so JSON output passed
-through `escape_text` stays JSON and decodes to the same value.
+`\\u009b`.  `json.dumps` escapes C0 itself and leaves the rest raw; their escapes here are
+JSON escapes, so JSON passed through `escape_text` stays JSON and decodes to the same value.
 
 `escape` is for one value (a table cell, a label, a title inside a line); `escape_text` is
 for whole output and keeps the newlines and tabs that lay it out.  `guard_streams` puts
