@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Sequence
@@ -56,10 +57,18 @@ def cell(value: Any) -> str:
     return escape(value)
 
 
+_PARTIAL_ESCAPE = re.compile(r"\\(x[0-9a-f]?|u[0-9a-f]{0,3})?$")
+
+
+def _cut(text: str, width: int) -> str:
+    """`text` cut to `width`, without leaving half an escape (`\\x1`) at the end."""
+    return text if len(text) <= width else _PARTIAL_ESCAPE.sub("", text[:width])
+
+
 def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 60) -> str:
     """Columns padded to their widest cell (cut at `max_width`) under upper-case headings."""
     columns = [escape(c) for c in columns]
-    cells = [[cell(v)[:max_width] for v in row] for row in rows]
+    cells = [[_cut(cell(v), max_width) for v in row] for row in rows]
     widths = [len(c) for c in columns]
     for row in cells:
         for i, text in enumerate(row):
