@@ -14,6 +14,7 @@ from typing import Any, Callable, NoReturn
 from console import commands
 from console.store import Store, StoreError, StoreLocked
 from console.store.db import StoreNeedsRepair
+from console.terminal_text import escape, guard_streams
 from console.workspace import Workspace, WorkspaceError
 
 
@@ -79,7 +80,7 @@ class Context:
 
             self._config = load_config(self.workspace, store, self.now())
             for line in self._config.lines():
-                print(f"oncall: {line}", file=sys.stderr)
+                print(f"oncall: {escape(line)}", file=sys.stderr)
         return self._config
 
     def config_failed(self) -> bool:
@@ -148,7 +149,7 @@ def _say_integrity(store: Store) -> None:
     name = store.snapshot_of or store.path
     for finding in integrity_report(store)["findings"]:
         if finding["pending"] or finding["detected_at"] is None:
-            print(f"oncall: store {name}: {finding['text']}", file=sys.stderr)
+            print(f"oncall: store {name}: {escape(finding['text'])}", file=sys.stderr)
 
 
 def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("table", "json")) -> None:
@@ -173,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    print(f"oncall: {message}", file=sys.stderr)
+    print(f"oncall: {escape(message)}", file=sys.stderr)
     raise SystemExit(code)
 
 
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None, *, store: Store | None = None,
         fail(str(exc), exc.code)
     except WorkspaceError as exc:
         for problem in exc.problems:
-            print(f"oncall: {problem}", file=sys.stderr)
+            print(f"oncall: {escape(problem)}", file=sys.stderr)
         return 2
     except StoreError as exc:
         fail(str(exc))
@@ -239,4 +240,5 @@ def _forward(ctx: Context, argv: list[str], locked: StoreLocked) -> int:
 
 
 def entry(argv: list[str] | None = None) -> Any:  # pragma: no cover - console script shim
+    guard_streams()          # nothing from outside reaches the terminal raw, whatever prints it
     sys.exit(main(argv))

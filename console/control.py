@@ -41,9 +41,9 @@ def emit(text: str) -> None:
 
 
 def sys_stdout() -> Any:
-    import sys
+    from console.terminal_text import owner_stdout
 
-    return sys.__stdout__
+    return owner_stdout()
 
 
 class _Handler(socketserver.StreamRequestHandler):

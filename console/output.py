@@ -1,4 +1,10 @@
-"""Printing rows as a table, JSON or CSV for the read commands' `--format`."""
+"""Printing rows as a table, JSON or CSV for the read commands' `--format`.
+
+Values come from outside (labels, log lines, server answers), so none reaches the terminal
+raw: a table or CSV cell is one line with its control characters shown escaped, and JSON
+carries them only as JSON escapes, so it decodes to the exact value (see
+`console.terminal_text`).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,12 @@ import csv
 import io
 import json
 import math
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Sequence
+
+from console.terminal_text import escape, escape_text
 
 FORMATS = ("table", "json", "csv")
 
@@ -34,7 +43,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def cell(value: Any) -> str:
-    """One value as table text: no NaN or inf ever reaches the screen."""
+    """One value as table text on one line: no NaN, inf or control character reaches the screen."""
     if value is None:
         return ""
     if isinstance(value, float):
@@ -45,12 +54,21 @@ def cell(value: Any) -> str:
         return f"{value:.6g}"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
-    text = str(value)
-    return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
+    return escape(value)
+
+
+_PARTIAL_ESCAPE = re.compile(r"\\(x[0-9a-f]?|u[0-9a-f]{0,3})?$")
+
+
+def _cut(text: str, width: int) -> str:
+    """`text` cut to `width`, without leaving half an escape (`\\x1`) at the end."""
+    return text if len(text) <= width else _PARTIAL_ESCAPE.sub("", text[:width])
 
 
 def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 60) -> str:
-    cells = [[cell(v)[:max_width] for v in row] for row in rows]
+    """Columns padded to their widest cell (cut at `max_width`) under upper-case headings."""
+    columns = [escape(c) for c in columns]
+    cells = [[_cut(cell(v), max_width) for v in row] for row in rows]
     widths = [len(c) for c in columns]
     for row in cells:
         for i, text in enumerate(row):
@@ -61,18 +79,19 @@ def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_widt
 
 
 def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
+    """The rows in `fmt`: an aligned table, JSON (a list of objects) or CSV."""
     if fmt == "json":
-        return json.dumps([dict(zip(columns, map(_jsonable, row))) for row in rows], indent=2,
-                          ensure_ascii=False)
+        return dumps([dict(zip(columns, row)) for row in rows])
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([_jsonable(v) if not isinstance(v, str) else v for v in row])
-        return buf.getvalue().rstrip("\n")
+            writer.writerow([escape(v) if isinstance(v, str) else _jsonable(v) for v in row])
+        return escape_text(buf.getvalue().rstrip("\n"))
     return render_table(columns, rows)
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(_jsonable(data), indent=2, ensure_ascii=False)
+    """`data` as indented JSON; non-ASCII text stays readable, control characters are escapes."""
+    return escape_text(json.dumps(_jsonable(data), indent=2, ensure_ascii=False))

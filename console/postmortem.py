@@ -1,4 +1,9 @@
-"""Postmortem export: an incident, its timeline, actions, impact and follow-ups as Markdown."""
+"""Postmortem export: an incident, its timeline, actions, impact and follow-ups as Markdown.
+
+Text from outside (titles, labels, timeline notes, action results) goes in with its control
+characters shown escaped and on one line, so the draft carries no raw escape sequence and a
+value cannot add a heading or a table row.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from console.incidents import format_span, get_incident, timeline
+from console.terminal_text import escape
 
 
 def slo_impact(store: Any, slos: list[Any], start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -37,7 +43,8 @@ def _pct(value: float | None) -> str:
 
 
 def _cell(text: Any) -> str:
-    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+    """One value in a Markdown table cell: one line, pipes escaped, controls shown escaped."""
+    return escape(text if text is not None else "").replace("|", "\\|")
 
 
 def export_markdown(store: Any, incident_id: int, *, now: datetime, slos: list[Any] | None = None,
@@ -45,16 +52,16 @@ def export_markdown(store: Any, incident_id: int, *, now: datetime, slos: list[A
     """The postmortem draft for one incident."""
     incident = get_incident(store, incident_id)
     end = incident.resolved_at or incident.mitigated_at or now
-    lines = [f"# Incident {incident.id}: {incident.title}", "",
+    lines = [f"# Incident {incident.id}: {escape(incident.title)}", "",
              "## Summary", "",
              f"- Severity: {incident.severity or '—'}",
              f"- Status: {incident.status}",
-             f"- Commander: {incident.commander or '—'}",
+             f"- Commander: {escape(incident.commander or '—')}",
              f"- Declared: {incident.created_at:%Y-%m-%d %H:%M:%S} UTC",
              f"- Acknowledged: {_when(incident.acked_at)}",
              f"- Mitigated: {_when(incident.mitigated_at)}",
              f"- Resolved: {_when(incident.resolved_at)}",
-             f"- Alerts: {', '.join(incident.alerts) or '—'}", "",
+             f"- Alerts: {escape(', '.join(incident.alerts) or '—')}", "",
              "## Response times", "",
              f"- Time to acknowledge (MTTA): {format_span(incident.time_to_ack)}",
              f"- Time to mitigate: {format_span(incident.time_to_mitigate)}",
@@ -65,15 +72,15 @@ def export_markdown(store: Any, incident_id: int, *, now: datetime, slos: list[A
         lines.append("No SLOs given; impact not computed.")
     for row in impact:
         if "error" in row:
-            lines.append(row["error"])
+            lines.append(escape(row["error"]))
             continue
-        group = ", ".join(f"{k}={v}" for k, v in sorted(row["group"].items()))
-        lines.append(f"- {row['slo']}{' (' + group + ')' if group else ''}: error budget burned "
+        group = escape(", ".join(f"{k}={v}" for k, v in sorted(row["group"].items())))
+        lines.append(f"- {escape(row['slo'])}{' (' + group + ')' if group else ''}: error budget burned "
                      f"during the incident {_pct(row['burned'])} (remaining "
                      f"{_pct(row['remaining_before'])} → {_pct(row['remaining_after'])})")
     lines += ["", "## Timeline", "", "| time (UTC) | kind | who | what |", "| --- | --- | --- | --- |"]
     for entry in timeline(store, incident.id):
-        lines.append(f"| {entry.ts:%Y-%m-%d %H:%M:%S} | {entry.kind} | {_cell(entry.actor or '')} "
+        lines.append(f"| {entry.ts:%Y-%m-%d %H:%M:%S} | {_cell(entry.kind)} | {_cell(entry.actor or '')} "
                      f"| {_cell(entry.text)} |")
     lines += ["", "## Actions", ""]
     actions = _actions(store, incident.created_at, end)
@@ -83,11 +90,11 @@ def export_markdown(store: Any, incident_id: int, *, now: datetime, slos: list[A
         lines += ["| time (UTC) | action | phase | who | target | reason | result |",
                   "| --- | --- | --- | --- | --- | --- | --- |"]
         for ts, actor, action, phase, target, reason, result in actions:
-            lines.append(f"| {ts:%Y-%m-%d %H:%M:%S} | {action} | {phase} | {_cell(actor)} | "
+            lines.append(f"| {ts:%Y-%m-%d %H:%M:%S} | {_cell(action)} | {_cell(phase)} | {_cell(actor)} | "
                          f"{_cell(target)} | {_cell(reason)} | {_cell((result or '')[:200])} |")
     lines += ["", "## Follow-ups", ""]
     followups = incident.detail.get("followups", [])
-    lines += [f"- [ ] {f['text']}" + (f" (owner: {f['owner']})" if f.get("owner") else "")
+    lines += [f"- [ ] {escape(f['text'])}" + (f" (owner: {escape(f['owner'])})" if f.get("owner") else "")
               for f in followups] or ["- [ ] (none recorded yet)"]
     return "\n".join(lines) + "\n"
 

@@ -10,6 +10,7 @@ from typing import Any
 from console.cli import CliError, add_format
 from console.durations import parse_duration
 from console.output import render
+from console.terminal_text import escape
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -110,7 +111,7 @@ def _warn_refused(silences: list[Any], now: Any) -> None:
     """One stderr line for each stored silence that mutes nothing because Alertmanager would refuse it."""
     for silence in silences:
         if silence.state(now) == "refused":
-            print(f"oncall: silence {silence.id} mutes nothing: {silence.refused}; expire it with "
+            print(f"oncall: silence {silence.id} mutes nothing: {escape(silence.refused)}; expire it with "
                   f"`oncall alerts expire {silence.id}`", file=sys.stderr)
 
 
@@ -151,7 +152,7 @@ def run_silence(ctx: Any) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from None
     ctx.out(f"silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M:%S}: "
-            f"{', '.join(str(m) for m in matchers)}"
+            f"{escape(', '.join(str(m) for m in matchers))}"
             + (f" (Alertmanager {silence.external_id})" if silence.external_id else ""))
     return 0
 

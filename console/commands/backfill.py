@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from console.output import dumps
+from console.terminal_text import escape
 
 FORMATS = ("prometheus", "openmetrics", "jsonl", "csv", "parquet")
 
@@ -34,7 +35,7 @@ def run(ctx: Any) -> int:
         try:
             report = import_file(store, name, now=ctx.now(), fmt=ctx.args.file_format)
         except ImportFailed as exc:
-            print(f"oncall: {exc}")
+            print(f"oncall: {escape(exc)}")
             failed = True
             continue
         reports.append(report)
@@ -44,7 +45,7 @@ def run(ctx: Any) -> int:
             print(f"{report.path}: {report.fmt}, {report.lines} lines read{resumed}, "
                   f"{report.added} {what} added, {report.skipped} skipped")
             for line, reason in report.skips:
-                print(f"  {report.path.name}:{line}: {reason}")
+                print(f"  {escape(report.path.name)}:{line}: {escape(reason)}")
             if report.skipped > len(report.skips):
                 print(f"  … and {report.skipped - len(report.skips)} more skipped")
     if ctx.fmt == "json":

@@ -8,6 +8,7 @@ from typing import Any, Callable
 from console.output import dumps
 from console.store import StoreError, StoreMissing
 from console.store.journal import wal_path
+from console.terminal_text import escape
 from console.workspace import Workspace, WorkspaceError
 from console.yamlmarks import Problem, YamlLimits, load_marked
 
@@ -101,7 +102,7 @@ def run(ctx: Any) -> int:
         if len(exc.problems) == 1 and "no workspace here" in exc.problems[0].message:
             raise
         for problem in exc.problems:
-            print(problem)
+            print(escape(problem))
         print(f"{len(exc.problems)} problem(s)")
         return 1
     problems = check_workspace(ws)
@@ -136,7 +137,7 @@ def run(ctx: Any) -> int:
         print(dumps(summary))
     else:
         for line in lines:
-            print(line)
+            print(escape(line))
         print(f"workspace {ws.path}")
         if len(ws.files) > 1:
             print(f"  includes    {', '.join(str(f) for f in ws.files[1:])}")
@@ -150,7 +151,7 @@ def run(ctx: Any) -> int:
         if "integrity" in summary:
             findings = summary["integrity"]["findings"]
             print(f"  integrity   {summary['integrity']['status']}"
-                  + "".join(f"\n    {f['text']}" for f in findings))
+                  + "".join(f"\n    {escape(f['text'])}" for f in findings))
         print(f"  sources     {len(ws.config.sources)}"
               + "".join(f"\n    {s.name} ({s.kind}, every {s.interval.total_seconds():g}s"
                         f"{', disabled' if not s.enabled else ''})" for s in ws.config.sources))

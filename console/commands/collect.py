@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 from console.output import dumps, render
+from console.terminal_text import escape
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -77,7 +78,7 @@ def run(ctx: Any) -> int:
     stop = threading.Event()
 
     def report(outcome: Any) -> None:
-        status = "ok" if outcome.ok else f"FAILED: {outcome.error}"
+        status = "ok" if outcome.ok else f"FAILED: {escape(outcome.error)}"
         print(f"{outcome.at:%Y-%m-%d %H:%M:%S} {outcome.name}: {outcome.rows} rows "
               f"in {outcome.seconds:.2f}s, {status}", flush=True)
 

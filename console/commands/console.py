@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from console.store import StoreError
+from console.terminal_text import escape
 from console.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
 
 
@@ -94,5 +95,5 @@ def until_it_works(app: Any) -> Any:
     result = app.run()
     if result is None:
         for problem in app.problems:       # still there after the screen is gone
-            print(f"oncall: {problem}", file=sys.stderr)
+            print(f"oncall: {escape(problem)}", file=sys.stderr)
     return result

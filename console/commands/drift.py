@@ -8,6 +8,7 @@ from typing import Any
 
 from console.cli import CliError
 from console.output import dumps, render
+from console.terminal_text import escape
 
 READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "json", ".ndjson": "json",
            ".json": "json"}
@@ -148,7 +149,7 @@ def print_report(ctx: Any, drift: Any, quality: Any) -> None:
         ctx.out(f"quality: {quality.current_rows} current rows, {quality.reference_rows} reference rows; "
                 + ("no problems" if not quality.problems else f"{len(quality.problems)} problem(s)"))
         for problem in quality.problems:
-            ctx.out(f"  - {problem}")
+            ctx.out(f"  - {escape(problem)}")
 
 
 def _record(ctx: Any, model: str, drift: Any, quality: Any) -> None:

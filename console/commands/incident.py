@@ -7,6 +7,7 @@ import getpass
 from typing import Any
 
 from console.output import dumps, render_table
+from console.terminal_text import escape
 
 
 def actor() -> str:
@@ -86,8 +87,8 @@ def run(ctx: Any) -> int:
                      "detail": e.detail} for e in entries]}))
                 return 0
             data = _as_dict(incident, now)
-            print(f"#{incident.id} {incident.title}")
-            print(f"{incident.severity}  {incident.status}  commander {incident.commander or '—'}"
+            print(f"#{incident.id} {escape(incident.title)}")
+            print(f"{incident.severity}  {incident.status}  commander {escape(incident.commander or '—')}"
                   f"  age {data['age']}  TTA {data['tta']}  TTR {data['ttr']}")
             print(render_table(["time", "kind", "who", "what"],
                                [[e.ts, e.kind, e.actor or "", e.text] for e in entries], 100))
@@ -118,7 +119,7 @@ def run(ctx: Any) -> int:
     if ctx.fmt == "json":
         print(dumps(_as_dict(incident, now)))
     else:
-        print(f"incident {incident.id}: {incident.status} ({incident.severity}) {incident.title}")
+        print(f"incident {incident.id}: {incident.status} ({incident.severity}) {escape(incident.title)}")
     return 0
 
 

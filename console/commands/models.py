@@ -11,6 +11,7 @@ from typing import Any
 
 from console.cli import CliError, add_format
 from console.output import dumps, render
+from console.terminal_text import escape
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -199,7 +200,7 @@ def _run_action(ctx: Any, make: Any) -> int:
                 print("dry run: nothing changed")
             return 0
         if ctx.fmt != "json":
-            print(plan.text())
+            print(_plan_text(plan))
         try:   # read-only and a missing reason refuse before any prompt
             action.check_allowed(plan, reason=args.reason, typed_name=plan.model)
         except ActionRefused as exc:
@@ -213,9 +214,9 @@ def _run_action(ctx: Any, make: Any) -> int:
             raise CliError(str(exc), 1) from None
         outcome: dict[str, Any] = {"applied": True, **result}
         if ctx.fmt != "json":
-            print(f"done: {plan.summary} ({registry.where} reports "
-                  f"v{result.get('observed_version', '?')})" if action.moves_alias
-                  else f"done: {plan.summary}")
+            print(escape(f"done: {plan.summary} ({registry.where} reports "
+                         f"v{result.get('observed_version', '?')})" if action.moves_alias
+                         else f"done: {plan.summary}"))
         code = 0
         if action.moves_alias:
             hook = run_deploy_hook(env, plan, reason=args.reason)
@@ -223,8 +224,8 @@ def _run_action(ctx: Any, make: Any) -> int:
                 outcome["deploy_hook"] = {"argv": hook.argv, "returncode": hook.returncode,
                                           "ok": hook.ok, "error": hook.error}
                 if ctx.fmt != "json":
-                    print(f"deploy hook {'ok' if hook.ok else 'FAILED: ' + str(hook.error)}: "
-                          f"{hook.argv}")
+                    print(escape(f"deploy hook {'ok' if hook.ok else 'FAILED: ' + str(hook.error)}: "
+                                 f"{hook.argv}"))
                 code = 0 if hook.ok else 1
         policy = registry.policy(plan.model)
         if action.name == "rollback" and policy.watch and not args.no_watch:
@@ -243,7 +244,12 @@ def _show(ctx: Any, plan: Any, outcome: dict[str, Any]) -> None:
                                 "protected": plan.protected, "params": plan.params,
                                 "lines": plan.lines}, **outcome}))
     else:
-        print(plan.text())
+        print(_plan_text(plan))
+
+
+def _plan_text(plan: Any) -> str:
+    """The plan as shown before it applies: each line from the registry kept to one line."""
+    return "\n".join([escape(plan.summary), *("  " + escape(line) for line in plan.lines)])
 
 
 def _confirm(ctx: Any, plan: Any) -> str | None:
@@ -252,7 +258,7 @@ def _confirm(ctx: Any, plan: Any) -> str | None:
     typed = args.confirm
     interactive = sys.stdin.isatty()
     if plan.protected and typed is None and interactive:
-        typed = input(f"{plan.model} is protected; type its name to confirm: ").strip()
+        typed = input(f"{escape(plan.model)} is protected; type its name to confirm: ").strip()
     if not args.yes:
         if not interactive:
             raise CliError("not applied: pass --yes to apply without a prompt, or --dry-run")
@@ -270,19 +276,19 @@ def _watch(ctx: Any, plan: Any, config: Any, env: Any) -> dict[str, Any]:
     started, t0 = ctx.now(), time.monotonic()
     path = ctx.store_path()
     if ctx.fmt != "json":
-        print(f"watching {plan.model} for up to {config.duration} (every {config.every}); "
+        print(f"watching {escape(plan.model)} for up to {config.duration} (every {config.every}); "
               "Ctrl-C stops watching, the rollback stays")
     status = watch_rollback(lambda: Store.open_read(path), config, model=plan.model,
                             started=started,
                             clock=lambda: started + timedelta(seconds=time.monotonic() - t0),
-                            on_status=(lambda s: print("  " + s.text(plan.model)))
+                            on_status=(lambda s: print("  " + escape(s.text(plan.model))))
                             if ctx.fmt != "json" else None)
     try:
         with Store.open(path) as store:
             record_outcome(store, status, model=plan.model, incident_id=env.incident_id,
                            actor=env.actor, started=started)
     except StoreError as exc:
-        print(f"oncall: could not record the watch's outcome: {exc}", file=sys.stderr)
+        print(f"oncall: could not record the watch's outcome: {escape(exc)}", file=sys.stderr)
     return {"state": status.state, "error_ratio": status.error_ratio, "burn": status.burn}
 
 

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from console.terminal_text import escape
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("playbook", help="lint, list and run playbooks",
@@ -61,7 +63,7 @@ def _lint(ctx: Any) -> int:
         print(dumps({"files": files, "problems": [str(p) for p in problems]}))
     else:
         for problem in problems:
-            print(problem)
+            print(escape(problem))
         print(f"{files} playbook file(s), {len(problems)} problem(s)" if problems
               else f"{files} playbook file(s) ok")
     return 1 if problems else 0
@@ -100,7 +102,7 @@ def _run(ctx: Any) -> int:
                   f"({len(runner.history)} step(s) done)")
         else:
             runner = start_run(run_ctx, library[args.playbook_id], incident=incident)
-            print(f"run {runner.run_id}: {runner.playbook.title}")
+            print(f"run {runner.run_id}: {escape(runner.playbook.title)}")
         return _drive(runner, args, answers)
     except RunError as exc:
         raise CliError(str(exc), 1) from None
@@ -110,22 +112,22 @@ def _drive(runner: Any, args: Any, answers: dict[str, str]) -> int:
     """Run steps until the playbook ends or needs a person; exit 1 when a step is left failed."""
     while (step := runner.current()) is not None:
         preview = runner.preview()
-        print(f"\n[{step.id}] {preview.title}  ({step.kind})")
+        print(f"\n[{step.id}] {escape(preview.title)}  ({step.kind})")
         if preview.text:
             print(f"  {preview.text.strip()}")
         if preview.error:
-            print(f"  cannot prepare this step: {preview.error}")
+            print(f"  cannot prepare this step: {escape(preview.error)}")
         if preview.argv:
             print(f"  will run: {preview.argv}")
         if preview.sql:
-            print(f"  SQL: {' '.join(preview.sql.split())}  params {preview.params}")
+            print(escape(f"  SQL: {' '.join(preview.sql.split())}  params {preview.params}"))
         if preview.plan:
             print("  plan: " + preview.plan.text.replace("\n", "\n  "))
         kwargs: dict[str, Any] = {}
         if step.kind == "decision":
             answer = answers.get(step.id) or (step.default if args.yes else None)
             if answer is None:
-                print(f"  {preview.question} — answer with --answer {step.id}=<"
+                print(f"  {escape(preview.question)} — answer with --answer {step.id}=<"
                       f"{'|'.join(step.answers)}>")
                 return 0
             kwargs["answer"] = answer
@@ -137,8 +139,8 @@ def _drive(runner: Any, args: Any, answers: dict[str, str]) -> int:
             kwargs.update(confirm=True, reason=args.reason, typed_name=args.confirm_name)
         outcome = runner.advance(**kwargs)
         repeated = outcome.error and outcome.error == preview.error     # already said above
-        print(f"  → {outcome.outcome}" + (f": {outcome.error}" if outcome.error and not repeated
-                                          else ""))
+        said = f": {escape(outcome.error)}" if outcome.error and not repeated else ""
+        print(f"  → {outcome.outcome}{said}")
         if outcome.output.get("rows") is not None:
             from console.output import render_table
             print("  " + render_table(outcome.output["columns"],

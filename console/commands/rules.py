@@ -10,6 +10,7 @@ from typing import Any
 from console.cli import CliError, add_format
 from console.durations import parse_duration
 from console.output import dumps, render
+from console.terminal_text import escape
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -114,11 +115,11 @@ def run_check(ctx: Any) -> int:
     else:
         for item in report:
             for problem in item["problems"]:
-                ctx.out(problem)
+                ctx.out(escape(problem))
             if item["problems"]:
-                ctx.out(f"FAILED: {item['file']}: {len(item['problems'])} problem(s)")
+                ctx.out(f"FAILED: {escape(item['file'])}: {len(item['problems'])} problem(s)")
             else:
-                ctx.out(f"SUCCESS: {item['file']}: {item['rules']} rules found")
+                ctx.out(f"SUCCESS: {escape(item['file'])}: {item['rules']} rules found")
     return 1 if any(item["problems"] for item in report) else 0
 
 
@@ -152,13 +153,13 @@ def run_eval(ctx: Any) -> int:
             labels = ",".join(f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items())
                               if k != "alertname")
             why = f" ({t.reason})" if t.reason else ""
-            ctx.out(f"  {t.rule} {{{labels}}}: {t.from_state} -> {t.to_state}{why}")
+            ctx.out(escape(f"  {t.rule} {{{labels}}}: {t.from_state} -> {t.to_state}{why}"))
         for key, error in report.broken.items():
-            ctx.out(f"  failing: {key}: {error}; its alerts keep their state")
+            ctx.out(f"  failing: {escape(key)}: {escape(error)}; its alerts keep their state")
         for key, why in report.stale.items():
-            ctx.out(f"  kept: {key}: {why}")
+            ctx.out(f"  kept: {escape(key)}: {escape(why)}")
         if report.notify_error:
-            ctx.out(f"  alertmanager: {report.notify_error}")
+            ctx.out(f"  alertmanager: {escape(report.notify_error)}")
     return 1 if report.broken or report.notify_error or ctx.config_failed() else 0
 
 

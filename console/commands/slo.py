@@ -12,6 +12,7 @@ from typing import Any
 from console.cli import CliError, add_format
 from console.durations import format_duration, parse_duration
 from console.output import dumps, render_table
+from console.terminal_text import escape
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -205,7 +206,7 @@ def run_backtest(ctx: Any) -> int:
         return 0
     for bt in results:
         title = bt.slo.name + (f" {{{_group_text(bt.group)}}}" if bt.group else "")
-        print(f"{title}: objective {bt.slo.objective:g}%, {start:%Y-%m-%d %H:%M} → "
+        print(f"{escape(title)}: objective {bt.slo.objective:g}%, {start:%Y-%m-%d %H:%M} → "
               f"{end:%Y-%m-%d %H:%M} every {format_duration(step)}")
         rows = []
         for window, ratio in bt.error_ratio.items():
@@ -242,7 +243,7 @@ def run_import(ctx: Any) -> int:
     except SLOImportError as exc:
         raise CliError(str(exc)) from None
     for note in notes:
-        print(f"oncall: not carried over: {note}", file=sys.stderr)
+        print(f"oncall: not carried over: {escape(note)}", file=sys.stderr)
     if ctx.args.output:
         Path(ctx.args.output).write_text(text, encoding="utf-8")
         print(f"wrote {ctx.args.output}; {len(notes)} part(s) not carried over", file=sys.stderr)
