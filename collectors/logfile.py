@@ -194,13 +194,19 @@ class LogfileCollector(Collector):
         for read in plan.reads:
             if not read.keep:                   # tracked while it is read: a crash reads on
                 plan.tracked[read.path] = read.entry
-            added += self._follow(store, state, read, now, plan.events)
+            added += self._follow(store, state, read, now, plan.standing)
             if not read.keep:
                 del plan.tracked[read.path]     # a rotated copy read to its end is forgotten
         with store.transaction() as cur:           # new, rotated and forgotten files
             store.set_cursor(cur, self.name, state, 0, now)
-            record_notes(cur, self.name, self._standing(plan), plan.events, now)
+            record_notes(cur, self.name, self._shown(self._standing(plan) + plan.standing),
+                         self._shown(plan.events), now)
         return CollectResult(rows=added, detail={"files": len(plan.tracked)})
+
+    def _shown(self, notes: list[str]) -> list[str]:
+        """Notes with the workspace's paths shown relative to it."""
+        base = os.path.join(os.path.abspath(self.base_dir), "")
+        return [note.replace(base, "") for note in notes]
 
     def _standing(self, plan: Plan) -> list[str]:
         """The note for compressed files the glob matches but that are left unread."""
@@ -219,7 +225,7 @@ class LogfileCollector(Collector):
             raise SourceError(f"{read.path}: cannot read ({exc.strerror or exc})") from None
 
     def _follow(self, store: Any, state: dict[str, Any], read: Read, now: datetime,
-                events: list[str]) -> int:
+                standing: list[str]) -> int:
         """Read lines from the entry's offset to the end, one batch per chunk."""
         entry = read.entry
         with self._open(read) as fh:
@@ -232,8 +238,8 @@ class LogfileCollector(Collector):
             except GZIP_ERRORS as exc:
                 if not read.gzipped:
                     raise
-                events.append(f"{read.path}: gzip data ends early after byte {entry['offset']} "
-                              f"({exc}); read again from there next run")
+                standing.append(f"{read.path}: gzip data ends early after byte {entry['offset']} "
+                              f"({exc}); read on from there next run")
                 return 0
             if read.gzipped:
                 entry["done"] = True

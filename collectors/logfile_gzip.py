@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import gzip
 import sys
+import zlib
+
+PIECE = 64 << 10                # what damage can cost: the piece it is in
 
 
 class GzipStream:
@@ -22,6 +25,7 @@ class GzipStream:
         self._at = 0            # where the next read starts
         self._block = b""
         self._block_at = 0
+        self._broken: BaseException | None = None
 
     def seek(self, offset: int) -> int:
         self._at = offset
@@ -37,12 +41,30 @@ class GzipStream:
             if self._at != self._stream_at:
                 self._gz.seek(self._at)
                 self._stream_at = self._at
-            data = self._gz.read(size - len(out))
+            data = self._decompress(size - len(out))
             self._stream_at += len(data)
             self._at += len(data)
             out += data
         self._block, self._block_at = bytes(out), self._at - len(out)
         return self._block
+
+    def _decompress(self, size: int) -> bytes:
+        """Up to `size` bytes; where the data is damaged, the lines before it, then the error."""
+        if self._broken is not None:
+            raise self._broken
+        out = bytearray()
+        try:
+            while len(out) < size:
+                piece = self._gz.read1(min(PIECE, size - len(out)))
+                if not piece:
+                    break
+                out += piece
+        except (OSError, EOFError, zlib.error) as exc:
+            self._broken = exc
+            del out[out.rfind(b"\n") + 1:]            # a line cut by the damage is not taken
+            if not out:
+                raise
+        return bytes(out)
 
     def close(self) -> None:
         self._gz.close()

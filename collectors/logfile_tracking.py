@@ -96,7 +96,8 @@ class Plan:
     tracked: dict[str, Entry] = field(default_factory=dict)
     reads: list[Read] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)     # compressed files left unread
-    events: list[str] = field(default_factory=list)
+    standing: list[str] = field(default_factory=list)    # true while the files stay as they are
+    events: list[str] = field(default_factory=list)      # happened once, this run
 
 
 @dataclass
@@ -208,7 +209,7 @@ def gzip_entry(run: _Run, path: str, st: os.stat_result) -> Entry | None:
     try:
         head = read_head(path, gzipped=True)
     except GZIP_ERRORS as exc:
-        run.plan.events.append(f"{path}: not readable as gzip ({exc}); left unread")
+        run.plan.standing.append(f"{path}: not readable as gzip ({exc}); left unread")
         return None
     orphan = _best_match(head, [e for _, e, _ in run.orphans])
     if orphan is not None:                                  # the file it was compressed from
@@ -224,20 +225,33 @@ def _settle_orphans(run: _Run) -> None:
     """A truncated or gone file: read what it had left from its copy next to it, or say so."""
     taken = set(run.present) | {r.path for r in run.plan.reads}
     for old_path, entry, truncated in run.orphans:
-        copy = find_copy(old_path, entry, taken, run.read_gzip, run.plan.events)
-        if copy is not None:
-            path, st, gzipped = copy
-            taken.add(path)
-            run.plan.reads.append(Read(path, moved_to(entry, st), final=True, gzipped=gzipped,
-                                       keep=False))
-        elif truncated:
+        copy = find_copy(old_path, entry, taken, run.plan.standing)
+        if copy is None:
+            _say_lost(run, old_path, entry, truncated)
+            continue
+        path, st, gzipped, unread = copy
+        taken.add(path)
+        if not unread:
+            continue                                        # read to its end already
+        if gzipped and not run.read_gzip:
             run.plan.events.append(
-                f"{old_path} was truncated (or replaced) and no copy of it was found next to it: lines "
-                f"written after byte {entry['offset']} and before the truncate were not read")
-        elif int(entry.get("seen_size", 0)) > int(entry["offset"]):
-            run.plan.events.append(
-                f"{old_path} is gone with bytes {entry['offset']}-{entry['seen_size']} unread "
-                "and no copy of it was found next to it")
+                f"{old_path} is gone; bytes after {entry['offset']} were not read and are only "
+                f"in {os.path.basename(path)}: read_gzip: true reads them")
+            continue
+        run.plan.reads.append(Read(path, moved_to(entry, st), final=True, gzipped=gzipped,
+                                   keep=False))
+
+
+def _say_lost(run: _Run, old_path: str, entry: Entry, truncated: bool) -> None:
+    """Tell what a truncated or gone file with no copy may have taken with it."""
+    if truncated:
+        run.plan.events.append(
+            f"{old_path} was truncated (or replaced) and no copy of it was found next to "
+            f"it: lines written after byte {entry['offset']} before that were not read")
+    elif int(entry.get("seen_size", 0)) > int(entry["offset"]):
+        run.plan.events.append(
+            f"{old_path} is gone with bytes {entry['offset']}-{entry['seen_size']} unread "
+            "and no copy of it was found next to it")
 
 
 def _siblings(old_path: str, taken: set[str]) -> list[str]:
@@ -248,27 +262,36 @@ def _siblings(old_path: str, taken: set[str]) -> list[str]:
         with os.scandir(directory or ".") as entries:
             names = sorted(e.path for e in entries
                            if e.name.startswith(stem) and e.is_file(follow_symlinks=False))
-    except OSError:
-        return []
+    except FileNotFoundError:
+        return []                                           # its directory is gone too
     return [p for p in names if p not in taken]
 
 
-def find_copy(old_path: str, entry: Entry, taken: set[str], read_gzip: bool,
-              problems: list[str]) -> tuple[str, os.stat_result, bool] | None:
-    """A rotated copy of a truncated or gone file next to it: same first bytes, more of them;
-    a candidate that cannot be read is named in `problems`."""
+def gzip_size(path: str) -> int:
+    """A gzip file's decompressed size modulo 2**32, from its trailer."""
+    with open(path, "rb") as fh:
+        fh.seek(-4, os.SEEK_END)
+        return int.from_bytes(fh.read(4), "little")
+
+
+def find_copy(old_path: str, entry: Entry, taken: set[str], problems: list[str]
+              ) -> tuple[str, os.stat_result, bool, bool] | None:
+    """A rotated copy of a truncated or gone file next to it (same first bytes): its path,
+    stat, whether gzipped and whether it holds more than was read; a candidate that cannot
+    be read is named in `problems`."""
     if not entry.get("head_len"):
         return None
+    offset = int(entry["offset"])
     for path in _siblings(old_path, taken):
         gzipped = path.lower().endswith(".gz")
-        if is_compressed(path) and not (gzipped and read_gzip):
+        if is_compressed(path) and not gzipped:
             continue
         try:
             st = os.stat(path)
-            if not gzipped and st.st_size <= int(entry["offset"]):
+            if not matches(read_head(path, gzipped), entry):
                 continue
-            if matches(read_head(path, gzipped), entry):
-                return path, st, gzipped
+            unread = (gzip_size(path) != offset % (1 << 32)) if gzipped else st.st_size > offset
+            return path, st, gzipped, unread
         except GZIP_ERRORS as exc:
             problems.append(f"{path}: cannot be read to tell whether it is a copy of "
                             f"{old_path} ({exc})")
