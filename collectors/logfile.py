@@ -1,15 +1,14 @@
 """`logfile`: follow a glob of log files (JSON lines, logfmt, regex) into the store's logs.
 
 Each file's byte offset is committed with every batch, so a restart resumes where the
-last batch ended and re-reading adds nothing (rows are keyed by origin and offset).
-Rotation by rename is followed by inode; truncation or a replaced head starts a new
-generation of the path, which gets its own origin.
+last batch ended and re-reading adds nothing (rows are keyed by origin and offset).  Which
+file is which (rename, copytruncate, copies, deletes, gzip) is `logfile_tracking`'s part;
+docs/logs.md tells the guarantees.
 """
 
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import re
@@ -25,11 +24,13 @@ import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import CollectResult, Collector, CollectorOptions, SourceError
+from collectors.logfile_gzip import GzipStream
+from collectors.logfile_tracking import GZIP_ERRORS, Plan, Read, grow_head, plan_run, scan
 from console.store.ingest import LOG_SCHEMA
+from console.store.notes import record_notes
 
 LOG_COLUMNS = LOG_SCHEMA.names
 
-HEAD_BYTES = 64
 _LOGFMT = re.compile(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)')
 
 
@@ -44,6 +45,7 @@ class LogfileOptions(CollectorOptions):
     service: str | None = None
     max_line_bytes: int = Field(default=64 << 10, ge=64)
     chunk_bytes: int = Field(default=16 << 20, ge=1024)
+    read_gzip: bool = Field(default=False, description="read gzipped rotations (.gz) once each")
 
     @field_validator("pattern")
     @classmethod
@@ -147,11 +149,6 @@ def _giant_line(fh: Any, offset: int, head: bytes, chunk_bytes: int, cap: int,
                  np.array([end - offset], np.int64), end + 1 if found else end)
 
 
-def _head_hash(path: str, length: int) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.sha256(fh.read(length)).hexdigest()[:16]
-
-
 def logfmt_docs(lines: list[str]) -> tuple[list[str | None], list[str | None]]:
     """Each logfmt line as a JSON object text, or None with the reason it did not parse."""
     docs: list[str | None] = []
@@ -188,65 +185,78 @@ class LogfileCollector(Collector):
         return path if os.path.isabs(path) else os.path.join(self.base_dir, path)
 
     def collect(self, store: Any, now: datetime) -> CollectResult:
+        opts: LogfileOptions = self.options  # type: ignore[assignment]
         cursor = store.get_cursor(self.name) or {}
-        files: dict[str, dict[str, Any]] = dict(cursor.get("files", {}))
-        state = {"files": files, "next_gen": int(cursor.get("next_gen", 0))}
-        present = {}
-        for path in sorted(glob.glob(self.pattern)):
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            if os.path.isfile(path):
-                present[path] = st
-        by_inode = {(st.st_dev, st.st_ino): path for path, st in present.items()}
+        plan, next_gen = plan_run(dict(cursor.get("files", {})), scan(glob.glob(self.pattern)),
+                                  read_gzip=opts.read_gzip, next_gen=int(cursor.get("next_gen", 0)))
+        state = {"files": plan.tracked, "next_gen": next_gen}
         added = 0
-        tracked: dict[str, dict[str, Any]] = {}
-        rotated: list[tuple[str, dict[str, Any]]] = []
-        for old_path, entry in files.items():
-            where = by_inode.get((entry["dev"], entry["ino"]))
-            if where is not None and where not in tracked:
-                tracked[where] = entry
-                continue
-            moved = _find_inode(os.path.dirname(old_path), entry["dev"], entry["ino"])
-            if moved is not None:
-                rotated.append((moved, entry))
-        state["files"] = tracked
-        # Files renamed out of the glob: read what is left of them, then forget them.
-        for moved, entry in rotated:
-            added += self._follow(store, state, moved, entry, now, final=True)
-        for path, st in present.items():
-            entry = tracked.get(path)
-            if entry is not None and (st.st_size < entry["offset"] or (
-                    entry.get("head_len") and _head_hash(path, entry["head_len"]) != entry["head"])):
-                entry = None                                  # truncated or replaced in place
-            if entry is None:
-                entry = {"origin": f"{path}#{state['next_gen']}", "dev": st.st_dev,
-                         "ino": st.st_ino, "offset": 0, "head_len": 0, "head": ""}
-                state["next_gen"] += 1
-                tracked[path] = entry
-            added += self._follow(store, state, path, entry, now, final=False)
+        for read in plan.reads:
+            if not read.keep:                   # tracked while it is read: a crash reads on
+                plan.tracked[read.path] = read.entry
+            added += self._follow(store, state, read, now, plan.standing)
+            if not read.keep:
+                del plan.tracked[read.path]     # a rotated copy read to its end is forgotten
         with store.transaction() as cur:           # new, rotated and forgotten files
             store.set_cursor(cur, self.name, state, 0, now)
-        return CollectResult(rows=added, detail={"files": len(tracked)})
+            record_notes(cur, self.name, self._shown(self._standing(plan) + plan.standing),
+                         self._shown(plan.events), now)
+        return CollectResult(rows=added, detail={"files": len(plan.tracked)})
 
-    def _follow(self, store: Any, state: dict[str, Any], path: str, entry: dict[str, Any],
-                now: datetime, *, final: bool) -> int:
-        """Read complete lines from the entry's offset to the end, one batch per chunk."""
-        opts: LogfileOptions = self.options  # type: ignore[assignment]
-        added = 0
+    def _shown(self, notes: list[str]) -> list[str]:
+        """Notes with the workspace's paths shown relative to it."""
+        base = os.path.join(os.path.abspath(self.base_dir), "")
+        return [note.replace(base, "") for note in notes]
+
+    def _standing(self, plan: Plan) -> list[str]:
+        """The note for compressed files the glob matches but that are left unread."""
+        if not plan.skipped:
+            return []
+        names = ", ".join(os.path.relpath(p, self.base_dir) for p in plan.skipped[:3])
+        more = f" and {len(plan.skipped) - 3} more" if len(plan.skipped) > 3 else ""
+        how = ("only gzip is read" if self.options.read_gzip  # type: ignore[attr-defined]
+               else "read_gzip: true reads .gz files")
+        return [f"{len(plan.skipped)} compressed file(s) left unread ({names}{more}): {how}"]
+
+    def _open(self, read: Read) -> Any:
         try:
-            fh = open(path, "rb")
+            return GzipStream(read.path) if read.gzipped else open(read.path, "rb")
         except OSError as exc:
-            raise SourceError(f"{path}: cannot read ({exc.strerror})") from None
-        with fh, ThreadPoolExecutor(max_workers=1) as parser:
-            size = os.fstat(fh.fileno()).st_size
+            raise SourceError(f"{read.path}: cannot read ({exc.strerror or exc})") from None
+
+    def _follow(self, store: Any, state: dict[str, Any], read: Read, now: datetime,
+                standing: list[str]) -> int:
+        """Read lines from the entry's offset to the end, one batch per chunk."""
+        entry = read.entry
+        with self._open(read) as fh:
+            size = fh.size if read.gzipped else os.fstat(fh.fileno()).st_size
+            entry["seen_size"] = size if not read.gzipped else entry.get("seen_size", 0)
+            if not read.gzipped:
+                grow_head(entry, read.path)
+            try:
+                added = self._chunks(store, state, read, fh, size, now)
+            except GZIP_ERRORS as exc:
+                if not read.gzipped:
+                    raise
+                standing.append(f"{read.path}: gzip data ends early after byte {entry['offset']} "
+                              f"({exc}); read on from there next run")
+                return 0
+            if read.gzipped:
+                entry["done"] = True
+        return added
+
+    def _chunks(self, store: Any, state: dict[str, Any], read: Read, fh: Any, size: int,
+                now: datetime) -> int:
+        """Parse the next chunk while the store takes this one; the cursor moves with each."""
+        opts: LogfileOptions = self.options  # type: ignore[assignment]
+        entry = read.entry
+        added = 0
+        with ThreadPoolExecutor(max_workers=1) as parser:
 
             def read_and_parse(offset: int) -> tuple[Chunk, pa.Table] | None:
-                chunk = read_chunk(fh, offset, opts.chunk_bytes, opts.max_line_bytes, final)
+                chunk = read_chunk(fh, offset, opts.chunk_bytes, opts.max_line_bytes, read.final)
                 return None if chunk is None else (chunk, self.parse(chunk, entry["origin"], now))
 
-            # Parse the next chunk while the store takes this one.
             pending = parser.submit(read_and_parse, entry["offset"]) if entry["offset"] < size else None
             while pending is not None:
                 ready = pending.result()
@@ -256,9 +266,8 @@ class LogfileCollector(Collector):
                 pending = (parser.submit(read_and_parse, chunk.next_offset)
                            if chunk.next_offset < size else None)
                 entry["offset"] = chunk.next_offset
-                if entry["head_len"] < HEAD_BYTES:
-                    entry["head_len"] = min(HEAD_BYTES, entry["offset"])
-                    entry["head"] = _head_hash(path, entry["head_len"])
+                if not read.gzipped:
+                    grow_head(entry, read.path)
                 added += self._store(store, table, entry["origin"], state, now)
         return added
 
@@ -387,18 +396,3 @@ class LogfileCollector(Collector):
         finally:
             con.unregister("_lines")
 
-
-def _find_inode(directory: str, dev: int, ino: int) -> str | None:
-    """The file in `directory` with this inode: where a rotated file was renamed to."""
-    try:
-        with os.scandir(directory or ".") as entries:
-            for item in entries:
-                try:
-                    st = item.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                if st.st_ino == ino and st.st_dev == dev and item.is_file(follow_symlinks=False):
-                    return item.path
-    except OSError:
-        return None
-    return None

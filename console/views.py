@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from console.durations import format_duration
+from console.store.notes import notes_text
 
 HOUR, SIX_HOURS = timedelta(hours=1), timedelta(hours=6)
 _READ_ONLY_STARTS = ("select", "with", "describe", "show", "explain", "from", "summarize",
@@ -268,7 +269,7 @@ def metric_series(store: Any, selector_text: str, start: datetime, end: datetime
 
 # -- collectors, incidents, changes --------------------------------------------------------
 
-COLLECTOR_COLUMNS = ("collector", "health", "last success", "rows", "last error")
+COLLECTOR_COLUMNS = ("collector", "health", "last success", "rows", "last error or note")
 
 
 def overview(store: Any, slos: list[Any], now: datetime, *, with_slos: bool = True
@@ -287,9 +288,10 @@ def session_overview(session: Any) -> dict[str, Any]:
 
 def collector_rows(store: Any) -> list[tuple[Any, ...]]:
     rows = store.query("""
-        SELECT name, healthy, last_success, rows_ingested, last_error FROM collector_state
+        SELECT name, healthy, last_success, rows_ingested, last_error, notes FROM collector_state
         WHERE name NOT LIKE 'import:%' ORDER BY name""")[1]
-    return [(n, "up" if ok else "DOWN", ts, count, "" if ok else (err or "")) for n, ok, ts, count, err in rows]
+    return [(n, "up" if ok else "DOWN", ts, count, notes_text(notes) if ok else (err or ""))
+            for n, ok, ts, count, err, notes in rows]
 
 
 def open_incidents(store: Any) -> list[tuple[Any, ...]]:

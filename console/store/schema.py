@@ -240,6 +240,11 @@ MIGRATIONS: list[str] = [
         lost        VARCHAR NOT NULL      -- JSON list of the lost journal entries
     );
     """,
+    # 9: what a collector wants the engineer to know while healthy (console/store/notes.py),
+    #    e.g. compressed rotations left unread, a file truncated with no copy found
+    """
+    ALTER TABLE collector_state ADD COLUMN notes VARCHAR;   -- JSON: standing notes, events
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -207,3 +207,39 @@ def test_a_rotated_file_gives_up_its_unfinished_last_line(tmp_path: Path, store:
     log.write_text(record(3))
     assert c.collect(store, NOW).rows == 2
     assert sorted(messages(store)) == ["event 1", "event 2", "event 3"]
+
+
+def test_a_gzipped_20_mb_line_is_truncated_and_flagged_like_a_plain_one(tmp_path: Path,
+                                                                        store: Store) -> None:
+    import gzip
+
+    (tmp_path / "logs").mkdir()
+    giant = json.dumps({"message": "x" * (20 << 20)})
+    with gzip.open(tmp_path / "logs" / "app.log.1.gz", "wt") as fh:
+        fh.write(record(1) + giant + "\n" + record(2) + record(3).rstrip("\n"))
+    c = collector(tmp_path, path="logs/app.log*", read_gzip=True, chunk_bytes=1 << 20)
+    assert c.collect(store, NOW).rows == 4       # a finished rotation: its last line too
+    rows = store.query("SELECT message, length(raw), parse_error FROM logs ORDER BY line_offset")[1]
+    assert [r[0] for r in rows] == ["event 1", None, "event 2", "event 3"]
+    assert rows[1][2] == f"line of {len(giant)} bytes truncated to {64 << 10}"
+    assert c.collect(store, NOW).rows == 0
+
+
+def test_a_cursor_from_before_1_kib_fingerprints_reads_on(tmp_path: Path, store: Store) -> None:
+    import hashlib
+
+    log = tmp_path / "logs" / "app.log"
+    log.parent.mkdir()
+    log.write_text("".join(record(i) for i in range(5)))
+    size = log.stat().st_size
+    st = log.stat()
+    head = hashlib.sha256(log.read_bytes()[:64]).hexdigest()[:16]     # as it was stored
+    with store.transaction() as cur:
+        store.set_cursor(cur, "app", {"next_gen": 1, "files": {str(log): {
+            "origin": f"{log}#0", "dev": st.st_dev, "ino": st.st_ino, "offset": size,
+            "head_len": 64, "head": head}}}, 0, NOW)
+    with open(log, "a") as fh:
+        fh.write(record(5))
+    assert collector(tmp_path).collect(store, NOW).rows == 1
+    entry = store.get_cursor("app")["files"][str(log)]
+    assert entry["head_len"] == log.stat().st_size and entry["origin"] == f"{log}#0"
