@@ -58,6 +58,14 @@ class Actor(str):
         return self.uid, self.name, self.on_behalf_of
 
 
+def person(actor: str | None) -> str | None:
+    """The name a person goes by, for roles such as an incident's commander: the claim, else
+    the account (the audit log and the timeline keep both)."""
+    if isinstance(actor, Actor):
+        return actor.on_behalf_of or actor.name
+    return actor
+
+
 def actor_for(uid: int, claim: str | None = None) -> Actor:
     """The actor for a process of `uid` that claims to act for `claim`."""
     return Actor(uid, account_name(uid), claim)
