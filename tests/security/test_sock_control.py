@@ -68,6 +68,11 @@ def test_without_xdg_runtime_dir_the_socket_is_under_the_state_home(monkeypatch,
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     assert socket_path(tmp_path / "s.duckdb").parent == tmp_path / "state" / "oncall" / "run"
+    theirs = tmp_path / "theirs"                 # e.g. `sudo` kept another user's runtime dir
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, NOBODY, NOBODY)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(theirs))
+    assert socket_path(tmp_path / "s.duckdb").parent == tmp_path / "state" / "oncall" / "run"
 
 
 def test_client_refuses_a_socket_of_another_uid_and_sends_nothing(runtime, workspace):
