@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from console.audit import audit_denied, write_audit, write_denied  # noqa: F401 - re-exported
 from console.registry.base import Clock, ModelVersion, Registry, RegistryError, version_key
 from console.registry.history import previous_holder, record_alias_move
 
@@ -90,15 +91,6 @@ def _describe(mv: ModelVersion | None) -> dict[str, Any] | None:
             "run_id": mv.run_id, "metrics": mv.metrics, "tags": mv.tags}
 
 
-def write_audit(cur: Any, *, ts: datetime, actor: str | None, action: str, phase: str,
-                target: str | None, reason: str | None, params: Any, result: Any) -> None:
-    """Append one audit row inside the caller's transaction."""
-    cur.execute("INSERT INTO audit VALUES (nextval('audit_id_seq'), ?, ?, ?, ?, ?, ?, ?, ?)",
-                [ts, actor, action, phase, target, reason,
-                 json.dumps(params, default=str) if params is not None else None,
-                 json.dumps(result, default=str) if result is not None else None])
-
-
 def _timeline(cur: Any, incident_id: int | None, ts: datetime, kind: str, actor: str | None,
               text: str, detail: Any) -> None:
     if incident_id is None:
@@ -138,9 +130,21 @@ class Action:
             raise ActionRefused(f"model {plan.model!r} is protected: type its name to confirm "
                                 f"(--confirm {plan.model})")
 
+    def authorize(self, plan: Plan, *, reason: str, typed_name: str | None) -> None:
+        """`check_allowed`, with a refusal audited as `denied` (when the store can be written)."""
+        try:
+            self.check_allowed(plan, reason=reason, typed_name=typed_name)
+        except ActionRefused as exc:
+            recorded = audit_denied(self.env.store, ts=self.env.clock(), actor=self.env.actor,
+                                    action=self.name, target=plan.target, why=str(exc),
+                                    reason=reason or None, params=plan.params)
+            if not recorded:
+                raise ActionRefused(f"{exc} (not audited: the store is read-only here)") from None
+            raise
+
     def apply(self, plan: Plan, *, reason: str, typed_name: str | None = None) -> dict[str, Any]:
         """Do the planned change: audit before, act, record and audit after (or `failed`)."""
-        self.check_allowed(plan, reason=reason, typed_name=typed_name)
+        self.authorize(plan, reason=reason, typed_name=typed_name)
         env = self.env
         with env.store.transaction() as cur:
             write_audit(cur, ts=env.clock(), actor=env.actor, action=self.name, phase="before",

@@ -47,6 +47,7 @@ class Context:
     _stores: list[Store] = field(default_factory=list)
     shared_store: Store | None = None
     clock: Callable[[], datetime] | None = None
+    caller: Any = None               # identity.Caller of a forwarded command
     _config: Any = None
 
     @property
@@ -62,6 +63,17 @@ class Context:
             return datetime.fromisoformat(override.replace("Z", "+00:00")).astimezone(
                 timezone.utc).replace(tzinfo=None)
         return datetime.now(timezone.utc).replace(tzinfo=None)
+
+    def actor(self, claim: str | None = None) -> Any:
+        """Who acts (`identity.Actor`): the OS account of the process that asked (a forwarded
+        command's client, by SO_PEERCRED), for `claim`, --actor or $ONCALL_ACTOR if given."""
+        from console.identity import actor_for
+
+        if self.caller is not None:
+            uid, claimed = self.caller.uid, self.caller.claim
+        else:
+            uid, claimed = os.getuid(), os.environ.get("ONCALL_ACTOR")
+        return actor_for(uid, claim or getattr(self.args, "actor", None) or claimed)
 
     @property
     def workspace(self) -> Workspace:
@@ -94,12 +106,10 @@ class Context:
         """Open for reading; if a writer holds it, say who and read a snapshot."""
         if self.shared_store is not None:
             return self.shared_store
-        from console.control import is_listening
-
         try:
             store = Store.open_read(self.store_path(), snapshot=False)
         except StoreLocked as locked:
-            if is_listening(locked.path):
+            if _owner_listens(locked):
                 raise Forward(locked) from None      # the owner answers; no copy of the file
             store = Store.open_read(self.store_path())
             print(f"oncall: {store.holder}; reading a read-only snapshot", file=sys.stderr)
@@ -131,6 +141,22 @@ class Context:
         _say_integrity(store)
         return store
 
+    def deny(self, action: str, target: str | None, why: str, *, reason: str | None = None,
+             params: Any = None) -> NoReturn:
+        """Refuse an attempt, audited as `denied` (forwarded to the store's owner if it
+        listens); raises CliError with `why`."""
+        from console.audit import audit_denied
+
+        try:
+            store = self.write_store()
+        except Forward as held:
+            if _owner_listens(held.locked):
+                raise
+            raise CliError(f"{why} (not audited: {held.locked})") from None
+        audit_denied(store, ts=self.now(), actor=self.actor(), action=action, target=target,
+                     why=why, reason=reason, params=params)
+        raise CliError(why)
+
     def close(self) -> None:
         for store in self._stores:
             store.close()
@@ -140,6 +166,17 @@ class Context:
 
 
 Handler = Callable[[Context], int]
+
+
+def _owner_listens(locked: StoreLocked) -> bool:
+    """Whether the holder takes forwarded commands; an unsafe socket is said on stderr."""
+    from console.control import ControlError, is_listening
+
+    try:
+        return is_listening(locked.path)
+    except ControlError as exc:
+        print(f"oncall: {exc}", file=sys.stderr)
+        return False
 
 
 def _say_integrity(store: Store) -> None:
@@ -179,8 +216,9 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def main(argv: list[str] | None = None, *, store: Store | None = None,
-         clock: Callable[[], datetime] | None = None) -> int:
-    """Run one command; `store` and `clock` are set when the store's owner runs it."""
+         clock: Callable[[], datetime] | None = None, caller: Any = None) -> int:
+    """Run one command; `store`, `clock` and `caller` (who sent it) are set when the store's
+    owner runs a forwarded command."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -189,7 +227,7 @@ def main(argv: list[str] | None = None, *, store: Store | None = None,
         from console.commands.console import run_console
 
         handler = run_console
-    ctx = Context(args, shared_store=store, clock=clock)
+    ctx = Context(args, shared_store=store, clock=clock, caller=caller)
     try:
         return int(handler(ctx) or 0)
     except Forward as held:
@@ -224,19 +262,23 @@ def _strip_workspace(argv: list[str]) -> list[str]:
 
 def _forward(ctx: Context, argv: list[str], locked: StoreLocked) -> int:
     """Run the command in the process that holds the store, if it listens."""
-    from console.control import forward
+    from console.control import ControlError, forward
 
     for store in ctx._stores:
         store.close()
     ctx._stores.clear()
     target = ["-w", str(ctx.workspace.path)] if ctx._workspace is not None else []
-    answer = forward(locked.path, target + _strip_workspace(argv))
+    try:
+        answer = forward(locked.path, target + _strip_workspace(argv))
+    except ControlError as exc:
+        fail(f"{locked}; not forwarding: {exc}")
     if answer is None:
         fail(f"{locked}; stop it first, or run this command in that console")
     print(f"oncall: {locked}; ran this command there", file=sys.stderr)
-    sys.stdout.write(answer.get("stdout", ""))
-    sys.stderr.write(answer.get("stderr", ""))
-    return int(answer.get("code", 1))
+    sys.stdout.write(str(answer.get("stdout", "")))
+    sys.stderr.write(str(answer.get("stderr", "")))
+    code = answer.get("code", 1)
+    return code if isinstance(code, int) else 1
 
 
 def entry(argv: list[str] | None = None) -> Any:  # pragma: no cover - console script shim

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
+from console.identity import person
+
 STATUSES = ("triggered", "acknowledged", "mitigated", "resolved", "closed")
 OPEN_STATUSES = ("triggered", "acknowledged", "mitigated")
 # status -> the statuses it may move to
@@ -254,7 +256,8 @@ def transition(store: Any, incident_id: int, to_status: str, *, now: datetime,
         cur.execute(f"UPDATE incidents SET status = ?, {column} = ? WHERE id = ?",
                     [to_status, now, incident.id])
         if to_status == "acknowledged" and not incident.commander and actor:
-            cur.execute("UPDATE incidents SET commander = ? WHERE id = ?", [actor, incident.id])
+            cur.execute("UPDATE incidents SET commander = ? WHERE id = ?",
+                        [person(actor), incident.id])
         append_timeline(cur, incident.id, now, "status", actor,
                         f"{incident.status} → {to_status}" + (f": {note}" if note else ""),
                         {"from": incident.status, "to": to_status})

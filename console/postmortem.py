@@ -102,7 +102,8 @@ def export_markdown(store: Any, incident_id: int, *, now: datetime, slos: list[A
 def _actions(store: Any, start: datetime, end: datetime) -> list[tuple]:
     """Audit rows of world-changing actions during the incident (playbook bookkeeping left out)."""
     return store.query(
-        "SELECT ts, actor, action, phase, target, reason, result FROM audit "
+        "SELECT ts, actor || coalesce(' (on behalf of ' || on_behalf_of || ')', ''), action, "
+        "phase, target, reason, result FROM audit "
         "WHERE ts BETWEEN ? AND ? AND action NOT LIKE 'playbook.%' ORDER BY ts, id",
         [start, end])[1]
 

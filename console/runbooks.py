@@ -615,10 +615,11 @@ def _redact(text: Any, secrets: list[str]) -> Any:
 
 def _audit(cur: Any, ts: Any, actor: str, action: str, phase: str, target: str,
            reason: str | None, params: Any, result: Any) -> None:
-    import json
-    cur.execute("INSERT INTO audit VALUES (nextval('audit_id_seq'), ?, ?, ?, ?, ?, ?, ?, ?)",
-                [ts, actor, action, phase, target, reason, json.dumps(params, default=str),
-                 json.dumps(result, default=str) if result is not None else None])
+    """One audit row; `actor` is an `identity.Actor` or a name claimed by this process's account."""
+    from console.audit import write_audit
+
+    write_audit(cur, ts=ts, actor=actor, action=action, phase=phase, target=target,
+                reason=reason, params=params, result=result)
 
 
 def _select_only(sql: str) -> str | None:

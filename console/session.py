@@ -8,8 +8,6 @@ of the store and says who holds it.
 from __future__ import annotations
 
 import gc
-import getpass
-import os
 import threading
 from concurrent.futures import Future
 from datetime import datetime
@@ -44,15 +42,27 @@ class Session:
         self.engine: Any = None
         self._ahead: dict[str, Future[Any]] = {}
         self.read_ahead_failures: list[tuple[str, BaseException]] = []
-        self.control = None
+        self.control: Any = None
+        self.control_problem: str | None = None    # why this console does not listen
         self.runs_engine = self.owner and run_engine
         if self.owner and listen:
-            from console.cli import main as cli_main
-            from console.control import ControlServer
+            self._listen()
 
-            self.control = ControlServer(
-                workspace.store_path,
-                lambda argv, env: cli_main(argv, store=self.store, clock=self.clock)).start()
+    def _listen(self) -> None:
+        """Take forwarded commands; an unsafe socket path leaves the console without it, said."""
+        from console.control import ControlError, ControlServer
+
+        try:
+            self.control = ControlServer(self.workspace.store_path, self._run_forwarded).start()
+        except ControlError as exc:
+            self.control_problem = (f"{exc}; commands from other terminals cannot run in "
+                                    "this console")
+
+    def _run_forwarded(self, argv: list[str], caller: Any) -> int:
+        """A forwarded command, run on our store and clock as the client's OS account."""
+        from console.cli import main as cli_main
+
+        return cli_main(argv, store=self.store, clock=self.clock, caller=caller)
 
     @property
     def config(self) -> Any:
@@ -75,7 +85,8 @@ class Session:
     def banner_lines(self) -> list[str]:
         """What the console's banner says: each config file that does not load, and what is
         in force instead, one line each."""
-        return self.config.lines(self.workspace.root)
+        lines = self.config.lines(self.workspace.root)
+        return [self.control_problem, *lines] if self.control_problem else lines
 
     def read_ahead(self, name: str, read: Callable[[Session], Any]) -> None:
         """Start `read(self)` in a thread now, e.g. the first screen's data while the UI loads.
@@ -112,8 +123,11 @@ class Session:
         return not (self.workspace.allow_actions and self.owner)
 
     @property
-    def actor(self) -> str:
-        return os.environ.get("ONCALL_ACTOR") or getpass.getuser()
+    def actor(self) -> Any:
+        """Who acts from this console: its OS account, on behalf of $ONCALL_ACTOR if set."""
+        from console.identity import current_actor
+
+        return current_actor()
 
     def tick(self) -> list[Any]:
         """One engine cycle (collect, evaluate) when we own the store; else a fresh snapshot.

@@ -16,6 +16,8 @@ from typing import Any, Iterable, Mapping
 
 import re2
 
+from console.audit import write_audit
+
 _MATCHER = re.compile(r'^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*'
                       r'(?P<value>"(?:[^"\\]|\\.)*"|[^"]*?)\s*$')
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -227,11 +229,9 @@ def get_silence(store: Any, silence_id: str) -> Silence | None:
 
 def _audit(cur: Any, now: datetime, actor: str | None, action: str, phase: str, target: str,
            reason: str | None, params: dict[str, Any], result: Any = None) -> None:
-    cur.execute(
-        "INSERT INTO audit (id, ts, actor, action, phase, target, reason, params, result) "
-        "VALUES (nextval('audit_id_seq'), ?, ?, ?, ?, ?, ?, ?, ?)",
-        [now, actor, action, phase, target, reason, json.dumps(params, default=str),
-         json.dumps(result, default=str) if result is not None else None])
+    """One audit row; `actor` is an `identity.Actor` or a name claimed by this process's account."""
+    write_audit(cur, ts=now, actor=actor, action=action, phase=phase, target=target,
+                reason=reason, params=params, result=result)
 
 
 def create_silence(store: Any, matchers: list[Matcher], starts_at: datetime, ends_at: datetime,

@@ -34,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     silence.add_argument("--for", dest="duration", default="2h", help="how long (default 2h)")
     silence.add_argument("--start", default="now", help="start: now, now-DURATION or ISO time")
     silence.add_argument("--comment", required=True, help="why (kept with the silence)")
-    silence.add_argument("--author", default=None, help="who (default: $USER)")
+    silence.add_argument("--author", default=None,
+                         help="on whose behalf (default: $ONCALL_ACTOR); your OS account "
+                              "is recorded as the author either way")
     silence.set_defaults(func=run_silence)
 
     expire = commands.add_parser("expire", help="end a silence early",
@@ -115,16 +117,17 @@ def _warn_refused(silences: list[Any], now: Any) -> None:
                   f"`oncall alerts expire {silence.id}`", file=sys.stderr)
 
 
-def _require_actions(ctx: Any) -> None:
+def _require_actions(ctx: Any, action: str, target: str | None) -> None:
+    """A read-only workspace refuses silences; the attempt is audited as `denied`."""
     if not ctx.workspace.allow_actions:
-        raise CliError("silences change what pages; set `allow_actions: true` in "
-                       f"{ctx.workspace.path} to allow them")
+        ctx.deny(action, target, "silences change what pages; set `allow_actions: true` in "
+                                 f"{ctx.workspace.path} to allow them",
+                 reason=getattr(ctx.args, "comment", None))
 
 
-def _author(ctx: Any) -> str:
-    import getpass
-
-    return ctx.args.author or getpass.getuser()
+def _author(ctx: Any) -> Any:
+    """The OS account that acts, on behalf of --author (or $ONCALL_ACTOR) when given."""
+    return ctx.actor(claim=ctx.args.author)
 
 
 def run_silence(ctx: Any) -> int:
@@ -132,7 +135,7 @@ def run_silence(ctx: Any) -> int:
     from console.commands.rules import when
     from console.silences import create_silence, parse_matcher
 
-    _require_actions(ctx)
+    _require_actions(ctx, "silence.create", ", ".join(ctx.args.matchers))
     try:
         matchers = [parse_matcher(m) for m in ctx.args.matchers]
         duration = parse_duration(ctx.args.duration)
@@ -161,7 +164,7 @@ def run_expire(ctx: Any) -> int:
     from console.alertmanager_client import AlertmanagerError, from_workspace
     from console.silences import expire_silence, get_silence
 
-    _require_actions(ctx)
+    _require_actions(ctx, "silence.expire", ctx.args.id)
     store = ctx.write_store()
     silence = get_silence(store, ctx.args.id)
     if silence is None:

@@ -39,6 +39,8 @@ def run_console(ctx: Any) -> int:
     session.read_ahead("overview", session_overview)   # while the UI below imports and starts
     if session.holder is not None:
         print(f"oncall: {session.holder}; showing read-only snapshots", file=sys.stderr)
+    if session.control_problem:
+        print(f"oncall: {session.control_problem}", file=sys.stderr)
     try:
         from console.tui.app import OncallApp
 

@@ -6,6 +6,7 @@ import argparse
 import gc
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from datetime import timedelta
@@ -89,6 +90,8 @@ def run(ctx: Any) -> int:
     seed_store(session.store, ws, now=now, days=ctx.args.days, seed=ctx.args.seed,
                predictions_now=timedelta(hours=8))
     clock.restart()
+    if session.control_problem:
+        print(f"oncall: {session.control_problem}", file=sys.stderr)
     if not ctx.args.headless:
         from console.views import session_overview
 

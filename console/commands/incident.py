@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 from typing import Any
 
 from console.output import dumps, render_table
 from console.terminal_text import escape
 
 
-def actor() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in some containers
-        return "unknown"
+def actor(ctx: Any = None) -> Any:
+    """Who acts (`identity.Actor`): the OS account of the process that asked, on behalf of
+    $ONCALL_ACTOR if set (for a forwarded command, the client's account and claim)."""
+    from console.identity import current_actor
+
+    return ctx.actor() if ctx is not None else current_actor()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -94,7 +94,7 @@ def run(ctx: Any) -> int:
                                [[e.ts, e.kind, e.actor or "", e.text] for e in entries], 100))
             return 0
         store = ctx.write_store()
-        who = actor()
+        who = actor(ctx)
         if args.verb == "note":
             incidents.add_note(store, args.id, args.text, now=now, actor=who)
             incident = incidents.get_incident(store, args.id)

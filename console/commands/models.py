@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,7 +64,8 @@ def _action_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--yes", action="store_true", help="apply without asking")
     parser.add_argument("--confirm", metavar="MODEL", help="the model's name, for protected models")
-    parser.add_argument("--actor", help="who acts (default: $ONCALL_ACTOR, then the login name)")
+    parser.add_argument("--actor", help="on whose behalf (default: $ONCALL_ACTOR); the audit log "
+                                        "records your OS account as the actor either way")
     parser.add_argument("--incident", type=int, help="incident id for the timeline "
                                                      "(default: the newest open incident)")
     parser.add_argument("--no-watch", action="store_true", help="skip the post-rollback watch")
@@ -157,17 +156,6 @@ def run_versions(ctx: Any) -> int:
 
 # -- actions ----------------------------------------------------------------------------------
 
-def _actor(ctx: Any) -> str:
-    if ctx.args.actor:
-        return ctx.args.actor
-    if os.environ.get("ONCALL_ACTOR"):
-        return os.environ["ONCALL_ACTOR"]
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 def _open_incident(store: Any) -> int | None:
     rows = store.query("SELECT id FROM incidents WHERE status NOT IN ('resolved', 'closed') "
                        "ORDER BY created_at DESC LIMIT 1")[1]
@@ -179,11 +167,11 @@ def _run_action(ctx: Any, make: Any) -> int:
 
     args = ctx.args
     workspace = ctx.workspace
-    writing = not args.dry_run and workspace.allow_actions
-    store = ctx.write_store() if writing else ctx.read_store()
+    # writable unless a dry run: a refused attempt is audited too
+    store = ctx.read_store() if args.dry_run else ctx.write_store()
     config, registry = _open(ctx, store)
     try:
-        env = ActionEnv(store=store, registry=registry, actor=_actor(ctx), clock=ctx.now,
+        env = ActionEnv(store=store, registry=registry, actor=ctx.actor(), clock=ctx.now,
                         allow_actions=workspace.allow_actions,
                         protected_models=list(config.protected_models),
                         incident_id=args.incident if args.incident is not None
@@ -201,8 +189,8 @@ def _run_action(ctx: Any, make: Any) -> int:
             return 0
         if ctx.fmt != "json":
             print(_plan_text(plan))
-        try:   # read-only and a missing reason refuse before any prompt
-            action.check_allowed(plan, reason=args.reason, typed_name=plan.model)
+        try:   # read-only and a missing reason refuse (audited) before any prompt
+            action.authorize(plan, reason=args.reason, typed_name=plan.model)
         except ActionRefused as exc:
             raise CliError(str(exc)) from None
         typed = _confirm(ctx, plan)

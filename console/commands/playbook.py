@@ -93,7 +93,7 @@ def _run(ctx: Any) -> int:
         workspace = ctx.workspace
     except WorkspaceError:      # headless runs without a workspace stay read-only
         workspace = None
-    run_ctx = RunContext(store=store, actor=actor(), clock=ctx.now, workspace=workspace)
+    run_ctx = RunContext(store=store, actor=actor(ctx), clock=ctx.now, workspace=workspace)
     try:
         existing = find_run(store, incident_id=incident.id, playbook_id=args.playbook_id)
         if existing is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
+from console.audit import write_audit
 from console.registry.base import Clock, SeriesMatch, WatchConfig
 
 WATCHING, RECOVERED, NOT_RECOVERED = "watching", "recovered", "not_recovered"
@@ -87,8 +88,8 @@ def record_outcome(store: Any, status: WatchStatus, *, model: str, incident_id: 
             cur.execute("INSERT INTO timeline VALUES (nextval('timeline_id_seq'), ?, ?, ?, ?, ?, ?)",
                         [incident_id, status.at, "watch", actor, status.text(model),
                          json.dumps(detail, default=str)])
-        cur.execute("INSERT INTO audit VALUES (nextval('audit_id_seq'), ?, ?, 'watch', 'after', ?, "
-                    "NULL, NULL, ?)", [status.at, actor, model, json.dumps(detail, default=str)])
+        write_audit(cur, ts=status.at, actor=actor, action="watch", phase="after", target=model,
+                    reason=None, params=None, result=detail)
 
 
 def watch_rollback(open_store: Callable[[], Any], config: WatchConfig, *, model: str,

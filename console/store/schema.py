@@ -240,6 +240,12 @@ MIGRATIONS: list[str] = [
         lost        VARCHAR NOT NULL      -- JSON list of the lost journal entries
     );
     """,
+    # 8: the audited actor is the OS account (console/identity.py): `actor` is its name, `uid`
+    #    its uid; the identity claimed with --actor / $ONCALL_ACTOR is kept apart
+    """
+    ALTER TABLE audit ADD COLUMN uid BIGINT;
+    ALTER TABLE audit ADD COLUMN on_behalf_of VARCHAR;
+    """,
     # 9: what a collector wants the engineer to know while healthy (console/store/notes.py),
     #    e.g. compressed rotations left unread, a file truncated with no copy found
     """

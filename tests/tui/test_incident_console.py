@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from console.workspace import load_workspace
 
 START = datetime(2026, 11, 20, 12, 0)
 TICK = timedelta(seconds=30)
+
+ME = pwd.getpwuid(os.getuid()).pw_name      # the OS account; $ONCALL_ACTOR is a claim
 
 
 class ManualClock:
@@ -117,7 +121,7 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         assert "commander alice" in text_of(screen, "#inc-head")
         await pilot.press("n", *"paged; looking at latency", "enter")   # a note
         await settle(pilot)
-        assert ["note", "alice", "paged; looking at latency"] in [
+        assert ["note", f"{ME} (on behalf of alice)", "paged; looking at latency"] in [
             r[1:] for r in table_rows(screen, "#inc-timeline")]
 
         await pilot.press("p")                              # start the matched playbook
@@ -178,10 +182,10 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         assert table_rows(app, "#incidents-table")[0][2] == "resolved"
 
     text = export_markdown(session.store, 1, now=clock.now, slos=session.slos)
-    for line in ("alert fired: SLOErrorBudgetBurn", "note | alice | paged; looking at latency",
+    for line in ("alert fired: SLOErrorBudgetBurn", f"note | {ME} (on behalf of alice) | paged; looking at latency",
                  "step rollback (", "step watch-latency (",
                  "step watch-latency", "triggered → acknowledged", "acknowledged → mitigated",
-                 "mitigated → resolved", "| rollback | after | alice |",
+                 "mitigated → resolved", f"| rollback | after | {ME} (on behalf of alice) |",
                  "p99 tripled right after v3"):
         assert line in text, line
     assert "fraud-scoring-latency" in text and "error budget burned during the incident" in text

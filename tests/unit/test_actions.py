@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -65,14 +67,16 @@ def test_rollback_moves_champion_back_and_records_history_and_audit(tmp_path, mo
     code, out, _ = _oncall(ws, "models", "history", "fraud-detector", "--format", "json",
                            monkeypatch=monkeypatch, capsys=capsys)
     [move] = json.loads(out)
+    me = pwd.getpwuid(os.getuid()).pw_name          # the OS account; $ONCALL_ACTOR is a claim
     assert (move["from_version"], move["to_version"], move["actor"], move["reason"]) == (
-        "3", "2", "alice", "v3 errors")
+        "3", "2", f"{me} (on behalf of alice)", "v3 errors")
     with Store.open_read(tmp_path / "oncall.duckdb") as store:
-        rows = store.query("SELECT phase, actor, reason, params, result FROM audit ORDER BY id")[1]
+        rows = store.query("SELECT phase, actor, uid, on_behalf_of, reason, params, result "
+                           "FROM audit ORDER BY id")[1]
     assert [r[0] for r in rows] == ["before", "after"]
-    assert all(r[1] == "alice" and r[2] == "v3 errors" for r in rows)
-    assert json.loads(rows[0][3])["to_version"] == "2"
-    assert json.loads(rows[1][4]) == {"ok": True, "observed_version": "2"}
+    assert all(r[1:5] == (me, os.getuid(), "alice", "v3 errors") for r in rows)
+    assert json.loads(rows[0][5])["to_version"] == "2"
+    assert json.loads(rows[1][6]) == {"ok": True, "observed_version": "2"}
 
 
 def test_second_rollback_follows_the_alias_history_not_version_order(tmp_path, monkeypatch, capsys):
@@ -104,7 +108,15 @@ def test_read_only_workspace_refuses_clearly(tmp_path, monkeypatch, capsys):
                            monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2
     assert "read-only" in err and "allow_actions: true" in err and str(ws) in err
-    assert _state(ws) == before
+    assert _state(ws)[:2] == before[:2]             # nothing changed; the attempt is audited
+    assert _denied(ws) == [("rollback", "x", err.strip().removeprefix("oncall: "))]
+
+
+def _denied(ws: Path) -> list[tuple]:
+    with Store.open_read(ws.parent / "oncall.duckdb") as store:
+        rows = store.query("SELECT action, reason, result FROM audit WHERE phase = 'denied' "
+                           "ORDER BY id")[1]
+    return [(action, reason, json.loads(result)["error"]) for action, reason, result in rows]
 
 
 def test_protected_model_needs_its_name_typed(tmp_path, monkeypatch, capsys):
@@ -114,7 +126,8 @@ def test_protected_model_needs_its_name_typed(tmp_path, monkeypatch, capsys):
         code, _, err = _oncall(ws, "rollback", "fraud-detector", "--reason", "x", "--yes", *extra,
                                monkeypatch=monkeypatch, capsys=capsys)
         assert code == 2 and "protected" in err and "--confirm fraud-detector" in err
-    assert _state(ws) == before
+    assert _state(ws)[:2] == before[:2]
+    assert [d[0] for d in _denied(ws)] == ["rollback", "rollback"]    # both wrong confirmations
     code, _, err = _oncall(ws, "rollback", "fraud-detector", "--reason", "x", "--yes",
                            "--confirm", "fraud-detector", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, err and _state(ws)[0] == "2"
@@ -223,7 +236,8 @@ def test_rollback_watch_records_the_verdict_in_the_open_incident(tmp_path, monke
         rows = store.query("SELECT kind, actor, text FROM timeline WHERE incident_id = 4 "
                            "ORDER BY id")[1]
     assert [r[0] for r in rows] == ["action", "watch"]
-    assert rows[0][1] == "alice" and "champion v3 → v2 — 5xx" in rows[0][2]
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert rows[0][1] == f"{me} (on behalf of alice)" and "champion v3 → v2 — 5xx" in rows[0][2]
     assert "did not recover" in rows[1][2] and "no data" in rows[1][2]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -76,7 +78,8 @@ def test_alert_to_rollback_to_export(tmp_path: Path) -> None:
 
         text = export_markdown(store, incident.id, now=clock())
     assert "# Incident 1: ModelLatencyHigh: p99 over 250ms" in text
-    assert "| rollback | after | alice |" in text
+    me = pwd.getpwuid(os.getuid()).pw_name          # the OS account, "alice" only claimed
+    assert f"| rollback | after | {me} (on behalf of alice) |" in text
     assert "latency regression after deploy (ModelLatencyHigh on fraud-detector)" in text
     for line in ("alert fired: ModelLatencyHigh", "step rollback", "step watch-latency",
                  "acknowledged → mitigated", "mitigated → resolved"):

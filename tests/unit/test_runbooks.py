@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import sys
 import textwrap
 from datetime import datetime, timedelta
@@ -225,10 +227,11 @@ def test_outcomes_go_to_timeline_and_audit_with_the_actor(store, tmp_path):
     runner.advance(confirm=True)
     kinds = [(e.kind, e.actor) for e in incidents.timeline(store, incident.id)]
     assert ("playbook", "alice") in kinds and ("step", "alice") in kinds
-    audit = store.query("SELECT actor, action, phase, params FROM audit "
+    audit = store.query("SELECT actor, on_behalf_of, action, phase, params FROM audit "
                         "WHERE action = 'playbook.command'")[1]
-    assert audit[0][:3] == ("alice", "playbook.command", "after")
-    assert json.loads(audit[0][3])["argv"][-4:] == ["s", "m", "--model", "m"]
+    me = pwd.getpwuid(os.getuid()).pw_name          # the OS account; "alice" is a claim
+    assert audit[0][:4] == (me, "alice", "playbook.command", "after")
+    assert json.loads(audit[0][4])["argv"][-4:] == ["s", "m", "--model", "m"]
 
 
 def test_configured_secrets_are_redacted_from_output_and_audit(store, tmp_path, monkeypatch):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import subprocess
 import sys
 from datetime import datetime
@@ -18,6 +20,8 @@ from console.registry.mlflow import MlflowOptions, MlflowRegistry
 from console.store import Store
 
 from .conftest import create_model, oncall_env, start_mlflow, write_workspace
+
+ME = pwd.getpwuid(os.getuid()).pw_name      # the OS account; $ONCALL_ACTOR is a claim
 
 pytestmark = pytest.mark.integration
 
@@ -46,13 +50,14 @@ def test_rollback_moves_champion_back_and_is_recorded(mlflow_server, tmp_path):
     history = oncall(ws, "models", "history", "churn", "--format", "json")
     [move] = json.loads(history.stdout)
     assert (move["from_version"], move["to_version"], move["actor"], move["reason"],
-            move["alias"]) == ("3", "2", "alice", "v3 raises 5xx", "champion")
+            move["alias"]) == ("3", "2", f"{ME} (on behalf of alice)", "v3 raises 5xx", "champion")
 
-    audit = oncall(ws, "query", "SELECT phase, actor, reason, params, result FROM audit "
+    audit = oncall(ws, "query", "SELECT phase, actor, on_behalf_of, reason, params, result FROM audit "
                                "WHERE action = 'rollback' ORDER BY id", "--format", "json")
     rows = json.loads(audit.stdout)
     assert [r["phase"] for r in rows] == ["before", "after"]
-    assert {r["actor"] for r in rows} == {"alice"} and {r["reason"] for r in rows} == {"v3 raises 5xx"}
+    assert {(r["actor"], r["on_behalf_of"]) for r in rows} == {(ME, "alice")}
+    assert {r["reason"] for r in rows} == {"v3 raises 5xx"}
     params = json.loads(rows[0]["params"])
     assert params["from"]["source"].endswith("/artifacts/model-3")
     assert "/artifacts/model-2" in params["to"]["source"] and params["to"]["run_id"] == model.run_id
