@@ -4,6 +4,8 @@ runner re-checks at run time, so a playbook changed after lint still does not ru
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import textwrap
 from datetime import datetime
 from pathlib import Path
@@ -133,8 +135,9 @@ def test_a_playbook_changed_after_lint_does_not_start(tmp_path: Path, monkeypatc
             start_run(ctx(store), load_playbook(path), alert={"name": "A", "labels": {
                 "payload": "touch pwned"}})
         assert store.count("playbook_runs") == 0
-        denied = store.query("SELECT actor, action, phase, target FROM audit")[1]
-    assert denied == [("alice", "playbook.start", "denied", "playbook:p")]
+        denied = store.query("SELECT actor, on_behalf_of, action, phase, target FROM audit")[1]
+    me = pwd.getpwuid(os.getuid()).pw_name              # the OS account; "alice" is a claim
+    assert denied == [(me, "alice", "playbook.start", "denied", "playbook:p")]
     assert not (tmp_path / "pwned").exists()
 
 
