@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-import threading
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 from hypothesis import strategies as st
 from jinja2 import nodes
 
 from console.runbooks import TEMPLATES, Playbook
+from tests.local_http import serve
 
 HOSTILE = [
     "-K/some/file", "-K", "/some/file", "-o", "pwned", "--output=pwned", "-opwned", "--", "-",
@@ -63,26 +61,6 @@ def other_schemes(value: str) -> list[str]:
     return [m[0] for m in SCHEME.finditer(value) if m[0].lower() not in ("http://", "https://")]
 
 
-class _Ok(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        body = b"ok\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        return
-
-
-@contextmanager
-def local_http() -> Iterator[str]:
+def local_http() -> contextlib.AbstractContextManager[str]:
     """A server on 127.0.0.1 answering every GET with 200 `ok`; yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve(lambda path: (200, b"ok\n", "text/plain"))

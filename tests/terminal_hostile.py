@@ -14,11 +14,10 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
+
+from tests.local_http import serve
 
 HOSTILE = "A\x1b]0;pwned\x07B\x1b[2JC\rD\nE\u202eF\x9bG"
 # how the CLI shows it: every control character a visible escape
@@ -43,36 +42,15 @@ METRICS = ("# TYPE evil_up gauge\n"
            f'evil_requests_total{{msg="{_exposition_value(HOSTILE)}",code="200"}} 95\n')
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        if self.path == "/metrics":
-            self._answer(200, METRICS.encode(), "text/plain; version=0.0.4")
-        else:                  # a server whose error page is hostile too
-            self._answer(503, f"down: {HOSTILE}".encode(), "text/plain")
-
-    def _answer(self, code: int, body: bytes, kind: str) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        return None            # the test's output stays the CLI's
+def _route(path: str) -> tuple[int, bytes, str]:
+    if path == "/metrics":
+        return 200, METRICS.encode(), "text/plain; version=0.0.4"
+    return 503, f"down: {HOSTILE}".encode(), "text/plain"   # a hostile error page too
 
 
-@contextlib.contextmanager
-def hostile_server() -> Iterator[str]:
+def hostile_server() -> contextlib.AbstractContextManager[str]:
     """A local HTTP server: `/metrics` with hostile label values, anything else a hostile 503."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return serve(_route)
 
 
 RULES = """\
