@@ -131,3 +131,16 @@ def as_nobody(script: str, *args: str, timeout: float = 30) -> subprocess.Popen:
     """Start `script` with the system Python; the script itself drops to nobody."""
     return subprocess.Popen([SYSTEM_PYTHON, "-c", script, *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+
+
+def declare_while_held(workspace: Path, runtime: Path) -> subprocess.CompletedProcess[str]:
+    """`oncall incident declare` (a title with a secret) typed while another process holds the store."""
+    from tests.conftest import run_oncall
+
+    holder = hold_store(workspace / "s.duckdb")
+    try:
+        return run_oncall("incident", "declare", "--title", "db password is hunter2",
+                          cwd=workspace, env={"XDG_RUNTIME_DIR": str(runtime)})
+    finally:
+        holder.kill()
+        holder.wait()

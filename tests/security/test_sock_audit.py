@@ -15,18 +15,9 @@ from console.session import Session
 from console.store import Store
 from console.workspace import load_workspace
 from tests.conftest import run_oncall
-from tests.sock import NOW, remove, runtime_dir
+from tests.sock import NOW
 
 ME = pwd.getpwuid(os.getuid()).pw_name
-
-
-@pytest.fixture
-def runtime(monkeypatch):
-    path = runtime_dir()
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
-    monkeypatch.delenv("ONCALL_ACTOR", raising=False)
-    yield path
-    remove(path)
 
 
 def _workspace(root: Path, *, allow: bool = True) -> Path:

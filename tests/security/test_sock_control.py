@@ -16,21 +16,12 @@ from console.session import Session
 from console.store import Store
 from tests.conftest import run_oncall
 from tests.sock import (NOBODY, NOBODY_CLIENT, NOBODY_LISTENER, NOW, Squatter, as_nobody,
-                        hold_store, remove, runtime_dir)
+                        declare_while_held, hold_store)
 
 # Outside CI a non-root developer may skip these; in CI (run as root) they always run, and
 # would fail rather than skip if CI ever ran as another user.
 pytestmark = pytest.mark.skipif(os.getuid() != 0 and not os.environ.get("CI"),
                                 reason="needs root to play another uid")
-
-
-@pytest.fixture
-def runtime(monkeypatch):
-    path = runtime_dir()
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
-    monkeypatch.delenv("ONCALL_ACTOR", raising=False)
-    yield path
-    remove(path)
 
 
 @pytest.fixture
@@ -80,13 +71,9 @@ def test_without_xdg_runtime_dir_the_socket_is_under_the_state_home(monkeypatch,
 
 def test_client_refuses_a_socket_of_another_uid_and_sends_nothing(runtime, workspace):
     squatter = Squatter(socket_path(workspace / "s.duckdb"))
-    holder = hold_store(workspace / "s.duckdb")
     try:
-        result = run_oncall("incident", "declare", "--title", "db password is hunter2",
-                            cwd=workspace, env=_env(runtime))
+        result = declare_while_held(workspace, runtime)
     finally:
-        holder.kill()
-        holder.wait()
         squatter.close()
     assert result.returncode == 2 and result.stdout == ""
     line = _one_line(result)
@@ -100,13 +87,7 @@ def test_client_refuses_a_listener_of_another_uid_behind_a_socket_file_of_ours(r
     listener = as_nobody(NOBODY_LISTENER, str(path))
     assert listener.stdout.readline().strip() == "listening"
     assert os.lstat(path).st_uid == os.getuid()        # the file looks like ours
-    holder = hold_store(workspace / "s.duckdb")
-    try:
-        result = run_oncall("incident", "declare", "--title", "db password is hunter2",
-                            cwd=workspace, env=_env(runtime))
-    finally:
-        holder.kill()
-        holder.wait()
+    result = declare_while_held(workspace, runtime)
     out, _ = listener.communicate(timeout=30)
     path.unlink()
     assert result.returncode == 2 and result.stdout == ""

@@ -1,0 +1,21 @@
+"""Fixtures of the security tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.sock import remove, runtime_dir
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private $XDG_RUNTIME_DIR for one test, with no claimed actor in the environment."""
+    path = runtime_dir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
+    monkeypatch.delenv("ONCALL_ACTOR", raising=False)
+    yield path
+    remove(path)
+
