@@ -15,7 +15,7 @@ from typing import Annotated, Any, Iterable, Literal
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2 import StrictUndefined
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from console.durations import parse_duration
 from console.playbook_args import (ArgumentRefused, Input, check_value, input_ref, is_templated,
@@ -37,11 +37,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+def _matcher(text: str) -> str:
+    """A label matcher as silences take it (`team="fraud"`, `env=~"prod|canary"`); ValueError if bad."""
+    from console.silences import parse_matcher
+
+    parse_matcher(text)
+    return text
+
+
 class AppliesTo(_Strict):
     """Which alerts a playbook addresses: names, label matchers, SLOs, models."""
 
     alerts: list[str] = []
-    labels: list[str] = []
+    labels: list[Annotated[str, AfterValidator(_matcher)]] = []
     slos: list[str] = []
     models: list[str] = []
 

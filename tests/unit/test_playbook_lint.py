@@ -26,6 +26,7 @@ SEEDED = {
     ("unsafe_argv.yaml", 11, "templated value the program (argv[0])"),
     ("unsafe_argv.yaml", 16, "is templated but not a typed input"),
     ("unsafe_argv.yaml", 21, "declared but no argv element is {{ inputs.host }}"),
+    ("bad_matcher.yaml", 6, "bad regular expression in matcher"),
 }
 
 
