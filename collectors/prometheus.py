@@ -11,7 +11,7 @@ import pyarrow as pa
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from collectors.base import CollectResult, Collector, SourceError
-from collectors.http import HttpOptions, fetch, json_body, make_client
+from collectors.http import HttpOptions, fetch, join_url, json_body, make_client
 from console.durations import parse_duration
 from console.store import canonical_labels, ingest_samples
 
@@ -73,10 +73,10 @@ class PrometheusCollector(Collector):
         end = math.floor((_seconds(now) - opts.delay.total_seconds()) / step) * step
         cursor = store.get_cursor(self.name) or {}
         done: dict[str, float] = dict(cursor.get("until", {}))
-        url = opts.url.rstrip("/") + "/api/v1/query_range"
+        url = join_url(opts.url, "api/v1/query_range")
         added = 0
         requests = 0
-        with make_client(opts, self.transport) as client:
+        with make_client(opts, self.transport, base_dir=self.base_dir) as client:
             for query in opts.queries:
                 last = done.get(query.expr)
                 start = last + step if last is not None else (

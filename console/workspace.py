@@ -14,6 +14,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationE
                       field_validator)
 
 from console.durations import parse_duration
+from console.secrets import redact, secret_option
 from console.yamlmarks import (WORKSPACE_LIMITS, MarkedDict, MarkedList, Problem, YamlLimits,
                                load_marked, locate, set_default_limits)
 
@@ -285,6 +286,9 @@ def _invalid(error: dict[str, Any]) -> str:
     """A value of the wrong kind: pydantic's words, what was read, and YAML's usual trap."""
     got = error.get("input")
     shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+    if any(secret_option(part) for part in error.get("loc", ())):
+        shown = "a value not shown here, being a credential"
+    shown = redact(shown)
     message = f"{error['msg']} (got {shown})"
     if isinstance(got, bool) and error["type"] == "string_type":
         message += "; YAML reads yes/no/on/off/true/false as booleans: quote the value"
