@@ -74,6 +74,7 @@ class PrometheusCollector(Collector):
         cursor = store.get_cursor(self.name) or {}
         done: dict[str, float] = dict(cursor.get("until", {}))
         url = join_url(opts.url, "api/v1/query_range")
+        kept = httpx.URL(url).params       # httpx's `params=` replaces the URL's own query
         added = 0
         requests = 0
         with make_client(opts, self.transport, base_dir=self.base_dir) as client:
@@ -83,8 +84,8 @@ class PrometheusCollector(Collector):
                     math.ceil((end - opts.lookback.total_seconds()) / step) * step)
                 for lo, hi in split_range(start, end, step, opts.max_points):
                     response = fetch(client, "GET", url, max_bytes=opts.max_bytes,
-                                     params={"query": query.expr, "start": repr(lo),
-                                             "end": repr(hi), "step": repr(step)})
+                                     params=kept.merge({"query": query.expr, "start": repr(lo),
+                                                        "end": repr(hi), "step": repr(step)}))
                     requests += 1
                     table = self._samples(json_body(response), query, response.url)
                     done[query.expr] = hi

@@ -99,9 +99,14 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def mask_urls(text: str) -> str:
+    """`text` with every URL in it masked (and nothing else changed)."""
+    return _URL.sub(_masked_match, text)
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every URL masked and every remembered (or given) secret value as `***`."""
-    text = _URL.sub(_masked_match, str(text))
+    text = mask_urls(str(text))
     with _lock:
         values = _known | {s for s in secrets if s and len(s) >= MIN_SECRET}
     for value in sorted(values, key=len, reverse=True):
