@@ -12,10 +12,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Annotated, Any, Iterator
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, field_validator,
+                      model_validator)
 
 from console.secrets import basic_token, remember, url_secrets
 
@@ -80,12 +81,22 @@ class HeaderValue(_Strict):
         return self
 
 
+def _not_inline(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError("give {file: PATH}, {env: VARIABLE} or {value: TEXT}; "
+                         "a secret belongs in a file or the environment")
+    return value
+
+
+HeaderOption = Annotated[HeaderValue, BeforeValidator(_not_inline)]
+
+
 class Credentials(BaseModel):
     """The options an HTTP source takes to authenticate (mixed into its options model)."""
 
     basic_auth: BasicAuthOptions | None = None
     authorization: AuthorizationOptions | None = None
-    headers: dict[str, HeaderValue] = {}
+    headers: dict[str, HeaderOption] = {}
     bearer_token_env: str | None = None     # kept: `authorization: {credentials_env: …}`
     username_env: str | None = None         # kept: `basic_auth: {username_env: …}`
     password_env: str | None = None
@@ -202,13 +213,14 @@ def resolve(options: Credentials, base_dir: str | Path = ".") -> Resolved:
 class SecretAuth(httpx.Auth):
     """Adds the resolved credentials to each request, and the URL's userinfo as Basic auth.
 
-    Used as a client's `strip_foreign` request hook too: a redirect to another host gets
-    none of the secret headers (httpx itself drops only `Authorization`).
+    Its `strip_foreign` is the client's request hook: a redirect to another origin gets none
+    of the secret headers (httpx itself drops only `Authorization`); an upgrade from http to
+    https on the same host keeps them, as httpx does.
     """
 
     def __init__(self, resolved: Resolved, source_url: str) -> None:
         self.resolved = resolved
-        self.host = httpx.URL(source_url).host
+        self.source = httpx.URL(source_url)
 
     def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
         if self.resolved.authorization is not None:
@@ -221,9 +233,17 @@ class SecretAuth(httpx.Auth):
         yield request
 
     def strip_foreign(self, request: httpx.Request) -> None:
-        if request.url.host != self.host:
+        if not _same_site(self.source, request.url):
             for name in [*self.resolved.headers, "Authorization"]:
                 request.headers.pop(name, None)
+
+
+def _same_site(source: httpx.URL, target: httpx.URL) -> bool:
+    if source.host != target.host:
+        return False
+    if source.scheme == target.scheme:
+        return source.port == target.port
+    return target.scheme == "https" and target.port is None
 
 
 def client_auth(options: Credentials, url: str, base_dir: str | Path = ".",
