@@ -10,7 +10,7 @@ import httpx
 import pyarrow as pa
 
 from collectors.base import CollectResult, Collector, SourceError
-from collectors.http import HttpOptions, fetch, json_body, make_client
+from collectors.http import HttpOptions, fetch, join_url, json_body, make_client
 from console.alertmanager_client import GENERATOR
 from console.store import canonical_labels
 
@@ -67,10 +67,10 @@ class AlertmanagerCollector(Collector):
 
     def collect(self, store: Any, now: datetime) -> CollectResult:
         opts: HttpOptions = self.options  # type: ignore[assignment]
-        url = opts.url.rstrip("/") + "/api/v2/alerts"
-        with make_client(opts, self.transport) as client:
+        url = join_url(opts.url, "api/v2/alerts")
+        with make_client(opts, self.transport, base_dir=self.base_dir) as client:
             response = fetch(client, "GET", url, max_bytes=opts.max_bytes)
-        current = parse_alerts(json_body(response), url)
+        current = parse_alerts(json_body(response), response.url)
         with store.transaction() as cur:
             cur.register("_am", current)
             try:

@@ -1,51 +1,48 @@
-"""Shared HTTP plumbing for collectors: options, auth from environment, capped reads."""
+"""Shared HTTP plumbing for collectors: options, credentials, capped reads, masked errors."""
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 import httpx
 from pydantic import Field
 
 from collectors.base import CollectorOptions, SourceError
+from console.credentials import CredentialError, Credentials, client_auth
+from console.secrets import mask_url, redact
 
 
-class HttpOptions(CollectorOptions):
-    """Options every HTTP source takes.  Secrets come from environment variables, never YAML."""
+class HttpOptions(CollectorOptions, Credentials):
+    """Options every HTTP source takes.  Secrets come from files or environment, never YAML."""
 
     url: str = Field(min_length=1)
     timeout: float = Field(default=10.0, gt=0)
-    bearer_token_env: str | None = None
-    username_env: str | None = None
-    password_env: str | None = None
     tls_verify: bool = True
     ca_file: str | None = None
     max_bytes: int = Field(default=64 << 20, gt=0)
 
 
-def _env(name: str, option: str) -> str:
-    value = os.environ.get(name)
-    if value is None:
-        raise SourceError(f"environment variable {name} (from option {option}) is not set; "
-                          "export it or remove the option")
-    return value
-
-
-def make_client(options: HttpOptions, transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """An httpx client with the source's auth, TLS verification and timeout."""
-    headers = {"User-Agent": "oncall-collector"}
-    auth = None
-    if options.bearer_token_env:
-        headers["Authorization"] = "Bearer " + _env(options.bearer_token_env, "bearer_token_env")
-    elif options.username_env:
-        password = _env(options.password_env, "password_env") if options.password_env else ""
-        auth = httpx.BasicAuth(_env(options.username_env, "username_env"), password)
+def make_client(options: HttpOptions, transport: httpx.BaseTransport | None = None, *,
+                base_dir: str | Path = ".") -> httpx.Client:
+    """An httpx client with the source's credentials, TLS verification and timeout."""
+    try:
+        auth, hooks = client_auth(options, options.url, base_dir)
+    except CredentialError as exc:
+        raise SourceError(str(exc)) from None
     verify: Any = options.ca_file or options.tls_verify
-    return httpx.Client(headers=headers, auth=auth, verify=verify, timeout=options.timeout,
-                        transport=transport, follow_redirects=True)
+    return httpx.Client(headers={"User-Agent": "oncall-collector"}, auth=auth, verify=verify,
+                        timeout=options.timeout, transport=transport, follow_redirects=True,
+                        event_hooks=hooks)
+
+
+def join_url(base: str, path: str) -> str:
+    """`path` appended to the base URL's path, keeping the base's query (`?token=…`)."""
+    url = httpx.URL(base)
+    return str(url.copy_with(path=url.path.rstrip("/") + "/" + path.lstrip("/")))
 
 
 @dataclass
@@ -58,13 +55,30 @@ class Fetched:
     content: bytes
 
 
+Fetch = TypeVar("Fetch", bound=Callable[..., "Fetched"])
+
+
+def masked_errors(function: Fetch) -> Fetch:
+    """Errors and the answer's URL with URL secrets masked and secret values redacted."""
+    @functools.wraps(function)
+    def masked(*args: Any, **kwargs: Any) -> Fetched:
+        try:
+            result = function(*args, **kwargs)
+        except SourceError as exc:
+            raise SourceError(redact(str(exc))) from None
+        result.url = mask_url(result.url)
+        return result
+    return masked  # type: ignore[return-value]
+
+
+@masked_errors
 def fetch(client: httpx.Client, method: str, url: str, *, max_bytes: int,
           **kwargs: Any) -> Fetched:
     """Send a request and read at most `max_bytes` of body; every failure is a SourceError."""
     shown = url
     try:
         with client.stream(method, url, **kwargs) as response:
-            shown = str(response.request.url.copy_with(query=None))
+            shown = str(response.request.url) if response.history else url  # redirected
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():

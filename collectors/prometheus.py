@@ -11,7 +11,7 @@ import pyarrow as pa
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from collectors.base import CollectResult, Collector, SourceError
-from collectors.http import HttpOptions, fetch, json_body, make_client
+from collectors.http import HttpOptions, fetch, join_url, json_body, make_client
 from console.durations import parse_duration
 from console.store import canonical_labels, ingest_samples
 
@@ -73,18 +73,19 @@ class PrometheusCollector(Collector):
         end = math.floor((_seconds(now) - opts.delay.total_seconds()) / step) * step
         cursor = store.get_cursor(self.name) or {}
         done: dict[str, float] = dict(cursor.get("until", {}))
-        url = opts.url.rstrip("/") + "/api/v1/query_range"
+        url = join_url(opts.url, "api/v1/query_range")
+        kept = httpx.URL(url).params       # httpx's `params=` replaces the URL's own query
         added = 0
         requests = 0
-        with make_client(opts, self.transport) as client:
+        with make_client(opts, self.transport, base_dir=self.base_dir) as client:
             for query in opts.queries:
                 last = done.get(query.expr)
                 start = last + step if last is not None else (
                     math.ceil((end - opts.lookback.total_seconds()) / step) * step)
                 for lo, hi in split_range(start, end, step, opts.max_points):
                     response = fetch(client, "GET", url, max_bytes=opts.max_bytes,
-                                     params={"query": query.expr, "start": repr(lo),
-                                             "end": repr(hi), "step": repr(step)})
+                                     params=kept.merge({"query": query.expr, "start": repr(lo),
+                                                        "end": repr(hi), "step": repr(step)}))
                     requests += 1
                     table = self._samples(json_body(response), query, response.url)
                     done[query.expr] = hi

@@ -8,10 +8,11 @@ from typing import Any, Literal
 from pydantic import Field
 
 from collectors.base import CollectResult, Collector, CollectorOptions
+from console.credentials import Credentials
 from console.registry.history import last_recorded, record_alias_move
 
 
-class RegistryCollectorOptions(CollectorOptions):
+class RegistryCollectorOptions(CollectorOptions, Credentials):
     """Which registry to poll; `models`/`aliases` narrow it (empty means all)."""
 
     adapter: Literal["mlflow", "local"] = "mlflow"
@@ -41,10 +42,12 @@ class RegistryCollector(Collector):
             if not self.options.url:
                 from console.registry.base import RegistryError
                 raise RegistryError(f"source {self.name!r}: the mlflow adapter needs `url`")
+            credentials = self.options.model_dump(include=set(Credentials.model_fields),
+                                                  exclude_defaults=True)
             return MlflowRegistry(self.options.registry or self.name, MlflowOptions(
                 url=self.options.url, token_env=self.options.token_env,
-                timeout=timedelta(seconds=self.options.timeout), fetch_metrics=False),
-                transport=self.transport)
+                timeout=timedelta(seconds=self.options.timeout), fetch_metrics=False,
+                **credentials), transport=self.transport, base_dir=self.base_dir)
         from console.registry.local import LocalOptions, LocalRegistry
         return LocalRegistry(self.options.registry or "local", LocalOptions(), store=store,
                              clock=lambda: now)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from collectors.base import CollectResult, Collector, SourceError, record_health
+from console.secrets import redact
 
 Clock = Callable[[], datetime]
 
@@ -34,11 +35,13 @@ def backoff_delay(interval: float, failures: int, cap: float) -> float:
 
 
 def describe(exc: BaseException) -> str:
-    """One line a user can read: a SourceError's own text, otherwise type and message."""
+    """One line a user can read: a SourceError's own text, otherwise type and message.
+
+    Secrets are taken out (URLs masked, configured secret values redacted)."""
     if isinstance(exc, SourceError):
-        return str(exc)
+        return redact(str(exc))
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}"[:500] if text else type(exc).__name__
+    return redact(f"{type(exc).__name__}: {text}"[:500] if text else type(exc).__name__)
 
 
 def run_once(store: Any, collector: Collector, now: datetime) -> RunOutcome:

@@ -40,6 +40,13 @@ def parse_exposition(text: str, content_type: str) -> list[tuple[str, dict[str, 
     return samples
 
 
+def instance_of(url: str) -> str:
+    """The `instance` label for a target URL: host and port as written, as Prometheus has it.
+
+    Never the userinfo or the query, which may carry credentials."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
 def with_target(labels: dict[str, str], target: dict[str, str]) -> dict[str, str]:
     """Add job/instance; a scraped label of the same name becomes exported_NAME, as in Prometheus."""
     merged = {(f"exported_{k}" if k in target else k): v for k, v in labels.items()}
@@ -56,19 +63,19 @@ class ScrapeCollector(Collector):
 
     def collect(self, store: Any, now: datetime) -> CollectResult:
         opts: ScrapeOptions = self.options  # type: ignore[assignment]
-        target = {"job": opts.job or self.name, "instance": urlsplit(opts.url).netloc}
+        target = {"job": opts.job or self.name, "instance": instance_of(opts.url)}
         started = self.monotonic()
         rows: list[tuple[str, dict[str, str], float, float | None]] = []
         error: SourceError | None = None
         try:
-            with make_client(opts, self.transport) as client:
+            with make_client(opts, self.transport, base_dir=self.base_dir) as client:
                 response = fetch(client, "GET", opts.url, max_bytes=opts.max_bytes,
                                  headers={"Accept": ACCEPT})
             try:
                 text = response.content.decode("utf-8")
                 rows = parse_exposition(text, response.headers.get("content-type", ""))
             except (ValueError, UnicodeDecodeError, TypeError, KeyError, IndexError) as exc:
-                raise SourceError(f"{opts.url}: not a Prometheus or OpenMetrics page "
+                raise SourceError(f"{response.url}: not a Prometheus or OpenMetrics page "
                                   f"({type(exc).__name__}: {str(exc)[:160]})") from None
         except SourceError as exc:
             error, rows = exc, []

@@ -22,6 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from console.rule_eval import RuleResult, evaluate
 from console.rules import Rule
+from console.secrets import redact
 from console.silences import (DEFAULT_INHIBIT_RULES, InhibitRule, inhibited_by, load_silences,
                               silenced_by)
 from console.store.ingest import canonical_labels
@@ -392,7 +393,7 @@ class AlertEngine:
             try:
                 self.notifier.push([a for a in alerts if a.state in ("firing", "resolved")], now)
             except Exception as exc:  # paging is the team's stack; a failure must not stop us
-                report.notify_error = str(exc)
+                report.notify_error = redact(str(exc))
         report.seconds = time.perf_counter() - started
         return report
 

@@ -24,21 +24,27 @@ class AlertmanagerClient:
     """POST alerts, create and expire silences on one Alertmanager."""
 
     def __init__(self, url: str, *, client: httpx.Client | None = None, timeout: float = 10.0,
-                 hold: timedelta = RESEND_HOLD) -> None:
-        self.url = url.rstrip("/")
+                 hold: timedelta = RESEND_HOLD, unusable: str | None = None) -> None:
+        self.url = url
         self.client = client or httpx.Client(timeout=timeout)
         self.hold = hold
+        self.unusable = unusable     # why no request can be sent (a credential failed to load)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        url = self.url + path
+        from collectors.http import join_url
+        from console.secrets import mask_url, redact
+
+        url = join_url(self.url, path)
+        if self.unusable:
+            raise AlertmanagerError(f"{mask_url(url)}: {self.unusable}")
         try:
             response = self.client.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
-            raise AlertmanagerError(f"{url}: {type(exc).__name__}: {exc}; is Alertmanager "
-                                    "running there?") from None
+            raise AlertmanagerError(redact(f"{url}: {type(exc).__name__}: {exc}; is "
+                                           "Alertmanager running there?")) from None
         if response.status_code >= 400:
-            raise AlertmanagerError(f"{url}: HTTP {response.status_code}: "
-                                    f"{response.text.strip()[:200]}")
+            raise AlertmanagerError(redact(f"{url}: HTTP {response.status_code}: "
+                                           f"{response.text.strip()[:200]}"))
         return response
 
     def payload(self, alerts: list[Any], now: datetime) -> list[dict[str, Any]]:
@@ -89,9 +95,14 @@ def from_workspace(workspace: Any) -> AlertmanagerClient | None:
     """A client for the workspace's first enabled `alertmanager` source, or None."""
     for source in workspace.config.sources:
         if source.kind == "alertmanager" and source.enabled and source.options.get("url"):
+            from collectors.base import SourceError
             from collectors.http import HttpOptions, make_client
 
             # the workspace loader validated these options (the collector's own class)
             options = HttpOptions.model_validate(source.options)
-            return AlertmanagerClient(options.url, client=make_client(options))
+            try:
+                client = make_client(options, base_dir=workspace.root)
+            except SourceError as exc:      # each send says why, as a failed send does
+                return AlertmanagerClient(options.url, unusable=f"source {source.name!r}: {exc}")
+            return AlertmanagerClient(options.url, client=client)
     return None

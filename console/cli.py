@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, NoReturn
 
 from console import commands
+from console.secrets import redact
 from console.store import Store, StoreError, StoreLocked
 from console.store.db import StoreNeedsRepair
 from console.terminal_text import escape, guard_streams
@@ -211,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    print(f"oncall: {escape(message)}", file=sys.stderr)
+    print(f"oncall: {escape(redact(message))}", file=sys.stderr)
     raise SystemExit(code)
 
 
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None, *, store: Store | None = None,
         fail(str(exc), exc.code)
     except WorkspaceError as exc:
         for problem in exc.problems:
-            print(f"oncall: {escape(problem)}", file=sys.stderr)
+            print(f"oncall: {escape(redact(str(problem)))}", file=sys.stderr)
         return 2
     except StoreError as exc:
         fail(str(exc))

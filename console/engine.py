@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from console.secrets import redact
 from console.store import Store
 from console.workspace import Workspace, build_collectors
 
@@ -122,7 +123,7 @@ class Engine:
             try:
                 result = collector.collect(self.store, now)
             except Exception as exc:  # collectors fail soft: mark unhealthy, carry on
-                message = f"{type(exc).__name__}: {exc}"
+                message = redact(f"{type(exc).__name__}: {exc}")
                 self.store.record_failure(collector.name, message, now)
                 if self._health.get(collector.name, True):
                     report.events.append(Event(now, "collector",

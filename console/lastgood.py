@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from console.rules import Computed, Rule, load_rule_file
+from console.secrets import mask_urls
 from console.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
 from console.yamlmarks import WORKSPACE_LIMITS, Problem, read_text
 
@@ -76,13 +77,17 @@ class LastGood:
         return {path: kept for path, kept in self._all().items() if kept.kind == kind}
 
     def keep(self, path: str | Path, kind: str, text: str, now: datetime) -> None:
-        """Record `text` as the file's last good version (when the store is writable)."""
+        """Record `text` as the file's last good version (when the store is writable).
+
+        URLs are kept masked (`user:pw@` and `?token=` values as `***`), as is all text in
+        the store; `sha256` is the file's own."""
         if self.store is None or self.store.read_only:
             return
         sha = _sha(text)
         known = self.get(path)
         if known is not None and known.sha256 == sha:
             return
+        text = mask_urls(text)
         with self.store.transaction() as cur:
             cur.execute("INSERT OR REPLACE INTO config_files (path, kind, sha256, text, loaded_at) "
                         "VALUES (?, ?, ?, ?, ?)", [str(path), kind, sha, text, now])

@@ -14,6 +14,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationE
                       field_validator)
 
 from console.durations import parse_duration
+from console.secrets import redact, secret_option
 from console.yamlmarks import (WORKSPACE_LIMITS, MarkedDict, MarkedList, Problem, YamlLimits,
                                load_marked, locate, set_default_limits)
 
@@ -284,8 +285,14 @@ def _problem_from_error(data: MarkedDict, error: dict[str, Any], default_file: P
 def _invalid(error: dict[str, Any]) -> str:
     """A value of the wrong kind: pydantic's words, what was read, and YAML's usual trap."""
     got = error.get("input")
+    words = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "value_error" and isinstance(got, (dict, list)):
+        return words             # a model's validator: its words say what is wrong
     shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
-    message = f"{error['msg']} (got {shown})"
+    if not isinstance(got, (dict, list)) and any(map(secret_option, error.get("loc", ()))):
+        shown = "a value not shown: it is a credential"
+    shown = redact(shown)
+    message = f"{words} (got {shown})"
     if isinstance(got, bool) and error["type"] == "string_type":
         message += "; YAML reads yes/no/on/off/true/false as booleans: quote the value"
     return message

@@ -103,6 +103,7 @@ def run(ctx: Any) -> int:
 def _status(ctx: Any) -> int:
     sources = ctx.workspace.config.sources
     store = ctx.read_store()
+    from console.secrets import redact
     from console.store.notes import notes_text
 
     _, rows = store.query("SELECT name, healthy, last_success, last_error, last_error_at, "
@@ -121,7 +122,7 @@ def _status(ctx: Any) -> int:
             health = "healthy" if row[1] else "UNHEALTHY"
         table.append([source.name, source.kind, health, row[2] if row else None,
                       row[4] if row else None, row[5] if row else 0,
-                      (row[3] or "") if row and not row[1] else "",
+                      redact(row[3] or "") if row and not row[1] else "",
                       notes_text(row[6]) if row else ""])
     if ctx.fmt == "json":
         print(dumps([dict(zip(columns, r)) for r in table]))

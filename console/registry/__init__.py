@@ -33,7 +33,9 @@ def _options_message(error: dict[str, Any], cls: type[Registry]) -> str:
                                    f"{', '.join(sorted(cls.Options.model_fields))}")
     if error["type"] == "missing":
         return f"missing required option for a {cls.kind} registry"
-    return f"{error['msg']} (got {error.get('input')!r})"
+    from console.workspace import _invalid
+
+    return _invalid(error)
 
 
 def registry_problems(workspace: Any) -> list[Problem]:
@@ -89,5 +91,6 @@ def open_registry(config: Any, *, store: Any, clock: Clock, workspace: Any = Non
         first = str(problems[0]) if problems else f"registry {config.name!r}: invalid options"
         raise RegistryError(f"{first}; run `oncall check`") from None
     if config.kind == "mlflow":
-        return cls(config.name, options, transport=transport)
+        return cls(config.name, options, transport=transport,
+                   base_dir=str(workspace.root) if workspace is not None else ".")
     return cls(config.name, options, store=store, clock=clock)

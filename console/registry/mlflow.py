@@ -9,14 +9,17 @@ from typing import Any
 import httpx
 from pydantic import Field, field_validator
 
+from console.secrets import mask_url, redact, remember
+
+from console.credentials import CredentialError, Credentials, client_auth
 from console.registry.base import (Duration, ModelVersion, RegisteredModel, Registry,
                                    RegistryError, RegistryOptions, version_key)
 
 API = "/api/2.0/mlflow"
 
 
-class MlflowOptions(RegistryOptions):
-    """Where the tracking server is and how to authenticate."""
+class MlflowOptions(RegistryOptions, Credentials):
+    """Where the tracking server is and how to authenticate (`token_env` unless another way)."""
 
     url: str = Field(min_length=1)
     token_env: str = "MLFLOW_TRACKING_TOKEN"
@@ -45,20 +48,27 @@ class MlflowRegistry(Registry):
     options: MlflowOptions
 
     def __init__(self, name: str, options: MlflowOptions, *,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, base_dir: str = ".") -> None:
         super().__init__(name, options)
         self.url = options.url.rstrip("/")
+        self.shown = mask_url(self.url)
         headers = {"User-Agent": "oncall"}
+        try:
+            auth, hooks = client_auth(options, self.url, base_dir)
+        except CredentialError as exc:
+            raise RegistryError(f"registry {name!r}: {exc}") from None
         token = os.environ.get(options.token_env)
-        if token:
+        if token and (auth is None or auth.resolved.authorization is None):
+            remember([token])
             headers["Authorization"] = f"Bearer {token}"
         self.client = httpx.Client(base_url=self.url + API, headers=headers, transport=transport,
-                                   timeout=options.timeout.total_seconds())
+                                   timeout=options.timeout.total_seconds(), auth=auth,
+                                   event_hooks=hooks)
         self._run_metrics: dict[str, dict[str, float]] = {}
 
     @property
     def where(self) -> str:
-        return f"MLflow at {self.url}"
+        return f"MLflow at {self.shown}"
 
     def close(self) -> None:
         self.client.close()
@@ -67,14 +77,21 @@ class MlflowRegistry(Registry):
 
     def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
               body: dict[str, Any] | None = None) -> dict[str, Any]:
-        where = f"{self.url}{API}/{path}"
+        try:
+            return self._request(method, path, params=params, body=body)
+        except RegistryError as exc:
+            raise RegistryError(redact(str(exc))) from None
+
+    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                 body: dict[str, Any] | None = None) -> dict[str, Any]:
+        where = f"{self.shown}{API}/{path}"
         try:
             response = self.client.request(method, path, params=params, json=body)
         except httpx.TimeoutException:
             raise RegistryError(f"{where}: no answer within {self.client.timeout.read}s; "
                                 "check the server or raise `timeout`") from None
         except httpx.HTTPError as exc:
-            raise RegistryError(f"cannot reach MLflow at {self.url}: {exc}; is the server "
+            raise RegistryError(f"cannot reach MLflow at {self.shown}: {exc}; is the server "
                                 "running and `url` right?") from None
         if response.status_code >= 400:
             raise RegistryError(self._error_text(where, response))

@@ -317,6 +317,10 @@ class Store:
         )
 
     def record_failure(self, name: str, error: str, now: datetime) -> None:
+        """Mark a collector unhealthy with its last error, secrets taken out of the text."""
+        from console.secrets import redact
+
+        error = redact(error)
         with self.transaction() as cur:
             cur.execute(
                 """

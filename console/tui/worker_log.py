@@ -1,4 +1,6 @@
-"""The console's log, `.oncall/console.log`: the full traceback of each failed worker."""
+"""The console's log, `.oncall/console.log`: the full traceback of each failed worker.
+
+Secrets are taken out of every line (`console.secrets.redact`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import IO, Any
 
+from console.secrets import RedactingFormatter
 from console.workspace import Workspace, ensure_state_dir
 
 LOG_NAME = "console.log"
@@ -50,7 +53,7 @@ class WorkerLog:
             ensure_state_dir(self.workspace)
             handler = PrivateRotatingFileHandler(self.path, maxBytes=1_000_000, backupCount=3,
                                                  encoding="utf-8")
-            formatter = logging.Formatter("%(asctime)s UTC %(levelname)s %(message)s")
+            formatter = RedactingFormatter("%(asctime)s UTC %(levelname)s %(message)s")
             formatter.converter = time.gmtime
             handler.setFormatter(formatter)
             logger = logging.getLogger(f"oncall.console.{id(self)}")
