@@ -11,6 +11,7 @@ import httpx
 from pydantic import Field
 
 from collectors.base import CollectorOptions, SourceError
+from collectors.deadline import DeadlineExceeded, current_deadline
 
 
 class HttpOptions(CollectorOptions):
@@ -35,7 +36,8 @@ def _env(name: str, option: str) -> str:
 
 
 def make_client(options: HttpOptions, transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """An httpx client with the source's auth, TLS verification and timeout."""
+    """An httpx client with the source's auth, TLS verification and timeout; inside a run
+    with a deadline (`collectors.deadline`), its connections end by that deadline."""
     headers = {"User-Agent": "oncall-collector"}
     auth = None
     if options.bearer_token_env:
@@ -44,6 +46,11 @@ def make_client(options: HttpOptions, transport: httpx.BaseTransport | None = No
         password = _env(options.password_env, "password_env") if options.password_env else ""
         auth = httpx.BasicAuth(_env(options.username_env, "username_env"), password)
     verify: Any = options.ca_file or options.tls_verify
+    deadline = current_deadline()
+    if transport is None and deadline is not None:   # the run's deadline, cut at the socket
+        from collectors.deadline_net import deadline_transport
+
+        transport = deadline_transport(deadline, verify)
     return httpx.Client(headers=headers, auth=auth, verify=verify, timeout=options.timeout,
                         transport=transport, follow_redirects=True)
 
@@ -74,6 +81,8 @@ def fetch(client: httpx.Client, method: str, url: str, *, max_bytes: int,
                                       "(raise max_bytes if that is expected)")
                 chunks.append(chunk)
             body = b"".join(chunks)
+    except DeadlineExceeded as exc:
+        raise exc.at(shown) from None
     except httpx.TimeoutException as exc:
         raise SourceError(f"{shown}: timed out ({type(exc).__name__}); the source is slow "
                           "or down, or raise timeout") from None
