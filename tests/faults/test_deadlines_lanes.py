@@ -24,6 +24,7 @@ from console.engine import Engine
 from console.store import Store
 from console.workspace import load_workspace
 from tests.misbehaving_http import misbehaving_server
+from tests.unit.test_collector_scheduler import Steady
 
 NOW = datetime(2026, 11, 26, 12, 0)
 REPO = Path(__file__).resolve().parents[2]
@@ -116,18 +117,6 @@ class Blocking(Collector):
         return CollectResult(rows=0)
 
 
-class Quick(Collector):
-    kind = "quick"
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name, CollectorOptions())
-        self.runs = 0
-
-    def collect(self, store, now):
-        self.runs += 1
-        return CollectResult(rows=1)
-
-
 def skipped(store: Store, name: str) -> int:
     return store.query("SELECT runs_skipped FROM collector_state WHERE name = ?", [name])[1][0][0]
 
@@ -156,7 +145,7 @@ def test_a_run_that_ignores_its_deadline_is_marked_down_and_its_lane_stays_busy(
 def test_the_console_tick_does_not_wait_for_a_hung_source(tmp_path: Path) -> None:
     (tmp_path / "oncall.yaml").write_text("store: s.duckdb\n")
     with Store.open(tmp_path / "s.duckdb") as store:
-        hung, quick = Blocking("hung"), Quick("quick")
+        hung, quick = Blocking("hung"), Steady("quick")
         engine = Engine(load_workspace(tmp_path / "oncall.yaml"), store,
                         collectors=[hung, quick], rules=[])
         engine.collect_wait = 1.0
@@ -199,7 +188,7 @@ def test_once_is_bounded(tmp_path: Path, limit: int) -> None:
     running, most = [0], [0]
     lock = threading.Lock()
 
-    class Counting(Quick):
+    class Counting(Steady):
         def collect(self, store, now):
             with lock:
                 running[0] += 1
