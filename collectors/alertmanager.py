@@ -10,6 +10,7 @@ import httpx
 import pyarrow as pa
 
 from collectors.base import CollectResult, Collector, SourceError
+from collectors.deadline import check_deadline
 from collectors.http import HttpOptions, fetch, join_url, json_body, make_client
 from console.alertmanager_client import GENERATOR
 from console.store import canonical_labels
@@ -71,6 +72,7 @@ class AlertmanagerCollector(Collector):
         with make_client(opts, self.transport, base_dir=self.base_dir) as client:
             response = fetch(client, "GET", url, max_bytes=opts.max_bytes)
         current = parse_alerts(json_body(response), response.url)
+        check_deadline(where=response.url)             # parsing counts too
         with store.transaction() as cur:
             cur.register("_am", current)
             try:

@@ -12,15 +12,18 @@ from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Iterable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 ENTRY_POINT_GROUP = "oncall.collectors"
 
 
 class CollectorOptions(BaseModel):
-    """Base for a collector's options: unknown keys are errors."""
+    """Base for a collector's options: unknown keys are errors.  `timeout` (seconds) is the
+    deadline of one whole run (`collectors.deadline`); HTTP sources default it to 10."""
 
     model_config = ConfigDict(extra="forbid")
+
+    timeout: float | None = Field(default=None, gt=0)
 
 
 @dataclass

@@ -12,6 +12,7 @@ import httpx
 from pydantic import Field
 
 from collectors.base import CollectorOptions, SourceError
+from collectors.deadline import DeadlineExceeded, current_deadline
 from console.credentials import CredentialError, Credentials, client_auth
 from console.secrets import mask_url, redact
 
@@ -28,12 +29,18 @@ class HttpOptions(CollectorOptions, Credentials):
 
 def make_client(options: HttpOptions, transport: httpx.BaseTransport | None = None, *,
                 base_dir: str | Path = ".") -> httpx.Client:
-    """An httpx client with the source's credentials, TLS verification and timeout."""
+    """An httpx client with the source's credentials, TLS verification and timeout; inside a
+    run with a deadline (`collectors.deadline`), its connections end by that deadline."""
     try:
         auth, hooks = client_auth(options, options.url, base_dir)
     except CredentialError as exc:
         raise SourceError(str(exc)) from None
     verify: Any = options.ca_file or options.tls_verify
+    deadline = current_deadline()
+    if transport is None and deadline is not None:   # the run's deadline, cut at the socket
+        from collectors.deadline_net import deadline_transport
+
+        transport = deadline_transport(deadline, verify)
     return httpx.Client(headers={"User-Agent": "oncall-collector"}, auth=auth, verify=verify,
                         timeout=options.timeout, transport=transport, follow_redirects=True,
                         event_hooks=hooks)
@@ -88,6 +95,8 @@ def fetch(client: httpx.Client, method: str, url: str, *, max_bytes: int,
                                       "(raise max_bytes if that is expected)")
                 chunks.append(chunk)
             body = b"".join(chunks)
+    except DeadlineExceeded as exc:
+        raise exc.at(shown) from None
     except httpx.TimeoutException as exc:
         raise SourceError(f"{shown}: timed out ({type(exc).__name__}); the source is slow "
                           "or down, or raise timeout") from None

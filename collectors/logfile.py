@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import CollectResult, Collector, CollectorOptions, SourceError
+from collectors.deadline import check_deadline
 from collectors.logfile_gzip import GzipStream
 from collectors.logfile_tracking import GZIP_ERRORS, Plan, Read, grow_head, plan_run, scan
 from console.store.ingest import LOG_SCHEMA
@@ -265,10 +266,12 @@ class LogfileCollector(Collector):
                 chunk, table = ready
                 pending = (parser.submit(read_and_parse, chunk.next_offset)
                            if chunk.next_offset < size else None)
+                read_bytes = chunk.next_offset - entry["offset"]
                 entry["offset"] = chunk.next_offset
                 if not read.gzipped:
                     grow_head(entry, read.path)
                 added += self._store(store, table, entry["origin"], state, now)
+                check_deadline(read_bytes, read.path)   # `timeout` stops here, cursor kept
         return added
 
     def _store(self, store: Any, table: pa.Table, origin: str, state: dict[str, Any],

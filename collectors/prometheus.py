@@ -11,6 +11,7 @@ import pyarrow as pa
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from collectors.base import CollectResult, Collector, SourceError
+from collectors.deadline import check_deadline
 from collectors.http import HttpOptions, fetch, join_url, json_body, make_client
 from console.durations import parse_duration
 from console.store import canonical_labels, ingest_samples
@@ -88,6 +89,7 @@ class PrometheusCollector(Collector):
                                                         "end": repr(hi), "step": repr(step)}))
                     requests += 1
                     table = self._samples(json_body(response), query, response.url)
+                    check_deadline(where=response.url)  # parsing counts too
                     done[query.expr] = hi
                     added += ingest_samples(store, table, cursor=(self.name, {"until": done}),
                                             now=now)

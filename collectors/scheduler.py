@@ -1,18 +1,23 @@
-"""Running collectors: one guarded run, and APScheduler jobs with jitter and backoff."""
+"""Running collectors: one guarded run within its deadline, and APScheduler jobs with jitter
+and backoff, each source in its own lane."""
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from collectors.base import CollectResult, Collector, SourceError, record_health
+from collectors.deadline import Deadline, DeadlineExceeded, deadline_seconds, in_force
 from console.secrets import redact
 
 Clock = Callable[[], datetime]
+STOP_WAIT = 30.0   # how long stopping waits for a run of a source without a deadline
+GRACE = 1.0        # seconds past its deadline before a run that ignores it is marked down
 
 
 @dataclass
@@ -25,6 +30,8 @@ class RunOutcome:
     error: str | None = None
     seconds: float = 0.0
     at: datetime | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    skipped: bool = False      # not run: the source's previous run was still going
 
 
 def backoff_delay(interval: float, failures: int, cap: float) -> float:
@@ -44,31 +51,102 @@ def describe(exc: BaseException) -> str:
     return redact(f"{type(exc).__name__}: {text}"[:500] if text else type(exc).__name__)
 
 
-def run_once(store: Any, collector: Collector, now: datetime) -> RunOutcome:
-    """Run a collector; record its health and `up` sample; never raise."""
+def _record(store: Any, outcome: RunOutcome, now: datetime) -> None:
+    try:
+        record_health(store, outcome.name, outcome.ok, now, outcome.error)
+    except Exception as exc:  # the store itself failed: say so, still never raise
+        outcome.ok, outcome.error = False, f"recording health failed: {describe(exc)}"
+
+
+class _Watchdog:
+    """Marks a run down when it is still going `GRACE` s past its deadline (a collector that
+    blocks outside the network, where the deadline cannot cut it)."""
+
+    def __init__(self, store: Any, name: str, deadline: Deadline, now: datetime,
+                 on_overdue: Callable[[RunOutcome], None] | None) -> None:
+        self.store, self.name, self.deadline, self.now = store, name, deadline, now
+        self.on_overdue = on_overdue
+        self.overdue: RunOutcome | None = None
+        self._lock = threading.Lock()
+        self._ended = False
+        self._timer = threading.Timer(deadline.seconds + GRACE, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._ended:
+                return
+            self.overdue = RunOutcome(
+                self.name, False, error=f"{DeadlineExceeded(self.deadline)}; the run is still "
+                "going and later runs are skipped until it ends",
+                seconds=self.deadline.seconds + GRACE, at=self.now)
+        _record(self.store, self.overdue, self.now)
+        if self.on_overdue is not None:
+            self.on_overdue(self.overdue)
+
+    def end(self) -> RunOutcome | None:
+        """Stop watching; the outcome already recorded if the run was overdue."""
+        self._timer.cancel()
+        with self._lock:
+            self._ended = True
+            return self.overdue
+
+
+def run_once(store: Any, collector: Collector, now: datetime, *,
+             on_overdue: Callable[[RunOutcome], None] | None = None) -> RunOutcome:
+    """Run a collector within its deadline; record its health and `up` sample; never raise.
+
+    A run still going `GRACE` s past its deadline is recorded down at once and handed to
+    `on_overdue`; when it ends at last, that outcome is the one returned."""
+    seconds = deadline_seconds(collector)
+    deadline = Deadline(seconds) if seconds else None
+    watchdog = _Watchdog(store, collector.name, deadline, now, on_overdue) if deadline else None
     started = time.monotonic()
     try:
-        result: CollectResult = collector.collect(store, now)
+        with in_force(deadline):
+            result: CollectResult = collector.collect(store, now)
     except Exception as exc:  # a collector fails soft: readable error, unhealthy, carry on
         outcome = RunOutcome(collector.name, False, error=describe(exc),
                              seconds=time.monotonic() - started, at=now)
     else:
         outcome = RunOutcome(collector.name, True, rows=result.rows,
-                             seconds=time.monotonic() - started, at=now)
-    try:
-        record_health(store, collector.name, outcome.ok, now, outcome.error)
-    except Exception as exc:  # the store itself failed: say so, still never raise
-        outcome.ok, outcome.error = False, f"recording health failed: {describe(exc)}"
+                             seconds=time.monotonic() - started, at=now,
+                             detail=dict(getattr(result, "detail", None) or {}))
+    overdue = watchdog.end() if watchdog is not None else None
+    if overdue is not None:         # already recorded down when it overran
+        overdue.seconds = time.monotonic() - started
+        return overdue
+    _record(store, outcome, now)
     return outcome
 
 
+class _NoSkipLines(logging.Filter):
+    """APScheduler's one warning line per skipped run: skips are counted in health instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith('Execution of job "%s" skipped')
+
+
+def _scheduler_logger() -> logging.Logger:
+    logger = logging.getLogger("oncall.collectors.apscheduler")
+    if not any(isinstance(f, _NoSkipLines) for f in logger.filters):
+        logger.addFilter(_NoSkipLines())
+    return logger
+
+
 class CollectorScheduler:
-    """APScheduler jobs, one per collector: one run at a time, coalesced, jittered, backing off."""
+    """APScheduler jobs, one per collector, each run in the collector's own lane
+    (`collectors.lanes`): one run at a time, coalesced, jittered, backing off; a run due
+    while the previous one still goes is skipped and counted."""
 
     def __init__(self, store: Any, collectors: list[tuple[Collector, float]], clock: Clock, *,
                  max_backoff: float = 600.0, on_run: Callable[[RunOutcome], None] | None = None,
                  jitter: float = 0.1) -> None:
+        from apscheduler.events import EVENT_JOB_MAX_INSTANCES
         from apscheduler.schedulers.background import BackgroundScheduler
+
+        from collectors.lanes import Lanes
 
         self.store = store
         self.clock = clock
@@ -77,23 +155,30 @@ class CollectorScheduler:
         self.jitter = jitter
         self.failures: dict[str, int] = {}
         self.intervals: dict[str, float] = {}
+        self.collectors = [collector for collector, _ in collectors]
+        self.lanes = Lanes(store)
         self._stopped = threading.Event()
+        # A job only starts its source's lane and returns, so two workers never run short.
         self.scheduler = BackgroundScheduler(
-            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
-                                          "misfire_grace_time": None},
-            executors={"default": {"type": "threadpool",
-                                   "max_workers": max(1, min(4, len(collectors)))}})
+            timezone="UTC", logger=_scheduler_logger(),
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            executors={"default": {"type": "threadpool", "max_workers": 2}})
+        self.scheduler.add_listener(self._job_skipped, EVENT_JOB_MAX_INSTANCES)
         for collector, interval in collectors:
             self.intervals[collector.name] = interval
-            self.scheduler.add_job(self._run, "interval", seconds=interval, args=[collector],
+            self.scheduler.add_job(self._start, "interval", seconds=interval, args=[collector],
                                    id=collector.name, name=collector.name,
                                    jitter=max(0.0, interval * jitter) or None,
                                    next_run_time=datetime.now().astimezone())
 
-    def _run(self, collector: Collector) -> None:
-        if self._stopped.is_set():
-            return
-        outcome = run_once(self.store, collector, self.clock())
+    def _start(self, collector: Collector) -> None:
+        if not self._stopped.is_set():
+            self.lanes.start(collector, self.clock(), after=self._finished)
+
+    def _job_skipped(self, event: Any) -> None:
+        self.lanes.skipped(event.job_id, self.clock())
+
+    def _finished(self, collector: Collector, outcome: RunOutcome) -> None:
         name = collector.name
         self.failures[name] = 0 if outcome.ok else self.failures.get(name, 0) + 1
         if not outcome.ok and not self._stopped.is_set():
@@ -108,8 +193,14 @@ class CollectorScheduler:
     def start(self) -> None:
         self.scheduler.start()
 
-    def stop(self) -> None:
-        """Let running collectors finish their batch, then stop."""
+    def stop(self, wait: float | None = None) -> list[str]:
+        """Start no more runs; let running ones finish, up to their deadline (or `wait` s).
+
+        Returns the sources still running then (their threads are left to end alone)."""
         self._stopped.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        if wait is None:
+            deadlines = [deadline_seconds(c) for c in self.collectors]
+            wait = max([d + GRACE for d in deadlines if d] + [STOP_WAIT])
+        return self.lanes.wait_idle([c.name for c in self.collectors], wait)

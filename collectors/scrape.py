@@ -12,6 +12,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from collectors.base import CollectResult, Collector, SourceError
+from collectors.deadline import check_deadline
 from collectors.http import HttpOptions, fetch, make_client
 from console.store import canonical_labels, ingest_samples
 
@@ -77,6 +78,7 @@ class ScrapeCollector(Collector):
             except (ValueError, UnicodeDecodeError, TypeError, KeyError, IndexError) as exc:
                 raise SourceError(f"{response.url}: not a Prometheus or OpenMetrics page "
                                   f"({type(exc).__name__}: {str(exc)[:160]})") from None
+            check_deadline(where=opts.url)         # parsing counts too
         except SourceError as exc:
             error, rows = exc, []
         duration = self.monotonic() - started

@@ -7,11 +7,11 @@ from a worker thread on a schedule; tests call it with fixed times.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from console.secrets import redact
 from console.store import Store
 from console.workspace import Workspace, build_collectors
 
@@ -61,6 +61,8 @@ class Engine:
     back to its last good version when it fails to load.
     """
 
+    collect_wait = 10.0     # seconds a tick waits for its collectors before evaluating
+
     def __init__(self, workspace: Workspace, store: Store, *, collectors: list[Any] | None = None,
                  extra_collectors: list[Any] = (), rules: list[Any] | None = None,
                  inhibit_rules: list[Any] | None = None, notifier: Any = None,
@@ -77,6 +79,10 @@ class Engine:
         if config is not None:
             self._use(config)
         self._health: dict[str, bool] = {}
+        from collectors.lanes import Lanes
+
+        self.lanes = Lanes(store)
+        self._runs: dict[str, tuple[Any, Future[Any]]] = {}   # started, outcome not yet reported
 
     def _orphan_reason(self, rule_key: str, file: str | None) -> str | None:
         return self.config.orphan_reason(rule_key, file)
@@ -109,7 +115,8 @@ class Engine:
         return events
 
     def tick(self, now: datetime) -> TickReport:
-        """Run every collector once, then the due rules; return what changed."""
+        """Run every collector once (each in its lane, waited for at most `collect_wait`),
+        then the due rules; return what changed."""
         started = time.perf_counter()
         report = TickReport(now)
         try:
@@ -119,22 +126,7 @@ class Engine:
                 else "no rule is evaluated and every alert keeps its state"
             report.events.append(Event(now, "config", f"configuration failed to load: "
                                                       f"{type(exc).__name__}: {exc}; {kept}"))
-        for collector in self.collectors:
-            try:
-                result = collector.collect(self.store, now)
-            except Exception as exc:  # collectors fail soft: mark unhealthy, carry on
-                message = redact(f"{type(exc).__name__}: {exc}")
-                self.store.record_failure(collector.name, message, now)
-                if self._health.get(collector.name, True):
-                    report.events.append(Event(now, "collector",
-                                               f"{collector.name} unhealthy: {message}"))
-                self._health[collector.name] = False
-                continue
-            if not self._health.get(collector.name, True):
-                report.events.append(Event(now, "collector", f"{collector.name} healthy again"))
-            self._health[collector.name] = True
-            report.rows += result.rows
-            report.events += self._collector_events(collector, result, now)
+        report.events += self._collect(now, report)
         if self._from_config and self.config is None:
             report.seconds = time.perf_counter() - started
             return report
@@ -155,6 +147,33 @@ class Engine:
         report.events += engine_events(self.store, now)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _collect(self, now: datetime, report: TickReport) -> list[Event]:
+        """Start each collector in its lane (a source still running is skipped and counted),
+        wait for them at most `collect_wait` s, report the runs that ended; the others are
+        reported by a later tick."""
+        for collector in self.collectors:
+            future = self.lanes.start(collector, now)
+            if future is not None:
+                self._runs[collector.name] = (collector, future)
+        wait([future for _, future in self._runs.values()], timeout=self.collect_wait)
+        events: list[Event] = []
+        for name, (collector, future) in list(self._runs.items()):
+            if not future.done():
+                continue
+            del self._runs[name]
+            outcome = future.result()
+            if not outcome.ok:
+                if self._health.get(name, True):
+                    events.append(Event(now, "collector", f"{name} unhealthy: {outcome.error}"))
+                self._health[name] = False
+                continue
+            if not self._health.get(name, True):
+                events.append(Event(now, "collector", f"{name} healthy again"))
+            self._health[name] = True
+            report.rows += outcome.rows
+            events += self._collector_events(collector, outcome, now)
+        return events
 
     def _collector_events(self, collector: Any, result: Any, now: datetime) -> list[Event]:
         """The demo simulator says when what it serves changes."""

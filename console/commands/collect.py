@@ -16,9 +16,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "collect", help="run collectors: once, in the foreground, or show their health",
         description="Without options, run every enabled source on its interval until "
-                    "SIGINT/SIGTERM (a running batch finishes first). --once runs the named "
-                    "sources (default: all enabled) one time; exit 1 if any failed. "
-                    "--status shows each source's health, last success, last error and rows.")
+                    "SIGINT/SIGTERM (a running batch finishes first), each source in its own "
+                    "lane. --once runs the named sources (default: all enabled) one time, up "
+                    "to 8 at once; exit 1 if any failed. Each run ends by its source's "
+                    "`timeout`. --status shows each source's health, last success, last "
+                    "error, rows and skipped runs. Sent to a running console, `collect` "
+                    "shows the status (the console runs the collectors) and --once runs "
+                    "there.")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="run each collector one time")
     mode.add_argument("--status", action="store_true", help="show collector health")
@@ -51,22 +55,29 @@ def _selected(ctx: Any) -> list[Any]:
 
 
 def _outcome_row(outcome: Any) -> list[Any]:
-    return [outcome.name, "ok" if outcome.ok else "FAILED", outcome.rows,
+    result = "ok" if outcome.ok else "skipped" if outcome.skipped else "FAILED"
+    return [outcome.name, result, outcome.rows,
             round(outcome.seconds, 3), outcome.error or ""]
 
 
 def run(ctx: Any) -> int:
     if ctx.args.status:
         return _status(ctx)
-    from collectors.scheduler import CollectorScheduler, run_once
+    if ctx.shared_store is not None and not ctx.args.once:
+        print("oncall: the console holding the store already runs the collectors; their "
+              "status follows (`oncall collect --once NAME` runs one now, in the console)",
+              file=sys.stderr)
+        return _status(ctx)
+    from collectors.lanes import run_all
+    from collectors.scheduler import CollectorScheduler
 
     collectors = _selected(ctx)
     store = ctx.write_store()
     if ctx.args.once:
-        outcomes = [run_once(store, c, ctx.now()) for c in collectors]
+        outcomes = run_all(store, collectors, ctx.now())
         if ctx.fmt == "json":
-            print(dumps([{"name": o.name, "ok": o.ok, "rows": o.rows, "seconds": o.seconds,
-                          "error": o.error} for o in outcomes]))
+            print(dumps([{"name": o.name, "ok": o.ok, "skipped": o.skipped, "rows": o.rows,
+                          "seconds": o.seconds, "error": o.error} for o in outcomes]))
         else:
             print(render(["source", "result", "rows", "seconds", "error"],
                          [_outcome_row(o) for o in outcomes], ctx.fmt))
@@ -94,7 +105,9 @@ def run(ctx: Any) -> int:
             pass
     finally:
         print("stopping: letting running collectors finish", flush=True)
-        scheduler.stop()
+        for name in scheduler.stop():
+            print(f"oncall: {name} is still running past its deadline; not waiting for it",
+                  file=sys.stderr)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
@@ -103,14 +116,16 @@ def run(ctx: Any) -> int:
 def _status(ctx: Any) -> int:
     sources = ctx.workspace.config.sources
     store = ctx.read_store()
+    from collectors.lanes import skipped_text
     from console.secrets import redact
     from console.store.notes import notes_text
 
     _, rows = store.query("SELECT name, healthy, last_success, last_error, last_error_at, "
-                          "rows_ingested, notes FROM collector_state")
+                          "rows_ingested, notes, runs_skipped, last_skipped_at "
+                          "FROM collector_state")
     state = {r[0]: r for r in rows}
     columns = ["source", "kind", "health", "last_success", "last_error_at", "rows_ingested",
-               "last_error", "notes"]
+               "last_error", "notes", "skipped"]
     table = []
     for source in sources:
         row = state.get(source.name)
@@ -123,9 +138,13 @@ def _status(ctx: Any) -> int:
         table.append([source.name, source.kind, health, row[2] if row else None,
                       row[4] if row else None, row[5] if row else 0,
                       redact(row[3] or "") if row and not row[1] else "",
-                      notes_text(row[6]) if row else ""])
+                      notes_text(row[6]) if row else "",
+                      skipped_text(row[7]) if row else ""])
     if ctx.fmt == "json":
-        print(dumps([dict(zip(columns, r)) for r in table]))
+        skips = {name: {"runs_skipped": row[7] or 0, "last_skipped_at": row[8]}
+                 for name, row in state.items()}
+        never = {"runs_skipped": 0, "last_skipped_at": None}
+        print(dumps([{**dict(zip(columns, r)), **skips.get(r[0], never)} for r in table]))
     else:
         print(render(columns, table, ctx.fmt))
     return 1 if any(r[2] == "UNHEALTHY" for r in table) else 0

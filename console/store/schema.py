@@ -251,6 +251,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE collector_state ADD COLUMN notes VARCHAR;   -- JSON: standing notes, events
     """,
+    # 10: runs skipped because the source's previous run was still going (collectors/lanes.py)
+    """
+    ALTER TABLE collector_state ADD COLUMN runs_skipped BIGINT DEFAULT 0;
+    ALTER TABLE collector_state ADD COLUMN last_skipped_at TIMESTAMP;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
