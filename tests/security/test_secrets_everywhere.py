@@ -156,7 +156,7 @@ def test_collect_once_errors_are_masked_and_still_say_what_failed(collected):
     assert errors["echo"] == (f"http://***@127.0.0.1:{port}/echo?token=***: HTTP 403: "
                               f"forbidden for Basic *** key=*** at /echo?token=***")
     assert "cannot connect" in errors["down"] and "/metrics?token=***:" in errors["down"]
-    assert "timed out" in errors["slow"] and "/slow?access_token=***:" in errors["slow"]
+    assert "deadline 0.5s exceeded" in errors["slow"] and "/slow?access_token=***:" in errors["slow"]
     assert "forbidden for Bearer ***" in errors["prom"] and "/prom/api/v1/query_range?token=***" \
         in errors["prom"]
     assert "forbidden for Bearer ***" in errors["am"]
