@@ -14,6 +14,8 @@ from typing import Any, ClassVar, Iterable
 
 from pydantic import BaseModel, ConfigDict
 
+from collectors.validate import Accept, Refusals, Window
+
 ENTRY_POINT_GROUP = "oncall.collectors"
 
 
@@ -21,6 +23,13 @@ class CollectorOptions(BaseModel):
     """Base for a collector's options: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class TimedOptions(CollectorOptions):
+    """Options of a source whose rows carry timestamps from outside: the window they must
+    fall in (collectors/validate.py, docs/validation.md)."""
+
+    accept: Accept = Accept()
 
 
 @dataclass
@@ -36,11 +45,22 @@ class Collector:
 
     kind: ClassVar[str] = ""
     Options: ClassVar[type[CollectorOptions]] = CollectorOptions
+    # The retention kind (RETENTION_KINDS) of the rows whose timestamps come from outside:
+    # the default past bound of `accept`.
+    retention_kind: ClassVar[str | None] = None
 
     def __init__(self, name: str, options: CollectorOptions, *, base_dir: str = ".") -> None:
         self.name = name
         self.options = options
         self.base_dir = base_dir
+        self.retention: dict[str, float] = {}     # the workspace's retention, days per kind
+        self.refused = Refusals()                 # what the current run refused, by reason
+
+    def window(self, now: datetime) -> Window:
+        """The timestamps this source accepts in a run at `now`."""
+        accept = getattr(self.options, "accept", None) or Accept()
+        kind = self.retention_kind
+        return Window.of(accept, now, self.retention.get(kind) if kind else None)
 
     def collect(self, store: Any, now: datetime) -> CollectResult:  # pragma: no cover
         raise NotImplementedError
@@ -81,9 +101,12 @@ class SourceError(Exception):
 UP_SERIES = "oncall_collector_up"
 
 
-def record_health(store: Any, name: str, ok: bool, now: datetime, error: str | None = None) -> None:
-    """Mark a collector healthy or not in collector_state and write its `up` sample."""
+def record_health(store: Any, name: str, ok: bool, now: datetime, error: str | None = None,
+                  refused: list[dict[str, Any]] | None = None) -> None:
+    """Mark a collector healthy or not in collector_state, keep what its run refused, and
+    write its `up` sample."""
     from console.store import canonical_labels, ingest_samples
+    from console.store.refused import record_refused
 
     if ok:
         with store.transaction() as cur:
@@ -96,8 +119,11 @@ def record_health(store: Any, name: str, ok: bool, now: datetime, error: str | N
                 """,
                 [name, now, now],
             )
+            record_refused(cur, name, refused or [], now)
     else:
         store.record_failure(name, error or "failed", now)
+        with store.transaction() as cur:
+            record_refused(cur, name, refused or [], now)
     import pyarrow as pa
 
     ingest_samples(store, pa.table({

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from collectors.base import CollectResult, Collector, SourceError, record_health
+from collectors.validate import Refusals
 
 Clock = Callable[[], datetime]
 
@@ -24,6 +25,7 @@ class RunOutcome:
     error: str | None = None
     seconds: float = 0.0
     at: datetime | None = None
+    refused: list[dict[str, Any]] = field(default_factory=list)   # by reason, with `text`
 
 
 def backoff_delay(interval: float, failures: int, cap: float) -> float:
@@ -42,8 +44,9 @@ def describe(exc: BaseException) -> str:
 
 
 def run_once(store: Any, collector: Collector, now: datetime) -> RunOutcome:
-    """Run a collector; record its health and `up` sample; never raise."""
+    """Run a collector; record its health, what it refused and `up` sample; never raise."""
     started = time.monotonic()
+    collector.refused = Refusals()
     try:
         result: CollectResult = collector.collect(store, now)
     except Exception as exc:  # a collector fails soft: readable error, unhealthy, carry on
@@ -52,8 +55,9 @@ def run_once(store: Any, collector: Collector, now: datetime) -> RunOutcome:
     else:
         outcome = RunOutcome(collector.name, True, rows=result.rows,
                              seconds=time.monotonic() - started, at=now)
+    outcome.refused = collector.refused.entries()
     try:
-        record_health(store, collector.name, outcome.ok, now, outcome.error)
+        record_health(store, collector.name, outcome.ok, now, outcome.error, outcome.refused)
     except Exception as exc:  # the store itself failed: say so, still never raise
         outcome.ok, outcome.error = False, f"recording health failed: {describe(exc)}"
     return outcome

@@ -40,3 +40,13 @@ def format_duration(value: timedelta) -> str:
             parts.append(f"{total // size}{unit}")
             total %= size
     return "".join(parts)
+
+
+def rough_duration(span: float) -> str:
+    """Seconds in their largest fitting unit, rounded: `45s`, `12m`, `2h`, `3d`, `56y`."""
+    for unit, size, below in (("s", 1, 120), ("m", 60, 7200), ("h", 3600, 172800),
+                              ("d", 86400, 730 * 86400)):
+        if span < below:
+            return f"{span / size:.0f}{unit}"
+    years = span / (365.25 * 86400)
+    return f"{years:.0f}y" if years < 1e6 else f"{years:.2g}y"

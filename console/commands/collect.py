@@ -52,7 +52,15 @@ def _selected(ctx: Any) -> list[Any]:
 
 def _outcome_row(outcome: Any) -> list[Any]:
     return [outcome.name, "ok" if outcome.ok else "FAILED", outcome.rows,
-            round(outcome.seconds, 3), outcome.error or ""]
+            round(outcome.seconds, 3), outcome.error or "",
+            sum(entry["count"] for entry in outcome.refused)]
+
+
+def _print_refused(named: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """Under the table, what each source refused, a reason a line (a cell would be cut)."""
+    for name, entries in named:
+        for entry in entries:
+            print(f"{escape(name)}: {escape(entry['text'])}")
 
 
 def run(ctx: Any) -> int:
@@ -66,10 +74,11 @@ def run(ctx: Any) -> int:
         outcomes = [run_once(store, c, ctx.now()) for c in collectors]
         if ctx.fmt == "json":
             print(dumps([{"name": o.name, "ok": o.ok, "rows": o.rows, "seconds": o.seconds,
-                          "error": o.error} for o in outcomes]))
+                          "error": o.error, "refused": o.refused} for o in outcomes]))
         else:
-            print(render(["source", "result", "rows", "seconds", "error"],
+            print(render(["source", "result", "rows", "seconds", "error", "refused"],
                          [_outcome_row(o) for o in outcomes], ctx.fmt))
+            _print_refused([(o.name, o.refused) for o in outcomes])
         return 0 if all(o.ok for o in outcomes) else 1
     if not collectors:
         print("oncall: no enabled sources in the workspace; nothing to collect", file=sys.stderr)
@@ -104,12 +113,13 @@ def _status(ctx: Any) -> int:
     sources = ctx.workspace.config.sources
     store = ctx.read_store()
     from console.store.notes import notes_text
+    from console.store.refused import refused_json
 
     _, rows = store.query("SELECT name, healthy, last_success, last_error, last_error_at, "
-                          "rows_ingested, notes FROM collector_state")
+                          "rows_ingested, notes, refused FROM collector_state")
     state = {r[0]: r for r in rows}
     columns = ["source", "kind", "health", "last_success", "last_error_at", "rows_ingested",
-               "last_error", "notes"]
+               "last_error", "notes", "refused"]
     table = []
     for source in sources:
         row = state.get(source.name)
@@ -122,9 +132,12 @@ def _status(ctx: Any) -> int:
         table.append([source.name, source.kind, health, row[2] if row else None,
                       row[4] if row else None, row[5] if row else 0,
                       (row[3] or "") if row and not row[1] else "",
-                      notes_text(row[6]) if row else ""])
+                      notes_text(row[6]) if row else "",
+                      refused_json(row[7] if row else None)])
     if ctx.fmt == "json":
         print(dumps([dict(zip(columns, r)) for r in table]))
     else:
-        print(render(columns, table, ctx.fmt))
+        print(render(columns, [r[:-1] + [sum(e["count"] for e in r[-1]["last_run"])]
+                               for r in table], ctx.fmt))
+        _print_refused([(r[0], r[-1]["last_run"]) for r in table])
     return 1 if any(r[2] == "UNHEALTHY" for r in table) else 0
