@@ -59,8 +59,9 @@ def _seconds(values: Any) -> Any:
 
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return pd.to_numeric(values, errors="coerce").astype("float64")
-    parsed = pd.to_datetime(values, utc=True, format="mixed", errors="coerce")
-    return (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    parsed = pd.to_datetime(values, utc=True, format="mixed", errors="coerce").dt.as_unit("us")
+    micros = parsed.astype("int64").astype("float64")       # in µs: no ns overflow past 2262
+    return micros.where(parsed.notna()) / 1e6
 
 
 def _numbers(frame: Any, column: str) -> tuple[Any, Any]:
