@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -43,10 +44,17 @@ def format_duration(value: timedelta) -> str:
 
 
 def rough_duration(span: float) -> str:
-    """Seconds in their largest fitting unit, rounded: `45s`, `12m`, `2h`, `3d`, `56y`."""
-    for unit, size, below in (("s", 1, 120), ("m", 60, 7200), ("h", 3600, 172800),
-                              ("d", 86400, 730 * 86400)):
+    """Seconds in their largest whole unit, to two figures: `45s`, `1.5h`, `3d`, `57y`, `3.2e+17y`."""
+    if not math.isfinite(span):
+        return "∞"
+    for unit, size, below in (("s", 1, 60), ("m", 60, 3600), ("h", 3600, 86400),
+                              ("d", 86400, 365.25 * 86400)):
         if span < below:
-            return f"{span / size:.0f}{unit}"
+            return _figures(span / size) + unit
     years = span / (365.25 * 86400)
-    return f"{years:.0f}y" if years < 1e6 else f"{years:.2g}y"
+    return (_figures(years) if years < 1e6 else f"{years:.2g}") + "y"
+
+
+def _figures(value: float) -> str:
+    text = f"{value:.0f}" if value >= 10 else f"{value:.1f}".rstrip("0").rstrip(".")
+    return text or "0"
