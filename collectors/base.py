@@ -101,12 +101,21 @@ class SourceError(Exception):
 UP_SERIES = "oncall_collector_up"
 
 
-def record_health(store: Any, name: str, ok: bool, now: datetime, error: str | None = None,
-                  refused: list[dict[str, Any]] | None = None) -> None:
-    """Mark a collector healthy or not in collector_state, keep what its run refused, and
-    write its `up` sample."""
-    from console.store import canonical_labels, ingest_samples
+def keep_refused(store: Any, collector: Collector, now: datetime) -> list[dict[str, Any]]:
+    """Store what the collector's run refused with its health (console/store/refused.py) and
+    start counting again; the entries, each with its `text`."""
     from console.store.refused import record_refused
+
+    entries = collector.refused.entries()
+    collector.refused = Refusals()
+    with store.transaction() as cur:
+        record_refused(cur, collector.name, entries, now)
+    return entries
+
+
+def record_health(store: Any, name: str, ok: bool, now: datetime, error: str | None = None) -> None:
+    """Mark a collector healthy or not in collector_state and write its `up` sample."""
+    from console.store import canonical_labels, ingest_samples
 
     if ok:
         with store.transaction() as cur:
@@ -119,11 +128,8 @@ def record_health(store: Any, name: str, ok: bool, now: datetime, error: str | N
                 """,
                 [name, now, now],
             )
-            record_refused(cur, name, refused or [], now)
     else:
         store.record_failure(name, error or "failed", now)
-        with store.transaction() as cur:
-            record_refused(cur, name, refused or [], now)
     import pyarrow as pa
 
     ingest_samples(store, pa.table({

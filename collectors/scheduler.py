@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from collectors.base import CollectResult, Collector, SourceError, record_health
+from collectors.base import CollectResult, Collector, SourceError, keep_refused, record_health
 from collectors.validate import Refusals
 
 Clock = Callable[[], datetime]
@@ -55,9 +55,9 @@ def run_once(store: Any, collector: Collector, now: datetime) -> RunOutcome:
     else:
         outcome = RunOutcome(collector.name, True, rows=result.rows,
                              seconds=time.monotonic() - started, at=now)
-    outcome.refused = collector.refused.entries()
     try:
-        record_health(store, collector.name, outcome.ok, now, outcome.error, outcome.refused)
+        outcome.refused = keep_refused(store, collector, now)
+        record_health(store, collector.name, outcome.ok, now, outcome.error)
     except Exception as exc:  # the store itself failed: say so, still never raise
         outcome.ok, outcome.error = False, f"recording health failed: {describe(exc)}"
     return outcome

@@ -118,6 +118,8 @@ class Engine:
                 else "no rule is evaluated and every alert keeps its state"
             report.events.append(Event(now, "config", f"configuration failed to load: "
                                                       f"{type(exc).__name__}: {exc}; {kept}"))
+        from collectors.base import keep_refused
+
         for collector in self.collectors:
             try:
                 result = collector.collect(self.store, now)
@@ -129,6 +131,9 @@ class Engine:
                                                f"{collector.name} unhealthy: {message}"))
                 self._health[collector.name] = False
                 continue
+            finally:
+                if hasattr(collector, "refused"):       # rows refused, kept with its health
+                    keep_refused(self.store, collector, now)
             if not self._health.get(collector.name, True):
                 report.events.append(Event(now, "collector", f"{collector.name} healthy again"))
             self._health[collector.name] = True

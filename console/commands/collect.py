@@ -88,8 +88,9 @@ def run(ctx: Any) -> int:
 
     def report(outcome: Any) -> None:
         status = "ok" if outcome.ok else f"FAILED: {escape(outcome.error)}"
+        refused = "".join(f"; {escape(entry['text'])}" for entry in outcome.refused)
         print(f"{outcome.at:%Y-%m-%d %H:%M:%S} {outcome.name}: {outcome.rows} rows "
-              f"in {outcome.seconds:.2f}s, {status}", flush=True)
+              f"in {outcome.seconds:.2f}s, {status}{refused}", flush=True)
 
     scheduler = CollectorScheduler(store, [(c, intervals[c.name]) for c in collectors], ctx.now,
                                    max_backoff=ctx.args.max_backoff, on_run=report)

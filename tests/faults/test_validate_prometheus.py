@@ -99,3 +99,21 @@ def test_a_second_run_with_nothing_refused_clears_the_last_run_but_keeps_totals(
     status = json.loads(run_oncall("-w", str(ws), "collect", "--status", "--format",
                                    "json").stdout)[0]
     assert status["refused"] == {"last_run": [], "total": {"timestamp future": 1}}
+
+
+def test_the_consoles_engine_keeps_refusals_with_health_too(tmp_path: Path) -> None:
+    """The console runs collectors in its engine tick, not `collect --once`: same counts."""
+    from console.engine import Engine
+    from console.workspace import load_workspace
+
+    series = [{"metric": {"__name__": "jobs"}, "values": [[NOW_S, "1"], [1e25, "2"], [-1, "x"]]}]
+    with serve(lambda path: answer(series)) as url:
+        ws = load_workspace(workspace(tmp_path, {"prom": url}) / "oncall.yaml")
+        with Store.open(tmp_path / "store.duckdb") as store:
+            Engine(ws, store, rules=[]).tick(NOW)
+            raw = store.query("SELECT healthy, refused FROM collector_state WHERE name = 'prom'")[1]
+            assert store.count("samples") == 1
+    healthy, refused = raw[0]
+    assert healthy and [e["text"] for e in json.loads(refused)["last"]] == [
+        "1 refused: timestamp 3.2e+17y in the future (limit 10m)",
+        "1 refused: timestamp 57y in the past (limit 3650d)"]
