@@ -102,12 +102,15 @@ class PrometheusCollector(Collector):
             error = body.get("error") if isinstance(body, dict) else None
             raise SourceError(f"{where}: query {query.expr!r} failed: {error or 'unexpected answer'}")
         data = body.get("data") or {}
-        if data.get("resultType") != "matrix":
-            raise SourceError(f"{where}: expected a matrix for {query.expr!r}, "
-                              f"got {data.get('resultType')!r}")
+        kind = data.get("resultType") if isinstance(data, dict) else type(data).__name__
+        if kind != "matrix":
+            raise SourceError(f"{where}: expected a matrix for {query.expr!r}, got {kind!r}")
         names, labels, stamps, values = [], [], [], []
         try:
-            for series in data.get("result") or []:
+            result = data.get("result") or []
+            if not isinstance(result, list):
+                raise TypeError(f"result is {type(result).__name__}, not a list")
+            for series in result:
                 metric = dict(series["metric"])
                 name = metric.pop("__name__", None) or query.record or query.expr
                 points = series["values"]
