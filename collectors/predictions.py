@@ -78,8 +78,10 @@ def _kept(frame: Any, stamps: Any, column: str, window: Window,
           refused: Refusals) -> tuple[Any, Any, Any]:
     """The rows with a timestamp inside the window and a `column` value that parses (the rest
     counted), their epoch seconds as Arrow, and that column as floats."""
+    import numpy as np
+
     values, unparsed = _numbers(frame, column)
-    present = None if unparsed is None else pa.array([0.0] * len(frame), mask=unparsed)
+    present = None if unparsed is None else pa.array(np.zeros(len(frame)), mask=unparsed)
     keep = check(pa.array(stamps.to_numpy(dtype="float64")), present, window, refused,
                  value=column).to_numpy(zero_copy_only=False)
     return frame[keep], pa.array(stamps[keep].to_numpy(dtype="float64")), values[keep]

@@ -59,9 +59,6 @@ class Window:
     def hi(self) -> float:
         return self.now + self.future
 
-    def holds(self, stamp: float) -> bool:
-        return self.lo <= stamp <= self.hi
-
 
 def seconds(moment: datetime) -> float:
     """Epoch seconds of a naive UTC datetime."""
