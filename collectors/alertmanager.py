@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from collectors.base import CollectResult, Collector, SourceError
+from collectors.base import CollectResult, Collector, SourceError, TimedOptions
 from collectors.deadline import check_deadline
 from collectors.http import HttpOptions, fetch, join_url, json_body, make_client
+from collectors.validate import Refusals, Window, check, timestamps
 from console.alertmanager_client import GENERATOR
 from console.store import canonical_labels
 
@@ -26,17 +29,28 @@ ALERT_SCHEMA = pa.schema([
 ])
 
 
-def _utc(text: str | None) -> datetime | None:
+class AlertmanagerOptions(HttpOptions, TimedOptions):
+    """Where Alertmanager is, and the window an alert's startsAt must fall in."""
+
+
+def _epoch(text: Any) -> float | None:
+    """An RFC 3339 time as epoch seconds; None when absent, NaN when it is not a time."""
     if not text:
         return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return moment.timestamp()
+    except (ValueError, OverflowError):
+        return math.nan
 
 
-def parse_alerts(body: Any, url: str) -> pa.Table:
-    """Alertmanager's /api/v2/alerts answer as rows for the alerts table."""
+def parse_alerts(body: Any, url: str, window: Window, refused: Refusals) -> pa.Table:
+    """Alertmanager's /api/v2/alerts answer as rows for the alerts table.
+
+    A startsAt outside the window (or not a time) is counted as refused and left empty: the
+    alert is kept, active since it was first seen."""
     if not isinstance(body, list):
         raise SourceError(f"{url}: expected a list of alerts, got {type(body).__name__}")
     rows: dict[str, list[Any]] = {name: [] for name in ALERT_SCHEMA.names}
@@ -51,11 +65,15 @@ def parse_alerts(body: Any, url: str) -> pa.Table:
             rows["labels"].append(canonical_labels(labels))
             rows["annotations"].append(canonical_labels(alert.get("annotations") or {}))
             rows["state"].append(STATES.get(status.get("state", "active"), "firing"))
-            rows["starts_at"].append(_utc(alert.get("startsAt")))
+            rows["starts_at"].append(_epoch(alert.get("startsAt")))
             rows["silenced_by"].append(json.dumps(list(status.get("silencedBy") or [])))
             rows["inhibited_by"].append(json.dumps(list(status.get("inhibitedBy") or [])))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SourceError(f"{url}: malformed alert in the answer ({type(exc).__name__}: {exc})") from None
+    stamps = pa.array(rows["starts_at"], pa.float64())
+    given = pc.is_valid(stamps)
+    keep = check(pc.fill_null(stamps, window.now), None, window, refused, what="startsAt")
+    rows["starts_at"] = timestamps(pc.if_else(pc.and_(keep, given), stamps, None))
     return pa.table(rows, schema=ALERT_SCHEMA)
 
 
@@ -63,15 +81,16 @@ class AlertmanagerCollector(Collector):
     """GET /api/v2/alerts; new and changed alerts are upserted, vanished ones resolved."""
 
     kind = "alertmanager"
-    Options = HttpOptions
+    Options = AlertmanagerOptions
+    retention_kind = "alert_history"
     transport: httpx.BaseTransport | None = None
 
     def collect(self, store: Any, now: datetime) -> CollectResult:
-        opts: HttpOptions = self.options  # type: ignore[assignment]
+        opts: AlertmanagerOptions = self.options  # type: ignore[assignment]
         url = join_url(opts.url, "api/v2/alerts")
         with make_client(opts, self.transport, base_dir=self.base_dir) as client:
             response = fetch(client, "GET", url, max_bytes=opts.max_bytes)
-        current = parse_alerts(json_body(response), response.url)
+        current = parse_alerts(json_body(response), response.url, self.window(now), self.refused)
         check_deadline(where=response.url)             # parsing counts too
         with store.transaction() as cur:
             cur.register("_am", current)
@@ -105,8 +124,12 @@ class AlertmanagerCollector(Collector):
             INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, state,
                                 active_since, fired_at, resolved_at, last_eval, silenced_by,
                                 inhibited_by)
-            SELECT fingerprint, ?, name, name, labels, annotations, state, starts_at, starts_at,
-                   NULL, ?, silenced_by, inhibited_by FROM _am
+            SELECT n.fingerprint, ?, n.name, n.name, n.labels, n.annotations, n.state, seen.since,
+                   seen.since, NULL, ?, n.silenced_by, n.inhibited_by
+            FROM _am n LEFT JOIN alerts a ON a.fingerprint = n.fingerprint,
+                 -- no startsAt to trust: active since the console first saw it
+                 LATERAL (SELECT coalesce(n.starts_at, CASE WHEN a.state <> 'resolved'
+                                          THEN a.active_since END, ?) AS since) seen
             ON CONFLICT (fingerprint) DO UPDATE SET
                 labels = excluded.labels, annotations = excluded.annotations,
                 state = excluded.state, active_since = excluded.active_since,
@@ -114,7 +137,7 @@ class AlertmanagerCollector(Collector):
                 silenced_by = excluded.silenced_by, inhibited_by = excluded.inhibited_by
             WHERE alerts.source = 'alertmanager'
             """,
-            [SOURCE, now],
+            [SOURCE, now, now],
         )
         cur.execute(
             """

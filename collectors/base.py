@@ -14,6 +14,8 @@ from typing import Any, ClassVar, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from collectors.validate import Accept, Refusals, Window
+
 ENTRY_POINT_GROUP = "oncall.collectors"
 
 
@@ -24,6 +26,13 @@ class CollectorOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     timeout: float | None = Field(default=None, gt=0)
+
+
+class TimedOptions(CollectorOptions):
+    """Options of a source whose rows carry timestamps from outside: the window they must
+    fall in (collectors/validate.py, docs/validation.md)."""
+
+    accept: Accept = Accept()
 
 
 @dataclass
@@ -39,11 +48,22 @@ class Collector:
 
     kind: ClassVar[str] = ""
     Options: ClassVar[type[CollectorOptions]] = CollectorOptions
+    # The retention kind (RETENTION_KINDS) of the rows whose timestamps come from outside:
+    # the default past bound of `accept`.
+    retention_kind: ClassVar[str | None] = None
 
     def __init__(self, name: str, options: CollectorOptions, *, base_dir: str = ".") -> None:
         self.name = name
         self.options = options
         self.base_dir = base_dir
+        self.retention: dict[str, float] = {}     # the workspace's retention, days per kind
+        self.refused = Refusals()                 # what the current run refused, by reason
+
+    def window(self, now: datetime) -> Window:
+        """The timestamps this source accepts in a run at `now`."""
+        accept = getattr(self.options, "accept", None) or Accept()
+        kind = self.retention_kind
+        return Window.of(accept, now, self.retention.get(kind) if kind else None)
 
     def collect(self, store: Any, now: datetime) -> CollectResult:  # pragma: no cover
         raise NotImplementedError
@@ -82,6 +102,18 @@ class SourceError(Exception):
 
 
 UP_SERIES = "oncall_collector_up"
+
+
+def keep_refused(store: Any, collector: Collector, now: datetime) -> list[dict[str, Any]]:
+    """Store what the collector's run refused with its health (console/store/refused.py) and
+    start counting again; the entries, each with its `text`."""
+    from console.store.refused import record_refused
+
+    entries = collector.refused.entries()
+    collector.refused = Refusals()
+    with store.transaction() as cur:
+        record_refused(cur, collector.name, entries, now)
+    return entries
 
 
 def record_health(store: Any, name: str, ok: bool, now: datetime, error: str | None = None) -> None:

@@ -23,10 +23,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 
-from collectors.base import CollectResult, Collector, CollectorOptions, SourceError
+from collectors.base import CollectResult, Collector, SourceError, TimedOptions
 from collectors.deadline import check_deadline
 from collectors.logfile_gzip import GzipStream
 from collectors.logfile_tracking import GZIP_ERRORS, Plan, Read, grow_head, plan_run, scan
+from collectors.validate import check, timestamps
 from console.store.ingest import LOG_SCHEMA
 from console.store.notes import record_notes
 
@@ -35,7 +36,7 @@ LOG_COLUMNS = LOG_SCHEMA.names
 _LOGFMT = re.compile(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)')
 
 
-class LogfileOptions(CollectorOptions):
+class LogfileOptions(TimedOptions):
     path: str = Field(min_length=1, description="a file or glob, relative to the workspace")
     format: Literal["json", "logfmt", "regex"] = "json"
     pattern: str | None = None
@@ -175,6 +176,7 @@ class LogfileCollector(Collector):
 
     kind = "logfile"
     Options = LogfileOptions
+    retention_kind = "logs"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -365,17 +367,19 @@ class LogfileCollector(Collector):
                     FROM (SELECT *, json_extract_string(doc, $paths) AS v FROM docs)
                 ),
                 nums AS (SELECT *, TRY_CAST(ts_text AS DOUBLE) AS num FROM vals),
-                timed AS (
+                secs AS (
                     SELECT *, CASE
                         WHEN ts_text IS NULL THEN NULL
-                        WHEN num IS NOT NULL THEN make_timestamp(CAST(
-                            CASE WHEN abs(num) > 1e14 THEN num        -- microseconds
-                                 WHEN abs(num) > 1e11 THEN num * 1e3  -- milliseconds
-                                 ELSE num * 1e6 END AS BIGINT))       -- seconds
-                        ELSE TRY_CAST(TRY_CAST(ts_text AS TIMESTAMPTZ) AS TIMESTAMP) END AS parsed_ts
+                        WHEN num IS NOT NULL THEN
+                            CASE WHEN abs(num) > 1e14 THEN num / 1e6  -- microseconds
+                                 WHEN abs(num) > 1e11 THEN num / 1e3  -- milliseconds
+                                 ELSE num END                         -- seconds
+                        ELSE epoch_us(TRY_CAST(ts_text AS TIMESTAMPTZ)) / 1e6 END AS raw_s
                     FROM nums
-                )
-                SELECT coalesce(parsed_ts, $now) AS ts, $source AS source,
+                ),
+                -- epoch seconds, checked against the source's window in Python (validate.py)
+                timed AS (SELECT *, CASE WHEN isfinite(raw_s) THEN raw_s END AS stamp_s FROM secs)
+                SELECT stamp_s, $source AS source,
                        coalesce(service_text, $service) AS service, lower(level_text) AS level,
                        message_text AS message,
                        CASE WHEN doc IS NOT NULL THEN json_merge_patch(doc, $removal)::VARCHAR END
@@ -384,18 +388,28 @@ class LogfileCollector(Collector):
                        CASE WHEN len_bytes > $cap
                             THEN 'line of ' || len_bytes || ' bytes truncated to ' || $cap
                             WHEN err IS NOT NULL THEN err
-                            WHEN ts_text IS NOT NULL AND parsed_ts IS NULL
+                            WHEN ts_text IS NOT NULL AND stamp_s IS NULL
                             THEN 'timestamp ' || left(ts_text, 60) || ' not understood'
                        END AS parse_error,
                        $origin AS origin, line_offset
                 FROM timed
             """
-            params.update({"paths": paths, "removal": removal, "now": now, "source": self.name,
+            params.update({"paths": paths, "removal": removal, "source": self.name,
                            "service": opts.service, "origin": origin})
             try:
-                return con.sql(sql, params=params).to_arrow_table()
+                parsed = con.sql(sql, params=params).to_arrow_table()
             except duckdb.Error as exc:
                 raise SourceError(f"{origin}: cannot parse lines: {str(exc).splitlines()[0]}") from None
         finally:
             con.unregister("_lines")
+        return self._timed(parsed, now)
+
+    def _timed(self, parsed: pa.Table, now: datetime) -> pa.Table:
+        """The lines whose timestamp is inside the window (the rest counted as refused); a line
+        without a usable timestamp is stamped with the time it was read."""
+        window = self.window(now)
+        stamps = pc.fill_null(parsed.column("stamp_s"), window.now)
+        kept = parsed.filter(check(stamps, None, window, self.refused))
+        ts = timestamps(pc.fill_null(kept.column("stamp_s"), window.now))
+        return kept.drop_columns(["stamp_s"]).add_column(0, "ts", ts).select(LOG_COLUMNS)
 

@@ -20,14 +20,15 @@ from typing import Any
 import pyarrow as pa
 from pydantic import Field
 
-from collectors.base import CollectResult, Collector, CollectorOptions, SourceError
+from collectors.base import CollectResult, Collector, SourceError, TimedOptions
+from collectors.validate import Refusals, Window, check, timestamps
 
 LABEL_LAG = "oncall_label_lag_seconds"
 RECORD_FIELDS = ("id", "ts", "model", "version", "features", "prediction", "label")
 SUFFIXES = {".jsonl": "json", ".ndjson": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
-class PredictionsOptions(CollectorOptions):
+class PredictionsOptions(TimedOptions):
     path: str = Field(min_length=1, description="prediction files: a path or glob, relative to the workspace")
     labels: str | None = Field(default=None, description="label files: a path or glob (id, label, ts, model)")
     model: str | None = Field(default=None, description="the model name for records that carry none")
@@ -52,17 +53,38 @@ def read_records(path: Path) -> Any:
         raise SourceError(f"{path}: cannot read as {kind}: {str(exc).splitlines()[0]}") from None
 
 
-def _timestamps(values: Any, where: Path) -> Any:
+def _seconds(values: Any) -> Any:
+    """Timestamps (ISO 8601 or epoch seconds) as epoch seconds; NaN where one is not a time."""
     import pandas as pd
 
-    try:
-        if pd.api.types.is_numeric_dtype(values.dtype):
-            parsed = pd.to_datetime(values, unit="s", utc=True)
-        else:
-            parsed = pd.to_datetime(values, utc=True, format="mixed")
-    except (ValueError, TypeError) as exc:
-        raise SourceError(f"{where}: column ts: {str(exc).splitlines()[0]}; use ISO 8601 or epoch seconds") from None
-    return parsed.dt.tz_localize(None).astype("datetime64[us]")
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    parsed = pd.to_datetime(values, utc=True, format="mixed", errors="coerce").dt.as_unit("us")
+    micros = parsed.astype("int64").astype("float64")       # in µs: no ns overflow past 2262
+    return micros.where(parsed.notna()) / 1e6
+
+
+def _numbers(frame: Any, column: str) -> tuple[Any, Any]:
+    """A column as floats (NaN where absent) and where it was present but not a number."""
+    import pandas as pd
+
+    if column not in frame.columns:
+        return pd.Series([float("nan")] * len(frame), dtype="float64"), None
+    parsed = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return parsed, (parsed.isna() & frame[column].notna()).to_numpy()
+
+
+def _kept(frame: Any, stamps: Any, column: str, window: Window,
+          refused: Refusals) -> tuple[Any, Any, Any]:
+    """The rows with a timestamp inside the window and a `column` value that parses (the rest
+    counted), their epoch seconds as Arrow, and that column as floats."""
+    import numpy as np
+
+    values, unparsed = _numbers(frame, column)
+    present = None if unparsed is None else pa.array(np.zeros(len(frame)), mask=unparsed)
+    keep = check(pa.array(stamps.to_numpy(dtype="float64")), present, window, refused,
+                 value=column).to_numpy(zero_copy_only=False)
+    return frame[keep], pa.array(stamps[keep].to_numpy(dtype="float64")), values[keep]
 
 
 def _models(frame: Any, default: str | None, where: Path) -> Any:
@@ -81,6 +103,8 @@ def _models(frame: Any, default: str | None, where: Path) -> Any:
 
 def _features_json(frame: Any) -> list[str]:
     """Each row's features as a JSON object: the `features` column, or every non-record column."""
+    if len(frame) == 0:
+        return []
     if "features" in frame.columns:
         return [value if isinstance(value, str) else json.dumps(value, default=str)
                 for value in frame["features"]]
@@ -91,41 +115,45 @@ def _features_json(frame: Any) -> list[str]:
     return text.splitlines()
 
 
-def prediction_table(frame: Any, default_model: str | None, where: Path) -> pa.Table:
-    """Records as the predictions table's columns; a SourceError naming the file when fields are missing."""
-    import pandas as pd
-
+def prediction_table(frame: Any, default_model: str | None, where: Path, window: Window,
+                     refused: Refusals) -> tuple[pa.Table, Any]:
+    """Records as the predictions table's columns, those with a timestamp inside the window and
+    a prediction that parses (the rest counted), and the records kept; a SourceError naming
+    the file when fields are missing."""
     missing = [c for c in ("id", "ts") if c not in frame.columns]
     if missing:
         raise SourceError(f"{where}: missing column(s) {', '.join(missing)}; records need id and ts")
-    prediction = (pd.to_numeric(frame["prediction"], errors="coerce") if "prediction" in frame.columns
-                  else pd.Series([None] * len(frame), dtype="float64"))
+    frame, stamps, values = _kept(frame, _seconds(frame["ts"]), "prediction", window, refused)
     version = frame["version"].astype("string") if "version" in frame.columns else [None] * len(frame)
     return pa.table({
         "model": pa.array(_models(frame, default_model, where), pa.string()),
         "id": pa.array(frame["id"].astype("string"), pa.string()),
-        "ts": pa.array(_timestamps(frame["ts"], where), pa.timestamp("us")),
+        "ts": timestamps(stamps),
         "version": pa.array(version, pa.string()),
         "features": pa.array(_features_json(frame), pa.string()),
-        "prediction": pa.array(prediction, pa.float64(), from_pandas=True),
+        "prediction": pa.array(values, pa.float64(), from_pandas=True),
         "origin": pa.array([str(where)] * len(frame), pa.string()),
-    })
+    }), frame
 
 
-def label_table(frame: Any, default_model: str | None, where: Path, now: datetime) -> pa.Table:
-    """Labels as the prediction_labels table's columns; a label without ts became known `now`."""
+def label_table(frame: Any, default_model: str | None, where: Path, window: Window,
+                refused: Refusals) -> pa.Table:
+    """Labels as the prediction_labels table's columns; a label without ts became known now.
+    Labels whose timestamp is outside the window or that are not numbers are counted, not kept."""
     import pandas as pd
 
     missing = [c for c in ("id", "label") if c not in frame.columns]
     if missing:
         raise SourceError(f"{where}: missing column(s) {', '.join(missing)}; labels need id and label")
-    frame = frame[frame["label"].notna()]
-    ts = _timestamps(frame["ts"], where) if "ts" in frame.columns else pd.Series([now] * len(frame))
+    frame = frame[frame["label"].notna()].reset_index(drop=True)
+    stamps = (_seconds(frame["ts"]) if "ts" in frame.columns
+              else pd.Series([window.now] * len(frame), dtype="float64"))
+    frame, stamps, values = _kept(frame, stamps, "label", window, refused)
     return pa.table({
         "model": pa.array(_models(frame, default_model, where), pa.string()),
         "id": pa.array(frame["id"].astype("string"), pa.string()),
-        "label": pa.array(pd.to_numeric(frame["label"], errors="coerce"), pa.float64(), from_pandas=True),
-        "ts": pa.array(ts, pa.timestamp("us")),
+        "label": pa.array(values, pa.float64(), from_pandas=True),
+        "ts": timestamps(stamps),
     })
 
 
@@ -134,6 +162,7 @@ class PredictionsCollector(Collector):
 
     kind = "predictions"
     Options = PredictionsOptions
+    retention_kind = None       # predictions are not aged out: accept.past defaults to 10 years
 
     def _files(self, pattern: str | None) -> list[Path]:
         if not pattern:
@@ -145,6 +174,7 @@ class PredictionsCollector(Collector):
         from console.store import canonical_labels, ingest_samples
 
         options: PredictionsOptions = self.options
+        window = self.window(now)
         seen: dict[str, list[int]] = (store.get_cursor(self.name) or {}).get("files", {})
         predictions, labels, changed = [], [], {}
         for kind, pattern in (("p", options.path), ("l", options.labels)):
@@ -158,12 +188,15 @@ class PredictionsCollector(Collector):
                 if len(frame) == 0:
                     continue
                 if kind == "p":
-                    predictions.append(prediction_table(frame, options.model, path))
-                    if "label" in frame.columns:
-                        inline = frame[["id", "label", "ts"] + (["model"] if "model" in frame.columns else [])]
-                        labels.append(label_table(inline, options.model, path, now))
+                    table, kept = prediction_table(frame, options.model, path, window,
+                                                   self.refused)
+                    predictions.append(table)
+                    if "label" in kept.columns:      # of the records kept: counted once
+                        inline = kept[["id", "label", "ts"] + (["model"] if "model" in kept.columns else [])]
+                        labels.append(label_table(inline, options.model, path, window,
+                                                  self.refused))
                 else:
-                    labels.append(label_table(frame, options.model, path, now))
+                    labels.append(label_table(frame, options.model, path, window, self.refused))
         new_predictions = pa.concat_tables(predictions) if predictions else None
         new_labels = pa.concat_tables(labels) if labels else None
         cursor = {"files": {**seen, **changed}}

@@ -10,9 +10,10 @@ import httpx
 import pyarrow as pa
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from collectors.base import CollectResult, Collector, SourceError
+from collectors.base import CollectResult, Collector, SourceError, TimedOptions
 from collectors.deadline import check_deadline
 from collectors.http import HttpOptions, fetch, join_url, json_body, make_client
+from collectors.validate import Window, sample_table
 from console.durations import parse_duration
 from console.store import canonical_labels, ingest_samples
 
@@ -33,7 +34,7 @@ def _as_query(value: Any) -> Any:
     return {"expr": value} if isinstance(value, str) else value
 
 
-class PrometheusOptions(HttpOptions):
+class PrometheusOptions(HttpOptions, TimedOptions):
     queries: list[Annotated[Query, BeforeValidator(_as_query)]] = Field(min_length=1)
     step: Duration = timedelta(seconds=60)
     lookback: Duration = timedelta(hours=1)
@@ -66,6 +67,7 @@ class PrometheusCollector(Collector):
 
     kind = "prometheus"
     Options = PrometheusOptions
+    retention_kind = "samples"
     transport: httpx.BaseTransport | None = None
 
     def collect(self, store: Any, now: datetime) -> CollectResult:
@@ -78,6 +80,7 @@ class PrometheusCollector(Collector):
         kept = httpx.URL(url).params       # httpx's `params=` replaces the URL's own query
         added = 0
         requests = 0
+        window = self.window(now)
         with make_client(opts, self.transport, base_dir=self.base_dir) as client:
             for query in opts.queries:
                 last = done.get(query.expr)
@@ -88,38 +91,41 @@ class PrometheusCollector(Collector):
                                      params=kept.merge({"query": query.expr, "start": repr(lo),
                                                         "end": repr(hi), "step": repr(step)}))
                     requests += 1
-                    table = self._samples(json_body(response), query, response.url)
+                    table = self._samples(json_body(response), query, response.url, window)
                     check_deadline(where=response.url)  # parsing counts too
                     done[query.expr] = hi
                     added += ingest_samples(store, table, cursor=(self.name, {"until": done}),
                                             now=now)
-        return CollectResult(rows=added, detail={"requests": requests})
+        return CollectResult(rows=added, detail={"requests": requests,
+                                                 "refused": self.refused.total})
 
-    def _samples(self, body: Any, query: Query, url: str) -> pa.Table:
+    def _samples(self, body: Any, query: Query, url: str, window: Window) -> pa.Table:
         where = url
         if not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error") if isinstance(body, dict) else None
             raise SourceError(f"{where}: query {query.expr!r} failed: {error or 'unexpected answer'}")
         data = body.get("data") or {}
-        if data.get("resultType") != "matrix":
-            raise SourceError(f"{where}: expected a matrix for {query.expr!r}, "
-                              f"got {data.get('resultType')!r}")
+        kind = data.get("resultType") if isinstance(data, dict) else type(data).__name__
+        if kind != "matrix":
+            raise SourceError(f"{where}: expected a matrix for {query.expr!r}, got {kind!r}")
         names, labels, stamps, values = [], [], [], []
         try:
-            for series in data.get("result") or []:
+            result = data.get("result") or []
+            if not isinstance(result, list):
+                raise TypeError(f"result is {type(result).__name__}, not a list")
+            for series in result:
                 metric = dict(series["metric"])
                 name = metric.pop("__name__", None) or query.record or query.expr
-                key = canonical_labels(metric)
-                for stamp, value in series["values"]:
-                    names.append(name)
-                    labels.append(key)
-                    stamps.append(round(float(stamp) * 1_000_000))
-                    values.append(float(value))
+                points = series["values"]
+                if not isinstance(points, list):
+                    raise TypeError(f"values is {type(points).__name__}, not a list")
+                for stamp, value in points:        # each checked below, as a batch
+                    stamps.append(stamp)
+                    values.append(value)
+                names += [str(name)] * len(points)
+                labels += [canonical_labels(metric)] * len(points)
         except (KeyError, TypeError, ValueError) as exc:
             raise SourceError(f"{where}: malformed series in the answer for {query.expr!r} "
                               f"({type(exc).__name__}: {exc})") from None
-        return pa.table({"name": pa.array(names, pa.string()),
-                         "labels": pa.array(labels, pa.string()),
-                         "ts": pa.array(stamps, pa.int64()).cast(pa.timestamp("us")),
-                         "value": pa.array(values, pa.float64())})
+        return sample_table(names, labels, stamps, values, window, self.refused)
 

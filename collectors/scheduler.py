@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from collectors.base import CollectResult, Collector, SourceError, record_health
+from collectors.base import CollectResult, Collector, SourceError, keep_refused, record_health
 from collectors.deadline import Deadline, DeadlineExceeded, deadline_seconds, in_force
+from collectors.validate import Refusals
 from console.secrets import redact
 
 Clock = Callable[[], datetime]
@@ -32,6 +33,7 @@ class RunOutcome:
     at: datetime | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     skipped: bool = False      # not run: the source's previous run was still going
+    refused: list[dict[str, Any]] = field(default_factory=list)   # by reason, with `text`
 
 
 def backoff_delay(interval: float, failures: int, cap: float) -> float:
@@ -51,8 +53,11 @@ def describe(exc: BaseException) -> str:
     return redact(f"{type(exc).__name__}: {text}"[:500] if text else type(exc).__name__)
 
 
-def _record(store: Any, outcome: RunOutcome, now: datetime) -> None:
+def _record(store: Any, outcome: RunOutcome, now: datetime,
+            collector: Collector | None = None) -> None:
     try:
+        if collector is not None:            # what the run refused, kept with its health
+            outcome.refused = keep_refused(store, collector, now)
         record_health(store, outcome.name, outcome.ok, now, outcome.error)
     except Exception as exc:  # the store itself failed: say so, still never raise
         outcome.ok, outcome.error = False, f"recording health failed: {describe(exc)}"
@@ -103,6 +108,7 @@ def run_once(store: Any, collector: Collector, now: datetime, *,
     deadline = Deadline(seconds) if seconds else None
     watchdog = _Watchdog(store, collector.name, deadline, now, on_overdue) if deadline else None
     started = time.monotonic()
+    collector.refused = Refusals()
     try:
         with in_force(deadline):
             result: CollectResult = collector.collect(store, now)
@@ -117,7 +123,7 @@ def run_once(store: Any, collector: Collector, now: datetime, *,
     if overdue is not None:         # already recorded down when it overran
         overdue.seconds = time.monotonic() - started
         return overdue
-    _record(store, outcome, now)
+    _record(store, outcome, now, collector)
     return outcome
 
 

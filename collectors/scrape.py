@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,22 +11,27 @@ import httpx
 import pyarrow as pa
 from pydantic import Field
 
-from collectors.base import CollectResult, Collector, SourceError
+from collectors.base import CollectResult, Collector, SourceError, TimedOptions
 from collectors.deadline import check_deadline
 from collectors.http import HttpOptions, fetch, make_client
+from collectors.validate import NUMBER, Refusals, Window, sample_table
 from console.store import canonical_labels, ingest_samples
 
 ACCEPT = ("application/openmetrics-text;version=1.0.0;q=0.9,"
           "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+# A sample line up to its value: name, {labels} (quoted values may hold spaces and braces).
+SAMPLE_LINE = (r'^[a-zA-Z_:][a-zA-Z0-9_:]*[ \t]*(?:\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?'
+               r'[ \t]+(?P<value>[^ \t]+)')
 
 
-class ScrapeOptions(HttpOptions):
+class ScrapeOptions(HttpOptions, TimedOptions):
     job: str | None = None
     max_bytes: int = Field(default=8 << 20, gt=0)
 
 
-def parse_exposition(text: str, content_type: str) -> list[tuple[str, dict[str, str], float, float | None]]:
-    """(name, labels, value, timestamp seconds or None) for every sample in the page."""
+def parse_exposition(text: str, content_type: str) -> list[tuple[str, dict[str, str], Any, Any]]:
+    """(name, labels, value, timestamp seconds or None) for every sample in the page; values
+    and timestamps as the parser read them (an int may be beyond any float)."""
     if "openmetrics" in content_type:
         from prometheus_client.openmetrics.parser import text_string_to_metric_families
     else:
@@ -37,7 +42,7 @@ def parse_exposition(text: str, content_type: str) -> list[tuple[str, dict[str, 
             stamp = sample.timestamp
             if stamp is not None and not isinstance(stamp, (int, float)):
                 stamp = stamp.sec + stamp.nsec / 1e9
-            samples.append((sample.name, dict(sample.labels), float(sample.value), stamp))
+            samples.append((sample.name, dict(sample.labels), sample.value, stamp))
     return samples
 
 
@@ -59,6 +64,7 @@ class ScrapeCollector(Collector):
 
     kind = "scrape"
     Options = ScrapeOptions
+    retention_kind = "samples"
     transport: httpx.BaseTransport | None = None
     monotonic = staticmethod(time.monotonic)
 
@@ -66,36 +72,72 @@ class ScrapeCollector(Collector):
         opts: ScrapeOptions = self.options  # type: ignore[assignment]
         target = {"job": opts.job or self.name, "instance": instance_of(opts.url)}
         started = self.monotonic()
-        rows: list[tuple[str, dict[str, str], float, float | None]] = []
+        samples: list[tuple[str, dict[str, str], Any, Any]] = []
         error: SourceError | None = None
         try:
             with make_client(opts, self.transport, base_dir=self.base_dir) as client:
                 response = fetch(client, "GET", opts.url, max_bytes=opts.max_bytes,
                                  headers={"Accept": ACCEPT})
-            try:
-                text = response.content.decode("utf-8")
-                rows = parse_exposition(text, response.headers.get("content-type", ""))
-            except (ValueError, UnicodeDecodeError, TypeError, KeyError, IndexError) as exc:
-                raise SourceError(f"{response.url}: not a Prometheus or OpenMetrics page "
-                                  f"({type(exc).__name__}: {str(exc)[:160]})") from None
-            check_deadline(where=opts.url)         # parsing counts too
+            samples = read_page(response.content, response.headers.get("content-type", ""),
+                                response.url, self.refused)
+            check_deadline(where=response.url)     # parsing counts too
         except SourceError as exc:
-            error, rows = exc, []
+            error, samples = exc, []
         duration = self.monotonic() - started
-        rows.append(("up", {}, 0.0 if error else 1.0, None))
-        rows.append(("scrape_duration_seconds", {}, duration, None))
+        scraped = len(samples) + self.refused.total      # lines whose value did not parse too
+        window = self.window(now)
+        page = page_table(samples, target, window, self.refused)
+        meta = [("up", 0.0 if error else 1.0), ("scrape_duration_seconds", duration)]
         if not error:
-            rows.append(("scrape_samples_scraped", {}, float(len(rows) - 2), None))
-        now_us = round((now - datetime(1970, 1, 1)) / timedelta(microseconds=1))
-        table = pa.table({
-            "name": pa.array([r[0] for r in rows], pa.string()),
-            "labels": pa.array([canonical_labels(with_target(r[1], target)) for r in rows],
-                               pa.string()),
-            "ts": pa.array([now_us if r[3] is None else round(r[3] * 1_000_000) for r in rows],
-                           pa.int64()).cast(pa.timestamp("us")),
-            "value": pa.array([r[2] for r in rows], pa.float64())})
+            meta.append(("scrape_samples_scraped", float(scraped)))
+        table = pa.concat_tables([page, sample_table(
+            [name for name, _ in meta], [canonical_labels(target)] * len(meta),
+            [window.now] * len(meta), [value for _, value in meta], window, Refusals())])
         added = ingest_samples(store, table, cursor=None if error else (self.name, {"last": str(now)}),
                                now=now)
         if error:
             raise error
-        return CollectResult(rows=added, detail={"samples": len(rows) - 3})
+        return CollectResult(rows=added, detail={"samples": table.num_rows - len(meta),
+                                                 "refused": self.refused.total})
+
+
+def read_page(content: bytes, content_type: str, url: str,
+              refused: Refusals) -> list[tuple[str, dict[str, str], Any, Any]]:
+    """The page's samples; lines whose value does not parse are left out and counted."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{url}: not a Prometheus or OpenMetrics page (not UTF-8: {exc})") from None
+    try:
+        return parse_exposition(text, content_type)
+    except Exception as first:  # the parser's errors have no common type: one line, named
+        kept, unparsed = drop_unparsed_values(text)
+        try:
+            if not unparsed:
+                raise first
+            samples = parse_exposition(kept, content_type)
+        except Exception as exc:
+            raise SourceError(f"{url}: not a Prometheus or OpenMetrics page "
+                              f"({type(exc).__name__}: {str(exc)[:160]})") from None
+    refused.add("value", "unparsed", unparsed)
+    return samples
+
+
+def drop_unparsed_values(text: str) -> tuple[str, int]:
+    """The page without its sample lines whose value is not a number, and how many those were."""
+    import pyarrow.compute as pc
+
+    lines = pa.array(text.split("\n"), pa.string())
+    value = pc.struct_field(pc.extract_regex(lines, SAMPLE_LINE), "value")
+    bad = pc.fill_null(pc.invert(pc.match_substring_regex(value, NUMBER)), False)
+    return "\n".join(pc.filter(lines, pc.invert(bad)).to_pylist()), pc.sum(bad).as_py() or 0
+
+
+def page_table(samples: list[tuple[str, dict[str, str], Any, Any]],
+               target: dict[str, str], window: Window, refused: Refusals) -> pa.Table:
+    """The page's samples inside the window, with the target's labels; a sample without a
+    timestamp of its own is at the time of the scrape."""
+    return sample_table([s[0] for s in samples],
+                        [canonical_labels(with_target(s[1], target)) for s in samples],
+                        [window.now if s[3] is None else s[3] for s in samples],
+                        [s[2] for s in samples], window, refused)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -40,3 +41,20 @@ def format_duration(value: timedelta) -> str:
             parts.append(f"{total // size}{unit}")
             total %= size
     return "".join(parts)
+
+
+def rough_duration(span: float) -> str:
+    """Seconds in their largest whole unit, to two figures: `45s`, `1.5h`, `3d`, `57y`, `3.2e+17y`."""
+    if not math.isfinite(span):
+        return "∞"
+    for unit, size, below in (("s", 1, 60), ("m", 60, 3600), ("h", 3600, 86400),
+                              ("d", 86400, 365.25 * 86400)):
+        if span < below:
+            return _figures(span / size) + unit
+    years = span / (365.25 * 86400)
+    return (_figures(years) if years < 1e6 else f"{years:.2g}") + "y"
+
+
+def _figures(value: float) -> str:
+    text = f"{value:.0f}" if value >= 10 else f"{value:.1f}".rstrip("0").rstrip(".")
+    return text or "0"

@@ -14,6 +14,7 @@ from typing import Any
 
 from console.durations import format_duration
 from console.store.notes import notes_text
+from console.store.refused import refused_text
 
 HOUR, SIX_HOURS = timedelta(hours=1), timedelta(hours=6)
 _READ_ONLY_STARTS = ("select", "with", "describe", "show", "explain", "from", "summarize",
@@ -288,10 +289,12 @@ def session_overview(session: Any) -> dict[str, Any]:
 
 def collector_rows(store: Any) -> list[tuple[Any, ...]]:
     rows = store.query("""
-        SELECT name, healthy, last_success, rows_ingested, last_error, notes FROM collector_state
-        WHERE name NOT LIKE 'import:%' ORDER BY name""")[1]
-    return [(n, "up" if ok else "DOWN", ts, count, notes_text(notes) if ok else (err or ""))
-            for n, ok, ts, count, err, notes in rows]
+        SELECT name, healthy, last_success, rows_ingested, last_error, notes, refused
+        FROM collector_state WHERE name NOT LIKE 'import:%' ORDER BY name""")[1]
+    return [(n, "up" if ok else "DOWN", ts, count,
+             "; ".join(filter(None, [notes_text(notes) if ok else (err or ""),
+                                     refused_text(refused)])))
+            for n, ok, ts, count, err, notes, refused in rows]
 
 
 def open_incidents(store: Any) -> list[tuple[Any, ...]]:

@@ -413,6 +413,8 @@ def build_collectors(workspace: Workspace) -> list[Any]:
     for source in workspace.config.sources:
         if source.enabled:
             cls = loaded[source.kind]
-            result.append(cls(source.name, cls.Options.model_validate(source.options),
-                              base_dir=str(workspace.root)))
+            collector = cls(source.name, cls.Options.model_validate(source.options),
+                            base_dir=str(workspace.root))
+            collector.retention = workspace.config.retention.days()   # accept.past's default
+            result.append(collector)
     return result

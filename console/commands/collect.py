@@ -56,8 +56,15 @@ def _selected(ctx: Any) -> list[Any]:
 
 def _outcome_row(outcome: Any) -> list[Any]:
     result = "ok" if outcome.ok else "skipped" if outcome.skipped else "FAILED"
-    return [outcome.name, result, outcome.rows,
-            round(outcome.seconds, 3), outcome.error or ""]
+    return [outcome.name, result, outcome.rows, round(outcome.seconds, 3), outcome.error or "",
+            sum(entry["count"] for entry in outcome.refused)]
+
+
+def _print_refused(named: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """Under the table, what each source refused, a reason a line (a cell would be cut)."""
+    for name, entries in named:
+        for entry in entries:
+            print(f"{escape(name)}: {escape(entry['text'])}")
 
 
 def run(ctx: Any) -> int:
@@ -77,10 +84,12 @@ def run(ctx: Any) -> int:
         outcomes = run_all(store, collectors, ctx.now())
         if ctx.fmt == "json":
             print(dumps([{"name": o.name, "ok": o.ok, "skipped": o.skipped, "rows": o.rows,
-                          "seconds": o.seconds, "error": o.error} for o in outcomes]))
+                          "seconds": o.seconds, "error": o.error, "refused": o.refused}
+                         for o in outcomes]))
         else:
-            print(render(["source", "result", "rows", "seconds", "error"],
+            print(render(["source", "result", "rows", "seconds", "error", "refused"],
                          [_outcome_row(o) for o in outcomes], ctx.fmt))
+            _print_refused([(o.name, o.refused) for o in outcomes])
         return 0 if all(o.ok for o in outcomes) else 1
     if not collectors:
         print("oncall: no enabled sources in the workspace; nothing to collect", file=sys.stderr)
@@ -90,8 +99,9 @@ def run(ctx: Any) -> int:
 
     def report(outcome: Any) -> None:
         status = "ok" if outcome.ok else f"FAILED: {escape(outcome.error)}"
+        refused = "".join(f"; {escape(entry['text'])}" for entry in outcome.refused)
         print(f"{outcome.at:%Y-%m-%d %H:%M:%S} {outcome.name}: {outcome.rows} rows "
-              f"in {outcome.seconds:.2f}s, {status}", flush=True)
+              f"in {outcome.seconds:.2f}s, {status}{refused}", flush=True)
 
     scheduler = CollectorScheduler(store, [(c, intervals[c.name]) for c in collectors], ctx.now,
                                    max_backoff=ctx.args.max_backoff, on_run=report)
@@ -119,13 +129,14 @@ def _status(ctx: Any) -> int:
     from collectors.lanes import skipped_text
     from console.secrets import redact
     from console.store.notes import notes_text
+    from console.store.refused import refused_json
 
     _, rows = store.query("SELECT name, healthy, last_success, last_error, last_error_at, "
-                          "rows_ingested, notes, runs_skipped, last_skipped_at "
+                          "rows_ingested, notes, runs_skipped, last_skipped_at, refused "
                           "FROM collector_state")
     state = {r[0]: r for r in rows}
     columns = ["source", "kind", "health", "last_success", "last_error_at", "rows_ingested",
-               "last_error", "notes", "skipped"]
+               "last_error", "notes", "skipped", "refused"]   # `refused` stays last
     table = []
     for source in sources:
         row = state.get(source.name)
@@ -139,12 +150,15 @@ def _status(ctx: Any) -> int:
                       row[4] if row else None, row[5] if row else 0,
                       redact(row[3] or "") if row and not row[1] else "",
                       notes_text(row[6]) if row else "",
-                      skipped_text(row[7]) if row else ""])
+                      skipped_text(row[7]) if row else "",
+                      refused_json(row[9] if row else None)])
     if ctx.fmt == "json":
         skips = {name: {"runs_skipped": row[7] or 0, "last_skipped_at": row[8]}
                  for name, row in state.items()}
         never = {"runs_skipped": 0, "last_skipped_at": None}
         print(dumps([{**dict(zip(columns, r)), **skips.get(r[0], never)} for r in table]))
     else:
-        print(render(columns, table, ctx.fmt))
+        print(render(columns, [r[:-1] + [sum(e["count"] for e in r[-1]["last_run"])]
+                               for r in table], ctx.fmt))
+        _print_refused([(r[0], r[-1]["last_run"]) for r in table])
     return 1 if any(r[2] == "UNHEALTHY" for r in table) else 0

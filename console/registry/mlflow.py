@@ -37,7 +37,10 @@ class MlflowOptions(RegistryOptions, Credentials):
 def _ms(value: Any) -> datetime | None:
     if value in (None, "", 0):
         return None
-    return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc).replace(tzinfo=None)
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc).replace(tzinfo=None)
+    except (ValueError, TypeError, OverflowError, OSError):
+        return None     # not a time (1e25 ms, text): shown as unknown, the model still listed
 
 
 class MlflowRegistry(Registry):

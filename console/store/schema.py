@@ -256,6 +256,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE collector_state ADD COLUMN runs_skipped BIGINT DEFAULT 0;
     ALTER TABLE collector_state ADD COLUMN last_skipped_at TIMESTAMP;
     """,
+    # 11: rows a collector refused (console/store/refused.py): timestamps outside the source's
+    #     window, values that do not parse; the last run's counts by reason and the totals
+    """
+    ALTER TABLE collector_state ADD COLUMN refused VARCHAR; -- JSON: last run, totals
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
