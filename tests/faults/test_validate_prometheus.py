@@ -112,7 +112,7 @@ def test_the_consoles_engine_keeps_refusals_with_health_too(tmp_path: Path) -> N
         with Store.open(tmp_path / "store.duckdb") as store:
             Engine(ws, store, rules=[]).tick(NOW)
             raw = store.query("SELECT healthy, refused FROM collector_state WHERE name = 'prom'")[1]
-            assert store.count("samples") == 1
+            assert store.count("samples") == 2          # the one kept, and the source's `up`
     healthy, refused = raw[0]
     assert healthy and [e["text"] for e in json.loads(refused)["last"]] == [
         "1 refused: timestamp 3.2e+17y in the future (limit 10m)",
