@@ -51,6 +51,9 @@ class Collector:
     # The retention kind (RETENTION_KINDS) of the rows whose timestamps come from outside:
     # the default past bound of `accept`.
     retention_kind: ClassVar[str | None] = None
+    # True for a collector that evaluates what the others store (drift): in a tick and in
+    # `collect --once` it starts once the other sources' runs have ended (`phases`).
+    evaluates: ClassVar[bool] = False
 
     def __init__(self, name: str, options: CollectorOptions, *, base_dir: str = ".") -> None:
         self.name = name

@@ -53,6 +53,7 @@ class DriftCollector(Collector):
     """Evaluates each window at every step boundary it has not evaluated yet (the latest one only)."""
 
     kind = "drift"
+    evaluates = True          # reads the prediction records the other sources just stored
     Options = DriftOptions
     options: DriftOptions
 

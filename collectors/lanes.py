@@ -127,13 +127,24 @@ class Lanes:
         return [name for name in names if self.busy(name)]
 
 
+def phases(collectors: list[Any]) -> list[list[Any]]:
+    """The sources, then the collectors that evaluate what the sources stored (drift)."""
+    first = [c for c in collectors if not getattr(c, "evaluates", False)]
+    then = [c for c in collectors if getattr(c, "evaluates", False)]
+    return [phase for phase in (first, then) if phase]
+
+
 def run_all(store: Any, collectors: list[Any], now: datetime,
             limit: int = ONCE_PARALLEL) -> list[RunOutcome]:
     """Run each collector once, at most `limit` at a time, each in its lane; outcomes in order.
 
-    A source whose previous run is still going (e.g. the console's) is skipped and says so."""
+    Evaluating collectors start once the sources' runs have ended. A source whose previous
+    run is still going (e.g. the console's) is skipped and says so."""
     lanes, gate = Lanes(store), threading.BoundedSemaphore(max(1, limit))
-    started = [(c, lanes.start(c, now, gate=gate)) for c in collectors]
-    return [future.result() if future is not None
-            else RunOutcome(c.name, False, error=SKIPPED, skipped=True, at=now)
-            for c, future in started]
+    outcomes: dict[str, RunOutcome] = {}
+    for phase in phases(collectors):
+        started = [(c, lanes.start(c, now, gate=gate)) for c in phase]
+        for c, future in started:
+            outcomes[c.name] = future.result() if future is not None else RunOutcome(
+                c.name, False, error=SKIPPED, skipped=True, at=now)
+    return [outcomes[c.name] for c in collectors]

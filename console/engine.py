@@ -151,12 +151,17 @@ class Engine:
     def _collect(self, now: datetime, report: TickReport) -> list[Event]:
         """Start each collector in its lane (a source still running is skipped and counted),
         wait for them at most `collect_wait` s, report the runs that ended; the others are
-        reported by a later tick."""
-        for collector in self.collectors:
-            future = self.lanes.start(collector, now)
-            if future is not None:
-                self._runs[collector.name] = (collector, future)
-        wait([future for _, future in self._runs.values()], timeout=self.collect_wait)
+        reported by a later tick.  Evaluating collectors (drift) start after the sources."""
+        from collectors.lanes import phases
+
+        for phase in phases(self.collectors):
+            started = []
+            for collector in phase:
+                future = self.lanes.start(collector, now)
+                if future is not None:
+                    self._runs[collector.name] = (collector, future)
+                    started.append(future)
+            wait(started, timeout=self.collect_wait)
         events: list[Event] = []
         for name, (collector, future) in list(self._runs.items()):
             if not future.done():

@@ -203,3 +203,34 @@ def test_once_is_bounded(tmp_path: Path, limit: int) -> None:
         outcomes = run_all(store, sources, NOW, limit=limit)
     assert [o.name for o in outcomes] == [s.name for s in sources] and all(o.ok for o in outcomes)
     assert most[0] <= limit and (limit == 1 or most[0] > 1)
+
+
+def test_drift_starts_once_the_sources_have_stored_their_rows(tmp_path: Path) -> None:
+    """An evaluating collector (drift) reads what this round's sources stored: in a console
+    tick and in `collect --once` it starts after them, not beside them."""
+    order: list[str] = []
+
+    class Source(Steady):
+        def collect(self, store, now):
+            time.sleep(0.3)
+            order.append(f"{self.name} stored")
+            return super().collect(store, now)
+
+    class Evaluator(Steady):
+        evaluates = True
+
+        def collect(self, store, now):
+            order.append("drift evaluated")
+            return super().collect(store, now)
+
+    (tmp_path / "oncall.yaml").write_text("store: s.duckdb\n")
+    with Store.open(tmp_path / "s.duckdb") as store:
+        collectors = [Evaluator("drift"), Source("predictions"), Source("prom")]
+        engine = Engine(load_workspace(tmp_path / "oncall.yaml"), store,
+                        collectors=collectors, rules=[])
+        engine.tick(NOW)
+        assert order[-1] == "drift evaluated" and len(order) == 3
+        order.clear()
+        outcomes = run_all(store, collectors, NOW)
+        assert [o.name for o in outcomes] == ["drift", "predictions", "prom"]
+        assert order[-1] == "drift evaluated" and len(order) == 3
