@@ -76,20 +76,35 @@ class DemoCollector(Collector):
                 with store.transaction() as cur:
                     store.set_cursor(cur, self.name, {**cursor, "backfill": backfill}, 0, now)
             return CollectResult(0)
-        version = self.champion(store)
         step_times = [datetime(1970, 1, 1) + timedelta(seconds=(next_step + i) * self.step_s)
                       for i in range(steps)]
+        served = self.served(store, cursor, next_step, steps)
         degraded = [version == self.options.degrade_version and t >= degrade_at
-                    for t in step_times]
+                    for version, t in zip(served, step_times)]
         samples, logs, counters = simulate(next_step, steps, self.step_s, seed,
-                                           [version] * steps, degraded, cursor["counters"])
+                                           served, degraded, cursor["counters"])
         new_cursor = {**cursor, "next_step": last_step + 1, "counters": counters,
-                      "degrade_at": degrade_at.isoformat(), "serving": version,
+                      "degrade_at": degrade_at.isoformat(), "serving": served[-1],
                       "degraded": bool(degraded[-1]), "backfill": backfill}
-        live_predictions(store, next_step, steps, self.step_s, seed, [version] * steps, degraded)
+        live_predictions(store, next_step, steps, self.step_s, seed, served, degraded)
         added = ingest_logs(store, logs)
         added += ingest_samples(store, samples, cursor=(self.name, new_cursor), now=now)
-        return CollectResult(added, {"serving": version, "degraded": bool(degraded[-1])})
+        return CollectResult(added, {"serving": served[-1], "degraded": bool(degraded[-1])})
+
+    def served(self, store: Store, cursor: dict[str, Any], first_step: int, steps: int) -> list[str]:
+        """The version served at each step: what the alias named at that step's time, so a
+        rollback between two collections heals only the steps after it.  An alias moved
+        without a recorded move serves its version from the first step, as before."""
+        version = self.champion(store)
+        first = datetime(1970, 1, 1) + timedelta(seconds=first_step * self.step_s)
+        moves = [(at, str(to)) for at, to in store.query(
+            "SELECT ts, version FROM changes WHERE kind = 'alias_move' AND model = ? "
+            "AND json_extract_string(detail, '$.alias') = ? AND ts >= ? ORDER BY ts",
+            [self.options.model, ALIAS, first])[1]]
+        if not moves or moves[-1][1] != version:
+            return [version] * steps
+        before = str(cursor.get("serving") or moves[0][1])
+        return _served([(datetime(1970, 1, 1), before), *moves], first_step, steps, self.step_s)
 
 
 BACKFILL_STEPS = 5760      # older prediction records written per collection (a day of 15 s steps)

@@ -77,3 +77,30 @@ def test_older_prediction_records_follow_from_the_running_simulator(tmp_path) ->
         assert late_v2 == early_v3 == 0          # each record names the version served then
         _, labels = store.query("SELECT count(*) FROM prediction_labels")
         assert labels[0][0] >= count
+
+
+def test_a_rollback_between_two_collections_heals_only_the_steps_after_it(tmp_path) -> None:
+    """The simulator serves, at each step, what the alias named then: the steps written after
+    a rollback but stamped before it stay degraded (a slow tick must not rewrite history)."""
+    from collectors.demo import ALIAS, MODEL, DemoCollector, DemoOptions
+    from console.registry.history import record_alias_move
+    from console.registry.local import LocalOptions, LocalRegistry
+
+    with Store.open(tmp_path / "oncall.duckdb") as store:
+        seed_demo(store, now=NOW, days=0.1, degrade_after="1m")
+        collector = DemoCollector("demo", DemoOptions())
+        collector.collect(store, NOW + timedelta(minutes=5))
+        rolled_back = NOW + timedelta(minutes=8)
+        LocalRegistry("local", LocalOptions(), store=store,
+                      clock=lambda: rolled_back).set_alias(MODEL, ALIAS, "2")
+        with store.transaction() as cur:
+            record_alias_move(cur, ts=rolled_back, model=MODEL, alias=ALIAS, from_version="3",
+                              to_version="2", actor="test", source="test")
+        result = collector.collect(store, NOW + timedelta(minutes=12))   # one late collection
+        assert result.detail == {"serving": "2", "degraded": False}
+        _, rows = store.query("""
+            SELECT version, min(ts), max(ts) FROM predictions
+            WHERE ts > ? GROUP BY version ORDER BY min(ts)""", [NOW + timedelta(minutes=5)])
+        (v3, first3, last3), (v2, first2, _) = rows
+        assert (v3, v2) == ("3", "2")
+        assert last3 < rolled_back <= first2 + timedelta(seconds=15)   # a step's records precede it
