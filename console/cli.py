@@ -282,5 +282,10 @@ def _forward(ctx: Context, argv: list[str], locked: StoreLocked) -> int:
 
 
 def entry(argv: list[str] | None = None) -> Any:  # pragma: no cover - console script shim
+    from console import cleanup
+    from console.private import restrict_umask
+
     guard_streams()          # nothing from outside reaches the terminal raw, whatever prints it
+    restrict_umask()         # all oncall creates from here on is 0600, directories 0700
+    cleanup.install()        # snapshots, the socket, the demo's temp dir: gone at exit and on signals
     sys.exit(main(argv))

@@ -1,0 +1,132 @@
+"""What oncall removes when it exits, however it exits: normally, or on SIGTERM, SIGINT, SIGHUP.
+
+Read-only snapshots and the control socket are registered here while they exist and removed
+in the signal handler itself; what is registered with `at_signal=False` (the demo's temporary
+workspace, which holds the open store) goes when the process exits right after.  The handler
+then does what the signal did before oncall installed it: a handler of the program's own is
+called (SIGINT's raises KeyboardInterrupt, exit 130), the default action becomes
+`SystemExit(128 + signum)`, so `finally` blocks close the store and the console gives the
+terminal back.  A signal that was ignored (`nohup`) stays ignored.  Should the exit not come
+within GRACE seconds (a worker stuck in a query), what is left is removed and the process
+ends with that code.
+
+Callbacks must be idempotent: one interrupted by a signal runs again from the handler.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import shutil
+import signal
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+GRACE = 10.0
+
+# key -> (callback, what it removes, whether it runs in the signal handler); dict operations
+# are atomic, so the handler may run between any two of them without a lock.
+_pending: dict[int, tuple[Callable[[], None], str, bool]] = {}
+_keys = itertools.count(1)
+_previous: dict[int, Any] = {}
+_installed = False
+_watchdog: threading.Timer | None = None
+
+
+def at_exit(callback: Callable[[], None], what: str, *, at_signal: bool = True) -> int:
+    """Run `callback` (removing `what`) at exit, and in a signal handler if `at_signal`;
+    returns the key for `now` and `forget`."""
+    key = next(_keys)
+    _pending[key] = (callback, what, at_signal)
+    return key
+
+
+def remove_at_exit(path: str | os.PathLike[str], *, at_signal: bool = True) -> int:
+    """Remove the file or directory tree `path` at exit (see `at_exit`)."""
+    target = Path(path)
+    return at_exit(lambda: _remove(target), str(target), at_signal=at_signal)
+
+
+def now(key: int | None) -> None:
+    """Run one registered callback now, if it has not run yet, and forget it."""
+    entry = _pending.get(key) if key is not None else None
+    if entry is not None:
+        _run_one(key, entry)
+
+
+def forget(key: int | None) -> None:
+    """Nothing to do at exit for `key` any more (its owner removed it)."""
+    if key is not None:
+        _pending.pop(key, None)
+
+
+def run(*, signal_only: bool = False) -> None:
+    """Run what is registered, newest first (with `signal_only`, what runs in the handler)."""
+    for key, entry in sorted(_pending.items(), reverse=True):
+        if entry[2] or not signal_only:
+            _run_one(key, entry)
+
+
+def _run_one(key: int, entry: tuple[Callable[[], None], str, bool]) -> None:
+    callback, what, _ = entry
+    try:
+        callback()
+    except Exception as exc:  # one that fails must not keep the others: said, then the next
+        from console.private import say
+
+        say(f"could not remove {what} at exit: {exc}")
+    _pending.pop(key, None)      # only once done: a signal in the middle runs it again
+
+
+def _remove(path: Path) -> None:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass                     # gone already (removed by whoever ran first)
+
+
+def install() -> None:
+    """Run `run()` at exit and install the signal handlers (main thread only; once)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    atexit.register(run)
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in SIGNALS:
+        previous = signal.getsignal(signum)
+        if previous == signal.SIG_IGN:
+            continue
+        _previous[signum] = previous
+        signal.signal(signum, _handle)
+
+
+def _handle(signum: int, frame: Any) -> None:
+    run(signal_only=True)
+    previous = _previous.get(signum)
+    if not callable(previous) or previous is signal.default_int_handler:
+        _arm_watchdog(128 + signum)
+    if callable(previous):
+        previous(signum, frame)
+        return
+    raise SystemExit(128 + signum)
+
+
+def _arm_watchdog(code: int) -> None:
+    global _watchdog
+    if _watchdog is None:
+        _watchdog = threading.Timer(GRACE, _last_resort, (code,))
+        _watchdog.daemon = True
+        _watchdog.start()
+
+
+def _last_resort(code: int) -> None:
+    run()
+    os._exit(code)

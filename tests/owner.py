@@ -1,0 +1,176 @@
+"""Helpers of the file tests: `oncall` run for real in a sandbox of its own (its temp dir,
+runtime dir and home), in a terminal of its own when it draws the console, and a walk over
+everything it left."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.sock import remove, runtime_dir
+
+NOW = "2026-11-20T12:00:00Z"
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Sandbox:
+    """Where an `oncall` may create files: TMPDIR, XDG_RUNTIME_DIR, HOME and a work dir."""
+
+    root: Path
+    run: Path            # short: AF_UNIX paths are limited
+
+    @classmethod
+    def make(cls, root: Path) -> "Sandbox":
+        box = cls(root, runtime_dir())
+        for name in ("tmp", "home", "work"):
+            (root / name).mkdir(mode=0o700)
+        return box
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {**os.environ, "TMPDIR": str(self.tmp), "XDG_RUNTIME_DIR": str(self.run),
+               "HOME": str(self.root / "home"), "XDG_STATE_HOME": str(self.root / "home" / "state"),
+               "ONCALL_NOW": NOW, "PYTHONPATH": str(REPO), **extra}
+        env.pop("ONCALL_ACTOR", None)
+        env.pop("ONCALL_WORKSPACE", None)
+        return env
+
+    def places(self) -> list[Path]:
+        return [self.root, self.run]
+
+    def sockets(self) -> list[Path]:
+        return sorted(self.run.glob("oncall/*.sock"))
+
+    def snapshots(self) -> list[Path]:
+        return sorted(self.tmp.glob("oncall-snapshot-*"))
+
+    def demo_dirs(self) -> list[Path]:
+        return sorted(self.tmp.glob("oncall-demo-*"))
+
+    def close(self) -> None:
+        remove(self.run)
+
+
+def created(places: list[Path], before: set[Path] = frozenset()) -> dict[Path, int]:
+    """Every file, socket and directory below `places` (not in `before`), with its mode."""
+    found: dict[Path, int] = {}
+    for place in places:
+        for path in [place, *place.rglob("*")]:
+            if path not in before and path not in places:
+                found[path] = os.lstat(path).st_mode
+    return found
+
+
+def too_open(places: list[Path], before: set[Path] = frozenset()) -> list[str]:
+    """What of `created(places)` others could read or enter: a file or socket with group or
+    other bits, a directory that is not 0700."""
+    wrong = []
+    for path, mode in sorted(created(places, before).items()):
+        perms = stat.S_IMODE(mode)
+        if stat.S_ISDIR(mode) and perms != 0o700 or not stat.S_ISDIR(mode) and perms & 0o077:
+            wrong.append(f"{perms:04o} {path}")
+    return wrong
+
+
+def wait_until(condition, timeout: float, what: str, proc: "Oncall | None" = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if proc is not None and proc.proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    said = f"; it said:\n{proc.output()[-3000:]}" if proc is not None else ""
+    raise AssertionError(f"{what} did not happen within {timeout:g}s{said}")
+
+
+class Oncall:
+    """`oncall ARGS` started as a user starts it; with `terminal`, in a pseudo-terminal of
+    120x40 (the console needs one), its screen output drained and kept."""
+
+    def __init__(self, *args: str, env: dict[str, str], cwd: Path, terminal: bool = False) -> None:
+        argv = [sys.executable, "-m", "console", *args]
+        self._chunks: list[bytes] = []
+        if terminal:
+            self._master, child = pty.openpty()
+            fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+            self.proc = subprocess.Popen(argv, stdin=child, stdout=child, stderr=child, env=env,
+                                         cwd=cwd, start_new_session=True)
+            os.close(child)
+            self._drain = threading.Thread(target=self._drain_terminal, daemon=True)
+        else:
+            self._master = None
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, env=env, cwd=cwd)
+            self._drain = threading.Thread(target=self._drain_pipe, daemon=True)
+        self._drain.start()
+
+    def _drain_terminal(self) -> None:
+        while True:
+            try:
+                data = os.read(self._master, 65536)
+            except OSError:           # EIO: the last process on the terminal has gone
+                return
+            if not data:
+                return
+            self._chunks.append(data)
+
+    def _drain_pipe(self) -> None:
+        for data in iter(lambda: self.proc.stdout.read1(65536), b""):
+            self._chunks.append(data)
+
+    def output(self) -> str:
+        return b"".join(self._chunks).decode(errors="replace")
+
+    def screen_text(self) -> str:
+        """What it drew, without the escape sequences."""
+        return re.sub(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])", "",
+                      self.output())
+
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        wait_until(lambda: text in self.output() or text in self.screen_text(), timeout,
+                   f"{text!r} shown", self)
+
+    def type(self, keys: bytes) -> None:
+        os.write(self._master, keys)
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def exit_code(self, timeout: float) -> int:
+        """The exit code, once it has exited (within `timeout` seconds, else AssertionError)."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running {timeout:g}s later; it said:\n"
+                                 f"{self.output()[-3000:]}") from None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+        self._drain.join(10)          # the terminal reads EIO once the process has gone
+        if self._master is not None and not self._drain.is_alive():
+            os.close(self._master)
+            self._master = None
