@@ -18,11 +18,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
+
+import pytest
 
 from tests.sock import remove, runtime_dir
 
 NOW = "2026-11-20T12:00:00Z"
 REPO = Path(__file__).resolve().parents[1]
+USER_UMASK = 0o022      # a usual one, whatever this run's: oncall must not rely on it
 
 
 @dataclass
@@ -67,8 +71,23 @@ class Sandbox:
     def demo_dirs(self) -> list[Path]:
         return sorted(self.tmp.glob("oncall-demo-*"))
 
+    def oncall(self, *args: str, cwd: Path | None = None,
+               **env: str) -> subprocess.CompletedProcess[str]:
+        """Run `oncall ARGS` to its end, as a user with a usual umask would."""
+        return subprocess.run([sys.executable, "-m", "console", *args], capture_output=True,
+                              text=True, timeout=180, env=self.env(**env), cwd=cwd or self.work,
+                              umask=USER_UMASK)
+
     def close(self) -> None:
         remove(self.run)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox under the test's tmp_path (import it into a test module to use it)."""
+    box = Sandbox.make(tmp_path)
+    yield box
+    box.close()
 
 
 def created(places: list[Path], before: set[Path] = frozenset()) -> dict[Path, int]:
@@ -109,20 +128,24 @@ class Oncall:
     """`oncall ARGS` started as a user starts it; with `terminal`, in a pseudo-terminal of
     120x40 (the console needs one), its screen output drained and kept."""
 
-    def __init__(self, *args: str, env: dict[str, str], cwd: Path, terminal: bool = False) -> None:
+    def __init__(self, *args: str, env: dict[str, str], cwd: Path, terminal: bool = False,
+                 nohup: bool = False) -> None:
         argv = [sys.executable, "-m", "console", *args]
+        ignore_hup = (lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None
         self._chunks: list[bytes] = []
         if terminal:
             self._master, child = pty.openpty()
             fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
             self.proc = subprocess.Popen(argv, stdin=child, stdout=child, stderr=child, env=env,
-                                         cwd=cwd, start_new_session=True)
+                                         cwd=cwd, start_new_session=True, preexec_fn=ignore_hup,
+                                         umask=USER_UMASK)
             os.close(child)
             self._drain = threading.Thread(target=self._drain_terminal, daemon=True)
         else:
             self._master = None
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.STDOUT, env=env, cwd=cwd)
+                                         stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                         preexec_fn=ignore_hup, umask=USER_UMASK)
             self._drain = threading.Thread(target=self._drain_pipe, daemon=True)
         self._drain.start()
 

@@ -246,7 +246,10 @@ def run_import(ctx: Any) -> int:
     for note in notes:
         print(f"oncall: not carried over: {escape(note)}", file=sys.stderr)
     if ctx.args.output:
-        write_private(ctx.args.output, text)          # 0600, as every file oncall writes
+        try:
+            write_private(ctx.args.output, text)      # 0600, as every file oncall writes
+        except OSError as exc:
+            raise CliError(f"cannot write {ctx.args.output}: {exc.strerror}") from None
         print(f"wrote {ctx.args.output}; {len(notes)} part(s) not carried over", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -1,0 +1,124 @@
+"""SIGTERM, SIGINT and SIGHUP leave nothing behind: the control socket, read-only snapshots
+and the demo's temporary workspace are removed, the exit is prompt and says which signal
+(128 + signum), and the console gives the terminal back (issue 14, point 2)."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from console.store import Store
+from tests.owner import Oncall, sandbox, wait_until  # noqa: F401 - sandbox is a fixture
+from tests.sock import hold_store
+
+SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
+NAMES = [s.name for s in SIGNALS]
+PROMPT = 30             # seconds: generous on a loaded 2-core box; it takes under one
+LEFT_ALTERNATE_SCREEN = "\x1b[?1049l"
+
+
+def drawn(console: Oncall) -> None:
+    """Wait until the console has drawn its footer: the signal comes to a running app."""
+    console.wait_for("Quit")
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=NAMES)
+def test_the_demo_console_removes_its_socket_and_temp_workspace(sandbox, signum):
+    demo = Oncall("demo", "--days", "0.2", env=sandbox.env(), cwd=sandbox.work, terminal=True)
+    try:
+        wait_until(sandbox.sockets, 120, "the demo's control socket", demo)
+        assert len(sandbox.demo_dirs()) == 1
+        drawn(demo)
+        demo.signal(signum)
+        assert demo.exit_code(PROMPT) == 128 + signum
+    finally:
+        demo.stop()
+    assert sandbox.sockets() == []
+    assert sandbox.demo_dirs() == []
+    assert LEFT_ALTERNATE_SCREEN in demo.output()        # the terminal is the shell's again
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=NAMES)
+def test_a_console_reading_snapshots_removes_them(sandbox, signum):
+    (sandbox.work / "oncall.yaml").write_text("store: s.duckdb\n")
+    with Store.open(sandbox.work / "s.duckdb"):
+        pass
+    holder = hold_store(sandbox.work / "s.duckdb")       # holds the store, does not listen
+    console = Oncall("console", env=sandbox.env(), cwd=sandbox.work, terminal=True)
+    try:
+        wait_until(sandbox.snapshots, 120, "a read-only snapshot", console)
+        drawn(console)
+        console.signal(signum)
+        assert console.exit_code(PROMPT) == 128 + signum
+    finally:
+        console.stop()
+        holder.kill()
+        holder.wait()
+    assert sandbox.snapshots() == []
+    assert LEFT_ALTERNATE_SCREEN in console.output()
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 0), (signal.SIGINT, 0),
+                                         (signal.SIGHUP, 128 + signal.SIGHUP)], ids=NAMES)
+def test_the_headless_demo_removes_its_socket_and_temp_workspace(sandbox, signum, code):
+    """SIGTERM and SIGINT stop the headless demo as they always did (exit 0); SIGHUP too,
+    now, instead of leaving its socket and workspace behind."""
+    demo = Oncall("demo", "--headless", "--days", "0.2", env=sandbox.env(), cwd=sandbox.work)
+    try:
+        demo.wait_for("demo workspace")
+        assert len(sandbox.sockets()) == 1 and len(sandbox.demo_dirs()) == 1
+        demo.signal(signum)
+        assert demo.exit_code(PROMPT) == code
+    finally:
+        demo.stop()
+    assert sandbox.sockets() == []
+    assert sandbox.demo_dirs() == []
+    assert "Traceback" not in demo.output()
+
+
+def test_a_hangup_ignored_by_nohup_stays_ignored(sandbox):
+    demo = Oncall("demo", "--headless", "--days", "0.2", env=sandbox.env(), cwd=sandbox.work,
+                  nohup=True)
+    try:
+        demo.wait_for("demo workspace")
+        demo.signal(signal.SIGHUP)
+        time.sleep(3)
+        assert demo.proc.poll() is None                  # still running, socket and all
+        assert len(sandbox.sockets()) == 1 and len(sandbox.demo_dirs()) == 1
+        demo.signal(signal.SIGTERM)
+        assert demo.exit_code(PROMPT) == 0
+    finally:
+        demo.stop()
+    assert sandbox.sockets() == [] and sandbox.demo_dirs() == []
+
+
+def test_ctrl_c_and_q_in_the_console_behave_as_before(sandbox):
+    """In the console Ctrl-C is a key (it says how to quit) and `q` quits, exit 0; the
+    socket is removed on that normal exit too."""
+    (sandbox.work / "oncall.yaml").write_text("store: s.duckdb\n")
+    console = Oncall("console", env=sandbox.env(), cwd=sandbox.work, terminal=True)
+    try:
+        wait_until(sandbox.sockets, 120, "the console's control socket", console)
+        drawn(console)
+        console.type(b"\x03")
+        console.wait_for("to quit the app")
+        assert console.proc.poll() is None and len(sandbox.sockets()) == 1
+        console.type(b"q")
+        assert console.exit_code(PROMPT) == 0
+    finally:
+        console.stop()
+    assert sandbox.sockets() == []
+
+
+def test_a_normal_exit_removes_the_temp_workspace_and_keeps_a_given_one(sandbox):
+    done = sandbox.oncall("demo", "--headless", "--days", "0.1", "--duration", "1")
+    assert done.returncode == 0, done.stderr
+    assert sandbox.demo_dirs() == [] and sandbox.sockets() == []
+    kept = sandbox.work / "kept"
+    done = sandbox.oncall("demo", "--headless", "--days", "0.1", "--duration", "1",
+                          "--dir", str(kept))
+    assert done.returncode == 0, done.stderr
+    assert (kept / "oncall.yaml").is_file() and (kept / "oncall.duckdb").is_file()
+    assert sandbox.sockets() == []
