@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-GRACE = 10.0
+GRACE = 20.0
 
 # key -> (callback, what it removes, whether it runs in the signal handler); dict operations
 # are atomic, so the handler may run between any two of them without a lock.

@@ -8,13 +8,14 @@ import json
 import os
 import stat
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from console import private
 from console.store import Store
 from console.tui.worker_log import WorkerLog
 from console.workspace import load_workspace
-from tests.owner import Oncall, created, sandbox, too_open, wait_until  # noqa: F401 - fixture
+from tests.process import Oncall, created, sandbox, too_open, wait_until  # noqa: F401 - fixture
 
 LOG_LINE = {"ts": "2026-11-20T11:59:00Z", "level": "error", "service": "api", "message": "boom"}
 SLOTH = """\
@@ -171,7 +172,6 @@ def test_a_snapshot_is_private_even_for_a_caller_with_a_wide_umask(tmp_path):
 def test_playbook_commands_run_with_the_users_umask_not_oncalls(tmp_path, monkeypatch):
     """oncall's 077 is for its own files: a command step creates files as the user would."""
     from console.runbooks import RunContext, load_playbook, start_run
-    from datetime import datetime
 
     made = tmp_path / "made-by-the-command"
     script = tmp_path / "touch.py"

@@ -4,13 +4,17 @@ and the demo's temporary workspace are removed, the exit is prompt and says whic
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
+import textwrap
 import time
 
 import pytest
 
 from console.store import Store
-from tests.owner import Oncall, sandbox, wait_until  # noqa: F401 - sandbox is a fixture
+from tests.process import REPO, Oncall, sandbox, wait_until  # noqa: F401 - sandbox is a fixture
 from tests.sock import hold_store
 
 SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
@@ -122,3 +126,55 @@ def test_a_normal_exit_removes_the_temp_workspace_and_keeps_a_given_one(sandbox)
     assert done.returncode == 0, done.stderr
     assert (kept / "oncall.yaml").is_file() and (kept / "oncall.duckdb").is_file()
     assert sandbox.sockets() == []
+
+
+# An exit that does not come after the signal (here a `finally` that sleeps; in the console,
+# say, a worker stuck in a query): the rest is removed and the process ends anyway.
+STUCK = textwrap.dedent("""
+    import pathlib, sys, time
+    from console import cleanup
+    cleanup.GRACE = 1
+    workspace = pathlib.Path(sys.argv[1])
+    workspace.mkdir()
+    cleanup.remove_at_exit(workspace, at_signal=False)
+    cleanup.install()
+    print("ready", flush=True)
+    try:
+        time.sleep(120)
+    finally:
+        time.sleep(120)
+""")
+
+
+def test_an_exit_that_does_not_come_is_forced_after_the_grace(tmp_path):
+    workspace = tmp_path / "ws"
+    proc = subprocess.Popen([sys.executable, "-c", STUCK, str(workspace)], stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(PROMPT) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not workspace.exists()
+
+
+def test_a_cleanup_that_fails_is_said_and_the_others_still_run(tmp_path, capsys):
+    from console import cleanup
+
+    def fails() -> None:
+        raise OSError(30, "Read-only file system")
+
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    first = cleanup.remove_at_exit(kept)
+    second = cleanup.at_exit(fails, "the socket /run/x.sock")
+    try:
+        cleanup.run()
+    finally:
+        cleanup.forget(first)
+        cleanup.forget(second)
+    assert not kept.exists()
+    assert capsys.readouterr().err == ("oncall: could not remove the socket /run/x.sock at exit: "
+                                       "[Errno 30] Read-only file system\n")

@@ -22,10 +22,10 @@ from typing import Iterator
 
 import pytest
 
+from tests.conftest import REPO
 from tests.sock import remove, runtime_dir
 
 NOW = "2026-11-20T12:00:00Z"
-REPO = Path(__file__).resolve().parents[1]
 USER_UMASK = 0o022      # a usual one, whatever this run's: oncall must not rely on it
 
 
