@@ -8,7 +8,9 @@ oncall left wider, saying so in one line on stderr.
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import shutil
 import stat
 import sys
@@ -134,8 +136,9 @@ def warn_if_shared_dir(directory: Path, what: str) -> None:
     except OSError:
         return                        # not there yet: it is created private
     mode = stat.S_IMODE(st.st_mode)
-    if mode & 0o022:
-        who = {0o020: "group", 0o002: "others"}.get(mode & 0o022, "group and others")
+    writable = mode & (0o002 if _own_private_group(st) else 0o022)
+    if writable:
+        who = {0o020: "group", 0o002: "others"}.get(writable, "group and others")
         why = f"is writable by {who} (mode {mode:04o})"
     elif st.st_uid not in (os.getuid(), 0):
         why = f"belongs to uid {st.st_uid}, not you"
@@ -144,3 +147,13 @@ def warn_if_shared_dir(directory: Path, what: str) -> None:
     _warned_dirs.add(directory)
     say(f"warning: the directory {directory} of the {what} {why}: another user can replace or "
         "remove its files; keep it in a directory only you can write")
+
+
+def _own_private_group(st: os.stat_result) -> bool:
+    """Whether the directory's group is its owner's private group (same name, nobody else in
+    it), as with a umask of 002 on Debian: group write then lets no one else in."""
+    try:
+        group, owner = grp.getgrgid(st.st_gid), pwd.getpwuid(st.st_uid)
+    except KeyError:
+        return False
+    return group.gr_name == owner.pw_name and set(group.gr_mem) <= {owner.pw_name}

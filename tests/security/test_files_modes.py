@@ -4,12 +4,16 @@ note, and a store directory others can write is warned about (issue 14, point 2)
 
 from __future__ import annotations
 
+import grp
 import json
 import os
+import pwd
 import stat
 import sys
 from datetime import datetime
 from pathlib import Path
+
+import pytest
 
 from console import private
 from console.store import Store
@@ -17,6 +21,7 @@ from console.tui.worker_log import WorkerLog
 from console.workspace import load_workspace
 from tests.process import Oncall, created, sandbox, too_open, wait_until  # noqa: F401 - fixture
 
+NOGROUP = 65534         # nogroup: not a group of the user's own
 LOG_LINE = {"ts": "2026-11-20T11:59:00Z", "level": "error", "service": "api", "message": "boom"}
 SLOTH = """\
 version: "prometheus/v1"
@@ -118,15 +123,32 @@ def test_an_older_store_readable_by_others_is_made_private_with_one_note(sandbox
     assert sandbox.oncall("collect", "--status").stderr == ""      # said once: it is fixed
 
 
-def test_a_store_directory_others_can_write_is_warned_about(sandbox):
+@pytest.mark.parametrize("dir_mode,group,who", [
+    (0o770, NOGROUP, "group"), (0o1777, 0, "others"), (0o777, NOGROUP, "group and others")])
+def test_a_store_directory_others_can_write_is_warned_about(sandbox, dir_mode, group, who):
     logfile_workspace(sandbox.work)
-    os.chmod(sandbox.work, 0o770)
+    os.chown(sandbox.work, -1, group)
+    os.chmod(sandbox.work, dir_mode)
     collected = sandbox.oncall("collect", "--once")
     assert collected.returncode == 0, collected.stderr
     warnings = [line for line in collected.stderr.splitlines() if "warning" in line]
     assert warnings == [f"oncall: warning: the directory {sandbox.work} of the store is "
-                        "writable by group (mode 0770): another user can replace or remove "
-                        "its files; keep it in a directory only you can write"]
+                        f"writable by {who} (mode {dir_mode:04o}): another user can replace "
+                        "or remove its files; keep it in a directory only you can write"]
+
+
+def test_group_write_in_the_users_own_group_is_no_warning(sandbox):
+    """umask 002 with a group of one's own (Debian's user private groups): no one else."""
+    logfile_workspace(sandbox.work)
+    os.chown(sandbox.work, -1, pwd.getpwuid(os.getuid()).pw_gid)
+    os.chmod(sandbox.work, 0o775)
+    own = grp.getgrgid(pwd.getpwuid(os.getuid()).pw_gid)
+    collected = sandbox.oncall("collect", "--once")
+    assert collected.returncode == 0, collected.stderr
+    if own.gr_name == pwd.getpwuid(os.getuid()).pw_name and not set(own.gr_mem) - {own.gr_name}:
+        assert "warning" not in collected.stderr
+    else:
+        assert "writable by group" in collected.stderr
 
 
 def test_an_older_console_log_readable_by_others_is_made_private(tmp_path, capsys):
