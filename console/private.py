@@ -68,7 +68,7 @@ def write_private(path: str | os.PathLike[str], text: str) -> Path:
     path = Path(path)
     private_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
     os.fchmod(fd, FILE_MODE)          # a .tmp left by a crash may be wider
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)

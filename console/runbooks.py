@@ -835,6 +835,7 @@ class Runner:
         import subprocess
 
         from console.private import child_umask
+
         argv = self.command_argv(step)
         displayed = [_redact(a, self.secrets) for a in argv]
         timeout = step.timeout.total_seconds()
