@@ -130,7 +130,9 @@ def _run_headless(session: Any, tick: float, duration: float | None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     if duration is not None:
-        threading.Timer(duration, stop.set).start()
+        timer = threading.Timer(duration, stop.set)
+        timer.daemon = True           # a signal's exit does not wait for it
+        timer.start()
     while not stop.is_set():
         for event in session.tick():
             emit(event.line())
