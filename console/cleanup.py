@@ -6,9 +6,14 @@ workspace, which holds the open store) goes when the process exits right after. 
 then does what the signal did before oncall installed it: a handler of the program's own is
 called (SIGINT's raises KeyboardInterrupt, exit 130), the default action becomes
 `SystemExit(128 + signum)`, so `finally` blocks close the store and the console gives the
-terminal back.  A signal that was ignored (`nohup`) stays ignored.  Should the exit not come
+terminal back.  DuckDB turns an exception raised while it runs a query into its own
+("Query interrupted"): `exit_code()` tells the CLI the process is exiting on a signal all
+the same.  A signal that was ignored (`nohup`) stays ignored.  Should the exit not come
 within GRACE seconds (a worker stuck in a query), what is left is removed and the process
 ends with that code.
+
+Loops that stop gently on a signal (`oncall collect`, `oncall demo --headless`) use
+`stop_on_signals` instead: no exception is raised into their work.
 
 Callbacks must be idempotent: one interrupted by a signal runs again from the handler.
 """
@@ -34,6 +39,7 @@ _keys = itertools.count(1)
 _previous: dict[int, Any] = {}
 _installed = False
 _watchdog: threading.Timer | None = None
+_exit_code: int | None = None          # 128 + signum once a signal makes the process exit
 
 
 def at_exit(callback: Callable[[], None], what: str, *, at_signal: bool = True) -> int:
@@ -108,10 +114,32 @@ def install() -> None:
         signal.signal(signum, _handle)
 
 
+def exit_code() -> int | None:
+    """128 + the signal's number once a signal is making the process exit, else None."""
+    return _exit_code
+
+
+def stop_on_signals(stop: Callable[[], None]) -> Callable[[], None]:
+    """Make SIGTERM, SIGINT and SIGHUP (those not ignored) call `stop` instead; returns what
+    puts the previous handlers back.  Outside the main thread (a forwarded command) signals
+    are the owner's: nothing changes."""
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {signum: signal.signal(signum, lambda *_: stop()) for signum in SIGNALS
+                    if signal.getsignal(signum) != signal.SIG_IGN}
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return restore
+
+
 def _handle(signum: int, frame: Any) -> None:
+    global _exit_code
     run(signal_only=True)
     previous = _previous.get(signum)
     if not callable(previous) or previous is signal.default_int_handler:
+        _exit_code = _exit_code or 128 + signum
         _arm_watchdog(128 + signum)
     if callable(previous):
         previous(signum, frame)

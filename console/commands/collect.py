@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from typing import Any
@@ -16,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "collect", help="run collectors: once, in the foreground, or show their health",
         description="Without options, run every enabled source on its interval until "
-                    "SIGINT/SIGTERM (a running batch finishes first). --once runs the named "
+                    "SIGINT/SIGTERM/SIGHUP (a running batch finishes first). --once runs the named "
                     "sources (default: all enabled) one time; exit 1 if any failed. "
                     "--status shows each source's health, last success, last error and rows.")
     mode = parser.add_mutually_exclusive_group()
@@ -59,6 +58,7 @@ def run(ctx: Any) -> int:
     if ctx.args.status:
         return _status(ctx)
     from collectors.scheduler import CollectorScheduler, run_once
+    from console import cleanup
 
     collectors = _selected(ctx)
     store = ctx.write_store()
@@ -84,8 +84,7 @@ def run(ctx: Any) -> int:
 
     scheduler = CollectorScheduler(store, [(c, intervals[c.name]) for c in collectors], ctx.now,
                                    max_backoff=ctx.args.max_backoff, on_run=report)
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    restore = cleanup.stop_on_signals(stop.set)        # SIGTERM, SIGINT, SIGHUP
     print(f"collecting {', '.join(c.name for c in collectors)} into {store.path}; "
           "Ctrl-C to stop", flush=True)
     try:
@@ -95,8 +94,7 @@ def run(ctx: Any) -> int:
     finally:
         print("stopping: letting running collectors finish", flush=True)
         scheduler.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        restore()
     return 0
 
 

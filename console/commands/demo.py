@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import signal
 import sys
 import tempfile
 import threading
@@ -124,11 +123,11 @@ def _run(ctx: Any, target: Path) -> int:
 
 
 def _run_headless(session: Any, tick: float, duration: float | None) -> None:
+    from console import cleanup
     from console.control import emit
 
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    cleanup.stop_on_signals(stop.set)     # SIGTERM, SIGINT, SIGHUP: stop after this tick
     if duration is not None:
         timer = threading.Timer(duration, stop.set)
         timer.daemon = True           # a signal's exit does not wait for it
