@@ -8,6 +8,7 @@ import fcntl
 import os
 import pty
 import re
+import select
 import signal
 import stat
 import struct
@@ -133,16 +134,19 @@ class Oncall:
         argv = [sys.executable, "-m", "console", *args]
         ignore_hup = (lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None
         self._chunks: list[bytes] = []
+        self._done = threading.Event()
         if terminal:
-            self._master, child = pty.openpty()
-            fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-            self.proc = subprocess.Popen(argv, stdin=child, stdout=child, stderr=child, env=env,
-                                         cwd=cwd, start_new_session=True, preexec_fn=ignore_hup,
+            # The test keeps the terminal's other end open too: when the process exits, what
+            # it wrote last (giving the terminal back) is still read, not lost to a hangup.
+            self._master, self._child = pty.openpty()
+            fcntl.ioctl(self._child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+            self.proc = subprocess.Popen(argv, stdin=self._child, stdout=self._child,
+                                         stderr=self._child, env=env, cwd=cwd,
+                                         start_new_session=True, preexec_fn=ignore_hup,
                                          umask=USER_UMASK)
-            os.close(child)
             self._drain = threading.Thread(target=self._drain_terminal, daemon=True)
         else:
-            self._master = None
+            self._master = self._child = None
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                          stderr=subprocess.STDOUT, env=env, cwd=cwd,
                                          preexec_fn=ignore_hup, umask=USER_UMASK)
@@ -150,14 +154,13 @@ class Oncall:
         self._drain.start()
 
     def _drain_terminal(self) -> None:
+        """Read until the process has exited and nothing more came for half a second."""
         while True:
-            try:
-                data = os.read(self._master, 65536)
-            except OSError:           # EIO: the last process on the terminal has gone
+            ready, _, _ = select.select([self._master], [], [], 0.5)
+            if ready:
+                self._chunks.append(os.read(self._master, 65536))
+            elif self._done.is_set():
                 return
-            if not data:
-                return
-            self._chunks.append(data)
 
     def _drain_pipe(self) -> None:
         for data in iter(lambda: self.proc.stdout.read1(65536), b""):
@@ -193,7 +196,9 @@ class Oncall:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(30)
-        self._drain.join(10)          # the terminal reads EIO once the process has gone
+        self._done.set()
+        self._drain.join(10)
         if self._master is not None and not self._drain.is_alive():
             os.close(self._master)
-            self._master = None
+            os.close(self._child)
+            self._master = self._child = None

@@ -23,45 +23,52 @@ PROMPT = 30             # seconds: generous on a loaded 2-core box; it takes und
 LEFT_ALTERNATE_SCREEN = "\x1b[?1049l"
 
 
+@pytest.fixture
+def held(sandbox):
+    """A workspace whose store another process holds without listening: readers snapshot."""
+    (sandbox.work / "oncall.yaml").write_text("store: s.duckdb\n")
+    with Store.open(sandbox.work / "s.duckdb"):
+        pass
+    holder = hold_store(sandbox.work / "s.duckdb")
+    yield sandbox
+    holder.kill()
+    holder.wait()
+
+
 def drawn(console: Oncall) -> None:
     """Wait until the console has drawn its footer: the signal comes to a running app."""
     console.wait_for("Quit")
 
 
-@pytest.mark.parametrize("signum", SIGNALS, ids=NAMES)
-def test_the_demo_console_removes_its_socket_and_temp_workspace(sandbox, signum):
-    demo = Oncall("demo", "--days", "0.2", env=sandbox.env(), cwd=sandbox.work, terminal=True)
+def signalled_console(sandbox, args: list[str], made, what: str, signum: int) -> Oncall:
+    """Start the console in a terminal, wait for `made()` (what it creates) and its first
+    frame, send `signum`; it must exit promptly with 128 + signum."""
+    console = Oncall(*args, env=sandbox.env(), cwd=sandbox.work, terminal=True)
     try:
-        wait_until(sandbox.sockets, 120, "the demo's control socket", demo)
-        assert len(sandbox.demo_dirs()) == 1
-        drawn(demo)
-        demo.signal(signum)
-        assert demo.exit_code(PROMPT) == 128 + signum, demo.output()[-3000:]
-    finally:
-        demo.stop()
-    assert sandbox.sockets() == []
-    assert sandbox.demo_dirs() == []
-    assert LEFT_ALTERNATE_SCREEN in demo.output()        # the terminal is the shell's again
-
-
-@pytest.mark.parametrize("signum", SIGNALS, ids=NAMES)
-def test_a_console_reading_snapshots_removes_them(sandbox, signum):
-    (sandbox.work / "oncall.yaml").write_text("store: s.duckdb\n")
-    with Store.open(sandbox.work / "s.duckdb"):
-        pass
-    holder = hold_store(sandbox.work / "s.duckdb")       # holds the store, does not listen
-    console = Oncall("console", env=sandbox.env(), cwd=sandbox.work, terminal=True)
-    try:
-        wait_until(sandbox.snapshots, 120, "a read-only snapshot", console)
+        wait_until(made, 120, what, console)
         drawn(console)
         console.signal(signum)
         assert console.exit_code(PROMPT) == 128 + signum, console.output()[-3000:]
     finally:
         console.stop()
-        holder.kill()
-        holder.wait()
+    assert LEFT_ALTERNATE_SCREEN in console.output()     # the terminal is the shell's again
+    return console
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=NAMES)
+def test_the_demo_console_removes_its_socket_and_temp_workspace(sandbox, signum):
+    def made():
+        return sandbox.sockets() and sandbox.demo_dirs()
+
+    signalled_console(sandbox, ["demo", "--days", "0.2"], made, "the demo's socket", signum)
+    assert sandbox.sockets() == []
+    assert sandbox.demo_dirs() == []
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=NAMES)
+def test_a_console_reading_snapshots_removes_them(held, sandbox, signum):
+    signalled_console(sandbox, ["console"], sandbox.snapshots, "a read-only snapshot", signum)
     assert sandbox.snapshots() == []
-    assert LEFT_ALTERNATE_SCREEN in console.output()
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=NAMES)
@@ -180,13 +187,9 @@ def test_a_cleanup_that_fails_is_said_and_the_others_still_run(tmp_path, capsys)
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=NAMES)
-def test_a_signal_during_a_query_on_a_snapshot_exits_with_its_code(sandbox, signum):
+def test_a_signal_during_a_query_on_a_snapshot_exits_with_its_code(held, sandbox, signum):
     """DuckDB turns what the handler raises into "Query interrupted"; the exit still says
     which signal it was, without a traceback, and the snapshot is gone."""
-    (sandbox.work / "oncall.yaml").write_text("store: s.duckdb\n")
-    with Store.open(sandbox.work / "s.duckdb"):
-        pass
-    holder = hold_store(sandbox.work / "s.duckdb")
     query = Oncall("query", "SELECT sum(a.range * b.range) FROM range(1000000) a, "
                    "range(1000000) b", env=sandbox.env(), cwd=sandbox.work)
     try:
@@ -196,7 +199,5 @@ def test_a_signal_during_a_query_on_a_snapshot_exits_with_its_code(sandbox, sign
         assert query.exit_code(PROMPT) == 128 + signum, query.output()[-3000:]
     finally:
         query.stop()
-        holder.kill()
-        holder.wait()
     assert sandbox.snapshots() == []
     assert "Traceback" not in query.output()
