@@ -13,7 +13,9 @@ within GRACE seconds (a worker stuck in a query), what is left is removed and th
 ends with that code.
 
 Loops that stop gently on a signal (`oncall collect`, `oncall demo --headless`) use
-`stop_on_signals` instead: no exception is raised into their work.
+`stop_on_signals` instead: no exception is raised into their work.  The console runs inside
+`exit_via(app.exit)`: the handler asks its event loop to close the app (which gives the
+terminal back) rather than raising into whatever the loop was doing.
 
 Callbacks must be idempotent: one interrupted by a signal runs again from the handler.
 """
@@ -21,13 +23,15 @@ Callbacks must be idempotent: one interrupted by a signal runs again from the ha
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import os
 import shutil
 import signal
 import threading
 from pathlib import Path
-from typing import Any, Callable
+import sys
+from typing import Any, Callable, Iterator
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 GRACE = 20.0
@@ -40,6 +44,7 @@ _previous: dict[int, Any] = {}
 _installed = False
 _watchdog: threading.Timer | None = None
 _exit_code: int | None = None          # 128 + signum once a signal makes the process exit
+_loop_exit: Callable[[int], Any] | None = None    # how the running event loop's app exits
 
 
 def at_exit(callback: Callable[[], None], what: str, *, at_signal: bool = True) -> int:
@@ -134,17 +139,46 @@ def stop_on_signals(stop: Callable[[], None]) -> Callable[[], None]:
     return restore
 
 
+@contextlib.contextmanager
+def exit_via(exit_app: Callable[[int], Any]) -> Iterator[None]:
+    """While the block runs an event loop (the console), a signal calls `exit_app(code)` in
+    that loop instead of raising; the process then exits with the signal's code."""
+    global _loop_exit
+    previous, _loop_exit = _loop_exit, exit_app
+    try:
+        yield
+    finally:
+        _loop_exit = previous
+
+
 def _handle(signum: int, frame: Any) -> None:
     global _exit_code
     run(signal_only=True)
     previous = _previous.get(signum)
-    if not callable(previous) or previous is signal.default_int_handler:
-        _exit_code = _exit_code or 128 + signum
-        _arm_watchdog(128 + signum)
-    if callable(previous):
-        previous(signum, frame)
+    if callable(previous) and previous is not signal.default_int_handler:
+        previous(signum, frame)          # the program's own handler
         return
-    raise SystemExit(128 + signum)
+    code = 128 + signum
+    _exit_code = _exit_code or code
+    _arm_watchdog(code)
+    if _loop_exit is not None and _call_in_loop(_loop_exit, code):
+        return
+    if callable(previous):
+        previous(signum, frame)          # SIGINT's default: KeyboardInterrupt
+    raise SystemExit(code)
+
+
+def _call_in_loop(exit_app: Callable[[int], Any], code: int) -> bool:
+    """Schedule `exit_app(code)` in this thread's running event loop; False if none runs."""
+    asyncio = sys.modules.get("asyncio")
+    try:
+        loop = asyncio.get_running_loop() if asyncio is not None else None
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        return False
+    loop.call_soon_threadsafe(exit_app, code)
+    return True
 
 
 def _arm_watchdog(code: int) -> None:

@@ -114,9 +114,12 @@ def _run(ctx: Any, target: Path) -> int:
                  f"run `oncall -w {target} …` in another terminal")
             _run_headless(session, tick, ctx.args.duration)
         else:
+            from console import cleanup
             from console.tui.app import OncallApp
 
-            OncallApp(session, refresh_seconds=tick, subtitle="demo: fraud-scoring").run()
+            app = OncallApp(session, refresh_seconds=tick, subtitle="demo: fraud-scoring")
+            with cleanup.exit_via(lambda code: app.exit(return_code=code)):   # SIGTERM, SIGHUP…
+                app.run()
     finally:
         session.close()
     return 0
