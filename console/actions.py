@@ -19,6 +19,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from console.audit import audit_denied, write_audit, write_denied  # noqa: F401 - re-exported
+from console.private import child_umask
 from console.registry.base import Clock, ModelVersion, Registry, RegistryError, version_key
 from console.registry.history import previous_holder, record_alias_move
 
@@ -372,7 +373,7 @@ def run_deploy_hook(env: ActionEnv, plan: Plan, *, reason: str,
         try:
             done = subprocess.run(argv, capture_output=True, text=True, errors="replace",
                                   stdin=subprocess.DEVNULL, timeout=timeout.total_seconds(),
-                                  shell=False)
+                                  shell=False, umask=child_umask())   # the user's, not 077
             result = HookResult(argv, done.returncode, done.stdout[-OUTPUT_LIMIT:],
                                 done.stderr[-OUTPUT_LIMIT:],
                                 None if done.returncode == 0 else f"exited {done.returncode}")

@@ -283,5 +283,16 @@ def _forward(ctx: Context, argv: list[str], locked: StoreLocked) -> int:
 
 
 def entry(argv: list[str] | None = None) -> Any:  # pragma: no cover - console script shim
+    from console import cleanup
+    from console.private import restrict_umask
+
     guard_streams()          # nothing from outside reaches the terminal raw, whatever prints it
-    sys.exit(main(argv))
+    restrict_umask()         # all oncall creates from here on is 0600, directories 0700
+    cleanup.install()        # snapshots, the socket, the demo's temp dir: gone at exit and on signals
+    try:
+        code = main(argv)
+    except BaseException:
+        if cleanup.exit_code() is None:
+            raise
+        code = 0             # what a signal interrupted raised (DuckDB: "Query interrupted")
+    sys.exit(cleanup.exit_code() or code)

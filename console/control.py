@@ -28,6 +28,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from console import cleanup
 from console.identity import Caller, account_name, clean_claim
 
 # The owner's own prints and a forwarded command's captured output never interleave.
@@ -215,6 +216,7 @@ class ControlServer:
         self.runner = runner
         self._server: _Server | None = None
         self._bound: tuple[int, int] | None = None     # (st_dev, st_ino) of the socket we made
+        self._cleanup: int | None = None
 
     def start(self) -> "ControlServer":
         """Listen; ControlError (one line) when the directory or the path is not safely ours."""
@@ -229,6 +231,7 @@ class ControlServer:
             os.umask(old_umask)
         st = os.lstat(self.path)
         self._bound = (st.st_dev, st.st_ino)
+        self._cleanup = cleanup.at_exit(self.stop, f"control socket {self.path}")  # and on SIGTERM…
         server.owner = self  # type: ignore[attr-defined]
         self._server = server
         threading.Thread(target=server.serve_forever, name="oncall-control", daemon=True).start()
@@ -240,9 +243,13 @@ class ControlServer:
         if server is not None:
             server.shutdown()
             server.server_close()
-        bound, self._bound = self._bound, None
-        if bound is None:
-            return
+        bound = self._bound
+        if bound is not None:
+            self._unlink(bound)
+            self._bound = None           # only once removed: a signal in between unlinks too
+        cleanup.forget(self._cleanup)    # last: a signal before this point runs stop again
+
+    def _unlink(self, bound: tuple[int, int]) -> None:
         try:
             st = os.lstat(self.path)
         except FileNotFoundError:

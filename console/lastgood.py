@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from console.private import write_private
 from console.rules import Computed, Rule, load_rule_file
 from console.secrets import mask_urls
 from console.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
@@ -359,15 +360,6 @@ def state_dir(workspace_path: Path) -> Path:
     return workspace_path.parent / STATE_DIR
 
 
-def _private_write(path: Path, text: str) -> None:
-    path.parent.mkdir(mode=0o700, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def _write_pointer(workspace: Workspace, store: Any) -> None:
     """Note where this workspace's store is, so a broken oncall.yaml can still find it."""
     if store is None or store.read_only:
@@ -377,7 +369,7 @@ def _write_pointer(workspace: Workspace, store: Any) -> None:
     try:
         if pointer.is_file() and pointer.read_text(encoding="utf-8") == text:
             return
-        _private_write(pointer, text)
+        write_private(pointer, text)
     except OSError:
         pass    # a read-only directory: the last good workspace is then only in the store
 

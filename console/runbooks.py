@@ -841,13 +841,17 @@ class Runner:
 
     def _command(self, step: Step) -> tuple[str, dict[str, Any], str | None]:
         import subprocess
+
+        from console.private import child_umask
+
         argv = self.command_argv(step)
         displayed = [_redact(a, self.secrets) for a in argv]
         timeout = step.timeout.total_seconds()
         output: dict[str, Any] = {"argv": displayed}
         try:
             done = subprocess.run(argv, shell=False, capture_output=True, text=True,
-                                  errors="replace", stdin=subprocess.DEVNULL, timeout=timeout)
+                                  errors="replace", stdin=subprocess.DEVNULL, timeout=timeout,
+                                  umask=child_umask())    # the user's own, not oncall's 077
         except subprocess.TimeoutExpired as exc:
             for name in ("stdout", "stderr"):
                 data = getattr(exc, name) or ""

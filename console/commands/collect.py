@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from typing import Any
@@ -16,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "collect", help="run collectors: once, in the foreground, or show their health",
         description="Without options, run every enabled source on its interval until "
-                    "SIGINT/SIGTERM (a running batch finishes first), each source in its own "
+                    "SIGINT/SIGTERM/SIGHUP (a running batch finishes first), each source in its own "
                     "lane. --once runs the named sources (default: all enabled) one time, up "
                     "to 8 at once; exit 1 if any failed. Each run ends by its source's "
                     "`timeout`. --status shows each source's health, last success, last "
@@ -77,6 +76,7 @@ def run(ctx: Any) -> int:
         return _status(ctx)
     from collectors.lanes import run_all
     from collectors.scheduler import CollectorScheduler
+    from console import cleanup
 
     collectors = _selected(ctx)
     store = ctx.write_store()
@@ -105,8 +105,7 @@ def run(ctx: Any) -> int:
 
     scheduler = CollectorScheduler(store, [(c, intervals[c.name]) for c in collectors], ctx.now,
                                    max_backoff=ctx.args.max_backoff, on_run=report)
-    previous = {sig: signal.signal(sig, lambda *_: stop.set())
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    restore = cleanup.stop_on_signals(stop.set)        # SIGTERM, SIGINT, SIGHUP
     print(f"collecting {', '.join(c.name for c in collectors)} into {store.path}; "
           "Ctrl-C to stop", flush=True)
     try:
@@ -118,8 +117,7 @@ def run(ctx: Any) -> int:
         for name in scheduler.stop():
             print(f"oncall: {name} is still running past its deadline; not waiting for it",
                   file=sys.stderr)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        restore()
     return 0
 
 

@@ -42,9 +42,12 @@ def run_console(ctx: Any) -> int:
     if session.control_problem:
         print(f"oncall: {session.control_problem}", file=sys.stderr)
     try:
+        from console import cleanup
         from console.tui.app import OncallApp
 
-        OncallApp(session).run()
+        app = OncallApp(session)
+        with cleanup.exit_via(lambda code: app.exit(return_code=code)):   # SIGTERM, SIGHUP…
+            app.run()
     finally:
         session.close()
     return 0

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -22,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Create a temporary workspace with a simulated fraud-scoring service "
                     "(history, a local registry with three versions, SLOs) and run it live: a "
                     "few minutes in, the champion version degrades; a rollback heals it.")
-    parser.add_argument("--dir", help="where to create the demo workspace (default: a temp dir)")
+    parser.add_argument("--dir", help="where to create the demo workspace, kept afterwards "
+                        "(default: a temporary directory, removed when the demo exits)")
     parser.add_argument("--days", type=float, default=3, help="days of history (default 3)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--speed", type=float, default=1.0,
@@ -39,11 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def copy_workspace(target: Path) -> Any:
     """Copy the demo workspace to `target` (kept if already there); return it loaded."""
+    from console.private import copy_tree_private
     from console.workspace import load_workspace
 
-    target.mkdir(parents=True, exist_ok=True)
     if not (target / "oncall.yaml").exists():
-        shutil.copytree(DEMO_WORKSPACE, target, dirs_exist_ok=True)
+        copy_tree_private(DEMO_WORKSPACE, target)      # 0600 files, 0700 directories
     return load_workspace(target / "oncall.yaml")
 
 
@@ -73,13 +72,26 @@ def prepare(target: Path, *, now: Any, days: float, seed: int) -> Any:
 
 
 def run(ctx: Any) -> int:
+    from console import cleanup
+
+    if ctx.args.dir:
+        return _run(ctx, Path(ctx.args.dir).resolve())
+    target = Path(tempfile.mkdtemp(prefix="oncall-demo-")).resolve()      # 0700
+    # It holds the open store: removed after the store is closed, at any exit (signals too).
+    removal = cleanup.remove_at_exit(target, at_signal=False)
+    try:
+        return _run(ctx, target)
+    finally:
+        cleanup.now(removal)
+
+
+def _run(ctx: Any, target: Path) -> int:
     from console.control import emit
     from console.engine import SimClock
     from console.session import Session
 
     if not ctx.args.headless:
         gc.disable()   # while it seeds and the UI starts; the console re-enables it after its first frame
-    target = Path(ctx.args.dir or tempfile.mkdtemp(prefix="oncall-demo-")).resolve()
     now = ctx.now().replace(second=0, microsecond=0)
     ws = copy_workspace(target)
     ctx._workspace = ws
@@ -102,22 +114,27 @@ def run(ctx: Any) -> int:
                  f"run `oncall -w {target} …` in another terminal")
             _run_headless(session, tick, ctx.args.duration)
         else:
+            from console import cleanup
             from console.tui.app import OncallApp
 
-            OncallApp(session, refresh_seconds=tick, subtitle="demo: fraud-scoring").run()
+            app = OncallApp(session, refresh_seconds=tick, subtitle="demo: fraud-scoring")
+            with cleanup.exit_via(lambda code: app.exit(return_code=code)):   # SIGTERM, SIGHUP…
+                app.run()
     finally:
         session.close()
     return 0
 
 
 def _run_headless(session: Any, tick: float, duration: float | None) -> None:
+    from console import cleanup
     from console.control import emit
 
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    cleanup.stop_on_signals(stop.set)     # SIGTERM, SIGINT, SIGHUP: stop after this tick
     if duration is not None:
-        threading.Timer(duration, stop.set).start()
+        timer = threading.Timer(duration, stop.set)
+        timer.daemon = True           # a signal's exit does not wait for it
+        timer.start()
     while not stop.is_set():
         for event in session.tick():
             emit(event.line())

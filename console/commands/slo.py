@@ -12,6 +12,7 @@ from typing import Any
 from console.cli import CliError, add_format
 from console.durations import format_duration, parse_duration
 from console.output import dumps, render_table
+from console.private import write_private
 from console.terminal_text import escape
 
 
@@ -245,7 +246,10 @@ def run_import(ctx: Any) -> int:
     for note in notes:
         print(f"oncall: not carried over: {escape(note)}", file=sys.stderr)
     if ctx.args.output:
-        Path(ctx.args.output).write_text(text, encoding="utf-8")
+        try:
+            write_private(ctx.args.output, text)      # 0600, as every file oncall writes
+        except OSError as exc:
+            raise CliError(f"cannot write {ctx.args.output}: {exc.strerror}") from None
         print(f"wrote {ctx.args.output}; {len(notes)} part(s) not carried over", file=sys.stderr)
     else:
         sys.stdout.write(text)

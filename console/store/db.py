@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import threading
 from collections import deque
@@ -15,6 +14,8 @@ from typing import Any, Iterator
 
 import duckdb
 
+from console import cleanup
+from console.private import copy_private, private_dir, tighten, warn_if_shared_dir
 from console.store.files import (StoreError, StoreLocked, StoreMissing, StoreNeedsRepair,
                                  connect, damaged_name, Finding, preflight, private_copy,
                                  read_seq)
@@ -55,6 +56,14 @@ class SampleWrites:
 _SAMPLE_WRITES: dict[Path, SampleWrites] = {}
 
 
+def _secure(path: Path) -> bool:
+    """Whether the store exists; a warning if others can write its directory, and its files
+    of ours that others could read are made 0600 (one note)."""
+    warn_if_shared_dir(path.parent, "store")
+    tighten([path, wal_path(path), journal_path(path)], "store")
+    return path.exists()
+
+
 class Store:
     """One DuckDB file.  Use `Store.open` (writer) or `Store.open_read` (reader)."""
 
@@ -66,7 +75,7 @@ class Store:
         self.snapshot_of = snapshot_of
         self.holder = holder
         self._lock = threading.RLock()
-        self._snapshot_dir: str | None = None
+        self._snapshot_key: int | None = None    # the cleanup of our snapshot's directory
         self.journal = Journal(journal_path(snapshot_of or path))
         self.unrecorded: list[dict[str, Any]] = []   # lost batches a reader saw, not yet recorded
 
@@ -80,8 +89,9 @@ class Store:
         `_settle`); with `repair=False`, raise StoreNeedsRepair (or StoreMissing) instead.
         """
         path = Path(path).expanduser().resolve()
+        new = not _secure(path)
         finding = preflight(path, Journal(journal_path(path)), repair)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         try:
             con = connect(path, read_only=False)
         except StoreLocked:
@@ -95,6 +105,8 @@ class Store:
                 finding.wal_kept.unlink()
             finding = Finding("wal unreadable", kept, error=str(exc))
             con = connect(path, read_only=False)
+        if new:
+            os.chmod(path, 0o600)         # ours, whatever the umask of whoever called
         store = cls(con, path, read_only=False)
         if not repair and lost_entries(store.journal.entries(), store.commit_seq()):
             store.close()
@@ -138,7 +150,7 @@ class Store:
         can say who holds the file.
         """
         path = Path(path).expanduser().resolve()
-        if not path.exists():
+        if not _secure(path):
             raise StoreMissing(path)
         entries = Journal(journal_path(path)).entries()   # before opening: all committed
         try:
@@ -169,21 +181,22 @@ class Store:
     def _private_copy_of(cls, path: Path, locked: StoreLocked | None) -> "Store":
         """A read-only view of a temporary copy of the file and its WAL, migrated if older:
         the original is never written."""
-        tmp = tempfile.mkdtemp(prefix="oncall-snapshot-")
+        tmp = tempfile.mkdtemp(prefix="oncall-snapshot-")          # 0700
+        key = cleanup.remove_at_exit(tmp)      # also on SIGTERM, SIGINT, SIGHUP
         copy = Path(tmp) / path.name
         try:
             before = path.stat().st_mtime_ns
-            shutil.copy2(path, copy)
+            copy_private(path, copy)
             wal = wal_path(path)
             if wal.exists():
-                shutil.copy2(wal, wal_path(copy))
+                copy_private(wal, wal_path(copy))
             if path.stat().st_mtime_ns != before:
                 raise StoreError("store changed while copying")
             # Replaying a copied WAL needs a writable open; the copy is ours alone.
             con = connect(copy, read_only=False)
             con.execute("CHECKPOINT")
             store = cls(con, copy, read_only=True, snapshot_of=path, holder=locked)
-            store._snapshot_dir = tmp
+            store._snapshot_key = key
             if store.schema_version() > SCHEMA_VERSION:
                 version = store.schema_version()
                 store.close()
@@ -196,15 +209,14 @@ class Store:
                 store.read_only = True
             return store
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            cleanup.now(key)
             raise
 
     def close(self) -> None:
         try:
             self.con.close()
         finally:
-            if self._snapshot_dir:
-                shutil.rmtree(self._snapshot_dir, ignore_errors=True)
+            cleanup.now(self._snapshot_key)
 
     def __enter__(self) -> "Store":
         return self
@@ -266,6 +278,7 @@ class Store:
                 raise
             else:
                 cur.execute("COMMIT")
+                self._keep_wal_private()
                 if "seq" in entry:
                     entry.setdefault("at", datetime.now(timezone.utc).replace(tzinfo=None)
                                      .isoformat(timespec="seconds"))
@@ -274,6 +287,16 @@ class Store:
             finally:
                 _PENDING.pop(id(cur), None)
                 cur.close()
+
+    def _keep_wal_private(self) -> None:
+        """DuckDB makes a new WAL after each checkpoint with the process's umask; the CLI's
+        is 077, and a library caller's WAL is made 0600 here, after the commit that made it."""
+        wal = wal_path(self.path)
+        try:
+            if os.stat(wal).st_mode & 0o077:
+                os.chmod(wal, 0o600)
+        except FileNotFoundError:
+            pass                          # checkpointed meanwhile: no WAL to keep private
 
     def _require_writable(self) -> None:
         if self.read_only:

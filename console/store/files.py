@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from console.private import copy_private
 from console.store.journal import Journal, lost_entries, wal_path
 
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
@@ -88,12 +88,7 @@ def private_copy(source: Path, target: Path, *, move: bool = False) -> Path:
         os.replace(source, candidate)
         os.chmod(candidate, 0o600)
         return candidate
-    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
-        shutil.copyfileobj(src, dst, 8 << 20)
-        dst.flush()
-        os.fsync(dst.fileno())
-    return candidate
+    return copy_private(source, candidate, fsync=True)
 
 
 def damaged_name(path: Path) -> Path:

@@ -11,6 +11,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import IO, Any
 
+from console.private import tighten
 from console.secrets import RedactingFormatter
 from console.workspace import Workspace, ensure_state_dir
 
@@ -18,9 +19,11 @@ LOG_NAME = "console.log"
 
 
 class PrivateRotatingFileHandler(RotatingFileHandler):
-    """A RotatingFileHandler whose files are created 0600, whatever the umask."""
+    """A RotatingFileHandler whose files are created 0600, whatever the umask (a log an older
+    oncall left wider is made 0600, with a note)."""
 
     def _open(self) -> IO[Any]:
+        tighten([Path(self.baseFilename)], "console log")
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
