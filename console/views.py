@@ -291,8 +291,10 @@ def collector_rows(store: Any) -> list[tuple[Any, ...]]:
     rows = store.query("""
         SELECT name, healthy, last_success, rows_ingested, last_error, notes, refused
         FROM collector_state WHERE name NOT LIKE 'import:%' ORDER BY name""")[1]
+    from console.secrets import redact    # an error stored before errors were redacted
+
     return [(n, "up" if ok else "DOWN", ts, count,
-             "; ".join(filter(None, [notes_text(notes) if ok else (err or ""),
+             "; ".join(filter(None, [notes_text(notes) if ok else redact(err or ""),
                                      refused_text(refused)])))
             for n, ok, ts, count, err, notes, refused in rows]
 

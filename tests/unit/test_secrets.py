@@ -98,3 +98,17 @@ def test_the_last_good_copy_of_a_config_keeps_its_urls_masked(tmp_path: Path) ->
         kept = LastGood(store).get(tmp_path / "oncall.yaml")
     assert kept.text == mask_urls(text) and "S3cret" not in kept.text
     assert kept.sha256 == hashlib.sha256(text.encode()).hexdigest()   # the file's own
+
+
+def test_an_error_stored_before_redaction_is_masked_in_the_overview(tmp_path: Path) -> None:
+    """A store written by an older oncall keeps its raw last_error: the Overview masks it on show."""
+    from console.views import collector_rows
+
+    with Store.open(tmp_path / "s.duckdb") as store, store.transaction() as cur:
+        cur.execute("INSERT INTO collector_state (name, healthy, last_error, updated_at) "
+                    "VALUES ('prom', false, ?, ?)",
+                    ["http://user:S3cret@h:9090/api?token=S3cret: cannot connect",
+                     datetime(2026, 11, 20)])
+    with Store.open(tmp_path / "s.duckdb") as store:
+        (row,) = collector_rows(store)
+    assert "S3cret" not in row[4] and "http://***@h:9090/api?token=***: cannot connect" in row[4]
