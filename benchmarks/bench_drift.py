@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
-from console.drift import dataset_drift
+from console.drift.stats import dataset_drift
 
 
 def make_frames(rows: int, columns: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:

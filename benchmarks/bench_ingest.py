@@ -22,7 +22,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from console.importer import import_file  # noqa: E402
+from console.store.importer import import_file  # noqa: E402
 from console.store import Store, canonical_labels, ingest_samples  # noqa: E402
 
 START_US = 1_700_000_000_000_000

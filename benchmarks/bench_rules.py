@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from console.alerting import AlertEngine  # noqa: E402
-from console.rule_eval import evaluate  # noqa: E402
-from console.rules import Rule, Threshold  # noqa: E402
+from console.alerts.state import AlertEngine  # noqa: E402
+from console.rules.evaluation import evaluate  # noqa: E402
+from console.rules.model import Rule, Threshold  # noqa: E402
 from console.store import Store  # noqa: E402
 
 END = datetime(2026, 11, 20, 12, 0)

@@ -29,11 +29,11 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from console.durations import format_duration  # noqa: E402
-from console.importer import import_file  # noqa: E402
-from console.slo import SLO, WINDOWS, slo_status  # noqa: E402
-from console.slo_backtest import backtest  # noqa: E402
-from console.slo_sums import clear_cache  # noqa: E402
+from console.config.durations import format_duration  # noqa: E402
+from console.store.importer import import_file  # noqa: E402
+from console.slo.status import SLO, WINDOWS, slo_status  # noqa: E402
+from console.slo.backtest import backtest  # noqa: E402
+from console.slo.sums import clear_cache  # noqa: E402
 from console.store import Store, canonical_labels, ingest_samples  # noqa: E402
 from tests.servers import free_port, require_binary, start_server  # noqa: E402
 

@@ -32,12 +32,12 @@ NOW = datetime(2026, 11, 20, 12, 0)
 COLD_START = textwrap.dedent("""
     import gc, sys, time
     started = float(sys.argv[2])
-    # the steps `oncall console` takes, in its order (console/commands/console.py)
+    # the steps `oncall console` takes, in its order (console/cli/commands/console.py)
     gc.disable()
     from datetime import datetime
-    from console.session import Session
-    from console.views import session_overview
-    from console.workspace import load_workspace
+    from console.runtime.session import Session
+    from console.screens.overview import session_overview
+    from console.config.workspace import load_workspace
 
     session = Session(load_workspace(sys.argv[1]), clock=lambda: datetime(2026, 11, 20, 12),
                       run_engine=False, listen=False)
@@ -102,11 +102,11 @@ def cold_start(root: Path) -> None:
 
 
 def refresh_200_slos(root: Path) -> None:
-    from console.session import Session
+    from console.runtime.session import Session
     from console.store import Store
     from console.tui.app import OncallApp
     from console.tui.views import OverviewView
-    from console.workspace import load_workspace
+    from console.config.workspace import load_workspace
 
     slo_file = root / "slos" / "many.yaml"
     slos = []
@@ -164,10 +164,10 @@ def refresh_200_slos(root: Path) -> None:
 
 
 def stall_during_ingest(root: Path) -> None:
-    from console.engine import SimClock
-    from console.session import Session
+    from console.runtime.engine import SimClock
+    from console.runtime.session import Session
     from console.tui.app import OncallApp
-    from console.workspace import load_workspace
+    from console.config.workspace import load_workspace
 
     async def longest_stall(speed: float, seconds: float) -> float:
         clock = SimClock(NOW, speed)
@@ -199,7 +199,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=float, default=30)
     args = parser.parse_args()
-    from console.commands.demo import prepare
+    from console.cli.commands.demo import prepare
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "demo"

@@ -16,7 +16,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from console.yamlmarks import _loader, load_marked  # noqa: E402
+from console.config.yamlmarks import _loader, load_marked  # noqa: E402
 
 RULE = """\
       - alert: HighErrorRate{group}_{index}

@@ -15,7 +15,7 @@ from collectors.base import CollectResult, Collector, SourceError, TimedOptions
 from collectors.deadline import check_deadline
 from collectors.http import HttpOptions, fetch, join_url, json_body, make_client
 from collectors.validate import Refusals, Window, check, timestamps
-from console.alertmanager_client import GENERATOR
+from console.alerts.alertmanager import GENERATOR
 from console.store import canonical_labels
 
 SOURCE = "alertmanager"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from collectors.base import CollectResult, Collector, CollectorOptions
-from console.durations import parse_duration
+from console.config.durations import parse_duration
 
 if TYPE_CHECKING:
     from console.store import Store

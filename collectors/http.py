@@ -13,8 +13,8 @@ from pydantic import Field
 
 from collectors.base import CollectorOptions, SourceError
 from collectors.deadline import DeadlineExceeded, current_deadline
-from console.credentials import CredentialError, Credentials, client_auth
-from console.secrets import mask_url, redact
+from console.core.credentials import CredentialError, Credentials, client_auth
+from console.core.secrets import mask_url, redact
 
 
 class HttpOptions(CollectorOptions, Credentials):

@@ -14,7 +14,7 @@ from collectors.base import CollectResult, Collector, SourceError, TimedOptions
 from collectors.deadline import check_deadline
 from collectors.http import HttpOptions, fetch, join_url, json_body, make_client
 from collectors.validate import Window, sample_table
-from console.durations import parse_duration
+from console.config.durations import parse_duration
 from console.store import canonical_labels, ingest_samples
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]

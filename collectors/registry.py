@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from collectors.base import CollectResult, Collector, CollectorOptions
-from console.credentials import Credentials
+from console.core.credentials import Credentials
 from console.registry.history import last_recorded, record_alias_move
 
 

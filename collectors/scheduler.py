@@ -14,7 +14,7 @@ from typing import Any, Callable
 from collectors.base import CollectResult, Collector, SourceError, keep_refused, record_health
 from collectors.deadline import Deadline, DeadlineExceeded, deadline_seconds, in_force
 from collectors.validate import Refusals
-from console.secrets import redact
+from console.core.secrets import redact
 
 Clock = Callable[[], datetime]
 STOP_WAIT = 30.0   # how long stopping waits for a run of a source without a deadline

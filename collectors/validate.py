@@ -17,7 +17,7 @@ from typing import Annotated, Any, Sequence
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from console.durations import parse_duration
+from console.config.durations import parse_duration
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 EPOCH = datetime(1970, 1, 1)

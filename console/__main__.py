@@ -1,5 +1,5 @@
 """`python -m console` is `oncall`."""
 
-from console.cli import entry
+from console.cli.main import entry
 
 entry()

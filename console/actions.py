@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from console.audit import audit_denied, write_audit, write_denied  # noqa: F401 - re-exported
-from console.private import child_umask
+from console.store.audit import audit_denied, write_audit, write_denied  # noqa: F401 - re-exported
+from console.core.private import child_umask
 from console.registry.base import Clock, ModelVersion, Registry, RegistryError, version_key
 from console.registry.history import previous_holder, record_alias_move
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from console.registry.base import (Clock, ModelPolicy, ModelVersion, RegisteredModel, Registry,
                                    RegistryError, RegistryOptions, WatchConfig)
-from console.yamlmarks import Problem, locate
+from console.config.yamlmarks import Problem, locate
 
 __all__ = ["ModelPolicy", "ModelVersion", "RegisteredModel", "Registry", "RegistryError",
            "RegistryOptions", "WatchConfig", "adapter_class", "open_registry", "pick_registry",
@@ -33,14 +33,14 @@ def _options_message(error: dict[str, Any], cls: type[Registry]) -> str:
                                    f"{', '.join(sorted(cls.Options.model_fields))}")
     if error["type"] == "missing":
         return f"missing required option for a {cls.kind} registry"
-    from console.workspace import _invalid
+    from console.config.workspace import _invalid
 
     return _invalid(error)
 
 
 def registry_problems(workspace: Any) -> list[Problem]:
     """Every registry whose adapter options do not validate, with file:line."""
-    from console.workspace import WorkspaceError, _merge_includes
+    from console.config.workspace import WorkspaceError, _merge_includes
 
     problems: list[Problem] = []
     try:

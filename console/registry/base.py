@@ -8,7 +8,7 @@ from typing import Annotated, Any, Callable, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from console.durations import parse_duration
+from console.config.durations import parse_duration
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Clock = Callable[[], datetime]

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 from pydantic import Field, field_validator
 
-from console.secrets import mask_url, redact, remember
+from console.core.secrets import mask_url, redact, remember
 
-from console.credentials import CredentialError, Credentials, client_auth
+from console.core.credentials import CredentialError, Credentials, client_auth
 from console.registry.base import (Duration, ModelVersion, RegisteredModel, Registry,
                                    RegistryError, RegistryOptions, version_key)
 

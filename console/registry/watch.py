@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from console.audit import write_audit
+from console.store.audit import write_audit
 from console.registry.base import Clock, SeriesMatch, WatchConfig
 
 WATCHING, RECOVERED, NOT_RECOVERED = "watching", "recovered", "not_recovered"

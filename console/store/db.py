@@ -14,8 +14,8 @@ from typing import Any, Iterator
 
 import duckdb
 
-from console import cleanup
-from console.private import copy_private, private_dir, tighten, warn_if_shared_dir
+from console.core import cleanup
+from console.core.private import copy_private, private_dir, tighten, warn_if_shared_dir
 from console.store.files import (StoreError, StoreLocked, StoreMissing, StoreNeedsRepair,
                                  connect, damaged_name, Finding, preflight, private_copy,
                                  read_seq)
@@ -341,7 +341,7 @@ class Store:
 
     def record_failure(self, name: str, error: str, now: datetime) -> None:
         """Mark a collector unhealthy with its last error, secrets taken out of the text."""
-        from console.secrets import redact
+        from console.core.secrets import redact
 
         error = redact(error)
         with self.transaction() as cur:

@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from console.private import copy_private
+from console.core.private import copy_private
 from console.store.journal import Journal, lost_entries, wal_path
 
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")

@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from console.durations import format_duration, rough_duration
+from console.config.durations import format_duration, rough_duration
 
 
 def _span(entry: dict[str, Any]) -> str:

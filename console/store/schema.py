@@ -190,7 +190,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (model, id)
     );
     """,
-    # 5: SLO rollups (console/slo_sums.py): per series, a finished UTC day's or hour's
+    # 5: SLO rollups (console/slo/sums.py): per series, a finished UTC day's or hour's
     #    counter summary, so a fresh process need not read every sample
     """
     CREATE TABLE slo_rollups (
@@ -206,7 +206,7 @@ MIGRATIONS: list[str] = [
         ts_offset   BIGINT NOT NULL       -- sum of (ts − start) in µs: checked against the samples
     );
     """,
-    # 6: last good configuration (console/lastgood.py): each config file's last version that
+    # 6: last good configuration (console/runtime/lastgood.py): each config file's last version that
     #    loaded, kept so a file that breaks keeps it in force across restarts; which file a
     #    rule came from, why an alert moved, and alerts kept while their file cannot load
     """
@@ -240,7 +240,7 @@ MIGRATIONS: list[str] = [
         lost        VARCHAR NOT NULL      -- JSON list of the lost journal entries
     );
     """,
-    # 8: the audited actor is the OS account (console/identity.py): `actor` is its name, `uid`
+    # 8: the audited actor is the OS account (console/core/identity.py): `actor` is its name, `uid`
     #    its uid; the identity claimed with --actor / $ONCALL_ACTOR is kept apart
     """
     ALTER TABLE audit ADD COLUMN uid BIGINT;

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, Static
 
-from console.session import freeze_startup_objects
+from console.runtime.session import freeze_startup_objects
 from console.tui.banner import Banner
 from console.tui.failures import FailureReports, StepFailed
 from console.tui.detail import AlertDetailScreen
@@ -349,8 +349,8 @@ class OncallApp(FailureReports, App[None]):
 
     @work(thread=True, group="action", exit_on_error=False)
     def _create_silence(self, labels: dict[str, str], request: Any) -> None:
-        from console.durations import parse_duration
-        from console.silences import Matcher, create_silence
+        from console.config.durations import parse_duration
+        from console.alerts.silences import Matcher, create_silence
 
         now = self.session.clock()
         try:

@@ -13,8 +13,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
-from console import views as v
-from console.output import cell
+from console.screens import overview as v
+from console.core.output import cell
 from console.tui.banner import error_text
 
 

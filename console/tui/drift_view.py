@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from console.output import cell
+from console.core.output import cell
 from console.tui.tables import matches, selected_key, sync_table
 from console.tui.views import View, spark_text
 
@@ -19,7 +19,7 @@ COLUMNS = ("model", "column", "type", "test", "score", "threshold", "verdict", "
 
 def load_drift(session: Any) -> dict[str, Any]:
     """Every workspace window evaluated at the session's now, with score history and histograms (headless)."""
-    from console.drift_windows import (WindowError, drift_windows, evaluate_window, histogram,
+    from console.drift.windows import (WindowError, drift_windows, evaluate_window, histogram,
                                        history_span, score_history)
 
     now = session.clock()

@@ -14,8 +14,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
-from console import incident_page as pages
-from console.output import cell
+from console.screens import incident as pages
+from console.core.output import cell
 from console.tui.modals import PlanModal
 from console.tui.tables import sync_table
 
@@ -183,7 +183,7 @@ class IncidentScreen(Screen[None]):
     # -- loading --------------------------------------------------------------------------
 
     def run_context(self) -> Any:
-        from console.runbooks import RunContext
+        from console.playbooks.runner import RunContext
 
         session = self.session
         return RunContext(store=session.store, actor=session.actor, clock=session.clock,
@@ -192,7 +192,7 @@ class IncidentScreen(Screen[None]):
 
     def _ensure_runner(self) -> None:
         """Resume the incident's latest run from the store, or find the playbook that matches."""
-        from console.runbooks import resume_run
+        from console.playbooks.runner import resume_run
 
         if self.library is None:
             self.library = self.session.config.playbooks   # a broken file keeps its last good
@@ -412,7 +412,7 @@ class IncidentScreen(Screen[None]):
 
     @work(thread=True, group="incident-write", exit_on_error=False)
     def _start(self) -> None:
-        from console.runbooks import start_run
+        from console.playbooks.runner import start_run
 
         playbook = self.candidate or self.runner.playbook
         incident = pages.incidents.get_incident(self.session.store, self.incident_id)

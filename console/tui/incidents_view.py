@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable
 
-from console import incident_page as pages
+from console.screens import incident as pages
 from console.tui.tables import matches, selected_key, sync_table
 from console.tui.views import View, _table
 

@@ -114,7 +114,7 @@ class SilenceModal(ModalScreen[SilenceRequest | None]):
             yield Label("", id="error")
 
     def on_input_submitted(self) -> None:
-        from console.durations import parse_duration
+        from console.config.durations import parse_duration
 
         duration = self.query_one("#duration", Input).value.strip()
         comment = self.query_one("#comment", Input).value.strip()

@@ -15,8 +15,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Sparkline, Static
 
-from console import views as v
-from console.output import cell
+from console.screens import overview as v
+from console.core.output import cell
 from console.tui.banner import ReadError
 from console.tui.tables import matches, selected_key, show_text_table, sync_table
 
@@ -200,7 +200,7 @@ class LogsView(View):
             if key in ("service", "level") and value:
                 setattr(f, key, value)
             elif key == "since" and value:
-                from console.durations import parse_duration
+                from console.config.durations import parse_duration
 
                 f.since = now - parse_duration(value)
             else:
@@ -271,7 +271,7 @@ class MetricsView(View):
         text = event.value.strip()
         if text.endswith("]") and "[" in text:
             text, _, rng = text[:-1].rpartition("[")
-            from console.durations import parse_duration
+            from console.config.durations import parse_duration
 
             try:
                 self.range = parse_duration(rng)

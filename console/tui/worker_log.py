@@ -1,6 +1,6 @@
 """The console's log, `.oncall/console.log`: the full traceback of each failed worker.
 
-Secrets are taken out of every line (`console.secrets.redact`)."""
+Secrets are taken out of every line (`console.core.secrets.redact`)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import IO, Any
 
-from console.private import tighten
-from console.secrets import RedactingFormatter
-from console.workspace import Workspace, ensure_state_dir
+from console.core.private import tighten
+from console.core.secrets import RedactingFormatter
+from console.config.workspace import Workspace, ensure_state_dir
 
 LOG_NAME = "console.log"
 

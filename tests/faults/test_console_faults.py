@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Static
 
-import console.views
-from console.cli import Context
-from console.commands.console import broken_store_app, broken_workspace_app
-from console.commands.demo import prepare
-from console.session import Session
+import console.screens.overview
+from console.cli.main import Context
+from console.cli.commands.console import broken_store_app, broken_workspace_app
+from console.cli.commands.demo import prepare
+from console.runtime.session import Session
 from console.store import Store, StoreError
 from console.tui.app import OncallApp
 from console.tui.banner import Banner
-from console.workspace import Workspace, WorkspaceError, ensure_state_dir, load_workspace
+from console.config.workspace import Workspace, WorkspaceError, ensure_state_dir, load_workspace
 
 NOW = datetime(2026, 11, 20, 12, 0)
 SIZE = (120, 40)
@@ -303,11 +303,11 @@ async def test_a_view_whose_reader_raises_says_why(workspace: Path, open_session
     def broken(store, **kwargs):
         raise RuntimeError("alerts table unreadable")
 
-    real = console.views.alert_rows
+    real = console.screens.overview.alert_rows
     app = OncallApp(open_session(workspace), refresh_seconds=0)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        monkeypatch.setattr(console.views, "alert_rows", broken)
+        monkeypatch.setattr(console.screens.overview, "alert_rows", broken)
         await pilot.press("colon", *"alerts", "enter")
         await settle(pilot)
         assert app.is_running and app.view.view_name == "alerts"
@@ -316,7 +316,7 @@ async def test_a_view_whose_reader_raises_says_why(workspace: Path, open_session
         assert [m for s, m in notes(app) if s == "error"] == [
             "reading Alerts failed: RuntimeError: alerts table unreadable "
             "(traceback in .oncall/console.log)"]
-        monkeypatch.setattr(console.views, "alert_rows", real)
+        monkeypatch.setattr(console.screens.overview, "alert_rows", real)
         await pilot.press("r")
         await settle(pilot)
         assert read_error(app.view) == ""

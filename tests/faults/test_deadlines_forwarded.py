@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from console.session import Session
-from console.workspace import load_workspace
+from console.runtime.session import Session
+from console.config.workspace import load_workspace
 from tests.conftest import run_oncall
 from tests.sock import remove, runtime_dir
 

@@ -19,10 +19,10 @@ from collectors.base import CollectResult, Collector, CollectorOptions
 from collectors.lanes import Lanes, run_all
 from collectors.logfile import LogfileCollector, LogfileOptions
 from collectors.scheduler import run_once
-from console.cli import main
-from console.engine import Engine
+from console.cli.main import main
+from console.runtime.engine import Engine
 from console.store import Store
-from console.workspace import load_workspace
+from console.config.workspace import load_workspace
 from tests.misbehaving_http import misbehaving_server
 from tests.unit.test_collector_scheduler import Steady
 

@@ -175,8 +175,8 @@ def test_a_rule_whose_evaluation_fails_keeps_its_alerts_and_raises_a_meta_alert(
 
 def test_the_engine_reloads_a_changed_file_and_keeps_the_last_good_one(ws):
     """The console's engine: an edit is picked up at the next tick; a typo keeps what ran."""
-    from console.engine import Engine
-    from console.workspace import load_workspace
+    from console.runtime.engine import Engine
+    from console.config.workspace import load_workspace
 
     workspace = load_workspace(ws / "oncall.yaml")
     with Store.open(workspace.store_path) as store:
@@ -224,8 +224,8 @@ def test_a_broken_playbook_keeps_its_last_good_version(tmp_path, oncall):
     assert checked.returncode == 1
     (line,) = [x for x in checked.stdout.splitlines() if "mine.yaml" in x]
     assert "last good version from 2026-03-01 12:00:00 UTC still in force" in line
-    from console.lastgood import load_config
-    from console.workspace import load_workspace
+    from console.runtime.lastgood import load_config
+    from console.config.workspace import load_workspace
 
     workspace = load_workspace(tmp_path / "oncall.yaml")
     with Store.open_read(workspace.store_path) as store:
@@ -234,9 +234,9 @@ def test_a_broken_playbook_keeps_its_last_good_version(tmp_path, oncall):
 
 
 def test_removing_a_paging_rule_on_purpose_says_so_in_the_incident_timeline(ws):
-    from console import incidents
-    from console.engine import Engine
-    from console.workspace import load_workspace
+    from console.incidents import lifecycle as incidents
+    from console.runtime.engine import Engine
+    from console.config.workspace import load_workspace
 
     (ws / "rules" / "app.yaml").write_text(RULES.replace("severity: ticket", "severity: page"))
     workspace = load_workspace(ws / "oncall.yaml")

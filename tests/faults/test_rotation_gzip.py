@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console.cli import main
+from console.cli.main import main
 from tests.rotation import Rotation
 
 

@@ -23,7 +23,7 @@ BATCH = 20_000
 KILLED_IMPORT = textwrap.dedent("""
     import sys, time
     from datetime import datetime
-    from console.importer import import_file
+    from console.store.importer import import_file
     from console.store import Store
     store = Store.open(sys.argv[1])
     import_file(store, sys.argv[2], now=datetime(2026, 11, 20, 12), batch_lines=int(sys.argv[3]))

@@ -103,8 +103,8 @@ def test_a_second_run_with_nothing_refused_clears_the_last_run_but_keeps_totals(
 
 def test_the_consoles_engine_keeps_refusals_with_health_too(tmp_path: Path) -> None:
     """The console runs collectors in its engine tick, not `collect --once`: same counts."""
-    from console.engine import Engine
-    from console.workspace import load_workspace
+    from console.runtime.engine import Engine
+    from console.config.workspace import load_workspace
 
     series = [{"metric": {"__name__": "jobs"}, "values": [[NOW_S, "1"], [1e25, "2"], [-1, "x"]]}]
     with serve(lambda path: answer(series)) as url:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from console.workspace import WorkspaceError, load_workspace
-from console.yamlmarks import (MarkedDict, Problem, YamlLimits, _loader, compose_bounded,
+from console.config.workspace import WorkspaceError, load_workspace
+from console.config.yamlmarks import (MarkedDict, Problem, YamlLimits, _loader, compose_bounded,
                                load_marked, load_marked_all, set_default_limits)
 
 SECONDS = 5           # loose: a bomb used to hang for minutes

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from console import private
+from console.core import private
 from console.store import Store
 from console.tui.worker_log import WorkerLog
-from console.workspace import load_workspace
+from console.config.workspace import load_workspace
 from tests.process import Oncall, created, sandbox, too_open, wait_until  # noqa: F401 - fixture
 
 NOGROUP = 65534         # nogroup: not a group of the user's own
@@ -193,7 +193,7 @@ def test_a_snapshot_is_private_even_for_a_caller_with_a_wide_umask(tmp_path):
 
 def test_playbook_commands_run_with_the_users_umask_not_oncalls(tmp_path, monkeypatch):
     """oncall's 077 is for its own files: a command step creates files as the user would."""
-    from console.runbooks import RunContext, load_playbook, start_run
+    from console.playbooks.runner import RunContext, load_playbook, start_run
 
     made = tmp_path / "made-by-the-command"
     script = tmp_path / "touch.py"

@@ -48,10 +48,10 @@ def signalled_console(sandbox, args: list[str], made, what: str, signum: int) ->
         wait_until(made, 120, what, console)
         drawn(console)
         console.signal(signum)
-        assert console.exit_code(PROMPT) == 128 + signum, console.output()[-3000:]
+        assert console.exit_code(PROMPT) == 128 + signum, console.core.output()[-3000:]
     finally:
         console.stop()
-    assert LEFT_ALTERNATE_SCREEN in console.output()     # the terminal is the shell's again
+    assert LEFT_ALTERNATE_SCREEN in console.core.output()     # the terminal is the shell's again
     return console
 
 
@@ -138,7 +138,7 @@ def test_a_normal_exit_removes_the_temp_workspace_and_keeps_a_given_one(sandbox)
 # say, a worker stuck in a query): the rest is removed and the process ends anyway.
 STUCK = textwrap.dedent("""
     import pathlib, sys, time
-    from console import cleanup
+    from console.core import cleanup
     cleanup.GRACE = 1
     workspace = pathlib.Path(sys.argv[1])
     workspace.mkdir()
@@ -167,7 +167,7 @@ def test_an_exit_that_does_not_come_is_forced_after_the_grace(tmp_path):
 
 
 def test_a_cleanup_that_fails_is_said_and_the_others_still_run(tmp_path, capsys):
-    from console import cleanup
+    from console.core import cleanup
 
     def fails() -> None:
         raise OSError(30, "Read-only file system")

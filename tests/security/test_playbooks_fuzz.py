@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from console import incidents
-from console.playbook_args import Input, check_value, ArgumentRefused, input_ref
-from console.runbooks import (SHIPPED_DIR, RenderError, RunContext, StepRefused, load_library,
+from console.incidents import lifecycle as incidents
+from console.playbooks.args import Input, check_value, ArgumentRefused, input_ref
+from console.playbooks.runner import (SHIPPED_DIR, RenderError, RunContext, StepRefused, load_library,
                               start_run)
 from console.store import Store
 from playbooks_hostile import HOSTILE, hostile_values, local_http, other_schemes, referenced_keys

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from console import incidents
-from console.runbooks import (SHIPPED_DIR, RunContext, StepRefused, lint_paths, load_playbook,
+from console.incidents import lifecycle as incidents
+from console.playbooks.runner import (SHIPPED_DIR, RunContext, StepRefused, lint_paths, load_playbook,
                               resume_run, start_run)
 from console.store import Store
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from console import incidents
-from console.runbooks import RunContext, load_playbook, start_run
+from console.incidents import lifecycle as incidents
+from console.playbooks.runner import RunContext, load_playbook, start_run
 from console.store import Store
 
 NOW = datetime(2026, 11, 20, 12, 0, 0)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from console.registry.local import seed_demo_registry
-from console.session import Session
+from console.runtime.session import Session
 from console.store import Store
-from console.workspace import load_workspace
+from console.config.workspace import load_workspace
 from tests.conftest import run_oncall
 from tests.sock import NOW
 

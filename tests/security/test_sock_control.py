@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from console.control import ControlError, ControlServer, forward, is_listening, socket_path
-from console.session import Session
+from console.runtime.control import ControlError, ControlServer, forward, is_listening, socket_path
+from console.runtime.session import Session
 from console.store import Store
 from tests.conftest import run_oncall
 from tests.sock import (NOBODY, NOBODY_CLIENT, NOBODY_LISTENER, NOW, Squatter, as_nobody,
@@ -198,7 +198,7 @@ def test_only_argv_cwd_and_the_claimed_actor_are_forwarded(runtime, workspace, m
         monkeypatch.delenv("ONCALL_ACTOR")
         monkeypatch.delenv("SECRET_TOKEN")
         result = subprocess.run(
-            [sys.executable, "-c", "from console.control import forward; import sys; "
+            [sys.executable, "-c", "from console.runtime.control import forward; import sys; "
              f"print(forward({str(workspace / 's.duckdb')!r}, ['incident', 'list']))"],
             cwd=workspace, capture_output=True, text=True, timeout=60,
             env={**os.environ, "ONCALL_ACTOR": "alice", "SECRET_TOKEN": "s3cr3t"})
@@ -211,6 +211,6 @@ def test_only_argv_cwd_and_the_claimed_actor_are_forwarded(runtime, workspace, m
 
 
 def _load(root: Path):
-    from console.workspace import load_workspace
+    from console.config.workspace import load_workspace
 
     return load_workspace(root / "oncall.yaml")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from console.output import dumps, render
-from console.terminal_text import escape, escape_text
+from console.core.output import dumps, render
+from console.core.terminal import escape, escape_text
 from tests.terminal_hostile import HOSTILE, SHOWN, Output, raw_controls, run_cli
 
 EVERY_KIND = {
@@ -42,7 +42,7 @@ def test_anything_printed_under_the_guard_is_inert(tmp_path):
     """A print that forgot to escape, a write to stderr, a warning and a traceback."""
     script = (
         "import sys, warnings\n"
-        "from console.terminal_text import guard_streams\n"
+        "from console.core.terminal import guard_streams\n"
         "guard_streams()\n"
         f"print({HOSTILE!r})\n"
         f"sys.stderr.write({HOSTILE!r} + '\\n')\n"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from console.commands.demo import prepare
-from console.session import Session
+from console.cli.commands.demo import prepare
+from console.runtime.session import Session
 from console.store import Store
-from console.workspace import load_workspace
+from console.config.workspace import load_workspace
 
 NOW = datetime(2026, 11, 20, 12, 0)
 

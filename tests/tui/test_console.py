@@ -151,7 +151,7 @@ async def test_read_only_workspace_disables_rollback(workspace: Path, session_fo
 
 async def test_the_first_frame_shows_what_was_read_ahead(workspace: Path, session_for) -> None:
     """`oncall console` reads the Overview while the UI starts; a failed read is read again."""
-    from console.views import session_overview
+    from console.screens.overview import session_overview
 
     session = session_for(workspace)
     reads = []

@@ -8,10 +8,10 @@ from pathlib import Path
 from textual.widgets import DataTable, Static
 
 from collectors.demo_predictions import ingest_predictions, simulate_predictions
-from collectors.drift import DriftCollector, DriftOptions
+from console.drift.step import DriftCollector, DriftOptions
 from console.store import Store
 from console.tui.app import OncallApp
-from console.workspace import load_workspace
+from console.config.workspace import load_workspace
 
 NOW = datetime(2026, 11, 20, 12, 0)
 STEP_S = 15

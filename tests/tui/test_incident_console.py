@@ -11,14 +11,14 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 import console.tui.incident as incident_tui
-from console import incidents
-from console.commands.demo import prepare
-from console.postmortem import export_markdown
-from console.session import Session
+from console.incidents import lifecycle as incidents
+from console.cli.commands.demo import prepare
+from console.incidents.postmortem import export_markdown
+from console.runtime.session import Session
 from console.tui.app import OncallApp
 from console.tui.incident import IncidentScreen
 from console.tui.modals import PlanModal
-from console.workspace import load_workspace
+from console.config.workspace import load_workspace
 
 START = datetime(2026, 11, 20, 12, 0)
 TICK = timedelta(seconds=30)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from console import incidents
-from console.drift import DRIFT_DETECTED, DRIFT_SCORE
-from console.incident_loop import run_incident_cycle
-from console.incident_page import matched_playbooks, playbook_library
-from console.runbooks import RunContext, start_run
+from console.incidents import lifecycle as incidents
+from console.drift.stats import DRIFT_DETECTED, DRIFT_SCORE
+from console.incidents.loop import run_incident_cycle
+from console.screens.incident import matched_playbooks, playbook_library
+from console.playbooks.runner import RunContext, start_run
 from console.store import canonical_labels, ingest_samples
 from console.tui.app import OncallApp
 from settle import settled

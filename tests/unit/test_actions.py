@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from console.actions import ActionEnv, ActionFailed, Rollback, render_argv, ActionRefused
-from console.cli import main
+from console.cli.main import main
 from console.registry.local import seed_demo_registry
 from console.registry.mlflow import MlflowOptions, MlflowRegistry
 from console.store import Store

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 import pytest
 
-from console.alerting import AlertEngine, load_alerts
-from console.rules import Rule, Threshold
+from console.alerts.state import AlertEngine, load_alerts
+from console.rules.model import Rule, Threshold
 from console.store import Store, canonical_labels, ingest_samples
 
 T0 = datetime(2026, 3, 1, 12, 0)

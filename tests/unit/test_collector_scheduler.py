@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from collectors.base import CollectResult, Collector, CollectorOptions, SourceError
 from collectors.scheduler import CollectorScheduler, backoff_delay, run_once
-from console.cli import main
+from console.cli.main import main
 from console.store import Store, canonical_labels, ingest_samples
 
 NOW = datetime(2026, 11, 26, 12, 0)

@@ -28,7 +28,7 @@ def write_big_prom(path: Path) -> None:
 IMPORT_SCRIPT = textwrap.dedent("""
     import sys
     from datetime import datetime
-    from console.importer import import_file
+    from console.store.importer import import_file
     from console.store import Store
     store = Store.open(sys.argv[1])
     def done(report):
@@ -75,7 +75,7 @@ HOLD_SCRIPT = textwrap.dedent("""
     import sys, time
     from console.store import Store
     from datetime import datetime
-    from console.importer import import_file
+    from console.store.importer import import_file
     store = Store.open(sys.argv[1])
     import_file(store, sys.argv[2], now=datetime(2026, 1, 1))
     print("holding", flush=True)

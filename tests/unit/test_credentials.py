@@ -11,10 +11,10 @@ from pydantic import ValidationError
 
 from collectors.base import SourceError
 from collectors.http import HttpOptions, fetch, join_url, make_client
-from console.alertmanager_client import AlertmanagerError, from_workspace
+from console.alerts.alertmanager import AlertmanagerError, from_workspace
 from console.registry.base import RegistryError
 from console.registry.mlflow import MlflowOptions, MlflowRegistry
-from console.workspace import load_workspace
+from console.config.workspace import load_workspace
 from tests.local_http import serve
 
 
@@ -100,7 +100,7 @@ def test_the_workspace_check_never_echoes_an_inline_credential(tmp_path: Path) -
         "sources:\n  - name: a\n    kind: scrape\n    url: http://h/m\n"
         "    headers: {X-Api-Key: inline-S3cret}\n"
         "    basic_auth: {username: u, password_file: 7}\n")
-    from console.workspace import WorkspaceError
+    from console.config.workspace import WorkspaceError
     with pytest.raises(WorkspaceError) as raised:
         load_workspace(tmp_path / "oncall.yaml")
     lines = [str(p) for p in raised.value.problems]

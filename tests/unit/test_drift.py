@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import wasserstein_distance
 
-from console.drift import DriftError, column_drift, dataset_drift, infer_kind, wasserstein_sorted
+from console.drift.stats import DriftError, column_drift, dataset_drift, infer_kind, wasserstein_sorted
 
 rng = np.random.default_rng(11)
 

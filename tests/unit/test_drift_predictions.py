@@ -11,7 +11,7 @@ import pytest
 
 from collectors.base import SourceError
 from collectors.predictions import PredictionsCollector, PredictionsOptions, prediction_features
-from console.drift import dataset_drift
+from console.drift.stats import dataset_drift
 from console.store import Store
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)

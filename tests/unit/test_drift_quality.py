@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from console.quality import QualityThresholds, data_quality
+from console.drift.quality import QualityThresholds, data_quality
 
 
 def test_missing_out_of_range_and_new_categories():

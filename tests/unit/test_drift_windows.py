@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from collectors.demo_predictions import ingest_predictions, simulate_predictions
-from collectors.drift import DriftCollector, DriftOptions
-from console.drift_windows import evaluate_window, find_window, histogram, score_history
-from console.engine import Engine
+from console.drift.step import DriftCollector, DriftOptions
+from console.drift.windows import evaluate_window, find_window, histogram, score_history
+from console.runtime.engine import Engine
 from console.store import Store
-from console.workspace import WorkspaceError, load_workspace
+from console.config.workspace import WorkspaceError, load_workspace
 
 NOW = datetime(2026, 11, 20, 12, 0)
 STEP_S = 15

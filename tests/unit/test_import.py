@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from console.importer import import_file
+from console.store.importer import import_file
 from console.store import Store
 
 PROM = """\

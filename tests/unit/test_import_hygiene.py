@@ -11,7 +11,7 @@ import collectors
 import console
 
 REPO = Path(__file__).resolve().parents[2]
-UI_PREFIXES = ("console.tui", "console.cli", "console.commands", "console.__main__")
+UI_PREFIXES = ("console.tui", "console.cli", "console.__main__")
 
 
 def headless_modules() -> list[str]:
@@ -25,7 +25,7 @@ def headless_modules() -> list[str]:
 
 def test_there_are_headless_modules_to_check() -> None:
     modules = headless_modules()
-    assert {"console.store", "console.workspace", "console.importer", "collectors.base"} <= set(modules)
+    assert {"console.store", "console.config.workspace", "console.store.importer", "collectors.base"} <= set(modules)
 
 
 def test_headless_modules_do_not_import_textual() -> None:
@@ -47,15 +47,15 @@ def test_the_consoles_first_frame_needs_no_data_science_libraries(tmp_path) -> N
     Overview import neither numpy, pyarrow, pandas nor httpx: they cost ~0.5 s of start-up."""
     from datetime import datetime
 
-    from console.commands.demo import prepare
+    from console.cli.commands.demo import prepare
 
     prepare(tmp_path / "demo", now=datetime(2026, 11, 20, 12), days=0.1, seed=7)
     code = (
         "import sys\n"
         "from datetime import datetime\n"
-        "from console.session import Session\n"
-        "from console.views import session_overview\n"
-        "from console.workspace import load_workspace\n"
+        "from console.runtime.session import Session\n"
+        "from console.screens.overview import session_overview\n"
+        "from console.config.workspace import load_workspace\n"
         f"ws = load_workspace({str(tmp_path / 'demo' / 'oncall.yaml')!r})\n"
         "session = Session(ws, clock=lambda: datetime(2026, 11, 20, 12), run_engine=False,\n"
         "                  listen=False)\n"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from console import incidents
-from console.incident_loop import engine_events, run_incident_cycle
+from console.incidents import lifecycle as incidents
+from console.incidents.loop import engine_events, run_incident_cycle
 from console.store import Store
 
 T0 = datetime(2026, 11, 20, 12, 0, 0)

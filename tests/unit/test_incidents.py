@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from console import incidents
-from console.incidents import IncidentError
+from console.incidents import lifecycle as incidents
+from console.incidents.lifecycle import IncidentError
 from console.store import Store
 
 T0 = datetime(2026, 11, 20, 12, 0, 0)

@@ -8,10 +8,10 @@ import pwd
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from console import incidents
-from console.postmortem import export_markdown
+from console.incidents import lifecycle as incidents
+from console.incidents.postmortem import export_markdown
 from console.registry.local import seed_demo_registry
-from console.runbooks import SHIPPED_DIR, RunContext, load_library, match_playbooks, start_run
+from console.playbooks.runner import SHIPPED_DIR, RunContext, load_library, match_playbooks, start_run
 from console.store import Store
 
 T0 = datetime(2026, 11, 20, 12, 0, 0)

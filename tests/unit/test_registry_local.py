@@ -11,7 +11,7 @@ from console.registry import RegistryError, registry_problems
 from console.registry.history import alias_history, holder_at
 from console.registry.local import LocalOptions, LocalRegistry, seed_demo_registry
 from console.store import Store
-from console.workspace import load_workspace
+from console.config.workspace import load_workspace
 
 NOW = datetime(2026, 3, 1, 12, 0)
 

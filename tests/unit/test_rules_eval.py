@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from console.alerting import AlertEngine, backtest, load_alerts
-from console.rule_eval import evaluate
-from console.rule_families import collector_health_rules
-from console.rules import Computed, Rule, Threshold
-from console.slo import load_slos
+from console.alerts.state import AlertEngine, backtest, load_alerts
+from console.rules.evaluation import evaluate
+from console.rules.families import collector_health_rules
+from console.rules.model import Computed, Rule, Threshold
+from console.slo.status import load_slos
 from console.store import Store, canonical_labels, ingest_samples
 
 NOW = datetime(2026, 3, 1, 12, 0)
@@ -187,7 +187,7 @@ def test_silence_needs_allow_actions(tmp_path, oncall):
 
 
 def test_slo_burn_rules_fire_and_page_inhibits_ticket(tmp_path):
-    from console.rule_families import slo_burn_rules
+    from console.rules.families import slo_burn_rules
 
     slo_file = tmp_path / "slos.yaml"
     slo_file.write_text("slos:\n  - name: avail\n    objective: 99.9\n    sli:\n      ratio:\n"

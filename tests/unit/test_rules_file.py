@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from console.rules import Threshold, load_rule_file
+from console.rules.model import Threshold, load_rule_file
 
 GOOD = """\
 groups:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from console import incidents
-from console.runbooks import RunContext, RunError, load_playbook, resume_run, start_run
+from console.incidents import lifecycle as incidents
+from console.playbooks.runner import RunContext, RunError, load_playbook, resume_run, start_run
 from console.store import Store
 
 ECHO_SCRIPT = "import json, sys\nprint(json.dumps(sys.argv[1:]))\n"
@@ -276,7 +276,7 @@ def test_commands_need_confirmation_and_never_use_a_shell(store, tmp_path):
 
 
 def test_missing_action_kind_reports_not_available(store, tmp_path):
-    from console.runbooks import ACTION_KINDS
+    from console.playbooks.runner import ACTION_KINDS
     path = write(tmp_path, """
         id: act
         title: act

@@ -9,7 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from console.runbooks import RunContext, load_playbook, resume_run
+from console.playbooks.runner import RunContext, load_playbook, resume_run
 from console.store import Store
 
 PLAYBOOK = """
@@ -31,8 +31,8 @@ steps:
 RUN = textwrap.dedent("""
     import sys, time
     from datetime import datetime
-    from console import incidents
-    from console.runbooks import RunContext, load_playbook, start_run
+    from console.incidents import lifecycle as incidents
+    from console.playbooks.runner import RunContext, load_playbook, start_run
     from console.store import Store
     store = Store.open(sys.argv[1])
     clock = lambda: datetime(2026, 11, 20, 12, 0, 0)

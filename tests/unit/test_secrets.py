@@ -13,8 +13,8 @@ import pytest
 
 from collectors.scheduler import describe
 from collectors.scrape import instance_of
-from console.lastgood import LastGood
-from console.secrets import (RedactingFormatter, mask_url, mask_urls, redact, remember,
+from console.runtime.lastgood import LastGood
+from console.core.secrets import (RedactingFormatter, mask_url, mask_urls, redact, remember,
                              url_secrets)
 from console.store import Store
 
@@ -102,7 +102,7 @@ def test_the_last_good_copy_of_a_config_keeps_its_urls_masked(tmp_path: Path) ->
 
 def test_an_error_stored_before_redaction_is_masked_in_the_overview(tmp_path: Path) -> None:
     """A store written by an older oncall keeps its raw last_error: the Overview masks it on show."""
-    from console.views import collector_rows
+    from console.screens.overview import collector_rows
 
     with Store.open(tmp_path / "s.duckdb") as store, store.transaction() as cur:
         cur.execute("INSERT INTO collector_state (name, healthy, last_error, updated_at) "

@@ -3,7 +3,7 @@
 import duckdb
 import pytest
 
-from console.selectors import SelectorError, parse_selector, parse_sum_by, series_sql
+from console.store.selectors import SelectorError, parse_selector, parse_sum_by, series_sql
 
 SERIES = [
     (1, "http_requests_total", '{"code":"500","job":"api"}'),
@@ -77,7 +77,7 @@ def test_quotes_in_values_cannot_escape_the_sql(con):
 def test_python_matching_agrees_with_the_sql(con, text):
     import json
 
-    from console.selectors import matches
+    from console.store.selectors import matches
 
     selector = parse_selector(text)
     in_python = [i for i, name, labels in SERIES if matches(selector, name, json.loads(labels))]

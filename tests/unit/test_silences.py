@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from console.alerting import AlertEngine, load_alerts
-from console.rules import Rule
-from console.silences import (InhibitRule, Matcher, create_silence, expire_silence,
+from console.alerts.state import AlertEngine, load_alerts
+from console.rules.model import Rule
+from console.alerts.silences import (InhibitRule, Matcher, create_silence, expire_silence,
                               inhibited_by, load_silences, parse_matcher, silenced_by)
 from console.store import Store
 
@@ -141,8 +141,8 @@ def test_equal_on_a_label_missing_on_both_sides_is_equal():
 
 
 def test_muted_alerts_report_suppressed_and_muted_sources_still_inhibit():
-    from console.alerting import Alert, apply_silences, reported_state
-    from console.silences import Silence
+    from console.alerts.state import Alert, apply_silences, reported_state
+    from console.alerts.silences import Silence
 
     page = Alert("p", "r", "P", {"alertname": "P", "severity": "page", "service": "x"}, "firing")
     ticket = Alert("t", "r", "T", {"alertname": "T", "severity": "ticket", "service": "x"},
@@ -221,7 +221,7 @@ def test_alerts_cli_lists_muted_alerts_as_suppressed(tmp_path, oncall):
 
 
 def test_an_inhibit_rule_with_a_regex_alertmanager_refuses_is_a_file_line_problem(tmp_path):
-    from console.rules import load_rule_file
+    from console.rules.model import load_rule_file
 
     path = tmp_path / "r.yaml"
     path.write_text("groups: []\ninhibit_rules:\n"

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from console.slo import SLO, burn_factor, slo_alert_conditions, slo_status
-from console.slo_backtest import backtest
+from console.slo.status import SLO, burn_factor, slo_alert_conditions, slo_status
+from console.slo.backtest import backtest
 from console.store import Store, canonical_labels, ingest_samples
 
 NOW = datetime(2026, 3, 1)
@@ -164,7 +164,7 @@ def test_sloth_factors_scale_with_the_period():
 
 
 def test_alert_engine_interface_evaluates_conditions_at_now(store):
-    from console.slo import evaluate_alert_conditions
+    from console.slo.status import evaluate_alert_conditions
 
     feed(store, 31, 1000, lambda ts: [500 if t > NOW - timedelta(hours=2) else 0 for t in ts])
     slo = ratio_slo(labels={"team": "ml"}, alerting={"ticket": False})

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from console.cli import main
+from console.cli.main import main
 from console.store import Store, canonical_labels, ingest_samples
 
 NOW = datetime(2026, 3, 1)

@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from console.cli import main
-from console.slo import SLOFileError, load_slo_file
+from console.cli.main import main
+from console.slo.status import SLOFileError, load_slo_file
 
 GOOD = """\
 slos:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from console.cli import main
-from console.slo import load_slo_file, slo_alert_conditions
+from console.cli.main import main
+from console.slo.status import load_slo_file, slo_alert_conditions
 
 SLOTH = """\
 version: "prometheus/v1"

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from console.slo import SLO, slo_status
-from console.slo_sums import DAY_MS, HOUR_MS, clear_cache
+from console.slo.status import SLO, slo_status
+from console.slo.sums import DAY_MS, HOUR_MS, clear_cache
 from console.store import Store, canonical_labels, ingest_samples
 
 NOW = datetime(2026, 3, 1, 13, 37)
@@ -166,7 +166,7 @@ def test_read_only_store_without_rollups_reads_every_sample_once(path):
 
 
 def test_kept_status_agrees_with_the_backtest(store):
-    from console.slo_backtest import backtest
+    from console.slo.backtest import backtest
 
     start = NOW - timedelta(hours=3)
     results = {tuple(r.group.items()): r for r in backtest(store, SLOS, start, NOW, timedelta(hours=1))}

@@ -9,12 +9,12 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from console import incidents
+from console.incidents import lifecycle as incidents
 from console.registry.history import record_alias_move
-from console.slo import load_slo_file
+from console.slo.status import load_slo_file
 from console.store import Store, canonical_labels, ingest_samples
-from console.drift import DRIFT_DETECTED, DRIFT_SCORE
-from console.suspects import Change, BurnSeries, burn_onset, rank_suspects, what_changed
+from console.drift.stats import DRIFT_DETECTED, DRIFT_SCORE
+from console.incidents.suspects import Change, BurnSeries, burn_onset, rank_suspects, what_changed
 
 T0 = datetime(2026, 11, 20, 12, 0, 0)          # the incident is declared here
 ONSET = T0 - timedelta(minutes=20)             # errors start here

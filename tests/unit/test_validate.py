@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from collectors.base import TimedOptions
 from collectors.validate import (FALLBACK_PAST, Accept, Refusals, Window, check, number, numbers,
                                  sample_table, timestamps)
-from console.durations import rough_duration
+from console.config.durations import rough_duration
 from console.store import Store
 from console.store.refused import entry_text, record_refused, refused_json, refused_text
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from console.workspace import WorkspaceError, find_workspace, load_workspace
+from console.config.workspace import WorkspaceError, find_workspace, load_workspace
 
 
 def write(path: Path, text: str) -> Path:

@@ -11,10 +11,10 @@ import pytest
 
 from collectors.alertmanager import AlertmanagerCollector
 from collectors.http import HttpOptions
-from console.alertmanager_client import AlertmanagerClient, AlertmanagerError
-from console.alerting import AlertEngine
-from console.rules import Rule, Threshold
-from console.silences import Matcher, create_silence, expire_silence
+from console.alerts.alertmanager import AlertmanagerClient, AlertmanagerError
+from console.alerts.state import AlertEngine
+from console.rules.model import Rule, Threshold
+from console.alerts.silences import Matcher, create_silence, expire_silence
 from console.store import Store, canonical_labels, ingest_samples
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.alerting import Alert, apply_silences, fingerprint, reported_state
-from console.rules import load_rule_file
-from console.silences import (create_silence, expire_silence, inhibited_by, load_silences,
+from console.alerts.state import Alert, apply_silences, fingerprint, reported_state
+from console.rules.model import load_rule_file
+from console.alerts.silences import (create_silence, expire_silence, inhibited_by, load_silences,
                               parse_matcher)
 from console.store import Store
 from tests.servers import start_alertmanager

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from console.drift import TESTS, dataset_drift
+from console.drift.stats import TESTS, dataset_drift
 
 ROOT = Path(__file__).resolve().parents[3]
 EVIDENTLY_PYTHON = ROOT / ".venvs" / "evidently" / "bin" / "python"

@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from console.cli import main
+from console.cli.main import main
 from tests.servers import Server, free_port, require_binary, start_server
 
 START = datetime(2026, 1, 10)          # first sample

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from console.durations import format_duration
-from console.slo import WINDOWS, load_slo_file, slo_alert_conditions
+from console.config.durations import format_duration
+from console.slo.status import WINDOWS, load_slo_file, slo_alert_conditions
 
 from .conftest import DAYS, ERROR_BURST, RESET_AT, SLOW_SPELL, START, oncall, query_range
 

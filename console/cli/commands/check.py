@@ -1,0 +1,172 @@
+"""`oncall check`: validate the workspace and every file it names."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable
+
+from console.core.output import dumps
+from console.store import StoreError, StoreMissing
+from console.store.journal import wal_path
+from console.core.terminal import escape
+from console.config.workspace import Workspace, WorkspaceError
+from console.config.yamlmarks import Problem, YamlLimits, load_marked
+
+# Validators for the files a workspace names, by workspace key.  Each takes a path and
+# returns problems; modules that own a file kind add theirs here.
+FILE_CHECKS: dict[str, list[Callable[[Any], list[Problem]]]] = {
+    "slos": [], "rules": [], "playbooks": [],
+}
+
+
+def _check_slo_file(path: Any) -> list[Problem]:
+    from console.slo.status import check_slo_file  # lazy: keeps `oncall check` fast
+
+    return check_slo_file(path)
+
+
+FILE_CHECKS["slos"].append(_check_slo_file)
+
+
+def _check_playbook_file(path: Any) -> list[Problem]:
+    from console.playbooks.runner import check_playbook_file  # lazy, like the SLO check
+
+    return check_playbook_file(path)
+
+
+FILE_CHECKS["playbooks"].append(_check_playbook_file)
+
+
+def _check_rule_file(path: Any) -> list[Problem]:
+    from console.rules.model import check_rule_file  # lazy, like the SLO check
+
+    return check_rule_file(path)
+
+
+FILE_CHECKS["rules"].append(_check_rule_file)
+
+
+def _yaml_problems(path: Any, limits: YamlLimits) -> list[Problem]:
+    try:
+        load_marked(path, limits)
+    except Problem as problem:
+        return [problem]
+    return []
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("check", help="validate the workspace and the files it names",
+                            description="Validate oncall.yaml, its includes, and every SLO, "
+                                        "rule and playbook file. Exit 0 ok, 1 problems, 2 usage.")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.set_defaults(func=run)
+
+
+def check_workspace(ws: Workspace) -> list[Problem]:
+    """Every problem in the files the workspace names (the workspace itself loaded)."""
+    from collectors.base import available_collectors
+
+    problems: list[Problem] = []
+    limits = ws.config.limits.yaml()
+    for path in ws.slo_files:
+        problems += _yaml_problems(path, limits) or [p for check in FILE_CHECKS["slos"] for p in check(path)]
+    for path in ws.rule_files:
+        problems += _yaml_problems(path, limits) or [p for check in FILE_CHECKS["rules"] for p in check(path)]
+    for directory in ws.playbook_dirs:
+        for path in sorted(directory.glob("*.y*ml")):
+            problems += _yaml_problems(path, limits) or [
+                p for check in FILE_CHECKS["playbooks"] for p in check(path)]
+    _, broken = available_collectors()
+    for name, error in broken.items():
+        problems.append(Problem(None, None, f"collector plugin {name!r} failed to load: {error}"))
+    from console.registry import registry_problems
+    problems += registry_problems(ws)
+    return problems
+
+
+def store_integrity(store: Any) -> tuple[dict[str, Any], list[str]]:
+    """The store's integrity report, and one line per loss not yet read again."""
+    from console.store.integrity import integrity_report
+
+    report = integrity_report(store)
+    return report, [f"store integrity: {f['text']}" for f in report["findings"]
+                    if f["pending"] or f["detected_at"] is None]
+
+
+def run(ctx: Any) -> int:
+    from console.runtime.lastgood import load_config
+
+    try:
+        ws = ctx.workspace
+    except WorkspaceError as exc:
+        if len(exc.problems) == 1 and "no workspace here" in exc.problems[0].message:
+            raise
+        for problem in exc.problems:
+            print(escape(problem))
+        print(f"{len(exc.problems)} problem(s)")
+        return 1
+    problems = check_workspace(ws)
+    summary: dict[str, Any] = {
+        "workspace": str(ws.path), "files": [str(f) for f in ws.files],
+        "store": str(ws.store_path),
+        "sources": [{"name": s.name, "kind": s.kind, "interval": s.interval.total_seconds(),
+                     "enabled": s.enabled} for s in ws.config.sources],
+        "slo_files": len(ws.slo_files), "rule_files": len(ws.rule_files),
+        "playbook_dirs": len(ws.playbook_dirs),
+        "registries": [r.name for r in ws.config.registries],
+        "allow_actions": ws.allow_actions,
+    }
+    lines = [str(p) for p in problems]
+    try:
+        store = ctx.read_store()
+        summary["schema_version"] = store.schema_version()
+        summary["series"] = store.count("series")
+        summary["samples"] = store.count("samples")
+        summary["logs"] = store.count("logs")
+        lines = in_force(lines, problems, load_config(ws, store, ctx.now()))
+        summary["integrity"], lost = store_integrity(store)
+        lines += [str(Problem(ws.store_path, None, text)) for text in lost]
+    except StoreMissing as exc:
+        summary["store_exists"] = False
+        if wal_path(exc.path).exists():          # a WAL without its store: something was lost
+            lines.append(str(Problem(ws.store_path, None, str(exc))))
+    except StoreError as exc:
+        lines.append(str(Problem(ws.store_path, None, str(exc))))
+    summary["problems"] = lines
+    if ctx.fmt == "json":
+        print(dumps(summary))
+    else:
+        for line in lines:
+            print(escape(line))
+        print(f"workspace {ws.path}")
+        if len(ws.files) > 1:
+            print(f"  includes    {', '.join(str(f) for f in ws.files[1:])}")
+        store_line = f"  store       {ws.store_path}"
+        if "schema_version" in summary:
+            store_line += (f" (schema v{summary['schema_version']}, {summary['series']} series, "
+                           f"{summary['samples']} samples, {summary['logs']} log lines)")
+        if summary.get("store_exists") is False:
+            store_line += " (not created yet: `oncall collect`, `oncall import` or the console create it)"
+        print(store_line)
+        if "integrity" in summary:
+            findings = summary["integrity"]["findings"]
+            print(f"  integrity   {summary['integrity']['status']}"
+                  + "".join(f"\n    {escape(f['text'])}" for f in findings))
+        print(f"  sources     {len(ws.config.sources)}"
+              + "".join(f"\n    {s.name} ({s.kind}, every {s.interval.total_seconds():g}s"
+                        f"{', disabled' if not s.enabled else ''})" for s in ws.config.sources))
+        print(f"  slo files   {len(ws.slo_files)}")
+        print(f"  rule files  {len(ws.rule_files)}")
+        print(f"  playbooks   {len(ws.playbook_dirs)} director{'y' if len(ws.playbook_dirs) == 1 else 'ies'}")
+        print(f"  registries  {', '.join(summary['registries']) or 'none'}")
+        print(f"  actions     {'allowed' if ws.allow_actions else 'read-only'}")
+        print(f"{len(lines)} problem(s)" if lines else "ok")
+    return 1 if lines else 0
+
+
+def in_force(lines: list[str], problems: list[Problem], config: Any) -> list[str]:
+    """The problems, with what is in force said for each file that does not load (its last
+    good version, or nothing) in place of that file's bare problems."""
+    failed = {p.file for p in config.problems}
+    kept = [line for line, problem in zip(lines, problems) if str(problem.file) not in failed]
+    return [line for p in config.problems for line in p.lines()] + kept

@@ -1,0 +1,197 @@
+"""`oncall rules`: list rules and their health, check rule files, evaluate once, backtest."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from console.cli.main import CliError, add_format
+from console.config.durations import parse_duration
+from console.core.output import dumps, render
+from console.core.terminal import escape
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("rules", help="alert rules: health, check, evaluate, backtest",
+                            description="Every alert rule of the workspace (rule files, SLO burn, "
+                                        "collector health) with its last evaluation and health.")
+    add_format(parser)
+    parser.set_defaults(func=run_list)
+    commands = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
+
+    check = commands.add_parser("check", help="validate rule files (like promtool check rules)",
+                                description="Validate rule files: YAML, keys, durations, label "
+                                            "names, templates, and each rule's SQL against the "
+                                            "store's schema. Exit 0 ok, 1 problems.")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    add_format(check)
+    check.set_defaults(func=run_check)
+
+    once = commands.add_parser("eval", help="evaluate the rules once and update alerts",
+                               description="One evaluation cycle at now: alert states are "
+                                           "updated in the store and, when the workspace names an "
+                                           "Alertmanager, firing and resolved alerts are sent there.")
+    once.add_argument("--due-only", action="store_true",
+                      help="only groups whose interval has passed since their last evaluation")
+    add_format(once)
+    once.set_defaults(func=run_eval)
+
+    back = commands.add_parser("backtest", help="when the rules would have fired over history",
+                               description="Replay the rules over stored history (nothing is "
+                                           "written): per rule, how many times it would have "
+                                           "fired and when first.")
+    back.add_argument("rules", nargs="*", metavar="RULE", help="rule names (default: all)")
+    back.add_argument("--from", dest="start", default="now-1d",
+                      help="start: ISO time (UTC) or now-DURATION (default now-1d)")
+    back.add_argument("--to", dest="end", default="now", help="end (default now)")
+    back.add_argument("--step", help="evaluation step (default: the shortest group interval)")
+    add_format(back)
+    back.set_defaults(func=run_backtest)
+
+
+def when(text: str, now: datetime) -> datetime:
+    """`now`, `now-6h` or an ISO time (UTC) into a naive UTC datetime."""
+    raw = text.strip()
+    try:
+        if raw == "now":
+            return now
+        if raw.startswith("now-"):
+            return now - parse_duration(raw[4:])
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise CliError(f"bad time {text!r}: {exc}; use now, now-6h or 2026-01-31T12:00") from None
+    if moment.tzinfo is not None:
+        from datetime import timezone
+
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def workspace_rules(ctx: Any, store: Any) -> tuple[list[Any], list[Any]]:
+    """The rules in force (rule files, SLO burn, collector health, drift, meta-alerts); a file
+    that does not load is said on stderr and its last good version is used."""
+    config = ctx.config(store)
+    return config.all_rules(), config.inhibit_rules
+
+
+def run_list(ctx: Any) -> int:
+    from console.alerts.state import load_rule_states
+    from console.store import StoreMissing
+
+    try:
+        store = ctx.read_store()
+    except StoreMissing:            # nothing evaluated yet: the rules are still listed
+        store = None
+    rules, _ = workspace_rules(ctx, store)
+    config = ctx.config(store)
+    states = load_rule_states(store) if store is not None else {}
+    columns = ["rule", "source", "file", "config", "interval", "for", "health", "last_eval",
+               "instances", "error"]
+    rows = []
+    for rule in rules:
+        state = states.get(rule.key, {})
+        rows.append([rule.key, rule.source, rule.where if rule.file else None,
+                     config.status.get(rule.file, "current") if rule.file else "current",
+                     rule.interval.total_seconds(), rule.for_.total_seconds(),
+                     state.get("health", "never evaluated"), state.get("last_eval"),
+                     state.get("instances"), state.get("last_error")])
+    ctx.out(render(columns, rows, ctx.fmt))
+    failing = any(states.get(r.key, {}).get("health") == "error" for r in rules)
+    return 1 if ctx.config_failed() or failing else 0
+
+
+def run_check(ctx: Any) -> int:
+    from console.rules.model import load_rule_file
+
+    report = []
+    for name in ctx.args.files:
+        loaded = load_rule_file(Path(name))
+        report.append({"file": name, "rules": len(loaded.rules),
+                       "problems": [str(p) for p in loaded.problems]})
+    if ctx.fmt == "json":
+        ctx.out(dumps(report))
+    else:
+        for item in report:
+            for problem in item["problems"]:
+                ctx.out(escape(problem))
+            if item["problems"]:
+                ctx.out(f"FAILED: {escape(item['file'])}: {len(item['problems'])} problem(s)")
+            else:
+                ctx.out(f"SUCCESS: {escape(item['file'])}: {item['rules']} rules found")
+    return 1 if any(item["problems"] for item in report) else 0
+
+
+def run_eval(ctx: Any) -> int:
+    from console.alerts.alertmanager import from_workspace
+    from console.alerts.state import AlertEngine
+
+    store = ctx.write_store()
+    rules, inhibit = workspace_rules(ctx, store)
+    now = ctx.now()
+    notifier = from_workspace(ctx.workspace)
+    report = AlertEngine(store, rules, inhibit, notifier=notifier,
+                         orphans=ctx.config(store).orphan_reason).run(
+        now, only_due=ctx.args.due_only)
+    names = {a.fingerprint: a for a in report.alerts}
+    if ctx.fmt == "json":
+        ctx.out(dumps({
+            "now": now, "evaluated": report.evaluated, "seconds": report.seconds,
+            "failing": report.broken, "warnings": report.warnings,
+            "transitions": [{"rule": t.rule, "fingerprint": t.fingerprint, "from": t.from_state,
+                             "to": t.to_state, "value": t.value, "reason": t.reason}
+                            for t in report.transitions],
+            "stale": report.stale,
+            "config_problems": [p.as_dict() for p in ctx.config(store).problems],
+            "alertmanager_error": report.notify_error}))
+    else:
+        ctx.out(f"evaluated {report.evaluated} rule(s) at {now:%Y-%m-%d %H:%M:%S} "
+                f"in {report.seconds:.2f}s")
+        for t in report.transitions:
+            alert = names.get(t.fingerprint)
+            labels = ",".join(f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items())
+                              if k != "alertname")
+            why = f" ({t.reason})" if t.reason else ""
+            ctx.out(escape(f"  {t.rule} {{{labels}}}: {t.from_state} -> {t.to_state}{why}"))
+        for key, error in report.broken.items():
+            ctx.out(f"  failing: {escape(key)}: {escape(error)}; its alerts keep their state")
+        for key, why in report.stale.items():
+            ctx.out(f"  kept: {escape(key)}: {escape(why)}")
+        if report.notify_error:
+            ctx.out(f"  alertmanager: {escape(report.notify_error)}")
+    return 1 if report.broken or report.notify_error or ctx.config_failed() else 0
+
+
+def run_backtest(ctx: Any) -> int:
+    from console.alerts.state import backtest
+
+    store = ctx.read_store()
+    rules, _ = workspace_rules(ctx, store)
+    rules = [r for r in rules if r.source != "oncall"]     # meta-alerts have no history
+    if ctx.args.rules:
+        wanted = set(ctx.args.rules)
+        unknown = wanted - {r.name for r in rules} - {r.key for r in rules}
+        if unknown:
+            raise CliError(f"no rule named {', '.join(sorted(unknown))}; see `oncall rules`")
+        rules = [r for r in rules if r.name in wanted or r.key in wanted]
+    now = ctx.now()
+    start, end = when(ctx.args.start, now), when(ctx.args.end, now)
+    if end <= start:
+        raise CliError("--to must be after --from")
+    step = parse_duration(ctx.args.step) if ctx.args.step else None
+    if step is not None and step <= timedelta(0):
+        raise CliError("--step must be positive")
+    fired = backtest(store, rules, start, end, step)
+    rows = [[key, len(times), times[0] if times else None] for key, times in fired.items()]
+    if ctx.fmt == "json":
+        ctx.out(dumps([{"rule": k, "fired": n, "first": f, "times": fired[k]} for k, n, f in rows]))
+        return 0
+    ctx.out(f"backtest {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}")
+    for key, count, first in rows:
+        if count:
+            ctx.out(f"  {key} would have fired {count} time{'s' if count != 1 else ''}, "
+                    f"first at {first:%Y-%m-%d %H:%M:%S}")
+        else:
+            ctx.out(f"  {key} would not have fired")
+    return 0

@@ -1,0 +1,256 @@
+"""`oncall slo`: SLO status, backtests over history, and imports from Sloth and OpenSLO."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from console.cli.main import CliError, add_format
+from console.config.durations import format_duration, parse_duration
+from console.core.output import dumps, render_table
+from console.core.private import write_private
+from console.core.terminal import escape
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "slo", help="SLO status, backtests and imports",
+        description="Status of every SLO in the workspace: SLI over its window, error budget "
+                    "remaining, burn rates, time to exhaustion, state.")
+    add_format(parser)
+    parser.set_defaults(func=run_status)
+    commands = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
+
+    back = commands.add_parser(
+        "backtest", help="replay SLOs over history: burns per window and when alerts would fire",
+        description="Per SLO, the SLI, error ratio and burn rate over each window (5m … 3d) on a "
+                    "grid, the intervals where each multiwindow condition held, and how many "
+                    "times it would have paged and ticketed.")
+    back.add_argument("name", nargs="?", help="the SLO to replay")
+    back.add_argument("--all", action="store_true", help="every SLO in the workspace")
+    back.add_argument("--from", dest="start", default="now-1d",
+                      help="start: ISO time (UTC) or now-DURATION (default now-1d)")
+    back.add_argument("--to", dest="end", default="now", help="end (default now)")
+    back.add_argument("--step", default="1m", help="grid step (default 1m)")
+    add_format(back)
+    back.set_defaults(func=run_backtest)
+
+    imp = commands.add_parser(
+        "import", help="convert Sloth prometheus/v1 or OpenSLO v1 SLOs into oncall's format",
+        description="Print the converted SLO file (or write it with --output); every part that "
+                    "could not be carried over is reported on stderr.")
+    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("-o", "--output", help="write the SLO file here instead of stdout")
+    imp.set_defaults(func=run_import)
+
+
+def _slos(ctx: Any, store: Any) -> list[Any]:
+    """The SLOs in force; an SLO file that does not load is said on stderr (its last good
+    version is used) and the command exits 1."""
+    return ctx.config(store).slos
+
+
+def parse_time(text: str, now: datetime) -> datetime:
+    """`now`, `now-7d`, or an ISO time (naive means UTC) into a naive UTC datetime."""
+    raw = text.strip()
+    if raw == "now":
+        return now
+    if raw.startswith("now-"):
+        return now - parse_duration(raw[4:])
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"not a time: {raw!r} (use e.g. 2026-03-01T12:00:00Z or now-7d)") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _pct(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _bar(remaining: float | None, width: int = 10) -> str:
+    if remaining is None:
+        return "no traffic"
+    filled = max(0, min(width, round(remaining * width)))
+    return f"[{'#' * filled}{'-' * (width - filled)}] {remaining * 100:.1f}%"
+
+
+def _burn(value: Any) -> str:
+    return f"{value.burn:.2f}x" if value.burn is not None else value.status
+
+
+def _eta(value: timedelta | None, remaining: float | None) -> str:
+    """Time to exhaustion in its two largest units, e.g. `3h57m`."""
+    if remaining is not None and remaining <= 0:
+        return "exhausted"
+    if value is None or value >= timedelta(days=3650):
+        return "—"
+    seconds, parts = int(value.total_seconds()), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts[:2])
+
+
+def _group_text(group: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(group.items()))
+
+
+def run_status(ctx: Any) -> int:
+    from console.slo.status import slo_status
+
+    store = ctx.cache_store()
+    slos = _slos(ctx, store)
+    now = ctx.now()
+    statuses = slo_status(store, slos, now, cache=False)   # rollups in the store
+    if ctx.fmt == "json":
+        print(dumps([{
+            "slo": s.slo.name, "service": s.slo.service, "group": s.group,
+            "objective": s.slo.objective, "window": format_duration(s.slo.window),
+            "sli": s.sli, "budget_remaining": s.budget_remaining,
+            "time_to_exhaustion_seconds": (None if s.time_to_exhaustion is None
+                                           else s.time_to_exhaustion.total_seconds()),
+            "state": s.state, "now": now,
+            "windows": {format_duration(w): {"error_ratio": v.error_ratio, "burn": v.burn,
+                                             "total": v.total, "errors": v.errors,
+                                             "status": v.status}
+                        for w, v in s.windows.items()},
+            "conditions": [{"name": c.name, "severity": c.severity, "holds": held}
+                           for c, held in s.conditions],
+        } for s in statuses]))
+        return 1 if ctx.config_failed() else 0
+    rows = [(s.slo.name + (f" {{{_group_text(s.group)}}}" if s.group else ""),
+             f"{s.slo.objective:g}%", format_duration(s.slo.window), _pct(s.sli),
+             _bar(s.budget_remaining), _burn(s.windows[timedelta(hours=1)]),
+             _burn(s.windows[timedelta(hours=6)]),
+             _eta(s.time_to_exhaustion, s.budget_remaining), s.state) for s in statuses]
+    if not rows:
+        print("no SLO in force: the SLO files named above do not load" if ctx.config_failed()
+              else "no SLOs in this workspace (add files under `slos:` in oncall.yaml)")
+        return 1 if ctx.config_failed() else 0
+    print(render_table(("slo", "objective", "window", "sli", "budget", "burn 1h", "burn 6h",
+                        "exhaustion", "state"), rows))
+    return 1 if ctx.config_failed() else 0
+
+
+def _iso(ms: int) -> str:
+    return (datetime(1970, 1, 1) + timedelta(milliseconds=int(ms))).isoformat() + "Z"
+
+
+def _finite(values: Any) -> list[float | None]:
+    return [None if not math.isfinite(v) else float(v) for v in values.tolist()]
+
+
+def backtest_json(results: list[Any], start: datetime, end: datetime, step: timedelta) -> list[dict]:
+    """Backtests as plain data; no NaN or inf: a missing value is null with its status."""
+    from console.slo.backtest import Backtest
+
+    out = []
+    for bt in results:
+        windows = {}
+        for window, ratio in bt.error_ratio.items():
+            windows[format_duration(window)] = {
+                "sli": [None if r is None else 1 - r for r in _finite(ratio)],
+                "error_ratio": _finite(ratio),
+                "burn": _finite(ratio / bt.slo.budget),
+                "status": [Backtest.STATUS[k] for k in bt.status[window].tolist()],
+            }
+        out.append({
+            "slo": bt.slo.name, "group": bt.group, "objective": bt.slo.objective,
+            "from": start, "to": end, "step_seconds": step.total_seconds(),
+            "times": [_iso(t) for t in bt.times.tolist()],
+            "windows": windows,
+            "conditions": [{**cond.as_dict(),
+                            "intervals": [{"from": _iso(a), "to": _iso(b)}
+                                          for a, b in bt.intervals(cond.name)]}
+                           for cond in bt.conditions],
+            "would_page": len(bt.severity_runs("page")),
+            "would_ticket": len(bt.severity_runs("ticket")),
+        })
+    return out
+
+
+def run_backtest(ctx: Any) -> int:
+    from console.slo.backtest import backtest
+
+    args = ctx.args
+    store = ctx.cache_store()
+    slos = _slos(ctx, store)
+    if args.all == bool(args.name):
+        raise CliError("name one SLO or pass --all")
+    if args.name:
+        chosen = [s for s in slos if s.name == args.name]
+        if not chosen:
+            names = ", ".join(s.name for s in slos) or "none defined"
+            raise CliError(f"no SLO named {args.name!r} (SLOs: {names})")
+        slos = chosen
+    now = ctx.now()
+    start, end = parse_time(args.start, now), parse_time(args.end, now)
+    try:
+        step = parse_duration(args.step)
+    except ValueError as exc:
+        raise CliError(f"--step: {exc}") from None
+    if step <= timedelta(0) or end < start:
+        raise CliError("need --from before --to and a positive --step")
+    if (end - start) / step > 200_000:
+        raise CliError(f"{(end - start) / step:.0f} grid points is too many; use a larger --step")
+    results = backtest(store, slos, start, end, step)
+    if ctx.fmt == "json":
+        print(dumps(backtest_json(results, start, end, step)))
+        return 0
+    for bt in results:
+        title = bt.slo.name + (f" {{{_group_text(bt.group)}}}" if bt.group else "")
+        print(f"{escape(title)}: objective {bt.slo.objective:g}%, {start:%Y-%m-%d %H:%M} → "
+              f"{end:%Y-%m-%d %H:%M} every {format_duration(step)}")
+        rows = []
+        for window, ratio in bt.error_ratio.items():
+            statuses = bt.status[window]
+            valid = ~(ratio != ratio)
+            if valid.any():
+                worst = int(ratio[valid].argmax())
+                worst_at = bt.times[valid][worst]
+                rows.append((format_duration(window), int(valid.sum()),
+                             f"{ratio[valid].max() / bt.slo.budget:.2f}x", _iso(worst_at),
+                             f"{(ratio[valid].mean()) / bt.slo.budget:.2f}x"))
+            else:
+                reason = "no traffic" if (statuses == 2).any() else "no data"
+                rows.append((format_duration(window), 0, reason, "", ""))
+        print(render_table(("window", "points", "max burn", "at", "mean burn"), rows))
+        cond_rows = []
+        for cond in bt.conditions:
+            runs = bt.intervals(cond.name)
+            cond_rows.append((cond.name, f"{cond.factor:g}x", len(runs),
+                              "; ".join(f"{_iso(a)} → {_iso(b)}" for a, b in runs[:3])
+                              + (f" … +{len(runs) - 3}" if len(runs) > 3 else "")))
+        if cond_rows:
+            print(render_table(("condition", "factor", "times", "held"), cond_rows, max_width=120))
+        print(f"would have paged {len(bt.severity_runs('page'))} times, "
+              f"ticketed {len(bt.severity_runs('ticket'))} times\n")
+    return 0
+
+
+def run_import(ctx: Any) -> int:
+    from console.slo.importers import SLOImportError, convert_file
+
+    try:
+        text, notes = convert_file(Path(ctx.args.file))
+    except SLOImportError as exc:
+        raise CliError(str(exc)) from None
+    for note in notes:
+        print(f"oncall: not carried over: {escape(note)}", file=sys.stderr)
+    if ctx.args.output:
+        try:
+            write_private(ctx.args.output, text)      # 0600, as every file oncall writes
+        except OSError as exc:
+            raise CliError(f"cannot write {ctx.args.output}: {exc.strerror}") from None
+        print(f"wrote {ctx.args.output}; {len(notes)} part(s) not carried over", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,1 +1,0 @@
-"""One module a command group; each has `register(subparsers)` and is found by `console.cli`."""

@@ -1,0 +1,97 @@
+"""Printing rows as a table, JSON or CSV for the read commands' `--format`.
+
+Values come from outside (labels, log lines, server answers), so none reaches the terminal
+raw: a table or CSV cell is one line with its control characters shown escaped, and JSON
+carries them only as JSON escapes, so it decodes to the exact value (see
+`console.core.terminal`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Sequence
+
+from console.core.terminal import escape, escape_text
+
+FORMATS = ("table", "json", "csv")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat() + ("Z" if value.tzinfo is None else "")
+    if isinstance(value, (date,)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def cell(value: Any) -> str:
+    """One value as table text on one line: no NaN, inf or control character reaches the screen."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "no data"
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        return f"{value:.6g}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return escape(value)
+
+
+_PARTIAL_ESCAPE = re.compile(r"\\(x[0-9a-f]?|u[0-9a-f]{0,3})?$")
+
+
+def _cut(text: str, width: int) -> str:
+    """`text` cut to `width`, without leaving half an escape (`\\x1`) at the end."""
+    return text if len(text) <= width else _PARTIAL_ESCAPE.sub("", text[:width])
+
+
+def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 60) -> str:
+    """Columns padded to their widest cell (cut at `max_width`) under upper-case headings."""
+    columns = [escape(c) for c in columns]
+    cells = [[_cut(cell(v), max_width) for v in row] for row in rows]
+    widths = [len(c) for c in columns]
+    for row in cells:
+        for i, text in enumerate(row):
+            widths[i] = max(widths[i], len(text))
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(t.ljust(w) for t, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
+    """The rows in `fmt`: an aligned table, JSON (a list of objects) or CSV."""
+    if fmt == "json":
+        return dumps([dict(zip(columns, row)) for row in rows])
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([escape(v) if isinstance(v, str) else _jsonable(v) for v in row])
+        return escape_text(buf.getvalue().rstrip("\n"))
+    return render_table(columns, rows)
+
+
+def dumps(data: Any) -> str:
+    """`data` as indented JSON; non-ASCII text stays readable, control characters are escapes."""
+    return escape_text(json.dumps(_jsonable(data), indent=2, ensure_ascii=False))

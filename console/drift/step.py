@@ -1,0 +1,90 @@
+"""`drift`: evaluates the workspace's drift windows on the stored prediction records and writes series.
+
+Each run evaluates every window once per `step` of (simulated) time, at the step boundary, and
+writes per-column score and drift flag, the dataset's drifted share and verdict, and the quality
+shares (`console.drift.stats.result_samples`), so SLOs and alert rules read them like any metric.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from collectors.base import CollectResult, Collector, CollectorOptions, SourceError
+from console.drift.config import DriftWindow
+from console.config.durations import parse_duration
+
+EPOCH = datetime(1970, 1, 1)
+
+
+class DriftOptions(CollectorOptions):
+    windows: list[DriftWindow] = Field(min_length=1, description="one drift window per model")
+    step: str = Field(default="1m", description="evaluate at most once per this much time")
+
+    @field_validator("step")
+    @classmethod
+    def _step(cls, value: str) -> str:
+        if parse_duration(value) <= timedelta(0):
+            raise ValueError("step must be a positive duration, e.g. 1m")
+        return value
+
+    @field_validator("windows")
+    @classmethod
+    def _unique(cls, value: list[DriftWindow]) -> list[DriftWindow]:
+        seen: set[str] = set()
+        for window in value:
+            if window.model in seen:
+                raise ValueError(f"two windows for model {window.model!r}")
+            seen.add(window.model)
+        return value
+
+
+def step_start(now: datetime, step: timedelta) -> datetime:
+    """`now` rounded down to a multiple of `step` since the epoch."""
+    naive = now.replace(tzinfo=None) - (now.utcoffset() or timedelta(0))
+    seconds = (naive - EPOCH).total_seconds()
+    size = step.total_seconds()
+    return EPOCH + timedelta(seconds=(seconds // size) * size)
+
+
+class DriftCollector(Collector):
+    """Evaluates each window at every step boundary it has not evaluated yet (the latest one only)."""
+
+    kind = "drift"
+    evaluates = True          # reads the prediction records the other sources just stored
+    Options = DriftOptions
+    options: DriftOptions
+
+    def collect(self, store: Any, now: datetime) -> CollectResult:
+        import pyarrow as pa
+
+        from console.drift.stats import result_samples
+        from console.drift.windows import WindowError, evaluate_window
+        from console.store import ingest_samples
+
+        at = step_start(now, parse_duration(self.options.step))
+        cursor = store.get_cursor(self.name) or {}
+        if cursor.get("last") and datetime.fromisoformat(cursor["last"]) >= at:
+            return CollectResult(0, {"skipped": True})
+        tables, failures, drifted = [], [], []
+        for window in self.options.windows:
+            try:
+                result = evaluate_window(store, window, at, self.base_dir)
+            except WindowError as exc:
+                failures.append(f"{window.model}: {exc}")
+                continue
+            tables.append(result_samples(result.drift, window.model, at, result.quality))
+            if result.drift.drifted:
+                drifted.append(window.model)
+        rows = 0
+        new_cursor = {"last": at.isoformat()}
+        if tables:
+            rows = ingest_samples(store, pa.concat_tables(tables), cursor=(self.name, new_cursor), now=now)
+        if failures:
+            raise SourceError("; ".join(failures))
+        if not tables:
+            with store.transaction() as cur:
+                store.set_cursor(cur, self.name, new_cursor, 0, now)
+        return CollectResult(rows, {"evaluated_at": at.isoformat(), "dataset_drift": drifted})

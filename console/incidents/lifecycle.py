@@ -1,0 +1,375 @@
+"""Incidents: lifecycle with validated transitions, severity, alerts, notes and the timeline."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from console.core.identity import person
+
+STATUSES = ("triggered", "acknowledged", "mitigated", "resolved", "closed")
+OPEN_STATUSES = ("triggered", "acknowledged", "mitigated")
+# status -> the statuses it may move to
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "triggered": ("acknowledged",),
+    "acknowledged": ("mitigated", "resolved"),
+    "mitigated": ("resolved",),
+    "resolved": ("closed",),
+    "closed": (),
+}
+MILESTONE = {"acknowledged": "acked_at", "mitigated": "mitigated_at",
+             "resolved": "resolved_at", "closed": "closed_at"}
+SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
+SEVERITY_FROM_ALERT = {"critical": "SEV1", "page": "SEV2", "ticket": "SEV3", "warning": "SEV3",
+                       "info": "SEV4"}
+DEFAULT_GROUP_BY = ("alertname", "service", "model", "slo")
+
+_COLUMNS = ("id, title, severity, status, commander, group_key, created_at, acked_at, "
+            "mitigated_at, resolved_at, closed_at, alerts, detail")
+
+
+class IncidentError(Exception):
+    """A refused incident change, with a message fit for one line."""
+
+
+@dataclass
+class Incident:
+    """One incident row, with its linked alert fingerprints and free-form detail."""
+
+    id: int
+    title: str
+    severity: str | None
+    status: str
+    commander: str | None
+    group_key: str | None
+    created_at: datetime
+    acked_at: datetime | None = None
+    mitigated_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    alerts: list[str] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def time_to_ack(self) -> timedelta | None:
+        """MTTA for this incident: declared → acknowledged."""
+        return self.acked_at - self.created_at if self.acked_at else None
+
+    @property
+    def time_to_mitigate(self) -> timedelta | None:
+        return self.mitigated_at - self.created_at if self.mitigated_at else None
+
+    @property
+    def time_to_resolve(self) -> timedelta | None:
+        """MTTR for this incident: declared → resolved."""
+        return self.resolved_at - self.created_at if self.resolved_at else None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def last_milestone(self) -> datetime:
+        return max(t for t in (self.created_at, self.acked_at, self.mitigated_at,
+                               self.resolved_at, self.closed_at) if t is not None)
+
+    def age(self, now: datetime) -> timedelta:
+        return (self.closed_at or self.resolved_at or now) - self.created_at
+
+
+@dataclass
+class TimelineEntry:
+    """One append-only timeline row."""
+
+    id: int
+    incident_id: int
+    ts: datetime
+    kind: str
+    actor: str | None
+    text: str
+    detail: dict[str, Any]
+
+
+def _row(row: tuple) -> Incident:
+    *head, alerts, detail = row
+    return Incident(*head, alerts=json.loads(alerts or "[]"), detail=json.loads(detail or "{}"))
+
+
+def append_timeline(cur: Any, incident_id: int, ts: datetime, kind: str, actor: str | None,
+                    text: str, detail: Any = None) -> None:
+    """Append one timeline entry inside the caller's transaction (entries are never edited)."""
+    cur.execute("INSERT INTO timeline VALUES (nextval('timeline_id_seq'), ?, ?, ?, ?, ?, ?)",
+                [incident_id, ts, kind, actor, text,
+                 json.dumps(detail, default=str) if detail is not None else None])
+
+
+def get_incident(store: Any, incident_id: int) -> Incident:
+    rows = store.query(f"SELECT {_COLUMNS} FROM incidents WHERE id = ?", [int(incident_id)])[1]
+    if not rows:
+        raise IncidentError(f"no incident {incident_id}; `oncall incident list` shows them")
+    return _row(rows[0])
+
+
+def list_incidents(store: Any, *, status: Iterable[str] | None = None) -> list[Incident]:
+    """Incidents, newest first; optionally only those in the given statuses."""
+    sql, params = f"SELECT {_COLUMNS} FROM incidents", []
+    wanted = list(status or [])
+    if wanted:
+        sql += f" WHERE status IN ({', '.join('?' for _ in wanted)})"
+        params = wanted
+    return [_row(r) for r in store.query(sql + " ORDER BY created_at DESC, id DESC", params)[1]]
+
+
+def timeline(store: Any, incident_id: int) -> list[TimelineEntry]:
+    rows = store.query("SELECT id, incident_id, ts, kind, actor, text, detail FROM timeline "
+                       "WHERE incident_id = ? ORDER BY ts, id", [int(incident_id)])[1]
+    return [TimelineEntry(*r[:6], json.loads(r[6]) if r[6] else {}) for r in rows]
+
+
+def suggest_severity(labels: dict[str, str]) -> str:
+    """SEV from the alert's `severity` label: page → SEV2, ticket → SEV3; SEV3 if unknown."""
+    return SEVERITY_FROM_ALERT.get(str(labels.get("severity", "")).lower(), "SEV3")
+
+
+def group_key(name: str, labels: dict[str, str], group_by: Iterable[str] = DEFAULT_GROUP_BY) -> str:
+    """The alert group an alert belongs to: its name and the grouping labels it carries."""
+    merged = {**labels, "alertname": labels.get("alertname", name)}
+    return json.dumps({k: merged[k] for k in group_by if merged.get(k)}, sort_keys=True)
+
+
+def _check_time(incident: Incident, now: datetime) -> None:
+    if now < incident.last_milestone():
+        raise IncidentError(f"incident {incident.id}: {now:%Y-%m-%d %H:%M:%S} is before its last "
+                            f"milestone ({incident.last_milestone():%Y-%m-%d %H:%M:%S}); "
+                            "timestamps may not go backwards")
+
+
+def declare(store: Any, title: str, *, now: datetime, actor: str | None,
+            severity: str = "SEV3", commander: str | None = None,
+            alerts: list[str] | None = None, key: str | None = None,
+            detail: dict[str, Any] | None = None) -> Incident:
+    """Open a new incident by hand (or for an alert group) and note it in the timeline."""
+    if severity not in SEVERITIES:
+        raise IncidentError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
+    if not title.strip():
+        raise IncidentError("an incident needs a title")
+    with store.transaction() as cur:
+        cur.execute("SELECT nextval('incident_id_seq')")
+        incident_id = cur.fetchone()[0]
+        cur.execute(f"INSERT INTO incidents ({_COLUMNS}) VALUES (?, ?, ?, 'triggered', ?, ?, ?, "
+                    "NULL, NULL, NULL, NULL, ?, ?)",
+                    [incident_id, title, severity, commander, key, now,
+                     json.dumps(alerts or []), json.dumps(detail or {}, default=str)])
+        append_timeline(cur, incident_id, now, "declared", actor,
+                        f"incident declared: {title} ({severity})",
+                        {"severity": severity, "alerts": alerts or [], "group_key": key})
+    return get_incident(store, incident_id)
+
+
+def alert_row(store: Any, fingerprint: str) -> dict[str, Any]:
+    """One row of the `alerts` table as a dict (labels and annotations decoded)."""
+    cols, rows = store.query("SELECT fingerprint, source, rule, name, labels, annotations, state, "
+                             "active_since, fired_at, resolved_at, value FROM alerts "
+                             "WHERE fingerprint = ? OR fingerprint LIKE ?",
+                             [fingerprint, fingerprint + "%"])
+    if len(rows) != 1:
+        raise IncidentError(f"{'no' if not rows else 'more than one'} alert matches "
+                            f"{fingerprint!r}; `oncall alerts` lists fingerprints")
+    alert = dict(zip(cols, rows[0]))
+    alert["labels"] = json.loads(alert["labels"] or "{}")
+    alert["annotations"] = json.loads(alert["annotations"] or "{}")
+    return alert
+
+
+def declare_from_alert(store: Any, fingerprint: str, *, now: datetime, actor: str | None,
+                       split: bool = False, severity: str | None = None,
+                       group_by: Iterable[str] = DEFAULT_GROUP_BY) -> tuple[Incident, bool]:
+    """The open incident for this alert's group (linking the alert), or a new one.
+
+    Returns (incident, created).  `split=True` always opens a new incident.
+    """
+    alert = alert_row(store, fingerprint)
+    key = group_key(alert["name"], alert["labels"], group_by)
+    if not split:
+        for incident in list_incidents(store, status=OPEN_STATUSES):
+            if incident.group_key == key:
+                if alert["fingerprint"] not in incident.alerts:
+                    link_alert(store, incident.id, alert["fingerprint"], now=now, actor=actor)
+                return get_incident(store, incident.id), False
+    summary = alert["annotations"].get("summary") or alert["name"]
+    title = f"{alert['name']}: {summary}" if summary != alert["name"] else alert["name"]
+    incident = declare(store, title, now=now, actor=actor,
+                       severity=severity or suggest_severity(alert["labels"]),
+                       alerts=[alert["fingerprint"]], key=key,
+                       detail={"alert": {k: alert[k] for k in ("name", "labels", "annotations",
+                                                                 "fired_at", "value")}})
+    if alert.get("fired_at"):
+        with store.transaction() as cur:
+            append_timeline(cur, incident.id, alert["fired_at"], "alert", None,
+                            f"alert fired: {alert['name']}",
+                            {"fingerprint": alert["fingerprint"], "state": "firing"})
+    return incident, True
+
+
+def link_alert(store: Any, incident_id: int, fingerprint: str, *, now: datetime,
+               actor: str | None) -> Incident:
+    incident = get_incident(store, incident_id)
+    if fingerprint in incident.alerts:
+        return incident
+    with store.transaction() as cur:
+        cur.execute("UPDATE incidents SET alerts = ? WHERE id = ?",
+                    [json.dumps([*incident.alerts, fingerprint]), incident.id])
+        append_timeline(cur, incident.id, now, "alert", actor, f"alert {fingerprint} linked",
+                        {"fingerprint": fingerprint})
+    return get_incident(store, incident_id)
+
+
+def split_alert(store: Any, incident_id: int, fingerprint: str, *, now: datetime,
+                actor: str | None) -> Incident:
+    """Move one alert out of an incident into a new incident of its own."""
+    incident = get_incident(store, incident_id)
+    if fingerprint not in incident.alerts:
+        raise IncidentError(f"alert {fingerprint} is not linked to incident {incident_id}")
+    with store.transaction() as cur:
+        cur.execute("UPDATE incidents SET alerts = ? WHERE id = ?",
+                    [json.dumps([a for a in incident.alerts if a != fingerprint]), incident.id])
+        append_timeline(cur, incident.id, now, "alert", actor, f"alert {fingerprint} split off",
+                        {"fingerprint": fingerprint})
+    new, _ = declare_from_alert(store, fingerprint, now=now, actor=actor, split=True)
+    return new
+
+
+def transition(store: Any, incident_id: int, to_status: str, *, now: datetime,
+               actor: str | None, note: str | None = None) -> Incident:
+    """Move an incident along its lifecycle; refuse skipped steps and backwards time."""
+    if to_status not in STATUSES:
+        raise IncidentError(f"unknown status {to_status!r}; one of {', '.join(STATUSES)}")
+    incident = get_incident(store, incident_id)
+    if to_status not in TRANSITIONS[incident.status]:
+        allowed = ", ".join(TRANSITIONS[incident.status]) or "nothing (it is closed)"
+        raise IncidentError(f"incident {incident.id} is {incident.status}; it can move to "
+                            f"{allowed}, not {to_status}")
+    _check_time(incident, now)
+    column = MILESTONE[to_status]
+    with store.transaction() as cur:
+        cur.execute(f"UPDATE incidents SET status = ?, {column} = ? WHERE id = ?",
+                    [to_status, now, incident.id])
+        if to_status == "acknowledged" and not incident.commander and actor:
+            cur.execute("UPDATE incidents SET commander = ? WHERE id = ?",
+                        [person(actor), incident.id])
+        append_timeline(cur, incident.id, now, "status", actor,
+                        f"{incident.status} → {to_status}" + (f": {note}" if note else ""),
+                        {"from": incident.status, "to": to_status})
+    return get_incident(store, incident_id)
+
+
+def acknowledge(store: Any, incident_id: int, **kw: Any) -> Incident:
+    return transition(store, incident_id, "acknowledged", **kw)
+
+
+def mitigate(store: Any, incident_id: int, **kw: Any) -> Incident:
+    return transition(store, incident_id, "mitigated", **kw)
+
+
+def resolve(store: Any, incident_id: int, **kw: Any) -> Incident:
+    return transition(store, incident_id, "resolved", **kw)
+
+
+def close(store: Any, incident_id: int, **kw: Any) -> Incident:
+    return transition(store, incident_id, "closed", **kw)
+
+
+def _update(store: Any, incident: Incident, column: str, value: Any, *, now: datetime,
+            actor: str | None, text: str) -> Incident:
+    with store.transaction() as cur:
+        cur.execute(f"UPDATE incidents SET {column} = ? WHERE id = ?", [value, incident.id])
+        append_timeline(cur, incident.id, now, "edit", actor, text, {column: value})
+    return get_incident(store, incident.id)
+
+
+def set_severity(store: Any, incident_id: int, severity: str, *, now: datetime,
+                 actor: str | None) -> Incident:
+    if severity not in SEVERITIES:
+        raise IncidentError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
+    incident = get_incident(store, incident_id)
+    return _update(store, incident, "severity", severity, now=now, actor=actor,
+                   text=f"severity {incident.severity} → {severity}")
+
+
+def set_commander(store: Any, incident_id: int, commander: str, *, now: datetime,
+                  actor: str | None) -> Incident:
+    incident = get_incident(store, incident_id)
+    return _update(store, incident, "commander", commander, now=now, actor=actor,
+                   text=f"commander: {commander}")
+
+
+def add_note(store: Any, incident_id: int, text: str, *, now: datetime,
+             actor: str | None) -> None:
+    """A manual timeline entry."""
+    if not text.strip():
+        raise IncidentError("a note needs text")
+    get_incident(store, incident_id)
+    with store.transaction() as cur:
+        append_timeline(cur, int(incident_id), now, "note", actor, text)
+
+
+def add_followup(store: Any, incident_id: int, text: str, *, now: datetime,
+                 actor: str | None, owner: str | None = None) -> Incident:
+    """A follow-up action item for the postmortem."""
+    incident = get_incident(store, incident_id)
+    followups = [*incident.detail.get("followups", []), {"text": text, "owner": owner,
+                                                        "added_at": now.isoformat()}]
+    detail = {**incident.detail, "followups": followups}
+    with store.transaction() as cur:
+        cur.execute("UPDATE incidents SET detail = ? WHERE id = ?",
+                    [json.dumps(detail, default=str), incident.id])
+        append_timeline(cur, incident.id, now, "followup", actor, f"follow-up: {text}",
+                        {"owner": owner})
+    return get_incident(store, incident_id)
+
+
+def record_alert_events(store: Any, incident_id: int) -> int:
+    """Copy linked alerts' fired/resolved transitions into the timeline once; return how many."""
+    incident = get_incident(store, incident_id)
+    if not incident.alerts:
+        return 0
+    marks = ", ".join("?" for _ in incident.alerts)
+    rows = store.query(
+        f"SELECT h.fingerprint, h.ts, h.to_state, a.name, h.reason FROM alert_history h "
+        f"JOIN alerts a USING (fingerprint) WHERE h.fingerprint IN ({marks}) "
+        f"AND h.to_state IN ('firing', 'resolved') ORDER BY h.ts", incident.alerts)[1]
+    have = {(e.detail.get("fingerprint"), e.detail.get("state"), str(e.ts))
+            for e in timeline(store, incident.id) if e.kind == "alert"}
+    added = 0
+    with store.transaction() as cur:
+        for fingerprint, ts, state, name, reason in rows:
+            if (fingerprint, state, str(ts)) in have:
+                continue
+            why = f" ({reason})" if reason else ""
+            append_timeline(cur, incident.id, ts, "alert", None,
+                            f"alert {'fired' if state == 'firing' else 'resolved'}: {name}{why}",
+                            {"fingerprint": fingerprint, "state": state, "reason": reason})
+            added += 1
+    return added
+
+
+def mean_times(incidents: Iterable[Incident]) -> dict[str, timedelta | None]:
+    """MTTA and MTTR over the incidents that reached those milestones."""
+    def mean(values: list[timedelta]) -> timedelta | None:
+        return sum(values, timedelta()) / len(values) if values else None
+    items = list(incidents)
+    return {"mtta": mean([i.time_to_ack for i in items if i.time_to_ack is not None]),
+            "mttr": mean([i.time_to_resolve for i in items if i.time_to_resolve is not None])}
+
+
+def format_span(span: timedelta | None) -> str:
+    """`1h 05m`, `4m 10s`, or `—` when unknown."""
+    if span is None:
+        return "—"
+    seconds = int(span.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"

@@ -1,0 +1,282 @@
+"""Running rules' queries against the store at one `now`: batched into one query, or one by one.
+
+Batched, every metric a helper reads is scanned once for the longest window asked of it,
+per-series statistics are computed once per (metric, window) and combined per helper call
+in one query; threshold rules are compared in Python, SQL rules run as small queries over
+those shared results, each on its own so a broken rule shows its own error while the
+others still evaluate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from console.rules.model import _COMBINE, Computed, Rule, SqlPlan, Threshold, sql_str, sql_ts
+from console.alerts.silences import Matcher
+from console.store.ingest import canonical_labels
+
+
+@dataclass
+class Instance:
+    """One row a rule returned: its labels and value."""
+
+    labels: dict[str, str]
+    value: float | None
+
+
+@dataclass
+class RuleResult:
+    """What one rule's query gave at one evaluation."""
+
+    rule: Rule
+    instances: list[Instance] = field(default_factory=list)
+    error: str | None = None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def _instances(rows: list[str]) -> tuple[list[Instance], str | None]:
+    found: list[Instance] = []
+    for text in rows:
+        row = json.loads(text)
+        if "value" not in row:
+            return [], f"the query must return a `value` column (it returns {', '.join(row)})"
+        value = row.pop("value")
+        labels: dict[str, str] = {}
+        extra = row.pop("_labels", None)
+        if extra:
+            labels.update({k: str(v) for k, v in (json.loads(extra) if isinstance(extra, str)
+                                                   else extra).items()})
+        labels.update({k: str(v) for k, v in row.items() if v is not None})
+        try:
+            number = float(value) if value is not None else None
+        except (TypeError, ValueError):
+            return [], f"`value` must be a number (got {value!r})"
+        if number is not None and math.isnan(number):
+            number = None
+        found.append(Instance(labels, number))
+    return found, None
+
+
+def _wrapped(index: int, sql: str) -> str:
+    return f"SELECT {index} AS _rule, to_json(_r) AS _row FROM ({sql}) AS _r"
+
+
+_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+        "==": operator.eq, "!=": operator.ne}
+
+
+def evaluate(store: Any, rules: list[Rule], now: datetime, *, batched: bool = True) -> list[RuleResult]:
+    """Each rule's instances (or its error) at `now`, in the order given.
+
+    Batched, every helper use of every rule is computed together (`compute_calls`);
+    threshold rules are then compared in Python and SQL rules run as small queries over
+    the shared results.  Unbatched, every rule runs its own full query.
+    """
+    plan = SqlPlan(now, batched=batched)
+    results = [RuleResult(rule) for rule in rules]
+    sqls: dict[int, str] = {}
+    thresholds: dict[int, int] = {}
+    computed: dict[Computed, list[int]] = {}
+    for i, rule in enumerate(rules):
+        try:
+            if isinstance(rule.expr, Computed):
+                computed.setdefault(rule.expr, []).append(i)
+            elif batched and isinstance(rule.expr, Threshold):
+                t = rule.expr
+                thresholds[i] = plan.call(t.series, t.over, t.fn, t.by, t.q)[0]
+            else:
+                sqls[i] = rule.render(plan)
+        except Exception as exc:  # a template or helper problem is this rule's error only
+            results[i].error = _short(exc)
+    for expr, indexes in computed.items():
+        try:
+            found = expr.evaluate(store, now)
+        except Exception as exc:  # the family's evaluator failed: each of its rules says so
+            for i in indexes:
+                results[i].error = _short(exc)
+            continue
+        for i in indexes:
+            results[i].instances = [Instance(dict(labels), value)
+                                    for labels, value in found.get(rules[i].key, [])]
+    cur = store.cursor()
+    try:
+        if batched:
+            rows = compute_calls(cur, plan)
+            for i, call_id in thresholds.items():
+                t = rules[i].expr
+                compare = _OPS[t.op]
+                results[i].instances = [
+                    Instance(json.loads(grp), value) for grp, value in rows.get(call_id, [])
+                    if value is not None and compare(value, t.value)]
+        if batched:
+            _run_batch(cur, sqls, results)
+        else:
+            for i, sql in sqls.items():
+                _run_one(cur, i, sql, results)
+    finally:
+        if batched:
+            cur.unregister("_calls")
+        cur.close()
+    return results
+
+
+def _group_key(labels: dict[str, str], by: tuple[str, ...] | None) -> str:
+    if by is None:
+        return canonical_labels(labels)
+    return canonical_labels({b: labels.get(b, "") for b in by})
+
+
+def compute_calls(cur: Any, plan: SqlPlan) -> dict[int, list[tuple[str, float | None]]]:
+    """Every helper call's rows at `plan.now`, registered as `_calls` and returned by call.
+
+    One scan of the samples of every metric asked for (each over its longest window), one
+    query for the per-series statistics of every (metric, window) and the combining of
+    them per call and group, and one query per distinct quantile.
+    """
+    import pyarrow as pa
+
+    calls = list(plan.calls.items())
+    empty = pa.table({"call": pa.array([], pa.int64()), "grp": pa.array([], pa.string()),
+                      "value": pa.array([], pa.float64())})
+    if not calls:
+        cur.register("_calls", empty)
+        return {}
+    now = plan.now
+    longest: dict[str, float] = {}
+    windows: dict[tuple[str, float], int] = {}
+    for call, _ in calls:
+        longest[call.name] = max(longest.get(call.name, 0.0), call.seconds)
+        windows.setdefault((call.name, call.seconds), len(windows))
+    names = sorted(longest)
+    _, series_rows = _query(cur, "SELECT id, name, labels FROM series WHERE name IN ("
+                            + ", ".join(sql_str(n) for n in names) + ")")
+    by_name: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    for sid, name, labels in series_rows:
+        by_name.setdefault(name, []).append((sid, json.loads(labels)))
+    matched: dict[tuple[str, Any], list[tuple[int, dict[str, str]]]] = {}
+    pairs: dict[str, list[Any]] = {"call": [], "series_id": [], "window_id": [], "fn": [],
+                                   "seconds": [], "q": [], "grp": []}
+    for call, call_id in calls:
+        key = (call.name, call.selector.matchers)
+        if key not in matched:
+            matchers = [Matcher(m.label, m.value, m.op) for m in call.selector.matchers]
+            matched[key] = [(sid, labels) for sid, labels in by_name.get(call.name, [])
+                            if all(m.matches(labels) for m in matchers)]
+        window_id = windows[(call.name, call.seconds)]
+        for sid, labels in matched[key]:
+            pairs["call"].append(call_id)
+            pairs["series_id"].append(sid)
+            pairs["window_id"].append(window_id)
+            pairs["fn"].append(call.fn)
+            pairs["seconds"].append(call.seconds)
+            pairs["q"].append(call.q)
+            pairs["grp"].append(_group_key(labels, call.by))
+    scan = pa.table({"name": names, "start": [now - timedelta(seconds=longest[n]) for n in names]})
+    window_table = pa.table({
+        "window_id": [w for w in windows.values()],
+        "name": [k[0] for k in windows],
+        "start": pa.array([now - timedelta(seconds=k[1]) for k in windows], pa.timestamp("us"))})
+    pair_table = pa.table({
+        "call": pa.array(pairs["call"], pa.int64()),
+        "series_id": pa.array(pairs["series_id"], pa.int64()),
+        "window_id": pa.array(pairs["window_id"], pa.int64()),
+        "fn": pa.array(pairs["fn"], pa.string()),
+        "seconds": pa.array(pairs["seconds"], pa.float64()),
+        "q": pa.array(pairs["q"], pa.float64()),
+        "grp": pa.array(pairs["grp"], pa.string())})
+    registered = {"_scan": scan, "_windows": window_table, "_pairs": pair_table}
+    for name, table in registered.items():
+        cur.register(name, table)
+    try:
+        earliest = min(scan.column("start").to_pylist())
+        raw = cur.sql(
+            "SELECT s.name, x.series_id, x.ts, x.value FROM samples x "
+            "JOIN series s ON s.id = x.series_id JOIN _scan w ON w.name = s.name "
+            f"WHERE x.ts > {sql_ts(earliest)} AND x.ts <= {sql_ts(now)} "
+            "AND x.ts > w.start").to_arrow_table()
+        cur.register("_raw", raw)
+        registered["_raw"] = raw
+        combine = " ".join(f"WHEN '{fn}' THEN {expr.format(w='p.seconds')}"
+                           for fn, expr in _COMBINE.items())
+        parts = [cur.sql(f"""
+            WITH r AS (
+                SELECT w.window_id, r.series_id, r.ts, r.value FROM _raw r
+                JOIN _windows w ON w.name = r.name AND r.ts > w.start
+                WHERE (w.window_id, r.series_id) IN (
+                    SELECT window_id, series_id FROM _pairs WHERE fn <> 'quantile')
+            ), d AS (
+                SELECT *, value - lag(value) OVER (PARTITION BY window_id, series_id ORDER BY ts) AS d
+                FROM r
+            ), a AS (
+                SELECT window_id, series_id, count(*) AS n, sum(value) AS total, min(value) AS lo,
+                       max(value) AS hi, arg_max(value, ts) AS last,
+                       sum(CASE WHEN d IS NULL THEN 0 WHEN d >= 0 THEN d ELSE value END) AS increase,
+                       epoch(max(ts)) - epoch(min(ts)) AS span_s
+                FROM d GROUP BY window_id, series_id
+            )
+            SELECT p.call, p.grp, CASE p.fn {combine} END::DOUBLE AS value
+            FROM _pairs p JOIN a ON a.window_id = p.window_id AND a.series_id = p.series_id
+            WHERE p.fn <> 'quantile'
+            GROUP BY p.call, p.grp, p.fn, p.seconds
+        """).to_arrow_table()]
+        for q in sorted({c.q for c, _ in calls if c.fn == "quantile"}):
+            parts.append(cur.sql(f"""
+                SELECT p.call, p.grp, quantile_cont(r.value, {q})::DOUBLE AS value
+                FROM _pairs p JOIN _windows w ON w.window_id = p.window_id
+                JOIN _raw r ON r.series_id = p.series_id AND r.ts > w.start
+                WHERE p.fn = 'quantile' AND p.q = {q}
+                GROUP BY p.call, p.grp
+            """).to_arrow_table())
+    finally:
+        for name in registered:
+            cur.unregister(name)
+    result = pa.concat_tables([t.select(["call", "grp", "value"]) for t in parts])
+    cur.register("_calls", result)
+    rows: dict[int, list[tuple[str, float | None]]] = {}
+    for call_id, grp, value in zip(*(result.column(c).to_pylist() for c in ("call", "grp", "value"))):
+        rows.setdefault(call_id, []).append((grp, value))
+    return rows
+
+
+def _query(cur: Any, sql: str) -> tuple[list[str], list[tuple]]:
+    cur.execute(sql)
+    return [d[0] for d in cur.description or []], cur.fetchall()
+
+
+def _run_batch(cur: Any, sqls: dict[int, str], results: list[RuleResult]) -> None:
+    """All SQL rules as one UNION ALL; if it fails, one by one to find the broken ones."""
+    if not sqls:
+        return
+    try:
+        cur.execute(" UNION ALL ".join(_wrapped(i, sql) for i, sql in sqls.items()))
+        rows = cur.fetchall()
+    except duckdb.Error:
+        for i, sql in sqls.items():
+            _run_one(cur, i, sql, results)
+        return
+    texts: dict[int, list[str]] = {i: [] for i in sqls}
+    for index, text in rows:
+        texts[index].append(text)
+    for i, found in texts.items():
+        results[i].instances, results[i].error = _instances(found)
+
+
+def _run_one(cur: Any, index: int, sql: str, results: list[RuleResult]) -> None:
+    try:
+        cur.execute(_wrapped(index, sql))
+        texts = [row[1] for row in cur.fetchall()]
+    except duckdb.Error as exc:
+        results[index].error = "SQL error: " + str(exc).strip().splitlines()[0]
+        return
+    results[index].instances, results[index].error = _instances(texts)

@@ -1,0 +1,503 @@
+"""Alert rules in Prometheus's file shape, validated with file:line, compiled to DuckDB SQL.
+
+A rule's `expr` is DuckDB SQL returning one row per alert instance (label columns and a
+`value` column; a JSON-object column `_labels` is merged into the labels), rendered
+through a sandboxed Jinja2 environment that offers `now`, `ago('5m')` and series helpers
+(`rate`, `increase`, `avg`, `min`, `max`, `sum`, `count`, `last`, `quantile`), or the
+short threshold form `{series, fn, over, by, op, value}`.  Rules generated elsewhere (SLO
+burn, collector health) are plain `Rule` objects with their own `source`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from console.config.durations import parse_duration
+from console.store.selectors import Selector, SelectorError, label_sql, parse_selector, where_sql
+from console.config.yamlmarks import MarkedDict, Problem, load_marked, locate
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+DEFAULT_INTERVAL = timedelta(minutes=1)
+LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+FUNCTIONS = ("rate", "increase", "avg", "min", "max", "sum", "count", "last", "quantile")
+OPS = (">", ">=", "<", "<=", "==", "!=")
+
+
+# -- selectors (console/store/selectors.py parses them) --------------------------------------
+
+def parse_metric_selector(text: str) -> tuple[str, Selector]:
+    """A selector that names its metric: (metric, selector); ValueError otherwise."""
+    selector = parse_selector(text)
+    if not selector.name:
+        raise SelectorError(f"selector {text!r} must name a metric")
+    return selector.name, selector
+
+
+def sql_str(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_ts(value: datetime) -> str:
+    return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+
+
+def _label_sql(label: str, column: str = "labels") -> str:
+    return label_sql(label, column)
+
+
+def matchers_sql(selector: Selector, column: str = "labels") -> str:
+    """The selector's label matchers (not its metric name) as a SQL condition."""
+    return where_sql(Selector(None, selector.matchers), labels_column=column)
+
+
+# -- SQL plan: the helpers a rule's template calls ---------------------------------------
+
+_COMBINE = {
+    "rate": "sum(CASE WHEN n >= 2 AND span_s > 0 THEN increase / span_s END)",
+    "increase": "sum(CASE WHEN n >= 2 AND span_s > 0 THEN increase / span_s * {w} END)",
+    "avg": "sum(total) / sum(n)",
+    "min": "min(lo)",
+    "max": "max(hi)",
+    "sum": "sum(total)",
+    "count": "sum(n)",
+    "last": "sum(last)",
+}
+
+
+def raw_sql(name: str, start: datetime, end: datetime, where: str = "true") -> str:
+    """Samples of one metric in (start, end] with their series' labels."""
+    return (f"SELECT x.series_id, s.labels, x.ts, x.value FROM samples x "
+            f"JOIN series s ON s.id = x.series_id WHERE s.name = {sql_str(name)} "
+            f"AND x.ts > {sql_ts(start)} AND x.ts <= {sql_ts(end)} AND ({where})")
+
+
+def agg_sql(raw: str) -> str:
+    """Per-series statistics over `raw`: count, sum, min, max, last, reset-aware increase, span."""
+    return (
+        "SELECT series_id, any_value(labels) AS labels, count(*) AS n, sum(value) AS total, "
+        "min(value) AS lo, max(value) AS hi, arg_max(value, ts) AS last, "
+        "sum(CASE WHEN d IS NULL THEN 0 WHEN d >= 0 THEN d ELSE value END) AS increase, "
+        "epoch(max(ts)) - epoch(min(ts)) AS span_s FROM ("
+        "SELECT series_id, labels, ts, value, "
+        "value - lag(value) OVER (PARTITION BY series_id ORDER BY ts) AS d "
+        f"FROM ({raw})) GROUP BY series_id")
+
+
+@dataclass(frozen=True)
+class HelperCall:
+    """One helper use: `fn` of a metric's selected series over a window, grouped `by`."""
+
+    name: str
+    selector: Selector
+    seconds: float
+    fn: str
+    by: tuple[str, ...] | None
+    q: float | None
+
+
+class SqlPlan:
+    """Renders rule templates at one `now`.
+
+    Unbatched, each helper inlines its own scan of the store.  Batched, each helper is
+    recorded as a `HelperCall` and reads its rows from the table `_calls` (call, grp,
+    value) that the evaluator computes for every call of the cycle in a few shared queries.
+    """
+
+    def __init__(self, now: datetime, batched: bool = True) -> None:
+        self.now = now
+        self.batched = batched
+        self.calls: dict[HelperCall, int] = {}
+
+    # names the templates see
+    def context(self) -> dict[str, Any]:
+        ctx: dict[str, Any] = {"now": sql_ts(self.now), "ago": self.ago}
+        for fn in FUNCTIONS:
+            ctx[fn] = self._helper(fn)
+        return ctx
+
+    def ago(self, duration: str) -> str:
+        return sql_ts(self.now - parse_duration(duration))
+
+    def _helper(self, fn: str) -> Any:
+        def helper(selector: str, over: str, *args: Any, by: list[str] | None = None,
+                   q: float | None = None) -> str:
+            if fn == "quantile" and args:
+                q = args[0]
+            return "(" + self.series_sql(selector, over, fn, by, q) + ")"
+        return helper
+
+    def call(self, selector: str, over: Any, fn: str, by: list[str] | None,
+             q: float | None = None) -> tuple[int, HelperCall]:
+        """Validate and record one helper use; return its call id."""
+        if fn not in FUNCTIONS:
+            raise ValueError(f"unknown function {fn!r}; use one of {', '.join(FUNCTIONS)}")
+        if fn == "quantile" and q is None:
+            raise ValueError("quantile needs q, e.g. quantile(sel, '5m', 0.99)")
+        name, parsed = parse_metric_selector(selector)
+        seconds = parse_duration(over).total_seconds()
+        if seconds <= 0:
+            raise ValueError(f"window must be positive (got {over!r})")
+        for label in by or []:
+            if not LABEL_NAME.match(str(label)):
+                raise ValueError(f"bad label name {label!r} in by")
+        call = HelperCall(name, parsed, seconds, fn, tuple(by) if by is not None else None,
+                          float(q) if q is not None else None)
+        return self.calls.setdefault(call, len(self.calls)), call
+
+    def series_sql(self, selector: str, over: Any, fn: str, by: list[str] | None,
+                   q: float | None = None) -> str:
+        """SQL for `fn` of `selector` over the window `over`, one row per `by` group."""
+        call_id, call = self.call(selector, over, fn, by, q)
+        if self.batched:
+            if call.by is None:
+                cols = "grp AS _labels, "
+            else:
+                cols = "".join(f'json_extract_string(grp, \'$."{b}"\') AS "{b}", ' for b in call.by)
+            return f"SELECT {cols}value FROM _calls WHERE call = {call_id}"
+        start = self.now - timedelta(seconds=call.seconds)
+        where = matchers_sql(call.selector)
+        if fn == "quantile":
+            source = raw_sql(call.name, start, self.now, where)
+            value = f"quantile_cont(value, {call.q})"
+        else:
+            source = agg_sql(raw_sql(call.name, start, self.now, where))
+            value = _COMBINE[fn].format(w=call.seconds)
+        if call.by is None:
+            return f"SELECT labels AS _labels, {value} AS value FROM ({source}) GROUP BY labels"
+        if not call.by:
+            return f"SELECT {value} AS value FROM ({source}) HAVING count(*) > 0"
+        cols = ", ".join(f'{_label_sql(b)} AS "{b}"' for b in call.by)
+        return f"SELECT {cols}, {value} AS value FROM ({source}) GROUP BY ALL"
+
+
+# -- the rule model --------------------------------------------------------------------
+
+@dataclass
+class Threshold:
+    """The short form: `fn` of `series` over `over`, grouped `by`, compared with `op value`."""
+
+    series: str
+    fn: str
+    over: timedelta
+    op: str
+    value: float
+    by: list[str] | None = None
+    q: float | None = None
+
+    def sql(self, plan: SqlPlan) -> str:
+        inner = plan.series_sql(self.series, self.over, self.fn, self.by, self.q)
+        op = "=" if self.op == "==" else self.op
+        return f"SELECT * FROM ({inner}) WHERE value {op} {float(self.value)!r}"
+
+
+@dataclass(eq=False)
+class Computed:
+    """An expression computed in Python for a family of rules at once (e.g. SLO burn).
+
+    `evaluate(store, now)` returns, per rule key of the family, the instances
+    (labels, value) where the condition holds; the evaluator calls it once per cycle.
+    """
+
+    family: str
+    evaluate: Any
+
+
+@dataclass
+class Rule:
+    """One alerting rule, from a file or generated (SLO burn, collector health)."""
+
+    name: str
+    expr: str | Threshold | Computed
+    group: str = "default"
+    for_: timedelta = timedelta(0)
+    keep_firing_for: timedelta = timedelta(0)
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    interval: timedelta = DEFAULT_INTERVAL
+    source: str = "rule"
+    file: str | None = None
+    line: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.group}/{self.name}"
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.file else f"{self.source} rule {self.key}"
+
+    def render(self, plan: SqlPlan) -> str:
+        """This rule's SQL at the plan's `now`."""
+        if isinstance(self.expr, Threshold):
+            return self.expr.sql(plan)
+        if isinstance(self.expr, Computed):
+            raise TypeError("a computed rule has no SQL")
+        return _template(self.expr).render(plan.context())
+
+
+_sql_env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _template(text: str) -> jinja2.Template:
+    return _sql_env.from_string(text)
+
+
+# -- rule files ------------------------------------------------------------------------
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ThresholdSpec(_Strict):
+    series: str
+    fn: Literal["rate", "increase", "avg", "min", "max", "sum", "count", "last", "quantile"]
+    over: Duration
+    by: list[str] | None = None
+    op: Literal[">", ">=", "<", "<=", "==", "!="]
+    value: float
+    q: float | None = Field(default=None, ge=0, le=1)
+
+
+class RuleSpec(_Strict):
+    alert: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_:]*$")
+    expr: str | ThresholdSpec
+    for_: Duration = Field(default=timedelta(0), alias="for")
+    keep_firing_for: Duration = timedelta(0)
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+
+
+class GroupSpec(_Strict):
+    name: str = Field(min_length=1)
+    interval: Duration | None = None
+    rules: list[RuleSpec] = []
+
+
+class InhibitSpec(_Strict):
+    source_matchers: list[str]
+    target_matchers: list[str]
+    equal: list[str] = []
+
+
+class RuleFileSpec(_Strict):
+    groups: list[GroupSpec] = []
+    inhibit_rules: list[InhibitSpec] = []
+
+
+@dataclass
+class RuleSet:
+    """Every rule and inhibition rule the workspace's rule files define."""
+
+    rules: list[Rule] = field(default_factory=list)
+    inhibit_rules: list[Any] = field(default_factory=list)   # silences.InhibitRule
+    problems: list[Problem] = field(default_factory=list)
+    failed: bool = False     # a problem other than a rule's SQL: the file as a whole did not load
+
+
+def _line(data: Any, loc: tuple[Any, ...], path: Path) -> tuple[str, int | None]:
+    file, line, _ = locate(data, loc, path)
+    return file, line
+
+
+def _node(data: Any, loc: tuple[Any, ...]) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return {}
+    return data
+
+
+def load_rule_file(path: str | Path, *, check_sql: bool = True, text: str | None = None) -> RuleSet:
+    """Load one rule file (or `text` as that file); every problem is reported with file:line
+    (none raised).  `failed` is set when the file as a whole did not load: then its rules are
+    not to be used (a rule whose SQL fails still loads, and evaluates with health `error`)."""
+    result = _load_rule_file(Path(path), check_sql=check_sql, text=text)
+    sql_only = all(p.key == "expr" and p.message.startswith(_SQL_PROBLEM_PREFIXES)
+                   for p in result.problems)
+    result.failed = bool(result.problems) and not (check_sql and sql_only)
+    return result
+
+
+_SQL_PROBLEM_PREFIXES = ("SQL error: ", "the query must return a `value` column")
+
+
+def _load_rule_file(path: Path, *, check_sql: bool, text: str | None) -> RuleSet:
+    from console.alerts.silences import InhibitRule, parse_matcher
+
+    result = RuleSet()
+    try:
+        data = load_marked(path, text=text)
+    except Problem as problem:
+        result.problems.append(problem)
+        return result
+    if data is None:
+        return result
+    if not isinstance(data, MarkedDict):
+        result.problems.append(Problem(path, getattr(data, "line", 1),
+                                       "a rule file is a mapping with `groups:`"))
+        return result
+    try:
+        spec = RuleFileSpec.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            # a str|ThresholdSpec union reports both branches; keep the helpful one
+            if "expr" in loc and loc[-1] == "str" or loc[-1] == "function-after[parse_duration(), timedelta]":
+                continue
+            loc = tuple(p for p in loc if p not in ("ThresholdSpec",))
+            if error["type"] == "missing" and loc[-1] == "alert" and "record" in _node(data, loc[:-1]):
+                continue        # said once, as "recording rules are not supported"
+            file, line, dotted = locate(data, loc, path)
+            kind = error["type"]
+            if kind == "extra_forbidden":
+                hint = " (recording rules are not supported)" if loc[-1] == "record" else ""
+                message = f"unknown key{hint}"
+            elif kind == "missing":
+                message = "missing required key"
+            else:
+                message = error["msg"].removeprefix("Value error, ")
+            result.problems.append(Problem(file, line, message, dotted or None))
+        return result
+    seen_groups: dict[str, int | None] = {}
+    for gi, group in enumerate(spec.groups):
+        file, gline = _line(data, ("groups", gi, "name"), path)
+        if group.name in seen_groups:
+            result.problems.append(Problem(file, gline, f"duplicate group name {group.name!r} "
+                                           f"(first at line {seen_groups[group.name]})", "name"))
+            continue
+        seen_groups[group.name] = gline
+        interval = group.interval or DEFAULT_INTERVAL
+        for ri, spec_rule in enumerate(group.rules):
+            base = ("groups", gi, "rules", ri)
+            file, line = _line(data, base + ("alert",), path)
+            expr: str | Threshold
+            if isinstance(spec_rule.expr, ThresholdSpec):
+                t = spec_rule.expr
+                expr = Threshold(t.series, t.fn, t.over, t.op, t.value, t.by, t.q)
+            else:
+                expr = spec_rule.expr
+            rule = Rule(name=spec_rule.alert, expr=expr, group=group.name, for_=spec_rule.for_,
+                        keep_firing_for=spec_rule.keep_firing_for, labels=spec_rule.labels,
+                        annotations=spec_rule.annotations, interval=interval, file=str(path),
+                        line=line)
+            problems = check_rule(rule, data, base, path, check_sql=False)
+            result.problems += problems
+            if not problems:
+                # A rule whose SQL fails is still loaded: it evaluates as broken, with its
+                # error, while every other rule keeps evaluating.
+                result.rules.append(rule)
+                if check_sql:
+                    result.problems += check_rule(rule, data, base, path, check_sql=True)
+    for ii, inhibit in enumerate(spec.inhibit_rules):
+        try:
+            result.inhibit_rules.append(InhibitRule(
+                [parse_matcher(m) for m in inhibit.source_matchers],
+                [parse_matcher(m) for m in inhibit.target_matchers], list(inhibit.equal)))
+        except ValueError as exc:
+            file, line = _line(data, ("inhibit_rules", ii), path)
+            result.problems.append(Problem(file, line, str(exc), f"inhibit_rules[{ii}]"))
+    return result
+
+
+def check_rule(rule: Rule, data: Any = None, base: tuple[Any, ...] = (), path: Any = None,
+               *, check_sql: bool = True) -> list[Problem]:
+    """What is wrong with one rule: labels, templates, and its SQL against an empty schema."""
+    problems: list[Problem] = []
+
+    def where(*key: Any) -> tuple[str | None, int | None]:
+        if data is None:
+            return rule.file, rule.line
+        return _line(data, base + key, path)
+
+    for kind, mapping in (("labels", rule.labels), ("annotations", rule.annotations)):
+        for name, text in mapping.items():
+            if not LABEL_NAME.match(name):
+                problems.append(Problem(*where(kind, name), "not a valid label name", f"{kind}.{name}"))
+            try:
+                _sql_env.parse(text)
+            except jinja2.TemplateSyntaxError as exc:
+                problems.append(Problem(*where(kind, name), f"bad template: {exc.message}",
+                                        f"{kind}.{name}"))
+    file, line = where("expr")
+    if isinstance(rule.expr, Computed):
+        return problems
+    try:
+        sql = rule.render(SqlPlan(datetime(2000, 1, 1), batched=False))
+    except jinja2.TemplateSyntaxError as exc:
+        problems.append(Problem(file, line, f"bad template (line {exc.lineno} of expr): "
+                                            f"{exc.message}", "expr"))
+        return problems
+    except Exception as exc:  # helper arguments, unknown names
+        message = str(exc) if isinstance(exc, (ValueError, jinja2.UndefinedError)) else (
+            f"{type(exc).__name__}: {exc}")
+        problems.append(Problem(file, line, message, "expr"))
+        return problems
+    if check_sql:
+        error = sql_problem(sql)
+        if error:
+            problems.append(Problem(file, line, error, "expr"))
+    return problems
+
+
+_schema_con: Any = None
+
+
+def sql_problem(sql: str) -> str | None:
+    """Why `sql` cannot run against the store's schema, or None (checked on an empty store)."""
+    global _schema_con
+    import duckdb
+
+    from console.store.schema import MIGRATIONS
+
+    if _schema_con is None:
+        con = duckdb.connect()
+        for migration in MIGRATIONS:
+            con.execute(migration)
+        _schema_con = con
+    try:
+        cur = _schema_con.cursor()
+        cur.execute(f"DESCRIBE ({sql})")
+        columns = [row[0] for row in cur.fetchall()]
+    except duckdb.Error as exc:
+        return "SQL error: " + str(exc).splitlines()[0]
+    if "value" not in columns:
+        return f"the query must return a `value` column (it returns {', '.join(columns)})"
+    return None
+
+
+def check_rule_file(path: Any) -> list[Problem]:
+    """The validator `oncall check` and `oncall rules check` run on a rule file."""
+    return load_rule_file(path).problems
+
+
+def load_rules(paths: list[Path]) -> RuleSet:
+    """Load every rule file; problems from all of them together."""
+    total = RuleSet()
+    for path in paths:
+        one = load_rule_file(path)
+        total.rules += one.rules
+        total.inhibit_rules += one.inhibit_rules
+        total.problems += one.problems
+    return total
+
+
+def generated_rules(workspace: Any, slos: list[Any], slo_files: dict[str, str] | None = None
+                    ) -> list[Rule]:
+    """Rules the workspace implies: SLO burn (page/ticket), collector health and drift."""
+    from console.rules.drift_family import drift_rules
+    from console.rules.families import collector_health_rules, slo_burn_rules
+
+    return (collector_health_rules(workspace) + slo_burn_rules(slos, slo_files)
+            + drift_rules(workspace))

@@ -1,0 +1,195 @@
+"""The store owner's loop: run collectors, evaluate alert rules, report what changed.
+
+Pure in time: every step takes `now`.  The console and `oncall demo` call `tick(now)`
+from a worker thread on a schedule; tests call it with fixed times.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from console.store import Store
+from console.config.workspace import Workspace, build_collectors
+
+
+@dataclass
+class Event:
+    """Something a person watching would want to hear about."""
+
+    ts: datetime
+    kind: str          # collector, alert, serving
+    text: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> str:
+        return f"{self.ts:%Y-%m-%d %H:%M:%S} {self.kind:<9} {self.text}"
+
+
+@dataclass
+class TickReport:
+    now: datetime
+    events: list[Event] = field(default_factory=list)
+    rows: int = 0
+    seconds: float = 0.0
+
+
+class SimClock:
+    """Time that runs `speed` times faster than the wall clock, from `start`."""
+
+    def __init__(self, start: datetime, speed: float = 1.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.start, self.speed, self._monotonic = start, speed, monotonic
+        self._origin = monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=(self._monotonic() - self._origin) * self.speed)
+
+    def restart(self) -> None:
+        """Let simulated time begin now (e.g. after the demo's history is written)."""
+        self._origin = self._monotonic()
+
+
+class Engine:
+    """Collectors and the alert engine over one store, stepped by `tick(now)`.
+
+    Without explicit `rules`, the rules are the workspace's configuration in force
+    (`console.runtime.lastgood`): loaded again whenever one of its files changes, each file falling
+    back to its last good version when it fails to load.
+    """
+
+    collect_wait = 10.0     # seconds a tick waits for its collectors before evaluating
+
+    def __init__(self, workspace: Workspace, store: Store, *, collectors: list[Any] | None = None,
+                 extra_collectors: list[Any] = (), rules: list[Any] | None = None,
+                 inhibit_rules: list[Any] | None = None, notifier: Any = None,
+                 config: Any = None) -> None:
+        from console.alerts.state import AlertEngine
+
+        self.workspace, self.store = workspace, store
+        self.collectors = (collectors if collectors is not None
+                           else build_collectors(workspace)) + list(extra_collectors)
+        self.config: Any = config
+        self._from_config = rules is None      # the configuration is loaded at the first tick
+        self.alerts = AlertEngine(store, list(rules or []), inhibit_rules or [], notifier=notifier,
+                                  orphans=self._orphan_reason if self._from_config else None)
+        if config is not None:
+            self._use(config)
+        self._health: dict[str, bool] = {}
+        from collectors.lanes import Lanes
+
+        self.lanes = Lanes(store)
+        self._runs: dict[str, tuple[Any, Future[Any]]] = {}   # started, outcome not yet reported
+
+    def _orphan_reason(self, rule_key: str, file: str | None) -> str | None:
+        return self.config.orphan_reason(rule_key, file)
+
+    def _use(self, config: Any) -> None:
+        self.config = config
+        self.alerts.rules = config.all_rules()
+        self.alerts.inhibit_rules = self.alerts.default_inhibit + list(config.inhibit_rules)
+
+    def reload_if_changed(self, now: datetime) -> list[Event]:
+        """Load the configuration (first tick), or again when one of its files changed;
+        say what changed."""
+        from console.runtime.lastgood import config_changed, load_config, reload_workspace
+
+        if not self._from_config:
+            return []
+        if self.config is None:
+            self._use(load_config(self.workspace, self.store, now))
+            return [Event(now, "config", f"does not load: {line}") for line in self.config.lines()]
+        if not config_changed(self.config):
+            return []
+        before = set(self.config.lines())
+        self.workspace = reload_workspace(self.workspace, self.store)
+        self._use(load_config(self.workspace, self.store, now))
+        after = set(self.config.lines())
+        events = [Event(now, "config", f"configuration reloaded: {len(self.alerts.rules)} rules")]
+        events += [Event(now, "config", f"does not load: {line}") for line in sorted(after - before)]
+        events += [Event(now, "config", f"loads again: {line.split(' — ')[0]}")
+                   for line in sorted(before - after)]
+        return events
+
+    def tick(self, now: datetime) -> TickReport:
+        """Run every collector once (each in its lane, waited for at most `collect_wait`),
+        then the due rules; return what changed."""
+        started = time.perf_counter()
+        report = TickReport(now)
+        try:
+            report.events += self.reload_if_changed(now)
+        except Exception as exc:  # noqa: BLE001 - what is in force stays; the event says why
+            kept = "the configuration loaded before stays in force" if self.config is not None \
+                else "no rule is evaluated and every alert keeps its state"
+            report.events.append(Event(now, "config", f"configuration failed to load: "
+                                                      f"{type(exc).__name__}: {exc}; {kept}"))
+        report.events += self._collect(now, report)
+        if self._from_config and self.config is None:
+            report.seconds = time.perf_counter() - started
+            return report
+        cycle = self.alerts.run(now, only_due=True)
+        by_fingerprint = {a.fingerprint: a for a in cycle.alerts}
+        for transition in cycle.transitions:
+            alert = by_fingerprint.get(transition.fingerprint)
+            name = alert.name if alert else transition.rule
+            labels = ",".join(f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items())
+                              if k != "alertname")
+            report.events.append(Event(
+                transition.ts, "alert", f"{name} {transition.to_state} {{{labels}}}",
+                {"fingerprint": transition.fingerprint, "from": transition.from_state,
+                 "to": transition.to_state, "name": name, "value": transition.value}))
+        for rule, error in cycle.broken.items():
+            report.events.append(Event(now, "rule", f"{rule} fails: {error}"))
+        from console.incidents.loop import engine_events  # paging alerts -> incidents, timelines
+        report.events += engine_events(self.store, now)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _collect(self, now: datetime, report: TickReport) -> list[Event]:
+        """Start each collector in its lane (a source still running is skipped and counted),
+        wait for them at most `collect_wait` s, report the runs that ended; the others are
+        reported by a later tick.  Evaluating collectors (drift) start after the sources."""
+        from collectors.lanes import phases
+
+        for phase in phases(self.collectors):
+            started = []
+            for collector in phase:
+                future = self.lanes.start(collector, now)
+                if future is not None:
+                    self._runs[collector.name] = (collector, future)
+                    started.append(future)
+            wait(started, timeout=self.collect_wait)
+        events: list[Event] = []
+        for name, (collector, future) in list(self._runs.items()):
+            if not future.done():
+                continue
+            del self._runs[name]
+            outcome = future.result()
+            if not outcome.ok:
+                if self._health.get(name, True):
+                    events.append(Event(now, "collector", f"{name} unhealthy: {outcome.error}"))
+                self._health[name] = False
+                continue
+            if not self._health.get(name, True):
+                events.append(Event(now, "collector", f"{name} healthy again"))
+            self._health[name] = True
+            report.rows += outcome.rows
+            events += self._collector_events(collector, outcome, now)
+        return events
+
+    def _collector_events(self, collector: Any, result: Any, now: datetime) -> list[Event]:
+        """The demo simulator says when what it serves changes."""
+        detail = getattr(result, "detail", None) or {}
+        if "serving" not in detail:
+            return []
+        state = (detail["serving"], detail.get("degraded"))
+        previous = getattr(collector, "_last_state", None)
+        collector._last_state = state
+        if previous == state:
+            return []
+        health = "DEGRADED" if state[1] else "healthy"
+        return [Event(now, "serving", f"{collector.name} serves version {state[0]} ({health})",
+                      {"version": state[0], "degraded": state[1]})]

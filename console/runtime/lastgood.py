@@ -1,0 +1,418 @@
+"""Last good configuration: every config file loads on its own, and one that fails keeps its
+last good version in force.
+
+Prometheus keeps its last good rule files when a reload fails; we do the same for every file
+a workspace names (the workspace and its includes, rule files, SLO files, playbooks), and
+keep the last good text of each in the store (`config_files`) so it survives restarts.  A
+file that fails with no last good version contributes nothing, and the alerts of its rules
+keep their stored state, marked stale: nothing resolves because a file failed to load.  An
+alert resolves only when its condition is false, or when its rule was removed from a file
+that loads ("rule removed from FILE").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from console.core.private import write_private
+from console.rules.model import Computed, Rule, load_rule_file
+from console.core.secrets import mask_urls
+from console.config.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
+from console.config.yamlmarks import WORKSPACE_LIMITS, Problem, read_text
+
+T = TypeVar("T")
+
+META_GROUP = "oncall-meta"
+CONFIG_INVALID = "OncallConfigInvalid"
+RULE_FAILING = "OncallRuleFailing"
+STATE_DIR = ".oncall"
+POINTER = "workspace.json"      # in the state directory: where the last good workspace is kept
+
+
+# -- the store's record ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Kept:
+    """A file's last version that loaded."""
+
+    text: str
+    sha256: str
+    loaded_at: datetime
+    kind: str = ""
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class LastGood:
+    """The last good text of each config file, in the store's `config_files` table."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._kept: dict[str, Kept] | None = None
+
+    def _all(self) -> dict[str, Kept]:
+        if self._kept is None:
+            self._kept = {}
+            if self.store is None:      # no store yet: nothing was ever kept
+                return self._kept
+            tables = self.store.query("SELECT count(*) FROM information_schema.tables "
+                                      "WHERE table_name = 'config_files'")[1][0][0]
+            if tables:      # a snapshot of an older store has none yet
+                for path, text, sha, loaded_at, kind in self.store.query(
+                        "SELECT path, text, sha256, loaded_at, kind FROM config_files")[1]:
+                    self._kept[path] = Kept(text, sha, loaded_at, kind)
+        return self._kept
+
+    def get(self, path: str | Path) -> Kept | None:
+        return self._all().get(str(path))
+
+    def of_kind(self, kind: str) -> dict[str, Kept]:
+        return {path: kept for path, kept in self._all().items() if kept.kind == kind}
+
+    def keep(self, path: str | Path, kind: str, text: str, now: datetime) -> None:
+        """Record `text` as the file's last good version (when the store is writable).
+
+        URLs are kept masked (`user:pw@` and `?token=` values as `***`), as is all text in
+        the store; `sha256` is the file's own."""
+        if self.store is None or self.store.read_only:
+            return
+        sha = _sha(text)
+        known = self.get(path)
+        if known is not None and known.sha256 == sha:
+            return
+        text = mask_urls(text)
+        with self.store.transaction() as cur:
+            cur.execute("INSERT OR REPLACE INTO config_files (path, kind, sha256, text, loaded_at) "
+                        "VALUES (?, ?, ?, ?, ?)", [str(path), kind, sha, text, now])
+        self._all()[str(path)] = Kept(text, sha, now, kind)
+
+
+# -- what failed -----------------------------------------------------------------------
+
+@dataclass
+class FileProblem:
+    """A config file that did not load, and what is in force instead."""
+
+    file: str
+    kind: str
+    problems: list[Problem]
+    last_good_at: datetime | None = None
+
+    @property
+    def in_force(self) -> str:
+        if self.last_good_at is not None:
+            return f"last good version from {self.last_good_at:%Y-%m-%d %H:%M:%S} UTC still in force"
+        return "no last good version: nothing from it is in force, its alerts keep their state (stale)"
+
+    def lines(self, root: str | Path | None = None) -> list[str]:
+        """One line per problem: `file:line: what — what is in force` (files relative to
+        `root` when given)."""
+        return [f"{problem.relative_to(root)} — {self.in_force}" for problem in self.problems
+                or [Problem(self.file, None, "does not load")]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "kind": self.kind, "problems": [str(p) for p in self.problems],
+                "last_good_at": self.last_good_at, "in_force": self.in_force}
+
+
+def _load_one(kept: LastGood, path: Path, kind: str, parse: Callable[[str], T], now: datetime,
+              problems: list[FileProblem], status: dict[str, str]) -> T | None:
+    """Load `path` with `parse(text)` (which raises _Failed); on failure its last good version."""
+    try:
+        try:
+            text = read_text(path)
+        except Problem as problem:
+            raise _Failed([problem]) from None
+        value = parse(text)
+    except _Failed as failed:
+        last = kept.get(path)
+        fallback = None
+        if last is not None:
+            try:
+                fallback = parse(last.text)
+            except _Failed:
+                last = None     # no longer loads (e.g. an older oncall's format)
+        problems.append(FileProblem(str(path), kind, failed.problems,
+                                    last.loaded_at if last else None))
+        status[str(path)] = "last-good" if last else "failed"
+        return fallback
+    kept.keep(path, kind, text, now)
+    status[str(path)] = "current"
+    return value
+
+
+class _Failed(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(map(str, problems)))
+        self.problems = problems
+
+
+# -- the whole configuration -----------------------------------------------------------
+
+@dataclass
+class Config:
+    """What is in force: the workspace's rules, SLOs and playbooks, and what failed to load."""
+
+    workspace: Workspace
+    rules: list[Rule] = field(default_factory=list)          # from rule files
+    inhibit_rules: list[Any] = field(default_factory=list)
+    slos: list[Any] = field(default_factory=list)
+    slo_files: dict[str, str] = field(default_factory=dict)  # SLO name -> file
+    playbooks: dict[str, Any] = field(default_factory=dict)
+    problems: list[FileProblem] = field(default_factory=list)
+    status: dict[str, str] = field(default_factory=dict)     # file -> current | last-good | failed
+    signature: tuple[Any, ...] = ()
+    rule_keys: set[str] = field(default_factory=set)         # of all_rules(), once it ran
+
+    def lines(self, root: str | Path | None = None) -> list[str]:
+        """Every problem, one line each (the banner, `oncall check`, stderr of commands)."""
+        return [line for problem in self.problems for line in problem.lines(root)]
+
+    def all_rules(self) -> list[Rule]:
+        """Rule files' rules, the rules the workspace implies, and the meta-alerts."""
+        from console.rules.model import generated_rules
+
+        rules = (self.rules + generated_rules(self.workspace, self.slos, self.slo_files)
+                 + meta_rules(self))
+        self.rule_keys = {rule.key for rule in rules}
+        return rules
+
+    def orphan_reason(self, rule_key: str, file: str | None) -> str | None:
+        """Why an alert whose rule is gone may resolve, or None to keep it (its file failed)."""
+        if file is None:
+            failed = [f for f, s in self.status.items() if s == "failed"]
+            return None if failed else "rule removed"
+        state = self.status.get(file)
+        if state == "failed":
+            return None
+        if state is None:
+            return f"rule file {file} no longer in the workspace"
+        return f"rule removed from {file}"
+
+
+def meta_rules(config: Config) -> list[Rule]:
+    """`OncallConfigInvalid` per file that does not load; `OncallRuleFailing` per rule whose
+    evaluation fails.  They go through the normal alert path (and so to Alertmanager)."""
+    invalid_key = f"{META_GROUP}/{CONFIG_INVALID}"
+    failing_key = f"{META_GROUP}/{RULE_FAILING}"
+
+    def invalid(store: Any, now: datetime) -> dict[str, list[tuple[dict[str, str], float]]]:
+        return {invalid_key: [({"file": p.file, "kind": p.kind,
+                                "in_force": "last_good" if p.last_good_at else "none"}, 1.0)
+                              for p in config.problems]}
+
+    def failing(store: Any, now: datetime) -> dict[str, list[tuple[dict[str, str], float]]]:
+        rows = store.query("SELECT rule, source FROM rule_state WHERE health = 'error' "
+                           "AND rule <> ? ORDER BY rule", [failing_key])[1]
+        return {failing_key: [({"rule": rule, "rule_source": source}, 1.0)
+                              for rule, source in rows if rule in config.rule_keys]}
+
+    path = str(config.workspace.path)
+    return [
+        Rule(CONFIG_INVALID, Computed("config-invalid", invalid), group=META_GROUP,
+             labels={"severity": "ticket"}, source="oncall", file=path,
+             annotations={"summary": "{{ labels.file }} does not load; "
+                                     "{% if labels.in_force == 'last_good' %}its last good version "
+                                     "is still in force{% else %}nothing from it is in force"
+                                     "{% endif %}",
+                          "description": "Run `oncall check` for the file:line and what to do."}),
+        Rule(RULE_FAILING, Computed("rule-failing", failing), group=META_GROUP,
+             labels={"severity": "ticket"}, source="oncall", file=path,
+             annotations={"summary": "rule {{ labels.rule }} fails to evaluate; its alerts keep "
+                                     "their state",
+                          "description": "Run `oncall rules` for the error."}),
+    ]
+
+
+def _signature(paths: list[Path]) -> tuple[Any, ...]:
+    """What changes when any of these files changes: (path, mtime, size), missing ones too."""
+    out: list[Any] = []
+    for path in paths:
+        try:
+            stat = path.stat()
+            out.append((str(path), stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            out.append((str(path), None, None))
+    return tuple(out)
+
+
+def config_changed(config: Config) -> bool:
+    """Whether a file of the configuration changed since it was loaded (a few stat calls)."""
+    return _signature(config_paths(config.workspace)) != config.signature
+
+
+def config_paths(workspace: Workspace) -> list[Path]:
+    """Every file whose change means loading the configuration again."""
+    from console.playbooks.runner import playbook_files
+
+    import glob
+
+    named = set(workspace.rule_files) | set(workspace.slo_files)
+    for pattern in list(workspace.config.rules) + list(workspace.config.slos):   # a file added
+        named |= {Path(m).resolve() for m in glob.glob(str(workspace.root / pattern))}
+    return list(workspace.files) + sorted(named) + playbook_files(workspace.playbook_dirs)
+
+
+def reload_workspace(current: Workspace, store: Any) -> Workspace:
+    """The workspace loaded again; if it no longer loads, `current` stays in force, marked so."""
+    try:
+        return load_workspace(current.path)
+    except WorkspaceError as error:
+        if current.last_good is not None:
+            current.last_good.problems = error.problems
+            return current
+        kept = LastGood(store).get(current.path)
+        failing = error.problems[0].file if error.problems else current.path
+        return replace(current, last_good=FileProblem(str(failing or current.path), "workspace",
+                                                      error.problems,
+                                                      kept.loaded_at if kept else None))
+
+
+def load_config(workspace: Workspace, store: Any, now: datetime) -> Config:
+    """Load every file of the workspace on its own, each falling back to its last good version
+    kept in `store` (None: a workspace with no store yet has none)."""
+    from console.slo.status import SLOFileError, load_slo_file
+
+    kept = LastGood(store)
+    config = Config(workspace, signature=_signature(config_paths(workspace)))
+    if workspace.last_good is not None:
+        config.problems.append(workspace.last_good)
+        for file in workspace.files:
+            config.status[str(file)] = "last-good"
+    else:
+        for file in workspace.files:
+            kept.keep(file, "workspace", read_text(file, WORKSPACE_LIMITS), now)
+            config.status[str(file)] = "current"
+        _write_pointer(workspace, store)
+
+    def rules(text: str, path: Path) -> Any:
+        loaded = load_rule_file(path, text=text, check_sql=False)   # SQL fails at evaluation
+        if loaded.failed:
+            raise _Failed(loaded.problems)
+        return loaded
+
+    for path in workspace.rule_files:
+        loaded = _load_one(kept, path, "rules", lambda t, p=path: rules(t, p), now,
+                           config.problems, config.status)
+        if loaded is not None:
+            config.rules += loaded.rules
+            config.inhibit_rules += loaded.inhibit_rules
+
+    def slos(text: str, path: Path) -> list[Any]:
+        try:
+            found = load_slo_file(path, text)
+        except SLOFileError as exc:
+            raise _Failed(exc.problems) from None
+        twice = [s for s in found if s.name in config.slo_files]
+        if twice:
+            raise _Failed([Problem(path, None, f"SLO {s.name!r} is also defined in "
+                                   f"{config.slo_files[s.name]}; rename one") for s in twice])
+        return found
+
+    for path in workspace.slo_files:
+        found = _load_one(kept, path, "slos", lambda t, p=path: slos(t, p), now,
+                          config.problems, config.status)
+        for slo in found or []:
+            config.slos.append(slo)
+            config.slo_files[slo.name] = str(path)
+    config.playbooks = _load_playbooks(workspace, kept, now, config)
+    return config
+
+
+def _load_playbooks(workspace: Workspace, kept: LastGood, now: datetime,
+                    config: Config) -> dict[str, Any]:
+    from console.screens.incident import library_dirs
+    from console.playbooks.runner import PlaybookError, load_playbook, playbook_files
+
+    def parse(text: str, path: Path) -> Any:
+        try:
+            return load_playbook(path, text)
+        except PlaybookError as exc:
+            raise _Failed(exc.problems) from None
+
+    library: dict[str, Any] = {}
+    for path in playbook_files(library_dirs(workspace)):
+        playbook = _load_one(kept, path, "playbooks", lambda t, p=path: parse(t, p), now,
+                             config.problems, config.status)
+        if playbook is None:
+            continue
+        if playbook.id in library:
+            config.problems.append(FileProblem(str(path), "playbooks", [Problem(
+                path, 1, f"playbook id {playbook.id!r} is also used by "
+                         f"{library[playbook.id].file}; rename one", "id")]))
+            continue
+        library[playbook.id] = playbook
+    return library
+
+
+# -- the workspace file itself -----------------------------------------------------------
+
+def state_dir(workspace_path: Path) -> Path:
+    """The workspace's state directory (0700): logs and where its last good version is kept."""
+    return workspace_path.parent / STATE_DIR
+
+
+def _write_pointer(workspace: Workspace, store: Any) -> None:
+    """Note where this workspace's store is, so a broken oncall.yaml can still find it."""
+    if store is None or store.read_only:
+        return
+    pointer = state_dir(workspace.path) / POINTER
+    text = json.dumps({"workspace": str(workspace.path), "store": str(workspace.store_path)})
+    try:
+        if pointer.is_file() and pointer.read_text(encoding="utf-8") == text:
+            return
+        write_private(pointer, text)
+    except OSError:
+        pass    # a read-only directory: the last good workspace is then only in the store
+
+
+def open_workspace(explicit: str | os.PathLike[str] | None = None) -> Workspace:
+    """Find and load the workspace; if it fails to load, its last good version (with
+    `last_good` saying what is wrong), or WorkspaceError when there is none."""
+    path = find_workspace(explicit)
+    try:
+        return load_workspace(path)
+    except WorkspaceError as error:
+        fallback = _last_good_workspace(path, error)
+        if fallback is None:
+            raise
+        return fallback
+
+
+def _last_good_workspace(path: Path, error: WorkspaceError) -> Workspace | None:
+    from console.store import Store, StoreError
+
+    pointer = state_dir(path) / POINTER
+    try:
+        store_path = Path(json.loads(pointer.read_text(encoding="utf-8"))["store"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None         # never loaded (or no pointer): the error stands
+    if not store_path.is_file():
+        return None
+    try:
+        store = Store.open_read(store_path)
+    except StoreError:
+        return None
+    try:
+        kept = LastGood(store).of_kind("workspace")
+        texts = {Path(p): k.text for p, k in kept.items()}
+        oldest = min((k.loaded_at for k in kept.values()), default=None)
+    finally:
+        store.close()
+    if path not in texts:
+        return None
+    try:
+        workspace = load_workspace(path, texts)
+    except WorkspaceError:
+        return None
+    failing = error.problems[0].file if error.problems else path
+    workspace.last_good = FileProblem(str(failing or path), "workspace", error.problems, oldest)
+    return workspace

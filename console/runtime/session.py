@@ -1,0 +1,214 @@
+"""A console session: the workspace, its store, the clock, and the engine when we own the store.
+
+The console owns the store when no other process holds it: then it runs the collectors
+and the rules itself and listens for forwarded commands.  Otherwise it reads snapshots
+of the store and says who holds it.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from concurrent.futures import Future
+from datetime import datetime
+from typing import Any, Callable
+
+from console.store import Store, StoreLocked
+from console.config.workspace import Workspace
+
+Clock = Callable[[], datetime]
+
+
+class Session:
+    """Everything a screen may ask for, safe to call from worker threads."""
+
+    def __init__(self, workspace: Workspace, *, clock: Clock, store: Store | None = None,
+                 run_engine: bool = True, listen: bool = True) -> None:
+        self.workspace = workspace
+        self.clock = clock
+        self.holder: StoreLocked | None = None
+        self._lock = threading.Lock()
+        self._owns_store = store is None
+        if store is None:
+            try:
+                store = Store.open(workspace.store_path)
+            except StoreLocked as locked:
+                self.holder = locked
+                store = Store.open_read(workspace.store_path)
+        self.store = store
+        self.owner = not store.read_only
+        self._config: Any = None
+        self._config_lock = threading.Lock()
+        self.engine: Any = None
+        self._ahead: dict[str, Future[Any]] = {}
+        self.read_ahead_failures: list[tuple[str, BaseException]] = []
+        self.control: Any = None
+        self.control_problem: str | None = None    # why this console does not listen
+        self.runs_engine = self.owner and run_engine
+        if self.owner and listen:
+            self._listen()
+
+    def _listen(self) -> None:
+        """Take forwarded commands; an unsafe socket path leaves the console without it, said."""
+        from console.runtime.control import ControlError, ControlServer
+
+        try:
+            self.control = ControlServer(self.workspace.store_path, self._run_forwarded).start()
+        except ControlError as exc:
+            self.control_problem = (f"{exc}; commands from other terminals cannot run in "
+                                    "this console")
+
+    def _run_forwarded(self, argv: list[str], caller: Any) -> int:
+        """A forwarded command, run on our store and clock as the client's OS account."""
+        from console.cli.main import main as cli_main
+
+        return cli_main(argv, store=self.store, clock=self.clock, caller=caller)
+
+    @property
+    def config(self) -> Any:
+        """The configuration in force (`console.runtime.lastgood.Config`): the engine's once it runs,
+        else loaded on first use (off the UI's start-up path, by the first read)."""
+        if self.engine is not None and self.engine.config is not None:
+            return self.engine.config
+        with self._config_lock:
+            if self._config is None:
+                from console.runtime.lastgood import load_config
+
+                self._config = load_config(self.workspace, self.store, self.clock())
+            return self._config
+
+    @property
+    def slos(self) -> list[Any]:
+        """The SLOs in force (an SLO file that does not load keeps its last good version)."""
+        return self.config.slos
+
+    def banner_lines(self) -> list[str]:
+        """What the console's banner says: each config file that does not load, and what is
+        in force instead, one line each."""
+        lines = self.config.lines(self.workspace.root)
+        return [self.control_problem, *lines] if self.control_problem else lines
+
+    def read_ahead(self, name: str, read: Callable[[Session], Any]) -> None:
+        """Start `read(self)` in a thread now, e.g. the first screen's data while the UI loads.
+
+        The store's reads run outside the GIL, so they overlap the UI's imports and start-up.
+        """
+        future: Future[Any] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(read(self))
+            except BaseException as exc:   # handed to whoever takes the result
+                future.set_exception(exc)
+
+        self._ahead[name] = future
+        threading.Thread(target=run, name=f"read-ahead-{name}", daemon=True).start()
+
+    def read_ahead_result(self, name: str) -> Any:
+        """What `read_ahead(name, …)` read (waiting for it), once; None if nothing was started
+        or the read failed: the caller reads again, and the failure is kept in
+        `read_ahead_failures` for the console to report."""
+        future = self._ahead.pop(name, None)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception as exc:   # kept, and reported by whoever shows the session
+            self.read_ahead_failures.append((name, exc))
+            return None
+
+    @property
+    def read_only(self) -> bool:
+        """Whether actions are off: the workspace forbids them or another process writes."""
+        return not (self.workspace.allow_actions and self.owner)
+
+    @property
+    def actor(self) -> Any:
+        """Who acts from this console: its OS account, on behalf of $ONCALL_ACTOR if set."""
+        from console.core.identity import current_actor
+
+        return current_actor()
+
+    def tick(self) -> list[Any]:
+        """One engine cycle (collect, evaluate) when we own the store; else a fresh snapshot.
+
+        The engine (collectors, rules) is built on the first tick, off the UI's start-up path.
+        """
+        with self._lock:
+            if self.runs_engine:
+                if self.engine is None:
+                    from console.runtime.engine import Engine
+
+                    self.engine = Engine(self.workspace, self.store, config=self.config)
+                    events = self.engine.tick(self.clock()).events
+                    freeze_startup_objects()
+                    return events
+                events = self.engine.tick(self.clock()).events
+                self.workspace = self.engine.workspace   # loaded again when its files changed
+                return events
+            if self.holder is not None:
+                fresh = Store.open_read(self.workspace.store_path)
+                old, self.store = self.store, fresh
+                old.close()
+            return self._reload_if_changed()
+
+    def _reload_if_changed(self) -> list[Any]:
+        """A console that does not run the engine still loads changed files again."""
+        from console.runtime.engine import Event
+        from console.runtime.lastgood import config_changed, load_config, reload_workspace
+
+        if self._config is None or not config_changed(self._config):
+            return []
+        self.workspace = reload_workspace(self.workspace, self.store)
+        with self._config_lock:
+            self._config = load_config(self.workspace, self.store, self.clock())
+        return [Event(self.clock(), "config", "configuration reloaded")]
+
+    def trigger_degradation(self) -> bool:
+        """Make the demo's champion degrade now (the demo's key); False without a simulator."""
+        if self.runs_engine and self.engine is None:
+            self.tick()
+        for collector in getattr(self.engine, "collectors", []):
+            if getattr(collector, "kind", "") == "demo":
+                collector.trigger(self.clock())
+                return True
+        return False
+
+    def registry(self, name: str | None = None) -> tuple[Any, Any]:
+        """(config, adapter) of the named or first registry."""
+        from console.registry import open_registry, pick_registry
+
+        config = pick_registry(self.workspace, name)
+        return config, open_registry(config, store=self.store, clock=self.clock,
+                                     workspace=self.workspace)
+
+    def action_env(self, registry_name: str | None = None) -> Any:
+        from console.actions import ActionEnv
+
+        config, registry = self.registry(registry_name)
+        rows = self.store.query("SELECT id FROM incidents WHERE status NOT IN ('resolved', 'closed') "
+                                "ORDER BY created_at DESC LIMIT 1")[1]
+        return ActionEnv(store=self.store, registry=registry, actor=self.actor, clock=self.clock,
+                         allow_actions=self.workspace.allow_actions and self.owner,
+                         protected_models=list(config.protected_models),
+                         incident_id=int(rows[0][0]) if rows else None,
+                         workspace_path=str(self.workspace.path))
+
+    def close(self) -> None:
+        for future in self._ahead.values():   # a read still running must not lose its store
+            future.exception()
+        if self.control is not None:
+            self.control.stop()
+        self.store.close()
+
+
+def freeze_startup_objects() -> None:
+    """Exempt everything alive now (modules, classes, the engine) from garbage collection.
+
+    A full collection walks every object; with pandas, pyarrow and Textual loaded that takes
+    50-100 ms, and a collection in a worker thread holds the GIL, so the console's event
+    loop would stall that long.  What is created later is collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.enable()     # `oncall console` starts with collection off

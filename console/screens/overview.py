@@ -1,0 +1,311 @@
+"""What the console's screens show, computed from the store (no Textual here).
+
+Each function takes the store (and `now` where time matters) and returns plain rows,
+so the screens stay thin and the numbers are tested without a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from console.config.durations import format_duration
+from console.store.notes import notes_text
+from console.store.refused import refused_text
+
+HOUR, SIX_HOURS = timedelta(hours=1), timedelta(hours=6)
+_READ_ONLY_STARTS = ("select", "with", "describe", "show", "explain", "from", "summarize",
+                     "values", "table", "(")
+
+
+def is_read_only_sql(sql: str) -> bool:
+    """Whether a statement reads only (the store is opened read-only too, where it can be)."""
+    words = sql.strip().split(None, 1)
+    return bool(words) and words[0].lower().startswith(_READ_ONLY_STARTS) and ";" not in sql.strip().rstrip(";")
+
+
+def run_read_only_sql(store: Any, sql: str) -> tuple[list[str], list[tuple]]:
+    """Run a user's query; on a writable store inside a transaction that is rolled back."""
+    if not is_read_only_sql(sql):
+        raise ValueError("read-only SQL only (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN)")
+    if store.read_only:
+        return store.query(sql)
+    cur = store.cursor()
+    try:
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            cur.execute(sql)
+            columns = [d[0] for d in cur.description or []]
+            return columns, cur.fetchall()
+        finally:
+            cur.execute("ROLLBACK")
+    finally:
+        cur.close()
+
+
+# -- SLO board -------------------------------------------------------------------------
+
+@dataclass
+class SLORow:
+    name: str
+    service: str
+    objective: float
+    sli: float | None
+    budget_remaining: float | None
+    burn_1h: float | None
+    burn_6h: float | None
+    time_to_exhaustion: timedelta | None
+    state: str
+    group: dict[str, str] = field(default_factory=dict)
+
+
+def slo_board(store: Any, slos: list[Any], now: datetime) -> list[SLORow]:
+    """One row per SLO group at `now`: SLI, budget left, burn 1h/6h, time to exhaustion."""
+    if not slos:
+        return []
+    from console.slo.status import slo_status
+
+    rows = []
+    for status in slo_status(store, slos, now):
+        rows.append(SLORow(
+            name=status.slo.name, service=status.slo.service, objective=status.slo.objective,
+            sli=status.sli, budget_remaining=status.budget_remaining,
+            burn_1h=status.windows[HOUR].burn, burn_6h=status.windows[SIX_HOURS].burn,
+            time_to_exhaustion=status.time_to_exhaustion, state=status.state,
+            group=dict(status.group)))
+    return rows
+
+
+def budget_bar(remaining: float | None, width: int = 10) -> str:
+    """`███████░░░ 72%`; an overspent budget shows as an empty bar with a negative share."""
+    if remaining is None:
+        return "no data"
+    filled = max(0, min(width, round(remaining * width)))
+    return "█" * filled + "░" * (width - filled) + f" {remaining * 100:.0f}%"
+
+
+def fmt_burn(burn: float | None) -> str:
+    return "no data" if burn is None else f"{burn:.2f}x"
+
+
+def fmt_percent(value: float | None, digits: int = 3) -> str:
+    return "no data" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def fmt_age(delta: timedelta | None) -> str:
+    if delta is None:
+        return "—"
+    seconds = int(delta.total_seconds())
+    if seconds < 60:
+        return f"{seconds}s"
+    return format_duration(timedelta(seconds=seconds - seconds % 60 if seconds < 86400
+                                     else seconds - seconds % 3600))
+
+
+# -- alerts ------------------------------------------------------------------------------
+
+@dataclass
+class AlertRow:
+    fingerprint: str
+    name: str
+    state: str
+    since: datetime | None
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    value: float | None
+    source: str
+    silenced: bool
+    inhibited: bool
+
+    def label_text(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in sorted(self.labels.items()) if k != "alertname")
+
+
+_STATE_ORDER = "CASE state WHEN 'firing' THEN 0 WHEN 'pending' THEN 1 WHEN 'resolved' THEN 2 ELSE 3 END"
+
+
+def alert_rows(store: Any, *, states: tuple[str, ...] | None = None, limit: int = 2000) -> list[AlertRow]:
+    """Alerts, firing first, then pending, then resolved; newest first within a state."""
+    where = ""
+    params: list[Any] = []
+    if states:
+        where = f"WHERE state IN ({', '.join('?' for _ in states)})"
+        params = list(states)
+    rows = store.query(f"""
+        SELECT fingerprint, name, state, coalesce(active_since, resolved_at), labels, annotations,
+               value, source, coalesce(silenced_by, '[]'), coalesce(inhibited_by, '[]')
+        FROM alerts {where}
+        ORDER BY {_STATE_ORDER}, coalesce(active_since, resolved_at) DESC NULLS LAST, name
+        LIMIT {int(limit)}
+    """, params)[1]
+    return [AlertRow(r[0], r[1], r[2], r[3], json.loads(r[4] or "{}"), json.loads(r[5] or "{}"),
+                     r[6], r[7], r[8] not in ("[]", ""), r[9] not in ("[]", "")) for r in rows]
+
+
+@dataclass
+class AlertDetail:
+    alert: AlertRow
+    history: list[tuple[datetime, str, str, float | None]]
+    values: list[tuple[datetime, float | None]]
+    logs: list[tuple[Any, ...]]
+    changes: list[tuple[Any, ...]]
+
+
+def alert_detail(store: Any, fingerprint: str, *, logs_around: timedelta = timedelta(minutes=15),
+                 changes_before: timedelta = timedelta(days=2)) -> AlertDetail | None:
+    """An alert with its state history, values, the logs around its start, the changes before it."""
+    rows = [a for a in alert_rows(store) if a.fingerprint == fingerprint]
+    if not rows:
+        return None
+    alert = rows[0]
+    history = store.query("""
+        SELECT ts, coalesce(from_state, ''), to_state, value FROM alert_history
+        WHERE fingerprint = ? ORDER BY ts""", [fingerprint])[1]
+    values = [(r[0], r[3]) for r in history if r[3] is not None]
+    start = alert.since or (history[0][0] if history else None)
+    logs: list[tuple[Any, ...]] = []
+    changes: list[tuple[Any, ...]] = []
+    if start is not None:
+        service = alert.labels.get("service")
+        logs = logs_window(store, LogFilter(service=service, since=start - logs_around,
+                                            until=start + logs_around), limit=200, newest_first=False)
+        changes = store.query("""
+            SELECT ts, kind, model, version, actor, detail FROM changes
+            WHERE ts <= ? AND ts >= ? ORDER BY ts DESC LIMIT 50""",
+                              [start, start - changes_before])[1]
+    return AlertDetail(alert, history, values, logs, changes)
+
+
+# -- logs ----------------------------------------------------------------------------------
+
+@dataclass
+class LogFilter:
+    service: str | None = None
+    level: str | None = None
+    text: str | None = None        # substring, or /regex/
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = ["true"], []
+        if self.service:
+            clauses.append("service = ?")
+            params.append(self.service)
+        if self.level:
+            clauses.append("level = ?")
+            params.append(self.level.lower())
+        if self.text:
+            if len(self.text) > 2 and self.text.startswith("/") and self.text.endswith("/"):
+                pattern = self.text[1:-1]
+                re.compile(pattern)   # a bad pattern is the user's error, said before SQL runs
+                clauses.append("regexp_matches(left(message, 4096), ?)")
+                params.append(pattern)
+            else:
+                clauses.append("contains(lower(message), ?)")
+                params.append(self.text.lower())
+        if self.since:
+            clauses.append("ts >= ?")
+            params.append(self.since)
+        if self.until:
+            clauses.append("ts <= ?")
+            params.append(self.until)
+        return " AND ".join(clauses), params
+
+
+LOG_COLUMNS = ("time", "level", "service", "message")
+
+
+def logs_window(store: Any, filters: LogFilter, *, offset: int = 0, limit: int = 100,
+                newest_first: bool = True) -> list[tuple[Any, ...]]:
+    """One window of log lines: only the rows on screen are fetched."""
+    where, params = filters.where()
+    order = "DESC" if newest_first else "ASC"
+    return store.query(f"""
+        SELECT ts, level, service, message FROM logs WHERE {where}
+        ORDER BY ts {order}, line_offset {order} LIMIT {int(limit)} OFFSET {int(offset)}
+    """, params)[1]
+
+
+def logs_count(store: Any, filters: LogFilter) -> int:
+    where, params = filters.where()
+    return store.query(f"SELECT count(*) FROM logs WHERE {where}", params)[1][0][0]
+
+
+# -- metrics -----------------------------------------------------------------------------
+
+@dataclass
+class MetricSeries:
+    labels: dict[str, str]
+    points: list[tuple[datetime, float]]
+
+
+def metric_series(store: Any, selector_text: str, start: datetime, end: datetime,
+                  *, max_series: int = 20, max_points: int = 240) -> list[MetricSeries]:
+    """The selector's series between start and end, averaged into at most `max_points` buckets."""
+    from console.store.selectors import parse_selector, where_sql
+
+    selector = parse_selector(selector_text)
+    span = max((end - start).total_seconds(), 1)
+    bucket_s = max(1, int(span // max_points))
+    rows = store.query(f"""
+        WITH sel AS (SELECT id, name, labels FROM series WHERE {where_sql(selector)}
+                     ORDER BY name, labels LIMIT {int(max_series)})
+        SELECT sel.name, sel.labels,
+               time_bucket(INTERVAL '{bucket_s} seconds', x.ts, ?::TIMESTAMP) AS t, last(x.value ORDER BY x.ts)
+        FROM samples x JOIN sel ON sel.id = x.series_id
+        WHERE x.ts BETWEEN ? AND ?
+        GROUP BY ALL ORDER BY 1, 2, 3
+    """, [start, start, end])[1]
+    out: dict[tuple[str, str], MetricSeries] = {}
+    for name, labels, t, value in rows:
+        key = (name, labels)
+        if key not in out:
+            out[key] = MetricSeries({"__name__": name, **json.loads(labels)}, [])
+        out[key].points.append((t, value))
+    return list(out.values())
+
+
+# -- collectors, incidents, changes --------------------------------------------------------
+
+COLLECTOR_COLUMNS = ("collector", "health", "last success", "rows", "last error or note")
+
+
+def overview(store: Any, slos: list[Any], now: datetime, *, with_slos: bool = True
+             ) -> dict[str, Any]:
+    """What the Overview shows; without the SLO board (its costly part) when `with_slos` is off."""
+    return {"slos": slo_board(store, slos, now) if with_slos else None,
+            "alerts": alert_rows(store, states=("firing", "pending"), limit=100),
+            "incidents": open_incidents(store),
+            "collectors": collector_rows(store)}
+
+
+def session_overview(session: Any) -> dict[str, Any]:
+    """The Overview of a session's store at its clock's now (what the console shows first)."""
+    return overview(session.store, session.slos, session.clock())
+
+
+def collector_rows(store: Any) -> list[tuple[Any, ...]]:
+    rows = store.query("""
+        SELECT name, healthy, last_success, rows_ingested, last_error, notes, refused
+        FROM collector_state WHERE name NOT LIKE 'import:%' ORDER BY name""")[1]
+    from console.core.secrets import redact    # an error stored before errors were redacted
+
+    return [(n, "up" if ok else "DOWN", ts, count,
+             "; ".join(filter(None, [notes_text(notes) if ok else redact(err or ""),
+                                     refused_text(refused)])))
+            for n, ok, ts, count, err, notes, refused in rows]
+
+
+def open_incidents(store: Any) -> list[tuple[Any, ...]]:
+    return store.query("""
+        SELECT id, severity, status, title, created_at FROM incidents
+        WHERE status NOT IN ('resolved', 'closed') ORDER BY created_at DESC""")[1]
+
+
+def recent_changes(store: Any, limit: int = 50) -> list[tuple[Any, ...]]:
+    return store.query(f"""
+        SELECT ts, kind, model, version, actor FROM changes ORDER BY ts DESC LIMIT {int(limit)}
+    """)[1]

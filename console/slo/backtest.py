@@ -1,0 +1,151 @@
+"""SLO backtests: every window's error ratio and every alert condition over a time grid.
+
+Kept apart from `console.slo.status` (status, loading) so that the console's first frame does
+not import numpy and pyarrow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from console.slo.status import (LOOKBACK, SLO, WINDOWS, AlertCondition, _good_based, _group_labels,
+                         _increases_sql, _ms, _selection_rows, slo_alert_conditions)
+
+
+def _selection(cur: Any, slos: list[SLO]) -> pa.Table:
+    """Which series feed which SLO's numerator and denominator: (slo, role, series_id, grp)."""
+    rows = _selection_rows(cur, slos)
+    return pa.table({"slo": pa.array([r["slo"] for r in rows], pa.int64()),
+                     "role": pa.array([r["role"] for r in rows], pa.string()),
+                     "series_id": pa.array([r["series_id"] for r in rows], pa.int64()),
+                     "grp": pa.array([r["grp"] for r in rows], pa.string())})
+
+
+@dataclass
+class Backtest:
+    """One SLO group over a grid: per-window error ratios, and when each condition held."""
+
+    slo: SLO
+    group: dict[str, str]
+    times: np.ndarray                      # grid, epoch ms
+    error_ratio: dict[timedelta, np.ndarray]   # NaN where no value
+    status: dict[timedelta, np.ndarray]    # 0 ok, 1 no data, 2 no traffic, 3 low traffic
+    held: dict[str, np.ndarray]            # condition name -> bool per grid point
+    conditions: list[AlertCondition]
+
+    STATUS = ("ok", "no data", "no traffic", "low traffic")
+
+    def intervals(self, name: str) -> list[tuple[int, int]]:
+        """Runs of grid points where the condition held: (first ms, last ms)."""
+        return _runs(self.times, self.held[name])
+
+    def severity_runs(self, severity: str) -> list[tuple[int, int]]:
+        """Runs where any condition of this severity held: how many times it would have fired."""
+        names = [c.name for c in self.conditions if c.severity == severity]
+        if not names:
+            return []
+        mask = np.logical_or.reduce([self.held[n] for n in names])
+        return _runs(self.times, mask)
+
+
+def _runs(times: np.ndarray, mask: np.ndarray) -> list[tuple[int, int]]:
+    if not mask.any():
+        return []
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    return [(int(times[s]), int(times[e])) for s, e in zip(starts, ends)]
+
+
+def backtest(store: Any, slos: list[SLO], start: datetime, end: datetime,
+             step: timedelta) -> list[Backtest]:
+    """Every SLO group over the grid start, start+step, …, end (inclusive)."""
+    if not slos:
+        return []
+    if step.total_seconds() <= 0:
+        raise ValueError("step must be positive")
+    longest = max(WINDOWS)
+    sql = _increases_sql() + """
+        SELECT sel.slo, sel.role, sel.grp, i.t, sum(i.inc) AS inc, count(*) AS n
+        FROM inc i JOIN sel ON sel.series_id = i.series_id
+        GROUP BY ALL ORDER BY sel.slo, sel.grp, sel.role, i.t
+    """
+    cur = store.cursor()
+    try:
+        cur.register("_slo_sel", _selection(cur, slos))
+        table = cur.sql(sql, params=[start - longest - LOOKBACK, end]).to_arrow_table()
+    finally:
+        cur.close()
+    step_ms = int(step.total_seconds() * 1000)
+    times = np.arange(_ms(start), _ms(end) + 1, step_ms, dtype=np.int64)
+    cols = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+    results: list[Backtest] = []
+    if len(table):
+        slo_col, role_col, grp_col = cols["slo"], cols["role"], cols["grp"]
+        boundaries = np.flatnonzero((slo_col[1:] != slo_col[:-1]) | (role_col[1:] != role_col[:-1])
+                                    | (grp_col[1:] != grp_col[:-1])) + 1
+        starts = np.concatenate(([0], boundaries))
+        stops = np.concatenate((boundaries, [len(table)]))
+        parts: dict[tuple[int, str], dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        for a, b in zip(starts, stops):
+            t = cols["t"][a:b].astype(np.int64)
+            parts.setdefault((int(slo_col[a]), str(grp_col[a])), {})[str(role_col[a])] = (
+                t, np.cumsum(cols["inc"][a:b].astype(np.float64)),
+                np.cumsum(cols["n"][a:b].astype(np.int64)))
+        for (slo_index, grp), roles in parts.items():
+            if "den" in roles:
+                results.append(_backtest_group(slos[slo_index], _group_labels(grp), times, roles))
+    present = {r.slo.name for r in results}
+    for slo in slos:
+        if slo.name not in present:
+            results.append(_backtest_group(slo, {}, times, {}))
+    order = {s.name: i for i, s in enumerate(slos)}
+    results.sort(key=lambda r: (order[r.slo.name], sorted(r.group.items())))
+    return results
+
+
+def _at(series: tuple[np.ndarray, np.ndarray, np.ndarray] | None, query: np.ndarray
+        ) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative increase and sample count at each query time (last sample at or before it)."""
+    if series is None:
+        return np.zeros(len(query)), np.zeros(len(query), dtype=np.int64)
+    t, cum, count = series
+    idx = np.searchsorted(t, query, side="right") - 1
+    safe = np.maximum(idx, 0)
+    return (np.where(idx >= 0, cum[safe], 0.0), np.where(idx >= 0, count[safe], 0))
+
+
+def _backtest_group(slo: SLO, group: dict[str, str], times: np.ndarray,
+                    roles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Backtest:
+    good_based = _good_based(slo)
+    num_now, _ = _at(roles.get("num"), times)
+    den_now, n_now = _at(roles.get("den"), times)
+    ratios: dict[timedelta, np.ndarray] = {}
+    statuses: dict[timedelta, np.ndarray] = {}
+    for window in WINDOWS:
+        w_ms = int(window.total_seconds() * 1000)
+        num_then, _ = _at(roles.get("num"), times - w_ms)
+        den_then, n_then = _at(roles.get("den"), times - w_ms)
+        seconds = window.total_seconds()
+        num, den, count = num_now - num_then, den_now - den_then, n_now - n_then
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate_ratio = (num / seconds) / (den / seconds)
+            ratio = 1 - rate_ratio if good_based else rate_ratio
+        status = np.zeros(len(times), dtype=np.int8)
+        status[den <= 0] = 2
+        status[count == 0] = 1
+        if slo.min_events is not None:
+            status[(status == 0) & (den < slo.min_events)] = 3
+        ratio = np.where((status == 0) & np.isfinite(ratio), ratio, np.nan)
+        ratios[window], statuses[window] = ratio, status
+    conditions = slo_alert_conditions(slo)
+    held = {}
+    for cond in conditions:
+        with np.errstate(invalid="ignore"):
+            held[cond.name] = ((ratios[cond.long_window] > cond.threshold)
+                               & (ratios[cond.short_window] > cond.threshold))
+    return Backtest(slo, group, times, ratios, statuses, held, conditions)
