@@ -48,8 +48,10 @@ def main() -> None:
     methods = sorted({c.method for c in result.columns})
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"drift: {args.rows:,} reference x {args.rows:,} current rows x {args.columns} numeric columns")
-    print(f"  tests used: {', '.join(methods)}; drifted {result.drifted_columns}/{len(result.columns)}, "
-          f"dataset drift {result.drifted}")
+    print(
+        f"  tests used: {', '.join(methods)}; drifted {result.drifted_columns}/{len(result.columns)}, "
+        f"dataset drift {result.drifted}"
+    )
     print(f"  ours (default tests, all columns)   {ours:7.2f} s   target <= 5 s")
     print(f"  baseline scipy ks_2samp, same cols  {baseline:7.2f} s")
     print(f"  ratio baseline/ours                 {baseline / ours:7.1f}x")

@@ -22,22 +22,26 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from console.store.importer import import_file  # noqa: E402
-from console.store import Store, canonical_labels, ingest_samples  # noqa: E402
+from console.store import Store, canonical_labels, ingest_samples
+from console.store.importer import import_file
 
 START_US = 1_700_000_000_000_000
 
 
 def sample_table(n_series: int, points: int, offset: int = 0) -> pa.Table:
-    labels = [canonical_labels({"instance": f"host-{i}:9100", "code": str(200 + i % 5),
-                                "job": "api"}) for i in range(n_series)]
+    labels = [
+        canonical_labels({"instance": f"host-{i}:9100", "code": str(200 + i % 5), "job": "api"})
+        for i in range(n_series)
+    ]
     ts = (np.arange(points, dtype=np.int64) + offset) * 60_000_000 + START_US
-    return pa.table({
-        "name": pa.array(["http_requests_total"] * (n_series * points)),
-        "labels": pa.array(np.repeat(np.array(labels, dtype=object), points)),
-        "ts": pa.array(np.tile(ts, n_series), pa.timestamp("us")),
-        "value": np.random.default_rng(1).random(n_series * points),
-    })
+    return pa.table(
+        {
+            "name": pa.array(["http_requests_total"] * (n_series * points)),
+            "labels": pa.array(np.repeat(np.array(labels, dtype=object), points)),
+            "ts": pa.array(np.tile(ts, n_series), pa.timestamp("us")),
+            "value": np.random.default_rng(1).random(n_series * points),
+        }
+    )
 
 
 def bench_bulk(tmp: Path, n_samples: int) -> None:
@@ -55,19 +59,25 @@ def bench_bulk(tmp: Path, n_samples: int) -> None:
         started = time.perf_counter()
         with store.transaction() as cur:
             ids: dict[str, int] = {}
-            for row in sample:   # the naive way: intern and insert one row at a time
+            for row in sample:  # the naive way: intern and insert one row at a time
                 key = row["name"] + row["labels"]
                 if key not in ids:
-                    cur.execute("INSERT INTO series VALUES (nextval('series_id_seq'), ?, ?, ?) "
-                                "RETURNING id", [row["name"], row["labels"], key])
+                    cur.execute(
+                        "INSERT INTO series VALUES (nextval('series_id_seq'), ?, ?, ?) RETURNING id",
+                        [row["name"], row["labels"], key],
+                    )
                     ids[key] = cur.fetchone()[0]
-            cur.executemany("INSERT INTO samples VALUES (?, ?, ?)",
-                            [[ids[r["name"] + r["labels"]], r["ts"], r["value"]] for r in sample])
+            cur.executemany(
+                "INSERT INTO samples VALUES (?, ?, ?)",
+                [[ids[r["name"] + r["labels"]], r["ts"], r["value"]] for r in sample],
+            )
         naive = rows / (time.perf_counter() - started)
-    print(f"(a) bulk ingest with interning: {bulk:,.0f} samples/s ({added:,} samples, "
-          f"{n_series} series); row-by-row executemany: {naive:,.0f} samples/s "
-          f"({rows:,} rows); ratio {bulk / naive:,.0f}x; target >= 1,000,000 samples/s: "
-          f"{'met' if bulk >= 1_000_000 else 'NOT met'}")
+    print(
+        f"(a) bulk ingest with interning: {bulk:,.0f} samples/s ({added:,} samples, "
+        f"{n_series} series); row-by-row executemany: {naive:,.0f} samples/s "
+        f"({rows:,} rows); ratio {bulk / naive:,.0f}x; target >= 1,000,000 samples/s: "
+        f"{'met' if bulk >= 1_000_000 else 'NOT met'}"
+    )
 
 
 def bench_text(tmp: Path, n_lines: int) -> None:
@@ -78,8 +88,10 @@ def bench_text(tmp: Path, n_lines: int) -> None:
         fh.write("# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\n")
         for i in range(n_lines):
             s = i % 500
-            fh.write(f'http_requests_total{{code="{200 + s % 5}",instance="host-{s}:9100",'
-                     f'job="api"}} {i} {1_700_000_000_000 + (i // 500) * 15_000}\n')
+            fh.write(
+                f'http_requests_total{{code="{200 + s % 5}",instance="host-{s}:9100",'
+                f'job="api"}} {i} {1_700_000_000_000 + (i // 500) * 15_000}\n'
+            )
     text = path.read_text()
     started = time.perf_counter()
     parsed = sum(len(family.samples) for family in text_string_to_metric_families(text))
@@ -91,10 +103,12 @@ def bench_text(tmp: Path, n_lines: int) -> None:
         import_s = time.perf_counter() - started
     assert report.added == parsed == n_lines, (report.added, parsed)
     ratio = parse_s / import_s
-    print(f"(b) oncall import end to end: {n_lines / import_s:,.0f} lines/s ({import_s:.2f} s); "
-          f"prometheus_client.parser parsing only: {n_lines / parse_s:,.0f} lines/s "
-          f"({parse_s:.2f} s); ratio {ratio:.1f}x; target >= 10x: "
-          f"{'met' if ratio >= 10 else 'NOT met'}")
+    print(
+        f"(b) oncall import end to end: {n_lines / import_s:,.0f} lines/s ({import_s:.2f} s); "
+        f"prometheus_client.parser parsing only: {n_lines / parse_s:,.0f} lines/s "
+        f"({parse_s:.2f} s); ratio {ratio:.1f}x; target >= 10x: "
+        f"{'met' if ratio >= 10 else 'NOT met'}"
+    )
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collectors.logfile import LogfileCollector, LogfileOptions  # noqa: E402
-from console.store import Store  # noqa: E402
+from collectors.logfile import LogfileCollector, LogfileOptions
+from console.store import Store
 
 TARGET = 200_000
 
@@ -34,11 +34,20 @@ def write_log(path: Path, lines: int, seed: int = 1) -> None:
     levels = ["info"] * 90 + ["warning"] * 8 + ["error"] * 2
     with open(path, "w") as fh:
         for i in range(lines):
-            fh.write(json.dumps({
-                "ts": (start + timedelta(milliseconds=37 * i)).isoformat() + "Z",
-                "level": rng.choice(levels), "service": "fraud-scoring",
-                "message": "scored transaction", "request_id": f"req-{i:08d}",
-                "latency_ms": rng.randint(5, 400), "model": "fraud-detector"}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "ts": (start + timedelta(milliseconds=37 * i)).isoformat() + "Z",
+                        "level": rng.choice(levels),
+                        "service": "fraud-scoring",
+                        "message": "scored transaction",
+                        "request_id": f"req-{i:08d}",
+                        "latency_ms": rng.randint(5, 400),
+                        "model": "fraud-detector",
+                    }
+                )
+                + "\n"
+            )
 
 
 def main() -> int:
@@ -51,8 +60,11 @@ def main() -> int:
         size_mb = log.stat().st_size / 1e6
 
         began = time.perf_counter()
-        counted = int(subprocess.run(["wc", "-l", str(log)], capture_output=True, text=True,
-                                     check=True).stdout.split()[0])
+        counted = int(
+            subprocess.run(["wc", "-l", str(log)], capture_output=True, text=True, check=True).stdout.split()[
+                0
+            ]
+        )
         wc_s = time.perf_counter() - began
 
         store = Store.open(Path(tmp) / "bench.duckdb")
@@ -66,12 +78,18 @@ def main() -> int:
     rate = stored / ingest_s
     print(f"file: {counted:,} lines, {size_mb:.0f} MB")
     print(f"wc -l            {wc_s:8.3f} s  {counted / wc_s:14,.0f} lines/s")
-    print(f"logfile ingest   {ingest_s:8.3f} s  {rate:14,.0f} lines/s  "
-          f"({stored:,} rows stored, {result.rows:,} new)")
-    print(f"  (process CPU {ingest_cpu:.2f} s; load average {os.getloadavg()[0]:.1f} on "
-          f"{os.cpu_count()} CPUs: a busy machine lowers the figure)")
-    print(f"ratio ingest/wc  {wc_s / ingest_s:8.4f}   target >= {TARGET:,} lines/s: "
-          f"{'met' if rate >= TARGET else 'NOT met'}")
+    print(
+        f"logfile ingest   {ingest_s:8.3f} s  {rate:14,.0f} lines/s  "
+        f"({stored:,} rows stored, {result.rows:,} new)"
+    )
+    print(
+        f"  (process CPU {ingest_cpu:.2f} s; load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} CPUs: a busy machine lowers the figure)"
+    )
+    print(
+        f"ratio ingest/wc  {wc_s / ingest_s:8.4f}   target >= {TARGET:,} lines/s: "
+        f"{'met' if rate >= TARGET else 'NOT met'}"
+    )
     return 0 if stored == counted else 1
 
 

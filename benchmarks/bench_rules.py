@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from console.alerts.state import AlertEngine  # noqa: E402
-from console.rules.evaluation import evaluate  # noqa: E402
-from console.rules.model import Rule, Threshold  # noqa: E402
-from console.store import Store  # noqa: E402
+from console.alerts.state import AlertEngine
+from console.rules.evaluation import evaluate
+from console.rules.model import Rule, Threshold
+from console.store import Store
 
 END = datetime(2026, 11, 20, 12, 0)
 DAYS = 30
@@ -36,13 +36,16 @@ def build(path: Path) -> None:
         print(f"building {path} (30 days × 1,000 series at 1 minute) …", flush=True)
         started = time.perf_counter()
         with store.transaction() as cur:
-            cur.execute("""
+            cur.execute(
+                """
                 INSERT INTO series (id, name, labels, key)
                 SELECT row_number() OVER (), m.name,
                        '{"instance":"i' || i || '","service":"s' || s || '"}',
                        m.name || '{"instance":"i' || i || '","service":"s' || s || '"}'
                 FROM (SELECT unnest(?) AS name) m, range(10) a(s), range(10) b(i)
-            """, [METRICS])
+            """,
+                [METRICS],
+            )
             cur.execute(f"""
                 INSERT INTO samples
                 SELECT s.id, TIMESTAMP '{END - timedelta(days=DAYS)}' + to_minutes(t.m + 1),
@@ -76,16 +79,29 @@ def make_rules(count: int) -> list[Rule]:
         if i % 5 == 4:
             by_arg = "" if by is None else f", by={by!r}"
             q = ", q=0.9" if fn == "quantile" else ""
-            expr = (f"SELECT * FROM {{{{ {fn}('{selector}', '{window}'{by_arg}{q}) }}}} "
-                    f"WHERE value > {limit}")
-            rules.append(Rule(f"Sql{i}", expr, group=f"g{i % 20}", for_=timedelta(minutes=5),
-                              labels={"severity": "ticket"}))
+            expr = f"SELECT * FROM {{{{ {fn}('{selector}', '{window}'{by_arg}{q}) }}}} WHERE value > {limit}"
+            rules.append(
+                Rule(
+                    f"Sql{i}",
+                    expr,
+                    group=f"g{i % 20}",
+                    for_=timedelta(minutes=5),
+                    labels={"severity": "ticket"},
+                )
+            )
         else:
-            rules.append(Rule(f"Threshold{i}", Threshold(selector, fn, _minutes(window), ">",
-                                                         limit, by, 0.9 if fn == "quantile" else None),
-                              group=f"g{i % 20}", for_=timedelta(minutes=5),
-                              labels={"severity": "page"},
-                              annotations={"summary": "{{ labels.service }} at {{ value }}"}))
+            rules.append(
+                Rule(
+                    f"Threshold{i}",
+                    Threshold(
+                        selector, fn, _minutes(window), ">", limit, by, 0.9 if fn == "quantile" else None
+                    ),
+                    group=f"g{i % 20}",
+                    for_=timedelta(minutes=5),
+                    labels={"severity": "page"},
+                    annotations={"summary": "{{ labels.service }} at {{ value }}"},
+                )
+            )
     return rules
 
 
@@ -104,7 +120,7 @@ def main() -> None:
     rules = make_rules(args.rules)
     with Store.open(path) as store:
         engine = AlertEngine(store, rules)
-        evaluate(store, rules[:20], END)                     # warm up
+        evaluate(store, rules[:20], END)  # warm up
         batched = []
         for cycle in range(args.cycles):
             report = engine.run(END + timedelta(minutes=cycle))
@@ -119,16 +135,23 @@ def main() -> None:
         mismatched = sum(
             sorted((tuple(sorted(i.labels.items())), round(i.value or 0, 6)) for i in a.instances)
             != sorted((tuple(sorted(i.labels.items())), round(i.value or 0, 6)) for i in b.instances)
-            for a, b in zip(same, independent))
+            for a, b in zip(same, independent)
+        )
     best = min(batched)
-    print(f"{len(rules)} rules over {DAYS} days × 1,000 series at 1 minute "
-          f"({DAYS * 1440 * 1000 / 1e6:.1f} M samples); {firing} alerts active")
-    print(f"  batched cycle (engine.run: evaluate, state machine, save)  "
-          f"{best:7.3f} s  (cycles: {', '.join(f'{s:.3f}' for s in batched)})")
+    print(
+        f"{len(rules)} rules over {DAYS} days × 1,000 series at 1 minute "
+        f"({DAYS * 1440 * 1000 / 1e6:.1f} M samples); {firing} alerts active"
+    )
+    print(
+        f"  batched cycle (engine.run: evaluate, state machine, save)  "
+        f"{best:7.3f} s  (cycles: {', '.join(f'{s:.3f}' for s in batched)})"
+    )
     print(f"  baseline: the same rules as independent queries (evaluate only) {single:7.3f} s")
-    print(f"  ratio  {single / best:.1f}× faster; target ≤ 1 s per cycle: "
-          f"{'met' if best <= 1.0 else 'NOT met'}; results identical: "
-          f"{'yes' if not mismatched else f'no ({mismatched} rules differ)'}")
+    print(
+        f"  ratio  {single / best:.1f}× faster; target ≤ 1 s per cycle: "
+        f"{'met' if best <= 1.0 else 'NOT met'}; results identical: "
+        f"{'yes' if not mismatched else f'no ({mismatched} rules differ)'}"
+    )
 
 
 if __name__ == "__main__":

@@ -29,27 +29,39 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from console.config.durations import format_duration  # noqa: E402
-from console.store.importer import import_file  # noqa: E402
-from console.slo.status import SLO, WINDOWS, slo_status  # noqa: E402
-from console.slo.backtest import backtest  # noqa: E402
-from console.slo.sums import clear_cache  # noqa: E402
-from console.store import Store, canonical_labels, ingest_samples  # noqa: E402
-from tests.servers import free_port, require_binary, start_server  # noqa: E402
+from console.config.durations import format_duration
+from console.slo.backtest import backtest
+from console.slo.status import SLO, WINDOWS, slo_status
+from console.slo.sums import clear_cache
+from console.store import Store, canonical_labels, ingest_samples
+from console.store.importer import import_file
+from tests.servers import free_port, require_binary, start_server
 
 START = datetime(2026, 1, 1)
 BOUNDS = ("0.05", "0.1", "0.25", "1", "+Inf")
 
 SLOS = [
-    SLO.model_validate({"name": "availability", "objective": 99.9, "sli": {"ratio": {
-        "bad": 'http_requests_total{code=~"5.."}', "total": "http_requests_total"}}}),
-    SLO.model_validate({"name": "latency", "objective": 99, "sli": {"latency": {
-        "buckets": "http_request_duration_seconds_bucket", "threshold": 0.25}}}),
+    SLO.model_validate(
+        {
+            "name": "availability",
+            "objective": 99.9,
+            "sli": {"ratio": {"bad": 'http_requests_total{code=~"5.."}', "total": "http_requests_total"}},
+        }
+    ),
+    SLO.model_validate(
+        {
+            "name": "latency",
+            "objective": 99,
+            "sli": {"latency": {"buckets": "http_request_duration_seconds_bucket", "threshold": 0.25}},
+        }
+    ),
 ]
 PROMQL = {
     "availability": 'sum(rate(http_requests_total{{code=~"5.."}}[{w}])) / sum(rate(http_requests_total[{w}]))',
-    "latency": ('1 - sum(rate(http_request_duration_seconds_bucket{{le="0.25"}}[{w}])) / '
-                'sum(rate(http_request_duration_seconds_bucket{{le="+Inf"}}[{w}]))'),
+    "latency": (
+        '1 - sum(rate(http_request_duration_seconds_bucket{{le="0.25"}}[{w}])) / '
+        'sum(rate(http_request_duration_seconds_bucket{{le="+Inf"}}[{w}]))'
+    ),
 }
 
 
@@ -63,7 +75,7 @@ def write_openmetrics(path: Path, days: int) -> None:
     n = days * 1440
     times = [str(_epoch(START) + 60 * i) for i in range(n)]
     incident = np.zeros(n, dtype=bool)
-    incident[n - 2 * 1440: n - 2 * 1440 + 120] = True
+    incident[n - 2 * 1440 : n - 2 * 1440 + 120] = True
     with open(path, "w") as out:
         out.write("# TYPE http_requests counter\n")
         for i in range(10):
@@ -72,8 +84,8 @@ def write_openmetrics(path: Path, days: int) -> None:
             e503 = rng.binomial(total, 0.0002)
             for code, inc in (("200", total - e500 - e503), ("500", e500), ("503", e503)):
                 values = np.cumsum(inc).tolist()
-                if i == 3:            # one restart
-                    values = values[:n // 2] + np.cumsum(inc[n // 2:]).tolist()
+                if i == 3:  # one restart
+                    values = values[: n // 2] + np.cumsum(inc[n // 2 :]).tolist()
                 name = f'http_requests_total{{code="{code}",instance="i{i}"}}'
                 out.writelines(f"{name} {v} {t}\n" for v, t in zip(values, times))
         out.write("# TYPE http_request_duration_seconds histogram\n")
@@ -95,15 +107,28 @@ def bench_backtest(root: Path, days: int) -> None:
     data = root / "m.om"
     write_openmetrics(data, days + 3)
     tsdb = root / "tsdb"
-    subprocess.run([require_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics",
-                    str(data), str(tsdb)], check=True, capture_output=True)
+    subprocess.run(
+        [require_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(data), str(tsdb)],
+        check=True,
+        capture_output=True,
+    )
     config = root / "prometheus.yml"
     config.write_text("scrape_configs: []\n")
     port = free_port()
-    server = start_server("prometheus", [
-        require_binary("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={tsdb}",
-        "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}",
-        "--query.timeout=10m"], port=port, workdir=root / "run", ready_path="/-/ready")
+    server = start_server(
+        "prometheus",
+        [
+            require_binary("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tsdb}",
+            "--storage.tsdb.retention.time=100y",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--query.timeout=10m",
+        ],
+        port=port,
+        workdir=root / "run",
+        ready_path="/-/ready",
+    )
     store = Store.open(root / "s.duckdb")
     try:
         import_file(store, data, now=datetime(2026, 2, 1))
@@ -118,9 +143,16 @@ def bench_backtest(root: Path, days: int) -> None:
         for slo in SLOS:
             for window in WINDOWS:
                 w = format_duration(window)
-                response = httpx.get(server.url + "/api/v1/query_range", params={
-                    "query": PROMQL[slo.name].format(w=w), "start": _epoch(start),
-                    "end": _epoch(end), "step": 60}, timeout=600)
+                response = httpx.get(
+                    server.url + "/api/v1/query_range",
+                    params={
+                        "query": PROMQL[slo.name].format(w=w),
+                        "start": _epoch(start),
+                        "end": _epoch(end),
+                        "step": 60,
+                    },
+                    timeout=600,
+                )
                 answers[slo.name, window] = response.json()["data"]["result"][0]["values"]
         prom_s = time.perf_counter() - begun
         worst, compared, alerts = 0.0, 0, 0
@@ -142,8 +174,10 @@ def bench_backtest(root: Path, days: int) -> None:
         print(f"    oncall   {ours_s:8.3f} s   ({alerts} alert intervals found)")
         print(f"    prometheus {prom_s:6.3f} s   (14 query_range calls)")
         print(f"    ratio    {prom_s / ours_s:8.1f}×   (target ≥ 10×)")
-        print(f"    answers  {compared} compared, max relative difference {worst:.2e} "
-              f"({'equal' if worst <= 1e-9 else 'DIFFERENT'} within 1e-9)")
+        print(
+            f"    answers  {compared} compared, max relative difference {worst:.2e} "
+            f"({'equal' if worst <= 1e-9 else 'DIFFERENT'} within 1e-9)"
+        )
     finally:
         store.close()
         server.stop()
@@ -162,55 +196,88 @@ def bench_status(root: Path, n_slos: int) -> None:
                 total = rng.integers(10, 100, n)
                 bad = rng.binomial(total, 0.0008)
                 for code, inc in (("200", total - bad), ("500", bad)):
-                    labels.append(np.full(n, canonical_labels({"service": f"s{i}", "code": code}),
-                                          dtype=object))
+                    labels.append(
+                        np.full(n, canonical_labels({"service": f"s{i}", "code": code}), dtype=object)
+                    )
                     stamps.append(ts)
                     values.append(np.cumsum(inc).astype(float))
                     names.append(np.full(n, "requests_total", dtype=object))
-            ingest_samples(store, pa.table({
-                "name": pa.array(np.concatenate(names)), "labels": pa.array(np.concatenate(labels)),
-                "ts": pa.array(np.concatenate(stamps), pa.timestamp("us")),
-                "value": np.concatenate(values)}))
-        slos = [SLO.model_validate({"name": f"s{i}", "objective": 99.9, "sli": {"ratio": {
-            "bad": f'requests_total{{service="s{i}",code=~"5.."}}',
-            "total": f'requests_total{{service="s{i}"}}'}}}) for i in range(n_slos)]
+            ingest_samples(
+                store,
+                pa.table(
+                    {
+                        "name": pa.array(np.concatenate(names)),
+                        "labels": pa.array(np.concatenate(labels)),
+                        "ts": pa.array(np.concatenate(stamps), pa.timestamp("us")),
+                        "value": np.concatenate(values),
+                    }
+                ),
+            )
+        slos = [
+            SLO.model_validate(
+                {
+                    "name": f"s{i}",
+                    "objective": 99.9,
+                    "sli": {
+                        "ratio": {
+                            "bad": f'requests_total{{service="s{i}",code=~"5.."}}',
+                            "total": f'requests_total{{service="s{i}"}}',
+                        }
+                    },
+                }
+            )
+            for i in range(n_slos)
+        ]
         clear_cache()
-        begun = time.perf_counter()      # the store's owner (engine, console) persists rollups
-        slo_status(store, slos, now - timedelta(minutes=1))    # a minute before
+        begun = time.perf_counter()  # the store's owner (engine, console) persists rollups
+        slo_status(store, slos, now - timedelta(minutes=1))  # a minute before
         build = time.perf_counter() - begun
         rollups = store.count("slo_rollups")
-        store.close()                  # measure as `oncall slo` reads: a fresh read-only open
+        store.close()  # measure as `oncall slo` reads: a fresh read-only open
         store = Store.open_read(root / "status.duckdb")
         begun = time.perf_counter()
         statuses = slo_status(store, slos, now, rollups=False)
         one_pass = time.perf_counter() - begun
-        store.close()                  # and open again: nothing of the one pass in DuckDB's buffers
+        store.close()  # and open again: nothing of the one pass in DuckDB's buffers
         store = Store.open_read(root / "status.duckdb")
         clear_cache()
         begun = time.perf_counter()
         cold_statuses = slo_status(store, slos, now, cache=False)
         cold = time.perf_counter() - begun
         refreshes = []
-        for minute in range(1, 4):       # the console refreshing as the clock moves on
+        for minute in range(1, 4):  # the console refreshing as the clock moves on
             begun = time.perf_counter()
             slo_status(store, slos, now + timedelta(minutes=minute))
             refreshes.append(time.perf_counter() - begun)
         refresh = sorted(refreshes)[1]
         samples = store.count("samples")
         store.close()
-        same = all(a.period.total == b.period.total and a.period.errors == b.period.errors
-                   and all(a.windows[w].total == b.windows[w].total
-                           and a.windows[w].errors == b.windows[w].errors for w in WINDOWS)
-                   for a, b in zip(cold_statuses, statuses))
+        same = all(
+            a.period.total == b.period.total
+            and a.period.errors == b.period.errors
+            and all(
+                a.windows[w].total == b.windows[w].total and a.windows[w].errors == b.windows[w].errors
+                for w in WINDOWS
+            )
+            for a, b in zip(cold_statuses, statuses)
+        )
         process, startup, answer = _cold_process(root, slos, now)
-        print(f"(b) status of {n_slos} SLOs over 30 days of 1-minute data ({samples:,} samples, "
-              f"{rollups:,} rollups):")
-        print(f"    cold       {cold:7.3f} s   (fresh read-only open, persisted rollups, no memory "
-              f"cache; target ≤ 1 s; {'equal to' if same else 'DIFFERENT from'} one pass)")
-        print(f"    process    {process:7.3f} s   (`oncall slo --format json` in a subprocess: "
-              f"{answer}; of which interpreter + imports {startup:.3f} s, `oncall --help`)")
-        print(f"    one pass   {one_pass:7.3f} s   (baseline: every sample read once; "
-              f"{sum(s.state == 'ok' for s in statuses)} ok)")
+        print(
+            f"(b) status of {n_slos} SLOs over 30 days of 1-minute data ({samples:,} samples, "
+            f"{rollups:,} rollups):"
+        )
+        print(
+            f"    cold       {cold:7.3f} s   (fresh read-only open, persisted rollups, no memory "
+            f"cache; target ≤ 1 s; {'equal to' if same else 'DIFFERENT from'} one pass)"
+        )
+        print(
+            f"    process    {process:7.3f} s   (`oncall slo --format json` in a subprocess: "
+            f"{answer}; of which interpreter + imports {startup:.3f} s, `oncall --help`)"
+        )
+        print(
+            f"    one pass   {one_pass:7.3f} s   (baseline: every sample read once; "
+            f"{sum(s.state == 'ok' for s in statuses)} ok)"
+        )
         print(f"    refresh    {refresh:7.3f} s   (blocks kept in memory, median of 3 a minute apart)")
         print(f"    build      {build:7.3f} s   (first computation on the writable store, persisting)")
         print(f"    ratio      {one_pass / cold:7.1f}×   (one pass ÷ cold)")
@@ -224,10 +291,17 @@ def _cold_process(root: Path, slos: list[SLO], now: datetime) -> tuple[float, fl
 
     import yaml
 
-    (root / "slos.yaml").write_text(yaml.safe_dump({"slos": [
-        slo.model_dump(mode="json", include={"name", "objective", "sli"}, exclude_none=True) for slo in slos]}))
-    (root / "oncall.yaml").write_text(yaml.safe_dump({"store": "status.duckdb",
-                                                      "slos": ["slos.yaml"]}))
+    (root / "slos.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "slos": [
+                    slo.model_dump(mode="json", include={"name", "objective", "sli"}, exclude_none=True)
+                    for slo in slos
+                ]
+            }
+        )
+    )
+    (root / "oncall.yaml").write_text(yaml.safe_dump({"store": "status.duckdb", "slos": ["slos.yaml"]}))
     oncall = str(Path(sys.executable).with_name("oncall"))
     env = {**os.environ, "ONCALL_NOW": now.isoformat() + "Z", "ONCALL_WORKSPACE": str(root)}
     times = []

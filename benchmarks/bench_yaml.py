@@ -16,7 +16,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from console.config.yamlmarks import _loader, load_marked  # noqa: E402
+from console.config.yamlmarks import _loader, load_marked
 
 RULE = """\
       - alert: HighErrorRate{group}_{index}
@@ -60,11 +60,16 @@ def main() -> None:
         path.write_text(rules_text(args.rules), encoding="utf-8")
         unbounded, bounded = best(
             args.runs,
-            lambda: yaml.load(path.read_text(encoding="utf-8"),  # noqa: S506 - SafeLoader subclass
-                              Loader=_loader(str(path))),
-            lambda: load_marked(path))
-        print(f"{args.rules} rules, {path.stat().st_size / 1e6:.2f} MB: unbounded {unbounded:.3f}s, "
-              f"bounded {bounded:.3f}s, ratio {bounded / unbounded:.2f}")
+            lambda: yaml.load(
+                path.read_text(encoding="utf-8"),
+                Loader=_loader(str(path)),
+            ),
+            lambda: load_marked(path),
+        )
+        print(
+            f"{args.rules} rules, {path.stat().st_size / 1e6:.2f} MB: unbounded {unbounded:.3f}s, "
+            f"bounded {bounded:.3f}s, ratio {bounded / unbounded:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.base import CollectResult, Collector, SourceError, TimedOptions
+from collectors.base import Collector, CollectResult, SourceError, TimedOptions
 from collectors.deadline import check_deadline
 from collectors.http import HttpOptions, fetch, join_url, json_body, make_client
 from collectors.validate import Refusals, Window, check, timestamps
@@ -22,11 +22,18 @@ SOURCE = "alertmanager"
 # Alertmanager's alert states, in the console's words.
 STATES = {"active": "firing", "unprocessed": "firing", "suppressed": "suppressed"}
 
-ALERT_SCHEMA = pa.schema([
-    ("fingerprint", pa.string()), ("name", pa.string()), ("labels", pa.string()),
-    ("annotations", pa.string()), ("state", pa.string()), ("starts_at", pa.timestamp("us")),
-    ("silenced_by", pa.string()), ("inhibited_by", pa.string()),
-])
+ALERT_SCHEMA = pa.schema(
+    [
+        ("fingerprint", pa.string()),
+        ("name", pa.string()),
+        ("labels", pa.string()),
+        ("annotations", pa.string()),
+        ("state", pa.string()),
+        ("starts_at", pa.timestamp("us")),
+        ("silenced_by", pa.string()),
+        ("inhibited_by", pa.string()),
+    ]
+)
 
 
 class AlertmanagerOptions(HttpOptions, TimedOptions):
@@ -40,7 +47,7 @@ def _epoch(text: Any) -> float | None:
     try:
         moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return moment.timestamp()
     except (ValueError, OverflowError):
         return math.nan
@@ -57,7 +64,7 @@ def parse_alerts(body: Any, url: str, window: Window, refused: Refusals) -> pa.T
     try:
         for alert in body:
             if str(alert.get("generatorURL") or "").startswith(GENERATOR):
-                continue            # pushed by a console: already in the store as its own rule's
+                continue  # pushed by a console: already in the store as its own rule's
             labels = dict(alert["labels"])
             status = alert.get("status") or {}
             rows["fingerprint"].append(str(alert["fingerprint"]))
@@ -91,15 +98,14 @@ class AlertmanagerCollector(Collector):
         with make_client(opts, self.transport, base_dir=self.base_dir) as client:
             response = fetch(client, "GET", url, max_bytes=opts.max_bytes)
         current = parse_alerts(json_body(response), response.url, self.window(now), self.refused)
-        check_deadline(where=response.url)             # parsing counts too
+        check_deadline(where=response.url)  # parsing counts too
         with store.transaction() as cur:
             cur.register("_am", current)
             try:
                 changed = self._apply(cur, now)
             finally:
                 cur.unregister("_am")
-            store.set_cursor(cur, self.name, {"alerts": current.num_rows, "at": str(now)},
-                             changed, now)
+            store.set_cursor(cur, self.name, {"alerts": current.num_rows, "at": str(now)}, changed, now)
         return CollectResult(rows=changed, detail={"alerts": current.num_rows})
 
     @staticmethod

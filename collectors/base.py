@@ -7,10 +7,11 @@ source's options against it.  Built-ins register through the same entry-point gr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,8 +60,8 @@ class Collector:
         self.name = name
         self.options = options
         self.base_dir = base_dir
-        self.retention: dict[str, float] = {}     # the workspace's retention, days per kind
-        self.refused = Refusals()                 # what the current run refused, by reason
+        self.retention: dict[str, float] = {}  # the workspace's retention, days per kind
+        self.refused = Refusals()  # what the current run refused, by reason
 
     def window(self, now: datetime) -> Window:
         """The timestamps this source accepts in a run at `now`."""
@@ -77,8 +78,9 @@ def collector_kinds() -> list[str]:
     return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
 
 
-def available_collectors(kinds: Iterable[str] | None = None,
-                         ) -> tuple[dict[str, type[Collector]], dict[str, str]]:
+def available_collectors(
+    kinds: Iterable[str] | None = None,
+) -> tuple[dict[str, type[Collector]], dict[str, str]]:
     """Collector classes by kind, and the entry points that failed to load with why.
 
     With `kinds`, only those are loaded: a workspace pays for the collectors it uses.
@@ -138,6 +140,14 @@ def record_health(store: Any, name: str, ok: bool, now: datetime, error: str | N
         store.record_failure(name, error or "failed", now)
     import pyarrow as pa
 
-    ingest_samples(store, pa.table({
-        "name": [UP_SERIES], "labels": [canonical_labels({"collector": name})],
-        "ts": pa.array([now], pa.timestamp("us")), "value": [1.0 if ok else 0.0]}))
+    ingest_samples(
+        store,
+        pa.table(
+            {
+                "name": [UP_SERIES],
+                "labels": [canonical_labels({"collector": name})],
+                "ts": pa.array([now], pa.timestamp("us")),
+                "value": [1.0 if ok else 0.0],
+            }
+        ),
+    )

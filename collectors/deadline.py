@@ -11,23 +11,25 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from collectors.base import SourceError
 
-_CURRENT: contextvars.ContextVar["Deadline | None"] = contextvars.ContextVar(
-    "oncall_collector_deadline", default=None)
+_CURRENT: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar(
+    "oncall_collector_deadline", default=None
+)
 
 
 class DeadlineExceeded(SourceError):
     """A run went past its source's deadline; the message says after how many bytes."""
 
-    def __init__(self, deadline: "Deadline", where: str | None = None) -> None:
+    def __init__(self, deadline: Deadline, where: str | None = None) -> None:
         self.deadline = deadline
         text = f"deadline {deadline.seconds:g}s exceeded after {deadline.bytes_read} bytes"
         super().__init__(f"{where}: {text}" if where else text)
 
-    def at(self, where: str) -> "DeadlineExceeded":
+    def at(self, where: str) -> DeadlineExceeded:
         """The same error, naming where it happened (the source's URL)."""
         return DeadlineExceeded(self.deadline, where)
 

@@ -9,7 +9,8 @@ time left of the run's deadline), and a timeout that the deadline caused is rais
 from __future__ import annotations
 
 import ssl
-from typing import Any, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import httpcore
 import httpx
@@ -49,10 +50,12 @@ class DeadlineStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._stream.close()
 
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        tls = _bounded(self._deadline, timeout,
-                       lambda t: self._stream.start_tls(ssl_context, server_hostname, t))
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        tls = _bounded(
+            self._deadline, timeout, lambda t: self._stream.start_tls(ssl_context, server_hostname, t)
+        )
         return DeadlineStream(tls, self._deadline)
 
     def get_extra_info(self, info: str) -> Any:
@@ -65,17 +68,27 @@ class DeadlineBackend(httpcore.NetworkBackend):
     def __init__(self, backend: httpcore.NetworkBackend, deadline: Deadline) -> None:
         self._backend, self._deadline = backend, deadline
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None,
-                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        stream = _bounded(self._deadline, timeout, lambda t: self._backend.connect_tcp(
-            host, port, t, local_address, socket_options))
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = _bounded(
+            self._deadline,
+            timeout,
+            lambda t: self._backend.connect_tcp(host, port, t, local_address, socket_options),
+        )
         return DeadlineStream(stream, self._deadline)
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        stream = _bounded(self._deadline, timeout, lambda t: self._backend.connect_unix_socket(
-            path, t, socket_options))
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        stream = _bounded(
+            self._deadline, timeout, lambda t: self._backend.connect_unix_socket(path, t, socket_options)
+        )
         return DeadlineStream(stream, self._deadline)
 
     def sleep(self, seconds: float) -> None:
@@ -89,8 +102,9 @@ def deadline_transport(deadline: Deadline, verify: Any) -> httpx.HTTPTransport:
     return transport
 
 
-def use_backend(transport: httpx.HTTPTransport,
-                wrap: Callable[[httpcore.NetworkBackend], httpcore.NetworkBackend]) -> None:
+def use_backend(
+    transport: httpx.HTTPTransport, wrap: Callable[[httpcore.NetworkBackend], httpcore.NetworkBackend]
+) -> None:
     """Wrap the network backend of the transport's connection pool.
 
     httpx has no public way to hand HTTPTransport an httpcore network backend, so this
@@ -103,7 +117,9 @@ def use_backend(transport: httpx.HTTPTransport,
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if not isinstance(backend, httpcore.NetworkBackend):
-        raise RuntimeError(f"httpx {httpx.__version__} keeps no httpcore network backend where "
-                           "collectors/deadline_net.py expects it; source deadlines cannot be "
-                           "enforced (use the httpx version pyproject.toml names)")
+        raise RuntimeError(
+            f"httpx {httpx.__version__} keeps no httpcore network backend where "
+            "collectors/deadline_net.py expects it; source deadlines cannot be "
+            "enforced (use the httpx version pyproject.toml names)"
+        )
     pool._network_backend = wrap(backend)  # type: ignore[union-attr]

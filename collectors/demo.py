@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from collectors.base import CollectResult, Collector, CollectorOptions
+from collectors.base import Collector, CollectorOptions, CollectResult
 from console.config.durations import parse_duration
 
 if TYPE_CHECKING:
@@ -50,8 +50,10 @@ class DemoCollector(Collector):
         self._trigger_at = now
 
     def champion(self, store: Store) -> str:
-        rows = store.query("SELECT version FROM registry_aliases WHERE registry = ? AND model = ? "
-                           "AND alias = ?", [self.options.registry, self.options.model, ALIAS])[1]
+        rows = store.query(
+            "SELECT version FROM registry_aliases WHERE registry = ? AND model = ? AND alias = ?",
+            [self.options.registry, self.options.model, ALIAS],
+        )[1]
         return str(rows[0][0]) if rows else self.options.degrade_version
 
     def collect(self, store: Store, now: datetime) -> CollectResult:
@@ -66,26 +68,39 @@ class DemoCollector(Collector):
         if self._trigger_at is not None and self._trigger_at < degrade_at:
             degrade_at = self._trigger_at
         next_step = cursor["next_step"]
-        last_step = int(now.timestamp() // self.step_s) if now.tzinfo else int(
-            (now - datetime(1970, 1, 1)).total_seconds() // self.step_s)
+        last_step = (
+            int(now.timestamp() // self.step_s)
+            if now.tzinfo
+            else int((now - datetime(1970, 1, 1)).total_seconds() // self.step_s)
+        )
         steps = last_step - next_step + 1
-        seed = int(cursor.get("seed", self.options.seed))   # the seed the history was made with
+        seed = int(cursor.get("seed", self.options.seed))  # the seed the history was made with
         backfill = _backfill_predictions(store, cursor, self.step_s, seed)
         if steps <= 0:
             if backfill is not None:
                 with store.transaction() as cur:
                     store.set_cursor(cur, self.name, {**cursor, "backfill": backfill}, 0, now)
             return CollectResult(0)
-        step_times = [datetime(1970, 1, 1) + timedelta(seconds=(next_step + i) * self.step_s)
-                      for i in range(steps)]
+        step_times = [
+            datetime(1970, 1, 1) + timedelta(seconds=(next_step + i) * self.step_s) for i in range(steps)
+        ]
         served = self.served(store, cursor, next_step, steps)
-        degraded = [version == self.options.degrade_version and t >= degrade_at
-                    for version, t in zip(served, step_times)]
-        samples, logs, counters = simulate(next_step, steps, self.step_s, seed,
-                                           served, degraded, cursor["counters"])
-        new_cursor = {**cursor, "next_step": last_step + 1, "counters": counters,
-                      "degrade_at": degrade_at.isoformat(), "serving": served[-1],
-                      "degraded": bool(degraded[-1]), "backfill": backfill}
+        degraded = [
+            version == self.options.degrade_version and t >= degrade_at
+            for version, t in zip(served, step_times)
+        ]
+        samples, logs, counters = simulate(
+            next_step, steps, self.step_s, seed, served, degraded, cursor["counters"]
+        )
+        new_cursor = {
+            **cursor,
+            "next_step": last_step + 1,
+            "counters": counters,
+            "degrade_at": degrade_at.isoformat(),
+            "serving": served[-1],
+            "degraded": bool(degraded[-1]),
+            "backfill": backfill,
+        }
         live_predictions(store, next_step, steps, self.step_s, seed, served, degraded)
         added = ingest_logs(store, logs)
         added += ingest_samples(store, samples, cursor=(self.name, new_cursor), now=now)
@@ -97,17 +112,21 @@ class DemoCollector(Collector):
         without a recorded move serves its version from the first step, as before."""
         version = self.champion(store)
         first = datetime(1970, 1, 1) + timedelta(seconds=first_step * self.step_s)
-        moves = [(at, str(to)) for at, to in store.query(
-            "SELECT ts, version FROM changes WHERE kind = 'alias_move' AND model = ? "
-            "AND json_extract_string(detail, '$.alias') = ? AND ts >= ? ORDER BY ts",
-            [self.options.model, ALIAS, first])[1]]
+        moves = [
+            (at, str(to))
+            for at, to in store.query(
+                "SELECT ts, version FROM changes WHERE kind = 'alias_move' AND model = ? "
+                "AND json_extract_string(detail, '$.alias') = ? AND ts >= ? ORDER BY ts",
+                [self.options.model, ALIAS, first],
+            )[1]
+        ]
         if not moves or moves[-1][1] != version:
             return [version] * steps
         before = str(cursor.get("serving") or moves[0][1])
         return _served([(datetime(1970, 1, 1), before), *moves], first_step, steps, self.step_s)
 
 
-BACKFILL_STEPS = 5760      # older prediction records written per collection (a day of 15 s steps)
+BACKFILL_STEPS = 5760  # older prediction records written per collection (a day of 15 s steps)
 
 
 def _served(moves: list[tuple[datetime, str]], first_step: int, steps: int, step_s: int) -> list[str]:
@@ -120,8 +139,9 @@ def _served(moves: list[tuple[datetime, str]], first_step: int, steps: int, step
     return served
 
 
-def _backfill_predictions(store: Store, cursor: dict[str, Any], step_s: int, seed: int
-                          ) -> dict[str, Any] | None:
+def _backfill_predictions(
+    store: Store, cursor: dict[str, Any], step_s: int, seed: int
+) -> dict[str, Any] | None:
     """Write the next older stretch of the history's prediction records (newest first); return
     what is left to write, or None when the history is complete."""
     from collectors.demo_predictions import seed_predictions
@@ -133,14 +153,21 @@ def _backfill_predictions(store: Store, cursor: dict[str, Any], step_s: int, see
     start = max(first, end - BACKFILL_STEPS)
     if start < end:
         moves = [(datetime.fromisoformat(at), version) for at, version in backfill["moves"]]
-        seed_predictions(store, start, end - start, step_s, seed,
-                         _served(moves, start, end - start, step_s))
+        seed_predictions(store, start, end - start, step_s, seed, _served(moves, start, end - start, step_s))
     return {**backfill, "to": start} if start > first else None
 
 
-def seed_demo(store: Store, *, now: datetime, name: str = "demo", days: float = 3,
-              step: str = "15s", seed: int = 7, degrade_after: str = "4m",
-              predictions_now: timedelta | None = None) -> dict[str, int]:
+def seed_demo(
+    store: Store,
+    *,
+    now: datetime,
+    name: str = "demo",
+    days: float = 3,
+    step: str = "15s",
+    seed: int = 7,
+    degrade_after: str = "4m",
+    predictions_now: timedelta | None = None,
+) -> dict[str, int]:
     """History up to `now` and the local registry: v1 20 days old, v2 9, v3 1 (champion).
 
     With `predictions_now`, only that much of the prediction records' history is written
@@ -150,8 +177,8 @@ def seed_demo(store: Store, *, now: datetime, name: str = "demo", days: float = 
     from collectors.demo_predictions import seed_predictions
     from collectors.demo_sim import SERIES, simulate
     from console.registry.history import record_alias_move
-    from console.store import ingest_logs, ingest_samples
     from console.registry.local import seed_demo_registry
+    from console.store import ingest_logs, ingest_samples
 
     seed_demo_registry(store, now=now)
     step_s = int(parse_duration(step).total_seconds())
@@ -159,26 +186,42 @@ def seed_demo(store: Store, *, now: datetime, name: str = "demo", days: float = 
     last_step = int((now - epoch).total_seconds() // step_s)
     steps = int(days * 86400 // step_s)
     first_step = last_step - steps + 1
-    moves = [(now - timedelta(days=20), "1"), (now - timedelta(days=9), "2"),
-             (now - timedelta(days=1), "3")]
+    moves = [(now - timedelta(days=20), "1"), (now - timedelta(days=9), "2"), (now - timedelta(days=1), "3")]
     served = _served(moves, first_step, steps, step_s)
-    samples, logs, counters = simulate(first_step, steps, step_s, seed, served, [False] * steps,
-                                       [0.0] * (len(SERIES) - 1))
-    recent = steps if predictions_now is None else min(
-        steps, int(predictions_now.total_seconds() // step_s))
-    cursor = {"next_step": last_step + 1, "counters": counters, "seed": seed,
-              "degrade_at": (now + parse_duration(degrade_after)).isoformat(),
-              "serving": served[-1] if served else "3", "degraded": False,
-              "backfill": None if recent == steps else {
-                  "from": first_step, "to": last_step + 1 - recent,
-                  "moves": [(at.isoformat(), version) for at, version in moves]}}
-    seed_predictions(store, last_step + 1 - recent, recent, step_s, seed, served[steps - recent:])
+    samples, logs, counters = simulate(
+        first_step, steps, step_s, seed, served, [False] * steps, [0.0] * (len(SERIES) - 1)
+    )
+    recent = steps if predictions_now is None else min(steps, int(predictions_now.total_seconds() // step_s))
+    cursor = {
+        "next_step": last_step + 1,
+        "counters": counters,
+        "seed": seed,
+        "degrade_at": (now + parse_duration(degrade_after)).isoformat(),
+        "serving": served[-1] if served else "3",
+        "degraded": False,
+        "backfill": None
+        if recent == steps
+        else {
+            "from": first_step,
+            "to": last_step + 1 - recent,
+            "moves": [(at.isoformat(), version) for at, version in moves],
+        },
+    }
+    seed_predictions(store, last_step + 1 - recent, recent, step_s, seed, served[steps - recent :])
     added_logs = ingest_logs(store, logs)
     added = ingest_samples(store, samples, cursor=(name, cursor), now=now)
     with store.transaction() as cur:
         previous = None
         for at, version in moves:
-            record_alias_move(cur, ts=at, model=MODEL, alias=ALIAS, from_version=previous,
-                              to_version=version, actor="ci-deployer", source="demo")
+            record_alias_move(
+                cur,
+                ts=at,
+                model=MODEL,
+                alias=ALIAS,
+                from_version=previous,
+                to_version=version,
+                actor="ci-deployer",
+                source="demo",
+            )
             previous = version
     return {"samples": added, "logs": added_logs, "changes": len(moves)}

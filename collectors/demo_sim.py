@@ -30,15 +30,15 @@ class Behaviour:
     latency_sigma: float = 0.5
 
 
-HEALTHY = {"1": Behaviour(0.0008, 0.070), "2": Behaviour(0.0006, 0.060),
-           "3": Behaviour(0.0005, 0.055)}
+HEALTHY = {"1": Behaviour(0.0008, 0.070), "2": Behaviour(0.0006, 0.060), "3": Behaviour(0.0005, 0.055)}
 DEGRADED = Behaviour(0.09, 0.450, 0.7)
 LOG_LINES = {
-    "info": ["scored transaction batch", "feature cache refreshed", "model warm",
-             "request served"],
+    "info": ["scored transaction batch", "feature cache refreshed", "model warm", "request served"],
     "warning": ["slow feature lookup", "retrying feature-store call"],
-    "error": ["upstream timeout calling feature-store after 2000ms",
-              "prediction failed: model returned NaN score"],
+    "error": [
+        "upstream timeout calling feature-store after 2000ms",
+        "prediction failed: model returned NaN score",
+    ],
 }
 
 
@@ -54,12 +54,15 @@ def _cdf(bound: float, behaviour: Behaviour) -> float:
 
 
 def _series() -> list[tuple[str, dict[str, str]]]:
-    names = [("http_requests_total", {**BASE_LABELS, "code": "200"}),
-             ("http_requests_total", {**BASE_LABELS, "code": "500"})]
-    names += [("http_request_duration_seconds_bucket", {**BASE_LABELS, "le": _le(b)})
-              for b in BUCKETS]
-    names += [("http_request_duration_seconds_count", dict(BASE_LABELS)),
-              ("model_serving_version", {**BASE_LABELS, "model": MODEL})]
+    names = [
+        ("http_requests_total", {**BASE_LABELS, "code": "200"}),
+        ("http_requests_total", {**BASE_LABELS, "code": "500"}),
+    ]
+    names += [("http_request_duration_seconds_bucket", {**BASE_LABELS, "le": _le(b)}) for b in BUCKETS]
+    names += [
+        ("http_request_duration_seconds_count", dict(BASE_LABELS)),
+        ("model_serving_version", {**BASE_LABELS, "model": MODEL}),
+    ]
     return names
 
 
@@ -67,8 +70,15 @@ SERIES = _series()
 SERIES_LABELS = [canonical_labels(labels) for _, labels in SERIES]
 
 
-def simulate(start_step: int, steps: int, step_s: int, seed: int, served: list[str],
-             degraded: list[bool], counters: list[float]) -> tuple[pa.Table, pa.Table, list[float]]:
+def simulate(
+    start_step: int,
+    steps: int,
+    step_s: int,
+    seed: int,
+    served: list[str],
+    degraded: list[bool],
+    counters: list[float],
+) -> tuple[pa.Table, pa.Table, list[float]]:
     """Samples and logs for steps [start_step, start_step + steps) of `step_s` seconds.
 
     `served[i]` is the version serving step i and `degraded[i]` whether it misbehaves;
@@ -86,8 +96,9 @@ def simulate(start_step: int, steps: int, step_s: int, seed: int, served: list[s
     errors = rng.binomial(requests, error_ratio)
     shares = {b: [_cdf(bound, b) for bound in BUCKETS] for b in set(behaviours)}
     bucket_share = np.array([shares[b] for b in behaviours]).reshape(steps, len(BUCKETS))
-    increments = np.vstack([requests - errors, errors,
-                            np.round(requests[:, None] * bucket_share).T, requests]).astype(float)
+    increments = np.vstack(
+        [requests - errors, errors, np.round(requests[:, None] * bucket_share).T, requests]
+    ).astype(float)
     values = np.cumsum(increments, axis=1) + np.array(counters, dtype=float)[:, None]
     counters = values[:, -1].tolist() if steps else list(counters)
     served_value = np.array([float(v) for v in served])
@@ -98,8 +109,7 @@ def simulate(start_step: int, steps: int, step_s: int, seed: int, served: list[s
     line_step = np.repeat(np.arange(steps), per_step)
     first = np.concatenate([[0], np.cumsum(per_step)[:-1]])
     within = np.arange(line_step.size) - np.repeat(first, per_step)
-    levels = rng.choice(np.array(["info", "warning", "error"]), size=line_step.size,
-                        p=[0.93, 0.06, 0.01])
+    levels = rng.choice(np.array(["info", "warning", "error"]), size=line_step.size, p=[0.93, 0.06, 0.01])
     levels = np.where(bad[line_step] & (within > 0), "error", levels)
     pick = rng.integers(0, 1 << 30, line_step.size)
     medians = np.array([b.latency_median for b in behaviours])[line_step]
@@ -108,21 +118,36 @@ def simulate(start_step: int, steps: int, step_s: int, seed: int, served: list[s
     line_us = seconds[line_step] * 1_000_000 + within * 10_000
     messages = [LOG_LINES[lvl][k % len(LOG_LINES[lvl])] for lvl, k in zip(levels.tolist(), pick.tolist())]
     versions = [served[i] for i in line_step.tolist()]
-    attributes = [f'{{"model":"{MODEL}","version":"{v}","latency_ms":{ms}}}'
-                  for v, ms in zip(versions, latency_ms.tolist())]
+    attributes = [
+        f'{{"model":"{MODEL}","version":"{v}","latency_ms":{ms}}}'
+        for v, ms in zip(versions, latency_ms.tolist())
+    ]
     stamps = pa.array(line_us, pa.timestamp("us"))
     iso = [t.isoformat() + "Z" for t in stamps.to_pylist()]
-    raws = [f'{{"ts":"{t}","level":"{lvl}","service":"{SERVICE}","message":"{msg}",{attrs[1:]}'
-            for t, lvl, msg, attrs in zip(iso, levels.tolist(), messages, attributes)]
+    raws = [
+        f'{{"ts":"{t}","level":"{lvl}","service":"{SERVICE}","message":"{msg}",{attrs[1:]}'
+        for t, lvl, msg, attrs in zip(iso, levels.tolist(), messages, attributes)
+    ]
     n = line_step.size
-    logs = pa.table({
-        "ts": stamps, "source": ["demo"] * n, "service": [SERVICE] * n,
-        "level": levels.tolist(), "message": messages, "attributes": attributes, "raw": raws,
-        "parse_error": pa.nulls(n, pa.string()), "origin": ["demo"] * n,
-        "line_offset": pa.array(step_no[line_step] * 8 + within, pa.int64())})
+    logs = pa.table(
+        {
+            "ts": stamps,
+            "source": ["demo"] * n,
+            "service": [SERVICE] * n,
+            "level": levels.tolist(),
+            "message": messages,
+            "attributes": attributes,
+            "raw": raws,
+            "parse_error": pa.nulls(n, pa.string()),
+            "origin": ["demo"] * n,
+            "line_offset": pa.array(step_no[line_step] * 8 + within, pa.int64()),
+        }
+    )
     times = pa.array(seconds * 1_000_000, pa.timestamp("us"))
-    samples = pa.concat_tables([
-        pa.table({"name": [name] * steps, "labels": [labels] * steps, "ts": times,
-                  "value": values[k]})
-        for k, ((name, _), labels) in enumerate(zip(SERIES, SERIES_LABELS))])
+    samples = pa.concat_tables(
+        [
+            pa.table({"name": [name] * steps, "labels": [labels] * steps, "ts": times, "value": values[k]})
+            for k, ((name, _), labels) in enumerate(zip(SERIES, SERIES_LABELS))
+        ]
+    )
     return samples, logs, counters

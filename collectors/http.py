@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import Field
@@ -27,8 +28,9 @@ class HttpOptions(CollectorOptions, Credentials):
     max_bytes: int = Field(default=64 << 20, gt=0)
 
 
-def make_client(options: HttpOptions, transport: httpx.BaseTransport | None = None, *,
-                base_dir: str | Path = ".") -> httpx.Client:
+def make_client(
+    options: HttpOptions, transport: httpx.BaseTransport | None = None, *, base_dir: str | Path = "."
+) -> httpx.Client:
     """An httpx client with the source's credentials, TLS verification and timeout; inside a
     run with a deadline (`collectors.deadline`), its connections end by that deadline."""
     try:
@@ -37,13 +39,19 @@ def make_client(options: HttpOptions, transport: httpx.BaseTransport | None = No
         raise SourceError(str(exc)) from None
     verify: Any = options.ca_file or options.tls_verify
     deadline = current_deadline()
-    if transport is None and deadline is not None:   # the run's deadline, cut at the socket
+    if transport is None and deadline is not None:  # the run's deadline, cut at the socket
         from collectors.deadline_net import deadline_transport
 
         transport = deadline_transport(deadline, verify)
-    return httpx.Client(headers={"User-Agent": "oncall-collector"}, auth=auth, verify=verify,
-                        timeout=options.timeout, transport=transport, follow_redirects=True,
-                        event_hooks=hooks)
+    return httpx.Client(
+        headers={"User-Agent": "oncall-collector"},
+        auth=auth,
+        verify=verify,
+        timeout=options.timeout,
+        transport=transport,
+        follow_redirects=True,
+        event_hooks=hooks,
+    )
 
 
 def join_url(base: str, path: str) -> str:
@@ -67,6 +75,7 @@ Fetch = TypeVar("Fetch", bound=Callable[..., "Fetched"])
 
 def masked_errors(function: Fetch) -> Fetch:
     """Errors and the answer's URL with URL secrets masked and secret values redacted."""
+
     @functools.wraps(function)
     def masked(*args: Any, **kwargs: Any) -> Fetched:
         try:
@@ -75,12 +84,12 @@ def masked_errors(function: Fetch) -> Fetch:
             raise SourceError(redact(str(exc))) from None
         result.url = mask_url(result.url)
         return result
+
     return masked  # type: ignore[return-value]
 
 
 @masked_errors
-def fetch(client: httpx.Client, method: str, url: str, *, max_bytes: int,
-          **kwargs: Any) -> Fetched:
+def fetch(client: httpx.Client, method: str, url: str, *, max_bytes: int, **kwargs: Any) -> Fetched:
     """Send a request and read at most `max_bytes` of body; every failure is a SourceError."""
     shown = url
     try:
@@ -91,15 +100,18 @@ def fetch(client: httpx.Client, method: str, url: str, *, max_bytes: int,
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise SourceError(f"{shown}: response larger than {max_bytes} bytes "
-                                      "(raise max_bytes if that is expected)")
+                    raise SourceError(
+                        f"{shown}: response larger than {max_bytes} bytes "
+                        "(raise max_bytes if that is expected)"
+                    )
                 chunks.append(chunk)
             body = b"".join(chunks)
     except DeadlineExceeded as exc:
         raise exc.at(shown) from None
     except httpx.TimeoutException as exc:
-        raise SourceError(f"{shown}: timed out ({type(exc).__name__}); the source is slow "
-                          "or down, or raise timeout") from None
+        raise SourceError(
+            f"{shown}: timed out ({type(exc).__name__}); the source is slow or down, or raise timeout"
+        ) from None
     except httpx.ConnectError as exc:
         raise SourceError(f"{shown}: cannot connect ({_reason(exc)}); is the source up?") from None
     except httpx.RemoteProtocolError as exc:
@@ -109,8 +121,7 @@ def fetch(client: httpx.Client, method: str, url: str, *, max_bytes: int,
     result = Fetched(shown, response.status_code, response.headers, body)
     if response.status_code >= 400:
         snippet = body[:200].decode("utf-8", "replace").strip().replace("\n", " ")
-        raise SourceError(f"{shown}: HTTP {response.status_code}"
-                          + (f": {snippet}" if snippet else ""))
+        raise SourceError(f"{shown}: HTTP {response.status_code}" + (f": {snippet}" if snippet else ""))
     return result
 
 

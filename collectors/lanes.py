@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from collectors.scheduler import RunOutcome, run_once
 
-ONCE_PARALLEL = 8          # `collect --once` runs at most this many sources at a time
+ONCE_PARALLEL = 8  # `collect --once` runs at most this many sources at a time
 SKIPPED = "skipped: the previous run of this source is still going"
 
 _RUNNING: dict[tuple[str, str], threading.Thread] = {}
@@ -60,9 +61,14 @@ class Lanes:
             thread = _RUNNING.get((self._key, name))
             return thread is not None and thread.is_alive()
 
-    def start(self, collector: Any, now: datetime, *,
-              after: Callable[[Any, RunOutcome], None] | None = None,
-              gate: threading.Semaphore | None = None) -> "Future[RunOutcome] | None":
+    def start(
+        self,
+        collector: Any,
+        now: datetime,
+        *,
+        after: Callable[[Any, RunOutcome], None] | None = None,
+        gate: threading.Semaphore | None = None,
+    ) -> Future[RunOutcome] | None:
         """Run `collector` once in its lane; None (and the skip counted) if it is still running.
 
         The future has the outcome when the run ends, or earlier when it overruns its
@@ -87,9 +93,8 @@ class Lanes:
                 settle(outcome)
                 if after is not None:
                     after(collector, outcome)
-            except BaseException as exc:     # run_once never raises; `after` might
-                _log.error("collector %s: after its run: %s: %s", collector.name,
-                           type(exc).__name__, exc)
+            except BaseException as exc:  # run_once never raises; `after` might
+                _log.error("collector %s: after its run: %s: %s", collector.name, type(exc).__name__, exc)
                 if not result.done():
                     result.set_exception(exc)
             finally:
@@ -100,8 +105,7 @@ class Lanes:
         with _LOCK:
             running = _RUNNING.get(key)
             if running is None or not running.is_alive():
-                thread = threading.Thread(target=lane, name=f"oncall-lane-{collector.name}",
-                                          daemon=True)
+                thread = threading.Thread(target=lane, name=f"oncall-lane-{collector.name}", daemon=True)
                 _RUNNING[key] = thread
                 thread.start()
                 return result
@@ -113,8 +117,12 @@ class Lanes:
         try:
             record_skipped(self.store, name, now)
         except Exception as exc:  # noqa: BLE001 - the lanes carry on; the line says what failed
-            _log.warning("collector %s: a skipped run could not be counted in the store: %s: %s",
-                         name, type(exc).__name__, exc)
+            _log.warning(
+                "collector %s: a skipped run could not be counted in the store: %s: %s",
+                name,
+                type(exc).__name__,
+                exc,
+            )
 
     def wait_idle(self, names: list[str], timeout: float) -> list[str]:
         """Wait up to `timeout` s for the named sources' runs to end; those still running."""
@@ -134,8 +142,7 @@ def phases(collectors: list[Any]) -> list[list[Any]]:
     return [phase for phase in (first, then) if phase]
 
 
-def run_all(store: Any, collectors: list[Any], now: datetime,
-            limit: int = ONCE_PARALLEL) -> list[RunOutcome]:
+def run_all(store: Any, collectors: list[Any], now: datetime, limit: int = ONCE_PARALLEL) -> list[RunOutcome]:
     """Run each collector once, at most `limit` at a time, each in its lane; outcomes in order.
 
     Evaluating collectors start once the sources' runs have ended. A source whose previous
@@ -145,6 +152,9 @@ def run_all(store: Any, collectors: list[Any], now: datetime,
     for phase in phases(collectors):
         started = [(c, lanes.start(c, now, gate=gate)) for c in phase]
         for c, future in started:
-            outcomes[c.name] = future.result() if future is not None else RunOutcome(
-                c.name, False, error=SKIPPED, skipped=True, at=now)
+            outcomes[c.name] = (
+                future.result()
+                if future is not None
+                else RunOutcome(c.name, False, error=SKIPPED, skipped=True, at=now)
+            )
     return [outcomes[c.name] for c in collectors]

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 
-from collectors.base import CollectResult, Collector, SourceError, TimedOptions
+from collectors.base import Collector, CollectResult, SourceError, TimedOptions
 from collectors.deadline import check_deadline
 from collectors.logfile_gzip import GzipStream
 from collectors.logfile_tracking import GZIP_ERRORS, Plan, Read, grow_head, plan_run, scan
@@ -62,7 +62,7 @@ class LogfileOptions(TimedOptions):
         return pattern
 
     @model_validator(mode="after")
-    def _pattern_fits(self) -> "LogfileOptions":
+    def _pattern_fits(self) -> LogfileOptions:
         if self.format == "regex" and not self.pattern:
             raise ValueError("format regex needs a pattern with named groups")
         if self.format != "regex" and self.pattern:
@@ -74,9 +74,9 @@ class LogfileOptions(TimedOptions):
 class Chunk:
     """Complete lines read from one file: their bytes, where each starts, and its length."""
 
-    text: pa.Array          # one string per line, without its line break (giant lines cut)
-    offsets: np.ndarray     # absolute byte offset where each line starts
-    lengths: np.ndarray     # each line's full length in bytes
+    text: pa.Array  # one string per line, without its line break (giant lines cut)
+    offsets: np.ndarray  # absolute byte offset where each line starts
+    lengths: np.ndarray  # each line's full length in bytes
     next_offset: int
 
 
@@ -85,15 +85,15 @@ def _strings(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
     if len(starts) and np.all(starts[1:] == ends[:-1] + 1) and len(data) < (1 << 31):
         # Contiguous lines: offsets over the buffer, each value keeps its newline for now.
         bounds = np.append(starts, ends[-1] + 1).astype(np.int32)
-        arr = pa.StringArray.from_buffers(len(starts), pa.py_buffer(bounds.tobytes()),
-                                          pa.py_buffer(data))
+        arr = pa.StringArray.from_buffers(len(starts), pa.py_buffer(bounds.tobytes()), pa.py_buffer(data))
         try:
             arr.validate(full=True)
             return pc.utf8_rtrim(arr, characters="\r\n")
         except pa.ArrowInvalid:
             pass
-    return pa.array([data[s:e].decode("utf-8", "replace").rstrip("\r") for s, e in zip(starts, ends)],
-                    pa.string())
+    return pa.array(
+        [data[s:e].decode("utf-8", "replace").rstrip("\r") for s, e in zip(starts, ends)], pa.string()
+    )
 
 
 def read_chunk(fh: Any, offset: int, chunk_bytes: int, cap: int, final: bool) -> Chunk | None:
@@ -111,8 +111,9 @@ def read_chunk(fh: Any, offset: int, chunk_bytes: int, cap: int, final: bool) ->
     newlines = np.flatnonzero(buf == 10)
     if len(newlines) == 0 and len(data) == chunk_bytes:
         return _giant_line(fh, offset, data, chunk_bytes, cap, final)
-    starts = np.concatenate(([0], newlines[:-1] + 1)).astype(np.int64) if len(newlines) else \
-        np.zeros(0, np.int64)
+    starts = (
+        np.concatenate(([0], newlines[:-1] + 1)).astype(np.int64) if len(newlines) else np.zeros(0, np.int64)
+    )
     ends = newlines.astype(np.int64)
     used = int(newlines[-1]) + 1 if len(newlines) else 0
     if final and used < len(data) and len(data) < chunk_bytes:
@@ -129,8 +130,7 @@ def read_chunk(fh: Any, offset: int, chunk_bytes: int, cap: int, final: bool) ->
     return Chunk(text, starts + offset, ends - starts, offset + used)
 
 
-def _giant_line(fh: Any, offset: int, head: bytes, chunk_bytes: int, cap: int,
-                final: bool) -> Chunk | None:
+def _giant_line(fh: Any, offset: int, head: bytes, chunk_bytes: int, cap: int, final: bool) -> Chunk | None:
     """A line longer than one chunk: find its end without holding it, keep its head."""
     position = offset + len(head)
     found = False
@@ -138,7 +138,7 @@ def _giant_line(fh: Any, offset: int, head: bytes, chunk_bytes: int, cap: int,
         block = fh.read(chunk_bytes)
         if not block:
             if not final:
-                return None                       # still being written: wait for the newline
+                return None  # still being written: wait for the newline
             end = position
             break
         at = block.find(b"\n")
@@ -147,8 +147,12 @@ def _giant_line(fh: Any, offset: int, head: bytes, chunk_bytes: int, cap: int,
             break
         position += len(block)
     kept = head[:cap].decode("utf-8", "ignore")
-    return Chunk(pa.array([kept], pa.string()), np.array([offset], np.int64),
-                 np.array([end - offset], np.int64), end + 1 if found else end)
+    return Chunk(
+        pa.array([kept], pa.string()),
+        np.array([offset], np.int64),
+        np.array([end - offset], np.int64),
+        end + 1 if found else end,
+    )
 
 
 def logfmt_docs(lines: list[str]) -> tuple[list[str | None], list[str | None]]:
@@ -190,20 +194,29 @@ class LogfileCollector(Collector):
     def collect(self, store: Any, now: datetime) -> CollectResult:
         opts: LogfileOptions = self.options  # type: ignore[assignment]
         cursor = store.get_cursor(self.name) or {}
-        plan, next_gen = plan_run(dict(cursor.get("files", {})), scan(glob.glob(self.pattern)),
-                                  read_gzip=opts.read_gzip, next_gen=int(cursor.get("next_gen", 0)))
+        plan, next_gen = plan_run(
+            dict(cursor.get("files", {})),
+            scan(glob.glob(self.pattern)),
+            read_gzip=opts.read_gzip,
+            next_gen=int(cursor.get("next_gen", 0)),
+        )
         state = {"files": plan.tracked, "next_gen": next_gen}
         added = 0
         for read in plan.reads:
-            if not read.keep:                   # tracked while it is read: a crash reads on
+            if not read.keep:  # tracked while it is read: a crash reads on
                 plan.tracked[read.path] = read.entry
             added += self._follow(store, state, read, now, plan.standing)
             if not read.keep:
-                del plan.tracked[read.path]     # a rotated copy read to its end is forgotten
-        with store.transaction() as cur:           # new, rotated and forgotten files
+                del plan.tracked[read.path]  # a rotated copy read to its end is forgotten
+        with store.transaction() as cur:  # new, rotated and forgotten files
             store.set_cursor(cur, self.name, state, 0, now)
-            record_notes(cur, self.name, self._shown(self._standing(plan) + plan.standing),
-                         self._shown(plan.events), now)
+            record_notes(
+                cur,
+                self.name,
+                self._shown(self._standing(plan) + plan.standing),
+                self._shown(plan.events),
+                now,
+            )
         return CollectResult(rows=added, detail={"files": len(plan.tracked)})
 
     def _shown(self, notes: list[str]) -> list[str]:
@@ -217,8 +230,11 @@ class LogfileCollector(Collector):
             return []
         names = ", ".join(os.path.relpath(p, self.base_dir) for p in plan.skipped[:3])
         more = f" and {len(plan.skipped) - 3} more" if len(plan.skipped) > 3 else ""
-        how = ("only gzip is read" if self.options.read_gzip  # type: ignore[attr-defined]
-               else "read_gzip: true reads .gz files")
+        how = (
+            "only gzip is read"
+            if self.options.read_gzip  # type: ignore[attr-defined]
+            else "read_gzip: true reads .gz files"
+        )
         return [f"{len(plan.skipped)} compressed file(s) left unread ({names}{more}): {how}"]
 
     def _open(self, read: Read) -> Any:
@@ -227,8 +243,9 @@ class LogfileCollector(Collector):
         except OSError as exc:
             raise SourceError(f"{read.path}: cannot read ({exc.strerror or exc})") from None
 
-    def _follow(self, store: Any, state: dict[str, Any], read: Read, now: datetime,
-                standing: list[str]) -> int:
+    def _follow(
+        self, store: Any, state: dict[str, Any], read: Read, now: datetime, standing: list[str]
+    ) -> int:
         """Read lines from the entry's offset to the end, one batch per chunk."""
         entry = read.entry
         with self._open(read) as fh:
@@ -241,15 +258,18 @@ class LogfileCollector(Collector):
             except GZIP_ERRORS as exc:
                 if not read.gzipped:
                     raise
-                standing.append(f"{read.path}: gzip data ends early after byte {entry['offset']} "
-                              f"({exc}); read on from there next run")
+                standing.append(
+                    f"{read.path}: gzip data ends early after byte {entry['offset']} "
+                    f"({exc}); read on from there next run"
+                )
                 return 0
             if read.gzipped:
                 entry["done"] = True
         return added
 
-    def _chunks(self, store: Any, state: dict[str, Any], read: Read, fh: Any, size: int,
-                now: datetime) -> int:
+    def _chunks(
+        self, store: Any, state: dict[str, Any], read: Read, fh: Any, size: int, now: datetime
+    ) -> int:
         """Parse the next chunk while the store takes this one; the cursor moves with each."""
         opts: LogfileOptions = self.options  # type: ignore[assignment]
         entry = read.entry
@@ -266,18 +286,18 @@ class LogfileCollector(Collector):
                 if ready is None:
                     break
                 chunk, table = ready
-                pending = (parser.submit(read_and_parse, chunk.next_offset)
-                           if chunk.next_offset < size else None)
+                pending = (
+                    parser.submit(read_and_parse, chunk.next_offset) if chunk.next_offset < size else None
+                )
                 read_bytes = chunk.next_offset - entry["offset"]
                 entry["offset"] = chunk.next_offset
                 if not read.gzipped:
                     grow_head(entry, read.path)
                 added += self._store(store, table, entry["origin"], state, now)
-                check_deadline(read_bytes, read.path)   # `timeout` stops here, cursor kept
+                check_deadline(read_bytes, read.path)  # `timeout` stops here, cursor kept
         return added
 
-    def _store(self, store: Any, table: pa.Table, origin: str, state: dict[str, Any],
-               now: datetime) -> int:
+    def _store(self, store: Any, table: pa.Table, origin: str, state: dict[str, Any], now: datetime) -> int:
         """Append a parsed batch and the cursor in one transaction; skip offsets already kept."""
         if table.num_rows == 0:
             with store.transaction() as cur:
@@ -288,13 +308,16 @@ class LogfileCollector(Collector):
         with store.transaction() as cur:
             cur.register("_logfile_batch", table)
             try:
-                cur.execute(f"""
+                cur.execute(
+                    f"""
                     INSERT INTO logs ({", ".join(LOG_COLUMNS)})
                     SELECT {", ".join("b." + c for c in LOG_COLUMNS)} FROM _logfile_batch b
                     ANTI JOIN (SELECT line_offset FROM logs
                                WHERE origin = ? AND line_offset BETWEEN ? AND ?) kept
                            ON kept.line_offset = b.line_offset
-                """, [origin, low, high])
+                """,
+                    [origin, low, high],
+                )
                 added = cur.fetchone()[0]
             finally:
                 cur.unregister("_logfile_batch")
@@ -313,9 +336,13 @@ class LogfileCollector(Collector):
         """Parse a chunk's lines in bulk into rows for the logs table."""
         opts: LogfileOptions = self.options  # type: ignore[assignment]
         cap = opts.max_line_bytes
-        lines = pa.table({"line_offset": pa.array(chunk.offsets, pa.int64()),
-                          "len_bytes": pa.array(chunk.lengths, pa.int64()),
-                          "line": chunk.text})
+        lines = pa.table(
+            {
+                "line_offset": pa.array(chunk.offsets, pa.int64()),
+                "len_bytes": pa.array(chunk.lengths, pa.int64()),
+                "line": chunk.text,
+            }
+        )
         con = self._con()
         con.register("_lines", lines)
         try:
@@ -346,8 +373,10 @@ class LogfileCollector(Collector):
                 text = chunk.text.to_pylist()
                 short = [t if n <= cap else "" for t, n in zip(text, chunk.lengths)]
                 docs, errors = logfmt_docs(short)
-                con.register("_docs", pa.table({"doc": pa.array(docs, pa.string()),
-                                                 "err": pa.array(errors, pa.string())}))
+                con.register(
+                    "_docs",
+                    pa.table({"doc": pa.array(docs, pa.string()), "err": pa.array(errors, pa.string())}),
+                )
                 docs_sql = """
                     SELECT l.line_offset, l.len_bytes, l.line AS line,
                            CASE WHEN l.len_bytes <= $cap THEN d.doc END AS doc,
@@ -394,8 +423,15 @@ class LogfileCollector(Collector):
                        $origin AS origin, line_offset
                 FROM timed
             """
-            params.update({"paths": paths, "removal": removal, "source": self.name,
-                           "service": opts.service, "origin": origin})
+            params.update(
+                {
+                    "paths": paths,
+                    "removal": removal,
+                    "source": self.name,
+                    "service": opts.service,
+                    "origin": origin,
+                }
+            )
             try:
                 parsed = con.sql(sql, params=params).to_arrow_table()
             except duckdb.Error as exc:
@@ -412,4 +448,3 @@ class LogfileCollector(Collector):
         kept = parsed.filter(check(stamps, None, window, self.refused))
         ts = timestamps(pc.fill_null(kept.column("stamp_s"), window.now))
         return kept.drop_columns(["stamp_s"]).add_column(0, "ts", ts).select(LOG_COLUMNS)
-

@@ -11,18 +11,18 @@ import gzip
 import sys
 import zlib
 
-PIECE = 64 << 10                # what damage can cost: the piece it is in
+PIECE = 64 << 10  # what damage can cost: the piece it is in
 
 
 class GzipStream:
     """A gzip file as a forward-read stream of its decompressed bytes, with a one-block replay."""
 
-    size = sys.maxsize          # unknown until the end: read until the stream is exhausted
+    size = sys.maxsize  # unknown until the end: read until the stream is exhausted
 
     def __init__(self, path: str) -> None:
         self._gz = gzip.open(path, "rb")
-        self._stream_at = 0     # where the decompressed stream is
-        self._at = 0            # where the next read starts
+        self._stream_at = 0  # where the decompressed stream is
+        self._at = 0  # where the next read starts
         self._block = b""
         self._block_at = 0
         self._broken: BaseException | None = None
@@ -35,7 +35,7 @@ class GzipStream:
         out = bytearray()
         start = self._at - self._block_at
         if 0 <= start < len(self._block):
-            out += self._block[start:start + size]
+            out += self._block[start : start + size]
         self._at += len(out)
         if len(out) < size:
             if self._at != self._stream_at:
@@ -61,7 +61,7 @@ class GzipStream:
                 out += piece
         except (OSError, EOFError, zlib.error) as exc:
             self._broken = exc
-            del out[out.rfind(b"\n") + 1:]            # a line cut by the damage is not taken
+            del out[out.rfind(b"\n") + 1 :]  # a line cut by the damage is not taken
             if not out:
                 raise
         return bytes(out)
@@ -69,7 +69,7 @@ class GzipStream:
     def close(self) -> None:
         self._gz.close()
 
-    def __enter__(self) -> "GzipStream":
+    def __enter__(self) -> GzipStream:
         return self
 
     def __exit__(self, *exc: object) -> None:

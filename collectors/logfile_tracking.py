@@ -17,8 +17,9 @@ import gzip
 import hashlib
 import os
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 Entry = dict[str, Any]
 
@@ -30,7 +31,7 @@ GZIP_ERRORS = (OSError, EOFError, zlib.error)
 
 def fingerprint(head: bytes) -> str:
     """The fingerprint of a file's first bytes."""
-    return hashlib.sha256(head).hexdigest()[:16]     # as cursors before 1 KiB heads kept it
+    return hashlib.sha256(head).hexdigest()[:16]  # as cursors before 1 KiB heads kept it
 
 
 def read_head(path: str, gzipped: bool = False) -> bytes:
@@ -67,8 +68,15 @@ def grow_head(entry: Entry, path: str) -> None:
 
 
 def new_entry(origin: str, st: os.stat_result, **extra: Any) -> Entry:
-    return {"origin": origin, "dev": st.st_dev, "ino": st.st_ino, "offset": 0,
-            "head_len": 0, "head": "", **extra}
+    return {
+        "origin": origin,
+        "dev": st.st_dev,
+        "ino": st.st_ino,
+        "offset": 0,
+        "head_len": 0,
+        "head": "",
+        **extra,
+    }
 
 
 def moved_to(entry: Entry, st: os.stat_result) -> Entry:
@@ -95,9 +103,9 @@ class Plan:
 
     tracked: dict[str, Entry] = field(default_factory=dict)
     reads: list[Read] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)     # compressed files left unread
-    standing: list[str] = field(default_factory=list)    # true while the files stay as they are
-    events: list[str] = field(default_factory=list)      # happened once, this run
+    skipped: list[str] = field(default_factory=list)  # compressed files left unread
+    standing: list[str] = field(default_factory=list)  # true while the files stay as they are
+    events: list[str] = field(default_factory=list)  # happened once, this run
 
 
 @dataclass
@@ -127,16 +135,18 @@ def scan(paths: Iterable[str]) -> dict[str, os.stat_result]:
     return present
 
 
-def plan_run(files: dict[str, Entry], present: dict[str, os.stat_result], *, read_gzip: bool,
-             next_gen: int) -> tuple[Plan, int]:
+def plan_run(
+    files: dict[str, Entry], present: dict[str, os.stat_result], *, read_gzip: bool, next_gen: int
+) -> tuple[Plan, int]:
     """Match the files the glob found against the tracked entries; say what to read."""
     run = _Run(files, present, read_gzip, next_gen)
     _attach_by_inode(run)
     _identify_new(run)
     _identify_compressed(run)
     _settle_orphans(run)
-    run.plan.reads.extend(Read(path, entry) for path, entry in run.plan.tracked.items()
-                          if not entry.get("gzip"))
+    run.plan.reads.extend(
+        Read(path, entry) for path, entry in run.plan.tracked.items() if not entry.get("gzip")
+    )
     return run.plan, run.next_gen
 
 
@@ -148,21 +158,21 @@ def _attach_by_inode(run: _Run) -> None:
         where = by_inode.get((entry["dev"], entry["ino"]))
         if entry.get("gzip"):
             if where is not None and where not in tracked:
-                tracked[where] = entry                      # read once, maybe renamed since
-                if not entry.get("done"):                   # it ended early: read on
+                tracked[where] = entry  # read once, maybe renamed since
+                if not entry.get("done"):  # it ended early: read on
                     run.plan.reads.append(Read(where, entry, final=True, gzipped=True))
-            continue                                        # a gone .gz is forgotten
+            continue  # a gone .gz is forgotten
         if where is not None and where not in tracked:
             if intact(where, run.present[where].st_size, entry):
                 tracked[where] = entry
-            else:               # truncated or replaced in place; elsewhere: a reused inode
+            else:  # truncated or replaced in place; elsewhere: a reused inode
                 run.orphans.append((old_path, entry, where == old_path))
             continue
         moved = find_inode(os.path.dirname(old_path), entry["dev"], entry["ino"])
         if moved is not None and intact(moved, os.stat(moved).st_size, entry):
             run.plan.reads.append(Read(moved, entry, final=True, keep=False))  # out of the glob
         else:
-            run.orphans.append((old_path, entry, False))    # gone (deleted, or compressed)
+            run.orphans.append((old_path, entry, False))  # gone (deleted, or compressed)
 
 
 def _best_match(head: bytes, candidates: Iterable[Entry]) -> Entry | None:
@@ -176,15 +186,15 @@ def _identify_new(run: _Run) -> None:
     tracked = run.plan.tracked
     for path, st in run.present.items():
         if path in tracked or is_compressed(path) or st.st_size == 0:
-            continue                                        # an empty file has nothing yet
+            continue  # an empty file has nothing yet
         head = read_head(path)
         orphan = _best_match(head, [e for _, e, _ in run.orphans])
-        if orphan is not None:                              # the rotated copy of a known file
+        if orphan is not None:  # the rotated copy of a known file
             run.orphans = [o for o in run.orphans if o[1] is not orphan]
             tracked[path] = moved_to(orphan, st)
             continue
         twin = _best_match(head, list(tracked.values()))
-        if twin is not None and not twin.get("gzip"):       # a copy of a file still followed
+        if twin is not None and not twin.get("gzip"):  # a copy of a file still followed
             tracked[path] = {**twin, "dev": st.st_dev, "ino": st.st_ino}
         else:
             tracked[path] = new_entry(run.origin(path), st)
@@ -212,13 +222,12 @@ def gzip_entry(run: _Run, path: str, st: os.stat_result) -> Entry | None:
         run.plan.standing.append(f"{path}: not readable as gzip ({exc}); left unread")
         return None
     orphan = _best_match(head, [e for _, e, _ in run.orphans])
-    if orphan is not None:                                  # the file it was compressed from
+    if orphan is not None:  # the file it was compressed from
         run.orphans = [o for o in run.orphans if o[1] is not orphan]
         return {**orphan, "dev": st.st_dev, "ino": st.st_ino, "gzip": True}
     if _best_match(head, list(run.plan.tracked.values())) is not None:
-        return None               # its plain file is still there (being compressed): read that
-    return {**new_entry(run.origin(path), st, gzip=True), "head_len": len(head),
-            "head": fingerprint(head)}
+        return None  # its plain file is still there (being compressed): read that
+    return {**new_entry(run.origin(path), st, gzip=True), "head_len": len(head), "head": fingerprint(head)}
 
 
 def _settle_orphans(run: _Run) -> None:
@@ -232,14 +241,14 @@ def _settle_orphans(run: _Run) -> None:
         path, st, gzipped, unread = copy
         taken.add(path)
         if not unread:
-            continue                                        # read to its end already
+            continue  # read to its end already
         if gzipped and not run.read_gzip:
             run.plan.events.append(
                 f"{old_path} is gone; bytes after {entry['offset']} were not read and are only "
-                f"in {os.path.basename(path)}: read_gzip: true reads them")
+                f"in {os.path.basename(path)}: read_gzip: true reads them"
+            )
             continue
-        run.plan.reads.append(Read(path, moved_to(entry, st), final=True, gzipped=gzipped,
-                                   keep=False))
+        run.plan.reads.append(Read(path, moved_to(entry, st), final=True, gzipped=gzipped, keep=False))
 
 
 def _say_lost(run: _Run, old_path: str, entry: Entry, truncated: bool) -> None:
@@ -247,11 +256,13 @@ def _say_lost(run: _Run, old_path: str, entry: Entry, truncated: bool) -> None:
     if truncated:
         run.plan.events.append(
             f"{old_path} was truncated (or replaced) and no copy of it was found next to "
-            f"it: lines written after byte {entry['offset']} before that were not read")
+            f"it: lines written after byte {entry['offset']} before that were not read"
+        )
     elif int(entry.get("seen_size", 0)) > int(entry["offset"]):
         run.plan.events.append(
             f"{old_path} is gone with bytes {entry['offset']}-{entry['seen_size']} unread "
-            "and no copy of it was found next to it")
+            "and no copy of it was found next to it"
+        )
 
 
 def _siblings(old_path: str, taken: set[str]) -> list[str]:
@@ -260,10 +271,11 @@ def _siblings(old_path: str, taken: set[str]) -> list[str]:
     stem = name.split(".", 1)[0]
     try:
         with os.scandir(directory or ".") as entries:
-            names = sorted(e.path for e in entries
-                           if e.name.startswith(stem) and e.is_file(follow_symlinks=False))
+            names = sorted(
+                e.path for e in entries if e.name.startswith(stem) and e.is_file(follow_symlinks=False)
+            )
     except FileNotFoundError:
-        return []                                           # its directory is gone too
+        return []  # its directory is gone too
     return [p for p in names if p not in taken]
 
 
@@ -274,8 +286,9 @@ def gzip_size(path: str) -> int:
         return int.from_bytes(fh.read(4), "little")
 
 
-def find_copy(old_path: str, entry: Entry, taken: set[str], problems: list[str]
-              ) -> tuple[str, os.stat_result, bool, bool] | None:
+def find_copy(
+    old_path: str, entry: Entry, taken: set[str], problems: list[str]
+) -> tuple[str, os.stat_result, bool, bool] | None:
     """A rotated copy of a truncated or gone file next to it (same first bytes): its path,
     stat, whether gzipped and whether it holds more than was read; a candidate that cannot
     be read is named in `problems`."""
@@ -293,8 +306,7 @@ def find_copy(old_path: str, entry: Entry, taken: set[str], problems: list[str]
             unread = (gzip_size(path) != offset % (1 << 32)) if gzipped else st.st_size > offset
             return path, st, gzipped, unread
         except GZIP_ERRORS as exc:
-            problems.append(f"{path}: cannot be read to tell whether it is a copy of "
-                            f"{old_path} ({exc})")
+            problems.append(f"{path}: cannot be read to tell whether it is a copy of {old_path} ({exc})")
     return None
 
 

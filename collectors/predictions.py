@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import Field
 
-from collectors.base import CollectResult, Collector, SourceError, TimedOptions
+from collectors.base import Collector, CollectResult, SourceError, TimedOptions
 from collectors.validate import Refusals, Window, check, timestamps
 
 LABEL_LAG = "oncall_label_lag_seconds"
@@ -60,7 +60,7 @@ def _seconds(values: Any) -> Any:
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return pd.to_numeric(values, errors="coerce").astype("float64")
     parsed = pd.to_datetime(values, utc=True, format="mixed", errors="coerce").dt.as_unit("us")
-    micros = parsed.astype("int64").astype("float64")       # in µs: no ns overflow past 2262
+    micros = parsed.astype("int64").astype("float64")  # in µs: no ns overflow past 2262
     return micros.where(parsed.notna()) / 1e6
 
 
@@ -74,16 +74,16 @@ def _numbers(frame: Any, column: str) -> tuple[Any, Any]:
     return parsed, (parsed.isna() & frame[column].notna()).to_numpy()
 
 
-def _kept(frame: Any, stamps: Any, column: str, window: Window,
-          refused: Refusals) -> tuple[Any, Any, Any]:
+def _kept(frame: Any, stamps: Any, column: str, window: Window, refused: Refusals) -> tuple[Any, Any, Any]:
     """The rows with a timestamp inside the window and a `column` value that parses (the rest
     counted), their epoch seconds as Arrow, and that column as floats."""
     import numpy as np
 
     values, unparsed = _numbers(frame, column)
     present = None if unparsed is None else pa.array(np.zeros(len(frame)), mask=unparsed)
-    keep = check(pa.array(stamps.to_numpy(dtype="float64")), present, window, refused,
-                 value=column).to_numpy(zero_copy_only=False)
+    keep = check(pa.array(stamps.to_numpy(dtype="float64")), present, window, refused, value=column).to_numpy(
+        zero_copy_only=False
+    )
     return frame[keep], pa.array(stamps[keep].to_numpy(dtype="float64")), values[keep]
 
 
@@ -97,7 +97,9 @@ def _models(frame: Any, default: str | None, where: Path) -> Any:
     else:
         models = pd.Series([default] * len(frame), dtype="string")
     if models.isna().any():
-        raise SourceError(f"{where}: records without a model; add a model column or set the source's model option")
+        raise SourceError(
+            f"{where}: records without a model; add a model column or set the source's model option"
+        )
     return models
 
 
@@ -106,8 +108,9 @@ def _features_json(frame: Any) -> list[str]:
     if len(frame) == 0:
         return []
     if "features" in frame.columns:
-        return [value if isinstance(value, str) else json.dumps(value, default=str)
-                for value in frame["features"]]
+        return [
+            value if isinstance(value, str) else json.dumps(value, default=str) for value in frame["features"]
+        ]
     rest = frame[[c for c in frame.columns if c not in RECORD_FIELDS]]
     if rest.shape[1] == 0:
         return ["{}"] * len(frame)
@@ -115,8 +118,9 @@ def _features_json(frame: Any) -> list[str]:
     return text.splitlines()
 
 
-def prediction_table(frame: Any, default_model: str | None, where: Path, window: Window,
-                     refused: Refusals) -> tuple[pa.Table, Any]:
+def prediction_table(
+    frame: Any, default_model: str | None, where: Path, window: Window, refused: Refusals
+) -> tuple[pa.Table, Any]:
     """Records as the predictions table's columns, those with a timestamp inside the window and
     a prediction that parses (the rest counted), and the records kept; a SourceError naming
     the file when fields are missing."""
@@ -125,19 +129,22 @@ def prediction_table(frame: Any, default_model: str | None, where: Path, window:
         raise SourceError(f"{where}: missing column(s) {', '.join(missing)}; records need id and ts")
     frame, stamps, values = _kept(frame, _seconds(frame["ts"]), "prediction", window, refused)
     version = frame["version"].astype("string") if "version" in frame.columns else [None] * len(frame)
-    return pa.table({
-        "model": pa.array(_models(frame, default_model, where), pa.string()),
-        "id": pa.array(frame["id"].astype("string"), pa.string()),
-        "ts": timestamps(stamps),
-        "version": pa.array(version, pa.string()),
-        "features": pa.array(_features_json(frame), pa.string()),
-        "prediction": pa.array(values, pa.float64(), from_pandas=True),
-        "origin": pa.array([str(where)] * len(frame), pa.string()),
-    }), frame
+    return pa.table(
+        {
+            "model": pa.array(_models(frame, default_model, where), pa.string()),
+            "id": pa.array(frame["id"].astype("string"), pa.string()),
+            "ts": timestamps(stamps),
+            "version": pa.array(version, pa.string()),
+            "features": pa.array(_features_json(frame), pa.string()),
+            "prediction": pa.array(values, pa.float64(), from_pandas=True),
+            "origin": pa.array([str(where)] * len(frame), pa.string()),
+        }
+    ), frame
 
 
-def label_table(frame: Any, default_model: str | None, where: Path, window: Window,
-                refused: Refusals) -> pa.Table:
+def label_table(
+    frame: Any, default_model: str | None, where: Path, window: Window, refused: Refusals
+) -> pa.Table:
     """Labels as the prediction_labels table's columns; a label without ts became known now.
     Labels whose timestamp is outside the window or that are not numbers are counted, not kept."""
     import pandas as pd
@@ -146,15 +153,20 @@ def label_table(frame: Any, default_model: str | None, where: Path, window: Wind
     if missing:
         raise SourceError(f"{where}: missing column(s) {', '.join(missing)}; labels need id and label")
     frame = frame[frame["label"].notna()].reset_index(drop=True)
-    stamps = (_seconds(frame["ts"]) if "ts" in frame.columns
-              else pd.Series([window.now] * len(frame), dtype="float64"))
+    stamps = (
+        _seconds(frame["ts"])
+        if "ts" in frame.columns
+        else pd.Series([window.now] * len(frame), dtype="float64")
+    )
     frame, stamps, values = _kept(frame, stamps, "label", window, refused)
-    return pa.table({
-        "model": pa.array(_models(frame, default_model, where), pa.string()),
-        "id": pa.array(frame["id"].astype("string"), pa.string()),
-        "label": pa.array(values, pa.float64(), from_pandas=True),
-        "ts": timestamps(stamps),
-    })
+    return pa.table(
+        {
+            "model": pa.array(_models(frame, default_model, where), pa.string()),
+            "id": pa.array(frame["id"].astype("string"), pa.string()),
+            "label": pa.array(values, pa.float64(), from_pandas=True),
+            "ts": timestamps(stamps),
+        }
+    )
 
 
 class PredictionsCollector(Collector):
@@ -162,7 +174,7 @@ class PredictionsCollector(Collector):
 
     kind = "predictions"
     Options = PredictionsOptions
-    retention_kind = None       # predictions are not aged out: accept.past defaults to 10 years
+    retention_kind = None  # predictions are not aged out: accept.past defaults to 10 years
 
     def _files(self, pattern: str | None) -> list[Path]:
         if not pattern:
@@ -188,13 +200,11 @@ class PredictionsCollector(Collector):
                 if len(frame) == 0:
                     continue
                 if kind == "p":
-                    table, kept = prediction_table(frame, options.model, path, window,
-                                                   self.refused)
+                    table, kept = prediction_table(frame, options.model, path, window, self.refused)
                     predictions.append(table)
-                    if "label" in kept.columns:      # of the records kept: counted once
+                    if "label" in kept.columns:  # of the records kept: counted once
                         inline = kept[["id", "label", "ts"] + (["model"] if "model" in kept.columns else [])]
-                        labels.append(label_table(inline, options.model, path, window,
-                                                  self.refused))
+                        labels.append(label_table(inline, options.model, path, window, self.refused))
                 else:
                     labels.append(label_table(frame, options.model, path, window, self.refused))
         new_predictions = pa.concat_tables(predictions) if predictions else None
@@ -204,22 +214,33 @@ class PredictionsCollector(Collector):
             added = 0
             if new_predictions is not None:
                 cur.register("incoming_predictions", new_predictions)
-                added = cur.execute("INSERT INTO predictions SELECT * FROM incoming_predictions "
-                                    "ON CONFLICT DO NOTHING").fetchall()[0][0]
+                added = cur.execute(
+                    "INSERT INTO predictions SELECT * FROM incoming_predictions ON CONFLICT DO NOTHING"
+                ).fetchall()[0][0]
             if new_labels is not None:
                 cur.register("incoming_labels", new_labels)
-                cur.execute("INSERT INTO prediction_labels SELECT model, id, label, ts FROM incoming_labels "
-                            "ON CONFLICT DO NOTHING").fetchall()
+                cur.execute(
+                    "INSERT INTO prediction_labels SELECT model, id, label, ts FROM incoming_labels "
+                    "ON CONFLICT DO NOTHING"
+                ).fetchall()
             lags = self._lags(cur, new_predictions is not None, new_labels is not None)
             store.set_cursor(cur, self.name, cursor, added, now)
         if lags:
-            ingest_samples(store, pa.table({
-                "name": [LABEL_LAG] * len(lags),
-                "labels": [canonical_labels({"model": model}) for model, _ in lags],
-                "ts": pa.array([now] * len(lags), pa.timestamp("us")),
-                "value": [float(lag) for _, lag in lags]}))
-        return CollectResult(rows=added, detail={"files": len(changed),
-                                                 "labels": 0 if new_labels is None else new_labels.num_rows})
+            ingest_samples(
+                store,
+                pa.table(
+                    {
+                        "name": [LABEL_LAG] * len(lags),
+                        "labels": [canonical_labels({"model": model}) for model, _ in lags],
+                        "ts": pa.array([now] * len(lags), pa.timestamp("us")),
+                        "value": [float(lag) for _, lag in lags],
+                    }
+                ),
+            )
+        return CollectResult(
+            rows=added,
+            detail={"files": len(changed), "labels": 0 if new_labels is None else new_labels.num_rows},
+        )
 
     @staticmethod
     def _lags(cur: Any, had_predictions: bool, had_labels: bool) -> list[tuple[str, float]]:
@@ -234,11 +255,12 @@ class PredictionsCollector(Collector):
         return cur.execute(
             f"""
             SELECT p.model, avg(epoch(l.ts) - epoch(p.ts))
-            FROM ({' UNION '.join(keys)}) k
+            FROM ({" UNION ".join(keys)}) k
             JOIN predictions p ON p.model = k.model AND p.id = k.id
             JOIN prediction_labels l ON l.model = k.model AND l.id = k.id
             GROUP BY p.model ORDER BY p.model
-            """).fetchall()
+            """
+        ).fetchall()
 
 
 def prediction_features(store: Any, model: str, start: datetime, end: datetime) -> Any:
@@ -260,15 +282,20 @@ def records_frame(store: Any, model: str, where: str, params: list[Any]) -> Any:
     shape = json.loads(structure[0][0]) if structure and structure[0][0] is not None else None
     if shape is None:
         return pd.DataFrame()
-    if isinstance(shape, dict) and "prediction" not in shape and all(
-            isinstance(kind, str) and kind in _FLAT_TYPES for kind in shape.values()):
+    if (
+        isinstance(shape, dict)
+        and "prediction" not in shape
+        and all(isinstance(kind, str) and kind in _FLAT_TYPES for kind in shape.values())
+    ):
         typed = {name: _FLAT_TYPES[kind] for name, kind in shape.items()}
         literal = json.dumps(typed).replace("'", "''")
         cur = store.cursor()
         try:
-            table = cur.sql(f"SELECT unnest(json_transform(features, '{literal}')), prediction "
-                            f"{source} ORDER BY ts, id", params=args).to_arrow_table()
-        except Exception:   # e.g. an integer beyond int64: pandas' reader copes
+            table = cur.sql(
+                f"SELECT unnest(json_transform(features, '{literal}')), prediction {source} ORDER BY ts, id",
+                params=args,
+            ).to_arrow_table()
+        except Exception:  # e.g. an integer beyond int64: pandas' reader copes
             table = None
         finally:
             cur.close()

@@ -10,7 +10,7 @@ import httpx
 import pyarrow as pa
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from collectors.base import CollectResult, Collector, SourceError, TimedOptions
+from collectors.base import Collector, CollectResult, SourceError, TimedOptions
 from collectors.deadline import check_deadline
 from collectors.http import HttpOptions, fetch, join_url, json_body, make_client
 from collectors.validate import Window, sample_table
@@ -38,7 +38,7 @@ class PrometheusOptions(HttpOptions, TimedOptions):
     queries: list[Annotated[Query, BeforeValidator(_as_query)]] = Field(min_length=1)
     step: Duration = timedelta(seconds=60)
     lookback: Duration = timedelta(hours=1)
-    delay: Duration = timedelta(0)     # stay this far behind now, so late scrapes have landed
+    delay: Duration = timedelta(0)  # stay this far behind now, so late scrapes have landed
     max_points: int = Field(default=10_000, ge=2, le=11_000)
     max_bytes: int = Field(default=256 << 20, gt=0)
 
@@ -77,27 +77,34 @@ class PrometheusCollector(Collector):
         cursor = store.get_cursor(self.name) or {}
         done: dict[str, float] = dict(cursor.get("until", {}))
         url = join_url(opts.url, "api/v1/query_range")
-        kept = httpx.URL(url).params       # httpx's `params=` replaces the URL's own query
+        kept = httpx.URL(url).params  # httpx's `params=` replaces the URL's own query
         added = 0
         requests = 0
         window = self.window(now)
         with make_client(opts, self.transport, base_dir=self.base_dir) as client:
             for query in opts.queries:
                 last = done.get(query.expr)
-                start = last + step if last is not None else (
-                    math.ceil((end - opts.lookback.total_seconds()) / step) * step)
+                start = (
+                    last + step
+                    if last is not None
+                    else (math.ceil((end - opts.lookback.total_seconds()) / step) * step)
+                )
                 for lo, hi in split_range(start, end, step, opts.max_points):
-                    response = fetch(client, "GET", url, max_bytes=opts.max_bytes,
-                                     params=kept.merge({"query": query.expr, "start": repr(lo),
-                                                        "end": repr(hi), "step": repr(step)}))
+                    response = fetch(
+                        client,
+                        "GET",
+                        url,
+                        max_bytes=opts.max_bytes,
+                        params=kept.merge(
+                            {"query": query.expr, "start": repr(lo), "end": repr(hi), "step": repr(step)}
+                        ),
+                    )
                     requests += 1
                     table = self._samples(json_body(response), query, response.url, window)
                     check_deadline(where=response.url)  # parsing counts too
                     done[query.expr] = hi
-                    added += ingest_samples(store, table, cursor=(self.name, {"until": done}),
-                                            now=now)
-        return CollectResult(rows=added, detail={"requests": requests,
-                                                 "refused": self.refused.total})
+                    added += ingest_samples(store, table, cursor=(self.name, {"until": done}), now=now)
+        return CollectResult(rows=added, detail={"requests": requests, "refused": self.refused.total})
 
     def _samples(self, body: Any, query: Query, url: str, window: Window) -> pa.Table:
         where = url
@@ -119,13 +126,13 @@ class PrometheusCollector(Collector):
                 points = series["values"]
                 if not isinstance(points, list):
                     raise TypeError(f"values is {type(points).__name__}, not a list")
-                for stamp, value in points:        # each checked below, as a batch
+                for stamp, value in points:  # each checked below, as a batch
                     stamps.append(stamp)
                     values.append(value)
                 names += [str(name)] * len(points)
                 labels += [canonical_labels(metric)] * len(points)
         except (KeyError, TypeError, ValueError) as exc:
-            raise SourceError(f"{where}: malformed series in the answer for {query.expr!r} "
-                              f"({type(exc).__name__}: {exc})") from None
+            raise SourceError(
+                f"{where}: malformed series in the answer for {query.expr!r} ({type(exc).__name__}: {exc})"
+            ) from None
         return sample_table(names, labels, stamps, values, window, self.refused)
-

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from collectors.base import CollectResult, Collector, CollectorOptions
+from collectors.base import Collector, CollectorOptions, CollectResult
 from console.core.credentials import Credentials
 from console.registry.history import last_recorded, record_alias_move
 
@@ -31,26 +31,38 @@ class RegistryCollector(Collector):
     Options = RegistryCollectorOptions
     options: RegistryCollectorOptions
 
-    def __init__(self, name: str, options: CollectorOptions, *, base_dir: str = ".",
-                 transport: Any = None) -> None:
+    def __init__(
+        self, name: str, options: CollectorOptions, *, base_dir: str = ".", transport: Any = None
+    ) -> None:
         super().__init__(name, options, base_dir=base_dir)
         self.transport = transport
 
     def _registry(self, store: Any, now: datetime) -> Any:
         if self.options.adapter == "mlflow":
             from console.registry.mlflow import MlflowOptions, MlflowRegistry
+
             if not self.options.url:
                 from console.registry.base import RegistryError
+
                 raise RegistryError(f"source {self.name!r}: the mlflow adapter needs `url`")
-            credentials = self.options.model_dump(include=set(Credentials.model_fields),
-                                                  exclude_defaults=True)
-            return MlflowRegistry(self.options.registry or self.name, MlflowOptions(
-                url=self.options.url, token_env=self.options.token_env,
-                timeout=timedelta(seconds=self.options.timeout), fetch_metrics=False,
-                **credentials), transport=self.transport, base_dir=self.base_dir)
+            credentials = self.options.model_dump(
+                include=set(Credentials.model_fields), exclude_defaults=True
+            )
+            return MlflowRegistry(
+                self.options.registry or self.name,
+                MlflowOptions(
+                    url=self.options.url,
+                    token_env=self.options.token_env,
+                    timeout=timedelta(seconds=self.options.timeout),
+                    fetch_metrics=False,
+                    **credentials,
+                ),
+                transport=self.transport,
+                base_dir=self.base_dir,
+            )
         from console.registry.local import LocalOptions, LocalRegistry
-        return LocalRegistry(self.options.registry or "local", LocalOptions(), store=store,
-                             clock=lambda: now)
+
+        return LocalRegistry(self.options.registry or "local", LocalOptions(), store=store, clock=lambda: now)
 
     def collect(self, store: Any, now: datetime) -> CollectResult:
         registry = self._registry(store, now)
@@ -63,8 +75,10 @@ class RegistryCollector(Collector):
         for model in models:
             if self.options.models and model.name not in self.options.models:
                 continue
-            recorded = {alias: last_recorded(store, model.name, alias)
-                        for alias in set(model.aliases) | self._known_aliases(store, model.name)}
+            recorded = {
+                alias: last_recorded(store, model.name, alias)
+                for alias in set(model.aliases) | self._known_aliases(store, model.name)
+            }
             for alias, was in sorted(recorded.items()):
                 if self.options.aliases and alias not in self.options.aliases:
                     continue
@@ -73,14 +87,27 @@ class RegistryCollector(Collector):
                     moves.append((model.name, alias, was, now_version))
         with store.transaction() as cur:
             for model_name, alias, was, now_version in moves:
-                record_alias_move(cur, ts=now, model=model_name, alias=alias, from_version=was,
-                                  to_version=now_version, actor=None, source=self.name,
-                                  observed=True, moved_after=previous, registry=registry.name)
+                record_alias_move(
+                    cur,
+                    ts=now,
+                    model=model_name,
+                    alias=alias,
+                    from_version=was,
+                    to_version=now_version,
+                    actor=None,
+                    source=self.name,
+                    observed=True,
+                    moved_after=previous,
+                    registry=registry.name,
+                )
             store.set_cursor(cur, self.name, {"polled_at": str(now)}, len(moves), now)
         return CollectResult(len(moves), {"models": len(models), "moves": len(moves)})
 
     @staticmethod
     def _known_aliases(store: Any, model: str) -> set[str]:
-        rows = store.query("SELECT DISTINCT json_extract_string(detail, '$.alias') FROM changes "
-                           "WHERE kind = 'alias_move' AND model = ?", [model])[1]
+        rows = store.query(
+            "SELECT DISTINCT json_extract_string(detail, '$.alias') FROM changes "
+            "WHERE kind = 'alias_move' AND model = ?",
+            [model],
+        )[1]
         return {r[0] for r in rows if r[0]}

@@ -11,17 +11,18 @@ import httpx
 import pyarrow as pa
 from pydantic import Field
 
-from collectors.base import CollectResult, Collector, SourceError, TimedOptions
+from collectors.base import Collector, CollectResult, SourceError, TimedOptions
 from collectors.deadline import check_deadline
 from collectors.http import HttpOptions, fetch, make_client
 from collectors.validate import NUMBER, Refusals, Window, sample_table
 from console.store import canonical_labels, ingest_samples
 
-ACCEPT = ("application/openmetrics-text;version=1.0.0;q=0.9,"
-          "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.9,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 # A sample line up to its value: name, {labels} (quoted values may hold spaces and braces).
-SAMPLE_LINE = (r'^[a-zA-Z_:][a-zA-Z0-9_:]*[ \t]*(?:\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?'
-               r'[ \t]+(?P<value>[^ \t]+)')
+SAMPLE_LINE = (
+    r'^[a-zA-Z_:][a-zA-Z0-9_:]*[ \t]*(?:\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?'
+    r"[ \t]+(?P<value>[^ \t]+)"
+)
 
 
 class ScrapeOptions(HttpOptions, TimedOptions):
@@ -76,33 +77,48 @@ class ScrapeCollector(Collector):
         error: SourceError | None = None
         try:
             with make_client(opts, self.transport, base_dir=self.base_dir) as client:
-                response = fetch(client, "GET", opts.url, max_bytes=opts.max_bytes,
-                                 headers={"Accept": ACCEPT})
-            samples = read_page(response.content, response.headers.get("content-type", ""),
-                                response.url, self.refused)
-            check_deadline(where=response.url)     # parsing counts too
+                response = fetch(
+                    client, "GET", opts.url, max_bytes=opts.max_bytes, headers={"Accept": ACCEPT}
+                )
+            samples = read_page(
+                response.content, response.headers.get("content-type", ""), response.url, self.refused
+            )
+            check_deadline(where=response.url)  # parsing counts too
         except SourceError as exc:
             error, samples = exc, []
         duration = self.monotonic() - started
-        scraped = len(samples) + self.refused.total      # lines whose value did not parse too
+        scraped = len(samples) + self.refused.total  # lines whose value did not parse too
         window = self.window(now)
         page = page_table(samples, target, window, self.refused)
         meta = [("up", 0.0 if error else 1.0), ("scrape_duration_seconds", duration)]
         if not error:
             meta.append(("scrape_samples_scraped", float(scraped)))
-        table = pa.concat_tables([page, sample_table(
-            [name for name, _ in meta], [canonical_labels(target)] * len(meta),
-            [window.now] * len(meta), [value for _, value in meta], window, Refusals())])
-        added = ingest_samples(store, table, cursor=None if error else (self.name, {"last": str(now)}),
-                               now=now)
+        table = pa.concat_tables(
+            [
+                page,
+                sample_table(
+                    [name for name, _ in meta],
+                    [canonical_labels(target)] * len(meta),
+                    [window.now] * len(meta),
+                    [value for _, value in meta],
+                    window,
+                    Refusals(),
+                ),
+            ]
+        )
+        added = ingest_samples(
+            store, table, cursor=None if error else (self.name, {"last": str(now)}), now=now
+        )
         if error:
             raise error
-        return CollectResult(rows=added, detail={"samples": table.num_rows - len(meta),
-                                                 "refused": self.refused.total})
+        return CollectResult(
+            rows=added, detail={"samples": table.num_rows - len(meta), "refused": self.refused.total}
+        )
 
 
-def read_page(content: bytes, content_type: str, url: str,
-              refused: Refusals) -> list[tuple[str, dict[str, str], Any, Any]]:
+def read_page(
+    content: bytes, content_type: str, url: str, refused: Refusals
+) -> list[tuple[str, dict[str, str], Any, Any]]:
     """The page's samples; lines whose value does not parse are left out and counted."""
     try:
         text = content.decode("utf-8")
@@ -117,8 +133,9 @@ def read_page(content: bytes, content_type: str, url: str,
                 raise first
             samples = parse_exposition(kept, content_type)
         except Exception as exc:
-            raise SourceError(f"{url}: not a Prometheus or OpenMetrics page "
-                              f"({type(exc).__name__}: {str(exc)[:160]})") from None
+            raise SourceError(
+                f"{url}: not a Prometheus or OpenMetrics page ({type(exc).__name__}: {str(exc)[:160]})"
+            ) from None
     refused.add("value", "unparsed", unparsed)
     return samples
 
@@ -133,11 +150,19 @@ def drop_unparsed_values(text: str) -> tuple[str, int]:
     return "\n".join(pc.filter(lines, pc.invert(bad)).to_pylist()), pc.sum(bad).as_py() or 0
 
 
-def page_table(samples: list[tuple[str, dict[str, str], Any, Any]],
-               target: dict[str, str], window: Window, refused: Refusals) -> pa.Table:
+def page_table(
+    samples: list[tuple[str, dict[str, str], Any, Any]],
+    target: dict[str, str],
+    window: Window,
+    refused: Refusals,
+) -> pa.Table:
     """The page's samples inside the window, with the target's labels; a sample without a
     timestamp of its own is at the time of the scrape."""
-    return sample_table([s[0] for s in samples],
-                        [canonical_labels(with_target(s[1], target)) for s in samples],
-                        [window.now if s[3] is None else s[3] for s in samples],
-                        [s[2] for s in samples], window, refused)
+    return sample_table(
+        [s[0] for s in samples],
+        [canonical_labels(with_target(s[1], target)) for s in samples],
+        [window.now if s[3] is None else s[3] for s in samples],
+        [s[2] for s in samples],
+        window,
+        refused,
+    )

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Sequence
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
@@ -22,7 +23,7 @@ from console.config.durations import parse_duration
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 EPOCH = datetime(1970, 1, 1)
 DEFAULT_FUTURE = timedelta(minutes=10)
-FALLBACK_PAST = timedelta(days=3650)       # when the store keeps the rows forever
+FALLBACK_PAST = timedelta(days=3650)  # when the store keeps the rows forever
 # Numeric text Arrow's cast reads, and no more (Prometheus' grammar: NaN, Inf, +Inf, 1e-3, …).
 NUMBER = r"(?i)^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?|nan|inf|infinity)$"
 _NUMBER = re.compile(NUMBER)
@@ -33,7 +34,7 @@ class Accept(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    past: Duration | None = None      # None: the store's retention (FALLBACK_PAST if none)
+    past: Duration | None = None  # None: the store's retention (FALLBACK_PAST if none)
     future: Duration = DEFAULT_FUTURE
 
 
@@ -46,9 +47,12 @@ class Window:
     future: float
 
     @classmethod
-    def of(cls, accept: Accept, now: datetime, retention_days: float | None) -> "Window":
-        past = accept.past if accept.past is not None else (
-            timedelta(days=retention_days) if retention_days else FALLBACK_PAST)
+    def of(cls, accept: Accept, now: datetime, retention_days: float | None) -> Window:
+        past = (
+            accept.past
+            if accept.past is not None
+            else (timedelta(days=retention_days) if retention_days else FALLBACK_PAST)
+        )
         return cls(seconds(now), past.total_seconds(), accept.future.total_seconds())
 
     @property
@@ -71,8 +75,15 @@ class Refusals:
 
     found: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
-    def add(self, what: str, why: str, count: int, least: float | None = None,
-            most: float | None = None, limit: float | None = None) -> None:
+    def add(
+        self,
+        what: str,
+        why: str,
+        count: int,
+        least: float | None = None,
+        most: float | None = None,
+        limit: float | None = None,
+    ) -> None:
         if count <= 0:
             return
         entry = self.found.setdefault((what, why), {"what": what, "why": why, "count": 0})
@@ -92,8 +103,10 @@ class Refusals:
         from console.store.refused import entry_text
 
         order = {"future": 0, "past": 1, "unparsed": 2}
-        return [{**entry, "text": entry_text(entry)}
-                for entry in sorted(self.found.values(), key=lambda e: order[e["why"]])]
+        return [
+            {**entry, "text": entry_text(entry)}
+            for entry in sorted(self.found.values(), key=lambda e: order[e["why"]])
+        ]
 
 
 def numbers(raw: Sequence[Any] | Any) -> Any:
@@ -113,7 +126,7 @@ def numbers(raw: Sequence[Any] | Any) -> Any:
         readable = pc.if_else(pc.match_substring_regex(raw, NUMBER), raw, pa.scalar(None, kind))
         try:
             return pc.cast(readable, pa.float64())
-        except pa.ArrowInvalid:     # a text the pattern let through and Arrow will not read
+        except pa.ArrowInvalid:  # a text the pattern let through and Arrow will not read
             return pa.array([number(item) for item in readable.to_pylist()], pa.float64())
     if pa.types.is_decimal(kind):
         return pc.cast(raw, pa.float64(), safe=False)
@@ -133,7 +146,7 @@ def number(text: Any) -> float | None:
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         try:
             return float(text)
-        except OverflowError:       # an int beyond any float reads as Arrow reads its text
+        except OverflowError:  # an int beyond any float reads as Arrow reads its text
             return math.inf if text > 0 else -math.inf
     if isinstance(text, str) and _NUMBER.match(text):
         try:
@@ -143,8 +156,15 @@ def number(text: Any) -> float | None:
     return None
 
 
-def check(stamps: Any, values: Any, window: Window, refused: Refusals, *,
-          what: str = "timestamp", value: str = "value") -> Any:
+def check(
+    stamps: Any,
+    values: Any,
+    window: Window,
+    refused: Refusals,
+    *,
+    what: str = "timestamp",
+    value: str = "value",
+) -> Any:
     """The mask of rows to keep: a timestamp (epoch seconds) inside the window and, where
     `values` is given, a value that parsed (null marks one that did not; NaN is a value).
 
@@ -168,8 +188,9 @@ def check(stamps: Any, values: Any, window: Window, refused: Refusals, *,
     return pc.and_(timed, pc.invert(unparsed))
 
 
-def _count(refused: Refusals, what: str, why: str, stamps: Any, mask: Any, now: float,
-           limit: float, sign: int) -> None:
+def _count(
+    refused: Refusals, what: str, why: str, stamps: Any, mask: Any, now: float, limit: float, sign: int
+) -> None:
     import pyarrow.compute as pc
 
     count = pc.sum(mask).as_py() or 0
@@ -188,15 +209,26 @@ def timestamps(stamps: Any) -> Any:
     return pc.cast(pc.cast(micros, pa.int64()), pa.timestamp("us"))
 
 
-def sample_table(names: Any, labels: Any, stamps: Any, values: Any, window: Window,
-                 refused: Refusals) -> Any:
+def sample_table(names: Any, labels: Any, stamps: Any, values: Any, window: Window, refused: Refusals) -> Any:
     """Samples as the store's (name, labels, ts, value) rows, only those with a timestamp
     (epoch seconds) inside the window and a value that parses; the rest counted in `refused`."""
     import pyarrow as pa
 
     stamps, values = numbers(stamps), numbers(values)
     keep = check(stamps, values, window, refused)
-    rows = pa.table({"name": pa.array(names, pa.string()), "labels": pa.array(labels, pa.string()),
-                     "stamp": stamps, "value": values}).filter(keep)
-    return pa.table({"name": rows["name"], "labels": rows["labels"],
-                     "ts": timestamps(rows["stamp"]), "value": rows["value"]})
+    rows = pa.table(
+        {
+            "name": pa.array(names, pa.string()),
+            "labels": pa.array(labels, pa.string()),
+            "stamp": stamps,
+            "value": values,
+        }
+    ).filter(keep)
+    return pa.table(
+        {
+            "name": rows["name"],
+            "labels": rows["labels"],
+            "ts": timestamps(rows["stamp"]),
+            "value": rows["value"],
+        }
+    )

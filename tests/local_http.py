@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterator, Union
 
 Answer = tuple[int, bytes, str]
 Route = Callable[[str], Answer]
 RawRoute = Callable[[BaseHTTPRequestHandler], None]
 
 
-def _handler(route: Union[Route, RawRoute], raw: bool) -> type[BaseHTTPRequestHandler]:
+def _handler(route: Route | RawRoute, raw: bool) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             if raw:
                 route(self)  # type: ignore[arg-type]
                 return
@@ -31,13 +31,13 @@ def _handler(route: Union[Route, RawRoute], raw: bool) -> type[BaseHTTPRequestHa
             self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
-            return None        # the test's output stays the program's
+            return None  # the test's output stays the program's
 
     return Handler
 
 
 @contextlib.contextmanager
-def serve(route: Union[Route, RawRoute], *, raw: bool = False) -> Iterator[str]:
+def serve(route: Route | RawRoute, *, raw: bool = False) -> Iterator[str]:
     """Serve `route` on a free port of 127.0.0.1; yields the base URL, stops on exit."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(route, raw))
     server.daemon_threads = True

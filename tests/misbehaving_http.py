@@ -17,14 +17,14 @@ import contextlib
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
-from typing import Iterator
 
 from tests.local_http import serve
 
-LIMIT_S = 60.0          # no handler runs longer than this, whatever the client does
-STEP_S = 0.2            # one byte per step: well under any per-read timeout
-METRICS = b"# TYPE requests_total counter\nrequests_total{code=\"200\"} 7\n"
+LIMIT_S = 60.0  # no handler runs longer than this, whatever the client does
+STEP_S = 0.2  # one byte per step: well under any per-read timeout
+METRICS = b'# TYPE requests_total counter\nrequests_total{code="200"} 7\n'
 
 
 class Misbehaving:
@@ -36,7 +36,7 @@ class Misbehaving:
         self._lock = threading.Lock()
 
     def route(self, handler: BaseHTTPRequestHandler) -> None:
-        path = "/" + handler.path.split("?")[0].strip("/").split("/")[0]   # /trickle/api/... too
+        path = "/" + handler.path.split("?")[0].strip("/").split("/")[0]  # /trickle/api/... too
         with self._lock:
             self.hits[path] += 1
         shape = SHAPES.get(path, _not_found)
@@ -55,8 +55,7 @@ def _slow_headers(server: Misbehaving, handler: BaseHTTPRequestHandler) -> None:
 
 
 def _trickle(server: Misbehaving, handler: BaseHTTPRequestHandler) -> None:
-    handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                        b"Content-Length: 1000000\r\n\r\n")
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000000\r\n\r\n")
     server._drip(handler, b"#")
 
 
@@ -70,11 +69,10 @@ def _garbage(server: Misbehaving, handler: BaseHTTPRequestHandler) -> None:
 
 
 def _huge_line(server: Misbehaving, handler: BaseHTTPRequestHandler) -> None:
-    handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                        b"Connection: close\r\n\r\n")
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
     block = b"x" * 65536
     ends = time.monotonic() + LIMIT_S
-    for _ in range(4096):                    # at most 256 MiB
+    for _ in range(4096):  # at most 256 MiB
         if server.stop.is_set() or time.monotonic() > ends:
             break
         handler.wfile.write(block)
@@ -92,8 +90,14 @@ def _not_found(server: Misbehaving, handler: BaseHTTPRequestHandler) -> None:
     handler.send_error(404)
 
 
-SHAPES = {"/slow-headers": _slow_headers, "/trickle": _trickle, "/silent": _silent,
-          "/garbage": _garbage, "/huge-line": _huge_line, "/metrics": _metrics}
+SHAPES = {
+    "/slow-headers": _slow_headers,
+    "/trickle": _trickle,
+    "/silent": _silent,
+    "/garbage": _garbage,
+    "/huge-line": _huge_line,
+    "/metrics": _metrics,
+}
 
 
 @contextlib.contextmanager

@@ -17,9 +17,9 @@ import sys
 import termios
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -27,7 +27,7 @@ from tests.conftest import REPO
 from tests.sock import remove, runtime_dir
 
 NOW = "2026-11-20T12:00:00Z"
-USER_UMASK = 0o022      # a usual one, whatever this run's: oncall must not rely on it
+USER_UMASK = 0o022  # a usual one, whatever this run's: oncall must not rely on it
 
 
 @dataclass
@@ -35,10 +35,10 @@ class Sandbox:
     """Where an `oncall` may create files: TMPDIR, XDG_RUNTIME_DIR, HOME and a work dir."""
 
     root: Path
-    run: Path            # short: AF_UNIX paths are limited
+    run: Path  # short: AF_UNIX paths are limited
 
     @classmethod
-    def make(cls, root: Path) -> "Sandbox":
+    def make(cls, root: Path) -> Sandbox:
         box = cls(root, runtime_dir())
         for name in ("tmp", "home", "work"):
             (root / name).mkdir(mode=0o700)
@@ -53,9 +53,16 @@ class Sandbox:
         return self.root / "work"
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {**os.environ, "TMPDIR": str(self.tmp), "XDG_RUNTIME_DIR": str(self.run),
-               "HOME": str(self.root / "home"), "XDG_STATE_HOME": str(self.root / "home" / "state"),
-               "ONCALL_NOW": NOW, "PYTHONPATH": str(REPO), **extra}
+        env = {
+            **os.environ,
+            "TMPDIR": str(self.tmp),
+            "XDG_RUNTIME_DIR": str(self.run),
+            "HOME": str(self.root / "home"),
+            "XDG_STATE_HOME": str(self.root / "home" / "state"),
+            "ONCALL_NOW": NOW,
+            "PYTHONPATH": str(REPO),
+            **extra,
+        }
         env.pop("ONCALL_ACTOR", None)
         env.pop("ONCALL_WORKSPACE", None)
         return env
@@ -72,12 +79,17 @@ class Sandbox:
     def demo_dirs(self) -> list[Path]:
         return sorted(self.tmp.glob("oncall-demo-*"))
 
-    def oncall(self, *args: str, cwd: Path | None = None,
-               **env: str) -> subprocess.CompletedProcess[str]:
+    def oncall(self, *args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
         """Run `oncall ARGS` to its end, as a user with a usual umask would."""
-        return subprocess.run([sys.executable, "-m", "console", *args], capture_output=True,
-                              text=True, timeout=180, env=self.env(**env), cwd=cwd or self.work,
-                              umask=USER_UMASK)
+        return subprocess.run(
+            [sys.executable, "-m", "console", *args],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=self.env(**env),
+            cwd=cwd or self.work,
+            umask=USER_UMASK,
+        )
 
     def close(self) -> None:
         remove(self.run)
@@ -107,12 +119,12 @@ def too_open(places: list[Path], before: set[Path] = frozenset()) -> list[str]:
     wrong = []
     for path, mode in sorted(created(places, before).items()):
         perms = stat.S_IMODE(mode)
-        if stat.S_ISDIR(mode) and perms != 0o700 or not stat.S_ISDIR(mode) and perms & 0o077:
+        if (stat.S_ISDIR(mode) and perms != 0o700) or (not stat.S_ISDIR(mode) and perms & 0o077):
             wrong.append(f"{perms:04o} {path}")
     return wrong
 
 
-def wait_until(condition, timeout: float, what: str, proc: "Oncall | None" = None):
+def wait_until(condition, timeout: float, what: str, proc: Oncall | None = None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -129,8 +141,9 @@ class Oncall:
     """`oncall ARGS` started as a user starts it; with `terminal`, in a pseudo-terminal of
     120x40 (the console needs one), its screen output drained and kept."""
 
-    def __init__(self, *args: str, env: dict[str, str], cwd: Path, terminal: bool = False,
-                 nohup: bool = False) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str], cwd: Path, terminal: bool = False, nohup: bool = False
+    ) -> None:
         argv = [sys.executable, "-m", "console", *args]
         ignore_hup = (lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None
         self._chunks: list[bytes] = []
@@ -140,16 +153,30 @@ class Oncall:
             # it wrote last (giving the terminal back) is still read, not lost to a hangup.
             self._master, self._child = pty.openpty()
             fcntl.ioctl(self._child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-            self.proc = subprocess.Popen(argv, stdin=self._child, stdout=self._child,
-                                         stderr=self._child, env=env, cwd=cwd,
-                                         start_new_session=True, preexec_fn=ignore_hup,
-                                         umask=USER_UMASK)
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=self._child,
+                stdout=self._child,
+                stderr=self._child,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+                preexec_fn=ignore_hup,
+                umask=USER_UMASK,
+            )
             self._drain = threading.Thread(target=self._drain_terminal, daemon=True)
         else:
             self._master = self._child = None
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                                         preexec_fn=ignore_hup, umask=USER_UMASK)
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=cwd,
+                preexec_fn=ignore_hup,
+                umask=USER_UMASK,
+            )
             self._drain = threading.Thread(target=self._drain_pipe, daemon=True)
         self._drain.start()
 
@@ -171,12 +198,12 @@ class Oncall:
 
     def screen_text(self) -> str:
         """What it drew, without the escape sequences."""
-        return re.sub(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])", "",
-                      self.output())
+        return re.sub(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])", "", self.output())
 
     def wait_for(self, text: str, timeout: float = 120) -> None:
-        wait_until(lambda: text in self.output() or text in self.screen_text(), timeout,
-                   f"{text!r} shown", self)
+        wait_until(
+            lambda: text in self.output() or text in self.screen_text(), timeout, f"{text!r} shown", self
+        )
 
     def type(self, keys: bytes) -> None:
         os.write(self._master, keys)
@@ -189,8 +216,9 @@ class Oncall:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"still running {timeout:g}s later; it said:\n"
-                                 f"{self.output()[-3000:]}") from None
+            raise AssertionError(
+                f"still running {timeout:g}s later; it said:\n{self.output()[-3000:]}"
+            ) from None
 
     def stop(self) -> None:
         if self.proc.poll() is None:

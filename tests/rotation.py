@@ -43,8 +43,9 @@ class Rotation:
             for _ in range(count):
                 message = f"event {len(self.written)}"
                 self.written.append(message)
-                fh.write(json.dumps({"ts": "2026-11-26T10:00:00Z", "message": message,
-                                     "pad": "x" * 40}) + "\n")
+                fh.write(
+                    json.dumps({"ts": "2026-11-26T10:00:00Z", "message": message, "pad": "x" * 40}) + "\n"
+                )
 
     # -- logrotate --------------------------------------------------------------------
 
@@ -60,7 +61,7 @@ class Rotation:
                 if not src.exists():
                     continue
                 if n == keep:
-                    src.unlink()                          # rotate count reached: deleted
+                    src.unlink()  # rotate count reached: deleted
                     continue
                 dst = self.path(n + 1, gz)
                 os.rename(src, dst)
@@ -87,8 +88,7 @@ class Rotation:
 
     def collect(self) -> int:
         """One run of a new collector on the store opened again; the rows it added."""
-        collector = LogfileCollector("app", LogfileOptions(**self.options),
-                                     base_dir=str(self.root))
+        collector = LogfileCollector("app", LogfileOptions(**self.options), base_dir=str(self.root))
         with Store.open(self.root / "store.duckdb") as store:
             outcome = run_once(store, collector, NOW)
         assert outcome.ok, outcome.error
@@ -113,8 +113,9 @@ class Rotation:
         stored = self.stored()
         twice = sorted(m for m, n in Counter(stored).items() if n > 1)
         lost = sorted(set(self.written) - set(stored), key=lambda m: int(m.split()[1]))
-        assert not twice and not lost, (f"{len(twice)} stored twice (e.g. {twice[:3]}), "
-                                        f"{len(lost)} lost (e.g. {lost[:3]})")
+        assert not twice and not lost, (
+            f"{len(twice)} stored twice (e.g. {twice[:3]}), {len(lost)} lost (e.g. {lost[:3]})"
+        )
         assert len(stored) == len(self.written)
 
 

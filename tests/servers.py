@@ -11,9 +11,9 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import httpx
 
@@ -27,8 +27,9 @@ def free_port() -> int:
 def require_binary(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        raise RuntimeError(f"{name} is not installed; run the tests through `bash tests/run`, "
-                           "which installs it")
+        raise RuntimeError(
+            f"{name} is not installed; run the tests through `bash tests/run`, which installs it"
+        )
     return path
 
 
@@ -63,16 +64,30 @@ class Server:
                 self.process.wait(timeout=10)
 
 
-def start_server(name: str, argv: Sequence[str], *, port: int, workdir: Path,
-                 ready_path: str, timeout: float = 60.0, env: dict[str, str] | None = None,
-                 ready_status: int = 200) -> Server:
+def start_server(
+    name: str,
+    argv: Sequence[str],
+    *,
+    port: int,
+    workdir: Path,
+    ready_path: str,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+    ready_status: int = 200,
+) -> Server:
     """Start `argv` in its own process group, wait until GET ready_path answers."""
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"{name}.log"
     log = open(log_path, "wb")
-    process = subprocess.Popen(list(argv), cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True,
-                               env={**os.environ, **(env or {})})
+    process = subprocess.Popen(
+        list(argv),
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
     server = Server(name, process, f"http://127.0.0.1:{port}", port, workdir, log_path)
     deadline = time.monotonic() + timeout
     last = ""
@@ -102,7 +117,14 @@ def start_alertmanager(workdir: Path, config: str | None = None) -> Server:
     port = free_port()
     return start_server(
         "alertmanager",
-        [binary, f"--config.file={workdir / 'alertmanager.yml'}",
-         f"--storage.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-         "--cluster.listen-address="],
-        port=port, workdir=workdir, ready_path="/-/ready")
+        [
+            binary,
+            f"--config.file={workdir / 'alertmanager.yml'}",
+            f"--storage.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        port=port,
+        workdir=workdir,
+        ready_path="/-/ready",
+    )

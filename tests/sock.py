@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 NOBODY = 65534
-SYSTEM_PYTHON = "/usr/bin/python3"      # readable by nobody (the venv's is not)
+SYSTEM_PYTHON = "/usr/bin/python3"  # readable by nobody (the venv's is not)
 NOW = datetime(2026, 3, 1, 12, 0)
 
 HOLD_SCRIPT = textwrap.dedent("""
@@ -84,8 +84,9 @@ def remove(path: Path) -> None:
 
 def hold_store(store: Path) -> subprocess.Popen:
     """A process that holds the store's write lock and does not listen."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_SCRIPT, str(store)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SCRIPT, str(store)], stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline().strip() == "holding"
     return holder
 
@@ -111,7 +112,7 @@ class Squatter:
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             self.connections += 1
             with conn:
@@ -132,8 +133,9 @@ class Squatter:
 
 def as_nobody(script: str, *args: str, timeout: float = 30) -> subprocess.Popen:
     """Start `script` with the system Python; the script itself drops to nobody."""
-    return subprocess.Popen([SYSTEM_PYTHON, "-c", script, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [SYSTEM_PYTHON, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def declare_while_held(workspace: Path, runtime: Path) -> subprocess.CompletedProcess[str]:
@@ -142,8 +144,14 @@ def declare_while_held(workspace: Path, runtime: Path) -> subprocess.CompletedPr
 
     holder = hold_store(workspace / "s.duckdb")
     try:
-        return run_oncall("incident", "declare", "--title", "db password is hunter2",
-                          cwd=workspace, env={"XDG_RUNTIME_DIR": str(runtime)})
+        return run_oncall(
+            "incident",
+            "declare",
+            "--title",
+            "db password is hunter2",
+            cwd=workspace,
+            env={"XDG_RUNTIME_DIR": str(runtime)},
+        )
     finally:
         holder.kill()
         holder.wait()

@@ -35,17 +35,19 @@ def _exposition_value(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-METRICS = ("# TYPE evil_up gauge\n"
-           f'evil_up{{msg="{_exposition_value(HOSTILE)}"}} 1\n'
-           "# TYPE evil_requests_total counter\n"
-           f'evil_requests_total{{msg="{_exposition_value(HOSTILE)}",code="500"}} 5\n'
-           f'evil_requests_total{{msg="{_exposition_value(HOSTILE)}",code="200"}} 95\n')
+METRICS = (
+    "# TYPE evil_up gauge\n"
+    f'evil_up{{msg="{_exposition_value(HOSTILE)}"}} 1\n'
+    "# TYPE evil_requests_total counter\n"
+    f'evil_requests_total{{msg="{_exposition_value(HOSTILE)}",code="500"}} 5\n'
+    f'evil_requests_total{{msg="{_exposition_value(HOSTILE)}",code="200"}} 95\n'
+)
 
 
 def _route(path: str) -> tuple[int, bytes, str]:
     if path == "/metrics":
         return 200, METRICS.encode(), "text/plain; version=0.0.4"
-    return 503, f"down: {HOSTILE}".encode(), "text/plain"   # a hostile error page too
+    return 503, f"down: {HOSTILE}".encode(), "text/plain"  # a hostile error page too
 
 
 def hostile_server() -> contextlib.AbstractContextManager[str]:
@@ -97,11 +99,10 @@ def write_workspace(root: Path, url: str) -> Path:
     (root / "playbooks").mkdir()
     (root / "playbooks" / "evil.yaml").write_text(PLAYBOOK)
     (root / "logs").mkdir()
-    record = {"ts": "2026-03-01T11:59:00Z", "level": "error", "service": "evil",
-              "message": HOSTILE}
+    record = {"ts": "2026-03-01T11:59:00Z", "level": "error", "service": "evil", "message": HOSTILE}
     with open(root / "logs" / "app.log", "w", encoding="utf-8") as log:
-        log.write(json.dumps(record) + "\n")            # JSON-escaped: decoded on the way in
-        log.write(f"not json: {HOSTILE}".replace("\n", " ") + "\n")   # the raw bytes themselves
+        log.write(json.dumps(record) + "\n")  # JSON-escaped: decoded on the way in
+        log.write(f"not json: {HOSTILE}".replace("\n", " ") + "\n")  # the raw bytes themselves
     (root / "oncall.yaml").write_text(f"""\
 allow_actions: true
 sources:
@@ -144,9 +145,13 @@ class Output:
 
 def run_cli(*args: str, workspace: Path, env: dict[str, str] | None = None) -> Output:
     """`oncall -w WORKSPACE ARGS` in a fresh interpreter; output kept as bytes."""
-    done = subprocess.run([sys.executable, "-m", "console", "-w", str(workspace), *args],
-                          cwd=workspace, capture_output=True, timeout=120,
-                          env={**os.environ, **(ENV if env is None else env)})
+    done = subprocess.run(
+        [sys.executable, "-m", "console", "-w", str(workspace), *args],
+        cwd=workspace,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, **(ENV if env is None else env)},
+    )
     return Output(done.returncode, done.stdout, done.stderr)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-GENERATOR = "oncall://rule/"      # generatorURL prefix: lets a collector tell our alerts apart
+GENERATOR = "oncall://rule/"  # generatorURL prefix: lets a collector tell our alerts apart
 RESEND_HOLD = timedelta(minutes=4)  # a firing alert's endsAt: it lapses if we stop sending
 
 
@@ -16,19 +16,27 @@ class AlertmanagerError(Exception):
 
 
 def _iso(moment: datetime) -> str:
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000).isoformat(
-        timespec="milliseconds") + "Z"
+    return (
+        moment.replace(microsecond=moment.microsecond // 1000 * 1000).isoformat(timespec="milliseconds") + "Z"
+    )
 
 
 class AlertmanagerClient:
     """POST alerts, create and expire silences on one Alertmanager."""
 
-    def __init__(self, url: str, *, client: httpx.Client | None = None, timeout: float = 10.0,
-                 hold: timedelta = RESEND_HOLD, unusable: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        client: httpx.Client | None = None,
+        timeout: float = 10.0,
+        hold: timedelta = RESEND_HOLD,
+        unusable: str | None = None,
+    ) -> None:
         self.url = url
         self.client = client or httpx.Client(timeout=timeout)
         self.hold = hold
-        self.unusable = unusable     # why no request can be sent (a credential failed to load)
+        self.unusable = unusable  # why no request can be sent (a credential failed to load)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         from collectors.http import join_url
@@ -40,11 +48,13 @@ class AlertmanagerClient:
         try:
             response = self.client.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
-            raise AlertmanagerError(redact(f"{url}: {type(exc).__name__}: {exc}; is "
-                                           "Alertmanager running there?")) from None
+            raise AlertmanagerError(
+                redact(f"{url}: {type(exc).__name__}: {exc}; is Alertmanager running there?")
+            ) from None
         if response.status_code >= 400:
-            raise AlertmanagerError(redact(f"{url}: HTTP {response.status_code}: "
-                                           f"{response.text.strip()[:200]}"))
+            raise AlertmanagerError(
+                redact(f"{url}: HTTP {response.status_code}: {response.text.strip()[:200]}")
+            )
         return response
 
     def payload(self, alerts: list[Any], now: datetime) -> list[dict[str, Any]]:
@@ -57,13 +67,15 @@ class AlertmanagerClient:
                 ends = alert.resolved_at
             else:
                 continue
-            body.append({
-                "labels": {k: str(v) for k, v in alert.labels.items()},
-                "annotations": {k: str(v) for k, v in (alert.annotations or {}).items()},
-                "startsAt": _iso(alert.fired_at or alert.active_since or now),
-                "endsAt": _iso(ends),
-                "generatorURL": GENERATOR + alert.rule,
-            })
+            body.append(
+                {
+                    "labels": {k: str(v) for k, v in alert.labels.items()},
+                    "annotations": {k: str(v) for k, v in (alert.annotations or {}).items()},
+                    "startsAt": _iso(alert.fired_at or alert.active_since or now),
+                    "endsAt": _iso(ends),
+                    "generatorURL": GENERATOR + alert.rule,
+                }
+            )
         return body
 
     def push(self, alerts: list[Any], now: datetime) -> int:
@@ -76,9 +88,17 @@ class AlertmanagerClient:
     def create_silence(self, silence: Any) -> str:
         """Create the silence there; return Alertmanager's silence id."""
         body = {
-            "matchers": [{"name": m.name, "value": m.value, "isRegex": m.op in ("=~", "!~"),
-                          "isEqual": m.op in ("=", "=~")} for m in silence.matchers],
-            "startsAt": _iso(silence.starts_at), "endsAt": _iso(silence.ends_at),
+            "matchers": [
+                {
+                    "name": m.name,
+                    "value": m.value,
+                    "isRegex": m.op in ("=~", "!~"),
+                    "isEqual": m.op in ("=", "=~"),
+                }
+                for m in silence.matchers
+            ],
+            "startsAt": _iso(silence.starts_at),
+            "endsAt": _iso(silence.ends_at),
             "createdBy": silence.created_by or "oncall",
             "comment": silence.comment or "silenced from the oncall console",
         }
@@ -102,7 +122,7 @@ def from_workspace(workspace: Any) -> AlertmanagerClient | None:
             options = HttpOptions.model_validate(source.options)
             try:
                 client = make_client(options, base_dir=workspace.root)
-            except SourceError as exc:      # each send says why, as a failed send does
+            except SourceError as exc:  # each send says why, as a failed send does
                 return AlertmanagerClient(options.url, unusable=f"source {source.name!r}: {exc}")
             return AlertmanagerClient(options.url, client=client)
     return None

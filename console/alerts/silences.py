@@ -10,21 +10,24 @@ import functools
 import json
 import re
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import re2
 
 from console.store.audit import write_audit
 
-_MATCHER = re.compile(r'^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*'
-                      r'(?P<value>"(?:[^"\\]|\\.)*"|[^"]*?)\s*$')
+_MATCHER = re.compile(
+    r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*"
+    r'(?P<value>"(?:[^"\\]|\\.)*"|[^"]*?)\s*$'
+)
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 OPS = ("=", "!=", "=~", "!~")
 ALL_MATCH_EMPTY = "at least one matcher must not match the empty string"
 _RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False       # RE2 would log each refused pattern to stderr
+_RE2_OPTIONS.log_errors = False  # RE2 would log each refused pattern to stderr
 
 
 @functools.lru_cache(maxsize=4096)
@@ -33,11 +36,13 @@ def compile_regex(pattern: str) -> Any:
     try:
         return re2.compile(f"^(?:{pattern})$", options=_RE2_OPTIONS)
     except re2.error as exc:
-        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(
-            exc.args[0], bytes) else str(exc)
-        raise ValueError(f"{pattern!r} is not RE2 syntax ({reason}); Alertmanager's regexes "
-                         "have no lookarounds, backreferences, possessive or atomic groups"
-                         ) from None
+        reason = (
+            exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        )
+        raise ValueError(
+            f"{pattern!r} is not RE2 syntax ({reason}); Alertmanager's regexes "
+            "have no lookarounds, backreferences, possessive or atomic groups"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -88,12 +93,13 @@ def parse_matcher(text: str) -> Matcher:
     """`severity="page"`, `service=~"api|web"`, `env!=prod` into a Matcher; ValueError if bad."""
     match = _MATCHER.match(str(text))
     if not match:
-        raise ValueError(f"bad matcher {text!r}; use name=value, name!=value, name=~regex "
-                         "or name!~regex")
+        raise ValueError(f"bad matcher {text!r}; use name=value, name!=value, name=~regex or name!~regex")
     value = match["value"]
     if value[:1] in ("=", "~"):
-        raise ValueError(f"bad matcher {text!r}: the operator is one of =, !=, =~, !~; "
-                         "quote a value that starts with = or ~")
+        raise ValueError(
+            f"bad matcher {text!r}: the operator is one of =, !=, =~, !~; "
+            "quote a value that starts with = or ~"
+        )
     if value.startswith('"'):
         value = re.sub(r"\\(.)", r"\1", value[1:-1])
     if match["op"] in ("=~", "!~"):
@@ -112,10 +118,12 @@ def check_silence_matchers(matchers: Iterable[Matcher]) -> None:
     for matcher in matchers:
         matcher.check()
     if all(m.matches_empty() for m in matchers):
-        raise ValueError(f"silence refused: {ALL_MATCH_EMPTY} "
-                         f"({', '.join(str(m) for m in matchers)} would silence every alert "
-                         "without those labels, pages included); add one that needs a value, "
-                         "e.g. alertname=NAME")
+        raise ValueError(
+            f"silence refused: {ALL_MATCH_EMPTY} "
+            f"({', '.join(str(m) for m in matchers)} would silence every alert "
+            "without those labels, pages included); add one that needs a value, "
+            "e.g. alertname=NAME"
+        )
 
 
 def matches_all(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:
@@ -134,7 +142,7 @@ class Silence:
     comment: str | None = None
     source: str = "console"
     external_id: str | None = None
-    refused: str | None = None          # why Alertmanager would refuse it: then it mutes nothing
+    refused: str | None = None  # why Alertmanager would refuse it: then it mutes nothing
 
     def active(self, now: datetime) -> bool:
         return self.refused is None and self.starts_at <= now < self.ends_at
@@ -159,8 +167,11 @@ class InhibitRule:
 
 # An SLO's page alert inhibits the same SLO's ticket alert.
 DEFAULT_INHIBIT_RULES = [
-    InhibitRule([Matcher("severity", "page"), Matcher("slo", ".+", "=~")],
-                [Matcher("severity", "ticket"), Matcher("slo", ".+", "=~")], ["slo"]),
+    InhibitRule(
+        [Matcher("severity", "page"), Matcher("slo", ".+", "=~")],
+        [Matcher("severity", "ticket"), Matcher("slo", ".+", "=~")],
+        ["slo"],
+    ),
 ]
 
 
@@ -169,9 +180,12 @@ def silenced_by(labels: Mapping[str, str], silences: Iterable[Silence], now: dat
     return [s.id for s in silences if s.active(now) and s.matches(labels)]
 
 
-def inhibited_by(fingerprint: str, labels: Mapping[str, str],
-                 sources: Iterable[tuple[str, Mapping[str, str]]],
-                 rules: Iterable[InhibitRule]) -> list[str]:
+def inhibited_by(
+    fingerprint: str,
+    labels: Mapping[str, str],
+    sources: Iterable[tuple[str, Mapping[str, str]]],
+    rules: Iterable[InhibitRule],
+) -> list[str]:
     """Fingerprints of the firing alerts that inhibit this one, by the first rule that does.
 
     As Alertmanager's inhibitor: `equal` labels compare with a missing label as "", and an
@@ -183,11 +197,16 @@ def inhibited_by(fingerprint: str, labels: Mapping[str, str],
         if not matches_all(rule.target, labels):
             continue
         two_sided = matches_all(rule.source, labels)
-        found = sorted({
-            source_fp for source_fp, source_labels in sources
-            if source_fp != fingerprint and matches_all(rule.source, source_labels)
-            and all(str(source_labels.get(k, "")) == str(labels.get(k, "")) for k in rule.equal)
-            and not (two_sided and matches_all(rule.target, source_labels))})
+        found = sorted(
+            {
+                source_fp
+                for source_fp, source_labels in sources
+                if source_fp != fingerprint
+                and matches_all(rule.source, source_labels)
+                and all(str(source_labels.get(k, "")) == str(labels.get(k, "")) for k in rule.equal)
+                and not (two_sided and matches_all(rule.target, source_labels))
+            }
+        )
         if found:
             return found
     return []
@@ -195,11 +214,11 @@ def inhibited_by(fingerprint: str, labels: Mapping[str, str],
 
 # -- persistence -------------------------------------------------------------------------
 
+
 def _row_to_silence(row: tuple) -> Silence:
     """A stored silence; one Alertmanager would refuse (stored by an older oncall) mutes nothing."""
     matchers = [Matcher(m["name"], m["value"], m.get("op", "=")) for m in json.loads(row[1])]
-    silence = Silence(row[0], matchers, row[2], row[3], row[4], row[5], row[6] or "console",
-                      row[7])
+    silence = Silence(row[0], matchers, row[2], row[3], row[4], row[5], row[6] or "console", row[7])
     try:
         check_silence_matchers(matchers)
     except ValueError as exc:
@@ -222,21 +241,48 @@ def load_silences(store: Any, now: datetime | None = None, *, include_expired: b
 
 
 def get_silence(store: Any, silence_id: str) -> Silence | None:
-    _, rows = store.query(f"SELECT {_COLUMNS} FROM silences WHERE id = ? OR id LIKE ?",
-                          [silence_id, silence_id + "%"])
+    _, rows = store.query(
+        f"SELECT {_COLUMNS} FROM silences WHERE id = ? OR id LIKE ?", [silence_id, silence_id + "%"]
+    )
     return _row_to_silence(rows[0]) if len(rows) == 1 else None
 
 
-def _audit(cur: Any, now: datetime, actor: str | None, action: str, phase: str, target: str,
-           reason: str | None, params: dict[str, Any], result: Any = None) -> None:
+def _audit(
+    cur: Any,
+    now: datetime,
+    actor: str | None,
+    action: str,
+    phase: str,
+    target: str,
+    reason: str | None,
+    params: dict[str, Any],
+    result: Any = None,
+) -> None:
     """One audit row; `actor` is an `identity.Actor` or a name claimed by this process's account."""
-    write_audit(cur, ts=now, actor=actor, action=action, phase=phase, target=target,
-                reason=reason, params=params, result=result)
+    write_audit(
+        cur,
+        ts=now,
+        actor=actor,
+        action=action,
+        phase=phase,
+        target=target,
+        reason=reason,
+        params=params,
+        result=result,
+    )
 
 
-def create_silence(store: Any, matchers: list[Matcher], starts_at: datetime, ends_at: datetime,
-                   *, created_by: str | None, comment: str | None, now: datetime,
-                   alertmanager: Any = None) -> Silence:
+def create_silence(
+    store: Any,
+    matchers: list[Matcher],
+    starts_at: datetime,
+    ends_at: datetime,
+    *,
+    created_by: str | None,
+    comment: str | None,
+    now: datetime,
+    alertmanager: Any = None,
+) -> Silence:
     """Store a silence (audited); with `alertmanager`, create it there too and keep its id.
 
     A silence Alertmanager would refuse raises ValueError before anything is stored or audited.
@@ -244,10 +290,13 @@ def create_silence(store: Any, matchers: list[Matcher], starts_at: datetime, end
     check_silence_matchers(matchers)
     if ends_at <= starts_at:
         raise ValueError("a silence must end after it starts")
-    silence = Silence(uuid.uuid4().hex[:12], list(matchers), starts_at, ends_at, created_by,
-                      comment)
-    params = {"matchers": [str(m) for m in matchers], "starts_at": starts_at, "ends_at": ends_at,
-              "comment": comment}
+    silence = Silence(uuid.uuid4().hex[:12], list(matchers), starts_at, ends_at, created_by, comment)
+    params = {
+        "matchers": [str(m) for m in matchers],
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "comment": comment,
+    }
     with store.transaction() as cur:
         _audit(cur, now, created_by, "silence.create", "before", silence.id, comment, params)
     result: dict[str, Any] = {"id": silence.id}
@@ -255,15 +304,26 @@ def create_silence(store: Any, matchers: list[Matcher], starts_at: datetime, end
         silence.external_id = alertmanager.create_silence(silence)
         result["alertmanager_id"] = silence.external_id
     with store.transaction() as cur:
-        cur.execute(f"INSERT INTO silences ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [silence.id, json.dumps([m.as_dict() for m in matchers]), starts_at, ends_at,
-                     created_by, comment, silence.source, silence.external_id])
+        cur.execute(
+            f"INSERT INTO silences ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                silence.id,
+                json.dumps([m.as_dict() for m in matchers]),
+                starts_at,
+                ends_at,
+                created_by,
+                comment,
+                silence.source,
+                silence.external_id,
+            ],
+        )
         _audit(cur, now, created_by, "silence.create", "after", silence.id, comment, params, result)
     return silence
 
 
-def expire_silence(store: Any, silence: Silence, *, now: datetime, actor: str | None = None,
-                   alertmanager: Any = None) -> Silence:
+def expire_silence(
+    store: Any, silence: Silence, *, now: datetime, actor: str | None = None, alertmanager: Any = None
+) -> Silence:
     """End a silence early (audited); expire its Alertmanager twin too."""
     params = {"ends_at_was": silence.ends_at}
     with store.transaction() as cur:
@@ -274,8 +334,11 @@ def expire_silence(store: Any, silence: Silence, *, now: datetime, actor: str | 
     if silence.starts_at > silence.ends_at:
         silence.starts_at = silence.ends_at
     with store.transaction() as cur:
-        cur.execute("UPDATE silences SET ends_at = ?, starts_at = ? WHERE id = ?",
-                    [silence.ends_at, silence.starts_at, silence.id])
-        _audit(cur, now, actor, "silence.expire", "after", silence.id, None, params,
-               {"ends_at": silence.ends_at})
+        cur.execute(
+            "UPDATE silences SET ends_at = ?, starts_at = ? WHERE id = ?",
+            [silence.ends_at, silence.starts_at, silence.id],
+        )
+        _audit(
+            cur, now, actor, "silence.expire", "after", silence.id, None, params, {"ends_at": silence.ends_at}
+        )
     return silence

@@ -13,23 +13,29 @@ import functools
 import hashlib
 import json
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from console.alerts.silences import (
+    DEFAULT_INHIBIT_RULES,
+    InhibitRule,
+    inhibited_by,
+    load_silences,
+    silenced_by,
+)
+from console.core.secrets import redact
 from console.rules.evaluation import RuleResult, evaluate
 from console.rules.model import Rule
-from console.core.secrets import redact
-from console.alerts.silences import (DEFAULT_INHIBIT_RULES, InhibitRule, inhibited_by, load_silences,
-                              silenced_by)
 from console.store.ingest import canonical_labels
 
 RESOLVED_RETENTION = timedelta(minutes=15)
 OUTAGE_TOLERANCE = timedelta(hours=1)
-EXTERNAL_SOURCES = ("alertmanager",)   # rows other writers own; the engine never touches them
+EXTERNAL_SOURCES = ("alertmanager",)  # rows other writers own; the engine never touches them
 
 _env = SandboxedEnvironment(undefined=jinja2.ChainableUndefined, autoescape=False)
 
@@ -53,7 +59,7 @@ class Alert:
     value: float | None = None
     silenced_by: list[str] = field(default_factory=list)
     inhibited_by: list[str] = field(default_factory=list)
-    stale: str | None = None     # why this alert's rule is not being evaluated (it keeps its state)
+    stale: str | None = None  # why this alert's rule is not being evaluated (it keeps its state)
 
 
 @dataclass
@@ -66,7 +72,7 @@ class Transition:
     to_state: str
     value: float | None
     rule: str = ""
-    reason: str | None = None    # why, when it is not the rule's condition (e.g. "rule removed from F")
+    reason: str | None = None  # why, when it is not the rule's condition (e.g. "rule removed from F")
 
 
 def fingerprint(rule_key: str, labels: dict[str, str]) -> str:
@@ -89,16 +95,21 @@ def render(template: str, labels: dict[str, str], value: float | None, now: date
         return f"<error expanding template: {exc}>"
 
 
-def step(rule: Rule, result: RuleResult, previous: Iterable[Alert], now: datetime, *,
-         tolerance: timedelta = OUTAGE_TOLERANCE) -> tuple[list[Alert], list[Transition], list[str]]:
+def step(
+    rule: Rule,
+    result: RuleResult,
+    previous: Iterable[Alert],
+    now: datetime,
+    *,
+    tolerance: timedelta = OUTAGE_TOLERANCE,
+) -> tuple[list[Alert], list[Transition], list[str]]:
     """One evaluation of one rule: (its alerts now, the transitions, warnings).  Pure."""
     prev = {a.fingerprint: replace(a) for a in previous}
     transitions: list[Transition] = []
     warnings: list[str] = []
 
     def move(alert: Alert, to_state: str) -> None:
-        transitions.append(Transition(alert.fingerprint, now, alert.state, to_state, alert.value,
-                                      rule.key))
+        transitions.append(Transition(alert.fingerprint, now, alert.state, to_state, alert.value, rule.key))
         alert.state = to_state
 
     if result.error is not None:
@@ -116,20 +127,26 @@ def step(rule: Rule, result: RuleResult, previous: Iterable[Alert], now: datetim
             continue
         current[fp] = (labels, instance.value)
     if duplicates:
-        warnings.append(f"{duplicates} row(s) repeat a label set already returned; "
-                        "kept the first of each")
+        warnings.append(f"{duplicates} row(s) repeat a label set already returned; kept the first of each")
     alerts: list[Alert] = []
     for fp, (labels, value) in current.items():
         alert = prev.pop(fp, None)
         if alert is None or alert.state in ("inactive", "resolved"):
-            alert = Alert(fp, rule.key, rule.name, labels, alert.state if alert else "inactive",
-                          source=rule.source, active_since=now, value=value)
+            alert = Alert(
+                fp,
+                rule.key,
+                rule.name,
+                labels,
+                alert.state if alert else "inactive",
+                source=rule.source,
+                active_since=now,
+                value=value,
+            )
             move(alert, "firing" if rule.for_ <= timedelta(0) else "pending")
             if alert.state == "firing":
                 alert.fired_at = now
-        elif alert.state == "pending" and alert.last_eval is not None and \
-                now - alert.last_eval > tolerance:
-            alert.active_since = now          # outage longer than the tolerance: timer restarts
+        elif alert.state == "pending" and alert.last_eval is not None and now - alert.last_eval > tolerance:
+            alert.active_since = now  # outage longer than the tolerance: timer restarts
         alert.labels, alert.value, alert.keep_until, alert.last_eval = labels, value, None, now
         alert.source, alert.resolved_at, alert.stale = rule.source, None, None
         if alert.state == "pending" and now - alert.active_since >= rule.for_:
@@ -137,7 +154,7 @@ def step(rule: Rule, result: RuleResult, previous: Iterable[Alert], now: datetim
             alert.fired_at = now
         alert.annotations = {k: render(t, labels, value, now) for k, t in rule.annotations.items()}
         alerts.append(alert)
-    for alert in prev.values():        # instances the query no longer returns
+    for alert in prev.values():  # instances the query no longer returns
         alert.stale = None
         if alert.state == "pending":
             move(alert, "inactive")
@@ -159,11 +176,13 @@ def step(rule: Rule, result: RuleResult, previous: Iterable[Alert], now: datetim
 
 def _expired(alert: Alert, now: datetime) -> bool:
     return alert.state in ("resolved", "inactive") and (
-        alert.resolved_at is None or now - alert.resolved_at >= RESOLVED_RETENTION)
+        alert.resolved_at is None or now - alert.resolved_at >= RESOLVED_RETENTION
+    )
 
 
-def resolve_orphans(alerts: Iterable[Alert], now: datetime, reason: str = "rule removed"
-                    ) -> tuple[list[Alert], list[Transition]]:
+def resolve_orphans(
+    alerts: Iterable[Alert], now: datetime, reason: str = "rule removed"
+) -> tuple[list[Alert], list[Transition]]:
     """Alerts of rules that were deliberately removed: firing ones resolve, the rest go."""
     kept: list[Alert] = []
     transitions: list[Transition] = []
@@ -171,8 +190,9 @@ def resolve_orphans(alerts: Iterable[Alert], now: datetime, reason: str = "rule 
         alert = replace(alert, stale=None)
         if alert.state in ("firing", "pending"):
             to_state = "resolved" if alert.state == "firing" else "inactive"
-            transitions.append(Transition(alert.fingerprint, now, alert.state, to_state,
-                                          alert.value, alert.rule, reason))
+            transitions.append(
+                Transition(alert.fingerprint, now, alert.state, to_state, alert.value, alert.rule, reason)
+            )
             alert.state, alert.resolved_at, alert.keep_until = to_state, now, None
         if not _expired(alert, now):
             kept.append(alert)
@@ -181,20 +201,46 @@ def resolve_orphans(alerts: Iterable[Alert], now: datetime, reason: str = "rule 
 
 # -- persistence -------------------------------------------------------------------------
 
-_ALERT_COLUMNS = ("fingerprint", "source", "rule", "name", "labels", "annotations", "state",
-                  "active_since", "fired_at", "resolved_at", "last_eval", "keep_until", "value",
-                  "silenced_by", "inhibited_by", "stale")
+_ALERT_COLUMNS = (
+    "fingerprint",
+    "source",
+    "rule",
+    "name",
+    "labels",
+    "annotations",
+    "state",
+    "active_since",
+    "fired_at",
+    "resolved_at",
+    "last_eval",
+    "keep_until",
+    "value",
+    "silenced_by",
+    "inhibited_by",
+    "stale",
+)
 
 
 def _alert_from_row(row: tuple) -> Alert:
     d = dict(zip(_ALERT_COLUMNS, row))
-    return Alert(d["fingerprint"], d["rule"] or "", d["name"], json.loads(d["labels"] or "{}"),
-                 d["state"], source=d["source"], annotations=json.loads(d["annotations"] or "{}"),
-                 active_since=d["active_since"], fired_at=d["fired_at"],
-                 resolved_at=d["resolved_at"], last_eval=d["last_eval"],
-                 keep_until=d["keep_until"], value=d["value"],
-                 silenced_by=json.loads(d["silenced_by"] or "[]"),
-                 inhibited_by=json.loads(d["inhibited_by"] or "[]"), stale=d["stale"])
+    return Alert(
+        d["fingerprint"],
+        d["rule"] or "",
+        d["name"],
+        json.loads(d["labels"] or "{}"),
+        d["state"],
+        source=d["source"],
+        annotations=json.loads(d["annotations"] or "{}"),
+        active_since=d["active_since"],
+        fired_at=d["fired_at"],
+        resolved_at=d["resolved_at"],
+        last_eval=d["last_eval"],
+        keep_until=d["keep_until"],
+        value=d["value"],
+        silenced_by=json.loads(d["silenced_by"] or "[]"),
+        inhibited_by=json.loads(d["inhibited_by"] or "[]"),
+        stale=d["stale"],
+    )
 
 
 def load_alerts(store: Any, *, external: bool | None = False) -> list[Alert]:
@@ -205,52 +251,74 @@ def load_alerts(store: Any, *, external: bool | None = False) -> list[Alert]:
         sql += f" WHERE source NOT IN ({marks})"
     elif external is True:
         sql += f" WHERE source IN ({marks})"
-    _, rows = store.query(sql + " ORDER BY fingerprint",
-                          list(EXTERNAL_SOURCES) if external is not None else [])
+    _, rows = store.query(
+        sql + " ORDER BY fingerprint", list(EXTERNAL_SOURCES) if external is not None else []
+    )
     return [_alert_from_row(r) for r in rows]
 
 
-def save(store: Any, alerts: list[Alert], transitions: list[Transition],
-         rule_states: list[dict[str, Any]]) -> None:
+def save(
+    store: Any, alerts: list[Alert], transitions: list[Transition], rule_states: list[dict[str, Any]]
+) -> None:
     """Replace the engine's alert rows, append history and rule health, in one transaction."""
     import pyarrow as pa
 
     rows = {c: [] for c in _ALERT_COLUMNS}
     for a in alerts:
-        for column, value in (("fingerprint", a.fingerprint), ("source", a.source),
-                              ("rule", a.rule), ("name", a.name),
-                              ("labels", canonical_labels(a.labels)),
-                              ("annotations", json.dumps(a.annotations, ensure_ascii=False)),
-                              ("state", a.state), ("active_since", a.active_since),
-                              ("fired_at", a.fired_at), ("resolved_at", a.resolved_at),
-                              ("last_eval", a.last_eval), ("keep_until", a.keep_until),
-                              ("value", a.value), ("silenced_by", json.dumps(a.silenced_by)),
-                              ("inhibited_by", json.dumps(a.inhibited_by)), ("stale", a.stale)):
+        for column, value in (
+            ("fingerprint", a.fingerprint),
+            ("source", a.source),
+            ("rule", a.rule),
+            ("name", a.name),
+            ("labels", canonical_labels(a.labels)),
+            ("annotations", json.dumps(a.annotations, ensure_ascii=False)),
+            ("state", a.state),
+            ("active_since", a.active_since),
+            ("fired_at", a.fired_at),
+            ("resolved_at", a.resolved_at),
+            ("last_eval", a.last_eval),
+            ("keep_until", a.keep_until),
+            ("value", a.value),
+            ("silenced_by", json.dumps(a.silenced_by)),
+            ("inhibited_by", json.dumps(a.inhibited_by)),
+            ("stale", a.stale),
+        ):
             rows[column].append(value)
     ts_type = pa.timestamp("us")
-    types = {c: (ts_type if c in ("active_since", "fired_at", "resolved_at", "last_eval",
-                                  "keep_until") else pa.float64() if c == "value" else pa.string())
-             for c in _ALERT_COLUMNS}
+    types = {
+        c: (
+            ts_type
+            if c in ("active_since", "fired_at", "resolved_at", "last_eval", "keep_until")
+            else pa.float64()
+            if c == "value"
+            else pa.string()
+        )
+        for c in _ALERT_COLUMNS
+    }
     alert_table = pa.table({c: pa.array(rows[c], type=types[c]) for c in _ALERT_COLUMNS})
-    history = pa.table({
-        "fingerprint": pa.array([t.fingerprint for t in transitions], pa.string()),
-        "ts": pa.array([t.ts for t in transitions], ts_type),
-        "from_state": pa.array([t.from_state for t in transitions], pa.string()),
-        "to_state": pa.array([t.to_state for t in transitions], pa.string()),
-        "value": pa.array([t.value for t in transitions], pa.float64()),
-        "reason": pa.array([t.reason for t in transitions], pa.string()),
-    })
-    states = pa.table({
-        "rule": pa.array([s["rule"] for s in rule_states], pa.string()),
-        "source": pa.array([s["source"] for s in rule_states], pa.string()),
-        "group_name": pa.array([s["group"] for s in rule_states], pa.string()),
-        "last_eval": pa.array([s["last_eval"] for s in rule_states], ts_type),
-        "health": pa.array([s["health"] for s in rule_states], pa.string()),
-        "last_error": pa.array([s["error"] for s in rule_states], pa.string()),
-        "instances": pa.array([s["instances"] for s in rule_states], pa.int64()),
-        "duration_ms": pa.array([s["duration_ms"] for s in rule_states], pa.float64()),
-        "file": pa.array([s.get("file") for s in rule_states], pa.string()),
-    })
+    history = pa.table(
+        {
+            "fingerprint": pa.array([t.fingerprint for t in transitions], pa.string()),
+            "ts": pa.array([t.ts for t in transitions], ts_type),
+            "from_state": pa.array([t.from_state for t in transitions], pa.string()),
+            "to_state": pa.array([t.to_state for t in transitions], pa.string()),
+            "value": pa.array([t.value for t in transitions], pa.float64()),
+            "reason": pa.array([t.reason for t in transitions], pa.string()),
+        }
+    )
+    states = pa.table(
+        {
+            "rule": pa.array([s["rule"] for s in rule_states], pa.string()),
+            "source": pa.array([s["source"] for s in rule_states], pa.string()),
+            "group_name": pa.array([s["group"] for s in rule_states], pa.string()),
+            "last_eval": pa.array([s["last_eval"] for s in rule_states], ts_type),
+            "health": pa.array([s["health"] for s in rule_states], pa.string()),
+            "last_error": pa.array([s["error"] for s in rule_states], pa.string()),
+            "instances": pa.array([s["instances"] for s in rule_states], pa.int64()),
+            "duration_ms": pa.array([s["duration_ms"] for s in rule_states], pa.float64()),
+            "file": pa.array([s.get("file") for s in rule_states], pa.string()),
+        }
+    )
     marks = ", ".join("?" for _ in EXTERNAL_SOURCES)
     with store.transaction() as cur:
         cur.register("_alerts_in", alert_table)
@@ -258,10 +326,14 @@ def save(store: Any, alerts: list[Alert], transitions: list[Transition],
         cur.register("_rule_state_in", states)
         try:
             cur.execute(f"DELETE FROM alerts WHERE source NOT IN ({marks})", list(EXTERNAL_SOURCES))
-            cur.execute(f"INSERT INTO alerts ({', '.join(_ALERT_COLUMNS)}) "
-                        f"SELECT {', '.join(_ALERT_COLUMNS)} FROM _alerts_in")
-            cur.execute("INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value, "
-                        "reason) SELECT * FROM _history_in")
+            cur.execute(
+                f"INSERT INTO alerts ({', '.join(_ALERT_COLUMNS)}) "
+                f"SELECT {', '.join(_ALERT_COLUMNS)} FROM _alerts_in"
+            )
+            cur.execute(
+                "INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value, "
+                "reason) SELECT * FROM _history_in"
+            )
             cur.execute("INSERT OR REPLACE INTO rule_state BY NAME SELECT * FROM _rule_state_in")
         finally:
             for name in ("_alerts_in", "_history_in", "_rule_state_in"):
@@ -276,6 +348,7 @@ def load_rule_states(store: Any) -> dict[str, dict[str, Any]]:
 
 # -- the engine ---------------------------------------------------------------------------
 
+
 @dataclass
 class CycleReport:
     """What one evaluation cycle did."""
@@ -288,22 +361,31 @@ class CycleReport:
     alerts: list[Alert] = field(default_factory=list)
     seconds: float = 0.0
     notify_error: str | None = None
-    stale: dict[str, str] = field(default_factory=dict)   # rules not evaluated: why their alerts stay
+    stale: dict[str, str] = field(default_factory=dict)  # rules not evaluated: why their alerts stay
 
 
-def apply_silences(alerts: list[Alert], others: list[Alert], silences: list[Any],
-                   inhibit_rules: list[InhibitRule], now: datetime) -> None:
+def apply_silences(
+    alerts: list[Alert],
+    others: list[Alert],
+    silences: list[Any],
+    inhibit_rules: list[InhibitRule],
+    now: datetime,
+) -> None:
     """Set each alert's silenced_by and inhibited_by as Alertmanager does.
 
     Every firing alert of any source can inhibit, muted or not (as Alertmanager's sources are
     all its unresolved alerts); `state` stays the rule's state, see `reported_state`.
     """
-    sources = [(a.fingerprint, a.labels) for a in list(alerts) + list(others)
-               if a.state in ("firing", "suppressed")]
+    sources = [
+        (a.fingerprint, a.labels) for a in list(alerts) + list(others) if a.state in ("firing", "suppressed")
+    ]
     for alert in alerts:
         alert.silenced_by = silenced_by(alert.labels, silences, now)
-        alert.inhibited_by = inhibited_by(alert.fingerprint, alert.labels, sources, inhibit_rules) \
-            if alert.state == "firing" else []
+        alert.inhibited_by = (
+            inhibited_by(alert.fingerprint, alert.labels, sources, inhibit_rules)
+            if alert.state == "firing"
+            else []
+        )
 
 
 def reported_state(alert: Alert) -> str:
@@ -316,17 +398,23 @@ def reported_state(alert: Alert) -> str:
 class AlertEngine:
     """Evaluates rules on their group intervals and keeps their alerts in the store."""
 
-    def __init__(self, store: Any, rules: list[Rule], inhibit_rules: list[InhibitRule] | None = None,
-                 *, outage_tolerance: timedelta = OUTAGE_TOLERANCE, notifier: Any = None,
-                 batched: bool = True, orphans: Callable[[str, str | None], str | None] | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        store: Any,
+        rules: list[Rule],
+        inhibit_rules: list[InhibitRule] | None = None,
+        *,
+        outage_tolerance: timedelta = OUTAGE_TOLERANCE,
+        notifier: Any = None,
+        batched: bool = True,
+        orphans: Callable[[str, str | None], str | None] | None = None,
+    ) -> None:
         """`orphans(rule_key, file)` decides for alerts whose rule is not among `rules`:
         the reason to resolve them ("rule removed from FILE"), or None to keep their state
         (marked stale) because their file failed to load.  By default they resolve."""
         self.store = store
         self.rules = rules
-        self.orphans = orphans or (lambda key, file: f"rule removed from {file}" if file
-                                   else "rule removed")
+        self.orphans = orphans or (lambda key, file: f"rule removed from {file}" if file else "rule removed")
         self.default_inhibit = list(DEFAULT_INHIBIT_RULES)
         self.inhibit_rules = self.default_inhibit + list(inhibit_rules or [])
         self.tolerance = outage_tolerance
@@ -336,8 +424,12 @@ class AlertEngine:
     def due(self, now: datetime, states: dict[str, dict[str, Any]] | None = None) -> list[Rule]:
         """Rules whose group interval has passed since their last evaluation."""
         states = load_rule_states(self.store) if states is None else states
-        return [r for r in self.rules if states.get(r.key, {}).get("last_eval") is None
-                or now - states[r.key]["last_eval"] >= r.interval]
+        return [
+            r
+            for r in self.rules
+            if states.get(r.key, {}).get("last_eval") is None
+            or now - states[r.key]["last_eval"] >= r.interval
+        ]
 
     def run(self, now: datetime, *, only_due: bool = False) -> CycleReport:
         """One cycle at `now`: evaluate, step every alert, apply silences, save, notify."""
@@ -355,9 +447,10 @@ class AlertEngine:
         elapsed_ms = (time.perf_counter() - started) * 1000 / max(len(todo), 1)
         for result in results:
             rule = result.rule
-            new, transitions, warnings = step(rule, result, previous.pop(rule.key, []), now,
-                                              tolerance=self.tolerance)
-            if result.error:       # its alerts keep their state; say why they are not current
+            new, transitions, warnings = step(
+                rule, result, previous.pop(rule.key, []), now, tolerance=self.tolerance
+            )
+            if result.error:  # its alerts keep their state; say why they are not current
                 for alert in new:
                     alert.stale = f"rule {rule.key} fails: {result.error}"
             alerts += new
@@ -366,18 +459,26 @@ class AlertEngine:
                 report.broken[rule.key] = result.error
             if warnings:
                 report.warnings[rule.key] = warnings
-            rule_states.append({"rule": rule.key, "source": rule.source, "group": rule.group,
-                                "last_eval": now, "health": "error" if result.error else "ok",
-                                "error": result.error or ("; ".join(warnings) or None),
-                                "instances": len(result.instances), "duration_ms": elapsed_ms,
-                                "file": rule.file})
+            rule_states.append(
+                {
+                    "rule": rule.key,
+                    "source": rule.source,
+                    "group": rule.group,
+                    "last_eval": now,
+                    "health": "error" if result.error else "ok",
+                    "error": result.error or ("; ".join(warnings) or None),
+                    "instances": len(result.instances),
+                    "duration_ms": elapsed_ms,
+                    "file": rule.file,
+                }
+            )
         for key, rest in previous.items():
-            if key in known:            # not due this cycle: unchanged
+            if key in known:  # not due this cycle: unchanged
                 alerts += rest
                 continue
             file = states.get(key, {}).get("file")
             reason = self.orphans(key, file)
-            if reason is None:          # its file failed to load: nothing resolves because of that
+            if reason is None:  # its file failed to load: nothing resolves because of that
                 why = f"{file or 'its rule file'} does not load; state kept from {rest[0].last_eval}"
                 alerts += [replace(a, stale=why) for a in rest]
                 report.stale[key] = why
@@ -398,8 +499,9 @@ class AlertEngine:
         return report
 
 
-def backtest(store: Any, rules: list[Rule], start: datetime, end: datetime,
-             step_size: timedelta | None = None) -> dict[str, list[datetime]]:
+def backtest(
+    store: Any, rules: list[Rule], start: datetime, end: datetime, step_size: timedelta | None = None
+) -> dict[str, list[datetime]]:
     """When each rule would have fired between `start` and `end` (nothing is written)."""
     step_size = step_size or min((r.interval for r in rules), default=timedelta(minutes=1))
     states: dict[str, list[Alert]] = {r.key: [] for r in rules}

@@ -7,16 +7,17 @@ import importlib
 import os
 import pkgutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, NoReturn
+from datetime import UTC, datetime
+from typing import Any, NoReturn
 
 from console.cli import commands
+from console.config.workspace import Workspace, WorkspaceError
 from console.core.secrets import redact
+from console.core.terminal import escape, guard_streams
 from console.store import Store, StoreError, StoreLocked
 from console.store.db import StoreNeedsRepair
-from console.core.terminal import escape, guard_streams
-from console.config.workspace import Workspace, WorkspaceError
 
 
 class CliError(Exception):
@@ -48,7 +49,7 @@ class Context:
     _stores: list[Store] = field(default_factory=list)
     shared_store: Store | None = None
     clock: Callable[[], datetime] | None = None
-    caller: Any = None               # identity.Caller of a forwarded command
+    caller: Any = None  # identity.Caller of a forwarded command
     _config: Any = None
 
     @property
@@ -61,9 +62,10 @@ class Context:
             return self.clock()
         override = os.environ.get("ONCALL_NOW")
         if override:
-            return datetime.fromisoformat(override.replace("Z", "+00:00")).astimezone(
-                timezone.utc).replace(tzinfo=None)
-        return datetime.now(timezone.utc).replace(tzinfo=None)
+            return (
+                datetime.fromisoformat(override.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+            )
+        return datetime.now(UTC).replace(tzinfo=None)
 
     def actor(self, claim: str | None = None) -> Any:
         """Who acts (`identity.Actor`): the OS account of the process that asked (a forwarded
@@ -111,7 +113,7 @@ class Context:
             store = Store.open_read(self.store_path(), snapshot=False)
         except StoreLocked as locked:
             if _owner_listens(locked):
-                raise Forward(locked) from None      # the owner answers; no copy of the file
+                raise Forward(locked) from None  # the owner answers; no copy of the file
             store = Store.open_read(self.store_path())
             print(f"oncall: {store.holder}; reading a read-only snapshot", file=sys.stderr)
         self._stores.append(store)
@@ -142,8 +144,9 @@ class Context:
         _say_integrity(store)
         return store
 
-    def deny(self, action: str, target: str | None, why: str, *, reason: str | None = None,
-             params: Any = None) -> NoReturn:
+    def deny(
+        self, action: str, target: str | None, why: str, *, reason: str | None = None, params: Any = None
+    ) -> NoReturn:
         """Refuse an attempt, audited as `denied` (forwarded to the store's owner if it
         listens); raises CliError with `why`."""
         from console.store.audit import audit_denied
@@ -154,8 +157,16 @@ class Context:
             if _owner_listens(held.locked):
                 raise
             raise CliError(f"{why} (not audited: {held.locked})") from None
-        audit_denied(store, ts=self.now(), actor=self.actor(), action=action, target=target,
-                     why=why, reason=reason, params=params)
+        audit_denied(
+            store,
+            ts=self.now(),
+            actor=self.actor(),
+            action=action,
+            target=target,
+            why=why,
+            reason=reason,
+            params=params,
+        )
         raise CliError(why)
 
     def close(self) -> None:
@@ -198,9 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oncall",
         description="A terminal console for the engineer on call for ML services. "
-                    "With no command, opens the console on the workspace.")
-    parser.add_argument("-w", "--workspace", help="oncall.yaml or its directory "
-                        "(default: $ONCALL_WORKSPACE, then ./oncall.yaml)")
+        "With no command, opens the console on the workspace.",
+    )
+    parser.add_argument(
+        "-w",
+        "--workspace",
+        help="oncall.yaml or its directory (default: $ONCALL_WORKSPACE, then ./oncall.yaml)",
+    )
     parser.set_defaults(func=None)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
@@ -216,8 +231,13 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise SystemExit(code)
 
 
-def main(argv: list[str] | None = None, *, store: Store | None = None,
-         clock: Callable[[], datetime] | None = None, caller: Any = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    store: Store | None = None,
+    clock: Callable[[], datetime] | None = None,
+    caller: Any = None,
+) -> int:
     """Run one command; `store`, `clock` and `caller` (who sent it) are set when the store's
     owner runs a forwarded command."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -286,13 +306,13 @@ def entry(argv: list[str] | None = None) -> Any:  # pragma: no cover - console s
     from console.core import cleanup
     from console.core.private import restrict_umask
 
-    guard_streams()          # nothing from outside reaches the terminal raw, whatever prints it
-    restrict_umask()         # all oncall creates from here on is 0600, directories 0700
-    cleanup.install()        # snapshots, the socket, the demo's temp dir: gone at exit and on signals
+    guard_streams()  # nothing from outside reaches the terminal raw, whatever prints it
+    restrict_umask()  # all oncall creates from here on is 0600, directories 0700
+    cleanup.install()  # snapshots, the socket, the demo's temp dir: gone at exit and on signals
     try:
         code = main(argv)
     except BaseException:
         if cleanup.exit_code() is None:
             raise
-        code = 0             # what a signal interrupted raised (DuckDB: "Query interrupted")
+        code = 0  # what a signal interrupted raised (DuckDB: "Query interrupted")
     sys.exit(cleanup.exit_code() or code)

@@ -47,8 +47,12 @@ def rough_duration(span: float) -> str:
     """Seconds in their largest whole unit, to two figures: `45s`, `1.5h`, `3d`, `57y`, `3.2e+17y`."""
     if not math.isfinite(span):
         return "∞"
-    for unit, size, below in (("s", 1, 60), ("m", 60, 3600), ("h", 3600, 86400),
-                              ("d", 86400, 365.25 * 86400)):
+    for unit, size, below in (
+        ("s", 1, 60),
+        ("m", 60, 3600),
+        ("h", 3600, 86400),
+        ("d", 86400, 365.25 * 86400),
+    ):
         if span < below:
             return _figures(span / size) + unit
     years = span / (365.25 * 86400)

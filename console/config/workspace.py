@@ -10,13 +10,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
-                      field_validator)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from console.config.durations import parse_duration
+from console.config.yamlmarks import (
+    WORKSPACE_LIMITS,
+    MarkedDict,
+    MarkedList,
+    Problem,
+    YamlLimits,
+    load_marked,
+    locate,
+    set_default_limits,
+)
 from console.core.secrets import redact, secret_option
-from console.config.yamlmarks import (WORKSPACE_LIMITS, MarkedDict, MarkedList, Problem, YamlLimits,
-                               load_marked, locate, set_default_limits)
 
 WORKSPACE_FILE = "oncall.yaml"
 ENV_VAR = "ONCALL_WORKSPACE"
@@ -128,9 +135,9 @@ class Workspace:
     slo_files: list[Path] = field(default_factory=list)
     rule_files: list[Path] = field(default_factory=list)
     playbook_dirs: list[Path] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)   # oncall.yaml and its includes
+    files: list[Path] = field(default_factory=list)  # oncall.yaml and its includes
     warnings: list[Problem] = field(default_factory=list)
-    last_good: Any = None    # lastgood.FileProblem when this is the last good version in force
+    last_good: Any = None  # lastgood.FileProblem when this is the last good version in force
 
     @property
     def root(self) -> Path:
@@ -150,7 +157,7 @@ def ensure_state_dir(workspace: Workspace) -> Path:
     """The workspace's state directory, created private (0700) if it is missing."""
     path = workspace.state_dir
     path.mkdir(mode=0o700, exist_ok=True)
-    path.chmod(0o700)     # mkdir's mode is narrowed by the umask, and an old one may be wider
+    path.chmod(0o700)  # mkdir's mode is narrowed by the umask, and an old one may be wider
     return path
 
 
@@ -164,9 +171,16 @@ def find_workspace(explicit: str | os.PathLike[str] | None = None, cwd: Path | N
     if path.is_dir():
         path = path / WORKSPACE_FILE
     if not path.is_file():
-        raise WorkspaceError([Problem(path, None,
-                                      f"no workspace here (from {origin}); create {WORKSPACE_FILE}, "
-                                      f"or pass --workspace PATH or set {ENV_VAR}")])
+        raise WorkspaceError(
+            [
+                Problem(
+                    path,
+                    None,
+                    f"no workspace here (from {origin}); create {WORKSPACE_FILE}, "
+                    f"or pass --workspace PATH or set {ENV_VAR}",
+                )
+            ]
+        )
     return path.resolve()
 
 
@@ -175,8 +189,9 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(choices))}"
 
 
-def _merge_includes(path: Path, seen: tuple[Path, ...] = (),
-                    texts: dict[Path, str] | None = None) -> tuple[MarkedDict, list[Path]]:
+def _merge_includes(
+    path: Path, seen: tuple[Path, ...] = (), texts: dict[Path, str] | None = None
+) -> tuple[MarkedDict, list[Path]]:
     """Load a file and the files it includes; lists concatenate, scalars may be set once.
 
     `texts` gives a file's text instead of reading it (its last good version)."""
@@ -189,8 +204,9 @@ def _merge_includes(path: Path, seen: tuple[Path, ...] = (),
         data = MarkedDict()
         data.file, data.line, data.key_lines = str(path), 1, {}
     if not isinstance(data, MarkedDict):
-        raise WorkspaceError([Problem(path, getattr(data, "line", 1),
-                                      "the workspace file must be a mapping of keys")])
+        raise WorkspaceError(
+            [Problem(path, getattr(data, "line", 1), "the workspace file must be a mapping of keys")]
+        )
     files = [path]
     includes = data.pop("include", None) or []
     include_line = data.key_lines.get("include", 1)
@@ -206,8 +222,7 @@ def _merge_includes(path: Path, seen: tuple[Path, ...] = (),
         for match in matches:
             target = Path(match).resolve()
             if target in seen or target == path:
-                problems.append(Problem(path, line, f"{pattern!r} includes itself (a cycle)",
-                                        "include"))
+                problems.append(Problem(path, line, f"{pattern!r} includes itself (a cycle)", "include"))
                 continue
             try:
                 child, child_files = _merge_includes(target, seen + (path,), texts)
@@ -230,9 +245,11 @@ def _merge_includes(path: Path, seen: tuple[Path, ...] = (),
                     else:
                         problems.append(Problem(target, child_line, "must be a list", key))
                 elif key in data:
-                    problems.append(Problem(target, child_line,
-                                            f"already set in {data.file}:{data.key_lines[key]}",
-                                            str(key)))
+                    problems.append(
+                        Problem(
+                            target, child_line, f"already set in {data.file}:{data.key_lines[key]}", str(key)
+                        )
+                    )
                 else:
                     data[key], data.key_lines[key] = value, child_line
     if problems:
@@ -250,8 +267,7 @@ def _note_item_files(merged: MarkedList, start: int, file: str) -> None:
 def _rebase_paths(values: MarkedList, child_dir: Path, root_dir: Path) -> MarkedList:
     """Paths in an included file are relative to that file; store them relative to the root."""
     rebased = MarkedList(
-        os.path.relpath(child_dir / str(v), root_dir) if not os.path.isabs(str(v)) else v
-        for v in values
+        os.path.relpath(child_dir / str(v), root_dir) if not os.path.isabs(str(v)) else v for v in values
     )
     rebased.file, rebased.line, rebased.item_lines = values.file, values.line, values.item_lines
     return rebased
@@ -287,7 +303,7 @@ def _invalid(error: dict[str, Any]) -> str:
     got = error.get("input")
     words = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "value_error" and isinstance(got, (dict, list)):
-        return words             # a model's validator: its words say what is wrong
+        return words  # a model's validator: its words say what is wrong
     shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
     if not isinstance(got, (dict, list)) and any(map(secret_option, error.get("loc", ()))):
         shown = "a value not shown: it is a credential"
@@ -313,8 +329,9 @@ def _fields_at(loc: tuple[Any, ...], model: Any = None) -> list[str]:
     return list(getattr(model, "model_fields", {}))
 
 
-def _expand(patterns: list[str], root: Path, key: str, data: MarkedDict,
-            want_dir: bool = False) -> tuple[list[Path], list[Problem]]:
+def _expand(
+    patterns: list[str], root: Path, key: str, data: MarkedDict, want_dir: bool = False
+) -> tuple[list[Path], list[Problem]]:
     found: list[Path] = []
     problems: list[Problem] = []
     node = data.get(key)
@@ -340,7 +357,7 @@ def load_workspace(path: str | os.PathLike[str], texts: dict[Path, str] | None =
         config = WorkspaceConfig.model_validate(data)
     except ValidationError as exc:
         raise WorkspaceError([_problem_from_error(data, e, path) for e in exc.errors()]) from None
-    set_default_limits(config.limits.yaml())   # for the SLO, rule and playbook files it names
+    set_default_limits(config.limits.yaml())  # for the SLO, rule and playbook files it names
     root = path.parent
     problems: list[Problem] = []
     slo_files, p1 = _expand(config.slos, root, "slos", data)
@@ -353,9 +370,15 @@ def load_workspace(path: str | os.PathLike[str], texts: dict[Path, str] | None =
     store_path = Path(config.store).expanduser()
     if not store_path.is_absolute():
         store_path = root / store_path
-    return Workspace(path=path, config=config, store_path=store_path.resolve(),
-                     slo_files=slo_files, rule_files=rule_files, playbook_dirs=playbook_dirs,
-                     files=files)
+    return Workspace(
+        path=path,
+        config=config,
+        store_path=store_path.resolve(),
+        slo_files=slo_files,
+        rule_files=rule_files,
+        playbook_dirs=playbook_dirs,
+        files=files,
+    )
 
 
 def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
@@ -373,17 +396,20 @@ def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
             file = item_files[index]
         key = f"sources[{index}].kind"
         if source.kind in broken:
-            problems.append(Problem(file, line, f"collector {source.kind!r} failed to load: "
-                                                f"{broken[source.kind]}", key))
+            problems.append(
+                Problem(file, line, f"collector {source.kind!r} failed to load: {broken[source.kind]}", key)
+            )
             continue
         cls = loaded.get(source.kind)
         if cls is None:
             installed = collector_kinds()
             close = difflib.get_close_matches(source.kind, installed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else (
-                f"; installed: {', '.join(installed) or 'none'}")
-            problems.append(Problem(file, line, f"unknown collector kind {source.kind!r}{hint}",
-                                    key))
+            hint = (
+                f"; did you mean {close[0]!r}?"
+                if close
+                else (f"; installed: {', '.join(installed) or 'none'}")
+            )
+            problems.append(Problem(file, line, f"unknown collector kind {source.kind!r}{hint}", key))
             continue
         try:
             cls.Options.model_validate(source.options)
@@ -395,7 +421,8 @@ def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
                     efile = item_files[index]
                 if error["type"] == "extra_forbidden":
                     message = "unknown option" + _did_you_mean(
-                        str(error["loc"][-1]), _fields_at(tuple(error["loc"][:-1]), cls.Options))
+                        str(error["loc"][-1]), _fields_at(tuple(error["loc"][:-1]), cls.Options)
+                    )
                 elif error["type"] == "missing":
                     message = f"missing required option for {source.kind}"
                 else:
@@ -413,8 +440,9 @@ def build_collectors(workspace: Workspace) -> list[Any]:
     for source in workspace.config.sources:
         if source.enabled:
             cls = loaded[source.kind]
-            collector = cls(source.name, cls.Options.model_validate(source.options),
-                            base_dir=str(workspace.root))
-            collector.retention = workspace.config.retention.days()   # accept.past's default
+            collector = cls(
+                source.name, cls.Options.model_validate(source.options), base_dir=str(workspace.root)
+            )
+            collector.retention = workspace.config.retention.days()  # accept.past's default
             result.append(collector)
     return result

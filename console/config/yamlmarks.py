@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.events import (AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent,
-                         StreamEndEvent)
+from yaml.events import AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent, StreamEndEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 
 class Problem(Exception):
     """One error at a place in a file: `file:line: key: message`."""
 
-    def __init__(self, file: str | Path | None, line: int | None, message: str,
-                 key: str | None = None) -> None:
+    def __init__(
+        self, file: str | Path | None, line: int | None, message: str, key: str | None = None
+    ) -> None:
         self.file, self.line, self.key, self.message = file, line, key, message
         super().__init__(str(self))
 
@@ -52,7 +52,7 @@ class MarkedList(list):
     item_lines: list[int]
 
 
-_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's parser when present
+_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present
 
 
 def _loader(file: str) -> type[yaml.SafeLoader]:
@@ -61,12 +61,17 @@ def _loader(file: str) -> type[yaml.SafeLoader]:
 
     def checked(construct: Any) -> Any:
         """A scalar constructor whose ValueError (5,000 digits, month 13) is a Problem."""
+
         def construct_checked(loader: yaml.SafeLoader, node: ScalarNode) -> Any:
             try:
                 return construct(loader, node)
             except ValueError as exc:
-                raise Problem(file, node.start_mark.line + 1, f"cannot read {node.value[:40]!r}: "
-                                                              f"{str(exc).split(';')[0]}") from None
+                raise Problem(
+                    file,
+                    node.start_mark.line + 1,
+                    f"cannot read {node.value[:40]!r}: {str(exc).split(';')[0]}",
+                ) from None
+
         return construct_checked
 
     def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> MarkedDict:
@@ -80,8 +85,12 @@ def _loader(file: str) -> type[yaml.SafeLoader]:
             except TypeError:
                 raise Problem(file, key_node.start_mark.line + 1, "a key must be a plain value")
             if key in result:
-                raise Problem(file, key_node.start_mark.line + 1,
-                              f"duplicate key (first at line {result.key_lines[key]})", str(key))
+                raise Problem(
+                    file,
+                    key_node.start_mark.line + 1,
+                    f"duplicate key (first at line {result.key_lines[key]})",
+                    str(key),
+                )
             result[key] = loader.construct_object(value_node, deep=True)
             result.key_lines[key] = key_node.start_mark.line + 1
         return result
@@ -110,8 +119,10 @@ class YamlLimits:
 
 
 # The workspace file and its includes are read before any `limits:` can apply.
-WORKSPACE_LIMITS = YamlLimits(how_to_raise="oncall.yaml and its includes always have this "
-                                            "limit (`limits: {%s: N}` is for the files they name)")
+WORKSPACE_LIMITS = YamlLimits(
+    how_to_raise="oncall.yaml and its includes always have this "
+    "limit (`limits: {%s: N}` is for the files they name)"
+)
 _default = YamlLimits()
 
 
@@ -123,16 +134,17 @@ def set_default_limits(limits: YamlLimits) -> None:
 
 def _read_bounded(path: Path, limits: YamlLimits) -> str:
     """The file's text, refusing it unread when it is over the size limit."""
-    too_big = (f"over the YAML size limit of {limits.max_bytes:,} bytes; "
-               + limits.how_to_raise % "yaml_max_bytes")
+    too_big = (
+        f"over the YAML size limit of {limits.max_bytes:,} bytes; " + limits.how_to_raise % "yaml_max_bytes"
+    )
     try:
         info = path.stat()
-        if not stat.S_ISREG(info.st_mode):           # a FIFO or a device would block or never end
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
             raise Problem(path, None, "not a regular file")
         size = info.st_size
         if size > limits.max_bytes:
             raise Problem(path, 1, f"file is {size:,} bytes, " + too_big)
-        with path.open("rb") as stream:              # no further, should it grow meanwhile
+        with path.open("rb") as stream:  # no further, should it grow meanwhile
             raw = stream.read(limits.max_bytes + 1)
         if len(raw) > limits.max_bytes:
             raise Problem(path, 1, "file is " + too_big)
@@ -155,15 +167,18 @@ def compose_bounded(loader: Any, file: str, limits: YamlLimits, single: bool = F
     resolved: dict[tuple[str, Any], str] = {}
     total = 0
     max_nodes, max_depth = limits.max_nodes, limits.max_depth
-    loader.get_event()                                       # StreamStartEvent
+    loader.get_event()  # StreamStartEvent
     while not loader.check_event(StreamEndEvent):
         start = loader.get_event()
         if single and documents:
-            raise Problem(file, start.start_mark.line + 1,
-                          "bad YAML: expected a single document, found another (a `---` line?)")
+            raise Problem(
+                file,
+                start.start_mark.line + 1,
+                "bad YAML: expected a single document, found another (a `---` line?)",
+            )
         anchors: dict[str, Node] = {}
-        expanded: dict[str, tuple[int, int]] = {}   # anchor -> (nodes, collection levels)
-        stack: list[list[Any]] = []   # open collections: [node, nodes, levels, key, anchor]
+        expanded: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, collection levels)
+        stack: list[list[Any]] = []  # open collections: [node, nodes, levels, key, anchor]
         root: Node | None = None
         while root is None:
             event = loader.get_event()
@@ -173,11 +188,10 @@ def compose_bounded(loader: Any, file: str, limits: YamlLimits, single: bool = F
                 if tag is None or tag == "!":
                     key = (event.value, event.implicit)
                     tag = resolved.get(key)
-                    if tag is None:              # keys and values repeat: resolve each once
+                    if tag is None:  # keys and values repeat: resolve each once
                         tag = resolved[key] = loader.resolve(ScalarNode, *key)
-                node = ScalarNode(tag, event.value, event.start_mark, event.end_mark,
-                                  style=event.style)
-                size, levels = 1, 0                  # depth counts collections
+                node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+                size, levels = 1, 0  # depth counts collections
                 if event.anchor:
                     _anchor(file, anchors, event, node)
                     expanded[event.anchor] = (1, 0)
@@ -200,17 +214,23 @@ def compose_bounded(loader: Any, file: str, limits: YamlLimits, single: bool = F
             elif kind is AliasEvent:
                 node = anchors.get(event.anchor)
                 if node is None:
-                    raise Problem(file, event.start_mark.line + 1,
-                                  f"bad YAML: alias *{event.anchor} names no anchor above it")
+                    raise Problem(
+                        file,
+                        event.start_mark.line + 1,
+                        f"bad YAML: alias *{event.anchor} names no anchor above it",
+                    )
                 if event.anchor not in expanded:
-                    raise Problem(file, event.start_mark.line + 1,
-                                  f"alias *{event.anchor} is inside its own anchor (a recursive "
-                                  "structure), which a config file cannot be")
+                    raise Problem(
+                        file,
+                        event.start_mark.line + 1,
+                        f"alias *{event.anchor} is inside its own anchor (a recursive "
+                        "structure), which a config file cannot be",
+                    )
                 size, levels = expanded[event.anchor]
                 total += size
                 if total > max_nodes or len(stack) + levels > max_depth:
                     _refuse(file, event, total, len(stack) + levels, limits)
-            else:                                            # the end of a collection
+            else:  # the end of a collection
                 node, size, levels, _, anchor = stack.pop()
                 node.end_mark = event.end_mark
                 if anchor:
@@ -229,7 +249,7 @@ def compose_bounded(loader: Any, file: str, limits: YamlLimits, single: bool = F
             else:
                 parent[0].value.append((parent[3], node))
                 parent[3] = None
-        loader.get_event()                                   # DocumentEndEvent
+        loader.get_event()  # DocumentEndEvent
         documents.append(root)
     return documents
 
@@ -238,9 +258,11 @@ def _anchor(file: str, anchors: dict[str, Node], event: Any, node: Node) -> None
     """Name a node by its anchor; YAML (and libyaml's composer) refuse one name twice."""
     first = anchors.get(event.anchor)
     if first is not None:
-        raise Problem(file, event.start_mark.line + 1, f"bad YAML: anchor &{event.anchor} is "
-                                                       f"defined twice (first at line "
-                                                       f"{first.start_mark.line + 1})")
+        raise Problem(
+            file,
+            event.start_mark.line + 1,
+            f"bad YAML: anchor &{event.anchor} is defined twice (first at line {first.start_mark.line + 1})",
+        )
     anchors[event.anchor] = node
 
 
@@ -248,11 +270,18 @@ def _refuse(file: str, event: Any, nodes: int, depth: int, limits: YamlLimits) -
     """Raise Problem at the event's line naming the limit it crossed."""
     line = event.start_mark.line + 1
     if nodes > limits.max_nodes:
-        raise Problem(file, line, f"YAML expands past the limit of {limits.max_nodes:,} nodes "
-                                  "here (an alias counts as all it repeats); "
-                                  + limits.how_to_raise % "yaml_max_nodes")
-    raise Problem(file, line, f"YAML nests deeper than the limit of {limits.max_depth} levels "
-                              "here; " + limits.how_to_raise % "yaml_max_depth")
+        raise Problem(
+            file,
+            line,
+            f"YAML expands past the limit of {limits.max_nodes:,} nodes "
+            "here (an alias counts as all it repeats); " + limits.how_to_raise % "yaml_max_nodes",
+        )
+    raise Problem(
+        file,
+        line,
+        f"YAML nests deeper than the limit of {limits.max_depth} levels "
+        "here; " + limits.how_to_raise % "yaml_max_depth",
+    )
 
 
 def read_text(path: str | Path, limits: YamlLimits | None = None) -> str:
@@ -260,8 +289,7 @@ def read_text(path: str | Path, limits: YamlLimits | None = None) -> str:
     return _read_bounded(Path(path), limits or _default)
 
 
-def load_marked(path: str | Path, limits: YamlLimits | None = None, *,
-                text: str | None = None) -> Any:
+def load_marked(path: str | Path, limits: YamlLimits | None = None, *, text: str | None = None) -> Any:
     """Load one YAML file (or `text` as if it were that file) within limits; raise Problem
     with file:line on any error."""
     documents = _load(Path(path), limits, single=True, text=text)

@@ -28,10 +28,11 @@ import itertools
 import os
 import shutil
 import signal
-import threading
-from pathlib import Path
 import sys
-from typing import Any, Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 GRACE = 20.0
@@ -43,8 +44,8 @@ _keys = itertools.count(1)
 _previous: dict[int, Any] = {}
 _installed = False
 _watchdog: threading.Timer | None = None
-_exit_code: int | None = None          # 128 + signum once a signal makes the process exit
-_loop_exit: Callable[[int], Any] | None = None    # how the running event loop's app exits
+_exit_code: int | None = None  # 128 + signum once a signal makes the process exit
+_loop_exit: Callable[[int], Any] | None = None  # how the running event loop's app exits
 
 
 def at_exit(callback: Callable[[], None], what: str, *, at_signal: bool = True) -> int:
@@ -89,7 +90,7 @@ def _run_one(key: int, entry: tuple[Callable[[], None], str, bool]) -> None:
         from console.core.private import say
 
         say(f"could not remove {what} at exit: {exc}")
-    _pending.pop(key, None)      # only once done: a signal in the middle runs it again
+    _pending.pop(key, None)  # only once done: a signal in the middle runs it again
 
 
 def _remove(path: Path) -> None:
@@ -99,7 +100,7 @@ def _remove(path: Path) -> None:
         else:
             path.unlink()
     except FileNotFoundError:
-        pass                     # gone already (removed by whoever ran first)
+        pass  # gone already (removed by whoever ran first)
 
 
 def install() -> None:
@@ -130,12 +131,16 @@ def stop_on_signals(stop: Callable[[], None]) -> Callable[[], None]:
     are the owner's: nothing changes."""
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        previous = {signum: signal.signal(signum, lambda *_: stop()) for signum in SIGNALS
-                    if signal.getsignal(signum) != signal.SIG_IGN}
+        previous = {
+            signum: signal.signal(signum, lambda *_: stop())
+            for signum in SIGNALS
+            if signal.getsignal(signum) != signal.SIG_IGN
+        }
 
     def restore() -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
     return restore
 
 
@@ -156,7 +161,7 @@ def _handle(signum: int, frame: Any) -> None:
     run(signal_only=True)
     previous = _previous.get(signum)
     if callable(previous) and previous is not signal.default_int_handler:
-        previous(signum, frame)          # the program's own handler
+        previous(signum, frame)  # the program's own handler
         return
     code = 128 + signum
     _exit_code = _exit_code or code
@@ -164,7 +169,7 @@ def _handle(signum: int, frame: Any) -> None:
     if _loop_exit is not None and _call_in_loop(_loop_exit, code):
         return
     if callable(previous):
-        previous(signum, frame)          # SIGINT's default: KeyboardInterrupt
+        previous(signum, frame)  # SIGINT's default: KeyboardInterrupt
     raise SystemExit(code)
 
 

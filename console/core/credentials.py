@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any
 
 import httpx
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, field_validator,
-                      model_validator)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from console.core.secrets import basic_token, remember, url_secrets
 
@@ -35,8 +35,10 @@ class _Strict(BaseModel):
 def _one_of(model: BaseModel, names: tuple[str, ...], required: bool = True) -> None:
     given = [name for name in names if getattr(model, name) is not None]
     if len(given) > 1 or (required and not given):
-        raise ValueError(f"give {'exactly' if required else 'at most'} one of "
-                         f"{', '.join(names)} (got {', '.join(given) or 'none'})")
+        raise ValueError(
+            f"give {'exactly' if required else 'at most'} one of "
+            f"{', '.join(names)} (got {', '.join(given) or 'none'})"
+        )
 
 
 class BasicAuthOptions(_Strict):
@@ -49,7 +51,7 @@ class BasicAuthOptions(_Strict):
     password_env: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
-    def _sources(self) -> "BasicAuthOptions":
+    def _sources(self) -> BasicAuthOptions:
         _one_of(self, ("username", "username_env", "username_file"))
         _one_of(self, ("password_file", "password_env"), required=False)
         return self
@@ -63,7 +65,7 @@ class AuthorizationOptions(_Strict):
     credentials_env: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
-    def _sources(self) -> "AuthorizationOptions":
+    def _sources(self) -> AuthorizationOptions:
         _one_of(self, ("credentials_file", "credentials_env"))
         return self
 
@@ -76,15 +78,17 @@ class HeaderValue(_Strict):
     value: str | None = None
 
     @model_validator(mode="after")
-    def _sources(self) -> "HeaderValue":
+    def _sources(self) -> HeaderValue:
         _one_of(self, ("file", "env", "value"))
         return self
 
 
 def _not_inline(value: Any) -> Any:
     if isinstance(value, str):
-        raise ValueError("give {file: PATH}, {env: VARIABLE} or {value: TEXT}; "
-                         "a secret belongs in a file or the environment")
+        raise ValueError(
+            "give {file: PATH}, {env: VARIABLE} or {value: TEXT}; "
+            "a secret belongs in a file or the environment"
+        )
     return value
 
 
@@ -97,8 +101,8 @@ class Credentials(BaseModel):
     basic_auth: BasicAuthOptions | None = None
     authorization: AuthorizationOptions | None = None
     headers: dict[str, HeaderOption] = {}
-    bearer_token_env: str | None = None     # kept: `authorization: {credentials_env: …}`
-    username_env: str | None = None         # kept: `basic_auth: {username_env: …}`
+    bearer_token_env: str | None = None  # kept: `authorization: {credentials_env: …}`
+    username_env: str | None = None  # kept: `basic_auth: {username_env: …}`
     password_env: str | None = None
 
     @field_validator("headers")
@@ -110,9 +114,12 @@ class Credentials(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _one_way(self) -> "Credentials":
-        ways = [name for name in ("basic_auth", "authorization", "bearer_token_env",
-                                  "username_env") if getattr(self, name) is not None]
+    def _one_way(self) -> Credentials:
+        ways = [
+            name
+            for name in ("basic_auth", "authorization", "bearer_token_env", "username_env")
+            if getattr(self, name) is not None
+        ]
         if any(name.lower() == "authorization" for name in self.headers):
             ways.append("headers.Authorization")
         if len(ways) > 1:
@@ -132,25 +139,30 @@ class Resolved:
         return self.authorization is not None or bool(self.headers)
 
 
-def read_secret(option: str, *, file: str | None = None, env: str | None = None,
-                base_dir: str | Path = ".") -> str:
+def read_secret(
+    option: str, *, file: str | None = None, env: str | None = None, base_dir: str | Path = "."
+) -> str:
     """The secret in `file` (relative to `base_dir`) or in environment variable `env`."""
     if env is not None:
         value = os.environ.get(env)
         if value is None:
-            raise CredentialError(f"environment variable {env} (from option {option}) is not "
-                                  "set; export it or remove the option")
+            raise CredentialError(
+                f"environment variable {env} (from option {option}) is not "
+                "set; export it or remove the option"
+            )
         return value
     path = Path(base_dir, os.path.expanduser(str(file)))
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_SECRET_BYTES + 1)
     except OSError as exc:
-        raise CredentialError(f"option {option}: cannot read {path} ({exc.strerror or exc}); "
-                              "create it or fix the path") from None
+        raise CredentialError(
+            f"option {option}: cannot read {path} ({exc.strerror or exc}); create it or fix the path"
+        ) from None
     if len(data) > MAX_SECRET_BYTES:
-        raise CredentialError(f"option {option}: {path} is larger than {MAX_SECRET_BYTES} bytes; "
-                              "it should hold only the secret")
+        raise CredentialError(
+            f"option {option}: {path} is larger than {MAX_SECRET_BYTES} bytes; it should hold only the secret"
+        )
     try:
         value = data.decode("utf-8").strip()
     except UnicodeDecodeError:
@@ -158,8 +170,7 @@ def read_secret(option: str, *, file: str | None = None, env: str | None = None,
     if not value:
         raise CredentialError(f"option {option}: {path} is empty; put the secret in it")
     if "\n" in value or "\r" in value:
-        raise CredentialError(f"option {option}: {path} holds more than one line; "
-                              "put only the secret in it")
+        raise CredentialError(f"option {option}: {path} holds more than one line; put only the secret in it")
     return value
 
 
@@ -168,18 +179,31 @@ def resolve(options: Credentials, base_dir: str | Path = ".") -> Resolved:
     resolved = Resolved()
     basic = options.basic_auth
     if basic is None and options.username_env:
-        basic = BasicAuthOptions(username_env=options.username_env,
-                                 password_env=options.password_env)
+        basic = BasicAuthOptions(username_env=options.username_env, password_env=options.password_env)
         prefix = ""
     else:
         prefix = "basic_auth."
     if basic is not None:
-        username = basic.username if basic.username is not None else read_secret(
-            prefix + ("username_env" if basic.username_env else "username_file"),
-            file=basic.username_file, env=basic.username_env, base_dir=base_dir)
-        password = "" if basic.password_file is None and basic.password_env is None else \
-            read_secret(prefix + ("password_env" if basic.password_env else "password_file"),
-                        file=basic.password_file, env=basic.password_env, base_dir=base_dir)
+        username = (
+            basic.username
+            if basic.username is not None
+            else read_secret(
+                prefix + ("username_env" if basic.username_env else "username_file"),
+                file=basic.username_file,
+                env=basic.username_env,
+                base_dir=base_dir,
+            )
+        )
+        password = (
+            ""
+            if basic.password_file is None and basic.password_env is None
+            else read_secret(
+                prefix + ("password_env" if basic.password_env else "password_file"),
+                file=basic.password_file,
+                env=basic.password_env,
+                base_dir=base_dir,
+            )
+        )
         token = basic_token(username, password)
         resolved.authorization = "Basic " + token
         resolved.secrets += [password, token]
@@ -188,17 +212,26 @@ def resolve(options: Credentials, base_dir: str | Path = ".") -> Resolved:
         auth = AuthorizationOptions(credentials_env=options.bearer_token_env)
         where = "bearer_token_env"
     else:
-        where = "authorization." + ("credentials_env" if auth and auth.credentials_env
-                                    else "credentials_file")
+        where = "authorization." + (
+            "credentials_env" if auth and auth.credentials_env else "credentials_file"
+        )
     if auth is not None:
-        credentials = read_secret(where, file=auth.credentials_file, env=auth.credentials_env,
-                                  base_dir=base_dir)
+        credentials = read_secret(
+            where, file=auth.credentials_file, env=auth.credentials_env, base_dir=base_dir
+        )
         resolved.authorization = f"{auth.type} {credentials}"
         resolved.secrets += [credentials]
     for name, header in options.headers.items():
-        value = header.value if header.value is not None else read_secret(
-            f"headers.{name}.{'env' if header.env else 'file'}", file=header.file,
-            env=header.env, base_dir=base_dir)
+        value = (
+            header.value
+            if header.value is not None
+            else read_secret(
+                f"headers.{name}.{'env' if header.env else 'file'}",
+                file=header.file,
+                env=header.env,
+                base_dir=base_dir,
+            )
+        )
         if "\n" in value or "\r" in value:
             raise CredentialError(f"option headers.{name}: the value holds a line break")
         if name.lower() == "authorization":
@@ -225,9 +258,10 @@ class SecretAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
         if self.resolved.authorization is not None:
             request.headers["Authorization"] = self.resolved.authorization
-        elif request.url.username or request.url.password:   # httpx skips this once auth is set
-            request.headers["Authorization"] = "Basic " + basic_token(request.url.username,
-                                                                      request.url.password)
+        elif request.url.username or request.url.password:  # httpx skips this once auth is set
+            request.headers["Authorization"] = "Basic " + basic_token(
+                request.url.username, request.url.password
+            )
         for name, value in self.resolved.headers.items():
             request.headers[name] = value
         yield request
@@ -246,8 +280,11 @@ def _same_site(source: httpx.URL, target: httpx.URL) -> bool:
     return target.scheme == "https" and target.port is None
 
 
-def client_auth(options: Credentials, url: str, base_dir: str | Path = ".",
-                ) -> tuple[SecretAuth | None, dict[str, Any]]:
+def client_auth(
+    options: Credentials,
+    url: str,
+    base_dir: str | Path = ".",
+) -> tuple[SecretAuth | None, dict[str, Any]]:
     """The auth and event hooks for an httpx client of a source at `url` with these options."""
     remember(url_secrets(url))
     resolved = resolve(options, base_dir)

@@ -47,7 +47,7 @@ class Actor(str):
     name: str
     on_behalf_of: str | None
 
-    def __new__(cls, uid: int, name: str, on_behalf_of: str | None = None) -> "Actor":
+    def __new__(cls, uid: int, name: str, on_behalf_of: str | None = None) -> Actor:
         claim = clean_claim(on_behalf_of)
         claim = None if claim == name else claim
         self = super().__new__(cls, name if claim is None else f"{name} (on behalf of {claim})")

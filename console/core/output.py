@@ -13,9 +13,10 @@ import io
 import json
 import math
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any
 
 from console.core.terminal import escape, escape_text
 

@@ -14,14 +14,14 @@ import pwd
 import shutil
 import stat
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 PRIVATE_UMASK = 0o077
 
-_user_umask: int | None = None     # the umask oncall started with, for the commands it runs
+_user_umask: int | None = None  # the umask oncall started with, for the commands it runs
 _warned_dirs: set[Path] = set()
 
 
@@ -58,7 +58,7 @@ def private_dir(path: str | os.PathLike[str]) -> Path:
         try:
             os.mkdir(directory, DIR_MODE)
         except FileExistsError:
-            continue                  # made meanwhile by someone else: not ours to change
+            continue  # made meanwhile by someone else: not ours to change
         os.chmod(directory, DIR_MODE)
     return path
 
@@ -69,15 +69,16 @@ def write_private(path: str | os.PathLike[str], text: str) -> Path:
     private_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
-    os.fchmod(fd, FILE_MODE)          # a .tmp left by a crash may be wider
+    os.fchmod(fd, FILE_MODE)  # a .tmp left by a crash may be wider
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(tmp, path)
     return path
 
 
-def copy_private(source: str | os.PathLike[str], target: str | os.PathLike[str], *,
-                 fsync: bool = False) -> Path:
+def copy_private(
+    source: str | os.PathLike[str], target: str | os.PathLike[str], *, fsync: bool = False
+) -> Path:
     """Copy the contents of `source` to a new `target`, 0600 whatever `source`'s mode."""
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
@@ -114,14 +115,18 @@ def tighten(paths: Iterable[Path], what: str) -> list[Path]:
         try:
             os.chmod(path, FILE_MODE)
         except OSError as exc:
-            say(f"warning: {what} {path} has mode {mode:04o} (others may read it) and cannot be "
-                f"made private: {exc.strerror}; `chmod 600 {path}`")
+            say(
+                f"warning: {what} {path} has mode {mode:04o} (others may read it) and cannot be "
+                f"made private: {exc.strerror}; `chmod 600 {path}`"
+            )
             continue
         widened.append(f"{path.name} (was {mode:04o})")
         changed.append(path)
     if widened:
-        say(f"note: made {what} files private (0600), others could read them: "
-            f"{', '.join(widened)} in {changed[0].parent}")
+        say(
+            f"note: made {what} files private (0600), others could read them: "
+            f"{', '.join(widened)} in {changed[0].parent}"
+        )
     return changed
 
 
@@ -134,7 +139,7 @@ def warn_if_shared_dir(directory: Path, what: str) -> None:
     try:
         st = os.stat(directory)
     except OSError:
-        return                        # not there yet: it is created private
+        return  # not there yet: it is created private
     mode = stat.S_IMODE(st.st_mode)
     writable = mode & (0o002 if _own_private_group(st) else 0o022)
     if writable:
@@ -145,8 +150,10 @@ def warn_if_shared_dir(directory: Path, what: str) -> None:
     else:
         return
     _warned_dirs.add(directory)
-    say(f"warning: the directory {directory} of the {what} {why}: another user can replace or "
-        "remove its files; keep it in a directory only you can write")
+    say(
+        f"warning: the directory {directory} of the {what} {why}: another user can replace or "
+        "remove its files; keep it in a directory only you can write"
+    )
 
 
 def _own_private_group(st: os.stat_result) -> bool:

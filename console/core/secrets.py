@@ -13,13 +13,12 @@ import base64
 import logging
 import re
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 MASK = "***"
-MIN_SECRET = 4          # shorter values are not searched for: they would mangle every line
-_SECRET_NAME = re.compile(r"token|key|secret|password|passwd|pwd|auth|credential|signature",
-                          re.IGNORECASE)
+MIN_SECRET = 4  # shorter values are not searched for: they would mangle every line
+_SECRET_NAME = re.compile(r"token|key|secret|password|passwd|pwd|auth|credential|signature", re.IGNORECASE)
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>(){}|\\^`]+")
 # an auth scheme followed by something token-like (with a digit or a symbol, 8+ characters)
 _SCHEME_TOKEN = re.compile(r"\b(Bearer|Basic)\s+(?=[A-Za-z]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}")
@@ -35,8 +34,9 @@ def is_secret_name(name: str) -> bool:
 
 def secret_option(name: object) -> bool:
     """Whether a configuration key holds (or leads to) a credential: never echo its value."""
-    return isinstance(name, str) and (name in ("headers", "basic_auth", "authorization")
-                                      or is_secret_name(name))
+    return isinstance(name, str) and (
+        name in ("headers", "basic_auth", "authorization") or is_secret_name(name)
+    )
 
 
 def remember(values: Iterable[str | None]) -> None:
@@ -63,10 +63,9 @@ def url_secrets(url: str) -> list[str]:
         return []
     found: list[str] = []
     if password is not None:
-        found += [password, unquote(password),
-                  basic_token(unquote(username or ""), unquote(password))]
+        found += [password, unquote(password), basic_token(unquote(username or ""), unquote(password))]
     elif username:
-        found += [username, unquote(username)]       # a token passed as the user name
+        found += [username, unquote(username)]  # a token passed as the user name
     for name, value in _query_pairs(parts.query):
         if value and is_secret_name(unquote(name)):
             found += [value, unquote(value.replace("+", " "))]
@@ -94,8 +93,10 @@ def mask_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         netloc = MASK + "@" + netloc.rpartition("@")[2]
-    query = "&".join(name if value is None else f"{name}={MASK if hidden else value}"
-                     for (name, value), hidden in zip(pairs, secret))
+    query = "&".join(
+        name if value is None else f"{name}={MASK if hidden else value}"
+        for (name, value), hidden in zip(pairs, secret)
+    )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -119,7 +120,7 @@ def _masked_match(match: re.Match[str]) -> str:
     """A URL found in text, masked; punctuation that ends the sentence stays outside it."""
     found = match.group()
     url = found.rstrip(".,;:!?")
-    return mask_url(url) + found[len(url):]
+    return mask_url(url) + found[len(url) :]
 
 
 class RedactingFormatter(logging.Formatter):

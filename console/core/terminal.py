@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any, Iterable, TextIO
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_WIDE = ("\x7f-\x9f"            # DEL and the C1 controls (U+009B is an 8-bit CSI)
-         "\u061c\u200e\u200f"   # bidi marks
-         "\u2028\u2029"         # line and paragraph separators
-         "\u202a-\u202e"        # bidi embeddings and overrides
-         "\u2066-\u2069"        # bidi isolates
-         "\ud800-\udfff")       # lone surrogates (undecodable bytes read with surrogateescape)
+_WIDE = (
+    "\x7f-\x9f"  # DEL and the C1 controls (U+009B is an 8-bit CSI)
+    "\u061c\u200e\u200f"  # bidi marks
+    "\u2028\u2029"  # line and paragraph separators
+    "\u202a-\u202e"  # bidi embeddings and overrides
+    "\u2066-\u2069"  # bidi isolates
+    "\ud800-\udfff"
+)  # lone surrogates (undecodable bytes read with surrogateescape)
 _ONE_VALUE = re.compile(f"[\x00-\x1f{_WIDE}]")
-_LAID_OUT = re.compile(f"[\x00-\x08\x0b-\x1f{_WIDE}]")   # keeps \t and \n
+_LAID_OUT = re.compile(f"[\x00-\x08\x0b-\x1f{_WIDE}]")  # keeps \t and \n
 
 
 def _shown(match: re.Match[str]) -> str:

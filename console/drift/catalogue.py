@@ -30,18 +30,26 @@ class StatTest:
         return bool(score >= threshold)
 
 
-TESTS: dict[str, StatTest] = {t.name: t for t in (
-    StatTest("ks", "K-S p_value", (NUM,), 0.05, "p<="),
-    StatTest("chisquare", "chi-square p_value", (CAT, NUM), 0.05, "p<"),
-    StatTest("z", "Z-test p_value", (CAT, NUM), 0.05, "p<"),
-    StatTest("wasserstein", "Wasserstein distance (normed)", (NUM,), 0.1, ">="),
-    StatTest("jensenshannon", "Jensen-Shannon distance", (CAT, NUM), 0.1, ">="),
-    StatTest("psi", "PSI", (CAT, NUM), 0.1, ">="),
-    StatTest("kl_div", "Kullback-Leibler divergence", (CAT, NUM), 0.1, ">="),
-    StatTest("hellinger", "Hellinger distance", (CAT, NUM), 0.1, ">="),
-)}
-ALIASES = {"chi2": "chisquare", "chi-square": "chisquare", "js": "jensenshannon",
-           "kl": "kl_div", "wasserstein_norm": "wasserstein"}
+TESTS: dict[str, StatTest] = {
+    t.name: t
+    for t in (
+        StatTest("ks", "K-S p_value", (NUM,), 0.05, "p<="),
+        StatTest("chisquare", "chi-square p_value", (CAT, NUM), 0.05, "p<"),
+        StatTest("z", "Z-test p_value", (CAT, NUM), 0.05, "p<"),
+        StatTest("wasserstein", "Wasserstein distance (normed)", (NUM,), 0.1, ">="),
+        StatTest("jensenshannon", "Jensen-Shannon distance", (CAT, NUM), 0.1, ">="),
+        StatTest("psi", "PSI", (CAT, NUM), 0.1, ">="),
+        StatTest("kl_div", "Kullback-Leibler divergence", (CAT, NUM), 0.1, ">="),
+        StatTest("hellinger", "Hellinger distance", (CAT, NUM), 0.1, ">="),
+    )
+}
+ALIASES = {
+    "chi2": "chisquare",
+    "chi-square": "chisquare",
+    "js": "jensenshannon",
+    "kl": "kl_div",
+    "wasserstein_norm": "wasserstein",
+}
 
 
 class DriftError(ValueError):

@@ -10,8 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from console.config.durations import parse_duration
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-KIND_NAMES = {"num": "num", "numeric": "num", "numerical": "num",
-              "cat": "cat", "categorical": "cat"}
+KIND_NAMES = {"num": "num", "numeric": "num", "numerical": "num", "cat": "cat", "categorical": "cat"}
 
 
 def _kind(value: object) -> object:
@@ -37,9 +36,12 @@ class ReferenceConfig(_Strict):
     ago: Duration | None = None
 
     @model_validator(mode="after")
-    def _one_form(self) -> "ReferenceConfig":
-        forms = [self.file is not None, self.start is not None or self.end is not None,
-                 self.span is not None or self.ago is not None]
+    def _one_form(self) -> ReferenceConfig:
+        forms = [
+            self.file is not None,
+            self.start is not None or self.end is not None,
+            self.span is not None or self.ago is not None,
+        ]
         if sum(forms) != 1:
             raise ValueError("give exactly one of: file, start + end, or span + ago")
         if forms[1] and (self.start is None or self.end is None or self.start >= self.end):
@@ -86,7 +88,7 @@ class DriftWindow(_Strict):
     model: str = Field(min_length=1)
     reference: ReferenceConfig
     current: Duration = timedelta(hours=1)
-    columns: list[str] | None = None          # default: every feature, and the prediction
+    columns: list[str] | None = None  # default: every feature, and the prediction
     column_types: dict[str, ColumnKind] = {}
     methods: dict[str, str] = {}
     thresholds: dict[str, float] = {}
@@ -94,7 +96,7 @@ class DriftWindow(_Strict):
     min_rows: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
-    def _known_methods(self) -> "DriftWindow":
+    def _known_methods(self) -> DriftWindow:
         from console.drift.catalogue import DriftError, resolve_test
 
         for column, method in self.methods.items():

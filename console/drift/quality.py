@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,12 +38,18 @@ class ColumnQuality:
     problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"column": self.column, "kind": self.kind, "rows": self.rows,
-                "missing_share": self.missing_share, "out_of_range_share": self.out_of_range_share,
-                "reference_range": list(self.reference_range) if self.reference_range else None,
-                "new_categories": [_plain(v) for v in self.new_categories],
-                "new_category_share": self.new_category_share,
-                "type_mismatch_share": self.type_mismatch_share, "problems": self.problems}
+        return {
+            "column": self.column,
+            "kind": self.kind,
+            "rows": self.rows,
+            "missing_share": self.missing_share,
+            "out_of_range_share": self.out_of_range_share,
+            "reference_range": list(self.reference_range) if self.reference_range else None,
+            "new_categories": [_plain(v) for v in self.new_categories],
+            "new_category_share": self.new_category_share,
+            "type_mismatch_share": self.type_mismatch_share,
+            "problems": self.problems,
+        }
 
 
 @dataclass(frozen=True)
@@ -57,9 +64,14 @@ class QualityReport:
     problems: list[str]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"reference_rows": self.reference_rows, "current_rows": self.current_rows,
-                "missing_columns": self.missing_columns, "unexpected_columns": self.unexpected_columns,
-                "problems": self.problems, "columns": [c.as_dict() for c in self.columns]}
+        return {
+            "reference_rows": self.reference_rows,
+            "current_rows": self.current_rows,
+            "missing_columns": self.missing_columns,
+            "unexpected_columns": self.unexpected_columns,
+            "problems": self.problems,
+            "columns": [c.as_dict() for c in self.columns],
+        }
 
 
 def _plain(value: Any) -> Any:
@@ -90,11 +102,16 @@ def _expected_kind(reference: Any, current: Any) -> str:
     return infer_kind(reference)
 
 
-def column_quality(column: str, reference: Any, current: Any, kind: str,
-                   thresholds: QualityThresholds = QualityThresholds(),
-                   value_range: tuple[float, float] | None = None) -> ColumnQuality:
+def column_quality(
+    column: str,
+    reference: Any,
+    current: Any,
+    kind: str,
+    thresholds: QualityThresholds = QualityThresholds(),
+    value_range: tuple[float, float] | None = None,
+) -> ColumnQuality:
     """Missing share, out-of-range share (numeric), new categories (categorical) and type mismatches."""
-    rows = int(len(current))
+    rows = len(current)
     present = int(current.notna().sum())
     missing = None if rows == 0 else (rows - present) / rows
     out_of_range = new_share = mismatch = None
@@ -115,8 +132,11 @@ def column_quality(column: str, reference: Any, current: Any, kind: str,
             outside = np.count_nonzero((parsed < span[0]) | (parsed > span[1]))
             out_of_range = float(outside / parsed.size)
     else:
-        mismatch = None if present == 0 else (
-            0.0 if not _is_numeric_dtype(current) or _is_numeric_dtype(reference) else 1.0)
+        mismatch = (
+            None
+            if present == 0
+            else (0.0 if not _is_numeric_dtype(current) or _is_numeric_dtype(reference) else 1.0)
+        )
         seen = set(reference.dropna().unique().tolist())
         current_present = current.dropna()
         if len(current_present):
@@ -128,22 +148,32 @@ def column_quality(column: str, reference: Any, current: Any, kind: str,
     if missing is not None and missing > thresholds.missing_share:
         problems.append(f"missing share {missing:.3g} > {thresholds.missing_share:g}")
     if out_of_range is not None and out_of_range > thresholds.out_of_range_share:
-        problems.append(f"out-of-range share {out_of_range:.3g} > {thresholds.out_of_range_share:g} "
-                        f"(range {span[0]:g}..{span[1]:g})")
+        problems.append(
+            f"out-of-range share {out_of_range:.3g} > {thresholds.out_of_range_share:g} "
+            f"(range {span[0]:g}..{span[1]:g})"
+        )
     if new_share is not None and new_share > thresholds.new_category_share:
         shown = ", ".join(map(str, new_values[:5])) + (" …" if len(new_values) > 5 else "")
         problems.append(f"new categories {shown} in {new_share:.3g} of rows")
     if mismatch is not None and mismatch > thresholds.type_mismatch_share:
-        problems.append(f"type mismatch in {mismatch:.3g} of values (expected "
-                        f"{'numbers' if kind == NUM else 'categories'})")
-    return ColumnQuality(column, kind, rows, missing, out_of_range, span, new_values, new_share,
-                         mismatch, problems)
+        problems.append(
+            f"type mismatch in {mismatch:.3g} of values (expected "
+            f"{'numbers' if kind == NUM else 'categories'})"
+        )
+    return ColumnQuality(
+        column, kind, rows, missing, out_of_range, span, new_values, new_share, mismatch, problems
+    )
 
 
-def data_quality(reference: Any, current: Any, *, columns: Sequence[str] | None = None,
-                 kinds: Mapping[str, str] | None = None,
-                 ranges: Mapping[str, tuple[float, float]] | None = None,
-                 thresholds: QualityThresholds = QualityThresholds()) -> QualityReport:
+def data_quality(
+    reference: Any,
+    current: Any,
+    *,
+    columns: Sequence[str] | None = None,
+    kinds: Mapping[str, str] | None = None,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+    thresholds: QualityThresholds = QualityThresholds(),
+) -> QualityReport:
     """Quality of every reference column in the current pandas DataFrame, with the dataset's row count."""
     kinds, ranges = dict(kinds or {}), dict(ranges or {})
     names = list(columns) if columns is not None else list(reference.columns)
@@ -154,15 +184,23 @@ def data_quality(reference: Any, current: Any, *, columns: Sequence[str] | None 
         if column in missing_columns:
             continue
         kind = kinds.get(column) or _expected_kind(reference[column], current[column])
-        results.append(column_quality(str(column), reference[column], current[column], kind,
-                                      thresholds, ranges.get(column)))
+        results.append(
+            column_quality(
+                str(column), reference[column], current[column], kind, thresholds, ranges.get(column)
+            )
+        )
     problems = []
     if len(current) < thresholds.min_rows:
-        problems.append(f"current window has {len(current)} rows (< {thresholds.min_rows}): no data"
-                        if len(current) == 0 else
-                        f"current window has {len(current)} rows (< {thresholds.min_rows})")
+        problems.append(
+            f"current window has {len(current)} rows (< {thresholds.min_rows}): no data"
+            if len(current) == 0
+            else f"current window has {len(current)} rows (< {thresholds.min_rows})"
+        )
     problems += [f"column {c!r} is missing from the current data" for c in missing_columns]
-    problems += [f"column {c.column!r}: {p}" for c in results for p in c.problems
-                 if not (p == "no data" and len(current) == 0)]
-    return QualityReport(results, int(len(reference)), int(len(current)), missing_columns,
-                         unexpected, problems)
+    problems += [
+        f"column {c.column!r}: {p}"
+        for c in results
+        for p in c.problems
+        if not (p == "no data" and len(current) == 0)
+    ]
+    return QualityReport(results, len(reference), len(current), missing_columns, unexpected, problems)

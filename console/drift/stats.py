@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from console.drift.catalogue import (  # noqa: F401  (the catalogue is part of this API)
-    CAT, KINDS, NUM, TESTS, DriftError, StatTest, resolve_test)
+from console.drift.catalogue import (
+    CAT,
+    KINDS,
+    NUM,
+    TESTS,
+    DriftError,
+    StatTest,
+    resolve_test,
+)
 
-SMALL_REFERENCE_ROWS = 1000      # up to this many cleaned reference rows: p-value tests
-FEW_VALUES = 5                   # numeric columns with at most this many values count as discrete
-SMALL_INT_CARDINALITY = 10       # integer columns with at most this many values are categorical
-STD_FLOOR = 0.001                # Wasserstein's divisor never falls below this
+SMALL_REFERENCE_ROWS = 1000  # up to this many cleaned reference rows: p-value tests
+FEW_VALUES = 5  # numeric columns with at most this many values count as discrete
+SMALL_INT_CARDINALITY = 10  # integer columns with at most this many values are categorical
+STD_FLOOR = 0.001  # Wasserstein's divisor never falls below this
 BINNED_MIN_REFERENCE_VALUES = 20  # above this many reference values, numeric columns are binned
 DEFAULT_DRIFT_SHARE = 0.5
 
@@ -34,10 +42,17 @@ class ColumnDrift:
     status: str = "ok"  # "ok" or "no data"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"column": self.column, "kind": self.kind, "method": self.method,
-                "score": self.score, "threshold": self.threshold, "drifted": self.drifted,
-                "reference_rows": self.reference_rows, "current_rows": self.current_rows,
-                "status": self.status}
+        return {
+            "column": self.column,
+            "kind": self.kind,
+            "method": self.method,
+            "score": self.score,
+            "threshold": self.threshold,
+            "drifted": self.drifted,
+            "reference_rows": self.reference_rows,
+            "current_rows": self.current_rows,
+            "status": self.status,
+        }
 
 
 @dataclass(frozen=True)
@@ -59,10 +74,14 @@ class DatasetDrift:
         object.__setattr__(self, "drifted", None if share is None else bool(share >= self.drift_share))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"dataset_drift": self.drifted, "drifted_columns": self.drifted_columns,
-                "tested_columns": sum(1 for c in self.columns if c.status == "ok"),
-                "share": self.share, "drift_share": self.drift_share,
-                "columns": [c.as_dict() for c in self.columns]}
+        return {
+            "dataset_drift": self.drifted,
+            "drifted_columns": self.drifted_columns,
+            "tested_columns": sum(1 for c in self.columns if c.status == "ok"),
+            "share": self.share,
+            "drift_share": self.drift_share,
+            "columns": [c.as_dict() for c in self.columns],
+        }
 
 
 def infer_kind(values: Any) -> str:
@@ -80,6 +99,7 @@ def infer_kind(values: Any) -> str:
 
 
 # --- cleaning and counting -------------------------------------------------------------------
+
 
 def clean_numeric(values: Any) -> np.ndarray:
     """The column as float64 without NaN and ±inf (Evidently drops those rows per column)."""
@@ -122,8 +142,8 @@ def _category_counts(reference: np.ndarray, current: np.ndarray) -> tuple[list, 
     codes = rank[codes]
     keys = [uniques[i] for i in order]
     n_keys = len(keys)
-    ref_counts = np.bincount(codes[:len(reference)], minlength=n_keys)
-    cur_counts = np.bincount(codes[len(reference):], minlength=n_keys)
+    ref_counts = np.bincount(codes[: len(reference)], minlength=n_keys)
+    cur_counts = np.bincount(codes[len(reference) :], minlength=n_keys)
     return keys, ref_counts, cur_counts
 
 
@@ -141,6 +161,7 @@ def _distinct_sorted(sorted_values: np.ndarray) -> int:
 
 
 # --- the tests --------------------------------------------------------------------------------
+
 
 def _p_ks(ref: np.ndarray, cur: np.ndarray) -> float:
     from scipy.stats import ks_2samp
@@ -181,8 +202,9 @@ def wasserstein_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
     if n_ref == n_cur:
         return float(np.abs(ref_sorted - cur_sorted).sum() / n_ref)
     # Quantile levels where either step function jumps, in units of 1 / (n_ref * n_cur).
-    levels = np.concatenate([np.arange(n_ref, dtype=np.int64) * n_cur,
-                             np.arange(n_cur, dtype=np.int64) * n_ref])
+    levels = np.concatenate(
+        [np.arange(n_ref, dtype=np.int64) * n_cur, np.arange(n_cur, dtype=np.int64) * n_ref]
+    )
     levels.sort(kind="stable")
     levels = np.append(levels, n_ref * n_cur)
     starts, widths = levels[:-1], np.diff(levels)
@@ -248,6 +270,7 @@ def _hellinger_shares(p: np.ndarray, q: np.ndarray) -> float:
 
 # --- choosing and running ----------------------------------------------------------------------
 
+
 def default_test(kind: str, reference_rows: int, distinct_values: int) -> StatTest:
     """Evidently's default test for a column's kind, cleaned reference size and distinct values in both."""
     if reference_rows <= SMALL_REFERENCE_ROWS:
@@ -259,34 +282,53 @@ def default_test(kind: str, reference_rows: int, distinct_values: int) -> StatTe
     return TESTS["jensenshannon"]
 
 
-def column_drift(column: str, reference: Any, current: Any, kind: str,
-                 method: str | None = None, threshold: float | None = None) -> ColumnDrift:
+def column_drift(
+    column: str,
+    reference: Any,
+    current: Any,
+    kind: str,
+    method: str | None = None,
+    threshold: float | None = None,
+) -> ColumnDrift:
     """Drift of one column: clean both sides, choose the test (or use `method`), score, compare."""
     if kind not in KINDS:
         raise DriftError(f"column {column!r}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
     chosen = resolve_test(method) if method else None
     if chosen is not None and kind not in chosen.kinds:
-        raise DriftError(f"column {column!r}: test {chosen.name!r} does not apply to "
-                         f"{'numeric' if kind == NUM else 'categorical'} columns")
+        raise DriftError(
+            f"column {column!r}: test {chosen.name!r} does not apply to "
+            f"{'numeric' if kind == NUM else 'categorical'} columns"
+        )
     if kind == NUM:
         ref, cur = clean_numeric(reference), clean_numeric(current)
     else:
         ref, cur = clean_categorical(reference), clean_categorical(current)
     if ref.size == 0 or cur.size == 0:
-        return ColumnDrift(column, kind, chosen.name if chosen else None, None, threshold, None,
-                           int(ref.size), int(cur.size), "no data")
+        return ColumnDrift(
+            column,
+            kind,
+            chosen.name if chosen else None,
+            None,
+            threshold,
+            None,
+            int(ref.size),
+            int(cur.size),
+            "no data",
+        )
     if kind == NUM:
         score_of, test = _numeric_scorer(ref, cur, chosen)
     else:
         score_of, test = _categorical_scorer(ref, cur, chosen)
     limit = test.threshold if threshold is None else float(threshold)
     score = score_of(test.name)
-    return ColumnDrift(column, kind, test.name, score, limit, test.drifted(score, limit),
-                       int(ref.size), int(cur.size))
+    return ColumnDrift(
+        column, kind, test.name, score, limit, test.drifted(score, limit), int(ref.size), int(cur.size)
+    )
 
 
-def _numeric_scorer(ref: np.ndarray, cur: np.ndarray,
-                    chosen: StatTest | None) -> tuple[Callable[[str], float], StatTest]:
+def _numeric_scorer(
+    ref: np.ndarray, cur: np.ndarray, chosen: StatTest | None
+) -> tuple[Callable[[str], float], StatTest]:
     ref_sorted = np.sort(ref)
     cache: dict[str, Any] = {}
 
@@ -333,8 +375,9 @@ def _numeric_scorer(ref: np.ndarray, cur: np.ndarray,
     return score, test
 
 
-def _categorical_scorer(ref: np.ndarray, cur: np.ndarray,
-                        chosen: StatTest | None) -> tuple[Callable[[str], float], StatTest]:
+def _categorical_scorer(
+    ref: np.ndarray, cur: np.ndarray, chosen: StatTest | None
+) -> tuple[Callable[[str], float], StatTest]:
     keys, ref_counts, cur_counts = _category_counts(ref, cur)
     p, q = ref_counts / len(ref), cur_counts / len(cur)
 
@@ -355,10 +398,16 @@ def _categorical_scorer(ref: np.ndarray, cur: np.ndarray,
     return score, test
 
 
-def dataset_drift(reference: Any, current: Any, *, columns: Sequence[str] | None = None,
-                  kinds: Mapping[str, str] | None = None, methods: Mapping[str, str] | None = None,
-                  thresholds: Mapping[str, float] | None = None,
-                  drift_share: float = DEFAULT_DRIFT_SHARE) -> DatasetDrift:
+def dataset_drift(
+    reference: Any,
+    current: Any,
+    *,
+    columns: Sequence[str] | None = None,
+    kinds: Mapping[str, str] | None = None,
+    methods: Mapping[str, str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    drift_share: float = DEFAULT_DRIFT_SHARE,
+) -> DatasetDrift:
     """Drift of every shared column of two pandas DataFrames, and the dataset verdict."""
     kinds, methods, thresholds = dict(kinds or {}), dict(methods or {}), dict(thresholds or {})
     if columns is None:
@@ -366,13 +415,23 @@ def dataset_drift(reference: Any, current: Any, *, columns: Sequence[str] | None
     for name, given in (("--column-type", kinds), ("--method", methods), ("--threshold", thresholds)):
         unknown = sorted(set(given) - set(columns))
         if unknown:
-            raise DriftError(f"{name} names {', '.join(map(repr, unknown))}, which is not a column "
-                             f"of both files; columns: {', '.join(map(str, columns))}")
+            raise DriftError(
+                f"{name} names {', '.join(map(repr, unknown))}, which is not a column "
+                f"of both files; columns: {', '.join(map(str, columns))}"
+            )
     results = []
     for column in columns:
         kind = kinds.get(column) or _infer_pair(reference[column], current[column])
-        results.append(column_drift(str(column), reference[column], current[column], kind,
-                                    methods.get(column), thresholds.get(column)))
+        results.append(
+            column_drift(
+                str(column),
+                reference[column],
+                current[column],
+                kind,
+                methods.get(column),
+                thresholds.get(column),
+            )
+        )
     return DatasetDrift(results, drift_share)
 
 
@@ -392,10 +451,12 @@ DRIFT_SCORE = "oncall_drift_score"
 DRIFT_DETECTED = "oncall_drift_detected"
 DRIFT_SHARE = "oncall_drift_share"
 DATASET_DRIFT = "oncall_dataset_drift"
-QUALITY_SERIES = {"missing_share": "oncall_quality_missing_share",
-                  "out_of_range_share": "oncall_quality_out_of_range_share",
-                  "new_category_share": "oncall_quality_new_category_share",
-                  "type_mismatch_share": "oncall_quality_type_mismatch_share"}
+QUALITY_SERIES = {
+    "missing_share": "oncall_quality_missing_share",
+    "out_of_range_share": "oncall_quality_out_of_range_share",
+    "new_category_share": "oncall_quality_new_category_share",
+    "type_mismatch_share": "oncall_quality_type_mismatch_share",
+}
 QUALITY_ROWS = "oncall_quality_rows"
 
 
@@ -429,6 +490,11 @@ def result_samples(drift: DatasetDrift, model: str, ts: Any, quality: Any = None
                 value = getattr(column, field_name)
                 if value is not None:
                     add(series, value, column=column.column)
-    return pa.table({"name": pa.array(names, pa.string()), "labels": pa.array(labels, pa.string()),
-                     "ts": pa.array([ts] * len(names), pa.timestamp("us")),
-                     "value": pa.array(values, pa.float64())})
+    return pa.table(
+        {
+            "name": pa.array(names, pa.string()),
+            "labels": pa.array(labels, pa.string()),
+            "ts": pa.array([ts] * len(names), pa.timestamp("us")),
+            "value": pa.array(values, pa.float64()),
+        }
+    )

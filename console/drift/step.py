@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from collectors.base import CollectResult, Collector, CollectorOptions, SourceError
-from console.drift.config import DriftWindow
+from collectors.base import Collector, CollectorOptions, CollectResult, SourceError
 from console.config.durations import parse_duration
+from console.drift.config import DriftWindow
 
 EPOCH = datetime(1970, 1, 1)
 
@@ -53,7 +53,7 @@ class DriftCollector(Collector):
     """Evaluates each window at every step boundary it has not evaluated yet (the latest one only)."""
 
     kind = "drift"
-    evaluates = True          # reads the prediction records the other sources just stored
+    evaluates = True  # reads the prediction records the other sources just stored
     Options = DriftOptions
     options: DriftOptions
 

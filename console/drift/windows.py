@@ -22,9 +22,9 @@ class WindowResult:
     now: datetime
     reference_bounds: tuple[datetime, datetime] | None
     current_bounds: tuple[datetime, datetime]
-    drift: Any                      # console.drift.stats.DatasetDrift
-    quality: Any                    # console.drift.quality.QualityReport
-    reference: Any = field(repr=False, default=None)   # pandas frames, for histograms
+    drift: Any  # console.drift.stats.DatasetDrift
+    quality: Any  # console.drift.quality.QualityReport
+    reference: Any = field(repr=False, default=None)  # pandas frames, for histograms
     current: Any = field(repr=False, default=None)
 
     @property
@@ -32,12 +32,17 @@ class WindowResult:
         return len(self.current) == 0 or len(self.reference) == 0
 
     def as_dict(self) -> dict[str, Any]:
-        payload = {"model": self.window.model, "now": self.now.isoformat(),
-                   "reference": self.window.reference.describe(),
-                   "reference_window": [t.isoformat() for t in self.reference_bounds]
-                   if self.reference_bounds else None,
-                   "current_window": [t.isoformat() for t in self.current_bounds],
-                   "reference_rows": int(len(self.reference)), "current_rows": int(len(self.current))}
+        payload = {
+            "model": self.window.model,
+            "now": self.now.isoformat(),
+            "reference": self.window.reference.describe(),
+            "reference_window": [t.isoformat() for t in self.reference_bounds]
+            if self.reference_bounds
+            else None,
+            "current_window": [t.isoformat() for t in self.current_bounds],
+            "reference_rows": len(self.reference),
+            "current_rows": len(self.current),
+        }
         payload.update(self.drift.as_dict())
         payload["quality"] = self.quality.as_dict()
         return payload
@@ -66,8 +71,10 @@ def find_window(workspace: Any, model: str) -> DriftWindow:
         if window.model == model:
             return window
     known = ", ".join(sorted({w.model for _, w in windows})) or "none"
-    raise WindowError(f"no drift window for model {model!r} in {workspace.path} (configured: {known}); "
-                      f"add one under a source of kind drift: windows: [{{model: {model}, reference: …}}]")
+    raise WindowError(
+        f"no drift window for model {model!r} in {workspace.path} (configured: {known}); "
+        f"add one under a source of kind drift: windows: [{{model: {model}, reference: …}}]"
+    )
 
 
 _file_cache: dict[tuple[str, int, int], Any] = {}
@@ -93,8 +100,9 @@ def reference_file_frame(path: Path) -> Any:
         except SourceError as exc:
             raise WindowError(str(exc)) from None
         if "features" in frame.columns:
-            features = pd.json_normalize([v if isinstance(v, dict) else json.loads(v)
-                                          for v in frame["features"]], max_level=0)
+            features = pd.json_normalize(
+                [v if isinstance(v, dict) else json.loads(v) for v in frame["features"]], max_level=0
+            )
             rest = frame.drop(columns=["features"]).reset_index(drop=True)
             frame = pd.concat([features, rest], axis=1)
         frame = frame.drop(columns=[c for c in RECORD_COLUMNS if c in frame.columns])
@@ -103,8 +111,9 @@ def reference_file_frame(path: Path) -> Any:
     return _file_cache[key]
 
 
-def window_frames(store: Any, window: DriftWindow, now: datetime,
-                  base_dir: str | os.PathLike[str] = ".") -> tuple[Any, Any, Any, Any]:
+def window_frames(
+    store: Any, window: DriftWindow, now: datetime, base_dir: str | os.PathLike[str] = "."
+) -> tuple[Any, Any, Any, Any]:
     """(reference frame, current frame, reference bounds or None, current bounds) at `now`."""
     from collectors.predictions import records_frame
 
@@ -130,14 +139,15 @@ def _columns(window: DriftWindow, reference: Any, current: Any) -> list[str]:
     return names
 
 
-def evaluate_window(store: Any, window: DriftWindow, now: datetime,
-                    base_dir: str | os.PathLike[str] = ".") -> WindowResult:
+def evaluate_window(
+    store: Any, window: DriftWindow, now: datetime, base_dir: str | os.PathLike[str] = "."
+) -> WindowResult:
     """Drift and quality of one window at `now`; empty sides and missing columns give "no data"."""
     import numpy as np
     import pandas as pd
 
-    from console.drift.stats import dataset_drift
     from console.drift.quality import QualityThresholds, data_quality
+    from console.drift.stats import dataset_drift
 
     reference, current, reference_bounds, current_bounds = window_frames(store, window, now, base_dir)
     columns = _columns(window, reference, current)
@@ -146,14 +156,23 @@ def evaluate_window(store: Any, window: DriftWindow, now: datetime,
         for column in columns:
             if column not in frame.columns:
                 frame[column] = pd.Series(np.full(len(frame), np.nan), index=frame.index, dtype="float64")
-    drift = dataset_drift(reference, current, columns=columns, kinds=window.column_types,
-                          methods={c: m for c, m in window.methods.items() if c in columns},
-                          thresholds={c: t for c, t in window.thresholds.items() if c in columns},
-                          drift_share=window.drift_share)
-    quality = data_quality(reference, current, columns=columns, kinds=window.column_types,
-                           thresholds=QualityThresholds(min_rows=window.min_rows))
-    return WindowResult(window, now, reference_bounds, current_bounds, drift, quality,
-                        reference, current)
+    drift = dataset_drift(
+        reference,
+        current,
+        columns=columns,
+        kinds=window.column_types,
+        methods={c: m for c, m in window.methods.items() if c in columns},
+        thresholds={c: t for c, t in window.thresholds.items() if c in columns},
+        drift_share=window.drift_share,
+    )
+    quality = data_quality(
+        reference,
+        current,
+        columns=columns,
+        kinds=window.column_types,
+        thresholds=QualityThresholds(min_rows=window.min_rows),
+    )
+    return WindowResult(window, now, reference_bounds, current_bounds, drift, quality, reference, current)
 
 
 def histogram(result: WindowResult, column: str, bins: int = 10) -> dict[str, Any]:
@@ -185,8 +204,13 @@ def histogram(result: WindowResult, column: str, bins: int = 10) -> dict[str, An
     def shares(counts: Any, total: int) -> list[float]:
         return [float(c) / total if total else 0.0 for c in counts]
 
-    return {"column": column, "kind": kind, "labels": labels,
-            "reference": shares(ref_counts, int(ref.size)), "current": shares(cur_counts, int(cur.size))}
+    return {
+        "column": column,
+        "kind": kind,
+        "labels": labels,
+        "reference": shares(ref_counts, int(ref.size)),
+        "current": shares(cur_counts, int(cur.size)),
+    }
 
 
 def _quantile_edges(basis: Any, both: Any, bins: int) -> Any:
@@ -216,7 +240,9 @@ def score_history(store: Any, model: str, start: datetime, end: datetime) -> dic
         "SELECT json_extract_string(s.labels, '$.column') AS col, x.value FROM samples x "
         "JOIN series s ON s.id = x.series_id WHERE s.name = ? "
         "AND json_extract_string(s.labels, '$.model') = ? AND x.ts > ? AND x.ts <= ? "
-        "ORDER BY x.ts", [DRIFT_SCORE, model, start, end])
+        "ORDER BY x.ts",
+        [DRIFT_SCORE, model, start, end],
+    )
     history: dict[str, list[float]] = {}
     for column, value in rows:
         history.setdefault(str(column), []).append(float(value))

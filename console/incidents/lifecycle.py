@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from console.core.identity import person
 
@@ -19,15 +20,26 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "resolved": ("closed",),
     "closed": (),
 }
-MILESTONE = {"acknowledged": "acked_at", "mitigated": "mitigated_at",
-             "resolved": "resolved_at", "closed": "closed_at"}
+MILESTONE = {
+    "acknowledged": "acked_at",
+    "mitigated": "mitigated_at",
+    "resolved": "resolved_at",
+    "closed": "closed_at",
+}
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
-SEVERITY_FROM_ALERT = {"critical": "SEV1", "page": "SEV2", "ticket": "SEV3", "warning": "SEV3",
-                       "info": "SEV4"}
+SEVERITY_FROM_ALERT = {
+    "critical": "SEV1",
+    "page": "SEV2",
+    "ticket": "SEV3",
+    "warning": "SEV3",
+    "info": "SEV4",
+}
 DEFAULT_GROUP_BY = ("alertname", "service", "model", "slo")
 
-_COLUMNS = ("id, title, severity, status, commander, group_key, created_at, acked_at, "
-            "mitigated_at, resolved_at, closed_at, alerts, detail")
+_COLUMNS = (
+    "id, title, severity, status, commander, group_key, created_at, acked_at, "
+    "mitigated_at, resolved_at, closed_at, alerts, detail"
+)
 
 
 class IncidentError(Exception):
@@ -71,8 +83,11 @@ class Incident:
         return self.status in OPEN_STATUSES
 
     def last_milestone(self) -> datetime:
-        return max(t for t in (self.created_at, self.acked_at, self.mitigated_at,
-                               self.resolved_at, self.closed_at) if t is not None)
+        return max(
+            t
+            for t in (self.created_at, self.acked_at, self.mitigated_at, self.resolved_at, self.closed_at)
+            if t is not None
+        )
 
     def age(self, now: datetime) -> timedelta:
         return (self.closed_at or self.resolved_at or now) - self.created_at
@@ -96,12 +111,14 @@ def _row(row: tuple) -> Incident:
     return Incident(*head, alerts=json.loads(alerts or "[]"), detail=json.loads(detail or "{}"))
 
 
-def append_timeline(cur: Any, incident_id: int, ts: datetime, kind: str, actor: str | None,
-                    text: str, detail: Any = None) -> None:
+def append_timeline(
+    cur: Any, incident_id: int, ts: datetime, kind: str, actor: str | None, text: str, detail: Any = None
+) -> None:
     """Append one timeline entry inside the caller's transaction (entries are never edited)."""
-    cur.execute("INSERT INTO timeline VALUES (nextval('timeline_id_seq'), ?, ?, ?, ?, ?, ?)",
-                [incident_id, ts, kind, actor, text,
-                 json.dumps(detail, default=str) if detail is not None else None])
+    cur.execute(
+        "INSERT INTO timeline VALUES (nextval('timeline_id_seq'), ?, ?, ?, ?, ?, ?)",
+        [incident_id, ts, kind, actor, text, json.dumps(detail, default=str) if detail is not None else None],
+    )
 
 
 def get_incident(store: Any, incident_id: int) -> Incident:
@@ -122,8 +139,11 @@ def list_incidents(store: Any, *, status: Iterable[str] | None = None) -> list[I
 
 
 def timeline(store: Any, incident_id: int) -> list[TimelineEntry]:
-    rows = store.query("SELECT id, incident_id, ts, kind, actor, text, detail FROM timeline "
-                       "WHERE incident_id = ? ORDER BY ts, id", [int(incident_id)])[1]
+    rows = store.query(
+        "SELECT id, incident_id, ts, kind, actor, text, detail FROM timeline "
+        "WHERE incident_id = ? ORDER BY ts, id",
+        [int(incident_id)],
+    )[1]
     return [TimelineEntry(*r[:6], json.loads(r[6]) if r[6] else {}) for r in rows]
 
 
@@ -140,15 +160,25 @@ def group_key(name: str, labels: dict[str, str], group_by: Iterable[str] = DEFAU
 
 def _check_time(incident: Incident, now: datetime) -> None:
     if now < incident.last_milestone():
-        raise IncidentError(f"incident {incident.id}: {now:%Y-%m-%d %H:%M:%S} is before its last "
-                            f"milestone ({incident.last_milestone():%Y-%m-%d %H:%M:%S}); "
-                            "timestamps may not go backwards")
+        raise IncidentError(
+            f"incident {incident.id}: {now:%Y-%m-%d %H:%M:%S} is before its last "
+            f"milestone ({incident.last_milestone():%Y-%m-%d %H:%M:%S}); "
+            "timestamps may not go backwards"
+        )
 
 
-def declare(store: Any, title: str, *, now: datetime, actor: str | None,
-            severity: str = "SEV3", commander: str | None = None,
-            alerts: list[str] | None = None, key: str | None = None,
-            detail: dict[str, Any] | None = None) -> Incident:
+def declare(
+    store: Any,
+    title: str,
+    *,
+    now: datetime,
+    actor: str | None,
+    severity: str = "SEV3",
+    commander: str | None = None,
+    alerts: list[str] | None = None,
+    key: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Incident:
     """Open a new incident by hand (or for an alert group) and note it in the timeline."""
     if severity not in SEVERITIES:
         raise IncidentError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
@@ -157,34 +187,61 @@ def declare(store: Any, title: str, *, now: datetime, actor: str | None,
     with store.transaction() as cur:
         cur.execute("SELECT nextval('incident_id_seq')")
         incident_id = cur.fetchone()[0]
-        cur.execute(f"INSERT INTO incidents ({_COLUMNS}) VALUES (?, ?, ?, 'triggered', ?, ?, ?, "
-                    "NULL, NULL, NULL, NULL, ?, ?)",
-                    [incident_id, title, severity, commander, key, now,
-                     json.dumps(alerts or []), json.dumps(detail or {}, default=str)])
-        append_timeline(cur, incident_id, now, "declared", actor,
-                        f"incident declared: {title} ({severity})",
-                        {"severity": severity, "alerts": alerts or [], "group_key": key})
+        cur.execute(
+            f"INSERT INTO incidents ({_COLUMNS}) VALUES (?, ?, ?, 'triggered', ?, ?, ?, "
+            "NULL, NULL, NULL, NULL, ?, ?)",
+            [
+                incident_id,
+                title,
+                severity,
+                commander,
+                key,
+                now,
+                json.dumps(alerts or []),
+                json.dumps(detail or {}, default=str),
+            ],
+        )
+        append_timeline(
+            cur,
+            incident_id,
+            now,
+            "declared",
+            actor,
+            f"incident declared: {title} ({severity})",
+            {"severity": severity, "alerts": alerts or [], "group_key": key},
+        )
     return get_incident(store, incident_id)
 
 
 def alert_row(store: Any, fingerprint: str) -> dict[str, Any]:
     """One row of the `alerts` table as a dict (labels and annotations decoded)."""
-    cols, rows = store.query("SELECT fingerprint, source, rule, name, labels, annotations, state, "
-                             "active_since, fired_at, resolved_at, value FROM alerts "
-                             "WHERE fingerprint = ? OR fingerprint LIKE ?",
-                             [fingerprint, fingerprint + "%"])
+    cols, rows = store.query(
+        "SELECT fingerprint, source, rule, name, labels, annotations, state, "
+        "active_since, fired_at, resolved_at, value FROM alerts "
+        "WHERE fingerprint = ? OR fingerprint LIKE ?",
+        [fingerprint, fingerprint + "%"],
+    )
     if len(rows) != 1:
-        raise IncidentError(f"{'no' if not rows else 'more than one'} alert matches "
-                            f"{fingerprint!r}; `oncall alerts` lists fingerprints")
+        raise IncidentError(
+            f"{'no' if not rows else 'more than one'} alert matches "
+            f"{fingerprint!r}; `oncall alerts` lists fingerprints"
+        )
     alert = dict(zip(cols, rows[0]))
     alert["labels"] = json.loads(alert["labels"] or "{}")
     alert["annotations"] = json.loads(alert["annotations"] or "{}")
     return alert
 
 
-def declare_from_alert(store: Any, fingerprint: str, *, now: datetime, actor: str | None,
-                       split: bool = False, severity: str | None = None,
-                       group_by: Iterable[str] = DEFAULT_GROUP_BY) -> tuple[Incident, bool]:
+def declare_from_alert(
+    store: Any,
+    fingerprint: str,
+    *,
+    now: datetime,
+    actor: str | None,
+    split: bool = False,
+    severity: str | None = None,
+    group_by: Iterable[str] = DEFAULT_GROUP_BY,
+) -> tuple[Incident, bool]:
     """The open incident for this alert's group (linking the alert), or a new one.
 
     Returns (incident, created).  `split=True` always opens a new incident.
@@ -199,68 +256,101 @@ def declare_from_alert(store: Any, fingerprint: str, *, now: datetime, actor: st
                 return get_incident(store, incident.id), False
     summary = alert["annotations"].get("summary") or alert["name"]
     title = f"{alert['name']}: {summary}" if summary != alert["name"] else alert["name"]
-    incident = declare(store, title, now=now, actor=actor,
-                       severity=severity or suggest_severity(alert["labels"]),
-                       alerts=[alert["fingerprint"]], key=key,
-                       detail={"alert": {k: alert[k] for k in ("name", "labels", "annotations",
-                                                                 "fired_at", "value")}})
+    incident = declare(
+        store,
+        title,
+        now=now,
+        actor=actor,
+        severity=severity or suggest_severity(alert["labels"]),
+        alerts=[alert["fingerprint"]],
+        key=key,
+        detail={"alert": {k: alert[k] for k in ("name", "labels", "annotations", "fired_at", "value")}},
+    )
     if alert.get("fired_at"):
         with store.transaction() as cur:
-            append_timeline(cur, incident.id, alert["fired_at"], "alert", None,
-                            f"alert fired: {alert['name']}",
-                            {"fingerprint": alert["fingerprint"], "state": "firing"})
+            append_timeline(
+                cur,
+                incident.id,
+                alert["fired_at"],
+                "alert",
+                None,
+                f"alert fired: {alert['name']}",
+                {"fingerprint": alert["fingerprint"], "state": "firing"},
+            )
     return incident, True
 
 
-def link_alert(store: Any, incident_id: int, fingerprint: str, *, now: datetime,
-               actor: str | None) -> Incident:
+def link_alert(
+    store: Any, incident_id: int, fingerprint: str, *, now: datetime, actor: str | None
+) -> Incident:
     incident = get_incident(store, incident_id)
     if fingerprint in incident.alerts:
         return incident
     with store.transaction() as cur:
-        cur.execute("UPDATE incidents SET alerts = ? WHERE id = ?",
-                    [json.dumps([*incident.alerts, fingerprint]), incident.id])
-        append_timeline(cur, incident.id, now, "alert", actor, f"alert {fingerprint} linked",
-                        {"fingerprint": fingerprint})
+        cur.execute(
+            "UPDATE incidents SET alerts = ? WHERE id = ?",
+            [json.dumps([*incident.alerts, fingerprint]), incident.id],
+        )
+        append_timeline(
+            cur, incident.id, now, "alert", actor, f"alert {fingerprint} linked", {"fingerprint": fingerprint}
+        )
     return get_incident(store, incident_id)
 
 
-def split_alert(store: Any, incident_id: int, fingerprint: str, *, now: datetime,
-                actor: str | None) -> Incident:
+def split_alert(
+    store: Any, incident_id: int, fingerprint: str, *, now: datetime, actor: str | None
+) -> Incident:
     """Move one alert out of an incident into a new incident of its own."""
     incident = get_incident(store, incident_id)
     if fingerprint not in incident.alerts:
         raise IncidentError(f"alert {fingerprint} is not linked to incident {incident_id}")
     with store.transaction() as cur:
-        cur.execute("UPDATE incidents SET alerts = ? WHERE id = ?",
-                    [json.dumps([a for a in incident.alerts if a != fingerprint]), incident.id])
-        append_timeline(cur, incident.id, now, "alert", actor, f"alert {fingerprint} split off",
-                        {"fingerprint": fingerprint})
+        cur.execute(
+            "UPDATE incidents SET alerts = ? WHERE id = ?",
+            [json.dumps([a for a in incident.alerts if a != fingerprint]), incident.id],
+        )
+        append_timeline(
+            cur,
+            incident.id,
+            now,
+            "alert",
+            actor,
+            f"alert {fingerprint} split off",
+            {"fingerprint": fingerprint},
+        )
     new, _ = declare_from_alert(store, fingerprint, now=now, actor=actor, split=True)
     return new
 
 
-def transition(store: Any, incident_id: int, to_status: str, *, now: datetime,
-               actor: str | None, note: str | None = None) -> Incident:
+def transition(
+    store: Any, incident_id: int, to_status: str, *, now: datetime, actor: str | None, note: str | None = None
+) -> Incident:
     """Move an incident along its lifecycle; refuse skipped steps and backwards time."""
     if to_status not in STATUSES:
         raise IncidentError(f"unknown status {to_status!r}; one of {', '.join(STATUSES)}")
     incident = get_incident(store, incident_id)
     if to_status not in TRANSITIONS[incident.status]:
         allowed = ", ".join(TRANSITIONS[incident.status]) or "nothing (it is closed)"
-        raise IncidentError(f"incident {incident.id} is {incident.status}; it can move to "
-                            f"{allowed}, not {to_status}")
+        raise IncidentError(
+            f"incident {incident.id} is {incident.status}; it can move to {allowed}, not {to_status}"
+        )
     _check_time(incident, now)
     column = MILESTONE[to_status]
     with store.transaction() as cur:
-        cur.execute(f"UPDATE incidents SET status = ?, {column} = ? WHERE id = ?",
-                    [to_status, now, incident.id])
+        cur.execute(
+            f"UPDATE incidents SET status = ?, {column} = ? WHERE id = ?", [to_status, now, incident.id]
+        )
         if to_status == "acknowledged" and not incident.commander and actor:
-            cur.execute("UPDATE incidents SET commander = ? WHERE id = ?",
-                        [person(actor), incident.id])
-        append_timeline(cur, incident.id, now, "status", actor,
-                        f"{incident.status} → {to_status}" + (f": {note}" if note else ""),
-                        {"from": incident.status, "to": to_status})
+            cur.execute("UPDATE incidents SET commander = ? WHERE id = ?", [person(actor), incident.id])
+        append_timeline(
+            cur,
+            incident.id,
+            now,
+            "status",
+            actor,
+            f"{incident.status} → {to_status}" + (f": {note}" if note else ""),
+            {"from": incident.status, "to": to_status},
+        )
     return get_incident(store, incident_id)
 
 
@@ -280,32 +370,42 @@ def close(store: Any, incident_id: int, **kw: Any) -> Incident:
     return transition(store, incident_id, "closed", **kw)
 
 
-def _update(store: Any, incident: Incident, column: str, value: Any, *, now: datetime,
-            actor: str | None, text: str) -> Incident:
+def _update(
+    store: Any, incident: Incident, column: str, value: Any, *, now: datetime, actor: str | None, text: str
+) -> Incident:
     with store.transaction() as cur:
         cur.execute(f"UPDATE incidents SET {column} = ? WHERE id = ?", [value, incident.id])
         append_timeline(cur, incident.id, now, "edit", actor, text, {column: value})
     return get_incident(store, incident.id)
 
 
-def set_severity(store: Any, incident_id: int, severity: str, *, now: datetime,
-                 actor: str | None) -> Incident:
+def set_severity(
+    store: Any, incident_id: int, severity: str, *, now: datetime, actor: str | None
+) -> Incident:
     if severity not in SEVERITIES:
         raise IncidentError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
     incident = get_incident(store, incident_id)
-    return _update(store, incident, "severity", severity, now=now, actor=actor,
-                   text=f"severity {incident.severity} → {severity}")
+    return _update(
+        store,
+        incident,
+        "severity",
+        severity,
+        now=now,
+        actor=actor,
+        text=f"severity {incident.severity} → {severity}",
+    )
 
 
-def set_commander(store: Any, incident_id: int, commander: str, *, now: datetime,
-                  actor: str | None) -> Incident:
+def set_commander(
+    store: Any, incident_id: int, commander: str, *, now: datetime, actor: str | None
+) -> Incident:
     incident = get_incident(store, incident_id)
-    return _update(store, incident, "commander", commander, now=now, actor=actor,
-                   text=f"commander: {commander}")
+    return _update(
+        store, incident, "commander", commander, now=now, actor=actor, text=f"commander: {commander}"
+    )
 
 
-def add_note(store: Any, incident_id: int, text: str, *, now: datetime,
-             actor: str | None) -> None:
+def add_note(store: Any, incident_id: int, text: str, *, now: datetime, actor: str | None) -> None:
     """A manual timeline entry."""
     if not text.strip():
         raise IncidentError("a note needs text")
@@ -314,18 +414,21 @@ def add_note(store: Any, incident_id: int, text: str, *, now: datetime,
         append_timeline(cur, int(incident_id), now, "note", actor, text)
 
 
-def add_followup(store: Any, incident_id: int, text: str, *, now: datetime,
-                 actor: str | None, owner: str | None = None) -> Incident:
+def add_followup(
+    store: Any, incident_id: int, text: str, *, now: datetime, actor: str | None, owner: str | None = None
+) -> Incident:
     """A follow-up action item for the postmortem."""
     incident = get_incident(store, incident_id)
-    followups = [*incident.detail.get("followups", []), {"text": text, "owner": owner,
-                                                        "added_at": now.isoformat()}]
+    followups = [
+        *incident.detail.get("followups", []),
+        {"text": text, "owner": owner, "added_at": now.isoformat()},
+    ]
     detail = {**incident.detail, "followups": followups}
     with store.transaction() as cur:
-        cur.execute("UPDATE incidents SET detail = ? WHERE id = ?",
-                    [json.dumps(detail, default=str), incident.id])
-        append_timeline(cur, incident.id, now, "followup", actor, f"follow-up: {text}",
-                        {"owner": owner})
+        cur.execute(
+            "UPDATE incidents SET detail = ? WHERE id = ?", [json.dumps(detail, default=str), incident.id]
+        )
+        append_timeline(cur, incident.id, now, "followup", actor, f"follow-up: {text}", {"owner": owner})
     return get_incident(store, incident_id)
 
 
@@ -338,29 +441,44 @@ def record_alert_events(store: Any, incident_id: int) -> int:
     rows = store.query(
         f"SELECT h.fingerprint, h.ts, h.to_state, a.name, h.reason FROM alert_history h "
         f"JOIN alerts a USING (fingerprint) WHERE h.fingerprint IN ({marks}) "
-        f"AND h.to_state IN ('firing', 'resolved') ORDER BY h.ts", incident.alerts)[1]
-    have = {(e.detail.get("fingerprint"), e.detail.get("state"), str(e.ts))
-            for e in timeline(store, incident.id) if e.kind == "alert"}
+        f"AND h.to_state IN ('firing', 'resolved') ORDER BY h.ts",
+        incident.alerts,
+    )[1]
+    have = {
+        (e.detail.get("fingerprint"), e.detail.get("state"), str(e.ts))
+        for e in timeline(store, incident.id)
+        if e.kind == "alert"
+    }
     added = 0
     with store.transaction() as cur:
         for fingerprint, ts, state, name, reason in rows:
             if (fingerprint, state, str(ts)) in have:
                 continue
             why = f" ({reason})" if reason else ""
-            append_timeline(cur, incident.id, ts, "alert", None,
-                            f"alert {'fired' if state == 'firing' else 'resolved'}: {name}{why}",
-                            {"fingerprint": fingerprint, "state": state, "reason": reason})
+            append_timeline(
+                cur,
+                incident.id,
+                ts,
+                "alert",
+                None,
+                f"alert {'fired' if state == 'firing' else 'resolved'}: {name}{why}",
+                {"fingerprint": fingerprint, "state": state, "reason": reason},
+            )
             added += 1
     return added
 
 
 def mean_times(incidents: Iterable[Incident]) -> dict[str, timedelta | None]:
     """MTTA and MTTR over the incidents that reached those milestones."""
+
     def mean(values: list[timedelta]) -> timedelta | None:
         return sum(values, timedelta()) / len(values) if values else None
+
     items = list(incidents)
-    return {"mtta": mean([i.time_to_ack for i in items if i.time_to_ack is not None]),
-            "mttr": mean([i.time_to_resolve for i in items if i.time_to_resolve is not None])}
+    return {
+        "mtta": mean([i.time_to_ack for i in items if i.time_to_ack is not None]),
+        "mttr": mean([i.time_to_resolve for i in items if i.time_to_resolve is not None]),
+    }
 
 
 def format_span(span: timedelta | None) -> str:

@@ -31,11 +31,15 @@ def _paging_alerts(store: Any) -> list[tuple[str, datetime | None]]:
     """
     rows = store.query(
         "SELECT fingerprint, fired_at, labels, silenced_by, inhibited_by FROM alerts "
-        "WHERE state = 'firing' ORDER BY fired_at NULLS LAST, fingerprint")[1]
-    return [(fingerprint, fired_at)
-            for fingerprint, fired_at, labels, silenced_by, inhibited_by in rows
-            if str(json.loads(labels or "{}").get("severity", "")).lower() == PAGE
-            and not _muted(silenced_by) and not _muted(inhibited_by)]
+        "WHERE state = 'firing' ORDER BY fired_at NULLS LAST, fingerprint"
+    )[1]
+    return [
+        (fingerprint, fired_at)
+        for fingerprint, fired_at, labels, silenced_by, inhibited_by in rows
+        if str(json.loads(labels or "{}").get("severity", "")).lower() == PAGE
+        and not _muted(silenced_by)
+        and not _muted(inhibited_by)
+    ]
 
 
 def _muted(by: str | None) -> bool:
@@ -43,8 +47,7 @@ def _muted(by: str | None) -> bool:
     return bool(by and json.loads(by))
 
 
-def _covered(all_incidents: list[incidents.Incident], fingerprint: str,
-             fired_at: datetime | None) -> bool:
+def _covered(all_incidents: list[incidents.Incident], fingerprint: str, fired_at: datetime | None) -> bool:
     """Whether an incident already answers this firing (linked to it since it fired)."""
     for incident in all_incidents:
         if fingerprint not in incident.alerts:
@@ -68,8 +71,9 @@ def run_incident_cycle(store: Any, now: datetime, *, actor: str = AUTO_ACTOR) ->
             continue
         incident, created = incidents.declare_from_alert(store, fingerprint, now=now, actor=actor)
         verb = "declared" if created else "linked to"
-        news.append(IncidentNews(now, f"incident {incident.id} {verb}: {incident.title}",
-                                 incident.id, created))
+        news.append(
+            IncidentNews(now, f"incident {incident.id} {verb}: {incident.title}", incident.id, created)
+        )
         known = incidents.list_incidents(store)
     for incident in known:
         if incident.is_open and incident.alerts:
@@ -85,5 +89,4 @@ def engine_events(store: Any, now: datetime) -> list[Any]:
         news = run_incident_cycle(store, now)
     except Exception as exc:  # noqa: BLE001 - the engine must keep ticking; the event says why
         return [Event(now, "incident", f"incident step failed: {type(exc).__name__}: {exc}")]
-    return [Event(n.ts, "incident", n.text, {"incident": n.incident_id, "created": n.created})
-            for n in news]
+    return [Event(n.ts, "incident", n.text, {"incident": n.incident_id, "created": n.created}) for n in news]

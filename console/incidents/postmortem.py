@@ -11,8 +11,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from console.incidents.lifecycle import format_span, get_incident, timeline
 from console.core.terminal import escape
+from console.incidents.lifecycle import format_span, get_incident, timeline
 
 
 def slo_impact(store: Any, slos: list[Any], start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -21,8 +21,10 @@ def slo_impact(store: Any, slos: list[Any], start: datetime, end: datetime) -> l
         return []
     try:
         from console.slo.status import slo_status
-        before = {(s.slo.name, json.dumps(s.group, sort_keys=True)): s
-                  for s in slo_status(store, slos, start)}
+
+        before = {
+            (s.slo.name, json.dumps(s.group, sort_keys=True)): s for s in slo_status(store, slos, start)
+        }
         after = slo_status(store, slos, end)
     except Exception as exc:  # noqa: BLE001 - another module; the export must still come out
         return [{"error": f"SLO impact unavailable: {str(exc).splitlines()[0]}"}]
@@ -31,10 +33,20 @@ def slo_impact(store: Any, slos: list[Any], start: datetime, end: datetime) -> l
         was = before.get((status.slo.name, json.dumps(status.group, sort_keys=True)))
         remaining_before = was.budget_remaining if was else None
         remaining_after = status.budget_remaining
-        burned = (remaining_before - remaining_after
-                  if remaining_before is not None and remaining_after is not None else None)
-        impact.append({"slo": status.slo.name, "group": status.group, "burned": burned,
-                       "remaining_before": remaining_before, "remaining_after": remaining_after})
+        burned = (
+            remaining_before - remaining_after
+            if remaining_before is not None and remaining_after is not None
+            else None
+        )
+        impact.append(
+            {
+                "slo": status.slo.name,
+                "group": status.group,
+                "burned": burned,
+                "remaining_before": remaining_before,
+                "remaining_after": remaining_after,
+            }
+        )
     return impact
 
 
@@ -47,26 +59,39 @@ def _cell(text: Any) -> str:
     return escape(text if text is not None else "").replace("|", "\\|")
 
 
-def export_markdown(store: Any, incident_id: int, *, now: datetime, slos: list[Any] | None = None,
-                    ) -> str:
+def export_markdown(
+    store: Any,
+    incident_id: int,
+    *,
+    now: datetime,
+    slos: list[Any] | None = None,
+) -> str:
     """The postmortem draft for one incident."""
     incident = get_incident(store, incident_id)
     end = incident.resolved_at or incident.mitigated_at or now
-    lines = [f"# Incident {incident.id}: {escape(incident.title)}", "",
-             "## Summary", "",
-             f"- Severity: {incident.severity or '—'}",
-             f"- Status: {incident.status}",
-             f"- Commander: {escape(incident.commander or '—')}",
-             f"- Declared: {incident.created_at:%Y-%m-%d %H:%M:%S} UTC",
-             f"- Acknowledged: {_when(incident.acked_at)}",
-             f"- Mitigated: {_when(incident.mitigated_at)}",
-             f"- Resolved: {_when(incident.resolved_at)}",
-             f"- Alerts: {escape(', '.join(incident.alerts) or '—')}", "",
-             "## Response times", "",
-             f"- Time to acknowledge (MTTA): {format_span(incident.time_to_ack)}",
-             f"- Time to mitigate: {format_span(incident.time_to_mitigate)}",
-             f"- Time to resolve (MTTR): {format_span(incident.time_to_resolve)}", "",
-             "## Impact", ""]
+    lines = [
+        f"# Incident {incident.id}: {escape(incident.title)}",
+        "",
+        "## Summary",
+        "",
+        f"- Severity: {incident.severity or '—'}",
+        f"- Status: {incident.status}",
+        f"- Commander: {escape(incident.commander or '—')}",
+        f"- Declared: {incident.created_at:%Y-%m-%d %H:%M:%S} UTC",
+        f"- Acknowledged: {_when(incident.acked_at)}",
+        f"- Mitigated: {_when(incident.mitigated_at)}",
+        f"- Resolved: {_when(incident.resolved_at)}",
+        f"- Alerts: {escape(', '.join(incident.alerts) or '—')}",
+        "",
+        "## Response times",
+        "",
+        f"- Time to acknowledge (MTTA): {format_span(incident.time_to_ack)}",
+        f"- Time to mitigate: {format_span(incident.time_to_mitigate)}",
+        f"- Time to resolve (MTTR): {format_span(incident.time_to_resolve)}",
+        "",
+        "## Impact",
+        "",
+    ]
     impact = slo_impact(store, slos or [], incident.created_at, end)
     if not impact:
         lines.append("No SLOs given; impact not computed.")
@@ -75,27 +100,37 @@ def export_markdown(store: Any, incident_id: int, *, now: datetime, slos: list[A
             lines.append(escape(row["error"]))
             continue
         group = escape(", ".join(f"{k}={v}" for k, v in sorted(row["group"].items())))
-        lines.append(f"- {escape(row['slo'])}{' (' + group + ')' if group else ''}: error budget burned "
-                     f"during the incident {_pct(row['burned'])} (remaining "
-                     f"{_pct(row['remaining_before'])} → {_pct(row['remaining_after'])})")
+        lines.append(
+            f"- {escape(row['slo'])}{' (' + group + ')' if group else ''}: error budget burned "
+            f"during the incident {_pct(row['burned'])} (remaining "
+            f"{_pct(row['remaining_before'])} → {_pct(row['remaining_after'])})"
+        )
     lines += ["", "## Timeline", "", "| time (UTC) | kind | who | what |", "| --- | --- | --- | --- |"]
     for entry in timeline(store, incident.id):
-        lines.append(f"| {entry.ts:%Y-%m-%d %H:%M:%S} | {_cell(entry.kind)} | {_cell(entry.actor or '')} "
-                     f"| {_cell(entry.text)} |")
+        lines.append(
+            f"| {entry.ts:%Y-%m-%d %H:%M:%S} | {_cell(entry.kind)} | {_cell(entry.actor or '')} "
+            f"| {_cell(entry.text)} |"
+        )
     lines += ["", "## Actions", ""]
     actions = _actions(store, incident.created_at, end)
     if not actions:
         lines.append("No actions were applied.")
     else:
-        lines += ["| time (UTC) | action | phase | who | target | reason | result |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "| time (UTC) | action | phase | who | target | reason | result |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for ts, actor, action, phase, target, reason, result in actions:
-            lines.append(f"| {ts:%Y-%m-%d %H:%M:%S} | {_cell(action)} | {_cell(phase)} | {_cell(actor)} | "
-                         f"{_cell(target)} | {_cell(reason)} | {_cell((result or '')[:200])} |")
+            lines.append(
+                f"| {ts:%Y-%m-%d %H:%M:%S} | {_cell(action)} | {_cell(phase)} | {_cell(actor)} | "
+                f"{_cell(target)} | {_cell(reason)} | {_cell((result or '')[:200])} |"
+            )
     lines += ["", "## Follow-ups", ""]
     followups = incident.detail.get("followups", [])
-    lines += [f"- [ ] {escape(f['text'])}" + (f" (owner: {escape(f['owner'])})" if f.get("owner") else "")
-              for f in followups] or ["- [ ] (none recorded yet)"]
+    lines += [
+        f"- [ ] {escape(f['text'])}" + (f" (owner: {escape(f['owner'])})" if f.get("owner") else "")
+        for f in followups
+    ] or ["- [ ] (none recorded yet)"]
     return "\n".join(lines) + "\n"
 
 
@@ -105,7 +140,8 @@ def _actions(store: Any, start: datetime, end: datetime) -> list[tuple]:
         "SELECT ts, actor || coalesce(' (on behalf of ' || on_behalf_of || ')', ''), action, "
         "phase, target, reason, result FROM audit "
         "WHERE ts BETWEEN ? AND ? AND action NOT LIKE 'playbook.%' ORDER BY ts, id",
-        [start, end])[1]
+        [start, end],
+    )[1]
 
 
 def _when(moment: Any) -> str:

@@ -8,17 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-BEFORE = timedelta(hours=3)            # burn chart: this long before the incident
-STEP = timedelta(minutes=5)            # burn chart resolution
-CHANGE_LOOKBACK = timedelta(days=2)    # changes this long before the onset are candidates
-BURN_WINDOW = timedelta(minutes=5)     # the burn plotted: error ratio over 5m ÷ budget
-ONSET_BURN = 1.0                       # the burn counts as started above this
-CLOSENESS_HALF = timedelta(hours=1)    # a change this long before the onset scores 0.5 closeness
+BEFORE = timedelta(hours=3)  # burn chart: this long before the incident
+STEP = timedelta(minutes=5)  # burn chart resolution
+CHANGE_LOOKBACK = timedelta(days=2)  # changes this long before the onset are candidates
+BURN_WINDOW = timedelta(minutes=5)  # the burn plotted: error ratio over 5m ÷ budget
+ONSET_BURN = 1.0  # the burn counts as started above this
+CLOSENESS_HALF = timedelta(hours=1)  # a change this long before the onset scores 0.5 closeness
 TIME_WEIGHT, MATCH_WEIGHT = 0.6, 0.4
-DATA_DRIFT = "data_drift"              # the kind of a drift onset ranked among the changes
-RUN_GAP = timedelta(minutes=15)        # positive drift verdicts further apart than this are two runs
-LATE_DRIFT = 0.5                       # closeness factor of drift first detected after the burn began
-PREDICTION = "prediction"              # the drift windows' name for the model's output column
+DATA_DRIFT = "data_drift"  # the kind of a drift onset ranked among the changes
+RUN_GAP = timedelta(minutes=15)  # positive drift verdicts further apart than this are two runs
+LATE_DRIFT = 0.5  # closeness factor of drift first detected after the burn began
+PREDICTION = "prediction"  # the drift windows' name for the model's output column
 
 
 @dataclass
@@ -26,7 +26,7 @@ class BurnSeries:
     """One SLO group's burn rate on a grid (None where there was no data)."""
 
     slo: str
-    labels: dict[str, str]             # the SLO's labels, its service and its group
+    labels: dict[str, str]  # the SLO's labels, its service and its group
     times: list[datetime]
     burn: list[float | None]
 
@@ -75,13 +75,15 @@ class DataShift:
 
     model: str
     column: str
-    test: str | None                   # the test label of oncall_drift_score (None: no score recorded)
-    score: float | None                # the score at the run's latest positive verdict
+    test: str | None  # the test label of oncall_drift_score (None: no score recorded)
+    score: float | None  # the score at the run's latest positive verdict
     threshold: float | None
-    drift_when: str | None             # ">=", "p<=" or "p<" (console.drift.stats.StatTest)
-    since: datetime                    # the run's first positive verdict
-    last: datetime                     # the run's latest positive verdict up to the panel's end
-    ended: datetime | None = None      # the first negative verdict after the run (or its last, if verdicts stopped)
+    drift_when: str | None  # ">=", "p<=" or "p<" (console.drift.stats.StatTest)
+    since: datetime  # the run's first positive verdict
+    last: datetime  # the run's latest positive verdict up to the panel's end
+    ended: datetime | None = (
+        None  # the first negative verdict after the run (or its last, if verdicts stopped)
+    )
 
     def verdict(self) -> str:
         """The score against its threshold in the test's own terms, e.g. "wasserstein 0.84 ≥ 0.1"."""
@@ -101,14 +103,20 @@ class DataShift:
         return self.column == PREDICTION
 
     def describe(self) -> str:
-        when = f"since {self.since:%H:%M}" if self.ended is None else \
-            f"{self.since:%H:%M}–{self.ended:%H:%M}"
+        when = f"since {self.since:%H:%M}" if self.ended is None else f"{self.since:%H:%M}–{self.ended:%H:%M}"
         what = "output drift" if self.is_output else "data drift"
         return f"{what}: {self.column} ({self.verdict()}) {when}"
 
     def as_change(self) -> Change:
-        return Change(self.since, DATA_DRIFT, self.model, None, None, "drift",
-                      {"column": self.column, "verdict": self.verdict()})
+        return Change(
+            self.since,
+            DATA_DRIFT,
+            self.model,
+            None,
+            None,
+            "drift",
+            {"column": self.column, "verdict": self.verdict()},
+        )
 
 
 @dataclass
@@ -120,7 +128,7 @@ class Suspect:
     closeness: float
     match: float
     reasons: list[str]
-    shift: DataShift | None = None     # set when the suspect is a data shift, not a recorded change
+    shift: DataShift | None = None  # set when the suspect is a data shift, not a recorded change
 
     @property
     def explanation(self) -> str:
@@ -134,22 +142,23 @@ class WhatChanged:
     start: datetime
     end: datetime
     incident_start: datetime
-    burning: BurnSeries | None         # the SLO the incident is about (or the hottest one)
+    burning: BurnSeries | None  # the SLO the incident is about (or the hottest one)
     series: list[BurnSeries]
     onset: datetime | None
-    changes: list[Change]              # in the chart's span and the lookback before the onset
+    changes: list[Change]  # in the chart's span and the lookback before the onset
     suspects: list[Suspect]
-    model: str | None = None           # the incident's model: its alert's `model` label, or the SLO's
-    drift: list[DataShift] = field(default_factory=list)   # drifted columns of that model, oldest first
+    model: str | None = None  # the incident's model: its alert's `model` label, or the SLO's
+    drift: list[DataShift] = field(default_factory=list)  # drifted columns of that model, oldest first
 
 
-def burn_series(store: Any, slos: list[Any], start: datetime, end: datetime,
-                step: timedelta = STEP) -> list[BurnSeries]:
+def burn_series(
+    store: Any, slos: list[Any], start: datetime, end: datetime, step: timedelta = STEP
+) -> list[BurnSeries]:
     """Each SLO group's short-window burn rate from start to end (a coarse backtest)."""
     if not slos:
         return []
-    from console.slo.status import ms_to_datetime
     from console.slo.backtest import backtest
+    from console.slo.status import ms_to_datetime
 
     out = []
     for test in backtest(store, slos, start, end, step):
@@ -177,8 +186,11 @@ def burn_onset(series: BurnSeries, until: datetime, threshold: float = ONSET_BUR
 
 
 def changes_between(store: Any, start: datetime, end: datetime) -> list[Change]:
-    rows = store.query("SELECT ts, kind, model, version, actor, source, detail FROM changes "
-                       "WHERE ts BETWEEN ? AND ? ORDER BY ts", [start, end])[1]
+    rows = store.query(
+        "SELECT ts, kind, model, version, actor, source, detail FROM changes "
+        "WHERE ts BETWEEN ? AND ? ORDER BY ts",
+        [start, end],
+    )[1]
     return [Change(*r[:6], json.loads(r[6]) if r[6] else {}) for r in rows]
 
 
@@ -190,8 +202,14 @@ def _ago(span: timedelta) -> str:
     return f"{hours}h {rest:02d}m" if hours < 48 else f"{hours // 24}d {hours % 24}h"
 
 
-def score_change(change: Change, onset: datetime, burning: BurnSeries | None,
-                 step: timedelta = STEP, *, event: str = "the burn began") -> Suspect:
+def score_change(
+    change: Change,
+    onset: datetime,
+    burning: BurnSeries | None,
+    step: timedelta = STEP,
+    *,
+    event: str = "the burn began",
+) -> Suspect:
     """Closeness before the onset (1 at it, ½ an hour before, → 0) and model match, in words."""
     gap = onset - change.ts
     reasons = []
@@ -202,8 +220,8 @@ def score_change(change: Change, onset: datetime, burning: BurnSeries | None,
         closeness = 1.0 / (1.0 + max(gap, timedelta()) / CLOSENESS_HALF)
         when = f"as {event}" if gap <= step else f"{_ago(gap)} before {event}"
         reasons.append(f"{when} (closeness {closeness:.2f})")
-    model = (burning.labels.get("model") if burning else None)
-    service = (burning.labels.get("service") if burning else None)
+    model = burning.labels.get("model") if burning else None
+    service = burning.labels.get("service") if burning else None
     slo_name = burning.slo if burning else "the burning SLO"
     if change.model and model and change.model == model:
         match = 1.0
@@ -221,11 +239,16 @@ def score_change(change: Change, onset: datetime, burning: BurnSeries | None,
     return Suspect(change, round(score, 3), closeness, match, reasons)
 
 
-def rank_suspects(changes: list[Change], onset: datetime, burning: BurnSeries | None,
-                  step: timedelta = STEP, *, event: str = "the burn began") -> list[Suspect]:
+def rank_suspects(
+    changes: list[Change],
+    onset: datetime,
+    burning: BurnSeries | None,
+    step: timedelta = STEP,
+    *,
+    event: str = "the burn began",
+) -> list[Suspect]:
     """Changes before the onset (one step of slack), best suspect first."""
-    scored = [score_change(c, onset, burning, step, event=event) for c in changes
-              if c.ts <= onset + step]
+    scored = [score_change(c, onset, burning, step, event=event) for c in changes if c.ts <= onset + step]
     return sorted(scored, key=lambda s: (-s.score, onset - s.change.ts))
 
 
@@ -236,7 +259,7 @@ def _runs(rows: list[tuple[datetime, float, str | None, float | None]]) -> list[
     for ts, value, test, score in rows:
         if value >= 1:
             if current is not None and ts - current["last"] > RUN_GAP:
-                current["ended"] = current["last"]     # the source went quiet: the run ends at its last verdict
+                current["ended"] = current["last"]  # the source went quiet: the run ends at its last verdict
                 current = None
             if current is None:
                 current = {"since": ts, "ended": None}
@@ -248,9 +271,16 @@ def _runs(rows: list[tuple[datetime, float, str | None, float | None]]) -> list[
     return runs
 
 
-def drift_shifts(store: Any, model: str, start: datetime, end: datetime, declared: datetime, *,
-                 lookback: timedelta = CHANGE_LOOKBACK,
-                 thresholds: dict[str, float] | None = None) -> list[DataShift]:
+def drift_shifts(
+    store: Any,
+    model: str,
+    start: datetime,
+    end: datetime,
+    declared: datetime,
+    *,
+    lookback: timedelta = CHANGE_LOOKBACK,
+    thresholds: dict[str, float] | None = None,
+) -> list[DataShift]:
     """Columns of `model` with a positive drift verdict in [start, end], each with the run nearest `declared`."""
     from console.drift.stats import DRIFT_DETECTED, DRIFT_SCORE, resolve_test
 
@@ -267,12 +297,13 @@ def drift_shifts(store: Any, model: str, start: datetime, end: datetime, declare
         "FROM det JOIN hit ON hit.col = det.col "
         "LEFT JOIN sc ON sc.col = det.col AND sc.ts = det.ts "
         "GROUP BY det.col, det.ts, det.value ORDER BY det.col, det.ts",
-        [DRIFT_DETECTED, model, start - lookback, end, start, end,
-         DRIFT_SCORE, model, start - lookback, end])[1]
+        [DRIFT_DETECTED, model, start - lookback, end, start, end, DRIFT_SCORE, model, start - lookback, end],
+    )[1]
     by_column: dict[str, list[tuple[datetime, float, str | None, float | None]]] = {}
     for column, ts, value, test, score in rows:
         by_column.setdefault(str(column), []).append(
-            (ts, float(value), test, None if score is None else float(score)))
+            (ts, float(value), test, None if score is None else float(score))
+        )
     shifts = []
     for column, samples in by_column.items():
         runs = [r for r in _runs(samples) if r["last"] >= start]
@@ -284,30 +315,51 @@ def drift_shifts(store: Any, model: str, start: datetime, end: datetime, declare
         if run["test"]:
             try:
                 stat = resolve_test(run["test"])
-            except ValueError:               # a test this version does not know: show the bare score
+            except ValueError:  # a test this version does not know: show the bare score
                 stat = None
             if stat is not None:
                 drift_when = stat.drift_when
                 threshold = (thresholds or {}).get(column, stat.threshold)
-        shifts.append(DataShift(model, column, run["test"], run["score"], threshold, drift_when,
-                                run["since"], run["last"], run["ended"]))
+        shifts.append(
+            DataShift(
+                model,
+                column,
+                run["test"],
+                run["score"],
+                threshold,
+                drift_when,
+                run["since"],
+                run["last"],
+                run["ended"],
+            )
+        )
     return sorted(shifts, key=lambda d: (d.since, d.column))
 
 
-def score_shift(shift: DataShift, onset: datetime, burning: BurnSeries | None, model_from: str,
-                step: timedelta = STEP, *, event: str = "the burn began") -> Suspect:
+def score_shift(
+    shift: DataShift,
+    onset: datetime,
+    burning: BurnSeries | None,
+    model_from: str,
+    step: timedelta = STEP,
+    *,
+    event: str = "the burn began",
+) -> Suspect:
     """A data shift as a suspect: closeness of its first detection to the onset, and the model it feeds."""
     gap = onset - shift.since
     if gap >= -step:
         closeness = 1.0 / (1.0 + max(gap, timedelta()) / CLOSENESS_HALF)
-        when = f"first detected as {event}" if gap <= step else \
-            f"first detected {_ago(gap)} before {event}"
+        when = f"first detected as {event}" if gap <= step else f"first detected {_ago(gap)} before {event}"
     else:
         closeness = LATE_DRIFT / (1.0 + -gap / CLOSENESS_HALF)
-        when = (f"first detected {_ago(gap)} after {event}; a drift test's rolling window notices "
-                "a shift late, so it may still have started it")
-    reasons = [f"{when} (closeness {closeness:.2f})",
-               f"inputs of {shift.model}, {model_from}, shifted (match 1.0)"]
+        when = (
+            f"first detected {_ago(gap)} after {event}; a drift test's rolling window notices "
+            "a shift late, so it may still have started it"
+        )
+    reasons = [
+        f"{when} (closeness {closeness:.2f})",
+        f"inputs of {shift.model}, {model_from}, shifted (match 1.0)",
+    ]
     if shift.ended is not None:
         reasons.append(f"no drift since {shift.ended:%H:%M}")
     change = shift.as_change()
@@ -332,7 +384,7 @@ def _window_thresholds(workspace: Any, model: str) -> dict[str, float]:
         return {}
     from console.drift.windows import drift_windows
 
-    for _, window in drift_windows(workspace):   # the workspace loader validated them
+    for _, window in drift_windows(workspace):  # the workspace loader validated them
         if window.model == model:
             return dict(window.thresholds)
     return {}
@@ -343,9 +395,17 @@ def _incident_slo(incident: Any) -> str | None:
     return (alert.get("labels") or {}).get("slo")
 
 
-def what_changed(store: Any, slos: list[Any], incident: Any, now: datetime, *,
-                 before: timedelta = BEFORE, step: timedelta = STEP,
-                 lookback: timedelta = CHANGE_LOOKBACK, workspace: Any = None) -> WhatChanged:
+def what_changed(
+    store: Any,
+    slos: list[Any],
+    incident: Any,
+    now: datetime,
+    *,
+    before: timedelta = BEFORE,
+    step: timedelta = STEP,
+    lookback: timedelta = CHANGE_LOOKBACK,
+    workspace: Any = None,
+) -> WhatChanged:
     """The burn from `before` the incident until it ended (or now), the changes, drift, and the suspects."""
     created = incident.created_at
     end = min(now, incident.resolved_at or now)
@@ -355,19 +415,28 @@ def what_changed(store: Any, slos: list[Any], incident: Any, now: datetime, *,
     wanted = _incident_slo(incident)
     burning = next((s for s in series if s.slo == wanted), None)
     if burning is None and series:
-        burning = max(series, key=lambda s: (s.at(created) or 0.0))
+        burning = max(series, key=lambda s: s.at(created) or 0.0)
     onset = burn_onset(burning, created) if burning else None
     anchor = onset or created
     changes = changes_between(store, min(start, anchor - lookback), end)
     event = "the burn began" if onset else "the incident was declared"
-    suspects = rank_suspects([c for c in changes if c.ts <= created], anchor, burning, step,
-                             event=event)
+    suspects = rank_suspects([c for c in changes if c.ts <= created], anchor, burning, step, event=event)
     model, model_from = incident_model(incident, burning)
     drift: list[DataShift] = []
     if model:
-        drift = drift_shifts(store, model, start, end, created, lookback=lookback,
-                             thresholds=_window_thresholds(workspace, model))
-        suspects += [score_shift(d, anchor, burning, model_from, step, event=event)
-                     for d in drift if d.since <= created and not d.is_output]
+        drift = drift_shifts(
+            store,
+            model,
+            start,
+            end,
+            created,
+            lookback=lookback,
+            thresholds=_window_thresholds(workspace, model),
+        )
+        suspects += [
+            score_shift(d, anchor, burning, model_from, step, event=event)
+            for d in drift
+            if d.since <= created and not d.is_output
+        ]
         suspects.sort(key=lambda s: (-s.score, anchor - s.change.ts))
     return WhatChanged(start, end, created, burning, series, onset, changes, suspects, model, drift)

@@ -40,7 +40,7 @@ class Input(BaseModel):
     choices: list[str] = []
 
     @model_validator(mode="after")
-    def _choices(self) -> "Input":
+    def _choices(self) -> Input:
         if self.type == "choice" and not self.choices:
             raise ValueError("a `choice` input needs `choices` (the values it may take)")
         if self.type != "choice" and self.choices:
@@ -130,8 +130,12 @@ def check_value(spec: Input, value: str) -> str:
     if spec.type == "choice":
         problem = None if value in spec.choices else f"is not one of {', '.join(spec.choices)}"
     else:
-        problem = {"url": _url_problem, "label": _label_problem, "int": _int_problem,
-                   "duration": _duration_problem}[spec.type](value)
+        problem = {
+            "url": _url_problem,
+            "label": _label_problem,
+            "int": _int_problem,
+            "duration": _duration_problem,
+        }[spec.type](value)
     if problem:
         raise ArgumentRefused(f"{shown(value)} {problem}")
     return value

@@ -13,18 +13,19 @@ none is the value of an option that runs commands (`ssh -o`, `git -c`, `curl -K`
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import PurePosixPath
-from typing import Iterable
 
 from console.playbooks.args import Input, input_ref, is_templated
 
 Finding = tuple[int, str]
 
 SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "csh", "tcsh", "yash"}
-_SHELL = {"code": {"-c", "--command"}, "value": {"-o", "+o", "-O", "+O", "--rcfile",
-                                                 "--init-file"}}
-_NODE = {"code": {"-e", "--eval", "-p", "--print"},
-         "value": {"-r", "--require", "--import", "--loader", "--experimental-loader"}}
+_SHELL = {"code": {"-c", "--command"}, "value": {"-o", "+o", "-O", "+O", "--rcfile", "--init-file"}}
+_NODE = {
+    "code": {"-e", "--eval", "-p", "--print"},
+    "value": {"-r", "--require", "--import", "--loader", "--experimental-loader"},
+}
 # interpreter -> inline-code flags (their value and everything after is code), options taking
 # a value, and options naming the module/program it runs
 INTERPRETERS: dict[str, dict[str, set[str]]] = {
@@ -33,10 +34,15 @@ INTERPRETERS: dict[str, dict[str, set[str]]] = {
     "pypy": {"code": {"-c"}, "value": {"-W", "-X"}, "module": {"-m"}},
     "perl": {"code": {"-e", "-E"}, "value": {"-I", "-M", "-m"}},
     "ruby": {"code": {"-e"}, "value": {"-I", "-r", "-C"}},
-    "node": _NODE, "nodejs": _NODE, "bun": {"code": {"-e", "--eval", "-p", "--print"}},
-    "deno": {"code": {"eval"}}, "php": {"code": {"-r"}, "value": {"-c", "-d", "-z"}},
-    "lua": {"code": {"-e"}, "value": {"-l"}}, "Rscript": {"code": {"-e"}},
-    "tclsh": {"code": {"-c"}}, "pwsh": {"code": {"-c", "-command", "-Command"}},
+    "node": _NODE,
+    "nodejs": _NODE,
+    "bun": {"code": {"-e", "--eval", "-p", "--print"}},
+    "deno": {"code": {"eval"}},
+    "php": {"code": {"-r"}, "value": {"-c", "-d", "-z"}},
+    "lua": {"code": {"-e"}, "value": {"-l"}},
+    "Rscript": {"code": {"-e"}},
+    "tclsh": {"code": {"-c"}},
+    "pwsh": {"code": {"-c", "-command", "-Command"}},
     "osascript": {"code": {"-e"}},
     # the first operand is the program unless it comes from a file (-f) or a flag (-e)
     "awk": {"code": set(), "value": {"-F", "-v"}, "file": {"-f"}},
@@ -47,47 +53,103 @@ for _alias in ("gawk", "mawk", "nawk", "busybox-awk"):
 OPERAND_IS_PROGRAM = {"awk", "gawk", "mawk", "nawk", "sed"}
 
 # programs that run their arguments as a command string
-COMMAND_STRING = {"xargs": "builds command lines from its input",
-                  "watch": "runs its arguments through `sh -c`",
-                  "su": "runs `-c` through a shell", "runuser": "runs `-c` through a shell",
-                  "script": "runs `-c` through a shell", "eval": "runs its arguments as code"}
+COMMAND_STRING = {
+    "xargs": "builds command lines from its input",
+    "watch": "runs its arguments through `sh -c`",
+    "su": "runs `-c` through a shell",
+    "runuser": "runs `-c` through a shell",
+    "script": "runs `-c` through a shell",
+    "eval": "runs its arguments as code",
+}
 # wrapper -> options taking a value; after its options (and operands) comes the program it runs
 WRAPPERS: dict[str, set[str]] = {
-    "sudo": {"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-T", "-U", "--user", "--group",
-             "--chdir", "--prompt", "--role", "--type", "--host", "--close-from",
-             "--command-timeout", "--other-user"},
-    "doas": {"-u", "-C"}, "nice": {"-n", "--adjustment"},
+    "sudo": {
+        "-u",
+        "-g",
+        "-C",
+        "-D",
+        "-h",
+        "-p",
+        "-r",
+        "-t",
+        "-T",
+        "-U",
+        "--user",
+        "--group",
+        "--chdir",
+        "--prompt",
+        "--role",
+        "--type",
+        "--host",
+        "--close-from",
+        "--command-timeout",
+        "--other-user",
+    },
+    "doas": {"-u", "-C"},
+    "nice": {"-n", "--adjustment"},
     "ionice": {"-c", "-n", "--class", "--classdata"},
-    "timeout": {"-s", "-k", "--signal", "--kill-after"}, "nohup": set(), "setsid": set(),
-    "time": {"-f", "-o", "--format", "--output"}, "command": set(), "exec": {"-a"},
+    "timeout": {"-s", "-k", "--signal", "--kill-after"},
+    "nohup": set(),
+    "setsid": set(),
+    "time": {"-f", "-o", "--format", "--output"},
+    "command": set(),
+    "exec": {"-a"},
     "stdbuf": {"-i", "-o", "-e", "--input", "--output", "--error"},
-    "chroot": {"--userspec", "--groups"}, "env": {"-u", "-C", "--unset", "--chdir"},
-    "flock": {"-w", "-E", "--timeout", "--conflict-exit-code"}, "taskset": set(),
-    "chrt": set(), "unbuffer": set(), "nsenter": {"-t", "--target"}, "unshare": set(),
+    "chroot": {"--userspec", "--groups"},
+    "env": {"-u", "-C", "--unset", "--chdir"},
+    "flock": {"-w", "-E", "--timeout", "--conflict-exit-code"},
+    "taskset": set(),
+    "chrt": set(),
+    "unbuffer": set(),
+    "nsenter": {"-t", "--target"},
+    "unshare": set(),
     "busybox": set(),
 }
 WRAPPER_OPERANDS = {"timeout": 1, "chroot": 1, "flock": 1, "taskset": 1, "chrt": 1}
-SHELL_RUNNING_FLAGS = {"sudo": {"-s", "-i", "--shell", "--login"}, "doas": {"-s"},
-                       "env": {"-S", "--split-string"}, "flock": {"-c", "--command"}}
+SHELL_RUNNING_FLAGS = {
+    "sudo": {"-s", "-i", "--shell", "--login"},
+    "doas": {"-s"},
+    "env": {"-S", "--split-string"},
+    "flock": {"-c", "--command"},
+}
 SSH = {"ssh", "mosh", "rsh", "autossh"}
 SSH_VALUE_OPTIONS = set("BbcDEeFIiJLlmOoPpQRSWw")
 SSH_CODE_OPTIONS = {"-o", "-F", "-J", "-E"}
 # program -> options whose value can run commands or reads options from a file
 CODE_OPTIONS: dict[str, set[str]] = {
-    "git": {"-c", "--config-env", "--exec-path"}, "curl": {"-K", "--config"},
-    "wget": {"-e", "--execute", "--config"}, "rsync": {"-e", "--rsh", "--rsync-path"},
-    "tar": {"-I", "--use-compress-program", "--to-command", "--checkpoint-action",
-            "--info-script", "--new-volume-script", "-F"},
-    "find": {"-exec", "-execdir", "-ok", "-okdir"}, "scp": {"-o", "-F", "-S"},
+    "git": {"-c", "--config-env", "--exec-path"},
+    "curl": {"-K", "--config"},
+    "wget": {"-e", "--execute", "--config"},
+    "rsync": {"-e", "--rsh", "--rsync-path"},
+    "tar": {
+        "-I",
+        "--use-compress-program",
+        "--to-command",
+        "--checkpoint-action",
+        "--info-script",
+        "--new-volume-script",
+        "-F",
+    },
+    "find": {"-exec", "-execdir", "-ok", "-okdir"},
+    "scp": {"-o", "-F", "-S"},
 }
-EXEC_TOOLS = {"kubectl": {"-c", "--container", "-n", "--namespace", "--context",
-                          "--kubeconfig", "-f", "--filename", "--pod-running-timeout"},
-              "oc": {"-c", "--container", "-n", "--namespace"},
-              "docker": {"-e", "--env", "--env-file", "-u", "--user", "-w", "--workdir",
-                         "--detach-keys"},
-              "podman": {"-e", "--env", "--env-file", "-u", "--user", "-w", "--workdir",
-                         "--detach-keys"},
-              "nerdctl": {"-e", "--env", "-u", "--user", "-w", "--workdir"}}
+EXEC_TOOLS = {
+    "kubectl": {
+        "-c",
+        "--container",
+        "-n",
+        "--namespace",
+        "--context",
+        "--kubeconfig",
+        "-f",
+        "--filename",
+        "--pod-running-timeout",
+    },
+    "oc": {"-c", "--container", "-n", "--namespace"},
+    "docker": {"-e", "--env", "--env-file", "-u", "--user", "-w", "--workdir", "--detach-keys"},
+    "podman": {"-e", "--env", "--env-file", "-u", "--user", "-w", "--workdir", "--detach-keys"},
+    "nerdctl": {"-e", "--env", "-u", "--user", "-w", "--workdir"},
+}
 
 
 def program_name(element: str) -> str:
@@ -97,8 +159,7 @@ def program_name(element: str) -> str:
 
 
 def _is_option(element: str, name: str) -> bool:
-    return element.startswith("-") and element != "-" or (name in SHELLS and
-                                                          element.startswith("+"))
+    return (element.startswith("-") and element != "-") or (name in SHELLS and element.startswith("+"))
 
 
 def _flag_in(element: str, flags: set[str]) -> bool:
@@ -127,18 +188,21 @@ def _interpreter(argv: list[str], at: int, name: str) -> list[Finding]:
         from_file = from_file or element in spec.get("file", set())
         i += 2 if element in spec.get("value", set()) | spec.get("file", set()) else 1
     i += 1 if i < len(argv) and argv[i] == "--" else 0
-    if i < len(argv) and argv[i] in spec["code"]:          # a verb such as `deno eval`
+    if i < len(argv) and argv[i] in spec["code"]:  # a verb such as `deno eval`
         return _inline_code(argv, i, name)
     if from_file:
         return []
-    return _operand(argv, i, f"the {'program' if name in OPERAND_IS_PROGRAM else 'script'} "
-                             f"`{name}` runs")
+    return _operand(argv, i, f"the {'program' if name in OPERAND_IS_PROGRAM else 'script'} `{name}` runs")
 
 
 def _inline_code(argv: list[str], at: int, name: str) -> list[Finding]:
-    return _templated_from(argv, at, f"puts a templated value into `{name} {argv[at][:20]}` "
-                                     "inline code: run a script or program that takes the "
-                                     "value as its own argument")
+    return _templated_from(
+        argv,
+        at,
+        f"puts a templated value into `{name} {argv[at][:20]}` "
+        "inline code: run a script or program that takes the "
+        "value as its own argument",
+    )
 
 
 def _operand(argv: list[str], at: int, what: str) -> list[Finding]:
@@ -153,15 +217,23 @@ def _ssh(argv: list[str], at: int, name: str) -> list[Finding]:
     while i < len(argv) and argv[i].startswith("-") and argv[i] != "--":
         element = argv[i]
         takes_value = len(element) == 2 and element[1] in SSH_VALUE_OPTIONS
-        if takes_value and element in SSH_CODE_OPTIONS and i + 1 < len(argv) \
-                and is_templated(argv[i + 1]):
-            return [(i + 1, f"puts a templated value into `{name} {element}`, which can run "
-                            "commands: write the option in the playbook")]
+        if takes_value and element in SSH_CODE_OPTIONS and i + 1 < len(argv) and is_templated(argv[i + 1]):
+            return [
+                (
+                    i + 1,
+                    f"puts a templated value into `{name} {element}`, which can run "
+                    "commands: write the option in the playbook",
+                )
+            ]
         i += 2 if takes_value else 1
     i += 1 if i < len(argv) and argv[i] == "--" else 0
-    return _templated_from(argv, i + 1, f"puts a templated value into the remote command of "
-                                        f"`{name}`, which the remote shell runs: run a fixed "
-                                        "remote command and pass no outside values")
+    return _templated_from(
+        argv,
+        i + 1,
+        f"puts a templated value into the remote command of "
+        f"`{name}`, which the remote shell runs: run a fixed "
+        "remote command and pass no outside values",
+    )
 
 
 def _skip_options(argv: list[str], at: int, with_value: set[str]) -> int:
@@ -181,9 +253,13 @@ def _wrapper(argv: list[str], at: int, name: str) -> list[Finding]:
         if not argv[i].startswith("-") or argv[i] == "--":
             break
         if _flag_in(argv[i], shell_flags):
-            return _templated_from(argv, i, f"puts a templated value after `{name} {argv[i]}`, "
-                                            "which runs it through a shell: call the program "
-                                            "directly")
+            return _templated_from(
+                argv,
+                i,
+                f"puts a templated value after `{name} {argv[i]}`, "
+                "which runs it through a shell: call the program "
+                "directly",
+            )
     i = _skip_options(argv, at, WRAPPERS[name])
     if name == "env":
         while i < len(argv) and "=" in argv[i] and not is_templated(argv[i]):
@@ -194,7 +270,7 @@ def _wrapper(argv: list[str], at: int, name: str) -> list[Finding]:
 
 def _exec_tool(argv: list[str], at: int, name: str) -> list[Finding]:
     """`kubectl exec POD -- CMD…`, `docker exec CONTAINER CMD…`: CMD is checked as a program."""
-    rest = argv[at + 1:]
+    rest = argv[at + 1 :]
     if "exec" not in rest:
         return []
     verb = at + 1 + rest.index("exec")
@@ -214,8 +290,13 @@ def _code_options(argv: list[str], at: int, name: str) -> list[Finding]:
     for i in range(at + 1, len(argv)):
         element = argv[i]
         if element in options and i + 1 < len(argv) and is_templated(argv[i + 1]):
-            found.append((i + 1, f"puts a templated value into `{name} {element}`, which runs "
-                                 "commands or reads options: write it in the playbook"))
+            found.append(
+                (
+                    i + 1,
+                    f"puts a templated value into `{name} {element}`, which runs "
+                    "commands or reads options: write it in the playbook",
+                )
+            )
         if name == "find" and element in options and i + 1 < len(argv):
             found += _program(argv, i + 1)
     return found
@@ -230,8 +311,11 @@ def _program(argv: list[str], at: int) -> list[Finding]:
     if name in WRAPPERS:
         return _wrapper(argv, at, name)
     if name in COMMAND_STRING:
-        return _templated_from(argv, at + 1, f"puts a templated value after `{name}`, which "
-                                             f"{COMMAND_STRING[name]}: call the program directly")
+        return _templated_from(
+            argv,
+            at + 1,
+            f"puts a templated value after `{name}`, which {COMMAND_STRING[name]}: call the program directly",
+        )
     if name in SSH:
         return _ssh(argv, at, name)
     if name in INTERPRETERS:
@@ -258,12 +342,22 @@ def _typed(argv: list[str], inputs: dict[str, Input]) -> list[Finding]:
             continue
         name = input_ref(element)
         if name is None:
-            found.append((i, f"{element!r} is templated but not a typed input: make it its own "
-                             "element \"{{ inputs.NAME }}\" and declare NAME under `inputs` "
-                             "with a type (url, label, int, duration, choice)"))
+            found.append(
+                (
+                    i,
+                    f"{element!r} is templated but not a typed input: make it its own "
+                    'element "{{ inputs.NAME }}" and declare NAME under `inputs` '
+                    "with a type (url, label, int, duration, choice)",
+                )
+            )
         elif name not in inputs:
-            found.append((i, f"uses inputs.{name}, which this step does not declare under "
-                             f"`inputs` (declared: {', '.join(inputs) or 'none'})"))
+            found.append(
+                (
+                    i,
+                    f"uses inputs.{name}, which this step does not declare under "
+                    f"`inputs` (declared: {', '.join(inputs) or 'none'})",
+                )
+            )
     return found
 
 

@@ -7,21 +7,28 @@ restart at the step where it stopped, with its history.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Any, Literal
 
-from jinja2 import TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2 import StrictUndefined
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from console.config.durations import parse_duration
-from console.playbooks.args import (ArgumentRefused, Input, check_value, input_ref, is_templated,
-                                   shown)
-from console.playbooks.lint import argv_findings, unused_inputs
 from console.config.yamlmarks import MarkedDict, MarkedList, Problem, load_marked, locate
+from console.playbooks.args import ArgumentRefused, Input, check_value, input_ref, is_templated, shown
+from console.playbooks.lint import argv_findings, unused_inputs
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 STEP_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -75,9 +82,14 @@ class Expectation(_Strict):
                 actual = float(actual)
             else:
                 actual = str(actual)
-            return {"<": actual < self.value, "<=": actual <= self.value,
-                    ">": actual > self.value, ">=": actual >= self.value,
-                    "==": actual == self.value, "!=": actual != self.value}[self.op]
+            return {
+                "<": actual < self.value,
+                "<=": actual <= self.value,
+                ">": actual > self.value,
+                ">=": actual >= self.value,
+                "==": actual == self.value,
+                "!=": actual != self.value,
+            }[self.op]
         except (TypeError, ValueError):
             return False
 
@@ -114,9 +126,14 @@ class Step(_Strict):
     every: Duration = timedelta(seconds=30)
 
     @model_validator(mode="after")
-    def _kind_fields(self) -> "Step":
-        need = {"query": ["sql"], "wait_for": ["sql", "expect"], "command": ["argv"],
-                "action": ["action"], "decision": ["question"]}.get(self.kind, [])
+    def _kind_fields(self) -> Step:
+        need = {
+            "query": ["sql"],
+            "wait_for": ["sql", "expect"],
+            "command": ["argv"],
+            "action": ["action"],
+            "decision": ["question"],
+        }.get(self.kind, [])
         for name in need:
             if getattr(self, name) in (None, []):
                 raise ValueError(f"a {self.kind} step needs `{name}`")
@@ -130,8 +147,9 @@ class Step(_Strict):
             raise ValueError("`inputs` belongs to command steps")
         for name in self.inputs:
             if not INPUT_NAME.match(name):
-                raise ValueError(f"input name {name!r}: use letters, digits and _ (it is used "
-                                 "as {{ inputs.NAME }})")
+                raise ValueError(
+                    f"input name {name!r}: use letters, digits and _ (it is used as {{{{ inputs.NAME }}}})"
+                )
         return self
 
 
@@ -204,8 +222,9 @@ def load_playbook(path: str | Path, text: str | None = None) -> Playbook:
     except Problem as problem:
         raise PlaybookError([problem]) from None
     if not isinstance(data, MarkedDict):
-        raise PlaybookError([Problem(path, getattr(data, "line", 1), "a playbook is a mapping "
-                                     "with id, title and steps")])
+        raise PlaybookError(
+            [Problem(path, getattr(data, "line", 1), "a playbook is a mapping with id, title and steps")]
+        )
     try:
         playbook = Playbook.model_validate(data)
     except ValidationError as exc:
@@ -240,14 +259,18 @@ def load_library(paths: Iterable[str | Path]) -> tuple[dict[str, Playbook], list
             problems.append(problem)
             continue
         if playbook.id in library:
-            problems.append(Problem(path, 1, f"playbook id {playbook.id!r} is also used by "
-                                              f"{library[playbook.id].file}", "id"))
+            problems.append(
+                Problem(
+                    path, 1, f"playbook id {playbook.id!r} is also used by {library[playbook.id].file}", "id"
+                )
+            )
             continue
         library[playbook.id] = playbook
     return library, problems
 
 
 # -- lint --------------------------------------------------------------------------------
+
 
 def _template_fields(step: Step) -> list[tuple[str, str]]:
     """(key, template) for every templated string of a step."""
@@ -268,8 +291,12 @@ def _undefined_names(template: str, declared: set[str]) -> list[str]:
     missing: list[str] = []
     bound = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
     for name in tree.find_all(nodes.Name):
-        if name.ctx == "load" and name.name not in CONTEXT_NAMES and name.name not in bound \
-                and name.name not in TEMPLATES.globals:
+        if (
+            name.ctx == "load"
+            and name.name not in CONTEXT_NAMES
+            and name.name not in bound
+            and name.name not in TEMPLATES.globals
+        ):
             missing.append(name.name)
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         if isinstance(node.node, nodes.Name) and node.node.name == "vars":
@@ -301,40 +328,65 @@ def lint_playbook(path: str | Path) -> list[Problem]:
     ids: dict[str, int] = {}
     for index, step in enumerate(playbook.steps):
         if step.id in ids:
-            problems.append(Problem(path, _step_key_line(data, index, "id", path),
-                                    f"duplicate step id {step.id!r} (first at step {ids[step.id] + 1})",
-                                    f"steps[{index}].id"))
+            problems.append(
+                Problem(
+                    path,
+                    _step_key_line(data, index, "id", path),
+                    f"duplicate step id {step.id!r} (first at step {ids[step.id] + 1})",
+                    f"steps[{index}].id",
+                )
+            )
         ids.setdefault(step.id, index)
     declared = set(playbook.variables)
     for name, template in playbook.variables.items():
-        problems += _template_problems(template, declared - {name}, path,
-                                       locate(data, ("variables", name), path)[1],
-                                       f"variables.{name}")
+        problems += _template_problems(
+            template, declared - {name}, path, locate(data, ("variables", name), path)[1], f"variables.{name}"
+        )
     for index, step in enumerate(playbook.steps):
         for key, target in playbook.targets(step):
             if target != END and target not in ids:
-                problems.append(Problem(path, _step_key_line(data, index, key, path),
-                                        f"unknown step {target!r}; steps: {', '.join(ids)}",
-                                        f"steps[{index}].{key}"))
+                problems.append(
+                    Problem(
+                        path,
+                        _step_key_line(data, index, key, path),
+                        f"unknown step {target!r}; steps: {', '.join(ids)}",
+                        f"steps[{index}].{key}",
+                    )
+                )
         if step.kind == "action" and step.action not in ACTION_KINDS:
-            problems.append(Problem(path, _step_key_line(data, index, "action", path),
-                                    f"unknown action {step.action!r}; known: "
-                                    f"{', '.join(sorted(ACTION_KINDS))}", f"steps[{index}].action"))
+            problems.append(
+                Problem(
+                    path,
+                    _step_key_line(data, index, "action", path),
+                    f"unknown action {step.action!r}; known: {', '.join(sorted(ACTION_KINDS))}",
+                    f"steps[{index}].action",
+                )
+            )
         if step.sql and "{{" in step.sql:
-            problems.append(Problem(path, _step_key_line(data, index, "sql", path),
-                                    "`sql` is not templated: pass values through `params` "
-                                    "and `?` placeholders", f"steps[{index}].sql"))
+            problems.append(
+                Problem(
+                    path,
+                    _step_key_line(data, index, "sql", path),
+                    "`sql` is not templated: pass values through `params` and `?` placeholders",
+                    f"steps[{index}].sql",
+                )
+            )
         for key, template in _template_fields(step):
-            problems += _template_problems(template, declared, path,
-                                           _step_key_line(data, index, key, path),
-                                           f"steps[{index}].{key}")
+            problems += _template_problems(
+                template, declared, path, _step_key_line(data, index, key, path), f"steps[{index}].{key}"
+            )
         problems += _argv_problems(step, index, data, path)
     reachable = _reachable(playbook, ids)
     for index, step in enumerate(playbook.steps):
         if step.id not in reachable and ids.get(step.id) == index:
-            problems.append(Problem(path, _step_key_line(data, index, "id", path),
-                                    f"step {step.id!r} is unreachable from the first step",
-                                    f"steps[{index}]"))
+            problems.append(
+                Problem(
+                    path,
+                    _step_key_line(data, index, "id", path),
+                    f"step {step.id!r} is unreachable from the first step",
+                    f"steps[{index}]",
+                )
+            )
     return problems
 
 
@@ -342,27 +394,40 @@ def _argv_problems(step: Step, index: int, data: Any, path: Path) -> list[Proble
     """A command step's unsafe argv elements and unused inputs, each at its own line."""
     if step.kind != "command":
         return []
-    problems = [Problem(path, _step_key_line(data, index, f"argv[{i}]", path),
-                        why, f"steps[{index}].argv[{i}]")
-                for i, why in argv_findings(step.argv or [], step.inputs)]
-    problems += [Problem(path, _step_key_line(data, index, f"inputs.{name}", path),
-                         f"declared but no argv element is {{{{ inputs.{name} }}}}: use it or "
-                         "remove it",
-                         f"steps[{index}].inputs.{name}")
-                 for name in unused_inputs(step.argv or [], step.inputs)]
+    problems = [
+        Problem(path, _step_key_line(data, index, f"argv[{i}]", path), why, f"steps[{index}].argv[{i}]")
+        for i, why in argv_findings(step.argv or [], step.inputs)
+    ]
+    problems += [
+        Problem(
+            path,
+            _step_key_line(data, index, f"inputs.{name}", path),
+            f"declared but no argv element is {{{{ inputs.{name} }}}}: use it or remove it",
+            f"steps[{index}].inputs.{name}",
+        )
+        for name in unused_inputs(step.argv or [], step.inputs)
+    ]
     return problems
 
 
-def _template_problems(template: str, declared: set[str], path: Path, line: int | None,
-                       key: str) -> list[Problem]:
+def _template_problems(
+    template: str, declared: set[str], path: Path, line: int | None, key: str
+) -> list[Problem]:
     try:
         missing = _undefined_names(template, declared)
     except TemplateSyntaxError as exc:
         return [Problem(path, line, f"template syntax error: {exc.message}", key)]
-    return [Problem(path, line, f"undefined template variable {name!r}; the context has "
-                                f"{', '.join(CONTEXT_NAMES)} and vars: "
-                                f"{', '.join(sorted(declared)) or '(none)'}", key)
-            for name in dict.fromkeys(missing)]
+    return [
+        Problem(
+            path,
+            line,
+            f"undefined template variable {name!r}; the context has "
+            f"{', '.join(CONTEXT_NAMES)} and vars: "
+            f"{', '.join(sorted(declared)) or '(none)'}",
+            key,
+        )
+        for name in dict.fromkeys(missing)
+    ]
 
 
 def _reachable(playbook: Playbook, ids: dict[str, int]) -> set[str]:
@@ -388,8 +453,9 @@ def lint_paths(paths: Iterable[str | Path]) -> tuple[int, list[Problem]]:
         if not found:
             playbook = load_playbook(path)
             if playbook.id in seen:
-                problems.append(Problem(path, 1, f"playbook id {playbook.id!r} is also used by "
-                                                 f"{seen[playbook.id]}", "id"))
+                problems.append(
+                    Problem(path, 1, f"playbook id {playbook.id!r} is also used by {seen[playbook.id]}", "id")
+                )
             seen.setdefault(playbook.id, path)
     return len(files), problems
 
@@ -400,6 +466,7 @@ def check_playbook_file(path: Any) -> list[Problem]:
 
 
 # -- matching -----------------------------------------------------------------------------
+
 
 def matches(playbook: Playbook, alert_name: str, labels: dict[str, str]) -> int:
     """How specifically a playbook addresses an alert (0: it does not)."""
@@ -420,13 +487,14 @@ def matches(playbook: Playbook, alert_name: str, labels: dict[str, str]) -> int:
     return score
 
 
-def match_playbooks(library: dict[str, Playbook], alert_name: str,
-                    labels: dict[str, str]) -> list[Playbook]:
+def match_playbooks(library: dict[str, Playbook], alert_name: str, labels: dict[str, str]) -> list[Playbook]:
     """Playbooks that address this alert, the most specific first."""
     scored = [(matches(p, alert_name, labels), p.id, p) for p in library.values()]
     return [p for score, _, p in sorted(scored, key=lambda s: (-s[0], s[1])) if score > 0]
 
+
 # -- action kinds -------------------------------------------------------------------------
+
 
 class ActionUnavailable(Exception):
     """An action kind whose implementation is missing or cannot run here."""
@@ -439,7 +507,7 @@ class PlannedAction:
     kind: str
     text: str
     params: dict[str, Any]
-    apply: Any                      # callable(reason: str, typed_name: str | None) -> dict
+    apply: Any  # callable(reason: str, typed_name: str | None) -> dict
     protected: bool = False
     model: str | None = None
 
@@ -453,7 +521,7 @@ def register_action_kind(name: str, planner: Any) -> None:
 
 
 def _registry_planner(kind: str) -> Any:
-    def planner(ctx: "RunContext", args: dict[str, str], incident_id: int | None) -> PlannedAction:
+    def planner(ctx: RunContext, args: dict[str, str], incident_id: int | None) -> PlannedAction:
         from console import actions
         from console.registry import open_registry, pick_registry
 
@@ -464,22 +532,28 @@ def _registry_planner(kind: str) -> Any:
             where = str(ctx.workspace.path)
             if registry is None:
                 config = pick_registry(ctx.workspace, args.get("registry"))
-                registry = open_registry(config, store=ctx.store, clock=ctx.clock,
-                                         workspace=ctx.workspace)
+                registry = open_registry(config, store=ctx.store, clock=ctx.clock, workspace=ctx.workspace)
                 protected += config.protected_models
         if registry is None:
             raise ActionUnavailable(f"{kind}: no model registry configured in the workspace")
-        env = actions.ActionEnv(store=ctx.store, registry=registry, actor=ctx.actor, clock=ctx.clock,
-                                allow_actions=ctx.allows_actions(), protected_models=protected,
-                                incident_id=incident_id, workspace_path=where)
+        env = actions.ActionEnv(
+            store=ctx.store,
+            registry=registry,
+            actor=ctx.actor,
+            clock=ctx.clock,
+            allow_actions=ctx.allows_actions(),
+            protected_models=protected,
+            incident_id=incident_id,
+            workspace_path=where,
+        )
         if kind == "rollback":
-            action = actions.Rollback(env, args["model"], to=args.get("to") or None,
-                                      alias=args.get("alias") or None)
+            action = actions.Rollback(
+                env, args["model"], to=args.get("to") or None, alias=args.get("alias") or None
+            )
         else:
             if not args.get("version"):
                 raise ActionUnavailable("promote needs `args.version`")
-            action = actions.Promote(env, args["model"], args["version"],
-                                     alias=args.get("alias") or None)
+            action = actions.Promote(env, args["model"], args["version"], alias=args.get("alias") or None)
         try:
             plan = action.plan()
         except (actions.ActionRefused, actions.RegistryError) as exc:
@@ -492,14 +566,16 @@ def _registry_planner(kind: str) -> Any:
                 raise ActionUnavailable(str(exc)) from None
 
         return PlannedAction(kind, plan.text(), plan.params, apply, plan.protected, plan.model)
+
     return planner
 
 
-def _silence_planner(ctx: "RunContext", args: dict[str, str], incident_id: int | None) -> PlannedAction:
+def _silence_planner(ctx: RunContext, args: dict[str, str], incident_id: int | None) -> PlannedAction:
     from console.alerts.silences import Matcher, create_silence
 
-    matchers = [Matcher(k.removeprefix("match."), v) for k, v in sorted(args.items())
-                if k.startswith("match.")]
+    matchers = [
+        Matcher(k.removeprefix("match."), v) for k, v in sorted(args.items()) if k.startswith("match.")
+    ]
     if not matchers:
         raise ActionUnavailable("silence needs at least one `args.match.<label>`")
     try:
@@ -508,18 +584,22 @@ def _silence_planner(ctx: "RunContext", args: dict[str, str], incident_id: int |
         raise ActionUnavailable(f"silence: bad `for`: {exc}") from None
     starts = ctx.clock()
     ends = starts + duration
-    text = (f"silence {', '.join(str(m) for m in matchers)} from {starts:%Y-%m-%d %H:%M} "
-            f"until {ends:%Y-%m-%d %H:%M} UTC")
+    text = (
+        f"silence {', '.join(str(m) for m in matchers)} from {starts:%Y-%m-%d %H:%M} "
+        f"until {ends:%Y-%m-%d %H:%M} UTC"
+    )
 
     def apply(reason: str, typed_name: str | None) -> dict[str, Any]:
         if not ctx.allows_actions():
             raise ActionUnavailable("the workspace is read-only; set `allow_actions: true` to silence")
-        silence = create_silence(ctx.store, matchers, starts, ends, created_by=ctx.actor,
-                                 comment=reason, now=starts)
+        silence = create_silence(
+            ctx.store, matchers, starts, ends, created_by=ctx.actor, comment=reason, now=starts
+        )
         return {"silence_id": silence.id}
 
-    return PlannedAction("silence", text, {"matchers": [str(m) for m in matchers],
-                                           "starts_at": starts, "ends_at": ends}, apply)
+    return PlannedAction(
+        "silence", text, {"matchers": [str(m) for m in matchers], "starts_at": starts, "ends_at": ends}, apply
+    )
 
 
 register_action_kind("rollback", _registry_planner("rollback"))
@@ -555,11 +635,11 @@ class RunContext:
 
     store: Any
     actor: str
-    clock: Any                                   # () -> datetime (UTC, naive)
-    sleep: Any = None                            # (seconds) -> None; time.sleep by default
+    clock: Any  # () -> datetime (UTC, naive)
+    sleep: Any = None  # (seconds) -> None; time.sleep by default
     workspace: Any = None
-    allow_actions: bool | None = None            # overrides the workspace when set
-    registry: Any = None                         # a Registry to act on instead of the workspace's
+    allow_actions: bool | None = None  # overrides the workspace when set
+    registry: Any = None  # a Registry to act on instead of the workspace's
     protected_models: list[str] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
 
@@ -576,13 +656,13 @@ class Preview:
     step: Step
     title: str
     text: str
-    argv: list[str] | None = None          # command: exactly the argv (secrets shown as ***)
+    argv: list[str] | None = None  # command: exactly the argv (secrets shown as ***)
     sql: str | None = None
     params: list[str] | None = None
     plan: PlannedAction | None = None
     question: str | None = None
     answers: list[str] = field(default_factory=list)
-    error: str | None = None               # the step cannot render / plan: why
+    error: str | None = None  # the step cannot render / plan: why
 
     @property
     def needs_confirmation(self) -> bool:
@@ -595,7 +675,7 @@ class Outcome:
 
     step_id: str
     kind: str
-    outcome: str                            # done, passed, failed, answered, timeout, skipped
+    outcome: str  # done, passed, failed, answered, timeout, skipped
     actor: str
     ts: Any
     next_step: str | None
@@ -607,10 +687,14 @@ def alert_context(alert: dict[str, Any] | None) -> dict[str, Any]:
     """The template view of an alert row: name, fingerprint, labels, annotations, value."""
     if not alert:
         return {"name": "", "fingerprint": "", "labels": {}, "annotations": {}, "value": None}
-    return {"name": alert.get("name", ""), "fingerprint": alert.get("fingerprint", ""),
-            "labels": dict(alert.get("labels") or {}),
-            "annotations": dict(alert.get("annotations") or {}),
-            "value": alert.get("value"), "state": alert.get("state")}
+    return {
+        "name": alert.get("name", ""),
+        "fingerprint": alert.get("fingerprint", ""),
+        "labels": dict(alert.get("labels") or {}),
+        "annotations": dict(alert.get("annotations") or {}),
+        "value": alert.get("value"),
+        "state": alert.get("state"),
+    }
 
 
 def _redact(text: Any, secrets: list[str]) -> Any:
@@ -621,17 +705,36 @@ def _redact(text: Any, secrets: list[str]) -> Any:
     return text
 
 
-def _audit(cur: Any, ts: Any, actor: str, action: str, phase: str, target: str,
-           reason: str | None, params: Any, result: Any) -> None:
+def _audit(
+    cur: Any,
+    ts: Any,
+    actor: str,
+    action: str,
+    phase: str,
+    target: str,
+    reason: str | None,
+    params: Any,
+    result: Any,
+) -> None:
     """One audit row; `actor` is an `identity.Actor` or a name claimed by this process's account."""
     from console.store.audit import write_audit
 
-    write_audit(cur, ts=ts, actor=actor, action=action, phase=phase, target=target,
-                reason=reason, params=params, result=result)
+    write_audit(
+        cur,
+        ts=ts,
+        actor=actor,
+        action=action,
+        phase=phase,
+        target=target,
+        reason=reason,
+        params=params,
+        result=result,
+    )
 
 
 def _select_only(sql: str) -> str | None:
     import duckdb
+
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
@@ -653,8 +756,11 @@ class Runner:
 
     def _load(self) -> None:
         import json
-        rows = self.ctx.store.query("SELECT incident_id, status, current_step, variables, state "
-                                    "FROM playbook_runs WHERE id = ?", [self.run_id])[1]
+
+        rows = self.ctx.store.query(
+            "SELECT incident_id, status, current_step, variables, state FROM playbook_runs WHERE id = ?",
+            [self.run_id],
+        )[1]
         if not rows:
             raise RunError(f"no playbook run {self.run_id}")
         self.incident_id, self.status, self.current_step, variables, state = rows[0]
@@ -670,32 +776,36 @@ class Runner:
     @property
     def secrets(self) -> list[str]:
         import os
+
         values = list(self.ctx.secrets) + [os.environ.get(n, "") for n in self.playbook.redact_env]
         return sorted({v for v in values if v}, key=len, reverse=True)
 
     def current(self) -> Step | None:
-        if self.status not in ("running", "failed") or not self.current_step \
-                or self.current_step == END:
+        if self.status not in ("running", "failed") or not self.current_step or self.current_step == END:
             return None
         return self.playbook.step(self.current_step)
 
     def _save(self, cur: Any, *, finished: Any = None) -> None:
         import json
-        cur.execute("UPDATE playbook_runs SET status = ?, current_step = ?, state = ?, "
-                    "finished_at = coalesce(?, finished_at) WHERE id = ?",
-                    [self.status, self.current_step, json.dumps(self.state, default=str),
-                     finished, self.run_id])
+
+        cur.execute(
+            "UPDATE playbook_runs SET status = ?, current_step = ?, state = ?, "
+            "finished_at = coalesce(?, finished_at) WHERE id = ?",
+            [self.status, self.current_step, json.dumps(self.state, default=str), finished, self.run_id],
+        )
 
     # -- rendering -----------------------------------------------------------------------
 
     def render(self, template: str, where: str) -> str:
         """Render one template once in the sandbox; its output is never rendered again."""
         from jinja2 import TemplateError
+
         try:
             return TEMPLATES.from_string(template).render(self.context)
         except TemplateError as exc:
-            raise RenderError(f"{self.playbook.place(self.current_step)}: {where}: cannot render "
-                              f"{template!r}: {exc}") from None
+            raise RenderError(
+                f"{self.playbook.place(self.current_step)}: {where}: cannot render {template!r}: {exc}"
+            ) from None
 
     def command_argv(self, step: Step) -> list[str]:
         """The argv a command step runs: re-checked for safety, each input rendered and typed."""
@@ -704,10 +814,12 @@ class Runner:
         if findings:
             index, why = findings[0]
             more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-            raise StepRefused(f"{self.playbook.place(step.id)}: step {step.id}: argv[{index}] "
-                              f"{why}{more}; "
-                              "the step does not run (see `oncall playbook lint`)",
-                              {"argv": argv, "unsafe": [i for i, _ in findings]})
+            raise StepRefused(
+                f"{self.playbook.place(step.id)}: step {step.id}: argv[{index}] "
+                f"{why}{more}; "
+                "the step does not run (see `oncall playbook lint`)",
+                {"argv": argv, "unsafe": [i for i, _ in findings]},
+            )
         values = {name: self._input_value(step, name, spec) for name, spec in step.inputs.items()}
         return [values[input_ref(a)] if is_templated(a) else a for a in argv]
 
@@ -716,13 +828,21 @@ class Runner:
         try:
             return check_value(spec, value)
         except ArgumentRefused as exc:
-            message = _redact(f"{self.playbook.place(step.id)}: step {step.id}: {name}: {exc}; "
-                              "the step does not run (fix the value at its source, or skip the "
-                              "step)", self.secrets)
-            raise StepRefused(message, {"argv": list(step.argv or []), "input": name,
-                                        "type": spec.type,
-                                        "value": _redact(shown(value, 200), self.secrets)}) \
-                from None
+            message = _redact(
+                f"{self.playbook.place(step.id)}: step {step.id}: {name}: {exc}; "
+                "the step does not run (fix the value at its source, or skip the "
+                "step)",
+                self.secrets,
+            )
+            raise StepRefused(
+                message,
+                {
+                    "argv": list(step.argv or []),
+                    "input": name,
+                    "type": spec.type,
+                    "value": _redact(shown(value, 200), self.secrets),
+                },
+            ) from None
 
     def preview(self) -> Preview:
         """The current step resolved: the exact argv, SQL and parameters, or the action plan."""
@@ -736,8 +856,7 @@ class Runner:
             preview = Preview(step, title, text)
             if step.kind in ("query", "wait_for"):
                 preview.sql = step.sql
-                preview.params = [self.render(p, f"{where}.params[{i}]")
-                                  for i, p in enumerate(step.params)]
+                preview.params = [self.render(p, f"{where}.params[{i}]") for i, p in enumerate(step.params)]
             elif step.kind == "command":
                 preview.argv = [_redact(a, self.secrets) for a in self.command_argv(step)]
             elif step.kind == "decision":
@@ -754,21 +873,36 @@ class Runner:
             return self._plan[1]
         planner = ACTION_KINDS.get(step.action or "")
         if planner is None:
-            raise ActionUnavailable(f"action {step.action!r} is not available; known: "
-                                    f"{', '.join(sorted(ACTION_KINDS))}")
+            raise ActionUnavailable(
+                f"action {step.action!r} is not available; known: {', '.join(sorted(ACTION_KINDS))}"
+            )
         args = {k: self.render(v, f"step {step.id}.args.{k}") for k, v in step.args.items()}
         planned = planner(self.ctx, args, self.incident_id)
         with self.ctx.store.transaction() as cur:
-            _audit(cur, self.ctx.clock(), self.ctx.actor, planned.kind, "planned",
-                   f"playbook:{self.playbook.id}/{step.id}", None, planned.params,
-                   {"plan": planned.text})
+            _audit(
+                cur,
+                self.ctx.clock(),
+                self.ctx.actor,
+                planned.kind,
+                "planned",
+                f"playbook:{self.playbook.id}/{step.id}",
+                None,
+                planned.params,
+                {"plan": planned.text},
+            )
         self._plan = (step.id, planned)
         return planned
 
     # -- running -------------------------------------------------------------------------
 
-    def advance(self, *, answer: str | None = None, confirm: bool = False,
-                reason: str | None = None, typed_name: str | None = None) -> Outcome:
+    def advance(
+        self,
+        *,
+        answer: str | None = None,
+        confirm: bool = False,
+        reason: str | None = None,
+        typed_name: str | None = None,
+    ) -> Outcome:
         """Run the current step and record its outcome; commands and actions need `confirm`."""
         step = self.current()
         if step is None:
@@ -776,8 +910,7 @@ class Runner:
         if step.kind in ("command", "action") and not confirm:
             raise RunError(f"step {step.id} changes the world: confirm it after reading the preview")
         if step.kind == "decision" and answer not in step.answers:
-            raise RunError(f"step {step.id} asks: {step.question} — answer one of "
-                           f"{', '.join(step.answers)}")
+            raise RunError(f"step {step.id} asks: {step.question} — answer one of {', '.join(step.answers)}")
         try:
             outcome, output, error = self._execute(step, answer, reason, typed_name)
         except StepRefused as exc:
@@ -795,8 +928,9 @@ class Runner:
             raise RunError(f"run {self.run_id} is {self.status}; no step to skip")
         return self._record(step, "skipped", {"reason": reason}, None, None)
 
-    def _execute(self, step: Step, answer: str | None, reason: str | None,
-                 typed_name: str | None) -> tuple[str, dict[str, Any], str | None]:
+    def _execute(
+        self, step: Step, answer: str | None, reason: str | None, typed_name: str | None
+    ) -> tuple[str, dict[str, Any], str | None]:
         self._prepare(step)
         if step.kind == "instruction":
             return "done", {}, None
@@ -805,8 +939,7 @@ class Runner:
             if step.expect is None:
                 return "done", output, None
             held = step.expect.holds(rows)
-            return ("passed" if held else "failed"), output, None if held else \
-                f"expected {step.expect}"
+            return ("passed" if held else "failed"), output, None if held else f"expected {step.expect}"
         if step.kind == "command":
             return self._command(step)
         if step.kind == "decision":
@@ -818,8 +951,7 @@ class Runner:
     def _prepare(self, step: Step) -> None:
         """Render the step's text before it counts as run: a template that fails fails the step."""
         where = f"step {step.id}"
-        for key, template in (("title", step.title), ("text", step.text),
-                              ("question", step.question)):
+        for key, template in (("title", step.title), ("text", step.text), ("question", step.question)):
             if template:
                 self.render(template, f"{where}.{key}")
 
@@ -849,9 +981,16 @@ class Runner:
         timeout = step.timeout.total_seconds()
         output: dict[str, Any] = {"argv": displayed}
         try:
-            done = subprocess.run(argv, shell=False, capture_output=True, text=True,
-                                  errors="replace", stdin=subprocess.DEVNULL, timeout=timeout,
-                                  umask=child_umask())    # the user's own, not oncall's 077
+            done = subprocess.run(
+                argv,
+                shell=False,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                stdin=subprocess.DEVNULL,
+                timeout=timeout,
+                umask=child_umask(),
+            )  # the user's own, not oncall's 077
         except subprocess.TimeoutExpired as exc:
             for name in ("stdout", "stderr"):
                 data = getattr(exc, name) or ""
@@ -860,15 +999,18 @@ class Runner:
             return "failed", output, f"timed out after {timeout:g}s"
         except (OSError, ValueError, UnicodeError) as exc:
             return "failed", output, f"could not start {displayed[0]!r}: {exc}"
-        output.update(returncode=done.returncode,
-                      stdout=_redact(done.stdout[-OUTPUT_LIMIT:], self.secrets),
-                      stderr=_redact(done.stderr[-OUTPUT_LIMIT:], self.secrets))
+        output.update(
+            returncode=done.returncode,
+            stdout=_redact(done.stdout[-OUTPUT_LIMIT:], self.secrets),
+            stderr=_redact(done.stderr[-OUTPUT_LIMIT:], self.secrets),
+        )
         if done.returncode != 0:
             return "failed", output, f"exited {done.returncode}"
         return "passed", output, None
 
-    def _action(self, step: Step, reason: str | None,
-                typed_name: str | None) -> tuple[str, dict[str, Any], str | None]:
+    def _action(
+        self, step: Step, reason: str | None, typed_name: str | None
+    ) -> tuple[str, dict[str, Any], str | None]:
         try:
             planned = self._planned(step)
         except ActionUnavailable as exc:
@@ -887,6 +1029,7 @@ class Runner:
     def _wait(self, step: Step) -> tuple[str, dict[str, Any], str | None]:
         import time
         from datetime import datetime
+
         sleep = self.ctx.sleep or time.sleep
         started_text = self.state["waiting"].get(step.id)
         if started_text is None:
@@ -894,8 +1037,13 @@ class Runner:
             self.state["waiting"][step.id] = started.isoformat()
             with self.ctx.store.transaction() as cur:
                 self._save(cur)
-                self._timeline(cur, started, "step", f"waiting: {self.render(step.title or step.id, 'title')}",
-                               {"step": step.id, "phase": "started"})
+                self._timeline(
+                    cur,
+                    started,
+                    "step",
+                    f"waiting: {self.render(step.title or step.id, 'title')}",
+                    {"step": step.id, "phase": "started"},
+                )
         else:
             started = datetime.fromisoformat(started_text)
         polls = 0
@@ -907,19 +1055,37 @@ class Runner:
                 return "passed", output, None
             if self.ctx.clock() - started >= step.timeout:
                 output.update(polls=polls)
-                return "timeout", output, (f"{step.expect} did not hold within "
-                                           f"{step.timeout.total_seconds():g}s")
+                return (
+                    "timeout",
+                    output,
+                    (f"{step.expect} did not hold within {step.timeout.total_seconds():g}s"),
+                )
             sleep(step.every.total_seconds())
 
     def _timeline(self, cur: Any, ts: Any, kind: str, text: str, detail: Any) -> None:
         if self.incident_id is None:
             return
         from console.incidents.lifecycle import append_timeline
-        append_timeline(cur, self.incident_id, ts, kind, self.ctx.actor, text,
-                        {"playbook": self.playbook.id, "run": self.run_id, **detail})
 
-    def _record(self, step: Step, outcome: str, output: dict[str, Any], error: str | None,
-                answer: str | None, stop: str | None = None) -> Outcome:
+        append_timeline(
+            cur,
+            self.incident_id,
+            ts,
+            kind,
+            self.ctx.actor,
+            text,
+            {"playbook": self.playbook.id, "run": self.run_id, **detail},
+        )
+
+    def _record(
+        self,
+        step: Step,
+        outcome: str,
+        output: dict[str, Any],
+        error: str | None,
+        answer: str | None,
+        stop: str | None = None,
+    ) -> Outcome:
         """Store one outcome; `stop` (its audit phase) keeps the run failed at this step."""
         failed = outcome in ("failed", "timeout")
         if stop:
@@ -929,12 +1095,19 @@ class Runner:
         elif failed and step.on_fail:
             next_step = step.on_fail
         elif failed and step.kind in ("command", "action", "wait_for"):
-            next_step = None          # stays here: retry, or skip it by hand
+            next_step = None  # stays here: retry, or skip it by hand
         else:
             next_step = self.playbook.after(step)
         now = self.ctx.clock()
-        entry = {"step": step.id, "kind": step.kind, "outcome": outcome, "actor": self.ctx.actor,
-                 "ts": now.isoformat(), "error": error, "output": output}
+        entry = {
+            "step": step.id,
+            "kind": step.kind,
+            "outcome": outcome,
+            "actor": self.ctx.actor,
+            "ts": now.isoformat(),
+            "error": error,
+            "output": output,
+        }
         self.history.append(entry)
         self.state["waiting"].pop(step.id, None)
         if next_step is None:
@@ -949,19 +1122,42 @@ class Runner:
         text = f"step {step.id} ({title}): {outcome}" + (f" — {error}" if error else "")
         with self.ctx.store.transaction() as cur:
             self._save(cur, finished=now if self.status == "done" else None)
-            self._timeline(cur, now, "step", text, {"step": step.id, "outcome": outcome,
-                                                    "error": error, "output": _brief(output)})
-            _audit(cur, now, self.ctx.actor, f"playbook.{step.kind}",
-                   stop or ("failed" if failed else "after"),
-                   f"playbook:{self.playbook.id}/{step.id}",
-                   output.get("reason"), {"run": self.run_id, "argv": output.get("argv"),
-                                          "sql": step.sql, "params": output.get("params"),
-                                          "answer": answer},
-                   {"outcome": outcome, "error": error, "output": _brief(output)})
+            self._timeline(
+                cur,
+                now,
+                "step",
+                text,
+                {"step": step.id, "outcome": outcome, "error": error, "output": _brief(output)},
+            )
+            _audit(
+                cur,
+                now,
+                self.ctx.actor,
+                f"playbook.{step.kind}",
+                stop or ("failed" if failed else "after"),
+                f"playbook:{self.playbook.id}/{step.id}",
+                output.get("reason"),
+                {
+                    "run": self.run_id,
+                    "argv": output.get("argv"),
+                    "sql": step.sql,
+                    "params": output.get("params"),
+                    "answer": answer,
+                },
+                {"outcome": outcome, "error": error, "output": _brief(output)},
+            )
             if self.status == "done":
                 self._timeline(cur, now, "playbook", f"playbook {self.playbook.id} finished", {})
-        return Outcome(step.id, step.kind, outcome, self.ctx.actor, now,
-                       None if next_step in (None, END) else next_step, output, error)
+        return Outcome(
+            step.id,
+            step.kind,
+            outcome,
+            self.ctx.actor,
+            now,
+            None if next_step in (None, END) else next_step,
+            output,
+            error,
+        )
 
 
 def _brief(output: dict[str, Any]) -> dict[str, Any]:
@@ -977,61 +1173,115 @@ def _brief(output: dict[str, Any]) -> dict[str, Any]:
 
 def _refuse_unsafe(ctx: RunContext, playbook: Playbook, incident_id: int | None) -> None:
     """Refuse, and audit as denied, a run of a playbook with an unsafe command step."""
-    unsafe = [f"{playbook.place(step.id)}: step {step.id}: argv[{found[0][0]}] {found[0][1]}"
-              for step in playbook.steps if step.kind == "command"
-              and (found := argv_findings(step.argv or [], step.inputs))]
+    unsafe = [
+        f"{playbook.place(step.id)}: step {step.id}: argv[{found[0][0]}] {found[0][1]}"
+        for step in playbook.steps
+        if step.kind == "command" and (found := argv_findings(step.argv or [], step.inputs))
+    ]
     if not unsafe:
         return
-    message = (f"playbook {playbook.id} does not start: {unsafe[0]}"
-               + (f" (and {len(unsafe) - 1} more step(s))" if len(unsafe) > 1 else "")
-               + "; run `oncall playbook lint`")
+    message = (
+        f"playbook {playbook.id} does not start: {unsafe[0]}"
+        + (f" (and {len(unsafe) - 1} more step(s))" if len(unsafe) > 1 else "")
+        + "; run `oncall playbook lint`"
+    )
     with ctx.store.transaction() as cur:
-        _audit(cur, ctx.clock(), ctx.actor, "playbook.start", "denied", f"playbook:{playbook.id}",
-               None, {"incident": incident_id, "unsafe": unsafe}, {"error": message})
+        _audit(
+            cur,
+            ctx.clock(),
+            ctx.actor,
+            "playbook.start",
+            "denied",
+            f"playbook:{playbook.id}",
+            None,
+            {"incident": incident_id, "unsafe": unsafe},
+            {"error": message},
+        )
     raise StepRefused(message, {"unsafe": unsafe})
 
 
-def start_run(ctx: RunContext, playbook: Playbook, *, incident: Any = None,
-              alert: dict[str, Any] | None = None) -> Runner:
+def start_run(
+    ctx: RunContext, playbook: Playbook, *, incident: Any = None, alert: dict[str, Any] | None = None
+) -> Runner:
     """Fix the run's variables from the alert and incident, store the run, and return its runner."""
     import json
-    inc = {} if incident is None else {
-        "id": incident.id, "title": incident.title, "severity": incident.severity,
-        "status": incident.status, "commander": incident.commander,
-        "created_at": str(incident.created_at)}
+
+    inc = (
+        {}
+        if incident is None
+        else {
+            "id": incident.id,
+            "title": incident.title,
+            "severity": incident.severity,
+            "status": incident.status,
+            "commander": incident.commander,
+            "created_at": str(incident.created_at),
+        }
+    )
     if alert is None and incident is not None:
         alert = incident.detail.get("alert")
     _refuse_unsafe(ctx, playbook, None if incident is None else incident.id)
     view = alert_context(alert)
-    context: dict[str, Any] = {"alert": view, "labels": view["labels"],
-                               "annotations": view["annotations"], "incident": inc, "vars": {}}
+    context: dict[str, Any] = {
+        "alert": view,
+        "labels": view["labels"],
+        "annotations": view["annotations"],
+        "incident": inc,
+        "vars": {},
+    }
     for name, template in playbook.variables.items():
         try:
             context["vars"][name] = TEMPLATES.from_string(template).render(context)
         except Exception as exc:  # noqa: BLE001 - jinja raises several kinds; all mean "cannot render"
-            raise RunError(f"{playbook.file or playbook.id}: variables.{name}: cannot render "
-                           f"{template!r}: {exc}") from None
+            raise RunError(
+                f"{playbook.file or playbook.id}: variables.{name}: cannot render {template!r}: {exc}"
+            ) from None
     now = ctx.clock()
     incident_id = None if incident is None else incident.id
     with ctx.store.transaction() as cur:
         cur.execute("SELECT nextval('playbook_run_id_seq')")
         run_id = cur.fetchone()[0]
-        cur.execute("INSERT INTO playbook_runs VALUES (?, ?, ?, ?, NULL, 'running', ?, ?, ?)",
-                    [run_id, incident_id, playbook.id, now, playbook.steps[0].id,
-                     json.dumps(context, default=str), json.dumps({"history": [], "waiting": {}})])
+        cur.execute(
+            "INSERT INTO playbook_runs VALUES (?, ?, ?, ?, NULL, 'running', ?, ?, ?)",
+            [
+                run_id,
+                incident_id,
+                playbook.id,
+                now,
+                playbook.steps[0].id,
+                json.dumps(context, default=str),
+                json.dumps({"history": [], "waiting": {}}),
+            ],
+        )
         if incident_id is not None:
             from console.incidents.lifecycle import append_timeline
-            append_timeline(cur, incident_id, now, "playbook", ctx.actor,
-                            f"playbook {playbook.id} started: {playbook.title}",
-                            {"playbook": playbook.id, "run": run_id, "vars": context["vars"]})
-        _audit(cur, now, ctx.actor, "playbook.start", "after", f"playbook:{playbook.id}", None,
-               {"run": run_id, "incident": incident_id, "vars": context["vars"]}, None)
+
+            append_timeline(
+                cur,
+                incident_id,
+                now,
+                "playbook",
+                ctx.actor,
+                f"playbook {playbook.id} started: {playbook.title}",
+                {"playbook": playbook.id, "run": run_id, "vars": context["vars"]},
+            )
+        _audit(
+            cur,
+            now,
+            ctx.actor,
+            "playbook.start",
+            "after",
+            f"playbook:{playbook.id}",
+            None,
+            {"run": run_id, "incident": incident_id, "vars": context["vars"]},
+            None,
+        )
     return Runner(ctx, playbook, run_id)
 
 
 def find_run(store: Any, *, incident_id: int, playbook_id: str | None = None) -> int | None:
     """The latest unfinished run for an incident (and playbook), if any."""
-    sql = ("SELECT id FROM playbook_runs WHERE incident_id = ? AND status IN ('running', 'failed')")
+    sql = "SELECT id FROM playbook_runs WHERE incident_id = ? AND status IN ('running', 'failed')"
     params: list[Any] = [incident_id]
     if playbook_id:
         sql += " AND playbook_id = ?"
@@ -1046,6 +1296,5 @@ def resume_run(ctx: RunContext, library: dict[str, Playbook], run_id: int) -> Ru
     if not rows:
         raise RunError(f"no playbook run {run_id}")
     if rows[0][0] not in library:
-        raise RunError(f"run {run_id} follows playbook {rows[0][0]!r}, which is no longer in "
-                       "the library")
+        raise RunError(f"run {run_id} follows playbook {rows[0][0]!r}, which is no longer in the library")
     return Runner(ctx, library[rows[0][0]], run_id)

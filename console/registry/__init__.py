@@ -7,30 +7,52 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from console.registry.base import (Clock, ModelPolicy, ModelVersion, RegisteredModel, Registry,
-                                   RegistryError, RegistryOptions, WatchConfig)
 from console.config.yamlmarks import Problem, locate
+from console.registry.base import (
+    Clock,
+    ModelPolicy,
+    ModelVersion,
+    RegisteredModel,
+    Registry,
+    RegistryError,
+    RegistryOptions,
+    WatchConfig,
+)
 
-__all__ = ["ModelPolicy", "ModelVersion", "RegisteredModel", "Registry", "RegistryError",
-           "RegistryOptions", "WatchConfig", "adapter_class", "open_registry", "pick_registry",
-           "registry_problems"]
+__all__ = [
+    "ModelPolicy",
+    "ModelVersion",
+    "RegisteredModel",
+    "Registry",
+    "RegistryError",
+    "RegistryOptions",
+    "WatchConfig",
+    "adapter_class",
+    "open_registry",
+    "pick_registry",
+    "registry_problems",
+]
 
 
 def adapter_class(kind: str) -> type[Registry]:
     """The adapter class for a registry kind."""
     if kind == "mlflow":
         from console.registry.mlflow import MlflowRegistry
+
         return MlflowRegistry
     from console.registry.local import LocalRegistry
+
     return LocalRegistry
 
 
 def _options_message(error: dict[str, Any], cls: type[Registry]) -> str:
     if error["type"] == "extra_forbidden":
         close = difflib.get_close_matches(str(error["loc"][-1]), list(cls.Options.model_fields), n=1)
-        return "unknown option" + (f"; did you mean {close[0]!r}?" if close else
-                                   f"; {cls.kind} registries take: "
-                                   f"{', '.join(sorted(cls.Options.model_fields))}")
+        return "unknown option" + (
+            f"; did you mean {close[0]!r}?"
+            if close
+            else f"; {cls.kind} registries take: {', '.join(sorted(cls.Options.model_fields))}"
+        )
     if error["type"] == "missing":
         return f"missing required option for a {cls.kind} registry"
     from console.config.workspace import _invalid
@@ -60,8 +82,9 @@ def registry_problems(workspace: Any) -> list[Problem]:
             for error in exc.errors():
                 file, line, key = locate(data, ("registries", index, *error["loc"]), workspace.path)
                 items = getattr(data.get("registries"), "item_files", None)
-                problems.append(Problem(items[index] if items else file, line,
-                                        _options_message(error, cls), key))
+                problems.append(
+                    Problem(items[index] if items else file, line, _options_message(error, cls), key)
+                )
     return problems
 
 
@@ -69,19 +92,22 @@ def pick_registry(workspace: Any, name: str | None = None) -> Any:
     """The named registry's config, or the first declared; RegistryError when there is none."""
     registries = workspace.config.registries
     if not registries:
-        raise RegistryError(f"{workspace.path}: no registries declared; add e.g. "
-                            "`registries: [{name: local, kind: local}]`")
+        raise RegistryError(
+            f"{workspace.path}: no registries declared; add e.g. `registries: [{{name: local, kind: local}}]`"
+        )
     if name is None:
         return registries[0]
     for config in registries:
         if config.name == name:
             return config
-    raise RegistryError(f"{workspace.path}: no registry named {name!r}; declared: "
-                        f"{', '.join(r.name for r in registries)}")
+    raise RegistryError(
+        f"{workspace.path}: no registry named {name!r}; declared: {', '.join(r.name for r in registries)}"
+    )
 
 
-def open_registry(config: Any, *, store: Any, clock: Clock, workspace: Any = None,
-                  transport: Any = None) -> Registry:
+def open_registry(
+    config: Any, *, store: Any, clock: Clock, workspace: Any = None, transport: Any = None
+) -> Registry:
     """Build the adapter for a workspace registry; bad options raise RegistryError with file:line."""
     cls = adapter_class(config.kind)
     try:
@@ -91,6 +117,10 @@ def open_registry(config: Any, *, store: Any, clock: Clock, workspace: Any = Non
         first = str(problems[0]) if problems else f"registry {config.name!r}: invalid options"
         raise RegistryError(f"{first}; run `oncall check`") from None
     if config.kind == "mlflow":
-        return cls(config.name, options, transport=transport,
-                   base_dir=str(workspace.root) if workspace is not None else ".")
+        return cls(
+            config.name,
+            options,
+            transport=transport,
+            base_dir=str(workspace.root) if workspace is not None else ".",
+        )
     return cls(config.name, options, store=store, clock=clock)

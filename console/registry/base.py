@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Callable, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -71,7 +72,7 @@ class WatchConfig(_Strict):
     max_burn: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")
-    def _needs_threshold(self) -> "WatchConfig":
+    def _needs_threshold(self) -> WatchConfig:
         if self.max_error_ratio is None and self.objective is None:
             raise ValueError("set max_error_ratio or objective (with max_burn) to judge recovery")
         return self
@@ -141,5 +142,11 @@ class Registry:
     def describe(self, model: str, version: str) -> dict[str, Any]:
         """A version as plain data for plans and audit rows."""
         mv = self.get_version(model, version)
-        return {"version": mv.version, "created_at": mv.created_at, "source": mv.source,
-                "run_id": mv.run_id, "metrics": mv.metrics, "tags": mv.tags}
+        return {
+            "version": mv.version,
+            "created_at": mv.created_at,
+            "source": mv.source,
+            "run_id": mv.run_id,
+            "metrics": mv.metrics,
+            "tags": mv.tags,
+        }

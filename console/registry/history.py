@@ -9,14 +9,24 @@ from typing import Any
 ALIAS_MOVE = "alias_move"
 
 
-def record_alias_move(cur: Any, *, ts: datetime, model: str, alias: str, from_version: str | None,
-                      to_version: str | None, actor: str | None, source: str,
-                      **detail: Any) -> None:
+def record_alias_move(
+    cur: Any,
+    *,
+    ts: datetime,
+    model: str,
+    alias: str,
+    from_version: str | None,
+    to_version: str | None,
+    actor: str | None,
+    source: str,
+    **detail: Any,
+) -> None:
     """Insert one alias move into `changes` inside the caller's transaction."""
     payload = {"alias": alias, "from_version": from_version, "to_version": to_version, **detail}
-    cur.execute("INSERT INTO changes (ts, kind, model, version, actor, detail, source) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [ts, ALIAS_MOVE, model, to_version, actor, json.dumps(payload, default=str), source])
+    cur.execute(
+        "INSERT INTO changes (ts, kind, model, version, actor, detail, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [ts, ALIAS_MOVE, model, to_version, actor, json.dumps(payload, default=str), source],
+    )
 
 
 _MOVES = """
@@ -54,7 +64,7 @@ def holder_at(store: Any, model: str, alias: str, at: datetime) -> tuple[str | N
         return None, None
     version = rows[-1][4]
     since = rows[-1][0]
-    for row in reversed(rows[:-1]):   # a re-recorded same version extends the stint back
+    for row in reversed(rows[:-1]):  # a re-recorded same version extends the stint back
         if row[4] != version:
             break
         since = row[0]

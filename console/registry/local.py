@@ -6,8 +6,15 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from console.registry.base import (Clock, ModelVersion, RegisteredModel, Registry, RegistryError,
-                                   RegistryOptions, version_key)
+from console.registry.base import (
+    Clock,
+    ModelVersion,
+    RegisteredModel,
+    Registry,
+    RegistryError,
+    RegistryOptions,
+    version_key,
+)
 from console.store import Store
 
 
@@ -29,8 +36,10 @@ class LocalRegistry(Registry):
     # -- reading ----------------------------------------------------------------------
 
     def _versions(self, model: str | None = None) -> list[ModelVersion]:
-        sql = ("SELECT model, version, created_at, source, run_id, tags, metrics "
-               "FROM registry_versions WHERE registry = ?")
+        sql = (
+            "SELECT model, version, created_at, source, run_id, tags, metrics "
+            "FROM registry_versions WHERE registry = ?"
+        )
         params: list[Any] = [self.name]
         if model is not None:
             sql += " AND model = ?"
@@ -40,8 +49,18 @@ class LocalRegistry(Registry):
         result = []
         for name, version, created, source, run_id, tags, metrics in rows:
             held = sorted(a for a, v in aliases.get(name, {}).items() if v == version)
-            result.append(ModelVersion(name, version, created, source, run_id,
-                                       json.loads(tags or "{}"), json.loads(metrics or "{}"), held))
+            result.append(
+                ModelVersion(
+                    name,
+                    version,
+                    created,
+                    source,
+                    run_id,
+                    json.loads(tags or "{}"),
+                    json.loads(metrics or "{}"),
+                    held,
+                )
+            )
         return sorted(result, key=lambda v: (v.model, version_key(v.version)))
 
     def _aliases(self, model: str | None = None) -> dict[str, dict[str, str]]:
@@ -66,10 +85,14 @@ class LocalRegistry(Registry):
                 entry.updated_at = mv.created_at
         updated = self.store.query(
             "SELECT model, max(updated_at) FROM registry_aliases WHERE registry = ? GROUP BY model",
-            [self.name])[1]
+            [self.name],
+        )[1]
         for name, when in updated:
-            if name in models and when and (models[name].updated_at is None
-                                             or when > models[name].updated_at):
+            if (
+                name in models
+                and when
+                and (models[name].updated_at is None or when > models[name].updated_at)
+            ):
                 models[name].updated_at = when
         return [models[name] for name in sorted(models)]
 
@@ -77,8 +100,7 @@ class LocalRegistry(Registry):
         for entry in self.list_models():
             if entry.name == model:
                 return entry
-        raise RegistryError(f"{self.where}: no model named {model!r}; "
-                            f"`oncall models` lists the models")
+        raise RegistryError(f"{self.where}: no model named {model!r}; `oncall models` lists the models")
 
     def list_versions(self, model: str) -> list[ModelVersion]:
         self.get_model(model)
@@ -101,46 +123,75 @@ class LocalRegistry(Registry):
 
     def _write(self):
         if self.store.read_only:
-            raise RegistryError(f"{self.where}: store {self.store.snapshot_of or self.store.path} "
-                                "is open read-only; changing the local registry needs the writer")
+            raise RegistryError(
+                f"{self.where}: store {self.store.snapshot_of or self.store.path} "
+                "is open read-only; changing the local registry needs the writer"
+            )
         return self.store.transaction()
 
-    def create_version(self, model: str, *, source: str | None = None, run_id: str | None = None,
-                       tags: dict[str, str] | None = None, metrics: dict[str, float] | None = None,
-                       created_at: datetime | None = None, version: str | None = None) -> str:
+    def create_version(
+        self,
+        model: str,
+        *,
+        source: str | None = None,
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        metrics: dict[str, float] | None = None,
+        created_at: datetime | None = None,
+        version: str | None = None,
+    ) -> str:
         """Register a new version (the next number unless given) and return its version."""
         with self._write() as cur:
             if version is None:
-                cur.execute("SELECT max(TRY_CAST(version AS BIGINT)) FROM registry_versions "
-                            "WHERE registry = ? AND model = ?", [self.name, model])
+                cur.execute(
+                    "SELECT max(TRY_CAST(version AS BIGINT)) FROM registry_versions "
+                    "WHERE registry = ? AND model = ?",
+                    [self.name, model],
+                )
                 version = str((cur.fetchone()[0] or 0) + 1)
-            cur.execute("INSERT INTO registry_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [self.name, model, str(version), created_at or self.clock(), source,
-                         run_id, json.dumps(tags or {}), json.dumps(metrics or {})])
+            cur.execute(
+                "INSERT INTO registry_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    self.name,
+                    model,
+                    str(version),
+                    created_at or self.clock(),
+                    source,
+                    run_id,
+                    json.dumps(tags or {}),
+                    json.dumps(metrics or {}),
+                ],
+            )
         return str(version)
 
     def set_alias(self, model: str, alias: str, version: str) -> None:
         self.get_version(model, version)
         with self._write() as cur:
-            cur.execute("""
+            cur.execute(
+                """
                 INSERT INTO registry_aliases VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (registry, model, alias) DO UPDATE
                 SET version = excluded.version, updated_at = excluded.updated_at
-                """, [self.name, model, alias, str(version), self.clock()])
+                """,
+                [self.name, model, alias, str(version), self.clock()],
+            )
 
     def delete_alias(self, model: str, alias: str) -> None:
         self.resolve_alias(model, alias)
         with self._write() as cur:
-            cur.execute("DELETE FROM registry_aliases WHERE registry = ? AND model = ? AND alias = ?",
-                        [self.name, model, alias])
+            cur.execute(
+                "DELETE FROM registry_aliases WHERE registry = ? AND model = ? AND alias = ?",
+                [self.name, model, alias],
+            )
 
     def set_tag(self, model: str, version: str, key: str, value: str) -> None:
         mv = self.get_version(model, version)
         tags = {**mv.tags, key: str(value)}
         with self._write() as cur:
-            cur.execute("UPDATE registry_versions SET tags = ? "
-                        "WHERE registry = ? AND model = ? AND version = ?",
-                        [json.dumps(tags), self.name, model, mv.version])
+            cur.execute(
+                "UPDATE registry_versions SET tags = ? WHERE registry = ? AND model = ? AND version = ?",
+                [json.dumps(tags), self.name, model, mv.version],
+            )
 
     # -- the demo -----------------------------------------------------------------------
 
@@ -150,9 +201,14 @@ class LocalRegistry(Registry):
             return
         for days, auc in ((20, 0.912), (9, 0.927), (1, 0.934)):
             created = now - timedelta(days=days)
-            self.create_version(model, created_at=created, source=f"models:/{model}/{created:%Y%m%d}",
-                                run_id=f"demo-run-{days}d", metrics={"auc": auc},
-                                tags={"trained_on": f"{created - timedelta(days=2):%Y-%m-%d}"})
+            self.create_version(
+                model,
+                created_at=created,
+                source=f"models:/{model}/{created:%Y%m%d}",
+                run_id=f"demo-run-{days}d",
+                metrics={"auc": auc},
+                tags={"trained_on": f"{created - timedelta(days=2):%Y-%m-%d}"},
+            )
         clock, self.clock = self.clock, (lambda: now - timedelta(days=1))
         try:
             self.set_alias(model, "champion", "3")

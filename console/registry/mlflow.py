@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from pydantic import Field, field_validator
 
-from console.core.secrets import mask_url, redact, remember
-
 from console.core.credentials import CredentialError, Credentials, client_auth
-from console.registry.base import (Duration, ModelVersion, RegisteredModel, Registry,
-                                   RegistryError, RegistryOptions, version_key)
+from console.core.secrets import mask_url, redact, remember
+from console.registry.base import (
+    Duration,
+    ModelVersion,
+    RegisteredModel,
+    Registry,
+    RegistryError,
+    RegistryOptions,
+    version_key,
+)
 
 API = "/api/2.0/mlflow"
 
@@ -38,9 +44,9 @@ def _ms(value: Any) -> datetime | None:
     if value in (None, "", 0):
         return None
     try:
-        return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc).replace(tzinfo=None)
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC).replace(tzinfo=None)
     except (ValueError, TypeError, OverflowError, OSError):
-        return None     # not a time (1e25 ms, text): shown as unknown, the model still listed
+        return None  # not a time (1e25 ms, text): shown as unknown, the model still listed
 
 
 class MlflowRegistry(Registry):
@@ -50,8 +56,14 @@ class MlflowRegistry(Registry):
     Options = MlflowOptions
     options: MlflowOptions
 
-    def __init__(self, name: str, options: MlflowOptions, *,
-                 transport: httpx.BaseTransport | None = None, base_dir: str = ".") -> None:
+    def __init__(
+        self,
+        name: str,
+        options: MlflowOptions,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        base_dir: str = ".",
+    ) -> None:
         super().__init__(name, options)
         self.url = options.url.rstrip("/")
         self.shown = mask_url(self.url)
@@ -64,9 +76,14 @@ class MlflowRegistry(Registry):
         if token and (auth is None or auth.resolved.authorization is None):
             remember([token])
             headers["Authorization"] = f"Bearer {token}"
-        self.client = httpx.Client(base_url=self.url + API, headers=headers, transport=transport,
-                                   timeout=options.timeout.total_seconds(), auth=auth,
-                                   event_hooks=hooks)
+        self.client = httpx.Client(
+            base_url=self.url + API,
+            headers=headers,
+            transport=transport,
+            timeout=options.timeout.total_seconds(),
+            auth=auth,
+            event_hooks=hooks,
+        )
         self._run_metrics: dict[str, dict[str, float]] = {}
 
     @property
@@ -78,31 +95,47 @@ class MlflowRegistry(Registry):
 
     # -- transport ----------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-              body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         try:
             return self._request(method, path, params=params, body=body)
         except RegistryError as exc:
             raise RegistryError(redact(str(exc))) from None
 
-    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                 body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         where = f"{self.shown}{API}/{path}"
         try:
             response = self.client.request(method, path, params=params, json=body)
         except httpx.TimeoutException:
-            raise RegistryError(f"{where}: no answer within {self.client.timeout.read}s; "
-                                "check the server or raise `timeout`") from None
+            raise RegistryError(
+                f"{where}: no answer within {self.client.timeout.read}s; check the server or raise `timeout`"
+            ) from None
         except httpx.HTTPError as exc:
-            raise RegistryError(f"cannot reach MLflow at {self.shown}: {exc}; is the server "
-                                "running and `url` right?") from None
+            raise RegistryError(
+                f"cannot reach MLflow at {self.shown}: {exc}; is the server running and `url` right?"
+            ) from None
         if response.status_code >= 400:
             raise RegistryError(self._error_text(where, response))
         try:
             data = response.json() if response.content else {}
         except ValueError:
-            raise RegistryError(f"{where}: HTTP {response.status_code} but the body is not JSON "
-                                f"({response.text[:80]!r}); is `url` an MLflow server?") from None
+            raise RegistryError(
+                f"{where}: HTTP {response.status_code} but the body is not JSON "
+                f"({response.text[:80]!r}); is `url` an MLflow server?"
+            ) from None
         if not isinstance(data, dict):
             raise RegistryError(f"{where}: expected a JSON object, got {type(data).__name__}")
         return data
@@ -115,10 +148,11 @@ class MlflowRegistry(Registry):
         except ValueError:
             pass
         message = " ".join(str(message).split())[:300]
-        hint = {401: "; set the token in $" + self.options.token_env,
-                403: "; the token lacks permission",
-                404: "" if code else "; is `url` an MLflow tracking server?"}.get(
-                    response.status_code, "")
+        hint = {
+            401: "; set the token in $" + self.options.token_env,
+            403: "; the token lacks permission",
+            404: "" if code else "; is `url` an MLflow tracking server?",
+        }.get(response.status_code, "")
         if response.status_code >= 500:
             hint = "; the server failed, see its log"
         return f"{where}: HTTP {response.status_code}{' ' + code if code else ''}: {message}{hint}"
@@ -138,17 +172,25 @@ class MlflowRegistry(Registry):
     def _model(self, data: dict[str, Any]) -> RegisteredModel:
         aliases = {a["alias"]: str(a["version"]) for a in data.get("aliases", []) or []}
         latest = [str(v["version"]) for v in data.get("latest_versions", []) or []]
-        return RegisteredModel(data["name"], aliases, _ms(data.get("last_updated_timestamp")),
-                               max(latest, key=version_key) if latest else None)
+        return RegisteredModel(
+            data["name"],
+            aliases,
+            _ms(data.get("last_updated_timestamp")),
+            max(latest, key=version_key) if latest else None,
+        )
 
     def _version(self, data: dict[str, Any]) -> ModelVersion:
         run_id = data.get("run_id") or None
         return ModelVersion(
-            model=data["name"], version=str(data["version"]),
-            created_at=_ms(data.get("creation_timestamp")), source=data.get("source"),
+            model=data["name"],
+            version=str(data["version"]),
+            created_at=_ms(data.get("creation_timestamp")),
+            source=data.get("source"),
             run_id=run_id,
             tags={t["key"]: t.get("value", "") for t in data.get("tags", []) or []},
-            metrics=self._metrics(run_id), aliases=sorted(data.get("aliases", []) or []))
+            metrics=self._metrics(run_id),
+            aliases=sorted(data.get("aliases", []) or []),
+        )
 
     def _metrics(self, run_id: str | None) -> dict[str, float]:
         if not run_id or not self.options.fetch_metrics:
@@ -158,8 +200,9 @@ class MlflowRegistry(Registry):
                 run = self._call("GET", "runs/get", params={"run_id": run_id}).get("run", {})
             except RegistryError:
                 run = {}
-            self._run_metrics[run_id] = {m["key"]: m["value"] for m in
-                                         run.get("data", {}).get("metrics", []) or []}
+            self._run_metrics[run_id] = {
+                m["key"]: m["value"] for m in run.get("data", {}).get("metrics", []) or []
+            }
         return self._run_metrics[run_id]
 
     # -- the interface ------------------------------------------------------------------
@@ -169,35 +212,51 @@ class MlflowRegistry(Registry):
         return sorted((self._model(m) for m in found), key=lambda m: m.name)
 
     def get_model(self, model: str) -> RegisteredModel:
-        return self._model(self._call("GET", "registered-models/get",
-                                      params={"name": model})["registered_model"])
+        return self._model(
+            self._call("GET", "registered-models/get", params={"name": model})["registered_model"]
+        )
 
     def list_versions(self, model: str) -> list[ModelVersion]:
         escaped = model.replace("\\", "\\\\").replace("'", "\\'")
-        found = self._pages("model-versions/search", "model_versions",
-                            {"filter": f"name='{escaped}'", "max_results": 1000})
+        found = self._pages(
+            "model-versions/search", "model_versions", {"filter": f"name='{escaped}'", "max_results": 1000}
+        )
         versions = sorted((self._version(v) for v in found), key=lambda v: version_key(v.version))
         aliases = self.get_model(model).aliases if versions else {}
-        for mv in versions:   # search answers without aliases; the model knows them
+        for mv in versions:  # search answers without aliases; the model knows them
             mv.aliases = sorted(set(mv.aliases) | {a for a, v in aliases.items() if v == mv.version})
         return versions
 
     def get_version(self, model: str, version: str) -> ModelVersion:
-        return self._version(self._call("GET", "model-versions/get",
-                                        params={"name": model, "version": str(version)})["model_version"])
+        return self._version(
+            self._call("GET", "model-versions/get", params={"name": model, "version": str(version)})[
+                "model_version"
+            ]
+        )
 
     def resolve_alias(self, model: str, alias: str) -> ModelVersion:
-        return self._version(self._call("GET", "registered-models/alias",
-                                        params={"name": model, "alias": alias})["model_version"])
+        return self._version(
+            self._call("GET", "registered-models/alias", params={"name": model, "alias": alias})[
+                "model_version"
+            ]
+        )
 
     def set_alias(self, model: str, alias: str, version: str) -> None:
-        self._call("POST", "registered-models/alias",
-                   body={"name": model, "alias": alias, "version": str(version)})
+        self._call(
+            "POST", "registered-models/alias", body={"name": model, "alias": alias, "version": str(version)}
+        )
 
     def delete_alias(self, model: str, alias: str) -> None:
-        self._call("DELETE", "registered-models/alias", params={"name": model, "alias": alias},
-                   body={"name": model, "alias": alias})
+        self._call(
+            "DELETE",
+            "registered-models/alias",
+            params={"name": model, "alias": alias},
+            body={"name": model, "alias": alias},
+        )
 
     def set_tag(self, model: str, version: str, key: str, value: str) -> None:
-        self._call("POST", "model-versions/set-tag",
-                   body={"name": model, "version": str(version), "key": key, "value": str(value)})
+        self._call(
+            "POST",
+            "model-versions/set-tag",
+            body={"name": model, "version": str(version), "key": key, "value": str(value)},
+        )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
-from console.store.audit import write_audit
 from console.registry.base import Clock, SeriesMatch, WatchConfig
+from console.store.audit import write_audit
 
 WATCHING, RECOVERED, NOT_RECOVERED = "watching", "recovered", "not_recovered"
 
@@ -27,8 +28,7 @@ class WatchStatus:
     def text(self, model: str) -> str:
         ratio = "no data" if self.error_ratio is None else f"{self.error_ratio:.3%}"
         burn = "" if self.burn is None else f", burn {self.burn:.2f}x"
-        words = {WATCHING: "watching", RECOVERED: "recovered",
-                 NOT_RECOVERED: "did not recover"}[self.state]
+        words = {WATCHING: "watching", RECOVERED: "recovered", NOT_RECOVERED: "did not recover"}[self.state]
         return f"{model} {words} after rollback: error ratio {ratio}{burn} over the last window"
 
 
@@ -44,7 +44,7 @@ def _increase(store: Any, match: SeriesMatch, start: datetime, end: datetime) ->
             SELECT x.series_id, x.value,
                    lag(x.value) OVER (PARTITION BY x.series_id ORDER BY x.ts) AS prev
             FROM samples x JOIN series s ON s.id = x.series_id
-            WHERE {' AND '.join(where)} AND x.ts >= ? AND x.ts <= ?
+            WHERE {" AND ".join(where)} AND x.ts >= ? AND x.ts <= ?
         )
         SELECT coalesce(sum(CASE WHEN prev IS NULL THEN 0 WHEN value >= prev THEN value - prev
                                  ELSE value END), 0)
@@ -78,23 +78,47 @@ def _healthy(config: WatchConfig, ratio: float, burn: float | None) -> bool:
     return burn is not None or config.max_error_ratio is not None
 
 
-def record_outcome(store: Any, status: WatchStatus, *, model: str, incident_id: int | None,
-                   actor: str, started: datetime) -> None:
+def record_outcome(
+    store: Any, status: WatchStatus, *, model: str, incident_id: int | None, actor: str, started: datetime
+) -> None:
     """Write the watch's verdict to the incident timeline (and the audit log)."""
-    detail = {"model": model, "state": status.state, "error_ratio": status.error_ratio,
-              "burn": status.burn, "requests": status.requests, "since": started}
+    detail = {
+        "model": model,
+        "state": status.state,
+        "error_ratio": status.error_ratio,
+        "burn": status.burn,
+        "requests": status.requests,
+        "since": started,
+    }
     with store.transaction() as cur:
         if incident_id is not None:
-            cur.execute("INSERT INTO timeline VALUES (nextval('timeline_id_seq'), ?, ?, ?, ?, ?, ?)",
-                        [incident_id, status.at, "watch", actor, status.text(model),
-                         json.dumps(detail, default=str)])
-        write_audit(cur, ts=status.at, actor=actor, action="watch", phase="after", target=model,
-                    reason=None, params=None, result=detail)
+            cur.execute(
+                "INSERT INTO timeline VALUES (nextval('timeline_id_seq'), ?, ?, ?, ?, ?, ?)",
+                [incident_id, status.at, "watch", actor, status.text(model), json.dumps(detail, default=str)],
+            )
+        write_audit(
+            cur,
+            ts=status.at,
+            actor=actor,
+            action="watch",
+            phase="after",
+            target=model,
+            reason=None,
+            params=None,
+            result=detail,
+        )
 
 
-def watch_rollback(open_store: Callable[[], Any], config: WatchConfig, *, model: str,
-                   started: datetime, clock: Clock, sleep: Callable[[float], None] = time.sleep,
-                   on_status: Callable[[WatchStatus], None] | None = None) -> WatchStatus:
+def watch_rollback(
+    open_store: Callable[[], Any],
+    config: WatchConfig,
+    *,
+    model: str,
+    started: datetime,
+    clock: Clock,
+    sleep: Callable[[float], None] = time.sleep,
+    on_status: Callable[[WatchStatus], None] | None = None,
+) -> WatchStatus:
     """Assess every `config.every` until recovered or `config.duration` has passed.
 
     `open_store` gives a store to read for each look (a fresh snapshot when a console

@@ -9,7 +9,7 @@ from console.drift.stats import DATASET_DRIFT, DRIFT_DETECTED, DRIFT_SCORE, DRIF
 from console.rules.model import Rule, sql_str
 
 DRIFT_GROUP = "drift"
-FRESH_STEPS = 3     # a verdict older than this many steps no longer holds (the drift source stopped)
+FRESH_STEPS = 3  # a verdict older than this many steps no longer holds (the drift source stopped)
 
 
 def _latest_sql(name: str, models: list[str], fresh_s: float, keys: str) -> str:
@@ -19,52 +19,78 @@ def _latest_sql(name: str, models: list[str], fresh_s: float, keys: str) -> str:
         f"SELECT {keys}, x.value FROM samples x JOIN series s ON s.id = x.series_id "
         f"WHERE s.name = {sql_str(name)} AND json_extract_string(s.labels, '$.model') IN ({listed}) "
         f"AND x.ts > {{{{ now }}}} - INTERVAL {int(fresh_s)} SECOND AND x.ts <= {{{{ now }}}} "
-        "QUALIFY row_number() OVER (PARTITION BY x.series_id ORDER BY x.ts DESC) = 1")
+        "QUALIFY row_number() OVER (PARTITION BY x.series_id ORDER BY x.ts DESC) = 1"
+    )
 
 
 def column_drift_sql(models: list[str], fresh_s: float) -> str:
     """One row per drifted column (latest verdict 1): model, column, test, value = the score."""
-    keys = ("json_extract_string(s.labels, '$.model') AS model, "
-            "json_extract_string(s.labels, '$.column') AS col")
+    keys = (
+        "json_extract_string(s.labels, '$.model') AS model, json_extract_string(s.labels, '$.column') AS col"
+    )
     score_keys = keys + ", json_extract_string(s.labels, '$.test') AS test"
-    return (f"SELECT d.model, d.col AS \"column\", sc.test, sc.value "
-            f"FROM ({_latest_sql(DRIFT_DETECTED, models, fresh_s, keys)}) d "
-            f"JOIN ({_latest_sql(DRIFT_SCORE, models, fresh_s, score_keys)}) sc "
-            "ON sc.model = d.model AND sc.col = d.col WHERE d.value >= 1")
+    return (
+        f'SELECT d.model, d.col AS "column", sc.test, sc.value '
+        f"FROM ({_latest_sql(DRIFT_DETECTED, models, fresh_s, keys)}) d "
+        f"JOIN ({_latest_sql(DRIFT_SCORE, models, fresh_s, score_keys)}) sc "
+        "ON sc.model = d.model AND sc.col = d.col WHERE d.value >= 1"
+    )
 
 
 def dataset_drift_sql(models: list[str], fresh_s: float) -> str:
     """One row per model whose dataset verdict is drift: value = the drifted share."""
     keys = "json_extract_string(s.labels, '$.model') AS model"
-    return (f"SELECT d.model, sh.value FROM ({_latest_sql(DATASET_DRIFT, models, fresh_s, keys)}) d "
-            f"JOIN ({_latest_sql(DRIFT_SHARE, models, fresh_s, keys)}) sh ON sh.model = d.model "
-            "WHERE d.value >= 1")
+    return (
+        f"SELECT d.model, sh.value FROM ({_latest_sql(DATASET_DRIFT, models, fresh_s, keys)}) d "
+        f"JOIN ({_latest_sql(DRIFT_SHARE, models, fresh_s, keys)}) sh ON sh.model = d.model "
+        "WHERE d.value >= 1"
+    )
 
 
 def drift_rules(workspace: Any) -> list[Rule]:
     """`DataDrift` and `DatasetDrift` for the models of the workspace's enabled drift sources."""
-    from console.drift.step import DriftOptions
     from console.config.durations import parse_duration
+    from console.drift.step import DriftOptions
 
     rules: list[Rule] = []
     for source in workspace.config.sources:
         if source.kind != "drift" or not source.enabled:
             continue
-        options = DriftOptions.model_validate(source.options)   # the workspace loader checked it
+        options = DriftOptions.model_validate(source.options)  # the workspace loader checked it
         models = [w.model for w in options.windows]
         step = max(parse_duration(options.step), timedelta(seconds=10))
         fresh_s = max(FRESH_STEPS * step.total_seconds(), source.interval.total_seconds() * 2)
         group = f"{DRIFT_GROUP}:{source.name}"
-        rules.append(Rule(
-            "DataDrift", column_drift_sql(models, fresh_s), group=group, interval=step,
-            labels={"severity": "ticket"}, source="drift", file=str(workspace.path),
-            annotations={"summary": "{{ labels.column }} of {{ labels.model }} drifted: "
-                                    "{{ labels.test }} {{ value | round(3) }}",
-                         "description": "Run `oncall drift {{ labels.model }}` or open :drift "
-                                        "for the reference vs current histograms."}))
-        rules.append(Rule(
-            "DatasetDrift", dataset_drift_sql(models, fresh_s), group=group, interval=step,
-            labels={"severity": "ticket"}, source="drift", file=str(workspace.path),
-            annotations={"summary": "dataset drift on {{ labels.model }}: "
-                                    "{{ (value * 100) | round | int }}% of columns drifted"}))
+        rules.append(
+            Rule(
+                "DataDrift",
+                column_drift_sql(models, fresh_s),
+                group=group,
+                interval=step,
+                labels={"severity": "ticket"},
+                source="drift",
+                file=str(workspace.path),
+                annotations={
+                    "summary": "{{ labels.column }} of {{ labels.model }} drifted: "
+                    "{{ labels.test }} {{ value | round(3) }}",
+                    "description": "Run `oncall drift {{ labels.model }}` or open :drift "
+                    "for the reference vs current histograms.",
+                },
+            )
+        )
+        rules.append(
+            Rule(
+                "DatasetDrift",
+                dataset_drift_sql(models, fresh_s),
+                group=group,
+                interval=step,
+                labels={"severity": "ticket"},
+                source="drift",
+                file=str(workspace.path),
+                annotations={
+                    "summary": "dataset drift on {{ labels.model }}: "
+                    "{{ (value * 100) | round | int }}% of columns drifted"
+                },
+            )
+        )
     return rules

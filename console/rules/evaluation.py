@@ -18,8 +18,8 @@ from typing import Any
 
 import duckdb
 
-from console.rules.model import _COMBINE, Computed, Rule, SqlPlan, Threshold, sql_str, sql_ts
 from console.alerts.silences import Matcher
+from console.rules.model import _COMBINE, Computed, Rule, SqlPlan, Threshold, sql_str, sql_ts
 from console.store.ingest import canonical_labels
 
 
@@ -55,8 +55,9 @@ def _instances(rows: list[str]) -> tuple[list[Instance], str | None]:
         labels: dict[str, str] = {}
         extra = row.pop("_labels", None)
         if extra:
-            labels.update({k: str(v) for k, v in (json.loads(extra) if isinstance(extra, str)
-                                                   else extra).items()})
+            labels.update(
+                {k: str(v) for k, v in (json.loads(extra) if isinstance(extra, str) else extra).items()}
+            )
         labels.update({k: str(v) for k, v in row.items() if v is not None})
         try:
             number = float(value) if value is not None else None
@@ -72,8 +73,14 @@ def _wrapped(index: int, sql: str) -> str:
     return f"SELECT {index} AS _rule, to_json(_r) AS _row FROM ({sql}) AS _r"
 
 
-_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
-        "==": operator.eq, "!=": operator.ne}
+_OPS = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 
 
 def evaluate(store: Any, rules: list[Rule], now: datetime, *, batched: bool = True) -> list[RuleResult]:
@@ -107,8 +114,9 @@ def evaluate(store: Any, rules: list[Rule], now: datetime, *, batched: bool = Tr
                 results[i].error = _short(exc)
             continue
         for i in indexes:
-            results[i].instances = [Instance(dict(labels), value)
-                                    for labels, value in found.get(rules[i].key, [])]
+            results[i].instances = [
+                Instance(dict(labels), value) for labels, value in found.get(rules[i].key, [])
+            ]
     cur = store.cursor()
     try:
         if batched:
@@ -117,8 +125,10 @@ def evaluate(store: Any, rules: list[Rule], now: datetime, *, batched: bool = Tr
                 t = rules[i].expr
                 compare = _OPS[t.op]
                 results[i].instances = [
-                    Instance(json.loads(grp), value) for grp, value in rows.get(call_id, [])
-                    if value is not None and compare(value, t.value)]
+                    Instance(json.loads(grp), value)
+                    for grp, value in rows.get(call_id, [])
+                    if value is not None and compare(value, t.value)
+                ]
         if batched:
             _run_batch(cur, sqls, results)
         else:
@@ -147,8 +157,13 @@ def compute_calls(cur: Any, plan: SqlPlan) -> dict[int, list[tuple[str, float | 
     import pyarrow as pa
 
     calls = list(plan.calls.items())
-    empty = pa.table({"call": pa.array([], pa.int64()), "grp": pa.array([], pa.string()),
-                      "value": pa.array([], pa.float64())})
+    empty = pa.table(
+        {
+            "call": pa.array([], pa.int64()),
+            "grp": pa.array([], pa.string()),
+            "value": pa.array([], pa.float64()),
+        }
+    )
     if not calls:
         cur.register("_calls", empty)
         return {}
@@ -159,20 +174,32 @@ def compute_calls(cur: Any, plan: SqlPlan) -> dict[int, list[tuple[str, float | 
         longest[call.name] = max(longest.get(call.name, 0.0), call.seconds)
         windows.setdefault((call.name, call.seconds), len(windows))
     names = sorted(longest)
-    _, series_rows = _query(cur, "SELECT id, name, labels FROM series WHERE name IN ("
-                            + ", ".join(sql_str(n) for n in names) + ")")
+    _, series_rows = _query(
+        cur,
+        "SELECT id, name, labels FROM series WHERE name IN (" + ", ".join(sql_str(n) for n in names) + ")",
+    )
     by_name: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for sid, name, labels in series_rows:
         by_name.setdefault(name, []).append((sid, json.loads(labels)))
     matched: dict[tuple[str, Any], list[tuple[int, dict[str, str]]]] = {}
-    pairs: dict[str, list[Any]] = {"call": [], "series_id": [], "window_id": [], "fn": [],
-                                   "seconds": [], "q": [], "grp": []}
+    pairs: dict[str, list[Any]] = {
+        "call": [],
+        "series_id": [],
+        "window_id": [],
+        "fn": [],
+        "seconds": [],
+        "q": [],
+        "grp": [],
+    }
     for call, call_id in calls:
         key = (call.name, call.selector.matchers)
         if key not in matched:
             matchers = [Matcher(m.label, m.value, m.op) for m in call.selector.matchers]
-            matched[key] = [(sid, labels) for sid, labels in by_name.get(call.name, [])
-                            if all(m.matches(labels) for m in matchers)]
+            matched[key] = [
+                (sid, labels)
+                for sid, labels in by_name.get(call.name, [])
+                if all(m.matches(labels) for m in matchers)
+            ]
         window_id = windows[(call.name, call.seconds)]
         for sid, labels in matched[key]:
             pairs["call"].append(call_id)
@@ -183,18 +210,24 @@ def compute_calls(cur: Any, plan: SqlPlan) -> dict[int, list[tuple[str, float | 
             pairs["q"].append(call.q)
             pairs["grp"].append(_group_key(labels, call.by))
     scan = pa.table({"name": names, "start": [now - timedelta(seconds=longest[n]) for n in names]})
-    window_table = pa.table({
-        "window_id": [w for w in windows.values()],
-        "name": [k[0] for k in windows],
-        "start": pa.array([now - timedelta(seconds=k[1]) for k in windows], pa.timestamp("us"))})
-    pair_table = pa.table({
-        "call": pa.array(pairs["call"], pa.int64()),
-        "series_id": pa.array(pairs["series_id"], pa.int64()),
-        "window_id": pa.array(pairs["window_id"], pa.int64()),
-        "fn": pa.array(pairs["fn"], pa.string()),
-        "seconds": pa.array(pairs["seconds"], pa.float64()),
-        "q": pa.array(pairs["q"], pa.float64()),
-        "grp": pa.array(pairs["grp"], pa.string())})
+    window_table = pa.table(
+        {
+            "window_id": [w for w in windows.values()],
+            "name": [k[0] for k in windows],
+            "start": pa.array([now - timedelta(seconds=k[1]) for k in windows], pa.timestamp("us")),
+        }
+    )
+    pair_table = pa.table(
+        {
+            "call": pa.array(pairs["call"], pa.int64()),
+            "series_id": pa.array(pairs["series_id"], pa.int64()),
+            "window_id": pa.array(pairs["window_id"], pa.int64()),
+            "fn": pa.array(pairs["fn"], pa.string()),
+            "seconds": pa.array(pairs["seconds"], pa.float64()),
+            "q": pa.array(pairs["q"], pa.float64()),
+            "grp": pa.array(pairs["grp"], pa.string()),
+        }
+    )
     registered = {"_scan": scan, "_windows": window_table, "_pairs": pair_table}
     for name, table in registered.items():
         cur.register(name, table)
@@ -204,12 +237,13 @@ def compute_calls(cur: Any, plan: SqlPlan) -> dict[int, list[tuple[str, float | 
             "SELECT s.name, x.series_id, x.ts, x.value FROM samples x "
             "JOIN series s ON s.id = x.series_id JOIN _scan w ON w.name = s.name "
             f"WHERE x.ts > {sql_ts(earliest)} AND x.ts <= {sql_ts(now)} "
-            "AND x.ts > w.start").to_arrow_table()
+            "AND x.ts > w.start"
+        ).to_arrow_table()
         cur.register("_raw", raw)
         registered["_raw"] = raw
-        combine = " ".join(f"WHEN '{fn}' THEN {expr.format(w='p.seconds')}"
-                           for fn, expr in _COMBINE.items())
-        parts = [cur.sql(f"""
+        combine = " ".join(f"WHEN '{fn}' THEN {expr.format(w='p.seconds')}" for fn, expr in _COMBINE.items())
+        parts = [
+            cur.sql(f"""
             WITH r AS (
                 SELECT w.window_id, r.series_id, r.ts, r.value FROM _raw r
                 JOIN _windows w ON w.name = r.name AND r.ts > w.start
@@ -229,15 +263,18 @@ def compute_calls(cur: Any, plan: SqlPlan) -> dict[int, list[tuple[str, float | 
             FROM _pairs p JOIN a ON a.window_id = p.window_id AND a.series_id = p.series_id
             WHERE p.fn <> 'quantile'
             GROUP BY p.call, p.grp, p.fn, p.seconds
-        """).to_arrow_table()]
+        """).to_arrow_table()
+        ]
         for q in sorted({c.q for c, _ in calls if c.fn == "quantile"}):
-            parts.append(cur.sql(f"""
+            parts.append(
+                cur.sql(f"""
                 SELECT p.call, p.grp, quantile_cont(r.value, {q})::DOUBLE AS value
                 FROM _pairs p JOIN _windows w ON w.window_id = p.window_id
                 JOIN _raw r ON r.series_id = p.series_id AND r.ts > w.start
                 WHERE p.fn = 'quantile' AND p.q = {q}
                 GROUP BY p.call, p.grp
-            """).to_arrow_table())
+            """).to_arrow_table()
+            )
     finally:
         for name in registered:
             cur.unregister(name)

@@ -7,7 +7,7 @@ from typing import Any
 
 from console.rules.model import Computed, Rule, sql_str
 
-HEALTH_INTERVALS = 3   # a source is unhealthy after this many intervals without a success
+HEALTH_INTERVALS = 3  # a source is unhealthy after this many intervals without a success
 HEALTH_GROUP = "collector-health"
 SLO_ALERT = "SLOErrorBudgetBurn"
 
@@ -27,7 +27,8 @@ def collector_health_sql(sources: list[tuple[str, float]], intervals: int = HEAL
         "ON cfg.name = c.name "
         "WHERE coalesce(c.last_success, c.updated_at) IS NOT NULL "
         f"AND epoch({{{{ now }}}}) - epoch(coalesce(c.last_success, c.updated_at)) "
-        f">= {intervals} * cfg.interval_s")
+        f">= {intervals} * cfg.interval_s"
+    )
 
 
 def collector_health_rules(workspace: Any, intervals: int = HEALTH_INTERVALS) -> list[Rule]:
@@ -36,12 +37,21 @@ def collector_health_rules(workspace: Any, intervals: int = HEALTH_INTERVALS) ->
     if not sources:
         return []
     shortest = min(seconds for _, seconds in sources)
-    return [Rule(
-        "CollectorUnhealthy", collector_health_sql(sources, intervals), group=HEALTH_GROUP,
-        labels={"severity": "ticket"}, source="health", file=str(workspace.path),
-        interval=timedelta(seconds=max(shortest, 10)),
-        annotations={"summary": "collector {{ labels.collector }} is {{ labels.reason }}: no "
-                                "successful run for {{ value | round | int }}s"})]
+    return [
+        Rule(
+            "CollectorUnhealthy",
+            collector_health_sql(sources, intervals),
+            group=HEALTH_GROUP,
+            labels={"severity": "ticket"},
+            source="health",
+            file=str(workspace.path),
+            interval=timedelta(seconds=max(shortest, 10)),
+            annotations={
+                "summary": "collector {{ labels.collector }} is {{ labels.reason }}: no "
+                "successful run for {{ value | round | int }}s"
+            },
+        )
+    ]
 
 
 def slo_burn_rules(slos: list[Any], files: dict[str, str] | None = None) -> list[Rule]:
@@ -61,16 +71,22 @@ def slo_burn_rules(slos: list[Any], files: dict[str, str] | None = None) -> list
         for condition, labels, held, burn in evaluate_alert_conditions(store, slos, now):
             if held:
                 found.setdefault(keys[condition.name], []).append(
-                    ({k: v for k, v in labels.items() if k not in condition.labels}, burn))
+                    ({k: v for k, v in labels.items() if k not in condition.labels}, burn)
+                )
         return found
 
     family = Computed("slo-burn", evaluate)
     for slo in slos:
         for condition in slo_alert_conditions(slo):
-            rule = Rule(SLO_ALERT, family, group=f"slo:{condition.name}",
-                        labels={k: _literal(v) for k, v in condition.labels.items()},
-                        annotations={k: _literal(v) for k, v in condition.annotations.items()},
-                        source="slo", file=files.get(slo.name))
+            rule = Rule(
+                SLO_ALERT,
+                family,
+                group=f"slo:{condition.name}",
+                labels={k: _literal(v) for k, v in condition.labels.items()},
+                annotations={k: _literal(v) for k, v in condition.annotations.items()},
+                source="slo",
+                file=files.get(slo.name),
+            )
             keys[condition.name] = rule.key
             rules.append(rule)
     return rules

@@ -22,8 +22,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from console.config.durations import parse_duration
-from console.store.selectors import Selector, SelectorError, label_sql, parse_selector, where_sql
 from console.config.yamlmarks import MarkedDict, Problem, load_marked, locate
+from console.store.selectors import Selector, SelectorError, label_sql, parse_selector, where_sql
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 DEFAULT_INTERVAL = timedelta(minutes=1)
@@ -33,6 +33,7 @@ OPS = (">", ">=", "<", "<=", "==", "!=")
 
 
 # -- selectors (console/store/selectors.py parses them) --------------------------------------
+
 
 def parse_metric_selector(text: str) -> tuple[str, Selector]:
     """A selector that names its metric: (metric, selector); ValueError otherwise."""
@@ -76,9 +77,11 @@ _COMBINE = {
 
 def raw_sql(name: str, start: datetime, end: datetime, where: str = "true") -> str:
     """Samples of one metric in (start, end] with their series' labels."""
-    return (f"SELECT x.series_id, s.labels, x.ts, x.value FROM samples x "
-            f"JOIN series s ON s.id = x.series_id WHERE s.name = {sql_str(name)} "
-            f"AND x.ts > {sql_ts(start)} AND x.ts <= {sql_ts(end)} AND ({where})")
+    return (
+        f"SELECT x.series_id, s.labels, x.ts, x.value FROM samples x "
+        f"JOIN series s ON s.id = x.series_id WHERE s.name = {sql_str(name)} "
+        f"AND x.ts > {sql_ts(start)} AND x.ts <= {sql_ts(end)} AND ({where})"
+    )
 
 
 def agg_sql(raw: str) -> str:
@@ -90,7 +93,8 @@ def agg_sql(raw: str) -> str:
         "epoch(max(ts)) - epoch(min(ts)) AS span_s FROM ("
         "SELECT series_id, labels, ts, value, "
         "value - lag(value) OVER (PARTITION BY series_id ORDER BY ts) AS d "
-        f"FROM ({raw})) GROUP BY series_id")
+        f"FROM ({raw})) GROUP BY series_id"
+    )
 
 
 @dataclass(frozen=True)
@@ -129,15 +133,18 @@ class SqlPlan:
         return sql_ts(self.now - parse_duration(duration))
 
     def _helper(self, fn: str) -> Any:
-        def helper(selector: str, over: str, *args: Any, by: list[str] | None = None,
-                   q: float | None = None) -> str:
+        def helper(
+            selector: str, over: str, *args: Any, by: list[str] | None = None, q: float | None = None
+        ) -> str:
             if fn == "quantile" and args:
                 q = args[0]
             return "(" + self.series_sql(selector, over, fn, by, q) + ")"
+
         return helper
 
-    def call(self, selector: str, over: Any, fn: str, by: list[str] | None,
-             q: float | None = None) -> tuple[int, HelperCall]:
+    def call(
+        self, selector: str, over: Any, fn: str, by: list[str] | None, q: float | None = None
+    ) -> tuple[int, HelperCall]:
         """Validate and record one helper use; return its call id."""
         if fn not in FUNCTIONS:
             raise ValueError(f"unknown function {fn!r}; use one of {', '.join(FUNCTIONS)}")
@@ -150,12 +157,19 @@ class SqlPlan:
         for label in by or []:
             if not LABEL_NAME.match(str(label)):
                 raise ValueError(f"bad label name {label!r} in by")
-        call = HelperCall(name, parsed, seconds, fn, tuple(by) if by is not None else None,
-                          float(q) if q is not None else None)
+        call = HelperCall(
+            name,
+            parsed,
+            seconds,
+            fn,
+            tuple(by) if by is not None else None,
+            float(q) if q is not None else None,
+        )
         return self.calls.setdefault(call, len(self.calls)), call
 
-    def series_sql(self, selector: str, over: Any, fn: str, by: list[str] | None,
-                   q: float | None = None) -> str:
+    def series_sql(
+        self, selector: str, over: Any, fn: str, by: list[str] | None, q: float | None = None
+    ) -> str:
         """SQL for `fn` of `selector` over the window `over`, one row per `by` group."""
         call_id, call = self.call(selector, over, fn, by, q)
         if self.batched:
@@ -181,6 +195,7 @@ class SqlPlan:
 
 
 # -- the rule model --------------------------------------------------------------------
+
 
 @dataclass
 class Threshold:
@@ -255,6 +270,7 @@ def _template(text: str) -> jinja2.Template:
 
 # -- rule files ------------------------------------------------------------------------
 
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -300,9 +316,9 @@ class RuleSet:
     """Every rule and inhibition rule the workspace's rule files define."""
 
     rules: list[Rule] = field(default_factory=list)
-    inhibit_rules: list[Any] = field(default_factory=list)   # silences.InhibitRule
+    inhibit_rules: list[Any] = field(default_factory=list)  # silences.InhibitRule
     problems: list[Problem] = field(default_factory=list)
-    failed: bool = False     # a problem other than a rule's SQL: the file as a whole did not load
+    failed: bool = False  # a problem other than a rule's SQL: the file as a whole did not load
 
 
 def _line(data: Any, loc: tuple[Any, ...], path: Path) -> tuple[str, int | None]:
@@ -324,8 +340,7 @@ def load_rule_file(path: str | Path, *, check_sql: bool = True, text: str | None
     (none raised).  `failed` is set when the file as a whole did not load: then its rules are
     not to be used (a rule whose SQL fails still loads, and evaluates with health `error`)."""
     result = _load_rule_file(Path(path), check_sql=check_sql, text=text)
-    sql_only = all(p.key == "expr" and p.message.startswith(_SQL_PROBLEM_PREFIXES)
-                   for p in result.problems)
+    sql_only = all(p.key == "expr" and p.message.startswith(_SQL_PROBLEM_PREFIXES) for p in result.problems)
     result.failed = bool(result.problems) and not (check_sql and sql_only)
     return result
 
@@ -345,8 +360,9 @@ def _load_rule_file(path: Path, *, check_sql: bool, text: str | None) -> RuleSet
     if data is None:
         return result
     if not isinstance(data, MarkedDict):
-        result.problems.append(Problem(path, getattr(data, "line", 1),
-                                       "a rule file is a mapping with `groups:`"))
+        result.problems.append(
+            Problem(path, getattr(data, "line", 1), "a rule file is a mapping with `groups:`")
+        )
         return result
     try:
         spec = RuleFileSpec.model_validate(data)
@@ -354,11 +370,13 @@ def _load_rule_file(path: Path, *, check_sql: bool, text: str | None) -> RuleSet
         for error in exc.errors():
             loc = tuple(error["loc"])
             # a str|ThresholdSpec union reports both branches; keep the helpful one
-            if "expr" in loc and loc[-1] == "str" or loc[-1] == "function-after[parse_duration(), timedelta]":
+            if ("expr" in loc and loc[-1] == "str") or loc[
+                -1
+            ] == "function-after[parse_duration(), timedelta]":
                 continue
             loc = tuple(p for p in loc if p not in ("ThresholdSpec",))
             if error["type"] == "missing" and loc[-1] == "alert" and "record" in _node(data, loc[:-1]):
-                continue        # said once, as "recording rules are not supported"
+                continue  # said once, as "recording rules are not supported"
             file, line, dotted = locate(data, loc, path)
             kind = error["type"]
             if kind == "extra_forbidden":
@@ -374,8 +392,14 @@ def _load_rule_file(path: Path, *, check_sql: bool, text: str | None) -> RuleSet
     for gi, group in enumerate(spec.groups):
         file, gline = _line(data, ("groups", gi, "name"), path)
         if group.name in seen_groups:
-            result.problems.append(Problem(file, gline, f"duplicate group name {group.name!r} "
-                                           f"(first at line {seen_groups[group.name]})", "name"))
+            result.problems.append(
+                Problem(
+                    file,
+                    gline,
+                    f"duplicate group name {group.name!r} (first at line {seen_groups[group.name]})",
+                    "name",
+                )
+            )
             continue
         seen_groups[group.name] = gline
         interval = group.interval or DEFAULT_INTERVAL
@@ -388,10 +412,18 @@ def _load_rule_file(path: Path, *, check_sql: bool, text: str | None) -> RuleSet
                 expr = Threshold(t.series, t.fn, t.over, t.op, t.value, t.by, t.q)
             else:
                 expr = spec_rule.expr
-            rule = Rule(name=spec_rule.alert, expr=expr, group=group.name, for_=spec_rule.for_,
-                        keep_firing_for=spec_rule.keep_firing_for, labels=spec_rule.labels,
-                        annotations=spec_rule.annotations, interval=interval, file=str(path),
-                        line=line)
+            rule = Rule(
+                name=spec_rule.alert,
+                expr=expr,
+                group=group.name,
+                for_=spec_rule.for_,
+                keep_firing_for=spec_rule.keep_firing_for,
+                labels=spec_rule.labels,
+                annotations=spec_rule.annotations,
+                interval=interval,
+                file=str(path),
+                line=line,
+            )
             problems = check_rule(rule, data, base, path, check_sql=False)
             result.problems += problems
             if not problems:
@@ -402,17 +434,22 @@ def _load_rule_file(path: Path, *, check_sql: bool, text: str | None) -> RuleSet
                     result.problems += check_rule(rule, data, base, path, check_sql=True)
     for ii, inhibit in enumerate(spec.inhibit_rules):
         try:
-            result.inhibit_rules.append(InhibitRule(
-                [parse_matcher(m) for m in inhibit.source_matchers],
-                [parse_matcher(m) for m in inhibit.target_matchers], list(inhibit.equal)))
+            result.inhibit_rules.append(
+                InhibitRule(
+                    [parse_matcher(m) for m in inhibit.source_matchers],
+                    [parse_matcher(m) for m in inhibit.target_matchers],
+                    list(inhibit.equal),
+                )
+            )
         except ValueError as exc:
             file, line = _line(data, ("inhibit_rules", ii), path)
             result.problems.append(Problem(file, line, str(exc), f"inhibit_rules[{ii}]"))
     return result
 
 
-def check_rule(rule: Rule, data: Any = None, base: tuple[Any, ...] = (), path: Any = None,
-               *, check_sql: bool = True) -> list[Problem]:
+def check_rule(
+    rule: Rule, data: Any = None, base: tuple[Any, ...] = (), path: Any = None, *, check_sql: bool = True
+) -> list[Problem]:
     """What is wrong with one rule: labels, templates, and its SQL against an empty schema."""
     problems: list[Problem] = []
 
@@ -428,20 +465,23 @@ def check_rule(rule: Rule, data: Any = None, base: tuple[Any, ...] = (), path: A
             try:
                 _sql_env.parse(text)
             except jinja2.TemplateSyntaxError as exc:
-                problems.append(Problem(*where(kind, name), f"bad template: {exc.message}",
-                                        f"{kind}.{name}"))
+                problems.append(Problem(*where(kind, name), f"bad template: {exc.message}", f"{kind}.{name}"))
     file, line = where("expr")
     if isinstance(rule.expr, Computed):
         return problems
     try:
         sql = rule.render(SqlPlan(datetime(2000, 1, 1), batched=False))
     except jinja2.TemplateSyntaxError as exc:
-        problems.append(Problem(file, line, f"bad template (line {exc.lineno} of expr): "
-                                            f"{exc.message}", "expr"))
+        problems.append(
+            Problem(file, line, f"bad template (line {exc.lineno} of expr): {exc.message}", "expr")
+        )
         return problems
     except Exception as exc:  # helper arguments, unknown names
-        message = str(exc) if isinstance(exc, (ValueError, jinja2.UndefinedError)) else (
-            f"{type(exc).__name__}: {exc}")
+        message = (
+            str(exc)
+            if isinstance(exc, (ValueError, jinja2.UndefinedError))
+            else (f"{type(exc).__name__}: {exc}")
+        )
         problems.append(Problem(file, line, message, "expr"))
         return problems
     if check_sql:
@@ -493,11 +533,9 @@ def load_rules(paths: list[Path]) -> RuleSet:
     return total
 
 
-def generated_rules(workspace: Any, slos: list[Any], slo_files: dict[str, str] | None = None
-                    ) -> list[Rule]:
+def generated_rules(workspace: Any, slos: list[Any], slo_files: dict[str, str] | None = None) -> list[Rule]:
     """Rules the workspace implies: SLO burn (page/ticket), collector health and drift."""
     from console.rules.drift_family import drift_rules
     from console.rules.families import collector_health_rules, slo_burn_rules
 
-    return (collector_health_rules(workspace) + slo_burn_rules(slos, slo_files)
-            + drift_rules(workspace))
+    return collector_health_rules(workspace) + slo_burn_rules(slos, slo_files) + drift_rules(workspace)

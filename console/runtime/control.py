@@ -25,8 +25,9 @@ import socketserver
 import stat
 import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from console.core import cleanup
 from console.core.identity import Caller, account_name, clean_claim
@@ -37,10 +38,13 @@ OUTPUT_LOCK = threading.RLock()
 Runner = Callable[[list[str], Caller], int]
 
 REQUEST_LIMIT = 1 << 20
-SUN_PATH_MAX = 107                      # sockaddr_un.sun_path less its terminating NUL
-_PEERCRED = struct.Struct("3i")         # struct ucred: pid, uid, gid
-REFUSAL = {"code": 2, "stdout": "",
-           "stderr": "oncall: refused: this console takes commands only from its own user\n"}
+SUN_PATH_MAX = 107  # sockaddr_un.sun_path less its terminating NUL
+_PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+REFUSAL = {
+    "code": 2,
+    "stdout": "",
+    "stderr": "oncall: refused: this console takes commands only from its own user\n",
+}
 
 
 class ControlError(Exception):
@@ -70,8 +74,10 @@ def socket_path(store_path: str | os.PathLike[str]) -> Path:
     digest = hashlib.sha256(str(Path(store_path).resolve()).encode()).hexdigest()[:16]
     path = socket_dir() / f"{digest}.sock"
     if len(os.fsencode(path)) > SUN_PATH_MAX:
-        raise ControlError(f"control socket path {path} is too long for a Unix socket; set "
-                           "XDG_RUNTIME_DIR to a shorter directory of yours")
+        raise ControlError(
+            f"control socket path {path} is too long for a Unix socket; set "
+            "XDG_RUNTIME_DIR to a shorter directory of yours"
+        )
     return path
 
 
@@ -79,8 +85,10 @@ def _not_ours(path: Path, st: os.stat_result, what: str) -> str | None:
     """Why `path` is unsafe to use (another owner, group/other bits), or None."""
     me = os.getuid()
     if st.st_uid != me:
-        return (f"{what} {path} belongs to {account_name(st.st_uid)} (uid {st.st_uid}), "
-                f"not you ({account_name(me)})")
+        return (
+            f"{what} {path} belongs to {account_name(st.st_uid)} (uid {st.st_uid}), "
+            f"not you ({account_name(me)})"
+        )
     mode = stat.S_IMODE(st.st_mode)
     if mode & 0o077:
         return f"{what} {path} has mode {mode:o}: others may use it"
@@ -91,8 +99,7 @@ def check_dir(path: Path) -> None:
     """Refuse a socket directory that is not a real directory of ours with mode 0700."""
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):
-        raise ControlError(f"control socket directory {path} is not a directory; not using it "
-                           "(remove it)")
+        raise ControlError(f"control socket directory {path} is not a directory; not using it (remove it)")
     problem = _not_ours(path, st, "control socket directory")
     if problem:
         raise ControlError(f"{problem}; not using it (remove it, or `chmod 700` it if it is yours)")
@@ -110,8 +117,7 @@ def check_socket(path: Path) -> None:
 
 def peer_credentials(sock: socket.socket) -> tuple[int, int]:
     """(pid, uid) of the process at the other end of a connected Unix socket, from the kernel."""
-    pid, uid, _gid = _PEERCRED.unpack(
-        sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
+    pid, uid, _gid = _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size))
     return pid, uid
 
 
@@ -150,11 +156,11 @@ class _Handler(socketserver.StreamRequestHandler):
         server: ControlServer = self.server.owner  # type: ignore[attr-defined]
         pid, uid = peer_credentials(self.request)
         if uid != os.getuid():
-            self._reply(REFUSAL)         # nothing read, nothing run
+            self._reply(REFUSAL)  # nothing read, nothing run
             return
         line = self.rfile.readline(REQUEST_LIMIT)
         if not line.strip():
-            return                       # a probe (`is_listening`): nothing to run
+            return  # a probe (`is_listening`): nothing to run
         try:
             argv, cwd, claim = _parse_request(line)
         except ValueError as exc:
@@ -164,7 +170,7 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def _reply(self, payload: dict[str, Any]) -> None:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(json.dumps(payload).encode() + b"\n")   # else the caller is gone
+            self.wfile.write(json.dumps(payload).encode() + b"\n")  # else the caller is gone
 
 
 def _run(runner: Runner, argv: list[str], cwd: str, caller: Caller) -> dict[str, Any]:
@@ -191,8 +197,9 @@ def _ensure_dir(path: Path) -> None:
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
     except OSError as exc:
-        raise ControlError(f"cannot create control socket directory {path}: {exc.strerror}; "
-                           "not listening") from None
+        raise ControlError(
+            f"cannot create control socket directory {path}: {exc.strerror}; not listening"
+        ) from None
     check_dir(path)
 
 
@@ -203,9 +210,9 @@ def _clear_stale(path: Path) -> None:
     except FileNotFoundError:
         return
     if not (stat.S_ISSOCK(st.st_mode) and st.st_uid == os.getuid()):
-        check_socket(path)               # raises: says whose it is or what it is
+        check_socket(path)  # raises: says whose it is or what it is
     with contextlib.suppress(FileNotFoundError):
-        path.unlink()                    # we hold the store: no owner of ours listens there
+        path.unlink()  # we hold the store: no owner of ours listens there
 
 
 class ControlServer:
@@ -215,14 +222,14 @@ class ControlServer:
         self.path = socket_path(store_path)
         self.runner = runner
         self._server: _Server | None = None
-        self._bound: tuple[int, int] | None = None     # (st_dev, st_ino) of the socket we made
+        self._bound: tuple[int, int] | None = None  # (st_dev, st_ino) of the socket we made
         self._cleanup: int | None = None
 
-    def start(self) -> "ControlServer":
+    def start(self) -> ControlServer:
         """Listen; ControlError (one line) when the directory or the path is not safely ours."""
         _ensure_dir(self.path.parent)
         _clear_stale(self.path)
-        old_umask = os.umask(0o177)      # the socket is created 0600
+        old_umask = os.umask(0o177)  # the socket is created 0600
         try:
             server = _Server(str(self.path), _Handler)
         except OSError as exc:
@@ -246,15 +253,15 @@ class ControlServer:
         bound = self._bound
         if bound is not None:
             self._unlink(bound)
-            self._bound = None           # only once removed: a signal in between unlinks too
-        cleanup.forget(self._cleanup)    # last: a signal before this point runs stop again
+            self._bound = None  # only once removed: a signal in between unlinks too
+        cleanup.forget(self._cleanup)  # last: a signal before this point runs stop again
 
     def _unlink(self, bound: tuple[int, int]) -> None:
         try:
             st = os.lstat(self.path)
         except FileNotFoundError:
             return
-        if (st.st_dev, st.st_ino) == bound:          # never remove what someone else put there
+        if (st.st_dev, st.st_ino) == bound:  # never remove what someone else put there
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
 
@@ -282,8 +289,10 @@ def _connect(path: Path, timeout: float) -> socket.socket:
         raise
     if uid != os.getuid():
         sock.close()
-        raise ControlError(f"the process listening on {path} runs as {account_name(uid)} "
-                           f"(uid {uid}), not you ({account_name(os.getuid())}); not using it")
+        raise ControlError(
+            f"the process listening on {path} runs as {account_name(uid)} "
+            f"(uid {uid}), not you ({account_name(os.getuid())}); not using it"
+        )
     return sock
 
 
@@ -299,8 +308,9 @@ def is_listening(store_path: str | os.PathLike[str]) -> bool:
     return True
 
 
-def forward(store_path: str | os.PathLike[str], argv: list[str],
-            timeout: float = 300) -> dict[str, Any] | None:
+def forward(
+    store_path: str | os.PathLike[str], argv: list[str], timeout: float = 300
+) -> dict[str, Any] | None:
     """Run argv in the store's owner; None when no owner listens, ControlError when unsafe."""
     path = _find(store_path)
     if path is None:

@@ -7,13 +7,14 @@ from a worker thread on a schedule; tests call it with fixed times.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
-from console.store import Store
 from console.config.workspace import Workspace, build_collectors
+from console.store import Store
 
 
 @dataclass
@@ -21,7 +22,7 @@ class Event:
     """Something a person watching would want to hear about."""
 
     ts: datetime
-    kind: str          # collector, alert, serving
+    kind: str  # collector, alert, serving
     text: str
     detail: dict[str, Any] = field(default_factory=dict)
 
@@ -40,8 +41,9 @@ class TickReport:
 class SimClock:
     """Time that runs `speed` times faster than the wall clock, from `start`."""
 
-    def __init__(self, start: datetime, speed: float = 1.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, start: datetime, speed: float = 1.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.start, self.speed, self._monotonic = start, speed, monotonic
         self._origin = monotonic()
 
@@ -61,28 +63,42 @@ class Engine:
     back to its last good version when it fails to load.
     """
 
-    collect_wait = 10.0     # seconds a tick waits for its collectors before evaluating
+    collect_wait = 10.0  # seconds a tick waits for its collectors before evaluating
 
-    def __init__(self, workspace: Workspace, store: Store, *, collectors: list[Any] | None = None,
-                 extra_collectors: list[Any] = (), rules: list[Any] | None = None,
-                 inhibit_rules: list[Any] | None = None, notifier: Any = None,
-                 config: Any = None) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        store: Store,
+        *,
+        collectors: list[Any] | None = None,
+        extra_collectors: list[Any] = (),
+        rules: list[Any] | None = None,
+        inhibit_rules: list[Any] | None = None,
+        notifier: Any = None,
+        config: Any = None,
+    ) -> None:
         from console.alerts.state import AlertEngine
 
         self.workspace, self.store = workspace, store
-        self.collectors = (collectors if collectors is not None
-                           else build_collectors(workspace)) + list(extra_collectors)
+        self.collectors = (collectors if collectors is not None else build_collectors(workspace)) + list(
+            extra_collectors
+        )
         self.config: Any = config
-        self._from_config = rules is None      # the configuration is loaded at the first tick
-        self.alerts = AlertEngine(store, list(rules or []), inhibit_rules or [], notifier=notifier,
-                                  orphans=self._orphan_reason if self._from_config else None)
+        self._from_config = rules is None  # the configuration is loaded at the first tick
+        self.alerts = AlertEngine(
+            store,
+            list(rules or []),
+            inhibit_rules or [],
+            notifier=notifier,
+            orphans=self._orphan_reason if self._from_config else None,
+        )
         if config is not None:
             self._use(config)
         self._health: dict[str, bool] = {}
         from collectors.lanes import Lanes
 
         self.lanes = Lanes(store)
-        self._runs: dict[str, tuple[Any, Future[Any]]] = {}   # started, outcome not yet reported
+        self._runs: dict[str, tuple[Any, Future[Any]]] = {}  # started, outcome not yet reported
 
     def _orphan_reason(self, rule_key: str, file: str | None) -> str | None:
         return self.config.orphan_reason(rule_key, file)
@@ -110,8 +126,9 @@ class Engine:
         after = set(self.config.lines())
         events = [Event(now, "config", f"configuration reloaded: {len(self.alerts.rules)} rules")]
         events += [Event(now, "config", f"does not load: {line}") for line in sorted(after - before)]
-        events += [Event(now, "config", f"loads again: {line.split(' — ')[0]}")
-                   for line in sorted(before - after)]
+        events += [
+            Event(now, "config", f"loads again: {line.split(' — ')[0]}") for line in sorted(before - after)
+        ]
         return events
 
     def tick(self, now: datetime) -> TickReport:
@@ -122,10 +139,14 @@ class Engine:
         try:
             report.events += self.reload_if_changed(now)
         except Exception as exc:  # noqa: BLE001 - what is in force stays; the event says why
-            kept = "the configuration loaded before stays in force" if self.config is not None \
+            kept = (
+                "the configuration loaded before stays in force"
+                if self.config is not None
                 else "no rule is evaluated and every alert keeps its state"
-            report.events.append(Event(now, "config", f"configuration failed to load: "
-                                                      f"{type(exc).__name__}: {exc}; {kept}"))
+            )
+            report.events.append(
+                Event(now, "config", f"configuration failed to load: {type(exc).__name__}: {exc}; {kept}")
+            )
         report.events += self._collect(now, report)
         if self._from_config and self.config is None:
             report.seconds = time.perf_counter() - started
@@ -135,15 +156,27 @@ class Engine:
         for transition in cycle.transitions:
             alert = by_fingerprint.get(transition.fingerprint)
             name = alert.name if alert else transition.rule
-            labels = ",".join(f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items())
-                              if k != "alertname")
-            report.events.append(Event(
-                transition.ts, "alert", f"{name} {transition.to_state} {{{labels}}}",
-                {"fingerprint": transition.fingerprint, "from": transition.from_state,
-                 "to": transition.to_state, "name": name, "value": transition.value}))
+            labels = ",".join(
+                f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items()) if k != "alertname"
+            )
+            report.events.append(
+                Event(
+                    transition.ts,
+                    "alert",
+                    f"{name} {transition.to_state} {{{labels}}}",
+                    {
+                        "fingerprint": transition.fingerprint,
+                        "from": transition.from_state,
+                        "to": transition.to_state,
+                        "name": name,
+                        "value": transition.value,
+                    },
+                )
+            )
         for rule, error in cycle.broken.items():
             report.events.append(Event(now, "rule", f"{rule} fails: {error}"))
         from console.incidents.loop import engine_events  # paging alerts -> incidents, timelines
+
         report.events += engine_events(self.store, now)
         report.seconds = time.perf_counter() - started
         return report
@@ -191,5 +224,11 @@ class Engine:
         if previous == state:
             return []
         health = "DEGRADED" if state[1] else "healthy"
-        return [Event(now, "serving", f"{collector.name} serves version {state[0]} ({health})",
-                      {"version": state[0], "degraded": state[1]})]
+        return [
+            Event(
+                now,
+                "serving",
+                f"{collector.name} serves version {state[0]} ({health})",
+                {"version": state[0], "degraded": state[1]},
+            )
+        ]

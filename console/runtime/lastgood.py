@@ -15,16 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
-from console.core.private import write_private
-from console.rules.model import Computed, Rule, load_rule_file
-from console.core.secrets import mask_urls
 from console.config.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
 from console.config.yamlmarks import WORKSPACE_LIMITS, Problem, read_text
+from console.core.private import write_private
+from console.core.secrets import mask_urls
+from console.rules.model import Computed, Rule, load_rule_file
 
 T = TypeVar("T")
 
@@ -32,10 +33,11 @@ META_GROUP = "oncall-meta"
 CONFIG_INVALID = "OncallConfigInvalid"
 RULE_FAILING = "OncallRuleFailing"
 STATE_DIR = ".oncall"
-POINTER = "workspace.json"      # in the state directory: where the last good workspace is kept
+POINTER = "workspace.json"  # in the state directory: where the last good workspace is kept
 
 
 # -- the store's record ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Kept:
@@ -61,13 +63,15 @@ class LastGood:
     def _all(self) -> dict[str, Kept]:
         if self._kept is None:
             self._kept = {}
-            if self.store is None:      # no store yet: nothing was ever kept
+            if self.store is None:  # no store yet: nothing was ever kept
                 return self._kept
-            tables = self.store.query("SELECT count(*) FROM information_schema.tables "
-                                      "WHERE table_name = 'config_files'")[1][0][0]
-            if tables:      # a snapshot of an older store has none yet
+            tables = self.store.query(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'config_files'"
+            )[1][0][0]
+            if tables:  # a snapshot of an older store has none yet
                 for path, text, sha, loaded_at, kind in self.store.query(
-                        "SELECT path, text, sha256, loaded_at, kind FROM config_files")[1]:
+                    "SELECT path, text, sha256, loaded_at, kind FROM config_files"
+                )[1]:
                     self._kept[path] = Kept(text, sha, loaded_at, kind)
         return self._kept
 
@@ -90,12 +94,16 @@ class LastGood:
             return
         text = mask_urls(text)
         with self.store.transaction() as cur:
-            cur.execute("INSERT OR REPLACE INTO config_files (path, kind, sha256, text, loaded_at) "
-                        "VALUES (?, ?, ?, ?, ?)", [str(path), kind, sha, text, now])
+            cur.execute(
+                "INSERT OR REPLACE INTO config_files (path, kind, sha256, text, loaded_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [str(path), kind, sha, text, now],
+            )
         self._all()[str(path)] = Kept(text, sha, now, kind)
 
 
 # -- what failed -----------------------------------------------------------------------
+
 
 @dataclass
 class FileProblem:
@@ -115,16 +123,30 @@ class FileProblem:
     def lines(self, root: str | Path | None = None) -> list[str]:
         """One line per problem: `file:line: what — what is in force` (files relative to
         `root` when given)."""
-        return [f"{problem.relative_to(root)} — {self.in_force}" for problem in self.problems
-                or [Problem(self.file, None, "does not load")]]
+        return [
+            f"{problem.relative_to(root)} — {self.in_force}"
+            for problem in self.problems or [Problem(self.file, None, "does not load")]
+        ]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "kind": self.kind, "problems": [str(p) for p in self.problems],
-                "last_good_at": self.last_good_at, "in_force": self.in_force}
+        return {
+            "file": self.file,
+            "kind": self.kind,
+            "problems": [str(p) for p in self.problems],
+            "last_good_at": self.last_good_at,
+            "in_force": self.in_force,
+        }
 
 
-def _load_one(kept: LastGood, path: Path, kind: str, parse: Callable[[str], T], now: datetime,
-              problems: list[FileProblem], status: dict[str, str]) -> T | None:
+def _load_one(
+    kept: LastGood,
+    path: Path,
+    kind: str,
+    parse: Callable[[str], T],
+    now: datetime,
+    problems: list[FileProblem],
+    status: dict[str, str],
+) -> T | None:
     """Load `path` with `parse(text)` (which raises _Failed); on failure its last good version."""
     try:
         try:
@@ -139,9 +161,8 @@ def _load_one(kept: LastGood, path: Path, kind: str, parse: Callable[[str], T], 
             try:
                 fallback = parse(last.text)
             except _Failed:
-                last = None     # no longer loads (e.g. an older oncall's format)
-        problems.append(FileProblem(str(path), kind, failed.problems,
-                                    last.loaded_at if last else None))
+                last = None  # no longer loads (e.g. an older oncall's format)
+        problems.append(FileProblem(str(path), kind, failed.problems, last.loaded_at if last else None))
         status[str(path)] = "last-good" if last else "failed"
         return fallback
     kept.keep(path, kind, text, now)
@@ -157,20 +178,21 @@ class _Failed(Exception):
 
 # -- the whole configuration -----------------------------------------------------------
 
+
 @dataclass
 class Config:
     """What is in force: the workspace's rules, SLOs and playbooks, and what failed to load."""
 
     workspace: Workspace
-    rules: list[Rule] = field(default_factory=list)          # from rule files
+    rules: list[Rule] = field(default_factory=list)  # from rule files
     inhibit_rules: list[Any] = field(default_factory=list)
     slos: list[Any] = field(default_factory=list)
     slo_files: dict[str, str] = field(default_factory=dict)  # SLO name -> file
     playbooks: dict[str, Any] = field(default_factory=dict)
     problems: list[FileProblem] = field(default_factory=list)
-    status: dict[str, str] = field(default_factory=dict)     # file -> current | last-good | failed
+    status: dict[str, str] = field(default_factory=dict)  # file -> current | last-good | failed
     signature: tuple[Any, ...] = ()
-    rule_keys: set[str] = field(default_factory=set)         # of all_rules(), once it ran
+    rule_keys: set[str] = field(default_factory=set)  # of all_rules(), once it ran
 
     def lines(self, root: str | Path | None = None) -> list[str]:
         """Every problem, one line each (the banner, `oncall check`, stderr of commands)."""
@@ -180,8 +202,7 @@ class Config:
         """Rule files' rules, the rules the workspace implies, and the meta-alerts."""
         from console.rules.model import generated_rules
 
-        rules = (self.rules + generated_rules(self.workspace, self.slos, self.slo_files)
-                 + meta_rules(self))
+        rules = self.rules + generated_rules(self.workspace, self.slos, self.slo_files) + meta_rules(self)
         self.rule_keys = {rule.key for rule in rules}
         return rules
 
@@ -205,30 +226,55 @@ def meta_rules(config: Config) -> list[Rule]:
     failing_key = f"{META_GROUP}/{RULE_FAILING}"
 
     def invalid(store: Any, now: datetime) -> dict[str, list[tuple[dict[str, str], float]]]:
-        return {invalid_key: [({"file": p.file, "kind": p.kind,
-                                "in_force": "last_good" if p.last_good_at else "none"}, 1.0)
-                              for p in config.problems]}
+        return {
+            invalid_key: [
+                ({"file": p.file, "kind": p.kind, "in_force": "last_good" if p.last_good_at else "none"}, 1.0)
+                for p in config.problems
+            ]
+        }
 
     def failing(store: Any, now: datetime) -> dict[str, list[tuple[dict[str, str], float]]]:
-        rows = store.query("SELECT rule, source FROM rule_state WHERE health = 'error' "
-                           "AND rule <> ? ORDER BY rule", [failing_key])[1]
-        return {failing_key: [({"rule": rule, "rule_source": source}, 1.0)
-                              for rule, source in rows if rule in config.rule_keys]}
+        rows = store.query(
+            "SELECT rule, source FROM rule_state WHERE health = 'error' AND rule <> ? ORDER BY rule",
+            [failing_key],
+        )[1]
+        return {
+            failing_key: [
+                ({"rule": rule, "rule_source": source}, 1.0)
+                for rule, source in rows
+                if rule in config.rule_keys
+            ]
+        }
 
     path = str(config.workspace.path)
     return [
-        Rule(CONFIG_INVALID, Computed("config-invalid", invalid), group=META_GROUP,
-             labels={"severity": "ticket"}, source="oncall", file=path,
-             annotations={"summary": "{{ labels.file }} does not load; "
-                                     "{% if labels.in_force == 'last_good' %}its last good version "
-                                     "is still in force{% else %}nothing from it is in force"
-                                     "{% endif %}",
-                          "description": "Run `oncall check` for the file:line and what to do."}),
-        Rule(RULE_FAILING, Computed("rule-failing", failing), group=META_GROUP,
-             labels={"severity": "ticket"}, source="oncall", file=path,
-             annotations={"summary": "rule {{ labels.rule }} fails to evaluate; its alerts keep "
-                                     "their state",
-                          "description": "Run `oncall rules` for the error."}),
+        Rule(
+            CONFIG_INVALID,
+            Computed("config-invalid", invalid),
+            group=META_GROUP,
+            labels={"severity": "ticket"},
+            source="oncall",
+            file=path,
+            annotations={
+                "summary": "{{ labels.file }} does not load; "
+                "{% if labels.in_force == 'last_good' %}its last good version "
+                "is still in force{% else %}nothing from it is in force"
+                "{% endif %}",
+                "description": "Run `oncall check` for the file:line and what to do.",
+            },
+        ),
+        Rule(
+            RULE_FAILING,
+            Computed("rule-failing", failing),
+            group=META_GROUP,
+            labels={"severity": "ticket"},
+            source="oncall",
+            file=path,
+            annotations={
+                "summary": "rule {{ labels.rule }} fails to evaluate; its alerts keep their state",
+                "description": "Run `oncall rules` for the error.",
+            },
+        ),
     ]
 
 
@@ -251,12 +297,12 @@ def config_changed(config: Config) -> bool:
 
 def config_paths(workspace: Workspace) -> list[Path]:
     """Every file whose change means loading the configuration again."""
-    from console.playbooks.runner import playbook_files
-
     import glob
 
+    from console.playbooks.runner import playbook_files
+
     named = set(workspace.rule_files) | set(workspace.slo_files)
-    for pattern in list(workspace.config.rules) + list(workspace.config.slos):   # a file added
+    for pattern in list(workspace.config.rules) + list(workspace.config.slos):  # a file added
         named |= {Path(m).resolve() for m in glob.glob(str(workspace.root / pattern))}
     return list(workspace.files) + sorted(named) + playbook_files(workspace.playbook_dirs)
 
@@ -271,9 +317,12 @@ def reload_workspace(current: Workspace, store: Any) -> Workspace:
             return current
         kept = LastGood(store).get(current.path)
         failing = error.problems[0].file if error.problems else current.path
-        return replace(current, last_good=FileProblem(str(failing or current.path), "workspace",
-                                                      error.problems,
-                                                      kept.loaded_at if kept else None))
+        return replace(
+            current,
+            last_good=FileProblem(
+                str(failing or current.path), "workspace", error.problems, kept.loaded_at if kept else None
+            ),
+        )
 
 
 def load_config(workspace: Workspace, store: Any, now: datetime) -> Config:
@@ -294,14 +343,15 @@ def load_config(workspace: Workspace, store: Any, now: datetime) -> Config:
         _write_pointer(workspace, store)
 
     def rules(text: str, path: Path) -> Any:
-        loaded = load_rule_file(path, text=text, check_sql=False)   # SQL fails at evaluation
+        loaded = load_rule_file(path, text=text, check_sql=False)  # SQL fails at evaluation
         if loaded.failed:
             raise _Failed(loaded.problems)
         return loaded
 
     for path in workspace.rule_files:
-        loaded = _load_one(kept, path, "rules", lambda t, p=path: rules(t, p), now,
-                           config.problems, config.status)
+        loaded = _load_one(
+            kept, path, "rules", lambda t, p=path: rules(t, p), now, config.problems, config.status
+        )
         if loaded is not None:
             config.rules += loaded.rules
             config.inhibit_rules += loaded.inhibit_rules
@@ -313,13 +363,22 @@ def load_config(workspace: Workspace, store: Any, now: datetime) -> Config:
             raise _Failed(exc.problems) from None
         twice = [s for s in found if s.name in config.slo_files]
         if twice:
-            raise _Failed([Problem(path, None, f"SLO {s.name!r} is also defined in "
-                                   f"{config.slo_files[s.name]}; rename one") for s in twice])
+            raise _Failed(
+                [
+                    Problem(
+                        path,
+                        None,
+                        f"SLO {s.name!r} is also defined in {config.slo_files[s.name]}; rename one",
+                    )
+                    for s in twice
+                ]
+            )
         return found
 
     for path in workspace.slo_files:
-        found = _load_one(kept, path, "slos", lambda t, p=path: slos(t, p), now,
-                          config.problems, config.status)
+        found = _load_one(
+            kept, path, "slos", lambda t, p=path: slos(t, p), now, config.problems, config.status
+        )
         for slo in found or []:
             config.slos.append(slo)
             config.slo_files[slo.name] = str(path)
@@ -327,10 +386,9 @@ def load_config(workspace: Workspace, store: Any, now: datetime) -> Config:
     return config
 
 
-def _load_playbooks(workspace: Workspace, kept: LastGood, now: datetime,
-                    config: Config) -> dict[str, Any]:
-    from console.screens.incident import library_dirs
+def _load_playbooks(workspace: Workspace, kept: LastGood, now: datetime, config: Config) -> dict[str, Any]:
     from console.playbooks.runner import PlaybookError, load_playbook, playbook_files
+    from console.screens.incident import library_dirs
 
     def parse(text: str, path: Path) -> Any:
         try:
@@ -340,20 +398,34 @@ def _load_playbooks(workspace: Workspace, kept: LastGood, now: datetime,
 
     library: dict[str, Any] = {}
     for path in playbook_files(library_dirs(workspace)):
-        playbook = _load_one(kept, path, "playbooks", lambda t, p=path: parse(t, p), now,
-                             config.problems, config.status)
+        playbook = _load_one(
+            kept, path, "playbooks", lambda t, p=path: parse(t, p), now, config.problems, config.status
+        )
         if playbook is None:
             continue
         if playbook.id in library:
-            config.problems.append(FileProblem(str(path), "playbooks", [Problem(
-                path, 1, f"playbook id {playbook.id!r} is also used by "
-                         f"{library[playbook.id].file}; rename one", "id")]))
+            config.problems.append(
+                FileProblem(
+                    str(path),
+                    "playbooks",
+                    [
+                        Problem(
+                            path,
+                            1,
+                            f"playbook id {playbook.id!r} is also used by "
+                            f"{library[playbook.id].file}; rename one",
+                            "id",
+                        )
+                    ],
+                )
+            )
             continue
         library[playbook.id] = playbook
     return library
 
 
 # -- the workspace file itself -----------------------------------------------------------
+
 
 def state_dir(workspace_path: Path) -> Path:
     """The workspace's state directory (0700): logs and where its last good version is kept."""
@@ -371,7 +443,7 @@ def _write_pointer(workspace: Workspace, store: Any) -> None:
             return
         write_private(pointer, text)
     except OSError:
-        pass    # a read-only directory: the last good workspace is then only in the store
+        pass  # a read-only directory: the last good workspace is then only in the store
 
 
 def open_workspace(explicit: str | os.PathLike[str] | None = None) -> Workspace:
@@ -394,7 +466,7 @@ def _last_good_workspace(path: Path, error: WorkspaceError) -> Workspace | None:
     try:
         store_path = Path(json.loads(pointer.read_text(encoding="utf-8"))["store"])
     except (OSError, ValueError, KeyError, TypeError):
-        return None         # never loaded (or no pointer): the error stands
+        return None  # never loaded (or no pointer): the error stands
     if not store_path.is_file():
         return None
     try:

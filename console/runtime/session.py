@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
-from console.store import Store, StoreLocked
 from console.config.workspace import Workspace
+from console.store import Store, StoreLocked
 
 Clock = Callable[[], datetime]
 
@@ -22,8 +23,15 @@ Clock = Callable[[], datetime]
 class Session:
     """Everything a screen may ask for, safe to call from worker threads."""
 
-    def __init__(self, workspace: Workspace, *, clock: Clock, store: Store | None = None,
-                 run_engine: bool = True, listen: bool = True) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        clock: Clock,
+        store: Store | None = None,
+        run_engine: bool = True,
+        listen: bool = True,
+    ) -> None:
         self.workspace = workspace
         self.clock = clock
         self.holder: StoreLocked | None = None
@@ -43,7 +51,7 @@ class Session:
         self._ahead: dict[str, Future[Any]] = {}
         self.read_ahead_failures: list[tuple[str, BaseException]] = []
         self.control: Any = None
-        self.control_problem: str | None = None    # why this console does not listen
+        self.control_problem: str | None = None  # why this console does not listen
         self.runs_engine = self.owner and run_engine
         if self.owner and listen:
             self._listen()
@@ -55,8 +63,7 @@ class Session:
         try:
             self.control = ControlServer(self.workspace.store_path, self._run_forwarded).start()
         except ControlError as exc:
-            self.control_problem = (f"{exc}; commands from other terminals cannot run in "
-                                    "this console")
+            self.control_problem = f"{exc}; commands from other terminals cannot run in this console"
 
     def _run_forwarded(self, argv: list[str], caller: Any) -> int:
         """A forwarded command, run on our store and clock as the client's OS account."""
@@ -98,7 +105,7 @@ class Session:
         def run() -> None:
             try:
                 future.set_result(read(self))
-            except BaseException as exc:   # handed to whoever takes the result
+            except BaseException as exc:  # handed to whoever takes the result
                 future.set_exception(exc)
 
         self._ahead[name] = future
@@ -113,7 +120,7 @@ class Session:
             return None
         try:
             return future.result()
-        except Exception as exc:   # kept, and reported by whoever shows the session
+        except Exception as exc:  # kept, and reported by whoever shows the session
             self.read_ahead_failures.append((name, exc))
             return None
 
@@ -144,7 +151,7 @@ class Session:
                     freeze_startup_objects()
                     return events
                 events = self.engine.tick(self.clock()).events
-                self.workspace = self.engine.workspace   # loaded again when its files changed
+                self.workspace = self.engine.workspace  # loaded again when its files changed
                 return events
             if self.holder is not None:
                 fresh = Store.open_read(self.workspace.store_path)
@@ -179,23 +186,29 @@ class Session:
         from console.registry import open_registry, pick_registry
 
         config = pick_registry(self.workspace, name)
-        return config, open_registry(config, store=self.store, clock=self.clock,
-                                     workspace=self.workspace)
+        return config, open_registry(config, store=self.store, clock=self.clock, workspace=self.workspace)
 
     def action_env(self, registry_name: str | None = None) -> Any:
         from console.actions import ActionEnv
 
         config, registry = self.registry(registry_name)
-        rows = self.store.query("SELECT id FROM incidents WHERE status NOT IN ('resolved', 'closed') "
-                                "ORDER BY created_at DESC LIMIT 1")[1]
-        return ActionEnv(store=self.store, registry=registry, actor=self.actor, clock=self.clock,
-                         allow_actions=self.workspace.allow_actions and self.owner,
-                         protected_models=list(config.protected_models),
-                         incident_id=int(rows[0][0]) if rows else None,
-                         workspace_path=str(self.workspace.path))
+        rows = self.store.query(
+            "SELECT id FROM incidents WHERE status NOT IN ('resolved', 'closed') "
+            "ORDER BY created_at DESC LIMIT 1"
+        )[1]
+        return ActionEnv(
+            store=self.store,
+            registry=registry,
+            actor=self.actor,
+            clock=self.clock,
+            allow_actions=self.workspace.allow_actions and self.owner,
+            protected_models=list(config.protected_models),
+            incident_id=int(rows[0][0]) if rows else None,
+            workspace_path=str(self.workspace.path),
+        )
 
     def close(self) -> None:
-        for future in self._ahead.values():   # a read still running must not lose its store
+        for future in self._ahead.values():  # a read still running must not lose its store
             future.exception()
         if self.control is not None:
             self.control.stop()
@@ -211,4 +224,4 @@ def freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
-    gc.enable()     # `oncall console` starts with collection off
+    gc.enable()  # `oncall console` starts with collection off

@@ -28,8 +28,12 @@ def incident_rows(store: Any, now: datetime) -> list[IncidentRow]:
     """Open incidents first (newest first), then the rest."""
     found = incidents.list_incidents(store)
     found.sort(key=lambda i: (not i.is_open,))
-    return [IncidentRow(i.id, i.severity or "—", i.status, i.commander or "—",
-                        incidents.format_span(i.age(now)), i.title) for i in found]
+    return [
+        IncidentRow(
+            i.id, i.severity or "—", i.status, i.commander or "—", incidents.format_span(i.age(now)), i.title
+        )
+        for i in found
+    ]
 
 
 def library_dirs(workspace: Any) -> list[Path]:
@@ -58,8 +62,9 @@ def matched_playbooks(library: dict[str, Any], incident: incidents.Incident) -> 
 
 def latest_run(store: Any, incident_id: int) -> int | None:
     """The incident's newest playbook run (finished or not)."""
-    rows = store.query("SELECT id FROM playbook_runs WHERE incident_id = ? ORDER BY id DESC LIMIT 1",
-                       [incident_id])[1]
+    rows = store.query(
+        "SELECT id FROM playbook_runs WHERE incident_id = ? ORDER BY id DESC LIMIT 1", [incident_id]
+    )[1]
     return int(rows[0][0]) if rows else None
 
 
@@ -70,7 +75,7 @@ class StepState:
     id: str
     kind: str
     title: str
-    state: str                       # current, pending, or the last outcome (passed, failed, …)
+    state: str  # current, pending, or the last outcome (passed, failed, …)
 
 
 def step_states(runner: Any) -> list[StepState]:
@@ -105,14 +110,23 @@ class IncidentPage:
     run_id: int | None = None
     run_status: str | None = None
     steps: list[StepState] = field(default_factory=list)
-    preview: Any = None              # runbooks.Preview of the current step
-    last: dict[str, Any] | None = None   # the newest history entry (its output is shown)
-    what: Any = None                 # suspects.WhatChanged
+    preview: Any = None  # runbooks.Preview of the current step
+    last: dict[str, Any] | None = None  # the newest history entry (its output is shown)
+    what: Any = None  # suspects.WhatChanged
     problem: str | None = None
 
 
-def load_page(store: Any, slos: list[Any], incident_id: int, now: datetime, runner: Any = None,
-              playbook: Any = None, *, with_what: bool = True, workspace: Any = None) -> IncidentPage:
+def load_page(
+    store: Any,
+    slos: list[Any],
+    incident_id: int,
+    now: datetime,
+    runner: Any = None,
+    playbook: Any = None,
+    *,
+    with_what: bool = True,
+    workspace: Any = None,
+) -> IncidentPage:
     """One incident's page: header data, timeline, run state and the preview, what changed (and drift)."""
     incident = incidents.get_incident(store, incident_id)
     page = IncidentPage(incident, now, incidents.timeline(store, incident_id))
@@ -128,10 +142,13 @@ def load_page(store: Any, slos: list[Any], incident_id: int, now: datetime, runn
                 page.problem = str(exc)
     elif playbook is not None:
         page.playbook_id, page.playbook_title = playbook.id, playbook.title
-        page.steps = [StepState(s.id, s.kind, s.id if "{{" in (s.title or "{{") else s.title,
-                                "pending") for s in playbook.steps]
+        page.steps = [
+            StepState(s.id, s.kind, s.id if "{{" in (s.title or "{{") else s.title, "pending")
+            for s in playbook.steps
+        ]
     if with_what:
         from console.incidents.suspects import what_changed
+
         try:
             page.what = what_changed(store, slos, incident, now, workspace=workspace)
         except Exception as exc:  # noqa: BLE001 - the panel says why; the rest still shows

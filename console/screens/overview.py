@@ -17,14 +17,26 @@ from console.store.notes import notes_text
 from console.store.refused import refused_text
 
 HOUR, SIX_HOURS = timedelta(hours=1), timedelta(hours=6)
-_READ_ONLY_STARTS = ("select", "with", "describe", "show", "explain", "from", "summarize",
-                     "values", "table", "(")
+_READ_ONLY_STARTS = (
+    "select",
+    "with",
+    "describe",
+    "show",
+    "explain",
+    "from",
+    "summarize",
+    "values",
+    "table",
+    "(",
+)
 
 
 def is_read_only_sql(sql: str) -> bool:
     """Whether a statement reads only (the store is opened read-only too, where it can be)."""
     words = sql.strip().split(None, 1)
-    return bool(words) and words[0].lower().startswith(_READ_ONLY_STARTS) and ";" not in sql.strip().rstrip(";")
+    return (
+        bool(words) and words[0].lower().startswith(_READ_ONLY_STARTS) and ";" not in sql.strip().rstrip(";")
+    )
 
 
 def run_read_only_sql(store: Any, sql: str) -> tuple[list[str], list[tuple]]:
@@ -48,6 +60,7 @@ def run_read_only_sql(store: Any, sql: str) -> tuple[list[str], list[tuple]]:
 
 # -- SLO board -------------------------------------------------------------------------
 
+
 @dataclass
 class SLORow:
     name: str
@@ -70,12 +83,20 @@ def slo_board(store: Any, slos: list[Any], now: datetime) -> list[SLORow]:
 
     rows = []
     for status in slo_status(store, slos, now):
-        rows.append(SLORow(
-            name=status.slo.name, service=status.slo.service, objective=status.slo.objective,
-            sli=status.sli, budget_remaining=status.budget_remaining,
-            burn_1h=status.windows[HOUR].burn, burn_6h=status.windows[SIX_HOURS].burn,
-            time_to_exhaustion=status.time_to_exhaustion, state=status.state,
-            group=dict(status.group)))
+        rows.append(
+            SLORow(
+                name=status.slo.name,
+                service=status.slo.service,
+                objective=status.slo.objective,
+                sli=status.sli,
+                budget_remaining=status.budget_remaining,
+                burn_1h=status.windows[HOUR].burn,
+                burn_6h=status.windows[SIX_HOURS].burn,
+                time_to_exhaustion=status.time_to_exhaustion,
+                state=status.state,
+                group=dict(status.group),
+            )
+        )
     return rows
 
 
@@ -101,11 +122,13 @@ def fmt_age(delta: timedelta | None) -> str:
     seconds = int(delta.total_seconds())
     if seconds < 60:
         return f"{seconds}s"
-    return format_duration(timedelta(seconds=seconds - seconds % 60 if seconds < 86400
-                                     else seconds - seconds % 3600))
+    return format_duration(
+        timedelta(seconds=seconds - seconds % 60 if seconds < 86400 else seconds - seconds % 3600)
+    )
 
 
 # -- alerts ------------------------------------------------------------------------------
+
 
 @dataclass
 class AlertRow:
@@ -134,15 +157,31 @@ def alert_rows(store: Any, *, states: tuple[str, ...] | None = None, limit: int 
     if states:
         where = f"WHERE state IN ({', '.join('?' for _ in states)})"
         params = list(states)
-    rows = store.query(f"""
+    rows = store.query(
+        f"""
         SELECT fingerprint, name, state, coalesce(active_since, resolved_at), labels, annotations,
                value, source, coalesce(silenced_by, '[]'), coalesce(inhibited_by, '[]')
         FROM alerts {where}
         ORDER BY {_STATE_ORDER}, coalesce(active_since, resolved_at) DESC NULLS LAST, name
         LIMIT {int(limit)}
-    """, params)[1]
-    return [AlertRow(r[0], r[1], r[2], r[3], json.loads(r[4] or "{}"), json.loads(r[5] or "{}"),
-                     r[6], r[7], r[8] not in ("[]", ""), r[9] not in ("[]", "")) for r in rows]
+    """,
+        params,
+    )[1]
+    return [
+        AlertRow(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            json.loads(r[4] or "{}"),
+            json.loads(r[5] or "{}"),
+            r[6],
+            r[7],
+            r[8] not in ("[]", ""),
+            r[9] not in ("[]", ""),
+        )
+        for r in rows
+    ]
 
 
 @dataclass
@@ -154,38 +193,53 @@ class AlertDetail:
     changes: list[tuple[Any, ...]]
 
 
-def alert_detail(store: Any, fingerprint: str, *, logs_around: timedelta = timedelta(minutes=15),
-                 changes_before: timedelta = timedelta(days=2)) -> AlertDetail | None:
+def alert_detail(
+    store: Any,
+    fingerprint: str,
+    *,
+    logs_around: timedelta = timedelta(minutes=15),
+    changes_before: timedelta = timedelta(days=2),
+) -> AlertDetail | None:
     """An alert with its state history, values, the logs around its start, the changes before it."""
     rows = [a for a in alert_rows(store) if a.fingerprint == fingerprint]
     if not rows:
         return None
     alert = rows[0]
-    history = store.query("""
+    history = store.query(
+        """
         SELECT ts, coalesce(from_state, ''), to_state, value FROM alert_history
-        WHERE fingerprint = ? ORDER BY ts""", [fingerprint])[1]
+        WHERE fingerprint = ? ORDER BY ts""",
+        [fingerprint],
+    )[1]
     values = [(r[0], r[3]) for r in history if r[3] is not None]
     start = alert.since or (history[0][0] if history else None)
     logs: list[tuple[Any, ...]] = []
     changes: list[tuple[Any, ...]] = []
     if start is not None:
         service = alert.labels.get("service")
-        logs = logs_window(store, LogFilter(service=service, since=start - logs_around,
-                                            until=start + logs_around), limit=200, newest_first=False)
-        changes = store.query("""
+        logs = logs_window(
+            store,
+            LogFilter(service=service, since=start - logs_around, until=start + logs_around),
+            limit=200,
+            newest_first=False,
+        )
+        changes = store.query(
+            """
             SELECT ts, kind, model, version, actor, detail FROM changes
             WHERE ts <= ? AND ts >= ? ORDER BY ts DESC LIMIT 50""",
-                              [start, start - changes_before])[1]
+            [start, start - changes_before],
+        )[1]
     return AlertDetail(alert, history, values, logs, changes)
 
 
 # -- logs ----------------------------------------------------------------------------------
 
+
 @dataclass
 class LogFilter:
     service: str | None = None
     level: str | None = None
-    text: str | None = None        # substring, or /regex/
+    text: str | None = None  # substring, or /regex/
     since: datetime | None = None
     until: datetime | None = None
 
@@ -200,7 +254,7 @@ class LogFilter:
         if self.text:
             if len(self.text) > 2 and self.text.startswith("/") and self.text.endswith("/"):
                 pattern = self.text[1:-1]
-                re.compile(pattern)   # a bad pattern is the user's error, said before SQL runs
+                re.compile(pattern)  # a bad pattern is the user's error, said before SQL runs
                 clauses.append("regexp_matches(left(message, 4096), ?)")
                 params.append(pattern)
             else:
@@ -218,15 +272,19 @@ class LogFilter:
 LOG_COLUMNS = ("time", "level", "service", "message")
 
 
-def logs_window(store: Any, filters: LogFilter, *, offset: int = 0, limit: int = 100,
-                newest_first: bool = True) -> list[tuple[Any, ...]]:
+def logs_window(
+    store: Any, filters: LogFilter, *, offset: int = 0, limit: int = 100, newest_first: bool = True
+) -> list[tuple[Any, ...]]:
     """One window of log lines: only the rows on screen are fetched."""
     where, params = filters.where()
     order = "DESC" if newest_first else "ASC"
-    return store.query(f"""
+    return store.query(
+        f"""
         SELECT ts, level, service, message FROM logs WHERE {where}
         ORDER BY ts {order}, line_offset {order} LIMIT {int(limit)} OFFSET {int(offset)}
-    """, params)[1]
+    """,
+        params,
+    )[1]
 
 
 def logs_count(store: Any, filters: LogFilter) -> int:
@@ -236,21 +294,30 @@ def logs_count(store: Any, filters: LogFilter) -> int:
 
 # -- metrics -----------------------------------------------------------------------------
 
+
 @dataclass
 class MetricSeries:
     labels: dict[str, str]
     points: list[tuple[datetime, float]]
 
 
-def metric_series(store: Any, selector_text: str, start: datetime, end: datetime,
-                  *, max_series: int = 20, max_points: int = 240) -> list[MetricSeries]:
+def metric_series(
+    store: Any,
+    selector_text: str,
+    start: datetime,
+    end: datetime,
+    *,
+    max_series: int = 20,
+    max_points: int = 240,
+) -> list[MetricSeries]:
     """The selector's series between start and end, averaged into at most `max_points` buckets."""
     from console.store.selectors import parse_selector, where_sql
 
     selector = parse_selector(selector_text)
     span = max((end - start).total_seconds(), 1)
     bucket_s = max(1, int(span // max_points))
-    rows = store.query(f"""
+    rows = store.query(
+        f"""
         WITH sel AS (SELECT id, name, labels FROM series WHERE {where_sql(selector)}
                      ORDER BY name, labels LIMIT {int(max_series)})
         SELECT sel.name, sel.labels,
@@ -258,7 +325,9 @@ def metric_series(store: Any, selector_text: str, start: datetime, end: datetime
         FROM samples x JOIN sel ON sel.id = x.series_id
         WHERE x.ts BETWEEN ? AND ?
         GROUP BY ALL ORDER BY 1, 2, 3
-    """, [start, start, end])[1]
+    """,
+        [start, start, end],
+    )[1]
     out: dict[tuple[str, str], MetricSeries] = {}
     for name, labels, t, value in rows:
         key = (name, labels)
@@ -273,13 +342,14 @@ def metric_series(store: Any, selector_text: str, start: datetime, end: datetime
 COLLECTOR_COLUMNS = ("collector", "health", "last success", "rows", "last error or note")
 
 
-def overview(store: Any, slos: list[Any], now: datetime, *, with_slos: bool = True
-             ) -> dict[str, Any]:
+def overview(store: Any, slos: list[Any], now: datetime, *, with_slos: bool = True) -> dict[str, Any]:
     """What the Overview shows; without the SLO board (its costly part) when `with_slos` is off."""
-    return {"slos": slo_board(store, slos, now) if with_slos else None,
-            "alerts": alert_rows(store, states=("firing", "pending"), limit=100),
-            "incidents": open_incidents(store),
-            "collectors": collector_rows(store)}
+    return {
+        "slos": slo_board(store, slos, now) if with_slos else None,
+        "alerts": alert_rows(store, states=("firing", "pending"), limit=100),
+        "incidents": open_incidents(store),
+        "collectors": collector_rows(store),
+    }
 
 
 def session_overview(session: Any) -> dict[str, Any]:
@@ -291,12 +361,18 @@ def collector_rows(store: Any) -> list[tuple[Any, ...]]:
     rows = store.query("""
         SELECT name, healthy, last_success, rows_ingested, last_error, notes, refused
         FROM collector_state WHERE name NOT LIKE 'import:%' ORDER BY name""")[1]
-    from console.core.secrets import redact    # an error stored before errors were redacted
+    from console.core.secrets import redact  # an error stored before errors were redacted
 
-    return [(n, "up" if ok else "DOWN", ts, count,
-             "; ".join(filter(None, [notes_text(notes) if ok else redact(err or ""),
-                                     refused_text(refused)])))
-            for n, ok, ts, count, err, notes, refused in rows]
+    return [
+        (
+            n,
+            "up" if ok else "DOWN",
+            ts,
+            count,
+            "; ".join(filter(None, [notes_text(notes) if ok else redact(err or ""), refused_text(refused)])),
+        )
+        for n, ok, ts, count, err, notes, refused in rows
+    ]
 
 
 def open_incidents(store: Any) -> list[tuple[Any, ...]]:

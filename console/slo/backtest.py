@@ -13,17 +13,31 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from console.slo.status import (LOOKBACK, SLO, WINDOWS, AlertCondition, _good_based, _group_labels,
-                         _increases_sql, _ms, _selection_rows, slo_alert_conditions)
+from console.slo.status import (
+    LOOKBACK,
+    SLO,
+    WINDOWS,
+    AlertCondition,
+    _good_based,
+    _group_labels,
+    _increases_sql,
+    _ms,
+    _selection_rows,
+    slo_alert_conditions,
+)
 
 
 def _selection(cur: Any, slos: list[SLO]) -> pa.Table:
     """Which series feed which SLO's numerator and denominator: (slo, role, series_id, grp)."""
     rows = _selection_rows(cur, slos)
-    return pa.table({"slo": pa.array([r["slo"] for r in rows], pa.int64()),
-                     "role": pa.array([r["role"] for r in rows], pa.string()),
-                     "series_id": pa.array([r["series_id"] for r in rows], pa.int64()),
-                     "grp": pa.array([r["grp"] for r in rows], pa.string())})
+    return pa.table(
+        {
+            "slo": pa.array([r["slo"] for r in rows], pa.int64()),
+            "role": pa.array([r["role"] for r in rows], pa.string()),
+            "series_id": pa.array([r["series_id"] for r in rows], pa.int64()),
+            "grp": pa.array([r["grp"] for r in rows], pa.string()),
+        }
+    )
 
 
 @dataclass
@@ -32,10 +46,10 @@ class Backtest:
 
     slo: SLO
     group: dict[str, str]
-    times: np.ndarray                      # grid, epoch ms
-    error_ratio: dict[timedelta, np.ndarray]   # NaN where no value
-    status: dict[timedelta, np.ndarray]    # 0 ok, 1 no data, 2 no traffic, 3 low traffic
-    held: dict[str, np.ndarray]            # condition name -> bool per grid point
+    times: np.ndarray  # grid, epoch ms
+    error_ratio: dict[timedelta, np.ndarray]  # NaN where no value
+    status: dict[timedelta, np.ndarray]  # 0 ok, 1 no data, 2 no traffic, 3 low traffic
+    held: dict[str, np.ndarray]  # condition name -> bool per grid point
     conditions: list[AlertCondition]
 
     STATUS = ("ok", "no data", "no traffic", "low traffic")
@@ -61,19 +75,21 @@ def _runs(times: np.ndarray, mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(times[s]), int(times[e])) for s, e in zip(starts, ends)]
 
 
-def backtest(store: Any, slos: list[SLO], start: datetime, end: datetime,
-             step: timedelta) -> list[Backtest]:
+def backtest(store: Any, slos: list[SLO], start: datetime, end: datetime, step: timedelta) -> list[Backtest]:
     """Every SLO group over the grid start, start+step, …, end (inclusive)."""
     if not slos:
         return []
     if step.total_seconds() <= 0:
         raise ValueError("step must be positive")
     longest = max(WINDOWS)
-    sql = _increases_sql() + """
+    sql = (
+        _increases_sql()
+        + """
         SELECT sel.slo, sel.role, sel.grp, i.t, sum(i.inc) AS inc, count(*) AS n
         FROM inc i JOIN sel ON sel.series_id = i.series_id
         GROUP BY ALL ORDER BY sel.slo, sel.grp, sel.role, i.t
     """
+    )
     cur = store.cursor()
     try:
         cur.register("_slo_sel", _selection(cur, slos))
@@ -86,16 +102,24 @@ def backtest(store: Any, slos: list[SLO], start: datetime, end: datetime,
     results: list[Backtest] = []
     if len(table):
         slo_col, role_col, grp_col = cols["slo"], cols["role"], cols["grp"]
-        boundaries = np.flatnonzero((slo_col[1:] != slo_col[:-1]) | (role_col[1:] != role_col[:-1])
-                                    | (grp_col[1:] != grp_col[:-1])) + 1
+        boundaries = (
+            np.flatnonzero(
+                (slo_col[1:] != slo_col[:-1])
+                | (role_col[1:] != role_col[:-1])
+                | (grp_col[1:] != grp_col[:-1])
+            )
+            + 1
+        )
         starts = np.concatenate(([0], boundaries))
         stops = np.concatenate((boundaries, [len(table)]))
         parts: dict[tuple[int, str], dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         for a, b in zip(starts, stops):
             t = cols["t"][a:b].astype(np.int64)
             parts.setdefault((int(slo_col[a]), str(grp_col[a])), {})[str(role_col[a])] = (
-                t, np.cumsum(cols["inc"][a:b].astype(np.float64)),
-                np.cumsum(cols["n"][a:b].astype(np.int64)))
+                t,
+                np.cumsum(cols["inc"][a:b].astype(np.float64)),
+                np.cumsum(cols["n"][a:b].astype(np.int64)),
+            )
         for (slo_index, grp), roles in parts.items():
             if "den" in roles:
                 results.append(_backtest_group(slos[slo_index], _group_labels(grp), times, roles))
@@ -108,8 +132,9 @@ def backtest(store: Any, slos: list[SLO], start: datetime, end: datetime,
     return results
 
 
-def _at(series: tuple[np.ndarray, np.ndarray, np.ndarray] | None, query: np.ndarray
-        ) -> tuple[np.ndarray, np.ndarray]:
+def _at(
+    series: tuple[np.ndarray, np.ndarray, np.ndarray] | None, query: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative increase and sample count at each query time (last sample at or before it)."""
     if series is None:
         return np.zeros(len(query)), np.zeros(len(query), dtype=np.int64)
@@ -119,8 +144,12 @@ def _at(series: tuple[np.ndarray, np.ndarray, np.ndarray] | None, query: np.ndar
     return (np.where(idx >= 0, cum[safe], 0.0), np.where(idx >= 0, count[safe], 0))
 
 
-def _backtest_group(slo: SLO, group: dict[str, str], times: np.ndarray,
-                    roles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Backtest:
+def _backtest_group(
+    slo: SLO,
+    group: dict[str, str],
+    times: np.ndarray,
+    roles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> Backtest:
     good_based = _good_based(slo)
     num_now, _ = _at(roles.get("num"), times)
     den_now, n_now = _at(roles.get("den"), times)
@@ -146,6 +175,7 @@ def _backtest_group(slo: SLO, group: dict[str, str], times: np.ndarray,
     held = {}
     for cond in conditions:
         with np.errstate(invalid="ignore"):
-            held[cond.name] = ((ratios[cond.long_window] > cond.threshold)
-                               & (ratios[cond.short_window] > cond.threshold))
+            held[cond.name] = (ratios[cond.long_window] > cond.threshold) & (
+                ratios[cond.short_window] > cond.threshold
+            )
     return Backtest(slo, group, times, ratios, statuses, held, conditions)

@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from console.store.selectors import SelectorError, parse_selector
 from console.config.yamlmarks import Problem, load_marked_all, plain
+from console.store.selectors import SelectorError, parse_selector
 
 # `sum [by (...)] ( rate|increase ( SELECTOR [RANGE] ) ) [by (...)]`, or a bare selector.
 _SUM = re.compile(r"^\s*sum\s*(?:by\s*\(([^)]*)\))?\s*\((.*)\)\s*(?:by\s*\(([^)]*)\))?\s*$", re.S)
@@ -46,8 +46,9 @@ def _name(*parts: str) -> str:
     return _NAME_BAD.sub("-", joined).strip("-._:") or "slo"
 
 
-def _ratio(good: str | None, bad: str | None, total: str, where: str,
-           notes: list[str]) -> dict[str, Any] | None:
+def _ratio(
+    good: str | None, bad: str | None, total: str, where: str, notes: list[str]
+) -> dict[str, Any] | None:
     try:
         total_sel, total_by = counter_query(total)
         chosen = good if good is not None else bad
@@ -64,9 +65,10 @@ def _ratio(good: str | None, bad: str | None, total: str, where: str,
     return ratio
 
 
-def _sloth_slo(service: str, labels: dict, slo: dict, where: str, notes: list[str],
-               camel: bool) -> dict[str, Any] | None:
-    key = (lambda snake, cam: cam if camel else snake)
+def _sloth_slo(
+    service: str, labels: dict, slo: dict, where: str, notes: list[str], camel: bool
+) -> dict[str, Any] | None:
+    key = lambda snake, cam: cam if camel else snake
     name = _name(service, str(slo.get("name", "")))
     out: dict[str, Any] = {"name": name, "service": service, "objective": slo.get("objective")}
     if labels or slo.get("labels"):
@@ -77,24 +79,31 @@ def _sloth_slo(service: str, labels: dict, slo: dict, where: str, notes: list[st
     events = sli.get("events")
     if events is None:
         kinds = ", ".join(k for k in sli if k != "events") or "none"
-        notes.append(f"{where}: SLI kind {kinds} (only `events` error/total queries convert); "
-                     "SLO skipped")
+        notes.append(f"{where}: SLI kind {kinds} (only `events` error/total queries convert); SLO skipped")
         return None
-    ratio = _ratio(None, events.get(key("error_query", "errorQuery")),
-                   events.get(key("total_query", "totalQuery"), ""), where, notes)
+    ratio = _ratio(
+        None,
+        events.get(key("error_query", "errorQuery")),
+        events.get(key("total_query", "totalQuery"), ""),
+        where,
+        notes,
+    )
     if ratio is None:
         return None
     out["sli"] = {"ratio": ratio}
     alerting = slo.get("alerting") or {}
     converted: dict[str, Any] = {}
     if alerting.get("name"):
-        notes.append(f"{where}: alerting.name {alerting['name']!r} (oncall names conditions "
-                     "<slo>:<severity>:<window>)")
+        notes.append(
+            f"{where}: alerting.name {alerting['name']!r} (oncall names conditions <slo>:<severity>:<window>)"
+        )
     for field in ("labels", "annotations"):
         if alerting.get(field):
             converted[field] = {k: str(v) for k, v in alerting[field].items()}
-    for theirs, ours in ((key("page_alert", "pageAlert"), "page"),
-                         (key("ticket_alert", "ticketAlert"), "ticket")):
+    for theirs, ours in (
+        (key("page_alert", "pageAlert"), "page"),
+        (key("ticket_alert", "ticketAlert"), "ticket"),
+    ):
         alert = alerting.get(theirs) or {}
         setting: dict[str, Any] = {}
         if alert.get("disable"):
@@ -117,8 +126,9 @@ def _from_sloth(doc: dict, where: str, notes: list[str], camel: bool) -> list[di
     labels = {k: str(v) for k, v in (spec.get("labels") or {}).items()}
     out = []
     for index, slo in enumerate(spec.get("slos") or []):
-        converted = _sloth_slo(service, labels, slo, f"{where} slos[{index}] "
-                               f"({slo.get('name', '?')})", notes, camel)
+        converted = _sloth_slo(
+            service, labels, slo, f"{where} slos[{index}] ({slo.get('name', '?')})", notes, camel
+        )
         if converted is not None:
             out.append(converted)
     return out
@@ -131,8 +141,7 @@ def _prometheus_query(part: dict | None) -> str | None:
     return (source.get("spec") or {}).get("query")
 
 
-def _openslo_slo(doc: dict, slis: dict[str, dict], where: str,
-                 notes: list[str]) -> dict[str, Any] | None:
+def _openslo_slo(doc: dict, slis: dict[str, dict], where: str, notes: list[str]) -> dict[str, Any] | None:
     meta, spec = doc.get("metadata") or {}, doc.get("spec") or {}
     name = _name(str(meta.get("name", "")))
     where = f"{where} ({name})"
@@ -140,20 +149,19 @@ def _openslo_slo(doc: dict, slis: dict[str, dict], where: str,
     if indicator is None and spec.get("indicatorRef"):
         indicator = slis.get(spec["indicatorRef"])
         if indicator is None:
-            notes.append(f"{where}: indicatorRef {spec['indicatorRef']!r} is not in this file; "
-                         "SLO skipped")
+            notes.append(f"{where}: indicatorRef {spec['indicatorRef']!r} is not in this file; SLO skipped")
             return None
     sli_spec = (indicator or {}).get("spec") or {}
     ratio_metric = sli_spec.get("ratioMetric")
     if ratio_metric is None:
-        notes.append(f"{where}: only ratioMetric indicators convert "
-                     f"(got {', '.join(sli_spec) or 'none'}); SLO skipped")
+        notes.append(
+            f"{where}: only ratioMetric indicators convert (got {', '.join(sli_spec) or 'none'}); SLO skipped"
+        )
         return None
     good, bad = _prometheus_query(ratio_metric.get("good")), _prometheus_query(ratio_metric.get("bad"))
     total = _prometheus_query(ratio_metric.get("total"))
     if total is None or (good is None and bad is None):
-        notes.append(f"{where}: ratioMetric needs Prometheus good or bad and total queries; "
-                     "SLO skipped")
+        notes.append(f"{where}: ratioMetric needs Prometheus good or bad and total queries; SLO skipped")
         return None
     if ratio_metric.get("counter") is False:
         notes.append(f"{where}: ratioMetric.counter is false (gauges); treated as counters")
@@ -173,29 +181,36 @@ def _openslo_slo(doc: dict, slis: dict[str, dict], where: str,
         notes.append(f"{where}: objectives[0] has no target; SLO skipped")
         return None
     for extra in objectives[1:]:
-        notes.append(f"{where}: objective {extra.get('displayName') or extra} (one objective per "
-                     "SLO; define another SLO for it)")
+        notes.append(
+            f"{where}: objective {extra.get('displayName') or extra} (one objective per "
+            "SLO; define another SLO for it)"
+        )
     for key in ("op", "value"):
         if key in first:
             notes.append(f"{where}: objectives[0].{key} (threshold objectives do not convert)")
-    out: dict[str, Any] = {"name": name, "service": str(spec.get("service", "")),
-                           "objective": round(objective, 10)}
+    out: dict[str, Any] = {
+        "name": name,
+        "service": str(spec.get("service", "")),
+        "objective": round(objective, 10),
+    }
     if meta.get("labels"):
-        out["labels"] = {k: ",".join(map(str, v)) if isinstance(v, list) else str(v)
-                         for k, v in meta["labels"].items()}
+        out["labels"] = {
+            k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in meta["labels"].items()
+        }
     if spec.get("description"):
         out["description"] = spec["description"]
     windows = spec.get("timeWindow") or []
     if windows:
         window = windows[0]
         if window.get("isRolling") is False or window.get("calendar"):
-            notes.append(f"{where}: calendar-aligned time window (oncall windows roll); "
-                         f"used a rolling {window.get('duration')}")
+            notes.append(
+                f"{where}: calendar-aligned time window (oncall windows roll); "
+                f"used a rolling {window.get('duration')}"
+            )
         if window.get("duration"):
             out["window"] = str(window["duration"])
     if spec.get("budgetingMethod", "Occurrences") != "Occurrences":
-        notes.append(f"{where}: budgetingMethod {spec['budgetingMethod']} (oncall counts "
-                     "occurrences)")
+        notes.append(f"{where}: budgetingMethod {spec['budgetingMethod']} (oncall counts occurrences)")
     if spec.get("alertPolicies"):
         notes.append(f"{where}: alertPolicies (oncall uses multiwindow burn-rate alerts)")
     out["sli"] = {"ratio": ratio}
@@ -206,8 +221,11 @@ def convert_documents(docs: list[Any], origin: str) -> tuple[list[dict[str, Any]
     """Sloth or OpenSLO documents into oncall SLO mappings, and notes on what was dropped."""
     notes: list[str] = []
     slos: list[dict[str, Any]] = []
-    slis = {str((d.get("metadata") or {}).get("name")): d for d in docs
-            if isinstance(d, dict) and d.get("kind") == "SLI"}
+    slis = {
+        str((d.get("metadata") or {}).get("name")): d
+        for d in docs
+        if isinstance(d, dict) and d.get("kind") == "SLI"
+    }
     for index, doc in enumerate(docs):
         where = f"{origin} document {index + 1}"
         if not isinstance(doc, dict):
@@ -240,8 +258,9 @@ def _validated(slos: list[dict[str, Any]], origin: str, notes: list[str]) -> lis
             SLO.model_validate(slo)
         except ValidationError as exc:
             first = exc.errors()[0]
-            notes.append(f"{origin} {slo.get('name')}: {'.'.join(map(str, first['loc']))}: "
-                         f"{first['msg']}; SLO skipped")
+            notes.append(
+                f"{origin} {slo.get('name')}: {'.'.join(map(str, first['loc']))}: {first['msg']}; SLO skipped"
+            )
             continue
         kept.append(slo)
     return kept

@@ -10,24 +10,31 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Iterable
+from typing import Annotated, Any
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from console.config.durations import format_duration, parse_duration
-from console.store.selectors import matches, parse_selector
-from console.slo.sums import cache_key, single_pass_sums, window_sums
 from console.config.yamlmarks import Problem, load_marked, locate
+from console.slo.sums import cache_key, single_pass_sums, window_sums
+from console.store.selectors import matches, parse_selector
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 # The windows every SLO is computed over, shortest first.
-WINDOWS: tuple[timedelta, ...] = tuple(parse_duration(w) for w in
-                                       ("5m", "30m", "1h", "2h", "6h", "1d", "3d"))
+WINDOWS: tuple[timedelta, ...] = tuple(parse_duration(w) for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d"))
 # Sloth's google-30d alert windows: (severity, long, short, share of the budget spent).
 ALERT_WINDOWS: tuple[tuple[str, timedelta, timedelta, float], ...] = (
     ("page", timedelta(hours=1), timedelta(minutes=5), 0.02),
@@ -53,7 +60,7 @@ class RatioSLI(_Strict):
     by: list[str] = []
 
     @model_validator(mode="after")
-    def _one_of(self) -> "RatioSLI":
+    def _one_of(self) -> RatioSLI:
         if (self.good is None) == (self.bad is None):
             raise ValueError("give exactly one of good or bad")
         for text in (self.good, self.bad, self.total):
@@ -70,7 +77,7 @@ class LatencySLI(_Strict):
     by: list[str] = []
 
     @model_validator(mode="after")
-    def _valid(self) -> "LatencySLI":
+    def _valid(self) -> LatencySLI:
         parse_selector(self.buckets)
         if not math.isfinite(self.threshold):
             raise ValueError("threshold must be a finite bucket bound (an `le` value)")
@@ -82,7 +89,7 @@ class SLISpec(_Strict):
     latency: LatencySLI | None = None
 
     @model_validator(mode="after")
-    def _one_of(self) -> "SLISpec":
+    def _one_of(self) -> SLISpec:
         if (self.ratio is None) == (self.latency is None):
             raise ValueError("give exactly one of ratio or latency")
         return self
@@ -158,8 +165,9 @@ def load_slo_file(path: str | Path, text: str | None = None) -> list[SLO]:
     except Problem as problem:
         raise SLOFileError([problem]) from None
     if not isinstance(data, dict) or "slos" not in data:
-        raise SLOFileError([Problem(path, getattr(data, "line", 1),
-                                    "an SLO file is a mapping with a `slos:` list")])
+        raise SLOFileError(
+            [Problem(path, getattr(data, "line", 1), "an SLO file is a mapping with a `slos:` list")]
+        )
     try:
         slos = SLOFile.model_validate(data).slos
     except ValidationError as exc:
@@ -181,8 +189,14 @@ def load_slo_file(path: str | Path, text: str | None = None) -> list[SLO]:
             problems.append(Problem(file, line, f"two SLOs are named {slo.name!r}", "name"))
         seen[slo.name] = index
         if slo.window < max(WINDOWS):
-            problems.append(Problem(file, line, f"window {format_duration(slo.window)} is shorter "
-                                    "than the longest alert window (3d)", "window"))
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    f"window {format_duration(slo.window)} is shorter than the longest alert window (3d)",
+                    "window",
+                )
+            )
     if problems:
         raise SLOFileError(problems)
     return slos
@@ -236,11 +250,17 @@ class AlertCondition:
     annotations: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"slo": self.slo, "name": self.name, "severity": self.severity,
-                "long_window": format_duration(self.long_window),
-                "short_window": format_duration(self.short_window),
-                "factor": self.factor, "threshold": self.threshold,
-                "labels": self.labels, "annotations": self.annotations}
+        return {
+            "slo": self.slo,
+            "name": self.name,
+            "severity": self.severity,
+            "long_window": format_duration(self.long_window),
+            "short_window": format_duration(self.short_window),
+            "factor": self.factor,
+            "threshold": self.threshold,
+            "labels": self.labels,
+            "annotations": self.annotations,
+        }
 
 
 def burn_factor(period: timedelta, long_window: timedelta, budget_share: float) -> float:
@@ -262,20 +282,38 @@ def _alert_conditions(slo: SLO) -> list[AlertCondition]:
         if not setting.enabled:
             continue
         factor = burn_factor(slo.window, long_window, share)
-        labels = {**slo.labels, **slo.alerting.labels, **setting.labels,
-                  "slo": slo.name, "severity": severity,
-                  "window": f"{format_duration(long_window)}/{format_duration(short_window)}"}
+        labels = {
+            **slo.labels,
+            **slo.alerting.labels,
+            **setting.labels,
+            "slo": slo.name,
+            "severity": severity,
+            "window": f"{format_duration(long_window)}/{format_duration(short_window)}",
+        }
         if slo.service:
             labels.setdefault("service", slo.service)
-        annotations = {"summary": f"{slo.name}: burning the error budget {factor:g}x too fast "
-                                  f"over {format_duration(long_window)} and "
-                                  f"{format_duration(short_window)}",
-                       **slo.alerting.annotations, **setting.annotations}
+        annotations = {
+            "summary": f"{slo.name}: burning the error budget {factor:g}x too fast "
+            f"over {format_duration(long_window)} and "
+            f"{format_duration(short_window)}",
+            **slo.alerting.annotations,
+            **setting.annotations,
+        }
         if slo.description:
             annotations.setdefault("description", slo.description)
-        conditions.append(AlertCondition(
-            slo.name, f"{slo.name}:{severity}:{format_duration(long_window)}", severity,
-            long_window, short_window, factor, factor * slo.budget, labels, annotations))
+        conditions.append(
+            AlertCondition(
+                slo.name,
+                f"{slo.name}:{severity}:{format_duration(long_window)}",
+                severity,
+                long_window,
+                short_window,
+                factor,
+                factor * slo.budget,
+                labels,
+                annotations,
+            )
+        )
     return conditions
 
 
@@ -297,8 +335,10 @@ def _series_filters(slo: SLO) -> list[tuple[str, Any, float | None]]:
 def _parse_series_filters(slo: SLO) -> list[tuple[str, Any, float | None]]:
     if slo.sli.ratio is not None:
         ratio = slo.sli.ratio
-        return [("num", parse_selector(ratio.good or ratio.bad or ""), None),
-                ("den", parse_selector(ratio.total), None)]
+        return [
+            ("num", parse_selector(ratio.good or ratio.bad or ""), None),
+            ("den", parse_selector(ratio.total), None),
+        ]
     latency = slo.sli.latency
     assert latency is not None
     buckets = parse_selector(latency.buckets)
@@ -312,8 +352,7 @@ def _le(labels: dict[str, str]) -> float | None:
         return None
 
 
-def _selection_rows(cur: Any, slos: list[SLO], memo_key: str | None = None
-                    ) -> list[dict[str, Any]]:
+def _selection_rows(cur: Any, slos: list[SLO], memo_key: str | None = None) -> list[dict[str, Any]]:
     """Which series feed which SLO's numerator and denominator: (slo, role, series_id, grp).
 
     With `memo_key` (the store's identity) each SLO keeps its answer while the store's series
@@ -323,16 +362,16 @@ def _selection_rows(cur: Any, slos: list[SLO], memo_key: str | None = None
         return _select(cur, list(enumerate(slos)))
     count, top = cur.execute("SELECT count(*), max(id) FROM series").fetchone()
     state = (memo_key, count, top)
-    stale = [(index, slo) for index, slo in enumerate(slos)
-             if slo._memo.get("selection", (None,))[0] != state]
+    stale = [
+        (index, slo) for index, slo in enumerate(slos) if slo._memo.get("selection", (None,))[0] != state
+    ]
     if stale:
         fresh: dict[int, list[dict[str, Any]]] = {index: [] for index, _ in stale}
         for row in _select(cur, stale):
             fresh[row["slo"]].append(row)
         for index, slo in stale:
             slo._memo["selection"] = (state, [{**row, "slo": None} for row in fresh[index]])
-    return [{**row, "slo": index} for index, slo in enumerate(slos)
-            for row in slo._memo["selection"][1]]
+    return [{**row, "slo": index} for index, slo in enumerate(slos) for row in slo._memo["selection"][1]]
 
 
 def _select(cur: Any, slos: list[tuple[int, SLO]]) -> list[dict[str, Any]]:
@@ -341,25 +380,37 @@ def _select(cur: Any, slos: list[tuple[int, SLO]]) -> list[dict[str, Any]]:
     if None in names:
         rows = cur.execute("SELECT id, name, labels FROM series").fetchall()
     else:
-        rows = cur.execute("SELECT id, name, labels FROM series WHERE list_contains(?, name)",
-                           [sorted(names)]).fetchall()
+        rows = cur.execute(
+            "SELECT id, name, labels FROM series WHERE list_contains(?, name)", [sorted(names)]
+        ).fetchall()
     by_name: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for series_id, name, labels in rows:
         by_name.setdefault(name, []).append((series_id, json.loads(labels)))
     out: list[dict[str, Any]] = []
     for index, slo, parts in filters:
         for role, selector, bound in parts:
-            pool = ([(selector.name, item) for item in by_name.get(selector.name, [])]
-                    if selector.name is not None
-                    else [(name, item) for name, items in by_name.items() for item in items])
+            pool = (
+                [(selector.name, item) for item in by_name.get(selector.name, [])]
+                if selector.name is not None
+                else [(name, item) for name, items in by_name.items() for item in items]
+            )
             for name, (series_id, labels) in pool:
                 if not matches(selector, name, labels):
                     continue
                 if bound is not None and _le(labels) != bound:
                     continue
-                out.append({"slo": index, "role": role, "series_id": series_id,
-                            "grp": json.dumps({k: labels.get(k, "") for k in sorted(set(slo.by))},
-                                              separators=(",", ":"), ensure_ascii=False)})
+                out.append(
+                    {
+                        "slo": index,
+                        "role": role,
+                        "series_id": series_id,
+                        "grp": json.dumps(
+                            {k: labels.get(k, "") for k in sorted(set(slo.by))},
+                            separators=(",", ":"),
+                            ensure_ascii=False,
+                        ),
+                    }
+                )
     return out
 
 
@@ -402,7 +453,7 @@ class WindowValue:
     errors: float
     error_ratio: float | None
     burn: float | None
-    status: str          # ok, no data, no traffic, low traffic
+    status: str  # ok, no data, no traffic, low traffic
 
 
 def _window_value(slo: SLO, window: timedelta, num: float, den: float, samples: int) -> WindowValue:
@@ -476,14 +527,27 @@ def _conditions_held(slo: SLO, windows: dict[timedelta, WindowValue]) -> list[tu
     for cond in slo_alert_conditions(slo):
         long_ratio = windows[cond.long_window].error_ratio
         short_ratio = windows[cond.short_window].error_ratio
-        held.append((cond, long_ratio is not None and short_ratio is not None
-                     and long_ratio > cond.threshold and short_ratio > cond.threshold))
+        held.append(
+            (
+                cond,
+                long_ratio is not None
+                and short_ratio is not None
+                and long_ratio > cond.threshold
+                and short_ratio > cond.threshold,
+            )
+        )
     return held
 
 
-def slo_status(store: Any, slos: list[SLO], now: datetime, *,
-               with_period: bool = True, cache: bool = True, rollups: bool = True
-               ) -> list[SLOStatus]:
+def slo_status(
+    store: Any,
+    slos: list[SLO],
+    now: datetime,
+    *,
+    with_period: bool = True,
+    cache: bool = True,
+    rollups: bool = True,
+) -> list[SLOStatus]:
     """Every SLO group's status at `now`.
 
     Without `with_period` only the alert windows (up to 3d) are read: the SLO-window
@@ -502,8 +566,11 @@ def slo_status(store: Any, slos: list[SLO], now: datetime, *,
     try:
         selection = _selection_rows(cur, slos, cache_key(store) if cache else None)
         ids = [row["series_id"] for row in selection]
-        sums = (window_sums(store, ids, now, spans, LOOKBACK, memory=cache) if rollups
-                else single_pass_sums(cur, ids, now, spans, LOOKBACK))
+        sums = (
+            window_sums(store, ids, now, spans, LOOKBACK, memory=cache)
+            if rollups
+            else single_pass_sums(cur, ids, now, spans, LOOKBACK)
+        )
     finally:
         cur.close()
     totals: dict[tuple[int, str, str], list[float]] = {}
@@ -528,38 +595,53 @@ def slo_status(store: Any, slos: list[SLO], now: datetime, *,
 
         def value(window: timedelta) -> WindowValue:
             k = spans.index(window)
-            return _window_value(slo, window, float((num[2 * k] if num else 0) or 0),
-                                 float(den[2 * k] or 0), int(den[2 * k + 1] or 0))
+            return _window_value(
+                slo,
+                window,
+                float((num[2 * k] if num else 0) or 0),
+                float(den[2 * k] or 0),
+                int(den[2 * k + 1] or 0),
+            )
 
         windows = {w: value(w) for w in WINDOWS}
-        period = (value(slo.window) if with_period
-                  else WindowValue(slo.window, 0.0, 0.0, None, None, "not computed"))
-        result.append(SLOStatus(slo, _group_labels(grp), now, period, windows,
-                                _conditions_held(slo, windows)))
+        period = (
+            value(slo.window)
+            if with_period
+            else WindowValue(slo.window, 0.0, 0.0, None, None, "not computed")
+        )
+        result.append(
+            SLOStatus(slo, _group_labels(grp), now, period, windows, _conditions_held(slo, windows))
+        )
     present = {s.slo.name for s in result}
     for slo in slos:
         if slo.name not in present:
             empty = {w: WindowValue(w, 0.0, 0.0, None, None, "no data") for w in WINDOWS}
-            result.append(SLOStatus(slo, {}, now, WindowValue(slo.window, 0.0, 0.0, None, None,
-                                                              "no data"),
-                                    empty, _conditions_held(slo, empty)))
+            result.append(
+                SLOStatus(
+                    slo,
+                    {},
+                    now,
+                    WindowValue(slo.window, 0.0, 0.0, None, None, "no data"),
+                    empty,
+                    _conditions_held(slo, empty),
+                )
+            )
     order = {s.name: i for i, s in enumerate(slos)}
     result.sort(key=lambda s: (order[s.slo.name], sorted(s.group.items())))
     return result
 
 
-def evaluate_alert_conditions(store: Any, slos: list[SLO], now: datetime
-                              ) -> list[tuple[AlertCondition, dict[str, str], bool, float | None]]:
+def evaluate_alert_conditions(
+    store: Any, slos: list[SLO], now: datetime
+) -> list[tuple[AlertCondition, dict[str, str], bool, float | None]]:
     """For the alert engine: (condition, labels incl. the group's, holds at now, long-window burn)."""
     out = []
     for status in slo_status(store, slos, now, with_period=False):
         for cond, held in status.conditions:
-            out.append((cond, {**cond.labels, **status.group}, held,
-                        status.windows[cond.long_window].burn))
+            out.append((cond, {**cond.labels, **status.group}, held, status.windows[cond.long_window].burn))
     return out
 
 
 def ms_to_datetime(ms: int) -> datetime:
     """A backtest grid time (epoch ms) as a naive UTC datetime."""
     return datetime(1970, 1, 1) + timedelta(milliseconds=int(ms))
-

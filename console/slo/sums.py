@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_right
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from itertools import accumulate
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 _MAX_CACHED_SERIES = 200_000
 
-BlockKey = tuple[int, int]          # (start ms, length ms)
+BlockKey = tuple[int, int]  # (start ms, length ms)
 
 
 class Block(NamedTuple):
@@ -38,8 +39,8 @@ class Block(NamedTuple):
     first_value: float
     last_ts: int
     last_value: float
-    inner: float            # increases of the block's samples after its first
-    ts_sum: int             # sum of the samples' epoch µs: checks a kept block against the store
+    inner: float  # increases of the block's samples after its first
+    ts_sum: int  # sum of the samples' epoch µs: checks a kept block against the store
 
 
 EMPTY = Block(0, 0, 0.0, 0, 0.0, 0.0, 0)
@@ -72,8 +73,7 @@ def _merge(keys: Sequence[BlockKey]) -> list[tuple[int, int]]:
 
 def _range_sql(keys: Sequence[BlockKey]) -> str:
     """Blocks as a condition on `ts` (so DuckDB can skip row groups)."""
-    return " OR ".join(f"(ts >= {_literal(a)} AND ts < {_literal(b)})"
-                       for a, b in _merge(keys)) or "false"
+    return " OR ".join(f"(ts >= {_literal(a)} AND ts < {_literal(b)})" for a, b in _merge(keys)) or "false"
 
 
 def _partition(lo_ms: int, now_ms: int, starts: Sequence[int]) -> tuple[list[BlockKey], set[BlockKey]]:
@@ -98,8 +98,10 @@ def _partition(lo_ms: int, now_ms: int, starts: Sequence[int]) -> tuple[list[Blo
 
 def _block_sql(hour_days: Sequence[int], column: str = "t") -> str:
     """SQL for the start (ms) of the block a sample at `column` (epoch ms) falls in."""
-    return (f"CASE WHEN {column} // {DAY_MS} IN ({_id_list(hour_days) or 'NULL'}) "
-            f"THEN {column} // {HOUR_MS} * {HOUR_MS} ELSE {column} // {DAY_MS} * {DAY_MS} END")
+    return (
+        f"CASE WHEN {column} // {DAY_MS} IN ({_id_list(hour_days) or 'NULL'}) "
+        f"THEN {column} // {HOUR_MS} * {HOUR_MS} ELSE {column} // {DAY_MS} * {DAY_MS} END"
+    )
 
 
 def cache_key(store: Any) -> str:
@@ -107,9 +109,15 @@ def cache_key(store: Any) -> str:
     return str(getattr(store, "snapshot_of", None) or store.path)
 
 
-def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
-                windows: Sequence[timedelta], lookback: timedelta, *, memory: bool = True
-                ) -> dict[int, list[tuple[float, int]]]:
+def window_sums(
+    store: Any,
+    series_ids: Sequence[int],
+    now: datetime,
+    windows: Sequence[timedelta],
+    lookback: timedelta,
+    *,
+    memory: bool = True,
+) -> dict[int, list[tuple[float, int]]]:
     """Per series: (increase, samples) over each window (t > now − w, t ≤ now).
 
     Samples are read back to `max(windows) + lookback` before `now`; the first one read
@@ -134,7 +142,7 @@ def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
 
     cur = store.cursor()
     try:
-        cur.execute("BEGIN TRANSACTION")       # every read below sees the same samples
+        cur.execute("BEGIN TRANSACTION")  # every read below sees the same samples
         with _lock:
             known = {i: dict(_cache.get((store_key, i), {})) if memory else {} for i in ids}
         if any(b not in known[i] for i in ids for b in steady):
@@ -144,8 +152,7 @@ def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
             if sum(len(known[i]) for i in ids) * 2 < len(ids) * len(steady):
                 return single_pass_sums(cur, ids, now, windows, lookback)
         redo = {(i, b) for i in ids for b in steady if b not in known[i]}
-        read, parts = _read_blocks(cur, ids, sorted(raw | {b for _, b in redo}), raw,
-                                   lo_ms, now_ms, starts)
+        read, parts = _read_blocks(cur, ids, sorted(raw | {b for _, b in redo}), raw, lo_ms, now_ms, starts)
         for pair in redo:
             known[pair[0]][pair[1]] = read.get(pair, EMPTY)
         kept = {i: [b for b in steady if (i, b) not in redo] for i in ids}
@@ -155,8 +162,7 @@ def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
                 kept[i] = [] if since is None else [b for b in kept[i] if b[0] + b[1] > since]
         stale = _stale_blocks(cur, ids, lo_ms, now_ms, blocks, raw, read, known, kept)
         if stale:
-            again, _ = _read_blocks(cur, ids, sorted({b for _, b in stale}), set(),
-                                    lo_ms, now_ms, starts)
+            again, _ = _read_blocks(cur, ids, sorted({b for _, b in stale}), set(), lo_ms, now_ms, starts)
             for pair in stale:
                 known[pair[0]][pair[1]] = again.get(pair, EMPTY)
             redo |= stale
@@ -173,8 +179,7 @@ def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
     if memory:
         with _lock:
             for series_id in ids:
-                _cache[(store_key, series_id)] = {k: v for k, v in known[series_id].items()
-                                                  if k in keep}
+                _cache[(store_key, series_id)] = {k: v for k, v in known[series_id].items() if k in keep}
             while len(_cache) > _MAX_CACHED_SERIES:
                 _cache.pop(next(iter(_cache)))
 
@@ -184,10 +189,15 @@ def window_sums(store: Any, series_ids: Sequence[int], now: datetime,
     return out
 
 
-def _combine(blocks: list[BlockKey], raw: set[BlockKey], starts: list[int],
-             mine: dict[BlockKey, Block], read: dict[tuple[int, BlockKey], Block],
-             parts: dict[tuple[int, BlockKey], list[tuple[float, int]]], series_id: int
-             ) -> list[tuple[float, int]]:
+def _combine(
+    blocks: list[BlockKey],
+    raw: set[BlockKey],
+    starts: list[int],
+    mine: dict[BlockKey, Block],
+    read: dict[tuple[int, BlockKey], Block],
+    parts: dict[tuple[int, BlockKey], list[tuple[float, int]]],
+    series_id: int,
+) -> list[tuple[float, int]]:
     """One series' (increase, samples) per window from its blocks in time order.
 
     A block's link (its first sample's increase over the previous block's last) counts in
@@ -206,9 +216,13 @@ def _combine(blocks: list[BlockKey], raw: set[BlockKey], starts: list[int],
         if block.count == 0:
             continue
         firsts.append(block.first_ts)
-        links.append(0.0 if previous is None else
-                     block.first_value if block.first_value < previous.last_value
-                     else block.first_value - previous.last_value)
+        links.append(
+            0.0
+            if previous is None
+            else block.first_value
+            if block.first_value < previous.last_value
+            else block.first_value - previous.last_value
+        )
         split = parts.get((series_id, key))
         if split is None:
             block_starts.append(key[0])
@@ -244,11 +258,10 @@ def _load_rollups(cur: Any, ids: list[int], keys: list[BlockKey]) -> dict[tuple[
         FROM slo_rollups
         WHERE series_id IN ({_id_list(ids)})
           AND start_ms >= {min(keys)[0]} AND start_ms <= {max(keys)[0]}
-          AND (length_ms = {DAY_MS} OR start_ms // {DAY_MS} IN ({_id_list(hour_days) or 'NULL'}))
+          AND (length_ms = {DAY_MS} OR start_ms // {DAY_MS} IN ({_id_list(hour_days) or "NULL"}))
     """).fetchall()
     make = Block._make
-    return {(row[0], (row[1], row[2])): make(row[3:]) for row in rows
-            if (row[1], row[2]) in wanted}
+    return {(row[0], (row[1], row[2])): make(row[3:]) for row in rows if (row[1], row[2]) in wanted}
 
 
 def _save_rollups(store: Any, blocks: dict[tuple[int, BlockKey], Block]) -> None:
@@ -260,32 +273,48 @@ def _save_rollups(store: Any, blocks: dict[tuple[int, BlockKey], Block]) -> None
 
     pairs = sorted(blocks)
     values = [blocks[p] for p in pairs]
-    columns = [   # handed over as lists (no Arrow: building Arrow arrays imports pandas)
-        [p[0] for p in pairs], [p[1][0] for p in pairs], [p[1][1] for p in pairs],
-        [b.count for b in values], [b.first_ts for b in values],
-        [float(b.first_value) for b in values], [b.last_ts for b in values],
-        [float(b.last_value) for b in values], [float(b.inner) for b in values],
-        [b.ts_sum - b.count * p[1][0] * 1000 for p, b in zip(pairs, values)]]
+    columns = [  # handed over as lists (no Arrow: building Arrow arrays imports pandas)
+        [p[0] for p in pairs],
+        [p[1][0] for p in pairs],
+        [p[1][1] for p in pairs],
+        [b.count for b in values],
+        [b.first_ts for b in values],
+        [float(b.first_value) for b in values],
+        [b.last_ts for b in values],
+        [float(b.last_value) for b in values],
+        [float(b.inner) for b in values],
+        [b.ts_sum - b.count * p[1][0] * 1000 for p, b in zip(pairs, values)],
+    ]
     rows = """SELECT unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]),
                      unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::DOUBLE[]),
                      unnest(?::BIGINT[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]),
                      unnest(?::BIGINT[])"""
     try:
         with store.transaction() as cur:
-            cur.execute("""
+            cur.execute(
+                """
                 DELETE FROM slo_rollups
                 WHERE (series_id, start_ms, length_ms) IN
                       (SELECT unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]))
-            """, columns[:3])
+            """,
+                columns[:3],
+            )
             cur.execute(f"INSERT INTO slo_rollups {rows}", columns)
     except duckdb.Error:
         pass
 
 
-def _stale_blocks(cur: Any, ids: list[int], lo_ms: int, now_ms: int, blocks: list[BlockKey],
-                  raw: set[BlockKey], read: dict[tuple[int, BlockKey], Block],
-                  known: dict[int, dict[BlockKey, Block]], kept: dict[int, list[BlockKey]]
-                  ) -> set[tuple[int, BlockKey]]:
+def _stale_blocks(
+    cur: Any,
+    ids: list[int],
+    lo_ms: int,
+    now_ms: int,
+    blocks: list[BlockKey],
+    raw: set[BlockKey],
+    read: dict[tuple[int, BlockKey], Block],
+    known: dict[int, dict[BlockKey, Block]],
+    kept: dict[int, list[BlockKey]],
+) -> set[tuple[int, BlockKey]]:
     """Kept blocks that no longer match the store.
 
     One scan compares each series' sample count and sum of timestamps over (lo, now] with
@@ -338,10 +367,15 @@ def _stale_blocks(cur: Any, ids: list[int], lo_ms: int, now_ms: int, blocks: lis
     return stale
 
 
-def _read_blocks(cur: Any, ids: list[int], wanted: list[BlockKey], raw: set[BlockKey],
-                 lo_ms: int, now_ms: int, starts: list[int]
-                 ) -> tuple[dict[tuple[int, BlockKey], Block],
-                            dict[tuple[int, BlockKey], list[tuple[float, int]]]]:
+def _read_blocks(
+    cur: Any,
+    ids: list[int],
+    wanted: list[BlockKey],
+    raw: set[BlockKey],
+    lo_ms: int,
+    now_ms: int,
+    starts: list[int],
+) -> tuple[dict[tuple[int, BlockKey], Block], dict[tuple[int, BlockKey], list[tuple[float, int]]]]:
     """Summaries of the wanted blocks for every series, and per-window parts of the raw ones."""
     if not wanted:
         return {}, {}
@@ -372,17 +406,39 @@ def _read_blocks(cur: Any, ids: list[int], wanted: list[BlockKey], raw: set[Bloc
     hour_day_set = set(hour_days)
     merged: dict[tuple[int, BlockKey], list[Any]] = {}
     by_bucket: dict[tuple[int, BlockKey], dict[int, list[Any]]] = {}
-    for (series_id, start, bucket_no, count, first_ts, first_value, last_ts, last_value,
-         inner, ts_sum, lead_inc) in rows:
+    for (
+        series_id,
+        start,
+        bucket_no,
+        count,
+        first_ts,
+        first_value,
+        last_ts,
+        last_value,
+        inner,
+        ts_sum,
+        lead_inc,
+    ) in rows:
         length = HOUR_MS if int(start) // DAY_MS in hour_day_set else DAY_MS
         key = (int(series_id), (int(start), length))
-        by_bucket.setdefault(key, {})[int(bucket_no)] = [float(inner or 0.0), int(count),
-                                                         int(first_ts), float(lead_inc or 0.0)]
+        by_bucket.setdefault(key, {})[int(bucket_no)] = [
+            float(inner or 0.0),
+            int(count),
+            int(first_ts),
+            float(lead_inc or 0.0),
+        ]
         acc = merged.get(key)
         if acc is None:
-            merged[key] = [int(count), int(first_ts), float(first_value), int(last_ts),
-                           float(last_value), float(inner or 0.0), int(ts_sum),
-                           float(lead_inc or 0.0)]
+            merged[key] = [
+                int(count),
+                int(first_ts),
+                float(first_value),
+                int(last_ts),
+                float(last_value),
+                float(inner or 0.0),
+                int(ts_sum),
+                float(lead_inc or 0.0),
+            ]
             continue
         acc[0] += int(count)
         if first_ts < acc[1]:
@@ -392,7 +448,7 @@ def _read_blocks(cur: Any, ids: list[int], wanted: list[BlockKey], raw: set[Bloc
         acc[5] += float(inner or 0.0)
         acc[6] += int(ts_sum)
     for key, acc in merged.items():
-        acc[5] -= acc[7]                       # the block's own increases only
+        acc[5] -= acc[7]  # the block's own increases only
         for part in by_bucket[key].values():
             if part[2] == acc[1]:
                 part[0] -= acc[7]
@@ -403,8 +459,8 @@ def _read_blocks(cur: Any, ids: list[int], wanted: list[BlockKey], raw: set[Bloc
     for key, buckets in by_bucket.items():
         if key[1] not in raw:
             continue
-        inc = [0.0] * (len(ordered) + 2)           # per bucket, then summed from the top:
-        cnt = [0] * (len(ordered) + 2)             # window of rank r holds buckets above r
+        inc = [0.0] * (len(ordered) + 2)  # per bucket, then summed from the top:
+        cnt = [0] * (len(ordered) + 2)  # window of rank r holds buckets above r
         for bucket_no, part in buckets.items():
             inc[bucket_no] += part[0]
             cnt[bucket_no] += part[1]
@@ -421,9 +477,9 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def single_pass_sums(cur: Any, series_ids: Sequence[int], now: datetime,
-                     windows: Sequence[timedelta], lookback: timedelta
-                     ) -> dict[int, list[tuple[float, int]]]:
+def single_pass_sums(
+    cur: Any, series_ids: Sequence[int], now: datetime, windows: Sequence[timedelta], lookback: timedelta
+) -> dict[int, list[tuple[float, int]]]:
     """The same as `window_sums` in one pass over every sample, caching nothing.
 
     Cheaper than building the cache, so a one-shot command (`oncall slo`) uses it.
@@ -432,8 +488,11 @@ def single_pass_sums(cur: Any, series_ids: Sequence[int], now: datetime,
     if not ids:
         return {}
     lo = now - max(windows) - lookback
-    sums = ", ".join(f"sum(inc) FILTER (WHERE ts > {_literal(_ms(now - w))}), "
-                     f"count(*) FILTER (WHERE ts > {_literal(_ms(now - w))})" for w in windows)
+    sums = ", ".join(
+        f"sum(inc) FILTER (WHERE ts > {_literal(_ms(now - w))}), "
+        f"count(*) FILTER (WHERE ts > {_literal(_ms(now - w))})"
+        for w in windows
+    )
     rows = cur.execute(f"""
         SELECT series_id, {sums} FROM (
             SELECT series_id, ts, CASE WHEN prev IS NULL THEN 0.0 WHEN value < prev THEN value
@@ -447,6 +506,7 @@ def single_pass_sums(cur: Any, series_ids: Sequence[int], now: datetime,
     """).fetchall()
     out = {i: [(0.0, 0)] * len(windows) for i in ids}
     for series_id, *values in rows:
-        out[int(series_id)] = [(float(values[2 * k] or 0.0), int(values[2 * k + 1] or 0))
-                               for k in range(len(windows))]
+        out[int(series_id)] = [
+            (float(values[2 * k] or 0.0), int(values[2 * k + 1] or 0)) for k in range(len(windows))
+        ]
     return out

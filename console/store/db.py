@@ -7,18 +7,28 @@ import os
 import tempfile
 import threading
 from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 
 from console.core import cleanup
 from console.core.private import copy_private, private_dir, tighten, warn_if_shared_dir
-from console.store.files import (StoreError, StoreLocked, StoreMissing, StoreNeedsRepair,
-                                 connect, damaged_name, Finding, preflight, private_copy,
-                                 read_seq)
+from console.store.files import (
+    Finding,
+    StoreError,
+    StoreLocked,
+    StoreMissing,
+    StoreNeedsRepair,
+    connect,
+    damaged_name,
+    preflight,
+    private_copy,
+    read_seq,
+)
 from console.store.journal import _PENDING, Journal, journal_path, lost_entries, note_commit, wal_path
 from console.store.schema import MIGRATIONS, RETENTION_KINDS, SCHEMA_VERSION
 
@@ -33,8 +43,8 @@ class SampleWrites:
 
     def __init__(self) -> None:
         self.generation = 0
-        self.verified: dict[Any, int] = {}   # what a cache checked -> the generation it did
-        self._log: deque[tuple[int, int]] = deque(maxlen=self.KEPT)   # (generation, oldest ms)
+        self.verified: dict[Any, int] = {}  # what a cache checked -> the generation it did
+        self._log: deque[tuple[int, int]] = deque(maxlen=self.KEPT)  # (generation, oldest ms)
         self._lock = threading.Lock()
 
     def note(self, oldest_ms: int) -> None:
@@ -67,22 +77,29 @@ def _secure(path: Path) -> bool:
 class Store:
     """One DuckDB file.  Use `Store.open` (writer) or `Store.open_read` (reader)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool,
-                 snapshot_of: Path | None = None, holder: StoreLocked | None = None) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        *,
+        read_only: bool,
+        snapshot_of: Path | None = None,
+        holder: StoreLocked | None = None,
+    ) -> None:
         self.con = con
         self.path = path
         self.read_only = read_only
         self.snapshot_of = snapshot_of
         self.holder = holder
         self._lock = threading.RLock()
-        self._snapshot_key: int | None = None    # the cleanup of our snapshot's directory
+        self._snapshot_key: int | None = None  # the cleanup of our snapshot's directory
         self.journal = Journal(journal_path(snapshot_of or path))
-        self.unrecorded: list[dict[str, Any]] = []   # lost batches a reader saw, not yet recorded
+        self.unrecorded: list[dict[str, Any]] = []  # lost batches a reader saw, not yet recorded
 
     # -- opening -------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, repair: bool = True) -> "Store":
+    def open(cls, path: str | os.PathLike[str], *, repair: bool = True) -> Store:
         """Open read-write, creating and migrating the file; raise StoreLocked if held.
 
         A WAL that did not survive is kept aside and what was lost recorded (see
@@ -106,7 +123,7 @@ class Store:
             finding = Finding("wal unreadable", kept, error=str(exc))
             con = connect(path, read_only=False)
         if new:
-            os.chmod(path, 0o600)         # ours, whatever the umask of whoever called
+            os.chmod(path, 0o600)  # ours, whatever the umask of whoever called
         store = cls(con, path, read_only=False)
         if not repair and lost_entries(store.journal.entries(), store.commit_seq()):
             store.close()
@@ -121,18 +138,25 @@ class Store:
         from console.store.integrity import record_loss
 
         entries = self.journal.entries()
-        lost = finding.lost if finding is not None and finding.lost is not None else \
-            lost_entries(entries, self.commit_seq())
+        lost = (
+            finding.lost
+            if finding is not None and finding.lost is not None
+            else lost_entries(entries, self.commit_seq())
+        )
         if finding is None and not lost:
             return
         wal = wal_path(self.path)
         if finding is not None and finding.copied:
             self.con.execute("CHECKPOINT")
-            if wal.exists():          # DuckDB ignored it (garbage): our copy is the one kept
+            if wal.exists():  # DuckDB ignored it (garbage): our copy is the one kept
                 wal.unlink()
-        record_loss(self, finding.kind if finding else "wal missing", lost,
-                    wal_kept=finding.wal_kept if finding else None,
-                    error=finding.error if finding else None)
+        record_loss(
+            self,
+            finding.kind if finding else "wal missing",
+            lost,
+            wal_kept=finding.wal_kept if finding else None,
+            error=finding.error if finding else None,
+        )
         self.con.execute("CHECKPOINT")
         self.journal.rewrite([e for e in entries if e["seq"] <= self.commit_seq()])
 
@@ -142,7 +166,7 @@ class Store:
         return None if self.read_only else _SAMPLE_WRITES.get(self.path)
 
     @classmethod
-    def open_read(cls, path: str | os.PathLike[str], *, snapshot: bool = True) -> "Store":
+    def open_read(cls, path: str | os.PathLike[str], *, snapshot: bool = True) -> Store:
         """Open for reading.  If a writer holds the file, read a consistent snapshot of it
         (or, with `snapshot=False`, raise StoreLocked).
 
@@ -152,7 +176,7 @@ class Store:
         path = Path(path).expanduser().resolve()
         if not _secure(path):
             raise StoreMissing(path)
-        entries = Journal(journal_path(path)).entries()   # before opening: all committed
+        entries = Journal(journal_path(path)).entries()  # before opening: all committed
         try:
             con = connect(path, read_only=True)
         except StoreLocked as locked:
@@ -168,7 +192,7 @@ class Store:
         return store
 
     @classmethod
-    def _snapshot(cls, path: Path, locked: StoreLocked) -> "Store":
+    def _snapshot(cls, path: Path, locked: StoreLocked) -> Store:
         last_error: Exception = locked
         for _ in range(5):
             try:
@@ -178,11 +202,11 @@ class Store:
         raise StoreError(f"{locked}; and a read-only snapshot failed: {last_error}")
 
     @classmethod
-    def _private_copy_of(cls, path: Path, locked: StoreLocked | None) -> "Store":
+    def _private_copy_of(cls, path: Path, locked: StoreLocked | None) -> Store:
         """A read-only view of a temporary copy of the file and its WAL, migrated if older:
         the original is never written."""
-        tmp = tempfile.mkdtemp(prefix="oncall-snapshot-")          # 0700
-        key = cleanup.remove_at_exit(tmp)      # also on SIGTERM, SIGINT, SIGHUP
+        tmp = tempfile.mkdtemp(prefix="oncall-snapshot-")  # 0700
+        key = cleanup.remove_at_exit(tmp)  # also on SIGTERM, SIGINT, SIGHUP
         copy = Path(tmp) / path.name
         try:
             before = path.stat().st_mtime_ns
@@ -200,8 +224,10 @@ class Store:
             if store.schema_version() > SCHEMA_VERSION:
                 version = store.schema_version()
                 store.close()
-                raise StoreError(f"store {path} has schema version {version}, newer than "
-                                 f"this oncall ({SCHEMA_VERSION}); upgrade oncall")
+                raise StoreError(
+                    f"store {path} has schema version {version}, newer than "
+                    f"this oncall ({SCHEMA_VERSION}); upgrade oncall"
+                )
             store.read_only = False
             try:
                 store.migrate()
@@ -218,7 +244,7 @@ class Store:
         finally:
             cleanup.now(self._snapshot_key)
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -241,9 +267,7 @@ class Store:
 
     def migrate(self) -> int:
         """Apply every migration the file lacks, each in its own transaction."""
-        self.con.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)"
-        )
+        self.con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
         current = self.schema_version()
         if current > SCHEMA_VERSION:
             raise StoreError(
@@ -280,10 +304,17 @@ class Store:
                 cur.execute("COMMIT")
                 self._keep_wal_private()
                 if "seq" in entry:
-                    entry.setdefault("at", datetime.now(timezone.utc).replace(tzinfo=None)
-                                     .isoformat(timespec="seconds"))
-                    self.journal.append({"seq": entry["seq"], "at": entry["at"],
-                                         "rows": entry["rows"], "cursors": entry["cursors"]})
+                    entry.setdefault(
+                        "at", datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+                    )
+                    self.journal.append(
+                        {
+                            "seq": entry["seq"],
+                            "at": entry["at"],
+                            "rows": entry["rows"],
+                            "cursors": entry["cursors"],
+                        }
+                    )
             finally:
                 _PENDING.pop(id(cur), None)
                 cur.close()
@@ -296,7 +327,7 @@ class Store:
             if os.stat(wal).st_mode & 0o077:
                 os.chmod(wal, 0o600)
         except FileNotFoundError:
-            pass                          # checkpointed meanwhile: no WAL to keep private
+            pass  # checkpointed meanwhile: no WAL to keep private
 
     def _require_writable(self) -> None:
         if self.read_only:
@@ -321,13 +352,15 @@ class Store:
         return json.loads(rows[0][0]) if rows and rows[0][0] else None
 
     @staticmethod
-    def set_cursor(cur: duckdb.DuckDBPyConnection, name: str, cursor: dict[str, Any],
-                   rows: int, now: datetime) -> None:
+    def set_cursor(
+        cur: duckdb.DuckDBPyConnection, name: str, cursor: dict[str, Any], rows: int, now: datetime
+    ) -> None:
         """Record a collector's cursor inside the caller's transaction (and journal it, with
         `rows` unless the transaction already journaled its rows, as `ingest_*` do)."""
         noted = _PENDING.get(id(cur), {}).get("rows")
-        note_commit(cur, table=None if noted else name, rows=0 if noted else rows,
-                    cursor=(name, cursor), now=now)
+        note_commit(
+            cur, table=None if noted else name, rows=0 if noted else rows, cursor=(name, cursor), now=now
+        )
         cur.execute(
             """
             INSERT INTO collector_state (name, cursor, healthy, last_success, rows_ingested, updated_at)
@@ -363,20 +396,17 @@ class Store:
         with self.transaction() as cur:
             for kind, keep_days in days.items():
                 if kind not in RETENTION_KINDS:
-                    raise StoreError(
-                        f"unknown retention kind {kind!r}; known: {', '.join(RETENTION_KINDS)}"
-                    )
+                    raise StoreError(f"unknown retention kind {kind!r}; known: {', '.join(RETENTION_KINDS)}")
                 table, column = RETENTION_KINDS[kind]
                 cutoff = now - timedelta(days=keep_days)
                 cur.execute(f'DELETE FROM "{table}" WHERE "{column}" < ?', [cutoff])
                 removed[kind] = cur.fetchone()[0]
             if "samples" in days:
-                cutoff_ms = int((now - timedelta(days=days["samples"]) - datetime(1970, 1, 1))
-                                .total_seconds() * 1000)
+                cutoff_ms = int(
+                    (now - timedelta(days=days["samples"]) - datetime(1970, 1, 1)).total_seconds() * 1000
+                )
                 cur.execute("DELETE FROM slo_rollups WHERE start_ms + length_ms <= ?", [cutoff_ms])
                 if self.sample_writes is not None and removed["samples"]:
                     self.sample_writes.note(0)
-                cur.execute(
-                    "DELETE FROM series WHERE id NOT IN (SELECT DISTINCT series_id FROM samples)"
-                )
+                cur.execute("DELETE FROM series WHERE id NOT IN (SELECT DISTINCT series_id FROM samples)")
         return removed

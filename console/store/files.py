@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +35,17 @@ class StoreMissing(StoreError):
     def __init__(self, path: Path) -> None:
         self.path = path
         wal = wal_path(path)
-        left = (f"; its WAL {wal} is left from a removed store: the next write sets it aside "
-                "and reports what was lost") if wal.exists() else ""
-        super().__init__(f"store {path} does not exist; `oncall collect`, `oncall import` or "
-                         f"the console create it{left}")
+        left = (
+            (
+                f"; its WAL {wal} is left from a removed store: the next write sets it aside "
+                "and reports what was lost"
+            )
+            if wal.exists()
+            else ""
+        )
+        super().__init__(
+            f"store {path} does not exist; `oncall collect`, `oncall import` or the console create it{left}"
+        )
 
 
 class StoreNeedsRepair(StoreError):
@@ -75,7 +82,7 @@ def connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 def stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def private_copy(source: Path, target: Path, *, move: bool = False) -> Path:
@@ -97,16 +104,23 @@ def damaged_name(path: Path) -> Path:
 
 def read_seq(con: duckdb.DuckDBPyConnection) -> int:
     """The store's commit sequence number (0 before the journal's migration)."""
-    exists = con.execute("SELECT count(*) FROM information_schema.tables "
-                         "WHERE table_name = 'store_commits'").fetchone()[0]
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'store_commits'"
+    ).fetchone()[0]
     return int(con.execute("SELECT max(seq) FROM store_commits").fetchone()[0] or 0) if exists else 0
 
 
 class Finding:
     """A damaged, missing or orphaned WAL found before the writer opened the file."""
 
-    def __init__(self, kind: str, wal_kept: Path | None = None, error: str | None = None,
-                 lost: list[dict[str, Any]] | None = None, copied: bool = False) -> None:
+    def __init__(
+        self,
+        kind: str,
+        wal_kept: Path | None = None,
+        error: str | None = None,
+        lost: list[dict[str, Any]] | None = None,
+        copied: bool = False,
+    ) -> None:
         self.kind, self.wal_kept, self.error, self.lost, self.copied = kind, wal_kept, error, lost, copied
 
 
@@ -119,10 +133,11 @@ def preflight(path: Path, journal: Journal, repair: bool) -> Finding | None:
             raise StoreMissing(path)
         if not wal.exists():
             if journal.path.exists():
-                journal.rewrite([])        # a new store: the old one was removed whole
+                journal.rewrite([])  # a new store: the old one was removed whole
             return None
-        return Finding("orphaned wal", private_copy(wal, damaged_name(path), move=True),
-                        lost=journal.entries())
+        return Finding(
+            "orphaned wal", private_copy(wal, damaged_name(path), move=True), lost=journal.entries()
+        )
     entries = journal.entries()
     if not wal.exists() or not entries:
         return None
@@ -133,8 +148,7 @@ def preflight(path: Path, journal: Journal, repair: bool) -> Finding | None:
     except StoreError as exc:
         if not repair:
             raise StoreNeedsRepair(str(exc)) from None
-        return Finding("wal unreadable", private_copy(wal, damaged_name(path)),
-                        error=str(exc), copied=True)
+        return Finding("wal unreadable", private_copy(wal, damaged_name(path)), error=str(exc), copied=True)
     try:
         seq = read_seq(con)
     finally:
@@ -144,5 +158,3 @@ def preflight(path: Path, journal: Journal, repair: bool) -> Finding | None:
     if not repair:
         raise StoreNeedsRepair(f"store {path} lost batches its journal has")
     return Finding("wal damaged", private_copy(wal, damaged_name(path)), copied=True)
-
-

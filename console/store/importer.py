@@ -11,10 +11,10 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 import duckdb
 import numpy as np
@@ -27,8 +27,10 @@ SHOWN_SKIPS = 5
 BATCH_LINES = 250_000
 
 # name, optional {label block}, value, optional timestamp, optional exemplar.
-_SAMPLE_RE = (r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?'
-              r'[ \t]+(\S+)(?:[ \t]+([^ \t#]+))?[ \t]*(?:#.*)?$')
+_SAMPLE_RE = (
+    r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?'
+    r"[ \t]+(\S+)(?:[ \t]+([^ \t#]+))?[ \t]*(?:#.*)?$"
+)
 _LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
 _UNESCAPE = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
 
@@ -54,10 +56,16 @@ class ImportReport:
             self.skips.append((line, reason))
 
     def as_dict(self) -> dict:
-        return {"file": str(self.path), "format": self.fmt, "lines": self.lines,
-                "added": self.added, "kind": self.kind, "skipped": self.skipped,
-                "resumed_at_line": self.resumed_at,
-                "first_skips": [{"line": n, "reason": r} for n, r in self.skips]}
+        return {
+            "file": str(self.path),
+            "format": self.fmt,
+            "lines": self.lines,
+            "added": self.added,
+            "kind": self.kind,
+            "skipped": self.skipped,
+            "resumed_at_line": self.resumed_at,
+            "first_skips": [{"line": n, "reason": r} for n, r in self.skips],
+        }
 
 
 def detect_format(path: Path) -> str:
@@ -76,8 +84,9 @@ def detect_format(path: Path) -> str:
         return "jsonl"
     if head.startswith(b"#") or re.match(rb"[a-zA-Z_:][a-zA-Z0-9_:]*[{ \t]", head):
         return "openmetrics" if _has_eof(path) else "prometheus"
-    raise ImportFailed(f"{path}: cannot tell the format; name it .prom, .om, .jsonl, .csv "
-                       "or .parquet, or pass --format")
+    raise ImportFailed(
+        f"{path}: cannot tell the format; name it .prom, .om, .jsonl, .csv or .parquet, or pass --format"
+    )
 
 
 def _has_eof(path: Path) -> bool:
@@ -97,10 +106,12 @@ def _line_batches(path: Path, start_line: int, batch_lines: int) -> Iterator[pa.
     reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=["line"], block_size=8 << 20),
-        parse_options=pacsv.ParseOptions(delimiter="\x1e", quote_char=False, escape_char=False,
-                                         ignore_empty_lines=False),
-        convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()},
-                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+        parse_options=pacsv.ParseOptions(
+            delimiter="\x1e", quote_char=False, escape_char=False, ignore_empty_lines=False
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={"line": pa.string()}, strings_can_be_null=False, quoted_strings_can_be_null=False
+        ),
     )
     lineno = 0
     pending: list[pa.RecordBatch] = []
@@ -114,7 +125,8 @@ def _line_batches(path: Path, start_line: int, batch_lines: int) -> Iterator[pa.
             batch = batch.slice(start_line - first + 1)
             first = start_line + 1
         numbered = pa.RecordBatch.from_arrays(
-            [pa.array(np.arange(first, lineno + 1, dtype=np.int64)), batch.column(0)], ["lineno", "line"])
+            [pa.array(np.arange(first, lineno + 1, dtype=np.int64)), batch.column(0)], ["lineno", "line"]
+        )
         pending.append(numbered)
         pending_rows += numbered.num_rows
         while pending_rows >= batch_lines:
@@ -135,7 +147,7 @@ def parse_label_block(block: str) -> dict[str, str]:
     while pos < len(inner):
         match = _LABEL_RE.match(inner, pos)
         if not match:
-            raise ValueError(f"malformed labels near {inner[pos:pos + 30]!r}")
+            raise ValueError(f"malformed labels near {inner[pos : pos + 30]!r}")
         name, value = match[1], re.sub(r'\\[\\"n]', lambda m: _UNESCAPE[m[0]], match[2])
         if name in labels:
             raise ValueError(f"label {name!r} given twice")
@@ -147,8 +159,15 @@ def parse_label_block(block: str) -> dict[str, str]:
 
 
 class _Importer:
-    def __init__(self, store: Store, path: Path, report: ImportReport, now: datetime,
-                 batch_lines: int, on_batch: Callable[[ImportReport], None] | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        path: Path,
+        report: ImportReport,
+        now: datetime,
+        batch_lines: int,
+        on_batch: Callable[[ImportReport], None] | None,
+    ) -> None:
         self.store, self.path, self.report, self.now = store, path, report, now
         self.on_batch = on_batch
         self.batch_lines = batch_lines
@@ -221,22 +240,33 @@ class _Importer:
                        ts AS ts_text, TRY_CAST(round(TRY_CAST(ts AS DOUBLE) * {scale}) AS BIGINT) AS ts_us
                 FROM parsed
             """)
-            fresh = [r[0] for r in p.execute(
-                "SELECT DISTINCT raw_labels FROM typed WHERE name <> ''").fetchall()
-                if r[0] not in label_cache]
+            fresh = [
+                r[0]
+                for r in p.execute("SELECT DISTINCT raw_labels FROM typed WHERE name <> ''").fetchall()
+                if r[0] not in label_cache
+            ]
             for raw in fresh:
                 try:
                     label_cache[raw] = canonical_labels(parse_label_block(raw))
                 except ValueError as exc:
                     label_cache[raw] = exc
             bad_labels = [(raw, str(v)) for raw, v in label_cache.items() if isinstance(v, Exception)]
-            p.register("label_map", pa.table({
-                "raw": [k for k, v in label_cache.items() if isinstance(v, str)],
-                "labels": [v for v in label_cache.values() if isinstance(v, str)],
-            }))
-            p.register("bad_label_map", pa.table({
-                "raw": [b[0] for b in bad_labels], "why": [b[1] for b in bad_labels]},
-                schema=pa.schema([("raw", pa.string()), ("why", pa.string())])))
+            p.register(
+                "label_map",
+                pa.table(
+                    {
+                        "raw": [k for k, v in label_cache.items() if isinstance(v, str)],
+                        "labels": [v for v in label_cache.values() if isinstance(v, str)],
+                    }
+                ),
+            )
+            p.register(
+                "bad_label_map",
+                pa.table(
+                    {"raw": [b[0] for b in bad_labels], "why": [b[1] for b in bad_labels]},
+                    schema=pa.schema([("raw", pa.string()), ("why", pa.string())]),
+                ),
+            )
             skips = p.execute("""
                 SELECT t.lineno, CASE
                     WHEN t.name = '' THEN 'not a sample line: ' || left((SELECT line FROM lines l WHERE l.lineno = t.lineno), 60)
@@ -254,15 +284,18 @@ class _Importer:
                 WHERE t.name <> '' AND t.value IS NOT NULL AND t.ts_us IS NOT NULL
             """).to_arrow_table()
             self._record_skips(skips)
-            self.report.added += ingest_samples(self.store, samples,
-                                                cursor=self.cursor(self.report.lines), now=self.now)
+            self.report.added += ingest_samples(
+                self.store, samples, cursor=self.cursor(self.report.lines), now=self.now
+            )
             self._committed()
 
     def run_jsonl(self) -> None:
         start = self.start_line()
         self.report.resumed_at = start
         self.report.kind = "logs"
-        known = "'ts','time','timestamp','@timestamp','level','severity','lvl','service','app','message','msg'"
+        known = (
+            "'ts','time','timestamp','@timestamp','level','severity','lvl','service','app','message','msg'"
+        )
         for batch in _line_batches(self.path, start, self.batch_lines):
             self.report.lines = int(batch.column("lineno")[-1].as_py())
             p = self.parser
@@ -297,7 +330,8 @@ class _Importer:
                                     ELSE 'bad timestamp: ' || left(ts_json::VARCHAR, 40) END
                 FROM stamped WHERE ts IS NULL ORDER BY lineno
             """).fetchall()
-            logs = p.sql(f"""
+            logs = p.sql(
+                f"""
                 SELECT ts, ? AS source,
                        coalesce(j->>'service', j->>'app') AS service,
                        lower(coalesce(j->>'level', j->>'severity', j->>'lvl')) AS level,
@@ -308,10 +342,13 @@ class _Importer:
                        line AS raw, NULL::VARCHAR AS parse_error, ? AS origin,
                        lineno AS line_offset
                 FROM stamped WHERE ts IS NOT NULL
-            """, params=["import", str(self.path)]).to_arrow_table()
+            """,
+                params=["import", str(self.path)],
+            ).to_arrow_table()
             self._record_skips(skips)
-            self.report.added += ingest_logs(self.store, logs,
-                                             cursor=self.cursor(self.report.lines), now=self.now)
+            self.report.added += ingest_logs(
+                self.store, logs, cursor=self.cursor(self.report.lines), now=self.now
+            )
             self._committed()
 
     def run_table(self, fmt: str) -> None:
@@ -330,22 +367,27 @@ class _Importer:
         ts_col = pick("ts", "timestamp", "time")
         value_col = pick("value")
         if not (name_col and ts_col and value_col):
-            raise ImportFailed(f"{self.path}: needs columns name (or metric), ts (or timestamp) "
-                               f"and value; found {', '.join(columns)}")
+            raise ImportFailed(
+                f"{self.path}: needs columns name (or metric), ts (or timestamp) "
+                f"and value; found {', '.join(columns)}"
+            )
         labels_col = pick("labels")
         label_cols = [c for c in columns if c not in (name_col, ts_col, value_col, labels_col)]
         q = lambda c: '"' + c.replace('"', '""') + '"'  # noqa: E731
         extra = ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}', {q(c)}::VARCHAR" for c in label_cols)
         first_line = 2 if fmt == "csv" else 1
-        self.parser.execute(f"""
+        self.parser.execute(
+            f"""
             CREATE OR REPLACE TEMP TABLE src AS
             SELECT row_number() OVER () - 1 + {first_line} AS lineno,
                    {q(name_col)}::VARCHAR AS name,
-                   {q(labels_col) + '::VARCHAR' if labels_col else 'NULL::VARCHAR'} AS labels_json,
-                   {('json_object(' + extra + ')::VARCHAR') if extra else "'{}'"} AS column_labels,
+                   {q(labels_col) + "::VARCHAR" if labels_col else "NULL::VARCHAR"} AS labels_json,
+                   {("json_object(" + extra + ")::VARCHAR") if extra else "'{}'"} AS column_labels,
                    {q(ts_col)}::VARCHAR AS ts_text, {q(value_col)}::VARCHAR AS value_text
             FROM {reader}
-        """, [str(self.path)])
+        """,
+            [str(self.path)],
+        )
         start = self.start_line()
         self.report.resumed_at = start
         total = self.parser.execute("SELECT count(*) FROM src").fetchone()[0]
@@ -364,7 +406,8 @@ class _Importer:
                 FROM src ORDER BY lineno LIMIT {self.batch_lines} OFFSET {offset}
             """)
             for labels_json, column_labels in p.execute(
-                    "SELECT DISTINCT labels_json, column_labels FROM typed").fetchall():
+                "SELECT DISTINCT labels_json, column_labels FROM typed"
+            ).fetchall():
                 if (labels_json, column_labels) in label_cache:
                     continue
                 try:
@@ -381,7 +424,9 @@ class _Importer:
             good = [(k[0], k[1], v) for k, v in label_cache.items() if isinstance(v, str)]
             bad = [(k[0], k[1], str(v)) for k, v in label_cache.items() if not isinstance(v, str)]
             schema3 = lambda n: pa.schema([("lj", pa.string()), ("cl", pa.string()), (n, pa.string())])  # noqa: E731
-            p.register("label_map", pa.table(list(map(list, zip(*good))) or [[], [], []], schema=schema3("labels")))
+            p.register(
+                "label_map", pa.table(list(map(list, zip(*good))) or [[], [], []], schema=schema3("labels"))
+            )
             p.register("bad_map", pa.table(list(map(list, zip(*bad))) or [[], [], []], schema=schema3("why")))
             skips = p.execute("""
                 SELECT t.lineno, CASE WHEN t.name IS NULL OR t.name = '' THEN 'no metric name'
@@ -400,14 +445,19 @@ class _Importer:
             """).to_arrow_table()
             last = p.execute("SELECT max(lineno) FROM typed").fetchone()[0]
             self._record_skips(skips)
-            self.report.added += ingest_samples(self.store, samples, cursor=self.cursor(last),
-                                                now=self.now)
+            self.report.added += ingest_samples(self.store, samples, cursor=self.cursor(last), now=self.now)
             self._committed()
 
 
-def import_file(store: Store, path: str | os.PathLike[str], *, now: datetime,
-                fmt: str | None = None, batch_lines: int = BATCH_LINES,
-                on_batch: Callable[[ImportReport], None] | None = None) -> ImportReport:
+def import_file(
+    store: Store,
+    path: str | os.PathLike[str],
+    *,
+    now: datetime,
+    fmt: str | None = None,
+    batch_lines: int = BATCH_LINES,
+    on_batch: Callable[[ImportReport], None] | None = None,
+) -> ImportReport:
     """Import one file into the store; resumes where an interrupted import of it stopped.
 
     `on_batch` is called after each batch and its cursor are committed.
@@ -428,8 +478,9 @@ def import_file(store: Store, path: str | os.PathLike[str], *, now: datetime,
         else:
             raise ImportFailed(f"{path}: unknown format {fmt!r}")
     except pa.ArrowInvalid as exc:
-        raise ImportFailed(f"{path}: cannot read as text lines ({str(exc).splitlines()[0]}); "
-                           "is it UTF-8?") from None
+        raise ImportFailed(
+            f"{path}: cannot read as text lines ({str(exc).splitlines()[0]}); is it UTF-8?"
+        ) from None
     finally:
         importer.parser.close()
     return report

@@ -9,9 +9,9 @@ for logs — are not added again.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
-
+from typing import Any
 
 from console.store.db import Store
 from console.store.journal import note_commit
@@ -26,21 +26,34 @@ def __getattr__(name: str) -> Any:
     if not _SCHEMAS:
         import pyarrow as pa
 
-        _SCHEMAS["SAMPLE_SCHEMA"] = pa.schema([
-            ("name", pa.string()), ("labels", pa.string()), ("ts", pa.timestamp("us")),
-            ("value", pa.float64())])
-        _SCHEMAS["LOG_SCHEMA"] = pa.schema([
-            ("ts", pa.timestamp("us")), ("source", pa.string()), ("service", pa.string()),
-            ("level", pa.string()), ("message", pa.string()), ("attributes", pa.string()),
-            ("raw", pa.string()), ("parse_error", pa.string()), ("origin", pa.string()),
-            ("line_offset", pa.int64())])
+        _SCHEMAS["SAMPLE_SCHEMA"] = pa.schema(
+            [
+                ("name", pa.string()),
+                ("labels", pa.string()),
+                ("ts", pa.timestamp("us")),
+                ("value", pa.float64()),
+            ]
+        )
+        _SCHEMAS["LOG_SCHEMA"] = pa.schema(
+            [
+                ("ts", pa.timestamp("us")),
+                ("source", pa.string()),
+                ("service", pa.string()),
+                ("level", pa.string()),
+                ("message", pa.string()),
+                ("attributes", pa.string()),
+                ("raw", pa.string()),
+                ("parse_error", pa.string()),
+                ("origin", pa.string()),
+                ("line_offset", pa.int64()),
+            ]
+        )
     return _SCHEMAS[name]
 
 
 def canonical_labels(labels: Mapping[str, Any]) -> str:
     """The one JSON text of a label set: keys sorted, values as strings, no spaces."""
-    return json.dumps({k: str(labels[k]) for k in sorted(labels)}, separators=(",", ":"),
-                      ensure_ascii=False)
+    return json.dumps({k: str(labels[k]) for k in sorted(labels)}, separators=(",", ":"), ensure_ascii=False)
 
 
 def _as_arrow(data: Any, schema: Any) -> Any:
@@ -56,8 +69,9 @@ def _as_arrow(data: Any, schema: Any) -> Any:
 Cursor = tuple[str, dict[str, Any]]
 
 
-def ingest_samples(store: Store, data: Any, *, cursor: Cursor | None = None,
-                   now: datetime | None = None) -> int:
+def ingest_samples(
+    store: Store, data: Any, *, cursor: Cursor | None = None, now: datetime | None = None
+) -> int:
     """Insert samples (columns name, labels, ts, value); return how many were new.
 
     `labels` holds canonical JSON (see `canonical_labels`).  With `cursor`, the
@@ -114,8 +128,7 @@ def ingest_samples(store: Store, data: Any, *, cursor: Cursor | None = None,
     return added
 
 
-def ingest_logs(store: Store, data: Any, *, cursor: Cursor | None = None,
-                now: datetime | None = None) -> int:
+def ingest_logs(store: Store, data: Any, *, cursor: Cursor | None = None, now: datetime | None = None) -> int:
     """Insert log records (see LOG_SCHEMA); return how many were new."""
     table = _as_arrow(data, __getattr__("LOG_SCHEMA"))
     with store.transaction() as cur:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,59 +17,85 @@ def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def record_loss(store: "Store", kind: str, lost: list[dict[str, Any]], *,
-                wal_kept: Path | None, error: str | None) -> None:
+def record_loss(
+    store: Store, kind: str, lost: list[dict[str, Any]], *, wal_kept: Path | None, error: str | None
+) -> None:
     """Record a finding in `store_integrity`, so it stays visible after the next open."""
     summary = summarize(lost)
     with store.transaction() as cur:
         cur.execute(
             "INSERT INTO store_integrity VALUES (nextval('integrity_id_seq'), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [datetime.now(timezone.utc).replace(tzinfo=None), kind, summary["batches"],
-             summary["rows"], _time(summary["first_at"]), _time(summary["last_at"]),
-             str(wal_kept) if wal_kept else None, error, json.dumps(lost)])
+            [
+                datetime.now(UTC).replace(tzinfo=None),
+                kind,
+                summary["batches"],
+                summary["rows"],
+                _time(summary["first_at"]),
+                _time(summary["last_at"]),
+                str(wal_kept) if wal_kept else None,
+                error,
+                json.dumps(lost),
+            ],
+        )
 
 
-def _cursors(store: "Store") -> dict[str, Any]:
+def _cursors(store: Store) -> dict[str, Any]:
     rows = store.query("SELECT name, cursor FROM collector_state WHERE cursor IS NOT NULL")[1]
     return {name: json.loads(text) for name, text in rows}
 
 
 def _describe(finding: dict[str, Any]) -> str:
-    what = (f"{finding['batches']} batch{'es' if finding['batches'] != 1 else ''}, "
-            f"{finding['rows']} rows lost")
+    what = f"{finding['batches']} batch{'es' if finding['batches'] != 1 else ''}, {finding['rows']} rows lost"
     if finding["first_at"]:
-        span = finding["first_at"] if finding["first_at"] == finding["last_at"] else \
-            f"{finding['first_at']}..{finding['last_at']}"
+        span = (
+            finding["first_at"]
+            if finding["first_at"] == finding["last_at"]
+            else f"{finding['first_at']}..{finding['last_at']}"
+        )
         what += f" (committed {span})"
     if finding["sources"]:
         what += f" from {', '.join(finding['sources'])}"
     return what
 
 
-def integrity_report(store: "Store") -> dict[str, Any]:
+def integrity_report(store: Store) -> dict[str, Any]:
     """Every finding (recorded ones and ones a reader sees now) with whether it was read again."""
     cursors = _cursors(store)
     findings: list[dict[str, Any]] = []
     if store.unrecorded:
-        findings.append({"detected_at": None, "kind": "wal lost (not yet recorded: the next "
-                         "write records it and keeps the WAL aside)", "wal_kept": None,
-                         "error": None, **summarize(store.unrecorded),
-                         "pending": pending_cursors(store.unrecorded, cursors)})
-    has_table = store.query("SELECT count(*) FROM information_schema.tables "
-                            "WHERE table_name = 'store_integrity'")[1][0][0]
+        findings.append(
+            {
+                "detected_at": None,
+                "kind": "wal lost (not yet recorded: the next write records it and keeps the WAL aside)",
+                "wal_kept": None,
+                "error": None,
+                **summarize(store.unrecorded),
+                "pending": pending_cursors(store.unrecorded, cursors),
+            }
+        )
+    has_table = store.query(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'store_integrity'"
+    )[1][0][0]
     if has_table:
-        rows = store.query("SELECT detected_at, kind, wal_kept, error, lost FROM store_integrity "
-                           "ORDER BY id")[1]
+        rows = store.query(
+            "SELECT detected_at, kind, wal_kept, error, lost FROM store_integrity ORDER BY id"
+        )[1]
         for detected_at, kind, wal_kept, error, lost_json in rows:
             lost = json.loads(lost_json)
-            findings.append({"detected_at": detected_at.isoformat(timespec="seconds"),
-                             "kind": kind, "wal_kept": wal_kept, "error": error,
-                             **summarize(lost), "pending": pending_cursors(lost, cursors)})
+            findings.append(
+                {
+                    "detected_at": detected_at.isoformat(timespec="seconds"),
+                    "kind": kind,
+                    "wal_kept": wal_kept,
+                    "error": error,
+                    **summarize(lost),
+                    "pending": pending_cursors(lost, cursors),
+                }
+            )
     for finding in findings:
         finding["text"] = _line(finding)
     lost = [f for f in findings if f["pending"] or f["detected_at"] is None]
-    return {"status": "lost" if lost else ("recovered" if findings else "ok"),
-            "findings": findings}
+    return {"status": "lost" if lost else ("recovered" if findings else "ok"), "findings": findings}
 
 
 def _line(finding: dict[str, Any]) -> str:
@@ -81,8 +107,10 @@ def _line(finding: dict[str, Any]) -> str:
     if finding["error"]:
         text += f"; DuckDB said: {finding['error'].splitlines()[0][:200]}"
     if finding["pending"]:
-        text += (f"; not read again yet: {', '.join(p.removeprefix('import:') for p in finding['pending'])}"
-                 " (re-run the same `oncall import`, or let the collectors run)")
+        text += (
+            f"; not read again yet: {', '.join(p.removeprefix('import:') for p in finding['pending'])}"
+            " (re-run the same `oncall import`, or let the collectors run)"
+        )
     elif any(s != "(no cursor)" for s in finding["sources"]):
         text += "; read again since"
     if "(no cursor)" in finding["sources"]:

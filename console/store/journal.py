@@ -16,14 +16,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-KEEP = 1000   # entries kept when the journal is compacted (it is compacted at twice that)
+KEEP = 1000  # entries kept when the journal is compacted (it is compacted at twice that)
 
 # The journal entry a transaction is building, by id of the transaction's cursor.
 _PENDING: dict[int, dict[str, Any]] = {}
 
 
-def note_commit(cur: Any, *, table: str | None = None, rows: int = 0,
-                cursor: tuple[str, Any] | None = None, now: datetime | None = None) -> None:
+def note_commit(
+    cur: Any,
+    *,
+    table: str | None = None,
+    rows: int = 0,
+    cursor: tuple[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
     """Journal what this transaction commits (rows into `table`, a cursor moved); bumps the
     store's commit sequence number in the same transaction.  Outside `Store.transaction`
     (a bare cursor) nothing is journaled."""
@@ -31,8 +37,7 @@ def note_commit(cur: Any, *, table: str | None = None, rows: int = 0,
     if entry is None or (not rows and cursor is None):
         return
     if "seq" not in entry:
-        entry["seq"] = cur.execute(
-            "UPDATE store_commits SET seq = seq + 1 RETURNING seq").fetchone()[0]
+        entry["seq"] = cur.execute("UPDATE store_commits SET seq = seq + 1 RETURNING seq").fetchone()[0]
     if now is not None:
         entry["at"] = now.isoformat(timespec="seconds")
     if table is not None:
@@ -93,8 +98,7 @@ class Journal:
         """Replace the journal with `entries`, atomically."""
         fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", dir=self.path.parent)
         try:
-            os.write(fd, "".join(json.dumps(e, separators=(",", ":")) + "\n"
-                                 for e in entries).encode())
+            os.write(fd, "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries).encode())
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -109,12 +113,18 @@ def lost_entries(entries: list[dict[str, Any]], store_seq: int) -> list[dict[str
 
 def summarize(lost: list[dict[str, Any]]) -> dict[str, Any]:
     """Batches, rows, time span and sources (collectors, import files) of lost entries."""
-    sources = sorted({name.removeprefix("import:") for e in lost for name in e.get("cursors", {})}
-                     | {"(no cursor)" for e in lost if not e.get("cursors")})
+    sources = sorted(
+        {name.removeprefix("import:") for e in lost for name in e.get("cursors", {})}
+        | {"(no cursor)" for e in lost if not e.get("cursors")}
+    )
     times = sorted(e["at"] for e in lost if e.get("at"))
-    return {"batches": len(lost), "rows": sum(sum(e.get("rows", {}).values()) for e in lost),
-            "first_at": times[0] if times else None, "last_at": times[-1] if times else None,
-            "sources": sources}
+    return {
+        "batches": len(lost),
+        "rows": sum(sum(e.get("rows", {}).values()) for e in lost),
+        "first_at": times[0] if times else None,
+        "last_at": times[-1] if times else None,
+        "sources": sources,
+    }
 
 
 def _as_time(value: str) -> datetime | None:
@@ -144,5 +154,6 @@ def pending_cursors(lost: list[dict[str, Any]], cursors: dict[str, Any]) -> list
     last: dict[str, Any] = {}
     for entry in lost:
         last.update(entry.get("cursors", {}))
-    return sorted(name for name, position in last.items()
-                  if not (name in cursors and reached(cursors[name], position)))
+    return sorted(
+        name for name, position in last.items() if not (name in cursors and reached(cursors[name], position))
+    )

@@ -14,20 +14,21 @@ from typing import Any
 KEPT_EVENTS = 5
 
 
-def record_notes(cur: Any, name: str, standing: list[str], events: list[str],
-                 now: datetime) -> None:
+def record_notes(cur: Any, name: str, standing: list[str], events: list[str], now: datetime) -> None:
     """Replace the standing notes and add the events, inside the caller's transaction."""
     row = cur.execute("SELECT notes FROM collector_state WHERE name = ?", [name]).fetchone()
     previous = json.loads(row[0]) if row and row[0] else {}
     kept = previous.get("events", []) + [
-        {"at": now.isoformat(sep=" ", timespec="seconds"), "text": text} for text in events]
+        {"at": now.isoformat(sep=" ", timespec="seconds"), "text": text} for text in events
+    ]
     notes = {"standing": standing, "events": kept[-KEPT_EVENTS:]}
     if row is None:
-        cur.execute("INSERT INTO collector_state (name, notes, updated_at) VALUES (?, ?, ?)",
-                    [name, json.dumps(notes), now])
+        cur.execute(
+            "INSERT INTO collector_state (name, notes, updated_at) VALUES (?, ?, ?)",
+            [name, json.dumps(notes), now],
+        )
     elif notes != previous:
-        cur.execute("UPDATE collector_state SET notes = ? WHERE name = ?",
-                    [json.dumps(notes), name])
+        cur.execute("UPDATE collector_state SET notes = ? WHERE name = ?", [json.dumps(notes), name])
 
 
 def notes_text(raw: str | None) -> str:

@@ -44,11 +44,12 @@ def record_refused(cur: Any, name: str, entries: list[dict[str, Any]], now: date
         totals[key] = totals.get(key, 0) + entry["count"]
     kept = {"at": now.isoformat(sep=" ", timespec="seconds"), "last": entries, "total": totals}
     if row is None:
-        cur.execute("INSERT INTO collector_state (name, refused, updated_at) VALUES (?, ?, ?)",
-                    [name, json.dumps(kept), now])
+        cur.execute(
+            "INSERT INTO collector_state (name, refused, updated_at) VALUES (?, ?, ?)",
+            [name, json.dumps(kept), now],
+        )
     else:
-        cur.execute("UPDATE collector_state SET refused = ? WHERE name = ?",
-                    [json.dumps(kept), name])
+        cur.execute("UPDATE collector_state SET refused = ? WHERE name = ?", [json.dumps(kept), name])
 
 
 def refused_text(raw: str | None) -> str:

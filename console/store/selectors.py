@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _OP = re.compile(r"=~|!~|!=|=")
 _ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t"}
-_AGG = re.compile(r"^\s*sum\s*(?:(?:by)\s*\(([^)]*)\))?\s*\((.*?)\)\s*"
-                  r"(?:by\s*\(([^)]*)\))?\s*$", re.S)
+_AGG = re.compile(
+    r"^\s*sum\s*(?:(?:by)\s*\(([^)]*)\))?\s*\((.*?)\)\s*"
+    r"(?:by\s*\(([^)]*)\))?\s*$",
+    re.S,
+)
 
 
 class SelectorError(ValueError):
@@ -42,7 +45,7 @@ class Selector:
         inner = ", ".join(str(m) for m in self.matchers)
         return f"{self.name or ''}{{{inner}}}" if inner or not self.name else self.name
 
-    def with_matcher(self, label: str, op: str, value: str) -> "Selector":
+    def with_matcher(self, label: str, op: str, value: str) -> Selector:
         """A copy with one more matcher."""
         return Selector(self.name, self.matchers + (Matcher(label, op, value),))
 
@@ -100,7 +103,7 @@ def parse_selector(text: str) -> Selector:
                 end = raw.find("`", pos + 1)
                 if end < 0:
                     raise SelectorError(f"unterminated string at column {pos + 1} of {raw!r}")
-                value, pos = raw[pos + 1:end], end + 1
+                value, pos = raw[pos + 1 : end], end + 1
             else:
                 value, pos = _read_string(raw, pos)
             if op[0] in ("=~", "!~"):
@@ -123,10 +126,9 @@ def parse_selector(text: str) -> Selector:
             raise SelectorError(f"missing }} in {raw!r}")
         pos = _skip_space(raw, pos + 1)
     if pos != len(raw):
-        raise SelectorError(f"unexpected {raw[pos:pos + 20]!r} at column {pos + 1} of {raw!r}")
+        raise SelectorError(f"unexpected {raw[pos : pos + 20]!r} at column {pos + 1} of {raw!r}")
     if name is None and not any(m.op in ("=", "=~") and not _matches_empty(m) for m in matchers):
-        raise SelectorError(f"{raw!r} needs a metric name or a matcher that does not match "
-                            "the empty string")
+        raise SelectorError(f"{raw!r} needs a metric name or a matcher that does not match the empty string")
     return Selector(name, tuple(matchers))
 
 
@@ -182,8 +184,9 @@ def group_sql(by: tuple[str, ...] | list[str], labels_column: str = "labels") ->
     """SQL for the `sum by (...)` group key of a series: canonical JSON of the by labels."""
     if not by:
         return "'{}'"
-    pieces = ", ".join(f"{_sql_string(label)}, {label_sql(label, labels_column)}"
-                       for label in sorted(set(by)))
+    pieces = ", ".join(
+        f"{_sql_string(label)}, {label_sql(label, labels_column)}" for label in sorted(set(by))
+    )
     return f"CAST(json_object({pieces}) AS VARCHAR)"
 
 

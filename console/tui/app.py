@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from textual import work
 from rich.text import Text
+from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
@@ -17,16 +18,25 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, S
 
 from console.runtime.session import freeze_startup_objects
 from console.tui.banner import Banner
-from console.tui.failures import FailureReports, StepFailed
 from console.tui.detail import AlertDetailScreen
+from console.tui.failures import FailureReports, StepFailed
 from console.tui.modals import HelpScreen, PlanModal, SilenceModal
 from console.tui.views import VIEWS, AlertsView, LogsView, ModelsView, OverviewView, SqlView, View
 from console.tui.worker_log import WorkerLog
 
 COMMANDS = {cls.view_name: cls.view_title for cls in VIEWS}
 VIEW_CLASSES = {cls.view_name: cls for cls in VIEWS}
-ALIASES = {"slo": "overview", "o": "overview", "a": "alerts", "l": "logs", "m": "metrics",
-           "q": "quit", "quit": "quit", "models": "models", "mo": "models"}
+ALIASES = {
+    "slo": "overview",
+    "o": "overview",
+    "a": "alerts",
+    "l": "logs",
+    "m": "metrics",
+    "q": "quit",
+    "quit": "quit",
+    "models": "models",
+    "mo": "models",
+}
 
 
 class ViewCommands(Provider):
@@ -37,18 +47,21 @@ class ViewCommands(Provider):
         for name, title in COMMANDS.items():
             score = matcher.match(f":{name} {title}")
             if score > 0:
-                yield Hit(score, matcher.highlight(f":{name}  {title}"),
-                          partial(self.app.show_view, name), help=f"show {title}")
+                yield Hit(
+                    score,
+                    matcher.highlight(f":{name}  {title}"),
+                    partial(self.app.show_view, name),
+                    help=f"show {title}",
+                )
 
 
 class DataLoaded(Message):
-    def __init__(self, view: str, data: Any, events: list[Any], final: bool = True,
-                 banner: list[str] | None = None) -> None:
+    def __init__(
+        self, view: str, data: Any, events: list[Any], final: bool = True, banner: list[str] | None = None
+    ) -> None:
         super().__init__()
         self.view, self.data, self.events, self.final = view, data, events, final
         self.banner = banner
-
-
 
 
 class OncallApp(FailureReports, App[None]):
@@ -78,11 +91,11 @@ class OncallApp(FailureReports, App[None]):
         self.refresh_seconds = refresh_seconds
         self.sub_title = subtitle or session.workspace.root.name
         self.events: list[Any] = []
-        self._mode: str | None = None   # "command" or "filter" while the input line is open
-        self._mounting: dict[str, Any] = {}   # views being mounted, by name
+        self._mode: str | None = None  # "command" or "filter" while the input line is open
+        self._mounting: dict[str, Any] = {}  # views being mounted, by name
         self._frozen = False
         self.worker_log = WorkerLog(session.workspace)
-        self.failing: dict[str, tuple[str, int]] = {}   # what failed -> (error text, times in a row)
+        self.failing: dict[str, tuple[str, int]] = {}  # what failed -> (error text, times in a row)
 
     # -- layout ------------------------------------------------------------------------
 
@@ -91,7 +104,7 @@ class OncallApp(FailureReports, App[None]):
         yield Banner(id="banner")
         yield Static("", id="status")
         with ContentSwitcher(initial="view-overview", id="views"):
-            yield OverviewView()    # the others are mounted when first shown
+            yield OverviewView()  # the others are mounted when first shown
         with Vertical(id="prompt"):
             yield Input(id="prompt-input")
         yield Footer()
@@ -99,7 +112,7 @@ class OncallApp(FailureReports, App[None]):
     def on_mount(self) -> None:
         self.query_one("#prompt").display = False
         self.focus_view()
-        self._load(self.view, tick=False)   # the first frame does not wait for collectors
+        self._load(self.view, tick=False)  # the first frame does not wait for collectors
 
     def on_unmount(self) -> None:
         self.worker_log.close()
@@ -122,7 +135,7 @@ class OncallApp(FailureReports, App[None]):
 
     def show_view(self, name: str) -> None:
         self.view_named(name)
-        if name in self._mounting:            # shown once its widgets exist
+        if name in self._mounting:  # shown once its widgets exist
             self.call_next(self._show_when_mounted, name)
             return
         self.query_one("#views", ContentSwitcher).current = f"view-{name}"
@@ -158,18 +171,17 @@ class OncallApp(FailureReports, App[None]):
     def _load(self, view: View, tick: bool = True) -> None:
         try:
             events = self.session.tick() if tick else []
-        except Exception as exc:     # re-raised, named: the worker handler reports it
+        except Exception as exc:  # re-raised, named: the worker handler reports it
             raise StepFailed("engine tick", view.view_name) from exc
         try:
             data = view.load(self.session)
-            if isinstance(data, Iterator):        # a view that draws in steps, cheapest first
+            if isinstance(data, Iterator):  # a view that draws in steps, cheapest first
                 for part in data:
                     self.post_message(DataLoaded(view.view_name, part, [], final=False))
                 data = None
-        except Exception as exc:     # re-raised, named: the worker handler reports it
+        except Exception as exc:  # re-raised, named: the worker handler reports it
             raise StepFailed(f"reading {view.view_title}", view.view_name) from exc
-        self.post_message(DataLoaded(view.view_name, data, events,
-                                     banner=self.session.banner_lines()))
+        self.post_message(DataLoaded(view.view_name, data, events, banner=self.session.banner_lines()))
 
     def on_data_loaded(self, message: DataLoaded) -> None:
         if self.closing:
@@ -178,27 +190,36 @@ class OncallApp(FailureReports, App[None]):
             self.events = (self.events + message.events)[-50:]
             for event in message.events:
                 if event.kind in ("alert", "serving", "collector", "incident"):
-                    self.notify(event.text, title=event.kind, markup=False,
-                                severity="warning" if "firing" in event.text or "DEGRADED" in event.text
-                                else "information", timeout=6)
+                    self.notify(
+                        event.text,
+                        title=event.kind,
+                        markup=False,
+                        severity="warning"
+                        if "firing" in event.text or "DEGRADED" in event.text
+                        else "information",
+                        timeout=6,
+                    )
         if message.banner is not None:
             self.query_one("#banner", Banner).show_lines(message.banner)
-        while self.session.read_ahead_failures:     # read again since; still worth knowing
+        while self.session.read_ahead_failures:  # read again since; still worth knowing
             name, error = self.session.read_ahead_failures.pop(0)
             self.report_failure(f"reading {name} at start", error, None, refresh=False)
-        if (message.data is not None and message.view == self.view.view_name
-                and not isinstance(self.screen, HelpScreen)):
+        if (
+            message.data is not None
+            and message.view == self.view.view_name
+            and not isinstance(self.screen, HelpScreen)
+        ):
             try:
                 self.view.draw(message.data)
                 self.view.drawn_at = self.session.clock()
                 self.recovered(message.view, "drawing")
-            except Exception as exc:   # reported like a failed read; the loop goes on
+            except Exception as exc:  # reported like a failed read; the loop goes on
                 self.report_failure(f"drawing {self.view.view_title}", exc, self.view, refresh=False)
         self._draw_status()
         if message.final:
             self.recovered(message.view, "engine tick", "reading")
         if message.final and not self._frozen:
-            self._frozen = True          # once the first frame is out: no full-GC stalls later
+            self._frozen = True  # once the first frame is out: no full-GC stalls later
             self.call_after_refresh(freeze_startup_objects)
         if self.refresh_seconds and message.final:
             self.set_timer(self.refresh_seconds, self.refresh_view, name="refresh")
@@ -209,10 +230,13 @@ class OncallApp(FailureReports, App[None]):
         actions = "actions allowed" if not s.read_only else "read-only"
         now = s.clock()
         self.query_one("#status", Static).update(
-            Text.assemble((self.view.view_title, "bold"),
-                          f" · {now:%Y-%m-%d %H:%M:%S} UTC · {where} · {actions}"
-                          + (f" · filter: {self.view.filter_text}" if self.view.filter_text else "")),
-            layout=False)    # one line, always
+            Text.assemble(
+                (self.view.view_title, "bold"),
+                f" · {now:%Y-%m-%d %H:%M:%S} UTC · {where} · {actions}"
+                + (f" · filter: {self.view.filter_text}" if self.view.filter_text else ""),
+            ),
+            layout=False,
+        )  # one line, always
 
     # -- the prompt: `:` commands and `/` filters -----------------------------------------
 
@@ -259,8 +283,11 @@ class OncallApp(FailureReports, App[None]):
         elif name in COMMANDS:
             self.show_view(name)
         elif name:
-            self.notify(f"unknown command :{name}; try " + ", ".join(f":{c}" for c in COMMANDS),
-                        severity="error", markup=False)
+            self.notify(
+                f"unknown command :{name}; try " + ", ".join(f":{c}" for c in COMMANDS),
+                severity="error",
+                markup=False,
+            )
 
     # -- keys -----------------------------------------------------------------------------
 
@@ -268,7 +295,7 @@ class OncallApp(FailureReports, App[None]):
         if action in ("rollback", "promote"):
             if not isinstance(self.view, ModelsView):
                 return False
-            return None if self.session.read_only else True   # shown but disabled
+            return None if self.session.read_only else True  # shown but disabled
         if action == "silence":
             if not isinstance(self.view, AlertsView):
                 return False
@@ -277,9 +304,15 @@ class OncallApp(FailureReports, App[None]):
 
     def action_help(self) -> None:
         lines = [(f":{name}", title) for name, title in COMMANDS.items()]
-        lines += [("/", "filter the current view"), ("?", "this help"),
-                  ("enter", "open the selected row"), ("esc", "back"), ("r", "refresh now"),
-                  ("ctrl+p", "command palette"), ("q", "quit")]
+        lines += [
+            ("/", "filter the current view"),
+            ("?", "this help"),
+            ("enter", "open the selected row"),
+            ("esc", "back"),
+            ("r", "refresh now"),
+            ("ctrl+p", "command palette"),
+            ("q", "quit"),
+        ]
         self.push_screen(HelpScreen(f"{self.view.view_title} — keys", list(self.view.help_lines) + lines))
 
     def action_back(self) -> None:
@@ -335,8 +368,7 @@ class OncallApp(FailureReports, App[None]):
 
     def silence_alert(self, alert: Any) -> None:
         if not self.session.owner:
-            self.notify("read-only snapshot: silence from the console that owns the store",
-                        severity="error")
+            self.notify("read-only snapshot: silence from the console that owns the store", severity="error")
             return
         labels = {k: x for k, x in alert.labels.items()}
         text = ", ".join(f'{k}="{x}"' for k, x in sorted(labels.items()))
@@ -349,21 +381,24 @@ class OncallApp(FailureReports, App[None]):
 
     @work(thread=True, group="action", exit_on_error=False)
     def _create_silence(self, labels: dict[str, str], request: Any) -> None:
-        from console.config.durations import parse_duration
         from console.alerts.silences import Matcher, create_silence
+        from console.config.durations import parse_duration
 
         now = self.session.clock()
         try:
             silence = create_silence(
-                self.session.store, [Matcher(k, x) for k, x in sorted(labels.items())],
-                now, now + parse_duration(request.duration), created_by=self.session.actor,
-                comment=request.comment, now=now)
+                self.session.store,
+                [Matcher(k, x) for k, x in sorted(labels.items())],
+                now,
+                now + parse_duration(request.duration),
+                created_by=self.session.actor,
+                comment=request.comment,
+                now=now,
+            )
         except Exception as exc:
-            self.call_from_thread(self.notify, f"silence failed: {exc}", severity="error",
-                                  markup=False)
+            self.call_from_thread(self.notify, f"silence failed: {exc}", severity="error", markup=False)
             return
-        self.call_from_thread(self.notify, f"silence {silence.id} until "
-                                           f"{silence.ends_at:%H:%M} UTC")
+        self.call_from_thread(self.notify, f"silence {silence.id} until {silence.ends_at:%H:%M} UTC")
         self.call_from_thread(self.refresh_view)
 
     def action_rollback(self) -> None:
@@ -394,8 +429,14 @@ class OncallApp(FailureReports, App[None]):
             if confirmation is not None:
                 self._apply(action, plan, confirmation)
 
-        self.push_screen(PlanModal(f"{plan.action}: {plan.model}", plan.text(),
-                                   protected_name=plan.model if plan.protected else None), done)
+        self.push_screen(
+            PlanModal(
+                f"{plan.action}: {plan.model}",
+                plan.text(),
+                protected_name=plan.model if plan.protected else None,
+            ),
+            done,
+        )
 
     @work(thread=True, group="action", exit_on_error=False)
     def _apply(self, action: Any, plan: Any, confirmation: Any) -> None:

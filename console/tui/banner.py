@@ -9,7 +9,7 @@ from textual.widgets import Static
 def one_line(text: str, limit: int = 400) -> str:
     """`text` as one printable line: control characters escaped (`\\n`, `\\x1b`), long text cut."""
     line = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
-    return line if len(line) <= limit else line[:limit - 1] + "…"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def error_text(exc: BaseException) -> str:
@@ -32,7 +32,7 @@ class Banner(Static):
         if lines != self.lines:
             self.lines = lines
             self.update(Text("\n".join(lines)))
-        if self.display != bool(lines):     # no layout pass when nothing changed
+        if self.display != bool(lines):  # no layout pass when nothing changed
             self.display = bool(lines)
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -31,8 +32,14 @@ class BrokenWorkspaceApp(App[Any]):
     TITLE = "oncall"
     BINDINGS = [Binding("r", "reload", "Reload"), Binding("q", "quit", "Quit")]
 
-    def __init__(self, subject: str, problems: list[str], attempt: Callable[[], Any], *,
-                 what_to_fix: str = "Fix the file") -> None:
+    def __init__(
+        self,
+        subject: str,
+        problems: list[str],
+        attempt: Callable[[], Any],
+        *,
+        what_to_fix: str = "Fix the file",
+    ) -> None:
         super().__init__()
         self.subject, self.problems, self.attempt = subject, problems, attempt
         self.what_to_fix = what_to_fix
@@ -52,10 +59,14 @@ class BrokenWorkspaceApp(App[Any]):
         self.query_one("#banner", Banner).show_lines(problems)
         count = f"{len(problems)} problem{'s' * (len(problems) != 1)}"
         subject = self.subject[:1].upper() + self.subject[1:]
-        self.query_one("#broken-hint", Static).update(Text(
-            f"{subject} did not load ({count} above), so the console has no store open: "
-            f"nothing is collected or evaluated.\n\n{self.what_to_fix}, then press r to reload "
-            "(the console opens once it loads); q quits.", style="bold"))
+        self.query_one("#broken-hint", Static).update(
+            Text(
+                f"{subject} did not load ({count} above), so the console has no store open: "
+                f"nothing is collected or evaluated.\n\n{self.what_to_fix}, then press r to reload "
+                "(the console opens once it loads); q quits.",
+                style="bold",
+            )
+        )
 
     def action_reload(self) -> None:
         self._reload()
@@ -71,8 +82,11 @@ class BrokenWorkspaceApp(App[Any]):
 
     def _still_broken(self, problems: list[str]) -> None:
         self._show(problems)
-        self.notify(f"{self.subject} still does not load: {len(problems)} problem(s)",
-                    severity="warning", markup=False)
+        self.notify(
+            f"{self.subject} still does not load: {len(problems)} problem(s)",
+            severity="warning",
+            markup=False,
+        )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import work
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -13,15 +13,17 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
-from console.screens import overview as v
 from console.core.output import cell
+from console.screens import overview as v
 from console.tui.banner import error_text
 
 
 class AlertDetailScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
-                Binding("l", "logs", "Logs at start"),
-                Binding("s", "silence", "Silence")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("l", "logs", "Logs at start"),
+        Binding("s", "silence", "Silence"),
+    ]
 
     def __init__(self, session: Any, fingerprint: str) -> None:
         super().__init__()
@@ -61,7 +63,8 @@ class AlertDetailScreen(Screen[None]):
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             self.app.worker_failed(event.worker, f"alert {self.fingerprint}")
             self.query_one("#alert-head", Static).update(
-                Text(f"could not read this alert: {error_text(event.worker.error)}", style="red"))
+                Text(f"could not read this alert: {error_text(event.worker.error)}", style="red")
+            )
 
     def draw(self, detail: v.AlertDetail | None) -> None:
         self.detail = detail
@@ -69,20 +72,28 @@ class AlertDetailScreen(Screen[None]):
             self.query_one("#alert-head", Static).update("[red]this alert is gone[/red]")
             return
         a = detail.alert
-        self.query_one("#alert-head", Static).update(Text.assemble(
-            (a.name, "bold"), f"  {a.state.upper()} since {cell(a.since)}  value {cell(a.value)}"
-            f"  ({a.source}{', silenced' if a.silenced else ''}{', inhibited' if a.inhibited else ''})"))
-        self.query_one("#alert-labels", Static).update(Text.assemble(
-            ("Labels\n", "bold"), "\n".join(f"{k} = {cell(x)}" for k, x in sorted(a.labels.items()))))
-        self.query_one("#alert-annotations", Static).update(Text.assemble(
-            ("Annotations\n", "bold"),
-            "\n".join(f"{k}: {x}" for k, x in sorted(a.annotations.items()))))
+        self.query_one("#alert-head", Static).update(
+            Text.assemble(
+                (a.name, "bold"),
+                f"  {a.state.upper()} since {cell(a.since)}  value {cell(a.value)}"
+                f"  ({a.source}{', silenced' if a.silenced else ''}{', inhibited' if a.inhibited else ''})",
+            )
+        )
+        self.query_one("#alert-labels", Static).update(
+            Text.assemble(
+                ("Labels\n", "bold"), "\n".join(f"{k} = {cell(x)}" for k, x in sorted(a.labels.items()))
+            )
+        )
+        self.query_one("#alert-annotations", Static).update(
+            Text.assemble(
+                ("Annotations\n", "bold"), "\n".join(f"{k}: {x}" for k, x in sorted(a.annotations.items()))
+            )
+        )
         self.query_one("#alert-values", Sparkline).data = [x for _, x in detail.values if x is not None]
         logs = self.query_one("#alert-logs", DataTable)
         logs.clear()
         for ts, level, service, message in detail.logs:
-            logs.add_row(*(Text(x) for x in (cell(ts), level or "", service or "",
-                                              cell(message)[:200])))
+            logs.add_row(*(Text(x) for x in (cell(ts), level or "", service or "", cell(message)[:200])))
         changes = self.query_one("#alert-changes", DataTable)
         changes.clear()
         for row in detail.changes:

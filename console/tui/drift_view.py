@@ -13,14 +13,19 @@ from console.tui.tables import matches, selected_key, sync_table
 from console.tui.views import View, spark_text
 
 BAR_WIDTH = 28
-COLUMNS = ("model", "column", "type", "test", "score", "threshold", "verdict", "rows ref/cur",
-           "score trend")
+COLUMNS = ("model", "column", "type", "test", "score", "threshold", "verdict", "rows ref/cur", "score trend")
 
 
 def load_drift(session: Any) -> dict[str, Any]:
     """Every workspace window evaluated at the session's now, with score history and histograms (headless)."""
-    from console.drift.windows import (WindowError, drift_windows, evaluate_window, histogram,
-                                       history_span, score_history)
+    from console.drift.windows import (
+        WindowError,
+        drift_windows,
+        evaluate_window,
+        histogram,
+        history_span,
+        score_history,
+    )
 
     now = session.clock()
     try:
@@ -63,7 +68,7 @@ def histogram_text(bars: dict[str, Any] | None, model: str) -> Text:
     text.append(f"{model} · {bars['column']}", style="bold")
     text.append(f"   reference {'':<{BAR_WIDTH - 3}}current\n")
     width = min(22, max(len(str(label)) for label in bars["labels"]))
-    top = max([*bars["reference"], *bars["current"]])   # the largest share fills the bar
+    top = max([*bars["reference"], *bars["current"]])  # the largest share fills the bar
     for label, ref, cur in zip(bars["labels"], bars["reference"], bars["current"]):
         text.append(f"{str(label)[:width]:>{width}} ")
         text.append_text(_bar(ref, top, "cyan"))
@@ -81,9 +86,11 @@ class DriftView(View):
     """Input drift of each configured model: reference window vs the rolling current window."""
 
     view_name, view_title = "drift", "Drift"
-    help_lines = [("↑/↓", "choose a column: its reference vs current histogram shows below"),
-                  ("/", "filter columns, e.g. DRIFT"),
-                  ("config", "a source of kind drift with windows: [{model, reference, current}]")]
+    help_lines = [
+        ("↑/↓", "choose a column: its reference vs current histogram shows below"),
+        ("/", "filter columns, e.g. DRIFT"),
+        ("config", "a source of kind drift with windows: [{model, reference, current}]"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="drift-status")
@@ -107,8 +114,10 @@ class DriftView(View):
         if data["error"]:
             status.append(data["error"], style="red")
         elif not data["windows"]:
-            status.append("no drift windows: add a source of kind drift with windows: "
-                          "[{model: NAME, reference: {span: 6h, ago: 1h}, current: 1h}]")
+            status.append(
+                "no drift windows: add a source of kind drift with windows: "
+                "[{model: NAME, reference: {span: 6h, ago: 1h}, current: 1h}]"
+            )
         rows = []
         for entry in data["windows"]:
             if status.plain:
@@ -120,11 +129,17 @@ class DriftView(View):
             status.append_text(self._summary(entry["result"]))
             history = entry["history"]
             for column in entry["result"].drift.columns:
-                cells = (entry["model"], column.column, column.kind, column.method or "",
-                         "" if column.score is None else f"{column.score:.4g}",
-                         cell(column.threshold), _verdict(column),
-                         f"{column.reference_rows}/{column.current_rows}",
-                         spark_text(history.get(column.column, []), 16))
+                cells = (
+                    entry["model"],
+                    column.column,
+                    column.kind,
+                    column.method or "",
+                    "" if column.score is None else f"{column.score:.4g}",
+                    cell(column.threshold),
+                    _verdict(column),
+                    f"{column.reference_rows}/{column.current_rows}",
+                    spark_text(history.get(column.column, []), 16),
+                )
                 if matches(cells, self.filter_text):
                     rows.append((f"{entry['model']}/{column.column}", cells))
         self.query_one("#drift-status", Static).update(status)
@@ -143,14 +158,18 @@ class DriftView(View):
         else:
             reference = result.window.reference.describe()
         start, end = result.current_bounds
-        text.append(f" · reference {reference} ({len(result.reference):,} rows) vs current "
-                    f"{start:%m-%d %H:%M}..{end:%m-%d %H:%M} ({len(result.current):,} rows) · ")
+        text.append(
+            f" · reference {reference} ({len(result.reference):,} rows) vs current "
+            f"{start:%m-%d %H:%M}..{end:%m-%d %H:%M} ({len(result.current):,} rows) · "
+        )
         if drift.share is None:
             text.append("dataset drift: no data", style="yellow")
         else:
             tested = sum(1 for c in drift.columns if c.status == "ok")
-            verdict = f"dataset drift: {'YES' if drift.drifted else 'no'} ({drift.drifted_columns}/{tested} " \
-                      f"columns ≥ share {drift.drift_share:g})"
+            verdict = (
+                f"dataset drift: {'YES' if drift.drifted else 'no'} ({drift.drifted_columns}/{tested} "
+                f"columns ≥ share {drift.drift_share:g})"
+            )
             text.append(verdict, style="bold red" if drift.drifted else "green")
         return text
 
@@ -167,4 +186,3 @@ class DriftView(View):
         model, _, column = key.partition("/")
         entry = next((e for e in self.data["windows"] if e["model"] == model and e["result"]), None)
         target.update(histogram_text(entry["histograms"].get(column) if entry else None, model))
-

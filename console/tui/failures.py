@@ -8,7 +8,7 @@ from textual.worker import Worker, WorkerState
 
 from console.tui.banner import error_text
 
-MAX_BACKOFF = 60.0   # seconds between refreshes while one keeps failing
+MAX_BACKOFF = 60.0  # seconds between refreshes while one keeps failing
 
 
 class StepFailed(Exception):
@@ -49,8 +49,7 @@ class FailureReports:
         label = (worker.name or worker.group).strip("_").replace("_", " ")
         self.report_failure(f"{where}: {label}" if where else label, error, None, refresh=False)
 
-    def report_failure(self, what: str, error: BaseException, view: Any, *,
-                       refresh: bool) -> None:
+    def report_failure(self, what: str, error: BaseException, view: Any, *, refresh: bool) -> None:
         """Notify once per distinct error, log the traceback, say so on the view, re-arm."""
         text = error_text(error)
         previous, count = self.failing.get(what, ("", 0))
@@ -63,15 +62,23 @@ class FailureReports:
                 self.worker_log.repeat(what, count)
         except OSError as exc:
             if count == 1:
-                self.notify(f"could not write {self.worker_log.path}: {error_text(exc)}",
-                            severity="error", markup=False)
+                self.notify(
+                    f"could not write {self.worker_log.path}: {error_text(exc)}",
+                    severity="error",
+                    markup=False,
+                )
         if count == 1:
-            self.notify(f"{what} failed: {text} (traceback in {self._log_name()})",
-                        severity="error", markup=False, timeout=10)
+            self.notify(
+                f"{what} failed: {text} (traceback in {self._log_name()})",
+                severity="error",
+                markup=False,
+                timeout=10,
+            )
         if view is not None:
             drawn = f" — showing what was read at {view.drawn_at:%H:%M:%S} UTC" if view.drawn_at else ""
-            view.show_read_error(f"could not {'refresh' if 'tick' in what else 'read'}: "
-                                 f"{what}: {text}{drawn}")
+            view.show_read_error(
+                f"could not {'refresh' if 'tick' in what else 'read'}: {what}: {text}{drawn}"
+            )
         if refresh and self.refresh_seconds:
             delay = min(MAX_BACKOFF, self.refresh_seconds * 2 ** min(count - 1, 10))
             self.set_timer(delay, self.refresh_view, name="refresh")
@@ -79,15 +86,18 @@ class FailureReports:
     def recovered(self, view_name: str, *steps: str) -> None:
         """After steps that worked: say which failures are over; clear the view's line if all are."""
         view = self.view_named(view_name)
-        names = {"engine tick": "engine tick", "reading": f"reading {view.view_title}",
-                 "drawing": f"drawing {view.view_title}"}
+        names = {
+            "engine tick": "engine tick",
+            "reading": f"reading {view.view_title}",
+            "drawing": f"drawing {view.view_title}",
+        }
         for what in (names[step] for step in steps):
             if self.failing.pop(what, None) is not None:
                 self.notify(f"recovered: {what} works again", markup=False)
                 try:
                     self.worker_log.note(f"{what} recovered")
                 except OSError:
-                    pass    # the failure that opened the log already said it cannot be written
+                    pass  # the failure that opened the log already said it cannot be written
         if not any(what in self.failing for what in names.values()):
             view.show_read_error("")
 

@@ -14,19 +14,31 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
-from console.screens import incident as pages
 from console.core.output import cell
+from console.screens import incident as pages
 from console.tui.modals import PlanModal
 from console.tui.tables import sync_table
 
 SPARK = "▁▂▃▄▅▆▇█"
-CHART_WIDTH = 44                  # bars in the burn chart (one per 5m step)
-DRIFT_LINES = 2                   # drifted columns listed above the suspects
-STATE_MARK = {"current": ("▶", "bold yellow"), "pending": ("·", "dim"), "passed": ("✓", "green"),
-              "done": ("✓", "green"), "answered": ("✓", "green"), "skipped": ("↷", "dim"),
-              "failed": ("✗", "red"), "timeout": ("✗", "red")}
-STATUS_STYLE = {"triggered": "bold red", "acknowledged": "bold yellow", "mitigated": "bold cyan",
-                "resolved": "bold green", "closed": "dim"}
+CHART_WIDTH = 44  # bars in the burn chart (one per 5m step)
+DRIFT_LINES = 2  # drifted columns listed above the suspects
+STATE_MARK = {
+    "current": ("▶", "bold yellow"),
+    "pending": ("·", "dim"),
+    "passed": ("✓", "green"),
+    "done": ("✓", "green"),
+    "answered": ("✓", "green"),
+    "skipped": ("↷", "dim"),
+    "failed": ("✗", "red"),
+    "timeout": ("✗", "red"),
+}
+STATUS_STYLE = {
+    "triggered": "bold red",
+    "acknowledged": "bold yellow",
+    "mitigated": "bold cyan",
+    "resolved": "bold green",
+    "closed": "dim",
+}
 
 
 def wait_sleep(session: Any, seconds: float) -> None:
@@ -88,14 +100,13 @@ def drift_lines(what: Any) -> Text:
     for shift in shifts[:DRIFT_LINES]:
         out.append(shift.describe() + "\n", style="magenta")
     if len(shifts) > DRIFT_LINES:
-        out.append(f"+{len(shifts) - DRIFT_LINES} more drifted columns · :drift shows them\n",
-                   style="dim")
+        out.append(f"+{len(shifts) - DRIFT_LINES} more drifted columns · :drift shows them\n", style="dim")
     return out
 
 
 def _clip(text: str, limit: int) -> str:
     flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 class IncidentScreen(Screen[None]):
@@ -186,16 +197,21 @@ class IncidentScreen(Screen[None]):
         from console.playbooks.runner import RunContext
 
         session = self.session
-        return RunContext(store=session.store, actor=session.actor, clock=session.clock,
-                          sleep=lambda seconds: wait_sleep(session, seconds),
-                          workspace=session.workspace, allow_actions=not session.read_only)
+        return RunContext(
+            store=session.store,
+            actor=session.actor,
+            clock=session.clock,
+            sleep=lambda seconds: wait_sleep(session, seconds),
+            workspace=session.workspace,
+            allow_actions=not session.read_only,
+        )
 
     def _ensure_runner(self) -> None:
         """Resume the incident's latest run from the store, or find the playbook that matches."""
         from console.playbooks.runner import resume_run
 
         if self.library is None:
-            self.library = self.session.config.playbooks   # a broken file keeps its last good
+            self.library = self.session.config.playbooks  # a broken file keeps its last good
         if self.runner is None:
             run_id = pages.latest_run(self.session.store, self.incident_id)
             if run_id is not None:
@@ -209,12 +225,19 @@ class IncidentScreen(Screen[None]):
     def reload(self) -> None:
         try:
             self._ensure_runner()
-            page = pages.load_page(self.session.store, self.session.slos, self.incident_id,
-                                   self.session.clock(), self.runner, self.candidate,
-                                   workspace=self.session.workspace)
+            page = pages.load_page(
+                self.session.store,
+                self.session.slos,
+                self.incident_id,
+                self.session.clock(),
+                self.runner,
+                self.candidate,
+                workspace=self.session.workspace,
+            )
         except Exception as exc:  # noqa: BLE001 - shown, not raised into the UI
-            self.app.call_from_thread(self.notify, f"incident {self.incident_id}: {exc}",
-                                      severity="error", markup=False)
+            self.app.call_from_thread(
+                self.notify, f"incident {self.incident_id}: {exc}", severity="error", markup=False
+            )
             return
         self.app.call_from_thread(self.draw, page)
 
@@ -227,14 +250,18 @@ class IncidentScreen(Screen[None]):
         self.page = page
         i = page.incident
         head = Text.assemble(
-            (f"Incident {i.id} ", "bold"), (f" {i.severity or '—'} ", "bold reverse red"), " ",
+            (f"Incident {i.id} ", "bold"),
+            (f" {i.severity or '—'} ", "bold reverse red"),
+            " ",
             (i.status.upper(), STATUS_STYLE.get(i.status, "")),
             f" · commander {i.commander or '—'} · age {pages.incidents.format_span(i.age(page.now))}"
-            f" · declared {i.created_at:%Y-%m-%d %H:%M} UTC\n")
+            f" · declared {i.created_at:%Y-%m-%d %H:%M} UTC\n",
+        )
         head.append(i.title)
         self.query_one("#inc-head", Static).update(head)
-        rows = [(str(e.id), [cell(e.ts)[11:19], e.kind, Text(e.actor or ""), Text(e.text)])
-                for e in page.timeline]
+        rows = [
+            (str(e.id), [cell(e.ts)[11:19], e.kind, Text(e.actor or ""), Text(e.text)]) for e in page.timeline
+        ]
         timeline = self.query_one("#inc-timeline", DataTable)
         sync_table(timeline, rows)
         if rows:
@@ -248,15 +275,15 @@ class IncidentScreen(Screen[None]):
             title.update("Playbook: none matches this incident's alert")
         else:
             state = page.run_status or "p starts it"
-            title.update(Text.assemble(("Playbook ", "bold"), (page.playbook_id, "bold cyan"),
-                                       f" · {state}"))
+            title.update(Text.assemble(("Playbook ", "bold"), (page.playbook_id, "bold cyan"), f" · {state}"))
         steps = Text()
         for n, step in enumerate(page.steps, 1):
             mark, style = STATE_MARK.get(step.state, ("?", ""))
             label = f"{n}. {step.title}"
             label = label if len(label) <= 32 else label[:31] + "…"
-            steps.append(f"{mark} ", style=style).append(label.ljust(33),
-                                                         style="bold" if step.state == "current" else "")
+            steps.append(f"{mark} ", style=style).append(
+                label.ljust(33), style="bold" if step.state == "current" else ""
+            )
             steps.append(f"{step.kind} {step.state}\n", style="dim")
         self.query_one("#inc-steps", Static).update(steps)
         self.query_one("#inc-preview", Static).update(self._preview_text(page))
@@ -296,8 +323,11 @@ class IncidentScreen(Screen[None]):
             out.append(preview.question + "\n", style="bold")
             out.append("   ".join(f"{n}={a}" for n, a in enumerate(preview.answers, 1)) + "\n")
             return out
-        verb = {"action": "x plans it, then confirm", "command": "x runs it after a confirm",
-                "wait_for": "x starts waiting"}.get(preview.step.kind, "x runs it")
+        verb = {
+            "action": "x plans it, then confirm",
+            "command": "x runs it after a confirm",
+            "wait_for": "x starts waiting",
+        }.get(preview.step.kind, "x runs it")
         return out.append(f"{verb} · s skips", style="dim")
 
     def _draw_result(self, page: pages.IncidentPage) -> None:
@@ -321,8 +351,9 @@ class IncidentScreen(Screen[None]):
         for n, suspect in enumerate(what.suspects if what else [], 1):
             change = suspect.change
             out.append(f"{n}. ", style="bold").append(f"{suspect.score:.2f} ", style="bold yellow")
-            out.append(change.describe(), style="bold magenta" if suspect.shift else "bold").append(f"  {change.ts:%m-%d %H:%M}\n",
-                                                                 style="dim")
+            out.append(change.describe(), style="bold magenta" if suspect.shift else "bold").append(
+                f"  {change.ts:%m-%d %H:%M}\n", style="dim"
+            )
             out.append(f"   {suspect.explanation}\n")
         if what is not None and not what.suspects:
             out.append("no changes or data drift recorded before this incident", style="dim")
@@ -338,8 +369,7 @@ class IncidentScreen(Screen[None]):
 
     def _writable(self) -> bool:
         if not self.session.owner:
-            self.notify("read-only snapshot: act from the console that owns the store",
-                        severity="error")
+            self.notify("read-only snapshot: act from the console that owns the store", severity="error")
             return False
         if self.busy:
             self.notify("a step is still running", severity="warning")
@@ -353,8 +383,13 @@ class IncidentScreen(Screen[None]):
     @work(thread=True, group="incident-write", exit_on_error=False)
     def _transition(self, to_status: str) -> None:
         try:
-            pages.incidents.transition(self.session.store, self.incident_id, to_status,
-                                       now=self.session.clock(), actor=self.session.actor)
+            pages.incidents.transition(
+                self.session.store,
+                self.incident_id,
+                to_status,
+                now=self.session.clock(),
+                actor=self.session.actor,
+            )
         except pages.incidents.IncidentError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
             return
@@ -396,8 +431,9 @@ class IncidentScreen(Screen[None]):
 
     @work(thread=True, group="incident-write", exit_on_error=False)
     def _add_note(self, text: str) -> None:
-        pages.incidents.add_note(self.session.store, self.incident_id, text,
-                                 now=self.session.clock(), actor=self.session.actor)
+        pages.incidents.add_note(
+            self.session.store, self.incident_id, text, now=self.session.clock(), actor=self.session.actor
+        )
         self.app.call_from_thread(self.reload)
 
     def action_start(self) -> None:
@@ -454,15 +490,19 @@ class IncidentScreen(Screen[None]):
             title = f"{plan.kind}: {plan.model or preview.title}"
             body, protected = plan.text, plan.model if plan.protected else None
         else:
-            title, body, protected = f"run: {preview.title}", "argv: " + " ".join(
-                repr(a) for a in preview.argv or []), None
+            title, body, protected = (
+                f"run: {preview.title}",
+                "argv: " + " ".join(repr(a) for a in preview.argv or []),
+                None,
+            )
         self.app.call_from_thread(self._confirm, title, body, protected)
 
     def _confirm(self, title: str, body: str, protected: str | None) -> None:
         def done(confirmation: Any) -> None:
             if confirmation is not None:
-                self._step("advance", confirm=True, reason=confirmation.reason,
-                           typed_name=confirmation.typed_name)
+                self._step(
+                    "advance", confirm=True, reason=confirmation.reason, typed_name=confirmation.typed_name
+                )
 
         self.app.push_screen(PlanModal(title, body, protected_name=protected), done)
 
@@ -477,7 +517,10 @@ class IncidentScreen(Screen[None]):
         finally:
             self.busy = False
         text = f"step {outcome.step_id}: {outcome.outcome}" + (f" — {outcome.error}" if outcome.error else "")
-        self.app.call_from_thread(self.notify, text, markup=False,
-                                  severity="error" if outcome.outcome in ("failed", "timeout")
-                                  else "information")
+        self.app.call_from_thread(
+            self.notify,
+            text,
+            markup=False,
+            severity="error" if outcome.outcome in ("failed", "timeout") else "information",
+        )
         self.app.call_from_thread(self.reload)

@@ -12,8 +12,13 @@ from console.screens import incident as pages
 from console.tui.tables import matches, selected_key, sync_table
 from console.tui.views import View, _table
 
-STATUS_STYLE = {"triggered": "bold red", "acknowledged": "bold yellow", "mitigated": "bold cyan",
-                "resolved": "bold green", "closed": "dim"}
+STATUS_STYLE = {
+    "triggered": "bold red",
+    "acknowledged": "bold yellow",
+    "mitigated": "bold cyan",
+    "resolved": "bold green",
+    "closed": "dim",
+}
 
 
 class IncidentsView(View):
@@ -35,8 +40,15 @@ class IncidentsView(View):
         for r in data:
             cells = (str(r.id), r.severity, r.status, r.commander, r.age, r.title)
             if matches(cells, self.filter_text):
-                rows.append((str(r.id), [Text(c, style=STATUS_STYLE.get(c, "")) if i == 2 else Text(c)
-                                         for i, c in enumerate(cells)]))
+                rows.append(
+                    (
+                        str(r.id),
+                        [
+                            Text(c, style=STATUS_STYLE.get(c, "")) if i == 2 else Text(c)
+                            for i, c in enumerate(cells)
+                        ],
+                    )
+                )
         sync_table(self.query_one("#incidents-table", DataTable), rows)
 
     def selected_incident(self) -> int | None:

@@ -56,8 +56,7 @@ class PlanModal(ModalScreen[Confirmation | None]):
             yield Static(self.plan_text, id="plan", markup=False)
             yield Input(placeholder="reason (required, goes in the audit log)", id="reason")
             if self.protected_name:
-                yield Input(placeholder=f"protected: type {self.protected_name} to confirm",
-                            id="typed")
+                yield Input(placeholder=f"protected: type {self.protected_name} to confirm", id="typed")
             yield Label("", id="error")
             with Horizontal(id="buttons"):
                 yield Button("Apply", variant="error", id="apply")

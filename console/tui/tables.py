@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rich.cells import cell_len
 from rich.table import Table
@@ -50,7 +51,7 @@ def sync_table(table: DataTable, rows: Sequence[Row]) -> None:
     if [str(row.key.value) for row in table.ordered_rows] != keys:
         first = columns[0]
         rank = {id(table.get_cell(key, first)): index for index, key in enumerate(keys)}
-        if len(rank) != len(keys):      # one cell object shared by rows: no way to tell them apart
+        if len(rank) != len(keys):  # one cell object shared by rows: no way to tell them apart
             _rebuild(table, rows)
             return
         table.sort(first, key=lambda value: rank[id(value)])
@@ -65,7 +66,7 @@ def _rebuild(table: DataTable, rows: Sequence[Row]) -> None:
     for key, cells in rows:
         table.add_row(*(as_text(c) for c in cells), key=key)
     table._shown_rows = {key: tuple(cells) for key, cells in rows}  # type: ignore[attr-defined]
-    _fit_columns(table, rows)           # adding rows only widens columns
+    _fit_columns(table, rows)  # adding rows only widens columns
     keys = [key for key, _ in rows]
     if selected in keys:
         table.move_cursor(row=keys.index(selected))
@@ -82,15 +83,17 @@ def _fit_columns(table: DataTable, rows: Sequence[Row]) -> None:
     for index, (column_key, column) in enumerate(table.columns.items()):
         if not column.auto_width:
             continue
-        widest_key, widest = max(((key, cells[index]) for key, cells in rows),
-                                 key=lambda item: _width(item[1]))
+        widest_key, widest = max(
+            ((key, cells[index]) for key, cells in rows), key=lambda item: _width(item[1])
+        )
         needed = max(_width(widest), column.label.cell_len)
         if needed != column.content_width:
             table.update_cell(widest_key, column_key, as_text(widest), update_width=True)
 
 
-def show_text_table(widget: Static, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
-                    empty: str = "none") -> None:
+def show_text_table(
+    widget: Static, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str = "none"
+) -> None:
     """Show a small read-only table as text in `widget`: cheaper than a DataTable for panels
     with no cursor, and redrawn only when its rows change.  Cells are shown literally."""
     content = (tuple(columns), tuple(tuple(row) for row in rows), empty)
@@ -98,19 +101,19 @@ def show_text_table(widget: Static, columns: Sequence[str], rows: Sequence[Seque
     if shown == content:
         return
     widget._shown_table = content  # type: ignore[attr-defined]
-    relayout = shown is None or len(shown[1]) != len(rows)   # same rows: same height
+    relayout = shown is None or len(shown[1]) != len(rows)  # same rows: same height
     if not rows:
         widget.update(Text(empty, style="dim"), layout=relayout)
         return
-    table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, header_style="bold",
-                  expand=True)
+    table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, header_style="bold", expand=True)
     cells = [[as_text(c) for c in row] for row in rows]
     for index, column in enumerate(columns):
         # every column but the last keeps its width; the last (a title, say) is cut short
         keep = index < len(columns) - 1
         width = max([len(column), *(row[index].cell_len for row in cells)]) if keep else None
-        table.add_column(column, no_wrap=True, overflow="ellipsis", min_width=width,
-                         ratio=None if keep else 1)
+        table.add_column(
+            column, no_wrap=True, overflow="ellipsis", min_width=width, ratio=None if keep else 1
+        )
     for row in cells:
         table.add_row(*row)
     widget.update(table, layout=relayout)

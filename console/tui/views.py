@@ -15,8 +15,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Sparkline, Static
 
-from console.screens import overview as v
 from console.core.output import cell
+from console.screens import overview as v
 from console.tui.banner import ReadError
 from console.tui.tables import matches, selected_key, show_text_table, sync_table
 
@@ -42,7 +42,7 @@ class View(Vertical):
         super().__init__(id=f"view-{self.view_name}", classes="view")
         self.filter_text = ""
         self.data: Any = None
-        self.drawn_at: Any = None       # when the data drawn last was read (the session's clock)
+        self.drawn_at: Any = None  # when the data drawn last was read (the session's clock)
         self.read_error: ReadError | None = None
 
     def load(self, session: Any) -> Any:
@@ -79,8 +79,17 @@ def _table(table_id: str, *columns: str) -> DataTable:
 class OverviewView(View):
     view_name, view_title = "overview", "Overview"
     help_lines = [("enter", "open the selected alert"), ("D", "demo: degrade the champion now")]
-    SLO_COLUMNS = ("slo", "objective", "sli (window)", "budget left", "burn 1h", "burn 6h",
-                   "exhaustion", "state", "burn trend")
+    SLO_COLUMNS = (
+        "slo",
+        "objective",
+        "sli (window)",
+        "budget left",
+        "burn 1h",
+        "burn 6h",
+        "exhaustion",
+        "state",
+        "burn trend",
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -102,7 +111,7 @@ class OverviewView(View):
     def load(self, session: Any) -> Any:
         """Alerts, incidents and collectors first; the SLO board (the costly part) after."""
         ahead = session.read_ahead_result("overview")
-        if ahead is not None:      # read while the console was starting
+        if ahead is not None:  # read while the console was starting
             yield ahead
             return
         now = session.clock()
@@ -124,24 +133,40 @@ class OverviewView(View):
             if slo.burn_1h is not None and (not history or history[-1] != slo.burn_1h):
                 history.append(slo.burn_1h)
                 del history[:-24]
-            cells = (key, f"{slo.objective:g}%", v.fmt_percent(slo.sli), v.budget_bar(slo.budget_remaining),
-                     v.fmt_burn(slo.burn_1h), v.fmt_burn(slo.burn_6h), v.fmt_age(slo.time_to_exhaustion),
-                     slo.state.upper() if slo.state in ("page", "ticket", "exhausted") else slo.state,
-                     spark_text(history))
+            cells = (
+                key,
+                f"{slo.objective:g}%",
+                v.fmt_percent(slo.sli),
+                v.budget_bar(slo.budget_remaining),
+                v.fmt_burn(slo.burn_1h),
+                v.fmt_burn(slo.burn_6h),
+                v.fmt_age(slo.time_to_exhaustion),
+                slo.state.upper() if slo.state in ("page", "ticket", "exhausted") else slo.state,
+                spark_text(history),
+            )
             if matches(cells, self.filter_text):
                 rows.append((key, cells))
         sync_table(self.query_one("#slo-board", DataTable), rows)
-        alerts = [(a.fingerprint, (a.state, a.name, cell(a.since), a.label_text()))
-                  for a in data["alerts"]]
-        sync_table(self.query_one("#overview-alerts", DataTable),
-                   [r for r in alerts if matches(r[1], self.filter_text)])
-        show_text_table(self.query_one("#overview-incidents", Static), ("id", "sev", "status", "title"),
-                        [(i[0], i[1] or "", i[2], i[3]) for i in data["incidents"]],
-                        empty="no open incidents")
-        show_text_table(self.query_one("#overview-collectors", Static),
-                        ("collector", "health", "last success", "rows"),
-                        [(c[0], Text(c[1], style="" if c[1] == "up" else "bold red"), cell(c[2]),
-                          c[3]) for c in data["collectors"]], empty="no collectors")
+        alerts = [(a.fingerprint, (a.state, a.name, cell(a.since), a.label_text())) for a in data["alerts"]]
+        sync_table(
+            self.query_one("#overview-alerts", DataTable),
+            [r for r in alerts if matches(r[1], self.filter_text)],
+        )
+        show_text_table(
+            self.query_one("#overview-incidents", Static),
+            ("id", "sev", "status", "title"),
+            [(i[0], i[1] or "", i[2], i[3]) for i in data["incidents"]],
+            empty="no open incidents",
+        )
+        show_text_table(
+            self.query_one("#overview-collectors", Static),
+            ("collector", "health", "last success", "rows"),
+            [
+                (c[0], Text(c[1], style="" if c[1] == "up" else "bold red"), cell(c[2]), c[3])
+                for c in data["collectors"]
+            ],
+            empty="no collectors",
+        )
 
     def selected_alert(self) -> str | None:
         return selected_key(self.query_one("#overview-alerts", DataTable))
@@ -149,8 +174,10 @@ class OverviewView(View):
 
 class AlertsView(View):
     view_name, view_title = "alerts", "Alerts"
-    help_lines = [("enter", "details: labels, annotations, values, logs, changes"),
-                  ("s", "silence the selected alert's label set")]
+    help_lines = [
+        ("enter", "details: labels, annotations, values, logs, changes"),
+        ("s", "silence the selected alert's label set"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield _table("alerts-table", "state", "alert", "since", "value", "source", "labels", "muted")
@@ -176,16 +203,18 @@ class LogsView(View):
     """Live tail; `/` takes `service=… level=… since=30m text` or `/regex/`."""
 
     view_name, view_title = "logs", "Logs"
-    help_lines = [("/", "filter: service=NAME level=LEVEL since=30m words or /regex/"),
-                  ("o / n", "older / newer lines"), ("t", "back to the live tail")]
-    BINDINGS = [Binding("o", "older", "Older"), Binding("n", "newer", "Newer"),
-                Binding("t", "tail", "Tail")]
+    help_lines = [
+        ("/", "filter: service=NAME level=LEVEL since=30m words or /regex/"),
+        ("o / n", "older / newer lines"),
+        ("t", "back to the live tail"),
+    ]
+    BINDINGS = [Binding("o", "older", "Older"), Binding("n", "newer", "Newer"), Binding("t", "tail", "Tail")]
     PAGE = 100
 
     def __init__(self) -> None:
         super().__init__()
         self.page_offset = 0
-        self.start_at = None   # a time to open at (from an alert); None means the live tail
+        self.start_at = None  # a time to open at (from an alert); None means the live tail
         self.error = ""
 
     def compose(self) -> ComposeResult:
@@ -221,16 +250,21 @@ class LogsView(View):
 
     def draw(self, data: Any) -> None:
         self.data = data
-        where = "live tail" if self.start_at is None and self.page_offset == 0 else (
-            f"from {cell(self.start_at)}" if self.start_at else f"{self.page_offset} lines back")
+        where = (
+            "live tail"
+            if self.start_at is None and self.page_offset == 0
+            else (f"from {cell(self.start_at)}" if self.start_at else f"{self.page_offset} lines back")
+        )
         status = Text(f"{data['total']:,} lines match · {where}")
         if self.filter_text:
             status.append(f" · filter: {self.filter_text}")
         if data["error"]:
             status = Text(data["error"], style="red")
         self.query_one("#logs-status", Static).update(status)
-        rows = [(f"{self.page_offset + i}", (cell(ts), level or "", service or "", cell(message)[:200]))
-                for i, (ts, level, service, message) in enumerate(data["lines"])]
+        rows = [
+            (f"{self.page_offset + i}", (cell(ts), level or "", service or "", cell(message)[:200]))
+            for i, (ts, level, service, message) in enumerate(data["lines"])
+        ]
         sync_table(self.query_one("#logs-table", DataTable), rows)
 
     def action_older(self) -> None:
@@ -249,17 +283,21 @@ class LogsView(View):
 class MetricsView(View):
     view_name, view_title = "metrics", "Metrics"
     BINDINGS = [Binding("e", "edit", "Edit selector")]
-    help_lines = [("e", "edit the selector (enter runs it, esc leaves)"),("selector", 'type e.g. http_requests_total{code=~"5.."} and press enter'),
-                  ("range", "after the selector: [1h] (default 6h)")]
+    help_lines = [
+        ("e", "edit the selector (enter runs it, esc leaves)"),
+        ("selector", 'type e.g. http_requests_total{code=~"5.."} and press enter'),
+        ("range", "after the selector: [1h] (default 6h)"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.selector = 'http_requests_total'
+        self.selector = "http_requests_total"
         self.range = timedelta(hours=6)
 
     def compose(self) -> ComposeResult:
-        yield Input(value=self.selector, placeholder="series selector, then optional [range]",
-                    id="metrics-input")
+        yield Input(
+            value=self.selector, placeholder="series selector, then optional [range]", id="metrics-input"
+        )
         yield Static("", id="metrics-status")
         yield Sparkline([], id="metrics-chart")
         yield _table("metrics-table", "series", "points", "last", "min", "max")
@@ -293,7 +331,7 @@ class MetricsView(View):
         self.data = data
         status = self.query_one("#metrics-status", Static)
         if data["error"]:
-            status.update(Text(data['error'], style="red"))
+            status.update(Text(data["error"], style="red"))
         else:
             status.update(f"{len(data['series'])} series over the last {cell(self.range)}")
         rows = []
@@ -302,8 +340,13 @@ class MetricsView(View):
             name = s.labels.get("__name__", "")
             labels = ",".join(f'{k}="{x}"' for k, x in sorted(s.labels.items()) if k != "__name__")
             key = f"{name}{{{labels}}}"
-            cells = (key, str(len(s.points)), cell(values[-1] if values else None),
-                     cell(min(values) if values else None), cell(max(values) if values else None))
+            cells = (
+                key,
+                str(len(s.points)),
+                cell(values[-1] if values else None),
+                cell(min(values) if values else None),
+                cell(max(values) if values else None),
+            )
             if matches(cells, self.filter_text):
                 rows.append((key, cells))
         table = self.query_one("#metrics-table", DataTable)
@@ -315,18 +358,27 @@ class MetricsView(View):
 
     def _chart(self, table: DataTable) -> None:
         key = selected_key(table)
-        series = next((s for s in (self.data or {}).get("series", [])
-                       if f"{s.labels.get('__name__', '')}{{" in (key or "")
-                       and key.endswith(",".join(f'{k}="{x}"' for k, x in sorted(s.labels.items())
-                                                  if k != "__name__") + "}")), None)
+        series = next(
+            (
+                s
+                for s in (self.data or {}).get("series", [])
+                if f"{s.labels.get('__name__', '')}{{" in (key or "")
+                and key.endswith(
+                    ",".join(f'{k}="{x}"' for k, x in sorted(s.labels.items()) if k != "__name__") + "}"
+                )
+            ),
+            None,
+        )
         values = [p[1] for p in series.points if p[1] is not None] if series else []
         self.query_one("#metrics-chart", Sparkline).data = values
 
 
 class ModelsView(View):
     view_name, view_title = "models", "Models"
-    help_lines = [("R", "roll the selected model's champion back (plan, reason, confirm)"),
-                  ("P", "promote the selected version to champion")]
+    help_lines = [
+        ("R", "roll the selected model's champion back (plan, reason, confirm)"),
+        ("P", "promote the selected version to champion"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="models-status")
@@ -342,30 +394,51 @@ class ModelsView(View):
             _, registry = session.registry()
             try:
                 for model in registry.list_models():
-                    for mv in sorted(registry.list_versions(model.name),
-                                     key=lambda m: version_key(m.version), reverse=True):
+                    for mv in sorted(
+                        registry.list_versions(model.name), key=lambda m: version_key(m.version), reverse=True
+                    ):
                         aliases = [a for a, ver in model.aliases.items() if ver == mv.version]
-                        rows.append((model.name, mv.version, ",".join(sorted(aliases)), mv.created_at,
-                                     ", ".join(f"{k}={x:g}" for k, x in sorted(mv.metrics.items())),
-                                     mv.source or ""))
+                        rows.append(
+                            (
+                                model.name,
+                                mv.version,
+                                ",".join(sorted(aliases)),
+                                mv.created_at,
+                                ", ".join(f"{k}={x:g}" for k, x in sorted(mv.metrics.items())),
+                                mv.source or "",
+                            )
+                        )
             finally:
                 registry.close()
         except Exception as exc:  # an unreachable registry is shown, not raised
             error = str(exc).splitlines()[0]
-        return {"rows": rows, "error": error, "changes": v.recent_changes(session.store),
-                "read_only": session.read_only}
+        return {
+            "rows": rows,
+            "error": error,
+            "changes": v.recent_changes(session.store),
+            "read_only": session.read_only,
+        }
 
     def draw(self, data: Any) -> None:
         self.data = data
-        mode = ("read-only: actions disabled" if data["read_only"]
-                else "R rollback · P promote (asks for a reason)")
+        mode = (
+            "read-only: actions disabled"
+            if data["read_only"]
+            else "R rollback · P promote (asks for a reason)"
+        )
         self.query_one("#models-status", Static).update(
-            Text(data['error'], style="red") if data["error"] else mode)
-        rows = [(f"{r[0]}/{r[1]}", (r[0], r[1], r[2], cell(r[3]), r[4], r[5])) for r in data["rows"]
-                if matches(r, self.filter_text)]
+            Text(data["error"], style="red") if data["error"] else mode
+        )
+        rows = [
+            (f"{r[0]}/{r[1]}", (r[0], r[1], r[2], cell(r[3]), r[4], r[5]))
+            for r in data["rows"]
+            if matches(r, self.filter_text)
+        ]
         sync_table(self.query_one("#models-table", DataTable), rows)
-        sync_table(self.query_one("#changes-table", DataTable),
-                   [(str(i), tuple(cell(x) for x in c)) for i, c in enumerate(data["changes"])])
+        sync_table(
+            self.query_one("#changes-table", DataTable),
+            [(str(i), tuple(cell(x) for x in c)) for i, c in enumerate(data["changes"])],
+        )
 
     def selected(self) -> tuple[str, str] | None:
         key = selected_key(self.query_one("#models-table", DataTable))
@@ -409,7 +482,7 @@ class SqlView(View):
         status = self.query_one("#sql-status", Static)
         table = self.query_one("#sql-table", DataTable)
         if data["error"]:
-            status.update(Text(data['error'], style="red"))
+            status.update(Text(data["error"], style="red"))
             return
         status.update(f"{data['total']:,} rows" + (" (first 1,000 shown)" if data["total"] > 1000 else ""))
         table.clear(columns=True)

@@ -11,9 +11,9 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import IO, Any
 
+from console.config.workspace import Workspace, ensure_state_dir
 from console.core.private import tighten
 from console.core.secrets import RedactingFormatter
-from console.config.workspace import Workspace, ensure_state_dir
 
 LOG_NAME = "console.log"
 
@@ -54,13 +54,14 @@ class WorkerLog:
     def _open(self) -> logging.Logger:
         if self.logger is None:
             ensure_state_dir(self.workspace)
-            handler = PrivateRotatingFileHandler(self.path, maxBytes=1_000_000, backupCount=3,
-                                                 encoding="utf-8")
+            handler = PrivateRotatingFileHandler(
+                self.path, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
+            )
             formatter = RedactingFormatter("%(asctime)s UTC %(levelname)s %(message)s")
             formatter.converter = time.gmtime
             handler.setFormatter(formatter)
             logger = logging.getLogger(f"oncall.console.{id(self)}")
-            logger.propagate = False    # never onto the terminal the console draws on
+            logger.propagate = False  # never onto the terminal the console draws on
             logger.setLevel(logging.INFO)
             logger.addHandler(handler)
             self.logger, self.handler = logger, handler

@@ -13,12 +13,13 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-
 from console.store import Store
 
 START = "2026-11-20T12:00:00Z"
-PAGE_LATENCY = re.compile(r"^(\S+ \S+) alert +SLOErrorBudgetBurn (firing|resolved) \{.*"
-                          r"severity=page,slo=fraud-scoring-latency,.*window=1h/5m\}")
+PAGE_LATENCY = re.compile(
+    r"^(\S+ \S+) alert +SLOErrorBudgetBurn (firing|resolved) \{.*"
+    r"severity=page,slo=fraud-scoring-latency,.*window=1h/5m\}"
+)
 
 
 class Demo:
@@ -27,9 +28,12 @@ class Demo:
     def __init__(self, root: Path) -> None:
         env = {**os.environ, "ONCALL_NOW": START}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "console", "demo", "--headless", "--speed", "600",
-             "--dir", str(root)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=env)
+            [sys.executable, "-m", "console", "demo", "--headless", "--speed", "600", "--dir", str(root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
         self.lines: list[str] = []
         self._queue: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -52,8 +56,9 @@ class Demo:
             match = regex.search(line)
             if match:
                 return match
-        raise AssertionError(f"no line matching {regex.pattern!r}; the demo said:\n"
-                             + "\n".join(self.lines[-30:]))
+        raise AssertionError(
+            f"no line matching {regex.pattern!r}; the demo said:\n" + "\n".join(self.lines[-30:])
+        )
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -63,11 +68,14 @@ class Demo:
 
 def error_ratio(store: Store, start: datetime, end: datetime) -> float:
     """5xx share of requests between two times, from the stored counters."""
-    rows = store.query("""
+    rows = store.query(
+        """
         SELECT json_extract_string(s.labels, '$.code') AS code, max(x.value) - min(x.value)
         FROM samples x JOIN series s ON s.id = x.series_id
         WHERE s.name = 'http_requests_total' AND x.ts BETWEEN ? AND ?
-        GROUP BY ALL""", [start, end])[1]
+        GROUP BY ALL""",
+        [start, end],
+    )[1]
     by_code = dict(rows)
     return by_code.get("500", 0) / (by_code.get("500", 0) + by_code.get("200", 0))
 
@@ -87,21 +95,29 @@ def test_degrade_page_rollback_recover(tmp_path: Path, oncall) -> None:
         fired_at = ts(fired[1])
         assert fired_at >= degraded
 
-        result = oncall("-w", str(root), "rollback", "fraud-detector", "--reason",
-                        "v3 latency regression", "--yes", "--confirm", "fraud-detector")
+        result = oncall(
+            "-w",
+            str(root),
+            "rollback",
+            "fraud-detector",
+            "--reason",
+            "v3 latency regression",
+            "--yes",
+            "--confirm",
+            "fraud-detector",
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         assert "champion v3 → v2" in result.stdout
-        assert "ran this command there" in result.stderr   # the demo owns the store
+        assert "ran this command there" in result.stderr  # the demo owns the store
 
         healed = ts(demo.wait_for(r"^(\S+ \S+) serving +demo serves version 2 \(healthy\)")[1])
         resolved = demo.wait_for(PAGE_LATENCY)
         assert resolved[2] == "resolved"
         assert ts(resolved[1]) >= healed
-        deadline = time.monotonic() + 120    # let it serve ten healthy minutes or more
+        deadline = time.monotonic() + 120  # let it serve ten healthy minutes or more
         while time.monotonic() < deadline:
-            answer = oncall("-w", str(root), "query", "SELECT max(ts) AS t FROM samples",
-                            "--format", "csv")
-            assert "ran this command there" in answer.stderr   # read by the owner, not a copy
+            answer = oncall("-w", str(root), "query", "SELECT max(ts) AS t FROM samples", "--format", "csv")
+            assert "ran this command there" in answer.stderr  # read by the owner, not a copy
             latest = answer.stdout.split()[-1]
             if ts(latest[:19].replace("T", " ")) - healed >= timedelta(minutes=10):
                 break
@@ -115,8 +131,9 @@ def test_degrade_page_rollback_recover(tmp_path: Path, oncall) -> None:
         during = error_ratio(store, degraded, healed)
         after = error_ratio(store, healed + timedelta(minutes=1), end)
         assert during > 0.05 and after < 0.005, (during, after)
-        moves = store.query("SELECT version, actor, detail FROM changes WHERE kind = 'alias_move' "
-                            "ORDER BY ts DESC LIMIT 1")[1]
+        moves = store.query(
+            "SELECT version, actor, detail FROM changes WHERE kind = 'alias_move' ORDER BY ts DESC LIMIT 1"
+        )[1]
         assert moves[0][0] == "2" and "v3 latency regression" in moves[0][2]
         audit = store.query("SELECT phase FROM audit WHERE action = 'rollback' ORDER BY id")[1]
         assert [r[0] for r in audit] == ["before", "after"]

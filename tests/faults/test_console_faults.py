@@ -13,14 +13,14 @@ import pytest
 from textual.widgets import DataTable, Static
 
 import console.screens.overview
-from console.cli.main import Context
 from console.cli.commands.console import broken_store_app, broken_workspace_app
 from console.cli.commands.demo import prepare
+from console.cli.main import Context
+from console.config.workspace import Workspace, WorkspaceError, ensure_state_dir, load_workspace
 from console.runtime.session import Session
 from console.store import Store, StoreError
 from console.tui.app import OncallApp
 from console.tui.banner import Banner
-from console.config.workspace import Workspace, WorkspaceError, ensure_state_dir, load_workspace
 
 NOW = datetime(2026, 11, 20, 12, 0)
 SIZE = (120, 40)
@@ -34,10 +34,13 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Store.open(target / "oncall.duckdb") as store, store.transaction() as cur:
         labels = {"alertname": "FraudScoringLatency", "service": "fraud-scoring", "severity": "page"}
         since = NOW - timedelta(minutes=20)
-        cur.execute("""INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations,
+        cur.execute(
+            """INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations,
                        state, active_since, fired_at, last_eval, value)
                        VALUES ('f1', 'rule', 'slo/latency', 'FraudScoringLatency', ?, '{}',
-                               'firing', ?, ?, ?, 19.5)""", [json.dumps(labels), since, since, NOW])
+                               'firing', ?, ?, ?, 19.5)""",
+            [json.dumps(labels), since, since, NOW],
+        )
     return target
 
 
@@ -53,8 +56,9 @@ def open_session():
     opened: list[Session] = []
 
     def open_(root: Path) -> Session:
-        session = Session(load_workspace(root / "oncall.yaml"), clock=lambda: NOW,
-                          run_engine=False, listen=False)
+        session = Session(
+            load_workspace(root / "oncall.yaml"), clock=lambda: NOW, run_engine=False, listen=False
+        )
         opened.append(session)
         return session
 
@@ -98,22 +102,25 @@ async def test_invalid_slo_file_opens_with_a_banner(workspace: Path, open_sessio
         assert app.is_running
         lines = banner(app)
         assert len(lines) == 1 and lines[0].startswith("slos/fraud-scoring.yaml:4: ")
-        assert lines[0].endswith(" — no last good version: nothing from it is in force, its "
-                                 "alerts keep their state (stale)")
-        assert 1 <= app.query_one("#banner").region.height <= 2      # a long line wraps
+        assert lines[0].endswith(
+            " — no last good version: nothing from it is in force, its alerts keep their state (stale)"
+        )
+        assert 1 <= app.query_one("#banner").region.height <= 2  # a long line wraps
         assert rows(app, "#slo-board") == []
         assert rows(app, "#overview-alerts")[0][:2] == ["firing", "FraudScoringLatency"]
         assert [c[0] for c in app.view.data["collectors"]] == ["demo"]
-        await pilot.press("colon", *"alerts", "enter")       # every view keeps the banner
+        await pilot.press("colon", *"alerts", "enter")  # every view keeps the banner
         await settle(pilot)
         assert app.view.view_name == "alerts" and banner(app) == lines
 
 
-async def test_invalid_slo_file_keeps_its_last_good_version_on_the_board(workspace: Path,
-                                                                         open_session) -> None:
-    session = Session(load_workspace(workspace / "oncall.yaml"), clock=lambda: NOW,
-                      run_engine=False, listen=False)
-    good = [s.name for s in session.slos]            # loaded once: kept as the last good version
+async def test_invalid_slo_file_keeps_its_last_good_version_on_the_board(
+    workspace: Path, open_session
+) -> None:
+    session = Session(
+        load_workspace(workspace / "oncall.yaml"), clock=lambda: NOW, run_engine=False, listen=False
+    )
+    good = [s.name for s in session.slos]  # loaded once: kept as the last good version
     session.close()
     slo_file = workspace / "slos" / "fraud-scoring.yaml"
     slo_file.write_text(slo_file.read_text().replace("objective: 99.5", "objective: 99.5x"))
@@ -165,7 +172,7 @@ async def test_a_rules_file_typo_while_firing_resolves_nothing_in_the_console(tm
     try:
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            await pilot.press("r")              # an engine cycle with the broken file
+            await pilot.press("r")  # an engine cycle with the broken file
             await settle(pilot)
             assert app.is_running
             (line,) = banner(app)
@@ -202,15 +209,14 @@ async def test_invalid_oncall_yaml_still_opens(workspace: Path) -> None:
         assert lines and all(line.startswith("oncall.yaml:") for line in lines)
         hint = str(app.query_one("#broken-hint", Static).render())
         assert "press r to reload" in hint and "q quits" in hint
-        await pilot.press("r")                 # still broken: still open, still listed
+        await pilot.press("r")  # still broken: still open, still listed
         await settle(pilot)
         assert app.is_running and banner(app) == lines
-        assert ("warning", "oncall.yaml still does not load: "
-                f"{len(lines)} problem(s)") in notes(app)
+        assert ("warning", f"oncall.yaml still does not load: {len(lines)} problem(s)") in notes(app)
         config.write_text(good)
         await pilot.press("r")
         await settle(pilot)
-    assert isinstance(app.return_value, Workspace)   # run_console opens the console on it
+    assert isinstance(app.return_value, Workspace)  # run_console opens the console on it
 
 
 async def test_a_store_that_does_not_open_still_opens(workspace: Path) -> None:
@@ -228,12 +234,13 @@ async def test_a_store_that_does_not_open_still_opens(workspace: Path) -> None:
         lines = banner(app)
         assert lines[0].startswith(f"cannot open store {store}")
         assert "Repair or move the store file, then press r" in str(
-            app.query_one("#broken-hint", Static).render())
+            app.query_one("#broken-hint", Static).render()
+        )
         (workspace / "good.duckdb").rename(store)
         await pilot.press("r")
         await settle(pilot)
     session = app.return_value
-    assert isinstance(session, Session)                 # run_console opens the console on it
+    assert isinstance(session, Session)  # run_console opens the console on it
     session.close()
 
 
@@ -256,9 +263,10 @@ async def test_a_tick_that_raises_is_shown_logged_and_recovers(workspace: Path, 
         assert app.is_running and app.return_code is None
         escaped = "ValueError: boom \\x1b[31mred\\nsecond line"
         assert ("error", f"engine tick failed: {escaped} (traceback in .oncall/console.log)") in notes(app)
-        assert read_error(app.view) == (f"could not refresh: engine tick: {escaped}"
-                                        " — showing what was read at 12:00:00 UTC")
-        assert rows(app, "#overview-alerts") == before        # the last data stays
+        assert read_error(app.view) == (
+            f"could not refresh: engine tick: {escaped} — showing what was read at 12:00:00 UTC"
+        )
+        assert rows(app, "#overview-alerts") == before  # the last data stays
         log = workspace / ".oncall" / "console.log"
         text = log.read_text()
         assert "engine tick failed" in text and "Traceback (most recent call last)" in text
@@ -285,21 +293,23 @@ async def test_the_refresh_loop_goes_on_after_failures(workspace: Path, open_ses
     session.tick = tick
     app = OncallApp(session, refresh_seconds=0.02)
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(200):              # loose: the backoff is 0.02, 0.04, 0.08 s here
+        for _ in range(200):  # loose: the backoff is 0.02, 0.04, 0.08 s here
             await pilot.pause(0.05)
             if len(calls) >= 5:
                 break
         assert app.is_running and len(calls) >= 5
         failed = [m for s, m in notes(app) if s == "error"]
-        assert failed == ["engine tick failed: RuntimeError: collector exploded "
-                          "(traceback in .oncall/console.log)"]        # once, not every tick
+        assert failed == [
+            "engine tick failed: RuntimeError: collector exploded (traceback in .oncall/console.log)"
+        ]  # once, not every tick
         assert ("information", "recovered: engine tick works again") in notes(app)
         log = (workspace / ".oncall" / "console.log").read_text()
         assert log.count("Traceback") == 1 and "failed again (the same error, 3 times" in log
 
 
-async def test_a_view_whose_reader_raises_says_why(workspace: Path, open_session,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_view_whose_reader_raises_says_why(
+    workspace: Path, open_session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(store, **kwargs):
         raise RuntimeError("alerts table unreadable")
 
@@ -311,11 +321,12 @@ async def test_a_view_whose_reader_raises_says_why(workspace: Path, open_session
         await pilot.press("colon", *"alerts", "enter")
         await settle(pilot)
         assert app.is_running and app.view.view_name == "alerts"
-        assert read_error(app.view) == ("could not read: reading Alerts: "
-                                        "RuntimeError: alerts table unreadable")
+        assert read_error(app.view) == (
+            "could not read: reading Alerts: RuntimeError: alerts table unreadable"
+        )
         assert [m for s, m in notes(app) if s == "error"] == [
-            "reading Alerts failed: RuntimeError: alerts table unreadable "
-            "(traceback in .oncall/console.log)"]
+            "reading Alerts failed: RuntimeError: alerts table unreadable (traceback in .oncall/console.log)"
+        ]
         monkeypatch.setattr(console.screens.overview, "alert_rows", real)
         await pilot.press("r")
         await settle(pilot)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from console.runtime.session import Session
 from console.config.workspace import load_workspace
+from console.runtime.session import Session
 from tests.conftest import run_oncall
 from tests.sock import remove, runtime_dir
 
@@ -29,9 +29,10 @@ def runtime(monkeypatch):
 def console(tmp_path: Path, runtime):
     (tmp_path / "app.log").write_text('{"ts": "2026-11-26T11:59:00Z", "message": "first"}\n')
     (tmp_path / "oncall.yaml").write_text(
-        "store: s.duckdb\nsources:\n  - {name: app, kind: logfile, path: app.log}\n")
+        "store: s.duckdb\nsources:\n  - {name: app, kind: logfile, path: app.log}\n"
+    )
     session = Session(load_workspace(tmp_path / "oncall.yaml"), clock=lambda: NOW)
-    session.tick()                                   # the console's engine ran `app` once
+    session.tick()  # the console's engine ran `app` once
     try:
         yield tmp_path, session
     finally:
@@ -40,8 +41,7 @@ def console(tmp_path: Path, runtime):
 
 def run(workspace: Path, runtime: Path, *args: str):
     result = run_oncall(*args, cwd=workspace, env={"XDG_RUNTIME_DIR": str(runtime)})
-    assert "Traceback" not in result.stderr and "signal only works" not in result.stderr, \
-        result.stderr
+    assert "Traceback" not in result.stderr and "signal only works" not in result.stderr, result.stderr
     return result
 
 

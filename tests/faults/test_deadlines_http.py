@@ -23,7 +23,7 @@ from tests.misbehaving_http import METRICS, misbehaving_server
 
 NOW = datetime(2026, 11, 26, 12, 0)
 DEADLINE = 2.0
-MARGIN = 2.0          # a loaded 2-core box: generous
+MARGIN = 2.0  # a loaded 2-core box: generous
 SAID = re.compile(r"deadline 2s exceeded after (\d+) bytes")
 
 
@@ -40,15 +40,18 @@ def server():
 
 
 def health(store: Store, name: str) -> tuple:
-    return store.query("SELECT healthy, last_error FROM collector_state WHERE name = ?",
-                       [name])[1][0]
+    return store.query("SELECT healthy, last_error FROM collector_state WHERE name = ?", [name])[1][0]
 
 
 def up(store: Store, name: str) -> list[float]:
-    return [r[0] for r in store.query(
-        "SELECT x.value FROM samples x JOIN series s ON s.id = x.series_id "
-        "WHERE s.name = 'oncall_collector_up' AND s.labels = ?",
-        [json.dumps({"collector": name}, separators=(",", ":"))])[1]]
+    return [
+        r[0]
+        for r in store.query(
+            "SELECT x.value FROM samples x JOIN series s ON s.id = x.series_id "
+            "WHERE s.name = 'oncall_collector_up' AND s.labels = ?",
+            [json.dumps({"collector": name}, separators=(",", ":"))],
+        )[1]
+    ]
 
 
 def timed_run(store: Store, collector) -> tuple[object, float]:
@@ -61,10 +64,12 @@ def scrape(base: str, path: str) -> ScrapeCollector:
     return ScrapeCollector(path.strip("/"), ScrapeOptions(url=base + path, timeout=DEADLINE))
 
 
-@pytest.mark.parametrize("path, some_bytes", [("/slow-headers", True), ("/trickle", True),
-                                               ("/silent", False)])
+@pytest.mark.parametrize(
+    "path, some_bytes", [("/slow-headers", True), ("/trickle", True), ("/silent", False)]
+)
 def test_a_slow_source_fails_at_its_deadline_and_says_after_how_many_bytes(
-        store, server, path, some_bytes) -> None:
+    store, server, path, some_bytes
+) -> None:
     base, _ = server
     outcome, seconds = timed_run(store, scrape(base, path))
     assert not outcome.ok
@@ -82,12 +87,13 @@ def test_a_trickle_is_cut_though_every_byte_arrives_within_the_read_timeout(stor
     base, _ = server
     outcome, seconds = timed_run(store, scrape(base, "/trickle"))
     received = int(SAID.search(outcome.error).group(1))
-    assert received > 60 + 3            # the headers, then bytes of the body one by one
+    assert received > 60 + 3  # the headers, then bytes of the body one by one
     assert seconds < DEADLINE + MARGIN
 
 
-@pytest.mark.parametrize("path, said", [("/garbage", "malformed"),
-                                        ("/huge-line", "larger than 8388608 bytes")])
+@pytest.mark.parametrize(
+    "path, said", [("/garbage", "malformed"), ("/huge-line", "larger than 8388608 bytes")]
+)
 def test_garbage_and_a_huge_line_fail_fast_with_what_was_wrong(store, server, path, said) -> None:
     base, _ = server
     outcome, seconds = timed_run(store, scrape(base, path))
@@ -99,8 +105,10 @@ def test_garbage_and_a_huge_line_fail_fast_with_what_was_wrong(store, server, pa
 def test_the_deadline_covers_every_request_of_a_run(store, server) -> None:
     """A prometheus source with many queries: the deadline is for the run, not each request."""
     base, state = server
-    collector = PrometheusCollector("prom", PrometheusOptions(
-        url=f"{base}/trickle", queries=[f"q{i}" for i in range(5)], timeout=DEADLINE))
+    collector = PrometheusCollector(
+        "prom",
+        PrometheusOptions(url=f"{base}/trickle", queries=[f"q{i}" for i in range(5)], timeout=DEADLINE),
+    )
     outcome, seconds = timed_run(store, collector)
     assert SAID.search(outcome.error), outcome.error
     assert outcome.error.startswith(f"{base}/trickle/api/v1/query_range: ")
@@ -123,6 +131,6 @@ def test_the_deadline_backend_is_what_httpx_uses(server) -> None:
     with in_force(deadline), make_client(HttpOptions(url=base)) as client:
         answer = fetch(client, "GET", f"{base}/metrics", max_bytes=1 << 20)
     assert answer.content == METRICS
-    assert deadline.bytes_read > len(METRICS)          # the status line and headers too
+    assert deadline.bytes_read > len(METRICS)  # the status line and headers too
     with pytest.raises(RuntimeError, match="source deadlines cannot be enforced"):
         use_backend(httpx.MockTransport(lambda r: httpx.Response(200)), lambda b: b)

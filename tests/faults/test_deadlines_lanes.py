@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from collectors.base import CollectResult, Collector, CollectorOptions
+from collectors.base import Collector, CollectorOptions, CollectResult
 from collectors.lanes import Lanes, run_all
 from collectors.logfile import LogfileCollector, LogfileOptions
 from collectors.scheduler import run_once
 from console.cli.main import main
+from console.config.workspace import load_workspace
 from console.runtime.engine import Engine
 from console.store import Store
-from console.config.workspace import load_workspace
 from tests.misbehaving_http import misbehaving_server
 from tests.unit.test_collector_scheduler import Steady
 
@@ -34,17 +34,24 @@ SLOW = ("trickle", "slow-headers", "silent", "silent/2")
 def workspace(tmp_path: Path, base: str, *, timeout: float = 3, interval: str = "1s") -> Path:
     lines = ["store: s.duckdb", "sources:"]
     for path in SLOW:
-        lines.append(f"  - {{name: {path.replace('/', '')}, kind: scrape, url: '{base}/{path}', "
-                     f"timeout: {timeout}, interval: {interval}}}")
+        lines.append(
+            f"  - {{name: {path.replace('/', '')}, kind: scrape, url: '{base}/{path}', "
+            f"timeout: {timeout}, interval: {interval}}}"
+        )
     lines.append(f"  - {{name: good, kind: scrape, url: '{base}/metrics', interval: 1s}}")
     (tmp_path / "oncall.yaml").write_text("\n".join(lines) + "\n")
     return tmp_path / "oncall.yaml"
 
 
 def status(ws: Path) -> dict[str, dict]:
-    result = subprocess.run([sys.executable, "-m", "console", "-w", str(ws), "collect",
-                             "--status", "--format", "json"], capture_output=True, text=True,
-                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "console", "-w", str(ws), "collect", "--status", "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
     return {row["source"]: row for row in json.loads(result.stdout)}
 
 
@@ -54,8 +61,12 @@ def test_four_slow_sources_do_not_starve_a_healthy_one(tmp_path: Path) -> None:
         ws = workspace(tmp_path, base)
         process = subprocess.Popen(
             [sys.executable, "-m", "console", "-w", str(ws), "collect", "--max-backoff", "2"],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONPATH": str(REPO)})
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         try:
             assert "collecting" in process.stdout.readline()
             started = server.hits["/metrics"]
@@ -68,7 +79,7 @@ def test_four_slow_sources_do_not_starve_a_healthy_one(tmp_path: Path) -> None:
                 process.kill()
                 process.wait()
     assert process.returncode == 0, err
-    assert good_runs >= 6, (good_runs, out)                 # every 1 s: about 10
+    assert good_runs >= 6, (good_runs, out)  # every 1 s: about 10
     assert "maximum number of running instances" not in err and "skipped" not in err, err
     assert "deadline 3s exceeded" in out
     rows = status(ws)
@@ -79,14 +90,18 @@ def test_four_slow_sources_do_not_starve_a_healthy_one(tmp_path: Path) -> None:
         assert rows[name]["runs_skipped"] >= 1, rows[name]
         assert f"{rows[name]['runs_skipped']} run" in rows[name]["skipped"]
         assert "skipped: previous run still going" in rows[name]["skipped"]
-    table = subprocess.run([sys.executable, "-m", "console", "-w", str(ws), "collect",
-                            "--status"], capture_output=True, text=True, cwd=REPO,
-                           env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120).stdout
+    table = subprocess.run(
+        [sys.executable, "-m", "console", "-w", str(ws), "collect", "--status"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    ).stdout
     assert "skipped: previous run still going" in table
 
 
-def test_once_runs_four_slow_sources_in_about_one_deadline(tmp_path: Path, capsys,
-                                                           monkeypatch) -> None:
+def test_once_runs_four_slow_sources_in_about_one_deadline(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("ONCALL_NOW", "2026-11-26T12:00:00Z")
     with misbehaving_server() as (base, _):
         ws = workspace(tmp_path, base, timeout=4)
@@ -95,7 +110,7 @@ def test_once_runs_four_slow_sources_in_about_one_deadline(tmp_path: Path, capsy
         seconds = time.monotonic() - started
     outcomes = {o["name"]: o for o in json.loads(capsys.readouterr().out)}
     assert code == 1
-    assert seconds < 4 + 3, seconds                        # one after another: over 16 s
+    assert seconds < 4 + 3, seconds  # one after another: over 16 s
     assert outcomes["good"]["ok"]
     for name in ("trickle", "slow-headers", "silent", "silent2"):
         assert "deadline 4s exceeded after" in outcomes[name]["error"]
@@ -121,8 +136,7 @@ def skipped(store: Store, name: str) -> int:
     return store.query("SELECT runs_skipped FROM collector_state WHERE name = ?", [name])[1][0][0]
 
 
-def test_a_run_that_ignores_its_deadline_is_marked_down_and_its_lane_stays_busy(
-        tmp_path: Path) -> None:
+def test_a_run_that_ignores_its_deadline_is_marked_down_and_its_lane_stays_busy(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.duckdb") as store:
         stuck = Blocking("stuck", timeout=1)
         try:
@@ -131,10 +145,11 @@ def test_a_run_that_ignores_its_deadline_is_marked_down_and_its_lane_stays_busy(
             assert time.monotonic() - started < 1 + 3
             assert not outcome.ok and "deadline 1s exceeded after 0 bytes" in outcome.error
             assert "the run is still going" in outcome.error
-            healthy, error = store.query("SELECT healthy, last_error FROM collector_state "
-                                         "WHERE name = 'stuck'")[1][0]
+            healthy, error = store.query(
+                "SELECT healthy, last_error FROM collector_state WHERE name = 'stuck'"
+            )[1][0]
             assert healthy is False and error == outcome.error
-            (again,) = run_all(store, [stuck], NOW)           # e.g. a forwarded --once
+            (again,) = run_all(store, [stuck], NOW)  # e.g. a forwarded --once
             assert again.skipped and stuck.runs == 1
             assert skipped(store, "stuck") == 1
         finally:
@@ -146,8 +161,7 @@ def test_the_console_tick_does_not_wait_for_a_hung_source(tmp_path: Path) -> Non
     (tmp_path / "oncall.yaml").write_text("store: s.duckdb\n")
     with Store.open(tmp_path / "s.duckdb") as store:
         hung, quick = Blocking("hung"), Steady("quick")
-        engine = Engine(load_workspace(tmp_path / "oncall.yaml"), store,
-                        collectors=[hung, quick], rules=[])
+        engine = Engine(load_workspace(tmp_path / "oncall.yaml"), store, collectors=[hung, quick], rules=[])
         engine.collect_wait = 1.0
         try:
             started = time.monotonic()
@@ -164,15 +178,14 @@ def test_the_console_tick_does_not_wait_for_a_hung_source(tmp_path: Path) -> Non
             hung.release.set()
 
 
-def test_a_logfile_source_stops_between_batches_at_its_deadline_and_reads_on(
-        tmp_path: Path) -> None:
-    lines = "".join(json.dumps({"ts": "2026-11-26T11:00:00Z", "message": f"line {i:04d}"}) + "\n"
-                    for i in range(400))
+def test_a_logfile_source_stops_between_batches_at_its_deadline_and_reads_on(tmp_path: Path) -> None:
+    lines = "".join(
+        json.dumps({"ts": "2026-11-26T11:00:00Z", "message": f"line {i:04d}"}) + "\n" for i in range(400)
+    )
     (tmp_path / "app.log").write_text(lines)
     options = {"path": "app.log", "chunk_bytes": 1024}
     with Store.open(tmp_path / "s.duckdb") as store:
-        hurried = LogfileCollector("app", LogfileOptions(**options, timeout=0.001),
-                                   base_dir=str(tmp_path))
+        hurried = LogfileCollector("app", LogfileOptions(**options, timeout=0.001), base_dir=str(tmp_path))
         outcome = run_once(store, hurried, NOW)
         assert not outcome.ok and "app.log: deadline 0.001s exceeded after" in outcome.error
         first = store.count("logs")
@@ -226,8 +239,7 @@ def test_drift_starts_once_the_sources_have_stored_their_rows(tmp_path: Path) ->
     (tmp_path / "oncall.yaml").write_text("store: s.duckdb\n")
     with Store.open(tmp_path / "s.duckdb") as store:
         collectors = [Evaluator("drift"), Source("predictions"), Source("prom")]
-        engine = Engine(load_workspace(tmp_path / "oncall.yaml"), store,
-                        collectors=collectors, rules=[])
+        engine = Engine(load_workspace(tmp_path / "oncall.yaml"), store, collectors=collectors, rules=[])
         engine.tick(NOW)
         assert order[-1] == "drift evaluated" and len(order) == 3
         order.clear()

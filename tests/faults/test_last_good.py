@@ -57,7 +57,7 @@ def test_a_rules_file_typo_keeps_its_alerts_firing_and_says_so_everywhere(ws, on
     assert first.returncode == 0, first.stdout + first.stderr
     assert "g/ErrorsHigh {code=500,service=api,severity=ticket}: inactive -> firing" in first.stdout
     with (ws / "rules" / "app.yaml").open("a") as handle:
-        handle.write("   - alert: Bad\n  expr: [\n")          # one badly indented line
+        handle.write("   - alert: Bad\n  expr: [\n")  # one badly indented line
     again = oncall("--workspace", str(ws), "rules", "eval", env=LATER)
     assert again.returncode == 1
     assert "resolved" not in again.stdout
@@ -77,8 +77,7 @@ def test_a_rules_file_typo_keeps_its_alerts_firing_and_says_so_everywhere(ws, on
         assert "still in force" in shown.stdout + shown.stderr, command
     # the file fixed: it loads again, nothing was lost, the meta-alert resolves
     (ws / "rules" / "app.yaml").write_text(RULES)
-    fixed = oncall("--workspace", str(ws), "rules", "eval",
-                   env={"ONCALL_NOW": "2026-03-01T12:10:00Z"})
+    fixed = oncall("--workspace", str(ws), "rules", "eval", env={"ONCALL_NOW": "2026-03-01T12:10:00Z"})
     assert fixed.returncode == 0, fixed.stderr
     assert "OncallConfigInvalid" in fixed.stdout and "firing -> resolved" in fixed.stdout
     assert "ErrorsHigh" not in fixed.stdout
@@ -87,7 +86,7 @@ def test_a_rules_file_typo_keeps_its_alerts_firing_and_says_so_everywhere(ws, on
 def test_a_typo_with_no_last_good_version_keeps_the_stored_state_marked_stale(ws, oncall):
     oncall("--workspace", str(ws), "rules", "eval", env=ENV)
     with Store.open(ws / "oncall.duckdb") as store, store.transaction() as cur:
-        cur.execute("DELETE FROM config_files")         # as a store from before this feature
+        cur.execute("DELETE FROM config_files")  # as a store from before this feature
     (ws / "rules" / "app.yaml").write_text(RULES.replace("expr: SELECT '500'", "exprr: SELECT '500'"))
     again = oncall("--workspace", str(ws), "rules", "eval", "--format", "json", env=LATER)
     assert again.returncode == 1
@@ -106,8 +105,9 @@ def test_removing_a_rule_on_purpose_resolves_it_with_the_reason(ws, oncall):
     (ws / "rules" / "app.yaml").write_text(RULES.split("      - alert: Other")[0])
     again = oncall("--workspace", str(ws), "rules", "eval", env=LATER)
     assert again.returncode == 0, again.stderr
-    assert ("g/Other {service=web}: firing -> resolved "
-            f"(rule removed from {ws / 'rules' / 'app.yaml'})") in again.stdout
+    assert (
+        f"g/Other {{service=web}}: firing -> resolved (rule removed from {ws / 'rules' / 'app.yaml'})"
+    ) in again.stdout
     assert "ErrorsHigh" not in again.stdout
     with Store.open_read(ws / "oncall.duckdb") as store:
         reasons = store.query("SELECT to_state, reason FROM alert_history WHERE reason IS NOT NULL")[1]
@@ -125,10 +125,18 @@ def _burning_store(path: Path) -> None:
         good.append(g)
         bad.append(b)
     with Store.open(path) as store:
-        ingest_samples(store, pd.DataFrame({
-            "name": "req_total",
-            "labels": [canonical_labels({"code": "200"})] * 864 + [canonical_labels({"code": "500"})] * 864,
-            "ts": times + times, "value": good + bad}))
+        ingest_samples(
+            store,
+            pd.DataFrame(
+                {
+                    "name": "req_total",
+                    "labels": [canonical_labels({"code": "200"})] * 864
+                    + [canonical_labels({"code": "500"})] * 864,
+                    "ts": times + times,
+                    "value": good + bad,
+                }
+            ),
+        )
 
 
 def test_an_slo_typo_keeps_its_burn_alerts_firing(tmp_path, oncall):
@@ -151,15 +159,18 @@ def test_an_slo_typo_keeps_its_burn_alerts_firing(tmp_path, oncall):
     assert {a["state"] for a in after} == {a["state"] for a in fired}
     status = oncall("--workspace", str(tmp_path), "slo", "--format", "json", env=LATER)
     assert status.returncode == 1 and "still in force" in status.stderr
-    assert [s["slo"] for s in json.loads(status.stdout)] == ["avail"]   # the last good SLO
+    assert [s["slo"] for s in json.loads(status.stdout)] == ["avail"]  # the last good SLO
 
 
 def test_a_rule_whose_evaluation_fails_keeps_its_alerts_and_raises_a_meta_alert(ws, oncall):
     oncall("--workspace", str(ws), "rules", "eval", env=ENV)
     # valid YAML and a valid rule, but its SQL now fails at evaluation time
-    (ws / "rules" / "app.yaml").write_text(RULES.replace(
-        "expr: SELECT '500' AS code, 'api' AS service, 2.0 AS value",
-        "expr: SELECT '500' AS code, 'api' AS service, 2.0 AS value FROM no_such_table"))
+    (ws / "rules" / "app.yaml").write_text(
+        RULES.replace(
+            "expr: SELECT '500' AS code, 'api' AS service, 2.0 AS value",
+            "expr: SELECT '500' AS code, 'api' AS service, 2.0 AS value FROM no_such_table",
+        )
+    )
     again = oncall("--workspace", str(ws), "rules", "eval", env=LATER)
     assert again.returncode == 1
     assert "failing: g/ErrorsHigh: SQL error" in again.stdout and "resolved" not in again.stdout
@@ -175,8 +186,8 @@ def test_a_rule_whose_evaluation_fails_keeps_its_alerts_and_raises_a_meta_alert(
 
 def test_the_engine_reloads_a_changed_file_and_keeps_the_last_good_one(ws):
     """The console's engine: an edit is picked up at the next tick; a typo keeps what ran."""
-    from console.runtime.engine import Engine
     from console.config.workspace import load_workspace
+    from console.runtime.engine import Engine
 
     workspace = load_workspace(ws / "oncall.yaml")
     with Store.open(workspace.store_path) as store:
@@ -184,8 +195,9 @@ def test_the_engine_reloads_a_changed_file_and_keeps_the_last_good_one(ws):
         engine.tick(NOW)
         keys = {r.key for r in engine.alerts.rules}
         assert {"g/ErrorsHigh", "g/Other"} <= keys
-        (ws / "rules" / "app.yaml").write_text(RULES + "      - alert: Third\n"
-                                                "        expr: SELECT 3.0 AS value\n")
+        (ws / "rules" / "app.yaml").write_text(
+            RULES + "      - alert: Third\n        expr: SELECT 3.0 AS value\n"
+        )
         events = [e.text for e in engine.tick(NOW + timedelta(minutes=1)).events]
         assert any("configuration reloaded" in e for e in events)
         assert "g/Third" in {r.key for r in engine.alerts.rules}
@@ -213,9 +225,11 @@ def test_a_broken_workspace_file_keeps_its_last_good_version(ws, oncall):
 def test_a_broken_playbook_keeps_its_last_good_version(tmp_path, oncall):
     (tmp_path / "playbooks").mkdir()
     book = tmp_path / "playbooks" / "mine.yaml"
-    book.write_text("id: mine\ntitle: Mine\napplies_to: {alerts: [ErrorsHigh]}\nsteps:\n"
-                    "  - id: look\n    kind: instruction\n    title: Look\n"
-                    "    text: look at the dashboard\n")
+    book.write_text(
+        "id: mine\ntitle: Mine\napplies_to: {alerts: [ErrorsHigh]}\nsteps:\n"
+        "  - id: look\n    kind: instruction\n    title: Look\n"
+        "    text: look at the dashboard\n"
+    )
     (tmp_path / "oncall.yaml").write_text("playbooks: [playbooks/]\n")
     assert oncall("--workspace", str(tmp_path), "check", env=ENV).returncode == 0
     assert oncall("--workspace", str(tmp_path), "rules", "eval", env=ENV).returncode == 0
@@ -224,8 +238,8 @@ def test_a_broken_playbook_keeps_its_last_good_version(tmp_path, oncall):
     assert checked.returncode == 1
     (line,) = [x for x in checked.stdout.splitlines() if "mine.yaml" in x]
     assert "last good version from 2026-03-01 12:00:00 UTC still in force" in line
-    from console.runtime.lastgood import load_config
     from console.config.workspace import load_workspace
+    from console.runtime.lastgood import load_config
 
     workspace = load_workspace(tmp_path / "oncall.yaml")
     with Store.open_read(workspace.store_path) as store:
@@ -234,9 +248,9 @@ def test_a_broken_playbook_keeps_its_last_good_version(tmp_path, oncall):
 
 
 def test_removing_a_paging_rule_on_purpose_says_so_in_the_incident_timeline(ws):
+    from console.config.workspace import load_workspace
     from console.incidents import lifecycle as incidents
     from console.runtime.engine import Engine
-    from console.config.workspace import load_workspace
 
     (ws / "rules" / "app.yaml").write_text(RULES.replace("severity: ticket", "severity: page"))
     workspace = load_workspace(ws / "oncall.yaml")
@@ -244,8 +258,9 @@ def test_removing_a_paging_rule_on_purpose_says_so_in_the_incident_timeline(ws):
         engine = Engine(workspace, store, collectors=[])
         engine.tick(NOW)
         (incident,) = incidents.list_incidents(store)
-        (ws / "rules" / "app.yaml").write_text(RULES.split("      - alert: ErrorsHigh")[0]
-                                                + RULES.split("labels: {severity: ticket}\n")[1])
+        (ws / "rules" / "app.yaml").write_text(
+            RULES.split("      - alert: ErrorsHigh")[0] + RULES.split("labels: {severity: ticket}\n")[1]
+        )
         engine.tick(NOW + timedelta(minutes=1))
         texts = [e.text for e in incidents.timeline(store, incident.id)]
     assert f"alert resolved: ErrorsHigh (rule removed from {ws / 'rules' / 'app.yaml'})" in texts

@@ -20,14 +20,14 @@ def test_copytruncate_keeps_every_line_once(tmp_path: Path, glob: str) -> None:
     rot.write(300)
     rot.collect()
     for cycle in range(4):
-        rot.write(100)                  # between the last read and the copy
+        rot.write(100)  # between the last read and the copy
         rot.copytruncate(keep=3)
         rot.write(5 if cycle % 2 else 400)  # shorter than the old offset, or longer: both seen
         rot.collect()
     rot.write(10)
     rot.collect()
     rot.assert_each_line_once()
-    assert rot.notes() == ""            # nothing to warn about
+    assert rot.notes() == ""  # nothing to warn about
 
 
 @pytest.mark.parametrize("glob", ["app.log*", "app.log"])
@@ -37,9 +37,9 @@ def test_a_run_between_the_copy_and_the_truncate(tmp_path: Path, glob: str) -> N
     rot.collect()
     rot.write(30)
     rot.shift(keep=3)
-    rot.log.with_name("app.log.1").write_bytes(rot.log.read_bytes())   # copied, not truncated
+    rot.log.with_name("app.log.1").write_bytes(rot.log.read_bytes())  # copied, not truncated
     rot.collect()
-    rot.log.write_bytes(b"")            # now truncated
+    rot.log.write_bytes(b"")  # now truncated
     rot.write(7)
     rot.collect()
     rot.collect()
@@ -50,8 +50,8 @@ def test_a_truncate_with_no_copy_to_read_from_is_said(tmp_path: Path) -> None:
     rot = Rotation(tmp_path, "app.log")
     rot.write(100)
     rot.collect()
-    rot.write(30)                       # never read: the copy goes to another directory
-    (tmp_path / "old").mkdir()          # (logrotate's olddir)
+    rot.write(30)  # never read: the copy goes to another directory
+    (tmp_path / "old").mkdir()  # (logrotate's olddir)
     (tmp_path / "old" / "app.log.1").write_bytes(rot.log.read_bytes())
     rot.log.write_bytes(b"")
     rot.write(5)

@@ -15,7 +15,7 @@ def test_the_oldest_rotation_deleted_is_forgotten(tmp_path: Path) -> None:
     rot.collect()
     for _ in range(4):
         rot.write(40)
-        rot.copytruncate(keep=2)        # app.log.2 is deleted at the next rotation
+        rot.copytruncate(keep=2)  # app.log.2 is deleted at the next rotation
         rot.write(10)
         rot.collect()
     rot.assert_each_line_once()
@@ -27,7 +27,7 @@ def test_a_file_deleted_and_created_again_is_read_from_its_start(tmp_path: Path)
     rot.write(100)
     rot.collect()
     for _ in range(3):
-        rot.log.unlink()                # its inode is free to be given to the next file
+        rot.log.unlink()  # its inode is free to be given to the next file
         rot.written.clear()
         rot.write(150)
         rot.collect()
@@ -40,9 +40,9 @@ def test_a_rotated_file_deleted_before_its_last_line_was_finished_is_said(tmp_pa
     rot = Rotation(tmp_path, "app.log*")
     rot.write(20)
     with open(rot.log, "a") as fh:
-        fh.write('{"message": "cut off')       # the writer died mid-line
+        fh.write('{"message": "cut off')  # the writer died mid-line
     rot.collect()
-    rot.rename_create(keep=1)                   # app.log.1 deleted at the next rotation
+    rot.rename_create(keep=1)  # app.log.1 deleted at the next rotation
     rot.collect()
     rot.rename_create(keep=1)
     rot.write(3)

@@ -37,14 +37,18 @@ def test_killed_while_reading_a_rotated_copy_reads_on_after_restart(tmp_path: Pa
     rot = Rotation(tmp_path, "app.log")
     rot.write(100)
     rot.collect()
-    rot.write(3000)                     # unread when the file is copied and truncated
+    rot.write(3000)  # unread when the file is copied and truncated
     shutil.copyfile(rot.log, rot.path(1))
     os.truncate(rot.log, 0)
     rot.write(10)
     repo = Path(__file__).parents[2]
-    proc = subprocess.Popen([sys.executable, "-c", COLLECT, str(tmp_path)], cwd=repo,
-                            stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(repo)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", COLLECT, str(tmp_path)],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
     batches = [proc.stdout.readline() for _ in range(5)]
     assert all(b.startswith("batch") for b in batches), batches
     os.kill(proc.pid, signal.SIGKILL)

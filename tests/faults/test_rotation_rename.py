@@ -16,11 +16,11 @@ def test_rename_and_create_keeps_every_line_once(tmp_path: Path, glob: str) -> N
     rot.write(300)
     rot.collect()
     for _ in range(4):
-        rot.write(100)                  # written after the last read, before the rotation
+        rot.write(100)  # written after the last read, before the rotation
         rot.rename_create(keep=3)
-        rot.write(50)                   # the new file
+        rot.write(50)  # the new file
         rot.collect()
-        rot.collect()                   # nothing new: nothing added
+        rot.collect()  # nothing new: nothing added
     rot.write(10)
     rot.collect()
     rot.assert_each_line_once()
@@ -32,6 +32,6 @@ def test_rotated_copies_in_the_glob_are_followed_not_read_again(tmp_path: Path) 
     rot.collect()
     rot.rename_create()
     rot.write(20)
-    assert rot.collect() == 20          # app.log.1 is the file already read, under a new name
+    assert rot.collect() == 20  # app.log.1 is the file already read, under a new name
     assert rot.cursor_files() == ["app.log", "app.log.1"]
     rot.assert_each_line_once()

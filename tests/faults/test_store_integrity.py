@@ -15,8 +15,8 @@ import pytest
 
 from tests.conftest import run_oncall
 
-BASE_LINES = 20_000      # imported by `oncall import` and checkpointed when it exits
-MORE_LINES = 100_000     # imported by a process killed -9 afterwards: only in the WAL
+BASE_LINES = 20_000  # imported by `oncall import` and checkpointed when it exits
+MORE_LINES = 100_000  # imported by a process killed -9 afterwards: only in the WAL
 BATCH = 20_000
 
 # Imports a file in batches, then waits to be killed -9 (so its WAL is never checkpointed).
@@ -41,8 +41,9 @@ def write_prom(path: Path, lines: int, metric: str) -> None:
 
 def files(directory: Path) -> dict[str, tuple[bytes, int]]:
     """Every file's bytes and mtime: what a read command must leave as it was."""
-    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(directory.iterdir())
-            if p.is_file()}
+    return {
+        p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(directory.iterdir()) if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -53,9 +54,19 @@ def workspace(tmp_path: Path) -> Path:
     write_prom(tmp_path / "more.prom", MORE_LINES, "more_total")
     done = run_oncall("import", "base.prom", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_IMPORT, str(tmp_path / "s.duckdb"),
-                             str(tmp_path / "more.prom"), str(BATCH)],
-                            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            KILLED_IMPORT,
+            str(tmp_path / "s.duckdb"),
+            str(tmp_path / "more.prom"),
+            str(BATCH),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
     assert proc.stdout.readline().strip() == "imported"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -73,8 +84,10 @@ def reimport_restores_everything(ws: Path) -> None:
     again = run_oncall("import", "base.prom", "more.prom", cwd=ws)
     assert again.returncode == 0, again.stderr
     assert count(ws) == BASE_LINES + MORE_LINES
-    assert count(ws, "SELECT count(*) FROM (SELECT series_id, ts FROM samples "
-                     "GROUP BY ALL HAVING count(*) > 1)") == 0
+    assert (
+        count(ws, "SELECT count(*) FROM (SELECT series_id, ts FROM samples GROUP BY ALL HAVING count(*) > 1)")
+        == 0
+    )
     check = run_oncall("check", cwd=ws)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "read again since" in check.stdout
@@ -104,7 +117,7 @@ def test_garbage_wal_is_reported_kept_and_read_again(workspace: Path) -> None:
     query = run_oncall("query", "SELECT count(*) AS n FROM samples", "--format", "json", cwd=workspace)
     assert query.returncode == 0, query.stderr
     assert json.loads(query.stdout) == [{"n": BASE_LINES}]
-    assert f"6 batches, {MORE_LINES} rows lost" in query.stderr   # 100,001 lines, 20,000 a batch
+    assert f"6 batches, {MORE_LINES} rows lost" in query.stderr  # 100,001 lines, 20,000 a batch
     assert "more.prom" in query.stderr
     check = run_oncall("check", "--format", "json", cwd=workspace)
     assert check.returncode == 1
@@ -128,7 +141,7 @@ def test_wal_truncated_at_half_loses_only_its_tail(workspace: Path) -> None:
     assert check.returncode == 1, check.stdout
     assert "rows lost" in check.stdout and "not read again yet: " in check.stdout
     kept_rows = count(workspace)
-    assert BASE_LINES < kept_rows < BASE_LINES + MORE_LINES   # DuckDB replays whole commits
+    assert BASE_LINES < kept_rows < BASE_LINES + MORE_LINES  # DuckDB replays whole commits
     assert files(workspace) == before, "a read command changed a file"
 
     imported = run_oncall("import", "more.prom", cwd=workspace)
@@ -193,16 +206,24 @@ def test_the_journal_stays_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     import pyarrow as pa
 
-    from console.store import Store, ingest_samples
-    from console.store import journal
+    from console.store import Store, ingest_samples, journal
 
     monkeypatch.setattr(journal, "KEEP", 5)
     with Store.open(tmp_path / "s.duckdb") as store:
         for i in range(23):
-            ingest_samples(store, pa.table({
-                "name": ["m"], "labels": ["{}"], "value": [1.0],
-                "ts": pa.array([datetime(2026, 11, 20, 12, i)], pa.timestamp("us"))}),
-                cursor=("c", {"i": i}), now=datetime(2026, 11, 20, 12, i))
+            ingest_samples(
+                store,
+                pa.table(
+                    {
+                        "name": ["m"],
+                        "labels": ["{}"],
+                        "value": [1.0],
+                        "ts": pa.array([datetime(2026, 11, 20, 12, i)], pa.timestamp("us")),
+                    }
+                ),
+                cursor=("c", {"i": i}),
+                now=datetime(2026, 11, 20, 12, i),
+            )
     lines = (tmp_path / "s.journal").read_text().splitlines()
     assert 5 <= len(lines) <= 10
     assert json.loads(lines[-1])["cursors"] == {"c": {"i": 22}}

@@ -13,16 +13,24 @@ from pathlib import Path
 import pytest
 
 from console.config.workspace import WorkspaceError, load_workspace
-from console.config.yamlmarks import (MarkedDict, Problem, YamlLimits, _loader, compose_bounded,
-                               load_marked, load_marked_all, set_default_limits)
+from console.config.yamlmarks import (
+    MarkedDict,
+    Problem,
+    YamlLimits,
+    _loader,
+    compose_bounded,
+    load_marked,
+    load_marked_all,
+    set_default_limits,
+)
 
-SECONDS = 5           # loose: a bomb used to hang for minutes
-PEAK_MB = 200         # loose: a bomb used to reach gigabytes
+SECONDS = 5  # loose: a bomb used to hang for minutes
+PEAK_MB = 200  # loose: a bomb used to reach gigabytes
 
 # Billion laughs: each level repeats the one before nine times (9**9 strings once expanded).
 BOMB_LEVELS = "".join(
-    f"  {name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
-    for prev, name in zip("abcdefgh", "bcdefghi"))
+    f"  {name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n" for prev, name in zip("abcdefgh", "bcdefghi")
+)
 BOMB = "  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + BOMB_LEVELS
 
 RULE = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: SELECT 1 AS value\n"
@@ -66,8 +74,13 @@ def _default_limits():
 def run_measured(tmp_path: Path, *args: str) -> dict:
     """`oncall ARGS` in a fresh interpreter: exit code, output, wall seconds, peak MB."""
     report = tmp_path / "measured.json"
-    subprocess.run([sys.executable, "-c", MEASURE, str(report), sys.executable, "-m", "console",
-                    *args], cwd=tmp_path, env={**os.environ}, check=True, timeout=150)
+    subprocess.run(
+        [sys.executable, "-c", MEASURE, str(report), sys.executable, "-m", "console", *args],
+        cwd=tmp_path,
+        env={**os.environ},
+        check=True,
+        timeout=150,
+    )
     return json.loads(report.read_text())
 
 
@@ -101,6 +114,7 @@ def bomb_line(text: str) -> int:
 
 
 # -- each bomb shape, each command that reads it ----------------------------------------
+
 
 def test_alias_bomb_in_the_workspace_include(tmp_path: Path) -> None:
     text = "include: &top\n" + "  - x.yaml\n" + "bombs:\n" + BOMB + "rules: *top\n"
@@ -190,17 +204,22 @@ def test_an_slo_file_over_the_size_limit(tmp_path: Path) -> None:
 
 # -- the workspace's `limits:` ------------------------------------------------------------
 
+
 def test_the_workspace_raises_the_node_limit_for_a_file_it_names(tmp_path: Path) -> None:
     labels = "{" + ", ".join(f"l{n}: v" for n in range(50)) + "}"
-    rules = "".join(f"      - alert: A{n}\n        expr: SELECT 1 AS value\n        labels: *common\n"
-                    for n in range(1, 1100))
-    text = ("groups:\n  - name: g\n    rules:\n      - alert: A0\n        expr: SELECT 1 AS value\n"
-            f"        labels: &common {labels}\n{rules}")    # 1,100 rules of 107 nodes
+    rules = "".join(
+        f"      - alert: A{n}\n        expr: SELECT 1 AS value\n        labels: *common\n"
+        for n in range(1, 1100)
+    )
+    text = (
+        "groups:\n  - name: g\n    rules:\n      - alert: A0\n        expr: SELECT 1 AS value\n"
+        f"        labels: &common {labels}\n{rules}"
+    )  # 1,100 rules of 107 nodes
     ws = workspace(tmp_path, "rules: [rules.yaml]\n", **{"rules.yaml": text})
     result = run_measured(tmp_path, "-w", str(ws), "rules", "--format", "json")
     crossed = refused(result, tmp_path / "rules.yaml", None, "100,000 nodes")
     line = int(re.search(r"rules\.yaml:([0-9]+):", crossed).group(1))
-    assert text.splitlines()[line - 1] == "        labels: *common"    # the alias itself
+    assert text.splitlines()[line - 1] == "        labels: *common"  # the alias itself
 
     (tmp_path / "oncall.yaml").write_text("rules: [rules.yaml]\nlimits: {yaml_max_nodes: 200000}\n")
     result = run_measured(tmp_path, "-w", str(ws), "rules", "--format", "json")
@@ -209,11 +228,10 @@ def test_the_workspace_raises_the_node_limit_for_a_file_it_names(tmp_path: Path)
 
 
 def test_the_workspace_lowers_the_limits_for_the_files_it_names(tmp_path: Path) -> None:
-    ws = workspace(tmp_path, "rules: [rules.yaml]\nlimits: {yaml_max_nodes: 10}\n",
-                   **{"rules.yaml": RULE})
+    ws = workspace(tmp_path, "rules: [rules.yaml]\nlimits: {yaml_max_nodes: 10}\n", **{"rules.yaml": RULE})
     result = run_measured(tmp_path, "-w", str(ws), "check")
     assert result["code"] == 1
-    refused(result, tmp_path / "rules.yaml", 4, "limit of 10 nodes")   # the 11th: `A`
+    refused(result, tmp_path / "rules.yaml", 4, "limit of 10 nodes")  # the 11th: `A`
 
     (tmp_path / "oncall.yaml").write_text("rules: [rules.yaml]\nlimits: {yaml_max_bytes: 50}\n")
     result = run_measured(tmp_path, "-w", str(ws), "check")
@@ -227,11 +245,14 @@ def test_the_workspace_file_itself_keeps_the_default_limits(tmp_path: Path) -> N
     assert load_workspace(ws / "oncall.yaml").config.limits.yaml_max_bytes == 50
 
 
-@pytest.mark.parametrize("limits, fragment", [
-    ("{yaml_max_nodes: 0}", "greater than 0"),
-    ("{yaml_max_bytes: '10MB'}", "valid integer"),
-    ("{yaml_max_node: 5}", "did you mean 'yaml_max_nodes'"),
-])
+@pytest.mark.parametrize(
+    "limits, fragment",
+    [
+        ("{yaml_max_nodes: 0}", "greater than 0"),
+        ("{yaml_max_bytes: '10MB'}", "valid integer"),
+        ("{yaml_max_node: 5}", "did you mean 'yaml_max_nodes'"),
+    ],
+)
 def test_a_bad_limit_is_a_workspace_problem(tmp_path: Path, limits: str, fragment: str) -> None:
     ws = workspace(tmp_path, f"limits: {limits}\n")
     with pytest.raises(WorkspaceError) as caught:
@@ -242,10 +263,12 @@ def test_a_bad_limit_is_a_workspace_problem(tmp_path: Path, limits: str, fragmen
 
 # -- the node counter ---------------------------------------------------------------------
 
+
 def _unbounded(path: Path) -> object:
     """The loader before limits: libyaml's composer under the same constructors."""
     import yaml
-    return yaml.load(path.read_text(), Loader=_loader(str(path)))  # noqa: S506
+
+    return yaml.load(path.read_text(), Loader=_loader(str(path)))
 
 
 def _marks(value: object) -> object:
@@ -267,21 +290,28 @@ def _expanded(value: object) -> int:
 
 
 def test_a_file_with_aliases_under_the_limit_loads_as_before(tmp_path: Path) -> None:
-    text = ("defaults: &defaults {for: 2m, labels: {severity: page}}\n"
-            "groups:\n  - name: g\n    rules:\n"
-            + "".join(f"      - <<: *defaults\n        alert: A{n}\n        expr: SELECT {n}\n"
-                      for n in range(300)))
+    text = (
+        "defaults: &defaults {for: 2m, labels: {severity: page}}\n"
+        "groups:\n  - name: g\n    rules:\n"
+        + "".join(
+            f"      - <<: *defaults\n        alert: A{n}\n        expr: SELECT {n}\n" for n in range(300)
+        )
+    )
     path = tmp_path / "rules.yaml"
     path.write_text(text)
     loaded = load_marked(path)
     assert _marks(loaded) == _marks(_unbounded(path))
     assert loaded["groups"][0]["rules"][299] == {
-        "for": "2m", "labels": {"severity": "page"}, "alert": "A299", "expr": "SELECT 299"}
+        "for": "2m",
+        "labels": {"severity": "page"},
+        "alert": "A299",
+        "expr": "SELECT 299",
+    }
 
 
 def test_the_count_is_the_expanded_size(tmp_path: Path) -> None:
     path = tmp_path / "bomb.yaml"
-    path.write_text("levels:\n" + "".join(BOMB.splitlines(keepends=True)[:4]))   # a to d
+    path.write_text("levels:\n" + "".join(BOMB.splitlines(keepends=True)[:4]))  # a to d
     expected = _expanded(_unbounded(path))
     assert load_marked(path, YamlLimits(max_nodes=expected)) is not None
     with pytest.raises(Problem, match=f"limit of {expected - 1:,} nodes"):
@@ -297,16 +327,21 @@ def test_composing_a_bomb_does_not_expand_it(tmp_path: Path) -> None:
     assert caught.value.line == bomb_line("levels:\n" + BOMB)
 
 
-@pytest.mark.parametrize("text, line, fragment", [
-    ("a: &x [1, *x]\n", 1, "inside its own anchor"),
-    ("a: &x 1\nb: &x 2\n", 2, "anchor &x is defined twice (first at line 1)"),
-    ("a: *nope\n", 1, "names no anchor"),
-    ("a: 1\n---\nb: 2\n", 2, "expected a single document"),
-    ("n: " + "1" * 5000 + "\n", 1, "Exceeds the limit (4300 digits)"),
-    ("when: 2026-13-45\n", 1, "month must be in 1..12"),
-], ids=["recursive", "anchor-twice", "no-anchor", "two-documents", "5000-digits", "month-13"])
-def test_what_cannot_be_loaded_is_a_problem_at_its_line(tmp_path: Path, text: str, line: int,
-                                                        fragment: str) -> None:
+@pytest.mark.parametrize(
+    "text, line, fragment",
+    [
+        ("a: &x [1, *x]\n", 1, "inside its own anchor"),
+        ("a: &x 1\nb: &x 2\n", 2, "anchor &x is defined twice (first at line 1)"),
+        ("a: *nope\n", 1, "names no anchor"),
+        ("a: 1\n---\nb: 2\n", 2, "expected a single document"),
+        ("n: " + "1" * 5000 + "\n", 1, "Exceeds the limit (4300 digits)"),
+        ("when: 2026-13-45\n", 1, "month must be in 1..12"),
+    ],
+    ids=["recursive", "anchor-twice", "no-anchor", "two-documents", "5000-digits", "month-13"],
+)
+def test_what_cannot_be_loaded_is_a_problem_at_its_line(
+    tmp_path: Path, text: str, line: int, fragment: str
+) -> None:
     path = tmp_path / "x.yaml"
     path.write_text(text)
     with pytest.raises(Problem) as caught:
@@ -325,10 +360,12 @@ def test_every_document_of_a_multi_document_file(tmp_path: Path) -> None:
 def test_no_yaml_reading_bypasses_the_bounded_loader() -> None:
     root = Path(__file__).resolve().parents[2]
     direct = re.compile(r"yaml\.(safe_)?load|yaml\.(C?Safe)?Loader\(|yaml\.compose")
-    offenders = [f"{path.relative_to(root)}:{n}"
-                 for folder in ("console", "collectors")
-                 for path in sorted((root / folder).rglob("*.py"))
-                 if path.name != "yamlmarks.py"
-                 for n, line in enumerate(path.read_text().splitlines(), 1)
-                 if direct.search(line)]
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for folder in ("console", "collectors")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path.name != "yamlmarks.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if direct.search(line)
+    ]
     assert offenders == []

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from console.config.workspace import load_workspace
 from console.core import private
 from console.store import Store
 from console.tui.worker_log import WorkerLog
-from console.config.workspace import load_workspace
 from tests.process import Oncall, created, sandbox, too_open, wait_until  # noqa: F401 - fixture
 
-NOGROUP = 65534         # nogroup: not a group of the user's own
+NOGROUP = 65534  # nogroup: not a group of the user's own
 LOG_LINE = {"ts": "2026-11-20T11:59:00Z", "level": "error", "service": "api", "message": "boom"}
 SLOTH = """\
 version: "prometheus/v1"
@@ -46,7 +46,8 @@ def names(found: dict[Path, int]) -> set[str]:
 
 def logfile_workspace(work: Path) -> None:
     (work / "oncall.yaml").write_text(
-        "store: s.duckdb\nsources:\n  - {name: app, kind: logfile, path: app.log}\n")
+        "store: s.duckdb\nsources:\n  - {name: app, kind: logfile, path: app.log}\n"
+    )
     (work / "app.log").write_text(json.dumps(LOG_LINE) + "\n")
     (work / "sloth.yaml").write_text(SLOTH)
 
@@ -63,9 +64,16 @@ def test_the_demo_its_socket_and_a_forwarded_command_create_only_private_files(s
     finally:
         demo.stop()
     assert wrong == []
-    assert {"oncall.yaml", "fraud-scoring.yaml", "slos", "oncall.duckdb", "oncall.journal",
-            "workspace.json", ".oncall"} <= names(found)
-    assert any(stat.S_ISSOCK(m) for m in found.values())        # the control socket
+    assert {
+        "oncall.yaml",
+        "fraud-scoring.yaml",
+        "slos",
+        "oncall.duckdb",
+        "oncall.journal",
+        "workspace.json",
+        ".oncall",
+    } <= names(found)
+    assert any(stat.S_ISSOCK(m) for m in found.values())  # the control socket
 
 
 def test_collect_and_an_export_create_only_private_files(sandbox):
@@ -91,8 +99,9 @@ def test_a_console_owning_the_store_and_one_reading_snapshots_create_only_privat
     reader = None
     try:
         wait_until(sandbox.sockets, 120, "the console's control socket", owner)
-        reader = Oncall("console", env=sandbox.env(XDG_RUNTIME_DIR=str(elsewhere)),
-                        cwd=sandbox.work, terminal=True)
+        reader = Oncall(
+            "console", env=sandbox.env(XDG_RUNTIME_DIR=str(elsewhere)), cwd=sandbox.work, terminal=True
+        )
         wait_until(sandbox.snapshots, 120, "the second console's snapshot", reader)
         status = sandbox.oncall("collect", "--status", XDG_RUNTIME_DIR=str(elsewhere))
         assert "reading a read-only snapshot" in status.stderr, status.stderr
@@ -112,7 +121,7 @@ def test_an_older_store_readable_by_others_is_made_private_with_one_note(sandbox
     logfile_workspace(sandbox.work)
     assert sandbox.oncall("collect", "--once").returncode == 0
     for name in ("s.duckdb", "s.journal"):
-        os.chmod(sandbox.work / name, 0o644)          # as an older oncall left them
+        os.chmod(sandbox.work / name, 0o644)  # as an older oncall left them
     status = sandbox.oncall("collect", "--status")
     assert status.returncode == 0, status.stderr
     lines = status.stderr.splitlines()
@@ -120,11 +129,13 @@ def test_an_older_store_readable_by_others_is_made_private_with_one_note(sandbox
     assert lines[0].startswith("oncall: note: made store files private (0600)")
     assert "s.duckdb (was 0644)" in lines[0] and "s.journal (was 0644)" in lines[0]
     assert mode(sandbox.work / "s.duckdb") == mode(sandbox.work / "s.journal") == 0o600
-    assert sandbox.oncall("collect", "--status").stderr == ""      # said once: it is fixed
+    assert sandbox.oncall("collect", "--status").stderr == ""  # said once: it is fixed
 
 
-@pytest.mark.parametrize("dir_mode,group,who", [
-    (0o770, NOGROUP, "group"), (0o1777, 0, "others"), (0o777, NOGROUP, "group and others")])
+@pytest.mark.parametrize(
+    "dir_mode,group,who",
+    [(0o770, NOGROUP, "group"), (0o1777, 0, "others"), (0o777, NOGROUP, "group and others")],
+)
 def test_a_store_directory_others_can_write_is_warned_about(sandbox, dir_mode, group, who):
     logfile_workspace(sandbox.work)
     os.chown(sandbox.work, -1, group)
@@ -132,9 +143,11 @@ def test_a_store_directory_others_can_write_is_warned_about(sandbox, dir_mode, g
     collected = sandbox.oncall("collect", "--once")
     assert collected.returncode == 0, collected.stderr
     warnings = [line for line in collected.stderr.splitlines() if "warning" in line]
-    assert warnings == [f"oncall: warning: the directory {sandbox.work} of the store is "
-                        f"writable by {who} (mode {dir_mode:04o}): another user can replace "
-                        "or remove its files; keep it in a directory only you can write"]
+    assert warnings == [
+        f"oncall: warning: the directory {sandbox.work} of the store is "
+        f"writable by {who} (mode {dir_mode:04o}): another user can replace "
+        "or remove its files; keep it in a directory only you can write"
+    ]
 
 
 def test_group_write_in_the_users_own_group_is_no_warning(sandbox):
@@ -180,8 +193,7 @@ def test_a_snapshot_is_private_even_for_a_caller_with_a_wide_umask(tmp_path):
         try:
             copy_dir = snapshot.path.parent
             assert mode(copy_dir) == 0o700
-            assert [mode(p) for p in copy_dir.iterdir()] and \
-                all(mode(p) == 0o600 for p in copy_dir.iterdir())
+            assert [mode(p) for p in copy_dir.iterdir()] and all(mode(p) == 0o600 for p in copy_dir.iterdir())
         finally:
             snapshot.close()
         assert not copy_dir.exists()
@@ -199,16 +211,17 @@ def test_playbook_commands_run_with_the_users_umask_not_oncalls(tmp_path, monkey
     script = tmp_path / "touch.py"
     script.write_text("import sys\nopen(sys.argv[1], 'w').close()\n")
     book = tmp_path / "touch.yaml"
-    book.write_text("id: touch\ntitle: touch a file\nsteps:\n  - id: run\n    kind: command\n"
-                    f"    argv: {json.dumps([sys.executable, str(script), str(made)])}\n")
+    book.write_text(
+        "id: touch\ntitle: touch a file\nsteps:\n  - id: run\n    kind: command\n"
+        f"    argv: {json.dumps([sys.executable, str(script), str(made)])}\n"
+    )
     old = os.umask(0o022)
     monkeypatch.setattr(private, "_user_umask", None)
-    private.restrict_umask()                      # as the CLI does first
+    private.restrict_umask()  # as the CLI does first
     try:
         with Store.open(tmp_path / "s.duckdb") as store:
             ctx = RunContext(store=store, actor="alice", clock=lambda: datetime(2026, 11, 20, 12))
-            start_run(ctx, load_playbook(book), alert={"name": "X", "labels": {}}).advance(
-                confirm=True)
+            start_run(ctx, load_playbook(book), alert={"name": "X", "labels": {}}).advance(confirm=True)
     finally:
         os.umask(old)
     assert mode(made) == 0o644

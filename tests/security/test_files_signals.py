@@ -19,7 +19,7 @@ from tests.sock import hold_store
 
 SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
 NAMES = [s.name for s in SIGNALS]
-PROMPT = 30             # seconds: generous on a loaded 2-core box; it takes under one
+PROMPT = 30  # seconds: generous on a loaded 2-core box; it takes under one
 LEFT_ALTERNATE_SCREEN = "\x1b[?1049l"
 
 
@@ -51,7 +51,7 @@ def signalled_console(sandbox, args: list[str], made, what: str, signum: int) ->
         assert console.exit_code(PROMPT) == 128 + signum, console.core.output()[-3000:]
     finally:
         console.stop()
-    assert LEFT_ALTERNATE_SCREEN in console.core.output()     # the terminal is the shell's again
+    assert LEFT_ALTERNATE_SCREEN in console.core.output()  # the terminal is the shell's again
     return console
 
 
@@ -89,13 +89,12 @@ def test_the_headless_demo_removes_its_socket_and_temp_workspace(sandbox, signum
 
 
 def test_a_hangup_ignored_by_nohup_stays_ignored(sandbox):
-    demo = Oncall("demo", "--headless", "--days", "0.2", env=sandbox.env(), cwd=sandbox.work,
-                  nohup=True)
+    demo = Oncall("demo", "--headless", "--days", "0.2", env=sandbox.env(), cwd=sandbox.work, nohup=True)
     try:
         demo.wait_for("demo workspace")
         demo.signal(signal.SIGHUP)
         time.sleep(3)
-        assert demo.proc.poll() is None                  # still running, socket and all
+        assert demo.proc.poll() is None  # still running, socket and all
         assert len(sandbox.sockets()) == 1 and len(sandbox.demo_dirs()) == 1
         demo.signal(signal.SIGTERM)
         assert demo.exit_code(PROMPT) == 0
@@ -127,8 +126,7 @@ def test_a_normal_exit_removes_the_temp_workspace_and_keeps_a_given_one(sandbox)
     assert done.returncode == 0, done.stderr
     assert sandbox.demo_dirs() == [] and sandbox.sockets() == []
     kept = sandbox.work / "kept"
-    done = sandbox.oncall("demo", "--headless", "--days", "0.1", "--duration", "1",
-                          "--dir", str(kept))
+    done = sandbox.oncall("demo", "--headless", "--days", "0.1", "--duration", "1", "--dir", str(kept))
     assert done.returncode == 0, done.stderr
     assert (kept / "oncall.yaml").is_file() and (kept / "oncall.duckdb").is_file()
     assert sandbox.sockets() == []
@@ -154,8 +152,12 @@ STUCK = textwrap.dedent("""
 
 def test_an_exit_that_does_not_come_is_forced_after_the_grace(tmp_path):
     workspace = tmp_path / "ws"
-    proc = subprocess.Popen([sys.executable, "-c", STUCK, str(workspace)], stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STUCK, str(workspace)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         assert proc.stdout.readline().strip() == "ready"
         proc.send_signal(signal.SIGTERM)
@@ -182,19 +184,24 @@ def test_a_cleanup_that_fails_is_said_and_the_others_still_run(tmp_path, capsys)
         cleanup.forget(first)
         cleanup.forget(second)
     assert not kept.exists()
-    assert capsys.readouterr().err == ("oncall: could not remove the socket /run/x.sock at exit: "
-                                       "[Errno 30] Read-only file system\n")
+    assert capsys.readouterr().err == (
+        "oncall: could not remove the socket /run/x.sock at exit: [Errno 30] Read-only file system\n"
+    )
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=NAMES)
 def test_a_signal_during_a_query_on_a_snapshot_exits_with_its_code(held, sandbox, signum):
     """DuckDB turns what the handler raises into "Query interrupted"; the exit still says
     which signal it was, without a traceback, and the snapshot is gone."""
-    query = Oncall("query", "SELECT sum(a.range * b.range) FROM range(1000000) a, "
-                   "range(1000000) b", env=sandbox.env(), cwd=sandbox.work)
+    query = Oncall(
+        "query",
+        "SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b",
+        env=sandbox.env(),
+        cwd=sandbox.work,
+    )
     try:
         wait_until(sandbox.snapshots, 120, "the query's snapshot", query)
-        time.sleep(1)                                  # into the query
+        time.sleep(1)  # into the query
         query.signal(signum)
         assert query.exit_code(PROMPT) == 128 + signum, query.output()[-3000:]
     finally:

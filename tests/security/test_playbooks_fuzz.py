@@ -13,21 +13,30 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from playbooks_hostile import HOSTILE, hostile_values, local_http, other_schemes, referenced_keys
 
 from console.incidents import lifecycle as incidents
-from console.playbooks.args import Input, check_value, ArgumentRefused, input_ref
-from console.playbooks.runner import (SHIPPED_DIR, RenderError, RunContext, StepRefused, load_library,
-                              start_run)
+from console.playbooks.args import ArgumentRefused, Input, check_value, input_ref
+from console.playbooks.runner import (
+    SHIPPED_DIR,
+    RenderError,
+    RunContext,
+    StepRefused,
+    load_library,
+    start_run,
+)
 from console.store import Store
-from playbooks_hostile import HOSTILE, hostile_values, local_http, other_schemes, referenced_keys
 
 NOW = datetime(2026, 11, 20, 12, 0, 0)
 LIBRARY, _ = load_library([SHIPPED_DIR])
 WITH_COMMANDS = sorted(pid for pid, p in LIBRARY.items() if any(s.kind == "command" for s in p.steps))
-FUZZ = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +48,26 @@ def shared(tmp_path_factory):
 
 def probe(store: Store, health_url: str):
     """Start upstream-dependency-down for an alert with this annotation and run its probe."""
-    incident = incidents.declare(store, "dependency down", now=NOW, actor="alice", detail={
-        "alert": {"name": "DependencyDown", "labels": {"dependency": "feature-store"},
-                  "annotations": {"health_url": health_url}}})
+    incident = incidents.declare(
+        store,
+        "dependency down",
+        now=NOW,
+        actor="alice",
+        detail={
+            "alert": {
+                "name": "DependencyDown",
+                "labels": {"dependency": "feature-store"},
+                "annotations": {"health_url": health_url},
+            }
+        },
+    )
     runner = start_run(ctx(store), LIBRARY["upstream-dependency-down"], incident=incident)
     runner.current_step = "probe"
     outcome = runner.advance(confirm=True)
-    audit = store.query("SELECT phase FROM audit WHERE action = 'playbook.command' "
-                        "AND json_extract(params, '$.run') = ?", [runner.run_id])[1]
+    audit = store.query(
+        "SELECT phase FROM audit WHERE action = 'playbook.command' AND json_extract(params, '$.run') = ?",
+        [runner.run_id],
+    )[1]
     return runner, outcome, audit
 
 
@@ -78,11 +99,14 @@ def test_hostile_values_never_become_options_protocols_or_code(tmp_path: Path, p
     with Store.open(tmp_path / "s.duckdb") as store:
 
         @FUZZ
-        @given(labels=st.fixed_dictionaries({k: hostile_values() for k in label_keys}),
-               annotations=st.fixed_dictionaries({k: hostile_values() for k in annotation_keys}))
+        @given(
+            labels=st.fixed_dictionaries({k: hostile_values() for k in label_keys}),
+            annotations=st.fixed_dictionaries({k: hostile_values() for k in annotation_keys}),
+        )
         def check(labels: dict[str, str], annotations: dict[str, str]) -> None:
-            runner = start_run(ctx(store), playbook,
-                               alert={"name": "X", "labels": labels, "annotations": annotations})
+            runner = start_run(
+                ctx(store), playbook, alert={"name": "X", "labels": labels, "annotations": annotations}
+            )
             for step in commands:
                 try:
                     argv = runner.command_argv(step)
@@ -91,21 +115,22 @@ def test_hostile_values_never_become_options_protocols_or_code(tmp_path: Path, p
                     seen["refused"] += 1
                     continue
                 seen["built"] += 1
-                assert len(argv) == len(step.argv or [])          # each value stays one element
+                assert len(argv) == len(step.argv or [])  # each value stays one element
                 for template, value in zip(step.argv or [], argv):
                     name = input_ref(template)
                     if name is not None:
                         assert_safe_element(value, step.inputs[name])
                     else:
-                        assert value == template                  # literals are never rendered
+                        assert value == template  # literals are never rendered
 
         check()
     assert seen["refused"] > 0 and seen["built"] > 0, seen
 
 
 @pytest.mark.parametrize("value", HOSTILE)
-def test_hostile_annotation_runs_the_real_probe_safely(tmp_path: Path, monkeypatch, shared,
-                                                       value: str) -> None:
+def test_hostile_annotation_runs_the_real_probe_safely(
+    tmp_path: Path, monkeypatch, shared, value: str
+) -> None:
     """The shipped probe, run for real with curl: refused values run nothing, no file appears."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "some").mkdir()
@@ -114,13 +139,13 @@ def test_hostile_annotation_runs_the_real_probe_safely(tmp_path: Path, monkeypat
     hostname = Path("/etc/hostname").read_text().strip() if Path("/etc/hostname").exists() else None
     runner, outcome, audit = probe(shared[0], value)
     assert sorted(os.listdir(tmp_path)) == before, "a file appeared"
-    if "stdout" in outcome.output:              # curl ran: only with an http(s) URL after `--`
+    if "stdout" in outcome.output:  # curl ran: only with an http(s) URL after `--`
         assert outcome.output["argv"][-2:] == ["--", value]
         assert not hostname or hostname not in outcome.output["stdout"]
     else:
         assert outcome.outcome == "failed" and "the step does not run" in outcome.error
         assert audit == [("denied",)]
-        assert runner.status == "failed" and runner.current_step == "probe"   # stops here
+        assert runner.status == "failed" and runner.current_step == "probe"  # stops here
 
 
 def test_a_good_url_is_probed_for_real(tmp_path: Path, monkeypatch, shared) -> None:
@@ -132,8 +157,7 @@ def test_a_good_url_is_probed_for_real(tmp_path: Path, monkeypatch, shared) -> N
     assert list(tmp_path.iterdir()) == []
 
 
-def test_fuzzed_local_urls_run_curl_without_side_effects(tmp_path: Path, monkeypatch,
-                                                         shared) -> None:
+def test_fuzzed_local_urls_run_curl_without_side_effects(tmp_path: Path, monkeypatch, shared) -> None:
     """Any value glued to a local URL: curl runs only on a clean http URL, and writes nothing."""
     monkeypatch.chdir(tmp_path)
     store, base = shared
@@ -162,7 +186,7 @@ def test_every_accepted_value_is_safe_for_its_type(value: str, kind: str) -> Non
     try:
         accepted = check_value(spec, value)
     except ArgumentRefused as exc:
-        assert "\x1b" not in str(exc) and "\n" not in str(exc)      # the error is one clean line
+        assert "\x1b" not in str(exc) and "\n" not in str(exc)  # the error is one clean line
         return
     assert accepted == value
     assert_safe_element(accepted, spec)

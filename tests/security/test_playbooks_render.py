@@ -17,16 +17,21 @@ NOW = datetime(2026, 11, 20, 12, 0, 0)
 BROKEN = {
     "instruction title": ("kind: instruction\n    title: Page {{ labels.owner }}", "labels.owner"),
     "instruction text": ("kind: instruction\n    text: \"{{ ''.__class__.__mro__ }}\"", "unsafe"),
-    "decision question": ("kind: decision\n    question: Restart {{ labels.owner }}?\n"
-                          "    answers: {\"yes\": after, \"no\": after}", "labels.owner"),
-    "query params": ("kind: query\n    sql: SELECT ?\n    params: [\"{{ labels.owner }}\"]\n"
-                     "    on_fail: after", "labels.owner"),
+    "decision question": (
+        'kind: decision\n    question: Restart {{ labels.owner }}?\n    answers: {"yes": after, "no": after}',
+        "labels.owner",
+    ),
+    "query params": (
+        'kind: query\n    sql: SELECT ?\n    params: ["{{ labels.owner }}"]\n    on_fail: after',
+        "labels.owner",
+    ),
 }
 
 
 def playbook(tmp_path: Path, step: str) -> Path:
     path = tmp_path / "p.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         id: p
         title: p
         steps:
@@ -34,7 +39,8 @@ def playbook(tmp_path: Path, step: str) -> Path:
             {step}
           - id: after
             kind: instruction
-        """).replace("{step}", step))
+        """).replace("{step}", step)
+    )
     return path
 
 
@@ -45,13 +51,12 @@ def test_a_step_that_does_not_render_is_failed_and_the_run_stops(tmp_path: Path,
     with Store.open(tmp_path / "s.duckdb") as store:
         incident = incidents.declare(store, "x", now=NOW, actor="alice")
         ctx = RunContext(store=store, actor="alice", clock=lambda: NOW, sleep=lambda s: None)
-        runner = start_run(ctx, load_playbook(path), incident=incident,
-                           alert={"name": "A", "labels": {}})
+        runner = start_run(ctx, load_playbook(path), incident=incident, alert={"name": "A", "labels": {}})
         outcome = runner.advance(answer="yes" if "decision" in case else None)
         assert outcome.outcome == "failed", outcome
         assert f"{path}:4: step broken" in outcome.error and "cannot render" in outcome.error
         assert words in outcome.error
-        assert runner.status == "failed" and runner.current().id == "broken"   # not moved on
+        assert runner.status == "failed" and runner.current().id == "broken"  # not moved on
         assert outcome.next_step is None
         phases = store.query("SELECT phase FROM audit WHERE target = 'playbook:p/broken'")[1]
         timeline = [e.text for e in incidents.timeline(store, incident.id)]

@@ -39,10 +39,16 @@ def _basic(user: str, password: str) -> str:
     return base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-PLANTED = [URL_SECRET, _basic("user", URL_SECRET), FILE_PASSWORD, _basic("scraper", FILE_PASSWORD),
-           FILE_TOKEN, ENV_KEY, ENV_TOKEN]
-ENV = {"ONCALL_NOW": "2026-03-01T12:00:00Z", "ONCALL_TEST_KEY": ENV_KEY,
-       "ONCALL_TEST_TOKEN": ENV_TOKEN}
+PLANTED = [
+    URL_SECRET,
+    _basic("user", URL_SECRET),
+    FILE_PASSWORD,
+    _basic("scraper", FILE_PASSWORD),
+    FILE_TOKEN,
+    ENV_KEY,
+    ENV_TOKEN,
+]
+ENV = {"ONCALL_NOW": "2026-03-01T12:00:00Z", "ONCALL_TEST_KEY": ENV_KEY, "ONCALL_TEST_TOKEN": ENV_TOKEN}
 LATER = {**ENV, "ONCALL_NOW": "2026-03-01T12:10:00Z"}
 METRICS = b"# TYPE app_up gauge\napp_up 1\n"
 
@@ -59,15 +65,15 @@ def _route(seen: list[str]):
     def route(handler) -> None:
         seen.append(handler.path)
         auth = handler.headers.get("Authorization", "")
-        if handler.path.startswith("/metrics") and auth == "Basic " + _basic("scraper",
-                                                                              FILE_PASSWORD):
+        if handler.path.startswith("/metrics") and auth == "Basic " + _basic("scraper", FILE_PASSWORD):
             return _answer(handler, 200, METRICS)
         if handler.path.startswith("/slow"):
-            time.sleep(3)                    # the client has given up by now
+            time.sleep(3)  # the client has given up by now
             handler.close_connection = True
             return None
         key = handler.headers.get("X-Api-Key", "")
         _answer(handler, 403, f"forbidden for {auth} key={key} at {handler.path}".encode())
+
     return route
 
 
@@ -127,16 +133,16 @@ def collected(tmp_path_factory):
     seen: list[str] = []
     with serve(_route(seen), raw=True) as url:
         write_workspace(root, url, f"http://127.0.0.1:{free_port()}")
-        outputs = {"once": run_cli("collect", "--once", workspace=root, env=ENV),
-                   "once-json": run_cli("collect", "--once", "--format", "json",
-                                        workspace=root, env=ENV)}
-        outputs["rules eval"] = run_cli("rules", "eval", "--format", "json", workspace=root,
-                                        env=LATER)
+        outputs = {
+            "once": run_cli("collect", "--once", workspace=root, env=ENV),
+            "once-json": run_cli("collect", "--once", "--format", "json", workspace=root, env=ENV),
+        }
+        outputs["rules eval"] = run_cli("rules", "eval", "--format", "json", workspace=root, env=LATER)
         outputs["alerts"] = run_cli("alerts", "--format", "json", workspace=root, env=LATER)
-        unhealthy = [a for a in json.loads(outputs["alerts"].stdout)
-                     if a["name"] == "CollectorUnhealthy"]
-        outputs["declare"] = run_cli("incident", "declare", "--alert",
-                                     unhealthy[0]["fingerprint"], workspace=root, env=LATER)
+        unhealthy = [a for a in json.loads(outputs["alerts"].stdout) if a["name"] == "CollectorUnhealthy"]
+        outputs["declare"] = run_cli(
+            "incident", "declare", "--alert", unhealthy[0]["fingerprint"], workspace=root, env=LATER
+        )
     return root, url, seen, outputs, unhealthy
 
 
@@ -153,19 +159,24 @@ def test_collect_once_errors_are_masked_and_still_say_what_failed(collected):
         assert_clean(output, f"collect --once ({name})")
     errors = errors_by_source(outputs["once-json"])
     assert errors["good"] is None and errors["prom"] and errors["am"]
-    assert errors["echo"] == (f"http://***@127.0.0.1:{port}/echo?token=***: HTTP 403: "
-                              f"forbidden for Basic *** key=*** at /echo?token=***")
+    assert errors["echo"] == (
+        f"http://***@127.0.0.1:{port}/echo?token=***: HTTP 403: "
+        f"forbidden for Basic *** key=*** at /echo?token=***"
+    )
     assert "cannot connect" in errors["down"] and "/metrics?token=***:" in errors["down"]
     assert "deadline 0.5s exceeded" in errors["slow"] and "/slow?access_token=***:" in errors["slow"]
-    assert "forbidden for Bearer ***" in errors["prom"] and "/prom/api/v1/query_range?token=***" \
-        in errors["prom"]
+    assert (
+        "forbidden for Bearer ***" in errors["prom"]
+        and "/prom/api/v1/query_range?token=***" in errors["prom"]
+    )
     assert "forbidden for Bearer ***" in errors["am"]
-    assert errors["nofile"] == (f"option basic_auth.password_file: cannot read "
-                                f"{root / 'secrets' / 'missing'} (No such file or directory); "
-                                "create it or fix the path")
+    assert errors["nofile"] == (
+        f"option basic_auth.password_file: cannot read "
+        f"{root / 'secrets' / 'missing'} (No such file or directory); "
+        "create it or fix the path"
+    )
     # the credentials did reach the server: the source URL's query is kept when joining paths
-    assert any(path.startswith(f"/prom/api/v1/query_range?token={URL_SECRET}&query=up")
-               for path in seen)
+    assert any(path.startswith(f"/prom/api/v1/query_range?token={URL_SECRET}&query=up") for path in seen)
     assert f"/am/api/v2/alerts?token={URL_SECRET}" in seen
 
 
@@ -188,21 +199,31 @@ def test_health_alert_incident_timeline_and_postmortem_are_masked(collected):
         assert_clean(outputs[name], name)
     assert outputs["declare"].code == 0, outputs["declare"].both
     assert {a["labels"]["collector"] for a in unhealthy} >= {"echo", "down", "slow", "nofile"}
-    for args in (("alerts",), ("incident", "list"), ("incident", "show", "1"),
-                 ("incident", "show", "1", "--format", "json"), ("incident", "export", "1"),
-                 ("incident", "export", "1", "--format", "json"), ("check",),
-                 ("check", "--format", "json")):
+    for args in (
+        ("alerts",),
+        ("incident", "list"),
+        ("incident", "show", "1"),
+        ("incident", "show", "1", "--format", "json"),
+        ("incident", "export", "1"),
+        ("incident", "export", "1", "--format", "json"),
+        ("check",),
+        ("check", "--format", "json"),
+    ):
         assert_clean(run_cli(*args, workspace=root, env=LATER), " ".join(args))
 
 
 def test_collect_in_the_foreground_logs_masked_lines(collected):
     root = collected[0]
-    lines: queue.Queue[str] = queue.Queue()     # the server has stopped: every source fails
-    process = subprocess.Popen([sys.executable, "-m", "console", "-w", str(root), "collect"],
-                               cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env={**os.environ, **ENV})
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
-                     daemon=True).start()
+    lines: queue.Queue[str] = queue.Queue()  # the server has stopped: every source fails
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console", "-w", str(root), "collect"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **ENV},
+    )
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
     got: list[str] = []
     deadline = time.monotonic() + 90
     try:
@@ -228,18 +249,22 @@ def test_no_text_column_of_any_table_holds_a_secret(collected):
     with duckdb.connect(str(root / "oncall.duckdb"), read_only=True) as db:
         columns = db.execute(
             "SELECT table_schema, table_name, column_name FROM information_schema.columns "
-            "WHERE data_type IN ('VARCHAR', 'JSON') AND table_schema = 'main'").fetchall()
+            "WHERE data_type IN ('VARCHAR', 'JSON') AND table_schema = 'main'"
+        ).fetchall()
         tables = {table for _, table, _ in columns}
         assert {"series", "collector_state", "alerts", "incidents"} <= tables
         found = []
         for schema, table, column in columns:
             for secret in PLANTED:
-                hits = db.execute(f'SELECT count(*) FROM "{schema}"."{table}" '
-                                  f'WHERE strpos("{column}", ?) > 0', [secret]).fetchone()[0]
+                hits = db.execute(
+                    f'SELECT count(*) FROM "{schema}"."{table}" WHERE strpos("{column}", ?) > 0', [secret]
+                ).fetchone()[0]
                 if hits:
                     found.append(f"{table}.{column}: {secret}")
-        instances = {json.loads(labels).get("instance") for (labels,) in db.execute(
-            "SELECT labels FROM series WHERE name = 'up'").fetchall()}
+        instances = {
+            json.loads(labels).get("instance")
+            for (labels,) in db.execute("SELECT labels FROM series WHERE name = 'up'").fetchall()
+        }
     assert found == []
     port = collected[1].rsplit(":", 1)[1]
     assert f"127.0.0.1:{port}" in instances and all("@" not in i for i in instances)

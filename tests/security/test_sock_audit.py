@@ -8,12 +8,10 @@ import os
 import pwd
 from pathlib import Path
 
-import pytest
-
+from console.config.workspace import load_workspace
 from console.registry.local import seed_demo_registry
 from console.runtime.session import Session
 from console.store import Store
-from console.config.workspace import load_workspace
 from tests.conftest import run_oncall
 from tests.sock import NOW
 
@@ -24,7 +22,8 @@ def _workspace(root: Path, *, allow: bool = True) -> Path:
     root.mkdir(exist_ok=True)
     (root / "oncall.yaml").write_text(
         "registries:\n  - name: local\n    kind: local\n    protected_models: [fraud-detector]\n"
-        f"allow_actions: {'true' if allow else 'false'}\n")
+        f"allow_actions: {'true' if allow else 'false'}\n"
+    )
     with Store.open(root / "oncall.duckdb") as store:
         seed_demo_registry(store, now=NOW)
     return root
@@ -38,8 +37,9 @@ def _oncall(root: Path, runtime: Path, *args: str, actor: str | None = None):
 
 
 def _audit(store: Store, where: str = "TRUE") -> list[tuple]:
-    return store.query(f"SELECT action, phase, actor, uid, on_behalf_of, result FROM audit "
-                       f"WHERE {where} ORDER BY id")[1]
+    return store.query(
+        f"SELECT action, phase, actor, uid, on_behalf_of, result FROM audit WHERE {where} ORDER BY id"
+    )[1]
 
 
 def test_a_forwarded_action_is_audited_as_the_clients_os_account(runtime, tmp_path):
@@ -47,12 +47,34 @@ def test_a_forwarded_action_is_audited_as_the_clients_os_account(runtime, tmp_pa
     session = Session(load_workspace(root / "oncall.yaml"), clock=lambda: NOW, run_engine=False)
     try:
         assert session.control is not None
-        rolled = _oncall(root, runtime, "rollback", "fraud-detector", "--reason", "v3 errors",
-                         "--yes", "--no-watch", "--actor", "alice", "--confirm", "fraud-detector")
-        promoted = _oncall(root, runtime, "promote", "fraud-detector", "3", "--reason", "back",
-                           "--yes", "--confirm", "fraud-detector", actor="bob")
-        declared = _oncall(root, runtime, "incident", "declare", "--title", "fraud 5xx",
-                           actor="carol")
+        rolled = _oncall(
+            root,
+            runtime,
+            "rollback",
+            "fraud-detector",
+            "--reason",
+            "v3 errors",
+            "--yes",
+            "--no-watch",
+            "--actor",
+            "alice",
+            "--confirm",
+            "fraud-detector",
+        )
+        promoted = _oncall(
+            root,
+            runtime,
+            "promote",
+            "fraud-detector",
+            "3",
+            "--reason",
+            "back",
+            "--yes",
+            "--confirm",
+            "fraud-detector",
+            actor="bob",
+        )
+        declared = _oncall(root, runtime, "incident", "declare", "--title", "fraud 5xx", actor="carol")
         for result in (rolled, promoted, declared):
             assert result.returncode == 0, result.stderr
             assert "ran this command there" in result.stderr
@@ -65,15 +87,27 @@ def test_a_forwarded_action_is_audited_as_the_clients_os_account(runtime, tmp_pa
         ("rollback", "before", ME, os.getuid(), "alice"),
         ("rollback", "after", ME, os.getuid(), "alice"),
         ("promote", "before", ME, os.getuid(), "bob"),
-        ("promote", "after", ME, os.getuid(), "bob")]
+        ("promote", "after", ME, os.getuid(), "bob"),
+    ]
     assert timeline == [(f"{ME} (on behalf of carol)",)]
-    assert owner_actor == ME and "ONCALL_ACTOR" not in os.environ   # no claim leaked to the owner
+    assert owner_actor == ME and "ONCALL_ACTOR" not in os.environ  # no claim leaked to the owner
 
 
 def test_a_direct_action_is_audited_as_the_os_account(runtime, tmp_path):
     root = _workspace(tmp_path)
-    done = _oncall(root, runtime, "rollback", "fraud-detector", "--reason", "v3 errors", "--yes",
-                   "--no-watch", "--confirm", "fraud-detector", actor="alice")
+    done = _oncall(
+        root,
+        runtime,
+        "rollback",
+        "fraud-detector",
+        "--reason",
+        "v3 errors",
+        "--yes",
+        "--no-watch",
+        "--confirm",
+        "fraud-detector",
+        actor="alice",
+    )
     assert done.returncode == 0, done.stderr
     history = _oncall(root, runtime, "models", "history", "fraud-detector", "--format", "json")
     with Store.open_read(root / "oncall.duckdb") as store:
@@ -86,8 +120,11 @@ def test_refused_attempts_are_in_the_audit_log(runtime, tmp_path):
     writable, read_only = _workspace(tmp_path / "w"), _workspace(tmp_path / "r", allow=False)
     attempts = [
         (writable, ["rollback", "fraud-detector", "--yes"], "needs a reason"),
-        (writable, ["promote", "fraud-detector", "1", "--reason", "x", "--yes", "--confirm", "fraud"],
-         "is protected"),
+        (
+            writable,
+            ["promote", "fraud-detector", "1", "--reason", "x", "--yes", "--confirm", "fraud"],
+            "is protected",
+        ),
         (read_only, ["rollback", "fraud-detector", "--reason", "x", "--yes"], "read-only"),
         (read_only, ["alerts", "silence", "alertname=X", "--comment", "c"], "allow_actions"),
     ]
@@ -100,7 +137,9 @@ def test_refused_attempts_are_in_the_audit_log(runtime, tmp_path):
         assert shown.returncode == 0, shown.stderr
         listed[root] = json.loads(shown.stdout)
     assert [(r["action"], r["actor"], r["on_behalf_of"]) for r in listed[writable]] == [
-        ("rollback", ME, "mallory"), ("promote", ME, "mallory")]
+        ("rollback", ME, "mallory"),
+        ("promote", ME, "mallory"),
+    ]
     assert [r["action"] for r in listed[read_only]] == ["rollback", "silence.create"]
     errors = [json.loads(r["result"])["error"] for r in listed[writable] + listed[read_only]]
     assert [e for e, (_, _, expected) in zip(errors, attempts) if expected not in e] == []
@@ -112,8 +151,7 @@ def test_a_refused_attempt_forwarded_to_the_console_is_audited_there(runtime, tm
     root = _workspace(tmp_path, allow=False)
     session = Session(load_workspace(root / "oncall.yaml"), clock=lambda: NOW, run_engine=False)
     try:
-        result = _oncall(root, runtime, "alerts", "silence", "alertname=X", "--comment", "c",
-                         actor="mallory")
+        result = _oncall(root, runtime, "alerts", "silence", "alertname=X", "--comment", "c", actor="mallory")
         rows = _audit(session.store, "phase = 'denied'")
     finally:
         session.close()

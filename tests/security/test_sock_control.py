@@ -15,13 +15,22 @@ from console.runtime.control import ControlError, ControlServer, forward, is_lis
 from console.runtime.session import Session
 from console.store import Store
 from tests.conftest import run_oncall
-from tests.sock import (NOBODY, NOBODY_CLIENT, NOBODY_LISTENER, NOW, Squatter, as_nobody,
-                        declare_while_held, hold_store)
+from tests.sock import (
+    NOBODY,
+    NOBODY_CLIENT,
+    NOBODY_LISTENER,
+    NOW,
+    Squatter,
+    as_nobody,
+    declare_while_held,
+    hold_store,
+)
 
 # Outside CI a non-root developer may skip these; in CI (run as root) they always run, and
 # would fail rather than skip if CI ever ran as another user.
-pytestmark = pytest.mark.skipif(os.getuid() != 0 and not os.environ.get("CI"),
-                                reason="needs root to play another uid")
+pytestmark = pytest.mark.skipif(
+    os.getuid() != 0 and not os.environ.get("CI"), reason="needs root to play another uid"
+)
 
 
 @pytest.fixture
@@ -55,14 +64,14 @@ def test_the_socket_lives_in_a_private_directory_and_is_0600(runtime, workspace)
     finally:
         session.close()
     assert not path.exists()
-    session.control.stop()                              # a second stop is harmless
+    session.control.stop()  # a second stop is harmless
 
 
 def test_without_xdg_runtime_dir_the_socket_is_under_the_state_home(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     assert socket_path(tmp_path / "s.duckdb").parent == tmp_path / "state" / "oncall" / "run"
-    theirs = tmp_path / "theirs"                 # e.g. `sudo` kept another user's runtime dir
+    theirs = tmp_path / "theirs"  # e.g. `sudo` kept another user's runtime dir
     theirs.mkdir(mode=0o700)
     os.chown(theirs, NOBODY, NOBODY)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(theirs))
@@ -86,14 +95,14 @@ def test_client_refuses_a_listener_of_another_uid_behind_a_socket_file_of_ours(r
     path.parent.mkdir(mode=0o700)
     listener = as_nobody(NOBODY_LISTENER, str(path))
     assert listener.stdout.readline().strip() == "listening"
-    assert os.lstat(path).st_uid == os.getuid()        # the file looks like ours
+    assert os.lstat(path).st_uid == os.getuid()  # the file looks like ours
     result = declare_while_held(workspace, runtime)
     out, _ = listener.communicate(timeout=30)
     path.unlink()
     assert result.returncode == 2 and result.stdout == ""
     line = _one_line(result)
     assert f"runs as nobody (uid {NOBODY}), not you" in line
-    assert "received 0 bytes" in out                   # connected, checked, hung up: nothing sent
+    assert "received 0 bytes" in out  # connected, checked, hung up: nothing sent
 
 
 def test_the_console_starts_without_the_socket_when_its_path_is_squatted(runtime, workspace):
@@ -106,7 +115,7 @@ def test_the_console_starts_without_the_socket_when_its_path_is_squatted(runtime
             assert "belongs to nobody" in line and "cannot run in this console" in line
         finally:
             session.close()
-        assert squatter.path.exists()                   # not ours: left where it is
+        assert squatter.path.exists()  # not ours: left where it is
     finally:
         squatter.close()
 
@@ -116,8 +125,20 @@ def test_oncall_demo_still_runs_when_its_socket_path_is_squatted(runtime, tmp_pa
     store = demo / "oncall.duckdb"
     squatter = Squatter(socket_path(store))
     try:
-        result = run_oncall("demo", "--headless", "--dir", str(demo), "--days", "0.05",
-                            "--duration", "2", "--speed", "60", env=_env(runtime), timeout=180)
+        result = run_oncall(
+            "demo",
+            "--headless",
+            "--dir",
+            str(demo),
+            "--days",
+            "0.05",
+            "--duration",
+            "2",
+            "--speed",
+            "60",
+            env=_env(runtime),
+            timeout=180,
+        )
     finally:
         squatter.close()
     assert result.returncode == 0, result.stderr
@@ -153,7 +174,7 @@ def test_an_unsafe_socket_directory_is_refused_by_client_and_server(runtime, wor
         holder.kill()
         holder.wait()
     assert write.returncode == 2 and expected in _one_line(write)
-    assert read.returncode == 0                         # reads go on from a snapshot
+    assert read.returncode == 0  # reads go on from a snapshot
     assert any(expected in line for line in read.stderr.splitlines())
     assert "Traceback" not in read.stderr
 
@@ -168,7 +189,7 @@ def test_the_server_refuses_a_client_of_another_uid_and_runs_nothing(runtime, wo
 
     server = ControlServer(workspace / "s.duckdb", runner).start()
     try:
-        runtime.chmod(0o711)                   # for this test only: let nobody reach the socket
+        runtime.chmod(0o711)  # for this test only: let nobody reach the socket
         server.path.parent.chmod(0o711)
         server.path.chmod(0o666)
         client = as_nobody(NOBODY_CLIENT, str(server.path))
@@ -178,7 +199,7 @@ def test_the_server_refuses_a_client_of_another_uid_and_runs_nothing(runtime, wo
         assert calls == []
         server.path.parent.chmod(0o700)
         server.path.chmod(0o600)
-        answer = forward(workspace / "s.duckdb", ["incident", "list"])   # our own uid: runs
+        answer = forward(workspace / "s.duckdb", ["incident", "list"])  # our own uid: runs
         assert answer["stdout"] == "ran\n" and calls[0][1].uid == os.getuid()
     finally:
         server.stop()
@@ -198,10 +219,18 @@ def test_only_argv_cwd_and_the_claimed_actor_are_forwarded(runtime, workspace, m
         monkeypatch.delenv("ONCALL_ACTOR")
         monkeypatch.delenv("SECRET_TOKEN")
         result = subprocess.run(
-            [sys.executable, "-c", "from console.runtime.control import forward; import sys; "
-             f"print(forward({str(workspace / 's.duckdb')!r}, ['incident', 'list']))"],
-            cwd=workspace, capture_output=True, text=True, timeout=60,
-            env={**os.environ, "ONCALL_ACTOR": "alice", "SECRET_TOKEN": "s3cr3t"})
+            [
+                sys.executable,
+                "-c",
+                "from console.runtime.control import forward; import sys; "
+                f"print(forward({str(workspace / 's.duckdb')!r}, ['incident', 'list']))",
+            ],
+            cwd=workspace,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "ONCALL_ACTOR": "alice", "SECRET_TOKEN": "s3cr3t"},
+        )
     finally:
         server.stop()
     assert result.returncode == 0, result.stderr

@@ -13,8 +13,7 @@ import json
 
 import pytest
 
-from tests.terminal_hostile import (HOSTILE, SHOWN, hostile_server, raw_controls, run_cli,
-                                    write_workspace)
+from tests.terminal_hostile import HOSTILE, SHOWN, hostile_server, raw_controls, run_cli, write_workspace
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +23,7 @@ def workspace(tmp_path_factory):
     with hostile_server() as url:
         write_workspace(root, url)
         collected = run_cli("collect", "--once", workspace=root)
-    assert collected.code == 1          # the `broken` source fails, the others collect
+    assert collected.code == 1  # the `broken` source fails, the others collect
     assert run_cli("rules", "eval", workspace=root).code == 0
     return root
 
@@ -42,7 +41,7 @@ def test_collect_once_shows_a_hostile_error_page_escaped(tmp_path):
     _inert(result)
     assert result.code == 1
     (row,) = [line for line in result.stdout.splitlines() if line.startswith("broken")]
-    assert "HTTP 503: down: A\\x1b" in row                # the table cuts long cells
+    assert "HTTP 503: down: A\\x1b" in row  # the table cuts long cells
     (tmp_path / "again").mkdir()
     with hostile_server() as url:
         again = write_workspace(tmp_path / "again", url)
@@ -72,7 +71,7 @@ def test_alerts_table_has_one_row_per_alert_with_labels_escaped(workspace):
     result = run_cli("alerts", workspace=workspace)
     _inert(result)
     header, *rows = result.stdout.splitlines()
-    assert len(rows) == 1                     # the newline in the label forged no row
+    assert len(rows) == 1  # the newline in the label forged no row
     assert rows[0].startswith("firing  EvilUp") and f"msg={SHOWN}"[:50] in rows[0]
 
 
@@ -87,9 +86,9 @@ def test_query_shows_log_lines_escaped_in_table_and_csv(workspace):
     sql = "SELECT message, raw FROM logs ORDER BY line_offset"
     table = run_cli("query", sql, workspace=workspace)
     _inert(table)
-    assert len(table.stdout.splitlines()) == 3          # header + two log lines
-    assert SHOWN in table.stdout                         # the JSON line's message, decoded
-    assert "not json: A\\x1b]0;pwned\\x07B\\x1b[2JC\\rD E" in table.stdout   # the raw line
+    assert len(table.stdout.splitlines()) == 3  # header + two log lines
+    assert SHOWN in table.stdout  # the JSON line's message, decoded
+    assert "not json: A\\x1b]0;pwned\\x07B\\x1b[2JC\\rD E" in table.stdout  # the raw line
     text = run_cli("query", sql, "--format", "csv", workspace=workspace)
     _inert(text)
     rows = list(csv.reader(io.StringIO(text.stdout)))
@@ -97,8 +96,9 @@ def test_query_shows_log_lines_escaped_in_table_and_csv(workspace):
 
 
 def test_query_json_decodes_to_the_stored_log_line(workspace):
-    result = run_cli("query", "SELECT message FROM logs WHERE parse_error IS NULL",
-                     "--format", "json", workspace=workspace)
+    result = run_cli(
+        "query", "SELECT message FROM logs WHERE parse_error IS NULL", "--format", "json", workspace=workspace
+    )
     _inert(result)
     assert json.loads(result.stdout) == [{"message": HOSTILE}]
 
@@ -117,8 +117,7 @@ def test_incidents_declared_listed_shown_and_exported_escaped(workspace):
     assert len(by_hand.stdout.splitlines()) == 1
     number = by_hand.stdout.split()[1].rstrip(":")
     alerts = json.loads(run_cli("alerts", "--format", "json", workspace=workspace).stdout)
-    from_alert = run_cli("incident", "declare", "--alert", alerts[0]["fingerprint"],
-                         workspace=workspace)
+    from_alert = run_cli("incident", "declare", "--alert", alerts[0]["fingerprint"], workspace=workspace)
     _inert(from_alert)
     assert from_alert.stdout.rstrip("\n").endswith(f"EvilUp: the service said {SHOWN}")
     note = run_cli("incident", "note", number, HOSTILE, workspace=workspace)
@@ -137,19 +136,26 @@ def test_incidents_declared_listed_shown_and_exported_escaped(workspace):
     _inert(exported)
     markdown = exported.stdout.splitlines()
     assert markdown[0] == f"# Incident {number}: {SHOWN}"
-    assert sum(line.startswith("#") for line in markdown) == 7   # no heading forged by a title
+    assert sum(line.startswith("#") for line in markdown) == 7  # no heading forged by a title
     as_json = run_cli("incident", "export", number, "--format", "json", workspace=workspace)
     _inert(as_json)
-    assert SHOWN in json.loads(as_json.stdout)["markdown"]       # the draft itself is inert
+    assert SHOWN in json.loads(as_json.stdout)["markdown"]  # the draft itself is inert
 
 
 def test_playbook_run_shows_templated_labels_escaped(workspace):
     alerts = json.loads(run_cli("alerts", "--format", "json", workspace=workspace).stdout)
-    declared = run_cli("incident", "declare", "--alert", alerts[0]["fingerprint"], "--split",
-                       "--format", "json", workspace=workspace)
+    declared = run_cli(
+        "incident",
+        "declare",
+        "--alert",
+        alerts[0]["fingerprint"],
+        "--split",
+        "--format",
+        "json",
+        workspace=workspace,
+    )
     incident = json.loads(declared.stdout)["id"]
-    result = run_cli("playbook", "run", "evil", "--incident", str(incident), "--yes",
-                     workspace=workspace)
+    result = run_cli("playbook", "run", "evil", "--incident", str(incident), "--yes", workspace=workspace)
     _inert(result)
     assert f"[look] Look at {SHOWN}  (instruction)" in result.stdout.splitlines()
 
@@ -158,7 +164,8 @@ def test_a_problem_quoting_a_hostile_key_is_one_escaped_line(tmp_path):
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "r.yaml").write_text(
         "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: SELECT 1.0 AS value\n"
-        f"        labels: {json.dumps({HOSTILE: 'page'})}\n")
+        f"        labels: {json.dumps({HOSTILE: 'page'})}\n"
+    )
     (tmp_path / "oncall.yaml").write_text("rules: [rules/*.yaml]\n")
     for args in (("check",), ("rules", "check", "rules/r.yaml"), ("rules",)):
         result = run_cli(*args, workspace=tmp_path)

@@ -18,9 +18,19 @@ from console.core.terminal import escape, escape_text
 from tests.terminal_hostile import HOSTILE, SHOWN, Output, raw_controls, run_cli
 
 EVERY_KIND = {
-    "\x1b": "\\x1b", "\x07": "\\x07", "\x00": "\\x00", "\r": "\\r", "\x7f": "\\u007f",
-    "\x9b": "\\u009b", "\x85": "\\u0085", "\u202a": "\\u202a", "\u202e": "\\u202e",
-    "\u2066": "\\u2066", "\u2069": "\\u2069", "\u2028": "\\u2028", "\udcff": "\\udcff",
+    "\x1b": "\\x1b",
+    "\x07": "\\x07",
+    "\x00": "\\x00",
+    "\r": "\\r",
+    "\x7f": "\\u007f",
+    "\x9b": "\\u009b",
+    "\x85": "\\u0085",
+    "\u202a": "\\u202a",
+    "\u202e": "\\u202e",
+    "\u2066": "\\u2066",
+    "\u2069": "\\u2069",
+    "\u2028": "\\u2028",
+    "\udcff": "\\udcff",
 }
 
 
@@ -35,7 +45,7 @@ def test_each_control_is_a_visible_escape_and_json_keeps_the_value(char, shown):
 def test_a_value_keeps_to_one_line_while_output_keeps_its_layout():
     assert escape("a\nb\tc") == "a\\nb\\tc"
     assert escape_text("a\nb\tc") == "a\nb\tc"
-    assert escape("déjà vu ✓ 日本") == "déjà vu ✓ 日本"          # printable text untouched
+    assert escape("déjà vu ✓ 日本") == "déjà vu ✓ 日本"  # printable text untouched
 
 
 def test_anything_printed_under_the_guard_is_inert(tmp_path):
@@ -47,12 +57,17 @@ def test_anything_printed_under_the_guard_is_inert(tmp_path):
         f"print({HOSTILE!r})\n"
         f"sys.stderr.write({HOSTILE!r} + '\\n')\n"
         f"warnings.warn({HOSTILE!r})\n"
-        f"raise ValueError({HOSTILE!r})\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+        f"raise ValueError({HOSTILE!r})\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
     output = Output(done.returncode, done.stdout, done.stderr)
     assert raw_controls(output) == []
-    assert output.stdout == SHOWN.replace("\\n", "\n") + "\n"     # a print keeps its newlines
+    assert output.stdout == SHOWN.replace("\\n", "\n") + "\n"  # a print keeps its newlines
     assert f"ValueError: {SHOWN}".replace("\\n", "\n") in output.stderr
 
 
@@ -61,9 +76,11 @@ class _Demo:
 
     def __init__(self, root: Path) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "console", "demo", "--headless", "--days", "0.2",
-             "--dir", str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={**os.environ, "ONCALL_NOW": "2026-11-20T12:00:00Z"})
+            [sys.executable, "-m", "console", "demo", "--headless", "--days", "0.2", "--dir", str(root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "ONCALL_NOW": "2026-11-20T12:00:00Z"},
+        )
         self.lines: queue.Queue[bytes] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -93,7 +110,7 @@ def test_a_forwarded_commands_answer_is_inert(tmp_path):
     finally:
         demo_err = demo.stop()
     for result in (declared, shown):
-        assert "ran this command there" in result.stderr        # the owner answered
+        assert "ran this command there" in result.stderr  # the owner answered
         assert raw_controls(result) == []
     assert declared.stdout.rstrip("\n").endswith(SHOWN)
     assert shown.stdout.splitlines()[0] == f"#1 {SHOWN}"

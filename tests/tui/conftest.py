@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from console.cli.commands.demo import prepare
+from console.config.workspace import load_workspace
 from console.runtime.session import Session
 from console.store import Store
-from console.config.workspace import load_workspace
 
 NOW = datetime(2026, 11, 20, 12, 0)
 
@@ -24,16 +24,24 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     prepare(target, now=NOW, days=1, seed=7)
     with Store.open(target / "oncall.duckdb") as store, store.transaction() as cur:
         start = NOW - timedelta(minutes=20)
-        labels = {"alertname": "FraudScoringLatency", "service": "fraud-scoring",
-                  "severity": "page", "slo": "fraud-scoring-latency"}
-        cur.execute("""INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations,
+        labels = {
+            "alertname": "FraudScoringLatency",
+            "service": "fraud-scoring",
+            "severity": "page",
+            "slo": "fraud-scoring-latency",
+        }
+        cur.execute(
+            """INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations,
                        state, active_since, fired_at, last_eval, value)
                        VALUES ('f1', 'rule', 'slo/latency', 'FraudScoringLatency', ?, ?, 'firing',
                                ?, ?, ?, 19.5)""",
-                    [json.dumps(labels), json.dumps({"summary": "latency SLO burning 19.5x"}),
-                     start, start, NOW])
-        cur.execute("INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value) VALUES ('f1', ?, 'inactive', 'pending', 15.0), "
-                    "('f1', ?, 'pending', 'firing', 19.5)", [start, start + timedelta(minutes=5)])
+            [json.dumps(labels), json.dumps({"summary": "latency SLO burning 19.5x"}), start, start, NOW],
+        )
+        cur.execute(
+            "INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value) VALUES ('f1', ?, 'inactive', 'pending', 15.0), "
+            "('f1', ?, 'pending', 'firing', 19.5)",
+            [start, start + timedelta(minutes=5)],
+        )
     return target
 
 
@@ -63,5 +71,4 @@ def make_session(root: Path, *, allow_actions: bool = True) -> Session:
     if not allow_actions:
         path = root / "oncall.yaml"
         path.write_text(path.read_text().replace("allow_actions: true", "allow_actions: false"))
-    return Session(load_workspace(root / "oncall.yaml"), clock=lambda: NOW, run_engine=False,
-                   listen=False)
+    return Session(load_workspace(root / "oncall.yaml"), clock=lambda: NOW, run_engine=False, listen=False)

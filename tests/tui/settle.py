@@ -9,8 +9,11 @@ def _busy(app) -> bool:
     """A refresh still running, or a table (on any screen, a modal's background too) unmeasured."""
     if any(not worker.is_finished for worker in app.workers):
         return True
-    return any(t._require_update_dimensions or t._updated_cells or t._new_rows
-               for screen in app.screen_stack for t in screen.query(DataTable))
+    return any(
+        t._require_update_dimensions or t._updated_cells or t._new_rows
+        for screen in app.screen_stack
+        for t in screen.query(DataTable)
+    )
 
 
 async def settled(pilot) -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
 from console.tui.app import OncallApp
 from console.tui.detail import AlertDetailScreen
 from console.tui.modals import HelpScreen, PlanModal
 from console.tui.views import LogsView, View
-from datetime import datetime
 
 
 async def settle(pilot) -> None:
@@ -36,7 +36,9 @@ async def test_every_view_by_keys(workspace: Path, session_for) -> None:
         await settle(pilot)
         assert app.view.view_name == "overview"
         assert [r[0] for r in rows(app, "#slo-board")] == [
-            "fraud-scoring-availability", "fraud-scoring-latency"]
+            "fraud-scoring-availability",
+            "fraud-scoring-latency",
+        ]
         assert rows(app, "#overview-alerts")[0][:2] == ["firing", "FraudScoringLatency"]
         for name in ("alerts", "logs", "metrics", "models", "sql"):
             await command(pilot, name)
@@ -45,8 +47,10 @@ async def test_every_view_by_keys(workspace: Path, session_for) -> None:
         assert rows(app, "#sql-table")[0][0] == "info"
         await command(pilot, "mo")
         assert [r[:3] for r in rows(app, "#models-table")] == [
-            ["fraud-detector", "3", "champion"], ["fraud-detector", "2", ""],
-            ["fraud-detector", "1", ""]]
+            ["fraud-detector", "3", "champion"],
+            ["fraud-detector", "2", ""],
+            ["fraud-detector", "1", ""],
+        ]
         await pilot.press("escape")
         await settle(pilot)
         assert app.view.view_name == "overview"
@@ -81,8 +85,10 @@ async def test_slash_filters_the_view(workspace: Path, session_for) -> None:
         assert all(("timeout" in r[3] or "NaN" in r[3]) for r in rows(app, "#logs-table"))
         await pilot.press("slash", *"/([/", "enter")
         await settle(pilot)
-        assert "missing" in app.query_one("#logs-status", Static).render().plain.lower() or \
-            app.query_one("#logs-status", Static).render().plain != ""
+        assert (
+            "missing" in app.query_one("#logs-status", Static).render().plain.lower()
+            or app.query_one("#logs-status", Static).render().plain != ""
+        )
 
 
 async def test_alert_to_logs_drill_down(workspace: Path, session_for) -> None:
@@ -95,7 +101,7 @@ async def test_alert_to_logs_drill_down(workspace: Path, session_for) -> None:
         head = app.screen.query_one("#alert-head", Static).render().plain
         assert "FraudScoringLatency" in head and "FIRING" in head
         changes = rows(app.screen, "#alert-changes")
-        assert changes and changes[0][1] == "alias_move"     # v3 became champion a day before
+        assert changes and changes[0][1] == "alias_move"  # v3 became champion a day before
         assert app.screen.query_one("#alert-logs", DataTable).row_count > 0
         await pilot.press("l")
         await settle(pilot)
@@ -104,7 +110,7 @@ async def test_alert_to_logs_drill_down(workspace: Path, session_for) -> None:
         assert logs.start_at == datetime(2026, 11, 20, 11, 40)
         assert logs.filter_text == "service=fraud-scoring"
         newest = rows(app, "#logs-table")[0][0]
-        assert newest <= "2026-11-20 11:55:00"      # opens at the alert's start, not the tail
+        assert newest <= "2026-11-20 11:55:00"  # opens at the alert's start, not the tail
         await pilot.press("t")
         await settle(pilot)
         assert rows(app, "#logs-table")[0][0] > newest
@@ -119,7 +125,7 @@ async def test_rollback_through_the_plan_modal(workspace: Path, session_for) -> 
         await settle(pilot)
         assert isinstance(app.screen, PlanModal)
         assert "v3" in app.screen.plan_text and "v2" in app.screen.plan_text
-        await pilot.click("#apply")                      # no reason: refused, still open
+        await pilot.click("#apply")  # no reason: refused, still open
         await pilot.pause()
         assert isinstance(app.screen, PlanModal)
         assert "reason is required" in app.screen.query_one("#error").render().plain
@@ -128,10 +134,8 @@ async def test_rollback_through_the_plan_modal(workspace: Path, session_for) -> 
         await settle(pilot)
         await settle(pilot)
         assert not isinstance(app.screen, PlanModal), app.screen.query_one("#error").render().plain
-    assert session.store.query(
-        "SELECT version FROM registry_aliases WHERE alias = 'champion'")[1] == [("2",)]
-    audit = session.store.query("SELECT phase, reason FROM audit WHERE action = 'rollback' "
-                                "ORDER BY id")[1]
+    assert session.store.query("SELECT version FROM registry_aliases WHERE alias = 'champion'")[1] == [("2",)]
+    audit = session.store.query("SELECT phase, reason FROM audit WHERE action = 'rollback' ORDER BY id")[1]
     assert audit == [("before", "v3 latency regression"), ("after", "v3 latency regression")]
 
 
@@ -141,12 +145,11 @@ async def test_read_only_workspace_disables_rollback(workspace: Path, session_fo
     async with app.run_test(size=(120, 40)) as pilot:
         await command(pilot, "models")
         assert "read-only" in app.query_one("#models-status", Static).render().plain
-        assert app.check_action("rollback", ()) is None      # shown but disabled
+        assert app.check_action("rollback", ()) is None  # shown but disabled
         await pilot.press("R")
         await settle(pilot)
         assert not isinstance(app.screen, PlanModal)
-    assert session.store.query(
-        "SELECT version FROM registry_aliases WHERE alias = 'champion'")[1] == [("3",)]
+    assert session.store.query("SELECT version FROM registry_aliases WHERE alias = 'champion'")[1] == [("3",)]
 
 
 async def test_the_first_frame_shows_what_was_read_ahead(workspace: Path, session_for) -> None:
@@ -159,7 +162,7 @@ async def test_the_first_frame_shows_what_was_read_ahead(workspace: Path, sessio
     def read(s):
         reads.append(s)
         data = session_overview(s)
-        return {**data, "alerts": data["alerts"][:0]}     # marked: no alerts in this copy
+        return {**data, "alerts": data["alerts"][:0]}  # marked: no alerts in this copy
 
     session.read_ahead("overview", read)
     app = OncallApp(session, refresh_seconds=0)
@@ -167,8 +170,8 @@ async def test_the_first_frame_shows_what_was_read_ahead(workspace: Path, sessio
         await settle(pilot)
         assert reads == [session]
         assert len(rows(app, "#slo-board")) == 2
-        assert rows(app, "#overview-alerts") == []        # drawn from the read-ahead copy
-        await pilot.press("r")                            # a refresh reads the store itself
+        assert rows(app, "#overview-alerts") == []  # drawn from the read-ahead copy
+        await pilot.press("r")  # a refresh reads the store itself
         await settle(pilot)
         assert rows(app, "#overview-alerts")[0][:2] == ["firing", "FraudScoringLatency"]
 
@@ -179,20 +182,22 @@ async def test_the_first_frame_shows_what_was_read_ahead(workspace: Path, sessio
         await settle(pilot)
         assert len(rows(app, "#slo-board")) == 2
         assert rows(app, "#overview-alerts")[0][:2] == ["firing", "FraudScoringLatency"]
-        assert any(n.severity == "error" and "reading overview at start failed: "
-                   "ZeroDivisionError" in n.message for n in app._notifications)
+        assert any(
+            n.severity == "error" and "reading overview at start failed: ZeroDivisionError" in n.message
+            for n in app._notifications
+        )
 
 
 async def test_views_are_mounted_when_first_shown(workspace: Path, session_for) -> None:
     app = OncallApp(session_for(workspace), refresh_seconds=0)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        assert [v.view_name for v in app.query(View)] == ["overview"]    # a fast first frame
+        assert [v.view_name for v in app.query(View)] == ["overview"]  # a fast first frame
         app.show_view("alerts")
-        app.show_view("alerts")             # asked twice before it has mounted
+        app.show_view("alerts")  # asked twice before it has mounted
         await settle(pilot)
         assert app.view.view_name == "alerts"
         assert rows(app, "#alerts-table")[0][:2] == ["firing", "FraudScoringLatency"]
         await command(pilot, "overview")
-        await command(pilot, "alerts")      # shown again: the same widgets
+        await command(pilot, "alerts")  # shown again: the same widgets
         assert [v.view_name for v in app.query(View)] == ["overview", "alerts"]

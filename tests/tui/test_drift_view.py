@@ -8,10 +8,10 @@ from pathlib import Path
 from textual.widgets import DataTable, Static
 
 from collectors.demo_predictions import ingest_predictions, simulate_predictions
+from console.config.workspace import load_workspace
 from console.drift.step import DriftCollector, DriftOptions
 from console.store import Store
 from console.tui.app import OncallApp
-from console.config.workspace import load_workspace
 
 NOW = datetime(2026, 11, 20, 12, 0)
 STEP_S = 15
@@ -29,8 +29,12 @@ def degrade_since(root: Path, since: datetime) -> None:
         with store.transaction() as cur:
             cur.execute("DELETE FROM predictions WHERE ts > ?", [since])
             cur.execute("DELETE FROM prediction_labels WHERE id NOT IN (SELECT id FROM predictions)")
-        ingest_predictions(store, simulate_predictions(first, steps, STEP_S, 7, ["3"] * steps, [True] * steps))
-        collector = DriftCollector(source.name, DriftOptions.model_validate(source.options), base_dir=str(root))
+        ingest_predictions(
+            store, simulate_predictions(first, steps, STEP_S, 7, ["3"] * steps, [True] * steps)
+        )
+        collector = DriftCollector(
+            source.name, DriftOptions.model_validate(source.options), base_dir=str(root)
+        )
         for minutes in range(60, -1, -5):
             collector.collect(store, NOW - timedelta(minutes=minutes))
 
@@ -58,15 +62,21 @@ async def test_drifted_amount_its_trend_and_histogram(workspace: Path, session_f
         await open_drift(pilot)
         assert app.view.view_name == "drift"
         table = rows(app)
-        assert [r[1] for r in table] == ["amount", "merchant_category", "country", "hour",
-                                         "device_age_days", "prediction"]
+        assert [r[1] for r in table] == [
+            "amount",
+            "merchant_category",
+            "country",
+            "hour",
+            "device_age_days",
+            "prediction",
+        ]
         verdicts = {r[1]: r[6] for r in table}
         assert [c for c, v in verdicts.items() if v == "DRIFT"] == ["amount", "prediction"]
         amount = table[0]
         assert amount[3] == "wasserstein" and float(amount[4]) > 0.3 and amount[5] == "0.1"
-        assert table[3][3] == "psi"          # the demo's per-column override
+        assert table[3][3] == "psi"  # the demo's per-column override
         assert amount[7] == "8640/1440"
-        assert len(amount[8]) == 13 and amount[8][-1] == "█"   # 13 recorded scores, rising to the last
+        assert len(amount[8]) == 13 and amount[8][-1] == "█"  # 13 recorded scores, rising to the last
         status = app.query_one("#drift-status", Static).render().plain
         assert "fraud-detector · reference 11-20 05:00..11-20 11:00 (8,640 rows)" in status
         assert "dataset drift: no (2/6 columns" in status
@@ -87,7 +97,7 @@ async def test_empty_current_window_says_no_data(workspace: Path, session_for) -
     app = OncallApp(session_for(workspace), refresh_seconds=0)
     async with app.run_test(size=SIZE) as pilot:
         await open_drift(pilot)
-        assert {r[6] for r in rows(app)} == {"ok"}   # 10 minutes of records are still there
+        assert {r[6] for r in rows(app)} == {"ok"}  # 10 minutes of records are still there
     with Store.open(workspace / "oncall.duckdb") as store, store.transaction() as cur:
         cur.execute("DELETE FROM predictions WHERE ts > ?", [NOW - timedelta(hours=1)])
     app = OncallApp(session_for(workspace), refresh_seconds=0)

@@ -11,19 +11,19 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 import console.tui.incident as incident_tui
-from console.incidents import lifecycle as incidents
 from console.cli.commands.demo import prepare
+from console.config.workspace import load_workspace
+from console.incidents import lifecycle as incidents
 from console.incidents.postmortem import export_markdown
 from console.runtime.session import Session
 from console.tui.app import OncallApp
 from console.tui.incident import IncidentScreen
 from console.tui.modals import PlanModal
-from console.config.workspace import load_workspace
 
 START = datetime(2026, 11, 20, 12, 0)
 TICK = timedelta(seconds=30)
 
-ME = pwd.getpwuid(os.getuid()).pw_name      # the OS account; $ONCALL_ACTOR is a claim
+ME = pwd.getpwuid(os.getuid()).pw_name  # the OS account; $ONCALL_ACTOR is a claim
 
 
 class ManualClock:
@@ -42,8 +42,7 @@ def live_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ONCALL_ACTOR", "alice")
     prepare(tmp_path, now=START, days=1, seed=7)
     clock = ManualClock(START)
-    session = Session(load_workspace(tmp_path / "oncall.yaml"), clock=clock, run_engine=True,
-                      listen=False)
+    session = Session(load_workspace(tmp_path / "oncall.yaml"), clock=clock, run_engine=True, listen=False)
     yield session, clock
     session.close()
 
@@ -67,7 +66,7 @@ def text_of(root, selector: str) -> str:
 async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> None:
     session, clock = live_demo
 
-    def sleep_with_engine(_session, seconds: float) -> None:   # a wait_for poll: time passes
+    def sleep_with_engine(_session, seconds: float) -> None:  # a wait_for poll: time passes
         clock.now += timedelta(seconds=seconds)
         session.tick()
 
@@ -115,33 +114,34 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         assert "◆ drift" in text_of(screen, "#inc-chart")
         assert "fraud-scoring-latency\nburn (5m) · peak" in text_of(screen, "#inc-chart")
 
-        await pilot.press("a")                              # acknowledge
+        await pilot.press("a")  # acknowledge
         await settle(pilot)
         assert "ACKNOWLEDGED" in text_of(screen, "#inc-head")
         assert "commander alice" in text_of(screen, "#inc-head")
-        await pilot.press("n", *"paged; looking at latency", "enter")   # a note
+        await pilot.press("n", *"paged; looking at latency", "enter")  # a note
         await settle(pilot)
         assert ["note", f"{ME} (on behalf of alice)", "paged; looking at latency"] in [
-            r[1:] for r in table_rows(screen, "#inc-timeline")]
+            r[1:] for r in table_rows(screen, "#inc-timeline")
+        ]
 
-        await pilot.press("p")                              # start the matched playbook
+        await pilot.press("p")  # start the matched playbook
         await settle(pilot)
         preview = text_of(screen, "#inc-preview")
         assert "SELECT ts, kind, version, actor, source FROM changes" in preview
-        assert "params: ['fraud-detector']" in preview       # resolved before it runs
-        await pilot.press("x")                              # query: recent changes
+        assert "params: ['fraud-detector']" in preview  # resolved before it runs
+        await pilot.press("x")  # query: recent changes
         await settle(pilot)
-        assert ["alias_move", "3", "ci-deployer"] == table_rows(screen, "#inc-result")[0][1:4]
-        await pilot.press("x")                              # query: latency now
+        assert table_rows(screen, "#inc-result")[0][1:4] == ["alias_move", "3", "ci-deployer"]
+        await pilot.press("x")  # query: latency now
         await settle(pilot)
         assert "last: latency-now passed" in text_of(screen, "#inc-preview")
         assert float(table_rows(screen, "#inc-result")[0][0]) > 0.25
         assert "1=yes" in text_of(screen, "#inc-preview")
-        await pilot.press("1")                              # decision: yes → rollback
+        await pilot.press("1")  # decision: yes → rollback
         await settle(pilot)
-        assert "champion v3 → v2" in text_of(screen, "#inc-preview")   # the plan, before it runs
+        assert "champion v3 → v2" in text_of(screen, "#inc-preview")  # the plan, before it runs
 
-        await pilot.press("x")                              # rollback through the plan modal
+        await pilot.press("x")  # rollback through the plan modal
         await settle(pilot)
         modal = app.screen
         assert isinstance(modal, PlanModal)
@@ -155,23 +155,23 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         assert "✓ 4. Roll fraud-detector back" in steps
 
         rolled_back_at = clock.now
-        await pilot.press("x")                              # wait_for: the clock runs, it heals
+        await pilot.press("x")  # wait_for: the clock runs, it heals
         await settle(pilot)
         assert "last: watch-latency passed" in text_of(screen, "#inc-preview")
         assert clock.now > rolled_back_at
-        await pilot.press("x")                              # instruction: mark mitigated
+        await pilot.press("x")  # instruction: mark mitigated
         await settle(pilot)
         assert "playbook finished" in text_of(screen, "#inc-preview")
         await pilot.press("m")
         await settle(pilot)
         assert "MITIGATED" in text_of(screen, "#inc-head")
-        for _ in range(20):                                 # ten more minutes of healthy serving
+        for _ in range(20):  # ten more minutes of healthy serving
             clock.now += TICK
             session.tick()
         await pilot.press("v")
         await settle(pilot)
         assert "RESOLVED" in text_of(screen, "#inc-head")
-        burn = screen.page.what.burning                     # the chart shows the burn drop
+        burn = screen.page.what.burning  # the chart shows the burn drop
         assert burn.at(declared_at) > 14.4 and burn.burn[-1] < 1
         assert "now 0." in text_of(screen, "#inc-chart")
         await pilot.press("escape")
@@ -182,11 +182,18 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         assert table_rows(app, "#incidents-table")[0][2] == "resolved"
 
     text = export_markdown(session.store, 1, now=clock.now, slos=session.slos)
-    for line in ("alert fired: SLOErrorBudgetBurn", f"note | {ME} (on behalf of alice) | paged; looking at latency",
-                 "step rollback (", "step watch-latency (",
-                 "step watch-latency", "triggered → acknowledged", "acknowledged → mitigated",
-                 "mitigated → resolved", f"| rollback | after | {ME} (on behalf of alice) |",
-                 "p99 tripled right after v3"):
+    for line in (
+        "alert fired: SLOErrorBudgetBurn",
+        f"note | {ME} (on behalf of alice) | paged; looking at latency",
+        "step rollback (",
+        "step watch-latency (",
+        "step watch-latency",
+        "triggered → acknowledged",
+        "acknowledged → mitigated",
+        "mitigated → resolved",
+        f"| rollback | after | {ME} (on behalf of alice) |",
+        "p99 tripled right after v3",
+    ):
         assert line in text, line
     assert "fraud-scoring-latency" in text and "error budget burned during the incident" in text
     rows = [line for line in text.splitlines() if "step rollback (" in line]
@@ -196,11 +203,12 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
 async def test_closing_and_reopening_resumes_the_run(live_demo) -> None:
     session, clock = live_demo
     with session.store.transaction() as cur:
-        cur.execute("INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, "
-                    "state, active_since, fired_at) VALUES ('fp', 'slo', 'r', 'SLOErrorBudgetBurn', "
-                    "?, '{}', 'firing', ?, ?)",
-                    ['{"severity": "page", "slo": "fraud-scoring-latency", "model": "fraud-detector"}',
-                     START, START])
+        cur.execute(
+            "INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, "
+            "state, active_since, fired_at) VALUES ('fp', 'slo', 'r', 'SLOErrorBudgetBurn', "
+            "?, '{}', 'firing', ?, ?)",
+            ['{"severity": "page", "slo": "fraud-scoring-latency", "model": "fraud-detector"}', START, START],
+        )
     incident, _ = incidents.declare_from_alert(session.store, "fp", now=START, actor="alice")
     app = OncallApp(session, refresh_seconds=0)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -7,21 +7,21 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from console.incidents import lifecycle as incidents
-from console.drift.stats import DRIFT_DETECTED, DRIFT_SCORE
-from console.incidents.loop import run_incident_cycle
-from console.screens.incident import matched_playbooks, playbook_library
-from console.playbooks.runner import RunContext, start_run
-from console.store import canonical_labels, ingest_samples
-from console.tui.app import OncallApp
 from settle import settled
 
+from console.drift.stats import DRIFT_DETECTED, DRIFT_SCORE
+from console.incidents import lifecycle as incidents
+from console.incidents.loop import run_incident_cycle
+from console.playbooks.runner import RunContext, start_run
+from console.screens.incident import matched_playbooks, playbook_library
+from console.store import canonical_labels, ingest_samples
+from console.tui.app import OncallApp
+
 SIZE = (120, 40)
-NOW = datetime(2026, 11, 20, 12, 0)          # the fixture workspace's fixed time
+NOW = datetime(2026, 11, 20, 12, 0)  # the fixture workspace's fixed time
 
 
-DRIFT_FROM = NOW - timedelta(minutes=16)      # `amount` drifts from 11:44, 4 minutes after the page
+DRIFT_FROM = NOW - timedelta(minutes=16)  # `amount` drifts from 11:44, 4 minutes after the page
 
 
 def record_amount_drift(store) -> None:
@@ -29,8 +29,7 @@ def record_amount_drift(store) -> None:
     rows, t = [], NOW - timedelta(hours=1)
     while t <= NOW:
         amount = 0.05 if t < DRIFT_FROM else 0.12 + 0.72 * (t - DRIFT_FROM) / (NOW - DRIFT_FROM)
-        for column, test, score in (("amount", "wasserstein", amount),
-                                    ("country", "jensenshannon", 0.03)):
+        for column, test, score in (("amount", "wasserstein", amount), ("country", "jensenshannon", 0.03)):
             labels = {"model": "fraud-detector", "column": column}
             rows.append((DRIFT_SCORE, canonical_labels({**labels, "test": test}), t, score))
             rows.append((DRIFT_DETECTED, canonical_labels(labels), t, float(score >= 0.1)))
@@ -47,12 +46,10 @@ def incident_session(workspace: Path, session_for, monkeypatch: pytest.MonkeyPat
     record_amount_drift(session.store)
     declared = NOW - timedelta(minutes=5)
     [news] = run_incident_cycle(session.store, declared)
-    incidents.acknowledge(session.store, news.incident_id, now=declared + timedelta(minutes=1),
-                          actor="alice")
+    incidents.acknowledge(session.store, news.incident_id, now=declared + timedelta(minutes=1), actor="alice")
     incident = incidents.get_incident(session.store, news.incident_id)
     playbook = matched_playbooks(playbook_library(session.workspace), incident)[0]
-    ctx = RunContext(store=session.store, actor="alice", clock=lambda: NOW,
-                     workspace=session.workspace)
+    ctx = RunContext(store=session.store, actor="alice", clock=lambda: NOW, workspace=session.workspace)
     start_run(ctx, playbook, incident=incident).advance()
     return session
 
@@ -65,6 +62,7 @@ def keys(*pressed: str):
         if pressed:
             await pilot.press(*pressed)
             await settled(pilot)
+
     return run_before
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from settle import settled
 
 from console.tui.app import OncallApp
@@ -23,6 +22,7 @@ def goto(view: str, *keys: str):
             await pilot.press(*keys)
             await settled(pilot)
         await pilot.pause()
+
     return run_before
 
 

@@ -27,7 +27,7 @@ async def test_rows_follow_the_data_and_the_cursor_follows_its_key():
     async with app.run_test(size=(60, 20)) as pilot:
         table = app.query_one(DataTable)
         sync_table(table, [("a", ("a", 1)), ("b", ("b", 2)), ("c", ("c", 3))])
-        table.move_cursor(row=1)                      # on "b"
+        table.move_cursor(row=1)  # on "b"
         await pilot.pause()
 
         # "a" goes, "d" comes, "b" changes and moves to the end
@@ -48,7 +48,7 @@ async def test_cells_are_shown_literally_never_as_markup():
         sync_table(table, [("k", (hostile, "[red]"))])
         await pilot.pause()
         assert shown(table) == [(hostile, "[red]")]
-        sync_table(table, [("k", (hostile, "[/]"))])    # an updated cell, too
+        sync_table(table, [("k", (hostile, "[/]"))])  # an updated cell, too
         await pilot.pause()
         assert shown(table) == [(hostile, "[/]")]
         show_text_table(app.query_one("#panel", Static), ("a",), [(hostile,)])
@@ -91,8 +91,11 @@ async def test_a_long_last_cell_is_cut_short_not_the_others():
     app = TableApp()
     async with app.run_test(size=(40, 20)) as pilot:
         panel = app.query_one("#panel", Static)
-        show_text_table(panel, ("id", "status", "title"),
-                        [(17, "triggered", "SLOErrorBudgetBurn: fraud-scoring-latency: burning")])
+        show_text_table(
+            panel,
+            ("id", "status", "title"),
+            [(17, "triggered", "SLOErrorBudgetBurn: fraud-scoring-latency: burning")],
+        )
         await pilot.pause()
         lines = [strip.text for strip in panel.render_lines(Region(0, 0, *panel.size))]
         assert lines[1].split()[:2] == ["17", "triggered"] and "…" in lines[1]

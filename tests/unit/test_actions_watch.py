@@ -8,16 +8,21 @@ import pyarrow as pa
 import pytest
 
 from console.registry.base import WatchConfig
-from console.registry.watch import (NOT_RECOVERED, RECOVERED, WATCHING, assess, record_outcome,
-                                    watch_rollback)
+from console.registry.watch import NOT_RECOVERED, RECOVERED, WATCHING, assess, record_outcome, watch_rollback
 from console.store import Store, canonical_labels, ingest_samples
 
 START = datetime(2026, 3, 1, 12, 0)
-CONFIG = WatchConfig.model_validate({
-    "for": "10m", "every": "30s", "window": "2m",
-    "errors": {"name": "http_requests_total", "labels": {"service": "fraud", "code": "500"}},
-    "total": {"name": "http_requests_total", "labels": {"service": "fraud"}},
-    "objective": 0.99, "max_burn": 2})
+CONFIG = WatchConfig.model_validate(
+    {
+        "for": "10m",
+        "every": "30s",
+        "window": "2m",
+        "errors": {"name": "http_requests_total", "labels": {"service": "fraud", "code": "500"}},
+        "total": {"name": "http_requests_total", "labels": {"service": "fraud"}},
+        "objective": 0.99,
+        "max_burn": 2,
+    }
+)
 
 
 def _traffic(store: Store, error_share_after: float, *, reset_at: int | None = None) -> None:
@@ -37,11 +42,17 @@ def _traffic(store: Store, error_share_after: float, *, reset_at: int | None = N
     labels_ok = canonical_labels({"service": "fraud", "code": "200"})
     labels_bad = canonical_labels({"service": "fraud", "code": "500"})
     other = canonical_labels({"service": "other", "code": "500"})
-    ingest_samples(store, pa.table({
-        "name": ["http_requests_total"] * (3 * n),
-        "labels": [labels_ok] * n + [labels_bad] * n + [other] * n,
-        "ts": pa.array(ts * 3, pa.timestamp("us")),
-        "value": ok + bad + [v * 50 for v in bad]}))
+    ingest_samples(
+        store,
+        pa.table(
+            {
+                "name": ["http_requests_total"] * (3 * n),
+                "labels": [labels_ok] * n + [labels_bad] * n + [other] * n,
+                "ts": pa.array(ts * 3, pa.timestamp("us")),
+                "value": ok + bad + [v * 50 for v in bad],
+            }
+        ),
+    )
 
 
 @pytest.fixture
@@ -53,7 +64,7 @@ def store(tmp_path):
 def test_recovers_once_a_full_window_after_the_rollback_is_healthy(store):
     _traffic(store, 0.001)
     early = assess(store, CONFIG, started=START, now=START + timedelta(minutes=1))
-    assert early.state == WATCHING                      # not yet a full window
+    assert early.state == WATCHING  # not yet a full window
     status = assess(store, CONFIG, started=START, now=START + timedelta(minutes=3))
     assert status.state == RECOVERED
     assert status.error_ratio == pytest.approx(0.001) and status.burn == pytest.approx(0.1)
@@ -91,13 +102,21 @@ def test_watch_loop_with_a_fake_clock_records_the_verdict_in_the_timeline(store,
             pass
 
     seen = []
-    status = watch_rollback(Borrowed, CONFIG, model="fraud-detector", started=START,
-                            clock=lambda: clock["now"], sleep=sleep, on_status=seen.append)
+    status = watch_rollback(
+        Borrowed,
+        CONFIG,
+        model="fraud-detector",
+        started=START,
+        clock=lambda: clock["now"],
+        sleep=sleep,
+        on_status=seen.append,
+    )
     assert status.state == RECOVERED and status.at == START + timedelta(minutes=2)
     assert sleeps == [30.0] * 4 and [s.state for s in seen][-1] == RECOVERED
-    store.con.execute("INSERT INTO incidents (id, title, status, created_at) "
-                      "VALUES (7, 'fraud burning', 'open', ?)", [START])
-    record_outcome(store, status, model="fraud-detector", incident_id=7, actor="alice",
-                   started=START)
+    store.con.execute(
+        "INSERT INTO incidents (id, title, status, created_at) VALUES (7, 'fraud burning', 'open', ?)",
+        [START],
+    )
+    record_outcome(store, status, model="fraud-detector", incident_id=7, actor="alice", started=START)
     [(kind, text)] = store.query("SELECT kind, text FROM timeline WHERE incident_id = 7")[1]
     assert kind == "watch" and "fraud-detector recovered after rollback" in text

@@ -19,50 +19,125 @@ RESTART = "restart"
 # (name, for, keep_firing_for, steps) where a step is (minute, condition, expected state)
 # or RESTART; condition 1 = true, 0 = false, None = no data at all.
 SCENARIOS = [
-    ("for: pending until it has held 3m, then firing", 3, 0,
-     [(0, 1, "pending"), (1, 1, "pending"), (2, 1, "pending"), (3, 1, "firing"), (4, 1, "firing")]),
+    (
+        "for: pending until it has held 3m, then firing",
+        3,
+        0,
+        [(0, 1, "pending"), (1, 1, "pending"), (2, 1, "pending"), (3, 1, "firing"), (4, 1, "firing")],
+    ),
     ("for 0: fires at once", 0, 0, [(0, 1, "firing"), (1, 0, "resolved")]),
-    ("flapping shorter than for never fires", 2, 0,
-     [(0, 1, "pending"), (1, 0, None), (2, 1, "pending"), (3, 0, None), (4, 1, "pending"),
-      (5, None, None), (6, 1, "pending")]),
-    ("flapping with for 0 fires and resolves each time", 0, 0,
-     [(0, 1, "firing"), (1, 0, "resolved"), (2, 1, "firing"), (3, 0, "resolved")]),
-    ("keep_firing_for holds a firing alert after the condition clears", 0, 2,
-     [(0, 1, "firing"), (1, 0, "firing"), (2, 0, "firing"), (3, 0, "resolved")]),
-    ("keep_firing_for restarts when the condition comes back", 0, 2,
-     [(0, 1, "firing"), (1, 0, "firing"), (2, 1, "firing"), (3, 0, "firing"), (4, 0, "firing"),
-      (5, 0, "resolved")]),
-    ("resolved alerts are kept 15 minutes", 0, 0,
-     [(0, 1, "firing"), (1, 0, "resolved"), (15, 0, "resolved"), (16, 0, None)]),
-    ("restart while pending keeps active-since", 3, 0,
-     [(0, 1, "pending"), (1, 1, "pending"), RESTART, (2, 1, "pending"), (3, 1, "firing")]),
-    ("restart while firing keeps it firing", 1, 0,
-     [(0, 1, "pending"), (1, 1, "firing"), RESTART, (2, 1, "firing"), (3, 0, "resolved")]),
-    ("outage shorter than the tolerance: the pending timer carries on", 3, 0,
-     [(0, 1, "pending"), RESTART, (30, 1, "firing")]),
-    ("outage longer than the tolerance: the pending timer restarts", 3, 0,
-     [(0, 1, "pending"), (1, 1, "pending"), RESTART, (70, 1, "pending"), (72, 1, "pending"),
-      (73, 1, "firing")]),
-    ("outage longer than the tolerance while firing: still firing", 1, 0,
-     [(0, 1, "pending"), (1, 1, "firing"), RESTART, (90, 1, "firing")]),
+    (
+        "flapping shorter than for never fires",
+        2,
+        0,
+        [
+            (0, 1, "pending"),
+            (1, 0, None),
+            (2, 1, "pending"),
+            (3, 0, None),
+            (4, 1, "pending"),
+            (5, None, None),
+            (6, 1, "pending"),
+        ],
+    ),
+    (
+        "flapping with for 0 fires and resolves each time",
+        0,
+        0,
+        [(0, 1, "firing"), (1, 0, "resolved"), (2, 1, "firing"), (3, 0, "resolved")],
+    ),
+    (
+        "keep_firing_for holds a firing alert after the condition clears",
+        0,
+        2,
+        [(0, 1, "firing"), (1, 0, "firing"), (2, 0, "firing"), (3, 0, "resolved")],
+    ),
+    (
+        "keep_firing_for restarts when the condition comes back",
+        0,
+        2,
+        [
+            (0, 1, "firing"),
+            (1, 0, "firing"),
+            (2, 1, "firing"),
+            (3, 0, "firing"),
+            (4, 0, "firing"),
+            (5, 0, "resolved"),
+        ],
+    ),
+    (
+        "resolved alerts are kept 15 minutes",
+        0,
+        0,
+        [(0, 1, "firing"), (1, 0, "resolved"), (15, 0, "resolved"), (16, 0, None)],
+    ),
+    (
+        "restart while pending keeps active-since",
+        3,
+        0,
+        [(0, 1, "pending"), (1, 1, "pending"), RESTART, (2, 1, "pending"), (3, 1, "firing")],
+    ),
+    (
+        "restart while firing keeps it firing",
+        1,
+        0,
+        [(0, 1, "pending"), (1, 1, "firing"), RESTART, (2, 1, "firing"), (3, 0, "resolved")],
+    ),
+    (
+        "outage shorter than the tolerance: the pending timer carries on",
+        3,
+        0,
+        [(0, 1, "pending"), RESTART, (30, 1, "firing")],
+    ),
+    (
+        "outage longer than the tolerance: the pending timer restarts",
+        3,
+        0,
+        [
+            (0, 1, "pending"),
+            (1, 1, "pending"),
+            RESTART,
+            (70, 1, "pending"),
+            (72, 1, "pending"),
+            (73, 1, "firing"),
+        ],
+    ),
+    (
+        "outage longer than the tolerance while firing: still firing",
+        1,
+        0,
+        [(0, 1, "pending"), (1, 1, "firing"), RESTART, (90, 1, "firing")],
+    ),
 ]
 
 
 def _rule(for_minutes: int, keep_minutes: int) -> Rule:
-    return Rule("CondTrue", Threshold("cond", "last", M, ">", 0.5, by=["svc"]),
-                group="g", for_=for_minutes * M, keep_firing_for=keep_minutes * M,
-                labels={"severity": "page"},
-                annotations={"summary": "{{ labels.svc }} is at {{ value }}"})
+    return Rule(
+        "CondTrue",
+        Threshold("cond", "last", M, ">", 0.5, by=["svc"]),
+        group="g",
+        for_=for_minutes * M,
+        keep_firing_for=keep_minutes * M,
+        labels={"severity": "page"},
+        annotations={"summary": "{{ labels.svc }} is at {{ value }}"},
+    )
 
 
 def _put(store: Store, minute: int, value: float) -> None:
-    ingest_samples(store, pd.DataFrame({
-        "name": ["cond"], "labels": [canonical_labels({"svc": "api"})],
-        "ts": [T0 + minute * M], "value": [value]}))
+    ingest_samples(
+        store,
+        pd.DataFrame(
+            {
+                "name": ["cond"],
+                "labels": [canonical_labels({"svc": "api"})],
+                "ts": [T0 + minute * M],
+                "value": [value],
+            }
+        ),
+    )
 
 
-@pytest.mark.parametrize("name,for_minutes,keep_minutes,steps", SCENARIOS,
-                         ids=[s[0] for s in SCENARIOS])
+@pytest.mark.parametrize("name,for_minutes,keep_minutes,steps", SCENARIOS, ids=[s[0] for s in SCENARIOS])
 def test_state_machine(tmp_path, name, for_minutes, keep_minutes, steps):
     path = tmp_path / "oncall.duckdb"
     store = Store.open(path)
@@ -120,12 +195,24 @@ def test_restart_while_firing_does_not_fire_again(tmp_path):
 
 
 DUPLICATES = [
-    ("two rows with the same labels make one alert",
-     "SELECT 'api' AS svc, 1.0 AS value UNION ALL SELECT 'api', 2.0", {}, 1),
-    ("a label template that erases the difference makes one alert",
-     "SELECT 'api' AS svc, 1.0 AS value UNION ALL SELECT 'web', 2.0", {"svc": "all"}, 1),
-    ("distinct label sets make one alert each",
-     "SELECT 'api' AS svc, 1.0 AS value UNION ALL SELECT 'web', 2.0", {}, 2),
+    (
+        "two rows with the same labels make one alert",
+        "SELECT 'api' AS svc, 1.0 AS value UNION ALL SELECT 'api', 2.0",
+        {},
+        1,
+    ),
+    (
+        "a label template that erases the difference makes one alert",
+        "SELECT 'api' AS svc, 1.0 AS value UNION ALL SELECT 'web', 2.0",
+        {"svc": "all"},
+        1,
+    ),
+    (
+        "distinct label sets make one alert each",
+        "SELECT 'api' AS svc, 1.0 AS value UNION ALL SELECT 'web', 2.0",
+        {},
+        2,
+    ),
 ]
 
 
@@ -144,8 +231,11 @@ def test_duplicate_label_sets(tmp_path, name, sql, labels, count):
 def test_broken_rule_shows_its_error_while_others_evaluate(tmp_path):
     store = Store.open(tmp_path / "s.duckdb")
     _put(store, 0, 1.0)
-    rules = [Rule("Broken", "SELECT value FROM no_such_table"), _rule(0, 0),
-             Rule("NoValue", "SELECT 'x' AS svc")]
+    rules = [
+        Rule("Broken", "SELECT value FROM no_such_table"),
+        _rule(0, 0),
+        Rule("NoValue", "SELECT 'x' AS svc"),
+    ]
     report = AlertEngine(store, rules).run(T0)
     assert set(report.broken) == {"default/Broken", "default/NoValue"}
     assert "no_such_table" in report.broken["default/Broken"]
@@ -169,8 +259,10 @@ def test_removed_rule_resolves_its_alerts(tmp_path):
 def test_alertmanager_rows_are_left_alone(tmp_path):
     store = Store.open(tmp_path / "s.duckdb")
     with store.transaction() as cur:
-        cur.execute("INSERT INTO alerts (fingerprint, source, name, labels, state) "
-                    "VALUES ('am1', 'alertmanager', 'Upstream', '{}', 'firing')")
+        cur.execute(
+            "INSERT INTO alerts (fingerprint, source, name, labels, state) "
+            "VALUES ('am1', 'alertmanager', 'Upstream', '{}', 'firing')"
+        )
     _put(store, 0, 1.0)
     AlertEngine(store, [_rule(0, 0)]).run(T0)
     rows = store.query("SELECT fingerprint, state FROM alerts WHERE source = 'alertmanager'")[1]
@@ -187,6 +279,12 @@ def test_groups_evaluate_on_their_interval(tmp_path):
     for seconds in (0, 20, 30, 60, 290, 300):
         report = engine.run(T0 + timedelta(seconds=seconds), only_due=True)
         evaluated.append(sorted(a.rule for a in report.alerts if a.last_eval == report.now))
-    assert evaluated == [["fast/Fast", "slow/Slow"], [], ["fast/Fast"], ["fast/Fast"],
-                         ["fast/Fast"], ["slow/Slow"]]
+    assert evaluated == [
+        ["fast/Fast", "slow/Slow"],
+        [],
+        ["fast/Fast"],
+        ["fast/Fast"],
+        ["fast/Fast"],
+        ["slow/Slow"],
+    ]
     store.close()

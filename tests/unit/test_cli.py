@@ -60,7 +60,7 @@ def test_query_formats(oncall, workspace: Path) -> None:
 
 
 def test_query_is_read_only_and_errors_are_one_line(oncall, workspace: Path) -> None:
-    oncall("import", "m.prom", cwd=workspace)        # a read never creates the store
+    oncall("import", "m.prom", cwd=workspace)  # a read never creates the store
     result = oncall("query", "DELETE FROM samples", cwd=workspace)
     assert result.returncode == 2
     assert "read-only" in result.stderr

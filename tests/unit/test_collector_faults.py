@@ -20,9 +20,18 @@ from console.store import Store
 from tests.servers import free_port
 
 NOW = datetime(2026, 11, 26, 12, 0)
-MATRIX = {"status": "success", "data": {"resultType": "matrix", "result": [
-    {"metric": {"__name__": "up", "job": "api"},
-     "values": [[1795694340 + 60 * i, "1"] for i in range(5)]}]}}
+MATRIX = {
+    "status": "success",
+    "data": {
+        "resultType": "matrix",
+        "result": [
+            {
+                "metric": {"__name__": "up", "job": "api"},
+                "values": [[1795694340 + 60 * i, "1"] for i in range(5)],
+            }
+        ],
+    },
+}
 
 
 @pytest.fixture
@@ -32,8 +41,9 @@ def store(tmp_path: Path) -> Store:
 
 
 def prometheus(url: str = "http://prom.test", handler=None, **options) -> PrometheusCollector:
-    collector = PrometheusCollector("prom", PrometheusOptions(url=url, queries=["up"],
-                                                              lookback="10m", **options))
+    collector = PrometheusCollector(
+        "prom", PrometheusOptions(url=url, queries=["up"], lookback="10m", **options)
+    )
     if handler is not None:
         collector.transport = httpx.MockTransport(handler)
     return collector
@@ -44,10 +54,14 @@ def health(store: Store, name: str) -> tuple:
 
 
 def up_values(store: Store, name: str) -> list[float]:
-    return [r[0] for r in store.query(
-        "SELECT x.value FROM samples x JOIN series s ON s.id = x.series_id "
-        "WHERE s.name = 'oncall_collector_up' AND s.labels = ? ORDER BY x.ts",
-        [json.dumps({"collector": name}, separators=(",", ":"))])[1]]
+    return [
+        r[0]
+        for r in store.query(
+            "SELECT x.value FROM samples x JOIN series s ON s.id = x.series_id "
+            "WHERE s.name = 'oncall_collector_up' AND s.labels = ? ORDER BY x.ts",
+            [json.dumps({"collector": name}, separators=(",", ":"))],
+        )[1]
+    ]
 
 
 def assert_fault(store: Store, collector, pattern: str) -> str:
@@ -64,9 +78,9 @@ def assert_fault(store: Store, collector, pattern: str) -> str:
     healthy, last_error = health(store, collector.name)
     assert healthy is False and last_error == outcome.error
     assert up_values(store, collector.name)[-1] == 0.0
-    assert store.count("samples") >= before                   # nothing stored is lost
+    assert store.count("samples") >= before  # nothing stored is lost
     if collector.name == good.name:
-        assert store.get_cursor(good.name) == cursor          # the cursor did not move
+        assert store.get_cursor(good.name) == cursor  # the cursor did not move
     return outcome.error
 
 
@@ -83,17 +97,33 @@ def test_source_times_out(store: Store) -> None:
 
 
 def test_source_answers_500(store: Store) -> None:
-    error = assert_fault(store, prometheus(handler=lambda r: httpx.Response(
-        500, text="query processing would load too many samples")), "HTTP 500")
+    error = assert_fault(
+        store,
+        prometheus(
+            handler=lambda r: httpx.Response(500, text="query processing would load too many samples")
+        ),
+        "HTTP 500",
+    )
     assert "too many samples" in error and error.startswith("http://prom.test/api/v1/query_range")
 
 
 def test_source_answers_garbage(store: Store) -> None:
-    assert_fault(store, prometheus(handler=lambda r: httpx.Response(200, text="<html>oops")),
-                 "answer is not JSON")
-    assert_fault(store, prometheus(handler=lambda r: httpx.Response(200, json={"status": "success",
-                 "data": {"resultType": "matrix", "result": [{"metric": {}, "values": [["x"]]}]}})),
-                 "malformed series")
+    assert_fault(
+        store, prometheus(handler=lambda r: httpx.Response(200, text="<html>oops")), "answer is not JSON"
+    )
+    assert_fault(
+        store,
+        prometheus(
+            handler=lambda r: httpx.Response(
+                200,
+                json={
+                    "status": "success",
+                    "data": {"resultType": "matrix", "result": [{"metric": {}, "values": [["x"]]}]},
+                },
+            )
+        ),
+        "malformed series",
+    )
     am = AlertmanagerCollector("am", HttpOptions(url="http://am.test"))
     am.transport = httpx.MockTransport(lambda r: httpx.Response(200, json={"alerts": []}))
     assert_fault(store, am, "expected a list of alerts")
@@ -108,8 +138,10 @@ def test_body_cut_short(store: Store) -> None:
     def serve() -> None:
         conn, _ = listener.accept()
         conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 1000\r\n\r\n" + b'{"status":"success","data":{"resultType"')
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n" + b'{"status":"success","data":{"resultType"'
+        )
         conn.close()
 
     thread = threading.Thread(target=serve, daemon=True)
@@ -127,17 +159,20 @@ def test_a_10_mb_line(store: Store) -> None:
     scrape.transport = httpx.MockTransport(lambda r: httpx.Response(200, content=line))
     assert_fault(store, scrape, "response larger than 8388608 bytes")
     # Under a larger cap the same line is read, then refused as not an exposition page.
-    bigger = ScrapeCollector("scrape2", ScrapeOptions(url="http://exporter.test/metrics",
-                                                      max_bytes=32 << 20))
+    bigger = ScrapeCollector("scrape2", ScrapeOptions(url="http://exporter.test/metrics", max_bytes=32 << 20))
     bigger.transport = httpx.MockTransport(lambda r: httpx.Response(200, content=line + b"\n"))
     error = assert_fault(store, bigger, "not a Prometheus or OpenMetrics page")
     assert len(error) < 400
-    assert assert_fault(store, prometheus(handler=lambda r: httpx.Response(200, content=line)),
-                        "answer is not JSON")
+    assert assert_fault(
+        store, prometheus(handler=lambda r: httpx.Response(200, content=line)), "answer is not JSON"
+    )
 
 
 def test_a_query_error_names_the_query(store: Store) -> None:
     body = {"status": "error", "errorType": "bad_data", "error": "parse error at char 3"}
     assert_fault(store, prometheus(handler=lambda r: httpx.Response(400, json=body)), "HTTP 400")
-    assert_fault(store, prometheus(handler=lambda r: httpx.Response(200, json=body)),
-                 "query 'up' failed: parse error at char 3")
+    assert_fault(
+        store,
+        prometheus(handler=lambda r: httpx.Response(200, json=body)),
+        "query 'up' failed: parse error at char 3",
+    )

@@ -14,7 +14,7 @@ from collectors.prometheus import PrometheusCollector, PrometheusOptions, split_
 from console.store import Store
 
 NOW = datetime(2026, 11, 26, 12, 0, 30)
-NOW_S = 1795694430            # NOW as seconds since the epoch (on the 30 s grid)
+NOW_S = 1795694430  # NOW as seconds since the epoch (on the 30 s grid)
 
 
 @pytest.fixture
@@ -38,8 +38,13 @@ class FakePrometheus:
             values.append([t, str(t)])
             t += step
         metric = {"job": "api"} if q["query"].startswith("sum") else {"__name__": "up", "job": "api"}
-        return httpx.Response(200, json={"status": "success", "data": {
-            "resultType": "matrix", "result": [{"metric": metric, "values": values}]}})
+        return httpx.Response(
+            200,
+            json={
+                "status": "success",
+                "data": {"resultType": "matrix", "result": [{"metric": metric, "values": values}]},
+            },
+        )
 
 
 def collector(fake: FakePrometheus, **options) -> PrometheusCollector:
@@ -60,8 +65,8 @@ def test_split_range_respects_the_points_limit() -> None:
 def test_first_run_backfills_the_lookback_then_only_new_steps(store: Store) -> None:
     fake = FakePrometheus()
     c = collector(fake, step="30s", lookback="1h", max_points=50)
-    assert c.collect(store, NOW).rows == 121                 # 1 h at 30 s, both ends
-    assert len(fake.requests) == 3                           # 121 points, 50 per request
+    assert c.collect(store, NOW).rows == 121  # 1 h at 30 s, both ends
+    assert len(fake.requests) == 3  # 121 points, 50 per request
     first = fake.requests[0].url.params
     assert float(first["start"]) == NOW_S - 3600 and first["step"] == "30.0"
     assert c.collect(store, NOW + timedelta(seconds=65)).rows == 2
@@ -87,8 +92,9 @@ def test_bearer_and_basic_auth_come_from_the_environment(monkeypatch) -> None:
     assert seen[-1].headers["Authorization"] == "Bearer s3cret"
     monkeypatch.setenv("PROM_USER", "oncall")
     monkeypatch.setenv("PROM_PASS", "pw")
-    with make_client(HttpOptions(url="https://x", username_env="PROM_USER",
-                                 password_env="PROM_PASS"), transport) as c:
+    with make_client(
+        HttpOptions(url="https://x", username_env="PROM_USER", password_env="PROM_PASS"), transport
+    ) as c:
         c.get("https://x/")
     assert seen[-1].headers["Authorization"] == "Basic b25jYWxsOnB3"
 
@@ -102,10 +108,10 @@ def test_a_missing_secret_is_a_readable_error(monkeypatch) -> None:
 def test_tls_is_verified_unless_turned_off(tmp_path: Path) -> None:
     assert HttpOptions(url="https://x").tls_verify is True
     with make_client(HttpOptions(url="https://x")) as client:
-        context = client._transport._pool._ssl_context            # noqa: SLF001
+        context = client._transport._pool._ssl_context
         assert context.verify_mode.name == "CERT_REQUIRED"
     with make_client(HttpOptions(url="https://x", tls_verify=False)) as client:
-        assert client._transport._pool._ssl_context.verify_mode.name == "CERT_NONE"  # noqa: SLF001
+        assert client._transport._pool._ssl_context.verify_mode.name == "CERT_NONE"
 
 
 def test_options_are_validated() -> None:

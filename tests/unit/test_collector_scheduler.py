@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from collectors.base import CollectResult, Collector, CollectorOptions, SourceError
+from collectors.base import Collector, CollectorOptions, CollectResult, SourceError
 from collectors.scheduler import CollectorScheduler, backoff_delay, run_once
 from console.cli.main import main
 from console.store import Store, canonical_labels, ingest_samples
@@ -31,9 +31,14 @@ class Steady(Collector):
 
     def collect(self, store, now):
         self.runs += 1
-        table = pa.table({"name": ["steady_runs"], "labels": [canonical_labels({})],
-                          "ts": pa.array([datetime(2026, 1, 1, 0, 0, self.runs)], pa.timestamp("us")),
-                          "value": [float(self.runs)]})
+        table = pa.table(
+            {
+                "name": ["steady_runs"],
+                "labels": [canonical_labels({})],
+                "ts": pa.array([datetime(2026, 1, 1, 0, 0, self.runs)], pa.timestamp("us")),
+                "value": [float(self.runs)],
+            }
+        )
         return CollectResult(rows=ingest_samples(store, table, cursor=(self.name, {"n": self.runs})))
 
 
@@ -42,7 +47,7 @@ class Broken(Steady):
         self.runs += 1
         if self.runs == 1:
             raise SourceError("http://src.test: HTTP 503")
-        raise KeyError("boom")          # even an unexpected bug is contained
+        raise KeyError("boom")  # even an unexpected bug is contained
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
@@ -64,8 +69,9 @@ def test_a_failing_collector_backs_off_while_others_carry_on(tmp_path: Path) -> 
     with Store.open(tmp_path / "s.duckdb") as store:
         good, bad = Steady("good"), Broken("bad")
         seen = []
-        scheduler = CollectorScheduler(store, [(good, 0.2), (bad, 0.2)], lambda: NOW,
-                                       max_backoff=5, on_run=seen.append, jitter=0)
+        scheduler = CollectorScheduler(
+            store, [(good, 0.2), (bad, 0.2)], lambda: NOW, max_backoff=5, on_run=seen.append, jitter=0
+        )
         scheduler.start()
         time.sleep(1.6)
         scheduler.stop()
@@ -73,8 +79,9 @@ def test_a_failing_collector_backs_off_while_others_carry_on(tmp_path: Path) -> 
         # 0.2 s interval, then 0.4, 0.8 ... after failures: at most 3 tries in 1.6 s.
         assert 1 <= bad.runs <= 3
         assert scheduler.failures["bad"] == bad.runs
-        assert store.query("SELECT count(*) FROM samples x JOIN series s ON s.id = x.series_id "
-                           "WHERE s.name = 'steady_runs'")[1] == [(good.runs,)]
+        assert store.query(
+            "SELECT count(*) FROM samples x JOIN series s ON s.id = x.series_id WHERE s.name = 'steady_runs'"
+        )[1] == [(good.runs,)]
         assert all(o.error for o in seen if o.name == "bad")
 
 
@@ -84,7 +91,8 @@ def workspace(tmp_path: Path) -> Path:
         "store: s.duckdb\nsources:\n"
         "  - {name: app, kind: logfile, path: '*.log', interval: 1s}\n"
         "  - {name: prom, kind: prometheus, url: 'http://127.0.0.1:9', queries: [up]}\n"
-        "  - {name: paused, kind: logfile, path: none.log, enabled: false}\n")
+        "  - {name: paused, kind: logfile, path: none.log, enabled: false}\n"
+    )
     return tmp_path / "oncall.yaml"
 
 
@@ -112,10 +120,16 @@ def test_collect_once_status_and_errors(tmp_path: Path, capsys, monkeypatch) -> 
 def test_collect_runs_until_sigterm_and_stops_gracefully(tmp_path: Path) -> None:
     ws = workspace(tmp_path)
     (tmp_path / "oncall.yaml").write_text(
-        "store: s.duckdb\nsources:\n  - {name: app, kind: logfile, path: '*.log', interval: 1s}\n")
-    process = subprocess.Popen([sys.executable, "-m", "console", "-w", str(ws), "collect"],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(REPO)})
+        "store: s.duckdb\nsources:\n  - {name: app, kind: logfile, path: '*.log', interval: 1s}\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console", "-w", str(ws), "collect"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and process.poll() is None:

@@ -30,14 +30,19 @@ def test_text_format_timestamps_and_target_labels(tmp_path: Path) -> None:
     collector.transport = httpx.MockTransport(exporter)
     with Store.open(tmp_path / "s.duckdb") as store:
         collector.collect(store, NOW)
-        rows = store.query("SELECT s.name, s.labels, x.ts, x.value FROM samples x "
-                           "JOIN series s ON s.id = x.series_id ORDER BY s.name")[1]
+        rows = store.query(
+            "SELECT s.name, s.labels, x.ts, x.value FROM samples x "
+            "JOIN series s ON s.id = x.series_id ORDER BY s.name"
+        )[1]
     assert "openmetrics" in seen[0].headers["accept"]
     got = {name: (json.loads(labels), ts, value) for name, labels, ts, value in rows}
     target = {"job": "node", "instance": "10.0.0.5:9100"}
     # A millisecond timestamp in the page is honoured; the scraped `job` is kept as exported_job.
-    assert got["jobs_total"] == ({"exported_job": "etl", "queue": "a b", **target},
-                                 datetime(2026, 11, 26, 10), 17.0)
+    assert got["jobs_total"] == (
+        {"exported_job": "etl", "queue": "a b", **target},
+        datetime(2026, 11, 26, 10),
+        17.0,
+    )
     assert got["queue_depth"] == (target, NOW, 4.0)
     assert got["up"] == (target, NOW, 1.0)
     assert got["scrape_samples_scraped"][2] == 2.0

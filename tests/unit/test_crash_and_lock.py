@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -42,8 +41,11 @@ IMPORT_SCRIPT = textwrap.dedent("""
 def test_sigkill_mid_import_then_resume(tmp_path: Path) -> None:
     data, db = tmp_path / "big.prom", tmp_path / "s.duckdb"
     write_big_prom(data)
-    proc = subprocess.Popen([sys.executable, "-c", IMPORT_SCRIPT, str(db), str(data), str(BATCH)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", IMPORT_SCRIPT, str(db), str(data), str(BATCH)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     committed = []
     while len(committed) < 3:
         line = proc.stdout.readline()
@@ -59,12 +61,17 @@ def test_sigkill_mid_import_then_resume(tmp_path: Path) -> None:
         assert done_lines >= committed[-1] and done_lines < LINES + 1, "killed before the end"
         # every committed batch is there exactly once: one sample per sample line so far
         assert store.count("samples") == done_lines - 1
-        dupes = store.query("SELECT count(*) FROM (SELECT series_id, ts FROM samples "
-                            "GROUP BY ALL HAVING count(*) > 1)")[1][0][0]
+        dupes = store.query(
+            "SELECT count(*) FROM (SELECT series_id, ts FROM samples GROUP BY ALL HAVING count(*) > 1)"
+        )[1][0][0]
         assert dupes == 0
 
-    result = subprocess.run([sys.executable, "-c", IMPORT_SCRIPT, str(db), str(data), str(BATCH)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_SCRIPT, str(db), str(data), str(BATCH)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.stdout.strip().endswith("finished"), result.stderr
     with Store.open(db) as store:
         assert store.count("samples") == LINES
@@ -87,9 +94,11 @@ HOLD_SCRIPT = textwrap.dedent("""
 def held_workspace(tmp_path: Path):
     (tmp_path / "oncall.yaml").write_text("store: s.duckdb\n")
     (tmp_path / "m.prom").write_text("up 1 1700000000000\nup 0 1700000060000\n")
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_SCRIPT, str(tmp_path / "s.duckdb"),
-                               str(tmp_path / "m.prom")],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SCRIPT, str(tmp_path / "s.duckdb"), str(tmp_path / "m.prom")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "holding"
     yield tmp_path, holder.pid
     holder.kill()
@@ -110,7 +119,7 @@ def test_second_process_reading_opens_a_read_only_snapshot(held_workspace, oncal
     root, pid = held_workspace
     result = oncall("query", "SELECT count(*) AS n FROM samples", "--format", "csv", cwd=root)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["n", "2"]   # what the holder committed is visible
+    assert result.stdout.split() == ["n", "2"]  # what the holder committed is visible
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"oncall: store {(root / 's.duckdb').resolve()} is held by PID {pid}")
     assert line.endswith("reading a read-only snapshot")

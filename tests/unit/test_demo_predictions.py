@@ -25,8 +25,12 @@ def test_same_seed_same_records_and_the_fields_a_model_logs() -> None:
     assert first.num_rows == 40 * PER_STEP
     row = first.slice(0, 1).to_pylist()[0]
     assert tuple(json.loads(row["features"])) == FEATURES
-    assert row["id"] == "100-0" and row["ts"] == datetime(1970, 1, 1, 0, 24, 47, 500000) and 0 < row["prediction"] < 1
-    lag = (np.array(first.column("label_ts").to_pylist()) - np.array(first.column("ts").to_pylist()))
+    assert (
+        row["id"] == "100-0"
+        and row["ts"] == datetime(1970, 1, 1, 0, 24, 47, 500000)
+        and 0 < row["prediction"] < 1
+    )
+    lag = np.array(first.column("label_ts").to_pylist()) - np.array(first.column("ts").to_pylist())
     assert min(lag) >= timedelta(hours=2) and max(lag) < timedelta(hours=6)
 
 
@@ -65,16 +69,19 @@ def test_older_prediction_records_follow_from_the_running_simulator(tmp_path) ->
             collector.collect(store, NOW + timedelta(seconds=15 * runs))
             runs += 1
         assert runs == -(-(2 * 86400 - 8 * 3600) // 15 // BACKFILL_STEPS)
-        moved = NOW - timedelta(days=1)          # v3 became champion a day before NOW
-        _, rows = store.query("""
+        moved = NOW - timedelta(days=1)  # v3 became champion a day before NOW
+        _, rows = store.query(
+            """
             SELECT count(*), count(DISTINCT id), min(ts),
                    count(*) FILTER (WHERE version = '2' AND ts > ?),
                    count(*) FILTER (WHERE version = '3' AND ts < ?)
-            FROM predictions WHERE ts <= ?""", [moved, moved - timedelta(seconds=15), NOW])
+            FROM predictions WHERE ts <= ?""",
+            [moved, moved - timedelta(seconds=15), NOW],
+        )
         count, distinct, first, late_v2, early_v3 = rows[0]
-        assert count == distinct == 2 * 86400 // 15 * PER_STEP      # the whole history, once
+        assert count == distinct == 2 * 86400 // 15 * PER_STEP  # the whole history, once
         assert first < NOW - timedelta(days=2) + timedelta(seconds=15)
-        assert late_v2 == early_v3 == 0          # each record names the version served then
+        assert late_v2 == early_v3 == 0  # each record names the version served then
         _, labels = store.query("SELECT count(*) FROM prediction_labels")
         assert labels[0][0] >= count
 
@@ -91,16 +98,28 @@ def test_a_rollback_between_two_collections_heals_only_the_steps_after_it(tmp_pa
         collector = DemoCollector("demo", DemoOptions())
         collector.collect(store, NOW + timedelta(minutes=5))
         rolled_back = NOW + timedelta(minutes=8)
-        LocalRegistry("local", LocalOptions(), store=store,
-                      clock=lambda: rolled_back).set_alias(MODEL, ALIAS, "2")
+        LocalRegistry("local", LocalOptions(), store=store, clock=lambda: rolled_back).set_alias(
+            MODEL, ALIAS, "2"
+        )
         with store.transaction() as cur:
-            record_alias_move(cur, ts=rolled_back, model=MODEL, alias=ALIAS, from_version="3",
-                              to_version="2", actor="test", source="test")
-        result = collector.collect(store, NOW + timedelta(minutes=12))   # one late collection
+            record_alias_move(
+                cur,
+                ts=rolled_back,
+                model=MODEL,
+                alias=ALIAS,
+                from_version="3",
+                to_version="2",
+                actor="test",
+                source="test",
+            )
+        result = collector.collect(store, NOW + timedelta(minutes=12))  # one late collection
         assert result.detail == {"serving": "2", "degraded": False}
-        _, rows = store.query("""
+        _, rows = store.query(
+            """
             SELECT version, min(ts), max(ts) FROM predictions
-            WHERE ts > ? GROUP BY version ORDER BY min(ts)""", [NOW + timedelta(minutes=5)])
+            WHERE ts > ? GROUP BY version ORDER BY min(ts)""",
+            [NOW + timedelta(minutes=5)],
+        )
         (v3, first3, last3), (v2, first2, _) = rows
         assert (v3, v2) == ("3", "2")
-        assert last3 < rolled_back <= first2 + timedelta(seconds=15)   # a step's records precede it
+        assert last3 < rolled_back <= first2 + timedelta(seconds=15)  # a step's records precede it

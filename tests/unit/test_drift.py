@@ -28,19 +28,30 @@ def test_rows_with_nan_or_inf_do_not_count_towards_the_1000():
     assert (result.method, result.reference_rows) == ("ks", 999)
 
 
-@pytest.mark.parametrize(("values", "rows", "expected"), [
-    ([0.0, 1.0], 500, "z"), ([0.0, 1.0, 2.0], 500, "chisquare"), ([0.0, 1.0, 2.0, 3.0, 4.0], 500, "chisquare"),
-    ([0.0, 1.0, 2.0, 3.0, 4.0, 5.0], 500, "ks"), ([0.0, 1.0, 2.0], 5000, "jensenshannon"),
-    ([0.0, 1.0, 2.0, 3.0, 4.0, 5.0], 5000, "wasserstein"),
-])
+@pytest.mark.parametrize(
+    ("values", "rows", "expected"),
+    [
+        ([0.0, 1.0], 500, "z"),
+        ([0.0, 1.0, 2.0], 500, "chisquare"),
+        ([0.0, 1.0, 2.0, 3.0, 4.0], 500, "chisquare"),
+        ([0.0, 1.0, 2.0, 3.0, 4.0, 5.0], 500, "ks"),
+        ([0.0, 1.0, 2.0], 5000, "jensenshannon"),
+        ([0.0, 1.0, 2.0, 3.0, 4.0, 5.0], 5000, "wasserstein"),
+    ],
+)
 def test_low_cardinality_numeric_columns_get_the_discrete_tests(values, rows, expected):
     result = column_drift("x", rng.choice(values, rows), rng.choice(values, 300), "num")
     assert result.method == expected
 
 
-@pytest.mark.parametrize(("values", "rows", "expected"), [
-    (["a", "b"], 800, "z"), (["a", "b", "c"], 800, "chisquare"), (["a", "b"], 1200, "jensenshannon"),
-])
+@pytest.mark.parametrize(
+    ("values", "rows", "expected"),
+    [
+        (["a", "b"], 800, "z"),
+        (["a", "b", "c"], 800, "chisquare"),
+        (["a", "b"], 1200, "jensenshannon"),
+    ],
+)
 def test_categorical_columns(values, rows, expected):
     assert column_drift("c", rng.choice(values, rows), rng.choice(values, 300), "cat").method == expected
 
@@ -59,8 +70,10 @@ def test_wasserstein_is_normed_by_the_reference_std_with_a_floor():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=60),
-       st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=45))
+@given(
+    st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=60),
+    st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=45),
+)
 def test_our_wasserstein_equals_scipys(reference, current):
     ours = wasserstein_sorted(np.sort(reference), np.sort(current))
     assert ours == pytest.approx(wasserstein_distance(reference, current), rel=1e-9, abs=1e-9)

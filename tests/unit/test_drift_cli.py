@@ -13,8 +13,13 @@ import pytest
 
 
 def oncall(*argv, cwd):
-    return subprocess.run([str(Path(sys.executable).with_name("oncall")), *argv], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("oncall")), *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -37,33 +42,52 @@ def test_no_drift_exits_0_with_a_table(files):
 
 
 def test_drift_exits_1_and_json_names_the_column(files):
-    done = oncall("drift", "--reference", "reference.csv", "--current", "drifted.parquet",
-                  "--format", "json", cwd=files)
+    done = oncall(
+        "drift", "--reference", "reference.csv", "--current", "drifted.parquet", "--format", "json", cwd=files
+    )
     assert done.returncode == 1
     report = json.loads(done.stdout)
     by_name = {c["column"]: c for c in report["columns"]}
     assert by_name["amount"]["drifted"] is True and by_name["country"]["drifted"] is False
     assert report["share"] == 0.5 and report["dataset_drift"] is True
     assert report["quality"]["problems"] == [
-        next(p for p in report["quality"]["problems"] if p.startswith("column 'amount': out-of-range share"))]
+        next(p for p in report["quality"]["problems"] if p.startswith("column 'amount': out-of-range share"))
+    ]
 
 
 def test_per_column_method_type_and_threshold(files):
-    done = oncall("drift", "--reference", "reference.csv", "--current", "drifted.parquet", "--format", "json",
-                  "--method", "amount=psi", "--threshold", "amount=50", "--column-type", "country=cat",
-                  "--no-quality", cwd=files)
+    done = oncall(
+        "drift",
+        "--reference",
+        "reference.csv",
+        "--current",
+        "drifted.parquet",
+        "--format",
+        "json",
+        "--method",
+        "amount=psi",
+        "--threshold",
+        "amount=50",
+        "--column-type",
+        "country=cat",
+        "--no-quality",
+        cwd=files,
+    )
     amount = json.loads(done.stdout)["columns"][0]
     assert (amount["method"], amount["threshold"], amount["drifted"]) == ("psi", 50.0, False)
     assert done.returncode == 0
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--current", "missing.csv"], "missing.csv: no such file"),
-    (["--current", "steady.jsonl", "--method", "country=ks"], "does not apply to categorical"),
-    (["--current", "steady.jsonl", "--column-type", "amount=float"], "'float' is not num or cat"),
-    (["--current", "steady.jsonl", "--method", "nope"], "expected COLUMN=VALUE"),
-    (["--current", "reference.txt"], "unknown file type '.txt'"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--current", "missing.csv"], "missing.csv: no such file"),
+        (["--current", "steady.jsonl", "--method", "country=ks"], "does not apply to categorical"),
+        (["--current", "steady.jsonl", "--column-type", "amount=float"], "'float' is not num or cat"),
+        (["--current", "steady.jsonl", "--method", "nope"], "expected COLUMN=VALUE"),
+        (["--current", "reference.txt"], "unknown file type '.txt'"),
+    ],
+)
 def test_usage_errors_are_one_line_exit_2(files, argv, message):
     done = oncall("drift", "--reference", "reference.csv", *argv, cwd=files)
     assert done.returncode == 2
@@ -81,14 +105,35 @@ def test_empty_current_file_reports_no_data(files):
 def test_record_writes_series_that_rules_can_query(files):
     env_now = "2026-11-26T12:00:00Z"
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("oncall")), "drift", "--reference", "reference.csv",
-         "--current", "drifted.parquet", "--record", "fraud", "--store", "oncall.duckdb"],
-        capture_output=True, text=True, cwd=files, timeout=120,
-        env={**__import__("os").environ, "ONCALL_NOW": env_now})
+        [
+            str(Path(sys.executable).with_name("oncall")),
+            "drift",
+            "--reference",
+            "reference.csv",
+            "--current",
+            "drifted.parquet",
+            "--record",
+            "fraud",
+            "--store",
+            "oncall.duckdb",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=files,
+        timeout=120,
+        env={**__import__("os").environ, "ONCALL_NOW": env_now},
+    )
     assert done.returncode == 1, done.stderr
-    query = oncall("query", "--store", "oncall.duckdb", "--format", "json",
-                   "SELECT s.name, s.labels, p.ts, p.value FROM samples p JOIN series s ON s.id = p.series_id "
-                   "ORDER BY s.name, s.labels", cwd=files)
+    query = oncall(
+        "query",
+        "--store",
+        "oncall.duckdb",
+        "--format",
+        "json",
+        "SELECT s.name, s.labels, p.ts, p.value FROM samples p JOIN series s ON s.id = p.series_id "
+        "ORDER BY s.name, s.labels",
+        cwd=files,
+    )
     assert query.returncode == 0, query.stderr
     rows = {(r["name"], r["labels"]): r["value"] for r in json.loads(query.stdout)}
     assert rows[("oncall_dataset_drift", '{"model":"fraud"}')] == 1.0

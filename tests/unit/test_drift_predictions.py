@@ -31,29 +31,64 @@ def test_records_in_three_formats_and_late_labels(tmp_path, store):
     (tmp_path / "in").mkdir()
     with open(tmp_path / "in" / "a.jsonl", "w") as out:
         for i in range(3):
-            out.write(json.dumps({"id": f"j{i}", "ts": f"2026-11-26T10:0{i}:00Z", "model": "fraud",
-                                  "version": "3", "features": {"amount": 10.0 * i, "country": "de"},
-                                  "prediction": 0.1 * i}) + "\n")
-    pd.DataFrame({"id": ["c0", "c1"], "ts": ["2026-11-26T10:10:00Z"] * 2, "model": "fraud", "version": "3",
-                  "amount": [5.0, 6.0], "country": ["fr", "de"], "prediction": [0.2, 0.9],
-                  "label": [0.0, None]}).to_csv(tmp_path / "in" / "b.csv", index=False)
-    pd.DataFrame({"id": ["p0"], "ts": [pd.Timestamp("2026-11-26T10:20:00")], "version": ["4"],
-                  "amount": [7.5], "country": ["it"], "prediction": [0.5]}).to_parquet(tmp_path / "in" / "c.parquet")
+            out.write(
+                json.dumps(
+                    {
+                        "id": f"j{i}",
+                        "ts": f"2026-11-26T10:0{i}:00Z",
+                        "model": "fraud",
+                        "version": "3",
+                        "features": {"amount": 10.0 * i, "country": "de"},
+                        "prediction": 0.1 * i,
+                    }
+                )
+                + "\n"
+            )
+    pd.DataFrame(
+        {
+            "id": ["c0", "c1"],
+            "ts": ["2026-11-26T10:10:00Z"] * 2,
+            "model": "fraud",
+            "version": "3",
+            "amount": [5.0, 6.0],
+            "country": ["fr", "de"],
+            "prediction": [0.2, 0.9],
+            "label": [0.0, None],
+        }
+    ).to_csv(tmp_path / "in" / "b.csv", index=False)
+    pd.DataFrame(
+        {
+            "id": ["p0"],
+            "ts": [pd.Timestamp("2026-11-26T10:20:00")],
+            "version": ["4"],
+            "amount": [7.5],
+            "country": ["it"],
+            "prediction": [0.5],
+        }
+    ).to_parquet(tmp_path / "in" / "c.parquet")
     run = collector(tmp_path, path="in/*", labels="labels/*.csv", model="fraud")
     assert run.collect(store, NOW).rows == 6
 
     (tmp_path / "labels").mkdir()
-    pd.DataFrame({"id": ["j0", "j1", "c1"], "label": [1, 0, 1],
-                  "ts": ["2026-11-26T11:00:00Z", "2026-11-26T11:01:00Z", "2026-11-26T11:10:00Z"]}
-                 ).to_csv(tmp_path / "labels" / "l.csv", index=False)
+    pd.DataFrame(
+        {
+            "id": ["j0", "j1", "c1"],
+            "label": [1, 0, 1],
+            "ts": ["2026-11-26T11:00:00Z", "2026-11-26T11:01:00Z", "2026-11-26T11:10:00Z"],
+        }
+    ).to_csv(tmp_path / "labels" / "l.csv", index=False)
     later = datetime(2026, 11, 26, 12, 5)
     assert run.collect(store, later).rows == 0  # only labels are new
 
-    _, rows = store.query("SELECT p.id, l.label FROM predictions p LEFT JOIN prediction_labels l "
-                          "USING (model, id) ORDER BY p.id")
+    _, rows = store.query(
+        "SELECT p.id, l.label FROM predictions p LEFT JOIN prediction_labels l "
+        "USING (model, id) ORDER BY p.id"
+    )
     assert rows == [("c0", 0.0), ("c1", 1.0), ("j0", 1.0), ("j1", 0.0), ("j2", None), ("p0", None)]
-    _, lag = store.query("SELECT p.ts, p.value FROM samples p JOIN series s ON s.id = p.series_id "
-                         "WHERE s.name = 'oncall_label_lag_seconds' ORDER BY p.ts")
+    _, lag = store.query(
+        "SELECT p.ts, p.value FROM samples p JOIN series s ON s.id = p.series_id "
+        "WHERE s.name = 'oncall_label_lag_seconds' ORDER BY p.ts"
+    )
     assert lag == [(NOW, 0.0), (later, 3600.0)]
 
     frame = prediction_features(store, "fraud", datetime(2026, 11, 26), NOW)
@@ -89,25 +124,31 @@ def test_empty_window_is_no_data_for_drift(tmp_path, store):
     assert result.share is None and result.columns[0].status == "no data"
 
 
-@pytest.mark.parametrize("features", [
-    [{"amount": 1.5, "country": "de", "hour": 3},
-     {"amount": 2, "country": "fr", "hour": 23},
-     {"amount": -4.25, "hour": 0}],                                # a missing key: NaN / None
-    [{"amount": 1.5, "code": "x"}, {"amount": 2.5, "code": 7}],   # mixed types: pandas' reader
-    [{"amount": 1.5, "meta": {"a": 1}}, {"amount": 2.5, "meta": {"a": 2}}],   # nested
-    [{"amount": None}, {"amount": None}],                          # nothing but nulls
-    [{"amount": 1.0, "it's": "quoted"}, {"amount": 2.0, "it's": "key"}],
-    [{"amount": 1.0, "new": True}, {"amount": 2.0, "new": False}, {"amount": 3.0}],
-])
+@pytest.mark.parametrize(
+    "features",
+    [
+        [
+            {"amount": 1.5, "country": "de", "hour": 3},
+            {"amount": 2, "country": "fr", "hour": 23},
+            {"amount": -4.25, "hour": 0},
+        ],  # a missing key: NaN / None
+        [{"amount": 1.5, "code": "x"}, {"amount": 2.5, "code": 7}],  # mixed types: pandas' reader
+        [{"amount": 1.5, "meta": {"a": 1}}, {"amount": 2.5, "meta": {"a": 2}}],  # nested
+        [{"amount": None}, {"amount": None}],  # nothing but nulls
+        [{"amount": 1.0, "it's": "quoted"}, {"amount": 2.0, "it's": "key"}],
+        [{"amount": 1.0, "new": True}, {"amount": 2.0, "new": False}, {"amount": 3.0}],
+    ],
+)
 def test_features_read_as_pandas_reads_them(store, features):
     with store.transaction() as cur:
         for i, f in enumerate(features):
-            cur.execute("INSERT INTO predictions (model, id, ts, version, features, prediction, origin) "
-                        "VALUES ('m', ?, ?, '1', ?, ?, 'test')",
-                        [str(i), datetime(2026, 11, 26, 10, i), json.dumps(f), i / 10])
+            cur.execute(
+                "INSERT INTO predictions (model, id, ts, version, features, prediction, origin) "
+                "VALUES ('m', ?, ?, '1', ?, ?, 'test')",
+                [str(i), datetime(2026, 11, 26, 10, i), json.dumps(f), i / 10],
+            )
     frame = prediction_features(store, "m", datetime(2026, 11, 26), NOW)
-    expected = pd.read_json(io.StringIO("\n".join(json.dumps(f) for f in features)), lines=True,
-                            dtype=False)
+    expected = pd.read_json(io.StringIO("\n".join(json.dumps(f) for f in features)), lines=True, dtype=False)
     expected["prediction"] = [i / 10 for i in range(len(features))]
     pd.testing.assert_frame_equal(frame, expected, check_dtype=False, check_like=True)
     for column in expected.columns:

@@ -10,8 +10,12 @@ from console.drift.quality import QualityThresholds, data_quality
 
 def test_missing_out_of_range_and_new_categories():
     reference = pd.DataFrame({"amount": np.linspace(0, 100, 200), "country": ["de", "fr"] * 100})
-    current = pd.DataFrame({"amount": [np.nan] * 20 + [150.0] * 30 + [50.0] * 150,
-                            "country": ["de"] * 180 + ["es"] * 15 + [None] * 5})
+    current = pd.DataFrame(
+        {
+            "amount": [np.nan] * 20 + [150.0] * 30 + [50.0] * 150,
+            "country": ["de"] * 180 + ["es"] * 15 + [None] * 5,
+        }
+    )
     report = data_quality(reference, current)
     amount, country = report.columns
     assert amount.missing_share == 0.1
@@ -29,8 +33,9 @@ def test_missing_out_of_range_and_new_categories():
 def test_thresholds_and_explicit_range():
     reference = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
     current = pd.DataFrame({"x": [0.5, 2.0, 2.5, np.nan]})
-    lenient = data_quality(reference, current, ranges={"x": (0.0, 10.0)},
-                           thresholds=QualityThresholds(missing_share=0.5))
+    lenient = data_quality(
+        reference, current, ranges={"x": (0.0, 10.0)}, thresholds=QualityThresholds(missing_share=0.5)
+    )
     assert lenient.columns[0].out_of_range_share == 0.0 and lenient.problems == []
     strict = data_quality(reference, current)
     assert any("out-of-range share 0.333" in p for p in strict.problems)
@@ -47,8 +52,9 @@ def test_text_in_a_numeric_column_is_a_type_mismatch():
 
 def test_row_count_missing_columns_and_empty_window():
     reference = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
-    empty = data_quality(reference, pd.DataFrame({"a": pd.Series([], dtype=float)}),
-                         thresholds=QualityThresholds(min_rows=10))
+    empty = data_quality(
+        reference, pd.DataFrame({"a": pd.Series([], dtype=float)}), thresholds=QualityThresholds(min_rows=10)
+    )
     assert empty.current_rows == 0
     assert empty.missing_columns == ["b"]
     assert empty.problems[0] == "current window has 0 rows (< 10): no data"

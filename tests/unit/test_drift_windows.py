@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from collectors.demo_predictions import ingest_predictions, simulate_predictions
+from console.config.workspace import WorkspaceError, load_workspace
 from console.drift.step import DriftCollector, DriftOptions
 from console.drift.windows import evaluate_window, find_window, histogram, score_history
 from console.runtime.engine import Engine
 from console.store import Store
-from console.config.workspace import WorkspaceError, load_workspace
 
 NOW = datetime(2026, 11, 20, 12, 0)
 STEP_S = 15
@@ -43,8 +43,10 @@ def fill(store: Store, start: datetime, end: datetime, degraded_from: datetime |
     """Simulated records for [start, end), degraded from `degraded_from` on."""
     first, last = step_of(start), step_of(end)
     steps = last - first
-    degraded = [degraded_from is not None and EPOCH + timedelta(seconds=(first + i) * STEP_S) >= degraded_from
-                for i in range(steps)]
+    degraded = [
+        degraded_from is not None and EPOCH + timedelta(seconds=(first + i) * STEP_S) >= degraded_from
+        for i in range(steps)
+    ]
     ingest_predictions(store, simulate_predictions(first, steps, STEP_S, 7, ["3"] * steps, degraded))
 
 
@@ -61,9 +63,11 @@ def store(root: Path):
 
 
 def test_window_errors_point_at_the_line(root: Path) -> None:
-    (root / "oncall.yaml").write_text(WORKSPACE.replace(
-        "reference: {span: 6h, ago: 1h}", "reference: {span: 6h, ago: 1h, file: ref.csv}").replace(
-        "current: 1h", "current: 1h\n        treshold: {amount: 0.2}"))
+    (root / "oncall.yaml").write_text(
+        WORKSPACE.replace(
+            "reference: {span: 6h, ago: 1h}", "reference: {span: 6h, ago: 1h, file: ref.csv}"
+        ).replace("current: 1h", "current: 1h\n        treshold: {amount: 0.2}")
+    )
     with pytest.raises(WorkspaceError) as caught:
         load_workspace(root / "oncall.yaml")
     text = str(caught.value)
@@ -83,7 +87,13 @@ def test_amount_drifts_only_once_the_service_degrades(root: Path, store: Store) 
     window = find_window(load_workspace(root / "oncall.yaml"), "fraud-detector")
     before = evaluate_window(store, window, NOW, root)
     assert [c.column for c in before.drift.columns] == [
-        "amount", "merchant_category", "country", "hour", "device_age_days", "prediction"]
+        "amount",
+        "merchant_category",
+        "country",
+        "hour",
+        "device_age_days",
+        "prediction",
+    ]
     assert (len(before.reference), len(before.current)) == (6 * 3600 // STEP_S * 6, 3600 // STEP_S * 6)
     assert not any(c.drifted for c in before.drift.columns), before.drift.as_dict()
     after = evaluate_window(store, window, NOW + timedelta(minutes=20), root)
@@ -91,10 +101,10 @@ def test_amount_drifts_only_once_the_service_degrades(root: Path, store: Store) 
     assert set(drifted) == {"amount", "prediction"}
     assert drifted["amount"].method == "wasserstein" and drifted["amount"].score > 0.3
     assert {c.column: c.method for c in after.drift.columns}["hour"] == "psi"
-    assert after.drift.drifted is False   # 2 of 6 columns < 0.5
+    assert after.drift.drifted is False  # 2 of 6 columns < 0.5
     bars = histogram(after, "amount")
     assert len(bars["labels"]) == 10 and abs(sum(bars["current"]) - 1) < 1e-9
-    assert bars["current"][0] < bars["reference"][0]    # the current amounts moved up
+    assert bars["current"][0] < bars["reference"][0]  # the current amounts moved up
     cats = histogram(after, "country")
     assert cats["labels"][0] == "DE" and abs(sum(cats["reference"]) - 1) < 1e-9
 
@@ -120,7 +130,8 @@ def test_reference_file(root: Path, store: Store) -> None:
     fill(store, NOW - timedelta(hours=3), NOW)
     _, rows = store.query("SELECT features, prediction FROM predictions ORDER BY ts LIMIT 3000")
     pd.DataFrame({"features": [r[0] for r in rows], "prediction": [r[1] for r in rows]}).to_parquet(
-        root / "reference.parquet")
+        root / "reference.parquet"
+    )
     (root / "oncall.yaml").write_text(WORKSPACE.replace("{span: 6h, ago: 1h}", "{file: reference.parquet}"))
     window = find_window(load_workspace(root / "oncall.yaml"), "fraud-detector")
     result = evaluate_window(store, window, NOW, root)
@@ -139,25 +150,32 @@ def test_collector_writes_series_once_per_step_and_rules_fire(root: Path, store:
     firing = {}
     for minute in range(0, 21):
         engine.tick(NOW + timedelta(minutes=minute, seconds=30))
-        assert {r.name for r in engine.alerts.rules if r.source == "drift"} == {
-            "DataDrift", "DatasetDrift"}
+        assert {r.name for r in engine.alerts.rules if r.source == "drift"} == {"DataDrift", "DatasetDrift"}
         _, rows = store.query("SELECT labels FROM alerts WHERE name = 'DataDrift' AND state = 'firing'")
         for (labels,) in rows:
             firing.setdefault(json.loads(labels)["column"], minute)
     assert set(firing) == {"amount", "prediction"} and firing["amount"] <= 6
     history = score_history(store, "fraud-detector", NOW - timedelta(hours=1), NOW + timedelta(hours=1))
     assert len(history["amount"]) == 21 and history["amount"][-1] > 0.3 > history["amount"][0]
-    _, shares = store.query("SELECT count(*) FROM samples x JOIN series s ON s.id = x.series_id "
-                            "WHERE s.name = 'oncall_quality_missing_share'")
+    _, shares = store.query(
+        "SELECT count(*) FROM samples x JOIN series s ON s.id = x.series_id "
+        "WHERE s.name = 'oncall_quality_missing_share'"
+    )
     assert shares[0][0] == 21 * 6
-    again = DriftCollector("drift", DriftOptions.model_validate(workspace.config.sources[0].options),
-                           base_dir=str(root)).collect(store, NOW + timedelta(minutes=20, seconds=50))
+    again = DriftCollector(
+        "drift", DriftOptions.model_validate(workspace.config.sources[0].options), base_dir=str(root)
+    ).collect(store, NOW + timedelta(minutes=20, seconds=50))
     assert again.rows == 0
 
 
 def oncall(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).with_name("oncall")), *argv], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("oncall")), *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_cli_model_uses_the_workspace_window(root: Path, store: Store) -> None:

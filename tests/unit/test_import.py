@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from console.store.importer import import_file
 from console.store import Store
+from console.store.importer import import_file
 
 PROM = """\
 # HELP http_requests_total Requests.
@@ -60,26 +60,34 @@ def test_prometheus_text(store: Store, tmp_path: Path, now: datetime) -> None:
 
 def test_openmetrics_timestamps_are_seconds(store: Store, tmp_path: Path, now: datetime) -> None:
     path = tmp_path / "m.om"
-    path.write_text('# TYPE rps gauge\nrps{a="1"} 2.5 1700000000.5 # {trace_id="x"} 1 1\n'
-                    'rps{a="1"} +Inf 1700000001\n# EOF\n')
+    path.write_text(
+        '# TYPE rps gauge\nrps{a="1"} 2.5 1700000000.5 # {trace_id="x"} 1 1\n'
+        'rps{a="1"} +Inf 1700000001\n# EOF\n'
+    )
     report = import_file(store, path, now=now)
     assert (report.fmt, report.added, report.skipped) == ("openmetrics", 2, 0)
-    assert series_values(store) == [("rps", '{"a":"1"}', 1700000000500, 2.5),
-                                    ("rps", '{"a":"1"}', 1700000001000, float("inf"))]
+    assert series_values(store) == [
+        ("rps", '{"a":"1"}', 1700000000500, 2.5),
+        ("rps", '{"a":"1"}', 1700000001000, float("inf")),
+    ]
 
 
 def test_importing_twice_leaves_the_same_counts(store: Store, tmp_path: Path, now: datetime) -> None:
     prom = tmp_path / "m.prom"
     prom.write_text(PROM)
     logs = tmp_path / "app.jsonl"
-    logs.write_text(json.dumps({"ts": "2026-11-20T10:00:00Z", "level": "ERROR", "msg": "boom",
-                                "service": "api", "user": 7}) + "\n{broken\n")
+    logs.write_text(
+        json.dumps(
+            {"ts": "2026-11-20T10:00:00Z", "level": "ERROR", "msg": "boom", "service": "api", "user": 7}
+        )
+        + "\n{broken\n"
+    )
     for _ in range(2):
         import_file(store, prom, now=now)
         import_file(store, logs, now=now)
     assert (store.count("samples"), store.count("series"), store.count("logs")) == (4, 3, 1)
     # a file that changed is read again; rows already stored are still not duplicated
-    prom.write_text(PROM + 'up 0 1700000030000\n')
+    prom.write_text(PROM + "up 0 1700000030000\n")
     report = import_file(store, prom, now=now)
     assert report.added == 1
     assert store.count("samples") == 5
@@ -87,15 +95,27 @@ def test_importing_twice_leaves_the_same_counts(store: Store, tmp_path: Path, no
 
 def test_jsonl_logs(store: Store, tmp_path: Path, now: datetime) -> None:
     path = tmp_path / "app.jsonl"
-    path.write_text("\n".join([
-        json.dumps({"ts": "2026-11-20T10:00:00+01:00", "level": "ERROR", "msg": "timeout",
-                    "service": "api", "user": 7}),
-        "not json",
-        json.dumps({"time": 1763632800, "severity": "info", "message": "ok", "app": "web"}),
-        json.dumps({"level": "info", "message": "no time"}),
-        json.dumps([1, 2]),
-        "",
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps(
+                    {
+                        "ts": "2026-11-20T10:00:00+01:00",
+                        "level": "ERROR",
+                        "msg": "timeout",
+                        "service": "api",
+                        "user": 7,
+                    }
+                ),
+                "not json",
+                json.dumps({"time": 1763632800, "severity": "info", "message": "ok", "app": "web"}),
+                json.dumps({"level": "info", "message": "no time"}),
+                json.dumps([1, 2]),
+                "",
+            ]
+        )
+        + "\n"
+    )
     report = import_file(store, path, now=now)
     assert (report.fmt, report.kind, report.added, report.skipped) == ("jsonl", "logs", 2, 3)
     assert [line for line, _ in report.skips] == [2, 4, 5]
@@ -110,10 +130,12 @@ def test_jsonl_logs(store: Store, tmp_path: Path, now: datetime) -> None:
 
 def test_csv_samples_with_label_columns(store: Store, tmp_path: Path, now: datetime) -> None:
     path = tmp_path / "s.csv"
-    path.write_text("name,ts,value,region\n"
-                    "temp,2026-11-20T10:00:00Z,1.5,eu\n"
-                    "temp,2026-11-20T10:01:00Z,oops,eu\n"
-                    "temp,1763632920,2.5,us\n")
+    path.write_text(
+        "name,ts,value,region\n"
+        "temp,2026-11-20T10:00:00Z,1.5,eu\n"
+        "temp,2026-11-20T10:01:00Z,oops,eu\n"
+        "temp,1763632920,2.5,us\n"
+    )
     report = import_file(store, path, now=now)
     assert (report.fmt, report.added, report.skipped) == ("csv", 2, 1)
     assert report.skips == [(3, "value is not a number: oops")]
@@ -123,10 +145,17 @@ def test_csv_samples_with_label_columns(store: Store, tmp_path: Path, now: datet
 
 def test_parquet_samples_with_json_labels(store: Store, tmp_path: Path, now: datetime) -> None:
     path = tmp_path / "s.parquet"
-    pq.write_table(pa.table({
-        "metric": ["lat", "lat"], "labels": ['{"q":"0.99"}', '{"q":"0.5"}'],
-        "timestamp": [datetime(2026, 11, 20, 10), datetime(2026, 11, 20, 10)],
-        "value": [0.3, 0.1]}), path)
+    pq.write_table(
+        pa.table(
+            {
+                "metric": ["lat", "lat"],
+                "labels": ['{"q":"0.99"}', '{"q":"0.5"}'],
+                "timestamp": [datetime(2026, 11, 20, 10), datetime(2026, 11, 20, 10)],
+                "value": [0.3, 0.1],
+            }
+        ),
+        path,
+    )
     report = import_file(store, path, now=now)
     assert (report.fmt, report.added, report.skipped) == ("parquet", 2, 0)
     assert [r[1] for r in series_values(store)] == ['{"q":"0.5"}', '{"q":"0.99"}']

@@ -25,7 +25,9 @@ def headless_modules() -> list[str]:
 
 def test_there_are_headless_modules_to_check() -> None:
     modules = headless_modules()
-    assert {"console.store", "console.config.workspace", "console.store.importer", "collectors.base"} <= set(modules)
+    assert {"console.store", "console.config.workspace", "console.store.importer", "collectors.base"} <= set(
+        modules
+    )
 
 
 def test_headless_modules_do_not_import_textual() -> None:

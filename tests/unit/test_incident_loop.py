@@ -13,8 +13,14 @@ from console.incidents.loop import engine_events, run_incident_cycle
 from console.store import Store
 
 T0 = datetime(2026, 11, 20, 12, 0, 0)
-LATENCY = {"alertname": "SLOErrorBudgetBurn", "slo": "fraud-scoring-latency", "severity": "page",
-           "service": "fraud-scoring", "model": "fraud-detector", "window": "1h/5m"}
+LATENCY = {
+    "alertname": "SLOErrorBudgetBurn",
+    "slo": "fraud-scoring-latency",
+    "severity": "page",
+    "service": "fraud-scoring",
+    "model": "fraud-detector",
+    "window": "1h/5m",
+}
 
 
 @pytest.fixture
@@ -23,25 +29,42 @@ def store(tmp_path: Path):
         yield opened
 
 
-def put_alert(store, fingerprint: str, labels: dict, *, state: str = "firing",
-              fired_at: datetime | None = T0, silenced: bool = False,
-              inhibited: bool = False) -> None:
+def put_alert(
+    store,
+    fingerprint: str,
+    labels: dict,
+    *,
+    state: str = "firing",
+    fired_at: datetime | None = T0,
+    silenced: bool = False,
+    inhibited: bool = False,
+) -> None:
     with store.transaction() as cur:
         cur.execute("DELETE FROM alerts WHERE fingerprint = ?", [fingerprint])
-        cur.execute("INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, "
-                    "state, active_since, fired_at, resolved_at, value, silenced_by, inhibited_by) "
-                    "VALUES (?, 'slo', 'r', 'SLOErrorBudgetBurn', ?, ?, ?, ?, ?, ?, 20.0, ?, ?)",
-                    [fingerprint, json.dumps(labels), json.dumps({"summary": "burning fast"}),
-                     state, fired_at, fired_at,
-                     fired_at + timedelta(minutes=30) if state == "resolved" else None,
-                     json.dumps(["s1"]) if silenced else None,
-                     json.dumps(["fp-other"]) if inhibited else None])
+        cur.execute(
+            "INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, "
+            "state, active_since, fired_at, resolved_at, value, silenced_by, inhibited_by) "
+            "VALUES (?, 'slo', 'r', 'SLOErrorBudgetBurn', ?, ?, ?, ?, ?, ?, 20.0, ?, ?)",
+            [
+                fingerprint,
+                json.dumps(labels),
+                json.dumps({"summary": "burning fast"}),
+                state,
+                fired_at,
+                fired_at,
+                fired_at + timedelta(minutes=30) if state == "resolved" else None,
+                json.dumps(["s1"]) if silenced else None,
+                json.dumps(["fp-other"]) if inhibited else None,
+            ],
+        )
 
 
 def history(store, fingerprint: str, ts: datetime, to_state: str) -> None:
     with store.transaction() as cur:
-        cur.execute("INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value) VALUES (?, ?, NULL, ?, 20.0)",
-                    [fingerprint, ts, to_state])
+        cur.execute(
+            "INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value) VALUES (?, ?, NULL, ?, 20.0)",
+            [fingerprint, ts, to_state],
+        )
 
 
 def test_a_firing_page_alert_declares_one_incident(store) -> None:

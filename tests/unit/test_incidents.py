@@ -23,10 +23,19 @@ def store(tmp_path: Path):
 
 def add_alert(store, fingerprint: str, name: str, labels: dict[str, str], fired_at=T0) -> None:
     with store.transaction() as cur:
-        cur.execute("INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, state, "
-                    "active_since, fired_at) VALUES (?, 'rule', ?, ?, ?, ?, 'firing', ?, ?)",
-                    [fingerprint, f"g/{name}", name, json.dumps(labels),
-                     json.dumps({"summary": "p99 over 250ms"}), fired_at, fired_at])
+        cur.execute(
+            "INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, state, "
+            "active_since, fired_at) VALUES (?, 'rule', ?, ?, ?, ?, 'firing', ?, ?)",
+            [
+                fingerprint,
+                f"g/{name}",
+                name,
+                json.dumps(labels),
+                json.dumps({"summary": "p99 over 250ms"}),
+                fired_at,
+                fired_at,
+            ],
+        )
 
 
 def test_lifecycle_refuses_skips_and_backwards_time(store) -> None:
@@ -44,8 +53,12 @@ def test_lifecycle_refuses_skips_and_backwards_time(store) -> None:
         incidents.acknowledge(store, inc.id, now=T0 + timedelta(hours=3), actor="bob")
     assert inc.time_to_ack == timedelta(minutes=4) and inc.time_to_resolve == timedelta(minutes=50)
     texts = [e.text for e in incidents.timeline(store, inc.id)]
-    assert texts[1:] == ["triggered → acknowledged", "acknowledged → mitigated",
-                         "mitigated → resolved", "resolved → closed"]
+    assert texts[1:] == [
+        "triggered → acknowledged",
+        "acknowledged → mitigated",
+        "mitigated → resolved",
+        "resolved → closed",
+    ]
     means = incidents.mean_times([inc, incidents.declare(store, "x", now=T0, actor="a")])
     assert means["mtta"] == timedelta(minutes=4)
 
@@ -74,8 +87,10 @@ def test_notes_are_appended_and_history_copied_once(store) -> None:
     inc, _ = incidents.declare_from_alert(store, "aaa111", now=T0, actor="alice")
     incidents.add_note(store, inc.id, "looking at the deploy", now=T0, actor="alice")
     with store.transaction() as cur:
-        cur.execute("INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value) VALUES ('aaa111', ?, 'firing', 'resolved', 0)",
-                    [T0 + timedelta(minutes=30)])
+        cur.execute(
+            "INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value) VALUES ('aaa111', ?, 'firing', 'resolved', 0)",
+            [T0 + timedelta(minutes=30)],
+        )
     assert incidents.record_alert_events(store, inc.id) == 1
     assert incidents.record_alert_events(store, inc.id) == 0
     entries = incidents.timeline(store, inc.id)
@@ -89,7 +104,9 @@ def test_incident_cli_lifecycle_and_export(oncall, tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     (tmp_path / "oncall.yaml").write_text(f"store: {db}\n")
     env = {"ONCALL_NOW": "2026-11-20T12:00:00Z"}
-    made = oncall("incident", "declare", "--title", "scores slow", "--severity", "SEV2", cwd=tmp_path, env=env)
+    made = oncall(
+        "incident", "declare", "--title", "scores slow", "--severity", "SEV2", cwd=tmp_path, env=env
+    )
     assert made.returncode == 0, made.stderr
     bad = oncall("incident", "resolve", "1", cwd=tmp_path, env=env)
     assert bad.returncode == 2 and "not resolved" in bad.stderr and "Traceback" not in bad.stderr

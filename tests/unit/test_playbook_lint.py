@@ -36,9 +36,14 @@ def test_shipped_library_is_clean_and_covers_the_ml_failures() -> None:
     assert files >= 6
     library, load_problems = load_library([SHIPPED_DIR])
     assert load_problems == []
-    assert {"latency-regression-after-deploy", "error-rate-spike", "feature-drift-upstream",
-            "prediction-volume-drop", "upstream-dependency-down",
-            "slo-budget-exhausted"} <= set(library)
+    assert {
+        "latency-regression-after-deploy",
+        "error-rate-spike",
+        "feature-drift-upstream",
+        "prediction-volume-drop",
+        "upstream-dependency-down",
+        "slo-budget-exhausted",
+    } <= set(library)
     assert all(p.applies_to.alerts for p in library.values())
 
 
@@ -47,8 +52,9 @@ def test_each_seeded_error_is_reported_with_file_and_line() -> None:
     assert files == len({name for name, _, _ in SEEDED})
     reported = [(Path(str(p.file)).name, p.line, str(p)) for p in problems]
     for name, line, words in SEEDED:
-        assert any(n == name and l == line and words in text for n, l, text in reported), \
+        assert any(n == name and l == line and words in text for n, l, text in reported), (
             f"{name}:{line} {words!r} not in {reported}"
+        )
     assert len(problems) == len(SEEDED), "no extra, unexpected problems"
 
 

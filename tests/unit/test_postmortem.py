@@ -10,8 +10,8 @@ from pathlib import Path
 
 from console.incidents import lifecycle as incidents
 from console.incidents.postmortem import export_markdown
-from console.registry.local import seed_demo_registry
 from console.playbooks.runner import SHIPPED_DIR, RunContext, load_library, match_playbooks, start_run
+from console.registry.local import seed_demo_registry
 from console.store import Store
 
 T0 = datetime(2026, 11, 20, 12, 0, 0)
@@ -20,8 +20,10 @@ MODEL = "fraud-detector"
 
 def add_latency(store, ts: datetime, value: float) -> None:
     with store.transaction() as cur:
-        cur.execute("INSERT INTO series VALUES (1, 'request_latency_p99_seconds', ?, 'k') "
-                    "ON CONFLICT DO NOTHING", [json.dumps({"model": MODEL})])
+        cur.execute(
+            "INSERT INTO series VALUES (1, 'request_latency_p99_seconds', ?, 'k') ON CONFLICT DO NOTHING",
+            [json.dumps({"model": MODEL})],
+        )
         cur.execute("INSERT INTO samples VALUES (1, ?, ?)", [ts, value])
 
 
@@ -31,14 +33,21 @@ def test_alert_to_rollback_to_export(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.duckdb") as store:
         registry = seed_demo_registry(store, now=T0 - timedelta(hours=1))
         with store.transaction() as cur:
-            cur.execute("INSERT INTO changes VALUES (?, 'alias_move', ?, '3', 'ci', '{}', 'mlflow')",
-                        [T0 - timedelta(minutes=20), MODEL])
-            cur.execute("INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, "
-                        "state, active_since, fired_at) VALUES ('fp1', 'rule', 'ml/ModelLatencyHigh', "
-                        "'ModelLatencyHigh', ?, ?, 'firing', ?, ?)",
-                        [json.dumps({"severity": "page", "model": MODEL, "slo": "fraud-latency"}),
-                         json.dumps({"summary": "p99 over 250ms"}), T0 - timedelta(minutes=3),
-                         T0 - timedelta(minutes=1)])
+            cur.execute(
+                "INSERT INTO changes VALUES (?, 'alias_move', ?, '3', 'ci', '{}', 'mlflow')",
+                [T0 - timedelta(minutes=20), MODEL],
+            )
+            cur.execute(
+                "INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, "
+                "state, active_since, fired_at) VALUES ('fp1', 'rule', 'ml/ModelLatencyHigh', "
+                "'ModelLatencyHigh', ?, ?, 'firing', ?, ?)",
+                [
+                    json.dumps({"severity": "page", "model": MODEL, "slo": "fraud-latency"}),
+                    json.dumps({"summary": "p99 over 250ms"}),
+                    T0 - timedelta(minutes=3),
+                    T0 - timedelta(minutes=1),
+                ],
+            )
         for minute in range(10):
             add_latency(store, T0 - timedelta(minutes=10 - minute), 0.9)
 
@@ -52,19 +61,20 @@ def test_alert_to_rollback_to_export(tmp_path: Path) -> None:
         clock_now[0] = T0 + timedelta(minutes=2)
         incidents.acknowledge(store, incident.id, now=clock(), actor="alice")
 
-        def sleep(seconds: float) -> None:       # the service recovers after the rollback
+        def sleep(seconds: float) -> None:  # the service recovers after the rollback
             clock_now[0] += timedelta(seconds=seconds)
             add_latency(store, clock_now[0], 0.12)
 
-        ctx = RunContext(store=store, actor="alice", clock=clock, sleep=sleep,
-                         registry=registry, allow_actions=True)
+        ctx = RunContext(
+            store=store, actor="alice", clock=clock, sleep=sleep, registry=registry, allow_actions=True
+        )
         runner = start_run(ctx, matched[0], incident=incidents.get_incident(store, incident.id))
         assert runner.context["vars"]["model"] == MODEL
-        assert runner.advance().outcome == "passed"          # recent changes found
-        assert runner.advance().outcome == "passed"          # latency is over the threshold
+        assert runner.advance().outcome == "passed"  # recent changes found
+        assert runner.advance().outcome == "passed"  # latency is over the threshold
         assert runner.advance(answer="yes").next_step == "rollback"
         preview = runner.preview()
-        assert "champion v3 → v2" in preview.plan.text       # the plan is shown before it runs
+        assert "champion v3 → v2" in preview.plan.text  # the plan is shown before it runs
         rolled = runner.advance(confirm=True)
         assert rolled.outcome == "passed", rolled.error
         assert registry.resolve_alias(MODEL, "champion").version == "2"
@@ -78,10 +88,15 @@ def test_alert_to_rollback_to_export(tmp_path: Path) -> None:
 
         text = export_markdown(store, incident.id, now=clock())
     assert "# Incident 1: ModelLatencyHigh: p99 over 250ms" in text
-    me = pwd.getpwuid(os.getuid()).pw_name          # the OS account, "alice" only claimed
+    me = pwd.getpwuid(os.getuid()).pw_name  # the OS account, "alice" only claimed
     assert f"| rollback | after | {me} (on behalf of alice) |" in text
     assert "latency regression after deploy (ModelLatencyHigh on fraud-detector)" in text
-    for line in ("alert fired: ModelLatencyHigh", "step rollback", "step watch-latency",
-                 "acknowledged → mitigated", "mitigated → resolved"):
+    for line in (
+        "alert fired: ModelLatencyHigh",
+        "step rollback",
+        "step watch-latency",
+        "acknowledged → mitigated",
+        "mitigated → resolved",
+    ):
         assert line in text, line
     assert "Time to acknowledge (MTTA): 2m 00s" in text

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 import pytest
 
 from collectors.registry import RegistryCollector, RegistryCollectorOptions
+from console.config.workspace import load_workspace
 from console.registry import RegistryError, registry_problems
 from console.registry.history import alias_history, holder_at
 from console.registry.local import LocalOptions, LocalRegistry, seed_demo_registry
 from console.store import Store
-from console.config.workspace import load_workspace
 
 NOW = datetime(2026, 3, 1, 12, 0)
 
@@ -24,7 +24,7 @@ def store(tmp_path):
 
 def test_seed_demo_gives_three_versions_with_champion_on_three(store):
     registry = seed_demo_registry(store, now=NOW)
-    seed_demo_registry(store, now=NOW)   # seeding again adds nothing
+    seed_demo_registry(store, now=NOW)  # seeding again adds nothing
     [model] = registry.list_models()
     assert model.name == "fraud-detector" and model.aliases == {"champion": "3"}
     versions = registry.list_versions("fraud-detector")
@@ -58,7 +58,7 @@ def _collector(name="reg"):
 def test_collector_records_observed_moves_once_and_answers_who_served_when(store):
     registry = seed_demo_registry(store, now=NOW)
     collector = _collector()
-    assert collector.collect(store, NOW).rows == 1          # champion first seen on v3
+    assert collector.collect(store, NOW).rows == 1  # champion first seen on v3
     assert collector.collect(store, NOW + timedelta(minutes=1)).rows == 0
     registry.set_alias("fraud-detector", "champion", "2")
     registry.set_alias("fraud-detector", "canary", "3")
@@ -69,7 +69,9 @@ def test_collector_records_observed_moves_once_and_answers_who_served_when(store
     assert [(r[3], r[4]) for r in rows] == [(None, "3"), ("3", "2")]
     assert holder_at(store, "fraud-detector", "champion", NOW + timedelta(seconds=90)) == ("3", NOW)
     assert holder_at(store, "fraud-detector", "champion", NOW + timedelta(hours=1)) == (
-        "2", NOW + timedelta(minutes=2))
+        "2",
+        NOW + timedelta(minutes=2),
+    )
     assert holder_at(store, "fraud-detector", "canary", NOW + timedelta(hours=1))[0] is None
     assert holder_at(store, "fraud-detector", "champion", NOW - timedelta(days=1)) == (None, None)
 
@@ -84,7 +86,8 @@ def test_registry_options_are_validated_with_file_and_line(tmp_path):
         "    kind: mlflow\n"
         "    models:\n"
         "      m:\n"
-        "        watch: {for: 5m, errors: {name: e}, total: {name: t}}\n")
+        "        watch: {for: 5m, errors: {name: e}, total: {name: t}}\n"
+    )
     problems = [str(p) for p in registry_problems(load_workspace(tmp_path / "oncall.yaml"))]
     text = "\n".join(problems)
     assert "oncall.yaml:4: registries[0].serving_alais: unknown option; did you mean 'serving_alias'?" in text

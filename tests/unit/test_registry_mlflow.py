@@ -11,8 +11,9 @@ from tests.servers import free_port
 
 
 def _registry(handler, **options) -> MlflowRegistry:
-    return MlflowRegistry("ml", MlflowOptions(url="http://127.0.0.1:5000", **options),
-                          transport=httpx.MockTransport(handler))
+    return MlflowRegistry(
+        "ml", MlflowOptions(url="http://127.0.0.1:5000", **options), transport=httpx.MockTransport(handler)
+    )
 
 
 def test_server_error_is_one_line_naming_the_url():
@@ -40,12 +41,16 @@ def test_token_comes_from_the_named_environment_variable(monkeypatch):
 
     monkeypatch.setenv("MY_MLFLOW_TOKEN", "s3cret")
     registry = _registry(handler, token_env="MY_MLFLOW_TOKEN")
-    with pytest.raises(RegistryError, match=r"HTTP 401 UNAUTHENTICATED: bad token; set the token in \$MY_MLFLOW_TOKEN"):
+    with pytest.raises(
+        RegistryError, match=r"HTTP 401 UNAUTHENTICATED: bad token; set the token in \$MY_MLFLOW_TOKEN"
+    ):
         registry.list_models()
     assert seen["auth"] == "Bearer s3cret"
 
 
 def test_nothing_listening_says_so():
     registry = MlflowRegistry("ml", MlflowOptions(url=f"http://127.0.0.1:{free_port()}"))
-    with pytest.raises(RegistryError, match="cannot reach MLflow at http://127.0.0.1:.*is the server running"):
+    with pytest.raises(
+        RegistryError, match="cannot reach MLflow at http://127.0.0.1:.*is the server running"
+    ):
         registry.list_models()

@@ -34,29 +34,43 @@ inhibit_rules:
 # (what is wrong, file text, expected (line, fragment) problems)
 BAD = [
     ("broken YAML", "groups:\n  - name: a\n   rules: [\n", [(3, "bad YAML")]),
-    ("duration", """\
+    (
+        "duration",
+        """\
 groups:
   - name: a
     rules:
       - alert: A
         expr: SELECT 1 AS value
         for: 5 minutes
-""", [(6, "not a duration")]),
-    ("unknown key and missing expr", """\
+""",
+        [(6, "not a duration")],
+    ),
+    (
+        "unknown key and missing expr",
+        """\
 groups:
   - name: a
     rules:
       - alert: A
         exprr: SELECT 1 AS value
-""", [(4, "missing required key"), (5, "unknown key")]),
-    ("recording rule", """\
+""",
+        [(4, "missing required key"), (5, "unknown key")],
+    ),
+    (
+        "recording rule",
+        """\
 groups:
   - name: a
     rules:
       - record: job:x
         expr: SELECT 1 AS value
-""", [(4, "recording rules are not supported")]),
-    ("SQL that does not run", """\
+""",
+        [(4, "recording rules are not supported")],
+    ),
+    (
+        "SQL that does not run",
+        """\
 groups:
   - name: a
     rules:
@@ -64,22 +78,34 @@ groups:
         expr: SELECT 1 AS value
       - alert: B
         expr: SELECT value FROM no_such_table
-""", [(7, "no_such_table")]),
-    ("SQL without a value column", """\
+""",
+        [(7, "no_such_table")],
+    ),
+    (
+        "SQL without a value column",
+        """\
 groups:
   - name: a
     rules:
       - alert: A
         expr: SELECT 'x' AS service
-""", [(5, "`value` column")]),
-    ("bad selector in a helper", """\
+""",
+        [(5, "`value` column")],
+    ),
+    (
+        "bad selector in a helper",
+        """\
 groups:
   - name: a
     rules:
       - alert: A
         expr: "SELECT * FROM {{ rate('x{a=}', '5m') }}"
-""", [(5, "expected a quoted value")]),
-    ("bad template in an annotation", """\
+""",
+        [(5, "expected a quoted value")],
+    ),
+    (
+        "bad template in an annotation",
+        """\
 groups:
   - name: a
     rules:
@@ -87,27 +113,41 @@ groups:
         expr: SELECT 1 AS value
         annotations:
           summary: "{{ labels.x "
-""", [(7, "bad template")]),
-    ("duplicate group", """\
+""",
+        [(7, "bad template")],
+    ),
+    (
+        "duplicate group",
+        """\
 groups:
   - name: a
     rules: []
   - name: a
     rules: []
-""", [(4, "duplicate group name")]),
-    ("bad threshold op", """\
+""",
+        [(4, "duplicate group name")],
+    ),
+    (
+        "bad threshold op",
+        """\
 groups:
   - name: a
     rules:
       - alert: A
         expr: {series: x, fn: rate, over: 5m, op: '=>', value: 1}
-""", [(5, "groups[0].rules[0].expr.op")]),
-    ("bad inhibit matcher", """\
+""",
+        [(5, "groups[0].rules[0].expr.op")],
+    ),
+    (
+        "bad inhibit matcher",
+        """\
 groups: []
 inhibit_rules:
   - source_matchers: ['severity page']
     target_matchers: []
-""", [(3, "bad matcher")]),
+""",
+        [(3, "bad matcher")],
+    ),
 ]
 
 

@@ -11,19 +11,28 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from console.incidents import lifecycle as incidents
-from console.playbooks.runner import RunContext, RunError, load_playbook, resume_run, start_run
+from console.playbooks.runner import RunContext, RunError, load_playbook, start_run
 from console.store import Store
 
 ECHO_SCRIPT = "import json, sys\nprint(json.dumps(sys.argv[1:]))\n"
 NOW = datetime(2026, 11, 20, 12, 0, 0)
 
 HOSTILE = [
-    "a; rm -rf /tmp/x", "x && touch /tmp/pwned", "$(id)", "`id`", "line1\nline2",
-    "{{ 7*7 }}", "{% for x in range(3) %}x{% endfor %}",
-    "{{ ''.__class__.__mro__[1].__subclasses__() }}", "' OR 1=1 --", "--help", "-c",
+    "a; rm -rf /tmp/x",
+    "x && touch /tmp/pwned",
+    "$(id)",
+    "`id`",
+    "line1\nline2",
+    "{{ 7*7 }}",
+    "{% for x in range(3) %}x{% endfor %}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "' OR 1=1 --",
+    "--help",
+    "-c",
 ]
 
 
@@ -63,9 +72,12 @@ def echo_argv(tmp_path: Path) -> list[str]:
 
 
 def echo_playbook(tmp_path: Path) -> Path:
-    argv = json.dumps(echo_argv(tmp_path) + ["{{ inputs.service }}", "{{ inputs.model }}",
-                                             "--model", "{{ inputs.model }}"])
-    return write(tmp_path, f"""
+    argv = json.dumps(
+        echo_argv(tmp_path) + ["{{ inputs.service }}", "{{ inputs.model }}", "--model", "{{ inputs.model }}"]
+    )
+    return write(
+        tmp_path,
+        f"""
         id: echo
         title: echo the labels
         variables:
@@ -77,14 +89,20 @@ def echo_playbook(tmp_path: Path) -> Path:
             inputs:
               service: {{type: label, from: "{{{{ labels.service }}}}"}}
               model: {{type: label, from: "{{{{ vars.model }}}}"}}
-    """)
+    """,
+    )
 
 
 def is_plain_label(value: str) -> bool:
     """What the `label` type admits: non-empty, no leading '-', no control characters."""
     import unicodedata
-    return bool(value) and not value.startswith("-") and len(value) <= 4096 and not any(
-        unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in value)
+
+    return (
+        bool(value)
+        and not value.startswith("-")
+        and len(value) <= 4096
+        and not any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in value)
+    )
 
 
 def run_echo(store, tmp_path: Path, labels: dict[str, str]) -> tuple[list[str], object]:
@@ -98,18 +116,20 @@ def run_echo(store, tmp_path: Path, labels: dict[str, str]) -> tuple[list[str], 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_label_values_reach_the_command_as_one_literal_argument(store, tmp_path, value):
     shown, outcome = run_echo(store, tmp_path, {"service": value, "model": value})
-    if not is_plain_label(value):                           # an option or a newline: refused
+    if not is_plain_label(value):  # an option or a newline: refused
         assert outcome.outcome == "failed" and "the step does not run" in outcome.error
         assert "stdout" not in outcome.output and shown is None
         return
     assert outcome.outcome == "passed", outcome.error
     received = json.loads(outcome.output["stdout"])
-    assert received == [value, value, "--model", value]     # not split, not re-rendered
-    assert shown[-4:] == received                           # the preview is what ran
+    assert received == [value, value, "--model", value]  # not split, not re-rendered
+    assert shown[-4:] == received  # the preview is what ran
 
 
 def test_sandbox_escape_in_a_playbook_template_fails_to_render_clearly(store, tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         id: escape
         title: tries to leave the sandbox
         steps:
@@ -118,17 +138,20 @@ def test_sandbox_escape_in_a_playbook_template_fails_to_render_clearly(store, tm
             argv: [echo, "{{ inputs.escape }}"]
             inputs:
               escape: {type: label, from: "{{ ''.__class__.__mro__[1].__subclasses__() }}"}
-    """)
+    """,
+    )
     runner = start_run(ctx_for(store), load_playbook(path), alert=None)
     preview = runner.preview()
     assert preview.error and "cannot render" in preview.error and "__class__" in preview.error
     outcome = runner.advance(confirm=True)
     assert outcome.outcome == "failed" and "unsafe" in outcome.error
-    assert "stdout" not in outcome.output          # nothing ran
+    assert "stdout" not in outcome.output  # nothing ran
 
 
 def test_variables_are_fixed_when_the_run_starts_and_mutation_is_refused(store, tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         id: fixed
         title: variables
         variables:
@@ -137,16 +160,21 @@ def test_variables_are_fixed_when_the_run_starts_and_mutation_is_refused(store, 
         steps:
           - id: one
             kind: instruction
-    """)
+    """,
+    )
     with pytest.raises(RunError, match="variables.grow"):
         start_run(ctx_for(store), load_playbook(path), alert={"name": "A", "labels": {"model": "m"}})
 
 
 def test_query_step_binds_label_values_as_parameters_and_checks_expectation(store, tmp_path):
     with store.transaction() as cur:
-        cur.execute("INSERT INTO changes VALUES (?, 'alias_move', ?, '3', 'bob', '{}', 'test')",
-                    [NOW - timedelta(minutes=5), "fraud-detector"])
-    path = write(tmp_path, """
+        cur.execute(
+            "INSERT INTO changes VALUES (?, 'alias_move', ?, '3', 'bob', '{}', 'test')",
+            [NOW - timedelta(minutes=5), "fraud-detector"],
+        )
+    path = write(
+        tmp_path,
+        """
         id: q
         title: query
         variables: {model: "{{ labels.model }}"}
@@ -159,21 +187,23 @@ def test_query_step_binds_label_values_as_parameters_and_checks_expectation(stor
           - id: guard
             kind: query
             sql: DELETE FROM changes
-    """)
+    """,
+    )
     ctx = ctx_for(store)
     runner = start_run(ctx, load_playbook(path), alert={"name": "A", "labels": {"model": "fraud-detector"}})
     first = runner.advance()
     assert first.outcome == "passed" and first.output["rows"] == [[1]]
-    hostile = start_run(ctx, load_playbook(path),
-                        alert={"name": "A", "labels": {"model": "x' OR '1'='1"}})
-    assert hostile.advance().outcome == "failed"          # bound, so no row matches
+    hostile = start_run(ctx, load_playbook(path), alert={"name": "A", "labels": {"model": "x' OR '1'='1"}})
+    assert hostile.advance().outcome == "failed"  # bound, so no row matches
     second = runner.advance()
     assert second.outcome == "failed" and "exactly one SELECT" in second.error
     assert store.count("changes") == 1
 
 
 def test_decision_branches_and_wait_for_polls_with_an_injected_clock(store, tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         id: d
         title: decide then wait
         steps:
@@ -193,7 +223,8 @@ def test_decision_branches_and_wait_for_polls_with_an_injected_clock(store, tmp_
             next: end
           - id: stop
             kind: instruction
-    """)
+    """,
+    )
     clock = Clock()
     polls = []
 
@@ -222,14 +253,19 @@ def test_decision_branches_and_wait_for_polls_with_an_injected_clock(store, tmp_
 def test_outcomes_go_to_timeline_and_audit_with_the_actor(store, tmp_path):
     incident = incidents.declare(store, "latency", now=NOW, actor="alice")
     playbook = load_playbook(echo_playbook(tmp_path))
-    runner = start_run(ctx_for(store), playbook, incident=incident,
-                       alert={"name": "A", "labels": {"service": "s", "model": "m"}})
+    runner = start_run(
+        ctx_for(store),
+        playbook,
+        incident=incident,
+        alert={"name": "A", "labels": {"service": "s", "model": "m"}},
+    )
     runner.advance(confirm=True)
     kinds = [(e.kind, e.actor) for e in incidents.timeline(store, incident.id)]
     assert ("playbook", "alice") in kinds and ("step", "alice") in kinds
-    audit = store.query("SELECT actor, on_behalf_of, action, phase, params FROM audit "
-                        "WHERE action = 'playbook.command'")[1]
-    me = pwd.getpwuid(os.getuid()).pw_name          # the OS account; "alice" is a claim
+    audit = store.query(
+        "SELECT actor, on_behalf_of, action, phase, params FROM audit WHERE action = 'playbook.command'"
+    )[1]
+    me = pwd.getpwuid(os.getuid()).pw_name  # the OS account; "alice" is a claim
     assert audit[0][:4] == (me, "alice", "playbook.command", "after")
     assert json.loads(audit[0][4])["argv"][-4:] == ["s", "m", "--model", "m"]
 
@@ -237,7 +273,9 @@ def test_outcomes_go_to_timeline_and_audit_with_the_actor(store, tmp_path):
 def test_configured_secrets_are_redacted_from_output_and_audit(store, tmp_path, monkeypatch):
     monkeypatch.setenv("ONCALL_TEST_TOKEN", "s3cr3t-value")
     argv = json.dumps(echo_argv(tmp_path) + ["--token", "{{ inputs.token }}"])
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
         id: secret
         title: secret
         redact_env: [ONCALL_TEST_TOKEN]
@@ -247,9 +285,11 @@ def test_configured_secrets_are_redacted_from_output_and_audit(store, tmp_path, 
             argv: {argv}
             inputs:
               token: {{type: label, from: "{{{{ labels.token }}}}"}}
-    """)
-    runner = start_run(ctx_for(store), load_playbook(path),
-                       alert={"name": "A", "labels": {"token": "s3cr3t-value"}})
+    """,
+    )
+    runner = start_run(
+        ctx_for(store), load_playbook(path), alert={"name": "A", "labels": {"token": "s3cr3t-value"}}
+    )
     assert runner.preview().argv[-1] == "***"
     outcome = runner.advance(confirm=True)
     assert "s3cr3t" not in outcome.output["stdout"] and "***" in outcome.output["stdout"]
@@ -258,14 +298,17 @@ def test_configured_secrets_are_redacted_from_output_and_audit(store, tmp_path, 
 
 
 def test_commands_need_confirmation_and_never_use_a_shell(store, tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         id: shell
         title: shell words are not a shell
         steps:
           - id: run
             kind: command
             argv: ["echo hi; touch pwned"]
-    """)
+    """,
+    )
     runner = start_run(ctx_for(store), load_playbook(path))
     with pytest.raises(RunError, match="confirm"):
         runner.advance()
@@ -277,7 +320,10 @@ def test_commands_need_confirmation_and_never_use_a_shell(store, tmp_path):
 
 def test_missing_action_kind_reports_not_available(store, tmp_path):
     from console.playbooks.runner import ACTION_KINDS
-    path = write(tmp_path, """
+
+    path = write(
+        tmp_path,
+        """
         id: act
         title: act
         steps:
@@ -286,7 +332,8 @@ def test_missing_action_kind_reports_not_available(store, tmp_path):
             action: rollback
             args: {model: fraud-detector}
             reason: test
-    """)
+    """,
+    )
     runner = start_run(ctx_for(store), load_playbook(path))
     outcome = runner.advance(confirm=True)
     assert outcome.outcome == "failed"
@@ -295,8 +342,10 @@ def test_missing_action_kind_reports_not_available(store, tmp_path):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
-       | st.sampled_from(HOSTILE))
+@given(
+    value=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+    | st.sampled_from(HOSTILE)
+)
 def test_fuzzed_label_values_stay_one_literal_argument(tmp_path_factory, value):
     tmp = tmp_path_factory.mktemp("fuzz")
     with Store.open(tmp / "s.duckdb") as store:

@@ -51,8 +51,7 @@ RUN = textwrap.dedent("""
 def test_sigkill_while_waiting_then_resume_at_the_same_step(tmp_path: Path) -> None:
     db, pb = tmp_path / "s.duckdb", tmp_path / "slow.yaml"
     pb.write_text(PLAYBOOK)
-    proc = subprocess.Popen([sys.executable, "-c", RUN, str(db), str(pb)], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen([sys.executable, "-c", RUN, str(db), str(pb)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "waiting"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -61,12 +60,13 @@ def test_sigkill_while_waiting_then_resume_at_the_same_step(tmp_path: Path) -> N
     with Store.open(db) as store:
         run_id = store.query("SELECT id FROM playbook_runs")[1][0][0]
         from datetime import datetime
+
         ctx = RunContext(store, "bob", lambda: datetime(2026, 11, 20, 12, 5), lambda s: None)
         runner = resume_run(ctx, {"slow": load_playbook(pb)}, run_id)
         assert runner.status == "running" and runner.current().id == "wait"
         assert [h["step"] for h in runner.history] == ["look"]
         assert runner.history[0]["actor"] == "alice"
-        assert "wait" in runner.state["waiting"]           # when the wait began survives too
+        assert "wait" in runner.state["waiting"]  # when the wait began survives too
         with store.transaction() as cur:
             cur.execute("INSERT INTO changes VALUES (now()::TIMESTAMP, 'deploy', 'm', '2', 'ci', '{}', 't')")
         outcome = runner.advance()

@@ -52,14 +52,17 @@ def test_escapes_and_quotes_in_values():
     assert parse_selector(str(selector)) == selector
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ('m{a="x"', "missing }"),
-    ('m{a~"x"}', "expected =, !=, =~ or !~"),
-    ('m{a=x}', "quoted value"),
-    ('m{a=~"("}', "bad regular expression"),
-    ('{a=~".*"}', "needs a metric name"),
-    ('m{a="x"} extra', "unexpected"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ('m{a="x"', "missing }"),
+        ('m{a~"x"}', "expected =, !=, =~ or !~"),
+        ("m{a=x}", "quoted value"),
+        ('m{a=~"("}', "bad regular expression"),
+        ('{a=~".*"}', "needs a metric name"),
+        ('m{a="x"} extra', "unexpected"),
+    ],
+)
 def test_bad_selectors_say_what_is_wrong(text, fragment):
     with pytest.raises(SelectorError, match=fragment):
         parse_selector(text)
@@ -69,11 +72,17 @@ def test_quotes_in_values_cannot_escape_the_sql(con):
     assert ids(con, "http_requests_total{job=\"x' OR '1'='1\"}") == []
 
 
-@pytest.mark.parametrize("text", [
-    'http_requests_total{code=~"5.."}', 'http_requests_total{code!~"5..", job="api"}',
-    'http_requests_total{env=""}', '{__name__="other_total"}', '{code="500"}',
-    'http_requests_total{job!="api"}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'http_requests_total{code=~"5.."}',
+        'http_requests_total{code!~"5..", job="api"}',
+        'http_requests_total{env=""}',
+        '{__name__="other_total"}',
+        '{code="500"}',
+        'http_requests_total{job!="api"}',
+    ],
+)
 def test_python_matching_agrees_with_the_sql(con, text):
     import json
 

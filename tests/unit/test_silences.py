@@ -6,10 +6,18 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from console.alerts.silences import (
+    InhibitRule,
+    Matcher,
+    create_silence,
+    expire_silence,
+    inhibited_by,
+    load_silences,
+    parse_matcher,
+    silenced_by,
+)
 from console.alerts.state import AlertEngine, load_alerts
 from console.rules.model import Rule
-from console.alerts.silences import (InhibitRule, Matcher, create_silence, expire_silence,
-                              inhibited_by, load_silences, parse_matcher, silenced_by)
 from console.store import Store
 
 NOW = datetime(2026, 3, 1, 12, 0)
@@ -21,9 +29,9 @@ MATCHERS = [
     ("service=checkout", True),
     ('service!="checkout"', False),
     ('service=~"check.*"', True),
-    ('service=~"check"', False),          # regexes match the whole value
+    ('service=~"check"', False),  # regexes match the whole value
     ('service!~"pay.*"', True),
-    ('team=""', True),                    # a missing label is the empty string
+    ('team=""', True),  # a missing label is the empty string
     ('team=~".+"', False),
 ]
 
@@ -55,13 +63,13 @@ def test_regexes_are_anchored_and_dot_does_not_cross_lines():
     assert parse_matcher("service=~ap.*").matches({"service": "ap\nx"}) is False
 
 
-@pytest.mark.parametrize("texts", [['team=""'], ['team=~".*"'], ['team=""', 'env=~"|prod"'],
-                                   ["team=~x*"]])
+@pytest.mark.parametrize("texts", [['team=""'], ['team=~".*"'], ['team=""', 'env=~"|prod"'], ["team=~x*"]])
 def test_a_silence_that_matches_the_empty_string_everywhere_is_refused(tmp_path, texts):
     store = Store.open(tmp_path / "s.duckdb")
     with pytest.raises(ValueError, match="at least one matcher must not match the empty string"):
-        create_silence(store, [parse_matcher(t) for t in texts], NOW, NOW + H, created_by="ana",
-                       comment="x", now=NOW)
+        create_silence(
+            store, [parse_matcher(t) for t in texts], NOW, NOW + H, created_by="ana", comment="x", now=NOW
+        )
     assert store.query("SELECT count(*) FROM silences")[1] == [(0,)]
     assert store.query("SELECT count(*) FROM audit")[1] == [(0,)]
     store.close()
@@ -70,17 +78,20 @@ def test_a_silence_that_matches_the_empty_string_everywhere_is_refused(tmp_path,
 @pytest.mark.parametrize("texts", [['team!="x"'], ['team=""', "alertname=A"], ["team!~.*"]])
 def test_silences_alertmanager_accepts(tmp_path, texts):
     store = Store.open(tmp_path / "s.duckdb")
-    create_silence(store, [parse_matcher(t) for t in texts], NOW, NOW + H, created_by="ana",
-                   comment="x", now=NOW)
+    create_silence(
+        store, [parse_matcher(t) for t in texts], NOW, NOW + H, created_by="ana", comment="x", now=NOW
+    )
     assert len(load_silences(store, NOW)) == 1
     store.close()
 
 
 def test_a_stored_silence_alertmanager_would_refuse_mutes_nothing_and_says_so(tmp_path):
     store = Store.open(tmp_path / "s.duckdb")
-    with store.transaction() as cur:          # as an older oncall stored it
-        cur.execute("INSERT INTO silences (id, matchers, starts_at, ends_at) VALUES (?, ?, ?, ?)",
-                    ["old1", '[{"name": "team", "value": "", "op": "="}]', NOW, NOW + H])
+    with store.transaction() as cur:  # as an older oncall stored it
+        cur.execute(
+            "INSERT INTO silences (id, matchers, starts_at, ends_at) VALUES (?, ?, ?, ?)",
+            ["old1", '[{"name": "team", "value": "", "op": "="}]', NOW, NOW + H],
+        )
     (silence,) = load_silences(store, NOW)
     assert silence.state(NOW) == "refused" and "empty string" in silence.refused
     assert silenced_by(LABELS, [silence], NOW) == []
@@ -89,12 +100,18 @@ def test_a_stored_silence_alertmanager_would_refuse_mutes_nothing_and_says_so(tm
 
 def test_silence_window_and_early_expiry(tmp_path):
     store = Store.open(tmp_path / "s.duckdb")
-    silence = create_silence(store, [parse_matcher('service=~"check.*"'), parse_matcher("env=prod")],
-                             NOW + H, NOW + 3 * H, created_by="ana", comment="maintenance",
-                             now=NOW)
+    silence = create_silence(
+        store,
+        [parse_matcher('service=~"check.*"'), parse_matcher("env=prod")],
+        NOW + H,
+        NOW + 3 * H,
+        created_by="ana",
+        comment="maintenance",
+        now=NOW,
+    )
     (loaded,) = load_silences(store, NOW)
     assert loaded.matchers == silence.matchers and loaded.comment == "maintenance"
-    assert silenced_by(LABELS, [loaded], NOW) == []                    # not started
+    assert silenced_by(LABELS, [loaded], NOW) == []  # not started
     assert silenced_by(LABELS, [loaded], NOW + 2 * H) == [silence.id]  # active
     assert silenced_by({**LABELS, "env": "dev"}, [loaded], NOW + 2 * H) == []
     expire_silence(store, loaded, now=NOW + 2 * H, actor="ana")
@@ -114,8 +131,7 @@ def test_inhibition_needs_equal_labels():
     assert inhibited_by("p1", {"severity": "page", "service": "checkout"}, firing, [rule]) == []
 
 
-CRITICAL = InhibitRule([Matcher("severity", "critical")], [Matcher("severity", "critical")],
-                       ["service"])
+CRITICAL = InhibitRule([Matcher("severity", "critical")], [Matcher("severity", "critical")], ["service"])
 
 
 def test_alerts_matching_both_sides_do_not_inhibit_each_other():
@@ -125,49 +141,60 @@ def test_alerts_matching_both_sides_do_not_inhibit_each_other():
     assert inhibited_by("a", a, firing, [CRITICAL]) == []
     assert inhibited_by("b", b, firing, [CRITICAL]) == []
     # an alert matching only the source side does inhibit a two-sided one
-    rule = InhibitRule([Matcher("severity", "critical|page", "=~")],
-                       [Matcher("severity", "critical")], ["service"])
+    rule = InhibitRule(
+        [Matcher("severity", "critical|page", "=~")], [Matcher("severity", "critical")], ["service"]
+    )
     page = {"alertname": "P", "severity": "page", "service": "checkout"}
     assert inhibited_by("a", a, firing + [("p", page)], [rule]) == ["p"]
 
 
 def test_equal_on_a_label_missing_on_both_sides_is_equal():
-    rule = InhibitRule([Matcher("severity", "page")], [Matcher("severity", "ticket")],
-                       ["service", "team"])
+    rule = InhibitRule([Matcher("severity", "page")], [Matcher("severity", "ticket")], ["service", "team"])
     firing = [("p", {"severity": "page", "service": "checkout"})]
     assert inhibited_by("t", {"severity": "ticket", "service": "checkout"}, firing, [rule]) == ["p"]
-    assert inhibited_by("t", {"severity": "ticket", "service": "checkout", "team": "ml"},
-                        firing, [rule]) == []
+    assert (
+        inhibited_by("t", {"severity": "ticket", "service": "checkout", "team": "ml"}, firing, [rule]) == []
+    )
 
 
 def test_muted_alerts_report_suppressed_and_muted_sources_still_inhibit():
-    from console.alerts.state import Alert, apply_silences, reported_state
     from console.alerts.silences import Silence
+    from console.alerts.state import Alert, apply_silences, reported_state
 
     page = Alert("p", "r", "P", {"alertname": "P", "severity": "page", "service": "x"}, "firing")
-    ticket = Alert("t", "r", "T", {"alertname": "T", "severity": "ticket", "service": "x"},
-                   "firing")
-    pending = Alert("q", "r", "Q", {"alertname": "P", "severity": "ticket", "service": "x"},
-                    "pending")
+    ticket = Alert("t", "r", "T", {"alertname": "T", "severity": "ticket", "service": "x"}, "firing")
+    pending = Alert("q", "r", "Q", {"alertname": "P", "severity": "ticket", "service": "x"}, "pending")
     silence = Silence("s1", [Matcher("alertname", "P")], NOW - H, NOW + H)
     rule = InhibitRule([Matcher("severity", "page")], [Matcher("severity", "ticket")], ["service"])
     apply_silences([page, ticket, pending], [], [silence], [rule], NOW)
     assert (page.silenced_by, page.inhibited_by) == (["s1"], [])
-    assert (ticket.silenced_by, ticket.inhibited_by) == ([], ["p"])   # a silenced page inhibits
-    assert [reported_state(a) for a in (page, ticket, pending)] == ["suppressed", "suppressed",
-                                                                    "pending"]
-    assert page.state == ticket.state == "firing"       # the rule's state machine is untouched
+    assert (ticket.silenced_by, ticket.inhibited_by) == ([], ["p"])  # a silenced page inhibits
+    assert [reported_state(a) for a in (page, ticket, pending)] == ["suppressed", "suppressed", "pending"]
+    assert page.state == ticket.state == "firing"  # the rule's state machine is untouched
 
 
 def test_engine_marks_silenced_and_slo_page_inhibits_ticket(tmp_path):
     store = Store.open(tmp_path / "s.duckdb")
-    rules = [Rule("Burn", "SELECT 'api' AS slo, 14.4 AS value", group="page",
-                  labels={"severity": "page"}, source="slo"),
-             Rule("Burn", "SELECT 'api' AS slo, 3.0 AS value", group="ticket",
-                  labels={"severity": "ticket"}, source="slo"),
-             Rule("Other", "SELECT 'web' AS slo, 3.0 AS value", labels={"severity": "ticket"})]
-    create_silence(store, [Matcher("alertname", "Other")], NOW, NOW + H, created_by="ana",
-                   comment="known", now=NOW)
+    rules = [
+        Rule(
+            "Burn",
+            "SELECT 'api' AS slo, 14.4 AS value",
+            group="page",
+            labels={"severity": "page"},
+            source="slo",
+        ),
+        Rule(
+            "Burn",
+            "SELECT 'api' AS slo, 3.0 AS value",
+            group="ticket",
+            labels={"severity": "ticket"},
+            source="slo",
+        ),
+        Rule("Other", "SELECT 'web' AS slo, 3.0 AS value", labels={"severity": "ticket"}),
+    ]
+    create_silence(
+        store, [Matcher("alertname", "Other")], NOW, NOW + H, created_by="ana", comment="known", now=NOW
+    )
     AlertEngine(store, rules).run(NOW)
     alerts = {(a.rule, a.labels["severity"]): a for a in load_alerts(store)}
     page, ticket = alerts[("page/Burn", "page")], alerts[("ticket/Burn", "ticket")]
@@ -193,30 +220,42 @@ def test_alerts_cli_lists_muted_alerts_as_suppressed(tmp_path, oncall):
         "inhibit_rules:\n"
         "  - source_matchers: ['severity=\"critical\"']\n"
         "    target_matchers: ['severity=~\"critical|warning\"']\n"
-        "    equal: [service]\n")
+        "    equal: [service]\n"
+    )
     (tmp_path / "oncall.yaml").write_text("rules: [rules/*.yaml]\nallow_actions: true\n")
     env = {"ONCALL_NOW": "2026-03-01T12:00:00Z"}
     assert oncall("--workspace", str(tmp_path), "rules", "eval", env=env).returncode == 0
-    silenced = oncall("--workspace", str(tmp_path), "alerts", "silence", "alertname=Errors",
-                      "--comment", "known", env=env)
+    silenced = oncall(
+        "--workspace", str(tmp_path), "alerts", "silence", "alertname=Errors", "--comment", "known", env=env
+    )
     assert silenced.returncode == 0, silenced.stderr
     silence_id = silenced.stdout.split()[1]
-    listed = json.loads(oncall("--workspace", str(tmp_path), "alerts", "--format", "json",
-                               env=env).stdout)
+    listed = json.loads(oncall("--workspace", str(tmp_path), "alerts", "--format", "json", env=env).stdout)
     by_name = {a["name"]: a for a in listed}
     # two critical alerts of one service do not inhibit each other: Down still pages
     assert by_name["Down"]["state"] == "firing" and by_name["Down"]["inhibited"] == []
     assert by_name["Errors"]["state"] == "suppressed"
-    assert by_name["Errors"]["status"] == {"state": "suppressed", "silencedBy": [silence_id],
-                                           "inhibitedBy": []}
+    assert by_name["Errors"]["status"] == {
+        "state": "suppressed",
+        "silencedBy": [silence_id],
+        "inhibitedBy": [],
+    }
     assert by_name["Slow"]["state"] == "suppressed"
-    assert set(by_name["Slow"]["inhibited"]) == {by_name["Down"]["fingerprint"],
-                                                 by_name["Errors"]["fingerprint"]}
-    suppressed = json.loads(oncall("--workspace", str(tmp_path), "alerts", "--state",
-                                   "suppressed", "--format", "json", env=env).stdout)
+    assert set(by_name["Slow"]["inhibited"]) == {
+        by_name["Down"]["fingerprint"],
+        by_name["Errors"]["fingerprint"],
+    }
+    suppressed = json.loads(
+        oncall(
+            "--workspace", str(tmp_path), "alerts", "--state", "suppressed", "--format", "json", env=env
+        ).stdout
+    )
     assert sorted(a["name"] for a in suppressed) == ["Errors", "Slow"]
-    firing = json.loads(oncall("--workspace", str(tmp_path), "alerts", "--state", "firing",
-                               "--format", "json", env=env).stdout)
+    firing = json.loads(
+        oncall(
+            "--workspace", str(tmp_path), "alerts", "--state", "firing", "--format", "json", env=env
+        ).stdout
+    )
     assert [a["name"] for a in firing] == ["Down"]
 
 
@@ -224,9 +263,11 @@ def test_an_inhibit_rule_with_a_regex_alertmanager_refuses_is_a_file_line_proble
     from console.rules.model import load_rule_file
 
     path = tmp_path / "r.yaml"
-    path.write_text("groups: []\ninhibit_rules:\n"
-                    "  - source_matchers: ['severity=\"page\"']\n"
-                    "    target_matchers: ['service=~\"api(?!-canary)\"']\n")
+    path.write_text(
+        "groups: []\ninhibit_rules:\n"
+        "  - source_matchers: ['severity=\"page\"']\n"
+        "    target_matchers: ['service=~\"api(?!-canary)\"']\n"
+    )
     loaded = load_rule_file(path, check_sql=False)
     (problem,) = loaded.problems
     assert loaded.inhibit_rules == []

@@ -19,17 +19,27 @@ def workspace(tmp_path, monkeypatch):
     (tmp_path / "slos.yaml").write_text(
         "slos:\n  - name: api\n    objective: 99\n    sli:\n      ratio:\n"
         "        bad: 'req_total{code=\"500\"}'\n        total: req_total\n"
-        "  - name: idle\n    objective: 99.9\n    sli:\n      ratio: {good: ok_total, total: all_total}\n")
+        "  - name: idle\n    objective: 99.9\n    sli:\n      ratio: {good: ok_total, total: all_total}\n"
+    )
     times = [NOW - timedelta(days=4) + timedelta(minutes=i) for i in range(4 * 1440 + 1)]
     bad = np.where(np.array([t > NOW - timedelta(hours=3) for t in times]), 30, 0)
     with Store.open(tmp_path / "s.duckdb") as store:
         for code, inc in (("200", 100 - bad), ("500", bad)):
-            ingest_samples(store, pd.DataFrame({
-                "name": "req_total", "labels": canonical_labels({"code": code}),
-                "ts": pd.to_datetime(times), "value": np.cumsum(inc).astype(float)}))
+            ingest_samples(
+                store,
+                pd.DataFrame(
+                    {
+                        "name": "req_total",
+                        "labels": canonical_labels({"code": code}),
+                        "ts": pd.to_datetime(times),
+                        "value": np.cumsum(inc).astype(float),
+                    }
+                ),
+            )
         for name in ("ok_total", "all_total"):
-            ingest_samples(store, pd.DataFrame({
-                "name": name, "labels": "{}", "ts": pd.to_datetime(times), "value": 5.0}))
+            ingest_samples(
+                store, pd.DataFrame({"name": name, "labels": "{}", "ts": pd.to_datetime(times), "value": 5.0})
+            )
     monkeypatch.setenv("ONCALL_NOW", NOW.isoformat() + "Z")
     return str(tmp_path)
 
@@ -54,8 +64,7 @@ def test_backtest_table_counts_pages(workspace, capsys):
 
 
 def test_backtest_json_has_no_nan_and_says_why(workspace, capsys):
-    assert main(["-w", workspace, "slo", "backtest", "--all", "--from", "now-1h",
-                 "--format", "json"]) == 0
+    assert main(["-w", workspace, "slo", "backtest", "--all", "--from", "now-1h", "--format", "json"]) == 0
     text = capsys.readouterr().out
     assert "NaN" not in text and "Infinity" not in text
     idle = json.loads(text)[1]
@@ -63,11 +72,14 @@ def test_backtest_json_has_no_nan_and_says_why(workspace, capsys):
     assert set(idle["windows"]["1h"]["error_ratio"]) == {None}
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["backtest", "nope"], "no SLO named 'nope' (SLOs: api, idle)"),
-    (["backtest"], "name one SLO or pass --all"),
-    (["backtest", "api", "--from", "yesterday"], "not a time: 'yesterday'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["backtest", "nope"], "no SLO named 'nope' (SLOs: api, idle)"),
+        (["backtest"], "name one SLO or pass --all"),
+        (["backtest", "api", "--from", "yesterday"], "not a time: 'yesterday'"),
+    ],
+)
 def test_backtest_usage_errors_exit_2(workspace, capsys, argv, message):
     with pytest.raises(SystemExit) as caught:
         main(["-w", workspace, "slo", *argv])

@@ -36,21 +36,42 @@ def test_a_good_file_loads(tmp_path):
     assert second.window.days == 28 and second.min_events == 100
 
 
-@pytest.mark.parametrize("text, where, fragment", [
-    ("slos:\n  - name: x\n    objective: 100\n    sli: {ratio: {good: a, total: b}}\n",
-     ":3: slos[0].objective", "less than 100"),
-    ("slos:\n  - name: x\n    objective: 99\n    sli:\n      ratio: {good: 'a{b=}', total: b}\n",
-     ":5: slos[0].sli.ratio", "quoted value"),
-    ("slos:\n  - name: x\n    objective: 99\n    sli: {ratio: {good: a, bad: c, total: b}}\n",
-     ":4: slos[0].sli.ratio", "exactly one of good or bad"),
-    ("slos:\n  - name: x\n    objective: 99\n    windwo: 7d\n    sli: {ratio: {good: a, total: b}}\n",
-     ":4: slos[0].windwo", "unknown key"),
-    ("slos:\n  - name: x\n    objective: 99\n    window: 1d\n    sli: {ratio: {good: a, total: b}}\n",
-     ":2: window", "shorter than the longest alert window"),
-    ("slos:\n  - {name: x, objective: 99, sli: {ratio: {good: a, total: b}}}\n"
-     "  - {name: x, objective: 98, sli: {ratio: {good: a, total: b}}}\n",
-     ":3: name", "two SLOs are named 'x'"),
-])
+@pytest.mark.parametrize(
+    "text, where, fragment",
+    [
+        (
+            "slos:\n  - name: x\n    objective: 100\n    sli: {ratio: {good: a, total: b}}\n",
+            ":3: slos[0].objective",
+            "less than 100",
+        ),
+        (
+            "slos:\n  - name: x\n    objective: 99\n    sli:\n      ratio: {good: 'a{b=}', total: b}\n",
+            ":5: slos[0].sli.ratio",
+            "quoted value",
+        ),
+        (
+            "slos:\n  - name: x\n    objective: 99\n    sli: {ratio: {good: a, bad: c, total: b}}\n",
+            ":4: slos[0].sli.ratio",
+            "exactly one of good or bad",
+        ),
+        (
+            "slos:\n  - name: x\n    objective: 99\n    windwo: 7d\n    sli: {ratio: {good: a, total: b}}\n",
+            ":4: slos[0].windwo",
+            "unknown key",
+        ),
+        (
+            "slos:\n  - name: x\n    objective: 99\n    window: 1d\n    sli: {ratio: {good: a, total: b}}\n",
+            ":2: window",
+            "shorter than the longest alert window",
+        ),
+        (
+            "slos:\n  - {name: x, objective: 99, sli: {ratio: {good: a, total: b}}}\n"
+            "  - {name: x, objective: 98, sli: {ratio: {good: a, total: b}}}\n",
+            ":3: name",
+            "two SLOs are named 'x'",
+        ),
+    ],
+)
 def test_problems_name_file_line_and_key(tmp_path, text, where, fragment):
     with pytest.raises(SLOFileError) as caught:
         load_slo_file(write(tmp_path, text))

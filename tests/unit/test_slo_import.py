@@ -123,8 +123,13 @@ def test_openslo_ratio_converts_and_every_dropped_part_is_named(tmp_path, capsys
     assert slo.name == "web-availability" and slo.objective == pytest.approx(99.5)
     assert slo.window.days == 28 and slo.sli.ratio.good == 'http_requests_total{status!~"5.."}'
     assert slo.labels == {"team": "a,b"}
-    for dropped in ("budgetingMethod Timeslices", "objective stretch",
-                    "web-latency", "only ratioMetric", "AlertPolicy"):
+    for dropped in (
+        "budgetingMethod Timeslices",
+        "objective stretch",
+        "web-latency",
+        "only ratioMetric",
+        "AlertPolicy",
+    ):
         assert dropped in err
 
 

@@ -11,13 +11,30 @@ from console.slo.sums import DAY_MS, HOUR_MS, clear_cache
 from console.store import Store, canonical_labels, ingest_samples
 
 NOW = datetime(2026, 3, 1, 13, 37)
-SLOS = [SLO.model_validate({"name": "avail", "objective": 99.9, "window": "7d", "sli": {"ratio": {
-    "bad": 'req_total{code="500"}', "total": "req_total", "by": ["pod"]}}})]
+SLOS = [
+    SLO.model_validate(
+        {
+            "name": "avail",
+            "objective": 99.9,
+            "window": "7d",
+            "sli": {"ratio": {"bad": 'req_total{code="500"}', "total": "req_total", "by": ["pod"]}},
+        }
+    )
+]
 
 
 def put(store, labels, times, values):
-    ingest_samples(store, pd.DataFrame({"name": "req_total", "labels": canonical_labels(labels),
-                                        "ts": pd.to_datetime(times), "value": values}))
+    ingest_samples(
+        store,
+        pd.DataFrame(
+            {
+                "name": "req_total",
+                "labels": canonical_labels(labels),
+                "ts": pd.to_datetime(times),
+                "value": values,
+            }
+        ),
+    )
 
 
 @pytest.fixture()
@@ -30,7 +47,7 @@ def path(tmp_path):
             for code in ("200", "500"):
                 values = np.cumsum(rng.integers(0, 50 if code == "200" else 3, len(times))).astype(float)
                 if pod == "b":
-                    values[400:] -= values[399]          # a restart four days in
+                    values[400:] -= values[399]  # a restart four days in
                 put(store, {"pod": pod, "code": code}, times, values)
     yield tmp_path / "s.duckdb"
     clear_cache()
@@ -43,8 +60,15 @@ def store(path):
 
 
 def numbers(statuses):
-    return [(s.group, s.period.total, s.period.errors,
-             [(w.total, w.errors, w.status) for w in s.windows.values()]) for s in statuses]
+    return [
+        (
+            s.group,
+            s.period.total,
+            s.period.errors,
+            [(w.total, w.errors, w.status) for w in s.windows.values()],
+        )
+        for s in statuses
+    ]
 
 
 def one_pass(store, now):
@@ -67,46 +91,49 @@ def cold(path, now):
 
 
 def rollups(store):
-    return store.query("SELECT series_id, start_ms, length_ms, samples, inner_inc "
-                       "FROM slo_rollups ORDER BY ALL")[1]
+    return store.query(
+        "SELECT series_id, start_ms, length_ms, samples, inner_inc FROM slo_rollups ORDER BY ALL"
+    )[1]
 
 
 def test_kept_blocks_give_the_same_numbers_as_one_pass(store):
-    for minutes in (0, 1, 61, 24 * 60 + 5):        # refreshes as the clock moves on
+    for minutes in (0, 1, 61, 24 * 60 + 5):  # refreshes as the clock moves on
         now = NOW + timedelta(minutes=minutes)
         assert_same(numbers(slo_status(store, SLOS, now)), one_pass(store, now))
 
 
 def test_cold_status_reads_persisted_rollups_and_equals_one_pass(path, store):
-    slo_status(store, SLOS, NOW)                     # the store's owner builds the rollups
+    slo_status(store, SLOS, NOW)  # the store's owner builds the rollups
     persisted = rollups(store)
-    assert len({(r[1], r[2]) for r in persisted}) > 20      # finished days and hours
+    assert len({(r[1], r[2]) for r in persisted}) > 20  # finished days and hours
     store.close()
     mine, reference = cold(path, NOW)
     assert_same(mine, reference)
-    assert mine[0][3][-1][0] > 0                     # traffic over 3 days: numbers, not zeros
+    assert mine[0][3][-1][0] > 0  # traffic over 3 days: numbers, not zeros
     # The cold answer comes from the rollups: a (forged) persisted increase shows in it.
     with Store.open(path) as writer:
-        writer.query("UPDATE slo_rollups SET inner_inc = inner_inc + 1000 "
-                     f"WHERE length_ms = {DAY_MS} AND start_ms = {DAY_MS * (int(NOW.timestamp()) // 86400 - 5)}")
+        writer.query(
+            "UPDATE slo_rollups SET inner_inc = inner_inc + 1000 "
+            f"WHERE length_ms = {DAY_MS} AND start_ms = {DAY_MS * (int(NOW.timestamp()) // 86400 - 5)}"
+        )
     forged, _ = cold(path, NOW)
-    assert forged[0][1] == mine[0][1] + 2000         # two series of pod a's group, both totals
+    assert forged[0][1] == mine[0][1] + 2000  # two series of pod a's group, both totals
 
 
 def test_late_sample_in_a_persisted_hour_changes_the_answer(path, store):
     slo_status(store, SLOS, NOW)
-    hour = NOW.replace(hour=3, minute=0)             # a finished hour of a day cut into hours
+    hour = NOW.replace(hour=3, minute=0)  # a finished hour of a day cut into hours
     start_ms = int((hour - datetime(1970, 1, 1)).total_seconds()) * 1000
     before = [r for r in rollups(store) if r[1] == start_ms and r[2] == HOUR_MS]
     assert before
     store.close()
     first, _ = cold(path, NOW)
-    with Store.open(path) as writer:                 # a late sample that dips: a reset
+    with Store.open(path) as writer:  # a late sample that dips: a reset
         put(writer, {"pod": "a", "code": "500"}, [hour + timedelta(minutes=5)], [0.0])
     after, reference = cold(path, NOW)
     assert after != first
     assert_same(after, reference)
-    with Store.open(path) as writer:                 # the owner rewrites just that block
+    with Store.open(path) as writer:  # the owner rewrites just that block
         assert_same(numbers(slo_status(writer, SLOS, NOW)), reference)
         now_rows = [r for r in rollups(writer) if r[1] == start_ms and r[2] == HOUR_MS]
         changed = [r for r in now_rows if r not in before]
@@ -117,8 +144,8 @@ def test_a_late_sample_written_by_the_owner_is_noticed_warm(store):
     """The console owns the store: its kept blocks are checked again only where it wrote."""
     slo_status(store, SLOS, NOW)
     assert store.sample_writes.oldest_since(store.sample_writes.generation) is None
-    hour = NOW.replace(hour=3, minute=0)             # a finished, kept hour
-    put(store, {"pod": "a", "code": "500"}, [hour + timedelta(minutes=5)], [0.0])   # a reset
+    hour = NOW.replace(hour=3, minute=0)  # a finished, kept hour
+    put(store, {"pod": "a", "code": "500"}, [hour + timedelta(minutes=5)], [0.0])  # a reset
     assert store.sample_writes.oldest_since(0) is not None
     assert_same(numbers(slo_status(store, SLOS, NOW)), one_pass(store, NOW))
     put(store, {"pod": "b", "code": "500"}, [NOW - timedelta(days=2, minutes=1)], [0.0])
@@ -130,7 +157,7 @@ def test_retention_is_noticed_cold_and_warm(path, store):
     cutoff_ms = int((NOW - timedelta(days=5) - datetime(1970, 1, 1)).total_seconds() * 1000)
     assert any(r[1] + r[2] <= cutoff_ms for r in rollups(store))
     store.apply_retention(NOW, {"samples": 5})
-    assert not any(r[1] + r[2] <= cutoff_ms for r in rollups(store))   # pruned with the samples
+    assert not any(r[1] + r[2] <= cutoff_ms for r in rollups(store))  # pruned with the samples
     assert_same(numbers(slo_status(store, SLOS, NOW)), one_pass(store, NOW))
     store.close()
     mine, reference = cold(path, NOW)
@@ -138,7 +165,7 @@ def test_retention_is_noticed_cold_and_warm(path, store):
 
 
 def test_read_only_store_computes_what_is_not_persisted_and_writes_nothing(path, store):
-    slo_status(store, SLOS, NOW - timedelta(days=1))     # rollups a day behind
+    slo_status(store, SLOS, NOW - timedelta(days=1))  # rollups a day behind
     persisted = rollups(store)
     store.close()
     later = NOW + timedelta(hours=5)
@@ -152,7 +179,7 @@ def test_read_only_reader_keeping_blocks_in_memory_follows_the_clock(path, store
     slo_status(store, SLOS, NOW)
     store.close()
     clear_cache()
-    with Store.open_read(path) as reader:            # a console reading another's store
+    with Store.open_read(path) as reader:  # a console reading another's store
         for minutes in (0, 1, 61, 24 * 60 + 5):
             now = NOW + timedelta(minutes=minutes)
             assert_same(numbers(slo_status(reader, SLOS, now)), one_pass(reader, now))
@@ -174,7 +201,7 @@ def test_kept_status_agrees_with_the_backtest(store):
         for status in slo_status(store, SLOS, start + timedelta(hours=k)):
             result = results[tuple(status.group.items())]
             for window, value in status.windows.items():
-                if value.error_ratio is None:        # no sample in a 5m window of 10m data
+                if value.error_ratio is None:  # no sample in a 5m window of 10m data
                     assert np.isnan(result.error_ratio[window][k])
                     assert result.STATUS[result.status[window][k]] == value.status
                 else:

@@ -9,15 +9,15 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from console.drift.stats import DRIFT_DETECTED, DRIFT_SCORE
 from console.incidents import lifecycle as incidents
+from console.incidents.suspects import BurnSeries, Change, burn_onset, rank_suspects, what_changed
 from console.registry.history import record_alias_move
 from console.slo.status import load_slo_file
 from console.store import Store, canonical_labels, ingest_samples
-from console.drift.stats import DRIFT_DETECTED, DRIFT_SCORE
-from console.incidents.suspects import Change, BurnSeries, burn_onset, rank_suspects, what_changed
 
-T0 = datetime(2026, 11, 20, 12, 0, 0)          # the incident is declared here
-ONSET = T0 - timedelta(minutes=20)             # errors start here
+T0 = datetime(2026, 11, 20, 12, 0, 0)  # the incident is declared here
+ONSET = T0 - timedelta(minutes=20)  # errors start here
 
 SLO_YAML = """
 slos:
@@ -41,20 +41,27 @@ def store(tmp_path: Path):
         while t <= T0 + timedelta(minutes=30):
             ok += 1000
             bad += 200 if ONSET <= t < T0 + timedelta(minutes=10) else 1
-            rows.append(("requests_total", canonical_labels({"service": "scoring", "code": "200"}),
-                         t, ok))
-            rows.append(("requests_total", canonical_labels({"service": "scoring", "code": "500"}),
-                         t, bad))
+            rows.append(("requests_total", canonical_labels({"service": "scoring", "code": "200"}), t, ok))
+            rows.append(("requests_total", canonical_labels({"service": "scoring", "code": "500"}), t, bad))
             t += timedelta(minutes=1)
         ingest_samples(opened, pd.DataFrame(rows, columns=["name", "labels", "ts", "value"]))
         with opened.transaction() as cur:
             for at, model, version, actor in (
-                    (ONSET - timedelta(hours=30), "m1", "6", "ci"),      # long ago
-                    (ONSET - timedelta(minutes=8), "m2", "4", "bob"),    # close, other model
-                    (ONSET - timedelta(minutes=12), "m1", "7", "ci"),    # close, same model
-                    (T0 + timedelta(minutes=9), "m1", "6", "alice")):    # the rollback, after
-                record_alias_move(cur, ts=at, model=model, alias="champion", from_version=None,
-                                  to_version=version, actor=actor, source="test")
+                (ONSET - timedelta(hours=30), "m1", "6", "ci"),  # long ago
+                (ONSET - timedelta(minutes=8), "m2", "4", "bob"),  # close, other model
+                (ONSET - timedelta(minutes=12), "m1", "7", "ci"),  # close, same model
+                (T0 + timedelta(minutes=9), "m1", "6", "alice"),
+            ):  # the rollback, after
+                record_alias_move(
+                    cur,
+                    ts=at,
+                    model=model,
+                    alias="champion",
+                    from_version=None,
+                    to_version=version,
+                    actor=actor,
+                    source="test",
+                )
         yield opened
 
 
@@ -66,8 +73,14 @@ def slos(tmp_path: Path):
 
 
 def declare(store) -> incidents.Incident:
-    return incidents.declare(store, "scoring errors", now=T0, actor="t", severity="SEV2",
-                             detail={"alert": {"labels": {"slo": "scoring-availability"}}})
+    return incidents.declare(
+        store,
+        "scoring errors",
+        now=T0,
+        actor="t",
+        severity="SEV2",
+        detail={"alert": {"labels": {"slo": "scoring-availability"}}},
+    )
 
 
 def test_burn_series_shows_the_onset_and_the_recovery(store, slos) -> None:
@@ -75,9 +88,9 @@ def test_burn_series_shows_the_onset_and_the_recovery(store, slos) -> None:
     burn = found.burning
     assert burn is not None and burn.slo == "scoring-availability"
     assert found.start == T0 - timedelta(hours=3) and found.end == T0 + timedelta(minutes=30)
-    assert burn.at(T0 - timedelta(hours=1)) < 1            # quiet before
-    assert burn.at(T0) > 14                                  # ~20% errors / 1% budget
-    assert burn.at(T0 + timedelta(minutes=30)) < 1           # healed after the rollback
+    assert burn.at(T0 - timedelta(hours=1)) < 1  # quiet before
+    assert burn.at(T0) > 14  # ~20% errors / 1% budget
+    assert burn.at(T0 + timedelta(minutes=30)) < 1  # healed after the rollback
     # the 5m window sees the errors within one 5m step of their start
     assert ONSET <= found.onset <= ONSET + timedelta(minutes=5)
 
@@ -103,7 +116,7 @@ def test_a_change_after_the_onset_cannot_have_started_it() -> None:
     late = Change(times[4], "deploy", "m1", "9", "ci", "test")
     early = Change(times[1], "deploy", "m1", "8", "ci", "test")
     ranked = rank_suspects([late, early], onset, series)
-    assert [s.change.version for s in ranked] == ["8"]      # the late one is not a candidate
+    assert [s.change.version for s in ranked] == ["8"]  # the late one is not a candidate
     scored = rank_suspects([late], onset - timedelta(minutes=20), series)
     assert scored == []
 
@@ -122,10 +135,17 @@ def record_drift(store, model: str, column: str, test: str, verdicts: list[tuple
     rows = []
     for ts, score in verdicts:
         drifted = score <= 0.05 if test == "ks" else score >= 0.1
-        rows.append((DRIFT_SCORE, canonical_labels({"model": model, "column": column, "test": test}),
-                     ts, score))
-        rows.append((DRIFT_DETECTED, canonical_labels({"model": model, "column": column}), ts,
-                     1.0 if drifted else 0.0))
+        rows.append(
+            (DRIFT_SCORE, canonical_labels({"model": model, "column": column, "test": test}), ts, score)
+        )
+        rows.append(
+            (
+                DRIFT_DETECTED,
+                canonical_labels({"model": model, "column": column}),
+                ts,
+                1.0 if drifted else 0.0,
+            )
+        )
     ingest_samples(store, pd.DataFrame(rows, columns=["name", "labels", "ts", "value"]))
 
 
@@ -140,22 +160,41 @@ def minutes(start: datetime, end: datetime, score) -> list[tuple[datetime, float
 def amount_drifts_from(store, since: datetime) -> None:
     """m1's `amount` drifts from `since` (Wasserstein rising to 0.84 at T0 + 30m); `country` never does."""
     top = T0 + timedelta(minutes=30)
-    record_drift(store, "m1", "amount", "wasserstein", minutes(
-        T0 - timedelta(hours=2), top,
-        lambda t: 0.04 if t < since else 0.14 + 0.7 * (t - since) / (top - since)))
-    record_drift(store, "m1", "country", "jensenshannon",
-                 minutes(T0 - timedelta(hours=2), top, lambda t: 0.03))
-    record_drift(store, "m1", "prediction", "wasserstein",     # the output moves after the input
-                 minutes(T0 - timedelta(hours=2), top, lambda t: 0.5 if t >= since else 0.02))
-    record_drift(store, "m2", "amount", "wasserstein",        # another model's drift: not this incident's
-                 minutes(T0 - timedelta(hours=2), top, lambda t: 0.9))
+    record_drift(
+        store,
+        "m1",
+        "amount",
+        "wasserstein",
+        minutes(
+            T0 - timedelta(hours=2),
+            top,
+            lambda t: 0.04 if t < since else 0.14 + 0.7 * (t - since) / (top - since),
+        ),
+    )
+    record_drift(
+        store, "m1", "country", "jensenshannon", minutes(T0 - timedelta(hours=2), top, lambda t: 0.03)
+    )
+    record_drift(
+        store,
+        "m1",
+        "prediction",
+        "wasserstein",  # the output moves after the input
+        minutes(T0 - timedelta(hours=2), top, lambda t: 0.5 if t >= since else 0.02),
+    )
+    record_drift(
+        store,
+        "m2",
+        "amount",
+        "wasserstein",  # another model's drift: not this incident's
+        minutes(T0 - timedelta(hours=2), top, lambda t: 0.9),
+    )
 
 
 def test_drifted_columns_of_the_incident_model_with_score_test_threshold_and_onset(store, slos) -> None:
     amount_drifts_from(store, ONSET - timedelta(minutes=3))
     found = what_changed(store, slos, declare(store), T0 + timedelta(minutes=30))
-    assert found.model == "m1"                               # the SLO's model label
-    shift, output = found.drift                              # not country (never drifted), not m2
+    assert found.model == "m1"  # the SLO's model label
+    shift, output = found.drift  # not country (never drifted), not m2
     assert output.describe() == "output drift: prediction (wasserstein 0.50 ≥ 0.1) since 11:37"
     assert (shift.column, shift.test, shift.threshold) == ("amount", "wasserstein", 0.1)
     assert shift.since == ONSET - timedelta(minutes=3) and shift.ended is None
@@ -164,16 +203,18 @@ def test_drifted_columns_of_the_incident_model_with_score_test_threshold_and_ons
 
 
 def test_a_drift_onset_just_before_the_burn_is_the_top_suspect(store, slos) -> None:
-    amount_drifts_from(store, ONSET - timedelta(minutes=10))   # 2 minutes after the v7 deploy
+    amount_drifts_from(store, ONSET - timedelta(minutes=10))  # 2 minutes after the v7 deploy
     found = what_changed(store, slos, declare(store), T0 + timedelta(minutes=30))
     best = found.suspects[0]
-    assert best.shift is not None and best.change.describe() == \
-        "data drift: amount (wasserstein 0.84 ≥ 0.1)"
+    assert best.shift is not None and best.change.describe() == "data drift: amount (wasserstein 0.84 ≥ 0.1)"
     assert "first detected 1" in best.explanation and "m before the burn began" in best.explanation
     assert "inputs of m1, the model scoring-availability measures, shifted (match 1.0)" in best.explanation
     # the deploys keep their order behind it; the closest same-model deploy scores less
     assert [(s.change.model, s.change.version) for s in found.suspects[1:]] == [
-        ("m1", "7"), ("m2", "4"), ("m1", "6")]
+        ("m1", "7"),
+        ("m2", "4"),
+        ("m1", "6"),
+    ]
     assert best.score > found.suspects[1].score
     # the prediction drifted as well: a symptom, listed in found.drift but not ranked as a cause
     assert "prediction" in [d.column for d in found.drift]
@@ -181,7 +222,7 @@ def test_a_drift_onset_just_before_the_burn_is_the_top_suspect(store, slos) -> N
 
 
 def test_drift_first_detected_late_ranks_below_a_close_deploy(store, slos) -> None:
-    amount_drifts_from(store, ONSET + timedelta(minutes=15))   # after the burn began, before declared
+    amount_drifts_from(store, ONSET + timedelta(minutes=15))  # after the burn began, before declared
     found = what_changed(store, slos, declare(store), T0 + timedelta(minutes=30))
     ranked = [s.shift.column if s.shift else s.change.version for s in found.suspects]
     assert ranked[:2] == ["7", "amount"]
@@ -195,25 +236,61 @@ def test_drift_that_began_after_the_incident_is_listed_but_no_suspect(store, slo
     found = what_changed(store, slos, declare(store), T0 + timedelta(minutes=30))
     assert [d.describe() for d in found.drift] == [
         "data drift: amount (wasserstein 0.84 ≥ 0.1) since 12:05",
-        "output drift: prediction (wasserstein 0.50 ≥ 0.1) since 12:05"]
+        "output drift: prediction (wasserstein 0.50 ≥ 0.1) since 12:05",
+    ]
     assert all(s.shift is None for s in found.suspects)
 
 
 def test_p_value_tests_a_threshold_override_and_an_ended_run(store) -> None:
     # `hour` drifted 10:00-10:20 (ks p-values), a quiet 10:21, and an old run two hours before
-    record_drift(store, "m1", "hour", "ks", minutes(
-        T0 - timedelta(hours=4), T0,
-        lambda t: 0.001 if (T0 - timedelta(hours=4) <= t < T0 - timedelta(hours=3, minutes=50)
-                            or T0 - timedelta(hours=2) <= t < T0 - timedelta(hours=1, minutes=40))
-        else 0.4))
-    workspace = SimpleNamespace(config=SimpleNamespace(sources=[SimpleNamespace(
-        kind="drift", name="drift", options={"windows": [
-            {"model": "m1", "reference": {"span": "6h", "ago": "1d"}, "thresholds": {"hour": 0.01}}]})]))
-    incident = incidents.declare(store, "scoring errors", now=T0, actor="t", severity="SEV2",
-                                 detail={"alert": {"labels": {"model": "m1"}}})
+    record_drift(
+        store,
+        "m1",
+        "hour",
+        "ks",
+        minutes(
+            T0 - timedelta(hours=4),
+            T0,
+            lambda t: (
+                0.001
+                if (
+                    T0 - timedelta(hours=4) <= t < T0 - timedelta(hours=3, minutes=50)
+                    or T0 - timedelta(hours=2) <= t < T0 - timedelta(hours=1, minutes=40)
+                )
+                else 0.4
+            ),
+        ),
+    )
+    workspace = SimpleNamespace(
+        config=SimpleNamespace(
+            sources=[
+                SimpleNamespace(
+                    kind="drift",
+                    name="drift",
+                    options={
+                        "windows": [
+                            {
+                                "model": "m1",
+                                "reference": {"span": "6h", "ago": "1d"},
+                                "thresholds": {"hour": 0.01},
+                            }
+                        ]
+                    },
+                )
+            ]
+        )
+    )
+    incident = incidents.declare(
+        store,
+        "scoring errors",
+        now=T0,
+        actor="t",
+        severity="SEV2",
+        detail={"alert": {"labels": {"model": "m1"}}},
+    )
     found = what_changed(store, [], incident, T0, workspace=workspace)
-    assert found.model == "m1"                               # from the alert's label, no SLO
-    [shift] = found.drift                                    # the run in the chart's 3 h, not the older one
+    assert found.model == "m1"  # from the alert's label, no SLO
+    [shift] = found.drift  # the run in the chart's 3 h, not the older one
     assert shift.describe() == "data drift: hour (ks p 0.001 ≤ 0.01) 10:00–10:20"
     [suspect] = [s for s in found.suspects if s.shift]
     assert "the model the incident's alert names" in suspect.explanation
@@ -222,9 +299,14 @@ def test_p_value_tests_a_threshold_override_and_an_ended_run(store) -> None:
 
 def test_verdicts_further_apart_than_the_run_gap_are_two_runs(store, slos) -> None:
     # drift 10:30-10:40, then the source stops for 40 minutes and drift is seen again from 11:20
-    record_drift(store, "m1", "amount", "wasserstein",
-                 minutes(T0 - timedelta(minutes=90), T0 - timedelta(minutes=80), lambda t: 0.3)
-                 + minutes(T0 - timedelta(minutes=40), T0, lambda t: 0.5))
+    record_drift(
+        store,
+        "m1",
+        "amount",
+        "wasserstein",
+        minutes(T0 - timedelta(minutes=90), T0 - timedelta(minutes=80), lambda t: 0.3)
+        + minutes(T0 - timedelta(minutes=40), T0, lambda t: 0.5),
+    )
     found = what_changed(store, slos, declare(store), T0)
-    [shift] = found.drift                                    # the run nearest the declaration
+    [shift] = found.drift  # the run nearest the declaration
     assert shift.describe() == "data drift: amount (wasserstein 0.50 ≥ 0.1) since 11:20"

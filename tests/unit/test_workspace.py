@@ -24,13 +24,16 @@ def errors(path: Path) -> list[str]:
 def test_valid_workspace_loads_into_typed_objects(tmp_path: Path) -> None:
     write(tmp_path / "slos" / "api.yaml", "slos: []\n")
     write(tmp_path / "extra.yaml", "registries:\n  - name: local\n    kind: local\n")
-    ws_file = write(tmp_path / "oncall.yaml", """\
+    ws_file = write(
+        tmp_path / "oncall.yaml",
+        """\
 store: data/store.duckdb
 include: [extra.yaml]
 slos: [slos/*.yaml]
 allow_actions: true
 retention: {samples: 30, logs: 7}
-""")
+""",
+    )
     ws = load_workspace(ws_file)
     assert ws.store_path == (tmp_path / "data" / "store.duckdb").resolve()
     assert ws.allow_actions is True
@@ -70,8 +73,7 @@ def test_wrong_type_shows_the_value(tmp_path: Path) -> None:
 
 def test_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
     path = write(tmp_path / "oncall.yaml", "store: x\n\nretention:\n  sampels: 3\n")
-    assert errors(path) == [
-        f"{path}:4: retention.sampels: unknown key; did you mean 'samples'?"]
+    assert errors(path) == [f"{path}:4: retention.sampels: unknown key; did you mean 'samples'?"]
 
 
 def test_unknown_top_level_key(tmp_path: Path) -> None:
@@ -116,7 +118,9 @@ def test_unknown_collector_kind(tmp_path: Path) -> None:
 
 
 def test_unknown_option_deep_in_a_source_suggests_from_its_own_keys(tmp_path: Path) -> None:
-    path = write(tmp_path / "oncall.yaml", """sources:
+    path = write(
+        tmp_path / "oncall.yaml",
+        """sources:
   - name: drift
     kind: drift
     windows:
@@ -124,10 +128,12 @@ def test_unknown_option_deep_in_a_source_suggests_from_its_own_keys(tmp_path: Pa
         reference: {span: 6h, ago: 1h}
         curent: 1h
     stpe: 1m
-""")
+""",
+    )
     assert sorted(errors(path)) == [
         f"{path}:7: sources[0].windows[0].curent: unknown option; did you mean 'current'?",
-        f"{path}:8: sources[0].stpe: unknown option; did you mean 'step'?"]
+        f"{path}:8: sources[0].stpe: unknown option; did you mean 'step'?",
+    ]
 
 
 def test_a_yaml_boolean_where_a_name_belongs_says_to_quote_it(tmp_path: Path) -> None:

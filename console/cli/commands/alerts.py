@@ -14,39 +14,53 @@ from console.core.terminal import escape
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("alerts", help="alerts: state, since, labels, value, silenced",
-                            description="Pending, firing and recently resolved alerts from every "
-                                        "source, with whether a silence or inhibition mutes them.")
-    parser.add_argument("--state", choices=("pending", "firing", "resolved", "suppressed"),
-                        action="append", help="only these states (repeatable)")
-    parser.add_argument("--group-by", metavar="LABELS",
-                        help="group by these labels, comma-separated (e.g. service,severity)")
+    parser = sub.add_parser(
+        "alerts",
+        help="alerts: state, since, labels, value, silenced",
+        description="Pending, firing and recently resolved alerts from every "
+        "source, with whether a silence or inhibition mutes them.",
+    )
+    parser.add_argument(
+        "--state",
+        choices=("pending", "firing", "resolved", "suppressed"),
+        action="append",
+        help="only these states (repeatable)",
+    )
+    parser.add_argument(
+        "--group-by", metavar="LABELS", help="group by these labels, comma-separated (e.g. service,severity)"
+    )
     add_format(parser)
     parser.set_defaults(func=run_list)
     commands = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
 
     silence = commands.add_parser(
-        "silence", help="silence alerts matching label matchers",
+        "silence",
+        help="silence alerts matching label matchers",
         description="Create a silence (needs allow_actions). Matchers: name=value, name!=value, "
-                    "name=~regex, name!~regex. When the workspace names an Alertmanager, the "
-                    "silence is created there too.")
+        "name=~regex, name!~regex. When the workspace names an Alertmanager, the "
+        "silence is created there too.",
+    )
     silence.add_argument("matchers", nargs="+", metavar="MATCHER")
     silence.add_argument("--for", dest="duration", default="2h", help="how long (default 2h)")
     silence.add_argument("--start", default="now", help="start: now, now-DURATION or ISO time")
     silence.add_argument("--comment", required=True, help="why (kept with the silence)")
-    silence.add_argument("--author", default=None,
-                         help="on whose behalf (default: $ONCALL_ACTOR); your OS account "
-                              "is recorded as the author either way")
+    silence.add_argument(
+        "--author",
+        default=None,
+        help="on whose behalf (default: $ONCALL_ACTOR); your OS account is recorded as the author either way",
+    )
     silence.set_defaults(func=run_silence)
 
-    expire = commands.add_parser("expire", help="end a silence early",
-                                 description="Expire a silence now (needs allow_actions).")
+    expire = commands.add_parser(
+        "expire", help="end a silence early", description="Expire a silence now (needs allow_actions)."
+    )
     expire.add_argument("id", help="silence id (a unique prefix is enough)")
     expire.add_argument("--author", default=None)
     expire.set_defaults(func=run_expire)
 
-    listing = commands.add_parser("silences", help="list silences",
-                                  description="Active and pending silences (--all: expired too).")
+    listing = commands.add_parser(
+        "silences", help="list silences", description="Active and pending silences (--all: expired too)."
+    )
     listing.add_argument("--all", action="store_true", help="include expired silences")
     add_format(listing)
     listing.set_defaults(func=run_silences)
@@ -60,8 +74,8 @@ def _inhibit_rules(ctx: Any, store: Any) -> list[Any]:
 
 
 def run_list(ctx: Any) -> int:
-    from console.alerts.state import apply_silences, load_alerts, reported_state
     from console.alerts.silences import load_silences, silenced_by
+    from console.alerts.state import apply_silences, load_alerts, reported_state
 
     store = ctx.read_store()
     now = ctx.now()
@@ -71,35 +85,60 @@ def run_list(ctx: Any) -> int:
     own = [a for a in alerts if a.source != "alertmanager"]
     # Our own alerts, pushed to Alertmanager and collected back, are shown once.
     pushed = {tuple(sorted(a.labels.items())) for a in own}
-    external = [a for a in alerts if a.source == "alertmanager"
-                and tuple(sorted(a.labels.items())) not in pushed]
+    external = [
+        a for a in alerts if a.source == "alertmanager" and tuple(sorted(a.labels.items())) not in pushed
+    ]
     apply_silences(own, external, silences, _inhibit_rules(ctx, store), now)
-    for alert in external:          # Alertmanager's own silences are kept; ours are added
+    for alert in external:  # Alertmanager's own silences are kept; ours are added
         alert.silenced_by = list(alert.silenced_by) + [
-            s for s in silenced_by(alert.labels, silences, now) if s not in alert.silenced_by]
+            s for s in silenced_by(alert.labels, silences, now) if s not in alert.silenced_by
+        ]
     wanted = set(ctx.args.state or ("pending", "firing", "resolved", "suppressed"))
     states = {a.fingerprint: reported_state(a) for a in own + external}
     shown = [a for a in own + external if states[a.fingerprint] in wanted]
     order = {"firing": 0, "suppressed": 1, "pending": 2, "resolved": 3}
     shown.sort(key=lambda a: (order.get(states[a.fingerprint], 9), a.active_since or now, a.name))
     group_by = [g.strip() for g in (ctx.args.group_by or "").split(",") if g.strip()]
-    columns = (["group"] if group_by else []) + [
-        "state", "name", "since", "labels", "value", "silenced", "inhibited", "source",
-        "fingerprint", "stale"] + (["status"] if ctx.fmt == "json" else [])
+    columns = (
+        (["group"] if group_by else [])
+        + [
+            "state",
+            "name",
+            "since",
+            "labels",
+            "value",
+            "silenced",
+            "inhibited",
+            "source",
+            "fingerprint",
+            "stale",
+        ]
+        + (["status"] if ctx.fmt == "json" else [])
+    )
     rows = []
     for alert in shown:
         labels = {k: v for k, v in sorted(alert.labels.items()) if k != "alertname"}
         state = states[alert.fingerprint]
-        row = [state, alert.name,
-               alert.resolved_at if alert.state == "resolved" else alert.active_since,
-               labels if ctx.fmt == "json" else ",".join(f"{k}={v}" for k, v in labels.items()),
-               alert.value, alert.silenced_by if ctx.fmt == "json" else
-               ("yes" if alert.silenced_by else ""),
-               alert.inhibited_by if ctx.fmt == "json" else ("yes" if alert.inhibited_by else ""),
-               alert.source, alert.fingerprint, alert.stale]   # why its state is kept, if it is
-        if ctx.fmt == "json":       # as Alertmanager's API v2 reports an alert's status
-            row.append({"state": "active" if state == "firing" else state,
-                        "silencedBy": alert.silenced_by, "inhibitedBy": alert.inhibited_by})
+        row = [
+            state,
+            alert.name,
+            alert.resolved_at if alert.state == "resolved" else alert.active_since,
+            labels if ctx.fmt == "json" else ",".join(f"{k}={v}" for k, v in labels.items()),
+            alert.value,
+            alert.silenced_by if ctx.fmt == "json" else ("yes" if alert.silenced_by else ""),
+            alert.inhibited_by if ctx.fmt == "json" else ("yes" if alert.inhibited_by else ""),
+            alert.source,
+            alert.fingerprint,
+            alert.stale,
+        ]  # why its state is kept, if it is
+        if ctx.fmt == "json":  # as Alertmanager's API v2 reports an alert's status
+            row.append(
+                {
+                    "state": "active" if state == "firing" else state,
+                    "silencedBy": alert.silenced_by,
+                    "inhibitedBy": alert.inhibited_by,
+                }
+            )
         if group_by:
             row.insert(0, ",".join(f"{g}={alert.labels.get(g, '')}" for g in group_by))
         rows.append(row)
@@ -113,16 +152,22 @@ def _warn_refused(silences: list[Any], now: Any) -> None:
     """One stderr line for each stored silence that mutes nothing because Alertmanager would refuse it."""
     for silence in silences:
         if silence.state(now) == "refused":
-            print(f"oncall: silence {silence.id} mutes nothing: {escape(silence.refused)}; expire it with "
-                  f"`oncall alerts expire {silence.id}`", file=sys.stderr)
+            print(
+                f"oncall: silence {silence.id} mutes nothing: {escape(silence.refused)}; expire it with "
+                f"`oncall alerts expire {silence.id}`",
+                file=sys.stderr,
+            )
 
 
 def _require_actions(ctx: Any, action: str, target: str | None) -> None:
     """A read-only workspace refuses silences; the attempt is audited as `denied`."""
     if not ctx.workspace.allow_actions:
-        ctx.deny(action, target, "silences change what pages; set `allow_actions: true` in "
-                                 f"{ctx.workspace.path} to allow them",
-                 reason=getattr(ctx.args, "comment", None))
+        ctx.deny(
+            action,
+            target,
+            f"silences change what pages; set `allow_actions: true` in {ctx.workspace.path} to allow them",
+            reason=getattr(ctx.args, "comment", None),
+        )
 
 
 def _author(ctx: Any) -> Any:
@@ -132,8 +177,8 @@ def _author(ctx: Any) -> Any:
 
 def run_silence(ctx: Any) -> int:
     from console.alerts.alertmanager import AlertmanagerError, from_workspace
-    from console.cli.commands.rules import when
     from console.alerts.silences import create_silence, parse_matcher
+    from console.cli.commands.rules import when
 
     _require_actions(ctx, "silence.create", ", ".join(ctx.args.matchers))
     try:
@@ -147,16 +192,25 @@ def run_silence(ctx: Any) -> int:
     start = when(ctx.args.start, now)
     store = ctx.write_store()
     try:
-        silence = create_silence(store, matchers, start, start + duration,
-                                 created_by=_author(ctx), comment=ctx.args.comment, now=now,
-                                 alertmanager=from_workspace(ctx.workspace))
+        silence = create_silence(
+            store,
+            matchers,
+            start,
+            start + duration,
+            created_by=_author(ctx),
+            comment=ctx.args.comment,
+            now=now,
+            alertmanager=from_workspace(ctx.workspace),
+        )
     except AlertmanagerError as exc:
         raise CliError(f"silence not created: {exc}", code=1) from None
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    ctx.out(f"silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M:%S}: "
-            f"{escape(', '.join(str(m) for m in matchers))}"
-            + (f" (Alertmanager {silence.external_id})" if silence.external_id else ""))
+    ctx.out(
+        f"silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%M:%S}: "
+        f"{escape(', '.join(str(m) for m in matchers))}"
+        + (f" (Alertmanager {silence.external_id})" if silence.external_id else "")
+    )
     return 0
 
 
@@ -170,8 +224,9 @@ def run_expire(ctx: Any) -> int:
     if silence is None:
         raise CliError(f"no single silence with id {ctx.args.id!r}; see `oncall alerts silences`")
     try:
-        expire_silence(store, silence, now=ctx.now(), actor=_author(ctx),
-                       alertmanager=from_workspace(ctx.workspace))
+        expire_silence(
+            store, silence, now=ctx.now(), actor=_author(ctx), alertmanager=from_workspace(ctx.workspace)
+        )
     except AlertmanagerError as exc:
         raise CliError(f"silence not expired: {exc}", code=1) from None
     ctx.out(f"silence {silence.id} expired at {silence.ends_at:%Y-%m-%d %H:%M:%S}")
@@ -184,9 +239,19 @@ def run_silences(ctx: Any) -> int:
     now = ctx.now()
     silences = load_silences(ctx.read_store(), now, include_expired=ctx.args.all)
     _warn_refused(silences, now)
-    columns = ["id", "state", "matchers", "starts_at", "ends_at", "created_by", "comment",
-               "alertmanager_id"]
-    rows = [[s.id, s.state(now), ", ".join(str(m) for m in s.matchers), s.starts_at, s.ends_at,
-             s.created_by, s.comment, s.external_id] for s in silences]
+    columns = ["id", "state", "matchers", "starts_at", "ends_at", "created_by", "comment", "alertmanager_id"]
+    rows = [
+        [
+            s.id,
+            s.state(now),
+            ", ".join(str(m) for m in s.matchers),
+            s.starts_at,
+            s.ends_at,
+            s.created_by,
+            s.comment,
+            s.external_id,
+        ]
+        for s in silences
+    ]
     ctx.out(render(columns, rows, ctx.fmt))
     return 0

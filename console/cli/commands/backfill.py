@@ -13,13 +13,19 @@ FORMATS = ("prometheus", "openmetrics", "jsonl", "csv", "parquet")
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "import", help="backfill from OpenMetrics/Prometheus text, JSON-lines logs, CSV or Parquet",
+        "import",
+        help="backfill from OpenMetrics/Prometheus text, JSON-lines logs, CSV or Parquet",
         description="Import files into the store. Samples need timestamps. Each file is "
-                    "committed in batches with its position, so an interrupted import "
-                    "resumes and a repeated one adds nothing.")
+        "committed in batches with its position, so an interrupted import "
+        "resumes and a repeated one adds nothing.",
+    )
     parser.add_argument("files", nargs="+", metavar="FILE")
-    parser.add_argument("--file-format", dest="file_format", choices=FORMATS,
-                        help="the files' format (default: from the name and content)")
+    parser.add_argument(
+        "--file-format",
+        dest="file_format",
+        choices=FORMATS,
+        help="the files' format (default: from the name and content)",
+    )
     parser.add_argument("--store", help="store file (default: the workspace's)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(func=run)
@@ -42,8 +48,10 @@ def run(ctx: Any) -> int:
         if ctx.fmt == "table":
             what = "log lines" if report.kind == "logs" else "samples"
             resumed = f", resumed after line {report.resumed_at}" if report.resumed_at else ""
-            print(f"{report.path}: {report.fmt}, {report.lines} lines read{resumed}, "
-                  f"{report.added} {what} added, {report.skipped} skipped")
+            print(
+                f"{report.path}: {report.fmt}, {report.lines} lines read{resumed}, "
+                f"{report.added} {what} added, {report.skipped} skipped"
+            )
             for line, reason in report.skips:
                 print(f"  {escape(report.path.name)}:{line}: {escape(reason)}")
             if report.skipped > len(report.skips):

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from console.core.output import dumps
-from console.store import StoreError, StoreMissing
-from console.store.journal import wal_path
-from console.core.terminal import escape
 from console.config.workspace import Workspace, WorkspaceError
 from console.config.yamlmarks import Problem, YamlLimits, load_marked
+from console.core.output import dumps
+from console.core.terminal import escape
+from console.store import StoreError, StoreMissing
+from console.store.journal import wal_path
 
 # Validators for the files a workspace names, by workspace key.  Each takes a path and
 # returns problems; modules that own a file kind add theirs here.
 FILE_CHECKS: dict[str, list[Callable[[Any], list[Problem]]]] = {
-    "slos": [], "rules": [], "playbooks": [],
+    "slos": [],
+    "rules": [],
+    "playbooks": [],
 }
 
 
@@ -55,9 +58,12 @@ def _yaml_problems(path: Any, limits: YamlLimits) -> list[Problem]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("check", help="validate the workspace and the files it names",
-                            description="Validate oncall.yaml, its includes, and every SLO, "
-                                        "rule and playbook file. Exit 0 ok, 1 problems, 2 usage.")
+    parser = sub.add_parser(
+        "check",
+        help="validate the workspace and the files it names",
+        description="Validate oncall.yaml, its includes, and every SLO, "
+        "rule and playbook file. Exit 0 ok, 1 problems, 2 usage.",
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(func=run)
 
@@ -75,11 +81,13 @@ def check_workspace(ws: Workspace) -> list[Problem]:
     for directory in ws.playbook_dirs:
         for path in sorted(directory.glob("*.y*ml")):
             problems += _yaml_problems(path, limits) or [
-                p for check in FILE_CHECKS["playbooks"] for p in check(path)]
+                p for check in FILE_CHECKS["playbooks"] for p in check(path)
+            ]
     _, broken = available_collectors()
     for name, error in broken.items():
         problems.append(Problem(None, None, f"collector plugin {name!r} failed to load: {error}"))
     from console.registry import registry_problems
+
     problems += registry_problems(ws)
     return problems
 
@@ -89,8 +97,11 @@ def store_integrity(store: Any) -> tuple[dict[str, Any], list[str]]:
     from console.store.integrity import integrity_report
 
     report = integrity_report(store)
-    return report, [f"store integrity: {f['text']}" for f in report["findings"]
-                    if f["pending"] or f["detected_at"] is None]
+    return report, [
+        f"store integrity: {f['text']}"
+        for f in report["findings"]
+        if f["pending"] or f["detected_at"] is None
+    ]
 
 
 def run(ctx: Any) -> int:
@@ -107,11 +118,15 @@ def run(ctx: Any) -> int:
         return 1
     problems = check_workspace(ws)
     summary: dict[str, Any] = {
-        "workspace": str(ws.path), "files": [str(f) for f in ws.files],
+        "workspace": str(ws.path),
+        "files": [str(f) for f in ws.files],
         "store": str(ws.store_path),
-        "sources": [{"name": s.name, "kind": s.kind, "interval": s.interval.total_seconds(),
-                     "enabled": s.enabled} for s in ws.config.sources],
-        "slo_files": len(ws.slo_files), "rule_files": len(ws.rule_files),
+        "sources": [
+            {"name": s.name, "kind": s.kind, "interval": s.interval.total_seconds(), "enabled": s.enabled}
+            for s in ws.config.sources
+        ],
+        "slo_files": len(ws.slo_files),
+        "rule_files": len(ws.rule_files),
         "playbook_dirs": len(ws.playbook_dirs),
         "registries": [r.name for r in ws.config.registries],
         "allow_actions": ws.allow_actions,
@@ -128,7 +143,7 @@ def run(ctx: Any) -> int:
         lines += [str(Problem(ws.store_path, None, text)) for text in lost]
     except StoreMissing as exc:
         summary["store_exists"] = False
-        if wal_path(exc.path).exists():          # a WAL without its store: something was lost
+        if wal_path(exc.path).exists():  # a WAL without its store: something was lost
             lines.append(str(Problem(ws.store_path, None, str(exc))))
     except StoreError as exc:
         lines.append(str(Problem(ws.store_path, None, str(exc))))
@@ -143,18 +158,27 @@ def run(ctx: Any) -> int:
             print(f"  includes    {', '.join(str(f) for f in ws.files[1:])}")
         store_line = f"  store       {ws.store_path}"
         if "schema_version" in summary:
-            store_line += (f" (schema v{summary['schema_version']}, {summary['series']} series, "
-                           f"{summary['samples']} samples, {summary['logs']} log lines)")
+            store_line += (
+                f" (schema v{summary['schema_version']}, {summary['series']} series, "
+                f"{summary['samples']} samples, {summary['logs']} log lines)"
+            )
         if summary.get("store_exists") is False:
             store_line += " (not created yet: `oncall collect`, `oncall import` or the console create it)"
         print(store_line)
         if "integrity" in summary:
             findings = summary["integrity"]["findings"]
-            print(f"  integrity   {summary['integrity']['status']}"
-                  + "".join(f"\n    {escape(f['text'])}" for f in findings))
-        print(f"  sources     {len(ws.config.sources)}"
-              + "".join(f"\n    {s.name} ({s.kind}, every {s.interval.total_seconds():g}s"
-                        f"{', disabled' if not s.enabled else ''})" for s in ws.config.sources))
+            print(
+                f"  integrity   {summary['integrity']['status']}"
+                + "".join(f"\n    {escape(f['text'])}" for f in findings)
+            )
+        print(
+            f"  sources     {len(ws.config.sources)}"
+            + "".join(
+                f"\n    {s.name} ({s.kind}, every {s.interval.total_seconds():g}s"
+                f"{', disabled' if not s.enabled else ''})"
+                for s in ws.config.sources
+            )
+        )
         print(f"  slo files   {len(ws.slo_files)}")
         print(f"  rule files  {len(ws.rule_files)}")
         print(f"  playbooks   {len(ws.playbook_dirs)} director{'y' if len(ws.playbook_dirs) == 1 else 'ies'}")

@@ -13,22 +13,29 @@ from console.core.terminal import escape
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "collect", help="run collectors: once, in the foreground, or show their health",
+        "collect",
+        help="run collectors: once, in the foreground, or show their health",
         description="Without options, run every enabled source on its interval until "
-                    "SIGINT/SIGTERM/SIGHUP (a running batch finishes first), each source in its own "
-                    "lane. --once runs the named sources (default: all enabled) one time, up "
-                    "to 8 at once; exit 1 if any failed. Each run ends by its source's "
-                    "`timeout`. --status shows each source's health, last success, last "
-                    "error, rows and skipped runs. Sent to a running console, `collect` "
-                    "shows the status (the console runs the collectors) and --once runs "
-                    "there.")
+        "SIGINT/SIGTERM/SIGHUP (a running batch finishes first), each source in its own "
+        "lane. --once runs the named sources (default: all enabled) one time, up "
+        "to 8 at once; exit 1 if any failed. Each run ends by its source's "
+        "`timeout`. --status shows each source's health, last success, last "
+        "error, rows and skipped runs. Sent to a running console, `collect` "
+        "shows the status (the console runs the collectors) and --once runs "
+        "there.",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="run each collector one time")
     mode.add_argument("--status", action="store_true", help="show collector health")
     parser.add_argument("names", nargs="*", metavar="NAME", help="source names (default: all)")
     parser.add_argument("--store", help="store file (default: the workspace's)")
-    parser.add_argument("--max-backoff", type=float, default=600.0, metavar="SECONDS",
-                        help="longest wait between retries of a failing source (default 600)")
+    parser.add_argument(
+        "--max-backoff",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="longest wait between retries of a failing source (default 600)",
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(func=run)
 
@@ -40,23 +47,33 @@ def _selected(ctx: Any) -> list[Any]:
     sources = {s.name: s for s in ctx.workspace.config.sources}
     unknown = [n for n in ctx.args.names if n not in sources]
     if unknown:
-        raise CliError(f"no source named {', '.join(map(repr, unknown))} in "
-                       f"{ctx.workspace.path}; sources: {', '.join(sources) or 'none'}")
+        raise CliError(
+            f"no source named {', '.join(map(repr, unknown))} in "
+            f"{ctx.workspace.path}; sources: {', '.join(sources) or 'none'}"
+        )
     collectors = build_collectors(ctx.workspace)
     if ctx.args.names:
         by_name = {c.name: c for c in collectors}
         disabled = [n for n in ctx.args.names if n not in by_name]
         if disabled:
-            raise CliError(f"source {', '.join(map(repr, disabled))} is disabled "
-                           f"(enabled: false in {ctx.workspace.path})")
+            raise CliError(
+                f"source {', '.join(map(repr, disabled))} is disabled "
+                f"(enabled: false in {ctx.workspace.path})"
+            )
         collectors = [by_name[n] for n in ctx.args.names]
     return collectors
 
 
 def _outcome_row(outcome: Any) -> list[Any]:
     result = "ok" if outcome.ok else "skipped" if outcome.skipped else "FAILED"
-    return [outcome.name, result, outcome.rows, round(outcome.seconds, 3), outcome.error or "",
-            sum(entry["count"] for entry in outcome.refused)]
+    return [
+        outcome.name,
+        result,
+        outcome.rows,
+        round(outcome.seconds, 3),
+        outcome.error or "",
+        sum(entry["count"] for entry in outcome.refused),
+    ]
 
 
 def _print_refused(named: list[tuple[str, list[dict[str, Any]]]]) -> None:
@@ -70,9 +87,11 @@ def run(ctx: Any) -> int:
     if ctx.args.status:
         return _status(ctx)
     if ctx.shared_store is not None and not ctx.args.once:
-        print("oncall: the console holding the store already runs the collectors; their "
-              "status follows (`oncall collect --once NAME` runs one now, in the console)",
-              file=sys.stderr)
+        print(
+            "oncall: the console holding the store already runs the collectors; their "
+            "status follows (`oncall collect --once NAME` runs one now, in the console)",
+            file=sys.stderr,
+        )
         return _status(ctx)
     from collectors.lanes import run_all
     from collectors.scheduler import CollectorScheduler
@@ -83,12 +102,30 @@ def run(ctx: Any) -> int:
     if ctx.args.once:
         outcomes = run_all(store, collectors, ctx.now())
         if ctx.fmt == "json":
-            print(dumps([{"name": o.name, "ok": o.ok, "skipped": o.skipped, "rows": o.rows,
-                          "seconds": o.seconds, "error": o.error, "refused": o.refused}
-                         for o in outcomes]))
+            print(
+                dumps(
+                    [
+                        {
+                            "name": o.name,
+                            "ok": o.ok,
+                            "skipped": o.skipped,
+                            "rows": o.rows,
+                            "seconds": o.seconds,
+                            "error": o.error,
+                            "refused": o.refused,
+                        }
+                        for o in outcomes
+                    ]
+                )
+            )
         else:
-            print(render(["source", "result", "rows", "seconds", "error", "refused"],
-                         [_outcome_row(o) for o in outcomes], ctx.fmt))
+            print(
+                render(
+                    ["source", "result", "rows", "seconds", "error", "refused"],
+                    [_outcome_row(o) for o in outcomes],
+                    ctx.fmt,
+                )
+            )
             _print_refused([(o.name, o.refused) for o in outcomes])
         return 0 if all(o.ok for o in outcomes) else 1
     if not collectors:
@@ -100,14 +137,21 @@ def run(ctx: Any) -> int:
     def report(outcome: Any) -> None:
         status = "ok" if outcome.ok else f"FAILED: {escape(outcome.error)}"
         refused = "".join(f"; {escape(entry['text'])}" for entry in outcome.refused)
-        print(f"{outcome.at:%Y-%m-%d %H:%M:%S} {outcome.name}: {outcome.rows} rows "
-              f"in {outcome.seconds:.2f}s, {status}{refused}", flush=True)
+        print(
+            f"{outcome.at:%Y-%m-%d %H:%M:%S} {outcome.name}: {outcome.rows} rows "
+            f"in {outcome.seconds:.2f}s, {status}{refused}",
+            flush=True,
+        )
 
-    scheduler = CollectorScheduler(store, [(c, intervals[c.name]) for c in collectors], ctx.now,
-                                   max_backoff=ctx.args.max_backoff, on_run=report)
-    restore = cleanup.stop_on_signals(stop.set)        # SIGTERM, SIGINT, SIGHUP
-    print(f"collecting {', '.join(c.name for c in collectors)} into {store.path}; "
-          "Ctrl-C to stop", flush=True)
+    scheduler = CollectorScheduler(
+        store,
+        [(c, intervals[c.name]) for c in collectors],
+        ctx.now,
+        max_backoff=ctx.args.max_backoff,
+        on_run=report,
+    )
+    restore = cleanup.stop_on_signals(stop.set)  # SIGTERM, SIGINT, SIGHUP
+    print(f"collecting {', '.join(c.name for c in collectors)} into {store.path}; Ctrl-C to stop", flush=True)
     try:
         scheduler.start()
         while not stop.wait(0.5):
@@ -115,8 +159,7 @@ def run(ctx: Any) -> int:
     finally:
         print("stopping: letting running collectors finish", flush=True)
         for name in scheduler.stop():
-            print(f"oncall: {name} is still running past its deadline; not waiting for it",
-                  file=sys.stderr)
+            print(f"oncall: {name} is still running past its deadline; not waiting for it", file=sys.stderr)
         restore()
     return 0
 
@@ -129,12 +172,24 @@ def _status(ctx: Any) -> int:
     from console.store.notes import notes_text
     from console.store.refused import refused_json
 
-    _, rows = store.query("SELECT name, healthy, last_success, last_error, last_error_at, "
-                          "rows_ingested, notes, runs_skipped, last_skipped_at, refused "
-                          "FROM collector_state")
+    _, rows = store.query(
+        "SELECT name, healthy, last_success, last_error, last_error_at, "
+        "rows_ingested, notes, runs_skipped, last_skipped_at, refused "
+        "FROM collector_state"
+    )
     state = {r[0]: r for r in rows}
-    columns = ["source", "kind", "health", "last_success", "last_error_at", "rows_ingested",
-               "last_error", "notes", "skipped", "refused"]   # `refused` stays last
+    columns = [
+        "source",
+        "kind",
+        "health",
+        "last_success",
+        "last_error_at",
+        "rows_ingested",
+        "last_error",
+        "notes",
+        "skipped",
+        "refused",
+    ]  # `refused` stays last
     table = []
     for source in sources:
         row = state.get(source.name)
@@ -144,19 +199,29 @@ def _status(ctx: Any) -> int:
             health = "never run"
         else:
             health = "healthy" if row[1] else "UNHEALTHY"
-        table.append([source.name, source.kind, health, row[2] if row else None,
-                      row[4] if row else None, row[5] if row else 0,
-                      redact(row[3] or "") if row and not row[1] else "",
-                      notes_text(row[6]) if row else "",
-                      skipped_text(row[7]) if row else "",
-                      refused_json(row[9] if row else None)])
+        table.append(
+            [
+                source.name,
+                source.kind,
+                health,
+                row[2] if row else None,
+                row[4] if row else None,
+                row[5] if row else 0,
+                redact(row[3] or "") if row and not row[1] else "",
+                notes_text(row[6]) if row else "",
+                skipped_text(row[7]) if row else "",
+                refused_json(row[9] if row else None),
+            ]
+        )
     if ctx.fmt == "json":
-        skips = {name: {"runs_skipped": row[7] or 0, "last_skipped_at": row[8]}
-                 for name, row in state.items()}
+        skips = {
+            name: {"runs_skipped": row[7] or 0, "last_skipped_at": row[8]} for name, row in state.items()
+        }
         never = {"runs_skipped": 0, "last_skipped_at": None}
         print(dumps([{**dict(zip(columns, r)), **skips.get(r[0], never)} for r in table]))
     else:
-        print(render(columns, [r[:-1] + [sum(e["count"] for e in r[-1]["last_run"])]
-                               for r in table], ctx.fmt))
+        print(
+            render(columns, [r[:-1] + [sum(e["count"] for e in r[-1]["last_run"])] for r in table], ctx.fmt)
+        )
         _print_refused([(r[0], r[-1]["last_run"]) for r in table])
     return 1 if any(r[2] == "UNHEALTHY" for r in table) else 0

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from console.store import StoreError
-from console.core.terminal import escape
 from console.config.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
+from console.core.terminal import escape
+from console.store import StoreError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,10 +33,10 @@ def run_console(ctx: Any) -> int:
         session = until_it_works(broken_store_app(ctx, workspace, exc))
         if session is None:
             return 2
-    gc.disable()      # no collections while starting; the console re-enables after its first frame
+    gc.disable()  # no collections while starting; the console re-enables after its first frame
     from console.screens.overview import session_overview
 
-    session.read_ahead("overview", session_overview)   # while the UI below imports and starts
+    session.read_ahead("overview", session_overview)  # while the UI below imports and starts
     if session.holder is not None:
         print(f"oncall: {session.holder}; showing read-only snapshots", file=sys.stderr)
     if session.control_problem:
@@ -46,7 +46,7 @@ def run_console(ctx: Any) -> int:
         from console.tui.app import OncallApp
 
         app = OncallApp(session)
-        with cleanup.exit_via(lambda code: app.exit(return_code=code)):   # SIGTERM, SIGHUP…
+        with cleanup.exit_via(lambda code: app.exit(return_code=code)):  # SIGTERM, SIGHUP…
             app.run()
     finally:
         session.close()
@@ -86,8 +86,12 @@ def broken_store_app(ctx: Any, workspace: Workspace, error: StoreError) -> Any:
         except StoreError as again:
             raise StillBroken([str(again)]) from None
 
-    return BrokenWorkspaceApp(f"the store {workspace.store_path.name}", [str(error)], attempt,
-                              what_to_fix="Repair or move the store file")
+    return BrokenWorkspaceApp(
+        f"the store {workspace.store_path.name}",
+        [str(error)],
+        attempt,
+        what_to_fix="Repair or move the store file",
+    )
 
 
 def workspace_problems(error: WorkspaceError, root: Path) -> list[str]:
@@ -99,6 +103,6 @@ def until_it_works(app: Any) -> Any:
     """Run the minimal console; what it opened, or None if the engineer quit (problems to stderr)."""
     result = app.run()
     if result is None:
-        for problem in app.problems:       # still there after the screen is gone
+        for problem in app.problems:  # still there after the screen is gone
             print(f"oncall: {escape(problem)}", file=sys.stderr)
     return result

@@ -16,38 +16,48 @@ DEMO_WORKSPACE = Path(__file__).resolve().parents[2] / "demo_workspace"
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "demo", help="run the console on a simulated service",
+        "demo",
+        help="run the console on a simulated service",
         description="Create a temporary workspace with a simulated fraud-scoring service "
-                    "(history, a local registry with three versions, SLOs) and run it live: a "
-                    "few minutes in, the champion version degrades; a rollback heals it.")
-    parser.add_argument("--dir", help="where to create the demo workspace, kept afterwards "
-                        "(default: a temporary directory, removed when the demo exits)")
+        "(history, a local registry with three versions, SLOs) and run it live: a "
+        "few minutes in, the champion version degrades; a rollback heals it.",
+    )
+    parser.add_argument(
+        "--dir",
+        help="where to create the demo workspace, kept afterwards "
+        "(default: a temporary directory, removed when the demo exits)",
+    )
     parser.add_argument("--days", type=float, default=3, help="days of history (default 3)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--speed", type=float, default=1.0,
-                        help="run simulated time this many times faster than the clock")
-    parser.add_argument("--tick", type=float, default=None,
-                        help="wall seconds between collector/rule cycles (default: 1s, "
-                             "or shorter when --speed is high)")
-    parser.add_argument("--headless", action="store_true",
-                        help="no console: print state changes until interrupted")
-    parser.add_argument("--duration", type=float, default=None,
-                        help="with --headless, stop after this many wall seconds")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="run simulated time this many times faster than the clock"
+    )
+    parser.add_argument(
+        "--tick",
+        type=float,
+        default=None,
+        help="wall seconds between collector/rule cycles (default: 1s, or shorter when --speed is high)",
+    )
+    parser.add_argument(
+        "--headless", action="store_true", help="no console: print state changes until interrupted"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=None, help="with --headless, stop after this many wall seconds"
+    )
     parser.set_defaults(func=run)
 
 
 def copy_workspace(target: Path) -> Any:
     """Copy the demo workspace to `target` (kept if already there); return it loaded."""
-    from console.core.private import copy_tree_private
     from console.config.workspace import load_workspace
+    from console.core.private import copy_tree_private
 
     if not (target / "oncall.yaml").exists():
-        copy_tree_private(DEMO_WORKSPACE, target)      # 0600 files, 0700 directories
+        copy_tree_private(DEMO_WORKSPACE, target)  # 0600 files, 0700 directories
     return load_workspace(target / "oncall.yaml")
 
 
-def seed_store(store: Any, ws: Any, *, now: Any, days: float, seed: int,
-               predictions_now: Any = None) -> None:
+def seed_store(store: Any, ws: Any, *, now: Any, days: float, seed: int, predictions_now: Any = None) -> None:
     """Fill a new demo store with history; a store that has it already is left alone.
 
     With `predictions_now` (a timedelta) the older prediction records are left to the
@@ -56,9 +66,15 @@ def seed_store(store: Any, ws: Any, *, now: Any, days: float, seed: int,
 
     source = next(s for s in ws.config.sources if s.kind == "demo")
     if store.get_cursor(source.name) is None:
-        seed_demo(store, now=now, name=source.name, days=days, seed=seed,
-                  degrade_after=source.options.get("degrade_after", "4m"),
-                  predictions_now=predictions_now)
+        seed_demo(
+            store,
+            now=now,
+            name=source.name,
+            days=days,
+            seed=seed,
+            degrade_after=source.options.get("degrade_after", "4m"),
+            predictions_now=predictions_now,
+        )
 
 
 def prepare(target: Path, *, now: Any, days: float, seed: int) -> Any:
@@ -76,7 +92,7 @@ def run(ctx: Any) -> int:
 
     if ctx.args.dir:
         return _run(ctx, Path(ctx.args.dir).resolve())
-    target = Path(tempfile.mkdtemp(prefix="oncall-demo-")).resolve()      # 0700
+    target = Path(tempfile.mkdtemp(prefix="oncall-demo-")).resolve()  # 0700
     # It holds the open store: removed after the store is closed, at any exit (signals too).
     removal = cleanup.remove_at_exit(target, at_signal=False)
     try:
@@ -91,7 +107,7 @@ def _run(ctx: Any, target: Path) -> int:
     from console.runtime.session import Session
 
     if not ctx.args.headless:
-        gc.disable()   # while it seeds and the UI starts; the console re-enables it after its first frame
+        gc.disable()  # while it seeds and the UI starts; the console re-enables it after its first frame
     now = ctx.now().replace(second=0, microsecond=0)
     ws = copy_workspace(target)
     ctx._workspace = ws
@@ -99,26 +115,29 @@ def _run(ctx: Any, target: Path) -> int:
     tick = ctx.args.tick or max(0.1, min(1.0, 15.0 / ctx.args.speed))
     session = Session(ws, clock=clock)
     # the drift windows read the last 7 hours of predictions first; the rest follows live
-    seed_store(session.store, ws, now=now, days=ctx.args.days, seed=ctx.args.seed,
-               predictions_now=timedelta(hours=8))
+    seed_store(
+        session.store, ws, now=now, days=ctx.args.days, seed=ctx.args.seed, predictions_now=timedelta(hours=8)
+    )
     clock.restart()
     if session.control_problem:
         print(f"oncall: {session.control_problem}", file=sys.stderr)
     if not ctx.args.headless:
         from console.screens.overview import session_overview
 
-        session.read_ahead("overview", session_overview)   # while the UI imports and starts
+        session.read_ahead("overview", session_overview)  # while the UI imports and starts
     try:
         if ctx.args.headless:
-            emit(f"demo workspace {target} (speed {ctx.args.speed:g}x); "
-                 f"run `oncall -w {target} …` in another terminal")
+            emit(
+                f"demo workspace {target} (speed {ctx.args.speed:g}x); "
+                f"run `oncall -w {target} …` in another terminal"
+            )
             _run_headless(session, tick, ctx.args.duration)
         else:
             from console.core import cleanup
             from console.tui.app import OncallApp
 
             app = OncallApp(session, refresh_seconds=tick, subtitle="demo: fraud-scoring")
-            with cleanup.exit_via(lambda code: app.exit(return_code=code)):   # SIGTERM, SIGHUP…
+            with cleanup.exit_via(lambda code: app.exit(return_code=code)):  # SIGTERM, SIGHUP…
                 app.run()
     finally:
         session.close()
@@ -130,10 +149,10 @@ def _run_headless(session: Any, tick: float, duration: float | None) -> None:
     from console.runtime.control import emit
 
     stop = threading.Event()
-    cleanup.stop_on_signals(stop.set)     # SIGTERM, SIGINT, SIGHUP: stop after this tick
+    cleanup.stop_on_signals(stop.set)  # SIGTERM, SIGINT, SIGHUP: stop after this tick
     if duration is not None:
         timer = threading.Timer(duration, stop.set)
-        timer.daemon = True           # a signal's exit does not wait for it
+        timer.daemon = True  # a signal's exit does not wait for it
         timer.start()
     while not stop.is_set():
         for event in session.tick():

@@ -10,39 +10,74 @@ from console.cli.main import CliError
 from console.core.output import dumps, render
 from console.core.terminal import escape
 
-READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "json", ".ndjson": "json",
-           ".json": "json"}
+READERS = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "json",
+    ".ndjson": "json",
+    ".json": "json",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "drift", help="compare a current data file with a reference: drift and data quality",
+        "drift",
+        help="compare a current data file with a reference: drift and data quality",
         description="Per-column drift with Evidently's default tests (KS / chi-square / Z-test up to "
-                    "1000 reference rows; normed Wasserstein / Jensen-Shannon above), the dataset "
-                    "verdict, and data quality. Files: CSV, Parquet or JSON lines. Exit 0 no drift "
-                    "and no quality problem, 1 drift or a quality problem, 2 usage error.")
-    parser.add_argument("model", nargs="?", metavar="MODEL",
-                        help="check the workspace's drift window of this model (a `drift` source's "
-                             "windows) on the stored prediction records, instead of two files")
+        "1000 reference rows; normed Wasserstein / Jensen-Shannon above), the dataset "
+        "verdict, and data quality. Files: CSV, Parquet or JSON lines. Exit 0 no drift "
+        "and no quality problem, 1 drift or a quality problem, 2 usage error.",
+    )
+    parser.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL",
+        help="check the workspace's drift window of this model (a `drift` source's "
+        "windows) on the stored prediction records, instead of two files",
+    )
     parser.add_argument("--reference", metavar="FILE", help="the reference data")
     parser.add_argument("--current", metavar="FILE", help="the data to check")
-    parser.add_argument("--at", metavar="TIME", help="with MODEL: evaluate the windows as of this "
-                                                     "UTC time (default: now)")
-    parser.add_argument("--column-type", action="append", default=[], metavar="COL=num|cat",
-                        help="a column's type (default: inferred as Evidently does)")
-    parser.add_argument("--method", action="append", default=[], metavar="COL=TEST",
-                        help="a column's test: ks, chisquare, z, wasserstein, jensenshannon, psi, "
-                             "kl_div, hellinger")
-    parser.add_argument("--threshold", action="append", default=[], metavar="COL=X",
-                        help="a column's drift threshold (default: the test's)")
+    parser.add_argument(
+        "--at", metavar="TIME", help="with MODEL: evaluate the windows as of this UTC time (default: now)"
+    )
+    parser.add_argument(
+        "--column-type",
+        action="append",
+        default=[],
+        metavar="COL=num|cat",
+        help="a column's type (default: inferred as Evidently does)",
+    )
+    parser.add_argument(
+        "--method",
+        action="append",
+        default=[],
+        metavar="COL=TEST",
+        help="a column's test: ks, chisquare, z, wasserstein, jensenshannon, psi, kl_div, hellinger",
+    )
+    parser.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="COL=X",
+        help="a column's drift threshold (default: the test's)",
+    )
     parser.add_argument("--columns", metavar="A,B", help="only these columns")
-    parser.add_argument("--drift-share", type=float, default=0.5, metavar="X",
-                        help="dataset drift when at least this share of columns drift (default 0.5)")
+    parser.add_argument(
+        "--drift-share",
+        type=float,
+        default=0.5,
+        metavar="X",
+        help="dataset drift when at least this share of columns drift (default 0.5)",
+    )
     parser.add_argument("--no-quality", action="store_true", help="skip the data-quality checks")
-    parser.add_argument("--record", metavar="MODEL",
-                        help="also write the results as series labelled model=MODEL into the "
-                             "workspace's store (oncall_drift_score, oncall_drift_detected, "
-                             "oncall_drift_share, oncall_dataset_drift, oncall_quality_*), for rules")
+    parser.add_argument(
+        "--record",
+        metavar="MODEL",
+        help="also write the results as series labelled model=MODEL into the "
+        "workspace's store (oncall_drift_score, oncall_drift_detected, "
+        "oncall_drift_share, oncall_dataset_drift, oncall_quality_*), for rules",
+    )
     parser.add_argument("--store", help="store file for --record (default: the workspace's)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(func=run)
@@ -55,8 +90,7 @@ def read_frame(path_text: str) -> Any:
     path = Path(path_text)
     kind = READERS.get(path.suffix.lower())
     if kind is None:
-        raise CliError(f"{path}: unknown file type {path.suffix or '(none)'!r}; "
-                       f"use .csv, .parquet or .jsonl")
+        raise CliError(f"{path}: unknown file type {path.suffix or '(none)'!r}; use .csv, .parquet or .jsonl")
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     try:
@@ -93,8 +127,8 @@ def _kind(value: str) -> str:
 
 
 def run(ctx: Any) -> int:
-    from console.drift.stats import DriftError, dataset_drift
     from console.drift.quality import data_quality
+    from console.drift.stats import DriftError, dataset_drift
 
     args = ctx.args
     if args.model:
@@ -104,8 +138,9 @@ def run(ctx: Any) -> int:
 
         return run_model(ctx)
     if not (args.reference and args.current):
-        raise CliError("give MODEL (the workspace's drift window) or both --reference FILE and "
-                       "--current FILE", 2)
+        raise CliError(
+            "give MODEL (the workspace's drift window) or both --reference FILE and --current FILE", 2
+        )
     reference, current = read_frame(args.reference), read_frame(args.current)
     kinds = {c: _kind(v) for c, v in _pairs(args.column_type, "--column-type").items()}
     methods = _pairs(args.method, "--method")
@@ -118,12 +153,22 @@ def run(ctx: Any) -> int:
     if not 0 < args.drift_share <= 1:
         raise CliError("--drift-share must be in (0, 1]")
     try:
-        drift = dataset_drift(reference, current, columns=columns, kinds=kinds, methods=methods,
-                              thresholds=thresholds, drift_share=args.drift_share)
+        drift = dataset_drift(
+            reference,
+            current,
+            columns=columns,
+            kinds=kinds,
+            methods=methods,
+            thresholds=thresholds,
+            drift_share=args.drift_share,
+        )
     except DriftError as exc:
         raise CliError(str(exc)) from None
-    quality = None if args.no_quality else data_quality(
-        reference, current, columns=columns if args.columns else None, kinds=kinds)
+    quality = (
+        None
+        if args.no_quality
+        else data_quality(reference, current, columns=columns if args.columns else None, kinds=kinds)
+    )
     found = bool(drift.drifted) or bool(quality and quality.problems)
     if args.record:
         _record(ctx, args.record, drift, quality)
@@ -139,15 +184,31 @@ def run(ctx: Any) -> int:
 
 def print_report(ctx: Any, drift: Any, quality: Any) -> None:
     """The per-column table, the dataset verdict and the quality findings."""
-    rows = [(c.column, c.kind, c.method or "", c.score if c.score is not None else float("nan"),
-             c.threshold, _verdict(c), c.reference_rows, c.current_rows) for c in drift.columns]
-    ctx.out(render(["column", "type", "test", "score", "threshold", "verdict", "ref rows", "cur rows"],
-                   rows, "table"))
+    rows = [
+        (
+            c.column,
+            c.kind,
+            c.method or "",
+            c.score if c.score is not None else float("nan"),
+            c.threshold,
+            _verdict(c),
+            c.reference_rows,
+            c.current_rows,
+        )
+        for c in drift.columns
+    ]
+    ctx.out(
+        render(
+            ["column", "type", "test", "score", "threshold", "verdict", "ref rows", "cur rows"], rows, "table"
+        )
+    )
     ctx.out("")
     ctx.out(_summary(drift))
     if quality is not None:
-        ctx.out(f"quality: {quality.current_rows} current rows, {quality.reference_rows} reference rows; "
-                + ("no problems" if not quality.problems else f"{len(quality.problems)} problem(s)"))
+        ctx.out(
+            f"quality: {quality.current_rows} current rows, {quality.reference_rows} reference rows; "
+            + ("no problems" if not quality.problems else f"{len(quality.problems)} problem(s)")
+        )
         for problem in quality.problems:
             ctx.out(f"  - {escape(problem)}")
 
@@ -172,5 +233,7 @@ def _summary(drift: Any) -> str:
         return "dataset drift: no data (no column had data on both sides)"
     verdict = "yes" if drift.drifted else "no"
     relation = ">=" if drift.drifted else "<"
-    return (f"dataset drift: {verdict} ({drift.drifted_columns}/{tested} columns drifted = "
-            f"{drift.share:.3g} {relation} {drift.drift_share:g})")
+    return (
+        f"dataset drift: {verdict} ({drift.drifted_columns}/{tested} columns drifted = "
+        f"{drift.share:.3g} {relation} {drift.drift_share:g})"
+    )

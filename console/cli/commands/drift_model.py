@@ -34,8 +34,10 @@ def run_model(ctx: Any) -> int:
         raise CliError(str(exc)) from None
     update: dict[str, Any] = {}
     if args.column_type:
-        update["column_types"] = {**window.column_types, **{c: _kind(v) for c, v in
-                                                             _pairs(args.column_type, "--column-type").items()}}
+        update["column_types"] = {
+            **window.column_types,
+            **{c: _kind(v) for c, v in _pairs(args.column_type, "--column-type").items()},
+        }
     if args.method:
         update["methods"] = {**window.methods, **_pairs(args.method, "--method")}
     if args.threshold:
@@ -57,11 +59,16 @@ def run_model(ctx: Any) -> int:
     if ctx.fmt == "json":
         ctx.out(dumps(result.as_dict()))
         return 1 if found else 0
-    ref = (f"{result.reference_bounds[0]:%Y-%m-%d %H:%M}..{result.reference_bounds[1]:%Y-%m-%d %H:%M}"
-           if result.reference_bounds else window.reference.describe())
-    ctx.out(f"{window.model}: reference {ref} ({len(result.reference)} rows) vs current "
-            f"{result.current_bounds[0]:%Y-%m-%d %H:%M}..{result.current_bounds[1]:%Y-%m-%d %H:%M} "
-            f"({len(result.current)} rows)")
+    ref = (
+        f"{result.reference_bounds[0]:%Y-%m-%d %H:%M}..{result.reference_bounds[1]:%Y-%m-%d %H:%M}"
+        if result.reference_bounds
+        else window.reference.describe()
+    )
+    ctx.out(
+        f"{window.model}: reference {ref} ({len(result.reference)} rows) vs current "
+        f"{result.current_bounds[0]:%Y-%m-%d %H:%M}..{result.current_bounds[1]:%Y-%m-%d %H:%M} "
+        f"({len(result.current)} rows)"
+    )
     print_report(ctx, drift, quality)
     return 1 if found else 0
 

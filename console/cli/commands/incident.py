@@ -18,15 +18,22 @@ def actor(ctx: Any = None) -> Any:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("incident", help="incidents: list, show, ack, resolve, note, export",
-                            description="Work with incidents kept in the store.")
+    parser = sub.add_parser(
+        "incident",
+        help="incidents: list, show, ack, resolve, note, export",
+        description="Work with incidents kept in the store.",
+    )
     verbs = parser.add_subparsers(title="verbs", metavar="VERB", dest="verb", required=True)
     listing = verbs.add_parser("list", help="incidents, newest first")
     listing.add_argument("--open", action="store_true", help="only incidents not yet resolved")
     show = verbs.add_parser("show", help="one incident and its timeline")
     show.add_argument("id", type=int)
-    for verb, help_text in (("ack", "acknowledge"), ("mitigate", "mark mitigated"),
-                            ("resolve", "mark resolved"), ("close", "close")):
+    for verb, help_text in (
+        ("ack", "acknowledge"),
+        ("mitigate", "mark mitigated"),
+        ("resolve", "mark resolved"),
+        ("close", "close"),
+    ):
         move = verbs.add_parser(verb, help=help_text)
         move.add_argument("id", type=int)
         move.add_argument("--note", help="a note for the timeline")
@@ -37,12 +44,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     declare.add_argument("--alert", help="alert fingerprint (prefix is fine)")
     declare.add_argument("--title")
     declare.add_argument("--severity", choices=("SEV1", "SEV2", "SEV3", "SEV4"))
-    declare.add_argument("--split", action="store_true", help="a new incident even if the "
-                         "alert's group already has one open")
+    declare.add_argument(
+        "--split", action="store_true", help="a new incident even if the alert's group already has one open"
+    )
     export = verbs.add_parser("export", help="postmortem draft")
     export.add_argument("id", type=int)
-    for p in (listing, show, declare, *(verbs.choices[v] for v in ("ack", "mitigate", "resolve",
-                                                                   "close", "note"))):
+    for p in (
+        listing,
+        show,
+        declare,
+        *(verbs.choices[v] for v in ("ack", "mitigate", "resolve", "close", "note")),
+    ):
         p.add_argument("--format", choices=("table", "json"), default="table")
     export.add_argument("--format", choices=("md", "json"), default="md")
     parser.set_defaults(func=run)
@@ -50,26 +62,35 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _as_dict(incident: Any, now: Any) -> dict[str, Any]:
     from console.incidents.lifecycle import format_span
-    return {"id": incident.id, "title": incident.title, "severity": incident.severity,
-            "status": incident.status, "commander": incident.commander,
-            "created_at": incident.created_at, "acked_at": incident.acked_at,
-            "mitigated_at": incident.mitigated_at, "resolved_at": incident.resolved_at,
-            "closed_at": incident.closed_at, "alerts": incident.alerts,
-            "age": format_span(incident.age(now)), "tta": format_span(incident.time_to_ack),
-            "ttr": format_span(incident.time_to_resolve)}
+
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "severity": incident.severity,
+        "status": incident.status,
+        "commander": incident.commander,
+        "created_at": incident.created_at,
+        "acked_at": incident.acked_at,
+        "mitigated_at": incident.mitigated_at,
+        "resolved_at": incident.resolved_at,
+        "closed_at": incident.closed_at,
+        "alerts": incident.alerts,
+        "age": format_span(incident.age(now)),
+        "tta": format_span(incident.time_to_ack),
+        "ttr": format_span(incident.time_to_resolve),
+    }
 
 
 def run(ctx: Any) -> int:
-    from console.incidents import lifecycle as incidents
     from console.cli.main import CliError
+    from console.incidents import lifecycle as incidents
 
     args, now = ctx.args, ctx.now()
     try:
         if args.verb in ("list", "show", "export"):
             store = ctx.read_store()
             if args.verb == "list":
-                items = incidents.list_incidents(
-                    store, status=incidents.OPEN_STATUSES if args.open else None)
+                items = incidents.list_incidents(store, status=incidents.OPEN_STATUSES if args.open else None)
                 rows = [_as_dict(i, now) for i in items]
                 if ctx.fmt == "json":
                     print(dumps(rows))
@@ -82,16 +103,37 @@ def run(ctx: Any) -> int:
             incident = incidents.get_incident(store, args.id)
             entries = incidents.timeline(store, args.id)
             if ctx.fmt == "json":
-                print(dumps({**_as_dict(incident, now), "timeline": [
-                    {"ts": e.ts, "kind": e.kind, "actor": e.actor, "text": e.text,
-                     "detail": e.detail} for e in entries]}))
+                print(
+                    dumps(
+                        {
+                            **_as_dict(incident, now),
+                            "timeline": [
+                                {
+                                    "ts": e.ts,
+                                    "kind": e.kind,
+                                    "actor": e.actor,
+                                    "text": e.text,
+                                    "detail": e.detail,
+                                }
+                                for e in entries
+                            ],
+                        }
+                    )
+                )
                 return 0
             data = _as_dict(incident, now)
             print(f"#{incident.id} {escape(incident.title)}")
-            print(f"{incident.severity}  {incident.status}  commander {escape(incident.commander or '—')}"
-                  f"  age {data['age']}  TTA {data['tta']}  TTR {data['ttr']}")
-            print(render_table(["time", "kind", "who", "what"],
-                               [[e.ts, e.kind, e.actor or "", e.text] for e in entries], 100))
+            print(
+                f"{incident.severity}  {incident.status}  commander {escape(incident.commander or '—')}"
+                f"  age {data['age']}  TTA {data['tta']}  TTR {data['ttr']}"
+            )
+            print(
+                render_table(
+                    ["time", "kind", "who", "what"],
+                    [[e.ts, e.kind, e.actor or "", e.text] for e in entries],
+                    100,
+                )
+            )
             return 0
         store = ctx.write_store()
         who = actor(ctx)
@@ -101,19 +143,24 @@ def run(ctx: Any) -> int:
         elif args.verb == "declare":
             if args.alert:
                 incident, created = incidents.declare_from_alert(
-                    store, args.alert, now=now, actor=who, split=args.split, severity=args.severity)
+                    store, args.alert, now=now, actor=who, split=args.split, severity=args.severity
+                )
                 if not created:
                     print(f"alert joined open incident {incident.id} of the same group")
             elif args.title:
-                incident = incidents.declare(store, args.title, now=now, actor=who,
-                                             severity=args.severity or "SEV3")
+                incident = incidents.declare(
+                    store, args.title, now=now, actor=who, severity=args.severity or "SEV3"
+                )
             else:
                 raise CliError("declare needs --alert FINGERPRINT or --title TEXT")
         else:
-            status = {"ack": "acknowledged", "mitigate": "mitigated", "resolve": "resolved",
-                      "close": "closed"}[args.verb]
-            incident = incidents.transition(store, args.id, status, now=now, actor=who,
-                                            note=args.note)
+            status = {
+                "ack": "acknowledged",
+                "mitigate": "mitigated",
+                "resolve": "resolved",
+                "close": "closed",
+            }[args.verb]
+            incident = incidents.transition(store, args.id, status, now=now, actor=who, note=args.note)
     except incidents.IncidentError as exc:
         raise CliError(str(exc), 2) from None
     if ctx.fmt == "json":
@@ -124,16 +171,15 @@ def run(ctx: Any) -> int:
 
 
 def _export(ctx: Any, store: Any, incident_id: int, now: Any) -> int:
-    from console.incidents.postmortem import export_markdown
-
     from console.config.workspace import WorkspaceError
+    from console.incidents.postmortem import export_markdown
 
     try:
         ctx.workspace
-    except WorkspaceError:      # a store read without a workspace: no SLOs to weigh
+    except WorkspaceError:  # a store read without a workspace: no SLOs to weigh
         slos: list[Any] = []
     else:
-        slos = ctx.config(store).slos     # an SLO file that does not load is said on stderr
+        slos = ctx.config(store).slos  # an SLO file that does not load is said on stderr
     text = export_markdown(store, incident_id, now=now, slos=slos)
     print(dumps({"markdown": text}) if ctx.fmt == "json" else text, end="" if ctx.fmt == "md" else "\n")
     return 0

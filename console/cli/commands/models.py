@@ -13,17 +13,22 @@ from console.core.terminal import escape
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    models = sub.add_parser("models", help="models in the registry: aliases, versions, changes",
-                            description="List the registry's models with their aliases, version "
-                                        "count and last alias change.")
+    models = sub.add_parser(
+        "models",
+        help="models in the registry: aliases, versions, changes",
+        description="List the registry's models with their aliases, version count and last alias change.",
+    )
     _registry_arg(models)
     add_format(models)
     models.set_defaults(func=run_models)
     inner = models.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
-    history = inner.add_parser("history", help="every recorded alias move of a model",
-                               description="Alias moves recorded by oncall's actions and by the "
-                                           "registry collector, oldest first. With --at, who "
-                                           "held the alias at that time and since when.")
+    history = inner.add_parser(
+        "history",
+        help="every recorded alias move of a model",
+        description="Alias moves recorded by oncall's actions and by the "
+        "registry collector, oldest first. With --at, who "
+        "held the alias at that time and since when.",
+    )
     history.add_argument("model")
     history.add_argument("--alias", help="only this alias (default: all; --at uses the serving alias)")
     history.add_argument("--at", help="ISO time (UTC): who held the alias then")
@@ -37,17 +42,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     versions.set_defaults(func=run_versions)
 
     rollback = sub.add_parser(
-        "rollback", help="point the serving alias back at the previous version",
+        "rollback",
+        help="point the serving alias back at the previous version",
         description="Point the serving alias (default champion) back at the version that held it "
-                    "before, or at --to VERSION. Prints the plan; --dry-run stops there. Needs "
-                    "`allow_actions: true`; protected models need --confirm MODEL.")
+        "before, or at --to VERSION. Prints the plan; --dry-run stops there. Needs "
+        "`allow_actions: true`; protected models need --confirm MODEL.",
+    )
     rollback.add_argument("model")
     rollback.add_argument("--to", metavar="VERSION", help="roll back to this version")
     _action_args(rollback)
     rollback.set_defaults(func=run_rollback)
 
-    promote = sub.add_parser("promote", help="point the serving alias at a version",
-                             description="Point the serving alias (or --alias) at VERSION.")
+    promote = sub.add_parser(
+        "promote",
+        help="point the serving alias at a version",
+        description="Point the serving alias (or --alias) at VERSION.",
+    )
     promote.add_argument("model")
     promote.add_argument("version")
     _action_args(promote)
@@ -64,16 +74,21 @@ def _action_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--yes", action="store_true", help="apply without asking")
     parser.add_argument("--confirm", metavar="MODEL", help="the model's name, for protected models")
-    parser.add_argument("--actor", help="on whose behalf (default: $ONCALL_ACTOR); the audit log "
-                                        "records your OS account as the actor either way")
-    parser.add_argument("--incident", type=int, help="incident id for the timeline "
-                                                     "(default: the newest open incident)")
+    parser.add_argument(
+        "--actor",
+        help="on whose behalf (default: $ONCALL_ACTOR); the audit log "
+        "records your OS account as the actor either way",
+    )
+    parser.add_argument(
+        "--incident", type=int, help="incident id for the timeline (default: the newest open incident)"
+    )
     parser.add_argument("--no-watch", action="store_true", help="skip the post-rollback watch")
     _registry_arg(parser)
     add_format(parser)
 
 
 # -- opening ------------------------------------------------------------------------------
+
 
 def _open(ctx: Any, store: Any) -> Any:
     from console.registry import RegistryError, open_registry, pick_registry
@@ -96,6 +111,7 @@ def _registry_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 # -- read commands --------------------------------------------------------------------------
 
+
 def run_models(ctx: Any) -> int:
     store = ctx.read_store()
     _, registry = _open(ctx, store)
@@ -104,11 +120,19 @@ def run_models(ctx: Any) -> int:
         rows = []
         for model in models:
             versions = _registry_call(registry.list_versions, model.name)
-            last = store.query("SELECT max(ts) FROM changes WHERE kind = 'alias_move' AND model = ?",
-                               [model.name])[1][0][0]
+            last = store.query(
+                "SELECT max(ts) FROM changes WHERE kind = 'alias_move' AND model = ?", [model.name]
+            )[1][0][0]
             aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(model.aliases.items()))
-            rows.append((model.name, aliases, len(versions),
-                         versions[-1].version if versions else None, last or model.updated_at))
+            rows.append(
+                (
+                    model.name,
+                    aliases,
+                    len(versions),
+                    versions[-1].version if versions else None,
+                    last or model.updated_at,
+                )
+            )
     finally:
         registry.close()
     ctx.out(render(["model", "aliases", "versions", "latest", "last_change"], rows, ctx.fmt))
@@ -130,8 +154,10 @@ def run_history(ctx: Any) -> int:
             at = at.astimezone(__import__("datetime").timezone.utc).replace(tzinfo=None)
         alias = ctx.args.alias or registry.options.serving_alias
         version, since = holder_at(store, ctx.args.model, alias, at)
-        columns, rows = ["model", "alias", "at", "version", "since"], [
-            (ctx.args.model, alias, at, version, since)]
+        columns, rows = (
+            ["model", "alias", "at", "version", "since"],
+            [(ctx.args.model, alias, at, version, since)],
+        )
     else:
         columns, rows = alias_history(store, ctx.args.model, ctx.args.alias)
         columns = ["ts", "alias", "from_version", "to_version", "actor", "reason", "action", "source"]
@@ -147,18 +173,30 @@ def run_versions(ctx: Any) -> int:
         versions = _registry_call(registry.list_versions, ctx.args.model)
     finally:
         registry.close()
-    rows = [(v.version, v.created_at, ", ".join(v.aliases),
-             ", ".join(f"{k}={m:.4g}" for k, m in sorted(v.metrics.items())) if ctx.fmt != "json"
-             else v.metrics, v.source, v.run_id) for v in versions]
+    rows = [
+        (
+            v.version,
+            v.created_at,
+            ", ".join(v.aliases),
+            ", ".join(f"{k}={m:.4g}" for k, m in sorted(v.metrics.items()))
+            if ctx.fmt != "json"
+            else v.metrics,
+            v.source,
+            v.run_id,
+        )
+        for v in versions
+    ]
     ctx.out(render(["version", "created_at", "aliases", "metrics", "source", "run_id"], rows, ctx.fmt))
     return 0
 
 
 # -- actions ----------------------------------------------------------------------------------
 
+
 def _open_incident(store: Any) -> int | None:
-    rows = store.query("SELECT id FROM incidents WHERE status NOT IN ('resolved', 'closed') "
-                       "ORDER BY created_at DESC LIMIT 1")[1]
+    rows = store.query(
+        "SELECT id FROM incidents WHERE status NOT IN ('resolved', 'closed') ORDER BY created_at DESC LIMIT 1"
+    )[1]
     return int(rows[0][0]) if rows else None
 
 
@@ -171,12 +209,16 @@ def _run_action(ctx: Any, make: Any) -> int:
     store = ctx.read_store() if args.dry_run else ctx.write_store()
     config, registry = _open(ctx, store)
     try:
-        env = ActionEnv(store=store, registry=registry, actor=ctx.actor(), clock=ctx.now,
-                        allow_actions=workspace.allow_actions,
-                        protected_models=list(config.protected_models),
-                        incident_id=args.incident if args.incident is not None
-                        else _open_incident(store),
-                        workspace_path=str(workspace.path))
+        env = ActionEnv(
+            store=store,
+            registry=registry,
+            actor=ctx.actor(),
+            clock=ctx.now,
+            allow_actions=workspace.allow_actions,
+            protected_models=list(config.protected_models),
+            incident_id=args.incident if args.incident is not None else _open_incident(store),
+            workspace_path=str(workspace.path),
+        )
         action = make(env)
         try:
             plan = _registry_call(action.plan)
@@ -189,7 +231,7 @@ def _run_action(ctx: Any, make: Any) -> int:
             return 0
         if ctx.fmt != "json":
             print(_plan_text(plan))
-        try:   # read-only and a missing reason refuse (audited) before any prompt
+        try:  # read-only and a missing reason refuse (audited) before any prompt
             action.authorize(plan, reason=args.reason, typed_name=plan.model)
         except ActionRefused as exc:
             raise CliError(str(exc)) from None
@@ -202,18 +244,29 @@ def _run_action(ctx: Any, make: Any) -> int:
             raise CliError(str(exc), 1) from None
         outcome: dict[str, Any] = {"applied": True, **result}
         if ctx.fmt != "json":
-            print(escape(f"done: {plan.summary} ({registry.where} reports "
-                         f"v{result.get('observed_version', '?')})" if action.moves_alias
-                         else f"done: {plan.summary}"))
+            print(
+                escape(
+                    f"done: {plan.summary} ({registry.where} reports v{result.get('observed_version', '?')})"
+                    if action.moves_alias
+                    else f"done: {plan.summary}"
+                )
+            )
         code = 0
         if action.moves_alias:
             hook = run_deploy_hook(env, plan, reason=args.reason)
             if hook is not None:
-                outcome["deploy_hook"] = {"argv": hook.argv, "returncode": hook.returncode,
-                                          "ok": hook.ok, "error": hook.error}
+                outcome["deploy_hook"] = {
+                    "argv": hook.argv,
+                    "returncode": hook.returncode,
+                    "ok": hook.ok,
+                    "error": hook.error,
+                }
                 if ctx.fmt != "json":
-                    print(escape(f"deploy hook {'ok' if hook.ok else 'FAILED: ' + str(hook.error)}: "
-                                 f"{hook.argv}"))
+                    print(
+                        escape(
+                            f"deploy hook {'ok' if hook.ok else 'FAILED: ' + str(hook.error)}: {hook.argv}"
+                        )
+                    )
                 code = 0 if hook.ok else 1
         policy = registry.policy(plan.model)
         if action.name == "rollback" and policy.watch and not args.no_watch:
@@ -228,9 +281,21 @@ def _run_action(ctx: Any, make: Any) -> int:
 
 def _show(ctx: Any, plan: Any, outcome: dict[str, Any]) -> None:
     if ctx.fmt == "json":
-        ctx.out(dumps({"plan": {"action": plan.action, "model": plan.model, "summary": plan.summary,
-                                "protected": plan.protected, "params": plan.params,
-                                "lines": plan.lines}, **outcome}))
+        ctx.out(
+            dumps(
+                {
+                    "plan": {
+                        "action": plan.action,
+                        "model": plan.model,
+                        "summary": plan.summary,
+                        "protected": plan.protected,
+                        "params": plan.params,
+                        "lines": plan.lines,
+                    },
+                    **outcome,
+                }
+            )
+        )
     else:
         print(_plan_text(plan))
 
@@ -256,25 +321,31 @@ def _confirm(ctx: Any, plan: Any) -> str | None:
 
 
 def _watch(ctx: Any, plan: Any, config: Any, env: Any) -> dict[str, Any]:
+    import time
+
     from console.registry.watch import record_outcome, watch_rollback
     from console.store import Store, StoreError
-
-    import time
 
     started, t0 = ctx.now(), time.monotonic()
     path = ctx.store_path()
     if ctx.fmt != "json":
-        print(f"watching {escape(plan.model)} for up to {config.duration} (every {config.every}); "
-              "Ctrl-C stops watching, the rollback stays")
-    status = watch_rollback(lambda: Store.open_read(path), config, model=plan.model,
-                            started=started,
-                            clock=lambda: started + timedelta(seconds=time.monotonic() - t0),
-                            on_status=(lambda s: print("  " + escape(s.text(plan.model))))
-                            if ctx.fmt != "json" else None)
+        print(
+            f"watching {escape(plan.model)} for up to {config.duration} (every {config.every}); "
+            "Ctrl-C stops watching, the rollback stays"
+        )
+    status = watch_rollback(
+        lambda: Store.open_read(path),
+        config,
+        model=plan.model,
+        started=started,
+        clock=lambda: started + timedelta(seconds=time.monotonic() - t0),
+        on_status=(lambda s: print("  " + escape(s.text(plan.model)))) if ctx.fmt != "json" else None,
+    )
     try:
         with Store.open(path) as store:
-            record_outcome(store, status, model=plan.model, incident_id=env.incident_id,
-                           actor=env.actor, started=started)
+            record_outcome(
+                store, status, model=plan.model, incident_id=env.incident_id, actor=env.actor, started=started
+            )
     except StoreError as exc:
         print(f"oncall: could not record the watch's outcome: {escape(exc)}", file=sys.stderr)
     return {"state": status.state, "error_ratio": status.error_ratio, "burn": status.burn}
@@ -283,12 +354,10 @@ def _watch(ctx: Any, plan: Any, config: Any, env: Any) -> dict[str, Any]:
 def run_rollback(ctx: Any) -> int:
     from console.actions import Rollback
 
-    return _run_action(ctx, lambda env: Rollback(env, ctx.args.model, to=ctx.args.to,
-                                                 alias=ctx.args.alias))
+    return _run_action(ctx, lambda env: Rollback(env, ctx.args.model, to=ctx.args.to, alias=ctx.args.alias))
 
 
 def run_promote(ctx: Any) -> int:
     from console.actions import Promote
 
-    return _run_action(ctx, lambda env: Promote(env, ctx.args.model, ctx.args.version,
-                                                alias=ctx.args.alias))
+    return _run_action(ctx, lambda env: Promote(env, ctx.args.model, ctx.args.version, alias=ctx.args.alias))

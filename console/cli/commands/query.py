@@ -13,10 +13,13 @@ from console.screens.overview import is_read_only_sql, run_read_only_sql
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("query", help="run read-only SQL against the store",
-                            description="Run read-only SQL against the store. Tables: series, "
-                                        "samples, logs, changes, alerts, incidents, timeline, "
-                                        "audit, ...")
+    parser = sub.add_parser(
+        "query",
+        help="run read-only SQL against the store",
+        description="Run read-only SQL against the store. Tables: series, "
+        "samples, logs, changes, alerts, incidents, timeline, "
+        "audit, ...",
+    )
     parser.add_argument("sql")
     parser.add_argument("--store", help="store file (default: the workspace's)")
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,37 +14,56 @@ from console.core.terminal import escape
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("rules", help="alert rules: health, check, evaluate, backtest",
-                            description="Every alert rule of the workspace (rule files, SLO burn, "
-                                        "collector health) with its last evaluation and health.")
+    parser = sub.add_parser(
+        "rules",
+        help="alert rules: health, check, evaluate, backtest",
+        description="Every alert rule of the workspace (rule files, SLO burn, "
+        "collector health) with its last evaluation and health.",
+    )
     add_format(parser)
     parser.set_defaults(func=run_list)
     commands = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
 
-    check = commands.add_parser("check", help="validate rule files (like promtool check rules)",
-                                description="Validate rule files: YAML, keys, durations, label "
-                                            "names, templates, and each rule's SQL against the "
-                                            "store's schema. Exit 0 ok, 1 problems.")
+    check = commands.add_parser(
+        "check",
+        help="validate rule files (like promtool check rules)",
+        description="Validate rule files: YAML, keys, durations, label "
+        "names, templates, and each rule's SQL against the "
+        "store's schema. Exit 0 ok, 1 problems.",
+    )
     check.add_argument("files", nargs="+", metavar="FILE")
     add_format(check)
     check.set_defaults(func=run_check)
 
-    once = commands.add_parser("eval", help="evaluate the rules once and update alerts",
-                               description="One evaluation cycle at now: alert states are "
-                                           "updated in the store and, when the workspace names an "
-                                           "Alertmanager, firing and resolved alerts are sent there.")
-    once.add_argument("--due-only", action="store_true",
-                      help="only groups whose interval has passed since their last evaluation")
+    once = commands.add_parser(
+        "eval",
+        help="evaluate the rules once and update alerts",
+        description="One evaluation cycle at now: alert states are "
+        "updated in the store and, when the workspace names an "
+        "Alertmanager, firing and resolved alerts are sent there.",
+    )
+    once.add_argument(
+        "--due-only",
+        action="store_true",
+        help="only groups whose interval has passed since their last evaluation",
+    )
     add_format(once)
     once.set_defaults(func=run_eval)
 
-    back = commands.add_parser("backtest", help="when the rules would have fired over history",
-                               description="Replay the rules over stored history (nothing is "
-                                           "written): per rule, how many times it would have "
-                                           "fired and when first.")
+    back = commands.add_parser(
+        "backtest",
+        help="when the rules would have fired over history",
+        description="Replay the rules over stored history (nothing is "
+        "written): per rule, how many times it would have "
+        "fired and when first.",
+    )
     back.add_argument("rules", nargs="*", metavar="RULE", help="rule names (default: all)")
-    back.add_argument("--from", dest="start", default="now-1d",
-                      help="start: ISO time (UTC) or now-DURATION (default now-1d)")
+    back.add_argument(
+        "--from",
+        dest="start",
+        default="now-1d",
+        help="start: ISO time (UTC) or now-DURATION (default now-1d)",
+    )
     back.add_argument("--to", dest="end", default="now", help="end (default now)")
     back.add_argument("--step", help="evaluation step (default: the shortest group interval)")
     add_format(back)
@@ -63,9 +82,7 @@ def when(text: str, now: datetime) -> datetime:
     except ValueError as exc:
         raise CliError(f"bad time {text!r}: {exc}; use now, now-6h or 2026-01-31T12:00") from None
     if moment.tzinfo is not None:
-        from datetime import timezone
-
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
 
 
@@ -82,21 +99,40 @@ def run_list(ctx: Any) -> int:
 
     try:
         store = ctx.read_store()
-    except StoreMissing:            # nothing evaluated yet: the rules are still listed
+    except StoreMissing:  # nothing evaluated yet: the rules are still listed
         store = None
     rules, _ = workspace_rules(ctx, store)
     config = ctx.config(store)
     states = load_rule_states(store) if store is not None else {}
-    columns = ["rule", "source", "file", "config", "interval", "for", "health", "last_eval",
-               "instances", "error"]
+    columns = [
+        "rule",
+        "source",
+        "file",
+        "config",
+        "interval",
+        "for",
+        "health",
+        "last_eval",
+        "instances",
+        "error",
+    ]
     rows = []
     for rule in rules:
         state = states.get(rule.key, {})
-        rows.append([rule.key, rule.source, rule.where if rule.file else None,
-                     config.status.get(rule.file, "current") if rule.file else "current",
-                     rule.interval.total_seconds(), rule.for_.total_seconds(),
-                     state.get("health", "never evaluated"), state.get("last_eval"),
-                     state.get("instances"), state.get("last_error")])
+        rows.append(
+            [
+                rule.key,
+                rule.source,
+                rule.where if rule.file else None,
+                config.status.get(rule.file, "current") if rule.file else "current",
+                rule.interval.total_seconds(),
+                rule.for_.total_seconds(),
+                state.get("health", "never evaluated"),
+                state.get("last_eval"),
+                state.get("instances"),
+                state.get("last_error"),
+            ]
+        )
     ctx.out(render(columns, rows, ctx.fmt))
     failing = any(states.get(r.key, {}).get("health") == "error" for r in rules)
     return 1 if ctx.config_failed() or failing else 0
@@ -108,8 +144,9 @@ def run_check(ctx: Any) -> int:
     report = []
     for name in ctx.args.files:
         loaded = load_rule_file(Path(name))
-        report.append({"file": name, "rules": len(loaded.rules),
-                       "problems": [str(p) for p in loaded.problems]})
+        report.append(
+            {"file": name, "rules": len(loaded.rules), "problems": [str(p) for p in loaded.problems]}
+        )
     if ctx.fmt == "json":
         ctx.out(dumps(report))
     else:
@@ -131,27 +168,43 @@ def run_eval(ctx: Any) -> int:
     rules, inhibit = workspace_rules(ctx, store)
     now = ctx.now()
     notifier = from_workspace(ctx.workspace)
-    report = AlertEngine(store, rules, inhibit, notifier=notifier,
-                         orphans=ctx.config(store).orphan_reason).run(
-        now, only_due=ctx.args.due_only)
+    report = AlertEngine(
+        store, rules, inhibit, notifier=notifier, orphans=ctx.config(store).orphan_reason
+    ).run(now, only_due=ctx.args.due_only)
     names = {a.fingerprint: a for a in report.alerts}
     if ctx.fmt == "json":
-        ctx.out(dumps({
-            "now": now, "evaluated": report.evaluated, "seconds": report.seconds,
-            "failing": report.broken, "warnings": report.warnings,
-            "transitions": [{"rule": t.rule, "fingerprint": t.fingerprint, "from": t.from_state,
-                             "to": t.to_state, "value": t.value, "reason": t.reason}
-                            for t in report.transitions],
-            "stale": report.stale,
-            "config_problems": [p.as_dict() for p in ctx.config(store).problems],
-            "alertmanager_error": report.notify_error}))
+        ctx.out(
+            dumps(
+                {
+                    "now": now,
+                    "evaluated": report.evaluated,
+                    "seconds": report.seconds,
+                    "failing": report.broken,
+                    "warnings": report.warnings,
+                    "transitions": [
+                        {
+                            "rule": t.rule,
+                            "fingerprint": t.fingerprint,
+                            "from": t.from_state,
+                            "to": t.to_state,
+                            "value": t.value,
+                            "reason": t.reason,
+                        }
+                        for t in report.transitions
+                    ],
+                    "stale": report.stale,
+                    "config_problems": [p.as_dict() for p in ctx.config(store).problems],
+                    "alertmanager_error": report.notify_error,
+                }
+            )
+        )
     else:
-        ctx.out(f"evaluated {report.evaluated} rule(s) at {now:%Y-%m-%d %H:%M:%S} "
-                f"in {report.seconds:.2f}s")
+        ctx.out(f"evaluated {report.evaluated} rule(s) at {now:%Y-%m-%d %H:%M:%S} in {report.seconds:.2f}s")
         for t in report.transitions:
             alert = names.get(t.fingerprint)
-            labels = ",".join(f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items())
-                              if k != "alertname")
+            labels = ",".join(
+                f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items()) if k != "alertname"
+            )
             why = f" ({t.reason})" if t.reason else ""
             ctx.out(escape(f"  {t.rule} {{{labels}}}: {t.from_state} -> {t.to_state}{why}"))
         for key, error in report.broken.items():
@@ -168,7 +221,7 @@ def run_backtest(ctx: Any) -> int:
 
     store = ctx.read_store()
     rules, _ = workspace_rules(ctx, store)
-    rules = [r for r in rules if r.source != "oncall"]     # meta-alerts have no history
+    rules = [r for r in rules if r.source != "oncall"]  # meta-alerts have no history
     if ctx.args.rules:
         wanted = set(ctx.args.rules)
         unknown = wanted - {r.name for r in rules} - {r.key for r in rules}
@@ -190,8 +243,10 @@ def run_backtest(ctx: Any) -> int:
     ctx.out(f"backtest {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}")
     for key, count, first in rows:
         if count:
-            ctx.out(f"  {key} would have fired {count} time{'s' if count != 1 else ''}, "
-                    f"first at {first:%Y-%m-%d %H:%M:%S}")
+            ctx.out(
+                f"  {key} would have fired {count} time{'s' if count != 1 else ''}, "
+                f"first at {first:%Y-%m-%d %H:%M:%S}"
+            )
         else:
             ctx.out(f"  {key} would not have fired")
     return 0

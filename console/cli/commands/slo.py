@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,31 +18,41 @@ from console.core.terminal import escape
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "slo", help="SLO status, backtests and imports",
+        "slo",
+        help="SLO status, backtests and imports",
         description="Status of every SLO in the workspace: SLI over its window, error budget "
-                    "remaining, burn rates, time to exhaustion, state.")
+        "remaining, burn rates, time to exhaustion, state.",
+    )
     add_format(parser)
     parser.set_defaults(func=run_status)
     commands = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
 
     back = commands.add_parser(
-        "backtest", help="replay SLOs over history: burns per window and when alerts would fire",
+        "backtest",
+        help="replay SLOs over history: burns per window and when alerts would fire",
         description="Per SLO, the SLI, error ratio and burn rate over each window (5m … 3d) on a "
-                    "grid, the intervals where each multiwindow condition held, and how many "
-                    "times it would have paged and ticketed.")
+        "grid, the intervals where each multiwindow condition held, and how many "
+        "times it would have paged and ticketed.",
+    )
     back.add_argument("name", nargs="?", help="the SLO to replay")
     back.add_argument("--all", action="store_true", help="every SLO in the workspace")
-    back.add_argument("--from", dest="start", default="now-1d",
-                      help="start: ISO time (UTC) or now-DURATION (default now-1d)")
+    back.add_argument(
+        "--from",
+        dest="start",
+        default="now-1d",
+        help="start: ISO time (UTC) or now-DURATION (default now-1d)",
+    )
     back.add_argument("--to", dest="end", default="now", help="end (default now)")
     back.add_argument("--step", default="1m", help="grid step (default 1m)")
     add_format(back)
     back.set_defaults(func=run_backtest)
 
     imp = commands.add_parser(
-        "import", help="convert Sloth prometheus/v1 or OpenSLO v1 SLOs into oncall's format",
+        "import",
+        help="convert Sloth prometheus/v1 or OpenSLO v1 SLOs into oncall's format",
         description="Print the converted SLO file (or write it with --output); every part that "
-                    "could not be carried over is reported on stderr.")
+        "could not be carried over is reported on stderr.",
+    )
     imp.add_argument("file", metavar="FILE")
     imp.add_argument("-o", "--output", help="write the SLO file here instead of stdout")
     imp.set_defaults(func=run_import)
@@ -66,7 +76,7 @@ def parse_time(text: str, now: datetime) -> datetime:
     except ValueError:
         raise CliError(f"not a time: {raw!r} (use e.g. 2026-03-01T12:00:00Z or now-7d)") from None
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
@@ -109,34 +119,70 @@ def run_status(ctx: Any) -> int:
     store = ctx.cache_store()
     slos = _slos(ctx, store)
     now = ctx.now()
-    statuses = slo_status(store, slos, now, cache=False)   # rollups in the store
+    statuses = slo_status(store, slos, now, cache=False)  # rollups in the store
     if ctx.fmt == "json":
-        print(dumps([{
-            "slo": s.slo.name, "service": s.slo.service, "group": s.group,
-            "objective": s.slo.objective, "window": format_duration(s.slo.window),
-            "sli": s.sli, "budget_remaining": s.budget_remaining,
-            "time_to_exhaustion_seconds": (None if s.time_to_exhaustion is None
-                                           else s.time_to_exhaustion.total_seconds()),
-            "state": s.state, "now": now,
-            "windows": {format_duration(w): {"error_ratio": v.error_ratio, "burn": v.burn,
-                                             "total": v.total, "errors": v.errors,
-                                             "status": v.status}
-                        for w, v in s.windows.items()},
-            "conditions": [{"name": c.name, "severity": c.severity, "holds": held}
-                           for c, held in s.conditions],
-        } for s in statuses]))
+        print(
+            dumps(
+                [
+                    {
+                        "slo": s.slo.name,
+                        "service": s.slo.service,
+                        "group": s.group,
+                        "objective": s.slo.objective,
+                        "window": format_duration(s.slo.window),
+                        "sli": s.sli,
+                        "budget_remaining": s.budget_remaining,
+                        "time_to_exhaustion_seconds": (
+                            None if s.time_to_exhaustion is None else s.time_to_exhaustion.total_seconds()
+                        ),
+                        "state": s.state,
+                        "now": now,
+                        "windows": {
+                            format_duration(w): {
+                                "error_ratio": v.error_ratio,
+                                "burn": v.burn,
+                                "total": v.total,
+                                "errors": v.errors,
+                                "status": v.status,
+                            }
+                            for w, v in s.windows.items()
+                        },
+                        "conditions": [
+                            {"name": c.name, "severity": c.severity, "holds": held}
+                            for c, held in s.conditions
+                        ],
+                    }
+                    for s in statuses
+                ]
+            )
+        )
         return 1 if ctx.config_failed() else 0
-    rows = [(s.slo.name + (f" {{{_group_text(s.group)}}}" if s.group else ""),
-             f"{s.slo.objective:g}%", format_duration(s.slo.window), _pct(s.sli),
-             _bar(s.budget_remaining), _burn(s.windows[timedelta(hours=1)]),
-             _burn(s.windows[timedelta(hours=6)]),
-             _eta(s.time_to_exhaustion, s.budget_remaining), s.state) for s in statuses]
+    rows = [
+        (
+            s.slo.name + (f" {{{_group_text(s.group)}}}" if s.group else ""),
+            f"{s.slo.objective:g}%",
+            format_duration(s.slo.window),
+            _pct(s.sli),
+            _bar(s.budget_remaining),
+            _burn(s.windows[timedelta(hours=1)]),
+            _burn(s.windows[timedelta(hours=6)]),
+            _eta(s.time_to_exhaustion, s.budget_remaining),
+            s.state,
+        )
+        for s in statuses
+    ]
     if not rows:
-        print("no SLO in force: the SLO files named above do not load" if ctx.config_failed()
-              else "no SLOs in this workspace (add files under `slos:` in oncall.yaml)")
+        print(
+            "no SLO in force: the SLO files named above do not load"
+            if ctx.config_failed()
+            else "no SLOs in this workspace (add files under `slos:` in oncall.yaml)"
+        )
         return 1 if ctx.config_failed() else 0
-    print(render_table(("slo", "objective", "window", "sli", "budget", "burn 1h", "burn 6h",
-                        "exhaustion", "state"), rows))
+    print(
+        render_table(
+            ("slo", "objective", "window", "sli", "budget", "burn 1h", "burn 6h", "exhaustion", "state"), rows
+        )
+    )
     return 1 if ctx.config_failed() else 0
 
 
@@ -162,18 +208,27 @@ def backtest_json(results: list[Any], start: datetime, end: datetime, step: time
                 "burn": _finite(ratio / bt.slo.budget),
                 "status": [Backtest.STATUS[k] for k in bt.status[window].tolist()],
             }
-        out.append({
-            "slo": bt.slo.name, "group": bt.group, "objective": bt.slo.objective,
-            "from": start, "to": end, "step_seconds": step.total_seconds(),
-            "times": [_iso(t) for t in bt.times.tolist()],
-            "windows": windows,
-            "conditions": [{**cond.as_dict(),
-                            "intervals": [{"from": _iso(a), "to": _iso(b)}
-                                          for a, b in bt.intervals(cond.name)]}
-                           for cond in bt.conditions],
-            "would_page": len(bt.severity_runs("page")),
-            "would_ticket": len(bt.severity_runs("ticket")),
-        })
+        out.append(
+            {
+                "slo": bt.slo.name,
+                "group": bt.group,
+                "objective": bt.slo.objective,
+                "from": start,
+                "to": end,
+                "step_seconds": step.total_seconds(),
+                "times": [_iso(t) for t in bt.times.tolist()],
+                "windows": windows,
+                "conditions": [
+                    {
+                        **cond.as_dict(),
+                        "intervals": [{"from": _iso(a), "to": _iso(b)} for a, b in bt.intervals(cond.name)],
+                    }
+                    for cond in bt.conditions
+                ],
+                "would_page": len(bt.severity_runs("page")),
+                "would_ticket": len(bt.severity_runs("ticket")),
+            }
+        )
     return out
 
 
@@ -207,8 +262,10 @@ def run_backtest(ctx: Any) -> int:
         return 0
     for bt in results:
         title = bt.slo.name + (f" {{{_group_text(bt.group)}}}" if bt.group else "")
-        print(f"{escape(title)}: objective {bt.slo.objective:g}%, {start:%Y-%m-%d %H:%M} → "
-              f"{end:%Y-%m-%d %H:%M} every {format_duration(step)}")
+        print(
+            f"{escape(title)}: objective {bt.slo.objective:g}%, {start:%Y-%m-%d %H:%M} → "
+            f"{end:%Y-%m-%d %H:%M} every {format_duration(step)}"
+        )
         rows = []
         for window, ratio in bt.error_ratio.items():
             statuses = bt.status[window]
@@ -216,9 +273,15 @@ def run_backtest(ctx: Any) -> int:
             if valid.any():
                 worst = int(ratio[valid].argmax())
                 worst_at = bt.times[valid][worst]
-                rows.append((format_duration(window), int(valid.sum()),
-                             f"{ratio[valid].max() / bt.slo.budget:.2f}x", _iso(worst_at),
-                             f"{(ratio[valid].mean()) / bt.slo.budget:.2f}x"))
+                rows.append(
+                    (
+                        format_duration(window),
+                        int(valid.sum()),
+                        f"{ratio[valid].max() / bt.slo.budget:.2f}x",
+                        _iso(worst_at),
+                        f"{(ratio[valid].mean()) / bt.slo.budget:.2f}x",
+                    )
+                )
             else:
                 reason = "no traffic" if (statuses == 2).any() else "no data"
                 rows.append((format_duration(window), 0, reason, "", ""))
@@ -226,13 +289,21 @@ def run_backtest(ctx: Any) -> int:
         cond_rows = []
         for cond in bt.conditions:
             runs = bt.intervals(cond.name)
-            cond_rows.append((cond.name, f"{cond.factor:g}x", len(runs),
-                              "; ".join(f"{_iso(a)} → {_iso(b)}" for a, b in runs[:3])
-                              + (f" … +{len(runs) - 3}" if len(runs) > 3 else "")))
+            cond_rows.append(
+                (
+                    cond.name,
+                    f"{cond.factor:g}x",
+                    len(runs),
+                    "; ".join(f"{_iso(a)} → {_iso(b)}" for a, b in runs[:3])
+                    + (f" … +{len(runs) - 3}" if len(runs) > 3 else ""),
+                )
+            )
         if cond_rows:
             print(render_table(("condition", "factor", "times", "held"), cond_rows, max_width=120))
-        print(f"would have paged {len(bt.severity_runs('page'))} times, "
-              f"ticketed {len(bt.severity_runs('ticket'))} times\n")
+        print(
+            f"would have paged {len(bt.severity_runs('page'))} times, "
+            f"ticketed {len(bt.severity_runs('ticket'))} times\n"
+        )
     return 0
 
 
@@ -247,7 +318,7 @@ def run_import(ctx: Any) -> int:
         print(f"oncall: not carried over: {escape(note)}", file=sys.stderr)
     if ctx.args.output:
         try:
-            write_private(ctx.args.output, text)      # 0600, as every file oncall writes
+            write_private(ctx.args.output, text)  # 0600, as every file oncall writes
         except OSError as exc:
             raise CliError(f"cannot write {ctx.args.output}: {exc.strerror}") from None
         print(f"wrote {ctx.args.output}; {len(notes)} part(s) not carried over", file=sys.stderr)

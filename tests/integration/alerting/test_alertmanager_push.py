@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pandas as pd
@@ -12,9 +12,9 @@ import pytest
 from collectors.alertmanager import AlertmanagerCollector
 from collectors.http import HttpOptions
 from console.alerts.alertmanager import AlertmanagerClient, AlertmanagerError
+from console.alerts.silences import Matcher, create_silence, expire_silence
 from console.alerts.state import AlertEngine
 from console.rules.model import Rule, Threshold
-from console.alerts.silences import Matcher, create_silence, expire_silence
 from console.store import Store, canonical_labels, ingest_samples
 
 pytestmark = pytest.mark.integration
@@ -22,19 +22,25 @@ pytestmark = pytest.mark.integration
 
 def _now() -> datetime:
     # Alertmanager judges endsAt by its own clock, so these tests run on the wall clock.
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def _put(store: Store, alert: str, value: float, at: datetime) -> None:
-    ingest_samples(store, pd.DataFrame({"name": ["cond"],
-                                        "labels": [canonical_labels({"case": alert})],
-                                        "ts": [at], "value": [value]}))
+    ingest_samples(
+        store,
+        pd.DataFrame(
+            {"name": ["cond"], "labels": [canonical_labels({"case": alert})], "ts": [at], "value": [value]}
+        ),
+    )
 
 
 def _rule(alert: str) -> Rule:
-    return Rule(alert, Threshold(f'cond{{case="{alert}"}}', "last", timedelta(minutes=1), ">", 0,
-                                 by=["case"]),
-                labels={"severity": "page"}, annotations={"summary": "case {{ labels.case }}"})
+    return Rule(
+        alert,
+        Threshold(f'cond{{case="{alert}"}}', "last", timedelta(minutes=1), ">", 0, by=["case"]),
+        labels={"severity": "page"},
+        annotations={"summary": "case {{ labels.case }}"},
+    )
 
 
 def _am_alerts(server, alertname: str) -> list[dict]:
@@ -63,15 +69,14 @@ def test_firing_then_resolved(alertmanager, tmp_path):
     alerts = _wait_for(lambda: _am_alerts(alertmanager, "ConsoleFires"))
     assert len(alerts) == 1
     assert alerts[0]["status"]["state"] == "active"
-    assert alerts[0]["labels"] == {"alertname": "ConsoleFires", "case": "ConsoleFires",
-                                   "severity": "page"}
+    assert alerts[0]["labels"] == {"alertname": "ConsoleFires", "case": "ConsoleFires", "severity": "page"}
     assert alerts[0]["annotations"] == {"summary": "case ConsoleFires"}
     # an alertmanager source on the same store does not read the console's own alert back
     collected = AlertmanagerCollector("am", HttpOptions(url=alertmanager.url)).collect(store, now)
     assert collected.detail["alerts"] == 0
     assert store.query("SELECT count(*) FROM alerts WHERE source = 'alertmanager'")[1] == [(0,)]
 
-    time.sleep(1.1)   # resolved means endsAt already past on Alertmanager's clock
+    time.sleep(1.1)  # resolved means endsAt already past on Alertmanager's clock
     later = _now()
     _put(store, "ConsoleFires", 0.0, later)
     report = engine.run(later)
@@ -89,9 +94,16 @@ def test_console_silence_suppresses_there(alertmanager, tmp_path):
     _put(store, "ConsoleSilenced", 1.0, now)
     engine.run(now)
     assert _wait_for(lambda: _am_alerts(alertmanager, "ConsoleSilenced"))
-    silence = create_silence(store, [Matcher("alertname", "ConsoleSilenced")], now,
-                             now + timedelta(hours=1), created_by="tester",
-                             comment="deploy in progress", now=now, alertmanager=client)
+    silence = create_silence(
+        store,
+        [Matcher("alertname", "ConsoleSilenced")],
+        now,
+        now + timedelta(hours=1),
+        created_by="tester",
+        comment="deploy in progress",
+        now=now,
+        alertmanager=client,
+    )
     assert silence.external_id
 
     def suppressed():
@@ -105,13 +117,20 @@ def test_console_silence_suppresses_there(alertmanager, tmp_path):
     (mine,) = report.alerts
     assert mine.silenced_by == [silence.id]
 
-    expire_silence(store, silence, now=now + timedelta(seconds=2), actor="tester",
-                   alertmanager=client)
-    assert _wait_for(lambda: (_am_alerts(alertmanager, "ConsoleSilenced") or [{}])[0]
-                     .get("status", {}).get("state") == "active")
+    expire_silence(store, silence, now=now + timedelta(seconds=2), actor="tester", alertmanager=client)
+    assert _wait_for(
+        lambda: (
+            (_am_alerts(alertmanager, "ConsoleSilenced") or [{}])[0].get("status", {}).get("state")
+            == "active"
+        )
+    )
     audit = store.query("SELECT action, phase FROM audit ORDER BY id")[1]
-    assert audit == [("silence.create", "before"), ("silence.create", "after"),
-                     ("silence.expire", "before"), ("silence.expire", "after")]
+    assert audit == [
+        ("silence.create", "before"),
+        ("silence.create", "after"),
+        ("silence.expire", "before"),
+        ("silence.expire", "after"),
+    ]
     store.close()
 
 

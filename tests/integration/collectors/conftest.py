@@ -21,8 +21,7 @@ class _Stamped:
     """A custom collector exposing one sample that carries an explicit timestamp."""
 
     def collect(self):
-        family = GaugeMetricFamily("demo_batch_last_rows", "rows in the last batch",
-                                   labels=["pipeline"])
+        family = GaugeMetricFamily("demo_batch_last_rows", "rows in the last batch", labels=["pipeline"])
         family.add_metric(["features"], STAMPED_VALUE, timestamp=STAMPED_AT)
         yield family
 
@@ -38,8 +37,9 @@ def exporter():
     """A prometheus_client exporter on loopback whose counter keeps moving."""
     registry = CollectorRegistry()
     requests = Counter("demo_requests", "requests served", ["code"], registry=registry)
-    Gauge("demo_model_version", "serving version", ["model"], registry=registry).labels(
-        "fraud-detector").set(3)
+    Gauge("demo_model_version", "serving version", ["model"], registry=registry).labels("fraud-detector").set(
+        3
+    )
     registry.register(_Stamped())
     port = free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
@@ -66,18 +66,27 @@ def prometheus(tmp_path_factory, exporter):
     target = exporter.removeprefix("http://")
     (workdir / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"scrape_configs:\n  - job_name: exporter\n    static_configs: [{{targets: ['{target}']}}]\n")
+        f"scrape_configs:\n  - job_name: exporter\n    static_configs: [{{targets: ['{target}']}}]\n"
+    )
     port = free_port()
     server = start_server(
         "prometheus",
-        [binary, f"--config.file={workdir / 'prometheus.yml'}",
-         f"--storage.tsdb.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-        port=port, workdir=workdir, ready_path="/-/ready")
+        [
+            binary,
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        port=port,
+        workdir=workdir,
+        ready_path="/-/ready",
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            answer = httpx.get(server.url + "/api/v1/query",
-                               params={"query": "count_over_time(demo_requests_total[1m])"}).json()
+            answer = httpx.get(
+                server.url + "/api/v1/query", params={"query": "count_over_time(demo_requests_total[1m])"}
+            ).json()
             points = answer["data"]["result"]
             if points and min(float(p["value"][1]) for p in points) >= 6:
                 break
@@ -96,9 +105,18 @@ def victoriametrics(tmp_path_factory):
     port = free_port()
     server = start_server(
         "victoria-metrics",
-        [binary, f"-storageDataPath={workdir / 'data'}", f"-httpListenAddr=127.0.0.1:{port}",
-         "-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=ERROR"],
-        port=port, workdir=workdir, ready_path="/health")
+        [
+            binary,
+            f"-storageDataPath={workdir / 'data'}",
+            f"-httpListenAddr=127.0.0.1:{port}",
+            "-search.latencyOffset=0s",
+            "-search.disableCache",
+            "-loggerLevel=ERROR",
+        ],
+        port=port,
+        workdir=workdir,
+        ready_path="/health",
+    )
     yield server
     server.stop()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -19,7 +19,9 @@ pytestmark = pytest.mark.integration
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 EPOCH = datetime(1970, 1, 1)
 
 
@@ -30,15 +32,20 @@ def store(tmp_path: Path) -> Store:
 
 
 def stored(store: Store, name: str) -> dict[tuple[str, float], float]:
-    rows = store.query("SELECT s.labels, epoch(x.ts), x.value FROM samples x JOIN series s "
-                       "ON s.id = x.series_id WHERE s.name = ?", [name])[1]
+    rows = store.query(
+        "SELECT s.labels, epoch(x.ts), x.value FROM samples x JOIN series s "
+        "ON s.id = x.series_id WHERE s.name = ?",
+        [name],
+    )[1]
     return {(labels, round(ts, 3)): value for labels, ts, value in rows}
 
 
-def server_answer(url: str, expr: str, start: float, end: float, step: float,
-                  name: str | None = None) -> dict[tuple[str, float], float]:
-    body = httpx.get(url + "/api/v1/query_range",
-                     params={"query": expr, "start": start, "end": end, "step": step}).json()
+def server_answer(
+    url: str, expr: str, start: float, end: float, step: float, name: str | None = None
+) -> dict[tuple[str, float], float]:
+    body = httpx.get(
+        url + "/api/v1/query_range", params={"query": expr, "start": start, "end": end, "step": step}
+    ).json()
     assert body["status"] == "success", body
     answer = {}
     for series in body["data"]["result"]:
@@ -57,13 +64,19 @@ def window(now: datetime, lookback: float, step: float) -> tuple[float, float]:
 def test_prometheus_collector_matches_query_range(prometheus, store: Store) -> None:
     # Two seconds back, so no scrape is still landing inside the compared range.
     now = utcnow() - timedelta(seconds=2)
-    options = PrometheusOptions(url=prometheus.url, step="1s", lookback="20s", max_points=5,
-                                queries=["demo_requests_total",
-                                         {"expr": "sum(rate(demo_requests_total[5s]))",
-                                          "record": "demo:requests:rate5s"}])
+    options = PrometheusOptions(
+        url=prometheus.url,
+        step="1s",
+        lookback="20s",
+        max_points=5,
+        queries=[
+            "demo_requests_total",
+            {"expr": "sum(rate(demo_requests_total[5s]))", "record": "demo:requests:rate5s"},
+        ],
+    )
     collector = PrometheusCollector("prom", options)
     result = collector.collect(store, now)
-    assert result.detail["requests"] == 10       # 21 steps per query, at most 5 per request
+    assert result.detail["requests"] == 10  # 21 steps per query, at most 5 per request
     start, end = window(now, 20, 1)
     ours = stored(store, "demo_requests_total")
     theirs = server_answer(prometheus.url, "demo_requests_total", start, end, 1)
@@ -74,25 +87,24 @@ def test_prometheus_collector_matches_query_range(prometheus, store: Store) -> N
     # The next run starts after the cursor: new points only, nothing twice.
     later = now + timedelta(seconds=1)
     again = collector.collect(store, later)
-    assert again.rows == 3                       # one new step for 2 code series + the rate
+    assert again.rows == 3  # one new step for 2 code series + the rate
     assert store.query("SELECT count(*) - count(DISTINCT (series_id, ts)) FROM samples")[1] == [(0,)]
 
 
-def test_prometheus_collector_against_victoriametrics_after_import(victoriametrics,
-                                                                   store: Store) -> None:
+def test_prometheus_collector_against_victoriametrics_after_import(victoriametrics, store: Store) -> None:
     now = utcnow().replace(microsecond=0)
     base = (now - EPOCH).total_seconds()
     lines = []
-    for i in range(40):                           # ten minutes at 15 s
+    for i in range(40):  # ten minutes at 15 s
         stamp_ms = int((base - 600 + 15 * i) * 1000)
         lines.append(f'vm_latency_seconds{{service="fraud",quantile="0.99"}} {0.1 + i / 100} {stamp_ms}')
         lines.append(f'vm_errors_total{{service="fraud"}} {i * 3} {stamp_ms}')
-    response = httpx.post(victoriametrics.url + "/api/v1/import/prometheus",
-                          content="\n".join(lines) + "\n")
+    response = httpx.post(victoriametrics.url + "/api/v1/import/prometheus", content="\n".join(lines) + "\n")
     assert response.status_code == 204, response.text
     httpx.get(victoriametrics.url + "/internal/force_flush")
-    options = PrometheusOptions(url=victoriametrics.url, step="30s", lookback="10m",
-                                queries=['{__name__=~"vm_.*"}'])
+    options = PrometheusOptions(
+        url=victoriametrics.url, step="30s", lookback="10m", queries=['{__name__=~"vm_.*"}']
+    )
     PrometheusCollector("vm", options).collect(store, now)
     start, end = window(now, 600, 30)
     for name in ("vm_latency_seconds", "vm_errors_total"):
@@ -112,7 +124,8 @@ def test_scrape_collector_reads_the_exporter(exporter, stamped_sample, store: St
     assert json.loads(next(iter(version))[0]) == {"model": "fraud-detector", **target}
     # A sample that carries its own timestamp is stored at that time, not at `now`.
     assert stored(store, "demo_batch_last_rows") == {
-        (canonical_labels({"pipeline": "features", **target}), stamped_at): stamped_value}
+        (canonical_labels({"pipeline": "features", **target}), stamped_at): stamped_value
+    }
     codes = {json.loads(k[0])["code"]: v for k, v in stored(store, "demo_requests_total").items()}
     assert codes["200"] >= 7 and codes["500"] >= 1
     assert list(stored(store, "up").values()) == [1.0]

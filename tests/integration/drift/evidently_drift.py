@@ -14,7 +14,6 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
-
 from evidently.legacy.metrics import DataDriftTable, DatasetDriftMetric
 from evidently.legacy.pipeline.column_mapping import ColumnMapping
 from evidently.legacy.report import Report
@@ -30,17 +29,26 @@ def run_case(reference, current, spec):
     methods = spec.get("methods", {})
     thresholds = spec.get("thresholds", {})
     mapping = ColumnMapping(
-        target=None, prediction=None, datetime=None, id=None,
+        target=None,
+        prediction=None,
+        datetime=None,
+        id=None,
         numerical_features=[c for c, k in kinds.items() if k == "num"],
         categorical_features=[c for c, k in kinds.items() if k == "cat"],
     )
     columns, accepted = {}, []
     for column in kinds:
-        report = Report(metrics=[DataDriftTable(
-            columns=[column],
-            per_column_stattest={column: methods[column]} if column in methods else None,
-            per_column_stattest_threshold={column: thresholds[column]} if column in thresholds else None,
-        )])
+        report = Report(
+            metrics=[
+                DataDriftTable(
+                    columns=[column],
+                    per_column_stattest={column: methods[column]} if column in methods else None,
+                    per_column_stattest_threshold={column: thresholds[column]}
+                    if column in thresholds
+                    else None,
+                )
+            ]
+        )
         try:
             report.run(reference_data=reference, current_data=current, column_mapping=mapping)
             result = report.as_dict()["metrics"][0]["result"]["drift_by_columns"][column]
@@ -56,15 +64,24 @@ def run_case(reference, current, spec):
         }
     dataset = None
     if accepted:
-        report = Report(metrics=[DatasetDriftMetric(
-            columns=accepted, drift_share=spec.get("drift_share", 0.5),
-            per_column_stattest={c: m for c, m in methods.items() if c in accepted} or None,
-            per_column_stattest_threshold={c: t for c, t in thresholds.items() if c in accepted} or None,
-        )])
+        report = Report(
+            metrics=[
+                DatasetDriftMetric(
+                    columns=accepted,
+                    drift_share=spec.get("drift_share", 0.5),
+                    per_column_stattest={c: m for c, m in methods.items() if c in accepted} or None,
+                    per_column_stattest_threshold={c: t for c, t in thresholds.items() if c in accepted}
+                    or None,
+                )
+            ]
+        )
         report.run(reference_data=reference, current_data=current, column_mapping=mapping)
         result = report.as_dict()["metrics"][0]["result"]
-        dataset = {"share": result["share_of_drifted_columns"], "drifted": result["dataset_drift"],
-                   "drifted_columns": result["number_of_drifted_columns"]}
+        dataset = {
+            "share": result["share_of_drifted_columns"],
+            "drifted": result["dataset_drift"],
+            "drifted_columns": result["number_of_drifted_columns"],
+        }
     return {"columns": columns, "dataset": dataset}
 
 

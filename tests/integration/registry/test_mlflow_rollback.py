@@ -21,15 +21,19 @@ from console.store import Store
 
 from .conftest import create_model, oncall_env, start_mlflow, write_workspace
 
-ME = pwd.getpwuid(os.getuid()).pw_name      # the OS account; $ONCALL_ACTOR is a claim
+ME = pwd.getpwuid(os.getuid()).pw_name  # the OS account; $ONCALL_ACTOR is a claim
 
 pytestmark = pytest.mark.integration
 
 
 def oncall(workspace: Path, *args: str, actor: str = "alice") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "console", "-w", str(workspace), *args],
-                          capture_output=True, text=True, timeout=120,
-                          env=oncall_env(ONCALL_ACTOR=actor))
+    return subprocess.run(
+        [sys.executable, "-m", "console", "-w", str(workspace), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=oncall_env(ONCALL_ACTOR=actor),
+    )
 
 
 def test_rollback_moves_champion_back_and_is_recorded(mlflow_server, tmp_path):
@@ -49,11 +53,22 @@ def test_rollback_moves_champion_back_and_is_recorded(mlflow_server, tmp_path):
 
     history = oncall(ws, "models", "history", "churn", "--format", "json")
     [move] = json.loads(history.stdout)
-    assert (move["from_version"], move["to_version"], move["actor"], move["reason"],
-            move["alias"]) == ("3", "2", f"{ME} (on behalf of alice)", "v3 raises 5xx", "champion")
+    assert (move["from_version"], move["to_version"], move["actor"], move["reason"], move["alias"]) == (
+        "3",
+        "2",
+        f"{ME} (on behalf of alice)",
+        "v3 raises 5xx",
+        "champion",
+    )
 
-    audit = oncall(ws, "query", "SELECT phase, actor, on_behalf_of, reason, params, result FROM audit "
-                               "WHERE action = 'rollback' ORDER BY id", "--format", "json")
+    audit = oncall(
+        ws,
+        "query",
+        "SELECT phase, actor, on_behalf_of, reason, params, result FROM audit "
+        "WHERE action = 'rollback' ORDER BY id",
+        "--format",
+        "json",
+    )
     rows = json.loads(audit.stdout)
     assert [r["phase"] for r in rows] == ["before", "after"]
     assert {(r["actor"], r["on_behalf_of"]) for r in rows} == {(ME, "alice")}
@@ -80,8 +95,11 @@ def test_dry_run_and_promote_against_mlflow(mlflow_server, tmp_path):
 def test_unknown_alias_and_model_are_clear_errors(mlflow_server, tmp_path):
     create_model(mlflow_server, "scorer")
     registry = MlflowRegistry("ml", MlflowOptions(url=mlflow_server.url))
-    with pytest.raises(RegistryError, match=r"registered-models/alias: HTTP 400 "
-                                            r"INVALID_PARAMETER_VALUE: .*alias canary not found"):
+    with pytest.raises(
+        RegistryError,
+        match=r"registered-models/alias: HTTP 400 "
+        r"INVALID_PARAMETER_VALUE: .*alias canary not found",
+    ):
         registry.resolve_alias("scorer", "canary")
     ws = write_workspace(tmp_path, mlflow_server.url)
     missing = oncall(ws, "rollback", "no-such-model", "--reason", "x", "--yes")
@@ -91,8 +109,9 @@ def test_unknown_alias_and_model_are_clear_errors(mlflow_server, tmp_path):
 
 def test_collector_records_alias_moves_made_outside_oncall(mlflow_server, tmp_path):
     model = create_model(mlflow_server, "pricing")
-    collector = RegistryCollector("mlflow-poll", RegistryCollectorOptions(
-        url=mlflow_server.url, models=["pricing"]))
+    collector = RegistryCollector(
+        "mlflow-poll", RegistryCollectorOptions(url=mlflow_server.url, models=["pricing"])
+    )
     first, later = datetime(2026, 3, 1, 12, 0), datetime(2026, 3, 1, 12, 5)
     with Store.open(tmp_path / "s.duckdb") as store:
         assert collector.collect(store, first).rows == 1
@@ -109,8 +128,13 @@ def test_server_down_between_plan_and_apply(tmp_path):
         create_model(server, "fraud")
         registry = MlflowRegistry("ml", MlflowOptions(url=server.url, timeout="3s"))
         with Store.open(tmp_path / "s.duckdb") as store:
-            env = ActionEnv(store=store, registry=registry, actor="alice",
-                            clock=lambda: datetime(2026, 3, 1, 12), allow_actions=True)
+            env = ActionEnv(
+                store=store,
+                registry=registry,
+                actor="alice",
+                clock=lambda: datetime(2026, 3, 1, 12),
+                allow_actions=True,
+            )
             action = Rollback(env, "fraud")
             plan = action.plan()
             server.stop()

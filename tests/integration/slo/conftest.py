@@ -14,12 +14,12 @@ import pytest
 from console.cli.main import main
 from tests.servers import Server, free_port, require_binary, start_server
 
-START = datetime(2026, 1, 10)          # first sample
+START = datetime(2026, 1, 10)  # first sample
 DAYS = 4
 STEP = timedelta(minutes=1)
 INSTANCES = ("a", "b")
 BOUNDS = ("0.1", "0.25", "0.5", "+Inf")
-RESET_AT = START + timedelta(days=3, hours=6)      # instance b restarts here
+RESET_AT = START + timedelta(days=3, hours=6)  # instance b restarts here
 ERROR_BURST = (START + timedelta(days=3, hours=9), START + timedelta(days=3, hours=11))
 SLOW_SPELL = (START + timedelta(days=3, hours=15), START + timedelta(days=3, hours=18))
 
@@ -68,7 +68,7 @@ def write_openmetrics(path: Path) -> None:
 
         def cumulative(increments: np.ndarray) -> np.ndarray:
             values = np.cumsum(increments) + 1000
-            if instance == "b":          # the process restarts: counters start over
+            if instance == "b":  # the process restarts: counters start over
                 values[reset_index:] = np.cumsum(increments[reset_index:])
             return values
 
@@ -78,12 +78,16 @@ def write_openmetrics(path: Path) -> None:
             buckets[(instance, le)] = cumulative(counts)
     lines = ["# TYPE http_requests counter"]
     for (instance, code), values in requests.items():
-        lines += [f'http_requests_total{{code="{code}",instance="{instance}"}} {v} {t}'
-                  for v, t in zip(values.tolist(), times.tolist())]
+        lines += [
+            f'http_requests_total{{code="{code}",instance="{instance}"}} {v} {t}'
+            for v, t in zip(values.tolist(), times.tolist())
+        ]
     lines.append("# TYPE http_request_duration_seconds histogram")
     for (instance, le), values in buckets.items():
-        lines += [f'http_request_duration_seconds_bucket{{instance="{instance}",le="{le}"}} {v} {t}'
-                  for v, t in zip(values.tolist(), times.tolist())]
+        lines += [
+            f'http_request_duration_seconds_bucket{{instance="{instance}",le="{le}"}} {v} {t}'
+            for v, t in zip(values.tolist(), times.tolist())
+        ]
     lines.append("# EOF")
     path.write_text("\n".join(lines) + "\n")
 
@@ -107,16 +111,28 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory):
     write_openmetrics(data)
     tsdb = root / "tsdb"
     tsdb.mkdir()
-    subprocess.run([require_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics",
-                    str(data), str(tsdb)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [require_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(data), str(tsdb)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     config = root / "prometheus.yml"
     config.write_text("global: {scrape_interval: 1m}\nscrape_configs: []\n")
     port = free_port()
-    server = start_server("prometheus", [
-        require_binary("prometheus"), f"--config.file={config}",
-        f"--storage.tsdb.path={tsdb}", "--storage.tsdb.retention.time=100y",
-        f"--web.listen-address=127.0.0.1:{port}"], port=port, workdir=root / "run",
-        ready_path="/-/ready")
+    server = start_server(
+        "prometheus",
+        [
+            require_binary("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tsdb}",
+            "--storage.tsdb.retention.time=100y",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        port=port,
+        workdir=root / "run",
+        ready_path="/-/ready",
+    )
     workspace = root / "ws"
     workspace.mkdir()
     (workspace / "oncall.yaml").write_text("store: oncall.duckdb\nslos: [slos.yaml]\n")
@@ -128,11 +144,12 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory):
         server.stop()
 
 
-def query_range(server: Server, expr: str, start: datetime, end: datetime,
-                step: timedelta) -> list[dict]:
-    response = httpx.get(server.url + "/api/v1/query_range", params={
-        "query": expr, "start": _epoch(start), "end": _epoch(end),
-        "step": int(step.total_seconds())}, timeout=120)
+def query_range(server: Server, expr: str, start: datetime, end: datetime, step: timedelta) -> list[dict]:
+    response = httpx.get(
+        server.url + "/api/v1/query_range",
+        params={"query": expr, "start": _epoch(start), "end": _epoch(end), "step": int(step.total_seconds())},
+        timeout=120,
+    )
     body = response.json()
     assert body["status"] == "success", body
     return body["data"]["result"]

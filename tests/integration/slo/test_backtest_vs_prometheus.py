@@ -21,10 +21,14 @@ TO = START + timedelta(days=DAYS) - timedelta(minutes=1)
 STEP = timedelta(minutes=1)
 
 SLI = {
-    "checkout-availability": ('sum by (instance) (rate(http_requests_total{{code=~"5.."}}[{w}])) '
-                              '/ sum by (instance) (rate(http_requests_total[{w}]))'),
-    "checkout-latency": ('1 - sum(rate(http_request_duration_seconds_bucket{{le="0.25"}}[{w}])) '
-                         '/ sum(rate(http_request_duration_seconds_bucket{{le="+Inf"}}[{w}]))'),
+    "checkout-availability": (
+        'sum by (instance) (rate(http_requests_total{{code=~"5.."}}[{w}])) '
+        "/ sum by (instance) (rate(http_requests_total[{w}]))"
+    ),
+    "checkout-latency": (
+        '1 - sum(rate(http_request_duration_seconds_bucket{{le="0.25"}}[{w}])) '
+        '/ sum(rate(http_request_duration_seconds_bucket{{le="+Inf"}}[{w}]))'
+    ),
 }
 
 
@@ -35,9 +39,21 @@ def report(backfilled):
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = oncall("-w", str(backfilled.workspace), "slo", "backtest", "--all",
-                      "--from", FROM.isoformat() + "Z", "--to", TO.isoformat() + "Z",
-                      "--step", "1m", "--format", "json")
+        code = oncall(
+            "-w",
+            str(backfilled.workspace),
+            "slo",
+            "backtest",
+            "--all",
+            "--from",
+            FROM.isoformat() + "Z",
+            "--to",
+            TO.isoformat() + "Z",
+            "--step",
+            "1m",
+            "--format",
+            "json",
+        )
     assert code == 0
     return {(r["slo"], tuple(sorted(r["group"].items()))): r for r in json.loads(out.getvalue())}
 
@@ -65,7 +81,13 @@ def test_error_ratio_per_window_equals_promql(backfilled, report, slo):
                 theirs, mine = float(text), by_time[_iso(epoch)]
                 assert mine is not None, (slo, w, _iso(epoch))
                 assert math.isclose(mine, theirs, rel_tol=1e-9, abs_tol=1e-15), (
-                    slo, series["metric"], w, _iso(epoch), mine, theirs)
+                    slo,
+                    series["metric"],
+                    w,
+                    _iso(epoch),
+                    mine,
+                    theirs,
+                )
                 compared += 1
     # Both instances for availability, one group for latency; every grid point, every window.
     points = int((TO - FROM) / STEP) + 1
@@ -77,10 +99,14 @@ def test_alert_timestamps_equal_promql_multiwindow_conditions(backfilled, report
     (spec,) = [s for s in load_slo_file(backfilled.workspace / "slos.yaml") if s.name == slo]
     fired = 0
     for cond in slo_alert_conditions(spec):
-        expr = (f"({SLI[slo].format(w=format_duration(cond.long_window))}) > {cond.threshold!r} and "
-                f"({SLI[slo].format(w=format_duration(cond.short_window))}) > {cond.threshold!r}")
-        theirs = {_key(slo, s["metric"]): {_iso(e) for e, _ in s["values"]}
-                  for s in query_range(backfilled.prometheus, expr, FROM, TO, STEP)}
+        expr = (
+            f"({SLI[slo].format(w=format_duration(cond.long_window))}) > {cond.threshold!r} and "
+            f"({SLI[slo].format(w=format_duration(cond.short_window))}) > {cond.threshold!r}"
+        )
+        theirs = {
+            _key(slo, s["metric"]): {_iso(e) for e, _ in s["values"]}
+            for s in query_range(backfilled.prometheus, expr, FROM, TO, STEP)
+        }
         for key, group in report.items():
             if key[0] != slo:
                 continue
@@ -111,7 +137,7 @@ def test_incidents_page_and_the_reset_is_not_an_outage(report):
     # Around the restart instance b's 5m error ratio stays small: a drop is a reset, not a loss.
     times = availability_b["times"]
     k = times.index(RESET_AT.isoformat() + "Z")
-    window = availability_b["windows"]["5m"]["error_ratio"][k - 5:k + 6]
+    window = availability_b["windows"]["5m"]["error_ratio"][k - 5 : k + 6]
     assert max(window) < 0.05
 
 
