@@ -48,10 +48,10 @@ def signalled_console(sandbox, args: list[str], made, what: str, signum: int) ->
         wait_until(made, 120, what, console)
         drawn(console)
         console.signal(signum)
-        assert console.exit_code(PROMPT) == 128 + signum, console.core.output()[-3000:]
+        assert console.exit_code(PROMPT) == 128 + signum, console.output()[-3000:]
     finally:
         console.stop()
-    assert LEFT_ALTERNATE_SCREEN in console.core.output()  # the terminal is the shell's again
+    assert LEFT_ALTERNATE_SCREEN in console.output()  # the terminal is the shell's again
     return console
 
 
