@@ -1,9 +1,10 @@
 """The house in figures: modules per folder, import cycles, complexity, `Any`, longest module.
 
-    .venvs/lint/bin/python tests/lint/house.py [ROOT]
+    .venvs/lint/bin/python tests/lint/house.py [--check] [ROOT]
 
 Run with the lint virtualenv (tests/setup/lint.sh): it uses grimp (import-linter's graph) and
-radon. Prints one line a figure; the issue's before/after notes quote them.
+radon. Prints one line a figure; the issue's before/after notes quote them. With `--check` it
+exits 1 when a limit below is passed (README's test command runs it so).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import grimp
 from radon.complexity import cc_visit
 
 PACKAGES = ("console", "collectors")
+MAX_COMPLEXITY = 20  # radon grade C or better
+MAX_AVERAGE = 3.5
+MAX_LINES = 450
 
 
 def cycles(graph: grimp.ImportGraph) -> list[list[str]]:
@@ -63,7 +67,7 @@ def cycles(graph: grimp.ImportGraph) -> list[list[str]]:
     return found
 
 
-def main(root: Path) -> None:
+def main(root: Path, check: bool) -> int:
     sys.path.insert(0, str(root))
     files = sorted(p for package in PACKAGES for p in (root / package).rglob("*.py"))
     folders = Counter(str(p.parent.relative_to(root)) for p in files)
@@ -81,7 +85,26 @@ def main(root: Path) -> None:
     print("Any mentions:", any_count)
     lines = sorted(((len(p.read_text().splitlines()), p) for p in files), reverse=True)[:3]
     print("longest modules:", ", ".join(f"{p.relative_to(root)} {n}" for n, p in lines))
+    if not check:
+        return 0
+    broken = [f"import cycle: {' '.join(c)}" for c in found]
+    broken += [
+        f"{p.relative_to(root)}:{b.lineno}: {b.name} has complexity {b.complexity} (at most {MAX_COMPLEXITY})"
+        for p, b in blocks
+        if b.complexity > MAX_COMPLEXITY
+    ]
+    if average > MAX_AVERAGE:
+        broken.append(f"average complexity {average:.2f} (at most {MAX_AVERAGE})")
+    broken += [
+        f"{p.relative_to(root)}: {len(p.read_text().splitlines())} lines (at most {MAX_LINES})"
+        for p in files
+        if len(p.read_text().splitlines()) > MAX_LINES
+    ]
+    for line in broken:
+        print(line, file=sys.stderr)
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve())
+    args = [a for a in sys.argv[1:] if a != "--check"]
+    sys.exit(main(Path(args[0] if args else ".").resolve(), check="--check" in sys.argv[1:]))
