@@ -201,7 +201,7 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
 
 
 async def test_closing_and_reopening_resumes_the_run(live_demo) -> None:
-    session, clock = live_demo
+    session, _clock = live_demo
     with session.store.transaction() as cur:
         cur.execute(
             "INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, "
