@@ -78,16 +78,16 @@ def start_server(
     """Start `argv` in its own process group, wait until GET ready_path answers."""
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"{name}.log"
-    log = open(log_path, "wb")
-    process = subprocess.Popen(
-        list(argv),
-        cwd=workdir,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        env={**os.environ, **(env or {})},
-    )
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            list(argv),
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
     server = Server(name, process, f"http://127.0.0.1:{port}", port, workdir, log_path)
     deadline = time.monotonic() + timeout
     last = ""

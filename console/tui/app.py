@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import work
@@ -17,12 +17,20 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, Static
 
 from console.runtime.session import freeze_startup_objects
-from console.tui.banner import Banner
-from console.tui.detail import AlertDetailScreen
+from console.tui.actions import ConsoleActions
 from console.tui.failures import FailureReports, StepFailed
-from console.tui.modals import HelpScreen, PlanModal, SilenceModal
+from console.tui.screens.detail import AlertDetailScreen
+from console.tui.screens.modals import HelpScreen
 from console.tui.views import VIEWS, AlertsView, LogsView, ModelsView, OverviewView, SqlView, View
+from console.tui.widgets.banner import Banner
 from console.tui.worker_log import WorkerLog
+
+if TYPE_CHECKING:
+    from textual.widget import AwaitMount
+
+    from console.runtime.engine import Event
+    from console.runtime.session import Session
+    from console.screens.overview import AlertRow
 
 COMMANDS = {cls.view_name: cls.view_title for cls in VIEWS}
 VIEW_CLASSES = {cls.view_name: cls for cls in VIEWS}
@@ -50,21 +58,21 @@ class ViewCommands(Provider):
                 yield Hit(
                     score,
                     matcher.highlight(f":{name}  {title}"),
-                    partial(self.app.show_view, name),
+                    partial(cast("OncallApp", self.app).show_view, name),
                     help=f"show {title}",
                 )
 
 
 class DataLoaded(Message):
     def __init__(
-        self, view: str, data: Any, events: list[Any], final: bool = True, banner: list[str] | None = None
+        self, view: str, data: Any, events: list[Event], final: bool = True, banner: list[str] | None = None
     ) -> None:
         super().__init__()
         self.view, self.data, self.events, self.final = view, data, events, final
         self.banner = banner
 
 
-class OncallApp(FailureReports, App[None]):
+class OncallApp(FailureReports, ConsoleActions, App[None]):
     """The on-call console over one session (workspace, store, clock, engine)."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
@@ -85,14 +93,14 @@ class OncallApp(FailureReports, App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, session: Any, *, refresh_seconds: float = 2.0, subtitle: str = "") -> None:
+    def __init__(self, session: Session, *, refresh_seconds: float = 2.0, subtitle: str = "") -> None:
         super().__init__()
         self.session = session
         self.refresh_seconds = refresh_seconds
         self.sub_title = subtitle or session.workspace.root.name
-        self.events: list[Any] = []
+        self.events: list[Event] = []
         self._mode: str | None = None  # "command" or "filter" while the input line is open
-        self._mounting: dict[str, Any] = {}  # views being mounted, by name
+        self._mounting: dict[str, AwaitMount] = {}  # views being mounted, by name
         self._frozen = False
         self.worker_log = WorkerLog(session.workspace)
         self.failing: dict[str, tuple[str, int]] = {}  # what failed -> (error text, times in a row)
@@ -187,18 +195,7 @@ class OncallApp(FailureReports, App[None]):
         if self.closing:
             return
         if message.events:
-            self.events = (self.events + message.events)[-50:]
-            for event in message.events:
-                if event.kind in ("alert", "serving", "collector", "incident"):
-                    self.notify(
-                        event.text,
-                        title=event.kind,
-                        markup=False,
-                        severity="warning"
-                        if "firing" in event.text or "DEGRADED" in event.text
-                        else "information",
-                        timeout=6,
-                    )
+            self._announce(message.events)
         if message.banner is not None:
             self.query_one("#banner", Banner).show_lines(message.banner)
         while self.session.read_ahead_failures:  # read again since; still worth knowing
@@ -209,19 +206,40 @@ class OncallApp(FailureReports, App[None]):
             and message.view == self.view.view_name
             and not isinstance(self.screen, HelpScreen)
         ):
-            try:
-                self.view.draw(message.data)
-                self.view.drawn_at = self.session.clock()
-                self.recovered(message.view, "drawing")
-            except Exception as exc:  # reported like a failed read; the loop goes on
-                self.report_failure(f"drawing {self.view.view_title}", exc, self.view, refresh=False)
+            self._draw_view(message)
         self._draw_status()
         if message.final:
-            self.recovered(message.view, "engine tick", "reading")
-        if message.final and not self._frozen:
+            self._after_final(message.view)
+
+    def _announce(self, events: list[Event]) -> None:
+        """Keep the last 50 events; notify the ones a person watching wants to hear about."""
+        self.events = (self.events + events)[-50:]
+        for event in events:
+            if event.kind in ("alert", "serving", "collector", "incident"):
+                alarming = "firing" in event.text or "DEGRADED" in event.text
+                self.notify(
+                    event.text,
+                    title=event.kind,
+                    markup=False,
+                    severity="warning" if alarming else "information",
+                    timeout=6,
+                )
+
+    def _draw_view(self, message: DataLoaded) -> None:
+        try:
+            self.view.draw(message.data)
+            self.view.drawn_at = self.session.clock()
+            self.recovered(message.view, "drawing")
+        except Exception as exc:  # noqa: BLE001 - reported like a failed read; the loop goes on
+            self.report_failure(f"drawing {self.view.view_title}", exc, self.view, refresh=False)
+
+    def _after_final(self, view_name: str) -> None:
+        """A refresh finished: its failures are over, and the next one is armed."""
+        self.recovered(view_name, "engine tick", "reading")
+        if not self._frozen:
             self._frozen = True  # once the first frame is out: no full-GC stalls later
             self.call_after_refresh(freeze_startup_objects)
-        if self.refresh_seconds and message.final:
+        if self.refresh_seconds:
             self.set_timer(self.refresh_seconds, self.refresh_view, name="refresh")
 
     def _draw_status(self) -> None:
@@ -315,7 +333,7 @@ class OncallApp(FailureReports, App[None]):
         ]
         self.push_screen(HelpScreen(f"{self.view.view_title} — keys", list(self.view.help_lines) + lines))
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         if self._mode is not None:
             self._close_prompt()
         elif isinstance(self.focused, Input):
@@ -346,7 +364,7 @@ class OncallApp(FailureReports, App[None]):
         if self.session.trigger_degradation():
             self.notify("the demo's champion degrades now", severity="warning")
 
-    def open_logs_at(self, alert: Any) -> None:
+    def open_logs_at(self, alert: AlertRow) -> None:
         """From an alert: the logs of its service from its start."""
         if isinstance(self.screen, AlertDetailScreen):
             self.pop_screen()
@@ -357,93 +375,3 @@ class OncallApp(FailureReports, App[None]):
         logs.start_at = alert.since
         logs.page_offset = 0
         self.show_view("logs")
-
-    # -- actions through the plan modal -----------------------------------------------------
-
-    def action_silence(self) -> None:
-        fingerprint = self.view.selected_alert() if isinstance(self.view, AlertsView) else None
-        alert = next((a for a in (self.view.data or []) if a.fingerprint == fingerprint), None)
-        if alert is not None:
-            self.silence_alert(alert)
-
-    def silence_alert(self, alert: Any) -> None:
-        if not self.session.owner:
-            self.notify("read-only snapshot: silence from the console that owns the store", severity="error")
-            return
-        labels = {k: x for k, x in alert.labels.items()}
-        text = ", ".join(f'{k}="{x}"' for k, x in sorted(labels.items()))
-
-        def done(request: Any) -> None:
-            if request is not None:
-                self._create_silence(labels, request)
-
-        self.push_screen(SilenceModal(f"{{{text}}}"), done)
-
-    @work(thread=True, group="action", exit_on_error=False)
-    def _create_silence(self, labels: dict[str, str], request: Any) -> None:
-        from console.alerts.silences import Matcher, create_silence
-        from console.config.durations import parse_duration
-
-        now = self.session.clock()
-        try:
-            silence = create_silence(
-                self.session.store,
-                [Matcher(k, x) for k, x in sorted(labels.items())],
-                now,
-                now + parse_duration(request.duration),
-                created_by=self.session.actor,
-                comment=request.comment,
-                now=now,
-            )
-        except Exception as exc:
-            self.call_from_thread(self.notify, f"silence failed: {exc}", severity="error", markup=False)
-            return
-        self.call_from_thread(self.notify, f"silence {silence.id} until {silence.ends_at:%H:%M} UTC")
-        self.call_from_thread(self.refresh_view)
-
-    def action_rollback(self) -> None:
-        selected = self.query_one(ModelsView).selected()
-        if selected:
-            self._plan_action("rollback", selected[0], None)
-
-    def action_promote(self) -> None:
-        selected = self.query_one(ModelsView).selected()
-        if selected:
-            self._plan_action("promote", selected[0], selected[1])
-
-    @work(thread=True, group="action", exit_on_error=False)
-    def _plan_action(self, kind: str, model: str, version: str | None) -> None:
-        from console.actions import Promote, Rollback
-
-        try:
-            env = self.session.action_env()
-            action = Rollback(env, model) if kind == "rollback" else Promote(env, model, version)
-            plan = action.plan()
-        except Exception as exc:
-            self.call_from_thread(self.notify, f"{kind}: {exc}", severity="error", markup=False)
-            return
-        self.call_from_thread(self._confirm, action, plan)
-
-    def _confirm(self, action: Any, plan: Any) -> None:
-        def done(confirmation: Any) -> None:
-            if confirmation is not None:
-                self._apply(action, plan, confirmation)
-
-        self.push_screen(
-            PlanModal(
-                f"{plan.action}: {plan.model}",
-                plan.text(),
-                protected_name=plan.model if plan.protected else None,
-            ),
-            done,
-        )
-
-    @work(thread=True, group="action", exit_on_error=False)
-    def _apply(self, action: Any, plan: Any, confirmation: Any) -> None:
-        try:
-            action.apply(plan, reason=confirmation.reason, typed_name=confirmation.typed_name)
-        except Exception as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error", timeout=10, markup=False)
-            return
-        self.call_from_thread(self.notify, f"{plan.summary} — done", timeout=8, markup=False)
-        self.call_from_thread(self.refresh_view)

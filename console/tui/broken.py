@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from console.tui.banner import Banner, error_text
+from console.tui.widgets.banner import Banner, error_text
 
 
 class StillBroken(Exception):
@@ -92,4 +92,4 @@ class BrokenWorkspaceApp(App[Any]):
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             text = f"reloading {self.subject} failed: {error_text(event.worker.error)}"
             self.notify(text, severity="error", markup=False, timeout=10)
-            self._show(self.problems if text in self.problems else self.problems + [text])
+            self._show(self.problems if text in self.problems else [*self.problems, text])

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
 
 from textual.worker import Worker, WorkerState
 
-from console.tui.banner import error_text
+from console.tui.widgets.banner import error_text
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from console.runtime.session import Session
+    from console.tui.views.base import View
+    from console.tui.worker_log import WorkerLog
+
+    _App = App[None]
+else:
+    _App = object
 
 MAX_BACKOFF = 60.0  # seconds between refreshes while one keeps failing
 
@@ -19,19 +31,27 @@ class StepFailed(Exception):
         self.what, self.view = what, view
 
 
-class FailureReports:
+class FailureReports(_App):
     """The console app's half that reports failures (harlequin's one StateChanged handler).
 
     It uses the app's `session`, `worker_log`, `failing`, `refresh_seconds`, `view_classes`,
     `closing`, `view_named`, `refresh_view`, `notify` and `set_timer`.
     """
 
-    session: Any
-    view_classes: dict[str, Any]
-    worker_log: Any
+    session: Session
+    view_classes: dict[str, type[View]]
+    worker_log: WorkerLog
     failing: dict[str, tuple[str, int]]
     refresh_seconds: float
-    closing: bool
+
+    if TYPE_CHECKING:
+
+        @property
+        def closing(self) -> bool: ...
+
+        def view_named(self, name: str) -> View: ...
+
+        def refresh_view(self) -> None: ...
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
@@ -49,7 +69,7 @@ class FailureReports:
         label = (worker.name or worker.group).strip("_").replace("_", " ")
         self.report_failure(f"{where}: {label}" if where else label, error, None, refresh=False)
 
-    def report_failure(self, what: str, error: BaseException, view: Any, *, refresh: bool) -> None:
+    def report_failure(self, what: str, error: BaseException, view: View | None, *, refresh: bool) -> None:
         """Notify once per distinct error, log the traceback, say so on the view, re-arm."""
         text = error_text(error)
         previous, count = self.failing.get(what, ("", 0))
@@ -94,10 +114,8 @@ class FailureReports:
         for what in (names[step] for step in steps):
             if self.failing.pop(what, None) is not None:
                 self.notify(f"recovered: {what} works again", markup=False)
-                try:
+                with suppress(OSError):  # the failure that opened the log already said it cannot be written
                     self.worker_log.note(f"{what} recovered")
-                except OSError:
-                    pass  # the failure that opened the log already said it cannot be written
         if not any(what in self.failing for what in names.values()):
             view.show_read_error("")
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 import os
 import time
+from io import TextIOWrapper
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import IO, Any
+from typing import cast
 
 from console.config.workspace import Workspace, ensure_state_dir
 from console.core.private import tighten
@@ -22,10 +23,12 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
     """A RotatingFileHandler whose files are created 0600, whatever the umask (a log an older
     oncall left wider is made 0600, with a note)."""
 
-    def _open(self) -> IO[Any]:
+    def _open(self) -> TextIOWrapper:
         tighten([Path(self.baseFilename)], "console log")
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+        return cast(
+            TextIOWrapper, open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+        )  # text mode
 
 
 class WorkerLog:

@@ -20,7 +20,7 @@ from console.config.workspace import Workspace, WorkspaceError, ensure_state_dir
 from console.runtime.session import Session
 from console.store import Store, StoreError
 from console.tui.app import OncallApp
-from console.tui.banner import Banner
+from console.tui.widgets.banner import Banner
 
 NOW = datetime(2026, 11, 20, 12, 0)
 SIZE = (120, 40)

@@ -52,7 +52,7 @@ def test_collect_sent_to_a_console_shows_the_status_instead_of_failing(console, 
     assert "ran this command there" in result.stderr
     assert "already runs the collectors" in result.stderr
     assert "--once NAME" in result.stderr
-    (line,) = [l for l in result.stdout.splitlines() if l.startswith("app ")]
+    (line,) = [out for out in result.stdout.splitlines() if out.startswith("app ")]
     assert "logfile" in line and "healthy" in line
     as_json = run(workspace, runtime, "collect", "--format", "json")
     (row,) = json.loads(as_json.stdout)

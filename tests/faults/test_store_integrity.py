@@ -77,7 +77,7 @@ def workspace(tmp_path: Path) -> Path:
 def count(ws: Path, sql: str = "SELECT count(*) FROM samples") -> int:
     result = run_oncall("query", sql, "--format", "json", cwd=ws)
     assert result.returncode == 0, result.stderr
-    return list(json.loads(result.stdout)[0].values())[0]
+    return next(iter(json.loads(result.stdout)[0].values()))
 
 
 def reimport_restores_everything(ws: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.process import sandbox  # noqa: F401 - a fixture of these tests (test_files_*)
 from tests.sock import remove, runtime_dir
 
 

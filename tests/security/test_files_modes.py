@@ -19,7 +19,7 @@ from console.config.workspace import load_workspace
 from console.core import private
 from console.store import Store
 from console.tui.worker_log import WorkerLog
-from tests.process import Oncall, created, sandbox, too_open, wait_until  # noqa: F401 - fixture
+from tests.process import Oncall, created, too_open, wait_until
 
 NOGROUP = 65534  # nogroup: not a group of the user's own
 LOG_LINE = {"ts": "2026-11-20T11:59:00Z", "level": "error", "service": "api", "message": "boom"}

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from console.store import Store
-from tests.process import REPO, Oncall, sandbox, wait_until  # noqa: F401 - sandbox is a fixture
+from tests.process import REPO, Oncall, wait_until
 from tests.sock import hold_store
 
 SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]

@@ -151,7 +151,7 @@ def test_hostile_annotation_runs_the_real_probe_safely(
 def test_a_good_url_is_probed_for_real(tmp_path: Path, monkeypatch, shared) -> None:
     monkeypatch.chdir(tmp_path)
     store, base = shared
-    runner, outcome, audit = probe(store, base + "/-K/some/$(touch${IFS}pwned)`touch${IFS}pwned`")
+    _runner, outcome, audit = probe(store, base + "/-K/some/$(touch${IFS}pwned)`touch${IFS}pwned`")
     assert outcome.outcome == "passed", outcome.error
     assert outcome.output["stdout"] == "ok\n" and audit == [("after",)]
     assert list(tmp_path.iterdir()) == []
@@ -166,7 +166,7 @@ def test_fuzzed_local_urls_run_curl_without_side_effects(tmp_path: Path, monkeyp
     @FUZZ
     @given(suffix=hostile_values())
     def check(suffix: str) -> None:
-        runner, outcome, audit = probe(store, base + "/" + suffix)
+        _runner, outcome, audit = probe(store, base + "/" + suffix)
         assert list(tmp_path.iterdir()) == []
         if "stdout" in outcome.output:
             ran.append(suffix)

@@ -143,7 +143,7 @@ def test_oncall_demo_still_runs_when_its_socket_path_is_squatted(runtime, tmp_pa
         squatter.close()
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    [line] = [l for l in result.stderr.splitlines() if "control socket" in l]
+    [line] = [out for out in result.stderr.splitlines() if "control socket" in out]
     assert "belongs to nobody" in line
     assert squatter.connections == 0
 

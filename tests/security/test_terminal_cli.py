@@ -70,7 +70,7 @@ def test_rules_eval_names_the_transition_on_one_escaped_line(tmp_path):
 def test_alerts_table_has_one_row_per_alert_with_labels_escaped(workspace):
     result = run_cli("alerts", workspace=workspace)
     _inert(result)
-    header, *rows = result.stdout.splitlines()
+    _header, *rows = result.stdout.splitlines()
     assert len(rows) == 1  # the newline in the label forged no row
     assert rows[0].startswith("firing  EvilUp") and f"msg={SHOWN}"[:50] in rows[0]
 
@@ -106,7 +106,7 @@ def test_query_json_decodes_to_the_stored_log_line(workspace):
 def test_slo_status_shows_the_hostile_group_escaped(workspace):
     result = run_cli("slo", workspace=workspace)
     _inert(result)
-    header, *rows = result.stdout.splitlines()
+    _header, *rows = result.stdout.splitlines()
     assert len(rows) == 1 and rows[0].startswith("evil-availability {msg=A\\x1b]0;pwned\\x07B")
 
 
@@ -130,7 +130,7 @@ def test_incidents_declared_listed_shown_and_exported_escaped(workspace):
     _inert(shown)
     lines = shown.stdout.splitlines()
     assert lines[0] == f"#{number} {SHOWN}"
-    assert [line for line in lines if " note " in line][0].endswith(SHOWN)
+    assert next(line for line in lines if " note " in line).endswith(SHOWN)
 
     exported = run_cli("incident", "export", number, workspace=workspace)
     _inert(exported)

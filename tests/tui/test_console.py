@@ -8,8 +8,8 @@ from pathlib import Path
 from textual.widgets import DataTable, Static
 
 from console.tui.app import OncallApp
-from console.tui.detail import AlertDetailScreen
-from console.tui.modals import HelpScreen, PlanModal
+from console.tui.screens.detail import AlertDetailScreen
+from console.tui.screens.modals import HelpScreen, PlanModal
 from console.tui.views import LogsView, View
 
 

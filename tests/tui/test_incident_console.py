@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-import console.tui.incident as incident_tui
+import console.tui.screens.incident as incident_tui
 from console.cli.commands.demo import prepare
 from console.config.workspace import load_workspace
 from console.incidents import lifecycle as incidents
 from console.incidents.postmortem import export_markdown
 from console.runtime.session import Session
 from console.tui.app import OncallApp
-from console.tui.incident import IncidentScreen
-from console.tui.modals import PlanModal
+from console.tui.screens.incident import IncidentScreen
+from console.tui.screens.modals import PlanModal
 
 START = datetime(2026, 11, 20, 12, 0)
 TICK = timedelta(seconds=30)
@@ -201,7 +201,7 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
 
 
 async def test_closing_and_reopening_resumes_the_run(live_demo) -> None:
-    session, clock = live_demo
+    session, _clock = live_demo
     with session.store.transaction() as cur:
         cur.execute(
             "INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, "

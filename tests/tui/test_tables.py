@@ -7,7 +7,7 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.widgets import DataTable, Static
 
-from console.tui.tables import show_text_table, sync_table
+from console.tui.widgets.tables import show_text_table, sync_table
 
 
 class TableApp(App[None]):

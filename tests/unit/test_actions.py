@@ -214,7 +214,7 @@ def test_hostile_tag_reaches_the_deploy_hook_as_one_literal_argument(tmp_path, m
     )
     with Store.open(tmp_path / "oncall.duckdb") as store:
         seed_demo_registry(store, now=NOW).set_tag("fraud-detector", "2", "note", HOSTILE)
-    code, out, err = _oncall(
+    code, _out, err = _oncall(
         ws,
         "rollback",
         "fraud-detector",
@@ -289,7 +289,7 @@ def test_failed_apply_leaves_a_failed_audit_row_and_no_change(tmp_path):
         action = Rollback(env, "m")
         plan = action.plan()
         assert plan.params["from_version"] == "3" and plan.params["to_version"] == "2"
-        with pytest.raises(ActionFailed, match="cannot reach MLflow at http://mlflow.invalid:5000"):
+        with pytest.raises(ActionFailed, match=r"cannot reach MLflow at http://mlflow.invalid:5000"):
             action.apply(plan, reason="v3 bad")
         rows = store.query("SELECT phase, reason, result FROM audit ORDER BY id")[1]
         assert [r[0] for r in rows] == ["before", "failed"]

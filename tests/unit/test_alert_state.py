@@ -150,7 +150,7 @@ def test_state_machine(tmp_path, name, for_minutes, keep_minutes, steps):
                 store = Store.open(path)
                 engine = AlertEngine(store, [_rule(for_minutes, keep_minutes)])
                 continue
-            minute, condition, expected = item
+            minute, condition, _expected = item
             if condition is not None:
                 _put(store, minute, float(condition))
             engine.run(T0 + minute * M)

@@ -101,7 +101,7 @@ def test_bearer_and_basic_auth_come_from_the_environment(monkeypatch) -> None:
 
 def test_a_missing_secret_is_a_readable_error(monkeypatch) -> None:
     monkeypatch.delenv("NO_SUCH_TOKEN", raising=False)
-    with pytest.raises(SourceError, match="NO_SUCH_TOKEN .* is not set"):
+    with pytest.raises(SourceError, match=r"NO_SUCH_TOKEN .* is not set"):
         make_client(HttpOptions(url="https://x", bearer_token_env="NO_SUCH_TOKEN"))
 
 

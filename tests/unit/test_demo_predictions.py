@@ -120,6 +120,6 @@ def test_a_rollback_between_two_collections_heals_only_the_steps_after_it(tmp_pa
             WHERE ts > ? GROUP BY version ORDER BY min(ts)""",
             [NOW + timedelta(minutes=5)],
         )
-        (v3, first3, last3), (v2, first2, _) = rows
+        (v3, _first3, last3), (v2, first2, _) = rows
         assert (v3, v2) == ("3", "2")
         assert last3 < rolled_back <= first2 + timedelta(seconds=15)  # a step's records precede it

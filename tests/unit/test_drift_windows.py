@@ -138,7 +138,7 @@ def test_reference_file(root: Path, store: Store) -> None:
     assert result.reference_bounds is None and len(result.reference) == 3000
     assert {c.status for c in result.drift.columns} == {"ok"}
     (root / "reference.parquet").unlink()
-    with pytest.raises(ValueError, match="reference.parquet: reference file not found"):
+    with pytest.raises(ValueError, match=r"reference.parquet: reference file not found"):
         evaluate_window(store, window, NOW, root)
 
 

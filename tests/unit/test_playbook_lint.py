@@ -52,7 +52,7 @@ def test_each_seeded_error_is_reported_with_file_and_line() -> None:
     assert files == len({name for name, _, _ in SEEDED})
     reported = [(Path(str(p.file)).name, p.line, str(p)) for p in problems]
     for name, line, words in SEEDED:
-        assert any(n == name and l == line and words in text for n, l, text in reported), (
+        assert any(n == name and at == line and words in text for n, at, text in reported), (
             f"{name}:{line} {words!r} not in {reported}"
         )
     assert len(problems) == len(SEEDED), "no extra, unexpected problems"

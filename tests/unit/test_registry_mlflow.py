@@ -28,7 +28,7 @@ def test_server_error_is_one_line_naming_the_url():
 
 def test_html_answer_says_the_url_is_probably_wrong():
     registry = _registry(lambda r: httpx.Response(200, text="<html>login</html>"))
-    with pytest.raises(RegistryError, match="not JSON.*is `url` an MLflow server"):
+    with pytest.raises(RegistryError, match=r"not JSON.*is `url` an MLflow server"):
         registry.get_model("m")
 
 
@@ -51,6 +51,6 @@ def test_token_comes_from_the_named_environment_variable(monkeypatch):
 def test_nothing_listening_says_so():
     registry = MlflowRegistry("ml", MlflowOptions(url=f"http://127.0.0.1:{free_port()}"))
     with pytest.raises(
-        RegistryError, match="cannot reach MLflow at http://127.0.0.1:.*is the server running"
+        RegistryError, match=r"cannot reach MLflow at http://127.0.0.1:.*is the server running"
     ):
         registry.list_models()

@@ -73,7 +73,7 @@ def echo_argv(tmp_path: Path) -> list[str]:
 
 def echo_playbook(tmp_path: Path) -> Path:
     argv = json.dumps(
-        echo_argv(tmp_path) + ["{{ inputs.service }}", "{{ inputs.model }}", "--model", "{{ inputs.model }}"]
+        [*echo_argv(tmp_path), "{{ inputs.service }}", "{{ inputs.model }}", "--model", "{{ inputs.model }}"]
     )
     return write(
         tmp_path,
@@ -162,7 +162,7 @@ def test_variables_are_fixed_when_the_run_starts_and_mutation_is_refused(store, 
             kind: instruction
     """,
     )
-    with pytest.raises(RunError, match="variables.grow"):
+    with pytest.raises(RunError, match=r"variables.grow"):
         start_run(ctx_for(store), load_playbook(path), alert={"name": "A", "labels": {"model": "m"}})
 
 
@@ -272,7 +272,7 @@ def test_outcomes_go_to_timeline_and_audit_with_the_actor(store, tmp_path):
 
 def test_configured_secrets_are_redacted_from_output_and_audit(store, tmp_path, monkeypatch):
     monkeypatch.setenv("ONCALL_TEST_TOKEN", "s3cr3t-value")
-    argv = json.dumps(echo_argv(tmp_path) + ["--token", "{{ inputs.token }}"])
+    argv = json.dumps([*echo_argv(tmp_path), "--token", "{{ inputs.token }}"])
     path = write(
         tmp_path,
         f"""
@@ -349,7 +349,7 @@ def test_missing_action_kind_reports_not_available(store, tmp_path):
 def test_fuzzed_label_values_stay_one_literal_argument(tmp_path_factory, value):
     tmp = tmp_path_factory.mktemp("fuzz")
     with Store.open(tmp / "s.duckdb") as store:
-        shown, outcome = run_echo(store, tmp, {"service": value, "model": value})
+        _shown, outcome = run_echo(store, tmp, {"service": value, "model": value})
     if not is_plain_label(value):
         assert outcome.outcome == "failed" and "the step does not run" in outcome.error
         return

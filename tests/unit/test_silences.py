@@ -145,7 +145,7 @@ def test_alerts_matching_both_sides_do_not_inhibit_each_other():
         [Matcher("severity", "critical|page", "=~")], [Matcher("severity", "critical")], ["service"]
     )
     page = {"alertname": "P", "severity": "page", "service": "checkout"}
-    assert inhibited_by("a", a, firing + [("p", page)], [rule]) == ["p"]
+    assert inhibited_by("a", a, [*firing, ("p", page)], [rule]) == ["p"]
 
 
 def test_equal_on_a_label_missing_on_both_sides_is_equal():

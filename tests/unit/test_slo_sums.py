@@ -137,7 +137,7 @@ def test_late_sample_in_a_persisted_hour_changes_the_answer(path, store):
         assert_same(numbers(slo_status(writer, SLOS, NOW)), reference)
         now_rows = [r for r in rollups(writer) if r[1] == start_ms and r[2] == HOUR_MS]
         changed = [r for r in now_rows if r not in before]
-        assert len(changed) == 1 and changed[0][3] == [r for r in before if r[0] == changed[0][0]][0][3] + 1
+        assert len(changed) == 1 and changed[0][3] == next(r for r in before if r[0] == changed[0][0])[3] + 1
 
 
 def test_a_late_sample_written_by_the_owner_is_noticed_warm(store):

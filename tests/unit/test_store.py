@@ -83,7 +83,7 @@ def test_batch_and_cursor_commit_together(tmp_path: Path, now: datetime) -> None
         ingest_samples(store, samples(10, now), cursor=("prom", {"until": "t1"}), now=now)
         assert store.get_cursor("prom") == {"until": "t1"}
         bad = samples(10, now + timedelta(hours=1)).set_column(3, "value", pa.array(["not a number"] * 30))
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - any failure; the point is that both roll back
             ingest_samples(store, bad, cursor=("prom", {"until": "t2"}), now=now)
         assert store.get_cursor("prom") == {"until": "t1"}
         assert store.count("samples") == 30

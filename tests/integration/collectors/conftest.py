@@ -42,7 +42,7 @@ def exporter():
     )
     registry.register(_Stamped())
     port = free_port()
-    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    server, _thread = start_http_server(port, addr="127.0.0.1", registry=registry)
     stop = threading.Event()
 
     def serve_traffic() -> None:

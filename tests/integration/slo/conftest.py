@@ -66,7 +66,7 @@ def write_openmetrics(path: Path) -> None:
         under_05 = np.maximum(under_025, rng.binomial(total, 0.999))
         per_bucket = {"0.1": under_01, "0.25": under_025, "0.5": under_05, "+Inf": total}
 
-        def cumulative(increments: np.ndarray) -> np.ndarray:
+        def cumulative(increments: np.ndarray, instance: str = instance) -> np.ndarray:
             values = np.cumsum(increments) + 1000
             if instance == "b":  # the process restarts: counters start over
                 values[reset_index:] = np.cumsum(increments[reset_index:])

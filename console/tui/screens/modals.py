@@ -31,7 +31,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(body, id="help-body")
             yield Label("[dim]Esc to close[/dim]")
 
-    def action_dismiss(self, result: None = None) -> None:
+    async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)
 
 

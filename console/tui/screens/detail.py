@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -15,7 +15,11 @@ from textual.worker import Worker, WorkerState
 
 from console.core.output import cell
 from console.screens import overview as v
-from console.tui.banner import error_text
+from console.tui.host import host
+from console.tui.widgets.banner import error_text
+
+if TYPE_CHECKING:
+    from console.runtime.session import Session
 
 
 class AlertDetailScreen(Screen[None]):
@@ -25,7 +29,7 @@ class AlertDetailScreen(Screen[None]):
         Binding("s", "silence", "Silence"),
     ]
 
-    def __init__(self, session: Any, fingerprint: str) -> None:
+    def __init__(self, session: Session, fingerprint: str) -> None:
         super().__init__()
         self.session, self.fingerprint = session, fingerprint
         self.detail: v.AlertDetail | None = None
@@ -41,12 +45,12 @@ class AlertDetailScreen(Screen[None]):
         with Horizontal(classes="row"):
             with Vertical(classes="panel", id="alert-logs-panel"):
                 yield Static("Logs around the start", classes="title")
-                table = DataTable(id="alert-logs", cursor_type="row")
+                table: DataTable[Any] = DataTable(id="alert-logs", cursor_type="row")
                 table.add_columns(*v.LOG_COLUMNS)
                 yield table
             with Vertical(classes="panel"):
                 yield Static("Changes just before", classes="title")
-                changes = DataTable(id="alert-changes", cursor_type="row")
+                changes: DataTable[Any] = DataTable(id="alert-changes", cursor_type="row")
                 changes.add_columns("time", "kind", "model", "version", "actor")
                 yield changes
         yield Footer()
@@ -61,7 +65,7 @@ class AlertDetailScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
-            self.app.worker_failed(event.worker, f"alert {self.fingerprint}")
+            host(self).worker_failed(event.worker, f"alert {self.fingerprint}")
             self.query_one("#alert-head", Static).update(
                 Text(f"could not read this alert: {error_text(event.worker.error)}", style="red")
             )
@@ -101,8 +105,8 @@ class AlertDetailScreen(Screen[None]):
 
     def action_logs(self) -> None:
         if self.detail is not None:
-            self.app.open_logs_at(self.detail.alert)
+            host(self).open_logs_at(self.detail.alert)
 
     def action_silence(self) -> None:
         if self.detail is not None:
-            self.app.silence_alert(self.detail.alert)
+            host(self).silence_alert(self.detail.alert)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable
 
 from console.screens import incident as pages
-from console.tui.tables import matches, selected_key, sync_table
-from console.tui.views import View, _table
+from console.tui.host import host
+from console.tui.views.base import View, data_table
+from console.tui.widgets.tables import Row, matches, selected_key, sync_table
+
+if TYPE_CHECKING:
+    from console.runtime.session import Session
 
 STATUS_STYLE = {
     "triggered": "bold red",
@@ -29,14 +33,14 @@ class IncidentsView(View):
     COLUMNS = ("id", "severity", "status", "commander", "age", "title")
 
     def compose(self) -> ComposeResult:
-        yield _table("incidents-table", *self.COLUMNS)
+        yield data_table("incidents-table", *self.COLUMNS)
 
-    def load(self, session: Any) -> Any:
+    def load(self, session: Session) -> list[pages.IncidentRow]:
         return pages.incident_rows(session.store, session.clock())
 
     def draw(self, data: Any) -> None:
         self.data = data
-        rows = []
+        rows: list[Row] = []
         for r in data:
             cells = (str(r.id), r.severity, r.status, r.commander, r.age, r.title)
             if matches(cells, self.filter_text):
@@ -57,6 +61,6 @@ class IncidentsView(View):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        from console.tui.incident import IncidentScreen
+        from console.tui.screens.incident import IncidentScreen
 
-        self.app.push_screen(IncidentScreen(self.app.session, int(str(event.row_key.value))))
+        self.app.push_screen(IncidentScreen(host(self).session, int(str(event.row_key.value))))

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from console.core.output import cell
-from console.tui.tables import matches, selected_key, sync_table
-from console.tui.views import View, spark_text
+from console.tui.views.base import View, data_table, spark_text
+from console.tui.widgets.tables import Row, matches, selected_key, sync_table
+
+if TYPE_CHECKING:
+    from console.runtime.session import Session
 
 BAR_WIDTH = 28
 COLUMNS = ("model", "column", "type", "test", "score", "threshold", "verdict", "rows ref/cur", "score trend")
 
 
-def load_drift(session: Any) -> dict[str, Any]:
+def load_drift(session: Session) -> dict[str, Any]:
     """Every workspace window evaluated at the session's now, with score history and histograms (headless)."""
     from console.drift.windows import (
         WindowError,
@@ -30,7 +33,7 @@ def load_drift(session: Any) -> dict[str, Any]:
     now = session.clock()
     try:
         windows = drift_windows(session.workspace)
-    except Exception as exc:  # a broken drift source is the workspace check's to report
+    except Exception as exc:  # noqa: BLE001 - a broken drift source is the workspace check's to report
         return {"now": now, "windows": [], "error": str(exc).splitlines()[0]}
     loaded = []
     for _, window in windows:
@@ -55,7 +58,7 @@ def _verdict(column: Any) -> str:
 
 
 def _bar(share: float, top: float, style: str) -> Text:
-    width = int(round(share / top * BAR_WIDTH)) if top > 0 else 0
+    width = round(share / top * BAR_WIDTH) if top > 0 else 0
     return Text("█" * width + " " * (BAR_WIDTH - width), style=style)
 
 
@@ -94,9 +97,7 @@ class DriftView(View):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="drift-status")
-        table = DataTable(id="drift-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns(*COLUMNS)
-        yield table
+        yield data_table("drift-table", *COLUMNS)
         yield Static("", id="drift-hist")
 
     DEFAULT_CSS = """
@@ -105,7 +106,7 @@ class DriftView(View):
     DriftView #drift-hist { height: 1fr; padding: 0 1; }
     """
 
-    def load(self, session: Any) -> Any:
+    def load(self, session: Session) -> dict[str, Any]:
         return load_drift(session)
 
     def draw(self, data: Any) -> None:
@@ -118,7 +119,7 @@ class DriftView(View):
                 "no drift windows: add a source of kind drift with windows: "
                 "[{model: NAME, reference: {span: 6h, ago: 1h}, current: 1h}]"
             )
-        rows = []
+        rows: list[Row] = []
         for entry in data["windows"]:
             if status.plain:
                 status.append("\n")
@@ -177,7 +178,7 @@ class DriftView(View):
         if event.data_table.id == "drift-table":
             self._draw_histogram(event.data_table)
 
-    def _draw_histogram(self, table: DataTable) -> None:
+    def _draw_histogram(self, table: DataTable[Any]) -> None:
         key = selected_key(table)
         target = self.query_one("#drift-hist", Static)
         if key is None or self.data is None:

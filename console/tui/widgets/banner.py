@@ -23,8 +23,8 @@ class Banner(Static):
 
     DEFAULT_CSS = "Banner { display: none; }"
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__("", markup=False, **kwargs)
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__("", markup=False, id=id, classes=classes)
         self.lines: list[str] = []
 
     def show_lines(self, lines: list[str]) -> None:
@@ -41,8 +41,8 @@ class ReadError(Static):
 
     DEFAULT_CSS = "ReadError { display: none; }"
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__("", markup=False, **kwargs)
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__("", markup=False, id=id, classes=classes)
         self.text = ""
 
     def show_error(self, text: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -16,22 +16,15 @@ from textual.worker import Worker, WorkerState
 
 from console.core.output import cell
 from console.screens import incident as pages
-from console.tui.modals import PlanModal
-from console.tui.tables import sync_table
+from console.tui.host import host
+from console.tui.screens.incident_text import burn_chart, preview_text, steps_text, suspects_text
+from console.tui.screens.modals import Confirmation, PlanModal
+from console.tui.widgets.tables import sync_table
 
-SPARK = "▁▂▃▄▅▆▇█"
-CHART_WIDTH = 44  # bars in the burn chart (one per 5m step)
-DRIFT_LINES = 2  # drifted columns listed above the suspects
-STATE_MARK = {
-    "current": ("▶", "bold yellow"),
-    "pending": ("·", "dim"),
-    "passed": ("✓", "green"),
-    "done": ("✓", "green"),
-    "answered": ("✓", "green"),
-    "skipped": ("↷", "dim"),
-    "failed": ("✗", "red"),
-    "timeout": ("✗", "red"),
-}
+if TYPE_CHECKING:
+    from console.playbooks.runner import Playbook, RunContext, Runner
+    from console.runtime.session import Session
+
 STATUS_STYLE = {
     "triggered": "bold red",
     "acknowledged": "bold yellow",
@@ -41,72 +34,13 @@ STATUS_STYLE = {
 }
 
 
-def wait_sleep(session: Any, seconds: float) -> None:
+def wait_sleep(session: Session, seconds: float) -> None:
     """A wait_for step's pause: until the session's clock moved `seconds` (at most that long in wall time)."""
     start, deadline = session.clock(), time.monotonic() + seconds
     while time.monotonic() < deadline:
         if (session.clock() - start).total_seconds() >= seconds:
             return
         time.sleep(0.2)
-
-
-def burn_chart(what: Any) -> Text:
-    """The burning SLO's burn as one bar per step, with the changes marked below it."""
-    out = Text()
-    burning = what.burning if what is not None else None
-    if burning is None or not burning.times:
-        return out.append("no SLO burn data for this incident", style="dim")
-    times = burning.times[-CHART_WIDTH:]
-    values = [b if b is not None else 0.0 for b in burning.burn[-CHART_WIDTH:]]
-    top = max(max(values), 1.0)
-    out.append(f"{burning.slo}\n", style="bold")
-    out.append(f"burn (5m) · peak {top:.1f}× · now {values[-1]:.1f}×\n")
-    for value in values:
-        level = min(len(SPARK) - 1, int(value / top * (len(SPARK) - 1)))
-        out.append(SPARK[level], style="red" if value > 1 else "green")
-    out.append("\n")
-    step = (times[1] - times[0]) if len(times) > 1 else None
-    marks = []
-    drift = getattr(what, "drift", [])
-    for t in times:
-        here = [c for c in what.changes if step and t <= c.ts < t + step]
-        if step and t <= what.incident_start < t + step:
-            marks.append(("!", "bold red"))
-        elif here:
-            marks.append(("▲", "bold yellow"))
-        elif step and any(t <= d.since < t + step for d in drift):
-            marks.append(("◆", "bold magenta"))
-        else:
-            marks.append(("─", "dim"))
-    earlier = [c for c in what.changes if c.ts < times[0]]
-    for mark, style in marks:
-        out.append(mark, style=style)
-    out.append("\n")
-    out.append(f"{times[0]:%H:%M}", style="dim")
-    out.append(" " * max(1, len(values) - 10))
-    out.append(f"{times[-1]:%H:%M}\n", style="dim")
-    out.append("▲ change ◆ drift ! declared" if drift else "▲ change ! declared", style="dim")
-    if what.onset:
-        out.append(f" · burn from {what.onset:%H:%M}", style="red")
-    if earlier:
-        out.append(f" · {len(earlier)} older", style="dim")
-    return out
-
-
-def drift_lines(what: Any) -> Text:
-    """The drifted columns of the incident's model, a line each (at most DRIFT_LINES, then a count)."""
-    out = Text()
-    shifts = getattr(what, "drift", []) if what is not None else []
-    for shift in shifts[:DRIFT_LINES]:
-        out.append(shift.describe() + "\n", style="magenta")
-    if len(shifts) > DRIFT_LINES:
-        out.append(f"+{len(shifts) - DRIFT_LINES} more drifted columns · :drift shows them\n", style="dim")
-    return out
-
-
-def _clip(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 class IncidentScreen(Screen[None]):
@@ -143,12 +77,12 @@ class IncidentScreen(Screen[None]):
         Binding("r", "reload", "Refresh"),
     ]
 
-    def __init__(self, session: Any, incident_id: int) -> None:
+    def __init__(self, session: Session, incident_id: int) -> None:
         super().__init__()
         self.session, self.incident_id = session, incident_id
-        self.runner: Any = None
-        self.library: dict[str, Any] | None = None
-        self.candidate: Any = None
+        self.runner: Runner | None = None
+        self.library: dict[str, Playbook] | None = None
+        self.candidate: Playbook | None = None
         self.page: pages.IncidentPage | None = None
         self.busy = False
         self._input_mode: str | None = None
@@ -161,7 +95,7 @@ class IncidentScreen(Screen[None]):
         with Horizontal(id="inc-main"):
             with Vertical(classes="panel", id="inc-left"):
                 yield Static("Timeline", classes="title")
-                table = DataTable(id="inc-timeline", cursor_type="row", zebra_stripes=True)
+                table: DataTable[Any] = DataTable(id="inc-timeline", cursor_type="row", zebra_stripes=True)
                 table.add_columns("time", "kind", "who", "what")
                 yield table
             with Vertical(classes="panel", id="inc-right"):
@@ -181,7 +115,7 @@ class IncidentScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
-            self.app.worker_failed(event.worker, f"incident {self.incident_id}")
+            host(self).worker_failed(event.worker, f"incident {self.incident_id}")
 
     def on_mount(self) -> None:
         self.query_one("#inc-input", Input).display = False
@@ -193,7 +127,7 @@ class IncidentScreen(Screen[None]):
 
     # -- loading --------------------------------------------------------------------------
 
-    def run_context(self) -> Any:
+    def run_context(self) -> RunContext:
         from console.playbooks.runner import RunContext
 
         session = self.session
@@ -276,59 +210,9 @@ class IncidentScreen(Screen[None]):
         else:
             state = page.run_status or "p starts it"
             title.update(Text.assemble(("Playbook ", "bold"), (page.playbook_id, "bold cyan"), f" · {state}"))
-        steps = Text()
-        for n, step in enumerate(page.steps, 1):
-            mark, style = STATE_MARK.get(step.state, ("?", ""))
-            label = f"{n}. {step.title}"
-            label = label if len(label) <= 32 else label[:31] + "…"
-            steps.append(f"{mark} ", style=style).append(
-                label.ljust(33), style="bold" if step.state == "current" else ""
-            )
-            steps.append(f"{step.kind} {step.state}\n", style="dim")
-        self.query_one("#inc-steps", Static).update(steps)
-        self.query_one("#inc-preview", Static).update(self._preview_text(page))
+        self.query_one("#inc-steps", Static).update(steps_text(page.steps))
+        self.query_one("#inc-preview", Static).update(preview_text(page))
         self._draw_result(page)
-
-    def _preview_text(self, page: pages.IncidentPage) -> Text:
-        out = Text()
-        if page.problem:
-            out.append(page.problem.strip() + "\n", style="red")
-        last = page.last
-        if last is not None:
-            style = "red" if last["outcome"] in ("failed", "timeout") else "green"
-            out.append(f"last: {last['step']} {last['outcome']}", style=style)
-            if last.get("error"):
-                out.append(f" — {last['error']}", style="red")
-            if last["output"].get("reason"):
-                out.append(f" · reason: {last['output']['reason']}")
-            out.append("\n")
-        preview = page.preview
-        if preview is None:
-            if page.run_status == "done":
-                out.append("playbook finished", style="bold green")
-            return out
-        out.append("next: ", style="bold").append(f"{preview.title} [{preview.step.kind}]\n")
-        if preview.error:
-            return out.append(preview.error, style="red")
-        if preview.sql:
-            out.append(f"params: {preview.params}\n", style="cyan")
-            out.append(_clip(preview.sql, 160) + "\n", style="cyan")
-        if preview.text:
-            out.append(_clip(preview.text, 110) + "\n")
-        if preview.argv:
-            out.append("argv: " + " ".join(repr(a) for a in preview.argv) + "\n", style="cyan")
-        if preview.plan is not None:
-            out.append(preview.plan.text + "\n", style="yellow")
-        if preview.question:
-            out.append(preview.question + "\n", style="bold")
-            out.append("   ".join(f"{n}={a}" for n, a in enumerate(preview.answers, 1)) + "\n")
-            return out
-        verb = {
-            "action": "x plans it, then confirm",
-            "command": "x runs it after a confirm",
-            "wait_for": "x starts waiting",
-        }.get(preview.step.kind, "x runs it")
-        return out.append(f"{verb} · s skips", style="dim")
 
     def _draw_result(self, page: pages.IncidentPage) -> None:
         table = self.query_one("#inc-result", DataTable)
@@ -345,19 +229,8 @@ class IncidentScreen(Screen[None]):
                 table.add_row(Text(line))
 
     def _draw_what(self, page: pages.IncidentPage) -> None:
-        what = page.what
-        self.query_one("#inc-chart", Static).update(burn_chart(what))
-        out = drift_lines(what)
-        for n, suspect in enumerate(what.suspects if what else [], 1):
-            change = suspect.change
-            out.append(f"{n}. ", style="bold").append(f"{suspect.score:.2f} ", style="bold yellow")
-            out.append(change.describe(), style="bold magenta" if suspect.shift else "bold").append(
-                f"  {change.ts:%m-%d %H:%M}\n", style="dim"
-            )
-            out.append(f"   {suspect.explanation}\n")
-        if what is not None and not what.suspects:
-            out.append("no changes or data drift recorded before this incident", style="dim")
-        self.query_one("#inc-suspects", Static).update(out)
+        self.query_one("#inc-chart", Static).update(burn_chart(page.what))
+        self.query_one("#inc-suspects", Static).update(suspects_text(page.what))
 
     # -- keys -----------------------------------------------------------------------------
 
@@ -401,8 +274,11 @@ class IncidentScreen(Screen[None]):
             self._open_input("note", "note for the timeline (enter adds it, esc cancels)")
 
     def action_skip(self) -> None:
-        if self._writable() and self.runner is not None and self.runner.current() is not None:
-            self._open_input("skip", f"why skip step {self.runner.current().id}? (enter skips)")
+        if not self._writable() or self.runner is None:
+            return
+        step = self.runner.current()
+        if step is not None:
+            self._open_input("skip", f"why skip step {step.id}? (enter skips)")
 
     def _open_input(self, mode: str, placeholder: str) -> None:
         self._input_mode = mode
@@ -450,7 +326,11 @@ class IncidentScreen(Screen[None]):
     def _start(self) -> None:
         from console.playbooks.runner import start_run
 
-        playbook = self.candidate or self.runner.playbook
+        if self.candidate is not None:
+            playbook = self.candidate
+        else:
+            assert self.runner is not None  # action_start saw a candidate or a run
+            playbook = self.runner.playbook
         incident = pages.incidents.get_incident(self.session.store, self.incident_id)
         try:
             self.runner = start_run(self.run_context(), playbook, incident=incident)
@@ -460,9 +340,11 @@ class IncidentScreen(Screen[None]):
         self.app.call_from_thread(self.reload)
 
     def action_run_step(self) -> None:
-        if not self._writable() or self.runner is None or self.runner.current() is None:
+        if not self._writable() or self.runner is None:
             return
         step = self.runner.current()
+        if step is None:
+            return
         if step.kind == "decision":
             answers = " / ".join(f"{n} {a}" for n, a in enumerate(step.answers, 1))
             self.notify(f"answer with a number key: {answers}", markup=False)
@@ -481,6 +363,7 @@ class IncidentScreen(Screen[None]):
 
     @work(thread=True, group="incident-write", exit_on_error=False)
     def _plan_step(self) -> None:
+        assert self.runner is not None  # action_run_step saw its current step
         preview = self.runner.preview()
         if preview.error:
             self.app.call_from_thread(self.notify, preview.error, severity="error", markup=False)
@@ -498,7 +381,7 @@ class IncidentScreen(Screen[None]):
         self.app.call_from_thread(self._confirm, title, body, protected)
 
     def _confirm(self, title: str, body: str, protected: str | None) -> None:
-        def done(confirmation: Any) -> None:
+        def done(confirmation: Confirmation | None) -> None:
             if confirmation is not None:
                 self._step(
                     "advance", confirm=True, reason=confirmation.reason, typed_name=confirmation.typed_name
@@ -510,7 +393,9 @@ class IncidentScreen(Screen[None]):
     def _step(self, verb: str, **kw: Any) -> None:
         self.busy = True
         try:
-            outcome = self.runner.skip(kw["reason"]) if verb == "skip" else self.runner.advance(**kw)
+            runner = self.runner
+            assert runner is not None  # the key that asked for the step saw a run
+            outcome = runner.skip(kw["reason"]) if verb == "skip" else runner.advance(**kw)
         except Exception as exc:  # noqa: BLE001 - RunError and store errors alike are shown
             self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
             return

@@ -1,0 +1,173 @@
+"""The incident screen's text: the burn chart, drift lines, the playbook's steps and next step."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from console.incidents.suspects import DataShift, WhatChanged
+    from console.playbooks.runner import Preview
+    from console.screens.incident import IncidentPage, StepState
+
+SPARK = "▁▂▃▄▅▆▇█"
+CHART_WIDTH = 44  # bars in the burn chart (one per 5m step)
+DRIFT_LINES = 2  # drifted columns listed above the suspects
+STATE_MARK = {
+    "current": ("▶", "bold yellow"),
+    "pending": ("·", "dim"),
+    "passed": ("✓", "green"),
+    "done": ("✓", "green"),
+    "answered": ("✓", "green"),
+    "skipped": ("↷", "dim"),
+    "failed": ("✗", "red"),
+    "timeout": ("✗", "red"),
+}
+STEP_VERB = {
+    "action": "x plans it, then confirm",
+    "command": "x runs it after a confirm",
+    "wait_for": "x starts waiting",
+}
+
+
+def burn_chart(what: WhatChanged | None) -> Text:
+    """The burning SLO's burn as one bar per step, with the changes marked below it."""
+    out = Text()
+    burning = what.burning if what is not None else None
+    if what is None or burning is None or not burning.times:
+        return out.append("no SLO burn data for this incident", style="dim")
+    times = burning.times[-CHART_WIDTH:]
+    values = [b if b is not None else 0.0 for b in burning.burn[-CHART_WIDTH:]]
+    top = max(max(values), 1.0)
+    out.append(f"{burning.slo}\n", style="bold")
+    out.append(f"burn (5m) · peak {top:.1f}× · now {values[-1]:.1f}×\n")
+    for value in values:
+        level = min(len(SPARK) - 1, int(value / top * (len(SPARK) - 1)))
+        out.append(SPARK[level], style="red" if value > 1 else "green")
+    out.append("\n")
+    step = (times[1] - times[0]) if len(times) > 1 else None
+    drift: list[DataShift] = getattr(what, "drift", [])
+    for t in times:
+        out.append(*_mark(what, drift, t, step))
+    out.append("\n")
+    out.append(f"{times[0]:%H:%M}", style="dim")
+    out.append(" " * max(1, len(values) - 10))
+    out.append(f"{times[-1]:%H:%M}\n", style="dim")
+    return _legend(out, what, drift, times[0])
+
+
+def _mark(what: WhatChanged, drift: list[DataShift], t: datetime, step: timedelta | None) -> tuple[str, str]:
+    """What happened in the step from `t`: declared, a change, drift first seen, or nothing."""
+    if not step:
+        return "─", "dim"
+    if t <= what.incident_start < t + step:
+        return "!", "bold red"
+    if any(t <= c.ts < t + step for c in what.changes):
+        return "▲", "bold yellow"
+    if any(t <= d.since < t + step for d in drift):
+        return "◆", "bold magenta"
+    return "─", "dim"
+
+
+def _legend(out: Text, what: WhatChanged, drift: list[DataShift], first: datetime) -> Text:
+    out.append("▲ change ◆ drift ! declared" if drift else "▲ change ! declared", style="dim")
+    if what.onset:
+        out.append(f" · burn from {what.onset:%H:%M}", style="red")
+    earlier = [c for c in what.changes if c.ts < first]
+    if earlier:
+        out.append(f" · {len(earlier)} older", style="dim")
+    return out
+
+
+def drift_lines(what: WhatChanged | None) -> Text:
+    """The drifted columns of the incident's model, a line each (at most DRIFT_LINES, then a count)."""
+    out = Text()
+    shifts: list[DataShift] = getattr(what, "drift", []) if what is not None else []
+    for shift in shifts[:DRIFT_LINES]:
+        out.append(shift.describe() + "\n", style="magenta")
+    if len(shifts) > DRIFT_LINES:
+        out.append(f"+{len(shifts) - DRIFT_LINES} more drifted columns · :drift shows them\n", style="dim")
+    return out
+
+
+def suspects_text(what: WhatChanged | None) -> Text:
+    """The drift lines, then each suspect change with its score and why it is suspected."""
+    out = drift_lines(what)
+    for n, suspect in enumerate(what.suspects if what else [], 1):
+        change = suspect.change
+        out.append(f"{n}. ", style="bold").append(f"{suspect.score:.2f} ", style="bold yellow")
+        out.append(change.describe(), style="bold magenta" if suspect.shift else "bold").append(
+            f"  {change.ts:%m-%d %H:%M}\n", style="dim"
+        )
+        out.append(f"   {suspect.explanation}\n")
+    if what is not None and not what.suspects:
+        out.append("no changes or data drift recorded before this incident", style="dim")
+    return out
+
+
+def steps_text(steps: list[StepState]) -> Text:
+    """One line per playbook step: its state's mark, number and title, kind and state."""
+    out = Text()
+    for n, step in enumerate(steps, 1):
+        mark, style = STATE_MARK.get(step.state, ("?", ""))
+        label = f"{n}. {step.title}"
+        label = label if len(label) <= 32 else label[:31] + "…"
+        out.append(f"{mark} ", style=style).append(
+            label.ljust(33), style="bold" if step.state == "current" else ""
+        )
+        out.append(f"{step.kind} {step.state}\n", style="dim")
+    return out
+
+
+def _clip(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def preview_text(page: IncidentPage) -> Text:
+    """The page's problem, the last step's outcome, and the next step as it will run."""
+    out = Text()
+    if page.problem:
+        out.append(page.problem.strip() + "\n", style="red")
+    if page.last is not None:
+        _append_last(out, page.last)
+    preview = page.preview
+    if preview is None:
+        if page.run_status == "done":
+            out.append("playbook finished", style="bold green")
+        return out
+    out.append("next: ", style="bold").append(f"{preview.title} [{preview.step.kind}]\n")
+    if preview.error:
+        return out.append(preview.error, style="red")
+    _append_resolved(out, preview)
+    if preview.question:
+        out.append(preview.question + "\n", style="bold")
+        out.append("   ".join(f"{n}={a}" for n, a in enumerate(preview.answers, 1)) + "\n")
+        return out
+    verb = STEP_VERB.get(preview.step.kind, "x runs it")
+    return out.append(f"{verb} · s skips", style="dim")
+
+
+def _append_last(out: Text, last: dict[str, Any]) -> None:
+    style = "red" if last["outcome"] in ("failed", "timeout") else "green"
+    out.append(f"last: {last['step']} {last['outcome']}", style=style)
+    if last.get("error"):
+        out.append(f" — {last['error']}", style="red")
+    if last["output"].get("reason"):
+        out.append(f" · reason: {last['output']['reason']}")
+    out.append("\n")
+
+
+def _append_resolved(out: Text, preview: Preview) -> None:
+    """What the next step will run: its query, text, argv or planned action."""
+    if preview.sql:
+        out.append(f"params: {preview.params}\n", style="cyan")
+        out.append(_clip(preview.sql, 160) + "\n", style="cyan")
+    if preview.text:
+        out.append(_clip(preview.text, 110) + "\n")
+    if preview.argv:
+        out.append("argv: " + " ".join(repr(a) for a in preview.argv) + "\n", style="cyan")
+    if preview.plan is not None:
+        out.append(preview.plan.text + "\n", style="yellow")

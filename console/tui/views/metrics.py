@@ -1,0 +1,119 @@
+"""The Metrics view: the series a selector matches over a range, the highlighted one charted."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Input, Sparkline, Static
+
+from console.core.output import cell
+from console.screens import overview as v
+from console.tui.host import host
+from console.tui.views.base import View, data_table
+from console.tui.widgets.tables import Row, matches, selected_key, sync_table
+
+if TYPE_CHECKING:
+    from console.runtime.session import Session
+
+
+def _labels_text(labels: dict[str, str]) -> str:
+    return ",".join(f'{k}="{x}"' for k, x in sorted(labels.items()) if k != "__name__")
+
+
+def series_key(series: v.MetricSeries) -> str:
+    """The series' row key: `name{label="value",…}`."""
+    return f"{series.labels.get('__name__', '')}{{{_labels_text(series.labels)}}}"
+
+
+def _is_row(key: str | None, series: v.MetricSeries) -> bool:
+    """Whether the row `key` shows `series`: its name opens a selector in it, its labels end it."""
+    return (
+        key is not None
+        and f"{series.labels.get('__name__', '')}{{" in key
+        and key.endswith(_labels_text(series.labels) + "}")
+    )
+
+
+class MetricsView(View):
+    view_name, view_title = "metrics", "Metrics"
+    BINDINGS = [Binding("e", "edit", "Edit selector")]
+    help_lines = [
+        ("e", "edit the selector (enter runs it, esc leaves)"),
+        ("selector", 'type e.g. http_requests_total{code=~"5.."} and press enter'),
+        ("range", "after the selector: [1h] (default 6h)"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.selector = "http_requests_total"
+        self.range = timedelta(hours=6)
+
+    def compose(self) -> ComposeResult:
+        yield Input(
+            value=self.selector, placeholder="series selector, then optional [range]", id="metrics-input"
+        )
+        yield Static("", id="metrics-status")
+        yield Sparkline([], id="metrics-chart")
+        yield data_table("metrics-table", "series", "points", "last", "min", "max")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "metrics-input":
+            return
+        event.stop()
+        text = event.value.strip()
+        if text.endswith("]") and "[" in text:
+            text, _, rng = text[:-1].rpartition("[")
+            from console.config.durations import parse_duration
+
+            try:
+                self.range = parse_duration(rng)
+            except ValueError as exc:
+                self.query_one("#metrics-status", Static).update(Text(str(exc), style="red"))
+                return
+        self.selector = text.strip()
+        host(self).refresh_view()
+
+    def load(self, session: Session) -> dict[str, Any]:
+        now = session.clock()
+        try:
+            series = v.metric_series(session.store, self.selector, now - self.range, now)
+        except ValueError as exc:
+            return {"error": str(exc), "series": []}
+        return {"error": "", "series": series}
+
+    def draw(self, data: Any) -> None:
+        self.data = data
+        status = self.query_one("#metrics-status", Static)
+        if data["error"]:
+            status.update(Text(data["error"], style="red"))
+        else:
+            status.update(f"{len(data['series'])} series over the last {cell(self.range)}")
+        rows: list[Row] = []
+        for s in data["series"]:
+            values = [p[1] for p in s.points if p[1] is not None]
+            key = series_key(s)
+            cells = (
+                key,
+                str(len(s.points)),
+                cell(values[-1] if values else None),
+                cell(min(values) if values else None),
+                cell(max(values) if values else None),
+            )
+            if matches(cells, self.filter_text):
+                rows.append((key, cells))
+        table = self.query_one("#metrics-table", DataTable)
+        sync_table(table, rows)
+        self._chart(table)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._chart(event.data_table)
+
+    def _chart(self, table: DataTable[Any]) -> None:
+        key = selected_key(table)
+        series = next((s for s in (self.data or {}).get("series", []) if _is_row(key, s)), None)
+        values = [p[1] for p in series.points if p[1] is not None] if series else []
+        self.query_one("#metrics-chart", Sparkline).data = values

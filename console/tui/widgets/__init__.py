@@ -1,0 +1,1 @@
+"""Widgets and table helpers the views and screens share: the banner, keyed tables."""
