@@ -1,23 +1,20 @@
-"""The collector contract and the plugin registry.
+"""The collector contract.
 
 A collector declares its options once, as a pydantic model; the workspace validates a
 source's options against it.  Built-ins register through the same entry-point group,
-`oncall.collectors`, that a third-party package would use.
+`oncall.collectors`, that a third-party package would use (console/config/plugins.py
+finds them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.validate import Accept, Refusals, Window
-
-ENTRY_POINT_GROUP = "oncall.collectors"
 
 
 class CollectorOptions(BaseModel):
@@ -71,35 +68,6 @@ class Collector:
 
     def collect(self, store: Any, now: datetime) -> CollectResult:  # pragma: no cover
         raise NotImplementedError
-
-
-def collector_kinds() -> list[str]:
-    """Every installed collector kind, without loading any of them."""
-    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
-
-
-def available_collectors(
-    kinds: Iterable[str] | None = None,
-) -> tuple[dict[str, type[Collector]], dict[str, str]]:
-    """Collector classes by kind, and the entry points that failed to load with why.
-
-    With `kinds`, only those are loaded: a workspace pays for the collectors it uses.
-    """
-    wanted = None if kinds is None else set(kinds)
-    loaded: dict[str, type[Collector]] = {}
-    broken: dict[str, str] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if wanted is not None and ep.name not in wanted:
-            continue
-        try:
-            cls = ep.load()
-            if not (isinstance(cls, type) and issubclass(cls, Collector)):
-                raise TypeError(f"{ep.value} is not a Collector subclass")
-        except Exception as exc:  # a broken plugin is reported (`oncall check`, the workspace)
-            broken[ep.name] = f"{type(exc).__name__}: {exc}"
-        else:
-            loaded[ep.name] = cls
-    return loaded, broken
 
 
 class SourceError(Exception):

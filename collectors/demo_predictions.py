@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-MODEL = "fraud-detector"
+from collectors.demo_names import MODEL
+
 PER_STEP = 6  # records per simulator step
 CATEGORIES = ("grocery", "fuel", "electronics", "travel", "restaurants", "fashion", "gaming", "services")
 CATEGORY_SHARES = (0.24, 0.14, 0.1, 0.08, 0.18, 0.12, 0.04, 0.1)

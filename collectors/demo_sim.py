@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from collectors.demo import MODEL
+from collectors.demo_names import MODEL
 from console.store import canonical_labels
 
 SERVICE = "fraud-scoring"

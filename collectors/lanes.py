@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 
-from collectors.scheduler import RunOutcome, run_once
+from collectors.run import RunOutcome, run_once
 
 ONCE_PARALLEL = 8  # `collect --once` runs at most this many sources at a time
 SKIPPED = "skipped: the previous run of this source is still going"
