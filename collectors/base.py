@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.validate import Accept, Refusals, Window
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 
 class CollectorOptions(BaseModel):
@@ -66,7 +69,7 @@ class Collector:
         kind = self.retention_kind
         return Window.of(accept, now, self.retention.get(kind) if kind else None)
 
-    def collect(self, store: Any, now: datetime) -> CollectResult:  # pragma: no cover
+    def collect(self, store: Store, now: datetime) -> CollectResult:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -77,7 +80,7 @@ class SourceError(Exception):
 UP_SERIES = "oncall_collector_up"
 
 
-def keep_refused(store: Any, collector: Collector, now: datetime) -> list[dict[str, Any]]:
+def keep_refused(store: Store, collector: Collector, now: datetime) -> list[dict[str, Any]]:
     """Store what the collector's run refused with its health (console/store/refused.py) and
     start counting again; the entries, each with its `text`."""
     from console.store.refused import record_refused
@@ -89,7 +92,7 @@ def keep_refused(store: Any, collector: Collector, now: datetime) -> list[dict[s
     return entries
 
 
-def record_health(store: Any, name: str, ok: bool, now: datetime, error: str | None = None) -> None:
+def record_health(store: Store, name: str, ok: bool, now: datetime, error: str | None = None) -> None:
     """Mark a collector healthy or not in collector_state and write its `up` sample."""
     from console.store import canonical_labels, ingest_samples
 

@@ -9,12 +9,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collectors.base import Collector, CollectResult, SourceError, keep_refused, record_health
 from collectors.deadline import Deadline, DeadlineExceeded, deadline_seconds, in_force
 from collectors.validate import Refusals
 from console.core.secrets import redact
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 GRACE = 1.0  # seconds past its deadline before a run that ignores it is marked down
 
@@ -44,12 +47,12 @@ def describe(exc: BaseException) -> str:
     return redact(f"{type(exc).__name__}: {text}"[:500] if text else type(exc).__name__)
 
 
-def _record(store: Any, outcome: RunOutcome, now: datetime, collector: Collector | None = None) -> None:
+def _record(store: Store, outcome: RunOutcome, now: datetime, collector: Collector | None = None) -> None:
     try:
         if collector is not None:  # what the run refused, kept with its health
             outcome.refused = keep_refused(store, collector, now)
         record_health(store, outcome.name, outcome.ok, now, outcome.error)
-    except Exception as exc:  # the store itself failed: say so, still never raise
+    except Exception as exc:  # noqa: BLE001 - the store itself failed: say so, still never raise
         outcome.ok, outcome.error = False, f"recording health failed: {describe(exc)}"
 
 
@@ -59,7 +62,7 @@ class _Watchdog:
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         name: str,
         deadline: Deadline,
         now: datetime,
@@ -99,7 +102,11 @@ class _Watchdog:
 
 
 def run_once(
-    store: Any, collector: Collector, now: datetime, *, on_overdue: Callable[[RunOutcome], None] | None = None
+    store: Store,
+    collector: Collector,
+    now: datetime,
+    *,
+    on_overdue: Callable[[RunOutcome], None] | None = None,
 ) -> RunOutcome:
     """Run a collector within its deadline; record its health and `up` sample; never raise.
 
@@ -113,7 +120,7 @@ def run_once(
     try:
         with in_force(deadline):
             result: CollectResult = collector.collect(store, now)
-    except Exception as exc:  # a collector fails soft: readable error, unhealthy, carry on
+    except Exception as exc:  # noqa: BLE001 - a collector fails soft: readable error, unhealthy, carry on
         outcome = RunOutcome(
             collector.name, False, error=describe(exc), seconds=time.monotonic() - started, at=now
         )

@@ -8,12 +8,15 @@ import random
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collectors.base import Collector
 from collectors.deadline import deadline_seconds
 from collectors.lanes import Lanes
 from collectors.run import GRACE, RunOutcome
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 Clock = Callable[[], datetime]
 STOP_WAIT = 30.0  # how long stopping waits for a run of a source without a deadline
@@ -47,7 +50,7 @@ class CollectorScheduler:
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         collectors: list[tuple[Collector, float]],
         clock: Clock,
         *,

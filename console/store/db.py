@@ -38,6 +38,7 @@ from console.store.journal import (
     summarize,
     wal_path,
 )
+from console.store.rows import scalar
 from console.store.schema import MIGRATIONS, RETENTION_KINDS, SCHEMA_VERSION
 
 
@@ -259,13 +260,14 @@ class Store:
     # -- schema --------------------------------------------------------------------
 
     def schema_version(self) -> int:
-        exists = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-        ).fetchone()[0]
+        exists = scalar(
+            self.con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+            )
+        )
         if not exists:
             return 0
-        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
+        return int(scalar(self.con.execute("SELECT max(version) FROM schema_version")) or 0)
 
     def commit_seq(self) -> int:
         """The sequence number of the last journaled commit the store holds."""
@@ -406,7 +408,7 @@ class Store:
                 table, column = RETENTION_KINDS[kind]
                 cutoff = now - timedelta(days=keep_days)
                 cur.execute(f'DELETE FROM "{table}" WHERE "{column}" < ?', [cutoff])
-                removed[kind] = cur.fetchone()[0]
+                removed[kind] = scalar(cur)
             if "samples" in days:
                 cutoff_ms = int(
                     (now - timedelta(days=days["samples"]) - datetime(1970, 1, 1)).total_seconds() * 1000
