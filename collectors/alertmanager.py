@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pyarrow as pa
@@ -17,6 +17,9 @@ from collectors.http import HttpOptions, fetch, join_url, json_body, make_client
 from collectors.validate import Refusals, Window, check, timestamps
 from console.alerts.alertmanager import GENERATOR
 from console.store import canonical_labels
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 SOURCE = "alertmanager"
 # Alertmanager's alert states, in the console's words.
@@ -89,11 +92,12 @@ class AlertmanagerCollector(Collector):
 
     kind = "alertmanager"
     Options = AlertmanagerOptions
+    options: AlertmanagerOptions
     retention_kind = "alert_history"
     transport: httpx.BaseTransport | None = None
 
-    def collect(self, store: Any, now: datetime) -> CollectResult:
-        opts: AlertmanagerOptions = self.options  # type: ignore[assignment]
+    def collect(self, store: Store, now: datetime) -> CollectResult:
+        opts = self.options
         url = join_url(opts.url, "api/v2/alerts")
         with make_client(opts, self.transport, base_dir=self.base_dir) as client:
             response = fetch(client, "GET", url, max_bytes=opts.max_bytes)

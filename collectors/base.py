@@ -1,23 +1,23 @@
-"""The collector contract and the plugin registry.
+"""The collector contract.
 
 A collector declares its options once, as a pydantic model; the workspace validates a
 source's options against it.  Built-ins register through the same entry-point group,
-`oncall.collectors`, that a third-party package would use.
+`oncall.collectors`, that a third-party package would use (console/config/plugins.py
+finds them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib.metadata import entry_points
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.validate import Accept, Refusals, Window
 
-ENTRY_POINT_GROUP = "oncall.collectors"
+if TYPE_CHECKING:
+    from console.store import Store
 
 
 class CollectorOptions(BaseModel):
@@ -69,37 +69,8 @@ class Collector:
         kind = self.retention_kind
         return Window.of(accept, now, self.retention.get(kind) if kind else None)
 
-    def collect(self, store: Any, now: datetime) -> CollectResult:  # pragma: no cover
+    def collect(self, store: Store, now: datetime) -> CollectResult:  # pragma: no cover
         raise NotImplementedError
-
-
-def collector_kinds() -> list[str]:
-    """Every installed collector kind, without loading any of them."""
-    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
-
-
-def available_collectors(
-    kinds: Iterable[str] | None = None,
-) -> tuple[dict[str, type[Collector]], dict[str, str]]:
-    """Collector classes by kind, and the entry points that failed to load with why.
-
-    With `kinds`, only those are loaded: a workspace pays for the collectors it uses.
-    """
-    wanted = None if kinds is None else set(kinds)
-    loaded: dict[str, type[Collector]] = {}
-    broken: dict[str, str] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if wanted is not None and ep.name not in wanted:
-            continue
-        try:
-            cls = ep.load()
-            if not (isinstance(cls, type) and issubclass(cls, Collector)):
-                raise TypeError(f"{ep.value} is not a Collector subclass")
-        except Exception as exc:  # a broken plugin is reported (`oncall check`, the workspace)
-            broken[ep.name] = f"{type(exc).__name__}: {exc}"
-        else:
-            loaded[ep.name] = cls
-    return loaded, broken
 
 
 class SourceError(Exception):
@@ -109,7 +80,7 @@ class SourceError(Exception):
 UP_SERIES = "oncall_collector_up"
 
 
-def keep_refused(store: Any, collector: Collector, now: datetime) -> list[dict[str, Any]]:
+def keep_refused(store: Store, collector: Collector, now: datetime) -> list[dict[str, Any]]:
     """Store what the collector's run refused with its health (console/store/refused.py) and
     start counting again; the entries, each with its `text`."""
     from console.store.refused import record_refused
@@ -121,7 +92,7 @@ def keep_refused(store: Any, collector: Collector, now: datetime) -> list[dict[s
     return entries
 
 
-def record_health(store: Any, name: str, ok: bool, now: datetime, error: str | None = None) -> None:
+def record_health(store: Store, name: str, ok: bool, now: datetime, error: str | None = None) -> None:
     """Mark a collector healthy or not in collector_state and write its `up` sample."""
     from console.store import canonical_labels, ingest_samples
 

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from collectors.base import Collector, CollectorOptions, CollectResult
+from collectors.demo_names import MODEL
 from console.config.durations import parse_duration
 
 if TYPE_CHECKING:
     from console.store import Store
 
-MODEL = "fraud-detector"
 ALIAS = "champion"
 
 

@@ -7,12 +7,16 @@ Noise comes from (seed, start_step, steps), like the rest of the simulator.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
-MODEL = "fraud-detector"
+from collectors.demo_names import MODEL
+
+if TYPE_CHECKING:
+    from console.store import Store
+
 PER_STEP = 6  # records per simulator step
 CATEGORIES = ("grocery", "fuel", "electronics", "travel", "restaurants", "fashion", "gaming", "services")
 CATEGORY_SHARES = (0.24, 0.14, 0.1, 0.08, 0.18, 0.12, 0.04, 0.1)
@@ -84,7 +88,7 @@ def simulate_predictions(
     )
 
 
-def ingest_predictions(store: Any, records: pa.Table) -> int:
+def ingest_predictions(store: Store, records: pa.Table) -> int:
     """Insert simulated records and their labels (stamped with when each label arrives); return new records."""
     if records.num_rows == 0:
         return 0
@@ -105,7 +109,7 @@ def ingest_predictions(store: Any, records: pa.Table) -> int:
 
 
 def seed_predictions(
-    store: Any, first_step: int, steps: int, step_s: int, seed: int, served: list[str]
+    store: Store, first_step: int, steps: int, step_s: int, seed: int, served: list[str]
 ) -> int:
     """The demo history's prediction records (nothing degraded); return how many were added."""
     return ingest_predictions(
@@ -114,7 +118,7 @@ def seed_predictions(
 
 
 def live_predictions(
-    store: Any, start_step: int, steps: int, step_s: int, seed: int, served: list[str], degraded: list[bool]
+    store: Store, start_step: int, steps: int, step_s: int, seed: int, served: list[str], degraded: list[bool]
 ) -> int:
     """The live run's records for the steps the simulator just produced."""
     return ingest_predictions(store, simulate_predictions(start_step, steps, step_s, seed, served, degraded))

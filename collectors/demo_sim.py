@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from collectors.demo import MODEL
+from collectors.demo_names import MODEL
 from console.store import canonical_labels
 
 SERVICE = "fraud-scoring"
@@ -85,12 +85,34 @@ def simulate(
     `counters` are the cumulative counter values before the first step (an updated copy
     is returned).  The noise comes from (seed, start_step, steps).
     """
-    rng = np.random.default_rng([seed, start_step, steps])
+    rng = np.random.default_rng([seed, start_step, steps])  # drawn from in this order
     step_no = np.arange(start_step, start_step + steps, dtype=np.int64)
     seconds = step_no * step_s
+    behaviours = [DEGRADED if bad else HEALTHY.get(v, HEALTHY["3"]) for v, bad in zip(served, degraded)]
+    values, counters = _counter_values(rng, seconds, step_s, behaviours, counters)
+    values = np.vstack([values, np.array([float(v) for v in served])])
+    logs = _logs(rng, step_no, seconds, served, degraded, behaviours)
+    times = pa.array(seconds * 1_000_000, pa.timestamp("us"))
+    samples = pa.concat_tables(
+        [
+            pa.table({"name": [name] * steps, "labels": [labels] * steps, "ts": times, "value": values[k]})
+            for k, ((name, _), labels) in enumerate(zip(SERIES, SERIES_LABELS))
+        ]
+    )
+    return samples, logs, counters
+
+
+def _counter_values(
+    rng: np.random.Generator,
+    seconds: np.ndarray,
+    step_s: int,
+    behaviours: list[Behaviour],
+    counters: list[float],
+) -> tuple[np.ndarray, list[float]]:
+    """Each counter series' value at each step (rows in SERIES order), and the last values."""
+    steps = len(seconds)
     hours = (seconds % 86400) / 3600
     rps = 40 + 25 * np.sin((hours - 9) / 24 * 2 * np.pi)
-    behaviours = [DEGRADED if bad else HEALTHY.get(v, HEALTHY["3"]) for v, bad in zip(served, degraded)]
     error_ratio = np.array([b.error_ratio for b in behaviours])
     requests = rng.poisson(rps * step_s)
     errors = rng.binomial(requests, error_ratio)
@@ -100,10 +122,19 @@ def simulate(
         [requests - errors, errors, np.round(requests[:, None] * bucket_share).T, requests]
     ).astype(float)
     values = np.cumsum(increments, axis=1) + np.array(counters, dtype=float)[:, None]
-    counters = values[:, -1].tolist() if steps else list(counters)
-    served_value = np.array([float(v) for v in served])
-    values = np.vstack([values, served_value])
+    return values, values[:, -1].tolist() if steps else list(counters)
 
+
+def _logs(
+    rng: np.random.Generator,
+    step_no: np.ndarray,
+    seconds: np.ndarray,
+    served: list[str],
+    degraded: list[bool],
+    behaviours: list[Behaviour],
+) -> pa.Table:
+    """The service's log lines: a few a step, more (and errors) while it is degraded."""
+    steps = len(step_no)
     bad = np.array(degraded, dtype=bool)
     per_step = 1 + rng.integers(0, 2, steps) + np.where(bad, 3, 0)
     line_step = np.repeat(np.arange(steps), per_step)
@@ -129,7 +160,7 @@ def simulate(
         for t, lvl, msg, attrs in zip(iso, levels.tolist(), messages, attributes)
     ]
     n = line_step.size
-    logs = pa.table(
+    return pa.table(
         {
             "ts": stamps,
             "source": ["demo"] * n,
@@ -143,11 +174,3 @@ def simulate(
             "line_offset": pa.array(step_no[line_step] * 8 + within, pa.int64()),
         }
     )
-    times = pa.array(seconds * 1_000_000, pa.timestamp("us"))
-    samples = pa.concat_tables(
-        [
-            pa.table({"name": [name] * steps, "labels": [labels] * steps, "ts": times, "value": values[k]})
-            for k, ((name, _), labels) in enumerate(zip(SERIES, SERIES_LABELS))
-        ]
-    )
-    return samples, logs, counters

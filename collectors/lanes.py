@@ -15,9 +15,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from collectors.scheduler import RunOutcome, run_once
+from collectors.run import RunOutcome, run_once
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 ONCE_PARALLEL = 8  # `collect --once` runs at most this many sources at a time
 SKIPPED = "skipped: the previous run of this source is still going"
@@ -27,7 +30,7 @@ _LOCK = threading.Lock()
 _log = logging.getLogger("oncall.collectors")
 
 
-def record_skipped(store: Any, name: str, now: datetime) -> None:
+def record_skipped(store: Store, name: str, now: datetime) -> None:
     """Count one skipped run of `name` (its previous run was still going)."""
     with store.transaction() as cur:
         cur.execute(
@@ -52,7 +55,7 @@ def skipped_text(count: int | None) -> str:
 class Lanes:
     """Start runs of a store's sources, each in its own thread, at most one per source."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self._key = str(getattr(store, "path", id(store)))
 
@@ -93,7 +96,7 @@ class Lanes:
                 settle(outcome)
                 if after is not None:
                     after(collector, outcome)
-            except BaseException as exc:  # run_once never raises; `after` might
+            except BaseException as exc:  # noqa: BLE001 - run_once never raises; `after` might: logged, the future settled
                 _log.error("collector %s: after its run: %s: %s", collector.name, type(exc).__name__, exc)
                 if not result.done():
                     result.set_exception(exc)
@@ -142,7 +145,9 @@ def phases(collectors: list[Any]) -> list[list[Any]]:
     return [phase for phase in (first, then) if phase]
 
 
-def run_all(store: Any, collectors: list[Any], now: datetime, limit: int = ONCE_PARALLEL) -> list[RunOutcome]:
+def run_all(
+    store: Store, collectors: list[Any], now: datetime, limit: int = ONCE_PARALLEL
+) -> list[RunOutcome]:
     """Run each collector once, at most `limit` at a time, each in its lane; outcomes in order.
 
     Evaluating collectors start once the sources' runs have ended. A source whose previous

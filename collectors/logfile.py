@@ -13,23 +13,26 @@ import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import Collector, CollectResult, SourceError, TimedOptions
 from collectors.deadline import check_deadline
+from collectors.logfile_chunks import Chunk, read_chunk
 from collectors.logfile_gzip import GzipStream
 from collectors.logfile_tracking import GZIP_ERRORS, Plan, Read, grow_head, plan_run, scan
 from collectors.validate import check, timestamps
 from console.store.ingest import LOG_SCHEMA
 from console.store.notes import record_notes
+from console.store.rows import scalar
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 LOG_COLUMNS = LOG_SCHEMA.names
 
@@ -70,91 +73,6 @@ class LogfileOptions(TimedOptions):
         return self
 
 
-@dataclass
-class Chunk:
-    """Complete lines read from one file: their bytes, where each starts, and its length."""
-
-    text: pa.Array  # one string per line, without its line break (giant lines cut)
-    offsets: np.ndarray  # absolute byte offset where each line starts
-    lengths: np.ndarray  # each line's full length in bytes
-    next_offset: int
-
-
-def _strings(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """Lines as an Arrow string array straight over the buffer; invalid UTF-8 is replaced."""
-    if len(starts) and np.all(starts[1:] == ends[:-1] + 1) and len(data) < (1 << 31):
-        # Contiguous lines: offsets over the buffer, each value keeps its newline for now.
-        bounds = np.append(starts, ends[-1] + 1).astype(np.int32)
-        arr = pa.StringArray.from_buffers(len(starts), pa.py_buffer(bounds.tobytes()), pa.py_buffer(data))
-        try:
-            arr.validate(full=True)
-            return pc.utf8_rtrim(arr, characters="\r\n")
-        except pa.ArrowInvalid:
-            pass
-    return pa.array(
-        [data[s:e].decode("utf-8", "replace").rstrip("\r") for s, e in zip(starts, ends)], pa.string()
-    )
-
-
-def read_chunk(fh: Any, offset: int, chunk_bytes: int, cap: int, final: bool) -> Chunk | None:
-    """Read complete lines from `offset`; None when only a partial line (or nothing) is left.
-
-    With `final`, a trailing line without a newline is taken too (the file was rotated
-    away, nobody will finish it).  A line longer than a chunk is skipped through and kept
-    as its first `cap` bytes.
-    """
-    fh.seek(offset)
-    data = fh.read(chunk_bytes)
-    if not data:
-        return None
-    buf = np.frombuffer(data, np.uint8)
-    newlines = np.flatnonzero(buf == 10)
-    if len(newlines) == 0 and len(data) == chunk_bytes:
-        return _giant_line(fh, offset, data, chunk_bytes, cap, final)
-    starts = (
-        np.concatenate(([0], newlines[:-1] + 1)).astype(np.int64) if len(newlines) else np.zeros(0, np.int64)
-    )
-    ends = newlines.astype(np.int64)
-    used = int(newlines[-1]) + 1 if len(newlines) else 0
-    if final and used < len(data) and len(data) < chunk_bytes:
-        text = _strings(data[:used], starts, ends) if len(starts) else pa.array([], pa.string())
-        tail = pa.array([data[used:].decode("utf-8", "replace").rstrip("\r")], pa.string())
-        text = pa.concat_arrays([text, tail])
-        starts = np.append(starts, used)
-        ends = np.append(ends, len(data))
-        used = len(data)
-    elif not len(starts):
-        return None
-    else:
-        text = _strings(data[:used], starts, ends)
-    return Chunk(text, starts + offset, ends - starts, offset + used)
-
-
-def _giant_line(fh: Any, offset: int, head: bytes, chunk_bytes: int, cap: int, final: bool) -> Chunk | None:
-    """A line longer than one chunk: find its end without holding it, keep its head."""
-    position = offset + len(head)
-    found = False
-    while True:
-        block = fh.read(chunk_bytes)
-        if not block:
-            if not final:
-                return None  # still being written: wait for the newline
-            end = position
-            break
-        at = block.find(b"\n")
-        if at >= 0:
-            end, found = position + at, True
-            break
-        position += len(block)
-    kept = head[:cap].decode("utf-8", "ignore")
-    return Chunk(
-        pa.array([kept], pa.string()),
-        np.array([offset], np.int64),
-        np.array([end - offset], np.int64),
-        end + 1 if found else end,
-    )
-
-
 def logfmt_docs(lines: list[str]) -> tuple[list[str | None], list[str | None]]:
     """Each logfmt line as a JSON object text, or None with the reason it did not parse."""
     docs: list[str | None] = []
@@ -180,6 +98,7 @@ class LogfileCollector(Collector):
 
     kind = "logfile"
     Options = LogfileOptions
+    options: LogfileOptions
     retention_kind = "logs"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -188,11 +107,11 @@ class LogfileCollector(Collector):
 
     @property
     def pattern(self) -> str:
-        path = os.path.expanduser(self.options.path)  # type: ignore[attr-defined]
+        path = os.path.expanduser(self.options.path)
         return path if os.path.isabs(path) else os.path.join(self.base_dir, path)
 
-    def collect(self, store: Any, now: datetime) -> CollectResult:
-        opts: LogfileOptions = self.options  # type: ignore[assignment]
+    def collect(self, store: Store, now: datetime) -> CollectResult:
+        opts = self.options
         cursor = store.get_cursor(self.name) or {}
         plan, next_gen = plan_run(
             dict(cursor.get("files", {})),
@@ -230,11 +149,7 @@ class LogfileCollector(Collector):
             return []
         names = ", ".join(os.path.relpath(p, self.base_dir) for p in plan.skipped[:3])
         more = f" and {len(plan.skipped) - 3} more" if len(plan.skipped) > 3 else ""
-        how = (
-            "only gzip is read"
-            if self.options.read_gzip  # type: ignore[attr-defined]
-            else "read_gzip: true reads .gz files"
-        )
+        how = "only gzip is read" if self.options.read_gzip else "read_gzip: true reads .gz files"
         return [f"{len(plan.skipped)} compressed file(s) left unread ({names}{more}): {how}"]
 
     def _open(self, read: Read) -> Any:
@@ -244,7 +159,7 @@ class LogfileCollector(Collector):
             raise SourceError(f"{read.path}: cannot read ({exc.strerror or exc})") from None
 
     def _follow(
-        self, store: Any, state: dict[str, Any], read: Read, now: datetime, standing: list[str]
+        self, store: Store, state: dict[str, Any], read: Read, now: datetime, standing: list[str]
     ) -> int:
         """Read lines from the entry's offset to the end, one batch per chunk."""
         entry = read.entry
@@ -268,10 +183,10 @@ class LogfileCollector(Collector):
         return added
 
     def _chunks(
-        self, store: Any, state: dict[str, Any], read: Read, fh: Any, size: int, now: datetime
+        self, store: Store, state: dict[str, Any], read: Read, fh: Any, size: int, now: datetime
     ) -> int:
         """Parse the next chunk while the store takes this one; the cursor moves with each."""
-        opts: LogfileOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         entry = read.entry
         added = 0
         with ThreadPoolExecutor(max_workers=1) as parser:
@@ -297,7 +212,7 @@ class LogfileCollector(Collector):
                 check_deadline(read_bytes, read.path)  # `timeout` stops here, cursor kept
         return added
 
-    def _store(self, store: Any, table: pa.Table, origin: str, state: dict[str, Any], now: datetime) -> int:
+    def _store(self, store: Store, table: pa.Table, origin: str, state: dict[str, Any], now: datetime) -> int:
         """Append a parsed batch and the cursor in one transaction; skip offsets already kept."""
         if table.num_rows == 0:
             with store.transaction() as cur:
@@ -318,7 +233,7 @@ class LogfileCollector(Collector):
                 """,
                     [origin, low, high],
                 )
-                added = cur.fetchone()[0]
+                added = scalar(cur)
             finally:
                 cur.unregister("_logfile_batch")
             store.set_cursor(cur, self.name, state, added, now)
@@ -334,7 +249,7 @@ class LogfileCollector(Collector):
 
     def parse(self, chunk: Chunk, origin: str, now: datetime) -> pa.Table:
         """Parse a chunk's lines in bulk into rows for the logs table."""
-        opts: LogfileOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         cap = opts.max_line_bytes
         lines = pa.table(
             {

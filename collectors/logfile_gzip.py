@@ -20,7 +20,7 @@ class GzipStream:
     size = sys.maxsize  # unknown until the end: read until the stream is exhausted
 
     def __init__(self, path: str) -> None:
-        self._gz = gzip.open(path, "rb")
+        self._gz = gzip.open(path, "rb")  # noqa: SIM115 - the stream owns it; closed by close()
         self._stream_at = 0  # where the decompressed stream is
         self._at = 0  # where the next read starts
         self._block = b""

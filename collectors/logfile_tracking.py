@@ -157,22 +157,31 @@ def _attach_by_inode(run: _Run) -> None:
     for old_path, entry in run.files.items():
         where = by_inode.get((entry["dev"], entry["ino"]))
         if entry.get("gzip"):
-            if where is not None and where not in tracked:
-                tracked[where] = entry  # read once, maybe renamed since
-                if not entry.get("done"):  # it ended early: read on
-                    run.plan.reads.append(Read(where, entry, final=True, gzipped=True))
-            continue  # a gone .gz is forgotten
-        if where is not None and where not in tracked:
+            _attach_gzip(run, entry, where)
+        elif where is not None and where not in tracked:
             if intact(where, run.present[where].st_size, entry):
                 tracked[where] = entry
             else:  # truncated or replaced in place; elsewhere: a reused inode
                 run.orphans.append((old_path, entry, where == old_path))
-            continue
-        moved = find_inode(os.path.dirname(old_path), entry["dev"], entry["ino"])
-        if moved is not None and intact(moved, os.stat(moved).st_size, entry):
-            run.plan.reads.append(Read(moved, entry, final=True, keep=False))  # out of the glob
         else:
-            run.orphans.append((old_path, entry, False))  # gone (deleted, or compressed)
+            _follow_out_of_glob(run, old_path, entry)
+
+
+def _attach_gzip(run: _Run, entry: Entry, where: str | None) -> None:
+    """A .gz is read once, maybe renamed since; a gone one is forgotten."""
+    if where is not None and where not in run.plan.tracked:
+        run.plan.tracked[where] = entry
+        if not entry.get("done"):  # it ended early: read on
+            run.plan.reads.append(Read(where, entry, final=True, gzipped=True))
+
+
+def _follow_out_of_glob(run: _Run, old_path: str, entry: Entry) -> None:
+    """A file no longer under the glob: read to its end if it moved nearby, else an orphan."""
+    moved = find_inode(os.path.dirname(old_path), entry["dev"], entry["ino"])
+    if moved is not None and intact(moved, os.stat(moved).st_size, entry):
+        run.plan.reads.append(Read(moved, entry, final=True, keep=False))  # out of the glob
+    else:
+        run.orphans.append((old_path, entry, False))  # gone (deleted, or compressed)
 
 
 def _best_match(head: bytes, candidates: Iterable[Entry]) -> Entry | None:

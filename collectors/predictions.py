@@ -15,13 +15,16 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from pydantic import Field
 
 from collectors.base import Collector, CollectResult, SourceError, TimedOptions
 from collectors.validate import Refusals, Window, check, timestamps
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 LABEL_LAG = "oncall_label_lag_seconds"
 RECORD_FIELDS = ("id", "ts", "model", "version", "features", "prediction", "label")
@@ -174,6 +177,7 @@ class PredictionsCollector(Collector):
 
     kind = "predictions"
     Options = PredictionsOptions
+    options: PredictionsOptions
     retention_kind = None  # predictions are not aged out: accept.past defaults to 10 years
 
     def _files(self, pattern: str | None) -> list[Path]:
@@ -182,10 +186,10 @@ class PredictionsCollector(Collector):
         full = pattern if os.path.isabs(pattern) else os.path.join(self.base_dir, pattern)
         return [Path(p) for p in sorted(glob.glob(full)) if os.path.isfile(p)]
 
-    def collect(self, store: Any, now: datetime) -> CollectResult:
+    def collect(self, store: Store, now: datetime) -> CollectResult:
         from console.store import canonical_labels, ingest_samples
 
-        options: PredictionsOptions = self.options
+        options = self.options
         window = self.window(now)
         seen: dict[str, list[int]] = (store.get_cursor(self.name) or {}).get("files", {})
         predictions, labels, changed = [], [], {}
@@ -263,12 +267,12 @@ class PredictionsCollector(Collector):
         ).fetchall()
 
 
-def prediction_features(store: Any, model: str, start: datetime, end: datetime) -> Any:
+def prediction_features(store: Store, model: str, start: datetime, end: datetime) -> Any:
     """The features (and prediction) of a model's records with start <= ts < end, one column each."""
     return records_frame(store, model, "ts >= ? AND ts < ?", [start, end])
 
 
-def records_frame(store: Any, model: str, where: str, params: list[Any]) -> Any:
+def records_frame(store: Store, model: str, where: str, params: list[Any]) -> Any:
     """Features and prediction of a model's records matching `where`, one column each.
 
     DuckDB parses the features (outside the GIL, so a console drawing meanwhile does not
@@ -295,7 +299,7 @@ def records_frame(store: Any, model: str, where: str, params: list[Any]) -> Any:
                 f"SELECT unnest(json_transform(features, '{literal}')), prediction {source} ORDER BY ts, id",
                 params=args,
             ).to_arrow_table()
-        except Exception:  # e.g. an integer beyond int64: pandas' reader copes
+        except Exception:  # noqa: BLE001 - e.g. an integer beyond int64: pandas' reader copes
             table = None
         finally:
             cur.close()

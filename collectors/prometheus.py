@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import pyarrow as pa
@@ -16,6 +16,9 @@ from collectors.http import HttpOptions, fetch, join_url, json_body, make_client
 from collectors.validate import Window, sample_table
 from console.config.durations import parse_duration
 from console.store import canonical_labels, ingest_samples
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 EPOCH = datetime(1970, 1, 1)
@@ -67,11 +70,12 @@ class PrometheusCollector(Collector):
 
     kind = "prometheus"
     Options = PrometheusOptions
+    options: PrometheusOptions
     retention_kind = "samples"
     transport: httpx.BaseTransport | None = None
 
-    def collect(self, store: Any, now: datetime) -> CollectResult:
-        opts: PrometheusOptions = self.options  # type: ignore[assignment]
+    def collect(self, store: Store, now: datetime) -> CollectResult:
+        opts = self.options
         step = opts.step.total_seconds()
         end = math.floor((_seconds(now) - opts.delay.total_seconds()) / step) * step
         cursor = store.get_cursor(self.name) or {}
@@ -115,24 +119,33 @@ class PrometheusCollector(Collector):
         kind = data.get("resultType") if isinstance(data, dict) else type(data).__name__
         if kind != "matrix":
             raise SourceError(f"{where}: expected a matrix for {query.expr!r}, got {kind!r}")
-        names, labels, stamps, values = [], [], [], []
         try:
-            result = data.get("result") or []
-            if not isinstance(result, list):
-                raise TypeError(f"result is {type(result).__name__}, not a list")
-            for series in result:
-                metric = dict(series["metric"])
-                name = metric.pop("__name__", None) or query.record or query.expr
-                points = series["values"]
-                if not isinstance(points, list):
-                    raise TypeError(f"values is {type(points).__name__}, not a list")
-                for stamp, value in points:  # each checked below, as a batch
-                    stamps.append(stamp)
-                    values.append(value)
-                names += [str(name)] * len(points)
-                labels += [canonical_labels(metric)] * len(points)
+            names, labels, stamps, values = _matrix_columns(data.get("result") or [], query)
         except (KeyError, TypeError, ValueError) as exc:
             raise SourceError(
                 f"{where}: malformed series in the answer for {query.expr!r} ({type(exc).__name__}: {exc})"
             ) from None
         return sample_table(names, labels, stamps, values, window, self.refused)
+
+
+def _matrix_columns(result: Any, query: Query) -> tuple[list[str], list[str], list[Any], list[Any]]:
+    """A matrix result's points as columns: names, canonical labels, stamps and values as
+    given (sample_table checks each, as a batch)."""
+    if not isinstance(result, list):
+        raise TypeError(f"result is {type(result).__name__}, not a list")
+    names: list[str] = []
+    labels: list[str] = []
+    stamps: list[Any] = []
+    values: list[Any] = []
+    for series in result:
+        metric = dict(series["metric"])
+        name = metric.pop("__name__", None) or query.record or query.expr
+        points = series["values"]
+        if not isinstance(points, list):
+            raise TypeError(f"values is {type(points).__name__}, not a list")
+        for stamp, value in points:
+            stamps.append(stamp)
+            values.append(value)
+        names += [str(name)] * len(points)
+        labels += [canonical_labels(metric)] * len(points)
+    return names, labels, stamps, values

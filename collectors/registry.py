@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from collectors.base import Collector, CollectorOptions, CollectResult
 from console.core.credentials import Credentials
 from console.registry.history import last_recorded, record_alias_move
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 
 class RegistryCollectorOptions(CollectorOptions, Credentials):
@@ -37,7 +40,7 @@ class RegistryCollector(Collector):
         super().__init__(name, options, base_dir=base_dir)
         self.transport = transport
 
-    def _registry(self, store: Any, now: datetime) -> Any:
+    def _registry(self, store: Store, now: datetime) -> Any:
         if self.options.adapter == "mlflow":
             from console.registry.mlflow import MlflowOptions, MlflowRegistry
 
@@ -64,7 +67,7 @@ class RegistryCollector(Collector):
 
         return LocalRegistry(self.options.registry or "local", LocalOptions(), store=store, clock=lambda: now)
 
-    def collect(self, store: Any, now: datetime) -> CollectResult:
+    def collect(self, store: Store, now: datetime) -> CollectResult:
         registry = self._registry(store, now)
         try:
             models = registry.list_models()
@@ -104,7 +107,7 @@ class RegistryCollector(Collector):
         return CollectResult(len(moves), {"models": len(models), "moves": len(moves)})
 
     @staticmethod
-    def _known_aliases(store: Any, model: str) -> set[str]:
+    def _known_aliases(store: Store, model: str) -> set[str]:
         rows = store.query(
             "SELECT DISTINCT json_extract_string(detail, '$.alias') FROM changes "
             "WHERE kind = 'alias_move' AND model = ?",

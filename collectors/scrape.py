@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -16,6 +16,9 @@ from collectors.deadline import check_deadline
 from collectors.http import HttpOptions, fetch, make_client
 from collectors.validate import NUMBER, Refusals, Window, sample_table
 from console.store import canonical_labels, ingest_samples
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.9,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 # A sample line up to its value: name, {labels} (quoted values may hold spaces and braces).
@@ -65,12 +68,13 @@ class ScrapeCollector(Collector):
 
     kind = "scrape"
     Options = ScrapeOptions
+    options: ScrapeOptions
     retention_kind = "samples"
     transport: httpx.BaseTransport | None = None
     monotonic = staticmethod(time.monotonic)
 
-    def collect(self, store: Any, now: datetime) -> CollectResult:
-        opts: ScrapeOptions = self.options  # type: ignore[assignment]
+    def collect(self, store: Store, now: datetime) -> CollectResult:
+        opts = self.options
         target = {"job": opts.job or self.name, "instance": instance_of(opts.url)}
         started = self.monotonic()
         samples: list[tuple[str, dict[str, str], Any, Any]] = []
@@ -126,13 +130,13 @@ def read_page(
         raise SourceError(f"{url}: not a Prometheus or OpenMetrics page (not UTF-8: {exc})") from None
     try:
         return parse_exposition(text, content_type)
-    except Exception as first:  # the parser's errors have no common type: one line, named
+    except Exception as first:  # noqa: BLE001 - the parser's errors have no common type: one line, named
         kept, unparsed = drop_unparsed_values(text)
         try:
             if not unparsed:
                 raise first
             samples = parse_exposition(kept, content_type)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - as above: named in the SourceError
             raise SourceError(
                 f"{url}: not a Prometheus or OpenMetrics page ({type(exc).__name__}: {str(exc)[:160]})"
             ) from None

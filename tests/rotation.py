@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from collectors.logfile import LogfileCollector, LogfileOptions
-from collectors.scheduler import run_once
+from collectors.run import run_once
 from console.store import Store
 from console.store.notes import notes_text
 

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from console.config.durations import parse_duration
+from console.config.plugins import available_collectors, collector_kinds
+from console.config.problems import validation_problems
 from console.config.yamlmarks import (
     WORKSPACE_LIMITS,
     MarkedDict,
@@ -23,7 +25,6 @@ from console.config.yamlmarks import (
     locate,
     set_default_limits,
 )
-from console.core.secrets import redact, secret_option
 
 WORKSPACE_FILE = "oncall.yaml"
 ENV_VAR = "ONCALL_WORKSPACE"
@@ -184,11 +185,6 @@ def find_workspace(explicit: str | os.PathLike[str] | None = None, cwd: Path | N
     return path.resolve()
 
 
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(choices))}"
-
-
 def _merge_includes(
     path: Path, seen: tuple[Path, ...] = (), texts: dict[Path, str] | None = None
 ) -> tuple[MarkedDict, list[Path]]:
@@ -196,17 +192,7 @@ def _merge_includes(
 
     `texts` gives a file's text instead of reading it (its last good version)."""
     texts = texts or {}
-    try:
-        data = load_marked(path, WORKSPACE_LIMITS, text=texts.get(path))
-    except Problem as problem:
-        raise WorkspaceError([problem]) from None
-    if data is None:
-        data = MarkedDict()
-        data.file, data.line, data.key_lines = str(path), 1, {}
-    if not isinstance(data, MarkedDict):
-        raise WorkspaceError(
-            [Problem(path, getattr(data, "line", 1), "the workspace file must be a mapping of keys")]
-        )
+    data = _load_mapping(path, texts)
     files = [path]
     includes = data.pop("include", None) or []
     include_line = data.key_lines.get("include", 1)
@@ -225,43 +211,64 @@ def _merge_includes(
                 problems.append(Problem(path, line, f"{pattern!r} includes itself (a cycle)", "include"))
                 continue
             try:
-                child, child_files = _merge_includes(target, seen + (path,), texts)
+                child, child_files = _merge_includes(target, (*seen, path), texts)
             except WorkspaceError as exc:
                 problems.extend(exc.problems)
                 continue
             files += child_files
-            for key, value in child.items():
-                child_line = child.key_lines[key]
-                if key in _LIST_KEYS and isinstance(value, list):
-                    if key in _PATH_LIST_KEYS:
-                        value = _rebase_paths(value, target.parent, path.parent)
-                    merged = data.get(key)
-                    if merged is None:
-                        data[key], data.key_lines[key] = value, child_line
-                    elif isinstance(merged, MarkedList) and isinstance(value, MarkedList):
-                        merged.extend(value)
-                        merged.item_lines.extend(value.item_lines)
-                        _note_item_files(merged, len(merged) - len(value), value.file)
-                    else:
-                        problems.append(Problem(target, child_line, "must be a list", key))
-                elif key in data:
-                    problems.append(
-                        Problem(
-                            target, child_line, f"already set in {data.file}:{data.key_lines[key]}", str(key)
-                        )
-                    )
-                else:
-                    data[key], data.key_lines[key] = value, child_line
+            problems += _merge_child(data, child, target, path.parent)
     if problems:
         raise WorkspaceError(problems)
     return data, files
+
+
+def _load_mapping(path: Path, texts: dict[Path, str]) -> MarkedDict:
+    """One workspace file's keys (an empty file has none)."""
+    try:
+        data = load_marked(path, WORKSPACE_LIMITS, text=texts.get(path))
+    except Problem as problem:
+        raise WorkspaceError([problem]) from None
+    if data is None:
+        data = MarkedDict()
+        data.file, data.line, data.key_lines = str(path), 1, {}
+    if not isinstance(data, MarkedDict):
+        raise WorkspaceError(
+            [Problem(path, getattr(data, "line", 1), "the workspace file must be a mapping of keys")]
+        )
+    return data
+
+
+def _merge_child(data: MarkedDict, child: MarkedDict, target: Path, root_dir: Path) -> list[Problem]:
+    """Merge an included file's keys into `data`; the problems of keys that clash."""
+    problems: list[Problem] = []
+    for key, value in child.items():
+        child_line = child.key_lines[key]
+        if key in _LIST_KEYS and isinstance(value, list):
+            if key in _PATH_LIST_KEYS and isinstance(value, MarkedList):
+                value = _rebase_paths(value, target.parent, root_dir)
+            merged = data.get(key)
+            if merged is None:
+                data[key], data.key_lines[key] = value, child_line
+            elif isinstance(merged, MarkedList) and isinstance(value, MarkedList):
+                merged.extend(value)
+                merged.item_lines.extend(value.item_lines)
+                _note_item_files(merged, len(merged) - len(value), value.file)
+            else:
+                problems.append(Problem(target, child_line, "must be a list", key))
+        elif key in data:
+            problems.append(
+                Problem(target, child_line, f"already set in {data.file}:{data.key_lines[key]}", str(key))
+            )
+        else:
+            data[key], data.key_lines[key] = value, child_line
+    return problems
 
 
 def _note_item_files(merged: MarkedList, start: int, file: str) -> None:
     """Items appended from an include keep their own file for error locations."""
     item_files = getattr(merged, "item_files", None) or [merged.file] * start
     item_files += [file] * (len(merged) - start)
-    merged.item_files = item_files  # type: ignore[attr-defined]
+    merged.item_files = item_files
 
 
 def _rebase_paths(values: MarkedList, child_dir: Path, root_dir: Path) -> MarkedList:
@@ -271,62 +278,6 @@ def _rebase_paths(values: MarkedList, child_dir: Path, root_dir: Path) -> Marked
     )
     rebased.file, rebased.line, rebased.item_lines = values.file, values.line, values.item_lines
     return rebased
-
-
-def _problem_from_error(data: MarkedDict, error: dict[str, Any], default_file: Path) -> Problem:
-    loc = tuple(error["loc"])
-    file, line, dotted = locate(data, loc, default_file)
-    node: Any = data
-    for part in loc[:-1]:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            break
-    # Items merged in from an include report their own file.
-    if len(loc) >= 2 and isinstance(data.get(loc[0]), MarkedList) and isinstance(loc[1], int):
-        item_files = getattr(data[loc[0]], "item_files", None)
-        if item_files and loc[1] < len(item_files):
-            file = item_files[loc[1]]
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        model_fields = _fields_at(loc[:-1])
-        message = "unknown key" + _did_you_mean(str(loc[-1]), model_fields)
-    elif kind == "missing":
-        message = "missing required key"
-    else:
-        message = _invalid(error)
-    return Problem(file, line, message, dotted or None)
-
-
-def _invalid(error: dict[str, Any]) -> str:
-    """A value of the wrong kind: pydantic's words, what was read, and YAML's usual trap."""
-    got = error.get("input")
-    words = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "value_error" and isinstance(got, (dict, list)):
-        return words  # a model's validator: its words say what is wrong
-    shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
-    if not isinstance(got, (dict, list)) and any(map(secret_option, error.get("loc", ()))):
-        shown = "a value not shown: it is a credential"
-    shown = redact(shown)
-    message = f"{words} (got {shown})"
-    if isinstance(got, bool) and error["type"] == "string_type":
-        message += "; YAML reads yes/no/on/off/true/false as booleans: quote the value"
-    return message
-
-
-def _fields_at(loc: tuple[Any, ...], model: Any = None) -> list[str]:
-    """The field names of the model at `loc` under `model` (the workspace file by default)."""
-    model = WorkspaceConfig if model is None else model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        info = getattr(model, "model_fields", {}).get(part)
-        if info is None:
-            return []
-        annotation = info.annotation
-        inner = getattr(annotation, "__args__", None)
-        model = inner[0] if inner else annotation
-    return list(getattr(model, "model_fields", {}))
 
 
 def _expand(
@@ -356,7 +307,7 @@ def load_workspace(path: str | os.PathLike[str], texts: dict[Path, str] | None =
     try:
         config = WorkspaceConfig.model_validate(data)
     except ValidationError as exc:
-        raise WorkspaceError([_problem_from_error(data, e, path) for e in exc.errors()]) from None
+        raise WorkspaceError(validation_problems(exc, data, path, WorkspaceConfig)) from None
     set_default_limits(config.limits.yaml())  # for the SLO, rule and playbook files it names
     root = path.parent
     problems: list[Problem] = []
@@ -383,8 +334,6 @@ def load_workspace(path: str | os.PathLike[str], texts: dict[Path, str] | None =
 
 def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
     """Each source's kind names a loadable collector and its options fit that collector."""
-    from collectors.base import available_collectors, collector_kinds
-
     if not config.sources:
         return []
     loaded, broken = available_collectors(source.kind for source in config.sources)
@@ -414,27 +363,20 @@ def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
         try:
             cls.Options.model_validate(source.options)
         except ValidationError as exc:
-            for error in exc.errors():
-                loc = ("sources", index, *error["loc"])
-                efile, eline, dotted = locate(data, loc, data.file)
-                if item_files:
-                    efile = item_files[index]
-                if error["type"] == "extra_forbidden":
-                    message = "unknown option" + _did_you_mean(
-                        str(error["loc"][-1]), _fields_at(tuple(error["loc"][:-1]), cls.Options)
-                    )
-                elif error["type"] == "missing":
-                    message = f"missing required option for {source.kind}"
-                else:
-                    message = _invalid(error)
-                problems.append(Problem(efile, eline, message, dotted))
+            problems += validation_problems(
+                exc,
+                data,
+                data.file,
+                cls.Options,
+                at=("sources", index),
+                unknown="unknown option",
+                missing=f"missing required option for {source.kind}",
+            )
     return problems
 
 
 def build_collectors(workspace: Workspace) -> list[Any]:
     """Instantiate the workspace's enabled collectors (options already validated)."""
-    from collectors.base import available_collectors
-
     loaded, _ = available_collectors(source.kind for source in workspace.config.sources)
     result = []
     for source in workspace.config.sources:

@@ -50,6 +50,7 @@ class MarkedList(list):
     file: str = ""
     line: int = 0
     item_lines: list[int]
+    item_files: list[str]  # set on a merged list whose items came from several files
 
 
 _BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when present
@@ -83,7 +84,7 @@ def _loader(file: str) -> type[yaml.SafeLoader]:
             try:
                 hash(key)
             except TypeError:
-                raise Problem(file, key_node.start_mark.line + 1, "a key must be a plain value")
+                raise Problem(file, key_node.start_mark.line + 1, "a key must be a plain value") from None
             if key in result:
                 raise Problem(
                     file,
@@ -164,9 +165,7 @@ def compose_bounded(loader: Any, file: str, limits: YamlLimits, single: bool = F
     one lookup however much it expands to; nothing is constructed before the check.
     """
     documents: list[Node] = []
-    resolved: dict[tuple[str, Any], str] = {}
-    total = 0
-    max_nodes, max_depth = limits.max_nodes, limits.max_depth
+    composer = _Composer(loader, file, limits)
     loader.get_event()  # StreamStartEvent
     while not loader.check_event(StreamEndEvent):
         start = loader.get_event()
@@ -176,82 +175,110 @@ def compose_bounded(loader: Any, file: str, limits: YamlLimits, single: bool = F
                 start.start_mark.line + 1,
                 "bad YAML: expected a single document, found another (a `---` line?)",
             )
-        anchors: dict[str, Node] = {}
-        expanded: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, collection levels)
-        stack: list[list[Any]] = []  # open collections: [node, nodes, levels, key, anchor]
-        root: Node | None = None
-        while root is None:
-            event = loader.get_event()
-            kind = type(event)
-            if kind is ScalarEvent:
-                tag = event.tag
-                if tag is None or tag == "!":
-                    key = (event.value, event.implicit)
-                    tag = resolved.get(key)
-                    if tag is None:  # keys and values repeat: resolve each once
-                        tag = resolved[key] = loader.resolve(ScalarNode, *key)
-                node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
-                size, levels = 1, 0  # depth counts collections
-                if event.anchor:
-                    _anchor(file, anchors, event, node)
-                    expanded[event.anchor] = (1, 0)
-                total += 1
-                if total > max_nodes:
-                    _refuse(file, event, total, 0, limits)
-            elif kind is SequenceStartEvent or kind is MappingStartEvent:
-                tag = event.tag
-                cls = SequenceNode if kind is SequenceStartEvent else MappingNode
-                if tag is None or tag == "!":
-                    tag = loader.resolve(cls, None, event.implicit)
-                node = cls(tag, [], event.start_mark, None, flow_style=event.flow_style)
-                if event.anchor:
-                    _anchor(file, anchors, event, node)
-                stack.append([node, 1, 1, None, event.anchor])
-                total += 1
-                if total > max_nodes or len(stack) > max_depth:
-                    _refuse(file, event, total, len(stack), limits)
-                continue
-            elif kind is AliasEvent:
-                node = anchors.get(event.anchor)
-                if node is None:
-                    raise Problem(
-                        file,
-                        event.start_mark.line + 1,
-                        f"bad YAML: alias *{event.anchor} names no anchor above it",
-                    )
-                if event.anchor not in expanded:
-                    raise Problem(
-                        file,
-                        event.start_mark.line + 1,
-                        f"alias *{event.anchor} is inside its own anchor (a recursive "
-                        "structure), which a config file cannot be",
-                    )
-                size, levels = expanded[event.anchor]
-                total += size
-                if total > max_nodes or len(stack) + levels > max_depth:
-                    _refuse(file, event, total, len(stack) + levels, limits)
-            else:  # the end of a collection
-                node, size, levels, _, anchor = stack.pop()
-                node.end_mark = event.end_mark
-                if anchor:
-                    expanded[anchor] = (size, levels)
-            if not stack:
-                root = node
-                continue
-            parent = stack[-1]
-            parent[1] += size
-            if levels >= parent[2]:
-                parent[2] = levels + 1
-            if type(parent[0]) is SequenceNode:
-                parent[0].value.append(node)
-            elif parent[3] is None:
-                parent[3] = node
-            else:
-                parent[0].value.append((parent[3], node))
-                parent[3] = None
+        root = composer.document()
         loader.get_event()  # DocumentEndEvent
         documents.append(root)
     return documents
+
+
+class _Composer:
+    """Composes the documents of one stream; the node count runs across all of them."""
+
+    def __init__(self, loader: Any, file: str, limits: YamlLimits) -> None:
+        self.loader, self.file, self.limits = loader, file, limits
+        self.resolved: dict[tuple[str, Any], str] = {}  # keys and values repeat: resolve each once
+        self.total = 0
+        self.anchors: dict[str, Node] = {}
+        self.expanded: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, collection levels)
+        self.stack: list[list[Any]] = []  # open collections: [node, nodes, levels, key, anchor]
+
+    def document(self) -> Node:
+        """The next document's root node (its start event already read)."""
+        self.anchors, self.expanded, self.stack = {}, {}, []
+        while True:
+            event = self.loader.get_event()
+            kind = type(event)
+            if kind is SequenceStartEvent or kind is MappingStartEvent:
+                self._open(event, SequenceNode if kind is SequenceStartEvent else MappingNode)
+                continue
+            if kind is ScalarEvent:
+                node, size, levels = self._scalar(event)
+            elif kind is AliasEvent:
+                node, size, levels = self._alias(event)
+            else:  # the end of a collection
+                node, size, levels = self._close(event)
+            if not self.stack:
+                return node
+            self._attach(node, size, levels)
+
+    def _count(self, event: Any, nodes: int, depth: int) -> None:
+        self.total += nodes
+        if self.total > self.limits.max_nodes or depth > self.limits.max_depth:
+            _refuse(self.file, event, self.total, depth, self.limits)
+
+    def _scalar(self, event: Any) -> tuple[Node, int, int]:
+        tag = event.tag
+        if tag is None or tag == "!":
+            key = (event.value, event.implicit)
+            tag = self.resolved.get(key)
+            if tag is None:
+                tag = self.resolved[key] = self.loader.resolve(ScalarNode, *key)
+        node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+        if event.anchor:
+            _anchor(self.file, self.anchors, event, node)
+            self.expanded[event.anchor] = (1, 0)
+        self._count(event, 1, 0)  # depth counts collections
+        return node, 1, 0
+
+    def _open(self, event: Any, cls: type[SequenceNode] | type[MappingNode]) -> None:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(cls, None, event.implicit)
+        node = cls(tag, [], event.start_mark, None, flow_style=event.flow_style)
+        if event.anchor:
+            _anchor(self.file, self.anchors, event, node)
+        self.stack.append([node, 1, 1, None, event.anchor])
+        self._count(event, 1, len(self.stack))
+
+    def _alias(self, event: Any) -> tuple[Node, int, int]:
+        node = self.anchors.get(event.anchor)
+        if node is None:
+            raise Problem(
+                self.file,
+                event.start_mark.line + 1,
+                f"bad YAML: alias *{event.anchor} names no anchor above it",
+            )
+        if event.anchor not in self.expanded:
+            raise Problem(
+                self.file,
+                event.start_mark.line + 1,
+                f"alias *{event.anchor} is inside its own anchor (a recursive "
+                "structure), which a config file cannot be",
+            )
+        size, levels = self.expanded[event.anchor]
+        self._count(event, size, len(self.stack) + levels)
+        return node, size, levels
+
+    def _close(self, event: Any) -> tuple[Node, int, int]:
+        node, size, levels, _, anchor = self.stack.pop()
+        node.end_mark = event.end_mark
+        if anchor:
+            self.expanded[anchor] = (size, levels)
+        return node, size, levels
+
+    def _attach(self, node: Node, size: int, levels: int) -> None:
+        """Add a closed node to the collection it is in: an item, a key, or a key's value."""
+        parent = self.stack[-1]
+        parent[1] += size
+        if levels >= parent[2]:
+            parent[2] = levels + 1
+        if type(parent[0]) is SequenceNode:
+            parent[0].value.append(node)
+        elif parent[3] is None:
+            parent[3] = node
+        else:
+            parent[0].value.append((parent[3], node))
+            parent[3] = None
 
 
 def _anchor(file: str, anchors: dict[str, Node], event: Any, node: Node) -> None:

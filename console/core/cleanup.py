@@ -65,7 +65,7 @@ def remove_at_exit(path: str | os.PathLike[str], *, at_signal: bool = True) -> i
 def now(key: int | None) -> None:
     """Run one registered callback now, if it has not run yet, and forget it."""
     entry = _pending.get(key) if key is not None else None
-    if entry is not None:
+    if key is not None and entry is not None:
         _run_one(key, entry)
 
 
@@ -86,7 +86,7 @@ def _run_one(key: int, entry: tuple[Callable[[], None], str, bool]) -> None:
     callback, what, _ = entry
     try:
         callback()
-    except Exception as exc:  # one that fails must not keep the others: said, then the next
+    except Exception as exc:  # noqa: BLE001 - one that fails must not keep the others: said, then the next
         from console.core.private import say
 
         say(f"could not remove {what} at exit: {exc}")

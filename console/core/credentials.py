@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -177,36 +177,51 @@ def read_secret(
 def resolve(options: Credentials, base_dir: str | Path = ".") -> Resolved:
     """Read every secret the options name; a CredentialError names the first that failed."""
     resolved = Resolved()
+    _resolve_basic(options, base_dir, resolved)
+    _resolve_authorization(options, base_dir, resolved)
+    for name, header in options.headers.items():
+        _resolve_header(name, header, base_dir, resolved)
+    remember(resolved.secrets)
+    return resolved
+
+
+def _resolve_basic(options: Credentials, base_dir: str | Path, resolved: Resolved) -> None:
+    """Basic auth from `basic_auth:` or the older top-level `username_env`/`password_env`."""
     basic = options.basic_auth
     if basic is None and options.username_env:
         basic = BasicAuthOptions(username_env=options.username_env, password_env=options.password_env)
         prefix = ""
     else:
         prefix = "basic_auth."
-    if basic is not None:
-        username = (
-            basic.username
-            if basic.username is not None
-            else read_secret(
-                prefix + ("username_env" if basic.username_env else "username_file"),
-                file=basic.username_file,
-                env=basic.username_env,
-                base_dir=base_dir,
-            )
+    if basic is None:
+        return
+    username = (
+        basic.username
+        if basic.username is not None
+        else read_secret(
+            prefix + ("username_env" if basic.username_env else "username_file"),
+            file=basic.username_file,
+            env=basic.username_env,
+            base_dir=base_dir,
         )
-        password = (
-            ""
-            if basic.password_file is None and basic.password_env is None
-            else read_secret(
-                prefix + ("password_env" if basic.password_env else "password_file"),
-                file=basic.password_file,
-                env=basic.password_env,
-                base_dir=base_dir,
-            )
+    )
+    password = (
+        ""
+        if basic.password_file is None and basic.password_env is None
+        else read_secret(
+            prefix + ("password_env" if basic.password_env else "password_file"),
+            file=basic.password_file,
+            env=basic.password_env,
+            base_dir=base_dir,
         )
-        token = basic_token(username, password)
-        resolved.authorization = "Basic " + token
-        resolved.secrets += [password, token]
+    )
+    token = basic_token(username, password)
+    resolved.authorization = "Basic " + token
+    resolved.secrets += [password, token]
+
+
+def _resolve_authorization(options: Credentials, base_dir: str | Path, resolved: Resolved) -> None:
+    """The Authorization header from `authorization:` or the older `bearer_token_env`."""
     auth = options.authorization
     if auth is None and options.bearer_token_env:
         auth = AuthorizationOptions(credentials_env=options.bearer_token_env)
@@ -215,32 +230,31 @@ def resolve(options: Credentials, base_dir: str | Path = ".") -> Resolved:
         where = "authorization." + (
             "credentials_env" if auth and auth.credentials_env else "credentials_file"
         )
-    if auth is not None:
-        credentials = read_secret(
-            where, file=auth.credentials_file, env=auth.credentials_env, base_dir=base_dir
+    if auth is None:
+        return
+    credentials = read_secret(where, file=auth.credentials_file, env=auth.credentials_env, base_dir=base_dir)
+    resolved.authorization = f"{auth.type} {credentials}"
+    resolved.secrets += [credentials]
+
+
+def _resolve_header(name: str, header: HeaderValue, base_dir: str | Path, resolved: Resolved) -> None:
+    value = (
+        header.value
+        if header.value is not None
+        else read_secret(
+            f"headers.{name}.{'env' if header.env else 'file'}",
+            file=header.file,
+            env=header.env,
+            base_dir=base_dir,
         )
-        resolved.authorization = f"{auth.type} {credentials}"
-        resolved.secrets += [credentials]
-    for name, header in options.headers.items():
-        value = (
-            header.value
-            if header.value is not None
-            else read_secret(
-                f"headers.{name}.{'env' if header.env else 'file'}",
-                file=header.file,
-                env=header.env,
-                base_dir=base_dir,
-            )
-        )
-        if "\n" in value or "\r" in value:
-            raise CredentialError(f"option headers.{name}: the value holds a line break")
-        if name.lower() == "authorization":
-            resolved.authorization = value
-        else:
-            resolved.headers[name] = value
-        resolved.secrets.append(value)
-    remember(resolved.secrets)
-    return resolved
+    )
+    if "\n" in value or "\r" in value:
+        raise CredentialError(f"option headers.{name}: the value holds a line break")
+    if name.lower() == "authorization":
+        resolved.authorization = value
+    else:
+        resolved.headers[name] = value
+    resolved.secrets.append(value)
 
 
 class SecretAuth(httpx.Auth):
@@ -255,7 +269,7 @@ class SecretAuth(httpx.Auth):
         self.resolved = resolved
         self.source = httpx.URL(source_url)
 
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if self.resolved.authorization is not None:
             request.headers["Authorization"] = self.resolved.authorization
         elif request.url.username or request.url.password:  # httpx skips this once auth is set

@@ -80,4 +80,4 @@ def guard_streams() -> None:
 
 def owner_stdout() -> SafeStream:
     """The process's own stdout, guarded, even while a forwarded command's output is captured."""
-    return SafeStream(sys.__stdout__)
+    return SafeStream(sys.__stdout__ or sys.stdout)  # __stdout__ is None without a console

@@ -55,9 +55,9 @@ def _options_message(error: dict[str, Any], cls: type[Registry]) -> str:
         )
     if error["type"] == "missing":
         return f"missing required option for a {cls.kind} registry"
-    from console.config.workspace import _invalid
+    from console.config.problems import invalid_value
 
-    return _invalid(error)
+    return invalid_value(error)
 
 
 def registry_problems(workspace: Any) -> list[Problem]:

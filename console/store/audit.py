@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.core.identity import as_actor
+
+if TYPE_CHECKING:
+    from console.store.db import Store
 
 DENIED = "denied"
 
@@ -74,7 +77,7 @@ def write_denied(
 
 
 def audit_denied(
-    store: Any,
+    store: Store,
     *,
     ts: datetime,
     actor: str | None,
@@ -95,7 +98,7 @@ def audit_denied(
 
 
 def list_audit(
-    store: Any, *, action: str | None = None, phase: str | None = None, limit: int = 100
+    store: Store, *, action: str | None = None, phase: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     """The newest audit rows (optionally of one action or phase), oldest of them first."""
     where, values = [], []

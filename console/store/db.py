@@ -29,7 +29,16 @@ from console.store.files import (
     private_copy,
     read_seq,
 )
-from console.store.journal import _PENDING, Journal, journal_path, lost_entries, note_commit, wal_path
+from console.store.journal import (
+    _PENDING,
+    Journal,
+    journal_path,
+    lost_entries,
+    note_commit,
+    summarize,
+    wal_path,
+)
+from console.store.rows import scalar
 from console.store.schema import MIGRATIONS, RETENTION_KINDS, SCHEMA_VERSION
 
 
@@ -135,8 +144,6 @@ class Store:
 
     def _settle(self, finding: Finding | None) -> None:
         """Record batches the journal has and the store lacks, and drop them from the journal."""
-        from console.store.integrity import record_loss
-
         entries = self.journal.entries()
         lost = (
             finding.lost
@@ -150,7 +157,7 @@ class Store:
             self.con.execute("CHECKPOINT")
             if wal.exists():  # DuckDB ignored it (garbage): our copy is the one kept
                 wal.unlink()
-        record_loss(
+        _record_loss(
             self,
             finding.kind if finding else "wal missing",
             lost,
@@ -253,13 +260,14 @@ class Store:
     # -- schema --------------------------------------------------------------------
 
     def schema_version(self) -> int:
-        exists = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-        ).fetchone()[0]
+        exists = scalar(
+            self.con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+            )
+        )
         if not exists:
             return 0
-        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
+        return int(scalar(self.con.execute("SELECT max(version) FROM schema_version")) or 0)
 
     def commit_seq(self) -> int:
         """The sequence number of the last journaled commit the store holds."""
@@ -400,7 +408,7 @@ class Store:
                 table, column = RETENTION_KINDS[kind]
                 cutoff = now - timedelta(days=keep_days)
                 cur.execute(f'DELETE FROM "{table}" WHERE "{column}" < ?', [cutoff])
-                removed[kind] = cur.fetchone()[0]
+                removed[kind] = scalar(cur)
             if "samples" in days:
                 cutoff_ms = int(
                     (now - timedelta(days=days["samples"]) - datetime(1970, 1, 1)).total_seconds() * 1000
@@ -410,3 +418,30 @@ class Store:
                     self.sample_writes.note(0)
                 cur.execute("DELETE FROM series WHERE id NOT IN (SELECT DISTINCT series_id FROM samples)")
         return removed
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _record_loss(
+    store: Store, kind: str, lost: list[dict[str, Any]], *, wal_kept: Path | None, error: str | None
+) -> None:
+    """Record a finding in `store_integrity`, so it stays visible after the next open
+    (console/store/integrity.py reads it)."""
+    summary = summarize(lost)
+    with store.transaction() as cur:
+        cur.execute(
+            "INSERT INTO store_integrity VALUES (nextval('integrity_id_seq'), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                datetime.now(UTC).replace(tzinfo=None),
+                kind,
+                summary["batches"],
+                summary["rows"],
+                _time(summary["first_at"]),
+                _time(summary["last_at"]),
+                str(wal_kept) if wal_kept else None,
+                error,
+                json.dumps(lost),
+            ],
+        )

@@ -20,6 +20,7 @@ import duckdb
 
 from console.core.private import copy_private
 from console.store.journal import Journal, lost_entries, wal_path
+from console.store.rows import scalar
 
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": True}
@@ -104,10 +105,10 @@ def damaged_name(path: Path) -> Path:
 
 def read_seq(con: duckdb.DuckDBPyConnection) -> int:
     """The store's commit sequence number (0 before the journal's migration)."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'store_commits'"
-    ).fetchone()[0]
-    return int(con.execute("SELECT max(seq) FROM store_commits").fetchone()[0] or 0) if exists else 0
+    exists = scalar(
+        con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'store_commits'")
+    )
+    return int(scalar(con.execute("SELECT max(seq) FROM store_commits")) or 0) if exists else 0
 
 
 class Finding:
@@ -129,15 +130,7 @@ def preflight(path: Path, journal: Journal, repair: bool) -> Finding | None:
     with what a read-only open (which changes no file) recovers; keep a damaged WAL aside."""
     wal = wal_path(path)
     if not path.exists():
-        if not repair:
-            raise StoreMissing(path)
-        if not wal.exists():
-            if journal.path.exists():
-                journal.rewrite([])  # a new store: the old one was removed whole
-            return None
-        return Finding(
-            "orphaned wal", private_copy(wal, damaged_name(path), move=True), lost=journal.entries()
-        )
+        return _without_store(path, wal, journal, repair)
     entries = journal.entries()
     if not wal.exists() or not entries:
         return None
@@ -158,3 +151,14 @@ def preflight(path: Path, journal: Journal, repair: bool) -> Finding | None:
     if not repair:
         raise StoreNeedsRepair(f"store {path} lost batches its journal has")
     return Finding("wal damaged", private_copy(wal, damaged_name(path)), copied=True)
+
+
+def _without_store(path: Path, wal: Path, journal: Journal, repair: bool) -> Finding | None:
+    """No store file: a new store, unless a WAL is left of one (kept aside, all of it lost)."""
+    if not repair:
+        raise StoreMissing(path)
+    if not wal.exists():
+        if journal.path.exists():
+            journal.rewrite([])  # a new store: the old one was removed whole
+        return None
+    return Finding("orphaned wal", private_copy(wal, damaged_name(path), move=True), lost=journal.entries())

@@ -7,23 +7,28 @@ together with the file's cursor, and every skipped line is counted with its reas
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from console.store import Store, canonical_labels, ingest_logs, ingest_samples
+from console.store.import_lines import (
+    ImportFailed,
+    ImportReport,
+    detect_format,
+    file_identity,
+    line_batches,
+    parse_label_block,
+)
+from console.store.rows import scalar
 
-SHOWN_SKIPS = 5
+__all__ = ["BATCH_LINES", "ImportFailed", "ImportReport", "import_file"]
+
 BATCH_LINES = 250_000
 
 # name, optional {label block}, value, optional timestamp, optional exemplar.
@@ -31,131 +36,6 @@ _SAMPLE_RE = (
     r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?'
     r"[ \t]+(\S+)(?:[ \t]+([^ \t#]+))?[ \t]*(?:#.*)?$"
 )
-_LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
-_UNESCAPE = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
-
-
-class ImportFailed(Exception):
-    """A file that cannot be imported at all (unreadable, unknown format)."""
-
-
-@dataclass
-class ImportReport:
-    path: Path
-    fmt: str
-    lines: int = 0
-    added: int = 0
-    skipped: int = 0
-    skips: list[tuple[int, str]] = field(default_factory=list)
-    resumed_at: int = 0
-    kind: str = "samples"
-
-    def skip(self, line: int, reason: str) -> None:
-        self.skipped += 1
-        if len(self.skips) < SHOWN_SKIPS:
-            self.skips.append((line, reason))
-
-    def as_dict(self) -> dict:
-        return {
-            "file": str(self.path),
-            "format": self.fmt,
-            "lines": self.lines,
-            "added": self.added,
-            "kind": self.kind,
-            "skipped": self.skipped,
-            "resumed_at_line": self.resumed_at,
-            "first_skips": [{"line": n, "reason": r} for n, r in self.skips],
-        }
-
-
-def detect_format(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return "parquet"
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix in (".prom", ".om", ".metrics"):
-        return "openmetrics" if _has_eof(path) else "prometheus"
-    with open(path, "rb") as fh:
-        head = fh.read(4096).lstrip()
-    if head.startswith(b"{"):
-        return "jsonl"
-    if head.startswith(b"#") or re.match(rb"[a-zA-Z_:][a-zA-Z0-9_:]*[{ \t]", head):
-        return "openmetrics" if _has_eof(path) else "prometheus"
-    raise ImportFailed(
-        f"{path}: cannot tell the format; name it .prom, .om, .jsonl, .csv or .parquet, or pass --format"
-    )
-
-
-def _has_eof(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        fh.seek(max(0, os.path.getsize(path) - 64))
-        return b"# EOF" in fh.read()
-
-
-def _file_identity(path: Path) -> dict:
-    """Enough to tell the same file again: a hash of its first 64 KiB."""
-    with open(path, "rb") as fh:
-        return {"head": hashlib.sha256(fh.read(65536)).hexdigest()[:16]}
-
-
-def _line_batches(path: Path, start_line: int, batch_lines: int) -> Iterator[pa.Table]:
-    """The file's lines as tables (lineno, line), in order, from `start_line` + 1."""
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(column_names=["line"], block_size=8 << 20),
-        parse_options=pacsv.ParseOptions(
-            delimiter="\x1e", quote_char=False, escape_char=False, ignore_empty_lines=False
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={"line": pa.string()}, strings_can_be_null=False, quoted_strings_can_be_null=False
-        ),
-    )
-    lineno = 0
-    pending: list[pa.RecordBatch] = []
-    pending_rows = 0
-    for batch in reader:
-        first = lineno + 1
-        lineno += batch.num_rows
-        if lineno <= start_line:
-            continue
-        if first <= start_line:
-            batch = batch.slice(start_line - first + 1)
-            first = start_line + 1
-        numbered = pa.RecordBatch.from_arrays(
-            [pa.array(np.arange(first, lineno + 1, dtype=np.int64)), batch.column(0)], ["lineno", "line"]
-        )
-        pending.append(numbered)
-        pending_rows += numbered.num_rows
-        while pending_rows >= batch_lines:
-            table = pa.Table.from_batches(pending)
-            yield table.slice(0, batch_lines)
-            rest = table.slice(batch_lines)
-            pending = rest.to_batches()
-            pending_rows = rest.num_rows
-    if pending_rows:
-        yield pa.Table.from_batches(pending)
-
-
-def parse_label_block(block: str) -> dict[str, str]:
-    """`{a="x",b="y"}` into a dict; ValueError on anything malformed."""
-    inner = block.strip()[1:-1].strip()
-    labels: dict[str, str] = {}
-    pos = 0
-    while pos < len(inner):
-        match = _LABEL_RE.match(inner, pos)
-        if not match:
-            raise ValueError(f"malformed labels near {inner[pos : pos + 30]!r}")
-        name, value = match[1], re.sub(r'\\[\\"n]', lambda m: _UNESCAPE[m[0]], match[2])
-        if name in labels:
-            raise ValueError(f"label {name!r} given twice")
-        labels[name] = value
-        pos = match.end()
-        if match[3] == "" and pos < len(inner):
-            raise ValueError("labels must be separated by commas")
-    return labels
 
 
 class _Importer:
@@ -177,13 +57,13 @@ class _Importer:
 
     def start_line(self) -> int:
         cursor = self.store.get_cursor(self.cursor_name)
-        identity = _file_identity(self.path)
+        identity = file_identity(self.path)
         if cursor and cursor.get("head") == identity["head"]:
             return int(cursor.get("line", 0))
         return 0
 
     def cursor(self, line: int) -> tuple[str, dict]:
-        return self.cursor_name, {**_file_identity(self.path), "line": line}
+        return self.cursor_name, {**file_identity(self.path), "line": line}
 
     def _record_skips(self, rows: list[tuple[int, str]]) -> None:
         for lineno, reason in rows:
@@ -198,75 +78,12 @@ class _Importer:
         self.report.resumed_at = start
         label_cache: dict[str, str | Exception] = {"": canonical_labels({})}
         scale = 1_000_000 if seconds else 1_000
-        for batch in _line_batches(self.path, start, self.batch_lines):
+        for batch in line_batches(self.path, start, self.batch_lines):
             self.report.lines = int(batch.column("lineno")[-1].as_py())
             p = self.parser
             p.register("lines", batch)
-            # Fast path: `name{labels} value ts` split on single spaces; anything else
-            # (spaces in label values, tabs, exemplars, leading blanks) takes the regex.
-            p.execute("""
-                CREATE OR REPLACE TEMP TABLE split AS
-                WITH s AS (SELECT lineno, string_split(line, ' ') AS parts FROM lines
-                           WHERE line <> '' AND NOT starts_with(line, '#'))
-                SELECT lineno, parts, len(parts) = 3 AND (strpos(parts[1], '{') = 0
-                                      OR ends_with(parts[1], '}')) AS fast
-                FROM s
-            """)
-            p.execute(f"""
-                CREATE OR REPLACE TEMP TABLE parsed AS
-                WITH good AS (
-                    SELECT lineno, parts[1] AS nl, strpos(parts[1], '{{') AS ob,
-                           parts[2] AS value, parts[3] AS ts
-                    FROM split WHERE fast
-                ), slow AS (
-                    SELECT l.lineno, regexp_extract(l.line, '{_SAMPLE_RE.replace("'", "''")}',
-                           ['name', 'labels', 'value', 'ts']) AS m
-                    FROM lines l SEMI JOIN split s ON s.lineno = l.lineno AND NOT s.fast
-                    WHERE true
-                      AND NOT starts_with(ltrim(l.line), '#') AND trim(l.line) <> ''
-                )
-                SELECT lineno, CASE WHEN ob > 0 THEN nl[:ob - 1] ELSE nl END AS name,
-                       CASE WHEN ob > 0 THEN nl[ob:] ELSE '' END AS labels, value, ts
-                FROM good
-                UNION ALL
-                SELECT lineno, m.name, m.labels, m.value, m.ts FROM slow
-            """)
-            p.execute(f"""
-                CREATE OR REPLACE TEMP TABLE typed AS
-                WITH names AS (SELECT DISTINCT name FROM parsed),
-                bad AS (SELECT name FROM names WHERE NOT regexp_full_match(name, '[a-zA-Z_:][a-zA-Z0-9_:]*'))
-                SELECT lineno, CASE WHEN name IN (SELECT name FROM bad) THEN '' ELSE name END AS name,
-                       labels AS raw_labels, TRY_CAST(value AS DOUBLE) AS value, value AS value_text,
-                       ts AS ts_text, TRY_CAST(round(TRY_CAST(ts AS DOUBLE) * {scale}) AS BIGINT) AS ts_us
-                FROM parsed
-            """)
-            fresh = [
-                r[0]
-                for r in p.execute("SELECT DISTINCT raw_labels FROM typed WHERE name <> ''").fetchall()
-                if r[0] not in label_cache
-            ]
-            for raw in fresh:
-                try:
-                    label_cache[raw] = canonical_labels(parse_label_block(raw))
-                except ValueError as exc:
-                    label_cache[raw] = exc
-            bad_labels = [(raw, str(v)) for raw, v in label_cache.items() if isinstance(v, Exception)]
-            p.register(
-                "label_map",
-                pa.table(
-                    {
-                        "raw": [k for k, v in label_cache.items() if isinstance(v, str)],
-                        "labels": [v for v in label_cache.values() if isinstance(v, str)],
-                    }
-                ),
-            )
-            p.register(
-                "bad_label_map",
-                pa.table(
-                    {"raw": [b[0] for b in bad_labels], "why": [b[1] for b in bad_labels]},
-                    schema=pa.schema([("raw", pa.string()), ("why", pa.string())]),
-                ),
-            )
+            self._parse_text_lines(scale)
+            self._register_label_maps(label_cache)
             skips = p.execute("""
                 SELECT t.lineno, CASE
                     WHEN t.name = '' THEN 'not a sample line: ' || left((SELECT line FROM lines l WHERE l.lineno = t.lineno), 60)
@@ -289,6 +106,81 @@ class _Importer:
             )
             self._committed()
 
+    def _parse_text_lines(self, scale: int) -> None:
+        """Table `typed` from table `lines`: each sample line's name, label block, value and
+        timestamp (µs; `scale` per second of the file's timestamps)."""
+        p = self.parser
+        # Fast path: `name{labels} value ts` split on single spaces; anything else
+        # (spaces in label values, tabs, exemplars, leading blanks) takes the regex.
+        p.execute("""
+            CREATE OR REPLACE TEMP TABLE split AS
+            WITH s AS (SELECT lineno, string_split(line, ' ') AS parts FROM lines
+                       WHERE line <> '' AND NOT starts_with(line, '#'))
+            SELECT lineno, parts, len(parts) = 3 AND (strpos(parts[1], '{') = 0
+                                  OR ends_with(parts[1], '}')) AS fast
+            FROM s
+        """)
+        p.execute(f"""
+            CREATE OR REPLACE TEMP TABLE parsed AS
+            WITH good AS (
+                SELECT lineno, parts[1] AS nl, strpos(parts[1], '{{') AS ob,
+                       parts[2] AS value, parts[3] AS ts
+                FROM split WHERE fast
+            ), slow AS (
+                SELECT l.lineno, regexp_extract(l.line, '{_SAMPLE_RE.replace("'", "''")}',
+                       ['name', 'labels', 'value', 'ts']) AS m
+                FROM lines l SEMI JOIN split s ON s.lineno = l.lineno AND NOT s.fast
+                WHERE true
+                  AND NOT starts_with(ltrim(l.line), '#') AND trim(l.line) <> ''
+            )
+            SELECT lineno, CASE WHEN ob > 0 THEN nl[:ob - 1] ELSE nl END AS name,
+                   CASE WHEN ob > 0 THEN nl[ob:] ELSE '' END AS labels, value, ts
+            FROM good
+            UNION ALL
+            SELECT lineno, m.name, m.labels, m.value, m.ts FROM slow
+        """)
+        p.execute(f"""
+            CREATE OR REPLACE TEMP TABLE typed AS
+            WITH names AS (SELECT DISTINCT name FROM parsed),
+            bad AS (SELECT name FROM names WHERE NOT regexp_full_match(name, '[a-zA-Z_:][a-zA-Z0-9_:]*'))
+            SELECT lineno, CASE WHEN name IN (SELECT name FROM bad) THEN '' ELSE name END AS name,
+                   labels AS raw_labels, TRY_CAST(value AS DOUBLE) AS value, value AS value_text,
+                   ts AS ts_text, TRY_CAST(round(TRY_CAST(ts AS DOUBLE) * {scale}) AS BIGINT) AS ts_us
+            FROM parsed
+        """)
+
+    def _register_label_maps(self, label_cache: dict[str, str | Exception]) -> None:
+        """Parse the label blocks not seen before; register tables `label_map` (canonical labels
+        by block) and `bad_label_map` (why a block is refused)."""
+        p = self.parser
+        fresh = [
+            r[0]
+            for r in p.execute("SELECT DISTINCT raw_labels FROM typed WHERE name <> ''").fetchall()
+            if r[0] not in label_cache
+        ]
+        for raw in fresh:
+            try:
+                label_cache[raw] = canonical_labels(parse_label_block(raw))
+            except ValueError as exc:
+                label_cache[raw] = exc
+        bad_labels = [(raw, str(v)) for raw, v in label_cache.items() if isinstance(v, Exception)]
+        p.register(
+            "label_map",
+            pa.table(
+                {
+                    "raw": [k for k, v in label_cache.items() if isinstance(v, str)],
+                    "labels": [v for v in label_cache.values() if isinstance(v, str)],
+                }
+            ),
+        )
+        p.register(
+            "bad_label_map",
+            pa.table(
+                {"raw": [b[0] for b in bad_labels], "why": [b[1] for b in bad_labels]},
+                schema=pa.schema([("raw", pa.string()), ("why", pa.string())]),
+            ),
+        )
+
     def run_jsonl(self) -> None:
         start = self.start_line()
         self.report.resumed_at = start
@@ -296,7 +188,7 @@ class _Importer:
         known = (
             "'ts','time','timestamp','@timestamp','level','severity','lvl','service','app','message','msg'"
         )
-        for batch in _line_batches(self.path, start, self.batch_lines):
+        for batch in line_batches(self.path, start, self.batch_lines):
             self.report.lines = int(batch.column("lineno")[-1].as_py())
             p = self.parser
             p.register("lines", batch)
@@ -353,6 +245,18 @@ class _Importer:
 
     def run_table(self, fmt: str) -> None:
         reader = "read_parquet(?)" if fmt == "parquet" else "read_csv(?, header = true, all_varchar = true)"
+        first_line = 2 if fmt == "csv" else 1
+        self._stage_table(fmt, reader, first_line)
+        start = self.start_line()
+        self.report.resumed_at = start
+        total = scalar(self.parser.execute("SELECT count(*) FROM src"))
+        self.report.lines = total + first_line - 1
+        label_cache: dict[tuple[str | None, str], str | Exception] = {}
+        for offset in range(max(0, start - first_line + 1), total, self.batch_lines):
+            self._table_batch(offset, label_cache)
+
+    def _stage_table(self, fmt: str, reader: str, first_line: int) -> None:
+        """The file's rows as table `src`: line number, name, labels, timestamp and value text."""
         try:
             rel = self.parser.execute(f"SELECT * FROM {reader} LIMIT 0", [str(self.path)])
         except duckdb.Error as exc:
@@ -373,80 +277,84 @@ class _Importer:
             )
         labels_col = pick("labels")
         label_cols = [c for c in columns if c not in (name_col, ts_col, value_col, labels_col)]
-        q = lambda c: '"' + c.replace('"', '""') + '"'  # noqa: E731
-        extra = ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}', {q(c)}::VARCHAR" for c in label_cols)
-        first_line = 2 if fmt == "csv" else 1
+        extra = ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}', {_quoted(c)}::VARCHAR" for c in label_cols)
         self.parser.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE src AS
             SELECT row_number() OVER () - 1 + {first_line} AS lineno,
-                   {q(name_col)}::VARCHAR AS name,
-                   {q(labels_col) + "::VARCHAR" if labels_col else "NULL::VARCHAR"} AS labels_json,
+                   {_quoted(name_col)}::VARCHAR AS name,
+                   {_quoted(labels_col) + "::VARCHAR" if labels_col else "NULL::VARCHAR"} AS labels_json,
                    {("json_object(" + extra + ")::VARCHAR") if extra else "'{}'"} AS column_labels,
-                   {q(ts_col)}::VARCHAR AS ts_text, {q(value_col)}::VARCHAR AS value_text
+                   {_quoted(ts_col)}::VARCHAR AS ts_text, {_quoted(value_col)}::VARCHAR AS value_text
             FROM {reader}
         """,
             [str(self.path)],
         )
-        start = self.start_line()
-        self.report.resumed_at = start
-        total = self.parser.execute("SELECT count(*) FROM src").fetchone()[0]
-        self.report.lines = total + first_line - 1
-        label_cache: dict[tuple[str | None, str], str | Exception] = {}
-        for offset in range(max(0, start - first_line + 1), total, self.batch_lines):
-            p = self.parser
-            p.execute(f"""
-                CREATE OR REPLACE TEMP TABLE typed AS
-                SELECT lineno, name, labels_json, column_labels, TRY_CAST(value_text AS DOUBLE) AS value, value_text,
-                       ts_text, coalesce(
-                           TRY_CAST(ts_text AS TIMESTAMPTZ)::TIMESTAMP,
-                           CASE WHEN TRY_CAST(ts_text AS DOUBLE) > 1e11
-                                THEN make_timestamp((TRY_CAST(ts_text AS DOUBLE) * 1000)::BIGINT)
-                                ELSE make_timestamp((TRY_CAST(ts_text AS DOUBLE) * 1e6)::BIGINT) END) AS ts
-                FROM src ORDER BY lineno LIMIT {self.batch_lines} OFFSET {offset}
-            """)
-            for labels_json, column_labels in p.execute(
-                "SELECT DISTINCT labels_json, column_labels FROM typed"
-            ).fetchall():
-                if (labels_json, column_labels) in label_cache:
-                    continue
-                try:
-                    merged = json.loads(column_labels)
-                    merged = {k: v for k, v in merged.items() if v is not None}
-                    if labels_json:
-                        extra_labels = json.loads(labels_json)
-                        if not isinstance(extra_labels, dict):
-                            raise ValueError("labels must be a JSON object")
-                        merged.update(extra_labels)
-                    label_cache[(labels_json, column_labels)] = canonical_labels(merged)
-                except ValueError as exc:
-                    label_cache[(labels_json, column_labels)] = exc
-            good = [(k[0], k[1], v) for k, v in label_cache.items() if isinstance(v, str)]
-            bad = [(k[0], k[1], str(v)) for k, v in label_cache.items() if not isinstance(v, str)]
-            schema3 = lambda n: pa.schema([("lj", pa.string()), ("cl", pa.string()), (n, pa.string())])  # noqa: E731
-            p.register(
-                "label_map", pa.table(list(map(list, zip(*good))) or [[], [], []], schema=schema3("labels"))
-            )
-            p.register("bad_map", pa.table(list(map(list, zip(*bad))) or [[], [], []], schema=schema3("why")))
-            skips = p.execute("""
-                SELECT t.lineno, CASE WHEN t.name IS NULL OR t.name = '' THEN 'no metric name'
-                    WHEN b.why IS NOT NULL THEN 'bad labels: ' || b.why
-                    WHEN t.value IS NULL THEN 'value is not a number: ' || coalesce(left(t.value_text, 30), 'empty')
-                    ELSE 'bad timestamp: ' || coalesce(left(t.ts_text, 30), 'empty') END
-                FROM typed t LEFT JOIN bad_map b
-                  ON b.lj IS NOT DISTINCT FROM t.labels_json AND b.cl = t.column_labels
-                WHERE t.name IS NULL OR t.name = '' OR b.why IS NOT NULL OR t.value IS NULL OR t.ts IS NULL
-                ORDER BY t.lineno
-            """).fetchall()
-            samples = p.sql("""
-                SELECT t.name, l.labels, t.ts, t.value FROM typed t JOIN label_map l
-                  ON l.lj IS NOT DISTINCT FROM t.labels_json AND l.cl = t.column_labels
-                WHERE t.name <> '' AND t.value IS NOT NULL AND t.ts IS NOT NULL
-            """).to_arrow_table()
-            last = p.execute("SELECT max(lineno) FROM typed").fetchone()[0]
-            self._record_skips(skips)
-            self.report.added += ingest_samples(self.store, samples, cursor=self.cursor(last), now=self.now)
-            self._committed()
+
+    def _table_batch(self, offset: int, label_cache: dict[tuple[str | None, str], str | Exception]) -> None:
+        """Import the `batch_lines` rows of `src` from `offset`, and commit them."""
+        p = self.parser
+        p.execute(f"""
+            CREATE OR REPLACE TEMP TABLE typed AS
+            SELECT lineno, name, labels_json, column_labels, TRY_CAST(value_text AS DOUBLE) AS value, value_text,
+                   ts_text, coalesce(
+                       TRY_CAST(ts_text AS TIMESTAMPTZ)::TIMESTAMP,
+                       CASE WHEN TRY_CAST(ts_text AS DOUBLE) > 1e11
+                            THEN make_timestamp((TRY_CAST(ts_text AS DOUBLE) * 1000)::BIGINT)
+                            ELSE make_timestamp((TRY_CAST(ts_text AS DOUBLE) * 1e6)::BIGINT) END) AS ts
+            FROM src ORDER BY lineno LIMIT {self.batch_lines} OFFSET {offset}
+        """)
+        for key in p.execute("SELECT DISTINCT labels_json, column_labels FROM typed").fetchall():
+            if key not in label_cache:
+                label_cache[key] = _row_labels(*key)
+        good = [(k[0], k[1], v) for k, v in label_cache.items() if isinstance(v, str)]
+        bad = [(k[0], k[1], str(v)) for k, v in label_cache.items() if not isinstance(v, str)]
+        p.register(
+            "label_map", pa.table(list(map(list, zip(*good))) or [[], [], []], schema=_map_schema("labels"))
+        )
+        p.register("bad_map", pa.table(list(map(list, zip(*bad))) or [[], [], []], schema=_map_schema("why")))
+        skips = p.execute("""
+            SELECT t.lineno, CASE WHEN t.name IS NULL OR t.name = '' THEN 'no metric name'
+                WHEN b.why IS NOT NULL THEN 'bad labels: ' || b.why
+                WHEN t.value IS NULL THEN 'value is not a number: ' || coalesce(left(t.value_text, 30), 'empty')
+                ELSE 'bad timestamp: ' || coalesce(left(t.ts_text, 30), 'empty') END
+            FROM typed t LEFT JOIN bad_map b
+              ON b.lj IS NOT DISTINCT FROM t.labels_json AND b.cl = t.column_labels
+            WHERE t.name IS NULL OR t.name = '' OR b.why IS NOT NULL OR t.value IS NULL OR t.ts IS NULL
+            ORDER BY t.lineno
+        """).fetchall()
+        samples = p.sql("""
+            SELECT t.name, l.labels, t.ts, t.value FROM typed t JOIN label_map l
+              ON l.lj IS NOT DISTINCT FROM t.labels_json AND l.cl = t.column_labels
+            WHERE t.name <> '' AND t.value IS NOT NULL AND t.ts IS NOT NULL
+        """).to_arrow_table()
+        last = scalar(p.execute("SELECT max(lineno) FROM typed"))
+        self._record_skips(skips)
+        self.report.added += ingest_samples(self.store, samples, cursor=self.cursor(last), now=self.now)
+        self._committed()
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _map_schema(column: str) -> pa.Schema:
+    return pa.schema([("lj", pa.string()), ("cl", pa.string()), (column, pa.string())])
+
+
+def _row_labels(labels_json: str | None, column_labels: str) -> str | Exception:
+    """A row's canonical labels (its label columns, then its `labels` JSON), or why not."""
+    try:
+        merged = json.loads(column_labels)
+        merged = {k: v for k, v in merged.items() if v is not None}
+        if labels_json:
+            extra_labels = json.loads(labels_json)
+            if not isinstance(extra_labels, dict):
+                raise ValueError("labels must be a JSON object")
+            merged.update(extra_labels)
+        return canonical_labels(merged)
+    except ValueError as exc:
+        return exc
 
 
 def import_file(

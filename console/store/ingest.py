@@ -15,6 +15,7 @@ from typing import Any
 
 from console.store.db import Store
 from console.store.journal import note_commit
+from console.store.rows import scalar
 
 _SCHEMAS: dict[str, Any] = {}
 
@@ -114,10 +115,10 @@ def ingest_samples(
                 ORDER BY date_trunc('day', b.ts), b.series_id, b.ts
                 """
             )
-            added = cur.fetchone()[0]
+            added = scalar(cur)
             writes = store.sample_writes
             if added and writes is not None:
-                oldest = cur.execute("SELECT epoch_ms(min(ts)) FROM _batch").fetchone()[0]
+                oldest = scalar(cur.execute("SELECT epoch_ms(min(ts)) FROM _batch"))
                 writes.note(int(oldest))
         finally:
             cur.execute("DROP TABLE IF EXISTS _batch")
@@ -152,7 +153,7 @@ def ingest_logs(store: Store, data: Any, *, cursor: Cursor | None = None, now: d
                 ANTI JOIN existing e ON e.origin = b.origin AND e.line_offset = b.line_offset
                 """
             )
-            added = cur.fetchone()[0]
+            added = scalar(cur)
         finally:
             cur.unregister("_logs_in")
         note_commit(cur, table="logs", rows=added, now=now)

@@ -1,42 +1,15 @@
-"""What a store lost when a WAL did not survive: recorded findings and how they read now."""
+"""What a store lost when a WAL did not survive: the findings (recorded by `Store.open`) and
+how they read now."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.store.journal import pending_cursors, summarize
 
 if TYPE_CHECKING:
     from console.store.db import Store
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def record_loss(
-    store: Store, kind: str, lost: list[dict[str, Any]], *, wal_kept: Path | None, error: str | None
-) -> None:
-    """Record a finding in `store_integrity`, so it stays visible after the next open."""
-    summary = summarize(lost)
-    with store.transaction() as cur:
-        cur.execute(
-            "INSERT INTO store_integrity VALUES (nextval('integrity_id_seq'), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                datetime.now(UTC).replace(tzinfo=None),
-                kind,
-                summary["batches"],
-                summary["rows"],
-                _time(summary["first_at"]),
-                _time(summary["last_at"]),
-                str(wal_kept) if wal_kept else None,
-                error,
-                json.dumps(lost),
-            ],
-        )
 
 
 def _cursors(store: Store) -> dict[str, Any]:

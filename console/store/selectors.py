@@ -47,7 +47,7 @@ class Selector:
 
     def with_matcher(self, label: str, op: str, value: str) -> Selector:
         """A copy with one more matcher."""
-        return Selector(self.name, self.matchers + (Matcher(label, op, value),))
+        return Selector(self.name, (*self.matchers, Matcher(label, op, value)))
 
 
 def _read_string(text: str, pos: int) -> tuple[str, int]:
@@ -87,49 +87,64 @@ def parse_selector(text: str) -> Selector:
     pos = _skip_space(raw, pos)
     matchers: list[Matcher] = []
     if pos < len(raw) and raw[pos] == "{":
-        pos = _skip_space(raw, pos + 1)
-        while pos < len(raw) and raw[pos] != "}":
-            label = _LABEL.match(raw, pos)
-            if not label:
-                raise SelectorError(f"expected a label name at column {pos + 1} of {raw!r}")
-            pos = _skip_space(raw, label.end())
-            op = _OP.match(raw, pos)
-            if not op:
-                raise SelectorError(f"expected =, !=, =~ or !~ at column {pos + 1} of {raw!r}")
-            pos = _skip_space(raw, op.end())
-            if pos >= len(raw) or raw[pos] not in "\"'`":
-                raise SelectorError(f"expected a quoted value at column {pos + 1} of {raw!r}")
-            if raw[pos] == "`":
-                end = raw.find("`", pos + 1)
-                if end < 0:
-                    raise SelectorError(f"unterminated string at column {pos + 1} of {raw!r}")
-                value, pos = raw[pos + 1 : end], end + 1
-            else:
-                value, pos = _read_string(raw, pos)
-            if op[0] in ("=~", "!~"):
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    raise SelectorError(f"bad regular expression {value!r}: {exc}") from None
-            if label[0] == "__name__" and op[0] == "=":
-                if name is not None and name != value:
-                    raise SelectorError(f"metric name given twice in {raw!r}")
-                name = value
-            else:
-                matchers.append(Matcher(label[0], op[0], value))
-            pos = _skip_space(raw, pos)
-            if pos < len(raw) and raw[pos] == ",":
-                pos = _skip_space(raw, pos + 1)
-            elif pos < len(raw) and raw[pos] != "}":
-                raise SelectorError(f"expected , or }} at column {pos + 1} of {raw!r}")
-        if pos >= len(raw):
-            raise SelectorError(f"missing }} in {raw!r}")
-        pos = _skip_space(raw, pos + 1)
+        name, pos = _read_braces(raw, pos, name, matchers)
     if pos != len(raw):
         raise SelectorError(f"unexpected {raw[pos : pos + 20]!r} at column {pos + 1} of {raw!r}")
     if name is None and not any(m.op in ("=", "=~") and not _matches_empty(m) for m in matchers):
         raise SelectorError(f"{raw!r} needs a metric name or a matcher that does not match the empty string")
     return Selector(name, tuple(matchers))
+
+
+def _read_braces(raw: str, pos: int, name: str | None, matchers: list[Matcher]) -> tuple[str | None, int]:
+    """Read `{...}` at `pos` into `matchers`; the metric name (`__name__="x"` may give it) and
+    the position after the braces."""
+    pos = _skip_space(raw, pos + 1)
+    while pos < len(raw) and raw[pos] != "}":
+        label, op, value, pos = _read_matcher(raw, pos)
+        if label == "__name__" and op == "=":
+            if name is not None and name != value:
+                raise SelectorError(f"metric name given twice in {raw!r}")
+            name = value
+        else:
+            matchers.append(Matcher(label, op, value))
+        pos = _skip_space(raw, pos)
+        if pos < len(raw) and raw[pos] == ",":
+            pos = _skip_space(raw, pos + 1)
+        elif pos < len(raw) and raw[pos] != "}":
+            raise SelectorError(f"expected , or }} at column {pos + 1} of {raw!r}")
+    if pos >= len(raw):
+        raise SelectorError(f"missing }} in {raw!r}")
+    return name, _skip_space(raw, pos + 1)
+
+
+def _read_matcher(raw: str, pos: int) -> tuple[str, str, str, int]:
+    """`label op "value"` at `pos`: label, op, value and the position after it."""
+    label = _LABEL.match(raw, pos)
+    if not label:
+        raise SelectorError(f"expected a label name at column {pos + 1} of {raw!r}")
+    pos = _skip_space(raw, label.end())
+    op = _OP.match(raw, pos)
+    if not op:
+        raise SelectorError(f"expected =, !=, =~ or !~ at column {pos + 1} of {raw!r}")
+    value, pos = _read_value(raw, _skip_space(raw, op.end()))
+    if op[0] in ("=~", "!~"):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise SelectorError(f"bad regular expression {value!r}: {exc}") from None
+    return label[0], op[0], value, pos
+
+
+def _read_value(raw: str, pos: int) -> tuple[str, int]:
+    """A quoted value at `pos` (backquotes take no escapes) and the position after it."""
+    if pos >= len(raw) or raw[pos] not in "\"'`":
+        raise SelectorError(f"expected a quoted value at column {pos + 1} of {raw!r}")
+    if raw[pos] != "`":
+        return _read_string(raw, pos)
+    end = raw.find("`", pos + 1)
+    if end < 0:
+        raise SelectorError(f"unterminated string at column {pos + 1} of {raw!r}")
+    return raw[pos + 1 : end], end + 1
 
 
 def _matches_empty(matcher: Matcher) -> bool:

@@ -16,7 +16,7 @@ from collectors.deadline import Deadline, in_force
 from collectors.deadline_net import use_backend
 from collectors.http import HttpOptions, fetch, make_client
 from collectors.prometheus import PrometheusCollector, PrometheusOptions
-from collectors.scheduler import run_once
+from collectors.run import run_once
 from collectors.scrape import ScrapeCollector, ScrapeOptions
 from console.store import Store
 from tests.misbehaving_http import METRICS, misbehaving_server

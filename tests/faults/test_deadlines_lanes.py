@@ -18,7 +18,7 @@ import pytest
 from collectors.base import Collector, CollectorOptions, CollectResult
 from collectors.lanes import Lanes, run_all
 from collectors.logfile import LogfileCollector, LogfileOptions
-from collectors.scheduler import run_once
+from collectors.run import run_once
 from console.cli.main import main
 from console.config.workspace import load_workspace
 from console.runtime.engine import Engine

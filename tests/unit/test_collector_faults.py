@@ -14,7 +14,7 @@ import pytest
 from collectors.alertmanager import AlertmanagerCollector
 from collectors.http import HttpOptions
 from collectors.prometheus import PrometheusCollector, PrometheusOptions
-from collectors.scheduler import run_once
+from collectors.run import run_once
 from collectors.scrape import ScrapeCollector, ScrapeOptions
 from console.store import Store
 from tests.servers import free_port

@@ -14,7 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from collectors.base import Collector, CollectorOptions, CollectResult, SourceError
-from collectors.scheduler import CollectorScheduler, backoff_delay, run_once
+from collectors.run import run_once
+from collectors.scheduler import CollectorScheduler, backoff_delay
 from console.cli.main import main
 from console.store import Store, canonical_labels, ingest_samples
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from collectors.scheduler import describe
+from collectors.run import describe
 from collectors.scrape import instance_of
 from console.core.secrets import RedactingFormatter, mask_url, mask_urls, redact, remember, url_secrets
 from console.runtime.lastgood import LastGood

@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def check_workspace(ws: Workspace) -> list[Problem]:
     """Every problem in the files the workspace names (the workspace itself loaded)."""
-    from collectors.base import available_collectors
+    from console.config.plugins import available_collectors
 
     problems: list[Problem] = []
     limits = ws.config.limits.yaml()
