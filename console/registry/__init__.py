@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -18,6 +18,13 @@ from console.registry.base import (
     RegistryOptions,
     WatchConfig,
 )
+
+if TYPE_CHECKING:
+    import httpx
+    from pydantic_core import ErrorDetails
+
+    from console.config.workspace import RegistryConfig, Workspace
+    from console.store import Store
 
 __all__ = [
     "ModelPolicy",
@@ -45,7 +52,7 @@ def adapter_class(kind: str) -> type[Registry]:
     return LocalRegistry
 
 
-def _options_message(error: dict[str, Any], cls: type[Registry]) -> str:
+def _options_message(error: ErrorDetails, cls: type[Registry]) -> str:
     if error["type"] == "extra_forbidden":
         close = difflib.get_close_matches(str(error["loc"][-1]), list(cls.Options.model_fields), n=1)
         return "unknown option" + (
@@ -57,10 +64,10 @@ def _options_message(error: dict[str, Any], cls: type[Registry]) -> str:
         return f"missing required option for a {cls.kind} registry"
     from console.config.problems import invalid_value
 
-    return invalid_value(error)
+    return invalid_value(dict(error))
 
 
-def registry_problems(workspace: Any) -> list[Problem]:
+def registry_problems(workspace: Workspace) -> list[Problem]:
     """Every registry whose adapter options do not validate, with file:line."""
     from console.config.workspace import WorkspaceError, _merge_includes
 
@@ -88,7 +95,7 @@ def registry_problems(workspace: Any) -> list[Problem]:
     return problems
 
 
-def pick_registry(workspace: Any, name: str | None = None) -> Any:
+def pick_registry(workspace: Workspace, name: str | None = None) -> RegistryConfig:
     """The named registry's config, or the first declared; RegistryError when there is none."""
     registries = workspace.config.registries
     if not registries:
@@ -106,7 +113,12 @@ def pick_registry(workspace: Any, name: str | None = None) -> Any:
 
 
 def open_registry(
-    config: Any, *, store: Any, clock: Clock, workspace: Any = None, transport: Any = None
+    config: RegistryConfig,
+    *,
+    store: Store,
+    clock: Clock,
+    workspace: Workspace | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> Registry:
     """Build the adapter for a workspace registry; bad options raise RegistryError with file:line."""
     cls = adapter_class(config.kind)
@@ -117,10 +129,15 @@ def open_registry(
         first = str(problems[0]) if problems else f"registry {config.name!r}: invalid options"
         raise RegistryError(f"{first}; run `oncall check`") from None
     if config.kind == "mlflow":
-        return cls(
+        from console.registry.mlflow import MlflowOptions, MlflowRegistry
+
+        assert isinstance(options, MlflowOptions)  # what adapter_class("mlflow") validates
+        return MlflowRegistry(
             config.name,
             options,
             transport=transport,
             base_dir=str(workspace.root) if workspace is not None else ".",
         )
-    return cls(config.name, options, store=store, clock=clock)
+    from console.registry.local import LocalRegistry
+
+    return LocalRegistry(config.name, options, store=store, clock=clock)

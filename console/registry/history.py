@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 ALIAS_MOVE = "alias_move"
 
@@ -41,7 +44,7 @@ _MOVES = """
 """
 
 
-def alias_history(store: Any, model: str, alias: str | None = None) -> tuple[list[str], list[tuple]]:
+def alias_history(store: Store, model: str, alias: str | None = None) -> tuple[list[str], list[tuple]]:
     """Every recorded move of a model's aliases, oldest first."""
     sql = f"SELECT * FROM ({_MOVES}) WHERE model = ?"
     params: list[Any] = [model]
@@ -51,13 +54,13 @@ def alias_history(store: Any, model: str, alias: str | None = None) -> tuple[lis
     return store.query(sql + " ORDER BY ts, alias", params)
 
 
-def last_recorded(store: Any, model: str, alias: str) -> str | None:
+def last_recorded(store: Store, model: str, alias: str) -> str | None:
     """The version the latest recorded move put under the alias (None if none or deleted)."""
     rows = alias_history(store, model, alias)[1]
     return rows[-1][4] if rows else None
 
 
-def holder_at(store: Any, model: str, alias: str, at: datetime) -> tuple[str | None, datetime | None]:
+def holder_at(store: Store, model: str, alias: str, at: datetime) -> tuple[str | None, datetime | None]:
     """Which version held the alias at `at`, and since when, by the recorded moves."""
     rows = [r for r in alias_history(store, model, alias)[1] if r[0] <= at]
     if not rows:
@@ -71,7 +74,7 @@ def holder_at(store: Any, model: str, alias: str, at: datetime) -> tuple[str | N
     return version, since
 
 
-def previous_holder(store: Any, model: str, alias: str, current: str) -> tuple[str | None, str]:
+def previous_holder(store: Store, model: str, alias: str, current: str) -> tuple[str | None, str]:
     """The version that held the alias before the current one, and how that was decided."""
     rows = alias_history(store, model, alias)[1]
     if rows and rows[-1][4] != current:

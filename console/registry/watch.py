@@ -7,10 +7,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.registry.base import Clock, SeriesMatch, WatchConfig
 from console.store.audit import write_audit
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 WATCHING, RECOVERED, NOT_RECOVERED = "watching", "recovered", "not_recovered"
 
@@ -32,7 +35,7 @@ class WatchStatus:
         return f"{model} {words} after rollback: error ratio {ratio}{burn} over the last window"
 
 
-def _increase(store: Any, match: SeriesMatch, start: datetime, end: datetime) -> float:
+def _increase(store: Store, match: SeriesMatch, start: datetime, end: datetime) -> float:
     """Counter increase over (start, end] across the matching series; a drop is a reset."""
     where = ["s.name = ?"]
     params: list[Any] = [match.name]
@@ -50,10 +53,10 @@ def _increase(store: Any, match: SeriesMatch, start: datetime, end: datetime) ->
                                  ELSE value END), 0)
         FROM points
     """
-    return float(store.query(sql, params + [start, end])[1][0][0])
+    return float(store.query(sql, [*params, start, end])[1][0][0])
 
 
-def assess(store: Any, config: WatchConfig, *, started: datetime, now: datetime) -> WatchStatus:
+def assess(store: Store, config: WatchConfig, *, started: datetime, now: datetime) -> WatchStatus:
     """Where the model stands `now`, judging only traffic served after the rollback."""
     window_start = max(started, now - config.window)
     errors = _increase(store, config.errors, window_start, now)
@@ -79,7 +82,7 @@ def _healthy(config: WatchConfig, ratio: float, burn: float | None) -> bool:
 
 
 def record_outcome(
-    store: Any, status: WatchStatus, *, model: str, incident_id: int | None, actor: str, started: datetime
+    store: Store, status: WatchStatus, *, model: str, incident_id: int | None, actor: str, started: datetime
 ) -> None:
     """Write the watch's verdict to the incident timeline (and the audit log)."""
     detail = {

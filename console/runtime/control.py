@@ -182,7 +182,7 @@ def _run(runner: Runner, argv: list[str], cwd: str, caller: Caller) -> dict[str,
                 code = runner(argv, caller)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 2
-        except Exception as exc:  # the owner must survive any command; the caller is told
+        except Exception as exc:  # noqa: BLE001 - the owner must survive any command; the caller is told
             print(f"oncall: {type(exc).__name__}: {exc}", file=err)
             code = 1
     return {"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}

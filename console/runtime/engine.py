@@ -7,14 +7,17 @@ from a worker thread on a schedule; tests call it with fixed times.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.config.workspace import Workspace, build_collectors
 from console.store import Store
+
+if TYPE_CHECKING:
+    from console.runtime.lastgood import Config
 
 
 @dataclass
@@ -71,11 +74,11 @@ class Engine:
         store: Store,
         *,
         collectors: list[Any] | None = None,
-        extra_collectors: list[Any] = (),
+        extra_collectors: Sequence[Any] = (),
         rules: list[Any] | None = None,
         inhibit_rules: list[Any] | None = None,
         notifier: Any = None,
-        config: Any = None,
+        config: Config | None = None,
     ) -> None:
         from console.alerts.state import AlertEngine
 
@@ -83,7 +86,7 @@ class Engine:
         self.collectors = (collectors if collectors is not None else build_collectors(workspace)) + list(
             extra_collectors
         )
-        self.config: Any = config
+        self.config: Config | None = config
         self._from_config = rules is None  # the configuration is loaded at the first tick
         self.alerts = AlertEngine(
             store,
@@ -101,9 +104,10 @@ class Engine:
         self._runs: dict[str, tuple[Any, Future[Any]]] = {}  # started, outcome not yet reported
 
     def _orphan_reason(self, rule_key: str, file: str | None) -> str | None:
+        assert self.config is not None  # rules come from the configuration only once it is loaded
         return self.config.orphan_reason(rule_key, file)
 
-    def _use(self, config: Any) -> None:
+    def _use(self, config: Config) -> None:
         self.config = config
         self.alerts.rules = config.all_rules()
         self.alerts.inhibit_rules = self.alerts.default_inhibit + list(config.inhibit_rules)
@@ -116,14 +120,16 @@ class Engine:
         if not self._from_config:
             return []
         if self.config is None:
-            self._use(load_config(self.workspace, self.store, now))
-            return [Event(now, "config", f"does not load: {line}") for line in self.config.lines()]
+            first = load_config(self.workspace, self.store, now)
+            self._use(first)
+            return [Event(now, "config", f"does not load: {line}") for line in first.lines()]
         if not config_changed(self.config):
             return []
         before = set(self.config.lines())
         self.workspace = reload_workspace(self.workspace, self.store)
-        self._use(load_config(self.workspace, self.store, now))
-        after = set(self.config.lines())
+        config = load_config(self.workspace, self.store, now)
+        self._use(config)
+        after = set(config.lines())
         events = [Event(now, "config", f"configuration reloaded: {len(self.alerts.rules)} rules")]
         events += [Event(now, "config", f"does not load: {line}") for line in sorted(after - before)]
         events += [

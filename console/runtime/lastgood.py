@@ -12,168 +12,28 @@ that loads ("rule removed from FILE").
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from console.config.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
 from console.config.yamlmarks import WORKSPACE_LIMITS, Problem, read_text
 from console.core.private import write_private
-from console.core.secrets import mask_urls
 from console.rules.model import Computed, Rule, load_rule_file
+from console.runtime.kept import Failed, FileProblem, LastGood, load_one
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from console.store import Store
 
 META_GROUP = "oncall-meta"
 CONFIG_INVALID = "OncallConfigInvalid"
 RULE_FAILING = "OncallRuleFailing"
 STATE_DIR = ".oncall"
 POINTER = "workspace.json"  # in the state directory: where the last good workspace is kept
-
-
-# -- the store's record ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Kept:
-    """A file's last version that loaded."""
-
-    text: str
-    sha256: str
-    loaded_at: datetime
-    kind: str = ""
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-class LastGood:
-    """The last good text of each config file, in the store's `config_files` table."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-        self._kept: dict[str, Kept] | None = None
-
-    def _all(self) -> dict[str, Kept]:
-        if self._kept is None:
-            self._kept = {}
-            if self.store is None:  # no store yet: nothing was ever kept
-                return self._kept
-            tables = self.store.query(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'config_files'"
-            )[1][0][0]
-            if tables:  # a snapshot of an older store has none yet
-                for path, text, sha, loaded_at, kind in self.store.query(
-                    "SELECT path, text, sha256, loaded_at, kind FROM config_files"
-                )[1]:
-                    self._kept[path] = Kept(text, sha, loaded_at, kind)
-        return self._kept
-
-    def get(self, path: str | Path) -> Kept | None:
-        return self._all().get(str(path))
-
-    def of_kind(self, kind: str) -> dict[str, Kept]:
-        return {path: kept for path, kept in self._all().items() if kept.kind == kind}
-
-    def keep(self, path: str | Path, kind: str, text: str, now: datetime) -> None:
-        """Record `text` as the file's last good version (when the store is writable).
-
-        URLs are kept masked (`user:pw@` and `?token=` values as `***`), as is all text in
-        the store; `sha256` is the file's own."""
-        if self.store is None or self.store.read_only:
-            return
-        sha = _sha(text)
-        known = self.get(path)
-        if known is not None and known.sha256 == sha:
-            return
-        text = mask_urls(text)
-        with self.store.transaction() as cur:
-            cur.execute(
-                "INSERT OR REPLACE INTO config_files (path, kind, sha256, text, loaded_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [str(path), kind, sha, text, now],
-            )
-        self._all()[str(path)] = Kept(text, sha, now, kind)
-
-
-# -- what failed -----------------------------------------------------------------------
-
-
-@dataclass
-class FileProblem:
-    """A config file that did not load, and what is in force instead."""
-
-    file: str
-    kind: str
-    problems: list[Problem]
-    last_good_at: datetime | None = None
-
-    @property
-    def in_force(self) -> str:
-        if self.last_good_at is not None:
-            return f"last good version from {self.last_good_at:%Y-%m-%d %H:%M:%S} UTC still in force"
-        return "no last good version: nothing from it is in force, its alerts keep their state (stale)"
-
-    def lines(self, root: str | Path | None = None) -> list[str]:
-        """One line per problem: `file:line: what — what is in force` (files relative to
-        `root` when given)."""
-        return [
-            f"{problem.relative_to(root)} — {self.in_force}"
-            for problem in self.problems or [Problem(self.file, None, "does not load")]
-        ]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "kind": self.kind,
-            "problems": [str(p) for p in self.problems],
-            "last_good_at": self.last_good_at,
-            "in_force": self.in_force,
-        }
-
-
-def _load_one(
-    kept: LastGood,
-    path: Path,
-    kind: str,
-    parse: Callable[[str], T],
-    now: datetime,
-    problems: list[FileProblem],
-    status: dict[str, str],
-) -> T | None:
-    """Load `path` with `parse(text)` (which raises _Failed); on failure its last good version."""
-    try:
-        try:
-            text = read_text(path)
-        except Problem as problem:
-            raise _Failed([problem]) from None
-        value = parse(text)
-    except _Failed as failed:
-        last = kept.get(path)
-        fallback = None
-        if last is not None:
-            try:
-                fallback = parse(last.text)
-            except _Failed:
-                last = None  # no longer loads (e.g. an older oncall's format)
-        problems.append(FileProblem(str(path), kind, failed.problems, last.loaded_at if last else None))
-        status[str(path)] = "last-good" if last else "failed"
-        return fallback
-    kept.keep(path, kind, text, now)
-    status[str(path)] = "current"
-    return value
-
-
-class _Failed(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(map(str, problems)))
-        self.problems = problems
 
 
 # -- the whole configuration -----------------------------------------------------------
@@ -225,7 +85,7 @@ def meta_rules(config: Config) -> list[Rule]:
     invalid_key = f"{META_GROUP}/{CONFIG_INVALID}"
     failing_key = f"{META_GROUP}/{RULE_FAILING}"
 
-    def invalid(store: Any, now: datetime) -> dict[str, list[tuple[dict[str, str], float]]]:
+    def invalid(store: Store, now: datetime) -> dict[str, list[tuple[dict[str, str], float]]]:
         return {
             invalid_key: [
                 ({"file": p.file, "kind": p.kind, "in_force": "last_good" if p.last_good_at else "none"}, 1.0)
@@ -233,7 +93,7 @@ def meta_rules(config: Config) -> list[Rule]:
             ]
         }
 
-    def failing(store: Any, now: datetime) -> dict[str, list[tuple[dict[str, str], float]]]:
+    def failing(store: Store, now: datetime) -> dict[str, list[tuple[dict[str, str], float]]]:
         rows = store.query(
             "SELECT rule, source FROM rule_state WHERE health = 'error' AND rule <> ? ORDER BY rule",
             [failing_key],
@@ -307,7 +167,7 @@ def config_paths(workspace: Workspace) -> list[Path]:
     return list(workspace.files) + sorted(named) + playbook_files(workspace.playbook_dirs)
 
 
-def reload_workspace(current: Workspace, store: Any) -> Workspace:
+def reload_workspace(current: Workspace, store: Store | None) -> Workspace:
     """The workspace loaded again; if it no longer loads, `current` stays in force, marked so."""
     try:
         return load_workspace(current.path)
@@ -325,7 +185,7 @@ def reload_workspace(current: Workspace, store: Any) -> Workspace:
         )
 
 
-def load_config(workspace: Workspace, store: Any, now: datetime) -> Config:
+def load_config(workspace: Workspace, store: Store | None, now: datetime) -> Config:
     """Load every file of the workspace on its own, each falling back to its last good version
     kept in `store` (None: a workspace with no store yet has none)."""
     from console.slo.status import SLOFileError, load_slo_file
@@ -345,13 +205,11 @@ def load_config(workspace: Workspace, store: Any, now: datetime) -> Config:
     def rules(text: str, path: Path) -> Any:
         loaded = load_rule_file(path, text=text, check_sql=False)  # SQL fails at evaluation
         if loaded.failed:
-            raise _Failed(loaded.problems)
+            raise Failed(loaded.problems)
         return loaded
 
     for path in workspace.rule_files:
-        loaded = _load_one(
-            kept, path, "rules", lambda t, p=path: rules(t, p), now, config.problems, config.status
-        )
+        loaded = load_one(kept, path, "rules", partial(rules, path=path), now, config.problems, config.status)
         if loaded is not None:
             config.rules += loaded.rules
             config.inhibit_rules += loaded.inhibit_rules
@@ -360,10 +218,10 @@ def load_config(workspace: Workspace, store: Any, now: datetime) -> Config:
         try:
             found = load_slo_file(path, text)
         except SLOFileError as exc:
-            raise _Failed(exc.problems) from None
+            raise Failed(exc.problems) from None
         twice = [s for s in found if s.name in config.slo_files]
         if twice:
-            raise _Failed(
+            raise Failed(
                 [
                     Problem(
                         path,
@@ -376,9 +234,7 @@ def load_config(workspace: Workspace, store: Any, now: datetime) -> Config:
         return found
 
     for path in workspace.slo_files:
-        found = _load_one(
-            kept, path, "slos", lambda t, p=path: slos(t, p), now, config.problems, config.status
-        )
+        found = load_one(kept, path, "slos", partial(slos, path=path), now, config.problems, config.status)
         for slo in found or []:
             config.slos.append(slo)
             config.slo_files[slo.name] = str(path)
@@ -394,12 +250,12 @@ def _load_playbooks(workspace: Workspace, kept: LastGood, now: datetime, config:
         try:
             return load_playbook(path, text)
         except PlaybookError as exc:
-            raise _Failed(exc.problems) from None
+            raise Failed(exc.problems) from None
 
     library: dict[str, Any] = {}
     for path in playbook_files(library_dirs(workspace)):
-        playbook = _load_one(
-            kept, path, "playbooks", lambda t, p=path: parse(t, p), now, config.problems, config.status
+        playbook = load_one(
+            kept, path, "playbooks", partial(parse, path=path), now, config.problems, config.status
         )
         if playbook is None:
             continue
@@ -432,7 +288,7 @@ def state_dir(workspace_path: Path) -> Path:
     return workspace_path.parent / STATE_DIR
 
 
-def _write_pointer(workspace: Workspace, store: Any) -> None:
+def _write_pointer(workspace: Workspace, store: Store | None) -> None:
     """Note where this workspace's store is, so a broken oncall.yaml can still find it."""
     if store is None or store.read_only:
         return

@@ -8,16 +8,26 @@ of the store and says who holds it.
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from console.config.workspace import Workspace
 from console.store import Store, StoreLocked
 
+if TYPE_CHECKING:
+    from console.core.identity import Caller
+
 Clock = Callable[[], datetime]
+
+
+class CommandRunner(Protocol):
+    """Runs one `oncall` command line on the owner's store and clock (the CLI's `main`)."""
+
+    def __call__(self, argv: list[str], *, store: Store, clock: Clock, caller: Caller) -> int: ...
 
 
 class Session:
@@ -31,8 +41,11 @@ class Session:
         store: Store | None = None,
         run_engine: bool = True,
         listen: bool = True,
+        run_command: CommandRunner | None = None,
     ) -> None:
+        """`run_command` runs the commands forwarded to this console; without it they are refused."""
         self.workspace = workspace
+        self._run_command = run_command
         self.clock = clock
         self.holder: StoreLocked | None = None
         self._lock = threading.Lock()
@@ -65,11 +78,12 @@ class Session:
         except ControlError as exc:
             self.control_problem = f"{exc}; commands from other terminals cannot run in this console"
 
-    def _run_forwarded(self, argv: list[str], caller: Any) -> int:
+    def _run_forwarded(self, argv: list[str], caller: Caller) -> int:
         """A forwarded command, run on our store and clock as the client's OS account."""
-        from console.cli.main import main as cli_main
-
-        return cli_main(argv, store=self.store, clock=self.clock, caller=caller)
+        if self._run_command is None:
+            print("oncall: this process runs no forwarded commands; stop it first", file=sys.stderr)
+            return 2
+        return self._run_command(argv, store=self.store, clock=self.clock, caller=caller)
 
     @property
     def config(self) -> Any:
@@ -105,7 +119,7 @@ class Session:
         def run() -> None:
             try:
                 future.set_result(read(self))
-            except BaseException as exc:  # handed to whoever takes the result
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever takes the result
                 future.set_exception(exc)
 
         self._ahead[name] = future
@@ -120,7 +134,7 @@ class Session:
             return None
         try:
             return future.result()
-        except Exception as exc:  # kept, and reported by whoever shows the session
+        except Exception as exc:  # noqa: BLE001 - kept, and reported by whoever shows the session
             self.read_ahead_failures.append((name, exc))
             return None
 

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 import console.screens.overview
 from console.cli.commands.console import broken_store_app, broken_workspace_app
 from console.cli.commands.demo import prepare
-from console.cli.main import Context
+from console.cli.context import Context
 from console.config.workspace import Workspace, WorkspaceError, ensure_state_dir, load_workspace
 from console.runtime.session import Session
 from console.store import Store, StoreError

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from console.cli.main import main as cli_main
 from console.config.workspace import load_workspace
 from console.runtime.session import Session
 from tests.conftest import run_oncall
@@ -31,7 +32,7 @@ def console(tmp_path: Path, runtime):
     (tmp_path / "oncall.yaml").write_text(
         "store: s.duckdb\nsources:\n  - {name: app, kind: logfile, path: app.log}\n"
     )
-    session = Session(load_workspace(tmp_path / "oncall.yaml"), clock=lambda: NOW)
+    session = Session(load_workspace(tmp_path / "oncall.yaml"), clock=lambda: NOW, run_command=cli_main)
     session.tick()  # the console's engine ran `app` once
     try:
         yield tmp_path, session

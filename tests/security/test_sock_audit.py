@@ -8,6 +8,7 @@ import os
 import pwd
 from pathlib import Path
 
+from console.cli.main import main as cli_main
 from console.config.workspace import load_workspace
 from console.registry.local import seed_demo_registry
 from console.runtime.session import Session
@@ -44,7 +45,9 @@ def _audit(store: Store, where: str = "TRUE") -> list[tuple]:
 
 def test_a_forwarded_action_is_audited_as_the_clients_os_account(runtime, tmp_path):
     root = _workspace(tmp_path)
-    session = Session(load_workspace(root / "oncall.yaml"), clock=lambda: NOW, run_engine=False)
+    session = Session(
+        load_workspace(root / "oncall.yaml"), clock=lambda: NOW, run_engine=False, run_command=cli_main
+    )
     try:
         assert session.control is not None
         rolled = _oncall(
@@ -149,7 +152,9 @@ def test_refused_attempts_are_in_the_audit_log(runtime, tmp_path):
 
 def test_a_refused_attempt_forwarded_to_the_console_is_audited_there(runtime, tmp_path):
     root = _workspace(tmp_path, allow=False)
-    session = Session(load_workspace(root / "oncall.yaml"), clock=lambda: NOW, run_engine=False)
+    session = Session(
+        load_workspace(root / "oncall.yaml"), clock=lambda: NOW, run_engine=False, run_command=cli_main
+    )
     try:
         result = _oncall(root, runtime, "alerts", "silence", "alertname=X", "--comment", "c", actor="mallory")
         rows = _audit(session.store, "phase = 'denied'")

@@ -1,1 +1,4 @@
-"""One module a command group; each has `register(subparsers)` and is found by `console.cli.main`."""
+"""One module a command group; each has `register(subparsers)` and is found by `console.cli.main`.
+
+Commands take what they share from `console.cli.context`, never from `main`.
+"""

@@ -7,7 +7,7 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-from console.cli.main import CliError, add_format
+from console.cli.context import CliError, add_format
 from console.config.durations import parse_duration
 from console.core.output import render
 from console.core.terminal import escape

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from console.cli.main import add_format
+from console.cli.context import Context, add_format
 from console.core.output import render
 
 
@@ -34,7 +34,7 @@ def _error(result: Any) -> str | None:
     return value.get("error") if isinstance(value, dict) else None
 
 
-def run(ctx: Any) -> int:
+def run(ctx: Context) -> int:
     from console.store.audit import list_audit, who
 
     rows = list_audit(ctx.read_store(), action=ctx.args.action, phase=ctx.args.phase, limit=ctx.args.limit)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
+from console.cli.context import Context
 from console.core.output import dumps
 from console.core.terminal import escape
 
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def run(ctx: Any) -> int:
+def run(ctx: Context) -> int:
     from console.store.importer import ImportFailed, import_file
 
     store = ctx.write_store()

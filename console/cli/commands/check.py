@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from console.cli.context import Context
 from console.config.workspace import Workspace, WorkspaceError
 from console.config.yamlmarks import Problem, YamlLimits, load_marked
 from console.core.output import dumps
 from console.core.terminal import escape
 from console.store import StoreError, StoreMissing
 from console.store.journal import wal_path
+
+if TYPE_CHECKING:
+    from console.runtime.lastgood import Config
+    from console.store import Store
 
 # Validators for the files a workspace names, by workspace key.  Each takes a path and
 # returns problems; modules that own a file kind add theirs here.
@@ -92,7 +97,7 @@ def check_workspace(ws: Workspace) -> list[Problem]:
     return problems
 
 
-def store_integrity(store: Any) -> tuple[dict[str, Any], list[str]]:
+def store_integrity(store: Store) -> tuple[dict[str, Any], list[str]]:
     """The store's integrity report, and one line per loss not yet read again."""
     from console.store.integrity import integrity_report
 
@@ -104,9 +109,7 @@ def store_integrity(store: Any) -> tuple[dict[str, Any], list[str]]:
     ]
 
 
-def run(ctx: Any) -> int:
-    from console.runtime.lastgood import load_config
-
+def run(ctx: Context) -> int:
     try:
         ws = ctx.workspace
     except WorkspaceError as exc:
@@ -117,7 +120,21 @@ def run(ctx: Any) -> int:
         print(f"{len(exc.problems)} problem(s)")
         return 1
     problems = check_workspace(ws)
-    summary: dict[str, Any] = {
+    summary = _summary(ws)
+    lines = _store_checked(ctx, ws, problems, summary)
+    summary["problems"] = lines
+    if ctx.fmt == "json":
+        print(dumps(summary))
+    else:
+        for line in lines:
+            print(escape(line))
+        _print_summary(ws, summary)
+        print(f"{len(lines)} problem(s)" if lines else "ok")
+    return 1 if lines else 0
+
+
+def _summary(ws: Workspace) -> dict[str, Any]:
+    return {
         "workspace": str(ws.path),
         "files": [str(f) for f in ws.files],
         "store": str(ws.store_path),
@@ -131,6 +148,14 @@ def run(ctx: Any) -> int:
         "registries": [r.name for r in ws.config.registries],
         "allow_actions": ws.allow_actions,
     }
+
+
+def _store_checked(
+    ctx: Context, ws: Workspace, problems: list[Problem], summary: dict[str, Any]
+) -> list[str]:
+    """The problems as lines, with the store's (its counts go into `summary`) and what is in force."""
+    from console.runtime.lastgood import load_config
+
     lines = [str(p) for p in problems]
     try:
         store = ctx.read_store()
@@ -147,48 +172,48 @@ def run(ctx: Any) -> int:
             lines.append(str(Problem(ws.store_path, None, str(exc))))
     except StoreError as exc:
         lines.append(str(Problem(ws.store_path, None, str(exc))))
-    summary["problems"] = lines
-    if ctx.fmt == "json":
-        print(dumps(summary))
-    else:
-        for line in lines:
-            print(escape(line))
-        print(f"workspace {ws.path}")
-        if len(ws.files) > 1:
-            print(f"  includes    {', '.join(str(f) for f in ws.files[1:])}")
-        store_line = f"  store       {ws.store_path}"
-        if "schema_version" in summary:
-            store_line += (
-                f" (schema v{summary['schema_version']}, {summary['series']} series, "
-                f"{summary['samples']} samples, {summary['logs']} log lines)"
-            )
-        if summary.get("store_exists") is False:
-            store_line += " (not created yet: `oncall collect`, `oncall import` or the console create it)"
-        print(store_line)
-        if "integrity" in summary:
-            findings = summary["integrity"]["findings"]
-            print(
-                f"  integrity   {summary['integrity']['status']}"
-                + "".join(f"\n    {escape(f['text'])}" for f in findings)
-            )
-        print(
-            f"  sources     {len(ws.config.sources)}"
-            + "".join(
-                f"\n    {s.name} ({s.kind}, every {s.interval.total_seconds():g}s"
-                f"{', disabled' if not s.enabled else ''})"
-                for s in ws.config.sources
-            )
+    return lines
+
+
+def _store_line(ws: Workspace, summary: dict[str, Any]) -> str:
+    line = f"  store       {ws.store_path}"
+    if "schema_version" in summary:
+        line += (
+            f" (schema v{summary['schema_version']}, {summary['series']} series, "
+            f"{summary['samples']} samples, {summary['logs']} log lines)"
         )
-        print(f"  slo files   {len(ws.slo_files)}")
-        print(f"  rule files  {len(ws.rule_files)}")
-        print(f"  playbooks   {len(ws.playbook_dirs)} director{'y' if len(ws.playbook_dirs) == 1 else 'ies'}")
-        print(f"  registries  {', '.join(summary['registries']) or 'none'}")
-        print(f"  actions     {'allowed' if ws.allow_actions else 'read-only'}")
-        print(f"{len(lines)} problem(s)" if lines else "ok")
-    return 1 if lines else 0
+    if summary.get("store_exists") is False:
+        line += " (not created yet: `oncall collect`, `oncall import` or the console create it)"
+    return line
 
 
-def in_force(lines: list[str], problems: list[Problem], config: Any) -> list[str]:
+def _print_summary(ws: Workspace, summary: dict[str, Any]) -> None:
+    print(f"workspace {ws.path}")
+    if len(ws.files) > 1:
+        print(f"  includes    {', '.join(str(f) for f in ws.files[1:])}")
+    print(_store_line(ws, summary))
+    if "integrity" in summary:
+        findings = summary["integrity"]["findings"]
+        print(
+            f"  integrity   {summary['integrity']['status']}"
+            + "".join(f"\n    {escape(f['text'])}" for f in findings)
+        )
+    print(
+        f"  sources     {len(ws.config.sources)}"
+        + "".join(
+            f"\n    {s.name} ({s.kind}, every {s.interval.total_seconds():g}s"
+            f"{', disabled' if not s.enabled else ''})"
+            for s in ws.config.sources
+        )
+    )
+    print(f"  slo files   {len(ws.slo_files)}")
+    print(f"  rule files  {len(ws.rule_files)}")
+    print(f"  playbooks   {len(ws.playbook_dirs)} director{'y' if len(ws.playbook_dirs) == 1 else 'ies'}")
+    print(f"  registries  {', '.join(summary['registries']) or 'none'}")
+    print(f"  actions     {'allowed' if ws.allow_actions else 'read-only'}")
+
+
+def in_force(lines: list[str], problems: list[Problem], config: Config) -> list[str]:
     """The problems, with what is in force said for each file that does not load (its last
     good version, or nothing) in place of that file's bare problems."""
     failed = {p.file for p in config.problems}

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from console.cli.context import CliError, Context
 from console.core.output import dumps, render
 from console.core.terminal import escape
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,8 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _selected(ctx: Any) -> list[Any]:
-    from console.cli.main import CliError
+def _selected(ctx: Context) -> list[Any]:
     from console.config.workspace import build_collectors
 
     sources = {s.name: s for s in ctx.workspace.config.sources}
@@ -83,7 +86,7 @@ def _print_refused(named: list[tuple[str, list[dict[str, Any]]]]) -> None:
             print(f"{escape(name)}: {escape(entry['text'])}")
 
 
-def run(ctx: Any) -> int:
+def run(ctx: Context) -> int:
     if ctx.args.status:
         return _status(ctx)
     if ctx.shared_store is not None and not ctx.args.once:
@@ -93,62 +96,72 @@ def run(ctx: Any) -> int:
             file=sys.stderr,
         )
         return _status(ctx)
-    from collectors.lanes import run_all
-    from collectors.scheduler import CollectorScheduler
-    from console.core import cleanup
-
     collectors = _selected(ctx)
     store = ctx.write_store()
     if ctx.args.once:
-        outcomes = run_all(store, collectors, ctx.now())
-        if ctx.fmt == "json":
-            print(
-                dumps(
-                    [
-                        {
-                            "name": o.name,
-                            "ok": o.ok,
-                            "skipped": o.skipped,
-                            "rows": o.rows,
-                            "seconds": o.seconds,
-                            "error": o.error,
-                            "refused": o.refused,
-                        }
-                        for o in outcomes
-                    ]
-                )
-            )
-        else:
-            print(
-                render(
-                    ["source", "result", "rows", "seconds", "error", "refused"],
-                    [_outcome_row(o) for o in outcomes],
-                    ctx.fmt,
-                )
-            )
-            _print_refused([(o.name, o.refused) for o in outcomes])
-        return 0 if all(o.ok for o in outcomes) else 1
+        return _run_once(ctx, store, collectors)
     if not collectors:
         print("oncall: no enabled sources in the workspace; nothing to collect", file=sys.stderr)
         return 0
+    return _run_until_stopped(ctx, store, collectors)
+
+
+def _run_once(ctx: Context, store: Store, collectors: list[Any]) -> int:
+    from collectors.lanes import run_all
+
+    outcomes = run_all(store, collectors, ctx.now())
+    if ctx.fmt == "json":
+        print(
+            dumps(
+                [
+                    {
+                        "name": o.name,
+                        "ok": o.ok,
+                        "skipped": o.skipped,
+                        "rows": o.rows,
+                        "seconds": o.seconds,
+                        "error": o.error,
+                        "refused": o.refused,
+                    }
+                    for o in outcomes
+                ]
+            )
+        )
+    else:
+        print(
+            render(
+                ["source", "result", "rows", "seconds", "error", "refused"],
+                [_outcome_row(o) for o in outcomes],
+                ctx.fmt,
+            )
+        )
+        _print_refused([(o.name, o.refused) for o in outcomes])
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+def _report(outcome: Any) -> None:
+    """One line a run, as it ends."""
+    status = "ok" if outcome.ok else f"FAILED: {escape(outcome.error)}"
+    refused = "".join(f"; {escape(entry['text'])}" for entry in outcome.refused)
+    print(
+        f"{outcome.at:%Y-%m-%d %H:%M:%S} {outcome.name}: {outcome.rows} rows "
+        f"in {outcome.seconds:.2f}s, {status}{refused}",
+        flush=True,
+    )
+
+
+def _run_until_stopped(ctx: Context, store: Store, collectors: list[Any]) -> int:
+    from collectors.scheduler import CollectorScheduler
+    from console.core import cleanup
+
     intervals = {s.name: s.interval.total_seconds() for s in ctx.workspace.config.sources}
     stop = threading.Event()
-
-    def report(outcome: Any) -> None:
-        status = "ok" if outcome.ok else f"FAILED: {escape(outcome.error)}"
-        refused = "".join(f"; {escape(entry['text'])}" for entry in outcome.refused)
-        print(
-            f"{outcome.at:%Y-%m-%d %H:%M:%S} {outcome.name}: {outcome.rows} rows "
-            f"in {outcome.seconds:.2f}s, {status}{refused}",
-            flush=True,
-        )
-
     scheduler = CollectorScheduler(
         store,
         [(c, intervals[c.name]) for c in collectors],
         ctx.now,
         max_backoff=ctx.args.max_backoff,
-        on_run=report,
+        on_run=_report,
     )
     restore = cleanup.stop_on_signals(stop.set)  # SIGTERM, SIGINT, SIGHUP
     print(f"collecting {', '.join(c.name for c in collectors)} into {store.path}; Ctrl-C to stop", flush=True)
@@ -164,64 +177,72 @@ def run(ctx: Any) -> int:
     return 0
 
 
-def _status(ctx: Any) -> int:
+STATUS_COLUMNS = [
+    "source",
+    "kind",
+    "health",
+    "last_success",
+    "last_error_at",
+    "rows_ingested",
+    "last_error",
+    "notes",
+    "skipped",
+    "refused",
+]  # `refused` stays last
+
+
+def _status(ctx: Context) -> int:
     sources = ctx.workspace.config.sources
     store = ctx.read_store()
-    from collectors.lanes import skipped_text
-    from console.core.secrets import redact
-    from console.store.notes import notes_text
-    from console.store.refused import refused_json
-
     _, rows = store.query(
         "SELECT name, healthy, last_success, last_error, last_error_at, "
         "rows_ingested, notes, runs_skipped, last_skipped_at, refused "
         "FROM collector_state"
     )
     state = {r[0]: r for r in rows}
-    columns = [
-        "source",
-        "kind",
-        "health",
-        "last_success",
-        "last_error_at",
-        "rows_ingested",
-        "last_error",
-        "notes",
-        "skipped",
-        "refused",
-    ]  # `refused` stays last
-    table = []
-    for source in sources:
-        row = state.get(source.name)
-        if not source.enabled:
-            health = "disabled"
-        elif row is None or row[1] is None:
-            health = "never run"
-        else:
-            health = "healthy" if row[1] else "UNHEALTHY"
-        table.append(
-            [
-                source.name,
-                source.kind,
-                health,
-                row[2] if row else None,
-                row[4] if row else None,
-                row[5] if row else 0,
-                redact(row[3] or "") if row and not row[1] else "",
-                notes_text(row[6]) if row else "",
-                skipped_text(row[7]) if row else "",
-                refused_json(row[9] if row else None),
-            ]
-        )
+    table = [_status_row(source, state.get(source.name)) for source in sources]
     if ctx.fmt == "json":
         skips = {
             name: {"runs_skipped": row[7] or 0, "last_skipped_at": row[8]} for name, row in state.items()
         }
         never = {"runs_skipped": 0, "last_skipped_at": None}
-        print(dumps([{**dict(zip(columns, r)), **skips.get(r[0], never)} for r in table]))
+        print(dumps([{**dict(zip(STATUS_COLUMNS, r)), **skips.get(r[0], never)} for r in table]))
     else:
         print(
-            render(columns, [r[:-1] + [sum(e["count"] for e in r[-1]["last_run"])] for r in table], ctx.fmt)
+            render(
+                STATUS_COLUMNS,
+                [[*r[:-1], sum(e["count"] for e in r[-1]["last_run"])] for r in table],
+                ctx.fmt,
+            )
         )
         _print_refused([(r[0], r[-1]["last_run"]) for r in table])
     return 1 if any(r[2] == "UNHEALTHY" for r in table) else 0
+
+
+def _status_row(source: Any, row: tuple[Any, ...] | None) -> list[Any]:
+    """A source's line of `collect --status`, from its `collector_state` row (None: never ran)."""
+    from collectors.lanes import skipped_text
+    from console.core.secrets import redact
+    from console.store.notes import notes_text
+    from console.store.refused import refused_json
+
+    if not source.enabled:
+        health = "disabled"
+    elif row is None or row[1] is None:
+        health = "never run"
+    else:
+        health = "healthy" if row[1] else "UNHEALTHY"
+    if row is None:
+        return [source.name, source.kind, health, None, None, 0, "", "", "", refused_json(None)]
+    return [
+        source.name,
+        source.kind,
+        health,
+        row[2],
+        row[4],
+        row[5],
+        redact(row[3] or "") if not row[1] else "",
+        notes_text(row[6]),
+        skipped_text(row[7]),
+        refused_json(row[9]),
+    ]

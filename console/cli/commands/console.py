@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from console.cli.context import Context
 from console.config.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
 from console.core.terminal import escape
 from console.store import StoreError
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_console)
 
 
-def run_console(ctx: Any) -> int:
+def run_console(ctx: Context) -> int:
     """Open the console; while the workspace or its store does not load, say why until it does."""
     try:
         workspace = ctx.workspace
@@ -26,7 +27,7 @@ def run_console(ctx: Any) -> int:
         workspace = until_it_works(broken_workspace_app(ctx, exc))
         if workspace is None:
             return 2
-        ctx._workspace = workspace
+        ctx.workspace = workspace
     try:
         session = open_session(ctx, workspace)
     except StoreError as exc:
@@ -53,13 +54,13 @@ def run_console(ctx: Any) -> int:
     return 0
 
 
-def open_session(ctx: Any, workspace: Workspace) -> Any:
+def open_session(ctx: Context, workspace: Workspace) -> Any:
     from console.runtime.session import Session
 
-    return Session(workspace, clock=ctx.now)
+    return Session(workspace, clock=ctx.now, run_command=ctx.run_command)
 
 
-def broken_workspace_app(ctx: Any, error: WorkspaceError) -> Any:
+def broken_workspace_app(ctx: Context, error: WorkspaceError) -> Any:
     """The minimal console listing `error`'s problems (file:line); `r` loads the workspace again.
 
     With no workspace file at all there is nothing to show: that error goes to stderr.
@@ -76,7 +77,7 @@ def broken_workspace_app(ctx: Any, error: WorkspaceError) -> Any:
     return BrokenWorkspaceApp(path.name, workspace_problems(error, path.parent), attempt)
 
 
-def broken_store_app(ctx: Any, workspace: Workspace, error: StoreError) -> Any:
+def broken_store_app(ctx: Context, workspace: Workspace, error: StoreError) -> Any:
     """The minimal console saying why the store did not open; `r` opens it again."""
     from console.tui.broken import BrokenWorkspaceApp, StillBroken
 

@@ -9,7 +9,12 @@ import tempfile
 import threading
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from console.cli.context import Context
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 DEMO_WORKSPACE = Path(__file__).resolve().parents[2] / "demo_workspace"
 
@@ -57,7 +62,9 @@ def copy_workspace(target: Path) -> Any:
     return load_workspace(target / "oncall.yaml")
 
 
-def seed_store(store: Any, ws: Any, *, now: Any, days: float, seed: int, predictions_now: Any = None) -> None:
+def seed_store(
+    store: Store, ws: Any, *, now: Any, days: float, seed: int, predictions_now: Any = None
+) -> None:
     """Fill a new demo store with history; a store that has it already is left alone.
 
     With `predictions_now` (a timedelta) the older prediction records are left to the
@@ -87,7 +94,7 @@ def prepare(target: Path, *, now: Any, days: float, seed: int) -> Any:
     return ws
 
 
-def run(ctx: Any) -> int:
+def run(ctx: Context) -> int:
     from console.core import cleanup
 
     if ctx.args.dir:
@@ -101,7 +108,7 @@ def run(ctx: Any) -> int:
         cleanup.now(removal)
 
 
-def _run(ctx: Any, target: Path) -> int:
+def _run(ctx: Context, target: Path) -> int:
     from console.runtime.control import emit
     from console.runtime.engine import SimClock
     from console.runtime.session import Session
@@ -110,10 +117,10 @@ def _run(ctx: Any, target: Path) -> int:
         gc.disable()  # while it seeds and the UI starts; the console re-enables it after its first frame
     now = ctx.now().replace(second=0, microsecond=0)
     ws = copy_workspace(target)
-    ctx._workspace = ws
+    ctx.workspace = ws
     clock = SimClock(now, ctx.args.speed)
     tick = ctx.args.tick or max(0.1, min(1.0, 15.0 / ctx.args.speed))
-    session = Session(ws, clock=clock)
+    session = Session(ws, clock=clock, run_command=ctx.run_command)
     # the drift windows read the last 7 hours of predictions first; the rest follows live
     seed_store(
         session.store, ws, now=now, days=ctx.args.days, seed=ctx.args.seed, predictions_now=timedelta(hours=8)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console.cli.main import CliError
-from console.core.output import dumps, render
-from console.core.terminal import escape
+from console.cli.commands.drift_common import column_kinds, pairs, print_report
+from console.cli.commands.drift_model import run_model
+from console.cli.context import CliError, Context
+from console.core.output import dumps
+
+if TYPE_CHECKING:
+    from console.drift.quality import QualityReport
+    from console.drift.stats import DatasetDrift
 
 READERS = {
     ".csv": "csv",
@@ -101,69 +106,34 @@ def read_frame(path_text: str) -> Any:
         return pd.read_json(path, lines=path.suffix.lower() != ".json")
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
-    except Exception as exc:  # the readers raise many types for malformed files
+    except Exception as exc:  # noqa: BLE001 - the readers raise many types for malformed files; said as one line
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise CliError(f"{path}: cannot read as {kind}: {first}") from None
 
 
-def _pairs(items: list[str], flag: str, convert=str) -> dict[str, Any]:
-    pairs = {}
-    for item in items:
-        name, sep, value = item.rpartition("=")
-        if not sep or not name or not value:
-            raise CliError(f"{flag} {item!r}: expected COLUMN=VALUE")
-        try:
-            pairs[name] = convert(value)
-        except ValueError:
-            raise CliError(f"{flag} {item!r}: {value!r} is not a number") from None
-    return pairs
-
-
-def _kind(value: str) -> str:
-    aliases = {"num": "num", "numeric": "num", "numerical": "num", "cat": "cat", "categorical": "cat"}
-    if value.lower() not in aliases:
-        raise CliError(f"--column-type: {value!r} is not num or cat")
-    return aliases[value.lower()]
-
-
-def run(ctx: Any) -> int:
-    from console.drift.quality import data_quality
-    from console.drift.stats import DriftError, dataset_drift
-
+def run(ctx: Context) -> int:
     args = ctx.args
     if args.model:
         if args.reference or args.current:
             raise CliError("give either MODEL or --reference and --current, not both")
-        from console.cli.commands.drift_model import run_model
-
         return run_model(ctx)
     if not (args.reference and args.current):
         raise CliError(
             "give MODEL (the workspace's drift window) or both --reference FILE and --current FILE", 2
         )
+    return _run_files(ctx)
+
+
+def _run_files(ctx: Context) -> int:
+    from console.drift.quality import data_quality
+
+    args = ctx.args
     reference, current = read_frame(args.reference), read_frame(args.current)
-    kinds = {c: _kind(v) for c, v in _pairs(args.column_type, "--column-type").items()}
-    methods = _pairs(args.method, "--method")
-    thresholds = _pairs(args.threshold, "--threshold", float)
-    shared = [c for c in reference.columns if c in current.columns]
-    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else shared
-    absent = [c for c in columns if c not in shared]
-    if absent:
-        raise CliError(f"--columns: {', '.join(absent)} not in both files; columns: {', '.join(shared)}")
+    kinds = column_kinds(args.column_type)
+    columns = _columns(args.columns, reference, current)
     if not 0 < args.drift_share <= 1:
         raise CliError("--drift-share must be in (0, 1]")
-    try:
-        drift = dataset_drift(
-            reference,
-            current,
-            columns=columns,
-            kinds=kinds,
-            methods=methods,
-            thresholds=thresholds,
-            drift_share=args.drift_share,
-        )
-    except DriftError as exc:
-        raise CliError(str(exc)) from None
+    drift = _dataset_drift(args, reference, current, columns, kinds)
     quality = (
         None
         if args.no_quality
@@ -182,58 +152,38 @@ def run(ctx: Any) -> int:
     return 1 if found else 0
 
 
-def print_report(ctx: Any, drift: Any, quality: Any) -> None:
-    """The per-column table, the dataset verdict and the quality findings."""
-    rows = [
-        (
-            c.column,
-            c.kind,
-            c.method or "",
-            c.score if c.score is not None else float("nan"),
-            c.threshold,
-            _verdict(c),
-            c.reference_rows,
-            c.current_rows,
-        )
-        for c in drift.columns
-    ]
-    ctx.out(
-        render(
-            ["column", "type", "test", "score", "threshold", "verdict", "ref rows", "cur rows"], rows, "table"
-        )
-    )
-    ctx.out("")
-    ctx.out(_summary(drift))
-    if quality is not None:
-        ctx.out(
-            f"quality: {quality.current_rows} current rows, {quality.reference_rows} reference rows; "
-            + ("no problems" if not quality.problems else f"{len(quality.problems)} problem(s)")
-        )
-        for problem in quality.problems:
-            ctx.out(f"  - {escape(problem)}")
+def _columns(option: str | None, reference: Any, current: Any) -> list[str]:
+    """--columns, each in both files; else the columns the files share."""
+    shared = [c for c in reference.columns if c in current.columns]
+    columns = [c.strip() for c in option.split(",") if c.strip()] if option else shared
+    absent = [c for c in columns if c not in shared]
+    if absent:
+        raise CliError(f"--columns: {', '.join(absent)} not in both files; columns: {', '.join(shared)}")
+    return columns
 
 
-def _record(ctx: Any, model: str, drift: Any, quality: Any) -> None:
+def _dataset_drift(
+    args: argparse.Namespace, reference: Any, current: Any, columns: list[str], kinds: dict[str, str]
+) -> DatasetDrift:
+    from console.drift.stats import DriftError, dataset_drift
+
+    try:
+        return dataset_drift(
+            reference,
+            current,
+            columns=columns,
+            kinds=kinds,
+            methods=pairs(args.method, "--method"),
+            thresholds=pairs(args.threshold, "--threshold", float),
+            drift_share=args.drift_share,
+        )
+    except DriftError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _record(ctx: Context, model: str, drift: DatasetDrift, quality: QualityReport | None) -> None:
     from console.drift.stats import result_samples
     from console.store import ingest_samples
 
     store = ctx.write_store()
     ingest_samples(store, result_samples(drift, model, ctx.now(), quality))
-
-
-def _verdict(column: Any) -> str:
-    if column.status != "ok":
-        return column.status
-    return "DRIFT" if column.drifted else "ok"
-
-
-def _summary(drift: Any) -> str:
-    tested = sum(1 for c in drift.columns if c.status == "ok")
-    if drift.share is None:
-        return "dataset drift: no data (no column had data on both sides)"
-    verdict = "yes" if drift.drifted else "no"
-    relation = ">=" if drift.drifted else "<"
-    return (
-        f"dataset drift: {verdict} ({drift.drifted_columns}/{tested} columns drifted = "
-        f"{drift.share:.3g} {relation} {drift.drift_share:g})"
-    )

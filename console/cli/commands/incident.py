@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from console.cli.context import CliError, Context
 from console.core.output import dumps, render_table
 from console.core.terminal import escape
 
+if TYPE_CHECKING:
+    from datetime import datetime
 
-def actor(ctx: Any = None) -> Any:
+    from console.incidents.lifecycle import Incident
+    from console.store import Store
+
+
+def actor(ctx: Context | None = None) -> Any:
     """Who acts (`identity.Actor`): the OS account of the process that asked, on behalf of
     $ONCALL_ACTOR if set (for a forwarded command, the client's account and claim)."""
     from console.core.identity import current_actor
@@ -81,8 +88,7 @@ def _as_dict(incident: Any, now: Any) -> dict[str, Any]:
     }
 
 
-def run(ctx: Any) -> int:
-    from console.cli.main import CliError
+def run(ctx: Context) -> int:
     from console.incidents import lifecycle as incidents
 
     args, now = ctx.args, ctx.now()
@@ -90,77 +96,11 @@ def run(ctx: Any) -> int:
         if args.verb in ("list", "show", "export"):
             store = ctx.read_store()
             if args.verb == "list":
-                items = incidents.list_incidents(store, status=incidents.OPEN_STATUSES if args.open else None)
-                rows = [_as_dict(i, now) for i in items]
-                if ctx.fmt == "json":
-                    print(dumps(rows))
-                else:
-                    cols = ["id", "severity", "status", "age", "commander", "title"]
-                    print(render_table(cols, [[r[c] for c in cols] for r in rows]))
-                return 0
+                return _list(ctx, store, now)
             if args.verb == "export":
                 return _export(ctx, store, args.id, now)
-            incident = incidents.get_incident(store, args.id)
-            entries = incidents.timeline(store, args.id)
-            if ctx.fmt == "json":
-                print(
-                    dumps(
-                        {
-                            **_as_dict(incident, now),
-                            "timeline": [
-                                {
-                                    "ts": e.ts,
-                                    "kind": e.kind,
-                                    "actor": e.actor,
-                                    "text": e.text,
-                                    "detail": e.detail,
-                                }
-                                for e in entries
-                            ],
-                        }
-                    )
-                )
-                return 0
-            data = _as_dict(incident, now)
-            print(f"#{incident.id} {escape(incident.title)}")
-            print(
-                f"{incident.severity}  {incident.status}  commander {escape(incident.commander or '—')}"
-                f"  age {data['age']}  TTA {data['tta']}  TTR {data['ttr']}"
-            )
-            print(
-                render_table(
-                    ["time", "kind", "who", "what"],
-                    [[e.ts, e.kind, e.actor or "", e.text] for e in entries],
-                    100,
-                )
-            )
-            return 0
-        store = ctx.write_store()
-        who = actor(ctx)
-        if args.verb == "note":
-            incidents.add_note(store, args.id, args.text, now=now, actor=who)
-            incident = incidents.get_incident(store, args.id)
-        elif args.verb == "declare":
-            if args.alert:
-                incident, created = incidents.declare_from_alert(
-                    store, args.alert, now=now, actor=who, split=args.split, severity=args.severity
-                )
-                if not created:
-                    print(f"alert joined open incident {incident.id} of the same group")
-            elif args.title:
-                incident = incidents.declare(
-                    store, args.title, now=now, actor=who, severity=args.severity or "SEV3"
-                )
-            else:
-                raise CliError("declare needs --alert FINGERPRINT or --title TEXT")
-        else:
-            status = {
-                "ack": "acknowledged",
-                "mitigate": "mitigated",
-                "resolve": "resolved",
-                "close": "closed",
-            }[args.verb]
-            incident = incidents.transition(store, args.id, status, now=now, actor=who, note=args.note)
+            return _show(ctx, store, now)
+        incident = _change(ctx, ctx.write_store(), now)
     except incidents.IncidentError as exc:
         raise CliError(str(exc), 2) from None
     if ctx.fmt == "json":
@@ -170,12 +110,85 @@ def run(ctx: Any) -> int:
     return 0
 
 
-def _export(ctx: Any, store: Any, incident_id: int, now: Any) -> int:
+def _list(ctx: Context, store: Store, now: datetime) -> int:
+    from console.incidents import lifecycle as incidents
+
+    items = incidents.list_incidents(store, status=incidents.OPEN_STATUSES if ctx.args.open else None)
+    rows = [_as_dict(i, now) for i in items]
+    if ctx.fmt == "json":
+        print(dumps(rows))
+    else:
+        cols = ["id", "severity", "status", "age", "commander", "title"]
+        print(render_table(cols, [[r[c] for c in cols] for r in rows]))
+    return 0
+
+
+def _show(ctx: Context, store: Store, now: datetime) -> int:
+    from console.incidents import lifecycle as incidents
+
+    incident = incidents.get_incident(store, ctx.args.id)
+    entries = incidents.timeline(store, ctx.args.id)
+    if ctx.fmt == "json":
+        print(
+            dumps(
+                {
+                    **_as_dict(incident, now),
+                    "timeline": [
+                        {"ts": e.ts, "kind": e.kind, "actor": e.actor, "text": e.text, "detail": e.detail}
+                        for e in entries
+                    ],
+                }
+            )
+        )
+        return 0
+    data = _as_dict(incident, now)
+    print(f"#{incident.id} {escape(incident.title)}")
+    print(
+        f"{incident.severity}  {incident.status}  commander {escape(incident.commander or '—')}"
+        f"  age {data['age']}  TTA {data['tta']}  TTR {data['ttr']}"
+    )
+    print(
+        render_table(
+            ["time", "kind", "who", "what"],
+            [[e.ts, e.kind, e.actor or "", e.text] for e in entries],
+            100,
+        )
+    )
+    return 0
+
+
+STATUS_OF = {"ack": "acknowledged", "mitigate": "mitigated", "resolve": "resolved", "close": "closed"}
+
+
+def _change(ctx: Context, store: Store, now: datetime) -> Incident:
+    """note, declare, or a move along the lifecycle; the incident as it is now."""
+    from console.incidents import lifecycle as incidents
+
+    args = ctx.args
+    who = actor(ctx)
+    if args.verb == "note":
+        incidents.add_note(store, args.id, args.text, now=now, actor=who)
+        return incidents.get_incident(store, args.id)
+    if args.verb != "declare":
+        return incidents.transition(store, args.id, STATUS_OF[args.verb], now=now, actor=who, note=args.note)
+    if args.alert:
+        incident, created = incidents.declare_from_alert(
+            store, args.alert, now=now, actor=who, split=args.split, severity=args.severity
+        )
+        if not created:
+            print(f"alert joined open incident {incident.id} of the same group")
+        return incident
+    if args.title:
+        return incidents.declare(store, args.title, now=now, actor=who, severity=args.severity or "SEV3")
+    raise CliError("declare needs --alert FINGERPRINT or --title TEXT")
+
+
+def _export(ctx: Context, store: Store, incident_id: int, now: Any) -> int:
     from console.config.workspace import WorkspaceError
     from console.incidents.postmortem import export_markdown
 
     try:
-        ctx.workspace
+        _ = ctx.workspace  # loaded, or there is none
     except WorkspaceError:  # a store read without a workspace: no SLOs to weigh
         slos: list[Any] = []
     else:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from console.cli.main import CliError, add_format
+from console.cli.context import CliError, Context, add_format
 from console.core.output import dumps, render
 from console.core.terminal import escape
+
+if TYPE_CHECKING:
+    from console.actions import ActionEnv
+    from console.config.workspace import RegistryConfig
+    from console.registry import Registry
+    from console.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -90,7 +96,7 @@ def _action_args(parser: argparse.ArgumentParser) -> None:
 # -- opening ------------------------------------------------------------------------------
 
 
-def _open(ctx: Any, store: Any) -> Any:
+def _open(ctx: Context, store: Store) -> tuple[RegistryConfig, Registry]:
     from console.registry import RegistryError, open_registry, pick_registry
 
     try:
@@ -112,7 +118,7 @@ def _registry_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
 # -- read commands --------------------------------------------------------------------------
 
 
-def run_models(ctx: Any) -> int:
+def run_models(ctx: Context) -> int:
     store = ctx.read_store()
     _, registry = _open(ctx, store)
     try:
@@ -139,34 +145,32 @@ def run_models(ctx: Any) -> int:
     return 0
 
 
-def run_history(ctx: Any) -> int:
+def run_history(ctx: Context) -> int:
     from console.registry.history import alias_history, holder_at
 
     store = ctx.read_store()
-    config, registry = _open(ctx, store)
+    _config, registry = _open(ctx, store)
     registry.close()
     if ctx.args.at:
         try:
             at = datetime.fromisoformat(ctx.args.at.replace("Z", "+00:00"))
         except ValueError:
-            raise CliError(f"--at {ctx.args.at!r}: use an ISO time, e.g. 2026-11-26T03:00:00Z")
+            raise CliError(f"--at {ctx.args.at!r}: use an ISO time, e.g. 2026-11-26T03:00:00Z") from None
         if at.tzinfo is not None:
-            at = at.astimezone(__import__("datetime").timezone.utc).replace(tzinfo=None)
+            at = at.astimezone(UTC).replace(tzinfo=None)
         alias = ctx.args.alias or registry.options.serving_alias
         version, since = holder_at(store, ctx.args.model, alias, at)
-        columns, rows = (
-            ["model", "alias", "at", "version", "since"],
-            [(ctx.args.model, alias, at, version, since)],
-        )
+        columns = ["model", "alias", "at", "version", "since"]
+        rows: list[tuple[Any, ...]] = [(ctx.args.model, alias, at, version, since)]
     else:
-        columns, rows = alias_history(store, ctx.args.model, ctx.args.alias)
+        moves = alias_history(store, ctx.args.model, ctx.args.alias)[1]
         columns = ["ts", "alias", "from_version", "to_version", "actor", "reason", "action", "source"]
-        rows = [(r[0], r[2], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows]
+        rows = [(r[0], r[2], r[3], r[4], r[5], r[6], r[7], r[8]) for r in moves]
     ctx.out(render(columns, rows, ctx.fmt))
     return 0
 
 
-def run_versions(ctx: Any) -> int:
+def run_versions(ctx: Context) -> int:
     store = ctx.read_store()
     _, registry = _open(ctx, store)
     try:
@@ -193,15 +197,15 @@ def run_versions(ctx: Any) -> int:
 # -- actions ----------------------------------------------------------------------------------
 
 
-def _open_incident(store: Any) -> int | None:
+def _open_incident(store: Store) -> int | None:
     rows = store.query(
         "SELECT id FROM incidents WHERE status NOT IN ('resolved', 'closed') ORDER BY created_at DESC LIMIT 1"
     )[1]
     return int(rows[0][0]) if rows else None
 
 
-def _run_action(ctx: Any, make: Any) -> int:
-    from console.actions import ActionEnv, ActionFailed, ActionRefused, run_deploy_hook
+def _run_action(ctx: Context, make: Any) -> int:
+    from console.actions import ActionEnv, ActionRefused
 
     args = ctx.args
     workspace = ctx.workspace
@@ -231,43 +235,10 @@ def _run_action(ctx: Any, make: Any) -> int:
             return 0
         if ctx.fmt != "json":
             print(_plan_text(plan))
-        try:  # read-only and a missing reason refuse (audited) before any prompt
-            action.authorize(plan, reason=args.reason, typed_name=plan.model)
-        except ActionRefused as exc:
-            raise CliError(str(exc)) from None
-        typed = _confirm(ctx, plan)
-        try:
-            result = action.apply(plan, reason=args.reason, typed_name=typed)
-        except ActionRefused as exc:
-            raise CliError(str(exc)) from None
-        except ActionFailed as exc:
-            raise CliError(str(exc), 1) from None
-        outcome: dict[str, Any] = {"applied": True, **result}
+        outcome: dict[str, Any] = {"applied": True, **_apply(ctx, action, plan)}
         if ctx.fmt != "json":
-            print(
-                escape(
-                    f"done: {plan.summary} ({registry.where} reports v{result.get('observed_version', '?')})"
-                    if action.moves_alias
-                    else f"done: {plan.summary}"
-                )
-            )
-        code = 0
-        if action.moves_alias:
-            hook = run_deploy_hook(env, plan, reason=args.reason)
-            if hook is not None:
-                outcome["deploy_hook"] = {
-                    "argv": hook.argv,
-                    "returncode": hook.returncode,
-                    "ok": hook.ok,
-                    "error": hook.error,
-                }
-                if ctx.fmt != "json":
-                    print(
-                        escape(
-                            f"deploy hook {'ok' if hook.ok else 'FAILED: ' + str(hook.error)}: {hook.argv}"
-                        )
-                    )
-                code = 0 if hook.ok else 1
+            print(escape(_done_text(action, plan, registry, outcome)))
+        code = _deploy_hook(ctx, env, action, plan, outcome)
         policy = registry.policy(plan.model)
         if action.name == "rollback" and policy.watch and not args.no_watch:
             store.close()
@@ -279,7 +250,51 @@ def _run_action(ctx: Any, make: Any) -> int:
         registry.close()
 
 
-def _show(ctx: Any, plan: Any, outcome: dict[str, Any]) -> None:
+def _apply(ctx: Context, action: Any, plan: Any) -> dict[str, Any]:
+    """Authorize (read-only and a missing reason refuse, audited, before any prompt), confirm, apply."""
+    from console.actions import ActionFailed, ActionRefused
+
+    reason = ctx.args.reason
+    try:
+        action.authorize(plan, reason=reason, typed_name=plan.model)
+    except ActionRefused as exc:
+        raise CliError(str(exc)) from None
+    typed = _confirm(ctx, plan)
+    try:
+        return action.apply(plan, reason=reason, typed_name=typed)
+    except ActionRefused as exc:
+        raise CliError(str(exc)) from None
+    except ActionFailed as exc:
+        raise CliError(str(exc), 1) from None
+
+
+def _done_text(action: Any, plan: Any, registry: Registry, result: dict[str, Any]) -> str:
+    if action.moves_alias:
+        return f"done: {plan.summary} ({registry.where} reports v{result.get('observed_version', '?')})"
+    return f"done: {plan.summary}"
+
+
+def _deploy_hook(ctx: Context, env: ActionEnv, action: Any, plan: Any, outcome: dict[str, Any]) -> int:
+    """Run the workspace's deploy hook after an alias moved; 1 when it failed."""
+    from console.actions import run_deploy_hook
+
+    if not action.moves_alias:
+        return 0
+    hook = run_deploy_hook(env, plan, reason=ctx.args.reason)
+    if hook is None:
+        return 0
+    outcome["deploy_hook"] = {
+        "argv": hook.argv,
+        "returncode": hook.returncode,
+        "ok": hook.ok,
+        "error": hook.error,
+    }
+    if ctx.fmt != "json":
+        print(escape(f"deploy hook {'ok' if hook.ok else 'FAILED: ' + str(hook.error)}: {hook.argv}"))
+    return 0 if hook.ok else 1
+
+
+def _show(ctx: Context, plan: Any, outcome: dict[str, Any]) -> None:
     if ctx.fmt == "json":
         ctx.out(
             dumps(
@@ -305,7 +320,7 @@ def _plan_text(plan: Any) -> str:
     return "\n".join([escape(plan.summary), *("  " + escape(line) for line in plan.lines)])
 
 
-def _confirm(ctx: Any, plan: Any) -> str | None:
+def _confirm(ctx: Context, plan: Any) -> str | None:
     """Ask unless --yes; protected models ask for the typed name unless --confirm gave it."""
     args = ctx.args
     typed = args.confirm
@@ -320,7 +335,7 @@ def _confirm(ctx: Any, plan: Any) -> str | None:
     return typed
 
 
-def _watch(ctx: Any, plan: Any, config: Any, env: Any) -> dict[str, Any]:
+def _watch(ctx: Context, plan: Any, config: Any, env: Any) -> dict[str, Any]:
     import time
 
     from console.registry.watch import record_outcome, watch_rollback
@@ -351,13 +366,13 @@ def _watch(ctx: Any, plan: Any, config: Any, env: Any) -> dict[str, Any]:
     return {"state": status.state, "error_ratio": status.error_ratio, "burn": status.burn}
 
 
-def run_rollback(ctx: Any) -> int:
+def run_rollback(ctx: Context) -> int:
     from console.actions import Rollback
 
     return _run_action(ctx, lambda env: Rollback(env, ctx.args.model, to=ctx.args.to, alias=ctx.args.alias))
 
 
-def run_promote(ctx: Any) -> int:
+def run_promote(ctx: Context) -> int:
     from console.actions import Promote
 
     return _run_action(ctx, lambda env: Promote(env, ctx.args.model, ctx.args.version, alias=ctx.args.alias))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
 
+from console.cli.context import CliError, Context
 from console.core.terminal import escape
 
 
@@ -41,27 +43,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def library_dirs(ctx: Any) -> list[Path]:
+def library_dirs(ctx: Context) -> list[Path]:
     """The shipped playbooks plus the workspace's playbook directories (if there is one)."""
     from console.config.workspace import WorkspaceError
     from console.playbooks.runner import SHIPPED_DIR
 
     dirs = [SHIPPED_DIR] if SHIPPED_DIR.is_dir() else []
-    try:
+    with contextlib.suppress(WorkspaceError):  # no workspace: the shipped library only
         dirs += [d for d in ctx.workspace.playbook_dirs if d.resolve() != SHIPPED_DIR]
-    except WorkspaceError:
-        pass
     return dirs
 
 
-def run(ctx: Any) -> int:
+def run(ctx: Context) -> int:
     if ctx.args.verb == "lint":
         return _lint(ctx)
     return _run(ctx)
 
 
-def _lint(ctx: Any) -> int:
-    from console.cli.main import CliError
+def _lint(ctx: Context) -> int:
     from console.core.output import dumps
     from console.playbooks.runner import lint_paths
 
@@ -83,9 +82,8 @@ def _lint(ctx: Any) -> int:
     return 1 if problems else 0
 
 
-def _run(ctx: Any) -> int:
+def _run(ctx: Context) -> int:
     from console.cli.commands.incident import actor
-    from console.cli.main import CliError
     from console.config.workspace import WorkspaceError
     from console.incidents import lifecycle as incidents
     from console.playbooks.runner import RunContext, RunError, find_run, load_library, resume_run, start_run

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 import duckdb
 
-from console.cli.main import CliError
+from console.cli.context import CliError, Context
 from console.core.output import render
 from console.screens.overview import is_read_only_sql, run_read_only_sql
 
@@ -26,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def run(ctx: Any) -> int:
+def run(ctx: Context) -> int:
     sql = ctx.args.sql.strip().rstrip(";")
     if not is_read_only_sql(sql):
         raise CliError("query runs read-only SQL (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN)")

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console.cli.main import CliError, add_format
+from console.cli.context import CliError, Context, add_format
 from console.config.durations import parse_duration
 from console.core.output import dumps, render
 from console.core.terminal import escape
+
+if TYPE_CHECKING:
+    from console.rules.model import Rule
+    from console.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -86,14 +90,14 @@ def when(text: str, now: datetime) -> datetime:
     return moment
 
 
-def workspace_rules(ctx: Any, store: Any) -> tuple[list[Any], list[Any]]:
+def workspace_rules(ctx: Context, store: Store | None) -> tuple[list[Any], list[Any]]:
     """The rules in force (rule files, SLO burn, collector health, drift, meta-alerts); a file
     that does not load is said on stderr and its last good version is used."""
     config = ctx.config(store)
     return config.all_rules(), config.inhibit_rules
 
 
-def run_list(ctx: Any) -> int:
+def run_list(ctx: Context) -> int:
     from console.alerts.state import load_rule_states
     from console.store import StoreMissing
 
@@ -138,7 +142,7 @@ def run_list(ctx: Any) -> int:
     return 1 if ctx.config_failed() or failing else 0
 
 
-def run_check(ctx: Any) -> int:
+def run_check(ctx: Context) -> int:
     from console.rules.model import load_rule_file
 
     report = []
@@ -160,7 +164,7 @@ def run_check(ctx: Any) -> int:
     return 1 if any(item["problems"] for item in report) else 0
 
 
-def run_eval(ctx: Any) -> int:
+def run_eval(ctx: Context) -> int:
     from console.alerts.alertmanager import from_workspace
     from console.alerts.state import AlertEngine
 
@@ -216,18 +220,11 @@ def run_eval(ctx: Any) -> int:
     return 1 if report.broken or report.notify_error or ctx.config_failed() else 0
 
 
-def run_backtest(ctx: Any) -> int:
+def run_backtest(ctx: Context) -> int:
     from console.alerts.state import backtest
 
     store = ctx.read_store()
-    rules, _ = workspace_rules(ctx, store)
-    rules = [r for r in rules if r.source != "oncall"]  # meta-alerts have no history
-    if ctx.args.rules:
-        wanted = set(ctx.args.rules)
-        unknown = wanted - {r.name for r in rules} - {r.key for r in rules}
-        if unknown:
-            raise CliError(f"no rule named {', '.join(sorted(unknown))}; see `oncall rules`")
-        rules = [r for r in rules if r.name in wanted or r.key in wanted]
+    rules = _backtest_rules(ctx, workspace_rules(ctx, store)[0])
     now = ctx.now()
     start, end = when(ctx.args.start, now), when(ctx.args.end, now)
     if end <= start:
@@ -236,17 +233,36 @@ def run_backtest(ctx: Any) -> int:
     if step is not None and step <= timedelta(0):
         raise CliError("--step must be positive")
     fired = backtest(store, rules, start, end, step)
-    rows = [[key, len(times), times[0] if times else None] for key, times in fired.items()]
     if ctx.fmt == "json":
-        ctx.out(dumps([{"rule": k, "fired": n, "first": f, "times": fired[k]} for k, n, f in rows]))
+        ctx.out(
+            dumps(
+                [
+                    {"rule": key, "fired": len(times), "first": times[0] if times else None, "times": times}
+                    for key, times in fired.items()
+                ]
+            )
+        )
         return 0
     ctx.out(f"backtest {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}")
-    for key, count, first in rows:
-        if count:
+    for key, times in fired.items():
+        if times:
+            count = len(times)
             ctx.out(
                 f"  {key} would have fired {count} time{'s' if count != 1 else ''}, "
-                f"first at {first:%Y-%m-%d %H:%M:%S}"
+                f"first at {times[0]:%Y-%m-%d %H:%M:%S}"
             )
         else:
             ctx.out(f"  {key} would not have fired")
     return 0
+
+
+def _backtest_rules(ctx: Context, rules: list[Rule]) -> list[Rule]:
+    """The rules named by --rule (all but the meta-alerts, which have no history, by default)."""
+    rules = [r for r in rules if r.source != "oncall"]
+    if not ctx.args.rules:
+        return rules
+    wanted = set(ctx.args.rules)
+    unknown = wanted - {r.name for r in rules} - {r.key for r in rules}
+    if unknown:
+        raise CliError(f"no rule named {', '.join(sorted(unknown))}; see `oncall rules`")
+    return [r for r in rules if r.name in wanted or r.key in wanted]

@@ -7,13 +7,16 @@ import math
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console.cli.main import CliError, add_format
+from console.cli.context import CliError, Context, add_format
 from console.config.durations import format_duration, parse_duration
 from console.core.output import dumps, render_table
 from console.core.private import write_private
 from console.core.terminal import escape
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.set_defaults(func=run_import)
 
 
-def _slos(ctx: Any, store: Any) -> list[Any]:
+def _slos(ctx: Context, store: Store) -> list[Any]:
     """The SLOs in force; an SLO file that does not load is said on stderr (its last good
     version is used) and the command exits 1."""
     return ctx.config(store).slos
@@ -101,7 +104,8 @@ def _eta(value: timedelta | None, remaining: float | None) -> str:
         return "exhausted"
     if value is None or value >= timedelta(days=3650):
         return "—"
-    seconds, parts = int(value.total_seconds()), []
+    seconds = int(value.total_seconds())
+    parts: list[str] = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if seconds >= size or (unit == "s" and not parts):
             parts.append(f"{seconds // size}{unit}")
@@ -113,7 +117,7 @@ def _group_text(group: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(group.items()))
 
 
-def run_status(ctx: Any) -> int:
+def run_status(ctx: Context) -> int:
     from console.slo.status import slo_status
 
     store = ctx.cache_store()
@@ -232,20 +236,12 @@ def backtest_json(results: list[Any], start: datetime, end: datetime, step: time
     return out
 
 
-def run_backtest(ctx: Any) -> int:
+def run_backtest(ctx: Context) -> int:
     from console.slo.backtest import backtest
 
     args = ctx.args
     store = ctx.cache_store()
-    slos = _slos(ctx, store)
-    if args.all == bool(args.name):
-        raise CliError("name one SLO or pass --all")
-    if args.name:
-        chosen = [s for s in slos if s.name == args.name]
-        if not chosen:
-            names = ", ".join(s.name for s in slos) or "none defined"
-            raise CliError(f"no SLO named {args.name!r} (SLOs: {names})")
-        slos = chosen
+    slos = _chosen(args.name, args.all, _slos(ctx, store))
     now = ctx.now()
     start, end = parse_time(args.start, now), parse_time(args.end, now)
     try:
@@ -261,53 +257,68 @@ def run_backtest(ctx: Any) -> int:
         print(dumps(backtest_json(results, start, end, step)))
         return 0
     for bt in results:
-        title = bt.slo.name + (f" {{{_group_text(bt.group)}}}" if bt.group else "")
-        print(
-            f"{escape(title)}: objective {bt.slo.objective:g}%, {start:%Y-%m-%d %H:%M} → "
-            f"{end:%Y-%m-%d %H:%M} every {format_duration(step)}"
-        )
-        rows = []
-        for window, ratio in bt.error_ratio.items():
-            statuses = bt.status[window]
-            valid = ~(ratio != ratio)
-            if valid.any():
-                worst = int(ratio[valid].argmax())
-                worst_at = bt.times[valid][worst]
-                rows.append(
-                    (
-                        format_duration(window),
-                        int(valid.sum()),
-                        f"{ratio[valid].max() / bt.slo.budget:.2f}x",
-                        _iso(worst_at),
-                        f"{(ratio[valid].mean()) / bt.slo.budget:.2f}x",
-                    )
-                )
-            else:
-                reason = "no traffic" if (statuses == 2).any() else "no data"
-                rows.append((format_duration(window), 0, reason, "", ""))
-        print(render_table(("window", "points", "max burn", "at", "mean burn"), rows))
-        cond_rows = []
-        for cond in bt.conditions:
-            runs = bt.intervals(cond.name)
-            cond_rows.append(
-                (
-                    cond.name,
-                    f"{cond.factor:g}x",
-                    len(runs),
-                    "; ".join(f"{_iso(a)} → {_iso(b)}" for a, b in runs[:3])
-                    + (f" … +{len(runs) - 3}" if len(runs) > 3 else ""),
-                )
-            )
-        if cond_rows:
-            print(render_table(("condition", "factor", "times", "held"), cond_rows, max_width=120))
-        print(
-            f"would have paged {len(bt.severity_runs('page'))} times, "
-            f"ticketed {len(bt.severity_runs('ticket'))} times\n"
-        )
+        _print_backtest(bt, start, end, step)
     return 0
 
 
-def run_import(ctx: Any) -> int:
+def _chosen(name: str | None, every: bool, slos: list[Any]) -> list[Any]:
+    """The SLO named, or all of them with --all."""
+    if every == bool(name):
+        raise CliError("name one SLO or pass --all")
+    if not name:
+        return slos
+    chosen = [s for s in slos if s.name == name]
+    if not chosen:
+        names = ", ".join(s.name for s in slos) or "none defined"
+        raise CliError(f"no SLO named {name!r} (SLOs: {names})")
+    return chosen
+
+
+def _print_backtest(bt: Any, start: datetime, end: datetime, step: timedelta) -> None:
+    title = bt.slo.name + (f" {{{_group_text(bt.group)}}}" if bt.group else "")
+    print(
+        f"{escape(title)}: objective {bt.slo.objective:g}%, {start:%Y-%m-%d %H:%M} → "
+        f"{end:%Y-%m-%d %H:%M} every {format_duration(step)}"
+    )
+    rows = [_window_row(bt, window, ratio) for window, ratio in bt.error_ratio.items()]
+    print(render_table(("window", "points", "max burn", "at", "mean burn"), rows))
+    cond_rows = []
+    for cond in bt.conditions:
+        runs = bt.intervals(cond.name)
+        cond_rows.append(
+            (
+                cond.name,
+                f"{cond.factor:g}x",
+                len(runs),
+                "; ".join(f"{_iso(a)} → {_iso(b)}" for a, b in runs[:3])
+                + (f" … +{len(runs) - 3}" if len(runs) > 3 else ""),
+            )
+        )
+    if cond_rows:
+        print(render_table(("condition", "factor", "times", "held"), cond_rows, max_width=120))
+    print(
+        f"would have paged {len(bt.severity_runs('page'))} times, "
+        f"ticketed {len(bt.severity_runs('ticket'))} times\n"
+    )
+
+
+def _window_row(bt: Any, window: timedelta, ratio: Any) -> tuple[Any, ...]:
+    """A burn window's line: points, the worst burn and when, the mean burn."""
+    valid = ~(ratio != ratio)
+    if not valid.any():
+        reason = "no traffic" if (bt.status[window] == 2).any() else "no data"
+        return (format_duration(window), 0, reason, "", "")
+    worst = int(ratio[valid].argmax())
+    return (
+        format_duration(window),
+        int(valid.sum()),
+        f"{ratio[valid].max() / bt.slo.budget:.2f}x",
+        _iso(bt.times[valid][worst]),
+        f"{(ratio[valid].mean()) / bt.slo.budget:.2f}x",
+    )
+
+
+def run_import(ctx: Context) -> int:
     from console.slo.importers import SLOImportError, convert_file
 
     try:
