@@ -21,15 +21,10 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from console.alerts.silences import (
-    DEFAULT_INHIBIT_RULES,
-    InhibitRule,
-    inhibited_by,
-    load_silences,
-    silenced_by,
-)
+from console.alerts.silences import load_silences, silenced_by
 from console.core.secrets import redact
 from console.rules.evaluation import RuleResult, evaluate
+from console.rules.matchers import DEFAULT_INHIBIT_RULES, InhibitRule, inhibited_by
 from console.rules.model import Rule
 from console.store.ingest import canonical_labels
 

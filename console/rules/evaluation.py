@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from console.alerts.silences import Matcher
+from console.rules.matchers import Matcher
 from console.rules.model import _COMBINE, Computed, Rule, SqlPlan, Threshold, sql_str, sql_ts
 from console.store.ingest import canonical_labels
 

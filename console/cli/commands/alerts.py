@@ -68,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _inhibit_rules(ctx: Any, store: Any) -> list[Any]:
     """The inhibit rules in force (a rule file that does not load keeps its last good ones)."""
-    from console.alerts.silences import DEFAULT_INHIBIT_RULES
+    from console.rules.matchers import DEFAULT_INHIBIT_RULES
 
     return list(DEFAULT_INHIBIT_RULES) + list(ctx.config(store).inhibit_rules)
 
@@ -177,7 +177,8 @@ def _author(ctx: Any) -> Any:
 
 def run_silence(ctx: Any) -> int:
     from console.alerts.alertmanager import AlertmanagerError, from_workspace
-    from console.alerts.silences import create_silence, parse_matcher
+    from console.alerts.silences import create_silence
+    from console.rules.matchers import parse_matcher
     from console.cli.commands.rules import when
 
     _require_actions(ctx, "silence.create", ", ".join(ctx.args.matchers))

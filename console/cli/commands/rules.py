@@ -139,7 +139,7 @@ def run_list(ctx: Any) -> int:
 
 
 def run_check(ctx: Any) -> int:
-    from console.rules.model import load_rule_file
+    from console.rules.loading import load_rule_file
 
     report = []
     for name in ctx.args.files:
