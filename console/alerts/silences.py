@@ -10,10 +10,13 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.rules.matchers import Matcher, check_silence_matchers, matches_all
 from console.store.audit import write_audit
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 
 @dataclass
@@ -64,7 +67,9 @@ def _row_to_silence(row: tuple) -> Silence:
 _COLUMNS = "id, matchers, starts_at, ends_at, created_by, comment, source, external_id"
 
 
-def load_silences(store: Any, now: datetime | None = None, *, include_expired: bool = False) -> list[Silence]:
+def load_silences(
+    store: Store, now: datetime | None = None, *, include_expired: bool = False
+) -> list[Silence]:
     """Silences in the store; without `include_expired`, only those not yet ended at `now`."""
     sql = f"SELECT {_COLUMNS} FROM silences"
     params: list[Any] = []
@@ -75,7 +80,7 @@ def load_silences(store: Any, now: datetime | None = None, *, include_expired: b
     return [_row_to_silence(r) for r in rows]
 
 
-def get_silence(store: Any, silence_id: str) -> Silence | None:
+def get_silence(store: Store, silence_id: str) -> Silence | None:
     _, rows = store.query(
         f"SELECT {_COLUMNS} FROM silences WHERE id = ? OR id LIKE ?", [silence_id, silence_id + "%"]
     )
@@ -108,7 +113,7 @@ def _audit(
 
 
 def create_silence(
-    store: Any,
+    store: Store,
     matchers: list[Matcher],
     starts_at: datetime,
     ends_at: datetime,
@@ -157,7 +162,7 @@ def create_silence(
 
 
 def expire_silence(
-    store: Any, silence: Silence, *, now: datetime, actor: str | None = None, alertmanager: Any = None
+    store: Store, silence: Silence, *, now: datetime, actor: str | None = None, alertmanager: Any = None
 ) -> Silence:
     """End a silence early (audited); expire its Alertmanager twin too."""
     params = {"ends_at_was": silence.ends_at}

@@ -149,7 +149,7 @@ def _load_rule_file(path: Path, *, check_sql: bool, text: str | None) -> RuleSet
         interval = group.interval or DEFAULT_INTERVAL
         for ri, spec_rule in enumerate(group.rules):
             base = ("groups", gi, "rules", ri)
-            file, line = _line(data, base + ("alert",), path)
+            file, line = _line(data, (*base, "alert"), path)
             expr: str | Threshold
             if isinstance(spec_rule.expr, ThresholdSpec):
                 t = spec_rule.expr

@@ -300,7 +300,7 @@ def check_rule(
             Problem(file, line, f"bad template (line {exc.lineno} of expr): {exc.message}", "expr")
         )
         return problems
-    except Exception as exc:  # helper arguments, unknown names
+    except Exception as exc:  # noqa: BLE001 - helper arguments, unknown names: reported as the rule's problem
         message = (
             str(exc)
             if isinstance(exc, (ValueError, jinja2.UndefinedError))
