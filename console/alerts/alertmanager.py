@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 
-GENERATOR = "oncall://rule/"  # generatorURL prefix: lets a collector tell our alerts apart
 RESEND_HOLD = timedelta(minutes=4)  # a firing alert's endsAt: it lapses if we stop sending
 
 
@@ -59,6 +58,9 @@ class AlertmanagerClient:
 
     def payload(self, alerts: list[Any], now: datetime) -> list[dict[str, Any]]:
         """Alertmanager's shape: firing alerts end `hold` from now, resolved ones when they did."""
+        # The collector owns the prefix it skips; imported here, as it loads pyarrow.
+        from collectors.alertmanager import GENERATOR
+
         body = []
         for alert in alerts:
             if alert.state == "firing":

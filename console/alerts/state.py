@@ -16,22 +16,20 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from console.alerts.silences import (
-    DEFAULT_INHIBIT_RULES,
-    InhibitRule,
-    inhibited_by,
-    load_silences,
-    silenced_by,
-)
+from console.alerts.silences import load_silences, silenced_by
 from console.core.secrets import redact
 from console.rules.evaluation import RuleResult, evaluate
+from console.rules.matchers import DEFAULT_INHIBIT_RULES, InhibitRule, inhibited_by
 from console.rules.model import Rule
 from console.store.ingest import canonical_labels
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 RESOLVED_RETENTION = timedelta(minutes=15)
 OUTAGE_TOLERANCE = timedelta(hours=1)
@@ -91,7 +89,7 @@ def render(template: str, labels: dict[str, str], value: float | None, now: date
         return template
     try:
         return _compiled(template).render(labels=labels, value=value, now=now)
-    except Exception as exc:  # untrusted label values must never break an evaluation
+    except Exception as exc:  # noqa: BLE001 - untrusted label values must never break an evaluation
         return f"<error expanding template: {exc}>"
 
 
@@ -149,7 +147,11 @@ def step(
             alert.active_since = now  # outage longer than the tolerance: timer restarts
         alert.labels, alert.value, alert.keep_until, alert.last_eval = labels, value, None, now
         alert.source, alert.resolved_at, alert.stale = rule.source, None, None
-        if alert.state == "pending" and now - alert.active_since >= rule.for_:
+        if (
+            alert.state == "pending"
+            and alert.active_since is not None
+            and now - alert.active_since >= rule.for_
+        ):
             move(alert, "firing")
             alert.fired_at = now
         alert.annotations = {k: render(t, labels, value, now) for k, t in rule.annotations.items()}
@@ -243,7 +245,7 @@ def _alert_from_row(row: tuple) -> Alert:
     )
 
 
-def load_alerts(store: Any, *, external: bool | None = False) -> list[Alert]:
+def load_alerts(store: Store, *, external: bool | None = False) -> list[Alert]:
     """Alerts in the store: the engine's own (default), only external ones, or all (None)."""
     sql = f"SELECT {', '.join(_ALERT_COLUMNS)} FROM alerts"
     marks = ", ".join("?" for _ in EXTERNAL_SOURCES)
@@ -258,12 +260,12 @@ def load_alerts(store: Any, *, external: bool | None = False) -> list[Alert]:
 
 
 def save(
-    store: Any, alerts: list[Alert], transitions: list[Transition], rule_states: list[dict[str, Any]]
+    store: Store, alerts: list[Alert], transitions: list[Transition], rule_states: list[dict[str, Any]]
 ) -> None:
     """Replace the engine's alert rows, append history and rule health, in one transaction."""
     import pyarrow as pa
 
-    rows = {c: [] for c in _ALERT_COLUMNS}
+    rows: dict[str, list[Any]] = {c: [] for c in _ALERT_COLUMNS}
     for a in alerts:
         for column, value in (
             ("fingerprint", a.fingerprint),
@@ -340,7 +342,7 @@ def save(
                 cur.unregister(name)
 
 
-def load_rule_states(store: Any) -> dict[str, dict[str, Any]]:
+def load_rule_states(store: Store) -> dict[str, dict[str, Any]]:
     """Each rule's last evaluation, health and error, by rule key."""
     columns, rows = store.query("SELECT * FROM rule_state ORDER BY rule")
     return {r[0]: dict(zip(columns, r)) for r in rows}
@@ -400,7 +402,7 @@ class AlertEngine:
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         rules: list[Rule],
         inhibit_rules: list[InhibitRule] | None = None,
         *,
@@ -493,14 +495,14 @@ class AlertEngine:
         if self.notifier is not None:
             try:
                 self.notifier.push([a for a in alerts if a.state in ("firing", "resolved")], now)
-            except Exception as exc:  # paging is the team's stack; a failure must not stop us
+            except Exception as exc:  # noqa: BLE001 - paging is the team's stack; a failure must not stop us
                 report.notify_error = redact(str(exc))
         report.seconds = time.perf_counter() - started
         return report
 
 
 def backtest(
-    store: Any, rules: list[Rule], start: datetime, end: datetime, step_size: timedelta | None = None
+    store: Store, rules: list[Rule], start: datetime, end: datetime, step_size: timedelta | None = None
 ) -> dict[str, list[datetime]]:
     """When each rule would have fired between `start` and `end` (nothing is written)."""
     step_size = step_size or min((r.interval for r in rules), default=timedelta(minutes=1))

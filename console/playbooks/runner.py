@@ -46,7 +46,7 @@ class _Strict(BaseModel):
 
 def _matcher(text: str) -> str:
     """A label matcher as silences take it (`team="fraud"`, `env=~"prod|canary"`); ValueError if bad."""
-    from console.alerts.silences import parse_matcher
+    from console.rules.matchers import parse_matcher
 
     parse_matcher(text)
     return text
@@ -470,7 +470,7 @@ def check_playbook_file(path: Any) -> list[Problem]:
 
 def matches(playbook: Playbook, alert_name: str, labels: dict[str, str]) -> int:
     """How specifically a playbook addresses an alert (0: it does not)."""
-    from console.alerts.silences import parse_matcher
+    from console.rules.matchers import parse_matcher
 
     rule = playbook.applies_to
     score = 0
@@ -571,7 +571,8 @@ def _registry_planner(kind: str) -> Any:
 
 
 def _silence_planner(ctx: RunContext, args: dict[str, str], incident_id: int | None) -> PlannedAction:
-    from console.alerts.silences import Matcher, create_silence
+    from console.alerts.silences import create_silence
+    from console.rules.matchers import Matcher
 
     matchers = [
         Matcher(k.removeprefix("match."), v) for k, v in sorted(args.items()) if k.startswith("match.")

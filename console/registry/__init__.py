@@ -64,7 +64,7 @@ def _options_message(error: ErrorDetails, cls: type[Registry]) -> str:
         return f"missing required option for a {cls.kind} registry"
     from console.config.problems import invalid_value
 
-    return invalid_value(dict(error))
+    return invalid_value(error)
 
 
 def registry_problems(workspace: Workspace) -> list[Problem]:

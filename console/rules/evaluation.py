@@ -14,13 +14,16 @@ import math
 import operator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
 
-from console.alerts.silences import Matcher
+from console.rules.matchers import Matcher
 from console.rules.model import _COMBINE, Computed, Rule, SqlPlan, Threshold, sql_str, sql_ts
 from console.store.ingest import canonical_labels
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 
 @dataclass
@@ -83,7 +86,7 @@ _OPS = {
 }
 
 
-def evaluate(store: Any, rules: list[Rule], now: datetime, *, batched: bool = True) -> list[RuleResult]:
+def evaluate(store: Store, rules: list[Rule], now: datetime, *, batched: bool = True) -> list[RuleResult]:
     """Each rule's instances (or its error) at `now`, in the order given.
 
     Batched, every helper use of every rule is computed together (`compute_calls`);
@@ -104,12 +107,12 @@ def evaluate(store: Any, rules: list[Rule], now: datetime, *, batched: bool = Tr
                 thresholds[i] = plan.call(t.series, t.over, t.fn, t.by, t.q)[0]
             else:
                 sqls[i] = rule.render(plan)
-        except Exception as exc:  # a template or helper problem is this rule's error only
+        except Exception as exc:  # noqa: BLE001 - a template or helper problem is this rule's error only
             results[i].error = _short(exc)
     for expr, indexes in computed.items():
         try:
             found = expr.evaluate(store, now)
-        except Exception as exc:  # the family's evaluator failed: each of its rules says so
+        except Exception as exc:  # noqa: BLE001 - the family's evaluator failed: each of its rules says so
             for i in indexes:
                 results[i].error = _short(exc)
             continue
@@ -122,7 +125,7 @@ def evaluate(store: Any, rules: list[Rule], now: datetime, *, batched: bool = Tr
         if batched:
             rows = compute_calls(cur, plan)
             for i, call_id in thresholds.items():
-                t = rules[i].expr
+                t = cast(Threshold, rules[i].expr)  # `thresholds` holds only threshold rules
                 compare = _OPS[t.op]
                 results[i].instances = [
                     Instance(json.loads(grp), value)
@@ -265,7 +268,7 @@ def compute_calls(cur: Any, plan: SqlPlan) -> dict[int, list[tuple[str, float | 
             GROUP BY p.call, p.grp, p.fn, p.seconds
         """).to_arrow_table()
         ]
-        for q in sorted({c.q for c, _ in calls if c.fn == "quantile"}):
+        for q in sorted({c.q for c, _ in calls if c.fn == "quantile" and c.q is not None}):
             parts.append(
                 cur.sql(f"""
                 SELECT p.call, p.grp, quantile_cont(r.value, {q})::DOUBLE AS value

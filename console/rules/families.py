@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.rules.model import Computed, Rule, sql_str
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 HEALTH_INTERVALS = 3  # a source is unhealthy after this many intervals without a success
 HEALTH_GROUP = "collector-health"
@@ -66,7 +69,7 @@ def slo_burn_rules(slos: list[Any], files: dict[str, str] | None = None) -> list
     rules: list[Rule] = []
     keys: dict[str, str] = {}
 
-    def evaluate(store: Any, now: datetime) -> dict[str, list[tuple[dict[str, str], float | None]]]:
+    def evaluate(store: Store, now: datetime) -> dict[str, list[tuple[dict[str, str], float | None]]]:
         found: dict[str, list[tuple[dict[str, str], float | None]]] = {}
         for condition, labels, held, burn in evaluate_alert_conditions(store, slos, now):
             if held:

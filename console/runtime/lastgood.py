@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 from console.config.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
 from console.config.yamlmarks import WORKSPACE_LIMITS, Problem, read_text
 from console.core.private import write_private
-from console.rules.model import Computed, Rule, load_rule_file
+from console.core.secrets import mask_urls
+from console.rules.loading import load_rule_file
+from console.rules.model import Computed, Rule
 from console.runtime.kept import Failed, FileProblem, LastGood, load_one
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ class Config:
 
     def all_rules(self) -> list[Rule]:
         """Rule files' rules, the rules the workspace implies, and the meta-alerts."""
-        from console.rules.model import generated_rules
+        from console.rules.loading import generated_rules
 
         rules = self.rules + generated_rules(self.workspace, self.slos, self.slo_files) + meta_rules(self)
         self.rule_keys = {rule.key for rule in rules}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +25,9 @@ from console.slo.status import (
     _selection_rows,
     slo_alert_conditions,
 )
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 
 def _selection(cur: Any, slos: list[SLO]) -> pa.Table:
@@ -75,7 +78,9 @@ def _runs(times: np.ndarray, mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(times[s]), int(times[e])) for s, e in zip(starts, ends)]
 
 
-def backtest(store: Any, slos: list[SLO], start: datetime, end: datetime, step: timedelta) -> list[Backtest]:
+def backtest(
+    store: Store, slos: list[SLO], start: datetime, end: datetime, step: timedelta
+) -> list[Backtest]:
     """Every SLO group over the grid start, start+step, …, end (inclusive)."""
     if not slos:
         return []

@@ -68,7 +68,9 @@ def _ratio(
 def _sloth_slo(
     service: str, labels: dict, slo: dict, where: str, notes: list[str], camel: bool
 ) -> dict[str, Any] | None:
-    key = lambda snake, cam: cam if camel else snake
+    def key(snake: str, cam: str) -> str:
+        return cam if camel else snake
+
     name = _name(service, str(slo.get("name", "")))
     out: dict[str, Any] = {"name": name, "service": service, "objective": slo.get("objective")}
     if labels or slo.get("labels"):

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -30,6 +30,9 @@ from console.config.durations import format_duration, parse_duration
 from console.config.yamlmarks import Problem, load_marked, locate
 from console.slo.sums import cache_key, single_pass_sums, window_sums
 from console.store.selectors import matches, parse_selector
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
@@ -540,7 +543,7 @@ def _conditions_held(slo: SLO, windows: dict[timedelta, WindowValue]) -> list[tu
 
 
 def slo_status(
-    store: Any,
+    store: Store,
     slos: list[SLO],
     now: datetime,
     *,
@@ -582,9 +585,8 @@ def slo_status(
         for k, (increase, count) in enumerate(per_series):
             acc[2 * k] += increase
             acc[2 * k + 1] += count
-    rows = [(slo_index, grp, role, *values) for (slo_index, grp, role), values in totals.items()]
     found: dict[tuple[int, str], dict[str, tuple]] = {}
-    for slo_index, grp, role, *values in rows:
+    for (slo_index, grp, role), values in totals.items():
         found.setdefault((slo_index, grp), {})[role] = tuple(values)
     result = []
     for (slo_index, grp), roles in sorted(found.items()):
@@ -593,7 +595,9 @@ def slo_status(
             continue
         num, den = roles.get("num"), roles["den"]
 
-        def value(window: timedelta) -> WindowValue:
+        def value(
+            window: timedelta, slo: Any = slo, num: tuple | None = num, den: tuple = den
+        ) -> WindowValue:
             k = spans.index(window)
             return _window_value(
                 slo,
@@ -632,7 +636,7 @@ def slo_status(
 
 
 def evaluate_alert_conditions(
-    store: Any, slos: list[SLO], now: datetime
+    store: Store, slos: list[SLO], now: datetime
 ) -> list[tuple[AlertCondition, dict[str, str], bool, float | None]]:
     """For the alert engine: (condition, labels incl. the group's, holds at now, long-window burn)."""
     out = []

@@ -22,7 +22,10 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from itertools import accumulate
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -34,7 +37,7 @@ BlockKey = tuple[int, int]  # (start ms, length ms)
 class Block(NamedTuple):
     """One series' samples in one block of time."""
 
-    count: int
+    count: int  # type: ignore[assignment]  # a field named as the samples are counted; shadows tuple.count
     first_ts: int
     first_value: float
     last_ts: int
@@ -104,13 +107,33 @@ def _block_sql(hour_days: Sequence[int], column: str = "t") -> str:
     )
 
 
-def cache_key(store: Any) -> str:
+def cache_key(store: Store) -> str:
     """What in-process caches of a store's numbers are keyed by: its file (a snapshot's original)."""
     return str(getattr(store, "snapshot_of", None) or store.path)
 
 
+class _Span(NamedTuple):
+    """What one call covers: (lo, now] cut into blocks, and the windows' starts (ms)."""
+
+    ids: list[int]
+    lo_ms: int
+    now_ms: int
+    starts: list[int]
+    blocks: list[BlockKey]
+    raw: set[BlockKey]  # read sample by sample
+    steady: list[BlockKey]  # the same for any `now`: kept and persisted
+
+
+def _span(ids: list[int], now: datetime, windows: Sequence[timedelta], lookback: timedelta) -> _Span:
+    now_ms = _ms(now)
+    lo_ms = now_ms - int((max(windows) + lookback) / timedelta(milliseconds=1))
+    starts = [now_ms - int(w / timedelta(milliseconds=1)) for w in windows]
+    blocks, raw = _partition(lo_ms, now_ms, starts)
+    return _Span(ids, lo_ms, now_ms, starts, blocks, raw, [b for b in blocks if b not in raw])
+
+
 def window_sums(
-    store: Any,
+    store: Store,
     series_ids: Sequence[int],
     now: datetime,
     windows: Sequence[timedelta],
@@ -128,11 +151,7 @@ def window_sums(
     ids = sorted({int(i) for i in series_ids})
     if not ids:
         return {}
-    now_ms = _ms(now)
-    lo_ms = now_ms - int((max(windows) + lookback) / timedelta(milliseconds=1))
-    starts = [now_ms - int(w / timedelta(milliseconds=1)) for w in windows]
-    blocks, raw = _partition(lo_ms, now_ms, starts)
-    steady = [b for b in blocks if b not in raw]
+    span = _span(ids, now, windows, lookback)
     store_key = cache_key(store)
     writable = not getattr(store, "read_only", True)
     # A writer knows what it wrote since it last checked its kept blocks: only blocks those
@@ -143,29 +162,10 @@ def window_sums(
     cur = store.cursor()
     try:
         cur.execute("BEGIN TRANSACTION")  # every read below sees the same samples
-        with _lock:
-            known = {i: dict(_cache.get((store_key, i), {})) if memory else {} for i in ids}
-        if any(b not in known[i] for i in ids for b in steady):
-            for (series_id, key), block in _load_rollups(cur, ids, steady).items():
-                known[series_id].setdefault(key, block)
-        if not writable and not memory:
-            if sum(len(known[i]) for i in ids) * 2 < len(ids) * len(steady):
-                return single_pass_sums(cur, ids, now, windows, lookback)
-        redo = {(i, b) for i in ids for b in steady if b not in known[i]}
-        read, parts = _read_blocks(cur, ids, sorted(raw | {b for _, b in redo}), raw, lo_ms, now_ms, starts)
-        for pair in redo:
-            known[pair[0]][pair[1]] = read.get(pair, EMPTY)
-        kept = {i: [b for b in steady if (i, b) not in redo] for i in ids}
-        if writes is not None:
-            for i in ids:
-                since = writes.oldest_since(writes.verified.get(i))
-                kept[i] = [] if since is None else [b for b in kept[i] if b[0] + b[1] > since]
-        stale = _stale_blocks(cur, ids, lo_ms, now_ms, blocks, raw, read, known, kept)
-        if stale:
-            again, _ = _read_blocks(cur, ids, sorted({b for _, b in stale}), set(), lo_ms, now_ms, starts)
-            for pair in stale:
-                known[pair[0]][pair[1]] = again.get(pair, EMPTY)
-            redo |= stale
+        known = _known_blocks(cur, span, store_key, memory)
+        if not writable and not memory and _mostly_unrolled(span, known):
+            return single_pass_sums(cur, ids, now, windows, lookback)
+        read, parts, redo = _read_missing(cur, span, known, writes)
         cur.execute("COMMIT")
     finally:
         cur.close()
@@ -174,19 +174,73 @@ def window_sums(
             writes.verified[i] = checked_at
     if redo and writable:
         _save_rollups(store, {pair: known[pair[0]][pair[1]] for pair in redo})
-
-    keep = set(steady)
     if memory:
-        with _lock:
-            for series_id in ids:
-                _cache[(store_key, series_id)] = {k: v for k, v in known[series_id].items() if k in keep}
-            while len(_cache) > _MAX_CACHED_SERIES:
-                _cache.pop(next(iter(_cache)))
+        _keep_in_memory(store_key, span, known)
+    return {i: _combine(span.blocks, span.raw, span.starts, known[i], read, parts, i) for i in ids}
 
-    out: dict[int, list[tuple[float, int]]] = {}
-    for series_id in ids:
-        out[series_id] = _combine(blocks, raw, starts, known[series_id], read, parts, series_id)
-    return out
+
+def _known_blocks(cur: Any, span: _Span, store_key: str, memory: bool) -> dict[int, dict[BlockKey, Block]]:
+    """Per series, the steady blocks already summarised: in memory, else in the rollups."""
+    with _lock:
+        known = {i: dict(_cache.get((store_key, i), {})) if memory else {} for i in span.ids}
+    if any(b not in known[i] for i in span.ids for b in span.steady):
+        for (series_id, key), block in _load_rollups(cur, span.ids, span.steady).items():
+            known[series_id].setdefault(key, block)
+    return known
+
+
+def _mostly_unrolled(span: _Span, known: dict[int, dict[BlockKey, Block]]) -> bool:
+    """Whether rollups cover under half the span: one pass is then cheaper."""
+    return sum(len(known[i]) for i in span.ids) * 2 < len(span.ids) * len(span.steady)
+
+
+def _read_missing(
+    cur: Any, span: _Span, known: dict[int, dict[BlockKey, Block]], writes: Any
+) -> tuple[
+    dict[tuple[int, BlockKey], Block],
+    dict[tuple[int, BlockKey], list[tuple[float, int]]],
+    set[tuple[int, BlockKey]],
+]:
+    """Read the raw blocks, the steady ones not known, and the known ones the store changed.
+
+    `known` is updated; returns what was read, the raw blocks' per-window parts and the
+    steady blocks read again (to persist).
+    """
+    ids, raw = span.ids, span.raw
+    redo = {(i, b) for i in ids for b in span.steady if b not in known[i]}
+    wanted = sorted(raw | {b for _, b in redo})
+    read, parts = _read_blocks(cur, ids, wanted, raw, span.lo_ms, span.now_ms, span.starts)
+    for pair in redo:
+        known[pair[0]][pair[1]] = read.get(pair, EMPTY)
+    kept = _kept_to_check(span, redo, writes)
+    stale = _stale_blocks(cur, ids, span.lo_ms, span.now_ms, span.blocks, raw, read, known, kept)
+    if stale:
+        again_wanted = sorted({b for _, b in stale})
+        again, _ = _read_blocks(cur, ids, again_wanted, set(), span.lo_ms, span.now_ms, span.starts)
+        for pair in stale:
+            known[pair[0]][pair[1]] = again.get(pair, EMPTY)
+        redo |= stale
+    return read, parts, redo
+
+
+def _kept_to_check(span: _Span, redo: set[tuple[int, BlockKey]], writes: Any) -> dict[int, list[BlockKey]]:
+    """Per series, the kept blocks to check against the store: those a write could reach."""
+    kept = {i: [b for b in span.steady if (i, b) not in redo] for i in span.ids}
+    if writes is None:
+        return kept
+    for i in span.ids:
+        since = writes.oldest_since(writes.verified.get(i))
+        kept[i] = [] if since is None else [b for b in kept[i] if b[0] + b[1] > since]
+    return kept
+
+
+def _keep_in_memory(store_key: str, span: _Span, known: dict[int, dict[BlockKey, Block]]) -> None:
+    keep = set(span.steady)
+    with _lock:
+        for series_id in span.ids:
+            _cache[(store_key, series_id)] = {k: v for k, v in known[series_id].items() if k in keep}
+        while len(_cache) > _MAX_CACHED_SERIES:
+            _cache.pop(next(iter(_cache)))
 
 
 def _combine(
@@ -264,7 +318,7 @@ def _load_rollups(cur: Any, ids: list[int], keys: list[BlockKey]) -> dict[tuple[
     return {(row[0], (row[1], row[2])): make(row[3:]) for row in rows if (row[1], row[2]) in wanted}
 
 
-def _save_rollups(store: Any, blocks: dict[tuple[int, BlockKey], Block]) -> None:
+def _save_rollups(store: Store, blocks: dict[tuple[int, BlockKey], Block]) -> None:
     """Persist block summaries (replacing older ones of the same series and block).
 
     Persisting only saves later work: a failure (another writer's conflict) is ignored.

@@ -6,7 +6,8 @@ import textwrap
 
 import pytest
 
-from console.rules.model import Threshold, load_rule_file
+from console.rules.loading import load_rule_file
+from console.rules.model import Threshold
 
 GOOD = """\
 groups:

@@ -6,17 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from console.alerts.silences import (
-    InhibitRule,
-    Matcher,
-    create_silence,
-    expire_silence,
-    inhibited_by,
-    load_silences,
-    parse_matcher,
-    silenced_by,
-)
+from console.alerts.silences import create_silence, expire_silence, load_silences, silenced_by
 from console.alerts.state import AlertEngine, load_alerts
+from console.rules.matchers import InhibitRule, Matcher, inhibited_by, parse_matcher
 from console.rules.model import Rule
 from console.store import Store
 
@@ -260,7 +252,7 @@ def test_alerts_cli_lists_muted_alerts_as_suppressed(tmp_path, oncall):
 
 
 def test_an_inhibit_rule_with_a_regex_alertmanager_refuses_is_a_file_line_problem(tmp_path):
-    from console.rules.model import load_rule_file
+    from console.rules.loading import load_rule_file
 
     path = tmp_path / "r.yaml"
     path.write_text(

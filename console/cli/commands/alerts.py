@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.cli.context import CliError, add_format
 from console.config.durations import parse_duration
 from console.core.output import render
 from console.core.terminal import escape
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,9 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=run_silences)
 
 
-def _inhibit_rules(ctx: Any, store: Any) -> list[Any]:
+def _inhibit_rules(ctx: Any, store: Store) -> list[Any]:
     """The inhibit rules in force (a rule file that does not load keeps its last good ones)."""
-    from console.alerts.silences import DEFAULT_INHIBIT_RULES
+    from console.rules.matchers import DEFAULT_INHIBIT_RULES
 
     return list(DEFAULT_INHIBIT_RULES) + list(ctx.config(store).inhibit_rules)
 
@@ -115,11 +118,11 @@ def run_list(ctx: Any) -> int:
         ]
         + (["status"] if ctx.fmt == "json" else [])
     )
-    rows = []
+    rows: list[list[Any]] = []
     for alert in shown:
         labels = {k: v for k, v in sorted(alert.labels.items()) if k != "alertname"}
         state = states[alert.fingerprint]
-        row = [
+        row: list[Any] = [
             state,
             alert.name,
             alert.resolved_at if alert.state == "resolved" else alert.active_since,
@@ -177,8 +180,9 @@ def _author(ctx: Any) -> Any:
 
 def run_silence(ctx: Any) -> int:
     from console.alerts.alertmanager import AlertmanagerError, from_workspace
-    from console.alerts.silences import create_silence, parse_matcher
+    from console.alerts.silences import create_silence
     from console.cli.commands.rules import when
+    from console.rules.matchers import parse_matcher
 
     _require_actions(ctx, "silence.create", ", ".join(ctx.args.matchers))
     try:

@@ -46,7 +46,7 @@ FILE_CHECKS["playbooks"].append(_check_playbook_file)
 
 
 def _check_rule_file(path: Any) -> list[Problem]:
-    from console.rules.model import check_rule_file  # lazy, like the SLO check
+    from console.rules.loading import check_rule_file  # lazy, like the SLO check
 
     return check_rule_file(path)
 

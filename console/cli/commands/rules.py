@@ -143,7 +143,7 @@ def run_list(ctx: Context) -> int:
 
 
 def run_check(ctx: Context) -> int:
-    from console.rules.model import load_rule_file
+    from console.rules.loading import load_rule_file
 
     report = []
     for name in ctx.args.files:

@@ -12,8 +12,9 @@ import pytest
 from collectors.alertmanager import AlertmanagerCollector
 from collectors.http import HttpOptions
 from console.alerts.alertmanager import AlertmanagerClient, AlertmanagerError
-from console.alerts.silences import Matcher, create_silence, expire_silence
+from console.alerts.silences import create_silence, expire_silence
 from console.alerts.state import AlertEngine
+from console.rules.matchers import Matcher
 from console.rules.model import Rule, Threshold
 from console.store import Store, canonical_labels, ingest_samples
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.alerts.silences import create_silence, expire_silence, inhibited_by, load_silences, parse_matcher
+from console.alerts.silences import create_silence, expire_silence, load_silences
 from console.alerts.state import Alert, apply_silences, fingerprint, reported_state
-from console.rules.model import load_rule_file
+from console.rules.matchers import inhibited_by, parse_matcher
+from console.rules.loading import load_rule_file
 from console.store import Store
 from tests.servers import start_alertmanager
 
