@@ -10,7 +10,6 @@ Files already read and unchanged are skipped; re-reading one adds nothing (keys 
 from __future__ import annotations
 
 import glob
-import io
 import json
 import os
 from datetime import datetime
@@ -265,52 +264,3 @@ class PredictionsCollector(Collector):
             GROUP BY p.model ORDER BY p.model
             """
         ).fetchall()
-
-
-def prediction_features(store: Store, model: str, start: datetime, end: datetime) -> Any:
-    """The features (and prediction) of a model's records with start <= ts < end, one column each."""
-    return records_frame(store, model, "ts >= ? AND ts < ?", [start, end])
-
-
-def records_frame(store: Store, model: str, where: str, params: list[Any]) -> Any:
-    """Features and prediction of a model's records matching `where`, one column each.
-
-    DuckDB parses the features (outside the GIL, so a console drawing meanwhile does not
-    stall); features whose values mix types or nest fall back to pandas' JSON reader.
-    """
-    import pandas as pd
-
-    source = f"FROM predictions WHERE model = ? AND {where}"
-    args = [model, *params]
-    structure = store.query(f"SELECT json_group_structure(features::JSON) {source}", args)[1]
-    shape = json.loads(structure[0][0]) if structure and structure[0][0] is not None else None
-    if shape is None:
-        return pd.DataFrame()
-    if (
-        isinstance(shape, dict)
-        and "prediction" not in shape
-        and all(isinstance(kind, str) and kind in _FLAT_TYPES for kind in shape.values())
-    ):
-        typed = {name: _FLAT_TYPES[kind] for name, kind in shape.items()}
-        literal = json.dumps(typed).replace("'", "''")
-        cur = store.cursor()
-        try:
-            table = cur.sql(
-                f"SELECT unnest(json_transform(features, '{literal}')), prediction {source} ORDER BY ts, id",
-                params=args,
-            ).to_arrow_table()
-        except Exception:  # noqa: BLE001 - e.g. an integer beyond int64: pandas' reader copes
-            table = None
-        finally:
-            cur.close()
-        if table is not None:
-            return table.to_pandas()
-    _, rows = store.query(f"SELECT features, prediction {source} ORDER BY ts, id", args)
-    frame = pd.read_json(io.StringIO("\n".join(r[0] for r in rows)), lines=True, dtype=False)
-    frame["prediction"] = pd.Series([r[1] for r in rows], dtype="float64")
-    return frame
-
-
-# JSON value types DuckDB infers for a feature, as read into columns (ints as int64 like pandas;
-# booleans are left to pandas, which marks a missing one NaN where Arrow gives None)
-_FLAT_TYPES = {"DOUBLE": "DOUBLE", "UBIGINT": "BIGINT", "BIGINT": "BIGINT", "VARCHAR": "VARCHAR"}

@@ -1,12 +1,14 @@
-"""Drift windows a workspace declares: per model, a reference and a rolling current window."""
+"""Drift windows a workspace declares (per model, a reference and a rolling current window) and
+the `drift` source's options that hold them."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from collectors.base import CollectorOptions
 from console.config.durations import parse_duration
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -111,3 +113,25 @@ class DriftWindow(_Strict):
     def current_bounds(self, now: datetime) -> tuple[datetime, datetime]:
         """The rolling current window (now - current, now]."""
         return now - self.current, now
+
+
+class DriftOptions(CollectorOptions):
+    windows: list[DriftWindow] = Field(min_length=1, description="one drift window per model")
+    step: str = Field(default="1m", description="evaluate at most once per this much time")
+
+    @field_validator("step")
+    @classmethod
+    def _step(cls, value: str) -> str:
+        if parse_duration(value) <= timedelta(0):
+            raise ValueError("step must be a positive duration, e.g. 1m")
+        return value
+
+    @field_validator("windows")
+    @classmethod
+    def _unique(cls, value: list[DriftWindow]) -> list[DriftWindow]:
+        seen: set[str] = set()
+        for window in value:
+            if window.model in seen:
+                raise ValueError(f"two windows for model {window.model!r}")
+            seen.add(window.model)
+        return value

@@ -10,35 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import Field, field_validator
-
-from collectors.base import Collector, CollectorOptions, CollectResult, SourceError
+from collectors.base import Collector, CollectResult, SourceError
 from console.config.durations import parse_duration
-from console.drift.config import DriftWindow
+from console.drift.config import DriftOptions
 
 EPOCH = datetime(1970, 1, 1)
-
-
-class DriftOptions(CollectorOptions):
-    windows: list[DriftWindow] = Field(min_length=1, description="one drift window per model")
-    step: str = Field(default="1m", description="evaluate at most once per this much time")
-
-    @field_validator("step")
-    @classmethod
-    def _step(cls, value: str) -> str:
-        if parse_duration(value) <= timedelta(0):
-            raise ValueError("step must be a positive duration, e.g. 1m")
-        return value
-
-    @field_validator("windows")
-    @classmethod
-    def _unique(cls, value: list[DriftWindow]) -> list[DriftWindow]:
-        seen: set[str] = set()
-        for window in value:
-            if window.model in seen:
-                raise ValueError(f"two windows for model {window.model!r}")
-            seen.add(window.model)
-        return value
 
 
 def step_start(now: datetime, step: timedelta) -> datetime:

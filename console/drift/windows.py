@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from console.drift.config import DriftWindow
+from console.drift.config import DriftOptions, DriftWindow
 
 DRIFT_KIND = "drift"
 RECORD_COLUMNS = ("id", "ts", "model", "version", "label", "origin")
@@ -54,8 +54,6 @@ class WindowError(ValueError):
 
 def drift_windows(workspace: Any) -> list[tuple[str, DriftWindow]]:
     """(source name, window) for every window of every `drift` source in the workspace."""
-    from console.drift.step import DriftOptions
-
     found = []
     for source in workspace.config.sources:
         if source.kind == DRIFT_KIND:
@@ -115,7 +113,7 @@ def window_frames(
     store: Any, window: DriftWindow, now: datetime, base_dir: str | os.PathLike[str] = "."
 ) -> tuple[Any, Any, Any, Any]:
     """(reference frame, current frame, reference bounds or None, current bounds) at `now`."""
-    from collectors.predictions import records_frame
+    from console.store.predictions import records_frame
 
     current_bounds = window.current_bounds(now)
     current = records_frame(store, window.model, "ts > ? AND ts <= ?", list(current_bounds))

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from console.incidents import lifecycle as incidents
+from console.incidents.events import Event
 
 AUTO_ACTOR = "oncall (auto)"
 PAGE = "page"
@@ -81,10 +82,8 @@ def run_incident_cycle(store: Any, now: datetime, *, actor: str = AUTO_ACTOR) ->
     return news
 
 
-def engine_events(store: Any, now: datetime) -> list[Any]:
+def engine_events(store: Any, now: datetime) -> list[Event]:
     """The incident step as engine events; a failure here is reported, never raised into the tick."""
-    from console.runtime.engine import Event
-
     try:
         news = run_incident_cycle(store, now)
     except Exception as exc:  # noqa: BLE001 - the engine must keep ticking; the event says why

@@ -14,23 +14,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.config.workspace import Workspace, build_collectors
+from console.incidents.events import Event
 from console.store import Store
 
 if TYPE_CHECKING:
     from console.runtime.lastgood import Config
-
-
-@dataclass
-class Event:
-    """Something a person watching would want to hear about."""
-
-    ts: datetime
-    kind: str  # collector, alert, serving
-    text: str
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def line(self) -> str:
-        return f"{self.ts:%Y-%m-%d %H:%M:%S} {self.kind:<9} {self.text}"
 
 
 @dataclass

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from collectors.base import SourceError
-from collectors.predictions import PredictionsCollector, PredictionsOptions, prediction_features
+from collectors.predictions import PredictionsCollector, PredictionsOptions
 from console.drift.stats import dataset_drift
 from console.store import Store
+from console.store.predictions import prediction_features
 
 NOW = datetime(2026, 11, 26, 12, 0, 0)
 
