@@ -342,7 +342,7 @@ def _numeric_scorer(
         return cache["distinct"]
 
     def counts() -> tuple[np.ndarray, np.ndarray]:
-        keys, ref_counts, cur_counts = _category_counts(ref, cur)
+        _keys, ref_counts, cur_counts = _category_counts(ref, cur)
         return ref_counts, cur_counts
 
     def shares(fill: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -478,7 +478,7 @@ def result_samples(drift: DatasetDrift, model: str, ts: Any, quality: Any = None
     for column in drift.columns:
         if column.status != "ok":
             continue
-        add(DRIFT_SCORE, column.score, column=column.column, test=column.method)
+        add(DRIFT_SCORE, column.score, column=column.column, test=column.method)  # type: ignore[arg-type]  # untyped row or union left for the drift/incidents/playbooks pass
         add(DRIFT_DETECTED, 1.0 if column.drifted else 0.0, column=column.column)
     if drift.share is not None:
         add(DRIFT_SHARE, drift.share)

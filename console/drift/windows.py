@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -187,7 +188,7 @@ def histogram(result: WindowResult, column: str, bins: int = 10) -> dict[str, An
         if ref.size == 0 and cur.size == 0:
             return {"column": column, "kind": kind, "labels": [], "reference": [], "current": []}
         edges = _quantile_edges(ref if ref.size else cur, np.concatenate([ref, cur]), bins)
-        labels = [f"{lo:.4g}..{hi:.4g}" for lo, hi in zip(edges[:-1], edges[1:])]
+        labels = [f"{lo:.4g}..{hi:.4g}" for lo, hi in itertools.pairwise(edges)]
         ref_counts = np.histogram(ref, edges)[0]
         cur_counts = np.histogram(cur, edges)[0]
     else:

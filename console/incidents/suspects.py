@@ -191,7 +191,7 @@ def changes_between(store: Any, start: datetime, end: datetime) -> list[Change]:
         "WHERE ts BETWEEN ? AND ? ORDER BY ts",
         [start, end],
     )[1]
-    return [Change(*r[:6], json.loads(r[6]) if r[6] else {}) for r in rows]
+    return [Change(*r[:6], json.loads(r[6]) if r[6] else {}) for r in rows]  # type: ignore[call-arg]  # untyped row or union left for the drift/incidents/playbooks pass
 
 
 def _ago(span: timedelta) -> str:
@@ -374,7 +374,7 @@ def incident_model(incident: Any, burning: BurnSeries | None) -> tuple[str | Non
     measured = burning.labels.get("model") if burning is not None else None
     model = named or measured
     if model and model == measured:
-        return model, f"the model {burning.slo} measures"
+        return model, f"the model {burning.slo} measures"  # type: ignore[union-attr]  # untyped row or union left for the drift/incidents/playbooks pass
     return model, ("the model the incident's alert names" if model else "")
 
 

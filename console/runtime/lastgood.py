@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from console.config.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
 from console.config.yamlmarks import WORKSPACE_LIMITS, Problem, read_text
 from console.core.private import write_private
-from console.core.secrets import mask_urls
 from console.rules.loading import load_rule_file
 from console.rules.model import Computed, Rule
 from console.runtime.kept import Failed, FileProblem, LastGood, load_one

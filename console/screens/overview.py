@@ -262,10 +262,10 @@ class LogFilter:
                 params.append(self.text.lower())
         if self.since:
             clauses.append("ts >= ?")
-            params.append(self.since)
+            params.append(self.since)  # type: ignore[arg-type]  # untyped row or union left for the drift/incidents/playbooks pass
         if self.until:
             clauses.append("ts <= ?")
-            params.append(self.until)
+            params.append(self.until)  # type: ignore[arg-type]  # untyped row or union left for the drift/incidents/playbooks pass
         return " AND ".join(clauses), params
 
 

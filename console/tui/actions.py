@@ -57,8 +57,8 @@ class ConsoleActions(_App):
     @work(thread=True, group="action", exit_on_error=False)
     def _create_silence(self, labels: dict[str, str], request: SilenceRequest) -> None:
         from console.alerts.silences import create_silence
-        from console.rules.matchers import Matcher
         from console.config.durations import parse_duration
+        from console.rules.matchers import Matcher
 
         now = self.session.clock()
         try:

@@ -15,8 +15,8 @@ import pytest
 
 from console.alerts.silences import create_silence, expire_silence, load_silences
 from console.alerts.state import Alert, apply_silences, fingerprint, reported_state
-from console.rules.matchers import inhibited_by, parse_matcher
 from console.rules.loading import load_rule_file
+from console.rules.matchers import inhibited_by, parse_matcher
 from console.store import Store
 from tests.servers import start_alertmanager
 
