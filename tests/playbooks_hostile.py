@@ -8,7 +8,7 @@ import re
 from hypothesis import strategies as st
 from jinja2 import nodes
 
-from console.playbooks.runner import TEMPLATES, Playbook
+from console.playbooks.model import TEMPLATES, Playbook
 from tests.local_http import serve
 
 HOSTILE = [

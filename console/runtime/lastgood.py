@@ -160,7 +160,7 @@ def config_paths(workspace: Workspace) -> list[Path]:
     """Every file whose change means loading the configuration again."""
     import glob
 
-    from console.playbooks.runner import playbook_files
+    from console.playbooks.loading import playbook_files
 
     named = set(workspace.rule_files) | set(workspace.slo_files)
     for pattern in list(workspace.config.rules) + list(workspace.config.slos):  # a file added
@@ -244,7 +244,7 @@ def load_config(workspace: Workspace, store: Store | None, now: datetime) -> Con
 
 
 def _load_playbooks(workspace: Workspace, kept: LastGood, now: datetime, config: Config) -> dict[str, Any]:
-    from console.playbooks.runner import PlaybookError, load_playbook, playbook_files
+    from console.playbooks.loading import PlaybookError, load_playbook, playbook_files
     from console.screens.incident import library_dirs
 
     def parse(text: str, path: Path) -> Any:

@@ -38,21 +38,21 @@ def incident_rows(store: Any, now: datetime) -> list[IncidentRow]:
 
 def library_dirs(workspace: Any) -> list[Path]:
     """The shipped playbooks plus the workspace's playbook directories."""
-    from console.playbooks.runner import SHIPPED_DIR
+    from console.playbooks.loading import SHIPPED_DIR
 
     dirs = [SHIPPED_DIR] if SHIPPED_DIR.is_dir() else []
     return dirs + [d for d in getattr(workspace, "playbook_dirs", []) if d.resolve() != SHIPPED_DIR]
 
 
 def playbook_library(workspace: Any) -> dict[str, Any]:
-    from console.playbooks.runner import load_library
+    from console.playbooks.loading import load_library
 
     return load_library(library_dirs(workspace))[0]
 
 
 def matched_playbooks(library: dict[str, Any], incident: incidents.Incident) -> list[Any]:
     """Playbooks for the incident's alert, the most specific first."""
-    from console.playbooks.runner import match_playbooks
+    from console.playbooks.matching import match_playbooks
 
     alert = incident.detail.get("alert") or {}
     if not alert:

@@ -205,7 +205,9 @@ def test_a_snapshot_is_private_even_for_a_caller_with_a_wide_umask(tmp_path):
 
 def test_playbook_commands_run_with_the_users_umask_not_oncalls(tmp_path, monkeypatch):
     """oncall's 077 is for its own files: a command step creates files as the user would."""
-    from console.playbooks.runner import RunContext, load_playbook, start_run
+    from console.playbooks.context import RunContext
+    from console.playbooks.loading import load_playbook
+    from console.playbooks.runs import start_run
 
     made = tmp_path / "made-by-the-command"
     script = tmp_path / "touch.py"

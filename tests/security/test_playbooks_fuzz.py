@@ -19,14 +19,9 @@ from playbooks_hostile import HOSTILE, hostile_values, local_http, other_schemes
 
 from console.incidents import lifecycle as incidents
 from console.playbooks.args import ArgumentRefused, Input, check_value, input_ref
-from console.playbooks.runner import (
-    SHIPPED_DIR,
-    RenderError,
-    RunContext,
-    StepRefused,
-    load_library,
-    start_run,
-)
+from console.playbooks.context import RenderError, RunContext, StepRefused
+from console.playbooks.loading import SHIPPED_DIR, load_library
+from console.playbooks.runs import start_run
 from console.store import Store
 
 NOW = datetime(2026, 11, 20, 12, 0, 0)

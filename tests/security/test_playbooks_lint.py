@@ -13,15 +13,10 @@ from pathlib import Path
 import pytest
 
 from console.incidents import lifecycle as incidents
-from console.playbooks.runner import (
-    SHIPPED_DIR,
-    RunContext,
-    StepRefused,
-    lint_paths,
-    load_playbook,
-    resume_run,
-    start_run,
-)
+from console.playbooks.checking import lint_paths
+from console.playbooks.context import RunContext, StepRefused
+from console.playbooks.loading import SHIPPED_DIR, load_playbook
+from console.playbooks.runs import resume_run, start_run
 from console.store import Store
 
 NOW = datetime(2026, 11, 20, 12, 0, 0)

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from console.incidents import lifecycle as incidents
-from console.playbooks.runner import RunContext, load_playbook, start_run
+from console.playbooks.context import RunContext
+from console.playbooks.loading import load_playbook
+from console.playbooks.runs import start_run
 from console.store import Store
 
 NOW = datetime(2026, 11, 20, 12, 0, 0)

@@ -12,7 +12,8 @@ from settle import settled
 from console.drift.stats import DRIFT_DETECTED, DRIFT_SCORE
 from console.incidents import lifecycle as incidents
 from console.incidents.loop import run_incident_cycle
-from console.playbooks.runner import RunContext, start_run
+from console.playbooks.context import RunContext
+from console.playbooks.runs import start_run
 from console.screens.incident import matched_playbooks, playbook_library
 from console.store import canonical_labels, ingest_samples
 from console.tui.app import OncallApp

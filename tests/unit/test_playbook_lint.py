@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.playbooks.runner import SHIPPED_DIR, lint_paths, load_library
+from console.playbooks.checking import lint_paths
+from console.playbooks.loading import SHIPPED_DIR, load_library
 
 BROKEN = Path(__file__).resolve().parents[1] / "fixtures" / "broken_playbooks"
 

@@ -10,7 +10,10 @@ from pathlib import Path
 
 from console.incidents import lifecycle as incidents
 from console.incidents.postmortem import export_markdown
-from console.playbooks.runner import SHIPPED_DIR, RunContext, load_library, match_playbooks, start_run
+from console.playbooks.context import RunContext
+from console.playbooks.loading import SHIPPED_DIR, load_library
+from console.playbooks.matching import match_playbooks
+from console.playbooks.runs import start_run
 from console.registry.local import seed_demo_registry
 from console.store import Store
 

@@ -15,7 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from console.incidents import lifecycle as incidents
-from console.playbooks.runner import RunContext, RunError, load_playbook, start_run
+from console.playbooks.context import RunContext, RunError
+from console.playbooks.loading import load_playbook
+from console.playbooks.runs import start_run
 from console.store import Store
 
 ECHO_SCRIPT = "import json, sys\nprint(json.dumps(sys.argv[1:]))\n"
@@ -319,7 +321,7 @@ def test_commands_need_confirmation_and_never_use_a_shell(store, tmp_path):
 
 
 def test_missing_action_kind_reports_not_available(store, tmp_path):
-    from console.playbooks.runner import ACTION_KINDS
+    from console.playbooks.kinds import ACTION_KINDS
 
     path = write(
         tmp_path,

@@ -9,7 +9,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from console.playbooks.runner import RunContext, load_playbook, resume_run
+from console.playbooks.context import RunContext
+from console.playbooks.loading import load_playbook
+from console.playbooks.runs import resume_run
 from console.store import Store
 
 PLAYBOOK = """
@@ -32,7 +34,9 @@ RUN = textwrap.dedent("""
     import sys, time
     from datetime import datetime
     from console.incidents import lifecycle as incidents
-    from console.playbooks.runner import RunContext, load_playbook, start_run
+    from console.playbooks.context import RunContext
+    from console.playbooks.loading import load_playbook
+    from console.playbooks.runs import start_run
     from console.store import Store
     store = Store.open(sys.argv[1])
     clock = lambda: datetime(2026, 11, 20, 12, 0, 0)

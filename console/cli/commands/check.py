@@ -37,7 +37,7 @@ FILE_CHECKS["slos"].append(_check_slo_file)
 
 
 def _check_playbook_file(path: Any) -> list[Problem]:
-    from console.playbooks.runner import check_playbook_file  # lazy, like the SLO check
+    from console.playbooks.checking import check_playbook_file  # lazy, like the SLO check
 
     return check_playbook_file(path)
 

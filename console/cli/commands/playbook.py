@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def library_dirs(ctx: Context) -> list[Path]:
     """The shipped playbooks plus the workspace's playbook directories (if there is one)."""
     from console.config.workspace import WorkspaceError
-    from console.playbooks.runner import SHIPPED_DIR
+    from console.playbooks.loading import SHIPPED_DIR
 
     dirs = [SHIPPED_DIR] if SHIPPED_DIR.is_dir() else []
     with contextlib.suppress(WorkspaceError):  # no workspace: the shipped library only
@@ -62,7 +62,7 @@ def run(ctx: Context) -> int:
 
 def _lint(ctx: Context) -> int:
     from console.core.output import dumps
-    from console.playbooks.runner import lint_paths
+    from console.playbooks.checking import lint_paths
 
     paths = [Path(p) for p in ctx.args.paths] or library_dirs(ctx)
     missing = [str(p) for p in paths if not p.exists()]
@@ -86,7 +86,9 @@ def _run(ctx: Context) -> int:
     from console.cli.commands.incident import actor
     from console.config.workspace import WorkspaceError
     from console.incidents import lifecycle as incidents
-    from console.playbooks.runner import RunContext, RunError, find_run, load_library, resume_run, start_run
+    from console.playbooks.context import RunContext, RunError
+    from console.playbooks.loading import load_library
+    from console.playbooks.runs import find_run, resume_run, start_run
 
     args = ctx.args
     answers = dict(a.split("=", 1) for a in args.answer if "=" in a)

@@ -22,7 +22,9 @@ from console.tui.screens.modals import Confirmation, PlanModal
 from console.tui.widgets.tables import sync_table
 
 if TYPE_CHECKING:
-    from console.playbooks.runner import Playbook, RunContext, Runner
+    from console.playbooks.context import RunContext
+    from console.playbooks.model import Playbook
+    from console.playbooks.runner import Runner
     from console.runtime.session import Session
 
 STATUS_STYLE = {
@@ -128,7 +130,7 @@ class IncidentScreen(Screen[None]):
     # -- loading --------------------------------------------------------------------------
 
     def run_context(self) -> RunContext:
-        from console.playbooks.runner import RunContext
+        from console.playbooks.context import RunContext
 
         session = self.session
         return RunContext(
@@ -142,7 +144,7 @@ class IncidentScreen(Screen[None]):
 
     def _ensure_runner(self) -> None:
         """Resume the incident's latest run from the store, or find the playbook that matches."""
-        from console.playbooks.runner import resume_run
+        from console.playbooks.runs import resume_run
 
         if self.library is None:
             self.library = self.session.config.playbooks  # a broken file keeps its last good
@@ -324,7 +326,7 @@ class IncidentScreen(Screen[None]):
 
     @work(thread=True, group="incident-write", exit_on_error=False)
     def _start(self) -> None:
-        from console.playbooks.runner import start_run
+        from console.playbooks.runs import start_run
 
         if self.candidate is not None:
             playbook = self.candidate

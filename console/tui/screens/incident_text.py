@@ -9,7 +9,7 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from console.incidents.suspects import DataShift, WhatChanged
-    from console.playbooks.runner import Preview
+    from console.playbooks.context import Preview
     from console.screens.incident import IncidentPage, StepState
 
 SPARK = "▁▂▃▄▅▆▇█"
