@@ -41,15 +41,27 @@ class Input(BaseModel):
 
     @model_validator(mode="after")
     def _choices(self) -> Input:
-        if self.type == "choice" and not self.choices:
-            raise ValueError("a `choice` input needs `choices` (the values it may take)")
-        if self.type != "choice" and self.choices:
-            raise ValueError(f"`choices` belongs to `type: choice`, not {self.type}")
-        for choice in self.choices:
-            problem = _label_problem(choice)
-            if problem:
-                raise ValueError(f"choice {shown(choice)} {problem}")
+        problem = self._choices_problem()
+        if problem:
+            raise ValueError(problem)
         return self
+
+    def _choices_problem(self) -> str | None:
+        """`choices` where the type wants them (and only there), each one a safe label."""
+        if self.type == "choice" and not self.choices:
+            return "a `choice` input needs `choices` (the values it may take)"
+        if self.type != "choice" and self.choices:
+            return f"`choices` belongs to `type: choice`, not {self.type}"
+        return _bad_choice(self.choices)
+
+
+def _bad_choice(choices: list[str]) -> str | None:
+    """The first choice that is not a safe label, and why."""
+    for choice in choices:
+        problem = _label_problem(choice)
+        if problem:
+            return f"choice {shown(choice)} {problem}"
+    return None
 
 
 def shown(value: str, limit: int = 80) -> str:
@@ -93,10 +105,20 @@ def _label_problem(value: str) -> str | None:
 
 
 def _url_problem(value: str) -> str | None:
+    return _url_text_problem(value) or _url_parts_problem(value)
+
+
+def _url_text_problem(value: str) -> str | None:
+    """Too long, or holding what no URL a program should get holds."""
     if len(value) > MAX_LENGTH:
         return f"is longer than {MAX_LENGTH} characters"
     if _unsafe_character(value) is not None or any(c.isspace() or c == "\\" for c in value):
         return "is not an http(s) URL (it holds spaces, backslashes or control characters)"
+    return None
+
+
+def _url_parts_problem(value: str) -> str | None:
+    """Not http(s) with a host, credentials in it, or another URL inside it."""
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError on a malformed port

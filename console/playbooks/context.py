@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from console.playbooks.model import Step
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
+    from console.config.workspace import Workspace
+    from console.registry import Registry
+    from console.store import Store
 
 OUTPUT_LIMIT = 20_000
 ROW_LIMIT = 200
@@ -38,7 +47,7 @@ class PlannedAction:
     kind: str
     text: str
     params: dict[str, Any]
-    apply: Any  # callable(reason: str, typed_name: str | None) -> dict
+    apply: Callable[[str, str | None], dict[str, Any]]  # (reason, typed_name) -> result
     protected: bool = False
     model: str | None = None
 
@@ -47,13 +56,13 @@ class PlannedAction:
 class RunContext:
     """What a run acts with: the store, who acts, the clock, and the workspace's permissions."""
 
-    store: Any
+    store: Store
     actor: str
-    clock: Any  # () -> datetime (UTC, naive)
-    sleep: Any = None  # (seconds) -> None; time.sleep by default
-    workspace: Any = None
+    clock: Callable[[], datetime]  # UTC, naive
+    sleep: Callable[[float], None] | None = None  # time.sleep by default
+    workspace: Workspace | None = None
     allow_actions: bool | None = None  # overrides the workspace when set
-    registry: Any = None  # a Registry to act on instead of the workspace's
+    registry: Registry | None = None  # a Registry to act on instead of the workspace's
     protected_models: list[str] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
 
@@ -91,7 +100,7 @@ class Outcome:
     kind: str
     outcome: str  # done, passed, failed, answered, timeout, skipped
     actor: str
-    ts: Any
+    ts: datetime
     next_step: str | None
     output: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -111,17 +120,16 @@ def alert_context(alert: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def redact_secrets(text: Any, secrets: list[str]) -> Any:
-    if not isinstance(text, str):
-        return text
+def redact_secrets(text: str, secrets: list[str]) -> str:
+    """`text` with each secret shown as ***."""
     for secret in secrets:
         text = text.replace(secret, "***")
     return text
 
 
 def audit(
-    cur: Any,
-    ts: Any,
+    cur: DuckDBPyConnection,
+    ts: datetime,
     actor: str,
     action: str,
     phase: str,
@@ -146,24 +154,12 @@ def audit(
     )
 
 
-def select_only(sql: str) -> str | None:
-    import duckdb
-
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as exc:
-        return f"bad SQL: {str(exc).splitlines()[0]}"
-    if len(statements) != 1 or str(statements[0].type) != "StatementType.SELECT":
-        return "a query step runs exactly one SELECT; it may not change the store"
-    return None
-
-
 def brief(output: dict[str, Any]) -> dict[str, Any]:
     """Output trimmed for the timeline: first rows, tail of stdout/stderr."""
-    brief = dict(output)
-    if "rows" in brief:
-        brief["rows"] = brief["rows"][:20]
+    short = dict(output)
+    if "rows" in short:
+        short["rows"] = short["rows"][:20]
     for name in ("stdout", "stderr"):
-        if isinstance(brief.get(name), str):
-            brief[name] = brief[name][-4000:]
-    return brief
+        if isinstance(short.get(name), str):
+            short[name] = short[name][-4000:]
+    return short

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
-from console.config.yamlmarks import MarkedDict, MarkedList, Problem, load_marked, locate
+from console.config.problems import validation_problems
+from console.config.yamlmarks import MarkedDict, MarkedList, Problem, load_marked
 from console.playbooks.model import Playbook
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "playbooks"
@@ -22,20 +22,24 @@ class PlaybookError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def _problem_from(error: dict[str, Any], data: Any, path: Path) -> Problem:
-    file, line, key = locate(data, tuple(error["loc"]), path)
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif error["type"] == "literal_error":
-        message = f"{message} (got {error.get('input')!r})"
-    return Problem(file, line, message, key or None)
-
-
 def load_playbook(path: str | Path, text: str | None = None) -> Playbook:
     """One playbook file (or `text` as that file); raise PlaybookError with file:line for
     each problem."""
     path = Path(path)
+    data = _mapping(path, text)
+    try:
+        playbook = Playbook.model_validate(data)
+    except ValidationError as exc:
+        raise PlaybookError(validation_problems(exc, data, path, Playbook)) from None
+    playbook.file = str(path)
+    steps = data.get("steps")
+    if isinstance(steps, MarkedList):
+        playbook.line_of = {s.id: steps.item_lines[i] for i, s in enumerate(playbook.steps)}
+    return playbook
+
+
+def _mapping(path: Path, text: str | None) -> MarkedDict:
+    """The file's YAML, which must be a mapping to be a playbook."""
     try:
         data = load_marked(path, text=text)
     except Problem as problem:
@@ -44,15 +48,7 @@ def load_playbook(path: str | Path, text: str | None = None) -> Playbook:
         raise PlaybookError(
             [Problem(path, getattr(data, "line", 1), "a playbook is a mapping with id, title and steps")]
         )
-    try:
-        playbook = Playbook.model_validate(data)
-    except ValidationError as exc:
-        raise PlaybookError([_problem_from(e, data, path) for e in exc.errors()]) from None  # type: ignore[arg-type]  # untyped row or union left for the drift/incidents/playbooks pass
-    playbook.file = str(path)
-    steps = data.get("steps")
-    if isinstance(steps, MarkedList):
-        playbook.line_of = {s.id: steps.item_lines[i] for i, s in enumerate(playbook.steps)}
-    return playbook
+    return data
 
 
 def playbook_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -77,12 +73,15 @@ def load_library(paths: Iterable[str | Path]) -> tuple[dict[str, Playbook], list
         except Problem as problem:
             problems.append(problem)
             continue
-        if playbook.id in library:
-            problems.append(
-                Problem(
-                    path, 1, f"playbook id {playbook.id!r} is also used by {library[playbook.id].file}", "id"
-                )
-            )
-            continue
-        library[playbook.id] = playbook
+        problems += _add(library, playbook, path)
     return library, problems
+
+
+def _add(library: dict[str, Playbook], playbook: Playbook, path: Path) -> list[Problem]:
+    """Add the playbook to the library, unless another file has its id."""
+    if playbook.id in library:
+        return [
+            Problem(path, 1, f"playbook id {playbook.id!r} is also used by {library[playbook.id].file}", "id")
+        ]
+    library[playbook.id] = playbook
+    return []

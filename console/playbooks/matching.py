@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.playbooks.model import Playbook
+from console.playbooks.model import AppliesTo, Playbook
 
 
 def matches(playbook: Playbook, alert_name: str, labels: dict[str, str]) -> int:
@@ -10,18 +10,26 @@ def matches(playbook: Playbook, alert_name: str, labels: dict[str, str]) -> int:
     from console.rules.matchers import parse_matcher
 
     rule = playbook.applies_to
-    score = 0
-    if alert_name in rule.alerts or labels.get("alertname") in rule.alerts:
-        score += 4
-    if labels.get("slo") and labels["slo"] in rule.slos:
-        score += 3
-    if labels.get("model") and labels["model"] in rule.models:
-        score += 1
-    if rule.labels:
-        if not all(parse_matcher(m).matches(labels) for m in rule.labels):
-            return 0
-        score += 2 if score else 0
-    return score
+    score = _named_score(rule, alert_name, labels)
+    if not rule.labels:
+        return score
+    if not all(parse_matcher(m).matches(labels) for m in rule.labels):
+        return 0
+    return score + 2 if score else 0
+
+
+def _named_score(rule: AppliesTo, alert_name: str, labels: dict[str, str]) -> int:
+    """4 when the playbook names the alert, 3 its SLO, 1 its model."""
+    named = (
+        (4, alert_name in rule.alerts or labels.get("alertname") in rule.alerts),
+        (3, _names(rule.slos, labels.get("slo"))),
+        (1, _names(rule.models, labels.get("model"))),
+    )
+    return sum(weight for weight, hit in named if hit)
+
+
+def _names(names: list[str], value: str | None) -> bool:
+    return bool(value) and value in names
 
 
 def match_playbooks(library: dict[str, Playbook], alert_name: str, labels: dict[str, str]) -> list[Playbook]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -20,6 +22,71 @@ END = "end"
 CONTEXT_NAMES = ("alert", "incident", "vars", "labels", "annotations")
 
 TEMPLATES = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+# the keys each kind of step cannot do without
+_NEEDS = {
+    "query": ["sql"],
+    "wait_for": ["sql", "expect"],
+    "command": ["argv"],
+    "action": ["action"],
+    "decision": ["question"],
+}
+
+
+def _missing_key(step: Step) -> str | None:
+    missing = [name for name in _NEEDS.get(step.kind, []) if getattr(step, name) in (None, [])]
+    return f"a {step.kind} step needs `{missing[0]}`" if missing else None
+
+
+def _decision_problem(step: Step) -> str | None:
+    if step.kind == "decision" and not step.answers:
+        return "a decision step needs `answers` (answer: step id)"
+    return None
+
+
+def _program_problem(step: Step) -> str | None:
+    if step.kind == "command" and not (step.argv and step.argv[0]):
+        return "`argv` needs the program as its first element"
+    return None
+
+
+def _default_problem(step: Step) -> str | None:
+    if step.default is not None and step.default not in step.answers:
+        return f"default {step.default!r} is not one of the answers"
+    return None
+
+
+def _inputs_problem(step: Step) -> str | None:
+    if step.inputs and step.kind != "command":
+        return "`inputs` belongs to command steps"
+    return None
+
+
+def _input_name_problem(step: Step) -> str | None:
+    bad = [name for name in step.inputs if not INPUT_NAME.match(name)]
+    if bad:
+        return f"input name {bad[0]!r}: use letters, digits and _ (it is used as {{{{ inputs.NAME }}}})"
+    return None
+
+
+# in the order a step's problems are reported (the first one found is)
+_STEP_CHECKS = (
+    _missing_key,
+    _decision_problem,
+    _program_problem,
+    _default_problem,
+    _inputs_problem,
+    _input_name_problem,
+)
 
 
 class _Strict(BaseModel):
@@ -51,29 +118,20 @@ class Expectation(_Strict):
     of: Literal["first", "rows"] = "first"
 
     def holds(self, rows: list[tuple]) -> bool:
-        if self.of == "rows":
-            actual: Any = len(rows)
-        else:
-            if not rows or not rows[0]:
-                return False
-            actual = rows[0][0]
+        actual = self._actual(rows)
         if actual is None:
             return False
         try:
-            if isinstance(self.value, (int, float)):
-                actual = float(actual)
-            else:
-                actual = str(actual)
-            return {
-                "<": actual < self.value,
-                "<=": actual <= self.value,
-                ">": actual > self.value,
-                ">=": actual >= self.value,
-                "==": actual == self.value,
-                "!=": actual != self.value,
-            }[self.op]
+            typed = float(actual) if isinstance(self.value, (int, float)) else str(actual)
+            return bool(_COMPARE[self.op](typed, self.value))
         except (TypeError, ValueError):
             return False
+
+    def _actual(self, rows: list[tuple]) -> Any:
+        """The compared value: the row count, or the first cell (None when there is none)."""
+        if self.of == "rows":
+            return len(rows)
+        return rows[0][0] if rows and rows[0] else None
 
     def __str__(self) -> str:
         return f"{'row count' if self.of == 'rows' else 'value'} {self.op} {self.value}"
@@ -109,29 +167,10 @@ class Step(_Strict):
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Step:
-        need = {
-            "query": ["sql"],
-            "wait_for": ["sql", "expect"],
-            "command": ["argv"],
-            "action": ["action"],
-            "decision": ["question"],
-        }.get(self.kind, [])
-        for name in need:
-            if getattr(self, name) in (None, []):
-                raise ValueError(f"a {self.kind} step needs `{name}`")
-        if self.kind == "decision" and not self.answers:
-            raise ValueError("a decision step needs `answers` (answer: step id)")
-        if self.kind == "command" and not (self.argv and self.argv[0]):
-            raise ValueError("`argv` needs the program as its first element")
-        if self.default is not None and self.default not in self.answers:
-            raise ValueError(f"default {self.default!r} is not one of the answers")
-        if self.inputs and self.kind != "command":
-            raise ValueError("`inputs` belongs to command steps")
-        for name in self.inputs:
-            if not INPUT_NAME.match(name):
-                raise ValueError(
-                    f"input name {name!r}: use letters, digits and _ (it is used as {{{{ inputs.NAME }}}})"
-                )
+        for check in _STEP_CHECKS:
+            problem = check(self)
+            if problem:
+                raise ValueError(problem)
         return self
 
 

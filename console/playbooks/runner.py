@@ -6,12 +6,12 @@ restart at the step where it stopped, with its history.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from console.playbooks.args import ArgumentRefused, Input, check_value, input_ref, is_templated, shown
+from console.playbooks.args import ArgumentRefused, Input, check_value, input_ref, shown
 from console.playbooks.context import (
-    OUTPUT_LIMIT,
-    ROW_LIMIT,
     ActionUnavailable,
     Outcome,
     PlannedAction,
@@ -23,11 +23,14 @@ from console.playbooks.context import (
     audit,
     brief,
     redact_secrets,
-    select_only,
 )
-from console.playbooks.kinds import ACTION_KINDS
+from console.playbooks.kinds import planner_for
 from console.playbooks.lint import argv_findings
 from console.playbooks.model import END, TEMPLATES, Playbook, Step
+from console.playbooks.steps import Given, StepResult, run_command, run_query, select_only
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
 
 
 class Runner:
@@ -71,7 +74,13 @@ class Runner:
             return None
         return self.playbook.step(self.current_step)
 
-    def _save(self, cur: Any, *, finished: Any = None) -> None:
+    def _current(self, nothing: str) -> Step:
+        step = self.current()
+        if step is None:
+            raise RunError(f"run {self.run_id} is {self.status}; {nothing}")
+        return step
+
+    def _save(self, cur: DuckDBPyConnection, *, finished: datetime | None = None) -> None:
         import json
 
         cur.execute(
@@ -93,21 +102,30 @@ class Runner:
                 f"{self.playbook.place(self.current_step)}: {where}: cannot render {template!r}: {exc}"
             ) from None
 
+    def _params(self, step: Step) -> list[str]:
+        return [self.render(p, f"step {step.id}.params[{i}]") for i, p in enumerate(step.params)]
+
     def command_argv(self, step: Step) -> list[str]:
         """The argv a command step runs: re-checked for safety, each input rendered and typed."""
         argv = list(step.argv or [])
-        findings = argv_findings(argv, step.inputs)
-        if findings:
-            index, why = findings[0]
-            more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-            raise StepRefused(
-                f"{self.playbook.place(step.id)}: step {step.id}: argv[{index}] "
-                f"{why}{more}; "
-                "the step does not run (see `oncall playbook lint`)",
-                {"argv": argv, "unsafe": [i for i, _ in findings]},
-            )
+        self._refuse_unsafe(step, argv)
         values = {name: self._input_value(step, name, spec) for name, spec in step.inputs.items()}
-        return [values[input_ref(a)] if is_templated(a) else a for a in argv]  # type: ignore[index]  # untyped row or union left for the drift/incidents/playbooks pass
+        # every templated element is exactly `{{ inputs.NAME }}` of a declared input by now
+        return [values[name] if (name := input_ref(a)) else a for a in argv]
+
+    def _refuse_unsafe(self, step: Step, argv: list[str]) -> None:
+        """The file may have changed since it was linted: check the argv again."""
+        findings = argv_findings(argv, step.inputs)
+        if not findings:
+            return
+        index, why = findings[0]
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        raise StepRefused(
+            f"{self.playbook.place(step.id)}: step {step.id}: argv[{index}] "
+            f"{why}{more}; "
+            "the step does not run (see `oncall playbook lint`)",
+            {"argv": argv, "unsafe": [i for i, _ in findings]},
+        )
 
     def _input_value(self, step: Step, name: str, spec: Input) -> str:
         value = self.render(spec.source, f"step {step.id}.inputs.{name}.from")
@@ -130,40 +148,45 @@ class Runner:
                 },
             ) from None
 
+    # -- previewing ----------------------------------------------------------------------
+
     def preview(self) -> Preview:
         """The current step resolved: the exact argv, SQL and parameters, or the action plan."""
-        step = self.current()
-        if step is None:
-            raise RunError(f"run {self.run_id} is {self.status}; nothing to preview")
-        where = f"step {step.id}"
+        step = self._current("nothing to preview")
         try:
-            title = self.render(step.title or step.id, f"{where}.title")
-            text = self.render(step.text, f"{where}.text") if step.text else ""
-            preview = Preview(step, title, text)
-            if step.kind in ("query", "wait_for"):
-                preview.sql = step.sql
-                preview.params = [self.render(p, f"{where}.params[{i}]") for i, p in enumerate(step.params)]
-            elif step.kind == "command":
-                preview.argv = [redact_secrets(a, self.secrets) for a in self.command_argv(step)]
-            elif step.kind == "decision":
-                preview.question = self.render(step.question or "", f"{where}.question")
-                preview.answers = list(step.answers)
-            elif step.kind == "action":
-                preview.plan = self._planned(step)
+            return self._resolved(step)
         except (RunError, ActionUnavailable) as exc:
             return Preview(step, step.title or step.id, step.text, error=str(exc))
+
+    def _resolved(self, step: Step) -> Preview:
+        where = f"step {step.id}"
+        title = self.render(step.title or step.id, f"{where}.title")
+        text = self.render(step.text, f"{where}.text") if step.text else ""
+        preview = Preview(step, title, text)
+        resolve = _PREVIEWS.get(step.kind)
+        if resolve is not None:
+            resolve(self, step, preview)
         return preview
 
+    def _preview_query(self, step: Step, preview: Preview) -> None:
+        preview.sql = step.sql
+        preview.params = self._params(step)
+
+    def _preview_command(self, step: Step, preview: Preview) -> None:
+        preview.argv = [redact_secrets(a, self.secrets) for a in self.command_argv(step)]
+
+    def _preview_decision(self, step: Step, preview: Preview) -> None:
+        preview.question = self.render(step.question or "", f"step {step.id}.question")
+        preview.answers = list(step.answers)
+
+    def _preview_action(self, step: Step, preview: Preview) -> None:
+        preview.plan = self._planned(step)
+
     def _planned(self, step: Step) -> PlannedAction:
+        """The action's plan, made (and audited `planned`) once per step."""
         if self._plan and self._plan[0] == step.id:
             return self._plan[1]
-        planner = ACTION_KINDS.get(step.action or "")
-        if planner is None:
-            raise ActionUnavailable(
-                f"action {step.action!r} is not available; known: {', '.join(sorted(ACTION_KINDS))}"
-            )
-        args = {k: self.render(v, f"step {step.id}.args.{k}") for k, v in step.args.items()}
-        planned = planner(self.ctx, args, self.incident_id)
+        planned = planner_for(step.action)(self.ctx, self._args(step), self.incident_id)
         with self.ctx.store.transaction() as cur:
             audit(
                 cur,
@@ -179,6 +202,9 @@ class Runner:
         self._plan = (step.id, planned)
         return planned
 
+    def _args(self, step: Step) -> dict[str, str]:
+        return {k: self.render(v, f"step {step.id}.args.{k}") for k, v in step.args.items()}
+
     # -- running -------------------------------------------------------------------------
 
     def advance(
@@ -190,165 +216,121 @@ class Runner:
         typed_name: str | None = None,
     ) -> Outcome:
         """Run the current step and record its outcome; commands and actions need `confirm`."""
-        step = self.current()
-        if step is None:
-            raise RunError(f"run {self.run_id} is {self.status}; no step to run")
+        step = self._current("no step to run")
+        self._may_run(step, answer, confirm)
+        try:
+            result = self._execute(step, Given(answer, reason, typed_name))
+        except StepRefused as exc:
+            return self._record(step, StepResult("failed", exc.detail, str(exc)), answer, stop="denied")
+        except RenderError as exc:
+            return self._record(step, StepResult("failed", {}, str(exc)), answer, stop="failed")
+        except RunError as exc:
+            result = StepResult("failed", {}, str(exc))
+        return self._record(step, result, answer)
+
+    def _may_run(self, step: Step, answer: str | None, confirm: bool) -> None:
+        """Refuse a step that changes the world unconfirmed, or a decision without an answer."""
         if step.kind in ("command", "action") and not confirm:
             raise RunError(f"step {step.id} changes the world: confirm it after reading the preview")
         if step.kind == "decision" and answer not in step.answers:
             raise RunError(f"step {step.id} asks: {step.question} — answer one of {', '.join(step.answers)}")
-        try:
-            outcome, output, error = self._execute(step, answer, reason, typed_name)
-        except StepRefused as exc:
-            return self._record(step, "failed", exc.detail, str(exc), answer, stop="denied")
-        except RenderError as exc:
-            return self._record(step, "failed", {}, str(exc), answer, stop="failed")
-        except RunError as exc:
-            outcome, output, error = "failed", {}, str(exc)
-        return self._record(step, outcome, output, error, answer)
 
     def skip(self, reason: str) -> Outcome:
         """Mark the current step skipped (done by hand, or not relevant) and move on."""
-        step = self.current()
-        if step is None:
-            raise RunError(f"run {self.run_id} is {self.status}; no step to skip")
-        return self._record(step, "skipped", {"reason": reason}, None, None)
+        step = self._current("no step to skip")
+        return self._record(step, StepResult("skipped", {"reason": reason}), None)
 
-    def _execute(
-        self, step: Step, answer: str | None, reason: str | None, typed_name: str | None
-    ) -> tuple[str, dict[str, Any], str | None]:
-        self._prepare(step)
-        if step.kind == "instruction":
-            return "done", {}, None
-        if step.kind == "query":
-            rows, output = self._query(step)
-            if step.expect is None:
-                return "done", output, None
-            held = step.expect.holds(rows)
-            return ("passed" if held else "failed"), output, None if held else f"expected {step.expect}"
-        if step.kind == "command":
-            return self._command(step)
-        if step.kind == "decision":
-            return "answered", {"answer": answer}, None
-        if step.kind == "action":
-            return self._action(step, reason, typed_name)
-        return self._wait(step)
-
-    def _prepare(self, step: Step) -> None:
-        """Render the step's text before it counts as run: a template that fails fails the step."""
+    def _execute(self, step: Step, given: Given) -> StepResult:
+        """Render the step's text first (a template that fails fails the step), then run it."""
         where = f"step {step.id}"
         for key, template in (("title", step.title), ("text", step.text), ("question", step.question)):
             if template:
                 self.render(template, f"{where}.{key}")
+        return _KINDS[step.kind](self, step, given)
+
+    def _instruction(self, step: Step, given: Given) -> StepResult:
+        return StepResult("done", {})
+
+    def _decision(self, step: Step, given: Given) -> StepResult:
+        return StepResult("answered", {"answer": given.answer})
+
+    def _query_step(self, step: Step, given: Given) -> StepResult:
+        rows, output = self._query(step)
+        if step.expect is None:
+            return StepResult("done", output)
+        if step.expect.holds(rows):
+            return StepResult("passed", output)
+        return StepResult("failed", output, f"expected {step.expect}")
 
     def _query(self, step: Step) -> tuple[list[tuple], dict[str, Any]]:
         problem = select_only(step.sql or "")
         if problem:
             raise RunError(f"step {step.id}: {problem}")
-        params = [self.render(p, f"step {step.id}.params[{i}]") for i, p in enumerate(step.params)]
-        cur = self.ctx.store.cursor()
-        try:
-            cur.execute(step.sql, params)
-            columns = [d[0] for d in cur.description or []]
-            rows = cur.fetchmany(ROW_LIMIT)
-        except Exception as exc:  # noqa: BLE001 - DuckDB raises many kinds; all are the query's
-            raise RunError(f"step {step.id}: query failed: {str(exc).splitlines()[0]}") from None
-        finally:
-            cur.close()
-        return rows, {"columns": columns, "rows": [list(r) for r in rows], "params": params}
+        return run_query(self.ctx.store, step.id, step.sql or "", self._params(step))
 
-    def _command(self, step: Step) -> tuple[str, dict[str, Any], str | None]:
-        import subprocess
+    def _command(self, step: Step, given: Given) -> StepResult:
+        return run_command(self.command_argv(step), step.timeout.total_seconds(), self.secrets)
 
-        from console.core.private import child_umask
-
-        argv = self.command_argv(step)
-        displayed = [redact_secrets(a, self.secrets) for a in argv]
-        timeout = step.timeout.total_seconds()
-        output: dict[str, Any] = {"argv": displayed}
-        try:
-            done = subprocess.run(
-                argv,
-                shell=False,
-                capture_output=True,
-                text=True,
-                errors="replace",
-                stdin=subprocess.DEVNULL,
-                timeout=timeout,
-                umask=child_umask(),
-            )  # the user's own, not oncall's 077
-        except subprocess.TimeoutExpired as exc:
-            for name in ("stdout", "stderr"):
-                data = getattr(exc, name) or ""
-                data = data.decode(errors="replace") if isinstance(data, bytes) else data
-                output[name] = redact_secrets(data[-OUTPUT_LIMIT:], self.secrets)
-            return "failed", output, f"timed out after {timeout:g}s"
-        except (OSError, ValueError, UnicodeError) as exc:
-            return "failed", output, f"could not start {displayed[0]!r}: {exc}"
-        output.update(
-            returncode=done.returncode,
-            stdout=redact_secrets(done.stdout[-OUTPUT_LIMIT:], self.secrets),
-            stderr=redact_secrets(done.stderr[-OUTPUT_LIMIT:], self.secrets),
-        )
-        if done.returncode != 0:
-            return "failed", output, f"exited {done.returncode}"
-        return "passed", output, None
-
-    def _action(
-        self, step: Step, reason: str | None, typed_name: str | None
-    ) -> tuple[str, dict[str, Any], str | None]:
+    def _action(self, step: Step, given: Given) -> StepResult:
         try:
             planned = self._planned(step)
         except ActionUnavailable as exc:
-            return "failed", {}, str(exc)
-        why = reason or (self.render(step.reason, f"step {step.id}.reason") if step.reason else "")
+            return StepResult("failed", {}, str(exc))
+        why = given.reason or self._reason(step)
         if not why.strip():
             raise RunError(f"step {step.id}: {planned.kind} needs a reason; it goes in the audit log")
         try:
-            result = planned.apply(why, typed_name)
+            result = planned.apply(why, given.typed_name)
         except ActionUnavailable as exc:
-            return "failed", {"plan": planned.text, "reason": why}, str(exc)
+            return StepResult("failed", {"plan": planned.text, "reason": why}, str(exc))
         finally:
             self._plan = None
-        return "passed", {"plan": planned.text, "reason": why, "result": result}, None
+        return StepResult("passed", {"plan": planned.text, "reason": why, "result": result})
 
-    def _wait(self, step: Step) -> tuple[str, dict[str, Any], str | None]:
+    def _reason(self, step: Step) -> str:
+        return self.render(step.reason, f"step {step.id}.reason") if step.reason else ""
+
+    def _wait(self, step: Step, given: Given) -> StepResult:
         import time
-        from datetime import datetime
 
         sleep = self.ctx.sleep or time.sleep
-        started_text = self.state["waiting"].get(step.id)
-        if started_text is None:
-            started = self.ctx.clock()
-            self.state["waiting"][step.id] = started.isoformat()
-            with self.ctx.store.transaction() as cur:
-                self._save(cur)
-                self._timeline(
-                    cur,
-                    started,
-                    "step",
-                    f"waiting: {self.render(step.title or step.id, 'title')}",
-                    {"step": step.id, "phase": "started"},
-                )
-        else:
-            started = datetime.fromisoformat(started_text)
+        started = self._wait_started(step)
         polls = 0
         while True:
             rows, output = self._query(step)
             polls += 1
             if step.expect is not None and step.expect.holds(rows):
                 output.update(polls=polls, waited_s=(self.ctx.clock() - started).total_seconds())
-                return "passed", output, None
+                return StepResult("passed", output)
             if self.ctx.clock() - started >= step.timeout:
                 output.update(polls=polls)
-                return (
-                    "timeout",
-                    output,
-                    (f"{step.expect} did not hold within {step.timeout.total_seconds():g}s"),
-                )
+                within = step.timeout.total_seconds()
+                return StepResult("timeout", output, f"{step.expect} did not hold within {within:g}s")
             sleep(step.every.total_seconds())
 
-    def _timeline(self, cur: Any, ts: Any, kind: str, text: str, detail: Any) -> None:
+    def _wait_started(self, step: Step) -> datetime:
+        """When the wait began; a new one is stored at once, so a restart keeps its start."""
+        started_text = self.state["waiting"].get(step.id)
+        if started_text is not None:
+            return datetime.fromisoformat(started_text)
+        started = self.ctx.clock()
+        self.state["waiting"][step.id] = started.isoformat()
+        with self.ctx.store.transaction() as cur:
+            self._save(cur)
+            self._timeline(
+                cur,
+                started,
+                "step",
+                f"waiting: {self.render(step.title or step.id, 'title')}",
+                {"step": step.id, "phase": "started"},
+            )
+        return started
+
+    # -- recording -----------------------------------------------------------------------
+
+    def _timeline(
+        self, cur: DuckDBPyConnection, ts: datetime, kind: str, text: str, detail: dict[str, Any]
+    ) -> None:
         if self.incident_id is None:
             return
         from console.incidents.lifecycle import append_timeline
@@ -363,84 +345,101 @@ class Runner:
             {"playbook": self.playbook.id, "run": self.run_id, **detail},
         )
 
-    def _record(
-        self,
-        step: Step,
-        outcome: str,
-        output: dict[str, Any],
-        error: str | None,
-        answer: str | None,
-        stop: str | None = None,
-    ) -> Outcome:
+    def _record(self, step: Step, result: StepResult, answer: str | None, stop: str | None = None) -> Outcome:
         """Store one outcome; `stop` (its audit phase) keeps the run failed at this step."""
-        failed = outcome in ("failed", "timeout")
-        if stop:
-            next_step: str | None = None
-        elif step.kind == "decision" and outcome == "answered":
-            next_step = step.answers[answer or ""]
-        elif failed and step.on_fail:
-            next_step = step.on_fail
-        elif failed and step.kind in ("command", "action", "wait_for"):
-            next_step = None  # stays here: retry, or skip it by hand
-        else:
-            next_step = self.playbook.after(step)
+        next_step = None if stop else self._next_step(step, result, answer)
         now = self.ctx.clock()
-        entry = {
-            "step": step.id,
-            "kind": step.kind,
-            "outcome": outcome,
-            "actor": self.ctx.actor,
-            "ts": now.isoformat(),
-            "error": error,
-            "output": output,
-        }
-        self.history.append(entry)
+        self._remember(step, result, now, next_step)
+        text = self._outcome_text(step, result)
+        detail = {"step": step.id, "outcome": result.outcome, "error": result.error}
+        with self.ctx.store.transaction() as cur:
+            self._save(cur, finished=now if self.status == "done" else None)
+            self._timeline(cur, now, "step", text, {**detail, "output": brief(result.output)})
+            self._audit_outcome(cur, now, step, result, answer, stop)
+            if self.status == "done":
+                self._timeline(cur, now, "playbook", f"playbook {self.playbook.id} finished", {})
+        shown_next = None if next_step in (None, END) else next_step
+        return Outcome(
+            step.id, step.kind, result.outcome, self.ctx.actor, now, shown_next, result.output, result.error
+        )
+
+    def _next_step(self, step: Step, result: StepResult, answer: str | None) -> str | None:
+        """Where the run goes after this outcome; None keeps it failed here (retry, or skip by hand)."""
+        if step.kind == "decision" and result.outcome == "answered":
+            return step.answers[answer or ""]
+        if result.failed:
+            return self._after_failure(step)
+        return self.playbook.after(step)
+
+    def _after_failure(self, step: Step) -> str | None:
+        if step.on_fail:
+            return step.on_fail
+        if step.kind in ("command", "action", "wait_for"):
+            return None
+        return self.playbook.after(step)
+
+    def _remember(self, step: Step, result: StepResult, now: datetime, next_step: str | None) -> None:
+        """The outcome into the run's history, and the run moved on (or failed here)."""
+        outcome, output, error = result
+        entry = {"step": step.id, "kind": step.kind, "outcome": outcome, "actor": self.ctx.actor}
+        self.history.append({**entry, "ts": now.isoformat(), "error": error, "output": output})
         self.state["waiting"].pop(step.id, None)
         if next_step is None:
             self.status = "failed"
         else:
             self.current_step = next_step
             self.status = "done" if next_step == END else "running"
+
+    def _outcome_text(self, step: Step, result: StepResult) -> str:
+        """The timeline's line for an outcome, the title rendered where it can be."""
         try:
             title = self.render(step.title, "title") if step.title else step.id
         except RunError:
             title = step.title or step.id
-        text = f"step {step.id} ({title}): {outcome}" + (f" — {error}" if error else "")
-        with self.ctx.store.transaction() as cur:
-            self._save(cur, finished=now if self.status == "done" else None)
-            self._timeline(
-                cur,
-                now,
-                "step",
-                text,
-                {"step": step.id, "outcome": outcome, "error": error, "output": brief(output)},
-            )
-            audit(
-                cur,
-                now,
-                self.ctx.actor,
-                f"playbook.{step.kind}",
-                stop or ("failed" if failed else "after"),
-                f"playbook:{self.playbook.id}/{step.id}",
-                output.get("reason"),
-                {
-                    "run": self.run_id,
-                    "argv": output.get("argv"),
-                    "sql": step.sql,
-                    "params": output.get("params"),
-                    "answer": answer,
-                },
-                {"outcome": outcome, "error": error, "output": brief(output)},
-            )
-            if self.status == "done":
-                self._timeline(cur, now, "playbook", f"playbook {self.playbook.id} finished", {})
-        return Outcome(
-            step.id,
-            step.kind,
-            outcome,
-            self.ctx.actor,
+        return f"step {step.id} ({title}): {result.outcome}" + (f" — {result.error}" if result.error else "")
+
+    def _audit_outcome(
+        self,
+        cur: DuckDBPyConnection,
+        now: datetime,
+        step: Step,
+        result: StepResult,
+        answer: str | None,
+        stop: str | None,
+    ) -> None:
+        output = result.output
+        audit(
+            cur,
             now,
-            None if next_step in (None, END) else next_step,
-            output,
-            error,
+            self.ctx.actor,
+            f"playbook.{step.kind}",
+            stop or ("failed" if result.failed else "after"),
+            f"playbook:{self.playbook.id}/{step.id}",
+            output.get("reason"),
+            {
+                "run": self.run_id,
+                "argv": output.get("argv"),
+                "sql": step.sql,
+                "params": output.get("params"),
+                "answer": answer,
+            },
+            {"outcome": result.outcome, "error": result.error, "output": brief(output)},
         )
+
+
+# how each kind of step is previewed (the others show only their title and text) and run
+_PREVIEWS: dict[str, Callable[[Runner, Step, Preview], None]] = {
+    "query": Runner._preview_query,
+    "wait_for": Runner._preview_query,
+    "command": Runner._preview_command,
+    "decision": Runner._preview_decision,
+    "action": Runner._preview_action,
+}
+_KINDS: dict[str, Callable[[Runner, Step, Given], StepResult]] = {
+    "instruction": Runner._instruction,
+    "query": Runner._query_step,
+    "command": Runner._command,
+    "decision": Runner._decision,
+    "action": Runner._action,
+    "wait_for": Runner._wait,
+}
