@@ -1,6 +1,6 @@
 """SLO backtests: every window's error ratio and every alert condition over a time grid.
 
-Kept apart from `console.slo.status` (status, loading) so that the console's first frame does
+Kept apart from `console.slo.status` so that the console's first frame does
 not import numpy and pyarrow.
 """
 
@@ -13,17 +13,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from console.slo.conditions import AlertCondition, slo_alert_conditions
+from console.slo.model import SLO, WINDOWS
 from console.slo.status import (
     LOOKBACK,
-    SLO,
-    WINDOWS,
-    AlertCondition,
     _good_based,
     _group_labels,
     _increases_sql,
     _ms,
     _selection_rows,
-    slo_alert_conditions,
 )
 
 if TYPE_CHECKING:

@@ -252,7 +252,7 @@ def convert_documents(docs: list[Any], origin: str) -> tuple[list[dict[str, Any]
 
 
 def _validated(slos: list[dict[str, Any]], origin: str, notes: list[str]) -> list[dict[str, Any]]:
-    from console.slo.status import SLO
+    from console.slo.model import SLO
 
     kept = []
     for slo in slos:
