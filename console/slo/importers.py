@@ -71,8 +71,11 @@ def _sloth_slo(
     def key(snake: str, cam: str) -> str:
         return cam if camel else snake
 
-    name = _name(service, str(slo.get("name", "")))
-    out: dict[str, Any] = {"name": name, "service": service, "objective": slo.get("objective")}
+    out: dict[str, Any] = {
+        "name": _name(service, str(slo.get("name", ""))),
+        "service": service,
+        "objective": slo.get("objective"),
+    }
     if labels or slo.get("labels"):
         out["labels"] = {**labels, **(slo.get("labels") or {})}
     if slo.get("description"):
@@ -83,43 +86,44 @@ def _sloth_slo(
         kinds = ", ".join(k for k in sli if k != "events") or "none"
         notes.append(f"{where}: SLI kind {kinds} (only `events` error/total queries convert); SLO skipped")
         return None
-    ratio = _ratio(
-        None,
+    error, total = (
         events.get(key("error_query", "errorQuery")),
         events.get(key("total_query", "totalQuery"), ""),
-        where,
-        notes,
     )
+    ratio = _ratio(None, error, total, where, notes)
     if ratio is None:
         return None
     out["sli"] = {"ratio": ratio}
-    alerting = slo.get("alerting") or {}
-    converted: dict[str, Any] = {}
+    alerting = _sloth_alerting(slo.get("alerting") or {}, where, notes, key)
+    if alerting:
+        out["alerting"] = alerting
+    for extra in sorted(set(slo) - {"name", "objective", "description", "sli", "alerting", "labels"}):
+        notes.append(f"{where}: key {extra!r}")
+    return out
+
+
+def _string_maps(spec: dict) -> dict[str, dict[str, str]]:
+    """A spec's `labels` and `annotations` (those given), values as strings."""
+    return {f: {k: str(v) for k, v in spec[f].items()} for f in ("labels", "annotations") if spec.get(f)}
+
+
+def _sloth_alerting(alerting: dict, where: str, notes: list[str], key: Any) -> dict[str, Any]:
+    """Sloth's `alerting` as oncall's: labels and annotations, per severity and for both."""
     if alerting.get("name"):
         notes.append(
             f"{where}: alerting.name {alerting['name']!r} (oncall names conditions <slo>:<severity>:<window>)"
         )
-    for field in ("labels", "annotations"):
-        if alerting.get(field):
-            converted[field] = {k: str(v) for k, v in alerting[field].items()}
+    converted: dict[str, Any] = _string_maps(alerting)
     for theirs, ours in (
         (key("page_alert", "pageAlert"), "page"),
         (key("ticket_alert", "ticketAlert"), "ticket"),
     ):
         alert = alerting.get(theirs) or {}
-        setting: dict[str, Any] = {}
-        if alert.get("disable"):
-            setting["enabled"] = False
-        for field in ("labels", "annotations"):
-            if alert.get(field):
-                setting[field] = {k: str(v) for k, v in alert[field].items()}
+        setting: dict[str, Any] = {"enabled": False} if alert.get("disable") else {}
+        setting.update(_string_maps(alert))
         if setting:
             converted[ours] = setting
-    if converted:
-        out["alerting"] = converted
-    for extra in sorted(set(slo) - {"name", "objective", "description", "sli", "alerting", "labels"}):
-        notes.append(f"{where}: key {extra!r}")
-    return out
+    return converted
 
 
 def _from_sloth(doc: dict, where: str, notes: list[str], camel: bool) -> list[dict[str, Any]]:
@@ -143,10 +147,9 @@ def _prometheus_query(part: dict | None) -> str | None:
     return (source.get("spec") or {}).get("query")
 
 
-def _openslo_slo(doc: dict, slis: dict[str, dict], where: str, notes: list[str]) -> dict[str, Any] | None:
-    meta, spec = doc.get("metadata") or {}, doc.get("spec") or {}
-    name = _name(str(meta.get("name", "")))
-    where = f"{where} ({name})"
+def _openslo_ratio(doc: dict, slis: dict[str, dict], where: str, notes: list[str]) -> dict[str, Any] | None:
+    """The SLO's ratioMetric indicator (inline or by reference) as an oncall ratio SLI."""
+    spec = doc.get("spec") or {}
     indicator = spec.get("indicator")
     if indicator is None and spec.get("indicatorRef"):
         indicator = slis.get(spec["indicatorRef"])
@@ -167,10 +170,11 @@ def _openslo_slo(doc: dict, slis: dict[str, dict], where: str, notes: list[str])
         return None
     if ratio_metric.get("counter") is False:
         notes.append(f"{where}: ratioMetric.counter is false (gauges); treated as counters")
-    ratio = _ratio(good, None if good is not None else bad, total, where, notes)
-    if ratio is None:
-        return None
-    objectives = spec.get("objectives") or []
+    return _ratio(good, None if good is not None else bad, total, where, notes)
+
+
+def _openslo_objective(objectives: list[dict], where: str, notes: list[str]) -> float | None:
+    """The first objective's target in percent; the others, and threshold parts, noted."""
     if not objectives:
         notes.append(f"{where}: no objectives; SLO skipped")
         return None
@@ -190,6 +194,32 @@ def _openslo_slo(doc: dict, slis: dict[str, dict], where: str, notes: list[str])
     for key in ("op", "value"):
         if key in first:
             notes.append(f"{where}: objectives[0].{key} (threshold objectives do not convert)")
+    return objective
+
+
+def _openslo_window(spec: dict, where: str, notes: list[str]) -> str | None:
+    """The first time window's duration (rolling: a calendar window is noted)."""
+    windows = spec.get("timeWindow") or []
+    if not windows:
+        return None
+    window = windows[0]
+    if window.get("isRolling") is False or window.get("calendar"):
+        notes.append(
+            f"{where}: calendar-aligned time window (oncall windows roll); used a rolling {window.get('duration')}"
+        )
+    return str(window["duration"]) if window.get("duration") else None
+
+
+def _openslo_slo(doc: dict, slis: dict[str, dict], where: str, notes: list[str]) -> dict[str, Any] | None:
+    meta, spec = doc.get("metadata") or {}, doc.get("spec") or {}
+    name = _name(str(meta.get("name", "")))
+    where = f"{where} ({name})"
+    ratio = _openslo_ratio(doc, slis, where, notes)
+    if ratio is None:
+        return None
+    objective = _openslo_objective(spec.get("objectives") or [], where, notes)
+    if objective is None:
+        return None
     out: dict[str, Any] = {
         "name": name,
         "service": str(spec.get("service", "")),
@@ -201,16 +231,9 @@ def _openslo_slo(doc: dict, slis: dict[str, dict], where: str, notes: list[str])
         }
     if spec.get("description"):
         out["description"] = spec["description"]
-    windows = spec.get("timeWindow") or []
-    if windows:
-        window = windows[0]
-        if window.get("isRolling") is False or window.get("calendar"):
-            notes.append(
-                f"{where}: calendar-aligned time window (oncall windows roll); "
-                f"used a rolling {window.get('duration')}"
-            )
-        if window.get("duration"):
-            out["window"] = str(window["duration"])
+    window = _openslo_window(spec, where, notes)
+    if window is not None:
+        out["window"] = window
     if spec.get("budgetingMethod", "Occurrences") != "Occurrences":
         notes.append(f"{where}: budgetingMethod {spec['budgetingMethod']} (oncall counts occurrences)")
     if spec.get("alertPolicies"):
@@ -219,35 +242,39 @@ def _openslo_slo(doc: dict, slis: dict[str, dict], where: str, notes: list[str])
     return out
 
 
+def _convert(doc: Any, slis: dict[str, dict], where: str, notes: list[str]) -> list[dict[str, Any]]:
+    """One document's SLOs (Sloth's or OpenSLO's); anything else is noted."""
+    if not isinstance(doc, dict):
+        notes.append(f"{where}: not a mapping")
+        return []
+    version, api, kind = doc.get("version"), str(doc.get("apiVersion", "")), doc.get("kind")
+    if version == "prometheus/v1":
+        return _from_sloth(doc, where, notes, camel=False)
+    if api.startswith("sloth.slok.dev/") and kind == "PrometheusServiceLevel":
+        return _from_sloth(doc, where, notes, camel=True)
+    if api == "openslo/v1" and kind == "SLO":
+        converted = _openslo_slo(doc, slis, where, notes)
+        return [] if converted is None else [converted]
+    if api == "openslo/v1" and kind == "SLI":
+        return []
+    if api.startswith("openslo/"):
+        notes.append(f"{where}: {api} {kind} (only openslo/v1 SLO and SLI convert)")
+    else:
+        notes.append(f"{where}: neither Sloth prometheus/v1 nor OpenSLO v1")
+    return []
+
+
 def convert_documents(docs: list[Any], origin: str) -> tuple[list[dict[str, Any]], list[str]]:
     """Sloth or OpenSLO documents into oncall SLO mappings, and notes on what was dropped."""
     notes: list[str] = []
-    slos: list[dict[str, Any]] = []
     slis = {
         str((d.get("metadata") or {}).get("name")): d
         for d in docs
         if isinstance(d, dict) and d.get("kind") == "SLI"
     }
+    slos: list[dict[str, Any]] = []
     for index, doc in enumerate(docs):
-        where = f"{origin} document {index + 1}"
-        if not isinstance(doc, dict):
-            notes.append(f"{where}: not a mapping")
-            continue
-        version, api, kind = doc.get("version"), str(doc.get("apiVersion", "")), doc.get("kind")
-        if version == "prometheus/v1":
-            slos += _from_sloth(doc, where, notes, camel=False)
-        elif api.startswith("sloth.slok.dev/") and kind == "PrometheusServiceLevel":
-            slos += _from_sloth(doc, where, notes, camel=True)
-        elif api == "openslo/v1" and kind == "SLO":
-            converted = _openslo_slo(doc, slis, where, notes)
-            if converted is not None:
-                slos.append(converted)
-        elif api == "openslo/v1" and kind == "SLI":
-            continue
-        elif api.startswith("openslo/"):
-            notes.append(f"{where}: {api} {kind} (only openslo/v1 SLO and SLI convert)")
-        else:
-            notes.append(f"{where}: neither Sloth prometheus/v1 nor OpenSLO v1")
+        slos += _convert(doc, slis, f"{origin} document {index + 1}", notes)
     return _validated(slos, origin, notes), notes
 
 
