@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from console.config.yamlmarks import Problem, load_marked_all, plain
+from console.config.problems import validation_problems
+from console.config.yamlmarks import MarkedDict, Problem, load_marked_all, plain
 from console.store.selectors import SelectorError, parse_selector
 
 # `sum [by (...)] ( rate|increase ( SELECTOR [RANGE] ) ) [by (...)]`, or a bare selector.
@@ -286,10 +287,10 @@ def _validated(slos: list[dict[str, Any]], origin: str, notes: list[str]) -> lis
         try:
             SLO.model_validate(slo)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            notes.append(
-                f"{origin} {slo.get('name')}: {'.'.join(map(str, first['loc']))}: {first['msg']}; SLO skipped"
-            )
+            # The shared translator's words; the converted SLO is no YAML, so no line to name.
+            message = validation_problems(exc, MarkedDict(), origin, SLO)[0].message
+            where = ".".join(map(str, exc.errors()[0]["loc"]))
+            notes.append(f"{origin} {slo.get('name')}: {where}: {message}; SLO skipped")
             continue
         kept.append(slo)
     return kept

@@ -19,7 +19,8 @@ from pydantic import (
 )
 
 from console.config.durations import format_duration, parse_duration
-from console.config.yamlmarks import Problem, load_marked, locate
+from console.config.problems import validation_problems
+from console.config.yamlmarks import MarkedDict, Problem, load_marked, locate
 from console.store.selectors import parse_selector
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -146,23 +147,22 @@ def load_slo_file(path: str | Path, text: str | None = None) -> list[SLO]:
         data = load_marked(path, text=text)
     except Problem as problem:
         raise SLOFileError([problem]) from None
-    if not isinstance(data, dict) or "slos" not in data:
+    if not isinstance(data, MarkedDict) or "slos" not in data:
         raise SLOFileError(
             [Problem(path, getattr(data, "line", 1), "an SLO file is a mapping with a `slos:` list")]
         )
     try:
         slos = SLOFile.model_validate(data).slos
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            file, line, dotted = locate(data, tuple(error["loc"]), path)
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = "unknown key"
-            elif error["type"] == "missing":
-                message = "missing required key"
-            problems.append(Problem(file, line, message, dotted or None))
-        raise SLOFileError(problems) from None
+        raise SLOFileError(validation_problems(exc, data, path, SLOFile)) from None
+    problems = _name_and_window_problems(slos, data, path)
+    if problems:
+        raise SLOFileError(problems)
+    return slos
+
+
+def _name_and_window_problems(slos: list[SLO], data: MarkedDict, path: str | Path) -> list[Problem]:
+    """What the model cannot see: two SLOs of one name, a window shorter than the alerts'."""
     seen: dict[str, int] = {}
     problems = []
     for index, slo in enumerate(slos):
@@ -171,17 +171,9 @@ def load_slo_file(path: str | Path, text: str | None = None) -> list[SLO]:
             problems.append(Problem(file, line, f"two SLOs are named {slo.name!r}", "name"))
         seen[slo.name] = index
         if slo.window < max(WINDOWS):
-            problems.append(
-                Problem(
-                    file,
-                    line,
-                    f"window {format_duration(slo.window)} is shorter than the longest alert window (3d)",
-                    "window",
-                )
-            )
-    if problems:
-        raise SLOFileError(problems)
-    return slos
+            message = f"window {format_duration(slo.window)} is shorter than the longest alert window (3d)"
+            problems.append(Problem(file, line, message, "window"))
+    return problems
 
 
 def check_slo_file(path: Any) -> list[Problem]:
