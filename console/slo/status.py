@@ -20,6 +20,8 @@ from console.slo.sums import cache_key, single_pass_sums, window_sums
 from console.store.selectors import matches, parse_selector
 
 if TYPE_CHECKING:
+    import duckdb
+
     from console.store import Store
 
 # How far before a window's start a previous sample is looked for.
@@ -60,7 +62,9 @@ def _le(labels: dict[str, str]) -> float | None:
         return None
 
 
-def _selection_rows(cur: Any, slos: list[SLO], memo_key: str | None = None) -> list[dict[str, Any]]:
+def _selection_rows(
+    cur: duckdb.DuckDBPyConnection, slos: list[SLO], memo_key: str | None = None
+) -> list[dict[str, Any]]:
     """Which series feed which SLO's numerator and denominator: (slo, role, series_id, grp).
 
     With `memo_key` (the store's identity) each SLO keeps its answer while the store's series
@@ -68,58 +72,76 @@ def _selection_rows(cur: Any, slos: list[SLO], memo_key: str | None = None) -> l
     """
     if memo_key is None:
         return _select(cur, list(enumerate(slos)))
-    count, top = cur.execute("SELECT count(*), max(id) FROM series").fetchone()
+    count, top = cur.execute("SELECT count(*), max(id) FROM series").fetchone() or (0, None)
     state = (memo_key, count, top)
     stale = [
         (index, slo) for index, slo in enumerate(slos) if slo._memo.get("selection", (None,))[0] != state
     ]
     if stale:
-        fresh: dict[int, list[dict[str, Any]]] = {index: [] for index, _ in stale}
-        for row in _select(cur, stale):
-            fresh[row["slo"]].append(row)
-        for index, slo in stale:
-            slo._memo["selection"] = (state, [{**row, "slo": None} for row in fresh[index]])
+        _reselect(cur, stale, state)
     return [{**row, "slo": index} for index, slo in enumerate(slos) for row in slo._memo["selection"][1]]
 
 
-def _select(cur: Any, slos: list[tuple[int, SLO]]) -> list[dict[str, Any]]:
+def _reselect(cur: duckdb.DuckDBPyConnection, stale: list[tuple[int, SLO]], state: tuple) -> None:
+    """Select the series of SLOs whose memo is stale, and memo them with the store's `state`."""
+    fresh: dict[int, list[dict[str, Any]]] = {index: [] for index, _ in stale}
+    for row in _select(cur, stale):
+        fresh[row["slo"]].append(row)
+    for index, slo in stale:
+        slo._memo["selection"] = (state, [{**row, "slo": None} for row in fresh[index]])
+
+
+def _select(cur: duckdb.DuckDBPyConnection, slos: list[tuple[int, SLO]]) -> list[dict[str, Any]]:
     filters = [(index, slo, _series_filters(slo)) for index, slo in slos]
-    names = {sel.name for _, _, parts in filters for _, sel, _ in parts}
+    by_name = _series_by_name(cur, {sel.name for _, _, parts in filters for _, sel, _ in parts})
+    out: list[dict[str, Any]] = []
+    for index, slo, parts in filters:
+        for role, selector, bound in parts:
+            for series_id, labels in _matching(by_name, selector, bound):
+                out.append(
+                    {"slo": index, "role": role, "series_id": series_id, "grp": _group_of(slo, labels)}
+                )
+    return out
+
+
+def _series_by_name(
+    cur: duckdb.DuckDBPyConnection, names: set[str | None]
+) -> dict[str, list[tuple[int, dict[str, str]]]]:
+    """The series of the given names (every series if a selector names none), by name."""
     if None in names:
         rows = cur.execute("SELECT id, name, labels FROM series").fetchall()
     else:
         rows = cur.execute(
-            "SELECT id, name, labels FROM series WHERE list_contains(?, name)", [sorted(names)]
+            "SELECT id, name, labels FROM series WHERE list_contains(?, name)",
+            [sorted(n for n in names if n is not None)],
         ).fetchall()
     by_name: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for series_id, name, labels in rows:
         by_name.setdefault(name, []).append((series_id, json.loads(labels)))
-    out: list[dict[str, Any]] = []
-    for index, slo, parts in filters:
-        for role, selector, bound in parts:
-            pool = (
-                [(selector.name, item) for item in by_name.get(selector.name, [])]
-                if selector.name is not None
-                else [(name, item) for name, items in by_name.items() for item in items]
-            )
-            for name, (series_id, labels) in pool:
-                if not matches(selector, name, labels):
-                    continue
-                if bound is not None and _le(labels) != bound:
-                    continue
-                out.append(
-                    {
-                        "slo": index,
-                        "role": role,
-                        "series_id": series_id,
-                        "grp": json.dumps(
-                            {k: labels.get(k, "") for k in sorted(set(slo.by))},
-                            separators=(",", ":"),
-                            ensure_ascii=False,
-                        ),
-                    }
-                )
-    return out
+    return by_name
+
+
+def _matching(
+    by_name: dict[str, list[tuple[int, dict[str, str]]]], selector: Any, bound: float | None
+) -> list[tuple[int, dict[str, str]]]:
+    """The series the selector matches (with `bound`, only the bucket of that `le`)."""
+    pool = (
+        [(selector.name, item) for item in by_name.get(selector.name, [])]
+        if selector.name is not None
+        else [(name, item) for name, items in by_name.items() for item in items]
+    )
+    return [
+        (series_id, labels)
+        for name, (series_id, labels) in pool
+        if matches(selector, name, labels) and (bound is None or _le(labels) == bound)
+    ]
+
+
+def _group_of(slo: SLO, labels: dict[str, str]) -> str:
+    """The SLO group a series counts in: its `by` labels as canonical JSON."""
+    return json.dumps(
+        {k: labels.get(k, "") for k in sorted(set(slo.by))}, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def _increases_sql() -> str:
@@ -270,74 +292,84 @@ def slo_status(
     periods = {s.window for s in slos} if with_period else set()
     spans = sorted({*WINDOWS, *periods})
     # Each series' increases per window (whole days cached), then added up per SLO group.
+    selection, sums = _series_sums(store, slos, now, spans, cache=cache, rollups=rollups)
+    result = []
+    for (slo_index, grp), roles in sorted(_group_sums(selection, sums, len(spans)).items()):
+        if "den" in roles:
+            result.append(_group_status(slos[slo_index], grp, roles, spans, now, with_period))
+    present = {s.slo.name for s in result}
+    result += [_no_data(slo, now) for slo in slos if slo.name not in present]
+    order = {s.name: i for i, s in enumerate(slos)}
+    result.sort(key=lambda s: (order[s.slo.name], sorted(s.group.items())))
+    return result
+
+
+def _series_sums(
+    store: Store, slos: list[SLO], now: datetime, spans: list[timedelta], *, cache: bool, rollups: bool
+) -> tuple[list[dict[str, Any]], dict[int, list[tuple[float, int]]]]:
+    """Which series feed which SLO, and each series' (increase, samples) per span."""
     cur = store.cursor()
     try:
         selection = _selection_rows(cur, slos, cache_key(store) if cache else None)
         ids = [row["series_id"] for row in selection]
-        sums = (
-            window_sums(store, ids, now, spans, LOOKBACK, memory=cache)
-            if rollups
-            else single_pass_sums(cur, ids, now, spans, LOOKBACK)
-        )
+        if rollups:
+            return selection, window_sums(store, ids, now, spans, LOOKBACK, memory=cache)
+        return selection, single_pass_sums(cur, ids, now, spans, LOOKBACK)
     finally:
         cur.close()
+
+
+def _group_sums(
+    selection: list[dict[str, Any]], sums: dict[int, list[tuple[float, int]]], n_spans: int
+) -> dict[tuple[int, str], dict[str, tuple]]:
+    """Per (SLO, group), per role: increase and samples per span, interleaved."""
     totals: dict[tuple[int, str, str], list[float]] = {}
     for row in selection:
         per_series = sums.get(row["series_id"])
         if per_series is None:
             continue
-        acc = totals.setdefault((row["slo"], row["grp"], row["role"]), [0.0] * (2 * len(spans)))
+        acc = totals.setdefault((row["slo"], row["grp"], row["role"]), [0.0] * (2 * n_spans))
         for k, (increase, count) in enumerate(per_series):
             acc[2 * k] += increase
             acc[2 * k + 1] += count
     found: dict[tuple[int, str], dict[str, tuple]] = {}
     for (slo_index, grp, role), values in totals.items():
         found.setdefault((slo_index, grp), {})[role] = tuple(values)
-    result = []
-    for (slo_index, grp), roles in sorted(found.items()):
-        slo = slos[slo_index]
-        if "den" not in roles:
-            continue
-        num, den = roles.get("num"), roles["den"]
+    return found
 
-        def value(
-            window: timedelta, slo: Any = slo, num: tuple | None = num, den: tuple = den
-        ) -> WindowValue:
-            k = spans.index(window)
-            return _window_value(
-                slo,
-                window,
-                float((num[2 * k] if num else 0) or 0),
-                float(den[2 * k] or 0),
-                int(den[2 * k + 1] or 0),
-            )
 
-        windows = {w: value(w) for w in WINDOWS}
-        period = (
-            value(slo.window)
-            if with_period
-            else WindowValue(slo.window, 0.0, 0.0, None, None, "not computed")
+def _group_status(
+    slo: SLO,
+    grp: str,
+    roles: dict[str, tuple],
+    spans: list[timedelta],
+    now: datetime,
+    with_period: bool,
+) -> SLOStatus:
+    num, den = roles.get("num"), roles["den"]
+
+    def value(window: timedelta) -> WindowValue:
+        k = spans.index(window)
+        return _window_value(
+            slo,
+            window,
+            float((num[2 * k] if num else 0) or 0),
+            float(den[2 * k] or 0),
+            int(den[2 * k + 1] or 0),
         )
-        result.append(
-            SLOStatus(slo, _group_labels(grp), now, period, windows, _conditions_held(slo, windows))
-        )
-    present = {s.slo.name for s in result}
-    for slo in slos:
-        if slo.name not in present:
-            empty = {w: WindowValue(w, 0.0, 0.0, None, None, "no data") for w in WINDOWS}
-            result.append(
-                SLOStatus(
-                    slo,
-                    {},
-                    now,
-                    WindowValue(slo.window, 0.0, 0.0, None, None, "no data"),
-                    empty,
-                    _conditions_held(slo, empty),
-                )
-            )
-    order = {s.name: i for i, s in enumerate(slos)}
-    result.sort(key=lambda s: (order[s.slo.name], sorted(s.group.items())))
-    return result
+
+    windows = {w: value(w) for w in WINDOWS}
+    period = (
+        value(slo.window) if with_period else WindowValue(slo.window, 0.0, 0.0, None, None, "not computed")
+    )
+    return SLOStatus(slo, _group_labels(grp), now, period, windows, _conditions_held(slo, windows))
+
+
+def _no_data(slo: SLO, now: datetime) -> SLOStatus:
+    """An SLO none of whose series has samples in the windows."""
+    empty = {w: WindowValue(w, 0.0, 0.0, None, None, "no data") for w in WINDOWS}
+    period = WindowValue(slo.window, 0.0, 0.0, None, None, "no data")
+    return SLOStatus(slo, {}, now, period, empty, _conditions_held(slo, empty))
 
 
 def evaluate_alert_conditions(
