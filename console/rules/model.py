@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -274,7 +275,6 @@ def check_rule(
     rule: Rule, data: Any = None, base: tuple[Any, ...] = (), path: Any = None, *, check_sql: bool = True
 ) -> list[Problem]:
     """What is wrong with one rule: labels, templates, and its SQL against an empty schema."""
-    problems: list[Problem] = []
 
     def where(*key: Any) -> tuple[str | None, int | None]:
         if data is None:
@@ -282,6 +282,17 @@ def check_rule(
         file, line, _ = locate(data, base + key, path)
         return file, line
 
+    problems = _label_problems(rule, where)
+    if isinstance(rule.expr, Computed):
+        return problems
+    file, line = where("expr")
+    problem = _expr_problem(rule, check_sql)
+    return [*problems, Problem(file, line, problem, "expr")] if problem else problems
+
+
+def _label_problems(rule: Rule, where: Callable[..., tuple[str | None, int | None]]) -> list[Problem]:
+    """Label names that are not valid, and label or annotation templates that do not parse."""
+    problems: list[Problem] = []
     for kind, mapping in (("labels", rule.labels), ("annotations", rule.annotations)):
         for name, text in mapping.items():
             if not LABEL_NAME.match(name):
@@ -290,29 +301,20 @@ def check_rule(
                 _sql_env.parse(text)
             except jinja2.TemplateSyntaxError as exc:
                 problems.append(Problem(*where(kind, name), f"bad template: {exc.message}", f"{kind}.{name}"))
-    file, line = where("expr")
-    if isinstance(rule.expr, Computed):
-        return problems
+    return problems
+
+
+def _expr_problem(rule: Rule, check_sql: bool) -> str | None:
+    """Why the rule's expression does not render (or, with `check_sql`, does not run)."""
     try:
         sql = rule.render(SqlPlan(datetime(2000, 1, 1), batched=False))
     except jinja2.TemplateSyntaxError as exc:
-        problems.append(
-            Problem(file, line, f"bad template (line {exc.lineno} of expr): {exc.message}", "expr")
-        )
-        return problems
+        return f"bad template (line {exc.lineno} of expr): {exc.message}"
     except Exception as exc:  # noqa: BLE001 - helper arguments, unknown names: reported as the rule's problem
-        message = (
-            str(exc)
-            if isinstance(exc, (ValueError, jinja2.UndefinedError))
-            else (f"{type(exc).__name__}: {exc}")
-        )
-        problems.append(Problem(file, line, message, "expr"))
-        return problems
-    if check_sql:
-        error = sql_problem(sql)
-        if error:
-            problems.append(Problem(file, line, error, "expr"))
-    return problems
+        if isinstance(exc, (ValueError, jinja2.UndefinedError)):
+            return str(exc)
+        return f"{type(exc).__name__}: {exc}"
+    return sql_problem(sql) if check_sql else None
 
 
 _schema_con: Any = None
