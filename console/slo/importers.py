@@ -81,17 +81,7 @@ def _sloth_slo(
         out["labels"] = {**labels, **(slo.get("labels") or {})}
     if slo.get("description"):
         out["description"] = slo["description"]
-    sli = slo.get("sli") or {}
-    events = sli.get("events")
-    if events is None:
-        kinds = ", ".join(k for k in sli if k != "events") or "none"
-        notes.append(f"{where}: SLI kind {kinds} (only `events` error/total queries convert); SLO skipped")
-        return None
-    error, total = (
-        events.get(key("error_query", "errorQuery")),
-        events.get(key("total_query", "totalQuery"), ""),
-    )
-    ratio = _ratio(None, error, total, where, notes)
+    ratio = _sloth_ratio(slo.get("sli") or {}, where, notes, key)
     if ratio is None:
         return None
     out["sli"] = {"ratio": ratio}
@@ -101,6 +91,20 @@ def _sloth_slo(
     for extra in sorted(set(slo) - {"name", "objective", "description", "sli", "alerting", "labels"}):
         notes.append(f"{where}: key {extra!r}")
     return out
+
+
+def _sloth_ratio(sli: dict, where: str, notes: list[str], key: Any) -> dict[str, Any] | None:
+    """Sloth's `events` SLI (error and total queries) as an oncall ratio; other kinds are noted."""
+    events = sli.get("events")
+    if events is None:
+        kinds = ", ".join(k for k in sli if k != "events") or "none"
+        notes.append(f"{where}: SLI kind {kinds} (only `events` error/total queries convert); SLO skipped")
+        return None
+    error, total = (
+        events.get(key("error_query", "errorQuery")),
+        events.get(key("total_query", "totalQuery"), ""),
+    )
+    return _ratio(None, error, total, where, notes)
 
 
 def _string_maps(spec: dict) -> dict[str, dict[str, str]]:
@@ -148,16 +152,23 @@ def _prometheus_query(part: dict | None) -> str | None:
     return (source.get("spec") or {}).get("query")
 
 
-def _openslo_ratio(doc: dict, slis: dict[str, dict], where: str, notes: list[str]) -> dict[str, Any] | None:
-    """The SLO's ratioMetric indicator (inline or by reference) as an oncall ratio SLI."""
-    spec = doc.get("spec") or {}
+def _indicator(spec: dict, slis: dict[str, dict], where: str, notes: list[str]) -> dict | None:
+    """The SLO's indicator, inline or by reference ({} for none); None if the reference is missing."""
     indicator = spec.get("indicator")
     if indicator is None and spec.get("indicatorRef"):
         indicator = slis.get(spec["indicatorRef"])
         if indicator is None:
             notes.append(f"{where}: indicatorRef {spec['indicatorRef']!r} is not in this file; SLO skipped")
             return None
-    sli_spec = (indicator or {}).get("spec") or {}
+    return indicator or {}
+
+
+def _openslo_ratio(doc: dict, slis: dict[str, dict], where: str, notes: list[str]) -> dict[str, Any] | None:
+    """The SLO's ratioMetric indicator (inline or by reference) as an oncall ratio SLI."""
+    indicator = _indicator(doc.get("spec") or {}, slis, where, notes)
+    if indicator is None:
+        return None
+    sli_spec = indicator.get("spec") or {}
     ratio_metric = sli_spec.get("ratioMetric")
     if ratio_metric is None:
         notes.append(
@@ -211,6 +222,18 @@ def _openslo_window(spec: dict, where: str, notes: list[str]) -> str | None:
     return str(window["duration"]) if window.get("duration") else None
 
 
+def _openslo_labels(labels: dict[str, Any]) -> dict[str, str]:
+    """OpenSLO labels (a value may be a list) as oncall's string labels."""
+    return {k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in labels.items()}
+
+
+def _note_unsupported(spec: dict, where: str, notes: list[str]) -> None:
+    if spec.get("budgetingMethod", "Occurrences") != "Occurrences":
+        notes.append(f"{where}: budgetingMethod {spec['budgetingMethod']} (oncall counts occurrences)")
+    if spec.get("alertPolicies"):
+        notes.append(f"{where}: alertPolicies (oncall uses multiwindow burn-rate alerts)")
+
+
 def _openslo_slo(doc: dict, slis: dict[str, dict], where: str, notes: list[str]) -> dict[str, Any] | None:
     meta, spec = doc.get("metadata") or {}, doc.get("spec") or {}
     name = _name(str(meta.get("name", "")))
@@ -227,18 +250,13 @@ def _openslo_slo(doc: dict, slis: dict[str, dict], where: str, notes: list[str])
         "objective": round(objective, 10),
     }
     if meta.get("labels"):
-        out["labels"] = {
-            k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in meta["labels"].items()
-        }
+        out["labels"] = _openslo_labels(meta["labels"])
     if spec.get("description"):
         out["description"] = spec["description"]
     window = _openslo_window(spec, where, notes)
     if window is not None:
         out["window"] = window
-    if spec.get("budgetingMethod", "Occurrences") != "Occurrences":
-        notes.append(f"{where}: budgetingMethod {spec['budgetingMethod']} (oncall counts occurrences)")
-    if spec.get("alertPolicies"):
-        notes.append(f"{where}: alertPolicies (oncall uses multiwindow burn-rate alerts)")
+    _note_unsupported(spec, where, notes)
     out["sli"] = {"ratio": ratio}
     return out
 
