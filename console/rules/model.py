@@ -109,6 +109,28 @@ class HelperCall:
     q: float | None
 
 
+def _check_function(fn: str, q: float | None) -> None:
+    if fn not in FUNCTIONS:
+        raise ValueError(f"unknown function {fn!r}; use one of {', '.join(FUNCTIONS)}")
+    if fn == "quantile" and q is None:
+        raise ValueError("quantile needs q, e.g. quantile(sel, '5m', 0.99)")
+
+
+def _check_by(by: list[str] | None) -> None:
+    for label in by or []:
+        if not LABEL_NAME.match(str(label)):
+            raise ValueError(f"bad label name {label!r} in by")
+
+
+def _batched_sql(call_id: int, by: tuple[str, ...] | None) -> str:
+    """A helper call's rows from the shared `_calls` table: its group as labels or columns."""
+    if by is None:
+        cols = "grp AS _labels, "
+    else:
+        cols = "".join(f'json_extract_string(grp, \'$."{b}"\') AS "{b}", ' for b in by)
+    return f"SELECT {cols}value FROM _calls WHERE call = {call_id}"
+
+
 class SqlPlan:
     """Renders rule templates at one `now`.
 
@@ -146,17 +168,12 @@ class SqlPlan:
         self, selector: str, over: Any, fn: str, by: list[str] | None, q: float | None = None
     ) -> tuple[int, HelperCall]:
         """Validate and record one helper use; return its call id."""
-        if fn not in FUNCTIONS:
-            raise ValueError(f"unknown function {fn!r}; use one of {', '.join(FUNCTIONS)}")
-        if fn == "quantile" and q is None:
-            raise ValueError("quantile needs q, e.g. quantile(sel, '5m', 0.99)")
+        _check_function(fn, q)
         name, parsed = parse_metric_selector(selector)
         seconds = parse_duration(over).total_seconds()
         if seconds <= 0:
             raise ValueError(f"window must be positive (got {over!r})")
-        for label in by or []:
-            if not LABEL_NAME.match(str(label)):
-                raise ValueError(f"bad label name {label!r} in by")
+        _check_by(by)
         call = HelperCall(
             name,
             parsed,
@@ -173,11 +190,7 @@ class SqlPlan:
         """SQL for `fn` of `selector` over the window `over`, one row per `by` group."""
         call_id, call = self.call(selector, over, fn, by, q)
         if self.batched:
-            if call.by is None:
-                cols = "grp AS _labels, "
-            else:
-                cols = "".join(f'json_extract_string(grp, \'$."{b}"\') AS "{b}", ' for b in call.by)
-            return f"SELECT {cols}value FROM _calls WHERE call = {call_id}"
+            return _batched_sql(call_id, call.by)
         start = self.now - timedelta(seconds=call.seconds)
         where = matchers_sql(call.selector)
         if fn == "quantile":
