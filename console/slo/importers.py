@@ -23,13 +23,17 @@ class SLOImportError(Exception):
     """A file that is not a Sloth or OpenSLO document at all."""
 
 
+def _outer_sum(text: str) -> tuple[str, list[str]]:
+    """`sum [by (...)] (inner) [by (...)]` into (inner, by labels); other text as it is."""
+    match = _SUM.match(text)
+    if not match:
+        return text, []
+    return match[2].strip(), [p.strip() for p in (match[1] or match[3] or "").split(",") if p.strip()]
+
+
 def counter_query(query: str) -> tuple[str, list[str]]:
     """A PromQL counter query into (selector, by labels); ValueError if it is not that shape."""
-    text, by = str(query).strip(), []
-    match = _SUM.match(text)
-    if match:
-        by = [p.strip() for p in (match[1] or match[3] or "").split(",") if p.strip()]
-        text = match[2].strip()
+    text, by = _outer_sum(str(query).strip())
     rate = _RATE.match(text)
     if rate:
         text = rate[1].strip()

@@ -178,13 +178,17 @@ def _name_and_window_problems(slos: list[SLO], data: MarkedDict, path: str | Pat
 
 def check_slo_file(path: Any) -> list[Problem]:
     """Every problem in one SLO file (for `oncall check`)."""
+    return _try_load(path)[1]
+
+
+def _try_load(path: str | Path) -> tuple[list[SLO], list[Problem]]:
+    """One file's SLOs, or its problems."""
     try:
-        load_slo_file(path)
+        return load_slo_file(path), []
     except SLOFileError as exc:
-        return exc.problems
+        return [], exc.problems
     except Problem as problem:
-        return [problem]
-    return []
+        return [], [problem]
 
 
 def load_slos(paths: Iterable[str | Path]) -> list[SLO]:
@@ -192,12 +196,9 @@ def load_slos(paths: Iterable[str | Path]) -> list[SLO]:
     slos: list[SLO] = []
     problems: list[Problem] = []
     for path in paths:
-        try:
-            slos += load_slo_file(path)
-        except SLOFileError as exc:
-            problems += exc.problems
-        except Problem as problem:
-            problems.append(problem)
+        loaded, found = _try_load(path)
+        slos += loaded
+        problems += found
     names = [s.name for s in slos]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(Problem(None, None, f"SLO {name!r} is defined in more than one file"))
