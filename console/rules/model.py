@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -24,6 +24,9 @@ from pydantic import BeforeValidator
 from console.config.durations import parse_duration
 from console.config.yamlmarks import Problem, locate
 from console.store.selectors import Selector, SelectorError, label_sql, parse_selector, where_sql
+
+if TYPE_CHECKING:
+    import duckdb
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 DEFAULT_INTERVAL = timedelta(minutes=1)
@@ -330,7 +333,7 @@ def _expr_problem(rule: Rule, check_sql: bool) -> str | None:
     return sql_problem(sql) if check_sql else None
 
 
-_schema_con: Any = None
+_schema_con: duckdb.DuckDBPyConnection | None = None  # the empty schema rules are checked against
 
 
 def sql_problem(sql: str) -> str | None:
