@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from console.config.durations import format_duration
 from console.slo.backtest import backtest
-from console.slo.status import SLO, WINDOWS, slo_status
+from console.slo.model import SLO, WINDOWS
+from console.slo.status import slo_status
 from console.slo.sums import clear_cache
 from console.store import Store, canonical_labels, ingest_samples
 from console.store.importer import import_file

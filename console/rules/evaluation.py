@@ -48,6 +48,18 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
+def _row_labels(row: dict[str, Any]) -> dict[str, str]:
+    """A row's labels: its `_labels` map (JSON or a map), then its other columns."""
+    labels: dict[str, str] = {}
+    extra = row.pop("_labels", None)
+    if extra:
+        labels.update(
+            {k: str(v) for k, v in (json.loads(extra) if isinstance(extra, str) else extra).items()}
+        )
+    labels.update({k: str(v) for k, v in row.items() if v is not None})
+    return labels
+
+
 def _instances(rows: list[str]) -> tuple[list[Instance], str | None]:
     found: list[Instance] = []
     for text in rows:
@@ -55,20 +67,12 @@ def _instances(rows: list[str]) -> tuple[list[Instance], str | None]:
         if "value" not in row:
             return [], f"the query must return a `value` column (it returns {', '.join(row)})"
         value = row.pop("value")
-        labels: dict[str, str] = {}
-        extra = row.pop("_labels", None)
-        if extra:
-            labels.update(
-                {k: str(v) for k, v in (json.loads(extra) if isinstance(extra, str) else extra).items()}
-            )
-        labels.update({k: str(v) for k, v in row.items() if v is not None})
+        labels = _row_labels(row)
         try:
             number = float(value) if value is not None else None
         except (TypeError, ValueError):
             return [], f"`value` must be a number (got {value!r})"
-        if number is not None and math.isnan(number):
-            number = None
-        found.append(Instance(labels, number))
+        found.append(Instance(labels, None if number is not None and math.isnan(number) else number))
     return found, None
 
 
@@ -95,44 +99,13 @@ def evaluate(store: Store, rules: list[Rule], now: datetime, *, batched: bool = 
     """
     plan = SqlPlan(now, batched=batched)
     results = [RuleResult(rule) for rule in rules]
-    sqls: dict[int, str] = {}
-    thresholds: dict[int, int] = {}
-    computed: dict[Computed, list[int]] = {}
-    for i, rule in enumerate(rules):
-        try:
-            if isinstance(rule.expr, Computed):
-                computed.setdefault(rule.expr, []).append(i)
-            elif batched and isinstance(rule.expr, Threshold):
-                t = rule.expr
-                thresholds[i] = plan.call(t.series, t.over, t.fn, t.by, t.q)[0]
-            else:
-                sqls[i] = rule.render(plan)
-        except Exception as exc:  # noqa: BLE001 - a template or helper problem is this rule's error only
-            results[i].error = _short(exc)
+    sqls, thresholds, computed = _plan(rules, plan, results)
     for expr, indexes in computed.items():
-        try:
-            found = expr.evaluate(store, now)
-        except Exception as exc:  # noqa: BLE001 - the family's evaluator failed: each of its rules says so
-            for i in indexes:
-                results[i].error = _short(exc)
-            continue
-        for i in indexes:
-            results[i].instances = [
-                Instance(dict(labels), value) for labels, value in found.get(rules[i].key, [])
-            ]
+        _evaluate_computed(store, now, expr, indexes, results)
     cur = store.cursor()
     try:
         if batched:
-            rows = compute_calls(cur, plan)
-            for i, call_id in thresholds.items():
-                t = cast(Threshold, rules[i].expr)  # `thresholds` holds only threshold rules
-                compare = _OPS[t.op]
-                results[i].instances = [
-                    Instance(json.loads(grp), value)
-                    for grp, value in rows.get(call_id, [])
-                    if value is not None and compare(value, t.value)
-                ]
-        if batched:
+            _compare_thresholds(compute_calls(cur, plan), thresholds, results)
             _run_batch(cur, sqls, results)
         else:
             for i, sql in sqls.items():
@@ -144,13 +117,63 @@ def evaluate(store: Store, rules: list[Rule], now: datetime, *, batched: bool = 
     return results
 
 
+def _plan(
+    rules: list[Rule], plan: SqlPlan, results: list[RuleResult]
+) -> tuple[dict[int, str], dict[int, int], dict[Computed, list[int]]]:
+    """Sort the rules by how they run: SQL (rendered), threshold (a helper call, batched) or
+    computed (per family); a rule that cannot be planned gets its error."""
+    sqls: dict[int, str] = {}
+    thresholds: dict[int, int] = {}
+    computed: dict[Computed, list[int]] = {}
+    for i, rule in enumerate(rules):
+        try:
+            if isinstance(rule.expr, Computed):
+                computed.setdefault(rule.expr, []).append(i)
+            elif plan.batched and isinstance(rule.expr, Threshold):
+                t = rule.expr
+                thresholds[i] = plan.call(t.series, t.over, t.fn, t.by, t.q)[0]
+            else:
+                sqls[i] = rule.render(plan)
+        except Exception as exc:  # noqa: BLE001 - a template or helper problem is this rule's error only
+            results[i].error = _short(exc)
+    return sqls, thresholds, computed
+
+
+def _evaluate_computed(
+    store: Store, now: datetime, expr: Computed, indexes: list[int], results: list[RuleResult]
+) -> None:
+    try:
+        found = expr.evaluate(store, now)
+    except Exception as exc:  # noqa: BLE001 - the family's evaluator failed: each of its rules says so
+        for i in indexes:
+            results[i].error = _short(exc)
+        return
+    for i in indexes:
+        results[i].instances = [
+            Instance(dict(labels), value) for labels, value in found.get(results[i].rule.key, [])
+        ]
+
+
+def _compare_thresholds(
+    rows: dict[int, list[tuple[str, float | None]]], thresholds: dict[int, int], results: list[RuleResult]
+) -> None:
+    for i, call_id in thresholds.items():
+        t = cast(Threshold, results[i].rule.expr)  # `thresholds` holds only threshold rules
+        compare = _OPS[t.op]
+        results[i].instances = [
+            Instance(json.loads(grp), value)
+            for grp, value in rows.get(call_id, [])
+            if value is not None and compare(value, t.value)
+        ]
+
+
 def _group_key(labels: dict[str, str], by: tuple[str, ...] | None) -> str:
     if by is None:
         return canonical_labels(labels)
     return canonical_labels({b: labels.get(b, "") for b in by})
 
 
-def compute_calls(cur: Any, plan: SqlPlan) -> dict[int, list[tuple[str, float | None]]]:
+def compute_calls(cur: duckdb.DuckDBPyConnection, plan: SqlPlan) -> dict[int, list[tuple[str, float | None]]]:
     """Every helper call's rows at `plan.now`, registered as `_calls` and returned by call.
 
     One scan of the samples of every metric asked for (each over its longest window), one
@@ -160,23 +183,49 @@ def compute_calls(cur: Any, plan: SqlPlan) -> dict[int, list[tuple[str, float | 
     import pyarrow as pa
 
     calls = list(plan.calls.items())
-    empty = pa.table(
-        {
-            "call": pa.array([], pa.int64()),
-            "grp": pa.array([], pa.string()),
-            "value": pa.array([], pa.float64()),
-        }
-    )
     if not calls:
-        cur.register("_calls", empty)
+        cur.register(
+            "_calls",
+            pa.table(
+                {
+                    "call": pa.array([], pa.int64()),
+                    "grp": pa.array([], pa.string()),
+                    "value": pa.array([], pa.float64()),
+                }
+            ),
+        )
         return {}
-    now = plan.now
+    longest, windows = _windows_of(calls)
+    by_name = _series_by_name(cur, sorted(longest))
+    registered = _input_tables(plan.now, longest, windows, _pairs(calls, by_name, windows))
+    for name, table in registered.items():
+        cur.register(name, table)
+    try:
+        parts = _call_values(cur, calls, plan.now, registered)
+    finally:
+        for name in registered:
+            cur.unregister(name)
+    result = pa.concat_tables([t.select(["call", "grp", "value"]) for t in parts])
+    cur.register("_calls", result)
+    rows: dict[int, list[tuple[str, float | None]]] = {}
+    for call_id, grp, value in zip(*(result.column(c).to_pylist() for c in ("call", "grp", "value"))):
+        rows.setdefault(call_id, []).append((grp, value))
+    return rows
+
+
+def _windows_of(calls: list[tuple[Any, int]]) -> tuple[dict[str, float], dict[tuple[str, float], int]]:
+    """Per metric its longest window (s), and an id per (metric, window)."""
     longest: dict[str, float] = {}
     windows: dict[tuple[str, float], int] = {}
     for call, _ in calls:
         longest[call.name] = max(longest.get(call.name, 0.0), call.seconds)
         windows.setdefault((call.name, call.seconds), len(windows))
-    names = sorted(longest)
+    return longest, windows
+
+
+def _series_by_name(
+    cur: duckdb.DuckDBPyConnection, names: list[str]
+) -> dict[str, list[tuple[int, dict[str, str]]]]:
     _, series_rows = _query(
         cur,
         "SELECT id, name, labels FROM series WHERE name IN (" + ", ".join(sql_str(n) for n in names) + ")",
@@ -184,6 +233,15 @@ def compute_calls(cur: Any, plan: SqlPlan) -> dict[int, list[tuple[str, float | 
     by_name: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for sid, name, labels in series_rows:
         by_name.setdefault(name, []).append((sid, json.loads(labels)))
+    return by_name
+
+
+def _pairs(
+    calls: list[tuple[Any, int]],
+    by_name: dict[str, list[tuple[int, dict[str, str]]]],
+    windows: dict[tuple[str, float], int],
+) -> dict[str, list[Any]]:
+    """One row per (call, series it reads): the columns of `_pairs`."""
     matched: dict[tuple[str, Any], list[tuple[int, dict[str, str]]]] = {}
     pairs: dict[str, list[Any]] = {
         "call": [],
@@ -212,6 +270,19 @@ def compute_calls(cur: Any, plan: SqlPlan) -> dict[int, list[tuple[str, float | 
             pairs["seconds"].append(call.seconds)
             pairs["q"].append(call.q)
             pairs["grp"].append(_group_key(labels, call.by))
+    return pairs
+
+
+def _input_tables(
+    now: datetime,
+    longest: dict[str, float],
+    windows: dict[tuple[str, float], int],
+    pairs: dict[str, list[Any]],
+) -> dict[str, Any]:
+    """`_scan` (what to read per metric), `_windows` and `_pairs` as Arrow tables."""
+    import pyarrow as pa
+
+    names = sorted(longest)
     scan = pa.table({"name": names, "start": [now - timedelta(seconds=longest[n]) for n in names]})
     window_table = pa.table(
         {
@@ -220,81 +291,77 @@ def compute_calls(cur: Any, plan: SqlPlan) -> dict[int, list[tuple[str, float | 
             "start": pa.array([now - timedelta(seconds=k[1]) for k in windows], pa.timestamp("us")),
         }
     )
-    pair_table = pa.table(
-        {
-            "call": pa.array(pairs["call"], pa.int64()),
-            "series_id": pa.array(pairs["series_id"], pa.int64()),
-            "window_id": pa.array(pairs["window_id"], pa.int64()),
-            "fn": pa.array(pairs["fn"], pa.string()),
-            "seconds": pa.array(pairs["seconds"], pa.float64()),
-            "q": pa.array(pairs["q"], pa.float64()),
-            "grp": pa.array(pairs["grp"], pa.string()),
-        }
-    )
-    registered = {"_scan": scan, "_windows": window_table, "_pairs": pair_table}
-    for name, table in registered.items():
-        cur.register(name, table)
-    try:
-        earliest = min(scan.column("start").to_pylist())
-        raw = cur.sql(
-            "SELECT s.name, x.series_id, x.ts, x.value FROM samples x "
-            "JOIN series s ON s.id = x.series_id JOIN _scan w ON w.name = s.name "
-            f"WHERE x.ts > {sql_ts(earliest)} AND x.ts <= {sql_ts(now)} "
-            "AND x.ts > w.start"
-        ).to_arrow_table()
-        cur.register("_raw", raw)
-        registered["_raw"] = raw
-        combine = " ".join(f"WHEN '{fn}' THEN {expr.format(w='p.seconds')}" for fn, expr in _COMBINE.items())
-        parts = [
+    types = {
+        "call": pa.int64(),
+        "series_id": pa.int64(),
+        "window_id": pa.int64(),
+        "fn": pa.string(),
+        "seconds": pa.float64(),
+        "q": pa.float64(),
+        "grp": pa.string(),
+    }
+    pair_table = pa.table({column: pa.array(pairs[column], kind) for column, kind in types.items()})
+    return {"_scan": scan, "_windows": window_table, "_pairs": pair_table}
+
+
+def _call_values(
+    cur: duckdb.DuckDBPyConnection, calls: list[tuple[Any, int]], now: datetime, registered: dict[str, Any]
+) -> list[Any]:
+    """(call, grp, value) tables: one for the statistics, one per distinct quantile.
+
+    Registers the scanned samples as `_raw` (in `registered`, so the caller unregisters it)."""
+    earliest = min(registered["_scan"].column("start").to_pylist())
+    raw = cur.sql(
+        "SELECT s.name, x.series_id, x.ts, x.value FROM samples x "
+        "JOIN series s ON s.id = x.series_id JOIN _scan w ON w.name = s.name "
+        f"WHERE x.ts > {sql_ts(earliest)} AND x.ts <= {sql_ts(now)} "
+        "AND x.ts > w.start"
+    ).to_arrow_table()
+    cur.register("_raw", raw)
+    registered["_raw"] = raw
+    combine = " ".join(f"WHEN '{fn}' THEN {expr.format(w='p.seconds')}" for fn, expr in _COMBINE.items())
+    parts = [
+        cur.sql(f"""
+        WITH r AS (
+            SELECT w.window_id, r.series_id, r.ts, r.value FROM _raw r
+            JOIN _windows w ON w.name = r.name AND r.ts > w.start
+            WHERE (w.window_id, r.series_id) IN (
+                SELECT window_id, series_id FROM _pairs WHERE fn <> 'quantile')
+        ), d AS (
+            SELECT *, value - lag(value) OVER (PARTITION BY window_id, series_id ORDER BY ts) AS d
+            FROM r
+        ), a AS (
+            SELECT window_id, series_id, count(*) AS n, sum(value) AS total, min(value) AS lo,
+                   max(value) AS hi, arg_max(value, ts) AS last,
+                   sum(CASE WHEN d IS NULL THEN 0 WHEN d >= 0 THEN d ELSE value END) AS increase,
+                   epoch(max(ts)) - epoch(min(ts)) AS span_s
+            FROM d GROUP BY window_id, series_id
+        )
+        SELECT p.call, p.grp, CASE p.fn {combine} END::DOUBLE AS value
+        FROM _pairs p JOIN a ON a.window_id = p.window_id AND a.series_id = p.series_id
+        WHERE p.fn <> 'quantile'
+        GROUP BY p.call, p.grp, p.fn, p.seconds
+    """).to_arrow_table()
+    ]
+    for q in sorted({c.q for c, _ in calls if c.fn == "quantile" and c.q is not None}):
+        parts.append(
             cur.sql(f"""
-            WITH r AS (
-                SELECT w.window_id, r.series_id, r.ts, r.value FROM _raw r
-                JOIN _windows w ON w.name = r.name AND r.ts > w.start
-                WHERE (w.window_id, r.series_id) IN (
-                    SELECT window_id, series_id FROM _pairs WHERE fn <> 'quantile')
-            ), d AS (
-                SELECT *, value - lag(value) OVER (PARTITION BY window_id, series_id ORDER BY ts) AS d
-                FROM r
-            ), a AS (
-                SELECT window_id, series_id, count(*) AS n, sum(value) AS total, min(value) AS lo,
-                       max(value) AS hi, arg_max(value, ts) AS last,
-                       sum(CASE WHEN d IS NULL THEN 0 WHEN d >= 0 THEN d ELSE value END) AS increase,
-                       epoch(max(ts)) - epoch(min(ts)) AS span_s
-                FROM d GROUP BY window_id, series_id
-            )
-            SELECT p.call, p.grp, CASE p.fn {combine} END::DOUBLE AS value
-            FROM _pairs p JOIN a ON a.window_id = p.window_id AND a.series_id = p.series_id
-            WHERE p.fn <> 'quantile'
-            GROUP BY p.call, p.grp, p.fn, p.seconds
+            SELECT p.call, p.grp, quantile_cont(r.value, {q})::DOUBLE AS value
+            FROM _pairs p JOIN _windows w ON w.window_id = p.window_id
+            JOIN _raw r ON r.series_id = p.series_id AND r.ts > w.start
+            WHERE p.fn = 'quantile' AND p.q = {q}
+            GROUP BY p.call, p.grp
         """).to_arrow_table()
-        ]
-        for q in sorted({c.q for c, _ in calls if c.fn == "quantile" and c.q is not None}):
-            parts.append(
-                cur.sql(f"""
-                SELECT p.call, p.grp, quantile_cont(r.value, {q})::DOUBLE AS value
-                FROM _pairs p JOIN _windows w ON w.window_id = p.window_id
-                JOIN _raw r ON r.series_id = p.series_id AND r.ts > w.start
-                WHERE p.fn = 'quantile' AND p.q = {q}
-                GROUP BY p.call, p.grp
-            """).to_arrow_table()
-            )
-    finally:
-        for name in registered:
-            cur.unregister(name)
-    result = pa.concat_tables([t.select(["call", "grp", "value"]) for t in parts])
-    cur.register("_calls", result)
-    rows: dict[int, list[tuple[str, float | None]]] = {}
-    for call_id, grp, value in zip(*(result.column(c).to_pylist() for c in ("call", "grp", "value"))):
-        rows.setdefault(call_id, []).append((grp, value))
-    return rows
+        )
+    return parts
 
 
-def _query(cur: Any, sql: str) -> tuple[list[str], list[tuple]]:
+def _query(cur: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:
     cur.execute(sql)
     return [d[0] for d in cur.description or []], cur.fetchall()
 
 
-def _run_batch(cur: Any, sqls: dict[int, str], results: list[RuleResult]) -> None:
+def _run_batch(cur: duckdb.DuckDBPyConnection, sqls: dict[int, str], results: list[RuleResult]) -> None:
     """All SQL rules as one UNION ALL; if it fails, one by one to find the broken ones."""
     if not sqls:
         return
@@ -312,7 +379,7 @@ def _run_batch(cur: Any, sqls: dict[int, str], results: list[RuleResult]) -> Non
         results[i].instances, results[i].error = _instances(found)
 
 
-def _run_one(cur: Any, index: int, sql: str, results: list[RuleResult]) -> None:
+def _run_one(cur: duckdb.DuckDBPyConnection, index: int, sql: str, results: list[RuleResult]) -> None:
     try:
         cur.execute(_wrapped(index, sql))
         texts = [row[1] for row in cur.fetchall()]

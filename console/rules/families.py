@@ -63,7 +63,8 @@ def slo_burn_rules(slos: list[Any], files: dict[str, str] | None = None) -> list
     `files` maps an SLO's name to the file it came from (where its alerts' rules live)."""
     if not slos:
         return []
-    from console.slo.status import evaluate_alert_conditions, slo_alert_conditions
+    from console.slo.conditions import slo_alert_conditions
+    from console.slo.status import evaluate_alert_conditions
 
     files = files or {}
     rules: list[Rule] = []

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
+from console.config.problems import did_you_mean, fields_at, invalid_value
 from console.config.yamlmarks import MarkedDict, Problem, load_marked, locate
 from console.rules.matchers import InhibitRule, parse_matcher
 from console.rules.model import DEFAULT_INTERVAL, Duration, Rule, Threshold, check_rule
@@ -96,42 +98,79 @@ _SQL_PROBLEM_PREFIXES = ("SQL error: ", "the query must return a `value` column"
 
 def _load_rule_file(path: Path, *, check_sql: bool, text: str | None) -> RuleSet:
     result = RuleSet()
-    try:
-        data = load_marked(path, text=text)
-    except Problem as problem:
-        result.problems.append(problem)
-        return result
+    data = _read(path, text, result)
     if data is None:
-        return result
-    if not isinstance(data, MarkedDict):
-        result.problems.append(
-            Problem(path, getattr(data, "line", 1), "a rule file is a mapping with `groups:`")
-        )
         return result
     try:
         spec = RuleFileSpec.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            # a str|ThresholdSpec union reports both branches; keep the helpful one
-            if ("expr" in loc and loc[-1] == "str") or loc[
-                -1
-            ] == "function-after[parse_duration(), timedelta]":
-                continue
-            loc = tuple(p for p in loc if p not in ("ThresholdSpec",))
-            if error["type"] == "missing" and loc[-1] == "alert" and "record" in _node(data, loc[:-1]):
-                continue  # said once, as "recording rules are not supported"
-            file, line, dotted = locate(data, loc, path)
-            kind = error["type"]
-            if kind == "extra_forbidden":
-                hint = " (recording rules are not supported)" if loc[-1] == "record" else ""
-                message = f"unknown key{hint}"
-            elif kind == "missing":
-                message = "missing required key"
-            else:
-                message = error["msg"].removeprefix("Value error, ")
-            result.problems.append(Problem(file, line, message, dotted or None))
+        result.problems += _spec_problems(exc, data, path)
         return result
+    _add_groups(result, spec, data, path, check_sql)
+    _add_inhibit_rules(result, spec, data, path)
+    return result
+
+
+def _read(path: Path, text: str | None, result: RuleSet) -> MarkedDict | None:
+    """The file's mapping; None (with the problem in `result`, if any) when there is none."""
+    try:
+        data = load_marked(path, text=text)
+    except Problem as problem:
+        result.problems.append(problem)
+        return None
+    if data is not None and not isinstance(data, MarkedDict):
+        result.problems.append(
+            Problem(path, getattr(data, "line", 1), "a rule file is a mapping with `groups:`")
+        )
+        return None
+    return data
+
+
+# A `str | ThresholdSpec` union reports both branches, a `Duration | None` both too: the
+# string branch of an expression and the duration branch of an interval are the unhelpful ones.
+_UNHELPFUL_BRANCH = "function-after[parse_duration(), timedelta]"
+
+
+def _said_otherwise(error: ErrorDetails, loc: tuple[Any, ...], data: MarkedDict) -> bool:
+    """An error another one says better: a union's other branch, a recording rule's `alert`."""
+    raw = tuple(error["loc"])
+    if ("expr" in raw and raw[-1] == "str") or raw[-1] == _UNHELPFUL_BRANCH:
+        return True
+    # said once, as "recording rules are not supported"
+    return error["type"] == "missing" and loc[-1] == "alert" and "record" in _node(data, loc[:-1])
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys a rule file allows where `loc` points (as written in the file: `for`)."""
+    if "expr" in loc:
+        return list(ThresholdSpec.model_fields)
+    return ["for" if name == "for_" else name for name in fields_at(RuleFileSpec, loc)]
+
+
+def _message(error: ErrorDetails, loc: tuple[Any, ...]) -> str:
+    """The shared translator's words (config/problems.py), and the recording-rule hint."""
+    if error["type"] == "extra_forbidden":
+        if loc[-1] == "record":
+            return "unknown key (recording rules are not supported)"
+        known = _known_keys(loc[:-1])
+        return "unknown key" + (did_you_mean(str(loc[-1]), known) if known else "")
+    if error["type"] == "missing":
+        return "missing required key"
+    return invalid_value(error)
+
+
+def _spec_problems(exc: ValidationError, data: MarkedDict, path: Path) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(p for p in error["loc"] if p != "ThresholdSpec")
+        if _said_otherwise(error, loc, data):
+            continue
+        file, line, dotted = locate(data, loc, path)
+        problems.append(Problem(file, line, _message(error, loc), dotted or None))
+    return problems
+
+
+def _add_groups(result: RuleSet, spec: RuleFileSpec, data: MarkedDict, path: Path, check_sql: bool) -> None:
     seen_groups: dict[str, int | None] = {}
     for gi, group in enumerate(spec.groups):
         file, gline = _line(data, ("groups", gi, "name"), path)
@@ -146,28 +185,9 @@ def _load_rule_file(path: Path, *, check_sql: bool, text: str | None) -> RuleSet
             )
             continue
         seen_groups[group.name] = gline
-        interval = group.interval or DEFAULT_INTERVAL
         for ri, spec_rule in enumerate(group.rules):
             base = ("groups", gi, "rules", ri)
-            file, line = _line(data, (*base, "alert"), path)
-            expr: str | Threshold
-            if isinstance(spec_rule.expr, ThresholdSpec):
-                t = spec_rule.expr
-                expr = Threshold(t.series, t.fn, t.over, t.op, t.value, t.by, t.q)
-            else:
-                expr = spec_rule.expr
-            rule = Rule(
-                name=spec_rule.alert,
-                expr=expr,
-                group=group.name,
-                for_=spec_rule.for_,
-                keep_firing_for=spec_rule.keep_firing_for,
-                labels=spec_rule.labels,
-                annotations=spec_rule.annotations,
-                interval=interval,
-                file=str(path),
-                line=line,
-            )
+            rule = _rule(group, spec_rule, path, _line(data, (*base, "alert"), path)[1])
             problems = check_rule(rule, data, base, path, check_sql=False)
             result.problems += problems
             if not problems:
@@ -176,6 +196,30 @@ def _load_rule_file(path: Path, *, check_sql: bool, text: str | None) -> RuleSet
                 result.rules.append(rule)
                 if check_sql:
                     result.problems += check_rule(rule, data, base, path, check_sql=True)
+
+
+def _rule(group: GroupSpec, spec_rule: RuleSpec, path: Path, line: int | None) -> Rule:
+    expr: str | Threshold
+    if isinstance(spec_rule.expr, ThresholdSpec):
+        t = spec_rule.expr
+        expr = Threshold(t.series, t.fn, t.over, t.op, t.value, t.by, t.q)
+    else:
+        expr = spec_rule.expr
+    return Rule(
+        name=spec_rule.alert,
+        expr=expr,
+        group=group.name,
+        for_=spec_rule.for_,
+        keep_firing_for=spec_rule.keep_firing_for,
+        labels=spec_rule.labels,
+        annotations=spec_rule.annotations,
+        interval=group.interval or DEFAULT_INTERVAL,
+        file=str(path),
+        line=line,
+    )
+
+
+def _add_inhibit_rules(result: RuleSet, spec: RuleFileSpec, data: MarkedDict, path: Path) -> None:
     for ii, inhibit in enumerate(spec.inhibit_rules):
         try:
             result.inhibit_rules.append(
@@ -188,7 +232,6 @@ def _load_rule_file(path: Path, *, check_sql: bool, text: str | None) -> RuleSet
         except ValueError as exc:
             file, line = _line(data, ("inhibit_rules", ii), path)
             result.problems.append(Problem(file, line, str(exc), f"inhibit_rules[{ii}]"))
-    return result
 
 
 def check_rule_file(path: Any) -> list[Problem]:

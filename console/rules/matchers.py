@@ -158,19 +158,32 @@ def inhibited_by(
     """
     sources = list(sources)
     for rule in rules:
-        if not matches_all(rule.target, labels):
-            continue
-        two_sided = matches_all(rule.source, labels)
-        found = sorted(
-            {
-                source_fp
-                for source_fp, source_labels in sources
-                if source_fp != fingerprint
-                and matches_all(rule.source, source_labels)
-                and all(str(source_labels.get(k, "")) == str(labels.get(k, "")) for k in rule.equal)
-                and not (two_sided and matches_all(rule.target, source_labels))
-            }
-        )
+        found = _inhibiting(rule, fingerprint, labels, sources) if matches_all(rule.target, labels) else []
         if found:
             return found
     return []
+
+
+def _inhibiting(
+    rule: InhibitRule,
+    fingerprint: str,
+    labels: Mapping[str, str],
+    sources: list[tuple[str, Mapping[str, str]]],
+) -> list[str]:
+    """The sources that inhibit an alert `rule` targets."""
+    two_sided = matches_all(rule.source, labels)
+    return sorted(
+        {
+            source_fp
+            for source_fp, source_labels in sources
+            if source_fp != fingerprint
+            and matches_all(rule.source, source_labels)
+            and _equal(rule.equal, source_labels, labels)
+            and not (two_sided and matches_all(rule.target, source_labels))
+        }
+    )
+
+
+def _equal(names: list[str], one: Mapping[str, str], other: Mapping[str, str]) -> bool:
+    """Whether two alerts agree on `names` (a missing label counts as "")."""
+    return all(str(one.get(k, "")) == str(other.get(k, "")) for k in names)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -23,6 +24,9 @@ from pydantic import BeforeValidator
 from console.config.durations import parse_duration
 from console.config.yamlmarks import Problem, locate
 from console.store.selectors import Selector, SelectorError, label_sql, parse_selector, where_sql
+
+if TYPE_CHECKING:
+    import duckdb
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 DEFAULT_INTERVAL = timedelta(minutes=1)
@@ -108,6 +112,28 @@ class HelperCall:
     q: float | None
 
 
+def _check_function(fn: str, q: float | None) -> None:
+    if fn not in FUNCTIONS:
+        raise ValueError(f"unknown function {fn!r}; use one of {', '.join(FUNCTIONS)}")
+    if fn == "quantile" and q is None:
+        raise ValueError("quantile needs q, e.g. quantile(sel, '5m', 0.99)")
+
+
+def _check_by(by: list[str] | None) -> None:
+    for label in by or []:
+        if not LABEL_NAME.match(str(label)):
+            raise ValueError(f"bad label name {label!r} in by")
+
+
+def _batched_sql(call_id: int, by: tuple[str, ...] | None) -> str:
+    """A helper call's rows from the shared `_calls` table: its group as labels or columns."""
+    if by is None:
+        cols = "grp AS _labels, "
+    else:
+        cols = "".join(f'json_extract_string(grp, \'$."{b}"\') AS "{b}", ' for b in by)
+    return f"SELECT {cols}value FROM _calls WHERE call = {call_id}"
+
+
 class SqlPlan:
     """Renders rule templates at one `now`.
 
@@ -145,17 +171,12 @@ class SqlPlan:
         self, selector: str, over: Any, fn: str, by: list[str] | None, q: float | None = None
     ) -> tuple[int, HelperCall]:
         """Validate and record one helper use; return its call id."""
-        if fn not in FUNCTIONS:
-            raise ValueError(f"unknown function {fn!r}; use one of {', '.join(FUNCTIONS)}")
-        if fn == "quantile" and q is None:
-            raise ValueError("quantile needs q, e.g. quantile(sel, '5m', 0.99)")
+        _check_function(fn, q)
         name, parsed = parse_metric_selector(selector)
         seconds = parse_duration(over).total_seconds()
         if seconds <= 0:
             raise ValueError(f"window must be positive (got {over!r})")
-        for label in by or []:
-            if not LABEL_NAME.match(str(label)):
-                raise ValueError(f"bad label name {label!r} in by")
+        _check_by(by)
         call = HelperCall(
             name,
             parsed,
@@ -172,11 +193,7 @@ class SqlPlan:
         """SQL for `fn` of `selector` over the window `over`, one row per `by` group."""
         call_id, call = self.call(selector, over, fn, by, q)
         if self.batched:
-            if call.by is None:
-                cols = "grp AS _labels, "
-            else:
-                cols = "".join(f'json_extract_string(grp, \'$."{b}"\') AS "{b}", ' for b in call.by)
-            return f"SELECT {cols}value FROM _calls WHERE call = {call_id}"
+            return _batched_sql(call_id, call.by)
         start = self.now - timedelta(seconds=call.seconds)
         where = matchers_sql(call.selector)
         if fn == "quantile":
@@ -274,7 +291,6 @@ def check_rule(
     rule: Rule, data: Any = None, base: tuple[Any, ...] = (), path: Any = None, *, check_sql: bool = True
 ) -> list[Problem]:
     """What is wrong with one rule: labels, templates, and its SQL against an empty schema."""
-    problems: list[Problem] = []
 
     def where(*key: Any) -> tuple[str | None, int | None]:
         if data is None:
@@ -282,6 +298,17 @@ def check_rule(
         file, line, _ = locate(data, base + key, path)
         return file, line
 
+    problems = _label_problems(rule, where)
+    if isinstance(rule.expr, Computed):
+        return problems
+    file, line = where("expr")
+    problem = _expr_problem(rule, check_sql)
+    return [*problems, Problem(file, line, problem, "expr")] if problem else problems
+
+
+def _label_problems(rule: Rule, where: Callable[..., tuple[str | None, int | None]]) -> list[Problem]:
+    """Label names that are not valid, and label or annotation templates that do not parse."""
+    problems: list[Problem] = []
     for kind, mapping in (("labels", rule.labels), ("annotations", rule.annotations)):
         for name, text in mapping.items():
             if not LABEL_NAME.match(name):
@@ -290,32 +317,23 @@ def check_rule(
                 _sql_env.parse(text)
             except jinja2.TemplateSyntaxError as exc:
                 problems.append(Problem(*where(kind, name), f"bad template: {exc.message}", f"{kind}.{name}"))
-    file, line = where("expr")
-    if isinstance(rule.expr, Computed):
-        return problems
-    try:
-        sql = rule.render(SqlPlan(datetime(2000, 1, 1), batched=False))
-    except jinja2.TemplateSyntaxError as exc:
-        problems.append(
-            Problem(file, line, f"bad template (line {exc.lineno} of expr): {exc.message}", "expr")
-        )
-        return problems
-    except Exception as exc:  # noqa: BLE001 - helper arguments, unknown names: reported as the rule's problem
-        message = (
-            str(exc)
-            if isinstance(exc, (ValueError, jinja2.UndefinedError))
-            else (f"{type(exc).__name__}: {exc}")
-        )
-        problems.append(Problem(file, line, message, "expr"))
-        return problems
-    if check_sql:
-        error = sql_problem(sql)
-        if error:
-            problems.append(Problem(file, line, error, "expr"))
     return problems
 
 
-_schema_con: Any = None
+def _expr_problem(rule: Rule, check_sql: bool) -> str | None:
+    """Why the rule's expression does not render (or, with `check_sql`, does not run)."""
+    try:
+        sql = rule.render(SqlPlan(datetime(2000, 1, 1), batched=False))
+    except jinja2.TemplateSyntaxError as exc:
+        return f"bad template (line {exc.lineno} of expr): {exc.message}"
+    except Exception as exc:  # noqa: BLE001 - helper arguments, unknown names: reported as the rule's problem
+        if isinstance(exc, (ValueError, jinja2.UndefinedError)):
+            return str(exc)
+        return f"{type(exc).__name__}: {exc}"
+    return sql_problem(sql) if check_sql else None
+
+
+_schema_con: duckdb.DuckDBPyConnection | None = None  # the empty schema rules are checked against
 
 
 def sql_problem(sql: str) -> str | None:

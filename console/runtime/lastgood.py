@@ -189,7 +189,7 @@ def reload_workspace(current: Workspace, store: Store | None) -> Workspace:
 def load_config(workspace: Workspace, store: Store | None, now: datetime) -> Config:
     """Load every file of the workspace on its own, each falling back to its last good version
     kept in `store` (None: a workspace with no store yet has none)."""
-    from console.slo.status import SLOFileError, load_slo_file
+    from console.slo.model import SLOFileError, load_slo_file
 
     kept = LastGood(store)
     config = Config(workspace, signature=_signature(config_paths(workspace)))

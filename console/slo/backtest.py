@@ -1,6 +1,6 @@
 """SLO backtests: every window's error ratio and every alert condition over a time grid.
 
-Kept apart from `console.slo.status` (status, loading) so that the console's first frame does
+Kept apart from `console.slo.status` so that the console's first frame does
 not import numpy and pyarrow.
 """
 
@@ -8,29 +8,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
+from console.slo.conditions import AlertCondition, slo_alert_conditions
+from console.slo.model import SLO, WINDOWS
 from console.slo.status import (
     LOOKBACK,
-    SLO,
-    WINDOWS,
-    AlertCondition,
     _good_based,
     _group_labels,
     _increases_sql,
     _ms,
     _selection_rows,
-    slo_alert_conditions,
 )
 
 if TYPE_CHECKING:
+    import duckdb
+
     from console.store import Store
 
 
-def _selection(cur: Any, slos: list[SLO]) -> pa.Table:
+def _selection(cur: duckdb.DuckDBPyConnection, slos: list[SLO]) -> pa.Table:
     """Which series feed which SLO's numerator and denominator: (slo, role, series_id, grp)."""
     rows = _selection_rows(cur, slos)
     return pa.table(
@@ -86,7 +86,23 @@ def backtest(
         return []
     if step.total_seconds() <= 0:
         raise ValueError("step must be positive")
-    longest = max(WINDOWS)
+    table = _increases(store, slos, start, end)
+    step_ms = int(step.total_seconds() * 1000)
+    times = np.arange(_ms(start), _ms(end) + 1, step_ms, dtype=np.int64)
+    results = [
+        _backtest_group(slos[slo_index], _group_labels(grp), times, roles)
+        for (slo_index, grp), roles in _cumulative_parts(table).items()
+        if "den" in roles
+    ]
+    present = {r.slo.name for r in results}
+    results += [_backtest_group(slo, {}, times, {}) for slo in slos if slo.name not in present]
+    order = {s.name: i for i, s in enumerate(slos)}
+    results.sort(key=lambda r: (order[r.slo.name], sorted(r.group.items())))
+    return results
+
+
+def _increases(store: Store, slos: list[SLO], start: datetime, end: datetime) -> pa.Table:
+    """Per SLO, role, group and sample time: the increase and sample count, in that order."""
     sql = (
         _increases_sql()
         + """
@@ -98,43 +114,36 @@ def backtest(
     cur = store.cursor()
     try:
         cur.register("_slo_sel", _selection(cur, slos))
-        table = cur.sql(sql, params=[start - longest - LOOKBACK, end]).to_arrow_table()
+        return cur.sql(sql, params=[start - max(WINDOWS) - LOOKBACK, end]).to_arrow_table()
     finally:
         cur.close()
-    step_ms = int(step.total_seconds() * 1000)
-    times = np.arange(_ms(start), _ms(end) + 1, step_ms, dtype=np.int64)
+
+
+def _cumulative_parts(
+    table: pa.Table,
+) -> dict[tuple[int, str], dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Per (SLO, group), per role: sample times, cumulative increase, cumulative samples."""
+    parts: dict[tuple[int, str], dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    if not len(table):
+        return parts
     cols = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
-    results: list[Backtest] = []
-    if len(table):
-        slo_col, role_col, grp_col = cols["slo"], cols["role"], cols["grp"]
-        boundaries = (
-            np.flatnonzero(
-                (slo_col[1:] != slo_col[:-1])
-                | (role_col[1:] != role_col[:-1])
-                | (grp_col[1:] != grp_col[:-1])
-            )
-            + 1
+    slo_col, role_col, grp_col = cols["slo"], cols["role"], cols["grp"]
+    boundaries = (
+        np.flatnonzero(
+            (slo_col[1:] != slo_col[:-1]) | (role_col[1:] != role_col[:-1]) | (grp_col[1:] != grp_col[:-1])
         )
-        starts = np.concatenate(([0], boundaries))
-        stops = np.concatenate((boundaries, [len(table)]))
-        parts: dict[tuple[int, str], dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-        for a, b in zip(starts, stops):
-            t = cols["t"][a:b].astype(np.int64)
-            parts.setdefault((int(slo_col[a]), str(grp_col[a])), {})[str(role_col[a])] = (
-                t,
-                np.cumsum(cols["inc"][a:b].astype(np.float64)),
-                np.cumsum(cols["n"][a:b].astype(np.int64)),
-            )
-        for (slo_index, grp), roles in parts.items():
-            if "den" in roles:
-                results.append(_backtest_group(slos[slo_index], _group_labels(grp), times, roles))
-    present = {r.slo.name for r in results}
-    for slo in slos:
-        if slo.name not in present:
-            results.append(_backtest_group(slo, {}, times, {}))
-    order = {s.name: i for i, s in enumerate(slos)}
-    results.sort(key=lambda r: (order[r.slo.name], sorted(r.group.items())))
-    return results
+        + 1
+    )
+    starts = np.concatenate(([0], boundaries))
+    stops = np.concatenate((boundaries, [len(table)]))
+    for a, b in zip(starts, stops):
+        t = cols["t"][a:b].astype(np.int64)
+        parts.setdefault((int(slo_col[a]), str(grp_col[a])), {})[str(role_col[a])] = (
+            t,
+            np.cumsum(cols["inc"][a:b].astype(np.float64)),
+            np.cumsum(cols["n"][a:b].astype(np.int64)),
+        )
+    return parts
 
 
 def _at(

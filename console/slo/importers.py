@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from console.config.yamlmarks import Problem, load_marked_all, plain
+from console.config.problems import validation_problems
+from console.config.yamlmarks import MarkedDict, Problem, load_marked_all, plain
 from console.store.selectors import SelectorError, parse_selector
 
 # `sum [by (...)] ( rate|increase ( SELECTOR [RANGE] ) ) [by (...)]`, or a bare selector.
@@ -22,13 +23,17 @@ class SLOImportError(Exception):
     """A file that is not a Sloth or OpenSLO document at all."""
 
 
+def _outer_sum(text: str) -> tuple[str, list[str]]:
+    """`sum [by (...)] (inner) [by (...)]` into (inner, by labels); other text as it is."""
+    match = _SUM.match(text)
+    if not match:
+        return text, []
+    return match[2].strip(), [p.strip() for p in (match[1] or match[3] or "").split(",") if p.strip()]
+
+
 def counter_query(query: str) -> tuple[str, list[str]]:
     """A PromQL counter query into (selector, by labels); ValueError if it is not that shape."""
-    text, by = str(query).strip(), []
-    match = _SUM.match(text)
-    if match:
-        by = [p.strip() for p in (match[1] or match[3] or "").split(",") if p.strip()]
-        text = match[2].strip()
+    text, by = _outer_sum(str(query).strip())
     rate = _RATE.match(text)
     if rate:
         text = rate[1].strip()
@@ -71,55 +76,63 @@ def _sloth_slo(
     def key(snake: str, cam: str) -> str:
         return cam if camel else snake
 
-    name = _name(service, str(slo.get("name", "")))
-    out: dict[str, Any] = {"name": name, "service": service, "objective": slo.get("objective")}
+    out: dict[str, Any] = {
+        "name": _name(service, str(slo.get("name", ""))),
+        "service": service,
+        "objective": slo.get("objective"),
+    }
     if labels or slo.get("labels"):
         out["labels"] = {**labels, **(slo.get("labels") or {})}
     if slo.get("description"):
         out["description"] = slo["description"]
-    sli = slo.get("sli") or {}
+    ratio = _sloth_ratio(slo.get("sli") or {}, where, notes, key)
+    if ratio is None:
+        return None
+    out["sli"] = {"ratio": ratio}
+    alerting = _sloth_alerting(slo.get("alerting") or {}, where, notes, key)
+    if alerting:
+        out["alerting"] = alerting
+    for extra in sorted(set(slo) - {"name", "objective", "description", "sli", "alerting", "labels"}):
+        notes.append(f"{where}: key {extra!r}")
+    return out
+
+
+def _sloth_ratio(sli: dict, where: str, notes: list[str], key: Any) -> dict[str, Any] | None:
+    """Sloth's `events` SLI (error and total queries) as an oncall ratio; other kinds are noted."""
     events = sli.get("events")
     if events is None:
         kinds = ", ".join(k for k in sli if k != "events") or "none"
         notes.append(f"{where}: SLI kind {kinds} (only `events` error/total queries convert); SLO skipped")
         return None
-    ratio = _ratio(
-        None,
+    error, total = (
         events.get(key("error_query", "errorQuery")),
         events.get(key("total_query", "totalQuery"), ""),
-        where,
-        notes,
     )
-    if ratio is None:
-        return None
-    out["sli"] = {"ratio": ratio}
-    alerting = slo.get("alerting") or {}
-    converted: dict[str, Any] = {}
+    return _ratio(None, error, total, where, notes)
+
+
+def _string_maps(spec: dict) -> dict[str, dict[str, str]]:
+    """A spec's `labels` and `annotations` (those given), values as strings."""
+    return {f: {k: str(v) for k, v in spec[f].items()} for f in ("labels", "annotations") if spec.get(f)}
+
+
+def _sloth_alerting(alerting: dict, where: str, notes: list[str], key: Any) -> dict[str, Any]:
+    """Sloth's `alerting` as oncall's: labels and annotations, per severity and for both."""
     if alerting.get("name"):
         notes.append(
             f"{where}: alerting.name {alerting['name']!r} (oncall names conditions <slo>:<severity>:<window>)"
         )
-    for field in ("labels", "annotations"):
-        if alerting.get(field):
-            converted[field] = {k: str(v) for k, v in alerting[field].items()}
+    converted: dict[str, Any] = _string_maps(alerting)
     for theirs, ours in (
         (key("page_alert", "pageAlert"), "page"),
         (key("ticket_alert", "ticketAlert"), "ticket"),
     ):
         alert = alerting.get(theirs) or {}
-        setting: dict[str, Any] = {}
-        if alert.get("disable"):
-            setting["enabled"] = False
-        for field in ("labels", "annotations"):
-            if alert.get(field):
-                setting[field] = {k: str(v) for k, v in alert[field].items()}
+        setting: dict[str, Any] = {"enabled": False} if alert.get("disable") else {}
+        setting.update(_string_maps(alert))
         if setting:
             converted[ours] = setting
-    if converted:
-        out["alerting"] = converted
-    for extra in sorted(set(slo) - {"name", "objective", "description", "sli", "alerting", "labels"}):
-        notes.append(f"{where}: key {extra!r}")
-    return out
+    return converted
 
 
 def _from_sloth(doc: dict, where: str, notes: list[str], camel: bool) -> list[dict[str, Any]]:
@@ -143,17 +156,23 @@ def _prometheus_query(part: dict | None) -> str | None:
     return (source.get("spec") or {}).get("query")
 
 
-def _openslo_slo(doc: dict, slis: dict[str, dict], where: str, notes: list[str]) -> dict[str, Any] | None:
-    meta, spec = doc.get("metadata") or {}, doc.get("spec") or {}
-    name = _name(str(meta.get("name", "")))
-    where = f"{where} ({name})"
+def _indicator(spec: dict, slis: dict[str, dict], where: str, notes: list[str]) -> dict | None:
+    """The SLO's indicator, inline or by reference ({} for none); None if the reference is missing."""
     indicator = spec.get("indicator")
     if indicator is None and spec.get("indicatorRef"):
         indicator = slis.get(spec["indicatorRef"])
         if indicator is None:
             notes.append(f"{where}: indicatorRef {spec['indicatorRef']!r} is not in this file; SLO skipped")
             return None
-    sli_spec = (indicator or {}).get("spec") or {}
+    return indicator or {}
+
+
+def _openslo_ratio(doc: dict, slis: dict[str, dict], where: str, notes: list[str]) -> dict[str, Any] | None:
+    """The SLO's ratioMetric indicator (inline or by reference) as an oncall ratio SLI."""
+    indicator = _indicator(doc.get("spec") or {}, slis, where, notes)
+    if indicator is None:
+        return None
+    sli_spec = indicator.get("spec") or {}
     ratio_metric = sli_spec.get("ratioMetric")
     if ratio_metric is None:
         notes.append(
@@ -167,10 +186,11 @@ def _openslo_slo(doc: dict, slis: dict[str, dict], where: str, notes: list[str])
         return None
     if ratio_metric.get("counter") is False:
         notes.append(f"{where}: ratioMetric.counter is false (gauges); treated as counters")
-    ratio = _ratio(good, None if good is not None else bad, total, where, notes)
-    if ratio is None:
-        return None
-    objectives = spec.get("objectives") or []
+    return _ratio(good, None if good is not None else bad, total, where, notes)
+
+
+def _openslo_objective(objectives: list[dict], where: str, notes: list[str]) -> float | None:
+    """The first objective's target in percent; the others, and threshold parts, noted."""
     if not objectives:
         notes.append(f"{where}: no objectives; SLO skipped")
         return None
@@ -190,79 +210,109 @@ def _openslo_slo(doc: dict, slis: dict[str, dict], where: str, notes: list[str])
     for key in ("op", "value"):
         if key in first:
             notes.append(f"{where}: objectives[0].{key} (threshold objectives do not convert)")
+    return objective
+
+
+def _openslo_window(spec: dict, where: str, notes: list[str]) -> str | None:
+    """The first time window's duration (rolling: a calendar window is noted)."""
+    windows = spec.get("timeWindow") or []
+    if not windows:
+        return None
+    window = windows[0]
+    if window.get("isRolling") is False or window.get("calendar"):
+        notes.append(
+            f"{where}: calendar-aligned time window (oncall windows roll); used a rolling {window.get('duration')}"
+        )
+    return str(window["duration"]) if window.get("duration") else None
+
+
+def _openslo_labels(labels: dict[str, Any]) -> dict[str, str]:
+    """OpenSLO labels (a value may be a list) as oncall's string labels."""
+    return {k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in labels.items()}
+
+
+def _note_unsupported(spec: dict, where: str, notes: list[str]) -> None:
+    if spec.get("budgetingMethod", "Occurrences") != "Occurrences":
+        notes.append(f"{where}: budgetingMethod {spec['budgetingMethod']} (oncall counts occurrences)")
+    if spec.get("alertPolicies"):
+        notes.append(f"{where}: alertPolicies (oncall uses multiwindow burn-rate alerts)")
+
+
+def _openslo_slo(doc: dict, slis: dict[str, dict], where: str, notes: list[str]) -> dict[str, Any] | None:
+    meta, spec = doc.get("metadata") or {}, doc.get("spec") or {}
+    name = _name(str(meta.get("name", "")))
+    where = f"{where} ({name})"
+    ratio = _openslo_ratio(doc, slis, where, notes)
+    if ratio is None:
+        return None
+    objective = _openslo_objective(spec.get("objectives") or [], where, notes)
+    if objective is None:
+        return None
     out: dict[str, Any] = {
         "name": name,
         "service": str(spec.get("service", "")),
         "objective": round(objective, 10),
     }
     if meta.get("labels"):
-        out["labels"] = {
-            k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in meta["labels"].items()
-        }
+        out["labels"] = _openslo_labels(meta["labels"])
     if spec.get("description"):
         out["description"] = spec["description"]
-    windows = spec.get("timeWindow") or []
-    if windows:
-        window = windows[0]
-        if window.get("isRolling") is False or window.get("calendar"):
-            notes.append(
-                f"{where}: calendar-aligned time window (oncall windows roll); "
-                f"used a rolling {window.get('duration')}"
-            )
-        if window.get("duration"):
-            out["window"] = str(window["duration"])
-    if spec.get("budgetingMethod", "Occurrences") != "Occurrences":
-        notes.append(f"{where}: budgetingMethod {spec['budgetingMethod']} (oncall counts occurrences)")
-    if spec.get("alertPolicies"):
-        notes.append(f"{where}: alertPolicies (oncall uses multiwindow burn-rate alerts)")
+    window = _openslo_window(spec, where, notes)
+    if window is not None:
+        out["window"] = window
+    _note_unsupported(spec, where, notes)
     out["sli"] = {"ratio": ratio}
     return out
+
+
+def _convert(doc: Any, slis: dict[str, dict], where: str, notes: list[str]) -> list[dict[str, Any]]:
+    """One document's SLOs (Sloth's or OpenSLO's); anything else is noted."""
+    if not isinstance(doc, dict):
+        notes.append(f"{where}: not a mapping")
+        return []
+    version, api, kind = doc.get("version"), str(doc.get("apiVersion", "")), doc.get("kind")
+    if version == "prometheus/v1":
+        return _from_sloth(doc, where, notes, camel=False)
+    if api.startswith("sloth.slok.dev/") and kind == "PrometheusServiceLevel":
+        return _from_sloth(doc, where, notes, camel=True)
+    if api == "openslo/v1" and kind == "SLO":
+        converted = _openslo_slo(doc, slis, where, notes)
+        return [] if converted is None else [converted]
+    if api == "openslo/v1" and kind == "SLI":
+        return []
+    if api.startswith("openslo/"):
+        notes.append(f"{where}: {api} {kind} (only openslo/v1 SLO and SLI convert)")
+    else:
+        notes.append(f"{where}: neither Sloth prometheus/v1 nor OpenSLO v1")
+    return []
 
 
 def convert_documents(docs: list[Any], origin: str) -> tuple[list[dict[str, Any]], list[str]]:
     """Sloth or OpenSLO documents into oncall SLO mappings, and notes on what was dropped."""
     notes: list[str] = []
-    slos: list[dict[str, Any]] = []
     slis = {
         str((d.get("metadata") or {}).get("name")): d
         for d in docs
         if isinstance(d, dict) and d.get("kind") == "SLI"
     }
+    slos: list[dict[str, Any]] = []
     for index, doc in enumerate(docs):
-        where = f"{origin} document {index + 1}"
-        if not isinstance(doc, dict):
-            notes.append(f"{where}: not a mapping")
-            continue
-        version, api, kind = doc.get("version"), str(doc.get("apiVersion", "")), doc.get("kind")
-        if version == "prometheus/v1":
-            slos += _from_sloth(doc, where, notes, camel=False)
-        elif api.startswith("sloth.slok.dev/") and kind == "PrometheusServiceLevel":
-            slos += _from_sloth(doc, where, notes, camel=True)
-        elif api == "openslo/v1" and kind == "SLO":
-            converted = _openslo_slo(doc, slis, where, notes)
-            if converted is not None:
-                slos.append(converted)
-        elif api == "openslo/v1" and kind == "SLI":
-            continue
-        elif api.startswith("openslo/"):
-            notes.append(f"{where}: {api} {kind} (only openslo/v1 SLO and SLI convert)")
-        else:
-            notes.append(f"{where}: neither Sloth prometheus/v1 nor OpenSLO v1")
+        slos += _convert(doc, slis, f"{origin} document {index + 1}", notes)
     return _validated(slos, origin, notes), notes
 
 
 def _validated(slos: list[dict[str, Any]], origin: str, notes: list[str]) -> list[dict[str, Any]]:
-    from console.slo.status import SLO
+    from console.slo.model import SLO
 
     kept = []
     for slo in slos:
         try:
             SLO.model_validate(slo)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            notes.append(
-                f"{origin} {slo.get('name')}: {'.'.join(map(str, first['loc']))}: {first['msg']}; SLO skipped"
-            )
+            # The shared translator's words; the converted SLO is no YAML, so no line to name.
+            message = validation_problems(exc, MarkedDict(), origin, SLO)[0].message
+            where = ".".join(map(str, exc.errors()[0]["loc"]))
+            notes.append(f"{origin} {slo.get('name')}: {where}: {message}; SLO skipped")
             continue
         kept.append(slo)
     return kept

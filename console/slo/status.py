@@ -1,4 +1,4 @@
-"""SLOs: the model and loader, SLIs over the store, error budgets, burn rates, multiwindow alerts.
+"""SLO status: SLIs over the store, error budgets, burn rates, which alert conditions hold.
 
 Window rule: the increase of a counter over `w` at `t` is the sum of its per-sample
 increases with timestamps in (t − w, t]; a sample's increase is its value minus the
@@ -10,315 +10,22 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    model_validator,
-)
-
-from console.config.durations import format_duration, parse_duration
-from console.config.yamlmarks import Problem, load_marked, locate
+from console.slo.conditions import AlertCondition, slo_alert_conditions
+from console.slo.model import SLO, WINDOWS
 from console.slo.sums import cache_key, single_pass_sums, window_sums
 from console.store.selectors import matches, parse_selector
 
 if TYPE_CHECKING:
+    import duckdb
+
     from console.store import Store
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-
-# The windows every SLO is computed over, shortest first.
-WINDOWS: tuple[timedelta, ...] = tuple(parse_duration(w) for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d"))
-# Sloth's google-30d alert windows: (severity, long, short, share of the budget spent).
-ALERT_WINDOWS: tuple[tuple[str, timedelta, timedelta, float], ...] = (
-    ("page", timedelta(hours=1), timedelta(minutes=5), 0.02),
-    ("page", timedelta(hours=6), timedelta(minutes=30), 0.05),
-    ("ticket", timedelta(days=1), timedelta(hours=2), 0.10),
-    ("ticket", timedelta(days=3), timedelta(hours=6), 0.10),
-)
 # How far before a window's start a previous sample is looked for.
 LOOKBACK = timedelta(hours=1)
-_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RatioSLI(_Strict):
-    """Good (or bad) events over total events, each a series selector."""
-
-    good: str | None = None
-    bad: str | None = None
-    total: str
-    by: list[str] = []
-
-    @model_validator(mode="after")
-    def _one_of(self) -> RatioSLI:
-        if (self.good is None) == (self.bad is None):
-            raise ValueError("give exactly one of good or bad")
-        for text in (self.good, self.bad, self.total):
-            if text is not None:
-                parse_selector(text)
-        return self
-
-
-class LatencySLI(_Strict):
-    """Share of requests at or under `threshold`, from a histogram's `_bucket` series."""
-
-    buckets: str
-    threshold: float = Field(gt=0)
-    by: list[str] = []
-
-    @model_validator(mode="after")
-    def _valid(self) -> LatencySLI:
-        parse_selector(self.buckets)
-        if not math.isfinite(self.threshold):
-            raise ValueError("threshold must be a finite bucket bound (an `le` value)")
-        return self
-
-
-class SLISpec(_Strict):
-    ratio: RatioSLI | None = None
-    latency: LatencySLI | None = None
-
-    @model_validator(mode="after")
-    def _one_of(self) -> SLISpec:
-        if (self.ratio is None) == (self.latency is None):
-            raise ValueError("give exactly one of ratio or latency")
-        return self
-
-
-class SeverityAlerting(_Strict):
-    enabled: bool = True
-    labels: dict[str, str] = {}
-    annotations: dict[str, str] = {}
-
-
-def _severity(value: Any) -> Any:
-    return {"enabled": value} if isinstance(value, bool) else value
-
-
-class Alerting(_Strict):
-    page: Annotated[SeverityAlerting, BeforeValidator(_severity)] = SeverityAlerting()
-    ticket: Annotated[SeverityAlerting, BeforeValidator(_severity)] = SeverityAlerting()
-    labels: dict[str, str] = {}
-    annotations: dict[str, str] = {}
-
-
-class SLO(_Strict):
-    """One service level objective."""
-
-    name: str = Field(pattern=_NAME_RE)
-    service: str = ""
-    labels: dict[str, str] = {}
-    objective: float = Field(gt=0, lt=100, description="percent, e.g. 99.9")
-    window: Duration = timedelta(days=30)
-    description: str = ""
-    sli: SLISpec
-    min_events: float | None = Field(default=None, ge=0)
-    alerting: Alerting = Alerting()
-    # Worked out once per SLO (the console asks every refresh): its conditions, its selectors.
-    _memo_store: dict[str, Any] = PrivateAttr(default_factory=dict)
-
-    @property
-    def _memo(self) -> dict[str, Any]:
-        """This SLO's own memo: a copy (`model_copy`, which shares private values) starts empty."""
-        if self._memo_store.get("owner") != id(self):
-            self._memo_store = {"owner": id(self)}
-        return self._memo_store
-
-    @property
-    def budget(self) -> float:
-        """The error budget as a ratio: 1 − objective."""
-        return 1 - self.objective / 100
-
-    @property
-    def by(self) -> list[str]:
-        spec = self.sli.ratio or self.sli.latency
-        return list(spec.by) if spec else []
-
-
-class SLOFile(_Strict):
-    slos: list[SLO]
-
-
-class SLOFileError(Exception):
-    """SLO files that did not load; `problems` names every place."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
-def load_slo_file(path: str | Path, text: str | None = None) -> list[SLO]:
-    """Load one SLO file (or `text` as that file); raise SLOFileError with file:line for each
-    problem."""
-    try:
-        data = load_marked(path, text=text)
-    except Problem as problem:
-        raise SLOFileError([problem]) from None
-    if not isinstance(data, dict) or "slos" not in data:
-        raise SLOFileError(
-            [Problem(path, getattr(data, "line", 1), "an SLO file is a mapping with a `slos:` list")]
-        )
-    try:
-        slos = SLOFile.model_validate(data).slos
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            file, line, dotted = locate(data, tuple(error["loc"]), path)
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = "unknown key"
-            elif error["type"] == "missing":
-                message = "missing required key"
-            problems.append(Problem(file, line, message, dotted or None))
-        raise SLOFileError(problems) from None
-    seen: dict[str, int] = {}
-    problems = []
-    for index, slo in enumerate(slos):
-        file, line, _ = locate(data, ("slos", index, "name"), path)
-        if slo.name in seen:
-            problems.append(Problem(file, line, f"two SLOs are named {slo.name!r}", "name"))
-        seen[slo.name] = index
-        if slo.window < max(WINDOWS):
-            problems.append(
-                Problem(
-                    file,
-                    line,
-                    f"window {format_duration(slo.window)} is shorter than the longest alert window (3d)",
-                    "window",
-                )
-            )
-    if problems:
-        raise SLOFileError(problems)
-    return slos
-
-
-def check_slo_file(path: Any) -> list[Problem]:
-    """Every problem in one SLO file (for `oncall check`)."""
-    try:
-        load_slo_file(path)
-    except SLOFileError as exc:
-        return exc.problems
-    except Problem as problem:
-        return [problem]
-    return []
-
-
-def load_slos(paths: Iterable[str | Path]) -> list[SLO]:
-    """Every SLO in the given files; names must be unique across them."""
-    slos: list[SLO] = []
-    problems: list[Problem] = []
-    for path in paths:
-        try:
-            slos += load_slo_file(path)
-        except SLOFileError as exc:
-            problems += exc.problems
-        except Problem as problem:
-            problems.append(problem)
-    names = [s.name for s in slos]
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(Problem(None, None, f"SLO {name!r} is defined in more than one file"))
-    if problems:
-        raise SLOFileError(problems)
-    return slos
-
-
-# -- alert conditions ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AlertCondition:
-    """A multiwindow burn-rate condition: error ratio over both windows above factor × budget."""
-
-    slo: str
-    name: str
-    severity: str
-    long_window: timedelta
-    short_window: timedelta
-    factor: float
-    threshold: float
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "slo": self.slo,
-            "name": self.name,
-            "severity": self.severity,
-            "long_window": format_duration(self.long_window),
-            "short_window": format_duration(self.short_window),
-            "factor": self.factor,
-            "threshold": self.threshold,
-            "labels": self.labels,
-            "annotations": self.annotations,
-        }
-
-
-def burn_factor(period: timedelta, long_window: timedelta, budget_share: float) -> float:
-    """Sloth's factor: the burn that spends `budget_share` of the budget in `long_window`."""
-    return round(budget_share * period.total_seconds() / long_window.total_seconds(), 9)
-
-
-def slo_alert_conditions(slo: SLO) -> list[AlertCondition]:
-    """The SLO's enabled multiwindow multi-burn-rate conditions, page first."""
-    if "conditions" not in slo._memo:
-        slo._memo["conditions"] = _alert_conditions(slo)
-    return list(slo._memo["conditions"])
-
-
-def _alert_conditions(slo: SLO) -> list[AlertCondition]:
-    conditions = []
-    for severity, long_window, short_window, share in ALERT_WINDOWS:
-        setting: SeverityAlerting = getattr(slo.alerting, severity)
-        if not setting.enabled:
-            continue
-        factor = burn_factor(slo.window, long_window, share)
-        labels = {
-            **slo.labels,
-            **slo.alerting.labels,
-            **setting.labels,
-            "slo": slo.name,
-            "severity": severity,
-            "window": f"{format_duration(long_window)}/{format_duration(short_window)}",
-        }
-        if slo.service:
-            labels.setdefault("service", slo.service)
-        annotations = {
-            "summary": f"{slo.name}: burning the error budget {factor:g}x too fast "
-            f"over {format_duration(long_window)} and "
-            f"{format_duration(short_window)}",
-            **slo.alerting.annotations,
-            **setting.annotations,
-        }
-        if slo.description:
-            annotations.setdefault("description", slo.description)
-        conditions.append(
-            AlertCondition(
-                slo.name,
-                f"{slo.name}:{severity}:{format_duration(long_window)}",
-                severity,
-                long_window,
-                short_window,
-                factor,
-                factor * slo.budget,
-                labels,
-                annotations,
-            )
-        )
-    return conditions
-
 
 # -- reading the store ------------------------------------------------------------------
 
@@ -355,7 +62,9 @@ def _le(labels: dict[str, str]) -> float | None:
         return None
 
 
-def _selection_rows(cur: Any, slos: list[SLO], memo_key: str | None = None) -> list[dict[str, Any]]:
+def _selection_rows(
+    cur: duckdb.DuckDBPyConnection, slos: list[SLO], memo_key: str | None = None
+) -> list[dict[str, Any]]:
     """Which series feed which SLO's numerator and denominator: (slo, role, series_id, grp).
 
     With `memo_key` (the store's identity) each SLO keeps its answer while the store's series
@@ -363,58 +72,76 @@ def _selection_rows(cur: Any, slos: list[SLO], memo_key: str | None = None) -> l
     """
     if memo_key is None:
         return _select(cur, list(enumerate(slos)))
-    count, top = cur.execute("SELECT count(*), max(id) FROM series").fetchone()
+    count, top = cur.execute("SELECT count(*), max(id) FROM series").fetchone() or (0, None)
     state = (memo_key, count, top)
     stale = [
         (index, slo) for index, slo in enumerate(slos) if slo._memo.get("selection", (None,))[0] != state
     ]
     if stale:
-        fresh: dict[int, list[dict[str, Any]]] = {index: [] for index, _ in stale}
-        for row in _select(cur, stale):
-            fresh[row["slo"]].append(row)
-        for index, slo in stale:
-            slo._memo["selection"] = (state, [{**row, "slo": None} for row in fresh[index]])
+        _reselect(cur, stale, state)
     return [{**row, "slo": index} for index, slo in enumerate(slos) for row in slo._memo["selection"][1]]
 
 
-def _select(cur: Any, slos: list[tuple[int, SLO]]) -> list[dict[str, Any]]:
+def _reselect(cur: duckdb.DuckDBPyConnection, stale: list[tuple[int, SLO]], state: tuple) -> None:
+    """Select the series of SLOs whose memo is stale, and memo them with the store's `state`."""
+    fresh: dict[int, list[dict[str, Any]]] = {index: [] for index, _ in stale}
+    for row in _select(cur, stale):
+        fresh[row["slo"]].append(row)
+    for index, slo in stale:
+        slo._memo["selection"] = (state, [{**row, "slo": None} for row in fresh[index]])
+
+
+def _select(cur: duckdb.DuckDBPyConnection, slos: list[tuple[int, SLO]]) -> list[dict[str, Any]]:
     filters = [(index, slo, _series_filters(slo)) for index, slo in slos]
-    names = {sel.name for _, _, parts in filters for _, sel, _ in parts}
+    by_name = _series_by_name(cur, {sel.name for _, _, parts in filters for _, sel, _ in parts})
+    out: list[dict[str, Any]] = []
+    for index, slo, parts in filters:
+        for role, selector, bound in parts:
+            for series_id, labels in _matching(by_name, selector, bound):
+                out.append(
+                    {"slo": index, "role": role, "series_id": series_id, "grp": _group_of(slo, labels)}
+                )
+    return out
+
+
+def _series_by_name(
+    cur: duckdb.DuckDBPyConnection, names: set[str | None]
+) -> dict[str, list[tuple[int, dict[str, str]]]]:
+    """The series of the given names (every series if a selector names none), by name."""
     if None in names:
         rows = cur.execute("SELECT id, name, labels FROM series").fetchall()
     else:
         rows = cur.execute(
-            "SELECT id, name, labels FROM series WHERE list_contains(?, name)", [sorted(names)]
+            "SELECT id, name, labels FROM series WHERE list_contains(?, name)",
+            [sorted(n for n in names if n is not None)],
         ).fetchall()
     by_name: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for series_id, name, labels in rows:
         by_name.setdefault(name, []).append((series_id, json.loads(labels)))
-    out: list[dict[str, Any]] = []
-    for index, slo, parts in filters:
-        for role, selector, bound in parts:
-            pool = (
-                [(selector.name, item) for item in by_name.get(selector.name, [])]
-                if selector.name is not None
-                else [(name, item) for name, items in by_name.items() for item in items]
-            )
-            for name, (series_id, labels) in pool:
-                if not matches(selector, name, labels):
-                    continue
-                if bound is not None and _le(labels) != bound:
-                    continue
-                out.append(
-                    {
-                        "slo": index,
-                        "role": role,
-                        "series_id": series_id,
-                        "grp": json.dumps(
-                            {k: labels.get(k, "") for k in sorted(set(slo.by))},
-                            separators=(",", ":"),
-                            ensure_ascii=False,
-                        ),
-                    }
-                )
-    return out
+    return by_name
+
+
+def _matching(
+    by_name: dict[str, list[tuple[int, dict[str, str]]]], selector: Any, bound: float | None
+) -> list[tuple[int, dict[str, str]]]:
+    """The series the selector matches (with `bound`, only the bucket of that `le`)."""
+    pool = (
+        [(selector.name, item) for item in by_name.get(selector.name, [])]
+        if selector.name is not None
+        else [(name, item) for name, items in by_name.items() for item in items]
+    )
+    return [
+        (series_id, labels)
+        for name, (series_id, labels) in pool
+        if matches(selector, name, labels) and (bound is None or _le(labels) == bound)
+    ]
+
+
+def _group_of(slo: SLO, labels: dict[str, str]) -> str:
+    """The SLO group a series counts in: its `by` labels as canonical JSON."""
+    return json.dumps(
+        {k: labels.get(k, "") for k in sorted(set(slo.by))}, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def _increases_sql() -> str:
@@ -565,74 +292,84 @@ def slo_status(
     periods = {s.window for s in slos} if with_period else set()
     spans = sorted({*WINDOWS, *periods})
     # Each series' increases per window (whole days cached), then added up per SLO group.
+    selection, sums = _series_sums(store, slos, now, spans, cache=cache, rollups=rollups)
+    result = []
+    for (slo_index, grp), roles in sorted(_group_sums(selection, sums, len(spans)).items()):
+        if "den" in roles:
+            result.append(_group_status(slos[slo_index], grp, roles, spans, now, with_period))
+    present = {s.slo.name for s in result}
+    result += [_no_data(slo, now) for slo in slos if slo.name not in present]
+    order = {s.name: i for i, s in enumerate(slos)}
+    result.sort(key=lambda s: (order[s.slo.name], sorted(s.group.items())))
+    return result
+
+
+def _series_sums(
+    store: Store, slos: list[SLO], now: datetime, spans: list[timedelta], *, cache: bool, rollups: bool
+) -> tuple[list[dict[str, Any]], dict[int, list[tuple[float, int]]]]:
+    """Which series feed which SLO, and each series' (increase, samples) per span."""
     cur = store.cursor()
     try:
         selection = _selection_rows(cur, slos, cache_key(store) if cache else None)
         ids = [row["series_id"] for row in selection]
-        sums = (
-            window_sums(store, ids, now, spans, LOOKBACK, memory=cache)
-            if rollups
-            else single_pass_sums(cur, ids, now, spans, LOOKBACK)
-        )
+        if rollups:
+            return selection, window_sums(store, ids, now, spans, LOOKBACK, memory=cache)
+        return selection, single_pass_sums(cur, ids, now, spans, LOOKBACK)
     finally:
         cur.close()
+
+
+def _group_sums(
+    selection: list[dict[str, Any]], sums: dict[int, list[tuple[float, int]]], n_spans: int
+) -> dict[tuple[int, str], dict[str, tuple]]:
+    """Per (SLO, group), per role: increase and samples per span, interleaved."""
     totals: dict[tuple[int, str, str], list[float]] = {}
     for row in selection:
         per_series = sums.get(row["series_id"])
         if per_series is None:
             continue
-        acc = totals.setdefault((row["slo"], row["grp"], row["role"]), [0.0] * (2 * len(spans)))
+        acc = totals.setdefault((row["slo"], row["grp"], row["role"]), [0.0] * (2 * n_spans))
         for k, (increase, count) in enumerate(per_series):
             acc[2 * k] += increase
             acc[2 * k + 1] += count
     found: dict[tuple[int, str], dict[str, tuple]] = {}
     for (slo_index, grp, role), values in totals.items():
         found.setdefault((slo_index, grp), {})[role] = tuple(values)
-    result = []
-    for (slo_index, grp), roles in sorted(found.items()):
-        slo = slos[slo_index]
-        if "den" not in roles:
-            continue
-        num, den = roles.get("num"), roles["den"]
+    return found
 
-        def value(
-            window: timedelta, slo: Any = slo, num: tuple | None = num, den: tuple = den
-        ) -> WindowValue:
-            k = spans.index(window)
-            return _window_value(
-                slo,
-                window,
-                float((num[2 * k] if num else 0) or 0),
-                float(den[2 * k] or 0),
-                int(den[2 * k + 1] or 0),
-            )
 
-        windows = {w: value(w) for w in WINDOWS}
-        period = (
-            value(slo.window)
-            if with_period
-            else WindowValue(slo.window, 0.0, 0.0, None, None, "not computed")
+def _group_status(
+    slo: SLO,
+    grp: str,
+    roles: dict[str, tuple],
+    spans: list[timedelta],
+    now: datetime,
+    with_period: bool,
+) -> SLOStatus:
+    num, den = roles.get("num"), roles["den"]
+
+    def value(window: timedelta) -> WindowValue:
+        k = spans.index(window)
+        return _window_value(
+            slo,
+            window,
+            float((num[2 * k] if num else 0) or 0),
+            float(den[2 * k] or 0),
+            int(den[2 * k + 1] or 0),
         )
-        result.append(
-            SLOStatus(slo, _group_labels(grp), now, period, windows, _conditions_held(slo, windows))
-        )
-    present = {s.slo.name for s in result}
-    for slo in slos:
-        if slo.name not in present:
-            empty = {w: WindowValue(w, 0.0, 0.0, None, None, "no data") for w in WINDOWS}
-            result.append(
-                SLOStatus(
-                    slo,
-                    {},
-                    now,
-                    WindowValue(slo.window, 0.0, 0.0, None, None, "no data"),
-                    empty,
-                    _conditions_held(slo, empty),
-                )
-            )
-    order = {s.name: i for i, s in enumerate(slos)}
-    result.sort(key=lambda s: (order[s.slo.name], sorted(s.group.items())))
-    return result
+
+    windows = {w: value(w) for w in WINDOWS}
+    period = (
+        value(slo.window) if with_period else WindowValue(slo.window, 0.0, 0.0, None, None, "not computed")
+    )
+    return SLOStatus(slo, _group_labels(grp), now, period, windows, _conditions_held(slo, windows))
+
+
+def _no_data(slo: SLO, now: datetime) -> SLOStatus:
+    """An SLO none of whose series has samples in the windows."""
+    empty = {w: WindowValue(w, 0.0, 0.0, None, None, "no data") for w in WINDOWS}
+    period = WindowValue(slo.window, 0.0, 0.0, None, None, "no data")
+    return SLOStatus(slo, {}, now, period, empty, _conditions_held(slo, empty))
 
 
 def evaluate_alert_conditions(

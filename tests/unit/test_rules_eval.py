@@ -13,7 +13,7 @@ from console.alerts.state import AlertEngine, backtest, load_alerts
 from console.rules.evaluation import evaluate
 from console.rules.families import collector_health_rules
 from console.rules.model import Computed, Rule, Threshold
-from console.slo.status import load_slos
+from console.slo.model import load_slos
 from console.store import Store, canonical_labels, ingest_samples
 
 NOW = datetime(2026, 3, 1, 12, 0)

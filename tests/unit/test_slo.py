@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from console.slo.backtest import backtest
-from console.slo.status import SLO, burn_factor, slo_alert_conditions, slo_status
+from console.slo.conditions import burn_factor, slo_alert_conditions
+from console.slo.model import SLO
+from console.slo.status import slo_status
 from console.store import Store, canonical_labels, ingest_samples
 
 NOW = datetime(2026, 3, 1)

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from console.cli.main import main
-from console.slo.status import SLOFileError, load_slo_file
+from console.slo.model import SLOFileError, load_slo_file
 
 GOOD = """\
 slos:

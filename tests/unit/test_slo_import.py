@@ -3,7 +3,8 @@
 import pytest
 
 from console.cli.main import main
-from console.slo.status import load_slo_file, slo_alert_conditions
+from console.slo.conditions import slo_alert_conditions
+from console.slo.model import load_slo_file
 
 SLOTH = """\
 version: "prometheus/v1"

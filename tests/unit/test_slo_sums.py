@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from console.slo.status import SLO, slo_status
-from console.slo.sums import DAY_MS, HOUR_MS, clear_cache
+from console.slo.blocks import DAY_MS, HOUR_MS
+from console.slo.model import SLO
+from console.slo.status import slo_status
+from console.slo.sums import clear_cache
 from console.store import Store, canonical_labels, ingest_samples
 
 NOW = datetime(2026, 3, 1, 13, 37)

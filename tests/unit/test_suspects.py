@@ -13,7 +13,7 @@ from console.drift.stats import DRIFT_DETECTED, DRIFT_SCORE
 from console.incidents import lifecycle as incidents
 from console.incidents.suspects import BurnSeries, Change, burn_onset, rank_suspects, what_changed
 from console.registry.history import record_alias_move
-from console.slo.status import load_slo_file
+from console.slo.model import load_slo_file
 from console.store import Store, canonical_labels, ingest_samples
 
 T0 = datetime(2026, 11, 20, 12, 0, 0)  # the incident is declared here

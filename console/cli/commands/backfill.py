@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from console.cli.context import Context
 from console.core.output import dumps
 from console.core.terminal import escape
+
+if TYPE_CHECKING:
+    from console.store.importer import ImportReport
 
 FORMATS = ("prometheus", "openmetrics", "jsonl", "csv", "parquet")
 
@@ -46,16 +50,20 @@ def run(ctx: Context) -> int:
             continue
         reports.append(report)
         if ctx.fmt == "table":
-            what = "log lines" if report.kind == "logs" else "samples"
-            resumed = f", resumed after line {report.resumed_at}" if report.resumed_at else ""
-            print(
-                f"{report.path}: {report.fmt}, {report.lines} lines read{resumed}, "
-                f"{report.added} {what} added, {report.skipped} skipped"
-            )
-            for line, reason in report.skips:
-                print(f"  {escape(report.path.name)}:{line}: {escape(reason)}")
-            if report.skipped > len(report.skips):
-                print(f"  … and {report.skipped - len(report.skips)} more skipped")
+            _print_report(report)
     if ctx.fmt == "json":
         print(dumps([r.as_dict() for r in reports]))
     return 1 if failed else 0
+
+
+def _print_report(report: ImportReport) -> None:
+    what = "log lines" if report.kind == "logs" else "samples"
+    resumed = f", resumed after line {report.resumed_at}" if report.resumed_at else ""
+    print(
+        f"{report.path}: {report.fmt}, {report.lines} lines read{resumed}, "
+        f"{report.added} {what} added, {report.skipped} skipped"
+    )
+    for line, reason in report.skips:
+        print(f"  {escape(report.path.name)}:{line}: {escape(reason)}")
+    if report.skipped > len(report.skips):
+        print(f"  … and {report.skipped - len(report.skips)} more skipped")

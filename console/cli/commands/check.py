@@ -28,7 +28,7 @@ FILE_CHECKS: dict[str, list[Callable[[Any], list[Problem]]]] = {
 
 
 def _check_slo_file(path: Any) -> list[Problem]:
-    from console.slo.status import check_slo_file  # lazy: keeps `oncall check` fast
+    from console.slo.model import check_slo_file  # lazy: keeps `oncall check` fast
 
     return check_slo_file(path)
 

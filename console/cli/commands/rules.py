@@ -13,6 +13,7 @@ from console.core.output import dumps, render
 from console.core.terminal import escape
 
 if TYPE_CHECKING:
+    from console.alerts.state import CycleReport
     from console.rules.model import Rule
     from console.store import Store
 
@@ -175,49 +176,53 @@ def run_eval(ctx: Context) -> int:
     report = AlertEngine(
         store, rules, inhibit, notifier=notifier, orphans=ctx.config(store).orphan_reason
     ).run(now, only_due=ctx.args.due_only)
-    names = {a.fingerprint: a for a in report.alerts}
     if ctx.fmt == "json":
-        ctx.out(
-            dumps(
-                {
-                    "now": now,
-                    "evaluated": report.evaluated,
-                    "seconds": report.seconds,
-                    "failing": report.broken,
-                    "warnings": report.warnings,
-                    "transitions": [
-                        {
-                            "rule": t.rule,
-                            "fingerprint": t.fingerprint,
-                            "from": t.from_state,
-                            "to": t.to_state,
-                            "value": t.value,
-                            "reason": t.reason,
-                        }
-                        for t in report.transitions
-                    ],
-                    "stale": report.stale,
-                    "config_problems": [p.as_dict() for p in ctx.config(store).problems],
-                    "alertmanager_error": report.notify_error,
-                }
-            )
-        )
+        ctx.out(dumps(_eval_json(ctx, store, now, report)))
     else:
-        ctx.out(f"evaluated {report.evaluated} rule(s) at {now:%Y-%m-%d %H:%M:%S} in {report.seconds:.2f}s")
-        for t in report.transitions:
-            alert = names.get(t.fingerprint)
-            labels = ",".join(
-                f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items()) if k != "alertname"
-            )
-            why = f" ({t.reason})" if t.reason else ""
-            ctx.out(escape(f"  {t.rule} {{{labels}}}: {t.from_state} -> {t.to_state}{why}"))
-        for key, error in report.broken.items():
-            ctx.out(f"  failing: {escape(key)}: {escape(error)}; its alerts keep their state")
-        for key, why in report.stale.items():
-            ctx.out(f"  kept: {escape(key)}: {escape(why)}")
-        if report.notify_error:
-            ctx.out(f"  alertmanager: {escape(report.notify_error)}")
+        _print_eval(ctx, now, report)
     return 1 if report.broken or report.notify_error or ctx.config_failed() else 0
+
+
+def _eval_json(ctx: Context, store: Store, now: datetime, report: CycleReport) -> dict[str, Any]:
+    return {
+        "now": now,
+        "evaluated": report.evaluated,
+        "seconds": report.seconds,
+        "failing": report.broken,
+        "warnings": report.warnings,
+        "transitions": [
+            {
+                "rule": t.rule,
+                "fingerprint": t.fingerprint,
+                "from": t.from_state,
+                "to": t.to_state,
+                "value": t.value,
+                "reason": t.reason,
+            }
+            for t in report.transitions
+        ],
+        "stale": report.stale,
+        "config_problems": [p.as_dict() for p in ctx.config(store).problems],
+        "alertmanager_error": report.notify_error,
+    }
+
+
+def _print_eval(ctx: Context, now: datetime, report: CycleReport) -> None:
+    names = {a.fingerprint: a for a in report.alerts}
+    ctx.out(f"evaluated {report.evaluated} rule(s) at {now:%Y-%m-%d %H:%M:%S} in {report.seconds:.2f}s")
+    for t in report.transitions:
+        alert = names.get(t.fingerprint)
+        labels = ",".join(
+            f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items()) if k != "alertname"
+        )
+        why = f" ({t.reason})" if t.reason else ""
+        ctx.out(escape(f"  {t.rule} {{{labels}}}: {t.from_state} -> {t.to_state}{why}"))
+    for key, error in report.broken.items():
+        ctx.out(f"  failing: {escape(key)}: {escape(error)}; its alerts keep their state")
+    for key, why in report.stale.items():
+        ctx.out(f"  kept: {escape(key)}: {escape(why)}")
+    if report.notify_error:
+        ctx.out(f"  alertmanager: {escape(report.notify_error)}")
 
 
 def run_backtest(ctx: Context) -> int:
@@ -225,13 +230,7 @@ def run_backtest(ctx: Context) -> int:
 
     store = ctx.read_store()
     rules = _backtest_rules(ctx, workspace_rules(ctx, store)[0])
-    now = ctx.now()
-    start, end = when(ctx.args.start, now), when(ctx.args.end, now)
-    if end <= start:
-        raise CliError("--to must be after --from")
-    step = parse_duration(ctx.args.step) if ctx.args.step else None
-    if step is not None and step <= timedelta(0):
-        raise CliError("--step must be positive")
+    start, end, step = _backtest_grid(ctx)
     fired = backtest(store, rules, start, end, step)
     if ctx.fmt == "json":
         ctx.out(
@@ -245,15 +244,27 @@ def run_backtest(ctx: Context) -> int:
         return 0
     ctx.out(f"backtest {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}")
     for key, times in fired.items():
-        if times:
-            count = len(times)
-            ctx.out(
-                f"  {key} would have fired {count} time{'s' if count != 1 else ''}, "
-                f"first at {times[0]:%Y-%m-%d %H:%M:%S}"
-            )
-        else:
-            ctx.out(f"  {key} would not have fired")
+        ctx.out(f"  {key} {_fired_text(times)}")
     return 0
+
+
+def _backtest_grid(ctx: Context) -> tuple[datetime, datetime, timedelta | None]:
+    """--from, --to and --step, checked."""
+    now = ctx.now()
+    start, end = when(ctx.args.start, now), when(ctx.args.end, now)
+    if end <= start:
+        raise CliError("--to must be after --from")
+    step = parse_duration(ctx.args.step) if ctx.args.step else None
+    if step is not None and step <= timedelta(0):
+        raise CliError("--step must be positive")
+    return start, end, step
+
+
+def _fired_text(times: list[datetime]) -> str:
+    if not times:
+        return "would not have fired"
+    count = len(times)
+    return f"would have fired {count} time{'s' if count != 1 else ''}, first at {times[0]:%Y-%m-%d %H:%M:%S}"
 
 
 def _backtest_rules(ctx: Context, rules: list[Rule]) -> list[Rule]:

@@ -16,6 +16,8 @@ from console.core.private import write_private
 from console.core.terminal import escape
 
 if TYPE_CHECKING:
+    from console.slo.model import SLO
+    from console.slo.status import SLOStatus, WindowValue
     from console.store import Store
 
 
@@ -61,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.set_defaults(func=run_import)
 
 
-def _slos(ctx: Context, store: Store) -> list[Any]:
+def _slos(ctx: Context, store: Store) -> list[SLO]:
     """The SLOs in force; an SLO file that does not load is said on stderr (its last good
     version is used) and the command exits 1."""
     return ctx.config(store).slos
@@ -94,7 +96,7 @@ def _bar(remaining: float | None, width: int = 10) -> str:
     return f"[{'#' * filled}{'-' * (width - filled)}] {remaining * 100:.1f}%"
 
 
-def _burn(value: Any) -> str:
+def _burn(value: WindowValue) -> str:
     return f"{value.burn:.2f}x" if value.burn is not None else value.status
 
 
@@ -125,69 +127,59 @@ def run_status(ctx: Context) -> int:
     now = ctx.now()
     statuses = slo_status(store, slos, now, cache=False)  # rollups in the store
     if ctx.fmt == "json":
-        print(
-            dumps(
-                [
-                    {
-                        "slo": s.slo.name,
-                        "service": s.slo.service,
-                        "group": s.group,
-                        "objective": s.slo.objective,
-                        "window": format_duration(s.slo.window),
-                        "sli": s.sli,
-                        "budget_remaining": s.budget_remaining,
-                        "time_to_exhaustion_seconds": (
-                            None if s.time_to_exhaustion is None else s.time_to_exhaustion.total_seconds()
-                        ),
-                        "state": s.state,
-                        "now": now,
-                        "windows": {
-                            format_duration(w): {
-                                "error_ratio": v.error_ratio,
-                                "burn": v.burn,
-                                "total": v.total,
-                                "errors": v.errors,
-                                "status": v.status,
-                            }
-                            for w, v in s.windows.items()
-                        },
-                        "conditions": [
-                            {"name": c.name, "severity": c.severity, "holds": held}
-                            for c, held in s.conditions
-                        ],
-                    }
-                    for s in statuses
-                ]
-            )
-        )
-        return 1 if ctx.config_failed() else 0
-    rows = [
-        (
-            s.slo.name + (f" {{{_group_text(s.group)}}}" if s.group else ""),
-            f"{s.slo.objective:g}%",
-            format_duration(s.slo.window),
-            _pct(s.sli),
-            _bar(s.budget_remaining),
-            _burn(s.windows[timedelta(hours=1)]),
-            _burn(s.windows[timedelta(hours=6)]),
-            _eta(s.time_to_exhaustion, s.budget_remaining),
-            s.state,
-        )
-        for s in statuses
-    ]
-    if not rows:
+        print(dumps([_status_json(s, now) for s in statuses]))
+    elif not statuses:
         print(
             "no SLO in force: the SLO files named above do not load"
             if ctx.config_failed()
             else "no SLOs in this workspace (add files under `slos:` in oncall.yaml)"
         )
-        return 1 if ctx.config_failed() else 0
-    print(
-        render_table(
-            ("slo", "objective", "window", "sli", "budget", "burn 1h", "burn 6h", "exhaustion", "state"), rows
-        )
-    )
+    else:
+        columns = ("slo", "objective", "window", "sli", "budget", "burn 1h", "burn 6h", "exhaustion", "state")
+        print(render_table(columns, [_status_row(s) for s in statuses]))
     return 1 if ctx.config_failed() else 0
+
+
+def _status_json(s: SLOStatus, now: datetime) -> dict[str, Any]:
+    return {
+        "slo": s.slo.name,
+        "service": s.slo.service,
+        "group": s.group,
+        "objective": s.slo.objective,
+        "window": format_duration(s.slo.window),
+        "sli": s.sli,
+        "budget_remaining": s.budget_remaining,
+        "time_to_exhaustion_seconds": (
+            None if s.time_to_exhaustion is None else s.time_to_exhaustion.total_seconds()
+        ),
+        "state": s.state,
+        "now": now,
+        "windows": {
+            format_duration(w): {
+                "error_ratio": v.error_ratio,
+                "burn": v.burn,
+                "total": v.total,
+                "errors": v.errors,
+                "status": v.status,
+            }
+            for w, v in s.windows.items()
+        },
+        "conditions": [{"name": c.name, "severity": c.severity, "holds": held} for c, held in s.conditions],
+    }
+
+
+def _status_row(s: SLOStatus) -> tuple[str, ...]:
+    return (
+        s.slo.name + (f" {{{_group_text(s.group)}}}" if s.group else ""),
+        f"{s.slo.objective:g}%",
+        format_duration(s.slo.window),
+        _pct(s.sli),
+        _bar(s.budget_remaining),
+        _burn(s.windows[timedelta(hours=1)]),
+        _burn(s.windows[timedelta(hours=6)]),
+        _eta(s.time_to_exhaustion, s.budget_remaining),
+        s.state,
+    )
 
 
 def _iso(ms: int) -> str:

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from console.config.durations import format_duration
-from console.slo.status import WINDOWS, load_slo_file, slo_alert_conditions
+from console.slo.conditions import slo_alert_conditions
+from console.slo.model import WINDOWS, load_slo_file
 
 from .conftest import DAYS, ERROR_BURST, RESET_AT, SLOW_SPELL, START, oncall, query_range
 
