@@ -57,20 +57,34 @@ def _add_our_silences(external: list[Alert], silences: list[Silence], now: datet
         alert.silenced_by = list(alert.silenced_by) + ours
 
 
+def _mute(
+    own: list[Alert],
+    external: list[Alert],
+    silences: list[Silence],
+    inhibit_rules: Iterable[InhibitRule] | None,
+    now: datetime,
+) -> None:
+    if inhibit_rules is None:  # the inhibition the engine saved at its last cycle; silences as of now
+        for alert in own:
+            alert.silenced_by = silenced_by(alert.labels, silences, now)
+        return
+    apply_silences(own, external, silences, [*DEFAULT_INHIBIT_RULES, *inhibit_rules], now)
+
+
 def list_alerts(
     store: Store,
     now: datetime,
-    inhibit_rules: Iterable[InhibitRule] = (),
+    inhibit_rules: Iterable[InhibitRule] | None = None,
     *,
     silences: list[Silence] | None = None,
     states: Sequence[str] = SHOWN_STATES,
 ) -> list[ListedAlert]:
-    """The alerts in these reported states, muted as of `now` by the silences (default: the
-    store's) and the default inhibit rules plus `inhibit_rules` (the workspace's)."""
+    """The alerts in these reported states, silenced as of `now` (default: the store's silences)
+    and inhibited by the default inhibit rules plus `inhibit_rules` (the workspace's); with None,
+    as the engine decided at its last cycle, with the rules then in force."""
     silences = load_silences(store, now) if silences is None else silences
-    rules = list(DEFAULT_INHIBIT_RULES) + list(inhibit_rules)
     own, external = _own_and_external(load_alerts(store, external=None))
-    apply_silences(own, external, silences, rules, now)
+    _mute(own, external, silences, inhibit_rules, now)
     _add_our_silences(external, silences, now)
     listed = [ListedAlert(a, reported_state(a)) for a in own + external]
     shown = [entry for entry in listed if entry.state in states]

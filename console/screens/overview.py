@@ -172,10 +172,11 @@ def alert_rows(
     states: tuple[str, ...] | None = None,
     limit: int = 2000,
     now: datetime | None = None,
-    inhibit_rules: Iterable[InhibitRule] = (),
+    inhibit_rules: Iterable[InhibitRule] | None = None,
 ) -> list[AlertRow]:
-    """The alerts `oncall alerts` lists (console.alerts.listing), muted as of `now` (default: the
-    wall clock, as the CLI's) with the workspace's `inhibit_rules` besides the default ones."""
+    """The alerts `oncall alerts` lists (console.alerts.listing), silenced as of `now` (default:
+    the wall clock, as the CLI's), inhibited by the workspace's `inhibit_rules` besides the
+    default ones (None: as the engine decided at its last cycle)."""
     from console.alerts.listing import SHOWN_STATES, list_alerts
 
     now = now or datetime.now(UTC).replace(tzinfo=None)
@@ -369,7 +370,7 @@ def overview(
     now: datetime,
     *,
     with_slos: bool = True,
-    inhibit_rules: Iterable[InhibitRule] = (),
+    inhibit_rules: Iterable[InhibitRule] | None = None,
 ) -> dict[str, Any]:
     """What the Overview shows; without the SLO board (its costly part) when `with_slos` is off."""
     active = ("firing", "suppressed", "pending")  # a muted alert still fires: shown, as suppressed

@@ -108,6 +108,7 @@ def test_the_cli_lists_exactly_what_the_console_shows(tmp_path, oncall) -> None:
     inhibit = load_rule_file(tmp_path / "rules" / "r.yaml").inhibit_rules
     with Store.open_read(tmp_path / "oncall.duckdb") as store:
         rows = alert_rows(store, now=NOW, inhibit_rules=inhibit)
+        as_saved = alert_rows(store, now=NOW)  # inhibition as the engine saved it: the same here
     console = [
         (
             r.fingerprint,
@@ -123,6 +124,9 @@ def test_the_cli_lists_exactly_what_the_console_shows(tmp_path, oncall) -> None:
         for r in rows
     ]
     assert cli == console
+    assert [(r.fingerprint, r.state, r.silenced, r.inhibited) for r in as_saved] == [
+        (r.fingerprint, r.state, r.silenced, r.inhibited) for r in rows
+    ]
     by_name = {row[2]: row for row in cli}
     assert [row[2] for row in cli].count("Down") == 1 and "Quiet" not in by_name
     assert by_name["Errors"][1] == by_name["Slow"][1] == by_name["Upstream"][1] == "suppressed"
