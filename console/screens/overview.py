@@ -274,14 +274,9 @@ class LogFilter:
             clauses.append("level = ?")
             params.append(self.level.lower())
         if self.text:
-            if len(self.text) > 2 and self.text.startswith("/") and self.text.endswith("/"):
-                pattern = self.text[1:-1]
-                re.compile(pattern)  # a bad pattern is the user's error, said before SQL runs
-                clauses.append("regexp_matches(left(message, 4096), ?)")
-                params.append(pattern)
-            else:
-                clauses.append("contains(lower(message), ?)")
-                params.append(self.text.lower())
+            clause, value = _text_clause(self.text)
+            clauses.append(clause)
+            params.append(value)
         if self.since:
             clauses.append("ts >= ?")
             params.append(self.since)
@@ -289,6 +284,15 @@ class LogFilter:
             clauses.append("ts <= ?")
             params.append(self.until)
         return " AND ".join(clauses), params
+
+
+def _text_clause(text: str) -> tuple[str, str]:
+    """A /regex/ or a case-insensitive substring of the message."""
+    if len(text) > 2 and text.startswith("/") and text.endswith("/"):
+        pattern = text[1:-1]
+        re.compile(pattern)  # a bad pattern is the user's error, said before SQL runs
+        return "regexp_matches(left(message, 4096), ?)", pattern
+    return "contains(lower(message), ?)", text.lower()
 
 
 LOG_COLUMNS = ("time", "level", "service", "message")
