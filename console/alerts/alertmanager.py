@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from console.alerts.lifecycle import Alert
+    from console.alerts.silences import Silence
+    from console.config.workspace import SourceConfig, Workspace
 
 RESEND_HOLD = timedelta(minutes=4)  # a firing alert's endsAt: it lapses if we stop sending
 
@@ -56,38 +61,29 @@ class AlertmanagerClient:
             )
         return response
 
-    def payload(self, alerts: list[Any], now: datetime) -> list[dict[str, Any]]:
+    def payload(self, alerts: list[Alert], now: datetime) -> list[dict[str, Any]]:
         """Alertmanager's shape: firing alerts end `hold` from now, resolved ones when they did."""
-        # The collector owns the prefix it skips; imported here, as it loads pyarrow.
-        from collectors.alertmanager import GENERATOR
-
         body = []
         for alert in alerts:
-            if alert.state == "firing":
-                ends = now + self.hold
-            elif alert.state == "resolved" and alert.resolved_at is not None:
-                ends = alert.resolved_at
-            else:
-                continue
-            body.append(
-                {
-                    "labels": {k: str(v) for k, v in alert.labels.items()},
-                    "annotations": {k: str(v) for k, v in (alert.annotations or {}).items()},
-                    "startsAt": _iso(alert.fired_at or alert.active_since or now),
-                    "endsAt": _iso(ends),
-                    "generatorURL": GENERATOR + alert.rule,
-                }
-            )
+            ends = self._ends(alert, now)
+            if ends is not None:
+                body.append(_posted(alert, ends, now))
         return body
 
-    def push(self, alerts: list[Any], now: datetime) -> int:
+    def _ends(self, alert: Alert, now: datetime) -> datetime | None:
+        """When Alertmanager is to consider the alert over; None for one it is not sent."""
+        if alert.state == "firing":
+            return now + self.hold
+        return alert.resolved_at if alert.state == "resolved" else None
+
+    def push(self, alerts: list[Alert], now: datetime) -> int:
         """Send firing and resolved alerts; return how many were sent."""
         body = self.payload(alerts, now)
         if body:
             self._call("POST", "/api/v2/alerts", json=body)
         return len(body)
 
-    def create_silence(self, silence: Any) -> str:
+    def create_silence(self, silence: Silence) -> str:
         """Create the silence there; return Alertmanager's silence id."""
         body = {
             "matchers": [
@@ -113,18 +109,36 @@ class AlertmanagerClient:
         self.client.close()
 
 
-def from_workspace(workspace: Any) -> AlertmanagerClient | None:
+def from_workspace(workspace: Workspace) -> AlertmanagerClient | None:
     """A client for the workspace's first enabled `alertmanager` source, or None."""
-    for source in workspace.config.sources:
-        if source.kind == "alertmanager" and source.enabled and source.options.get("url"):
-            from collectors.base import SourceError
-            from collectors.http import HttpOptions, make_client
+    source = next((s for s in workspace.config.sources if _pushes_to(s)), None)
+    if source is None:
+        return None
+    from collectors.base import SourceError
+    from collectors.http import HttpOptions, make_client
 
-            # the workspace loader validated these options (the collector's own class)
-            options = HttpOptions.model_validate(source.options)
-            try:
-                client = make_client(options, base_dir=workspace.root)
-            except SourceError as exc:  # each send says why, as a failed send does
-                return AlertmanagerClient(options.url, unusable=f"source {source.name!r}: {exc}")
-            return AlertmanagerClient(options.url, client=client)
-    return None
+    # the workspace loader validated these options (the collector's own class)
+    options = HttpOptions.model_validate(source.options)
+    try:
+        client = make_client(options, base_dir=workspace.root)
+    except SourceError as exc:  # each send says why, as a failed send does
+        return AlertmanagerClient(options.url, unusable=f"source {source.name!r}: {exc}")
+    return AlertmanagerClient(options.url, client=client)
+
+
+def _pushes_to(source: SourceConfig) -> bool:
+    return bool(source.kind == "alertmanager" and source.enabled and source.options.get("url"))
+
+
+def _posted(alert: Alert, ends: datetime, now: datetime) -> dict[str, Any]:
+    """One alert as posted to /api/v2/alerts."""
+    # The collector owns the prefix it skips; imported here, as it loads pyarrow.
+    from collectors.alertmanager import GENERATOR
+
+    return {
+        "labels": {k: str(v) for k, v in alert.labels.items()},
+        "annotations": {k: str(v) for k, v in (alert.annotations or {}).items()},
+        "startsAt": _iso(alert.fired_at or alert.active_since or now),
+        "endsAt": _iso(ends),
+        "generatorURL": GENERATOR + alert.rule,
+    }

@@ -54,11 +54,7 @@ def main(
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler: Handler | None = args.func
-    if handler is None:
-        from console.cli.commands.console import run_console
-
-        handler = run_console
+    handler = _handler(args)
     ctx = Context(args, shared_store=store, clock=clock, caller=caller, run_command=main)
     try:
         return int(handler(ctx) or 0)
@@ -67,9 +63,7 @@ def main(
     except CliError as exc:
         fail(str(exc), exc.code)
     except WorkspaceError as exc:
-        for problem in exc.problems:
-            print(f"oncall: {escape(redact(str(problem)))}", file=sys.stderr)
-        return 2
+        return _workspace_failed(exc)
     except StoreError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -78,6 +72,21 @@ def main(
         return 0
     finally:
         ctx.close()
+
+
+def _handler(args: argparse.Namespace) -> Handler:
+    """The command's handler; with no command, the console."""
+    if args.func is not None:
+        return args.func
+    from console.cli.commands.console import run_console
+
+    return run_console
+
+
+def _workspace_failed(exc: WorkspaceError) -> int:
+    for problem in exc.problems:
+        print(f"oncall: {escape(redact(str(problem)))}", file=sys.stderr)
+    return 2
 
 
 def _strip_workspace(argv: list[str]) -> list[str]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.incidents import lifecycle as incidents
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 DONE_OUTCOMES = ("done", "passed", "answered", "skipped")
 
@@ -24,7 +27,7 @@ class IncidentRow:
     title: str
 
 
-def incident_rows(store: Any, now: datetime) -> list[IncidentRow]:
+def incident_rows(store: Store, now: datetime) -> list[IncidentRow]:
     """Open incidents first (newest first), then the rest."""
     found = incidents.list_incidents(store)
     found.sort(key=lambda i: (not i.is_open,))
@@ -60,7 +63,7 @@ def matched_playbooks(library: dict[str, Any], incident: incidents.Incident) -> 
     return match_playbooks(library, alert.get("name", ""), dict(alert.get("labels") or {}))
 
 
-def latest_run(store: Any, incident_id: int) -> int | None:
+def latest_run(store: Store, incident_id: int) -> int | None:
     """The incident's newest playbook run (finished or not)."""
     rows = store.query(
         "SELECT id FROM playbook_runs WHERE incident_id = ? ORDER BY id DESC LIMIT 1", [incident_id]
@@ -117,7 +120,7 @@ class IncidentPage:
 
 
 def load_page(
-    store: Any,
+    store: Store,
     slos: list[Any],
     incident_id: int,
     now: datetime,
@@ -131,26 +134,40 @@ def load_page(
     incident = incidents.get_incident(store, incident_id)
     page = IncidentPage(incident, now, incidents.timeline(store, incident_id))
     if runner is not None:
-        page.playbook_id, page.playbook_title = runner.playbook.id, runner.playbook.title
-        page.run_id, page.run_status = runner.run_id, runner.status
-        page.steps = step_states(runner)
-        page.last = runner.history[-1] if runner.history else None
-        if runner.current() is not None:
-            try:
-                page.preview = runner.preview()
-            except Exception as exc:  # noqa: BLE001 - shown in the panel instead of crashing
-                page.problem = str(exc)
+        _show_run(page, runner)
     elif playbook is not None:
-        page.playbook_id, page.playbook_title = playbook.id, playbook.title
-        page.steps = [
-            StepState(s.id, s.kind, s.id if "{{" in (s.title or "{{") else s.title, "pending")
-            for s in playbook.steps
-        ]
+        _show_playbook(page, playbook)
     if with_what:
-        from console.incidents.suspects import what_changed
-
-        try:
-            page.what = what_changed(store, slos, incident, now, workspace=workspace)
-        except Exception as exc:  # noqa: BLE001 - the panel says why; the rest still shows
-            page.problem = (page.problem or "") + f" what changed unavailable: {exc}"
+        _show_what_changed(page, store, slos, workspace)
     return page
+
+
+def _show_run(page: IncidentPage, runner: Any) -> None:
+    """A playbook run in progress: its steps, the newest entry, and the current step's preview."""
+    page.playbook_id, page.playbook_title = runner.playbook.id, runner.playbook.title
+    page.run_id, page.run_status = runner.run_id, runner.status
+    page.steps = step_states(runner)
+    page.last = runner.history[-1] if runner.history else None
+    if runner.current() is not None:
+        try:
+            page.preview = runner.preview()
+        except Exception as exc:  # noqa: BLE001 - shown in the panel instead of crashing
+            page.problem = str(exc)
+
+
+def _show_playbook(page: IncidentPage, playbook: Any) -> None:
+    """A playbook not started: every step pending (a templated title shows as its id)."""
+    page.playbook_id, page.playbook_title = playbook.id, playbook.title
+    page.steps = [
+        StepState(s.id, s.kind, s.id if "{{" in (s.title or "{{") else s.title, "pending")
+        for s in playbook.steps
+    ]
+
+
+def _show_what_changed(page: IncidentPage, store: Store, slos: list[Any], workspace: Any) -> None:
+    from console.incidents.suspects import what_changed
+
+    try:
+        page.what = what_changed(store, slos, page.incident, page.now, workspace=workspace)
+    except Exception as exc:  # noqa: BLE001 - the panel says why; the rest still shows
+        page.problem = (page.problem or "") + f" what changed unavailable: {exc}"

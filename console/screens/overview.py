@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from console.config.durations import format_duration
 from console.store.notes import notes_text
 from console.store.refused import refused_text
+
+if TYPE_CHECKING:
+    from console.alerts.listing import ListedAlert
+    from console.rules.matchers import InhibitRule
+    from console.store import Store
 
 HOUR, SIX_HOURS = timedelta(hours=1), timedelta(hours=6)
 _READ_ONLY_STARTS = (
@@ -39,7 +45,7 @@ def is_read_only_sql(sql: str) -> bool:
     )
 
 
-def run_read_only_sql(store: Any, sql: str) -> tuple[list[str], list[tuple]]:
+def run_read_only_sql(store: Store, sql: str) -> tuple[list[str], list[tuple]]:
     """Run a user's query; on a writable store inside a transaction that is rolled back."""
     if not is_read_only_sql(sql):
         raise ValueError("read-only SQL only (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN)")
@@ -56,6 +62,19 @@ def run_read_only_sql(store: Any, sql: str) -> tuple[list[str], list[tuple]]:
             cur.execute("ROLLBACK")
     finally:
         cur.close()
+
+
+class SessionView(Protocol):
+    """What the screens read of a console session (console.runtime.session.Session, a layer up)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    @property
+    def config(self) -> Any: ...
 
 
 # -- SLO board -------------------------------------------------------------------------
@@ -75,7 +94,7 @@ class SLORow:
     group: dict[str, str] = field(default_factory=dict)
 
 
-def slo_board(store: Any, slos: list[Any], now: datetime) -> list[SLORow]:
+def slo_board(store: Store, slos: list[Any], now: datetime) -> list[SLORow]:
     """One row per SLO group at `now`: SLI, budget left, burn 1h/6h, time to exhaustion."""
     if not slos:
         return []
@@ -147,41 +166,43 @@ class AlertRow:
         return ", ".join(f"{k}={v}" for k, v in sorted(self.labels.items()) if k != "alertname")
 
 
-_STATE_ORDER = "CASE state WHEN 'firing' THEN 0 WHEN 'pending' THEN 1 WHEN 'resolved' THEN 2 ELSE 3 END"
+def alert_rows(
+    store: Store,
+    *,
+    states: tuple[str, ...] | None = None,
+    limit: int = 2000,
+    now: datetime | None = None,
+    inhibit_rules: Iterable[InhibitRule] | None = None,
+) -> list[AlertRow]:
+    """The alerts `oncall alerts` lists (console.alerts.listing), silenced as of `now` (default:
+    the wall clock, as the CLI's), inhibited by the workspace's `inhibit_rules` besides the
+    default ones (None: as the engine decided at its last cycle)."""
+    from console.alerts.listing import SHOWN_STATES, list_alerts
+
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    listed = list_alerts(store, now, inhibit_rules, states=states or SHOWN_STATES)
+    return [_alert_row(entry) for entry in listed[: max(int(limit), 0)]]
 
 
-def alert_rows(store: Any, *, states: tuple[str, ...] | None = None, limit: int = 2000) -> list[AlertRow]:
-    """Alerts, firing first, then pending, then resolved; newest first within a state."""
-    where = ""
-    params: list[Any] = []
-    if states:
-        where = f"WHERE state IN ({', '.join('?' for _ in states)})"
-        params = list(states)
-    rows = store.query(
-        f"""
-        SELECT fingerprint, name, state, coalesce(active_since, resolved_at), labels, annotations,
-               value, source, coalesce(silenced_by, '[]'), coalesce(inhibited_by, '[]')
-        FROM alerts {where}
-        ORDER BY {_STATE_ORDER}, coalesce(active_since, resolved_at) DESC NULLS LAST, name
-        LIMIT {int(limit)}
-    """,
-        params,
-    )[1]
-    return [
-        AlertRow(
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            json.loads(r[4] or "{}"),
-            json.loads(r[5] or "{}"),
-            r[6],
-            r[7],
-            r[8] not in ("[]", ""),
-            r[9] not in ("[]", ""),
-        )
-        for r in rows
-    ]
+def _alert_row(entry: ListedAlert) -> AlertRow:
+    a = entry.alert
+    return AlertRow(
+        a.fingerprint,
+        a.name,
+        entry.state,
+        entry.since,
+        dict(a.labels),
+        dict(a.annotations),
+        a.value,
+        a.source,
+        bool(a.silenced_by),
+        bool(a.inhibited_by),
+    )
+
+
+def session_alert_rows(session: SessionView) -> list[AlertRow]:
+    """The alerts at the session's clock, with the inhibit rules in force."""
+    return alert_rows(session.store, now=session.clock(), inhibit_rules=session.config.inhibit_rules)
 
 
 @dataclass
@@ -194,7 +215,7 @@ class AlertDetail:
 
 
 def alert_detail(
-    store: Any,
+    store: Store,
     fingerprint: str,
     *,
     logs_around: timedelta = timedelta(minutes=15),
@@ -244,7 +265,8 @@ class LogFilter:
     until: datetime | None = None
 
     def where(self) -> tuple[str, list[Any]]:
-        clauses, params = ["true"], []
+        clauses: list[str] = ["true"]
+        params: list[Any] = []
         if self.service:
             clauses.append("service = ?")
             params.append(self.service)
@@ -252,28 +274,32 @@ class LogFilter:
             clauses.append("level = ?")
             params.append(self.level.lower())
         if self.text:
-            if len(self.text) > 2 and self.text.startswith("/") and self.text.endswith("/"):
-                pattern = self.text[1:-1]
-                re.compile(pattern)  # a bad pattern is the user's error, said before SQL runs
-                clauses.append("regexp_matches(left(message, 4096), ?)")
-                params.append(pattern)
-            else:
-                clauses.append("contains(lower(message), ?)")
-                params.append(self.text.lower())
+            clause, value = _text_clause(self.text)
+            clauses.append(clause)
+            params.append(value)
         if self.since:
             clauses.append("ts >= ?")
-            params.append(self.since)  # type: ignore[arg-type]  # untyped row or union left for the drift/incidents/playbooks pass
+            params.append(self.since)
         if self.until:
             clauses.append("ts <= ?")
-            params.append(self.until)  # type: ignore[arg-type]  # untyped row or union left for the drift/incidents/playbooks pass
+            params.append(self.until)
         return " AND ".join(clauses), params
+
+
+def _text_clause(text: str) -> tuple[str, str]:
+    """A /regex/ or a case-insensitive substring of the message."""
+    if len(text) > 2 and text.startswith("/") and text.endswith("/"):
+        pattern = text[1:-1]
+        re.compile(pattern)  # a bad pattern is the user's error, said before SQL runs
+        return "regexp_matches(left(message, 4096), ?)", pattern
+    return "contains(lower(message), ?)", text.lower()
 
 
 LOG_COLUMNS = ("time", "level", "service", "message")
 
 
 def logs_window(
-    store: Any, filters: LogFilter, *, offset: int = 0, limit: int = 100, newest_first: bool = True
+    store: Store, filters: LogFilter, *, offset: int = 0, limit: int = 100, newest_first: bool = True
 ) -> list[tuple[Any, ...]]:
     """One window of log lines: only the rows on screen are fetched."""
     where, params = filters.where()
@@ -287,7 +313,7 @@ def logs_window(
     )[1]
 
 
-def logs_count(store: Any, filters: LogFilter) -> int:
+def logs_count(store: Store, filters: LogFilter) -> int:
     where, params = filters.where()
     return store.query(f"SELECT count(*) FROM logs WHERE {where}", params)[1][0][0]
 
@@ -302,7 +328,7 @@ class MetricSeries:
 
 
 def metric_series(
-    store: Any,
+    store: Store,
     selector_text: str,
     start: datetime,
     end: datetime,
@@ -342,22 +368,31 @@ def metric_series(
 COLLECTOR_COLUMNS = ("collector", "health", "last success", "rows", "last error or note")
 
 
-def overview(store: Any, slos: list[Any], now: datetime, *, with_slos: bool = True) -> dict[str, Any]:
+def overview(
+    store: Store,
+    slos: list[Any],
+    now: datetime,
+    *,
+    with_slos: bool = True,
+    inhibit_rules: Iterable[InhibitRule] | None = None,
+) -> dict[str, Any]:
     """What the Overview shows; without the SLO board (its costly part) when `with_slos` is off."""
+    active = ("firing", "suppressed", "pending")  # a muted alert still fires: shown, as suppressed
     return {
         "slos": slo_board(store, slos, now) if with_slos else None,
-        "alerts": alert_rows(store, states=("firing", "pending"), limit=100),
+        "alerts": alert_rows(store, states=active, limit=100, now=now, inhibit_rules=inhibit_rules),
         "incidents": open_incidents(store),
         "collectors": collector_rows(store),
     }
 
 
-def session_overview(session: Any) -> dict[str, Any]:
+def session_overview(session: SessionView) -> dict[str, Any]:
     """The Overview of a session's store at its clock's now (what the console shows first)."""
-    return overview(session.store, session.slos, session.clock())
+    config = session.config
+    return overview(session.store, config.slos, session.clock(), inhibit_rules=config.inhibit_rules)
 
 
-def collector_rows(store: Any) -> list[tuple[Any, ...]]:
+def collector_rows(store: Store) -> list[tuple[Any, ...]]:
     rows = store.query("""
         SELECT name, healthy, last_success, rows_ingested, last_error, notes, refused
         FROM collector_state WHERE name NOT LIKE 'import:%' ORDER BY name""")[1]
@@ -375,13 +410,13 @@ def collector_rows(store: Any) -> list[tuple[Any, ...]]:
     ]
 
 
-def open_incidents(store: Any) -> list[tuple[Any, ...]]:
+def open_incidents(store: Store) -> list[tuple[Any, ...]]:
     return store.query("""
         SELECT id, severity, status, title, created_at FROM incidents
         WHERE status NOT IN ('resolved', 'closed') ORDER BY created_at DESC""")[1]
 
 
-def recent_changes(store: Any, limit: int = 50) -> list[tuple[Any, ...]]:
+def recent_changes(store: Store, limit: int = 50) -> list[tuple[Any, ...]]:
     return store.query(f"""
         SELECT ts, kind, model, version, actor FROM changes ORDER BY ts DESC LIMIT {int(limit)}
     """)[1]

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 import pytest
 
-from console.alerts.state import AlertEngine, load_alerts
+from console.alerts.persistence import load_alerts
+from console.alerts.state import AlertEngine
 from console.rules.model import Rule, Threshold
 from console.store import Store, canonical_labels, ingest_samples
 

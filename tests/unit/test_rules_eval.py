@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from console.alerts.state import AlertEngine, backtest, load_alerts
+from console.alerts.persistence import load_alerts
+from console.alerts.state import AlertEngine, backtest
 from console.rules.evaluation import evaluate
 from console.rules.families import collector_health_rules
 from console.rules.model import Computed, Rule, Threshold

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from console.alerts.persistence import load_alerts
 from console.alerts.silences import create_silence, expire_silence, load_silences, silenced_by
-from console.alerts.state import AlertEngine, load_alerts
+from console.alerts.state import AlertEngine
 from console.rules.matchers import InhibitRule, Matcher, inhibited_by, parse_matcher
 from console.rules.model import Rule
 from console.store import Store
@@ -150,8 +151,9 @@ def test_equal_on_a_label_missing_on_both_sides_is_equal():
 
 
 def test_muted_alerts_report_suppressed_and_muted_sources_still_inhibit():
+    from console.alerts.lifecycle import Alert
+    from console.alerts.muting import apply_silences, reported_state
     from console.alerts.silences import Silence
-    from console.alerts.state import Alert, apply_silences, reported_state
 
     page = Alert("p", "r", "P", {"alertname": "P", "severity": "page", "service": "x"}, "firing")
     ticket = Alert("t", "r", "T", {"alertname": "T", "severity": "ticket", "service": "x"}, "firing")

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from console.cli.context import CliError, add_format
+from console.cli.context import CliError, Context, add_format
 from console.config.durations import parse_duration
 from console.core.output import render
 from console.core.terminal import escape
 
 if TYPE_CHECKING:
-    from console.store import Store
+    from console.alerts.lifecycle import Alert
+    from console.alerts.listing import ListedAlert
+    from console.alerts.silences import Silence
+    from console.core.identity import Actor
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,89 +72,96 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=run_silences)
 
 
-def _inhibit_rules(ctx: Any, store: Store) -> list[Any]:
-    """The inhibit rules in force (a rule file that does not load keeps its last good ones)."""
-    from console.rules.matchers import DEFAULT_INHIBIT_RULES
+_COLUMNS = [
+    "state",
+    "name",
+    "since",
+    "labels",
+    "value",
+    "silenced",
+    "inhibited",
+    "source",
+    "fingerprint",
+    "stale",
+]
 
-    return list(DEFAULT_INHIBIT_RULES) + list(ctx.config(store).inhibit_rules)
 
-
-def run_list(ctx: Any) -> int:
-    from console.alerts.silences import load_silences, silenced_by
-    from console.alerts.state import apply_silences, load_alerts, reported_state
+def run_list(ctx: Context) -> int:
+    from console.alerts.listing import SHOWN_STATES, list_alerts
+    from console.alerts.silences import load_silences
 
     store = ctx.read_store()
     now = ctx.now()
     silences = load_silences(store, now)
     _warn_refused(silences, now)
-    alerts = load_alerts(store, external=None)
-    own = [a for a in alerts if a.source != "alertmanager"]
-    # Our own alerts, pushed to Alertmanager and collected back, are shown once.
-    pushed = {tuple(sorted(a.labels.items())) for a in own}
-    external = [
-        a for a in alerts if a.source == "alertmanager" and tuple(sorted(a.labels.items())) not in pushed
-    ]
-    apply_silences(own, external, silences, _inhibit_rules(ctx, store), now)
-    for alert in external:  # Alertmanager's own silences are kept; ours are added
-        alert.silenced_by = list(alert.silenced_by) + [
-            s for s in silenced_by(alert.labels, silences, now) if s not in alert.silenced_by
-        ]
-    wanted = set(ctx.args.state or ("pending", "firing", "resolved", "suppressed"))
-    states = {a.fingerprint: reported_state(a) for a in own + external}
-    shown = [a for a in own + external if states[a.fingerprint] in wanted]
-    order = {"firing": 0, "suppressed": 1, "pending": 2, "resolved": 3}
-    shown.sort(key=lambda a: (order.get(states[a.fingerprint], 9), a.active_since or now, a.name))
-    group_by = [g.strip() for g in (ctx.args.group_by or "").split(",") if g.strip()]
-    columns = (
-        (["group"] if group_by else [])
-        + [
-            "state",
-            "name",
-            "since",
-            "labels",
-            "value",
-            "silenced",
-            "inhibited",
-            "source",
-            "fingerprint",
-            "stale",
-        ]
-        + (["status"] if ctx.fmt == "json" else [])
-    )
-    rows: list[list[Any]] = []
-    for alert in shown:
-        labels = {k: v for k, v in sorted(alert.labels.items()) if k != "alertname"}
-        state = states[alert.fingerprint]
-        row: list[Any] = [
-            state,
-            alert.name,
-            alert.resolved_at if alert.state == "resolved" else alert.active_since,
-            labels if ctx.fmt == "json" else ",".join(f"{k}={v}" for k, v in labels.items()),
-            alert.value,
-            alert.silenced_by if ctx.fmt == "json" else ("yes" if alert.silenced_by else ""),
-            alert.inhibited_by if ctx.fmt == "json" else ("yes" if alert.inhibited_by else ""),
-            alert.source,
-            alert.fingerprint,
-            alert.stale,
-        ]  # why its state is kept, if it is
-        if ctx.fmt == "json":  # as Alertmanager's API v2 reports an alert's status
-            row.append(
-                {
-                    "state": "active" if state == "firing" else state,
-                    "silencedBy": alert.silenced_by,
-                    "inhibitedBy": alert.inhibited_by,
-                }
-            )
-        if group_by:
-            row.insert(0, ",".join(f"{g}={alert.labels.get(g, '')}" for g in group_by))
-        rows.append(row)
+    inhibit_rules = ctx.config(store).inhibit_rules  # a rule file that does not load keeps its last good ones
+    listed = list_alerts(store, now, inhibit_rules, silences=silences, states=ctx.args.state or SHOWN_STATES)
+    as_json = ctx.fmt == "json"
+    rows = [_json_row(entry) if as_json else _table_row(entry) for entry in listed]
+    columns = _COLUMNS + (["status"] if as_json else [])
+    group_by = _group_labels(ctx.args.group_by)
     if group_by:
-        rows.sort(key=lambda r: r[0])
+        columns, rows = ["group", *columns], _grouped(listed, rows, group_by)
     ctx.out(render(columns, rows, ctx.fmt))
     return 1 if ctx.config_failed() else 0
 
 
-def _warn_refused(silences: list[Any], now: Any) -> None:
+def _group_labels(option: str | None) -> list[str]:
+    """--group-by's label names (comma-separated; blanks ignored)."""
+    return [g.strip() for g in (option or "").split(",") if g.strip()]
+
+
+def _labels(alert: Alert) -> dict[str, str]:
+    return {k: v for k, v in sorted(alert.labels.items()) if k != "alertname"}
+
+
+def _json_row(entry: ListedAlert) -> list[Any]:
+    """An alert in JSON, with its status as Alertmanager's API v2 reports it."""
+    a = entry.alert
+    state = "active" if entry.state == "firing" else entry.state
+    status = {"state": state, "silencedBy": a.silenced_by, "inhibitedBy": a.inhibited_by}
+    return [
+        entry.state,
+        a.name,
+        entry.since,
+        _labels(a),
+        a.value,
+        a.silenced_by,
+        a.inhibited_by,
+        a.source,
+        a.fingerprint,
+        a.stale,
+        status,
+    ]
+
+
+def _table_row(entry: ListedAlert) -> list[Any]:
+    a = entry.alert
+    labels = ",".join(f"{k}={v}" for k, v in _labels(a).items())
+    silenced, inhibited = ("yes" if a.silenced_by else ""), ("yes" if a.inhibited_by else "")
+    return [
+        entry.state,
+        a.name,
+        entry.since,
+        labels,
+        a.value,
+        silenced,
+        inhibited,
+        a.source,
+        a.fingerprint,
+        a.stale,
+    ]
+
+
+def _grouped(listed: list[ListedAlert], rows: list[list[Any]], group_by: list[str]) -> list[list[Any]]:
+    """Each row led by its group (`service=api,severity=page`), in the groups' order."""
+    keyed = [
+        [",".join(f"{g}={e.alert.labels.get(g, '')}" for g in group_by), *row] for e, row in zip(listed, rows)
+    ]
+    return sorted(keyed, key=lambda r: r[0])
+
+
+def _warn_refused(silences: list[Silence], now: datetime) -> None:
     """One stderr line for each stored silence that mutes nothing because Alertmanager would refuse it."""
     for silence in silences:
         if silence.state(now) == "refused":
@@ -162,7 +172,7 @@ def _warn_refused(silences: list[Any], now: Any) -> None:
             )
 
 
-def _require_actions(ctx: Any, action: str, target: str | None) -> None:
+def _require_actions(ctx: Context, action: str, target: str | None) -> None:
     """A read-only workspace refuses silences; the attempt is audited as `denied`."""
     if not ctx.workspace.allow_actions:
         ctx.deny(
@@ -173,12 +183,12 @@ def _require_actions(ctx: Any, action: str, target: str | None) -> None:
         )
 
 
-def _author(ctx: Any) -> Any:
+def _author(ctx: Context) -> Actor:
     """The OS account that acts, on behalf of --author (or $ONCALL_ACTOR) when given."""
     return ctx.actor(claim=ctx.args.author)
 
 
-def run_silence(ctx: Any) -> int:
+def run_silence(ctx: Context) -> int:
     from console.alerts.alertmanager import AlertmanagerError, from_workspace
     from console.alerts.silences import create_silence
     from console.cli.commands.rules import when
@@ -218,7 +228,7 @@ def run_silence(ctx: Any) -> int:
     return 0
 
 
-def run_expire(ctx: Any) -> int:
+def run_expire(ctx: Context) -> int:
     from console.alerts.alertmanager import AlertmanagerError, from_workspace
     from console.alerts.silences import expire_silence, get_silence
 
@@ -237,7 +247,7 @@ def run_expire(ctx: Any) -> int:
     return 0
 
 
-def run_silences(ctx: Any) -> int:
+def run_silences(ctx: Context) -> int:
     from console.alerts.silences import load_silences
 
     now = ctx.now()

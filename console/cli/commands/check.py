@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.cli.context import Context
@@ -76,24 +77,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 def check_workspace(ws: Workspace) -> list[Problem]:
     """Every problem in the files the workspace names (the workspace itself loaded)."""
     from console.config.plugins import available_collectors
+    from console.registry import registry_problems
 
-    problems: list[Problem] = []
     limits = ws.config.limits.yaml()
-    for path in ws.slo_files:
-        problems += _yaml_problems(path, limits) or [p for check in FILE_CHECKS["slos"] for p in check(path)]
-    for path in ws.rule_files:
-        problems += _yaml_problems(path, limits) or [p for check in FILE_CHECKS["rules"] for p in check(path)]
-    for directory in ws.playbook_dirs:
-        for path in sorted(directory.glob("*.y*ml")):
-            problems += _yaml_problems(path, limits) or [
-                p for check in FILE_CHECKS["playbooks"] for p in check(path)
-            ]
+    playbooks = [path for directory in ws.playbook_dirs for path in sorted(directory.glob("*.y*ml"))]
+    problems = _file_problems("slos", ws.slo_files, limits)
+    problems += _file_problems("rules", ws.rule_files, limits)
+    problems += _file_problems("playbooks", playbooks, limits)
     _, broken = available_collectors()
     for name, error in broken.items():
         problems.append(Problem(None, None, f"collector plugin {name!r} failed to load: {error}"))
-    from console.registry import registry_problems
-
     problems += registry_problems(ws)
+    return problems
+
+
+def _file_problems(kind: str, paths: Iterable[Path], limits: YamlLimits) -> list[Problem]:
+    """Each file's YAML problems, or when its YAML is sound, what the checks of its kind find."""
+    problems: list[Problem] = []
+    for path in paths:
+        problems += _yaml_problems(path, limits) or [p for check in FILE_CHECKS[kind] for p in check(path)]
     return problems
 
 
@@ -113,12 +115,7 @@ def run(ctx: Context) -> int:
     try:
         ws = ctx.workspace
     except WorkspaceError as exc:
-        if len(exc.problems) == 1 and "no workspace here" in exc.problems[0].message:
-            raise
-        for problem in exc.problems:
-            print(escape(problem))
-        print(f"{len(exc.problems)} problem(s)")
-        return 1
+        return _unloadable(exc)
     problems = check_workspace(ws)
     summary = _summary(ws)
     lines = _store_checked(ctx, ws, problems, summary)
@@ -131,6 +128,16 @@ def run(ctx: Context) -> int:
         _print_summary(ws, summary)
         print(f"{len(lines)} problem(s)" if lines else "ok")
     return 1 if lines else 0
+
+
+def _unloadable(exc: WorkspaceError) -> int:
+    """A workspace that does not load: its problems (no workspace at all is the caller's error)."""
+    if len(exc.problems) == 1 and "no workspace here" in exc.problems[0].message:
+        raise exc
+    for problem in exc.problems:
+        print(escape(problem))
+    print(f"{len(exc.problems)} problem(s)")
+    return 1
 
 
 def _summary(ws: Workspace) -> dict[str, Any]:
@@ -187,25 +194,27 @@ def _store_line(ws: Workspace, summary: dict[str, Any]) -> str:
     return line
 
 
+def _integrity_text(integrity: dict[str, Any]) -> str:
+    return f"  integrity   {integrity['status']}" + "".join(
+        f"\n    {escape(f['text'])}" for f in integrity["findings"]
+    )
+
+
+def _sources_text(ws: Workspace) -> str:
+    return f"  sources     {len(ws.config.sources)}" + "".join(
+        f"\n    {s.name} ({s.kind}, every {s.interval.total_seconds():g}s{', disabled' if not s.enabled else ''})"
+        for s in ws.config.sources
+    )
+
+
 def _print_summary(ws: Workspace, summary: dict[str, Any]) -> None:
     print(f"workspace {ws.path}")
     if len(ws.files) > 1:
         print(f"  includes    {', '.join(str(f) for f in ws.files[1:])}")
     print(_store_line(ws, summary))
     if "integrity" in summary:
-        findings = summary["integrity"]["findings"]
-        print(
-            f"  integrity   {summary['integrity']['status']}"
-            + "".join(f"\n    {escape(f['text'])}" for f in findings)
-        )
-    print(
-        f"  sources     {len(ws.config.sources)}"
-        + "".join(
-            f"\n    {s.name} ({s.kind}, every {s.interval.total_seconds():g}s"
-            f"{', disabled' if not s.enabled else ''})"
-            for s in ws.config.sources
-        )
-    )
+        print(_integrity_text(summary["integrity"]))
+    print(_sources_text(ws))
     print(f"  slo files   {len(ws.slo_files)}")
     print(f"  rule files  {len(ws.rule_files)}")
     print(f"  playbooks   {len(ws.playbook_dirs)} director{'y' if len(ws.playbook_dirs) == 1 else 'ies'}")

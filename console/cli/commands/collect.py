@@ -45,26 +45,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _selected(ctx: Context) -> list[Any]:
+    """The collectors to run: every enabled one, or those named (each must exist and be enabled)."""
     from console.config.workspace import build_collectors
 
-    sources = {s.name: s for s in ctx.workspace.config.sources}
+    _check_names(ctx, [s.name for s in ctx.workspace.config.sources])
+    collectors = build_collectors(ctx.workspace)
+    if not ctx.args.names:
+        return collectors
+    by_name = {c.name: c for c in collectors}
+    disabled = [n for n in ctx.args.names if n not in by_name]
+    if disabled:
+        raise CliError(
+            f"source {', '.join(map(repr, disabled))} is disabled (enabled: false in {ctx.workspace.path})"
+        )
+    return [by_name[n] for n in ctx.args.names]
+
+
+def _check_names(ctx: Context, sources: list[str]) -> None:
     unknown = [n for n in ctx.args.names if n not in sources]
     if unknown:
         raise CliError(
             f"no source named {', '.join(map(repr, unknown))} in "
             f"{ctx.workspace.path}; sources: {', '.join(sources) or 'none'}"
         )
-    collectors = build_collectors(ctx.workspace)
-    if ctx.args.names:
-        by_name = {c.name: c for c in collectors}
-        disabled = [n for n in ctx.args.names if n not in by_name]
-        if disabled:
-            raise CliError(
-                f"source {', '.join(map(repr, disabled))} is disabled "
-                f"(enabled: false in {ctx.workspace.path})"
-            )
-        collectors = [by_name[n] for n in ctx.args.names]
-    return collectors
 
 
 def _outcome_row(outcome: Any) -> list[Any]:
@@ -202,21 +205,24 @@ def _status(ctx: Context) -> int:
     state = {r[0]: r for r in rows}
     table = [_status_row(source, state.get(source.name)) for source in sources]
     if ctx.fmt == "json":
-        skips = {
-            name: {"runs_skipped": row[7] or 0, "last_skipped_at": row[8]} for name, row in state.items()
-        }
-        never = {"runs_skipped": 0, "last_skipped_at": None}
-        print(dumps([{**dict(zip(STATUS_COLUMNS, r)), **skips.get(r[0], never)} for r in table]))
+        print(dumps(_status_json(table, state)))
     else:
-        print(
-            render(
-                STATUS_COLUMNS,
-                [[*r[:-1], sum(e["count"] for e in r[-1]["last_run"])] for r in table],
-                ctx.fmt,
-            )
-        )
-        _print_refused([(r[0], r[-1]["last_run"]) for r in table])
+        _print_status(table, ctx.fmt)
     return 1 if any(r[2] == "UNHEALTHY" for r in table) else 0
+
+
+def _print_status(table: list[list[Any]], fmt: str) -> None:
+    """The status table, refused rows counted, then what each source refused."""
+    refused = [sum(e["count"] for e in r[-1]["last_run"]) for r in table]
+    print(render(STATUS_COLUMNS, [[*r[:-1], n] for r, n in zip(table, refused)], fmt))
+    _print_refused([(r[0], r[-1]["last_run"]) for r in table])
+
+
+def _status_json(table: list[list[Any]], state: dict[str, tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The status rows as objects, with each source's skipped runs."""
+    skips = {name: {"runs_skipped": row[7] or 0, "last_skipped_at": row[8]} for name, row in state.items()}
+    never = {"runs_skipped": 0, "last_skipped_at": None}
+    return [{**dict(zip(STATUS_COLUMNS, r)), **skips.get(r[0], never)} for r in table]
 
 
 def _status_row(source: Any, row: tuple[Any, ...] | None) -> list[Any]:
@@ -226,12 +232,7 @@ def _status_row(source: Any, row: tuple[Any, ...] | None) -> list[Any]:
     from console.store.notes import notes_text
     from console.store.refused import refused_json
 
-    if not source.enabled:
-        health = "disabled"
-    elif row is None or row[1] is None:
-        health = "never run"
-    else:
-        health = "healthy" if row[1] else "UNHEALTHY"
+    health = _health(source, row)
     if row is None:
         return [source.name, source.kind, health, None, None, 0, "", "", "", refused_json(None)]
     return [
@@ -246,3 +247,11 @@ def _status_row(source: Any, row: tuple[Any, ...] | None) -> list[Any]:
         skipped_text(row[7]),
         refused_json(row[9]),
     ]
+
+
+def _health(source: Any, row: tuple[Any, ...] | None) -> str:
+    if not source.enabled:
+        return "disabled"
+    if row is None or row[1] is None:
+        return "never run"
+    return "healthy" if row[1] else "UNHEALTHY"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from console.cli.context import Context
 
 if TYPE_CHECKING:
+    from console.runtime.session import Session
     from console.store import Store
 
 DEMO_WORKSPACE = Path(__file__).resolve().parents[2] / "demo_workspace"
@@ -151,7 +152,7 @@ def _run(ctx: Context, target: Path) -> int:
     return 0
 
 
-def _run_headless(session: Any, tick: float, duration: float | None) -> None:
+def _run_headless(session: Session, tick: float, duration: float | None) -> None:
     from console.core import cleanup
     from console.runtime.control import emit
 

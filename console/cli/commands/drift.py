@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from console.cli.commands.drift_common import column_kinds, pairs, print_report
+from console.cli.commands.drift_common import column_kinds, column_names, pairs, print_report
 from console.cli.commands.drift_model import run_model
 from console.cli.context import CliError, Context
 from console.core.output import dumps
@@ -99,16 +99,22 @@ def read_frame(path_text: str) -> Any:
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     try:
-        if kind == "csv":
-            return pd.read_csv(path)
-        if kind == "parquet":
-            return pd.read_parquet(path)
-        return pd.read_json(path, lines=path.suffix.lower() != ".json")
+        return _read(path, kind)
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except Exception as exc:  # noqa: BLE001 - the readers raise many types for malformed files; said as one line
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise CliError(f"{path}: cannot read as {kind}: {first}") from None
+
+
+def _read(path: Path, kind: str) -> Any:
+    import pandas as pd
+
+    if kind == "csv":
+        return pd.read_csv(path)
+    if kind == "parquet":
+        return pd.read_parquet(path)
+    return pd.read_json(path, lines=path.suffix.lower() != ".json")
 
 
 def run(ctx: Context) -> int:
@@ -125,8 +131,6 @@ def run(ctx: Context) -> int:
 
 
 def _run_files(ctx: Context) -> int:
-    from console.drift.quality import data_quality
-
     args = ctx.args
     reference, current = read_frame(args.reference), read_frame(args.current)
     kinds = column_kinds(args.column_type)
@@ -134,28 +138,35 @@ def _run_files(ctx: Context) -> int:
     if not 0 < args.drift_share <= 1:
         raise CliError("--drift-share must be in (0, 1]")
     drift = _dataset_drift(args, reference, current, columns, kinds)
-    quality = (
-        None
-        if args.no_quality
-        else data_quality(reference, current, columns=columns if args.columns else None, kinds=kinds)
-    )
-    found = bool(drift.drifted) or bool(quality and quality.problems)
+    quality = None if args.no_quality else _quality(args, reference, current, columns, kinds)
     if args.record:
         _record(ctx, args.record, drift, quality)
     if ctx.fmt == "json":
-        payload = drift.as_dict()
-        if quality is not None:
-            payload["quality"] = quality.as_dict()
-        ctx.out(dumps(payload))
-        return 1 if found else 0
-    print_report(ctx, drift, quality)
-    return 1 if found else 0
+        ctx.out(dumps(_payload(drift, quality)))
+    else:
+        print_report(ctx, drift, quality)
+    return 1 if drift.drifted or (quality and quality.problems) else 0
+
+
+def _quality(
+    args: argparse.Namespace, reference: Any, current: Any, columns: list[str], kinds: dict[str, str]
+) -> QualityReport:
+    from console.drift.quality import data_quality
+
+    return data_quality(reference, current, columns=columns if args.columns else None, kinds=kinds)
+
+
+def _payload(drift: DatasetDrift, quality: QualityReport | None) -> dict[str, Any]:
+    payload = drift.as_dict()
+    if quality is not None:
+        payload["quality"] = quality.as_dict()
+    return payload
 
 
 def _columns(option: str | None, reference: Any, current: Any) -> list[str]:
     """--columns, each in both files; else the columns the files share."""
     shared = [c for c in reference.columns if c in current.columns]
-    columns = [c.strip() for c in option.split(",") if c.strip()] if option else shared
+    columns = column_names(option) if option else shared
     absent = [c for c in columns if c not in shared]
     if absent:
         raise CliError(f"--columns: {', '.join(absent)} not in both files; columns: {', '.join(shared)}")

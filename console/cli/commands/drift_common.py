@@ -28,6 +28,11 @@ def pairs(items: list[str], flag: str, convert: Callable[[str], Any] = str) -> d
     return values
 
 
+def column_names(option: str) -> list[str]:
+    """--columns A,B: the names, blanks ignored."""
+    return [c.strip() for c in option.split(",") if c.strip()]
+
+
 def column_kinds(items: list[str]) -> dict[str, str]:
     """--column-type COL=num|cat options."""
     return {column: kind(value) for column, value in pairs(items, "--column-type").items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from console.cli.commands.drift_common import column_kinds, pairs, print_report
+from console.cli.commands.drift_common import column_kinds, column_names, pairs, print_report
 from console.cli.context import CliError, Context
 from console.core.output import dumps
 
@@ -30,31 +30,36 @@ def _at(text: str | None, ctx: Context) -> datetime:
 
 
 def run_model(ctx: Context) -> int:
-    from console.drift.stats import DriftError
-    from console.drift.windows import WindowError, evaluate_window, find_window
+    from console.drift.windows import WindowError, find_window
 
     args = ctx.args
-    workspace = ctx.workspace
     try:
-        window = _with_options(find_window(workspace, args.model), args)
+        window = _with_options(find_window(ctx.workspace, args.model), args)
     except WindowError as exc:
         raise CliError(str(exc)) from None
     now = _at(args.at, ctx)
-    store = ctx.read_store()
-    try:
-        result = evaluate_window(store, window, now, workspace.root)
-    except (WindowError, DriftError) as exc:
-        raise CliError(str(exc)) from None
+    result = _evaluate(ctx, window, now)
     drift, quality = result.drift, result.quality
     found = bool(drift.drifted) or any(c.drifted for c in drift.columns) or bool(quality.problems)
     if args.record:
         _record(ctx, args.record, result, now)
     if ctx.fmt == "json":
         ctx.out(dumps(result.as_dict()))
-        return 1 if found else 0
-    ctx.out(_heading(window, result))
-    print_report(ctx, drift, quality)
+    else:
+        ctx.out(_heading(window, result))
+        print_report(ctx, drift, quality)
     return 1 if found else 0
+
+
+def _evaluate(ctx: Context, window: DriftWindow, now: datetime) -> WindowResult:
+    from console.drift.stats import DriftError
+    from console.drift.windows import WindowError, evaluate_window
+
+    store = ctx.read_store()
+    try:
+        return evaluate_window(store, window, now, ctx.workspace.root)
+    except (WindowError, DriftError) as exc:
+        raise CliError(str(exc)) from None
 
 
 def _with_options(window: DriftWindow, args: argparse.Namespace) -> DriftWindow:
@@ -67,7 +72,7 @@ def _with_options(window: DriftWindow, args: argparse.Namespace) -> DriftWindow:
     if args.threshold:
         update["thresholds"] = {**window.thresholds, **pairs(args.threshold, "--threshold", float)}
     if args.columns:
-        update["columns"] = [c.strip() for c in args.columns.split(",") if c.strip()]
+        update["columns"] = column_names(args.columns)
     return window.model_copy(update=update) if update else window
 
 

@@ -205,49 +205,68 @@ def _open_incident(store: Store) -> int | None:
 
 
 def _run_action(ctx: Context, make: Any) -> int:
-    from console.actions import ActionEnv, ActionRefused
-
-    args = ctx.args
-    workspace = ctx.workspace
     # writable unless a dry run: a refused attempt is audited too
-    store = ctx.read_store() if args.dry_run else ctx.write_store()
+    store = ctx.read_store() if ctx.args.dry_run else ctx.write_store()
     config, registry = _open(ctx, store)
     try:
-        env = ActionEnv(
-            store=store,
-            registry=registry,
-            actor=ctx.actor(),
-            clock=ctx.now,
-            allow_actions=workspace.allow_actions,
-            protected_models=list(config.protected_models),
-            incident_id=args.incident if args.incident is not None else _open_incident(store),
-            workspace_path=str(workspace.path),
-        )
+        env = _action_env(ctx, store, registry, config)
         action = make(env)
-        try:
-            plan = _registry_call(action.plan)
-        except ActionRefused as exc:
-            raise CliError(str(exc)) from None
-        if args.dry_run:
-            _show(ctx, plan, {"dry_run": True, "changed": False})
-            if ctx.fmt != "json":
-                print("dry run: nothing changed")
-            return 0
-        if ctx.fmt != "json":
-            print(_plan_text(plan))
-        outcome: dict[str, Any] = {"applied": True, **_apply(ctx, action, plan)}
-        if ctx.fmt != "json":
-            print(escape(_done_text(action, plan, registry, outcome)))
-        code = _deploy_hook(ctx, env, action, plan, outcome)
-        policy = registry.policy(plan.model)
-        if action.name == "rollback" and policy.watch and not args.no_watch:
-            store.close()
-            outcome["watch"] = _watch(ctx, plan, policy.watch, env)
-        if ctx.fmt == "json":
-            _show(ctx, plan, outcome)
-        return code
+        plan = _plan(action)
+        if ctx.args.dry_run:
+            return _dry_run(ctx, plan)
+        return _carry_out(ctx, env, action, plan, registry)
     finally:
         registry.close()
+
+
+def _action_env(ctx: Context, store: Store, registry: Registry, config: RegistryConfig) -> ActionEnv:
+    from console.actions import ActionEnv
+
+    incident = ctx.args.incident
+    return ActionEnv(
+        store=store,
+        registry=registry,
+        actor=ctx.actor(),
+        clock=ctx.now,
+        allow_actions=ctx.workspace.allow_actions,
+        protected_models=list(config.protected_models),
+        incident_id=incident if incident is not None else _open_incident(store),
+        workspace_path=str(ctx.workspace.path),
+    )
+
+
+def _plan(action: Any) -> Any:
+    from console.actions import ActionRefused
+
+    try:
+        return _registry_call(action.plan)
+    except ActionRefused as exc:
+        raise CliError(str(exc)) from None
+
+
+def _dry_run(ctx: Context, plan: Any) -> int:
+    _show(ctx, plan, {"dry_run": True, "changed": False})
+    if ctx.fmt != "json":
+        print("dry run: nothing changed")
+    return 0
+
+
+def _carry_out(ctx: Context, env: ActionEnv, action: Any, plan: Any, registry: Registry) -> int:
+    """Apply a plan, run the deploy hook, and after a rollback watch the model (unless --no-watch)."""
+    as_json = ctx.fmt == "json"
+    if not as_json:
+        print(_plan_text(plan))
+    outcome: dict[str, Any] = {"applied": True, **_apply(ctx, action, plan)}
+    if not as_json:
+        print(escape(_done_text(action, plan, registry, outcome)))
+    code = _deploy_hook(ctx, env, action, plan, outcome)
+    policy = registry.policy(plan.model)
+    if action.name == "rollback" and policy.watch and not ctx.args.no_watch:
+        env.store.close()
+        outcome["watch"] = _watch(ctx, plan, policy.watch, env)
+    if as_json:
+        _show(ctx, plan, outcome)
+    return code
 
 
 def _apply(ctx: Context, action: Any, plan: Any) -> dict[str, Any]:

@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from console.alerts.lifecycle import Alert, fingerprint
+from console.alerts.muting import apply_silences, reported_state
 from console.alerts.silences import create_silence, expire_silence, load_silences
-from console.alerts.state import Alert, apply_silences, fingerprint, reported_state
 from console.rules.loading import load_rule_file
 from console.rules.matchers import inhibited_by, parse_matcher
 from console.store import Store
