@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,20 @@ from console.drift.catalogue import (
     DriftError,
     StatTest,
     resolve_test,
+)
+from console.drift.cleaning import category_counts, clean_categorical, clean_numeric, distinct_sorted
+from console.drift.measures import (
+    fill_empty,
+    hellinger_numeric,
+    hellinger_shares,
+    jensenshannon,
+    kl,
+    p_chisquare,
+    p_ks,
+    p_z,
+    psi,
+    shares_binned,
+    wasserstein_sorted,
 )
 
 SMALL_REFERENCE_ROWS = 1000  # up to this many cleaned reference rows: p-value tests
@@ -98,176 +111,6 @@ def infer_kind(values: Any) -> str:
     return CAT
 
 
-# --- cleaning and counting -------------------------------------------------------------------
-
-
-def clean_numeric(values: Any) -> np.ndarray:
-    """The column as float64 without NaN and ±inf (Evidently drops those rows per column)."""
-    array = _as_float(values)
-    finite = np.isfinite(array)
-    return array if finite.all() else array[finite]
-
-
-def _as_float(values: Any) -> np.ndarray:
-    import pandas as pd
-
-    if isinstance(values, pd.Series):
-        if pd.api.types.is_bool_dtype(values.dtype):
-            values = values.astype("float64")
-        if not pd.api.types.is_numeric_dtype(values.dtype):
-            values = pd.to_numeric(values, errors="coerce")  # text that is no number counts as missing
-        return values.to_numpy(dtype="float64", na_value=np.nan)
-    return np.asarray(values, dtype="float64")
-
-
-def clean_categorical(values: Any) -> np.ndarray:
-    """The column as an object array without missing values and ±inf."""
-    import pandas as pd
-
-    series = values if isinstance(values, pd.Series) else pd.Series(values)
-    keep = series.notna().to_numpy()
-    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        keep = keep & np.isfinite(series.to_numpy(dtype="float64", na_value=np.nan))  # keep may be read-only
-    return series.to_numpy(dtype=object)[keep]
-
-
-def _category_counts(reference: np.ndarray, current: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
-    """Sorted keys of both columns and each side's count per key (zero where a side lacks the key)."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(np.concatenate([reference, current]), sort=False)
-    order = _sort_order(list(uniques))
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    codes = rank[codes]
-    keys = [uniques[i] for i in order]
-    n_keys = len(keys)
-    ref_counts = np.bincount(codes[: len(reference)], minlength=n_keys)
-    cur_counts = np.bincount(codes[len(reference) :], minlength=n_keys)
-    return keys, ref_counts, cur_counts
-
-
-def _sort_order(keys: list) -> list[int]:
-    try:
-        return sorted(range(len(keys)), key=lambda i: keys[i])
-    except TypeError:
-        return sorted(range(len(keys)), key=lambda i: (type(keys[i]).__name__, str(keys[i])))
-
-
-def _distinct_sorted(sorted_values: np.ndarray) -> int:
-    if sorted_values.size == 0:
-        return 0
-    return 1 + int(np.count_nonzero(sorted_values[1:] != sorted_values[:-1]))
-
-
-# --- the tests --------------------------------------------------------------------------------
-
-
-def _p_ks(ref: np.ndarray, cur: np.ndarray) -> float:
-    from scipy.stats import ks_2samp
-
-    return float(ks_2samp(ref, cur).pvalue)
-
-
-def _p_chisquare(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
-    from scipy.stats import chi2
-
-    expected = ref_counts * (cur_counts.sum() / ref_counts.sum())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = (cur_counts - expected) ** 2 / expected
-    statistic = float(terms.sum())
-    return float(chi2.sf(statistic, len(ref_counts) - 1))
-
-
-def _p_z(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
-    """Two-proportion Z-test on the share of rows that are not the first (smallest) key."""
-    from scipy.stats import norm
-
-    present = (ref_counts > 0) | (cur_counts > 0)
-    ref_counts, cur_counts = ref_counts[present], cur_counts[present]
-    if len(ref_counts) == 1:
-        return 1.0
-    n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
-    p_ref = float(n_ref - int(ref_counts[0])) / n_ref
-    p_cur = float(n_cur - int(cur_counts[0])) / n_cur
-    pooled = float(p_ref * n_ref + p_cur * n_cur) / (n_ref + n_cur)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = (p_ref - p_cur) / np.sqrt(pooled * (1 - pooled) * (1.0 / n_ref + 1.0 / n_cur))
-    return float(2 * (1 - norm.cdf(np.abs(z))))
-
-
-def wasserstein_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
-    """First Wasserstein distance between two sorted samples, as the area between quantile functions."""
-    n_ref, n_cur = len(ref_sorted), len(cur_sorted)
-    if n_ref == n_cur:
-        return float(np.abs(ref_sorted - cur_sorted).sum() / n_ref)
-    # Quantile levels where either step function jumps, in units of 1 / (n_ref * n_cur).
-    levels = np.concatenate(
-        [np.arange(n_ref, dtype=np.int64) * n_cur, np.arange(n_cur, dtype=np.int64) * n_ref]
-    )
-    levels.sort(kind="stable")
-    levels = np.append(levels, n_ref * n_cur)
-    starts, widths = levels[:-1], np.diff(levels)
-    keep = widths > 0
-    starts, widths = starts[keep], widths[keep]
-    gaps = np.abs(ref_sorted[starts // n_cur] - cur_sorted[starts // n_ref])
-    return float(np.dot(widths.astype(np.float64), gaps) / (float(n_ref) * float(n_cur)))
-
-
-def _shares_binned(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each side's share per Sturges bin, equal-width over the combined data."""
-    combined = np.concatenate([ref, cur])
-    edges = np.histogram_bin_edges(combined, bins="sturges")
-    return (np.histogram(ref, edges)[0] / len(ref), np.histogram(cur, edges)[0] / len(cur))
-
-
-def _fill_empty(shares: np.ndarray) -> np.ndarray:
-    """Evidently's fill for empty bins: the smallest non-empty share / 1e6 if ≤ 1e-4, else 1e-4."""
-    nonzero = shares[shares != 0]
-    if nonzero.size == 0:
-        return shares
-    smallest = nonzero.min()
-    filled = shares.astype(np.float64, copy=True)
-    filled[filled == 0] = smallest / 10**6 if smallest <= 0.0001 else 0.0001
-    return filled
-
-
-def _jensenshannon(p: np.ndarray, q: np.ndarray) -> float:
-    from scipy.special import rel_entr
-
-    p = p / p.sum()
-    q = q / q.sum()
-    mid = (p + q) / 2.0
-    total = float(rel_entr(p, mid).sum() + rel_entr(q, mid).sum())
-    return math.sqrt(total / 2.0)
-
-
-def _kl(p: np.ndarray, q: np.ndarray) -> float:
-    from scipy.special import rel_entr
-
-    return float(rel_entr(p / p.sum(), q / q.sum()).sum())
-
-
-def _psi(p: np.ndarray, q: np.ndarray) -> float:
-    return float(np.sum((p - q) * np.log(p / q)))
-
-
-def _hellinger_numeric(ref: np.ndarray, cur: np.ndarray) -> float:
-    """Hellinger distance over Sturges bins spanning the distinct values of both sides."""
-    distinct = np.unique(np.concatenate([ref, cur]))
-    edges = np.histogram_bin_edges(distinct, bins="sturges")
-    dens_ref = np.histogram(ref, bins=edges, density=True)[0]
-    dens_cur = np.histogram(cur, bins=edges, density=True)[0]
-    width = (edges.max() - edges.min()) / (len(edges) - 1)
-    overlap = float(np.sum(np.sqrt(dens_ref * dens_cur) * width))
-    return math.sqrt(1 - min(max(overlap, 0.0), 1.0))
-
-
-def _hellinger_shares(p: np.ndarray, q: np.ndarray) -> float:
-    overlap = float(np.sum(np.sqrt(p * q)))
-    return math.sqrt(1 - min(max(overlap, 0.0), 1.0))
-
-
 # --- choosing and running ----------------------------------------------------------------------
 
 
@@ -334,7 +177,7 @@ def _numeric_scorer(
 
     def distinct_both() -> int:
         if "distinct" not in cache:
-            ref_distinct = _distinct_sorted(ref_sorted)
+            ref_distinct = distinct_sorted(ref_sorted)
             if ref_distinct > FEW_VALUES:
                 cache["distinct"] = ref_distinct  # already enough to decide
             else:
@@ -342,34 +185,34 @@ def _numeric_scorer(
         return cache["distinct"]
 
     def counts() -> tuple[np.ndarray, np.ndarray]:
-        _keys, ref_counts, cur_counts = _category_counts(ref, cur)
+        _keys, ref_counts, cur_counts = category_counts(ref, cur)
         return ref_counts, cur_counts
 
     def shares(fill: bool) -> tuple[np.ndarray, np.ndarray]:
-        if _distinct_sorted(ref_sorted) > BINNED_MIN_REFERENCE_VALUES:
-            p, q = _shares_binned(ref, cur)
+        if distinct_sorted(ref_sorted) > BINNED_MIN_REFERENCE_VALUES:
+            p, q = shares_binned(ref, cur)
         else:
             ref_counts, cur_counts = counts()
             p, q = ref_counts / len(ref), cur_counts / len(cur)
-        return (_fill_empty(p), _fill_empty(q)) if fill else (p, q)
+        return (fill_empty(p), fill_empty(q)) if fill else (p, q)
 
     def score(name: str) -> float:
         if name == "ks":
-            return _p_ks(ref, cur)
+            return p_ks(ref, cur)
         if name == "wasserstein":
             divisor = max(float(np.std(ref)), STD_FLOOR)
             return wasserstein_sorted(ref_sorted, np.sort(cur)) / divisor
         if name == "chisquare":
-            return _p_chisquare(*counts())
+            return p_chisquare(*counts())
         if name == "z":
-            return _p_z(*counts())
+            return p_z(*counts())
         if name == "jensenshannon":
-            return _jensenshannon(*shares(False))
+            return jensenshannon(*shares(False))
         if name == "psi":
-            return _psi(*shares(True))
+            return psi(*shares(True))
         if name == "kl_div":
-            return _kl(*shares(True))
-        return _hellinger_numeric(ref, cur)
+            return kl(*shares(True))
+        return hellinger_numeric(ref, cur)
 
     test = chosen or default_test(NUM, len(ref), distinct_both())
     return score, test
@@ -378,21 +221,21 @@ def _numeric_scorer(
 def _categorical_scorer(
     ref: np.ndarray, cur: np.ndarray, chosen: StatTest | None
 ) -> tuple[Callable[[str], float], StatTest]:
-    keys, ref_counts, cur_counts = _category_counts(ref, cur)
+    keys, ref_counts, cur_counts = category_counts(ref, cur)
     p, q = ref_counts / len(ref), cur_counts / len(cur)
 
     def score(name: str) -> float:
         if name == "chisquare":
-            return _p_chisquare(ref_counts, cur_counts)
+            return p_chisquare(ref_counts, cur_counts)
         if name == "z":
-            return _p_z(ref_counts, cur_counts)
+            return p_z(ref_counts, cur_counts)
         if name == "jensenshannon":
-            return _jensenshannon(p, q)
+            return jensenshannon(p, q)
         if name == "psi":
-            return _psi(_fill_empty(p), _fill_empty(q))
+            return psi(fill_empty(p), fill_empty(q))
         if name == "kl_div":
-            return _kl(_fill_empty(p), _fill_empty(q))
-        return _hellinger_shares(p, q)
+            return kl(fill_empty(p), fill_empty(q))
+        return hellinger_shares(p, q)
 
     test = chosen or default_test(CAT, len(ref), len(keys))
     return score, test

@@ -178,7 +178,8 @@ def histogram(result: WindowResult, column: str, bins: int = 10) -> dict[str, An
     """Reference vs current shares of one column: bins at the reference's quantiles (numeric) or per value."""
     import numpy as np
 
-    from console.drift.stats import NUM, clean_categorical, clean_numeric
+    from console.drift.catalogue import NUM
+    from console.drift.cleaning import clean_categorical, clean_numeric
 
     kind = next((c.kind for c in result.drift.columns if c.column == column), None)
     ref_side = result.reference[column] if column in result.reference.columns else []
