@@ -134,14 +134,7 @@ def column_drift(
     threshold: float | None = None,
 ) -> ColumnDrift:
     """Drift of one column: clean both sides, choose the test (or use `method`), score, compare."""
-    if kind not in KINDS:
-        raise DriftError(f"column {column!r}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    chosen = resolve_test(method) if method else None
-    if chosen is not None and kind not in chosen.kinds:
-        raise DriftError(
-            f"column {column!r}: test {chosen.name!r} does not apply to "
-            f"{'numeric' if kind == NUM else 'categorical'} columns"
-        )
+    chosen = _requested_test(column, kind, method)
     if kind == NUM:
         ref, cur = clean_numeric(reference), clean_numeric(current)
     else:
@@ -158,15 +151,26 @@ def column_drift(
             int(cur.size),
             "no data",
         )
-    if kind == NUM:
-        score_of, test = _numeric_scorer(ref, cur, chosen)
-    else:
-        score_of, test = _categorical_scorer(ref, cur, chosen)
+    scorer = _numeric_scorer if kind == NUM else _categorical_scorer
+    score_of, test = scorer(ref, cur, chosen)
     limit = test.threshold if threshold is None else float(threshold)
     score = score_of(test.name)
     return ColumnDrift(
         column, kind, test.name, score, limit, test.drifted(score, limit), int(ref.size), int(cur.size)
     )
+
+
+def _requested_test(column: str, kind: str, method: str | None) -> StatTest | None:
+    """The test `method` names (None: choose the default), refused when it does not fit the column's kind."""
+    if kind not in KINDS:
+        raise DriftError(f"column {column!r}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    chosen = resolve_test(method) if method else None
+    if chosen is not None and kind not in chosen.kinds:
+        raise DriftError(
+            f"column {column!r}: test {chosen.name!r} does not apply to "
+            f"{'numeric' if kind == NUM else 'categorical'} columns"
+        )
+    return chosen
 
 
 def _numeric_scorer(
@@ -255,13 +259,7 @@ def dataset_drift(
     kinds, methods, thresholds = dict(kinds or {}), dict(methods or {}), dict(thresholds or {})
     if columns is None:
         columns = [c for c in reference.columns if c in current.columns]
-    for name, given in (("--column-type", kinds), ("--method", methods), ("--threshold", thresholds)):
-        unknown = sorted(set(given) - set(columns))
-        if unknown:
-            raise DriftError(
-                f"{name} names {', '.join(map(repr, unknown))}, which is not a column "
-                f"of both files; columns: {', '.join(map(str, columns))}"
-            )
+    _refuse_unknown_columns(columns, kinds=kinds, methods=methods, thresholds=thresholds)
     results = []
     for column in columns:
         kind = kinds.get(column) or _infer_pair(reference[column], current[column])
@@ -276,6 +274,18 @@ def dataset_drift(
             )
         )
     return DatasetDrift(results, drift_share)
+
+
+def _refuse_unknown_columns(columns: Sequence[str], **overrides: Mapping[str, Any]) -> None:
+    """An override (--column-type, --method, --threshold) for a column the files do not share is a mistake."""
+    flags = {"kinds": "--column-type", "methods": "--method", "thresholds": "--threshold"}
+    for key, given in overrides.items():
+        unknown = sorted(set(given) - set(columns))
+        if unknown:
+            raise DriftError(
+                f"{flags[key]} names {', '.join(map(repr, unknown))}, which is not a column "
+                f"of both files; columns: {', '.join(map(str, columns))}"
+            )
 
 
 def _infer_pair(reference: Any, current: Any) -> str:
@@ -305,39 +315,52 @@ QUALITY_ROWS = "oncall_quality_rows"
 
 def result_samples(drift: DatasetDrift, model: str, ts: Any, quality: Any = None) -> Any:
     """The verdicts as samples (name, labels, ts, value) for `ingest_samples`; no-data columns are left out."""
-    import pyarrow as pa
-
-    from console.store import canonical_labels
-
-    names: list[str] = []
-    labels: list[str] = []
-    values: list[float] = []
-
-    def add(name: str, value: float, **extra: str) -> None:
-        names.append(name)
-        labels.append(canonical_labels({"model": model, **extra}))
-        values.append(float(value))
-
+    samples = _Samples(model)
     for column in drift.columns:
-        if column.status != "ok":
-            continue
-        add(DRIFT_SCORE, column.score, column=column.column, test=column.method)  # type: ignore[arg-type]  # untyped row or union left for the drift/incidents/playbooks pass
-        add(DRIFT_DETECTED, 1.0 if column.drifted else 0.0, column=column.column)
+        if column.status == "ok" and column.score is not None:  # "ok" columns always have a score
+            samples.add(DRIFT_SCORE, column.score, column=column.column, test=str(column.method))
+            samples.add(DRIFT_DETECTED, 1.0 if column.drifted else 0.0, column=column.column)
     if drift.share is not None:
-        add(DRIFT_SHARE, drift.share)
-        add(DATASET_DRIFT, 1.0 if drift.drifted else 0.0)
+        samples.add(DRIFT_SHARE, drift.share)
+        samples.add(DATASET_DRIFT, 1.0 if drift.drifted else 0.0)
     if quality is not None:
-        add(QUALITY_ROWS, quality.current_rows)
+        samples.add_quality(quality)
+    return samples.table(ts)
+
+
+class _Samples:
+    """Samples of one model being gathered, as the columns of an arrow table."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.names: list[str] = []
+        self.labels: list[str] = []
+        self.values: list[float] = []
+
+    def add(self, name: str, value: float, **extra: str) -> None:
+        from console.store import canonical_labels
+
+        self.names.append(name)
+        self.labels.append(canonical_labels({"model": self.model, **extra}))
+        self.values.append(float(value))
+
+    def add_quality(self, quality: Any) -> None:
+        """The quality report's row count and each column's measured shares."""
+        self.add(QUALITY_ROWS, quality.current_rows)
         for column in quality.columns:
             for field_name, series in QUALITY_SERIES.items():
                 value = getattr(column, field_name)
                 if value is not None:
-                    add(series, value, column=column.column)
-    return pa.table(
-        {
-            "name": pa.array(names, pa.string()),
-            "labels": pa.array(labels, pa.string()),
-            "ts": pa.array([ts] * len(names), pa.timestamp("us")),
-            "value": pa.array(values, pa.float64()),
-        }
-    )
+                    self.add(series, value, column=column.column)
+
+    def table(self, ts: Any) -> Any:
+        import pyarrow as pa
+
+        return pa.table(
+            {
+                "name": pa.array(self.names, pa.string()),
+                "labels": pa.array(self.labels, pa.string()),
+                "ts": pa.array([ts] * len(self.names), pa.timestamp("us")),
+                "value": pa.array(self.values, pa.float64()),
+            }
+        )

@@ -8,11 +8,14 @@ shares (`console.drift.stats.result_samples`), so SLOs and alert rules read them
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collectors.base import Collector, CollectResult, SourceError
 from console.config.durations import parse_duration
 from console.drift.config import DriftOptions
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 EPOCH = datetime(1970, 1, 1)
 
@@ -33,27 +36,16 @@ class DriftCollector(Collector):
     Options = DriftOptions
     options: DriftOptions
 
-    def collect(self, store: Any, now: datetime) -> CollectResult:
+    def collect(self, store: Store, now: datetime) -> CollectResult:
         import pyarrow as pa
 
-        from console.drift.stats import result_samples
-        from console.drift.windows import WindowError, evaluate_window
         from console.store import ingest_samples
 
         at = step_start(now, parse_duration(self.options.step))
         cursor = store.get_cursor(self.name) or {}
         if cursor.get("last") and datetime.fromisoformat(cursor["last"]) >= at:
             return CollectResult(0, {"skipped": True})
-        tables, failures, drifted = [], [], []
-        for window in self.options.windows:
-            try:
-                result = evaluate_window(store, window, at, self.base_dir)
-            except WindowError as exc:
-                failures.append(f"{window.model}: {exc}")
-                continue
-            tables.append(result_samples(result.drift, window.model, at, result.quality))
-            if result.drift.drifted:
-                drifted.append(window.model)
+        tables, failures, drifted = self._evaluate(store, at)
         rows = 0
         new_cursor = {"last": at.isoformat()}
         if tables:
@@ -64,3 +56,20 @@ class DriftCollector(Collector):
             with store.transaction() as cur:
                 store.set_cursor(cur, self.name, new_cursor, 0, now)
         return CollectResult(rows, {"evaluated_at": at.isoformat(), "dataset_drift": drifted})
+
+    def _evaluate(self, store: Store, at: datetime) -> tuple[list[Any], list[str], list[str]]:
+        """Every window at `at`: the sample tables, the windows that failed (why), the models that drifted."""
+        from console.drift.stats import result_samples
+        from console.drift.windows import WindowError, evaluate_window
+
+        tables, failures, drifted = [], [], []
+        for window in self.options.windows:
+            try:
+                result = evaluate_window(store, window, at, self.base_dir)
+            except WindowError as exc:
+                failures.append(f"{window.model}: {exc}")
+                continue
+            tables.append(result_samples(result.drift, window.model, at, result.quality))
+            if result.drift.drifted:
+                drifted.append(window.model)
+        return tables, failures, drifted

@@ -176,41 +176,60 @@ def evaluate_window(
 
 def histogram(result: WindowResult, column: str, bins: int = 10) -> dict[str, Any]:
     """Reference vs current shares of one column: bins at the reference's quantiles (numeric) or per value."""
-    import numpy as np
-
     from console.drift.catalogue import NUM
-    from console.drift.cleaning import clean_categorical, clean_numeric
 
     kind = next((c.kind for c in result.drift.columns if c.column == column), None)
     ref_side = result.reference[column] if column in result.reference.columns else []
     cur_side = result.current[column] if column in result.current.columns else []
-    if kind == NUM:
-        ref, cur = clean_numeric(ref_side), clean_numeric(cur_side)
-        if ref.size == 0 and cur.size == 0:
-            return {"column": column, "kind": kind, "labels": [], "reference": [], "current": []}
-        edges = _quantile_edges(ref if ref.size else cur, np.concatenate([ref, cur]), bins)
-        labels = [f"{lo:.4g}..{hi:.4g}" for lo, hi in itertools.pairwise(edges)]
-        ref_counts = np.histogram(ref, edges)[0]
-        cur_counts = np.histogram(cur, edges)[0]
-    else:
-        ref, cur = clean_categorical(ref_side), clean_categorical(cur_side)
-        values = sorted({*map(str, ref.tolist()), *map(str, cur.tolist())})
-        ref_counts = _counts(ref, values)
-        cur_counts = _counts(cur, values)
-        order = np.argsort(-(ref_counts + cur_counts), kind="stable")[:bins]
-        labels = [values[i] for i in order]
-        ref_counts, cur_counts = ref_counts[order], cur_counts[order]
-
-    def shares(counts: Any, total: int) -> list[float]:
-        return [float(c) / total if total else 0.0 for c in counts]
-
+    binned = _numeric_bins(ref_side, cur_side, bins) if kind == NUM else _value_bins(ref_side, cur_side, bins)
+    if binned is None:
+        return {"column": column, "kind": kind, "labels": [], "reference": [], "current": []}
+    labels, (ref_counts, ref_total), (cur_counts, cur_total) = binned
     return {
         "column": column,
         "kind": kind,
         "labels": labels,
-        "reference": shares(ref_counts, int(ref.size)),
-        "current": shares(cur_counts, int(cur.size)),
+        "reference": _shares(ref_counts, ref_total),
+        "current": _shares(cur_counts, cur_total),
     }
+
+
+Counted = tuple[Any, int]  # counts per bin, and the cleaned values they came from
+
+
+def _numeric_bins(ref_side: Any, cur_side: Any, bins: int) -> tuple[list[str], Counted, Counted] | None:
+    """Counts per quantile bin of the reference (of the current when the reference is empty); None if both are."""
+    import numpy as np
+
+    from console.drift.cleaning import clean_numeric
+
+    ref, cur = clean_numeric(ref_side), clean_numeric(cur_side)
+    if ref.size == 0 and cur.size == 0:
+        return None
+    edges = _quantile_edges(ref if ref.size else cur, np.concatenate([ref, cur]), bins)
+    labels = [f"{lo:.4g}..{hi:.4g}" for lo, hi in itertools.pairwise(edges)]
+    ref_counts = np.histogram(ref, edges)[0]
+    cur_counts = np.histogram(cur, edges)[0]
+    return labels, (ref_counts, int(ref.size)), (cur_counts, int(cur.size))
+
+
+def _value_bins(ref_side: Any, cur_side: Any, bins: int) -> tuple[list[str], Counted, Counted]:
+    """Counts of the `bins` most frequent values over both sides, the most frequent first."""
+    import numpy as np
+
+    from console.drift.cleaning import clean_categorical
+
+    ref, cur = clean_categorical(ref_side), clean_categorical(cur_side)
+    values = sorted({*map(str, ref.tolist()), *map(str, cur.tolist())})
+    ref_counts = _counts(ref, values)
+    cur_counts = _counts(cur, values)
+    order = np.argsort(-(ref_counts + cur_counts), kind="stable")[:bins]
+    labels = [values[i] for i in order]
+    return labels, (ref_counts[order], int(ref.size)), (cur_counts[order], int(cur.size))
+
+
+def _shares(counts: Any, total: int) -> list[float]:
+    return [float(c) / total if total else 0.0 for c in counts]
 
 
 def _quantile_edges(basis: Any, both: Any, bins: int) -> Any:
