@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from console.incidents.records import Incident
+    from console.store import Store
 
 BEFORE = timedelta(hours=3)  # burn chart: this long before the incident
 STEP = timedelta(minutes=5)  # burn chart resolution
@@ -43,7 +48,7 @@ class BurnSeries:
         return value
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Change:
     """One row of `changes`: an alias move, deploy, config or data change."""
 
@@ -54,6 +59,20 @@ class Change:
     actor: str | None
     source: str | None
     detail: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Change:
+        """A `changes` row (ts, kind, model, version, actor, source, detail), its detail decoded."""
+        ts, kind, model, version, actor, source, detail = row
+        return cls(
+            ts=ts,
+            kind=kind,
+            model=model,
+            version=version,
+            actor=actor,
+            source=source,
+            detail=json.loads(detail) if detail else {},
+        )
 
     def describe(self) -> str:
         if self.kind == DATA_DRIFT:
@@ -152,7 +171,7 @@ class WhatChanged:
 
 
 def burn_series(
-    store: Any, slos: list[Any], start: datetime, end: datetime, step: timedelta = STEP
+    store: Store, slos: list[Any], start: datetime, end: datetime, step: timedelta = STEP
 ) -> list[BurnSeries]:
     """Each SLO group's short-window burn rate from start to end (a coarse backtest)."""
     if not slos:
@@ -185,13 +204,13 @@ def burn_onset(series: BurnSeries, until: datetime, threshold: float = ONSET_BUR
     return onset
 
 
-def changes_between(store: Any, start: datetime, end: datetime) -> list[Change]:
+def changes_between(store: Store, start: datetime, end: datetime) -> list[Change]:
     rows = store.query(
         "SELECT ts, kind, model, version, actor, source, detail FROM changes "
         "WHERE ts BETWEEN ? AND ? ORDER BY ts",
         [start, end],
     )[1]
-    return [Change(*r[:6], json.loads(r[6]) if r[6] else {}) for r in rows]  # type: ignore[call-arg]  # untyped row or union left for the drift/incidents/playbooks pass
+    return [Change.from_row(r) for r in rows]
 
 
 def _ago(span: timedelta) -> str:
@@ -211,32 +230,33 @@ def score_change(
     event: str = "the burn began",
 ) -> Suspect:
     """Closeness before the onset (1 at it, ½ an hour before, → 0) and model match, in words."""
-    gap = onset - change.ts
-    reasons = []
-    if gap < -step:
-        closeness = 0.0
-        reasons.append(f"{_ago(gap)} after {event}, so it cannot have started it")
-    else:
-        closeness = 1.0 / (1.0 + max(gap, timedelta()) / CLOSENESS_HALF)
-        when = f"as {event}" if gap <= step else f"{_ago(gap)} before {event}"
-        reasons.append(f"{when} (closeness {closeness:.2f})")
-    model = burning.labels.get("model") if burning else None
-    service = burning.labels.get("service") if burning else None
-    slo_name = burning.slo if burning else "the burning SLO"
-    if change.model and model and change.model == model:
-        match = 1.0
-        reasons.append(f"changes {change.model}, the model {slo_name} measures (match 1.0)")
-    elif change.model and service and change.model == service:
-        match = 1.0
-        reasons.append(f"changes {change.model}, the service {slo_name} measures (match 1.0)")
-    elif not change.model or not (model or service):
-        match = 0.5
-        reasons.append("not tied to a model the SLO names (match 0.5)")
-    else:
-        match = 0.0
-        reasons.append(f"changes {change.model}, not {model or service} (match 0.0)")
+    closeness, when = _closeness(onset - change.ts, step, event)
+    match, why = _match(change, burning)
     score = TIME_WEIGHT * closeness + MATCH_WEIGHT * match
-    return Suspect(change, round(score, 3), closeness, match, reasons)
+    return Suspect(change, round(score, 3), closeness, match, [when, why])
+
+
+def _closeness(gap: timedelta, step: timedelta, event: str) -> tuple[float, str]:
+    """How close before `event` a change came (0 if after it, with one step of slack), in words."""
+    if gap < -step:
+        return 0.0, f"{_ago(gap)} after {event}, so it cannot have started it"
+    closeness = 1.0 / (1.0 + max(gap, timedelta()) / CLOSENESS_HALF)
+    when = f"as {event}" if gap <= step else f"{_ago(gap)} before {event}"
+    return closeness, f"{when} (closeness {closeness:.2f})"
+
+
+def _match(change: Change, burning: BurnSeries | None) -> tuple[float, str]:
+    """Whether the change touches what the burning SLO measures: its model, else its service."""
+    labels = burning.labels if burning else {}
+    model, service = labels.get("model"), labels.get("service")
+    slo_name = burning.slo if burning else "the burning SLO"
+    if not change.model or not (model or service):
+        return 0.5, "not tied to a model the SLO names (match 0.5)"
+    if change.model == model:
+        return 1.0, f"changes {change.model}, the model {slo_name} measures (match 1.0)"
+    if change.model == service:
+        return 1.0, f"changes {change.model}, the service {slo_name} measures (match 1.0)"
+    return 0.0, f"changes {change.model}, not {model or service} (match 0.0)"
 
 
 def rank_suspects(
@@ -252,7 +272,10 @@ def rank_suspects(
     return sorted(scored, key=lambda s: (-s.score, onset - s.change.ts))
 
 
-def _runs(rows: list[tuple[datetime, float, str | None, float | None]]) -> list[dict[str, Any]]:
+Verdict = tuple[datetime, float, str | None, float | None]  # ts, detected (0/1), test, score
+
+
+def _runs(rows: list[Verdict]) -> list[dict[str, Any]]:
     """Runs of positive verdicts (oldest first); a negative verdict or a gap over RUN_GAP ends one."""
     runs: list[dict[str, Any]] = []
     current: dict[str, Any] | None = None
@@ -272,7 +295,7 @@ def _runs(rows: list[tuple[datetime, float, str | None, float | None]]) -> list[
 
 
 def drift_shifts(
-    store: Any,
+    store: Store,
     model: str,
     start: datetime,
     end: datetime,
@@ -282,7 +305,35 @@ def drift_shifts(
     thresholds: dict[str, float] | None = None,
 ) -> list[DataShift]:
     """Columns of `model` with a positive drift verdict in [start, end], each with the run nearest `declared`."""
-    from console.drift.stats import DRIFT_DETECTED, DRIFT_SCORE, resolve_test
+    shifts = []
+    for column, samples in _drift_verdicts(store, model, start, end, lookback).items():
+        runs = [r for r in _runs(samples) if r["last"] >= start]
+        if not runs:
+            continue
+        before = [r for r in runs if r["since"] <= declared]
+        run = before[-1] if before else runs[0]
+        threshold, drift_when = _test_terms(run["test"], (thresholds or {}).get(column))
+        shifts.append(
+            DataShift(
+                model,
+                column,
+                run["test"],
+                run["score"],
+                threshold,
+                drift_when,
+                run["since"],
+                run["last"],
+                run["ended"],
+            )
+        )
+    return sorted(shifts, key=lambda d: (d.since, d.column))
+
+
+def _drift_verdicts(
+    store: Store, model: str, start: datetime, end: datetime, lookback: timedelta
+) -> dict[str, list[Verdict]]:
+    """Per column that drifted in [start, end]: its verdicts since `lookback` before, with the score beside each."""
+    from console.drift.stats import DRIFT_DETECTED, DRIFT_SCORE
 
     rows = store.query(
         "WITH det AS (SELECT json_extract_string(s.labels, '$.column') AS col, x.ts, x.value "
@@ -299,41 +350,25 @@ def drift_shifts(
         "GROUP BY det.col, det.ts, det.value ORDER BY det.col, det.ts",
         [DRIFT_DETECTED, model, start - lookback, end, start, end, DRIFT_SCORE, model, start - lookback, end],
     )[1]
-    by_column: dict[str, list[tuple[datetime, float, str | None, float | None]]] = {}
+    by_column: dict[str, list[Verdict]] = {}
     for column, ts, value, test, score in rows:
         by_column.setdefault(str(column), []).append(
             (ts, float(value), test, None if score is None else float(score))
         )
-    shifts = []
-    for column, samples in by_column.items():
-        runs = [r for r in _runs(samples) if r["last"] >= start]
-        if not runs:
-            continue
-        before = [r for r in runs if r["since"] <= declared]
-        run = before[-1] if before else runs[0]
-        threshold = drift_when = None
-        if run["test"]:
-            try:
-                stat = resolve_test(run["test"])
-            except ValueError:  # a test this version does not know: show the bare score
-                stat = None
-            if stat is not None:
-                drift_when = stat.drift_when
-                threshold = (thresholds or {}).get(column, stat.threshold)
-        shifts.append(
-            DataShift(
-                model,
-                column,
-                run["test"],
-                run["score"],
-                threshold,
-                drift_when,
-                run["since"],
-                run["last"],
-                run["ended"],
-            )
-        )
-    return sorted(shifts, key=lambda d: (d.since, d.column))
+    return by_column
+
+
+def _test_terms(test: str | None, override: float | None) -> tuple[float | None, str | None]:
+    """The threshold (the window's override, else the test's) and direction of a recorded test's verdict."""
+    from console.drift.stats import resolve_test
+
+    if not test:
+        return None, None
+    try:
+        stat = resolve_test(test)
+    except ValueError:  # a test this version does not know: show the bare score
+        return None, None
+    return (stat.threshold if override is None else override), stat.drift_when
 
 
 def score_shift(
@@ -367,14 +402,14 @@ def score_shift(
     return Suspect(change, round(score, 3), closeness, 1.0, reasons, shift)
 
 
-def incident_model(incident: Any, burning: BurnSeries | None) -> tuple[str | None, str]:
+def incident_model(incident: Incident, burning: BurnSeries | None) -> tuple[str | None, str]:
     """The incident's model (its alert's `model` label, else the SLO's) and where it came from, in words."""
     alert = (incident.detail or {}).get("alert") or {}
     named = (alert.get("labels") or {}).get("model")
     measured = burning.labels.get("model") if burning is not None else None
     model = named or measured
-    if model and model == measured:
-        return model, f"the model {burning.slo} measures"  # type: ignore[union-attr]  # untyped row or union left for the drift/incidents/playbooks pass
+    if burning is not None and model and model == measured:
+        return model, f"the model {burning.slo} measures"
     return model, ("the model the incident's alert names" if model else "")
 
 
@@ -390,15 +425,15 @@ def _window_thresholds(workspace: Any, model: str) -> dict[str, float]:
     return {}
 
 
-def _incident_slo(incident: Any) -> str | None:
+def _incident_slo(incident: Incident) -> str | None:
     alert = (incident.detail or {}).get("alert") or {}
     return (alert.get("labels") or {}).get("slo")
 
 
 def what_changed(
-    store: Any,
+    store: Store,
     slos: list[Any],
-    incident: Any,
+    incident: Incident,
     now: datetime,
     *,
     before: timedelta = BEFORE,
@@ -408,35 +443,47 @@ def what_changed(
 ) -> WhatChanged:
     """The burn from `before` the incident until it ended (or now), the changes, drift, and the suspects."""
     created = incident.created_at
-    end = min(now, incident.resolved_at or now)
-    end = max(end, created)
-    start = created - before
+    start, end = created - before, _panel_end(incident, now)
     series = burn_series(store, slos, start, end, step)
-    wanted = _incident_slo(incident)
-    burning = next((s for s in series if s.slo == wanted), None)
-    if burning is None and series:
-        burning = max(series, key=lambda s: s.at(created) or 0.0)
+    burning = _burning(series, _incident_slo(incident), created)
     onset = burn_onset(burning, created) if burning else None
     anchor = onset or created
     changes = changes_between(store, min(start, anchor - lookback), end)
     event = "the burn began" if onset else "the incident was declared"
-    suspects = rank_suspects([c for c in changes if c.ts <= created], anchor, burning, step, event=event)
     model, model_from = incident_model(incident, burning)
-    drift: list[DataShift] = []
-    if model:
-        drift = drift_shifts(
-            store,
-            model,
-            start,
-            end,
-            created,
-            lookback=lookback,
-            thresholds=_window_thresholds(workspace, model),
-        )
-        suspects += [
-            score_shift(d, anchor, burning, model_from, step, event=event)
-            for d in drift
-            if d.since <= created and not d.is_output
-        ]
-        suspects.sort(key=lambda s: (-s.score, anchor - s.change.ts))
+    drift = _model_drift(store, model, start, end, created, lookback, workspace) if model else []
+    suspects = rank_suspects([c for c in changes if c.ts <= created], anchor, burning, step, event=event)
+    suspects += [
+        score_shift(d, anchor, burning, model_from, step, event=event)
+        for d in drift
+        if d.since <= created and not d.is_output
+    ]
+    suspects.sort(key=lambda s: (-s.score, anchor - s.change.ts))
     return WhatChanged(start, end, created, burning, series, onset, changes, suspects, model, drift)
+
+
+def _panel_end(incident: Incident, now: datetime) -> datetime:
+    """When the incident was resolved (now while it is not), never before it was declared."""
+    return max(min(now, incident.resolved_at or now), incident.created_at)
+
+
+def _model_drift(
+    store: Store,
+    model: str,
+    start: datetime,
+    end: datetime,
+    declared: datetime,
+    lookback: timedelta,
+    workspace: Any,
+) -> list[DataShift]:
+    """The model's drifted columns, judged by its drift window's thresholds where the workspace sets them."""
+    thresholds = _window_thresholds(workspace, model)
+    return drift_shifts(store, model, start, end, declared, lookback=lookback, thresholds=thresholds)
+
+
+def _burning(series: list[BurnSeries], wanted: str | None, created: datetime) -> BurnSeries | None:
+    """The SLO the incident's alert names, else the one burning hottest when it was declared."""
+    named = next((s for s in series if s.slo == wanted), None)
+    if named is None and series:
+        return max(series, key=lambda s: s.at(created) or 0.0)
+    return named
