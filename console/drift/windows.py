@@ -7,9 +7,12 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.drift.config import DriftOptions, DriftWindow
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 DRIFT_KIND = "drift"
 RECORD_COLUMNS = ("id", "ts", "model", "version", "label", "origin")
@@ -111,7 +114,7 @@ def reference_file_frame(path: Path) -> Any:
 
 
 def window_frames(
-    store: Any, window: DriftWindow, now: datetime, base_dir: str | os.PathLike[str] = "."
+    store: Store, window: DriftWindow, now: datetime, base_dir: str | os.PathLike[str] = "."
 ) -> tuple[Any, Any, Any, Any]:
     """(reference frame, current frame, reference bounds or None, current bounds) at `now`."""
     from console.store.predictions import records_frame
@@ -139,7 +142,7 @@ def _columns(window: DriftWindow, reference: Any, current: Any) -> list[str]:
 
 
 def evaluate_window(
-    store: Any, window: DriftWindow, now: datetime, base_dir: str | os.PathLike[str] = "."
+    store: Store, window: DriftWindow, now: datetime, base_dir: str | os.PathLike[str] = "."
 ) -> WindowResult:
     """Drift and quality of one window at `now`; empty sides and missing columns give "no data"."""
     import numpy as np
@@ -251,7 +254,7 @@ def _counts(values: Any, keys: list[str]) -> Any:
     return np.array([int(counts.get(k, 0)) for k in keys], dtype=np.int64)
 
 
-def score_history(store: Any, model: str, start: datetime, end: datetime) -> dict[str, list[float]]:
+def score_history(store: Store, model: str, start: datetime, end: datetime) -> dict[str, list[float]]:
     """Each column's recorded drift score in (start, end], oldest first (from oncall_drift_score)."""
     from console.drift.stats import DRIFT_SCORE
 

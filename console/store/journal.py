@@ -140,13 +140,22 @@ def reached(current: Any, lost: Any) -> bool:
         return True
     if isinstance(lost, dict) and isinstance(current, dict):
         return all(k in current and reached(current[k], v) for k, v in lost.items())
-    numbers = (int, float)
-    if isinstance(lost, numbers) and isinstance(current, numbers) and not isinstance(lost, bool):
+    if _numeric(lost) and isinstance(current, (int, float)):
         return current >= lost
     if isinstance(lost, str) and isinstance(current, str):
-        a, b = _as_time(current), _as_time(lost)
-        return a is not None and b is not None and a.tzinfo == b.tzinfo and a >= b
+        return _time_reached(current, lost)
     return False
+
+
+def _numeric(lost: Any) -> bool:
+    """A number cursor (a flag is not one: True is no position)."""
+    return isinstance(lost, (int, float)) and not isinstance(lost, bool)
+
+
+def _time_reached(current: str, lost: str) -> bool:
+    """Two timestamps in the same zone (or both naive), the current at or after the lost."""
+    a, b = _as_time(current), _as_time(lost)
+    return a is not None and b is not None and a.tzinfo == b.tzinfo and a >= b
 
 
 def pending_cursors(lost: list[dict[str, Any]], cursors: dict[str, Any]) -> list[str]:

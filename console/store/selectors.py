@@ -102,19 +102,29 @@ def _read_braces(raw: str, pos: int, name: str | None, matchers: list[Matcher]) 
     while pos < len(raw) and raw[pos] != "}":
         label, op, value, pos = _read_matcher(raw, pos)
         if label == "__name__" and op == "=":
-            if name is not None and name != value:
-                raise SelectorError(f"metric name given twice in {raw!r}")
-            name = value
+            name = _metric_name(raw, name, value)
         else:
             matchers.append(Matcher(label, op, value))
-        pos = _skip_space(raw, pos)
-        if pos < len(raw) and raw[pos] == ",":
-            pos = _skip_space(raw, pos + 1)
-        elif pos < len(raw) and raw[pos] != "}":
-            raise SelectorError(f"expected , or }} at column {pos + 1} of {raw!r}")
+        pos = _skip_separator(raw, pos)
     if pos >= len(raw):
         raise SelectorError(f"missing }} in {raw!r}")
     return name, _skip_space(raw, pos + 1)
+
+
+def _metric_name(raw: str, name: str | None, value: str) -> str:
+    if name is not None and name != value:
+        raise SelectorError(f"metric name given twice in {raw!r}")
+    return value
+
+
+def _skip_separator(raw: str, pos: int) -> int:
+    """Past the `,` after a matcher; at the closing brace (or the end) if there is none."""
+    pos = _skip_space(raw, pos)
+    if pos < len(raw) and raw[pos] == ",":
+        return _skip_space(raw, pos + 1)
+    if pos < len(raw) and raw[pos] != "}":
+        raise SelectorError(f"expected , or }} at column {pos + 1} of {raw!r}")
+    return pos
 
 
 def _read_matcher(raw: str, pos: int) -> tuple[str, str, str, int]:
