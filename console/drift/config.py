@@ -39,9 +39,8 @@ class ReferenceConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_form(self) -> ReferenceConfig:
-        fixed = self.start is not None or self.end is not None
-        relative = self.span is not None or self.ago is not None
-        if sum([self.file is not None, fixed, relative]) != 1:
+        has_file, fixed, relative = self._forms()
+        if sum([has_file, fixed, relative]) != 1:
             raise ValueError("give exactly one of: file, start + end, or span + ago")
         if fixed and not self._fixed_ok():
             raise ValueError("a fixed reference needs start < end")
@@ -49,6 +48,11 @@ class ReferenceConfig(_Strict):
             raise ValueError("a relative reference needs span > 0 and ago (e.g. span: 6h, ago: 1d)")
         self._to_naive_utc()
         return self
+
+    def _forms(self) -> tuple[bool, bool, bool]:
+        """Which forms the given keys belong to: a file, a fixed window, a relative window."""
+        fixed = self.start is not None or self.end is not None
+        return self.file is not None, fixed, self.span is not None or self.ago is not None
 
     def _fixed_ok(self) -> bool:
         return self.start is not None and self.end is not None and self.start < self.end

@@ -153,10 +153,7 @@ def _categorical_checks(
     reference: Any, current: Any, present: int
 ) -> tuple[float | None, list[Any], float | None]:
     """Type-mismatch share (numbers where the reference had none), the unseen values and their share."""
-    if present == 0:
-        mismatch = None
-    else:
-        mismatch = 0.0 if not _is_numeric_dtype(current) or _is_numeric_dtype(reference) else 1.0
+    mismatch = None if present == 0 else _numbers_for_categories(reference, current)
     seen = set(reference.dropna().unique().tolist())
     current_present = current.dropna()
     if not len(current_present):
@@ -164,6 +161,11 @@ def _categorical_checks(
     unseen = ~current_present.isin(seen).to_numpy()
     new_values = sorted(set(current_present[unseen].unique().tolist()), key=str)
     return mismatch, new_values, float(unseen.mean())
+
+
+def _numbers_for_categories(reference: Any, current: Any) -> float:
+    """1.0 when a categorical column arrives as numbers the reference did not have, else 0.0."""
+    return 0.0 if not _is_numeric_dtype(current) or _is_numeric_dtype(reference) else 1.0
 
 
 def _over(share: float | None, limit: float) -> bool:
@@ -175,12 +177,7 @@ def _problems(quality: ColumnQuality, no_data: bool, thresholds: QualityThreshol
     problems = ["no data"] if no_data else []
     if _over(quality.missing_share, thresholds.missing_share):
         problems.append(f"missing share {quality.missing_share:.3g} > {thresholds.missing_share:g}")
-    span = quality.reference_range
-    if span is not None and _over(quality.out_of_range_share, thresholds.out_of_range_share):
-        problems.append(
-            f"out-of-range share {quality.out_of_range_share:.3g} > {thresholds.out_of_range_share:g} "
-            f"(range {span[0]:g}..{span[1]:g})"
-        )
+    problems += _range_problem(quality, thresholds.out_of_range_share)
     if _over(quality.new_category_share, thresholds.new_category_share):
         problems.append(_new_categories(quality.new_categories, quality.new_category_share))
     if _over(quality.type_mismatch_share, thresholds.type_mismatch_share):
@@ -189,6 +186,15 @@ def _problems(quality: ColumnQuality, no_data: bool, thresholds: QualityThreshol
             f"{'numbers' if quality.kind == NUM else 'categories'})"
         )
     return problems
+
+
+def _range_problem(quality: ColumnQuality, limit: float) -> list[str]:
+    span = quality.reference_range
+    if span is None or not _over(quality.out_of_range_share, limit):
+        return []
+    return [
+        f"out-of-range share {quality.out_of_range_share:.3g} > {limit:g} (range {span[0]:g}..{span[1]:g})"
+    ]
 
 
 def _new_categories(values: list[Any], share: float | None) -> str:

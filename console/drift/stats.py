@@ -79,18 +79,22 @@ class DatasetDrift:
     drifted: bool | None = field(init=False)
 
     def __post_init__(self) -> None:
-        tested = [c for c in self.columns if c.status == "ok"]
+        tested = self.tested()
         count = sum(1 for c in tested if c.drifted)
         object.__setattr__(self, "drifted_columns", count)
         share = count / len(tested) if tested else None
         object.__setattr__(self, "share", share)
         object.__setattr__(self, "drifted", None if share is None else bool(share >= self.drift_share))
 
+    def tested(self) -> list[ColumnDrift]:
+        """The columns with data on both sides: the share counts only them."""
+        return [c for c in self.columns if c.status == "ok"]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "dataset_drift": self.drifted,
             "drifted_columns": self.drifted_columns,
-            "tested_columns": sum(1 for c in self.columns if c.status == "ok"),
+            "tested_columns": len(self.tested()),
             "share": self.share,
             "drift_share": self.drift_share,
             "columns": [c.as_dict() for c in self.columns],
@@ -135,10 +139,8 @@ def column_drift(
 ) -> ColumnDrift:
     """Drift of one column: clean both sides, choose the test (or use `method`), score, compare."""
     chosen = _requested_test(column, kind, method)
-    if kind == NUM:
-        ref, cur = clean_numeric(reference), clean_numeric(current)
-    else:
-        ref, cur = clean_categorical(reference), clean_categorical(current)
+    clean = clean_numeric if kind == NUM else clean_categorical
+    ref, cur = clean(reference), clean(current)
     if ref.size == 0 or cur.size == 0:
         return ColumnDrift(
             column,
@@ -260,20 +262,24 @@ def dataset_drift(
     if columns is None:
         columns = [c for c in reference.columns if c in current.columns]
     _refuse_unknown_columns(columns, kinds=kinds, methods=methods, thresholds=thresholds)
-    results = []
-    for column in columns:
-        kind = kinds.get(column) or _infer_pair(reference[column], current[column])
-        results.append(
-            column_drift(
-                str(column),
-                reference[column],
-                current[column],
-                kind,
-                methods.get(column),
-                thresholds.get(column),
-            )
-        )
+    results = [
+        _one_column(column, reference[column], current[column], kinds, methods, thresholds)
+        for column in columns
+    ]
     return DatasetDrift(results, drift_share)
+
+
+def _one_column(
+    column: Any,
+    reference: Any,
+    current: Any,
+    kinds: dict[str, str],
+    methods: dict[str, str],
+    thresholds: dict[str, float],
+) -> ColumnDrift:
+    """One column's drift with its overrides; its kind as given, else inferred from both sides."""
+    kind = kinds.get(column) or _infer_pair(reference, current)
+    return column_drift(str(column), reference, current, kind, methods.get(column), thresholds.get(column))
 
 
 def _refuse_unknown_columns(columns: Sequence[str], **overrides: Mapping[str, Any]) -> None:
@@ -294,8 +300,12 @@ def _infer_pair(reference: Any, current: Any) -> str:
 
     if pd.api.types.is_integer_dtype(reference.dtype) and pd.api.types.is_integer_dtype(current.dtype):
         return infer_kind(pd.concat([reference, current], ignore_index=True))
-    kinds = {infer_kind(side) for side in (reference, current) if len(side) and side.notna().any()}
+    kinds = {infer_kind(side) for side in (reference, current) if _has_values(side)}
     return NUM if kinds == {NUM} else (CAT if kinds else infer_kind(reference))
+
+
+def _has_values(side: Any) -> bool:
+    return bool(len(side) and side.notna().any())
 
 
 # --- results as series ---------------------------------------------------------------------------
@@ -316,13 +326,7 @@ QUALITY_ROWS = "oncall_quality_rows"
 def result_samples(drift: DatasetDrift, model: str, ts: Any, quality: Any = None) -> Any:
     """The verdicts as samples (name, labels, ts, value) for `ingest_samples`; no-data columns are left out."""
     samples = _Samples(model)
-    for column in drift.columns:
-        if column.status == "ok" and column.score is not None:  # "ok" columns always have a score
-            samples.add(DRIFT_SCORE, column.score, column=column.column, test=str(column.method))
-            samples.add(DRIFT_DETECTED, 1.0 if column.drifted else 0.0, column=column.column)
-    if drift.share is not None:
-        samples.add(DRIFT_SHARE, drift.share)
-        samples.add(DATASET_DRIFT, 1.0 if drift.drifted else 0.0)
+    samples.add_verdicts(drift)
     if quality is not None:
         samples.add_quality(quality)
     return samples.table(ts)
@@ -343,6 +347,16 @@ class _Samples:
         self.names.append(name)
         self.labels.append(canonical_labels({"model": self.model, **extra}))
         self.values.append(float(value))
+
+    def add_verdicts(self, drift: DatasetDrift) -> None:
+        """Each tested column's score and flag, the drifted share and the dataset verdict."""
+        for column in drift.columns:
+            if column.status == "ok" and column.score is not None:  # "ok" columns always have a score
+                self.add(DRIFT_SCORE, column.score, column=column.column, test=str(column.method))
+                self.add(DRIFT_DETECTED, 1.0 if column.drifted else 0.0, column=column.column)
+        if drift.share is not None:
+            self.add(DRIFT_SHARE, drift.share)
+            self.add(DATASET_DRIFT, 1.0 if drift.drifted else 0.0)
 
     def add_quality(self, quality: Any) -> None:
         """The quality report's row count and each column's measured shares."""

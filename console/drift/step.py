@@ -37,25 +37,27 @@ class DriftCollector(Collector):
     options: DriftOptions
 
     def collect(self, store: Store, now: datetime) -> CollectResult:
-        import pyarrow as pa
-
-        from console.store import ingest_samples
-
         at = step_start(now, parse_duration(self.options.step))
         cursor = store.get_cursor(self.name) or {}
         if cursor.get("last") and datetime.fromisoformat(cursor["last"]) >= at:
             return CollectResult(0, {"skipped": True})
         tables, failures, drifted = self._evaluate(store, at)
-        rows = 0
         new_cursor = {"last": at.isoformat()}
-        if tables:
-            rows = ingest_samples(store, pa.concat_tables(tables), cursor=(self.name, new_cursor), now=now)
+        rows = self._write(store, tables, new_cursor, now) if tables else 0
         if failures:
             raise SourceError("; ".join(failures))
         if not tables:
             with store.transaction() as cur:
                 store.set_cursor(cur, self.name, new_cursor, 0, now)
         return CollectResult(rows, {"evaluated_at": at.isoformat(), "dataset_drift": drifted})
+
+    def _write(self, store: Store, tables: list[Any], cursor: dict[str, str], now: datetime) -> int:
+        """The windows' samples in one batch, the cursor moved with them."""
+        import pyarrow as pa
+
+        from console.store import ingest_samples
+
+        return ingest_samples(store, pa.concat_tables(tables), cursor=(self.name, cursor), now=now)
 
     def _evaluate(self, store: Store, at: datetime) -> tuple[list[Any], list[str], list[str]]:
         """Every window at `at`: the sample tables, the windows that failed (why), the models that drifted."""

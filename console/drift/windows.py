@@ -84,33 +84,43 @@ _file_cache: dict[tuple[str, int, int], Any] = {}
 
 def reference_file_frame(path: Path) -> Any:
     """A reference file's features (a `features` JSON column is expanded); cached by size and mtime."""
-    import json
-
-    import pandas as pd
-
-    from collectors.base import SourceError
-    from collectors.predictions import read_records
-
     try:
         stat = path.stat()
     except OSError:
         raise WindowError(f"{path}: reference file not found") from None
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _file_cache:
-        try:
-            frame = read_records(path)
-        except SourceError as exc:
-            raise WindowError(str(exc)) from None
-        if "features" in frame.columns:
-            features = pd.json_normalize(
-                [v if isinstance(v, dict) else json.loads(v) for v in frame["features"]], max_level=0
-            )
-            rest = frame.drop(columns=["features"]).reset_index(drop=True)
-            frame = pd.concat([features, rest], axis=1)
-        frame = frame.drop(columns=[c for c in RECORD_COLUMNS if c in frame.columns])
+        frame = _read_reference(path)
         _file_cache.clear()
         _file_cache[key] = frame
     return _file_cache[key]
+
+
+def _read_reference(path: Path) -> Any:
+    """The file's records without the record columns (ts, model, …): what drift compares."""
+    from collectors.base import SourceError
+    from collectors.predictions import read_records
+
+    try:
+        frame = read_records(path)
+    except SourceError as exc:
+        raise WindowError(str(exc)) from None
+    if "features" in frame.columns:
+        frame = _expand_features(frame)
+    return frame.drop(columns=[c for c in RECORD_COLUMNS if c in frame.columns])
+
+
+def _expand_features(frame: Any) -> Any:
+    """A `features` column (objects or JSON text) as one column per feature, before the other columns."""
+    import json
+
+    import pandas as pd
+
+    features = pd.json_normalize(
+        [v if isinstance(v, dict) else json.loads(v) for v in frame["features"]], max_level=0
+    )
+    rest = frame.drop(columns=["features"]).reset_index(drop=True)
+    return pd.concat([features, rest], axis=1)
 
 
 def window_frames(
@@ -135,29 +145,28 @@ def _columns(window: DriftWindow, reference: Any, current: Any) -> list[str]:
     if window.columns is not None:
         return list(window.columns)
     names = [str(c) for c in reference.columns if c != "prediction"]
-    names += [str(c) for c in current.columns if c not in reference.columns and c != "prediction"]
+    names += [str(c) for c in _new_columns(reference, current) if c != "prediction"]
     if "prediction" in reference.columns or "prediction" in current.columns:
         names.append("prediction")
     return names
+
+
+def _new_columns(reference: Any, current: Any) -> list[Any]:
+    """Columns of the current data the reference lacks, in their order."""
+    return [c for c in current.columns if c not in reference.columns]
 
 
 def evaluate_window(
     store: Store, window: DriftWindow, now: datetime, base_dir: str | os.PathLike[str] = "."
 ) -> WindowResult:
     """Drift and quality of one window at `now`; empty sides and missing columns give "no data"."""
-    import numpy as np
-    import pandas as pd
-
     from console.drift.quality import QualityThresholds, data_quality
     from console.drift.stats import dataset_drift
 
     reference, current, reference_bounds, current_bounds = window_frames(store, window, now, base_dir)
     columns = _columns(window, reference, current)
-    # A column absent on one side is all-missing there: it reports "no data", not an error.
     for frame in (reference, current):
-        for column in columns:
-            if column not in frame.columns:
-                frame[column] = pd.Series(np.full(len(frame), np.nan), index=frame.index, dtype="float64")
+        _add_missing(frame, columns)
     drift = dataset_drift(
         reference,
         current,
@@ -177,13 +186,22 @@ def evaluate_window(
     return WindowResult(window, now, reference_bounds, current_bounds, drift, quality, reference, current)
 
 
+def _add_missing(frame: Any, columns: list[str]) -> None:
+    """A column absent on one side is all-missing there: it reports "no data", not an error."""
+    import numpy as np
+    import pandas as pd
+
+    for column in columns:
+        if column not in frame.columns:
+            frame[column] = pd.Series(np.full(len(frame), np.nan), index=frame.index, dtype="float64")
+
+
 def histogram(result: WindowResult, column: str, bins: int = 10) -> dict[str, Any]:
     """Reference vs current shares of one column: bins at the reference's quantiles (numeric) or per value."""
     from console.drift.catalogue import NUM
 
     kind = next((c.kind for c in result.drift.columns if c.column == column), None)
-    ref_side = result.reference[column] if column in result.reference.columns else []
-    cur_side = result.current[column] if column in result.current.columns else []
+    ref_side, cur_side = _side(result.reference, column), _side(result.current, column)
     binned = _numeric_bins(ref_side, cur_side, bins) if kind == NUM else _value_bins(ref_side, cur_side, bins)
     if binned is None:
         return {"column": column, "kind": kind, "labels": [], "reference": [], "current": []}
@@ -195,6 +213,10 @@ def histogram(result: WindowResult, column: str, bins: int = 10) -> dict[str, An
         "reference": _shares(ref_counts, ref_total),
         "current": _shares(cur_counts, cur_total),
     }
+
+
+def _side(frame: Any, column: str) -> Any:
+    return frame[column] if column in frame.columns else []
 
 
 Counted = tuple[Any, int]  # counts per bin, and the cleaned values they came from
