@@ -72,6 +72,15 @@ def _check_time(incident: Incident, now: datetime) -> None:
         )
 
 
+def _check_step(incident: Incident, to_status: str) -> None:
+    """Refuse a skipped or backward step of the lifecycle."""
+    if to_status not in TRANSITIONS[incident.status]:
+        allowed = ", ".join(TRANSITIONS[incident.status]) or "nothing (it is closed)"
+        raise IncidentError(
+            f"incident {incident.id} is {incident.status}; it can move to {allowed}, not {to_status}"
+        )
+
+
 def declare(
     store: Store,
     title: str,
@@ -117,6 +126,17 @@ def declare(
     return get_incident(store, incident_id)
 
 
+def _open_in_group(store: Store, key: str) -> Incident | None:
+    """The open incident of an alert group, the newest if there were several."""
+    return next((i for i in list_incidents(store, status=OPEN_STATUSES) if i.group_key == key), None)
+
+
+def _alert_title(alert: dict[str, Any]) -> str:
+    """`name: summary`, or the bare name when the alert has no other summary."""
+    summary = alert["annotations"].get("summary") or alert["name"]
+    return f"{alert['name']}: {summary}" if summary != alert["name"] else alert["name"]
+
+
 def declare_from_alert(
     store: Store,
     fingerprint: str,
@@ -133,17 +153,13 @@ def declare_from_alert(
     """
     alert = alert_row(store, fingerprint)
     key = group_key(alert["name"], alert["labels"], group_by)
-    if not split:
-        for incident in list_incidents(store, status=OPEN_STATUSES):
-            if incident.group_key == key:
-                if alert["fingerprint"] not in incident.alerts:
-                    link_alert(store, incident.id, alert["fingerprint"], now=now, actor=actor)
-                return get_incident(store, incident.id), False
-    summary = alert["annotations"].get("summary") or alert["name"]
-    title = f"{alert['name']}: {summary}" if summary != alert["name"] else alert["name"]
+    grouped = None if split else _open_in_group(store, key)
+    if grouped is not None:
+        link_alert(store, grouped.id, alert["fingerprint"], now=now, actor=actor)
+        return get_incident(store, grouped.id), False
     incident = declare(
         store,
-        title,
+        _alert_title(alert),
         now=now,
         actor=actor,
         severity=severity or suggest_severity(alert["labels"]),
@@ -220,11 +236,7 @@ def transition(
     if to_status not in STATUSES:
         raise IncidentError(f"unknown status {to_status!r}; one of {', '.join(STATUSES)}")
     incident = get_incident(store, incident_id)
-    if to_status not in TRANSITIONS[incident.status]:
-        allowed = ", ".join(TRANSITIONS[incident.status]) or "nothing (it is closed)"
-        raise IncidentError(
-            f"incident {incident.id} is {incident.status}; it can move to {allowed}, not {to_status}"
-        )
+    _check_step(incident, to_status)
     _check_time(incident, now)
     column = MILESTONE[to_status]
     with store.transaction() as cur:
@@ -328,21 +340,10 @@ def record_alert_events(store: Store, incident_id: int) -> int:
     incident = get_incident(store, incident_id)
     if not incident.alerts:
         return 0
-    marks = ", ".join("?" for _ in incident.alerts)
-    rows = store.query(
-        f"SELECT h.fingerprint, h.ts, h.to_state, a.name, h.reason FROM alert_history h "
-        f"JOIN alerts a USING (fingerprint) WHERE h.fingerprint IN ({marks}) "
-        f"AND h.to_state IN ('firing', 'resolved') ORDER BY h.ts",
-        incident.alerts,
-    )[1]
-    have = {
-        (e.detail.get("fingerprint"), e.detail.get("state"), str(e.ts))
-        for e in timeline(store, incident.id)
-        if e.kind == "alert"
-    }
+    have = _recorded_alert_events(store, incident.id)
     added = 0
     with store.transaction() as cur:
-        for fingerprint, ts, state, name, reason in rows:
+        for fingerprint, ts, state, name, reason in _alert_transitions(store, incident.alerts):
             if (fingerprint, state, str(ts)) in have:
                 continue
             why = f" ({reason})" if reason else ""
@@ -357,3 +358,23 @@ def record_alert_events(store: Store, incident_id: int) -> int:
             )
             added += 1
     return added
+
+
+def _alert_transitions(store: Store, fingerprints: list[str]) -> list[tuple]:
+    """The alerts' firing and resolved transitions, oldest first: fingerprint, ts, state, name, reason."""
+    marks = ", ".join("?" for _ in fingerprints)
+    return store.query(
+        f"SELECT h.fingerprint, h.ts, h.to_state, a.name, h.reason FROM alert_history h "
+        f"JOIN alerts a USING (fingerprint) WHERE h.fingerprint IN ({marks}) "
+        f"AND h.to_state IN ('firing', 'resolved') ORDER BY h.ts",
+        fingerprints,
+    )[1]
+
+
+def _recorded_alert_events(store: Store, incident_id: int) -> set[tuple[Any, Any, str]]:
+    """(fingerprint, state, ts) of the alert events already in the timeline."""
+    return {
+        (e.detail.get("fingerprint"), e.detail.get("state"), str(e.ts))
+        for e in timeline(store, incident_id)
+        if e.kind == "alert"
+    }

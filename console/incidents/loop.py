@@ -79,10 +79,14 @@ def run_incident_cycle(store: Store, now: datetime, *, actor: str = AUTO_ACTOR) 
             IncidentNews(now, f"incident {incident.id} {verb}: {incident.title}", incident.id, created)
         )
         known = incidents.list_incidents(store)
+    _copy_alert_events(store, known)
+    return news
+
+
+def _copy_alert_events(store: Store, known: list[incidents.Incident]) -> None:
     for incident in known:
         if incident.is_open and incident.alerts:
             incidents.record_alert_events(store, incident.id)
-    return news
 
 
 def engine_events(store: Store, now: datetime) -> list[Event]:

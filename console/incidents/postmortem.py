@@ -31,26 +31,28 @@ def slo_impact(store: Store, slos: list[Any], start: datetime, end: datetime) ->
         after = slo_status(store, slos, end)
     except Exception as exc:  # noqa: BLE001 - another module; the export must still come out
         return [{"error": f"SLO impact unavailable: {str(exc).splitlines()[0]}"}]
-    impact = []
-    for status in after:
-        was = before.get((status.slo.name, json.dumps(status.group, sort_keys=True)))
-        remaining_before = was.budget_remaining if was else None
-        remaining_after = status.budget_remaining
-        burned = (
-            remaining_before - remaining_after
-            if remaining_before is not None and remaining_after is not None
-            else None
-        )
-        impact.append(
-            {
-                "slo": status.slo.name,
-                "group": status.group,
-                "burned": burned,
-                "remaining_before": remaining_before,
-                "remaining_after": remaining_after,
-            }
-        )
-    return impact
+    return [
+        _impact_row(status, before.get((status.slo.name, json.dumps(status.group, sort_keys=True))))
+        for status in after
+    ]
+
+
+def _impact_row(status: Any, was: Any) -> dict[str, Any]:
+    """One SLO group's budget before (None if it had no status then) and after, and the difference."""
+    remaining_before = was.budget_remaining if was else None
+    remaining_after = status.budget_remaining
+    burned = (
+        remaining_before - remaining_after
+        if remaining_before is not None and remaining_after is not None
+        else None
+    )
+    return {
+        "slo": status.slo.name,
+        "group": status.group,
+        "burned": burned,
+        "remaining_before": remaining_before,
+        "remaining_after": remaining_after,
+    }
 
 
 def _pct(value: float | None) -> str:

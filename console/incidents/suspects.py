@@ -177,18 +177,20 @@ def burn_series(
     if not slos:
         return []
     from console.slo.backtest import backtest
+
+    return [_burn_of(test) for test in backtest(store, slos, start, end, step)]
+
+
+def _burn_of(test: Any) -> BurnSeries:
+    """A backtest's short-window error ratio as burn (÷ budget), labelled with its SLO, service and group."""
     from console.slo.status import ms_to_datetime
 
-    out = []
-    for test in backtest(store, slos, start, end, step):
-        ratio = test.error_ratio[BURN_WINDOW]
-        budget = test.slo.budget
-        burns = [None if math.isnan(r) else float(r) / budget for r in ratio]
-        labels = {**test.slo.labels, **test.group, "slo": test.slo.name}
-        if test.slo.service:
-            labels.setdefault("service", test.slo.service)
-        out.append(BurnSeries(test.slo.name, labels, [ms_to_datetime(t) for t in test.times], burns))
-    return out
+    budget = test.slo.budget
+    burns = [None if math.isnan(r) else float(r) / budget for r in test.error_ratio[BURN_WINDOW]]
+    labels = {**test.slo.labels, **test.group, "slo": test.slo.name}
+    if test.slo.service:
+        labels.setdefault("service", test.slo.service)
+    return BurnSeries(test.slo.name, labels, [ms_to_datetime(t) for t in test.times], burns)
 
 
 def burn_onset(series: BurnSeries, until: datetime, threshold: float = ONSET_BURN) -> datetime | None:
@@ -272,6 +274,12 @@ def rank_suspects(
     return sorted(scored, key=lambda s: (-s.score, onset - s.change.ts))
 
 
+def _nearest_run(runs: list[dict[str, Any]], declared: datetime) -> dict[str, Any]:
+    """The last run begun by the declaration, else the first after it."""
+    before = [r for r in runs if r["since"] <= declared]
+    return before[-1] if before else runs[0]
+
+
 Verdict = tuple[datetime, float, str | None, float | None]  # ts, detected (0/1), test, score
 
 
@@ -310,8 +318,7 @@ def drift_shifts(
         runs = [r for r in _runs(samples) if r["last"] >= start]
         if not runs:
             continue
-        before = [r for r in runs if r["since"] <= declared]
-        run = before[-1] if before else runs[0]
+        run = _nearest_run(runs, declared)
         threshold, drift_when = _test_terms(run["test"], (thresholds or {}).get(column))
         shifts.append(
             DataShift(
@@ -404,8 +411,7 @@ def score_shift(
 
 def incident_model(incident: Incident, burning: BurnSeries | None) -> tuple[str | None, str]:
     """The incident's model (its alert's `model` label, else the SLO's) and where it came from, in words."""
-    alert = (incident.detail or {}).get("alert") or {}
-    named = (alert.get("labels") or {}).get("model")
+    named = _alert_labels(incident).get("model")
     measured = burning.labels.get("model") if burning is not None else None
     model = named or measured
     if burning is not None and model and model == measured:
@@ -425,9 +431,14 @@ def _window_thresholds(workspace: Any, model: str) -> dict[str, float]:
     return {}
 
 
-def _incident_slo(incident: Incident) -> str | None:
+def _alert_labels(incident: Incident) -> dict[str, Any]:
+    """The labels of the alert the incident was declared for (none for one declared by hand)."""
     alert = (incident.detail or {}).get("alert") or {}
-    return (alert.get("labels") or {}).get("slo")
+    return alert.get("labels") or {}
+
+
+def _incident_slo(incident: Incident) -> str | None:
+    return _alert_labels(incident).get("slo")
 
 
 def what_changed(
