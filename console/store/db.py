@@ -87,10 +87,16 @@ def _connect_writable(
         wal = wal_path(path)
         if not wal.exists() or not repair:
             raise
-        kept = private_copy(wal, damaged_name(path), move=True)
-        if finding is not None and finding.copied and finding.wal_kept:
-            finding.wal_kept.unlink()
+        kept = _move_wal_aside(path, wal, finding)
         return connect(path, read_only=False), Finding("wal unreadable", kept, error=str(exc))
+
+
+def _move_wal_aside(path: Path, wal: Path, finding: Finding | None) -> Path:
+    """Move the WAL to a private damaged copy; an earlier copy of it the preflight made goes."""
+    kept = private_copy(wal, damaged_name(path), move=True)
+    if finding is not None and finding.copied and finding.wal_kept:
+        finding.wal_kept.unlink()
+    return kept
 
 
 def _secure(path: Path) -> bool:

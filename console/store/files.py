@@ -68,18 +68,19 @@ def connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=dict(_CONFIG))
     except duckdb.IOException as exc:
-        match = _LOCK_RE.search(str(exc))
-        if match or "Could not set lock" in str(exc):
-            raise StoreLocked(
-                path,
-                int(match["pid"]) if match else None,
-                match["program"] if match else None,
-            ) from None
-        raise StoreError(f"cannot open store {path}: {exc}") from None
+        raise _io_error(path, exc) from None
     except duckdb.Error as exc:
         raise StoreError(f"cannot open store {path}: {exc}") from None
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+def _io_error(path: Path, exc: duckdb.IOException) -> StoreError:
+    """StoreLocked (with the holder DuckDB names) when another process has the file, else StoreError."""
+    match = _LOCK_RE.search(str(exc))
+    if match or "Could not set lock" in str(exc):
+        return StoreLocked(path, int(match["pid"]) if match else None, match["program"] if match else None)
+    return StoreError(f"cannot open store {path}: {exc}")
 
 
 def stamp() -> str:

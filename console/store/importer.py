@@ -167,6 +167,17 @@ class _Importer:
             ),
         )
 
+    def run(self, fmt: str) -> None:
+        """Import the file as `fmt`; ImportFailed for a format there is no reader for."""
+        if fmt in ("prometheus", "openmetrics"):
+            self.run_text(seconds=fmt == "openmetrics")
+        elif fmt == "jsonl":
+            self.run_jsonl()
+        elif fmt in ("csv", "parquet"):
+            self.run_table(fmt)
+        else:
+            raise ImportFailed(f"{self.path}: unknown format {fmt!r}")
+
     def run_jsonl(self) -> None:
         start = self.start_line()
         self.report.resumed_at = start
@@ -379,14 +390,7 @@ def import_file(
     report = ImportReport(path=path, fmt=fmt)
     importer = _Importer(store, path, report, now, batch_lines, on_batch)
     try:
-        if fmt in ("prometheus", "openmetrics"):
-            importer.run_text(seconds=fmt == "openmetrics")
-        elif fmt == "jsonl":
-            importer.run_jsonl()
-        elif fmt in ("csv", "parquet"):
-            importer.run_table(fmt)
-        else:
-            raise ImportFailed(f"{path}: unknown format {fmt!r}")
+        importer.run(fmt)
     except pa.ArrowInvalid as exc:
         raise ImportFailed(
             f"{path}: cannot read as text lines ({str(exc).splitlines()[0]}); is it UTF-8?"
