@@ -24,9 +24,8 @@ from console.store.files import (
     StoreMissing,
     StoreNeedsRepair,
     connect,
-    damaged_name,
+    connect_writable,
     preflight,
-    private_copy,
     read_seq,
 )
 from console.store.journal import (
@@ -75,30 +74,6 @@ class SampleWrites:
 _SAMPLE_WRITES: dict[Path, SampleWrites] = {}
 
 
-def _connect_writable(
-    path: Path, finding: Finding | None, repair: bool
-) -> tuple[duckdb.DuckDBPyConnection, Finding | None]:
-    """Connect read-write; a WAL DuckDB cannot replay is moved aside (when repairing) and becomes the finding."""
-    try:
-        return connect(path, read_only=False), finding
-    except StoreLocked:
-        raise
-    except StoreError as exc:
-        wal = wal_path(path)
-        if not wal.exists() or not repair:
-            raise
-        kept = _move_wal_aside(path, wal, finding)
-        return connect(path, read_only=False), Finding("wal unreadable", kept, error=str(exc))
-
-
-def _move_wal_aside(path: Path, wal: Path, finding: Finding | None) -> Path:
-    """Move the WAL to a private damaged copy; an earlier copy of it the preflight made goes."""
-    kept = private_copy(wal, damaged_name(path), move=True)
-    if finding is not None and finding.copied and finding.wal_kept:
-        finding.wal_kept.unlink()
-    return kept
-
-
 def _secure(path: Path) -> bool:
     """Whether the store exists; a warning if others can write its directory, and its files
     of ours that others could read are made 0600 (one note)."""
@@ -142,7 +117,7 @@ class Store:
         new = not _secure(path)
         finding = preflight(path, Journal(journal_path(path)), repair)
         private_dir(path.parent)
-        con, finding = _connect_writable(path, finding, repair)
+        con, finding = connect_writable(path, finding, repair)
         if new:
             os.chmod(path, 0o600)  # ours, whatever the umask of whoever called
         store = cls(con, path, read_only=False)
