@@ -39,24 +39,34 @@ class ReferenceConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_form(self) -> ReferenceConfig:
-        forms = [
-            self.file is not None,
-            self.start is not None or self.end is not None,
-            self.span is not None or self.ago is not None,
-        ]
-        if sum(forms) != 1:
+        has_file, fixed, relative = self._forms()
+        if sum([has_file, fixed, relative]) != 1:
             raise ValueError("give exactly one of: file, start + end, or span + ago")
-        if forms[1] and (self.start is None or self.end is None or self.start >= self.end):
+        if fixed and not self._fixed_ok():
             raise ValueError("a fixed reference needs start < end")
-        if forms[2] and (self.span is None or self.ago is None or self.span <= timedelta(0)):
+        if relative and not self._relative_ok():
             raise ValueError("a relative reference needs span > 0 and ago (e.g. span: 6h, ago: 1d)")
+        self._to_naive_utc()
+        return self
+
+    def _forms(self) -> tuple[bool, bool, bool]:
+        """Which forms the given keys belong to: a file, a fixed window, a relative window."""
+        fixed = self.start is not None or self.end is not None
+        return self.file is not None, fixed, self.span is not None or self.ago is not None
+
+    def _fixed_ok(self) -> bool:
+        return self.start is not None and self.end is not None and self.start < self.end
+
+    def _relative_ok(self) -> bool:
+        return self.span is not None and self.ago is not None and self.span > timedelta(0)
+
+    def _to_naive_utc(self) -> None:
+        """The store keeps naive UTC: convert an aware start or end."""
         for name in ("start", "end"):
             value = getattr(self, name)
             if value is not None and value.tzinfo is not None:
-                # the store keeps naive UTC
                 offset = value.utcoffset() or timedelta(0)
                 object.__setattr__(self, name, (value - offset).replace(tzinfo=None))
-        return self
 
     def bounds(self, now: datetime) -> tuple[datetime, datetime] | None:
         """[start, end) of a window reference at `now`; None for a file."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -114,55 +114,92 @@ def column_quality(
     rows = len(current)
     present = int(current.notna().sum())
     missing = None if rows == 0 else (rows - present) / rows
-    out_of_range = new_share = mismatch = None
     span: tuple[float, float] | None = None
+    out_of_range = new_share = None
     new_values: list[Any] = []
-    problems: list[str] = []
     if kind == NUM:
-        ref_values, _ = _numbers(reference)
-        cur_values, failed = _numbers(current)
-        mismatch = None if present == 0 else failed / present
-        if value_range is not None:
-            span = (float(value_range[0]), float(value_range[1]))
-        else:
-            finite_ref = ref_values[np.isfinite(ref_values)]
-            span = (float(finite_ref.min()), float(finite_ref.max())) if finite_ref.size else None
-        parsed = cur_values[~np.isnan(cur_values)]
-        if span is not None and parsed.size:
-            outside = np.count_nonzero((parsed < span[0]) | (parsed > span[1]))
-            out_of_range = float(outside / parsed.size)
+        mismatch, span, out_of_range = _numeric_checks(reference, current, present, value_range)
     else:
-        mismatch = (
-            None
-            if present == 0
-            else (0.0 if not _is_numeric_dtype(current) or _is_numeric_dtype(reference) else 1.0)
-        )
-        seen = set(reference.dropna().unique().tolist())
-        current_present = current.dropna()
-        if len(current_present):
-            unseen = ~current_present.isin(seen).to_numpy()
-            new_share = float(unseen.mean())
-            new_values = sorted(set(current_present[unseen].unique().tolist()), key=str)
-    if rows == 0 or present == 0:
-        problems.append("no data")
-    if missing is not None and missing > thresholds.missing_share:
-        problems.append(f"missing share {missing:.3g} > {thresholds.missing_share:g}")
-    if out_of_range is not None and out_of_range > thresholds.out_of_range_share:
+        mismatch, new_values, new_share = _categorical_checks(reference, current, present)
+    quality = ColumnQuality(column, kind, rows, missing, out_of_range, span, new_values, new_share, mismatch)
+    return replace(quality, problems=_problems(quality, rows == 0 or present == 0, thresholds))
+
+
+def _numeric_checks(
+    reference: Any, current: Any, present: int, value_range: tuple[float, float] | None
+) -> tuple[float | None, tuple[float, float] | None, float | None]:
+    """Type-mismatch share, the expected range (given, else the reference's) and the share outside it."""
+    ref_values, _ = _numbers(reference)
+    cur_values, failed = _numbers(current)
+    mismatch = None if present == 0 else failed / present
+    span = _expected_range(ref_values, value_range)
+    parsed = cur_values[~np.isnan(cur_values)]
+    if span is None or not parsed.size:
+        return mismatch, span, None
+    outside = np.count_nonzero((parsed < span[0]) | (parsed > span[1]))
+    return mismatch, span, float(outside / parsed.size)
+
+
+def _expected_range(
+    ref_values: np.ndarray, value_range: tuple[float, float] | None
+) -> tuple[float, float] | None:
+    if value_range is not None:
+        return (float(value_range[0]), float(value_range[1]))
+    finite_ref = ref_values[np.isfinite(ref_values)]
+    return (float(finite_ref.min()), float(finite_ref.max())) if finite_ref.size else None
+
+
+def _categorical_checks(
+    reference: Any, current: Any, present: int
+) -> tuple[float | None, list[Any], float | None]:
+    """Type-mismatch share (numbers where the reference had none), the unseen values and their share."""
+    mismatch = None if present == 0 else _numbers_for_categories(reference, current)
+    seen = set(reference.dropna().unique().tolist())
+    current_present = current.dropna()
+    if not len(current_present):
+        return mismatch, [], None
+    unseen = ~current_present.isin(seen).to_numpy()
+    new_values = sorted(set(current_present[unseen].unique().tolist()), key=str)
+    return mismatch, new_values, float(unseen.mean())
+
+
+def _numbers_for_categories(reference: Any, current: Any) -> float:
+    """1.0 when a categorical column arrives as numbers the reference did not have, else 0.0."""
+    return 0.0 if not _is_numeric_dtype(current) or _is_numeric_dtype(reference) else 1.0
+
+
+def _over(share: float | None, limit: float) -> bool:
+    return share is not None and share > limit
+
+
+def _problems(quality: ColumnQuality, no_data: bool, thresholds: QualityThresholds) -> list[str]:
+    """Each share over its threshold, in words (and "no data" first when nothing was present)."""
+    problems = ["no data"] if no_data else []
+    if _over(quality.missing_share, thresholds.missing_share):
+        problems.append(f"missing share {quality.missing_share:.3g} > {thresholds.missing_share:g}")
+    problems += _range_problem(quality, thresholds.out_of_range_share)
+    if _over(quality.new_category_share, thresholds.new_category_share):
+        problems.append(_new_categories(quality.new_categories, quality.new_category_share))
+    if _over(quality.type_mismatch_share, thresholds.type_mismatch_share):
         problems.append(
-            f"out-of-range share {out_of_range:.3g} > {thresholds.out_of_range_share:g} "
-            f"(range {span[0]:g}..{span[1]:g})"  # type: ignore[index]  # untyped row or union left for the drift/incidents/playbooks pass
+            f"type mismatch in {quality.type_mismatch_share:.3g} of values (expected "
+            f"{'numbers' if quality.kind == NUM else 'categories'})"
         )
-    if new_share is not None and new_share > thresholds.new_category_share:
-        shown = ", ".join(map(str, new_values[:5])) + (" …" if len(new_values) > 5 else "")
-        problems.append(f"new categories {shown} in {new_share:.3g} of rows")
-    if mismatch is not None and mismatch > thresholds.type_mismatch_share:
-        problems.append(
-            f"type mismatch in {mismatch:.3g} of values (expected "
-            f"{'numbers' if kind == NUM else 'categories'})"
-        )
-    return ColumnQuality(
-        column, kind, rows, missing, out_of_range, span, new_values, new_share, mismatch, problems
-    )
+    return problems
+
+
+def _range_problem(quality: ColumnQuality, limit: float) -> list[str]:
+    span = quality.reference_range
+    if span is None or not _over(quality.out_of_range_share, limit):
+        return []
+    return [
+        f"out-of-range share {quality.out_of_range_share:.3g} > {limit:g} (range {span[0]:g}..{span[1]:g})"
+    ]
+
+
+def _new_categories(values: list[Any], share: float | None) -> str:
+    shown = ", ".join(map(str, values[:5])) + (" …" if len(values) > 5 else "")
+    return f"new categories {shown} in {share:.3g} of rows"
 
 
 def data_quality(
@@ -175,32 +212,52 @@ def data_quality(
     thresholds: QualityThresholds = QualityThresholds(),
 ) -> QualityReport:
     """Quality of every reference column in the current pandas DataFrame, with the dataset's row count."""
-    kinds, ranges = dict(kinds or {}), dict(ranges or {})
+    present, missing_columns, unexpected = _column_sets(reference, current, columns)
+    results = _measure_columns(reference, current, present, dict(kinds or {}), dict(ranges or {}), thresholds)
+    problems = _row_problems(len(current), thresholds.min_rows)
+    problems += [f"column {c!r} is missing from the current data" for c in missing_columns]
+    problems += _column_problems(results, empty=len(current) == 0)
+    return QualityReport(results, len(reference), len(current), missing_columns, unexpected, problems)
+
+
+def _column_sets(
+    reference: Any, current: Any, columns: Sequence[str] | None
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """The wanted columns (all the reference's by default) present in the current data, those missing, the extra ones."""
     names = list(columns) if columns is not None else list(reference.columns)
-    missing_columns = [c for c in names if c not in current.columns]
+    missing = [c for c in names if c not in current.columns]
     unexpected = [c for c in current.columns if c not in reference.columns]
+    return [c for c in names if c not in missing], missing, unexpected
+
+
+def _measure_columns(
+    reference: Any,
+    current: Any,
+    names: list[Any],
+    kinds: dict[str, str],
+    ranges: dict[str, tuple[float, float]],
+    thresholds: QualityThresholds,
+) -> list[ColumnQuality]:
+    """Each column's quality; its kind as given, else the one both sides agree on."""
     results = []
     for column in names:
-        if column in missing_columns:
-            continue
         kind = kinds.get(column) or _expected_kind(reference[column], current[column])
         results.append(
             column_quality(
                 str(column), reference[column], current[column], kind, thresholds, ranges.get(column)
             )
         )
-    problems = []
-    if len(current) < thresholds.min_rows:
-        problems.append(
-            f"current window has {len(current)} rows (< {thresholds.min_rows}): no data"
-            if len(current) == 0
-            else f"current window has {len(current)} rows (< {thresholds.min_rows})"
-        )
-    problems += [f"column {c!r} is missing from the current data" for c in missing_columns]
-    problems += [
-        f"column {c.column!r}: {p}"
-        for c in results
-        for p in c.problems
-        if not (p == "no data" and len(current) == 0)
+    return results
+
+
+def _row_problems(rows: int, min_rows: int) -> list[str]:
+    if rows >= min_rows:
+        return []
+    return [f"current window has {rows} rows (< {min_rows})" + (": no data" if rows == 0 else "")]
+
+
+def _column_problems(results: list[ColumnQuality], *, empty: bool) -> list[str]:
+    """Each column's problems; an empty window already says "no data" once for all of them."""
+    return [
+        f"column {c.column!r}: {p}" for c in results for p in c.problems if not (p == "no data" and empty)
     ]
-    return QualityReport(results, len(reference), len(current), missing_columns, unexpected, problems)

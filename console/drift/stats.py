@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,20 @@ from console.drift.catalogue import (
     DriftError,
     StatTest,
     resolve_test,
+)
+from console.drift.cleaning import category_counts, clean_categorical, clean_numeric, distinct_sorted
+from console.drift.measures import (
+    fill_empty,
+    hellinger_numeric,
+    hellinger_shares,
+    jensenshannon,
+    kl,
+    p_chisquare,
+    p_ks,
+    p_z,
+    psi,
+    shares_binned,
+    wasserstein_sorted,
 )
 
 SMALL_REFERENCE_ROWS = 1000  # up to this many cleaned reference rows: p-value tests
@@ -66,18 +79,22 @@ class DatasetDrift:
     drifted: bool | None = field(init=False)
 
     def __post_init__(self) -> None:
-        tested = [c for c in self.columns if c.status == "ok"]
+        tested = self.tested()
         count = sum(1 for c in tested if c.drifted)
         object.__setattr__(self, "drifted_columns", count)
         share = count / len(tested) if tested else None
         object.__setattr__(self, "share", share)
         object.__setattr__(self, "drifted", None if share is None else bool(share >= self.drift_share))
 
+    def tested(self) -> list[ColumnDrift]:
+        """The columns with data on both sides: the share counts only them."""
+        return [c for c in self.columns if c.status == "ok"]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "dataset_drift": self.drifted,
             "drifted_columns": self.drifted_columns,
-            "tested_columns": sum(1 for c in self.columns if c.status == "ok"),
+            "tested_columns": len(self.tested()),
             "share": self.share,
             "drift_share": self.drift_share,
             "columns": [c.as_dict() for c in self.columns],
@@ -96,176 +113,6 @@ def infer_kind(values: Any) -> str:
     if pd.api.types.is_integer_dtype(series.dtype):
         return NUM if series.nunique() > SMALL_INT_CARDINALITY else CAT
     return CAT
-
-
-# --- cleaning and counting -------------------------------------------------------------------
-
-
-def clean_numeric(values: Any) -> np.ndarray:
-    """The column as float64 without NaN and ±inf (Evidently drops those rows per column)."""
-    array = _as_float(values)
-    finite = np.isfinite(array)
-    return array if finite.all() else array[finite]
-
-
-def _as_float(values: Any) -> np.ndarray:
-    import pandas as pd
-
-    if isinstance(values, pd.Series):
-        if pd.api.types.is_bool_dtype(values.dtype):
-            values = values.astype("float64")
-        if not pd.api.types.is_numeric_dtype(values.dtype):
-            values = pd.to_numeric(values, errors="coerce")  # text that is no number counts as missing
-        return values.to_numpy(dtype="float64", na_value=np.nan)
-    return np.asarray(values, dtype="float64")
-
-
-def clean_categorical(values: Any) -> np.ndarray:
-    """The column as an object array without missing values and ±inf."""
-    import pandas as pd
-
-    series = values if isinstance(values, pd.Series) else pd.Series(values)
-    keep = series.notna().to_numpy()
-    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        keep = keep & np.isfinite(series.to_numpy(dtype="float64", na_value=np.nan))  # keep may be read-only
-    return series.to_numpy(dtype=object)[keep]
-
-
-def _category_counts(reference: np.ndarray, current: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
-    """Sorted keys of both columns and each side's count per key (zero where a side lacks the key)."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(np.concatenate([reference, current]), sort=False)
-    order = _sort_order(list(uniques))
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    codes = rank[codes]
-    keys = [uniques[i] for i in order]
-    n_keys = len(keys)
-    ref_counts = np.bincount(codes[: len(reference)], minlength=n_keys)
-    cur_counts = np.bincount(codes[len(reference) :], minlength=n_keys)
-    return keys, ref_counts, cur_counts
-
-
-def _sort_order(keys: list) -> list[int]:
-    try:
-        return sorted(range(len(keys)), key=lambda i: keys[i])
-    except TypeError:
-        return sorted(range(len(keys)), key=lambda i: (type(keys[i]).__name__, str(keys[i])))
-
-
-def _distinct_sorted(sorted_values: np.ndarray) -> int:
-    if sorted_values.size == 0:
-        return 0
-    return 1 + int(np.count_nonzero(sorted_values[1:] != sorted_values[:-1]))
-
-
-# --- the tests --------------------------------------------------------------------------------
-
-
-def _p_ks(ref: np.ndarray, cur: np.ndarray) -> float:
-    from scipy.stats import ks_2samp
-
-    return float(ks_2samp(ref, cur).pvalue)
-
-
-def _p_chisquare(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
-    from scipy.stats import chi2
-
-    expected = ref_counts * (cur_counts.sum() / ref_counts.sum())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = (cur_counts - expected) ** 2 / expected
-    statistic = float(terms.sum())
-    return float(chi2.sf(statistic, len(ref_counts) - 1))
-
-
-def _p_z(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
-    """Two-proportion Z-test on the share of rows that are not the first (smallest) key."""
-    from scipy.stats import norm
-
-    present = (ref_counts > 0) | (cur_counts > 0)
-    ref_counts, cur_counts = ref_counts[present], cur_counts[present]
-    if len(ref_counts) == 1:
-        return 1.0
-    n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
-    p_ref = float(n_ref - int(ref_counts[0])) / n_ref
-    p_cur = float(n_cur - int(cur_counts[0])) / n_cur
-    pooled = float(p_ref * n_ref + p_cur * n_cur) / (n_ref + n_cur)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = (p_ref - p_cur) / np.sqrt(pooled * (1 - pooled) * (1.0 / n_ref + 1.0 / n_cur))
-    return float(2 * (1 - norm.cdf(np.abs(z))))
-
-
-def wasserstein_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
-    """First Wasserstein distance between two sorted samples, as the area between quantile functions."""
-    n_ref, n_cur = len(ref_sorted), len(cur_sorted)
-    if n_ref == n_cur:
-        return float(np.abs(ref_sorted - cur_sorted).sum() / n_ref)
-    # Quantile levels where either step function jumps, in units of 1 / (n_ref * n_cur).
-    levels = np.concatenate(
-        [np.arange(n_ref, dtype=np.int64) * n_cur, np.arange(n_cur, dtype=np.int64) * n_ref]
-    )
-    levels.sort(kind="stable")
-    levels = np.append(levels, n_ref * n_cur)
-    starts, widths = levels[:-1], np.diff(levels)
-    keep = widths > 0
-    starts, widths = starts[keep], widths[keep]
-    gaps = np.abs(ref_sorted[starts // n_cur] - cur_sorted[starts // n_ref])
-    return float(np.dot(widths.astype(np.float64), gaps) / (float(n_ref) * float(n_cur)))
-
-
-def _shares_binned(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each side's share per Sturges bin, equal-width over the combined data."""
-    combined = np.concatenate([ref, cur])
-    edges = np.histogram_bin_edges(combined, bins="sturges")
-    return (np.histogram(ref, edges)[0] / len(ref), np.histogram(cur, edges)[0] / len(cur))
-
-
-def _fill_empty(shares: np.ndarray) -> np.ndarray:
-    """Evidently's fill for empty bins: the smallest non-empty share / 1e6 if ≤ 1e-4, else 1e-4."""
-    nonzero = shares[shares != 0]
-    if nonzero.size == 0:
-        return shares
-    smallest = nonzero.min()
-    filled = shares.astype(np.float64, copy=True)
-    filled[filled == 0] = smallest / 10**6 if smallest <= 0.0001 else 0.0001
-    return filled
-
-
-def _jensenshannon(p: np.ndarray, q: np.ndarray) -> float:
-    from scipy.special import rel_entr
-
-    p = p / p.sum()
-    q = q / q.sum()
-    mid = (p + q) / 2.0
-    total = float(rel_entr(p, mid).sum() + rel_entr(q, mid).sum())
-    return math.sqrt(total / 2.0)
-
-
-def _kl(p: np.ndarray, q: np.ndarray) -> float:
-    from scipy.special import rel_entr
-
-    return float(rel_entr(p / p.sum(), q / q.sum()).sum())
-
-
-def _psi(p: np.ndarray, q: np.ndarray) -> float:
-    return float(np.sum((p - q) * np.log(p / q)))
-
-
-def _hellinger_numeric(ref: np.ndarray, cur: np.ndarray) -> float:
-    """Hellinger distance over Sturges bins spanning the distinct values of both sides."""
-    distinct = np.unique(np.concatenate([ref, cur]))
-    edges = np.histogram_bin_edges(distinct, bins="sturges")
-    dens_ref = np.histogram(ref, bins=edges, density=True)[0]
-    dens_cur = np.histogram(cur, bins=edges, density=True)[0]
-    width = (edges.max() - edges.min()) / (len(edges) - 1)
-    overlap = float(np.sum(np.sqrt(dens_ref * dens_cur) * width))
-    return math.sqrt(1 - min(max(overlap, 0.0), 1.0))
-
-
-def _hellinger_shares(p: np.ndarray, q: np.ndarray) -> float:
-    overlap = float(np.sum(np.sqrt(p * q)))
-    return math.sqrt(1 - min(max(overlap, 0.0), 1.0))
 
 
 # --- choosing and running ----------------------------------------------------------------------
@@ -291,18 +138,9 @@ def column_drift(
     threshold: float | None = None,
 ) -> ColumnDrift:
     """Drift of one column: clean both sides, choose the test (or use `method`), score, compare."""
-    if kind not in KINDS:
-        raise DriftError(f"column {column!r}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    chosen = resolve_test(method) if method else None
-    if chosen is not None and kind not in chosen.kinds:
-        raise DriftError(
-            f"column {column!r}: test {chosen.name!r} does not apply to "
-            f"{'numeric' if kind == NUM else 'categorical'} columns"
-        )
-    if kind == NUM:
-        ref, cur = clean_numeric(reference), clean_numeric(current)
-    else:
-        ref, cur = clean_categorical(reference), clean_categorical(current)
+    chosen = _requested_test(column, kind, method)
+    clean = clean_numeric if kind == NUM else clean_categorical
+    ref, cur = clean(reference), clean(current)
     if ref.size == 0 or cur.size == 0:
         return ColumnDrift(
             column,
@@ -315,15 +153,26 @@ def column_drift(
             int(cur.size),
             "no data",
         )
-    if kind == NUM:
-        score_of, test = _numeric_scorer(ref, cur, chosen)
-    else:
-        score_of, test = _categorical_scorer(ref, cur, chosen)
+    scorer = _numeric_scorer if kind == NUM else _categorical_scorer
+    score_of, test = scorer(ref, cur, chosen)
     limit = test.threshold if threshold is None else float(threshold)
     score = score_of(test.name)
     return ColumnDrift(
         column, kind, test.name, score, limit, test.drifted(score, limit), int(ref.size), int(cur.size)
     )
+
+
+def _requested_test(column: str, kind: str, method: str | None) -> StatTest | None:
+    """The test `method` names (None: choose the default), refused when it does not fit the column's kind."""
+    if kind not in KINDS:
+        raise DriftError(f"column {column!r}: kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    chosen = resolve_test(method) if method else None
+    if chosen is not None and kind not in chosen.kinds:
+        raise DriftError(
+            f"column {column!r}: test {chosen.name!r} does not apply to "
+            f"{'numeric' if kind == NUM else 'categorical'} columns"
+        )
+    return chosen
 
 
 def _numeric_scorer(
@@ -334,7 +183,7 @@ def _numeric_scorer(
 
     def distinct_both() -> int:
         if "distinct" not in cache:
-            ref_distinct = _distinct_sorted(ref_sorted)
+            ref_distinct = distinct_sorted(ref_sorted)
             if ref_distinct > FEW_VALUES:
                 cache["distinct"] = ref_distinct  # already enough to decide
             else:
@@ -342,34 +191,34 @@ def _numeric_scorer(
         return cache["distinct"]
 
     def counts() -> tuple[np.ndarray, np.ndarray]:
-        _keys, ref_counts, cur_counts = _category_counts(ref, cur)
+        _keys, ref_counts, cur_counts = category_counts(ref, cur)
         return ref_counts, cur_counts
 
     def shares(fill: bool) -> tuple[np.ndarray, np.ndarray]:
-        if _distinct_sorted(ref_sorted) > BINNED_MIN_REFERENCE_VALUES:
-            p, q = _shares_binned(ref, cur)
+        if distinct_sorted(ref_sorted) > BINNED_MIN_REFERENCE_VALUES:
+            p, q = shares_binned(ref, cur)
         else:
             ref_counts, cur_counts = counts()
             p, q = ref_counts / len(ref), cur_counts / len(cur)
-        return (_fill_empty(p), _fill_empty(q)) if fill else (p, q)
+        return (fill_empty(p), fill_empty(q)) if fill else (p, q)
 
     def score(name: str) -> float:
         if name == "ks":
-            return _p_ks(ref, cur)
+            return p_ks(ref, cur)
         if name == "wasserstein":
             divisor = max(float(np.std(ref)), STD_FLOOR)
             return wasserstein_sorted(ref_sorted, np.sort(cur)) / divisor
         if name == "chisquare":
-            return _p_chisquare(*counts())
+            return p_chisquare(*counts())
         if name == "z":
-            return _p_z(*counts())
+            return p_z(*counts())
         if name == "jensenshannon":
-            return _jensenshannon(*shares(False))
+            return jensenshannon(*shares(False))
         if name == "psi":
-            return _psi(*shares(True))
+            return psi(*shares(True))
         if name == "kl_div":
-            return _kl(*shares(True))
-        return _hellinger_numeric(ref, cur)
+            return kl(*shares(True))
+        return hellinger_numeric(ref, cur)
 
     test = chosen or default_test(NUM, len(ref), distinct_both())
     return score, test
@@ -378,21 +227,21 @@ def _numeric_scorer(
 def _categorical_scorer(
     ref: np.ndarray, cur: np.ndarray, chosen: StatTest | None
 ) -> tuple[Callable[[str], float], StatTest]:
-    keys, ref_counts, cur_counts = _category_counts(ref, cur)
+    keys, ref_counts, cur_counts = category_counts(ref, cur)
     p, q = ref_counts / len(ref), cur_counts / len(cur)
 
     def score(name: str) -> float:
         if name == "chisquare":
-            return _p_chisquare(ref_counts, cur_counts)
+            return p_chisquare(ref_counts, cur_counts)
         if name == "z":
-            return _p_z(ref_counts, cur_counts)
+            return p_z(ref_counts, cur_counts)
         if name == "jensenshannon":
-            return _jensenshannon(p, q)
+            return jensenshannon(p, q)
         if name == "psi":
-            return _psi(_fill_empty(p), _fill_empty(q))
+            return psi(fill_empty(p), fill_empty(q))
         if name == "kl_div":
-            return _kl(_fill_empty(p), _fill_empty(q))
-        return _hellinger_shares(p, q)
+            return kl(fill_empty(p), fill_empty(q))
+        return hellinger_shares(p, q)
 
     test = chosen or default_test(CAT, len(ref), len(keys))
     return score, test
@@ -412,27 +261,37 @@ def dataset_drift(
     kinds, methods, thresholds = dict(kinds or {}), dict(methods or {}), dict(thresholds or {})
     if columns is None:
         columns = [c for c in reference.columns if c in current.columns]
-    for name, given in (("--column-type", kinds), ("--method", methods), ("--threshold", thresholds)):
+    _refuse_unknown_columns(columns, kinds=kinds, methods=methods, thresholds=thresholds)
+    results = [
+        _one_column(column, reference[column], current[column], kinds, methods, thresholds)
+        for column in columns
+    ]
+    return DatasetDrift(results, drift_share)
+
+
+def _one_column(
+    column: Any,
+    reference: Any,
+    current: Any,
+    kinds: dict[str, str],
+    methods: dict[str, str],
+    thresholds: dict[str, float],
+) -> ColumnDrift:
+    """One column's drift with its overrides; its kind as given, else inferred from both sides."""
+    kind = kinds.get(column) or _infer_pair(reference, current)
+    return column_drift(str(column), reference, current, kind, methods.get(column), thresholds.get(column))
+
+
+def _refuse_unknown_columns(columns: Sequence[str], **overrides: Mapping[str, Any]) -> None:
+    """An override (--column-type, --method, --threshold) for a column the files do not share is a mistake."""
+    flags = {"kinds": "--column-type", "methods": "--method", "thresholds": "--threshold"}
+    for key, given in overrides.items():
         unknown = sorted(set(given) - set(columns))
         if unknown:
             raise DriftError(
-                f"{name} names {', '.join(map(repr, unknown))}, which is not a column "
+                f"{flags[key]} names {', '.join(map(repr, unknown))}, which is not a column "
                 f"of both files; columns: {', '.join(map(str, columns))}"
             )
-    results = []
-    for column in columns:
-        kind = kinds.get(column) or _infer_pair(reference[column], current[column])
-        results.append(
-            column_drift(
-                str(column),
-                reference[column],
-                current[column],
-                kind,
-                methods.get(column),
-                thresholds.get(column),
-            )
-        )
-    return DatasetDrift(results, drift_share)
 
 
 def _infer_pair(reference: Any, current: Any) -> str:
@@ -441,8 +300,12 @@ def _infer_pair(reference: Any, current: Any) -> str:
 
     if pd.api.types.is_integer_dtype(reference.dtype) and pd.api.types.is_integer_dtype(current.dtype):
         return infer_kind(pd.concat([reference, current], ignore_index=True))
-    kinds = {infer_kind(side) for side in (reference, current) if len(side) and side.notna().any()}
+    kinds = {infer_kind(side) for side in (reference, current) if _has_values(side)}
     return NUM if kinds == {NUM} else (CAT if kinds else infer_kind(reference))
+
+
+def _has_values(side: Any) -> bool:
+    return bool(len(side) and side.notna().any())
 
 
 # --- results as series ---------------------------------------------------------------------------
@@ -462,39 +325,56 @@ QUALITY_ROWS = "oncall_quality_rows"
 
 def result_samples(drift: DatasetDrift, model: str, ts: Any, quality: Any = None) -> Any:
     """The verdicts as samples (name, labels, ts, value) for `ingest_samples`; no-data columns are left out."""
-    import pyarrow as pa
-
-    from console.store import canonical_labels
-
-    names: list[str] = []
-    labels: list[str] = []
-    values: list[float] = []
-
-    def add(name: str, value: float, **extra: str) -> None:
-        names.append(name)
-        labels.append(canonical_labels({"model": model, **extra}))
-        values.append(float(value))
-
-    for column in drift.columns:
-        if column.status != "ok":
-            continue
-        add(DRIFT_SCORE, column.score, column=column.column, test=column.method)  # type: ignore[arg-type]  # untyped row or union left for the drift/incidents/playbooks pass
-        add(DRIFT_DETECTED, 1.0 if column.drifted else 0.0, column=column.column)
-    if drift.share is not None:
-        add(DRIFT_SHARE, drift.share)
-        add(DATASET_DRIFT, 1.0 if drift.drifted else 0.0)
+    samples = _Samples(model)
+    samples.add_verdicts(drift)
     if quality is not None:
-        add(QUALITY_ROWS, quality.current_rows)
+        samples.add_quality(quality)
+    return samples.table(ts)
+
+
+class _Samples:
+    """Samples of one model being gathered, as the columns of an arrow table."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.names: list[str] = []
+        self.labels: list[str] = []
+        self.values: list[float] = []
+
+    def add(self, name: str, value: float, **extra: str) -> None:
+        from console.store import canonical_labels
+
+        self.names.append(name)
+        self.labels.append(canonical_labels({"model": self.model, **extra}))
+        self.values.append(float(value))
+
+    def add_verdicts(self, drift: DatasetDrift) -> None:
+        """Each tested column's score and flag, the drifted share and the dataset verdict."""
+        for column in drift.columns:
+            if column.status == "ok" and column.score is not None:  # "ok" columns always have a score
+                self.add(DRIFT_SCORE, column.score, column=column.column, test=str(column.method))
+                self.add(DRIFT_DETECTED, 1.0 if column.drifted else 0.0, column=column.column)
+        if drift.share is not None:
+            self.add(DRIFT_SHARE, drift.share)
+            self.add(DATASET_DRIFT, 1.0 if drift.drifted else 0.0)
+
+    def add_quality(self, quality: Any) -> None:
+        """The quality report's row count and each column's measured shares."""
+        self.add(QUALITY_ROWS, quality.current_rows)
         for column in quality.columns:
             for field_name, series in QUALITY_SERIES.items():
                 value = getattr(column, field_name)
                 if value is not None:
-                    add(series, value, column=column.column)
-    return pa.table(
-        {
-            "name": pa.array(names, pa.string()),
-            "labels": pa.array(labels, pa.string()),
-            "ts": pa.array([ts] * len(names), pa.timestamp("us")),
-            "value": pa.array(values, pa.float64()),
-        }
-    )
+                    self.add(series, value, column=column.column)
+
+    def table(self, ts: Any) -> Any:
+        import pyarrow as pa
+
+        return pa.table(
+            {
+                "name": pa.array(self.names, pa.string()),
+                "labels": pa.array(self.labels, pa.string()),
+                "ts": pa.array([ts] * len(self.names), pa.timestamp("us")),
+                "value": pa.array(self.values, pa.float64()),
+            }
+        )

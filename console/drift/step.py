@@ -8,11 +8,14 @@ shares (`console.drift.stats.result_samples`), so SLOs and alert rules read them
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collectors.base import Collector, CollectResult, SourceError
 from console.config.durations import parse_duration
 from console.drift.config import DriftOptions
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 EPOCH = datetime(1970, 1, 1)
 
@@ -33,17 +36,34 @@ class DriftCollector(Collector):
     Options = DriftOptions
     options: DriftOptions
 
-    def collect(self, store: Any, now: datetime) -> CollectResult:
-        import pyarrow as pa
-
-        from console.drift.stats import result_samples
-        from console.drift.windows import WindowError, evaluate_window
-        from console.store import ingest_samples
-
+    def collect(self, store: Store, now: datetime) -> CollectResult:
         at = step_start(now, parse_duration(self.options.step))
         cursor = store.get_cursor(self.name) or {}
         if cursor.get("last") and datetime.fromisoformat(cursor["last"]) >= at:
             return CollectResult(0, {"skipped": True})
+        tables, failures, drifted = self._evaluate(store, at)
+        new_cursor = {"last": at.isoformat()}
+        rows = self._write(store, tables, new_cursor, now) if tables else 0
+        if failures:
+            raise SourceError("; ".join(failures))
+        if not tables:
+            with store.transaction() as cur:
+                store.set_cursor(cur, self.name, new_cursor, 0, now)
+        return CollectResult(rows, {"evaluated_at": at.isoformat(), "dataset_drift": drifted})
+
+    def _write(self, store: Store, tables: list[Any], cursor: dict[str, str], now: datetime) -> int:
+        """The windows' samples in one batch, the cursor moved with them."""
+        import pyarrow as pa
+
+        from console.store import ingest_samples
+
+        return ingest_samples(store, pa.concat_tables(tables), cursor=(self.name, cursor), now=now)
+
+    def _evaluate(self, store: Store, at: datetime) -> tuple[list[Any], list[str], list[str]]:
+        """Every window at `at`: the sample tables, the windows that failed (why), the models that drifted."""
+        from console.drift.stats import result_samples
+        from console.drift.windows import WindowError, evaluate_window
+
         tables, failures, drifted = [], [], []
         for window in self.options.windows:
             try:
@@ -54,13 +74,4 @@ class DriftCollector(Collector):
             tables.append(result_samples(result.drift, window.model, at, result.quality))
             if result.drift.drifted:
                 drifted.append(window.model)
-        rows = 0
-        new_cursor = {"last": at.isoformat()}
-        if tables:
-            rows = ingest_samples(store, pa.concat_tables(tables), cursor=(self.name, new_cursor), now=now)
-        if failures:
-            raise SourceError("; ".join(failures))
-        if not tables:
-            with store.transaction() as cur:
-                store.set_cursor(cur, self.name, new_cursor, 0, now)
-        return CollectResult(rows, {"evaluated_at": at.isoformat(), "dataset_drift": drifted})
+        return tables, failures, drifted

@@ -7,9 +7,12 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.drift.config import DriftOptions, DriftWindow
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 DRIFT_KIND = "drift"
 RECORD_COLUMNS = ("id", "ts", "model", "version", "label", "origin")
@@ -81,37 +84,47 @@ _file_cache: dict[tuple[str, int, int], Any] = {}
 
 def reference_file_frame(path: Path) -> Any:
     """A reference file's features (a `features` JSON column is expanded); cached by size and mtime."""
-    import json
-
-    import pandas as pd
-
-    from collectors.base import SourceError
-    from collectors.predictions import read_records
-
     try:
         stat = path.stat()
     except OSError:
         raise WindowError(f"{path}: reference file not found") from None
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _file_cache:
-        try:
-            frame = read_records(path)
-        except SourceError as exc:
-            raise WindowError(str(exc)) from None
-        if "features" in frame.columns:
-            features = pd.json_normalize(
-                [v if isinstance(v, dict) else json.loads(v) for v in frame["features"]], max_level=0
-            )
-            rest = frame.drop(columns=["features"]).reset_index(drop=True)
-            frame = pd.concat([features, rest], axis=1)
-        frame = frame.drop(columns=[c for c in RECORD_COLUMNS if c in frame.columns])
+        frame = _read_reference(path)
         _file_cache.clear()
         _file_cache[key] = frame
     return _file_cache[key]
 
 
+def _read_reference(path: Path) -> Any:
+    """The file's records without the record columns (ts, model, …): what drift compares."""
+    from collectors.base import SourceError
+    from collectors.predictions import read_records
+
+    try:
+        frame = read_records(path)
+    except SourceError as exc:
+        raise WindowError(str(exc)) from None
+    if "features" in frame.columns:
+        frame = _expand_features(frame)
+    return frame.drop(columns=[c for c in RECORD_COLUMNS if c in frame.columns])
+
+
+def _expand_features(frame: Any) -> Any:
+    """A `features` column (objects or JSON text) as one column per feature, before the other columns."""
+    import json
+
+    import pandas as pd
+
+    features = pd.json_normalize(
+        [v if isinstance(v, dict) else json.loads(v) for v in frame["features"]], max_level=0
+    )
+    rest = frame.drop(columns=["features"]).reset_index(drop=True)
+    return pd.concat([features, rest], axis=1)
+
+
 def window_frames(
-    store: Any, window: DriftWindow, now: datetime, base_dir: str | os.PathLike[str] = "."
+    store: Store, window: DriftWindow, now: datetime, base_dir: str | os.PathLike[str] = "."
 ) -> tuple[Any, Any, Any, Any]:
     """(reference frame, current frame, reference bounds or None, current bounds) at `now`."""
     from console.store.predictions import records_frame
@@ -132,29 +145,28 @@ def _columns(window: DriftWindow, reference: Any, current: Any) -> list[str]:
     if window.columns is not None:
         return list(window.columns)
     names = [str(c) for c in reference.columns if c != "prediction"]
-    names += [str(c) for c in current.columns if c not in reference.columns and c != "prediction"]
+    names += [str(c) for c in _new_columns(reference, current) if c != "prediction"]
     if "prediction" in reference.columns or "prediction" in current.columns:
         names.append("prediction")
     return names
 
 
+def _new_columns(reference: Any, current: Any) -> list[Any]:
+    """Columns of the current data the reference lacks, in their order."""
+    return [c for c in current.columns if c not in reference.columns]
+
+
 def evaluate_window(
-    store: Any, window: DriftWindow, now: datetime, base_dir: str | os.PathLike[str] = "."
+    store: Store, window: DriftWindow, now: datetime, base_dir: str | os.PathLike[str] = "."
 ) -> WindowResult:
     """Drift and quality of one window at `now`; empty sides and missing columns give "no data"."""
-    import numpy as np
-    import pandas as pd
-
     from console.drift.quality import QualityThresholds, data_quality
     from console.drift.stats import dataset_drift
 
     reference, current, reference_bounds, current_bounds = window_frames(store, window, now, base_dir)
     columns = _columns(window, reference, current)
-    # A column absent on one side is all-missing there: it reports "no data", not an error.
     for frame in (reference, current):
-        for column in columns:
-            if column not in frame.columns:
-                frame[column] = pd.Series(np.full(len(frame), np.nan), index=frame.index, dtype="float64")
+        _add_missing(frame, columns)
     drift = dataset_drift(
         reference,
         current,
@@ -174,42 +186,75 @@ def evaluate_window(
     return WindowResult(window, now, reference_bounds, current_bounds, drift, quality, reference, current)
 
 
+def _add_missing(frame: Any, columns: list[str]) -> None:
+    """A column absent on one side is all-missing there: it reports "no data", not an error."""
+    import numpy as np
+    import pandas as pd
+
+    for column in columns:
+        if column not in frame.columns:
+            frame[column] = pd.Series(np.full(len(frame), np.nan), index=frame.index, dtype="float64")
+
+
 def histogram(result: WindowResult, column: str, bins: int = 10) -> dict[str, Any]:
     """Reference vs current shares of one column: bins at the reference's quantiles (numeric) or per value."""
-    import numpy as np
-
-    from console.drift.stats import NUM, clean_categorical, clean_numeric
+    from console.drift.catalogue import NUM
 
     kind = next((c.kind for c in result.drift.columns if c.column == column), None)
-    ref_side = result.reference[column] if column in result.reference.columns else []
-    cur_side = result.current[column] if column in result.current.columns else []
-    if kind == NUM:
-        ref, cur = clean_numeric(ref_side), clean_numeric(cur_side)
-        if ref.size == 0 and cur.size == 0:
-            return {"column": column, "kind": kind, "labels": [], "reference": [], "current": []}
-        edges = _quantile_edges(ref if ref.size else cur, np.concatenate([ref, cur]), bins)
-        labels = [f"{lo:.4g}..{hi:.4g}" for lo, hi in itertools.pairwise(edges)]
-        ref_counts = np.histogram(ref, edges)[0]
-        cur_counts = np.histogram(cur, edges)[0]
-    else:
-        ref, cur = clean_categorical(ref_side), clean_categorical(cur_side)
-        values = sorted({*map(str, ref.tolist()), *map(str, cur.tolist())})
-        ref_counts = _counts(ref, values)
-        cur_counts = _counts(cur, values)
-        order = np.argsort(-(ref_counts + cur_counts), kind="stable")[:bins]
-        labels = [values[i] for i in order]
-        ref_counts, cur_counts = ref_counts[order], cur_counts[order]
-
-    def shares(counts: Any, total: int) -> list[float]:
-        return [float(c) / total if total else 0.0 for c in counts]
-
+    ref_side, cur_side = _side(result.reference, column), _side(result.current, column)
+    binned = _numeric_bins(ref_side, cur_side, bins) if kind == NUM else _value_bins(ref_side, cur_side, bins)
+    if binned is None:
+        return {"column": column, "kind": kind, "labels": [], "reference": [], "current": []}
+    labels, (ref_counts, ref_total), (cur_counts, cur_total) = binned
     return {
         "column": column,
         "kind": kind,
         "labels": labels,
-        "reference": shares(ref_counts, int(ref.size)),
-        "current": shares(cur_counts, int(cur.size)),
+        "reference": _shares(ref_counts, ref_total),
+        "current": _shares(cur_counts, cur_total),
     }
+
+
+def _side(frame: Any, column: str) -> Any:
+    return frame[column] if column in frame.columns else []
+
+
+Counted = tuple[Any, int]  # counts per bin, and the cleaned values they came from
+
+
+def _numeric_bins(ref_side: Any, cur_side: Any, bins: int) -> tuple[list[str], Counted, Counted] | None:
+    """Counts per quantile bin of the reference (of the current when the reference is empty); None if both are."""
+    import numpy as np
+
+    from console.drift.cleaning import clean_numeric
+
+    ref, cur = clean_numeric(ref_side), clean_numeric(cur_side)
+    if ref.size == 0 and cur.size == 0:
+        return None
+    edges = _quantile_edges(ref if ref.size else cur, np.concatenate([ref, cur]), bins)
+    labels = [f"{lo:.4g}..{hi:.4g}" for lo, hi in itertools.pairwise(edges)]
+    ref_counts = np.histogram(ref, edges)[0]
+    cur_counts = np.histogram(cur, edges)[0]
+    return labels, (ref_counts, int(ref.size)), (cur_counts, int(cur.size))
+
+
+def _value_bins(ref_side: Any, cur_side: Any, bins: int) -> tuple[list[str], Counted, Counted]:
+    """Counts of the `bins` most frequent values over both sides, the most frequent first."""
+    import numpy as np
+
+    from console.drift.cleaning import clean_categorical
+
+    ref, cur = clean_categorical(ref_side), clean_categorical(cur_side)
+    values = sorted({*map(str, ref.tolist()), *map(str, cur.tolist())})
+    ref_counts = _counts(ref, values)
+    cur_counts = _counts(cur, values)
+    order = np.argsort(-(ref_counts + cur_counts), kind="stable")[:bins]
+    labels = [values[i] for i in order]
+    return labels, (ref_counts[order], int(ref.size)), (cur_counts[order], int(cur.size))
+
+
+def _shares(counts: Any, total: int) -> list[float]:
+    return [float(c) / total if total else 0.0 for c in counts]
 
 
 def _quantile_edges(basis: Any, both: Any, bins: int) -> Any:
@@ -231,7 +276,7 @@ def _counts(values: Any, keys: list[str]) -> Any:
     return np.array([int(counts.get(k, 0)) for k in keys], dtype=np.int64)
 
 
-def score_history(store: Any, model: str, start: datetime, end: datetime) -> dict[str, list[float]]:
+def score_history(store: Store, model: str, start: datetime, end: datetime) -> dict[str, list[float]]:
     """Each column's recorded drift score in (start, end], oldest first (from oncall_drift_score)."""
     from console.drift.stats import DRIFT_SCORE
 

@@ -1,17 +1,32 @@
-"""Incidents: lifecycle with validated transitions, severity, alerts, notes and the timeline."""
+"""Changing incidents: declaring them, validated transitions, severity, alerts, notes, follow-ups."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from console.core.identity import person
+from console.incidents.records import (
+    COLUMNS,
+    OPEN_STATUSES,
+    STATUSES,
+    Incident,
+    IncidentError,
+    alert_row,
+    append_timeline,
+    get_incident,
+    list_incidents,
+    timeline,
+)
+from console.incidents.records import TimelineEntry as TimelineEntry  # callers read them here
+from console.incidents.records import format_span as format_span
+from console.incidents.records import mean_times as mean_times
 
-STATUSES = ("triggered", "acknowledged", "mitigated", "resolved", "closed")
-OPEN_STATUSES = ("triggered", "acknowledged", "mitigated")
+if TYPE_CHECKING:
+    from console.store import Store
+
 # status -> the statuses it may move to
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "triggered": ("acknowledged",),
@@ -36,116 +51,6 @@ SEVERITY_FROM_ALERT = {
 }
 DEFAULT_GROUP_BY = ("alertname", "service", "model", "slo")
 
-_COLUMNS = (
-    "id, title, severity, status, commander, group_key, created_at, acked_at, "
-    "mitigated_at, resolved_at, closed_at, alerts, detail"
-)
-
-
-class IncidentError(Exception):
-    """A refused incident change, with a message fit for one line."""
-
-
-@dataclass
-class Incident:
-    """One incident row, with its linked alert fingerprints and free-form detail."""
-
-    id: int
-    title: str
-    severity: str | None
-    status: str
-    commander: str | None
-    group_key: str | None
-    created_at: datetime
-    acked_at: datetime | None = None
-    mitigated_at: datetime | None = None
-    resolved_at: datetime | None = None
-    closed_at: datetime | None = None
-    alerts: list[str] = field(default_factory=list)
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def time_to_ack(self) -> timedelta | None:
-        """MTTA for this incident: declared → acknowledged."""
-        return self.acked_at - self.created_at if self.acked_at else None
-
-    @property
-    def time_to_mitigate(self) -> timedelta | None:
-        return self.mitigated_at - self.created_at if self.mitigated_at else None
-
-    @property
-    def time_to_resolve(self) -> timedelta | None:
-        """MTTR for this incident: declared → resolved."""
-        return self.resolved_at - self.created_at if self.resolved_at else None
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-    def last_milestone(self) -> datetime:
-        return max(
-            t
-            for t in (self.created_at, self.acked_at, self.mitigated_at, self.resolved_at, self.closed_at)
-            if t is not None
-        )
-
-    def age(self, now: datetime) -> timedelta:
-        return (self.closed_at or self.resolved_at or now) - self.created_at
-
-
-@dataclass
-class TimelineEntry:
-    """One append-only timeline row."""
-
-    id: int
-    incident_id: int
-    ts: datetime
-    kind: str
-    actor: str | None
-    text: str
-    detail: dict[str, Any]
-
-
-def _row(row: tuple) -> Incident:
-    *head, alerts, detail = row
-    return Incident(*head, alerts=json.loads(alerts or "[]"), detail=json.loads(detail or "{}"))  # type: ignore[misc]  # untyped row or union left for the drift/incidents/playbooks pass
-
-
-def append_timeline(
-    cur: Any, incident_id: int, ts: datetime, kind: str, actor: str | None, text: str, detail: Any = None
-) -> None:
-    """Append one timeline entry inside the caller's transaction (entries are never edited)."""
-    cur.execute(
-        "INSERT INTO timeline VALUES (nextval('timeline_id_seq'), ?, ?, ?, ?, ?, ?)",
-        [incident_id, ts, kind, actor, text, json.dumps(detail, default=str) if detail is not None else None],
-    )
-
-
-def get_incident(store: Any, incident_id: int) -> Incident:
-    rows = store.query(f"SELECT {_COLUMNS} FROM incidents WHERE id = ?", [int(incident_id)])[1]
-    if not rows:
-        raise IncidentError(f"no incident {incident_id}; `oncall incident list` shows them")
-    return _row(rows[0])
-
-
-def list_incidents(store: Any, *, status: Iterable[str] | None = None) -> list[Incident]:
-    """Incidents, newest first; optionally only those in the given statuses."""
-    sql, params = f"SELECT {_COLUMNS} FROM incidents", []
-    wanted = list(status or [])
-    if wanted:
-        sql += f" WHERE status IN ({', '.join('?' for _ in wanted)})"
-        params = wanted
-    return [_row(r) for r in store.query(sql + " ORDER BY created_at DESC, id DESC", params)[1]]
-
-
-def timeline(store: Any, incident_id: int) -> list[TimelineEntry]:
-    rows = store.query(
-        "SELECT id, incident_id, ts, kind, actor, text, detail FROM timeline "
-        "WHERE incident_id = ? ORDER BY ts, id",
-        [int(incident_id)],
-    )[1]
-    return [TimelineEntry(*r[:6], json.loads(r[6]) if r[6] else {}) for r in rows]  # type: ignore[call-arg]  # untyped row or union left for the drift/incidents/playbooks pass
-
 
 def suggest_severity(labels: dict[str, str]) -> str:
     """SEV from the alert's `severity` label: page → SEV2, ticket → SEV3; SEV3 if unknown."""
@@ -167,8 +72,17 @@ def _check_time(incident: Incident, now: datetime) -> None:
         )
 
 
+def _check_step(incident: Incident, to_status: str) -> None:
+    """Refuse a skipped or backward step of the lifecycle."""
+    if to_status not in TRANSITIONS[incident.status]:
+        allowed = ", ".join(TRANSITIONS[incident.status]) or "nothing (it is closed)"
+        raise IncidentError(
+            f"incident {incident.id} is {incident.status}; it can move to {allowed}, not {to_status}"
+        )
+
+
 def declare(
-    store: Any,
+    store: Store,
     title: str,
     *,
     now: datetime,
@@ -185,10 +99,9 @@ def declare(
     if not title.strip():
         raise IncidentError("an incident needs a title")
     with store.transaction() as cur:
-        cur.execute("SELECT nextval('incident_id_seq')")
-        incident_id = cur.fetchone()[0]
+        incident_id = cur.execute("SELECT nextval('incident_id_seq')").fetchall()[0][0]
         cur.execute(
-            f"INSERT INTO incidents ({_COLUMNS}) VALUES (?, ?, ?, 'triggered', ?, ?, ?, "
+            f"INSERT INTO incidents ({COLUMNS}) VALUES (?, ?, ?, 'triggered', ?, ?, ?, "
             "NULL, NULL, NULL, NULL, ?, ?)",
             [
                 incident_id,
@@ -213,27 +126,19 @@ def declare(
     return get_incident(store, incident_id)
 
 
-def alert_row(store: Any, fingerprint: str) -> dict[str, Any]:
-    """One row of the `alerts` table as a dict (labels and annotations decoded)."""
-    cols, rows = store.query(
-        "SELECT fingerprint, source, rule, name, labels, annotations, state, "
-        "active_since, fired_at, resolved_at, value FROM alerts "
-        "WHERE fingerprint = ? OR fingerprint LIKE ?",
-        [fingerprint, fingerprint + "%"],
-    )
-    if len(rows) != 1:
-        raise IncidentError(
-            f"{'no' if not rows else 'more than one'} alert matches "
-            f"{fingerprint!r}; `oncall alerts` lists fingerprints"
-        )
-    alert = dict(zip(cols, rows[0]))
-    alert["labels"] = json.loads(alert["labels"] or "{}")
-    alert["annotations"] = json.loads(alert["annotations"] or "{}")
-    return alert
+def _open_in_group(store: Store, key: str) -> Incident | None:
+    """The open incident of an alert group, the newest if there were several."""
+    return next((i for i in list_incidents(store, status=OPEN_STATUSES) if i.group_key == key), None)
+
+
+def _alert_title(alert: dict[str, Any]) -> str:
+    """`name: summary`, or the bare name when the alert has no other summary."""
+    summary = alert["annotations"].get("summary") or alert["name"]
+    return f"{alert['name']}: {summary}" if summary != alert["name"] else alert["name"]
 
 
 def declare_from_alert(
-    store: Any,
+    store: Store,
     fingerprint: str,
     *,
     now: datetime,
@@ -248,17 +153,13 @@ def declare_from_alert(
     """
     alert = alert_row(store, fingerprint)
     key = group_key(alert["name"], alert["labels"], group_by)
-    if not split:
-        for incident in list_incidents(store, status=OPEN_STATUSES):
-            if incident.group_key == key:
-                if alert["fingerprint"] not in incident.alerts:
-                    link_alert(store, incident.id, alert["fingerprint"], now=now, actor=actor)
-                return get_incident(store, incident.id), False
-    summary = alert["annotations"].get("summary") or alert["name"]
-    title = f"{alert['name']}: {summary}" if summary != alert["name"] else alert["name"]
+    grouped = None if split else _open_in_group(store, key)
+    if grouped is not None:
+        link_alert(store, grouped.id, alert["fingerprint"], now=now, actor=actor)
+        return get_incident(store, grouped.id), False
     incident = declare(
         store,
-        title,
+        _alert_title(alert),
         now=now,
         actor=actor,
         severity=severity or suggest_severity(alert["labels"]),
@@ -281,7 +182,7 @@ def declare_from_alert(
 
 
 def link_alert(
-    store: Any, incident_id: int, fingerprint: str, *, now: datetime, actor: str | None
+    store: Store, incident_id: int, fingerprint: str, *, now: datetime, actor: str | None
 ) -> Incident:
     incident = get_incident(store, incident_id)
     if fingerprint in incident.alerts:
@@ -298,7 +199,7 @@ def link_alert(
 
 
 def split_alert(
-    store: Any, incident_id: int, fingerprint: str, *, now: datetime, actor: str | None
+    store: Store, incident_id: int, fingerprint: str, *, now: datetime, actor: str | None
 ) -> Incident:
     """Move one alert out of an incident into a new incident of its own."""
     incident = get_incident(store, incident_id)
@@ -323,17 +224,19 @@ def split_alert(
 
 
 def transition(
-    store: Any, incident_id: int, to_status: str, *, now: datetime, actor: str | None, note: str | None = None
+    store: Store,
+    incident_id: int,
+    to_status: str,
+    *,
+    now: datetime,
+    actor: str | None,
+    note: str | None = None,
 ) -> Incident:
     """Move an incident along its lifecycle; refuse skipped steps and backwards time."""
     if to_status not in STATUSES:
         raise IncidentError(f"unknown status {to_status!r}; one of {', '.join(STATUSES)}")
     incident = get_incident(store, incident_id)
-    if to_status not in TRANSITIONS[incident.status]:
-        allowed = ", ".join(TRANSITIONS[incident.status]) or "nothing (it is closed)"
-        raise IncidentError(
-            f"incident {incident.id} is {incident.status}; it can move to {allowed}, not {to_status}"
-        )
+    _check_step(incident, to_status)
     _check_time(incident, now)
     column = MILESTONE[to_status]
     with store.transaction() as cur:
@@ -354,24 +257,24 @@ def transition(
     return get_incident(store, incident_id)
 
 
-def acknowledge(store: Any, incident_id: int, **kw: Any) -> Incident:
+def acknowledge(store: Store, incident_id: int, **kw: Any) -> Incident:
     return transition(store, incident_id, "acknowledged", **kw)
 
 
-def mitigate(store: Any, incident_id: int, **kw: Any) -> Incident:
+def mitigate(store: Store, incident_id: int, **kw: Any) -> Incident:
     return transition(store, incident_id, "mitigated", **kw)
 
 
-def resolve(store: Any, incident_id: int, **kw: Any) -> Incident:
+def resolve(store: Store, incident_id: int, **kw: Any) -> Incident:
     return transition(store, incident_id, "resolved", **kw)
 
 
-def close(store: Any, incident_id: int, **kw: Any) -> Incident:
+def close(store: Store, incident_id: int, **kw: Any) -> Incident:
     return transition(store, incident_id, "closed", **kw)
 
 
 def _update(
-    store: Any, incident: Incident, column: str, value: Any, *, now: datetime, actor: str | None, text: str
+    store: Store, incident: Incident, column: str, value: Any, *, now: datetime, actor: str | None, text: str
 ) -> Incident:
     with store.transaction() as cur:
         cur.execute(f"UPDATE incidents SET {column} = ? WHERE id = ?", [value, incident.id])
@@ -380,7 +283,7 @@ def _update(
 
 
 def set_severity(
-    store: Any, incident_id: int, severity: str, *, now: datetime, actor: str | None
+    store: Store, incident_id: int, severity: str, *, now: datetime, actor: str | None
 ) -> Incident:
     if severity not in SEVERITIES:
         raise IncidentError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
@@ -397,7 +300,7 @@ def set_severity(
 
 
 def set_commander(
-    store: Any, incident_id: int, commander: str, *, now: datetime, actor: str | None
+    store: Store, incident_id: int, commander: str, *, now: datetime, actor: str | None
 ) -> Incident:
     incident = get_incident(store, incident_id)
     return _update(
@@ -405,7 +308,7 @@ def set_commander(
     )
 
 
-def add_note(store: Any, incident_id: int, text: str, *, now: datetime, actor: str | None) -> None:
+def add_note(store: Store, incident_id: int, text: str, *, now: datetime, actor: str | None) -> None:
     """A manual timeline entry."""
     if not text.strip():
         raise IncidentError("a note needs text")
@@ -415,7 +318,7 @@ def add_note(store: Any, incident_id: int, text: str, *, now: datetime, actor: s
 
 
 def add_followup(
-    store: Any, incident_id: int, text: str, *, now: datetime, actor: str | None, owner: str | None = None
+    store: Store, incident_id: int, text: str, *, now: datetime, actor: str | None, owner: str | None = None
 ) -> Incident:
     """A follow-up action item for the postmortem."""
     incident = get_incident(store, incident_id)
@@ -432,26 +335,15 @@ def add_followup(
     return get_incident(store, incident_id)
 
 
-def record_alert_events(store: Any, incident_id: int) -> int:
+def record_alert_events(store: Store, incident_id: int) -> int:
     """Copy linked alerts' fired/resolved transitions into the timeline once; return how many."""
     incident = get_incident(store, incident_id)
     if not incident.alerts:
         return 0
-    marks = ", ".join("?" for _ in incident.alerts)
-    rows = store.query(
-        f"SELECT h.fingerprint, h.ts, h.to_state, a.name, h.reason FROM alert_history h "
-        f"JOIN alerts a USING (fingerprint) WHERE h.fingerprint IN ({marks}) "
-        f"AND h.to_state IN ('firing', 'resolved') ORDER BY h.ts",
-        incident.alerts,
-    )[1]
-    have = {
-        (e.detail.get("fingerprint"), e.detail.get("state"), str(e.ts))
-        for e in timeline(store, incident.id)
-        if e.kind == "alert"
-    }
+    have = _recorded_alert_events(store, incident.id)
     added = 0
     with store.transaction() as cur:
-        for fingerprint, ts, state, name, reason in rows:
+        for fingerprint, ts, state, name, reason in _alert_transitions(store, incident.alerts):
             if (fingerprint, state, str(ts)) in have:
                 continue
             why = f" ({reason})" if reason else ""
@@ -468,26 +360,21 @@ def record_alert_events(store: Any, incident_id: int) -> int:
     return added
 
 
-def mean_times(incidents: Iterable[Incident]) -> dict[str, timedelta | None]:
-    """MTTA and MTTR over the incidents that reached those milestones."""
+def _alert_transitions(store: Store, fingerprints: list[str]) -> list[tuple]:
+    """The alerts' firing and resolved transitions, oldest first: fingerprint, ts, state, name, reason."""
+    marks = ", ".join("?" for _ in fingerprints)
+    return store.query(
+        f"SELECT h.fingerprint, h.ts, h.to_state, a.name, h.reason FROM alert_history h "
+        f"JOIN alerts a USING (fingerprint) WHERE h.fingerprint IN ({marks}) "
+        f"AND h.to_state IN ('firing', 'resolved') ORDER BY h.ts",
+        fingerprints,
+    )[1]
 
-    def mean(values: list[timedelta]) -> timedelta | None:
-        return sum(values, timedelta()) / len(values) if values else None
 
-    items = list(incidents)
+def _recorded_alert_events(store: Store, incident_id: int) -> set[tuple[Any, Any, str]]:
+    """(fingerprint, state, ts) of the alert events already in the timeline."""
     return {
-        "mtta": mean([i.time_to_ack for i in items if i.time_to_ack is not None]),
-        "mttr": mean([i.time_to_resolve for i in items if i.time_to_resolve is not None]),
+        (e.detail.get("fingerprint"), e.detail.get("state"), str(e.ts))
+        for e in timeline(store, incident_id)
+        if e.kind == "alert"
     }
-
-
-def format_span(span: timedelta | None) -> str:
-    """`1h 05m`, `4m 10s`, or `—` when unknown."""
-    if span is None:
-        return "—"
-    seconds = int(span.total_seconds())
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"

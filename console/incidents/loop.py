@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from console.incidents import lifecycle as incidents
 from console.incidents.events import Event
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 AUTO_ACTOR = "oncall (auto)"
 PAGE = "page"
@@ -24,7 +27,7 @@ class IncidentNews:
     created: bool = False
 
 
-def _paging_alerts(store: Any) -> list[tuple[str, datetime | None]]:
+def _paging_alerts(store: Store) -> list[tuple[str, datetime | None]]:
     """Firing alerts whose severity label is `page` and that nothing mutes: (fingerprint, fired_at).
 
     As Alertmanager notifies no alert a silence or an inhibition mutes, a muted page opens
@@ -58,7 +61,7 @@ def _covered(all_incidents: list[incidents.Incident], fingerprint: str, fired_at
     return False
 
 
-def run_incident_cycle(store: Any, now: datetime, *, actor: str = AUTO_ACTOR) -> list[IncidentNews]:
+def run_incident_cycle(store: Store, now: datetime, *, actor: str = AUTO_ACTOR) -> list[IncidentNews]:
     """Declare (or link into its group's open incident) every uncovered paging alert; copy alert events.
 
     One incident per alert group: `declare_from_alert` links an alert to the open incident
@@ -76,13 +79,17 @@ def run_incident_cycle(store: Any, now: datetime, *, actor: str = AUTO_ACTOR) ->
             IncidentNews(now, f"incident {incident.id} {verb}: {incident.title}", incident.id, created)
         )
         known = incidents.list_incidents(store)
-    for incident in known:
-        if incident.is_open and incident.alerts:
-            incidents.record_alert_events(store, incident.id)
+    _copy_alert_events(store, known)
     return news
 
 
-def engine_events(store: Any, now: datetime) -> list[Event]:
+def _copy_alert_events(store: Store, known: list[incidents.Incident]) -> None:
+    for incident in known:
+        if incident.is_open and incident.alerts:
+            incidents.record_alert_events(store, incident.id)
+
+
+def engine_events(store: Store, now: datetime) -> list[Event]:
     """The incident step as engine events; a failure here is reported, never raised into the tick."""
     try:
         news = run_incident_cycle(store, now)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.core.terminal import escape
-from console.incidents.lifecycle import format_span, get_incident, timeline
+from console.incidents.records import Incident, TimelineEntry, format_span, get_incident, timeline
+
+if TYPE_CHECKING:
+    from console.store import Store
 
 
-def slo_impact(store: Any, slos: list[Any], start: datetime, end: datetime) -> list[dict[str, Any]]:
+def slo_impact(store: Store, slos: list[Any], start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Each SLO group's error budget burned between `start` and `end` (empty if unavailable)."""
     if not slos:
         return []
@@ -28,26 +31,28 @@ def slo_impact(store: Any, slos: list[Any], start: datetime, end: datetime) -> l
         after = slo_status(store, slos, end)
     except Exception as exc:  # noqa: BLE001 - another module; the export must still come out
         return [{"error": f"SLO impact unavailable: {str(exc).splitlines()[0]}"}]
-    impact = []
-    for status in after:
-        was = before.get((status.slo.name, json.dumps(status.group, sort_keys=True)))
-        remaining_before = was.budget_remaining if was else None
-        remaining_after = status.budget_remaining
-        burned = (
-            remaining_before - remaining_after
-            if remaining_before is not None and remaining_after is not None
-            else None
-        )
-        impact.append(
-            {
-                "slo": status.slo.name,
-                "group": status.group,
-                "burned": burned,
-                "remaining_before": remaining_before,
-                "remaining_after": remaining_after,
-            }
-        )
-    return impact
+    return [
+        _impact_row(status, before.get((status.slo.name, json.dumps(status.group, sort_keys=True))))
+        for status in after
+    ]
+
+
+def _impact_row(status: Any, was: Any) -> dict[str, Any]:
+    """One SLO group's budget before (None if it had no status then) and after, and the difference."""
+    remaining_before = was.budget_remaining if was else None
+    remaining_after = status.budget_remaining
+    burned = (
+        remaining_before - remaining_after
+        if remaining_before is not None and remaining_after is not None
+        else None
+    )
+    return {
+        "slo": status.slo.name,
+        "group": status.group,
+        "burned": burned,
+        "remaining_before": remaining_before,
+        "remaining_after": remaining_after,
+    }
 
 
 def _pct(value: float | None) -> str:
@@ -60,7 +65,7 @@ def _cell(text: Any) -> str:
 
 
 def export_markdown(
-    store: Any,
+    store: Store,
     incident_id: int,
     *,
     now: datetime,
@@ -69,7 +74,16 @@ def export_markdown(
     """The postmortem draft for one incident."""
     incident = get_incident(store, incident_id)
     end = incident.resolved_at or incident.mitigated_at or now
-    lines = [
+    lines = _summary(incident)
+    lines += _impact(slo_impact(store, slos or [], incident.created_at, end))
+    lines += _timeline(timeline(store, incident.id))
+    lines += _actions_table(_actions(store, incident.created_at, end))
+    lines += _followups(incident.detail.get("followups", []))
+    return "\n".join(lines) + "\n"
+
+
+def _summary(incident: Incident) -> list[str]:
+    return [
         f"# Incident {incident.id}: {escape(incident.title)}",
         "",
         "## Summary",
@@ -88,53 +102,62 @@ def export_markdown(
         f"- Time to acknowledge (MTTA): {format_span(incident.time_to_ack)}",
         f"- Time to mitigate: {format_span(incident.time_to_mitigate)}",
         f"- Time to resolve (MTTR): {format_span(incident.time_to_resolve)}",
-        "",
-        "## Impact",
-        "",
     ]
-    impact = slo_impact(store, slos or [], incident.created_at, end)
+
+
+def _impact(impact: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "## Impact", ""]
     if not impact:
         lines.append("No SLOs given; impact not computed.")
     for row in impact:
-        if "error" in row:
-            lines.append(escape(row["error"]))
-            continue
-        group = escape(", ".join(f"{k}={v}" for k, v in sorted(row["group"].items())))
-        lines.append(
-            f"- {escape(row['slo'])}{' (' + group + ')' if group else ''}: error budget burned "
-            f"during the incident {_pct(row['burned'])} (remaining "
-            f"{_pct(row['remaining_before'])} → {_pct(row['remaining_after'])})"
-        )
-    lines += ["", "## Timeline", "", "| time (UTC) | kind | who | what |", "| --- | --- | --- | --- |"]
-    for entry in timeline(store, incident.id):
+        lines.append(escape(row["error"]) if "error" in row else _impact_line(row))
+    return lines
+
+
+def _impact_line(row: dict[str, Any]) -> str:
+    group = escape(", ".join(f"{k}={v}" for k, v in sorted(row["group"].items())))
+    return (
+        f"- {escape(row['slo'])}{' (' + group + ')' if group else ''}: error budget burned "
+        f"during the incident {_pct(row['burned'])} (remaining "
+        f"{_pct(row['remaining_before'])} → {_pct(row['remaining_after'])})"
+    )
+
+
+def _timeline(entries: list[TimelineEntry]) -> list[str]:
+    lines = ["", "## Timeline", "", "| time (UTC) | kind | who | what |", "| --- | --- | --- | --- |"]
+    for entry in entries:
         lines.append(
             f"| {entry.ts:%Y-%m-%d %H:%M:%S} | {_cell(entry.kind)} | {_cell(entry.actor or '')} "
             f"| {_cell(entry.text)} |"
         )
-    lines += ["", "## Actions", ""]
-    actions = _actions(store, incident.created_at, end)
+    return lines
+
+
+def _actions_table(actions: list[tuple]) -> list[str]:
+    lines = ["", "## Actions", ""]
     if not actions:
-        lines.append("No actions were applied.")
-    else:
-        lines += [
-            "| time (UTC) | action | phase | who | target | reason | result |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        for ts, actor, action, phase, target, reason, result in actions:
-            lines.append(
-                f"| {ts:%Y-%m-%d %H:%M:%S} | {_cell(action)} | {_cell(phase)} | {_cell(actor)} | "
-                f"{_cell(target)} | {_cell(reason)} | {_cell((result or '')[:200])} |"
-            )
-    lines += ["", "## Follow-ups", ""]
-    followups = incident.detail.get("followups", [])
+        return [*lines, "No actions were applied."]
     lines += [
+        "| time (UTC) | action | phase | who | target | reason | result |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for ts, actor, action, phase, target, reason, result in actions:
+        lines.append(
+            f"| {ts:%Y-%m-%d %H:%M:%S} | {_cell(action)} | {_cell(phase)} | {_cell(actor)} | "
+            f"{_cell(target)} | {_cell(reason)} | {_cell((result or '')[:200])} |"
+        )
+    return lines
+
+
+def _followups(followups: list[dict[str, Any]]) -> list[str]:
+    items = [
         f"- [ ] {escape(f['text'])}" + (f" (owner: {escape(f['owner'])})" if f.get("owner") else "")
         for f in followups
-    ] or ["- [ ] (none recorded yet)"]
-    return "\n".join(lines) + "\n"
+    ]
+    return ["", "## Follow-ups", "", *(items or ["- [ ] (none recorded yet)"])]
 
 
-def _actions(store: Any, start: datetime, end: datetime) -> list[tuple]:
+def _actions(store: Store, start: datetime, end: datetime) -> list[tuple]:
     """Audit rows of world-changing actions during the incident (playbook bookkeeping left out)."""
     return store.query(
         "SELECT ts, actor || coalesce(' (on behalf of ' || on_behalf_of || ')', ''), action, "

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from console.incidents.changes import CHANGE_LOOKBACK, changes_between
+from console.incidents.changes import Change as Change  # callers read the rows here
+from console.incidents.shifts import DataShift as DataShift
+from console.incidents.shifts import drift_shifts, window_thresholds
+
+if TYPE_CHECKING:
+    from console.incidents.records import Incident
+    from console.store import Store
 
 BEFORE = timedelta(hours=3)  # burn chart: this long before the incident
 STEP = timedelta(minutes=5)  # burn chart resolution
-CHANGE_LOOKBACK = timedelta(days=2)  # changes this long before the onset are candidates
 BURN_WINDOW = timedelta(minutes=5)  # the burn plotted: error ratio over 5m ÷ budget
 ONSET_BURN = 1.0  # the burn counts as started above this
 CLOSENESS_HALF = timedelta(hours=1)  # a change this long before the onset scores 0.5 closeness
 TIME_WEIGHT, MATCH_WEIGHT = 0.6, 0.4
-DATA_DRIFT = "data_drift"  # the kind of a drift onset ranked among the changes
-RUN_GAP = timedelta(minutes=15)  # positive drift verdicts further apart than this are two runs
 LATE_DRIFT = 0.5  # closeness factor of drift first detected after the burn began
-PREDICTION = "prediction"  # the drift windows' name for the model's output column
 
 
 @dataclass
@@ -41,82 +45,6 @@ class BurnSeries:
                 break
             value = b
         return value
-
-
-@dataclass
-class Change:
-    """One row of `changes`: an alias move, deploy, config or data change."""
-
-    ts: datetime
-    kind: str
-    model: str | None
-    version: str | None
-    actor: str | None
-    source: str | None
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        if self.kind == DATA_DRIFT:
-            return f"data drift: {self.detail.get('column')} ({self.detail.get('verdict')})"
-        what = f"{self.kind} {self.model or ''}".strip()
-        frm = self.detail.get("from_version")
-        if self.version:
-            what += f" {'v' + str(frm) + ' → ' if frm else ''}v{self.version}"
-        return what + (f" by {self.actor}" if self.actor else "")
-
-
-def _number(value: float) -> str:
-    return f"{value:.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:.2g}"
-
-
-@dataclass
-class DataShift:
-    """A column of the incident's model whose recorded drift verdict was positive, since when, how strongly."""
-
-    model: str
-    column: str
-    test: str | None  # the test label of oncall_drift_score (None: no score recorded)
-    score: float | None  # the score at the run's latest positive verdict
-    threshold: float | None
-    drift_when: str | None  # ">=", "p<=" or "p<" (console.drift.stats.StatTest)
-    since: datetime  # the run's first positive verdict
-    last: datetime  # the run's latest positive verdict up to the panel's end
-    ended: datetime | None = (
-        None  # the first negative verdict after the run (or its last, if verdicts stopped)
-    )
-
-    def verdict(self) -> str:
-        """The score against its threshold in the test's own terms, e.g. "wasserstein 0.84 ≥ 0.1"."""
-        if self.score is None:
-            return "drift detected"
-        name = self.test or "score"
-        if self.threshold is None or self.drift_when is None:
-            return f"{name} {_number(self.score)}"
-        if self.drift_when.startswith("p"):
-            op = "≤" if self.drift_when == "p<=" else "<"
-            return f"{name} p {_number(self.score)} {op} {self.threshold:g}"
-        return f"{name} {_number(self.score)} ≥ {self.threshold:g}"
-
-    @property
-    def is_output(self) -> bool:
-        """The model's own output moved: a symptom to show, not a cause to rank."""
-        return self.column == PREDICTION
-
-    def describe(self) -> str:
-        when = f"since {self.since:%H:%M}" if self.ended is None else f"{self.since:%H:%M}–{self.ended:%H:%M}"
-        what = "output drift" if self.is_output else "data drift"
-        return f"{what}: {self.column} ({self.verdict()}) {when}"
-
-    def as_change(self) -> Change:
-        return Change(
-            self.since,
-            DATA_DRIFT,
-            self.model,
-            None,
-            None,
-            "drift",
-            {"column": self.column, "verdict": self.verdict()},
-        )
 
 
 @dataclass
@@ -152,24 +80,26 @@ class WhatChanged:
 
 
 def burn_series(
-    store: Any, slos: list[Any], start: datetime, end: datetime, step: timedelta = STEP
+    store: Store, slos: list[Any], start: datetime, end: datetime, step: timedelta = STEP
 ) -> list[BurnSeries]:
     """Each SLO group's short-window burn rate from start to end (a coarse backtest)."""
     if not slos:
         return []
     from console.slo.backtest import backtest
+
+    return [_burn_of(test) for test in backtest(store, slos, start, end, step)]
+
+
+def _burn_of(test: Any) -> BurnSeries:
+    """A backtest's short-window error ratio as burn (÷ budget), labelled with its SLO, service and group."""
     from console.slo.status import ms_to_datetime
 
-    out = []
-    for test in backtest(store, slos, start, end, step):
-        ratio = test.error_ratio[BURN_WINDOW]
-        budget = test.slo.budget
-        burns = [None if math.isnan(r) else float(r) / budget for r in ratio]
-        labels = {**test.slo.labels, **test.group, "slo": test.slo.name}
-        if test.slo.service:
-            labels.setdefault("service", test.slo.service)
-        out.append(BurnSeries(test.slo.name, labels, [ms_to_datetime(t) for t in test.times], burns))
-    return out
+    budget = test.slo.budget
+    burns = [None if math.isnan(r) else float(r) / budget for r in test.error_ratio[BURN_WINDOW]]
+    labels = {**test.slo.labels, **test.group, "slo": test.slo.name}
+    if test.slo.service:
+        labels.setdefault("service", test.slo.service)
+    return BurnSeries(test.slo.name, labels, [ms_to_datetime(t) for t in test.times], burns)
 
 
 def burn_onset(series: BurnSeries, until: datetime, threshold: float = ONSET_BURN) -> datetime | None:
@@ -183,15 +113,6 @@ def burn_onset(series: BurnSeries, until: datetime, threshold: float = ONSET_BUR
         else:
             onset = None
     return onset
-
-
-def changes_between(store: Any, start: datetime, end: datetime) -> list[Change]:
-    rows = store.query(
-        "SELECT ts, kind, model, version, actor, source, detail FROM changes "
-        "WHERE ts BETWEEN ? AND ? ORDER BY ts",
-        [start, end],
-    )[1]
-    return [Change(*r[:6], json.loads(r[6]) if r[6] else {}) for r in rows]  # type: ignore[call-arg]  # untyped row or union left for the drift/incidents/playbooks pass
 
 
 def _ago(span: timedelta) -> str:
@@ -211,32 +132,33 @@ def score_change(
     event: str = "the burn began",
 ) -> Suspect:
     """Closeness before the onset (1 at it, ½ an hour before, → 0) and model match, in words."""
-    gap = onset - change.ts
-    reasons = []
-    if gap < -step:
-        closeness = 0.0
-        reasons.append(f"{_ago(gap)} after {event}, so it cannot have started it")
-    else:
-        closeness = 1.0 / (1.0 + max(gap, timedelta()) / CLOSENESS_HALF)
-        when = f"as {event}" if gap <= step else f"{_ago(gap)} before {event}"
-        reasons.append(f"{when} (closeness {closeness:.2f})")
-    model = burning.labels.get("model") if burning else None
-    service = burning.labels.get("service") if burning else None
-    slo_name = burning.slo if burning else "the burning SLO"
-    if change.model and model and change.model == model:
-        match = 1.0
-        reasons.append(f"changes {change.model}, the model {slo_name} measures (match 1.0)")
-    elif change.model and service and change.model == service:
-        match = 1.0
-        reasons.append(f"changes {change.model}, the service {slo_name} measures (match 1.0)")
-    elif not change.model or not (model or service):
-        match = 0.5
-        reasons.append("not tied to a model the SLO names (match 0.5)")
-    else:
-        match = 0.0
-        reasons.append(f"changes {change.model}, not {model or service} (match 0.0)")
+    closeness, when = _closeness(onset - change.ts, step, event)
+    match, why = _match(change, burning)
     score = TIME_WEIGHT * closeness + MATCH_WEIGHT * match
-    return Suspect(change, round(score, 3), closeness, match, reasons)
+    return Suspect(change, round(score, 3), closeness, match, [when, why])
+
+
+def _closeness(gap: timedelta, step: timedelta, event: str) -> tuple[float, str]:
+    """How close before `event` a change came (0 if after it, with one step of slack), in words."""
+    if gap < -step:
+        return 0.0, f"{_ago(gap)} after {event}, so it cannot have started it"
+    closeness = 1.0 / (1.0 + max(gap, timedelta()) / CLOSENESS_HALF)
+    when = f"as {event}" if gap <= step else f"{_ago(gap)} before {event}"
+    return closeness, f"{when} (closeness {closeness:.2f})"
+
+
+def _match(change: Change, burning: BurnSeries | None) -> tuple[float, str]:
+    """Whether the change touches what the burning SLO measures: its model, else its service."""
+    labels = burning.labels if burning else {}
+    model, service = labels.get("model"), labels.get("service")
+    slo_name = burning.slo if burning else "the burning SLO"
+    if not change.model or not (model or service):
+        return 0.5, "not tied to a model the SLO names (match 0.5)"
+    if change.model == model:
+        return 1.0, f"changes {change.model}, the model {slo_name} measures (match 1.0)"
+    if change.model == service:
+        return 1.0, f"changes {change.model}, the service {slo_name} measures (match 1.0)"
+    return 0.0, f"changes {change.model}, not {model or service} (match 0.0)"
 
 
 def rank_suspects(
@@ -250,90 +172,6 @@ def rank_suspects(
     """Changes before the onset (one step of slack), best suspect first."""
     scored = [score_change(c, onset, burning, step, event=event) for c in changes if c.ts <= onset + step]
     return sorted(scored, key=lambda s: (-s.score, onset - s.change.ts))
-
-
-def _runs(rows: list[tuple[datetime, float, str | None, float | None]]) -> list[dict[str, Any]]:
-    """Runs of positive verdicts (oldest first); a negative verdict or a gap over RUN_GAP ends one."""
-    runs: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
-    for ts, value, test, score in rows:
-        if value >= 1:
-            if current is not None and ts - current["last"] > RUN_GAP:
-                current["ended"] = current["last"]  # the source went quiet: the run ends at its last verdict
-                current = None
-            if current is None:
-                current = {"since": ts, "ended": None}
-                runs.append(current)
-            current.update(last=ts, test=test, score=score)
-        elif current is not None:
-            current["ended"] = ts
-            current = None
-    return runs
-
-
-def drift_shifts(
-    store: Any,
-    model: str,
-    start: datetime,
-    end: datetime,
-    declared: datetime,
-    *,
-    lookback: timedelta = CHANGE_LOOKBACK,
-    thresholds: dict[str, float] | None = None,
-) -> list[DataShift]:
-    """Columns of `model` with a positive drift verdict in [start, end], each with the run nearest `declared`."""
-    from console.drift.stats import DRIFT_DETECTED, DRIFT_SCORE, resolve_test
-
-    rows = store.query(
-        "WITH det AS (SELECT json_extract_string(s.labels, '$.column') AS col, x.ts, x.value "
-        "  FROM samples x JOIN series s ON s.id = x.series_id WHERE s.name = ? "
-        "  AND json_extract_string(s.labels, '$.model') = ? AND x.ts BETWEEN ? AND ?), "
-        "hit AS (SELECT DISTINCT col FROM det WHERE value >= 1 AND ts BETWEEN ? AND ?), "
-        "sc AS (SELECT json_extract_string(s.labels, '$.column') AS col, "
-        "  json_extract_string(s.labels, '$.test') AS test, x.ts, x.value "
-        "  FROM samples x JOIN series s ON s.id = x.series_id WHERE s.name = ? "
-        "  AND json_extract_string(s.labels, '$.model') = ? AND x.ts BETWEEN ? AND ?) "
-        "SELECT det.col, det.ts, det.value, any_value(sc.test), any_value(sc.value) "
-        "FROM det JOIN hit ON hit.col = det.col "
-        "LEFT JOIN sc ON sc.col = det.col AND sc.ts = det.ts "
-        "GROUP BY det.col, det.ts, det.value ORDER BY det.col, det.ts",
-        [DRIFT_DETECTED, model, start - lookback, end, start, end, DRIFT_SCORE, model, start - lookback, end],
-    )[1]
-    by_column: dict[str, list[tuple[datetime, float, str | None, float | None]]] = {}
-    for column, ts, value, test, score in rows:
-        by_column.setdefault(str(column), []).append(
-            (ts, float(value), test, None if score is None else float(score))
-        )
-    shifts = []
-    for column, samples in by_column.items():
-        runs = [r for r in _runs(samples) if r["last"] >= start]
-        if not runs:
-            continue
-        before = [r for r in runs if r["since"] <= declared]
-        run = before[-1] if before else runs[0]
-        threshold = drift_when = None
-        if run["test"]:
-            try:
-                stat = resolve_test(run["test"])
-            except ValueError:  # a test this version does not know: show the bare score
-                stat = None
-            if stat is not None:
-                drift_when = stat.drift_when
-                threshold = (thresholds or {}).get(column, stat.threshold)
-        shifts.append(
-            DataShift(
-                model,
-                column,
-                run["test"],
-                run["score"],
-                threshold,
-                drift_when,
-                run["since"],
-                run["last"],
-                run["ended"],
-            )
-        )
-    return sorted(shifts, key=lambda d: (d.since, d.column))
 
 
 def score_shift(
@@ -367,38 +205,30 @@ def score_shift(
     return Suspect(change, round(score, 3), closeness, 1.0, reasons, shift)
 
 
-def incident_model(incident: Any, burning: BurnSeries | None) -> tuple[str | None, str]:
+def incident_model(incident: Incident, burning: BurnSeries | None) -> tuple[str | None, str]:
     """The incident's model (its alert's `model` label, else the SLO's) and where it came from, in words."""
-    alert = (incident.detail or {}).get("alert") or {}
-    named = (alert.get("labels") or {}).get("model")
+    named = _alert_labels(incident).get("model")
     measured = burning.labels.get("model") if burning is not None else None
     model = named or measured
-    if model and model == measured:
-        return model, f"the model {burning.slo} measures"  # type: ignore[union-attr]  # untyped row or union left for the drift/incidents/playbooks pass
+    if burning is not None and model and model == measured:
+        return model, f"the model {burning.slo} measures"
     return model, ("the model the incident's alert names" if model else "")
 
 
-def _window_thresholds(workspace: Any, model: str) -> dict[str, float]:
-    """Per-column threshold overrides of the model's drift window in the workspace (none if it has none)."""
-    if workspace is None:
-        return {}
-    from console.drift.windows import drift_windows
-
-    for _, window in drift_windows(workspace):  # the workspace loader validated them
-        if window.model == model:
-            return dict(window.thresholds)
-    return {}
-
-
-def _incident_slo(incident: Any) -> str | None:
+def _alert_labels(incident: Incident) -> dict[str, Any]:
+    """The labels of the alert the incident was declared for (none for one declared by hand)."""
     alert = (incident.detail or {}).get("alert") or {}
-    return (alert.get("labels") or {}).get("slo")
+    return alert.get("labels") or {}
+
+
+def _incident_slo(incident: Incident) -> str | None:
+    return _alert_labels(incident).get("slo")
 
 
 def what_changed(
-    store: Any,
+    store: Store,
     slos: list[Any],
-    incident: Any,
+    incident: Incident,
     now: datetime,
     *,
     before: timedelta = BEFORE,
@@ -408,35 +238,47 @@ def what_changed(
 ) -> WhatChanged:
     """The burn from `before` the incident until it ended (or now), the changes, drift, and the suspects."""
     created = incident.created_at
-    end = min(now, incident.resolved_at or now)
-    end = max(end, created)
-    start = created - before
+    start, end = created - before, _panel_end(incident, now)
     series = burn_series(store, slos, start, end, step)
-    wanted = _incident_slo(incident)
-    burning = next((s for s in series if s.slo == wanted), None)
-    if burning is None and series:
-        burning = max(series, key=lambda s: s.at(created) or 0.0)
+    burning = _burning(series, _incident_slo(incident), created)
     onset = burn_onset(burning, created) if burning else None
     anchor = onset or created
     changes = changes_between(store, min(start, anchor - lookback), end)
     event = "the burn began" if onset else "the incident was declared"
-    suspects = rank_suspects([c for c in changes if c.ts <= created], anchor, burning, step, event=event)
     model, model_from = incident_model(incident, burning)
-    drift: list[DataShift] = []
-    if model:
-        drift = drift_shifts(
-            store,
-            model,
-            start,
-            end,
-            created,
-            lookback=lookback,
-            thresholds=_window_thresholds(workspace, model),
-        )
-        suspects += [
-            score_shift(d, anchor, burning, model_from, step, event=event)
-            for d in drift
-            if d.since <= created and not d.is_output
-        ]
-        suspects.sort(key=lambda s: (-s.score, anchor - s.change.ts))
+    drift = _model_drift(store, model, start, end, created, lookback, workspace) if model else []
+    suspects = rank_suspects([c for c in changes if c.ts <= created], anchor, burning, step, event=event)
+    suspects += [
+        score_shift(d, anchor, burning, model_from, step, event=event)
+        for d in drift
+        if d.since <= created and not d.is_output
+    ]
+    suspects.sort(key=lambda s: (-s.score, anchor - s.change.ts))
     return WhatChanged(start, end, created, burning, series, onset, changes, suspects, model, drift)
+
+
+def _panel_end(incident: Incident, now: datetime) -> datetime:
+    """When the incident was resolved (now while it is not), never before it was declared."""
+    return max(min(now, incident.resolved_at or now), incident.created_at)
+
+
+def _model_drift(
+    store: Store,
+    model: str,
+    start: datetime,
+    end: datetime,
+    declared: datetime,
+    lookback: timedelta,
+    workspace: Any,
+) -> list[DataShift]:
+    """The model's drifted columns, judged by its drift window's thresholds where the workspace sets them."""
+    thresholds = window_thresholds(workspace, model)
+    return drift_shifts(store, model, start, end, declared, lookback=lookback, thresholds=thresholds)
+
+
+def _burning(series: list[BurnSeries], wanted: str | None, created: datetime) -> BurnSeries | None:
+    """The SLO the incident's alert names, else the one burning hottest when it was declared."""
+    named = next((s for s in series if s.slo == wanted), None)
+    if named is None and series:
+        return max(series, key=lambda s: s.at(created) or 0.0)
+    return named

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -21,7 +20,6 @@ from console.registry.base import (
 
 if TYPE_CHECKING:
     import httpx
-    from pydantic_core import ErrorDetails
 
     from console.config.workspace import RegistryConfig, Workspace
     from console.store import Store
@@ -52,23 +50,9 @@ def adapter_class(kind: str) -> type[Registry]:
     return LocalRegistry
 
 
-def _options_message(error: ErrorDetails, cls: type[Registry]) -> str:
-    if error["type"] == "extra_forbidden":
-        close = difflib.get_close_matches(str(error["loc"][-1]), list(cls.Options.model_fields), n=1)
-        return "unknown option" + (
-            f"; did you mean {close[0]!r}?"
-            if close
-            else f"; {cls.kind} registries take: {', '.join(sorted(cls.Options.model_fields))}"
-        )
-    if error["type"] == "missing":
-        return f"missing required option for a {cls.kind} registry"
-    from console.config.problems import invalid_value
-
-    return invalid_value(error)
-
-
 def registry_problems(workspace: Workspace) -> list[Problem]:
     """Every registry whose adapter options do not validate, with file:line."""
+    from console.config.problems import validation_problems
     from console.config.workspace import WorkspaceError, _merge_includes
 
     problems: list[Problem] = []
@@ -86,12 +70,15 @@ def registry_problems(workspace: Workspace) -> list[Problem]:
         try:
             cls.Options.model_validate(config.options)
         except ValidationError as exc:
-            for error in exc.errors():
-                file, line, key = locate(data, ("registries", index, *error["loc"]), workspace.path)
-                items = getattr(data.get("registries"), "item_files", None)
-                problems.append(
-                    Problem(items[index] if items else file, line, _options_message(error, cls), key)
-                )
+            problems += validation_problems(
+                exc,
+                data,
+                workspace.path,
+                cls.Options,
+                at=("registries", index),
+                unknown="unknown option",
+                missing=f"missing required option for a {cls.kind} registry",
+            )
     return problems
 
 

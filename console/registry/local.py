@@ -75,25 +75,19 @@ class LocalRegistry(Registry):
         return result
 
     def list_models(self) -> list[RegisteredModel]:
-        versions = self._versions()
         aliases = self._aliases()
         models: dict[str, RegisteredModel] = {}
-        for mv in versions:
+        for mv in self._versions():
             entry = models.setdefault(mv.model, RegisteredModel(mv.model, aliases.get(mv.model, {})))
             entry.latest_version = mv.version
-            if mv.created_at and (entry.updated_at is None or mv.created_at > entry.updated_at):
-                entry.updated_at = mv.created_at
+            _touch(entry, mv.created_at)
         updated = self.store.query(
             "SELECT model, max(updated_at) FROM registry_aliases WHERE registry = ? GROUP BY model",
             [self.name],
         )[1]
         for name, when in updated:
-            if (
-                name in models
-                and when
-                and (models[name].updated_at is None or when > models[name].updated_at)
-            ):
-                models[name].updated_at = when
+            if name in models:
+                _touch(models[name], when)
         return [models[name] for name in sorted(models)]
 
     def get_model(self, model: str) -> RegisteredModel:
@@ -221,3 +215,9 @@ def seed_demo_registry(store: Store, *, now: datetime, name: str = "local") -> L
     registry = LocalRegistry(name, LocalOptions(), store=store, clock=lambda: now)
     registry.seed_demo(now=now)
     return registry
+
+
+def _touch(entry: RegisteredModel, when: datetime | None) -> None:
+    """A model was last updated at its latest version's creation or alias move, whichever is later."""
+    if when and (entry.updated_at is None or when > entry.updated_at):
+        entry.updated_at = when

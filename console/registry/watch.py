@@ -113,7 +113,7 @@ def record_outcome(
 
 
 def watch_rollback(
-    open_store: Callable[[], Any],
+    open_store: Callable[[], Store],
     config: WatchConfig,
     *,
     model: str,

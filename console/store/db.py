@@ -24,9 +24,8 @@ from console.store.files import (
     StoreMissing,
     StoreNeedsRepair,
     connect,
-    damaged_name,
+    connect_writable,
     preflight,
-    private_copy,
     read_seq,
 )
 from console.store.journal import (
@@ -118,19 +117,7 @@ class Store:
         new = not _secure(path)
         finding = preflight(path, Journal(journal_path(path)), repair)
         private_dir(path.parent)
-        try:
-            con = connect(path, read_only=False)
-        except StoreLocked:
-            raise
-        except StoreError as exc:
-            wal = wal_path(path)
-            if not wal.exists() or not repair:
-                raise
-            kept = private_copy(wal, damaged_name(path), move=True)
-            if finding is not None and finding.copied and finding.wal_kept:
-                finding.wal_kept.unlink()
-            finding = Finding("wal unreadable", kept, error=str(exc))
-            con = connect(path, read_only=False)
+        con, finding = connect_writable(path, finding, repair)
         if new:
             os.chmod(path, 0o600)  # ours, whatever the umask of whoever called
         store = cls(con, path, read_only=False)
@@ -145,27 +132,28 @@ class Store:
     def _settle(self, finding: Finding | None) -> None:
         """Record batches the journal has and the store lacks, and drop them from the journal."""
         entries = self.journal.entries()
-        lost = (
-            finding.lost
-            if finding is not None and finding.lost is not None
-            else lost_entries(entries, self.commit_seq())
-        )
+        if finding is not None and finding.lost is not None:
+            lost = finding.lost
+        else:
+            lost = lost_entries(entries, self.commit_seq())
         if finding is None and not lost:
             return
-        wal = wal_path(self.path)
-        if finding is not None and finding.copied:
-            self.con.execute("CHECKPOINT")
-            if wal.exists():  # DuckDB ignored it (garbage): our copy is the one kept
-                wal.unlink()
-        _record_loss(
-            self,
-            finding.kind if finding else "wal missing",
-            lost,
-            wal_kept=finding.wal_kept if finding else None,
-            error=finding.error if finding else None,
-        )
+        if finding is None:
+            _record_loss(self, "wal missing", lost, wal_kept=None, error=None)
+        else:
+            self._drop_ignored_wal(finding)
+            _record_loss(self, finding.kind, lost, wal_kept=finding.wal_kept, error=finding.error)
         self.con.execute("CHECKPOINT")
         self.journal.rewrite([e for e in entries if e["seq"] <= self.commit_seq()])
+
+    def _drop_ignored_wal(self, finding: Finding) -> None:
+        """When the WAL was copied aside: checkpoint, and a WAL DuckDB ignored (garbage) goes; our copy stays."""
+        if not finding.copied:
+            return
+        wal = wal_path(self.path)
+        self.con.execute("CHECKPOINT")
+        if wal.exists():
+            wal.unlink()
 
     @property
     def sample_writes(self) -> SampleWrites | None:

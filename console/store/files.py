@@ -68,18 +68,19 @@ def connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=dict(_CONFIG))
     except duckdb.IOException as exc:
-        match = _LOCK_RE.search(str(exc))
-        if match or "Could not set lock" in str(exc):
-            raise StoreLocked(
-                path,
-                int(match["pid"]) if match else None,
-                match["program"] if match else None,
-            ) from None
-        raise StoreError(f"cannot open store {path}: {exc}") from None
+        raise _io_error(path, exc) from None
     except duckdb.Error as exc:
         raise StoreError(f"cannot open store {path}: {exc}") from None
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+def _io_error(path: Path, exc: duckdb.IOException) -> StoreError:
+    """StoreLocked (with the holder DuckDB names) when another process has the file, else StoreError."""
+    match = _LOCK_RE.search(str(exc))
+    if match or "Could not set lock" in str(exc):
+        return StoreLocked(path, int(match["pid"]) if match else None, match["program"] if match else None)
+    return StoreError(f"cannot open store {path}: {exc}")
 
 
 def stamp() -> str:
@@ -162,3 +163,27 @@ def _without_store(path: Path, wal: Path, journal: Journal, repair: bool) -> Fin
             journal.rewrite([])  # a new store: the old one was removed whole
         return None
     return Finding("orphaned wal", private_copy(wal, damaged_name(path), move=True), lost=journal.entries())
+
+
+def connect_writable(
+    path: Path, finding: Finding | None, repair: bool
+) -> tuple[duckdb.DuckDBPyConnection, Finding | None]:
+    """Connect read-write; a WAL DuckDB cannot replay is moved aside (when repairing) and becomes the finding."""
+    try:
+        return connect(path, read_only=False), finding
+    except StoreLocked:
+        raise
+    except StoreError as exc:
+        wal = wal_path(path)
+        if not wal.exists() or not repair:
+            raise
+        kept = _move_wal_aside(path, wal, finding)
+        return connect(path, read_only=False), Finding("wal unreadable", kept, error=str(exc))
+
+
+def _move_wal_aside(path: Path, wal: Path, finding: Finding | None) -> Path:
+    """Move the WAL to a private damaged copy; an earlier copy of it the preflight made goes."""
+    kept = private_copy(wal, damaged_name(path), move=True)
+    if finding is not None and finding.copied and finding.wal_kept:
+        finding.wal_kept.unlink()
+    return kept

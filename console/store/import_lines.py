@@ -53,16 +53,21 @@ class ImportReport:
         }
 
 
+_FORMAT_BY_SUFFIX = {".parquet": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_EXPOSITION_SUFFIXES = (".prom", ".om", ".metrics")
+
+
 def detect_format(path: Path) -> str:
+    """The format by the file's suffix, else by its first bytes."""
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return "parquet"
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix in (".prom", ".om", ".metrics"):
+    if suffix in _FORMAT_BY_SUFFIX:
+        return _FORMAT_BY_SUFFIX[suffix]
+    if suffix in _EXPOSITION_SUFFIXES:
         return "openmetrics" if _has_eof(path) else "prometheus"
+    return _sniff(path)
+
+
+def _sniff(path: Path) -> str:
     with open(path, "rb") as fh:
         head = fh.read(4096).lstrip()
     if head.startswith(b"{"):

@@ -153,33 +153,30 @@ class _Importer:
         """Parse the label blocks not seen before; register tables `label_map` (canonical labels
         by block) and `bad_label_map` (why a block is refused)."""
         p = self.parser
-        fresh = [
-            r[0]
-            for r in p.execute("SELECT DISTINCT raw_labels FROM typed WHERE name <> ''").fetchall()
-            if r[0] not in label_cache
-        ]
-        for raw in fresh:
-            try:
-                label_cache[raw] = canonical_labels(parse_label_block(raw))
-            except ValueError as exc:
-                label_cache[raw] = exc
-        bad_labels = [(raw, str(v)) for raw, v in label_cache.items() if isinstance(v, Exception)]
-        p.register(
-            "label_map",
-            pa.table(
-                {
-                    "raw": [k for k, v in label_cache.items() if isinstance(v, str)],
-                    "labels": [v for v in label_cache.values() if isinstance(v, str)],
-                }
-            ),
-        )
+        for (raw,) in p.execute("SELECT DISTINCT raw_labels FROM typed WHERE name <> ''").fetchall():
+            if raw not in label_cache:
+                label_cache[raw] = _canonical_or_error(raw)
+        good = {raw: v for raw, v in label_cache.items() if isinstance(v, str)}
+        bad = {raw: str(v) for raw, v in label_cache.items() if isinstance(v, Exception)}
+        p.register("label_map", pa.table({"raw": list(good), "labels": list(good.values())}))
         p.register(
             "bad_label_map",
             pa.table(
-                {"raw": [b[0] for b in bad_labels], "why": [b[1] for b in bad_labels]},
+                {"raw": list(bad), "why": list(bad.values())},
                 schema=pa.schema([("raw", pa.string()), ("why", pa.string())]),
             ),
         )
+
+    def run(self, fmt: str) -> None:
+        """Import the file as `fmt`; ImportFailed for a format there is no reader for."""
+        if fmt in ("prometheus", "openmetrics"):
+            self.run_text(seconds=fmt == "openmetrics")
+        elif fmt == "jsonl":
+            self.run_jsonl()
+        elif fmt in ("csv", "parquet"):
+            self.run_table(fmt)
+        else:
+            raise ImportFailed(f"{self.path}: unknown format {fmt!r}")
 
     def run_jsonl(self) -> None:
         start = self.start_line()
@@ -262,34 +259,42 @@ class _Importer:
         except duckdb.Error as exc:
             raise ImportFailed(f"{self.path}: cannot read {fmt}: {str(exc).splitlines()[0]}") from None
         columns = [d[0] for d in rel.description]
-        lower = {c.lower(): c for c in columns}
-
-        def pick(*names: str) -> str | None:
-            return next((lower[n] for n in names if n in lower), None)
-
-        name_col = pick("name", "metric", "__name__")
-        ts_col = pick("ts", "timestamp", "time")
-        value_col = pick("value")
-        if not (name_col and ts_col and value_col):
-            raise ImportFailed(
-                f"{self.path}: needs columns name (or metric), ts (or timestamp) "
-                f"and value; found {', '.join(columns)}"
-            )
-        labels_col = pick("labels")
+        name_col, ts_col, value_col, labels_col = self._table_roles(columns)
         label_cols = [c for c in columns if c not in (name_col, ts_col, value_col, labels_col)]
         extra = ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}', {_quoted(c)}::VARCHAR" for c in label_cols)
+        labels_json = _quoted(labels_col) + "::VARCHAR" if labels_col else "NULL::VARCHAR"
+        column_labels = ("json_object(" + extra + ")::VARCHAR") if extra else "'{}'"
         self.parser.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE src AS
             SELECT row_number() OVER () - 1 + {first_line} AS lineno,
                    {_quoted(name_col)}::VARCHAR AS name,
-                   {_quoted(labels_col) + "::VARCHAR" if labels_col else "NULL::VARCHAR"} AS labels_json,
-                   {("json_object(" + extra + ")::VARCHAR") if extra else "'{}'"} AS column_labels,
+                   {labels_json} AS labels_json,
+                   {column_labels} AS column_labels,
                    {_quoted(ts_col)}::VARCHAR AS ts_text, {_quoted(value_col)}::VARCHAR AS value_text
             FROM {reader}
         """,
             [str(self.path)],
         )
+
+    def _table_roles(self, columns: list[str]) -> tuple[str, str, str, str | None]:
+        """The name, ts, value and (optional) labels columns, matched case-insensitively under their aliases."""
+        lower = {c.lower(): c for c in columns}
+
+        def pick(*names: str) -> str | None:
+            return next((lower[n] for n in names if n in lower), None)
+
+        name_col, ts_col, value_col = (
+            pick("name", "metric", "__name__"),
+            pick("ts", "timestamp", "time"),
+            pick("value"),
+        )
+        if not (name_col and ts_col and value_col):
+            raise ImportFailed(
+                f"{self.path}: needs columns name (or metric), ts (or timestamp) "
+                f"and value; found {', '.join(columns)}"
+            )
+        return name_col, ts_col, value_col, pick("labels")
 
     def _table_batch(self, offset: int, label_cache: dict[tuple[str | None, str], str | Exception]) -> None:
         """Import the `batch_lines` rows of `src` from `offset`, and commit them."""
@@ -332,6 +337,14 @@ class _Importer:
         self._record_skips(skips)
         self.report.added += ingest_samples(self.store, samples, cursor=self.cursor(last), now=self.now)
         self._committed()
+
+
+def _canonical_or_error(raw: str) -> str | Exception:
+    """A label block's canonical text, or why it is refused."""
+    try:
+        return canonical_labels(parse_label_block(raw))
+    except ValueError as exc:
+        return exc
 
 
 def _quoted(column: str) -> str:
@@ -377,14 +390,7 @@ def import_file(
     report = ImportReport(path=path, fmt=fmt)
     importer = _Importer(store, path, report, now, batch_lines, on_batch)
     try:
-        if fmt in ("prometheus", "openmetrics"):
-            importer.run_text(seconds=fmt == "openmetrics")
-        elif fmt == "jsonl":
-            importer.run_jsonl()
-        elif fmt in ("csv", "parquet"):
-            importer.run_table(fmt)
-        else:
-            raise ImportFailed(f"{path}: unknown format {fmt!r}")
+        importer.run(fmt)
     except pa.ArrowInvalid as exc:
         raise ImportFailed(
             f"{path}: cannot read as text lines ({str(exc).splitlines()[0]}); is it UTF-8?"

@@ -38,6 +38,13 @@ def note_commit(
         return
     if "seq" not in entry:
         entry["seq"] = cur.execute("UPDATE store_commits SET seq = seq + 1 RETURNING seq").fetchone()[0]
+    _add_to(entry, table, rows, cursor, now)
+
+
+def _add_to(
+    entry: dict[str, Any], table: str | None, rows: int, cursor: tuple[str, Any] | None, now: datetime | None
+) -> None:
+    """Fold one write (rows into `table`, a cursor moved, at `now`) into the transaction's entry."""
     if now is not None:
         entry["at"] = now.isoformat(timespec="seconds")
     if table is not None:
@@ -113,10 +120,7 @@ def lost_entries(entries: list[dict[str, Any]], store_seq: int) -> list[dict[str
 
 def summarize(lost: list[dict[str, Any]]) -> dict[str, Any]:
     """Batches, rows, time span and sources (collectors, import files) of lost entries."""
-    sources = sorted(
-        {name.removeprefix("import:") for e in lost for name in e.get("cursors", {})}
-        | {"(no cursor)" for e in lost if not e.get("cursors")}
-    )
+    sources = _sources(lost)
     times = sorted(e["at"] for e in lost if e.get("at"))
     return {
         "batches": len(lost),
@@ -125,6 +129,14 @@ def summarize(lost: list[dict[str, Any]]) -> dict[str, Any]:
         "last_at": times[-1] if times else None,
         "sources": sources,
     }
+
+
+def _sources(lost: list[dict[str, Any]]) -> list[str]:
+    """The collectors and import files that wrote the batches; "(no cursor)" for a batch with none."""
+    return sorted(
+        {name.removeprefix("import:") for e in lost for name in e.get("cursors", {})}
+        | {"(no cursor)" for e in lost if not e.get("cursors")}
+    )
 
 
 def _as_time(value: str) -> datetime | None:
@@ -139,14 +151,28 @@ def reached(current: Any, lost: Any) -> bool:
     if current == lost:
         return True
     if isinstance(lost, dict) and isinstance(current, dict):
-        return all(k in current and reached(current[k], v) for k, v in lost.items())
-    numbers = (int, float)
-    if isinstance(lost, numbers) and isinstance(current, numbers) and not isinstance(lost, bool):
+        return _reached_keys(current, lost)
+    if _numeric(lost) and isinstance(current, (int, float)):
         return current >= lost
     if isinstance(lost, str) and isinstance(current, str):
-        a, b = _as_time(current), _as_time(lost)
-        return a is not None and b is not None and a.tzinfo == b.tzinfo and a >= b
+        return _time_reached(current, lost)
     return False
+
+
+def _reached_keys(current: dict[str, Any], lost: dict[str, Any]) -> bool:
+    """Every key of the lost cursor is present in the current one and reached there."""
+    return all(k in current and reached(current[k], v) for k, v in lost.items())
+
+
+def _numeric(lost: Any) -> bool:
+    """A number cursor (a flag is not one: True is no position)."""
+    return isinstance(lost, (int, float)) and not isinstance(lost, bool)
+
+
+def _time_reached(current: str, lost: str) -> bool:
+    """Two timestamps in the same zone (or both naive), the current at or after the lost."""
+    a, b = _as_time(current), _as_time(lost)
+    return a is not None and b is not None and a.tzinfo == b.tzinfo and a >= b
 
 
 def pending_cursors(lost: list[dict[str, Any]], cursors: dict[str, Any]) -> list[str]:

@@ -30,25 +30,40 @@ def records_frame(store: Store, model: str, where: str, params: list[Any]) -> An
     shape = json.loads(structure[0][0]) if structure and structure[0][0] is not None else None
     if shape is None:
         return pd.DataFrame()
-    if (
-        isinstance(shape, dict)
-        and "prediction" not in shape
-        and all(isinstance(kind, str) and kind in _FLAT_TYPES for kind in shape.values())
-    ):
-        typed = {name: _FLAT_TYPES[kind] for name, kind in shape.items()}
-        literal = json.dumps(typed).replace("'", "''")
-        cur = store.cursor()
-        try:
-            table = cur.sql(
-                f"SELECT unnest(json_transform(features, '{literal}')), prediction {source} ORDER BY ts, id",
-                params=args,
-            ).to_arrow_table()
-        except Exception:  # noqa: BLE001 - a fallback, not a silence: pandas' reader copes (e.g. an integer beyond int64)
-            table = None
-        finally:
-            cur.close()
-        if table is not None:
-            return table.to_pandas()
+    typed = _flat_types(shape)
+    table = _read_flat(store, source, args, typed) if typed is not None else None
+    if table is not None:
+        return table.to_pandas()
+    return _read_json(store, source, args)
+
+
+def _flat_types(shape: Any) -> dict[str, str] | None:
+    """The column types DuckDB can unnest the features into; None when a feature nests or mixes types."""
+    if not isinstance(shape, dict) or "prediction" in shape:
+        return None
+    if not all(isinstance(kind, str) and kind in _FLAT_TYPES for kind in shape.values()):
+        return None
+    return {name: _FLAT_TYPES[kind] for name, kind in shape.items()}
+
+
+def _read_flat(store: Store, source: str, args: list[Any], typed: dict[str, str]) -> Any:
+    """The records as an arrow table of typed columns, or None where DuckDB cannot convert a value."""
+    literal = json.dumps(typed).replace("'", "''")
+    cur = store.cursor()
+    try:
+        return cur.sql(
+            f"SELECT unnest(json_transform(features, '{literal}')), prediction {source} ORDER BY ts, id",
+            params=args,
+        ).to_arrow_table()
+    except Exception:  # noqa: BLE001 - a fallback, not a silence: pandas' reader copes (e.g. an integer beyond int64)
+        return None
+    finally:
+        cur.close()
+
+
+def _read_json(store: Store, source: str, args: list[Any]) -> Any:
+    import pandas as pd
+
     _, rows = store.query(f"SELECT features, prediction {source} ORDER BY ts, id", args)
     frame = pd.read_json(io.StringIO("\n".join(r[0] for r in rows)), lines=True, dtype=False)
     frame["prediction"] = pd.Series([r[1] for r in rows], dtype="float64")

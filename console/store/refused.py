@@ -38,10 +38,7 @@ def record_refused(cur: Any, name: str, entries: list[dict[str, Any]], now: date
     previous = json.loads(row[0]) if row and row[0] else {}
     if not entries and not previous.get("last"):
         return
-    totals = dict(previous.get("total", {}))
-    for entry in entries:
-        key = f"{entry['what']} {entry['why']}"
-        totals[key] = totals.get(key, 0) + entry["count"]
+    totals = _add_counts(dict(previous.get("total", {})), entries)
     kept = {"at": now.isoformat(sep=" ", timespec="seconds"), "last": entries, "total": totals}
     if row is None:
         cur.execute(
@@ -50,6 +47,14 @@ def record_refused(cur: Any, name: str, entries: list[dict[str, Any]], now: date
         )
     else:
         cur.execute("UPDATE collector_state SET refused = ? WHERE name = ?", [json.dumps(kept), name])
+
+
+def _add_counts(totals: dict[str, int], entries: list[dict[str, Any]]) -> dict[str, int]:
+    """The running totals by "what why", this run's refusals added."""
+    for entry in entries:
+        key = f"{entry['what']} {entry['why']}"
+        totals[key] = totals.get(key, 0) + entry["count"]
+    return totals
 
 
 def refused_text(raw: str | None) -> str:

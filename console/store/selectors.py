@@ -79,20 +79,27 @@ def _skip_space(text: str, pos: int) -> int:
 def parse_selector(text: str) -> Selector:
     """Parse `name{label op "value", ...}`; raise SelectorError saying what is wrong."""
     raw = str(text)
-    pos = _skip_space(raw, 0)
-    name = None
-    match = _NAME.match(raw, pos)
-    if match:
-        name, pos = match[0], match.end()
+    name, pos = _read_name(raw, _skip_space(raw, 0))
     pos = _skip_space(raw, pos)
     matchers: list[Matcher] = []
     if pos < len(raw) and raw[pos] == "{":
         name, pos = _read_braces(raw, pos, name, matchers)
     if pos != len(raw):
         raise SelectorError(f"unexpected {raw[pos : pos + 20]!r} at column {pos + 1} of {raw!r}")
-    if name is None and not any(m.op in ("=", "=~") and not _matches_empty(m) for m in matchers):
+    if name is None and not any(_narrows(m) for m in matchers):
         raise SelectorError(f"{raw!r} needs a metric name or a matcher that does not match the empty string")
     return Selector(name, tuple(matchers))
+
+
+def _read_name(raw: str, pos: int) -> tuple[str | None, int]:
+    """The metric name at `pos` (None if the selector starts with its braces) and the position after it."""
+    match = _NAME.match(raw, pos)
+    return (match[0], match.end()) if match else (None, pos)
+
+
+def _narrows(matcher: Matcher) -> bool:
+    """A matcher that cannot select every series: positive, and not matching the empty value."""
+    return matcher.op in ("=", "=~") and not _matches_empty(matcher)
 
 
 def _read_braces(raw: str, pos: int, name: str | None, matchers: list[Matcher]) -> tuple[str | None, int]:
@@ -102,19 +109,29 @@ def _read_braces(raw: str, pos: int, name: str | None, matchers: list[Matcher]) 
     while pos < len(raw) and raw[pos] != "}":
         label, op, value, pos = _read_matcher(raw, pos)
         if label == "__name__" and op == "=":
-            if name is not None and name != value:
-                raise SelectorError(f"metric name given twice in {raw!r}")
-            name = value
+            name = _metric_name(raw, name, value)
         else:
             matchers.append(Matcher(label, op, value))
-        pos = _skip_space(raw, pos)
-        if pos < len(raw) and raw[pos] == ",":
-            pos = _skip_space(raw, pos + 1)
-        elif pos < len(raw) and raw[pos] != "}":
-            raise SelectorError(f"expected , or }} at column {pos + 1} of {raw!r}")
+        pos = _skip_separator(raw, pos)
     if pos >= len(raw):
         raise SelectorError(f"missing }} in {raw!r}")
     return name, _skip_space(raw, pos + 1)
+
+
+def _metric_name(raw: str, name: str | None, value: str) -> str:
+    if name is not None and name != value:
+        raise SelectorError(f"metric name given twice in {raw!r}")
+    return value
+
+
+def _skip_separator(raw: str, pos: int) -> int:
+    """Past the `,` after a matcher; at the closing brace (or the end) if there is none."""
+    pos = _skip_space(raw, pos)
+    if pos < len(raw) and raw[pos] == ",":
+        return _skip_space(raw, pos + 1)
+    if pos < len(raw) and raw[pos] != "}":
+        raise SelectorError(f"expected , or }} at column {pos + 1} of {raw!r}")
+    return pos
 
 
 def _read_matcher(raw: str, pos: int) -> tuple[str, str, str, int]:
@@ -158,12 +175,15 @@ def parse_sum_by(text: str) -> tuple[Selector, tuple[str, ...]]:
     match = _AGG.match(text)
     if not match:
         return parse_selector(text), ()
-    by_text = match[1] if match[1] is not None else (match[3] or "")
-    by = tuple(part.strip() for part in by_text.split(",") if part.strip())
+    by = _by_labels(match[1] if match[1] is not None else (match[3] or ""))
     for label in by:
         if not _LABEL.fullmatch(label):
             raise SelectorError(f"bad label name {label!r} in by (...)")
     return parse_selector(match[2]), by
+
+
+def _by_labels(by_text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in by_text.split(",") if part.strip())
 
 
 def _sql_string(value: str) -> str:
@@ -182,17 +202,19 @@ def where_sql(selector: Selector, name_column: str = "name", labels_column: str 
     parts: list[str] = []
     if selector.name is not None:
         parts.append(f"{name_column} = {_sql_string(selector.name)}")
-    for m in selector.matchers:
-        value = label_sql(m.label, labels_column)
-        if m.op == "=":
-            parts.append(f"{value} = {_sql_string(m.value)}")
-        elif m.op == "!=":
-            parts.append(f"{value} <> {_sql_string(m.value)}")
-        elif m.op == "=~":
-            parts.append(f"regexp_full_match({value}, {_sql_string(m.value)})")
-        else:
-            parts.append(f"NOT regexp_full_match({value}, {_sql_string(m.value)})")
+    parts += [_matcher_sql(m, labels_column) for m in selector.matchers]
     return " AND ".join(parts) or "true"
+
+
+def _matcher_sql(m: Matcher, labels_column: str) -> str:
+    value = label_sql(m.label, labels_column)
+    if m.op == "=":
+        return f"{value} = {_sql_string(m.value)}"
+    if m.op == "!=":
+        return f"{value} <> {_sql_string(m.value)}"
+    if m.op == "=~":
+        return f"regexp_full_match({value}, {_sql_string(m.value)})"
+    return f"NOT regexp_full_match({value}, {_sql_string(m.value)})"
 
 
 def group_sql(by: tuple[str, ...] | list[str], labels_column: str = "labels") -> str:
@@ -219,15 +241,14 @@ def matches(selector: Selector, name: str, labels: dict[str, str]) -> bool:
     """Whether a series (name, labels) is selected; regexes are anchored as in Prometheus."""
     if selector.name is not None and name != selector.name:
         return False
-    for m in selector.matchers:
-        value = labels.get(m.label, "")
-        if m.op == "=":
-            ok = value == m.value
-        elif m.op == "!=":
-            ok = value != m.value
-        else:
-            ok = _compiled(m.value).fullmatch(value) is not None
-            ok = ok if m.op == "=~" else not ok
-        if not ok:
-            return False
-    return True
+    return all(_holds(m, labels.get(m.label, "")) for m in selector.matchers)
+
+
+def _holds(m: Matcher, value: str) -> bool:
+    """Whether one label's value satisfies one matcher."""
+    if m.op == "=":
+        return value == m.value
+    if m.op == "!=":
+        return value != m.value
+    found = _compiled(m.value).fullmatch(value) is not None
+    return found if m.op == "=~" else not found
