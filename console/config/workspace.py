@@ -201,25 +201,39 @@ def _merge_includes(
     problems: list[Problem] = []
     for index, pattern in enumerate(includes):
         line = includes.item_lines[index] if isinstance(includes, MarkedList) else include_line
-        matches = sorted(glob.glob(str(path.parent / str(pattern))))
-        if not matches:
-            problems.append(Problem(path, line, f"no file matches {pattern!r}", "include"))
-            continue
-        for match in matches:
-            target = Path(match).resolve()
-            if target in seen or target == path:
-                problems.append(Problem(path, line, f"{pattern!r} includes itself (a cycle)", "include"))
-                continue
-            try:
-                child, child_files = _merge_includes(target, (*seen, path), texts)
-            except WorkspaceError as exc:
-                problems.extend(exc.problems)
-                continue
-            files += child_files
-            problems += _merge_child(data, child, target, path.parent)
+        problems += _include(data, files, path, pattern, line, (*seen, path), texts)
     if problems:
         raise WorkspaceError(problems)
     return data, files
+
+
+def _include(
+    data: MarkedDict,
+    files: list[Path],
+    path: Path,
+    pattern: Any,
+    line: int,
+    seen: tuple[Path, ...],
+    texts: dict[Path, str],
+) -> list[Problem]:
+    """Merge the files one `include` pattern matches into `data`; the problems found."""
+    matches = sorted(glob.glob(str(path.parent / str(pattern))))
+    if not matches:
+        return [Problem(path, line, f"no file matches {pattern!r}", "include")]
+    problems: list[Problem] = []
+    for match in matches:
+        target = Path(match).resolve()
+        if target in seen:  # `seen` ends with `path` itself
+            problems.append(Problem(path, line, f"{pattern!r} includes itself (a cycle)", "include"))
+            continue
+        try:
+            child, child_files = _merge_includes(target, seen, texts)
+        except WorkspaceError as exc:
+            problems.extend(exc.problems)
+            continue
+        files += child_files
+        problems += _merge_child(data, child, target, path.parent)
+    return problems
 
 
 def _load_mapping(path: Path, texts: dict[Path, str]) -> MarkedDict:
@@ -244,17 +258,7 @@ def _merge_child(data: MarkedDict, child: MarkedDict, target: Path, root_dir: Pa
     for key, value in child.items():
         child_line = child.key_lines[key]
         if key in _LIST_KEYS and isinstance(value, list):
-            if key in _PATH_LIST_KEYS and isinstance(value, MarkedList):
-                value = _rebase_paths(value, target.parent, root_dir)
-            merged = data.get(key)
-            if merged is None:
-                data[key], data.key_lines[key] = value, child_line
-            elif isinstance(merged, MarkedList) and isinstance(value, MarkedList):
-                merged.extend(value)
-                merged.item_lines.extend(value.item_lines)
-                _note_item_files(merged, len(merged) - len(value), value.file)
-            else:
-                problems.append(Problem(target, child_line, "must be a list", key))
+            problems += _merge_list(data, key, value, child_line, target, root_dir)
         elif key in data:
             problems.append(
                 Problem(target, child_line, f"already set in {data.file}:{data.key_lines[key]}", str(key))
@@ -262,6 +266,24 @@ def _merge_child(data: MarkedDict, child: MarkedDict, target: Path, root_dir: Pa
         else:
             data[key], data.key_lines[key] = value, child_line
     return problems
+
+
+def _merge_list(
+    data: MarkedDict, key: str, value: list[Any], child_line: int, target: Path, root_dir: Path
+) -> list[Problem]:
+    """Lists from includes concatenate, their paths rebased onto the root file's directory."""
+    if key in _PATH_LIST_KEYS and isinstance(value, MarkedList):
+        value = _rebase_paths(value, target.parent, root_dir)
+    merged = data.get(key)
+    if merged is None:
+        data[key], data.key_lines[key] = value, child_line
+    elif isinstance(merged, MarkedList) and isinstance(value, MarkedList):
+        merged.extend(value)
+        merged.item_lines.extend(value.item_lines)
+        _note_item_files(merged, len(merged) - len(value), value.file)
+    else:
+        return [Problem(target, child_line, "must be a list", key)]
+    return []
 
 
 def _note_item_files(merged: MarkedList, start: int, file: str) -> None:
@@ -289,13 +311,17 @@ def _expand(
     for index, pattern in enumerate(patterns):
         line = node.item_lines[index] if isinstance(node, MarkedList) else data.key_lines.get(key)
         file = (getattr(node, "item_files", None) or [data.file] * len(patterns))[index]
-        matches = sorted(Path(m).resolve() for m in glob.glob(str(root / pattern)))
-        matches = [m for m in matches if (m.is_dir() if want_dir else m.is_file())]
+        matches = _matching(root, pattern, want_dir)
         if not matches:
             kind = "directory" if want_dir else "file"
             problems.append(Problem(file, line, f"no {kind} matches {pattern!r}", key))
         found += matches
     return found, problems
+
+
+def _matching(root: Path, pattern: str, want_dir: bool) -> list[Path]:
+    matches = sorted(Path(m).resolve() for m in glob.glob(str(root / pattern)))
+    return [m for m in matches if (m.is_dir() if want_dir else m.is_file())]
 
 
 def load_workspace(path: str | os.PathLike[str], texts: dict[Path, str] | None = None) -> Workspace:
@@ -351,14 +377,9 @@ def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
             continue
         cls = loaded.get(source.kind)
         if cls is None:
-            installed = collector_kinds()
-            close = difflib.get_close_matches(source.kind, installed, n=1)
-            hint = (
-                f"; did you mean {close[0]!r}?"
-                if close
-                else (f"; installed: {', '.join(installed) or 'none'}")
+            problems.append(
+                Problem(file, line, f"unknown collector kind {source.kind!r}{_kind_hint(source.kind)}", key)
             )
-            problems.append(Problem(file, line, f"unknown collector kind {source.kind!r}{hint}", key))
             continue
         try:
             cls.Options.model_validate(source.options)
@@ -373,6 +394,12 @@ def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
                 missing=f"missing required option for {source.kind}",
             )
     return problems
+
+
+def _kind_hint(kind: str) -> str:
+    installed = collector_kinds()
+    close = difflib.get_close_matches(kind, installed, n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; installed: {', '.join(installed) or 'none'}"
 
 
 def build_collectors(workspace: Workspace) -> list[Any]:

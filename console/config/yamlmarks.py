@@ -338,14 +338,18 @@ def _load(path: Path, limits: YamlLimits | None, single: bool, text: str | None 
         nodes = compose_bounded(loader, str(path), limits, single=single)
         return [loader.construct_document(node) for node in nodes]
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        what = " ".join(x for x in (exc.context, exc.problem) if x)
-        raise Problem(path, line, f"bad YAML: {what}") from None
+        raise _bad_yaml(path, exc) from None
     except yaml.YAMLError as exc:
         raise Problem(path, None, f"bad YAML: {exc}") from None
     finally:
         loader.dispose()
+
+
+def _bad_yaml(path: Path, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else None
+    what = " ".join(x for x in (exc.context, exc.problem) if x)
+    return Problem(path, line, f"bad YAML: {what}")
 
 
 def locate(root: Any, loc: tuple[Any, ...], default_file: str | Path) -> tuple[str, int | None, str]:
@@ -353,22 +357,26 @@ def locate(root: Any, loc: tuple[Any, ...], default_file: str | Path) -> tuple[s
     node, file, line = root, str(getattr(root, "file", "") or default_file), getattr(root, "line", None)
     names: list[str] = []
     for part in loc:
-        if isinstance(node, MarkedDict) and part in node:
-            file, line = node.file or file, node.key_lines.get(part, line)
-            node = node[part]
-            names.append(str(part))
-        elif isinstance(node, MarkedList) and isinstance(part, int) and part < len(node):
-            file, line = node.file or file, node.item_lines[part]
-            node = node[part]
-            names.append(f"[{part}]")
-        else:
+        step = _step(node, part, file, line)
+        if step is None:
             if isinstance(part, str):
                 names.append(part)
             break
+        node, file, line, name = step
+        names.append(name)
         if isinstance(node, (MarkedDict, MarkedList)) and node.file:
             file = node.file
     dotted = ".".join(names).replace(".[", "[")
     return file, line, dotted
+
+
+def _step(node: Any, part: Any, file: str, line: int | None) -> tuple[Any, str, int | None, str] | None:
+    """One part of a location down from `node`: (child, file, line, name); None past the YAML."""
+    if isinstance(node, MarkedDict) and part in node:
+        return node[part], node.file or file, node.key_lines.get(part, line), str(part)
+    if isinstance(node, MarkedList) and isinstance(part, int) and part < len(node):
+        return node[part], node.file or file, node.item_lines[part], f"[{part}]"
+    return None
 
 
 def plain(node: Any) -> Any:

@@ -13,7 +13,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,23 +23,42 @@ from console.core.terminal import escape, escape_text
 FORMATS = ("table", "json", "csv")
 
 
+def _iso(value: date) -> str:
+    return value.isoformat() + ("Z" if isinstance(value, datetime) and value.tzinfo is None else "")
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _hex(value: bytes | bytearray) -> str:
+    return value.hex()
+
+
+def _json_dict(value: dict[Any, Any]) -> dict[str, Any]:
+    return {str(k): _jsonable(v) for k, v in value.items()}
+
+
+def _json_list(value: Sequence[Any]) -> list[Any]:
+    return [_jsonable(v) for v in value]
+
+
+# checked in order: a datetime is also a date
+_JSON_CONVERSIONS: tuple[tuple[type | tuple[type, ...], Callable[[Any], Any]], ...] = (
+    (date, _iso),
+    (timedelta, timedelta.total_seconds),
+    (Decimal, float),
+    (float, _finite),
+    ((bytes, bytearray), _hex),
+    (dict, _json_dict),
+    ((list, tuple), _json_list),
+)
+
+
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat() + ("Z" if value.tzinfo is None else "")
-    if isinstance(value, (date,)):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (bytes, bytearray)):
-        return value.hex()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+    for kinds, convert in _JSON_CONVERSIONS:
+        if isinstance(value, kinds):
+            return convert(value)
     return value
 
 

@@ -18,6 +18,7 @@ from console.incidents.events import Event
 from console.store import Store
 
 if TYPE_CHECKING:
+    from console.alerts.state import Alert, Transition
     from console.runtime.lastgood import Config
 
 
@@ -130,50 +131,35 @@ class Engine:
         then the due rules; return what changed."""
         started = time.perf_counter()
         report = TickReport(now)
+        report.events += self._reload(now)
+        report.events += self._collect(now, report)
+        if not (self._from_config and self.config is None):
+            report.events += self._evaluate(now)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _reload(self, now: datetime) -> list[Event]:
         try:
-            report.events += self.reload_if_changed(now)
+            return self.reload_if_changed(now)
         except Exception as exc:  # noqa: BLE001 - what is in force stays; the event says why
             kept = (
                 "the configuration loaded before stays in force"
                 if self.config is not None
                 else "no rule is evaluated and every alert keeps its state"
             )
-            report.events.append(
+            return [
                 Event(now, "config", f"configuration failed to load: {type(exc).__name__}: {exc}; {kept}")
-            )
-        report.events += self._collect(now, report)
-        if self._from_config and self.config is None:
-            report.seconds = time.perf_counter() - started
-            return report
-        cycle = self.alerts.run(now, only_due=True)
-        by_fingerprint = {a.fingerprint: a for a in cycle.alerts}
-        for transition in cycle.transitions:
-            alert = by_fingerprint.get(transition.fingerprint)
-            name = alert.name if alert else transition.rule
-            labels = ",".join(
-                f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items()) if k != "alertname"
-            )
-            report.events.append(
-                Event(
-                    transition.ts,
-                    "alert",
-                    f"{name} {transition.to_state} {{{labels}}}",
-                    {
-                        "fingerprint": transition.fingerprint,
-                        "from": transition.from_state,
-                        "to": transition.to_state,
-                        "name": name,
-                        "value": transition.value,
-                    },
-                )
-            )
-        for rule, error in cycle.broken.items():
-            report.events.append(Event(now, "rule", f"{rule} fails: {error}"))
+            ]
+
+    def _evaluate(self, now: datetime) -> list[Event]:
+        """The due rules' transitions and failures, then what they did to incidents."""
         from console.incidents.loop import engine_events  # paging alerts -> incidents, timelines
 
-        report.events += engine_events(self.store, now)
-        report.seconds = time.perf_counter() - started
-        return report
+        cycle = self.alerts.run(now, only_due=True)
+        by_fingerprint = {a.fingerprint: a for a in cycle.alerts}
+        events = [_transition_event(t, by_fingerprint.get(t.fingerprint)) for t in cycle.transitions]
+        events += [Event(now, "rule", f"{rule} fails: {error}") for rule, error in cycle.broken.items()]
+        return events + engine_events(self.store, now)
 
     def _collect(self, now: datetime, report: TickReport) -> list[Event]:
         """Start each collector in its lane (a source still running is skipped and counted),
@@ -226,3 +212,22 @@ class Engine:
                 {"version": state[0], "degraded": state[1]},
             )
         ]
+
+
+def _transition_event(transition: Transition, alert: Alert | None) -> Event:
+    name = alert.name if alert else transition.rule
+    labels = ",".join(
+        f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items()) if k != "alertname"
+    )
+    return Event(
+        transition.ts,
+        "alert",
+        f"{name} {transition.to_state} {{{labels}}}",
+        {
+            "fingerprint": transition.fingerprint,
+            "from": transition.from_state,
+            "to": transition.to_state,
+            "name": name,
+            "value": transition.value,
+        },
+    )
