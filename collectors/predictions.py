@@ -107,14 +107,17 @@ def _models(frame: Any, default: str | None, where: Path) -> Any:
     return models
 
 
+def _json_text(value: Any) -> str:
+    """A features value as JSON text: text is taken as already JSON."""
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
 def _features_json(frame: Any) -> list[str]:
     """Each row's features as a JSON object: the `features` column, or every non-record column."""
     if len(frame) == 0:
         return []
     if "features" in frame.columns:
-        return [
-            value if isinstance(value, str) else json.dumps(value, default=str) for value in frame["features"]
-        ]
+        return [_json_text(value) for value in frame["features"]]
     rest = frame[[c for c in frame.columns if c not in RECORD_FIELDS]]
     if rest.shape[1] == 0:
         return ["{}"] * len(frame)

@@ -164,10 +164,7 @@ def ensure_state_dir(workspace: Workspace) -> Path:
 
 def find_workspace(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
     """`--workspace`, then $ONCALL_WORKSPACE, then `oncall.yaml` in the current directory."""
-    candidate = explicit or os.environ.get(ENV_VAR)
-    origin = "--workspace" if explicit else f"${ENV_VAR}"
-    if not candidate:
-        candidate, origin = (cwd or Path.cwd()) / WORKSPACE_FILE, "the current directory"
+    candidate, origin = _candidate(explicit, cwd)
     path = Path(candidate).expanduser()
     if path.is_dir():
         path = path / WORKSPACE_FILE
@@ -183,6 +180,16 @@ def find_workspace(explicit: str | os.PathLike[str] | None = None, cwd: Path | N
             ]
         )
     return path.resolve()
+
+
+def _candidate(
+    explicit: str | os.PathLike[str] | None, cwd: Path | None
+) -> tuple[str | os.PathLike[str], str]:
+    """The workspace path asked for, and where it came from (for the message if it is not there)."""
+    candidate = explicit or os.environ.get(ENV_VAR)
+    if candidate:
+        return candidate, "--workspace" if explicit else f"${ENV_VAR}"
+    return (cwd or Path.cwd()) / WORKSPACE_FILE, "the current directory"
 
 
 def _merge_includes(
@@ -307,16 +314,22 @@ def _expand(
 ) -> tuple[list[Path], list[Problem]]:
     found: list[Path] = []
     problems: list[Problem] = []
-    node = data.get(key)
     for index, pattern in enumerate(patterns):
-        line = node.item_lines[index] if isinstance(node, MarkedList) else data.key_lines.get(key)
-        file = (getattr(node, "item_files", None) or [data.file] * len(patterns))[index]
         matches = _matching(root, pattern, want_dir)
         if not matches:
+            file, line = _item_place(data, key, index)
             kind = "directory" if want_dir else "file"
             problems.append(Problem(file, line, f"no {kind} matches {pattern!r}", key))
         found += matches
     return found, problems
+
+
+def _item_place(data: MarkedDict, key: str, index: int) -> tuple[str, int | None]:
+    """Where item `index` of list `key` is written: its own file when it came from an include."""
+    node = data.get(key)
+    line = node.item_lines[index] if isinstance(node, MarkedList) else data.key_lines.get(key)
+    item_files = getattr(node, "item_files", None)
+    return (item_files[index] if item_files else data.file), line
 
 
 def _matching(root: Path, pattern: str, want_dir: bool) -> list[Path]:
@@ -365,10 +378,7 @@ def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
     loaded, broken = available_collectors(source.kind for source in config.sources)
     problems: list[Problem] = []
     for index, source in enumerate(config.sources):
-        file, line, _ = locate(data, ("sources", index, "kind"), data.file)
-        item_files = getattr(data.get("sources"), "item_files", None)
-        if item_files:
-            file = item_files[index]
+        file, line = _source_place(data, index)
         key = f"sources[{index}].kind"
         if source.kind in broken:
             problems.append(
@@ -394,6 +404,13 @@ def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
                 missing=f"missing required option for {source.kind}",
             )
     return problems
+
+
+def _source_place(data: MarkedDict, index: int) -> tuple[str, int | None]:
+    """Where a source's kind is written: its own file when it came from an include."""
+    file, line, _ = locate(data, ("sources", index, "kind"), data.file)
+    item_files = getattr(data.get("sources"), "item_files", None)
+    return (item_files[index] if item_files else file), line
 
 
 def _kind_hint(kind: str) -> str:

@@ -139,21 +139,25 @@ def _read_bounded(path: Path, limits: YamlLimits) -> str:
         f"over the YAML size limit of {limits.max_bytes:,} bytes; " + limits.how_to_raise % "yaml_max_bytes"
     )
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
-            raise Problem(path, None, "not a regular file")
-        size = info.st_size
-        if size > limits.max_bytes:
-            raise Problem(path, 1, f"file is {size:,} bytes, " + too_big)
-        with path.open("rb") as stream:  # no further, should it grow meanwhile
-            raw = stream.read(limits.max_bytes + 1)
-        if len(raw) > limits.max_bytes:
-            raise Problem(path, 1, "file is " + too_big)
-        return raw.decode("utf-8")
+        return _read_limited(path, limits, too_big).decode("utf-8")
     except FileNotFoundError:
         raise Problem(path, None, "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise Problem(path, None, f"cannot read: {exc}") from None
+
+
+def _read_limited(path: Path, limits: YamlLimits, too_big: str) -> bytes:
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+        raise Problem(path, None, "not a regular file")
+    size = info.st_size
+    if size > limits.max_bytes:
+        raise Problem(path, 1, f"file is {size:,} bytes, " + too_big)
+    with path.open("rb") as stream:  # no further, should it grow meanwhile
+        raw = stream.read(limits.max_bytes + 1)
+    if len(raw) > limits.max_bytes:
+        raise Problem(path, 1, "file is " + too_big)
+    return raw
 
 
 def compose_bounded(loader: Any, file: str, limits: YamlLimits, single: bool = False) -> list[Node]:
@@ -201,15 +205,18 @@ class _Composer:
             if kind is SequenceStartEvent or kind is MappingStartEvent:
                 self._open(event, SequenceNode if kind is SequenceStartEvent else MappingNode)
                 continue
-            if kind is ScalarEvent:
-                node, size, levels = self._scalar(event)
-            elif kind is AliasEvent:
-                node, size, levels = self._alias(event)
-            else:  # the end of a collection
-                node, size, levels = self._close(event)
+            node, size, levels = self._node(event, kind)
             if not self.stack:
                 return node
             self._attach(node, size, levels)
+
+    def _node(self, event: Any, kind: type) -> tuple[Node, int, int]:
+        """The node a scalar, an alias or a collection's end completes, its size and height."""
+        if kind is ScalarEvent:
+            return self._scalar(event)
+        if kind is AliasEvent:
+            return self._alias(event)
+        return self._close(event)  # the end of a collection
 
     def _count(self, event: Any, nodes: int, depth: int) -> None:
         self.total += nodes

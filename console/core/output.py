@@ -89,13 +89,19 @@ def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_widt
     """Columns padded to their widest cell (cut at `max_width`) under upper-case headings."""
     columns = [escape(c) for c in columns]
     cells = [[_cut(cell(v), max_width) for v in row] for row in rows]
+    widths = _widths(columns, cells)
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(t.ljust(w) for t, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def _widths(columns: Sequence[str], cells: list[list[str]]) -> list[int]:
+    """Each column's widest text, its heading included."""
     widths = [len(c) for c in columns]
     for row in cells:
         for i, text in enumerate(row):
             widths[i] = max(widths[i], len(text))
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
-    lines += ["  ".join(t.ljust(w) for t, w in zip(row, widths)).rstrip() for row in cells]
-    return "\n".join(lines)
+    return widths
 
 
 def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
@@ -103,13 +109,17 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> s
     if fmt == "json":
         return dumps([dict(zip(columns, row)) for row in rows])
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([escape(v) if isinstance(v, str) else _jsonable(v) for v in row])
-        return escape_text(buf.getvalue().rstrip("\n"))
+        return _render_csv(columns, rows)
     return render_table(columns, rows)
+
+
+def _render_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([escape(v) if isinstance(v, str) else _jsonable(v) for v in row])
+    return escape_text(buf.getvalue().rstrip("\n"))
 
 
 def dumps(data: Any) -> str:
