@@ -16,8 +16,11 @@ from collectors.deadline import check_deadline
 from collectors.http import HttpOptions, fetch, join_url, json_body, make_client
 from collectors.validate import Refusals, Window, check, timestamps
 from console.store import canonical_labels
+from console.store.rows import scalar
 
 if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
     from console.store import Store
 
 SOURCE = "alertmanager"
@@ -56,6 +59,19 @@ def _epoch(text: Any) -> float | None:
         return math.nan
 
 
+def _append_alert(rows: dict[str, list[Any]], alert: dict[str, Any]) -> None:
+    labels = dict(alert["labels"])
+    status = alert.get("status") or {}
+    rows["fingerprint"].append(str(alert["fingerprint"]))
+    rows["name"].append(labels.get("alertname", ""))
+    rows["labels"].append(canonical_labels(labels))
+    rows["annotations"].append(canonical_labels(alert.get("annotations") or {}))
+    rows["state"].append(STATES.get(status.get("state", "active"), "firing"))
+    rows["starts_at"].append(_epoch(alert.get("startsAt")))
+    rows["silenced_by"].append(json.dumps(list(status.get("silencedBy") or [])))
+    rows["inhibited_by"].append(json.dumps(list(status.get("inhibitedBy") or [])))
+
+
 def parse_alerts(body: Any, url: str, window: Window, refused: Refusals) -> pa.Table:
     """Alertmanager's /api/v2/alerts answer as rows for the alerts table.
 
@@ -66,18 +82,9 @@ def parse_alerts(body: Any, url: str, window: Window, refused: Refusals) -> pa.T
     rows: dict[str, list[Any]] = {name: [] for name in ALERT_SCHEMA.names}
     try:
         for alert in body:
-            if str(alert.get("generatorURL") or "").startswith(GENERATOR):
-                continue  # pushed by a console: already in the store as its own rule's
-            labels = dict(alert["labels"])
-            status = alert.get("status") or {}
-            rows["fingerprint"].append(str(alert["fingerprint"]))
-            rows["name"].append(labels.get("alertname", ""))
-            rows["labels"].append(canonical_labels(labels))
-            rows["annotations"].append(canonical_labels(alert.get("annotations") or {}))
-            rows["state"].append(STATES.get(status.get("state", "active"), "firing"))
-            rows["starts_at"].append(_epoch(alert.get("startsAt")))
-            rows["silenced_by"].append(json.dumps(list(status.get("silencedBy") or [])))
-            rows["inhibited_by"].append(json.dumps(list(status.get("inhibitedBy") or [])))
+            if not str(alert.get("generatorURL") or "").startswith(GENERATOR):
+                _append_alert(rows, alert)
+            # else pushed by a console: already in the store as its own rule's
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SourceError(f"{url}: malformed alert in the answer ({type(exc).__name__}: {exc})") from None
     stamps = pa.array(rows["starts_at"], pa.float64())
@@ -113,7 +120,7 @@ class AlertmanagerCollector(Collector):
         return CollectResult(rows=changed, detail={"alerts": current.num_rows})
 
     @staticmethod
-    def _apply(cur: Any, now: datetime) -> int:
+    def _apply(cur: DuckDBPyConnection, now: datetime) -> int:
         """Write transitions to alert_history, then upsert current and resolve vanished."""
         cur.execute(
             """
@@ -128,7 +135,7 @@ class AlertmanagerCollector(Collector):
             """,
             [now, SOURCE, now, SOURCE],
         )
-        changed = cur.fetchone()[0]
+        changed = scalar(cur)
         cur.execute(
             """
             INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, state,

@@ -95,7 +95,7 @@ class DeadlineBackend(httpcore.NetworkBackend):
         self._backend.sleep(min(seconds, max(0.0, self._deadline.left())))
 
 
-def deadline_transport(deadline: Deadline, verify: Any) -> httpx.HTTPTransport:
+def deadline_transport(deadline: Deadline, verify: str | bool) -> httpx.HTTPTransport:
     """An httpx transport (TLS as `verify` says) whose connections end by `deadline`."""
     transport = httpx.HTTPTransport(verify=verify)
     use_backend(transport, lambda backend: DeadlineBackend(backend, deadline))

@@ -64,15 +64,9 @@ class DemoCollector(Collector):
         cursor = store.get_cursor(self.name)
         if cursor is None:
             raise RuntimeError(f"demo source {self.name!r} has no history; run seed_demo() first")
-        degrade_at = datetime.fromisoformat(cursor["degrade_at"])
-        if self._trigger_at is not None and self._trigger_at < degrade_at:
-            degrade_at = self._trigger_at
+        degrade_at = self._degrade_at(cursor)
         next_step = cursor["next_step"]
-        last_step = (
-            int(now.timestamp() // self.step_s)
-            if now.tzinfo
-            else int((now - datetime(1970, 1, 1)).total_seconds() // self.step_s)
-        )
+        last_step = self._step_at(now)
         steps = last_step - next_step + 1
         seed = int(cursor.get("seed", self.options.seed))  # the seed the history was made with
         backfill = _backfill_predictions(store, cursor, self.step_s, seed)
@@ -105,6 +99,19 @@ class DemoCollector(Collector):
         added = ingest_logs(store, logs)
         added += ingest_samples(store, samples, cursor=(self.name, new_cursor), now=now)
         return CollectResult(added, {"serving": served[-1], "degraded": bool(degraded[-1])})
+
+    def _degrade_at(self, cursor: dict[str, Any]) -> datetime:
+        """When the champion degrades: as seeded, or earlier when the demo's key asked for it."""
+        degrade_at = datetime.fromisoformat(cursor["degrade_at"])
+        if self._trigger_at is not None and self._trigger_at < degrade_at:
+            return self._trigger_at
+        return degrade_at
+
+    def _step_at(self, now: datetime) -> int:
+        """The number of the simulated step `now` falls in (a naive `now` is UTC)."""
+        if now.tzinfo:
+            return int(now.timestamp() // self.step_s)
+        return int((now - datetime(1970, 1, 1)).total_seconds() // self.step_s)
 
     def served(self, store: Store, cursor: dict[str, Any], first_step: int, steps: int) -> list[str]:
         """The version served at each step: what the alias named at that step's time, so a

@@ -37,7 +37,7 @@ def make_client(
         auth, hooks = client_auth(options, options.url, base_dir)
     except CredentialError as exc:
         raise SourceError(str(exc)) from None
-    verify: Any = options.ca_file or options.tls_verify
+    verify: str | bool = options.ca_file or options.tls_verify
     deadline = current_deadline()
     if transport is None and deadline is not None:  # the run's deadline, cut at the socket
         from collectors.deadline_net import deadline_transport
@@ -95,34 +95,42 @@ def fetch(client: httpx.Client, method: str, url: str, *, max_bytes: int, **kwar
     try:
         with client.stream(method, url, **kwargs) as response:
             shown = str(response.request.url) if response.history else url  # redirected
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise SourceError(
-                        f"{shown}: response larger than {max_bytes} bytes "
-                        "(raise max_bytes if that is expected)"
-                    )
-                chunks.append(chunk)
-            body = b"".join(chunks)
+            body = _read_body(response, shown, max_bytes)
     except DeadlineExceeded as exc:
         raise exc.at(shown) from None
-    except httpx.TimeoutException as exc:
-        raise SourceError(
-            f"{shown}: timed out ({type(exc).__name__}); the source is slow or down, or raise timeout"
-        ) from None
-    except httpx.ConnectError as exc:
-        raise SourceError(f"{shown}: cannot connect ({_reason(exc)}); is the source up?") from None
-    except httpx.RemoteProtocolError as exc:
-        raise SourceError(f"{shown}: the response was cut short or malformed ({_reason(exc)})") from None
     except httpx.HTTPError as exc:
-        raise SourceError(f"{shown}: {type(exc).__name__}: {_reason(exc)}") from None
+        raise _transport_error(shown, exc) from None
     result = Fetched(shown, response.status_code, response.headers, body)
     if response.status_code >= 400:
         snippet = body[:200].decode("utf-8", "replace").strip().replace("\n", " ")
         raise SourceError(f"{shown}: HTTP {response.status_code}" + (f": {snippet}" if snippet else ""))
     return result
+
+
+def _read_body(response: httpx.Response, shown: str, max_bytes: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise SourceError(
+                f"{shown}: response larger than {max_bytes} bytes (raise max_bytes if that is expected)"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _transport_error(shown: str, exc: httpx.HTTPError) -> SourceError:
+    """What went wrong on the way, said with what the user can do about it."""
+    if isinstance(exc, httpx.TimeoutException):
+        return SourceError(
+            f"{shown}: timed out ({type(exc).__name__}); the source is slow or down, or raise timeout"
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return SourceError(f"{shown}: cannot connect ({_reason(exc)}); is the source up?")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return SourceError(f"{shown}: the response was cut short or malformed ({_reason(exc)})")
+    return SourceError(f"{shown}: {type(exc).__name__}: {_reason(exc)}")
 
 
 def json_body(response: Fetched) -> Any:

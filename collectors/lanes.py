@@ -12,14 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from collectors.run import RunOutcome, run_once
 
 if TYPE_CHECKING:
+    from collectors.base import Collector
     from console.store import Store
 
 ONCE_PARALLEL = 8  # `collect --once` runs at most this many sources at a time
@@ -66,10 +67,10 @@ class Lanes:
 
     def start(
         self,
-        collector: Any,
+        collector: Collector,
         now: datetime,
         *,
-        after: Callable[[Any, RunOutcome], None] | None = None,
+        after: Callable[[Collector, RunOutcome], None] | None = None,
         gate: threading.Semaphore | None = None,
     ) -> Future[RunOutcome] | None:
         """Run `collector` once in its lane; None (and the skip counted) if it is still running.
@@ -138,7 +139,7 @@ class Lanes:
         return [name for name in names if self.busy(name)]
 
 
-def phases(collectors: list[Any]) -> list[list[Any]]:
+def phases(collectors: Sequence[Collector]) -> list[list[Collector]]:
     """The sources, then the collectors that evaluate what the sources stored (drift)."""
     first = [c for c in collectors if not getattr(c, "evaluates", False)]
     then = [c for c in collectors if getattr(c, "evaluates", False)]
@@ -146,7 +147,7 @@ def phases(collectors: list[Any]) -> list[list[Any]]:
 
 
 def run_all(
-    store: Store, collectors: list[Any], now: datetime, limit: int = ONCE_PARALLEL
+    store: Store, collectors: Sequence[Collector], now: datetime, limit: int = ONCE_PARALLEL
 ) -> list[RunOutcome]:
     """Run each collector once, at most `limit` at a time, each in its lane; outcomes in order.
 

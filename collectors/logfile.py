@@ -14,7 +14,7 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import duckdb
 import pyarrow as pa
@@ -23,7 +23,7 @@ from pydantic import Field, field_validator, model_validator
 
 from collectors.base import Collector, CollectResult, SourceError, TimedOptions
 from collectors.deadline import check_deadline
-from collectors.logfile_chunks import Chunk, read_chunk
+from collectors.logfile_chunks import Chunk, Readable, read_chunk
 from collectors.logfile_gzip import GzipStream
 from collectors.logfile_tracking import GZIP_ERRORS, Plan, Read, grow_head, plan_run, scan
 from collectors.validate import check, timestamps
@@ -93,6 +93,34 @@ def logfmt_docs(lines: list[str]) -> tuple[list[str | None], list[str | None]]:
     return docs, errors
 
 
+# Each reads `_lines` (offset, length, line) into a JSON document or why a line is none.
+_JSON_DOCS = """
+    SELECT line_offset, len_bytes, line,
+           CASE WHEN jt = 'OBJECT' THEN line END AS doc,
+           CASE WHEN len_bytes > $cap THEN NULL
+                WHEN jt IS NULL THEN 'not valid JSON'
+                WHEN jt <> 'OBJECT' THEN 'JSON but not an object' END AS err
+    FROM (SELECT *, CASE WHEN len_bytes <= $cap
+                         THEN json_type(TRY_CAST(line AS JSON)) END AS jt
+          FROM _lines WHERE line <> '')
+"""
+_REGEX_DOCS = """
+    SELECT line_offset, len_bytes, line,
+           CASE WHEN len_bytes <= $cap AND regexp_matches(line, $pattern)
+                THEN to_json(regexp_extract(line, $pattern, $names))::VARCHAR END AS doc,
+           CASE WHEN len_bytes <= $cap AND NOT regexp_matches(line, $pattern)
+                THEN 'does not match the pattern' END AS err
+    FROM _lines WHERE line <> ''
+"""
+_LOGFMT_DOCS = """
+    SELECT l.line_offset, l.len_bytes, l.line AS line,
+           CASE WHEN l.len_bytes <= $cap THEN d.doc END AS doc,
+           CASE WHEN l.len_bytes <= $cap THEN d.err END AS err
+    FROM _lines l POSITIONAL JOIN _docs d
+    WHERE l.line <> ''
+"""
+
+
 class LogfileCollector(Collector):
     """Follows appends to every file matching the glob; one origin per file generation."""
 
@@ -152,7 +180,7 @@ class LogfileCollector(Collector):
         how = "only gzip is read" if self.options.read_gzip else "read_gzip: true reads .gz files"
         return [f"{len(plan.skipped)} compressed file(s) left unread ({names}{more}): {how}"]
 
-    def _open(self, read: Read) -> Any:
+    def _open(self, read: Read) -> GzipStream | BinaryIO:
         try:
             return GzipStream(read.path) if read.gzipped else open(read.path, "rb")
         except OSError as exc:
@@ -164,7 +192,7 @@ class LogfileCollector(Collector):
         """Read lines from the entry's offset to the end, one batch per chunk."""
         entry = read.entry
         with self._open(read) as fh:
-            size = fh.size if read.gzipped else os.fstat(fh.fileno()).st_size
+            size = fh.size if isinstance(fh, GzipStream) else os.fstat(fh.fileno()).st_size
             entry["seen_size"] = size if not read.gzipped else entry.get("seen_size", 0)
             if not read.gzipped:
                 grow_head(entry, read.path)
@@ -183,7 +211,7 @@ class LogfileCollector(Collector):
         return added
 
     def _chunks(
-        self, store: Store, state: dict[str, Any], read: Read, fh: Any, size: int, now: datetime
+        self, store: Store, state: dict[str, Any], read: Read, fh: Readable, size: int, now: datetime
     ) -> int:
         """Parse the next chunk while the store takes this one; the cursor moves with each."""
         opts = self.options
@@ -261,45 +289,7 @@ class LogfileCollector(Collector):
         con = self._con()
         con.register("_lines", lines)
         try:
-            if opts.format == "json":
-                docs_sql = """
-                    SELECT line_offset, len_bytes, line,
-                           CASE WHEN jt = 'OBJECT' THEN line END AS doc,
-                           CASE WHEN len_bytes > $cap THEN NULL
-                                WHEN jt IS NULL THEN 'not valid JSON'
-                                WHEN jt <> 'OBJECT' THEN 'JSON but not an object' END AS err
-                    FROM (SELECT *, CASE WHEN len_bytes <= $cap
-                                         THEN json_type(TRY_CAST(line AS JSON)) END AS jt
-                          FROM _lines WHERE line <> '')
-                """
-                params: dict[str, Any] = {"cap": cap}
-            elif opts.format == "regex":
-                names = list(re.compile(opts.pattern or "").groupindex)
-                docs_sql = """
-                    SELECT line_offset, len_bytes, line,
-                           CASE WHEN len_bytes <= $cap AND regexp_matches(line, $pattern)
-                                THEN to_json(regexp_extract(line, $pattern, $names))::VARCHAR END AS doc,
-                           CASE WHEN len_bytes <= $cap AND NOT regexp_matches(line, $pattern)
-                                THEN 'does not match the pattern' END AS err
-                    FROM _lines WHERE line <> ''
-                """
-                params = {"cap": cap, "pattern": opts.pattern, "names": names}
-            else:
-                text = chunk.text.to_pylist()
-                short = [t if n <= cap else "" for t, n in zip(text, chunk.lengths)]
-                docs, errors = logfmt_docs(short)
-                con.register(
-                    "_docs",
-                    pa.table({"doc": pa.array(docs, pa.string()), "err": pa.array(errors, pa.string())}),
-                )
-                docs_sql = """
-                    SELECT l.line_offset, l.len_bytes, l.line AS line,
-                           CASE WHEN l.len_bytes <= $cap THEN d.doc END AS doc,
-                           CASE WHEN l.len_bytes <= $cap THEN d.err END AS err
-                    FROM _lines l POSITIONAL JOIN _docs d
-                    WHERE l.line <> ''
-                """
-                params = {"cap": cap}
+            docs_sql, params = self._docs_query(con, chunk, cap)
             fields = [opts.ts_field, opts.level_field, opts.service_field, opts.message_field]
             paths = ["$." + json.dumps(name) for name in fields]
             removal = json.dumps({name: None for name in fields})
@@ -354,6 +344,26 @@ class LogfileCollector(Collector):
         finally:
             con.unregister("_lines")
         return self._timed(parsed, now)
+
+    def _docs_query(
+        self, con: duckdb.DuckDBPyConnection, chunk: Chunk, cap: int
+    ) -> tuple[str, dict[str, Any]]:
+        """The SQL that reads each line of `_lines` as a JSON document or an error, in the
+        source's format, and its parameters (logfmt is parsed here, into `_docs`)."""
+        opts = self.options
+        if opts.format == "json":
+            return _JSON_DOCS, {"cap": cap}
+        if opts.format == "regex":
+            names = list(re.compile(opts.pattern or "").groupindex)
+            return _REGEX_DOCS, {"cap": cap, "pattern": opts.pattern, "names": names}
+        text = chunk.text.to_pylist()
+        short = [t if n <= cap else "" for t, n in zip(text, chunk.lengths)]
+        docs, errors = logfmt_docs(short)
+        con.register(
+            "_docs",
+            pa.table({"doc": pa.array(docs, pa.string()), "err": pa.array(errors, pa.string())}),
+        )
+        return _LOGFMT_DOCS, {"cap": cap}
 
     def _timed(self, parsed: pa.Table, now: datetime) -> pa.Table:
         """The lines whose timestamp is inside the window (the rest counted as refused); a line

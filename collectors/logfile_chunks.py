@@ -6,11 +6,19 @@ A line longer than a chunk is skipped through and kept as its head (`collectors.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+
+class Readable(Protocol):
+    """A file read at offsets: an open binary file, or a GzipStream over a gzipped one."""
+
+    def seek(self, offset: int, /) -> int: ...
+
+    def read(self, size: int, /) -> bytes: ...
 
 
 @dataclass
@@ -39,7 +47,7 @@ def _strings(data: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
     )
 
 
-def read_chunk(fh: Any, offset: int, chunk_bytes: int, cap: int, final: bool) -> Chunk | None:
+def read_chunk(fh: Readable, offset: int, chunk_bytes: int, cap: int, final: bool) -> Chunk | None:
     """Read complete lines from `offset`; None when only a partial line (or nothing) is left.
 
     With `final`, a trailing line without a newline is taken too (the file was rotated
@@ -50,30 +58,38 @@ def read_chunk(fh: Any, offset: int, chunk_bytes: int, cap: int, final: bool) ->
     data = fh.read(chunk_bytes)
     if not data:
         return None
-    buf = np.frombuffer(data, np.uint8)
-    newlines = np.flatnonzero(buf == 10)
+    newlines = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
     if len(newlines) == 0 and len(data) == chunk_bytes:
         return _giant_line(fh, offset, data, chunk_bytes, cap, final)
-    starts = (
-        np.concatenate(([0], newlines[:-1] + 1)).astype(np.int64) if len(newlines) else np.zeros(0, np.int64)
-    )
-    ends = newlines.astype(np.int64)
-    used = int(newlines[-1]) + 1 if len(newlines) else 0
+    starts, ends, used = _line_bounds(newlines)
     if final and used < len(data) and len(data) < chunk_bytes:
-        text = _strings(data[:used], starts, ends) if len(starts) else pa.array([], pa.string())
-        tail = pa.array([data[used:].decode("utf-8", "replace").rstrip("\r")], pa.string())
-        text = pa.concat_arrays([text, tail])
-        starts = np.append(starts, used)
-        ends = np.append(ends, len(data))
-        used = len(data)
-    elif not len(starts):
+        return _with_tail(data, offset, starts, ends, used)
+    if not len(starts):
         return None
-    else:
-        text = _strings(data[:used], starts, ends)
-    return Chunk(text, starts + offset, ends - starts, offset + used)
+    return Chunk(_strings(data[:used], starts, ends), starts + offset, ends - starts, offset + used)
 
 
-def _giant_line(fh: Any, offset: int, head: bytes, chunk_bytes: int, cap: int, final: bool) -> Chunk | None:
+def _line_bounds(newlines: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Each complete line's start and end (its newline), and the bytes they span."""
+    if not len(newlines):
+        return np.zeros(0, np.int64), newlines.astype(np.int64), 0
+    starts = np.concatenate(([0], newlines[:-1] + 1)).astype(np.int64)
+    return starts, newlines.astype(np.int64), int(newlines[-1]) + 1
+
+
+def _with_tail(data: bytes, offset: int, starts: np.ndarray, ends: np.ndarray, used: int) -> Chunk:
+    """The complete lines and the unfinished last one, taken as a line of its own."""
+    text = _strings(data[:used], starts, ends) if len(starts) else pa.array([], pa.string())
+    tail = pa.array([data[used:].decode("utf-8", "replace").rstrip("\r")], pa.string())
+    text = pa.concat_arrays([text, tail])
+    starts = np.append(starts, used)
+    ends = np.append(ends, len(data))
+    return Chunk(text, starts + offset, ends - starts, offset + len(data))
+
+
+def _giant_line(
+    fh: Readable, offset: int, head: bytes, chunk_bytes: int, cap: int, final: bool
+) -> Chunk | None:
     """A line longer than one chunk: find its end without holding it, keep its head."""
     position = offset + len(head)
     found = False

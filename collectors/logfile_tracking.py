@@ -196,17 +196,26 @@ def _identify_new(run: _Run) -> None:
     for path, st in run.present.items():
         if path in tracked or is_compressed(path) or st.st_size == 0:
             continue  # an empty file has nothing yet
-        head = read_head(path)
-        orphan = _best_match(head, [e for _, e, _ in run.orphans])
-        if orphan is not None:  # the rotated copy of a known file
-            run.orphans = [o for o in run.orphans if o[1] is not orphan]
-            tracked[path] = moved_to(orphan, st)
-            continue
-        twin = _best_match(head, list(tracked.values()))
-        if twin is not None and not twin.get("gzip"):  # a copy of a file still followed
-            tracked[path] = {**twin, "dev": st.st_dev, "ino": st.st_ino}
-        else:
-            tracked[path] = new_entry(run.origin(path), st)
+        tracked[path] = _identify(run, path, st)
+
+
+def _identify(run: _Run, path: str, st: os.stat_result) -> Entry:
+    head = read_head(path)
+    orphan = _take_orphan(run, head)
+    if orphan is not None:  # the rotated copy of a known file
+        return moved_to(orphan, st)
+    twin = _best_match(head, list(run.plan.tracked.values()))
+    if twin is not None and not twin.get("gzip"):  # a copy of a file still followed
+        return {**twin, "dev": st.st_dev, "ino": st.st_ino}
+    return new_entry(run.origin(path), st)
+
+
+def _take_orphan(run: _Run, head: bytes) -> Entry | None:
+    """The known file gone from its path whose first bytes `head` carries, no longer an orphan."""
+    orphan = _best_match(head, [e for _, e, _ in run.orphans])
+    if orphan is not None:
+        run.orphans = [o for o in run.orphans if o[1] is not orphan]
+    return orphan
 
 
 def _identify_compressed(run: _Run) -> None:
@@ -230,9 +239,8 @@ def gzip_entry(run: _Run, path: str, st: os.stat_result) -> Entry | None:
     except GZIP_ERRORS as exc:
         run.plan.standing.append(f"{path}: not readable as gzip ({exc}); left unread")
         return None
-    orphan = _best_match(head, [e for _, e, _ in run.orphans])
+    orphan = _take_orphan(run, head)
     if orphan is not None:  # the file it was compressed from
-        run.orphans = [o for o in run.orphans if o[1] is not orphan]
         return {**orphan, "dev": st.st_dev, "ino": st.st_ino, "gzip": True}
     if _best_match(head, list(run.plan.tracked.values())) is not None:
         return None  # its plain file is still there (being compressed): read that
@@ -309,14 +317,24 @@ def find_copy(
         if is_compressed(path) and not gzipped:
             continue
         try:
-            st = os.stat(path)
-            if not matches(read_head(path, gzipped), entry):
-                continue
-            unread = (gzip_size(path) != offset % (1 << 32)) if gzipped else st.st_size > offset
-            return path, st, gzipped, unread
+            found = _copy_of(path, entry, offset, gzipped)
         except GZIP_ERRORS as exc:
             problems.append(f"{path}: cannot be read to tell whether it is a copy of {old_path} ({exc})")
+            continue
+        if found is not None:
+            return found
     return None
+
+
+def _copy_of(
+    path: str, entry: Entry, offset: int, gzipped: bool
+) -> tuple[str, os.stat_result, bool, bool] | None:
+    """`path` as find_copy describes it when its first bytes are the entry's, else None."""
+    st = os.stat(path)
+    if not matches(read_head(path, gzipped), entry):
+        return None
+    unread = (gzip_size(path) != offset % (1 << 32)) if gzipped else st.st_size > offset
+    return path, st, gzipped, unread
 
 
 def find_inode(directory: str, dev: int, ino: int) -> str | None:
@@ -324,12 +342,16 @@ def find_inode(directory: str, dev: int, ino: int) -> str | None:
     try:
         with os.scandir(directory or ".") as entries:
             for item in entries:
-                try:
-                    st = item.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue
-                if st.st_ino == ino and st.st_dev == dev and item.is_file(follow_symlinks=False):
+                if _has_inode(item, dev, ino):
                     return item.path
     except FileNotFoundError:
         return None
     return None
+
+
+def _has_inode(item: os.DirEntry[str], dev: int, ino: int) -> bool:
+    try:
+        st = item.stat(follow_symlinks=False)
+    except FileNotFoundError:
+        return False  # gone meanwhile
+    return st.st_ino == ino and st.st_dev == dev and item.is_file(follow_symlinks=False)

@@ -23,6 +23,8 @@ from collectors.base import Collector, CollectResult, SourceError, TimedOptions
 from collectors.validate import Refusals, Window, check, timestamps
 
 if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
     from console.store import Store
 
 LABEL_LAG = "oncall_label_lag_seconds"
@@ -105,14 +107,17 @@ def _models(frame: Any, default: str | None, where: Path) -> Any:
     return models
 
 
+def _json_text(value: Any) -> str:
+    """A features value as JSON text: text is taken as already JSON."""
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
 def _features_json(frame: Any) -> list[str]:
     """Each row's features as a JSON object: the `features` column, or every non-record column."""
     if len(frame) == 0:
         return []
     if "features" in frame.columns:
-        return [
-            value if isinstance(value, str) else json.dumps(value, default=str) for value in frame["features"]
-        ]
+        return [_json_text(value) for value in frame["features"]]
     rest = frame[[c for c in frame.columns if c not in RECORD_FIELDS]]
     if rest.shape[1] == 0:
         return ["{}"] * len(frame)
@@ -186,13 +191,31 @@ class PredictionsCollector(Collector):
         return [Path(p) for p in sorted(glob.glob(full)) if os.path.isfile(p)]
 
     def collect(self, store: Store, now: datetime) -> CollectResult:
-        from console.store import canonical_labels, ingest_samples
-
-        options = self.options
-        window = self.window(now)
         seen: dict[str, list[int]] = (store.get_cursor(self.name) or {}).get("files", {})
-        predictions, labels, changed = [], [], {}
-        for kind, pattern in (("p", options.path), ("l", options.labels)):
+        predictions, labels, changed = self._read_changed(seen, self.window(now))
+        new_predictions = pa.concat_tables(predictions) if predictions else None
+        new_labels = pa.concat_tables(labels) if labels else None
+        cursor = {"files": {**seen, **changed}}
+        with store.transaction() as cur:
+            added = _insert_predictions(cur, new_predictions)
+            _insert_labels(cur, new_labels)
+            lags = self._lags(cur, new_predictions is not None, new_labels is not None)
+            store.set_cursor(cur, self.name, cursor, added, now)
+        if lags:
+            _record_lags(store, now, lags)
+        return CollectResult(
+            rows=added,
+            detail={"files": len(changed), "labels": 0 if new_labels is None else new_labels.num_rows},
+        )
+
+    def _read_changed(
+        self, seen: dict[str, list[int]], window: Window
+    ) -> tuple[list[pa.Table], list[pa.Table], dict[str, list[int]]]:
+        """Tables from the files new or changed since `seen`, and those files' signatures."""
+        predictions: list[pa.Table] = []
+        labels: list[pa.Table] = []
+        changed: dict[str, list[int]] = {}
+        for kind, pattern in (("p", self.options.path), ("l", self.options.labels)):
             for path in self._files(pattern):
                 stat = path.stat()
                 signature = [stat.st_size, stat.st_mtime_ns]
@@ -203,50 +226,23 @@ class PredictionsCollector(Collector):
                 if len(frame) == 0:
                     continue
                 if kind == "p":
-                    table, kept = prediction_table(frame, options.model, path, window, self.refused)
-                    predictions.append(table)
-                    if "label" in kept.columns:  # of the records kept: counted once
-                        inline = kept[["id", "label", "ts"] + (["model"] if "model" in kept.columns else [])]
-                        labels.append(label_table(inline, options.model, path, window, self.refused))
+                    self._read_predictions(frame, path, window, predictions, labels)
                 else:
-                    labels.append(label_table(frame, options.model, path, window, self.refused))
-        new_predictions = pa.concat_tables(predictions) if predictions else None
-        new_labels = pa.concat_tables(labels) if labels else None
-        cursor = {"files": {**seen, **changed}}
-        with store.transaction() as cur:
-            added = 0
-            if new_predictions is not None:
-                cur.register("incoming_predictions", new_predictions)
-                added = cur.execute(
-                    "INSERT INTO predictions SELECT * FROM incoming_predictions ON CONFLICT DO NOTHING"
-                ).fetchall()[0][0]
-            if new_labels is not None:
-                cur.register("incoming_labels", new_labels)
-                cur.execute(
-                    "INSERT INTO prediction_labels SELECT model, id, label, ts FROM incoming_labels "
-                    "ON CONFLICT DO NOTHING"
-                ).fetchall()
-            lags = self._lags(cur, new_predictions is not None, new_labels is not None)
-            store.set_cursor(cur, self.name, cursor, added, now)
-        if lags:
-            ingest_samples(
-                store,
-                pa.table(
-                    {
-                        "name": [LABEL_LAG] * len(lags),
-                        "labels": [canonical_labels({"model": model}) for model, _ in lags],
-                        "ts": pa.array([now] * len(lags), pa.timestamp("us")),
-                        "value": [float(lag) for _, lag in lags],
-                    }
-                ),
-            )
-        return CollectResult(
-            rows=added,
-            detail={"files": len(changed), "labels": 0 if new_labels is None else new_labels.num_rows},
-        )
+                    labels.append(label_table(frame, self.options.model, path, window, self.refused))
+        return predictions, labels, changed
+
+    def _read_predictions(
+        self, frame: Any, path: Path, window: Window, predictions: list[pa.Table], labels: list[pa.Table]
+    ) -> None:
+        """A predictions file's table, and the labels its kept records carry (counted once)."""
+        table, kept = prediction_table(frame, self.options.model, path, window, self.refused)
+        predictions.append(table)
+        if "label" in kept.columns:
+            inline = kept[["id", "label", "ts"] + (["model"] if "model" in kept.columns else [])]
+            labels.append(label_table(inline, self.options.model, path, window, self.refused))
 
     @staticmethod
-    def _lags(cur: Any, had_predictions: bool, had_labels: bool) -> list[tuple[str, float]]:
+    def _lags(cur: DuckDBPyConnection, had_predictions: bool, had_labels: bool) -> list[tuple[str, float]]:
         """Mean seconds from prediction to label, per model, over the pairs this run completed."""
         keys = []
         if had_predictions:
@@ -264,3 +260,38 @@ class PredictionsCollector(Collector):
             GROUP BY p.model ORDER BY p.model
             """
         ).fetchall()
+
+
+def _insert_predictions(cur: DuckDBPyConnection, table: pa.Table | None) -> int:
+    """The number of predictions added (a record already stored adds nothing)."""
+    if table is None:
+        return 0
+    cur.register("incoming_predictions", table)
+    return cur.execute(
+        "INSERT INTO predictions SELECT * FROM incoming_predictions ON CONFLICT DO NOTHING"
+    ).fetchall()[0][0]
+
+
+def _insert_labels(cur: DuckDBPyConnection, table: pa.Table | None) -> None:
+    if table is None:
+        return
+    cur.register("incoming_labels", table)
+    cur.execute(
+        "INSERT INTO prediction_labels SELECT model, id, label, ts FROM incoming_labels ON CONFLICT DO NOTHING"
+    ).fetchall()
+
+
+def _record_lags(store: Store, now: datetime, lags: list[tuple[str, float]]) -> None:
+    from console.store import canonical_labels, ingest_samples
+
+    ingest_samples(
+        store,
+        pa.table(
+            {
+                "name": [LABEL_LAG] * len(lags),
+                "labels": [canonical_labels({"model": model}) for model, _ in lags],
+                "ts": pa.array([now] * len(lags), pa.timestamp("us")),
+                "value": [float(lag) for _, lag in lags],
+            }
+        ),
+    )

@@ -112,13 +112,7 @@ class PrometheusCollector(Collector):
 
     def _samples(self, body: Any, query: Query, url: str, window: Window) -> pa.Table:
         where = url
-        if not isinstance(body, dict) or body.get("status") != "success":
-            error = body.get("error") if isinstance(body, dict) else None
-            raise SourceError(f"{where}: query {query.expr!r} failed: {error or 'unexpected answer'}")
-        data = body.get("data") or {}
-        kind = data.get("resultType") if isinstance(data, dict) else type(data).__name__
-        if kind != "matrix":
-            raise SourceError(f"{where}: expected a matrix for {query.expr!r}, got {kind!r}")
+        data = _matrix(body, query, where)
         try:
             names, labels, stamps, values = _matrix_columns(data.get("result") or [], query)
         except (KeyError, TypeError, ValueError) as exc:
@@ -126,6 +120,18 @@ class PrometheusCollector(Collector):
                 f"{where}: malformed series in the answer for {query.expr!r} ({type(exc).__name__}: {exc})"
             ) from None
         return sample_table(names, labels, stamps, values, window, self.refused)
+
+
+def _matrix(body: Any, query: Query, where: str) -> dict[str, Any]:
+    """The `data` of a successful range query's answer; a SourceError for any other answer."""
+    if not isinstance(body, dict) or body.get("status") != "success":
+        error = body.get("error") if isinstance(body, dict) else None
+        raise SourceError(f"{where}: query {query.expr!r} failed: {error or 'unexpected answer'}")
+    data = body.get("data") or {}
+    kind = data.get("resultType") if isinstance(data, dict) else type(data).__name__
+    if kind != "matrix":
+        raise SourceError(f"{where}: expected a matrix for {query.expr!r}, got {kind!r}")
+    return data
 
 
 def _matrix_columns(result: Any, query: Query) -> tuple[list[str], list[str], list[Any], list[Any]]:

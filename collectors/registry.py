@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -12,6 +12,9 @@ from console.core.credentials import Credentials
 from console.registry.history import last_recorded, record_alias_move
 
 if TYPE_CHECKING:
+    import httpx
+
+    from console.registry.base import RegisteredModel, Registry
     from console.store import Store
 
 
@@ -35,12 +38,17 @@ class RegistryCollector(Collector):
     options: RegistryCollectorOptions
 
     def __init__(
-        self, name: str, options: CollectorOptions, *, base_dir: str = ".", transport: Any = None
+        self,
+        name: str,
+        options: CollectorOptions,
+        *,
+        base_dir: str = ".",
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(name, options, base_dir=base_dir)
         self.transport = transport
 
-    def _registry(self, store: Store, now: datetime) -> Any:
+    def _registry(self, store: Store, now: datetime) -> Registry:
         if self.options.adapter == "mlflow":
             from console.registry.mlflow import MlflowOptions, MlflowRegistry
 
@@ -74,20 +82,12 @@ class RegistryCollector(Collector):
         finally:
             registry.close()
         previous = (store.get_cursor(self.name) or {}).get("polled_at")
-        moves = []
-        for model in models:
-            if self.options.models and model.name not in self.options.models:
-                continue
-            recorded = {
-                alias: last_recorded(store, model.name, alias)
-                for alias in set(model.aliases) | self._known_aliases(store, model.name)
-            }
-            for alias, was in sorted(recorded.items()):
-                if self.options.aliases and alias not in self.options.aliases:
-                    continue
-                now_version = model.aliases.get(alias)
-                if now_version != was:
-                    moves.append((model.name, alias, was, now_version))
+        moves = [
+            move
+            for model in models
+            if not self.options.models or model.name in self.options.models
+            for move in self._moves(store, model)
+        ]
         with store.transaction() as cur:
             for model_name, alias, was, now_version in moves:
                 record_alias_move(
@@ -105,6 +105,18 @@ class RegistryCollector(Collector):
                 )
             store.set_cursor(cur, self.name, {"polled_at": str(now)}, len(moves), now)
         return CollectResult(len(moves), {"models": len(models), "moves": len(moves)})
+
+    def _moves(self, store: Store, model: RegisteredModel) -> list[tuple[str, str, str | None, str | None]]:
+        """(model, alias, recorded version, version now) for each watched alias that moved."""
+        recorded = {
+            alias: last_recorded(store, model.name, alias)
+            for alias in set(model.aliases) | self._known_aliases(store, model.name)
+        }
+        return [
+            (model.name, alias, was, model.aliases.get(alias))
+            for alias, was in sorted(recorded.items())
+            if (not self.options.aliases or alias in self.options.aliases) and model.aliases.get(alias) != was
+        ]
 
     @staticmethod
     def _known_aliases(store: Store, model: str) -> set[str]:

@@ -77,8 +77,27 @@ class ScrapeCollector(Collector):
         opts = self.options
         target = {"job": opts.job or self.name, "instance": instance_of(opts.url)}
         started = self.monotonic()
-        samples: list[tuple[str, dict[str, str], Any, Any]] = []
-        error: SourceError | None = None
+        samples, error = self._scrape()
+        duration = self.monotonic() - started
+        scraped = len(samples) + self.refused.total  # lines whose value did not parse too
+        window = self.window(now)
+        page = page_table(samples, target, window, self.refused)
+        meta = [("up", 0.0 if error else 1.0), ("scrape_duration_seconds", duration)]
+        if not error:
+            meta.append(("scrape_samples_scraped", float(scraped)))
+        table = pa.concat_tables([page, _meta_table(meta, target, window)])
+        added = ingest_samples(
+            store, table, cursor=None if error else (self.name, {"last": str(now)}), now=now
+        )
+        if error:
+            raise error
+        return CollectResult(
+            rows=added, detail={"samples": table.num_rows - len(meta), "refused": self.refused.total}
+        )
+
+    def _scrape(self) -> tuple[list[tuple[str, dict[str, str], Any, Any]], SourceError | None]:
+        """The page's samples, or none and why the scrape failed (the scrape still writes `up`)."""
+        opts = self.options
         try:
             with make_client(opts, self.transport, base_dir=self.base_dir) as client:
                 response = fetch(
@@ -89,35 +108,20 @@ class ScrapeCollector(Collector):
             )
             check_deadline(where=response.url)  # parsing counts too
         except SourceError as exc:
-            error, samples = exc, []
-        duration = self.monotonic() - started
-        scraped = len(samples) + self.refused.total  # lines whose value did not parse too
-        window = self.window(now)
-        page = page_table(samples, target, window, self.refused)
-        meta = [("up", 0.0 if error else 1.0), ("scrape_duration_seconds", duration)]
-        if not error:
-            meta.append(("scrape_samples_scraped", float(scraped)))
-        table = pa.concat_tables(
-            [
-                page,
-                sample_table(
-                    [name for name, _ in meta],
-                    [canonical_labels(target)] * len(meta),
-                    [window.now] * len(meta),
-                    [value for _, value in meta],
-                    window,
-                    Refusals(),
-                ),
-            ]
-        )
-        added = ingest_samples(
-            store, table, cursor=None if error else (self.name, {"last": str(now)}), now=now
-        )
-        if error:
-            raise error
-        return CollectResult(
-            rows=added, detail={"samples": table.num_rows - len(meta), "refused": self.refused.total}
-        )
+            return [], exc
+        return samples, None
+
+
+def _meta_table(meta: list[tuple[str, float]], target: dict[str, str], window: Window) -> pa.Table:
+    """The series Prometheus adds to each scrape (`up`, its duration, its sample count)."""
+    return sample_table(
+        [name for name, _ in meta],
+        [canonical_labels(target)] * len(meta),
+        [window.now] * len(meta),
+        [value for _, value in meta],
+        window,
+        Refusals(),
+    )
 
 
 def read_page(

@@ -114,23 +114,38 @@ def numbers(raw: Sequence[Any] | Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not isinstance(raw, (pa.Array, pa.ChunkedArray)):
-        try:
-            raw = pa.array(raw)
-        except (pa.ArrowException, OverflowError, TypeError, ValueError):  # mixed kinds, huge ints
-            raw = pa.array([_as_text(item) for item in raw], pa.string())
+    raw = _as_arrow(raw)
     kind = raw.type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
         return pc.cast(raw, pa.float64())
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        readable = pc.if_else(pc.match_substring_regex(raw, NUMBER), raw, pa.scalar(None, kind))
-        try:
-            return pc.cast(readable, pa.float64())
-        except pa.ArrowInvalid:  # a text the pattern let through and Arrow will not read
-            return pa.array([number(item) for item in readable.to_pylist()], pa.float64())
+        return _text_numbers(raw)
     if pa.types.is_decimal(kind):
         return pc.cast(raw, pa.float64(), safe=False)
     return pa.nulls(len(raw), pa.float64())
+
+
+def _as_arrow(raw: Sequence[Any] | Any) -> Any:
+    import pyarrow as pa
+
+    if isinstance(raw, (pa.Array, pa.ChunkedArray)):
+        return raw
+    try:
+        return pa.array(raw)
+    except (pa.ArrowException, OverflowError, TypeError, ValueError):  # mixed kinds, huge ints
+        return pa.array([_as_text(item) for item in raw], pa.string())
+
+
+def _text_numbers(raw: Any) -> Any:
+    """Numeric text as floats; null where a text is not a number."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    readable = pc.if_else(pc.match_substring_regex(raw, NUMBER), raw, pa.scalar(None, raw.type))
+    try:
+        return pc.cast(readable, pa.float64())
+    except pa.ArrowInvalid:  # a text the pattern let through and Arrow will not read
+        return pa.array([number(item) for item in readable.to_pylist()], pa.float64())
 
 
 def _as_text(item: Any) -> str | None:
@@ -141,13 +156,17 @@ def _as_text(item: Any) -> str | None:
     return None
 
 
+def _as_float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond any float reads as Arrow reads its text
+        return math.inf if value > 0 else -math.inf
+
+
 def number(text: Any) -> float | None:
     """One number or numeric text as a float; None when it is neither (no exception)."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        try:
-            return float(text)
-        except OverflowError:  # an int beyond any float reads as Arrow reads its text
-            return math.inf if text > 0 else -math.inf
+        return _as_float(text)
     if isinstance(text, str) and _NUMBER.match(text):
         try:
             return float(text)

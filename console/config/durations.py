@@ -18,7 +18,11 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
         raise ValueError(f"not a duration: {text!r}")
     if isinstance(text, (int, float)):
         return timedelta(seconds=text)
-    raw = str(text).strip()
+    return timedelta(seconds=_text_seconds(str(text).strip()))
+
+
+def _text_seconds(raw: str) -> float:
+    """The seconds `1h30m`-style text adds up to; ValueError unless it is parts end to end."""
     pos, seconds = 0, 0.0
     for match in _PART.finditer(raw):
         if match.start() != pos:
@@ -27,7 +31,7 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
         pos = match.end()
     if not raw or pos != len(raw):
         raise ValueError(f"not a duration: {raw!r} (use e.g. 30s, 5m, 1h30m, 7d)")
-    return timedelta(seconds=seconds)
+    return seconds
 
 
 def format_duration(value: timedelta) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
@@ -39,6 +39,13 @@ def _is_collector(cls: object) -> bool:
     return isinstance(cls, type) and isinstance(base, type) and issubclass(cls, base)
 
 
+def _load_collector(ep: EntryPoint) -> type[CollectorClass]:
+    cls = ep.load()
+    if not _is_collector(cls):
+        raise TypeError(f"{ep.value} is not a Collector subclass")
+    return cls
+
+
 def available_collectors(
     kinds: Iterable[str] | None = None,
 ) -> tuple[dict[str, type[CollectorClass]], dict[str, str]]:
@@ -53,9 +60,7 @@ def available_collectors(
         if wanted is not None and ep.name not in wanted:
             continue
         try:
-            cls = ep.load()
-            if not _is_collector(cls):
-                raise TypeError(f"{ep.value} is not a Collector subclass")
+            cls = _load_collector(ep)
         except Exception as exc:  # noqa: BLE001 - a broken plugin is reported (`oncall check`, the workspace)
             broken[ep.name] = f"{type(exc).__name__}: {exc}"
         else:

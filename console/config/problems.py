@@ -31,10 +31,14 @@ def fields_at(model: Any, loc: tuple[Any, ...]) -> list[str]:
         info = getattr(model, "model_fields", {}).get(part)
         if info is None:
             return []
-        annotation = info.annotation
-        inner = getattr(annotation, "__args__", None)
-        model = inner[0] if inner else annotation
+        model = _first_argument(info.annotation)
     return list(getattr(model, "model_fields", {}))
+
+
+def _first_argument(annotation: Any) -> Any:
+    """`X` of `list[X]` or `X | None`; a plain annotation as it is."""
+    inner = getattr(annotation, "__args__", None)
+    return inner[0] if inner else annotation
 
 
 def invalid_value(error: ErrorDetails) -> str:
@@ -43,14 +47,19 @@ def invalid_value(error: ErrorDetails) -> str:
     words = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "value_error" and isinstance(got, (dict, list)):
         return words  # a model's validator: its words say what is wrong
-    shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
-    if not isinstance(got, (dict, list)) and any(map(secret_option, error.get("loc", ()))):
-        shown = "a value not shown: it is a credential"
-    shown = redact(shown)
-    message = f"{words} (got {shown})"
+    message = f"{words} (got {redact(_shown(error, got))})"
     if isinstance(got, bool) and error["type"] == "string_type":
         message += "; YAML reads yes/no/on/off/true/false as booleans: quote the value"
     return message
+
+
+def _shown(error: ErrorDetails, got: Any) -> str:
+    """What was read, as the message shows it: a container by its kind, a credential not at all."""
+    if isinstance(got, (dict, list)):
+        return type(got).__name__
+    if any(map(secret_option, error.get("loc", ()))):
+        return "a value not shown: it is a credential"
+    return repr(got)
 
 
 def _item_file(data: MarkedDict, loc: tuple[Any, ...]) -> str | None:
@@ -59,6 +68,17 @@ def _item_file(data: MarkedDict, loc: tuple[Any, ...]) -> str | None:
         return None
     item_files = getattr(data[loc[0]], "item_files", None)
     return item_files[loc[1]] if item_files and loc[1] < len(item_files) else None
+
+
+def _message(
+    error: ErrorDetails, loc: tuple[Any, ...], model: type[BaseModel], unknown: str, missing: str
+) -> str:
+    """What one error says; `loc` is where it is in the whole file."""
+    if error["type"] == "extra_forbidden":
+        return unknown + did_you_mean(str(loc[-1]), fields_at(model, tuple(error["loc"][:-1])))
+    if error["type"] == "missing":
+        return missing
+    return invalid_value(error)
 
 
 def validation_problems(
@@ -78,11 +98,6 @@ def validation_problems(
     for error in exc.errors():
         loc = (*at, *error["loc"])
         file, line, dotted = locate(data, loc, default_file)
-        if error["type"] == "extra_forbidden":
-            message = unknown + did_you_mean(str(loc[-1]), fields_at(model, tuple(error["loc"][:-1])))
-        elif error["type"] == "missing":
-            message = missing
-        else:
-            message = invalid_value(error)
+        message = _message(error, loc, model, unknown, missing)
         problems.append(Problem(_item_file(data, loc) or file, line, message, dotted or None))
     return problems

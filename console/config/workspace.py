@@ -164,10 +164,7 @@ def ensure_state_dir(workspace: Workspace) -> Path:
 
 def find_workspace(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
     """`--workspace`, then $ONCALL_WORKSPACE, then `oncall.yaml` in the current directory."""
-    candidate = explicit or os.environ.get(ENV_VAR)
-    origin = "--workspace" if explicit else f"${ENV_VAR}"
-    if not candidate:
-        candidate, origin = (cwd or Path.cwd()) / WORKSPACE_FILE, "the current directory"
+    candidate, origin = _candidate(explicit, cwd)
     path = Path(candidate).expanduser()
     if path.is_dir():
         path = path / WORKSPACE_FILE
@@ -183,6 +180,16 @@ def find_workspace(explicit: str | os.PathLike[str] | None = None, cwd: Path | N
             ]
         )
     return path.resolve()
+
+
+def _candidate(
+    explicit: str | os.PathLike[str] | None, cwd: Path | None
+) -> tuple[str | os.PathLike[str], str]:
+    """The workspace path asked for, and where it came from (for the message if it is not there)."""
+    candidate = explicit or os.environ.get(ENV_VAR)
+    if candidate:
+        return candidate, "--workspace" if explicit else f"${ENV_VAR}"
+    return (cwd or Path.cwd()) / WORKSPACE_FILE, "the current directory"
 
 
 def _merge_includes(
@@ -201,25 +208,39 @@ def _merge_includes(
     problems: list[Problem] = []
     for index, pattern in enumerate(includes):
         line = includes.item_lines[index] if isinstance(includes, MarkedList) else include_line
-        matches = sorted(glob.glob(str(path.parent / str(pattern))))
-        if not matches:
-            problems.append(Problem(path, line, f"no file matches {pattern!r}", "include"))
-            continue
-        for match in matches:
-            target = Path(match).resolve()
-            if target in seen or target == path:
-                problems.append(Problem(path, line, f"{pattern!r} includes itself (a cycle)", "include"))
-                continue
-            try:
-                child, child_files = _merge_includes(target, (*seen, path), texts)
-            except WorkspaceError as exc:
-                problems.extend(exc.problems)
-                continue
-            files += child_files
-            problems += _merge_child(data, child, target, path.parent)
+        problems += _include(data, files, path, pattern, line, (*seen, path), texts)
     if problems:
         raise WorkspaceError(problems)
     return data, files
+
+
+def _include(
+    data: MarkedDict,
+    files: list[Path],
+    path: Path,
+    pattern: Any,
+    line: int,
+    seen: tuple[Path, ...],
+    texts: dict[Path, str],
+) -> list[Problem]:
+    """Merge the files one `include` pattern matches into `data`; the problems found."""
+    matches = sorted(glob.glob(str(path.parent / str(pattern))))
+    if not matches:
+        return [Problem(path, line, f"no file matches {pattern!r}", "include")]
+    problems: list[Problem] = []
+    for match in matches:
+        target = Path(match).resolve()
+        if target in seen:  # `seen` ends with `path` itself
+            problems.append(Problem(path, line, f"{pattern!r} includes itself (a cycle)", "include"))
+            continue
+        try:
+            child, child_files = _merge_includes(target, seen, texts)
+        except WorkspaceError as exc:
+            problems.extend(exc.problems)
+            continue
+        files += child_files
+        problems += _merge_child(data, child, target, path.parent)
+    return problems
 
 
 def _load_mapping(path: Path, texts: dict[Path, str]) -> MarkedDict:
@@ -244,17 +265,7 @@ def _merge_child(data: MarkedDict, child: MarkedDict, target: Path, root_dir: Pa
     for key, value in child.items():
         child_line = child.key_lines[key]
         if key in _LIST_KEYS and isinstance(value, list):
-            if key in _PATH_LIST_KEYS and isinstance(value, MarkedList):
-                value = _rebase_paths(value, target.parent, root_dir)
-            merged = data.get(key)
-            if merged is None:
-                data[key], data.key_lines[key] = value, child_line
-            elif isinstance(merged, MarkedList) and isinstance(value, MarkedList):
-                merged.extend(value)
-                merged.item_lines.extend(value.item_lines)
-                _note_item_files(merged, len(merged) - len(value), value.file)
-            else:
-                problems.append(Problem(target, child_line, "must be a list", key))
+            problems += _merge_list(data, key, value, child_line, target, root_dir)
         elif key in data:
             problems.append(
                 Problem(target, child_line, f"already set in {data.file}:{data.key_lines[key]}", str(key))
@@ -262,6 +273,24 @@ def _merge_child(data: MarkedDict, child: MarkedDict, target: Path, root_dir: Pa
         else:
             data[key], data.key_lines[key] = value, child_line
     return problems
+
+
+def _merge_list(
+    data: MarkedDict, key: str, value: list[Any], child_line: int, target: Path, root_dir: Path
+) -> list[Problem]:
+    """Lists from includes concatenate, their paths rebased onto the root file's directory."""
+    if key in _PATH_LIST_KEYS and isinstance(value, MarkedList):
+        value = _rebase_paths(value, target.parent, root_dir)
+    merged = data.get(key)
+    if merged is None:
+        data[key], data.key_lines[key] = value, child_line
+    elif isinstance(merged, MarkedList) and isinstance(value, MarkedList):
+        merged.extend(value)
+        merged.item_lines.extend(value.item_lines)
+        _note_item_files(merged, len(merged) - len(value), value.file)
+    else:
+        return [Problem(target, child_line, "must be a list", key)]
+    return []
 
 
 def _note_item_files(merged: MarkedList, start: int, file: str) -> None:
@@ -285,17 +314,27 @@ def _expand(
 ) -> tuple[list[Path], list[Problem]]:
     found: list[Path] = []
     problems: list[Problem] = []
-    node = data.get(key)
     for index, pattern in enumerate(patterns):
-        line = node.item_lines[index] if isinstance(node, MarkedList) else data.key_lines.get(key)
-        file = (getattr(node, "item_files", None) or [data.file] * len(patterns))[index]
-        matches = sorted(Path(m).resolve() for m in glob.glob(str(root / pattern)))
-        matches = [m for m in matches if (m.is_dir() if want_dir else m.is_file())]
+        matches = _matching(root, pattern, want_dir)
         if not matches:
+            file, line = _item_place(data, key, index)
             kind = "directory" if want_dir else "file"
             problems.append(Problem(file, line, f"no {kind} matches {pattern!r}", key))
         found += matches
     return found, problems
+
+
+def _item_place(data: MarkedDict, key: str, index: int) -> tuple[str, int | None]:
+    """Where item `index` of list `key` is written: its own file when it came from an include."""
+    node = data.get(key)
+    line = node.item_lines[index] if isinstance(node, MarkedList) else data.key_lines.get(key)
+    item_files = getattr(node, "item_files", None)
+    return (item_files[index] if item_files else data.file), line
+
+
+def _matching(root: Path, pattern: str, want_dir: bool) -> list[Path]:
+    matches = sorted(Path(m).resolve() for m in glob.glob(str(root / pattern)))
+    return [m for m in matches if (m.is_dir() if want_dir else m.is_file())]
 
 
 def load_workspace(path: str | os.PathLike[str], texts: dict[Path, str] | None = None) -> Workspace:
@@ -339,10 +378,7 @@ def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
     loaded, broken = available_collectors(source.kind for source in config.sources)
     problems: list[Problem] = []
     for index, source in enumerate(config.sources):
-        file, line, _ = locate(data, ("sources", index, "kind"), data.file)
-        item_files = getattr(data.get("sources"), "item_files", None)
-        if item_files:
-            file = item_files[index]
+        file, line = _source_place(data, index)
         key = f"sources[{index}].kind"
         if source.kind in broken:
             problems.append(
@@ -351,14 +387,9 @@ def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
             continue
         cls = loaded.get(source.kind)
         if cls is None:
-            installed = collector_kinds()
-            close = difflib.get_close_matches(source.kind, installed, n=1)
-            hint = (
-                f"; did you mean {close[0]!r}?"
-                if close
-                else (f"; installed: {', '.join(installed) or 'none'}")
+            problems.append(
+                Problem(file, line, f"unknown collector kind {source.kind!r}{_kind_hint(source.kind)}", key)
             )
-            problems.append(Problem(file, line, f"unknown collector kind {source.kind!r}{hint}", key))
             continue
         try:
             cls.Options.model_validate(source.options)
@@ -373,6 +404,19 @@ def _check_sources(config: WorkspaceConfig, data: MarkedDict) -> list[Problem]:
                 missing=f"missing required option for {source.kind}",
             )
     return problems
+
+
+def _source_place(data: MarkedDict, index: int) -> tuple[str, int | None]:
+    """Where a source's kind is written: its own file when it came from an include."""
+    file, line, _ = locate(data, ("sources", index, "kind"), data.file)
+    item_files = getattr(data.get("sources"), "item_files", None)
+    return (item_files[index] if item_files else file), line
+
+
+def _kind_hint(kind: str) -> str:
+    installed = collector_kinds()
+    close = difflib.get_close_matches(kind, installed, n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; installed: {', '.join(installed) or 'none'}"
 
 
 def build_collectors(workspace: Workspace) -> list[Any]:

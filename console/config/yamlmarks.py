@@ -139,21 +139,25 @@ def _read_bounded(path: Path, limits: YamlLimits) -> str:
         f"over the YAML size limit of {limits.max_bytes:,} bytes; " + limits.how_to_raise % "yaml_max_bytes"
     )
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
-            raise Problem(path, None, "not a regular file")
-        size = info.st_size
-        if size > limits.max_bytes:
-            raise Problem(path, 1, f"file is {size:,} bytes, " + too_big)
-        with path.open("rb") as stream:  # no further, should it grow meanwhile
-            raw = stream.read(limits.max_bytes + 1)
-        if len(raw) > limits.max_bytes:
-            raise Problem(path, 1, "file is " + too_big)
-        return raw.decode("utf-8")
+        return _read_limited(path, limits, too_big).decode("utf-8")
     except FileNotFoundError:
         raise Problem(path, None, "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise Problem(path, None, f"cannot read: {exc}") from None
+
+
+def _read_limited(path: Path, limits: YamlLimits, too_big: str) -> bytes:
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+        raise Problem(path, None, "not a regular file")
+    size = info.st_size
+    if size > limits.max_bytes:
+        raise Problem(path, 1, f"file is {size:,} bytes, " + too_big)
+    with path.open("rb") as stream:  # no further, should it grow meanwhile
+        raw = stream.read(limits.max_bytes + 1)
+    if len(raw) > limits.max_bytes:
+        raise Problem(path, 1, "file is " + too_big)
+    return raw
 
 
 def compose_bounded(loader: Any, file: str, limits: YamlLimits, single: bool = False) -> list[Node]:
@@ -201,15 +205,18 @@ class _Composer:
             if kind is SequenceStartEvent or kind is MappingStartEvent:
                 self._open(event, SequenceNode if kind is SequenceStartEvent else MappingNode)
                 continue
-            if kind is ScalarEvent:
-                node, size, levels = self._scalar(event)
-            elif kind is AliasEvent:
-                node, size, levels = self._alias(event)
-            else:  # the end of a collection
-                node, size, levels = self._close(event)
+            node, size, levels = self._node(event, kind)
             if not self.stack:
                 return node
             self._attach(node, size, levels)
+
+    def _node(self, event: Any, kind: type) -> tuple[Node, int, int]:
+        """The node a scalar, an alias or a collection's end completes, its size and height."""
+        if kind is ScalarEvent:
+            return self._scalar(event)
+        if kind is AliasEvent:
+            return self._alias(event)
+        return self._close(event)  # the end of a collection
 
     def _count(self, event: Any, nodes: int, depth: int) -> None:
         self.total += nodes
@@ -338,14 +345,18 @@ def _load(path: Path, limits: YamlLimits | None, single: bool, text: str | None 
         nodes = compose_bounded(loader, str(path), limits, single=single)
         return [loader.construct_document(node) for node in nodes]
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        what = " ".join(x for x in (exc.context, exc.problem) if x)
-        raise Problem(path, line, f"bad YAML: {what}") from None
+        raise _bad_yaml(path, exc) from None
     except yaml.YAMLError as exc:
         raise Problem(path, None, f"bad YAML: {exc}") from None
     finally:
         loader.dispose()
+
+
+def _bad_yaml(path: Path, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else None
+    what = " ".join(x for x in (exc.context, exc.problem) if x)
+    return Problem(path, line, f"bad YAML: {what}")
 
 
 def locate(root: Any, loc: tuple[Any, ...], default_file: str | Path) -> tuple[str, int | None, str]:
@@ -353,22 +364,26 @@ def locate(root: Any, loc: tuple[Any, ...], default_file: str | Path) -> tuple[s
     node, file, line = root, str(getattr(root, "file", "") or default_file), getattr(root, "line", None)
     names: list[str] = []
     for part in loc:
-        if isinstance(node, MarkedDict) and part in node:
-            file, line = node.file or file, node.key_lines.get(part, line)
-            node = node[part]
-            names.append(str(part))
-        elif isinstance(node, MarkedList) and isinstance(part, int) and part < len(node):
-            file, line = node.file or file, node.item_lines[part]
-            node = node[part]
-            names.append(f"[{part}]")
-        else:
+        step = _step(node, part, file, line)
+        if step is None:
             if isinstance(part, str):
                 names.append(part)
             break
+        node, file, line, name = step
+        names.append(name)
         if isinstance(node, (MarkedDict, MarkedList)) and node.file:
             file = node.file
     dotted = ".".join(names).replace(".[", "[")
     return file, line, dotted
+
+
+def _step(node: Any, part: Any, file: str, line: int | None) -> tuple[Any, str, int | None, str] | None:
+    """One part of a location down from `node`: (child, file, line, name); None past the YAML."""
+    if isinstance(node, MarkedDict) and part in node:
+        return node[part], node.file or file, node.key_lines.get(part, line), str(part)
+    if isinstance(node, MarkedList) and isinstance(part, int) and part < len(node):
+        return node[part], node.file or file, node.item_lines[part], f"[{part}]"
+    return None
 
 
 def plain(node: Any) -> Any:

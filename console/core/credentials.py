@@ -159,6 +159,11 @@ def read_secret(
         raise CredentialError(
             f"option {option}: cannot read {path} ({exc.strerror or exc}); create it or fix the path"
         ) from None
+    return _file_secret(option, path, data)
+
+
+def _file_secret(option: str, path: Path, data: bytes) -> str:
+    """A secret file's one line of text; a CredentialError saying how the file is wrong."""
     if len(data) > MAX_SECRET_BYTES:
         raise CredentialError(
             f"option {option}: {path} is larger than {MAX_SECRET_BYTES} bytes; it should hold only the secret"
@@ -198,26 +203,21 @@ def _resolve_basic(options: Credentials, base_dir: str | Path, resolved: Resolve
     username = (
         basic.username
         if basic.username is not None
-        else read_secret(
-            prefix + ("username_env" if basic.username_env else "username_file"),
-            file=basic.username_file,
-            env=basic.username_env,
-            base_dir=base_dir,
-        )
+        else _env_or_file(prefix + "username", basic.username_env, basic.username_file, base_dir)
     )
     password = (
         ""
         if basic.password_file is None and basic.password_env is None
-        else read_secret(
-            prefix + ("password_env" if basic.password_env else "password_file"),
-            file=basic.password_file,
-            env=basic.password_env,
-            base_dir=base_dir,
-        )
+        else _env_or_file(prefix + "password", basic.password_env, basic.password_file, base_dir)
     )
     token = basic_token(username, password)
     resolved.authorization = "Basic " + token
     resolved.secrets += [password, token]
+
+
+def _env_or_file(option: str, env: str | None, file: str | None, base_dir: str | Path) -> str:
+    """The secret of option `<option>_env` or `<option>_file`, whichever is given."""
+    return read_secret(f"{option}_env" if env else f"{option}_file", file=file, env=env, base_dir=base_dir)
 
 
 def _resolve_authorization(options: Credentials, base_dir: str | Path, resolved: Resolved) -> None:

@@ -13,7 +13,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,23 +23,42 @@ from console.core.terminal import escape, escape_text
 FORMATS = ("table", "json", "csv")
 
 
+def _iso(value: date) -> str:
+    return value.isoformat() + ("Z" if isinstance(value, datetime) and value.tzinfo is None else "")
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _hex(value: bytes | bytearray) -> str:
+    return value.hex()
+
+
+def _json_dict(value: dict[Any, Any]) -> dict[str, Any]:
+    return {str(k): _jsonable(v) for k, v in value.items()}
+
+
+def _json_list(value: Sequence[Any]) -> list[Any]:
+    return [_jsonable(v) for v in value]
+
+
+# checked in order: a datetime is also a date
+_JSON_CONVERSIONS: tuple[tuple[type | tuple[type, ...], Callable[[Any], Any]], ...] = (
+    (date, _iso),
+    (timedelta, timedelta.total_seconds),
+    (Decimal, float),
+    (float, _finite),
+    ((bytes, bytearray), _hex),
+    (dict, _json_dict),
+    ((list, tuple), _json_list),
+)
+
+
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat() + ("Z" if value.tzinfo is None else "")
-    if isinstance(value, (date,)):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (bytes, bytearray)):
-        return value.hex()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+    for kinds, convert in _JSON_CONVERSIONS:
+        if isinstance(value, kinds):
+            return convert(value)
     return value
 
 
@@ -70,13 +89,19 @@ def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_widt
     """Columns padded to their widest cell (cut at `max_width`) under upper-case headings."""
     columns = [escape(c) for c in columns]
     cells = [[_cut(cell(v), max_width) for v in row] for row in rows]
+    widths = _widths(columns, cells)
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(t.ljust(w) for t, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def _widths(columns: Sequence[str], cells: list[list[str]]) -> list[int]:
+    """Each column's widest text, its heading included."""
     widths = [len(c) for c in columns]
     for row in cells:
         for i, text in enumerate(row):
             widths[i] = max(widths[i], len(text))
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
-    lines += ["  ".join(t.ljust(w) for t, w in zip(row, widths)).rstrip() for row in cells]
-    return "\n".join(lines)
+    return widths
 
 
 def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
@@ -84,13 +109,17 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> s
     if fmt == "json":
         return dumps([dict(zip(columns, row)) for row in rows])
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([escape(v) if isinstance(v, str) else _jsonable(v) for v in row])
-        return escape_text(buf.getvalue().rstrip("\n"))
+        return _render_csv(columns, rows)
     return render_table(columns, rows)
+
+
+def _render_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([escape(v) if isinstance(v, str) else _jsonable(v) for v in row])
+    return escape_text(buf.getvalue().rstrip("\n"))
 
 
 def dumps(data: Any) -> str:

@@ -61,15 +61,19 @@ def url_secrets(url: str) -> list[str]:
         username, password = parts.username, parts.password
     except ValueError:
         return []
-    found: list[str] = []
-    if password is not None:
-        found += [password, unquote(password), basic_token(unquote(username or ""), unquote(password))]
-    elif username:
-        found += [username, unquote(username)]  # a token passed as the user name
+    found = _userinfo_secrets(username, password)
     for name, value in _query_pairs(parts.query):
         if value and is_secret_name(unquote(name)):
             found += [value, unquote(value.replace("+", " "))]
     return found
+
+
+def _userinfo_secrets(username: str | None, password: str | None) -> list[str]:
+    if password is not None:
+        return [password, unquote(password), basic_token(unquote(username or ""), unquote(password))]
+    if username:
+        return [username, unquote(username)]  # a token passed as the user name
+    return []
 
 
 def _query_pairs(query: str) -> list[tuple[str, str | None]]:
@@ -93,11 +97,12 @@ def mask_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         netloc = MASK + "@" + netloc.rpartition("@")[2]
-    query = "&".join(
-        name if value is None else f"{name}={MASK if hidden else value}"
-        for (name, value), hidden in zip(pairs, secret)
-    )
+    query = "&".join(_query_item(name, value, hidden) for (name, value), hidden in zip(pairs, secret))
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _query_item(name: str, value: str | None, hidden: bool) -> str:
+    return name if value is None else f"{name}={MASK if hidden else value}"
 
 
 def mask_urls(text: str) -> str:

@@ -27,10 +27,13 @@ import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.core import cleanup
 from console.core.identity import Caller, account_name, clean_claim
+
+if TYPE_CHECKING:
+    from console.core.terminal import SafeStream
 
 # The owner's own prints and a forwarded command's captured output never interleave.
 OUTPUT_LOCK = threading.RLock()
@@ -129,7 +132,7 @@ def emit(text: str) -> None:
         stream.flush()
 
 
-def sys_stdout() -> Any:
+def sys_stdout() -> SafeStream:
     from console.core.terminal import owner_stdout
 
     return owner_stdout()
@@ -142,13 +145,17 @@ def _parse_request(line: bytes) -> tuple[list[str], str, str | None]:
         argv, cwd, claim = request["argv"], request["cwd"], request.get("actor")
     except (ValueError, KeyError, TypeError):
         raise ValueError("not a control request") from None
+    _check_request(argv, cwd, claim)
+    return argv, cwd, clean_claim(claim)
+
+
+def _check_request(argv: Any, cwd: Any, claim: Any) -> None:
     if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv)):
         raise ValueError("argv is not a list of strings")
     if not (isinstance(cwd, str) and os.path.isabs(cwd)):
         raise ValueError("cwd is not an absolute path")
     if claim is not None and not isinstance(claim, str):
         raise ValueError("actor is not a string")
-    return argv, cwd, clean_claim(claim)
 
 
 class _Handler(socketserver.StreamRequestHandler):

@@ -18,6 +18,11 @@ from console.incidents.events import Event
 from console.store import Store
 
 if TYPE_CHECKING:
+    from collectors.base import Collector
+    from collectors.run import RunOutcome
+    from console.alerts.state import Alert, Transition
+    from console.rules.matchers import InhibitRule
+    from console.rules.model import Rule
     from console.runtime.lastgood import Config
 
 
@@ -61,10 +66,10 @@ class Engine:
         workspace: Workspace,
         store: Store,
         *,
-        collectors: list[Any] | None = None,
-        extra_collectors: Sequence[Any] = (),
-        rules: list[Any] | None = None,
-        inhibit_rules: list[Any] | None = None,
+        collectors: list[Collector] | None = None,
+        extra_collectors: Sequence[Collector] = (),
+        rules: list[Rule] | None = None,
+        inhibit_rules: list[InhibitRule] | None = None,
         notifier: Any = None,
         config: Config | None = None,
     ) -> None:
@@ -89,7 +94,8 @@ class Engine:
         from collectors.lanes import Lanes
 
         self.lanes = Lanes(store)
-        self._runs: dict[str, tuple[Any, Future[Any]]] = {}  # started, outcome not yet reported
+        self._runs: dict[str, tuple[Collector, Future[RunOutcome]]] = {}  # started, not yet reported
+        self._serving: dict[str, tuple[Any, Any]] = {}  # (version, degraded) a simulator said last
 
     def _orphan_reason(self, rule_key: str, file: str | None) -> str | None:
         assert self.config is not None  # rules come from the configuration only once it is loaded
@@ -130,50 +136,35 @@ class Engine:
         then the due rules; return what changed."""
         started = time.perf_counter()
         report = TickReport(now)
+        report.events += self._reload(now)
+        report.events += self._collect(now, report)
+        if not (self._from_config and self.config is None):
+            report.events += self._evaluate(now)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _reload(self, now: datetime) -> list[Event]:
         try:
-            report.events += self.reload_if_changed(now)
+            return self.reload_if_changed(now)
         except Exception as exc:  # noqa: BLE001 - what is in force stays; the event says why
             kept = (
                 "the configuration loaded before stays in force"
                 if self.config is not None
                 else "no rule is evaluated and every alert keeps its state"
             )
-            report.events.append(
+            return [
                 Event(now, "config", f"configuration failed to load: {type(exc).__name__}: {exc}; {kept}")
-            )
-        report.events += self._collect(now, report)
-        if self._from_config and self.config is None:
-            report.seconds = time.perf_counter() - started
-            return report
-        cycle = self.alerts.run(now, only_due=True)
-        by_fingerprint = {a.fingerprint: a for a in cycle.alerts}
-        for transition in cycle.transitions:
-            alert = by_fingerprint.get(transition.fingerprint)
-            name = alert.name if alert else transition.rule
-            labels = ",".join(
-                f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items()) if k != "alertname"
-            )
-            report.events.append(
-                Event(
-                    transition.ts,
-                    "alert",
-                    f"{name} {transition.to_state} {{{labels}}}",
-                    {
-                        "fingerprint": transition.fingerprint,
-                        "from": transition.from_state,
-                        "to": transition.to_state,
-                        "name": name,
-                        "value": transition.value,
-                    },
-                )
-            )
-        for rule, error in cycle.broken.items():
-            report.events.append(Event(now, "rule", f"{rule} fails: {error}"))
+            ]
+
+    def _evaluate(self, now: datetime) -> list[Event]:
+        """The due rules' transitions and failures, then what they did to incidents."""
         from console.incidents.loop import engine_events  # paging alerts -> incidents, timelines
 
-        report.events += engine_events(self.store, now)
-        report.seconds = time.perf_counter() - started
-        return report
+        cycle = self.alerts.run(now, only_due=True)
+        by_fingerprint = {a.fingerprint: a for a in cycle.alerts}
+        events = [_transition_event(t, by_fingerprint.get(t.fingerprint)) for t in cycle.transitions]
+        events += [Event(now, "rule", f"{rule} fails: {error}") for rule, error in cycle.broken.items()]
+        return events + engine_events(self.store, now)
 
     def _collect(self, now: datetime, report: TickReport) -> list[Event]:
         """Start each collector in its lane (a source still running is skipped and counted),
@@ -182,39 +173,45 @@ class Engine:
         from collectors.lanes import phases
 
         for phase in phases(self.collectors):
-            started = []
-            for collector in phase:
-                future = self.lanes.start(collector, now)
-                if future is not None:
-                    self._runs[collector.name] = (collector, future)
-                    started.append(future)
-            wait(started, timeout=self.collect_wait)
+            wait(self._start(phase, now), timeout=self.collect_wait)
         events: list[Event] = []
         for name, (collector, future) in list(self._runs.items()):
-            if not future.done():
-                continue
-            del self._runs[name]
-            outcome = future.result()
-            if not outcome.ok:
-                if self._health.get(name, True):
-                    events.append(Event(now, "collector", f"{name} unhealthy: {outcome.error}"))
-                self._health[name] = False
-                continue
-            if not self._health.get(name, True):
-                events.append(Event(now, "collector", f"{name} healthy again"))
-            self._health[name] = True
-            report.rows += outcome.rows
-            events += self._collector_events(collector, outcome, now)
+            if future.done():
+                del self._runs[name]
+                events += self._ended(collector, future.result(), now, report)
         return events
 
-    def _collector_events(self, collector: Any, result: Any, now: datetime) -> list[Event]:
+    def _start(self, phase: list[Collector], now: datetime) -> list[Future[RunOutcome]]:
+        """Start each collector of `phase` whose lane is free; their futures."""
+        started = []
+        for collector in phase:
+            future = self.lanes.start(collector, now)
+            if future is not None:
+                self._runs[collector.name] = (collector, future)
+                started.append(future)
+        return started
+
+    def _ended(
+        self, collector: Collector, outcome: RunOutcome, now: datetime, report: TickReport
+    ) -> list[Event]:
+        """A run that ended: a change of health is said once; a healthy run's rows are counted."""
+        name = collector.name
+        was_healthy = self._health.get(name, True)
+        self._health[name] = outcome.ok
+        if not outcome.ok:
+            return [Event(now, "collector", f"{name} unhealthy: {outcome.error}")] if was_healthy else []
+        report.rows += outcome.rows
+        events = [] if was_healthy else [Event(now, "collector", f"{name} healthy again")]
+        return events + self._collector_events(collector, outcome, now)
+
+    def _collector_events(self, collector: Collector, result: RunOutcome, now: datetime) -> list[Event]:
         """The demo simulator says when what it serves changes."""
         detail = getattr(result, "detail", None) or {}
         if "serving" not in detail:
             return []
         state = (detail["serving"], detail.get("degraded"))
-        previous = getattr(collector, "_last_state", None)
-        collector._last_state = state
+        previous = self._serving.get(collector.name)
+        self._serving[collector.name] = state
         if previous == state:
             return []
         health = "DEGRADED" if state[1] else "healthy"
@@ -226,3 +223,22 @@ class Engine:
                 {"version": state[0], "degraded": state[1]},
             )
         ]
+
+
+def _transition_event(transition: Transition, alert: Alert | None) -> Event:
+    name = alert.name if alert else transition.rule
+    labels = ",".join(
+        f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items()) if k != "alertname"
+    )
+    return Event(
+        transition.ts,
+        "alert",
+        f"{name} {transition.to_state} {{{labels}}}",
+        {
+            "fingerprint": transition.fingerprint,
+            "from": transition.from_state,
+            "to": transition.to_state,
+            "name": name,
+            "value": transition.value,
+        },
+    )

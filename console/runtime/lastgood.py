@@ -28,6 +28,10 @@ from console.rules.model import Computed, Rule
 from console.runtime.kept import Failed, FileProblem, LastGood, load_one
 
 if TYPE_CHECKING:
+    from console.playbooks.model import Playbook
+    from console.rules.loading import RuleSet
+    from console.rules.matchers import InhibitRule
+    from console.slo.status import SLO
     from console.store import Store
 
 META_GROUP = "oncall-meta"
@@ -46,10 +50,10 @@ class Config:
 
     workspace: Workspace
     rules: list[Rule] = field(default_factory=list)  # from rule files
-    inhibit_rules: list[Any] = field(default_factory=list)
-    slos: list[Any] = field(default_factory=list)
+    inhibit_rules: list[InhibitRule] = field(default_factory=list)
+    slos: list[SLO] = field(default_factory=list)
     slo_files: dict[str, str] = field(default_factory=dict)  # SLO name -> file
-    playbooks: dict[str, Any] = field(default_factory=dict)
+    playbooks: dict[str, Playbook] = field(default_factory=dict)
     problems: list[FileProblem] = field(default_factory=list)
     status: dict[str, str] = field(default_factory=dict)  # file -> current | last-good | failed
     signature: tuple[Any, ...] = ()
@@ -193,17 +197,9 @@ def load_config(workspace: Workspace, store: Store | None, now: datetime) -> Con
 
     kept = LastGood(store)
     config = Config(workspace, signature=_signature(config_paths(workspace)))
-    if workspace.last_good is not None:
-        config.problems.append(workspace.last_good)
-        for file in workspace.files:
-            config.status[str(file)] = "last-good"
-    else:
-        for file in workspace.files:
-            kept.keep(file, "workspace", read_text(file, WORKSPACE_LIMITS), now)
-            config.status[str(file)] = "current"
-        _write_pointer(workspace, store)
+    _keep_workspace(workspace, store, kept, now, config)
 
-    def rules(text: str, path: Path) -> Any:
+    def rules(text: str, path: Path) -> RuleSet:
         loaded = load_rule_file(path, text=text, check_sql=False)  # SQL fails at evaluation
         if loaded.failed:
             raise Failed(loaded.problems)
@@ -215,7 +211,7 @@ def load_config(workspace: Workspace, store: Store | None, now: datetime) -> Con
             config.rules += loaded.rules
             config.inhibit_rules += loaded.inhibit_rules
 
-    def slos(text: str, path: Path) -> list[Any]:
+    def slos(text: str, path: Path) -> list[SLO]:
         try:
             found = load_slo_file(path, text)
         except SLOFileError as exc:
@@ -243,17 +239,34 @@ def load_config(workspace: Workspace, store: Store | None, now: datetime) -> Con
     return config
 
 
-def _load_playbooks(workspace: Workspace, kept: LastGood, now: datetime, config: Config) -> dict[str, Any]:
+def _keep_workspace(
+    workspace: Workspace, store: Store | None, kept: LastGood, now: datetime, config: Config
+) -> None:
+    """A workspace that loaded is kept as the last good one; one that did not says so."""
+    if workspace.last_good is not None:
+        config.problems.append(workspace.last_good)
+        for file in workspace.files:
+            config.status[str(file)] = "last-good"
+        return
+    for file in workspace.files:
+        kept.keep(file, "workspace", read_text(file, WORKSPACE_LIMITS), now)
+        config.status[str(file)] = "current"
+    _write_pointer(workspace, store)
+
+
+def _load_playbooks(
+    workspace: Workspace, kept: LastGood, now: datetime, config: Config
+) -> dict[str, Playbook]:
     from console.playbooks.loading import PlaybookError, load_playbook, playbook_files
     from console.screens.incident import library_dirs
 
-    def parse(text: str, path: Path) -> Any:
+    def parse(text: str, path: Path) -> Playbook:
         try:
             return load_playbook(path, text)
         except PlaybookError as exc:
             raise Failed(exc.problems) from None
 
-    library: dict[str, Any] = {}
+    library: dict[str, Playbook] = {}
     for path in playbook_files(library_dirs(workspace)):
         playbook = load_one(
             kept, path, "playbooks", partial(parse, path=path), now, config.problems, config.status
@@ -316,7 +329,9 @@ def open_workspace(explicit: str | os.PathLike[str] | None = None) -> Workspace:
         return fallback
 
 
-def _last_good_workspace(path: Path, error: WorkspaceError) -> Workspace | None:
+def _kept_workspace_texts(path: Path) -> tuple[dict[Path, str], datetime | None] | None:
+    """The workspace files' last good texts and when the oldest was kept, from the store the
+    pointer names; None when there is no pointer or no store to read."""
     from console.store import Store, StoreError
 
     pointer = state_dir(path) / POINTER
@@ -336,6 +351,15 @@ def _last_good_workspace(path: Path, error: WorkspaceError) -> Workspace | None:
         oldest = min((k.loaded_at for k in kept.values()), default=None)
     finally:
         store.close()
+    return texts, oldest
+
+
+def _last_good_workspace(path: Path, error: WorkspaceError) -> Workspace | None:
+
+    found = _kept_workspace_texts(path)
+    if found is None:
+        return None
+    texts, oldest = found
     if path not in texts:
         return None
     try:

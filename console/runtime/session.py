@@ -19,7 +19,15 @@ from console.config.workspace import Workspace
 from console.store import Store, StoreLocked
 
 if TYPE_CHECKING:
-    from console.core.identity import Caller
+    from console.actions import ActionEnv
+    from console.config.workspace import RegistryConfig
+    from console.core.identity import Actor, Caller
+    from console.incidents.events import Event
+    from console.registry.base import Registry
+    from console.runtime.control import ControlServer
+    from console.runtime.engine import Engine
+    from console.runtime.lastgood import Config
+    from console.slo.status import SLO
 
 Clock = Callable[[], datetime]
 
@@ -58,12 +66,12 @@ class Session:
                 store = Store.open_read(workspace.store_path)
         self.store = store
         self.owner = not store.read_only
-        self._config: Any = None
+        self._config: Config | None = None
         self._config_lock = threading.Lock()
-        self.engine: Any = None
+        self.engine: Engine | None = None
         self._ahead: dict[str, Future[Any]] = {}
         self.read_ahead_failures: list[tuple[str, BaseException]] = []
-        self.control: Any = None
+        self.control: ControlServer | None = None
         self.control_problem: str | None = None  # why this console does not listen
         self.runs_engine = self.owner and run_engine
         if self.owner and listen:
@@ -86,7 +94,7 @@ class Session:
         return self._run_command(argv, store=self.store, clock=self.clock, caller=caller)
 
     @property
-    def config(self) -> Any:
+    def config(self) -> Config:
         """The configuration in force (`console.runtime.lastgood.Config`): the engine's once it runs,
         else loaded on first use (off the UI's start-up path, by the first read)."""
         if self.engine is not None and self.engine.config is not None:
@@ -99,7 +107,7 @@ class Session:
             return self._config
 
     @property
-    def slos(self) -> list[Any]:
+    def slos(self) -> list[SLO]:
         """The SLOs in force (an SLO file that does not load keeps its last good version)."""
         return self.config.slos
 
@@ -144,13 +152,13 @@ class Session:
         return not (self.workspace.allow_actions and self.owner)
 
     @property
-    def actor(self) -> Any:
+    def actor(self) -> Actor:
         """Who acts from this console: its OS account, on behalf of $ONCALL_ACTOR if set."""
         from console.core.identity import current_actor
 
         return current_actor()
 
-    def tick(self) -> list[Any]:
+    def tick(self) -> list[Event]:
         """One engine cycle (collect, evaluate) when we own the store; else a fresh snapshot.
 
         The engine (collectors, rules) is built on the first tick, off the UI's start-up path.
@@ -173,7 +181,7 @@ class Session:
                 old.close()
             return self._reload_if_changed()
 
-    def _reload_if_changed(self) -> list[Any]:
+    def _reload_if_changed(self) -> list[Event]:
         """A console that does not run the engine still loads changed files again."""
         from console.runtime.engine import Event
         from console.runtime.lastgood import config_changed, load_config, reload_workspace
@@ -195,14 +203,14 @@ class Session:
                 return True
         return False
 
-    def registry(self, name: str | None = None) -> tuple[Any, Any]:
+    def registry(self, name: str | None = None) -> tuple[RegistryConfig, Registry]:
         """(config, adapter) of the named or first registry."""
         from console.registry import open_registry, pick_registry
 
         config = pick_registry(self.workspace, name)
         return config, open_registry(config, store=self.store, clock=self.clock, workspace=self.workspace)
 
-    def action_env(self, registry_name: str | None = None) -> Any:
+    def action_env(self, registry_name: str | None = None) -> ActionEnv:
         from console.actions import ActionEnv
 
         config, registry = self.registry(registry_name)

@@ -198,18 +198,25 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
             self._announce(message.events)
         if message.banner is not None:
             self.query_one("#banner", Banner).show_lines(message.banner)
-        while self.session.read_ahead_failures:  # read again since; still worth knowing
-            name, error = self.session.read_ahead_failures.pop(0)
-            self.report_failure(f"reading {name} at start", error, None, refresh=False)
-        if (
-            message.data is not None
-            and message.view == self.view.view_name
-            and not isinstance(self.screen, HelpScreen)
-        ):
+        self._report_read_ahead()
+        if self._drawable(message):
             self._draw_view(message)
         self._draw_status()
         if message.final:
             self._after_final(message.view)
+
+    def _report_read_ahead(self) -> None:
+        while self.session.read_ahead_failures:  # read again since; still worth knowing
+            name, error = self.session.read_ahead_failures.pop(0)
+            self.report_failure(f"reading {name} at start", error, None, refresh=False)
+
+    def _drawable(self, message: DataLoaded) -> bool:
+        """Data for the view on screen, not hidden by the help."""
+        return (
+            message.data is not None
+            and message.view == self.view.view_name
+            and not isinstance(self.screen, HelpScreen)
+        )
 
     def _announce(self, events: list[Event]) -> None:
         """Keep the last 50 events; notify the ones a person watching wants to hear about."""

@@ -75,6 +75,22 @@ class FailureReports(_App):
         previous, count = self.failing.get(what, ("", 0))
         count = count + 1 if previous == text else 1
         self.failing[what] = (text, count)
+        self._log_failure(what, error, count)
+        if count == 1:
+            self.notify(
+                f"{what} failed: {text} (traceback in {self._log_name()})",
+                severity="error",
+                markup=False,
+                timeout=10,
+            )
+        if view is not None:
+            _show_failure(view, what, text)
+        if refresh and self.refresh_seconds:
+            delay = min(MAX_BACKOFF, self.refresh_seconds * 2 ** min(count - 1, 10))
+            self.set_timer(delay, self.refresh_view, name="refresh")
+
+    def _log_failure(self, what: str, error: BaseException, count: int) -> None:
+        """The traceback the first time, a count after; a log that cannot be written is said once."""
         try:
             if count == 1:
                 self.worker_log.failure(what, error)
@@ -87,21 +103,6 @@ class FailureReports(_App):
                     severity="error",
                     markup=False,
                 )
-        if count == 1:
-            self.notify(
-                f"{what} failed: {text} (traceback in {self._log_name()})",
-                severity="error",
-                markup=False,
-                timeout=10,
-            )
-        if view is not None:
-            drawn = f" — showing what was read at {view.drawn_at:%H:%M:%S} UTC" if view.drawn_at else ""
-            view.show_read_error(
-                f"could not {'refresh' if 'tick' in what else 'read'}: {what}: {text}{drawn}"
-            )
-        if refresh and self.refresh_seconds:
-            delay = min(MAX_BACKOFF, self.refresh_seconds * 2 ** min(count - 1, 10))
-            self.set_timer(delay, self.refresh_view, name="refresh")
 
     def recovered(self, view_name: str, *steps: str) -> None:
         """After steps that worked: say which failures are over; clear the view's line if all are."""
@@ -123,3 +124,8 @@ class FailureReports(_App):
         path = self.worker_log.path
         root = self.session.workspace.root
         return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def _show_failure(view: View, what: str, text: str) -> None:
+    drawn = f" — showing what was read at {view.drawn_at:%H:%M:%S} UTC" if view.drawn_at else ""
+    view.show_read_error(f"could not {'refresh' if 'tick' in what else 'read'}: {what}: {text}{drawn}")

@@ -75,12 +75,25 @@ class AlertDetailScreen(Screen[None]):
         if detail is None:
             self.query_one("#alert-head", Static).update("[red]this alert is gone[/red]")
             return
-        a = detail.alert
+        self._draw_alert(detail.alert)
+        self.query_one("#alert-values", Sparkline).data = [x for _, x in detail.values if x is not None]
+        self._draw_logs(detail)
+        changes = self.query_one("#alert-changes", DataTable)
+        changes.clear()
+        for row in detail.changes:
+            changes.add_row(*(Text(cell(x)) for x in row[:5]))
+
+    def _draw_logs(self, detail: v.AlertDetail) -> None:
+        logs = self.query_one("#alert-logs", DataTable)
+        logs.clear()
+        for ts, level, service, message in detail.logs:
+            logs.add_row(*(Text(x) for x in (cell(ts), level or "", service or "", cell(message)[:200])))
+
+    def _draw_alert(self, a: v.AlertRow) -> None:
         self.query_one("#alert-head", Static).update(
             Text.assemble(
                 (a.name, "bold"),
-                f"  {a.state.upper()} since {cell(a.since)}  value {cell(a.value)}"
-                f"  ({a.source}{', silenced' if a.silenced else ''}{', inhibited' if a.inhibited else ''})",
+                f"  {a.state.upper()} since {cell(a.since)}  value {cell(a.value)}  ({a.source}{_muted(a)})",
             )
         )
         self.query_one("#alert-labels", Static).update(
@@ -93,15 +106,6 @@ class AlertDetailScreen(Screen[None]):
                 ("Annotations\n", "bold"), "\n".join(f"{k}: {x}" for k, x in sorted(a.annotations.items()))
             )
         )
-        self.query_one("#alert-values", Sparkline).data = [x for _, x in detail.values if x is not None]
-        logs = self.query_one("#alert-logs", DataTable)
-        logs.clear()
-        for ts, level, service, message in detail.logs:
-            logs.add_row(*(Text(x) for x in (cell(ts), level or "", service or "", cell(message)[:200])))
-        changes = self.query_one("#alert-changes", DataTable)
-        changes.clear()
-        for row in detail.changes:
-            changes.add_row(*(Text(cell(x)) for x in row[:5]))
 
     def action_logs(self) -> None:
         if self.detail is not None:
@@ -110,3 +114,7 @@ class AlertDetailScreen(Screen[None]):
     def action_silence(self) -> None:
         if self.detail is not None:
             host(self).silence_alert(self.detail.alert)
+
+
+def _muted(a: v.AlertRow) -> str:
+    return f"{', silenced' if a.silenced else ''}{', inhibited' if a.inhibited else ''}"

@@ -22,7 +22,7 @@ from console.tui.screens.modals import Confirmation, PlanModal
 from console.tui.widgets.tables import sync_table
 
 if TYPE_CHECKING:
-    from console.playbooks.context import RunContext
+    from console.playbooks.context import Preview, RunContext
     from console.playbooks.model import Playbook
     from console.playbooks.runner import Runner
     from console.runtime.session import Session
@@ -153,9 +153,13 @@ class IncidentScreen(Screen[None]):
             if run_id is not None:
                 self.runner = resume_run(self.run_context(), self.library, run_id)
         if self.runner is None and self.candidate is None:
-            incident = pages.incidents.get_incident(self.session.store, self.incident_id)
-            found = pages.matched_playbooks(self.library, incident)
-            self.candidate = found[0] if found else None
+            self.candidate = self._matching_playbook(self.library)
+
+    def _matching_playbook(self, library: dict[str, Playbook]) -> Playbook | None:
+        """The first playbook whose match fits the incident: offered to start."""
+        incident = pages.incidents.get_incident(self.session.store, self.incident_id)
+        found = pages.matched_playbooks(library, incident)
+        return found[0] if found else None
 
     @work(thread=True, exclusive=True, group="incident-load", exit_on_error=False)
     def reload(self) -> None:
@@ -222,13 +226,9 @@ class IncidentScreen(Screen[None]):
         columns = output.get("columns")
         table.clear(columns=True)
         if columns:
-            table.add_columns(*columns)
-            for row in output.get("rows", [])[:50]:
-                table.add_row(*(Text(cell(x)) for x in row))
+            _show_rows(table, columns, output.get("rows", []))
         elif output.get("stdout") or output.get("stderr"):
-            table.add_columns("output")
-            for line in (output.get("stdout", "") + output.get("stderr", "")).splitlines()[-50:]:
-                table.add_row(Text(line))
+            _show_output(table, output)
 
     def _draw_what(self, page: pages.IncidentPage) -> None:
         self.query_one("#inc-chart", Static).update(burn_chart(page.what))
@@ -370,17 +370,7 @@ class IncidentScreen(Screen[None]):
         if preview.error:
             self.app.call_from_thread(self.notify, preview.error, severity="error", markup=False)
             return
-        if preview.plan is not None:
-            plan = preview.plan
-            title = f"{plan.kind}: {plan.model or preview.title}"
-            body, protected = plan.text, plan.model if plan.protected else None
-        else:
-            title, body, protected = (
-                f"run: {preview.title}",
-                "argv: " + " ".join(repr(a) for a in preview.argv or []),
-                None,
-            )
-        self.app.call_from_thread(self._confirm, title, body, protected)
+        self.app.call_from_thread(self._confirm, *_confirmation(preview))
 
     def _confirm(self, title: str, body: str, protected: str | None) -> None:
         def done(confirmation: Confirmation | None) -> None:
@@ -411,3 +401,29 @@ class IncidentScreen(Screen[None]):
             severity="error" if outcome.outcome in ("failed", "timeout") else "information",
         )
         self.app.call_from_thread(self.reload)
+
+
+def _show_rows(table: DataTable[Any], columns: list[str], rows: list[list[Any]]) -> None:
+    """A query's first 50 rows."""
+    table.add_columns(*columns)
+    for row in rows[:50]:
+        table.add_row(*(Text(cell(x)) for x in row))
+
+
+def _show_output(table: DataTable[Any], output: dict[str, Any]) -> None:
+    """A command's last 50 lines of output, stdout then stderr."""
+    table.add_columns("output")
+    for line in (output.get("stdout", "") + output.get("stderr", "")).splitlines()[-50:]:
+        table.add_row(Text(line))
+
+
+def _confirmation(preview: Preview) -> tuple[str, str, str | None]:
+    """What the confirm dialog shows for the next step: title, body, the name to type if protected."""
+    if preview.plan is not None:
+        plan = preview.plan
+        return (
+            f"{plan.kind}: {plan.model or preview.title}",
+            plan.text,
+            plan.model if plan.protected else None,
+        )
+    return f"run: {preview.title}", "argv: " + " ".join(repr(a) for a in preview.argv or []), None

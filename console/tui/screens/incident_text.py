@@ -43,19 +43,27 @@ def burn_chart(what: WhatChanged | None) -> Text:
     top = max(max(values), 1.0)
     out.append(f"{burning.slo}\n", style="bold")
     out.append(f"burn (5m) · peak {top:.1f}× · now {values[-1]:.1f}×\n")
-    for value in values:
-        level = min(len(SPARK) - 1, int(value / top * (len(SPARK) - 1)))
-        out.append(SPARK[level], style="red" if value > 1 else "green")
-    out.append("\n")
-    step = (times[1] - times[0]) if len(times) > 1 else None
+    _append_spark(out, values, top)
     drift: list[DataShift] = getattr(what, "drift", [])
-    for t in times:
-        out.append(*_mark(what, drift, t, step))
-    out.append("\n")
+    _append_marks(out, what, drift, times)
     out.append(f"{times[0]:%H:%M}", style="dim")
     out.append(" " * max(1, len(values) - 10))
     out.append(f"{times[-1]:%H:%M}\n", style="dim")
     return _legend(out, what, drift, times[0])
+
+
+def _append_spark(out: Text, values: list[float], top: float) -> None:
+    for value in values:
+        level = min(len(SPARK) - 1, int(value / top * (len(SPARK) - 1)))
+        out.append(SPARK[level], style="red" if value > 1 else "green")
+    out.append("\n")
+
+
+def _append_marks(out: Text, what: WhatChanged, drift: list[DataShift], times: list[datetime]) -> None:
+    step = (times[1] - times[0]) if len(times) > 1 else None
+    for t in times:
+        out.append(*_mark(what, drift, t, step))
+    out.append("\n")
 
 
 def _mark(what: WhatChanged, drift: list[DataShift], t: datetime, step: timedelta | None) -> tuple[str, str]:
@@ -135,9 +143,12 @@ def preview_text(page: IncidentPage) -> Text:
         _append_last(out, page.last)
     preview = page.preview
     if preview is None:
-        if page.run_status == "done":
-            out.append("playbook finished", style="bold green")
-        return out
+        return out.append("playbook finished", style="bold green") if page.run_status == "done" else out
+    return _append_next(out, preview)
+
+
+def _append_next(out: Text, preview: Preview) -> Text:
+    """The next step: its title, what it resolves to, and the key that runs or answers it."""
     out.append("next: ", style="bold").append(f"{preview.title} [{preview.step.kind}]\n")
     if preview.error:
         return out.append(preview.error, style="red")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -64,12 +64,25 @@ def _bar(share: float, top: float, style: str) -> Text:
 
 def histogram_text(bars: dict[str, Any] | None, model: str) -> Text:
     """Reference and current shares side by side, one line per bin or category."""
-    if not bars or not bars["labels"] or (not any(bars["reference"]) and not any(bars["current"])):
+    if not _has_data(bars):
         column = bars["column"] if bars else "this column"
         return Text(f"{model} · {column}: no data in either window")
     text = Text()
     text.append(f"{model} · {bars['column']}", style="bold")
     text.append(f"   reference {'':<{BAR_WIDTH - 3}}current\n")
+    _append_bars(text, bars)
+    if not any(bars["current"]):
+        text.append("current window: no data\n", style="yellow")
+    if not any(bars["reference"]):
+        text.append("reference: no data\n", style="yellow")
+    return text
+
+
+def _has_data(bars: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
+    return bool(bars and bars["labels"] and (any(bars["reference"]) or any(bars["current"])))
+
+
+def _append_bars(text: Text, bars: dict[str, Any]) -> None:
     width = min(22, max(len(str(label)) for label in bars["labels"]))
     top = max([*bars["reference"], *bars["current"]])  # the largest share fills the bar
     for label, ref, cur in zip(bars["labels"], bars["reference"], bars["current"]):
@@ -78,11 +91,41 @@ def histogram_text(bars: dict[str, Any] | None, model: str) -> Text:
         text.append(f" {ref:6.1%}  ")
         text.append_text(_bar(cur, top, "magenta" if abs(cur - ref) > 0.05 else "green"))
         text.append(f" {cur:6.1%}\n")
-    if not any(bars["current"]):
-        text.append("current window: no data\n", style="yellow")
-    if not any(bars["reference"]):
-        text.append("reference: no data\n", style="yellow")
-    return text
+
+
+def _status_text(data: dict[str, Any]) -> Text:
+    """The view's first line when there is nothing to compare: why."""
+    status = Text()
+    if data["error"]:
+        status.append(data["error"], style="red")
+    elif not data["windows"]:
+        status.append(
+            "no drift windows: add a source of kind drift with windows: "
+            "[{model: NAME, reference: {span: 6h, ago: 1h}, current: 1h}]"
+        )
+    return status
+
+
+def _column_rows(entry: dict[str, Any]) -> list[Row]:
+    """One table row per column of a window's result."""
+    history = entry["history"]
+    return [
+        (
+            f"{entry['model']}/{column.column}",
+            (
+                entry["model"],
+                column.column,
+                column.kind,
+                column.method or "",
+                "" if column.score is None else f"{column.score:.4g}",
+                cell(column.threshold),
+                _verdict(column),
+                f"{column.reference_rows}/{column.current_rows}",
+                spark_text(history.get(column.column, []), 16),
+            ),
+        )
+        for column in entry["result"].drift.columns
+    ]
 
 
 class DriftView(View):
@@ -111,14 +154,7 @@ class DriftView(View):
 
     def draw(self, data: Any) -> None:
         self.data = data
-        status = Text()
-        if data["error"]:
-            status.append(data["error"], style="red")
-        elif not data["windows"]:
-            status.append(
-                "no drift windows: add a source of kind drift with windows: "
-                "[{model: NAME, reference: {span: 6h, ago: 1h}, current: 1h}]"
-            )
+        status = _status_text(data)
         rows: list[Row] = []
         for entry in data["windows"]:
             if status.plain:
@@ -128,21 +164,7 @@ class DriftView(View):
                 status.append(entry["error"], style="red")
                 continue
             status.append_text(self._summary(entry["result"]))
-            history = entry["history"]
-            for column in entry["result"].drift.columns:
-                cells = (
-                    entry["model"],
-                    column.column,
-                    column.kind,
-                    column.method or "",
-                    "" if column.score is None else f"{column.score:.4g}",
-                    cell(column.threshold),
-                    _verdict(column),
-                    f"{column.reference_rows}/{column.current_rows}",
-                    spark_text(history.get(column.column, []), 16),
-                )
-                if matches(cells, self.filter_text):
-                    rows.append((f"{entry['model']}/{column.column}", cells))
+            rows += [row for row in _column_rows(entry) if matches(row[1], self.filter_text)]
         self.query_one("#drift-status", Static).update(status)
         table = self.query_one("#drift-table", DataTable)
         sync_table(table, rows)

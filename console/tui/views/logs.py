@@ -20,6 +20,22 @@ if TYPE_CHECKING:
     from console.runtime.session import Session
 
 
+def _apply_token(f: v.LogFilter, token: str, now: datetime) -> bool:
+    """A `service=`, `level=` or `since=` word sets that filter; False for a word to search for."""
+    key, _, value = token.partition("=")
+    if not value:
+        return False
+    if key in ("service", "level"):
+        setattr(f, key, value)
+        return True
+    if key == "since":
+        from console.config.durations import parse_duration
+
+        f.since = now - parse_duration(value)
+        return True
+    return False
+
+
 class LogsView(View):
     """Live tail; `/` takes `service=… level=… since=30m text` or `/regex/`."""
 
@@ -46,14 +62,7 @@ class LogsView(View):
         f = v.LogFilter()
         words = []
         for token in self.filter_text.split():
-            key, _, value = token.partition("=")
-            if key in ("service", "level") and value:
-                setattr(f, key, value)
-            elif key == "since" and value:
-                from console.config.durations import parse_duration
-
-                f.since = now - parse_duration(value)
-            else:
+            if not _apply_token(f, token, now):
                 words.append(token)
         f.text = " ".join(words) or None
         if self.start_at is not None:

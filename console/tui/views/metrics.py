@@ -29,6 +29,22 @@ def series_key(series: v.MetricSeries) -> str:
     return f"{series.labels.get('__name__', '')}{{{_labels_text(series.labels)}}}"
 
 
+def _values(series: v.MetricSeries) -> list[float]:
+    return [p[1] for p in series.points if p[1] is not None]
+
+
+def _series_row(series: v.MetricSeries) -> Row:
+    values = _values(series)
+    key = series_key(series)
+    return key, (
+        key,
+        str(len(series.points)),
+        cell(values[-1] if values else None),
+        cell(min(values) if values else None),
+        cell(max(values) if values else None),
+    )
+
+
 def _is_row(key: str | None, series: v.MetricSeries) -> bool:
     """Whether the row `key` shows `series`: its name opens a selector in it, its labels end it."""
     return (
@@ -92,19 +108,7 @@ class MetricsView(View):
             status.update(Text(data["error"], style="red"))
         else:
             status.update(f"{len(data['series'])} series over the last {cell(self.range)}")
-        rows: list[Row] = []
-        for s in data["series"]:
-            values = [p[1] for p in s.points if p[1] is not None]
-            key = series_key(s)
-            cells = (
-                key,
-                str(len(s.points)),
-                cell(values[-1] if values else None),
-                cell(min(values) if values else None),
-                cell(max(values) if values else None),
-            )
-            if matches(cells, self.filter_text):
-                rows.append((key, cells))
+        rows = [row for row in map(_series_row, data["series"]) if matches(row[1], self.filter_text)]
         table = self.query_one("#metrics-table", DataTable)
         sync_table(table, rows)
         self._chart(table)
@@ -115,5 +119,5 @@ class MetricsView(View):
     def _chart(self, table: DataTable[Any]) -> None:
         key = selected_key(table)
         series = next((s for s in (self.data or {}).get("series", []) if _is_row(key, s)), None)
-        values = [p[1] for p in series.points if p[1] is not None] if series else []
+        values = _values(series) if series else []
         self.query_one("#metrics-chart", Sparkline).data = values

@@ -19,6 +19,16 @@ if TYPE_CHECKING:
     from console.runtime.session import Session
 
 
+def _fill(table: DataTable[Any], columns: list[Any], rows: list[tuple[Any, ...]], filter_text: str) -> None:
+    """The query's columns, and its rows that pass the filter, shown literally."""
+    table.clear(columns=True)
+    table.add_columns(*(Text(str(c)) for c in columns))
+    for row in rows:
+        cells = tuple(cell(x) for x in row)
+        if matches(cells, filter_text):
+            table.add_row(*(Text(c) for c in cells))
+
+
 class SqlView(View):
     view_name, view_title = "sql", "SQL"
     BINDINGS = [Binding("e", "edit", "Edit query")]
@@ -56,9 +66,4 @@ class SqlView(View):
             status.update(Text(data["error"], style="red"))
             return
         status.update(f"{data['total']:,} rows" + (" (first 1,000 shown)" if data["total"] > 1000 else ""))
-        table.clear(columns=True)
-        table.add_columns(*(Text(str(c)) for c in data["columns"]))
-        for row in data["rows"]:
-            cells = tuple(cell(x) for x in row)
-            if matches(cells, self.filter_text):
-                table.add_row(*(Text(c) for c in cells))
+        _fill(table, data["columns"], data["rows"], self.filter_text)

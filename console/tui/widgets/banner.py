@@ -8,14 +8,23 @@ from textual.widgets import Static
 
 def one_line(text: str, limit: int = 400) -> str:
     """`text` as one printable line: control characters escaped (`\\n`, `\\x1b`), long text cut."""
-    line = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    line = "".join(_escaped(ch) for ch in text)
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _escaped(ch: str) -> str:
+    return ch if ch.isprintable() else repr(ch)[1:-1]
 
 
 def error_text(exc: BaseException) -> str:
     """`ValueError: what it said`, on one line."""
     message = str(exc)
     return one_line(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+
+
+def _show(widget: Static, visible: bool) -> None:
+    if widget.display != visible:  # no layout pass when nothing changed
+        widget.display = visible
 
 
 class Banner(Static):
@@ -32,8 +41,7 @@ class Banner(Static):
         if lines != self.lines:
             self.lines = lines
             self.update(Text("\n".join(lines)))
-        if self.display != bool(lines):  # no layout pass when nothing changed
-            self.display = bool(lines)
+        _show(self, bool(lines))
 
 
 class ReadError(Static):
@@ -49,5 +57,4 @@ class ReadError(Static):
         if one_line(text) != self.text:
             self.text = one_line(text)
             self.update(Text(self.text))
-        if self.display != bool(text):
-            self.display = bool(text)
+        _show(self, bool(text))

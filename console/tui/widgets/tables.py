@@ -9,6 +9,7 @@ from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import Column, ColumnKey
 
 Row = tuple[str, Sequence[Any]]
 
@@ -34,30 +35,53 @@ def sync_table(table: DataTable, rows: Sequence[Row]) -> None:
     keys = [key for key, _ in rows]
     selected = selected_key(table)
     wanted = set(keys)
+    _remove_gone(table, shown, wanted)
+    _apply_rows(table, shown, rows)
+    if not _fix_order(table, keys):  # one cell object shared by rows: no way to tell them apart
+        _rebuild(table, rows)
+        return
+    _fit_columns(table, rows)
+    if selected in wanted and table.cursor_row != keys.index(selected):
+        table.move_cursor(row=keys.index(selected))
+
+
+def _remove_gone(table: DataTable, shown: dict[str, tuple[Any, ...]], wanted: set[str]) -> None:
     for key in [key for key in shown if key not in wanted]:
         table.remove_row(key)
         del shown[key]
+
+
+def _apply_rows(table: DataTable, shown: dict[str, tuple[Any, ...]], rows: Sequence[Row]) -> None:
+    """Add new rows and update only the cells that changed."""
     columns = list(table.columns)
-    for key, cells in rows:
-        cells = tuple(cells)
+    for key, row_cells in rows:
+        cells = tuple(row_cells)
         before = shown.get(key)
         if before is None:
             table.add_row(*(as_text(c) for c in cells), key=key)
         elif before != cells:
-            for index, column in enumerate(columns):
-                if before[index] != cells[index]:
-                    table.update_cell(key, column, as_text(cells[index]))
+            _update_cells(table, key, columns, before, cells)
         shown[key] = cells
-    if [str(row.key.value) for row in table.ordered_rows] != keys:
-        first = columns[0]
-        rank = {id(table.get_cell(key, first)): index for index, key in enumerate(keys)}
-        if len(rank) != len(keys):  # one cell object shared by rows: no way to tell them apart
-            _rebuild(table, rows)
-            return
-        table.sort(first, key=lambda value: rank[id(value)])
-    _fit_columns(table, rows)
-    if selected in wanted and table.cursor_row != keys.index(selected):
-        table.move_cursor(row=keys.index(selected))
+
+
+def _update_cells(
+    table: DataTable, key: str, columns: Sequence[Any], before: tuple[Any, ...], cells: tuple[Any, ...]
+) -> None:
+    for index, column in enumerate(columns):
+        if before[index] != cells[index]:
+            table.update_cell(key, column, as_text(cells[index]))
+
+
+def _fix_order(table: DataTable, keys: list[str]) -> bool:
+    """Sort the rows into `keys` order; False when the rows cannot be told apart by cell."""
+    if [str(row.key.value) for row in table.ordered_rows] == keys:
+        return True
+    first = next(iter(table.columns))
+    rank = {id(table.get_cell(key, first)): index for index, key in enumerate(keys)}
+    if len(rank) != len(keys):
+        return False
+    table.sort(first, key=lambda value: rank[id(value)])
+    return True
 
 
 def _rebuild(table: DataTable, rows: Sequence[Row]) -> None:
@@ -65,11 +89,11 @@ def _rebuild(table: DataTable, rows: Sequence[Row]) -> None:
     table.clear()
     for key, cells in rows:
         table.add_row(*(as_text(c) for c in cells), key=key)
-    table._shown_rows = {key: tuple(cells) for key, cells in rows}  # type: ignore[attr-defined]
+    shown = {key: tuple(cells) for key, cells in rows}  # keys are unique: add_row refuses twins
+    table._shown_rows = shown  # type: ignore[attr-defined]
     _fit_columns(table, rows)  # adding rows only widens columns
-    keys = [key for key, _ in rows]
-    if selected in keys:
-        table.move_cursor(row=keys.index(selected))
+    if selected in shown:
+        table.move_cursor(row=list(shown).index(selected))
 
 
 def _width(value: Any) -> int:
@@ -81,14 +105,17 @@ def _fit_columns(table: DataTable, rows: Sequence[Row]) -> None:
     if not rows:
         return
     for index, (column_key, column) in enumerate(table.columns.items()):
-        if not column.auto_width:
-            continue
-        widest_key, widest = max(
-            ((key, cells[index]) for key, cells in rows), key=lambda item: _width(item[1])
-        )
-        needed = max(_width(widest), column.label.cell_len)
-        if needed != column.content_width:
-            table.update_cell(widest_key, column_key, as_text(widest), update_width=True)
+        if column.auto_width:
+            _fit_column(table, rows, index, column_key, column)
+
+
+def _fit_column(
+    table: DataTable, rows: Sequence[Row], index: int, column_key: ColumnKey, column: Column
+) -> None:
+    widest_key, widest = max(((key, cells[index]) for key, cells in rows), key=lambda item: _width(item[1]))
+    needed = max(_width(widest), column.label.cell_len)
+    if needed != column.content_width:
+        table.update_cell(widest_key, column_key, as_text(widest), update_width=True)
 
 
 def show_text_table(
@@ -105,18 +132,25 @@ def show_text_table(
     if not rows:
         widget.update(Text(empty, style="dim"), layout=relayout)
         return
+    widget.update(_text_table(columns, [[as_text(c) for c in row] for row in rows]), layout=relayout)
+
+
+def _text_table(columns: Sequence[str], cells: list[list[Text]]) -> Table:
     table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, header_style="bold", expand=True)
-    cells = [[as_text(c) for c in row] for row in rows]
     for index, column in enumerate(columns):
         # every column but the last keeps its width; the last (a title, say) is cut short
         keep = index < len(columns) - 1
-        width = max([len(column), *(row[index].cell_len for row in cells)]) if keep else None
+        width = _column_width(column, cells, index) if keep else None
         table.add_column(
             column, no_wrap=True, overflow="ellipsis", min_width=width, ratio=None if keep else 1
         )
     for row in cells:
         table.add_row(*row)
-    widget.update(table, layout=relayout)
+    return table
+
+
+def _column_width(column: str, cells: list[list[Text]], index: int) -> int:
+    return max([len(column), *(row[index].cell_len for row in cells)])
 
 
 def selected_key(table: DataTable) -> str | None:
