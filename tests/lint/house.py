@@ -4,7 +4,7 @@
 
 Run with the lint virtualenv (tests/setup/lint.sh): it uses grimp (import-linter's graph) and
 radon. Prints one line a figure; the issue's before/after notes quote them. With `--check` it
-exits 1 when a limit below is passed (README's test command runs it so).
+exits 1 when a limit below is passed (README's test command runs it so, tests/lint/test_tools.py).
 """
 
 from __future__ import annotations

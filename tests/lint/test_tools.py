@@ -1,4 +1,4 @@
-"""The house rules, checked by README's test command: lint, format, types and layers.
+"""The house rules, checked by README's test command: lint, format, types, layers and limits.
 
 The tools live in `.venvs/lint` (tests/setup/lint.sh, versions pinned in tests/setup/lint.txt),
 apart from the project's virtualenv; mypy reads the project's libraries through its interpreter.
@@ -20,6 +20,13 @@ CHECKS = {
     "ruff format": [str(LINT_BIN / "ruff"), "format", "--no-cache", "--check", "."],
     "mypy": [str(LINT_BIN / "mypy"), "--python-executable", sys.executable, "--no-incremental"],
     "import layers": [str(LINT_BIN / "lint-imports"), "--no-cache"],
+    # no import cycle, no function over radon CC 20, average CC at most 3.5, no module over 450 lines
+    "house limits": [
+        str(LINT_BIN / "python"),
+        str(ROOT / "tests" / "lint" / "house.py"),
+        "--check",
+        str(ROOT),
+    ],
 }
 
 

@@ -131,3 +131,27 @@ def test_the_cli_lists_exactly_what_the_console_shows(tmp_path, oncall) -> None:
     assert [row[2] for row in cli].count("Down") == 1 and "Quiet" not in by_name
     assert by_name["Errors"][1] == by_name["Slow"][1] == by_name["Upstream"][1] == "suppressed"
     assert by_name["Gone"][3] == _iso(gone) and by_name["Later"][1] == "pending"
+
+
+def test_the_alerts_view_reads_silences_at_the_sessions_clock(tmp_path, oncall) -> None:
+    """A console whose clock is not the wall clock (a replay, the demo) mutes what the CLI mutes."""
+    from types import SimpleNamespace
+
+    from console.tui.views.alerts import AlertsView
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(RULES)
+    (tmp_path / "oncall.yaml").write_text("rules: [rules/*.yaml]\nallow_actions: true\n")
+    assert oncall("--workspace", str(tmp_path), "rules", "eval", env=ENV).returncode == 0
+    # made after the engine's cycle, for the default two hours from NOW: long over by the wall clock
+    silenced = oncall(
+        "--workspace", str(tmp_path), "alerts", "silence", "alertname=Down", "--comment", "known", env=ENV
+    )
+    assert silenced.returncode == 0, silenced.stderr
+    inhibit = load_rule_file(tmp_path / "rules" / "r.yaml").inhibit_rules
+    with Store.open_read(tmp_path / "oncall.duckdb") as store:
+        session = SimpleNamespace(
+            store=store, clock=lambda: NOW, config=SimpleNamespace(inhibit_rules=inhibit)
+        )
+        rows = {r.name: r for r in AlertsView().load(session)}
+    assert rows["Down"].silenced and rows["Down"].state == "suppressed"

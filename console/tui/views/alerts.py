@@ -27,7 +27,7 @@ class AlertsView(View):
         yield data_table("alerts-table", "state", "alert", "since", "value", "source", "labels", "muted")
 
     def load(self, session: Session) -> list[v.AlertRow]:
-        return v.alert_rows(session.store)
+        return v.session_alert_rows(session)
 
     def draw(self, data: Any) -> None:
         self.data = data

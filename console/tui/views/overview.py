@@ -57,10 +57,10 @@ class OverviewView(View):
         if ahead is not None:  # read while the console was starting
             yield ahead
             return
-        now = session.clock()
+        now, rules = session.clock(), session.config.inhibit_rules
         if self.data is None and session.slos:
-            yield v.overview(session.store, session.slos, now, with_slos=False)
-        yield v.overview(session.store, session.slos, now)
+            yield v.overview(session.store, session.slos, now, with_slos=False, inhibit_rules=rules)
+        yield v.overview(session.store, session.slos, now, inhibit_rules=rules)
 
     def draw(self, data: Any) -> None:
         board = self.query_one("#slo-board", DataTable)
