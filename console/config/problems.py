@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -24,21 +24,27 @@ def did_you_mean(word: str, choices: list[str]) -> str:
 
 
 def fields_at(model: Any, loc: tuple[Any, ...]) -> list[str]:
-    """The field names of the model found at `loc` under `model` (list indexes skipped)."""
+    """The field names of the model found at `loc` under `model` (list indexes and the keys of
+    a `dict[str, Model]` skipped)."""
     for part in loc:
         if isinstance(part, int):
+            continue
+        if get_origin(model) is dict:  # `part` is a key of the mapping: go to its values' model
+            model = _inner(get_args(model)[-1])
             continue
         info = getattr(model, "model_fields", {}).get(part)
         if info is None:
             return []
-        model = _first_argument(info.annotation)
+        model = _inner(info.annotation)
     return list(getattr(model, "model_fields", {}))
 
 
-def _first_argument(annotation: Any) -> Any:
-    """`X` of `list[X]` or `X | None`; a plain annotation as it is."""
-    inner = getattr(annotation, "__args__", None)
-    return inner[0] if inner else annotation
+def _inner(annotation: Any) -> Any:
+    """`X` of `list[X]` or `X | None`; a mapping or a plain annotation as it is."""
+    if get_origin(annotation) is dict:
+        return annotation
+    inner = get_args(annotation)
+    return _inner(inner[0]) if inner else annotation
 
 
 def invalid_value(error: ErrorDetails) -> str:
@@ -47,7 +53,8 @@ def invalid_value(error: ErrorDetails) -> str:
     words = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "value_error" and isinstance(got, (dict, list)):
         return words  # a model's validator: its words say what is wrong
-    message = f"{words} (got {redact(_shown(error, got))})"
+    shown = redact(_shown(error, got))
+    message = words if isinstance(got, str) and shown in words else f"{words} (got {shown})"  # said once, not twice
     if isinstance(got, bool) and error["type"] == "string_type":
         message += "; YAML reads yes/no/on/off/true/false as booleans: quote the value"
     return message
