@@ -54,7 +54,9 @@ def invalid_value(error: ErrorDetails) -> str:
     if error["type"] == "value_error" and isinstance(got, (dict, list)):
         return words  # a model's validator: its words say what is wrong
     shown = redact(_shown(error, got))
-    message = words if isinstance(got, str) and shown in words else f"{words} (got {shown})"  # said once, not twice
+    message = (
+        words if isinstance(got, str) and shown in words else f"{words} (got {shown})"
+    )  # said once, not twice
     if isinstance(got, bool) and error["type"] == "string_type":
         message += "; YAML reads yes/no/on/off/true/false as booleans: quote the value"
     return message
