@@ -168,8 +168,9 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
 
     @property
     def closing(self) -> bool:
-        """Whether the app's screen is gone: a late timer or message has nothing to draw on."""
-        return not self.query("#views")
+        """Whether the app shuts down or its screen is gone: a late timer or message has nothing
+        to draw on (shutdown prunes the widgets one by one, so `#views` may outlive `#status`)."""
+        return not self.is_running or not self.query("#views")
 
     def refresh_view(self) -> None:
         if not self.closing:
