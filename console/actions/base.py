@@ -43,6 +43,21 @@ class ActionEnv:
     incident_id: int | None = None
     workspace_path: str = "oncall.yaml"
 
+    def audit(self, action: str, phase: str, target: str, reason: str, params: Any, result: Any) -> None:
+        """One audit row of this actor, now, in its own transaction."""
+        with self.store.transaction() as cur:
+            write_audit(
+                cur,
+                ts=self.clock(),
+                actor=self.actor,
+                action=action,
+                phase=phase,
+                target=target,
+                reason=reason,
+                params=params,
+                result=result,
+            )
+
 
 @dataclass
 class Plan:
@@ -144,33 +159,12 @@ class Action:
         """Do the planned change: audit before, act, record and audit after (or `failed`)."""
         self.authorize(plan, reason=reason, typed_name=typed_name)
         env = self.env
-        with env.store.transaction() as cur:
-            write_audit(
-                cur,
-                ts=env.clock(),
-                actor=env.actor,
-                action=self.name,
-                phase="before",
-                target=plan.target,
-                reason=reason,
-                params=plan.params,
-                result=None,
-            )
+        env.audit(self.name, "before", plan.target, reason, plan.params, None)
         try:
             result = self.perform(plan)
         except (RegistryError, ActionRefused) as exc:
-            with env.store.transaction() as cur:
-                write_audit(
-                    cur,
-                    ts=env.clock(),
-                    actor=env.actor,
-                    action=self.name,
-                    phase="failed",
-                    target=plan.target,
-                    reason=reason,
-                    params=plan.params,
-                    result={"ok": False, "error": str(exc)},
-                )
+            failure = {"ok": False, "error": str(exc)}
+            env.audit(self.name, "failed", plan.target, reason, plan.params, failure)
             raise ActionFailed(f"{self.name} failed, nothing recorded as changed: {exc}") from None
         now = env.clock()
         with env.store.transaction() as cur:

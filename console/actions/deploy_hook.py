@@ -83,18 +83,7 @@ def _hook_variables(env: ActionEnv, plan: Plan, reason: str) -> dict[str, Any]:
 
 
 def _audit_start(env: ActionEnv, target: str, reason: str, argv: list[str]) -> None:
-    with env.store.transaction() as cur:
-        write_audit(
-            cur,
-            ts=env.clock(),
-            actor=env.actor,
-            action="deploy-hook",
-            phase="before",
-            target=target,
-            reason=reason,
-            params={"argv": argv},
-            result=None,
-        )
+    env.audit("deploy-hook", "before", target, reason, {"argv": argv}, None)
 
 
 def _run(argv: list[str], timeout: timedelta) -> HookResult:
@@ -130,7 +119,14 @@ def _run(argv: list[str], timeout: timedelta) -> HookResult:
 
 
 def _record_outcome(env: ActionEnv, target: str, reason: str, result: HookResult) -> None:
-    with env.store.transaction() as cur:
+    outcome = {
+        "ok": result.ok,
+        "returncode": result.returncode,
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "error": result.error,
+    }
+    with env.store.transaction() as cur:  # the audit row and the timeline entry together
         write_audit(
             cur,
             ts=env.clock(),
@@ -140,13 +136,7 @@ def _record_outcome(env: ActionEnv, target: str, reason: str, result: HookResult
             target=target,
             reason=reason,
             params={"argv": result.argv},
-            result={
-                "ok": result.ok,
-                "returncode": result.returncode,
-                "stdout": result.stdout,
-                "stderr": result.stderr,
-                "error": result.error,
-            },
+            result=outcome,
         )
         append_timeline(
             cur,
