@@ -122,8 +122,8 @@ class Action:
     def perform(self, plan: Plan) -> dict[str, Any]:  # pragma: no cover
         raise NotImplementedError
 
-    def check_allowed(self, plan: Plan, *, reason: str, typed_name: str | None) -> None:
-        """Refuse before anything happens: read-only workspace, no reason, protected model."""
+    def check_allowed(self, plan: Plan, *, reason: str, typed_name: str | None, force: bool = False) -> None:
+        """Refuse before anything happens: read-only workspace, no reason, protected model, marked bad."""
         if not self.env.allow_actions:
             raise ActionRefused(
                 f"{self.env.workspace_path}: the workspace is read-only; set "
@@ -135,11 +135,17 @@ class Action:
             raise ActionRefused(
                 f"model {plan.model!r} is protected: type its name to confirm (--confirm {plan.model})"
             )
+        marked = plan.params.get("marked")
+        if marked and not force:
+            raise ActionRefused(
+                f"v{marked['version']} of {plan.model} is marked bad (rolled away from); "
+                f"add --force to {self.name.replace('rollback', 'roll back')} to it anyway"
+            )
 
-    def authorize(self, plan: Plan, *, reason: str, typed_name: str | None) -> None:
+    def authorize(self, plan: Plan, *, reason: str, typed_name: str | None, force: bool = False) -> None:
         """`check_allowed`, with a refusal audited as `denied` (when the store can be written)."""
         try:
-            self.check_allowed(plan, reason=reason, typed_name=typed_name)
+            self.check_allowed(plan, reason=reason, typed_name=typed_name, force=force)
         except ActionRefused as exc:
             recorded = audit_denied(
                 self.env.store,
@@ -155,9 +161,14 @@ class Action:
                 raise ActionRefused(f"{exc} (not audited: the store is read-only here)") from None
             raise
 
-    def apply(self, plan: Plan, *, reason: str, typed_name: str | None = None) -> dict[str, Any]:
-        """Do the planned change: audit before, act, record and audit after (or `failed`)."""
-        self.authorize(plan, reason=reason, typed_name=typed_name)
+    def apply(
+        self, plan: Plan, *, reason: str, typed_name: str | None = None, force: bool = False
+    ) -> dict[str, Any]:
+        """Do the planned change: audit before, act, record and audit after (or `failed`).
+
+        `force` is the extra confirmation a version marked bad needs (the CLI's --force).
+        """
+        self.authorize(plan, reason=reason, typed_name=typed_name, force=force)
         env = self.env
         env.audit(self.name, "before", plan.target, reason, plan.params, None)
         try:
@@ -168,20 +179,7 @@ class Action:
             raise ActionFailed(f"{self.name} failed, nothing recorded as changed: {exc}") from None
         now = env.clock()
         with env.store.transaction() as cur:
-            if self.moves_alias:
-                record_alias_move(
-                    cur,
-                    ts=now,
-                    model=plan.model,
-                    alias=plan.params["alias"],
-                    from_version=plan.params["from_version"],
-                    to_version=plan.params["to_version"],
-                    actor=env.actor,
-                    source=f"oncall:{self.name}",
-                    reason=reason,
-                    action=self.name,
-                    registry=plan.params["registry"],
-                )
+            result = {**result, **self.record(cur, plan, reason=reason, now=now)}
             write_audit(
                 cur,
                 ts=now,
@@ -203,6 +201,27 @@ class Action:
                 {"action": self.name, **plan.params},
             )
         return result
+
+    def record(self, cur: Any, plan: Plan, *, reason: str, now: datetime) -> dict[str, Any]:
+        """What the change leaves in the store, in the transaction of its `after` audit row.
+
+        Returns what to add to the audited result.
+        """
+        if self.moves_alias:
+            record_alias_move(
+                cur,
+                ts=now,
+                model=plan.model,
+                alias=plan.params["alias"],
+                from_version=plan.params["from_version"],
+                to_version=plan.params["to_version"],
+                actor=self.env.actor,
+                source=f"oncall:{self.name}",
+                reason=reason,
+                action=self.name,
+                registry=plan.params["registry"],
+            )
+        return {}
 
     def _alias_moved_since(self, plan: Plan) -> None:
         """Refuse when the alias moved between plan and apply (someone else acted)."""

@@ -8,6 +8,7 @@ from typing import Any
 from console.actions.base import Action, ActionEnv, ActionRefused, Plan
 from console.registry.base import ModelVersion, RegistryError, version_key
 from console.registry.history import previous_holder
+from console.registry.marks import Mark, clear_mark, mark_bad, marks, refusal
 
 
 def _age(created: datetime | None, now: datetime) -> str:
@@ -27,6 +28,13 @@ def _version_line(label: str, mv: ModelVersion | None, now: datetime) -> str:
     return f"{label}: v{mv.version}, {_age(mv.created_at, now)}, {metrics}" + (
         f", source {mv.source}" if mv.source else ""
     )
+
+
+def _mark_target(params: dict[str, Any], lines: list[str], mark: Mark | None) -> None:
+    """A marked target: its mark goes in the plan's params (apply then needs force) and lines."""
+    if mark is not None:
+        params["marked"] = mark.as_dict()
+        lines.insert(0, mark.text())
 
 
 class Rollback(Action):
@@ -49,49 +57,79 @@ class Rollback(Action):
                 f"{self.model} has no {self.alias!r} alias to roll back; "
                 f"use `oncall promote {self.model} VERSION`"
             )
+        standing = marks(self.env.store, self.model)
         if self.to is not None:
             target, basis = self.registry.get_version(self.model, self.to), "named (--to)"
         else:
-            target, basis = self._previous(current)
+            target, basis = self._previous(current, standing)
         if target.version == current.version:
             raise ActionRefused(f"{self.alias} of {self.model} is already v{current.version}")
         now = self.env.clock()
         params = self._alias_params(self.alias, current, target, basis)
+        lines = [
+            _version_line("from", current, now),
+            _version_line("to", target, now),
+            f"chosen by: {basis}",
+            f"registry: {self.registry.where}",
+        ]
+        lines += [f"not proposed: {m.text()}" for v, m in standing.items() if v != target.version]
+        _mark_target(params, lines, standing.get(target.version))
         return Plan(
             "rollback",
             self.model,
             f"rollback {self.model}: {self.alias} v{current.version} → v{target.version}",
             params,
-            [
-                _version_line("from", current, now),
-                _version_line("to", target, now),
-                f"chosen by: {basis}",
-                f"registry: {self.registry.where}",
-            ],
+            lines,
             protected=self.model in self.env.protected_models,
         )
 
-    def _previous(self, current: ModelVersion) -> tuple[ModelVersion, str]:
-        version, basis = previous_holder(self.env.store, self.model, self.alias, current.version)
+    def _previous(self, current: ModelVersion, standing: dict[str, Mark]) -> tuple[ModelVersion, str]:
+        """The holder before by the alias history, else by version number; never a marked version."""
+        skip = frozenset(standing)
+        version, basis = previous_holder(self.env.store, self.model, self.alias, current.version, skip)
         if version is not None:
             try:
                 return self.registry.get_version(self.model, version), basis
             except RegistryError:
                 pass  # the recorded holder is gone; fall back to version order
-        earlier = [
+        return self._by_number(current, standing)
+
+    def _by_number(self, current: ModelVersion, standing: dict[str, Mark]) -> tuple[ModelVersion, str]:
+        """No usable alias history: the unmarked version before the current one by number."""
+        before = [
             v
             for v in self.registry.list_versions(self.model)
             if version_key(v.version) < version_key(current.version)
         ]
-        if not earlier:
-            raise ActionRefused(
-                f"{self.model} has no version before v{current.version} and no "
-                f"recorded alias history; name one with --to VERSION"
-            )
-        return earlier[-1], "no recorded alias history: the version before by number"
+        earlier = [v for v in before if v.version not in standing]
+        if earlier:
+            basis = "no recorded alias history: the version before by number"
+            return earlier[-1], basis + (", skipping marked" if len(earlier) < len(before) else "")
+        if before or set(standing) - {current.version}:  # what history or order offered is marked
+            raise ActionRefused(refusal(self.model, standing))
+        raise ActionRefused(
+            f"{self.model} has no version before v{current.version} and no "
+            f"recorded alias history; name one with --to VERSION"
+        )
 
     def perform(self, plan: Plan) -> dict[str, Any]:
         return self._move(plan)
+
+    def record(self, cur: Any, plan: Plan, *, reason: str, now: datetime) -> dict[str, Any]:
+        """The move, and the version rolled away from marked bad (the same transaction)."""
+        result = super().record(cur, plan, reason=reason, now=now)
+        if plan.params["from_version"] is not None:
+            mark_bad(
+                cur,
+                ts=now,
+                model=plan.model,
+                version=plan.params["from_version"],
+                registry=plan.params["registry"],
+                incident_id=self.env.incident_id,
+                reason=reason,
+                actor=self.env.actor,
+            )
+        return result
 
 
 class Promote(Action):
@@ -112,21 +150,35 @@ class Promote(Action):
             raise ActionRefused(f"{self.alias} of {self.model} is already v{target.version}")
         now = self.env.clock()
         was = f"v{current.version}" if current else "(unset)"
+        params = self._alias_params(self.alias, current, target, "named")
+        lines = [
+            _version_line("from", current, now),
+            _version_line("to", target, now),
+            f"registry: {self.registry.where}",
+        ]
+        _mark_target(params, lines, marks(self.env.store, self.model).get(target.version))
         return Plan(
             "promote",
             self.model,
             f"promote {self.model}: {self.alias} {was} → v{target.version}",
-            self._alias_params(self.alias, current, target, "named"),
-            [
-                _version_line("from", current, now),
-                _version_line("to", target, now),
-                f"registry: {self.registry.where}",
-            ],
+            params,
+            lines,
             protected=self.model in self.env.protected_models,
         )
 
     def perform(self, plan: Plan) -> dict[str, Any]:
         return self._move(plan)
+
+    def record(self, cur: Any, plan: Plan, *, reason: str, now: datetime) -> dict[str, Any]:
+        """The move; a deliberate (forced) promote of a marked version clears its mark, audited."""
+        result = super().record(cur, plan, reason=reason, now=now)
+        marked = plan.params.get("marked")
+        if marked:
+            clear_mark(
+                cur, ts=now, model=plan.model, version=marked["version"], actor=self.env.actor, reason=reason
+            )
+            result["cleared_mark"] = marked
+        return result
 
 
 class SetTag(Action):

@@ -74,9 +74,29 @@ def holder_at(store: Store, model: str, alias: str, at: datetime) -> tuple[str |
     return version, since
 
 
-def previous_holder(store: Store, model: str, alias: str, current: str) -> tuple[str | None, str]:
-    """The version that held the alias before the current one, and how that was decided."""
+def previous_holder(
+    store: Store, model: str, alias: str, current: str, skip: frozenset[str] = frozenset()
+) -> tuple[str | None, str]:
+    """The version that held the alias before the current one, and how that was decided.
+
+    A version in `skip` (marked bad) is passed over for the holder before it in the history.
+    """
     rows = alias_history(store, model, alias)[1]
+    version, basis = _previous_holder(rows, current)
+    if version is None or version not in skip:
+        return version, basis
+    for row in reversed(rows):
+        for candidate in (row[4], row[3]):
+            if candidate is not None and candidate != current and candidate not in skip:
+                return candidate, f"alias history, skipping marked {_named(skip)}"
+    return None, ""
+
+
+def _named(versions: frozenset[str]) -> str:
+    return ", ".join(f"v{v}" for v in sorted(versions))
+
+
+def _previous_holder(rows: list[tuple], current: str) -> tuple[str | None, str]:
     if rows and rows[-1][4] != current:
         # The move to `current` was not observed; the last recorded holder came before it.
         return (rows[-1][4], "alias history (last recorded holder)") if rows[-1][4] else (None, "")

@@ -261,6 +261,23 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE collector_state ADD COLUMN refused VARCHAR; -- JSON: last run, totals
     """,
+    # 12: rollback memory (console/registry/marks.py): a version an alias was rolled back away
+    #     from is marked bad, so the next rollback or promote does not propose it again; a
+    #     deliberate promote (--force) clears the mark, kept with who cleared it and when
+    """
+    CREATE TABLE version_marks (
+        model          VARCHAR NOT NULL,
+        version        VARCHAR NOT NULL,
+        registry       VARCHAR,
+        incident_id    BIGINT,            -- the incident the rollback was for, if any
+        reason         VARCHAR,
+        actor          VARCHAR,
+        ts             TIMESTAMP NOT NULL,
+        cleared_at     TIMESTAMP,         -- NULL while the mark stands
+        cleared_by     VARCHAR,
+        cleared_reason VARCHAR
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

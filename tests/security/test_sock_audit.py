@@ -73,6 +73,7 @@ def test_a_forwarded_action_is_audited_as_the_clients_os_account(runtime, tmp_pa
             "--reason",
             "back",
             "--yes",
+            "--force",  # v3 is marked bad by the rollback just before (issue #17)
             "--confirm",
             "fraud-detector",
             actor="bob",

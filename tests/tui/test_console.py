@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable, Static
 
 from console.tui.app import OncallApp
@@ -201,3 +202,51 @@ async def test_views_are_mounted_when_first_shown(workspace: Path, session_for) 
         await command(pilot, "overview")
         await command(pilot, "alerts")  # shown again: the same widgets
         assert [v.view_name for v in app.query(View)] == ["overview", "alerts"]
+
+
+async def test_a_second_rollback_from_models_does_not_propose_the_marked_version(
+    workspace: Path, session_for
+) -> None:
+    session = session_for(workspace)
+    app = OncallApp(session, refresh_seconds=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await command(pilot, "models")
+        await pilot.press("R")
+        await settle(pilot)
+        assert isinstance(app.screen, PlanModal)
+        await pilot.click("#reason")
+        await pilot.press(*"v3 latency regression", "tab", *"fraud-detector", "enter")
+        await settle(pilot)
+        await settle(pilot)
+        assert not isinstance(app.screen, PlanModal)
+        await pilot.press("R")
+        await settle(pilot)
+        assert isinstance(app.screen, PlanModal)
+        text = app.screen.plan_text
+        assert "v2 → v3" not in text and "v2 → v1" in text, text
+        assert "not proposed: v3 is marked bad: rolled away from" in text
+        assert "(v3 latency regression)" in text
+    assert session.store.query("SELECT version FROM version_marks WHERE cleared_at IS NULL")[1] == [("3",)]
+
+
+async def test_promoting_the_marked_version_from_models_is_refused_with_the_mark(
+    workspace: Path, session_for
+) -> None:
+    from console.actions import ActionRefused, Promote
+
+    session = session_for(workspace)
+    app = OncallApp(session, refresh_seconds=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await command(pilot, "models")
+        await pilot.press("R")
+        await settle(pilot)
+        await pilot.click("#reason")
+        await pilot.press(*"v3 latency regression", "tab", *"fraud-detector", "enter")
+        await settle(pilot)
+        await settle(pilot)
+    action = Promote(session.action_env(), "fraud-detector", "3")
+    plan = action.plan()
+    assert plan.lines[0].startswith("v3 is marked bad: rolled away from")
+    with pytest.raises(ActionRefused, match="add --force"):
+        action.apply(plan, reason="again", typed_name="fraud-detector")
+    assert session.store.query("SELECT version FROM registry_aliases WHERE alias = 'champion'")[1] == [("2",)]

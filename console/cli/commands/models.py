@@ -89,6 +89,12 @@ def _action_args(parser: argparse.ArgumentParser) -> None:
         "--incident", type=int, help="incident id for the timeline (default: the newest open incident)"
     )
     parser.add_argument("--no-watch", action="store_true", help="skip the post-rollback watch")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="go ahead although the version is marked bad (rolled away from before); "
+        "a promote with --force clears the mark",
+    )
     _registry_arg(parser)
     add_format(parser)
 
@@ -163,10 +169,39 @@ def run_history(ctx: Context) -> int:
         columns = ["model", "alias", "at", "version", "since"]
         rows: list[tuple[Any, ...]] = [(ctx.args.model, alias, at, version, since)]
     else:
-        moves = alias_history(store, ctx.args.model, ctx.args.alias)[1]
-        columns = ["ts", "alias", "from_version", "to_version", "actor", "reason", "action", "source"]
-        rows = [(r[0], r[2], r[3], r[4], r[5], r[6], r[7], r[8]) for r in moves]
+        return _moves(ctx, store, alias_history(store, ctx.args.model, ctx.args.alias)[1])
     ctx.out(render(columns, rows, ctx.fmt))
+    return 0
+
+
+def _moves(ctx: Context, store: Store, moves: list[tuple]) -> int:
+    """The moves, each with the mark it left standing (`marked_bad`), then a line a mark."""
+    from console.registry.marks import marks
+
+    standing = marks(store, ctx.args.model)
+
+    def left(move: tuple) -> Any:
+        mark = standing.get(move[3]) if move[3] is not None else None
+        if mark is None or mark.ts != move[0]:
+            return None
+        return mark.as_dict() if ctx.fmt == "json" else f"v{mark.version}"
+
+    columns = [
+        "ts",
+        "alias",
+        "from_version",
+        "to_version",
+        "actor",
+        "reason",
+        "action",
+        "source",
+        "marked_bad",
+    ]
+    rows = [(r[0], r[2], r[3], r[4], r[5], r[6], r[7], r[8], left(r)) for r in moves]
+    ctx.out(render(columns, rows, ctx.fmt))
+    if ctx.fmt == "table":
+        for mark in standing.values():
+            ctx.out(escape(mark.text()))
     return 0
 
 
@@ -275,12 +310,12 @@ def _apply(ctx: Context, action: Any, plan: Any) -> dict[str, Any]:
 
     reason = ctx.args.reason
     try:
-        action.authorize(plan, reason=reason, typed_name=plan.model)
+        action.authorize(plan, reason=reason, typed_name=plan.model, force=ctx.args.force)
     except ActionRefused as exc:
         raise CliError(str(exc)) from None
     typed = _confirm(ctx, plan)
     try:
-        return action.apply(plan, reason=reason, typed_name=typed)
+        return action.apply(plan, reason=reason, typed_name=typed, force=ctx.args.force)
     except ActionRefused as exc:
         raise CliError(str(exc)) from None
     except ActionFailed as exc:
