@@ -150,3 +150,32 @@ def test_a_forced_promote_of_the_marked_version_clears_the_mark(tmp_path, monkey
         ws, "rollback", "fraud-detector", "--to", "3", "--dry-run", monkeypatch=monkeypatch, capsys=capsys
     )
     assert code == 2 and "already v3" in err
+
+
+def _playbook(tmp_path: Path, args: str) -> Path:
+    path = tmp_path / f"pb-{len(list(tmp_path.glob('pb-*')))}.yaml"
+    path.write_text(
+        "id: roll\ntitle: roll back\nsteps:\n  - id: roll\n    kind: action\n    action: rollback\n"
+        f"    args: {args}\n    reason: from the playbook\n"
+    )
+    return path
+
+
+def test_a_playbook_rollback_step_skips_the_marked_version_and_refuses_naming_it(tmp_path):
+    from console.playbooks.context import RunContext
+    from console.playbooks.loading import load_playbook
+    from console.playbooks.runs import start_run
+
+    with Store.open(tmp_path / "s.duckdb") as store:
+        registry = seed_demo_registry(store, now=NOW)
+        ctx = RunContext(store=store, actor="alice", clock=lambda: NOW, registry=registry, allow_actions=True)
+        first = start_run(ctx, load_playbook(_playbook(tmp_path, "{model: fraud-detector}")))
+        assert first.advance(confirm=True, reason="v3 errors").outcome == "passed"
+        second = start_run(ctx, load_playbook(_playbook(tmp_path, "{model: fraud-detector}")))
+        text = second.preview().plan.text
+        assert "champion v2 → v1" in text and "not proposed: v3 is marked bad" in text, text
+        named = start_run(ctx, load_playbook(_playbook(tmp_path, '{model: fraud-detector, to: "3"}')))
+        assert "v3 is marked bad: rolled away from by alice" in named.preview().plan.text
+        outcome = named.advance(confirm=True, reason="retry")
+        assert outcome.outcome == "failed" and "add --force" in (outcome.error or "")
+        assert store.query("SELECT version FROM registry_aliases WHERE alias = 'champion'")[1] == [("2",)]
