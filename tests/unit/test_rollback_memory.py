@@ -179,3 +179,29 @@ def test_a_playbook_rollback_step_skips_the_marked_version_and_refuses_naming_it
         outcome = named.advance(confirm=True, reason="retry")
         assert outcome.outcome == "failed" and "add --force" in (outcome.error or "")
         assert store.query("SELECT version FROM registry_aliases WHERE alias = 'champion'")[1] == [("2",)]
+
+
+def test_the_alias_history_is_followed_past_the_marked_version(tmp_path, monkeypatch, capsys):
+    ws = _workspace(tmp_path)
+    for argv in (
+        ("promote", "fraud-detector", "1"),
+        ("promote", "fraud-detector", "2"),
+        ("rollback", "fraud-detector"),
+    ):
+        code, _, err = _oncall(ws, *argv, "--reason", "x", "--yes", monkeypatch=monkeypatch, capsys=capsys)
+        assert code == 0, err
+    assert _champion(ws) == "1"  # v2 → v1 by the alias history; v2 is marked
+    code, out, err = _oncall(
+        ws,
+        "rollback",
+        "fraud-detector",
+        "--dry-run",
+        "--format",
+        "json",
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+    )
+    assert code == 0, err
+    params = json.loads(out)["plan"]["params"]
+    assert (params["from_version"], params["to_version"]) == ("1", "3")
+    assert params["basis"] == "alias history, skipping marked v2"
