@@ -102,9 +102,11 @@ class Rollback(Action):
             if version_key(v.version) < version_key(current.version)
         ]
         earlier = [v for v in before if v.version not in standing]
+        if earlier and standing:
+            named = ", ".join(f"v{v}" for v in sorted(standing, key=version_key))
+            return earlier[-1], f"the version before by number, skipping marked {named}"
         if earlier:
-            basis = "no recorded alias history: the version before by number"
-            return earlier[-1], basis + (", skipping marked" if len(earlier) < len(before) else "")
+            return earlier[-1], "no recorded alias history: the version before by number"
         if before or set(standing) - {current.version}:  # what history or order offered is marked
             raise ActionRefused(refusal(self.model, standing))
         raise ActionRefused(
