@@ -8,7 +8,7 @@ from typing import Any
 from console.actions.base import Action, ActionEnv, ActionRefused, Plan
 from console.registry.base import ModelVersion, RegistryError, version_key
 from console.registry.history import previous_holder
-from console.registry.marks import Mark, clear_mark, mark_bad, marks, refusal
+from console.registry.marks import Mark, clear_mark, mark_bad, marks, named, refusal
 
 
 def _age(created: datetime | None, now: datetime) -> str:
@@ -35,6 +35,12 @@ def _mark_target(params: dict[str, Any], lines: list[str], mark: Mark | None) ->
     if mark is not None:
         params["marked"] = mark.as_dict()
         lines.insert(0, mark.text())
+
+
+def _by_number_basis(standing: dict[str, Mark]) -> str:
+    if not standing:
+        return "no recorded alias history: the version before by number"
+    return f"the version before by number, skipping marked {named(standing)}"
 
 
 class Rollback(Action):
@@ -102,11 +108,8 @@ class Rollback(Action):
             if version_key(v.version) < version_key(current.version)
         ]
         earlier = [v for v in before if v.version not in standing]
-        if earlier and standing:
-            named = ", ".join(f"v{v}" for v in sorted(standing, key=version_key))
-            return earlier[-1], f"the version before by number, skipping marked {named}"
         if earlier:
-            return earlier[-1], "no recorded alias history: the version before by number"
+            return earlier[-1], _by_number_basis(standing)
         if before or set(standing) - {current.version}:  # what history or order offered is marked
             raise ActionRefused(refusal(self.model, standing))
         raise ActionRefused(

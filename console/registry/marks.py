@@ -89,10 +89,14 @@ def clear_mark(cur: Any, *, ts: datetime, model: str, version: str, actor: str, 
     )
 
 
+def named(standing: dict[str, Mark]) -> str:
+    """The marked versions, in version order: `v2, v3`."""
+    return ", ".join(f"v{v}" for v in sorted(standing, key=version_key))
+
+
 def refusal(model: str, standing: dict[str, Mark]) -> str:
     """The one line said when every candidate version is marked."""
-    named = ", ".join(f"v{v}" for v in sorted(standing, key=version_key))
     return (
-        f"{model}: no unmarked version to roll back to (marked bad: {named}); "
+        f"{model}: no unmarked version to roll back to (marked bad: {named(standing)}); "
         f"name one with --to VERSION --force"
     )
