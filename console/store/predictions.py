@@ -7,6 +7,8 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
 if TYPE_CHECKING:
     from console.store.db import Store
 
@@ -32,7 +34,7 @@ def records_frame(store: Store, model: str, where: str, params: list[Any]) -> An
         return pd.DataFrame()
     typed = _flat_types(shape)
     table = _read_flat(store, source, args, typed) if typed is not None else None
-    if table is not None:
+    if table is not None and not _lost_values(store, source, args, table, typed or {}):
         return table.to_pandas()
     return _read_json(store, source, args)
 
@@ -55,10 +57,25 @@ def _read_flat(store: Store, source: str, args: list[Any], typed: dict[str, str]
             f"SELECT unnest(json_transform(features, '{literal}')), prediction {source} ORDER BY ts, id",
             params=args,
         ).to_arrow_table()
-    except Exception:  # noqa: BLE001 - a fallback, not a silence: pandas' reader copes (e.g. an integer beyond int64)
+    except duckdb.Error:  # a fallback, not a silence: pandas' reader copes with what DuckDB will not convert
         return None
     finally:
         cur.close()
+
+
+def _lost_values(store: Store, source: str, args: list[Any], table: Any, typed: dict[str, str]) -> bool:
+    """Whether `json_transform` turned a value it could not cast into NULL (it does so without an
+    error: an integer beyond int64 in a BIGINT column): more NULLs than the JSON holds nulls or
+    missing keys. Only columns with NULLs are counted, so the usual read costs nothing more."""
+    suspects = [name for name, kind in typed.items() if kind == "BIGINT" and table.column(name).null_count]
+    if not suspects:
+        return False
+    absent = ", ".join(
+        "count(*) FILTER (WHERE coalesce(json_type(features, ?), 'NULL') = 'NULL')" for _ in suspects
+    )
+    pointers = ["/" + name.replace("~", "~0").replace("/", "~1") for name in suspects]  # JSON Pointer keys
+    counts = store.query(f"SELECT {absent} {source}", [*pointers, *args])[1][0]
+    return any(table.column(name).null_count != n for name, n in zip(suspects, counts, strict=True))
 
 
 def _read_json(store: Store, source: str, args: list[Any]) -> Any:

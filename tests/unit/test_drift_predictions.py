@@ -138,6 +138,8 @@ def test_empty_window_is_no_data_for_drift(tmp_path, store):
         [{"amount": None}, {"amount": None}],  # nothing but nulls
         [{"amount": 1.0, "it's": "quoted"}, {"amount": 2.0, "it's": "key"}],
         [{"amount": 1.0, "new": True}, {"amount": 2.0, "new": False}, {"amount": 3.0}],
+        [{"id": 2**64 - 1, "amount": 1.0}, {"id": 1, "amount": 2.0}],  # beyond int64: not a NULL
+        [{"a/b~c": 2**63, "n": 1}, {"a/b~c": None, "n": 2}, {"n": 3}],  # and a null, a missing key
     ],
 )
 def test_features_read_as_pandas_reads_them(store, features):
