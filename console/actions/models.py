@@ -37,6 +37,16 @@ def _mark_target(params: dict[str, Any], lines: list[str], mark: Mark | None) ->
         lines.insert(0, mark.text())
 
 
+def _clear_target_mark(
+    cur: Any, plan: Plan, actor: str, reason: str, now: datetime, result: dict[str, Any]
+) -> None:
+    """A marked version chosen deliberately (with force) serves again: its mark no longer stands."""
+    marked = plan.params.get("marked")
+    if marked:
+        clear_mark(cur, ts=now, model=plan.model, version=marked["version"], actor=actor, reason=reason)
+        result["cleared_mark"] = marked
+
+
 def _by_number_basis(standing: dict[str, Mark]) -> str:
     if not standing:
         return "no recorded alias history: the version before by number"
@@ -123,6 +133,7 @@ class Rollback(Action):
     def record(self, cur: Any, plan: Plan, *, reason: str, now: datetime) -> dict[str, Any]:
         """The move, and the version rolled away from marked bad (the same transaction)."""
         result = super().record(cur, plan, reason=reason, now=now)
+        _clear_target_mark(cur, plan, self.env.actor, reason, now, result)
         if plan.params["from_version"] is not None:
             mark_bad(
                 cur,
@@ -177,12 +188,7 @@ class Promote(Action):
     def record(self, cur: Any, plan: Plan, *, reason: str, now: datetime) -> dict[str, Any]:
         """The move; a deliberate (forced) promote of a marked version clears its mark, audited."""
         result = super().record(cur, plan, reason=reason, now=now)
-        marked = plan.params.get("marked")
-        if marked:
-            clear_mark(
-                cur, ts=now, model=plan.model, version=marked["version"], actor=self.env.actor, reason=reason
-            )
-            result["cleared_mark"] = marked
+        _clear_target_mark(cur, plan, self.env.actor, reason, now, result)
         return result
 
 

@@ -226,6 +226,10 @@ async def test_a_second_rollback_from_models_does_not_propose_the_marked_version
         assert "v2 → v3" not in text and "v2 → v1" in text, text
         assert "not proposed: v3 is marked bad: rolled away from" in text
         assert "(v3 latency regression)" in text
+        await pilot.press("escape")
+        await settle(pilot)
+        marked = {r[1]: r[3] for r in rows(app, "#models-table")}
+        assert marked == {"3": "bad", "2": "", "1": ""}  # the mark, where the engineer chooses
     assert session.store.query("SELECT version FROM version_marks WHERE cleared_at IS NULL")[1] == [("3",)]
 
 

@@ -205,3 +205,43 @@ def test_the_alias_history_is_followed_past_the_marked_version(tmp_path, monkeyp
     params = json.loads(out)["plan"]["params"]
     assert (params["from_version"], params["to_version"]) == ("1", "3")
     assert params["basis"] == "alias history, skipping marked v2"
+
+
+def _standing(ws: Path) -> list[str]:
+    with Store.open_read(ws.parent / "oncall.duckdb") as store:
+        return [r[0] for r in store.query("SELECT version FROM version_marks WHERE cleared_at IS NULL")[1]]
+
+
+def test_a_forced_rollback_to_the_marked_version_lifts_its_mark(tmp_path, monkeypatch, capsys):
+    ws = _workspace(tmp_path)
+    _rolled_back_once(ws, monkeypatch, capsys)
+    argv = ("rollback", "fraud-detector", "--to", "3", "--force", "--reason", "v3 fixed", "--yes")
+    code, _, err = _oncall(ws, *argv, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, err
+    assert _champion(ws) == "3"
+    assert _standing(ws) == ["2"]  # v3 serves again by choice; v2, rolled away from now, is marked
+
+
+def test_unmark_lifts_a_mark_with_a_reason_and_audits_it(tmp_path, monkeypatch, capsys):
+    ws = _workspace(tmp_path)
+    _rolled_back_once(ws, monkeypatch, capsys)
+    code, _, err = _oncall(
+        ws, "models", "unmark", "fraud-detector", "3", monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert code == 2 and "--reason" in err
+    assert _standing(ws) == ["3"]
+    argv = ("models", "unmark", "fraud-detector", "v3", "--reason", "hotfix 3.1 deployed")
+    code, out, err = _oncall(ws, *argv, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, err
+    assert out.startswith("unmarked fraud-detector/v3: was v3 is marked bad")
+    assert _standing(ws) == []
+    with Store.open_read(tmp_path / "oncall.duckdb") as store:
+        rows = store.query("SELECT action, phase, reason FROM audit WHERE action = 'unmark' ORDER BY id")[1]
+    assert rows == [("unmark", "denied", None), ("unmark", "after", "hotfix 3.1 deployed")]
+    code, out, err = _oncall(
+        ws, "rollback", "fraud-detector", "--dry-run", monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert code == 0, err
+    assert "v2 → v3" in out  # proposed again once lifted
+    code, _, err = _oncall(ws, *argv, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 1 and "no standing mark" in err

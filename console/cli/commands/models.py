@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from console.cli.commands import marks as marks_command
 from console.cli.context import CliError, Context, add_format
 from console.core.output import dumps, render
 from console.core.terminal import escape
@@ -46,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _registry_arg(versions)
     add_format(versions)
     versions.set_defaults(func=run_versions)
+    marks_command.register_unmark(inner)
 
     rollback = sub.add_parser(
         "rollback",
@@ -93,7 +95,7 @@ def _action_args(parser: argparse.ArgumentParser) -> None:
         "--force",
         action="store_true",
         help="go ahead although the version is marked bad (rolled away from before); "
-        "a promote with --force clears the mark",
+        "a forced rollback or promote to it clears the mark (`oncall models unmark` lifts one by hand)",
     )
     _registry_arg(parser)
     add_format(parser)

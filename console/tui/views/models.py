@@ -39,6 +39,18 @@ def version_rows(registry: Registry) -> Iterator[tuple[Any, ...]]:
             )
 
 
+def _marks(session: Session, models: set[str]) -> dict[tuple[str, str], str]:
+    """The standing rollback marks, as the models table shows them: `bad (#7)`."""
+    from console.registry.marks import marks
+
+    shown = {}
+    for model in models:
+        for version, mark in marks(session.store, model).items():
+            where = f" (#{mark.incident_id})" if mark.incident_id is not None else ""
+            shown[(model, version)] = f"bad{where}"
+    return shown
+
+
 class ModelsView(View):
     view_name, view_title = "models", "Models"
     help_lines = [
@@ -48,7 +60,9 @@ class ModelsView(View):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="models-status")
-        yield data_table("models-table", "model", "version", "aliases", "created", "metrics", "source")
+        yield data_table(
+            "models-table", "model", "version", "aliases", "marked", "created", "metrics", "source"
+        )
         yield Static("Recent changes", classes="title")
         yield data_table("changes-table", "time", "kind", "model", "version", "actor")
 
@@ -66,6 +80,7 @@ class ModelsView(View):
             error = str(exc).splitlines()[0]
         return {
             "rows": rows,
+            "marks": _marks(session, {r[0] for r in rows}),
             "error": error,
             "changes": v.recent_changes(session.store),
             "read_only": session.read_only,
@@ -81,10 +96,11 @@ class ModelsView(View):
         self.query_one("#models-status", Static).update(
             Text(data["error"], style="red") if data["error"] else mode
         )
+        marked = data["marks"]
         rows = [
-            (f"{r[0]}/{r[1]}", (r[0], r[1], r[2], cell(r[3]), r[4], r[5]))
+            (f"{r[0]}/{r[1]}", (r[0], r[1], r[2], marked.get((r[0], r[1]), ""), cell(r[3]), r[4], r[5]))
             for r in data["rows"]
-            if matches(r, self.filter_text)
+            if matches((*r, marked.get((r[0], r[1]), "")), self.filter_text)
         ]
         sync_table(self.query_one("#models-table", DataTable), rows)
         sync_table(
