@@ -27,8 +27,7 @@ class OverviewView(View):
         "objective",
         "sli (window)",
         "budget left",
-        "burn 1h",
-        "burn 6h",
+        "burn (/page threshold)",
         "exhaustion",
         "state",
         "burn trend",
@@ -87,11 +86,10 @@ class OverviewView(View):
                 f"{slo.objective:g}%",
                 v.fmt_percent(slo.sli),
                 v.budget_bar(slo.budget_remaining),
-                v.fmt_burn(slo.burn_1h),
-                v.fmt_burn(slo.burn_6h),
-                v.fmt_age(slo.time_to_exhaustion),
+                v.fmt_burns(slo),
+                "not at risk" if slo.time_to_exhaustion is None else v.fmt_age(slo.time_to_exhaustion),
                 slo.state.upper() if slo.state in ("page", "ticket", "exhausted") else slo.state,
-                spark_text(self._burn_trend(key, slo.burn_1h)),
+                spark_text(self._burn_trend(key, slo.burn_1h), scale=max(20.0, 1.5 * (slo.page_1h or 14.4))),
             )
             if matches(cells, self.filter_text):
                 rows.append((key, cells))
