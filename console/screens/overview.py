@@ -94,14 +94,14 @@ def fmt_burn(burn: float | None) -> str:
 
 
 def fmt_burns(row: SLORow) -> str:
-    """`5m 15.2× 1h 14.9× /14.4 page · 6h 3.1× /6`: each pair's burns beside its page factor."""
+    """`5m 15.2× 1h 14.9× /14.4 · 6h 3.1× /6`: each pair's burns beside its page factor."""
 
     def one(burn: float | None) -> str:
-        return "—" if burn is None else f"{burn:.1f}×"
+        return "—" if burn is None else f"{burn:.1f}×" if burn < 100 else f"{burn:.0f}×"
 
     fast = f"5m {one(row.burn_5m)} 1h {one(row.burn_1h)}"
     if row.page_1h is not None:
-        fast += f" /{row.page_1h:g} page"
+        fast += f" /{row.page_1h:g}"
     slow = f"6h {one(row.burn_6h)}"
     if row.page_6h is not None:
         slow += f" /{row.page_6h:g}"

@@ -37,7 +37,7 @@ def test_board_shows_5m_1h_6h_burn_beside_the_page_thresholds(store):
     burning(store)
     (row,) = slo_board(store, [ratio_slo()], NOW)
     assert (row.page_1h, row.page_6h) == (14.4, 6)
-    assert fmt_burns(row) == "5m 500.0× 1h 500.0× /14.4 page · 6h 500.0× /6"
+    assert fmt_burns(row) == "5m 500× 1h 500× /14.4 · 6h 500× /6"
 
 
 def test_condition_held_without_a_firing_alert_reads_pending_not_page(store):

@@ -21,13 +21,12 @@ if TYPE_CHECKING:
 SPARK = "▁▂▃▄▅▆▇█"
 
 
-def spark_text(values: Sequence[float | None], width: int = 12, scale: float | None = None) -> str:
-    """Bars of the last `width` values: 0..`scale` when given (values above it clip), else autoscaled."""
+def spark_text(values: Sequence[float | None], width: int = 12) -> str:
     shown = [x for x in values[-width:] if x is not None]
     if not shown:
         return ""
-    top = max(scale if scale is not None else max(shown), 1e-9)
-    return "".join(SPARK[min(len(SPARK) - 1, max(0, int(x / top * (len(SPARK) - 1))))] for x in shown)
+    top = max(max(shown), 1e-9)
+    return "".join(SPARK[min(len(SPARK) - 1, int(x / top * (len(SPARK) - 1)))] for x in shown)
 
 
 class View(Vertical):
