@@ -93,6 +93,19 @@ def fmt_burn(burn: float | None) -> str:
     return "no data" if burn is None else f"{burn:.2f}x"
 
 
+def fmt_budget(row: SLORow, width: int = 6) -> str:
+    """The bar and share left; over partial data `-156% 1d/30d`: the share and how much it covers."""
+    if row.coverage is None or row.budget_remaining is None:
+        return budget_bar(row.budget_remaining, width)
+
+    def days(delta: timedelta) -> str:
+        if delta >= timedelta(hours=23, minutes=30):
+            return f"{delta / timedelta(days=1):.0f}d"
+        return f"{delta / timedelta(hours=1):.0f}h"
+
+    return f"{row.budget_remaining * 100:.0f}% {days(row.coverage[0])}/{days(row.coverage[1])}"
+
+
 def fmt_burns(row: SLORow) -> str:
     """`5m 15.2× 1h 14.9× /14.4 · 6h 3.1× /6`: each pair's burns beside its page factor."""
 

@@ -36,5 +36,6 @@ async def test_board_shows_burns_thresholds_and_the_alert_state(workspace: Path,
         assert board["fraud-scoring-availability"][6] == "pending"
         assert board["fraud-scoring-latency"][4] == "5m 0.1× 1h 0.1× /14.4 · 6h 0.1× /6"
         assert board["fraud-scoring-latency"][5] == "not at risk"
+        assert board["fraud-scoring-latency"][3].endswith("% 1d/30d")  # the demo's one day of data
         table = app.query_one("#slo-board", DataTable)
         assert table.virtual_size.width <= table.size.width  # every column whole at 120 columns

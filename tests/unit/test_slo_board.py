@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from console.screens.overview import fmt_burns, slo_board
+from console.screens.overview import fmt_budget, fmt_burns, slo_board
 from console.store import Store
 from tests.unit.test_slo import NOW, feed, ratio_slo
 
@@ -70,3 +70,15 @@ def test_after_healing_the_exhaustion_is_not_at_risk(store):
     assert row.time_to_exhaustion is None
     # The page conditions no longer hold (5m and 30m are clean); the ticket's 1d/2h still does.
     assert row.state == "pending"
+
+
+def test_budget_says_how_much_of_the_window_the_data_covers(store):
+    feed(store, 7, 1000, lambda ts: [0 for t in ts])
+    (row,) = slo_board(store, [ratio_slo()], NOW)
+    assert fmt_budget(row) == "100% 7d/30d"
+
+
+def test_budget_over_the_whole_window_shows_the_bar(store):
+    feed(store, 31, 1000, lambda ts: [0 for t in ts])
+    (row,) = slo_board(store, [ratio_slo()], NOW)
+    assert row.coverage is None and fmt_budget(row) == "██████ 100%"

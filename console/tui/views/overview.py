@@ -80,7 +80,7 @@ class OverviewView(View):
                 key,
                 f"{slo.objective:g}%",
                 v.fmt_percent(slo.sli),
-                v.budget_bar(slo.budget_remaining, width=6),
+                v.fmt_budget(slo),
                 v.fmt_burns(slo),
                 "not at risk" if slo.time_to_exhaustion is None else v.fmt_age(slo.time_to_exhaustion),
                 slo.state.upper() if slo.state in ("page", "ticket", "exhausted") else slo.state,
