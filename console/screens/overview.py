@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from console.config.durations import format_duration
+from console.screens.slo_board import SLORow, slo_board
 from console.store.notes import notes_text
 from console.store.refused import refused_text
 
@@ -80,45 +81,6 @@ class SessionView(Protocol):
 # -- SLO board -------------------------------------------------------------------------
 
 
-@dataclass
-class SLORow:
-    name: str
-    service: str
-    objective: float
-    sli: float | None
-    budget_remaining: float | None
-    burn_1h: float | None
-    burn_6h: float | None
-    time_to_exhaustion: timedelta | None
-    state: str
-    group: dict[str, str] = field(default_factory=dict)
-
-
-def slo_board(store: Store, slos: list[Any], now: datetime) -> list[SLORow]:
-    """One row per SLO group at `now`: SLI, budget left, burn 1h/6h, time to exhaustion."""
-    if not slos:
-        return []
-    from console.slo.status import slo_status
-
-    rows = []
-    for status in slo_status(store, slos, now):
-        rows.append(
-            SLORow(
-                name=status.slo.name,
-                service=status.slo.service,
-                objective=status.slo.objective,
-                sli=status.sli,
-                budget_remaining=status.budget_remaining,
-                burn_1h=status.windows[HOUR].burn,
-                burn_6h=status.windows[SIX_HOURS].burn,
-                time_to_exhaustion=status.time_to_exhaustion,
-                state=status.state,
-                group=dict(status.group),
-            )
-        )
-    return rows
-
-
 def budget_bar(remaining: float | None, width: int = 10) -> str:
     """`███████░░░ 72%`; an overspent budget shows as an empty bar with a negative share."""
     if remaining is None:
@@ -129,6 +91,34 @@ def budget_bar(remaining: float | None, width: int = 10) -> str:
 
 def fmt_burn(burn: float | None) -> str:
     return "no data" if burn is None else f"{burn:.2f}x"
+
+
+def fmt_budget(row: SLORow, width: int = 6) -> str:
+    """The bar and share left; over partial data `-156% 1d/30d`: the share and how much it covers."""
+    if row.coverage is None or row.budget_remaining is None:
+        return budget_bar(row.budget_remaining, width)
+
+    def days(delta: timedelta) -> str:
+        if delta >= timedelta(hours=23, minutes=30):
+            return f"{delta / timedelta(days=1):.0f}d"
+        return f"{delta / timedelta(hours=1):.0f}h"
+
+    return f"{row.budget_remaining * 100:.0f}% {days(row.coverage[0])}/{days(row.coverage[1])}"
+
+
+def fmt_burns(row: SLORow) -> str:
+    """`5m 15.2× 1h 14.9× /14.4 · 6h 3.1× /6`: each pair's burns beside its page factor."""
+
+    def one(burn: float | None) -> str:
+        return "—" if burn is None else f"{burn:.1f}×" if burn < 100 else f"{burn:.0f}×"
+
+    fast = f"5m {one(row.burn_5m)} 1h {one(row.burn_1h)}"
+    if row.page_1h is not None:
+        fast += f" /{row.page_1h:g}"
+    slow = f"6h {one(row.burn_6h)}"
+    if row.page_6h is not None:
+        slow += f" /{row.page_6h:g}"
+    return f"{fast} · {slow}"
 
 
 def fmt_percent(value: float | None, digits: int = 3) -> str:

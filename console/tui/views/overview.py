@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Static
 
 from console.core.output import cell
 from console.screens import overview as v
-from console.tui.views.base import View, data_table, spark_text
+from console.tui.views.base import View, data_table
 from console.tui.widgets.tables import Row, matches, selected_key, show_text_table, sync_table
 
 if TYPE_CHECKING:
@@ -24,19 +24,13 @@ class OverviewView(View):
     help_lines = [("enter", "open the selected alert"), ("D", "demo: degrade the champion now")]
     SLO_COLUMNS = (
         "slo",
-        "objective",
-        "sli (window)",
-        "budget left",
-        "burn 1h",
-        "burn 6h",
+        "target",
+        "sli",
+        "budget",
+        "burn (/page at)",
         "exhaustion",
         "state",
-        "burn trend",
     )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.burn_history: dict[str, list[float]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("SLOs", classes="title")
@@ -86,24 +80,14 @@ class OverviewView(View):
                 key,
                 f"{slo.objective:g}%",
                 v.fmt_percent(slo.sli),
-                v.budget_bar(slo.budget_remaining),
-                v.fmt_burn(slo.burn_1h),
-                v.fmt_burn(slo.burn_6h),
-                v.fmt_age(slo.time_to_exhaustion),
+                v.fmt_budget(slo),
+                v.fmt_burns(slo),
+                "not at risk" if slo.time_to_exhaustion is None else v.fmt_age(slo.time_to_exhaustion),
                 slo.state.upper() if slo.state in ("page", "ticket", "exhausted") else slo.state,
-                spark_text(self._burn_trend(key, slo.burn_1h)),
             )
             if matches(cells, self.filter_text):
                 rows.append((key, cells))
         return rows
-
-    def _burn_trend(self, key: str, burn: float | None) -> list[float]:
-        """The last 24 distinct 1h burns drawn for `key`, oldest first."""
-        history = self.burn_history.setdefault(key, [])
-        if burn is not None and (not history or history[-1] != burn):
-            history.append(burn)
-            del history[:-24]
-        return history
 
     def _draw_panels(self, data: dict[str, Any]) -> None:
         show_text_table(
