@@ -322,7 +322,7 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
         lines += [
             ("/", "filter the current view"),
             ("?", "this help"),
-            ("enter", "open the selected row (a table with nothing to open: the whole row)"),
+            ("enter", "open the selected row (nothing to open: show it whole)"),
             ("esc", "back"),
             ("r", "refresh now"),
             ("ctrl+p", "command palette: every view, command and key"),
@@ -397,6 +397,8 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
         elif allowed is None:
             self.notify(f"{title}: not allowed, this console is read-only", severity="warning", markup=False)
         elif action in HOME_VIEWS and self.view.view_name != HOME_VIEWS[action]:
+            while len(self.screen_stack) > 1:  # from an incident or an alert: back to the views
+                self.pop_screen()
             self._after_draw = (HOME_VIEWS[action], action, title)
             self.show_view(HOME_VIEWS[action])
         else:

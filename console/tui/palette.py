@@ -75,10 +75,16 @@ def palette_commands(
     if screen.is_modal:
         return
     if screen is not screen.app.screen_stack[0]:  # an incident or an alert: that screen's keys first
-        yield from _node_keys(app, screen, f"on this {type(screen).__name__.removesuffix('Screen').lower()}")
+        node: DOMNode = screen
+        where = f"on this {type(screen).__name__.removesuffix('Screen').lower()}"
     else:
-        yield from _node_keys(app, app.view, f"on :{app.view.view_name}")
+        node, where = app.view, f"on :{app.view.view_name}"
+    own = list(_bindings(getattr(type(node), "BINDINGS", [])))
+    yield from _node_keys(app, node, own, where)
+    shadowed = {binding.key for binding in own}  # the screen's key wins where both bind one
     for binding in _bindings(keys):
+        if binding.key in shadowed:
+            continue
         title, help_text = TITLES.get(binding.action, (binding.description, binding.description))
         yield SystemCommand(
             f"action: {title} ({app.get_key_display(binding)})",
@@ -96,8 +102,8 @@ def _bindings(bindings: Iterable[BindingType]) -> Iterator[Binding]:
             yield binding
 
 
-def _node_keys(app: PaletteHost, node: DOMNode, where: str) -> Iterator[SystemCommand]:
-    for binding in _bindings(getattr(type(node), "BINDINGS", [])):
+def _node_keys(app: PaletteHost, node: DOMNode, own: list[Binding], where: str) -> Iterator[SystemCommand]:
+    for binding in own:
         if binding.action.startswith("app."):  # the console's own, listed after
             continue
         title = binding.description or binding.action

@@ -98,6 +98,30 @@ async def test_enter_without_an_incident_opens_the_most_severe_firing_alert(
         assert app.screen.fingerprint == "f1"
 
 
+async def test_the_alerts_cursor_follows_the_top_until_moved(workspace: Path, session_for) -> None:
+    session = session_for(workspace)
+    _more_alerts(session)
+    app = OncallApp(session, refresh_seconds=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("colon", *"alerts", "enter")
+        await settled(pilot)
+        table = app.query_one("#alerts-table", DataTable)
+        assert table.cursor_row == 0 and _cells(table)[0][1] == "FraudScoringLatency"
+        _alert(session, "new-page", "ModelErrors", "firing", 1, "page")  # pages after the first draw
+        await pilot.press("r")
+        await settled(pilot)
+        assert _cells(table)[0][1] == "ModelErrors" and table.cursor_row == 0  # on the new page
+        await pilot.press("down")
+        _alert(session, "newer-page", "ScoreNaN", "firing", 0, "page")
+        await pilot.press("r")
+        await settled(pilot)
+        assert _cells(table)[0][1] == "ScoreNaN"
+        assert _cells(table)[table.cursor_row][1] == "FraudScoringLatency"  # moved: it stays put
+        await pilot.press("enter")
+        await settled(pilot)
+        assert isinstance(app.screen, AlertDetailScreen) and app.screen.fingerprint == "f1"
+
+
 async def test_the_focused_panel_is_marked(workspace: Path, session_for) -> None:
     app = OncallApp(session_for(workspace), refresh_seconds=0)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -131,12 +155,31 @@ async def test_the_palette_finds_rollback_and_running_it_plans_one(workspace: Pa
         await settled(pilot)
         hits = await _palette(pilot, "roll")
         assert hits[0] == "action: Rollback (R)", hits
-        await pilot.press("down", "enter")
+        await pilot.press("enter")
         await settled(pilot)
         await settled(pilot)
         assert app.view.view_name == "models"  # where a rollback acts
         assert isinstance(app.screen, PlanModal)
         assert "v3" in app.screen.plan_text and "v2" in app.screen.plan_text
+
+
+async def test_the_palette_over_an_incident_lists_its_keys(workspace: Path, session_for) -> None:
+    session = session_for(workspace)
+    incidents.declare(session.store, "fraud-scoring latency", now=NOW - timedelta(minutes=5), actor="t")
+    app = OncallApp(session, refresh_seconds=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        await pilot.press("enter")
+        await settled(pilot)
+        assert isinstance(app.screen, IncidentScreen)
+        hits = await _palette(pilot, "ack")
+        assert "action: Ack (a)" in hits
+        assert hits.count("action: Back (esc)") == 1  # the screen's, not the console's as well
+        await pilot.press(*["down"] * hits.index("action: Ack (a)"), "enter")  # the first is highlighted
+        await settled(pilot)
+        assert isinstance(app.screen, IncidentScreen)
+    status = session.store.query("SELECT status FROM incidents")[1]
+    assert status == [("acknowledged",)]
 
 
 @pytest.mark.parametrize(

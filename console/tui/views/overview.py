@@ -25,7 +25,7 @@ class OverviewView(View):
     # Enter is the view's whichever panel has focus (the SLO board's table would keep it)
     BINDINGS = [Binding("enter", "app.drill", "Open", show=False, priority=True)]
     help_lines = [
-        ("enter", "open the newest open incident, else the most severe firing alert (alerts panel: its row)"),
+        ("enter", "open the newest open incident, else the most severe firing alert"),
         ("D", "demo: degrade the champion now"),
     ]
     SLO_COLUMNS = (
