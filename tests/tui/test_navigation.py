@@ -231,14 +231,19 @@ PANELS = ("#slo-board", "#overview-alerts", "#overview-incidents", "#overview-co
 @pytest.mark.parametrize("size", [(120, 40), (200, 50)])
 async def test_the_overview_layout_holds(workspace: Path, session_for, size: tuple[int, int]) -> None:
     session = session_for(workspace)
+    _more_alerts(session)
     incidents.declare(session.store, "fraud-scoring latency", now=NOW - timedelta(minutes=5), actor="t")
     app = OncallApp(session, refresh_seconds=0)
     async with app.run_test(size=size) as pilot:
         await settled(pilot)
         screen = app.screen.region
-        for selector in PANELS:
+        for selector in PANELS:  # every panel on screen, none pushed off or squeezed to nothing
             region = app.query_one(selector).region
             assert region.height > 0 and screen.contains_region(region), (selector, region)
         board = app.query_one("#slo-board", DataTable)
         assert board.row_count == 2 and board.region.height >= board.row_count + 1  # header and rows
+        alerts = _shown(app.query_one("#overview-alerts"))
+        for name in ("FraudScoringLatency", "DataDrift", "FeatureNulls", "ErrorBudgetSoon", "11:40:00"):
+            assert name in alerts  # state, name and since of every alert, whole
         assert "fraud-scoring latency" in _shown(app.query_one("#overview-incidents"))
+        assert "demo" in _shown(app.query_one("#overview-collectors"))
