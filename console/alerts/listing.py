@@ -2,7 +2,14 @@
 
 Every source once (our own alerts pushed to Alertmanager and collected back are not shown
 twice), silences and inhibition as of `now` (a silence created a moment ago mutes already),
-a muted firing alert reported as `suppressed`, most urgent first and oldest first within a state.
+a muted firing alert reported as `suppressed`, most urgent first (`urgency`).
+
+The order is what Prometheus's and Alertmanager's own pages lead people to expect: Prometheus
+lists firing alerts before pending ones; Alertmanager hides silenced and inhibited alerts
+unless asked, so a muted alert (`suppressed`) comes after everything that can still page, and
+resolved ones last. Within a state the most severe first (`page`/`critical`, then `ticket`/
+`warning`, an alert without a known severity, then `info`), then the newest first, as
+Alertmanager and k9s list the youngest at the top.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ if TYPE_CHECKING:
     from console.store import Store
 
 SHOWN_STATES = ("pending", "firing", "resolved", "suppressed")  # inactive alerts are not listed
-_ORDER = {"firing": 0, "suppressed": 1, "pending": 2, "resolved": 3}
+STATE_ORDER = {"firing": 0, "pending": 1, "suppressed": 2, "resolved": 3}  # others after these
+_EPOCH = datetime(1970, 1, 1)  # stored times are naive UTC
+SEVERITY_ORDER = {"page": 0, "critical": 0, "ticket": 1, "warning": 1, "info": 3}  # unknown: 2
 
 
 @dataclass
@@ -88,5 +97,19 @@ def list_alerts(
     _add_our_silences(external, silences, now)
     listed = [ListedAlert(a, reported_state(a)) for a in own + external]
     shown = [entry for entry in listed if entry.state in states]
-    shown.sort(key=lambda e: (_ORDER.get(e.state, 9), e.alert.active_since or now, e.alert.name))
+    shown.sort(key=urgency)
     return shown
+
+
+def urgency(entry: ListedAlert) -> tuple[int, int, float, str, str]:
+    """The sort key of the list: state, then severity, then newest first (undated last)."""
+    severity = entry.alert.labels.get("severity", "").lower()
+    since = entry.since
+    newest_first = -(since.replace(tzinfo=None) - _EPOCH).total_seconds() if since else float("inf")
+    return (
+        STATE_ORDER.get(entry.state, len(STATE_ORDER)),
+        SEVERITY_ORDER.get(severity, 2),
+        newest_first,
+        entry.alert.name,
+        entry.alert.fingerprint,
+    )

@@ -195,6 +195,15 @@ def session_alert_rows(session: SessionView) -> list[AlertRow]:
     return alert_rows(session.store, now=session.clock(), inhibit_rules=session.config.inhibit_rules)
 
 
+def most_urgent(incidents: list[tuple[Any, ...]], alerts: list[AlertRow]) -> tuple[str, str] | None:
+    """What to open first: the newest open incident (`open_incidents` lists the newest first),
+    else the most severe firing alert (`alert_rows` lists them most urgent first), else None."""
+    if incidents:
+        return "incident", str(incidents[0][0])
+    firing = next((a for a in alerts if a.state == "firing"), None)
+    return ("alert", firing.fingerprint) if firing is not None else None
+
+
 @dataclass
 class AlertDetail:
     alert: AlertRow

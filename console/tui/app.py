@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from functools import partial
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.command import Hit, Hits, Provider
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, Static
@@ -19,13 +17,16 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, S
 from console.runtime.session import freeze_startup_objects
 from console.tui.actions import ConsoleActions
 from console.tui.failures import FailureReports, StepFailed
+from console.tui.palette import palette_commands
 from console.tui.screens.detail import AlertDetailScreen
 from console.tui.screens.modals import HelpScreen
 from console.tui.views import VIEWS, AlertsView, LogsView, ModelsView, OverviewView, SqlView, View
 from console.tui.widgets.banner import Banner
+from console.tui.widgets.tables import WholeRowScreen
 from console.tui.worker_log import WorkerLog
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
     from textual.widget import AwaitMount
 
     from console.runtime.engine import Event
@@ -45,22 +46,7 @@ ALIASES = {
     "models": "models",
     "mo": "models",
 }
-
-
-class ViewCommands(Provider):
-    """The command palette offers the same views as `:`."""
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for name, title in COMMANDS.items():
-            score = matcher.match(f":{name} {title}")
-            if score > 0:
-                yield Hit(
-                    score,
-                    matcher.highlight(f":{name}  {title}"),
-                    partial(cast("OncallApp", self.app).show_view, name),
-                    help=f"show {title}",
-                )
+HOME_VIEWS = {"rollback": "models", "promote": "models", "silence": "alerts"}  # where a key acts
 
 
 class DataLoaded(Message):
@@ -77,7 +63,6 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "oncall"
-    COMMANDS = App.COMMANDS | {ViewCommands}
     view_classes = VIEW_CLASSES
     BINDINGS = [
         Binding("colon", "command_line", ":cmd"),
@@ -104,6 +89,7 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
         self._frozen = False
         self.worker_log = WorkerLog(session.workspace)
         self.failing: dict[str, tuple[str, int]] = {}  # what failed -> (error text, times in a row)
+        self._after_draw: tuple[str, str, str] | None = None  # (view, action, title) run once drawn
 
     # -- layout ------------------------------------------------------------------------
 
@@ -142,6 +128,8 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
         return view
 
     def show_view(self, name: str) -> None:
+        if self._after_draw is not None and self._after_draw[0] != name:
+            self._after_draw = None  # the engineer went elsewhere: the palette's key is dropped
         self.view_named(name)
         if name in self._mounting:  # shown once its widgets exist
             self.call_next(self._show_when_mounted, name)
@@ -205,6 +193,7 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
         self._draw_status()
         if message.final:
             self._after_final(message.view)
+            self._run_after_draw(message.view)
 
     def _report_read_ahead(self) -> None:
         while self.session.read_ahead_failures:  # read again since; still worth knowing
@@ -333,10 +322,10 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
         lines += [
             ("/", "filter the current view"),
             ("?", "this help"),
-            ("enter", "open the selected row"),
+            ("enter", "open the selected row (nothing to open: show it whole)"),
             ("esc", "back"),
             ("r", "refresh now"),
-            ("ctrl+p", "command palette"),
+            ("ctrl+p", "command palette: every view, command and key"),
             ("q", "quit"),
         ]
         self.push_screen(HelpScreen(f"{self.view.view_title} — keys", list(self.view.help_lines) + lines))
@@ -357,16 +346,69 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
         self.refresh_view()
 
     def action_drill(self) -> None:
+        """Enter: on the Overview whichever panel has focus, the most urgent thing (its alerts
+        panel: the selected alert); on :alerts the selected alert."""
         view = self.view
-        if isinstance(view, (OverviewView, AlertsView)):
-            fingerprint = view.selected_alert()
-            if fingerprint:
-                self.push_screen(AlertDetailScreen(self.session, fingerprint))
+        chosen = view.selected_alert() if isinstance(view, (OverviewView, AlertsView)) else None
+        if isinstance(view, OverviewView) and self.focused is not view.alerts_table:
+            chosen = None  # whichever other panel has focus: the most urgent thing
+        if chosen:
+            self.push_screen(AlertDetailScreen(self.session, chosen))
+        elif isinstance(view, OverviewView):
+            self.open_most_urgent(view)
+
+    def open_most_urgent(self, view: OverviewView) -> None:
+        """The newest open incident's screen, else the most severe firing alert's detail."""
+        target = view.most_urgent()
+        if target is None:
+            self.notify("nothing to open: no open incident, no alert firing", markup=False)
+        elif target[0] == "incident":
+            from console.tui.screens.incident import IncidentScreen
+
+            self.push_screen(IncidentScreen(self.session, int(target[1])))
+        else:
+            self.push_screen(AlertDetailScreen(self.session, target[1]))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """An alert's row opens its detail; a row of a table with no drill of its own (it
+        would have stopped the event) shows whole, every cell in full."""
+        event.stop()
         if event.data_table.id in ("alerts-table", "overview-alerts"):
-            event.stop()
             self.push_screen(AlertDetailScreen(self.session, str(event.row_key.value)))
+        else:
+            self.push_screen(WholeRowScreen.of(event.data_table, event.row_key))
+
+    # -- the command palette: views, commands and keys -------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        views = [(cls.view_name, cls.view_title) for cls in VIEWS]
+        commands = sorted({name for name in ALIASES.values() if name not in COMMANDS})
+        yield from palette_commands(self, screen, views, commands, self.BINDINGS)
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":  # ours is listed, as q
+                yield command._replace(title=f"console: {command.title}")
+
+    def run_key_action(self, action: str, title: str) -> None:
+        """A key chosen in the palette, run as if pressed; one that acts in another view
+        (rollback on :models) shows that view and runs once it is drawn."""
+        allowed = self.check_action(action, ())
+        if allowed:
+            self.call_later(self.run_action, action)
+        elif allowed is None:
+            self.notify(f"{title}: not allowed, this console is read-only", severity="warning", markup=False)
+        elif action in HOME_VIEWS and self.view.view_name != HOME_VIEWS[action]:
+            while len(self.screen_stack) > 1:  # from an incident or an alert: back to the views
+                self.pop_screen()
+            self._after_draw = (HOME_VIEWS[action], action, title)
+            self.show_view(HOME_VIEWS[action])
+        else:
+            self.notify(f"{title}: not available here", severity="warning", markup=False)
+
+    def _run_after_draw(self, view_name: str) -> None:
+        pending = self._after_draw
+        if pending is not None and pending[0] == view_name == self.view.view_name:
+            self._after_draw = None
+            self.run_key_action(pending[1], pending[2])
 
     def action_degrade(self) -> None:
         if self.session.trigger_degradation():

@@ -37,7 +37,7 @@ class AlertsView(View):
             cells = (a.state, a.name, cell(a.since), cell(a.value), a.source, a.label_text(), muted)
             if matches(cells, self.filter_text):
                 rows.append((a.fingerprint, cells))
-        sync_table(self.query_one("#alerts-table", DataTable), rows)
+        sync_table(self.query_one("#alerts-table", DataTable), rows, keep_top=True)
 
     def selected_alert(self) -> str | None:
         return selected_key(self.query_one("#alerts-table", DataTable))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
@@ -21,7 +22,12 @@ if TYPE_CHECKING:
 
 class OverviewView(View):
     view_name, view_title = "overview", "Overview"
-    help_lines = [("enter", "open the selected alert"), ("D", "demo: degrade the champion now")]
+    # Enter is the view's whichever panel has focus (the SLO board's table would keep it)
+    BINDINGS = [Binding("enter", "app.drill", "Open", show=False, priority=True)]
+    help_lines = [
+        ("enter", "open the newest open incident, else the most severe firing alert"),
+        ("D", "demo: degrade the champion now"),
+    ]
     SLO_COLUMNS = (
         "slo",
         "target",
@@ -69,6 +75,7 @@ class OverviewView(View):
         sync_table(
             self.query_one("#overview-alerts", DataTable),
             [r for r in alerts if matches(r[1], self.filter_text)],
+            keep_top=True,
         )
         self._draw_panels(data)
 
@@ -108,3 +115,13 @@ class OverviewView(View):
 
     def selected_alert(self) -> str | None:
         return selected_key(self.query_one("#overview-alerts", DataTable))
+
+    @property
+    def alerts_table(self) -> DataTable:
+        return self.query_one("#overview-alerts", DataTable)
+
+    def most_urgent(self) -> tuple[str, str] | None:
+        """What Enter opens, of what is drawn: ("incident", id), ("alert", fingerprint) or None."""
+        if self.data is None:
+            return None
+        return v.most_urgent(self.data["incidents"], self.data["alerts"])

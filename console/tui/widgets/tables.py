@@ -1,4 +1,6 @@
-"""Keyed DataTable updates (only what changed is touched), and small text tables for panels."""
+"""Keyed DataTable updates (only what changed is touched), small text tables for panels, and
+the whole of a row: Enter on a row of a table with no drill of its own shows every cell in full
+(`WholeRowScreen`), so a cell cut at the panel's edge can always be read."""
 
 from __future__ import annotations
 
@@ -8,8 +10,14 @@ from typing import Any
 from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
-from textual.widgets import DataTable, Static
-from textual.widgets.data_table import Column, ColumnKey
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Label, Static
+from textual.widgets.data_table import Column, ColumnKey, RowKey
+
+from console.core.terminal import escape
 
 Row = tuple[str, Sequence[Any]]
 
@@ -20,14 +28,23 @@ def as_text(value: Any) -> Text:
     return value if isinstance(value, Text) else Text(str(value))
 
 
-def sync_table(table: DataTable, rows: Sequence[Row]) -> None:
-    """Show `rows` (key, cells) in `table`, in that order, keeping the cursor on its key.
+def sync_table(table: DataTable, rows: Sequence[Row], *, keep_top: bool = False) -> None:
+    """Show `rows` (key, cells) in `table`, in that order, keeping the cursor on its key; with
+    `keep_top`, a cursor on the top row stays on the top row (in a list most urgent first, the
+    cursor follows the most urgent until the engineer moves it).
 
     Rows are compared with what was shown last: gone ones are removed, new ones added,
     changed cells updated, and the order fixed by a sort, so the table is neither rebuilt
     (which remeasures every cell and scrolls to the top) nor asked to remeasure a column per
     updated cell (a whole-column measure each: seconds for a few hundred rows).
     """
+    at_top = keep_top and table.cursor_row <= 0
+    _sync_rows(table, rows)
+    if at_top and table.row_count and table.cursor_row != 0:
+        table.move_cursor(row=0)
+
+
+def _sync_rows(table: DataTable, rows: Sequence[Row]) -> None:
     shown: dict[str, tuple[Any, ...]] | None = getattr(table, "_shown_rows", None)
     if shown is None or len(shown) != table.row_count:
         _rebuild(table, rows)
@@ -165,3 +182,56 @@ def matches(cells: Sequence[Any], text: str) -> bool:
         return True
     haystack = " ".join(str(c) for c in cells).lower()
     return all(word in haystack for word in text.lower().split())
+
+
+WHOLE_CELL_LIMIT = 10_000  # characters of one cell shown in the whole-row dialog
+
+
+def whole_row(table: DataTable, row_key: RowKey | str) -> list[tuple[str, Text]]:
+    """(column label, cell) of every column of a row, as the table holds it (not cut to width)."""
+    labels = [column.label.plain for column in table.ordered_columns]
+    return [(label, _whole_cell(value)) for label, value in zip(labels, table.get_row(row_key), strict=False)]
+
+
+def _whole_cell(value: Any) -> Text:
+    text = as_text(value)
+    if escape(text.plain) != text.plain:  # a control character: shown escaped, without styles
+        text = Text(escape(text.plain))
+    if len(text) > WHOLE_CELL_LIMIT:
+        more = len(text) - WHOLE_CELL_LIMIT
+        text = text[:WHOLE_CELL_LIMIT].append(f" … {more:,} more characters not shown", style="dim")
+    return text
+
+
+class WholeRowScreen(ModalScreen[None]):
+    """Every cell of one row in full, each under its column's name (Enter or Esc closes)."""
+
+    BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
+
+    def __init__(self, title: str, cells: list[tuple[str, Text]]) -> None:
+        super().__init__()
+        self.title_text, self.cells = title, cells
+
+    @classmethod
+    def of(cls, table: DataTable, row_key: RowKey | str) -> WholeRowScreen:
+        index = table.get_row_index(row_key)
+        return cls(f"row {index + 1} of {table.row_count}", whole_row(table, row_key))
+
+    @property
+    def text(self) -> str:
+        """What the dialog shows, as plain text (name, then value, a line each)."""
+        return "\n".join(f"{name}: {value.plain}" for name, value in self.cells)
+
+    def compose(self) -> ComposeResult:
+        body = Table.grid(padding=(0, 2))
+        body.add_column(style="bold", no_wrap=True)
+        body.add_column(overflow="fold")
+        for name, value in self.cells:
+            body.add_row(Text(name), value)
+        with VerticalScroll(id="dialog"):
+            yield Label(Text(self.title_text, style="bold"))
+            yield Static(body, id="whole-row")
+            yield Label(Text("Esc to close", style="dim"))
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(None)
