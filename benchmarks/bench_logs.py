@@ -1,4 +1,6 @@
-"""Ingest 1,000,000 JSON-lines log records from a file; lines/s next to `wc -l` on that file."""
+"""Ingest JSON-lines log records from a file (lines/s next to `wc -l` on that file), then search
+them: `oncall logs --count REGEX` as a whole process next to `grep -c -E REGEX` on the same file,
+both measured in this run (target: at most 1.5x grep's time)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,15 @@ from collectors.logfile import LogfileCollector, LogfileOptions
 from console.store import Store
 
 TARGET = 200_000
+SEARCH_TARGET = 1.5  # oncall logs at most this many times grep -c -E
+PATTERN = "timeout|NaN"
+MESSAGES = [
+    "scored transaction batch",
+    "feature cache refreshed",
+    "slow feature lookup",
+    "upstream timeout calling feature-store after 2000ms",
+    "prediction failed: model returned NaN score",
+]
 
 
 def _cpu() -> float:
@@ -40,7 +51,7 @@ def write_log(path: Path, lines: int, seed: int = 1) -> None:
                         "ts": (start + timedelta(milliseconds=37 * i)).isoformat() + "Z",
                         "level": rng.choice(levels),
                         "service": "fraud-scoring",
-                        "message": "scored transaction",
+                        "message": MESSAGES[i % 97 % len(MESSAGES)],
                         "request_id": f"req-{i:08d}",
                         "latency_ms": rng.randint(5, 400),
                         "model": "fraud-detector",
@@ -74,6 +85,7 @@ def main() -> int:
         ingest_s, ingest_cpu = time.perf_counter() - began, _cpu() - cpu_began
         stored = store.count("logs")
         store.close()
+        search = _search(Path(tmp), log)
 
     rate = stored / ingest_s
     print(f"file: {counted:,} lines, {size_mb:.0f} MB")
@@ -90,7 +102,42 @@ def main() -> int:
         f"ratio ingest/wc  {wc_s / ingest_s:8.4f}   target >= {TARGET:,} lines/s: "
         f"{'met' if rate >= TARGET else 'NOT met'}"
     )
-    return 0 if stored == counted else 1
+    grep_s, grep_n, ours_s, ours_n = search
+    ratio = ours_s / grep_s
+    print(f"grep -c -E       {grep_s:8.3f} s  {grep_n:,} lines match {PATTERN!r}")
+    print(f"oncall logs      {ours_s:8.3f} s  {ours_n:,} lines match (--count, whole process)")
+    print(
+        f"ratio logs/grep  {ratio:8.2f}x  target <= {SEARCH_TARGET}x: {'met' if ratio <= SEARCH_TARGET else 'NOT met'}"
+    )
+    return 0 if stored == counted and grep_n == ours_n else 1
+
+
+def _timed(argv: list[str]) -> tuple[float, int]:
+    """The best of three runs of a command printing a count; (seconds, the count)."""
+    best, count = float("inf"), -1
+    for _ in range(3):
+        began = time.perf_counter()
+        out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+        best = min(best, time.perf_counter() - began)
+        count = int(out.strip() or -1)
+    return best, count
+
+
+def _search(tmp: Path, log: Path) -> tuple[float, int, float, int]:
+    """grep over the file, then `oncall logs` over the store, each as a whole process."""
+    grep_s, grep_n = _timed(["grep", "-c", "-E", PATTERN, str(log)])
+    oncall = [
+        sys.executable,
+        "-m",
+        "console",
+        "logs",
+        "--count",
+        "--store",
+        str(tmp / "bench.duckdb"),
+        PATTERN,
+    ]
+    ours_s, ours_n = _timed(oncall)
+    return grep_s, grep_n, ours_s, ours_n
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ so the screens stay thin and the numbers are tested without a terminal.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from console.config.durations import format_duration
 from console.screens.slo_board import SLORow, slo_board
+from console.screens.logs import LOG_COLUMNS as LOG_COLUMNS  # the alert detail's log table
+from console.screens.logs import LogFilter, logs_window
 from console.store.notes import notes_text
 from console.store.refused import refused_text
 
@@ -151,6 +152,7 @@ class AlertRow:
     source: str
     silenced: bool
     inhibited: bool
+    active_since: datetime | None = None  # when it started (kept after it resolves)
 
     def label_text(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in sorted(self.labels.items()) if k != "alertname")
@@ -187,6 +189,7 @@ def _alert_row(entry: ListedAlert) -> AlertRow:
         a.source,
         bool(a.silenced_by),
         bool(a.inhibited_by),
+        a.active_since,
     )
 
 
@@ -232,17 +235,20 @@ def alert_detail(
         [fingerprint],
     )[1]
     values = [(r[0], r[3]) for r in history if r[3] is not None]
-    start = alert.since or (history[0][0] if history else None)
+    start = alert.active_since or alert.since or (history[0][0] if history else None)
     logs: list[tuple[Any, ...]] = []
     changes: list[tuple[Any, ...]] = []
     if start is not None:
         service = alert.labels.get("service")
-        logs = logs_window(
-            store,
-            LogFilter(service=service, since=start - logs_around, until=start + logs_around),
-            limit=200,
-            newest_first=False,
-        )
+        logs = [
+            row[:4]  # ts, level, service, message
+            for row in logs_window(
+                store,
+                LogFilter(service=service, since=start - logs_around, until=start + logs_around),
+                limit=200,
+                newest_first=False,
+            )
+        ]
         changes = store.query(
             """
             SELECT ts, kind, model, version, actor, detail FROM changes
@@ -250,71 +256,6 @@ def alert_detail(
             [start, start - changes_before],
         )[1]
     return AlertDetail(alert, history, values, logs, changes)
-
-
-# -- logs ----------------------------------------------------------------------------------
-
-
-@dataclass
-class LogFilter:
-    service: str | None = None
-    level: str | None = None
-    text: str | None = None  # substring, or /regex/
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def where(self) -> tuple[str, list[Any]]:
-        clauses: list[str] = ["true"]
-        params: list[Any] = []
-        if self.service:
-            clauses.append("service = ?")
-            params.append(self.service)
-        if self.level:
-            clauses.append("level = ?")
-            params.append(self.level.lower())
-        if self.text:
-            clause, value = _text_clause(self.text)
-            clauses.append(clause)
-            params.append(value)
-        if self.since:
-            clauses.append("ts >= ?")
-            params.append(self.since)
-        if self.until:
-            clauses.append("ts <= ?")
-            params.append(self.until)
-        return " AND ".join(clauses), params
-
-
-def _text_clause(text: str) -> tuple[str, str]:
-    """A /regex/ or a case-insensitive substring of the message."""
-    if len(text) > 2 and text.startswith("/") and text.endswith("/"):
-        pattern = text[1:-1]
-        re.compile(pattern)  # a bad pattern is the user's error, said before SQL runs
-        return "regexp_matches(left(message, 4096), ?)", pattern
-    return "contains(lower(message), ?)", text.lower()
-
-
-LOG_COLUMNS = ("time", "level", "service", "message")
-
-
-def logs_window(
-    store: Store, filters: LogFilter, *, offset: int = 0, limit: int = 100, newest_first: bool = True
-) -> list[tuple[Any, ...]]:
-    """One window of log lines: only the rows on screen are fetched."""
-    where, params = filters.where()
-    order = "DESC" if newest_first else "ASC"
-    return store.query(
-        f"""
-        SELECT ts, level, service, message FROM logs WHERE {where}
-        ORDER BY ts {order}, line_offset {order} LIMIT {int(limit)} OFFSET {int(offset)}
-    """,
-        params,
-    )[1]
-
-
-def logs_count(store: Store, filters: LogFilter) -> int:
-    where, params = filters.where()
-    return store.query(f"SELECT count(*) FROM logs WHERE {where}", params)[1][0][0]
 
 
 # -- metrics -----------------------------------------------------------------------------

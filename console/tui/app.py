@@ -337,7 +337,7 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
             self.focus_view()
         elif self.view.filter_text:
             self.view.filter_text = ""
-            self.view.redraw()
+            self.refresh_view() if isinstance(self.view, LogsView) else self.view.redraw()  # logs: read again
             self._draw_status()
         elif not isinstance(self.view, OverviewView):
             self.show_view("overview")
@@ -420,8 +420,5 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
             self.pop_screen()
         logs = self.view_named("logs")
         assert isinstance(logs, LogsView)
-        service = alert.labels.get("service")
-        logs.filter_text = f"service={service}" if service else ""
-        logs.start_at = alert.since
-        logs.page_offset = 0
+        logs.open_at(alert.active_since or alert.since, alert.labels.get("service"), self.session.clock())
         self.show_view("logs")
