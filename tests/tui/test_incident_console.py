@@ -191,7 +191,8 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         "triggered → acknowledged",
         "acknowledged → mitigated",
         "mitigated → resolved",
-        f"| rollback | after | {ME} (on behalf of alice) |",
+        "rollback (after) on local:fraud-detector\n  - change: v3 → v2",
+        f"  - actor: {ME} (on behalf of alice)",
         "p99 tripled right after v3",
     ):
         assert line in text, line
