@@ -6,21 +6,14 @@ from console.incidents import lifecycle as incidents
 from console.incidents.postmortem import export_markdown
 from console.tui.app import OncallApp
 from console.tui.screens.incident import IncidentScreen
-from tests.tui.test_incident_console import START, live_demo, settle, table_rows
+from tests.tui.test_incident_console import START, declared_incident, live_demo, settle, table_rows
 
 __all__ = ["live_demo"]  # the fixture, used by name
 
 
 async def test_f_adds_a_followup_the_postmortem_lists(live_demo) -> None:
     session, _clock = live_demo
-    with session.store.transaction() as cur:
-        cur.execute(
-            "INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, "
-            "state, active_since, fired_at) VALUES ('fp', 'slo', 'r', 'SLOErrorBudgetBurn', "
-            "?, '{}', 'firing', ?, ?)",
-            ['{"severity": "page", "slo": "fraud-scoring-latency", "model": "fraud-detector"}', START, START],
-        )
-    incident, _ = incidents.declare_from_alert(session.store, "fp", now=START, actor="alice")
+    incident = declared_incident(session)
     app = OncallApp(session, refresh_seconds=0)
     async with app.run_test(size=(120, 40)) as pilot:
         app.push_screen(IncidentScreen(session, incident.id))

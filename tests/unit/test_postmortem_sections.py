@@ -117,7 +117,8 @@ def test_a_planned_action_reads_as_text_lines_not_json(store) -> None:
 
 
 def test_the_burn_shown_is_the_difference_of_the_figures_shown() -> None:
-    row = {"slo": "s", "group": {}, "burned": 0.11549, "remaining_before": 0.56549, "remaining_after": 0.45}
+    # 56.54% → 44.96% is 11.58% burned: shown as 56.5% → 45.0%, the burn must read 11.5%, not 11.6%
+    row = {"slo": "s", "group": {}, "burned": 0.1158, "remaining_before": 0.5654, "remaining_after": 0.4496}
     line = _impact_line(row)
     assert "burned during the incident 11.5% (remaining 56.5% → 45.0%)" in line
 
@@ -153,5 +154,7 @@ def test_followup_cli_adds_lists_and_exports(oncall, tmp_path: Path) -> None:
     assert item["text"] == "pin numpy" and item["owner"] == "bob"
     missing = oncall("incident", "followup", "9", "x", cwd=tmp_path, env=env)
     assert missing.returncode == 2 and "no incident 9" in missing.stderr and "Traceback" not in missing.stderr
+    shown = oncall("incident", "show", "1", "--format", "json", cwd=tmp_path, env=env)
+    assert [f["text"] for f in json.loads(shown.stdout)["followups"]] == ["pin numpy"]
     md = oncall("incident", "export", "1", cwd=tmp_path, env=env)
     assert "- [ ] pin numpy (owner: bob)" in md.stdout

@@ -147,6 +147,7 @@ def _show(ctx: Context, store: Store, now: datetime) -> int:
                         {"ts": e.ts, "kind": e.kind, "actor": e.actor, "text": e.text, "detail": e.detail}
                         for e in entries
                     ],
+                    "followups": incident.detail.get("followups") or [],
                 }
             )
         )
