@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from console.core.identity import person
+from console.incidents.followups import add_followup as add_followup  # callers read it here
 from console.incidents.records import (
     COLUMNS,
     OPEN_STATUSES,
@@ -315,24 +316,6 @@ def add_note(store: Store, incident_id: int, text: str, *, now: datetime, actor:
     get_incident(store, incident_id)
     with store.transaction() as cur:
         append_timeline(cur, int(incident_id), now, "note", actor, text)
-
-
-def add_followup(
-    store: Store, incident_id: int, text: str, *, now: datetime, actor: str | None, owner: str | None = None
-) -> Incident:
-    """A follow-up action item for the postmortem."""
-    incident = get_incident(store, incident_id)
-    followups = [
-        *incident.detail.get("followups", []),
-        {"text": text, "owner": owner, "added_at": now.isoformat()},
-    ]
-    detail = {**incident.detail, "followups": followups}
-    with store.transaction() as cur:
-        cur.execute(
-            "UPDATE incidents SET detail = ? WHERE id = ?", [json.dumps(detail, default=str), incident.id]
-        )
-        append_timeline(cur, incident.id, now, "followup", actor, f"follow-up: {text}", {"owner": owner})
-    return get_incident(store, incident_id)
 
 
 def record_alert_events(store: Store, incident_id: int) -> int:

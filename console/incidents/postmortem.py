@@ -12,6 +12,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from console.core.terminal import escape
+from console.incidents.postmortem_sections import (
+    action_lines,
+    alert_lines,
+    decision_lines,
+    what_changed_lines,
+)
 from console.incidents.records import Incident, TimelineEntry, format_span, get_incident, timeline
 
 if TYPE_CHECKING:
@@ -59,6 +65,14 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
+def _burned_shown(row: dict[str, Any]) -> str:
+    """The burn as the difference of the two rounded figures shown, so a reader's subtraction holds."""
+    before, after = row["remaining_before"], row["remaining_after"]
+    if before is None or after is None:
+        return _pct(row["burned"])
+    return f"{round(before * 100, 1) - round(after * 100, 1):.1f}%"
+
+
 def _cell(text: Any) -> str:
     """One value in a Markdown table cell: one line, pipes escaped, controls shown escaped."""
     return escape(text if text is not None else "").replace("|", "\\|")
@@ -70,19 +84,36 @@ def export_markdown(
     *,
     now: datetime,
     slos: list[Any] | None = None,
+    workspace: Any = None,
 ) -> str:
     """The postmortem draft for one incident."""
     incident = get_incident(store, incident_id)
     end = incident.resolved_at or incident.mitigated_at or now
-    lines = _summary(incident)
+    entries = timeline(store, incident.id)
+    lines = _summary(incident, alert_lines(store, incident))
     lines += _impact(slo_impact(store, slos or [], incident.created_at, end))
-    lines += _timeline(timeline(store, incident.id))
-    lines += _actions_table(_actions(store, incident.created_at, end))
+    lines += _what_changed(store, slos or [], incident, now, workspace)
+    lines += decision_lines(entries)
+    lines += _timeline(entries)
+    lines += action_lines(_actions(store, incident.created_at, end))
     lines += _followups(incident.detail.get("followups", []))
     return "\n".join(lines) + "\n"
 
 
-def _summary(incident: Incident) -> list[str]:
+def _what_changed(
+    store: Store, slos: list[Any], incident: Incident, now: datetime, workspace: Any
+) -> list[str]:
+    """The suspects the incident screen ranks, or why they could not be ranked."""
+    from console.incidents.suspects import what_changed
+
+    try:
+        found = what_changed(store, slos, incident, now, workspace=workspace)
+    except Exception as exc:  # noqa: BLE001 - another module; the export must still come out, saying so
+        return what_changed_lines(None, f"What changed unavailable: {str(exc).splitlines()[0]}")
+    return what_changed_lines(found.suspects)
+
+
+def _summary(incident: Incident, alerts: list[str]) -> list[str]:
     return [
         f"# Incident {incident.id}: {escape(incident.title)}",
         "",
@@ -95,7 +126,7 @@ def _summary(incident: Incident) -> list[str]:
         f"- Acknowledged: {_when(incident.acked_at)}",
         f"- Mitigated: {_when(incident.mitigated_at)}",
         f"- Resolved: {_when(incident.resolved_at)}",
-        f"- Alerts: {escape(', '.join(incident.alerts) or '—')}",
+        *alerts,
         "",
         "## Response times",
         "",
@@ -118,7 +149,7 @@ def _impact_line(row: dict[str, Any]) -> str:
     group = escape(", ".join(f"{k}={v}" for k, v in sorted(row["group"].items())))
     return (
         f"- {escape(row['slo'])}{' (' + group + ')' if group else ''}: error budget burned "
-        f"during the incident {_pct(row['burned'])} (remaining "
+        f"during the incident {_burned_shown(row)} (remaining "
         f"{_pct(row['remaining_before'])} → {_pct(row['remaining_after'])})"
     )
 
@@ -133,36 +164,22 @@ def _timeline(entries: list[TimelineEntry]) -> list[str]:
     return lines
 
 
-def _actions_table(actions: list[tuple]) -> list[str]:
-    lines = ["", "## Actions", ""]
-    if not actions:
-        return [*lines, "No actions were applied."]
-    lines += [
-        "| time (UTC) | action | phase | who | target | reason | result |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for ts, actor, action, phase, target, reason, result in actions:
-        lines.append(
-            f"| {ts:%Y-%m-%d %H:%M:%S} | {_cell(action)} | {_cell(phase)} | {_cell(actor)} | "
-            f"{_cell(target)} | {_cell(reason)} | {_cell((result or '')[:200])} |"
-        )
-    return lines
-
-
 def _followups(followups: list[dict[str, Any]]) -> list[str]:
     items = [
         f"- [ ] {escape(f['text'])}" + (f" (owner: {escape(f['owner'])})" if f.get("owner") else "")
         for f in followups
     ]
-    return ["", "## Follow-ups", "", *(items or ["- [ ] (none recorded yet)"])]
+    none = "- [ ] (none recorded yet; add one with `oncall incident followup ID TEXT` or `f` on the incident screen)"
+    return ["", "## Follow-ups", "", *(items or [none])]
 
 
 def _actions(store: Store, start: datetime, end: datetime) -> list[tuple]:
-    """Audit rows of world-changing actions during the incident (playbook bookkeeping left out)."""
+    """Audit rows of world-changing actions during the incident (playbook and incident bookkeeping left out)."""
     return store.query(
         "SELECT ts, actor || coalesce(' (on behalf of ' || on_behalf_of || ')', ''), action, "
-        "phase, target, reason, result FROM audit "
-        "WHERE ts BETWEEN ? AND ? AND action NOT LIKE 'playbook.%' ORDER BY ts, id",
+        "phase, target, reason, params, result FROM audit "
+        "WHERE ts BETWEEN ? AND ? AND action NOT LIKE 'playbook.%' "
+        "AND action NOT LIKE 'incident.%' ORDER BY ts, id",
         [start, end],
     )[1]
 

@@ -191,7 +191,8 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         "triggered → acknowledged",
         "acknowledged → mitigated",
         "mitigated → resolved",
-        f"| rollback | after | {ME} (on behalf of alice) |",
+        "rollback (after) on local:fraud-detector\n  - change: v3 → v2",
+        f"  - actor: {ME} (on behalf of alice)",
         "p99 tripled right after v3",
     ):
         assert line in text, line
@@ -200,8 +201,8 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
     assert rows and rows[0].endswith(": passed |")
 
 
-async def test_closing_and_reopening_resumes_the_run(live_demo) -> None:
-    session, _clock = live_demo
+def declared_incident(session: Session) -> incidents.Incident:
+    """An incident declared for a paging burn alert on the demo's latency SLO, at START."""
     with session.store.transaction() as cur:
         cur.execute(
             "INSERT INTO alerts (fingerprint, source, rule, name, labels, annotations, "
@@ -210,6 +211,12 @@ async def test_closing_and_reopening_resumes_the_run(live_demo) -> None:
             ['{"severity": "page", "slo": "fraud-scoring-latency", "model": "fraud-detector"}', START, START],
         )
     incident, _ = incidents.declare_from_alert(session.store, "fp", now=START, actor="alice")
+    return incident
+
+
+async def test_closing_and_reopening_resumes_the_run(live_demo) -> None:
+    session, _clock = live_demo
+    incident = declared_incident(session)
     app = OncallApp(session, refresh_seconds=0)
     async with app.run_test(size=(120, 40)) as pilot:
         app.push_screen(IncidentScreen(session, incident.id))

@@ -92,7 +92,8 @@ def test_alert_to_rollback_to_export(tmp_path: Path) -> None:
         text = export_markdown(store, incident.id, now=clock())
     assert "# Incident 1: ModelLatencyHigh: p99 over 250ms" in text
     me = pwd.getpwuid(os.getuid()).pw_name  # the OS account, "alice" only claimed
-    assert f"| rollback | after | {me} (on behalf of alice) |" in text
+    assert f"rollback (after) on local:{MODEL}\n  - change: v3 → v2" in text
+    assert f"  - actor: {me} (on behalf of alice)" in text
     assert "latency regression after deploy (ModelLatencyHigh on fraud-detector)" in text
     for line in (
         "alert fired: ModelLatencyHigh",

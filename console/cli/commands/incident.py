@@ -27,7 +27,7 @@ def actor(ctx: Context | None = None) -> Any:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "incident",
-        help="incidents: list, show, ack, resolve, note, export",
+        help="incidents: list, show, ack, resolve, note, followup, export",
         description="Work with incidents kept in the store.",
     )
     verbs = parser.add_subparsers(title="verbs", metavar="VERB", dest="verb", required=True)
@@ -47,6 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     note = verbs.add_parser("note", help="add a note to the timeline")
     note.add_argument("id", type=int)
     note.add_argument("text")
+    followup = verbs.add_parser("followup", help="add a follow-up action item for the postmortem")
+    followup.add_argument("id", type=int)
+    followup.add_argument("text")
+    followup.add_argument("--owner", help="who will do it")
+    followups = verbs.add_parser("followups", help="an incident's follow-ups")
+    followups.add_argument("id", type=int)
     declare = verbs.add_parser("declare", help="declare from an alert fingerprint or by hand")
     declare.add_argument("--alert", help="alert fingerprint (prefix is fine)")
     declare.add_argument("--title")
@@ -60,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         listing,
         show,
         declare,
-        *(verbs.choices[v] for v in ("ack", "mitigate", "resolve", "close", "note")),
+        *(verbs.choices[v] for v in ("ack", "mitigate", "resolve", "close", "note", "followup", "followups")),
     ):
         p.add_argument("--format", choices=("table", "json"), default="table")
     export.add_argument("--format", choices=("md", "json"), default="md")
@@ -93,8 +99,12 @@ def run(ctx: Context) -> int:
 
     args, now = ctx.args, ctx.now()
     try:
-        if args.verb in ("list", "show", "export"):
+        if args.verb == "followup":
+            return _add_followup(ctx, ctx.write_store(), now)
+        if args.verb in ("list", "show", "export", "followups"):
             store = ctx.read_store()
+            if args.verb == "followups":
+                return _followups(ctx, store)
             if args.verb == "list":
                 return _list(ctx, store, now)
             if args.verb == "export":
@@ -137,6 +147,7 @@ def _show(ctx: Context, store: Store, now: datetime) -> int:
                         {"ts": e.ts, "kind": e.kind, "actor": e.actor, "text": e.text, "detail": e.detail}
                         for e in entries
                     ],
+                    "followups": incident.detail.get("followups") or [],
                 }
             )
         )
@@ -154,6 +165,36 @@ def _show(ctx: Context, store: Store, now: datetime) -> int:
             100,
         )
     )
+    return 0
+
+
+def _add_followup(ctx: Context, store: Store, now: datetime) -> int:
+    from console.incidents.followups import add_followup
+
+    args = ctx.args
+    item = add_followup(store, args.id, args.text, now=now, actor=actor(ctx), owner=args.owner)
+    if ctx.fmt == "json":
+        print(dumps({"incident": args.id, **item}))
+    else:
+        print(f"incident {args.id}: follow-up added: {escape(item['text'])}")
+    return 0
+
+
+def _followups(ctx: Context, store: Store) -> int:
+    from console.incidents import lifecycle as incidents
+    from console.incidents.followups import followups_of
+
+    items = followups_of(incidents.get_incident(store, ctx.args.id).detail)
+    if ctx.fmt == "json":
+        print(dumps(items))
+        return 0
+    if not items:
+        print(
+            f"incident {ctx.args.id}: no follow-ups; add one with `oncall incident followup {ctx.args.id} TEXT`"
+        )
+        return 0
+    cols = ["added_at", "added_by", "owner", "text"]
+    print(render_table(cols, [[i.get(c) or "" for c in cols] for i in items], 100))
     return 0
 
 
@@ -187,12 +228,13 @@ def _export(ctx: Context, store: Store, incident_id: int, now: Any) -> int:
     from console.config.workspace import WorkspaceError
     from console.incidents.postmortem import export_markdown
 
+    workspace: Any = None
     try:
-        _ = ctx.workspace  # loaded, or there is none
+        workspace = ctx.workspace  # loaded, or there is none
     except WorkspaceError:  # a store read without a workspace: no SLOs to weigh
         slos: list[Any] = []
     else:
         slos = ctx.config(store).slos  # an SLO file that does not load is said on stderr
-    text = export_markdown(store, incident_id, now=now, slos=slos)
+    text = export_markdown(store, incident_id, now=now, slos=slos, workspace=workspace)
     print(dumps({"markdown": text}) if ctx.fmt == "json" else text, end="" if ctx.fmt == "md" else "\n")
     return 0

@@ -69,6 +69,7 @@ class IncidentScreen(Screen[None]):
         Binding("m", "status('mitigated')", "Mitigate"),
         Binding("v", "status('resolved')", "Resolve"),
         Binding("n", "note", "Note"),
+        Binding("f", "followup", "Follow-up"),
         Binding("p", "start", "Start playbook"),
         Binding("x", "run_step", "Run step"),
         Binding("s", "skip", "Skip step"),
@@ -275,6 +276,10 @@ class IncidentScreen(Screen[None]):
         if self._writable():
             self._open_input("note", "note for the timeline (enter adds it, esc cancels)")
 
+    def action_followup(self) -> None:
+        if self._writable():
+            self._open_input("followup", "follow-up for the postmortem (enter adds it, esc cancels)")
+
     def action_skip(self) -> None:
         if not self._writable() or self.runner is None:
             return
@@ -302,16 +307,22 @@ class IncidentScreen(Screen[None]):
         if not text:
             self.notify(f"a {mode} needs text", severity="error")
             return
-        if mode == "note":
-            self._add_note(text)
+        if mode in ("note", "followup"):
+            self._add_text(mode, text)
         elif mode == "skip":
             self._step("skip", reason=text)
 
     @work(thread=True, group="incident-write", exit_on_error=False)
-    def _add_note(self, text: str) -> None:
-        pages.incidents.add_note(
-            self.session.store, self.incident_id, text, now=self.session.clock(), actor=self.session.actor
-        )
+    def _add_text(self, mode: str, text: str) -> None:
+        """A note or a follow-up (which the postmortem lists), and the timeline redrawn."""
+        add = pages.incidents.add_followup if mode == "followup" else pages.incidents.add_note
+        try:
+            add(
+                self.session.store, self.incident_id, text, now=self.session.clock(), actor=self.session.actor
+            )
+        except pages.incidents.IncidentError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
         self.app.call_from_thread(self.reload)
 
     def action_start(self) -> None:

@@ -1,0 +1,51 @@
+"""Follow-ups: the action items a postmortem lists, added from the CLI or the incident screen."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from console.incidents.records import IncidentError, append_timeline, get_incident
+from console.store.audit import write_audit
+
+if TYPE_CHECKING:
+    from console.store import Store
+
+MAX_TEXT = 500
+
+
+def add_followup(
+    store: Store, incident_id: int, text: str, *, now: datetime, actor: str | None, owner: str | None = None
+) -> dict[str, Any]:
+    """Record one follow-up on the incident, in its timeline and the audit log, in one transaction."""
+    text = text.strip()
+    if not text:
+        raise IncidentError("a follow-up needs text: oncall incident followup ID TEXT")
+    if len(text) > MAX_TEXT:
+        raise IncidentError(f"a follow-up is at most {MAX_TEXT} characters; this one has {len(text)}")
+    incident = get_incident(store, incident_id)
+    item = {"text": text, "owner": owner, "added_at": now.isoformat(), "added_by": actor}
+    detail = {**incident.detail, "followups": [*followups_of(incident.detail), item]}
+    with store.transaction() as cur:
+        cur.execute(
+            "UPDATE incidents SET detail = ? WHERE id = ?", [json.dumps(detail, default=str), incident.id]
+        )
+        append_timeline(cur, incident.id, now, "followup", actor, f"follow-up: {text}", {"owner": owner})
+        write_audit(
+            cur,
+            ts=now,
+            actor=actor,
+            action="incident.followup",
+            phase="after",
+            target=f"incident:{incident.id}",
+            reason=None,
+            params={"text": text, "owner": owner},
+            result={"ok": True},
+        )
+    return item
+
+
+def followups_of(detail: dict[str, Any]) -> list[dict[str, Any]]:
+    """The follow-ups kept in an incident's detail, oldest first."""
+    return list(detail.get("followups") or [])
