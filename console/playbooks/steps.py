@@ -100,3 +100,10 @@ def _text(data: str | bytes | None) -> str:
     if isinstance(data, bytes):
         return data.decode(errors="replace")
     return data or ""
+
+
+def answered(result: StepResult) -> dict[str, Any]:
+    """A decision's answer and its rendered question, for the timeline's detail (postmortem reads them)."""
+    if result.outcome != "answered":
+        return {}
+    return {"answer": result.output.get("answer"), "question": result.output.get("question")}
