@@ -398,8 +398,8 @@ class Runner:
         except RunError:
             title = step.title or step.id
         said = f' "{result.output["answer"]}"' if answered(result) else ""
-        return f"step {step.id} ({title}): {result.outcome}{said}" + (f" — {result.error}" if result.error else "")
-
+        why = f" — {result.error}" if result.error else ""
+        return f"step {step.id} ({title}): {result.outcome}{said}{why}"
 
     def _audit_outcome(
         self,
