@@ -1,7 +1,6 @@
 """Walks one playbook run step by step.
 
-The runner's state lives in the store's `playbook_runs` table, so a run survives a
-restart at the step where it stopped, with its history.
+Its state lives in the store's `playbook_runs` table: a run survives a restart where it stopped.
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import console.playbooks.steps as ran
 from console.playbooks.args import ArgumentRefused, Input, check_value, input_ref, shown
 from console.playbooks.context import (
     ActionUnavailable,
@@ -249,7 +249,9 @@ class Runner:
         return _KINDS[step.kind](self, step, given)
 
     def _instruction(self, step: Step, given: Given) -> StepResult:
-        return StepResult("done", {})
+        if not step.incident:
+            return StepResult("done", {})
+        return ran.move_incident(self.ctx, self.incident_id, step.incident, f"playbook {self.playbook.id}")
 
     def _decision(self, step: Step, given: Given) -> StepResult:
         question = self.render(step.question or "", f"step {step.id}.question")
