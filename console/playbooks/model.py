@@ -53,6 +53,12 @@ def _decision_problem(step: Step) -> str | None:
     return None
 
 
+def _incident_problem(step: Step) -> str | None:
+    if step.incident and step.kind != "instruction":
+        return "`incident` (a lifecycle transition) belongs on an instruction step"
+    return None
+
+
 def _program_problem(step: Step) -> str | None:
     if step.kind == "command" and not (step.argv and step.argv[0]):
         return "`argv` needs the program as its first element"
@@ -83,6 +89,7 @@ _STEP_CHECKS = (
     _missing_key,
     _decision_problem,
     _program_problem,
+    _incident_problem,
     _default_problem,
     _inputs_problem,
     _input_name_problem,
@@ -146,6 +153,8 @@ class Step(_Strict):
     text: str = ""
     next: str | None = None
     on_fail: str | None = None
+    # instruction: move the incident along its lifecycle (audited, on the timeline)
+    incident: Literal["acknowledge", "mitigate", "resolve"] | None = None
     # query / wait_for
     sql: str | None = None
     params: list[str] = []

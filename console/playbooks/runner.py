@@ -1,7 +1,6 @@
 """Walks one playbook run step by step.
 
-The runner's state lives in the store's `playbook_runs` table, so a run survives a
-restart at the step where it stopped, with its history.
+Its state lives in the store's `playbook_runs` table: a run survives a restart where it stopped.
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import console.playbooks.steps as ran
 from console.playbooks.args import ArgumentRefused, Input, check_value, input_ref, shown
 from console.playbooks.context import (
     ActionUnavailable,
@@ -27,7 +27,7 @@ from console.playbooks.context import (
 from console.playbooks.kinds import planner_for
 from console.playbooks.lint import argv_findings
 from console.playbooks.model import END, TEMPLATES, Playbook, Step
-from console.playbooks.steps import Given, StepResult, run_command, run_query, select_only
+from console.playbooks.steps import Given, StepResult, answered, run_command, run_query, select_only
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -249,10 +249,13 @@ class Runner:
         return _KINDS[step.kind](self, step, given)
 
     def _instruction(self, step: Step, given: Given) -> StepResult:
-        return StepResult("done", {})
+        if not step.incident:
+            return StepResult("done", {})
+        return ran.move_incident(self.ctx, self.incident_id, step.incident, f"playbook {self.playbook.id}")
 
     def _decision(self, step: Step, given: Given) -> StepResult:
-        return StepResult("answered", {"answer": given.answer})
+        question = self.render(step.question or "", f"step {step.id}.question")
+        return StepResult("answered", {"answer": given.answer, "question": question})
 
     def _query_step(self, step: Step, given: Given) -> StepResult:
         rows, output = self._query(step)
@@ -351,7 +354,7 @@ class Runner:
         now = self.ctx.clock()
         self._remember(step, result, now, next_step)
         text = self._outcome_text(step, result)
-        detail = {"step": step.id, "outcome": result.outcome, "error": result.error}
+        detail = {"step": step.id, "outcome": result.outcome, "error": result.error, **answered(result)}
         with self.ctx.store.transaction() as cur:
             self._save(cur, finished=now if self.status == "done" else None)
             self._timeline(cur, now, "step", text, {**detail, "output": brief(result.output)})
@@ -396,7 +399,9 @@ class Runner:
             title = self.render(step.title, "title") if step.title else step.id
         except RunError:
             title = step.title or step.id
-        return f"step {step.id} ({title}): {result.outcome}" + (f" — {result.error}" if result.error else "")
+        said = f' "{result.output["answer"]}"' if answered(result) else ""
+        why = f" — {result.error}" if result.error else ""
+        return f"step {step.id} ({title}): {result.outcome}{said}{why}"
 
     def _audit_outcome(
         self,

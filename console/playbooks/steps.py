@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from console.playbooks.context import OUTPUT_LIMIT, ROW_LIMIT, RunError, redact_secrets
+from console.playbooks.context import OUTPUT_LIMIT, ROW_LIMIT, RunContext, RunError, redact_secrets
 
 if TYPE_CHECKING:
     from console.store import Store
@@ -100,3 +100,29 @@ def _text(data: str | bytes | None) -> str:
     if isinstance(data, bytes):
         return data.decode(errors="replace")
     return data or ""
+
+
+def answered(result: StepResult) -> dict[str, Any]:
+    """A decision's answer and its rendered question, for the timeline's detail (postmortem reads them)."""
+    if result.outcome != "answered":
+        return {}
+    return {"answer": result.output.get("answer"), "question": result.output.get("question")}
+
+
+# a step's `incident:` verb -> the status it moves the incident to
+INCIDENT_TO = {"acknowledge": "acknowledged", "mitigate": "mitigated", "resolve": "resolved"}
+
+
+def move_incident(ctx: RunContext, incident_id: int | None, verb: str, note: str) -> StepResult:
+    """Move the run's incident through its lifecycle; a refused move fails the step, saying why."""
+    from console.incidents.lifecycle import IncidentError, transition
+
+    if incident_id is None:
+        return StepResult("failed", {}, f"no incident to {verb}: run the playbook with --incident ID")
+    try:
+        moved = transition(
+            ctx.store, incident_id, INCIDENT_TO[verb], now=ctx.clock(), actor=ctx.actor, note=note
+        )
+    except IncidentError as exc:
+        return StepResult("failed", {}, str(exc))
+    return StepResult("done", {"incident": incident_id, "status": moved.status})

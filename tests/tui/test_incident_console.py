@@ -59,6 +59,9 @@ def table_rows(root, selector: str) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
+ANSWERED = 'step started-with-deploy (Did the latency rise start with a new version of fraud-detector?): answered "yes"'
+
+
 def text_of(root, selector: str) -> str:
     return root.query_one(selector, Static).render().plain
 
@@ -139,6 +142,8 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         assert "1=yes" in text_of(screen, "#inc-preview")
         await pilot.press("1")  # decision: yes → rollback
         await settle(pilot)
+        answered = [r[-1] for r in table_rows(screen, "#inc-timeline") if r[1] == "step"]
+        assert any(ANSWERED in text for text in answered), answered
         assert "champion v3 → v2" in text_of(screen, "#inc-preview")  # the plan, before it runs
 
         await pilot.press("x")  # rollback through the plan modal
@@ -159,11 +164,10 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         await settle(pilot)
         assert "last: watch-latency passed" in text_of(screen, "#inc-preview")
         assert clock.now > rolled_back_at
-        await pilot.press("x")  # instruction: mark mitigated
+        assert "ACKNOWLEDGED" in text_of(screen, "#inc-head")
+        await pilot.press("x")  # the step `incident: mitigate` moves the incident itself
         await settle(pilot)
         assert "playbook finished" in text_of(screen, "#inc-preview")
-        await pilot.press("m")
-        await settle(pilot)
         assert "MITIGATED" in text_of(screen, "#inc-head")
         for _ in range(20):  # ten more minutes of healthy serving
             clock.now += TICK
@@ -189,7 +193,8 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         "step watch-latency (",
         "step watch-latency",
         "triggered → acknowledged",
-        "acknowledged → mitigated",
+        "acknowledged → mitigated: playbook latency-regression-after-deploy",
+        ANSWERED,
         "mitigated → resolved",
         "rollback (after) on local:fraud-detector\n  - change: v3 → v2",
         f"  - actor: {ME} (on behalf of alice)",
