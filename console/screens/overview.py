@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from console.config.durations import format_duration
-from console.screens.slo_board import SLORow, slo_board
 from console.screens.logs import LOG_COLUMNS as LOG_COLUMNS  # the alert detail's log table
 from console.screens.logs import LogFilter, logs_window
+from console.screens.slo_board import SLORow, slo_board
 from console.store.notes import notes_text
 from console.store.refused import refused_text
 
