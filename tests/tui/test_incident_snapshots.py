@@ -75,3 +75,9 @@ def test_incidents_view(incident_session, snap_compare) -> None:
 def test_incident_screen(incident_session, snap_compare) -> None:
     app = OncallApp(incident_session, refresh_seconds=0)
     assert snap_compare(app, terminal_size=SIZE, run_before=keys("enter"))
+
+
+def test_incident_screen_wide(incident_session, snap_compare) -> None:
+    """The incident screen at 200×50: the timeline and steps with room to read them whole."""
+    app = OncallApp(incident_session, refresh_seconds=0)
+    assert snap_compare(app, terminal_size=(200, 50), run_before=keys("enter"))

@@ -50,3 +50,17 @@ def test_help(workspace: Path, session_for, snap_compare) -> None:
 def test_read_only_models(workspace: Path, session_for, snap_compare) -> None:
     app = OncallApp(session_for(workspace, allow_actions=False), refresh_seconds=0)
     assert snap_compare(app, terminal_size=SIZE, run_before=goto("models"))
+
+
+WIDE = (200, 50)
+
+
+@pytest.mark.parametrize(
+    ("screen", "keys"),
+    [("overview", ()), ("logs", ()), ("alerts", ("enter",))],
+    ids=["overview", "logs", "alert"],
+)
+def test_wide(screen: str, keys: tuple[str, ...], workspace: Path, session_for, snap_compare) -> None:
+    """The Overview, the Logs view and the alert detail at 200×50: wider cells, nothing cut."""
+    app = OncallApp(session_for(workspace), refresh_seconds=0)
+    assert snap_compare(app, terminal_size=WIDE, run_before=goto(screen, *keys))
