@@ -144,12 +144,17 @@ def _run(ctx: Context, target: Path) -> int:
             from console.core import cleanup
             from console.tui.app import OncallApp
 
-            app = OncallApp(session, refresh_seconds=tick, subtitle="demo: fraud-scoring")
+            app = OncallApp(session, refresh_seconds=tick, subtitle=demo_subtitle(target))
             with cleanup.exit_via(lambda code: app.exit(return_code=code)):  # SIGTERM, SIGHUP…
                 app.run()
     finally:
         session.close()
     return 0
+
+
+def demo_subtitle(target: Path) -> str:
+    """The header's line: where the demo's workspace is, and how to reach it from another terminal."""
+    return f"demo: fraud-scoring · workspace {target} · another terminal: oncall -w {target} incident list"
 
 
 def _run_headless(session: Session, tick: float, duration: float | None) -> None:
