@@ -79,13 +79,17 @@ class StepState:
     kind: str
     title: str
     state: str  # current, pending, or the last outcome (passed, failed, …)
+    answer: str | None = None  # a decision's answer, when its last outcome is `answered`
 
 
 def step_states(runner: Any) -> list[StepState]:
     """Every step with its last outcome in this run, and which one is current."""
     last: dict[str, str] = {}
+    answers: dict[str, str | None] = {}
     for entry in runner.history:
         last[entry["step"]] = entry["outcome"]
+        output = entry.get("output")
+        answers[entry["step"]] = output.get("answer") if isinstance(output, dict) else None
     current = runner.current()
     out = []
     for step in runner.playbook.steps:
@@ -97,7 +101,8 @@ def step_states(runner: Any) -> list[StepState]:
             title = runner.render(step.title or step.id, "title")
         except Exception:  # noqa: BLE001 - a title that cannot render still shows its id
             title = step.title or step.id
-        out.append(StepState(step.id, step.kind, title, state))
+        answer = answers.get(step.id) if state == "answered" else None
+        out.append(StepState(step.id, step.kind, title, state, answer))
     return out
 
 

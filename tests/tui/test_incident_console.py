@@ -144,6 +144,7 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         await settle(pilot)
         answered = [r[-1] for r in table_rows(screen, "#inc-timeline") if r[1] == "step"]
         assert any(ANSWERED in text for text in answered), answered
+        assert 'decision answered "yes"' in text_of(screen, "#inc-steps")  # beside the step too
         assert "champion v3 → v2" in text_of(screen, "#inc-preview")  # the plan, before it runs
 
         await pilot.press("x")  # rollback through the plan modal

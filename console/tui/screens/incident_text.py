@@ -125,7 +125,8 @@ def steps_text(steps: list[StepState]) -> Text:
         out.append(f"{mark} ", style=style).append(
             label.ljust(33), style="bold" if step.state == "current" else ""
         )
-        out.append(f"{step.kind} {step.state}\n", style="dim")
+        said = f' "{step.answer}"' if step.answer is not None else ""
+        out.append(f"{step.kind} {step.state}{said}\n", style="dim")
     return out
 
 
