@@ -136,7 +136,17 @@ def test_incidents_declared_listed_shown_and_exported_escaped(workspace):
     _inert(exported)
     markdown = exported.stdout.splitlines()
     assert markdown[0] == f"# Incident {number}: {SHOWN}"
-    assert sum(line.startswith("#") for line in markdown) == 7  # no heading forged by a title
+    headings = [line for line in markdown[1:] if line.startswith("#")]  # no heading forged by a title
+    assert headings == [
+        "## Summary",
+        "## Response times",
+        "## Impact",
+        "## What changed",
+        "## Decisions",
+        "## Timeline",
+        "## Actions",
+        "## Follow-ups",
+    ], headings
     as_json = run_cli("incident", "export", number, "--format", "json", workspace=workspace)
     _inert(as_json)
     assert SHOWN in json.loads(as_json.stdout)["markdown"]  # the draft itself is inert

@@ -158,6 +158,7 @@ def demo_subtitle(target: Path) -> str:
 
 
 def _run_headless(session: Session, tick: float, duration: float | None) -> None:
+    from console.cli.commands.demo_watch import HeadlessWatch
     from console.core import cleanup
     from console.runtime.control import emit
 
@@ -167,7 +168,10 @@ def _run_headless(session: Session, tick: float, duration: float | None) -> None
         timer = threading.Timer(duration, stop.set)
         timer.daemon = True  # a signal's exit does not wait for it
         timer.start()
+    watch = HeadlessWatch(session)
     while not stop.is_set():
         for event in session.tick():
             emit(event.line())
+        for line in watch.lines():
+            emit(line)
         stop.wait(tick)
