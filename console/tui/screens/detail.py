@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Sparkline, Static
+from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
 from console.core.output import cell
 from console.screens import overview as v
 from console.tui.host import host
 from console.tui.widgets.banner import error_text
+from console.tui.widgets.chart import TimeChart
 
 if TYPE_CHECKING:
     from console.runtime.session import Session
@@ -41,7 +42,7 @@ class AlertDetailScreen(Screen[None]):
             yield Static("", id="alert-labels", classes="panel")
             yield Static("", id="alert-annotations", classes="panel")
         yield Static("Value", classes="title")
-        yield Sparkline([], id="alert-values")
+        yield TimeChart("value", id="alert-values")
         with Horizontal(classes="row"):
             with Vertical(classes="panel", id="alert-logs-panel"):
                 yield Static("Logs around the start", classes="title")
@@ -76,7 +77,8 @@ class AlertDetailScreen(Screen[None]):
             self.query_one("#alert-head", Static).update("[red]this alert is gone[/red]")
             return
         self._draw_alert(detail.alert)
-        self.query_one("#alert-values", Sparkline).data = [x for _, x in detail.values if x is not None]
+        # The rule's threshold is not part of the stored alert, so the series is drawn alone.
+        self.query_one("#alert-values", TimeChart).show({detail.alert.name: detail.values})
         self._draw_logs(detail)
         changes = self.query_one("#alert-changes", DataTable)
         changes.clear()
