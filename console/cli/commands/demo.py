@@ -154,7 +154,7 @@ def _run(ctx: Context, target: Path) -> int:
 
 def demo_subtitle(target: Path) -> str:
     """The header's line: where the demo's workspace is, and how to reach it from another terminal."""
-    return f"demo: fraud-scoring · workspace {target} · another terminal: oncall -w {target} incident list"
+    return f"workspace {target} · another terminal: oncall -w {target} incident list"
 
 
 def _run_headless(session: Session, tick: float, duration: float | None) -> None:
