@@ -192,12 +192,12 @@ def test_suspects_that_cannot_be_ranked_are_said_not_hidden(store, monkeypatch):
 
 
 def test_the_error_rate_question_names_the_new_version(store):
-    _deployed(store, minutes_before=3, actor="bob")
+    _deployed(store, minutes_before=12, actor="bob")
     runner, _ = _shipped_run(store, "error-rate-spike.yaml")
     question = _question(runner, "cause")
     assert question.startswith(
-        "The top suspect is alias_move fraud-detector v2 → v3 by bob at 11:57 UTC "
-        "(3 min before the incident was declared)."
+        "The top suspect is alias_move fraud-detector v2 → v3 by bob at 11:48 UTC "
+        "(12 min before the incident was declared)."
     )
     assert "new-version: they began while v3 of fraud-detector serves" in question
 
@@ -249,3 +249,11 @@ def test_a_run_stored_before_suspects_were_kept_still_renders(store, tmp_path):
         cur.execute("UPDATE playbook_runs SET variables = ? WHERE id = ?", ['{"vars": {}}', runner.run_id])
     resumed = resume_run(ctx, {"s": playbook}, runner.run_id)
     assert resumed.preview().question == "Did it start with a change? None was found."
+
+
+def test_an_actor_name_from_outside_reaches_the_question_inert(store):
+    _deployed(store, minutes_before=12, actor="ci\x1b]0;owned\x07\r\nforged")
+    runner, _ = _shipped_run(store, "latency-regression.yaml")
+    question = _question(runner, "started-with-deploy")
+    assert "by ci\\x1b]0;owned\\x07\\r\\nforged at 11:48 UTC" in question
+    assert not any(ord(c) < 0x20 for c in question)
