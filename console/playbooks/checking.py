@@ -15,6 +15,7 @@ from console.playbooks.kinds import ACTION_KINDS
 from console.playbooks.lint import argv_findings, unused_inputs
 from console.playbooks.loading import PlaybookError, load_playbook, playbook_files
 from console.playbooks.model import CONTEXT_NAMES, END, TEMPLATES, Playbook, Step
+from console.playbooks.suspects_context import SUSPECT_FIELDS, unknown_suspect_fields
 
 
 @dataclass
@@ -186,7 +187,7 @@ def _template_problems(
         missing = _undefined_names(template, declared)
     except TemplateSyntaxError as exc:
         return [Problem(path, line, f"template syntax error: {exc.message}", key)]
-    return [
+    problems = [
         Problem(
             path,
             line,
@@ -196,6 +197,11 @@ def _template_problems(
             key,
         )
         for name in dict.fromkeys(missing)
+    ]
+    fields = ", ".join(sorted(SUSPECT_FIELDS))
+    return problems + [
+        Problem(path, line, f"a suspect has no {name!r}; it has {fields}", key)
+        for name in dict.fromkeys(unknown_suspect_fields(TEMPLATES.parse(template)))
     ]
 
 

@@ -65,6 +65,7 @@ class RunContext:
     registry: Registry | None = None  # a Registry to act on instead of the workspace's
     protected_models: list[str] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
+    slos: list[Any] | None = None  # the SLOs in force, to rank suspects; the workspace's files when None
 
     def allows_actions(self) -> bool:
         if self.allow_actions is not None:
@@ -118,6 +119,21 @@ def alert_context(alert: dict[str, Any] | None) -> dict[str, Any]:
         "value": alert.get("value"),
         "state": alert.get("state"),
     }
+
+
+def no_suspects(error: str = "") -> dict[str, Any]:
+    """The suspects part of a run's context when none were ranked (`error`: why not, if it failed)."""
+    return {"suspects": [], "top_suspect": None, "new_version": None, "suspects_error": error}
+
+
+def stored_context(variables: str | None) -> dict[str, Any]:
+    """A stored run's template context; a run started before suspects were kept reads as having none."""
+    import json
+
+    context: dict[str, Any] = json.loads(variables or "{}")
+    for key, value in no_suspects().items():
+        context.setdefault(key, value)
+    return context
 
 
 def redact_secrets(text: str, secrets: list[str]) -> str:

@@ -19,7 +19,9 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 STEP_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 INPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 END = "end"
-CONTEXT_NAMES = ("alert", "incident", "vars", "labels", "annotations")
+CONTEXT_NAMES: tuple[str, ...] = ("alert", "incident", "vars", "labels", "annotations")
+# the incident's ranked suspects (console.playbooks.suspects_context)
+CONTEXT_NAMES += ("suspects", "top_suspect", "new_version", "suspects_error")
 
 TEMPLATES = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 

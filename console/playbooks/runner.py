@@ -5,6 +5,7 @@ Its state lives in the store's `playbook_runs` table: a run survives a restart w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from console.playbooks.context import (
     audit,
     brief,
     redact_secrets,
+    stored_context,
 )
 from console.playbooks.kinds import planner_for
 from console.playbooks.lint import argv_findings
@@ -44,8 +46,6 @@ class Runner:
     # -- state ---------------------------------------------------------------------------
 
     def _load(self) -> None:
-        import json
-
         rows = self.ctx.store.query(
             "SELECT incident_id, status, current_step, variables, state FROM playbook_runs WHERE id = ?",
             [self.run_id],
@@ -53,7 +53,7 @@ class Runner:
         if not rows:
             raise RunError(f"no playbook run {self.run_id}")
         self.incident_id, self.status, self.current_step, variables, state = rows[0]
-        self.context: dict[str, Any] = json.loads(variables or "{}")
+        self.context: dict[str, Any] = stored_context(variables)
         self.state: dict[str, Any] = json.loads(state or "{}")
         self.state.setdefault("history", [])
         self.state.setdefault("waiting", {})
@@ -81,8 +81,6 @@ class Runner:
         return step
 
     def _save(self, cur: DuckDBPyConnection, *, finished: datetime | None = None) -> None:
-        import json
-
         cur.execute(
             "UPDATE playbook_runs SET status = ?, current_step = ?, state = ?, "
             "finished_at = coalesce(?, finished_at) WHERE id = ?",

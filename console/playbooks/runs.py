@@ -9,6 +9,7 @@ from console.playbooks.context import RunContext, RunError, StepRefused, alert_c
 from console.playbooks.lint import argv_findings
 from console.playbooks.model import TEMPLATES, Playbook
 from console.playbooks.runner import Runner
+from console.playbooks.suspects_context import suspects_context
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -62,15 +63,16 @@ def _incident_view(incident: Incident | None) -> dict[str, Any]:
 
 
 def _run_context(
-    playbook: Playbook, incident: Incident | None, alert: dict[str, Any] | None
+    playbook: Playbook, incident: Incident | None, alert: dict[str, Any] | None, suspects: dict[str, Any]
 ) -> dict[str, Any]:
-    """The templates' context, fixed for the whole run: alert, incident, and the variables."""
+    """The templates' context, fixed for the whole run: alert, incident, suspects, and the variables."""
     view = alert_context(alert)
     context: dict[str, Any] = {
         "alert": view,
         "labels": view["labels"],
         "annotations": view["annotations"],
         "incident": _incident_view(incident),
+        **suspects,
         "vars": {},
     }
     for name, template in playbook.variables.items():
@@ -95,7 +97,7 @@ def start_run(
         alert = incident.detail.get("alert")
     incident_id = None if incident is None else incident.id
     _refuse_unsafe(ctx, playbook, incident_id)
-    context = _run_context(playbook, incident, alert)
+    context = _run_context(playbook, incident, alert, suspects_context(ctx, incident))
     now = ctx.clock()
     with ctx.store.transaction() as cur:
         run_id = _insert_run(cur, playbook, incident_id, now, context)

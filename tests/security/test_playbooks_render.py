@@ -23,6 +23,7 @@ BROKEN = {
         'kind: decision\n    question: Restart {{ labels.owner }}?\n    answers: {"yes": after, "no": after}',
         "labels.owner",
     ),
+    "no top suspect": ("kind: instruction\n    title: Roll back {{ top_suspect.summary }}", "summary"),
     "query params": (
         'kind: query\n    sql: SELECT ?\n    params: ["{{ labels.owner }}"]\n    on_fail: after',
         "labels.owner",

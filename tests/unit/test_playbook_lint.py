@@ -28,6 +28,9 @@ SEEDED = {
     ("unsafe_argv.yaml", 16, "is templated but not a typed input"),
     ("unsafe_argv.yaml", 21, "declared but no argv element is {{ inputs.host }}"),
     ("bad_matcher.yaml", 6, "bad regular expression in matcher"),
+    ("unknown_suspect_field.yaml", 6, "a suspect has no 'top_suspect.vesion'; it has actor, at, kind"),
+    ("unknown_suspect_field.yaml", 10, "a suspect has no 's.actr'"),
+    ("unknown_suspect_field.yaml", 10, "a suspect has no 'suspects[0].scor'"),
 }
 
 
