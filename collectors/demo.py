@@ -1,14 +1,16 @@
 """The demo's simulated fraud-scoring service: its history and its live traffic.
 
-The simulator serves whatever version the registry's `champion` alias names.  Some
-minutes after the live run starts (or when `trigger()` is called) the newest version
-degrades: 5xx and latency rise and the logs fill with timeouts; a rollback heals it.
-Every step's noise comes from (seed, step number), so a run is deterministic.
+The simulator serves whatever version the registry's `champion` alias names.  The history
+ends with version 3 serving, healthy.  Seconds after the live run starts (or when
+`trigger()` is called) the CI pipeline (`ci-deployer`) registers version 4 and moves
+`champion` to it; a minute later version 4 degrades: 5xx and latency rise and the logs fill
+with timeouts; a rollback heals it.  Every step's noise comes from (seed, step number), so a
+run is deterministic.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -21,15 +23,18 @@ if TYPE_CHECKING:
     from console.store import Store
 
 ALIAS = "champion"
+DEPLOYED = "4"  # the version the demo's CI deploys live
+DEPLOYER = "ci-deployer"
 
 
 class DemoOptions(CollectorOptions):
     seed: int = 7
     step: str = "15s"
-    degrade_after: str = "4m"
+    deploy_after: str = "15s"
+    degrade_after: str = "75s"
     registry: str = "local"
     model: str = MODEL
-    degrade_version: str = "3"
+    degrade_version: str | None = None  # default: the version the demo deploys (3 without a deploy)
     history_days: float = Field(default=3, ge=0)
 
 
@@ -46,7 +51,7 @@ class DemoCollector(Collector):
         self._trigger_at: datetime | None = None
 
     def trigger(self, now: datetime) -> None:
-        """Make the degradation start now instead of later."""
+        """Make the deploy (if still to come) and the degradation happen now instead of later."""
         self._trigger_at = now
 
     def champion(self, store: Store) -> str:
@@ -54,7 +59,7 @@ class DemoCollector(Collector):
             "SELECT version FROM registry_aliases WHERE registry = ? AND model = ? AND alias = ?",
             [self.options.registry, self.options.model, ALIAS],
         )[1]
-        return str(rows[0][0]) if rows else self.options.degrade_version
+        return str(rows[0][0]) if rows else "3"
 
     def collect(self, store: Store, now: datetime) -> CollectResult:
         from collectors.demo_predictions import live_predictions
@@ -67,6 +72,7 @@ class DemoCollector(Collector):
         degrade_at = self._degrade_at(cursor)
         next_step = cursor["next_step"]
         last_step = self._step_at(now)
+        cursor = self._deploy_when_due(store, cursor, now)
         steps = last_step - next_step + 1
         seed = int(cursor.get("seed", self.options.seed))  # the seed the history was made with
         backfill = _backfill_predictions(store, cursor, self.step_s, seed)
@@ -79,10 +85,8 @@ class DemoCollector(Collector):
             datetime(1970, 1, 1) + timedelta(seconds=(next_step + i) * self.step_s) for i in range(steps)
         ]
         served = self.served(store, cursor, next_step, steps)
-        degraded = [
-            version == self.options.degrade_version and t >= degrade_at
-            for version, t in zip(served, step_times)
-        ]
+        bad_version = self.options.degrade_version or cursor.get("degrade_version") or "3"
+        degraded = [version == bad_version and t >= degrade_at for version, t in zip(served, step_times)]
         samples, logs, counters = simulate(
             next_step, steps, self.step_s, seed, served, degraded, cursor["counters"]
         )
@@ -102,10 +106,24 @@ class DemoCollector(Collector):
 
     def _degrade_at(self, cursor: dict[str, Any]) -> datetime:
         """When the champion degrades: as seeded, or earlier when the demo's key asked for it."""
-        degrade_at = datetime.fromisoformat(cursor["degrade_at"])
-        if self._trigger_at is not None and self._trigger_at < degrade_at:
+        return self._due(cursor["degrade_at"])
+
+    def _due(self, seeded: str) -> datetime:
+        at = datetime.fromisoformat(seeded)
+        if self._trigger_at is not None and self._trigger_at < at:
             return self._trigger_at
-        return degrade_at
+        return at
+
+    def _deploy_when_due(self, store: Store, cursor: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """At `deploy_at`, CI registers the new version and moves `champion` to it (once: a
+        restarted demo finds the version registered and leaves the alias alone)."""
+        if not cursor.get("deploy_at"):
+            return cursor
+        deploy_at = self._due(cursor["deploy_at"])
+        if _naive_utc(now) < deploy_at:
+            return cursor
+        deploy_demo_version(store, self.options.registry, self.options.model, at=deploy_at)
+        return {**cursor, "deploy_at": None}
 
     def _step_at(self, now: datetime) -> int:
         """The number of the simulated step `now` falls in (a naive `now` is UTC)."""
@@ -131,6 +149,50 @@ class DemoCollector(Collector):
             return [version] * steps
         before = str(cursor.get("serving") or moves[0][1])
         return _served([(datetime(1970, 1, 1), before), *moves], first_step, steps, self.step_s)
+
+
+def _naive_utc(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+
+
+def deploy_demo_version(store: Store, registry: str, model: str, *, at: datetime) -> bool:
+    """CI's deploy: register version 4 (trained the day before) and move `champion` to it at
+    `at`, recorded as an alias move by `ci-deployer`.  False when it was deployed before."""
+    from console.registry.history import record_alias_move
+    from console.registry.local import LocalOptions, LocalRegistry
+
+    local = LocalRegistry(registry, LocalOptions(), store=store, clock=lambda: at)
+    if any(v.version == DEPLOYED for v in local.list_versions(model)):
+        return False
+    before = local.resolve_alias(model, ALIAS).version
+    trained = at - timedelta(minutes=40)
+    local.create_version(
+        model,
+        version=DEPLOYED,
+        created_at=trained,
+        source=f"models:/{model}/{trained:%Y%m%d%H%M}",
+        run_id="demo-run-release",
+        metrics={"auc": 0.941},
+        tags={"trained_on": f"{trained - timedelta(days=1):%Y-%m-%d}"},
+    )
+    with store.transaction() as cur:
+        cur.execute(
+            "UPDATE registry_aliases SET version = ?, updated_at = ? WHERE registry = ? AND model = ? "
+            "AND alias = ?",
+            [DEPLOYED, at, registry, model, ALIAS],
+        )
+        record_alias_move(
+            cur,
+            ts=at,
+            model=model,
+            alias=ALIAS,
+            from_version=before,
+            to_version=DEPLOYED,
+            actor=DEPLOYER,
+            source="demo",
+            reason="release pipeline: new version passed offline evaluation",
+        )
+    return True
 
 
 BACKFILL_STEPS = 5760  # older prediction records written per collection (a day of 15 s steps)
@@ -172,10 +234,14 @@ def seed_demo(
     days: float = 3,
     step: str = "15s",
     seed: int = 7,
-    degrade_after: str = "4m",
+    degrade_after: str = "75s",
+    deploy_after: str | None = "15s",
     predictions_now: timedelta | None = None,
 ) -> dict[str, int]:
     """History up to `now` and the local registry: v1 20 days old, v2 9, v3 1 (champion).
+
+    With `deploy_after`, the live run deploys version 4 that long after `now` (None: it never
+    does, and version 3 is the one that degrades).
 
     With `predictions_now`, only that much of the prediction records' history is written
     here (what the drift windows read first); the collector writes the older records, a
@@ -204,6 +270,8 @@ def seed_demo(
         "counters": counters,
         "seed": seed,
         "degrade_at": (now + parse_duration(degrade_after)).isoformat(),
+        "degrade_version": "3" if deploy_after is None else DEPLOYED,
+        "deploy_at": None if deploy_after is None else (now + parse_duration(deploy_after)).isoformat(),
         "serving": served[-1] if served else "3",
         "degraded": False,
         "backfill": None
@@ -227,7 +295,7 @@ def seed_demo(
                 alias=ALIAS,
                 from_version=previous,
                 to_version=version,
-                actor="ci-deployer",
+                actor=DEPLOYER,
                 source="demo",
             )
             previous = version

@@ -31,7 +31,7 @@ class Behaviour:
 
 
 HEALTHY = {"1": Behaviour(0.0008, 0.070), "2": Behaviour(0.0006, 0.060), "3": Behaviour(0.0005, 0.055)}
-DEGRADED = Behaviour(0.09, 0.450, 0.7)
+DEGRADED = Behaviour(0.09, 0.700, 0.7)  # 5xx 9%, two thirds of requests over 500 ms
 LOG_LINES = {
     "info": ["scored transaction batch", "feature cache refreshed", "model warm", "request served"],
     "warning": ["slow feature lookup", "retrying feature-store call"],

@@ -103,12 +103,14 @@ def _strip_workspace(argv: list[str]) -> list[str]:
 
 def _forward(ctx: Context, argv: list[str], locked: StoreLocked) -> int:
     """Run the command in the process that holds the store, if it listens."""
-    from console.runtime.control import ControlError, forward
+    from console.runtime.control import ControlError, ControlTimeout, forward
 
     ctx.close()
     target = ["-w", str(ctx.workspace.path)] if ctx.workspace_loaded else []
     try:
         answer = forward(locked.path, target + _strip_workspace(argv))
+    except ControlTimeout as exc:
+        fail(f"{locked}; {exc}")
     except ControlError as exc:
         fail(f"{locked}; not forwarding: {exc}")
     if answer is None:

@@ -375,7 +375,7 @@ class Runner:
     def _after_failure(self, step: Step) -> str | None:
         if step.on_fail:
             return step.on_fail
-        if step.kind in ("command", "action", "wait_for"):
+        if step.kind in ("command", "action", "wait_for") or step.incident:  # nothing to go on with
             return None
         return self.playbook.after(step)
 

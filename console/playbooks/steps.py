@@ -114,15 +114,26 @@ INCIDENT_TO = {"acknowledge": "acknowledged", "mitigate": "mitigated", "resolve"
 
 
 def move_incident(ctx: RunContext, incident_id: int | None, verb: str, note: str) -> StepResult:
-    """Move the run's incident through its lifecycle; a refused move fails the step, saying why."""
-    from console.incidents.lifecycle import IncidentError, transition
+    """Move the run's incident through its lifecycle; a refused move fails the step, saying why.
+
+    A triggered incident is acknowledged on the way to mitigated or resolved: whoever runs the
+    playbook has taken it (as acting on a PagerDuty incident acknowledges it)."""
+    from console.incidents.lifecycle import IncidentError, get_incident, transition
 
     if incident_id is None:
         return StepResult("failed", {}, f"no incident to {verb}: run the playbook with --incident ID")
+    target = INCIDENT_TO[verb]
     try:
-        moved = transition(
-            ctx.store, incident_id, INCIDENT_TO[verb], now=ctx.clock(), actor=ctx.actor, note=note
-        )
+        if target != "acknowledged" and get_incident(ctx.store, incident_id).status == "triggered":
+            transition(
+                ctx.store,
+                incident_id,
+                "acknowledged",
+                now=ctx.clock(),
+                actor=ctx.actor,
+                note=f"{note}, to {verb}",
+            )
+        moved = transition(ctx.store, incident_id, target, now=ctx.clock(), actor=ctx.actor, note=note)
     except IncidentError as exc:
         return StepResult("failed", {}, str(exc))
     return StepResult("done", {"incident": incident_id, "status": moved.status})

@@ -26,6 +26,7 @@ import stat
 import struct
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,12 +36,19 @@ from console.core.identity import Caller, account_name, clean_claim
 if TYPE_CHECKING:
     from console.core.terminal import SafeStream
 
-# The owner's own prints and a forwarded command's captured output never interleave.
+# The owner's own lines (`emit`) are written whole, one at a time.  They go to the process's
+# real stdout, which a forwarded command's capture does not touch, so they never wait for one.
 OUTPUT_LOCK = threading.RLock()
+# Forwarded commands run one at a time: their capture and working directory are process-wide.
+FORWARD_LOCK = threading.Lock()
+BUSY_WAIT = 5.0  # seconds a forwarded command waits for the one running before it is told "busy"
+EX_TEMPFAIL = 75
+_running: dict[str, str] = {}  # what the forwarded command running now is, for the "busy" answer
 
 Runner = Callable[[list[str], Caller], int]
 
 REQUEST_LIMIT = 1 << 20
+CONNECT_TIMEOUT = 5.0
 SUN_PATH_MAX = 107  # sockaddr_un.sun_path less its terminating NUL
 _PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 REFUSAL = {
@@ -52,6 +60,10 @@ REFUSAL = {
 
 class ControlError(Exception):
     """The control socket cannot be used safely; the message is one line saying what to do."""
+
+
+class ControlTimeout(ControlError):
+    """The owner took a forwarded command and did not answer in time."""
 
 
 def socket_dir() -> Path:
@@ -181,9 +193,37 @@ class _Handler(socketserver.StreamRequestHandler):
 
 
 def _run(runner: Runner, argv: list[str], cwd: str, caller: Caller) -> dict[str, Any]:
-    """Run one forwarded command with its output captured (one at a time)."""
+    """Run one forwarded command with its output captured (one at a time; a command that
+    finds another running for longer than BUSY_WAIT is told so, and nothing runs)."""
+    if not FORWARD_LOCK.acquire(timeout=BUSY_WAIT):
+        return _busy()
+    try:
+        _running.update(command=_command_text(argv), since=f"{datetime.now(UTC):%H:%M:%S} UTC")
+        return _captured(runner, argv, cwd, caller)
+    finally:
+        _running.clear()
+        FORWARD_LOCK.release()
+
+
+def _command_text(argv: list[str]) -> str:
+    words = [a for a in argv if not a.startswith("-")][:3]  # the verb, not its values
+    return " ".join(["oncall", *words])
+
+
+def _busy() -> dict[str, Any]:
+    running = dict(_running)
+    doing = f"`{running['command']}` (since {running['since']})" if running else "another command"
+    return {
+        "code": EX_TEMPFAIL,
+        "stdout": "",
+        "stderr": f"oncall: the console is busy running {doing} for another terminal; nothing was "
+        "run: try again when it finishes, or run this in that console\n",
+    }
+
+
+def _captured(runner: Runner, argv: list[str], cwd: str, caller: Caller) -> dict[str, Any]:
     out, err = io.StringIO(), io.StringIO()
-    with OUTPUT_LOCK, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             with contextlib.chdir(cwd):
                 code = runner(argv, caller)
@@ -316,19 +356,31 @@ def is_listening(store_path: str | os.PathLike[str]) -> bool:
 
 
 def forward(
-    store_path: str | os.PathLike[str], argv: list[str], timeout: float = 300
+    store_path: str | os.PathLike[str], argv: list[str], timeout: float | None = None
 ) -> dict[str, Any] | None:
-    """Run argv in the store's owner; None when no owner listens, ControlError when unsafe."""
+    """Run argv in the store's owner; None when no owner listens, ControlError when unsafe or
+    when the owner took the command and did not answer within `timeout` seconds (default: as
+    long as the command runs there, as if it ran here)."""
     path = _find(store_path)
     if path is None:
         return None
     request = {"argv": argv, "cwd": os.getcwd(), "actor": clean_claim(os.environ.get("ONCALL_ACTOR"))}
     try:
-        with _connect(path, timeout) as sock:
-            sock.sendall(json.dumps(request).encode() + b"\n")
-            data = _read_line(sock)
+        sock = _connect(path, CONNECT_TIMEOUT)
     except OSError:
         return None
+    with sock:
+        try:
+            sock.sendall(json.dumps(request).encode() + b"\n")
+            sock.settimeout(timeout)
+            data = _read_line(sock)
+        except TimeoutError:
+            raise ControlTimeout(
+                f"the console took the command but gave no answer within {timeout:g} s; it may still "
+                "be running there (see its audit log)"
+            ) from None
+        except OSError:
+            return None
     try:
         answer = json.loads(data)
     except ValueError:

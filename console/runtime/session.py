@@ -194,7 +194,7 @@ class Session:
         return [Event(self.clock(), "config", "configuration reloaded")]
 
     def trigger_degradation(self) -> bool:
-        """Make the demo's champion degrade now (the demo's key); False without a simulator."""
+        """The demo's key: CI deploys v4 now (if still to come), and it degrades; False without a demo."""
         if self.runs_engine and self.engine is None:
             self.tick()
         for collector in getattr(self.engine, "collectors", []):

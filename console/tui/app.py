@@ -412,7 +412,9 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
 
     def action_degrade(self) -> None:
         if self.session.trigger_degradation():
-            self.notify("the demo's champion degrades now", severity="warning")
+            self.notify(
+                "the demo: CI deploys v4 now (if it has not yet), and it degrades", severity="warning"
+            )
 
     def open_logs_at(self, alert: AlertRow) -> None:
         """From an alert: the logs of its service from its start."""

@@ -32,7 +32,7 @@ TITLES = {
     "silence": ("Silence", "silence the selected alert's label set (on :alerts)"),
     "rollback": ("Rollback", "roll the selected model's champion back (on :models)"),
     "promote": ("Promote", "promote the selected version to champion (on :models)"),
-    "degrade": ("Degrade now (demo)", "the demo's champion starts to misbehave now"),
+    "degrade": ("Degrade now (demo)", "the demo's CI deploys v4 now, and it misbehaves at once"),
     "refresh": ("Refresh", "read the store again now"),
     "quit": ("Quit", "leave the console"),
 }

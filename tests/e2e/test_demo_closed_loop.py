@@ -25,10 +25,10 @@ PAGE_LATENCY = re.compile(
 class Demo:
     """The demo as a user runs it, its stdout read line by line."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *speed: str) -> None:
         env = {**os.environ, "ONCALL_NOW": START}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "console", "demo", "--headless", "--speed", "600", "--dir", str(root)],
+            [sys.executable, "-m", "console", "demo", "--headless", *speed, "--dir", str(root)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -86,10 +86,10 @@ def ts(text: str) -> datetime:
 
 def test_degrade_page_rollback_recover(tmp_path: Path, oncall) -> None:
     root = tmp_path / "demo"
-    demo = Demo(root)
+    demo = Demo(root, "--speed", "600")
     try:
         # (on a slow machine the first cycle may already be past the degradation point)
-        degraded = ts(demo.wait_for(r"^(\S+ \S+) serving +demo serves version 3 \(DEGRADED\)")[1])
+        degraded = ts(demo.wait_for(r"^(\S+ \S+) serving +demo serves version 4 \(DEGRADED\)")[1])
         fired = demo.wait_for(PAGE_LATENCY)
         assert fired[2] == "firing"
         fired_at = ts(fired[1])
@@ -101,16 +101,16 @@ def test_degrade_page_rollback_recover(tmp_path: Path, oncall) -> None:
             "rollback",
             "fraud-detector",
             "--reason",
-            "v3 latency regression",
+            "v4 latency regression",
             "--yes",
             "--confirm",
             "fraud-detector",
         )
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "champion v3 → v2" in result.stdout
+        assert "champion v4 → v3" in result.stdout
         assert "ran this command there" in result.stderr  # the demo owns the store
 
-        healed = ts(demo.wait_for(r"^(\S+ \S+) serving +demo serves version 2 \(healthy\)")[1])
+        healed = ts(demo.wait_for(r"^(\S+ \S+) serving +demo serves version 3 \(healthy\)")[1])
         resolved = demo.wait_for(PAGE_LATENCY)
         assert resolved[2] == "resolved"
         assert ts(resolved[1]) >= healed
@@ -134,6 +134,6 @@ def test_degrade_page_rollback_recover(tmp_path: Path, oncall) -> None:
         moves = store.query(
             "SELECT version, actor, detail FROM changes WHERE kind = 'alias_move' ORDER BY ts DESC LIMIT 1"
         )[1]
-        assert moves[0][0] == "2" and "v3 latency regression" in moves[0][2]
+        assert moves[0][0] == "3" and "v4 latency regression" in moves[0][2]
         audit = store.query("SELECT phase FROM audit WHERE action = 'rollback' ORDER BY id")[1]
         assert [r[0] for r in audit] == ["before", "after"]

@@ -34,7 +34,7 @@ async def test_board_shows_burns_thresholds_and_the_alert_state(workspace: Path,
         board = {r[0]: r for r in rows(app, "#slo-board")}
         assert board["fraud-scoring-latency"][6] == "PAGE"
         assert board["fraud-scoring-availability"][6] == "pending"
-        assert board["fraud-scoring-latency"][4] == "5m 0.1× 1h 0.1× /14.4 · 6h 0.1× /6"
+        assert board["fraud-scoring-latency"][4] == "5m 0.0× 1h 0.0× /14.4 · 6h 0.0× /6"
         assert board["fraud-scoring-latency"][5] == "not at risk"
         assert board["fraud-scoring-latency"][3].endswith("% 1d/30d")  # the demo's one day of data
         table = app.query_one("#slo-board", DataTable)

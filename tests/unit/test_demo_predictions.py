@@ -99,7 +99,7 @@ def test_a_rollback_between_two_collections_heals_only_the_steps_after_it(tmp_pa
         collector.collect(store, NOW + timedelta(minutes=5))
         rolled_back = NOW + timedelta(minutes=8)
         LocalRegistry("local", LocalOptions(), store=store, clock=lambda: rolled_back).set_alias(
-            MODEL, ALIAS, "2"
+            MODEL, ALIAS, "3"
         )
         with store.transaction() as cur:
             record_alias_move(
@@ -107,19 +107,19 @@ def test_a_rollback_between_two_collections_heals_only_the_steps_after_it(tmp_pa
                 ts=rolled_back,
                 model=MODEL,
                 alias=ALIAS,
-                from_version="3",
-                to_version="2",
+                from_version="4",
+                to_version="3",
                 actor="test",
                 source="test",
             )
         result = collector.collect(store, NOW + timedelta(minutes=12))  # one late collection
-        assert result.detail == {"serving": "2", "degraded": False}
+        assert result.detail == {"serving": "3", "degraded": False}
         _, rows = store.query(
             """
             SELECT version, min(ts), max(ts) FROM predictions
             WHERE ts > ? GROUP BY version ORDER BY min(ts)""",
             [NOW + timedelta(minutes=5)],
         )
-        (v3, _first3, last3), (v2, first2, _) = rows
-        assert (v3, v2) == ("3", "2")
-        assert last3 < rolled_back <= first2 + timedelta(seconds=15)  # a step's records precede it
+        (v4, _first4, last4), (v3, first3, _) = rows  # CI deployed v4 at +15 s
+        assert (v4, v3) == ("4", "3")
+        assert last4 < rolled_back <= first3 + timedelta(seconds=15)  # a step's records precede it

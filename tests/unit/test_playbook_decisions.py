@@ -83,12 +83,29 @@ def test_an_incident_step_mitigates_through_the_lifecycle(store, tmp_path):
     assert texts[-1] == "acknowledged → mitigated: playbook m"
 
 
+def test_a_triggered_incident_is_acknowledged_on_the_way_to_mitigated(store, tmp_path):
+    """A headless `playbook run` on an incident nobody acked yet (the demo's page) still ends
+    mitigated: running the playbook takes the incident."""
+    incident = incidents.declare(store, "latency", now=NOW, actor="alice")
+    outcome = _mitigating(store, tmp_path, incident).advance()
+    assert outcome.outcome == "done", outcome.error
+    after = incidents.get_incident(store, incident.id)
+    assert after.status == "mitigated" and after.commander == "alice"
+    texts = [e.text for e in incidents.timeline(store, incident.id) if e.kind == "status"]
+    assert texts[-2:] == [
+        "triggered → acknowledged: playbook m, to mitigate",
+        "acknowledged → mitigated: playbook m",
+    ]
+
+
 def test_a_transition_not_allowed_fails_the_step_saying_why(store, tmp_path):
     incident = incidents.declare(store, "latency", now=NOW, actor="alice")
     for move in (incidents.acknowledge, incidents.resolve):
         move(store, incident.id, now=NOW, actor="alice")
-    outcome = _mitigating(store, tmp_path, incident).advance()
+    runner = _mitigating(store, tmp_path, incident)
+    outcome = runner.advance()
     assert outcome.outcome == "failed"
+    assert runner.status == "failed"  # the run stops there (`playbook run` exits 1), not "done"
     assert outcome.error == f"incident {incident.id} is resolved; it can move to closed, not mitigated"
     assert incidents.get_incident(store, incident.id).status == "resolved"
 

@@ -25,8 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="run the console on a simulated service",
         description="Create a temporary workspace with a simulated fraud-scoring service "
-        "(history, a local registry with three versions, SLOs) and run it live: a "
-        "few minutes in, the champion version degrades; a rollback heals it.",
+        "(history, a local registry with three versions, SLOs) and run it live: 15 s in, "
+        "CI deploys version 4 as champion; a minute later it degrades and the latency SLO "
+        "pages about a minute and a half after that; a rollback heals it.",
     )
     parser.add_argument(
         "--dir",
@@ -80,7 +81,8 @@ def seed_store(
             name=source.name,
             days=days,
             seed=seed,
-            degrade_after=source.options.get("degrade_after", "4m"),
+            degrade_after=source.options.get("degrade_after", "75s"),
+            deploy_after=source.options.get("deploy_after", "15s"),
             predictions_now=predictions_now,
         )
 

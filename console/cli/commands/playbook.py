@@ -105,7 +105,9 @@ def _run(ctx: Context) -> int:
     library = _library_with(ctx, args.playbook_id)
     store = ctx.write_store()
     incident = _incident(store, args.incident)
-    run_ctx = RunContext(store=store, actor=actor(ctx), clock=ctx.now, workspace=_workspace_or_none(ctx))
+    workspace = _workspace_or_none(ctx)
+    slos = ctx.config(store).slos if workspace is not None else None  # the ones in force rank suspects
+    run_ctx = RunContext(store=store, actor=actor(ctx), clock=ctx.now, workspace=workspace, slos=slos)
     try:
         runner = _open_runner(run_ctx, library, incident, args.playbook_id)
         return _drive(runner, args, answers)

@@ -26,7 +26,7 @@ class OverviewView(View):
     BINDINGS = [Binding("enter", "app.drill", "Open", show=False, priority=True)]
     help_lines = [
         ("enter", "open the newest open incident, else the most severe firing alert"),
-        ("D", "demo: degrade the champion now"),
+        ("D", "demo: CI deploys v4 now, and it degrades at once"),
     ]
     SLO_COLUMNS = (
         "slo",
