@@ -19,6 +19,7 @@ from console.runtime.session import Session
 from console.tui.app import OncallApp
 from console.tui.screens.incident import IncidentScreen
 from console.tui.screens.modals import PlanModal
+from console.tui.widgets.chart import TimeChart, utc
 
 START = datetime(2026, 11, 20, 12, 0)
 TICK = timedelta(seconds=30)
@@ -114,8 +115,15 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         [deploy] = [n for n, line in enumerate(suspects) if "alias_move" in line]
         assert suspects[deploy].startswith("2. 0.42 alias_move fraud-detector v2 → v3 by ci-deployer")
         assert "the model fraud-scoring-latency measures (match 1.0)" in suspects[deploy + 1]
-        assert "◆ drift" in text_of(screen, "#inc-chart")
-        assert "fraud-scoring-latency\nburn (5m) · peak" in text_of(screen, "#inc-chart")
+        chart = screen.query_one("#inc-chart", TimeChart)
+        what = screen.page.what
+        assert chart.window == (utc(what.onset) - timedelta(hours=1), utc(clock.now))
+        assert [m.label for m in chart.markers] == ["drift amount", "drift prediction", "declared"]
+        assert "drift amount" in text_of(screen, "#inc-marks")
+        drawn = chart.render().plain
+        for label in ("page 14.4×", "page 6×", "burn 5m", f"{what.onset:%H}:", "time (UTC)"):
+            assert label in drawn, label
+        assert text_of(screen, "#inc-burn").startswith("What changed · fraud-scoring-latency · ")
 
         await pilot.press("a")  # acknowledge
         await settle(pilot)
@@ -178,7 +186,11 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         assert "RESOLVED" in text_of(screen, "#inc-head")
         burn = screen.page.what.burning  # the chart shows the burn drop
         assert burn.at(declared_at) > 14.4 and burn.burn[-1] < 1
-        assert "now 0." in text_of(screen, "#inc-chart")
+        latest_t, latest = chart.series[0].points[-1]  # redrawn with the burn up to the clock's now
+        assert latest < 1 and chart.series[0].points[0][1] < 1
+        assert max(x for _, x in chart.series[0].points) > 14.4
+        assert chart.window[1] == utc(clock.now) and latest_t > utc(rolled_back_at)
+        assert f" · {latest:.1f}× at {latest_t:%H:%M} · peak " in text_of(screen, "#inc-burn")
         await pilot.press("escape")
         await settle(pilot)
         assert app.view.view_name == "incidents"
