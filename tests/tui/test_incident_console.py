@@ -121,7 +121,7 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         assert [m.label for m in chart.markers] == ["drift amount", "drift prediction", "declared"]
         assert "drift amount" in text_of(screen, "#inc-marks")
         drawn = chart.render().plain
-        for label in ("page 14.4×", "page 6×", "burn 5m", f"{what.onset:%H}:", "time (UTC)"):
+        for label in ("page 14.4× · 6×", "burn 5m", "burn 1h", f"{what.onset:%H}:", "time (UTC)"):
             assert label in drawn, label
         assert text_of(screen, "#inc-burn").startswith("What changed · fraud-scoring-latency · ")
 

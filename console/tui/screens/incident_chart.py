@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from console.tui.widgets.chart import Marker, ThresholdLine, utc
+from console.tui.widgets.chart import Marker, Points, ThresholdLine, utc
 
 if TYPE_CHECKING:
     from console.incidents.suspects import WhatChanged
@@ -20,9 +20,10 @@ MARKER_LABEL = 24  # characters of a marker's label
 
 
 def chart_window(what: WhatChanged, now: datetime) -> tuple[datetime, datetime]:
-    """From an hour before the burn's onset (the declaration when no onset) to `now`."""
+    """From an hour before the burn's onset (the declaration when no onset) to `now`; to the
+    resolution for a resolved incident (`what.end`: no burn is loaded after it)."""
     start = utc(what.onset or what.incident_start) - LEAD
-    return start, max(utc(now), start + timedelta(minutes=1))
+    return start, max(min(utc(now), utc(what.end)), start + timedelta(minutes=1))
 
 
 def page_thresholds(slos: list[Any], slo_name: str | None) -> list[ThresholdLine]:
@@ -31,7 +32,9 @@ def page_thresholds(slos: list[Any], slo_name: str | None) -> list[ThresholdLine
 
     slo = next((s for s in slos if getattr(s, "name", None) == slo_name), None)
     factors = [c.factor for c in slo_alert_conditions(slo) if c.severity == "page"] if slo else []
-    return [ThresholdLine(f, f"page {f:g}×") for f in sorted(set(factors or PAGE_BURNS), reverse=True)]
+    values = sorted(set(factors or PAGE_BURNS), reverse=True)
+    named = "page " + " · ".join(f"{f:g}×" for f in values)  # one legend row for them all
+    return [ThresholdLine(f, named if n == 0 else "") for n, f in enumerate(values)]
 
 
 def _short(text: str) -> str:
@@ -71,8 +74,11 @@ def show_burn(chart: TimeChart, what: WhatChanged | None, slos: list[Any], now: 
         return []
     window = chart_window(what, now)
     markers = chart_markers(what, window)
+    series: dict[str, Points] = {"burn 5m": list(zip(burning.times, burning.burn))}
+    if burning.burn_1h:
+        series["burn 1h"] = list(zip(burning.times, burning.burn_1h))
     chart.show(
-        {"burn 5m": list(zip(burning.times, burning.burn))},
+        series,
         unit="burn ×",
         thresholds=page_thresholds(slos, burning.slo),
         markers=markers,

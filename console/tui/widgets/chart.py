@@ -151,7 +151,8 @@ class TimeChart(PlotextPlot):
             )
         right = max((end - start).total_seconds(), 1.0)
         for line in self.thresholds:
-            plt.plot([0.0, right], [line.value, line.value], label=line.label, color=THRESHOLD_COLOUR)
+            label = line.label or None  # an empty label: no legend row (another line names it)
+            plt.plot([0.0, right], [line.value, line.value], label=label, color=THRESHOLD_COLOUR)
         if self.window is not None:
             plt.xlim(0.0, right)  # the axis runs to the window's end, past the last sample
         self._draw_markers(start)
