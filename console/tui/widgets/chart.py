@@ -143,16 +143,16 @@ class TimeChart(PlotextPlot):
             return
         start, end = span
         legend = len(self.series) > 1 or bool(self.thresholds)
+        right = max((end - start).total_seconds(), 1.0)
+        for line in self.thresholds:  # first: the values are drawn over them, never hidden
+            label = line.label or None  # an empty label: no legend row (another line names it)
+            plt.plot([0.0, right], [line.value, line.value], label=label, color=THRESHOLD_COLOUR)
         for i, s in enumerate(self.series):
             xs = [(t - start).total_seconds() for t, _ in s.points]
             label = s.name if legend else None
             plt.plot(
                 xs, [x for _, x in s.points], label=label, color=COLOURS[i % len(COLOURS)], marker="braille"
             )
-        right = max((end - start).total_seconds(), 1.0)
-        for line in self.thresholds:
-            label = line.label or None  # an empty label: no legend row (another line names it)
-            plt.plot([0.0, right], [line.value, line.value], label=label, color=THRESHOLD_COLOUR)
         if self.window is not None:
             plt.xlim(0.0, right)  # the axis runs to the window's end, past the last sample
         self._draw_markers(start)
