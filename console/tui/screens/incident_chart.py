@@ -27,12 +27,13 @@ def chart_window(what: WhatChanged, now: datetime) -> tuple[datetime, datetime]:
 
 
 def page_thresholds(slos: list[Any], slo_name: str | None) -> list[ThresholdLine]:
-    """The burning SLO's page burn rates as threshold lines (14.4× and 6× when it is not found)."""
+    """The burning SLO's page burn rates as threshold lines (14.4× and 6× when it is not found;
+    none when its pages are off)."""
     from console.slo.conditions import slo_alert_conditions
 
     slo = next((s for s in slos if getattr(s, "name", None) == slo_name), None)
-    factors = [c.factor for c in slo_alert_conditions(slo) if c.severity == "page"] if slo else []
-    values = sorted(set(factors or PAGE_BURNS), reverse=True)
+    factors = [c.factor for c in slo_alert_conditions(slo) if c.severity == "page"] if slo else PAGE_BURNS
+    values = sorted(set(factors), reverse=True)
     named = "page " + " · ".join(f"{f:g}×" for f in values)  # one legend row for them all
     return [ThresholdLine(f, named if n == 0 else "") for n, f in enumerate(values)]
 
