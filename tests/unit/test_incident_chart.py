@@ -94,3 +94,11 @@ def test_the_summary_names_the_latest_burn_up_to_now_and_its_time() -> None:
     text = burn_summary(what(), NOW).plain
     assert text == "What changed · scoring-availability · 0.2× at 12:30 · peak 20.0×"
     assert burn_summary(None, NOW).plain == "What changed · no SLO burn data for this incident"
+
+
+def test_a_marker_label_from_the_store_cannot_drive_the_terminal() -> None:
+    w = what()
+    w.changes = [Change(ONSET, "deploy", "m1\x1b[2J", "3", "ci\x07", "demo")]
+    [label] = [m.label for m in chart_markers(w, chart_window(w, NOW)) if m.kind == "change"]
+    assert "\x1b" not in label and "\x07" not in label
+    assert label.startswith("deploy m1\\x1b[2J")

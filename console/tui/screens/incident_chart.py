@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
+from console.core.terminal import escape
 from console.tui.widgets.chart import Marker, Points, ThresholdLine, utc
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ def page_thresholds(slos: list[Any], slo_name: str | None) -> list[ThresholdLine
 
 
 def _short(text: str) -> str:
-    flat = " ".join(text.split())
+    """A marker's label on one line, its control characters shown escaped, cut to MARKER_LABEL."""
+    flat = escape(" ".join(text.split()))
     return flat if len(flat) <= MARKER_LABEL else flat[: MARKER_LABEL - 1] + "…"
 
 
