@@ -75,7 +75,7 @@ async def test_the_burn_chart_follows_the_clock_through_the_burn_and_the_heal(li
         burning_t, burning = burn_5m(chart)[-1]
         assert burning > 1
 
-        for _ in range(20):  # ten more minutes of the burn; the refresh redraws to the new now
+        for _ in range(21):  # 10½ more minutes of the burn; the refresh redraws to the new now
             clock.now += TICK
             session.tick()
         await pilot.press("r")
@@ -83,9 +83,10 @@ async def test_the_burn_chart_follows_the_clock_through_the_burn_and_the_heal(li
         assert chart.window == (utc(onset) - HOUR, utc(clock.now))
         later_t, later = burn_5m(chart)[-1]
         assert later_t >= burning_t + timedelta(minutes=10) and later > 14.4
+        assert later_t < utc(clock.now)  # the window ends at the clock's now, not the last 5m sample
 
         session.registry()[1].set_alias("fraud-detector", "champion", "2")  # the rollback heals it
-        for _ in range(60):
+        for _ in range(61):
             clock.now += TICK
             session.tick()
         await pilot.press("r")
