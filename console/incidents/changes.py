@@ -50,6 +50,13 @@ class Change:
             what += f" {'v' + str(frm) + ' → ' if frm else ''}v{self.version}"
         return what + (f" by {self.actor}" if self.actor else "")
 
+    def short(self) -> str:
+        """A few words for a chart's marker: an alias move as `champion v3 → v4`, else `describe()`."""
+        alias, frm = self.detail.get("alias"), self.detail.get("from_version")
+        if self.kind != "alias_move" or not alias or not self.version:
+            return self.describe()
+        return f"{alias} {'v' + str(frm) + ' → ' if frm else ''}v{self.version}"
+
 
 def changes_between(store: Store, start: datetime, end: datetime) -> list[Change]:
     rows = store.query(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 BEFORE = timedelta(hours=3)  # burn chart: this long before the incident
 STEP = timedelta(minutes=5)  # burn chart resolution
 BURN_WINDOW = timedelta(minutes=5)  # the burn plotted: error ratio over 5m ÷ budget
+LONG_BURN_WINDOW = timedelta(hours=1)  # and over 1h, the fast page condition's long window
 ONSET_BURN = 1.0  # the burn counts as started above this
 CLOSENESS_HALF = timedelta(hours=1)  # a change this long before the onset scores 0.5 closeness
 TIME_WEIGHT, MATCH_WEIGHT = 0.6, 0.4
@@ -33,6 +34,7 @@ class BurnSeries:
     labels: dict[str, str]  # the SLO's labels, its service and its group
     times: list[datetime]
     burn: list[float | None]
+    burn_1h: list[float | None] = field(default_factory=list)  # over LONG_BURN_WINDOW, when computed
 
     def peak(self) -> float:
         return max((b for b in self.burn if b is not None), default=0.0)
@@ -95,11 +97,16 @@ def _burn_of(test: Any) -> BurnSeries:
     from console.slo.status import ms_to_datetime
 
     budget = test.slo.budget
-    burns = [None if math.isnan(r) else float(r) / budget for r in test.error_ratio[BURN_WINDOW]]
+
+    def burns(window: timedelta) -> list[float | None]:
+        ratios = test.error_ratio.get(window, [])
+        return [None if math.isnan(r) else float(r) / budget for r in ratios]
+
     labels = {**test.slo.labels, **test.group, "slo": test.slo.name}
     if test.slo.service:
         labels.setdefault("service", test.slo.service)
-    return BurnSeries(test.slo.name, labels, [ms_to_datetime(t) for t in test.times], burns)
+    times = [ms_to_datetime(t) for t in test.times]
+    return BurnSeries(test.slo.name, labels, times, burns(BURN_WINDOW), burns(LONG_BURN_WINDOW))
 
 
 def burn_onset(series: BurnSeries, until: datetime, threshold: float = ONSET_BURN) -> datetime | None:

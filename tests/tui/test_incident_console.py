@@ -19,6 +19,7 @@ from console.runtime.session import Session
 from console.tui.app import OncallApp
 from console.tui.screens.incident import IncidentScreen
 from console.tui.screens.modals import PlanModal
+from console.tui.widgets.chart import TimeChart, utc
 
 START = datetime(2026, 11, 20, 12, 0)
 TICK = timedelta(seconds=30)
@@ -107,7 +108,15 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         assert suspects[0].startswith("1. 0.97 alias_move fraud-detector v3 → v4 by ci-deployer")
         assert "the model fraud-scoring-latency measures (match 1.0)" in suspects[1]
         assert suspects[2].startswith("2. 0.42 alias_move fraud-detector v2 → v3 by ci-deployer")
-        assert "fraud-scoring-latency\nburn (5m) · peak" in text_of(screen, "#inc-chart")
+        chart = screen.query_one("#inc-chart", TimeChart)
+        what = screen.page.what
+        assert chart.window == (utc(what.onset) - timedelta(hours=1), utc(clock.now))
+        assert [m.label for m in chart.markers] == ["champion v3 → v4", "declared"]
+        assert text_of(screen, "#inc-marks") == "1 12:00 champion v3 → v4 · 2 12:03 declared"
+        drawn = chart.render().plain
+        for label in ("page 14.4× · 6×", "burn 5m", "burn 1h", f"{what.onset:%H}:", "time (UTC)"):
+            assert label in drawn, label
+        assert text_of(screen, "#inc-burn").startswith("What changed · fraud-scoring-latency · ")
 
         await pilot.press("a")  # acknowledge
         await settle(pilot)
@@ -177,7 +186,11 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         assert "RESOLVED" in text_of(screen, "#inc-head")
         burn = screen.page.what.burning  # the chart shows the burn drop
         assert burn.at(declared_at) > 14.4 and burn.burn[-1] < 1
-        assert "now 0." in text_of(screen, "#inc-chart")
+        latest_t, latest = chart.series[0].points[-1]  # redrawn with the burn up to the clock's now
+        assert latest < 1 and chart.series[0].points[0][1] < 1
+        assert max(x for _, x in chart.series[0].points) > 14.4
+        assert chart.window[1] == utc(clock.now) and latest_t > utc(rolled_back_at)
+        assert f" · {latest:.1f}× at {latest_t:%H:%M} · peak " in text_of(screen, "#inc-burn")
         await pilot.press("escape")
         await settle(pilot)
         assert app.view.view_name == "incidents"

@@ -10,7 +10,7 @@ from textual.app import App, ComposeResult
 
 from console.tui.app import OncallApp
 from console.tui.screens.detail import AlertDetailScreen
-from console.tui.widgets.chart import ThresholdLine, TimeChart
+from console.tui.widgets.chart import Marker, ThresholdLine, TimeChart
 
 
 def drawn(chart: TimeChart) -> str:
@@ -55,3 +55,31 @@ async def test_thresholds_and_legend_are_drawn() -> None:
         text = drawn(chart)
         for expected in ("11:00", "12:00", "burn 5m", "burn 1h", "threshold 14.4", "burn rate ×"):
             assert expected in text, expected
+
+
+async def test_a_window_sets_the_time_axis_and_markers_inside_it_are_drawn() -> None:
+    start = datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
+    burn = [(start + timedelta(minutes=5 * i), float(i)) for i in range(-6, 13)]  # 10:30 … 12:00
+    window = (start, start + timedelta(hours=2))  # to 13:00, an hour past the last value
+    markers = [
+        Marker(start + timedelta(minutes=40), "deploy v3"),
+        Marker(start - timedelta(minutes=10), "too early"),
+        Marker(start + timedelta(minutes=50), "drift amount", "drift"),
+    ]
+    app = ChartApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        chart = app.query_one(TimeChart)
+        chart.show(
+            {"burn 5m": burn}, thresholds=[ThresholdLine(14.4, "page")], markers=markers, window=window
+        )
+        await pilot.pause()
+        assert chart.span == window
+        assert chart.series[0].points[0] == (start, 0.0)  # values before the window left out
+        assert [m.label for m in chart.markers] == ["deploy v3", "drift amount"]
+        text = drawn(chart)
+        for expected in ("11:00", "12:00", "13:00", "page", "burn 5m"):
+            assert expected in text, expected
+        top, tags = text.splitlines()[:2]  # each marker: a vertical line, its number at the top
+        lines = [i for i, c in enumerate(top) if c == "┬"]
+        assert [tags[i] for i in lines] == ["1", "2"]
+        assert lines[1] - lines[0] in (7, 8, 9)  # 10 minutes apart on a 2-hour axis ~92 wide

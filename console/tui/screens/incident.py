@@ -17,8 +17,10 @@ from textual.worker import Worker, WorkerState
 from console.core.output import cell
 from console.screens import incident as pages
 from console.tui.host import host
-from console.tui.screens.incident_text import burn_chart, preview_text, steps_text, suspects_text
+from console.tui.screens.incident_chart import burn_summary, show_burn
+from console.tui.screens.incident_text import preview_text, steps_text, suspects_text
 from console.tui.screens.modals import Confirmation, PlanModal
+from console.tui.widgets.chart import TimeChart, marker_caption
 from console.tui.widgets.tables import sync_table
 
 if TYPE_CHECKING:
@@ -55,9 +57,10 @@ class IncidentScreen(Screen[None]):
     IncidentScreen #inc-steps { height: auto; padding: 0 1; }
     IncidentScreen #inc-preview { height: auto; max-height: 9; padding: 0 1; }
     IncidentScreen #inc-result { height: 1fr; }
-    IncidentScreen #inc-what { height: 12; border: round $primary-background; }
-    IncidentScreen #inc-chart-box { width: 50; }
-    IncidentScreen #inc-chart { padding: 0 1; }
+    IncidentScreen #inc-what { height: 14; border: round $primary-background; }
+    IncidentScreen #inc-chart-box { width: 1fr; }
+    IncidentScreen #inc-marks { height: 1; padding: 0 1; }
+    IncidentScreen #inc-chart { height: 1fr; min-height: 8; }
     IncidentScreen #inc-suspects-box { width: 1fr; }
     IncidentScreen #inc-suspects { padding: 0 1; }
     IncidentScreen #inc-input { dock: bottom; margin-bottom: 1; border: round $accent; }
@@ -108,8 +111,9 @@ class IncidentScreen(Screen[None]):
                 yield DataTable(id="inc-result", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="inc-what"):
             with Vertical(id="inc-chart-box"):
-                yield Static("What changed", classes="title")
-                yield Static("", id="inc-chart")
+                yield Static("What changed", classes="title", id="inc-burn")
+                yield TimeChart("burn ×", id="inc-chart")
+                yield Static("", id="inc-marks")
             with Vertical(id="inc-suspects-box"):
                 yield Static("Suspects (most likely first)", classes="title")
                 yield Static("", id="inc-suspects")
@@ -232,7 +236,10 @@ class IncidentScreen(Screen[None]):
             _show_output(table, output)
 
     def _draw_what(self, page: pages.IncidentPage) -> None:
-        self.query_one("#inc-chart", Static).update(burn_chart(page.what))
+        """The burn to the clock's now (each refresh loads it afresh), its markers named below it."""
+        self.query_one("#inc-burn", Static).update(burn_summary(page.what, page.now))
+        markers = show_burn(self.query_one("#inc-chart", TimeChart), page.what, self.session.slos, page.now)
+        self.query_one("#inc-marks", Static).update(marker_caption(markers))
         self.query_one("#inc-suspects", Static).update(suspects_text(page.what))
 
     # -- keys -----------------------------------------------------------------------------

@@ -1,8 +1,7 @@
-"""The incident screen's text: the burn chart, drift lines, the playbook's steps and next step."""
+"""The incident screen's text: drift lines, the playbook's steps and next step."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -12,8 +11,6 @@ if TYPE_CHECKING:
     from console.playbooks.context import Preview
     from console.screens.incident import IncidentPage, StepState
 
-SPARK = "▁▂▃▄▅▆▇█"
-CHART_WIDTH = 44  # bars in the burn chart (one per 5m step)
 DRIFT_LINES = 2  # drifted columns listed above the suspects
 STATE_MARK = {
     "current": ("▶", "bold yellow"),
@@ -30,63 +27,6 @@ STEP_VERB = {
     "command": "x runs it after a confirm",
     "wait_for": "x starts waiting",
 }
-
-
-def burn_chart(what: WhatChanged | None) -> Text:
-    """The burning SLO's burn as one bar per step, with the changes marked below it."""
-    out = Text()
-    burning = what.burning if what is not None else None
-    if what is None or burning is None or not burning.times:
-        return out.append("no SLO burn data for this incident", style="dim")
-    times = burning.times[-CHART_WIDTH:]
-    values = [b if b is not None else 0.0 for b in burning.burn[-CHART_WIDTH:]]
-    top = max(max(values), 1.0)
-    out.append(f"{burning.slo}\n", style="bold")
-    out.append(f"burn (5m) · peak {top:.1f}× · now {values[-1]:.1f}×\n")
-    _append_spark(out, values, top)
-    drift: list[DataShift] = getattr(what, "drift", [])
-    _append_marks(out, what, drift, times)
-    out.append(f"{times[0]:%H:%M}", style="dim")
-    out.append(" " * max(1, len(values) - 10))
-    out.append(f"{times[-1]:%H:%M}\n", style="dim")
-    return _legend(out, what, drift, times[0])
-
-
-def _append_spark(out: Text, values: list[float], top: float) -> None:
-    for value in values:
-        level = min(len(SPARK) - 1, int(value / top * (len(SPARK) - 1)))
-        out.append(SPARK[level], style="red" if value > 1 else "green")
-    out.append("\n")
-
-
-def _append_marks(out: Text, what: WhatChanged, drift: list[DataShift], times: list[datetime]) -> None:
-    step = (times[1] - times[0]) if len(times) > 1 else None
-    for t in times:
-        out.append(*_mark(what, drift, t, step))
-    out.append("\n")
-
-
-def _mark(what: WhatChanged, drift: list[DataShift], t: datetime, step: timedelta | None) -> tuple[str, str]:
-    """What happened in the step from `t`: declared, a change, drift first seen, or nothing."""
-    if not step:
-        return "─", "dim"
-    if t <= what.incident_start < t + step:
-        return "!", "bold red"
-    if any(t <= c.ts < t + step for c in what.changes):
-        return "▲", "bold yellow"
-    if any(t <= d.since < t + step for d in drift):
-        return "◆", "bold magenta"
-    return "─", "dim"
-
-
-def _legend(out: Text, what: WhatChanged, drift: list[DataShift], first: datetime) -> Text:
-    out.append("▲ change ◆ drift ! declared" if drift else "▲ change ! declared", style="dim")
-    if what.onset:
-        out.append(f" · burn from {what.onset:%H:%M}", style="red")
-    earlier = [c for c in what.changes if c.ts < first]
-    if earlier:
-        out.append(f" · {len(earlier)} older", style="dim")
-    return out
 
 
 def drift_lines(what: WhatChanged | None) -> Text:

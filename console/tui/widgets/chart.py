@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from rich.text import Text
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
@@ -18,6 +19,7 @@ Points = Sequence[tuple[datetime, float | None]]
 
 COLOURS = ("cyan", "orange", "magenta", "green", "blue")
 THRESHOLD_COLOUR = "red"
+MARKER_COLOURS = {"change": "yellow", "drift": "magenta", "declared": "red"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,26 @@ class Series:
 class ThresholdLine:
     value: float
     label: str
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A moment on the time axis (a deploy, drift first seen): a vertical line tagged with its number."""
+
+    time: datetime
+    label: str
+    kind: str = "change"  # change, drift or declared: picks the line's fixed colour
+
+
+def marker_caption(markers: Sequence[Marker]) -> Text:
+    """The markers' numbers with their times and labels, a line under the chart."""
+    out = Text()
+    for n, m in enumerate(markers, 1):
+        if n > 1:
+            out.append(" · ", style="dim")
+        out.append(f"{n}", style=f"bold {MARKER_COLOURS.get(m.kind, 'yellow')}")
+        out.append(f" {utc(m.time):%H:%M} {m.label}", style="dim")
+    return out
 
 
 def utc(t: datetime) -> datetime:
@@ -67,6 +89,8 @@ class TimeChart(PlotextPlot):
         self.unit = unit
         self.series: list[Series] = []
         self.thresholds: list[ThresholdLine] = []
+        self.markers: list[Marker] = []
+        self.window: tuple[datetime, datetime] | None = None
 
     def show(
         self,
@@ -74,19 +98,33 @@ class TimeChart(PlotextPlot):
         *,
         unit: str | None = None,
         thresholds: Sequence[ThresholdLine] = (),
+        markers: Sequence[Marker] = (),
+        window: tuple[datetime, datetime] | None = None,
     ) -> None:
-        """Replace what is drawn: `series` by name (None values are gaps, left out), thresholds."""
+        """Replace what is drawn: `series` by name (None values are gaps, left out), thresholds,
+        markers (those outside the span are left out), and the time axis's `window` (else the data's)."""
         if unit is not None:
             self.unit = unit
+        self.window = (utc(window[0]), utc(window[1])) if window is not None else None
         self.series = [
-            Series(name, sorted((utc(t), float(x)) for t, x in points if x is not None))
+            Series(name, sorted((utc(t), float(x)) for t, x in points if x is not None and self._inside(t)))
             for name, points in series.items()
         ]
         self.thresholds = list(thresholds)
+        span = self.span
+        self.markers = sorted(
+            (m for m in markers if span is not None and span[0] <= utc(m.time) <= span[1]),
+            key=lambda m: utc(m.time),
+        )
         self.refresh()
+
+    def _inside(self, t: datetime) -> bool:
+        return self.window is None or self.window[0] <= utc(t) <= self.window[1]
 
     @property
     def span(self) -> tuple[datetime, datetime] | None:
+        if self.window is not None:
+            return self.window
         times = [t for s in self.series for t, _ in s.points]
         return (min(times), max(times)) if times else None
 
@@ -100,19 +138,36 @@ class TimeChart(PlotextPlot):
         plt.ylabel(self.unit)
         plt.xlabel("time (UTC)")
         span = self.span
-        if span is None:
+        if span is None or not any(s.points for s in self.series):
             plt.title("no values recorded")
             return
         start, end = span
         legend = len(self.series) > 1 or bool(self.thresholds)
+        right = max((end - start).total_seconds(), 1.0)
+        for line in self.thresholds:  # first: the values are drawn over them, never hidden
+            label = line.label or None  # an empty label: no legend row (another line names it)
+            plt.plot([0.0, right], [line.value, line.value], label=label, color=THRESHOLD_COLOUR)
         for i, s in enumerate(self.series):
             xs = [(t - start).total_seconds() for t, _ in s.points]
             label = s.name if legend else None
             plt.plot(
                 xs, [x for _, x in s.points], label=label, color=COLOURS[i % len(COLOURS)], marker="braille"
             )
-        right = max((end - start).total_seconds(), 1.0)
-        for line in self.thresholds:
-            plt.plot([0.0, right], [line.value, line.value], label=line.label, color=THRESHOLD_COLOUR)
+        if self.window is not None:
+            plt.xlim(0.0, right)  # the axis runs to the window's end, past the last sample
+        self._draw_markers(start)
         xs, labels = time_ticks(start, end, max(2, min(8, self.size.width // 14)))
         plt.xticks(xs, labels)
+
+    def _draw_markers(self, start: datetime) -> None:
+        """Each marker as a vertical line with its number at the top (marker_caption names them)."""
+        values = [x for s in self.series for _, x in s.points] + [t.value for t in self.thresholds]
+        low, top = min(values), max(values)
+        if self.markers:  # headroom above the lines for the markers' numbers
+            top += max(top - low, 1.0) * 0.2
+            self.plt.ylim(low, top)
+        for n, m in enumerate(self.markers, 1):
+            x = (utc(m.time) - start).total_seconds()
+            colour = MARKER_COLOURS.get(m.kind, "yellow")
+            self.plt.vline(x, color=colour)
+            self.plt.text(str(n), x, top, color=colour, alignment="center")
