@@ -72,13 +72,14 @@ class Query:
         if self.fn == "rate":
             return "per second"
         if self.fn == "increase" and self.window is not None:
-            return f"increase per {_duration_text(self.window)}"
+            return f"increase per {duration_text(self.window)}"
         if self.fn == "count":
             return "samples"
         return "value"
 
 
-def _duration_text(d: timedelta) -> str:
+def duration_text(d: timedelta) -> str:
+    """`d` as the query syntax writes it: 90m is `90m`, 2 hours `2h`."""
     s = int(d.total_seconds())
     for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
         if s % n == 0:
@@ -133,7 +134,8 @@ def parse_query(text: str) -> Query:
     whole = " ".join(text.split())
     body, rng = _split_range(whole)
     view_range = _duration(rng, whole, "range") if rng is not None else None
-    agg, by = None, ()
+    agg: str | None = None
+    by: tuple[str, ...] = ()
     if m := _AGG.match(body):
         agg, body = m.group(1), m.group(3).strip()
         by = tuple(x.strip() for x in (m.group(2) or "").split(",") if x.strip())
@@ -184,9 +186,21 @@ def _function(text: str, whole: str) -> Query:
 # -- evaluation --------------------------------------------------------------------------
 
 
+def step_seconds(span: timedelta, points: int = 120) -> int:
+    return max(1, int(span.total_seconds() // max(points, 1)))
+
+
+def summary(query: Query, count: int, span: timedelta) -> str:
+    """The status line for `count` series of `query` over the last `span`."""
+    text = f"{count} series over the last {duration_text(span)}"
+    if query.fn is None:
+        return text
+    return f"{text}, one value per {duration_text(timedelta(seconds=step_seconds(span)))}"
+
+
 def step_times(start: datetime, end: datetime, points: int) -> list[datetime]:
     """About `points` instants ending at `end`, on a whole-second step."""
-    step = max(1, int((end - start).total_seconds() // max(points, 1)))
+    step = step_seconds(end - start, points)
     count = int((end - start).total_seconds() // step)
     return [end - timedelta(seconds=step * i) for i in range(count, -1, -1)]
 
