@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from console.config.durations import parse_duration
-from console.rules.model import SqlPlan, parse_metric_selector, sql_ts
+from console.rules.model import Rule, SqlPlan, Threshold, parse_metric_selector, sql_ts
 from console.screens.overview import MetricSeries, metric_series
 from console.store.selectors import parse_selector
 
@@ -253,3 +253,17 @@ def _aggregate(
                 points.append((t, combine(xs)))
         out.append(MetricSeries({b: x for b, x in zip(query.by, key, strict=True) if x}, points))
     return out
+
+
+# -- an alert's rule threshold -----------------------------------------------------------
+
+
+def rule_threshold(store: Store, fingerprint: str, rules: list[Rule]) -> tuple[str, float] | None:
+    """(op, value) of the threshold-form rule in force that raised the alert, or None (an
+    SQL or generated rule, an alert from elsewhere, a rule no longer loaded)."""
+    rows = store.query("SELECT rule FROM alerts WHERE fingerprint = ?", [fingerprint])[1]
+    key = rows[0][0] if rows else None
+    rule = next((r for r in rules if key and r.key == key), None)
+    if rule is None or not isinstance(rule.expr, Threshold):
+        return None
+    return rule.expr.op, float(rule.expr.value)
