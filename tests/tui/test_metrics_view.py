@@ -51,3 +51,23 @@ async def test_rate_is_charted_per_second_with_a_time_axis(workspace: Path, sess
         status = app.query_one("#metrics-status", Static).render().plain
         assert "'histogram_quantile' is not supported" in status and "accepted: SELECTOR" in status
         assert app.query_one("#metrics-chart", TimeChart).series == good  # the last good chart stays
+
+
+async def test_with_more_than_five_series_the_highlighted_one_is_charted(
+    workspace: Path, session_for
+) -> None:
+    app = OncallApp(session_for(workspace), refresh_seconds=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        await pilot.press("colon", *"metrics", "enter")
+        await settled(pilot)
+        await run_query(pilot, "rate(http_request_duration_seconds_bucket[5m]) [30m]")
+        table = app.query_one("#metrics-table", DataTable)
+        assert table.row_count == 7
+        chart = app.query_one("#metrics-chart", TimeChart)
+        names = [s.name for s in chart.series]
+        table.focus()
+        await pilot.press("down")
+        await settled(pilot)
+        assert len(names) == 1 and len(chart.series) == 1 and chart.series[0].name != names[0]
+        assert chart.series[0].name == str(list(table.rows)[1].value)

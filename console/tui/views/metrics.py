@@ -128,4 +128,4 @@ class MetricsView(View):
             key = selected_key(table)
             every = [s for s in every if _is_row(key, s)]
         chart = self.query_one("#metrics-chart", TimeChart)
-        chart.show({series_key(s): s.points for s in every}, unit=self.metrics_query.unit)
+        chart.show({cell(series_key(s)): s.points for s in every}, unit=self.metrics_query.unit)
