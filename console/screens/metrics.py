@@ -49,6 +49,7 @@ AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
     "max": max,
 }
 _AGG = re.compile(r"^(sum|avg|min|max)\s*(?:by\s*\(([^()]*)\)\s*)?\((.*)\)$", re.S)
+_AGG_AFTER = re.compile(r"^(sum|avg|min|max)\s*\((.*)\)\s*by\s*\(([^()]*)\)$", re.S)  # sum(…) by (l)
 _CALL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)$", re.S)
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -109,6 +110,21 @@ def _top_level(text: str) -> list[tuple[int, str]]:
     return out
 
 
+def _balanced(text: str) -> bool:
+    """Whether every ( and { outside quotes closes, in order."""
+    depth, quote, escaped = 0, "", False
+    for ch in text:
+        if quote:
+            escaped, quote = (not escaped and ch == "\\"), ("" if ch == quote and not escaped else quote)
+        elif ch in "\"'`":
+            quote = ch
+        else:
+            depth += (ch in "({") - (ch in ")}")
+            if depth < 0:
+                return False
+    return depth == 0 and not quote
+
+
 def _split_range(text: str) -> tuple[str, str | None]:
     """The text without a trailing top-level `[range]`, and the range's text."""
     if not text.endswith("]"):
@@ -134,18 +150,28 @@ def parse_query(text: str) -> Query:
     whole = " ".join(text.split())
     body, rng = _split_range(whole)
     view_range = _duration(rng, whole, "range") if rng is not None else None
-    agg: str | None = None
-    by: tuple[str, ...] = ()
-    if m := _AGG.match(body):
-        agg, body = m.group(1), m.group(3).strip()
-        by = tuple(x.strip() for x in (m.group(2) or "").split(",") if x.strip())
-        bad = [x for x in by if not _LABEL.match(x)]
-        if bad:
-            raise _fail(whole, f"bad label name {bad[0]!r} in by (…)")
+    if not _balanced(body):
+        raise _fail(whole, "unbalanced parentheses or braces")
+    agg, by, body = _aggregation(body, whole)
     query = _function(body, whole) if "(" in body else _selector(body, whole)
     if agg and query.fn is None:
         raise _fail(whole, f"{agg}(…) needs a function of a window inside, e.g. {agg}(rate(x[5m]))")
     return Query(query.selector, query.fn, query.window, query.q, agg, by, view_range)
+
+
+def _aggregation(body: str, whole: str) -> tuple[str | None, tuple[str, ...], str]:
+    """(sum|avg|min|max or None, its by labels, what it aggregates) of `body`."""
+    if m := _AGG_AFTER.match(body):
+        agg, inner, labels = m.group(1), m.group(2), m.group(3)
+    elif m := _AGG.match(body):
+        agg, inner, labels = m.group(1), m.group(3), m.group(2) or ""
+    else:
+        return None, (), body
+    by = tuple(x.strip() for x in labels.split(",") if x.strip())
+    bad = [x for x in by if not _LABEL.match(x)]
+    if bad:
+        raise _fail(whole, f"bad label name {bad[0]!r} in by (…)")
+    return agg, by, inner.strip()
 
 
 def _selector(text: str, whole: str) -> Query:

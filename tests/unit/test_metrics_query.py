@@ -47,13 +47,18 @@ def test_reads_the_forms_rules_accept():
         6 * 60 * M,
     )
     assert parse_query("max(avg_over_time(x[5m]))").agg == "max"
+    assert parse_query("avg(rate(x[5m])) by (code) [2h]") == Query(
+        "x", "rate", 5 * M, agg="avg", by=("code",), range=2 * 60 * M
+    )  # PromQL's by after the aggregation
     assert parse_query('x{code=~"5.."} [1h]') == Query('x{code=~"5.."}', range=60 * M)  # the old syntax
 
 
 @pytest.mark.parametrize(
     ("text", "why"),
     [
-        ("foo(", "parentheses"),
+        ("foo(", "unbalanced parentheses"),
+        ("sum(rate(x[5m]))) by (code)", "unbalanced parentheses"),
+        ("sum by (a-b) (rate(x[5m]))", "bad label name 'a-b'"),
         ("histogram_quantile(0.9, x[5m])", "'histogram_quantile' is not supported"),
         ("rate(x)", "rate needs a window"),
         ("rate(x[5q])", "bad window"),
