@@ -65,7 +65,7 @@ class MetricsView(View):
         ("selector", 'type e.g. http_requests_total{code=~"5.."} and press enter'),
         ("function", "rate|increase(SELECTOR[5m]), avg|min|max|sum|count|last_over_time(SELECTOR[5m])"),
         ("quantile", "quantile_over_time(0.9, SELECTOR[5m])"),
-        ("aggregate", "around a function: sum|avg|min|max [by (label, …)] (rate(x[5m]))"),
+        ("aggregate", "sum|avg|min|max [by (l, …)] (rate(x[5m])), or sum(…) by (l)"),
         ("range", "last, outside any parentheses: [1h] (default 6h), e.g. rate(x[5m]) [1h]"),
         ("chart", "up to 5 series are drawn together; more: the highlighted row"),
     ]
