@@ -15,9 +15,10 @@ from textual.worker import Worker, WorkerState
 
 from console.core.output import cell
 from console.screens import overview as v
+from console.screens.metrics import rule_threshold
 from console.tui.host import host
 from console.tui.widgets.banner import error_text
-from console.tui.widgets.chart import TimeChart
+from console.tui.widgets.chart import ThresholdLine, TimeChart
 
 if TYPE_CHECKING:
     from console.runtime.session import Session
@@ -62,7 +63,9 @@ class AlertDetailScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="alert-detail", exit_on_error=False)
     def load(self) -> None:
         detail = v.alert_detail(self.session.store, self.fingerprint)
-        self.app.call_from_thread(self.draw, detail)
+        rules = self.session.config.all_rules()
+        threshold = rule_threshold(self.session.store, self.fingerprint, rules)
+        self.app.call_from_thread(self.draw, detail, threshold)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
@@ -71,14 +74,19 @@ class AlertDetailScreen(Screen[None]):
                 Text(f"could not read this alert: {error_text(event.worker.error)}", style="red")
             )
 
-    def draw(self, detail: v.AlertDetail | None) -> None:
+    def draw(self, detail: v.AlertDetail | None, threshold: tuple[str, float] | None = None) -> None:
         self.detail = detail
         if detail is None:
             self.query_one("#alert-head", Static).update("[red]this alert is gone[/red]")
             return
         self._draw_alert(detail.alert)
-        # The rule's threshold is not part of the stored alert, so the series is drawn alone.
-        self.query_one("#alert-values", TimeChart).show({detail.alert.name: detail.values})
+        # A threshold-form rule's line is drawn with the values (an SQL rule has none to draw).
+        lines = (
+            [ThresholdLine(threshold[1], f"threshold {threshold[0]} {cell(threshold[1])}")]
+            if threshold
+            else []
+        )
+        self.query_one("#alert-values", TimeChart).show({detail.alert.name: detail.values}, thresholds=lines)
         self._draw_logs(detail)
         changes = self.query_one("#alert-changes", DataTable)
         changes.clear()
