@@ -145,6 +145,7 @@ class IncidentScreen(Screen[None]):
             sleep=lambda seconds: wait_sleep(session, seconds),
             workspace=session.workspace,
             allow_actions=not session.read_only,
+            slos=session.slos,  # the SLOs in force rank the suspects, as on the screen
         )
 
     def _ensure_runner(self) -> None:
