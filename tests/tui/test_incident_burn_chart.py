@@ -4,46 +4,16 @@ with the fresh burn on every refresh, through the burn and after the rollback he
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
-import pytest
 from textual.widgets import DataTable, Static
 
-from console.cli.commands.demo import prepare
-from console.config.workspace import load_workspace
-from console.runtime.session import Session
 from console.tui.app import OncallApp
 from console.tui.screens.incident import IncidentScreen
 from console.tui.widgets.chart import TimeChart, utc
+from tests.tui.test_incident_console import TICK, live_demo, settle
 
-START = datetime(2026, 11, 20, 12, 0)
-TICK = timedelta(seconds=30)
+__all__ = ["live_demo"]  # the fixture (CI deploys v4 15 s in, it degrades a minute later), used by name
 HOUR = timedelta(hours=1)
-
-
-class ManualClock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def live_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A fresh demo workspace whose engine runs on a clock the test advances (v3 degrades 4m in)."""
-    monkeypatch.setenv("ONCALL_ACTOR", "alice")
-    prepare(tmp_path, now=START, days=1, seed=7)
-    clock = ManualClock(START)
-    session = Session(load_workspace(tmp_path / "oncall.yaml"), clock=clock, run_engine=True, listen=False)
-    yield session, clock
-    session.close()
-
-
-async def settle(pilot) -> None:
-    for _ in range(2):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def burn_5m(chart: TimeChart) -> list[tuple[datetime, float]]:
