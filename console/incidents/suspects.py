@@ -260,8 +260,43 @@ def what_changed(
         for d in drift
         if d.since <= created and not d.is_output
     ]
-    suspects.sort(key=lambda s: (-s.score, anchor - s.change.ts))
-    return WhatChanged(start, end, created, burning, series, onset, changes, suspects, model, drift)
+    return WhatChanged(
+        start, end, created, burning, series, onset, changes, rank(suspects, anchor), model, drift
+    )
+
+
+def rank(suspects: list[Suspect], anchor: datetime) -> list[Suspect]:
+    """Best suspect first; a data shift first seen soon after a new version of its model went
+    live ranks right after that version and says why: a version's own feature code can move
+    the inputs it logs, while a shift cannot deploy a version."""
+    causes = {id(s): _version_before(suspects, s) for s in suspects if s.shift is not None}
+    for suspect in suspects:
+        cause = causes.get(id(suspect))
+        if cause is not None:
+            gap = _ago(suspect.change.ts - cause.change.ts)
+            suspect.reasons.append(
+                f"first seen {gap} after {cause.change.describe()}, which may have caused it"
+            )
+
+    def key(suspect: Suspect) -> tuple[float, bool, timedelta]:
+        cause = causes.get(id(suspect))
+        lead = suspect if cause is None else cause
+        return (-lead.score, cause is not None, anchor - suspect.change.ts)
+
+    return sorted(suspects, key=key)
+
+
+def _version_before(suspects: list[Suspect], shift: Suspect) -> Suspect | None:
+    """The newest version change of the shift's model at most CLOSENESS_HALF before it began."""
+    versions = [
+        s
+        for s in suspects
+        if s.shift is None
+        and s.change.version
+        and s.change.model == shift.change.model
+        and timedelta() <= shift.change.ts - s.change.ts <= CLOSENESS_HALF
+    ]
+    return max(versions, key=lambda s: s.change.ts, default=None)
 
 
 def _panel_end(incident: Incident, now: datetime) -> datetime:
