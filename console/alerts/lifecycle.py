@@ -64,7 +64,8 @@ class Transition:
 
 
 def fingerprint(rule_key: str, labels: dict[str, str]) -> str:
-    """A stable id for a rule's alert with this label set."""
+    """A stable id for a rule's alert with this label set; an empty label counts as absent
+    (`canonical_labels`), so `{a="1",b=""}` is the alert `{a="1"}`."""
     return hashlib.sha256(f"{rule_key}\0{canonical_labels(labels)}".encode()).hexdigest()[:16]
 
 
@@ -84,10 +85,17 @@ def render(template: str, labels: dict[str, str], value: float | None, now: date
 
 
 def _labels(rule: Rule, instance: Instance, now: datetime) -> dict[str, str]:
-    """An instance's labels with the rule's (templated) labels and its alertname."""
-    labels = dict(instance.labels)
+    """An instance's labels with the rule's (templated) labels and its alertname.
+
+    As in Prometheus, an empty label is no label: a rule label that renders empty removes
+    that label (the instance's own one too), and an instance's empty label is dropped."""
+    labels = {k: v for k, v in instance.labels.items() if v != ""}
     for key, template in rule.labels.items():
-        labels[key] = render(template, instance.labels, instance.value, now)
+        text = render(template, instance.labels, instance.value, now)
+        if text == "":
+            labels.pop(key, None)
+        else:
+            labels[key] = text
     labels["alertname"] = rule.name
     return labels
 

@@ -18,8 +18,19 @@ from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
 
+from console.config.promql import DEFAULT_WINDOWS, Windows
 from console.rules.matchers import Matcher
-from console.rules.model import _COMBINE, Computed, Rule, SqlPlan, Threshold, sql_str, sql_ts
+from console.rules.model import (
+    _COMBINE,
+    DELTA_SQL,
+    STATS_SQL,
+    Computed,
+    Rule,
+    SqlPlan,
+    Threshold,
+    sql_str,
+    sql_ts,
+)
 from console.store.ingest import canonical_labels
 
 if TYPE_CHECKING:
@@ -49,15 +60,16 @@ def _short(exc: BaseException) -> str:
 
 
 def _row_labels(row: dict[str, Any]) -> dict[str, str]:
-    """A row's labels: its `_labels` map (JSON or a map), then its other columns."""
-    labels: dict[str, str] = {}
+    """A row's labels: its `_labels` map (JSON or a map), then its other columns.
+
+    A label whose value is '' or NULL is no label, as in Prometheus (`sum by (svc)` over
+    series without `svc` is `{}`, not `{svc=""}`)."""
+    found: dict[str, Any] = {}
     extra = row.pop("_labels", None)
     if extra:
-        labels.update(
-            {k: str(v) for k, v in (json.loads(extra) if isinstance(extra, str) else extra).items()}
-        )
-    labels.update({k: str(v) for k, v in row.items() if v is not None})
-    return labels
+        found.update(json.loads(extra) if isinstance(extra, str) else extra)
+    found.update({k: v for k, v in row.items() if v is not None})
+    return {k: text for k, v in found.items() if v is not None and (text := str(v)) != ""}
 
 
 def _instances(rows: list[str]) -> tuple[list[Instance], str | None]:
@@ -90,14 +102,22 @@ _OPS = {
 }
 
 
-def evaluate(store: Store, rules: list[Rule], now: datetime, *, batched: bool = True) -> list[RuleResult]:
-    """Each rule's instances (or its error) at `now`, in the order given.
+def evaluate(
+    store: Store,
+    rules: list[Rule],
+    now: datetime,
+    *,
+    batched: bool = True,
+    windows: Windows = DEFAULT_WINDOWS,
+) -> list[RuleResult]:
+    """Each rule's instances (or its error) at `now`, in the order given; `windows` is the
+    workspace's `promql.windows` (whether a sample exactly a window old is in it).
 
     Batched, every helper use of every rule is computed together (`compute_calls`);
     threshold rules are then compared in Python and SQL rules run as small queries over
     the shared results.  Unbatched, every rule runs its own full query.
     """
-    plan = SqlPlan(now, batched=batched)
+    plan = SqlPlan(now, batched=batched, windows=windows)
     results = [RuleResult(rule) for rule in rules]
     sqls, thresholds, computed = _plan(rules, plan, results)
     for expr, indexes in computed.items():
@@ -168,9 +188,11 @@ def _compare_thresholds(
 
 
 def _group_key(labels: dict[str, str], by: tuple[str, ...] | None) -> str:
+    """The canonical labels of a series' group: all its labels, or its `by` labels it has
+    (a `by` label the series lacks, or holds empty, is not in the group's labels)."""
     if by is None:
         return canonical_labels(labels)
-    return canonical_labels({b: labels.get(b, "") for b in by})
+    return canonical_labels({b: labels[b] for b in by if b in labels})
 
 
 def compute_calls(cur: duckdb.DuckDBPyConnection, plan: SqlPlan) -> dict[int, list[tuple[str, float | None]]]:
@@ -201,7 +223,7 @@ def compute_calls(cur: duckdb.DuckDBPyConnection, plan: SqlPlan) -> dict[int, li
     for name, table in registered.items():
         cur.register(name, table)
     try:
-        parts = _call_values(cur, calls, plan.now, registered)
+        parts = _call_values(cur, calls, plan, registered)
     finally:
         for name in registered:
             cur.unregister(name)
@@ -305,17 +327,19 @@ def _input_tables(
 
 
 def _call_values(
-    cur: duckdb.DuckDBPyConnection, calls: list[tuple[Any, int]], now: datetime, registered: dict[str, Any]
+    cur: duckdb.DuckDBPyConnection, calls: list[tuple[Any, int]], plan: SqlPlan, registered: dict[str, Any]
 ) -> list[Any]:
-    """(call, grp, value) tables: one for the statistics, one per distinct quantile.
+    """(call, grp, value) tables: one for the statistics, one per distinct quantile; a group
+    with no value (only stale markers, too few samples for a rate) has no row.
 
     Registers the scanned samples as `_raw` (in `registered`, so the caller unregisters it)."""
+    after = plan.windows.after_start  # a sample exactly at a window's start: in (2.x) or out (3.x)
     earliest = min(registered["_scan"].column("start").to_pylist())
     raw = cur.sql(
         "SELECT s.name, x.series_id, x.ts, x.value FROM samples x "
         "JOIN series s ON s.id = x.series_id JOIN _scan w ON w.name = s.name "
-        f"WHERE x.ts > {sql_ts(earliest)} AND x.ts <= {sql_ts(now)} "
-        "AND x.ts > w.start"
+        f"WHERE x.ts {after} {sql_ts(earliest)} AND x.ts <= {sql_ts(plan.now)} "
+        f"AND x.ts {after} w.start"
     ).to_arrow_table()
     cur.register("_raw", raw)
     registered["_raw"] = raw
@@ -324,33 +348,32 @@ def _call_values(
         cur.sql(f"""
         WITH r AS (
             SELECT w.window_id, r.series_id, r.ts, r.value FROM _raw r
-            JOIN _windows w ON w.name = r.name AND r.ts > w.start
+            JOIN _windows w ON w.name = r.name AND r.ts {after} w.start
             WHERE (w.window_id, r.series_id) IN (
                 SELECT window_id, series_id FROM _pairs WHERE fn <> 'quantile')
         ), d AS (
-            SELECT *, value - lag(value) OVER (PARTITION BY window_id, series_id ORDER BY ts) AS d
-            FROM r
+            SELECT *, {DELTA_SQL.format(by="window_id, series_id")} FROM r
         ), a AS (
-            SELECT window_id, series_id, count(*) AS n, sum(value) AS total, min(value) AS lo,
-                   max(value) AS hi, arg_max(value, ts) AS last,
-                   sum(CASE WHEN d IS NULL THEN 0 WHEN d >= 0 THEN d ELSE value END) AS increase,
-                   epoch(max(ts)) - epoch(min(ts)) AS span_s
-            FROM d GROUP BY window_id, series_id
+            SELECT window_id, series_id, {STATS_SQL} FROM d GROUP BY window_id, series_id
         )
-        SELECT p.call, p.grp, CASE p.fn {combine} END::DOUBLE AS value
-        FROM _pairs p JOIN a ON a.window_id = p.window_id AND a.series_id = p.series_id
-        WHERE p.fn <> 'quantile'
-        GROUP BY p.call, p.grp, p.fn, p.seconds
+        SELECT * FROM (
+            SELECT p.call, p.grp, CASE p.fn {combine} END::DOUBLE AS value
+            FROM _pairs p JOIN a ON a.window_id = p.window_id AND a.series_id = p.series_id
+            WHERE p.fn <> 'quantile'
+            GROUP BY p.call, p.grp, p.fn, p.seconds
+        ) WHERE value IS NOT NULL
     """).to_arrow_table()
     ]
     for q in sorted({c.q for c, _ in calls if c.fn == "quantile" and c.q is not None}):
         parts.append(
             cur.sql(f"""
-            SELECT p.call, p.grp, quantile_cont(r.value, {q})::DOUBLE AS value
-            FROM _pairs p JOIN _windows w ON w.window_id = p.window_id
-            JOIN _raw r ON r.series_id = p.series_id AND r.ts > w.start
-            WHERE p.fn = 'quantile' AND p.q = {q}
-            GROUP BY p.call, p.grp
+            SELECT * FROM (
+                SELECT p.call, p.grp, quantile_cont(r.value, {q})::DOUBLE AS value
+                FROM _pairs p JOIN _windows w ON w.window_id = p.window_id
+                JOIN _raw r ON r.series_id = p.series_id AND r.ts {after} w.start
+                WHERE p.fn = 'quantile' AND p.q = {q}
+                GROUP BY p.call, p.grp
+            ) WHERE value IS NOT NULL
         """).to_arrow_table()
         )
     return parts

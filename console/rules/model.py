@@ -22,6 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BeforeValidator
 
 from console.config.durations import parse_duration
+from console.config.promql import DEFAULT_WINDOWS, Windows
 from console.config.yamlmarks import Problem, locate
 from console.store.selectors import Selector, SelectorError, label_sql, parse_selector, where_sql
 
@@ -66,6 +67,8 @@ def matchers_sql(selector: Selector, column: str = "labels") -> str:
 
 # -- SQL plan: the helpers a rule's template calls ---------------------------------------
 
+# Per group, from the per-series statistics of `agg_sql`.  `last` of a series whose newest
+# sample is a stale marker is NULL (the series is gone) and sums as nothing.
 _COMBINE = {
     "rate": "sum(CASE WHEN n >= 2 AND span_s > 0 THEN increase / span_s END)",
     "increase": "sum(CASE WHEN n >= 2 AND span_s > 0 THEN increase / span_s * {w} END)",
@@ -78,24 +81,36 @@ _COMBINE = {
 }
 
 
-def raw_sql(name: str, start: datetime, end: datetime, where: str = "true") -> str:
-    """Samples of one metric in (start, end] with their series' labels."""
+def raw_sql(
+    name: str, start: datetime, end: datetime, where: str = "true", windows: Windows = DEFAULT_WINDOWS
+) -> str:
+    """Samples of one metric in the window from `start` to `end` (`windows` says whether a
+    sample exactly at `start` is in), with their series' labels; stale markers (NULL) too."""
     return (
         f"SELECT x.series_id, s.labels, x.ts, x.value FROM samples x "
         f"JOIN series s ON s.id = x.series_id WHERE s.name = {sql_str(name)} "
-        f"AND x.ts > {sql_ts(start)} AND x.ts <= {sql_ts(end)} AND ({where})"
+        f"AND x.ts {windows.after_start} {sql_ts(start)} AND x.ts <= {sql_ts(end)} AND ({where})"
     )
+
+
+# The per-series statistics of samples (series_id, ts, value, d): a stale marker (a NULL
+# value) is not a value: not counted, not summed, not a reset; only `last` sees it.
+STATS_SQL = (
+    "count(value) AS n, sum(value) AS total, min(value) AS lo, max(value) AS hi, "
+    "arg_max_null(value, ts) AS last, "
+    "sum(CASE WHEN d IS NULL THEN 0 WHEN d >= 0 THEN d ELSE value END) AS increase, "
+    "epoch(max(ts) FILTER (WHERE value IS NOT NULL)) - epoch(min(ts) FILTER (WHERE value IS NOT NULL)) "
+    "AS span_s"
+)
+# Each sample's change since the series' previous value, stale markers skipped.
+DELTA_SQL = "value - lag(value IGNORE NULLS) OVER (PARTITION BY {by} ORDER BY ts) AS d"
 
 
 def agg_sql(raw: str) -> str:
     """Per-series statistics over `raw`: count, sum, min, max, last, reset-aware increase, span."""
     return (
-        "SELECT series_id, any_value(labels) AS labels, count(*) AS n, sum(value) AS total, "
-        "min(value) AS lo, max(value) AS hi, arg_max(value, ts) AS last, "
-        "sum(CASE WHEN d IS NULL THEN 0 WHEN d >= 0 THEN d ELSE value END) AS increase, "
-        "epoch(max(ts)) - epoch(min(ts)) AS span_s FROM ("
-        "SELECT series_id, labels, ts, value, "
-        "value - lag(value) OVER (PARTITION BY series_id ORDER BY ts) AS d "
+        f"SELECT series_id, any_value(labels) AS labels, {STATS_SQL} FROM ("
+        f"SELECT series_id, labels, ts, value, {DELTA_SQL.format(by='series_id')} "
         f"FROM ({raw})) GROUP BY series_id"
     )
 
@@ -142,9 +157,10 @@ class SqlPlan:
     value) that the evaluator computes for every call of the cycle in a few shared queries.
     """
 
-    def __init__(self, now: datetime, batched: bool = True) -> None:
+    def __init__(self, now: datetime, batched: bool = True, windows: Windows = DEFAULT_WINDOWS) -> None:
         self.now = now
         self.batched = batched
+        self.windows = windows
         self.calls: dict[HelperCall, int] = {}
 
     # names the templates see
@@ -195,19 +211,21 @@ class SqlPlan:
         if self.batched:
             return _batched_sql(call_id, call.by)
         start = self.now - timedelta(seconds=call.seconds)
-        where = matchers_sql(call.selector)
+        raw = raw_sql(call.name, start, self.now, matchers_sql(call.selector), self.windows)
         if fn == "quantile":
-            source = raw_sql(call.name, start, self.now, where)
-            value = f"quantile_cont(value, {call.q})"
+            source, value = raw, f"quantile_cont(value, {call.q})"
         else:
-            source = agg_sql(raw_sql(call.name, start, self.now, where))
-            value = _COMBINE[fn].format(w=call.seconds)
+            source, value = agg_sql(raw), _COMBINE[fn].format(w=call.seconds)
         if call.by is None:
-            return f"SELECT labels AS _labels, {value} AS value FROM ({source}) GROUP BY labels"
-        if not call.by:
-            return f"SELECT {value} AS value FROM ({source}) HAVING count(*) > 0"
-        cols = ", ".join(f'{_label_sql(b)} AS "{b}"' for b in call.by)
-        return f"SELECT {cols}, {value} AS value FROM ({source}) GROUP BY ALL"
+            rows = f"SELECT labels AS _labels, {value} AS value FROM ({source}) GROUP BY labels"
+        elif not call.by:
+            rows = f"SELECT {value} AS value FROM ({source}) HAVING count(*) > 0"
+        else:
+            # a label the series lacks is NULL, as in the batched `_calls` rows
+            cols = ", ".join(f"nullif({_label_sql(b)}, '') AS \"{b}\"" for b in call.by)
+            rows = f"SELECT {cols}, {value} AS value FROM ({source}) GROUP BY ALL"
+        # a group with no value (only stale markers, or too few samples for a rate) is no row
+        return f"SELECT * FROM ({rows}) WHERE value IS NOT NULL"
 
 
 # -- the rule model --------------------------------------------------------------------

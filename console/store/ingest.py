@@ -53,8 +53,37 @@ def __getattr__(name: str) -> Any:
 
 
 def canonical_labels(labels: Mapping[str, Any]) -> str:
-    """The one JSON text of a label set: keys sorted, values as strings, no spaces."""
-    return json.dumps({k: str(labels[k]) for k in sorted(labels)}, separators=(",", ":"), ensure_ascii=False)
+    """The one JSON text of a label set: keys sorted, values as strings, no spaces.
+
+    A label whose value is empty (or None) is no label, as in Prometheus: `{a="1",b=""}`
+    is the series `{a="1"}`."""
+    kept = {k: text for k in sorted(labels) if labels[k] is not None and (text := str(labels[k])) != ""}
+    return json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
+
+
+def _without_empty_labels(labels: Any) -> Any:
+    """The `labels` column with every label set that holds an empty value made canonical.
+
+    Collectors give canonical JSON already; a text that names an empty value (`":""`) is
+    parsed and rewritten, once per distinct text, so `{"a":"1","b":""}` lands as `{"a":"1"}`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    suspect = pc.fill_null(pc.match_substring(labels, '":""'), False)
+    if not pc.any(suspect).as_py():
+        return labels
+    texts = pc.unique(pc.filter(labels, suspect))
+    fixed = pa.array([_canonical_text(text) for text in texts.to_pylist()], pa.string())
+    return pc.if_else(suspect, pc.take(fixed, pc.index_in(labels, value_set=texts)), labels)
+
+
+def _canonical_text(text: str) -> str:
+    """A label set's JSON text made canonical; a text that is not a JSON object stays as it is."""
+    try:
+        labels = json.loads(text)
+    except ValueError:
+        return text
+    return canonical_labels(labels) if isinstance(labels, dict) else text
 
 
 def _as_arrow(data: Any, schema: Any) -> Any:
@@ -79,6 +108,7 @@ def ingest_samples(
     collector's cursor is stored in the same transaction as the batch.
     """
     table = _as_arrow(data, __getattr__("SAMPLE_SCHEMA"))
+    table = table.set_column(1, "labels", _without_empty_labels(table.column("labels").combine_chunks()))
     with store.transaction() as cur:
         cur.register("_batch_in", table)
         try:

@@ -115,7 +115,9 @@ SCENARIOS = [
 def _rule(for_minutes: int, keep_minutes: int) -> Rule:
     return Rule(
         "CondTrue",
-        Threshold("cond", "last", M, ">", 0.5, by=["svc"]),
+        # a window shorter than the step: each step sees only its own sample, whether the
+        # workspace's windows are closed (a sample exactly a window old is in) or left-open
+        Threshold("cond", "last", M / 2, ">", 0.5, by=["svc"]),
         group="g",
         for_=for_minutes * M,
         keep_firing_for=keep_minutes * M,
