@@ -14,6 +14,7 @@ from pydantic import Field
 from collectors.base import Collector, CollectResult, SourceError, TimedOptions
 from collectors.deadline import check_deadline
 from collectors.http import HttpOptions, fetch, make_client
+from collectors.staleness import TARGET_KEY, markers_for
 from collectors.validate import NUMBER, Refusals, Window, sample_table
 from console.store import canonical_labels, ingest_samples
 
@@ -86,13 +87,21 @@ class ScrapeCollector(Collector):
         if not error:
             meta.append(("scrape_samples_scraped", float(scraped)))
         table = pa.concat_tables([page, _meta_table(meta, target, window)])
+        # the series of the previous successful scrape this one does not give end here
+        stale = markers_for(store, store.get_cursor(self.name), table, now)
+        cursor = (self.name, {"last": str(now), TARGET_KEY: target})
         added = ingest_samples(
-            store, table, cursor=None if error else (self.name, {"last": str(now)}), now=now
+            store, pa.concat_tables([table, stale]), cursor=None if error else cursor, now=now
         )
         if error:
             raise error
         return CollectResult(
-            rows=added, detail={"samples": table.num_rows - len(meta), "refused": self.refused.total}
+            rows=added,
+            detail={
+                "samples": table.num_rows - len(meta),
+                "refused": self.refused.total,
+                "stale": stale.num_rows,
+            },
         )
 
     def _scrape(self) -> tuple[list[tuple[str, dict[str, str], Any, Any]], SourceError | None]:

@@ -48,6 +48,7 @@ def _increase(store: Store, match: SeriesMatch, start: datetime, end: datetime) 
                    lag(x.value) OVER (PARTITION BY x.series_id ORDER BY x.ts) AS prev
             FROM samples x JOIN series s ON s.id = x.series_id
             WHERE {" AND ".join(where)} AND x.ts >= ? AND x.ts <= ?
+              AND x.value IS NOT NULL  -- a stale marker is not a value, nor a reset
         )
         SELECT coalesce(sum(CASE WHEN prev IS NULL THEN 0 WHEN value >= prev THEN value - prev
                                  ELSE value END), 0)

@@ -96,6 +96,7 @@ class Engine:
         self.lanes = Lanes(store)
         self._runs: dict[str, tuple[Collector, Future[RunOutcome]]] = {}  # started, not yet reported
         self._serving: dict[str, tuple[Any, Any]] = {}  # (version, degraded) a simulator said last
+        self._targets_checked = False  # stale markers for removed scrape targets, at the first tick
 
     def _orphan_reason(self, rule_key: str, file: str | None) -> str | None:
         assert self.config is not None  # rules come from the configuration only once it is loaded
@@ -137,11 +138,26 @@ class Engine:
         started = time.perf_counter()
         report = TickReport(now)
         report.events += self._reload(now)
+        if not self._targets_checked:
+            report.events += self._end_removed_targets(now)
         report.events += self._collect(now, report)
         if not (self._from_config and self.config is None):
             report.events += self._evaluate(now)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _end_removed_targets(self, now: datetime) -> list[Event]:
+        """Once: stale markers for the series of scrape targets no longer configured."""
+        from collectors.staleness import mark_removed_targets
+
+        self._targets_checked = True
+        try:
+            written = mark_removed_targets(self.store, [c.name for c in self.collectors], now)
+        except Exception as exc:  # noqa: BLE001 - the tick goes on; the event says what failed
+            return [Event(now, "collector", f"stale markers for removed targets failed: {exc}")]
+        return (
+            [Event(now, "collector", f"{written} series of removed scrape targets ended")] if written else []
+        )
 
     def _reload(self, now: datetime) -> list[Event]:
         try:
