@@ -15,6 +15,7 @@ from console.alerts.lifecycle import OUTAGE_TOLERANCE, Alert, Transition, resolv
 from console.alerts.muting import apply_silences
 from console.alerts.persistence import load_alerts, load_rule_states, save
 from console.alerts.silences import load_silences
+from console.config.promql import DEFAULT_WINDOWS, Windows
 from console.core.secrets import redact
 from console.rules.evaluation import RuleResult, evaluate
 from console.rules.matchers import DEFAULT_INHIBIT_RULES, InhibitRule
@@ -52,6 +53,7 @@ class AlertEngine:
         notifier: Any = None,
         batched: bool = True,
         orphans: Callable[[str, str | None], str | None] | None = None,
+        windows: Windows = DEFAULT_WINDOWS,
     ) -> None:
         """`orphans(rule_key, file)` decides for alerts whose rule is not among `rules`:
         the reason to resolve them ("rule removed from FILE"), or None to keep their state
@@ -64,6 +66,7 @@ class AlertEngine:
         self.tolerance = outage_tolerance
         self.notifier = notifier
         self.batched = batched
+        self.windows = windows  # the workspace's `promql.windows`
 
     def due(self, now: datetime, states: dict[str, dict[str, Any]] | None = None) -> list[Rule]:
         """Rules whose group interval has passed since their last evaluation."""
@@ -81,7 +84,7 @@ class AlertEngine:
         report = CycleReport(now)
         states = load_rule_states(self.store)
         todo = self.due(now, states) if only_due else list(self.rules)
-        results = evaluate(self.store, todo, now, batched=self.batched)
+        results = evaluate(self.store, todo, now, batched=self.batched, windows=self.windows)
         previous: dict[str, list[Alert]] = {}
         for alert in load_alerts(self.store):
             previous.setdefault(alert.rule, []).append(alert)
@@ -177,7 +180,13 @@ def _removed(key: str, file: str | None) -> str:
 
 
 def backtest(
-    store: Store, rules: list[Rule], start: datetime, end: datetime, step_size: timedelta | None = None
+    store: Store,
+    rules: list[Rule],
+    start: datetime,
+    end: datetime,
+    step_size: timedelta | None = None,
+    *,
+    windows: Windows = DEFAULT_WINDOWS,
 ) -> dict[str, list[datetime]]:
     """When each rule would have fired between `start` and `end` (nothing is written)."""
     step_size = step_size or _shortest_interval(rules)
@@ -185,7 +194,7 @@ def backtest(
     fired: dict[str, list[datetime]] = {r.key: [] for r in rules}
     now = start
     while now <= end:
-        for result in evaluate(store, rules, now):
+        for result in evaluate(store, rules, now, windows=windows):
             key = result.rule.key
             states[key], transitions, _ = step(result.rule, result, states[key], now)
             fired[key] += _fired_at(transitions)

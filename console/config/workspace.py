@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from console.config.durations import parse_duration
 from console.config.plugins import available_collectors, collector_kinds
 from console.config.problems import validation_problems
+from console.config.promql import PromqlConfig
 from console.config.yamlmarks import (
     WORKSPACE_LIMITS,
     MarkedDict,
@@ -102,6 +103,7 @@ class WorkspaceConfig(_Strict):
     allow_actions: bool = False
     retention: RetentionConfig = RetentionConfig()
     limits: LimitsConfig = LimitsConfig()
+    promql: PromqlConfig = PromqlConfig()  # window edges: Prometheus 2.x (closed) or 3.x
 
     @field_validator("sources")
     @classmethod

@@ -87,6 +87,7 @@ class Engine:
             inhibit_rules or [],
             notifier=notifier,
             orphans=self._orphan_reason if self._from_config else None,
+            windows=workspace.config.promql.windows,
         )
         if config is not None:
             self._use(config)
@@ -122,6 +123,7 @@ class Engine:
             return []
         before = set(self.config.lines())
         self.workspace = reload_workspace(self.workspace, self.store)
+        self.alerts.windows = self.workspace.config.promql.windows
         config = load_config(self.workspace, self.store, now)
         self._use(config)
         after = set(config.lines())

@@ -174,7 +174,12 @@ def run_eval(ctx: Context) -> int:
     now = ctx.now()
     notifier = from_workspace(ctx.workspace)
     report = AlertEngine(
-        store, rules, inhibit, notifier=notifier, orphans=ctx.config(store).orphan_reason
+        store,
+        rules,
+        inhibit,
+        notifier=notifier,
+        orphans=ctx.config(store).orphan_reason,
+        windows=ctx.workspace.config.promql.windows,
     ).run(now, only_due=ctx.args.due_only)
     if ctx.fmt == "json":
         ctx.out(dumps(_eval_json(ctx, store, now, report)))
@@ -231,7 +236,7 @@ def run_backtest(ctx: Context) -> int:
     store = ctx.read_store()
     rules = _backtest_rules(ctx, workspace_rules(ctx, store)[0])
     start, end, step = _backtest_grid(ctx)
-    fired = backtest(store, rules, start, end, step)
+    fired = backtest(store, rules, start, end, step, windows=ctx.workspace.config.promql.windows)
     if ctx.fmt == "json":
         ctx.out(
             dumps(
