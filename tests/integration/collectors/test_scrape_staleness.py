@@ -145,3 +145,23 @@ def test_a_target_removed_from_the_configuration_ends_all_its_series(exporter, s
     assert set(at.values()) == {None}
     assert queues(store, T0 + 2 * M, BACKLOG) == []
     assert mark_removed_targets(store, [], T0 + 3 * M) == 0
+
+
+def test_the_console_ends_the_series_of_a_source_removed_from_oncall_yaml(exporter, tmp_path):
+    from console.config.workspace import load_workspace
+    from console.runtime.engine import Engine
+
+    page, url = exporter
+    page.page = 'jobs_waiting{queue="a"} 3\n'
+    (tmp_path / "oncall.yaml").write_text(
+        f"sources:\n  - {{name: queue, kind: scrape, url: '{url}/metrics'}}\n"
+    )
+    with Store.open(tmp_path / "oncall.duckdb") as store:
+        Engine(load_workspace(tmp_path / "oncall.yaml"), store).tick(T0)
+        assert rows_at(store, T0)[("jobs_waiting", "a")] == 3.0
+    (tmp_path / "oncall.yaml").write_text("sources: []\n")  # the source is gone; the console restarts
+    with Store.open(tmp_path / "oncall.duckdb") as store:
+        report = Engine(load_workspace(tmp_path / "oncall.yaml"), store).tick(T0 + M)
+        assert "4 series of removed scrape targets ended" in [e.text for e in report.events]
+        assert rows_at(store, T0 + M)[("jobs_waiting", "a")] is None
+        assert queues(store, T0 + M, BACKLOG) == []
