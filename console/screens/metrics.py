@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from console.config.durations import parse_duration
+from console.config.promql import DEFAULT_WINDOWS, Windows
 from console.rules.model import Rule, SqlPlan, Threshold, parse_metric_selector, sql_ts
 from console.screens.overview import MetricSeries, metric_series
 from console.store.selectors import parse_selector
@@ -239,14 +240,18 @@ def evaluate(
     *,
     points: int = 120,
     max_series: int = 20,
+    windows: Windows = DEFAULT_WINDOWS,
 ) -> list[MetricSeries]:
-    """The query's series between start and end (a bare selector: its samples, bucketed)."""
+    """The query's series between start and end (a bare selector: its samples, bucketed);
+    `windows` is the workspace's `promql.windows`, as the rules read it."""
     if query.fn is None or query.window is None:
         return metric_series(store, query.selector, start, end, max_series=max_series)
     times = step_times(start, end, points)
     parts = []
     for t in times:
-        sql = SqlPlan(t, batched=False).series_sql(query.selector, query.window, query.fn, None, query.q)
+        sql = SqlPlan(t, batched=False, windows=windows).series_sql(
+            query.selector, query.window, query.fn, None, query.q
+        )
         parts.append(f"SELECT {sql_ts(t)} AS t, _labels, value FROM ({sql})")
     rows = store.query(" UNION ALL ".join(parts) + " ORDER BY 2, 1")[1]
     per_series: dict[str, dict[datetime, float]] = defaultdict(dict)

@@ -102,7 +102,8 @@ class MetricsView(View):
     def load(self, session: Session) -> dict[str, Any]:
         now = session.clock()
         try:
-            series = evaluate(session.store, self.metrics_query, now - self.range, now)
+            windows = session.workspace.config.promql.windows
+            series = evaluate(session.store, self.metrics_query, now - self.range, now, windows=windows)
         except ValueError as exc:
             return {"error": str(exc), "series": []}
         return {"error": "", "series": series}
