@@ -92,3 +92,27 @@ def test_metrics_screen_shows_no_number_for_a_marker(store):
     assert {v for _, v in series.points} == {8.0}
     raw = metrics_evaluate(store, parse_query('jobs{pod="gone"}'), NOW - 5 * M, NOW)
     assert [v for s in raw for _, v in s.points if v is not None] == [7.0, 8.0]
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_oncall_query_prints_a_marker_as_no_value(tmp_path, oncall, fmt):
+    with Store.open(tmp_path / "s.duckdb") as store:
+        rows = [
+            ("up", canonical_labels({"job": "api"}), NOW - M, 1.0),
+            ("up", canonical_labels({"job": "api"}), NOW, None),
+        ]
+        ingest_samples(store, pd.DataFrame(rows, columns=["name", "labels", "ts", "value"]))
+    sql = "SELECT ts, value FROM samples ORDER BY ts"
+    done = oncall("query", sql, "--store", str(tmp_path / "s.duckdb"), "--format", fmt)
+    assert done.returncode == 0, done.stderr
+    # the marker's row has an empty value: never a number, NaN or None
+    last = done.stdout.strip().splitlines()[-1] if fmt != "json" else ""
+    assert "nan" not in done.stdout.lower() and "none" not in done.stdout.lower()
+    if fmt == "table":
+        assert last.split() == ["2026-03-01", "12:00:00"]
+    elif fmt == "csv":
+        assert last == "2026-03-01T12:00:00Z,"
+    else:
+        import json
+
+        assert [row["value"] for row in json.loads(done.stdout)] == [1.0, None]
