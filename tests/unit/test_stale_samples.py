@@ -3,6 +3,7 @@ or take it for a counter reset, and a series whose newest sample is one has no `
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -113,6 +114,4 @@ def test_oncall_query_prints_a_marker_as_no_value(tmp_path, oncall, fmt):
     elif fmt == "csv":
         assert last == "2026-03-01T12:00:00Z,"
     else:
-        import json
-
         assert [row["value"] for row in json.loads(done.stdout)] == [1.0, None]
