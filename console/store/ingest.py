@@ -64,12 +64,13 @@ def canonical_labels(labels: Mapping[str, Any]) -> str:
 def _without_empty_labels(labels: Any) -> Any:
     """The `labels` column with every label set that holds an empty value made canonical.
 
-    Collectors give canonical JSON already; a text that names an empty value (`":""`) is
-    parsed and rewritten, once per distinct text, so `{"a":"1","b":""}` lands as `{"a":"1"}`."""
+    Collectors give canonical JSON already; a text that names an empty value (`"b":""`, or
+    `"b":null`) is parsed and rewritten, once per distinct text, so `{"a":"1","b":""}` lands
+    as `{"a":"1"}`."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    suspect = pc.fill_null(pc.match_substring(labels, '":""'), False)
+    suspect = pc.fill_null(pc.match_substring_regex(labels, r'":(?:""|null)[,}]'), False)
     if not pc.any(suspect).as_py():
         return labels
     texts = pc.unique(pc.filter(labels, suspect))

@@ -83,13 +83,14 @@ def test_a_series_with_an_empty_label_is_the_series_without_it(store):
     rows = [
         ("up", '{"job":"api","zone":""}', NOW - 2 * M, 1.0),
         ("up", '{"job":"api"}', NOW - M, 0.0),
+        ("up", '{"job":"api","zone":null}', NOW, 1.0),
     ]
     ingest_samples(store, pd.DataFrame(rows, columns=["name", "labels", "ts", "value"]))
     series = store.query(
         "SELECT labels, (SELECT count(*) FROM samples x WHERE x.series_id = s.id) "
         "FROM series s WHERE name = 'up'"
     )[1]
-    assert series == [('{"job":"api"}', 2)]
+    assert series == [('{"job":"api"}', 3)]
 
 
 def test_a_scraped_empty_label_is_dropped(tmp_path):
