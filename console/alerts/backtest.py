@@ -50,7 +50,8 @@ class LabelSetHistory:
             self.intervals[-1].end = transition.ts
         if transition.to_state in STATES:
             self.intervals.append(Interval(transition.to_state, transition.ts))
-        self.labels = {k: v for k, v in transition.labels.items() if k != "alertname"} or self.labels
+        labels = {k: transition.labels[k] for k in sorted(transition.labels) if k != "alertname"}
+        self.labels = labels or self.labels
 
 
 @dataclass

@@ -96,9 +96,17 @@ def record(store: Store, results: list[RuleResult], now: datetime) -> dict[str, 
     try:
         _write(store, rows, now)
     except Exception as exc:  # noqa: BLE001 - a write that fails is each recording rule's error, said
-        _fail(results, written, f"not recorded: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
+        _fail(results, written, f"not recorded: {_first_cause(exc)}")
         return {}
     return written
+
+
+def _first_cause(exc: BaseException) -> str:
+    """The error that started it (a failed cleanup can raise another one over it)."""
+    while exc.__context__ is not None and exc.__cause__ is None:
+        exc = exc.__context__
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 def _fail(results: list[RuleResult], keys: dict[str, int], error: str) -> None:

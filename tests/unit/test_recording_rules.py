@@ -154,3 +154,25 @@ def test_record_rules_load_from_a_file(tmp_path):
         {"team": "ml"},
     )
     assert alert.record is None
+
+
+def test_rules_check_list_and_eval_show_recording_rules(tmp_path, oncall):
+    (tmp_path / "rules").mkdir()
+    path = tmp_path / "rules" / "r.yaml"
+    path.write_text(
+        "groups:\n  - name: g\n    rules:\n"
+        "      - record: job:answer\n        expr: SELECT 'api' AS service, 42.0 AS value\n"
+        "      - alert: Answered\n"
+        "        expr: \"SELECT * FROM {{ last('job:answer', '1m', by=['service']) }} WHERE value > 0\"\n"
+    )
+    (tmp_path / "oncall.yaml").write_text("rules: [rules/*.yaml]\n")
+    env = {"ONCALL_NOW": "2026-03-01T12:00:00Z"}
+    checked = oncall("rules", "check", str(path))
+    assert f"SUCCESS: {path}: 2 rules found (1 recording)" in checked.stdout, checked.stdout
+    evaluated = oncall("--workspace", str(tmp_path), "rules", "eval", env=env)
+    assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
+    assert "g/job:answer: recorded 1 series" in evaluated.stdout
+    assert "g/Answered {service=api}: inactive -> firing" in evaluated.stdout
+    listed = json.loads(oncall("--workspace", str(tmp_path), "rules", "--format", "json", env=env).stdout)
+    kinds = {r["rule"]: (r["kind"], r["health"], r["instances"]) for r in listed}
+    assert kinds["g/job:answer"] == ("record", "ok", 1) and kinds["g/Answered"][0] == "alert"

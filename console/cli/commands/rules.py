@@ -155,7 +155,12 @@ def run_check(ctx: Context) -> int:
     for name in ctx.args.files:
         loaded = load_rule_file(Path(name))
         report.append(
-            {"file": name, "rules": len(loaded.rules), "problems": [str(p) for p in loaded.problems]}
+            {
+                "file": name,
+                "rules": len(loaded.rules),
+                "recording": sum(r.record is not None for r in loaded.rules),
+                "problems": [str(p) for p in loaded.problems],
+            }
         )
     if ctx.fmt == "json":
         ctx.out(dumps(report))
@@ -166,7 +171,8 @@ def run_check(ctx: Context) -> int:
             if item["problems"]:
                 ctx.out(f"FAILED: {escape(item['file'])}: {len(item['problems'])} problem(s)")
             else:
-                ctx.out(f"SUCCESS: {escape(item['file'])}: {item['rules']} rules found")
+                recording = f" ({item['recording']} recording)" if item["recording"] else ""
+                ctx.out(f"SUCCESS: {escape(item['file'])}: {item['rules']} rules found{recording}")
     return 1 if any(item["problems"] for item in report) else 0
 
 
