@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.alerts.lifecycle import Alert, Transition, step
-from console.rules.evaluation import evaluate
+from console.rules.evaluation import RuleResult, evaluate
 from console.rules.model import Rule
 
 if TYPE_CHECKING:
@@ -63,6 +63,18 @@ class RuleHistory:
     evaluations: int = 0
     errors: int = 0
     first_error: tuple[datetime, str] | None = None
+    alerts: list[Alert] = field(default_factory=list)  # the state machine's, between evaluations
+
+    def replay(self, evaluated: RuleResult, at: datetime) -> None:
+        """One evaluation at `at`: the state machine's step, its transitions into intervals."""
+        self.evaluations += 1
+        if evaluated.error is not None:
+            self.errors += 1
+            self.first_error = self.first_error or (at, evaluated.error)
+        self.alerts, transitions, _ = step(self.rule, evaluated, self.alerts, at)
+        for transition in transitions:
+            fp = transition.fingerprint
+            self.label_sets.setdefault(fp, LabelSetHistory(fp, {})).apply(transition)
 
 
 @dataclass
@@ -100,23 +112,10 @@ def backtest(
     result = Backtest(start, end, step_size, skipped=[r.key for r in rules if r.record is not None])
     histories = {r.key: RuleHistory(r) for r in alerting}
     result.rules = list(histories.values())
-    states: dict[str, list[Alert]] = {r.key: [] for r in alerting}
     for at in _times(alerting, start, end, step_size):
         due = [r for r in alerting if _due(r, at, start, step_size)]
         for evaluated in evaluate(store, due, at):
-            history = histories[evaluated.rule.key]
-            history.evaluations += 1
-            if evaluated.error is not None:
-                history.errors += 1
-                history.first_error = history.first_error or (at, evaluated.error)
-            states[history.rule.key], transitions, _ = step(
-                evaluated.rule, evaluated, states[history.rule.key], at
-            )
-            for transition in transitions:
-                label_set = history.label_sets.setdefault(
-                    transition.fingerprint, LabelSetHistory(transition.fingerprint, {})
-                )
-                label_set.apply(transition)
+            histories[evaluated.rule.key].replay(evaluated, at)
     return result
 
 

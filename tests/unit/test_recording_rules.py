@@ -176,3 +176,26 @@ def test_rules_check_list_and_eval_show_recording_rules(tmp_path, oncall):
     listed = json.loads(oncall("--workspace", str(tmp_path), "rules", "--format", "json", env=env).stdout)
     kinds = {r["rule"]: (r["kind"], r["health"], r["instances"]) for r in listed}
     assert kinds["g/job:answer"] == ("record", "ok", 1) and kinds["g/Answered"][0] == "alert"
+
+
+def test_the_engines_tick_records_and_says_what_alerts_did(tmp_path, store):
+    from console.config.workspace import load_workspace
+    from console.runtime.engine import Engine
+
+    (tmp_path / "oncall.yaml").write_text("store: s.duckdb\n")
+    workspace = load_workspace(tmp_path / "oncall.yaml")
+    rules = [
+        Rule("job:req:rate5m", RATE, group="g", record="job:req:rate5m"),
+        Rule("Busy", READ_RECORDED, group="g", for_=5 * M),
+    ]
+    engine = Engine(workspace, store, collectors=[], rules=rules)
+    texts = [e.text for e in engine.tick(NOW).events if e.kind == "alert"]
+    assert texts == ["Busy pending {service=b}"]
+    assert [labels for labels, _, _ in recorded(store, "job:req:rate5m")] == [
+        {"service": "a"},
+        {"service": "b"},
+    ]
+    # six minutes on, no sample is in the window: nothing is recorded, the pending alert goes
+    # inactive, and the event still names its labels
+    texts = [e.text for e in engine.tick(NOW + 6 * M).events if e.kind == "alert"]
+    assert texts == ["Busy inactive {service=b}"]
