@@ -156,7 +156,7 @@ def as_json(result: Backtest) -> dict[str, Any]:
     }
 
 
-TABLE_COLUMNS = ["rule", "labels", "state", "from", "to", "for"]
+TABLE_COLUMNS = ["rule", "labels", "state", "from", "to", "lasted"]
 
 
 def table_rows(result: Backtest) -> list[list[Any]]:
@@ -164,7 +164,8 @@ def table_rows(result: Backtest) -> list[list[Any]]:
     rows: list[list[Any]] = []
     for h in result.rules:
         if not h.label_sets:
-            rows.append([h.rule.key, "", "never pending", "", "", ""])
+            never = "never pending" if h.errors < h.evaluations else "every evaluation failed"
+            rows.append([h.rule.key, "", never, "", "", ""])
         for label_set in h.label_sets.values():
             labels = ",".join(f"{k}={v}" for k, v in sorted(label_set.labels.items()))
             for interval in label_set.intervals:

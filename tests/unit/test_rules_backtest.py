@@ -109,6 +109,9 @@ def test_json_shape(store):
     assert set(high["label_sets"][0]) == {"labels", "fingerprint", "fired", "intervals"}
     assert broken["failed_evaluations"] == 6 and "no_such_table" in broken["first_error"]["error"]
     assert broken["label_sets"] == []
+    assert ["g/Broken", "", "every evaluation failed", "", "", ""] in table_rows(
+        backtest(store, [failing], T0, T0 + 5 * M)
+    )
 
 
 def test_table_has_a_row_per_interval(store):
@@ -151,7 +154,10 @@ def test_backtest_cli_table_and_json(tmp_path, oncall):
     assert any(line.split()[:3] == ["g/High", "{severity=page,svc=a}", "firing"] for line in lines), lines
     assert any(line.split()[:3] == ["g/High", "{severity=page,svc=b}", "pending"] for line in lines), lines
     assert "not replayed (recording rules): g/job:level:last" in table.stdout
-    data = json.loads(oncall(*args, "--json").stdout)
+    assert lines[1].split() == ["RULE", "LABELS", "STATE", "FROM", "TO", "LASTED"]
+    as_json_output = oncall(*args, "--json")
+    assert as_json_output.returncode == 0, as_json_output.stderr
+    data = json.loads(as_json_output.stdout)
     (high,) = data["rules"]
     assert data["from"] == "2026-03-01T12:00:00Z" and high["rule"] == "g/High"
     states = {tuple(s["labels"].items()): [i["state"] for i in s["intervals"]] for s in high["label_sets"]}
@@ -174,3 +180,22 @@ def test_eval_names_the_labels_of_a_pending_alert_gone_inactive(tmp_path, oncall
     env = {"ONCALL_NOW": "2026-03-01T12:02:00Z"}
     second = oncall("--workspace", str(tmp_path), "rules", "eval", env=env)
     assert "g/Blip {service=api}: pending -> inactive" in second.stdout, second.stdout + second.stderr
+
+
+def test_backtest_cli_exits_1_when_a_rule_fails(tmp_path, oncall):
+    _workspace(tmp_path)
+    with (tmp_path / "rules" / "r.yaml").open("a") as rules:
+        rules.write("      - alert: Broken\n        expr: SELECT 1.0 AS value FROM nope\n")
+    args = (
+        "--workspace",
+        str(tmp_path),
+        "rules",
+        "backtest",
+        "--from",
+        "2026-03-01T12:00",
+        "--to",
+        "2026-03-01T12:05",
+    )
+    result = oncall(*args)
+    assert result.returncode == 1
+    assert "failing: g/Broken: 6 of 6 evaluation(s), first at 2026-03-01 12:00:00" in result.stdout

@@ -60,7 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="when the rules would have been pending, firing, resolved over history",
         description="Replay the alerting rules over stored history with the "
         "engine's state machine (for, keep_firing_for; nothing is written): per "
-        "rule and label set, the intervals it was pending, firing and resolved.",
+        "rule and label set, the intervals it was pending, firing and resolved. "
+        "Exit 0, or 1 when a rule failed to evaluate.",
     )
     back.add_argument("rules", nargs="*", metavar="RULE", help="rule names (default: all)")
     back.add_argument(
@@ -245,9 +246,10 @@ def run_backtest(ctx: Context) -> int:
     rules = _backtest_rules(ctx, workspace_rules(ctx, store)[0])
     start, end, step = _backtest_grid(ctx)
     result = backtest(store, rules, start, end, step)
+    failed = 1 if any(h.errors for h in result.rules) else 0
     if ctx.fmt == "json":
         ctx.out(dumps(as_json(result)))
-        return 0
+        return failed
     every = f"every {step.total_seconds():g}s" if step else "each rule on its group's interval"
     ctx.out(f"backtest {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}, {every}")
     ctx.out(render_table(TABLE_COLUMNS, table_rows(result)))
@@ -262,7 +264,7 @@ def run_backtest(ctx: Context) -> int:
             )
     if result.skipped:
         ctx.out(escape(f"  not replayed (recording rules): {', '.join(result.skipped)}"))
-    return 0
+    return failed
 
 
 def _backtest_grid(ctx: Context) -> tuple[datetime, datetime, timedelta | None]:
