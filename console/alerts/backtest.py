@@ -3,19 +3,24 @@
 Each rule is evaluated on its group's interval (or on one `step` for all) from `start` to
 `end`, and its alerts are stepped by `console.alerts.lifecycle.step`, so `for`,
 `keep_firing_for` and the resolved state behave as in the engine.  The answer is, per rule
-and label set, the intervals it spent pending, firing and resolved.  Recording rules are not
-replayed (their history is what the engine recorded); the alerting rules read it as stored.
+and label set, the intervals it spent pending, firing and resolved.  Recording rules are
+replayed too, in group order as in the engine (`console.rules.recording`), into a view of
+the store that keeps what they record beside it (`console.rules.replay`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.alerts.lifecycle import Alert, Transition, step
-from console.rules.evaluation import RuleResult, evaluate
+from console.rules.evaluation import RuleResult
 from console.rules.model import Rule
+from console.rules.recording import Sink, evaluate_cycle, reads
+from console.rules.replay import ReplayStore
 
 if TYPE_CHECKING:
     from console.store import Store
@@ -64,13 +69,17 @@ class RuleHistory:
     errors: int = 0
     first_error: tuple[datetime, str] | None = None
     alerts: list[Alert] = field(default_factory=list)  # the state machine's, between evaluations
+    samples: int = 0  # a recording rule's, recorded over the range
 
-    def replay(self, evaluated: RuleResult, at: datetime) -> None:
+    def replay(self, evaluated: RuleResult, at: datetime, recorded: int = 0) -> None:
         """One evaluation at `at`: the state machine's step, its transitions into intervals."""
         self.evaluations += 1
         if evaluated.error is not None:
             self.errors += 1
             self.first_error = self.first_error or (at, evaluated.error)
+        if self.rule.record is not None:
+            self.samples += recorded
+            return
         self.alerts, transitions, _ = step(self.rule, evaluated, self.alerts, at)
         for transition in transitions:
             fp = transition.fingerprint
@@ -82,8 +91,8 @@ class Backtest:
     start: datetime
     end: datetime
     step: timedelta | None
-    rules: list[RuleHistory] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # recording rules, not replayed
+    rules: list[RuleHistory] = field(default_factory=list)  # alerting rules
+    recording: list[RuleHistory] = field(default_factory=list)
 
 
 def _due(rule: Rule, at: datetime, start: datetime, step_size: timedelta | None) -> bool:
@@ -104,19 +113,54 @@ def _times(rules: list[Rule], start: datetime, end: datetime, step_size: timedel
     return sorted(times)
 
 
+def with_recordings(chosen: list[Rule], rules: list[Rule]) -> list[Rule]:
+    """`chosen` and the recording rules they read (and those read, in turn), in file order."""
+    keys = {r.key for r in chosen}
+    recordings = [r for r in rules if r.record]
+    while extra := {r.key for r in recordings if r.key not in keys and _read_by(r, rules, keys)}:
+        keys |= extra
+    return [r for r in rules if r.key in keys]
+
+
+def _read_by(recording: Rule, rules: list[Rule], keys: set[str]) -> bool:
+    return any(reads(r, recording.record or "") for r in rules if r.key in keys)
+
+
 def backtest(
     store: Store, rules: list[Rule], start: datetime, end: datetime, step_size: timedelta | None = None
 ) -> Backtest:
     """Replay `rules` from `start` to `end` (each on its own interval unless `step_size`)."""
-    alerting = [r for r in rules if r.record is None]
-    result = Backtest(start, end, step_size, skipped=[r.key for r in rules if r.record is not None])
-    histories = {r.key: RuleHistory(r) for r in alerting}
-    result.rules = list(histories.values())
-    for at in _times(alerting, start, end, step_size):
-        due = [r for r in alerting if _due(r, at, start, step_size)]
-        for evaluated in evaluate(store, due, at):
-            histories[evaluated.rule.key].replay(evaluated, at)
+    histories = {r.key: RuleHistory(r) for r in rules}
+    result = Backtest(start, end, step_size)
+    result.rules = [h for h in histories.values() if h.rule.record is None]
+    result.recording = [h for h in histories.values() if h.rule.record is not None]
+    metrics = sorted({h.rule.record for h in result.recording if h.rule.record})
+    with _view(store, metrics, start) as (view, sink):
+        for at in _times(rules, start, end, step_size):
+            due = [r for r in rules if _due(r, at, start, step_size)]
+            cycle = evaluate_cycle(view, due, at, sink=sink)
+            for evaluated in cycle.results:
+                histories[evaluated.rule.key].replay(evaluated, at, cycle.recorded.get(evaluated.rule.key, 0))
     return result
+
+
+@contextmanager
+def _view(store: Store, metrics: list[str], start: datetime) -> Iterator[tuple[Store, Sink | None]]:
+    """The store as the replay reads it, and where its recordings go (none: no recording rule)."""
+    if not metrics:
+        yield store, None
+        return
+    replay = ReplayStore(store, metrics, start)
+    try:
+        yield replay, replay.write
+    finally:
+        replay.close()
+
+
+def _error_json(history: RuleHistory) -> dict[str, Any] | None:
+    if history.first_error is None:
+        return None
+    return {"at": history.first_error[0], "error": history.first_error[1]}
 
 
 def _interval_json(interval: Interval) -> dict[str, Any]:
@@ -129,7 +173,16 @@ def as_json(result: Backtest) -> dict[str, Any]:
         "from": result.start,
         "to": result.end,
         "step_seconds": result.step.total_seconds() if result.step else None,
-        "skipped_recording_rules": result.skipped,
+        "recording_rules": [
+            {
+                "rule": h.rule.key,
+                "evaluations": h.evaluations,
+                "failed_evaluations": h.errors,
+                "first_error": _error_json(h),
+                "samples": h.samples,
+            }
+            for h in result.recording
+        ],
         "rules": [
             {
                 "rule": h.rule.key,
@@ -137,9 +190,7 @@ def as_json(result: Backtest) -> dict[str, Any]:
                 "keep_firing_for_seconds": h.rule.keep_firing_for.total_seconds(),
                 "evaluations": h.evaluations,
                 "failed_evaluations": h.errors,
-                "first_error": (
-                    {"at": h.first_error[0], "error": h.first_error[1]} if h.first_error else None
-                ),
+                "first_error": _error_json(h),
                 "fired": sum(s.fired for s in h.label_sets.values()),
                 "label_sets": [
                     {

@@ -18,6 +18,7 @@ then fails, saying so.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -64,8 +65,15 @@ def stages(rules: list[Rule]) -> list[list[int]]:
     return grouped
 
 
-def evaluate_cycle(store: Store, rules: list[Rule], now: datetime, *, batched: bool = True) -> Cycle:
-    """Evaluate `rules` at `now` stage by stage, writing each stage's recordings before the next."""
+Row = tuple[str, str, datetime, float]  # name, canonical labels, ts, value
+Sink = Callable[[list[Row]], None]
+
+
+def evaluate_cycle(
+    store: Store, rules: list[Rule], now: datetime, *, batched: bool = True, sink: Sink | None = None
+) -> Cycle:
+    """Evaluate `rules` at `now` stage by stage, writing each stage's recordings before the next
+    (into the store, or to `sink`: a replay keeps them beside the store)."""
     results: list[RuleResult | None] = [None] * len(rules)
     cycle = Cycle([])
     for indexes in stages(rules):
@@ -73,15 +81,17 @@ def evaluate_cycle(store: Store, rules: list[Rule], now: datetime, *, batched: b
         staged = evaluate(store, [rules[i] for i in indexes], now, batched=batched)
         for i, result in zip(indexes, staged):
             results[i] = result
-        cycle.recorded.update(record(store, [r for r in staged if r.rule.record], now))
+        cycle.recorded.update(record(store, [r for r in staged if r.rule.record], now, sink))
     cycle.results = [r for r in results if r is not None]
     return cycle
 
 
-def record(store: Store, results: list[RuleResult], now: datetime) -> dict[str, int]:
+def record(
+    store: Store, results: list[RuleResult], now: datetime, sink: Sink | None = None
+) -> dict[str, int]:
     """Write the recording rules' results at `now` in one batch; per rule, the samples written.
     A rule that cannot be written gets its error in its result (and writes nothing)."""
-    rows: list[tuple[str, str, datetime, float]] = []
+    rows: list[Row] = []
     written: dict[str, int] = {}
     for result in results:
         samples = _samples(result)
@@ -90,11 +100,14 @@ def record(store: Store, results: list[RuleResult], now: datetime) -> dict[str, 
             written[result.rule.key] = len(samples)
     if not written:
         return {}
-    if store.read_only:
+    if sink is None and store.read_only:
         _fail(results, written, f"not recorded: store {store.snapshot_of or store.path} is open read-only")
         return {}
     try:
-        _write(store, rows, now)
+        if sink is not None:
+            sink(rows)
+        else:
+            _write(store, rows, now)
     except Exception as exc:  # noqa: BLE001 - a write that fails is each recording rule's error, said
         _fail(results, written, f"not recorded: {_first_cause(exc)}")
         return {}
@@ -115,7 +128,7 @@ def _fail(results: list[RuleResult], keys: dict[str, int], error: str) -> None:
             result.error = error
 
 
-def _write(store: Store, rows: list[tuple[str, str, datetime, float]], now: datetime) -> None:
+def _write(store: Store, rows: list[Row], now: datetime) -> None:
     import pandas as pd
 
     from console.store.ingest import ingest_samples

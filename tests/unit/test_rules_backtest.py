@@ -91,7 +91,10 @@ def test_json_shape(store):
         json.dumps(as_json(backtest(store, [HIGH, failing, recording], T0, T0 + 5 * M, M)), default=str)
     )
     high, broken = data["rules"]
-    assert data["skipped_recording_rules"] == ["g/job:x"] and data["step_seconds"] == 60.0
+    assert data["recording_rules"] == [
+        {"rule": "g/job:x", "evaluations": 6, "failed_evaluations": 0, "first_error": None, "samples": 6}
+    ]
+    assert data["step_seconds"] == 60.0
     assert {k: v for k, v in high.items() if k != "label_sets"} == {
         "rule": "g/High",
         "for_seconds": 120.0,
@@ -153,7 +156,7 @@ def test_backtest_cli_table_and_json(tmp_path, oncall):
     lines = table.stdout.splitlines()
     assert any(line.split()[:3] == ["g/High", "{severity=page,svc=a}", "firing"] for line in lines), lines
     assert any(line.split()[:3] == ["g/High", "{severity=page,svc=b}", "pending"] for line in lines), lines
-    assert "not replayed (recording rules): g/job:level:last" in table.stdout
+    assert "replayed: g/job:level:last: recorded 11 sample(s)" in table.stdout  # one a minute
     assert lines[1].split() == ["RULE", "LABELS", "STATE", "FROM", "TO", "LASTED"]
     as_json_output = oncall(*args, "--json")
     assert as_json_output.returncode == 0, as_json_output.stderr
@@ -199,3 +202,42 @@ def test_backtest_cli_exits_1_when_a_rule_fails(tmp_path, oncall):
     result = oncall(*args)
     assert result.returncode == 1
     assert "failing: g/Broken: 6 of 6 evaluation(s), first at 2026-03-01 12:00:00" in result.stdout
+
+
+RECORDED = Rule(
+    "job:level:last",
+    "SELECT * FROM {{ last('level', '5m', by=['svc']) }}",
+    group="r",
+    record="job:level:last",
+)
+FROM_RECORDED = Rule(
+    "HighRecorded",
+    "SELECT * FROM {{ last('job:level:last', '5m', by=['svc']) }} WHERE value > 5",
+    group="r",
+    for_=2 * M,
+    keep_firing_for=2 * M,
+)
+
+
+def test_recording_rules_are_replayed_in_order_and_nothing_is_written(store):
+    result = backtest(store, [RECORDED, FROM_RECORDED], T0, T0 + 10 * M)
+    (history,) = result.rules
+    by_svc = {
+        s.labels["svc"]: [(i.state, i.start, i.end) for i in s.intervals] for s in history.label_sets.values()
+    }
+    assert by_svc["a"] == [
+        ("pending", T0 + 2 * M, T0 + 4 * M),
+        ("firing", T0 + 4 * M, T0 + 8 * M),
+        ("resolved", T0 + 8 * M, None),
+    ]
+    assert result.recording[0].samples == 2 * 11
+    assert store.query("SELECT count(*) FROM series WHERE name = 'job:level:last'")[1] == [(0,)]
+
+
+def test_a_chosen_alert_brings_the_recordings_it_reads():
+    from console.alerts.backtest import with_recordings
+
+    other = Rule("job:other", "SELECT 1.0 AS value", group="r", record="job:other")
+    everything = [other, RECORDED, HIGH, FROM_RECORDED]
+    assert with_recordings([FROM_RECORDED], everything) == [RECORDED, FROM_RECORDED]
+    assert with_recordings([HIGH], everything) == [HIGH]

@@ -246,24 +246,25 @@ def run_backtest(ctx: Context) -> int:
     rules = _backtest_rules(ctx, workspace_rules(ctx, store)[0])
     start, end, step = _backtest_grid(ctx)
     result = backtest(store, rules, start, end, step)
-    failed = 1 if any(h.errors for h in result.rules) else 0
+    failed = 1 if any(h.errors for h in result.rules + result.recording) else 0
     if ctx.fmt == "json":
         ctx.out(dumps(as_json(result)))
         return failed
     every = f"every {step.total_seconds():g}s" if step else "each rule on its group's interval"
     ctx.out(f"backtest {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}, {every}")
     ctx.out(render_table(TABLE_COLUMNS, table_rows(result)))
-    for history in result.rules:
+    for history in result.recording:
+        ctx.out(escape(f"  replayed: {history.rule.key}: recorded {history.samples} sample(s)"))
+    for history in result.rules + result.recording:
         if history.first_error:
             at, error = history.first_error
             ctx.out(
                 escape(
                     f"  failing: {history.rule.key}: {history.errors} of {history.evaluations} "
-                    f"evaluation(s), first at {at:%Y-%m-%d %H:%M:%S}: {error}; its alerts kept their state"
+                    f"evaluation(s), first at {at:%Y-%m-%d %H:%M:%S}: {error}; "
+                    + ("it recorded nothing then" if history.rule.record else "its alerts kept their state")
                 )
             )
-    if result.skipped:
-        ctx.out(escape(f"  not replayed (recording rules): {', '.join(result.skipped)}"))
     return failed
 
 
@@ -284,8 +285,10 @@ def _backtest_rules(ctx: Context, rules: list[Rule]) -> list[Rule]:
     rules = [r for r in rules if r.source != "oncall"]
     if not ctx.args.rules:
         return rules
+    from console.alerts.backtest import with_recordings
+
     wanted = set(ctx.args.rules)
     unknown = wanted - {r.name for r in rules} - {r.key for r in rules}
     if unknown:
         raise CliError(f"no rule named {', '.join(sorted(unknown))}; see `oncall rules`")
-    return [r for r in rules if r.name in wanted or r.key in wanted]
+    return with_recordings([r for r in rules if r.name in wanted or r.key in wanted], rules)
