@@ -80,7 +80,8 @@ class RuleHistory:
         if self.rule.record is not None:
             self.samples += recorded
             return
-        self.alerts, transitions, _ = step(self.rule, evaluated, self.alerts, at)
+        # no outage in a replay: a step longer than the outage tolerance restarts no timer
+        self.alerts, transitions, _ = step(self.rule, evaluated, self.alerts, at, tolerance=timedelta.max)
         for transition in transitions:
             fp = transition.fingerprint
             self.label_sets.setdefault(fp, LabelSetHistory(fp, {})).apply(transition)

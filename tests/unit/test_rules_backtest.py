@@ -241,3 +241,17 @@ def test_a_chosen_alert_brings_the_recordings_it_reads():
     everything = [other, RECORDED, HIGH, FROM_RECORDED]
     assert with_recordings([FROM_RECORDED], everything) == [RECORDED, FROM_RECORDED]
     assert with_recordings([HIGH], everything) == [HIGH]
+
+
+def test_a_step_longer_than_the_outage_tolerance_still_fires(tmp_path):
+    """The engine restarts a pending timer after an outage of over 1h; a replay has none."""
+    with Store.open(tmp_path / "s.duckdb") as store:
+        rows = [("up", canonical_labels({}), T0 + k * timedelta(hours=2), 1.0) for k in range(4)]
+        ingest_samples(store, pd.DataFrame(rows, columns=["name", "labels", "ts", "value"]))
+        rule = Rule("Up", Threshold("up", "last", M, ">", 0), group="g", for_=5 * M)
+        (history,) = backtest(store, [rule], T0, T0 + 6 * timedelta(hours=1), timedelta(hours=2)).rules
+        (label_set,) = history.label_sets.values()
+        assert [(i.state, i.start) for i in label_set.intervals] == [
+            ("pending", T0),
+            ("firing", T0 + timedelta(hours=2)),
+        ]
