@@ -177,6 +177,7 @@ def _add_groups(result: RuleSet, spec: RuleFileSpec, data: MarkedDict, path: Pat
             )
             continue
         seen_groups[group.name] = gline
+        records: dict[str, int] = {}  # how many rules of the group record each metric
         for ri, spec_rule in enumerate(group.rules):
             base = ("groups", gi, "rules", ri)
             problems = _kind_problems(spec_rule, data, base, path)
@@ -185,6 +186,12 @@ def _add_groups(result: RuleSet, spec: RuleFileSpec, data: MarkedDict, path: Pat
                 continue
             name_key = "record" if spec_rule.record is not None else "alert"
             rule = _rule(group, spec_rule, path, _line(data, (*base, name_key), path)[1])
+            if rule.record is not None:
+                # several rules of a group may record one metric (other label sets), as in
+                # Prometheus: each gets its own name (and health), `job:x`, `job:x#2`, …
+                records[rule.record] = records.get(rule.record, 0) + 1
+                if records[rule.record] > 1:
+                    rule.name = f"{rule.record}#{records[rule.record]}"
             problems = check_rule(rule, data, base, path, check_sql=False)
             result.problems += problems
             if not problems:
@@ -200,7 +207,7 @@ _NOT_RECORDING = {"for_": "for", "keep_firing_for": "keep_firing_for", "annotati
 
 def _kind_problems(spec_rule: RuleSpec, data: MarkedDict, base: tuple[Any, ...], path: Path) -> list[Problem]:
     """A rule is `alert:` or `record:`, not both nor neither; a recording rule has no
-    `for`, `keep_firing_for` or `annotations` (as Prometheus says)."""
+    `for`, `keep_firing_for` or `annotations` (as Prometheus says: zero or empty ones pass)."""
     if spec_rule.alert is None and spec_rule.record is None:
         file, line = _line(data, base, path)
         return [Problem(file, line, "a rule needs `alert: NAME` or `record: METRIC`")]
@@ -211,7 +218,7 @@ def _kind_problems(spec_rule: RuleSpec, data: MarkedDict, base: tuple[Any, ...],
         return [Problem(file, line, "a rule has `alert:` or `record:`, not both", "record")]
     problems = []
     for field_name, key in _NOT_RECORDING.items():
-        if field_name in spec_rule.model_fields_set:
+        if getattr(spec_rule, field_name):
             file, line = _line(data, (*base, key), path)
             problems.append(
                 Problem(

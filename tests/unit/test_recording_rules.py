@@ -199,3 +199,20 @@ def test_the_engines_tick_records_and_says_what_alerts_did(tmp_path, store):
     # inactive, and the event still names its labels
     texts = [e.text for e in engine.tick(NOW + 6 * M).events if e.kind == "alert"]
     assert texts == ["Busy inactive {service=b}"]
+
+
+def test_several_rules_of_a_group_may_record_one_metric(tmp_path, store):
+    """As in Prometheus (one rule per label set, say); each has its own name and health."""
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "groups:\n  - name: g\n    rules:\n"
+        "      - record: job:v\n        expr: SELECT 1.0 AS value\n        labels: {part: one}\n"
+        "      - record: job:v\n        expr: SELECT 2.0 AS value\n        labels: {part: two}\n"
+        "        for: 0s\n        annotations: {}\n"  # zero and empty: Prometheus lets them pass
+    )
+    loaded = load_rule_file(path)
+    assert loaded.problems == []
+    assert [r.key for r in loaded.rules] == ["g/job:v", "g/job:v#2"]
+    report = AlertEngine(store, loaded.rules).run(NOW)
+    assert report.recorded == {"g/job:v": 1, "g/job:v#2": 1}
+    assert recorded(store, "job:v") == [({"part": "one"}, NOW, 1.0), ({"part": "two"}, NOW, 2.0)]
