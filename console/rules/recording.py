@@ -17,6 +17,7 @@ then fails, saying so.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,7 +45,11 @@ def reads(rule: Rule, metric: str) -> bool:
     """Whether `rule`'s expression may read the series `metric` (named as a whole word)."""
     if isinstance(rule.expr, Computed):
         return False
-    text = rule.expr.series if isinstance(rule.expr, Threshold) else rule.expr
+    return _mentions(rule.expr.series if isinstance(rule.expr, Threshold) else rule.expr, metric)
+
+
+@functools.lru_cache(maxsize=65536)
+def _mentions(text: str, metric: str) -> bool:
     return re.search(rf"(?<![A-Za-z0-9_:]){re.escape(metric)}(?![A-Za-z0-9_:])", text) is not None
 
 
