@@ -61,6 +61,7 @@ class Transition:
     value: float | None
     rule: str = ""
     reason: str | None = None  # why, when it is not the rule's condition (e.g. "rule removed from F")
+    labels: dict[str, str] = field(default_factory=dict)  # the alert's, also once it is gone
 
 
 def fingerprint(rule_key: str, labels: dict[str, str]) -> str:
@@ -127,7 +128,15 @@ class _Step:
 
     def move(self, alert: Alert, to_state: str) -> None:
         self.transitions.append(
-            Transition(alert.fingerprint, self.now, alert.state, to_state, alert.value, self.rule.key)
+            Transition(
+                alert.fingerprint,
+                self.now,
+                alert.state,
+                to_state,
+                alert.value,
+                self.rule.key,
+                labels=alert.labels,
+            )
         )
         alert.state = to_state
 
@@ -237,7 +246,16 @@ def resolve_orphans(
         if alert.state in ("firing", "pending"):
             to_state = "resolved" if alert.state == "firing" else "inactive"
             transitions.append(
-                Transition(alert.fingerprint, now, alert.state, to_state, alert.value, alert.rule, reason)
+                Transition(
+                    alert.fingerprint,
+                    now,
+                    alert.state,
+                    to_state,
+                    alert.value,
+                    alert.rule,
+                    reason,
+                    alert.labels,
+                )
             )
             alert.state, alert.resolved_at, alert.keep_until = to_state, now, None
         if not _expired(alert, now):

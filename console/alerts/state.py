@@ -17,9 +17,10 @@ from console.alerts.persistence import load_alerts, load_rule_states, save
 from console.alerts.silences import load_silences
 from console.config.promql import DEFAULT_WINDOWS, Windows
 from console.core.secrets import redact
-from console.rules.evaluation import RuleResult, evaluate
+from console.rules.evaluation import RuleResult
 from console.rules.matchers import DEFAULT_INHIBIT_RULES, InhibitRule
 from console.rules.model import Rule
+from console.rules.recording import evaluate_cycle
 
 if TYPE_CHECKING:
     from console.store import Store
@@ -38,6 +39,7 @@ class CycleReport:
     seconds: float = 0.0
     notify_error: str | None = None
     stale: dict[str, str] = field(default_factory=dict)  # rules not evaluated: why their alerts stay
+    recorded: dict[str, int] = field(default_factory=dict)  # recording rule -> samples written
 
 
 class AlertEngine:
@@ -84,7 +86,8 @@ class AlertEngine:
         report = CycleReport(now)
         states = load_rule_states(self.store)
         todo = self.due(now, states) if only_due else list(self.rules)
-        results = evaluate(self.store, todo, now, batched=self.batched, windows=self.windows)
+        cycle = evaluate_cycle(self.store, todo, now, batched=self.batched, windows=self.windows)
+        results, report.recorded = cycle.results, cycle.recorded
         previous: dict[str, list[Alert]] = {}
         for alert in load_alerts(self.store):
             previous.setdefault(alert.rule, []).append(alert)
@@ -109,6 +112,10 @@ class AlertEngine:
     ) -> list[Alert]:
         """One rule's alerts after its evaluation; a failing rule's keep their state, marked stale."""
         rule = result.rule
+        if rule.record is not None:  # a recording rule has no alerts; its samples are written
+            if result.error:
+                report.broken[rule.key] = result.error
+            return previous
         alerts, transitions, warnings = step(rule, result, previous, now, tolerance=self.tolerance)
         report.transitions += transitions
         if result.error:
@@ -177,34 +184,3 @@ def _rule_state(result: RuleResult, now: datetime, warnings: list[str], elapsed_
 def _removed(key: str, file: str | None) -> str:
     """The default for an orphaned rule's alerts: they resolve, saying where the rule was."""
     return f"rule removed from {file}" if file else "rule removed"
-
-
-def backtest(
-    store: Store,
-    rules: list[Rule],
-    start: datetime,
-    end: datetime,
-    step_size: timedelta | None = None,
-    *,
-    windows: Windows = DEFAULT_WINDOWS,
-) -> dict[str, list[datetime]]:
-    """When each rule would have fired between `start` and `end` (nothing is written)."""
-    step_size = step_size or _shortest_interval(rules)
-    states: dict[str, list[Alert]] = {r.key: [] for r in rules}
-    fired: dict[str, list[datetime]] = {r.key: [] for r in rules}
-    now = start
-    while now <= end:
-        for result in evaluate(store, rules, now, windows=windows):
-            key = result.rule.key
-            states[key], transitions, _ = step(result.rule, result, states[key], now)
-            fired[key] += _fired_at(transitions)
-        now += step_size
-    return fired
-
-
-def _shortest_interval(rules: list[Rule]) -> timedelta:
-    return min((r.interval for r in rules), default=timedelta(minutes=1))
-
-
-def _fired_at(transitions: list[Transition]) -> list[datetime]:
-    return [t.ts for t in transitions if t.to_state == "firing"]

@@ -33,8 +33,14 @@ class ThresholdSpec(_Strict):
     q: float | None = Field(default=None, ge=0, le=1)
 
 
+METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
+
+
 class RuleSpec(_Strict):
-    alert: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_:]*$")
+    """An alerting rule (`alert:`) or a recording rule (`record:`, `expr`, `labels` only)."""
+
+    alert: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_:]*$")
+    record: str | None = Field(default=None, pattern=METRIC_NAME)
     expr: str | ThresholdSpec
     for_: Duration = Field(default=timedelta(0), alias="for")
     keep_firing_for: Duration = timedelta(0)
@@ -72,15 +78,6 @@ class RuleSet:
 def _line(data: Any, loc: tuple[Any, ...], path: Path) -> tuple[str, int | None]:
     file, line, _ = locate(data, loc, path)
     return file, line
-
-
-def _node(data: Any, loc: tuple[Any, ...]) -> Any:
-    for part in loc:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return {}
-    return data
 
 
 def load_rule_file(path: str | Path, *, check_sql: bool = True, text: str | None = None) -> RuleSet:
@@ -131,13 +128,10 @@ def _read(path: Path, text: str | None, result: RuleSet) -> MarkedDict | None:
 _UNHELPFUL_BRANCH = "function-after[parse_duration(), timedelta]"
 
 
-def _said_otherwise(error: ErrorDetails, loc: tuple[Any, ...], data: MarkedDict) -> bool:
-    """An error another one says better: a union's other branch, a recording rule's `alert`."""
+def _said_otherwise(error: ErrorDetails) -> bool:
+    """An error another one says better: a union's other branch."""
     raw = tuple(error["loc"])
-    if ("expr" in raw and raw[-1] == "str") or raw[-1] == _UNHELPFUL_BRANCH:
-        return True
-    # said once, as "recording rules are not supported"
-    return error["type"] == "missing" and loc[-1] == "alert" and "record" in _node(data, loc[:-1])
+    return ("expr" in raw and raw[-1] == "str") or raw[-1] == _UNHELPFUL_BRANCH
 
 
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
@@ -148,10 +142,8 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
 
 
 def _message(error: ErrorDetails, loc: tuple[Any, ...]) -> str:
-    """The shared translator's words (config/problems.py), and the recording-rule hint."""
+    """The shared translator's words (config/problems.py)."""
     if error["type"] == "extra_forbidden":
-        if loc[-1] == "record":
-            return "unknown key (recording rules are not supported)"
         known = _known_keys(loc[:-1])
         return "unknown key" + (did_you_mean(str(loc[-1]), known) if known else "")
     if error["type"] == "missing":
@@ -163,7 +155,7 @@ def _spec_problems(exc: ValidationError, data: MarkedDict, path: Path) -> list[P
     problems = []
     for error in exc.errors():
         loc = tuple(p for p in error["loc"] if p != "ThresholdSpec")
-        if _said_otherwise(error, loc, data):
+        if _said_otherwise(error):
             continue
         file, line, dotted = locate(data, loc, path)
         problems.append(Problem(file, line, _message(error, loc), dotted or None))
@@ -185,9 +177,21 @@ def _add_groups(result: RuleSet, spec: RuleFileSpec, data: MarkedDict, path: Pat
             )
             continue
         seen_groups[group.name] = gline
+        records: dict[str, int] = {}  # how many rules of the group record each metric
         for ri, spec_rule in enumerate(group.rules):
             base = ("groups", gi, "rules", ri)
-            rule = _rule(group, spec_rule, path, _line(data, (*base, "alert"), path)[1])
+            problems = _kind_problems(spec_rule, data, base, path)
+            if problems:
+                result.problems += problems
+                continue
+            name_key = "record" if spec_rule.record is not None else "alert"
+            rule = _rule(group, spec_rule, path, _line(data, (*base, name_key), path)[1])
+            if rule.record is not None:
+                # several rules of a group may record one metric (other label sets), as in
+                # Prometheus: each gets its own name (and health), `job:x`, `job:x#2`, …
+                records[rule.record] = records.get(rule.record, 0) + 1
+                if records[rule.record] > 1:
+                    rule.name = f"{rule.record}#{records[rule.record]}"
             problems = check_rule(rule, data, base, path, check_sql=False)
             result.problems += problems
             if not problems:
@@ -198,6 +202,36 @@ def _add_groups(result: RuleSet, spec: RuleFileSpec, data: MarkedDict, path: Pat
                     result.problems += check_rule(rule, data, base, path, check_sql=True)
 
 
+_NOT_RECORDING = {"for_": "for", "keep_firing_for": "keep_firing_for", "annotations": "annotations"}
+
+
+def _kind_problems(spec_rule: RuleSpec, data: MarkedDict, base: tuple[Any, ...], path: Path) -> list[Problem]:
+    """A rule is `alert:` or `record:`, not both nor neither; a recording rule has no
+    `for`, `keep_firing_for` or `annotations` (as Prometheus says: zero or empty ones pass)."""
+    if spec_rule.alert is None and spec_rule.record is None:
+        file, line = _line(data, base, path)
+        return [Problem(file, line, "a rule needs `alert: NAME` or `record: METRIC`")]
+    if spec_rule.record is None:
+        return []
+    if spec_rule.alert is not None:
+        file, line = _line(data, (*base, "record"), path)
+        return [Problem(file, line, "a rule has `alert:` or `record:`, not both", "record")]
+    problems = []
+    for field_name, key in _NOT_RECORDING.items():
+        if getattr(spec_rule, field_name):
+            file, line = _line(data, (*base, key), path)
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    f"a recording rule has no `{key}` (only record, expr and labels); remove it, "
+                    "or make it an alerting rule",
+                    key,
+                )
+            )
+    return problems
+
+
 def _rule(group: GroupSpec, spec_rule: RuleSpec, path: Path, line: int | None) -> Rule:
     expr: str | Threshold
     if isinstance(spec_rule.expr, ThresholdSpec):
@@ -206,7 +240,7 @@ def _rule(group: GroupSpec, spec_rule: RuleSpec, path: Path, line: int | None) -
     else:
         expr = spec_rule.expr
     return Rule(
-        name=spec_rule.alert,
+        name=spec_rule.record or spec_rule.alert or "",
         expr=expr,
         group=group.name,
         for_=spec_rule.for_,
@@ -216,6 +250,7 @@ def _rule(group: GroupSpec, spec_rule: RuleSpec, path: Path, line: int | None) -
         interval=group.interval or DEFAULT_INTERVAL,
         file=str(path),
         line=line,
+        record=spec_rule.record,
     )
 
 

@@ -263,7 +263,8 @@ class Computed:
 
 @dataclass
 class Rule:
-    """One alerting rule, from a file or generated (SLO burn, collector health)."""
+    """One alerting rule, from a file or generated (SLO burn, collector health); with
+    `record` (the metric name its results are written as), a recording rule."""
 
     name: str
     expr: str | Threshold | Computed
@@ -276,6 +277,7 @@ class Rule:
     source: str = "rule"
     file: str | None = None
     line: int | None = None
+    record: str | None = None
 
     @property
     def key(self) -> str:

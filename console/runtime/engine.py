@@ -244,10 +244,10 @@ class Engine:
 
 
 def _transition_event(transition: Transition, alert: Alert | None) -> Event:
-    name = alert.name if alert else transition.rule
-    labels = ",".join(
-        f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items()) if k != "alertname"
-    )
+    # A pending alert that goes inactive is no longer among the cycle's alerts: its labels
+    # come with the transition.
+    name = alert.name if alert else transition.labels.get("alertname", transition.rule)
+    labels = ",".join(f"{k}={v}" for k, v in sorted(transition.labels.items()) if k != "alertname")
     return Event(
         transition.ts,
         "alert",

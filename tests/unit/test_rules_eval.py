@@ -9,8 +9,9 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from console.alerts.backtest import backtest
 from console.alerts.persistence import load_alerts
-from console.alerts.state import AlertEngine, backtest
+from console.alerts.state import AlertEngine
 from console.rules.evaluation import evaluate
 from console.rules.families import collector_health_rules
 from console.rules.model import Computed, Rule, Threshold
@@ -176,9 +177,10 @@ def test_computed_family_plugs_in_as_rules(tmp_path):
 
 def test_backtest_counts_firings(store):
     rule = Rule("Fast", Threshold('req_total{service="b"}', "rate", 2 * M, ">", 1, []))
-    fired = backtest(store, [rule], NOW - 6 * M, NOW, M)
+    (history,) = backtest(store, [rule], NOW - 6 * M, NOW, M).rules
     # rate needs two samples in the window: from NOW-3m on it is 2/s; it fires once
-    assert fired == {"default/Fast": [NOW - 3 * M]}
+    (label_set,) = history.label_sets.values()
+    assert [(i.state, i.start, i.end) for i in label_set.intervals] == [("firing", NOW - 3 * M, None)]
 
 
 def test_rules_eval_and_alerts_cli(tmp_path, oncall):

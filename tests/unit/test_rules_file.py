@@ -59,15 +59,41 @@ groups:
         [(4, "missing required key"), (5, "unknown key")],
     ),
     (
-        "recording rule",
+        "recording rule with alerting keys",
         """\
 groups:
   - name: a
     rules:
       - record: job:x
         expr: SELECT 1 AS value
+        for: 5m
+        annotations: {summary: x}
 """,
-        [(4, "recording rules are not supported")],
+        [(6, "recording rule has no `for`"), (7, "recording rule has no `annotations`")],
+    ),
+    (
+        "recording rule named as no metric can be",
+        """\
+groups:
+  - name: a
+    rules:
+      - record: job-x
+        expr: SELECT 1 AS value
+""",
+        [(4, "should match pattern")],
+    ),
+    (
+        "rule with neither alert nor record, rule with both",
+        """\
+groups:
+  - name: a
+    rules:
+      - expr: SELECT 1 AS value
+      - alert: A
+        record: job:x
+        expr: SELECT 1 AS value
+""",
+        [(4, "needs `alert: NAME` or `record: METRIC`"), (6, "not both")],
     ),
     (
         "SQL that does not run",
@@ -193,7 +219,9 @@ def test_rules_check_command(tmp_path, oncall):
 
 def test_oncall_check_validates_rule_files(tmp_path, oncall):
     (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "bad.yaml").write_text(BAD[4][1])
+    (tmp_path / "rules" / "bad.yaml").write_text(
+        next(text for name, text, _ in BAD if name == "SQL that does not run")
+    )
     (tmp_path / "oncall.yaml").write_text("rules: [rules/*.yaml]\n")
     result = oncall("--workspace", str(tmp_path), "check")
     assert result.returncode == 1

@@ -57,10 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     back = commands.add_parser(
         "backtest",
-        help="when the rules would have fired over history",
-        description="Replay the rules over stored history (nothing is "
-        "written): per rule, how many times it would have "
-        "fired and when first.",
+        help="when the rules would have been pending, firing, resolved over history",
+        description="Replay the alerting rules over stored history with the "
+        "engine's state machine (for, keep_firing_for; nothing is written): per "
+        "rule and label set, the intervals it was pending, firing and resolved. "
+        "Exit 0, or 1 when a rule failed to evaluate.",
     )
     back.add_argument("rules", nargs="*", metavar="RULE", help="rule names (default: all)")
     back.add_argument(
@@ -70,8 +71,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="start: ISO time (UTC) or now-DURATION (default now-1d)",
     )
     back.add_argument("--to", dest="end", default="now", help="end (default now)")
-    back.add_argument("--step", help="evaluation step (default: the shortest group interval)")
+    back.add_argument("--step", help="one evaluation step for every rule (default: each group's interval)")
     add_format(back)
+    back.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="same as --format json"
+    )
     back.set_defaults(func=run_backtest)
 
 
@@ -111,6 +115,7 @@ def run_list(ctx: Context) -> int:
     states = load_rule_states(store) if store is not None else {}
     columns = [
         "rule",
+        "kind",
         "source",
         "file",
         "config",
@@ -127,6 +132,7 @@ def run_list(ctx: Context) -> int:
         rows.append(
             [
                 rule.key,
+                "record" if rule.record else "alert",
                 rule.source,
                 rule.where if rule.file else None,
                 config.status.get(rule.file, "current") if rule.file else "current",
@@ -150,7 +156,12 @@ def run_check(ctx: Context) -> int:
     for name in ctx.args.files:
         loaded = load_rule_file(Path(name))
         report.append(
-            {"file": name, "rules": len(loaded.rules), "problems": [str(p) for p in loaded.problems]}
+            {
+                "file": name,
+                "rules": len(loaded.rules),
+                "recording": sum(r.record is not None for r in loaded.rules),
+                "problems": [str(p) for p in loaded.problems],
+            }
         )
     if ctx.fmt == "json":
         ctx.out(dumps(report))
@@ -161,7 +172,8 @@ def run_check(ctx: Context) -> int:
             if item["problems"]:
                 ctx.out(f"FAILED: {escape(item['file'])}: {len(item['problems'])} problem(s)")
             else:
-                ctx.out(f"SUCCESS: {escape(item['file'])}: {item['rules']} rules found")
+                recording = f" ({item['recording']} recording)" if item["recording"] else ""
+                ctx.out(f"SUCCESS: {escape(item['file'])}: {item['rules']} rules found{recording}")
     return 1 if any(item["problems"] for item in report) else 0
 
 
@@ -203,23 +215,24 @@ def _eval_json(ctx: Context, store: Store, now: datetime, report: CycleReport) -
                 "to": t.to_state,
                 "value": t.value,
                 "reason": t.reason,
+                "labels": t.labels,
             }
             for t in report.transitions
         ],
         "stale": report.stale,
+        "recorded": report.recorded,
         "config_problems": [p.as_dict() for p in ctx.config(store).problems],
         "alertmanager_error": report.notify_error,
     }
 
 
 def _print_eval(ctx: Context, now: datetime, report: CycleReport) -> None:
-    names = {a.fingerprint: a for a in report.alerts}
     ctx.out(f"evaluated {report.evaluated} rule(s) at {now:%Y-%m-%d %H:%M:%S} in {report.seconds:.2f}s")
+    for key, count in report.recorded.items():
+        ctx.out(escape(f"  {key}: recorded {count} series"))
     for t in report.transitions:
-        alert = names.get(t.fingerprint)
-        labels = ",".join(
-            f"{k}={v}" for k, v in sorted((alert.labels if alert else {}).items()) if k != "alertname"
-        )
+        # the transition's own labels: a pending alert gone inactive is not among report.alerts
+        labels = ",".join(f"{k}={v}" for k, v in sorted(t.labels.items()) if k != "alertname")
         why = f" ({t.reason})" if t.reason else ""
         ctx.out(escape(f"  {t.rule} {{{labels}}}: {t.from_state} -> {t.to_state}{why}"))
     for key, error in report.broken.items():
@@ -231,26 +244,33 @@ def _print_eval(ctx: Context, now: datetime, report: CycleReport) -> None:
 
 
 def run_backtest(ctx: Context) -> int:
-    from console.alerts.state import backtest
+    from console.alerts.backtest import TABLE_COLUMNS, as_json, backtest, table_rows
+    from console.core.output import render_table
 
     store = ctx.read_store()
     rules = _backtest_rules(ctx, workspace_rules(ctx, store)[0])
     start, end, step = _backtest_grid(ctx)
-    fired = backtest(store, rules, start, end, step, windows=ctx.workspace.config.promql.windows)
+    result = backtest(store, rules, start, end, step, windows=ctx.workspace.config.promql.windows)
+    failed = 1 if any(h.errors for h in result.rules + result.recording) else 0
     if ctx.fmt == "json":
-        ctx.out(
-            dumps(
-                [
-                    {"rule": key, "fired": len(times), "first": times[0] if times else None, "times": times}
-                    for key, times in fired.items()
-                ]
+        ctx.out(dumps(as_json(result)))
+        return failed
+    every = f"every {step.total_seconds():g}s" if step else "each rule on its group's interval"
+    ctx.out(f"backtest {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}, {every}")
+    ctx.out(render_table(TABLE_COLUMNS, table_rows(result)))
+    for history in result.recording:
+        ctx.out(escape(f"  replayed: {history.rule.key}: recorded {history.samples} sample(s)"))
+    for history in result.rules + result.recording:
+        if history.first_error:
+            at, error = history.first_error
+            ctx.out(
+                escape(
+                    f"  failing: {history.rule.key}: {history.errors} of {history.evaluations} "
+                    f"evaluation(s), first at {at:%Y-%m-%d %H:%M:%S}: {error}; "
+                    + ("it recorded nothing then" if history.rule.record else "its alerts kept their state")
+                )
             )
-        )
-        return 0
-    ctx.out(f"backtest {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}")
-    for key, times in fired.items():
-        ctx.out(f"  {key} {_fired_text(times)}")
-    return 0
+    return failed
 
 
 def _backtest_grid(ctx: Context) -> tuple[datetime, datetime, timedelta | None]:
@@ -265,20 +285,15 @@ def _backtest_grid(ctx: Context) -> tuple[datetime, datetime, timedelta | None]:
     return start, end, step
 
 
-def _fired_text(times: list[datetime]) -> str:
-    if not times:
-        return "would not have fired"
-    count = len(times)
-    return f"would have fired {count} time{'s' if count != 1 else ''}, first at {times[0]:%Y-%m-%d %H:%M:%S}"
-
-
 def _backtest_rules(ctx: Context, rules: list[Rule]) -> list[Rule]:
     """The rules named by --rule (all but the meta-alerts, which have no history, by default)."""
     rules = [r for r in rules if r.source != "oncall"]
     if not ctx.args.rules:
         return rules
+    from console.alerts.backtest import with_recordings
+
     wanted = set(ctx.args.rules)
     unknown = wanted - {r.name for r in rules} - {r.key for r in rules}
     if unknown:
         raise CliError(f"no rule named {', '.join(sorted(unknown))}; see `oncall rules`")
-    return [r for r in rules if r.name in wanted or r.key in wanted]
+    return with_recordings([r for r in rules if r.name in wanted or r.key in wanted], rules)
