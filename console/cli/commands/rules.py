@@ -1,4 +1,5 @@
-"""`oncall rules`: list rules and their health, check rule files, evaluate once, backtest."""
+"""`oncall rules`: list rules and their health, check rule files, evaluate once, backtest,
+run rule tests in promtool's format."""
 
 from __future__ import annotations
 
@@ -73,6 +74,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     back.add_argument("--step", help="evaluation step (default: the shortest group interval)")
     add_format(back)
     back.set_defaults(func=run_backtest)
+
+    _register_test(commands)
+
+
+def _register_test(commands: argparse._SubParsersAction) -> None:
+    test = commands.add_parser(
+        "test",
+        help="run rule unit tests in promtool's format (like promtool test rules)",
+        description="Run promtool unit-test files unchanged: rule_files, evaluation_interval, "
+        "group_eval_order, input_series in the expanding notation (1+2x10, _x3, stale), "
+        "alert_rule_test and promql_expr_test, on a scratch store of their own. "
+        "Failures are printed as promtool prints them. Exit 0 all pass, 1 a test failed.",
+    )
+    test.add_argument("files", nargs="+", metavar="FILE")
+    add_format(test)
+    test.set_defaults(func=run_test)
+
+
+def run_test(ctx: Context) -> int:
+    import sys
+
+    from console.alerts.promtest import report_lines, run_test_file
+
+    outcomes = [run_test_file(name) for name in ctx.args.files]
+    if ctx.fmt == "json":
+        ctx.out(
+            dumps(
+                [{"file": o.file, "ok": o.ok, "errors": o.errors, "warnings": o.warnings} for o in outcomes]
+            )
+        )
+    else:
+        for outcome in outcomes:
+            for stream, line in report_lines(outcome):
+                print(line, file=sys.stderr if stream == "err" else sys.stdout, flush=True)
+    return 0 if all(o.ok for o in outcomes) else 1
 
 
 def when(text: str, now: datetime) -> datetime:
