@@ -103,10 +103,8 @@ def run_group(group: TestGroup, groups: list[list[Rule]], evaluation_interval: t
     """One entry of `tests:` on a fresh store: its errors, promtool-worded."""
     with scratch_store() as store:
         ingest_series(store, group)
-        errors = _run_alert_tests(store, group, groups, evaluation_interval)
-        if errors and errors[0].startswith("    rule: "):
-            return errors  # promtool stops a group at the first step where a rule fails
-        return errors + _run_expr_tests(store, group)
+        errors, stopped = _run_alert_tests(store, group, groups, evaluation_interval)
+        return errors if stopped else errors + _run_expr_tests(store, group)
 
 
 def ingest_series(store: Store, group: TestGroup) -> int:
@@ -168,17 +166,18 @@ def _record(store: Store, result: RuleResult, now: datetime) -> None:
 
 def _run_alert_tests(
     store: Store, group: TestGroup, groups: list[list[Rule]], evaluation_interval: timedelta
-) -> list[str]:
-    """Step every rule from 0 to the last eval_time; check each alert test at its step."""
+) -> tuple[list[str], bool]:
+    """Step every rule from 0 to the last eval_time; check each alert test at its step.
+    (errors, whether a rule failed to evaluate, which stops the group as in promtool)"""
     tests = sorted(group.spec.alert_rule_test, key=lambda t: t.eval_time)  # stable: file order
     states: dict[int, list[Alert]] = {}
     errors: list[str] = []
     steps = int(group.max_eval_time / evaluation_interval)
     for i in range(steps + 1):
         at = i * evaluation_interval
-        errors += _evaluate_step(store, groups, EPOCH + at, at, states)
-        if errors:
-            return errors
+        failing = _evaluate_step(store, groups, EPOCH + at, at, states)
+        if failing:
+            return errors + failing, True  # promtool stops at the first step where a rule fails
         while tests and tests[0].eval_time < at + evaluation_interval:
             test = tests.pop(0)
             got = [
@@ -198,7 +197,7 @@ def _run_alert_tests(
                 errors.append(
                     formats.alert_failure(group.spec.name, test.alertname, test.eval_time, exp, got)
                 )
-    return errors
+    return errors, False
 
 
 def _evaluate_step(

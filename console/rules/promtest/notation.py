@@ -69,6 +69,8 @@ def expand_values(text: str) -> list[object]:
 
 def parse_series(text: str) -> tuple[str, dict[str, str]]:
     """`up{job="a"}` or `{__name__="up", job="a"}` into (name, labels); equality matchers only."""
+    if re.fullmatch(r"\s*\{\s*\}\s*", text):
+        return "", {}  # no labels at all, as an expression's answer may have
     try:
         selector = parse_selector(text)
     except SelectorError as exc:
