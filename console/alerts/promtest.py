@@ -180,14 +180,7 @@ def _run_alert_tests(
             return errors + failing, True  # promtool stops at the first step where a rule fails
         while tests and tests[0].eval_time < at + evaluation_interval:
             test = tests.pop(0)
-            got = [
-                (dict(a.labels), dict(a.annotations))
-                for rules in groups
-                for rule in rules
-                if rule.name == test.alertname and not _recorded_name(rule)
-                for a in states.get(id(rule), [])
-                if a.state == "firing"
-            ]
+            got = _firing(groups, states, test.alertname)
             exp = [
                 ({**e.exp_labels, "alertname": test.alertname}, dict(e.exp_annotations))
                 for e in test.exp_alerts
@@ -198,6 +191,19 @@ def _run_alert_tests(
                     formats.alert_failure(group.spec.name, test.alertname, test.eval_time, exp, got)
                 )
     return errors, False
+
+
+def _firing(groups: list[list[Rule]], states: dict[int, list[Alert]], alertname: str) -> list[formats.Alert]:
+    """(labels, annotations) of the firing alerts of every alerting rule named `alertname`
+    (one name may be used in several groups)."""
+    return [
+        (dict(a.labels), dict(a.annotations))
+        for rules in groups
+        for rule in rules
+        if rule.name == alertname and not _recorded_name(rule)
+        for a in states.get(id(rule), [])
+        if a.state == "firing"
+    ]
 
 
 def _evaluate_step(
