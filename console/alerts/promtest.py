@@ -129,8 +129,8 @@ def ingest_series(store: Store, group: TestGroup) -> int:
 
 
 def _segments(rules: list[Rule]) -> Iterator[list[Rule]]:
-    """A group's rules in runs that end at each recording rule: what a recording rule writes
-    is there for the rules after it, at the same step, as in Prometheus."""
+    """Rules in runs that end at each recording rule: what a recording rule writes is there
+    for the rules after it, at the same step, as in Prometheus."""
     run: list[Rule] = []
     for rule in rules:
         run.append(rule)
@@ -209,20 +209,21 @@ def _firing(groups: list[list[Rule]], states: dict[int, list[Alert]], alertname:
 def _evaluate_step(
     store: Store, groups: list[list[Rule]], now: datetime, at: timedelta, states: dict[int, list[Alert]]
 ) -> list[str]:
-    """Every group once at `now`: recording rules write, alerting rules step their alerts."""
+    """Every group once at `now`, in order: recording rules write, alerting rules step their
+    alerts.  Rules between two recording rules read nothing the others write, so they are
+    evaluated together (one batched query), whichever groups they are in."""
     errors: list[str] = []
-    for rules in groups:
-        for segment in _segments(rules):
-            for result in evaluate(store, segment, now):
-                rule = result.rule
-                if result.error is not None:
-                    errors.append(formats.rule_error(_recorded_name(rule) or rule.name, at, result.error))
-                elif _recorded_name(rule):
-                    _record(store, result, now)
-                else:
-                    states[id(rule)], _, _ = step(
-                        rule, result, states.get(id(rule), []), now, tolerance=NO_OUTAGE
-                    )
+    for segment in _segments([rule for rules in groups for rule in rules]):
+        for result in evaluate(store, segment, now):
+            rule = result.rule
+            if result.error is not None:
+                errors.append(formats.rule_error(_recorded_name(rule) or rule.name, at, result.error))
+            elif _recorded_name(rule):
+                _record(store, result, now)
+            else:
+                states[id(rule)], _, _ = step(
+                    rule, result, states.get(id(rule), []), now, tolerance=NO_OUTAGE
+                )
     return errors
 
 

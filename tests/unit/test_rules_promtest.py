@@ -322,3 +322,45 @@ def test_json_lists_each_file_with_its_errors(tmp_path: Path, capsys: pytest.Cap
     assert code == 1
     assert report[0]["file"] == str(path) and report[0]["ok"] is False
     assert "alertname: Nope, time: 0s" in report[0]["errors"][0]
+
+
+def test_what_a_recording_rule_writes_is_read_by_the_rules_after_it_at_the_same_step(tmp_path: Path) -> None:
+    """The runner's side of recording rules (their loading is another part of #18): a rule
+    with `record` writes its instances as samples at the step, before the rules after it run."""
+    from datetime import timedelta
+
+    from console.alerts.promtest import run_group
+    from console.rules.model import Rule, Threshold
+
+    recording = Rule(name="ratio", expr="SELECT 'fraud' AS model, 0.5 AS value", group="g")
+    recording.record = "model:ratio"  # type: ignore[attr-defined]
+    alert = Rule(
+        name="RatioHigh", expr=Threshold("model:ratio", "last", timedelta(minutes=5), ">", 0.1, ["model"])
+    )
+    exp = {"exp_labels": {"model": "fraud"}}
+    path = tmp_path / "t.yml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "tests": [
+                    {
+                        "alert_rule_test": [
+                            {"eval_time": "0s", "alertname": "RatioHigh", "exp_alerts": [exp]}
+                        ],
+                        "promql_expr_test": [
+                            {
+                                "expr": "SELECT count(*) AS value FROM samples",
+                                "eval_time": "2m",
+                                "exp_samples": [{"labels": "{}", "value": 3}],  # steps 0, 1m and 2m
+                            }
+                        ],
+                    }
+                ]
+            }
+        )
+    )
+    group = load_test_file(path).groups[0]
+    assert run_group(group, [[recording, alert]], timedelta(minutes=1)) == []
+    assert run_group(group, [[alert, recording]], timedelta(minutes=1))[0].startswith(
+        "    alertname: RatioHigh, time: 0s"
+    )
