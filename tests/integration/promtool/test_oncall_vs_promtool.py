@@ -16,6 +16,8 @@ from tests.conftest import run_oncall
 from tests.integration.promtool.fixtures import FAILING, FIXTURES, PASSING
 from tests.servers import require_binary
 
+pytestmark = pytest.mark.integration
+
 
 def _both(path: Path) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
     name = str(path.relative_to(FIXTURES))

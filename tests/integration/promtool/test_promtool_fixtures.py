@@ -11,6 +11,8 @@ import pytest
 from tests.integration.promtool.fixtures import FAILING, FIXTURES, PASSING
 from tests.servers import require_binary
 
+pytestmark = pytest.mark.integration
+
 
 def _promtool(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
