@@ -79,10 +79,6 @@ def _load_groups(spec: TestFile) -> tuple[list[list[Rule]], list[Problem]]:
         problems += loaded.problems
         for rule in loaded.rules:
             by_group.setdefault((str(path), rule.group), []).append(rule)
-    if not problems and not spec.rule_files and any(g.spec.alert_rule_test for g in spec.groups):
-        problems.append(
-            Problem(spec.path, None, "alert tests but no rule_files: name the rule files to test")
-        )
     order = {name: i for i, name in enumerate(spec.group_eval_order)}
     keys = sorted(by_group, key=lambda key: order.get(key[1], 0))  # stable: file order otherwise
     return [by_group[key] for key in keys], problems
