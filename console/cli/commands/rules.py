@@ -1,4 +1,5 @@
-"""`oncall rules`: list rules and their health, check rule files, evaluate once, backtest."""
+"""`oncall rules`: list rules and their health, check rule files, evaluate once, backtest,
+run rule tests in promtool's format."""
 
 from __future__ import annotations
 
@@ -77,6 +78,69 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--json", dest="format", action="store_const", const="json", help="same as --format json"
     )
     back.set_defaults(func=run_backtest)
+
+    _register_test(commands)
+
+
+_TEST_SHAPE = """\
+the file (docs/rule-tests.md):
+  rule_files: [rules/*.yml]          # relative to the test file; globs
+  evaluation_interval: 1m            # default 1m
+  group_eval_order: [group, ...]
+  tests:
+    - interval: 1m                   # input spacing; default evaluation_interval
+      name: optional
+      input_series:
+        - series: 'up{job="a"}'
+          values: '1 0x5 1+2x3 _x2 stale'
+      alert_rule_test:
+        - eval_time: 5m
+          alertname: Down
+          exp_alerts:
+            - exp_labels: {job: a}
+              exp_annotations: {summary: ...}
+      promql_expr_test:
+        - expr: EXPR
+          eval_time: 5m
+          exp_samples:
+            - labels: '{job="a"}'
+              value: 0
+"""
+
+
+def _register_test(commands: argparse._SubParsersAction) -> None:
+    test = commands.add_parser(
+        "test",
+        help="run rule unit tests in promtool's format (like promtool test rules)",
+        description="Run promtool unit-test files unchanged: rule_files, evaluation_interval,\n"
+        "group_eval_order, input_series in the expanding notation (1+2x10, _x3, stale),\n"
+        "alert_rule_test and promql_expr_test, on a scratch store of their own.\n"
+        "Failures are printed as promtool prints them. Exit 0 all pass, 1 a test failed.",
+        epilog=_TEST_SHAPE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    test.add_argument("files", nargs="+", metavar="FILE")
+    add_format(test)
+    test.set_defaults(func=run_test)
+
+
+def run_test(ctx: Context) -> int:
+    import sys
+
+    from console.alerts.promtest import report_lines, run_test_file
+
+    outcomes = [run_test_file(name) for name in ctx.args.files]
+    if ctx.fmt == "json":
+        ctx.out(
+            dumps(
+                [{"file": o.file, "ok": o.ok, "errors": o.errors, "warnings": o.warnings} for o in outcomes]
+            )
+        )
+    else:
+        for outcome in outcomes:
+            for stream, line in report_lines(outcome):
+                print(line, file=sys.stderr if stream == "err" else sys.stdout, flush=True)
+    return 0 if all(o.ok for o in outcomes) else 1
 
 
 def when(text: str, now: datetime) -> datetime:
