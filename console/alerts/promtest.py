@@ -23,12 +23,13 @@ import yaml
 
 from console.alerts.lifecycle import Alert, step
 from console.config.yamlmarks import Problem
-from console.rules.evaluation import RuleResult, evaluate
+from console.rules.evaluation import evaluate
 from console.rules.loading import load_rule_file
 from console.rules.model import Rule
 from console.rules.promtest import formats
 from console.rules.promtest.notation import OMITTED
 from console.rules.promtest.spec import TestFile, TestGroup, load_test_file
+from console.rules.recording import record
 from console.store import Store, canonical_labels, ingest_samples
 
 EPOCH = datetime(1970, 1, 1)  # promtool's time 0
@@ -142,24 +143,6 @@ def _recorded_name(rule: Rule) -> str | None:
     return getattr(rule, "record", None)
 
 
-def _record(store: Store, result: RuleResult, now: datetime) -> None:
-    """A recording rule's instances written as samples of its series at `now`."""
-    import pyarrow as pa
-
-    from console.store.ingest import SAMPLE_SCHEMA
-
-    rule, name = result.rule, _recorded_name(result.rule)
-    rows: dict[str, list[object]] = {"name": [], "labels": [], "ts": [], "value": []}
-    for instance in result.instances:
-        labels = {k: v for k, v in instance.labels.items() if k != "__name__"} | rule.labels
-        rows["name"].append(name)
-        rows["labels"].append(canonical_labels(labels))
-        rows["ts"].append(now)
-        rows["value"].append(float("nan") if instance.value is None else instance.value)
-    if rows["ts"]:
-        ingest_samples(store, pa.table(rows, schema=SAMPLE_SCHEMA))
-
-
 def _run_alert_tests(
     store: Store, group: TestGroup, groups: list[list[Rule]], evaluation_interval: timedelta
 ) -> tuple[list[str], bool]:
@@ -215,7 +198,9 @@ def _evaluate_step(
             if result.error is not None:
                 errors.append(formats.rule_error(_recorded_name(rule) or rule.name, at, result.error))
             elif _recorded_name(rule):
-                _record(store, result, now)
+                record(store, [result], now)  # the engine's writer; an error becomes the result's
+                if result.error is not None:
+                    errors.append(formats.rule_error(_recorded_name(rule) or rule.name, at, result.error))
             else:
                 states[id(rule)], _, _ = step(
                     rule, result, states.get(id(rule), []), now, tolerance=NO_OUTAGE

@@ -141,12 +141,22 @@ def _fail(results: list[RuleResult], keys: dict[str, int], error: str) -> None:
 
 
 def _write(store: Store, rows: list[Row], now: datetime) -> None:
-    import pandas as pd
+    import pyarrow as pa
 
-    from console.store.ingest import ingest_samples
+    from console.store.ingest import SAMPLE_SCHEMA, ingest_samples
 
-    if rows:
-        ingest_samples(store, pd.DataFrame(rows, columns=["name", "labels", "ts", "value"]), now=now)
+    if rows:  # Arrow, not pandas: a NaN result is recorded as NaN, never as a stale marker
+        names, labels, times, values = zip(*rows, strict=True)
+        table = pa.table(
+            {
+                "name": list(names),
+                "labels": list(labels),
+                "ts": list(times),
+                "value": pa.array(values, pa.float64()),
+            },
+            schema=SAMPLE_SCHEMA,
+        )
+        ingest_samples(store, table, now=now)
 
 
 def series_labels(rule: Rule, instance: Instance) -> dict[str, str]:
