@@ -20,6 +20,7 @@ import duckdb
 
 from console.rules.matchers import Matcher
 from console.rules.model import _COMBINE, Computed, Rule, SqlPlan, Threshold, sql_str, sql_ts
+from console.rules.promql import PromQL
 from console.store.ingest import canonical_labels
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def evaluate(store: Store, rules: list[Rule], now: datetime, *, batched: bool = 
     sqls, thresholds, computed = _plan(rules, plan, results)
     for expr, indexes in computed.items():
         _evaluate_computed(store, now, expr, indexes, results)
+    _evaluate_promql(store, now, results)
     cur = store.cursor()
     try:
         if batched:
@@ -127,6 +129,8 @@ def _plan(
     computed: dict[Computed, list[int]] = {}
     for i, rule in enumerate(rules):
         try:
+            if isinstance(rule.expr, PromQL):
+                continue  # evaluated on its own (_evaluate_promql)
             if isinstance(rule.expr, Computed):
                 computed.setdefault(rule.expr, []).append(i)
             elif plan.batched and isinstance(rule.expr, Threshold):
@@ -152,6 +156,37 @@ def _evaluate_computed(
         results[i].instances = [
             Instance(dict(labels), value) for labels, value in found.get(results[i].rule.key, [])
         ]
+
+
+def _evaluate_promql(store: Store, now: datetime, results: list[RuleResult]) -> None:
+    """Each PromQL rule's instances at `now` (labels without `__name__`, as Prometheus alerts)."""
+    from console.rules.promql import Options, PromQLError, PromQLEvalError, instant
+
+    cur = None
+    try:
+        for result in results:
+            rule = result.rule
+            if not isinstance(rule.expr, PromQL):
+                continue
+            cur = cur or store.cursor()
+            options = Options(default_step_ms=int(rule.interval.total_seconds() * 1000))
+            try:
+                kind, samples = instant(cur, rule.expr, now, options)
+            except (PromQLError, PromQLEvalError) as exc:
+                result.error = str(exc)
+                continue
+            except duckdb.Error as exc:
+                result.error = "evaluation failed: " + str(exc).strip().splitlines()[0]
+                continue
+            if kind != "vector":
+                result.error = "the expression gives a scalar; an alerting rule needs an instant vector"
+                continue
+            result.instances = [
+                Instance({k: v for k, v in s.labels.items() if k != "__name__"}, s.value) for s in samples
+            ]
+    finally:
+        if cur is not None:
+            cur.close()
 
 
 def _compare_thresholds(

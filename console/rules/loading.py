@@ -15,6 +15,8 @@ from console.config.problems import did_you_mean, fields_at, invalid_value
 from console.config.yamlmarks import MarkedDict, Problem, load_marked, locate
 from console.rules.matchers import InhibitRule, parse_matcher
 from console.rules.model import DEFAULT_INTERVAL, Duration, Rule, Threshold, check_rule
+from console.rules.promql import PromQL, PromQLError, looks_like_sql
+from console.rules.promql import parse as parse_promql
 
 # -- rule files ------------------------------------------------------------------------
 
@@ -187,7 +189,14 @@ def _add_groups(result: RuleSet, spec: RuleFileSpec, data: MarkedDict, path: Pat
         seen_groups[group.name] = gline
         for ri, spec_rule in enumerate(group.rules):
             base = ("groups", gi, "rules", ri)
-            rule = _rule(group, spec_rule, path, _line(data, (*base, "alert"), path)[1])
+            try:
+                rule = _rule(group, spec_rule, path, _line(data, (*base, "alert"), path)[1])
+            except PromQLError as exc:
+                file, line = _line(data, (*base, "expr"), path)
+                result.problems.append(
+                    Problem(file, line, f"{exc}; `oncall rules check` re-checks it", "expr")
+                )
+                continue
             problems = check_rule(rule, data, base, path, check_sql=False)
             result.problems += problems
             if not problems:
@@ -199,12 +208,15 @@ def _add_groups(result: RuleSet, spec: RuleFileSpec, data: MarkedDict, path: Pat
 
 
 def _rule(group: GroupSpec, spec_rule: RuleSpec, path: Path, line: int | None) -> Rule:
-    expr: str | Threshold
+    """The rule a spec describes; PromQLError when its `expr` is PromQL that does not compile."""
+    expr: str | Threshold | PromQL
     if isinstance(spec_rule.expr, ThresholdSpec):
         t = spec_rule.expr
         expr = Threshold(t.series, t.fn, t.over, t.op, t.value, t.by, t.q)
-    else:
+    elif looks_like_sql(spec_rule.expr):
         expr = spec_rule.expr
+    else:
+        expr = parse_promql(spec_rule.expr)
     return Rule(
         name=spec_rule.alert,
         expr=expr,

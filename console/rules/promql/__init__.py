@@ -30,20 +30,12 @@ __all__ = [
     "query_range",
 ]
 
-_SQL_START = re.compile(r"^\s*(?:--[^\n]*\n\s*)*(select|with|from|values|\()\b", re.IGNORECASE)
+_SQL_START = re.compile(r"^\s*(?:--[^\n]*\n\s*)*\(*\s*(select|with|from|values)\b", re.IGNORECASE)
 
 
 def looks_like_sql(text: str) -> bool:
     """Whether a rule's `expr` is DuckDB SQL (a query, or a Jinja template of one) rather than PromQL."""
-    return "{{" in text or "{%" in text or (bool(_SQL_START.match(text)) and not _parses(text))
-
-
-def _parses(text: str) -> bool:
-    try:
-        pp.parse(text)
-    except ValueError:
-        return False
-    return True
+    return "{{" in text or "{%" in text or bool(_SQL_START.match(text))
 
 
 def parse(text: str) -> PromQL:
@@ -83,7 +75,10 @@ def run(
     finally:
         for name in compiler.tables:
             cur.unregister(name)
-    return rel.kind, rows
+    failed = next((row[3] for row in rows if row[3] is not None), None)
+    if failed is not None:
+        raise PromQLEvalError(failed)
+    return rel.kind, [row[:3] for row in rows]
 
 
 @dataclass

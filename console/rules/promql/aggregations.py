@@ -6,7 +6,6 @@ from typing import Any
 
 import promql_parser as pp
 
-from console.rules.model import LABEL_NAME
 from console.rules.promql import sql as q
 from console.rules.promql.errors import PromQLError
 from console.rules.promql.nodes import Builder as Compiler
@@ -50,7 +49,7 @@ def aggregate(c: Compiler, node: Any, grid: Grid) -> Rel:
         )
     param = c.compile(node.param, grid)
     if op == "count_values":
-        if param.kind != "string" or not LABEL_NAME.match(param.text):
+        if param.kind != "string" or not q.LABEL_NAME.match(param.text):
             raise PromQLError("count_values needs a label name string as its first argument", op)
         labels = q.put("grp", param.text, q.go_float("v"))
         return Rel(

@@ -124,6 +124,7 @@ def _vectors(c: Compiler, op: str, left: Rel, right: Rel, modifier: Any, boolean
         labels = q.put(labels, name, q.get(f"{one}.labels", name))
     value = _value(op, "l.v", "r.v", boolean)
     where = f"AND {q.compare(op, 'l.v', 'r.v')}" if op in q.COMPARISONS and not boolean else ""
+    _unique_one_side(c, left, right, on, names, card)
     return Rel(
         "vector",
         c.cte(
@@ -131,3 +132,23 @@ def _vectors(c: Compiler, op: str, left: Rel, right: Rel, modifier: Any, boolean
             f"JOIN {right.name} r ON r.t = l.t AND {sig_r} = {sig_l} {where}"
         ),
     )
+
+
+def _unique_one_side(c: Compiler, left: Rel, right: Rel, on: bool, names: list[str], card: str) -> None:
+    """Prometheus refuses many-to-many matching: the "one" side must be unique per match group,
+    and one-to-one matching takes one sample of the other side per group."""
+    one, side = (left, "left") if card == "right" else (right, "right")
+    sig = q.signature("labels", on, names)
+    c.check(
+        f"SELECT 'found duplicate series for the match group ' || {q.text('sig')} || ' on the {side} hand-side "
+        "of the operation; many-to-many matching not allowed: matching labels must be unique on one side' AS err "
+        f"FROM (SELECT t, {sig} AS sig FROM {one.name} GROUP BY t, sig HAVING count(*) > 1)"
+    )
+    if card == "one":
+        sig_l, sig_r = q.signature("l.labels", on, names), q.signature("r.labels", on, names)
+        c.check(
+            f"SELECT 'multiple matches for labels ' || {q.text('sig')} || ': many-to-one matching must be explicit "
+            "(group_left/group_right)' AS err FROM (SELECT l.t, "
+            f"{sig_l} AS sig FROM {left.name} l JOIN {right.name} r ON r.t = l.t AND {sig_r} = {sig_l} "
+            "GROUP BY l.t, sig HAVING count(*) > 1)"
+        )

@@ -43,6 +43,7 @@ class Compiler:
         self.ctes: list[tuple[str, str]] = []
         self.tables: dict[str, Any] = {}
         self.grids: dict[Grid, str] = {}
+        self.checks: list[str] = []  # queries giving an error text when the answer is not defined
         self._series: dict[str | None, list[tuple[int, dict[str, str]]]] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -63,10 +64,18 @@ class Compiler:
             self.cte(f"SELECT NULL::BIGINT AS t, {q.NO_LABELS} AS labels, NULL::DOUBLE AS v WHERE false"),
         )
 
+    def check(self, sql: str) -> None:
+        """A query whose rows (column `err`) are errors: any row fails the whole evaluation."""
+        self.checks.append(sql)
+
     def sql(self, rel: Rel) -> str:
+        """The final query: (t, labels, v, err) — rows with `err` set are failed checks."""
         cols = "t, NULL AS labels, v" if rel.kind == "scalar" else "t, labels, v"
         withs = ",\n".join(f"{name} AS ({body})" for name, body in self.ctes)
-        return f"WITH {withs}\nSELECT {cols} FROM {rel.name}"
+        checks = "".join(
+            f"\nUNION ALL (SELECT NULL, NULL, NULL, err FROM ({sql}) LIMIT 1)" for sql in self.checks
+        )
+        return f"WITH {withs}\nSELECT {cols}, NULL::VARCHAR AS err FROM {rel.name}{checks}"
 
     # -- dispatch ------------------------------------------------------------------------------
 

@@ -290,12 +290,11 @@ def _go_template(template: str) -> str:
 
 
 def _label_fn(c: Compiler, name: str, inner: Rel, strings: list[str]) -> Rel:
-    from console.rules.model import LABEL_NAME
 
     if inner.kind != "vector":
         raise PromQLError(f"{name}() needs an instant vector", f"{name}(")
     dst = strings[0]
-    if not LABEL_NAME.match(dst):
+    if not q.LABEL_NAME.match(dst):
         raise PromQLError(f"{name}(): {dst!r} is not a valid label name", f"{name}(")
     if name == "label_replace":
         replacement, src, regex = strings[1:4]

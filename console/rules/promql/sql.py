@@ -4,10 +4,12 @@ Go's float semantics (NaN never compares equal), and literals."""
 from __future__ import annotations
 
 import math
+import re
 
 LABELS = "STRUCT(k VARCHAR, v VARCHAR)[]"
 NO_LABELS = f"[]::{LABELS}"
 NAME = "__name__"
+LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def s(text: str) -> str:
@@ -109,3 +111,8 @@ def go_float(column: str) -> str:
         f"WHEN {column} = trunc({column}) AND abs({column}) < 1e15 THEN ({column})::BIGINT::VARCHAR "
         f"ELSE ({column})::VARCHAR END"
     )
+
+
+def text(labels: str) -> str:
+    """A label set as Prometheus prints it: {a="1", b="2"}."""
+    return f"'{{' || array_to_string(list_transform({labels}, lambda e: e.k || '=\"' || e.v || '\"'), ', ') || '}}'"

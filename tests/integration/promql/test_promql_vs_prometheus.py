@@ -161,3 +161,38 @@ def test_same_answer_as_prometheus(peer, expr: str, step: timedelta) -> None:
         assert [t for t, _ in mine] == [t for t, _ in points], f"presence differs for {dict(labels)}"
         bad = [(t, a, b) for (t, a), (_, b) in zip(mine, points) if not _close(a, b)]
         assert not bad, f"{dict(labels)}: first differences (t, ours, Prometheus) {bad[:3]}"
+
+
+REFUSED = [
+    "http_requests_total + on(instance) http_requests_total",  # many-to-many
+    "queue_depth * on(queue) group_left build_info",  # the "one" side is not unique
+    "rate(http_requests_total[5m]) + ignoring(code) rate(http_requests_total[5m])",  # one-to-one, two matches
+]
+
+
+@pytest.mark.parametrize("expr", REFUSED)
+def test_refused_as_prometheus_refuses(peer, expr: str) -> None:
+    import httpx
+
+    from console.rules.promql import PromQLEvalError
+
+    from .conftest import epoch
+
+    body = httpx.get(
+        peer.prometheus.url + "/api/v1/query_range",
+        params={"query": expr, "start": epoch(FROM), "end": epoch(TO), "step": 60},
+        timeout=120,
+    ).json()
+    assert body["status"] == "error", body
+    cur = peer.store.cursor()
+    try:
+        with pytest.raises(PromQLEvalError) as caught:
+            query_range(cur, parse(expr), FROM, TO, timedelta(seconds=60))
+    finally:
+        cur.close()
+    import re
+
+    def shape(text: str) -> str:  # which match group is reported first is not part of the contract
+        return re.sub(r"\{[^{}]*\}", "{…}", text.split(";")[0].split(": [")[0])
+
+    assert shape(str(caught.value)) == shape(body["error"].split("): ", 1)[-1])
