@@ -63,18 +63,15 @@ def run(
 ) -> tuple[str, list[tuple[int, list[dict[str, str]] | None, float]]]:
     """(kind, rows of (t, labels, value)) of `expr` on `grid`."""
     compiler = Compiler(cur, grid, options)
-    rel = compiler.compile(expr.ast, grid)
-    if rel.kind not in ("vector", "scalar"):
-        raise PromQLEvalError(
-            f"the expression gives a {rel.kind}; a rule or query needs an instant vector or a scalar"
-        )
-    for name, table in compiler.tables.items():
-        cur.register(name, table)
     try:
+        rel = compiler.compile(expr.ast, grid)
+        if rel.kind not in ("vector", "scalar"):
+            raise PromQLEvalError(
+                f"the expression gives a {rel.kind}; a rule or query needs an instant vector or a scalar"
+            )
         rows = cur.execute(compiler.sql(rel)).fetchall()
     finally:
-        for name in compiler.tables:
-            cur.unregister(name)
+        compiler.close()
     failed = next((row[3] for row in rows if row[3] is not None), None)
     if failed is not None:
         raise PromQLEvalError(failed)

@@ -70,12 +70,6 @@ def aggregate(c: Compiler, node: Any, grid: Grid) -> Rel:
                 f"SELECT t, {key} AS labels, {_quantile('v', param.constant)} AS v FROM {x} GROUP BY t, {key}"
             ),
         )
-    k = int(param.constant)
-    order = "v DESC" if op == "topk" else "v ASC"
-    return Rel(
-        "vector",
-        c.cte(
-            f"SELECT t, labels, v FROM (SELECT t, labels, v, row_number() OVER (PARTITION BY t, {key} "
-            f"ORDER BY isnan(v), {order}, labels) AS rank FROM {x}) WHERE rank <= {k}"
-        ),
-    )
+    from console.rules.promql.topk import top_or_bottom
+
+    return top_or_bottom(c, x, key, int(param.constant), op == "topk")

@@ -20,19 +20,18 @@ def check(expr: PromQL) -> None:
 
     con = _schema()
     cur = con.cursor()
+    compiler = Compiler(cur, Grid(0, 0, 1), Options())
     try:
-        compiler = Compiler(cur, Grid(0, 0, 1), Options())
         rel = compiler.compile(expr.ast, Grid(0, 0, 1))
         if rel.kind == "matrix":
             raise PromQLError(
                 "a range vector cannot be the result; wrap it in a function such as rate()", str(expr.ast)
             )
-        for name, table in compiler.tables.items():
-            cur.register(name, table)
-        cur.execute(f"DESCRIBE ({compiler.sql(rel)})")
+        cur.execute(f"DESCRIBE ({compiler.sql(rel)})").fetchall()
     except duckdb.Error as exc:  # our compiler produced SQL DuckDB refuses: a bug, said as such
         raise PromQLError(f"internal: the compiled SQL does not run ({str(exc).splitlines()[0]})") from None
     finally:
+        compiler.close()
         cur.close()
     del MIGRATIONS
 

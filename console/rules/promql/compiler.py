@@ -64,6 +64,22 @@ class Compiler:
             self.cte(f"SELECT NULL::BIGINT AS t, {q.NO_LABELS} AS labels, NULL::DOUBLE AS v WHERE false"),
         )
 
+    def close(self) -> None:
+        """Unregister the tables compiling registered on the cursor."""
+        for name in self.tables:
+            self.cur.unregister(name)
+
+    def fetch(self, rel_name: str, order: str) -> Any:
+        """The rows of one compiled relation now, as an Arrow table (for the steps SQL cannot take)."""
+        withs = ",\n".join(f"{name} AS ({body})" for name, body in self.ctes)
+        return self.cur.sql(f"WITH {withs}\nSELECT * FROM {rel_name} ORDER BY {order}").to_arrow_table()
+
+    def register(self, prefix: str, table: Any) -> str:
+        name = f"_{prefix}{len(self.tables)}"
+        self.tables[name] = table
+        self.cur.register(name, table)
+        return name
+
     def check(self, sql: str) -> None:
         """A query whose rows (column `err`) are errors: any row fails the whole evaluation."""
         self.checks.append(sql)
@@ -143,15 +159,14 @@ class Compiler:
     def _register(self, matched: list[tuple[int, list[dict[str, str]]]]) -> str:
         import pyarrow as pa
 
-        name = f"_sel{len(self.tables)}"
         kv = pa.list_(pa.struct([("k", pa.string()), ("v", pa.string())]))
-        self.tables[name] = pa.table(
+        table = pa.table(
             {
                 "sid": pa.array([m[0] for m in matched], pa.int64()),
                 "labels": pa.array([m[1] for m in matched], kv),
             }
         )
-        return name
+        return self.register("sel", table)
 
     def _eval_time(self, node: Any, column: str = "t") -> str:
         """The time a selector (or subquery) reads at, per step: its `@` (or the step) minus its offset."""
