@@ -159,34 +159,49 @@ def _evaluate_computed(
 
 
 def _evaluate_promql(store: Store, now: datetime, results: list[RuleResult]) -> None:
-    """Each PromQL rule's instances at `now` (labels without `__name__`, as Prometheus alerts)."""
-    from console.rules.promql import Options, PromQLError, PromQLEvalError, instant
+    """Every PromQL rule's instances at `now`, in one query per evaluation interval (labels
+    without `__name__`, as Prometheus's alerts); if that query fails, one by one, so a rule
+    that breaks shows its own error."""
+    from console.rules.promql import Options, instant_many
 
-    cur = None
+    by_interval: dict[timedelta, list[RuleResult]] = {}
+    for result in results:
+        if isinstance(result.rule.expr, PromQL):
+            by_interval.setdefault(result.rule.interval, []).append(result)
+    if not by_interval:
+        return
+    cur = store.cursor()
     try:
-        for result in results:
-            rule = result.rule
-            if not isinstance(rule.expr, PromQL):
-                continue
-            cur = cur or store.cursor()
-            options = Options(default_step_ms=int(rule.interval.total_seconds() * 1000))
+        for interval, batch in by_interval.items():
+            options = Options(default_step_ms=int(interval.total_seconds() * 1000))
+            exprs = [cast(PromQL, r.rule.expr) for r in batch]
+            answers: list[Any]
             try:
-                kind, samples = instant(cur, rule.expr, now, options)
-            except (PromQLError, PromQLEvalError) as exc:
-                result.error = str(exc)
-                continue
-            except duckdb.Error as exc:
-                result.error = "evaluation failed: " + str(exc).strip().splitlines()[0]
-                continue
-            if kind != "vector":
-                result.error = "the expression gives a scalar; an alerting rule needs an instant vector"
-                continue
-            result.instances = [
-                Instance({k: v for k, v in s.labels.items() if k != "__name__"}, s.value) for s in samples
-            ]
+                answers = list(instant_many(cur, exprs, now, options))
+            except duckdb.Error:
+                answers = []
+                for expr in exprs:
+                    try:
+                        answers.append(instant_many(cur, [expr], now, options)[0])
+                    except duckdb.Error as exc:
+                        answers.append(exc)
+            for result, answer in zip(batch, answers, strict=True):
+                _promql_result(result, answer)
     finally:
-        if cur is not None:
-            cur.close()
+        cur.close()
+
+
+def _promql_result(result: RuleResult, answer: Any) -> None:
+    if isinstance(answer, duckdb.Error):
+        result.error = "evaluation failed: " + str(answer).strip().splitlines()[0]
+    elif isinstance(answer, Exception):
+        result.error = str(answer)
+    elif answer[0] != "vector":
+        result.error = "the expression gives a scalar; an alerting rule needs an instant vector"
+    else:
+        result.instances = [
+            Instance({k: v for k, v in s.labels.items() if k != "__name__"}, s.value) for s in answer[1]
+        ]
 
 
 def _compare_thresholds(

@@ -7,14 +7,14 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import promql_parser as pp
 
 from console.rules.promql.checking import check
 from console.rules.promql.compiler import Compiler
 from console.rules.promql.errors import PromQLError, PromQLEvalError
-from console.rules.promql.nodes import Grid, Options, PromQL
+from console.rules.promql.nodes import Grid, Options, PromQL, Rel
 
 if TYPE_CHECKING:
     import duckdb
@@ -69,13 +69,22 @@ def run(
             raise PromQLEvalError(
                 f"the expression gives a {rel.kind}; a rule or query needs an instant vector or a scalar"
             )
-        rows = cur.execute(compiler.sql(rel)).fetchall()
+        rows = cur.execute(compiler.sql([rel])).fetchall()
     finally:
         compiler.close()
-    failed = next((row[3] for row in rows if row[3] is not None), None)
-    if failed is not None:
-        raise PromQLEvalError(failed)
-    return rel.kind, [row[:3] for row in rows]
+    errors = _errors(rows)
+    if errors:
+        raise errors[0]
+    return rel.kind, [row[1:4] for row in rows]
+
+
+def _errors(rows: list[tuple[Any, ...]]) -> dict[int, PromQLEvalError]:
+    """Per part, the failed check that comes first."""
+    first: dict[int, tuple[int, str]] = {}
+    for part, _, _, _, err, order in rows:
+        if err is not None and (part not in first or order < first[part][0]):
+            first[part] = (order, err)
+    return {part: PromQLEvalError(err) for part, (_, err) in first.items()}
 
 
 @dataclass
@@ -95,6 +104,41 @@ def instant(
     t = _ms(now)
     kind, rows = run(cur, expr, Grid(t, t, 1), options or Options())
     return kind, [Sample(_labels(labels), value) for _, labels, value in rows]
+
+
+def instant_many(
+    cur: duckdb.DuckDBPyConnection, exprs: list[PromQL], now: datetime, options: Options | None = None
+) -> list[tuple[str, list[Sample]] | PromQLError | PromQLEvalError]:
+    """Several expressions at `now` in one query: shared selectors are read once.  Each gets its
+    (kind, samples), or the error that is its own (a refused matching, a range result)."""
+    t = _ms(now)
+    grid = Grid(t, t, 1)
+    compiler = Compiler(cur, grid, options or Options())
+    out: list[Any] = [None] * len(exprs)
+    rels: list[Rel | None] = []
+    try:
+        for i, expr in enumerate(exprs):
+            compiler.part = i
+            try:
+                rel = compiler.compile(expr.ast, grid)
+            except PromQLError as exc:
+                out[i], rel = exc, None
+            if rel is not None and rel.kind not in ("vector", "scalar"):
+                out[i], rel = PromQLEvalError(f"the expression gives a {rel.kind}"), None
+            rels.append(rel)
+        rows = cur.execute(compiler.sql(rels)).fetchall()
+    finally:
+        compiler.close()
+    errors = _errors(rows)
+    found: dict[int, list[Sample]] = {i: [] for i, rel in enumerate(rels) if rel is not None}
+    for part, _, labels, value, err, _ in rows:
+        if err is None and part in found:
+            found[part].append(Sample(_labels(labels), value))
+    for i, samples in found.items():
+        rel = rels[i]
+        if out[i] is None and rel is not None:
+            out[i] = errors.get(i) or (rel.kind, samples)
+    return out
 
 
 def query_range(

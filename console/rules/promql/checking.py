@@ -27,7 +27,7 @@ def check(expr: PromQL) -> None:
             raise PromQLError(
                 "a range vector cannot be the result; wrap it in a function such as rate()", str(expr.ast)
             )
-        cur.execute(f"DESCRIBE ({compiler.sql(rel)})").fetchall()
+        cur.execute(f"DESCRIBE ({compiler.sql([rel])})").fetchall()
     except duckdb.Error as exc:  # our compiler produced SQL DuckDB refuses: a bug, said as such
         raise PromQLError(f"internal: the compiled SQL does not run ({str(exc).splitlines()[0]})") from None
     finally:

@@ -43,7 +43,11 @@ class Compiler:
         self.ctes: list[tuple[str, str]] = []
         self.tables: dict[str, Any] = {}
         self.grids: dict[Grid, str] = {}
-        self.checks: list[str] = []  # queries giving an error text when the answer is not defined
+        self.checks: list[tuple[int, str]] = []  # (part, query giving an error text): answers not defined
+        self.part = 0  # which expression of a batch is being compiled (`sql`)
+        self._memo: dict[tuple[str, str, Grid], tuple[Rel, list[str]]] = {}
+        self._scan_ids: set[int] = set()
+        self._scan_span: tuple[int, int] | None = None
         self._series: dict[str | None, list[tuple[int, dict[str, str]]]] = {}
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -71,8 +75,9 @@ class Compiler:
 
     def fetch(self, rel_name: str, order: str) -> Any:
         """The rows of one compiled relation now, as an Arrow table (for the steps SQL cannot take)."""
-        withs = ",\n".join(f"{name} AS ({body})" for name, body in self.ctes)
-        return self.cur.sql(f"WITH {withs}\nSELECT * FROM {rel_name} ORDER BY {order}").to_arrow_table()
+        return self.cur.sql(
+            f"WITH {self._with()}\nSELECT * FROM {rel_name} ORDER BY {order}"
+        ).to_arrow_table()
 
     def register(self, prefix: str, table: Any) -> str:
         name = f"_{prefix}{len(self.tables)}"
@@ -81,21 +86,59 @@ class Compiler:
         return name
 
     def check(self, sql: str) -> None:
-        """A query whose rows (column `err`) are errors: any row fails the whole evaluation."""
-        self.checks.append(sql)
+        """A query whose rows (column `err`) are errors: any row fails its expression's evaluation."""
+        self.checks.append((self.part, sql))
 
-    def sql(self, rel: Rel) -> str:
-        """The final query: (t, labels, v, err) — rows with `err` set are failed checks."""
-        cols = "t, NULL AS labels, v" if rel.kind == "scalar" else "t, labels, v"
-        withs = ",\n".join(f"{name} AS ({body})" for name, body in self.ctes)
-        checks = "".join(
-            f"\nUNION ALL (SELECT NULL, NULL, NULL, err FROM ({sql}) LIMIT 1)" for sql in self.checks
+    def _with(self) -> str:
+        ctes = list(self.ctes)
+        if self._scan_span is not None:  # every selector's samples, read once
+            import pyarrow as pa
+
+            ids = self.register("ids", pa.table({"sid": pa.array(sorted(self._scan_ids), pa.int64())}))
+            lo, hi = self._scan_span
+            ctes.insert(
+                0,
+                (
+                    "_scan",
+                    "SELECT series_id, epoch_ms(ts) AS ms, value FROM samples "
+                    f"WHERE series_id IN (SELECT sid FROM {ids}) "
+                    f"AND ts >= make_timestamp({lo}::BIGINT * 1000) AND ts <= make_timestamp({hi}::BIGINT * 1000)",
+                ),
+            )
+        return ",\n".join(
+            f"{name} AS {'MATERIALIZED ' if name == '_scan' else ''}({body})" for name, body in ctes
         )
-        return f"WITH {withs}\nSELECT {cols}, NULL::VARCHAR AS err FROM {rel.name}{checks}"
+
+    def sql(self, rels: list[Rel | None]) -> str:
+        """One query for several expressions: (part, t, labels, v, err, ord) per row; rows with
+        `err` are failed checks, the lowest `ord` of a part the one Prometheus would report."""
+        parts = []
+        for i, rel in enumerate(rels):
+            if rel is None:
+                continue
+            cols = "t, NULL AS labels, v" if rel.kind == "scalar" else "t, labels, v"
+            parts.append(
+                f"SELECT {i} AS part, {cols}, NULL::VARCHAR AS err, NULL::INTEGER AS ord FROM {rel.name}"
+            )
+        for n, (i, sql) in enumerate(self.checks):
+            parts.append(f"(SELECT {i}, NULL, NULL, NULL, err, {n} FROM ({sql}) LIMIT 1)")
+        return f"WITH {self._with()}\n" + "\nUNION ALL ".join(parts)
 
     # -- dispatch ------------------------------------------------------------------------------
 
     def compile(self, node: Any, grid: Grid) -> Rel:
+        """The relation of `node` on `grid`; the same subexpression on the same grid is compiled once."""
+        key = (type(node).__name__, str(node), grid)
+        if key in self._memo:
+            rel, checks = self._memo[key]
+            self.checks += [(self.part, sql) for sql in checks]  # its checks hold for this part too
+            return rel
+        before = len(self.checks)
+        rel = self._compile(node, grid)
+        self._memo[key] = (rel, [sql for _, sql in self.checks[before:]])
+        return rel
+
+    def _compile(self, node: Any, grid: Grid) -> Rel:
         kind = type(node).__name__
         if kind == "ParenExpr":
             return self.compile(node.expr, grid)
@@ -196,11 +239,16 @@ class Compiler:
             lo = hi = round(at.at.timestamp() * 1000)
         return lo - offset - back_ms, hi - offset
 
-    def _samples(self, table: str, span: tuple[int, int]) -> str:
+    def _samples(self, table: str, span: tuple[int, int], matched: list[Any]) -> str:
+        """The selector's samples in `span` (epoch ms), from the shared scan."""
+        self._scan_ids.update(sid for sid, _ in matched)
+        lo, hi = span
+        if self._scan_span is not None:
+            lo, hi = min(lo, self._scan_span[0]), max(hi, self._scan_span[1])
+        self._scan_span = (lo, hi)
         return (
-            f"SELECT series_id, epoch_ms(ts) AS ms, value FROM samples "
-            f"WHERE series_id IN (SELECT sid FROM {table}) "
-            f"AND ts >= make_timestamp({span[0]}::BIGINT * 1000) AND ts <= make_timestamp({span[1]}::BIGINT * 1000)"
+            f"SELECT series_id, ms, value FROM _scan WHERE series_id IN (SELECT sid FROM {table}) "
+            f"AND ms >= {span[0]} AND ms <= {span[1]}"
         )
 
     def vector_selector(self, node: Any, grid: Grid) -> Rel:
@@ -210,7 +258,7 @@ class Compiler:
         table = self._register(matched)
         lookback = self.options.lookback_ms
         edge = ">=" if self.options.closed else ">"
-        samples = self._samples(table, self._time_span(node, grid, lookback))
+        samples = self._samples(table, self._time_span(node, grid, lookback), matched)
         return Rel(
             "vector",
             self.cte(
@@ -237,7 +285,7 @@ class Compiler:
             )
         table = self._register(matched)
         edge = ">=" if self.options.closed else ">"
-        samples = self._samples(table, self._time_span(vs, grid, range_ms))
+        samples = self._samples(table, self._time_span(vs, grid, range_ms), matched)
         return Rel(
             "matrix",
             self.cte(

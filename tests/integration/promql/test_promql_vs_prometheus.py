@@ -199,3 +199,35 @@ def test_refused_as_prometheus_refuses(peer, expr: str) -> None:
         return re.sub(r"\{[^{}]*\}", "{…}", text.split(";")[0].split(": [")[0])
 
     assert shape(str(caught.value)) == shape(body["error"].split("): ", 1)[-1])
+
+
+@pytest.mark.parametrize("minutes", [30, 95, 183])
+def test_one_batch_of_the_corpus_answers_like_instant_queries(peer, minutes: int) -> None:
+    """Rules are evaluated together in one query (shared selectors read once): each answer is
+    still Prometheus's answer to that expression alone."""
+    import httpx
+
+    from console.rules.promql import instant_many
+
+    from .conftest import epoch
+
+    at = START + timedelta(minutes=minutes)
+    cur = peer.store.cursor()
+    try:
+        answers = instant_many(cur, [parse(e) for e in CORPUS], at)
+    finally:
+        cur.close()
+    for expr, answer in zip(CORPUS, answers, strict=True):
+        body = httpx.get(
+            peer.prometheus.url + "/api/v1/query", params={"query": expr, "time": epoch(at)}, timeout=60
+        ).json()
+        assert body["status"] == "success" and not isinstance(answer, Exception), (expr, answer)
+        kind, samples = answer
+        data = body["data"]
+        if data["resultType"] == "scalar":
+            assert kind == "scalar" and _close(samples[0].value, float(data["result"][1])), expr
+            continue
+        theirs = {tuple(sorted(r["metric"].items())): float(r["value"][1]) for r in data["result"]}
+        ours = {tuple(sorted(s.labels.items())): s.value for s in samples}
+        assert sorted(ours) == sorted(theirs), expr
+        assert all(_close(ours[k], v) for k, v in theirs.items()), expr
