@@ -31,6 +31,7 @@ from console.rules.model import (
     sql_str,
     sql_ts,
 )
+from console.rules.promql import PromQL
 from console.store.ingest import canonical_labels
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ def evaluate(
     sqls, thresholds, computed = _plan(rules, plan, results)
     for expr, indexes in computed.items():
         _evaluate_computed(store, now, expr, indexes, results)
+    _evaluate_promql(store, now, results, windows)
     cur = store.cursor()
     try:
         if batched:
@@ -147,6 +149,8 @@ def _plan(
     computed: dict[Computed, list[int]] = {}
     for i, rule in enumerate(rules):
         try:
+            if isinstance(rule.expr, PromQL):
+                continue  # evaluated on its own (_evaluate_promql)
             if isinstance(rule.expr, Computed):
                 computed.setdefault(rule.expr, []).append(i)
             elif plan.batched and isinstance(rule.expr, Threshold):
@@ -171,6 +175,54 @@ def _evaluate_computed(
     for i in indexes:
         results[i].instances = [
             Instance(dict(labels), value) for labels, value in found.get(results[i].rule.key, [])
+        ]
+
+
+def _evaluate_promql(store: Store, now: datetime, results: list[RuleResult], windows: Windows) -> None:
+    """Every PromQL rule's instances at `now`, in one query per evaluation interval (labels
+    without `__name__`, as Prometheus's alerts); if that query fails, one by one, so a rule
+    that breaks shows its own error."""
+    from console.rules.promql import Options, instant_many
+
+    by_interval: dict[timedelta, list[RuleResult]] = {}
+    for result in results:
+        if isinstance(result.rule.expr, PromQL):
+            by_interval.setdefault(result.rule.interval, []).append(result)
+    if not by_interval:
+        return
+    cur = store.cursor()
+    try:
+        for interval, batch in by_interval.items():
+            options = Options(
+                default_step_ms=int(interval.total_seconds() * 1000), closed=windows == Windows.CLOSED
+            )
+            exprs = [cast(PromQL, r.rule.expr) for r in batch]
+            answers: list[Any]
+            try:
+                answers = list(instant_many(cur, exprs, now, options))
+            except duckdb.Error:
+                answers = []
+                for expr in exprs:
+                    try:
+                        answers.append(instant_many(cur, [expr], now, options)[0])
+                    except duckdb.Error as exc:
+                        answers.append(exc)
+            for result, answer in zip(batch, answers, strict=True):
+                _promql_result(result, answer)
+    finally:
+        cur.close()
+
+
+def _promql_result(result: RuleResult, answer: Any) -> None:
+    if isinstance(answer, duckdb.Error):
+        result.error = "evaluation failed: " + str(answer).strip().splitlines()[0]
+    elif isinstance(answer, Exception):
+        result.error = str(answer)
+    elif answer[0] != "vector":
+        result.error = "the expression gives a scalar; an alerting rule needs an instant vector"
+    else:
+        result.instances = [
+            Instance({k: v for k, v in s.labels.items() if k != "__name__"}, s.value) for s in answer[1]
         ]
 
 

@@ -15,6 +15,8 @@ from console.config.problems import did_you_mean, fields_at, invalid_value
 from console.config.yamlmarks import MarkedDict, Problem, load_marked, locate
 from console.rules.matchers import InhibitRule, parse_matcher
 from console.rules.model import DEFAULT_INTERVAL, Duration, Rule, Threshold, check_rule
+from console.rules.promql import PromQL, PromQLError, looks_like_sql
+from console.rules.promql import parse as parse_promql
 
 # -- rule files ------------------------------------------------------------------------
 
@@ -185,7 +187,14 @@ def _add_groups(result: RuleSet, spec: RuleFileSpec, data: MarkedDict, path: Pat
                 result.problems += problems
                 continue
             name_key = "record" if spec_rule.record is not None else "alert"
-            rule = _rule(group, spec_rule, path, _line(data, (*base, name_key), path)[1])
+            try:
+                rule = _rule(group, spec_rule, path, _line(data, (*base, name_key), path)[1])
+            except PromQLError as exc:
+                file, line = _line(data, (*base, "expr"), path)
+                result.problems.append(
+                    Problem(file, line, f"{exc}; `oncall rules check` re-checks it", "expr")
+                )
+                continue
             if rule.record is not None:
                 # several rules of a group may record one metric (other label sets), as in
                 # Prometheus: each gets its own name (and health), `job:x`, `job:x#2`, …
@@ -233,12 +242,15 @@ def _kind_problems(spec_rule: RuleSpec, data: MarkedDict, base: tuple[Any, ...],
 
 
 def _rule(group: GroupSpec, spec_rule: RuleSpec, path: Path, line: int | None) -> Rule:
-    expr: str | Threshold
+    """The rule a spec describes; PromQLError when its `expr` is PromQL that does not compile."""
+    expr: str | Threshold | PromQL
     if isinstance(spec_rule.expr, ThresholdSpec):
         t = spec_rule.expr
         expr = Threshold(t.series, t.fn, t.over, t.op, t.value, t.by, t.q)
-    else:
+    elif looks_like_sql(spec_rule.expr):
         expr = spec_rule.expr
+    else:
+        expr = parse_promql(spec_rule.expr)
     return Rule(
         name=spec_rule.record or spec_rule.alert or "",
         expr=expr,

@@ -24,6 +24,7 @@ from pydantic import BeforeValidator
 from console.config.durations import parse_duration
 from console.config.promql import DEFAULT_WINDOWS, Windows
 from console.config.yamlmarks import Problem, locate
+from console.rules.promql.nodes import PromQL
 from console.store.selectors import Selector, SelectorError, label_sql, parse_selector, where_sql
 
 if TYPE_CHECKING:
@@ -267,7 +268,7 @@ class Rule:
     `record` (the metric name its results are written as), a recording rule."""
 
     name: str
-    expr: str | Threshold | Computed
+    expr: str | Threshold | Computed | PromQL
     group: str = "default"
     for_: timedelta = timedelta(0)
     keep_firing_for: timedelta = timedelta(0)
@@ -291,8 +292,8 @@ class Rule:
         """This rule's SQL at the plan's `now`."""
         if isinstance(self.expr, Threshold):
             return self.expr.sql(plan)
-        if isinstance(self.expr, Computed):
-            raise TypeError("a computed rule has no SQL")
+        if isinstance(self.expr, (Computed, PromQL)):
+            raise TypeError(f"a {type(self.expr).__name__} rule has no SQL template")
         return _template(self.expr).render(plan.context())
 
 
@@ -319,7 +320,7 @@ def check_rule(
         return file, line
 
     problems = _label_problems(rule, where)
-    if isinstance(rule.expr, Computed):
+    if isinstance(rule.expr, (Computed, PromQL)):  # PromQL is checked as it is parsed
         return problems
     file, line = where("expr")
     problem = _expr_problem(rule, check_sql)

@@ -1,32 +1,24 @@
-"""The `:metrics` query: a selector, or a rule function of one over a window, optionally
-aggregated, evaluated as a range series (one value per step) with the rule engine's SQL.
+"""The `:metrics` query: any PromQL expression, evaluated over the view's range as Prometheus's
+`query_range` would answer it (console/rules/promql/), or a bare selector's samples.
 
-Accepted (PromQL spelling, the subset rule files can express):
-
-    SELECTOR
-    rate(SELECTOR[5m])  increase(SELECTOR[5m])
-    avg_over_time|min_over_time|max_over_time|sum_over_time|count_over_time|last_over_time(SELECTOR[5m])
-    quantile_over_time(0.9, SELECTOR[5m])
-    sum|avg|min|max [by (label, …)] (one of the function forms above)
-
-each optionally followed by the view's range in brackets at the top level: `rate(x[5m]) [1h]`,
-`x{job="api"} [1h]`.  Each step's value is what a rule's helper (`console/rules/model.py`,
-`SqlPlan.series_sql`) computes at that instant, so the chart shows what a rule would see.
+An optional `[range]` after the expression, at the top level, sets the view's range:
+`rate(x[5m]) [1h]`, `x{job="api"} [1h]`.  A bare selector is drawn from its samples (bucketed);
+anything else is evaluated at about 120 steps across the range, so the chart shows what a rule
+with that expression would see at each step.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from console.config.durations import parse_duration
 from console.config.promql import DEFAULT_WINDOWS, Windows
-from console.rules.model import Rule, SqlPlan, Threshold, parse_metric_selector, sql_ts
+from console.rules.model import Rule, Threshold
+from console.rules.promql import Options, PromQL, PromQLError, PromQLEvalError, query_range
+from console.rules.promql import parse as parse_promql
 from console.screens.overview import MetricSeries, metric_series
 from console.store.selectors import parse_selector
 
@@ -34,25 +26,8 @@ if TYPE_CHECKING:
     from console.store.db import Store
 
 ACCEPTED = (
-    "accepted: SELECTOR, rate|increase(SELECTOR[5m]), "
-    "avg|min|max|sum|count|last_over_time(SELECTOR[5m]), quantile_over_time(0.9, SELECTOR[5m]), "
-    "optionally in sum|avg|min|max [by (label, …)] (…), then an optional [range] such as [1h]"
+    "accepted: a PromQL expression (e.g. sum by (code) (rate(x[5m]))), then an optional [range] such as [1h]"
 )
-RANGE_FUNCTIONS = {
-    "rate": "rate",
-    "increase": "increase",
-    **{f"{fn}_over_time": fn for fn in ("avg", "min", "max", "sum", "count", "last", "quantile")},
-}
-AGGREGATIONS: dict[str, Callable[[list[float]], float]] = {
-    "sum": sum,
-    "avg": lambda xs: sum(xs) / len(xs),
-    "min": min,
-    "max": max,
-}
-_AGG = re.compile(r"^(sum|avg|min|max)\s*(?:by\s*\(([^()]*)\)\s*)?\((.*)\)$", re.S)
-_AGG_AFTER = re.compile(r"^(sum|avg|min|max)\s*\((.*)\)\s*by\s*\(([^()]*)\)$", re.S)  # sum(…) by (l)
-_CALL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)$", re.S)
-_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class QueryError(ValueError):
@@ -61,23 +36,37 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class Query:
-    selector: str
-    fn: str | None = None  # a rule function (console/rules/model.py FUNCTIONS); None: raw samples
-    window: timedelta | None = None
-    q: float | None = None
-    agg: str | None = None
-    by: tuple[str, ...] = ()
+    """A selector to draw from its samples, or a PromQL expression to evaluate over the range."""
+
+    text: str
+    expr: PromQL | None = field(default=None, compare=False)
     range: timedelta | None = None
 
     @property
+    def selector(self) -> str:
+        return self.text
+
+    @property
     def unit(self) -> str:
-        if self.fn == "rate":
+        return _unit(self.expr.ast) if self.expr is not None else "value"
+
+
+def _unit(node: Any) -> str:
+    """What the values measure, from the outermost function under aggregations and parentheses."""
+    kind = type(node).__name__
+    if kind in ("ParenExpr", "AggregateExpr") and type(getattr(node, "expr", None)).__name__ != "NoneType":
+        if kind == "AggregateExpr" and str(node.op) in ("count", "count_values"):
+            return "series"
+        return _unit(node.expr)
+    if kind == "Call":
+        name = node.func.name
+        if name in ("rate", "irate", "deriv"):
             return "per second"
-        if self.fn == "increase" and self.window is not None:
-            return f"increase per {duration_text(self.window)}"
-        if self.fn == "count":
+        if name == "increase" and type(node.args[0]).__name__ == "MatrixSelector":
+            return f"increase per {duration_text(node.args[0].range)}"
+        if name == "count_over_time":
             return "samples"
-        return "value"
+    return "value"
 
 
 def duration_text(d: timedelta) -> str:
@@ -111,27 +100,12 @@ def _top_level(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _balanced(text: str) -> bool:
-    """Whether every ( and { outside quotes closes, in order."""
-    depth, quote, escaped = 0, "", False
-    for ch in text:
-        if quote:
-            escaped, quote = (not escaped and ch == "\\"), ("" if ch == quote and not escaped else quote)
-        elif ch in "\"'`":
-            quote = ch
-        else:
-            depth += (ch in "({") - (ch in ")}")
-            if depth < 0:
-                return False
-    return depth == 0 and not quote
-
-
 def _split_range(text: str) -> tuple[str, str | None]:
     """The text without a trailing top-level `[range]`, and the range's text."""
     if not text.endswith("]"):
         return text, None
     opens = [i for i, ch in _top_level(text) if ch == "["]
-    if not opens:
+    if not opens or ":" in text[opens[-1] :]:  # `x[10m:1m]` is a subquery, not the view's range
         return text, None
     return text[: opens[-1]].strip(), text[opens[-1] + 1 : -1].strip()
 
@@ -151,63 +125,17 @@ def parse_query(text: str) -> Query:
     whole = " ".join(text.split())
     body, rng = _split_range(whole)
     view_range = _duration(rng, whole, "range") if rng is not None else None
-    if not _balanced(body):
-        raise _fail(whole, "unbalanced parentheses or braces")
-    agg, by, body = _aggregation(body, whole)
-    query = _function(body, whole) if "(" in body else _selector(body, whole)
-    if agg and query.fn is None:
-        raise _fail(whole, f"{agg}(…) needs a function of a window inside, e.g. {agg}(rate(x[5m]))")
-    return Query(query.selector, query.fn, query.window, query.q, agg, by, view_range)
-
-
-def _aggregation(body: str, whole: str) -> tuple[str | None, tuple[str, ...], str]:
-    """(sum|avg|min|max or None, its by labels, what it aggregates) of `body`."""
-    if m := _AGG_AFTER.match(body):
-        agg, inner, labels = m.group(1), m.group(2), m.group(3)
-    elif m := _AGG.match(body):
-        agg, inner, labels = m.group(1), m.group(3), m.group(2) or ""
-    else:
-        return None, (), body
-    by = tuple(x.strip() for x in labels.split(",") if x.strip())
-    bad = [x for x in by if not _LABEL.match(x)]
-    if bad:
-        raise _fail(whole, f"bad label name {bad[0]!r} in by (…)")
-    return agg, by, inner.strip()
-
-
-def _selector(text: str, whole: str) -> Query:
     try:
-        parse_selector(text)
-    except ValueError as exc:
+        expr = parse_promql(body)
+    except PromQLError as exc:
         raise _fail(whole, str(exc)) from None
-    return Query(text)
-
-
-def _function(text: str, whole: str) -> Query:
-    m = _CALL.match(text)
-    if not m:
-        raise _fail(whole, "unbalanced or unexpected parentheses")
-    name, args = m.group(1), m.group(2).strip()
-    if name not in RANGE_FUNCTIONS:
-        raise _fail(whole, f"function {name!r} is not supported")
-    fn, q = RANGE_FUNCTIONS[name], None
-    if fn == "quantile":
-        q_text, comma, args = args.partition(",")
+    if type(expr.ast).__name__ == "VectorSelector" and expr.ast.offset is None and expr.ast.at is None:
         try:
-            q = float(q_text)
+            parse_selector(body)  # the samples' reader takes the store's selector syntax
         except ValueError:
-            comma = ""
-        if not comma or q is None or not 0 <= q <= 1:
-            raise _fail(whole, f"{name} needs a quantile 0…1 first, e.g. {name}(0.9, x[5m])")
-        args = args.strip()
-    selector, window = _split_range(args)
-    if window is None:
-        raise _fail(whole, f"{name} needs a window, e.g. {name}({args or 'x'}[5m])")
-    try:
-        parse_metric_selector(selector)
-    except ValueError as exc:
-        raise _fail(whole, str(exc)) from None
-    return Query(selector, fn, _duration(window, whole, "window"), q)
+            return Query(body, expr, view_range)
+        return Query(body, None, view_range)
+    return Query(body, expr, view_range)
 
 
 # -- evaluation --------------------------------------------------------------------------
@@ -220,16 +148,9 @@ def step_seconds(span: timedelta, points: int = 120) -> int:
 def summary(query: Query, count: int, span: timedelta) -> str:
     """The status line for `count` series of `query` over the last `span`."""
     text = f"{count} series over the last {duration_text(span)}"
-    if query.fn is None:
+    if query.expr is None:
         return text
     return f"{text}, one value per {duration_text(timedelta(seconds=step_seconds(span)))}"
-
-
-def step_times(start: datetime, end: datetime, points: int) -> list[datetime]:
-    """About `points` instants ending at `end`, on a whole-second step."""
-    step = step_seconds(end - start, points)
-    count = int((end - start).total_seconds() // step)
-    return [end - timedelta(seconds=step * i) for i in range(count, -1, -1)]
 
 
 def evaluate(
@@ -243,47 +164,28 @@ def evaluate(
     windows: Windows = DEFAULT_WINDOWS,
 ) -> list[MetricSeries]:
     """The query's series between start and end (a bare selector: its samples, bucketed);
-    `windows` is the workspace's `promql.windows`, as the rules read it."""
-    if query.fn is None or query.window is None:
+    `windows` is the workspace's `promql.windows`, as the rules read it.  ValueError (one line)
+    when the expression cannot be answered."""
+    if query.expr is None:
         return metric_series(store, query.selector, start, end, max_series=max_series)
-    times = step_times(start, end, points)
-    parts = []
-    for t in times:
-        sql = SqlPlan(t, batched=False, windows=windows).series_sql(
-            query.selector, query.window, query.fn, None, query.q
-        )
-        parts.append(f"SELECT {sql_ts(t)} AS t, _labels, value FROM ({sql})")
-    rows = store.query(" UNION ALL ".join(parts) + " ORDER BY 2, 1")[1]
-    per_series: dict[str, dict[datetime, float]] = defaultdict(dict)
-    for t, labels, value in rows:
-        if value is not None:
-            per_series[labels][t] = float(value)
-    if query.agg:
-        return _aggregate(query, per_series, times)[:max_series]
-    return [
-        MetricSeries(json.loads(labels), [(t, values[t]) for t in times if t in values])
-        for labels, values in sorted(per_series.items())[:max_series]
-    ]
-
-
-def _aggregate(
-    query: Query, per_series: dict[str, dict[datetime, float]], times: list[datetime]
-) -> list[MetricSeries]:
-    """`agg by (labels)` of the per-series values at each step, as PromQL aggregates."""
-    groups: dict[tuple[str, ...], list[dict[datetime, float]]] = defaultdict(list)
-    for labels, values in per_series.items():
-        parsed = json.loads(labels)
-        groups[tuple(str(parsed.get(b, "")) for b in query.by)].append(values)
-    combine = AGGREGATIONS[query.agg or "sum"]
+    step = timedelta(seconds=step_seconds(end - start, points))
+    first = end - step * int((end - start) / step)
+    cur = store.cursor()
+    try:
+        answer = query_range(cur, query.expr, first, end, step, Options(closed=windows == Windows.CLOSED))
+    except PromQLEvalError as exc:
+        raise ValueError(str(exc)) from None
+    finally:
+        cur.close()
     out = []
-    for key, members in sorted(groups.items()):
-        points = []
-        for t in times:
-            xs = [m[t] for m in members if t in m]
-            if xs:
-                points.append((t, combine(xs)))
-        out.append(MetricSeries({b: x for b, x in zip(query.by, key, strict=True) if x}, points))
+    for labels, values in sorted(answer.items())[:max_series]:
+        drawn = [(_at(t), v) for t, v in values if not (math.isnan(v) or math.isinf(v))]
+        out.append(MetricSeries(dict(labels), drawn))
     return out
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
 
 
 # -- an alert's rule threshold -----------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The Metrics view: a rule function typed as PromQL is charted with axes; bad text says why."""
+"""The Metrics view: PromQL is charted with axes over the view's range; bad text says why."""
 
 from __future__ import annotations
 
@@ -47,9 +47,9 @@ async def test_rate_is_charted_per_second_with_a_time_axis(workspace: Path, sess
         assert app.query_one("#metrics-chart", TimeChart).unit == "per second"
         good = list(app.query_one("#metrics-chart", TimeChart).series)
 
-        await run_query(pilot, "histogram_quantile(0.9, rate(x[5m]))")
+        await run_query(pilot, "holt_winters(x[5m], 0.5, 0.5)")
         status = app.query_one("#metrics-status", Static).render().plain
-        assert "'histogram_quantile' is not supported" in status and "accepted: SELECTOR" in status
+        assert "unknown function" in status and "accepted: a PromQL expression" in status
         assert app.query_one("#metrics-chart", TimeChart).series == good  # the last good chart stays
 
 
@@ -71,3 +71,20 @@ async def test_with_more_than_five_series_the_highlighted_one_is_charted(
         await settled(pilot)
         assert len(names) == 1 and len(chart.series) == 1 and chart.series[0].name != names[0]
         assert chart.series[0].name == str(list(table.rows)[1].value)
+
+
+async def test_a_histogram_quantile_is_charted(workspace: Path, session_for) -> None:
+    app = OncallApp(session_for(workspace), refresh_seconds=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        await pilot.press("colon", *"metrics", "enter")
+        await settled(pilot)
+        await run_query(
+            pilot,
+            "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m]))) [1h]",
+        )
+        status = app.query_one("#metrics-status", Static).render().plain
+        assert status.startswith("1 series over the last 1h"), status
+        chart = app.query_one("#metrics-chart", TimeChart)
+        values = [v for _, v in chart.series[0].points]
+        assert len(values) > 10 and all(0 < v <= 10 for v in values)

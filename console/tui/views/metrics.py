@@ -79,7 +79,7 @@ class MetricsView(View):
     def compose(self) -> ComposeResult:
         yield Input(
             value=self.selector,
-            placeholder="selector or rate(selector[5m]) …, then optional [range]",
+            placeholder="PromQL, e.g. sum by (code) (rate(x[5m])), then optional [range]",
             id="metrics-input",
         )
         yield Static("", id="metrics-status")

@@ -1,0 +1,165 @@
+"""PromQL on the store: parse with `promql-parser`, compile to DuckDB SQL, evaluate at one
+instant (rules) or over a range (`query_range`, charts)."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import promql_parser as pp
+
+from console.rules.promql.checking import check
+from console.rules.promql.compiler import Compiler
+from console.rules.promql.errors import PromQLError, PromQLEvalError
+from console.rules.promql.nodes import Grid, Options, PromQL, Rel
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = [
+    "Options",
+    "PromQL",
+    "PromQLError",
+    "PromQLEvalError",
+    "instant",
+    "looks_like_sql",
+    "parse",
+    "query_range",
+]
+
+_SQL_START = re.compile(r"^\s*(?:--[^\n]*\n\s*)*\(*\s*(select|with|from|values)\b", re.IGNORECASE)
+
+
+def looks_like_sql(text: str) -> bool:
+    """Whether a rule's `expr` is DuckDB SQL (a query, or a Jinja template of one) rather than PromQL."""
+    return "{{" in text or "{%" in text or bool(_SQL_START.match(text))
+
+
+def parse(text: str) -> PromQL:
+    """The expression, checked to compile; PromQLError names what is wrong and where."""
+    try:
+        ast = pp.parse(text)
+    except ValueError as exc:
+        raise PromQLError(f"PromQL parse error: {exc}") from None
+    expr = PromQL(text, ast)
+    try:
+        check(expr)
+    except PromQLError as exc:
+        raise exc.located(text) from None
+    return expr
+
+
+def _ms(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return round(value.timestamp() * 1000)
+
+
+def run(
+    cur: duckdb.DuckDBPyConnection, expr: PromQL, grid: Grid, options: Options
+) -> tuple[str, list[tuple[int, list[dict[str, str]] | None, float]]]:
+    """(kind, rows of (t, labels, value)) of `expr` on `grid`."""
+    compiler = Compiler(cur, grid, options)
+    try:
+        rel = compiler.compile(expr.ast, grid)
+        if rel.kind not in ("vector", "scalar"):
+            raise PromQLEvalError(
+                f"the expression gives a {rel.kind}; a rule or query needs an instant vector or a scalar"
+            )
+        rows = cur.execute(compiler.sql([rel])).fetchall()
+    finally:
+        compiler.close()
+    errors = _errors(rows)
+    if errors:
+        raise errors[0]
+    return rel.kind, [row[1:4] for row in rows]
+
+
+def _errors(rows: list[tuple[Any, ...]]) -> dict[int, PromQLEvalError]:
+    """Per part, the failed check that comes first."""
+    first: dict[int, tuple[int, str]] = {}
+    for part, _, _, _, err, order in rows:
+        if err is not None and (part not in first or order < first[part][0]):
+            first[part] = (order, err)
+    return {part: PromQLEvalError(err) for part, (_, err) in first.items()}
+
+
+@dataclass
+class Sample:
+    labels: dict[str, str]
+    value: float
+
+
+def _labels(entries: list[dict[str, str]] | None) -> dict[str, str]:
+    return {e["k"]: e["v"] for e in entries or [] if e["v"] != ""}
+
+
+def instant(
+    cur: duckdb.DuckDBPyConnection, expr: PromQL, now: datetime, options: Options | None = None
+) -> tuple[str, list[Sample]]:
+    """The expression at `now`: ("vector" | "scalar", samples)."""
+    t = _ms(now)
+    kind, rows = run(cur, expr, Grid(t, t, 1), options or Options())
+    return kind, [Sample(_labels(labels), value) for _, labels, value in rows]
+
+
+def instant_many(
+    cur: duckdb.DuckDBPyConnection, exprs: list[PromQL], now: datetime, options: Options | None = None
+) -> list[tuple[str, list[Sample]] | PromQLError | PromQLEvalError]:
+    """Several expressions at `now` in one query: shared selectors are read once.  Each gets its
+    (kind, samples), or the error that is its own (a refused matching, a range result)."""
+    t = _ms(now)
+    grid = Grid(t, t, 1)
+    compiler = Compiler(cur, grid, options or Options())
+    out: list[Any] = [None] * len(exprs)
+    rels: list[Rel | None] = []
+    try:
+        for i, expr in enumerate(exprs):
+            compiler.part = i
+            try:
+                rel = compiler.compile(expr.ast, grid)
+            except PromQLError as exc:
+                out[i], rel = exc, None
+            if rel is not None and rel.kind not in ("vector", "scalar"):
+                out[i], rel = PromQLEvalError(f"the expression gives a {rel.kind}"), None
+            rels.append(rel)
+        rows = cur.execute(compiler.sql(rels)).fetchall()
+    finally:
+        compiler.close()
+    errors = _errors(rows)
+    found: dict[int, list[Sample]] = {i: [] for i, rel in enumerate(rels) if rel is not None}
+    for part, _, labels, value, err, _ in rows:
+        if err is None and part in found:
+            found[part].append(Sample(_labels(labels), value))
+    for i, samples in found.items():
+        rel = rels[i]
+        if out[i] is None and rel is not None:
+            out[i] = errors.get(i) or (rel.kind, samples)
+    return out
+
+
+def query_range(
+    cur: duckdb.DuckDBPyConnection,
+    expr: PromQL,
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+    options: Options | None = None,
+) -> dict[tuple[tuple[str, str], ...], list[tuple[float, float]]]:
+    """As Prometheus's /api/v1/query_range: per label set, (epoch seconds, value) in time order."""
+    step_ms = int(step.total_seconds() * 1000)
+    _kind, rows = run(cur, expr, Grid(_ms(start), _ms(end), step_ms), options or Options())
+    out: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
+    for t, labels, value in rows:
+        key = tuple(sorted(_labels(labels).items()))
+        out.setdefault(key, []).append((t / 1000.0, value))
+    for points in out.values():
+        points.sort()
+    return out
+
+
+def finite(value: float) -> bool:
+    return not (math.isnan(value) or math.isinf(value))

@@ -1,0 +1,53 @@
+"""Load-time checking: every construct of an expression is one we compile, else PromQLError."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from console.rules.promql.errors import PromQLError
+
+if TYPE_CHECKING:
+    from console.rules.promql.nodes import PromQL
+
+
+def check(expr: PromQL) -> None:
+    """Compile the expression against an empty store: an unsupported construct raises here."""
+    import duckdb
+
+    from console.rules.promql.compiler import Compiler
+    from console.rules.promql.nodes import Grid, Options
+    from console.store.schema import MIGRATIONS
+
+    con = _schema()
+    cur = con.cursor()
+    compiler = Compiler(cur, Grid(0, 0, 1), Options())
+    try:
+        rel = compiler.compile(expr.ast, Grid(0, 0, 1))
+        if rel.kind == "matrix":
+            raise PromQLError(
+                "a range vector cannot be the result; wrap it in a function such as rate()", str(expr.ast)
+            )
+        cur.execute(f"DESCRIBE ({compiler.sql([rel])})").fetchall()
+    except duckdb.Error as exc:  # our compiler produced SQL DuckDB refuses: a bug, said as such
+        raise PromQLError(f"internal: the compiled SQL does not run ({str(exc).splitlines()[0]})") from None
+    finally:
+        compiler.close()
+        cur.close()
+    del MIGRATIONS
+
+
+_con: Any = None
+
+
+def _schema() -> Any:
+    global _con
+    import duckdb
+
+    from console.store.schema import MIGRATIONS
+
+    if _con is None:
+        con = duckdb.connect()
+        for migration in MIGRATIONS:
+            con.execute(migration)
+        _con = con
+    return _con

@@ -1,0 +1,66 @@
+"""The compiler's values: evaluation grids, compiled relations, options, a parsed expression,
+and the interface the node compilers (functions, aggregations, binary) build on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+def ms_of(delta: Any) -> int:
+    return round(delta.total_seconds() * 1000) if delta is not None else 0
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Evaluation timestamps (epoch ms): start, start + step, …, up to end."""
+
+    start: int
+    end: int
+    step: int
+
+    def sql(self) -> str:
+        return f"SELECT range AS t FROM range({self.start}, {self.end + 1}, {max(self.step, 1)})"
+
+
+@dataclass(frozen=True)
+class Rel:
+    kind: str  # vector, scalar, matrix, string
+    name: str = ""
+    text: str = ""
+    range_ms: int = 0
+    constant: float | None = None  # a number literal, inlined where a parameter must be constant
+
+
+@dataclass(frozen=True)
+class Options:
+    lookback_ms: int = 300_000
+    closed: bool = True  # Prometheus 2.x: a sample exactly `w` old is in the window
+    default_step_ms: int = 60_000  # a subquery without a step uses the evaluation interval
+
+
+@dataclass(frozen=True)
+class PromQL:
+    """A parsed, checked PromQL expression (compiled afresh for each evaluation grid)."""
+
+    text: str
+    ast: Any = field(compare=False, hash=False, repr=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Builder(Protocol):
+    """What a node compiler needs from the compiler."""
+
+    def cte(self, sql: str) -> str: ...
+
+    def grid(self, grid: Grid) -> str: ...
+
+    def check(self, sql: str) -> None: ...
+
+    def fetch(self, rel_name: str, order: str) -> Any: ...
+
+    def register(self, prefix: str, table: Any) -> str: ...
+
+    def compile(self, node: Any, grid: Grid) -> Rel: ...
