@@ -5,6 +5,9 @@ The store holds 30 days × 1,000 series at 1-minute resolution (43.2 M samples),
 with DuckDB and kept at --store for later runs.
 
     .venv/bin/python benchmarks/bench_rules.py [--store PATH] [--rules 500] [--cycles 3]
+
+With --promql, 500 PromQL rules instead, next to a real Prometheus answering the same rules
+over the same samples (benchmarks/promql_run.py; the TSDB is backfilled once, beside --store).
 """
 
 from __future__ import annotations
@@ -114,9 +117,15 @@ def main() -> None:
     parser.add_argument("--store", help="store file to build once and reuse")
     parser.add_argument("--rules", type=int, default=500)
     parser.add_argument("--cycles", type=int, default=3)
+    parser.add_argument("--promql", action="store_true", help="only the PromQL run against a real Prometheus")
     args = parser.parse_args()
     path = Path(args.store) if args.store else Path(tempfile.mkdtemp()) / "bench_rules.duckdb"
     build(path)
+    if args.promql:
+        from benchmarks.promql_run import run
+
+        run(path, METRICS, END, args.rules, args.cycles)
+        return
     rules = make_rules(args.rules)
     with Store.open(path) as store:
         engine = AlertEngine(store, rules)

@@ -36,7 +36,7 @@ from console.slo.status import slo_status
 from console.slo.sums import clear_cache
 from console.store import Store, canonical_labels, ingest_samples
 from console.store.importer import import_file
-from tests.servers import free_port, require_binary, start_server
+from tests.servers import backfill, start_prometheus
 
 START = datetime(2026, 1, 1)
 BOUNDS = ("0.05", "0.1", "0.25", "1", "+Inf")
@@ -107,28 +107,8 @@ def write_openmetrics(path: Path, days: int) -> None:
 def bench_backtest(root: Path, days: int) -> None:
     data = root / "m.om"
     write_openmetrics(data, days + 3)
-    tsdb = root / "tsdb"
-    subprocess.run(
-        [require_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(data), str(tsdb)],
-        check=True,
-        capture_output=True,
-    )
-    config = root / "prometheus.yml"
-    config.write_text("scrape_configs: []\n")
-    port = free_port()
-    server = start_server(
-        "prometheus",
-        [
-            require_binary("prometheus"),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tsdb}",
-            "--storage.tsdb.retention.time=100y",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--query.timeout=10m",
-        ],
-        port=port,
-        workdir=root / "run",
-        ready_path="/-/ready",
+    server = start_prometheus(
+        backfill(data, root / "tsdb", timeout=3600), root, extra=["--query.timeout=10m"]
     )
     store = Store.open(root / "s.duckdb")
     try:

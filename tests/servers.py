@@ -128,3 +128,38 @@ def start_alertmanager(workdir: Path, config: str | None = None) -> Server:
         workdir=workdir,
         ready_path="/-/ready",
     )
+
+
+def backfill(openmetrics: Path, tsdb: Path, *, block: str | None = None, timeout: float = 300) -> Path:
+    """A Prometheus TSDB built from an OpenMetrics file by `promtool tsdb create-blocks-from`."""
+    tsdb.mkdir(parents=True, exist_ok=True)
+    argv = [require_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics"]
+    if block:
+        argv.append(f"--max-block-duration={block}")
+    subprocess.run([*argv, str(openmetrics), str(tsdb)], check=True, capture_output=True, timeout=timeout)
+    return tsdb
+
+
+def start_prometheus(
+    tsdb: Path, workdir: Path, *, extra: Sequence[str] = (), timeout: float = 60.0
+) -> Server:
+    """A real Prometheus on 127.0.0.1 serving `tsdb` (kept forever, scraping nothing)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "prometheus.yml"
+    config.write_text("global: {scrape_interval: 1m}\nscrape_configs: []\n")
+    port = free_port()
+    return start_server(
+        "prometheus",
+        [
+            require_binary("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tsdb}",
+            "--storage.tsdb.retention.time=100y",
+            f"--web.listen-address=127.0.0.1:{port}",
+            *extra,
+        ],
+        port=port,
+        workdir=workdir / "run",
+        ready_path="/-/ready",
+        timeout=timeout,
+    )

@@ -3,7 +3,6 @@ oncall store: PromQL answers from both are compared sample by sample."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +14,7 @@ import pytest
 
 from console.cli.main import main
 from console.store import Store
-from tests.servers import Server, free_port, require_binary, start_server
+from tests.servers import Server, backfill, start_prometheus
 
 START = datetime(2026, 3, 2, 8, 0, 0)  # the first sample
 HOURS = 3
@@ -146,30 +145,7 @@ def peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
     root = tmp_path_factory.mktemp("promql")
     data = root / "history.om"
     write_openmetrics(data)
-    tsdb = root / "tsdb"
-    tsdb.mkdir()
-    subprocess.run(
-        [require_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(data), str(tsdb)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    config = root / "prometheus.yml"
-    config.write_text("global: {scrape_interval: 1m}\nscrape_configs: []\n")
-    port = free_port()
-    server = start_server(
-        "prometheus",
-        [
-            require_binary("prometheus"),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tsdb}",
-            "--storage.tsdb.retention.time=100y",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        port=port,
-        workdir=root / "run",
-        ready_path="/-/ready",
-    )
+    server = start_prometheus(backfill(data, root / "tsdb"), root)
     workspace = root / "ws"
     workspace.mkdir()
     (workspace / "oncall.yaml").write_text("store: oncall.duckdb\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 
 from console.cli.main import main
-from tests.servers import Server, free_port, require_binary, start_server
+from tests.servers import Server, backfill, start_prometheus
 
 START = datetime(2026, 1, 10)  # first sample
 DAYS = 4
@@ -109,30 +108,7 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("slo")
     data = root / "metrics.om"
     write_openmetrics(data)
-    tsdb = root / "tsdb"
-    tsdb.mkdir()
-    subprocess.run(
-        [require_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(data), str(tsdb)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    config = root / "prometheus.yml"
-    config.write_text("global: {scrape_interval: 1m}\nscrape_configs: []\n")
-    port = free_port()
-    server = start_server(
-        "prometheus",
-        [
-            require_binary("prometheus"),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tsdb}",
-            "--storage.tsdb.retention.time=100y",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        port=port,
-        workdir=root / "run",
-        ready_path="/-/ready",
-    )
+    server = start_prometheus(backfill(data, root / "tsdb"), root)
     workspace = root / "ws"
     workspace.mkdir()
     (workspace / "oncall.yaml").write_text("store: oncall.duckdb\nslos: [slos.yaml]\n")
