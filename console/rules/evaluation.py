@@ -218,9 +218,7 @@ def _promql_result(result: RuleResult, answer: Any) -> None:
         result.error = "evaluation failed: " + str(answer).strip().splitlines()[0]
     elif isinstance(answer, Exception):
         result.error = str(answer)
-    elif answer[0] != "vector":
-        result.error = "the expression gives a scalar; an alerting rule needs an instant vector"
-    else:
+    else:  # a scalar is one sample without labels, as Prometheus's rule manager makes it
         result.instances = [
             Instance({k: v for k, v in s.labels.items() if k != "__name__"}, s.value) for s in answer[1]
         ]

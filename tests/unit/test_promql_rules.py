@@ -138,3 +138,16 @@ def test_a_broken_rule_keeps_the_others_evaluating(store):
         "many-to-many matching not allowed: matching labels must be unique on one side"
     )
     assert results[0].instances == []
+
+
+def test_a_scalar_result_is_one_alert_without_labels_as_in_prometheus(store):
+    rule = load_rule_text("scalar(sum(model_requests_total)) > bool 0")
+    (result,) = evaluate(store, [rule], NOW)
+    assert result.error is None and [(i.labels, i.value) for i in result.instances] == [({}, 1.0)]
+
+
+def test_a_string_result_is_refused_at_load(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: '\"up\"'\n")
+    (problem,) = load_rule_file(path).problems
+    assert problem.line == 5 and "a string cannot be the result" in problem.message

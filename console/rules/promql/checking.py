@@ -23,6 +23,8 @@ def check(expr: PromQL) -> None:
     compiler = Compiler(cur, Grid(0, 0, 1), Options())
     try:
         rel = compiler.compile(expr.ast, Grid(0, 0, 1))
+        if rel.kind == "string":
+            raise PromQLError("a string cannot be the result; a rule or query needs a vector or a scalar")
         if rel.kind == "matrix":
             raise PromQLError(
                 "a range vector cannot be the result; wrap it in a function such as rate()", str(expr.ast)
