@@ -120,8 +120,12 @@ class Compiler:
             parts.append(
                 f"SELECT {i} AS part, {cols}, NULL::VARCHAR AS err, NULL::INTEGER AS ord FROM {rel.name}"
             )
-        for n, (i, sql) in enumerate(self.checks):
-            parts.append(f"(SELECT {i}, NULL, NULL, NULL, err, {n} FROM ({sql}) LIMIT 1)")
+        owners: dict[str, list[int]] = {}  # each distinct check runs once, for every part it guards
+        for i, sql in self.checks:
+            if i not in owners.setdefault(sql, []):
+                owners[sql].append(i)
+        for n, (sql, ids) in enumerate(owners.items()):
+            parts.append(f"(SELECT unnest({ids}), NULL, NULL, NULL, err, {n} FROM (SELECT err FROM ({sql}) LIMIT 1))")
         return f"WITH {self._with()}\n" + "\nUNION ALL ".join(parts)
 
     # -- dispatch ------------------------------------------------------------------------------
