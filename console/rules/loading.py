@@ -55,6 +55,7 @@ class InhibitSpec(_Strict):
 
 
 class RuleFileSpec(_Strict):
+    templates: Literal["go", "jinja"] = "go"  # how labels and annotations are templated (go: as Prometheus)
     groups: list[GroupSpec] = []
     inhibit_rules: list[InhibitSpec] = []
 
@@ -187,7 +188,7 @@ def _add_groups(result: RuleSet, spec: RuleFileSpec, data: MarkedDict, path: Pat
         seen_groups[group.name] = gline
         for ri, spec_rule in enumerate(group.rules):
             base = ("groups", gi, "rules", ri)
-            rule = _rule(group, spec_rule, path, _line(data, (*base, "alert"), path)[1])
+            rule = _rule(group, spec_rule, path, _line(data, (*base, "alert"), path)[1], spec.templates)
             problems = check_rule(rule, data, base, path, check_sql=False)
             result.problems += problems
             if not problems:
@@ -198,7 +199,7 @@ def _add_groups(result: RuleSet, spec: RuleFileSpec, data: MarkedDict, path: Pat
                     result.problems += check_rule(rule, data, base, path, check_sql=True)
 
 
-def _rule(group: GroupSpec, spec_rule: RuleSpec, path: Path, line: int | None) -> Rule:
+def _rule(group: GroupSpec, spec_rule: RuleSpec, path: Path, line: int | None, templates: str = "go") -> Rule:
     expr: str | Threshold
     if isinstance(spec_rule.expr, ThresholdSpec):
         t = spec_rule.expr
@@ -216,6 +217,7 @@ def _rule(group: GroupSpec, spec_rule: RuleSpec, path: Path, line: int | None) -
         interval=group.interval or DEFAULT_INTERVAL,
         file=str(path),
         line=line,
+        templates=templates,
     )
 
 
