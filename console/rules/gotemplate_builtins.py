@@ -102,13 +102,18 @@ def _not(values: list[Any]) -> bool:
     return not truth(values[0])
 
 
+def _wrong(name: str, values: list[Any]) -> bool:
+    raise FuncError(f"wrong number of args for {name}: want 2 got {len(values)}")
+
+
 SPECIAL: dict[str, Callable[[list[Any]], Any]] = {
     "eq": _eq,
-    "ne": lambda v: not _eq(v) if len(v) == 2 else _ordered(lambda a, b: a != b)(v),
+    # as Go: le is lt or eq, gt is not le, ge is not lt (so NaN is gt and ge everything)
+    "ne": lambda v: not _eq(v) if len(v) == 2 else _wrong("ne", v),
     "lt": _ordered(lambda a, b: a < b),
-    "le": _ordered(lambda a, b: a <= b),
-    "gt": _ordered(lambda a, b: a > b),
-    "ge": _ordered(lambda a, b: a >= b),
+    "le": _ordered(lambda a, b: a < b or a == b),
+    "gt": _ordered(lambda a, b: not (a < b or a == b)),
+    "ge": _ordered(lambda a, b: not a < b),
     "len": _len,
     "index": _index,
     "not": _not,

@@ -109,8 +109,9 @@ def humanize_duration(value: Any) -> str:
     if abs(v) >= 1:
         sign = "-" if v < 0 else ""
         v = abs(v)
-        whole = int(v) if v < 2**63 else 2**63 - 1
-        seconds, minutes, hours, days = whole % 60, whole // 60 % 60, whole // 3600 % 24, whole // 86400
+        whole = int(v) if v < 2**63 else -(2**63)  # Go's int64() of a float past the range (amd64)
+        seconds, minutes = _rem(whole, 60), _rem(_quo(whole, 60), 60)
+        hours, days = _rem(_quo(whole, 3600), 24), _quo(whole, 86400)
         if days:
             return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
         if hours:
@@ -124,6 +125,16 @@ def humanize_duration(value: Any) -> str:
             break
         prefix, v = p, v * 1000
     return f"{_g4(v)}{prefix}s"
+
+
+def _quo(a: int, b: int) -> int:
+    """Go's integer division (truncates toward zero)."""
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
+def _rem(a: int, b: int) -> int:
+    return a - b * _quo(a, b)
 
 
 def humanize_percentage(value: Any) -> str:

@@ -127,6 +127,15 @@ def test_language(text: str, shown: str | None) -> None:
         assert out == shown
 
 
+def test_nan_compares_as_go_does() -> None:
+    # Go's gt is "not le" and ge is "not lt": NaN is greater than everything (promtool agrees)
+    text = "{{ gt $value 1.0 }} {{ ge $value 1.0 }} {{ lt $value 1.0 }} {{ le $value 1.0 }} {{ eq $value $value }}"
+    assert go(text, math.nan) == "true true false false false"
+    assert (
+        go("{{ humanizeDuration $value }}", 1e21) == "-106751991167300d -15h -30m -8s"
+    )  # int64 overflow, as Go
+
+
 def test_external_labels_and_now() -> None:
     out = go("{{ $externalLabels.cluster }} {{ now }}", external_labels={"cluster": "eu-1"}, now=NOW)
     assert out == "eu-1 " + format_float(NOW.timestamp())  # 1.7964e+09 style, a float64
