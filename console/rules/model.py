@@ -355,6 +355,7 @@ def template_problem(text: str, kind: str) -> str | None:
         f"bad template (Go, line {error.line} col {error.col}): {error.message}" if error else "bad template"
     )
     if jinja:
+        message = re.sub(r" \(did you mean [^)]*\)$", "", message)
         return (
             f"{message}; this looks like a Jinja template: write it as Prometheus does "
             "(`{{ $labels.x }}`, `{{ $value }}`, `{{ $value | humanize }}`), "

@@ -68,6 +68,12 @@ ANNOTATIONS = {
     '{{ eq $labels.model "m1" }} {{ and 1 0 }} {{ or 0 "x" }} {{ not true }} {{ print 1 2 "a" "b" $value }}',
     "host": '{{ stripPort "scorer-1.prod:9090" }} {{ stripDomain "scorer-1.prod.example:9090" }} '
     '{{ humanizeTimestamp 1.5 }} {{ humanize "2048" }} {{ $x := 3 }}{{ $x = 4 }}{{ $x }}',
+    "verbs": '{{ printf "%x|%X|%.3g|%10.4e|%+d|%t|%q|%c|%U|%o|%b|%08b" $value $value $value $value 42 true '
+    '"tab\\there ünï \\"q\\"" 65 65 8 5 5 }}',
+    "strings2": '{{ title "hello-world foo_bar x.y" }}|{{ reReplaceAll "(?P<a>v)(.*)" "${2}-$a-$$-${9}" $labels.case }}|'
+    '{{ len "ünï" }}|{{ html "<a href=\\"x\\">&</a>" }}|{{ urlquery "a b&c" }}|'
+    '{{ parseDuration "1h30m" }}|{{ humanize "1e3" }}',  # (urlQueryEscape and now are newer than 2.42)
+    "printed": '{{ . }}|{{ $labels }}|{{ index $labels "nope" }}|{{ index .ExternalLabels "cluster" }}',
     "query": '{{ with query "sum(my_metric{case=\\"v22\\"})" }}{{ . | first | value | humanize }}{{ end }} '
     '{{ range query "my_metric{case=~\\"v22|v01\\"}" | sortByLabel "case" }}'
     "{{ .Labels.case }}={{ .Value }},{{ end }} "
