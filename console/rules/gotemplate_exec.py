@@ -14,7 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from console.rules.gotemplate_builtins import SPECIAL, truth
-from console.rules.gotemplate_fmt import AnyMap, QueryResult, Sample, Struct, format_value, type_name
+from console.rules.gotemplate_fmt import (
+    MAX_STRING,
+    AnyMap,
+    QueryResult,
+    Sample,
+    Struct,
+    format_value,
+    type_name,
+)
 from console.rules.gotemplate_funcs import BUILTINS, PROMETHEUS, Func, FuncError
 from console.rules.gotemplate_lex import position
 from console.rules.gotemplate_parse import (
@@ -37,7 +45,7 @@ QueryFunc = Callable[[str], "list[tuple[dict[str, str], float]]"]
 
 @dataclass(frozen=True)
 class Limits:
-    output: int = 65536  # characters a template may produce (and any one string it builds)
+    output: int = MAX_STRING  # characters a template may produce (and any one string it builds)
     steps: int = 100_000  # commands evaluated
     iterations: int = 10_000  # range iterations, all ranges together
     queries: int = 10  # `query` calls
@@ -229,7 +237,7 @@ class State:
                 return _CONTEXT[name](self, values)
             func = PROMETHEUS.get(name) or BUILTINS[name]
             result = func.fn(*_typed(name, func, values, args))
-        except FuncError as exc:
+        except (FuncError, ValueError, OverflowError) as exc:
             raise self.fail(node, f"error calling {name}: {exc}") from None
         except _ArgError as exc:
             raise self.fail(node, str(exc)) from None

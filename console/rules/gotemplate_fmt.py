@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 MAX_WIDTH = 4096  # a width or precision past this is refused (it would only pad)
+MAX_STRING = 65536  # the longest string a function may build (the default bound on output)
 
 
 class FuncError(Exception):
@@ -201,7 +202,7 @@ class _Verb:
 def sprintf(fmt: str, args: list[Any]) -> str:
     """fmt.Sprintf for the verbs alert templates use, with Go's texts for misuse."""
     out: list[str] = []
-    pos, used = 0, 0
+    pos, used, size = 0, 0, 0
     while True:
         at = fmt.find("%", pos)
         if at < 0:
@@ -226,6 +227,9 @@ def sprintf(fmt: str, args: list[Any]) -> str:
             continue
         out.append(format_one(_Verb(flags, w, p, verb), args[used]))
         used += 1
+        size += len(out[-1])  # (the literal text between verbs is no longer than the format)
+        if size > MAX_STRING:
+            raise FuncError(f"the result is longer than {MAX_STRING} characters")
     if used < len(args):
         extra = ", ".join(f"{type_name(a)}={format_value(a)}" for a in args[used:])
         out.append(f"%!(EXTRA {extra})")

@@ -19,7 +19,16 @@ from urllib.parse import quote_plus
 
 import re2
 
-from console.rules.gotemplate_fmt import AnyMap, FuncError, QueryResult, Sample, sprint, sprintf, type_name
+from console.rules.gotemplate_fmt import (
+    MAX_STRING,
+    AnyMap,
+    FuncError,
+    QueryResult,
+    Sample,
+    sprint,
+    sprintf,
+    type_name,
+)
 
 
 @dataclass(frozen=True)
@@ -215,7 +224,7 @@ def re_replace_all(pattern: str, repl: str, text: str) -> str:
     """regexp.MustCompile(pattern).ReplaceAllString(text, repl)."""
     regex = _regex(pattern)
     out: list[str] = []
-    pos, last_end, searched = 0, -1, 0
+    pos, last_end, searched, size = 0, -1, 0, 0
     while searched <= len(text):
         match = regex.search(text, searched)
         if match is None:
@@ -226,6 +235,9 @@ def re_replace_all(pattern: str, repl: str, text: str) -> str:
             continue
         out.append(text[pos:start])
         out.append(_expand(repl, match))
+        size += len(out[-1]) + len(out[-2])
+        if size > MAX_STRING:
+            raise FuncError(f"the result is longer than {MAX_STRING} characters")
         pos, last_end = end, end
         searched = end if end > start else end + 1
     out.append(text[pos:])

@@ -229,6 +229,14 @@ def test_bounds_end_in_error_text_quickly(text: str, fragment: str) -> None:
     assert out.startswith("<error expanding template: ") and fragment in out
 
 
+def test_a_function_cannot_build_a_huge_string() -> None:
+    big = {"b": "x" * 60_000}
+    started = time.perf_counter()
+    out = go('{{ reReplaceAll "" $labels.b $labels.b }}', labels=big)  # 60,000 insertions of 60,000
+    assert time.perf_counter() - started < 2
+    assert "error calling reReplaceAll: the result is longer than 65536 characters" in out
+
+
 def test_nesting_and_length_are_bounded_at_parse_time() -> None:
     deep = "{{ if true }}" * 60 + "{{ end }}" * 60
     assert "nested deeper than" in str(check(deep))
