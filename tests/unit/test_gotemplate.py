@@ -288,7 +288,44 @@ def test_a_file_may_declare_jinja(tmp_path) -> None:
     path.write_text(text.replace("$labels.team", "labels.team"))
     loaded = load_rule_file(path, check_sql=False)
     assert loaded.problems == [] and loaded.rules[0].templates == "jinja"
+    summary = loaded.rules[0].annotations["summary"]
+    assert render(summary, {"x": "a"}, 22.456, NOW) == "a 22.46"  # still rendered by Jinja
     assert "bad template" in _problems(tmp_path, "{{ $value }}", head="templates: jinja\n")[0]
     path.write_text(RULES.format(head="templates: mustache\n", summary="x"))
     (problem,) = [str(p) for p in load_rule_file(path, check_sql=False).problems]
     assert problem.startswith(f"{path}:1: templates:")
+
+
+def test_the_demo_workspace_rules_are_go_templates_that_expand() -> None:
+    from pathlib import Path
+
+    from console.config.workspace import load_workspace
+    from console.rules.model import template_problem
+    from console.runtime.lastgood import load_config
+
+    demo = Path(__file__).parents[2] / "console" / "demo_workspace" / "oncall.yaml"
+    rules = load_config(load_workspace(demo), None, NOW).all_rules()
+    assert {r.source for r in rules} >= {"slo", "health", "drift", "oncall"}
+    labels = {
+        "collector": "prom",
+        "reason": "stale",
+        "model": "fraud",
+        "column": "amount",
+        "test": "psi",
+        "file": "rules/app.yaml",
+        "in_force": "last_good",
+        "rule": "g/r",
+    }
+    for rule in rules:
+        assert rule.templates == "go", rule.key
+        for text in [*rule.labels.values(), *rule.annotations.values()]:
+            assert template_problem(text, "go") is None, (rule.key, text)
+            out = render(text, labels, 0.25, NOW)
+            assert "<error" not in out, (rule.key, out)
+    summaries = {r.name: render(r.annotations["summary"], labels, 0.25, NOW) for r in rules}
+    assert summaries["DataDrift"] == "amount of fraud drifted: psi 0.250"
+    assert summaries["DatasetDrift"] == "dataset drift on fraud: 25% of columns drifted"
+    assert (
+        summaries["OncallConfigInvalid"]
+        == "rules/app.yaml does not load; its last good version is still in force"
+    )
