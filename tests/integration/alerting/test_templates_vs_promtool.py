@@ -178,3 +178,51 @@ def test_a_wrong_expectation_fails_under_promtool(tmp_path: Path) -> None:
     done = _promtool(_write(tmp_path, alerts, "wrong.yaml"))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "22.0" in done.stdout + done.stderr
+
+
+LOAD_CASES = [
+    "{{ humanise $value }}",
+    "{{ $nope }}",
+    "{{ if $value }}x",
+    "{{ end }}",
+    '{{ "a" "b" }}',  # parses; fails only when expanded
+    '{{ printf "%d"1 }}',
+    "{{ len(.) }}",
+    "{{ $x := 1 }}{{ $x }}",
+    "{{ range $i, $e := $labels }}{{ end }}",
+    "{{ with $a, $b := $labels }}{{ end }}",
+    "{{ 1.5.x }}",
+    "{{ $value.x }}",
+    "{{ 'ab' }}",
+    "{{ 0x1p-2 }}",
+    "{{ break }}",
+    "{{/* x */}}",
+    "{{ /* x */ }}",
+    "{{- /* x */ -}}",
+    "{{ if gt $value 0.5 }}a{{ else if lt $value 0.1 }}b{{ else }}c{{ end }}",
+    "{{ range $labels }}{{ if . }}{{ continue }}{{ end }}{{ end }}",
+]
+
+
+def test_a_template_loads_here_exactly_when_promtool_accepts_it(tmp_path: Path) -> None:
+    from console.rules.model import template_problem
+
+    disagree = []
+    for text in LOAD_CASES:
+        rules = {
+            "groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up", "annotations": {"s": text}}]}]
+        }
+        path = tmp_path / "r.yaml"
+        path.write_text(yaml.safe_dump(rules))
+        checked = subprocess.run(
+            [require_binary("promtool"), "check", "rules", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if (checked.returncode == 0) != (template_problem(text, "go") is None):
+            disagree.append((text, checked.returncode, template_problem(text, "go")))
+    assert disagree == []
+    # on purpose stricter than promtool: `{{ value }}` parses in Go but can only fail; it is Jinja
+    assert "templates: jinja" in str(template_problem("{{ value }}", "go"))
