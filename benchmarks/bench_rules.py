@@ -102,7 +102,7 @@ def make_rules(count: int) -> list[Rule]:
                     group=f"g{i % 20}",
                     for_=timedelta(minutes=5),
                     labels={"severity": "page"},
-                    annotations={"summary": "{{ labels.service }} at {{ value }}"},
+                    annotations={"summary": "{{ $labels.service }} at {{ $value }}"},
                 )
             )
     return rules

@@ -25,7 +25,7 @@ RULE = """\
         keep_firing_for: 5m
         labels: {{severity: page, team: ml}}
         annotations:
-          summary: "{{{{ labels.service }}}} fails {{{{ value }}}}/s"
+          summary: "{{{{ $labels.service }}}} fails {{{{ $value }}}}/s"
           runbook: https://wiki/fraud
 """
 

@@ -63,7 +63,7 @@ groups:
         expr: {series: evil_up, fn: last, over: 5m, by: [msg], op: ">", value: 0}
         labels: {severity: page}
         annotations:
-          summary: "the service said {{ labels.msg }}"
+          summary: "the service said {{ $labels.msg }}"
 """
 
 SLOS = """\

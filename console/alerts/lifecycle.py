@@ -19,7 +19,8 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from console.rules.evaluation import Instance, RuleResult
-from console.rules.model import Rule
+from console.rules.gotemplate import QueryFunc, expand
+from console.rules.model import JinjaTemplate, Rule
 from console.store.ingest import canonical_labels
 
 RESOLVED_RETENTION = timedelta(minutes=15)
@@ -75,12 +76,25 @@ def _compiled(template: str) -> jinja2.Template:
     return _env.from_string(template)
 
 
-def render(template: str, labels: dict[str, str], value: float | None, now: datetime) -> str:
-    """Expand one label or annotation template in the sandbox; errors become the text."""
+def render(
+    template: str,
+    labels: dict[str, str],
+    value: float | None,
+    now: datetime,
+    *,
+    external_labels: dict[str, str] | None = None,
+    query: QueryFunc | None = None,
+) -> str:
+    """Expand one label or annotation template, sandboxed; errors become the text.
+
+    Go's text/template as Prometheus does (console/rules/gotemplate.py), unless the rule's
+    file declared `templates: jinja` (its texts are then `JinjaTemplate`s)."""
     if "{" not in template:
         return template
+    if not isinstance(template, JinjaTemplate):
+        return expand(template, labels, value, external_labels=external_labels, query=query, now=now)
     try:
-        return _compiled(template).render(labels=labels, value=value, now=now)
+        return _compiled(str(template)).render(labels=labels, value=value, now=now)
     except Exception as exc:  # noqa: BLE001 - untrusted label values must never break an evaluation
         return f"<error expanding template: {exc}>"
 

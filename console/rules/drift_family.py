@@ -71,11 +71,12 @@ def drift_rules(workspace: Any) -> list[Rule]:
                 source="drift",
                 file=str(workspace.path),
                 annotations={
-                    "summary": "{{ labels.column }} of {{ labels.model }} drifted: "
-                    "{{ labels.test }} {{ value | round(3) }}",
-                    "description": "Run `oncall drift {{ labels.model }}` or open :drift "
+                    "summary": "{{ $labels.column }} of {{ $labels.model }} drifted: "
+                    '{{ $labels.test }} {{ printf "%.3f" $value }}',
+                    "description": "Run `oncall drift {{ $labels.model }}` or open :drift "
                     "for the reference vs current histograms.",
                 },
+                templates="go",
             )
         )
         rules.append(
@@ -88,9 +89,10 @@ def drift_rules(workspace: Any) -> list[Rule]:
                 source="drift",
                 file=str(workspace.path),
                 annotations={
-                    "summary": "dataset drift on {{ labels.model }}: "
-                    "{{ (value * 100) | round | int }}% of columns drifted"
+                    "summary": "dataset drift on {{ $labels.model }}: "
+                    "{{ humanizePercentage $value }} of columns drifted"
                 },
+                templates="go",
             )
         )
     return rules

@@ -179,49 +179,21 @@ def _evaluate_computed(
 
 
 def _evaluate_promql(store: Store, now: datetime, results: list[RuleResult], windows: Windows) -> None:
-    """Every PromQL rule's instances at `now`, in one query per evaluation interval (labels
-    without `__name__`, as Prometheus's alerts); if that query fails, one by one, so a rule
-    that breaks shows its own error."""
-    from console.rules.promql import Options, instant_many
+    """Every PromQL rule's instances at `now` (console/rules/promql_cycle.py): labels without
+    `__name__`, as Prometheus's alerts; a scalar is one sample without labels, as its rule
+    manager makes it."""
+    from console.rules.promql_cycle import answer_rules
 
-    by_interval: dict[timedelta, list[RuleResult]] = {}
-    for result in results:
-        if isinstance(result.rule.expr, PromQL):
-            by_interval.setdefault(result.rule.interval, []).append(result)
-    if not by_interval:
-        return
-    cur = store.cursor()
-    try:
-        for interval, batch in by_interval.items():
-            options = Options(
-                default_step_ms=int(interval.total_seconds() * 1000), closed=windows == Windows.CLOSED
-            )
-            exprs = [cast(PromQL, r.rule.expr) for r in batch]
-            answers: list[Any]
-            try:
-                answers = list(instant_many(cur, exprs, now, options))
-            except duckdb.Error:
-                answers = []
-                for expr in exprs:
-                    try:
-                        answers.append(instant_many(cur, [expr], now, options)[0])
-                    except duckdb.Error as exc:
-                        answers.append(exc)
-            for result, answer in zip(batch, answers, strict=True):
-                _promql_result(result, answer)
-    finally:
-        cur.close()
-
-
-def _promql_result(result: RuleResult, answer: Any) -> None:
-    if isinstance(answer, duckdb.Error):
-        result.error = "evaluation failed: " + str(answer).strip().splitlines()[0]
-    elif isinstance(answer, Exception):
-        result.error = str(answer)
-    else:  # a scalar is one sample without labels, as Prometheus's rule manager makes it
-        result.instances = [
-            Instance({k: v for k, v in s.labels.items() if k != "__name__"}, s.value) for s in answer[1]
-        ]
+    todo = [r for r in results if isinstance(r.rule.expr, PromQL)]
+    for result, (samples, error) in zip(
+        todo, answer_rules(store, [r.rule for r in todo], now, windows), strict=True
+    ):
+        if error is not None:
+            result.error = error
+        else:
+            result.instances = [
+                Instance({k: v for k, v in labels.items() if k != "__name__"}, v) for labels, v in samples
+            ]
 
 
 def _compare_thresholds(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from console.rules.gotemplate_fmt import quote
 from console.rules.model import Computed, Rule, sql_str
 
 if TYPE_CHECKING:
@@ -50,9 +51,10 @@ def collector_health_rules(workspace: Any, intervals: int = HEALTH_INTERVALS) ->
             file=str(workspace.path),
             interval=timedelta(seconds=max(shortest, 10)),
             annotations={
-                "summary": "collector {{ labels.collector }} is {{ labels.reason }}: no "
-                "successful run for {{ value | round | int }}s"
+                "summary": "collector {{ $labels.collector }} is {{ $labels.reason }}: no "
+                'successful run for {{ printf "%.0f" $value }}s'
             },
+            templates="go",
         )
     ]
 
@@ -90,6 +92,7 @@ def slo_burn_rules(slos: list[Any], files: dict[str, str] | None = None) -> list
                 annotations={k: _literal(v) for k, v in condition.annotations.items()},
                 source="slo",
                 file=files.get(slo.name),
+                templates="go",
             )
             keys[condition.name] = rule.key
             rules.append(rule)
@@ -97,7 +100,7 @@ def slo_burn_rules(slos: list[Any], files: dict[str, str] | None = None) -> list
 
 
 def _literal(text: str) -> str:
-    """Text that renders as itself through the label/annotation template engine."""
+    """Text that renders as itself through the (Go) label/annotation template engine."""
     if "{" not in str(text):
         return str(text)
-    return "{% raw %}" + str(text) + "{% endraw %}"
+    return "{{ " + quote(str(text)) + " }}"  # one Go string constant: printed as it is

@@ -63,6 +63,7 @@ class InhibitSpec(_Strict):
 
 
 class RuleFileSpec(_Strict):
+    templates: Literal["go", "jinja"] = "go"  # how labels and annotations are templated (go: as Prometheus)
     groups: list[GroupSpec] = []
     inhibit_rules: list[InhibitSpec] = []
 
@@ -188,7 +189,7 @@ def _add_groups(result: RuleSet, spec: RuleFileSpec, data: MarkedDict, path: Pat
                 continue
             name_key = "record" if spec_rule.record is not None else "alert"
             try:
-                rule = _rule(group, spec_rule, path, _line(data, (*base, name_key), path)[1])
+                rule = _rule(group, spec_rule, path, _line(data, (*base, name_key), path)[1], spec.templates)
             except PromQLError as exc:
                 file, line = _line(data, (*base, "expr"), path)
                 result.problems.append(
@@ -241,7 +242,7 @@ def _kind_problems(spec_rule: RuleSpec, data: MarkedDict, base: tuple[Any, ...],
     return problems
 
 
-def _rule(group: GroupSpec, spec_rule: RuleSpec, path: Path, line: int | None) -> Rule:
+def _rule(group: GroupSpec, spec_rule: RuleSpec, path: Path, line: int | None, templates: str = "go") -> Rule:
     """The rule a spec describes; PromQLError when its `expr` is PromQL that does not compile."""
     expr: str | Threshold | PromQL
     if isinstance(spec_rule.expr, ThresholdSpec):
@@ -263,6 +264,7 @@ def _rule(group: GroupSpec, spec_rule: RuleSpec, path: Path, line: int | None) -
         file=str(path),
         line=line,
         record=spec_rule.record,
+        templates=templates,
     )
 
 

@@ -262,6 +262,13 @@ class Computed:
     evaluate: Any
 
 
+TEMPLATE_KINDS = ("go", "jinja")
+
+
+class JinjaTemplate(str):
+    """A label or annotation template of a rule whose file declares `templates: jinja`."""
+
+
 @dataclass
 class Rule:
     """One alerting rule, from a file or generated (SLO burn, collector health); with
@@ -279,6 +286,14 @@ class Rule:
     file: str | None = None
     line: int | None = None
     record: str | None = None
+    templates: str = "go"  # how its labels and annotations are templated: go (as Prometheus) or jinja
+
+    def __post_init__(self) -> None:
+        if self.templates not in TEMPLATE_KINDS:
+            raise ValueError(f"templates must be one of {', '.join(TEMPLATE_KINDS)} (got {self.templates!r})")
+        if self.templates == "jinja":  # each text carries its kind to the renderer (alerts/lifecycle)
+            self.labels = {k: JinjaTemplate(v) for k, v in self.labels.items()}
+            self.annotations = {k: JinjaTemplate(v) for k, v in self.annotations.items()}
 
     @property
     def key(self) -> str:
@@ -334,11 +349,40 @@ def _label_problems(rule: Rule, where: Callable[..., tuple[str | None, int | Non
         for name, text in mapping.items():
             if not LABEL_NAME.match(name):
                 problems.append(Problem(*where(kind, name), "not a valid label name", f"{kind}.{name}"))
-            try:
-                _sql_env.parse(text)
-            except jinja2.TemplateSyntaxError as exc:
-                problems.append(Problem(*where(kind, name), f"bad template: {exc.message}", f"{kind}.{name}"))
+            problem = template_problem(text, rule.templates)
+            if problem:
+                problems.append(Problem(*where(kind, name), problem, f"{kind}.{name}"))
     return problems
+
+
+_JINJA_LOOK = re.compile(r"\{\{-?\s*(?:labels\s*[.\[]|value\s*(?:\||-?\}\}))|\{%")
+
+
+def template_problem(text: str, kind: str) -> str | None:
+    """Why a label or annotation template does not parse as `kind` (go or jinja), or None."""
+    if kind == "jinja":
+        try:
+            _sql_env.parse(text)
+        except jinja2.TemplateSyntaxError as exc:
+            return f"bad template: {exc.message}"
+        return None
+    from console.rules.gotemplate import check
+
+    error = check(text)
+    jinja = _JINJA_LOOK.search(text)
+    if error is None and not jinja:
+        return None
+    message = (
+        f"bad template (Go, line {error.line} col {error.col}): {error.message}" if error else "bad template"
+    )
+    if jinja:
+        message = re.sub(r" \(did you mean [^)]*\)$", "", message)
+        return (
+            f"{message}; this looks like a Jinja template: write it as Prometheus does "
+            "(`{{ $labels.x }}`, `{{ $value }}`, `{{ $value | humanize }}`), "
+            "or put `templates: jinja` at the top of the rule file"
+        )
+    return message
 
 
 def _expr_problem(rule: Rule, check_sql: bool) -> str | None:

@@ -121,12 +121,13 @@ def meta_rules(config: Config) -> list[Rule]:
             source="oncall",
             file=path,
             annotations={
-                "summary": "{{ labels.file }} does not load; "
-                "{% if labels.in_force == 'last_good' %}its last good version "
-                "is still in force{% else %}nothing from it is in force"
-                "{% endif %}",
+                "summary": "{{ $labels.file }} does not load; "
+                '{{ if eq $labels.in_force "last_good" }}its last good version '
+                "is still in force{{ else }}nothing from it is in force"
+                "{{ end }}",
                 "description": "Run `oncall check` for the file:line and what to do.",
             },
+            templates="go",
         ),
         Rule(
             RULE_FAILING,
@@ -136,9 +137,10 @@ def meta_rules(config: Config) -> list[Rule]:
             source="oncall",
             file=path,
             annotations={
-                "summary": "rule {{ labels.rule }} fails to evaluate; its alerts keep their state",
+                "summary": "rule {{ $labels.rule }} fails to evaluate; its alerts keep their state",
                 "description": "Run `oncall rules` for the error.",
             },
+            templates="go",
         ),
     ]
 

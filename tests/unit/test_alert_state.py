@@ -122,7 +122,7 @@ def _rule(for_minutes: int, keep_minutes: int) -> Rule:
         for_=for_minutes * M,
         keep_firing_for=keep_minutes * M,
         labels={"severity": "page"},
-        annotations={"summary": "{{ labels.svc }} is at {{ value }}"},
+        annotations={"summary": "{{ $labels.svc }} is at {{ $value }}"},
     )
 
 
@@ -173,7 +173,7 @@ def test_firing_alert_carries_labels_annotations_and_history(tmp_path):
         engine.run(T0 + minute * M)
     (alert,) = load_alerts(store)
     assert alert.labels == {"alertname": "CondTrue", "severity": "page", "svc": "api"}
-    assert alert.annotations == {"summary": "api is at 1.0"}
+    assert alert.annotations == {"summary": "api is at 1"}  # $value as Prometheus prints it
     assert alert.active_since == T0 and alert.fired_at == T0 + M
     history = store.query("SELECT from_state, to_state, ts FROM alert_history ORDER BY ts")[1]
     assert history == [("inactive", "pending", T0), ("pending", "firing", T0 + M)]

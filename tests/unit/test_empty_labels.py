@@ -67,7 +67,7 @@ def test_a_rule_label_that_renders_empty_is_removed_and_the_fingerprint_ignores_
         "Down",
         "SELECT 1.0 AS value",
         group="g",
-        labels={"owner": "{{ labels.owner }}", "pod": "{{ labels.missing }}", "severity": "page"},
+        labels={"owner": "{{ $labels.owner }}", "pod": "{{ $labels.missing }}", "severity": "page"},
     )
     # the instance has an empty `zone` and a `pod` the rule's label renders empty over
     result = RuleResult(rule, [Instance({"svc": "api", "zone": "", "pod": "p1"}, 1.0)])

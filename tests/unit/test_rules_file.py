@@ -20,7 +20,7 @@ groups:
         keep_firing_for: 5m
         labels: {severity: page}
         annotations:
-          summary: "{{ labels.service }} fails {{ value }}/s"
+          summary: "{{ $labels.service }} fails {{ $value | humanize }}/s"
       - alert: SlowP99
         expr: |
           SELECT service, value

@@ -26,7 +26,7 @@ groups:
         for: 3m
         keep_firing_for: 2m
         labels: {severity: page}
-        annotations: {summary: "{{ labels.instance }} is down"}
+        annotations: {summary: "{{ $labels.instance }} is down"}
   - name: sql
     rules:
       - alert: TooMany

@@ -125,7 +125,9 @@ class Compiler:
             if i not in owners.setdefault(sql, []):
                 owners[sql].append(i)
         for n, (sql, ids) in enumerate(owners.items()):
-            parts.append(f"(SELECT unnest({ids}), NULL, NULL, NULL, err, {n} FROM (SELECT err FROM ({sql}) LIMIT 1))")
+            parts.append(
+                f"(SELECT unnest({ids}), NULL, NULL, NULL, err, {n} FROM (SELECT err FROM ({sql}) LIMIT 1))"
+            )
         return f"WITH {self._with()}\n" + "\nUNION ALL ".join(parts)
 
     # -- dispatch ------------------------------------------------------------------------------

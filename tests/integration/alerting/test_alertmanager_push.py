@@ -40,7 +40,7 @@ def _rule(alert: str) -> Rule:
         alert,
         Threshold(f'cond{{case="{alert}"}}', "last", timedelta(minutes=1), ">", 0, by=["case"]),
         labels={"severity": "page"},
-        annotations={"summary": "case {{ labels.case }}"},
+        annotations={"summary": "case {{ $labels.case }}"},
     )
 
 

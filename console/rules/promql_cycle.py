@@ -1,0 +1,58 @@
+"""PromQL rules of one evaluation cycle: in one query per evaluation interval; if that query
+fails, one by one, so a rule that breaks shows its own error."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+import duckdb
+
+from console.config.promql import Windows
+from console.rules.promql import Options, PromQL, instant_many
+
+if TYPE_CHECKING:
+    from console.rules.model import Rule
+    from console.store import Store
+
+Answer = tuple[list[tuple[dict[str, str], float]], str | None]  # (labels, value) samples, or an error
+
+
+def answer_rules(store: Store, rules: list[Rule], now: datetime, windows: Windows) -> list[Answer]:
+    """Per rule (in order) its samples at `now`, or its error."""
+    out: list[Answer] = [([], None)] * len(rules)
+    by_interval: dict[timedelta, list[int]] = {}
+    for i, rule in enumerate(rules):
+        by_interval.setdefault(rule.interval, []).append(i)
+    if not rules:
+        return out
+    cur = store.cursor()
+    try:
+        for interval, indexes in by_interval.items():
+            options = Options(
+                default_step_ms=int(interval.total_seconds() * 1000), closed=windows == Windows.CLOSED
+            )
+            exprs = [cast(PromQL, rules[i].expr) for i in indexes]
+            answers: list[Any]
+            try:
+                answers = list(instant_many(cur, exprs, now, options))
+            except duckdb.Error:
+                answers = []
+                for expr in exprs:
+                    try:
+                        answers.append(instant_many(cur, [expr], now, options)[0])
+                    except duckdb.Error as exc:
+                        answers.append(exc)
+            for i, answer in zip(indexes, answers, strict=True):
+                out[i] = _answer(answer)
+    finally:
+        cur.close()
+    return out
+
+
+def _answer(answer: Any) -> Answer:
+    if isinstance(answer, duckdb.Error):
+        return [], "evaluation failed: " + str(answer).strip().splitlines()[0]
+    if isinstance(answer, Exception):
+        return [], str(answer)
+    return [(s.labels, s.value) for s in answer[1]], None
