@@ -71,6 +71,17 @@ def fingerprint(rule_key: str, labels: dict[str, str]) -> str:
     return hashlib.sha256(f"{rule_key}\0{canonical_labels(labels)}".encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class TemplateContext:
+    """What a rule's templates see besides the sample: `$externalLabels` and `query`."""
+
+    external_labels: dict[str, str] = field(default_factory=dict)
+    query: QueryFunc | None = None
+
+
+NO_CONTEXT = TemplateContext()
+
+
 @functools.lru_cache(maxsize=4096)
 def _compiled(template: str) -> jinja2.Template:
     return _env.from_string(template)
@@ -99,14 +110,17 @@ def render(
         return f"<error expanding template: {exc}>"
 
 
-def _labels(rule: Rule, instance: Instance, now: datetime) -> dict[str, str]:
+def _labels(
+    rule: Rule, instance: Instance, now: datetime, context: TemplateContext = NO_CONTEXT
+) -> dict[str, str]:
     """An instance's labels with the rule's (templated) labels and its alertname.
 
-    As in Prometheus, an empty label is no label: a rule label that renders empty removes
-    that label (the instance's own one too), and an instance's empty label is dropped."""
-    labels = {k: v for k, v in instance.labels.items() if v != ""}
+    As in Prometheus, an alert has no `__name__`, and an empty label is no label: a rule label
+    that renders empty removes that label (the instance's own one too), and an instance's
+    empty label is dropped."""
+    labels = {k: v for k, v in instance.labels.items() if v != "" and k != "__name__"}
     for key, template in rule.labels.items():
-        text = render(template, instance.labels, instance.value, now)
+        text = _render(template, instance, now, context)
         if text == "":
             labels.pop(key, None)
         else:
@@ -115,19 +129,32 @@ def _labels(rule: Rule, instance: Instance, now: datetime) -> dict[str, str]:
     return labels
 
 
+def _render(template: str, instance: Instance, now: datetime, context: TemplateContext) -> str:
+    """A template expanded for one sample: `$labels` are the expression's labels, as in Prometheus."""
+    return render(
+        template,
+        instance.labels,
+        instance.value,
+        now,
+        external_labels=context.external_labels,
+        query=context.query,
+    )
+
+
 def _instances(
-    rule: Rule, result: RuleResult, now: datetime
-) -> tuple[dict[str, tuple[dict[str, str], float | None]], int]:
-    """The result's label sets by fingerprint (the first of each), and how many repeated one."""
-    current: dict[str, tuple[dict[str, str], float | None]] = {}
+    rule: Rule, result: RuleResult, now: datetime, context: TemplateContext = NO_CONTEXT
+) -> tuple[dict[str, tuple[dict[str, str], Instance]], int]:
+    """The result's label sets by fingerprint (the first of each, with its sample), and how
+    many repeated one."""
+    current: dict[str, tuple[dict[str, str], Instance]] = {}
     duplicates = 0
     for instance in result.instances:
-        labels = _labels(rule, instance, now)
+        labels = _labels(rule, instance, now, context)
         fp = fingerprint(rule.key, labels)
         if fp in current:
             duplicates += 1
             continue
-        current[fp] = (labels, instance.value)
+        current[fp] = (labels, instance)
     return current, duplicates
 
 
@@ -139,6 +166,7 @@ class _Step:
     now: datetime
     tolerance: timedelta
     transitions: list[Transition] = field(default_factory=list)
+    context: TemplateContext = NO_CONTEXT
 
     def move(self, alert: Alert, to_state: str) -> None:
         self.transitions.append(
@@ -178,8 +206,9 @@ class _Step:
     def _pending_long_enough(self, alert: Alert) -> bool:
         return alert.active_since is not None and self.now - alert.active_since >= self.rule.for_
 
-    def present(self, alert: Alert | None, fp: str, labels: dict[str, str], value: float | None) -> Alert:
+    def present(self, alert: Alert | None, fp: str, labels: dict[str, str], instance: Instance) -> Alert:
         """A label set the query returns: starts, stays, or turns from pending to firing."""
+        value = instance.value
         if alert is None or alert.state in ("inactive", "resolved"):
             alert = self.start(alert, fp, labels, value)
         elif alert.state == "pending" and self._outage_passed(alert):
@@ -188,7 +217,9 @@ class _Step:
         alert.source, alert.resolved_at, alert.stale = self.rule.source, None, None
         if alert.state == "pending" and self._pending_long_enough(alert):
             self.fire(alert)
-        alert.annotations = {k: render(t, labels, value, self.now) for k, t in self.rule.annotations.items()}
+        alert.annotations = {
+            k: _render(t, instance, self.now, self.context) for k, t in self.rule.annotations.items()
+        }
         return alert
 
     def _keeps_firing(self, alert: Alert) -> bool:
@@ -225,14 +256,16 @@ def step(
     now: datetime,
     *,
     tolerance: timedelta = OUTAGE_TOLERANCE,
+    context: TemplateContext = NO_CONTEXT,
 ) -> tuple[list[Alert], list[Transition], list[str]]:
-    """One evaluation of one rule: (its alerts now, the transitions, warnings).  Pure."""
+    """One evaluation of one rule: (its alerts now, the transitions, warnings).  Pure but for
+    what `context.query` reads."""
     prev = {a.fingerprint: replace(a) for a in previous}
     if result.error is not None:
         return [a for a in prev.values() if not _expired(a, now)], [], []
-    current, duplicates = _instances(rule, result, now)
-    run = _Step(rule, now, tolerance)
-    alerts = [run.present(prev.pop(fp, None), fp, labels, value) for fp, (labels, value) in current.items()]
+    current, duplicates = _instances(rule, result, now, context)
+    run = _Step(rule, now, tolerance, context=context)
+    alerts = [run.present(prev.pop(fp, None), fp, labels, inst) for fp, (labels, inst) in current.items()]
     alerts += run.absent(prev.values())
     return alerts, run.transitions, _duplicates_warning(duplicates)
 

@@ -21,11 +21,13 @@ from pathlib import Path
 
 import yaml
 
-from console.alerts.lifecycle import Alert, step
+from console.alerts.lifecycle import Alert, TemplateContext, step
+from console.config.promql import DEFAULT_WINDOWS
 from console.config.yamlmarks import Problem
 from console.rules.evaluation import evaluate
 from console.rules.loading import load_rule_file
 from console.rules.model import Rule
+from console.rules.promql_cycle import template_query
 from console.rules.promtest import formats
 from console.rules.promtest.notation import OMITTED
 from console.rules.promtest.spec import TestFile, TestGroup, load_test_file
@@ -154,7 +156,11 @@ def _run_alert_tests(
     steps = int(group.max_eval_time / evaluation_interval)
     for i in range(steps + 1):
         at = i * evaluation_interval
-        failing = _evaluate_step(store, groups, EPOCH + at, at, states)
+        context = TemplateContext(
+            {k: str(v) for k, v in group.spec.external_labels.items()},
+            template_query(store, EPOCH + at, DEFAULT_WINDOWS),
+        )
+        failing = _evaluate_step(store, groups, EPOCH + at, at, states, context)
         if failing:
             return errors + failing, True  # promtool stops at the first step where a rule fails
         while tests and tests[0].eval_time < at + evaluation_interval:
@@ -186,7 +192,12 @@ def _firing(groups: list[list[Rule]], states: dict[int, list[Alert]], alertname:
 
 
 def _evaluate_step(
-    store: Store, groups: list[list[Rule]], now: datetime, at: timedelta, states: dict[int, list[Alert]]
+    store: Store,
+    groups: list[list[Rule]],
+    now: datetime,
+    at: timedelta,
+    states: dict[int, list[Alert]],
+    context: TemplateContext,
 ) -> list[str]:
     """Every group once at `now`, in order: recording rules write, alerting rules step their
     alerts.  Rules between two recording rules read nothing the others write, so they are
@@ -203,7 +214,7 @@ def _evaluate_step(
                     errors.append(formats.rule_error(_recorded_name(rule) or rule.name, at, result.error))
             else:
                 states[id(rule)], _, _ = step(
-                    rule, result, states.get(id(rule), []), now, tolerance=NO_OUTAGE
+                    rule, result, states.get(id(rule), []), now, tolerance=NO_OUTAGE, context=context
                 )
     return errors
 

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from console.alerts.lifecycle import OUTAGE_TOLERANCE, Alert, Transition, resolve_orphans, step
+from console.alerts.lifecycle import (
+    NO_CONTEXT,
+    OUTAGE_TOLERANCE,
+    Alert,
+    TemplateContext,
+    Transition,
+    resolve_orphans,
+    step,
+)
 from console.alerts.muting import apply_silences
 from console.alerts.persistence import load_alerts, load_rule_states, save
 from console.alerts.silences import load_silences
@@ -20,6 +28,7 @@ from console.core.secrets import redact
 from console.rules.evaluation import RuleResult
 from console.rules.matchers import DEFAULT_INHIBIT_RULES, InhibitRule
 from console.rules.model import Rule
+from console.rules.promql_cycle import template_query
 from console.rules.recording import evaluate_cycle
 
 if TYPE_CHECKING:
@@ -56,6 +65,7 @@ class AlertEngine:
         batched: bool = True,
         orphans: Callable[[str, str | None], str | None] | None = None,
         windows: Windows = DEFAULT_WINDOWS,
+        external_labels: dict[str, str] | None = None,
     ) -> None:
         """`orphans(rule_key, file)` decides for alerts whose rule is not among `rules`:
         the reason to resolve them ("rule removed from FILE"), or None to keep their state
@@ -69,6 +79,7 @@ class AlertEngine:
         self.notifier = notifier
         self.batched = batched
         self.windows = windows  # the workspace's `promql.windows`
+        self.external_labels = dict(external_labels or {})  # the templates' `$externalLabels`
 
     def due(self, now: datetime, states: dict[str, dict[str, Any]] | None = None) -> list[Rule]:
         """Rules whose group interval has passed since their last evaluation."""
@@ -94,8 +105,9 @@ class AlertEngine:
         elapsed_ms = (time.perf_counter() - started) * 1000 / max(len(todo), 1)
         alerts: list[Alert] = []
         rule_states: list[dict[str, Any]] = []
+        context = TemplateContext(self.external_labels, template_query(self.store, now, self.windows))
         for result in results:
-            alerts += self._step(result, previous.pop(result.rule.key, []), now, report)
+            alerts += self._step(result, previous.pop(result.rule.key, []), now, report, context)
             warnings = report.warnings.get(result.rule.key, [])
             rule_states.append(_rule_state(result, now, warnings, elapsed_ms))
         alerts += self._not_evaluated(previous, states, now, report)
@@ -108,7 +120,12 @@ class AlertEngine:
         return report
 
     def _step(
-        self, result: RuleResult, previous: list[Alert], now: datetime, report: CycleReport
+        self,
+        result: RuleResult,
+        previous: list[Alert],
+        now: datetime,
+        report: CycleReport,
+        context: TemplateContext = NO_CONTEXT,
     ) -> list[Alert]:
         """One rule's alerts after its evaluation; a failing rule's keep their state, marked stale."""
         rule = result.rule
@@ -116,7 +133,9 @@ class AlertEngine:
             if result.error:
                 report.broken[rule.key] = result.error
             return previous
-        alerts, transitions, warnings = step(rule, result, previous, now, tolerance=self.tolerance)
+        alerts, transitions, warnings = step(
+            rule, result, previous, now, tolerance=self.tolerance, context=context
+        )
         report.transitions += transitions
         if result.error:
             report.broken[rule.key] = result.error

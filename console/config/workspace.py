@@ -104,6 +104,7 @@ class WorkspaceConfig(_Strict):
     retention: RetentionConfig = RetentionConfig()
     limits: LimitsConfig = LimitsConfig()
     promql: PromqlConfig = PromqlConfig()  # window edges: Prometheus 2.x (closed) or 3.x
+    external_labels: dict[str, str] = {}  # as Prometheus's global.external_labels: `$externalLabels`
 
     @field_validator("sources")
     @classmethod

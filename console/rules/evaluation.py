@@ -179,9 +179,9 @@ def _evaluate_computed(
 
 
 def _evaluate_promql(store: Store, now: datetime, results: list[RuleResult], windows: Windows) -> None:
-    """Every PromQL rule's instances at `now` (console/rules/promql_cycle.py): labels without
-    `__name__`, as Prometheus's alerts; a scalar is one sample without labels, as its rule
-    manager makes it."""
+    """Every PromQL rule's instances at `now` (console/rules/promql_cycle.py), `__name__` kept for
+    the templates (an alert drops it); a scalar is one sample without labels, as Prometheus's
+    rule manager makes it."""
     from console.rules.promql_cycle import answer_rules
 
     todo = [r for r in results if isinstance(r.rule.expr, PromQL)]
@@ -191,9 +191,7 @@ def _evaluate_promql(store: Store, now: datetime, results: list[RuleResult], win
         if error is not None:
             result.error = error
         else:
-            result.instances = [
-                Instance({k: v for k, v in labels.items() if k != "__name__"}, v) for labels, v in samples
-            ]
+            result.instances = [Instance(dict(labels), v) for labels, v in samples]
 
 
 def _compare_thresholds(

@@ -3,6 +3,7 @@ fails, one by one, so a rule that breaks shows its own error."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -56,3 +57,23 @@ def _answer(answer: Any) -> Answer:
     if isinstance(answer, Exception):
         return [], str(answer)
     return [(s.labels, s.value) for s in answer[1]], None
+
+
+def template_query(
+    store: Store, now: datetime, windows: Windows
+) -> Callable[[str], list[tuple[dict[str, str], float]]]:
+    """The templates' `query "EXPR"`: PromQL at `now` on the store, as Prometheus's rule templates
+    query their own TSDB; a bad or refused expression is the template's error (ValueError)."""
+    from console.rules.promql import PromQLEvalError, instant, parse
+
+    def query(expr: str) -> list[tuple[dict[str, str], float]]:
+        cur = store.cursor()
+        try:
+            _, samples = instant(cur, parse(expr), now, Options(closed=windows == Windows.CLOSED))
+        except (PromQLEvalError, duckdb.Error) as exc:
+            raise ValueError(str(exc).splitlines()[0]) from None
+        finally:
+            cur.close()
+        return [(s.labels, s.value) for s in samples]
+
+    return query

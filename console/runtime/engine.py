@@ -88,6 +88,7 @@ class Engine:
             notifier=notifier,
             orphans=self._orphan_reason if self._from_config else None,
             windows=workspace.config.promql.windows,
+            external_labels=workspace.config.external_labels,
         )
         if config is not None:
             self._use(config)
@@ -124,6 +125,7 @@ class Engine:
         before = set(self.config.lines())
         self.workspace = reload_workspace(self.workspace, self.store)
         self.alerts.windows = self.workspace.config.promql.windows
+        self.alerts.external_labels = dict(self.workspace.config.external_labels)
         config = load_config(self.workspace, self.store, now)
         self._use(config)
         after = set(config.lines())

@@ -65,10 +65,15 @@ def test_the_issue_rule_loads_as_promql_and_fires_for_the_failing_model(tmp_path
     assert [(i.labels, round(i.value or 0, 9)) for i in result.instances] == [({"model": "a"}, 0.05)]
 
 
-def test_alert_labels_drop_the_metric_name(store):
+def test_alert_labels_drop_the_metric_name_which_templates_still_see(store):
+    from console.alerts.lifecycle import step
+
     rule = load_rule_text('model_requests_total{code="500", model="a"} > 0')
+    rule.annotations = {"metric": "{{ $labels.__name__ }}"}
     (result,) = evaluate(store, [rule], NOW)
-    assert [i.labels for i in result.instances] == [{"code": "500", "model": "a"}]
+    (alert,), _, _ = step(rule, result, [], NOW)
+    assert alert.labels == {"alertname": "A", "code": "500", "model": "a"}
+    assert alert.annotations == {"metric": "model_requests_total"}  # as Prometheus: $labels is the sample's
 
 
 def load_rule_text(expr: str, tmp=None):
@@ -151,3 +156,18 @@ def test_a_string_result_is_refused_at_load(tmp_path):
     path.write_text("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: '\"up\"'\n")
     (problem,) = load_rule_file(path).problems
     assert problem.line == 5 and "a string cannot be the result" in problem.message
+
+
+def test_templates_query_the_store_and_see_the_expressions_labels(store):
+    from console.alerts.state import AlertEngine
+
+    rule = load_rule_text('sum by (model) (model_requests_total{model="a"}) > 0')
+    rule.labels = {"severity": "page"}
+    rule.annotations = {
+        "total": '{{ query "sum(model_requests_total)" | first | value | humanize }}',
+        "labels": "{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}",
+        "cluster": "{{ $externalLabels.cluster }}",
+    }
+    report = AlertEngine(store, [rule], external_labels={"cluster": "eu-1"}).run(NOW)
+    (alert,) = [a for a in report.alerts if a.rule == rule.key]
+    assert alert.annotations == {"total": "24k", "labels": "model=a;", "cluster": "eu-1"}

@@ -256,6 +256,7 @@ def run_eval(ctx: Context) -> int:
         notifier=notifier,
         orphans=ctx.config(store).orphan_reason,
         windows=ctx.workspace.config.promql.windows,
+        external_labels=ctx.workspace.config.external_labels,
     ).run(now, only_due=ctx.args.due_only)
     if ctx.fmt == "json":
         ctx.out(dumps(_eval_json(ctx, store, now, report)))

@@ -129,7 +129,7 @@ SCENARIOS = {
             "Errors",
             Threshold("errors", "last", 5 * M, ">", 0, ["svc"]),
             group="g",
-            labels={"owner": "{{ labels.owner }}", "severity": "page"},
+            labels={"owner": "{{ $labels.owner }}", "severity": "page"},
         ),
         "sum by (svc) (errors) > 0",
         {
