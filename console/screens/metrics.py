@@ -192,11 +192,30 @@ def _at(seconds: float) -> datetime:
 
 
 def rule_threshold(store: Store, fingerprint: str, rules: list[Rule]) -> tuple[str, float] | None:
-    """(op, value) of the threshold-form rule in force that raised the alert, or None (an
-    SQL or generated rule, an alert from elsewhere, a rule no longer loaded)."""
+    """(op, value) of the rule in force that raised the alert: a threshold-form rule, or a
+    PromQL rule ending in `op NUMBER`; None otherwise (an SQL or generated rule, an alert from
+    elsewhere, a rule no longer loaded)."""
     rows = store.query("SELECT rule FROM alerts WHERE fingerprint = ?", [fingerprint])[1]
     key = rows[0][0] if rows else None
     rule = next((r for r in rules if key and r.key == key), None)
+    if rule is not None and isinstance(rule.expr, PromQL):
+        return promql_threshold(rule.expr)
     if rule is None or not isinstance(rule.expr, Threshold):
         return None
     return rule.expr.op, float(rule.expr.value)
+
+
+def promql_threshold(expr: PromQL) -> tuple[str, float] | None:
+    """(op, value) of a PromQL rule that ends in a filtering comparison with a number, as most
+    alerting rules do (`… > 0.01`); None otherwise."""
+    node = expr.ast
+    while type(node).__name__ == "ParenExpr":
+        node = node.expr
+    if type(node).__name__ != "BinaryExpr" or (node.modifier and node.modifier.return_bool):
+        return None
+    op, rhs = str(node.op).strip(), node.rhs
+    while type(rhs).__name__ == "ParenExpr":
+        rhs = rhs.expr
+    if op not in (">", ">=", "<", "<=", "==", "!=") or type(rhs).__name__ != "NumberLiteral":
+        return None
+    return op, float(rhs.val)

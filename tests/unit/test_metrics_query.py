@@ -89,3 +89,20 @@ def test_an_aggregation_sums_the_per_series_values(store):
 def test_a_query_prometheus_refuses_is_an_error_not_an_empty_chart(store):
     with pytest.raises(ValueError, match="many-to-many matching not allowed"):
         evaluate(store, parse_query("req_total + on(instance) req_total"), NOW - M, NOW, points=1)
+
+
+@pytest.mark.parametrize(
+    ("expr", "line"),
+    [
+        ("sum by (model) (rate(x[5m])) / sum by (model) (rate(y[5m])) > 0.01", (">", 0.01)),
+        ("(up == 0)", ("==", 0.0)),
+        ("rate(x[5m]) > bool 1", None),  # bool: 0 or 1, no line to draw
+        ("1 < rate(x[5m])", None),
+        ("rate(x[5m])", None),
+    ],
+)
+def test_a_promql_rules_threshold_is_its_trailing_comparison(expr, line):
+    from console.rules.promql import parse
+    from console.screens.metrics import promql_threshold
+
+    assert promql_threshold(parse(expr)) == line
