@@ -3,7 +3,6 @@ instant (rules) or over a range (`query_range`, charts)."""
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -159,7 +158,3 @@ def query_range(
     for points in out.values():
         points.sort()
     return out
-
-
-def finite(value: float) -> bool:
-    return not (math.isnan(value) or math.isinf(value))
