@@ -11,15 +11,15 @@ if TYPE_CHECKING:
 
 
 def check(expr: PromQL) -> None:
-    """Compile the expression against an empty store: an unsupported construct raises here."""
-    import duckdb
+    """Compile the expression against an empty store: an unsupported construct raises here.
 
+    Compiling is all it takes (every refusal is raised while the SQL is built); the SQL itself
+    is not planned here, which would cost a rule file ~3 ms a rule at every load, and is
+    checked against a real Prometheus by tests/integration/promql/."""
     from console.rules.promql.compiler import Compiler
     from console.rules.promql.nodes import Grid, Options
-    from console.store.schema import MIGRATIONS
 
-    con = _schema()
-    cur = con.cursor()
+    cur = _schema().cursor()
     compiler = Compiler(cur, Grid(0, 0, 1), Options())
     try:
         rel = compiler.compile(expr.ast, Grid(0, 0, 1))
@@ -29,13 +29,9 @@ def check(expr: PromQL) -> None:
             raise PromQLError(
                 "a range vector cannot be the result; wrap it in a function such as rate()", str(expr.ast)
             )
-        cur.execute(f"DESCRIBE ({compiler.sql([rel])})").fetchall()
-    except duckdb.Error as exc:  # our compiler produced SQL DuckDB refuses: a bug, said as such
-        raise PromQLError(f"internal: the compiled SQL does not run ({str(exc).splitlines()[0]})") from None
     finally:
         compiler.close()
         cur.close()
-    del MIGRATIONS
 
 
 _con: Any = None
