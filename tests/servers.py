@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -163,3 +164,20 @@ def start_prometheus(
         ready_path="/-/ready",
         timeout=timeout,
     )
+
+
+def prometheus_query_range(server: Server, expr: str, start: Any, end: Any, step: Any) -> list[dict]:
+    """`/api/v1/query_range` on a real Prometheus (naive datetimes are UTC): its result list."""
+    from datetime import datetime
+
+    def seconds(moment: datetime) -> float:
+        return (moment - datetime(1970, 1, 1)).total_seconds()
+
+    response = httpx.get(
+        server.url + "/api/v1/query_range",
+        params={"query": expr, "start": seconds(start), "end": seconds(end), "step": step.total_seconds()},
+        timeout=120,
+    )
+    body = response.json()
+    assert body["status"] == "success", body
+    return body["data"]["result"]

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
@@ -158,16 +157,3 @@ def peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
             store.close()
     finally:
         server.stop()
-
-
-def prometheus_range(
-    server: Server, expr: str, start: datetime, end: datetime, step: timedelta
-) -> list[dict]:
-    response = httpx.get(
-        server.url + "/api/v1/query_range",
-        params={"query": expr, "start": epoch(start), "end": epoch(end), "step": step.total_seconds()},
-        timeout=120,
-    )
-    body = response.json()
-    assert body["status"] == "success", body
-    return body["data"]["result"]

@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 
 from console.rules.promql import parse, query_range
+from tests.servers import prometheus_query_range as prometheus_range
 
-from .conftest import HOURS, START, prometheus_range
+from .conftest import HOURS, START
 
 pytestmark = pytest.mark.integration
 

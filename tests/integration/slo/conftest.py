@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
@@ -118,14 +117,3 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory):
         yield Fixture(server, workspace, data)
     finally:
         server.stop()
-
-
-def query_range(server: Server, expr: str, start: datetime, end: datetime, step: timedelta) -> list[dict]:
-    response = httpx.get(
-        server.url + "/api/v1/query_range",
-        params={"query": expr, "start": _epoch(start), "end": _epoch(end), "step": int(step.total_seconds())},
-        timeout=120,
-    )
-    body = response.json()
-    assert body["status"] == "success", body
-    return body["data"]["result"]

@@ -11,8 +11,9 @@ import pytest
 from console.config.durations import format_duration
 from console.slo.conditions import slo_alert_conditions
 from console.slo.model import WINDOWS, load_slo_file
+from tests.servers import prometheus_query_range as query_range
 
-from .conftest import DAYS, ERROR_BURST, RESET_AT, SLOW_SPELL, START, oncall, query_range
+from .conftest import DAYS, ERROR_BURST, RESET_AT, SLOW_SPELL, START, oncall
 
 pytestmark = pytest.mark.integration
 
