@@ -30,9 +30,7 @@ def answer_rules(store: Store, rules: list[Rule], now: datetime, windows: Window
     cur = store.cursor()
     try:
         for interval, indexes in by_interval.items():
-            options = Options(
-                default_step_ms=int(interval.total_seconds() * 1000), closed=windows == Windows.CLOSED
-            )
+            options = Options(default_step_ms=int(interval.total_seconds() * 1000), windows=windows)
             exprs = [cast(PromQL, rules[i].expr) for i in indexes]
             answers: list[Any]
             try:
@@ -69,7 +67,7 @@ def template_query(
     def query(expr: str) -> list[tuple[dict[str, str], float]]:
         cur = store.cursor()
         try:
-            _, samples = instant(cur, parse(expr), now, Options(closed=windows == Windows.CLOSED))
+            _, samples = instant(cur, parse(expr), now, Options(windows=windows))
         except (PromQLEvalError, duckdb.Error) as exc:
             raise ValueError(str(exc).splitlines()[0]) from None
         finally:

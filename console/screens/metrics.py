@@ -172,7 +172,7 @@ def evaluate(
     first = end - step * int((end - start) / step)
     cur = store.cursor()
     try:
-        answer = query_range(cur, query.expr, first, end, step, Options(closed=windows == Windows.CLOSED))
+        answer = query_range(cur, query.expr, first, end, step, Options(windows=windows))
     except PromQLEvalError as exc:
         raise ValueError(str(exc)) from None
     finally:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 import pytest
 
+from console.config.promql import Windows
 from console.rules.promql import Options, instant, parse
 from console.store import Store, canonical_labels, ingest_samples
 
@@ -48,7 +49,7 @@ def test_a_stale_marker_ends_the_series_at_once(tmp_path):
 def test_without_a_marker_the_last_sample_holds_for_the_lookback(tmp_path):
     store = _store(tmp_path, [1.0, 1.0, 1.0])
     assert _at(store, "up", T0 + 7 * M) == [1.0]  # exactly 5 minutes old: 2.x includes it
-    assert _at(store, "up", T0 + 7 * M, Options(closed=False)) == []  # 3.x: left-open
+    assert _at(store, "up", T0 + 7 * M, Options(windows=Windows.LEFT_OPEN)) == []  # 3.x: left-open
     assert _at(store, "up", T0 + 7 * M + timedelta(seconds=1)) == []
     store.close()
 
@@ -64,5 +65,5 @@ def test_range_functions_skip_markers_and_a_marker_is_not_a_reset(tmp_path):
 def test_a_window_exactly_as_long_as_the_span_includes_its_first_sample_in_2x(tmp_path):
     store = _store(tmp_path, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     assert _at(store, "count_over_time(up[5m])", T0 + 5 * M) == [6.0]
-    assert _at(store, "count_over_time(up[5m])", T0 + 5 * M, Options(closed=False)) == [5.0]
+    assert _at(store, "count_over_time(up[5m])", T0 + 5 * M, Options(windows=Windows.LEFT_OPEN)) == [5.0]
     store.close()

@@ -263,7 +263,7 @@ class Compiler:
             return self.empty_vector()
         table = self._register(matched)
         lookback = self.options.lookback_ms
-        edge = ">=" if self.options.closed else ">"
+        edge = self.options.windows.after_start
         samples = self._samples(table, self._time_span(node, grid, lookback), matched)
         return Rel(
             "vector",
@@ -290,7 +290,7 @@ class Compiler:
                 range_ms=range_ms,
             )
         table = self._register(matched)
-        edge = ">=" if self.options.closed else ">"
+        edge = self.options.windows.after_start
         samples = self._samples(table, self._time_span(vs, grid, range_ms), matched)
         return Rel(
             "matrix",
@@ -314,7 +314,7 @@ class Compiler:
         inner = self.compile(node.expr, Grid(start, hi, step))
         if inner.kind != "vector":
             raise PromQLError("a subquery needs an instant vector inside", str(node))
-        edge = ">=" if self.options.closed else ">"
+        edge = self.options.windows.after_start
         return Rel(
             "matrix",
             self.cte(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from console.config.promql import DEFAULT_WINDOWS, Windows
+
 
 def ms_of(delta: Any) -> int:
     return round(delta.total_seconds() * 1000) if delta is not None else 0
@@ -35,7 +37,7 @@ class Rel:
 @dataclass(frozen=True)
 class Options:
     lookback_ms: int = 300_000
-    closed: bool = True  # Prometheus 2.x: a sample exactly `w` old is in the window
+    windows: Windows = DEFAULT_WINDOWS  # closed (2.x: a sample exactly `w` old is in) or left-open
     default_step_ms: int = 60_000  # a subquery without a step uses the evaluation interval
 
 
