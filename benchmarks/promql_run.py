@@ -22,10 +22,12 @@ from tests.servers import backfill, start_prometheus
 
 
 def promql_rules(metrics: list[str], count: int) -> list[Rule]:
-    """A mix alerting rules use: rates and ratios by label, *_over_time, quantiles, max by."""
+    """A mix alerting rules use: rates and ratios by label, *_over_time, quantiles, max by; no two
+    alike (each repetition of the 60 patterns moves its threshold a little)."""
     rules: list[Rule] = []
     windows = ["5m", "15m", "1h"]
     for i in range(count):
+        nudge = (i // 60) / 1000
         metric = metrics[i % len(metrics)]
         window = windows[(i // len(metrics)) % len(windows)]
         service = f"s{i % 10}"
@@ -33,22 +35,22 @@ def promql_rules(metrics: list[str], count: int) -> list[Rule]:
             kind = i % 4
             sel = f'{metric}{{service=~"s[0-{i % 10}]"}}'
             if kind == 0:
-                expr = f"rate({sel}[{window}]) > {5 + i % 4}"
+                expr = f"rate({sel}[{window}]) > {5 + i % 4 + nudge:.3f}"
             elif kind == 1:
-                expr = f"sum by (service) (increase({sel}[{window}])) > {1000 * (1 + i % 5)}"
+                expr = f"sum by (service) (increase({sel}[{window}])) > {1000 * (1 + i % 5) + nudge:.3f}"
             elif kind == 2:
                 expr = (
                     f'sum by (service) (rate({metric}{{instance=~"i[0-4]"}}[{window}])) '
-                    f"/ sum by (service) (rate({metric}[{window}])) > 0.45"
+                    f"/ sum by (service) (rate({metric}[{window}])) > {0.45 + nudge:.3f}"
                 )
             else:
-                expr = f"max by (instance) (irate({sel}[{window}])) > {6 + i % 3}"
+                expr = f"max by (instance) (irate({sel}[{window}])) > {6 + i % 3 + nudge:.3f}"
         else:
             sel = f'{metric}{{service="{service}"}}'
             fn = ("avg_over_time", "max_over_time", "quantile_over_time", "min_over_time")[i % 4]
             arg = f"0.9, {sel}[{window}]" if fn == "quantile_over_time" else f"{sel}[{window}]"
             by = ("", "max by (service) ", "avg without (instance) ")[i % 3]
-            expr = f"{by}({fn}({arg})) > {0.4 + (i % 10) / 100}"
+            expr = f"{by}({fn}({arg})) > {0.4 + (i % 10) / 100 + nudge:.3f}"
         rules.append(Rule(f"PromQL{i}", parse(expr), group=f"g{i % 20}", labels={"severity": "page"}))
     return rules
 

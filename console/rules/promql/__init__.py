@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import promql_parser as pp
 
+from console.rules.promql import shapes
 from console.rules.promql.checking import check
 from console.rules.promql.compiler import Compiler
 from console.rules.promql.errors import PromQLError, PromQLEvalError
@@ -68,7 +69,7 @@ def run(
             raise PromQLEvalError(
                 f"the expression gives a {rel.kind}; a rule or query needs an instant vector or a scalar"
             )
-        rows = cur.execute(compiler.sql([rel])).fetchall()
+        rows = cur.execute(compiler.sql([(0, rel)])).fetchall()
     finally:
         compiler.close()
     errors = _errors(rows)
@@ -105,39 +106,80 @@ def instant(
     return kind, [Sample(_labels(labels), value) for _, labels, value in rows]
 
 
+Part = int | tuple[int, ...]  # one expression of a batch, or a shape's (their indexes)
+
+
 def instant_many(
-    cur: duckdb.DuckDBPyConnection, exprs: list[PromQL], now: datetime, options: Options | None = None
+    cur: duckdb.DuckDBPyConnection,
+    exprs: list[PromQL],
+    now: datetime,
+    options: Options | None = None,
+    shaped: bool = True,
 ) -> list[tuple[str, list[Sample]] | PromQLError | PromQLEvalError]:
-    """Several expressions at `now` in one query: shared selectors are read once.  Each gets its
+    """Several expressions at `now` in one query: shared selectors are read once, and expressions
+    of one shape (see `shapes`) are compiled once, their values as data.  Each gets its
     (kind, samples), or the error that is its own (a refused matching, a range result)."""
     t = _ms(now)
-    grid = Grid(t, t, 1)
-    compiler = Compiler(cur, grid, options or Options())
+    options = options or Options()
+    compiler = Compiler(cur, Grid(t, t, 1), options)
     out: list[Any] = [None] * len(exprs)
-    rels: list[Rel | None] = []
+    grouped, slots = shapes.groups([e.ast for e in exprs]) if shaped else ([], {})
     try:
-        for i, expr in enumerate(exprs):
-            compiler.part = i
-            try:
-                rel = compiler.compile(expr.ast, grid)
-            except PromQLError as exc:
-                out[i], rel = exc, None
-            if rel is not None and rel.kind not in ("vector", "scalar"):
-                out[i], rel = PromQLEvalError(f"the expression gives a {rel.kind}"), None
-            rels.append(rel)
+        rels = _compile_batch(compiler, exprs, grouped, slots, t, out)
         rows = cur.execute(compiler.sql(rels)).fetchall()
     finally:
         compiler.close()
     errors = _errors(rows)
-    found: dict[int, list[Sample]] = {i: [] for i, rel in enumerate(rels) if rel is not None}
+    kinds = {one: rel.kind for i, rel in rels for one in _members(i)}
+    found: dict[int, list[Sample]] = {i: [] for i in kinds}
     for part, _, labels, value, err, _ in rows:
         if err is None and part in found:
             found[part].append(Sample(_labels(labels), value))
     for i, samples in found.items():
-        rel = rels[i]
-        if out[i] is None and rel is not None:
-            out[i] = errors.get(i) or (rel.kind, samples)
+        out[i] = errors.get(i) or (kinds[i], samples)
+    failed = [one for i, _ in rels if isinstance(i, tuple) for one in i if one in errors]
+    if failed:  # a shape's check failed: which of its parts it fails, each tells on its own
+        again = instant_many(cur, [exprs[i] for i in failed], now, options, shaped=False)
+        for i, answer in zip(failed, again, strict=True):
+            out[i] = answer
     return out
+
+
+def _members(part: Part) -> tuple[int, ...]:
+    return part if isinstance(part, tuple) else (part,)
+
+
+def _compile_batch(
+    compiler: Compiler,
+    exprs: list[PromQL],
+    grouped: list[list[int]],
+    slots: dict[int, shapes.Slots],
+    t: int,
+    out: list[Any],
+) -> list[tuple[Part, Rel]]:
+    """Each shape's relation and each other expression's; compile errors go to `out`."""
+    rels: list[tuple[Part, Rel]] = []
+    alone = set(range(len(exprs))) - {i for members in grouped for i in members}
+    for members in grouped:
+        compiler.part, compiler.slots = tuple(members), [slots[i] for i in members]
+        try:
+            rels.append(
+                (tuple(members), compiler.compile(exprs[members[0]].ast, Grid(t, t, 1, tuple(members))))
+            )
+        except PromQLError:
+            alone.update(members)  # each gets its own error
+    compiler.slots = []
+    for i in sorted(alone):
+        compiler.part = i
+        try:
+            rels.append((i, compiler.compile(exprs[i].ast, Grid(t, t, 1))))
+        except PromQLError as exc:
+            out[i] = exc
+    for part, rel in rels:
+        if rel.kind not in ("vector", "scalar"):
+            for one in _members(part):
+                out[one] = PromQLEvalError(f"the expression gives a {rel.kind}")
+    return [(part, rel) for part, rel in rels if rel.kind in ("vector", "scalar")]
 
 
 def query_range(

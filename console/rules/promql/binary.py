@@ -22,7 +22,7 @@ def _op(node: Any) -> str:
 def binary(c: Compiler, node: Any, grid: Grid) -> Rel:
 
     op = _op(node)
-    left, right = c.compile(node.lhs, grid), c.compile(node.rhs, grid)
+    left, right = c.operand(node.lhs, grid), c.operand(node.rhs, grid)
     modifier = node.modifier
     boolean = bool(modifier and modifier.return_bool)
     for side in (left, right):

@@ -21,6 +21,7 @@ from console.rules.promql import aggregations, binary, functions
 from console.rules.promql import sql as q
 from console.rules.promql.errors import PromQLError
 from console.rules.promql.nodes import Grid, Options, Rel, ms_of
+from console.rules.promql.shapes import Slots
 
 if TYPE_CHECKING:
     import duckdb
@@ -43,12 +44,16 @@ class Compiler:
         self.ctes: list[tuple[str, str]] = []
         self.tables: dict[str, Any] = {}
         self.grids: dict[Grid, str] = {}
-        self.checks: list[tuple[int, str]] = []  # (part, query giving an error text): answers not defined
-        self.part = 0  # which expression of a batch is being compiled (`sql`)
+        self.checks: list[
+            tuple[int | tuple[int, ...], str]
+        ] = []  # (part, query giving an error text): answers not defined
+        self.part: int | tuple[int, ...] = 0  # which expression (or shape's) of a batch is compiled
         self._memo: dict[tuple[str, str, Grid], tuple[Rel, list[str]]] = {}
         self._scan_ids: set[int] = set()
         self._scan_span: tuple[int, int] | None = None
-        self._series: dict[str | None, list[tuple[int, dict[str, str]]]] = {}
+        self._series: dict[str | None, list[tuple[int, dict[str, str], list[tuple[str, str]]]]] = {}
+        self._found: dict[str, list[tuple[int, list[tuple[str, str]]]]] = {}
+        self.slots: list[Slots] = []  # the values of each part of the shape being compiled
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -100,30 +105,35 @@ class Compiler:
                 0,
                 (
                     "_scan",
-                    "SELECT series_id, epoch_ms(ts) AS ms, value FROM samples "
-                    f"WHERE series_id IN (SELECT sid FROM {ids}) "
-                    f"AND ts >= make_timestamp({lo}::BIGINT * 1000) AND ts <= make_timestamp({hi}::BIGINT * 1000)",
+                    # each sample with the series' sample before it (stale markers skipped): the
+                    # pairs counter resets, changes and irate read, found once for every window
+                    "SELECT series_id, epoch_ms(ts) AS ms, value, lag(value IGNORE NULLS) OVER w AS pv, "
+                    "lag(CASE WHEN value IS NOT NULL THEN epoch_ms(ts) END IGNORE NULLS) OVER w AS pms "
+                    f"FROM samples WHERE series_id IN (SELECT sid FROM {ids}) "
+                    f"AND ts >= make_timestamp({lo}::BIGINT * 1000) AND ts <= make_timestamp({hi}::BIGINT * 1000) "
+                    "WINDOW w AS (PARTITION BY series_id ORDER BY ts)",
                 ),
             )
         return ",\n".join(
             f"{name} AS {'MATERIALIZED ' if name == '_scan' else ''}({body})" for name, body in ctes
         )
 
-    def sql(self, rels: list[Rel | None]) -> str:
-        """One query for several expressions: (part, t, labels, v, err, ord) per row; rows with
-        `err` are failed checks, the lowest `ord` of a part the one Prometheus would report."""
+    def sql(self, rels: list[tuple[int | tuple[int, ...], Rel]]) -> str:
+        """One query for several expressions, each relation that of one part or of a shape's parts
+        (its rows keyed by their index in the tuple): (part, t, labels, v, err, ord) per row; rows
+        with `err` are failed checks, the lowest `ord` of a part the one Prometheus would report."""
         parts = []
-        for i, rel in enumerate(rels):
-            if rel is None:
-                continue
+        for i, rel in rels:
             cols = "t, NULL AS labels, v" if rel.kind == "scalar" else "t, labels, v"
+            part = f"{list(i)}[t + 1]" if isinstance(i, tuple) else str(i)
             parts.append(
-                f"SELECT {i} AS part, {cols}, NULL::VARCHAR AS err, NULL::INTEGER AS ord FROM {rel.name}"
+                f"SELECT {part} AS part, {cols}, NULL::VARCHAR AS err, NULL::INTEGER AS ord FROM {rel.name}"
             )
         owners: dict[str, list[int]] = {}  # each distinct check runs once, for every part it guards
         for i, sql in self.checks:
-            if i not in owners.setdefault(sql, []):
-                owners[sql].append(i)
+            for one in i if isinstance(i, tuple) else (i,):
+                if one not in owners.setdefault(sql, []):
+                    owners[sql].append(one)
         for n, (sql, ids) in enumerate(owners.items()):
             parts.append(
                 f"(SELECT unnest({ids}), NULL, NULL, NULL, err, {n} FROM (SELECT err FROM ({sql}) LIMIT 1))"
@@ -143,6 +153,14 @@ class Compiler:
         rel = self._compile(node, grid)
         self._memo[key] = (rel, [sql for _, sql in self.checks[before:]])
         return rel
+
+    def operand(self, node: Any, grid: Grid) -> Rel:
+        """A binary operator's side: on a grid of parts, a number literal is each part's own."""
+        if grid.parts and type(node).__name__ == "NumberLiteral":
+            slot = self.slots[0].number_at[str(node)]
+            values = ", ".join(q.num(slots.numbers[slot]) for slots in self.slots)
+            return Rel("scalar", self.cte(f"SELECT t, [{values}][t + 1] AS v FROM {self.grid(grid)}"))
+        return self.compile(node, grid)
 
     def _compile(self, node: Any, grid: Grid) -> Rel:
         kind = type(node).__name__
@@ -183,11 +201,34 @@ class Compiler:
 
     # -- selectors -----------------------------------------------------------------------------
 
-    def _matched(self, node: Any) -> list[tuple[int, list[dict[str, str]]]]:
+    def _matched(self, node: Any) -> list[tuple[int, list[tuple[str, str]]]]:
+        """(sid, sorted labels) of the series a selector matches, read once per metric name; each
+        matcher is tried once per distinct value of its label."""
         if node.matchers.or_matchers:
             raise PromQLError("`or` inside a selector's braces is not supported", str(node))
+        text = str(node)
+        if text in self._found:
+            return self._found[text]
         matchers = [Matcher(m.name, m.value, _OPS[int(m.op)]) for m in node.matchers.matchers]
         name = node.name or next((m.value for m in matchers if m.name == q.NAME and m.op == "="), None)
+        if node.name:
+            matchers.append(Matcher(q.NAME, node.name, "="))
+        verdicts: list[tuple[str, dict[str, bool], Matcher]] = [(m.name, {}, m) for m in matchers]
+        found = []
+        for sid, present, entries in self._named(name):
+            for label, seen, m in verdicts:
+                value = present.get(label, "")
+                if value not in seen:
+                    seen[value] = m.matches({label: value} if value else {})
+                if not seen[value]:
+                    break
+            else:
+                found.append((sid, entries))
+        self._found[text] = found
+        return found
+
+    def _named(self, name: str | None) -> list[tuple[int, dict[str, str], list[tuple[str, str]]]]:
+        """(sid, labels without empty values, the same sorted) of the series of a metric (or all)."""
         if name not in self._series:
             if name is None:
                 rows = self.cur.execute("SELECT id, name, labels FROM series").fetchall()
@@ -195,27 +236,55 @@ class Compiler:
                 rows = self.cur.execute(
                     "SELECT id, name, labels FROM series WHERE name = ?", [name]
                 ).fetchall()
-            self._series[name] = [(sid, {q.NAME: n, **json.loads(labels)}) for sid, n, labels in rows]
-        if node.name:
-            matchers.append(Matcher(q.NAME, node.name, "="))
-        found = []
-        for sid, labels in self._series[name]:
-            present = {k: v for k, v in labels.items() if v != ""}
-            if all(m.matches(present) for m in matchers):
-                found.append((sid, [{"k": k, "v": v} for k, v in sorted(present.items())]))
-        return found
+            series = []
+            for sid, n, labels in rows:
+                present = {k: v for k, v in {q.NAME: n, **json.loads(labels)}.items() if v != ""}
+                series.append((sid, present, sorted(present.items())))
+            self._series[name] = series
+        return self._series[name]
 
-    def _register(self, matched: list[tuple[int, list[dict[str, str]]]]) -> str:
+    def _register(
+        self,
+        matched: list[tuple[int, list[tuple[str, str]]]],
+        parts: list[int] | None = None,
+        windows: list[int] | None = None,
+    ) -> str:
+        """The selector's series (sid, labels); on a grid of parts, the part `t` each is for and
+        (a range selector) that part's window `w`."""
         import pyarrow as pa
 
-        kv = pa.list_(pa.struct([("k", pa.string()), ("v", pa.string())]))
-        table = pa.table(
-            {
-                "sid": pa.array([m[0] for m in matched], pa.int64()),
-                "labels": pa.array([m[1] for m in matched], kv),
-            }
+        offsets, keys, values = [0], [], []
+        for _, entries in matched:
+            keys += [k for k, _ in entries]
+            values += [v for _, v in entries]
+            offsets.append(len(keys))
+        pairs = pa.StructArray.from_arrays(
+            [pa.array(keys, pa.string()), pa.array(values, pa.string())], ["k", "v"]
         )
-        return self.register("sel", table)
+        columns = {
+            "sid": pa.array([m[0] for m in matched], pa.int64()),
+            "labels": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pairs),
+        }
+        if parts is not None:
+            columns["t"] = pa.array(parts, pa.int64())
+            if windows is not None:
+                columns["w"] = pa.array([windows[t] for t in parts], pa.int64())
+        return self.register("sel", pa.table(columns))
+
+    def _matched_parts(
+        self, node: Any, grid: Grid
+    ) -> tuple[list[tuple[int, list[tuple[str, str]]]], list[int] | None]:
+        """The series a selector matches: on a grid of parts, each part's own, with its part."""
+        if not grid.parts:
+            return self._matched(node), None
+        slot = self.slots[0].selector_at[str(node)]
+        matched: list[tuple[int, list[tuple[str, str]]]] = []
+        parts: list[int] = []
+        for t, slots in enumerate(self.slots):
+            found = self._matched(slots.selectors[slot])
+            matched += found
+            parts += [t] * len(found)
+        return matched, parts
 
     def _eval_time(self, node: Any, column: str = "t") -> str:
         """The time a selector (or subquery) reads at, per step: its `@` (or the step) minus its offset."""
@@ -253,55 +322,75 @@ class Compiler:
             lo, hi = min(lo, self._scan_span[0]), max(hi, self._scan_span[1])
         self._scan_span = (lo, hi)
         return (
-            f"SELECT series_id, ms, value FROM _scan WHERE series_id IN (SELECT sid FROM {table}) "
+            f"SELECT series_id, ms, value, pv, pms FROM _scan WHERE series_id IN (SELECT sid FROM {table}) "
             f"AND ms >= {span[0]} AND ms <= {span[1]}"
         )
 
     def vector_selector(self, node: Any, grid: Grid) -> Rel:
-        matched = self._matched(node)
+        matched, parts = self._matched_parts(node, grid)
         if not matched:
             return self.empty_vector()
-        table = self._register(matched)
+        table = self._register(matched, parts)
         lookback = self.options.lookback_ms
         edge = self.options.windows.after_start
         samples = self._samples(table, self._time_span(node, grid, lookback), matched)
+        pairs = (
+            f"(SELECT s.t, {self._eval_time(node, 's.et')} AS te, m.sid, m.labels "
+            f"FROM {self.grid(grid)} s CROSS JOIN {table} m)"
+            if parts is None
+            else f"(SELECT t, {grid.start}::BIGINT AS te, sid, labels FROM {table})"  # one instant, no offset
+        )
         return Rel(
             "vector",
             self.cte(
-                f"SELECT g.t, g.labels, x.value AS v FROM "
-                f"(SELECT s.t, {self._eval_time(node, 's.t')} AS te, m.sid, m.labels "
-                f"FROM {self.grid(grid)} s CROSS JOIN {table} m) g "
+                f"SELECT g.t, g.labels, x.value AS v FROM {pairs} g "
                 f"ASOF JOIN ({samples}) x ON x.series_id = g.sid AND x.ms <= g.te "
                 f"WHERE x.ms {edge} g.te - {lookback} AND x.value IS NOT NULL"
             ),
         )
 
     def matrix_selector(self, node: Any, grid: Grid) -> Rel:
+        """(t, te, sid, ms, v, w, pv, pms, pin): each step's window `w` ms long ending at `te`, the
+        samples in it of each series `sid`, each with the sample before it (`pin`: that one is in
+        the window too); the series' labels are the relation's `series`, joined after."""
         vs = node.vector_selector
         range_ms = ms_of(node.range)
-        matched = self._matched(vs)
+        matched, parts = self._matched_parts(vs, grid)
         if not matched:
-            return Rel(
-                "matrix",
-                self.cte(
-                    f"SELECT NULL::BIGINT AS t, NULL::BIGINT AS te, {q.NO_LABELS} AS labels, "
-                    "NULL::BIGINT AS ms, NULL::DOUBLE AS v WHERE false"
-                ),
-                range_ms=range_ms,
+            nothing = self.cte(
+                "SELECT NULL::BIGINT AS t, NULL::BIGINT AS te, NULL::BIGINT AS sid, NULL::BIGINT AS ms, "
+                "NULL::DOUBLE AS v, NULL::BIGINT AS w, NULL::DOUBLE AS pv, NULL::BIGINT AS pms, "
+                "NULL::BOOLEAN AS pin WHERE false"
             )
-        table = self._register(matched)
+            series = self.cte(f"SELECT NULL::BIGINT AS sid, {q.NO_LABELS} AS labels WHERE false")
+            return Rel("matrix", nothing, range_ms=range_ms, series=series)
         edge = self.options.windows.after_start
-        samples = self._samples(table, self._time_span(vs, grid, range_ms), matched)
-        return Rel(
-            "matrix",
-            self.cte(
-                f"SELECT s.t, s.te, m.labels, x.ms, x.value AS v FROM "
-                f"(SELECT t, {self._eval_time(vs, 't')} AS te FROM {self.grid(grid)}) s "
+        if parts is None:
+            table = self._register(matched)
+            samples = self._samples(table, self._time_span(vs, grid, range_ms), matched)
+            sql = (
+                f"SELECT s.t, s.te, x.series_id AS sid, x.ms, x.value AS v, {range_ms}::BIGINT AS w, x.pv, x.pms, "
+                f"coalesce(x.pms {edge} s.te - {range_ms}, false) AS pin FROM "
+                f"(SELECT t, {self._eval_time(vs, 'et')} AS te FROM {self.grid(grid)}) s "
                 f"JOIN ({samples}) x ON x.ms <= s.te AND x.ms {edge} s.te - {range_ms} "
-                f"JOIN {table} m ON m.sid = x.series_id WHERE x.value IS NOT NULL"
-            ),
-            range_ms=range_ms,
-        )
+                "WHERE x.value IS NOT NULL"
+            )
+            on = "m.sid = r.sid"
+        else:  # one instant, no offset: each part's series with its own window
+            slot = self.slots[0].range_at[str(node)]
+            windows = [slots.ranges[slot] for slots in self.slots]
+            range_ms = max(windows)
+            table = self._register(matched, parts, windows)
+            samples = self._samples(table, self._time_span(vs, grid, range_ms), matched)
+            te = f"{grid.start}::BIGINT"
+            sql = (
+                f"SELECT m.t, {te} AS te, m.sid, x.ms, x.value AS v, m.w, x.pv, x.pms, "
+                f"coalesce(x.pms {edge} {te} - m.w, false) AS pin FROM ({samples}) x "
+                f"JOIN {table} m ON m.sid = x.series_id "
+                f"WHERE x.ms <= {te} AND x.ms {edge} {te} - m.w AND x.value IS NOT NULL"
+            )
+            on = "m.sid = r.sid AND m.t = r.t"
+        return Rel("matrix", self.cte(sql), range_ms=range_ms, series=table, series_on=on)
 
     def subquery(self, node: Any, grid: Grid) -> Rel:
         """`expr[range:step]`: `expr` on a grid aligned to multiples of step, windowed per step."""
@@ -315,15 +404,18 @@ class Compiler:
         if inner.kind != "vector":
             raise PromQLError("a subquery needs an instant vector inside", str(node))
         edge = self.options.windows.after_start
-        return Rel(
-            "matrix",
-            self.cte(
-                f"SELECT s.t, s.te, i.labels, i.t AS ms, i.v FROM "
-                f"(SELECT t, {self._eval_time(node, 't')} AS te FROM {self.grid(grid)}) s "
-                f"JOIN {inner.name} i ON i.t <= s.te AND i.t {edge} s.te - {range_ms}"
-            ),
-            range_ms=range_ms,
+        windowed = self.cte(
+            f"SELECT s.t, s.te, i.labels, i.t AS ms, i.v, {range_ms}::BIGINT AS w, "
+            f"dense_rank() OVER (PARTITION BY s.t ORDER BY i.labels) AS sid FROM "
+            f"(SELECT t, {self._eval_time(node, 'et')} AS te FROM {self.grid(grid)}) s "
+            f"JOIN {inner.name} i ON i.t <= s.te AND i.t {edge} s.te - {range_ms}"
         )
+        rows = self.cte(
+            "SELECT *, lag(v) OVER w AS pv, lag(ms) OVER w AS pms, lag(ms) OVER w IS NOT NULL AS pin "
+            f"FROM {windowed} WINDOW w AS (PARTITION BY t, sid ORDER BY ms)"
+        )
+        series = self.cte(f"SELECT DISTINCT t, sid, labels FROM {rows}")
+        return Rel("matrix", rows, range_ms=range_ms, series=series, series_on="m.sid = r.sid AND m.t = r.t")
 
     # -- binary operators ----------------------------------------------------------------------
 

@@ -138,28 +138,30 @@ def _range_call(c: Compiler, name: str, node: Any, grid: Grid) -> Rel:
         return _absent(
             c, args[0].vector_selector if type(args[0]).__name__ == "MatrixSelector" else None, matrix, grid
         )
-    labels = "labels" if name in _KEEPS_NAME else q.drop_name("labels")
+    # a window's samples are one series' per step: each (t, sid) gives a value, then its labels
     m = matrix.name
     if name in _OVER_TIME:
         agg, _ = _OVER_TIME[name]
-        sql = f"SELECT t, {labels} AS labels, {agg} AS v FROM {m} GROUP BY t, labels"
+        sql = f"SELECT t, sid, {agg} AS v FROM {m} GROUP BY t, sid"
     elif name == "quantile_over_time":
         assert param is not None
-        sql = f"SELECT t, {labels} AS labels, {_quantile('v', param)} AS v FROM {m} GROUP BY t, labels"
+        sql = f"SELECT t, sid, {_quantile('v', param)} AS v FROM {m} GROUP BY t, sid"
     elif name in ("rate", "increase", "delta"):
-        sql = _extrapolated(m, labels, name, matrix.range_ms)
+        sql = _extrapolated(m, name)
     elif name in ("irate", "idelta"):
-        sql = _instant_value(m, labels, name == "irate")
+        sql = _instant_value(m, name == "irate")
     elif name in ("resets", "changes"):
         test = "NOT isnan(v) AND NOT isnan(pv) AND v < pv" if name == "resets" else "v <> pv"
-        sql = (
-            f"SELECT t, {labels} AS labels, count(*) FILTER (WHERE pv IS NOT NULL AND {test})::DOUBLE AS v "
-            f"FROM (SELECT t, labels, v, lag(v) OVER (PARTITION BY t, labels ORDER BY ms) AS pv FROM {m}) "
-            "GROUP BY t, labels"
-        )
+        sql = f"SELECT t, sid, count(*) FILTER (WHERE pin AND {test})::DOUBLE AS v FROM {m} GROUP BY t, sid"
     else:
-        sql = _regression(m, labels, name, param)
-    return Rel("vector", c.cte(sql))
+        sql = _regression(m, name, param)
+    labels = "m.labels" if name in _KEEPS_NAME else q.drop_name("m.labels")
+    return Rel(
+        "vector",
+        c.cte(
+            f"SELECT r.t, {labels} AS labels, r.v FROM ({sql}) r JOIN {matrix.series} m ON {matrix.series_on}"
+        ),
+    )
 
 
 def _quantile(column: str, q_: float) -> str:
@@ -172,7 +174,7 @@ def _quantile(column: str, q_: float) -> str:
     return f"quantile_cont({column}, {q_!r})"
 
 
-def _extrapolated(m: str, labels: str, name: str, range_ms: int) -> str:
+def _extrapolated(m: str, name: str) -> str:
     """Prometheus 2.x extrapolatedRate: delta of the first and last sample (counter resets
     added back), extrapolated to the window's edges by at most half an average interval."""
     counter = name != "delta"
@@ -182,41 +184,39 @@ def _extrapolated(m: str, labels: str, name: str, range_ms: int) -> str:
         if counter
         else "dstart"
     )
-    per = f" / {range_ms / 1000.0!r}" if name == "rate" else ""  # as Prometheus: the factor, then the value
+    per = " / (w::DOUBLE / 1000)" if name == "rate" else ""  # as Prometheus: the factor, then the value
     return f"""
-        SELECT t, {labels} AS labels,
+        SELECT t, sid,
                res * (((sampled
                       + CASE WHEN dstart2 < avgdur * 1.1 THEN dstart2 ELSE avgdur / 2 END
                       + CASE WHEN dend < avgdur * 1.1 THEN dend ELSE avgdur / 2 END) / sampled){per}) AS v
         FROM (
             SELECT *, {zero} AS dstart2 FROM (
-                SELECT t, labels, fv, lv - fv {correction} AS res,
-                       (fms - (te - {range_ms})) / 1000.0 AS dstart, (te - lms) / 1000.0 AS dend,
+                SELECT t, sid, w, fv, lv - fv {correction} AS res,
+                       (fms - (te - w)) / 1000.0 AS dstart, (te - lms) / 1000.0 AS dend,
                        (lms - fms) / 1000.0 AS sampled, (lms - fms) / 1000.0 / (n - 1) AS avgdur
                 FROM (
-                    SELECT t, any_value(te) AS te, labels, count(*) AS n,
+                    SELECT t, sid, any_value(te) AS te, any_value(w) AS w, count(*) AS n,
                            arg_min(v, ms) AS fv, arg_max(v, ms) AS lv, min(ms) AS fms, max(ms) AS lms,
-                           sum(CASE WHEN NOT isnan(v) AND NOT isnan(pv) AND v < pv THEN pv ELSE 0 END) AS corr
-                    FROM (SELECT *, lag(v) OVER (PARTITION BY t, labels ORDER BY ms) AS pv FROM {m})
-                    GROUP BY t, labels HAVING count(*) >= 2
+                           sum(CASE WHEN pin AND NOT isnan(v) AND NOT isnan(pv) AND v < pv THEN pv ELSE 0 END) AS corr
+                    FROM {m} GROUP BY t, sid HAVING count(*) >= 2
                 )
             )
         )"""
 
 
-def _instant_value(m: str, labels: str, rate: bool) -> str:
+def _instant_value(m: str, rate: bool) -> str:
     value = "(CASE WHEN lv < pv THEN lv ELSE lv - pv END) / ((lms - pms) / 1000.0)" if rate else "lv - pv"
     return f"""
-        SELECT t, {labels} AS labels, {value} AS v FROM (
-            SELECT t, labels, arg_max(v, ms) AS lv, arg_min(v, ms) AS pv, max(ms) AS lms, min(ms) AS pms
-            FROM (SELECT *, row_number() OVER (PARTITION BY t, labels ORDER BY ms DESC) AS rn FROM {m})
-            WHERE rn <= 2 GROUP BY t, labels HAVING count(*) = 2
+        SELECT t, sid, {value} AS v FROM (
+            SELECT t, sid, arg_max(v, ms) AS lv, arg_max(pv, ms) AS pv, max(ms) AS lms, arg_max(pms, ms) AS pms
+            FROM {m} GROUP BY t, sid HAVING arg_max(pin, ms)
         ) WHERE lms > pms"""
 
 
-def _regression(m: str, labels: str, name: str, seconds: float | None) -> str:
+def _regression(m: str, name: str, seconds: float | None) -> str:
     """deriv (slope per second) and predict_linear (the fitted value `seconds` after the step)."""
-    origin = "min(ms) OVER (PARTITION BY t, labels)" if name == "deriv" else "t"
+    origin = "min(ms) OVER (PARTITION BY t, sid)" if name == "deriv" else "t"
     slope = "(sxy - sx * sy / n) / (sxx - sx * sx / n)"
     if name == "deriv":
         value = f"CASE WHEN const THEN 0.0 ELSE {slope} END"
@@ -224,12 +224,12 @@ def _regression(m: str, labels: str, name: str, seconds: float | None) -> str:
         intercept = f"(sy / n - ({slope}) * sx / n)"
         value = f"CASE WHEN const THEN fy ELSE ({slope}) * {seconds!r} + {intercept} END"
     return f"""
-        SELECT t, {labels} AS labels, CASE WHEN const AND isinf(fy) THEN 'nan'::DOUBLE ELSE {value} END AS v FROM (
-            SELECT t, labels, count(*)::DOUBLE AS n, sum(x) AS sx, sum(v) AS sy, sum(x * v) AS sxy,
+        SELECT t, sid, CASE WHEN const AND isinf(fy) THEN 'nan'::DOUBLE ELSE {value} END AS v FROM (
+            SELECT t, sid, count(*)::DOUBLE AS n, sum(x) AS sx, sum(v) AS sy, sum(x * v) AS sxy,
                    sum(x * x) AS sxx, arg_min(v, ms) AS fy, bool_and(v = first_v) AS const
             FROM (SELECT *, (ms - {origin}) / 1000.0 AS x,
-                         first_value(v) OVER (PARTITION BY t, labels ORDER BY ms) AS first_v FROM {m})
-            GROUP BY t, labels HAVING count(*) >= 2
+                         first_value(v) OVER (PARTITION BY t, sid ORDER BY ms) AS first_v FROM {m})
+            GROUP BY t, sid HAVING count(*) >= 2
         )"""
 
 

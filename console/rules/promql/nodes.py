@@ -15,14 +15,19 @@ def ms_of(delta: Any) -> int:
 
 @dataclass(frozen=True)
 class Grid:
-    """Evaluation timestamps (epoch ms): start, start + step, …, up to end."""
+    """Evaluation points: key `t` and time `et` (epoch ms).  A time grid has one point per step,
+    start, start + step, …, up to end, keyed by its time; a grid of parts evaluates the
+    expressions of one shape (`parts`, their indexes in the batch) at one instant, keyed 0, 1, …"""
 
     start: int
     end: int
     step: int
+    parts: tuple[int, ...] = ()
 
     def sql(self) -> str:
-        return f"SELECT range AS t FROM range({self.start}, {self.end + 1}, {max(self.step, 1)})"
+        if self.parts:
+            return f"SELECT range AS t, {self.start}::BIGINT AS et FROM range({len(self.parts)})"
+        return f"SELECT range AS t, range AS et FROM range({self.start}, {self.end + 1}, {max(self.step, 1)})"
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class Rel:
     text: str = ""
     range_ms: int = 0
     constant: float | None = None  # a number literal, inlined where a parameter must be constant
+    series: str = ""  # a range vector's series: (sid, labels), joined on `series_on` with r (t, sid)
+    series_on: str = "m.sid = r.sid"
 
 
 @dataclass(frozen=True)
@@ -66,3 +73,5 @@ class Builder(Protocol):
     def register(self, prefix: str, table: Any) -> str: ...
 
     def compile(self, node: Any, grid: Grid) -> Rel: ...
+
+    def operand(self, node: Any, grid: Grid) -> Rel: ...

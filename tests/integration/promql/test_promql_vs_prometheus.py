@@ -232,3 +232,83 @@ def test_one_batch_of_the_corpus_answers_like_instant_queries(peer, minutes: int
         ours = {tuple(sorted(s.labels.items())): s.value for s in samples}
         assert sorted(ours) == sorted(theirs), expr
         assert all(_close(ours[k], v) for k, v in theirs.items()), expr
+
+
+# Rules of one shape, as a team writes them per service or threshold: each group shares one
+# compiled query with its matchers, windows and thresholds as data (console/rules/promql/shapes.py).
+SHAPED = [
+    'rate(http_requests_total{code="500"}[5m]) > 0.1',
+    'rate(http_requests_total{code="200"}[10m]) > 15',
+    'rate(http_requests_total{instance=~"a|b"}[1h]) > 0',
+    "rate(http_requests_total[2m]) > 100",
+    'sum by (instance) (rate(http_requests_total{code="500"}[5m])) / sum by (instance) (rate(http_requests_total[5m])) > 0.01',
+    'sum by (instance) (rate(http_requests_total{code="200"}[15m])) / sum by (instance) (rate(http_requests_total[15m])) > 0.5',
+    'sum by (instance) (rate(http_requests_total{code="500"}[1h])) / sum by (instance) (rate(http_requests_total[30m])) > 0.02',
+    'increase(http_requests_total{instance="a"}[10m]) >= 5',
+    'increase(http_requests_total{instance="b"}[1m]) >= 1',
+    'irate(http_requests_total{code="500"}[5m]) > 0',
+    'irate(http_requests_total{code="200"}[2m]) > 19',
+    'resets(http_requests_total{instance="b"}[30m]) > 0',
+    'resets(http_requests_total{instance!="b"}[1h]) > 0',
+    'changes(queue_depth{queue="q1"}[10m]) > 2',
+    "changes(queue_depth[20m]) > 5",
+    'delta(temperature_celsius{room="kitchen"}[15m]) < 0',
+    "delta(temperature_celsius[5m]) < 1",
+    'idelta(temperature_celsius{room=~"k.*|h.*"}[5m]) > -1',
+    "idelta(temperature_celsius[3m]) > 0",
+    'max by (room) (avg_over_time(temperature_celsius{room=~"k.*"}[10m])) > 20',
+    "max by (room) (avg_over_time(temperature_celsius[30m])) > 21",
+    "quantile_over_time(0.9, temperature_celsius[30m]) > 20",
+    'quantile_over_time(0.9, temperature_celsius{room="attic"}[5m]) > 19',
+    'sum without (instance) (count_over_time(queue_depth{queue="q1"}[7m])) > 3',
+    "sum without (instance) (count_over_time(queue_depth[13m])) > 20",
+    'queue_depth{queue="q1"} > 2',
+    'queue_depth{queue="q2"} > 4',
+    "queue_depth > 10",
+    'temperature_celsius{room="attic"} > 0',  # a gap longer than the lookback
+    'queue_depth{queue="q1"} > 2 and queue_depth{queue="q1"} < 5',
+    'queue_depth{queue="q2"} > 1 and queue_depth{queue="q2"} < 4',
+    'queue_depth{queue="q1"} > 2 and queue_depth{queue="q2"} < 5',  # not the same shape as the two above
+    'queue_depth{instance="a"} > bool 2',
+    'queue_depth{instance="d"} > bool 4',
+    'sum by (job) (rate(http_requests_total[5m])) * on(job) group_left build_info{instance="a"} > 0',
+    "sum by (job) (rate(http_requests_total[10m])) * on(job) group_left build_info > 0",  # refused
+    'topk(2, rate(http_requests_total{code="200"}[5m])) > 1',
+    'topk(2, rate(http_requests_total{code="500"}[10m])) > 0.5',
+]
+
+
+@pytest.mark.parametrize("minutes", [30, 95, 183])
+def test_rules_of_one_shape_answer_as_prometheus(peer, minutes: int) -> None:
+    """A batch where most rules share a shape with others is compiled per shape, and each rule
+    still gets Prometheus's answer to it alone — a refused matching in one part refuses that
+    rule only."""
+    import httpx
+
+    from console.rules.promql import instant_many, shapes
+
+    from .conftest import epoch
+
+    exprs = [parse(e) for e in SHAPED]
+    grouped, _ = shapes.groups([e.ast for e in exprs])
+    assert len(grouped) >= 15 and sum(len(g) for g in grouped) >= 34  # the batch is really shaped
+    at = START + timedelta(minutes=minutes)
+    cur = peer.store.cursor()
+    try:
+        answers = instant_many(cur, exprs, at)
+    finally:
+        cur.close()
+    assert sum(1 for a in answers if not isinstance(a, Exception) and a[1]) >= 12  # most rules answer
+    for expr, answer in zip(SHAPED, answers, strict=True):
+        body = httpx.get(
+            peer.prometheus.url + "/api/v1/query", params={"query": expr, "time": epoch(at)}, timeout=60
+        ).json()
+        if body["status"] != "success":
+            assert isinstance(answer, Exception) and "many-to-many" in str(answer), (expr, answer)
+            assert "many-to-many" in body["error"], body
+            continue
+        assert not isinstance(answer, Exception), (expr, answer)
+        theirs = {tuple(sorted(r["metric"].items())): float(r["value"][1]) for r in body["data"]["result"]}
+        ours = {tuple(sorted(s.labels.items())): s.value for s in answer[1]}
+        assert sorted(ours) == sorted(theirs), expr
+        assert all(_close(ours[k], v) for k, v in theirs.items()), expr
