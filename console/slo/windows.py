@@ -163,7 +163,7 @@ def _read_file(path: str | Path, text: str | None) -> list[WindowSpec]:
         try:
             document = _Document.model_validate(data)
         except ValidationError as exc:
-            problems += validation_problems(exc, data, path, _Document)
+            problems += _one_per_typo(validation_problems(exc, data, path, _Document))
             continue
         if document.metadata is not None:
             name = document.metadata.name
@@ -178,6 +178,20 @@ def _read_file(path: str | Path, text: str | None) -> list[WindowSpec]:
     if problems:
         raise WindowFileError(problems)
     return specs
+
+
+def _one_per_typo(problems: list[Problem]) -> list[Problem]:
+    """A misspelt key once (`unknown key; did you mean 'X'?`), not also as X missing."""
+    meant = {
+        (p.file, p.key.rpartition(".")[0], p.message.split("'")[1])
+        for p in problems
+        if p.key and "did you mean" in p.message
+    }
+    return [
+        p
+        for p in problems
+        if not (p.key and "missing" in p.message and (p.file, *p.key.rpartition(".")[::2]) in meant)
+    ]
 
 
 def _twice(specs: list[WindowSpec], shipped: set[str]) -> list[Problem]:
