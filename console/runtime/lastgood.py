@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from console.rules.loading import RuleSet
     from console.rules.matchers import InhibitRule
     from console.slo.status import SLO
+    from console.slo.windows import WindowSpec
     from console.store import Store
 
 META_GROUP = "oncall-meta"
@@ -245,17 +246,17 @@ def load_config(workspace: Workspace, store: Store | None, now: datetime) -> Con
 
 def _load_alert_windows(
     workspace: Workspace, kept: LastGood, now: datetime, config: Config
-) -> dict[str, Any]:
+) -> dict[str, WindowSpec]:
     """The workspace's alert-windows specs by name (each file on its own, like the others)."""
     from console.slo.windows import WindowFileError, load_window_file
 
-    def parse(text: str, path: Path) -> list[Any]:
+    def parse(text: str, path: Path) -> list[WindowSpec]:
         try:
             return load_window_file(path, text)
         except WindowFileError as exc:
             raise Failed(exc.problems) from None
 
-    specs: dict[str, Any] = {}
+    specs: dict[str, WindowSpec] = {}
     for path in workspace.alert_window_files:
         found = load_one(
             kept, path, "alert_windows", partial(parse, path=path), now, config.problems, config.status

@@ -207,3 +207,29 @@ def test_a_workspace_adds_specs_and_oncall_check_says_where_one_is_bad(tmp_path,
     assert "windows/custom.yaml:11: spec.ticket.slow.longWindow: not a duration" in out
     # The SLO naming it is not blamed for the file's mistake beyond saying the spec is unknown.
     assert "slos.yaml:5: alert_windows: unknown alert windows 'fast-30d'" in out
+
+
+def test_a_broken_windows_file_keeps_its_last_good_spec_in_force(tmp_path):
+    from console.store import Store
+
+    (tmp_path / "oncall.yaml").write_text(
+        "store: s.duckdb\nslos: [slos.yaml]\nalert_windows: [windows.yaml]\n"
+    )
+    write(tmp_path, "windows.yaml", CUSTOM_30D)
+    write(tmp_path, "slos.yaml", SLO_NAMING.format(window="30d", windows="fast-30d"))
+    workspace = load_workspace(tmp_path / "oncall.yaml")
+    with Store.open(workspace.store_path) as db:
+        assert load_config(workspace, db, datetime(2026, 3, 1)).lines() == []
+        write(
+            tmp_path,
+            "windows.yaml",
+            CUSTOM_30D.replace(
+                "errorBudgetPercent: 5, shortWindow: 3h", "errorBudgetPercent: five, shortWindow: 3h"
+            ),
+        )
+        config = load_config(workspace, db, datetime(2026, 3, 2))
+    (line,) = config.lines()
+    assert "windows.yaml:11: spec.ticket.slow.errorBudgetPercent" in line and "last good version" in line
+    (slo,) = config.slos  # still on its windows: the file's last good version is in force
+    assert slo_alert_conditions(slo)[0].windows == "fast-30d"
+    assert config.status[str(tmp_path / "windows.yaml")] == "last-good"

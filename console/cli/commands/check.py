@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # Validators for the files a workspace names, by workspace key.  Each takes a path and the
 # workspace, and returns problems; modules that own a file kind add theirs here.
-FILE_CHECKS: dict[str, list[Callable[[Any, Any], list[Problem]]]] = {
+FILE_CHECKS: dict[str, list[Callable[[Any, Workspace | None], list[Problem]]]] = {
     "slos": [],
     "alert_windows": [],
     "rules": [],
@@ -29,7 +29,7 @@ FILE_CHECKS: dict[str, list[Callable[[Any, Any], list[Problem]]]] = {
 }
 
 
-def _check_slo_file(path: Any, ws: Any = None) -> list[Problem]:
+def _check_slo_file(path: Any, ws: Workspace | None = None) -> list[Problem]:
     from console.slo.model import check_slo_file  # lazy: keeps `oncall check` fast
     from console.slo.windows import WindowFileError, load_window_file
 
@@ -42,7 +42,7 @@ def _check_slo_file(path: Any, ws: Any = None) -> list[Problem]:
     return check_slo_file(path, windows)
 
 
-def _check_window_file(path: Any, ws: Any = None) -> list[Problem]:
+def _check_window_file(path: Any, ws: Workspace | None = None) -> list[Problem]:
     from console.slo.windows import WindowFileError, load_window_file
 
     try:
@@ -56,7 +56,7 @@ FILE_CHECKS["slos"].append(_check_slo_file)
 FILE_CHECKS["alert_windows"].append(_check_window_file)
 
 
-def _check_playbook_file(path: Any, ws: Any = None) -> list[Problem]:
+def _check_playbook_file(path: Any, ws: Workspace | None = None) -> list[Problem]:
     from console.playbooks.checking import check_playbook_file  # lazy, like the SLO check
 
     return check_playbook_file(path)
@@ -65,7 +65,7 @@ def _check_playbook_file(path: Any, ws: Any = None) -> list[Problem]:
 FILE_CHECKS["playbooks"].append(_check_playbook_file)
 
 
-def _check_rule_file(path: Any, ws: Any = None) -> list[Problem]:
+def _check_rule_file(path: Any, ws: Workspace | None = None) -> list[Problem]:
     from console.rules.loading import check_rule_file  # lazy, like the SLO check
 
     return check_rule_file(path)
