@@ -37,6 +37,9 @@ class AlertCondition:
             "short_window": format_duration(self.short_window),
             "factor": self.factor,
             "threshold": self.threshold,
+            "alert_windows": self.windows,
+            "speed": self.speed,
+            "budget_percent": self.budget_percent,
             "labels": self.labels,
             "annotations": self.annotations,
         }

@@ -11,7 +11,7 @@ from console.runtime.lastgood import load_config
 from console.slo.backtest import backtest
 from console.slo.conditions import slo_alert_conditions
 from console.slo.model import SLOFileError, load_slo_file
-from console.slo.status import slo_status
+from console.slo.status import evaluate_alert_conditions, slo_status
 from console.slo.windows import WindowFileError, load_window_file, shipped_windows
 from tests.unit.test_slo import NOW, STEP, feed, ratio_slo, store  # noqa: F401 - the fixture
 
@@ -182,6 +182,9 @@ def test_a_workspace_spec_drives_status_and_backtest_over_its_own_windows(tmp_pa
     )
     held = {c.name: h for c, h in status.conditions}
     assert held == {"x:page:30m": True, "x:page:3h": False, "x:ticket:12h": False, "x:ticket:1d12h": False}
+    # The alert engine's view (the SLO burn rules): the same conditions, the same verdicts.
+    engine = evaluate_alert_conditions(store, [slo], NOW)
+    assert {c.name: h for c, _, h, _ in engine} == held and engine[0][1]["window"] == "30m/2m"
     (bt,) = backtest(store, [slo], NOW - timedelta(hours=2), NOW, STEP)
     assert bt.held["x:page:30m"][-1] and not bt.held["x:page:30m"][0]
     for window, value in status.windows.items():

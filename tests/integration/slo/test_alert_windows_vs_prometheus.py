@@ -103,9 +103,17 @@ def _conditions(report: dict, name: str) -> list[dict]:
 def test_a_7d_slo_on_sloth_s_7d_windows_has_sloth_s_factors(report):
     conditions = _conditions(report, "checkout-7d-sloth")
     assert [c["factor"] for c in conditions] == SLOTH_7D_FACTORS
+    assert [(c["alert_windows"], c["speed"], c["budget_percent"]) for c in conditions] == [
+        ("sloth-7d", "quick", 8),
+        ("sloth-7d", "slow", 12.5),
+        ("sloth-7d", "quick", 20),
+        ("sloth-7d", "slow", 42),
+    ]
     assert [c["threshold"] for c in conditions] == [f * (1 - 99.5 / 100) for f in SLOTH_7D_FACTORS]
     # Without a spec a 7d SLO keeps Google's budget shares over 7 days, as it did.
-    assert [c["factor"] for c in _conditions(report, "checkout-7d-default")] == [3.36, 1.4, 0.7, 0.233333333]
+    default = _conditions(report, "checkout-7d-default")
+    assert [c["factor"] for c in default] == [3.36, 1.4, 0.7, 0.233333333]
+    assert {c["alert_windows"] for c in default} == {"google-30d scaled to 7d"}
     fast = _conditions(report, "checkout-fast-30d")
     assert [(c["long_window"], c["short_window"]) for c in fast] == [
         ("30m", "2m"),
