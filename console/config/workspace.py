@@ -97,6 +97,7 @@ class WorkspaceConfig(_Strict):
     include: list[str] = []
     sources: list[SourceConfig] = []
     slos: list[str] = []
+    alert_windows: list[str] = []  # files of Sloth `AlertWindows` documents an SLO may name
     rules: list[str] = []
     playbooks: list[str] = []
     registries: list[RegistryConfig] = []
@@ -117,8 +118,8 @@ class WorkspaceConfig(_Strict):
         return value
 
 
-_LIST_KEYS = ("sources", "slos", "rules", "playbooks", "registries")
-_PATH_LIST_KEYS = ("slos", "rules", "playbooks")
+_LIST_KEYS = ("sources", "slos", "alert_windows", "rules", "playbooks", "registries")
+_PATH_LIST_KEYS = ("slos", "alert_windows", "rules", "playbooks")
 
 
 class WorkspaceError(Exception):
@@ -137,6 +138,7 @@ class Workspace:
     config: WorkspaceConfig
     store_path: Path
     slo_files: list[Path] = field(default_factory=list)
+    alert_window_files: list[Path] = field(default_factory=list)
     rule_files: list[Path] = field(default_factory=list)
     playbook_dirs: list[Path] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)  # oncall.yaml and its includes
@@ -356,7 +358,8 @@ def load_workspace(path: str | os.PathLike[str], texts: dict[Path, str] | None =
     slo_files, p1 = _expand(config.slos, root, "slos", data)
     rule_files, p2 = _expand(config.rules, root, "rules", data)
     playbook_dirs, p3 = _expand(config.playbooks, root, "playbooks", data, want_dir=True)
-    problems += p1 + p2 + p3
+    window_files, p4 = _expand(config.alert_windows, root, "alert_windows", data)
+    problems += p1 + p2 + p3 + p4
     problems += _check_sources(config, data)
     if problems:
         raise WorkspaceError(problems)
@@ -368,6 +371,7 @@ def load_workspace(path: str | os.PathLike[str], texts: dict[Path, str] | None =
         config=config,
         store_path=store_path.resolve(),
         slo_files=slo_files,
+        alert_window_files=window_files,
         rule_files=rule_files,
         playbook_dirs=playbook_dirs,
         files=files,

@@ -330,9 +330,12 @@ def load_marked(path: str | Path, limits: YamlLimits | None = None, *, text: str
     return documents[0] if documents else None
 
 
-def load_marked_all(path: str | Path, limits: YamlLimits | None = None) -> list[Any]:
-    """Every document of a YAML file (`---`-separated), within limits, as marked values."""
-    return _load(Path(path), limits, single=False)
+def load_marked_all(
+    path: str | Path, limits: YamlLimits | None = None, *, text: str | None = None
+) -> list[Any]:
+    """Every document of a YAML file (or `text` as that file; `---`-separated), within limits,
+    as marked values."""
+    return _load(Path(path), limits, single=False, text=text)
 
 
 def _load(path: Path, limits: YamlLimits | None, single: bool, text: str | None = None) -> list[Any]:

@@ -117,8 +117,9 @@ def _slos(ctx: RunContext) -> list[Any]:
     if ctx.workspace is None:
         return []
     from console.slo.model import load_slos
+    from console.slo.windows import load_window_files
 
-    return load_slos(ctx.workspace.slo_files)
+    return load_slos(ctx.workspace.slo_files, load_window_files(ctx.workspace.alert_window_files))
 
 
 SUSPECT_NAMES = ("top_suspect", "new_version")  # each one suspect (or None); `suspects` a list of them

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from console.rules.loading import RuleSet
     from console.rules.matchers import InhibitRule
     from console.slo.status import SLO
+    from console.slo.windows import WindowSpec
     from console.store import Store
 
 META_GROUP = "oncall-meta"
@@ -168,8 +169,8 @@ def config_paths(workspace: Workspace) -> list[Path]:
 
     from console.playbooks.loading import playbook_files
 
-    named = set(workspace.rule_files) | set(workspace.slo_files)
-    for pattern in list(workspace.config.rules) + list(workspace.config.slos):  # a file added
+    named = set(workspace.rule_files) | set(workspace.slo_files) | set(workspace.alert_window_files)
+    for pattern in [*workspace.config.rules, *workspace.config.slos, *workspace.config.alert_windows]:
         named |= {Path(m).resolve() for m in glob.glob(str(workspace.root / pattern))}
     return list(workspace.files) + sorted(named) + playbook_files(workspace.playbook_dirs)
 
@@ -213,9 +214,11 @@ def load_config(workspace: Workspace, store: Store | None, now: datetime) -> Con
             config.rules += loaded.rules
             config.inhibit_rules += loaded.inhibit_rules
 
+    windows = _load_alert_windows(workspace, kept, now, config)
+
     def slos(text: str, path: Path) -> list[SLO]:
         try:
-            found = load_slo_file(path, text)
+            found = load_slo_file(path, text, windows)
         except SLOFileError as exc:
             raise Failed(exc.problems) from None
         twice = [s for s in found if s.name in config.slo_files]
@@ -239,6 +242,35 @@ def load_config(workspace: Workspace, store: Store | None, now: datetime) -> Con
             config.slo_files[slo.name] = str(path)
     config.playbooks = _load_playbooks(workspace, kept, now, config)
     return config
+
+
+def _load_alert_windows(
+    workspace: Workspace, kept: LastGood, now: datetime, config: Config
+) -> dict[str, WindowSpec]:
+    """The workspace's alert-windows specs by name (each file on its own, like the others)."""
+    from console.slo.windows import WindowFileError, load_window_file
+
+    def parse(text: str, path: Path) -> list[WindowSpec]:
+        try:
+            return load_window_file(path, text)
+        except WindowFileError as exc:
+            raise Failed(exc.problems) from None
+
+    specs: dict[str, WindowSpec] = {}
+    for path in workspace.alert_window_files:
+        found = load_one(
+            kept, path, "alert_windows", partial(parse, path=path), now, config.problems, config.status
+        )
+        for spec in found or []:
+            if spec.name in specs:
+                file, _, line = spec.source.rpartition(":")
+                message = f"alert windows {spec.name!r} are also in {specs[spec.name].source}; rename one"
+                config.problems.append(
+                    FileProblem(file, "alert_windows", [Problem(file, int(line), message)], None)
+                )
+                continue
+            specs[spec.name] = spec
+    return specs
 
 
 def _keep_workspace(

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from console.slo.conditions import AlertCondition, slo_alert_conditions
-from console.slo.model import SLO, WINDOWS
+from console.slo.conditions import AlertCondition, slo_alert_conditions, slo_windows
+from console.slo.model import SLO
 from console.slo.status import (
     LOOKBACK,
     _good_based,
@@ -114,7 +114,8 @@ def _increases(store: Store, slos: list[SLO], start: datetime, end: datetime) ->
     cur = store.cursor()
     try:
         cur.register("_slo_sel", _selection(cur, slos))
-        return cur.sql(sql, params=[start - max(WINDOWS) - LOOKBACK, end]).to_arrow_table()
+        longest = max(w for s in slos for w in slo_windows(s))
+        return cur.sql(sql, params=[start - longest - LOOKBACK, end]).to_arrow_table()
     finally:
         cur.close()
 
@@ -169,7 +170,7 @@ def _backtest_group(
     den_now, n_now = _at(roles.get("den"), times)
     ratios: dict[timedelta, np.ndarray] = {}
     statuses: dict[timedelta, np.ndarray] = {}
-    for window in WINDOWS:
+    for window in slo_windows(slo):
         w_ms = int(window.total_seconds() * 1000)
         num_then, _ = _at(roles.get("num"), times - w_ms)
         den_then, n_then = _at(roles.get("den"), times - w_ms)

@@ -7,15 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from console.config.durations import format_duration
-from console.slo.model import SLO, SeverityAlerting
-
-# Sloth's google-30d alert windows: (severity, long, short, share of the budget spent).
-ALERT_WINDOWS: tuple[tuple[str, timedelta, timedelta, float], ...] = (
-    ("page", timedelta(hours=1), timedelta(minutes=5), 0.02),
-    ("page", timedelta(hours=6), timedelta(minutes=30), 0.05),
-    ("ticket", timedelta(days=1), timedelta(hours=2), 0.10),
-    ("ticket", timedelta(days=3), timedelta(hours=6), 0.10),
-)
+from console.slo.model import SLO, WINDOWS, SeverityAlerting
+from console.slo.windows import burn_factor as burn_factor  # where it was before windows.py
 
 
 @dataclass(frozen=True)
@@ -31,6 +24,9 @@ class AlertCondition:
     threshold: float
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    speed: str = ""  # quick | slow: which of its severity's two windows (Sloth's page-quick …)
+    budget_percent: float = 0.0  # the share of the error budget the condition stands for
+    windows: str = ""  # the alert-windows spec it comes from, e.g. `sloth-7d`
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -41,14 +37,20 @@ class AlertCondition:
             "short_window": format_duration(self.short_window),
             "factor": self.factor,
             "threshold": self.threshold,
+            "alert_windows": self.windows,
+            "speed": self.speed,
+            "budget_percent": self.budget_percent,
             "labels": self.labels,
             "annotations": self.annotations,
         }
 
 
-def burn_factor(period: timedelta, long_window: timedelta, budget_share: float) -> float:
-    """Sloth's factor: the burn that spends `budget_share` of the budget in `long_window`."""
-    return round(budget_share * period.total_seconds() / long_window.total_seconds(), 9)
+def slo_windows(slo: SLO) -> list[timedelta]:
+    """Every window the SLO's status is computed over: the console's own, and its conditions'."""
+    if "windows" not in slo._memo:
+        used = {w for c in slo_alert_conditions(slo) for w in (c.long_window, c.short_window)}
+        slo._memo["windows"] = sorted({*WINDOWS, *used})
+    return list(slo._memo["windows"])
 
 
 def slo_alert_conditions(slo: SLO) -> list[AlertCondition]:
@@ -60,11 +62,13 @@ def slo_alert_conditions(slo: SLO) -> list[AlertCondition]:
 
 def _alert_conditions(slo: SLO) -> list[AlertCondition]:
     conditions = []
-    for severity, long_window, short_window, share in ALERT_WINDOWS:
+    spec = slo.window_spec
+    for window in spec.windows:
+        severity, long_window, short_window = window.severity, window.long_window, window.short_window
         setting: SeverityAlerting = getattr(slo.alerting, severity)
         if not setting.enabled:
             continue
-        factor = burn_factor(slo.window, long_window, share)
+        factor = spec.factor(window)
         labels = {
             **slo.labels,
             **slo.alerting.labels,
@@ -95,6 +99,9 @@ def _alert_conditions(slo: SLO) -> list[AlertCondition]:
                 factor * slo.budget,
                 labels,
                 annotations,
+                window.speed,
+                window.budget_percent,
+                spec.label(),
             )
         )
     return conditions

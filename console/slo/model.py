@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +21,7 @@ from pydantic import (
 from console.config.durations import format_duration, parse_duration
 from console.config.problems import validation_problems
 from console.config.yamlmarks import MarkedDict, Problem, load_marked, locate
+from console.slo.windows import WindowSpec, resolve_windows
 from console.store.selectors import parse_selector
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -107,6 +108,9 @@ class SLO(_Strict):
     sli: SLISpec
     min_events: float | None = Field(default=None, ge=0)
     alerting: Alerting = Alerting()
+    # The alert-windows spec (console/slo/windows.py); None: the default for the window.
+    alert_windows: str | None = Field(default=None, pattern=_NAME_RE)
+    _window_spec: WindowSpec | None = PrivateAttr(default=None)
     # Worked out once per SLO (the console asks every refresh): its conditions, its selectors.
     _memo_store: dict[str, Any] = PrivateAttr(default_factory=dict)
 
@@ -116,6 +120,13 @@ class SLO(_Strict):
         if self._memo_store.get("owner") != id(self):
             self._memo_store = {"owner": id(self)}
         return self._memo_store
+
+    @property
+    def window_spec(self) -> WindowSpec:
+        """The alert windows this SLO uses (resolved against the workspace's when loaded)."""
+        if self._window_spec is None or self._window_spec.period != self.window:  # or a copy's new window
+            self._window_spec = resolve_windows(self.alert_windows, self.window)
+        return self._window_spec
 
     @property
     def budget(self) -> float:
@@ -140,9 +151,11 @@ class SLOFileError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def load_slo_file(path: str | Path, text: str | None = None) -> list[SLO]:
+def load_slo_file(
+    path: str | Path, text: str | None = None, windows: Mapping[str, WindowSpec] | None = None
+) -> list[SLO]:
     """Load one SLO file (or `text` as that file); raise SLOFileError with file:line for each
-    problem."""
+    problem.  `windows`: the workspace's alert-windows specs, by name, besides the shipped ones."""
     try:
         data = load_marked(path, text=text)
     except Problem as problem:
@@ -155,14 +168,17 @@ def load_slo_file(path: str | Path, text: str | None = None) -> list[SLO]:
         slos = SLOFile.model_validate(data).slos
     except ValidationError as exc:
         raise SLOFileError(validation_problems(exc, data, path, SLOFile)) from None
-    problems = _name_and_window_problems(slos, data, path)
+    problems = _name_and_window_problems(slos, data, path, windows)
     if problems:
         raise SLOFileError(problems)
     return slos
 
 
-def _name_and_window_problems(slos: list[SLO], data: MarkedDict, path: str | Path) -> list[Problem]:
-    """What the model cannot see: two SLOs of one name, a window shorter than the alerts'."""
+def _name_and_window_problems(
+    slos: list[SLO], data: MarkedDict, path: str | Path, windows: Mapping[str, WindowSpec] | None
+) -> list[Problem]:
+    """What the model cannot see: two SLOs of one name, alert windows that are not known or
+    not for the SLO's window, a window shorter than the alerts'."""
     seen: dict[str, int] = {}
     problems = []
     for index, slo in enumerate(slos):
@@ -170,33 +186,45 @@ def _name_and_window_problems(slos: list[SLO], data: MarkedDict, path: str | Pat
         if slo.name in seen:
             problems.append(Problem(file, line, f"two SLOs are named {slo.name!r}", "name"))
         seen[slo.name] = index
-        if slo.window < max(WINDOWS):
-            message = f"window {format_duration(slo.window)} is shorter than the longest alert window (3d)"
+        try:
+            slo._window_spec = resolve_windows(slo.alert_windows, slo.window, windows)
+        except ValueError as exc:
+            file, line, _ = locate(data, ("slos", index, "alert_windows"), path)
+            problems.append(Problem(file, line, str(exc), "alert_windows"))
+            continue
+        longest = max(slo.window_spec.longest, max(WINDOWS))
+        if slo.window < longest:
+            message = (
+                f"window {format_duration(slo.window)} is shorter than the longest alert window "
+                f"({format_duration(longest)})"
+            )
             problems.append(Problem(file, line, message, "window"))
     return problems
 
 
-def check_slo_file(path: Any) -> list[Problem]:
+def check_slo_file(path: Any, windows: Mapping[str, WindowSpec] | None = None) -> list[Problem]:
     """Every problem in one SLO file (for `oncall check`)."""
-    return _try_load(path)[1]
+    return _try_load(path, windows)[1]
 
 
-def _try_load(path: str | Path) -> tuple[list[SLO], list[Problem]]:
+def _try_load(
+    path: str | Path, windows: Mapping[str, WindowSpec] | None = None
+) -> tuple[list[SLO], list[Problem]]:
     """One file's SLOs, or its problems."""
     try:
-        return load_slo_file(path), []
+        return load_slo_file(path, windows=windows), []
     except SLOFileError as exc:
         return [], exc.problems
     except Problem as problem:
         return [], [problem]
 
 
-def load_slos(paths: Iterable[str | Path]) -> list[SLO]:
+def load_slos(paths: Iterable[str | Path], windows: Mapping[str, WindowSpec] | None = None) -> list[SLO]:
     """Every SLO in the given files; names must be unique across them."""
     slos: list[SLO] = []
     problems: list[Problem] = []
     for path in paths:
-        loaded, found = _try_load(path)
+        loaded, found = _try_load(path, windows)
         slos += loaded
         problems += found
     names = [s.name for s in slos]

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from console.slo.conditions import AlertCondition, slo_alert_conditions
-from console.slo.model import SLO, WINDOWS
+from console.slo.conditions import AlertCondition, slo_alert_conditions, slo_windows
+from console.slo.model import SLO
 from console.slo.sums import cache_key, single_pass_sums, window_sums
 from console.store.selectors import matches, parse_selector
 
@@ -301,7 +301,7 @@ def slo_status(
     if not slos:
         return []
     periods = {s.window for s in slos} if with_period else set()
-    spans = sorted({*WINDOWS, *periods})
+    spans = sorted({*(w for s in slos for w in slo_windows(s)), *periods})
     # Each series' increases per window (whole days cached), then added up per SLO group.
     selection, sums = _series_sums(store, slos, now, spans, cache=cache, rollups=rollups)
     result = []
@@ -369,7 +369,7 @@ def _group_status(
             int(den[2 * k + 1] or 0),
         )
 
-    windows = {w: value(w) for w in WINDOWS}
+    windows = {w: value(w) for w in slo_windows(slo)}
     period = (
         value(slo.window) if with_period else WindowValue(slo.window, 0.0, 0.0, None, None, "not computed")
     )
@@ -378,7 +378,7 @@ def _group_status(
 
 def _no_data(slo: SLO, now: datetime) -> SLOStatus:
     """An SLO none of whose series has samples in the windows."""
-    empty = {w: WindowValue(w, 0.0, 0.0, None, None, "no data") for w in WINDOWS}
+    empty = {w: WindowValue(w, 0.0, 0.0, None, None, "no data") for w in slo_windows(slo)}
     period = WindowValue(slo.window, 0.0, 0.0, None, None, "no data")
     return SLOStatus(slo, {}, now, period, empty, _conditions_held(slo, empty))
 

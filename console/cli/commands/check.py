@@ -19,25 +19,44 @@ if TYPE_CHECKING:
     from console.runtime.lastgood import Config
     from console.store import Store
 
-# Validators for the files a workspace names, by workspace key.  Each takes a path and
-# returns problems; modules that own a file kind add theirs here.
-FILE_CHECKS: dict[str, list[Callable[[Any], list[Problem]]]] = {
+# Validators for the files a workspace names, by workspace key.  Each takes a path and the
+# workspace, and returns problems; modules that own a file kind add theirs here.
+FILE_CHECKS: dict[str, list[Callable[[Any, Workspace | None], list[Problem]]]] = {
     "slos": [],
+    "alert_windows": [],
     "rules": [],
     "playbooks": [],
 }
 
 
-def _check_slo_file(path: Any) -> list[Problem]:
+def _check_slo_file(path: Any, ws: Workspace | None = None) -> list[Problem]:
     from console.slo.model import check_slo_file  # lazy: keeps `oncall check` fast
+    from console.slo.windows import WindowFileError, load_window_file
 
-    return check_slo_file(path)
+    windows = {}
+    for file in ws.alert_window_files if ws is not None else []:
+        try:
+            windows.update({spec.name: spec for spec in load_window_file(file)})
+        except (WindowFileError, Problem):
+            continue  # that file's own check reports it; here only its good specs matter
+    return check_slo_file(path, windows)
+
+
+def _check_window_file(path: Any, ws: Workspace | None = None) -> list[Problem]:
+    from console.slo.windows import WindowFileError, load_window_file
+
+    try:
+        load_window_file(path)
+    except WindowFileError as exc:
+        return exc.problems
+    return []
 
 
 FILE_CHECKS["slos"].append(_check_slo_file)
+FILE_CHECKS["alert_windows"].append(_check_window_file)
 
 
-def _check_playbook_file(path: Any) -> list[Problem]:
+def _check_playbook_file(path: Any, ws: Workspace | None = None) -> list[Problem]:
     from console.playbooks.checking import check_playbook_file  # lazy, like the SLO check
 
     return check_playbook_file(path)
@@ -46,7 +65,7 @@ def _check_playbook_file(path: Any) -> list[Problem]:
 FILE_CHECKS["playbooks"].append(_check_playbook_file)
 
 
-def _check_rule_file(path: Any) -> list[Problem]:
+def _check_rule_file(path: Any, ws: Workspace | None = None) -> list[Problem]:
     from console.rules.loading import check_rule_file  # lazy, like the SLO check
 
     return check_rule_file(path)
@@ -81,9 +100,10 @@ def check_workspace(ws: Workspace) -> list[Problem]:
 
     limits = ws.config.limits.yaml()
     playbooks = [path for directory in ws.playbook_dirs for path in sorted(directory.glob("*.y*ml"))]
-    problems = _file_problems("slos", ws.slo_files, limits)
-    problems += _file_problems("rules", ws.rule_files, limits)
-    problems += _file_problems("playbooks", playbooks, limits)
+    problems = _file_problems("slos", ws.slo_files, limits, ws)
+    problems += _file_problems("alert_windows", ws.alert_window_files, limits, ws)
+    problems += _file_problems("rules", ws.rule_files, limits, ws)
+    problems += _file_problems("playbooks", playbooks, limits, ws)
     _, broken = available_collectors()
     for name, error in broken.items():
         problems.append(Problem(None, None, f"collector plugin {name!r} failed to load: {error}"))
@@ -91,11 +111,13 @@ def check_workspace(ws: Workspace) -> list[Problem]:
     return problems
 
 
-def _file_problems(kind: str, paths: Iterable[Path], limits: YamlLimits) -> list[Problem]:
+def _file_problems(kind: str, paths: Iterable[Path], limits: YamlLimits, ws: Workspace) -> list[Problem]:
     """Each file's YAML problems, or when its YAML is sound, what the checks of its kind find."""
     problems: list[Problem] = []
     for path in paths:
-        problems += _yaml_problems(path, limits) or [p for check in FILE_CHECKS[kind] for p in check(path)]
+        # A file of AlertWindows documents has several; its own check reads them, bounded.
+        yaml_problems = [] if kind == "alert_windows" else _yaml_problems(path, limits)
+        problems += yaml_problems or [p for check in FILE_CHECKS[kind] for p in check(path, ws)]
     return problems
 
 

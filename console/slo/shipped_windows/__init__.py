@@ -1,0 +1,1 @@
+"""The alert-windows specs oncall ships (Sloth's `AlertWindows` documents, one a file)."""
