@@ -57,21 +57,41 @@ def write_openmetrics(path: Path) -> None:
                 under_01 = rng.binomial(under_04, 0.6)
                 base = _labels(job="myservice", model=model, instance=instance, code=code)
                 restarts = instance == "i2"
-                http["count"].append(_series(f"http_request_duration_seconds_count{{{base}}}", cumulative(count, restarts), times))
+                http["count"].append(
+                    _series(
+                        f"http_request_duration_seconds_count{{{base}}}", cumulative(count, restarts), times
+                    )
+                )
                 for le, values in (("0.1", under_01), ("0.4", under_04), ("+Inf", count)):
                     http["bucket"].append(
-                        _series(f'http_request_duration_seconds_bucket{{{base},le="{le}"}}', cumulative(values, restarts), times)
+                        _series(
+                            f'http_request_duration_seconds_bucket{{{base},le="{le}"}}',
+                            cumulative(values, restarts),
+                            times,
+                        )
                     )
     api_total, api_count, api_bucket = [], [], []
     for verb in ("GET", "WATCH"):
         total = rng.integers(100, 200, n)
         errors = rng.binomial(total, np.where(burst, 0.03, 0.0004))
         for code, count in (("200", total - errors), ("500", errors)):
-            api_total.append(_series(f"apiserver_request_total{{{_labels(verb=verb, code=code)}}}", cumulative(count, False), times))
+            api_total.append(
+                _series(
+                    f"apiserver_request_total{{{_labels(verb=verb, code=code)}}}",
+                    cumulative(count, False),
+                    times,
+                )
+            )
         fast = np.where(slow, 0.8, 0.998) if verb == "GET" else np.full(n, 0.5)  # a watch waits
         under_04 = rng.binomial(total, fast)
         under_5 = np.maximum(under_04, rng.binomial(total, 0.9995))
-        api_count.append(_series(f"apiserver_request_duration_seconds_count{{{_labels(verb=verb)}}}", cumulative(total, False), times))
+        api_count.append(
+            _series(
+                f"apiserver_request_duration_seconds_count{{{_labels(verb=verb)}}}",
+                cumulative(total, False),
+                times,
+            )
+        )
         for le, values in (("0.4", under_04), ("5", under_5), ("+Inf", total)):
             name = f'apiserver_request_duration_seconds_bucket{{{_labels(verb=verb)},le="{le}"}}'
             api_bucket.append(_series(name, cumulative(values, False), times))

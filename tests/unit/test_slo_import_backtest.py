@@ -45,8 +45,12 @@ def workspaces(tmp_path_factory):
 
 
 def _slos(workspace):
-    return {slo.name: slo for path in sorted(workspace.glob("*.y*ml")) if path.name != "oncall.yaml"
-            for slo in load_slo_file(path)}
+    return {
+        slo.name: slo
+        for path in sorted(workspace.glob("*.y*ml"))
+        if path.name != "oncall.yaml"
+        for slo in load_slo_file(path)
+    }
 
 
 def test_every_native_slo_has_its_imported_twin(workspaces):
@@ -72,7 +76,11 @@ def test_imported_slos_backtest_identically_to_the_native_ones(workspaces):
                 other = got[group]
                 assert np.array_equal(other.times, bt.times)
                 for window, ratio in bt.error_ratio.items():
-                    assert np.array_equal(other.error_ratio[window], ratio, equal_nan=True), (name, group, window)
+                    assert np.array_equal(other.error_ratio[window], ratio, equal_nan=True), (
+                        name,
+                        group,
+                        window,
+                    )
                     assert np.array_equal(other.status[window], bt.status[window]), (name, group, window)
                 assert [c.as_dict() for c in other.conditions] == [c.as_dict() for c in bt.conditions], name
                 for condition, held in bt.held.items():
@@ -98,7 +106,10 @@ def _cli(workspace, *argv):
 def test_the_cli_prints_the_same_backtest_and_status_for_both(workspaces, monkeypatch):
     imported, native, _ = workspaces
     window = ["--from", FROM.isoformat() + "Z", "--to", TO.isoformat() + "Z", "--step", "5m"]
-    for argv in (["slo", "backtest", "--all", *window, "--format", "json"], ["slo", "backtest", "--all", *window]):
+    for argv in (
+        ["slo", "backtest", "--all", *window, "--format", "json"],
+        ["slo", "backtest", "--all", *window],
+    ):
         assert _cli(imported, *argv) == _cli(native, *argv)
     monkeypatch.setenv("ONCALL_NOW", (ERROR_BURST[0] + timedelta(hours=1)).isoformat() + "Z")
     status = _cli(native, "slo", "--format", "json")

@@ -26,8 +26,18 @@ def imported(tmp_path, capsys, name):
 
 def one(error, total, **extra):
     """The SLO (or the notes) one Sloth events SLI converts to."""
-    doc = {"version": "prometheus/v1", "service": "s", "slos": [{"name": "x", "objective": 99,
-           "sli": {"events": {"error_query": error, "total_query": total}}, **extra}]}
+    doc = {
+        "version": "prometheus/v1",
+        "service": "s",
+        "slos": [
+            {
+                "name": "x",
+                "objective": 99,
+                "sli": {"events": {"error_query": error, "total_query": total}},
+                **extra,
+            }
+        ],
+    }
     slos, notes = convert_documents([doc], "f.yaml")
     return (SLO.model_validate(slos[0]) if slos else None), notes
 
@@ -73,19 +83,31 @@ def test_grouped_forms(tmp_path, capsys):
     assert slos["myservice-availability-by-prefix"].sli == slos["myservice-availability-by-suffix"].sli
     assert slos["myservice-availability-increase-by-two"].by == ["instance", "model"]
     assert slos["myservice-availability-without"].sli.ratio.without == ["code"]
-    assert slos["myservice-latency-by-suffix"].sli.ratio.good.startswith("http_request_duration_seconds_bucket")
+    assert slos["myservice-latency-by-suffix"].sli.ratio.good.startswith(
+        "http_request_duration_seconds_bucket"
+    )
     assert slos["myservice-latency-without"].sli.ratio.without == ["code", "le"]
     buckets = slos["myservice-latency-buckets"].sli.latency
     assert (buckets.buckets, buckets.threshold, buckets.by) == (
-        'http_request_duration_seconds_bucket{job="myservice"}', 0.4, ["model"])
+        'http_request_duration_seconds_bucket{job="myservice"}',
+        0.4,
+        ["model"],
+    )
     # The one SLO that cannot convert is named with its reason; the seven others imported.
     assert len(slos) == 7
-    assert "slos[7] (mixed-grouping): the queries group differently (error by (model), total by (instance)); SLO skipped" in err
+    assert (
+        "slos[7] (mixed-grouping): the queries group differently (error by (model), total by (instance)); SLO skipped"
+        in err
+    )
 
 
 def test_openslo_v1alpha_as_sloth_reads_it(tmp_path, capsys):
     slos, err = imported(tmp_path, capsys, "openslo-kubernetes-apiserver.yml")
-    assert sorted(slos) == ["requests-availability-openslo-0", "requests-latency-openslo-0", "requests-latency-openslo-1"]
+    assert sorted(slos) == [
+        "requests-availability-openslo-0",
+        "requests-latency-openslo-0",
+        "requests-latency-openslo-1",
+    ]
     strict = slos["requests-latency-openslo-1"]
     assert strict.objective == pytest.approx(99.9) and strict.window.days == 30
     assert strict.sli.ratio.good == 'apiserver_request_duration_seconds_bucket{le="5", verb!="WATCH"}'
@@ -117,16 +139,36 @@ def test_in_base_raw_ratio_converts_and_the_disabled_alerts_stay_off(tmp_path, c
 @pytest.mark.parametrize(
     ("error", "total", "check"),
     [
-        ("sum(rate(e[{{.window}}])) by (model)", "sum(rate(t[{{.window}}])) by (model)", lambda s: s.by == ["model"]),
-        ("sum by (a, b) (increase(e[{{.window}}]))", "sum(increase(t[{{.window}}])) by (b, a)", lambda s: s.by == ["a", "b"]),
-        ("sum without (code) (rate(e[{{ .window }}]))", "sum without (code) (rate(t[{{.window}}]))",
-         lambda s: s.sli.ratio.without == ["code"]),
-        ("sum(rate(t[{{.window}}])) - sum(rate(g[{{.window}}]))", "sum(rate(t[{{.window}}]))",
-         lambda s: (s.sli.ratio.good, s.sli.ratio.total) == ("g", "t")),
-        ('sum(rate(h_count{a="1",b="2"}[5m])) by (m) - sum(rate(h_bucket{b="2",le="0.25",a="1"}[5m])) by (m)',
-         'sum(rate(h_count{b="2",a="1"}[5m])) by (m)', lambda s: s.sli.ratio.good == 'h_bucket{b="2", le="0.25", a="1"}'),
-        ('sum(rate(h_bucket{le="+Inf"}[5m])) - sum(rate(h_bucket{le="0.5"}[5m]))', 'sum(rate(h_bucket{le="+Inf"}[5m]))',
-         lambda s: (s.sli.latency.buckets, s.sli.latency.threshold) == ("h_bucket", 0.5)),
+        (
+            "sum(rate(e[{{.window}}])) by (model)",
+            "sum(rate(t[{{.window}}])) by (model)",
+            lambda s: s.by == ["model"],
+        ),
+        (
+            "sum by (a, b) (increase(e[{{.window}}]))",
+            "sum(increase(t[{{.window}}])) by (b, a)",
+            lambda s: s.by == ["a", "b"],
+        ),
+        (
+            "sum without (code) (rate(e[{{ .window }}]))",
+            "sum without (code) (rate(t[{{.window}}]))",
+            lambda s: s.sli.ratio.without == ["code"],
+        ),
+        (
+            "sum(rate(t[{{.window}}])) - sum(rate(g[{{.window}}]))",
+            "sum(rate(t[{{.window}}]))",
+            lambda s: (s.sli.ratio.good, s.sli.ratio.total) == ("g", "t"),
+        ),
+        (
+            'sum(rate(h_count{a="1",b="2"}[5m])) by (m) - sum(rate(h_bucket{b="2",le="0.25",a="1"}[5m])) by (m)',
+            'sum(rate(h_count{b="2",a="1"}[5m])) by (m)',
+            lambda s: s.sli.ratio.good == 'h_bucket{b="2", le="0.25", a="1"}',
+        ),
+        (
+            'sum(rate(h_bucket{le="+Inf"}[5m])) - sum(rate(h_bucket{le="0.5"}[5m]))',
+            'sum(rate(h_bucket{le="+Inf"}[5m]))',
+            lambda s: (s.sli.latency.buckets, s.sli.latency.threshold) == ("h_bucket", 0.5),
+        ),
     ],
 )
 def test_query_forms_convert(error, total, check):
@@ -142,10 +184,13 @@ def test_query_forms_convert(error, total, check):
         ("sum(irate(e[5m]))", "sum(rate(t[5m]))", "irate() in"),
         ("max(rate(e[5m]))", "sum(rate(t[5m]))", "max(...) in"),
         ("sum(rate(a[5m])) - sum(rate(g[5m]))", "sum(rate(t[5m]))", "but a is not the total query's t"),
-        ("sum without (code) (rate(h_count[5m])) - sum without (code) (rate(h_bucket{le=\"1\"}[5m]))",
-         "sum without (code) (rate(h_count[5m]))", "add le to the without list"),
+        (
+            'sum without (code) (rate(h_count[5m])) - sum without (code) (rate(h_bucket{le="1"}[5m]))',
+            "sum without (code) (rate(h_count[5m]))",
+            "add le to the without list",
+        ),
         ("sum(rate(e[{{.window}}])) by (model", "sum(rate(t[5m]))", "PromQL does not parse"),
-        ("sum(rate(e{x=\"{{.service}}\"}[5m]))", "sum(rate(t[5m]))", "template {{.service}}"),
+        ('sum(rate(e{x="{{.service}}"}[5m]))', "sum(rate(t[5m]))", "template {{.service}}"),
         ("sum(rate(e[5m])) - on(m) sum(rate(t[5m]))", "sum(rate(e[5m]))", "vector matching or bool"),
     ],
 )
@@ -158,22 +203,40 @@ def test_query_forms_that_do_not_convert_say_why(error, total, reason):
 def test_a_bare_query_is_read_as_its_sum_and_says_so():
     slo, notes = one("rate(e[5m])", "sum(rate(t[5m]))")
     assert slo.sli.ratio.bad == "e" and slo.by == []
-    assert notes == ["f.yaml document 1 slos[0] (x): the error query has no sum(): read as sum(e), over all its series"]
+    assert notes == [
+        "f.yaml document 1 slos[0] (x): the error query has no sum(): read as sum(e), over all its series"
+    ]
 
 
 def test_openslo_v1_threshold_metric_over_buckets_is_a_latency_sli():
     doc = {
-        "apiVersion": "openslo/v1", "kind": "SLO", "metadata": {"name": "lat"},
+        "apiVersion": "openslo/v1",
+        "kind": "SLO",
+        "metadata": {"name": "lat"},
         "spec": {
             "service": "api",
-            "indicator": {"metadata": {"name": "l"}, "spec": {"thresholdMetric": {"metricSource": {
-                "type": "Prometheus",
-                "spec": {"query": 'sum by (le, model) (rate(http_seconds_bucket{job="api"}[5m]))'}}}}},
+            "indicator": {
+                "metadata": {"name": "l"},
+                "spec": {
+                    "thresholdMetric": {
+                        "metricSource": {
+                            "type": "Prometheus",
+                            "spec": {
+                                "query": 'sum by (le, model) (rate(http_seconds_bucket{job="api"}[5m]))'
+                            },
+                        }
+                    }
+                },
+            },
             "timeWindow": [{"duration": "28d", "isRolling": True}],
             "objectives": [{"op": "lte", "value": 0.25, "target": 0.99}],
         },
     }
     (slo,), notes = convert_documents([doc], "o.yaml")
     latency = SLO.model_validate(slo).sli.latency
-    assert (latency.buckets, latency.threshold, latency.by) == ('http_seconds_bucket{job="api"}', 0.25, ["model"])
+    assert (latency.buckets, latency.threshold, latency.by) == (
+        'http_seconds_bucket{job="api"}',
+        0.25,
+        ["model"],
+    )
     assert notes == [] and math.isclose(slo["objective"], 99)

@@ -25,9 +25,7 @@ def string_map(mapping: Any) -> dict[str, str]:
     """A mapping of labels or annotations, values as text; a list value joined with commas."""
     if not isinstance(mapping, dict):
         return {}
-    return {
-        str(k): ",".join(map(text, v)) if isinstance(v, list) else text(v) for k, v in mapping.items()
-    }
+    return {str(k): ",".join(map(text, v)) if isinstance(v, list) else text(v) for k, v in mapping.items()}
 
 
 def string_maps(spec: dict) -> dict[str, dict[str, str]]:

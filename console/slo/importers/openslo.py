@@ -46,7 +46,9 @@ def _v1_sli(sli_spec: dict, objective: dict) -> tuple[dict[str, Any], list[str]]
         if "op" not in objective or "value" not in objective:
             raise Unsupported("thresholdMetric needs the objective's op and value")
         return bucket_sli(query, str(objective["op"]), objective["value"])
-    raise Unsupported(f"indicator kind {', '.join(sli_spec) or 'none'} (ratioMetric or thresholdMetric convert)")
+    raise Unsupported(
+        f"indicator kind {', '.join(sli_spec) or 'none'} (ratioMetric or thresholdMetric convert)"
+    )
 
 
 def _target(objective: dict) -> float:

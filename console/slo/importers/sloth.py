@@ -67,7 +67,9 @@ def _sli(sli: dict, key: Any) -> tuple[dict[str, Any], list[str]]:
     """Sloth's `events` (error and total queries) or `raw` (an error ratio) SLI as oncall's."""
     if "events" in sli:
         events = sli["events"] or {}
-        return events_sli(events.get(key("error_query", "errorQuery")), events.get(key("total_query", "totalQuery")))
+        return events_sli(
+            events.get(key("error_query", "errorQuery")), events.get(key("total_query", "totalQuery"))
+        )
     if "raw" in sli:
         return raw_sli((sli["raw"] or {}).get(key("error_ratio_query", "errorRatioQuery")))
     if "plugin" in sli:

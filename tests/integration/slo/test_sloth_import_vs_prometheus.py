@@ -68,7 +68,10 @@ def setup(tmp_path_factory):
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(["-w", str(workspace), "import", str(data)]) == 0
         with Store.open_read(workspace / "oncall.duckdb") as store:
-            results = {(bt.slo.name, tuple(sorted(bt.group.items()))): bt for bt in backtest(store, slos, FROM, TO, STEP)}
+            results = {
+                (bt.slo.name, tuple(sorted(bt.group.items()))): bt
+                for bt in backtest(store, slos, FROM, TO, STEP)
+            }
         yield server, slos, results
     finally:
         server.stop()
@@ -97,7 +100,13 @@ def test_every_window_ratio_equals_sloths_recording_rule(setup):
                 for epoch, text in s["values"]:
                     mine, theirs = by_time[int(epoch)], float(text)
                     assert math.isclose(mine, theirs, rel_tol=1e-9, abs_tol=1e-15), (
-                        slo.name, s["metric"], format_duration(window), _iso(epoch), mine, theirs)
+                        slo.name,
+                        s["metric"],
+                        format_duration(window),
+                        _iso(epoch),
+                        mine,
+                        theirs,
+                    )
                     compared += 1
     assert compared > 10 * len(WINDOWS) * 288
 
