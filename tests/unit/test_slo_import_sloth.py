@@ -240,3 +240,36 @@ def test_openslo_v1_threshold_metric_over_buckets_is_a_latency_sli():
         ["model"],
     )
     assert notes == [] and math.isclose(slo["objective"], 99)
+
+
+def test_raw_one_minus_good_over_total_converts():
+    doc = {
+        "version": "prometheus/v1",
+        "service": "s",
+        "slos": [
+            {
+                "name": "x",
+                "objective": 99,
+                "sli": {
+                    "raw": {
+                        "error_ratio_query": "1 - (sum(rate(g[{{.window}}])) / sum(rate(t[{{.window}}])))"
+                    }
+                },
+            }
+        ],
+    }
+    (slo,), notes = convert_documents([doc], "f.yaml")
+    assert slo["sli"] == {"ratio": {"good": "g", "total": "t"}} and notes == []
+
+
+def test_a_malformed_slo_is_named_and_the_others_still_import():
+    good = {"name": "ok", "objective": 99, "sli": {"events": {"error_query": "e", "total_query": "t"}}}
+    doc = {
+        "version": "prometheus/v1",
+        "service": "s",
+        "slos": [{"name": "bad", "objective": 99, "sli": {"events": ["e", "t"]}}, good],
+    }
+    slos, notes = convert_documents([doc, {"apiVersion": "openslo/v1", "kind": "SLO", "spec": [1]}], "f.yaml")
+    assert [s["name"] for s in slos] == ["s-ok"]
+    assert "slos[0] (bad): sli.events is a list, not a mapping; SLO skipped" in notes[0]
+    assert notes[-1] == "f.yaml document 2 (slo): spec is a list, not a mapping; SLO skipped"

@@ -48,9 +48,9 @@ def convert_documents(docs: list[Any], origin: str) -> tuple[list[dict[str, Any]
     """Sloth or OpenSLO documents into oncall SLO mappings, and notes on what was dropped."""
     notes: list[str] = []
     slis = {
-        str((d.get("metadata") or {}).get("name")): d
+        str(d["metadata"].get("name")): d
         for d in docs
-        if isinstance(d, dict) and d.get("kind") == "SLI"
+        if isinstance(d, dict) and d.get("kind") == "SLI" and isinstance(d.get("metadata"), dict)
     }
     slos: list[dict[str, Any]] = []
     for index, doc in enumerate(docs):

@@ -16,7 +16,10 @@ from typing import Any
 
 import promql_parser as pp
 
+from console.slo.importers.common import Unsupported
 from console.store.selectors import Matcher, Selector, SelectorError, parse_selector
+
+__all__ = ["Unsupported", "bucket_sli", "events_sli", "parse_query", "ratio_sli", "raw_sli"]
 
 _WINDOW = re.compile(r"\{\{\s*\.[Ww]indow\s*\}\}")
 _TEMPLATE = re.compile(r"\{\{.*?\}\}", re.S)
@@ -27,10 +30,6 @@ _OPS = {
     int(pp.MatchOp.NotRe): "!~",
 }
 _COUNTERS = ("rate", "increase")
-
-
-class Unsupported(ValueError):
-    """A query oncall's SLI model cannot express; the message says what and why."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +141,9 @@ def _describe(grouping: tuple[str, tuple[str, ...]]) -> str:
 def _same_grouping(parts: list[tuple[str, Counter]], notes: list[str]) -> dict[str, Any]:
     """The grouping every part shares ({} for sum over all); Unsupported if they differ."""
     summed = [c for _, c in parts if c.summed]
+    if len(summed) < len(parts) and any(c.grouping != ("by", ()) for c in summed):
+        described = ", ".join(f"{role} {_describe(c.grouping)}" for role, c in parts)
+        raise Unsupported(f"the queries group differently ({described})")
     for role, part in parts:
         if not part.summed:
             notes.append(f"the {role} query has no sum(): read as sum({part.selector}), over all its series")

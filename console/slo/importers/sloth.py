@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.slo.importers.common import slo_name, string_map, string_maps
-from console.slo.importers.queries import Unsupported, events_sli, raw_sli
+from console.slo.importers.common import Unsupported, listing, mapping, slo_name, string_map, string_maps
+from console.slo.importers.queries import events_sli, raw_sli
 
 _RESERVED_AS = {"severity": "{severity}", "slo": "the SLO's name", "window": "the alert's windows"}
 _RESERVED = set(_RESERVED_AS)
@@ -22,9 +22,14 @@ def from_sloth(doc: dict, where: str, notes: list[str], camel: bool) -> list[dic
     if spec.get(plugins):
         notes.append(f"{where}: {plugins} (Sloth's Go plugins change generated rules; oncall runs none)")
     service = str(spec.get("service", ""))
-    labels = string_map(spec.get("labels"))
+    try:
+        labels = string_map(spec.get("labels"))
+        slos = listing(spec.get("slos"), "slos")
+    except Unsupported as exc:
+        notes.append(f"{where}: {exc}")
+        return []
     out = []
-    for index, slo in enumerate(spec.get("slos") or []):
+    for index, slo in enumerate(slos):
         if not isinstance(slo, dict):
             notes.append(f"{where} slos[{index}]: not a mapping; SLO skipped")
             continue
@@ -42,7 +47,7 @@ def _slo(
     def key(snake: str, cam: str) -> str:
         return cam if camel else snake
 
-    sli, loose = _sli(slo.get("sli") or {}, key)
+    sli, loose = _sli(mapping(slo.get("sli"), "sli"), key)
     notes += [f"{where}: {note}" for note in loose]
     out: dict[str, Any] = {
         "name": slo_name(service, str(slo.get("name", ""))),
@@ -55,7 +60,7 @@ def _slo(
     if slo.get("description"):
         out["description"] = str(slo["description"])
     out["sli"] = sli
-    alerting = _alerting(slo.get("alerting") or {}, key, where, notes)
+    alerting = _alerting(mapping(slo.get("alerting"), "alerting"), key, where, notes)
     if alerting:
         out["alerting"] = alerting
     for extra in sorted(set(slo) - _SLO_KEYS):
@@ -66,14 +71,14 @@ def _slo(
 def _sli(sli: dict, key: Any) -> tuple[dict[str, Any], list[str]]:
     """Sloth's `events` (error and total queries) or `raw` (an error ratio) SLI as oncall's."""
     if "events" in sli:
-        events = sli["events"] or {}
+        events = mapping(sli["events"], "sli.events")
         return events_sli(
             events.get(key("error_query", "errorQuery")), events.get(key("total_query", "totalQuery"))
         )
     if "raw" in sli:
-        return raw_sli((sli["raw"] or {}).get(key("error_ratio_query", "errorRatioQuery")))
+        return raw_sli(mapping(sli["raw"], "sli.raw").get(key("error_ratio_query", "errorRatioQuery")))
     if "plugin" in sli:
-        plugin = (sli["plugin"] or {}).get("id", "?")
+        plugin = mapping(sli["plugin"], "sli.plugin").get("id", "?")
         raise Unsupported(f"SLI plugin {plugin!r} (Go code Sloth runs; its queries are not in the spec)")
     raise Unsupported(f"SLI kind {', '.join(map(str, sli)) or 'none'} (events or raw convert)")
 
@@ -88,7 +93,7 @@ def _alerting(alerting: dict, key: Any, where: str, notes: list[str]) -> dict[st
         (key("page_alert", "pageAlert"), "page"),
         (key("ticket_alert", "ticketAlert"), "ticket"),
     ):
-        alert = alerting.get(theirs) or {}
+        alert = mapping(alerting.get(theirs), theirs)
         setting: dict[str, Any] = {"enabled": False} if alert.get("disable") else {}
         setting.update(string_maps(alert))
         for label in _RESERVED & set(setting.get("labels", {})):
