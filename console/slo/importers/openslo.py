@@ -112,8 +112,8 @@ def _common(meta: dict, spec: dict, where: str, notes: list[str]) -> dict[str, A
 
 def _objectives(
     name: str, where: str, objectives: list, notes: list[str], alpha: bool, convert: Any
-) -> list[tuple[str, str, dict]]:
-    """(name, where, objective) per objective: `NAME-i` for v1alpha (as Sloth) or several."""
+) -> list[dict[str, Any]]:
+    """One SLO per objective `convert` takes: `NAME-i` for v1alpha (as Sloth) or several."""
     out = []
     for index, objective in enumerate(objectives):
         several = alpha or len(objectives) > 1
@@ -131,7 +131,7 @@ def _objectives(
 
 def from_openslo(doc: dict, slis: dict[str, dict], where: str, notes: list[str]) -> list[dict[str, Any]]:
     """An OpenSLO v1 SLO: one oncall SLO per objective (`NAME-i` when there are several)."""
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    meta = _metadata(doc)
     name = slo_name(str(meta.get("name", "")))
     where = f"{where} ({name})"
     try:
@@ -154,6 +154,11 @@ def from_openslo(doc: dict, slis: dict[str, dict], where: str, notes: list[str])
     return _objectives(name, where, objectives, notes, False, convert)
 
 
+def _metadata(doc: dict) -> dict:
+    meta = doc.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
 def _alpha_query(part: Any, what: str) -> str | None:
     part = mapping(part, what)
     if str(part.get("source", "")).lower() not in ("prometheus", "sloth"):
@@ -163,7 +168,7 @@ def _alpha_query(part: Any, what: str) -> str | None:
 
 def from_openslo_alpha(doc: dict, where: str, notes: list[str]) -> list[dict[str, Any]]:
     """An OpenSLO v1alpha SLO as Sloth reads it: one SLO per objective, named `NAME-i`."""
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    meta = _metadata(doc)
     name = slo_name(str(meta.get("name", "")))
     where = f"{where} ({name})"
     try:
