@@ -56,7 +56,7 @@ def _slos(workspace):
 def test_every_native_slo_has_its_imported_twin(workspaces):
     imported, native, _ = workspaces
     assert sorted(_slos(imported)) == sorted(_slos(native))
-    assert len(_slos(native)) == 10
+    assert len(_slos(native)) == 11
 
 
 def _by_group(results):

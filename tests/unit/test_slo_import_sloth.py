@@ -93,10 +93,10 @@ def test_grouped_forms(tmp_path, capsys):
         0.4,
         ["model"],
     )
-    # The one SLO that cannot convert is named with its reason; the seven others imported.
-    assert len(slos) == 7
+    # The one SLO that cannot convert is named with its reason; the eight others imported.
+    assert len(slos) == 8
     assert (
-        "slos[7] (mixed-grouping): the queries group differently (error by (model), total by (instance)); SLO skipped"
+        "slos[8] (mixed-grouping): the queries group differently (error by (model), total by (instance)); SLO skipped"
         in err
     )
 
@@ -168,6 +168,11 @@ def test_in_base_raw_ratio_converts_and_the_disabled_alerts_stay_off(tmp_path, c
             'sum(rate(h_bucket{le="+Inf"}[5m])) - sum(rate(h_bucket{le="0.5"}[5m]))',
             'sum(rate(h_bucket{le="+Inf"}[5m]))',
             lambda s: (s.sli.latency.buckets, s.sli.latency.threshold) == ("h_bucket", 0.5),
+        ),
+        (
+            "sum(rate(e[{{.window}}])) OR on() vector(0)",
+            "sum(rate(t[{{.window}}]))",
+            lambda s: (s.sli.ratio.bad, s.sli.ratio.total) == ("e", "t"),
         ),
     ],
 )

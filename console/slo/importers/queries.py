@@ -213,9 +213,27 @@ def raw_sli(error_ratio_query: Any) -> tuple[dict[str, Any], list[str]]:
     )
 
 
+def _zero_fallback(node: Any) -> Any:
+    """`X or vector(0)` (and `X or on() vector(0)`) as X: oncall already counts no errors as 0."""
+    node = _unwrap(node)
+    if _kind(node) != "BinaryExpr" or str(node.op).strip().lower() != "or":
+        return node
+    zero = _unwrap(node.rhs)
+    matching = node.modifier.matching if node.modifier is not None else None
+    if (
+        _kind(zero) == "Call"
+        and zero.func.name == "vector"
+        and _kind(_unwrap(zero.args[0])) == "NumberLiteral"
+        and _unwrap(zero.args[0]).val == 0
+        and (matching is None or not list(matching.labels))
+    ):
+        return _unwrap(node.lhs)
+    return node
+
+
 def _events(error_node: Any, total_node: Any) -> tuple[dict[str, Any], list[str]]:
     total = counter(total_node)
-    error = _unwrap(error_node)
+    error = _zero_fallback(error_node)
     notes: list[str] = []
     if _kind(error) == "BinaryExpr" and str(error.op).strip() == "-":
         minuend, good = _difference(error, total)
