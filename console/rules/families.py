@@ -85,7 +85,7 @@ def slo_burn_rules(slos: list[Any], files: dict[str, str] | None = None) -> list
     for slo in slos:
         for condition in slo_alert_conditions(slo):
             rule = Rule(
-                SLO_ALERT,
+                slo.alerting.name or SLO_ALERT,
                 family,
                 group=f"slo:{condition.name}",
                 labels={k: _literal(v) for k, v in condition.labels.items()},

@@ -35,6 +35,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _by_or_without(by: list[str], without: list[str] | None) -> None:
+    if by and without is not None:
+        raise ValueError("give by or without, not both")
+
+
 class RatioSLI(_Strict):
     """Good (or bad) events over total events, each a series selector."""
 
@@ -42,11 +47,13 @@ class RatioSLI(_Strict):
     bad: str | None = None
     total: str
     by: list[str] = []
+    without: list[str] | None = None  # PromQL's `sum without (...)`: group by every other label
 
     @model_validator(mode="after")
     def _one_of(self) -> RatioSLI:
         if (self.good is None) == (self.bad is None):
             raise ValueError("give exactly one of good or bad")
+        _by_or_without(self.by, self.without)
         for text in (self.good, self.bad, self.total):
             if text is not None:
                 parse_selector(text)
@@ -59,10 +66,12 @@ class LatencySLI(_Strict):
     buckets: str
     threshold: float = Field(gt=0)
     by: list[str] = []
+    without: list[str] | None = None  # as RatioSLI's; `le` never makes a group
 
     @model_validator(mode="after")
     def _valid(self) -> LatencySLI:
         parse_selector(self.buckets)
+        _by_or_without(self.by, self.without)
         if not math.isfinite(self.threshold):
             raise ValueError("threshold must be a finite bucket bound (an `le` value)")
         return self
@@ -90,6 +99,7 @@ def _severity(value: Any) -> Any:
 
 
 class Alerting(_Strict):
+    name: str = ""  # the alerts' `alertname` (Sloth's alerting.name); empty: SLOErrorBudgetBurn
     page: Annotated[SeverityAlerting, BeforeValidator(_severity)] = SeverityAlerting()
     ticket: Annotated[SeverityAlerting, BeforeValidator(_severity)] = SeverityAlerting()
     labels: dict[str, str] = {}
@@ -137,6 +147,14 @@ class SLO(_Strict):
     def by(self) -> list[str]:
         spec = self.sli.ratio or self.sli.latency
         return list(spec.by) if spec else []
+
+    def group_of(self, labels: dict[str, str]) -> dict[str, str]:
+        """The group a series with these labels counts in: its `by` labels, or all but `without`'s."""
+        spec = self.sli.ratio or self.sli.latency
+        if spec is None or spec.without is None:
+            return {k: labels.get(k, "") for k in sorted(set(self.by))}
+        dropped = {*spec.without, "__name__", *(["le"] if self.sli.latency else [])}
+        return {k: labels[k] for k in sorted(labels) if k not in dropped}
 
 
 class SLOFile(_Strict):

@@ -150,9 +150,7 @@ def _matching(
 
 def _group_of(slo: SLO, labels: dict[str, str]) -> str:
     """The SLO group a series counts in: its `by` labels as canonical JSON."""
-    return json.dumps(
-        {k: labels.get(k, "") for k in sorted(set(slo.by))}, separators=(",", ":"), ensure_ascii=False
-    )
+    return json.dumps(slo.group_of(labels), separators=(",", ":"), ensure_ascii=False)
 
 
 def _increases_sql() -> str:

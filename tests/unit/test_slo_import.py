@@ -31,6 +31,11 @@ slos:
     sli:
       raw:
         error_ratio_query: sum(rate(x_errors[{{.window}}])) / sum(rate(x_total[{{.window}}]))
+  - name: "raw-average"
+    objective: 99
+    sli:
+      raw:
+        error_ratio_query: 1 - avg_over_time(x_ok[{{.window}}])
 """
 
 SLOTH_CRD = """\
@@ -100,7 +105,8 @@ def convert(tmp_path, capsys, text, name="in.yaml"):
 
 
 def test_sloth_events_convert_and_raw_ratio_is_reported(tmp_path, capsys):
-    (slo,), err = convert(tmp_path, capsys, SLOTH)
+    (slo, raw), err = convert(tmp_path, capsys, SLOTH)
+    assert raw.sli.ratio.bad == "x_errors" and raw.sli.ratio.total == "x_total"
     assert slo.name == "myservice-requests-availability" and slo.objective == 99.9
     assert slo.sli.ratio.bad == 'http_request_duration_seconds_count{job="myservice", code=~"(5..|429)"}'
     assert slo.labels == {"owner": "myteam"}
@@ -108,8 +114,8 @@ def test_sloth_events_convert_and_raw_ratio_is_reported(tmp_path, capsys):
     assert [c.severity for c in conditions] == ["page", "page"]
     assert conditions[0].labels["routing_key"] == "myteam"
     assert conditions[0].labels["category"] == "availability"
-    assert "raw-ratio" in err and "SLO skipped" in err
-    assert "alerting.name 'MyServiceHighErrorRate'" in err
+    assert "raw-average" in err and "raw error ratio 1 - avg_over_time" in err and "SLO skipped" in err
+    assert slo.alerting.name == "MyServiceHighErrorRate" and "alerting.name" not in err
 
 
 def test_sloth_crd_keeps_the_grouping(tmp_path, capsys):
@@ -120,15 +126,15 @@ def test_sloth_crd_keeps_the_grouping(tmp_path, capsys):
 
 
 def test_openslo_ratio_converts_and_every_dropped_part_is_named(tmp_path, capsys):
-    (slo,), err = convert(tmp_path, capsys, OPENSLO)
-    assert slo.name == "web-availability" and slo.objective == pytest.approx(99.5)
+    (slo, stretch), err = convert(tmp_path, capsys, OPENSLO)
+    assert slo.name == "web-availability-0" and slo.objective == pytest.approx(99.5)
+    assert stretch.name == "web-availability-1" and stretch.objective == pytest.approx(99.9)
     assert slo.window.days == 28 and slo.sli.ratio.good == 'http_requests_total{status!~"5.."}'
     assert slo.labels == {"team": "a,b"}
     for dropped in (
         "budgetingMethod Timeslices",
-        "objective stretch",
         "web-latency",
-        "only ratioMetric",
+        "histogram_quantile() compared per time slice",
         "AlertPolicy",
     ):
         assert dropped in err
