@@ -54,5 +54,5 @@ def test_what_reads_the_evaluation_time_or_its_own_text_is_compiled_alone(text: 
 
 def test_groups_need_two() -> None:
     exprs = ["x > 1", "y > 2", "rate(x[5m]) > 1", "absent(x)", "absent(y)"]
-    grouped, _ = shapes.groups([parse(e).ast for e in exprs])
+    grouped, _ = shapes.groups([parse(e) for e in exprs])
     assert grouped == [[0, 1]]

@@ -123,7 +123,7 @@ def instant_many(
     options = options or Options()
     compiler = Compiler(cur, Grid(t, t, 1), options)
     out: list[Any] = [None] * len(exprs)
-    grouped, slots = shapes.groups([e.ast for e in exprs]) if shaped else ([], {})
+    grouped, slots = shapes.groups(exprs) if shaped else ([], {})
     try:
         rels = _compile_batch(compiler, exprs, grouped, slots, t, out)
         rows = cur.execute(compiler.sql(rels)).fetchall()
@@ -161,14 +161,14 @@ def _compile_batch(
     rels: list[tuple[Part, Rel]] = []
     alone = set(range(len(exprs))) - {i for members in grouped for i in members}
     for members in grouped:
-        compiler.part, compiler.slots = tuple(members), [slots[i] for i in members]
+        compiler.part = tuple(members)
+        compiler.slot_of.update((i, slots[i]) for i in members)
         try:
             rels.append(
                 (tuple(members), compiler.compile(exprs[members[0]].ast, Grid(t, t, 1, tuple(members))))
             )
         except PromQLError:
             alone.update(members)  # each gets its own error
-    compiler.slots = []
     for i in sorted(alone):
         compiler.part = i
         try:

@@ -45,7 +45,9 @@ def aggregate(c: Compiler, node: Any, grid: Grid) -> Rel:
     x = inner.name
     if op in _SIMPLE:
         return Rel(
-            "vector", c.cte(f"SELECT t, {key} AS labels, {_SIMPLE[op]} AS v FROM {x} GROUP BY t, {key}")
+            "vector",
+            c.cte(f"SELECT t, {key} AS labels, {_SIMPLE[op]} AS v FROM {x} GROUP BY t, {key}"),
+            unique=True,
         )
     param = c.compile(node.param, grid)
     if op == "count_values":
@@ -58,6 +60,7 @@ def aggregate(c: Compiler, node: Any, grid: Grid) -> Rel:
                 f"SELECT t, {labels} AS labels, count(*)::DOUBLE AS v FROM "
                 f"(SELECT t, {key} AS grp, v FROM {x}) GROUP BY t, grp, v"
             ),
+            unique=True,
         )
     if param.constant is None:
         raise PromQLError(f"{op} takes a number literal as its first argument", op)
@@ -69,6 +72,7 @@ def aggregate(c: Compiler, node: Any, grid: Grid) -> Rel:
             c.cte(
                 f"SELECT t, {key} AS labels, {_quantile('v', param.constant)} AS v FROM {x} GROUP BY t, {key}"
             ),
+            unique=True,
         )
     from console.rules.promql.topk import top_or_bottom
 

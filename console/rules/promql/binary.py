@@ -57,7 +57,8 @@ def _with_scalar(c: Compiler, op: str, left: Rel, right: Rel, boolean: bool) -> 
 
     vector_left = left.kind == "vector"
     vec, sca = (left, right) if vector_left else (right, left)
-    lv, rv = ("x.v", "s.v") if vector_left else ("s.v", "x.v")
+    scalar = f"({sca.inline.format(t='x.t')})" if sca.inline else "s.v"  # a number needs no join
+    lv, rv = ("x.v", scalar) if vector_left else (scalar, "x.v")
     labels = "x.labels"
     if op in q.ARITHMETIC or boolean:
         labels = q.drop_name(labels)
@@ -68,8 +69,10 @@ def _with_scalar(c: Compiler, op: str, left: Rel, right: Rel, boolean: bool) -> 
     return Rel(
         "vector",
         c.cte(
-            f"SELECT x.t, {labels} AS labels, {value} AS v FROM {vec.name} x JOIN {sca.name} s ON s.t = x.t {where}"
+            f"SELECT x.t, {labels} AS labels, {value} AS v FROM {vec.name} x "
+            f"{'' if sca.inline else f'JOIN {sca.name} s ON s.t = x.t'} {where}"
         ),
+        unique=vec.unique,
     )
 
 
@@ -136,15 +139,18 @@ def _vectors(c: Compiler, op: str, left: Rel, right: Rel, modifier: Any, boolean
 
 def _unique_one_side(c: Compiler, left: Rel, right: Rel, on: bool, names: list[str], card: str) -> None:
     """Prometheus refuses many-to-many matching: the "one" side must be unique per match group,
-    and one-to-one matching takes one sample of the other side per group."""
+    and one-to-one matching takes one sample of the other side per group.  Matched on all labels
+    but __name__, sides known to be unique so (aggregations, one metric's rates) need no check."""
     one, side = (left, "left") if card == "right" else (right, "right")
+    default = not on and not names
     sig = q.signature("labels", on, names)
-    c.check(
-        f"SELECT 'found duplicate series for the match group ' || {q.text('sig')} || ' on the {side} hand-side "
-        "of the operation; many-to-many matching not allowed: matching labels must be unique on one side' AS err "
-        f"FROM (SELECT t, {sig} AS sig FROM {one.name} GROUP BY t, sig HAVING count(*) > 1)"
-    )
-    if card == "one":
+    if not (default and one.unique):
+        c.check(
+            f"SELECT 'found duplicate series for the match group ' || {q.text('sig')} || ' on the {side} hand-side "
+            "of the operation; many-to-many matching not allowed: matching labels must be unique on one side' AS err "
+            f"FROM (SELECT t, {sig} AS sig FROM {one.name} GROUP BY t, sig HAVING count(*) > 1)"
+        )
+    if card == "one" and not (default and left.unique and right.unique):
         sig_l, sig_r = q.signature("l.labels", on, names), q.signature("r.labels", on, names)
         c.check(
             f"SELECT 'multiple matches for labels ' || {q.text('sig')} || ': many-to-one matching must be explicit "

@@ -11,13 +11,11 @@ only ever read, filtered and combined in SQL.  Semantics are Prometheus 2.x by d
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import promql_parser as pp
 
-from console.rules.matchers import Matcher
-from console.rules.promql import aggregations, binary, functions
+from console.rules.promql import aggregations, binary, functions, selectors, shapes
 from console.rules.promql import sql as q
 from console.rules.promql.errors import PromQLError
 from console.rules.promql.nodes import Grid, Options, Rel, ms_of
@@ -25,13 +23,6 @@ from console.rules.promql.shapes import Slots
 
 if TYPE_CHECKING:
     import duckdb
-
-_OPS = {
-    int(pp.MatchOp.Equal): "=",
-    int(pp.MatchOp.NotEqual): "!=",
-    int(pp.MatchOp.Re): "=~",
-    int(pp.MatchOp.NotRe): "!~",
-}
 
 
 class Compiler:
@@ -51,9 +42,8 @@ class Compiler:
         self._memo: dict[tuple[str, str, Grid], tuple[Rel, list[str]]] = {}
         self._scan_ids: set[int] = set()
         self._scan_span: tuple[int, int] | None = None
-        self._series: dict[str | None, list[tuple[int, dict[str, str], list[tuple[str, str]]]]] = {}
-        self._found: dict[str, list[tuple[int, list[tuple[str, str]]]]] = {}
-        self.slots: list[Slots] = []  # the values of each part of the shape being compiled
+        self.series = selectors.Series(cur)
+        self.slot_of: dict[int, Slots] = {}  # each shaped expression's values, by its index
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -150,16 +140,56 @@ class Compiler:
             self.checks += [(self.part, sql) for sql in checks]  # its checks hold for this part too
             return rel
         before = len(self.checks)
-        rel = self._compile(node, grid)
+        rel = self._shared(node, grid) or self._compile(node, grid)
         self._memo[key] = (rel, [sql for _, sql in self.checks[before:]])
         return rel
+
+    def _slots(self, grid: Grid) -> list[Slots]:
+        """The values of each part of a grid of parts, in its order (the first: the one compiled)."""
+        return [self.slot_of[i] for i in grid.parts]
+
+    def _shared(self, node: Any, grid: Grid) -> Rel | None:
+        """On a grid of parts, a subexpression whose values repeat across parts (the same rule
+        with another threshold, the same denominator) is computed once per variant, then given
+        to each part that has it; None when every part's is its own."""
+        if not grid.parts or type(node).__name__ not in ("Call", "AggregateExpr", "BinaryExpr"):
+            return None
+        parts = self._slots(grid)
+        sel, rng, num = shapes.uses(node, parts[0])
+        first: dict[tuple[Any, ...], int] = {}
+        index = []
+        for slots in parts:
+            sig = (
+                tuple(str(slots.selectors[i]) for i in sel),
+                tuple(slots.ranges[i] for i in rng),
+                tuple(slots.numbers[i] for i in num),
+            )
+            index.append(first.setdefault(sig, len(first)))
+        if len(first) == len(parts):
+            return None
+        reps = tuple(grid.parts[next(j for j, v in enumerate(index) if v == k)] for k in range(len(first)))
+        rel = self.compile(node, Grid(grid.start, grid.end, grid.step, reps))
+        if rel.kind not in ("vector", "scalar"):
+            return self._compile(node, grid)
+        spread = f"(SELECT range AS t, {index}[range + 1] AS vt FROM range({len(index)}))"
+        labels = "x.labels, " if rel.kind == "vector" else ""
+        return Rel(
+            rel.kind,
+            self.cte(f"SELECT p.t, {labels}x.v FROM {rel.name} x JOIN {spread} p ON p.vt = x.t"),
+            unique=rel.unique,
+        )
 
     def operand(self, node: Any, grid: Grid) -> Rel:
         """A binary operator's side: on a grid of parts, a number literal is each part's own."""
         if grid.parts and type(node).__name__ == "NumberLiteral":
-            slot = self.slots[0].number_at[str(node)]
-            values = ", ".join(q.num(slots.numbers[slot]) for slots in self.slots)
-            return Rel("scalar", self.cte(f"SELECT t, [{values}][t + 1] AS v FROM {self.grid(grid)}"))
+            parts = self._slots(grid)
+            slot = parts[0].number_at[str(node)]
+            values = ", ".join(q.num(slots.numbers[slot]) for slots in parts)
+            return Rel(
+                "scalar",
+                self.cte(f"SELECT t, [{values}][t + 1] AS v FROM {self.grid(grid)}"),
+                inline=f"[{values}][{{t}} + 1]",
+            )
         return self.compile(node, grid)
 
     def _compile(self, node: Any, grid: Grid) -> Rel:
@@ -188,7 +218,10 @@ class Compiler:
 
     def number(self, value: float, grid: Grid) -> Rel:
         return Rel(
-            "scalar", self.cte(f"SELECT t, {q.num(value)} AS v FROM {self.grid(grid)}"), constant=value
+            "scalar",
+            self.cte(f"SELECT t, {q.num(value)} AS v FROM {self.grid(grid)}"),
+            constant=value,
+            inline=q.num(value),
         )
 
     def negate(self, rel: Rel) -> Rel:
@@ -201,87 +234,26 @@ class Compiler:
 
     # -- selectors -----------------------------------------------------------------------------
 
-    def _matched(self, node: Any) -> list[tuple[int, list[tuple[str, str]]]]:
-        """(sid, sorted labels) of the series a selector matches, read once per metric name; each
-        matcher is tried once per distinct value of its label."""
-        if node.matchers.or_matchers:
-            raise PromQLError("`or` inside a selector's braces is not supported", str(node))
-        text = str(node)
-        if text in self._found:
-            return self._found[text]
-        matchers = [Matcher(m.name, m.value, _OPS[int(m.op)]) for m in node.matchers.matchers]
-        name = node.name or next((m.value for m in matchers if m.name == q.NAME and m.op == "="), None)
-        if node.name:
-            matchers.append(Matcher(q.NAME, node.name, "="))
-        verdicts: list[tuple[str, dict[str, bool], Matcher]] = [(m.name, {}, m) for m in matchers]
-        found = []
-        for sid, present, entries in self._named(name):
-            for label, seen, m in verdicts:
-                value = present.get(label, "")
-                if value not in seen:
-                    seen[value] = m.matches({label: value} if value else {})
-                if not seen[value]:
-                    break
-            else:
-                found.append((sid, entries))
-        self._found[text] = found
-        return found
-
-    def _named(self, name: str | None) -> list[tuple[int, dict[str, str], list[tuple[str, str]]]]:
-        """(sid, labels without empty values, the same sorted) of the series of a metric (or all)."""
-        if name not in self._series:
-            if name is None:
-                rows = self.cur.execute("SELECT id, name, labels FROM series").fetchall()
-            else:
-                rows = self.cur.execute(
-                    "SELECT id, name, labels FROM series WHERE name = ?", [name]
-                ).fetchall()
-            series = []
-            for sid, n, labels in rows:
-                present = {k: v for k, v in {q.NAME: n, **json.loads(labels)}.items() if v != ""}
-                series.append((sid, present, sorted(present.items())))
-            self._series[name] = series
-        return self._series[name]
-
     def _register(
         self,
         matched: list[tuple[int, list[tuple[str, str]]]],
         parts: list[int] | None = None,
         windows: list[int] | None = None,
     ) -> str:
-        """The selector's series (sid, labels); on a grid of parts, the part `t` each is for and
-        (a range selector) that part's window `w`."""
-        import pyarrow as pa
-
-        offsets, keys, values = [0], [], []
-        for _, entries in matched:
-            keys += [k for k, _ in entries]
-            values += [v for _, v in entries]
-            offsets.append(len(keys))
-        pairs = pa.StructArray.from_arrays(
-            [pa.array(keys, pa.string()), pa.array(values, pa.string())], ["k", "v"]
-        )
-        columns = {
-            "sid": pa.array([m[0] for m in matched], pa.int64()),
-            "labels": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pairs),
-        }
-        if parts is not None:
-            columns["t"] = pa.array(parts, pa.int64())
-            if windows is not None:
-                columns["w"] = pa.array([windows[t] for t in parts], pa.int64())
-        return self.register("sel", pa.table(columns))
+        return self.register("sel", selectors.table(matched, parts, windows))
 
     def _matched_parts(
         self, node: Any, grid: Grid
     ) -> tuple[list[tuple[int, list[tuple[str, str]]]], list[int] | None]:
         """The series a selector matches: on a grid of parts, each part's own, with its part."""
         if not grid.parts:
-            return self._matched(node), None
-        slot = self.slots[0].selector_at[str(node)]
+            return self.series.matched(node), None
+        parts_slots = self._slots(grid)
+        slot = parts_slots[0].selector_at[str(node)]
         matched: list[tuple[int, list[tuple[str, str]]]] = []
         parts: list[int] = []
-        for t, slots in enumerate(self.slots):
-            found = self._matched(slots.selectors[slot])
+        for t, slots in enumerate(parts_slots):
+            found = self.series.matched(slots.selectors[slot])
             matched += found
             parts += [t] * len(found)
         return matched, parts
@@ -314,17 +286,16 @@ class Compiler:
             lo = hi = round(at.at.timestamp() * 1000)
         return lo - offset - back_ms, hi - offset
 
-    def _samples(self, table: str, span: tuple[int, int], matched: list[Any]) -> str:
-        """The selector's samples in `span` (epoch ms), from the shared scan."""
+    def _samples(self, table: str, span: tuple[int, int], matched: list[Any], joined: bool = False) -> str:
+        """The selector's samples in `span` (epoch ms), from the shared scan (`joined`: the caller
+        joins them with the selector's series table, which picks them)."""
         self._scan_ids.update(sid for sid, _ in matched)
         lo, hi = span
         if self._scan_span is not None:
             lo, hi = min(lo, self._scan_span[0]), max(hi, self._scan_span[1])
         self._scan_span = (lo, hi)
-        return (
-            f"SELECT series_id, ms, value, pv, pms FROM _scan WHERE series_id IN (SELECT sid FROM {table}) "
-            f"AND ms >= {span[0]} AND ms <= {span[1]}"
-        )
+        picked = "" if joined else f"series_id IN (SELECT sid FROM {table}) AND "
+        return f"SELECT series_id, ms, value, pv, pms FROM _scan WHERE {picked}ms >= {span[0]} AND ms <= {span[1]}"
 
     def vector_selector(self, node: Any, grid: Grid) -> Rel:
         matched, parts = self._matched_parts(node, grid)
@@ -377,11 +348,11 @@ class Compiler:
             )
             on = "m.sid = r.sid"
         else:  # one instant, no offset: each part's series with its own window
-            slot = self.slots[0].range_at[str(node)]
-            windows = [slots.ranges[slot] for slots in self.slots]
+            slot = self._slots(grid)[0].range_at[str(node)]
+            windows = [slots.ranges[slot] for slots in self._slots(grid)]
             range_ms = max(windows)
             table = self._register(matched, parts, windows)
-            samples = self._samples(table, self._time_span(vs, grid, range_ms), matched)
+            samples = self._samples(table, self._time_span(vs, grid, range_ms), matched, joined=True)
             te = f"{grid.start}::BIGINT"
             sql = (
                 f"SELECT m.t, {te} AS te, m.sid, x.ms, x.value AS v, m.w, x.pv, x.pms, "
@@ -390,7 +361,19 @@ class Compiler:
                 f"WHERE x.ms <= {te} AND x.ms {edge} {te} - m.w AND x.value IS NOT NULL"
             )
             on = "m.sid = r.sid AND m.t = r.t"
-        return Rel("matrix", self.cte(sql), range_ms=range_ms, series=table, series_on=on)
+        # one metric's series differ in more than their name: what a range function makes of
+        # them is unique too
+        selectors = (
+            [vs]
+            if parts is None
+            else [s.selectors[self._slots(grid)[0].selector_at[str(vs)]] for s in self._slots(grid)]
+        )
+        unique = all(
+            sel.name
+            or any(m.name == q.NAME and int(m.op) == int(pp.MatchOp.Equal) for m in sel.matchers.matchers)
+            for sel in selectors
+        )
+        return Rel("matrix", self.cte(sql), range_ms=range_ms, series=table, series_on=on, unique=unique)
 
     def subquery(self, node: Any, grid: Grid) -> Rel:
         """`expr[range:step]`: `expr` on a grid aligned to multiples of step, windowed per step."""

@@ -161,6 +161,7 @@ def _range_call(c: Compiler, name: str, node: Any, grid: Grid) -> Rel:
         c.cte(
             f"SELECT r.t, {labels} AS labels, r.v FROM ({sql}) r JOIN {matrix.series} m ON {matrix.series_on}"
         ),
+        unique=matrix.unique,
     )
 
 
@@ -257,6 +258,7 @@ def _instant_math(c: Compiler, name: str, inner: Rel, params: list[float]) -> Re
     return Rel(
         "vector",
         c.cte(f"SELECT t, {q.drop_name('labels')} AS labels, {value} AS v FROM {inner.name} {where}"),
+        unique=inner.unique,
     )
 
 

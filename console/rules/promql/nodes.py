@@ -39,6 +39,8 @@ class Rel:
     constant: float | None = None  # a number literal, inlined where a parameter must be constant
     series: str = ""  # a range vector's series: (sid, labels), joined on `series_on` with r (t, sid)
     series_on: str = "m.sid = r.sid"
+    unique: bool = False  # a vector whose samples at each step differ in more than __name__
+    inline: str = ""  # a scalar as an SQL expression of its step `{t}` (a number, or each part's)
 
 
 @dataclass(frozen=True)

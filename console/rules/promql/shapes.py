@@ -12,10 +12,11 @@ text (`absent`, whose labels are its matchers') is not shaped: such a rule is co
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.rules.promql.nodes import ms_of
+from console.rules.promql.nodes import PromQL, ms_of
 
 # their answer depends on the evaluation time itself, or (absent) on the selector's own text
 _ALONE = frozenset({"time", "predict_linear", "timestamp", "absent", "absent_over_time"})
@@ -92,15 +93,56 @@ def _selector(node: Any, slots: Slots) -> str:
     return f"$s{slots._slot(slots.selector_at, slots.selectors, str(node), node)}"
 
 
-def groups(asts: list[Any]) -> tuple[list[list[int]], dict[int, Slots]]:
+@functools.lru_cache(maxsize=8192)
+def _shape_of(expr: PromQL) -> tuple[str, Slots] | None:
+    """A rule's shape, found once (rules are evaluated every cycle; their text does not change)."""
+    try:
+        return shape(expr.ast)
+    except Unshaped:
+        return None
+
+
+def groups(exprs: list[PromQL]) -> tuple[list[list[int]], dict[int, Slots]]:
     """Indexes of expressions sharing a shape (two or more), and each one's values."""
     by_key: dict[str, list[int]] = {}
     values: dict[int, Slots] = {}
-    for i, ast in enumerate(asts):
-        try:
-            key, slots = shape(ast)
-        except Unshaped:
+    for i, expr in enumerate(exprs):
+        found = _shape_of(expr)
+        if found is None:
             continue
+        key, slots = found
         by_key.setdefault(key, []).append(i)
         values[i] = slots
     return [members for members in by_key.values() if len(members) > 1], values
+
+
+def uses(node: Any, slots: Slots) -> tuple[list[int], list[int], list[int]]:
+    """The selector, range and number slots a subexpression of a shaped expression reads."""
+    sel: list[int] = []
+    rng: list[int] = []
+    num: list[int] = []
+
+    def walk(n: Any, operand: bool) -> None:
+        kind = type(n).__name__
+        if kind in ("ParenExpr", "UnaryExpr"):
+            walk(n.expr, False)
+        elif kind == "NumberLiteral" and operand:
+            num.append(slots.number_at[str(n)])
+        elif kind == "VectorSelector":
+            sel.append(slots.selector_at[str(n)])
+        elif kind == "MatrixSelector":
+            sel.append(slots.selector_at[str(n.vector_selector)])
+            rng.append(slots.range_at[str(n)])
+        elif kind == "BinaryExpr":
+            walk(n.lhs, True)
+            walk(n.rhs, True)
+        elif kind == "Call":
+            for arg in n.args:
+                walk(arg, False)
+        elif kind == "AggregateExpr":
+            if n.param is not None:
+                walk(n.param, False)
+            walk(n.expr, False)
+
+    walk(node, False)
+    return sel, rng, num

@@ -290,7 +290,7 @@ def test_rules_of_one_shape_answer_as_prometheus(peer, minutes: int) -> None:
     from .conftest import epoch
 
     exprs = [parse(e) for e in SHAPED]
-    grouped, _ = shapes.groups([e.ast for e in exprs])
+    grouped, _ = shapes.groups(exprs)
     assert len(grouped) >= 15 and sum(len(g) for g in grouped) >= 34  # the batch is really shaped
     at = START + timedelta(minutes=minutes)
     cur = peer.store.cursor()
