@@ -156,10 +156,13 @@ def _group_of(slo: SLO, labels: dict[str, str]) -> str:
 
 
 def _increases_sql() -> str:
-    """CTEs `sel` (slo, role, series_id, grp; from the registered `_slo_sel`) and `inc`
+    """CTEs `sel` (slo, role, series_id, grp; four list parameters of equal length) and `inc`
     (series_id, t ms, inc) for samples with ts in (?, ?]."""
     return """
-        WITH sel AS (SELECT * FROM _slo_sel),
+        WITH sel AS (
+            SELECT unnest(?::BIGINT[]) AS slo, unnest(?::VARCHAR[]) AS role,
+                   unnest(?::BIGINT[]) AS series_id, unnest(?::VARCHAR[]) AS grp
+        ),
         ids AS (SELECT DISTINCT series_id FROM sel),
         raw AS (
             SELECT s.series_id, epoch_ms(s.ts) AS t, s.value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,7 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="replay SLOs over history: burns per window and when alerts would fire",
         description="Per SLO, the SLI, error ratio and burn rate over each window (5m … 3d) on a "
         "grid, the intervals where each multiwindow condition held, and how many "
-        "times it would have paged and ticketed.",
+        "times it would have paged and ticketed. --format json: every grid point, the "
+        "conditions' intervals and the page/ticket union intervals; --format csv: one row "
+        "per SLO group and grid point (page, ticket, then each window's error ratio, burn "
+        "and status).",
     )
     back.add_argument("name", nargs="?", help="the SLO to replay")
     back.add_argument("--all", action="store_true", help="every SLO in the workspace")
@@ -49,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     back.add_argument("--to", dest="end", default="now", help="end (default now)")
     back.add_argument("--step", default="1m", help="grid step (default 1m)")
-    add_format(back)
+    add_format(back, ("table", "json", "csv"))
+    back.add_argument("--indent", action="store_true", help="indent the JSON (compact by default)")
     back.set_defaults(func=run_backtest)
 
     imp = commands.add_parser(
@@ -182,53 +185,8 @@ def _status_row(s: SLOStatus) -> tuple[str, ...]:
     )
 
 
-def _iso(ms: int) -> str:
-    return (datetime(1970, 1, 1) + timedelta(milliseconds=int(ms))).isoformat() + "Z"
-
-
-def _finite(values: Any) -> list[float | None]:
-    return [None if not math.isfinite(v) else float(v) for v in values.tolist()]
-
-
-def backtest_json(results: list[Any], start: datetime, end: datetime, step: timedelta) -> list[dict]:
-    """Backtests as plain data; no NaN or inf: a missing value is null with its status."""
-    from console.slo.backtest import Backtest
-
-    out = []
-    for bt in results:
-        windows = {}
-        for window, ratio in bt.error_ratio.items():
-            windows[format_duration(window)] = {
-                "sli": [None if r is None else 1 - r for r in _finite(ratio)],
-                "error_ratio": _finite(ratio),
-                "burn": _finite(ratio / bt.slo.budget),
-                "status": [Backtest.STATUS[k] for k in bt.status[window].tolist()],
-            }
-        out.append(
-            {
-                "slo": bt.slo.name,
-                "group": bt.group,
-                "objective": bt.slo.objective,
-                "from": start,
-                "to": end,
-                "step_seconds": step.total_seconds(),
-                "times": [_iso(t) for t in bt.times.tolist()],
-                "windows": windows,
-                "conditions": [
-                    {
-                        **cond.as_dict(),
-                        "intervals": [{"from": _iso(a), "to": _iso(b)} for a, b in bt.intervals(cond.name)],
-                    }
-                    for cond in bt.conditions
-                ],
-                "would_page": len(bt.severity_runs("page")),
-                "would_ticket": len(bt.severity_runs("ticket")),
-            }
-        )
-    return out
-
-
 def run_backtest(ctx: Context) -> int:
+    from console.cli.commands.slo_backtest import backtest_json, print_csv, print_json, print_table
     from console.slo.backtest import backtest
 
     args = ctx.args
@@ -246,10 +204,12 @@ def run_backtest(ctx: Context) -> int:
         raise CliError(f"{(end - start) / step:.0f} grid points is too many; use a larger --step")
     results = backtest(store, slos, start, end, step)
     if ctx.fmt == "json":
-        print(dumps(backtest_json(results, start, end, step)))
-        return 0
-    for bt in results:
-        _print_backtest(bt, start, end, step)
+        print_json(backtest_json(results, start, end, step), indent=args.indent)
+    elif ctx.fmt == "csv":
+        print_csv(results)
+    else:
+        for bt in results:
+            print_table(bt, start, end, step)
     return 0
 
 
@@ -264,50 +224,6 @@ def _chosen(name: str | None, every: bool, slos: list[Any]) -> list[Any]:
         names = ", ".join(s.name for s in slos) or "none defined"
         raise CliError(f"no SLO named {name!r} (SLOs: {names})")
     return chosen
-
-
-def _print_backtest(bt: Any, start: datetime, end: datetime, step: timedelta) -> None:
-    title = bt.slo.name + (f" {{{_group_text(bt.group)}}}" if bt.group else "")
-    print(
-        f"{escape(title)}: objective {bt.slo.objective:g}%, {start:%Y-%m-%d %H:%M} → "
-        f"{end:%Y-%m-%d %H:%M} every {format_duration(step)}"
-    )
-    rows = [_window_row(bt, window, ratio) for window, ratio in bt.error_ratio.items()]
-    print(render_table(("window", "points", "max burn", "at", "mean burn"), rows))
-    cond_rows = []
-    for cond in bt.conditions:
-        runs = bt.intervals(cond.name)
-        cond_rows.append(
-            (
-                cond.name,
-                f"{cond.factor:g}x",
-                len(runs),
-                "; ".join(f"{_iso(a)} → {_iso(b)}" for a, b in runs[:3])
-                + (f" … +{len(runs) - 3}" if len(runs) > 3 else ""),
-            )
-        )
-    if cond_rows:
-        print(render_table(("condition", "factor", "times", "held"), cond_rows, max_width=120))
-    print(
-        f"would have paged {len(bt.severity_runs('page'))} times, "
-        f"ticketed {len(bt.severity_runs('ticket'))} times\n"
-    )
-
-
-def _window_row(bt: Any, window: timedelta, ratio: Any) -> tuple[Any, ...]:
-    """A burn window's line: points, the worst burn and when, the mean burn."""
-    valid = ~(ratio != ratio)
-    if not valid.any():
-        reason = "no traffic" if (bt.status[window] == 2).any() else "no data"
-        return (format_duration(window), 0, reason, "", "")
-    worst = int(ratio[valid].argmax())
-    return (
-        format_duration(window),
-        int(valid.sum()),
-        f"{ratio[valid].max() / bt.slo.budget:.2f}x",
-        _iso(bt.times[valid][worst]),
-        f"{(ratio[valid].mean()) / bt.slo.budget:.2f}x",
-    )
 
 
 def run_import(ctx: Context) -> int:
