@@ -32,8 +32,7 @@ import httpx
 import numpy as np
 import pyarrow as pa
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from console.config.durations import format_duration
 from console.slo.conditions import slo_alert_conditions
@@ -44,6 +43,7 @@ from console.store import Store, canonical_labels, ingest_samples
 from console.store.importer import import_file
 from tests.servers import Server, backfill, start_prometheus
 
+REPO = Path(__file__).resolve().parents[1]
 START = datetime(2026, 1, 1)
 BOUNDS = ("0.05", "0.1", "0.25", "1", "+Inf")
 
@@ -153,7 +153,9 @@ def _query_range(server: Server, expr: str, start: datetime, end: datetime) -> l
 def _workspace(root: Path) -> None:
     import yaml
 
-    slos = [slo.model_dump(mode="json", include={"name", "objective", "sli"}, exclude_none=True) for slo in SLOS]
+    slos = [
+        slo.model_dump(mode="json", include={"name", "objective", "sli"}, exclude_none=True) for slo in SLOS
+    ]
     (root / "slos.yaml").write_text(yaml.safe_dump({"slos": slos}))
     (root / "oncall.yaml").write_text(yaml.safe_dump({"store": "s.duckdb", "slos": ["slos.yaml"]}))
 
@@ -212,7 +214,9 @@ def _compare(report: list[dict], answers: dict[tuple[str, str], list[dict]]) -> 
 def bench_backtest(root: Path, days: int, runs: int) -> None:
     data = root / "m.om"
     write_openmetrics(data, days + 3)
-    server = start_prometheus(backfill(data, root / "tsdb", timeout=3600), root, extra=["--query.timeout=10m"])
+    server = start_prometheus(
+        backfill(data, root / "tsdb", timeout=3600), root, extra=["--query.timeout=10m"]
+    )
     try:
         with Store.open(root / "s.duckdb") as store:
             import_file(store, data, now=datetime(2026, 2, 1))

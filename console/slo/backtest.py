@@ -100,9 +100,7 @@ def backtest(
     return results
 
 
-def _increases(
-    store: Store, slos: list[SLO], start: datetime, end: datetime
-) -> dict[str, np.ndarray]:
+def _increases(store: Store, slos: list[SLO], start: datetime, end: datetime) -> dict[str, np.ndarray]:
     """Per SLO, role, group and sample time: the increase and sample count, in that order."""
     sql = (
         _increases_sql()

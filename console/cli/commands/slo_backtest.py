@@ -40,8 +40,8 @@ def _iso_times(grid: np.ndarray) -> list[str]:
     """The grid (epoch ms) as ISO 8601 UTC texts, all at once."""
     import numpy as np
 
-    unit = "s" if not (grid % 1000).any() else "ms"
-    return np.char.add(np.datetime_as_string(grid.astype("datetime64[ms]"), unit=unit), "Z").tolist()
+    texts = np.datetime_as_string(grid.astype("datetime64[ms]"), unit="ms" if (grid % 1000).any() else "s")
+    return np.char.add(texts, "Z").tolist()
 
 
 def _intervals(runs: list[tuple[int, int]]) -> list[dict[str, str]]:
@@ -94,7 +94,7 @@ def backtest_json(results: list[Backtest], start: datetime, end: datetime, step:
 def _status_texts(codes: np.ndarray, names: tuple[str, ...]) -> list[str]:
     import numpy as np
 
-    return np.array(names, dtype=object)[codes].tolist()  # type: ignore[no-any-return]
+    return np.array(names, dtype=object)[codes].tolist()
 
 
 def print_json(data: Any, *, indent: bool = False) -> None:
@@ -127,7 +127,7 @@ def _column(values: np.ndarray) -> list[float | None]:
 
     cells = values.astype(object)
     cells[~np.isfinite(values)] = None
-    return cells.tolist()  # type: ignore[no-any-return]
+    return cells.tolist()
 
 
 def csv_rows(bt: Backtest) -> Iterator[tuple[Any, ...]]:
