@@ -192,3 +192,53 @@ def _backtest_group(
                 ratios[cond.short_window] > cond.threshold
             )
     return Backtest(slo, group, times, ratios, statuses, held, conditions)
+
+
+FIVE_MINUTES = timedelta(minutes=5)
+
+
+@dataclass
+class TimeSlices:
+    """Sloth's time-slice budget of an SLO group: the mean of the 5m error ratio over the
+    slices of the SLO window, over the slices that have one (Sloth's `slo:sli_error:ratio_rate30d`
+    is `sum_over_time(ratio_5m[30d]) / count_over_time(ratio_5m[30d])` of the recorded 5m ratio)."""
+
+    slo: SLO
+    group: dict[str, str]
+    step: timedelta
+    slices: int  # grid points in the window
+    with_value: int  # of which the 5m error ratio has a value (traffic, not under min_events)
+    error_ratio: float | None
+
+    @property
+    def sli(self) -> float | None:
+        return None if self.error_ratio is None else 1 - self.error_ratio
+
+    @property
+    def budget_remaining(self) -> float | None:
+        """Sloth's `slo:period_error_budget_remaining:ratio`: 1 − mean error ratio ÷ budget."""
+        return None if self.error_ratio is None else 1 - self.error_ratio / self.slo.budget
+
+
+def timeslices(store: Store, slos: list[SLO], now: datetime, step: timedelta) -> list[TimeSlices]:
+    """Every SLO group's time-slice budget at `now`: slices every `step` on the epoch-aligned
+    grid, both ends of the window included — Prometheus 2.x's
+    `avg_over_time((ratio_5m)[window:step])` evaluated at `now`."""
+    step_ms = int(step.total_seconds() * 1000)
+    if step_ms <= 0:
+        raise ValueError("step must be positive")
+    out: list[TimeSlices] = []
+    for window in sorted({slo.window for slo in slos}):
+        chosen = [slo for slo in slos if slo.window == window]
+        first = -(-_ms(now - window) // step_ms) * step_ms  # the first slice at or after the start
+        last = _ms(now) // step_ms * step_ms
+        start = datetime(1970, 1, 1) + timedelta(milliseconds=first)
+        end = datetime(1970, 1, 1) + timedelta(milliseconds=last)
+        for bt in backtest(store, chosen, start, end, step):
+            ratio = bt.error_ratio[FIVE_MINUTES]
+            valid = np.isfinite(ratio)
+            mean = float(ratio[valid].mean()) if valid.any() else None
+            out.append(TimeSlices(bt.slo, bt.group, step, len(ratio), int(valid.sum()), mean))
+    order = {s.name: i for i, s in enumerate(slos)}
+    out.sort(key=lambda t: (order[t.slo.name], sorted(t.group.items())))
+    return out

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.slo.conditions import AlertCondition, slo_alert_conditions
+from console.slo.coverage import Coverage, data_since_by_group
 from console.slo.model import SLO, WINDOWS
 from console.slo.sums import cache_key, single_pass_sums, window_sums
 from console.store.selectors import matches, parse_selector
@@ -227,6 +228,7 @@ class SLOStatus:
     period: WindowValue
     windows: dict[timedelta, WindowValue]
     conditions: list[tuple[AlertCondition, bool]]
+    coverage: Coverage | None = None  # None: not computed (alert evaluation needs none)
 
     @property
     def sli(self) -> float | None:
@@ -307,12 +309,16 @@ def slo_status(
     spans = sorted({*WINDOWS, *periods})
     # Each series' increases per window (whole days cached), then added up per SLO group.
     selection, sums = _series_sums(store, slos, now, spans, cache=cache, rollups=rollups)
+    since = data_since_by_group(store, slos, selection, now) if with_period else {}
     result = []
     for (slo_index, grp), roles in sorted(_group_sums(selection, sums, len(spans)).items()):
         if "den" in roles:
-            result.append(_group_status(slos[slo_index], grp, roles, spans, now, with_period))
+            status = _group_status(slos[slo_index], grp, roles, spans, now, with_period)
+            if with_period:
+                status.coverage = Coverage(since.get((slo_index, grp)), now, status.slo.window)
+            result.append(status)
     present = {s.slo.name for s in result}
-    result += [_no_data(slo, now) for slo in slos if slo.name not in present]
+    result += [_no_data(slo, now, with_period) for slo in slos if slo.name not in present]
     order = {s.name: i for i, s in enumerate(slos)}
     result.sort(key=lambda s: (order[s.slo.name], sorted(s.group.items())))
     return result
@@ -379,11 +385,12 @@ def _group_status(
     return SLOStatus(slo, _group_labels(grp), now, period, windows, _conditions_held(slo, windows))
 
 
-def _no_data(slo: SLO, now: datetime) -> SLOStatus:
+def _no_data(slo: SLO, now: datetime, with_period: bool = True) -> SLOStatus:
     """An SLO none of whose series has samples in the windows."""
     empty = {w: WindowValue(w, 0.0, 0.0, None, None, "no data") for w in WINDOWS}
     period = WindowValue(slo.window, 0.0, 0.0, None, None, "no data")
-    return SLOStatus(slo, {}, now, period, empty, _conditions_held(slo, empty))
+    coverage = Coverage(None, now, slo.window) if with_period else None
+    return SLOStatus(slo, {}, now, period, empty, _conditions_held(slo, empty), coverage)
 
 
 def evaluate_alert_conditions(

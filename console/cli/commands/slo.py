@@ -13,8 +13,10 @@ from console.config.durations import format_duration, parse_duration
 from console.core.output import dumps, render_table
 from console.core.private import write_private
 from console.core.terminal import escape
+from console.slo.coverage import TOLERANCE
 
 if TYPE_CHECKING:
+    from console.slo.backtest import TimeSlices
     from console.slo.model import SLO
     from console.slo.status import SLOStatus, WindowValue
     from console.store import Store
@@ -28,6 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "remaining, burn rates, time to exhaustion, state.",
     )
     add_format(parser)
+    parser.add_argument(
+        "--timeslices",
+        nargs="?",
+        const="1m",
+        metavar="STEP",
+        help="also the SLI and budget as Sloth's dashboards compute them: the mean of the 5m "
+        "error ratio over the window, one slice every STEP (default 1m, Prometheus's default "
+        "evaluation interval)",
+    )
     parser.set_defaults(func=run_status)
     commands = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
 
@@ -129,8 +140,9 @@ def run_status(ctx: Context) -> int:
     slos = _slos(ctx, store)
     now = ctx.now()
     statuses = slo_status(store, slos, now, cache=False)  # rollups in the store
+    slices = _timeslices(ctx, store, slos, now)
     if ctx.fmt == "json":
-        print(dumps([_status_json(s, now) for s in statuses]))
+        print(dumps([_status_json(s, now, slices) for s in statuses]))
     elif not statuses:
         print(
             "no SLO in force: the SLO files named above do not load"
@@ -138,12 +150,80 @@ def run_status(ctx: Context) -> int:
             else "no SLOs in this workspace (add files under `slos:` in oncall.yaml)"
         )
     else:
-        columns = ("slo", "objective", "window", "sli", "budget", "burn 1h", "burn 6h", "exhaustion", "state")
-        print(render_table(columns, [_status_row(s) for s in statuses]))
+        print(render_table(_status_columns(slices), [_status_row(s, slices) for s in statuses]))
     return 1 if ctx.config_failed() else 0
 
 
-def _status_json(s: SLOStatus, now: datetime) -> dict[str, Any]:
+def _timeslices(ctx: Context, store: Store, slos: list[SLO], now: datetime) -> dict[tuple, TimeSlices]:
+    """With --timeslices: each SLO group's time-slice budget, by (SLO name, group)."""
+    if not getattr(ctx.args, "timeslices", None):
+        return {}
+    from console.slo.backtest import timeslices
+
+    try:
+        step = parse_duration(ctx.args.timeslices)
+    except ValueError as exc:
+        raise CliError(f"--timeslices: {exc}") from None
+    if step <= timedelta(0) or any(slo.window / step > 200_000 for slo in slos):
+        raise CliError("--timeslices: the step must be positive and give at most 200,000 slices a window")
+    return {_key(t.slo, t.group): t for t in timeslices(store, slos, now, step)}
+
+
+def _key(slo: SLO, group: dict[str, str]) -> tuple:
+    return slo.name, tuple(sorted(group.items()))
+
+
+def _span(delta: timedelta) -> str:
+    """`4d`, `7h`: how much of a window, in whole days from 23h30m, else whole hours."""
+    if delta >= timedelta(hours=23, minutes=30):
+        return f"{delta / timedelta(days=1):.0f}d"
+    return f"{delta / timedelta(hours=1):.0f}h"
+
+
+def _covers(s: SLOStatus) -> str:
+    """` (4d/30d)` after the SLI and budget when the data covers only part of the window."""
+    cover = s.coverage
+    if cover is None or not cover.partial or s.period.status != "ok":
+        return ""
+    return f" ({_span(cover.covered)}/{_span(cover.window)})"
+
+
+def _status_columns(slices: dict[tuple, TimeSlices]) -> tuple[str, ...]:
+    if not slices:
+        return ("slo", "objective", "window", "sli", "budget", "burn 1h", "burn 6h", "exhaustion", "state")
+    return (
+        *("slo", "objective", "window", "sli (events)", "budget (events)"),
+        *("sli (5m slices)", "budget (5m slices)", "burn 1h", "burn 6h", "exhaustion", "state"),
+    )
+
+
+def _coverage_json(s: SLOStatus) -> dict[str, Any] | None:
+    cover = s.coverage
+    if cover is None:
+        return None
+    return {
+        "data_since": cover.data_since,
+        "covered_seconds": cover.covered.total_seconds(),
+        "window_seconds": cover.window.total_seconds(),
+        "partial": cover.partial,
+    }
+
+
+def _timeslices_json(t: TimeSlices | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {
+        "step_seconds": t.step.total_seconds(),
+        "slices": t.slices,
+        "slices_with_value": t.with_value,
+        "error_ratio": t.error_ratio,
+        "sli": t.sli,
+        "budget_remaining": t.budget_remaining,
+    }
+
+
+def _status_json(s: SLOStatus, now: datetime, slices: dict[tuple, TimeSlices]) -> dict[str, Any]:
+    found = {"timeslices": _timeslices_json(slices.get(_key(s.slo, s.group)))} if slices else {}
     return {
         "slo": s.slo.name,
         "service": s.slo.service,
@@ -152,6 +232,8 @@ def _status_json(s: SLOStatus, now: datetime) -> dict[str, Any]:
         "window": format_duration(s.slo.window),
         "sli": s.sli,
         "budget_remaining": s.budget_remaining,
+        "coverage": _coverage_json(s),
+        **found,
         "time_to_exhaustion_seconds": (
             None if s.time_to_exhaustion is None else s.time_to_exhaustion.total_seconds()
         ),
@@ -171,13 +253,22 @@ def _status_json(s: SLOStatus, now: datetime) -> dict[str, Any]:
     }
 
 
-def _status_row(s: SLOStatus) -> tuple[str, ...]:
+def _status_row(s: SLOStatus, slices: dict[tuple, TimeSlices]) -> tuple[str, ...]:
+    covers = _covers(s)
+    by_slices: tuple[str, ...] = ()
+    if slices:
+        t = slices.get(_key(s.slo, s.group))
+        share = ""
+        if t is not None and (t.slices - t.with_value) * t.step > TOLERANCE:
+            share = f" ({_span(t.with_value * t.step)}/{_span(s.slo.window)})"
+        by_slices = (_pct(t.sli) + share, _bar(t.budget_remaining) + share) if t is not None else ("—", "—")
     return (
         s.slo.name + (f" {{{_group_text(s.group)}}}" if s.group else ""),
         f"{s.slo.objective:g}%",
         format_duration(s.slo.window),
-        _pct(s.sli),
-        _bar(s.budget_remaining),
+        _pct(s.sli) + covers,
+        _bar(s.budget_remaining) + covers,
+        *by_slices,
         _burn(s.windows[timedelta(hours=1)]),
         _burn(s.windows[timedelta(hours=6)]),
         _eta(s.time_to_exhaustion, s.budget_remaining),
