@@ -43,17 +43,6 @@ def _series_filters(slo: SLO) -> list[tuple[str, Any, float | None]]:
     return slo._memo["filters"]
 
 
-def data_since(store: Store, slo: SLO, now: datetime) -> datetime | None:
-    """The first sample of the SLO's denominator series within its window (None: none)."""
-    names = sorted({sel.name for role, sel, _ in _series_filters(slo) if role == "den"})
-    rows = store.query(
-        "SELECT min(s.ts) FROM samples s JOIN series r ON r.id = s.series_id WHERE r.name IN "
-        f"({', '.join('?' for _ in names)}) AND s.ts > ? AND s.ts <= ?",
-        [*names, now - slo.window, now],
-    )[1]
-    return rows[0][0] if rows else None
-
-
 def _parse_series_filters(slo: SLO) -> list[tuple[str, Any, float | None]]:
     if slo.sli.ratio is not None:
         ratio = slo.sli.ratio
