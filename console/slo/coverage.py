@@ -25,9 +25,10 @@ class Coverage:
 
     @property
     def covered(self) -> timedelta:
+        """How much of the window the data covers: all of it unless `partial`."""
         if self.data_since is None:
             return timedelta(0)
-        return min(self.window, self.now - self.data_since)
+        return self.window if not self.partial else self.now - self.data_since
 
     @property
     def partial(self) -> bool:
