@@ -160,15 +160,22 @@ def _workspace(root: Path) -> None:
     (root / "oncall.yaml").write_text(yaml.safe_dump({"store": "s.duckdb", "slos": ["slos.yaml"]}))
 
 
+def _process_env(root: Path, now: datetime) -> dict[str, str]:
+    """This checkout's `oncall` on the workspace at `root`, its clock at `now`, with bytecode
+    cached as an installed one has it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(ONCALL_NOW=now.isoformat() + "Z", ONCALL_WORKSPACE=str(root))
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
 def _backtest_process(root: Path, start: datetime, end: datetime, runs: int) -> tuple[list[float], bytes]:
     """Wall times of `oncall slo backtest --all --format json` in a subprocess, and its output.
 
     Run as an installed `oncall` runs: bytecode cached (a first, untimed run writes it when
     the environment says not to), stdout a pipe read to the end.
     """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(ONCALL_NOW=end.isoformat() + "Z", ONCALL_WORKSPACE=str(root))
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+    env = _process_env(root, end)
     argv = [sys.executable, "-m", "console", "slo", "backtest", "--all", "--format", "json"]
     argv += ["--from", start.isoformat() + "Z", "--to", end.isoformat() + "Z", "--step", "1m"]
     walls, out = [], b""
@@ -390,10 +397,10 @@ def _cold_process(root: Path, slos: list[SLO], now: datetime) -> tuple[float, fl
         )
     )
     (root / "oncall.yaml").write_text(yaml.safe_dump({"store": "status.duckdb", "slos": ["slos.yaml"]}))
-    oncall = str(Path(sys.executable).with_name("oncall"))
-    env = {**os.environ, "ONCALL_NOW": now.isoformat() + "Z", "ONCALL_WORKSPACE": str(root)}
+    env = _process_env(root, now)
+    oncall = [sys.executable, "-m", "console"]
     times = []
-    for argv in ([oncall, "--help"], [oncall, "slo", "--format", "json"]):
+    for argv in ([*oncall, "--help"], [*oncall, "slo", "--format", "json"]):
         runs = []
         for _ in range(3):
             begun = time.perf_counter()
