@@ -133,3 +133,9 @@ def test_a_backtest_process_imports_neither_pandas_nor_pyarrow(workspace):  # no
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_indent_without_json_is_a_usage_error(workspace, capsys):  # noqa: F811
+    with pytest.raises(SystemExit) as caught:
+        main(["-w", workspace, "slo", "backtest", "api", "--format", "csv", "--indent"])
+    assert caught.value.code == 2 and "--indent is for --format json" in capsys.readouterr().err

@@ -291,6 +291,8 @@ def run_backtest(ctx: Context) -> int:
         raise CliError(f"--step: {exc}") from None
     if step <= timedelta(0) or end < start:
         raise CliError("need --from before --to and a positive --step")
+    if args.indent and ctx.fmt != "json":
+        raise CliError("--indent is for --format json")
     if (end - start) / step > 200_000:
         raise CliError(f"{(end - start) / step:.0f} grid points is too many; use a larger --step")
     results = backtest(store, slos, start, end, step)
