@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, Any
 from console.config.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
 from console.config.yamlmarks import WORKSPACE_LIMITS, Problem, read_text
 from console.core.private import write_private
-from console.rules.loading import load_rule_file
-from console.rules.model import Computed, Rule
 from console.runtime.kept import Failed, FileProblem, LastGood, load_one
 
 if TYPE_CHECKING:
     from console.playbooks.model import Playbook
     from console.rules.loading import RuleSet
     from console.rules.matchers import InhibitRule
+    from console.rules.model import Rule
     from console.slo.status import SLO
     from console.slo.windows import WindowSpec
     from console.store import Store
@@ -88,6 +87,8 @@ class Config:
 def meta_rules(config: Config) -> list[Rule]:
     """`OncallConfigInvalid` per file that does not load; `OncallRuleFailing` per rule whose
     evaluation fails.  They go through the normal alert path (and so to Alertmanager)."""
+    from console.rules.model import Computed, Rule
+
     invalid_key = f"{META_GROUP}/{CONFIG_INVALID}"
     failing_key = f"{META_GROUP}/{RULE_FAILING}"
 
@@ -203,6 +204,8 @@ def load_config(workspace: Workspace, store: Store | None, now: datetime) -> Con
     _keep_workspace(workspace, store, kept, now, config)
 
     def rules(text: str, path: Path) -> RuleSet:
+        from console.rules.loading import load_rule_file  # jinja2, re2, PromQL: only for rule files
+
         loaded = load_rule_file(path, text=text, check_sql=False)  # SQL fails at evaluation
         if loaded.failed:
             raise Failed(loaded.problems)

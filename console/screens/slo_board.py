@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from console.slo.model import SLO
     from console.slo.status import SLOStatus
     from console.store import Store
 
@@ -35,14 +34,12 @@ class SLORow:
     coverage: tuple[timedelta, timedelta] | None = None
 
 
-def coverage(store: Store, slo: SLO, now: datetime) -> tuple[timedelta, timedelta] | None:
-    """(covered, window) when the SLO's data starts inside its window; None when it covers it."""
-    from console.slo.status import data_since
-
-    since = data_since(store, slo, now)
-    if since is None or since - (now - slo.window) <= timedelta(hours=1):
+def coverage(status: SLOStatus) -> tuple[timedelta, timedelta] | None:
+    """(covered, window) when the group's data starts inside its window; None when it covers it."""
+    cover = status.coverage
+    if cover is None or not cover.partial:
         return None
-    return now - since, slo.window
+    return cover.covered, cover.window
 
 
 def slo_alert_states(store: Store) -> list[tuple[dict[str, str], str]]:
@@ -96,7 +93,6 @@ def slo_board(store: Store, slos: list[Any], now: datetime) -> list[SLORow]:
     from console.slo.status import slo_status
 
     alerts = slo_alert_states(store)
-    covered = {slo.name: coverage(store, slo, now) for slo in slos}
     return [
         SLORow(
             name=status.slo.name,
@@ -112,7 +108,7 @@ def slo_board(store: Store, slos: list[Any], now: datetime) -> list[SLORow]:
             burn_5m=status.windows[FIVE_MINUTES].burn,
             page_1h=_page_factor(status, HOUR),
             page_6h=_page_factor(status, SIX_HOURS),
-            coverage=covered[status.slo.name],
+            coverage=coverage(status),
         )
         for status in slo_status(store, slos, now)
     ]

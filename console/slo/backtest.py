@@ -1,17 +1,18 @@
 """SLO backtests: every window's error ratio and every alert condition over a time grid.
 
-Kept apart from `console.slo.status` so that the console's first frame does
-not import numpy and pyarrow.
+Kept apart from `console.slo.status` so that the console's first frame does not import
+numpy.  Nothing here goes through pyarrow: its first array imports pandas (0.15 s), which
+a backtest has no use for; DuckDB takes the selection as list parameters and hands back
+numpy arrays.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
 from console.slo.conditions import AlertCondition, slo_alert_conditions, slo_windows
 from console.slo.model import SLO
@@ -30,17 +31,11 @@ if TYPE_CHECKING:
     from console.store import Store
 
 
-def _selection(cur: duckdb.DuckDBPyConnection, slos: list[SLO]) -> pa.Table:
-    """Which series feed which SLO's numerator and denominator: (slo, role, series_id, grp)."""
+def _selection(cur: duckdb.DuckDBPyConnection, slos: list[SLO]) -> list[list[Any]]:
+    """Which series feed which SLO's numerator and denominator, as four columns: slo, role,
+    series_id, grp."""
     rows = _selection_rows(cur, slos)
-    return pa.table(
-        {
-            "slo": pa.array([r["slo"] for r in rows], pa.int64()),
-            "role": pa.array([r["role"] for r in rows], pa.string()),
-            "series_id": pa.array([r["series_id"] for r in rows], pa.int64()),
-            "grp": pa.array([r["grp"] for r in rows], pa.string()),
-        }
-    )
+    return [[r[name] for r in rows] for name in ("slo", "role", "series_id", "grp")]
 
 
 @dataclass
@@ -61,13 +56,17 @@ class Backtest:
         """Runs of grid points where the condition held: (first ms, last ms)."""
         return _runs(self.times, self.held[name])
 
-    def severity_runs(self, severity: str) -> list[tuple[int, int]]:
-        """Runs where any condition of this severity held: how many times it would have fired."""
+    def severity_held(self, severity: str) -> np.ndarray:
+        """Per grid point, whether any condition of this severity held."""
         names = [c.name for c in self.conditions if c.severity == severity]
         if not names:
-            return []
-        mask = np.logical_or.reduce([self.held[n] for n in names])
-        return _runs(self.times, mask)
+            return np.zeros(len(self.times), dtype=bool)
+        return np.logical_or.reduce([self.held[n] for n in names])
+
+    def severity_runs(self, severity: str) -> list[tuple[int, int]]:
+        """Runs where any condition of this severity held (the union of their intervals): how
+        many times it would have fired."""
+        return _runs(self.times, self.severity_held(severity))
 
 
 def _runs(times: np.ndarray, mask: np.ndarray) -> list[tuple[int, int]]:
@@ -101,7 +100,7 @@ def backtest(
     return results
 
 
-def _increases(store: Store, slos: list[SLO], start: datetime, end: datetime) -> pa.Table:
+def _increases(store: Store, slos: list[SLO], start: datetime, end: datetime) -> dict[str, np.ndarray]:
     """Per SLO, role, group and sample time: the increase and sample count, in that order."""
     sql = (
         _increases_sql()
@@ -113,21 +112,21 @@ def _increases(store: Store, slos: list[SLO], start: datetime, end: datetime) ->
     )
     cur = store.cursor()
     try:
-        cur.register("_slo_sel", _selection(cur, slos))
         longest = max(w for s in slos for w in slo_windows(s))
-        return cur.sql(sql, params=[start - longest - LOOKBACK, end]).to_arrow_table()
+        params = [*_selection(cur, slos), start - longest - LOOKBACK, end]
+        return cur.execute(sql, params).fetchnumpy()
     finally:
         cur.close()
 
 
 def _cumulative_parts(
-    table: pa.Table,
+    cols: dict[str, np.ndarray],
 ) -> dict[tuple[int, str], dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
     """Per (SLO, group), per role: sample times, cumulative increase, cumulative samples."""
     parts: dict[tuple[int, str], dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-    if not len(table):
+    size = len(cols["t"])
+    if not size:
         return parts
-    cols = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
     slo_col, role_col, grp_col = cols["slo"], cols["role"], cols["grp"]
     boundaries = (
         np.flatnonzero(
@@ -136,7 +135,7 @@ def _cumulative_parts(
         + 1
     )
     starts = np.concatenate(([0], boundaries))
-    stops = np.concatenate((boundaries, [len(table)]))
+    stops = np.concatenate((boundaries, [size]))
     for a, b in zip(starts, stops):
         t = cols["t"][a:b].astype(np.int64)
         parts.setdefault((int(slo_col[a]), str(grp_col[a])), {})[str(role_col[a])] = (
@@ -194,3 +193,53 @@ def _backtest_group(
                 ratios[cond.short_window] > cond.threshold
             )
     return Backtest(slo, group, times, ratios, statuses, held, conditions)
+
+
+FIVE_MINUTES = timedelta(minutes=5)
+
+
+@dataclass
+class TimeSlices:
+    """Sloth's time-slice budget of an SLO group: the mean of the 5m error ratio over the
+    slices of the SLO window, over the slices that have one (Sloth's `slo:sli_error:ratio_rate30d`
+    is `sum_over_time(ratio_5m[30d]) / count_over_time(ratio_5m[30d])` of the recorded 5m ratio)."""
+
+    slo: SLO
+    group: dict[str, str]
+    step: timedelta
+    slices: int  # grid points in the window
+    with_value: int  # of which the 5m error ratio has a value (traffic, not under min_events)
+    error_ratio: float | None
+
+    @property
+    def sli(self) -> float | None:
+        return None if self.error_ratio is None else 1 - self.error_ratio
+
+    @property
+    def budget_remaining(self) -> float | None:
+        """Sloth's `slo:period_error_budget_remaining:ratio`: 1 − mean error ratio ÷ budget."""
+        return None if self.error_ratio is None else 1 - self.error_ratio / self.slo.budget
+
+
+def timeslices(store: Store, slos: list[SLO], now: datetime, step: timedelta) -> list[TimeSlices]:
+    """Every SLO group's time-slice budget at `now`: slices every `step` on the epoch-aligned
+    grid, both ends of the window included — Prometheus 2.x's
+    `avg_over_time((ratio_5m)[window:step])` evaluated at `now`."""
+    step_ms = int(step.total_seconds() * 1000)
+    if step_ms <= 0:
+        raise ValueError("step must be positive")
+    out: list[TimeSlices] = []
+    for window in sorted({slo.window for slo in slos}):
+        chosen = [slo for slo in slos if slo.window == window]
+        first = -(-_ms(now - window) // step_ms) * step_ms  # the first slice at or after the start
+        last = _ms(now) // step_ms * step_ms
+        start = datetime(1970, 1, 1) + timedelta(milliseconds=first)
+        end = datetime(1970, 1, 1) + timedelta(milliseconds=last)
+        for bt in backtest(store, chosen, start, end, step):
+            ratio = bt.error_ratio[FIVE_MINUTES]
+            valid = np.isfinite(ratio)
+            mean = float(ratio[valid].mean()) if valid.any() else None
+            out.append(TimeSlices(bt.slo, bt.group, step, len(ratio), int(valid.sum()), mean))
+    order = {s.name: i for i, s in enumerate(slos)}
+    out.sort(key=lambda t: (order[t.slo.name], sorted(t.group.items())))
+    return out

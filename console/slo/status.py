@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.slo.conditions import AlertCondition, slo_alert_conditions, slo_windows
+from console.slo.coverage import Coverage, data_since_by_group
 from console.slo.model import SLO
 from console.slo.sums import cache_key, single_pass_sums, window_sums
 from console.store.selectors import matches, parse_selector
@@ -40,17 +41,6 @@ def _series_filters(slo: SLO) -> list[tuple[str, Any, float | None]]:
     if "filters" not in slo._memo:
         slo._memo["filters"] = _parse_series_filters(slo)
     return slo._memo["filters"]
-
-
-def data_since(store: Store, slo: SLO, now: datetime) -> datetime | None:
-    """The first sample of the SLO's denominator series within its window (None: none)."""
-    names = sorted({sel.name for role, sel, _ in _series_filters(slo) if role == "den"})
-    rows = store.query(
-        "SELECT min(s.ts) FROM samples s JOIN series r ON r.id = s.series_id WHERE r.name IN "
-        f"({', '.join('?' for _ in names)}) AND s.ts > ? AND s.ts <= ?",
-        [*names, now - slo.window, now],
-    )[1]
-    return rows[0][0] if rows else None
 
 
 def _parse_series_filters(slo: SLO) -> list[tuple[str, Any, float | None]]:
@@ -154,10 +144,13 @@ def _group_of(slo: SLO, labels: dict[str, str]) -> str:
 
 
 def _increases_sql() -> str:
-    """CTEs `sel` (slo, role, series_id, grp; from the registered `_slo_sel`) and `inc`
+    """CTEs `sel` (slo, role, series_id, grp; four list parameters of equal length) and `inc`
     (series_id, t ms, inc) for samples with ts in (?, ?]."""
     return """
-        WITH sel AS (SELECT * FROM _slo_sel),
+        WITH sel AS (
+            SELECT unnest(?::BIGINT[]) AS slo, unnest(?::VARCHAR[]) AS role,
+                   unnest(?::BIGINT[]) AS series_id, unnest(?::VARCHAR[]) AS grp
+        ),
         ids AS (SELECT DISTINCT series_id FROM sel),
         raw AS (
             SELECT s.series_id, epoch_ms(s.ts) AS t, s.value
@@ -222,6 +215,7 @@ class SLOStatus:
     period: WindowValue
     windows: dict[timedelta, WindowValue]
     conditions: list[tuple[AlertCondition, bool]]
+    coverage: Coverage | None = None  # None: not computed (alert evaluation needs none)
 
     @property
     def sli(self) -> float | None:
@@ -302,12 +296,16 @@ def slo_status(
     spans = sorted({*(w for s in slos for w in slo_windows(s)), *periods})
     # Each series' increases per window (whole days cached), then added up per SLO group.
     selection, sums = _series_sums(store, slos, now, spans, cache=cache, rollups=rollups)
+    since = data_since_by_group(store, slos, selection, now) if with_period else {}
     result = []
     for (slo_index, grp), roles in sorted(_group_sums(selection, sums, len(spans)).items()):
         if "den" in roles:
-            result.append(_group_status(slos[slo_index], grp, roles, spans, now, with_period))
+            status = _group_status(slos[slo_index], grp, roles, spans, now, with_period)
+            if with_period:
+                status.coverage = Coverage(since.get((slo_index, grp)), now, status.slo.window)
+            result.append(status)
     present = {s.slo.name for s in result}
-    result += [_no_data(slo, now) for slo in slos if slo.name not in present]
+    result += [_no_data(slo, now, with_period) for slo in slos if slo.name not in present]
     order = {s.name: i for i, s in enumerate(slos)}
     result.sort(key=lambda s: (order[s.slo.name], sorted(s.group.items())))
     return result
@@ -374,11 +372,12 @@ def _group_status(
     return SLOStatus(slo, _group_labels(grp), now, period, windows, _conditions_held(slo, windows))
 
 
-def _no_data(slo: SLO, now: datetime) -> SLOStatus:
+def _no_data(slo: SLO, now: datetime, with_period: bool = True) -> SLOStatus:
     """An SLO none of whose series has samples in the windows."""
     empty = {w: WindowValue(w, 0.0, 0.0, None, None, "no data") for w in slo_windows(slo)}
     period = WindowValue(slo.window, 0.0, 0.0, None, None, "no data")
-    return SLOStatus(slo, {}, now, period, empty, _conditions_held(slo, empty))
+    coverage = Coverage(None, now, slo.window) if with_period else None
+    return SLOStatus(slo, {}, now, period, empty, _conditions_held(slo, empty), coverage)
 
 
 def evaluate_alert_conditions(

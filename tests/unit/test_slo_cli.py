@@ -59,7 +59,7 @@ def test_status_table_and_json(workspace, capsys):
 def test_backtest_table_counts_pages(workspace, capsys):
     assert main(["-w", workspace, "slo", "backtest", "api", "--from", "now-12h", "--step", "5m"]) == 0
     out = capsys.readouterr().out
-    assert "would have paged 1 times, ticketed 1 times" in out
+    assert "would have paged once, ticketed once" in out
     assert "api:page:1h" in out
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,8 +13,10 @@ from console.config.durations import format_duration, parse_duration
 from console.core.output import dumps, render_table
 from console.core.private import write_private
 from console.core.terminal import escape
+from console.slo.coverage import TOLERANCE
 
 if TYPE_CHECKING:
+    from console.slo.backtest import TimeSlices
     from console.slo.model import SLO
     from console.slo.status import SLOStatus, WindowValue
     from console.store import Store
@@ -29,6 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "remaining, burn rates, time to exhaustion, state.",
     )
     add_format(parser)
+    parser.add_argument(
+        "--timeslices",
+        nargs="?",
+        const="1m",
+        metavar="STEP",
+        help="also the SLI and budget as Sloth's dashboards compute them: the mean of the 5m "
+        "error ratio over the window, one slice every STEP (default 1m, Prometheus's default "
+        "evaluation interval)",
+    )
     parser.set_defaults(func=run_status)
     commands = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
 
@@ -37,7 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="replay SLOs over history: burns per window and when alerts would fire",
         description="Per SLO, the SLI, error ratio and burn rate over each window (5m … 3d) on a "
         "grid, the intervals where each multiwindow condition held, and how many "
-        "times it would have paged and ticketed.",
+        "times it would have paged and ticketed. --format json: every grid point, the "
+        "conditions' intervals and the page/ticket union intervals; --format csv: one row "
+        "per SLO group and grid point (page, ticket, then each window's error ratio, burn "
+        "and status).",
     )
     back.add_argument("name", nargs="?", help="the SLO to replay")
     back.add_argument("--all", action="store_true", help="every SLO in the workspace")
@@ -49,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     back.add_argument("--to", dest="end", default="now", help="end (default now)")
     back.add_argument("--step", default="1m", help="grid step (default 1m)")
-    add_format(back)
+    add_format(back, ("table", "json", "csv"))
+    back.add_argument("--indent", action="store_true", help="indent the JSON (compact by default)")
     back.set_defaults(func=run_backtest)
 
     imp = commands.add_parser(
@@ -126,8 +140,9 @@ def run_status(ctx: Context) -> int:
     slos = _slos(ctx, store)
     now = ctx.now()
     statuses = slo_status(store, slos, now, cache=False)  # rollups in the store
+    slices = _timeslices(ctx, store, slos, now)
     if ctx.fmt == "json":
-        print(dumps([_status_json(s, now) for s in statuses]))
+        print(dumps([_status_json(s, now, slices) for s in statuses]))
     elif not statuses:
         print(
             "no SLO in force: the SLO files named above do not load"
@@ -135,12 +150,80 @@ def run_status(ctx: Context) -> int:
             else "no SLOs in this workspace (add files under `slos:` in oncall.yaml)"
         )
     else:
-        columns = ("slo", "objective", "window", "sli", "budget", "burn 1h", "burn 6h", "exhaustion", "state")
-        print(render_table(columns, [_status_row(s) for s in statuses]))
+        print(render_table(_status_columns(slices), [_status_row(s, slices) for s in statuses]))
     return 1 if ctx.config_failed() else 0
 
 
-def _status_json(s: SLOStatus, now: datetime) -> dict[str, Any]:
+def _timeslices(ctx: Context, store: Store, slos: list[SLO], now: datetime) -> dict[tuple, TimeSlices]:
+    """With --timeslices: each SLO group's time-slice budget, by (SLO name, group)."""
+    if not getattr(ctx.args, "timeslices", None):
+        return {}
+    from console.slo.backtest import timeslices
+
+    try:
+        step = parse_duration(ctx.args.timeslices)
+    except ValueError as exc:
+        raise CliError(f"--timeslices: {exc}") from None
+    if step <= timedelta(0) or any(slo.window / step > 200_000 for slo in slos):
+        raise CliError("--timeslices: the step must be positive and give at most 200,000 slices a window")
+    return {_key(t.slo, t.group): t for t in timeslices(store, slos, now, step)}
+
+
+def _key(slo: SLO, group: dict[str, str]) -> tuple:
+    return slo.name, tuple(sorted(group.items()))
+
+
+def _span(delta: timedelta) -> str:
+    """`4d`, `7h`: how much of a window, in whole days from 23h30m, else whole hours."""
+    if delta >= timedelta(hours=23, minutes=30):
+        return f"{delta / timedelta(days=1):.0f}d"
+    return f"{delta / timedelta(hours=1):.0f}h"
+
+
+def _covers(s: SLOStatus) -> str:
+    """` (4d/30d)` after the SLI and budget when the data covers only part of the window."""
+    cover = s.coverage
+    if cover is None or not cover.partial or s.period.status != "ok":
+        return ""
+    return f" ({_span(cover.covered)}/{_span(cover.window)})"
+
+
+def _status_columns(slices: dict[tuple, TimeSlices]) -> tuple[str, ...]:
+    if not slices:
+        return ("slo", "objective", "window", "sli", "budget", "burn 1h", "burn 6h", "exhaustion", "state")
+    return (
+        *("slo", "objective", "window", "sli (events)", "budget (events)"),
+        *("sli (5m slices)", "budget (5m slices)", "burn 1h", "burn 6h", "exhaustion", "state"),
+    )
+
+
+def _coverage_json(s: SLOStatus) -> dict[str, Any] | None:
+    cover = s.coverage
+    if cover is None:
+        return None
+    return {
+        "data_since": cover.data_since,
+        "covered_seconds": cover.covered.total_seconds(),
+        "window_seconds": cover.window.total_seconds(),
+        "partial": cover.partial,
+    }
+
+
+def _timeslices_json(t: TimeSlices | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {
+        "step_seconds": t.step.total_seconds(),
+        "slices": t.slices,
+        "slices_with_value": t.with_value,
+        "error_ratio": t.error_ratio,
+        "sli": t.sli,
+        "budget_remaining": t.budget_remaining,
+    }
+
+
+def _status_json(s: SLOStatus, now: datetime, slices: dict[tuple, TimeSlices]) -> dict[str, Any]:
+    found = {"timeslices": _timeslices_json(slices.get(_key(s.slo, s.group)))} if slices else {}
     return {
         "slo": s.slo.name,
         "service": s.slo.service,
@@ -149,6 +232,8 @@ def _status_json(s: SLOStatus, now: datetime) -> dict[str, Any]:
         "window": format_duration(s.slo.window),
         "sli": s.sli,
         "budget_remaining": s.budget_remaining,
+        "coverage": _coverage_json(s),
+        **found,
         "time_to_exhaustion_seconds": (
             None if s.time_to_exhaustion is None else s.time_to_exhaustion.total_seconds()
         ),
@@ -168,13 +253,22 @@ def _status_json(s: SLOStatus, now: datetime) -> dict[str, Any]:
     }
 
 
-def _status_row(s: SLOStatus) -> tuple[str, ...]:
+def _status_row(s: SLOStatus, slices: dict[tuple, TimeSlices]) -> tuple[str, ...]:
+    covers = _covers(s)
+    by_slices: tuple[str, ...] = ()
+    if slices:
+        t = slices.get(_key(s.slo, s.group))
+        share = ""
+        if t is not None and (t.slices - t.with_value) * t.step > TOLERANCE:
+            share = f" ({_span(t.with_value * t.step)}/{_span(s.slo.window)})"
+        by_slices = (_pct(t.sli) + share, _bar(t.budget_remaining) + share) if t is not None else ("—", "—")
     return (
         s.slo.name + (f" {{{_group_text(s.group)}}}" if s.group else ""),
         f"{s.slo.objective:g}%",
         format_duration(s.slo.window),
-        _pct(s.sli),
-        _bar(s.budget_remaining),
+        _pct(s.sli) + covers,
+        _bar(s.budget_remaining) + covers,
+        *by_slices,
         _burn(s.windows[timedelta(hours=1)]),
         _burn(s.windows[timedelta(hours=6)]),
         _eta(s.time_to_exhaustion, s.budget_remaining),
@@ -182,53 +276,8 @@ def _status_row(s: SLOStatus) -> tuple[str, ...]:
     )
 
 
-def _iso(ms: int) -> str:
-    return (datetime(1970, 1, 1) + timedelta(milliseconds=int(ms))).isoformat() + "Z"
-
-
-def _finite(values: Any) -> list[float | None]:
-    return [None if not math.isfinite(v) else float(v) for v in values.tolist()]
-
-
-def backtest_json(results: list[Any], start: datetime, end: datetime, step: timedelta) -> list[dict]:
-    """Backtests as plain data; no NaN or inf: a missing value is null with its status."""
-    from console.slo.backtest import Backtest
-
-    out = []
-    for bt in results:
-        windows = {}
-        for window, ratio in bt.error_ratio.items():
-            windows[format_duration(window)] = {
-                "sli": [None if r is None else 1 - r for r in _finite(ratio)],
-                "error_ratio": _finite(ratio),
-                "burn": _finite(ratio / bt.slo.budget),
-                "status": [Backtest.STATUS[k] for k in bt.status[window].tolist()],
-            }
-        out.append(
-            {
-                "slo": bt.slo.name,
-                "group": bt.group,
-                "objective": bt.slo.objective,
-                "from": start,
-                "to": end,
-                "step_seconds": step.total_seconds(),
-                "times": [_iso(t) for t in bt.times.tolist()],
-                "windows": windows,
-                "conditions": [
-                    {
-                        **cond.as_dict(),
-                        "intervals": [{"from": _iso(a), "to": _iso(b)} for a, b in bt.intervals(cond.name)],
-                    }
-                    for cond in bt.conditions
-                ],
-                "would_page": len(bt.severity_runs("page")),
-                "would_ticket": len(bt.severity_runs("ticket")),
-            }
-        )
-    return out
-
-
 def run_backtest(ctx: Context) -> int:
+    from console.cli.commands.slo_backtest import backtest_json, print_csv, print_json, print_table
     from console.slo.backtest import backtest
 
     args = ctx.args
@@ -242,14 +291,18 @@ def run_backtest(ctx: Context) -> int:
         raise CliError(f"--step: {exc}") from None
     if step <= timedelta(0) or end < start:
         raise CliError("need --from before --to and a positive --step")
+    if args.indent and ctx.fmt != "json":
+        raise CliError("--indent is for --format json")
     if (end - start) / step > 200_000:
         raise CliError(f"{(end - start) / step:.0f} grid points is too many; use a larger --step")
     results = backtest(store, slos, start, end, step)
     if ctx.fmt == "json":
-        print(dumps(backtest_json(results, start, end, step)))
-        return 0
-    for bt in results:
-        _print_backtest(bt, start, end, step)
+        print_json(backtest_json(results, start, end, step), indent=args.indent)
+    elif ctx.fmt == "csv":
+        print_csv(results)
+    else:
+        for bt in results:
+            print_table(bt, start, end, step)
     return 0
 
 
@@ -264,50 +317,6 @@ def _chosen(name: str | None, every: bool, slos: list[Any]) -> list[Any]:
         names = ", ".join(s.name for s in slos) or "none defined"
         raise CliError(f"no SLO named {name!r} (SLOs: {names})")
     return chosen
-
-
-def _print_backtest(bt: Any, start: datetime, end: datetime, step: timedelta) -> None:
-    title = bt.slo.name + (f" {{{_group_text(bt.group)}}}" if bt.group else "")
-    print(
-        f"{escape(title)}: objective {bt.slo.objective:g}%, {start:%Y-%m-%d %H:%M} → "
-        f"{end:%Y-%m-%d %H:%M} every {format_duration(step)}"
-    )
-    rows = [_window_row(bt, window, ratio) for window, ratio in bt.error_ratio.items()]
-    print(render_table(("window", "points", "max burn", "at", "mean burn"), rows))
-    cond_rows = []
-    for cond in bt.conditions:
-        runs = bt.intervals(cond.name)
-        cond_rows.append(
-            (
-                cond.name,
-                f"{cond.factor:g}x",
-                len(runs),
-                "; ".join(f"{_iso(a)} → {_iso(b)}" for a, b in runs[:3])
-                + (f" … +{len(runs) - 3}" if len(runs) > 3 else ""),
-            )
-        )
-    if cond_rows:
-        print(render_table(("condition", "factor", "times", "held"), cond_rows, max_width=120))
-    print(
-        f"would have paged {len(bt.severity_runs('page'))} times, "
-        f"ticketed {len(bt.severity_runs('ticket'))} times\n"
-    )
-
-
-def _window_row(bt: Any, window: timedelta, ratio: Any) -> tuple[Any, ...]:
-    """A burn window's line: points, the worst burn and when, the mean burn."""
-    valid = ~(ratio != ratio)
-    if not valid.any():
-        reason = "no traffic" if (bt.status[window] == 2).any() else "no data"
-        return (format_duration(window), 0, reason, "", "")
-    worst = int(ratio[valid].argmax())
-    return (
-        format_duration(window),
-        int(valid.sum()),
-        f"{ratio[valid].max() / bt.slo.budget:.2f}x",
-        _iso(bt.times[valid][worst]),
-        f"{(ratio[valid].mean()) / bt.slo.budget:.2f}x",
-    )
 
 
 def run_import(ctx: Context) -> int:
