@@ -20,6 +20,13 @@ def test_matchers_windows_and_thresholds_are_data() -> None:
     assert [s.name for s in slots.selectors] == ["errors_total", "requests_total"]
 
 
+def test_which_over_time_aggregate_is_data() -> None:
+    assert _key("avg_over_time(x[5m]) > 1") == _key('max_over_time(y{a="b"}[1h]) > 2')
+    assert _key("avg_over_time(x[5m]) > 1") != _key("last_over_time(x[5m]) > 1")  # it keeps __name__
+    _, slots = shapes.shape(parse("stddev_over_time(x[5m]) > 1").ast)
+    assert slots.functions == ["stddev_over_time"]
+
+
 @pytest.mark.parametrize(
     ("a", "b"),
     [

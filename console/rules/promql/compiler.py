@@ -11,6 +11,7 @@ only ever read, filtered and combined in SQL.  Semantics are Prometheus 2.x by d
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import promql_parser as pp
@@ -23,6 +24,9 @@ from console.rules.promql.shapes import Slots
 
 if TYPE_CHECKING:
     import duckdb
+
+
+_NAMES = re.compile(r"\b_q\d+\b")
 
 
 class Compiler:
@@ -71,7 +75,7 @@ class Compiler:
     def fetch(self, rel_name: str, order: str) -> Any:
         """The rows of one compiled relation now, as an Arrow table (for the steps SQL cannot take)."""
         return self.cur.sql(
-            f"WITH {self._with()}\nSELECT * FROM {rel_name} ORDER BY {order}"
+            f"WITH {self._with(rel_name)}\nSELECT * FROM {rel_name} ORDER BY {order}"
         ).to_arrow_table()
 
     def register(self, prefix: str, table: Any) -> str:
@@ -84,8 +88,14 @@ class Compiler:
         """A query whose rows (column `err`) are errors: any row fails its expression's evaluation."""
         self.checks.append((self.part, sql))
 
-    def _with(self) -> str:
-        ctes = list(self.ctes)
+    def _with(self, query: str) -> str:
+        """The CTEs `query` reads, directly or through others (a number inlined where it is
+        compared leaves its own CTE unread: it is not planned)."""
+        needed = set(_NAMES.findall(query))
+        for name, body in reversed(self.ctes):
+            if name in needed:
+                needed.update(_NAMES.findall(body))
+        ctes = [(name, body) for name, body in self.ctes if name in needed]
         if self._scan_span is not None:  # every selector's samples, read once
             import pyarrow as pa
 
@@ -126,9 +136,11 @@ class Compiler:
                     owners[sql].append(one)
         for n, (sql, ids) in enumerate(owners.items()):
             parts.append(
-                f"(SELECT unnest({ids}), NULL, NULL, NULL, err, {n} FROM (SELECT err FROM ({sql}) LIMIT 1))"
+                f"(SELECT unnest({ids}), NULL, NULL, NULL, err, {n} "
+                f"FROM (SELECT min(err) AS err FROM ({sql})) WHERE err IS NOT NULL)"
             )
-        return f"WITH {self._with()}\n" + "\nUNION ALL ".join(parts)
+        body = "\nUNION ALL ".join(parts)
+        return f"WITH {self._with(body)}\n{body}"
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -144,6 +156,14 @@ class Compiler:
         self._memo[key] = (rel, [sql for _, sql in self.checks[before:]])
         return rel
 
+    def functions(self, node: Any, grid: Grid) -> list[str] | None:
+        """On a grid of parts, each part's own `*_over_time` function for this call."""
+        if not grid.parts:
+            return None
+        parts = self._slots(grid)
+        slot = parts[0].function_at[str(node)]
+        return [slots.functions[slot] for slots in parts]
+
     def _slots(self, grid: Grid) -> list[Slots]:
         """The values of each part of a grid of parts, in its order (the first: the one compiled)."""
         return [self.slot_of[i] for i in grid.parts]
@@ -155,7 +175,7 @@ class Compiler:
         if not grid.parts or type(node).__name__ not in ("Call", "AggregateExpr", "BinaryExpr"):
             return None
         parts = self._slots(grid)
-        sel, rng, num = shapes.uses(node, parts[0])
+        sel, rng, num, fns = shapes.uses(node, parts[0])
         first: dict[tuple[Any, ...], int] = {}
         index = []
         for slots in parts:
@@ -163,6 +183,7 @@ class Compiler:
                 tuple(str(slots.selectors[i]) for i in sel),
                 tuple(slots.ranges[i] for i in rng),
                 tuple(slots.numbers[i] for i in num),
+                tuple(slots.functions[i] for i in fns),
             )
             index.append(first.setdefault(sig, len(first)))
         if len(first) == len(parts):
@@ -298,23 +319,32 @@ class Compiler:
         return f"SELECT series_id, ms, value, pv, pms FROM _scan WHERE {picked}ms >= {span[0]} AND ms <= {span[1]}"
 
     def vector_selector(self, node: Any, grid: Grid) -> Rel:
+        """(t, labels, v): each series' latest sample within the lookback, unless it is a stale marker."""
         matched, parts = self._matched_parts(node, grid)
         if not matched:
             return self.empty_vector()
         table = self._register(matched, parts)
         lookback = self.options.lookback_ms
         edge = self.options.windows.after_start
-        samples = self._samples(table, self._time_span(node, grid, lookback), matched)
-        pairs = (
-            f"(SELECT s.t, {self._eval_time(node, 's.et')} AS te, m.sid, m.labels "
-            f"FROM {self.grid(grid)} s CROSS JOIN {table} m)"
-            if parts is None
-            else f"(SELECT t, {grid.start}::BIGINT AS te, sid, labels FROM {table})"  # one instant, no offset
-        )
+        span = self._time_span(node, grid, lookback)
+        samples = self._samples(table, span, matched)
+        if grid.start == grid.end:  # one instant: each series' latest sample, no join per step
+            te = span[1]
+            step = f"{grid.start}::BIGINT AS t, " if parts is None else "m.t, "
+            return Rel(
+                "vector",
+                self.cte(
+                    f"SELECT {step}m.labels, x.v FROM (SELECT series_id, arg_max_null(value, ms) AS v "
+                    f"FROM ({samples}) WHERE ms {edge} {te} - {lookback} GROUP BY series_id) x "
+                    f"JOIN {table} m ON m.sid = x.series_id WHERE x.v IS NOT NULL"
+                ),
+            )
         return Rel(
             "vector",
             self.cte(
-                f"SELECT g.t, g.labels, x.value AS v FROM {pairs} g "
+                f"SELECT g.t, g.labels, x.value AS v FROM "
+                f"(SELECT s.t, {self._eval_time(node, 's.et')} AS te, m.sid, m.labels "
+                f"FROM {self.grid(grid)} s CROSS JOIN {table} m) g "
                 f"ASOF JOIN ({samples}) x ON x.series_id = g.sid AND x.ms <= g.te "
                 f"WHERE x.ms {edge} g.te - {lookback} AND x.value IS NOT NULL"
             ),

@@ -10,6 +10,7 @@ from console.rules.promql import sql as q
 from console.rules.promql.errors import PromQLError
 from console.rules.promql.nodes import Builder as Compiler
 from console.rules.promql.nodes import Grid, Rel
+from console.rules.promql.shapes import FAMILY
 
 _MATH = {
     "abs": "abs(v)",
@@ -141,7 +142,12 @@ def _range_call(c: Compiler, name: str, node: Any, grid: Grid) -> Rel:
     # a window's samples are one series' per step: each (t, sid) gives a value, then its labels
     m = matrix.name
     if name in _OVER_TIME:
-        agg, _ = _OVER_TIME[name]
+        names = (c.functions(node, grid) if name in FAMILY else None) or [name]
+        if len(set(names)) == 1:
+            agg, _ = _OVER_TIME[names[0]]
+        else:  # rules of one shape, each its own aggregate: all of them, each part's picked
+            cases = " ".join(f"WHEN {q.s(f)} THEN {_OVER_TIME[f][0]}" for f in sorted(set(names)))
+            agg = f"CASE [{', '.join(q.s(f) for f in names)}][t + 1] {cases} END"
         sql = f"SELECT t, sid, {agg} AS v FROM {m} GROUP BY t, sid"
     elif name == "quantile_over_time":
         assert param is not None

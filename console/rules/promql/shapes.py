@@ -1,6 +1,6 @@
 """Rules of one shape, evaluated as one: expressions that differ only in their selectors' matchers,
-their range windows and the number literals they compare with share one compiled query, with
-those values as data per expression (a part).
+their range windows, the number literals they compare with and which `*_over_time` aggregate
+they take share one compiled query, with those values as data per expression (a part).
 
 A team's alerting rules are a few shapes repeated per service, model or threshold; compiled this
 way a cycle costs per shape, not per rule.  The shape key spells the expression with each such
@@ -20,6 +20,19 @@ from console.rules.promql.nodes import PromQL, ms_of
 
 # their answer depends on the evaluation time itself, or (absent) on the selector's own text
 _ALONE = frozenset({"time", "predict_linear", "timestamp", "absent", "absent_over_time"})
+# one aggregate over a window's values, the same labels out: which one is data too
+FAMILY = frozenset(
+    {
+        "avg_over_time",
+        "min_over_time",
+        "max_over_time",
+        "sum_over_time",
+        "count_over_time",
+        "stddev_over_time",
+        "stdvar_over_time",
+        "present_over_time",
+    }
+)
 
 
 class Unshaped(Exception):
@@ -33,9 +46,11 @@ class Slots:
     selectors: list[Any] = field(default_factory=list)  # VectorSelector nodes
     ranges: list[int] = field(default_factory=list)  # ms
     numbers: list[float] = field(default_factory=list)
+    functions: list[str] = field(default_factory=list)  # *_over_time names (FAMILY)
     selector_at: dict[str, int] = field(default_factory=dict)  # selector text → slot
     range_at: dict[str, int] = field(default_factory=dict)  # matrix selector text → slot
     number_at: dict[str, int] = field(default_factory=dict)  # literal text → slot
+    function_at: dict[str, int] = field(default_factory=dict)  # call text → slot
 
     def _slot(self, at: dict[str, int], values: list[Any], text: str, value: Any) -> int:
         if text not in at:
@@ -79,7 +94,10 @@ def _key(node: Any, slots: Slots, operand: bool) -> str:
         name = node.func.name
         if name in _ALONE:
             raise Unshaped(name)
-        return f"{name}({', '.join(_key(a, slots, False) for a in node.args)})"
+        args = ", ".join(_key(a, slots, False) for a in node.args)
+        if name in FAMILY:
+            return f"$f{slots._slot(slots.function_at, slots.functions, str(node), name)}({args})"
+        return f"{name}({args})"
     if kind == "AggregateExpr":
         modifier = str(node.modifier) if node.modifier else ""
         param = f"{_key(node.param, slots, False)}, " if node.param is not None else ""
@@ -116,11 +134,12 @@ def groups(exprs: list[PromQL]) -> tuple[list[list[int]], dict[int, Slots]]:
     return [members for members in by_key.values() if len(members) > 1], values
 
 
-def uses(node: Any, slots: Slots) -> tuple[list[int], list[int], list[int]]:
-    """The selector, range and number slots a subexpression of a shaped expression reads."""
+def uses(node: Any, slots: Slots) -> tuple[list[int], list[int], list[int], list[int]]:
+    """The selector, range, number and function slots a subexpression of a shaped expression reads."""
     sel: list[int] = []
     rng: list[int] = []
     num: list[int] = []
+    fns: list[int] = []
 
     def walk(n: Any, operand: bool) -> None:
         kind = type(n).__name__
@@ -137,6 +156,8 @@ def uses(node: Any, slots: Slots) -> tuple[list[int], list[int], list[int]]:
             walk(n.lhs, True)
             walk(n.rhs, True)
         elif kind == "Call":
+            if n.func.name in FAMILY:
+                fns.append(slots.function_at[str(n)])
             for arg in n.args:
                 walk(arg, False)
         elif kind == "AggregateExpr":
@@ -145,4 +166,4 @@ def uses(node: Any, slots: Slots) -> tuple[list[int], list[int], list[int]]:
             walk(n.expr, False)
 
     walk(node, False)
-    return sel, rng, num
+    return sel, rng, num, fns

@@ -258,6 +258,13 @@ SHAPED = [
     "idelta(temperature_celsius[3m]) > 0",
     'max by (room) (avg_over_time(temperature_celsius{room=~"k.*"}[10m])) > 20',
     "max by (room) (avg_over_time(temperature_celsius[30m])) > 21",
+    'max by (room) (min_over_time(temperature_celsius{room="hall"}[20m])) > 19',  # the aggregate is data too
+    "max by (room) (stddev_over_time(temperature_celsius[15m])) > 0.1",
+    "max by (room) (stdvar_over_time(temperature_celsius[15m])) > 0.01",
+    "max by (room) (count_over_time(temperature_celsius[5m])) > 5",
+    "max by (room) (present_over_time(temperature_celsius[2m])) > 0",
+    "max by (room) (sum_over_time(temperature_celsius[4m])) > 100",
+    'max by (room) (max_over_time(temperature_celsius{room="attic"}[9m])) > 0',
     "quantile_over_time(0.9, temperature_celsius[30m]) > 20",
     'quantile_over_time(0.9, temperature_celsius{room="attic"}[5m]) > 19',
     'sum without (instance) (count_over_time(queue_depth{queue="q1"}[7m])) > 3',
@@ -291,7 +298,7 @@ def test_rules_of_one_shape_answer_as_prometheus(peer, minutes: int) -> None:
 
     exprs = [parse(e) for e in SHAPED]
     grouped, _ = shapes.groups(exprs)
-    assert len(grouped) >= 15 and sum(len(g) for g in grouped) >= 34  # the batch is really shaped
+    assert len(grouped) >= 15 and sum(len(g) for g in grouped) >= 40  # the batch is really shaped
     at = START + timedelta(minutes=minutes)
     cur = peer.store.cursor()
     try:
