@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from console.cli.commands.slo_generate import add_generate
 from console.cli.context import CliError, Context, add_format
 from console.config.durations import format_duration, parse_duration
 from console.core.output import dumps, render_table
@@ -75,6 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("file", metavar="FILE")
     imp.add_argument("-o", "--output", help="write the SLO file here instead of stdout")
     imp.set_defaults(func=run_import)
+    add_generate(commands)
 
 
 def _slos(ctx: Context, store: Store) -> list[SLO]:
