@@ -249,7 +249,10 @@ def rule_groups(slo: SLO, *, interval: timedelta | None = None, version: str = "
 
 
 class _Dumper(yaml.SafeDumper):
-    """Multi-line expressions as `|` blocks, as Sloth writes them."""
+    """Multi-line expressions as `|` blocks, as Sloth writes them; no anchors or aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
