@@ -223,7 +223,8 @@ def generated(tmp_path_factory: pytest.TempPathFactory):
     assert oncall("-w", str(workspace), "import", str(data)) == 0
     raw = start_prometheus(tsdb, root / "raw")
     try:
-        rule_blocks = _backfill_rules(rules_file, raw, FROM, TO + STEP, root / "rule-blocks")
+        # From a little earlier: every group (each at its own offset) has a sample before the grid.
+        rule_blocks = _backfill_rules(rules_file, raw, FROM - 5 * STEP, TO + STEP, root / "rule-blocks")
     finally:
         raw.stop()
     for block in rule_blocks.iterdir():
