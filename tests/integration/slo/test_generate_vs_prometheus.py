@@ -129,7 +129,7 @@ def _sli_offsets(tsdb_with_rule_blocks: Path) -> dict[str, int]:
     ).stdout
     offsets: dict[str, set[int]] = {}
     for line in dump.splitlines():
-        if 'slo:sli_error:ratio_rate' in line:
+        if "slo:sli_error:ratio_rate" in line:
             ident = re.search(r'sloth_id="([^"]*)"', line)
             assert ident, line
             offsets.setdefault(ident[1], set()).add(int(line.rsplit(" ", 1)[1]) % 60_000)
