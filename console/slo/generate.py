@@ -39,14 +39,24 @@ class GenerateError(ValueError):
     """An SLO that cannot be written as Prometheus rules; the message names it and why."""
 
 
+def _sloth_names(slo: SLO) -> tuple[str, str]:
+    """Sloth's id (`<service>-<slo>`) and SLO name. An SLO named `<service>-<x>`, as
+    `oncall slo import` names Sloth's SLO `x`, keeps Sloth's id and name, so its series go on."""
+    prefix = f"{slo.service}-"
+    if slo.service and slo.name.startswith(prefix) and len(slo.name) > len(prefix):
+        return slo.name, slo.name[len(prefix) :]
+    return (prefix + slo.name if slo.service else slo.name), slo.name
+
+
 def sloth_id(slo: SLO) -> str:
     """Sloth's SLO id: `<service>-<name>`, or the name alone for an SLO without a service."""
-    return f"{slo.service}-{slo.name}" if slo.service else slo.name
+    return _sloth_names(slo)[0]
 
 
 def id_labels(slo: SLO) -> dict[str, str]:
     """The labels that identify an SLO's series (Sloth's `sloth_id`, `sloth_service`, `sloth_slo`)."""
-    labels = {ID_LABEL: sloth_id(slo), SLO_LABEL: slo.name}
+    ident, name = _sloth_names(slo)
+    labels = {ID_LABEL: ident, SLO_LABEL: name}
     if slo.service:
         labels[SERVICE_LABEL] = slo.service
     return dict(sorted(labels.items()))
@@ -265,6 +275,13 @@ _Dumper.add_representer(str, _str)
 
 def generate_rules(slos: list[SLO], *, interval: timedelta | None = None, version: str = "") -> str:
     """One Prometheus rule file (YAML) for the SLOs: every SLO's groups, in the order given."""
+    seen: dict[str, str] = {}
+    for slo in slos:
+        other = seen.setdefault(sloth_id(slo), slo.name)
+        if other != slo.name:
+            raise GenerateError(
+                f"SLOs {other} and {slo.name} would both be Sloth's {sloth_id(slo)!r}; rename one"
+            )
     groups = [group for slo in slos for group in rule_groups(slo, interval=interval, version=version)]
     body = yaml.dump({"groups": groups}, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1 << 16)
     return (

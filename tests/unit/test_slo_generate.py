@@ -198,3 +198,17 @@ def test_labels_prometheus_cannot_carry_are_named(change, message):
     availability, _ = _slos(SLOS.replace(*(change, message)))
     with pytest.raises(GenerateError, match=r"SLO availability: (label|`by` label)"):
         generate_rules([availability])
+
+
+def test_two_slos_with_one_sloth_id_are_refused():
+    # `fraud-x` of service `fraud` is Sloth's SLO `x` (as `oncall slo import` names it), so
+    # an SLO `x` of the same service would write the same series.
+    text = """\
+slos:
+  - {name: fraud-x, service: fraud, objective: 99, sli: {ratio: {bad: a_total, total: b_total}}}
+  - {name: x, service: fraud, objective: 99, sli: {ratio: {bad: a_total, total: b_total}}}
+"""
+    first, second = load_slo_file("slos.yaml", text)
+    assert "sloth_slo: x\n" in generate_rules([first]) and "sloth_slo: x\n" in generate_rules([second])
+    with pytest.raises(GenerateError, match="SLOs fraud-x and x would both be Sloth's 'fraud-x'"):
+        generate_rules([first, second])
