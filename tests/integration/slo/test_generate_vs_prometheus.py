@@ -87,6 +87,13 @@ slos:
         good: 'http_requests_total{code="200"}'
         total: 'http_requests_total'
         by: [instance]
+  - name: checkout-unavailable        # no series has code 503: 0 errors, not no ratio
+    objective: 99.9
+    sli:
+      ratio:
+        bad: 'http_requests_total{code="503"}'
+        total: 'http_requests_total'
+        by: [instance]
   - name: checkout-latency-weekly     # a 7d SLO: its own factors
     objective: 99.5
     window: 7d
@@ -344,12 +351,20 @@ def test_prometheus_loads_and_evaluates_every_generated_rule(generated):
 
 
 @pytest.mark.parametrize(
-    "name", ["checkout-availability", "checkout-latency", "checkout-success", "checkout-latency-weekly"]
+    "name",
+    [
+        "checkout-availability",
+        "checkout-latency",
+        "checkout-success",
+        "checkout-unavailable",
+        "checkout-latency-weekly",
+    ],
 )
 def test_recorded_error_ratios_equal_the_backtest(generated, backtests, name):
     slo = generated.slos[name]
     start, end = _grid(generated, name)
     compared = missing = 0
+    recorded_values: set[float] = set()
     for window in sli_windows(slo):
         w = format_duration(window)
         query = f'slo:sli_error:ratio_rate{w}{{sloth_id="{sloth_id(slo)}"}}'
@@ -357,6 +372,7 @@ def test_recorded_error_ratios_equal_the_backtest(generated, backtests, name):
             _key(slo, s["metric"]): {_iso(e): float(v) for e, v in s["values"]}
             for s in query_range(generated.prometheus, query, start, end, STEP)
         }
+        recorded_values |= {v for series in theirs.values() for v in series.values()}
         for key, report in backtests.items():
             if key[0] != name:
                 continue
@@ -372,6 +388,8 @@ def test_recorded_error_ratios_equal_the_backtest(generated, backtests, name):
                 assert math.isclose(mine, theirs_value, rel_tol=1e-9, abs_tol=1e-15), (key, w, at)
                 compared += 1
     assert compared > 0
+    if name == "checkout-unavailable":  # every ratio is there, and 0
+        assert recorded_values == {0.0}
     # The SLO with min_events: no 5m window has enough requests, so none has a ratio.
     assert (missing > 0) == (name == "checkout-success")
 
@@ -407,9 +425,10 @@ def test_generated_alerts_fire_at_the_backtest_instants(generated, backtests):
                 )
                 assert per_severity[key][severity] == mine, (key, severity)
                 fired[(name, severity)] = fired.get((name, severity), 0) + len(mine)
-    # The error burst and the slow spell page and ticket every SLO (checkout-success on 6h/30m
-    # only: its 5m windows are under min_events).
-    assert all(count > 0 for count in fired.values()), [k for k, n in fired.items() if not n]
+    # The error burst and the slow spell page and ticket every SLO with errors (checkout-success
+    # on 6h/30m only: its 5m windows are under min_events).
+    quiet = [key for key, count in fired.items() if not count]
+    assert quiet == [("checkout-unavailable", "page"), ("checkout-unavailable", "ticket")]
 
 
 def test_min_events_keeps_the_short_page_condition_quiet(generated, backtests):
