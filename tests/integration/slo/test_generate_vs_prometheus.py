@@ -225,6 +225,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory):
     finally:
         probe.stop()
     shutil.rmtree(root / "tsdb-minute")
+    slos = {s.name: s for s in load_slo_file(workspace / "slos.yaml")}
+    unrecorded = sorted(name for name, slo in slos.items() if sloth_id(slo) not in offsets)
+    assert unrecorded == [], f"Prometheus recorded no error ratio for {unrecorded}"
     data = _aligned(minute_data, root / "aligned.om", set(offsets.values()))
     tsdb = backfill(data, root / "tsdb")
     assert oncall("-w", str(workspace), "import", str(data)) == 0
@@ -238,7 +241,6 @@ def generated(tmp_path_factory: pytest.TempPathFactory):
         if (block / "meta.json").exists():
             shutil.move(str(block), str(tsdb / block.name))
     server = _start_with_rules(tsdb, root, rules_file)
-    slos = {s.name: s for s in load_slo_file(workspace / "slos.yaml")}
     try:
         yield Generated(
             server,
