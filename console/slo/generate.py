@@ -23,8 +23,8 @@ from typing import Any
 import yaml
 
 from console.config.durations import format_duration
-from console.slo.conditions import AlertCondition, slo_alert_conditions
-from console.slo.model import SLO, WINDOWS
+from console.slo.conditions import AlertCondition, slo_alert_conditions, slo_windows
+from console.slo.model import SLO
 from console.store.selectors import Matcher, Selector, parse_selector
 
 SLI_METRIC = "slo:sli_error:ratio_rate"
@@ -68,10 +68,7 @@ def _filter(slo: SLO) -> str:
 
 def sli_windows(slo: SLO) -> list[timedelta]:
     """The windows an error ratio is recorded for: the console's, and every condition's."""
-    windows = set(WINDOWS)
-    for cond in slo_alert_conditions(slo):
-        windows |= {cond.long_window, cond.short_window}
-    return sorted(windows)
+    return slo_windows(slo)
 
 
 def _le_matcher(selector: Selector, bound: float) -> Selector:
@@ -221,7 +218,7 @@ def _metadata(slo: SLO, windows: list[timedelta], version: str) -> list[dict[str
 
 def _alerts(slo: SLO, conditions: list[AlertCondition]) -> list[dict[str, Any]]:
     where = _filter(slo)
-    name = getattr(slo.alerting, "name", None) or ALERT_NAME
+    name = slo.alerting.name or ALERT_NAME
     rules = []
     for cond in conditions:
         threshold = _threshold(slo, cond)

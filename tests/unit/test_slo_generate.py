@@ -5,7 +5,9 @@ them in a real Prometheus; these tests pin the shapes a Sloth dashboard and Aler
 """
 
 import os
+import re
 import stat
+from pathlib import Path
 
 import pytest
 import yaml
@@ -212,3 +214,43 @@ slos:
     assert "sloth_slo: x\n" in generate_rules([first]) and "sloth_slo: x\n" in generate_rules([second])
     with pytest.raises(GenerateError, match="SLOs fraud-x and x would both be Sloth's 'fraud-x'"):
         generate_rules([first, second])
+
+
+def test_a_7d_slo_alerts_on_sloth_s_7d_windows(workspace, capsys):
+    (workspace / "slos.yaml").write_text(
+        SLOS.replace("window: 7d", "window: 7d\n    alert_windows: sloth-7d")
+    )
+    assert main(["-w", str(workspace), "slo", "generate", "latency"]) == 0
+    alerts = _groups(capsys.readouterr().out)["sloth-slo-alerts-latency"]["rules"]
+    legs = [re.findall(r"ratio_rate(\w+)\{[^}]*\} > \(([\d.]+) \*", a["expr"]) for a in alerts]
+    assert [[w for w, _ in pair] for pair in legs] == [
+        ["1h", "5m"],
+        ["6h", "30m"],
+        ["1d", "2h"],
+        ["3d", "6h"],
+    ]
+    assert [[float(f) for _, f in pair] for pair in legs] == [
+        [pytest.approx(f)] * 2 for f in (13.44, 3.5, 1.4, 0.98)
+    ]
+
+
+def test_an_slo_on_the_workspace_s_own_alert_windows(workspace, capsys):
+    spec = (Path(__file__).parents[2] / "console/slo/shipped_windows/google-30d.yaml").read_text()
+    (workspace / "windows.yaml").write_text(spec.replace("longWindow: 1h", "longWindow: 2h"))
+    (workspace / "oncall.yaml").write_text(
+        "store: s.duckdb\nslos: [slos.yaml]\nalert_windows: [windows.yaml]\n"
+    )
+    text = SLOS.replace("    objective: 99.9\n", "    objective: 99.9\n    alert_windows: windows\n", 1)
+    (workspace / "slos.yaml").write_text(text)
+    assert main(["-w", str(workspace), "slo", "generate", "availability"]) == 0
+    groups = _groups(capsys.readouterr().out)
+    (quick, _) = groups["sloth-slo-alerts-fraud-availability"]["rules"]
+    assert quick["labels"]["window"] == "2h/5m"
+    assert "ratio_rate2h" in quick["expr"] and "(7.2 * " in quick["expr"]
+    # A broken windows file writes nothing, and says where.
+    (workspace / "windows.yaml").write_text("kind: AlertWindows\nspec: {}\n")
+    with pytest.raises(SystemExit) as caught:
+        main(["-w", str(workspace), "slo", "generate", "--all"])
+    captured = capsys.readouterr()
+    assert caught.value.code == 2 and captured.out == ""
+    assert "windows.yaml:" in captured.err and "no rules written" in captured.err

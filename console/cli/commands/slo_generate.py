@@ -43,7 +43,6 @@ def _version() -> str:
 
 def run_generate(ctx: Context) -> int:
     from console.slo.generate import GenerateError, generate_rules
-    from console.slo.model import SLOFileError, load_slos
 
     args = ctx.args
     if args.all == bool(args.name):
@@ -56,12 +55,7 @@ def run_generate(ctx: Context) -> int:
             raise CliError(f"--interval: {exc}") from None
         if interval.total_seconds() <= 0:
             raise CliError("--interval must be positive")
-    try:  # the files as they are on disk: rules are never written from a last good version
-        slos = load_slos(ctx.workspace.slo_files)
-    except SLOFileError as exc:
-        for problem in exc.problems:
-            print(f"oncall: {escape(str(problem))}", file=sys.stderr)
-        raise CliError("no rules written: fix the SLO files above") from None
+    slos = _load(ctx)
     if args.name:
         slos = [s for s in slos if s.name == args.name] or _unknown(args.name, slos)
     elif not slos:
@@ -79,6 +73,21 @@ def run_generate(ctx: Context) -> int:
         raise CliError(f"cannot write {args.out}: {exc.strerror}") from None
     print(f"wrote {args.out}: rules for {len(slos)} SLO(s)", file=sys.stderr)
     return 0
+
+
+def _load(ctx: Context) -> list:
+    """The workspace's SLOs from its files as they are on disk (with its own alert-windows
+    specs): rules are never written from a last good version."""
+    from console.slo.model import SLOFileError, load_slos
+    from console.slo.windows import WindowFileError, load_window_files
+
+    try:
+        windows = load_window_files(ctx.workspace.alert_window_files)
+        return load_slos(ctx.workspace.slo_files, windows)
+    except (SLOFileError, WindowFileError) as exc:
+        for problem in exc.problems:
+            print(f"oncall: {escape(str(problem))}", file=sys.stderr)
+        raise CliError("no rules written: fix the files above") from None
 
 
 def _unknown(name: str, slos: list) -> list:

@@ -94,9 +94,10 @@ slos:
         bad: 'http_requests_total{code="503"}'
         total: 'http_requests_total'
         by: [instance]
-  - name: checkout-latency-weekly     # a 7d SLO: its own factors
+  - name: checkout-latency-weekly     # a 7d SLO on Sloth's 7d windows: 13.44/3.5/1.4/0.98
     objective: 99.5
     window: 7d
+    alert_windows: sloth-7d
     sli:
       latency:
         buckets: 'http_request_duration_seconds_bucket'
