@@ -64,3 +64,4 @@ def test_alerts_hold_on_sloth_s_windows_and_factors_one_rule_per_condition(both)
             expected = severity if key == "severity" else value
             assert all(a["labels"][key] == expected for a in mine), key
         assert [a["labels"]["slo"] for a in mine] == [slo.name] * 2
+        assert {a["alert"] for a in mine} == {theirs["alert"]} == {"MyServiceHighErrorRate"}
