@@ -4,11 +4,12 @@ run rule tests in promtool's format."""
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.cli.context import CliError, Context, add_format
+from console.cli.times import add_at, as_of, evaluation_time, parse_time
 from console.config.durations import parse_duration
 from console.core.output import dumps, render
 from console.core.terminal import escape
@@ -46,8 +47,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="evaluate the rules once and update alerts",
         description="One evaluation cycle at now: alert states are "
         "updated in the store and, when the workspace names an "
-        "Alertmanager, firing and resolved alerts are sent there.",
+        "Alertmanager, firing and resolved alerts are sent there. With --dry-run nothing "
+        "is written or sent: the rules are replayed on the stored history up to --at "
+        "(default now) and the alerts at that time are shown.",
     )
+    once.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write nothing, send nothing: show the alerts the rules give at --at",
+    )
+    add_at(once, "with --dry-run: evaluate")
     once.add_argument(
         "--due-only",
         action="store_true",
@@ -69,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--from",
         dest="start",
         default="now-1d",
-        help="start: ISO time (UTC) or now-DURATION (default now-1d)",
+        help="start: ISO time (UTC), epoch seconds or relative, e.g. -1d (default -1d)",
     )
     back.add_argument("--to", dest="end", default="now", help="end (default now)")
     back.add_argument("--step", help="one evaluation step for every rule (default: each group's interval)")
@@ -141,22 +150,6 @@ def run_test(ctx: Context) -> int:
             for stream, line in report_lines(outcome):
                 print(line, file=sys.stderr if stream == "err" else sys.stdout, flush=True)
     return 0 if all(o.ok for o in outcomes) else 1
-
-
-def when(text: str, now: datetime) -> datetime:
-    """`now`, `now-6h` or an ISO time (UTC) into a naive UTC datetime."""
-    raw = text.strip()
-    try:
-        if raw == "now":
-            return now
-        if raw.startswith("now-"):
-            return now - parse_duration(raw[4:])
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise CliError(f"bad time {text!r}: {exc}; use now, now-6h or 2026-01-31T12:00") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
 
 
 def workspace_rules(ctx: Context, store: Store | None) -> tuple[list[Any], list[Any]]:
@@ -245,6 +238,10 @@ def run_eval(ctx: Context) -> int:
     from console.alerts.alertmanager import from_workspace
     from console.alerts.state import AlertEngine
 
+    if ctx.args.dry_run:
+        return _dry_run(ctx)
+    if ctx.args.at is not None:
+        raise CliError("rules eval --at needs --dry-run: the store's alerts hold for the clock only")
     store = ctx.write_store()
     rules, inhibit = workspace_rules(ctx, store)
     now = ctx.now()
@@ -308,6 +305,62 @@ def _print_eval(ctx: Context, now: datetime, report: CycleReport) -> None:
         ctx.out(f"  alertmanager: {escape(report.notify_error)}")
 
 
+def _dry_run(ctx: Context) -> int:
+    """`rules eval --dry-run [--at T]`: the alerts the rules give at T, replayed; nothing written."""
+    from console.alerts.asof import alerts_at
+
+    store = ctx.read_store()
+    at = evaluation_time(ctx.args.at, ctx.now())
+    replayed = alerts_at(
+        store, workspace_rules(ctx, store)[0], at, windows=ctx.workspace.config.promql.windows
+    )
+    alerts = sorted(
+        (a for a in replayed.alerts if a.state != "inactive"), key=lambda a: (a.rule, a.fingerprint)
+    )
+    if ctx.fmt == "json":
+        transitions = [
+            {
+                "rule": t.rule,
+                "fingerprint": t.fingerprint,
+                "from": t.from_state,
+                "to": t.to_state,
+                "labels": t.labels,
+            }
+            for t in replayed.transitions
+        ]
+        fields = ("rule", "name", "state", "labels", "active_since", "fired_at", "resolved_at", "value")
+        ctx.out(
+            dumps(
+                {
+                    "at": at,
+                    "dry_run": True,
+                    "replayed_from": replayed.start,
+                    "evaluated": replayed.evaluated,
+                    "failing": replayed.errors,
+                    "transitions": transitions,
+                    "alerts": [{f: getattr(a, f) for f in fields} for a in alerts],
+                }
+            )
+        )
+    else:
+        ctx.out(
+            f"dry run, {as_of(at)}: {replayed.evaluated} rule(s) replayed from "
+            f"{replayed.start:%Y-%m-%d %H:%M:%S}; nothing written or sent"
+        )
+        for t in replayed.transitions:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(t.labels.items()))
+            ctx.out(escape(f"  {t.rule} {{{labels}}}: {t.from_state} -> {t.to_state}"))
+        for key, error in replayed.errors.items():
+            ctx.out(f"  failing: {escape(key)}: {escape(error)}")
+        rows = [[a.state, a.rule, _labels_text(a.labels), a.active_since, a.value] for a in alerts]
+        ctx.out(render(["state", "rule", "labels", "since", "value"], rows, "table"))
+    return 1 if replayed.errors or ctx.config_failed() else 0
+
+
+def _labels_text(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")
+
+
 def run_backtest(ctx: Context) -> int:
     from console.alerts.backtest import TABLE_COLUMNS, as_json, backtest, table_rows
     from console.core.output import render_table
@@ -341,7 +394,7 @@ def run_backtest(ctx: Context) -> int:
 def _backtest_grid(ctx: Context) -> tuple[datetime, datetime, timedelta | None]:
     """--from, --to and --step, checked."""
     now = ctx.now()
-    start, end = when(ctx.args.start, now), when(ctx.args.end, now)
+    start, end = parse_time(ctx.args.start, now, "--from"), parse_time(ctx.args.end, now, "--to")
     if end <= start:
         raise CliError("--to must be after --from")
     step = parse_duration(ctx.args.step) if ctx.args.step else None
