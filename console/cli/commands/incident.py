@@ -130,15 +130,21 @@ def as_it_was(incident: Incident, at: datetime) -> Incident:
     last one reached (title, severity and commander are as they are now)."""
     from console.incidents.lifecycle import MILESTONE
 
-    reached: dict[str, datetime | None] = {}
-    for column in MILESTONE.values():
-        when = getattr(incident, column)
-        reached[column] = when if when is not None and when <= at else None
+    def by_then(when: datetime | None) -> datetime | None:
+        return when if when is not None and when <= at else None
+
+    then = dataclasses.replace(
+        incident,
+        acked_at=by_then(incident.acked_at),
+        mitigated_at=by_then(incident.mitigated_at),
+        resolved_at=by_then(incident.resolved_at),
+        closed_at=by_then(incident.closed_at),
+    )
     status = "triggered"
     for name, column in MILESTONE.items():  # in lifecycle order
-        if reached[column] is not None:
+        if getattr(then, column) is not None:
             status = name
-    return dataclasses.replace(incident, status=status, **reached)
+    return dataclasses.replace(then, status=status)
 
 
 def _list(ctx: Context, store: Store, now: datetime) -> int:
