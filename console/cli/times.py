@@ -19,7 +19,7 @@ ACCEPTED = (
     "an RFC 3339 time (2026-11-20T12:00:00Z; without an offset it is UTC), "
     "epoch seconds (1795176000), or relative to now (now, -2h, -30m, -1d, now-6h)"
 )
-_EPOCH = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_EPOCH = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # as Go's ParseFloat
 # what argparse takes for a value, not an option, after `--at`: a negative number, and -2h too
 _VALUE_WITH_DASH = re.compile(r"^-[0-9.]")
 _RELATIVE = re.compile(r"(?:now)?\s*([+-])\s*(.+)")

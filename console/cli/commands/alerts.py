@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.cli.context import CliError, Context, add_format
-from console.cli.times import add_at, as_of, evaluation_time, parse_time
+from console.cli.times import add_at, allow_relative, as_of, evaluation_time, parse_time
 from console.config.durations import parse_duration
 from console.core.output import render
 from console.core.terminal import escape
@@ -49,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "name=~regex, name!~regex. When the workspace names an Alertmanager, the "
         "silence is created there too.",
     )
+    allow_relative(silence)
     silence.add_argument("matchers", nargs="+", metavar="MATCHER")
     silence.add_argument("--for", dest="duration", default="2h", help="how long (default 2h)")
     silence.add_argument("--start", default="now", help="start: now, -DURATION, epoch seconds or ISO time")

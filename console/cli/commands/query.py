@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 
 from console.cli.context import CliError, Context
+from console.cli.times import allow_relative
 from console.config.durations import parse_duration
 from console.core.output import dumps, render
 from console.screens.overview import is_read_only_sql, run_read_only_sql
@@ -26,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "audit, ... With --promql, evaluate a PromQL expression on the store's samples "
         "(Prometheus 2.x semantics) at --at, or from --from to --to every --step.",
     )
+    allow_relative(parser)
     parser.add_argument("sql", metavar="QUERY")
     parser.add_argument("--promql", action="store_true", help="QUERY is PromQL, not SQL")
     parser.add_argument(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.cli.context import CliError, Context, add_format
-from console.cli.times import add_at, as_of, evaluation_time, parse_time
+from console.cli.times import add_at, allow_relative, as_of, evaluation_time, parse_time
 from console.config.durations import parse_duration
 from console.core.output import dumps, render
 from console.core.terminal import escape
@@ -73,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "rule and label set, the intervals it was pending, firing and resolved. "
         "Exit 0, or 1 when a rule failed to evaluate.",
     )
+    allow_relative(back)
     back.add_argument("rules", nargs="*", metavar="RULE", help="rule names (default: all)")
     back.add_argument(
         "--from",
