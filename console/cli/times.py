@@ -65,14 +65,16 @@ def allow_relative(parser: argparse.ArgumentParser) -> None:
     parser._negative_number_matcher = _VALUE_WITH_DASH  # the one knob argparse has
 
 
-def add_at(parser: argparse.ArgumentParser, what: str) -> None:
-    """The `--at TIME` option: evaluate `what` as of TIME instead of the clock."""
+def add_at(parser: argparse.ArgumentParser, what: str, *, under: bool = False) -> None:
+    """The `--at TIME` option, its help led by `what`.  `under`: the
+    parser is a subcommand of one that has `--at` too (`slo backtest`), whose value it keeps
+    when not given again (argparse would otherwise reset it to the default)."""
     allow_relative(parser)
     parser.add_argument(
         "--at",
         metavar="TIME",
-        help=f"{what} as of TIME instead of now: 2026-11-20T12:00:00Z (no offset: UTC), "
-        "epoch seconds, or relative (-2h, -30m, -1d, now)",
+        default=argparse.SUPPRESS if under else None,
+        help=f"{what}: 2026-11-20T12:00:00Z (no offset: UTC), epoch seconds, or relative (-2h, -30m, -1d, now)",
     )
 
 

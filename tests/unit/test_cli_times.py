@@ -72,3 +72,10 @@ def test_bad_values_name_the_option_and_the_forms(text):
 def test_a_relative_time_is_a_value_not_an_option(argv, dest):
     args = build_parser().parse_args(argv)
     assert getattr(args, dest).startswith("-")
+
+
+def test_slo_at_before_backtest_is_kept():
+    parse = build_parser().parse_args
+    assert parse(["slo", "--at", "-2h", "backtest", "x"]).at == "-2h"
+    assert parse(["slo", "backtest", "x", "--at", "-3h"]).at == "-3h"
+    assert parse(["slo", "backtest", "x"]).at is None

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--group-by", metavar="LABELS", help="group by these labels, comma-separated (e.g. service,severity)"
     )
     add_format(parser)
-    add_at(parser, "the alerts (the rules replayed on the stored history up to TIME)")
+    add_at(parser, "the alerts as of TIME instead of now (the rules replayed on the stored history)")
     parser.set_defaults(func=run_list)
     commands = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
 

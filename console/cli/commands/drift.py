@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--reference", metavar="FILE", help="the reference data")
     parser.add_argument("--current", metavar="FILE", help="the data to check")
-    add_at(parser, "with MODEL: the windows")
+    add_at(parser, "with MODEL: the windows as of TIME instead of now")
     parser.add_argument(
         "--column-type",
         action="append",

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     show = verbs.add_parser("show", help="one incident and its timeline")
     show.add_argument("id", type=int)
     for view in (listing, show):
-        add_at(view, "the incident(s), status and timeline")
+        add_at(view, "as the incidents stood at TIME (status, milestones, timeline)")
     for verb, help_text in (
         ("ack", "acknowledge"),
         ("mitigate", "mark mitigated"),

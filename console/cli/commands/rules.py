@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write nothing, send nothing: show the alerts the rules give at --at",
     )
-    add_at(once, "with --dry-run: evaluate")
+    add_at(once, "with --dry-run: evaluate at TIME instead of now")
     once.add_argument(
         "--due-only",
         action="store_true",

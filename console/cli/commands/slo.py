@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "remaining, burn rates, time to exhaustion, state.",
     )
     add_format(parser)
-    add_at(parser, "the status")
+    add_at(parser, "the status as of TIME instead of now")
     parser.set_defaults(func=run_status)
     commands = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
 
@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     back.add_argument("--to", dest="end", default="now", help="end (default now, or --at)")
     back.add_argument("--step", default="1m", help="grid step (default 1m)")
     add_format(back)
-    add_at(back, "the replay, ending")
+    add_at(back, "what now means: the default --to, what relative --from/--to count from", under=True)
     back.set_defaults(func=run_backtest)
 
     imp = commands.add_parser(
