@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.cli.context import CliError, Context, add_format
-from console.cli.times import add_at, allow_relative, as_of, evaluation_time, parse_time
+from console.cli.times import add_at, allow_relative, parse_time
 from console.config.durations import parse_duration
 from console.core.output import dumps, render
 from console.core.terminal import escape
@@ -240,7 +240,10 @@ def run_eval(ctx: Context) -> int:
     from console.alerts.state import AlertEngine
 
     if ctx.args.dry_run:
-        return _dry_run(ctx)
+        from console.cli.commands.rules_dry_run import dry_run
+
+        store = ctx.read_store()
+        return dry_run(ctx, store, workspace_rules(ctx, store)[0])
     if ctx.args.at is not None:
         raise CliError("rules eval --at needs --dry-run: the store's alerts hold for the clock only")
     store = ctx.write_store()
@@ -304,62 +307,6 @@ def _print_eval(ctx: Context, now: datetime, report: CycleReport) -> None:
         ctx.out(f"  kept: {escape(key)}: {escape(why)}")
     if report.notify_error:
         ctx.out(f"  alertmanager: {escape(report.notify_error)}")
-
-
-def _dry_run(ctx: Context) -> int:
-    """`rules eval --dry-run [--at T]`: the alerts the rules give at T, replayed; nothing written."""
-    from console.alerts.asof import alerts_at
-
-    store = ctx.read_store()
-    at = evaluation_time(ctx.args.at, ctx.now())
-    replayed = alerts_at(
-        store, workspace_rules(ctx, store)[0], at, windows=ctx.workspace.config.promql.windows
-    )
-    alerts = sorted(
-        (a for a in replayed.alerts if a.state != "inactive"), key=lambda a: (a.rule, a.fingerprint)
-    )
-    if ctx.fmt == "json":
-        transitions = [
-            {
-                "rule": t.rule,
-                "fingerprint": t.fingerprint,
-                "from": t.from_state,
-                "to": t.to_state,
-                "labels": t.labels,
-            }
-            for t in replayed.transitions
-        ]
-        fields = ("rule", "name", "state", "labels", "active_since", "fired_at", "resolved_at", "value")
-        ctx.out(
-            dumps(
-                {
-                    "at": at,
-                    "dry_run": True,
-                    "replayed_from": replayed.start,
-                    "evaluated": replayed.evaluated,
-                    "failing": replayed.errors,
-                    "transitions": transitions,
-                    "alerts": [{f: getattr(a, f) for f in fields} for a in alerts],
-                }
-            )
-        )
-    else:
-        ctx.out(
-            f"dry run, {as_of(at)}: {replayed.evaluated} rule(s) replayed from "
-            f"{replayed.start:%Y-%m-%d %H:%M:%S}; nothing written or sent"
-        )
-        for t in replayed.transitions:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(t.labels.items()))
-            ctx.out(escape(f"  {t.rule} {{{labels}}}: {t.from_state} -> {t.to_state}"))
-        for key, error in replayed.errors.items():
-            ctx.out(f"  failing: {escape(key)}: {escape(error)}")
-        rows = [[a.state, a.rule, _labels_text(a.labels), a.active_since, a.value] for a in alerts]
-        ctx.out(render(["state", "rule", "labels", "since", "value"], rows, "table"))
-    return 1 if replayed.errors or ctx.config_failed() else 0
-
-
-def _labels_text(labels: dict[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")
 
 
 def run_backtest(ctx: Context) -> int:
