@@ -124,3 +124,42 @@ def test_bad_time_is_one_line_naming_the_option(workspace, capsys, argv):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert err.startswith("oncall: --at: not a time: ") and "RFC 3339" in err and "-2h" in err
+
+
+@pytest.fixture()
+def long_firing(tmp_path, monkeypatch):
+    """Errors from 10 hours before NOW on: longer than the replay looks back."""
+    (tmp_path / "rules.yaml").write_text(RULES)
+    (tmp_path / "oncall.yaml").write_text("store: s.duckdb\nrules: [rules.yaml]\n")
+    began = NOW - timedelta(hours=10)
+    times = [NOW - timedelta(hours=12) + timedelta(minutes=i) for i in range(12 * 60 + 1)]
+    rows = [("errors", canonical_labels({"svc": "api"}), t, 1.0 if t >= began else 0.0) for t in times]
+    with Store.open(tmp_path / "s.duckdb") as store:
+        ingest_samples(store, pd.DataFrame(rows, columns=["name", "labels", "ts", "value"]))
+    monkeypatch.setenv("ONCALL_NOW", NOW.isoformat() + "Z")
+    return str(tmp_path)
+
+
+def test_an_alert_older_than_the_replay_takes_its_since_from_the_engine(long_firing, capsys, monkeypatch):
+    # the engine ran all along (every 30 minutes): its alert has been firing since 02:00
+    for half_hours in range(21):
+        at = NOW - timedelta(hours=10) + timedelta(minutes=30 * half_hours)
+        monkeypatch.setenv("ONCALL_NOW", at.isoformat() + "Z")
+        assert main(["-w", long_firing, "rules", "eval"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("ONCALL_NOW", NOW.isoformat() + "Z")
+    assert _alerts(long_firing, capsys) == [("Errors", "firing", "2026-11-20T02:00:00Z")]
+    assert _alerts(long_firing, capsys, "--at", "-1h") == [("Errors", "firing", "2026-11-20T02:00:00Z")]
+    assert "may have been active longer" not in capsys.readouterr().err
+
+
+def test_without_the_engine_an_alert_older_than_the_replay_is_said_to_be_clipped(long_firing, capsys):
+    assert main(["-w", long_firing, "alerts", "--at", "now", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    (alert,) = json.loads(captured.out)
+    assert (alert["name"], alert["state"]) == ("Errors", "firing")
+    assert datetime.fromisoformat(alert["since"][:-1]) >= NOW - timedelta(hours=6)  # the replay's reach
+    assert (
+        f"1 alert(s) active since the replay began ({alert['since'][:-1].replace('T', ' ')})" in captured.err
+    )
+    assert "may have been active longer" in captured.err

@@ -136,10 +136,11 @@ def _replayed(ctx: Context, store: Any, at: datetime) -> AlertsAt:
             "oncall: --at: Alertmanager's alerts are not shown: the store keeps only their current state",
             file=sys.stderr,
         )
-    if any(a.state in ("pending", "firing") and replayed.clipped(a) for a in replayed.alerts):
+    clipped = [a for a in replayed.alerts if replayed.clipped(a)]
+    if clipped:
         print(
-            f"oncall: --at: an alert active since {replayed.start:%Y-%m-%d %H:%M:%S} (the replay's start) "
-            "may have been active longer",
+            f"oncall: --at: {len(clipped)} alert(s) active since the replay began "
+            f"({min(a.active_since or at for a in clipped):%Y-%m-%d %H:%M:%S}) may have been active longer",
             file=sys.stderr,
         )
     return replayed
