@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from console.cli.context import CliError
-from console.cli.main import build_parser
+from console.cli.main import build_parser, main
 from console.cli.times import parse_time
 
 NOW = datetime(2026, 11, 20, 12, 0, 0)
@@ -79,3 +79,23 @@ def test_slo_at_before_backtest_is_kept():
     assert parse(["slo", "--at", "-2h", "backtest", "x"]).at == "-2h"
     assert parse(["slo", "backtest", "x", "--at", "-3h"]).at == "-3h"
     assert parse(["slo", "backtest", "x"]).at is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["slo", "--at", "soon"],
+        ["slo", "backtest", "--all", "--at", "soon"],
+        ["alerts", "--at", "soon"],
+        ["rules", "eval", "--dry-run", "--at", "soon"],
+        ["incident", "list", "--at", "soon"],
+    ],
+)
+def test_a_bad_time_is_said_before_the_store_is_opened(tmp_path, capsys, argv):
+    # no store file here: the time is what is wrong, and said first (nothing is forwarded either)
+    (tmp_path / "oncall.yaml").write_text("store: missing.duckdb\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["-w", str(tmp_path), *argv])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.startswith("oncall: --at: not a time: 'soon'; use ")
+    assert not (tmp_path / "missing.duckdb").exists()

@@ -94,8 +94,8 @@ def run_list(ctx: Context) -> int:
     from console.alerts.listing import SHOWN_STATES, list_alerts
     from console.alerts.silences import load_silences
 
+    now = evaluation_time(ctx.args.at, ctx.now())  # a bad --at fails before the store is opened
     store = ctx.read_store()
-    now = evaluation_time(ctx.args.at, ctx.now())
     silences = load_silences(store, now)
     _warn_refused(silences, now)
     inhibit_rules = ctx.config(store).inhibit_rules  # a rule file that does not load keeps its last good ones

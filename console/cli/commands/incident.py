@@ -106,12 +106,12 @@ def run(ctx: Context) -> int:
         if args.verb == "followup":
             return _add_followup(ctx, ctx.write_store(), now)
         if args.verb in ("list", "show", "export", "followups"):
+            at = evaluation_time(getattr(args, "at", None), now)  # before the store is opened
             store = ctx.read_store()
             if args.verb == "followups":
                 return _followups(ctx, store)
             if args.verb == "export":
                 return _export(ctx, store, args.id, now)
-            at = evaluation_time(args.at, now)
             if args.verb == "list":
                 return _list(ctx, store, at)
             return _show(ctx, store, at)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.cli.context import CliError, Context, add_format
-from console.cli.times import add_at, allow_relative, parse_time
+from console.cli.times import add_at, allow_relative, evaluation_time, parse_time
 from console.config.durations import parse_duration
 from console.core.output import dumps, render
 from console.core.terminal import escape
@@ -242,8 +242,9 @@ def run_eval(ctx: Context) -> int:
     if ctx.args.dry_run:
         from console.cli.commands.rules_dry_run import dry_run
 
+        at = evaluation_time(ctx.args.at, ctx.now())  # a bad --at fails before the store is opened
         store = ctx.read_store()
-        return dry_run(ctx, store, workspace_rules(ctx, store)[0])
+        return dry_run(ctx, store, workspace_rules(ctx, store)[0], at)
     if ctx.args.at is not None:
         raise CliError("rules eval --at needs --dry-run: the store's alerts hold for the clock only")
     store = ctx.write_store()

@@ -6,20 +6,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from console.cli.context import Context
-from console.cli.times import as_of, evaluation_time
+from console.cli.times import as_of
 from console.core.output import dumps, render
 from console.core.terminal import escape
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from console.rules.model import Rule
     from console.store import Store
 
 
-def dry_run(ctx: Context, store: Store, rules: list[Rule]) -> int:
-    """The alerts `rules` give at --at (default now), replayed; nothing written, nothing sent."""
+def dry_run(ctx: Context, store: Store, rules: list[Rule], at: datetime) -> int:
+    """The alerts `rules` give at `at`, replayed; nothing written, nothing sent."""
     from console.alerts.asof import alerts_at
 
-    at = evaluation_time(ctx.args.at, ctx.now())
     replayed = alerts_at(store, rules, at, windows=ctx.workspace.config.promql.windows)
     alerts = sorted(
         (a for a in replayed.alerts if a.state != "inactive"), key=lambda a: (a.rule, a.fingerprint)

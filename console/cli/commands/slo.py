@@ -109,9 +109,9 @@ def _group_text(group: dict[str, str]) -> str:
 def run_status(ctx: Context) -> int:
     from console.slo.status import slo_status
 
+    now = evaluation_time(ctx.args.at, ctx.now())  # a bad --at fails before the store is opened
     store = ctx.cache_store()
     slos = _slos(ctx, store)
-    now = evaluation_time(ctx.args.at, ctx.now())
     statuses = slo_status(store, slos, now, cache=False)  # rollups in the store
     if ctx.args.at is not None and ctx.fmt != "json":
         print(as_of(now))
@@ -221,10 +221,10 @@ def run_backtest(ctx: Context) -> int:
     from console.slo.backtest import backtest
 
     args = ctx.args
-    store = ctx.cache_store()
-    slos = _chosen(args.name, args.all, _slos(ctx, store))
     now = evaluation_time(args.at, ctx.now())  # --at moves "now": the default end, relative times
     start, end = parse_time(args.start, now, "--from"), parse_time(args.end, now, "--to")
+    store = ctx.cache_store()
+    slos = _chosen(args.name, args.all, _slos(ctx, store))
     try:
         step = parse_duration(args.step)
     except ValueError as exc:
