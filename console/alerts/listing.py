@@ -87,12 +87,14 @@ def list_alerts(
     *,
     silences: list[Silence] | None = None,
     states: Sequence[str] = SHOWN_STATES,
+    alerts: list[Alert] | None = None,
 ) -> list[ListedAlert]:
     """The alerts in these reported states, silenced as of `now` (default: the store's silences)
     and inhibited by the default inhibit rules plus `inhibit_rules` (the workspace's); with None,
-    as the engine decided at its last cycle, with the rules then in force."""
+    as the engine decided at its last cycle, with the rules then in force.  `alerts`: these
+    instead of the store's (e.g. replayed as of a past time)."""
     silences = load_silences(store, now) if silences is None else silences
-    own, external = _own_and_external(load_alerts(store, external=None))
+    own, external = _own_and_external(load_alerts(store, external=None) if alerts is None else alerts)
     _mute(own, external, silences, inhibit_rules, now)
     _add_our_silences(external, silences, now)
     listed = [ListedAlert(a, reported_state(a)) for a in own + external]

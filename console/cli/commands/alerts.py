@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.cli.context import CliError, Context, add_format
+from console.cli.times import add_at, allow_relative, as_of, evaluation_time, parse_time
 from console.config.durations import parse_duration
 from console.core.output import render
 from console.core.terminal import escape
 
 if TYPE_CHECKING:
+    from console.alerts.asof import AlertsAt
     from console.alerts.lifecycle import Alert
     from console.alerts.listing import ListedAlert
     from console.alerts.silences import Silence
@@ -36,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--group-by", metavar="LABELS", help="group by these labels, comma-separated (e.g. service,severity)"
     )
     add_format(parser)
+    add_at(parser, "the alerts as of TIME instead of now (the rules replayed on the stored history)")
     parser.set_defaults(func=run_list)
     commands = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
 
@@ -46,9 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "name=~regex, name!~regex. When the workspace names an Alertmanager, the "
         "silence is created there too.",
     )
+    allow_relative(silence)
     silence.add_argument("matchers", nargs="+", metavar="MATCHER")
     silence.add_argument("--for", dest="duration", default="2h", help="how long (default 2h)")
-    silence.add_argument("--start", default="now", help="start: now, now-DURATION or ISO time")
+    silence.add_argument("--start", default="now", help="start: now, -DURATION, epoch seconds or ISO time")
     silence.add_argument("--comment", required=True, help="why (kept with the silence)")
     silence.add_argument(
         "--author",
@@ -90,20 +94,56 @@ def run_list(ctx: Context) -> int:
     from console.alerts.listing import SHOWN_STATES, list_alerts
     from console.alerts.silences import load_silences
 
+    now = evaluation_time(ctx.args.at, ctx.now())  # a bad --at fails before the store is opened
     store = ctx.read_store()
-    now = ctx.now()
     silences = load_silences(store, now)
     _warn_refused(silences, now)
     inhibit_rules = ctx.config(store).inhibit_rules  # a rule file that does not load keeps its last good ones
-    listed = list_alerts(store, now, inhibit_rules, silences=silences, states=ctx.args.state or SHOWN_STATES)
+    replayed = None if ctx.args.at is None else _replayed(ctx, store, now)
+    listed = list_alerts(
+        store,
+        now,
+        inhibit_rules,
+        silences=silences,
+        states=ctx.args.state or SHOWN_STATES,
+        alerts=None if replayed is None else replayed.alerts,
+    )
     as_json = ctx.fmt == "json"
-    rows = [_json_row(entry) if as_json else _table_row(entry) for entry in listed]
-    columns = _COLUMNS + (["status"] if as_json else [])
+    rows = [_json_row(entry, now) if as_json else _table_row(entry) for entry in listed]
+    columns = _COLUMNS + (["status", "at"] if as_json else [])
+    if replayed is not None and not as_json:
+        ctx.out(f"{as_of(now)} (rules replayed from {replayed.start:%Y-%m-%d %H:%M:%S})")
     group_by = _group_labels(ctx.args.group_by)
     if group_by:
         columns, rows = ["group", *columns], _grouped(listed, rows, group_by)
     ctx.out(render(columns, rows, ctx.fmt))
     return 1 if ctx.config_failed() else 0
+
+
+def _replayed(ctx: Context, store: Any, at: datetime) -> AlertsAt:
+    """The workspace's rules replayed up to `at`; what the replay cannot show is said on stderr."""
+    from console.alerts.asof import alerts_at
+    from console.alerts.persistence import load_alerts
+    from console.cli.commands.rules import workspace_rules
+
+    replayed = alerts_at(
+        store, workspace_rules(ctx, store)[0], at, windows=ctx.workspace.config.promql.windows
+    )
+    for key, error in replayed.errors.items():
+        print(f"oncall: --at: rule {escape(key)}: {escape(error)}", file=sys.stderr)
+    if load_alerts(store, external=True):
+        print(
+            "oncall: --at: Alertmanager's alerts are not shown: the store keeps only their current state",
+            file=sys.stderr,
+        )
+    clipped = [a for a in replayed.alerts if replayed.clipped(a)]
+    if clipped:
+        print(
+            f"oncall: --at: {len(clipped)} alert(s) active since the replay began "
+            f"({min(a.active_since or at for a in clipped):%Y-%m-%d %H:%M:%S}) may have been active longer",
+            file=sys.stderr,
+        )
+    return replayed
 
 
 def _group_labels(option: str | None) -> list[str]:
@@ -115,8 +155,8 @@ def _labels(alert: Alert) -> dict[str, str]:
     return {k: v for k, v in sorted(alert.labels.items()) if k != "alertname"}
 
 
-def _json_row(entry: ListedAlert) -> list[Any]:
-    """An alert in JSON, with its status as Alertmanager's API v2 reports it."""
+def _json_row(entry: ListedAlert, at: datetime) -> list[Any]:
+    """An alert in JSON, with its status as Alertmanager's API v2 reports it, and the time it holds at."""
     a = entry.alert
     state = "active" if entry.state == "firing" else entry.state
     status = {"state": state, "silencedBy": a.silenced_by, "inhibitedBy": a.inhibited_by}
@@ -132,6 +172,7 @@ def _json_row(entry: ListedAlert) -> list[Any]:
         a.fingerprint,
         a.stale,
         status,
+        at,
     ]
 
 
@@ -191,7 +232,6 @@ def _author(ctx: Context) -> Actor:
 def run_silence(ctx: Context) -> int:
     from console.alerts.alertmanager import AlertmanagerError, from_workspace
     from console.alerts.silences import create_silence
-    from console.cli.commands.rules import when
     from console.rules.matchers import parse_matcher
 
     _require_actions(ctx, "silence.create", ", ".join(ctx.args.matchers))
@@ -203,7 +243,7 @@ def run_silence(ctx: Context) -> int:
     if duration <= timedelta(0):
         raise CliError("--for must be positive")
     now = ctx.now()
-    start = when(ctx.args.start, now)
+    start = parse_time(ctx.args.start, now, "--start")
     store = ctx.write_store()
     try:
         silence = create_silence(

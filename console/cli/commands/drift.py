@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from console.cli.commands.drift_common import column_kinds, column_names, pairs, print_report
 from console.cli.commands.drift_model import run_model
 from console.cli.context import CliError, Context
+from console.cli.times import add_at
 from console.core.output import dumps
 
 if TYPE_CHECKING:
@@ -43,9 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--reference", metavar="FILE", help="the reference data")
     parser.add_argument("--current", metavar="FILE", help="the data to check")
-    parser.add_argument(
-        "--at", metavar="TIME", help="with MODEL: evaluate the windows as of this UTC time (default: now)"
-    )
+    add_at(parser, "with MODEL: the windows as of TIME instead of now")
     parser.add_argument(
         "--column-type",
         action="append",
@@ -123,6 +122,8 @@ def run(ctx: Context) -> int:
         if args.reference or args.current:
             raise CliError("give either MODEL or --reference and --current, not both")
         return run_model(ctx)
+    if args.at is not None:
+        raise CliError("--at needs MODEL: two files are compared as they are")
     if not (args.reference and args.current):
         raise CliError(
             "give MODEL (the workspace's drift window) or both --reference FILE and --current FILE", 2

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from console.cli.commands.drift_common import column_kinds, column_names, pairs, print_report
 from console.cli.context import CliError, Context
+from console.cli.times import as_of, evaluation_time
 from console.core.output import dumps
 
 if TYPE_CHECKING:
@@ -14,19 +15,6 @@ if TYPE_CHECKING:
 
     from console.drift.config import DriftWindow
     from console.drift.windows import WindowResult
-
-
-def _at(text: str | None, ctx: Context) -> datetime:
-    if not text:
-        return ctx.now()
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise CliError(f"--at {text!r}: not a time; use ISO 8601, e.g. 2026-11-20T12:00") from None
-    offset = value.utcoffset()
-    if offset is not None:
-        value = (value - offset).replace(tzinfo=None)
-    return value
 
 
 def run_model(ctx: Context) -> int:
@@ -37,7 +25,7 @@ def run_model(ctx: Context) -> int:
         window = _with_options(find_window(ctx.workspace, args.model), args)
     except WindowError as exc:
         raise CliError(str(exc)) from None
-    now = _at(args.at, ctx)
+    now = evaluation_time(args.at, ctx.now())
     result = _evaluate(ctx, window, now)
     drift, quality = result.drift, result.quality
     found = bool(drift.drifted) or any(c.drifted for c in drift.columns) or bool(quality.problems)
@@ -46,7 +34,7 @@ def run_model(ctx: Context) -> int:
     if ctx.fmt == "json":
         ctx.out(dumps(result.as_dict()))
     else:
-        ctx.out(_heading(window, result))
+        ctx.out(f"{window.model}, {as_of(now)}: {_heading(window, result)}")
         print_report(ctx, drift, quality)
     return 1 if found else 0
 
@@ -83,7 +71,7 @@ def _heading(window: DriftWindow, result: WindowResult) -> str:
         else window.reference.describe()
     )
     return (
-        f"{window.model}: reference {ref} ({len(result.reference)} rows) vs current "
+        f"reference {ref} ({len(result.reference)} rows) vs current "
         f"{result.current_bounds[0]:%Y-%m-%d %H:%M}..{result.current_bounds[1]:%Y-%m-%d %H:%M} "
         f"({len(result.current)} rows)"
     )

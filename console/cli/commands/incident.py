@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from console.cli.context import CliError, Context
+from console.cli.times import add_at, as_of, evaluation_time
 from console.core.output import dumps, render_table
 from console.core.terminal import escape
 
@@ -35,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--open", action="store_true", help="only incidents not yet resolved")
     show = verbs.add_parser("show", help="one incident and its timeline")
     show.add_argument("id", type=int)
+    for view in (listing, show):
+        add_at(view, "as the incidents stood at TIME (status, milestones, timeline)")
     for verb, help_text in (
         ("ack", "acknowledge"),
         ("mitigate", "mark mitigated"),
@@ -102,14 +106,15 @@ def run(ctx: Context) -> int:
         if args.verb == "followup":
             return _add_followup(ctx, ctx.write_store(), now)
         if args.verb in ("list", "show", "export", "followups"):
+            at = evaluation_time(getattr(args, "at", None), now)  # before the store is opened
             store = ctx.read_store()
             if args.verb == "followups":
                 return _followups(ctx, store)
-            if args.verb == "list":
-                return _list(ctx, store, now)
             if args.verb == "export":
                 return _export(ctx, store, args.id, now)
-            return _show(ctx, store, now)
+            if args.verb == "list":
+                return _list(ctx, store, at)
+            return _show(ctx, store, at)
         incident = _change(ctx, ctx.write_store(), now)
     except incidents.IncidentError as exc:
         raise CliError(str(exc), 2) from None
@@ -120,14 +125,43 @@ def run(ctx: Context) -> int:
     return 0
 
 
+def as_it_was(incident: Incident, at: datetime) -> Incident:
+    """The incident as it stood at `at`: milestones after `at` not yet reached, its status the
+    last one reached (title, severity and commander are as they are now)."""
+    from console.incidents.lifecycle import MILESTONE
+
+    def by_then(when: datetime | None) -> datetime | None:
+        return when if when is not None and when <= at else None
+
+    then = dataclasses.replace(
+        incident,
+        acked_at=by_then(incident.acked_at),
+        mitigated_at=by_then(incident.mitigated_at),
+        resolved_at=by_then(incident.resolved_at),
+        closed_at=by_then(incident.closed_at),
+    )
+    status = "triggered"
+    for name, column in MILESTONE.items():  # in lifecycle order
+        if getattr(then, column) is not None:
+            status = name
+    return dataclasses.replace(then, status=status)
+
+
 def _list(ctx: Context, store: Store, now: datetime) -> int:
     from console.incidents import lifecycle as incidents
 
-    items = incidents.list_incidents(store, status=incidents.OPEN_STATUSES if ctx.args.open else None)
-    rows = [_as_dict(i, now) for i in items]
+    opened = incidents.OPEN_STATUSES if ctx.args.open else None
+    if ctx.args.at is None:
+        items = incidents.list_incidents(store, status=opened)
+    else:
+        then = [as_it_was(i, now) for i in incidents.list_incidents(store) if i.created_at <= now]
+        items = [i for i in then if opened is None or i.status in opened]
+    rows = [{**_as_dict(i, now), "at": now} for i in items]
     if ctx.fmt == "json":
         print(dumps(rows))
     else:
+        if ctx.args.at is not None:
+            print(as_of(now))
         cols = ["id", "severity", "status", "age", "commander", "title"]
         print(render_table(cols, [[r[c] for c in cols] for r in rows]))
     return 0
@@ -138,21 +172,31 @@ def _show(ctx: Context, store: Store, now: datetime) -> int:
 
     incident = incidents.get_incident(store, ctx.args.id)
     entries = incidents.timeline(store, ctx.args.id)
+    if ctx.args.at is not None:
+        if incident.created_at > now:
+            raise CliError(
+                f"incident {incident.id} was declared at {incident.created_at:%Y-%m-%d %H:%M:%S}, "
+                f"after --at {now:%Y-%m-%d %H:%M:%S}"
+            )
+        incident, entries = as_it_was(incident, now), [e for e in entries if e.ts <= now]
     if ctx.fmt == "json":
         print(
             dumps(
                 {
                     **_as_dict(incident, now),
+                    "at": now,
                     "timeline": [
                         {"ts": e.ts, "kind": e.kind, "actor": e.actor, "text": e.text, "detail": e.detail}
                         for e in entries
                     ],
-                    "followups": incident.detail.get("followups") or [],
+                    "followups": _followups_by(incident, now if ctx.args.at is not None else None),
                 }
             )
         )
         return 0
     data = _as_dict(incident, now)
+    if ctx.args.at is not None:
+        print(as_of(now))
     print(f"#{incident.id} {escape(incident.title)}")
     print(
         f"{incident.severity}  {incident.status}  commander {escape(incident.commander or '—')}"
@@ -166,6 +210,16 @@ def _show(ctx: Context, store: Store, now: datetime) -> int:
         )
     )
     return 0
+
+
+def _followups_by(incident: Incident, at: datetime | None) -> list[dict[str, Any]]:
+    """The incident's follow-ups, only those added by `at` when given."""
+    from datetime import datetime
+
+    items = incident.detail.get("followups") or []
+    if at is None:
+        return items
+    return [i for i in items if not i.get("added_at") or datetime.fromisoformat(i["added_at"]) <= at]
 
 
 def _add_followup(ctx: Context, store: Store, now: datetime) -> int:

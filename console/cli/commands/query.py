@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 
 from console.cli.context import CliError, Context
+from console.cli.times import allow_relative
 from console.config.durations import parse_duration
 from console.core.output import dumps, render
 from console.screens.overview import is_read_only_sql, run_read_only_sql
@@ -26,9 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "audit, ... With --promql, evaluate a PromQL expression on the store's samples "
         "(Prometheus 2.x semantics) at --at, or from --from to --to every --step.",
     )
+    allow_relative(parser)
     parser.add_argument("sql", metavar="QUERY")
     parser.add_argument("--promql", action="store_true", help="QUERY is PromQL, not SQL")
-    parser.add_argument("--at", default="now", help="instant of a PromQL query: now, now-1h or an ISO time")
+    parser.add_argument(
+        "--at", default="now", help="instant of a PromQL query: now, -1h, epoch seconds or an ISO time"
+    )
     parser.add_argument(
         "--from", dest="start", help="range query start (with --promql): now-6h or an ISO time"
     )
@@ -73,7 +77,7 @@ def _series(labels: dict[str, str]) -> str:
 
 
 def run_promql(ctx: Context) -> int:
-    from console.cli.commands.rules import when
+    from console.cli.times import parse_time
     from console.rules.promql import PromQLError, PromQLEvalError, instant, parse, query_range
 
     try:
@@ -85,14 +89,14 @@ def run_promql(ctx: Context) -> int:
     cur = store.cursor()
     try:
         if ctx.args.start:
-            start, end = when(ctx.args.start, now), when(ctx.args.end, now)
+            start, end = parse_time(ctx.args.start, now, "--from"), parse_time(ctx.args.end, now, "--to")
             step = _step(ctx.args.step)
             if end < start:
                 raise CliError("--to is before --from")
             answer = query_range(cur, expr, start, end, step)
             matrix = [(dict(labels), points) for labels, points in sorted(answer.items())]
             return _print_matrix(ctx, matrix)
-        at = when(ctx.args.at, now)
+        at = parse_time(ctx.args.at, now, "--at")
         kind, samples = instant(cur, expr, at)
     except PromQLEvalError as exc:
         raise CliError(f"query failed: {exc}", code=1) from None

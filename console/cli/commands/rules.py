@@ -4,11 +4,12 @@ run rule tests in promtool's format."""
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.cli.context import CliError, Context, add_format
+from console.cli.times import add_at, allow_relative, evaluation_time, parse_time
 from console.config.durations import parse_duration
 from console.core.output import dumps, render
 from console.core.terminal import escape
@@ -46,8 +47,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="evaluate the rules once and update alerts",
         description="One evaluation cycle at now: alert states are "
         "updated in the store and, when the workspace names an "
-        "Alertmanager, firing and resolved alerts are sent there.",
+        "Alertmanager, firing and resolved alerts are sent there. With --dry-run nothing "
+        "is written or sent: the rules are replayed on the stored history up to --at "
+        "(default now) and the alerts at that time are shown.",
     )
+    once.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write nothing, send nothing: show the alerts the rules give at --at",
+    )
+    add_at(once, "with --dry-run: evaluate at TIME instead of now")
     once.add_argument(
         "--due-only",
         action="store_true",
@@ -64,12 +73,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "rule and label set, the intervals it was pending, firing and resolved. "
         "Exit 0, or 1 when a rule failed to evaluate.",
     )
+    allow_relative(back)
     back.add_argument("rules", nargs="*", metavar="RULE", help="rule names (default: all)")
     back.add_argument(
         "--from",
         dest="start",
         default="now-1d",
-        help="start: ISO time (UTC) or now-DURATION (default now-1d)",
+        help="start: ISO time (UTC), epoch seconds or relative, e.g. -1d (default -1d)",
     )
     back.add_argument("--to", dest="end", default="now", help="end (default now)")
     back.add_argument("--step", help="one evaluation step for every rule (default: each group's interval)")
@@ -141,22 +151,6 @@ def run_test(ctx: Context) -> int:
             for stream, line in report_lines(outcome):
                 print(line, file=sys.stderr if stream == "err" else sys.stdout, flush=True)
     return 0 if all(o.ok for o in outcomes) else 1
-
-
-def when(text: str, now: datetime) -> datetime:
-    """`now`, `now-6h` or an ISO time (UTC) into a naive UTC datetime."""
-    raw = text.strip()
-    try:
-        if raw == "now":
-            return now
-        if raw.startswith("now-"):
-            return now - parse_duration(raw[4:])
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise CliError(f"bad time {text!r}: {exc}; use now, now-6h or 2026-01-31T12:00") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
 
 
 def workspace_rules(ctx: Context, store: Store | None) -> tuple[list[Any], list[Any]]:
@@ -245,6 +239,14 @@ def run_eval(ctx: Context) -> int:
     from console.alerts.alertmanager import from_workspace
     from console.alerts.state import AlertEngine
 
+    if ctx.args.dry_run:
+        from console.cli.commands.rules_dry_run import dry_run
+
+        at = evaluation_time(ctx.args.at, ctx.now())  # a bad --at fails before the store is opened
+        store = ctx.read_store()
+        return dry_run(ctx, store, workspace_rules(ctx, store)[0], at)
+    if ctx.args.at is not None:
+        raise CliError("rules eval --at needs --dry-run: the store's alerts hold for the clock only")
     store = ctx.write_store()
     rules, inhibit = workspace_rules(ctx, store)
     now = ctx.now()
@@ -341,7 +343,7 @@ def run_backtest(ctx: Context) -> int:
 def _backtest_grid(ctx: Context) -> tuple[datetime, datetime, timedelta | None]:
     """--from, --to and --step, checked."""
     now = ctx.now()
-    start, end = when(ctx.args.start, now), when(ctx.args.end, now)
+    start, end = parse_time(ctx.args.start, now, "--from"), parse_time(ctx.args.end, now, "--to")
     if end <= start:
         raise CliError("--to must be after --from")
     step = parse_duration(ctx.args.step) if ctx.args.step else None

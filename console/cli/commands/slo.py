@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.cli.commands.slo_generate import add_generate
 from console.cli.context import CliError, Context, add_format
+from console.cli.times import add_at, as_of, evaluation_time, parse_time
 from console.config.durations import format_duration, parse_duration
 from console.core.output import dumps, render_table
 from console.core.private import write_private
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "error ratio over the window, one slice every STEP (default 1m, Prometheus's default "
         "evaluation interval)",
     )
+    add_at(parser, "the status as of TIME instead of now")
     parser.set_defaults(func=run_status)
     commands = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
 
@@ -59,12 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--from",
         dest="start",
         default="now-1d",
-        help="start: ISO time (UTC) or now-DURATION (default now-1d)",
+        help="start: ISO time (UTC), epoch seconds or relative, e.g. -1d (default -1d; counts from --at)",
     )
-    back.add_argument("--to", dest="end", default="now", help="end (default now)")
+    back.add_argument("--to", dest="end", default="now", help="end (default now, or --at)")
     back.add_argument("--step", default="1m", help="grid step (default 1m)")
     add_format(back, ("table", "json", "csv"))
     back.add_argument("--indent", action="store_true", help="indent the JSON (compact by default)")
+    add_at(back, "what now means: the default --to, what relative --from/--to count from", under=True)
     back.set_defaults(func=run_backtest)
 
     imp = commands.add_parser(
@@ -83,22 +86,6 @@ def _slos(ctx: Context, store: Store) -> list[SLO]:
     """The SLOs in force; an SLO file that does not load is said on stderr (its last good
     version is used) and the command exits 1."""
     return ctx.config(store).slos
-
-
-def parse_time(text: str, now: datetime) -> datetime:
-    """`now`, `now-7d`, or an ISO time (naive means UTC) into a naive UTC datetime."""
-    raw = text.strip()
-    if raw == "now":
-        return now
-    if raw.startswith("now-"):
-        return now - parse_duration(raw[4:])
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise CliError(f"not a time: {raw!r} (use e.g. 2026-03-01T12:00:00Z or now-7d)") from None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
 
 
 def _pct(value: float | None, digits: int = 3) -> str:
@@ -138,11 +125,13 @@ def _group_text(group: dict[str, str]) -> str:
 def run_status(ctx: Context) -> int:
     from console.slo.status import slo_status
 
+    now = evaluation_time(ctx.args.at, ctx.now())  # a bad --at fails before the store is opened
     store = ctx.cache_store()
     slos = _slos(ctx, store)
-    now = ctx.now()
     statuses = slo_status(store, slos, now, cache=False)  # rollups in the store
     slices = _timeslices(ctx, store, slos, now)
+    if ctx.args.at is not None and ctx.fmt != "json":
+        print(as_of(now))
     if ctx.fmt == "json":
         print(dumps([_status_json(s, now, slices) for s in statuses]))
     elif not statuses:
@@ -283,10 +272,10 @@ def run_backtest(ctx: Context) -> int:
     from console.slo.backtest import backtest
 
     args = ctx.args
+    now = evaluation_time(args.at, ctx.now())  # --at moves "now": the default end, relative times
+    start, end = parse_time(args.start, now, "--from"), parse_time(args.end, now, "--to")
     store = ctx.cache_store()
     slos = _chosen(args.name, args.all, _slos(ctx, store))
-    now = ctx.now()
-    start, end = parse_time(args.start, now), parse_time(args.end, now)
     try:
         step = parse_duration(args.step)
     except ValueError as exc:
