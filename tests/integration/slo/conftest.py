@@ -117,3 +117,16 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory):
         yield Fixture(server, workspace, data)
     finally:
         server.stop()
+
+
+# Each SLO of the fixture's workspace as the PromQL error ratio Prometheus answers, per window `w`.
+SLI = {
+    "checkout-availability": (
+        'sum by (instance) (rate(http_requests_total{{code=~"5.."}}[{w}])) '
+        "/ sum by (instance) (rate(http_requests_total[{w}]))"
+    ),
+    "checkout-latency": (
+        '1 - sum(rate(http_request_duration_seconds_bucket{{le="0.25"}}[{w}])) '
+        '/ sum(rate(http_request_duration_seconds_bucket{{le="+Inf"}}[{w}]))'
+    ),
+}

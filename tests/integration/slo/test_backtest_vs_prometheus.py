@@ -13,7 +13,7 @@ from console.slo.conditions import slo_alert_conditions
 from console.slo.model import WINDOWS, load_slo_file
 from tests.servers import prometheus_query_range as query_range
 
-from .conftest import DAYS, ERROR_BURST, RESET_AT, SLOW_SPELL, START, oncall
+from .conftest import DAYS, ERROR_BURST, RESET_AT, SLI, SLOW_SPELL, START, oncall
 
 pytestmark = pytest.mark.integration
 
@@ -21,17 +21,6 @@ pytestmark = pytest.mark.integration
 FROM = START + timedelta(days=3)
 TO = START + timedelta(days=DAYS) - timedelta(minutes=1)
 STEP = timedelta(minutes=1)
-
-SLI = {
-    "checkout-availability": (
-        'sum by (instance) (rate(http_requests_total{{code=~"5.."}}[{w}])) '
-        "/ sum by (instance) (rate(http_requests_total[{w}]))"
-    ),
-    "checkout-latency": (
-        '1 - sum(rate(http_request_duration_seconds_bucket{{le="0.25"}}[{w}])) '
-        '/ sum(rate(http_request_duration_seconds_bucket{{le="+Inf"}}[{w}]))'
-    ),
-}
 
 
 @pytest.fixture(scope="module")

@@ -20,23 +20,12 @@ from console.slo.conditions import slo_alert_conditions
 from console.slo.model import load_slo_file
 from tests.servers import prometheus_query_range as query_range
 
-from .conftest import DAYS, START, STEP, oncall
+from .conftest import DAYS, SLI, START, STEP, oncall
 
 pytestmark = pytest.mark.integration
 
 NOW = START + timedelta(days=DAYS) - timedelta(minutes=1)  # the last sample
 FROM = START + timedelta(days=3)
-
-SLI = {
-    "checkout-availability": (
-        'sum by (instance) (rate(http_requests_total{{code=~"5.."}}[{w}])) '
-        "/ sum by (instance) (rate(http_requests_total[{w}]))"
-    ),
-    "checkout-latency": (
-        '1 - sum(rate(http_request_duration_seconds_bucket{{le="0.25"}}[{w}])) '
-        '/ sum(rate(http_request_duration_seconds_bucket{{le="+Inf"}}[{w}]))'
-    ),
-}
 
 
 def _json(*argv: str, now: datetime = NOW) -> list[dict]:
