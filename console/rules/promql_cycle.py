@@ -3,6 +3,7 @@ fails, one by one, so a rule that breaks shows its own error."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -11,12 +12,16 @@ import duckdb
 
 from console.config.promql import Windows
 from console.rules.promql import Options, PromQL, instant_many
+from console.rules.promql.selectors import Series
 
 if TYPE_CHECKING:
     from console.rules.model import Rule
     from console.store import Store
 
 Answer = tuple[list[tuple[dict[str, str], float]], str | None]  # (labels, value) samples, or an error
+
+
+_SERIES: weakref.WeakKeyDictionary[Any, Series] = weakref.WeakKeyDictionary()  # per store
 
 
 def answer_rules(store: Store, rules: list[Rule], now: datetime, windows: Windows) -> list[Answer]:
@@ -29,12 +34,13 @@ def answer_rules(store: Store, rules: list[Rule], now: datetime, windows: Window
         return out
     cur = store.cursor()
     try:
+        series = _SERIES.setdefault(store, Series()).refreshed(cur)
         for interval, indexes in by_interval.items():
             options = Options(default_step_ms=int(interval.total_seconds() * 1000), windows=windows)
             exprs = [cast(PromQL, rules[i].expr) for i in indexes]
             answers: list[Any]
             try:
-                answers = list(instant_many(cur, exprs, now, options))
+                answers = list(instant_many(cur, exprs, now, options, series=series))
             except duckdb.Error:
                 answers = []
                 for expr in exprs:

@@ -171,3 +171,25 @@ def test_templates_query_the_store_and_see_the_expressions_labels(store):
     report = AlertEngine(store, [rule], external_labels={"cluster": "eu-1"}).run(NOW)
     (alert,) = [a for a in report.alerts if a.rule == rule.key]
     assert alert.annotations == {"total": "24k", "labels": "model=a;", "cluster": "eu-1"}
+
+
+def test_a_series_born_between_cycles_is_seen_at_the_next(store):
+    """The series a cycle matched are kept for the next cycle only while the store's series stay
+    the same: a model that starts failing after the first cycle pages at the second."""
+    rules = [
+        load_rule_text('model_requests_total{code="500"} > 1000'),
+        load_rule_text("model_requests_total > 1e9"),
+    ]
+    first = evaluate(store, rules, NOW)
+    assert [i.labels for i in first[0].instances] == []
+    ingest_samples(
+        store,
+        pd.DataFrame(
+            [("model_requests_total", canonical_labels({"model": "c", "code": "500"}), NOW, 5000.0)],
+            columns=["name", "labels", "ts", "value"],
+        ),
+    )
+    second = evaluate(store, rules, NOW)
+    assert [i.labels for i in second[0].instances] == [
+        {"__name__": "model_requests_total", "code": "500", "model": "c"}
+    ]

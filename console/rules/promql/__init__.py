@@ -15,6 +15,7 @@ from console.rules.promql.checking import check
 from console.rules.promql.compiler import Compiler
 from console.rules.promql.errors import PromQLError, PromQLEvalError
 from console.rules.promql.nodes import Grid, Options, PromQL, Rel
+from console.rules.promql.selectors import Series
 
 if TYPE_CHECKING:
     import duckdb
@@ -115,13 +116,15 @@ def instant_many(
     now: datetime,
     options: Options | None = None,
     shaped: bool = True,
+    series: Series | None = None,
 ) -> list[tuple[str, list[Sample]] | PromQLError | PromQLEvalError]:
     """Several expressions at `now` in one query: shared selectors are read once, and expressions
     of one shape (see `shapes`) are compiled once, their values as data.  Each gets its
-    (kind, samples), or the error that is its own (a refused matching, a range result)."""
+    (kind, samples), or the error that is its own (a refused matching, a range result).
+    `series`: the store's series as a previous cycle read them (see `Series.refreshed`)."""
     t = _ms(now)
     options = options or Options()
-    compiler = Compiler(cur, Grid(t, t, 1), options)
+    compiler = Compiler(cur, Grid(t, t, 1), options, series)
     out: list[Any] = [None] * len(exprs)
     grouped, slots = shapes.groups(exprs) if shaped else ([], {})
     try:
@@ -139,7 +142,7 @@ def instant_many(
         out[i] = errors.get(i) or (kinds[i], samples)
     failed = [one for i, _ in rels if isinstance(i, tuple) for one in i if one in errors]
     if failed:  # a shape's check failed: which of its parts it fails, each tells on its own
-        again = instant_many(cur, [exprs[i] for i in failed], now, options, shaped=False)
+        again = instant_many(cur, [exprs[i] for i in failed], now, options, shaped=False, series=series)
         for i, answer in zip(failed, again, strict=True):
             out[i] = answer
     return out

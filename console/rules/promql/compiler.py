@@ -32,7 +32,13 @@ _NAMES = re.compile(r"\b_q\d+\b")
 class Compiler:
     """Compiles one query; `tables` are the Arrow tables to register, `sql()` the final query."""
 
-    def __init__(self, cur: duckdb.DuckDBPyConnection, top: Grid, options: Options) -> None:
+    def __init__(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        top: Grid,
+        options: Options,
+        series: selectors.Series | None = None,
+    ) -> None:
         self.cur = cur
         self.top = top
         self.options = options
@@ -46,7 +52,7 @@ class Compiler:
         self._memo: dict[tuple[str, str, Grid], tuple[Rel, list[str]]] = {}
         self._scan_ids: set[int] = set()
         self._scan_span: tuple[int, int] | None = None
-        self.series = selectors.Series(cur)
+        self.series = series or selectors.Series()
         self.slot_of: dict[int, Slots] = {}  # each shaped expression's values, by its index
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -268,13 +274,13 @@ class Compiler:
     ) -> tuple[list[tuple[int, list[tuple[str, str]]]], list[int] | None]:
         """The series a selector matches: on a grid of parts, each part's own, with its part."""
         if not grid.parts:
-            return self.series.matched(node), None
+            return self.series.matched(node, self.cur), None
         parts_slots = self._slots(grid)
         slot = parts_slots[0].selector_at[str(node)]
         matched: list[tuple[int, list[tuple[str, str]]]] = []
         parts: list[int] = []
         for t, slots in enumerate(parts_slots):
-            found = self.series.matched(slots.selectors[slot])
+            found = self.series.matched(slots.selectors[slot], self.cur)
             matched += found
             parts += [t] * len(found)
         return matched, parts

@@ -25,14 +25,23 @@ _OPS = {
 
 
 class Series:
-    """The store's series, read once per metric name, and what each selector text matched."""
+    """The store's series, read once per metric name, and what each selector text matched; kept
+    from one rule cycle to the next while the `series` table is the same (`refreshed`)."""
 
-    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
-        self.cur = cur
+    def __init__(self) -> None:
         self._series: dict[str | None, list[tuple[int, dict[str, str], list[tuple[str, str]]]]] = {}
         self._found: dict[str, list[tuple[int, list[tuple[str, str]]]]] = {}
+        self._version: Any = None
 
-    def matched(self, node: Any) -> list[tuple[int, list[tuple[str, str]]]]:
+    def refreshed(self, cur: duckdb.DuckDBPyConnection) -> Series:
+        """This cache, emptied if a series was added or removed since it was filled (series are
+        only ever inserted and deleted, never changed)."""
+        version = cur.execute("SELECT count(*), max(id), bit_xor(hash(id, key)) FROM series").fetchall()[0]
+        if version != self._version:
+            self._series, self._found, self._version = {}, {}, version
+        return self
+
+    def matched(self, node: Any, cur: duckdb.DuckDBPyConnection) -> list[tuple[int, list[tuple[str, str]]]]:
         """(sid, sorted labels) of the series a selector matches, read once per metric name; each
         matcher is tried once per distinct value of its label."""
         if node.matchers.or_matchers:
@@ -46,7 +55,7 @@ class Series:
             matchers.append(Matcher(q.NAME, node.name, "="))
         verdicts: list[tuple[str, dict[str, bool], Matcher]] = [(m.name, {}, m) for m in matchers]
         found = []
-        for sid, present, entries in self.named(name):
+        for sid, present, entries in self.named(name, cur):
             for label, seen, m in verdicts:
                 value = present.get(label, "")
                 if value not in seen:
@@ -58,15 +67,15 @@ class Series:
         self._found[text] = found
         return found
 
-    def named(self, name: str | None) -> list[tuple[int, dict[str, str], list[tuple[str, str]]]]:
+    def named(
+        self, name: str | None, cur: duckdb.DuckDBPyConnection
+    ) -> list[tuple[int, dict[str, str], list[tuple[str, str]]]]:
         """(sid, labels without empty values, the same sorted) of the series of a metric (or all)."""
         if name not in self._series:
             if name is None:
-                rows = self.cur.execute("SELECT id, name, labels FROM series").fetchall()
+                rows = cur.execute("SELECT id, name, labels FROM series").fetchall()
             else:
-                rows = self.cur.execute(
-                    "SELECT id, name, labels FROM series WHERE name = ?", [name]
-                ).fetchall()
+                rows = cur.execute("SELECT id, name, labels FROM series WHERE name = ?", [name]).fetchall()
             series = []
             for sid, n, labels in rows:
                 present = {k: v for k, v in {q.NAME: n, **json.loads(labels)}.items() if v != ""}
