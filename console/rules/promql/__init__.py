@@ -166,11 +166,13 @@ def _compile_batch(
     for members in grouped:
         compiler.part = tuple(members)
         compiler.slot_of.update((i, slots[i]) for i in members)
+        checks = len(compiler.checks)
         try:
             rels.append(
                 (tuple(members), compiler.compile(exprs[members[0]].ast, Grid(t, t, 1, tuple(members))))
             )
         except PromQLError:
+            del compiler.checks[checks:]  # what the shape's compiling checked is not run
             alone.update(members)  # each gets its own error
     for i in sorted(alone):
         compiler.part = i

@@ -45,9 +45,8 @@ class Compiler:
         self.ctes: list[tuple[str, str]] = []
         self.tables: dict[str, Any] = {}
         self.grids: dict[Grid, str] = {}
-        self.checks: list[
-            tuple[int | tuple[int, ...], str]
-        ] = []  # (part, query giving an error text): answers not defined
+        # (part, query giving an error text): where the answers are not defined
+        self.checks: list[tuple[int | tuple[int, ...], str]] = []
         self.part: int | tuple[int, ...] = 0  # which expression (or shape's) of a batch is compiled
         self._memo: dict[tuple[str, str, Grid], tuple[Rel, list[str]]] = {}
         self._scan_ids: set[int] = set()
