@@ -4,8 +4,8 @@ they take share one compiled query, with those values as data per expression (a 
 
 A team's alerting rules are a few shapes repeated per service, model or threshold; compiled this
 way a cycle costs per shape, not per rule.  The shape key spells the expression with each such
-value replaced by a slot, numbered by distinct value, so two rules share a key only when their
-repeated values repeat in the same places.  Anything whose meaning depends on the evaluation time
+value replaced by a slot, numbered by its distinct (printed) text, so two rules share a key only
+when their repeated values repeat in the same places.  Anything whose meaning depends on the evaluation time
 itself (`offset`, `@`, subqueries, `time()`, `predict_linear`, `timestamp`) or on a selector's
 text (`absent`, whose labels are its matchers') is not shaped: such a rule is compiled on its own.
 """
