@@ -315,6 +315,19 @@ def _instants(report: dict, interval_lists: list[list[dict]]) -> set[str]:
     return held
 
 
+_BLOCK_MS = 2 * 3600 * 1000  # promtool's rules backfill writes 2h blocks
+
+
+def _backfilled(at: str) -> bool:
+    """Whether `promtool tsdb create-blocks-from rules` evaluated the rules at `at`: it queries
+    each 2h block up to the block's last whole second (cmd/promtool/rules.go, `end :=
+    time.Unix(endOfBlock/1000, 0)`), so an evaluation inside a block's final second, as a group
+    offset of 59.178 s puts one at 03:59:59.178, is never recorded and the series holds the
+    previous value there.  Those instants say nothing about the rules and are not compared."""
+    ms = round(_epoch(datetime.fromisoformat(at)) * 1000)
+    return ms % _BLOCK_MS < _BLOCK_MS - 1000
+
+
 def _iso(epoch: float) -> str:
     return _moment(epoch).isoformat(timespec="milliseconds")
 
@@ -382,6 +395,8 @@ def test_recorded_error_ratios_equal_the_backtest(generated, backtests, name):
             values = dict(zip(map(_norm, report["times"]), report["windows"][w]["error_ratio"]))
             recorded = theirs.get(key, {})
             for at, mine in values.items():
+                if not _backfilled(at):
+                    continue
                 theirs_value = recorded.get(at)
                 if mine is None:
                     assert theirs_value is None or math.isnan(theirs_value), (name, key, w, at)
@@ -408,14 +423,14 @@ def test_generated_alerts_fire_at_the_backtest_instants(generated, backtests):
         for rule, cond in zip(alerts, conditions):
             assert rule["labels"]["window"] == cond.labels["window"]
             theirs = {
-                _key(slo, s["metric"]): {_iso(e) for e, _ in s["values"]}
+                _key(slo, s["metric"]): {_iso(e) for e, _ in s["values"] if _backfilled(_iso(e))}
                 for s in query_range(generated.prometheus, rule["expr"], start, end, STEP)
             }
             for key, report in backtests.items():
                 if key[0] != name:
                     continue
                 (mine,) = [c for c in report["conditions"] if c["name"] == cond.name]
-                held = _instants(report, [mine["intervals"]])
+                held = {at for at in _instants(report, [mine["intervals"]]) if _backfilled(at)}
                 assert theirs.get(key, set()) == held, (cond.name, key)
                 union = per_severity.setdefault(key, {}).setdefault(cond.severity, set())
                 union |= theirs.get(key, set())
@@ -423,9 +438,13 @@ def test_generated_alerts_fire_at_the_backtest_instants(generated, backtests):
             if key[0] != name:
                 continue
             for severity in ("page", "ticket"):
-                mine = _instants(
-                    report, [c["intervals"] for c in report["conditions"] if c["severity"] == severity]
-                )
+                mine = {
+                    at
+                    for at in _instants(
+                        report, [c["intervals"] for c in report["conditions"] if c["severity"] == severity]
+                    )
+                    if _backfilled(at)
+                }
                 assert per_severity[key][severity] == mine, (key, severity)
                 fired[(name, severity)] = fired.get((name, severity), 0) + len(mine)
     # The error burst and the slow spell page and ticket every SLO with errors (checkout-success
@@ -454,7 +473,12 @@ def test_metadata_series_equal_the_backtest_burn(generated, backtests):
     assert {s["metric"]["instance"] for s in burn} == {"a", "b"}
     for series in burn:
         report = backtests[_key(slo, series["metric"])]
-        mine = dict(zip(map(_norm, report["times"]), report["windows"]["5m"]["burn"]))
-        assert len(series["values"]) == len(mine)
-        for epoch, value in series["values"]:
+        mine = {
+            at: burn
+            for at, burn in zip(map(_norm, report["times"]), report["windows"]["5m"]["burn"])
+            if _backfilled(at)
+        }
+        values = [(epoch, value) for epoch, value in series["values"] if _backfilled(_iso(epoch))]
+        assert len(values) == len(mine)
+        for epoch, value in values:
             assert math.isclose(mine[_iso(epoch)], float(value), rel_tol=1e-9), _iso(epoch)
