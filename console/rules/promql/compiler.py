@@ -369,7 +369,7 @@ class Compiler:
                 "NULL::BOOLEAN AS pin WHERE false"
             )
             series = self.cte(f"SELECT NULL::BIGINT AS sid, {q.NO_LABELS} AS labels WHERE false")
-            return Rel("matrix", nothing, range_ms=range_ms, series=series)
+            return Rel("matrix", nothing, series=series)
         edge = self.options.windows.after_start
         if parts is None:
             table = self._register(matched)
@@ -408,7 +408,7 @@ class Compiler:
             or any(m.name == q.NAME and int(m.op) == int(pp.MatchOp.Equal) for m in sel.matchers.matchers)
             for sel in selectors
         )
-        return Rel("matrix", self.cte(sql), range_ms=range_ms, series=table, series_on=on, unique=unique)
+        return Rel("matrix", self.cte(sql), series=table, series_on=on, unique=unique)
 
     def subquery(self, node: Any, grid: Grid) -> Rel:
         """`expr[range:step]`: `expr` on a grid aligned to multiples of step, windowed per step."""
@@ -433,7 +433,7 @@ class Compiler:
             f"FROM {windowed} WINDOW w AS (PARTITION BY t, sid ORDER BY ms)"
         )
         series = self.cte(f"SELECT DISTINCT t, sid, labels FROM {rows}")
-        return Rel("matrix", rows, range_ms=range_ms, series=series, series_on="m.sid = r.sid AND m.t = r.t")
+        return Rel("matrix", rows, series=series, series_on="m.sid = r.sid AND m.t = r.t")
 
     # -- binary operators ----------------------------------------------------------------------
 

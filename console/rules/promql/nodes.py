@@ -35,7 +35,6 @@ class Rel:
     kind: str  # vector, scalar, matrix, string
     name: str = ""
     text: str = ""
-    range_ms: int = 0
     constant: float | None = None  # a number literal, inlined where a parameter must be constant
     series: str = ""  # a range vector's series: (sid, labels), joined on `series_on` with r (t, sid)
     series_on: str = "m.sid = r.sid"
