@@ -36,6 +36,10 @@ class DemoOptions(CollectorOptions):
     model: str = MODEL
     degrade_version: str | None = None  # default: the version the demo deploys (3 without a deploy)
     history_days: float = Field(default=3, ge=0)
+    # With a canary alias (seeded into the store: see `seed_demo`), CI points that alias at the
+    # new version instead of `champion`, and it serves `canary_share` of the requests.
+    canary_alias: str | None = None
+    canary_share: float = Field(default=0.2, gt=0, lt=1)
 
 
 class DemoCollector(Collector):
@@ -86,6 +90,8 @@ class DemoCollector(Collector):
         ]
         served = self.served(store, cursor, next_step, steps)
         bad_version = self.options.degrade_version or cursor.get("degrade_version") or "3"
+        if cursor.get("canary_alias"):
+            return self._collect_split(store, cursor, now, step_times, served, bad_version, degrade_at)
         degraded = [version == bad_version and t >= degrade_at for version, t in zip(served, step_times)]
         samples, logs, counters = simulate(
             next_step, steps, self.step_s, seed, served, degraded, cursor["counters"]
@@ -103,6 +109,51 @@ class DemoCollector(Collector):
         added = ingest_logs(store, logs)
         added += ingest_samples(store, samples, cursor=(self.name, new_cursor), now=now)
         return CollectResult(added, {"serving": served[-1], "degraded": bool(degraded[-1])})
+
+    def _collect_split(
+        self,
+        store: Store,
+        cursor: dict[str, Any],
+        now: datetime,
+        step_times: list[datetime],
+        served: list[str],
+        bad_version: str,
+        degrade_at: datetime,
+    ) -> CollectResult:
+        """A canary rollout: the canary alias's version serves its share beside the champion."""
+        from collectors.demo_predictions import live_predictions
+        from collectors.demo_sim import simulate_split
+        from console.store import ingest_logs, ingest_samples
+
+        next_step, steps = cursor["next_step"], len(step_times)
+        canary = self.served(store, cursor, next_step, steps, alias=cursor["canary_alias"])
+        first_bad = next((i for i, t in enumerate(step_times) if t >= degrade_at), steps)
+        counters = cursor.get("version_counters") or {str(cursor.get("serving") or served[0]): cursor["counters"]}
+        seed = int(cursor.get("seed", self.options.seed))
+        samples, logs, shown, bad, counters = simulate_split(
+            next_step, steps, self.step_s, seed, served, canary, {bad_version: first_bad},
+            self.options.canary_share, counters,
+        )  # fmt: skip
+        live = canary[-1] if canary[-1] not in (None, served[-1]) else None
+        detail = {
+            "serving": served[-1],
+            "degraded": bad_version == served[-1] and steps - 1 >= first_bad,
+            "canary": live,
+            "canary_degraded": live == bad_version and steps - 1 >= first_bad,
+        }
+        new_cursor = {
+            **cursor,
+            "next_step": next_step + steps,
+            "version_counters": counters,
+            "degrade_at": degrade_at.isoformat(),
+            "serving": served[-1],
+            "canary_serving": canary[-1],
+            "degraded": detail["degraded"],
+        }
+        live_predictions(store, next_step, steps, self.step_s, seed, shown, bad)
+        added = ingest_logs(store, logs)
+        added += ingest_samples(store, samples, cursor=(self.name, new_cursor), now=now)
+        return CollectResult(added, detail)
 
     def _degrade_at(self, cursor: dict[str, Any]) -> datetime:
         """When the champion degrades: as seeded, or earlier when the demo's key asked for it."""
@@ -122,7 +173,8 @@ class DemoCollector(Collector):
         deploy_at = self._due(cursor["deploy_at"])
         if _naive_utc(now) < deploy_at:
             return cursor
-        deploy_demo_version(store, self.options.registry, self.options.model, at=deploy_at)
+        alias = cursor.get("canary_alias") or ALIAS
+        deploy_demo_version(store, self.options.registry, self.options.model, at=deploy_at, alias=alias)
         return {**cursor, "deploy_at": None}
 
     def _step_at(self, now: datetime) -> int:
@@ -131,40 +183,55 @@ class DemoCollector(Collector):
             return int(now.timestamp() // self.step_s)
         return int((now - datetime(1970, 1, 1)).total_seconds() // self.step_s)
 
-    def served(self, store: Store, cursor: dict[str, Any], first_step: int, steps: int) -> list[str]:
+    def served(
+        self, store: Store, cursor: dict[str, Any], first_step: int, steps: int, alias: str = ALIAS
+    ) -> list[Any]:
         """The version served at each step: what the alias named at that step's time, so a
         rollback between two collections heals only the steps after it.  An alias moved
-        without a recorded move serves its version from the first step, as before."""
-        version = self.champion(store)
+        without a recorded move serves its version from the first step, as before.  The
+        canary's alias names None before it exists."""
+        version: str | None = self.champion(store) if alias == ALIAS else self._held(store, alias)
         first = datetime(1970, 1, 1) + timedelta(seconds=first_step * self.step_s)
         moves = [
             (at, str(to))
             for at, to in store.query(
                 "SELECT ts, version FROM changes WHERE kind = 'alias_move' AND model = ? "
                 "AND json_extract_string(detail, '$.alias') = ? AND ts >= ? ORDER BY ts",
-                [self.options.model, ALIAS, first],
+                [self.options.model, alias, first],
             )[1]
         ]
         if not moves or moves[-1][1] != version:
             return [version] * steps
-        before = str(cursor.get("serving") or moves[0][1])
+        before = (cursor.get("serving") or moves[0][1]) if alias == ALIAS else cursor.get("canary_serving")
         return _served([(datetime(1970, 1, 1), before), *moves], first_step, steps, self.step_s)
+
+    def _held(self, store: Store, alias: str) -> str | None:
+        rows = store.query(
+            "SELECT version FROM registry_aliases WHERE registry = ? AND model = ? AND alias = ?",
+            [self.options.registry, self.options.model, alias],
+        )[1]
+        return str(rows[0][0]) if rows else None
 
 
 def _naive_utc(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
 
 
-def deploy_demo_version(store: Store, registry: str, model: str, *, at: datetime) -> bool:
-    """CI's deploy: register version 4 (trained the day before) and move `champion` to it at
-    `at`, recorded as an alias move by `ci-deployer`.  False when it was deployed before."""
+def deploy_demo_version(store: Store, registry: str, model: str, *, at: datetime, alias: str = ALIAS) -> bool:
+    """CI's deploy: register version 4 (trained the day before) and move `alias` (`champion`, or
+    the canary's alias, made if new) to it at `at`, recorded as an alias move by `ci-deployer`.
+    False when it was deployed before."""
     from console.registry.history import record_alias_move
     from console.registry.local import LocalOptions, LocalRegistry
 
     local = LocalRegistry(registry, LocalOptions(), store=store, clock=lambda: at)
     if any(v.version == DEPLOYED for v in local.list_versions(model)):
         return False
-    before = local.resolve_alias(model, ALIAS).version
+    held = store.query(
+        "SELECT version FROM registry_aliases WHERE registry = ? AND model = ? AND alias = ?",
+        [registry, model, alias],
+    )[1]
+    before = str(held[0][0]) if held else None
     trained = at - timedelta(minutes=40)
     local.create_version(
         model,
@@ -177,20 +244,21 @@ def deploy_demo_version(store: Store, registry: str, model: str, *, at: datetime
     )
     with store.transaction() as cur:
         cur.execute(
-            "UPDATE registry_aliases SET version = ?, updated_at = ? WHERE registry = ? AND model = ? "
-            "AND alias = ?",
-            [DEPLOYED, at, registry, model, ALIAS],
+            "INSERT INTO registry_aliases VALUES (?, ?, ?, ?, ?) ON CONFLICT (registry, model, alias) "
+            "DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+            [registry, model, alias, DEPLOYED, at],
         )
         record_alias_move(
             cur,
             ts=at,
             model=model,
-            alias=ALIAS,
+            alias=alias,
             from_version=before,
             to_version=DEPLOYED,
             actor=DEPLOYER,
             source="demo",
-            reason="release pipeline: new version passed offline evaluation",
+            reason="release pipeline: new version passed offline evaluation"
+            + (f"; {alias} on part of the traffic" if alias != ALIAS else ""),
         )
     return True
 
@@ -237,11 +305,13 @@ def seed_demo(
     degrade_after: str = "75s",
     deploy_after: str | None = "15s",
     predictions_now: timedelta | None = None,
+    canary_alias: str | None = None,
 ) -> dict[str, int]:
     """History up to `now` and the local registry: v1 20 days old, v2 9, v3 1 (champion).
 
     With `deploy_after`, the live run deploys version 4 that long after `now` (None: it never
-    does, and version 3 is the one that degrades).
+    does, and version 3 is the one that degrades).  With `canary_alias`, CI points that alias at
+    version 4 instead of `champion`, and the live run serves it on part of the traffic.
 
     With `predictions_now`, only that much of the prediction records' history is written
     here (what the drift windows read first); the collector writes the older records, a
@@ -273,6 +343,7 @@ def seed_demo(
         "degrade_version": "3" if deploy_after is None else DEPLOYED,
         "deploy_at": None if deploy_after is None else (now + parse_duration(deploy_after)).isoformat(),
         "serving": served[-1] if served else "3",
+        "canary_alias": canary_alias,
         "degraded": False,
         "backfill": None
         if recent == steps

@@ -174,3 +174,93 @@ def _logs(
             "line_offset": pa.array(step_no[line_step] * 8 + within, pa.int64()),
         }
     )
+
+
+def simulate_split(
+    start_step: int,
+    steps: int,
+    step_s: int,
+    seed: int,
+    champion: list[str],
+    canary: list[str | None],
+    degraded: dict[str, int],
+    share: float,
+    counters: dict[str, list[float]],
+) -> tuple[pa.Table, pa.Table, list[str], list[bool], dict[str, list[float]]]:
+    """A canary rollout's steps: `canary[i]` (None: no canary) serves `share` of step i's
+    requests and `champion[i]` the rest, every series labelled with the `version` that served it.
+
+    `degraded[v]` is the first step index at which version v misbehaves; `counters` are each
+    version's cumulative counter values (a version not in it starts at zero; an updated copy is
+    returned).  Also returned: the version whose log lines and prediction records each step
+    carries (the canary's on about `share` of the steps) and whether that version was degraded.
+    """
+    rng = np.random.default_rng([seed, start_step, steps, 23])
+    step_no = np.arange(start_step, start_step + steps, dtype=np.int64)
+    seconds = step_no * step_s
+    hours = (seconds % 86400) / 3600
+    requests = rng.poisson((40 + 25 * np.sin((hours - 9) / 24 * 2 * np.pi)) * step_s)
+    on_canary = np.array([c is not None and c != v for c, v in zip(canary, champion)], dtype=bool)
+    to_canary = np.where(on_canary, rng.binomial(requests, share), 0)
+    out = {k: list(v) for k, v in counters.items()}
+    tables = []
+    champions, canaries = np.array(champion, dtype=object), np.array([c or "" for c in canary], dtype=object)
+    for version in sorted({*champion, *(c for c in canary if c is not None)}):
+        mine = champions == version  # on a canary step the champion serves what the canary does not
+        as_canary = on_canary & (canaries == version)
+        served = np.where(mine, requests - to_canary, 0) + np.where(as_canary, to_canary, 0)
+        present = mine | as_canary
+        bad_from = degraded.get(version, steps)
+        behaviours = [DEGRADED if i >= bad_from else HEALTHY.get(version, HEALTHY["3"]) for i in range(steps)]
+        values, last = _version_counters(rng, served, behaviours, out.get(version, [0.0] * (len(SERIES) - 1)))
+        if present.any():
+            out[version] = last
+            tables.append(_version_samples(seconds[present], values[:, present], version))
+    gauge = pa.table(
+        {
+            "name": ["model_serving_version"] * steps,
+            "labels": [SERIES_LABELS[-1]] * steps,
+            "ts": pa.array(seconds * 1_000_000, pa.timestamp("us")),
+            "value": [float(v) for v in champion],
+        }
+    )
+    pick = rng.random(steps) < share
+    shown = [c if on and p and c is not None else v for c, v, on, p in zip(canary, champion, on_canary, pick)]
+    bad = [i >= degraded.get(v, steps) for i, v in enumerate(shown)]
+    shown_behaviours = [DEGRADED if b else HEALTHY.get(v, HEALTHY["3"]) for v, b in zip(shown, bad)]
+    logs = _logs(rng, step_no, seconds, shown, bad, shown_behaviours)
+    return pa.concat_tables([*tables, gauge]), logs, shown, bad, out
+
+
+def _version_counters(
+    rng: np.random.Generator, requests: np.ndarray, behaviours: list[Behaviour], counters: list[float]
+) -> tuple[np.ndarray, list[float]]:
+    """One version's counter series at each step (rows in SERIES order, the gauge left out)."""
+    steps = len(requests)
+    errors = rng.binomial(requests, np.array([b.error_ratio for b in behaviours]))
+    shares = {b: [_cdf(bound, b) for bound in BUCKETS] for b in set(behaviours)}
+    bucket_share = np.array([shares[b] for b in behaviours]).reshape(steps, len(BUCKETS))
+    increments = np.vstack(
+        [requests - errors, errors, np.round(requests[:, None] * bucket_share).T, requests]
+    ).astype(float)
+    values = np.cumsum(increments, axis=1) + np.array(counters, dtype=float)[:, None]
+    return values, values[:, -1].tolist() if steps else list(counters)
+
+
+def _version_samples(seconds: np.ndarray, values: np.ndarray, version: str) -> pa.Table:
+    """The counter series of one version, labelled with it, at the steps it served."""
+    times = pa.array(seconds * 1_000_000, pa.timestamp("us"))
+    n = len(seconds)
+    return pa.concat_tables(
+        [
+            pa.table(
+                {
+                    "name": [name] * n,
+                    "labels": [canonical_labels({**labels, "version": version})] * n,
+                    "ts": times,
+                    "value": values[k],
+                }
+            )
+            for k, (name, labels) in enumerate(SERIES[:-1])
+        ]
+    )

@@ -229,20 +229,21 @@ class Engine:
         detail = getattr(result, "detail", None) or {}
         if "serving" not in detail:
             return []
-        state = (detail["serving"], detail.get("degraded"))
+        canary = detail.get("canary")
+        state = (detail["serving"], detail.get("degraded"), canary, detail.get("canary_degraded"))
         previous = self._serving.get(collector.name)
         self._serving[collector.name] = state
         if previous == state:
             return []
-        health = "DEGRADED" if state[1] else "healthy"
-        return [
-            Event(
-                now,
-                "serving",
-                f"{collector.name} serves version {state[0]} ({health})",
-                {"version": state[0], "degraded": state[1]},
-            )
-        ]
+        text = f"{collector.name} serves version {state[0]} ({_health(state[1])})"
+        if canary is not None:
+            text += f", canary {canary} ({_health(state[3])})"
+        data = {"version": state[0], "degraded": state[1]}
+        return [Event(now, "serving", text, data if canary is None else {**data, "canary": canary})]
+
+
+def _health(degraded: Any) -> str:
+    return "DEGRADED" if degraded else "healthy"
 
 
 def _transition_event(transition: Transition, alert: Alert | None) -> Event:

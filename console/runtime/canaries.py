@@ -1,0 +1,100 @@
+"""Continuous canary judgement inside the console: each canary spec judged every `interval`.
+
+The engine calls `CanaryLoop.run(specs, now)` once a tick, after the collectors and before the
+rules, so `CanaryFailed` sees a fresh verdict in the same tick.  A judgement that raises stops
+neither the tick nor the other canaries: it is said (an event, once per distinct failure) and
+kept in `failures` for the Canary view.  What is said: a verdict or version that changed, the
+metrics that failed to collect, a rollback planned or applied, and judgements that fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from console.incidents.events import Event
+from console.screens.canary import analysis_line
+
+if TYPE_CHECKING:
+    from console.canary.model import CanarySpec
+
+# judge(spec, now, dry_run) -> the run: an object with `analysis` (console.canary.judge.Analysis)
+# and optionally `rollback` (what was planned or applied, as text), e.g. console.canary.run.CanaryRun
+Judge = Callable[["CanarySpec", datetime, bool], Any]
+
+
+@dataclass
+class Failure:
+    """A judgement that raised: when, and what it said."""
+
+    at: datetime
+    message: str
+
+
+class CanaryLoop:
+    """Judges each spec when its interval has passed since its last judgement (the first at once)."""
+
+    def __init__(self, judge: Judge, *, dry_run: bool = False) -> None:
+        self.judge, self.dry_run = judge, dry_run
+        self.last_run: dict[str, datetime] = {}
+        self.failures: dict[str, Failure] = {}
+        self._said: dict[str, tuple[Any, ...]] = {}  # per canary: the verdict line's key last said
+
+    def due(self, spec: CanarySpec, now: datetime) -> bool:
+        last = self.last_run.get(spec.name)
+        return last is None or now - last >= _interval(spec) or now < last
+
+    def run(self, specs: list[CanarySpec], now: datetime) -> list[Event]:
+        events: list[Event] = []
+        for spec in specs:
+            if not self.due(spec, now):
+                continue
+            self.last_run[spec.name] = now
+            try:
+                result = self.judge(spec, now, self.dry_run)
+            except Exception as exc:  # noqa: BLE001 - one canary's failure is said; the tick goes on
+                events += self._failed(spec, now, f"{type(exc).__name__}: {exc}")
+                continue
+            events += self._judged(spec, now, result)
+        for name in set(self.failures) - {s.name for s in specs}:
+            del self.failures[name]  # a canary removed from the workspace
+        return events
+
+    def _failed(self, spec: CanarySpec, now: datetime, message: str) -> list[Event]:
+        first_line = message.splitlines()[0] if message else "failed"
+        before = self.failures.get(spec.name)
+        self.failures[spec.name] = Failure(now, first_line)
+        if before is not None and before.message == first_line:
+            return []  # said already
+        self._said.pop(spec.name, None)  # the next verdict is said again
+        return [Event(now, "canary", f"canary {spec.name}: judgement failed: {first_line}", {"canary": spec.name})]
+
+    def _judged(self, spec: CanarySpec, now: datetime, result: Any) -> list[Event]:
+        events = []
+        if self.failures.pop(spec.name, None) is not None:
+            events.append(Event(now, "canary", f"canary {spec.name}: judged again", {"canary": spec.name}))
+        if result is None:  # nothing to judge (e.g. both resolve to one version): nothing to say
+            return events
+        analysis = result.analysis
+        key = (analysis.verdict, analysis.baseline_version, analysis.canary_version, tuple(sorted(analysis.errors)))
+        rollback = getattr(result, "rollback", None)
+        if self._said.get(spec.name) != key or rollback:
+            self._said[spec.name] = key
+            detail = {
+                "canary": spec.name,
+                "model": spec.model,
+                "verdict": analysis.verdict,
+                "score": analysis.score,
+                "canary_version": analysis.canary_version,
+            }
+            events.append(Event(now, "canary", analysis_line(analysis, versions=True), detail))
+        if rollback:
+            events.append(Event(now, "canary", f"canary {spec.name}: {rollback}", {"canary": spec.name}))
+        return events
+
+
+def _interval(spec: Any) -> timedelta:
+    interval = getattr(spec, "interval", None)
+    return interval if isinstance(interval, timedelta) and interval > timedelta(0) else timedelta(minutes=1)

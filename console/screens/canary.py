@@ -1,0 +1,119 @@
+"""Headless data for the canary screens: an analysis in one line, the Canary view's page.
+
+An analysis is `console.canary.judge.Analysis` (or anything with its fields, as the store's
+`latest_analyses` gives back).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from console.store import Store
+
+
+def score_text(score: float | None) -> str:
+    return "–" if score is None else f"{score:.2f}"
+
+
+def analysis_line(analysis: Any, *, versions: bool = False) -> str:
+    """"canary fraud-v4: fail 33.33 (latency_p99 +40% (p=0.0003), increase is bad → High)"; with
+    `versions`, which versions were compared; metrics that failed to collect are named."""
+    line = f"canary {analysis.name}: {analysis.verdict} {score_text(analysis.score)} ({analysis.reason})"
+    if versions:
+        line += f" v{analysis.canary_version} vs v{analysis.baseline_version}"
+    errors = dict(getattr(analysis, "errors", None) or {})
+    if errors:
+        failed = "; ".join(f"{name}: {message}" for name, message in sorted(errors.items()))
+        line += f"; {len(errors)} metric{'s' if len(errors) > 1 else ''} failed to collect: {failed}"
+    return line
+
+
+def incident_canary_lines(store: Store, model: str | None) -> list[str]:
+    """The latest analysis of each canary of `model`, one line each (the incident screen's)."""
+    if not model:
+        return []
+    from console.canary.run import latest_analyses
+
+    found = latest_analyses(store)
+    return [analysis_line(a, versions=True) for _, a in sorted(found.items()) if a.model == model]
+
+
+@dataclass
+class CanaryEntry:
+    """One canary spec with its latest analysis and both groups' values over its lookback."""
+
+    spec: Any
+    analysis: Any = None
+    failure: str | None = None  # the continuous judgement's last failure, if it failed
+    # metric name -> {"baseline": [(t, v)], "canary": [(t, v)]}, or the error reading it
+    series: dict[str, dict[str, list[tuple[datetime, float | None]]]] = field(default_factory=dict)
+    series_error: str | None = None
+
+
+@dataclass
+class CanaryPage:
+    now: datetime
+    entries: list[CanaryEntry] = field(default_factory=list)
+    error: str | None = None
+
+
+def load_canary_page(
+    store: Store, specs: list[Any], now: datetime, failures: dict[str, Any] | None = None
+) -> CanaryPage:
+    """Every canary spec in force with its latest analysis and both groups' series (headless)."""
+    from console.canary.run import latest_analyses
+
+    page = CanaryPage(now)
+    try:
+        latest = latest_analyses(store)
+    except Exception as exc:  # noqa: BLE001 - the view says why it has no analyses
+        page.error = f"analyses unreadable: {type(exc).__name__}: {exc}"
+        latest = {}
+    for spec in specs:
+        failure = (failures or {}).get(spec.name)
+        entry = CanaryEntry(spec, latest.get(spec.name), getattr(failure, "message", failure))
+        if entry.analysis is not None:
+            try:
+                entry.series = group_series(store, spec, entry.analysis, entry.analysis.at)
+            except Exception as exc:  # noqa: BLE001 - the charts say why they are empty
+                entry.series_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        page.entries.append(entry)
+    return page
+
+
+def group_series(
+    store: Store, spec: Any, analysis: Any, at: datetime
+) -> dict[str, dict[str, list[tuple[datetime, float | None]]]]:
+    """Both groups' values of each metric over the lookback ending at `at`, as judged: each
+    metric's query at step `interval`, its series split by the spec's label."""
+    import math
+
+    from console.rules.promql import Options, parse, query_range
+
+    start = at - spec.lookback
+    out: dict[str, dict[str, list[tuple[datetime, float | None]]]] = {}
+    cur = store.cursor()
+    try:
+        for metric in spec.metrics:
+            groups: dict[str, list[tuple[datetime, float | None]]] = {"baseline": [], "canary": []}
+            answer = query_range(cur, parse(metric.query), start, at, spec.interval, Options())
+            for labels, values in answer.items():
+                value = dict(labels).get(spec.label)
+                group = {str(analysis.baseline_version): "baseline", str(analysis.canary_version): "canary"}
+                if value in group:
+                    groups[group[value]] += [
+                        (_at(t), None if math.isnan(v) or math.isinf(v) else v) for t, v in values
+                    ]
+            out[metric.name] = groups
+    finally:
+        cur.close()
+    return out
+
+
+def _at(seconds: float) -> datetime:
+    from datetime import UTC
+
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
