@@ -98,3 +98,70 @@ class CanaryLoop:
 def _interval(spec: Any) -> timedelta:
     interval = getattr(spec, "interval", None)
     return interval if isinstance(interval, timedelta) and interval > timedelta(0) else timedelta(minutes=1)
+
+
+CANARY_GROUP = "oncall-canary"
+CANARY_FAILED = "CanaryFailed"
+
+
+def canary_rules(config: Any) -> list[Any]:
+    """`CanaryFailed`: one alert per canary in force whose latest verdict is fail; severity page
+    when its `on_fail` is page or rollback, else ticket; the summary is the analysis's reason.
+
+    It goes through the normal alert path (pending/firing, incidents for a page, Alertmanager)."""
+    from console.rules.model import Computed, Rule
+
+    specs = list(getattr(config, "canaries", None) or [])
+    if not specs:
+        return []
+    key = f"{CANARY_GROUP}/{CANARY_FAILED}"
+
+    def failed(store: Any, now: datetime) -> dict[str, list[tuple[dict[str, str], float | None]]]:
+        from console.canary.run import latest_analyses
+
+        latest = latest_analyses(store)
+        found = []
+        for spec in specs:
+            analysis = latest.get(spec.name)
+            if analysis is None or analysis.verdict != "fail":
+                continue
+            labels = {
+                "canary": spec.name,
+                "model": spec.model,
+                "canary_version": str(analysis.canary_version),
+                "severity": "page" if spec.on_fail in ("page", "rollback") else "ticket",
+                "reason": analysis.reason,  # for the annotations only (see the rule's labels)
+                "line": analysis_line(analysis, versions=True),
+            }
+            found.append((labels, analysis.score))
+        return {key: found}
+
+    shortest = min(_interval(spec) for spec in specs)
+    return [
+        Rule(
+            CANARY_FAILED,
+            Computed("canary-failed", failed),
+            group=CANARY_GROUP,
+            # a rule label that renders empty removes the instance's label: `reason` changes with
+            # every analysis, so it must not be part of the alert's identity
+            labels={"reason": "", "line": ""},
+            annotations={
+                "summary": "{{ $labels.reason }}",
+                "description": "{{ $labels.line }}. The Canary view (:canary) shows every metric "
+                "and both groups' values.",
+            },
+            source="canary",
+            file=str(config.workspace.path),
+            interval=max(shortest, timedelta(seconds=10)),
+            templates="go",
+        )
+    ]
+
+
+def judge_in_console(workspace: Any, store: Any, spec: CanarySpec, now: datetime, *, dry_run: bool) -> Any:
+    """One canary's judgement as `oncall canary run` makes it: collected from the store, judged,
+    stored, and on a fail with `on_fail: rollback` the rollback planned (applied unless dry run
+    or the workspace forbids actions)."""
+    from console.canary.run import run_analysis
+
+    return run_analysis(workspace, store, spec, now, dry_run=dry_run)

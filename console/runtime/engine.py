@@ -20,9 +20,11 @@ from console.store import Store
 if TYPE_CHECKING:
     from collectors.base import Collector
     from collectors.run import RunOutcome
+    from console.canary.model import CanarySpec
     from console.alerts.state import Alert, Transition
     from console.rules.matchers import InhibitRule
     from console.rules.model import Rule
+    from console.runtime.canaries import Judge
     from console.runtime.lastgood import Config
 
 
@@ -72,8 +74,13 @@ class Engine:
         inhibit_rules: list[InhibitRule] | None = None,
         notifier: Any = None,
         config: Config | None = None,
+        canaries: str = "on",
+        canary_judge: Judge | None = None,
     ) -> None:
+        """`canaries`: on (each canary judged every interval), dry-run (judged; a rollback is
+        only planned) or off; `canary_judge` replaces the judgement (tests)."""
         from console.alerts.state import AlertEngine
+        from console.runtime.canaries import CanaryLoop
 
         self.workspace, self.store = workspace, store
         self.collectors = (collectors if collectors is not None else build_collectors(workspace)) + list(
@@ -99,6 +106,8 @@ class Engine:
         self._runs: dict[str, tuple[Collector, Future[RunOutcome]]] = {}  # started, not yet reported
         self._serving: dict[str, tuple[Any, Any]] = {}  # (version, degraded) a simulator said last
         self._targets_checked = False  # stale markers for removed scrape targets, at the first tick
+        self.canary_mode = canaries
+        self.canaries = CanaryLoop(canary_judge or self._judge_canary, dry_run=canaries == "dry-run")
 
     def _orphan_reason(self, rule_key: str, file: str | None) -> str | None:
         assert self.config is not None  # rules come from the configuration only once it is loaded
@@ -146,9 +155,22 @@ class Engine:
             report.events += self._end_removed_targets(now)
         report.events += self._collect(now, report)
         if not (self._from_config and self.config is None):
+            report.events += self._judge_canaries(now)
             report.events += self._evaluate(now)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _judge_canaries(self, now: datetime) -> list[Event]:
+        """Each canary in force whose interval has passed, judged (a failing one is said)."""
+        specs = list(getattr(self.config, "canaries", None) or [])
+        if self.canary_mode == "off" or not specs:
+            return []
+        return self.canaries.run(specs, now)
+
+    def _judge_canary(self, spec: CanarySpec, now: datetime, dry_run: bool) -> Any:
+        from console.runtime.canaries import judge_in_console
+
+        return judge_in_console(self.workspace, self.store, spec, now, dry_run=dry_run)
 
     def _end_removed_targets(self, now: datetime) -> list[Event]:
         """Once: stale markers for the series of scrape targets no longer configured."""

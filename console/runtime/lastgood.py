@@ -66,8 +66,10 @@ class Config:
     def all_rules(self) -> list[Rule]:
         """Rule files' rules, the rules the workspace implies, and the meta-alerts."""
         from console.rules.loading import generated_rules
+        from console.runtime.canaries import canary_rules
 
         rules = self.rules + generated_rules(self.workspace, self.slos, self.slo_files) + meta_rules(self)
+        rules += canary_rules(self)
         self.rule_keys = {rule.key for rule in rules}
         return rules
 

@@ -50,9 +50,12 @@ class Session:
         run_engine: bool = True,
         listen: bool = True,
         run_command: CommandRunner | None = None,
+        canaries: str = "on",
     ) -> None:
-        """`run_command` runs the commands forwarded to this console; without it they are refused."""
+        """`run_command` runs the commands forwarded to this console; without it they are refused.
+        `canaries`: on, dry-run (a failed canary's rollback is only planned) or off (not judged)."""
         self.workspace = workspace
+        self.canary_mode = canaries
         self._run_command = run_command
         self.clock = clock
         self.holder: StoreLocked | None = None
@@ -168,7 +171,9 @@ class Session:
                 if self.engine is None:
                     from console.runtime.engine import Engine
 
-                    self.engine = Engine(self.workspace, self.store, config=self.config)
+                    self.engine = Engine(
+                        self.workspace, self.store, config=self.config, canaries=self.canary_mode
+                    )
                     events = self.engine.tick(self.clock()).events
                     freeze_startup_objects()
                     return events
@@ -192,6 +197,11 @@ class Session:
         with self._config_lock:
             self._config = load_config(self.workspace, self.store, self.clock())
         return [Event(self.clock(), "config", "configuration reloaded")]
+
+    def canary_failures(self) -> dict[str, Any]:
+        """Canary name -> its continuous judgement's last failure (when, message), while it fails."""
+        engine = self.engine
+        return dict(engine.canaries.failures) if engine is not None else {}
 
     def trigger_degradation(self) -> bool:
         """The demo's key: CI deploys v4 now (if still to come), and it degrades; False without a demo."""

@@ -19,9 +19,12 @@ def score_text(score: float | None) -> str:
 
 
 def analysis_line(analysis: Any, *, versions: bool = False) -> str:
-    """"canary fraud-v4: fail 33.33 (latency_p99 +40% (p=0.0003), increase is bad → High)"; with
-    `versions`, which versions were compared; metrics that failed to collect are named."""
-    line = f"canary {analysis.name}: {analysis.verdict} {score_text(analysis.score)} ({analysis.reason})"
+    """"canary fraud-v4: fail 33.33 (latency_p99 +40% (p=0.0003), increase is bad → High)": the
+    failing metrics' sentences, else the verdict's reason; with `versions`, which versions were
+    compared; metrics that failed to collect are named."""
+    failing = [m.sentence for m in getattr(analysis, "metrics", []) if m.passed is False]
+    why = "; ".join(failing) or analysis.reason
+    line = f"canary {analysis.name}: {analysis.verdict} {score_text(analysis.score)} ({why})"
     if versions:
         line += f" v{analysis.canary_version} vs v{analysis.baseline_version}"
     errors = dict(getattr(analysis, "errors", None) or {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from console.tui.views.alerts import AlertsView
 from console.tui.views.base import View
+from console.tui.views.canary import CanaryView
 from console.tui.views.drift import DriftView
 from console.tui.views.incidents import IncidentsView
 from console.tui.views.logs import LogsView
@@ -21,11 +22,13 @@ VIEWS: tuple[type[View], ...] = (
     SqlView,
     IncidentsView,
     DriftView,
+    CanaryView,
 )
 
 __all__ = [
     "VIEWS",
     "AlertsView",
+    "CanaryView",
     "DriftView",
     "IncidentsView",
     "LogsView",
