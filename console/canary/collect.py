@@ -78,7 +78,7 @@ def collect(
 
     A step where a group's series has no sample gives no value; a NaN the query answers stays
     NaN (the judge drops NaN before it counts)."""
-    from console.rules.promql import Options, PromQLError, PromQLEvalError, parse, query_range
+    from console.rules.promql import Options, PromQLError, PromQLEvalError, query_range
 
     start = now - spec.lookback
     options = Options(windows=windows, default_step_ms=int(spec.interval.total_seconds() * 1000))
@@ -88,7 +88,7 @@ def collect(
     try:
         for metric in spec.metrics:
             try:
-                answer = query_range(cur, parse(metric.query), start, now, spec.interval, options)
+                answer = query_range(cur, metric.promql, start, now, spec.interval, options)
             except (PromQLError, PromQLEvalError) as exc:
                 errors[metric.name] = f"query failed: {exc}"
                 continue

@@ -148,17 +148,22 @@ def _roll_back(
         holder = registry.resolve_alias(spec.model, alias).version
         if holder != canary:
             return RollbackOutcome(
-                REFUSED, f"{alias} of {spec.model} is v{holder}, not the canary v{canary}: nothing to roll back"
+                REFUSED,
+                f"{alias} of {spec.model} is v{holder}, not the canary v{canary}: nothing to roll back",
             )
         action = Rollback(env, spec.model, to=run.analysis.baseline_version, alias=alias)
         plan = action.plan()
     except (ActionRefused, RegistryError) as exc:
         return RollbackOutcome(REFUSED, f"rollback not planned: {exc}")
     reason = _reason(run)
+    basis = f"the baseline of canary {spec.name} ({spec.baseline})"
+    plan.params["basis"] = basis
+    plan.lines = [f"chosen by: {basis}" if line.startswith("chosen by:") else line for line in plan.lines]
     plan.params["canary"] = {"name": spec.name, "analysis_id": run.analysis_id, "source": spec.source}
     plan.params["analysis"] = json.loads(to_json(run.analysis.as_dict()))  # NaN as null
     if options.dry_run:
-        return RollbackOutcome(DRY_RUN, f"dry run: would {plan.summary}", plan)
+        would = f"{spec.model}: {alias} v{canary} → v{run.analysis.baseline_version}"
+        return RollbackOutcome(DRY_RUN, f"dry run: would roll back {would}; nothing changed", plan)
     if store.read_only:
         return RollbackOutcome(REFUSED, f"not applied: the store {store.path} is open read-only", plan)
     try:
@@ -180,5 +185,10 @@ def _deploy_hook(env: Any, plan: Plan, reason: str, result: dict[str, Any]) -> s
     hook = run_deploy_hook(env, plan, reason=reason)
     if hook is None:
         return ""
-    result["deploy_hook"] = {"argv": hook.argv, "returncode": hook.returncode, "ok": hook.ok, "error": hook.error}
+    result["deploy_hook"] = {
+        "argv": hook.argv,
+        "returncode": hook.returncode,
+        "ok": hook.ok,
+        "error": hook.error,
+    }
     return "; deploy hook ok" if hook.ok else f"; deploy hook FAILED: {hook.error}"

@@ -69,7 +69,7 @@ def store_analysis(store: Store, analysis: Analysis) -> int:
         assert row is not None
         analysis_id = int(row[0])
         cur.execute(
-            "INSERT INTO canary_analyses (id, name, model, at, baseline_version, canary_version, "
+            "INSERT INTO canary_analyses (id, name, model, ts, baseline_version, canary_version, "
             "score, verdict, reason, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 analysis_id,
@@ -100,19 +100,24 @@ def store_analysis(store: Store, analysis: Analysis) -> int:
 def record_rollback(store: Store, analysis_id: int, rollback: dict[str, Any]) -> None:
     """What the rollback on a fail did (planned, applied, refused, …), on the analysis's row."""
     with store.transaction() as cur:
-        cur.execute(
-            "UPDATE canary_analyses SET rollback = ? WHERE id = ?", [to_json(rollback), analysis_id]
-        )
+        cur.execute("UPDATE canary_analyses SET rollback = ? WHERE id = ?", [to_json(rollback), analysis_id])
 
 
-_COLUMNS = "id, name, model, at, baseline_version, canary_version, score, verdict, reason, result, rollback"
+_COLUMNS = "id, name, model, ts, baseline_version, canary_version, score, verdict, reason, result, rollback"
 
 
 def _stored(row: tuple[Any, ...]) -> StoredAnalysis:
-    *head, result, rollback = row
+    id_, name, model, ts, baseline, canary, score, verdict, reason, result, rollback = row
     return StoredAnalysis(
-        int(head[0]),
-        *head[1:],
+        int(id_),
+        name,
+        model,
+        ts,
+        baseline,
+        canary,
+        score,
+        verdict,
+        reason,
         result=json.loads(result),
         rollback=json.loads(rollback) if rollback else None,
     )
@@ -122,7 +127,7 @@ def latest_analyses(store: Store) -> dict[str, StoredAnalysis]:
     """The newest analysis of each canary (by its `at`, then the order stored), by name."""
     rows = store.query(
         f"SELECT {_COLUMNS} FROM canary_analyses "
-        "QUALIFY row_number() OVER (PARTITION BY name ORDER BY at DESC, id DESC) = 1 ORDER BY name"
+        "QUALIFY row_number() OVER (PARTITION BY name ORDER BY ts DESC, id DESC) = 1 ORDER BY name"
     )[1]
     return {row[1]: _stored(row) for row in rows}
 
@@ -130,7 +135,7 @@ def latest_analyses(store: Store) -> dict[str, StoredAnalysis]:
 def analyses(store: Store, name: str, limit: int = 100) -> list[StoredAnalysis]:
     """A canary's analyses, newest first."""
     rows = store.query(
-        f"SELECT {_COLUMNS} FROM canary_analyses WHERE name = ? ORDER BY at DESC, id DESC LIMIT ?",
+        f"SELECT {_COLUMNS} FROM canary_analyses WHERE name = ? ORDER BY ts DESC, id DESC LIMIT ?",
         [name, limit],
     )[1]
     return [_stored(row) for row in rows]

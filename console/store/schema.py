@@ -286,7 +286,7 @@ MIGRATIONS: list[str] = [
         id               BIGINT PRIMARY KEY,
         name             VARCHAR NOT NULL,  -- the canary spec's name
         model            VARCHAR NOT NULL,
-        at               TIMESTAMP NOT NULL, -- the end of the judged window
+        ts               TIMESTAMP NOT NULL, -- the end of the judged window (the analysis's `at`)
         baseline_version VARCHAR NOT NULL,
         canary_version   VARCHAR NOT NULL,
         score            DOUBLE,            -- NULL when nothing was judged
