@@ -26,6 +26,7 @@ from console.core.private import write_private
 from console.runtime.kept import Failed, FileProblem, LastGood, load_one
 
 if TYPE_CHECKING:
+    from console.canary.model import CanarySpec
     from console.playbooks.model import Playbook
     from console.rules.loading import RuleSet
     from console.rules.matchers import InhibitRule
@@ -54,6 +55,8 @@ class Config:
     slos: list[SLO] = field(default_factory=list)
     slo_files: dict[str, str] = field(default_factory=dict)  # SLO name -> file
     playbooks: dict[str, Playbook] = field(default_factory=dict)
+    canaries: list[CanarySpec] = field(default_factory=list)
+    canary_files: dict[str, str] = field(default_factory=dict)  # canary name -> file
     problems: list[FileProblem] = field(default_factory=list)
     status: dict[str, str] = field(default_factory=dict)  # file -> current | last-good | failed
     signature: tuple[Any, ...] = ()
@@ -173,7 +176,9 @@ def config_paths(workspace: Workspace) -> list[Path]:
     from console.playbooks.loading import playbook_files
 
     named = set(workspace.rule_files) | set(workspace.slo_files) | set(workspace.alert_window_files)
-    for pattern in [*workspace.config.rules, *workspace.config.slos, *workspace.config.alert_windows]:
+    named |= set(workspace.canary_files)
+    config = workspace.config
+    for pattern in [*config.rules, *config.slos, *config.alert_windows, *config.canaries]:
         named |= {Path(m).resolve() for m in glob.glob(str(workspace.root / pattern))}
     return list(workspace.files) + sorted(named) + playbook_files(workspace.playbook_dirs)
 
@@ -246,7 +251,42 @@ def load_config(workspace: Workspace, store: Store | None, now: datetime) -> Con
             config.slos.append(slo)
             config.slo_files[slo.name] = str(path)
     config.playbooks = _load_playbooks(workspace, kept, now, config)
+    _load_canaries(workspace, kept, now, config)
     return config
+
+
+def _load_canaries(workspace: Workspace, kept: LastGood, now: datetime, config: Config) -> None:
+    """The canary analyses in force, each file on its own like SLO files (a name used twice fails)."""
+    from console.canary.model import CanaryFileError, load_canary_file
+
+    def parse(text: str, path: Path) -> list[CanarySpec]:
+        try:
+            found = load_canary_file(path, text)
+        except CanaryFileError as exc:
+            raise Failed(exc.problems) from None
+        known = config.canary_files
+        twice = [
+            Problem(path, _line(c.source), f"canary {c.name!r} is also in {known[c.name]}; rename one")
+            for c in found
+            if c.name in known
+        ]
+        if twice:
+            raise Failed(twice)
+        return found
+
+    for path in workspace.canary_files:
+        found = load_one(
+            kept, path, "canaries", partial(parse, path=path), now, config.problems, config.status
+        )
+        for spec in found or []:
+            config.canaries.append(spec)
+            config.canary_files[spec.name] = str(path)
+
+
+def _line(source: str) -> int | None:
+    """The line of a `file:line` source, if it has one."""
+    line = source.rpartition(":")[2]
+    return int(line) if line.isdigit() else None
 
 
 def _load_alert_windows(
