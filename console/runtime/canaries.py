@@ -26,6 +26,13 @@ Judge = Callable[["CanarySpec", datetime, bool], Any]
 
 
 @dataclass
+class Skipped:
+    """Nothing judged this time, and why (e.g. the canary's alias names the baseline's version)."""
+
+    why: str
+
+
+@dataclass
 class Failure:
     """A judgement that raised: when, and what it said."""
 
@@ -75,12 +82,16 @@ class CanaryLoop:
         events = []
         if self.failures.pop(spec.name, None) is not None:
             events.append(Event(now, "canary", f"canary {spec.name}: judged again", {"canary": spec.name}))
-        if result is None:  # nothing to judge (e.g. both resolve to one version): nothing to say
+        if isinstance(result, Skipped):
+            if self._said.get(spec.name) != (result.why,):
+                self._said[spec.name] = (result.why,)
+                events.append(Event(now, "canary", f"canary {spec.name}: {result.why}", {"canary": spec.name}))
             return events
         analysis = result.analysis
-        key = (analysis.verdict, analysis.baseline_version, analysis.canary_version, tuple(sorted(analysis.errors)))
-        rollback = getattr(result, "rollback", None)
-        if self._said.get(spec.name) != key or rollback:
+        rollback = _rollback_text(getattr(result, "rollback", None))
+        versions = (analysis.baseline_version, analysis.canary_version)
+        key = (analysis.verdict, *versions, tuple(sorted(analysis.errors)), rollback)
+        if self._said.get(spec.name) != key:
             self._said[spec.name] = key
             detail = {
                 "canary": spec.name,
@@ -90,9 +101,16 @@ class CanaryLoop:
                 "canary_version": analysis.canary_version,
             }
             events.append(Event(now, "canary", analysis_line(analysis, versions=True), detail))
-        if rollback:
-            events.append(Event(now, "canary", f"canary {spec.name}: {rollback}", {"canary": spec.name}))
+            if rollback:
+                events.append(Event(now, "canary", f"canary {spec.name}: {rollback}", {"canary": spec.name}))
         return events
+
+
+def _rollback_text(rollback: Any) -> str | None:
+    """What the rollback on a fail came to, in words (console.canary.run.RollbackOutcome)."""
+    if rollback is None:
+        return None
+    return f"rollback {rollback.state}: {rollback.message}"
 
 
 def _interval(spec: Any) -> timedelta:
@@ -117,12 +135,12 @@ def canary_rules(config: Any) -> list[Any]:
     key = f"{CANARY_GROUP}/{CANARY_FAILED}"
 
     def failed(store: Any, now: datetime) -> dict[str, list[tuple[dict[str, str], float | None]]]:
-        from console.canary.run import latest_analyses
+        from console.screens.canary import latest
 
-        latest = latest_analyses(store)
+        newest = latest(store)
         found = []
         for spec in specs:
-            analysis = latest.get(spec.name)
+            analysis, _ = newest.get(spec.name, (None, None))
             if analysis is None or analysis.verdict != "fail":
                 continue
             labels = {
@@ -159,9 +177,64 @@ def canary_rules(config: Any) -> list[Any]:
 
 
 def judge_in_console(workspace: Any, store: Any, spec: CanarySpec, now: datetime, *, dry_run: bool) -> Any:
-    """One canary's judgement as `oncall canary run` makes it: collected from the store, judged,
-    stored, and on a fail with `on_fail: rollback` the rollback planned (applied unless dry run
-    or the workspace forbids actions)."""
-    from console.canary.run import run_analysis
+    """One canary's judgement as `oncall canary run` makes it (console.canary.run): collected from
+    the store, judged, stored, and on a fail with `on_fail: rollback` the rollback planned, and
+    applied unless dry run or the workspace forbids actions.
 
-    return run_analysis(workspace, store, spec, now, dry_run=dry_run)
+    A protected model needs its name typed to roll back; here the canaries file's
+    `on_fail: rollback` is that confirmation, given in advance by whoever wrote it (its
+    file:line is in the audited plan).  The actor is this console's OS account, for
+    "oncall (auto)"."""
+    from console.registry import open_registry, pick_registry
+
+    config = pick_registry(workspace, None)
+    registry = open_registry(config, store=store, clock=lambda: now, workspace=workspace)
+    try:
+        baseline, canary = _version(registry, spec, spec.baseline), _version(registry, spec, spec.canary)
+        if baseline is not None and baseline == canary:  # e.g. after a rollback
+            return Skipped(
+                f"{spec.canary} and {spec.baseline} both name v{canary} of {spec.model}: nothing to judge"
+            )
+        return _run(workspace, store, spec, registry, config, now, dry_run)
+    finally:
+        close = getattr(registry, "close", None)
+        if close is not None:
+            close()
+
+
+def _version(registry: Any, spec: CanarySpec, value: str) -> str | None:
+    """The version `value` names (a version as it is, an alias resolved); None when neither:
+    the judgement then says so (console.canary.collect.resolve)."""
+    from console.canary.collect import is_version
+    from console.registry import RegistryError
+
+    if is_version(registry, spec, value):
+        return str(value)
+    try:
+        return str(registry.resolve_alias(spec.model, value).version)
+    except RegistryError:
+        return None
+
+
+def _run(
+    workspace: Any, store: Any, spec: CanarySpec, registry: Any, config: Any, now: datetime, dry_run: bool
+) -> Any:
+    from console.canary.run import RunOptions, run_analysis
+    from console.core.identity import current_actor
+    from console.incidents.loop import AUTO_ACTOR
+
+    open_incident = store.query(
+        "SELECT id FROM incidents WHERE status NOT IN ('resolved', 'closed') ORDER BY created_at DESC LIMIT 1"
+    )[1]
+    options = RunOptions(
+        actor=current_actor(AUTO_ACTOR),  # type: ignore[arg-type]  # an Actor, as the CLI passes
+        allow_actions=workspace.allow_actions,
+        dry_run=dry_run,
+        protected_models=list(config.protected_models),
+        typed_name=spec.model if spec.on_fail == "rollback" else None,
+        incident_id=int(open_incident[0][0]) if open_incident else None,
+        workspace_path=str(workspace.path),
+        windows=workspace.config.promql.windows,
+        clock=lambda: now,
+    )
+    return run_analysis(store, spec, registry, now, options)

@@ -1,7 +1,7 @@
 """Headless data for the canary screens: an analysis in one line, the Canary view's page.
 
-An analysis is `console.canary.judge.Analysis` (or anything with its fields, as the store's
-`latest_analyses` gives back).
+An analysis is `console.canary.judge.Analysis`; `latest` reads the newest of each canary back
+from the store (`console.canary.stored`).
 """
 
 from __future__ import annotations
@@ -34,14 +34,31 @@ def analysis_line(analysis: Any, *, versions: bool = False) -> str:
     return line
 
 
+def latest(store: Store) -> dict[str, tuple[Any, dict[str, Any] | None]]:
+    """Canary name -> (its newest analysis, the rollback that analysis planned or None)."""
+    from console.canary.judge import Analysis
+    from console.canary.stored import latest_analyses
+
+    return {
+        name: (Analysis.from_dict(stored.result), stored.rollback)
+        for name, stored in latest_analyses(store).items()
+    }
+
+
 def incident_canary_lines(store: Store, model: str | None) -> list[str]:
-    """The latest analysis of each canary of `model`, one line each (the incident screen's)."""
+    """The latest analysis of each canary of `model`, one line each (the incident screen's),
+    with what its rollback came to."""
     if not model:
         return []
-    from console.canary.run import latest_analyses
-
-    found = latest_analyses(store)
-    return [analysis_line(a, versions=True) for _, a in sorted(found.items()) if a.model == model]
+    lines = []
+    for _, (analysis, rollback) in sorted(latest(store).items()):
+        if analysis.model != model:
+            continue
+        line = analysis_line(analysis, versions=True)
+        if rollback:
+            line += f" · rollback {rollback.get('state')}: {rollback.get('message')}"
+        lines.append(line)
+    return lines
 
 
 @dataclass
@@ -50,6 +67,7 @@ class CanaryEntry:
 
     spec: Any
     analysis: Any = None
+    rollback: dict[str, Any] | None = None  # what the analysis's rollback came to
     failure: str | None = None  # the continuous judgement's last failure, if it failed
     # metric name -> {"baseline": [(t, v)], "canary": [(t, v)]}, or the error reading it
     series: dict[str, dict[str, list[tuple[datetime, float | None]]]] = field(default_factory=dict)
@@ -67,17 +85,16 @@ def load_canary_page(
     store: Store, specs: list[Any], now: datetime, failures: dict[str, Any] | None = None
 ) -> CanaryPage:
     """Every canary spec in force with its latest analysis and both groups' series (headless)."""
-    from console.canary.run import latest_analyses
-
     page = CanaryPage(now)
     try:
-        latest = latest_analyses(store)
+        found = latest(store)
     except Exception as exc:  # noqa: BLE001 - the view says why it has no analyses
         page.error = f"analyses unreadable: {type(exc).__name__}: {exc}"
-        latest = {}
+        found = {}
     for spec in specs:
         failure = (failures or {}).get(spec.name)
-        entry = CanaryEntry(spec, latest.get(spec.name), getattr(failure, "message", failure))
+        analysis, rollback = found.get(spec.name, (None, None))
+        entry = CanaryEntry(spec, analysis, rollback, getattr(failure, "message", failure))
         if entry.analysis is not None:
             try:
                 entry.series = group_series(store, spec, entry.analysis, entry.analysis.at)

@@ -122,6 +122,7 @@ class IncidentPage:
     last: dict[str, Any] | None = None  # the newest history entry (its output is shown)
     what: Any = None  # suspects.WhatChanged
     problem: str | None = None
+    canaries: list[str] = field(default_factory=list)  # latest analysis of each canary of its model
 
 
 def load_page(
@@ -144,7 +145,19 @@ def load_page(
         _show_playbook(page, playbook)
     if with_what:
         _show_what_changed(page, store, slos, workspace)
+    _show_canaries(page, store)
     return page
+
+
+def _show_canaries(page: IncidentPage, store: Store) -> None:
+    """The latest analysis of each canary of the incident's model (its alert's `model` label)."""
+    from console.screens.canary import incident_canary_lines
+
+    model = ((page.incident.detail.get("alert") or {}).get("labels") or {}).get("model")
+    try:
+        page.canaries = incident_canary_lines(store, model)
+    except Exception as exc:  # noqa: BLE001 - the line says why; the rest still shows
+        page.canaries = [f"canary analyses unreadable: {type(exc).__name__}: {exc}"]
 
 
 def _show_run(page: IncidentPage, runner: Any) -> None:

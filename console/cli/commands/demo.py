@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from console.store import Store
 
 DEMO_WORKSPACE = Path(__file__).resolve().parents[2] / "demo_workspace"
+CANARY_MODES = ("rollback", "dry-run", "off")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,9 +26,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="run the console on a simulated service",
         description="Create a temporary workspace with a simulated fraud-scoring service "
-        "(history, a local registry with three versions, SLOs) and run it live: 15 s in, "
-        "CI deploys version 4 as champion; a minute later it degrades and the latency SLO "
-        "pages about a minute and a half after that; a rollback heals it.",
+        "(history, a local registry with three versions, SLOs, a canary analysis) and run it "
+        "live: 15 s in, CI deploys version 4 as a canary on a fifth of the traffic; a minute "
+        "later it degrades, the canary judgement fails it and rolls it back before the latency "
+        "SLO pages.",
+    )
+    parser.add_argument(
+        "--canary",
+        choices=CANARY_MODES,
+        default="rollback",
+        help="rollback (default): a failed canary is rolled back; dry-run: only planned, so the "
+        "latency SLO pages and the analysis is on the incident; off: CI deploys v4 as champion "
+        "(no canary) and the SLO pages about a minute and a half after it degrades",
     )
     parser.add_argument(
         "--dir",
@@ -65,12 +75,19 @@ def copy_workspace(target: Path) -> Any:
 
 
 def seed_store(
-    store: Store, ws: Any, *, now: Any, days: float, seed: int, predictions_now: Any = None
+    store: Store,
+    ws: Any,
+    *,
+    now: Any,
+    days: float,
+    seed: int,
+    predictions_now: Any = None,
+    canary: bool = True,
 ) -> None:
     """Fill a new demo store with history; a store that has it already is left alone.
 
     With `predictions_now` (a timedelta) the older prediction records are left to the
-    running simulator (see `seed_demo`)."""
+    running simulator (see `seed_demo`); without `canary`, CI deploys v4 as champion."""
     from collectors.demo import seed_demo
 
     source = next(s for s in ws.config.sources if s.kind == "demo")
@@ -84,6 +101,7 @@ def seed_store(
             degrade_after=source.options.get("degrade_after", "75s"),
             deploy_after=source.options.get("deploy_after", "15s"),
             predictions_now=predictions_now,
+            canary_alias=source.options.get("canary_alias") if canary else None,
         )
 
 
@@ -123,10 +141,17 @@ def _run(ctx: Context, target: Path) -> int:
     ctx.workspace = ws
     clock = SimClock(now, ctx.args.speed)
     tick = ctx.args.tick or max(0.1, min(1.0, 15.0 / ctx.args.speed))
-    session = Session(ws, clock=clock, run_command=ctx.run_command)
+    mode = {"rollback": "on", "dry-run": "dry-run", "off": "off"}[ctx.args.canary]
+    session = Session(ws, clock=clock, run_command=ctx.run_command, canaries=mode)
     # the drift windows read the last 7 hours of predictions first; the rest follows live
     seed_store(
-        session.store, ws, now=now, days=ctx.args.days, seed=ctx.args.seed, predictions_now=timedelta(hours=8)
+        session.store,
+        ws,
+        now=now,
+        days=ctx.args.days,
+        seed=ctx.args.seed,
+        predictions_now=timedelta(hours=8),
+        canary=mode != "off",
     )
     clock.restart()
     if session.control_problem:

@@ -18,7 +18,7 @@ from console.core.output import cell
 from console.screens import incident as pages
 from console.tui.host import host
 from console.tui.screens.incident_chart import burn_summary, show_burn
-from console.tui.screens.incident_text import preview_text, steps_text, suspects_text
+from console.tui.screens.incident_text import CanaryLines, preview_text, steps_text, suspects_text
 from console.tui.screens.modals import Confirmation, PlanModal
 from console.tui.widgets.chart import TimeChart, marker_caption
 from console.tui.widgets.tables import sync_table
@@ -98,6 +98,7 @@ class IncidentScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("loading…", id="inc-head")
+        yield CanaryLines(id="inc-canary")
         with Horizontal(id="inc-main"):
             with Vertical(classes="panel", id="inc-left"):
                 yield Static("Timeline", classes="title")
@@ -205,6 +206,7 @@ class IncidentScreen(Screen[None]):
         )
         head.append(i.title)
         self.query_one("#inc-head", Static).update(head)
+        self.query_one("#inc-canary", CanaryLines).show(page.canaries)
         rows = [
             (str(e.id), [cell(e.ts)[11:19], e.kind, Text(e.actor or ""), Text(e.text)]) for e in page.timeline
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual.widgets import Static
 
 if TYPE_CHECKING:
     from console.incidents.suspects import DataShift, WhatChanged
@@ -123,3 +124,14 @@ def _append_resolved(out: Text, preview: Preview) -> None:
         out.append("argv: " + " ".join(repr(a) for a in preview.argv) + "\n", style="cyan")
     if preview.plan is not None:
         out.append(preview.plan.text + "\n", style="yellow")
+
+
+
+class CanaryLines(Static):
+    """The latest analysis of each canary of the incident's model, under the header (hidden when none)."""
+
+    DEFAULT_CSS = "CanaryLines { height: auto; padding: 0 1; display: none; }"
+
+    def show(self, lines: list[str]) -> None:
+        self.update(Text("\n".join(lines), style="bold yellow"))
+        self.display = bool(lines)

@@ -90,6 +90,12 @@ def status_text(page: CanaryPage) -> Text:
                 f" v{analysis.canary_version} vs v{analysis.baseline_version} at {analysis.at:%H:%M:%S} — "
             )
             text.append(analysis.reason)
+            if entry.rollback:
+                state = entry.rollback.get("state")
+                text.append(
+                    f"\n  rollback {state}: {entry.rollback.get('message')}",
+                    style="bold yellow" if state == "applied" else "",
+                )
             for name, message in sorted((analysis.errors or {}).items()):
                 text.append(f"\n  {name} not collected: {message}", style="red")
         if entry.failure:
