@@ -1,4 +1,7 @@
-"""`oncall demo --headless --speed 600`: degrade → page → rollback from another process → heal."""
+"""`oncall demo --headless --speed 600 --canary off`: degrade → page → rollback from another process → heal.
+
+`--canary off` is the demo before canaries: CI deploys v4 straight to champion, so nothing
+heads off the page (tests/e2e/test_demo_canary.py drives the default canary scenario)."""
 
 from __future__ import annotations
 
@@ -86,7 +89,7 @@ def ts(text: str) -> datetime:
 
 def test_degrade_page_rollback_recover(tmp_path: Path, oncall) -> None:
     root = tmp_path / "demo"
-    demo = Demo(root, "--speed", "600")
+    demo = Demo(root, "--speed", "600", "--canary", "off")
     try:
         # (on a slow machine the first cycle may already be past the degradation point)
         degraded = ts(demo.wait_for(r"^(\S+ \S+) serving +demo serves version 4 \(DEGRADED\)")[1])

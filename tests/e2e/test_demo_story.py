@@ -3,6 +3,9 @@ CI deploys version 4 seconds in, it degrades a minute later, the latency SLO pag
 about two minutes of that, the incident ranks the deploy first, the shipped playbook rolls
 back from another terminal, the service heals and the page resolves.
 
+It runs `--canary off` (the demo before canaries: CI deploys v4 as champion, so the page
+comes; the default canary scenario is tests/e2e/test_demo_canary.py).
+
 It runs in real time (about eight minutes); the times asserted are simulated times, which at
 speed 1 follow the clock.  Each figure is printed so a run shows what it measured.
 """
@@ -21,7 +24,7 @@ SERVING = r"^(\S+ \S+) serving +demo serves version {} \({}\)"
 
 def test_the_demo_pages_in_two_minutes_and_the_playbook_heals_it(tmp_path: Path, oncall) -> None:
     root = tmp_path / "demo"
-    demo = Demo(root)  # default speed
+    demo = Demo(root, "--canary", "off")  # default speed; v4 deployed as champion, no canary
     start = ts(START[:19].replace("T", " "))
     playbook: dict[str, subprocess.CompletedProcess[str]] = {}
     try:

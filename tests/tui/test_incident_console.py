@@ -39,11 +39,14 @@ class ManualClock:
 
 @pytest.fixture
 def live_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A fresh demo workspace whose session runs the engine on a clock the test advances."""
+    """A fresh demo workspace whose session runs the engine on a clock the test advances; CI
+    deploys v4 as champion (the demo's `--canary off`: no canary judgement heads off the page)."""
     monkeypatch.setenv("ONCALL_ACTOR", "alice")
-    prepare(tmp_path, now=START, days=1, seed=7)
+    prepare(tmp_path, now=START, days=1, seed=7, canary=False)
     clock = ManualClock(START)
-    session = Session(load_workspace(tmp_path / "oncall.yaml"), clock=clock, run_engine=True, listen=False)
+    session = Session(
+        load_workspace(tmp_path / "oncall.yaml"), clock=clock, run_engine=True, listen=False, canaries="off"
+    )
     yield session, clock
     session.close()
 

@@ -105,13 +105,14 @@ def seed_store(
         )
 
 
-def prepare(target: Path, *, now: Any, days: float, seed: int) -> Any:
-    """Copy the demo workspace to `target`, seed its store; return the workspace."""
+def prepare(target: Path, *, now: Any, days: float, seed: int, canary: bool = True) -> Any:
+    """Copy the demo workspace to `target`, seed its store; return the workspace.  Without
+    `canary`, CI deploys v4 as champion (`oncall demo --canary off`)."""
     from console.store import Store
 
     ws = copy_workspace(target)
     with Store.open(ws.store_path) as store:
-        seed_store(store, ws, now=now, days=days, seed=seed)
+        seed_store(store, ws, now=now, days=days, seed=seed, canary=canary)
     return ws
 
 
