@@ -128,7 +128,9 @@ class DemoCollector(Collector):
         next_step, steps = cursor["next_step"], len(step_times)
         canary = self.served(store, cursor, next_step, steps, alias=cursor["canary_alias"])
         first_bad = next((i for i, t in enumerate(step_times) if t >= degrade_at), steps)
-        counters = cursor.get("version_counters") or {str(cursor.get("serving") or served[0]): cursor["counters"]}
+        counters = cursor.get("version_counters") or {
+            str(cursor.get("serving") or served[0]): cursor["counters"]
+        }
         seed = int(cursor.get("seed", self.options.seed))
         samples, logs, shown, bad, counters = simulate_split(
             next_step, steps, self.step_s, seed, served, canary, {bad_version: first_bad},
@@ -266,8 +268,8 @@ def deploy_demo_version(store: Store, registry: str, model: str, *, at: datetime
 BACKFILL_STEPS = 5760  # older prediction records written per collection (a day of 15 s steps)
 
 
-def _served(moves: list[tuple[datetime, str]], first_step: int, steps: int, step_s: int) -> list[str]:
-    """The version the champion alias named at each step (moves: when it moved, to what)."""
+def _served(moves: list[tuple[datetime, Any]], first_step: int, steps: int, step_s: int) -> list[Any]:
+    """The version the alias named at each step (moves: when it moved, to what; None: no alias)."""
     epoch = datetime(1970, 1, 1)
     served = []
     for i in range(steps):

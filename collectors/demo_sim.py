@@ -224,12 +224,26 @@ def simulate_split(
             "value": [float(v) for v in champion],
         }
     )
-    pick = rng.random(steps) < share
-    shown = [c if on and p and c is not None else v for c, v, on, p in zip(canary, champion, on_canary, pick)]
-    bad = [i >= degraded.get(v, steps) for i, v in enumerate(shown)]
+    shown, bad = _shown(rng, champion, canary, on_canary, degraded, share)
     shown_behaviours = [DEGRADED if b else HEALTHY.get(v, HEALTHY["3"]) for v, b in zip(shown, bad)]
     logs = _logs(rng, step_no, seconds, shown, bad, shown_behaviours)
     return pa.concat_tables([*tables, gauge]), logs, shown, bad, out
+
+
+def _shown(
+    rng: np.random.Generator,
+    champion: list[str],
+    canary: list[str | None],
+    on_canary: np.ndarray,
+    degraded: dict[str, int],
+    share: float,
+) -> tuple[list[str], list[bool]]:
+    """The version each step's log lines and records carry (the canary's on about `share` of
+    its steps), and whether it was degraded then."""
+    steps = len(champion)
+    pick = rng.random(steps) < share
+    shown = [str(c) if on and p else v for c, v, on, p in zip(canary, champion, on_canary, pick)]
+    return shown, [i >= degraded.get(v, steps) for i, v in enumerate(shown)]
 
 
 def _version_counters(

@@ -76,7 +76,9 @@ class CanaryLoop:
         if before is not None and before.message == first_line:
             return []  # said already
         self._said.pop(spec.name, None)  # the next verdict is said again
-        return [Event(now, "canary", f"canary {spec.name}: judgement failed: {first_line}", {"canary": spec.name})]
+        return [
+            Event(now, "canary", f"canary {spec.name}: judgement failed: {first_line}", {"canary": spec.name})
+        ]
 
     def _judged(self, spec: CanarySpec, now: datetime, result: Any) -> list[Event]:
         events = []
@@ -85,7 +87,9 @@ class CanaryLoop:
         if isinstance(result, Skipped):
             if self._said.get(spec.name) != (result.why,):
                 self._said[spec.name] = (result.why,)
-                events.append(Event(now, "canary", f"canary {spec.name}: {result.why}", {"canary": spec.name}))
+                events.append(
+                    Event(now, "canary", f"canary {spec.name}: {result.why}", {"canary": spec.name})
+                )
             return events
         analysis = result.analysis
         rollback = _rollback_text(getattr(result, "rollback", None))
@@ -227,7 +231,7 @@ def _run(
         "SELECT id FROM incidents WHERE status NOT IN ('resolved', 'closed') ORDER BY created_at DESC LIMIT 1"
     )[1]
     options = RunOptions(
-        actor=current_actor(AUTO_ACTOR),  # type: ignore[arg-type]  # an Actor, as the CLI passes
+        actor=current_actor(AUTO_ACTOR),  # an Actor, as the CLI passes
         allow_actions=workspace.allow_actions,
         dry_run=dry_run,
         protected_models=list(config.protected_models),

@@ -20,8 +20,8 @@ from console.store import Store
 if TYPE_CHECKING:
     from collectors.base import Collector
     from collectors.run import RunOutcome
-    from console.canary.model import CanarySpec
     from console.alerts.state import Alert, Transition
+    from console.canary.model import CanarySpec
     from console.rules.matchers import InhibitRule
     from console.rules.model import Rule
     from console.runtime.canaries import Judge
@@ -104,7 +104,8 @@ class Engine:
 
         self.lanes = Lanes(store)
         self._runs: dict[str, tuple[Collector, Future[RunOutcome]]] = {}  # started, not yet reported
-        self._serving: dict[str, tuple[Any, Any]] = {}  # (version, degraded) a simulator said last
+        # (version, degraded, canary, canary degraded) a simulator said last
+        self._serving: dict[str, tuple[Any, ...]] = {}
         self._targets_checked = False  # stale markers for removed scrape targets, at the first tick
         self.canary_mode = canaries
         self.canaries = CanaryLoop(canary_judge or self._judge_canary, dry_run=canaries == "dry-run")

@@ -19,7 +19,7 @@ def score_text(score: float | None) -> str:
 
 
 def analysis_line(analysis: Any, *, versions: bool = False) -> str:
-    """"canary fraud-v4: fail 33.33 (latency_p99 +40% (p=0.0003), increase is bad → High)": the
+    """ "canary fraud-v4: fail 33.33 (latency_p99 +40% (p=0.0003), increase is bad → High)": the
     failing metrics' sentences, else the verdict's reason; with `versions`, which versions were
     compared; metrics that failed to collect are named."""
     failing = [m.sentence for m in getattr(analysis, "metrics", []) if m.passed is False]

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.test_demo_closed_loop import PAGE_LATENCY, START, Demo, ts
-
 from console.registry.marks import marks
 from console.store import Store
+from tests.e2e.test_demo_closed_loop import PAGE_LATENCY, START, Demo, ts
 
-CANARY_FAIL = re.compile(r"^(\S+ \S+) canary +canary fraud-v4: fail \S+ \((.*latency_p99 .*→ High.*)\) v4 vs v3")
+CANARY_FAIL = re.compile(
+    r"^(\S+ \S+) canary +canary fraud-v4: fail \S+ \((.*latency_p99 .*→ High.*)\) v4 vs v3"
+)
 ROLLED_BACK = re.compile(r"^(\S+ \S+) canary +canary fraud-v4: rollback applied: .*canary v4 → v3")
 HEARTBEAT = re.compile(r"^(\S+ \S+) heartbeat ")
 
@@ -29,7 +30,9 @@ def test_the_canary_fails_and_is_rolled_back_before_the_slo_pages(tmp_path: Path
         failed = demo.wait_for(CANARY_FAIL)
         rolled = ts(demo.wait_for(ROLLED_BACK)[1])
         healed = ts(demo.wait_for(r"^(\S+ \S+) serving +demo serves version 3 \(healthy\)$")[1])
-        print(f"\ncanary fail +{ts(failed[1]) - start}, rollback +{rolled - start}, v3 only +{healed - start}")
+        print(
+            f"\ncanary fail +{ts(failed[1]) - start}, rollback +{rolled - start}, v3 only +{healed - start}"
+        )
         # watch on until 20 simulated minutes in: the latency SLO never pages
         while ts(demo.wait_for(HEARTBEAT)[1]) - start < (ts("2026-11-20 12:20:00") - start):
             pass
@@ -44,9 +47,7 @@ def test_the_canary_fails_and_is_rolled_back_before_the_slo_pages(tmp_path: Path
             "SELECT version FROM registry_aliases WHERE model = 'fraud-detector' AND alias = 'canary'"
         )[1]
         assert alias_version == "3"
-        audit = store.query(
-            "SELECT phase, reason FROM audit WHERE action = 'rollback' ORDER BY id"
-        )[1]
+        audit = store.query("SELECT phase, reason FROM audit WHERE action = 'rollback' ORDER BY id")[1]
         assert [phase for phase, _ in audit] == ["before", "after"]
         assert audit[1][1].startswith("canary fraud-v4 failed (analysis #")
         assert "4" in marks(store, "fraud-detector")  # rollback memory: v4 is marked bad
@@ -62,7 +63,9 @@ def test_with_the_judge_in_dry_run_the_slo_pages_and_the_incident_shows_the_anal
     demo = Demo(root, "--speed", "600", "--canary", "dry-run")
     try:
         demo.wait_for(CANARY_FAIL)
-        demo.wait_for(r"canary fraud-v4: rollback dry-run: dry run: would roll back fraud-detector: canary v4 → v3")
+        demo.wait_for(
+            r"canary fraud-v4: rollback dry-run: dry run: would roll back fraud-detector: canary v4 → v3"
+        )
         fired = demo.wait_for(PAGE_LATENCY)
         assert fired[2] == "firing"
         declared = demo.wait_for(r"incident (\d+) declared: SLOErrorBudgetBurn: fraud-scoring-latency")
@@ -79,4 +82,3 @@ def test_with_the_judge_in_dry_run_the_slo_pages_and_the_incident_shows_the_anal
     assert line.startswith("canary fraud-v4: fail ")
     assert "latency_p99 +" in line and "increase is bad → High" in line and "v4 vs v3" in line
     assert "rollback dry-run: dry run: would roll back" in line
-

@@ -81,7 +81,9 @@ async def test_the_canary_view_shows_each_metric_and_both_groups_values(session)
         await open_canary_view(pilot)
         assert app.view.view_name == "canary"
         status = text_of(app, "#canary-status")
-        assert status.startswith("fraud-v4 · fraud-detector · canary vs champion · on_fail rollback · fail 0.00 v4 vs v3")
+        assert status.startswith(
+            "fraud-v4 · fraud-detector · canary vs champion · on_fail rollback · fail 0.00 v4 vs v3"
+        )
         assert "fail: critical metric latency_p99 is High" in status
         assert "rollback dry-run: dry run: would roll back fraud-detector: canary v4 → v3" in status
         latency, errors = rows(app)
@@ -94,7 +96,9 @@ async def test_the_canary_view_shows_each_metric_and_both_groups_values(session)
         baseline, canary = by_name["v3 baseline"], by_name["v4 canary"]
         assert len(baseline) >= 20 and len(canary) >= 20  # one value every 15 s since the deploy
         assert max(v for _, v in canary) > 5 * max(v for _, v in baseline)  # p99 of the degraded v4
-        assert "fraud-v4 · latency_p99 over 30m to 12:00:00, one value every 15s" in text_of(app, "#canary-chart-title")
+        assert "fraud-v4 · latency_p99 over 30m to 12:00:00, one value every 15s" in text_of(
+            app, "#canary-chart-title"
+        )
 
         await pilot.press("down")  # the error ratio's values
         await settled(pilot)

@@ -84,8 +84,13 @@ def test_a_failing_canary_pages_rolls_back_and_its_alert_says_why(tmp_path: Path
     record(store, 0.3)
     engine = Engine(load_workspace(workspace(tmp_path)), store, collectors=[])
     events = [e.text for e in engine.tick(NOW).events]
-    assert any(t.startswith("canary fraud-v4: fail 0.00 (latency_p99 +") and t.endswith("v4 vs v3") for t in events)
-    assert "canary fraud-v4: rollback applied: rolled back: rollback fraud-detector: canary v4 → v3; v4 is marked bad" in events
+    assert any(
+        t.startswith("canary fraud-v4: fail 0.00 (latency_p99 +") and t.endswith("v4 vs v3") for t in events
+    )
+    assert (
+        "canary fraud-v4: rollback applied: rolled back: rollback fraud-detector: canary v4 → v3; v4 is marked bad"
+        in events
+    )
     assert any(t.startswith("CanaryFailed firing {canary=fraud-v4,canary_version=4,") for t in events), events
     [(state, labels, annotations)] = canary_alerts(store)
     assert state == "firing"
@@ -165,14 +170,22 @@ def test_an_analysis_with_a_metric_that_fails_to_collect_says_which(tmp_path: Pa
     record(store, 0.3)
     rng = np.random.default_rng(1)
     twice = [  # a second v4 series: the query gives two series for version=4
-        ("latency_seconds", canonical_labels({"version": "4", "pod": "b"}), NOW - timedelta(minutes=i), 0.3 + rng.normal(0, 0.01))
+        (
+            "latency_seconds",
+            canonical_labels({"version": "4", "pod": "b"}),
+            NOW - timedelta(minutes=i),
+            0.3 + rng.normal(0, 0.01),
+        )
         for i in range(30)
     ]
     ingest_samples(store, pd.DataFrame(twice, columns=["name", "labels", "ts", "value"]))
     engine = Engine(load_workspace(workspace(tmp_path, on_fail="none")), store, collectors=[])
     events = [e.text for e in engine.tick(NOW).events]
     [line] = [t for t in events if t.startswith("canary fraud-v4: nodata")]
-    assert "1 metric failed to collect: latency_p99: gives 2 series for version=4: aggregate by (version)" in line
+    assert (
+        "1 metric failed to collect: latency_p99: gives 2 series for version=4: aggregate by (version)"
+        in line
+    )
 
 
 def test_dry_run_only_plans_the_rollback(tmp_path: Path, store: Store) -> None:

@@ -126,7 +126,6 @@ def _append_resolved(out: Text, preview: Preview) -> None:
         out.append(preview.plan.text + "\n", style="yellow")
 
 
-
 class CanaryLines(Static):
     """The latest analysis of each canary of the incident's model, under the header (hidden when none)."""
 
