@@ -129,7 +129,12 @@ def groups(
             raise CanaryError(
                 f"no series for {label}={version} over the last {_span(spec)} (series found: {seen})"
             )
-        out.append(np.array([value for _, value in found[0]], dtype=float))
+        points = found[0]
+        if len({t for t, _ in points}) < len(points):  # label sets made equal (label_replace, …)
+            raise CanaryError(
+                f"gives several series with the same labels for {label}={version}: aggregate by ({label})"
+            )
+        out.append(np.array([value for _, value in points], dtype=float))
     return out[0], out[1]
 
 
