@@ -13,16 +13,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from console.config.promql import DEFAULT_WINDOWS, Windows
 from console.registry.base import Registry, RegistryError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from console.canary.model import CanarySpec, MetricSpec
     from console.store import Store
 
-Values = dict[str, tuple[np.ndarray, np.ndarray]]
+    Values = dict[str, tuple[np.ndarray, np.ndarray]]
+
 LabelSet = tuple[tuple[str, str], ...]
 
 
@@ -109,6 +110,8 @@ def groups(
     canary_version: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The baseline and canary series of one query's answer, as value arrays."""
+    import numpy as np
+
     label = spec.label
     by_version: dict[str, list[list[tuple[float, float]]]] = {}
     for labels, points in answer.items():

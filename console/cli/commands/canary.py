@@ -83,7 +83,7 @@ def run_list(ctx: Context) -> int:
     from console.store import StoreMissing
 
     try:
-        store: Store | None = ctx.read_store()
+        store: Store | None = ctx.cache_store()  # writable when free: keeps what loads as last good
     except StoreMissing:
         store = None  # no store yet: the canaries are in the files, no verdict was stored
     specs = ctx.config(store).canaries
