@@ -95,6 +95,16 @@ def generated(kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
         )
     if kind == "zeros":  # an error rate of 0 in the baseline: the ratio is undefined
         return np.zeros(n), (rng.random(n) < 0.3).astype(float)
+    if kind == "large":  # long groups, as days of 1-minute values
+        m = int(rng.integers(500, 4000))
+        return rng.lognormal(0, 0.3, m), rng.lognormal(
+            rng.uniform(-0.05, 0.05), 0.3, int(rng.integers(500, 4000))
+        )
+    if kind == "large_ties":  # long groups of few distinct values (counts, rounded latencies)
+        m = int(rng.integers(500, 4000))
+        return rng.integers(0, 30, m).astype(float), rng.integers(0, 31, int(rng.integers(500, 4000))).astype(
+            float
+        )
     if kind == "nan":
         b, c = base.copy(), rng.lognormal(0.1, 0.3, n)
         b[rng.random(n) < 0.2] = np.nan
@@ -103,7 +113,18 @@ def generated(kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     raise AssertionError(kind)
 
 
-KINDS = ["identical", "constant", "regression", "drop", "small", "ties", "zeros", "nan"]
+KINDS = [
+    "identical",
+    "constant",
+    "regression",
+    "drop",
+    "small",
+    "ties",
+    "zeros",
+    "large",
+    "large_ties",
+    "nan",
+]
 
 
 @settings(max_examples=300, deadline=None)
