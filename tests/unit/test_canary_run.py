@@ -146,3 +146,14 @@ def test_on_fail_none_judges_without_planning(store):
         store, spec(on_fail="none"), registry, NOW, RunOptions(actor="alice", allow_actions=True)
     )
     assert run.analysis.verdict == "fail" and run.rollback is None and _marks(store) == []
+
+
+def test_a_protected_model_needs_its_name_typed(store):
+    registry = _bad_canary(store)
+    run = _run(store, registry, allow_actions=True, protected_models=[MODEL])
+    assert run.rollback is not None and run.rollback.state == REFUSED
+    assert "is protected: type its name to confirm" in run.rollback.message
+    assert _aliases(store)["canary"] == "4"
+    run = _run(store, registry, allow_actions=True, protected_models=[MODEL], typed_name=MODEL)
+    assert run.rollback is not None and run.rollback.state == APPLIED
+    assert _aliases(store)["canary"] == "3"
