@@ -39,6 +39,12 @@ class StoredAnalysis:
     result: dict[str, Any] = field(default_factory=dict)
     rollback: dict[str, Any] | None = None
 
+    def analysis(self) -> Analysis:
+        """The stored analysis as the judge gave it, metric by metric."""
+        from console.canary.judge import Analysis
+
+        return Analysis.from_dict(self.result)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,

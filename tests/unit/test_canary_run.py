@@ -56,6 +56,7 @@ def test_a_failed_canary_is_stored_with_its_score_series(store):
     assert [m["classification"] for m in result["metrics"]] == ["High", "High"]
     latest = latest_analyses(store)["fraud-v4"]
     assert (latest.verdict, latest.at, latest.rollback["state"]) == ("fail", NOW, NOT_ALLOWED)
+    assert latest.analysis().metrics == run.analysis.metrics  # read back as the judge gave it
     samples = store.query(
         "SELECT s.labels, x.ts, x.value FROM samples x JOIN series s ON s.id = x.series_id WHERE s.name = ?",
         [SCORE_SERIES],
@@ -157,3 +158,16 @@ def test_a_protected_model_needs_its_name_typed(store):
     run = _run(store, registry, allow_actions=True, protected_models=[MODEL], typed_name=MODEL)
     assert run.rollback is not None and run.rollback.state == APPLIED
     assert _aliases(store)["canary"] == "3"
+
+
+def test_latest_analyses_gives_the_newest_of_each_canary(store):
+    from datetime import timedelta
+
+    registry = _bad_canary(store)
+    earlier = NOW - timedelta(minutes=30)
+    for at in (NOW, earlier):  # stored out of order: the newest judged time wins
+        run_analysis(store, spec(), registry, at, RunOptions(actor="alice"))
+    run_analysis(store, spec(name="other", on_fail="none"), registry, earlier, RunOptions(actor="alice"))
+    latest = latest_analyses(store)
+    assert {name: a.at for name, a in latest.items()} == {"fraud-v4": NOW, "other": earlier}
+    assert store.query("SELECT count(*) FROM canary_analyses")[1] == [(3,)]
