@@ -64,7 +64,10 @@ def test_run_prints_a_row_per_metric_the_verdict_and_the_rollback(bad_canary, mo
     code, out, err = _oncall(bad_canary, "canary", "run", "fraud-v4", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 1, err  # fail
     lines = out.splitlines()
-    assert lines[0].startswith("canary fraud-v4 (") and "as of 2026-11-20 12:00:00 UTC" in lines[0]
+    assert (
+        lines[0].startswith("canary fraud-v4 (canaries.yaml:2): fraud-detector v3 (champion) against v4")
+        and "as of 2026-11-20 12:00:00 UTC" in lines[0]
+    )
     assert lines[1].split()[:4] == ["METRIC", "N", "BASE", "N"]
     latency = next(line for line in lines if line.startswith("latency "))
     assert latency.split()[1:3] == ["61", "61"]
