@@ -162,3 +162,24 @@ def test_a_canary_defined_in_two_files_fails_the_second(tmp_path, monkeypatch, c
     code, out, err = _oncall(ws, "canary", "list", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 1 and len(out.splitlines()) == 2
     assert "more.yaml:2: canary 'fraud-v4' is also in" in err
+
+
+def test_nothing_to_judge_exits_4_and_says_why_per_metric(tmp_path, monkeypatch, capsys):
+    ws = workspace(tmp_path)
+    with Store.open(tmp_path / "oncall.duckdb") as store:
+        seed_registry(store)  # no series at all
+    code, out, _ = _oncall(ws, "canary", "run", "fraud-v4", monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 4
+    assert "not collected: latency: no series for version=3 over the last 1h (series found: none)" in out
+    assert "score none, verdict nodata" in out
+
+
+def test_a_marginal_canary_exits_3_and_is_not_rolled_back(tmp_path, monkeypatch, capsys):
+    ws = workspace(tmp_path, canaries=CANARIES_FILE.replace("        critical: true\n", ""))
+    with Store.open(tmp_path / "oncall.duckdb") as store:
+        seed_registry(store)
+        two_versions(store, latency=(0.1, 0.2), errors=(0.01, 0.01))  # slower, no more errors
+    code, out, _ = _oncall(ws, "canary", "run", "fraud-v4", monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 3
+    assert "score 50.00, verdict marginal" in out and "rollback" not in out
+    assert _canary_alias(ws) == "4"
