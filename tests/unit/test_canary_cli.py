@@ -183,3 +183,20 @@ def test_a_marginal_canary_exits_3_and_is_not_rolled_back(tmp_path, monkeypatch,
     assert code == 3
     assert "score 50.00, verdict marginal" in out and "rollback" not in out
     assert _canary_alias(ws) == "4"
+
+
+def test_at_takes_the_times_every_command_takes(bad_canary, monkeypatch, capsys):
+    from console.cli.main import build_parser
+
+    assert build_parser().parse_args(["canary", "run", "fraud-v4", "--at", "-2h"]).at == "-2h"
+    argv = ("canary", "run", "fraud-v4", "--at", "-30m", "--dry-run", "--format", "json")
+    code, out, _ = _oncall(bad_canary, *argv, monkeypatch=monkeypatch, capsys=capsys)
+    assert json.loads(out)["at"] == "2026-11-20T11:30:00"
+    missing = bad_canary.parent / "elsewhere"
+    missing.mkdir()
+    (missing / "oncall.yaml").write_text("store: missing.duckdb\n")
+    code, _, err = _oncall(
+        missing, "canary", "run", "x", "--at", "soon", monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert code == 2 and err.startswith("oncall: --at: not a time: 'soon'; use ")
+    assert not (missing / "missing.duckdb").exists()
