@@ -200,3 +200,22 @@ def test_at_takes_the_times_every_command_takes(bad_canary, monkeypatch, capsys)
     )
     assert code == 2 and err.startswith("oncall: --at: not a time: 'soon'; use ")
     assert not (missing / "missing.duckdb").exists()
+
+
+def test_canaries_globs_resolve_and_an_include_names_its_own_relative_to_itself(tmp_path):
+    from console.config.workspace import WorkspaceError, load_workspace
+
+    (tmp_path / "canaries").mkdir()
+    (tmp_path / "team").mkdir()
+    for path in ("canaries/a.yaml", "canaries/b.yaml", "team/c.yaml"):
+        (tmp_path / path).write_text(CANARIES_FILE)
+    (tmp_path / "team" / "more.yaml").write_text("canaries: [c.yaml]\n")
+    (tmp_path / "oncall.yaml").write_text("include: [team/more.yaml]\ncanaries: ['canaries/*.yaml']\n")
+    ws = load_workspace(tmp_path / "oncall.yaml")
+    assert ws.canary_files == [tmp_path / p for p in ("canaries/a.yaml", "canaries/b.yaml", "team/c.yaml")]
+    (tmp_path / "oncall.yaml").write_text("canaries: ['nothing/*.yaml']\n")
+    with pytest.raises(WorkspaceError) as failed:
+        load_workspace(tmp_path / "oncall.yaml")
+    assert [str(p) for p in failed.value.problems] == [
+        f"{tmp_path / 'oncall.yaml'}:1: canaries: no file matches 'nothing/*.yaml'"
+    ]
