@@ -13,16 +13,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from console.config.promql import DEFAULT_WINDOWS, Windows
 from console.registry.base import Registry, RegistryError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from console.canary.model import CanarySpec, MetricSpec
     from console.store import Store
 
-Values = dict[str, tuple[np.ndarray, np.ndarray]]
+    Values = dict[str, tuple[np.ndarray, np.ndarray]]
+
 LabelSet = tuple[tuple[str, str], ...]
 
 
@@ -109,6 +110,8 @@ def groups(
     canary_version: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The baseline and canary series of one query's answer, as value arrays."""
+    import numpy as np
+
     label = spec.label
     by_version: dict[str, list[list[tuple[float, float]]]] = {}
     for labels, points in answer.items():
@@ -129,7 +132,12 @@ def groups(
             raise CanaryError(
                 f"no series for {label}={version} over the last {_span(spec)} (series found: {seen})"
             )
-        out.append(np.array([value for _, value in found[0]], dtype=float))
+        points = found[0]
+        if len({t for t, _ in points}) < len(points):  # label sets made equal (label_replace, …)
+            raise CanaryError(
+                f"gives several series with the same labels for {label}={version}: aggregate by ({label})"
+            )
+        out.append(np.array([value for _, value in points], dtype=float))
     return out[0], out[1]
 
 

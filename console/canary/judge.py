@@ -1,10 +1,11 @@
 """The judge: each metric's canary values against the baseline's, a classification and a sentence
 per metric, a score and a verdict (docs/canary.md has the rule).  Pure: arrays in, results out.
 
-Metrics whose groups have the same sizes and for which scipy's `method="auto"` makes the same
-choice are tested in one `mannwhitneyu(..., axis=1)` call: `auto` decides once per call, from
-the sizes and from ties anywhere in the array, so grouping by that choice keeps every U and p
-what a call per metric gives.
+U and p are scipy's `mannwhitneyu(canary, baseline, alternative="two-sided", method="auto")`:
+the exact distribution comes from scipy; the normal approximation is computed here from the
+sorted groups, operation for operation as scipy does (tests hold both to scipy's answers).
+Sorting each group first is what makes it fast: the rank test only sees ranks, and ranking two
+sorted runs is a merge (benchmarks/bench_canary.py measures it).
 """
 
 from __future__ import annotations
@@ -179,10 +180,14 @@ def judge(
 
 
 def _clean(values: Any) -> np.ndarray:
+    """The values without NaN, sorted: the test only sees ranks, so order within a group does
+    not change U or p, and scipy ranks two sorted runs in linear time."""
     import numpy as np
 
-    array = np.asarray(values, dtype=np.float64).ravel()
-    return array[~np.isnan(array)]
+    array = np.sort(np.asarray(values, dtype=np.float64).ravel())
+    if array.size and np.isnan(array[-1]):  # NaN sorts last
+        array = array[: array.size - int(np.count_nonzero(np.isnan(array)))]
+    return array
 
 
 def _enough(baseline: np.ndarray, canary: np.ndarray, options: JudgeOptions) -> bool:
@@ -190,15 +195,12 @@ def _enough(baseline: np.ndarray, canary: np.ndarray, options: JudgeOptions) -> 
 
 
 def _identical(baseline: np.ndarray, canary: np.ndarray) -> bool:
-    """Both groups hold one and the same value throughout, or the same values (as multisets)."""
+    """Both (sorted) groups hold one and the same value throughout, or the same values."""
     import numpy as np
 
-    low, high = baseline.min(), baseline.max()
-    if low == high == canary.min() == canary.max():
+    if baseline[0] == baseline[-1] == canary[0] == canary[-1]:  # sorted: first is min, last is max
         return True
-    if baseline.size != canary.size or low != canary.min() or high != canary.max():
-        return False
-    return bool(np.array_equal(np.sort(baseline), np.sort(canary)))
+    return bool(np.array_equal(baseline, canary))
 
 
 def scipy_method(baseline: np.ndarray, canary: np.ndarray) -> str:
@@ -212,27 +214,65 @@ def scipy_method(baseline: np.ndarray, canary: np.ndarray) -> str:
 
 
 def _run_tests(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[_Test]:
-    """Mann–Whitney U (canary against baseline, two-sided, method auto) for each pair; one scipy
-    call for all pairs of the same sizes and the same `auto` choice."""
+    """Mann–Whitney U (canary against baseline, two-sided, method auto) of each sorted pair.
+
+    Where scipy's `auto` picks the normal approximation, `normal_test` computes it from the sorted
+    groups; where it picks the exact distribution (small groups, no ties), scipy does, in one call
+    for all pairs of the same sizes."""
     import numpy as np
     from scipy.stats import mannwhitneyu
 
-    batches: dict[tuple[int, int, str], list[int]] = {}
+    out: dict[int, _Test] = {}
+    exact: dict[tuple[int, int], list[int]] = {}
     for index, (b, c) in enumerate(pairs):
-        batches.setdefault((c.size, b.size, scipy_method(b, c)), []).append(index)
-    out: list[_Test | None] = [None] * len(pairs)
-    for (_, _, method), members in batches.items():
-        if len(members) == 1:
-            b, c = pairs[members[0]]
-            res = mannwhitneyu(c, b, alternative="two-sided", method="auto")
+        if scipy_method(b, c) == "exact":
+            exact.setdefault((c.size, b.size), []).append(index)
         else:
-            canaries = np.stack([pairs[i][1] for i in members])
-            baselines = np.stack([pairs[i][0] for i in members])
-            res = mannwhitneyu(canaries, baselines, alternative="two-sided", method="auto", axis=1)
-        us, ps = np.atleast_1d(res.statistic), np.atleast_1d(res.pvalue)
+            out[index] = _Test(*normal_test(b, c), "asymptotic")
+    for members in exact.values():
+        canaries = np.stack([pairs[i][1] for i in members])
+        baselines = np.stack([pairs[i][0] for i in members])
+        res = mannwhitneyu(canaries, baselines, alternative="two-sided", method="exact", axis=1)
         for position, index in enumerate(members):
-            out[index] = _Test(float(us[position]), float(ps[position]), method)
-    return [t for t in out if t is not None]
+            out[index] = _Test(float(res.statistic[position]), float(res.pvalue[position]), "exact")
+    return [out[i] for i in range(len(pairs))]
+
+
+def normal_test(baseline: np.ndarray, canary: np.ndarray) -> tuple[float, float]:
+    """The canary's U and the two-sided p of the normal approximation with scipy's tie and
+    continuity corrections, from both groups sorted; scipy's `mannwhitneyu` operation for
+    operation (`_mwu_choose_method`'s asymptotic branch and `_get_mwu_z`), without its stable
+    argsort of the unsorted sample, which is most of its time on long groups."""
+    import numpy as np
+    from scipy import special
+
+    n_canary, n_baseline = canary.size, baseline.size
+    n = n_canary + n_baseline
+    both = np.concatenate([canary, baseline])
+    order = np.argsort(both, kind="stable")  # two sorted runs: one merge
+    merged = both[order]
+    starts_group = np.empty(n, dtype=bool)
+    starts_group[0] = True
+    np.not_equal(merged[1:], merged[:-1], out=starts_group[1:])
+    starts = np.flatnonzero(starts_group)
+    in_canary = order < n_canary
+    if starts.size == n:  # no ties: ranks are positions + 1
+        twice_rank_sum = 2 * (int(np.flatnonzero(in_canary).sum()) + n_canary)
+        tie_term = 0.0
+    else:  # a tie group's members share its average rank, (first + last) / 2 + 1
+        counts = np.diff(np.append(starts, n))
+        twice_average = 2 * starts + counts + 1
+        group = np.cumsum(starts_group) - 1
+        twice_rank_sum = int(twice_average[group[in_canary]].sum())
+        tied = counts.astype(np.float64)
+        tie_term = float(np.sum(tied**3 - tied))
+    u1 = twice_rank_sum / 2 - n_canary * (n_canary + 1) / 2
+    u = max(u1, n_canary * n_baseline - u1)
+    s = math.sqrt(n_canary * n_baseline / 12 * ((n + 1) - tie_term / (n * (n - 1))))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.float64(u - n_canary * n_baseline / 2 - 0.5) / np.float64(s)
+    p = float(special.ndtr(-z)) * 2
+    return float(u1), min(max(p, 0.0), 1.0)
 
 
 def _ratio(mean_baseline: float, mean_canary: float) -> float:
@@ -279,7 +319,12 @@ def _result(
     import numpy as np
 
     def summary(a: np.ndarray) -> tuple[float, float]:
-        return (float(np.median(a)), float(np.mean(a))) if a.size else (math.nan, math.nan)
+        """Median (of the sorted values, as np.median computes it) and mean."""
+        if not a.size:
+            return math.nan, math.nan
+        half = a.size // 2
+        median = a[half] if a.size % 2 else (a[half - 1] + a[half]) / 2
+        return float(median), float(np.mean(a))
 
     (median_b, mean_b), (median_c, mean_c) = summary(b), summary(c)
     ratio = _ratio(mean_b, mean_c)

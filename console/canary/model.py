@@ -60,16 +60,14 @@ class Effect(_Strict):
     @classmethod
     def _high(cls, value: float) -> float:
         if value <= 1:
-            raise ValueError(f"high is a ratio above 1 (1.1 counts a rise of 10% or more), not {value}")
+            raise ValueError("high is a ratio above 1 (1.1 counts a rise of 10% or more)")
         return value
 
     @field_validator("low")
     @classmethod
     def _low(cls, value: float) -> float:
         if not 0 < value < 1:
-            raise ValueError(
-                f"low is a ratio between 0 and 1 (0.9 counts a fall of 10% or more), not {value}"
-            )
+            raise ValueError("low is a ratio between 0 and 1 (0.9 counts a fall of 10% or more)")
         return value
 
 

@@ -111,7 +111,7 @@ def run_analysis(
     if store.read_only:
         run.notes.append(f"not stored: the store {store.snapshot_of or store.path} is open read-only")
     else:
-        run.analysis_id = store_analysis(store, analysis)
+        run.analysis_id = store_analysis(store, analysis, now=options.clock() if options.clock else now)
     if analysis.verdict == "fail" and spec.on_fail == "rollback":
         run.rollback = _roll_back(store, spec, registry, run, now, options)
         if run.analysis_id is not None:

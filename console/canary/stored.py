@@ -39,6 +39,12 @@ class StoredAnalysis:
     result: dict[str, Any] = field(default_factory=dict)
     rollback: dict[str, Any] | None = None
 
+    def analysis(self) -> Analysis:
+        """The stored analysis as the judge gave it, metric by metric."""
+        from console.canary.judge import Analysis
+
+        return Analysis.from_dict(self.result)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -55,9 +61,9 @@ class StoredAnalysis:
         }
 
 
-def store_analysis(store: Store, analysis: Analysis) -> int:
-    """Insert the analysis, then its `oncall_canary_score` sample (NaN when nothing was judged);
-    the analysis row's id."""
+def store_analysis(store: Store, analysis: Analysis, *, now: datetime | None = None) -> int:
+    """Insert the analysis, then its `oncall_canary_score` sample at the analysis's `at` (NaN
+    when nothing was judged); the analysis row's id.  `now` is when it is written (the journal's)."""
     import pyarrow as pa
 
     from console.store import canonical_labels, ingest_samples
@@ -93,7 +99,7 @@ def store_analysis(store: Store, analysis: Analysis) -> int:
             "value": [math.nan if score is None else float(score)],
         }
     )
-    ingest_samples(store, table, now=analysis.at)
+    ingest_samples(store, table, now=now)
     return analysis_id
 
 

@@ -257,6 +257,8 @@ def load_config(workspace: Workspace, store: Store | None, now: datetime) -> Con
 
 def _load_canaries(workspace: Workspace, kept: LastGood, now: datetime, config: Config) -> None:
     """The canary analyses in force, each file on its own like SLO files (a name used twice fails)."""
+    if not workspace.canary_files:
+        return
     from console.canary.model import CanaryFileError, load_canary_file
 
     def parse(text: str, path: Path) -> list[CanarySpec]:

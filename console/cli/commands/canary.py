@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.cli.context import CliError, Context, add_format
@@ -83,12 +84,13 @@ def run_list(ctx: Context) -> int:
     from console.store import StoreMissing
 
     try:
-        store: Store | None = ctx.read_store()
+        store: Store | None = ctx.cache_store()  # writable when free: keeps what loads as last good
     except StoreMissing:
         store = None  # no store yet: the canaries are in the files, no verdict was stored
     specs = ctx.config(store).canaries
     latest = _latest(store)
-    rows = [_list_row(spec, latest.get(spec.name)) for spec in specs]
+    root = ctx.workspace.root
+    rows = [_list_row(spec, latest.get(spec.name), None if ctx.fmt == "json" else root) for spec in specs]
     if ctx.fmt == "json":
         _print_json([dict(zip(_LIST_COLUMNS, row)) for row in rows])
     elif not rows:
@@ -123,7 +125,14 @@ def _latest(store: Store | None) -> dict[str, Any]:
     return latest_analyses(store) if store is not None else {}
 
 
-def _list_row(spec: CanarySpec, latest: Any) -> tuple[Any, ...]:
+def _where(source: str, root: Path | None) -> str:
+    """A `file:line` source with the file relative to the workspace's directory when inside it."""
+    if root is None or not Path(source).is_relative_to(root):
+        return source
+    return str(Path(source).relative_to(root))
+
+
+def _list_row(spec: CanarySpec, latest: Any, root: Path | None) -> tuple[Any, ...]:
     window = f"{format_duration(spec.lookback)} at {format_duration(spec.interval)}"
     return (
         spec.name,
@@ -136,7 +145,7 @@ def _list_row(spec: CanarySpec, latest: Any) -> tuple[Any, ...]:
         latest.verdict if latest else None,
         latest.score if latest else None,
         latest.at if latest else None,
-        spec.source,
+        _where(spec.source, root),
     )
 
 
@@ -184,7 +193,7 @@ def run_canary(ctx: Context) -> int:
     if ctx.fmt == "json":
         _print_json(run.as_dict())
     else:
-        print(_run_text(run))
+        print(_run_text(run, ctx.workspace.root))
     return EXIT_CODES[run.analysis.verdict]
 
 
@@ -204,11 +213,11 @@ _RUN_COLUMNS = (
 )
 
 
-def _run_text(run: CanaryRun) -> str:
+def _run_text(run: CanaryRun, root: Path) -> str:
     spec, analysis = run.spec, run.analysis
     window = f"{format_duration(spec.lookback)} at {format_duration(spec.interval)}"
     lines = [
-        f"canary {escape(spec.name)} ({escape(spec.source)}): {escape(spec.model)} "
+        f"canary {escape(spec.name)} ({escape(_where(spec.source, root))}): {escape(spec.model)} "
         f"v{escape(analysis.baseline_version)} ({escape(spec.baseline)}) against "
         f"v{escape(analysis.canary_version)} ({escape(spec.canary)}), window {window}, {as_of(analysis.at)}",
     ]
