@@ -212,8 +212,9 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
         """Keep the last 50 events; notify the ones a person watching wants to hear about."""
         self.events = (self.events + events)[-50:]
         for event in events:
-            if event.kind in ("alert", "serving", "collector", "incident"):
+            if event.kind in ("alert", "serving", "collector", "incident", "canary"):
                 alarming = "firing" in event.text or "DEGRADED" in event.text
+                alarming = alarming or (event.kind == "canary" and "fail" in event.text)
                 self.notify(
                     event.text,
                     title=event.kind,

@@ -177,3 +177,23 @@ def test_incident_screen_canary_line_snapshot(session, snap_compare) -> None:
         await settled(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_the_console_tells_of_a_failed_canary_and_of_a_judgement_that_raised(
+    session, monkeypatch
+) -> None:
+    from console.incidents.events import Event
+
+    said = [
+        Event(NOW, "canary", "canary fraud-v4: fail 0.00 (latency_p99 +823.3% …) v4 vs v3"),
+        Event(NOW, "canary", "canary other: judgement failed: ConnectionError: registry unreachable"),
+    ]
+    monkeypatch.setattr(session, "tick", lambda: said)
+    app = OncallApp(session, refresh_seconds=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await pilot.press("r")  # a refresh runs the engine's tick
+        await settled(pilot)
+        toasts = [(n.severity, n.message) for n in app._notifications]
+        assert ("warning", said[0].text) in toasts
+        assert ("warning", said[1].text) in toasts
