@@ -202,3 +202,26 @@ def test_canaries_off_judges_nothing(tmp_path: Path, store: Store) -> None:
     engine = Engine(load_workspace(workspace(tmp_path)), store, collectors=[], canaries="off")
     assert not [e for e in engine.tick(NOW).events if e.kind == "canary"]
     assert store.query("SELECT count(*) FROM canary_analyses")[1] == [(0,)]
+
+
+def test_canary_failed_resolves_once_the_latest_verdict_passes(tmp_path: Path, store: Store) -> None:
+    """The alert reads the stored analyses, whoever made them (here `oncall canary run`'s way)."""
+    from dataclasses import replace
+
+    from console.canary.stored import store_analysis
+    from console.runtime.canaries import judge_in_console
+
+    record(store, 0.3)
+    ws = load_workspace(workspace(tmp_path, on_fail="none"))
+    engine = Engine(ws, store, collectors=[], canaries="off")  # no judging in the engine
+    engine.tick(NOW - timedelta(minutes=1))
+    assert canary_alerts(store) == []
+    spec = engine.config.canaries[0]
+    failed = judge_in_console(ws, store, spec, NOW, dry_run=False).analysis
+    assert failed.verdict == "fail"
+    events = [e.text for e in engine.tick(NOW).events]
+    assert any(t.startswith("CanaryFailed firing {canary=fraud-v4,") for t in events), events
+    later = NOW + timedelta(seconds=30)
+    store_analysis(store, replace(failed, at=later, verdict="pass", score=100.0, reason="pass: score 100"))
+    events = [e.text for e in engine.tick(NOW + timedelta(minutes=1)).events]
+    assert any(t.startswith("CanaryFailed resolved {canary=fraud-v4,") for t in events), events
