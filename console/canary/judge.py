@@ -324,6 +324,8 @@ def _verdict(results: list[MetricResult], options: JudgeOptions) -> tuple[float 
     judged = [r for r in results if r.classification != "NoData"]
     without = len(results) - len(judged)
     tail = f"; {without} metric{'s' if without != 1 else ''} without data" if without else ""
+    if not results:
+        return None, "nodata", "nodata: the canary has no metrics to judge"
     if not judged:
         return None, "nodata", f"nodata: no metric has {options.min_values} values in both groups{tail}"
     failed = [r for r in judged if not r.passed]

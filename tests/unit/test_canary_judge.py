@@ -271,6 +271,10 @@ def test_no_data_is_left_out_of_the_score_and_nothing_judged_is_nodata():
     )
     none = verdict_of(["NoData", "NoData"])
     assert (none.score, none.verdict) == (None, "nodata")
+    assert none.reason == "nodata: no metric has 5 values in both groups; 2 metrics without data"
+    shadow_only = CanarySpec(name="s", model="m", baseline="1", canary="2", shadow={})
+    empty = judge(shadow_only, {}, at=AT, baseline_version="1", canary_version="2")
+    assert (empty.verdict, empty.reason) == ("nodata", "nodata: the canary has no metrics to judge")
 
 
 def test_metrics_that_failed_to_collect_are_no_data_and_shown():
