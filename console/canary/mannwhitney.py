@@ -113,20 +113,20 @@ def normal_p(u1: float, n_canary: int, n_baseline: int, tie_term: float) -> floa
 
 
 def exact_p(u1: float, n_canary: int, n_baseline: int) -> float:
-    """Two-sided exact p of U without ties: 2 × P(U ≥ max(U1, U2)), from the number of
-    arrangements of each U, the coefficients of [m + n choose m]_q = Π (1 − q^(n+i)) / (1 − q^i)
-    over i = 1..m, counted in integers."""
+    """Two-sided exact p of U without ties: 2 × P(U ≥ max(U1, U2)) = 2 × P(U ≤ k) with
+    k = m·n − max(U1, U2), by symmetry.  The number of arrangements of each U are the coefficients
+    of [m + n choose m]_q = Π (1 − q^(n+i)) / (1 − q^i) over i = 1..m, counted in integers and
+    only up to q^k (both steps are exact on a truncated power series)."""
     import numpy as np
 
     m, n = sorted((n_canary, n_baseline))
-    size = m * n + 1
-    counts = np.zeros(size, dtype=object)
+    k = m * n - int(max(u1, m * n - u1))
+    counts = np.zeros(k + 1, dtype=object)
     counts[0] = 1
     for i in range(1, m + 1):
         shift = n + i
-        if shift < size:  # × (1 − q^shift)
+        if shift <= k:  # × (1 − q^shift)
             counts[shift:] = counts[shift:] - counts[:-shift]
-        for residue in range(i):  # ÷ (1 − q^i): a running sum in steps of i
+        for residue in range(min(i, k + 1)):  # ÷ (1 − q^i): a running sum in steps of i
             counts[residue::i] = np.cumsum(counts[residue::i])
-    u = int(max(u1, m * n - u1))
-    return min(float(Fraction(2 * int(counts[u:].sum()), math.comb(m + n, m))), 1.0)
+    return min(float(Fraction(2 * int(counts.sum()), math.comb(m + n, m))), 1.0)
