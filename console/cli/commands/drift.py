@@ -107,6 +107,8 @@ def read_frame(path_text: str, na_values: list[str] | None = None) -> Any:
         return _read(path, kind, na_values or [])
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
+    except CliError:
+        raise
     except Exception as exc:  # noqa: BLE001 - the readers raise many types for malformed files; said as one line
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise CliError(f"{path}: cannot read as {kind}: {first}") from None
@@ -120,7 +122,34 @@ def _read(path: Path, kind: str, na_values: list[str]) -> Any:
         return pd.read_csv(path, keep_default_na=False, na_values=["", *na_values])
     if kind == "parquet":
         return pd.read_parquet(path)
-    return pd.read_json(path, lines=path.suffix.lower() != ".json", precise_float=True)
+    return _read_json(path)
+
+
+def _read_json(path: Path) -> Any:
+    """JSON lines (or one JSON document) through the standard parser, whose numbers are Python's
+    float(): pandas' own JSON reader rounds some, and refuses subnormal ones."""
+    import json
+
+    import pandas as pd
+
+    with path.open(encoding="utf-8") as handle:
+        if path.suffix.lower() == ".json":
+            document = json.load(handle)
+            return (
+                pd.DataFrame.from_records(document) if isinstance(document, list) else pd.DataFrame(document)
+            )
+        rows = []
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CliError(f"{path}:{number}: not JSON: {exc.msg}") from None
+            if not isinstance(row, dict):
+                raise CliError(f"{path}:{number}: expected one JSON object a line")
+            rows.append(row)
+    return pd.DataFrame.from_records(rows)
 
 
 def run(ctx: Context) -> int:
