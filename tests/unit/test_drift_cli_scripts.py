@@ -231,3 +231,19 @@ def test_quality_defaults_in_help_are_the_checks_defaults():
     assert {name: default for name, default in QUALITY_LIMITS.values()} == {
         name: getattr(defaults, name) for name, _ in QUALITY_LIMITS.values()
     }
+
+
+def test_a_column_of_numbers_with_na_texts_gets_a_note(tmp_path):
+    rows = [str(v) for v in np.random.default_rng(1).normal(0, 1, 300)]
+    (tmp_path / "ref.csv").write_text("x\n" + "\n".join(rows) + "\n")
+    (tmp_path / "cur.csv").write_text("x\n" + "\n".join(rows[:290] + ["NA"] * 5 + ["null"] * 5) + "\n")
+    argv = ["--reference", "ref.csv", "--current", "cur.csv", "--no-quality", "--format", "json"]
+    report = _json(oncall(*argv, cwd=tmp_path))
+    assert report["columns"][0]["kind"] == "cat"
+    assert report["notes"] == [
+        "column 'x' holds numbers and 10 texts NA, null, so it is categorical; "
+        "--na-values NA --na-values null reads them as missing"
+    ]
+    fixed = _json(oncall(*argv, "--na-values", "NA", "--na-values", "null", cwd=tmp_path))
+    assert fixed["columns"][0]["kind"] == "num" and fixed["columns"][0]["current_rows"] == 290
+    assert fixed["notes"] == []

@@ -225,3 +225,5 @@ def test_cli_model_takes_global_tests_exclusions_and_quality_limits(root: Path, 
     assert "prediction" not in {c["column"] for c in report["quality"]["columns"]}
     few = oncall("drift", "fraud-detector", *at, "--min-rows", "100000", cwd=root)
     assert few.returncode == 4 and json.loads(few.stdout)["outcome"]["quality_problem"] is True
+    unknown = oncall("drift", "fraud-detector", *at, "--exclude", "nowhere", cwd=root)
+    assert unknown.returncode == 2 and "'nowhere', which is not a column of the window" in unknown.stderr

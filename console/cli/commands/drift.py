@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 from console.cli.commands.drift_analysis import analyse
 from console.cli.commands.drift_common import (
     EXIT_CODES_HELP,
-    Outcome,
     column_names,
     labelled,
     outcome,
     print_report,
+    rules_help,
 )
 from console.cli.commands.drift_model import run_model
 from console.cli.commands.drift_options import Plan, add_options, build_plan, refuse_unknown
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from console.drift.quality import QualityReport
     from console.drift.stats import DatasetDrift
 
+# texts pandas reads as missing by default; here they are values, and a column of numbers that
+# holds one is read as text: said in a note
+NA_LIKE = ("NA", "N/A", "n/a", "NaN", "nan", "-nan", "NULL", "null", "None", "#N/A", "<NA>", "#NA")
 READERS = {
     ".csv": "csv",
     ".parquet": "parquet",
@@ -42,9 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="compare a current data file with a reference: drift and data quality",
         description="Per-column drift with Evidently's default tests (KS / chi-square / Z-test up to "
         "1000 reference rows; normed Wasserstein / Jensen-Shannon above), the dataset "
-        "verdict, and data quality. Files: CSV, Parquet or JSON lines. Each score is a p_value "
-        "(drifts when at or below the threshold for ks, below it for chisquare and z) or a "
-        "distance (drifts at or above it). docs/drift.md has the details.",
+        "verdict, and data quality. Files: CSV, Parquet or JSON lines. "
+        + rules_help()
+        + " docs/drift.md has the details.",
         epilog=EXIT_CODES_HELP,
     )
     parser.add_argument(
@@ -192,29 +195,45 @@ def _run_files(ctx: Context, plan: Plan) -> int:
     )
     drift, quality = result.drift, result.quality
     found = outcome(drift, quality)
+    csv = any(READERS.get(Path(f).suffix.lower()) == "csv" for f in (args.reference, args.current))
+    notes = na_like_notes(reference, current, [c.column for c in drift.columns]) if csv else []
     if args.record:
         _record(ctx, args.record, drift, quality)
     if args.report:
         write_report(args.report, result, plan.left_out, found, reference, current, _title(args))
     if ctx.fmt == "json":
-        ctx.out(dumps(_payload(drift, quality, plan, found)))
+        payload = drift.as_dict()
+        labelled(payload, drift, plan.left_out, found, notes)
+        if quality is not None:
+            payload["quality"] = quality.as_dict()
+        ctx.out(dumps(payload))
     else:
-        print_report(ctx, drift, quality, plan.left_out, found)
+        print_report(ctx, drift, quality, plan.left_out, found, notes)
     return found.exit_code
+
+
+def na_like_notes(reference: Any, current: Any, columns: list[str]) -> list[str]:
+    """A note for each text column whose values are numbers but for texts like NA (read as values)."""
+    import pandas as pd
+
+    notes = []
+    for column in columns:
+        values = pd.concat([reference[column], current[column]], ignore_index=True).dropna()
+        if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+            continue
+        na_like = values.isin(NA_LIKE)
+        rest = values[~na_like]
+        if na_like.any() and len(rest) and pd.to_numeric(rest, errors="coerce").notna().all():
+            texts = sorted({str(v) for v in values[na_like].unique()})
+            notes.append(
+                f"column {column!r} holds numbers and {int(na_like.sum())} texts {', '.join(texts)}, so "
+                f"it is categorical; {' '.join('--na-values ' + t for t in texts)} reads them as missing"
+            )
+    return notes
 
 
 def _title(args: argparse.Namespace) -> str:
     return f"{Path(args.current).name} against {Path(args.reference).name}"
-
-
-def _payload(
-    drift: DatasetDrift, quality: QualityReport | None, plan: Plan, found: Outcome
-) -> dict[str, Any]:
-    payload = drift.as_dict()
-    labelled(payload, drift, plan.left_out, found)
-    if quality is not None:
-        payload["quality"] = quality.as_dict()
-    return payload
 
 
 def _columns(option: str | None, shared: list[str]) -> list[str]:

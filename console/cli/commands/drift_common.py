@@ -60,6 +60,24 @@ def score_rule(method: str | None) -> ScoreRule | None:
     return ScoreRule("distance", direction)
 
 
+def rules_help() -> str:
+    """Which tests give p-values and which distances, and the comparison each drifts on, from the catalogue."""
+    from console.drift.catalogue import TESTS
+
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name in TESTS:
+        rule = score_rule(name)
+        assert rule is not None
+        groups.setdefault((rule.score_kind, rule.comparison), []).append(name)
+    parts = [
+        f"{kind} {_SYMBOLS.get(comparison, comparison)} threshold ({', '.join(names)})"
+        for (kind, comparison), names in sorted(
+            groups.items(), key=lambda item: (item[0][0] != "p_value", item[0])
+        )
+    ]
+    return "A column drifts when its score is " + "; ".join(parts) + "."
+
+
 @dataclass(frozen=True)
 class Outcome:
     """Which findings hold, and the one exit code they give (precedence: 1, then 4, then 3)."""
@@ -109,10 +127,17 @@ def column_payload(column: ColumnDrift) -> dict[str, Any]:
     return payload
 
 
-def labelled(payload: dict[str, Any], drift: DatasetDrift, left_out: dict[str, str], found: Outcome) -> None:
-    """`payload` (a result's as_dict) with labelled columns, the left-out columns and the outcome."""
+def labelled(
+    payload: dict[str, Any],
+    drift: DatasetDrift,
+    left_out: dict[str, str],
+    found: Outcome,
+    notes: list[str] | None = None,
+) -> None:
+    """`payload` (a result's as_dict) with labelled columns, the left-out columns, notes and the outcome."""
     payload["columns"] = [column_payload(c) for c in drift.columns]
     payload["excluded"] = [{"column": c, "reason": WHY_LEFT_OUT[role]} for c, role in left_out.items()]
+    payload["notes"] = list(notes or [])
     payload["outcome"] = found.as_dict()
 
 
@@ -122,12 +147,15 @@ def print_report(
     quality: QualityReport | None,
     left_out: dict[str, str],
     found: Outcome,
+    notes: list[str] | None = None,
 ) -> None:
-    """The per-column table, the left-out columns, the dataset verdict, quality and the exit code."""
+    """The per-column table, the left-out columns, notes, the dataset verdict, quality and the exit code."""
     ctx.out(render(HEADINGS, [table_row(c) for c in drift.columns], "table"))
     ctx.out("")
     for column, role in left_out.items():
         ctx.out(f"excluded: {escape(column)}: {WHY_LEFT_OUT[role]}")
+    for note in notes or []:
+        ctx.out(f"note: {escape(note)}")
     ctx.out(summary_line(drift))
     if quality is not None:
         ctx.out(

@@ -63,6 +63,12 @@ def _reanalyse(result: WindowResult, window: DriftWindow, plan: Plan) -> None:
     from console.cli.commands.drift_options import Choice
 
     columns = [c.column for c in result.drift.columns]
+    unknown = sorted(c for c in plan.left_out if c not in columns)
+    if unknown:
+        raise CliError(
+            f"--exclude/--column-type names {', '.join(map(repr, unknown))}, which is not a column of "
+            f"the window; columns: {', '.join(columns)}"
+        )
     merged = replace(
         plan,
         kinds={**window.column_types, **plan.kinds},

@@ -117,7 +117,7 @@ def _test_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="X|COL=X",
         help="the drift threshold for every column (X) or one column (COL=X); default: the test's. "
-        "A p-value drifts below it, a distance at or above it (the table says which)",
+        "Each test compares its own way (above; the table says which)",
     )
     parser.add_argument("--num-threshold", metavar="X", help="the drift threshold for numeric columns")
     parser.add_argument("--cat-threshold", metavar="X", help="the drift threshold for categorical columns")
