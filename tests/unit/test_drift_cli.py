@@ -96,6 +96,8 @@ def test_per_column_method_type_and_threshold(files):
         (["--current", "steady.jsonl", "--method", "nowhere=ks"], "not a column of both files"),
         (["--current", "steady.jsonl", "--max-missing-share", "2"], "not a share in [0, 1]"),
         (["--current", "steady.jsonl", "--report", "out.pdf"], "use a .md or .html file"),
+        (["--current", "steady.jsonl", "--threshold", "nan"], "--threshold 'nan': give a finite number"),
+        (["--current", "steady.jsonl", "--min-rows", "-1"], "expected a whole number of rows"),
         (["--current", "reference.txt"], "unknown file type '.txt'"),
     ],
 )

@@ -227,3 +227,10 @@ def test_cli_model_takes_global_tests_exclusions_and_quality_limits(root: Path, 
     assert few.returncode == 4 and json.loads(few.stdout)["outcome"]["quality_problem"] is True
     unknown = oncall("drift", "fraud-detector", *at, "--exclude", "nowhere", cwd=root)
     assert unknown.returncode == 2 and "'nowhere', which is not a column of the window" in unknown.stderr
+    reported = oncall(
+        "drift", "fraud-detector", "--at", "2026-11-20T12:20Z", "--report", "window.md", cwd=root
+    )
+    assert reported.returncode == 3, reported.stderr
+    text = (root / "window.md").read_text()
+    assert text.startswith("# Drift report: fraud-detector, as of 2026-11-20 12:20:00 UTC")
+    assert text.count("| bin | reference | | current | |") == 6

@@ -9,6 +9,7 @@ default for the column's size and values.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -202,9 +203,12 @@ def split_values(items: list[str], flag: str, convert: Callable[[str, str], Any]
 
 def _number(text: str, where: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise CliError(f"{where}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise CliError(f"{where}: give a finite number")
+    return value
 
 
 def _test(text: str, where: str) -> str:
