@@ -218,9 +218,10 @@ def na_like_notes(reference: Any, current: Any, columns: list[str]) -> list[str]
 
     notes = []
     for column in columns:
-        values = pd.concat([reference[column], current[column]], ignore_index=True).dropna()
-        if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-            continue
+        sides = (reference[column], current[column])
+        if all(pd.api.types.is_numeric_dtype(side.dtype) for side in sides):
+            continue  # bool counts as numeric here: no text in it
+        values = pd.concat(sides, ignore_index=True).dropna()
         na_like = values.isin(NA_LIKE)
         rest = values[~na_like]
         if na_like.any() and len(rest) and pd.to_numeric(rest, errors="coerce").notna().all():
