@@ -53,7 +53,7 @@ def run_model(ctx: Context, plan: Plan) -> int:
 
 def _global(plan: Plan) -> bool:
     """Options the window's own evaluation cannot take: global tests, left-out columns, quality limits."""
-    return plan.methods.global_ or plan.thresholds.global_ or bool(plan.left_out or plan.quality_limits)
+    return plan.methods.has_global or plan.thresholds.has_global or bool(plan.left_out or plan.quality_limits)
 
 
 def _reanalyse(result: WindowResult, window: DriftWindow, plan: Plan) -> None:

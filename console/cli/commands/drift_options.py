@@ -61,7 +61,7 @@ class Choice:
         return by_kind if by_kind is not None else self.every
 
     @property
-    def global_(self) -> bool:
+    def has_global(self) -> bool:
         return any(v is not None for v in (self.every, self.num, self.cat))
 
 
