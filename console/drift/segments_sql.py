@@ -1,0 +1,123 @@
+"""The one DuckDB pass behind `console.drift.segments`: each group's confusion matrix, counted in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from console.drift.segments import RECORD_FIELDS, SegmentError
+
+if TYPE_CHECKING:
+    from console.store import Store
+
+_RECORDS = """
+    SELECT {columns}, p.prediction AS prediction, l.label AS label,
+           l.label IS NOT NULL AS labelled,
+           p.prediction IS NOT NULL AND NOT isnan(p.prediction) AS scored
+    FROM predictions p
+    LEFT JOIN prediction_labels l ON l.model = p.model AND l.id = p.id AND l.ts <= ?
+    WHERE p.model = ? AND p.ts > ? AND p.ts <= ?
+"""
+
+
+def _pointer(name: str) -> str:
+    """The JSON Pointer of a top-level key."""
+    return "/" + name.replace("~", "~0").replace("/", "~1")
+
+
+def _columns(
+    store: Store, model: str, by: Sequence[str], bounds: tuple[datetime, datetime], missing: str | None
+) -> tuple[str, list[Any]]:
+    """The SQL of each grouping column (`g0`, `g1`, …) and its parameters: a feature when a record in
+    the window has it, else a record field (version, origin)."""
+    start, end = bounds
+    present = ", ".join("count(*) FILTER (WHERE json_exists(features, ?))" for _ in by)
+    found = store.query(
+        f"SELECT {present} FROM predictions WHERE model = ? AND ts > ? AND ts <= ?",
+        [*(_pointer(name) for name in by), model, start, end],
+    )[1][0]
+    parts, params = [], []
+    for i, (name, seen) in enumerate(zip(by, found, strict=True)):
+        if seen:
+            expr = "json_extract_string(p.features, ?)"
+            params.append(_pointer(name))
+        elif name in RECORD_FIELDS:
+            expr = f"p.{name}"
+        else:
+            raise SegmentError(f"--by {name}: {_unknown(store, model, bounds)}")
+        if missing is not None:
+            expr = f"coalesce({expr}, ?)"
+            params.append(missing)
+        parts.append(f"{expr} AS g{i}")
+    return ", ".join(parts), params
+
+
+def _unknown(store: Store, model: str, bounds: tuple[datetime, datetime]) -> str:
+    """Why a column is not known: the features the window's records have, a few of them."""
+    _, rows = store.query(
+        "SELECT DISTINCT unnest(json_keys(features)) AS k FROM predictions "
+        "WHERE model = ? AND ts > ? AND ts <= ? ORDER BY k LIMIT 21",
+        [model, *bounds],
+    )
+    names = [str(r[0]) for r in rows]
+    if not names:
+        return f"{model} has no record in the window; widen --window or move --at"
+    shown = ", ".join(names[:20]) + (", …" if len(names) > 20 else "")
+    return f"no record of {model} in the window has this feature (features: {shown}; record fields: version, origin)"
+
+
+def count_groups(
+    store: Store,
+    model: str,
+    by: Sequence[str],
+    bounds: tuple[datetime, datetime],
+    threshold: float,
+    missing: str | None,
+) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
+    """Rows of (value per column…, n, tp, fp, fn, tn) per group, sorted, and the records left out
+    (`unlabelled`: no label known by the window's end; `unscored`: no prediction or NaN).
+
+    A label other than 0 or 1, or a record without a value for a column, is a SegmentError."""
+    columns, column_params = _columns(store, model, by, bounds, missing)
+    records = _RECORDS.format(columns=columns)
+    record_params = [*column_params, bounds[1], model, *bounds]
+    groups = ", ".join(f"g{i}" for i in range(len(by)))
+    no_value = ", ".join(f"count(*) FILTER (WHERE labelled AND scored AND g{i} IS NULL)" for i in range(len(by)))
+    checks = store.query(
+        f"""
+        SELECT count(*) FILTER (WHERE NOT labelled),
+               count(*) FILTER (WHERE labelled AND NOT scored),
+               count(*) FILTER (WHERE labelled AND label NOT IN (0, 1)),
+               min(label) FILTER (WHERE labelled AND label NOT IN (0, 1)),
+               {no_value}
+        FROM ({records})
+        """,
+        record_params,
+    )[1][0]
+    unlabelled, unscored, not_binary, example, *no_values = checks
+    if not_binary:
+        raise SegmentError(
+            f"{model}: {not_binary} labels in the window are neither 0 nor 1 (e.g. {example!r}); "
+            "segments are for binary classifiers"
+        )
+    for name, count in zip(by, no_values, strict=True):
+        if count:
+            raise SegmentError(
+                f"--by {name}: {count} labelled records of {model} have no value for it (Fairlearn "
+                "refuses missing values too); give --missing TEXT to count them in a group of that name"
+            )
+    _, rows = store.query(
+        f"""
+        SELECT {groups}, count(*),
+               count(*) FILTER (WHERE decided AND positive),
+               count(*) FILTER (WHERE decided AND NOT positive),
+               count(*) FILTER (WHERE NOT decided AND positive),
+               count(*) FILTER (WHERE NOT decided AND NOT positive)
+        FROM (SELECT *, prediction >= ? AS decided, label = 1 AS positive FROM ({records})
+              WHERE labelled AND scored)
+        GROUP BY ALL ORDER BY ALL
+        """,
+        [float(threshold), *record_params],
+    )
+    return rows, {"unlabelled": int(unlabelled), "unscored": int(unscored)}
