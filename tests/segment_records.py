@@ -25,7 +25,7 @@ def store_records(
     `prediction` column as its prediction and the `label` column (NaN/None: no label) as its label,
     known `label_lag` after the record. `fields`: record fields (version, origin) column names."""
     fields = fields or {}
-    ids = [f"{model}-{i}" for i in range(len(frame))]
+    ids = [f"{model}-{start:%Y%m%dT%H%M%S}-{i}" for i in range(len(frame))]
     times = [start + timedelta(seconds=i) for i in range(len(frame))]
     records = pd.DataFrame(
         {
@@ -53,7 +53,9 @@ def store_records(
     with store.transaction() as cur:
         cur.register("_records", records)
         cur.register("_labels", labels)
-        cur.execute("INSERT INTO predictions SELECT model, id, ts, version, features, prediction, origin FROM _records")
+        cur.execute(
+            "INSERT INTO predictions SELECT model, id, ts, version, features, prediction, origin FROM _records"
+        )
         cur.execute("INSERT INTO prediction_labels SELECT model, id, label, ts FROM _labels")
 
 

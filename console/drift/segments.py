@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from console.drift.segments_sql import RECORD_FIELDS, SegmentError, count_groups
+
 if TYPE_CHECKING:
     from console.store import Store
+
+__all__ = ["RECORD_FIELDS", "SegmentError", "evaluate_segments"]
 
 GROUP_METRICS = ("count", "selection_rate", "tpr", "fpr", "accuracy", "precision")
 FAIRNESS_METRICS = (
@@ -29,12 +33,7 @@ FAIRNESS_METRICS = (
 )
 SEGMENT_SERIES = {name: f"oncall_segment_{name}" for name in GROUP_METRICS}
 FAIRNESS_SERIES = {name: f"oncall_fairness_{name}" for name in FAIRNESS_METRICS}
-RECORD_FIELDS = ("version", "origin")  # record fields one can group by when no feature has the name
 MAX_COMBINATIONS = 100_000  # intersectional groups listed, the empty ones included (as Fairlearn does)
-
-
-class SegmentError(ValueError):
-    """Segments that cannot be computed as asked: said in one line with what to do."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,9 @@ class SegmentReport:
         by = by_text(self.by)
         names, labels, values = [], [], []
         for group in self.groups:
-            segment = canonical_labels({"model": self.model, "by": by, "segment": segment_text(self.by, group.values)})
+            segment = canonical_labels(
+                {"model": self.model, "by": by, "segment": segment_text(self.by, group.values)}
+            )
             for name in GROUP_METRICS:
                 if not math.isnan(group.metric(name)):
                     names.append(SEGMENT_SERIES[name])
@@ -208,7 +209,9 @@ def groups_from_counts(by: Sequence[str], rows: Sequence[Sequence[Any]]) -> list
                 "group by fewer or coarser columns"
             )
         keys = list(itertools.product(*levels))
-    return [group_numbers(key, *(int(c) for c in found[key])) if key in found else _empty(key) for key in keys]
+    return [
+        group_numbers(key, *(int(c) for c in found[key])) if key in found else _empty(key) for key in keys
+    ]
 
 
 def overall_numbers(rows: Sequence[Sequence[Any]], width: int) -> Group:
@@ -232,8 +235,6 @@ def evaluate_segments(
     The decided class is prediction >= threshold; a label must be 0 or 1. A record without a value
     for a grouping column is refused, as Fairlearn refuses missing sensitive values, unless
     `missing` names the group it joins."""
-    from console.drift.segments_sql import count_groups
-
     by = tuple(by)
     if not by:
         raise SegmentError("--by: name at least one column (a feature or a record field: version, origin)")

@@ -6,10 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from console.drift.segments import RECORD_FIELDS, SegmentError
-
 if TYPE_CHECKING:
     from console.store import Store
+
+RECORD_FIELDS = ("version", "origin")  # record fields one can group by when no feature has the name
+
+
+class SegmentError(ValueError):
+    """Segments that cannot be computed as asked: said in one line with what to do."""
+
 
 _RECORDS = """
     SELECT {columns}, p.prediction AS prediction, l.label AS label,
@@ -33,10 +38,15 @@ def _columns(
     the window has it, else a record field (version, origin)."""
     start, end = bounds
     present = ", ".join("count(*) FILTER (WHERE json_exists(features, ?))" for _ in by)
-    found = store.query(
-        f"SELECT {present} FROM predictions WHERE model = ? AND ts > ? AND ts <= ?",
+    total, *found = store.query(
+        f"SELECT count(*), {present} FROM predictions WHERE model = ? AND ts > ? AND ts <= ?",
         [*(_pointer(name) for name in by), model, start, end],
     )[1][0]
+    if not total:
+        raise SegmentError(
+            f"{model}: no prediction record in {start:%Y-%m-%d %H:%M:%S}..{end:%Y-%m-%d %H:%M:%S}; "
+            "widen --window or move --at"
+        )
     parts, params = [], []
     for i, (name, seen) in enumerate(zip(by, found, strict=True)):
         if seen:
@@ -61,8 +71,6 @@ def _unknown(store: Store, model: str, bounds: tuple[datetime, datetime]) -> str
         [model, *bounds],
     )
     names = [str(r[0]) for r in rows]
-    if not names:
-        return f"{model} has no record in the window; widen --window or move --at"
     shown = ", ".join(names[:20]) + (", …" if len(names) > 20 else "")
     return f"no record of {model} in the window has this feature (features: {shown}; record fields: version, origin)"
 
@@ -83,7 +91,9 @@ def count_groups(
     records = _RECORDS.format(columns=columns)
     record_params = [*column_params, bounds[1], model, *bounds]
     groups = ", ".join(f"g{i}" for i in range(len(by)))
-    no_value = ", ".join(f"count(*) FILTER (WHERE labelled AND scored AND g{i} IS NULL)" for i in range(len(by)))
+    no_value = ", ".join(
+        f"count(*) FILTER (WHERE labelled AND scored AND g{i} IS NULL)" for i in range(len(by))
+    )
     checks = store.query(
         f"""
         SELECT count(*) FILTER (WHERE NOT labelled),

@@ -50,8 +50,14 @@ def _cases() -> dict[str, tuple[pd.DataFrame, dict]]:
     frame = frame[~((frame["region"] == "APAC") & (frame["age_band"] == "40-60"))]  # an empty combination
     frame = frame[~((frame["region"] == "EU") & (frame["age_band"] == "40-60"))]
     one = pd.DataFrame({"region": ["EU"], "prediction": [0.2], "label": [1.0], "age_band": ["40-60"]})
-    frame = pd.concat([frame, one, pd.DataFrame({"region": ["US"], "prediction": [0.7], "label": [0.0],
-                                                 "age_band": ["60+"]})], ignore_index=True)
+    frame = pd.concat(
+        [
+            frame,
+            one,
+            pd.DataFrame({"region": ["US"], "prediction": [0.7], "label": [0.0], "age_band": ["60+"]}),
+        ],
+        ignore_index=True,
+    )
     cases["intersectional_with_empty_and_single"] = (frame, {"by": ["region", "age_band"], "threshold": 0.5})
 
     frame = scored(["EU", "US", "APAC"], {}, 600)
@@ -68,7 +74,10 @@ def _cases() -> dict[str, tuple[pd.DataFrame, dict]]:
     frame["label"] = 0.0  # no positive anywhere: TPR is 0 everywhere, its ratio 0/0
     frame["age_band"] = rng.choice(["young", "old"], len(frame))
     frame["channel"] = rng.choice(["web", "app", "shop"], len(frame))
-    cases["no_positive_labels_three_columns"] = (frame, {"by": ["region", "age_band", "channel"], "threshold": 0.5})
+    cases["no_positive_labels_three_columns"] = (
+        frame,
+        {"by": ["region", "age_band", "channel"], "threshold": 0.5},
+    )
     return cases
 
 
@@ -131,7 +140,9 @@ def test_the_cases_reach_the_edges(compared):
     groups = {g.values: g for g in compared["one_row_and_no_positives"][0].groups}
     assert groups[("LATAM",)].count == 1 and groups[("LATAM",)].tpr == 1.0
     assert groups[("AF",)].tpr == 0.0 and groups[("OC",)].precision == 0.0
-    empty = {g.values: g for g in compared["intersectional_with_empty_and_single"][0].groups}[("APAC", "40-60")]
+    empty = {g.values: g for g in compared["intersectional_with_empty_and_single"][0].groups}[
+        ("APAC", "40-60")
+    ]
     assert all(math.isnan(empty.metric(m)) for m in GROUP_METRICS)
     assert math.isnan(compared["never_positive"][0].fairness["equalized_odds_ratio"])
     assert math.isnan(compared["no_positive_labels_three_columns"][0].fairness["equalized_odds_ratio"])
