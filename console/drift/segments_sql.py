@@ -37,12 +37,16 @@ def _columns(
     """The SQL of each grouping column (`g0`, `g1`, …) and its parameters: a feature when a record in
     the window has it, else a record field (version, origin)."""
     start, end = bounds
-    present = ", ".join("count(*) FILTER (WHERE json_exists(features, ?))" for _ in by)
-    total, *found = store.query(
-        f"SELECT count(*), {present} FROM predictions WHERE model = ? AND ts > ? AND ts <= ?",
-        [*(_pointer(name) for name in by), model, start, end],
+    window = "FROM predictions WHERE model = ? AND ts > ? AND ts <= ?"
+    # each EXISTS stops at the first record that has the feature: the usual case costs little
+    present = ", ".join(f"EXISTS (SELECT 1 {window} AND json_exists(features, ?))" for _ in by)
+    params: list[Any] = []
+    for name in by:
+        params += [model, start, end, _pointer(name)]
+    any_record, *found = store.query(
+        f"SELECT EXISTS (SELECT 1 {window}), {present}", [model, start, end, *params]
     )[1][0]
-    if not total:
+    if not any_record:
         raise SegmentError(
             f"{model}: no prediction record in {start:%Y-%m-%d %H:%M:%S}..{end:%Y-%m-%d %H:%M:%S}; "
             "widen --window or move --at"
@@ -88,46 +92,41 @@ def count_groups(
 
     A label other than 0 or 1, or a record without a value for a column, is a SegmentError."""
     columns, column_params = _columns(store, model, by, bounds, missing)
-    records = _RECORDS.format(columns=columns)
-    record_params = [*column_params, bounds[1], model, *bounds]
-    groups = ", ".join(f"g{i}" for i in range(len(by)))
-    no_value = ", ".join(
-        f"count(*) FILTER (WHERE labelled AND scored AND g{i} IS NULL)" for i in range(len(by))
-    )
-    checks = store.query(
+    width = len(by)
+    counted = "labelled AND scored AND label IN (0, 1)"
+    _, rows = store.query(
         f"""
-        SELECT count(*) FILTER (WHERE NOT labelled),
+        SELECT {", ".join(f"g{i}" for i in range(width))},
+               count(*) FILTER (WHERE {counted}),
+               count(*) FILTER (WHERE {counted} AND decided AND positive),
+               count(*) FILTER (WHERE {counted} AND decided AND NOT positive),
+               count(*) FILTER (WHERE {counted} AND NOT decided AND positive),
+               count(*) FILTER (WHERE {counted} AND NOT decided AND NOT positive),
+               count(*) FILTER (WHERE NOT labelled),
                count(*) FILTER (WHERE labelled AND NOT scored),
                count(*) FILTER (WHERE labelled AND label NOT IN (0, 1)),
-               min(label) FILTER (WHERE labelled AND label NOT IN (0, 1)),
-               {no_value}
-        FROM ({records})
+               min(label) FILTER (WHERE labelled AND label NOT IN (0, 1))
+        FROM (SELECT *, prediction >= ? AS decided, label = 1 AS positive FROM ({_RECORDS.format(columns=columns)}))
+        GROUP BY ALL ORDER BY ALL
         """,
-        record_params,
-    )[1][0]
-    unlabelled, unscored, not_binary, example, *no_values = checks
+        [float(threshold), *column_params, bounds[1], model, *bounds],
+    )
+    not_binary = sum(int(row[width + 7]) for row in rows)
     if not_binary:
+        example = min(row[width + 8] for row in rows if row[width + 8] is not None)
         raise SegmentError(
             f"{model}: {not_binary} labels in the window are neither 0 nor 1 (e.g. {example!r}); "
             "segments are for binary classifiers"
         )
-    for name, count in zip(by, no_values, strict=True):
-        if count:
+    for i, name in enumerate(by):
+        no_value = sum(int(row[width]) for row in rows if row[i] is None)
+        if no_value:
             raise SegmentError(
-                f"--by {name}: {count} labelled records of {model} have no value for it (Fairlearn "
+                f"--by {name}: {no_value} labelled records of {model} have no value for it (Fairlearn "
                 "refuses missing values too); give --missing TEXT to count them in a group of that name"
             )
-    _, rows = store.query(
-        f"""
-        SELECT {groups}, count(*),
-               count(*) FILTER (WHERE decided AND positive),
-               count(*) FILTER (WHERE decided AND NOT positive),
-               count(*) FILTER (WHERE NOT decided AND positive),
-               count(*) FILTER (WHERE NOT decided AND NOT positive)
-        FROM (SELECT *, prediction >= ? AS decided, label = 1 AS positive FROM ({records})
-              WHERE labelled AND scored)
-        GROUP BY ALL ORDER BY ALL
-        """,
-        [float(threshold), *record_params],
-    )
-    return rows, {"unlabelled": int(unlabelled), "unscored": int(unscored)}
+    left_out = {
+        "unlabelled": sum(int(row[width + 5]) for row in rows),
+        "unscored": sum(int(row[width + 6]) for row in rows),
+    }
+    return [row[: width + 5] for row in rows if row[width]], left_out
