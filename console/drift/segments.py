@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from console.drift.segments_sql import RECORD_FIELDS, SegmentError, count_groups
+from console.drift.segments_sql import RECORD_FIELDS, NoRecords, SegmentError, count_groups
 
 if TYPE_CHECKING:
     from console.store import Store
 
-__all__ = ["RECORD_FIELDS", "SegmentError", "evaluate_segments"]
+__all__ = ["RECORD_FIELDS", "NoRecords", "SegmentError", "evaluate_segments"]
 
 GROUP_METRICS = ("count", "selection_rate", "tpr", "fpr", "accuracy", "precision")
 FAIRNESS_METRICS = (
@@ -245,7 +245,7 @@ def evaluate_segments(
     bounds = (at - window, at)
     rows, left_out = count_groups(store, model, by, bounds, threshold, missing)
     if not rows:
-        raise SegmentError(
+        raise NoRecords(
             f"{model}: no labelled record with a prediction in {bounds[0]:%Y-%m-%d %H:%M}..{bounds[1]:%Y-%m-%d %H:%M} "
             f"({_said(left_out)}); widen --window or move --at"
         )

@@ -16,6 +16,10 @@ class SegmentError(ValueError):
     """Segments that cannot be computed as asked: said in one line with what to do."""
 
 
+class NoRecords(SegmentError):
+    """The window holds no record to count (none at all, or none labelled and scored)."""
+
+
 _RECORDS = """
     SELECT {columns}, p.prediction AS prediction, l.label AS label,
            l.label IS NOT NULL AS labelled,
@@ -47,7 +51,7 @@ def _columns(
         f"SELECT EXISTS (SELECT 1 {window}), {present}", [model, start, end, *params]
     )[1][0]
     if not any_record:
-        raise SegmentError(
+        raise NoRecords(
             f"{model}: no prediction record in {start:%Y-%m-%d %H:%M:%S}..{end:%Y-%m-%d %H:%M:%S}; "
             "widen --window or move --at"
         )
