@@ -158,3 +158,26 @@ def test_segment_labels_quote_what_could_be_misread():
     assert by_text(["region", "a,b"]) == 'region,"a,b"'
     # distinct groups, distinct labels
     assert segment_text(["a", "b"], ["x,b=y", "z"]) != segment_text(["a", "b"], ["x", "y,b=z"])
+
+
+def test_recorded_series_answer_a_rule_expression(workdir):
+    assert segments(workdir, "--by", "region", "--record").returncode == 0
+    done = oncall(
+        "query",
+        "--promql",
+        'oncall_segment_tpr{model="fraud", by="region"} < 0.6 and oncall_segment_count >= 2',
+        "--store",
+        "oncall.duckdb",
+        "--at",
+        "2026-11-20T13:02:00Z",
+        "--format",
+        "json",
+        cwd=workdir,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)["result"]
+    # EU (TPR 0.5, 4 records) and US (0.5, 2); APAC's TPR is 0 but its one record is below the count
+    assert sorted((r["metric"]["segment"], r["value"][1]) for r in found) == [
+        ("region=EU", "0.5"),
+        ("region=US", "0.5"),
+    ]
