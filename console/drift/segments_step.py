@@ -118,3 +118,13 @@ class SegmentsCollector(Collector):
                 continue
             tables.append(report.samples(at))
         return tables, failures, empty
+
+
+def segment_checks(workspace: Any) -> list[tuple[str, SegmentCheck]]:
+    """(source name, check) for every check of every `segments` source in the workspace."""
+    found = []
+    for source in workspace.config.sources:
+        if source.kind == SegmentsCollector.kind:
+            options = SegmentsOptions.model_validate(source.options)
+            found += [(source.name, check) for check in options.checks]
+    return found
