@@ -192,16 +192,17 @@ def fairness(groups: Sequence[Group]) -> dict[str, float]:
 
 
 def groups_from_counts(by: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Group]:
-    """Every group from rows of (value per column..., n, tp, fp, fn, tn), sorted by values.
+    """Every group from rows of (value per column..., n, tp, fp, fn, tn), sorted by values (numbers
+    as numbers when every value of the column is one, as pandas sorts a numeric column).
 
     With more than one column, every combination of the values seen is a group, as in Fairlearn's
     `MetricFrame` (it reindexes to the product of each column's values): the empty ones are NaN."""
     width = len(by)
     found = {tuple(row[:width]): row[width:] for row in rows}
+    levels = [_in_order({key[i] for key in found}) for i in range(width)]
     if width == 1:
-        keys = sorted(found)
+        keys = [(value,) for value in levels[0]]
     else:
-        levels = [sorted({key[i] for key in found}) for i in range(width)]
         combinations = math.prod(len(level) for level in levels)
         if combinations > MAX_COMBINATIONS:
             raise SegmentError(
@@ -212,6 +213,17 @@ def groups_from_counts(by: Sequence[str], rows: Sequence[Sequence[Any]]) -> list
     return [
         group_numbers(key, *(int(c) for c in found[key])) if key in found else _empty(key) for key in keys
     ]
+
+
+def _in_order(values: set[str]) -> list[str]:
+    """A column's values sorted: by number when all are finite numbers, else by text."""
+    try:
+        numbers = {value: float(value) for value in values}
+    except ValueError:
+        return sorted(values)
+    if not all(math.isfinite(n) for n in numbers.values()):
+        return sorted(values)
+    return sorted(values, key=lambda value: (numbers[value], value))
 
 
 def overall_numbers(rows: Sequence[Sequence[Any]], width: int) -> Group:

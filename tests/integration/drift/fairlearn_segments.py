@@ -54,7 +54,7 @@ def run_case(frame, spec):
     frame = frame[frame["label"].notna()]
     y_true = frame["label"].astype(int).to_numpy()
     y_pred = (frame["prediction"].to_numpy() >= spec["threshold"]).astype(int)
-    sensitive = frame[spec["by"]].astype(str)
+    sensitive = frame[spec["by"]]  # numbers stay numbers: Fairlearn (pandas) sorts them as numbers
     mf = MetricFrame(metrics=METRICS, y_true=y_true, y_pred=y_pred, sensitive_features=sensitive)
     by_group = mf.by_group
     groups = []

@@ -66,7 +66,9 @@ def _cases() -> dict[str, tuple[pd.DataFrame, dict]]:
 
     frame = scored(["EU", "US"], {}, 800)
     frame["prediction"] = np.round(frame["prediction"], 1)  # many predictions exactly at the threshold
-    frame["age"] = rng.choice([20, 30, 45], len(frame))
+    frame["age"] = rng.choice(
+        [5, 20, 30, 100], len(frame)
+    )  # as numbers 5 < 20 < 100, as text "100" < "20" < "5"
     frame["version"] = rng.choice(["3", "4"], len(frame))
     cases["ties_numeric_feature_and_version"] = (frame, {"by": ["age", "version"], "threshold": 0.3})
 
