@@ -59,6 +59,28 @@ def store_records(
         cur.execute("INSERT INTO prediction_labels SELECT model, id, label, ts FROM _labels")
 
 
+def install_segments_kind(monkeypatch: Any) -> None:
+    """The `segments` collector kind as pyproject.toml declares it, also where the virtualenv was
+    installed before the entry point was added (it is found through installed metadata)."""
+    from importlib.metadata import EntryPoint
+
+    import console.config.plugins as plugins
+
+    found = plugins.entry_points
+
+    def with_segments(**selection: Any) -> list[EntryPoint]:
+        points = list(found(**selection))
+        if selection.get("group") == plugins.ENTRY_POINT_GROUP and all(p.name != "segments" for p in points):
+            points.append(
+                EntryPoint(
+                    "segments", "console.drift.segments_step:SegmentsCollector", plugins.ENTRY_POINT_GROUP
+                )
+            )
+        return points
+
+    monkeypatch.setattr(plugins, "entry_points", with_segments)
+
+
 def _absent(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 from textual.widgets import Static
 
-import console.config.plugins as plugins
 from console.drift.segments import evaluate_segments
 from console.store import Store
 from console.tui.app import OncallApp
+from tests.segment_records import install_segments_kind
 from tests.tui.conftest import NOW
 from tests.tui.test_drift_view import SIZE, open_drift
 
@@ -31,21 +30,7 @@ SOURCE = """
 
 @pytest.fixture
 def segments_installed(monkeypatch):
-    """The `segments` kind as the package's entry point declares it (pyproject.toml), also where the
-    virtualenv was installed before it was added."""
-    found = plugins.entry_points
-
-    def with_segments(**selection):
-        points = list(found(**selection))
-        if selection.get("group") == plugins.ENTRY_POINT_GROUP and all(p.name != "segments" for p in points):
-            points.append(
-                EntryPoint(
-                    "segments", "console.drift.segments_step:SegmentsCollector", plugins.ENTRY_POINT_GROUP
-                )
-            )
-        return points
-
-    monkeypatch.setattr(plugins, "entry_points", with_segments)
+    install_segments_kind(monkeypatch)
 
 
 def _add_source(root: Path) -> None:

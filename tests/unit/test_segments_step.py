@@ -9,9 +9,10 @@ import pytest
 from pydantic import ValidationError
 
 from collectors.base import SourceError
+from console.cli.main import main
 from console.drift.segments_step import SegmentsCollector, SegmentsOptions
 from console.store import Store
-from tests.segment_records import store_records
+from tests.segment_records import install_segments_kind, store_records
 
 START = datetime(2026, 11, 20, 12, 0, 0)
 
@@ -65,3 +66,35 @@ def test_options_refuse_what_cannot_be_computed():
     for bad in ({"window": "0s"}, {"threshold": float("nan")}, {"by": []}, {"group": "x"}):
         with pytest.raises(ValidationError):
             _collector(**bad)
+
+
+def test_a_workspace_source_as_documented_writes_series_on_collect(tmp_path, monkeypatch):
+    install_segments_kind(monkeypatch)
+    with Store.open(tmp_path / "oncall.duckdb") as opened:
+        frame = pd.DataFrame(
+            {
+                "region": ["EU", "EU", "US", "US"],
+                "age_band": ["a", "b", "a", "a"],
+                "prediction": [0.9, 0.2, 0.7, 0.1],
+                "label": [1.0, 1.0, 0.0, 0.0],
+            }
+        )
+        store_records(opened, "fraud", frame, ["region", "age_band"], start=START + timedelta(seconds=1))
+    (tmp_path / "oncall.yaml").write_text(
+        "sources:\n"
+        "  - name: fairness\n"
+        "    kind: segments\n"
+        "    step: 5m\n"
+        "    checks:\n"
+        "      - {model: fraud, by: [region, age_band], window: 1d}\n"
+    )
+    monkeypatch.setenv("ONCALL_NOW", "2026-11-20T12:07:00Z")
+    assert main(["-w", str(tmp_path), "collect", "--once"]) == 0
+    with Store.open(tmp_path / "oncall.duckdb") as store:
+        rows = _series(store)
+    counts = {seg: v for name, seg, _, v in rows if name == "oncall_segment_count"}
+    assert counts == {"region=EU,age_band=a": 1.0, "region=EU,age_band=b": 1.0, "region=US,age_band=a": 2.0}
+    assert {ts for name, _, ts, _ in rows if name.startswith("oncall_segment")} == {
+        START + timedelta(minutes=5)
+    }
+    assert "oncall_fairness_equalized_odds_difference" in {name for name, *_ in rows}
