@@ -201,7 +201,7 @@ def groups_from_counts(by: Sequence[str], rows: Sequence[Sequence[Any]]) -> list
     found = {tuple(row[:width]): row[width:] for row in rows}
     levels = [_in_order({key[i] for key in found}) for i in range(width)]
     if width == 1:
-        keys = [(value,) for value in levels[0]]
+        keys: list[tuple[str, ...]] = [(value,) for value in levels[0]]
     else:
         combinations = math.prod(len(level) for level in levels)
         if combinations > MAX_COMBINATIONS:
