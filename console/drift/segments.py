@@ -124,7 +124,7 @@ def _numbers(group: Group) -> dict[str, Any]:
     return numbers
 
 
-_BARE = re.compile(r'[^,="\\\s](?:[^,="\\]*[^,="\\\s])?')
+_BARE = re.compile(r'[^,="\\\s\x00-\x1f\x7f](?:[^,="\\\x00-\x1f\x7f]*[^,="\\\s\x00-\x1f\x7f])?')
 
 
 def _quoted(text: str) -> str:
@@ -134,7 +134,8 @@ def _quoted(text: str) -> str:
 
 def segment_text(by: Sequence[str], values: Sequence[str]) -> str:
     """The `segment` label of a group: `region=EU,age_band=30-40`; a name or value holding `,`, `=`,
-    a quote, a backslash, or leading or trailing space (or empty) is written as a JSON string."""
+    a quote, a backslash or a control character, with leading or trailing space, or empty, is
+    written as a JSON string."""
     return ",".join(f"{_quoted(name)}={_quoted(value)}" for name, value in zip(by, values, strict=True))
 
 

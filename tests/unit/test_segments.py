@@ -155,6 +155,7 @@ def test_segment_labels_quote_what_could_be_misread():
     assert segment_text(["region"], [""]) == 'region=""'
     assert segment_text(["region"], [" x"]) == 'region=" x"'
     assert segment_text(["a=b"], ['say "hi"\n']) == '"a=b"="say \\"hi\\"\\n"'
+    assert segment_text(["region"], ["a\x1b[31mb"]) == 'region="a\\u001b[31mb"'  # a control character
     assert by_text(["region", "a,b"]) == 'region,"a,b"'
     # distinct groups, distinct labels
     assert segment_text(["a", "b"], ["x,b=y", "z"]) != segment_text(["a", "b"], ["x", "y,b=z"])
