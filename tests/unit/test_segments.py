@@ -182,3 +182,18 @@ def test_recorded_series_answer_a_rule_expression(workdir):
         ("region=EU", "0.5"),
         ("region=US", "0.5"),
     ]
+
+
+def test_a_nan_or_missing_prediction_is_left_out_not_decided(tmp_path):
+    """DuckDB orders NaN above every number, so `NaN >= 0.5` holds there: a NaN prediction must
+    be left out, not counted as a positive decision."""
+    frame = pd.DataFrame(
+        {"region": ["EU"] * 4, "prediction": [0.9, 0.1, 0.5, None], "label": [1.0, 0.0, 0.0, 0.0]}
+    )
+    with Store.open(tmp_path / "s.duckdb") as store:
+        store_records(store, "m", frame, ["region"], start=START + timedelta(seconds=1))
+        store.query("UPDATE predictions SET prediction = 'NaN'::DOUBLE WHERE prediction = 0.5")
+        assert store.query("SELECT count(*) FROM predictions WHERE isnan(prediction)")[1] == [(1,)]
+        report = evaluate_segments(store, "m", ["region"], START + timedelta(hours=1), timedelta(hours=1))
+    assert report.left_out == {"unlabelled": 0, "unscored": 2}
+    assert report.overall.count == 2 and report.overall.fpr == 0.0 and report.overall.selection_rate == 0.5

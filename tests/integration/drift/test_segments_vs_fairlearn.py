@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -90,10 +91,14 @@ def _same(ours: float, theirs: float | str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def compared(tmp_path_factory):
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("segment_cases")
+
+
+@pytest.fixture(scope="module")
+def compared(folder):
     """Each case's (our report, Fairlearn's numbers); Fairlearn runs once over all cases."""
     assert FAIRLEARN_PYTHON.exists(), "run tests/setup/fairlearn.sh first"
-    folder = tmp_path_factory.mktemp("segment_cases")
     cases = _cases()
     ours = {}
     with Store.open(folder / "oncall.duckdb") as store:
@@ -134,6 +139,25 @@ def test_overall_and_fairness_equal_fairlearn(compared, case):
     for metric in FAIRNESS_METRICS:
         assert _same(ours.fairness[metric], theirs["fairness"][metric]), (metric, theirs["fairness"][metric])
     assert ours.left_out["unlabelled"] == int(frame["label"].isna().sum())
+
+
+def test_the_command_prints_fairlearn_s_numbers_with_null_for_nan(compared, folder):
+    _, theirs, _ = compared["intersectional_with_empty_and_single"]
+    store = str(folder / "oncall.duckdb")
+    argv = ["segments", "intersectional_with_empty_and_single", "--by", "region,age_band", "--store", store]
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("oncall")), *argv, "--at", AT.isoformat(), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert [list(g["values"].values()) for g in printed["groups"]] == [g["values"] for g in theirs["groups"]]
+    for group, expected in zip(printed["groups"], theirs["groups"], strict=True):
+        for metric in GROUP_METRICS:
+            assert group[metric] == (None if expected[metric] == "nan" else expected[metric]), metric
+    assert printed["fairness"] == theirs["fairness"]
 
 
 def test_the_cases_reach_the_edges(compared):
