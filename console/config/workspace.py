@@ -100,6 +100,7 @@ class WorkspaceConfig(_Strict):
     alert_windows: list[str] = []  # files of Sloth `AlertWindows` documents an SLO may name
     rules: list[str] = []
     playbooks: list[str] = []
+    canaries: list[str] = []  # files of canary analyses (console/canary/)
     registries: list[RegistryConfig] = []
     allow_actions: bool = False
     retention: RetentionConfig = RetentionConfig()
@@ -118,8 +119,8 @@ class WorkspaceConfig(_Strict):
         return value
 
 
-_LIST_KEYS = ("sources", "slos", "alert_windows", "rules", "playbooks", "registries")
-_PATH_LIST_KEYS = ("slos", "alert_windows", "rules", "playbooks")
+_LIST_KEYS = ("sources", "slos", "alert_windows", "rules", "playbooks", "canaries", "registries")
+_PATH_LIST_KEYS = ("slos", "alert_windows", "rules", "playbooks", "canaries")
 
 
 class WorkspaceError(Exception):
@@ -141,6 +142,7 @@ class Workspace:
     alert_window_files: list[Path] = field(default_factory=list)
     rule_files: list[Path] = field(default_factory=list)
     playbook_dirs: list[Path] = field(default_factory=list)
+    canary_files: list[Path] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)  # oncall.yaml and its includes
     warnings: list[Problem] = field(default_factory=list)
     last_good: Any = None  # lastgood.FileProblem when this is the last good version in force
@@ -359,7 +361,8 @@ def load_workspace(path: str | os.PathLike[str], texts: dict[Path, str] | None =
     rule_files, p2 = _expand(config.rules, root, "rules", data)
     playbook_dirs, p3 = _expand(config.playbooks, root, "playbooks", data, want_dir=True)
     window_files, p4 = _expand(config.alert_windows, root, "alert_windows", data)
-    problems += p1 + p2 + p3 + p4
+    canary_files, p5 = _expand(config.canaries, root, "canaries", data)
+    problems += p1 + p2 + p3 + p4 + p5
     problems += _check_sources(config, data)
     if problems:
         raise WorkspaceError(problems)
@@ -374,6 +377,7 @@ def load_workspace(path: str | os.PathLike[str], texts: dict[Path, str] | None =
         alert_window_files=window_files,
         rule_files=rule_files,
         playbook_dirs=playbook_dirs,
+        canary_files=canary_files,
         files=files,
     )
 

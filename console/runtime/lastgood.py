@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any
 from console.config.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
 from console.config.yamlmarks import WORKSPACE_LIMITS, Problem, read_text
 from console.core.private import write_private
+from console.runtime.canary_files import load_canaries
 from console.runtime.kept import Failed, FileProblem, LastGood, load_one
 
 if TYPE_CHECKING:
+    from console.canary.model import CanarySpec
     from console.playbooks.model import Playbook
     from console.rules.loading import RuleSet
     from console.rules.matchers import InhibitRule
@@ -54,6 +56,8 @@ class Config:
     slos: list[SLO] = field(default_factory=list)
     slo_files: dict[str, str] = field(default_factory=dict)  # SLO name -> file
     playbooks: dict[str, Playbook] = field(default_factory=dict)
+    canaries: list[CanarySpec] = field(default_factory=list)
+    canary_files: dict[str, str] = field(default_factory=dict)  # canary name -> file
     problems: list[FileProblem] = field(default_factory=list)
     status: dict[str, str] = field(default_factory=dict)  # file -> current | last-good | failed
     signature: tuple[Any, ...] = ()
@@ -171,7 +175,9 @@ def config_paths(workspace: Workspace) -> list[Path]:
     from console.playbooks.loading import playbook_files
 
     named = set(workspace.rule_files) | set(workspace.slo_files) | set(workspace.alert_window_files)
-    for pattern in [*workspace.config.rules, *workspace.config.slos, *workspace.config.alert_windows]:
+    named |= set(workspace.canary_files)
+    config = workspace.config
+    for pattern in [*config.rules, *config.slos, *config.alert_windows, *config.canaries]:
         named |= {Path(m).resolve() for m in glob.glob(str(workspace.root / pattern))}
     return list(workspace.files) + sorted(named) + playbook_files(workspace.playbook_dirs)
 
@@ -244,6 +250,7 @@ def load_config(workspace: Workspace, store: Store | None, now: datetime) -> Con
             config.slos.append(slo)
             config.slo_files[slo.name] = str(path)
     config.playbooks = _load_playbooks(workspace, kept, now, config)
+    config.canaries, config.canary_files = load_canaries(workspace, kept, now, config.problems, config.status)
     return config
 
 

@@ -278,6 +278,24 @@ MIGRATIONS: list[str] = [
         cleared_reason VARCHAR
     );
     """,
+    # 13: canary analyses (console/canary/): one row per judgement of a canary against its
+    #     baseline, the per-metric results in `result` and what the rollback on a fail did
+    """
+    CREATE SEQUENCE canary_analysis_id_seq START 1;
+    CREATE TABLE canary_analyses (
+        id               BIGINT PRIMARY KEY,
+        name             VARCHAR NOT NULL,  -- the canary spec's name
+        model            VARCHAR NOT NULL,
+        ts               TIMESTAMP NOT NULL, -- the end of the judged window (the analysis's `at`)
+        baseline_version VARCHAR NOT NULL,
+        canary_version   VARCHAR NOT NULL,
+        score            DOUBLE,            -- NULL when nothing was judged
+        verdict          VARCHAR NOT NULL,  -- pass, marginal, fail, nodata
+        reason           VARCHAR NOT NULL,
+        result           VARCHAR NOT NULL,  -- JSON: the whole analysis, metric by metric
+        rollback         VARCHAR            -- JSON: what the rollback on a fail did, if one was planned
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

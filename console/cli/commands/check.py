@@ -26,6 +26,7 @@ FILE_CHECKS: dict[str, list[Callable[[Any, Workspace | None], list[Problem]]]] =
     "alert_windows": [],
     "rules": [],
     "playbooks": [],
+    "canaries": [],
 }
 
 
@@ -74,6 +75,22 @@ def _check_rule_file(path: Any, ws: Workspace | None = None) -> list[Problem]:
 FILE_CHECKS["rules"].append(_check_rule_file)
 
 
+def _check_canary_file(path: Any, ws: Workspace | None = None) -> list[Problem]:
+    from console.canary.model import CanaryFileError, load_canary_file  # lazy, like the SLO check
+    from console.config.yamlmarks import read_text
+
+    try:
+        load_canary_file(Path(path), read_text(path))
+    except CanaryFileError as exc:
+        return exc.problems
+    except Problem as problem:
+        return [problem]
+    return []
+
+
+FILE_CHECKS["canaries"].append(_check_canary_file)
+
+
 def _yaml_problems(path: Any, limits: YamlLimits) -> list[Problem]:
     try:
         load_marked(path, limits)
@@ -86,7 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "check",
         help="validate the workspace and the files it names",
-        description="Validate oncall.yaml, its includes, and every SLO, "
+        description="Validate oncall.yaml, its includes, and every SLO, canary, "
         "rule and playbook file. Exit 0 ok, 1 problems, 2 usage.",
     )
     parser.add_argument("--format", choices=("table", "json"), default="table")
@@ -104,6 +121,7 @@ def check_workspace(ws: Workspace) -> list[Problem]:
     problems += _file_problems("alert_windows", ws.alert_window_files, limits, ws)
     problems += _file_problems("rules", ws.rule_files, limits, ws)
     problems += _file_problems("playbooks", playbooks, limits, ws)
+    problems += _file_problems("canaries", ws.canary_files, limits, ws)
     _, broken = available_collectors()
     for name, error in broken.items():
         problems.append(Problem(None, None, f"collector plugin {name!r} failed to load: {error}"))
@@ -174,6 +192,7 @@ def _summary(ws: Workspace) -> dict[str, Any]:
         "slo_files": len(ws.slo_files),
         "rule_files": len(ws.rule_files),
         "playbook_dirs": len(ws.playbook_dirs),
+        "canary_files": len(ws.canary_files),
         "registries": [r.name for r in ws.config.registries],
         "allow_actions": ws.allow_actions,
     }
@@ -240,6 +259,7 @@ def _print_summary(ws: Workspace, summary: dict[str, Any]) -> None:
     print(f"  slo files   {len(ws.slo_files)}")
     print(f"  rule files  {len(ws.rule_files)}")
     print(f"  playbooks   {len(ws.playbook_dirs)} director{'y' if len(ws.playbook_dirs) == 1 else 'ies'}")
+    print(f"  canaries    {len(ws.canary_files)} file{'' if len(ws.canary_files) == 1 else 's'}")
     print(f"  registries  {', '.join(summary['registries']) or 'none'}")
     print(f"  actions     {'allowed' if ws.allow_actions else 'read-only'}")
 
