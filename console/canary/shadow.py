@@ -123,8 +123,8 @@ class ShadowReport:
             "model": self.model,
             "champion": self.champion,
             "shadow": self.shadow,
-            "at": self.at.isoformat(),
-            "window": [self.start.isoformat(), self.at.isoformat()],
+            "at": _iso(self.at),
+            "window": [_iso(self.start), _iso(self.at)],
             "threshold": self.threshold,
             "coverage": self.coverage.as_dict(),
             "agreement": self.agreement.as_dict(),
@@ -132,6 +132,10 @@ class ShadowReport:
             "output_drift": self.drift.as_dict(),
             "performance": self.performance.as_dict(),
         }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat() + "Z"  # the store's times are UTC
 
 
 def shadow_report(
@@ -267,6 +271,22 @@ def labelled(
     )
 
 
+def versions_seen(store: Store, model: str, start: datetime, end: datetime) -> dict[str, int]:
+    """Records per version of `model` with start < ts <= end in either table: what a version
+    named wrongly can be corrected to."""
+    _, rows = store.query(
+        """
+        SELECT coalesce(version, '(none)'), count(*) FROM (
+            SELECT version FROM predictions WHERE model = $1 AND ts > $2 AND ts <= $3
+            UNION ALL
+            SELECT version FROM shadow_predictions WHERE model = $1 AND ts > $2 AND ts <= $3
+        ) GROUP BY ALL ORDER BY 1
+        """,
+        [model, start, end],
+    )
+    return {str(version): int(count) for version, count in rows}
+
+
 # --- the report as series ------------------------------------------------------------------------
 
 AGREEMENT = "oncall_shadow_agreement"
@@ -290,14 +310,17 @@ def report_samples(report: ShadowReport) -> pa.Table:
     from console.store import canonical_labels
 
     base = {"model": report.model, "champion": report.champion, "shadow": report.shadow}
-    rows = [(name, canonical_labels({**base, **extra}), value) for name, extra, value in _figures(report)]
-    kept = [row for row in rows if row[2] is not None]
+    kept = [
+        (name, canonical_labels({**base, **extra}), float(value))
+        for name, extra, value in _figures(report)
+        if value is not None
+    ]
     return pa.table(
         {
             "name": pa.array([r[0] for r in kept], pa.string()),
             "labels": pa.array([r[1] for r in kept], pa.string()),
             "ts": pa.array([report.at] * len(kept), pa.timestamp("us")),
-            "value": pa.array([float(r[2]) for r in kept], pa.float64()),
+            "value": pa.array([r[2] for r in kept], pa.float64()),
         }
     )
 

@@ -75,12 +75,16 @@ def score_diffs(champion: np.ndarray, shadow: np.ndarray) -> ScoreDiffs:
     diffs = shadow - champion
     if diffs.size == 0:
         return ScoreDiffs(0, None, None, None, None, None, None, None, None)
-    quantiles = np.quantile(diffs, list(QUANTILES.values()))
+    p1, p5, p50, p95, p99 = (float(q) for q in np.quantile(diffs, list(QUANTILES.values())))
     return ScoreDiffs(
-        int(diffs.size),
-        float(np.mean(diffs)),
-        float(np.std(diffs)),
-        *(float(q) for q in quantiles),
+        count=int(diffs.size),
+        mean=float(np.mean(diffs)),
+        std=float(np.std(diffs)),
+        p1=p1,
+        p5=p5,
+        p50=p50,
+        p95=p95,
+        p99=p99,
         max_abs=float(np.max(np.abs(diffs))),
     )
 
