@@ -87,7 +87,10 @@ def test_shadow_records_stay_out_of_the_served_models_drift_and_label_lag(tmp_pa
         [{**record(i, "4", 0.8), "features": {"amount": 1000.0 + i}} for i in range(3)],
     )
     labels = tmp_path / "labels.jsonl"
-    write(labels, [{"id": f"r{i}", "label": 1, "ts": "2026-11-26T11:30:00Z", "model": "fraud"} for i in range(3)])
+    write(
+        labels,
+        [{"id": f"r{i}", "label": 1, "ts": "2026-11-26T11:30:00Z", "model": "fraud"} for i in range(3)],
+    )
     run = collector(tmp_path, path="*d*.jsonl", labels="labels.jsonl", shadow_versions=["4"])
     assert run.collect(store, NOW).rows == 6
     frame = prediction_features(store, "fraud", datetime(2026, 11, 26), NOW)
@@ -103,7 +106,12 @@ def test_shadow_records_stay_out_of_the_served_models_drift_and_label_lag(tmp_pa
 def test_inline_labels_of_shadow_records_join_both_versions(tmp_path, store):
     write(
         tmp_path / "p.jsonl",
-        [record(0, "3", 0.9, label=1), record(0, "4", 0.2, label=1), record(1, "3", 0.1), record(1, "4", 0.7)],
+        [
+            record(0, "3", 0.9, label=1),
+            record(0, "4", 0.2, label=1),
+            record(1, "3", 0.1),
+            record(1, "4", 0.7),
+        ],
     )
     assert collector(tmp_path, path="p.jsonl", shadow_versions=["4"]).collect(store, NOW).rows == 4
     assert store.count("prediction_labels") == 1
