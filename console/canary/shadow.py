@@ -9,6 +9,7 @@ how many requests each version scored alone: they are counted, never silently dr
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
@@ -59,7 +60,7 @@ class Coverage:
     champion_only: int
     shadow_only: int
     unscored_pairs: int  # paired requests where either record has no score
-    champion_only_ids: list[str]
+    champion_only_ids: list[str]  # the first few, in text order
     shadow_only_ids: list[str]
 
     @property
@@ -161,33 +162,38 @@ def shadow_report(
 
 _REQUESTS = """
 WITH records AS (
-    SELECT id, version, ts, prediction, 0 AS place FROM predictions
-    WHERE model = $model AND version IN ($champion, $shadow) AND ts <= $end
+    SELECT id, version, prediction, 0 AS place FROM predictions
+    WHERE model = $model AND version IN ($champion, $shadow) AND ts > $start AND ts <= $end
     UNION ALL
-    SELECT id, version, ts, prediction, 1 AS place FROM shadow_predictions
-    WHERE model = $model AND version IN ($champion, $shadow) AND ts <= $end
-), one AS (  -- a version's record of a request: the served one when both tables hold it
-    SELECT * FROM records QUALIFY row_number() OVER (PARTITION BY id, version ORDER BY place) = 1
-), requests AS (
+    SELECT id, version, prediction, 1 AS place FROM shadow_predictions
+    WHERE model = $model AND version IN ($champion, $shadow) AND ts > $start AND ts <= $end
+), earlier AS (  -- requests of the window a version scored before it began: an earlier window's
+    SELECT id FROM predictions
+    WHERE model = $model AND version IN ($champion, $shadow) AND ts <= $start AND id IN (SELECT id FROM records)
+    UNION ALL
+    SELECT id FROM shadow_predictions
+    WHERE model = $model AND version IN ($champion, $shadow) AND ts <= $start AND id IN (SELECT id FROM records)
+), requests AS (  -- a version's score: the served record's where both tables hold one
     SELECT id,
         bool_or(version = $champion) AS has_champion,
         bool_or(version = $shadow) AS has_shadow,
-        any_value(prediction) FILTER (WHERE version = $champion) AS champion,
-        any_value(prediction) FILTER (WHERE version = $shadow) AS shadow
-    FROM one GROUP BY id HAVING min(ts) > $start
+        arg_min_null(prediction, place) FILTER (WHERE version = $champion) AS champion,
+        arg_min_null(prediction, place) FILTER (WHERE version = $shadow) AS shadow
+    FROM records WHERE id NOT IN (SELECT id FROM earlier) GROUP BY id
 )
-SELECT r.id, r.has_champion, r.has_shadow, r.champion, r.shadow, l.label
+SELECT CASE WHEN r.has_champion AND r.has_shadow THEN NULL ELSE r.id END AS lone_id,
+    r.has_champion, r.has_shadow, r.champion, r.shadow, l.label
 FROM requests r
 LEFT JOIN prediction_labels l ON l.model = $model AND l.id = r.id AND l.ts <= $end
-ORDER BY r.id
 """
 
 
 def read_requests(
     store: Store, model: str, champion: str, shadow: str, start: datetime, end: datetime
 ) -> Any:
-    """One row a request of the window: id, has_champion, has_shadow, both scores and the label
-    known by `end` (NaN where absent), as a pandas DataFrame ordered by id."""
+    """One row a request of the window, in no order: has_champion, has_shadow, both scores, the
+    label known by `end` (NaN where absent) and, for a request one version scored alone, its id
+    (`lone_id`), as a pandas DataFrame."""
     params = {"model": model, "champion": champion, "shadow": shadow, "start": start, "end": end}
     cur = store.cursor()
     try:
@@ -216,7 +222,7 @@ def compare(
     shadow_scores = requests["shadow"].to_numpy(dtype="float64", na_value=np.nan)
     paired = has_champion & has_shadow
     scored = paired & ~np.isnan(champion_scores) & ~np.isnan(shadow_scores)
-    ids = requests["id"].to_numpy(dtype=object)
+    lone = requests["lone_id"].to_numpy(dtype=object)
     coverage = Coverage(
         champion_records=int(np.count_nonzero(has_champion)),
         shadow_records=int(np.count_nonzero(has_shadow)),
@@ -224,11 +230,14 @@ def compare(
         champion_only=int(np.count_nonzero(has_champion & ~has_shadow)),
         shadow_only=int(np.count_nonzero(has_shadow & ~has_champion)),
         unscored_pairs=int(np.count_nonzero(paired & ~scored)),
-        champion_only_ids=[str(i) for i in ids[has_champion & ~has_shadow][:EXAMPLES]],
-        shadow_only_ids=[str(i) for i in ids[has_shadow & ~has_champion][:EXAMPLES]],
+        champion_only_ids=heapq.nsmallest(EXAMPLES, map(str, lone[has_champion & ~has_shadow])),
+        shadow_only_ids=heapq.nsmallest(EXAMPLES, map(str, lone[has_shadow & ~has_champion])),
     )
-    pair_champion, pair_shadow = champion_scores[scored], shadow_scores[scored]
-    labels = requests["label"].to_numpy(dtype="float64", na_value=np.nan)[scored]
+    labels = requests["label"].to_numpy(dtype="float64", na_value=np.nan)
+    # the pairs in one order whatever order the store gave them: sums are the same on every run
+    order = np.lexsort((labels[scored], shadow_scores[scored], champion_scores[scored]))
+    pair_champion, pair_shadow = champion_scores[scored][order], shadow_scores[scored][order]
+    labels = labels[scored][order]
     return ShadowReport(
         model=model,
         champion=champion,
