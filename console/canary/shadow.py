@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from console.canary.model import ShadowOptions
 from console.canary.shadow_stats import (
     QUANTILES,
     Agreement,
@@ -26,7 +26,6 @@ from console.canary.shadow_stats import (
     performance,
     score_diffs,
 )
-from console.config.durations import parse_duration
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -37,17 +36,6 @@ if TYPE_CHECKING:
 EXAMPLES = 5  # ids shown of the requests only one version scored
 NO_LABELS = "no labels yet"
 NOT_BINARY = "labels are not 0/1"
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-
-
-class ShadowOptions(BaseModel):
-    """Placeholder for console.canary.model.ShadowOptions until the model lands."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    threshold: float = 0.5
-    window: Duration = Field(default=timedelta(hours=1))
-    drift_method: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ import pyarrow as pa
 import pytest
 from scipy.stats import mannwhitneyu
 
+from console.canary.model import ShadowOptions
 from console.canary.shadow import (
     NO_LABELS,
     NOT_BINARY,
-    ShadowOptions,
     record_report,
     report_samples,
     shadow_report,

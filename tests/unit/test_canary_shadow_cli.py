@@ -130,6 +130,14 @@ def test_versions_without_pairs_name_the_versions_seen(capsys, store_path):
             ("--champion", "3", "--shadow", "4", "--window", "1x"),
             "--window: Value error, not a duration: '1x'",
         ),
+        (
+            ("--champion", "3", "--shadow", "4", "--window", "0s"),
+            "--window: Value error, window is a positive duration",
+        ),
+        (
+            ("--champion", "3", "--shadow", "4", "--threshold", "nan"),
+            "--threshold: Input should be a finite number",
+        ),
         (("--champion", "3", "--shadow", "4", "--drift-method", "nope"), "unknown drift test 'nope'"),
         (("--champion", "3", "--shadow", "4", "--at", "yesterday"), "--at: not a time: 'yesterday'"),
         (("--champion", "3"), "the following arguments are required: --shadow"),

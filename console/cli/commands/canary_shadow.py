@@ -16,7 +16,8 @@ from console.core.output import dumps, render_table
 from console.core.terminal import escape
 
 if TYPE_CHECKING:
-    from console.canary.shadow import ShadowOptions, ShadowReport
+    from console.canary.model import ShadowOptions
+    from console.canary.shadow import ShadowReport
     from console.store import Store
 
 
@@ -85,7 +86,7 @@ def _group_usage(group: argparse.ArgumentParser) -> Handler:
 def _options(ctx: Context) -> ShadowOptions:
     from pydantic import ValidationError
 
-    from console.canary.shadow import ShadowOptions
+    from console.canary.model import ShadowOptions
 
     args = ctx.args
     try:
