@@ -16,10 +16,10 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from collectors.base import Collector, CollectResult, SourceError, TimedOptions
 from collectors.validate import Refusals, Window, check, timestamps
@@ -34,11 +34,16 @@ RECORD_FIELDS = ("id", "ts", "model", "version", "features", "prediction", "labe
 SUFFIXES = {".jsonl": "json", ".ndjson": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
+def _version_text(value: Any) -> Any:
+    """`shadow_versions: [5]` names version "5": versions are text, as records carry them."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class PredictionsOptions(TimedOptions):
     path: str = Field(min_length=1, description="prediction files: a path or glob, relative to the workspace")
     labels: str | None = Field(default=None, description="label files: a path or glob (id, label, ts, model)")
     model: str | None = Field(default=None, description="the model name for records that carry none")
-    shadow_versions: list[str] = Field(
+    shadow_versions: list[Annotated[str, BeforeValidator(_version_text)]] = Field(
         default_factory=list,
         description="versions whose records are a shadow's (same requests, not served): stored "
         "apart in shadow_predictions for `oncall canary shadow`, out of the served model's drift",

@@ -140,3 +140,16 @@ def test_a_store_migrates_to_the_shadow_table(tmp_path):
         assert store.count("predictions") == 1 and store.count("shadow_predictions") == 0
         report = shadow_report(store, "fraud", "3", "4", NOW)
         assert report.coverage.champion_only == 1 and report.coverage.champion_only_ids == ["r1"]
+
+
+def test_shadow_versions_are_text_and_records_without_a_version_are_served(tmp_path, store):
+    records = [record(0, 4, 0.3), record(1, "3", 0.2), {**record(2, None, 0.1)}]
+    del records[2]["version"]
+    write(tmp_path / "p.jsonl", records)
+    run = collector(tmp_path, path="p.jsonl", shadow_versions=[4])  # as YAML reads `[4]`
+    assert run.options.shadow_versions == ["4"]
+    assert run.collect(store, NOW).rows == 3
+    _, served = store.query("SELECT id, version FROM predictions ORDER BY id")
+    assert served == [("r1", "3"), ("r2", None)]
+    _, shadow = store.query("SELECT id, version FROM shadow_predictions")
+    assert shadow == [("r0", "4")]
