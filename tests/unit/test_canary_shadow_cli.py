@@ -167,3 +167,41 @@ def test_the_window_option_counts_back_from_at(capsys, store_path):
     )
     start = json.loads(out)["window"][0]
     assert start == (NOW - timedelta(hours=2)).isoformat() + "Z"
+
+
+def test_from_a_workspaces_predictions_source_to_the_report(tmp_path):
+    from tests.conftest import run_oncall
+
+    rng = np.random.default_rng(9)
+    lines = []
+    for i in range(40):
+        score = float(rng.uniform())
+        stamp = f"2026-11-26T11:{i + 10:02d}:00Z"
+        base = {"id": f"q{i}", "ts": stamp, "model": "fraud", "amount": i}
+        lines.append({**base, "version": 3, "prediction": score, "label": int(i % 3 == 0)})
+        if i % 10:  # every tenth request the shadow did not score
+            lines.append({**base, "version": 4, "prediction": min(1.0, score + 0.1)})
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    (tmp_path / "oncall.yaml").write_text(
+        "store: store.duckdb\nsources:\n"
+        "  - {name: preds, kind: predictions, path: p.jsonl, shadow_versions: [4]}\n"
+    )
+    env = {"ONCALL_NOW": "2026-11-26T12:00:00Z"}
+    collected = run_oncall("-w", str(tmp_path), "collect", "--once", env=env)
+    assert collected.returncode == 0, collected.stderr
+    shown = run_oncall(
+        "-w", str(tmp_path), "canary", "shadow", "fraud", "--champion", "3", "--shadow", "4",
+        "--record", "--format", "json", env=env,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    assert report["coverage"]["paired"] == 36 and report["coverage"]["champion_only"] == 4
+    assert report["coverage"]["champion_only_ids"] == ["q0", "q10", "q20", "q30"]
+    assert report["score_diff"]["max_abs"] == pytest.approx(0.1)
+    assert report["performance"]["labelled"] == 36 and report["performance"]["status"] == "ok"
+    with Store.open_read(tmp_path / "store.duckdb") as store:
+        _, rows = store.query(
+            "SELECT p.value FROM samples p JOIN series s ON s.id = p.series_id "
+            "WHERE s.name = 'oncall_shadow_unpaired' AND s.labels LIKE '%\"side\":\"champion\"%'"
+        )
+    assert rows == [(4.0,)]
