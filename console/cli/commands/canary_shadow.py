@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from console.cli.context import CliError, Context, Handler
+from console.cli.context import CliError, Context, Handler, add_format
 from console.cli.times import add_at, as_of, evaluation_time
 from console.core.output import dumps, render_table
 from console.core.terminal import escape
@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "oncall_shadow_output_drift, …) into the store, for rules",
     )
     parser.add_argument("--store", help="store file (default: the workspace's)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    add_format(parser)
     parser.set_defaults(func=run)
 
 
