@@ -30,6 +30,7 @@ from console.canary.shadow_stats import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from console.canary.model import CanarySpec
     from console.drift.stats import ColumnDrift
     from console.store import Store
 
@@ -121,6 +122,18 @@ class ShadowReport:
             "output_drift": self.drift.as_dict(),
             "performance": self.performance.as_dict(),
         }
+
+
+def spec_shadow(
+    store: Store, spec: CanarySpec, baseline_version: str, canary_version: str, now: datetime
+) -> ShadowReport | None:
+    """For `canary run`: the shadow report of a spec with `shadow:` set (the canary version as the
+    shadow of the baseline, versions already resolved), its series written; None without `shadow:`."""
+    if spec.shadow is None:
+        return None
+    report = shadow_report(store, spec.model, baseline_version, canary_version, now, spec.shadow)
+    record_report(store, report)
+    return report
 
 
 def _iso(moment: datetime) -> str:

@@ -310,3 +310,26 @@ def test_another_model_and_other_versions_are_not_read(store):
     report = shadow_report(store, "fraud", "3", "4", NOW)
     assert report.coverage.paired == 8 and report.coverage.champion_only == 0 == report.coverage.shadow_only
     assert report.agreement.rate == 0.625
+
+
+def test_a_canary_spec_with_shadow_gets_the_report_and_its_series(store, tmp_path):
+    from console.canary.model import load_canary_file
+    from console.canary.shadow import spec_shadow
+
+    text = (
+        "canaries:\n"
+        "  - {name: fraud-v4, model: fraud, baseline: champion, canary: challenger,\n"
+        "     shadow: {threshold: 0.55, window: 2h, drift_method: psi}}\n"
+        "  - {name: judged-only, model: fraud, baseline: '3', canary: '4',\n"
+        "     metrics: [{name: p99, query: 'up'}]}\n"
+    )
+    with_shadow, without = load_canary_file(tmp_path / "c.yaml", text)
+    pair(store, CHAMPION, SHADOW)
+    report = spec_shadow(store, with_shadow, "3", "4", NOW)
+    assert report == shadow_report(
+        store, "fraud", "3", "4", NOW, ShadowOptions(threshold=0.55, window="2h", drift_method="psi")
+    )
+    assert report.agreement.rate == 0.75 and report.drift.method == "psi"
+    assert report.start == NOW - timedelta(hours=2)
+    assert store.count("samples") == report_samples(report).num_rows
+    assert spec_shadow(store, without, "3", "4", NOW) is None
