@@ -5,6 +5,8 @@ object, or every other column), prediction and an optional label. Labels may com
 their own files (id, label, optional ts and model) and are joined to predictions by (model, id).
 Each run writes the mean label lag of the labels it joined as `oncall_label_lag_seconds{model}`.
 Files already read and unchanged are skipped; re-reading one adds nothing (keys are model + id).
+Records of a version named in `shadow_versions` (a shadow scoring the same requests without
+serving them) go to `shadow_predictions` instead, keyed by model + id + version.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from collectors.base import Collector, CollectResult, SourceError, TimedOptions
 from collectors.validate import Refusals, Window, check, timestamps
@@ -32,10 +34,20 @@ RECORD_FIELDS = ("id", "ts", "model", "version", "features", "prediction", "labe
 SUFFIXES = {".jsonl": "json", ".ndjson": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
+def _version_text(value: Any) -> Any:
+    """`shadow_versions: [5]` names version "5": versions are text, as records carry them."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class PredictionsOptions(TimedOptions):
     path: str = Field(min_length=1, description="prediction files: a path or glob, relative to the workspace")
     labels: str | None = Field(default=None, description="label files: a path or glob (id, label, ts, model)")
     model: str | None = Field(default=None, description="the model name for records that carry none")
+    shadow_versions: list[Annotated[str, BeforeValidator(_version_text)]] = Field(
+        default_factory=list,
+        description="versions whose records are a shadow's (same requests, not served): stored "
+        "apart in shadow_predictions for `oncall canary shadow`, out of the served model's drift",
+    )
 
 
 def read_records(path: Path) -> Any:
@@ -196,8 +208,9 @@ class PredictionsCollector(Collector):
         new_predictions = pa.concat_tables(predictions) if predictions else None
         new_labels = pa.concat_tables(labels) if labels else None
         cursor = {"files": {**seen, **changed}}
+        new_predictions, new_shadow = _split_shadow(new_predictions, self.options.shadow_versions)
         with store.transaction() as cur:
-            added = _insert_predictions(cur, new_predictions)
+            added = _insert_predictions(cur, new_predictions) + _insert_shadow(cur, new_shadow)
             _insert_labels(cur, new_labels)
             lags = self._lags(cur, new_predictions is not None, new_labels is not None)
             store.set_cursor(cur, self.name, cursor, added, now)
@@ -270,6 +283,32 @@ def _insert_predictions(cur: DuckDBPyConnection, table: pa.Table | None) -> int:
     return cur.execute(
         "INSERT INTO predictions SELECT * FROM incoming_predictions ON CONFLICT DO NOTHING"
     ).fetchall()[0][0]
+
+
+def _split_shadow(table: pa.Table | None, versions: list[str]) -> tuple[pa.Table | None, pa.Table | None]:
+    """The served records and the shadow versions' records (None where there are none)."""
+    import pyarrow.compute as pc
+
+    if table is None or not versions:
+        return table, None
+    shadow = pc.fill_null(pc.is_in(table.column("version"), value_set=pa.array(versions, pa.string())), False)
+    served, apart = table.filter(pc.invert(shadow)), table.filter(shadow)
+    return (served if served.num_rows else None), (apart if apart.num_rows else None)
+
+
+def _insert_shadow(cur: DuckDBPyConnection, table: pa.Table | None) -> int:
+    """The number of shadow records added (one already stored for that model, id and version adds nothing)."""
+    if table is None:
+        return 0
+    cur.register("incoming_shadow", table)
+    try:
+        return cur.execute(
+            "INSERT INTO shadow_predictions (model, id, version, ts, features, prediction, origin) "
+            "SELECT model, id, version, ts, features, prediction, origin FROM incoming_shadow "
+            "ON CONFLICT DO NOTHING"
+        ).fetchall()[0][0]
+    finally:
+        cur.unregister("incoming_shadow")
 
 
 def _insert_labels(cur: DuckDBPyConnection, table: pa.Table | None) -> None:

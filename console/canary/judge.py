@@ -1,21 +1,20 @@
 """The judge: each metric's canary values against the baseline's, a classification and a sentence
 per metric, a score and a verdict (docs/canary.md has the rule).  Pure: arrays in, results out.
 
-U and p are scipy's `mannwhitneyu(canary, baseline, alternative="two-sided", method="auto")`:
-the exact distribution comes from scipy; the normal approximation is computed here from the
-sorted groups, operation for operation as scipy does (tests hold both to scipy's answers).
-Sorting each group first is what makes it fast: the rank test only sees ranks, and ranking two
-sorted runs is a merge (benchmarks/bench_canary.py measures it).
+U and p are scipy's `mannwhitneyu(canary, baseline, alternative="two-sided", method="auto")`,
+computed from each group's sorted values (console/canary/mannwhitney.py says how).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
+
+from console.canary.mannwhitney import Test, mann_whitney
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 Classification = Literal["Pass", "High", "Low", "NoData"]
 Change = Literal["higher", "lower", "none"]
 Verdict = Literal["pass", "marginal", "fail", "nodata"]
-EXACT_MAX = 8  # scipy's `auto`: exact when a group has at most this many values and nothing ties
 
 
 @dataclass(frozen=True)
@@ -116,13 +114,6 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class _Test:
-    u: float
-    p: float
-    method: str
-
-
 def judge_metric(
     metric: MetricSpec, baseline: np.ndarray, canary: np.ndarray, options: JudgeOptions
 ) -> MetricResult:
@@ -130,7 +121,7 @@ def judge_metric(
     b, c = _clean(baseline), _clean(canary)
     test = None
     if _enough(b, c, options) and not _identical(b, c):
-        test = _run_tests([(b, c)])[0]
+        test = mann_whitney([(b, c)])[0]
     return _result(metric, b, c, test, options)
 
 
@@ -156,7 +147,7 @@ def judge(
         if pair is not None and _enough(*pair, options) and not _identical(*pair)
     ]
     pairs = [pair for i in tested if (pair := cleaned[i]) is not None]
-    tests = dict(zip(tested, _run_tests(pairs), strict=True))
+    tests = dict(zip(tested, mann_whitney(pairs), strict=True))
     results = []
     for index, metric in enumerate(spec.metrics):
         pair = cleaned[index]
@@ -180,8 +171,8 @@ def judge(
 
 
 def _clean(values: Any) -> np.ndarray:
-    """The values without NaN, sorted: the test only sees ranks, so order within a group does
-    not change U or p, and scipy ranks two sorted runs in linear time."""
+    """The values without NaN, sorted: the test only sees ranks, so the order within a group
+    does not change U or p, and ranking two sorted groups together is a merge."""
     import numpy as np
 
     array = np.sort(np.asarray(values, dtype=np.float64).ravel())
@@ -201,78 +192,6 @@ def _identical(baseline: np.ndarray, canary: np.ndarray) -> bool:
     if baseline[0] == baseline[-1] == canary[0] == canary[-1]:  # sorted: first is min, last is max
         return True
     return bool(np.array_equal(baseline, canary))
-
-
-def scipy_method(baseline: np.ndarray, canary: np.ndarray) -> str:
-    """What scipy's `method="auto"` picks for these two samples alone (scipy's `_mwu_choose_method`)."""
-    import numpy as np
-
-    if baseline.size > EXACT_MAX and canary.size > EXACT_MAX:
-        return "asymptotic"
-    both = np.concatenate([baseline, canary])
-    return "asymptotic" if np.unique(both).size < both.size else "exact"
-
-
-def _run_tests(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[_Test]:
-    """Mann–Whitney U (canary against baseline, two-sided, method auto) of each sorted pair.
-
-    Where scipy's `auto` picks the normal approximation, `normal_test` computes it from the sorted
-    groups; where it picks the exact distribution (small groups, no ties), scipy does, in one call
-    for all pairs of the same sizes."""
-    import numpy as np
-    from scipy.stats import mannwhitneyu
-
-    out: dict[int, _Test] = {}
-    exact: dict[tuple[int, int], list[int]] = {}
-    for index, (b, c) in enumerate(pairs):
-        if scipy_method(b, c) == "exact":
-            exact.setdefault((c.size, b.size), []).append(index)
-        else:
-            out[index] = _Test(*normal_test(b, c), "asymptotic")
-    for members in exact.values():
-        canaries = np.stack([pairs[i][1] for i in members])
-        baselines = np.stack([pairs[i][0] for i in members])
-        res = mannwhitneyu(canaries, baselines, alternative="two-sided", method="exact", axis=1)
-        for position, index in enumerate(members):
-            out[index] = _Test(float(res.statistic[position]), float(res.pvalue[position]), "exact")
-    return [out[i] for i in range(len(pairs))]
-
-
-def normal_test(baseline: np.ndarray, canary: np.ndarray) -> tuple[float, float]:
-    """The canary's U and the two-sided p of the normal approximation with scipy's tie and
-    continuity corrections, from both groups sorted; scipy's `mannwhitneyu` operation for
-    operation (`_mwu_choose_method`'s asymptotic branch and `_get_mwu_z`), without its stable
-    argsort of the unsorted sample, which is most of its time on long groups."""
-    import numpy as np
-    from scipy import special
-
-    n_canary, n_baseline = canary.size, baseline.size
-    n = n_canary + n_baseline
-    both = np.concatenate([canary, baseline])
-    order = np.argsort(both, kind="stable")  # two sorted runs: one merge
-    merged = both[order]
-    starts_group = np.empty(n, dtype=bool)
-    starts_group[0] = True
-    np.not_equal(merged[1:], merged[:-1], out=starts_group[1:])
-    starts = np.flatnonzero(starts_group)
-    in_canary = order < n_canary
-    if starts.size == n:  # no ties: ranks are positions + 1
-        twice_rank_sum = 2 * (int(np.flatnonzero(in_canary).sum()) + n_canary)
-        tie_term = 0.0
-    else:  # a tie group's members share its average rank, (first + last) / 2 + 1
-        counts = np.diff(np.append(starts, n))
-        twice_average = 2 * starts + counts + 1
-        group = np.cumsum(starts_group) - 1
-        twice_rank_sum = int(twice_average[group[in_canary]].sum())
-        tied = counts.astype(np.float64)
-        tie_term = float(np.sum(tied**3 - tied))
-    u1 = twice_rank_sum / 2 - n_canary * (n_canary + 1) / 2
-    u = max(u1, n_canary * n_baseline - u1)
-    s = math.sqrt(n_canary * n_baseline / 12 * ((n + 1) - tie_term / (n * (n - 1))))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.float64(u - n_canary * n_baseline / 2 - 0.5) / np.float64(s)
-    p = float(special.ndtr(-z)) * 2
-    return float(u1), min(max(p, 0.0), 1.0)
 
 
 def _ratio(mean_baseline: float, mean_canary: float) -> float:
@@ -314,7 +233,7 @@ _HARMLESS = {"increase": "decrease is harmless", "decrease": "increase is harmle
 
 
 def _result(
-    metric: MetricSpec, b: np.ndarray, c: np.ndarray, test: _Test | None, options: JudgeOptions
+    metric: MetricSpec, b: np.ndarray, c: np.ndarray, test: Test | None, options: JudgeOptions
 ) -> MetricResult:
     import numpy as np
 
@@ -405,6 +324,8 @@ def _verdict(results: list[MetricResult], options: JudgeOptions) -> tuple[float 
     judged = [r for r in results if r.classification != "NoData"]
     without = len(results) - len(judged)
     tail = f"; {without} metric{'s' if without != 1 else ''} without data" if without else ""
+    if not results:
+        return None, "nodata", "nodata: the canary has no metrics to judge"
     if not judged:
         return None, "nodata", f"nodata: no metric has {options.min_values} values in both groups{tail}"
     failed = [r for r in judged if not r.passed]

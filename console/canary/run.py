@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from console.actions import Plan
     from console.canary.judge import Analysis
     from console.canary.model import CanarySpec
+    from console.canary.shadow import ShadowReport
     from console.registry.base import Clock, Registry
     from console.store import Store
 
@@ -71,6 +72,7 @@ class CanaryRun:
     analysis_id: int | None = None
     rollback: RollbackOutcome | None = None
     notes: list[str] = field(default_factory=list)
+    shadow: ShadowReport | None = None  # the spec's `shadow:` comparison, when it has one
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +81,7 @@ class CanaryRun:
             "source": self.spec.source,
             "on_fail": self.spec.on_fail,
             "rollback": self.rollback.as_dict() if self.rollback is not None else None,
+            "shadow": self.shadow.as_dict() if self.shadow is not None else None,
             "notes": self.notes,
         }
 
@@ -112,11 +115,33 @@ def run_analysis(
         run.notes.append(f"not stored: the store {store.snapshot_of or store.path} is open read-only")
     else:
         run.analysis_id = store_analysis(store, analysis, now=options.clock() if options.clock else now)
+    if spec.shadow is not None:
+        _shadow(store, run, now)
     if analysis.verdict == "fail" and spec.on_fail == "rollback":
         run.rollback = _roll_back(store, spec, registry, run, now, options)
         if run.analysis_id is not None:
             record_rollback(store, run.analysis_id, run.rollback.as_dict())
     return run
+
+
+def _shadow(store: Store, run: CanaryRun, now: datetime) -> None:
+    """The spec's shadow comparison (canary as the shadow of the baseline), its series written.
+
+    It reports; it does not change the verdict, which comes from the metrics alone."""
+    from console.canary.shadow import record_report, shadow_report
+    from console.drift.catalogue import DriftError
+
+    spec, analysis = run.spec, run.analysis
+    assert spec.shadow is not None
+    try:
+        run.shadow = shadow_report(
+            store, spec.model, analysis.baseline_version, analysis.canary_version, now, spec.shadow
+        )
+    except DriftError as exc:
+        run.notes.append(f"shadow comparison failed: {exc}")
+        return
+    if not store.read_only:
+        record_report(store, run.shadow)
 
 
 def _reason(run: CanaryRun) -> str:

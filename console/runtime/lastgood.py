@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from console.config.workspace import Workspace, WorkspaceError, find_workspace, load_workspace
 from console.config.yamlmarks import WORKSPACE_LIMITS, Problem, read_text
 from console.core.private import write_private
+from console.runtime.canary_files import load_canaries
 from console.runtime.kept import Failed, FileProblem, LastGood, load_one
 
 if TYPE_CHECKING:
@@ -251,44 +252,8 @@ def load_config(workspace: Workspace, store: Store | None, now: datetime) -> Con
             config.slos.append(slo)
             config.slo_files[slo.name] = str(path)
     config.playbooks = _load_playbooks(workspace, kept, now, config)
-    _load_canaries(workspace, kept, now, config)
+    config.canaries, config.canary_files = load_canaries(workspace, kept, now, config.problems, config.status)
     return config
-
-
-def _load_canaries(workspace: Workspace, kept: LastGood, now: datetime, config: Config) -> None:
-    """The canary analyses in force, each file on its own like SLO files (a name used twice fails)."""
-    if not workspace.canary_files:
-        return
-    from console.canary.model import CanaryFileError, load_canary_file
-
-    def parse(text: str, path: Path) -> list[CanarySpec]:
-        try:
-            found = load_canary_file(path, text)
-        except CanaryFileError as exc:
-            raise Failed(exc.problems) from None
-        known = config.canary_files
-        twice = [
-            Problem(path, _line(c.source), f"canary {c.name!r} is also in {known[c.name]}; rename one")
-            for c in found
-            if c.name in known
-        ]
-        if twice:
-            raise Failed(twice)
-        return found
-
-    for path in workspace.canary_files:
-        found = load_one(
-            kept, path, "canaries", partial(parse, path=path), now, config.problems, config.status
-        )
-        for spec in found or []:
-            config.canaries.append(spec)
-            config.canary_files[spec.name] = str(path)
-
-
-def _line(source: str) -> int | None:
-    """The line of a `file:line` source, if it has one."""
-    line = source.rpartition(":")[2]
-    return int(line) if line.isdigit() else None
 
 
 def _load_alert_windows(

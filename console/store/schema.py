@@ -296,6 +296,22 @@ MIGRATIONS: list[str] = [
         rollback         VARCHAR            -- JSON: what the rollback on a fail did, if one was planned
     );
     """,
+    # 14: shadow prediction records (console/canary/shadow.py): a version scoring the same
+    #     requests as the served one without serving them; apart from `predictions` (keyed by
+    #     model + id, the served record) so that neither collides with the other and the served
+    #     model's drift windows and label lag see only what was served
+    """
+    CREATE TABLE shadow_predictions (
+        model      VARCHAR NOT NULL,
+        id         VARCHAR NOT NULL,
+        version    VARCHAR NOT NULL,
+        ts         TIMESTAMP NOT NULL,
+        features   VARCHAR,               -- JSON object, as in predictions
+        prediction DOUBLE,
+        origin     VARCHAR,
+        PRIMARY KEY (model, id, version)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import timedelta
 
 import pytest
 
@@ -171,3 +172,26 @@ def test_latest_analyses_gives_the_newest_of_each_canary(store):
     latest = latest_analyses(store)
     assert {name: a.at for name, a in latest.items()} == {"fraud-v4": NOW, "other": earlier}
     assert store.query("SELECT count(*) FROM canary_analyses")[1] == [(3,)]
+
+
+def test_a_spec_with_shadow_reports_the_canary_as_the_baselines_shadow(store):
+    from console.canary.shadow import shadow_report
+    from tests.unit.test_canary_shadow import put
+
+    registry = _bad_canary(store)
+    inside = NOW - timedelta(minutes=10)
+    put(store, "predictions", "3", [0.1, 0.9, 0.8, 0.2], ts=inside, model=MODEL)
+    put(store, "shadow_predictions", "4", [0.2, 0.3, 0.9, 0.7], ts=inside, model=MODEL)
+    with_shadow = spec(shadow={"threshold": 0.5, "window": "1h"})
+    run = run_analysis(store, with_shadow, registry, NOW, RunOptions(actor="alice"))
+    assert run.analysis.verdict == "fail"  # the metrics decide; the shadow reports beside them
+    assert run.shadow is not None and run.shadow.coverage.paired == 4
+    assert run.shadow.as_dict() == shadow_report(store, MODEL, "3", "4", NOW, with_shadow.shadow).as_dict()
+    assert run.as_dict()["shadow"]["agreement"] == run.shadow.as_dict()["agreement"]
+    written = store.query("SELECT count(*) FROM series WHERE name = 'oncall_shadow_agreement'")[1]
+    assert written == [(1,)]
+
+
+def test_a_spec_without_shadow_reports_none(store):
+    run = _run(store, _bad_canary(store))
+    assert run.shadow is None and run.as_dict()["shadow"] is None

@@ -83,8 +83,21 @@ def test_per_column_method_type_and_threshold(files):
     [
         (["--current", "missing.csv"], "missing.csv: no such file"),
         (["--current", "steady.jsonl", "--method", "country=ks"], "does not apply to categorical"),
-        (["--current", "steady.jsonl", "--column-type", "amount=float"], "'float' is not num or cat"),
-        (["--current", "steady.jsonl", "--method", "nope"], "expected COLUMN=VALUE"),
+        (
+            ["--current", "steady.jsonl", "--column-type", "amount=float"],
+            "'float' is not num, cat, text or id",
+        ),
+        (["--current", "steady.jsonl", "--method", "nope"], "--method 'nope': unknown drift test 'nope'"),
+        (["--current", "steady.jsonl", "--method", "=ks"], "expected VALUE (every column) or COLUMN=VALUE"),
+        (["--current", "steady.jsonl", "--method", "ks"], "use --num-method ks to test only numeric"),
+        (["--current", "steady.jsonl", "--threshold", "0.1", "--threshold", "0.2"], "given 2 times"),
+        (["--current", "steady.jsonl", "--cat-method", "ks"], "does not apply to categorical columns"),
+        (["--current", "steady.jsonl", "--exclude", "nowhere"], "'nowhere', which is in neither file"),
+        (["--current", "steady.jsonl", "--method", "nowhere=ks"], "not a column of both files"),
+        (["--current", "steady.jsonl", "--max-missing-share", "2"], "not a share in [0, 1]"),
+        (["--current", "steady.jsonl", "--report", "out.pdf"], "use a .md or .html file"),
+        (["--current", "steady.jsonl", "--threshold", "nan"], "--threshold 'nan': give a finite number"),
+        (["--current", "steady.jsonl", "--min-rows", "-1"], "expected a whole number of rows"),
         (["--current", "reference.txt"], "unknown file type '.txt'"),
     ],
 )
@@ -98,7 +111,7 @@ def test_usage_errors_are_one_line_exit_2(files, argv, message):
 def test_empty_current_file_reports_no_data(files):
     (files / "empty.csv").write_text("amount,country\n")
     done = oncall("drift", "--reference", "reference.csv", "--current", "empty.csv", cwd=files)
-    assert done.returncode == 1
+    assert done.returncode == 4
     assert "no data" in done.stdout and "Traceback" not in done.stderr
 
 

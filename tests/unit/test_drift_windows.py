@@ -186,7 +186,7 @@ def test_cli_model_uses_the_workspace_window(root: Path, store: Store) -> None:
     assert "(8640 rows) vs current 2026-11-20 11:00..2026-11-20 12:00 (1440 rows)" in calm.stdout
     assert "dataset drift: no (0/6 columns drifted" in calm.stdout
     drifted = oncall("drift", "fraud-detector", "--at", "2026-11-20T12:20Z", "--format", "json", cwd=root)
-    assert drifted.returncode == 1
+    assert drifted.returncode == 3  # two of six columns drifted: column drift, no dataset drift
     report = json.loads(drifted.stdout)
     assert [c["column"] for c in report["columns"] if c["drifted"]] == ["amount", "prediction"]
     assert report["current_window"] == ["2026-11-20T11:20:00", "2026-11-20T12:20:00"]
@@ -195,3 +195,42 @@ def test_cli_model_uses_the_workspace_window(root: Path, store: Store) -> None:
     assert "configured: fraud-detector" in missing.stderr
     both = oncall("drift", "fraud-detector", "--reference", "a.csv", cwd=root)
     assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_cli_model_takes_global_tests_exclusions_and_quality_limits(root: Path, store: Store) -> None:
+    fill(store, NOW - timedelta(hours=10), NOW + timedelta(minutes=30), degraded_from=NOW)
+    store.close()
+    at = ["--at", "2026-11-20T12:20Z", "--format", "json"]
+    done = oncall(
+        "drift",
+        "fraud-detector",
+        *at,
+        "--num-method",
+        "ks",
+        "--threshold",
+        "0.01",
+        "--exclude",
+        "prediction",
+        cwd=root,
+    )
+    report = json.loads(done.stdout)
+    columns = {c["column"]: c for c in report["columns"]}
+    assert "prediction" not in columns and report["excluded"][0]["column"] == "prediction"
+    numeric = [c for c in columns.values() if c["kind"] == "num" and c["column"] != "hour"]
+    assert numeric and {c["method"] for c in numeric} == {"ks"}
+    assert columns["hour"]["method"] == "psi"  # the window's own choice for the column wins
+    assert {c["threshold"] for c in columns.values()} == {0.01}
+    assert {c["score_kind"] for c in numeric} == {"p_value"} and columns["hour"]["score_kind"] == "distance"
+    assert report["outcome"]["exit_code"] == done.returncode
+    assert "prediction" not in {c["column"] for c in report["quality"]["columns"]}
+    few = oncall("drift", "fraud-detector", *at, "--min-rows", "100000", cwd=root)
+    assert few.returncode == 4 and json.loads(few.stdout)["outcome"]["quality_problem"] is True
+    unknown = oncall("drift", "fraud-detector", *at, "--exclude", "nowhere", cwd=root)
+    assert unknown.returncode == 2 and "'nowhere', which is not a column of the window" in unknown.stderr
+    reported = oncall(
+        "drift", "fraud-detector", "--at", "2026-11-20T12:20Z", "--report", "window.md", cwd=root
+    )
+    assert reported.returncode == 3, reported.stderr
+    text = (root / "window.md").read_text()
+    assert text.startswith("# Drift report: fraud-detector, as of 2026-11-20 12:20:00 UTC")
+    assert text.count("| bin | reference | | current | |") == 6

@@ -243,6 +243,11 @@ def _run_text(run: CanaryRun, root: Path) -> str:
     lines += [f"not collected: {escape(name)}: {escape(error)}" for name, error in analysis.errors.items()]
     score = "none" if analysis.score is None else f"{analysis.score:.2f}"
     lines += [f"score {score}, verdict {analysis.verdict}", f"reason: {escape(analysis.reason)}"]
+    if run.shadow is not None:
+        from console.cli.commands.canary_shadow_text import report_lines
+
+        lines.append(f"shadow: v{escape(run.shadow.shadow)} against v{escape(run.shadow.champion)}")
+        lines += report_lines(run.shadow)
     lines += [escape(note) for note in run.notes]
     if run.analysis_id is not None:
         lines.append(f"stored as analysis #{run.analysis_id}")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from console.cli.commands.drift_common import column_kinds, column_names, pairs, print_report
+from console.cli.commands.drift_analysis import Analysis, analyse
+from console.cli.commands.drift_common import column_names, labelled, outcome, print_report
 from console.cli.context import CliError, Context
 from console.cli.times import as_of, evaluation_time
 from console.core.output import dumps
@@ -13,30 +14,81 @@ from console.core.output import dumps
 if TYPE_CHECKING:
     import argparse
 
+    from console.cli.commands.drift_options import Plan
     from console.drift.config import DriftWindow
     from console.drift.windows import WindowResult
 
 
-def run_model(ctx: Context) -> int:
+def run_model(ctx: Context, plan: Plan) -> int:
     from console.drift.windows import WindowError, find_window
 
     args = ctx.args
     try:
-        window = _with_options(find_window(ctx.workspace, args.model), args)
+        window = _with_options(find_window(ctx.workspace, args.model), args, plan)
     except WindowError as exc:
         raise CliError(str(exc)) from None
     now = evaluation_time(args.at, ctx.now())
     result = _evaluate(ctx, window, now)
+    if _global(plan):
+        _reanalyse(result, window, plan)
     drift, quality = result.drift, result.quality
-    found = bool(drift.drifted) or any(c.drifted for c in drift.columns) or bool(quality.problems)
+    found = outcome(drift, quality)
     if args.record:
         _record(ctx, args.record, result, now)
+    if args.report:
+        from console.cli.commands.drift_report import write_report
+
+        analysis = Analysis(drift, quality)
+        title = f"{window.model}, {as_of(now)}"
+        write_report(args.report, analysis, plan.left_out, found, result.reference, result.current, title)
     if ctx.fmt == "json":
-        ctx.out(dumps(result.as_dict()))
+        payload = result.as_dict()
+        labelled(payload, drift, plan.left_out, found)
+        ctx.out(dumps(payload))
     else:
         ctx.out(f"{window.model}, {as_of(now)}: {_heading(window, result)}")
-        print_report(ctx, drift, quality)
-    return 1 if found else 0
+        print_report(ctx, drift, quality, plan.left_out, found)
+    return found.exit_code
+
+
+def _global(plan: Plan) -> bool:
+    """Options the window's own evaluation cannot take: global tests, left-out columns, quality limits."""
+    return plan.methods.has_global or plan.thresholds.has_global or bool(plan.left_out or plan.quality_limits)
+
+
+def _reanalyse(result: WindowResult, window: DriftWindow, plan: Plan) -> None:
+    """The window's frames again, with everything the plan asks on top of the window's own choices."""
+    from dataclasses import replace
+
+    from console.cli.commands.drift_options import Choice
+
+    columns = [c.column for c in result.drift.columns]
+    unknown = sorted(c for c in plan.left_out if c not in columns)
+    if unknown:
+        raise CliError(
+            f"--exclude/--column-type names {', '.join(map(repr, unknown))}, which is not a column of "
+            f"the window; columns: {', '.join(columns)}"
+        )
+    merged = replace(
+        plan,
+        kinds={**window.column_types, **plan.kinds},
+        methods=Choice({**window.methods, **plan.methods.columns}, *_kind_values(plan.methods)),
+        thresholds=Choice({**window.thresholds, **plan.thresholds.columns}, *_kind_values(plan.thresholds)),
+    )
+    again = analyse(
+        merged,
+        result.reference,
+        result.current,
+        drift_columns=columns,
+        quality_columns=columns,
+        drift_share=window.drift_share,
+        quality_defaults={"min_rows": window.min_rows},
+    )
+    result.drift, result.quality = again.drift, again.quality
+
+
+def _kind_values(choice: Any) -> tuple[Any, Any, Any]:
+    return choice.every, choice.num, choice.cat
 
 
 def _evaluate(ctx: Context, window: DriftWindow, now: datetime) -> WindowResult:
@@ -50,15 +102,15 @@ def _evaluate(ctx: Context, window: DriftWindow, now: datetime) -> WindowResult:
         raise CliError(str(exc)) from None
 
 
-def _with_options(window: DriftWindow, args: argparse.Namespace) -> DriftWindow:
-    """The window with what --column-type, --method, --threshold and --columns override."""
+def _with_options(window: DriftWindow, args: argparse.Namespace, plan: Plan) -> DriftWindow:
+    """The window with what per-column --column-type, --method, --threshold and --columns override."""
     update: dict[str, Any] = {}
-    if args.column_type:
-        update["column_types"] = {**window.column_types, **column_kinds(args.column_type)}
-    if args.method:
-        update["methods"] = {**window.methods, **pairs(args.method, "--method")}
-    if args.threshold:
-        update["thresholds"] = {**window.thresholds, **pairs(args.threshold, "--threshold", float)}
+    if plan.kinds:
+        update["column_types"] = {**window.column_types, **plan.kinds}
+    if plan.methods.columns:
+        update["methods"] = {**window.methods, **plan.methods.columns}
+    if plan.thresholds.columns:
+        update["thresholds"] = {**window.thresholds, **plan.thresholds.columns}
     if args.columns:
         update["columns"] = column_names(args.columns)
     return window.model_copy(update=update) if update else window

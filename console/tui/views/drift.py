@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Static
 
 from console.core.output import cell
 from console.tui.views.base import View, data_table, spark_text
+from console.tui.views.segments import draw_segments, load_segments
 from console.tui.widgets.tables import Row, matches, selected_key, sync_table
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def load_drift(session: Session) -> dict[str, Any]:
         entry["history"] = score_history(session.store, window.model, now - history_span(window), now)
         entry["histograms"] = {c.column: histogram(result, c.column) for c in result.drift.columns}
         loaded.append(entry)
-    return {"now": now, "windows": loaded, "error": ""}
+    return {"now": now, "windows": loaded, "error": "", "segments": load_segments(session)}
 
 
 def _verdict(column: Any) -> str:
@@ -147,6 +148,7 @@ class DriftView(View):
     DriftView #drift-status { height: auto; padding: 0 1; }
     DriftView #drift-table { height: auto; max-height: 14; }
     DriftView #drift-hist { height: 1fr; padding: 0 1; }
+    DriftView #drift-segments { height: auto; max-height: 12; padding: 0 1; }
     """
 
     def load(self, session: Session) -> dict[str, Any]:
@@ -168,6 +170,7 @@ class DriftView(View):
         self.query_one("#drift-status", Static).update(status)
         table = self.query_one("#drift-table", DataTable)
         sync_table(table, rows)
+        draw_segments(self, data.get("segments", []), before="drift-hist")
         self._draw_histogram(table)
 
     @staticmethod
