@@ -47,6 +47,7 @@ class CanaryLoop:
         self.judge, self.dry_run = judge, dry_run
         self.last_run: dict[str, datetime] = {}
         self.failures: dict[str, Failure] = {}
+        self.skipped: dict[str, str] = {}  # canary name -> why it was not judged last time
         self._said: dict[str, tuple[Any, ...]] = {}  # per canary: the verdict line's key last said
 
     def due(self, spec: CanarySpec, now: datetime) -> bool:
@@ -67,6 +68,8 @@ class CanaryLoop:
             events += self._judged(spec, now, result)
         for name in set(self.failures) - {s.name for s in specs}:
             del self.failures[name]  # a canary removed from the workspace
+        for name in set(self.skipped) - {s.name for s in specs}:
+            del self.skipped[name]
         return events
 
     def _failed(self, spec: CanarySpec, now: datetime, message: str) -> list[Event]:
@@ -84,7 +87,9 @@ class CanaryLoop:
         events = []
         if self.failures.pop(spec.name, None) is not None:
             events.append(Event(now, "canary", f"canary {spec.name}: judged again", {"canary": spec.name}))
+        self.skipped.pop(spec.name, None)
         if isinstance(result, Skipped):
+            self.skipped[spec.name] = result.why
             if self._said.get(spec.name) != (result.why,):
                 self._said[spec.name] = (result.why,)
                 events.append(
@@ -199,6 +204,8 @@ def judge_in_console(workspace: Any, store: Any, spec: CanarySpec, now: datetime
             return Skipped(
                 f"{spec.canary} and {spec.baseline} both name v{canary} of {spec.model}: nothing to judge"
             )
+        if baseline is not None and canary is None and not spec.canary.isdigit():
+            return Skipped(f"{spec.model} has no alias {spec.canary!r} (yet): no canary to judge")
         return _run(workspace, store, spec, registry, config, now, dry_run)
     finally:
         close = getattr(registry, "close", None)

@@ -203,6 +203,11 @@ class Session:
         engine = self.engine
         return dict(engine.canaries.failures) if engine is not None else {}
 
+    def canary_skipped(self) -> dict[str, str]:
+        """Canary name -> why its last turn judged nothing (e.g. its alias does not exist yet)."""
+        engine = self.engine
+        return dict(engine.canaries.skipped) if engine is not None else {}
+
     def trigger_degradation(self) -> bool:
         """The demo's key: CI deploys v4 now (if still to come), and it degrades; False without a demo."""
         if self.runs_engine and self.engine is None:

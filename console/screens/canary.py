@@ -69,6 +69,7 @@ class CanaryEntry:
     analysis: Any = None
     rollback: dict[str, Any] | None = None  # what the analysis's rollback came to
     failure: str | None = None  # the continuous judgement's last failure, if it failed
+    skipped: str | None = None  # why its last turn judged nothing
     # metric name -> {"baseline": [(t, v)], "canary": [(t, v)]}, or the error reading it
     series: dict[str, dict[str, list[tuple[datetime, float | None]]]] = field(default_factory=dict)
     series_error: str | None = None
@@ -82,7 +83,11 @@ class CanaryPage:
 
 
 def load_canary_page(
-    store: Store, specs: list[Any], now: datetime, failures: dict[str, Any] | None = None
+    store: Store,
+    specs: list[Any],
+    now: datetime,
+    failures: dict[str, Any] | None = None,
+    skipped: dict[str, str] | None = None,
 ) -> CanaryPage:
     """Every canary spec in force with its latest analysis and both groups' series (headless)."""
     page = CanaryPage(now)
@@ -95,6 +100,7 @@ def load_canary_page(
         failure = (failures or {}).get(spec.name)
         analysis, rollback = found.get(spec.name, (None, None))
         entry = CanaryEntry(spec, analysis, rollback, getattr(failure, "message", failure))
+        entry.skipped = (skipped or {}).get(spec.name)
         if entry.analysis is not None:
             try:
                 entry.series = group_series(store, spec, entry.analysis, entry.analysis.at)

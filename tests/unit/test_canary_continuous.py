@@ -225,3 +225,17 @@ def test_canary_failed_resolves_once_the_latest_verdict_passes(tmp_path: Path, s
     store_analysis(store, replace(failed, at=later, verdict="pass", score=100.0, reason="pass: score 100"))
     events = [e.text for e in engine.tick(NOW + timedelta(minutes=1)).events]
     assert any(t.startswith("CanaryFailed resolved {canary=fraud-v4,") for t in events), events
+
+
+def test_before_the_canary_alias_exists_nothing_is_judged_and_that_is_said_once(
+    tmp_path: Path, store: Store
+) -> None:
+    with store.transaction() as cur:
+        cur.execute("DELETE FROM registry_aliases WHERE alias = 'canary'")
+    engine = Engine(load_workspace(workspace(tmp_path)), store, collectors=[])
+    said = "canary fraud-v4: fraud-detector has no alias 'canary' (yet): no canary to judge"
+    assert said in [e.text for e in engine.tick(NOW).events]
+    assert engine.canaries.failures == {}
+    assert engine.canaries.skipped["fraud-v4"] == said.split(": ", 1)[1]
+    assert said not in [e.text for e in engine.tick(NOW + timedelta(minutes=1)).events]
+    assert store.query("SELECT count(*) FROM canary_analyses")[1] == [(0,)]

@@ -100,6 +100,8 @@ def status_text(page: CanaryPage) -> Text:
                 text.append(f"\n  {name} not collected: {message}", style="red")
         if entry.failure:
             text.append(f"\n  judgement failed: {entry.failure}", style="bold red")
+        elif entry.skipped:
+            text.append(f"\n  not judged now: {entry.skipped}", style="dim")
     return text
 
 
@@ -130,7 +132,9 @@ class CanaryView(View):
         from console.screens.canary import load_canary_page
 
         specs = list(getattr(session.config, "canaries", None) or [])
-        return load_canary_page(session.store, specs, session.clock(), session.canary_failures())
+        return load_canary_page(
+            session.store, specs, session.clock(), session.canary_failures(), session.canary_skipped()
+        )
 
     def draw(self, data: Any) -> None:
         self.data = data
