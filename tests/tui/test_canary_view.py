@@ -114,6 +114,16 @@ async def test_a_failing_judgement_is_shown_in_the_view(session, monkeypatch) ->
         assert "judgement failed: ConnectionError: registry unreachable" in text_of(app, "#canary-status")
 
 
+async def test_a_canary_not_judged_now_says_why(session, monkeypatch) -> None:
+    why = "canary and champion both name v3 of fraud-detector: nothing to judge"
+    monkeypatch.setattr(session, "canary_skipped", lambda: {"fraud-v4": why})
+    app = OncallApp(session, refresh_seconds=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_canary_view(pilot)
+        assert f"not judged now: {why}" in text_of(app, "#canary-status")
+        assert [r[2] for r in rows(app)] == ["High", "High"]  # the latest analysis still shows
+
+
 async def test_without_canaries_the_view_says_how_to_add_one(session) -> None:
     path = session.workspace.path
     path.write_text(path.read_text().replace("canaries: [canaries/*.yaml]\n", ""))
