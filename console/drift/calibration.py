@@ -43,15 +43,36 @@ class Isotonic:
 
 
 def fit_isotonic(scores: np.ndarray, labels: np.ndarray) -> Isotonic:
-    """scikit-learn's `IsotonicRegression(out_of_bounds="clip").fit(scores, labels)`."""
-    scores = np.asarray(scores, dtype=np.float64)
+    """scikit-learn's `IsotonicRegression(out_of_bounds="clip").fit(scores, labels)` for 0/1 labels."""
+    ranked = _Ranked.of(np.asarray(labels, dtype=np.float64), np.asarray(scores, dtype=np.float64))
+    return _fit_sorted(ranked.x, ranked.y)
+
+
+def calibrator_for(labels: np.ndarray, scores: np.ndarray) -> Isotonic | None:
+    """The isotonic calibrator NannyML fits on this reference, or None when it decides not to calibrate."""
     labels = np.asarray(labels, dtype=np.float64)
-    order = np.lexsort((labels, scores))
-    return _fit_sorted(scores[order], labels[order])
+    scores = np.asarray(scores, dtype=np.float64)
+    ranked = _Ranked.of(labels, scores)
+    return _fit_sorted(ranked.x, ranked.y) if _needs_calibration(labels, scores, ranked) else None
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """Rows sorted by score. Ties may come in any order: the labels of a tie are only ever summed,
+    and 0/1 sums are exact, so this gives what scikit-learn's sort by (score, label) gives."""
+
+    order: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def of(cls, labels: np.ndarray, scores: np.ndarray) -> _Ranked:
+        order = np.argsort(scores)
+        return cls(order, scores[order], labels[order])
 
 
 def _fit_sorted(x: np.ndarray, y: np.ndarray) -> Isotonic:
-    """The fit on pairs already sorted by (score, label)."""
+    """The fit on pairs sorted by score."""
     from scipy.optimize import isotonic_regression
 
     unique_x, unique_y, weights = _make_unique(x, y)
@@ -86,21 +107,23 @@ def _greedy_starts(x: np.ndarray) -> np.ndarray:
 
 def needs_calibration(labels: np.ndarray, scores: np.ndarray) -> bool:
     """NannyML's `needs_calibration`: whether isotonic calibration lowers the pooled test ECE."""
-    labels = np.asarray(labels)
+    labels = np.asarray(labels, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
-    if np.unique(labels).size == 1:
+    return _needs_calibration(labels, scores, _Ranked.of(labels, scores))
+
+
+def _needs_calibration(labels: np.ndarray, scores: np.ndarray, ranked: _Ranked) -> bool:
+    if labels.min() == labels.max():
         return False
-    if roc_auc(labels, scores) > SEPARATED_AUC:
+    if _sorted_auc(ranked.x, ranked.y) > SEPARATED_AUC:
         return False
-    order = np.lexsort((labels, scores))  # each train part, taken in this order, is sorted too
-    rank = np.empty(order.size, dtype=np.intp)
-    rank[order] = np.arange(order.size)
+    rank = np.empty(ranked.order.size, dtype=np.intp)
+    rank[ranked.order] = np.arange(ranked.order.size)
     tests, calibrated = [], []
     for train, test in stratified_splits(labels):
-        in_train = np.zeros(order.size, dtype=bool)
-        in_train[rank[train]] = True
-        sorted_train = order[in_train]
-        calibrator = _fit_sorted(scores[sorted_train], labels[sorted_train].astype(np.float64))
+        in_train = np.zeros(rank.size, dtype=bool)
+        in_train[rank[train]] = True  # the train part in score order
+        calibrator = _fit_sorted(ranked.x[in_train], ranked.y[in_train])
         tests.append(test)
         calibrated.append(calibrator(scores[test]))
     pooled = np.concatenate(tests)
@@ -111,18 +134,19 @@ def needs_calibration(labels: np.ndarray, scores: np.ndarray) -> bool:
 
 
 def stratified_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """scikit-learn's `StratifiedShuffleSplit(n_splits=10, test_size=0.1, random_state=42).split`."""
+    """scikit-learn's `StratifiedShuffleSplit(n_splits=10, test_size=0.1, random_state=42).split` of 0/1 labels."""
     n = labels.size
     n_test = math.ceil(TEST_SHARE * n)
     n_train = n - n_test
-    classes, inverse, class_counts = np.unique(labels, return_inverse=True, return_counts=True)
+    positive = labels == 1  # 0/1 labels: classes [0, 1], as np.unique would find them
+    class_indices = [np.flatnonzero(~positive), np.flatnonzero(positive)]
+    class_counts = np.array([len(i) for i in class_indices])
     if np.min(class_counts) < 2:
         raise CalibrationError(
-            "a class has a single row in the reference; calibration needs at least 2 of each class"
+            "a class has fewer than 2 rows in the reference; calibration needs at least 2 of each class"
         )
-    if n_train < classes.size or n_test < classes.size:
+    if n_train < 2 or n_test < 2:
         raise CalibrationError(f"the reference has too few rows ({n}) to test calibration")
-    class_indices = np.split(np.argsort(inverse, kind="stable"), np.cumsum(class_counts)[:-1])
     rng = np.random.RandomState(SPLIT_SEED)
     splits = []
     for _ in range(SPLITS):
@@ -130,8 +154,8 @@ def stratified_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]
         t_i = _approximate_mode(class_counts - n_i, n_test, rng)
         train: list[np.ndarray] = []
         test: list[np.ndarray] = []
-        for i in range(classes.size):
-            shuffled = class_indices[i].take(rng.permutation(class_counts[i]), mode="clip")
+        for i in range(2):
+            shuffled = rng.permutation(class_indices[i])  # what shuffling positions and taking gives
             train.append(shuffled[: n_i[i]])
             test.append(shuffled[n_i[i] : n_i[i] + t_i[i]])
         splits.append((rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))))
@@ -181,12 +205,18 @@ def _expected_calibration_error(
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """ROC AUC of scores against 0/1 labels (ties count half), NaN with a single class."""
-    from scipy.stats import rankdata
+    order = np.argsort(scores)
+    return _sorted_auc(np.asarray(scores)[order], (np.asarray(labels) == 1)[order].astype(np.float64))
 
-    positive = np.asarray(labels) == 1
-    n_pos = int(positive.sum())
-    n_neg = positive.size - n_pos
+
+def _sorted_auc(x: np.ndarray, y: np.ndarray) -> float:
+    """ROC AUC from scores sorted ascending and their 0/1 labels (Mann-Whitney U with mean ranks)."""
+    n_pos = float(np.sum(y))
+    n_neg = y.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return math.nan
-    ranks = rankdata(scores)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))
+    counts = np.diff(np.append(starts, x.size))
+    mean_rank = np.cumsum(counts) - (counts - 1) / 2  # 1-based ranks, ties averaged
+    positive_rank_sum = float(np.dot(np.add.reduceat(y, starts), mean_rank))
+    return (positive_rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)

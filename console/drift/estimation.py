@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from console.drift.calibration import Isotonic, fit_isotonic, needs_calibration
+from console.drift.calibration import CalibrationError, Isotonic, calibrator_for
 from console.drift.estimation_metrics import (
     COMPONENTS,
     ESTIMATES,
@@ -105,7 +105,7 @@ class Chunking:
         if self.size is not None:
             return f"{self.size} rows a chunk"
         if self.period is not None:
-            return f"one chunk per {self.period}"
+            return f"one chunk per {_short(self.period)}"
         return f"{DEFAULT_CHUNKS} chunks"
 
     def spans(self, data: Outputs) -> list[Chunk]:
@@ -166,6 +166,14 @@ def _period_chunks(times: np.ndarray, period: timedelta) -> list[Chunk]:
     return chunks
 
 
+def _short(span: timedelta) -> str:
+    seconds = span.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 def _as_datetime(value: np.datetime64) -> datetime:
     return datetime(1970, 1, 1) + timedelta(microseconds=int((value - EPOCH) // np.timedelta64(1, "us")))
 
@@ -214,7 +222,11 @@ class Estimator:
     calibrator: Isotonic | None
     components: dict[str, tuple[float, ...]]
     thresholds: dict[str, tuple[float, float]]
-    reference: list[ChunkEstimate]
+    reference_data: Outputs
+
+    def reference(self) -> list[ChunkEstimate]:
+        """The reference's own chunks, estimated as NannyML reports them beside the analysis."""
+        return self.estimate(self.reference_data, "reference")
 
     @property
     def calibrated(self) -> bool:
@@ -269,11 +281,11 @@ def fit(reference: Outputs, chunking: Chunking | None = None, metrics: Sequence[
         warnings.simplefilter("ignore", RuntimeWarning)
         components = {m: COMPONENTS[m](labels, reference.scores, reference.predicted) for m in metrics}
         thresholds = {m: _thresholds(reference, chunking, m) for m in metrics}
-    calibrator = (
-        fit_isotonic(reference.scores, labels) if needs_calibration(labels, reference.scores) else None
-    )
-    fitted = Estimator(tuple(metrics), chunking, calibrator, components, thresholds, [])
-    return Estimator(**{**fitted.__dict__, "reference": fitted.estimate(reference, "reference")})
+    try:
+        calibrator = calibrator_for(labels, reference.scores)
+    except CalibrationError as exc:
+        raise EstimationError(str(exc)) from None
+    return Estimator(tuple(metrics), chunking, calibrator, components, thresholds, reference)
 
 
 def _reference_labels(reference: Outputs) -> np.ndarray:

@@ -85,10 +85,9 @@ def _auroc_components(labels: np.ndarray, scores: np.ndarray, predicted: np.ndar
     """Std of the per-positive Mann-Whitney terms and the positive share (the minority class)."""
     if np.mean(labels) > 0.5:
         labels, scores = np.abs(labels - 1), 1 - scores
-    order = np.argsort(scores)
-    ranked = labels[order]
-    positive_ranks = ranked * np.arange(ranked.size)
-    indexes = np.unique(positive_ranks)[1:]
+    ranked = labels[np.argsort(scores)]
+    # NannyML takes np.unique(labels * rank)[1:]: the ranks of the positives, without rank 0
+    indexes = np.flatnonzero(ranked[1:] == 1) + 1
     n_pos = np.sum(ranked)
     terms = np.true_divide(indexes - np.arange(indexes.size), ranked.size - n_pos)
     return float(np.std(terms)), float(n_pos / ranked.size)

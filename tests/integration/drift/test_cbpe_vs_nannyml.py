@@ -87,7 +87,7 @@ def _ours(reference: pd.DataFrame, analysis: pd.DataFrame, spec: dict):
 
     period = timedelta(hours=1) if spec.get("chunk_period") == "h" else None
     estimator = fit(outputs(reference), Chunking(size=spec.get("chunk_size"), period=period), spec["metrics"])
-    return estimator, estimator.reference + estimator.estimate(outputs(analysis))
+    return estimator, estimator.reference() + estimator.estimate(outputs(analysis))
 
 
 @pytest.fixture(scope="module")
