@@ -39,9 +39,10 @@ def estimate_roc_auc(columns: Columns) -> float:
         return math.nan
     order = np.argsort(scores)[::-1]
     expected = calibrated[order]
-    tps = np.cumsum(expected)
-    fps = 1 + np.arange(len(expected)) - tps
-    tps, fps = np.round(np.r_[0, tps], 5), np.round(np.r_[0, fps], 5)
+    cumulative = np.cumsum(expected)
+    false_cumulative = 1 + np.arange(len(expected)) - cumulative
+    tps = np.round(np.concatenate(([0.0], cumulative)), 5)
+    fps = np.round(np.concatenate(([0.0], false_cumulative)), 5)
     tpr, fpr = tps / tps[-1], fps / fps[-1]
     steps = np.diff(fpr)
     direction = 1.0

@@ -20,7 +20,6 @@ from collectors.base import CollectorOptions
 from console.config.durations import parse_duration
 from console.drift.config import ReferenceConfig
 from console.drift.estimation import (
-    METRICS,
     ChunkEstimate,
     Chunking,
     EstimationError,
@@ -40,6 +39,7 @@ REALIZED = "oncall_realized_{metric}"  # where the chunk's labels have arrived
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Metric = Literal["roc_auc", "f1", "precision", "recall", "accuracy"]
+DEFAULT_METRICS: tuple[Metric, ...] = ("roc_auc", "f1", "precision", "recall", "accuracy")
 
 
 class EstimationSpec(BaseModel):
@@ -52,7 +52,7 @@ class EstimationSpec(BaseModel):
     analysis: Duration = timedelta(days=1)
     chunk_size: int | None = Field(default=None, ge=1)
     chunk_period: Duration | None = None
-    metrics: list[Metric] = Field(default_factory=lambda: list(METRICS), min_length=1)
+    metrics: list[Metric] = Field(default_factory=lambda: list(DEFAULT_METRICS), min_length=1)
     threshold: float = Field(default=0.5, ge=0, le=1, description="predicted class 1 when score >= this")
 
     @model_validator(mode="after")
