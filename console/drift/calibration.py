@@ -70,12 +70,23 @@ class _Ranked:
         order = np.argsort(scores)
         return cls(order, scores[order], labels[order])
 
+    @property
+    def rank(self) -> np.ndarray:
+        """Each row's position in score order."""
+        rank = np.empty(self.order.size, dtype=np.intp)
+        rank[self.order] = np.arange(self.order.size)
+        return rank
+
 
 def _fit_sorted(x: np.ndarray, y: np.ndarray) -> Isotonic:
     """The fit on pairs sorted by score."""
+    return _fit_unique(*_make_unique(x, y))
+
+
+def _fit_unique(unique_x: np.ndarray, unique_y: np.ndarray, weights: np.ndarray) -> Isotonic:
+    """Pool-adjacent-violators on the distinct scores' mean labels, then scikit-learn's trimming."""
     from scipy.optimize import isotonic_regression
 
-    unique_x, unique_y, weights = _make_unique(x, y)
     fitted = np.asarray(isotonic_regression(unique_y, weights=weights, increasing=True).x, dtype=np.float64)
     keep = np.ones(fitted.size, dtype=bool)
     keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
@@ -117,13 +128,17 @@ def _needs_calibration(labels: np.ndarray, scores: np.ndarray, ranked: _Ranked) 
         return False
     if _sorted_auc(ranked.x, ranked.y) > SEPARATED_AUC:
         return False
-    rank = np.empty(ranked.order.size, dtype=np.intp)
-    rank[ranked.order] = np.arange(ranked.order.size)
+    groups = _Groups.of(ranked)
+    rank = None
     tests, calibrated = [], []
     for train, test in stratified_splits(labels):
-        in_train = np.zeros(rank.size, dtype=bool)
-        in_train[rank[train]] = True  # the train part in score order
-        calibrator = _fit_sorted(ranked.x[in_train], ranked.y[in_train])
+        if groups is not None and train.size + test.size == labels.size:
+            calibrator = groups.fit_without(test, labels[test])
+        else:
+            rank = ranked.rank if rank is None else rank
+            in_train = np.zeros(labels.size, dtype=bool)
+            in_train[rank[train]] = True  # the train part in score order
+            calibrator = _fit_sorted(ranked.x[in_train], ranked.y[in_train])
         tests.append(test)
         calibrated.append(calibrator(scores[test]))
     pooled = np.concatenate(tests)
@@ -131,6 +146,38 @@ def _needs_calibration(labels: np.ndarray, scores: np.ndarray, ranked: _Ranked) 
     before = _expected_calibration_error(labels[pooled], scores[pooled], edges)
     after = _expected_calibration_error(labels[pooled], np.concatenate(calibrated), edges)
     return bool(before > after)
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """The reference's distinct scores (no two closer than 1e-15, so a subset's groups are these
+    groups too): each row's group, each group's score, size and positives. A train part's fit is
+    then the groups minus its test part's rows, with no sort."""
+
+    of_row: np.ndarray
+    x: np.ndarray
+    counts: np.ndarray
+    positives: np.ndarray
+
+    @classmethod
+    def of(cls, ranked: _Ranked) -> _Groups | None:
+        gaps = np.diff(ranked.x)
+        if np.any((gaps > 0) & (gaps < _RESOLUTION)):
+            return None
+        is_start = np.concatenate(([True], gaps > 0))
+        starts = np.flatnonzero(is_start)
+        of_row = np.empty(ranked.x.size, dtype=np.intp)
+        of_row[ranked.order] = np.cumsum(is_start) - 1
+        counts = np.diff(np.append(starts, ranked.x.size)).astype(np.float64)
+        return cls(of_row, ranked.x[starts], counts, np.add.reduceat(ranked.y, starts))
+
+    def fit_without(self, rows: np.ndarray, labels: np.ndarray) -> Isotonic:
+        """The isotonic fit on every row but `rows` (what scikit-learn fits on the train part)."""
+        left = self.of_row[rows]
+        counts = self.counts - np.bincount(left, minlength=self.x.size)
+        positives = self.positives - np.bincount(left, weights=labels, minlength=self.x.size)
+        present = counts > 0
+        return _fit_unique(self.x[present], positives[present] / counts[present], counts[present])
 
 
 def stratified_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -295,3 +295,28 @@ def estimation_samples(result: EstimationResult, ts: datetime) -> Any:
             "value": pa.array(values, pa.float64()),
         }
     )
+
+
+def latest_estimates(store: Store, model: str, since: datetime) -> dict[str, dict[str, float]]:
+    """The most recent stored `oncall_estimated_*` samples of `model` after `since`, per metric:
+    value, lower, upper and alert (what the `estimation` source last wrote)."""
+    names = {ESTIMATED.format(metric=m): (m, "value") for m in DEFAULT_METRICS}
+    names |= {
+        f"{ESTIMATED.format(metric=m)}_{side}": (m, side)
+        for m in DEFAULT_METRICS
+        for side in ("lower", "upper")
+    }
+    _, rows = store.query(
+        "SELECT s.name, json_extract_string(s.labels, '$.metric'), arg_max(x.value, x.ts) FROM samples x "
+        "JOIN series s ON s.id = x.series_id WHERE json_extract_string(s.labels, '$.model') = ? AND x.ts > ? "
+        "AND (s.name LIKE 'oncall_estimated_%') GROUP BY s.name, s.labels",
+        [model, since],
+    )
+    found: dict[str, dict[str, float]] = {}
+    for name, metric, value in rows:
+        if name == ESTIMATED_ALERT and metric:
+            found.setdefault(metric, {})["alert"] = float(value)
+        elif name in names:
+            metric_name, field_name = names[name]
+            found.setdefault(metric_name, {})[field_name] = float(value)
+    return {m: v for m, v in found.items() if "value" in v}

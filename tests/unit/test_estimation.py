@@ -245,6 +245,16 @@ def test_estimation_source_writes_series_a_rule_can_page_on(root: Path, with_est
     )
     assert all(json.loads(labels)["model"] == "fraud-detector" for _, labels, _ in rows)
 
+    from console.drift.estimation_window import latest_estimates
+    from console.tui.views.drift import _estimates_text
+
+    with Store.open(root / "oncall.duckdb") as store:
+        shown = latest_estimates(store, "fraud-detector", NOW - timedelta(hours=1))
+        stale = latest_estimates(store, "fraud-detector", NOW + timedelta(hours=1))
+    assert shown["accuracy"]["value"] == values["oncall_estimated_accuracy"]
+    assert shown["accuracy"]["alert"] == alerts["accuracy"] and stale == {}
+    assert f"est. accuracy {values['oncall_estimated_accuracy']:.3f}" in _estimates_text(shown).plain
+
 
 def test_config_rejects_size_and_period_together(root: Path, with_estimation_kind: None) -> None:
     from console.config.workspace import WorkspaceError, load_workspace
