@@ -181,9 +181,20 @@ def file_outputs(path: Path, threshold: float) -> Outputs:
     times = None
     if "ts" in frame.columns:
         times = pd.to_datetime(frame["ts"], utc=True).dt.tz_localize(None).to_numpy("datetime64[us]")
-    scores = pd.to_numeric(frame["prediction"], errors="coerce").to_numpy("float64")
-    labels = pd.to_numeric(frame["label"], errors="coerce").to_numpy("float64")
+    scores, labels = (_numbers(path, frame, column) for column in ("prediction", "label"))
     return Outputs.of(scores, labels, times, threshold=threshold)
+
+
+def _numbers(path: Path, frame: Any, column: str) -> Any:
+    """A column as float64 (missing: NaN); EstimationError naming the first value that is not a number."""
+    import pandas as pd
+
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() & frame[column].notna()
+    if bad.any():
+        first = frame[column][bad].iloc[0]
+        raise EstimationError(f"{path}: {int(bad.sum())} {column} values are not numbers (first: {first!r})")
+    return values.to_numpy("float64")
 
 
 def evaluate_spec(
@@ -207,7 +218,7 @@ def evaluate_spec(
         raise EstimationError(
             f"no records of model {spec.model!r} in the reference ({spec.reference.describe()})"
         )
-    estimator = _fitted(spec, reference, reference_bounds)
+    estimator = _fitted(spec, reference)
     analysis_bounds = (now - spec.analysis, now)
     analysis = stored_outputs(
         store, spec.model, "p.ts > ? AND p.ts <= ?", list(analysis_bounds), now, spec.threshold
@@ -232,29 +243,22 @@ def _isnan(values: Any) -> Any:
     return np.isnan(values)
 
 
-_fit_cache: dict[tuple[Any, ...], Estimator] = {}
+_fit_cache: dict[str, tuple[tuple[Any, ...], Estimator]] = {}  # per model: the last fit and what it was of
 
 
-def _fitted(spec: EstimationSpec, reference: Outputs, bounds: tuple[datetime, datetime] | None) -> Estimator:
-    """The estimator for this reference; a fixed reference with the same rows and labels is fitted once."""
+def _fitted(spec: EstimationSpec, reference: Outputs) -> Estimator:
+    """The estimator for this reference; refitted only when its rows, labels or the options change."""
     import hashlib
 
-    digest = hashlib.blake2b(reference.scores.tobytes(), digest_size=16)
-    digest.update(reference.labels.tobytes() if reference.labels is not None else b"")
-    key = (
-        spec.model,
-        bounds,
-        spec.chunk_size,
-        spec.chunk_period,
-        tuple(spec.metrics),
-        spec.threshold,
-        digest.digest(),
-    )
-    if key not in _fit_cache:
-        estimator = fit(reference, spec.chunking, spec.metrics)
-        _fit_cache.clear()  # one model's reference held at a time at most
-        _fit_cache[key] = estimator
-    return _fit_cache[key]
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (reference.scores, reference.labels, reference.times):
+        digest.update(b"-" if part is None else part.tobytes())
+    key = (spec.chunk_size, spec.chunk_period, tuple(spec.metrics), spec.threshold, digest.digest())
+    cached = _fit_cache.get(spec.model)
+    if cached is None or cached[0] != key:
+        cached = (key, fit(reference, spec.chunking, spec.metrics))
+        _fit_cache[spec.model] = cached
+    return cached[1]
 
 
 def estimation_samples(result: EstimationResult, ts: datetime) -> Any:

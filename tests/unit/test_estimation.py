@@ -300,3 +300,32 @@ def test_cli_estimate_without_a_configured_model_needs_a_reference(
     out = capsys.readouterr().out
     assert code in (0, 1)
     assert "5000 rows a chunk" in out and "ACCURACY" in out and "ROC_AUC" not in out
+
+
+def test_cli_estimate_with_a_reference_file(
+    root: Path, with_estimation_kind: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from console.cli.main import main
+
+    rng = np.random.default_rng(9)
+    reference = _outputs(rng, 4000)
+    lines = ["prediction,label"] + [
+        f"{float(s)!r},{int(y)}" for s, y in zip(reference.scores, reference.labels, strict=True)
+    ]
+    (root / "reference.csv").write_text("\n".join(lines) + "\n")
+    code = main(
+        ["-w", str(root), "estimate", "fraud-detector", "--at", "2026-11-20T12:00:00Z",
+         "--reference", "reference.csv", "--chunk-size", "2000", "--format", "json"]
+    )  # fmt: skip
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["reference"] == "file reference.csv" and payload["reference_rows"] == 4000
+    assert payload["chunking"] == "2000 rows a chunk" and code in (0, 1)
+    (root / "bad.csv").write_text("prediction,outcome\n0.2,1\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["-w", str(root), "estimate", "fraud-detector", "--reference", "bad.csv"])
+    assert exited.value.code == 2
+    assert "bad.csv: no label column; a CBPE reference needs both" in capsys.readouterr().err
+    (root / "words.csv").write_text("prediction,label\n0.2,1\nhigh,0\n")
+    with pytest.raises(SystemExit):
+        main(["-w", str(root), "estimate", "fraud-detector", "--reference", "words.csv"])
+    assert "words.csv: 1 prediction values are not numbers (first: 'high')" in capsys.readouterr().err

@@ -71,6 +71,12 @@ def _cases() -> dict[str, tuple[pd.DataFrame, pd.DataFrame, dict]]:
         chunk_size=400)  # fmt: skip
     add("five_percent_positives", _frame(rng, 20000, base=-3.6), _frame(rng, 20000, base=-3.6, shift=0.3),
         chunk_size=2000)  # fmt: skip
+    add(
+        "mostly_positive",
+        _frame(rng, 5000, base=1.6),
+        _frame(rng, 5000, base=1.6, shift=-0.6),
+        chunk_size=625,
+    )
     add("tiny_chunk", _frame(rng, 3000), _frame(rng, 1003), chunk_size=250)  # the last chunk has 3 rows
     add(
         "labels_not_arrived", _frame(rng, 3000), _frame(rng, 3000, shift=0.5, label_share=0.3), chunk_size=300
