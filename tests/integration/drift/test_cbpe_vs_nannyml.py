@@ -77,6 +77,7 @@ def _cases() -> dict[str, tuple[pd.DataFrame, pd.DataFrame, dict]]:
         _frame(rng, 5000, base=1.6, shift=-0.6),
         chunk_size=625,
     )
+    add("default_ten_chunks", _frame(rng, 4321, temper=1.8), _frame(rng, 2345, temper=1.8, shift=0.3))
     add("tiny_chunk", _frame(rng, 3000), _frame(rng, 1003), chunk_size=250)  # the last chunk has 3 rows
     add(
         "labels_not_arrived", _frame(rng, 3000), _frame(rng, 3000, shift=0.5, label_share=0.3), chunk_size=300
