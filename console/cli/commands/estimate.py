@@ -64,7 +64,7 @@ def run(ctx: Context) -> int:
     try:
         result = evaluate_spec(store, spec, now, ctx.workspace.root, reference_chunks=ctx.args.show_reference)
     except EstimationError as exc:
-        raise CliError(f"estimate {spec.model}: {exc}", 1 if "no records" in str(exc) else 2) from None
+        raise CliError(f"estimate {spec.model}: {exc}") from None
     if ctx.fmt == "json":
         ctx.out(dumps(result.as_dict()))
     else:
