@@ -236,6 +236,8 @@ class Estimator:
         """Per chunk of `data`, every metric's estimate, band, realized value and alert."""
         if len(data) == 0:
             return []
+        if data.labels is not None:
+            check_labels(data.labels)
         data = _time_sorted(data)
         calibrated = self.calibrator(data.scores) if self.calibrator is not None else data.scores
         results = []
@@ -308,7 +310,7 @@ def check_labels(labels: np.ndarray) -> None:
     known = labels[~np.isnan(labels)]
     bad = known[(known != 0) & (known != 1)]
     if bad.size:
-        raise EstimationError(f"labels must be 0 or 1 for binary classification; found {bad[0]!r}")
+        raise EstimationError(f"labels must be 0 or 1 for binary classification; found {float(bad[0])!r}")
 
 
 def _thresholds(reference: Outputs, chunking: Chunking, metric: str) -> tuple[float, float]:

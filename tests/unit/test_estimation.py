@@ -114,6 +114,9 @@ def test_reference_needs_every_label_and_binary_labels() -> None:
         fit(Outputs(reference.scores, reference.predicted, labels))
     with pytest.raises(EstimationError, match="labels must be 0 or 1"):
         fit(Outputs(reference.scores, reference.predicted, np.where(reference.labels == 1, 2.0, 0.0)))
+    estimator = fit(reference)
+    with pytest.raises(EstimationError, match=r"labels must be 0 or 1 for binary classification; found 3\.0"):
+        estimator.estimate(Outputs(reference.scores, reference.predicted, np.full(500, 3.0)))
     one_positive = np.zeros(500)
     one_positive[3] = 1
     with pytest.raises(EstimationError, match="fewer than 2 rows"):
