@@ -1,19 +1,26 @@
-"""Drift on 1,000,000 reference × 1,000,000 current rows × 20 numeric columns, default tests.
+"""Drift on 1,000,000 reference × 1,000,000 current rows × 20 numeric columns, default tests;
+CBPE on 1,000,000 reference × 1,000,000 analysis rows next to NannyML 0.13.1.
 
-Prints our time next to scipy's ks_2samp over the same columns in the same run (the baseline),
-and the ratio. Target: ours ≤ 5 s in total. Evidently's report on this input takes minutes.
-    .venv/bin/python benchmarks/bench_drift.py [--rows N] [--columns N]
+Drift: prints our time next to scipy's ks_2samp over the same columns in the same run (the
+baseline), and the ratio. Target: ours ≤ 5 s in total. Evidently's report on this input takes minutes.
+CBPE (benchmarks/cbpe_run.py): our process and NannyML's (its virtualenv, tests/setup/nannyml.sh)
+on the same Parquet files, wall and CPU time of each whole process. Target: ≥ 20× faster.
+    .venv/bin/python benchmarks/bench_drift.py [--rows N] [--columns N] [--only drift|cbpe]
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from console.drift.stats import dataset_drift
 
@@ -33,8 +40,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--columns", type=int, default=20)
+    parser.add_argument("--only", choices=["drift", "cbpe"], help="run one part (default: both)")
+    parser.add_argument("--chunk-size", type=int, default=10_000, help="CBPE's chunk size (default 10,000)")
     args = parser.parse_args()
-    reference, current = make_frames(args.rows, args.columns)
+    if args.only != "cbpe":
+        bench_drift(args.rows, args.columns)
+    if args.only != "drift":
+        from benchmarks.cbpe_run import run
+
+        run(args.rows, args.chunk_size)
+
+
+def bench_drift(rows: int, columns: int) -> None:
+    reference, current = make_frames(rows, columns)
 
     started = time.perf_counter()
     result = dataset_drift(reference, current)
@@ -47,7 +65,7 @@ def main() -> None:
 
     methods = sorted({c.method for c in result.columns})
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"drift: {args.rows:,} reference x {args.rows:,} current rows x {args.columns} numeric columns")
+    print(f"drift: {rows:,} reference x {rows:,} current rows x {columns} numeric columns")
     print(
         f"  tests used: {', '.join(methods)}; drifted {result.drifted_columns}/{len(result.columns)}, "
         f"dataset drift {result.drifted}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from rich.text import Text
@@ -17,11 +18,13 @@ if TYPE_CHECKING:
     from console.runtime.session import Session
 
 BAR_WIDTH = 28
+ESTIMATES_SHOWN_FOR = timedelta(hours=6)  # CBPE estimates older than this are not shown as current
 COLUMNS = ("model", "column", "type", "test", "score", "threshold", "verdict", "rows ref/cur", "score trend")
 
 
 def load_drift(session: Session) -> dict[str, Any]:
     """Every workspace window evaluated at the session's now, with score history and histograms (headless)."""
+    from console.drift.estimation_window import latest_estimates
     from console.drift.windows import (
         WindowError,
         drift_windows,
@@ -48,6 +51,7 @@ def load_drift(session: Session) -> dict[str, Any]:
         entry["result"] = result
         entry["history"] = score_history(session.store, window.model, now - history_span(window), now)
         entry["histograms"] = {c.column: histogram(result, c.column) for c in result.drift.columns}
+        entry["estimates"] = latest_estimates(session.store, window.model, now - ESTIMATES_SHOWN_FOR)
         loaded.append(entry)
     return {"now": now, "windows": loaded, "error": "", "segments": load_segments(session)}
 
@@ -129,6 +133,18 @@ def _column_rows(entry: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _estimates_text(estimates: dict[str, dict[str, float]]) -> Text:
+    """The latest CBPE estimates the `estimation` source wrote: value [band], red when alerting."""
+    text = Text()
+    for metric, numbers in estimates.items():
+        text.append(
+            f" · est. {metric} {numbers['value']:.3f}", style="bold red" if numbers.get("alert") else ""
+        )
+        if "lower" in numbers and "upper" in numbers:
+            text.append(f" [{numbers['lower']:.3f}–{numbers['upper']:.3f}]")
+    return text
+
+
 class DriftView(View):
     """Input drift of each configured model: reference window vs the rolling current window."""
 
@@ -166,6 +182,7 @@ class DriftView(View):
                 status.append(entry["error"], style="red")
                 continue
             status.append_text(self._summary(entry["result"]))
+            status.append_text(_estimates_text(entry.get("estimates") or {}))
             rows += [row for row in _column_rows(entry) if matches(row[1], self.filter_text)]
         self.query_one("#drift-status", Static).update(status)
         table = self.query_one("#drift-table", DataTable)

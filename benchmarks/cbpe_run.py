@@ -1,0 +1,133 @@
+"""The CBPE run of bench_drift.py: our CBPE and NannyML 0.13.1's on the same 1M reference × 1M
+analysis rows (Parquet files), each as a whole process from start to its printed summary.
+
+    .venv/bin/python benchmarks/cbpe_run.py ours DIR CHUNK_SIZE      # one side, as bench_drift runs it
+Both processes read the files, fit on the reference, estimate the analysis and print the
+calibration decision, the chunk count, the alert count and the last chunk's estimated accuracy,
+so the run also shows that both found the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NANNYML_PYTHON = ROOT / ".venvs" / "nannyml" / "bin" / "python"
+METRICS = ["roc_auc", "f1", "precision", "recall", "accuracy"]
+
+NANNYML_SCRIPT = """
+import json, logging, os, sys, warnings
+os.environ["NML_DISABLE_USAGE_LOGGING"] = "1"
+warnings.simplefilter("ignore"); logging.disable(logging.CRITICAL)
+import nannyml as nml, pandas as pd
+folder, size = sys.argv[1], int(sys.argv[2])
+metrics = json.loads(sys.argv[3])
+reference = pd.read_parquet(f"{folder}/reference.parquet")
+analysis = pd.read_parquet(f"{folder}/analysis.parquet")
+cbpe = nml.CBPE(y_pred_proba="y_pred_proba", y_pred="y_pred", y_true="y_true",
+                problem_type="classification_binary", metrics=metrics, chunk_size=size)
+cbpe.fit(reference)
+result = cbpe.estimate(analysis).filter(period="analysis").to_df()
+alerts = int(sum(result[(m, "alert")].astype(bool).sum() for m in metrics))
+print(json.dumps({"calibrated": bool(cbpe.needs_calibration), "chunks": len(result), "alerts": alerts,
+                  "last_accuracy": float(result[("accuracy", "value")].iloc[-1])}))
+"""
+
+
+def write_data(folder: Path, rows: int, seed: int = 7) -> None:
+    """A logistic model's overconfident scores (so CBPE calibrates); the analysis side's main feature shifts."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    for name, shift in (("reference", 0.0), ("analysis", 0.5)):
+        logit = -0.5 + 1.4 * rng.normal(shift, 1, rows) - 0.8 * rng.normal(0, 1, rows)
+        score = 1 / (1 + np.exp(-2 * logit))
+        labels = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+        table = pa.table({"y_pred_proba": score, "y_pred": (score >= 0.5).astype(np.int64), "y_true": labels})
+        pq.write_table(table, folder / f"{name}.parquet")
+
+
+def ours(folder: str, size: int) -> None:
+    """Our side: read, fit, estimate, print the summary."""
+    import pyarrow.parquet as pq
+
+    from console.drift.estimation import Chunking, Outputs, fit
+
+    def outputs(name: str) -> Outputs:
+        table = pq.read_table(f"{folder}/{name}.parquet")
+        return Outputs.of(
+            table["y_pred_proba"].to_numpy(), table["y_true"].to_numpy(), predicted=table["y_pred"].to_numpy()
+        )
+
+    estimator = fit(outputs("reference"), Chunking(size=size), METRICS)
+    chunks = estimator.estimate(outputs("analysis"))
+    alerts = sum(m.alert for c in chunks for m in c.metrics.values())
+    last = chunks[-1].metrics["accuracy"].value
+    print(
+        json.dumps(
+            {
+                "calibrated": estimator.calibrated,
+                "chunks": len(chunks),
+                "alerts": alerts,
+                "last_accuracy": last,
+            }
+        )
+    )
+
+
+def _timed(argv: list[str]) -> tuple[float, float, dict]:
+    """Wall and CPU seconds (user + system) of one whole process, and its printed summary."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed: {done.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(rows: int, size: int) -> None:
+    """Both processes on the same files; prints times, the ratios and both summaries."""
+    if not NANNYML_PYTHON.exists():
+        raise SystemExit("NannyML's virtualenv is missing: run bash tests/setup/nannyml.sh")
+    with tempfile.TemporaryDirectory(prefix="bench_cbpe_") as tmp:
+        folder = Path(tmp)
+        write_data(folder, rows)
+        our_wall, our_cpu, our_summary = _timed([sys.executable, str(Path(__file__)), "ours", tmp, str(size)])
+        their_wall, their_cpu, their_summary = _timed(
+            [str(NANNYML_PYTHON), "-c", NANNYML_SCRIPT, tmp, str(size), json.dumps(METRICS)]
+        )
+    print(f"cbpe: {rows:,} reference x {rows:,} analysis rows, chunks of {size:,}, {len(METRICS)} metrics")
+    print(f"  ours, whole process          {our_wall:7.2f} s wall {our_cpu:7.2f} s cpu   {our_summary}")
+    print(
+        f"  NannyML 0.13.1, whole process {their_wall:7.2f} s wall {their_cpu:7.2f} s cpu   {their_summary}"
+    )
+    print(
+        f"  ratio NannyML/ours             {their_wall / our_wall:7.1f}x wall {their_cpu / our_cpu:5.1f}x cpu"
+        "   target >= 20x"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "ours":
+        ours(sys.argv[2], int(sys.argv[3]))
+    else:
+        raise SystemExit(__doc__)

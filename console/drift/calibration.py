@@ -1,0 +1,269 @@
+"""Isotonic calibration of predicted probabilities, and the test of whether it helps, as NannyML does.
+
+NannyML 0.13 (`nannyml.calibration`) fits scikit-learn's `IsotonicRegression(out_of_bounds="clip",
+increasing=True)` on the reference, and only when `needs_calibration` says so: ten stratified
+shuffle splits (10% test, `random_state=42`), a calibrator fitted on each train part, and the
+expected calibration error (10 equal-count bins) of all test parts pooled, before and after.
+This module reproduces both step by step without scikit-learn: the same sort, the same merging
+of duplicate scores (scikit-learn's `_make_unique`), scipy's pool-adjacent-violators (which
+scikit-learn itself calls on scipy >= 1.12), the same interpolation, and the same random draws.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+SPLITS = 10
+TEST_SHARE = 0.1
+SPLIT_SEED = 42
+ECE_BINS = 10
+SEPARATED_AUC = 0.999  # above this reference ROC AUC, NannyML never calibrates
+_RESOLUTION = float(np.finfo(np.float64).resolution)  # scores closer than this count as one (1e-15)
+
+
+class CalibrationError(ValueError):
+    """The reference cannot be used to calibrate (e.g. a class with a single row)."""
+
+
+@dataclass(frozen=True)
+class Isotonic:
+    """A fitted isotonic calibrator: breakpoints, clipped outside [x_min, x_max]."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        clipped = np.clip(np.asarray(scores, dtype=np.float64), self.x[0], self.x[-1])
+        if self.y.size == 1:
+            return np.repeat(self.y, clipped.shape)
+        return np.interp(clipped, self.x, self.y)
+
+
+def fit_isotonic(scores: np.ndarray, labels: np.ndarray) -> Isotonic:
+    """scikit-learn's `IsotonicRegression(out_of_bounds="clip").fit(scores, labels)` for 0/1 labels."""
+    ranked = _Ranked.of(np.asarray(labels, dtype=np.float64), np.asarray(scores, dtype=np.float64))
+    return _fit_sorted(ranked.x, ranked.y)
+
+
+def calibrator_for(labels: np.ndarray, scores: np.ndarray) -> Isotonic | None:
+    """The isotonic calibrator NannyML fits on this reference, or None when it decides not to calibrate."""
+    labels = np.asarray(labels, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    ranked = _Ranked.of(labels, scores)
+    return _fit_sorted(ranked.x, ranked.y) if _needs_calibration(labels, scores, ranked) else None
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """Rows sorted by score. Ties may come in any order: the labels of a tie are only ever summed,
+    and 0/1 sums are exact, so this gives what scikit-learn's sort by (score, label) gives."""
+
+    order: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def of(cls, labels: np.ndarray, scores: np.ndarray) -> _Ranked:
+        order = np.argsort(scores)
+        return cls(order, scores[order], labels[order])
+
+    @property
+    def rank(self) -> np.ndarray:
+        """Each row's position in score order."""
+        rank = np.empty(self.order.size, dtype=np.intp)
+        rank[self.order] = np.arange(self.order.size)
+        return rank
+
+
+def _fit_sorted(x: np.ndarray, y: np.ndarray) -> Isotonic:
+    """The fit on pairs sorted by score."""
+    return _fit_unique(*_make_unique(x, y))
+
+
+def _fit_unique(unique_x: np.ndarray, unique_y: np.ndarray, weights: np.ndarray) -> Isotonic:
+    """Pool-adjacent-violators on the distinct scores' mean labels, then scikit-learn's trimming."""
+    from scipy.optimize import isotonic_regression
+
+    fitted = np.asarray(isotonic_regression(unique_y, weights=weights, increasing=True).x, dtype=np.float64)
+    keep = np.ones(fitted.size, dtype=bool)
+    keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
+    return Isotonic(unique_x[keep], fitted[keep])
+
+
+def _make_unique(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores within 1e-15 of their group's first score merged; each group's mean label and size."""
+    gaps = np.diff(x)
+    if np.any((gaps > 0) & (gaps < _RESOLUTION)):
+        starts = _greedy_starts(x)
+    else:
+        starts = np.flatnonzero(np.concatenate(([True], gaps >= _RESOLUTION)))
+    counts = np.diff(np.append(starts, x.size)).astype(np.float64)
+    sums = np.add.reduceat(y, starts)
+    return x[starts], sums / counts, counts
+
+
+def _greedy_starts(x: np.ndarray) -> np.ndarray:
+    """Group starts as scikit-learn finds them: a new group once a score is 1e-15 past the group's first."""
+    starts = [0]
+    current = x[0]
+    for index in range(1, x.size):
+        if x[index] - current >= _RESOLUTION:
+            starts.append(index)
+            current = x[index]
+    return np.asarray(starts, dtype=np.intp)
+
+
+def needs_calibration(labels: np.ndarray, scores: np.ndarray) -> bool:
+    """NannyML's `needs_calibration`: whether isotonic calibration lowers the pooled test ECE."""
+    labels = np.asarray(labels, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    return _needs_calibration(labels, scores, _Ranked.of(labels, scores))
+
+
+def _needs_calibration(labels: np.ndarray, scores: np.ndarray, ranked: _Ranked) -> bool:
+    if labels.min() == labels.max():
+        return False
+    if _sorted_auc(ranked.x, ranked.y) > SEPARATED_AUC:
+        return False
+    groups = _Groups.of(ranked)
+    rank = None
+    tests, calibrated = [], []
+    for train, test in stratified_splits(labels):
+        if groups is not None and train.size + test.size == labels.size:
+            calibrator = groups.fit_without(test, labels[test])
+        else:
+            rank = ranked.rank if rank is None else rank
+            in_train = np.zeros(labels.size, dtype=bool)
+            in_train[rank[train]] = True  # the train part in score order
+            calibrator = _fit_sorted(ranked.x[in_train], ranked.y[in_train])
+        tests.append(test)
+        calibrated.append(calibrator(scores[test]))
+    pooled = np.concatenate(tests)
+    edges = _bin_edges(pooled.size, ECE_BINS)
+    before = _expected_calibration_error(labels[pooled], scores[pooled], edges)
+    after = _expected_calibration_error(labels[pooled], np.concatenate(calibrated), edges)
+    return bool(before > after)
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """The reference's distinct scores (no two closer than 1e-15, so a subset's groups are these
+    groups too): each row's group, each group's score, size and positives. A train part's fit is
+    then the groups minus its test part's rows, with no sort."""
+
+    of_row: np.ndarray
+    x: np.ndarray
+    counts: np.ndarray
+    positives: np.ndarray
+
+    @classmethod
+    def of(cls, ranked: _Ranked) -> _Groups | None:
+        gaps = np.diff(ranked.x)
+        if np.any((gaps > 0) & (gaps < _RESOLUTION)):
+            return None
+        is_start = np.concatenate(([True], gaps > 0))
+        starts = np.flatnonzero(is_start)
+        of_row = np.empty(ranked.x.size, dtype=np.intp)
+        of_row[ranked.order] = np.cumsum(is_start) - 1
+        counts = np.diff(np.append(starts, ranked.x.size)).astype(np.float64)
+        return cls(of_row, ranked.x[starts], counts, np.add.reduceat(ranked.y, starts))
+
+    def fit_without(self, rows: np.ndarray, labels: np.ndarray) -> Isotonic:
+        """The isotonic fit on every row but `rows` (what scikit-learn fits on the train part)."""
+        left = self.of_row[rows]
+        counts = self.counts - np.bincount(left, minlength=self.x.size)
+        positives = self.positives - np.bincount(left, weights=labels, minlength=self.x.size)
+        present = counts > 0
+        return _fit_unique(self.x[present], positives[present] / counts[present], counts[present])
+
+
+def stratified_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """scikit-learn's `StratifiedShuffleSplit(n_splits=10, test_size=0.1, random_state=42).split` of 0/1 labels."""
+    n = labels.size
+    n_test = math.ceil(TEST_SHARE * n)
+    n_train = n - n_test
+    positive = labels == 1  # 0/1 labels: classes [0, 1], as np.unique would find them
+    class_indices = [np.flatnonzero(~positive), np.flatnonzero(positive)]
+    class_counts = np.array([len(i) for i in class_indices])
+    if np.min(class_counts) < 2:
+        raise CalibrationError(
+            "a class has fewer than 2 rows in the reference; calibration needs at least 2 of each class"
+        )
+    if n_train < 2 or n_test < 2:
+        raise CalibrationError(f"the reference has too few rows ({n}) to test calibration")
+    rng = np.random.RandomState(SPLIT_SEED)
+    splits = []
+    for _ in range(SPLITS):
+        n_i = _approximate_mode(class_counts, n_train, rng)
+        t_i = _approximate_mode(class_counts - n_i, n_test, rng)
+        train: list[np.ndarray] = []
+        test: list[np.ndarray] = []
+        for i in range(2):
+            shuffled = rng.permutation(class_indices[i])  # what shuffling positions and taking gives
+            train.append(shuffled[: n_i[i]])
+            test.append(shuffled[n_i[i] : n_i[i] + t_i[i]])
+        splits.append((rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))))
+    return splits
+
+
+def _approximate_mode(class_counts: np.ndarray, draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """scikit-learn's `_approximate_mode`: per-class draws, remainders handed out with random ties."""
+    continuous = class_counts / class_counts.sum() * draws
+    floored = np.floor(continuous)
+    need = int(draws - floored.sum())
+    if need > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (indices,) = np.where(remainder == value)
+            now = min(len(indices), need)
+            floored[rng.choice(indices, size=now, replace=False)] += 1
+            need -= now
+            if need == 0:
+                break
+    return floored.astype(int)
+
+
+def _bin_edges(length: int, bins: int) -> list[tuple[int, int]]:
+    """NannyML's `_get_bin_index_edges`: equal-count bins over a sorted vector, the last one longer."""
+    if length <= 2 * bins:
+        bins = length // 2
+        if bins < 2:
+            raise CalibrationError(f"the reference has too few rows ({length} tested) to test calibration")
+    width = length // bins
+    edges = np.asarray(range(0, length + 1, width))
+    edges[-1] = length
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+
+
+def _expected_calibration_error(
+    labels: np.ndarray, scores: np.ndarray, edges: list[tuple[int, int]]
+) -> float:
+    order = scores.argsort()
+    scores, labels = scores[order], labels[order]
+    terms = [
+        (right - left) / scores.size * abs(np.mean(scores[left:right]) - np.mean(labels[left:right]))
+        for left, right in edges
+    ]
+    return float(np.sum(terms))
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC of scores against 0/1 labels (ties count half), NaN with a single class."""
+    order = np.argsort(scores)
+    return _sorted_auc(np.asarray(scores)[order], (np.asarray(labels) == 1)[order].astype(np.float64))
+
+
+def _sorted_auc(x: np.ndarray, y: np.ndarray) -> float:
+    """ROC AUC from scores sorted ascending and their 0/1 labels (Mann-Whitney U with mean ranks)."""
+    n_pos = float(np.sum(y))
+    n_neg = y.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))
+    counts = np.diff(np.append(starts, x.size))
+    mean_rank = np.cumsum(counts) - (counts - 1) / 2  # 1-based ranks, ties averaged
+    positive_rank_sum = float(np.dot(np.add.reduceat(y, starts), mean_rank))
+    return (positive_rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)

@@ -1,0 +1,177 @@
+"""CBPE's per-chunk numbers, as NannyML 0.13 computes them: estimates from calibrated scores,
+sampling errors from reference components (`nannyml.sampling_error.binary_classification`),
+and realized values where labels are known (scikit-learn's definitions, NaN where NannyML gives NaN).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from console.drift.calibration import roc_auc
+
+# one chunk's calibrated scores, scores, predicted classes and labels (None: no labels at all)
+Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
+Components = tuple[float, ...]
+
+
+class Undefined(ArithmeticError):
+    """A metric NannyML fails on for a chunk (its chunk record becomes all NaN)."""
+
+
+def usable(columns: Columns, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(calibrated, second column) without the rows NannyML drops: a NaN in either."""
+    calibrated, scores, predicted, _ = columns
+    second = scores if metric == "roc_auc" else predicted
+    keep = ~(np.isnan(calibrated) | np.isnan(second))
+    return (calibrated, second) if keep.all() else (calibrated[keep], second[keep])
+
+
+# --- estimates (NannyML's estimate_* functions) ------------------------------------------------------
+
+
+def estimate_roc_auc(columns: Columns) -> float:
+    """ROC AUC of the expected labels (calibrated scores) ranked by the model's scores."""
+    calibrated, scores = usable(columns, "roc_auc")
+    if calibrated.size == 0:
+        return math.nan
+    order = np.argsort(scores)[::-1]
+    expected = calibrated[order]
+    cumulative = np.cumsum(expected)
+    false_cumulative = 1 + np.arange(len(expected)) - cumulative
+    tps = np.round(np.concatenate(([0.0], cumulative)), 5)
+    fps = np.round(np.concatenate(([0.0], false_cumulative)), 5)
+    tpr, fpr = tps / tps[-1], fps / fps[-1]
+    steps = np.diff(fpr)
+    direction = 1.0
+    if np.any(steps < 0):
+        if not np.all(steps <= 0):
+            raise Undefined("x is neither increasing nor decreasing")
+        direction = -1.0
+    return float(direction * np.trapezoid(tpr, fpr))
+
+
+def _cells_estimate(metric: str) -> Callable[[Columns], float]:
+    """F1, precision, recall or accuracy of the expected confusion matrix."""
+
+    def estimate(columns: Columns) -> float:
+        calibrated, predicted = usable(columns, metric)
+        if calibrated.size == 0:
+            return math.nan
+        positive, negative = predicted == 1, predicted == 0
+        tp = np.sum(np.where(positive, calibrated, 0))
+        fp = np.sum(np.where(positive, 1 - calibrated, 0))
+        fn = np.sum(np.where(negative, calibrated, 0))
+        tn = np.sum(np.where(negative, 1 - calibrated, 0))
+        if metric == "accuracy":
+            return float((tp + tn) / calibrated.size)
+        bottom = {"f1": tp + 0.5 * (fp + fn), "precision": tp + fp, "recall": tp + fn}[metric]
+        return float(tp / bottom) if bottom != 0 else 0.0
+
+    return estimate
+
+
+ESTIMATES: dict[str, Callable[[Columns], float]] = {
+    "roc_auc": estimate_roc_auc,
+    **{m: _cells_estimate(m) for m in ("f1", "precision", "recall", "accuracy")},
+}
+
+
+# --- sampling error: components from the reference, scaled by the chunk's size ---------------------
+
+
+def _auroc_components(labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> Components:
+    """Std of the per-positive Mann-Whitney terms and the positive share (the minority class)."""
+    if np.mean(labels) > 0.5:
+        labels, scores = np.abs(labels - 1), 1 - scores
+    ranked = labels[np.argsort(scores)]
+    # NannyML takes np.unique(labels * rank)[1:]: the ranks of the positives, without rank 0
+    indexes = np.flatnonzero(ranked[1:] == 1) + 1
+    n_pos = np.sum(ranked)
+    terms = np.true_divide(indexes - np.arange(indexes.size), ranked.size - n_pos)
+    return float(np.std(terms)), float(n_pos / ranked.size)
+
+
+def _f1_components(labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> Components:
+    right, wrong = labels == predicted, labels != predicted
+    tp = int(np.sum(right & (predicted == 1)))
+    fp = int(np.sum(wrong & (predicted == 1)))
+    fn = int(np.sum(wrong & (predicted == 0)))
+    relevant = tp + fp + fn
+    if relevant == 0:
+        return math.nan, 0.0
+    factor = relevant / ((fn + fp) * 0.5 + tp)
+    terms = np.concatenate([np.full(tp, factor), np.zeros(fn + fp)])
+    return float(np.std(terms)), relevant / predicted.size
+
+
+def _precision_components(labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> Components:
+    tp = int(np.sum((labels == predicted) & (predicted == 1)))
+    fp = int(np.sum((labels != predicted) & (predicted == 1)))
+    terms = np.concatenate([np.ones(tp), np.zeros(fp)])
+    return float(np.std(terms)), float(np.sum(predicted) / predicted.size)
+
+
+def _recall_components(labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> Components:
+    tp = int(np.sum((labels == predicted) & (predicted == 1)))
+    fn = int(np.sum((labels != predicted) & (predicted == 0)))
+    terms = np.concatenate([np.ones(tp), np.zeros(fn)])
+    return float(np.std(terms)), float(np.sum(labels) / predicted.size)
+
+
+def _accuracy_components(labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> Components:
+    correct = (labels.astype(int) == predicted.astype(int)).astype(int)
+    return (float(np.std(correct)),)
+
+
+COMPONENTS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], Components]] = {
+    "roc_auc": _auroc_components,
+    "f1": _f1_components,
+    "precision": _precision_components,
+    "recall": _recall_components,
+    "accuracy": _accuracy_components,
+}
+
+
+def sampling_error(metric: str, components: Components, columns: Columns) -> float:
+    """The reference's std over the square root of the chunk's (relevant) rows."""
+    rows = usable(columns, metric)[0].size
+    if rows == 0:
+        return math.nan
+    if metric == "accuracy":
+        return float(components[0] / np.sqrt(rows))
+    std, fraction = components
+    return float(std / np.sqrt(rows * fraction))
+
+
+# --- realized performance where labels are known --------------------------------------------------
+
+
+def realized(metric: str, columns: Columns) -> float:
+    """The metric on the chunk's labelled rows (uncalibrated scores for ROC AUC); NaN as NannyML gives it."""
+    _, scores, predicted, labels = columns
+    if labels is None:
+        return math.nan
+    second = scores if metric == "roc_auc" else predicted
+    keep = ~(np.isnan(second) | np.isnan(labels))
+    second, labels = second[keep], labels[keep]
+    if labels.size == 0:
+        return math.nan
+    if metric == "accuracy":
+        return float(np.mean(labels == second))
+    if labels.min() == labels.max():  # a single class (NannyML: nunique <= 1)
+        return math.nan
+    if metric == "roc_auc":
+        return roc_auc(labels, second)
+    if second.min() == second.max():  # a single predicted class
+        return math.nan
+    tp = float(np.sum((labels == 1) & (second == 1)))
+    fp = float(np.sum((labels == 0) & (second == 1)))
+    fn = float(np.sum((labels == 1) & (second == 0)))
+    if metric == "precision":
+        return tp / (tp + fp) if tp + fp else 0.0
+    if metric == "recall":
+        return tp / (tp + fn) if tp + fn else 0.0
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
