@@ -89,7 +89,7 @@ async def test_the_canary_view_shows_each_metric_and_both_groups_values(session)
         latency, errors = rows(app)
         assert latency[:3] == ["fraud-v4", "latency_p99 (critical)", "High"]
         assert errors[:3] == ["fraud-v4", "error_ratio", "High"]
-        assert "increase is bad → High" in latency[-1]
+        assert "increase is bad → High" in latency[3]
         chart = app.query_one("#canary-chart", TimeChart)
         by_name = {s.name: s.points for s in chart.series}
         assert set(by_name) == {"v3 baseline", "v4 canary"}

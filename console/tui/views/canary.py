@@ -18,7 +18,7 @@ from console.tui.widgets.tables import Row, matches, selected_key, sync_table
 if TYPE_CHECKING:
     from console.runtime.session import Session
 
-COLUMNS = ("canary", "metric", "class", "n base/can", "median base", "median can", "ratio", "p", "why")
+COLUMNS = ("canary", "metric", "class", "why", "n base/can", "median base", "median can", "ratio", "p")
 VERDICT_STYLE = {"pass": "bold green", "marginal": "bold yellow", "fail": "bold red", "nodata": "dim"}
 CLASS_STYLE = {"High": "bold red", "Low": "bold red", "Pass": "green", "NoData": "dim"}
 
@@ -49,12 +49,12 @@ def metric_rows(page: CanaryPage, filter_text: str = "") -> list[Row]:
                     entry.spec.name,
                     m.name + (" (critical)" if m.critical else ""),
                     _class_text(m),
+                    Text(m.sentence),
                     f"{m.n_baseline}/{m.n_canary}",
                     _number(m.median_baseline),
                     _number(m.median_canary),
                     _number(m.ratio, 3),
                     _number(m.p, 2),
-                    Text(m.sentence),
                 ),
             )
             if matches(row[1], filter_text):
