@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,10 +95,10 @@ def _parsed(conninfo: str, where: str) -> Dsn:
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == "'":
         return re.sub(r"\\(.)", r"\1", value[1:-1])
-    return value
+    return value.lstrip("'")  # an unterminated quote: what follows it is still the secret
 
 
-def _shown(params: dict[str, object]) -> str:
+def _shown(params: Mapping[str, object]) -> str:
     """`postgresql://***@host:port/dbname`: the user and password never shown, as with any URL."""
     hidden = f"{MASK}@" if params.get("user") or params.get("password") else ""
     host = str(params.get("host") or params.get("hostaddr") or "localhost")
