@@ -194,11 +194,10 @@ def _copy_with_ids(
             mapped.append((row["id"], new_id))
             row["id"] = new_id
         _insert(con, table, columns, move)
-    with con.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO imported_rows (origin, table_name, local_id, shared_id) VALUES (%s, %s, %s, %s)",
-            [(origin, table, local, shared) for local, shared in mapped],
-        )
+    bookkeeping = ["origin", "table_name", "local_id", "shared_id"]
+    _copy_rows(
+        con, "imported_rows", bookkeeping, [dict(zip(bookkeeping, (origin, table, *ids))) for ids in mapped]
+    )
     result.copied[table] = len(todo)
     result.renumbered[table] = len(move)
 
@@ -216,14 +215,17 @@ def _sequence_past_ids(con: psycopg.Connection[Any], table: str, sequence: str) 
 
 
 def _insert(con: psycopg.Connection[Any], table: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    marks = ", ".join(["%s"] * len(columns))
-    with con.cursor() as cur:
-        cur.executemany(
-            f'INSERT INTO "{table}" ({_names(columns)}) VALUES ({marks})',
-            [[row[c] for c in columns] for row in rows],
-        )
+    """New rows, by COPY (never row by row)."""
+    if rows:
+        _copy_rows(con, table, columns, rows)
+
+
+def _copy_rows(
+    con: psycopg.Connection[Any], table: str, columns: list[str], rows: list[dict[str, Any]]
+) -> None:
+    with con.cursor() as cur, cur.copy(f'COPY "{table}" ({_names(columns)}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
 
 
 def _copy_keyed(
@@ -252,17 +254,20 @@ def _copy_multiset(
     rows: list[dict[str, Any]],
     result: ImportResult,
 ) -> None:
-    """Each row unless as many rows equal to it (in the identity columns) are there already."""
+    """Each row unless as many rows equal to it (in the identity columns) are there already.
+
+    Rows are matched by the text of a ROW of their identity columns (NULL and '' differ, NaN
+    equals NaN), so both sides hash-join instead of comparing each row with every other."""
     identity = [c for c in _IDENTITY[table] if c in columns]
+    key = "ROW(" + ", ".join(f'x."{name}"' for name in identity) + ")::text"
     con.execute(f'CREATE TEMP TABLE incoming (LIKE "{table}") ON COMMIT DROP')
-    with con.cursor() as cur, cur.copy(f"COPY incoming ({_names(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
-    same = " AND ".join(f'h."{c}" IS NOT DISTINCT FROM i."{c}"' for c in identity)
+    _copy_rows(con, "incoming", columns, rows)
     copied = con.execute(
-        f'INSERT INTO "{table}" ({_names(columns)}) SELECT {_names(columns)} FROM '
-        f"(SELECT incoming.*, row_number() OVER (PARTITION BY {_names(identity)}) AS nth FROM incoming) i "
-        f'WHERE i.nth > (SELECT count(*) FROM "{table}" h WHERE {same})'
+        f"WITH fresh AS (SELECT x.*, {key} AS row_key, "
+        f"row_number() OVER (PARTITION BY {key}) AS nth FROM incoming x), "
+        f'there AS (SELECT {key} AS row_key, count(*) AS n FROM "{table}" x GROUP BY 1) '
+        f'INSERT INTO "{table}" ({_names(columns)}) SELECT {_names(columns)} FROM fresh '
+        "LEFT JOIN there USING (row_key) WHERE fresh.nth > coalesce(there.n, 0)"
     ).rowcount
     con.execute("DROP TABLE incoming")
     result.copied[table] = copied

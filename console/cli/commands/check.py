@@ -228,6 +228,8 @@ def _team_line(summary: dict[str, Any]) -> str | None:
         return "  team        not usable (see the problem above)"
     if not team["reachable"]:
         return f"  team        {team['where']}: unreachable"
+    if team["error"] is not None:
+        return f"  team        {team['where']}: reachable, but failing (see the problem above)"
     schema = "no schema" if team["schema_version"] is None else f"schema v{team['schema_version']}"
     return f"  team        {team['where']}: reachable, {schema}, {team['latency_ms']:.1f} ms"
 

@@ -101,3 +101,13 @@ def test_a_wrong_inline_value_is_not_echoed(tmp_path):
     text = str(caught.value)
     assert "postgres must be a postgresql:// URL" in text and "oncall.yaml:" in text
     assert PASSWORD not in text
+
+
+def test_team_names_one_database(tmp_path):
+    (tmp_path / "oncall.yaml").write_text(
+        f'team:\n  postgres: "postgresql://oncall:{PASSWORD}@db/x"\n  dsn_file: team.dsn\n'
+    )
+    with pytest.raises(WorkspaceError) as caught:
+        load_workspace(tmp_path / "oncall.yaml")
+    assert "give exactly one of postgres (a postgresql:// URL) or dsn_file" in str(caught.value)
+    assert "got postgres and dsn_file" in str(caught.value) and PASSWORD not in str(caught.value)
