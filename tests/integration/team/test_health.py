@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.conftest import run_oncall
 from tests.integration.team.conftest import PASSWORD, team_workspace
 from tests.postgres import remove, start_postgres
 
@@ -68,3 +69,12 @@ def test_a_wrong_password_says_so_without_the_password(pg, tmp_path):
     assert done.returncode == 1
     assert 'password authentication failed for user "oncall"' in done.stdout
     assert "Wrong-Pass-7" not in done.stdout + done.stderr
+
+
+def test_without_a_team_key_the_commands_say_how_to_add_one(tmp_path):
+    (tmp_path / "oncall.yaml").write_text("store: oncall.duckdb\n")
+    done = run_oncall("-w", str(tmp_path), "team", "status")
+    assert done.returncode == 2
+    assert "has no `team:` key; add `team: {dsn_file: PATH}` (docs/team.md)" in done.stderr
+    check = run_oncall("-w", str(tmp_path), "check")
+    assert "team " not in check.stdout  # nothing about a team when none is set
