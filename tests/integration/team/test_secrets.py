@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import pytest
@@ -77,7 +78,7 @@ def test_failures_never_show_the_password(pg, tmp_path):
     workspace = load_workspace(refused.path)
     backend = TeamBackend.from_config(workspace.config.team, refused.root)
     with pytest.raises(TeamError) as caught:
-        backend.migrate(__import__("datetime").datetime(2026, 11, 20))
+        backend.migrate(datetime(2026, 11, 20))
     assert PASSWORD not in str(caught.value) + repr(caught.value)
 
 
@@ -111,3 +112,15 @@ def test_team_names_one_database(tmp_path):
         load_workspace(tmp_path / "oncall.yaml")
     assert "give exactly one of postgres (a postgresql:// URL) or dsn_file" in str(caught.value)
     assert "got postgres and dsn_file" in str(caught.value) and PASSWORD not in str(caught.value)
+
+
+def test_the_stores_copy_of_the_workspace_has_the_url_masked(tmp_path):
+    """The last good version of oncall.yaml kept in the store (console/runtime/kept.py)."""
+    from console.runtime.kept import LastGood
+    from console.store import Store
+
+    text = f'team: {{postgres: "postgresql://oncall:{PASSWORD}@db.internal:5432/oncall"}}\n'
+    with Store.open(tmp_path / "oncall.duckdb") as store:
+        LastGood(store).keep(tmp_path / "oncall.yaml", "workspace", text, datetime(2026, 11, 20))
+        [(kept,)] = store.query("SELECT text FROM config_files")[1]
+    assert PASSWORD not in kept and "postgresql://***@db.internal:5432/oncall" in kept
