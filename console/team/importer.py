@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from console.team.backend import IMPORT_LOCK, TeamBackend, TeamError, _errors
-from console.team.schema import ID_SEQUENCES, SHARED_TABLES
+from console.team.schema import ID_SEQUENCES, SCHEMA_VERSION, SHARED_TABLES
 
 if TYPE_CHECKING:
     import psycopg
@@ -77,9 +77,11 @@ def import_store(
     local_tables = {row[0] for row in store.query("SELECT table_name FROM information_schema.tables")[1]}
     with backend.connect() as con, _errors(backend, "importing"), con.transaction():
         version = backend.schema_version(con)
-        if version is None:
+        if version != SCHEMA_VERSION:
+            found = "no oncall schema" if version is None else f"schema v{version}"
             raise TeamError(
-                f"team database {backend.where} has no oncall schema; run `oncall team init` first"
+                f"team database {backend.where} has {found}, this oncall needs v{SCHEMA_VERSION}; "
+                + ("upgrade oncall" if (version or 0) > SCHEMA_VERSION else "run `oncall team init` first")
             )
         con.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
         incidents: dict[int, int] = {}

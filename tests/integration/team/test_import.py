@@ -224,4 +224,4 @@ def test_import_before_init_says_what_to_do(team):
     fill_store(team.root / "oncall.duckdb", 1, "a")
     done = team.oncall("team", "import")
     assert done.returncode == 1
-    assert "no oncall schema; run `oncall team init` first" in done.stderr
+    assert "has no oncall schema, this oncall needs v2; run `oncall team init` first" in done.stderr
