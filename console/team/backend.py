@@ -124,7 +124,7 @@ class TeamBackend:
                 f"team database {self.where} is unreachable: {self.dsn.redact(exc)}"
             ) from None
         try:
-            with _errors(self, "query failed"):
+            with database_errors(self, "query failed"):
                 timeout_ms = int(self.config.statement_timeout.total_seconds() * 1000)
                 con.execute(
                     "SELECT set_config('search_path', %s, false), set_config('statement_timeout', %s, false)",
@@ -138,7 +138,7 @@ class TeamBackend:
 
     def schema_version(self, con: psycopg.Connection[Any]) -> int | None:
         """The schema's version in this database; None when `oncall team init` never ran."""
-        with _errors(self, "reading the schema version"):
+        with database_errors(self, "reading the schema version"):
             row = con.execute("SELECT to_regclass(%s)", [f"{NAMESPACE}.schema_version"]).fetchone()
             if row is None or row[0] is None:
                 return None
@@ -149,7 +149,7 @@ class TeamBackend:
         """Create the schema or bring it up to date, all in one transaction: (from, to) versions."""
         from psycopg import sql
 
-        with self.connect() as con, _errors(self, "migrating the schema"), con.transaction():
+        with self.connect() as con, database_errors(self, "migrating the schema"), con.transaction():
             con.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATE_LOCK])
             con.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(NAMESPACE)))
             con.execute(
@@ -189,7 +189,7 @@ class TeamBackend:
 
 
 @contextmanager
-def _errors(backend: TeamBackend, doing: str) -> Iterator[None]:
+def database_errors(backend: TeamBackend, doing: str) -> Iterator[None]:
     """psycopg's errors as TeamError, masked (TeamErrors pass as they are)."""
     import psycopg
 

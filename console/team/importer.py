@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from console.team.backend import IMPORT_LOCK, TeamBackend, TeamError, _errors
+from console.team.backend import IMPORT_LOCK, TeamBackend, TeamError, database_errors
 from console.team.schema import ID_SEQUENCES, SCHEMA_VERSION, SHARED_TABLES
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def import_store(
     """Copy what the team database lacks of `store`'s shared tables; TeamError if it cannot."""
     result = ImportResult(origin)
     local_tables = {row[0] for row in store.query("SELECT table_name FROM information_schema.tables")[1]}
-    with backend.connect() as con, _errors(backend, "importing"), con.transaction():
+    with backend.connect() as con, database_errors(backend, "importing"), con.transaction():
         version = backend.schema_version(con)
         if version != SCHEMA_VERSION:
             found = "no oncall schema" if version is None else f"schema v{version}"
