@@ -15,6 +15,11 @@ from console.drift.catalogue import Scored, Untestable
 
 TVD_PERMUTATIONS = 1000
 TVD_SEED = 0  # Evidently seeds numpy's global generator with 0 before its permutations
+TVD_PERMUTED_MAX_ROWS = 50_000  # above, splits are drawn as counts: a permutation per split is slow
+DRAWN_AS_COUNTS = (
+    "p-value from 1000 random splits drawn as multivariate hypergeometric counts "
+    "(over {rows:,} rows: the same test as Evidently's permutations, not the same draws)"
+)
 ONE_CATEGORY = "one category ({key!r}) on both sides: identical, no drift"
 
 
@@ -61,8 +66,22 @@ def tvd(
     import pandas as pd
 
     codes = pd.factorize(np.concatenate([ref, cur]))[0]
+    if len(codes) > TVD_PERMUTED_MAX_ROWS:
+        at_least = _tvd_drawn_as_counts(codes, len(ref))
+        return Scored(at_least / TVD_PERMUTATIONS, DRAWN_AS_COUNTS.format(rows=TVD_PERMUTED_MAX_ROWS))
     at_least, _ties = tvd_permutations(codes, len(ref))
     return Scored(at_least / TVD_PERMUTATIONS)
+
+
+def _tvd_drawn_as_counts(codes: np.ndarray, n_ref: int) -> int:
+    """tvd_permutations' first count, each split's reference counts drawn at once (O(categories))."""
+    totals = np.bincount(codes)
+    observed = np.bincount(codes[:n_ref], minlength=len(totals))[None, :]
+    generator = np.random.Generator(np.random.PCG64(TVD_SEED))
+    permuted = generator.multivariate_hypergeometric(totals, n_ref, size=TVD_PERMUTATIONS)
+    n_cur = len(codes) - n_ref
+    distance = _scaled_tvd(observed, totals, n_ref, n_cur)[0]
+    return int(np.sum(_scaled_tvd(permuted.astype(np.int64), totals, n_ref, n_cur) >= distance))
 
 
 def tvd_permutations(codes: np.ndarray, n_ref: int) -> tuple[int, int]:

@@ -186,3 +186,19 @@ def test_a_failed_column_counts_neither_way_and_writes_no_score():
     assert drift.as_dict()["columns"][0]["note"].startswith("Epps-Singleton needs spread")
     samples = result_samples(drift, "m", pd.Timestamp("2026-12-03"))
     assert "flat" not in str(samples.column("labels").to_pylist())
+
+
+def test_tvd_on_many_rows_draws_the_splits_as_counts_and_says_so(monkeypatch):
+    """Same null distribution as permuting the rows (hypergeometric counts): a p-value close to it."""
+    from console.drift import category_tests
+
+    reference = rng.choice(list("abcd"), 3000)
+    current = rng.choice(list("abcd"), 2000, p=[0.27, 0.25, 0.25, 0.23])
+    permuted = column_drift("c", reference, current, "cat", "TVD")
+    monkeypatch.setattr(category_tests, "TVD_PERMUTED_MAX_ROWS", 4000)
+    drawn = column_drift("c", reference, current, "cat", "TVD")
+    assert permuted.note is None
+    assert drawn.note.startswith(
+        "p-value from 1000 random splits drawn as multivariate hypergeometric counts"
+    )
+    assert abs(drawn.score - permuted.score) < 0.03, (drawn.score, permuted.score)

@@ -157,7 +157,7 @@ def _tvd_ties(reference: pd.DataFrame, current: pd.DataFrame, spec: dict) -> dic
 def _same_score(ours: float, theirs) -> bool:
     if isinstance(theirs, str):  # Evidently's inf/nan travel as text
         return repr(float(ours)) == theirs
-    return math.isclose(ours, theirs, rel_tol=1e-12, abs_tol=1e-300)
+    return math.isclose(ours, theirs, rel_tol=1e-12, abs_tol=1e-15)  # p = 1 - cdf: ~1e-16 absolute
 
 
 def _identical(column: ColumnDrift) -> bool:
