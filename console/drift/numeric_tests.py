@@ -40,6 +40,12 @@ def _noted(notes: list[str]) -> Iterator[None]:
             notes.append(note)
 
 
+def _finite(p: float, title: str) -> float:
+    if not np.isfinite(p):
+        raise Untestable(f"{title} gave {p} on these samples; choose another test, e.g. ks")
+    return float(p)
+
+
 def _scored(score: float, notes: list[str]) -> Scored:
     return Scored(float(score), "; ".join(notes) or None)
 
@@ -62,10 +68,12 @@ def anderson(ref: np.ndarray, cur: np.ndarray) -> Scored:
 
     if _same_single_value(ref, cur):
         return _identical(ref, 1.0)
+    if len(ref) + len(cur) < 4:
+        raise Untestable("Anderson-Darling needs at least 4 values in all (its variance divides by N - 3)")
     notes: list[str] = []
     with _noted(notes):
         p = anderson_ksamp([ref, cur], variant="midrank").pvalue
-    return _scored(p, notes)
+    return _scored(_finite(p, "Anderson-Darling"), notes)
 
 
 def cramer_von_mises(ref: np.ndarray, cur: np.ndarray) -> Scored:
@@ -132,9 +140,7 @@ def epps_singleton(ref: np.ndarray, cur: np.ndarray) -> Scored:
     notes: list[str] = []
     with _noted(notes):
         p = epps_singleton_2samp(ref, cur).pvalue
-    if not np.isfinite(p):
-        raise Untestable(f"Epps-Singleton gave {p} on these samples; choose another test, e.g. ks")
-    return _scored(p, notes)
+    return _scored(_finite(p, "Epps-Singleton"), notes)
 
 
 NUMERIC_TESTS: dict[str, Callable[[np.ndarray, np.ndarray], Scored]] = {

@@ -202,3 +202,17 @@ def test_tvd_on_many_rows_draws_the_splits_as_counts_and_says_so(monkeypatch):
         "p-value from 1000 random splits drawn as multivariate hypergeometric counts"
     )
     assert abs(drawn.score - permuted.score) < 0.03, (drawn.score, permuted.score)
+
+
+def test_empirical_mmd_does_not_depend_on_where_the_values_sit():
+    """Evidently's x² - 2xy + y² turns values near 1e9 into negative distances and an overflowing kernel."""
+    reference, current = rng.normal(0, 1, 300), rng.normal(0.05, 1, 200)
+    near_zero = column_drift("x", reference, current, "num", "empirical_mmd")
+    far = column_drift("x", reference + 1e9, current + 1e9, "num", "empirical_mmd")
+    assert 0.0 < near_zero.score < 1.0
+    assert far.score == near_zero.score
+
+
+def test_anderson_darling_needs_four_values():
+    result = column_drift("x", [1.0, 2.0], [3.0], "num", "anderson")
+    assert result.status == "failed" and "at least 4 values" in result.note
