@@ -216,3 +216,13 @@ def test_empirical_mmd_does_not_depend_on_where_the_values_sit():
 def test_anderson_darling_needs_four_values():
     result = column_drift("x", [1.0, 2.0], [3.0], "num", "anderson")
     assert result.status == "failed" and "at least 4 values" in result.note
+
+
+def test_an_incident_shows_energy_distance_drifting_strictly_above():
+    from datetime import datetime
+
+    from console.incidents.shifts import DataShift
+
+    at = datetime(2026, 12, 3, 11, 37)
+    assert DataShift("m", "amount", "ed", 0.5, 0.1, ">", at, at).verdict() == "ed 0.50 > 0.1"
+    assert DataShift("m", "amount", "wasserstein", 0.5, 0.1, ">=", at, at).verdict() == "wasserstein 0.50 ≥ 0.1"
