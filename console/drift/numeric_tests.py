@@ -87,7 +87,7 @@ def cramer_von_mises(ref: np.ndarray, cur: np.ndarray) -> Scored:
     notes: list[str] = []
     with _noted(notes):
         p = cramervonmises_2samp(ref, cur).pvalue
-    return _scored(p, notes)
+    return _scored(_finite(p, "Cramer-von Mises"), notes)
 
 
 def t_test(ref: np.ndarray, cur: np.ndarray) -> Scored:
@@ -101,7 +101,7 @@ def t_test(ref: np.ndarray, cur: np.ndarray) -> Scored:
     notes: list[str] = []
     with _noted(notes):
         p = ttest_ind(ref, cur).pvalue
-    return _scored(p, notes)
+    return _scored(_finite(p, "the t-test"), notes)
 
 
 def mannw(ref: np.ndarray, cur: np.ndarray) -> Scored:
@@ -111,7 +111,7 @@ def mannw(ref: np.ndarray, cur: np.ndarray) -> Scored:
     notes: list[str] = []
     with _noted(notes):
         p = mannwhitneyu(ref, cur, alternative="less").pvalue
-    return _scored(p, notes)
+    return _scored(_finite(p, "Mann-Whitney U"), notes)
 
 
 def energy(ref: np.ndarray, cur: np.ndarray) -> Scored:

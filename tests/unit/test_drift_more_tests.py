@@ -225,4 +225,6 @@ def test_an_incident_shows_energy_distance_drifting_strictly_above():
 
     at = datetime(2026, 12, 3, 11, 37)
     assert DataShift("m", "amount", "ed", 0.5, 0.1, ">", at, at).verdict() == "ed 0.50 > 0.1"
-    assert DataShift("m", "amount", "wasserstein", 0.5, 0.1, ">=", at, at).verdict() == "wasserstein 0.50 ≥ 0.1"
+    assert (
+        DataShift("m", "amount", "wasserstein", 0.5, 0.1, ">=", at, at).verdict() == "wasserstein 0.50 ≥ 0.1"
+    )
