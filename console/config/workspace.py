@@ -16,6 +16,7 @@ from console.config.durations import parse_duration
 from console.config.plugins import available_collectors, collector_kinds
 from console.config.problems import validation_problems
 from console.config.promql import PromqlConfig
+from console.config.team import TeamConfig
 from console.config.yamlmarks import (
     WORKSPACE_LIMITS,
     MarkedDict,
@@ -107,6 +108,7 @@ class WorkspaceConfig(_Strict):
     limits: LimitsConfig = LimitsConfig()
     promql: PromqlConfig = PromqlConfig()  # window edges: Prometheus 2.x (closed) or 3.x
     external_labels: dict[str, str] = {}  # as Prometheus's global.external_labels: `$externalLabels`
+    team: TeamConfig | None = None  # the team's shared state in Postgres (docs/team.md)
 
     @field_validator("sources")
     @classmethod

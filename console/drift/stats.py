@@ -14,9 +14,12 @@ from console.drift.catalogue import (
     NUM,
     TESTS,
     DriftError,
+    Scored,
     StatTest,
+    Untestable,
     resolve_test,
 )
+from console.drift.category_tests import CATEGORY_TESTS
 from console.drift.cleaning import category_counts, clean_categorical, clean_numeric, distinct_sorted
 from console.drift.measures import (
     fill_empty,
@@ -31,6 +34,7 @@ from console.drift.measures import (
     shares_binned,
     wasserstein_sorted,
 )
+from console.drift.numeric_tests import NUMERIC_TESTS
 
 SMALL_REFERENCE_ROWS = 1000  # up to this many cleaned reference rows: p-value tests
 FEW_VALUES = 5  # numeric columns with at most this many values count as discrete
@@ -52,7 +56,8 @@ class ColumnDrift:
     drifted: bool | None
     reference_rows: int
     current_rows: int
-    status: str = "ok"  # "ok" or "no data"
+    status: str = "ok"  # "ok", "no data", or "failed" (the test cannot score these samples: see note)
+    note: str | None = None  # what the score does not show, or why the test failed
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +70,7 @@ class ColumnDrift:
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
             "status": self.status,
+            "note": self.note,
         }
 
 
@@ -156,10 +162,13 @@ def column_drift(
     scorer = _numeric_scorer if kind == NUM else _categorical_scorer
     score_of, test = scorer(ref, cur, chosen)
     limit = test.threshold if threshold is None else float(threshold)
-    score = score_of(test.name)
-    return ColumnDrift(
-        column, kind, test.name, score, limit, test.drifted(score, limit), int(ref.size), int(cur.size)
-    )
+    rows = int(ref.size), int(cur.size)
+    try:
+        scored = score_of(test.name)
+    except Untestable as exc:
+        return ColumnDrift(column, kind, test.name, None, limit, None, *rows, "failed", str(exc))
+    score, note = scored if isinstance(scored, Scored) else (scored, None)
+    return ColumnDrift(column, kind, test.name, score, limit, test.drifted(score, limit), *rows, note=note)
 
 
 def _requested_test(column: str, kind: str, method: str | None) -> StatTest | None:
@@ -177,7 +186,7 @@ def _requested_test(column: str, kind: str, method: str | None) -> StatTest | No
 
 def _numeric_scorer(
     ref: np.ndarray, cur: np.ndarray, chosen: StatTest | None
-) -> tuple[Callable[[str], float], StatTest]:
+) -> tuple[Callable[[str], float | Scored], StatTest]:
     ref_sorted = np.sort(ref)
     cache: dict[str, Any] = {}
 
@@ -202,7 +211,9 @@ def _numeric_scorer(
             p, q = ref_counts / len(ref), cur_counts / len(cur)
         return (fill_empty(p), fill_empty(q)) if fill else (p, q)
 
-    def score(name: str) -> float:
+    def score(name: str) -> float | Scored:
+        if name in NUMERIC_TESTS:
+            return NUMERIC_TESTS[name](ref, cur)
         if name == "ks":
             return p_ks(ref, cur)
         if name == "wasserstein":
@@ -226,11 +237,13 @@ def _numeric_scorer(
 
 def _categorical_scorer(
     ref: np.ndarray, cur: np.ndarray, chosen: StatTest | None
-) -> tuple[Callable[[str], float], StatTest]:
+) -> tuple[Callable[[str], float | Scored], StatTest]:
     keys, ref_counts, cur_counts = category_counts(ref, cur)
     p, q = ref_counts / len(ref), cur_counts / len(cur)
 
-    def score(name: str) -> float:
+    def score(name: str) -> float | Scored:
+        if name in CATEGORY_TESTS:
+            return CATEGORY_TESTS[name](ref, cur, keys, ref_counts, cur_counts)
         if name == "chisquare":
             return p_chisquare(ref_counts, cur_counts)
         if name == "z":

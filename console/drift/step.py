@@ -60,7 +60,8 @@ class DriftCollector(Collector):
         return ingest_samples(store, pa.concat_tables(tables), cursor=(self.name, cursor), now=now)
 
     def _evaluate(self, store: Store, at: datetime) -> tuple[list[Any], list[str], list[str]]:
-        """Every window at `at`: the sample tables, the windows that failed (why), the models that drifted."""
+        """Every window at `at`: the sample tables, what failed (a window, or a column's test: why), the
+        models that drifted."""
         from console.drift.stats import result_samples
         from console.drift.windows import WindowError, evaluate_window
 
@@ -72,6 +73,11 @@ class DriftCollector(Collector):
                 failures.append(f"{window.model}: {exc}")
                 continue
             tables.append(result_samples(result.drift, window.model, at, result.quality))
+            failures.extend(
+                f"{window.model}: column {c.column}: {c.note}"
+                for c in result.drift.columns
+                if c.status == "failed"
+            )
             if result.drift.drifted:
                 drifted.append(window.model)
         return tables, failures, drifted

@@ -28,7 +28,7 @@ class DataShift:
     test: str | None  # the test label of oncall_drift_score (None: no score recorded)
     score: float | None  # the score at the run's latest positive verdict
     threshold: float | None
-    drift_when: str | None  # ">=", "p<=" or "p<" (console.drift.stats.StatTest)
+    drift_when: str | None  # ">=", ">", "p<=" or "p<" (console.drift.stats.StatTest)
     since: datetime  # the run's first positive verdict
     last: datetime  # the run's latest positive verdict up to the panel's end
     ended: datetime | None = (
@@ -45,7 +45,8 @@ class DataShift:
         if self.drift_when.startswith("p"):
             op = "≤" if self.drift_when == "p<=" else "<"
             return f"{name} p {_number(self.score)} {op} {self.threshold:g}"
-        return f"{name} {_number(self.score)} ≥ {self.threshold:g}"
+        op = ">" if self.drift_when == ">" else "≥"
+        return f"{name} {_number(self.score)} {op} {self.threshold:g}"
 
     @property
     def is_output(self) -> bool:

@@ -119,3 +119,19 @@ async def test_no_records_at_all(workspace: Path, session_for) -> None:
         status = app.query_one("#drift-status", Static).render().plain
         assert "(0 rows) vs current" in status and "dataset drift: no data" in status
         assert app.query_one("#drift-hist", Static).render().plain == ""
+
+
+async def test_a_column_whose_test_cannot_score_it_shows_failed(workspace: Path, session_for) -> None:
+    """Fisher's exact needs two categories; merchant_category has more: "failed", never "no data"."""
+    config = workspace / "oncall.yaml"
+    text = config.read_text()
+    assert "methods: {hour: psi}" in text
+    config.write_text(
+        text.replace("methods: {hour: psi}", "methods: {hour: psi, merchant_category: fisher_exact}")
+    )
+    app = OncallApp(session_for(workspace), refresh_seconds=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_drift(pilot)
+        verdicts = {r[1]: r[6] for r in rows(app)}
+        assert verdicts["merchant_category"] == "failed"
+        assert verdicts["amount"] in {"ok", "DRIFT"}

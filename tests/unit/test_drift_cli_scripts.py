@@ -247,3 +247,14 @@ def test_a_column_of_numbers_with_na_texts_gets_a_note(tmp_path):
     fixed = _json(oncall(*argv, "--na-values", "NA", "--na-values", "null", cwd=tmp_path))
     assert fixed["columns"][0]["kind"] == "num" and fixed["columns"][0]["current_rows"] == 290
     assert fixed["notes"] == []
+
+
+def test_a_test_that_cannot_score_a_column_says_why_in_the_table(tmp_path):
+    """Fisher's exact is for two categories: on three the column fails, and the table says why."""
+    pd.DataFrame({"plan": ["a", "b", "c"] * 40}).to_csv(tmp_path / "ref.csv", index=False)
+    pd.DataFrame({"plan": ["a", "b", "c", "c"] * 30}).to_csv(tmp_path / "cur.csv", index=False)
+    argv = ("--reference", "ref.csv", "--current", "cur.csv", "--method", "plan=fisher_exact")
+    done = oncall(*argv, cwd=tmp_path)
+    assert "failed" in done.stdout
+    [note] = [line for line in done.stdout.splitlines() if line.startswith("note: plan (fisher_exact): ")]
+    assert "categor" in note

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from collectors.base import SourceError
 from collectors.demo_predictions import ingest_predictions, simulate_predictions
 from console.config.workspace import WorkspaceError, load_workspace
 from console.drift.step import DriftCollector, DriftOptions
@@ -234,3 +235,23 @@ def test_cli_model_takes_global_tests_exclusions_and_quality_limits(root: Path, 
     text = (root / "window.md").read_text()
     assert text.startswith("# Drift report: fraud-detector, as of 2026-11-20 12:20:00 UTC")
     assert text.count("| bin | reference | | current | |") == 6
+
+
+def test_a_column_whose_test_cannot_run_fails_the_source_loudly(root: Path, store: Store) -> None:
+    """A test that cannot score the window's samples (here: too many rows for its kernel) is an error."""
+    (root / "oncall.yaml").write_text(
+        WORKSPACE.replace("methods: {hour: psi}", "methods: {amount: empirical_mmd}")
+    )
+    fill(store, NOW - timedelta(hours=8), NOW)
+    workspace = load_workspace(root / "oncall.yaml")
+    collector = DriftCollector(
+        "drift", DriftOptions.model_validate(workspace.config.sources[0].options), base_dir=str(root)
+    )
+    with pytest.raises(
+        SourceError, match=r"fraud-detector: column amount: empirical_mmd is quadratic in rows"
+    ):
+        collector.collect(store, NOW)
+    _, rows = store.query(
+        "SELECT count(*) FROM samples x JOIN series s ON s.id = x.series_id WHERE s.name = 'oncall_drift_score'"
+    )
+    assert rows[0][0] > 0  # the other columns' scores are still written

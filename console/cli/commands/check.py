@@ -159,6 +159,7 @@ def run(ctx: Context) -> int:
     problems = check_workspace(ws)
     summary = _summary(ws)
     lines = _store_checked(ctx, ws, problems, summary)
+    lines += _team_checked(ws, summary)
     summary["problems"] = lines
     if ctx.fmt == "json":
         print(dumps(summary))
@@ -223,6 +224,35 @@ def _store_checked(
     return lines
 
 
+def _team_checked(ws: Workspace, summary: dict[str, Any]) -> list[str]:
+    """The team database's health into `summary` (when `team:` is set); its problem as a line."""
+    if ws.config.team is None:
+        return []
+    from console.team import TeamBackend, TeamConfigError  # lazy: psycopg only when a team is set
+
+    try:
+        health = TeamBackend.from_config(ws.config.team, ws.root).health()
+    except TeamConfigError as exc:
+        summary["team"] = {"problem": str(exc)}
+        return [str(Problem(ws.path, None, str(exc)))]
+    summary["team"] = health.as_dict()
+    return [str(Problem(ws.path, None, health.problem))] if health.problem else []
+
+
+def _team_line(summary: dict[str, Any]) -> str | None:
+    team = summary.get("team")
+    if team is None:
+        return None
+    if "where" not in team:
+        return "  team        not usable (see the problem above)"
+    if not team["reachable"]:
+        return f"  team        {team['where']}: unreachable"
+    if team["error"] is not None:
+        return f"  team        {team['where']}: reachable, but failing (see the problem above)"
+    schema = "no schema" if team["schema_version"] is None else f"schema v{team['schema_version']}"
+    return f"  team        {team['where']}: reachable, {schema}, {team['latency_ms']:.1f} ms"
+
+
 def _store_line(ws: Workspace, summary: dict[str, Any]) -> str:
     line = f"  store       {ws.store_path}"
     if "schema_version" in summary:
@@ -253,6 +283,9 @@ def _print_summary(ws: Workspace, summary: dict[str, Any]) -> None:
     if len(ws.files) > 1:
         print(f"  includes    {', '.join(str(f) for f in ws.files[1:])}")
     print(_store_line(ws, summary))
+    team = _team_line(summary)
+    if team is not None:
+        print(escape(team))
     if "integrity" in summary:
         print(_integrity_text(summary["integrity"]))
     print(_sources_text(ws))
