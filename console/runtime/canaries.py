@@ -131,9 +131,21 @@ CANARY_GROUP = "oncall-canary"
 CANARY_FAILED = "CanaryFailed"
 
 
+def _severity(on_fail: str, rollback: dict[str, Any] | None) -> str:
+    """Page a human when a failed canary still serves: `on_fail: page`, or a rollback that was
+    not applied (dry run, not allowed, refused, failed).  A rollback that was applied took the
+    bad version out already: a ticket, for the day, with the analysis to read."""
+    if on_fail == "page":
+        return "page"
+    if on_fail == "rollback":
+        return "ticket" if rollback and rollback.get("state") == "applied" else "page"
+    return "ticket"
+
+
 def canary_rules(config: Any) -> list[Any]:
     """`CanaryFailed`: one alert per canary in force whose latest verdict is fail; severity page
-    when its `on_fail` is page or rollback, else ticket; the summary is the analysis's reason.
+    while the failed version still serves (`on_fail: page`, or a rollback not applied), ticket
+    once its rollback was applied or for `on_fail: none`; the summary is the analysis's reason.
 
     It goes through the normal alert path (pending/firing, incidents for a page, Alertmanager)."""
     from console.rules.model import Computed, Rule
@@ -149,14 +161,14 @@ def canary_rules(config: Any) -> list[Any]:
         newest = latest(store)
         found = []
         for spec in specs:
-            analysis, _ = newest.get(spec.name, (None, None))
+            analysis, rollback = newest.get(spec.name, (None, None))
             if analysis is None or analysis.verdict != "fail":
                 continue
             labels = {
                 "canary": spec.name,
                 "model": spec.model,
                 "canary_version": str(analysis.canary_version),
-                "severity": "page" if spec.on_fail in ("page", "rollback") else "ticket",
+                "severity": _severity(spec.on_fail, rollback),
                 "reason": analysis.reason,  # for the annotations only (see the rule's labels)
                 "line": analysis_line(analysis, versions=True),
             }

@@ -80,7 +80,7 @@ def canary_alerts(store: Store) -> list[tuple[str, dict, dict]]:
     return [(state, json.loads(labels), json.loads(annotations)) for state, labels, annotations in rows]
 
 
-def test_a_failing_canary_pages_rolls_back_and_its_alert_says_why(tmp_path: Path, store: Store) -> None:
+def test_a_failing_canary_rolls_back_and_its_alert_says_why_as_a_ticket(tmp_path: Path, store: Store) -> None:
     record(store, 0.3)
     engine = Engine(load_workspace(workspace(tmp_path)), store, collectors=[])
     events = [e.text for e in engine.tick(NOW).events]
@@ -99,7 +99,7 @@ def test_a_failing_canary_pages_rolls_back_and_its_alert_says_why(tmp_path: Path
         "canary": "fraud-v4",
         "model": MODEL,
         "canary_version": "4",
-        "severity": "page",
+        "severity": "ticket",  # the rollback was applied: the bad version serves no one, nobody is woken
     }
     assert annotations["summary"].startswith("fail: critical metric latency_p99 is High (score 0")
     assert "latency_p99 +" in annotations["description"]
