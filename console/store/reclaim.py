@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from console.store.files import StoreError, connect
 from console.store.journal import wal_path
@@ -19,7 +19,14 @@ from console.store.journal import wal_path
 if TYPE_CHECKING:
     import duckdb
 
-    from console.store.db import Store
+
+class Store(Protocol):
+    """What a rewrite needs of console.store.db.Store (which imports this module)."""
+
+    con: duckdb.DuckDBPyConnection
+    path: Path
+    _lock: Any  # its threading.RLock
+
 
 # Rewrite when at least this share of the file's blocks is free after a checkpoint.
 REWRITE_SHARE = 0.2
