@@ -1,9 +1,18 @@
 """Block summaries persisted in the store's `slo_rollups` table, and kept ones checked against
-the samples (ingest only ever adds or deletes rows, so a count and a sum of timestamps tell)."""
+the samples (ingest only ever adds or deletes rows, so a count and a sum of timestamps tell).
+
+A series' mark (a row of the same table with start_ms -1 and length_ms 0) says its rollups
+over [lo, hi] were checked against the samples when the store was in a state: its commit
+sequence number (every journaled ingest bumps it, in the batch's transaction) and its sample
+count (DuckDB knows it without reading the samples; retention changes it).  While the store is
+in that state, those rollups need no check: a process that did not write the store can trust
+them without reading every sample.  Writes to `samples` other than ingest and retention must
+bump the commit sequence number too (`journal.note_commit`).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from console.slo.blocks import (
     DAY_MS,
@@ -43,14 +52,41 @@ def load_rollups(cur: duckdb.DuckDBPyConnection, ids: list[int], keys: list[Bloc
     return {(row[0], (row[1], row[2])): make(row[3:]) for row in rows if (row[1], row[2]) in wanted}
 
 
-def save_rollups(store: Store, blocks: Blocks) -> None:
-    """Persist block summaries (replacing older ones of the same series and block).
+class Mark(NamedTuple):
+    """A series' rollups over [lo_ms, hi_ms] matched the samples while the store was in `state`."""
+
+    state: tuple[int, int]  # (commit sequence number, samples in the store)
+    lo_ms: int
+    hi_ms: int
+
+
+def store_state(cur: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """The store's commit sequence number and sample count: O(1), not a scan of the samples."""
+    row = cur.execute(
+        "SELECT (SELECT max(seq) FROM store_commits), (SELECT count(*) FROM samples)"
+    ).fetchone()
+    return (int(row[0] or 0), int(row[1])) if row else (0, 0)
+
+
+def load_marks(cur: duckdb.DuckDBPyConnection, ids: list[int]) -> dict[int, Mark]:
+    """The series' marks (see the module's docstring)."""
+    rows = cur.execute(f"""
+        SELECT series_id, first_ts, samples, last_ts, ts_offset FROM slo_rollups
+        WHERE start_ms = -1 AND length_ms = 0 AND series_id IN ({id_list(ids)})
+    """).fetchall()
+    return {int(i): Mark((int(seq), int(n)), int(lo), int(hi)) for i, seq, n, lo, hi in rows}
+
+
+def save_rollups(store: Store, blocks: Blocks, marks: dict[int, Mark] | None = None) -> None:
+    """Persist block summaries (replacing older ones of the same series and block), and the
+    series' new marks, in one transaction.
 
     Persisting only saves later work: a failure (another writer's conflict) is ignored.
     """
     import duckdb
 
-    if not blocks:
+    marks = marks or {}
+    if not blocks and not marks:
         return
     rows = [
         (
@@ -66,6 +102,9 @@ def save_rollups(store: Store, blocks: Blocks) -> None:
             b.ts_sum - b.count * start * 1000,
         )
         for (series_id, (start, length)), b in sorted(blocks.items())
+    ]
+    rows += [
+        (i, -1, 0, m.state[1], m.state[0], 0.0, m.lo_ms, 0.0, 0.0, m.hi_ms) for i, m in sorted(marks.items())
     ]
     columns = [list(column) for column in zip(*rows)]  # as lists: building Arrow arrays imports pandas
     select = """SELECT unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]),
