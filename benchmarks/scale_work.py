@@ -130,22 +130,33 @@ def promql_rules(count: int) -> list[dict]:
 
 
 def write_workspaces(root: Path, store: Path, slos: int, rules: int, backtest_slos: list[dict]) -> None:
-    """`root/main`: the store, `slos` SLOs and `rules` rules; `root/backtest`: the 2 SLOs replayed."""
-    main, back = root / "main", root / "backtest"
-    for directory in (main, back):
+    """Workspaces over one store: `console` has `slos` SLOs and `rules` rules, `slo` the SLOs
+    only, `rules` the rules only (each command's figure is its own work), `backtest` the 2
+    SLOs replayed."""
+    files = {
+        "slos.yaml": {"slos": status_slos(slos)},
+        "rules.yaml": {
+            "groups": [
+                {"name": f"g{g}", "interval": "1m", "rules": promql_rules(rules)[g::20]}
+                for g in range(min(20, rules))
+            ]
+        },
+        "backtest.yaml": {"slos": backtest_slos},
+    }
+    names = {
+        "console": {"slos": ["slos.yaml"], "rules": ["rules.yaml"]},
+        "slo": {"slos": ["slos.yaml"]},
+        "rules": {"rules": ["rules.yaml"]},
+        "backtest": {"slos": ["backtest.yaml"]},
+    }
+    for name, includes in names.items():
+        directory = root / name
         directory.mkdir(parents=True, exist_ok=True)
-    (main / "slos.yaml").write_text(yaml.safe_dump({"slos": status_slos(slos)}))
-    groups = [
-        {"name": f"g{g}", "interval": "1m", "rules": promql_rules(rules)[g::20]}
-        for g in range(min(20, rules))
-    ]
-    (main / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
-    common = {"store": str(store), "retention": {"samples": 3650}}
-    (main / "oncall.yaml").write_text(
-        yaml.safe_dump({**common, "slos": ["slos.yaml"], "rules": ["rules.yaml"]})
-    )
-    (back / "slos.yaml").write_text(yaml.safe_dump({"slos": backtest_slos}))
-    (back / "oncall.yaml").write_text(yaml.safe_dump({**common, "slos": ["slos.yaml"]}))
+        for kind_files in includes.values():
+            for file in kind_files:
+                (directory / file).write_text(yaml.safe_dump(files[file]))
+        config = {"store": str(store), "retention": {"samples": 3650}, **includes}
+        (directory / "oncall.yaml").write_text(yaml.safe_dump(config))
 
 
 @dataclass
