@@ -77,9 +77,13 @@ def load_marks(cur: duckdb.DuckDBPyConnection, ids: list[int]) -> dict[int, Mark
     return {int(i): Mark((int(seq), int(n)), int(lo), int(hi)) for i, seq, n, lo, hi in rows}
 
 
-def save_rollups(store: Store, blocks: Blocks, marks: dict[int, Mark] | None = None) -> None:
+def save_rollups(
+    store: Store, blocks: Blocks, marks: dict[int, Mark] | None = None, checked: Span | None = None
+) -> None:
     """Persist block summaries (replacing older ones of the same series and block), and the
-    series' new marks, in one transaction.
+    series' new marks, in one transaction.  With marks, `checked` is the span whose steady
+    blocks were checked: the marked series' other rollups inside it (a day now read in hours,
+    hours now read as a day) were not, so they go, and a mark vouches only for what was checked.
 
     Persisting only saves later work: a failure (another writer's conflict) is ignored.
     """
@@ -121,9 +125,26 @@ def save_rollups(store: Store, blocks: Blocks, marks: dict[int, Mark] | None = N
             """,
                 columns[:3],
             )
+            if marks and checked is not None:
+                _drop_unchecked(cur, sorted(marks), checked)
             cur.execute(f"INSERT INTO slo_rollups {select}", columns)
     except duckdb.Error:
         pass
+
+
+def _drop_unchecked(cur: duckdb.DuckDBPyConnection, ids: list[int], span: Span) -> None:
+    """Delete the series' rollups inside the span that are not among its steady blocks."""
+    inside = f"""
+        DELETE FROM slo_rollups
+        WHERE series_id IN ({id_list(ids)}) AND length_ms > 0
+          AND start_ms >= {int(span.lo_ms)} AND start_ms + length_ms <= {int(span.now_ms)}"""
+    if not span.steady:
+        cur.execute(inside)
+        return
+    cur.execute(
+        inside + " AND (start_ms, length_ms) NOT IN (SELECT unnest(?::BIGINT[]), unnest(?::BIGINT[]))",
+        [[b[0] for b in span.steady], [b[1] for b in span.steady]],
+    )
 
 
 def _totals(span: Span, read: Blocks, mine: dict[BlockKey, Block], series_id: int) -> tuple[int, int]:

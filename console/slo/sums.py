@@ -142,7 +142,7 @@ def _record(
     """Persist the blocks read again and the new marks (a writable store), and keep the steady
     blocks (with `memory`)."""
     if (redo or marks) and not getattr(store, "read_only", True):
-        save_rollups(store, {pair: known[pair[0]][pair[1]] for pair in redo}, marks)
+        save_rollups(store, {pair: known[pair[0]][pair[1]] for pair in redo}, marks, span)
     if memory:
         _keep_in_memory(cache_key(store), span, known)
 

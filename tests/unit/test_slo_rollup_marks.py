@@ -118,3 +118,14 @@ def test_retention_makes_every_mark_stale(built: Path) -> None:
         marks = writer.query("SELECT count(*) FROM slo_rollups WHERE start_ms = -1")[1][0][0]
         assert marks == 0  # pruned with the rollups before the cutoff
     assert_same(fresh_status(built, NOW), reference(built, NOW))
+
+
+def test_a_block_persisted_whole_and_later_read_in_hours_is_not_vouched_for(built: Path) -> None:
+    later = NOW + timedelta(days=1)
+    fresh_status(built, later)  # the day three days before NOW persisted as a whole day
+    day = (NOW - timedelta(days=3)).replace(hour=5, minute=3)
+    with Store.open(built) as writer:
+        put(writer, {"pod": "a", "code": "500"}, [day], [0.0])  # a late sample in that day
+    # at NOW a window starts inside that day: it is read in hours, the whole day is not checked
+    assert_same(fresh_status(built, NOW), reference(built, NOW))
+    assert_same(fresh_status(built, later), reference(built, later))  # nor trusted later
