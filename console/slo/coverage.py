@@ -46,16 +46,12 @@ def data_since_by_group(
     if not dens:
         return {}
     ids = sorted({int(row["series_id"]) for row in dens})
-    cur = store.cursor()
-    try:
-        rows = cur.execute(
-            f"SELECT series_id, min(ts) FROM samples WHERE series_id IN ({', '.join(map(str, ids))}) "
-            "AND ts > ? AND ts <= ? AND value IS NOT NULL AND NOT isnan(value) GROUP BY series_id",
-            [now - max(s.window for s in slos), now],
-        ).fetchall()
-    finally:
-        cur.close()
-    first = {int(series_id): ts for series_id, ts in rows}
+    start = now - max(s.window for s in slos)
+    # A series with a sample in the window's first hour has its first one there: that hour is
+    # read first (DuckDB skips the other row groups), the rest of the window only for the others.
+    first = _first_samples(store, ids, start, min(now, start + TOLERANCE))
+    if missing := [i for i in ids if i not in first]:
+        first.update(_first_samples(store, missing, start, now))
     since: dict[tuple[int, str], datetime] = {}
     for row in dens:
         ts = first.get(int(row["series_id"]))
@@ -65,3 +61,17 @@ def data_since_by_group(
         key = (row["slo"], row["grp"])
         since[key] = min(since.get(key, ts), ts)
     return since
+
+
+def _first_samples(store: Store, ids: list[int], after: datetime, until: datetime) -> dict[int, datetime]:
+    """Per series, its first sample with a value in (after, until]."""
+    cur = store.cursor()
+    try:
+        rows = cur.execute(
+            f"SELECT series_id, min(ts) FROM samples WHERE series_id IN ({', '.join(map(str, ids))}) "
+            "AND ts > ? AND ts <= ? AND value IS NOT NULL AND NOT isnan(value) GROUP BY series_id",
+            [after, until],
+        ).fetchall()
+    finally:
+        cur.close()
+    return {int(series_id): ts for series_id, ts in rows}

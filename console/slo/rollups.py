@@ -1,9 +1,18 @@
 """Block summaries persisted in the store's `slo_rollups` table, and kept ones checked against
-the samples (ingest only ever adds or deletes rows, so a count and a sum of timestamps tell)."""
+the samples (ingest only ever adds or deletes rows, so a count and a sum of timestamps tell).
+
+A series' mark (a row of the same table with start_ms -1 and length_ms 0) says its rollups
+over [lo, hi] were checked against the samples when the store was in a state: its commit
+sequence number (every journaled ingest bumps it, in the batch's transaction) and its sample
+count (DuckDB knows it without reading the samples; retention changes it).  While the store is
+in that state, those rollups need no check: a process that did not write the store can trust
+them without reading every sample.  Writes to `samples` other than ingest and retention must
+bump the commit sequence number too (`journal.note_commit`).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from console.slo.blocks import (
     DAY_MS,
@@ -43,14 +52,45 @@ def load_rollups(cur: duckdb.DuckDBPyConnection, ids: list[int], keys: list[Bloc
     return {(row[0], (row[1], row[2])): make(row[3:]) for row in rows if (row[1], row[2]) in wanted}
 
 
-def save_rollups(store: Store, blocks: Blocks) -> None:
-    """Persist block summaries (replacing older ones of the same series and block).
+class Mark(NamedTuple):
+    """A series' rollups over [lo_ms, hi_ms] matched the samples while the store was in `state`."""
+
+    state: tuple[int, int]  # (commit sequence number, samples in the store)
+    lo_ms: int
+    hi_ms: int
+
+
+def store_state(cur: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """The store's commit sequence number and sample count: O(1), not a scan of the samples."""
+    row = cur.execute(
+        "SELECT (SELECT max(seq) FROM store_commits), (SELECT count(*) FROM samples)"
+    ).fetchone()
+    return (int(row[0] or 0), int(row[1])) if row else (0, 0)
+
+
+def load_marks(cur: duckdb.DuckDBPyConnection, ids: list[int]) -> dict[int, Mark]:
+    """The series' marks (see the module's docstring)."""
+    rows = cur.execute(f"""
+        SELECT series_id, first_ts, samples, last_ts, ts_offset FROM slo_rollups
+        WHERE start_ms = -1 AND length_ms = 0 AND series_id IN ({id_list(ids)})
+    """).fetchall()
+    return {int(i): Mark((int(seq), int(n)), int(lo), int(hi)) for i, seq, n, lo, hi in rows}
+
+
+def save_rollups(
+    store: Store, blocks: Blocks, marks: dict[int, Mark] | None = None, checked: Span | None = None
+) -> None:
+    """Persist block summaries (replacing older ones of the same series and block), and the
+    series' new marks, in one transaction.  With marks, `checked` is the span whose steady
+    blocks were checked: the marked series' other rollups inside it (a day now read in hours,
+    hours now read as a day) were not, so they go, and a mark vouches only for what was checked.
 
     Persisting only saves later work: a failure (another writer's conflict) is ignored.
     """
     import duckdb
 
-    if not blocks:
+    marks = marks or {}
+    if not blocks and not marks:
         return
     rows = [
         (
@@ -67,6 +107,9 @@ def save_rollups(store: Store, blocks: Blocks) -> None:
         )
         for (series_id, (start, length)), b in sorted(blocks.items())
     ]
+    rows += [
+        (i, -1, 0, m.state[1], m.state[0], 0.0, m.lo_ms, 0.0, 0.0, m.hi_ms) for i, m in sorted(marks.items())
+    ]
     columns = [list(column) for column in zip(*rows)]  # as lists: building Arrow arrays imports pandas
     select = """SELECT unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]),
                        unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::DOUBLE[]),
@@ -82,9 +125,26 @@ def save_rollups(store: Store, blocks: Blocks) -> None:
             """,
                 columns[:3],
             )
+            if marks and checked is not None:
+                _drop_unchecked(cur, sorted(marks), checked)
             cur.execute(f"INSERT INTO slo_rollups {select}", columns)
     except duckdb.Error:
         pass
+
+
+def _drop_unchecked(cur: duckdb.DuckDBPyConnection, ids: list[int], span: Span) -> None:
+    """Delete the series' rollups inside the span that are not among its steady blocks."""
+    inside = f"""
+        DELETE FROM slo_rollups
+        WHERE series_id IN ({id_list(ids)}) AND length_ms > 0
+          AND start_ms >= {int(span.lo_ms)} AND start_ms + length_ms <= {int(span.now_ms)}"""
+    if not span.steady:
+        cur.execute(inside)
+        return
+    cur.execute(
+        inside + " AND (start_ms, length_ms) NOT IN (SELECT unnest(?::BIGINT[]), unnest(?::BIGINT[]))",
+        [[b[0] for b in span.steady], [b[1] for b in span.steady]],
+    )
 
 
 def _totals(span: Span, read: Blocks, mine: dict[BlockKey, Block], series_id: int) -> tuple[int, int]:

@@ -38,7 +38,7 @@ from console.slo.blocks import (
     span_of,
     ts_literal,
 )
-from console.slo.rollups import load_rollups, save_rollups, stale_blocks
+from console.slo.rollups import Mark, load_marks, load_rollups, save_rollups, stale_blocks, store_state
 
 if TYPE_CHECKING:
     import duckdb
@@ -83,15 +83,43 @@ def window_sums(
         known = _known_blocks(cur, span, cache_key(store), memory)
         if getattr(store, "read_only", True) and not memory and _mostly_unrolled(span, known):
             return single_pass_sums(cur, ids, now, windows, lookback)
-        read, parts, redo = _read_missing(cur, span, known, writes)
+        # Without memory every known block is a persisted rollup: its mark may vouch for it.
+        marks = None if memory else (store_state(cur), load_marks(cur, ids))
+        read, parts, redo = _read_missing(cur, span, known, writes, marks)
         cur.execute("COMMIT")
     finally:
         cur.close()
     if writes is not None:
         for i in ids:
             writes.verified[i] = checked_at
-    _record(store, span, known, redo, memory)
+    _record(store, span, known, redo, memory, _new_marks(span, marks))
     return {i: _combine(span, known[i], read, parts, i) for i in ids}
+
+
+Marks = tuple[tuple[int, int], dict[int, Mark]]  # the store's state, and the series' marks
+
+
+def _trusted(mark: Mark | None, state: tuple[int, int]) -> tuple[int, int] | None:
+    """The span [lo, hi] (ms) whose rollups a mark vouches for in the store's `state`."""
+    return (mark.lo_ms, mark.hi_ms) if mark is not None and mark.state == state else None
+
+
+def _new_marks(span: Span, marks: Marks | None) -> dict[int, Mark]:
+    """The marks to persist once this call's blocks matched the samples: the span checked,
+    joined with a mark of the same state it overlaps; none where the old mark covers it."""
+    if marks is None:
+        return {}
+    state, old = marks
+    new = {}
+    for i in span.ids:
+        lo, hi = span.lo_ms, span.now_ms
+        held = _trusted(old.get(i), state)
+        if held is not None and held[0] <= lo and hi <= held[1]:
+            continue
+        if held is not None and held[0] <= hi and lo <= held[1]:
+            lo, hi = min(lo, held[0]), max(hi, held[1])
+        new[i] = Mark(state, lo, hi)
+    return new
 
 
 def _writes_log(store: Store, memory: bool) -> tuple[SampleWrites | None, int]:
@@ -109,10 +137,12 @@ def _record(
     known: dict[int, dict[BlockKey, Block]],
     redo: set[tuple[int, BlockKey]],
     memory: bool,
+    marks: dict[int, Mark],
 ) -> None:
-    """Persist the blocks read again (a writable store) and keep the steady ones (with `memory`)."""
-    if redo and not getattr(store, "read_only", True):
-        save_rollups(store, {pair: known[pair[0]][pair[1]] for pair in redo})
+    """Persist the blocks read again and the new marks (a writable store), and keep the steady
+    blocks (with `memory`)."""
+    if (redo or marks) and not getattr(store, "read_only", True):
+        save_rollups(store, {pair: known[pair[0]][pair[1]] for pair in redo}, marks, span)
     if memory:
         _keep_in_memory(cache_key(store), span, known)
 
@@ -139,6 +169,7 @@ def _read_missing(
     span: Span,
     known: dict[int, dict[BlockKey, Block]],
     writes: SampleWrites | None,
+    marks: Marks | None,
 ) -> tuple[Blocks, dict[tuple[int, BlockKey], PerWindow], set[tuple[int, BlockKey]]]:
     """Read the raw blocks, the steady ones not known, and the known ones the store changed.
 
@@ -149,7 +180,7 @@ def _read_missing(
     read, parts = read_blocks(cur, span, sorted(span.raw | {b for _, b in redo}), span.raw)
     for pair in redo:
         known[pair[0]][pair[1]] = read.get(pair, EMPTY)
-    stale = stale_blocks(cur, span, read, known, _kept_to_check(span, redo, writes))
+    stale = stale_blocks(cur, span, read, known, _kept_to_check(span, redo, writes, marks))
     if stale:
         again, _ = read_blocks(cur, span, sorted({b for _, b in stale}), set())
         for pair in stale:
@@ -159,10 +190,17 @@ def _read_missing(
 
 
 def _kept_to_check(
-    span: Span, redo: set[tuple[int, BlockKey]], writes: SampleWrites | None
+    span: Span, redo: set[tuple[int, BlockKey]], writes: SampleWrites | None, marks: Marks | None
 ) -> dict[int, list[BlockKey]]:
-    """Per series, the kept blocks to check against the store: those a write could reach."""
+    """Per series, the kept blocks to check against the store: those a write could reach
+    (this process's writes), or those no mark in the store's present state vouches for."""
     kept = {i: [b for b in span.steady if (i, b) not in redo] for i in span.ids}
+    if marks is not None:
+        state, found = marks
+        for i in span.ids:
+            held = _trusted(found.get(i), state)
+            if held is not None:
+                kept[i] = [b for b in kept[i] if not (held[0] <= b[0] and b[0] + b[1] <= held[1])]
     if writes is None:
         return kept
     for i in span.ids:

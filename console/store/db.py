@@ -37,6 +37,7 @@ from console.store.journal import (
     summarize,
     wal_path,
 )
+from console.store.reclaim import reclaim_space, remove_side_file
 from console.store.rows import scalar
 from console.store.schema import MIGRATIONS, RETENTION_KINDS, SCHEMA_VERSION
 
@@ -125,6 +126,7 @@ class Store:
             store.close()
             raise StoreNeedsRepair(f"store {path} lost batches its journal has")
         store.migrate()
+        remove_side_file(path)  # a rewrite a crash cut short: the store itself is complete
         _SAMPLE_WRITES[path] = SampleWrites()
         store._settle(finding)
         return store
@@ -387,7 +389,9 @@ class Store:
     # -- retention ------------------------------------------------------------------
 
     def apply_retention(self, now: datetime, days: dict[str, float]) -> dict[str, int]:
-        """Delete rows older than `days[kind]` days before `now`; return rows removed per kind."""
+        """Delete rows older than `days[kind]` days before `now`; return rows removed per kind.
+
+        The space the rows held goes back to the disk (console/store/reclaim.py)."""
         removed: dict[str, int] = {}
         with self.transaction() as cur:
             for kind, keep_days in days.items():
@@ -405,6 +409,8 @@ class Store:
                 if self.sample_writes is not None and removed["samples"]:
                     self.sample_writes.note(0)
                 cur.execute("DELETE FROM series WHERE id NOT IN (SELECT DISTINCT series_id FROM samples)")
+        if any(removed.values()):
+            reclaim_space(self)
         return removed
 
 

@@ -13,6 +13,7 @@ from console.config.yamlmarks import Problem, YamlLimits, load_marked
 from console.core.output import dumps
 from console.core.terminal import escape
 from console.store import StoreError, StoreMissing
+from console.store.footprint import footprint, footprint_lines
 from console.store.journal import wal_path
 
 if TYPE_CHECKING:
@@ -212,6 +213,7 @@ def _store_checked(
         summary["series"] = store.count("series")
         summary["samples"] = store.count("samples")
         summary["logs"] = store.count("logs")
+        summary["footprint"] = footprint(store)
         lines = in_force(lines, problems, load_config(ws, store, ctx.now()))
         summary["integrity"], lost = store_integrity(store)
         lines += [str(Problem(ws.store_path, None, text)) for text in lost]
@@ -262,6 +264,8 @@ def _store_line(ws: Workspace, summary: dict[str, Any]) -> str:
         )
     if summary.get("store_exists") is False:
         line += " (not created yet: `oncall collect`, `oncall import` or the console create it)"
+    if "footprint" in summary:
+        line += "".join(f"\n{text}" for text in footprint_lines(summary["footprint"]))
     return line
 
 
