@@ -11,8 +11,14 @@ scikit-learn itself calls on scipy >= 1.12), the same interpolation, and the sam
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import math
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -84,13 +90,47 @@ def _fit_sorted(x: np.ndarray, y: np.ndarray) -> Isotonic:
 
 
 def _fit_unique(unique_x: np.ndarray, unique_y: np.ndarray, weights: np.ndarray) -> Isotonic:
-    """Pool-adjacent-violators on the distinct scores' mean labels, then scikit-learn's trimming."""
-    from scipy.optimize import isotonic_regression
-
-    fitted = np.asarray(isotonic_regression(unique_y, weights=weights, increasing=True).x, dtype=np.float64)
+    """Pool-adjacent-violators on the distinct scores' mean labels, then scikit-learn's trimming.
+    `unique_y` and `weights` must be arrays of this call's own: the fit overwrites them."""
+    fitted = _isotonic_regression(unique_y, weights)
     keep = np.ones(fitted.size, dtype=bool)
     keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
     return Isotonic(unique_x[keep], fitted[keep])
+
+
+def _isotonic_regression(y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """`scipy.optimize.isotonic_regression(y, weights=weights).x` (increasing), computed in `y`'s place:
+    the same C++ pool-adjacent-violators call on the same float64 arrays, without the wrapper's copies."""
+    r = np.full(y.size + 1, -1, dtype=np.intp)
+    fitted, _, _, _ = _pava()(np.ascontiguousarray(y, np.float64), np.ascontiguousarray(weights, np.float64), r)
+    return np.asarray(fitted, dtype=np.float64)
+
+
+@cache
+def _pava() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+    """scipy's pool-adjacent-violators routine (`scipy.optimize._pava_pybind.pava`, what
+    `isotonic_regression` calls). Importing `scipy.optimize` to reach it costs ~0.3 s of linear
+    algebra and solvers a CBPE run never uses, so the extension module is loaded from scipy's folder
+    on its own when scipy.optimize is not imported yet; tests/unit/test_estimation.py checks it gives
+    bitwise what `isotonic_regression` gives. Any surprise falls back to the ordinary import."""
+    name = "scipy.optimize._pava_pybind"
+    if name not in sys.modules and "scipy.optimize" not in sys.modules:
+        scipy = importlib.util.find_spec("scipy")
+        for folder in (scipy.submodule_search_locations or []) if scipy else []:
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = Path(folder) / "optimize" / f"_pava_pybind{suffix}"
+                if path.is_file():
+                    loader = importlib.machinery.ExtensionFileLoader(name, str(path))
+                    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+                    if spec is not None:
+                        module = importlib.util.module_from_spec(spec)
+                        loader.exec_module(module)
+                        if callable(getattr(module, "pava", None)):
+                            sys.modules[name] = module  # a later `import scipy.optimize` reuses it
+                            return module.pava  # type: ignore[no-any-return]
+    from scipy.optimize._pava_pybind import pava
+
+    return pava  # type: ignore[no-any-return]
 
 
 def _make_unique(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -168,16 +208,19 @@ class _Groups:
         starts = np.flatnonzero(is_start)
         of_row = np.empty(ranked.x.size, dtype=np.intp)
         of_row[ranked.order] = np.cumsum(is_start) - 1
-        counts = np.diff(np.append(starts, ranked.x.size)).astype(np.float64)
-        return cls(of_row, ranked.x[starts], counts, np.add.reduceat(ranked.y, starts))
+        counts = np.diff(np.append(starts, ranked.x.size))
+        positives = np.add.reduceat(ranked.y, starts).astype(np.int64)  # sums of 0/1: exact
+        return cls(of_row, ranked.x[starts], counts, positives)
 
     def fit_without(self, rows: np.ndarray, labels: np.ndarray) -> Isotonic:
-        """The isotonic fit on every row but `rows` (what scikit-learn fits on the train part)."""
+        """The isotonic fit on every row but `rows` (what scikit-learn fits on the train part).
+        Counts stay integers until the one division, so the means are scikit-learn's to the bit."""
         left = self.of_row[rows]
         counts = self.counts - np.bincount(left, minlength=self.x.size)
-        positives = self.positives - np.bincount(left, weights=labels, minlength=self.x.size)
-        present = counts > 0
-        return _fit_unique(self.x[present], positives[present] / counts[present], counts[present])
+        positives = self.positives - np.bincount(left[labels == 1], minlength=self.x.size)
+        present = np.flatnonzero(counts)
+        weights = counts[present].astype(np.float64)
+        return _fit_unique(self.x[present], positives[present] / weights, weights)
 
 
 def stratified_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
