@@ -171,13 +171,13 @@ def _needs_calibration(labels: np.ndarray, scores: np.ndarray, ranked: _Ranked) 
     groups = _Groups.of(ranked)
     rank = None
     tests, calibrated = [], []
-    for train, test in stratified_splits(labels):
-        if groups is not None and train.size + test.size == labels.size:
+    for test in stratified_test_parts(labels):  # each train part: every other row
+        if groups is not None:
             calibrator = groups.fit_without(test, labels[test])
         else:
             rank = ranked.rank if rank is None else rank
-            in_train = np.zeros(labels.size, dtype=bool)
-            in_train[rank[train]] = True  # the train part in score order
+            in_train = np.ones(labels.size, dtype=bool)
+            in_train[rank[test]] = False  # the train part in score order
             calibrator = _fit_sorted(ranked.x[in_train], ranked.y[in_train])
         tests.append(test)
         calibrated.append(calibrator(scores[test]))
@@ -223,8 +223,13 @@ class _Groups:
         return _fit_unique(self.x[present], positives[present] / weights, weights)
 
 
-def stratified_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """scikit-learn's `StratifiedShuffleSplit(n_splits=10, test_size=0.1, random_state=42).split` of 0/1 labels."""
+def stratified_test_parts(labels: np.ndarray) -> list[np.ndarray]:
+    """The test parts of scikit-learn's `StratifiedShuffleSplit(n_splits=10, test_size=0.1,
+    random_state=42).split` of 0/1 labels, each in scikit-learn's order. Each train part is every
+    other row: per class, train and test counts add up to the class's rows (`_approximate_mode` of
+    the rest hands the rest out), so only the test parts are kept. The same random draws are made
+    (a shuffle's draws depend only on its length), into reused buffers: the train part's own
+    permutation only has to advance the generator, so a 1-byte scratch array is shuffled for it."""
     n = labels.size
     n_test = math.ceil(TEST_SHARE * n)
     n_train = n - n_test
@@ -238,18 +243,20 @@ def stratified_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]
     if n_train < 2 or n_test < 2:
         raise CalibrationError(f"the reference has too few rows ({n}) to test calibration")
     rng = np.random.RandomState(SPLIT_SEED)
-    splits = []
+    shuffled = [np.empty_like(i) for i in class_indices]
+    scratch = np.empty(n_train, dtype=np.uint8)
+    parts = []
     for _ in range(SPLITS):
         n_i = _approximate_mode(class_counts, n_train, rng)
         t_i = _approximate_mode(class_counts - n_i, n_test, rng)
-        train: list[np.ndarray] = []
-        test: list[np.ndarray] = []
+        test = []
         for i in range(2):
-            shuffled = rng.permutation(class_indices[i])  # what shuffling positions and taking gives
-            train.append(shuffled[: n_i[i]])
-            test.append(shuffled[n_i[i] : n_i[i] + t_i[i]])
-        splits.append((rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))))
-    return splits
+            np.copyto(shuffled[i], class_indices[i])
+            rng.shuffle(shuffled[i])  # rng.permutation(class_indices[i]): a copy, shuffled
+            test.append(shuffled[i][n_i[i] : n_i[i] + t_i[i]])
+        rng.shuffle(scratch)  # the train part's permutation (n_train rows)
+        parts.append(rng.permutation(np.concatenate(test)))
+    return parts
 
 
 def _approximate_mode(class_counts: np.ndarray, draws: int, rng: np.random.RandomState) -> np.ndarray:
