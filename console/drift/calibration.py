@@ -54,11 +54,12 @@ def fit_isotonic(scores: np.ndarray, labels: np.ndarray) -> Isotonic:
     return _fit_sorted(ranked.x, ranked.y)
 
 
-def calibrator_for(labels: np.ndarray, scores: np.ndarray) -> Isotonic | None:
-    """The isotonic calibrator NannyML fits on this reference, or None when it decides not to calibrate."""
+def calibrator_for(labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None) -> Isotonic | None:
+    """The isotonic calibrator NannyML fits on this reference, or None when it decides not to calibrate.
+    `order`: `np.argsort(scores)` where the caller has it already."""
     labels = np.asarray(labels, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
-    ranked = _Ranked.of(labels, scores)
+    ranked = _Ranked.of(labels, scores, order)
     return _fit_sorted(ranked.x, ranked.y) if _needs_calibration(labels, scores, ranked) else None
 
 
@@ -72,8 +73,8 @@ class _Ranked:
     y: np.ndarray
 
     @classmethod
-    def of(cls, labels: np.ndarray, scores: np.ndarray) -> _Ranked:
-        order = np.argsort(scores)
+    def of(cls, labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None) -> _Ranked:
+        order = np.argsort(scores) if order is None else order
         return cls(order, scores[order], labels[order])
 
     @property
@@ -198,6 +199,7 @@ class _Groups:
     x: np.ndarray
     counts: np.ndarray
     positives: np.ndarray
+    labels: np.ndarray  # each group's mean label, in score order
 
     @classmethod
     def of(cls, ranked: _Ranked) -> _Groups | None:
@@ -209,13 +211,19 @@ class _Groups:
         of_row = np.empty(ranked.x.size, dtype=np.intp)
         of_row[ranked.order] = np.cumsum(is_start) - 1
         counts = np.diff(np.append(starts, ranked.x.size))
+        if starts.size == ranked.x.size:  # every score distinct: a group is a row
+            return cls(of_row, ranked.x, counts, ranked.y.astype(np.int64), ranked.y)
         positives = np.add.reduceat(ranked.y, starts).astype(np.int64)  # sums of 0/1: exact
-        return cls(of_row, ranked.x[starts], counts, positives)
+        return cls(of_row, ranked.x[starts], counts, positives, positives / counts)
 
     def fit_without(self, rows: np.ndarray, labels: np.ndarray) -> Isotonic:
         """The isotonic fit on every row but `rows` (what scikit-learn fits on the train part).
         Counts stay integers until the one division, so the means are scikit-learn's to the bit."""
         left = self.of_row[rows]
+        if self.x.size == self.of_row.size:  # one row a group: the train part is the other groups
+            train = np.ones(self.x.size, dtype=bool)
+            train[left] = False
+            return _fit_unique(self.x[train], self.labels[train], np.ones(self.x.size - left.size))
         counts = self.counts - np.bincount(left, minlength=self.x.size)
         positives = self.positives - np.bincount(left[labels == 1], minlength=self.x.size)
         present = np.flatnonzero(counts)

@@ -27,6 +27,7 @@ from console.drift.estimation_metrics import (
     ESTIMATES,
     Columns,
     Undefined,
+    auroc_components,
     realized,
     sampling_error,
 )
@@ -279,12 +280,18 @@ def fit(reference: Outputs, chunking: Chunking | None = None, metrics: Sequence[
             f"unknown metric {', '.join(unknown) or '(none)'}; choose from {', '.join(METRICS)}"
         )
     labels = _reference_labels(reference)
+    order = np.argsort(reference.scores)  # one sort for the AUROC components and the calibration
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        components = {m: COMPONENTS[m](labels, reference.scores, reference.predicted) for m in metrics}
+        components = {
+            m: auroc_components(labels, reference.scores, reference.predicted, order)
+            if m == "roc_auc"
+            else COMPONENTS[m](labels, reference.scores, reference.predicted)
+            for m in metrics
+        }
         thresholds = {m: _thresholds(reference, chunking, m) for m in metrics}
     try:
-        calibrator = calibrator_for(labels, reference.scores)
+        calibrator = calibrator_for(labels, reference.scores, order)
     except CalibrationError as exc:
         raise EstimationError(str(exc)) from None
     return Estimator(tuple(metrics), chunking, calibrator, components, thresholds, reference)

@@ -82,11 +82,14 @@ ESTIMATES: dict[str, Callable[[Columns], float]] = {
 # --- sampling error: components from the reference, scaled by the chunk's size ---------------------
 
 
-def _auroc_components(labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> Components:
-    """Std of the per-positive Mann-Whitney terms and the positive share (the minority class)."""
+def auroc_components(
+    labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray, order: np.ndarray | None = None
+) -> Components:
+    """Std of the per-positive Mann-Whitney terms and the positive share (the minority class).
+    `order`: `np.argsort(scores)` where the caller has it already."""
     if np.mean(labels) > 0.5:
-        labels, scores = np.abs(labels - 1), 1 - scores
-    ranked = labels[np.argsort(scores)]
+        labels, scores, order = np.abs(labels - 1), 1 - scores, None
+    ranked = labels[np.argsort(scores) if order is None else order]
     # NannyML takes np.unique(labels * rank)[1:]: the ranks of the positives, without rank 0
     indexes = np.flatnonzero(ranked[1:] == 1) + 1
     n_pos = np.sum(ranked)
@@ -127,7 +130,7 @@ def _accuracy_components(labels: np.ndarray, scores: np.ndarray, predicted: np.n
 
 
 COMPONENTS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], Components]] = {
-    "roc_auc": _auroc_components,
+    "roc_auc": auroc_components,
     "f1": _f1_components,
     "precision": _precision_components,
     "recall": _recall_components,
