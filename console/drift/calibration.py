@@ -184,7 +184,13 @@ def _needs_calibration(labels: np.ndarray, scores: np.ndarray, ranked: _Ranked) 
         calibrated.append(calibrator(scores[test]))
     pooled = np.concatenate(tests)
     edges = _bin_edges(pooled.size, ECE_BINS)
-    before = _expected_calibration_error(labels[pooled], scores[pooled], edges)
+    if groups is not None and groups.x.size == labels.size:
+        # every score distinct: the pooled rows in score order by counting (a row repeated across
+        # test parts is one score and one label, so any order of its copies sorts the same)
+        in_order = np.repeat(np.arange(labels.size), np.bincount(groups.of_row[pooled], minlength=labels.size))
+        before = _sorted_calibration_error(ranked.y[in_order], ranked.x[in_order], edges)
+    else:
+        before = _expected_calibration_error(labels[pooled], scores[pooled], edges)
     after = _expected_calibration_error(labels[pooled], np.concatenate(calibrated), edges)
     return bool(before > after)
 
@@ -300,7 +306,11 @@ def _expected_calibration_error(
     labels: np.ndarray, scores: np.ndarray, edges: list[tuple[int, int]]
 ) -> float:
     order = scores.argsort()
-    scores, labels = scores[order], labels[order]
+    return _sorted_calibration_error(labels[order], scores[order], edges)
+
+
+def _sorted_calibration_error(labels: np.ndarray, scores: np.ndarray, edges: list[tuple[int, int]]) -> float:
+    """The expected calibration error of scores sorted ascending and their labels."""
     terms = [
         (right - left) / scores.size * abs(np.mean(scores[left:right]) - np.mean(labels[left:right]))
         for left, right in edges

@@ -24,11 +24,16 @@ import numpy as np
 from console.drift.calibration import CalibrationError, Isotonic, calibrator_for
 from console.drift.estimation_metrics import (
     COMPONENTS,
+    CELL_METRICS,
     ESTIMATES,
+    Cells,
     Columns,
+    Counts,
     Undefined,
     auroc_components,
+    expected_cells,
     realized,
+    realized_counts,
     sampling_error,
 )
 
@@ -241,22 +246,30 @@ class Estimator:
             check_labels(data.labels)
         data = _time_sorted(data)
         calibrated = self.calibrator(data.scores) if self.calibrator is not None else data.scores
+        cell_metrics = any(m in CELL_METRICS for m in self.metrics)
         results = []
-        for chunk in self.chunking.spans(data):
-            rows = slice(chunk.start, chunk.stop)
-            labels = None if data.labels is None else data.labels[rows]
-            columns = (calibrated[rows], data.scores[rows], data.predicted[rows], labels)
-            results.append(ChunkEstimate(chunk, period, {m: self._metric(m, columns) for m in self.metrics}))
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for chunk in self.chunking.spans(data):
+                rows = slice(chunk.start, chunk.stop)
+                labels = None if data.labels is None else data.labels[rows]
+                columns = (calibrated[rows], data.scores[rows], data.predicted[rows], labels)
+                # the expected and the realized confusion matrix, once for the metrics that share them
+                cells = expected_cells(columns) if cell_metrics else None
+                counts = realized_counts(columns) if cell_metrics and labels is not None else None
+                metrics = {m: self._metric(m, columns, cells, counts) for m in self.metrics}
+                results.append(ChunkEstimate(chunk, period, metrics))
         return results
 
-    def _metric(self, metric: str, columns: Columns) -> MetricChunk:
+    def _metric(self, metric: str, columns: Columns, cells: Cells | None, counts: Counts | None) -> MetricChunk:
         low, high = self.thresholds[metric]
         try:
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore", RuntimeWarning)
+            if metric == "roc_auc":
                 value = ESTIMATES[metric](columns)
-                error = sampling_error(metric, self.components[metric], columns)
-                real = realized(metric, columns)
+            else:
+                value = ESTIMATES[metric](columns, cells)
+            error = sampling_error(metric, self.components[metric], columns)
+            real = realized(metric, columns, counts)
         except Undefined:  # NannyML's chunk record is all NaN when a metric raises
             nan = math.nan
             return MetricChunk(nan, nan, nan, nan, nan, nan, nan, False)
@@ -289,7 +302,7 @@ def fit(reference: Outputs, chunking: Chunking | None = None, metrics: Sequence[
             else COMPONENTS[m](labels, reference.scores, reference.predicted)
             for m in metrics
         }
-        thresholds = {m: _thresholds(reference, chunking, m) for m in metrics}
+        thresholds = _thresholds(reference, chunking, metrics)
     try:
         calibrator = calibrator_for(labels, reference.scores, order)
     except CalibrationError as exc:
@@ -320,15 +333,21 @@ def check_labels(labels: np.ndarray) -> None:
         raise EstimationError(f"labels must be 0 or 1 for binary classification; found {float(bad[0])!r}")
 
 
-def _thresholds(reference: Outputs, chunking: Chunking, metric: str) -> tuple[float, float]:
-    """Mean ± 3 std of the realized metric over the reference chunks, clipped to [0, 1]."""
+def _thresholds(reference: Outputs, chunking: Chunking, metrics: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Per metric, mean ± 3 std of its realized value over the reference chunks, clipped to [0, 1]."""
     data = _time_sorted(reference)
     assert data.labels is not None
-    values = []
+    values: dict[str, list[float]] = {m: [] for m in metrics}
     for chunk in chunking.spans(data):
         rows = slice(chunk.start, chunk.stop)
         scores = data.scores[rows]
-        values.append(realized(metric, (scores, scores, data.predicted[rows], data.labels[rows])))
-    mean, std = np.nanmean(values), np.nanstd(values)
-    low, high = mean - std * STD_MULTIPLIER, mean + std * STD_MULTIPLIER
-    return (0.0 if low <= 0 else float(low)), (1.0 if high >= 1 else float(high))
+        columns = (scores, scores, data.predicted[rows], data.labels[rows])
+        counts = realized_counts(columns)
+        for metric in metrics:
+            values[metric].append(realized(metric, columns, counts))
+    thresholds = {}
+    for metric in metrics:
+        mean, std = np.nanmean(values[metric]), np.nanstd(values[metric])
+        low, high = mean - std * STD_MULTIPLIER, mean + std * STD_MULTIPLIER
+        thresholds[metric] = (0.0 if low <= 0 else float(low)), (1.0 if high >= 1 else float(high))
+    return thresholds
