@@ -93,18 +93,29 @@ def _fit_sorted(x: np.ndarray, y: np.ndarray) -> Isotonic:
 def _fit_unique(unique_x: np.ndarray, unique_y: np.ndarray, weights: np.ndarray) -> Isotonic:
     """Pool-adjacent-violators on the distinct scores' mean labels, then scikit-learn's trimming.
     `unique_y` and `weights` must be arrays of this call's own: the fit overwrites them."""
-    fitted = _isotonic_regression(unique_y, weights)
-    keep = np.ones(fitted.size, dtype=bool)
-    keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
+    fitted, blocks = _pooled(unique_y, weights)
+    levels = fitted[blocks[:-1]]
+    if np.all(levels[1:] > levels[:-1]):  # as PAVA leaves its blocks: the runs of equal values
+        keep = np.unique(np.concatenate((blocks[:-1], blocks[1:] - 1)))  # each run's first and last
+    else:
+        keep = np.ones(fitted.size, dtype=bool)
+        keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
     return Isotonic(unique_x[keep], fitted[keep])
 
 
 def _isotonic_regression(y: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """`scipy.optimize.isotonic_regression(y, weights=weights).x` (increasing), computed in `y`'s place:
     the same C++ pool-adjacent-violators call on the same float64 arrays, without the wrapper's copies."""
+    return _pooled(y, weights)[0]
+
+
+def _pooled(y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The isotonic fit (in `y`'s place) and its blocks' boundaries (starts, then the length)."""
     r = np.full(y.size + 1, -1, dtype=np.intp)
-    fitted, _, _, _ = _pava()(np.ascontiguousarray(y, np.float64), np.ascontiguousarray(weights, np.float64), r)
-    return np.asarray(fitted, dtype=np.float64)
+    fitted, _, r, blocks = _pava()(
+        np.ascontiguousarray(y, np.float64), np.ascontiguousarray(weights, np.float64), r
+    )
+    return np.asarray(fitted, dtype=np.float64), np.asarray(r[: blocks + 1])
 
 
 @cache
@@ -318,9 +329,10 @@ def _sorted_calibration_error(labels: np.ndarray, scores: np.ndarray, edges: lis
     return float(np.sum(terms))
 
 
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC of scores against 0/1 labels (ties count half), NaN with a single class."""
-    order = np.argsort(scores)
+def roc_auc(labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None) -> float:
+    """ROC AUC of scores against 0/1 labels (ties count half), NaN with a single class.
+    `order`: `np.argsort(scores)` where the caller has it."""
+    order = np.argsort(scores) if order is None else order
     return _sorted_auc(np.asarray(scores)[order], (np.asarray(labels) == 1)[order].astype(np.float64))
 
 

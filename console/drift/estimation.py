@@ -31,6 +31,7 @@ from console.drift.estimation_metrics import (
     Counts,
     Undefined,
     auroc_components,
+    estimate_roc_auc,
     expected_cells,
     realized,
     realized_counts,
@@ -247,6 +248,10 @@ class Estimator:
         data = _time_sorted(data)
         calibrated = self.calibrator(data.scores) if self.calibrator is not None else data.scores
         cell_metrics = any(m in CELL_METRICS for m in self.metrics)
+        # with no NaN score, calibrated score or label, ROC AUC's estimate and realized value share a sort
+        shared_sort = "roc_auc" in self.metrics and not any(
+            bool(np.isnan(a).any()) for a in (data.scores, calibrated, data.labels) if a is not None
+        )
         results = []
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -257,19 +262,22 @@ class Estimator:
                 # the expected and the realized confusion matrix, once for the metrics that share them
                 cells = expected_cells(columns) if cell_metrics else None
                 counts = realized_counts(columns) if cell_metrics and labels is not None else None
-                metrics = {m: self._metric(m, columns, cells, counts) for m in self.metrics}
+                order = np.argsort(columns[1]) if shared_sort else None
+                metrics = {m: self._metric(m, columns, cells, counts, order) for m in self.metrics}
                 results.append(ChunkEstimate(chunk, period, metrics))
         return results
 
-    def _metric(self, metric: str, columns: Columns, cells: Cells | None, counts: Counts | None) -> MetricChunk:
+    def _metric(
+        self, metric: str, columns: Columns, cells: Cells | None, counts: Counts | None, order: Any
+    ) -> MetricChunk:
         low, high = self.thresholds[metric]
         try:
             if metric == "roc_auc":
-                value = ESTIMATES[metric](columns)
+                value = estimate_roc_auc(columns, order)
             else:
                 value = ESTIMATES[metric](columns, cells)
             error = sampling_error(metric, self.components[metric], columns)
-            real = realized(metric, columns, counts)
+            real = realized(metric, columns, counts, order)
         except Undefined:  # NannyML's chunk record is all NaN when a metric raises
             nan = math.nan
             return MetricChunk(nan, nan, nan, nan, nan, nan, nan, False)

@@ -32,12 +32,13 @@ def usable(columns: Columns, metric: str) -> tuple[np.ndarray, np.ndarray]:
 # --- estimates (NannyML's estimate_* functions) ------------------------------------------------------
 
 
-def estimate_roc_auc(columns: Columns) -> float:
-    """ROC AUC of the expected labels (calibrated scores) ranked by the model's scores."""
-    calibrated, scores = usable(columns, "roc_auc")
+def estimate_roc_auc(columns: Columns, order: np.ndarray | None = None) -> float:
+    """ROC AUC of the expected labels (calibrated scores) ranked by the model's scores.
+    `order`: `np.argsort` of the chunk's scores where the caller has it (and no row has a NaN)."""
+    calibrated, scores = usable(columns, "roc_auc") if order is None else columns[:2]
     if calibrated.size == 0:
         return math.nan
-    order = np.argsort(scores)[::-1]
+    order = (np.argsort(scores) if order is None else order)[::-1]
     expected = calibrated[order]
     cumulative = np.cumsum(expected)
     false_cumulative = 1 + np.arange(len(expected)) - cumulative
@@ -164,18 +165,22 @@ def sampling_error(metric: str, components: Components, columns: Columns) -> flo
 # --- realized performance where labels are known --------------------------------------------------
 
 
-def realized(metric: str, columns: Columns, counts: Counts | None = None) -> float:
+def realized(
+    metric: str, columns: Columns, counts: Counts | None = None, order: np.ndarray | None = None
+) -> float:
     """The metric on the chunk's labelled rows (uncalibrated scores for ROC AUC); NaN as NannyML gives it.
-    `counts`: the chunk's `realized_counts`, if known (F1, precision, recall and accuracy share them)."""
+    `counts`: the chunk's `realized_counts`, if known (F1, precision, recall and accuracy share them);
+    `order`: `np.argsort` of the chunk's scores where the caller has it (and no row has a NaN)."""
     _, scores, _, labels = columns
     if labels is None:
         return math.nan
     if metric == "roc_auc":
-        keep = ~(np.isnan(scores) | np.isnan(labels))
-        scores, labels = scores[keep], labels[keep]
+        if order is None:
+            keep = ~(np.isnan(scores) | np.isnan(labels))
+            scores, labels = scores[keep], labels[keep]
         if labels.size == 0 or labels.min() == labels.max():  # none, or a single class (nunique <= 1)
             return math.nan
-        return roc_auc(labels, scores)
+        return roc_auc(labels, scores, order)
     rows, accuracy, one_class, one_predicted, tp, fp, fn = realized_counts(columns) if counts is None else counts
     if rows == 0:
         return math.nan
