@@ -54,7 +54,9 @@ def fit_isotonic(scores: np.ndarray, labels: np.ndarray) -> Isotonic:
     return _fit_sorted(ranked.x, ranked.y)
 
 
-def calibrator_for(labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None) -> Isotonic | None:
+def calibrator_for(
+    labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None
+) -> Isotonic | None:
     """The isotonic calibrator NannyML fits on this reference, or None when it decides not to calibrate.
     `order`: `np.argsort(scores)` where the caller has it already."""
     labels = np.asarray(labels, dtype=np.float64)
@@ -139,10 +141,10 @@ def _pava() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
                         loader.exec_module(module)
                         if callable(getattr(module, "pava", None)):
                             sys.modules[name] = module  # a later `import scipy.optimize` reuses it
-                            return module.pava  # type: ignore[no-any-return]
+                            return module.pava
     from scipy.optimize._pava_pybind import pava
 
-    return pava  # type: ignore[no-any-return]
+    return pava
 
 
 def _make_unique(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -198,7 +200,9 @@ def _needs_calibration(labels: np.ndarray, scores: np.ndarray, ranked: _Ranked) 
     if groups is not None and groups.x.size == labels.size:
         # every score distinct: the pooled rows in score order by counting (a row repeated across
         # test parts is one score and one label, so any order of its copies sorts the same)
-        in_order = np.repeat(np.arange(labels.size), np.bincount(groups.of_row[pooled], minlength=labels.size))
+        in_order = np.repeat(
+            np.arange(labels.size), np.bincount(groups.of_row[pooled], minlength=labels.size)
+        )
         before = _sorted_calibration_error(ranked.y[in_order], ranked.x[in_order], edges)
     else:
         before = _expected_calibration_error(labels[pooled], scores[pooled], edges)

@@ -23,8 +23,8 @@ import numpy as np
 
 from console.drift.calibration import CalibrationError, Isotonic, calibrator_for
 from console.drift.estimation_metrics import (
-    COMPONENTS,
     CELL_METRICS,
+    COMPONENTS,
     ESTIMATES,
     Cells,
     Columns,
@@ -341,7 +341,9 @@ def check_labels(labels: np.ndarray) -> None:
         raise EstimationError(f"labels must be 0 or 1 for binary classification; found {float(bad[0])!r}")
 
 
-def _thresholds(reference: Outputs, chunking: Chunking, metrics: Sequence[str]) -> dict[str, tuple[float, float]]:
+def _thresholds(
+    reference: Outputs, chunking: Chunking, metrics: Sequence[str]
+) -> dict[str, tuple[float, float]]:
     """Per metric, mean ± 3 std of its realized value over the reference chunks, clipped to [0, 1]."""
     data = _time_sorted(reference)
     assert data.labels is not None

@@ -181,7 +181,9 @@ def realized(
         if labels.size == 0 or labels.min() == labels.max():  # none, or a single class (nunique <= 1)
             return math.nan
         return roc_auc(labels, scores, order)
-    rows, accuracy, one_class, one_predicted, tp, fp, fn = realized_counts(columns) if counts is None else counts
+    rows, accuracy, one_class, one_predicted, tp, fp, fn = (
+        realized_counts(columns) if counts is None else counts
+    )
     if rows == 0:
         return math.nan
     if metric == "accuracy":

@@ -131,7 +131,6 @@ def test_isotonic_fit_is_pool_adjacent_violators_clipped_outside_the_reference()
     assert calibrator(np.array([3.5]))[0] == pytest.approx((2.75 + 22 / 3) / 2)
 
 
-
 def test_isotonic_regression_is_scipys_to_the_bit_without_importing_scipy_optimize() -> None:
     import subprocess
     import sys
@@ -152,9 +151,14 @@ def test_isotonic_regression_is_scipys_to_the_bit_without_importing_scipy_optimi
         "print('ok')\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=Path(__file__).parents[2]
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parents[2],
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
 
 # --- the store, the `estimation` source and the CLI ------------------------------------------------
 
