@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -230,10 +230,11 @@ class Estimator:
     components: dict[str, tuple[float, ...]]
     thresholds: dict[str, tuple[float, float]]
     reference_data: Outputs
+    reference_realized: dict[str, list[float]] = field(default_factory=dict)  # per metric, per chunk
 
     def reference(self) -> list[ChunkEstimate]:
         """The reference's own chunks, estimated as NannyML reports them beside the analysis."""
-        return self.estimate(self.reference_data, "reference")
+        return self._estimate(self.reference_data, "reference", self.reference_realized or None)
 
     @property
     def calibrated(self) -> bool:
@@ -241,6 +242,12 @@ class Estimator:
 
     def estimate(self, data: Outputs, period: str = "analysis") -> list[ChunkEstimate]:
         """Per chunk of `data`, every metric's estimate, band, realized value and alert."""
+        return self._estimate(data, period, None)
+
+    def _estimate(
+        self, data: Outputs, period: str, known: dict[str, list[float]] | None
+    ) -> list[ChunkEstimate]:
+        """`known`: the realized values per metric and chunk where the fit has them (the reference's)."""
         if len(data) == 0:
             return []
         if data.labels is not None:
@@ -255,20 +262,33 @@ class Estimator:
         results = []
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            for chunk in self.chunking.spans(data):
+            for index, chunk in enumerate(self.chunking.spans(data)):
                 rows = slice(chunk.start, chunk.stop)
                 labels = None if data.labels is None else data.labels[rows]
                 columns = (calibrated[rows], data.scores[rows], data.predicted[rows], labels)
                 # the expected and the realized confusion matrix, once for the metrics that share them
                 cells = expected_cells(columns) if cell_metrics else None
-                counts = realized_counts(columns) if cell_metrics and labels is not None else None
+                counts = None
+                if cell_metrics and labels is not None and known is None:
+                    counts = realized_counts(columns)
                 order = np.argsort(columns[1]) if shared_sort else None
-                metrics = {m: self._metric(m, columns, cells, counts, order) for m in self.metrics}
+                metrics = {
+                    m: self._metric(
+                        m, columns, cells, counts, order, None if known is None else known[m][index]
+                    )
+                    for m in self.metrics
+                }
                 results.append(ChunkEstimate(chunk, period, metrics))
         return results
 
     def _metric(
-        self, metric: str, columns: Columns, cells: Cells | None, counts: Counts | None, order: Any
+        self,
+        metric: str,
+        columns: Columns,
+        cells: Cells | None,
+        counts: Counts | None,
+        order: Any,
+        real: float | None,
     ) -> MetricChunk:
         low, high = self.thresholds[metric]
         try:
@@ -277,7 +297,7 @@ class Estimator:
             else:
                 value = ESTIMATES[metric](columns, cells)
             error = sampling_error(metric, self.components[metric], columns)
-            real = realized(metric, columns, counts, order)
+            real = realized(metric, columns, counts, order) if real is None else real
         except Undefined:  # NannyML's chunk record is all NaN when a metric raises
             nan = math.nan
             return MetricChunk(nan, nan, nan, nan, nan, nan, nan, False)
@@ -310,12 +330,14 @@ def fit(reference: Outputs, chunking: Chunking | None = None, metrics: Sequence[
             else COMPONENTS[m](labels, reference.scores, reference.predicted)
             for m in metrics
         }
-        thresholds = _thresholds(reference, chunking, metrics)
+        thresholds, reference_realized = _thresholds(reference, chunking, metrics)
     try:
         calibrator = calibrator_for(labels, reference.scores, order)
     except CalibrationError as exc:
         raise EstimationError(str(exc)) from None
-    return Estimator(tuple(metrics), chunking, calibrator, components, thresholds, reference)
+    return Estimator(
+        tuple(metrics), chunking, calibrator, components, thresholds, reference, reference_realized
+    )
 
 
 def _reference_labels(reference: Outputs) -> np.ndarray:
@@ -343,8 +365,9 @@ def check_labels(labels: np.ndarray) -> None:
 
 def _thresholds(
     reference: Outputs, chunking: Chunking, metrics: Sequence[str]
-) -> dict[str, tuple[float, float]]:
-    """Per metric, mean ± 3 std of its realized value over the reference chunks, clipped to [0, 1]."""
+) -> tuple[dict[str, tuple[float, float]], dict[str, list[float]]]:
+    """Per metric, mean ± 3 std of its realized value over the reference chunks, clipped to [0, 1];
+    and those realized values (the reference's chunks show them)."""
     data = _time_sorted(reference)
     assert data.labels is not None
     values: dict[str, list[float]] = {m: [] for m in metrics}
@@ -360,4 +383,4 @@ def _thresholds(
         mean, std = np.nanmean(values[metric]), np.nanstd(values[metric])
         low, high = mean - std * STD_MULTIPLIER, mean + std * STD_MULTIPLIER
         thresholds[metric] = (0.0 if low <= 0 else float(low)), (1.0 if high >= 1 else float(high))
-    return thresholds
+    return thresholds, values
