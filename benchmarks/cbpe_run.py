@@ -2,9 +2,11 @@
 analysis rows (Parquet files), each as a whole process from start to its printed summary.
 
     .venv/bin/python benchmarks/cbpe_run.py ours DIR CHUNK_SIZE      # one side, as bench_drift runs it
-Both processes read the files, fit on the reference, estimate the reference's chunks (NannyML's
-fit always does) and the analysis's, and print the calibration decision, the chunk counts, the
-alert count and the last chunk's estimated accuracy, so the run also shows that both found the same.
+Both processes read the files as their users would (NannyML takes DataFrames: pandas.read_parquet;
+ours takes arrays: DuckDB, oncall's engine), fit on the reference, estimate the reference's chunks
+(NannyML's fit always does) and the analysis's, and print the calibration decision, the chunk
+counts, the alert count and the last chunk's estimated accuracy, so the run also shows that both
+found the same. Both read files just written (in the page cache for both).
 """
 
 from __future__ import annotations
