@@ -11,8 +11,14 @@ scikit-learn itself calls on scipy >= 1.12), the same interpolation, and the sam
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import math
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -48,11 +54,14 @@ def fit_isotonic(scores: np.ndarray, labels: np.ndarray) -> Isotonic:
     return _fit_sorted(ranked.x, ranked.y)
 
 
-def calibrator_for(labels: np.ndarray, scores: np.ndarray) -> Isotonic | None:
-    """The isotonic calibrator NannyML fits on this reference, or None when it decides not to calibrate."""
+def calibrator_for(
+    labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None
+) -> Isotonic | None:
+    """The isotonic calibrator NannyML fits on this reference, or None when it decides not to calibrate.
+    `order`: `np.argsort(scores)` where the caller has it already."""
     labels = np.asarray(labels, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
-    ranked = _Ranked.of(labels, scores)
+    ranked = _Ranked.of(labels, scores, order)
     return _fit_sorted(ranked.x, ranked.y) if _needs_calibration(labels, scores, ranked) else None
 
 
@@ -66,8 +75,8 @@ class _Ranked:
     y: np.ndarray
 
     @classmethod
-    def of(cls, labels: np.ndarray, scores: np.ndarray) -> _Ranked:
-        order = np.argsort(scores)
+    def of(cls, labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None) -> _Ranked:
+        order = np.argsort(scores) if order is None else order
         return cls(order, scores[order], labels[order])
 
     @property
@@ -84,13 +93,58 @@ def _fit_sorted(x: np.ndarray, y: np.ndarray) -> Isotonic:
 
 
 def _fit_unique(unique_x: np.ndarray, unique_y: np.ndarray, weights: np.ndarray) -> Isotonic:
-    """Pool-adjacent-violators on the distinct scores' mean labels, then scikit-learn's trimming."""
-    from scipy.optimize import isotonic_regression
-
-    fitted = np.asarray(isotonic_regression(unique_y, weights=weights, increasing=True).x, dtype=np.float64)
-    keep = np.ones(fitted.size, dtype=bool)
-    keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
+    """Pool-adjacent-violators on the distinct scores' mean labels, then scikit-learn's trimming.
+    `unique_y` and `weights` must be arrays of this call's own: the fit overwrites them."""
+    fitted, blocks = _pooled(unique_y, weights)
+    levels = fitted[blocks[:-1]]
+    if np.all(levels[1:] > levels[:-1]):  # as PAVA leaves its blocks: the runs of equal values
+        keep = np.unique(np.concatenate((blocks[:-1], blocks[1:] - 1)))  # each run's first and last
+    else:
+        keep = np.ones(fitted.size, dtype=bool)
+        keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
     return Isotonic(unique_x[keep], fitted[keep])
+
+
+def _isotonic_regression(y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """`scipy.optimize.isotonic_regression(y, weights=weights).x` (increasing), computed in `y`'s place:
+    the same C++ pool-adjacent-violators call on the same float64 arrays, without the wrapper's copies."""
+    return _pooled(y, weights)[0]
+
+
+def _pooled(y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The isotonic fit (in `y`'s place) and its blocks' boundaries (starts, then the length)."""
+    r = np.full(y.size + 1, -1, dtype=np.intp)
+    fitted, _, r, blocks = _pava()(
+        np.ascontiguousarray(y, np.float64), np.ascontiguousarray(weights, np.float64), r
+    )
+    return np.asarray(fitted, dtype=np.float64), np.asarray(r[: blocks + 1])
+
+
+@cache
+def _pava() -> Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+    """scipy's pool-adjacent-violators routine (`scipy.optimize._pava_pybind.pava`, what
+    `isotonic_regression` calls). Importing `scipy.optimize` to reach it costs ~0.3 s of linear
+    algebra and solvers a CBPE run never uses, so the extension module is loaded from scipy's folder
+    on its own when scipy.optimize is not imported yet; tests/unit/test_estimation.py checks it gives
+    bitwise what `isotonic_regression` gives. Any surprise falls back to the ordinary import."""
+    name = "scipy.optimize._pava_pybind"
+    if name not in sys.modules and "scipy.optimize" not in sys.modules:
+        scipy = importlib.util.find_spec("scipy")
+        for folder in (scipy.submodule_search_locations or []) if scipy else []:
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = Path(folder) / "optimize" / f"_pava_pybind{suffix}"
+                if path.is_file():
+                    loader = importlib.machinery.ExtensionFileLoader(name, str(path))
+                    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+                    if spec is not None:
+                        module = importlib.util.module_from_spec(spec)
+                        loader.exec_module(module)
+                        if callable(getattr(module, "pava", None)):
+                            sys.modules[name] = module  # a later `import scipy.optimize` reuses it
+                            return module.pava
+    from scipy.optimize._pava_pybind import pava
+
+    return pava
 
 
 def _make_unique(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,19 +185,27 @@ def _needs_calibration(labels: np.ndarray, scores: np.ndarray, ranked: _Ranked) 
     groups = _Groups.of(ranked)
     rank = None
     tests, calibrated = [], []
-    for train, test in stratified_splits(labels):
-        if groups is not None and train.size + test.size == labels.size:
+    for test in stratified_test_parts(labels):  # each train part: every other row
+        if groups is not None:
             calibrator = groups.fit_without(test, labels[test])
         else:
             rank = ranked.rank if rank is None else rank
-            in_train = np.zeros(labels.size, dtype=bool)
-            in_train[rank[train]] = True  # the train part in score order
+            in_train = np.ones(labels.size, dtype=bool)
+            in_train[rank[test]] = False  # the train part in score order
             calibrator = _fit_sorted(ranked.x[in_train], ranked.y[in_train])
         tests.append(test)
         calibrated.append(calibrator(scores[test]))
     pooled = np.concatenate(tests)
     edges = _bin_edges(pooled.size, ECE_BINS)
-    before = _expected_calibration_error(labels[pooled], scores[pooled], edges)
+    if groups is not None and groups.x.size == labels.size:
+        # every score distinct: the pooled rows in score order by counting (a row repeated across
+        # test parts is one score and one label, so any order of its copies sorts the same)
+        in_order = np.repeat(
+            np.arange(labels.size), np.bincount(groups.of_row[pooled], minlength=labels.size)
+        )
+        before = _sorted_calibration_error(ranked.y[in_order], ranked.x[in_order], edges)
+    else:
+        before = _expected_calibration_error(labels[pooled], scores[pooled], edges)
     after = _expected_calibration_error(labels[pooled], np.concatenate(calibrated), edges)
     return bool(before > after)
 
@@ -158,6 +220,7 @@ class _Groups:
     x: np.ndarray
     counts: np.ndarray
     positives: np.ndarray
+    labels: np.ndarray  # each group's mean label, in score order
 
     @classmethod
     def of(cls, ranked: _Ranked) -> _Groups | None:
@@ -168,20 +231,34 @@ class _Groups:
         starts = np.flatnonzero(is_start)
         of_row = np.empty(ranked.x.size, dtype=np.intp)
         of_row[ranked.order] = np.cumsum(is_start) - 1
-        counts = np.diff(np.append(starts, ranked.x.size)).astype(np.float64)
-        return cls(of_row, ranked.x[starts], counts, np.add.reduceat(ranked.y, starts))
+        counts = np.diff(np.append(starts, ranked.x.size))
+        if starts.size == ranked.x.size:  # every score distinct: a group is a row
+            return cls(of_row, ranked.x, counts, ranked.y.astype(np.int64), ranked.y)
+        positives = np.add.reduceat(ranked.y, starts).astype(np.int64)  # sums of 0/1: exact
+        return cls(of_row, ranked.x[starts], counts, positives, positives / counts)
 
     def fit_without(self, rows: np.ndarray, labels: np.ndarray) -> Isotonic:
-        """The isotonic fit on every row but `rows` (what scikit-learn fits on the train part)."""
+        """The isotonic fit on every row but `rows` (what scikit-learn fits on the train part).
+        Counts stay integers until the one division, so the means are scikit-learn's to the bit."""
         left = self.of_row[rows]
+        if self.x.size == self.of_row.size:  # one row a group: the train part is the other groups
+            train = np.ones(self.x.size, dtype=bool)
+            train[left] = False
+            return _fit_unique(self.x[train], self.labels[train], np.ones(self.x.size - left.size))
         counts = self.counts - np.bincount(left, minlength=self.x.size)
-        positives = self.positives - np.bincount(left, weights=labels, minlength=self.x.size)
-        present = counts > 0
-        return _fit_unique(self.x[present], positives[present] / counts[present], counts[present])
+        positives = self.positives - np.bincount(left[labels == 1], minlength=self.x.size)
+        present = np.flatnonzero(counts)
+        weights = counts[present].astype(np.float64)
+        return _fit_unique(self.x[present], positives[present] / weights, weights)
 
 
-def stratified_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """scikit-learn's `StratifiedShuffleSplit(n_splits=10, test_size=0.1, random_state=42).split` of 0/1 labels."""
+def stratified_test_parts(labels: np.ndarray) -> list[np.ndarray]:
+    """The test parts of scikit-learn's `StratifiedShuffleSplit(n_splits=10, test_size=0.1,
+    random_state=42).split` of 0/1 labels, each in scikit-learn's order. Each train part is every
+    other row: per class, train and test counts add up to the class's rows (`_approximate_mode` of
+    the rest hands the rest out), so only the test parts are kept. The same random draws are made
+    (a shuffle's draws depend only on its length), into reused buffers: the train part's own
+    permutation only has to advance the generator, so a 1-byte scratch array is shuffled for it."""
     n = labels.size
     n_test = math.ceil(TEST_SHARE * n)
     n_train = n - n_test
@@ -195,18 +272,20 @@ def stratified_splits(labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]
     if n_train < 2 or n_test < 2:
         raise CalibrationError(f"the reference has too few rows ({n}) to test calibration")
     rng = np.random.RandomState(SPLIT_SEED)
-    splits = []
+    shuffled = [np.empty_like(i) for i in class_indices]
+    scratch = np.empty(n_train, dtype=np.uint8)
+    parts = []
     for _ in range(SPLITS):
         n_i = _approximate_mode(class_counts, n_train, rng)
         t_i = _approximate_mode(class_counts - n_i, n_test, rng)
-        train: list[np.ndarray] = []
-        test: list[np.ndarray] = []
+        test = []
         for i in range(2):
-            shuffled = rng.permutation(class_indices[i])  # what shuffling positions and taking gives
-            train.append(shuffled[: n_i[i]])
-            test.append(shuffled[n_i[i] : n_i[i] + t_i[i]])
-        splits.append((rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))))
-    return splits
+            np.copyto(shuffled[i], class_indices[i])
+            rng.shuffle(shuffled[i])  # rng.permutation(class_indices[i]): a copy, shuffled
+            test.append(shuffled[i][n_i[i] : n_i[i] + t_i[i]])
+        rng.shuffle(scratch)  # the train part's permutation (n_train rows)
+        parts.append(rng.permutation(np.concatenate(test)))
+    return parts
 
 
 def _approximate_mode(class_counts: np.ndarray, draws: int, rng: np.random.RandomState) -> np.ndarray:
@@ -242,7 +321,11 @@ def _expected_calibration_error(
     labels: np.ndarray, scores: np.ndarray, edges: list[tuple[int, int]]
 ) -> float:
     order = scores.argsort()
-    scores, labels = scores[order], labels[order]
+    return _sorted_calibration_error(labels[order], scores[order], edges)
+
+
+def _sorted_calibration_error(labels: np.ndarray, scores: np.ndarray, edges: list[tuple[int, int]]) -> float:
+    """The expected calibration error of scores sorted ascending and their labels."""
     terms = [
         (right - left) / scores.size * abs(np.mean(scores[left:right]) - np.mean(labels[left:right]))
         for left, right in edges
@@ -250,9 +333,10 @@ def _expected_calibration_error(
     return float(np.sum(terms))
 
 
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC of scores against 0/1 labels (ties count half), NaN with a single class."""
-    order = np.argsort(scores)
+def roc_auc(labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None) -> float:
+    """ROC AUC of scores against 0/1 labels (ties count half), NaN with a single class.
+    `order`: `np.argsort(scores)` where the caller has it."""
+    order = np.argsort(scores) if order is None else order
     return _sorted_auc(np.asarray(scores)[order], (np.asarray(labels) == 1)[order].astype(np.float64))
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,11 +23,18 @@ import numpy as np
 
 from console.drift.calibration import CalibrationError, Isotonic, calibrator_for
 from console.drift.estimation_metrics import (
+    CELL_METRICS,
     COMPONENTS,
     ESTIMATES,
+    Cells,
     Columns,
+    Counts,
     Undefined,
+    auroc_components,
+    estimate_roc_auc,
+    expected_cells,
     realized,
+    realized_counts,
     sampling_error,
 )
 
@@ -223,10 +230,11 @@ class Estimator:
     components: dict[str, tuple[float, ...]]
     thresholds: dict[str, tuple[float, float]]
     reference_data: Outputs
+    reference_realized: dict[str, list[float]] = field(default_factory=dict)  # per metric, per chunk
 
     def reference(self) -> list[ChunkEstimate]:
         """The reference's own chunks, estimated as NannyML reports them beside the analysis."""
-        return self.estimate(self.reference_data, "reference")
+        return self._estimate(self.reference_data, "reference", self.reference_realized or None)
 
     @property
     def calibrated(self) -> bool:
@@ -234,28 +242,62 @@ class Estimator:
 
     def estimate(self, data: Outputs, period: str = "analysis") -> list[ChunkEstimate]:
         """Per chunk of `data`, every metric's estimate, band, realized value and alert."""
+        return self._estimate(data, period, None)
+
+    def _estimate(
+        self, data: Outputs, period: str, known: dict[str, list[float]] | None
+    ) -> list[ChunkEstimate]:
+        """`known`: the realized values per metric and chunk where the fit has them (the reference's)."""
         if len(data) == 0:
             return []
         if data.labels is not None:
             check_labels(data.labels)
         data = _time_sorted(data)
         calibrated = self.calibrator(data.scores) if self.calibrator is not None else data.scores
+        cell_metrics = any(m in CELL_METRICS for m in self.metrics)
+        # with no NaN score, calibrated score or label, ROC AUC's estimate and realized value share a sort
+        shared_sort = "roc_auc" in self.metrics and not any(
+            bool(np.isnan(a).any()) for a in (data.scores, calibrated, data.labels) if a is not None
+        )
         results = []
-        for chunk in self.chunking.spans(data):
-            rows = slice(chunk.start, chunk.stop)
-            labels = None if data.labels is None else data.labels[rows]
-            columns = (calibrated[rows], data.scores[rows], data.predicted[rows], labels)
-            results.append(ChunkEstimate(chunk, period, {m: self._metric(m, columns) for m in self.metrics}))
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for index, chunk in enumerate(self.chunking.spans(data)):
+                rows = slice(chunk.start, chunk.stop)
+                labels = None if data.labels is None else data.labels[rows]
+                columns = (calibrated[rows], data.scores[rows], data.predicted[rows], labels)
+                # the expected and the realized confusion matrix, once for the metrics that share them
+                cells = expected_cells(columns) if cell_metrics else None
+                counts = None
+                if cell_metrics and labels is not None and known is None:
+                    counts = realized_counts(columns)
+                order = np.argsort(columns[1]) if shared_sort else None
+                metrics = {
+                    m: self._metric(
+                        m, columns, cells, counts, order, None if known is None else known[m][index]
+                    )
+                    for m in self.metrics
+                }
+                results.append(ChunkEstimate(chunk, period, metrics))
         return results
 
-    def _metric(self, metric: str, columns: Columns) -> MetricChunk:
+    def _metric(
+        self,
+        metric: str,
+        columns: Columns,
+        cells: Cells | None,
+        counts: Counts | None,
+        order: Any,
+        real: float | None,
+    ) -> MetricChunk:
         low, high = self.thresholds[metric]
         try:
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore", RuntimeWarning)
-                value = ESTIMATES[metric](columns)
-                error = sampling_error(metric, self.components[metric], columns)
-                real = realized(metric, columns)
+            if metric == "roc_auc":
+                value = estimate_roc_auc(columns, order)
+            else:
+                value = ESTIMATES[metric](columns, cells)
+            error = sampling_error(metric, self.components[metric], columns)
+            real = realized(metric, columns, counts, order) if real is None else real
         except Undefined:  # NannyML's chunk record is all NaN when a metric raises
             nan = math.nan
             return MetricChunk(nan, nan, nan, nan, nan, nan, nan, False)
@@ -279,15 +321,23 @@ def fit(reference: Outputs, chunking: Chunking | None = None, metrics: Sequence[
             f"unknown metric {', '.join(unknown) or '(none)'}; choose from {', '.join(METRICS)}"
         )
     labels = _reference_labels(reference)
+    order = np.argsort(reference.scores)  # one sort for the AUROC components and the calibration
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        components = {m: COMPONENTS[m](labels, reference.scores, reference.predicted) for m in metrics}
-        thresholds = {m: _thresholds(reference, chunking, m) for m in metrics}
+        components = {
+            m: auroc_components(labels, reference.scores, reference.predicted, order)
+            if m == "roc_auc"
+            else COMPONENTS[m](labels, reference.scores, reference.predicted)
+            for m in metrics
+        }
+        thresholds, reference_realized = _thresholds(reference, chunking, metrics)
     try:
-        calibrator = calibrator_for(labels, reference.scores)
+        calibrator = calibrator_for(labels, reference.scores, order)
     except CalibrationError as exc:
         raise EstimationError(str(exc)) from None
-    return Estimator(tuple(metrics), chunking, calibrator, components, thresholds, reference)
+    return Estimator(
+        tuple(metrics), chunking, calibrator, components, thresholds, reference, reference_realized
+    )
 
 
 def _reference_labels(reference: Outputs) -> np.ndarray:
@@ -313,15 +363,24 @@ def check_labels(labels: np.ndarray) -> None:
         raise EstimationError(f"labels must be 0 or 1 for binary classification; found {float(bad[0])!r}")
 
 
-def _thresholds(reference: Outputs, chunking: Chunking, metric: str) -> tuple[float, float]:
-    """Mean ± 3 std of the realized metric over the reference chunks, clipped to [0, 1]."""
+def _thresholds(
+    reference: Outputs, chunking: Chunking, metrics: Sequence[str]
+) -> tuple[dict[str, tuple[float, float]], dict[str, list[float]]]:
+    """Per metric, mean ± 3 std of its realized value over the reference chunks, clipped to [0, 1];
+    and those realized values (the reference's chunks show them)."""
     data = _time_sorted(reference)
     assert data.labels is not None
-    values = []
+    values: dict[str, list[float]] = {m: [] for m in metrics}
     for chunk in chunking.spans(data):
         rows = slice(chunk.start, chunk.stop)
         scores = data.scores[rows]
-        values.append(realized(metric, (scores, scores, data.predicted[rows], data.labels[rows])))
-    mean, std = np.nanmean(values), np.nanstd(values)
-    low, high = mean - std * STD_MULTIPLIER, mean + std * STD_MULTIPLIER
-    return (0.0 if low <= 0 else float(low)), (1.0 if high >= 1 else float(high))
+        columns = (scores, scores, data.predicted[rows], data.labels[rows])
+        counts = realized_counts(columns)
+        for metric in metrics:
+            values[metric].append(realized(metric, columns, counts))
+    thresholds = {}
+    for metric in metrics:
+        mean, std = np.nanmean(values[metric]), np.nanstd(values[metric])
+        low, high = mean - std * STD_MULTIPLIER, mean + std * STD_MULTIPLIER
+        thresholds[metric] = (0.0 if low <= 0 else float(low)), (1.0 if high >= 1 else float(high))
+    return thresholds, values

@@ -32,12 +32,13 @@ def usable(columns: Columns, metric: str) -> tuple[np.ndarray, np.ndarray]:
 # --- estimates (NannyML's estimate_* functions) ------------------------------------------------------
 
 
-def estimate_roc_auc(columns: Columns) -> float:
-    """ROC AUC of the expected labels (calibrated scores) ranked by the model's scores."""
-    calibrated, scores = usable(columns, "roc_auc")
+def estimate_roc_auc(columns: Columns, order: np.ndarray | None = None) -> float:
+    """ROC AUC of the expected labels (calibrated scores) ranked by the model's scores.
+    `order`: `np.argsort` of the chunk's scores where the caller has it (and no row has a NaN)."""
+    calibrated, scores = usable(columns, "roc_auc") if order is None else columns[:2]
     if calibrated.size == 0:
         return math.nan
-    order = np.argsort(scores)[::-1]
+    order = (np.argsort(scores) if order is None else order)[::-1]
     expected = calibrated[order]
     cumulative = np.cumsum(expected)
     false_cumulative = 1 + np.arange(len(expected)) - cumulative
@@ -53,40 +54,55 @@ def estimate_roc_auc(columns: Columns) -> float:
     return float(direction * np.trapezoid(tpr, fpr))
 
 
-def _cells_estimate(metric: str) -> Callable[[Columns], float]:
-    """F1, precision, recall or accuracy of the expected confusion matrix."""
+Cells = tuple[float, float, float, float, int]  # expected tp, fp, fn, tn and the rows they are of
 
-    def estimate(columns: Columns) -> float:
-        calibrated, predicted = usable(columns, metric)
-        if calibrated.size == 0:
+
+def expected_cells(columns: Columns) -> Cells:
+    """The expected confusion matrix of a chunk (F1, precision, recall and accuracy share it)."""
+    calibrated, predicted = usable(columns, "accuracy")
+    if calibrated.size == 0:
+        return math.nan, math.nan, math.nan, math.nan, 0
+    positive, negative = predicted == 1, predicted == 0
+    tp = np.sum(np.where(positive, calibrated, 0))
+    fp = np.sum(np.where(positive, 1 - calibrated, 0))
+    fn = np.sum(np.where(negative, calibrated, 0))
+    tn = np.sum(np.where(negative, 1 - calibrated, 0))
+    return tp, fp, fn, tn, calibrated.size
+
+
+def _cells_estimate(metric: str) -> Callable[..., float]:
+    """F1, precision, recall or accuracy of the expected confusion matrix (`cells`: the chunk's, if known)."""
+
+    def estimate(columns: Columns, cells: Cells | None = None) -> float:
+        tp, fp, fn, tn, rows = expected_cells(columns) if cells is None else cells
+        if rows == 0:
             return math.nan
-        positive, negative = predicted == 1, predicted == 0
-        tp = np.sum(np.where(positive, calibrated, 0))
-        fp = np.sum(np.where(positive, 1 - calibrated, 0))
-        fn = np.sum(np.where(negative, calibrated, 0))
-        tn = np.sum(np.where(negative, 1 - calibrated, 0))
         if metric == "accuracy":
-            return float((tp + tn) / calibrated.size)
+            return float((tp + tn) / rows)
         bottom = {"f1": tp + 0.5 * (fp + fn), "precision": tp + fp, "recall": tp + fn}[metric]
         return float(tp / bottom) if bottom != 0 else 0.0
 
     return estimate
 
 
-ESTIMATES: dict[str, Callable[[Columns], float]] = {
+CELL_METRICS = ("f1", "precision", "recall", "accuracy")
+ESTIMATES: dict[str, Callable[..., float]] = {
     "roc_auc": estimate_roc_auc,
-    **{m: _cells_estimate(m) for m in ("f1", "precision", "recall", "accuracy")},
+    **{m: _cells_estimate(m) for m in CELL_METRICS},
 }
 
 
 # --- sampling error: components from the reference, scaled by the chunk's size ---------------------
 
 
-def _auroc_components(labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> Components:
-    """Std of the per-positive Mann-Whitney terms and the positive share (the minority class)."""
+def auroc_components(
+    labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray, order: np.ndarray | None = None
+) -> Components:
+    """Std of the per-positive Mann-Whitney terms and the positive share (the minority class).
+    `order`: `np.argsort(scores)` where the caller has it already."""
     if np.mean(labels) > 0.5:
-        labels, scores = np.abs(labels - 1), 1 - scores
-    ranked = labels[np.argsort(scores)]
+        labels, scores, order = np.abs(labels - 1), 1 - scores, None
+    ranked = labels[np.argsort(scores) if order is None else order]
     # NannyML takes np.unique(labels * rank)[1:]: the ranks of the positives, without rank 0
     indexes = np.flatnonzero(ranked[1:] == 1) + 1
     n_pos = np.sum(ranked)
@@ -127,7 +143,7 @@ def _accuracy_components(labels: np.ndarray, scores: np.ndarray, predicted: np.n
 
 
 COMPONENTS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], Components]] = {
-    "roc_auc": _auroc_components,
+    "roc_auc": auroc_components,
     "f1": _f1_components,
     "precision": _precision_components,
     "recall": _recall_components,
@@ -149,29 +165,54 @@ def sampling_error(metric: str, components: Components, columns: Columns) -> flo
 # --- realized performance where labels are known --------------------------------------------------
 
 
-def realized(metric: str, columns: Columns) -> float:
-    """The metric on the chunk's labelled rows (uncalibrated scores for ROC AUC); NaN as NannyML gives it."""
-    _, scores, predicted, labels = columns
+def realized(
+    metric: str, columns: Columns, counts: Counts | None = None, order: np.ndarray | None = None
+) -> float:
+    """The metric on the chunk's labelled rows (uncalibrated scores for ROC AUC); NaN as NannyML gives it.
+    `counts`: the chunk's `realized_counts`, if known (F1, precision, recall and accuracy share them);
+    `order`: `np.argsort` of the chunk's scores where the caller has it (and no row has a NaN)."""
+    _, scores, _, labels = columns
     if labels is None:
         return math.nan
-    second = scores if metric == "roc_auc" else predicted
-    keep = ~(np.isnan(second) | np.isnan(labels))
-    second, labels = second[keep], labels[keep]
-    if labels.size == 0:
+    if metric == "roc_auc":
+        if order is None:
+            keep = ~(np.isnan(scores) | np.isnan(labels))
+            scores, labels = scores[keep], labels[keep]
+        if labels.size == 0 or labels.min() == labels.max():  # none, or a single class (nunique <= 1)
+            return math.nan
+        return roc_auc(labels, scores, order)
+    rows, accuracy, one_class, one_predicted, tp, fp, fn = (
+        realized_counts(columns) if counts is None else counts
+    )
+    if rows == 0:
         return math.nan
     if metric == "accuracy":
-        return float(np.mean(labels == second))
-    if labels.min() == labels.max():  # a single class (NannyML: nunique <= 1)
+        return accuracy
+    if one_class or one_predicted:  # a single class or a single predicted class
         return math.nan
-    if metric == "roc_auc":
-        return roc_auc(labels, second)
-    if second.min() == second.max():  # a single predicted class
-        return math.nan
-    tp = float(np.sum((labels == 1) & (second == 1)))
-    fp = float(np.sum((labels == 0) & (second == 1)))
-    fn = float(np.sum((labels == 1) & (second == 0)))
     if metric == "precision":
         return tp / (tp + fp) if tp + fp else 0.0
     if metric == "recall":
         return tp / (tp + fn) if tp + fn else 0.0
     return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+
+
+# labelled rows, accuracy, a single class?, a single predicted class?, tp, fp, fn
+Counts = tuple[int, float, bool, bool, float, float, float]
+
+
+def realized_counts(columns: Columns) -> Counts:
+    """A chunk's labelled rows (with a predicted class) counted once for the realized metrics."""
+    _, _, predicted, labels = columns
+    assert labels is not None
+    keep = ~(np.isnan(predicted) | np.isnan(labels))
+    predicted, labels = predicted[keep], labels[keep]
+    if labels.size == 0:
+        return 0, math.nan, True, True, math.nan, math.nan, math.nan
+    accuracy = float(np.mean(labels == predicted))
+    one_class = bool(labels.min() == labels.max())
+    one_predicted = bool(predicted.min() == predicted.max())
+    tp = float(np.sum((labels == 1) & (predicted == 1)))
+    fp = float(np.sum((labels == 0) & (predicted == 1)))
+    fn = float(np.sum((labels == 1) & (predicted == 0)))
+    return labels.size, accuracy, one_class, one_predicted, tp, fp, fn

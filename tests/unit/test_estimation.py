@@ -131,6 +131,35 @@ def test_isotonic_fit_is_pool_adjacent_violators_clipped_outside_the_reference()
     assert calibrator(np.array([3.5]))[0] == pytest.approx((2.75 + 22 / 3) / 2)
 
 
+def test_isotonic_regression_is_scipys_to_the_bit_without_importing_scipy_optimize() -> None:
+    import subprocess
+    import sys
+
+    # in a fresh process: the fit loads scipy's PAVA routine alone, then gives isotonic_regression's numbers
+    script = (
+        "import sys, numpy as np\n"
+        "from console.drift.calibration import _isotonic_regression\n"
+        "rng = np.random.default_rng(3)\n"
+        "cases = [(rng.integers(0, 2, n) / rng.integers(1, 4, n), rng.integers(1, 5, n).astype(float))\n"
+        "         for n in (1, 2, 7, 1000, 100_000)]\n"
+        "ours = [_isotonic_regression(y.copy(), w.copy()) for y, w in cases]\n"
+        "assert 'scipy.optimize' not in sys.modules, 'scipy.optimize was imported'\n"
+        "from scipy.optimize import isotonic_regression\n"
+        "for (y, w), got in zip(cases, ours):\n"
+        "    want = isotonic_regression(y, weights=w).x\n"
+        "    assert got.tobytes() == want.tobytes(), (y.size, got[:5], want[:5])\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
 # --- the store, the `estimation` source and the CLI ------------------------------------------------
 
 
