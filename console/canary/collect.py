@@ -11,7 +11,7 @@ the judge counts it as NoData and the error is shown with the analysis.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from console.config.promql import DEFAULT_WINDOWS, Windows
 from console.registry.base import Registry, RegistryError
@@ -79,27 +79,83 @@ def collect(
 
     A step where a group's series has no sample gives no value; a NaN the query answers stays
     NaN (the judge drops NaN before it counts)."""
-    from console.rules.promql import Options, PromQLError, PromQLEvalError, query_range
-
     start = now - spec.lookback
-    options = Options(windows=windows, default_step_ms=int(spec.interval.total_seconds() * 1000))
     values: Values = {}
     errors: dict[str, str] = {}
     cur = store.cursor()
     try:
         for metric in spec.metrics:
             try:
-                answer = query_range(cur, metric.promql, start, now, spec.interval, options)
-            except (PromQLError, PromQLEvalError) as exc:
-                errors[metric.name] = f"query failed: {exc}"
-                continue
-            try:
-                values[metric.name] = groups(answer, spec, metric, baseline_version, canary_version)
+                found = answer(cur, spec, metric, start, now, windows)
+                values[metric.name] = groups(found, spec, metric, baseline_version, canary_version)
             except CanaryError as exc:
                 errors[metric.name] = str(exc)
     finally:
         cur.close()
     return values, errors
+
+
+def answer(
+    cur: Any, spec: CanarySpec, metric: MetricSpec, start: datetime, end: datetime, windows: Windows
+) -> dict[LabelSet, list[tuple[float, float]]]:
+    """One metric over [start, end] at step `interval`, per label set its (epoch seconds, value):
+    PromQL through `query_range`, SQL on the same grid.  CanaryError says why not."""
+    if metric.sql is not None:
+        return sql_answer(cur, spec, metric.sql, start, end)
+    from console.rules.promql import Options, PromQLError, PromQLEvalError, query_range
+
+    options = Options(windows=windows, default_step_ms=int(spec.interval.total_seconds() * 1000))
+    try:
+        return query_range(cur, metric.promql, start, end, spec.interval, options)
+    except (PromQLError, PromQLEvalError) as exc:
+        raise CanaryError(f"query failed: {exc}") from None
+
+
+def sql_answer(
+    cur: Any, spec: CanarySpec, sql: str, start: datetime, end: datetime
+) -> dict[LabelSet, list[tuple[float, float]]]:
+    """A `sql` metric: its rows (ts, <label>, value) put on the interval grid of [start, end].
+
+    The query reads `$start` and `$end` (timestamps, bound, never spliced); a row belongs to the
+    step t with t - interval < ts <= t, and a group may give at most one row a step (aggregate
+    with time_bucket otherwise).  Only a query runs: it is wrapped in a SELECT."""
+    import duckdb
+
+    label, step = spec.label, spec.interval.total_seconds()
+    wrapped = (
+        f'SELECT epoch(ts::TIMESTAMP) AS t, CAST("{label}" AS VARCHAR) AS g, CAST(value AS DOUBLE) AS v '
+        f"FROM ({sql}) AS _m WHERE ts > $start - INTERVAL (${{step}}) SECOND AND ts <= $end"
+    ).replace("${step}", "$step")
+    params: dict[str, Any] = {"start": start, "end": end, "step": step}
+    try:
+        rows = cur.execute(wrapped, params).fetchall()
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CanaryError(f"sql failed: {first} (it must give columns ts, {label}, value)") from None
+    origin = (start - _EPOCH).total_seconds()
+    out: dict[LabelSet, dict[float, float]] = {}
+    for t, group, value in rows:
+        if group is None:
+            continue
+        steps = max(0, -int(-(t - origin) // step))  # the first grid step at or after t
+        at = origin + steps * step
+        points = out.setdefault(((label, group),), {})
+        if at in points:
+            raise CanaryError(
+                f"sql gives several rows for {label}={group} in the interval ending "
+                f"{_moment(at):%Y-%m-%d %H:%M:%S}: one value an interval (aggregate with time_bucket)"
+            )
+        points[at] = float("nan") if value is None else value
+    return {key: sorted(points.items()) for key, points in out.items()}
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _moment(seconds: float) -> datetime:
+    from datetime import timedelta
+
+    return _EPOCH + timedelta(seconds=seconds)
 
 
 def groups(

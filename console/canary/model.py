@@ -72,10 +72,12 @@ class Effect(_Strict):
 
 
 class MetricSpec(_Strict):
-    """One metric judged between the two groups: a PromQL query giving one series per version."""
+    """One metric judged between the two groups: a PromQL `query` giving one series per version,
+    or a `sql` query over the store giving rows (ts, <label>, value), at most one per interval."""
 
     name: str = Field(pattern=_NAME_RE)
-    query: str
+    query: str | None = None
+    sql: str | None = None
     direction: Direction = "increase"  # which change is bad
     effect: Effect = Effect()
     critical: bool = False  # failing it fails the analysis whatever the score
@@ -83,13 +85,29 @@ class MetricSpec(_Strict):
 
     @field_validator("query")
     @classmethod
-    def _parses(cls, text: str) -> str:
-        parse_promql(text)  # PromQLError (a ValueError) names what is wrong and where
+    def _parses(cls, text: str | None) -> str | None:
+        if text is not None:
+            parse_promql(text)  # PromQLError (a ValueError) names what is wrong and where
         return text
+
+    @field_validator("sql")
+    @classmethod
+    def _one_select(cls, text: str | None) -> str | None:
+        if text is not None and (not text.strip() or ";" in text.strip().rstrip(";")):
+            raise ValueError("sql must be one SELECT query (no `;` between statements)")
+        return text.strip().rstrip(";") if text is not None else None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MetricSpec:
+        if (self.query is None) == (self.sql is None):
+            raise ValueError(f"metric {self.name!r}: give exactly one of query (PromQL) or sql")
+        return self
 
     @property
     def promql(self) -> PromQL:
         """The query, parsed (once)."""
+        if self.query is None:
+            raise ValueError(f"metric {self.name!r} is a sql metric")
         if self._promql is None:
             self._promql = parse_promql(self.query)
         return self._promql

@@ -88,6 +88,8 @@ def load_canary_page(
     now: datetime,
     failures: dict[str, Any] | None = None,
     skipped: dict[str, str] | None = None,
+    *,
+    windows: Any = None,
 ) -> CanaryPage:
     """Every canary spec in force with its latest analysis and both groups' series (headless)."""
     page = CanaryPage(now)
@@ -103,7 +105,7 @@ def load_canary_page(
         entry.skipped = (skipped or {}).get(spec.name)
         if entry.analysis is not None:
             try:
-                entry.series = group_series(store, spec, entry.analysis, entry.analysis.at)
+                entry.series = group_series(store, spec, entry.analysis, entry.analysis.at, windows)
             except Exception as exc:  # noqa: BLE001 - the charts say why they are empty
                 entry.series_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
         page.entries.append(entry)
@@ -111,21 +113,23 @@ def load_canary_page(
 
 
 def group_series(
-    store: Store, spec: Any, analysis: Any, at: datetime
+    store: Store, spec: Any, analysis: Any, at: datetime, windows: Any = None
 ) -> dict[str, dict[str, list[tuple[datetime, float | None]]]]:
     """Both groups' values of each metric over the lookback ending at `at`, as judged: each
     metric's query at step `interval`, its series split by the spec's label."""
     import math
 
-    from console.rules.promql import Options, parse, query_range
+    from console.canary.collect import answer as metric_answer
+    from console.config.promql import DEFAULT_WINDOWS
 
+    windows = windows or DEFAULT_WINDOWS
     start = at - spec.lookback
     out: dict[str, dict[str, list[tuple[datetime, float | None]]]] = {}
     cur = store.cursor()
     try:
         for metric in spec.metrics:
             groups: dict[str, list[tuple[datetime, float | None]]] = {"baseline": [], "canary": []}
-            answer = query_range(cur, parse(metric.query), start, at, spec.interval, Options())
+            answer = metric_answer(cur, spec, metric, start, at, windows)
             for labels, values in answer.items():
                 value = dict(labels).get(spec.label)
                 group = {str(analysis.baseline_version): "baseline", str(analysis.canary_version): "canary"}

@@ -110,3 +110,60 @@ def test_resolve_reads_aliases_through_the_registry_and_numbers_as_they_are(stor
     registry.set_alias("fraud-detector", "canary", "3")
     with pytest.raises(CanaryError, match="are both v3 of fraud-detector: nothing to compare"):
         resolve(registry, spec())
+
+
+SQL_LATENCY = """
+    SELECT x.ts, json_extract_string(s.labels, '$.version') AS version, x.value
+    FROM samples x JOIN series s ON s.id = x.series_id
+    WHERE s.name = 'latency_seconds' AND x.ts > $start AND x.ts <= $end
+"""
+
+
+def test_a_sql_metric_gives_the_same_groups_as_its_promql_twin(store):
+    baseline, canary = noisy(0.1, seed=1), noisy(0.2, seed=2)
+    add_series(store, "latency_seconds", {"version": "3"}, baseline)
+    add_series(store, "latency_seconds", {"version": "4"}, canary)
+    both = spec(metrics=[{"name": "promql", "query": "latency_seconds"}, {"name": "sql", "sql": SQL_LATENCY}])
+    values, errors = collect(store, both, "3", "4", NOW)
+    assert errors == {}
+    # the PromQL grid's first step is `now - lookback` itself; the sql window is (start, end]
+    np.testing.assert_array_equal(values["sql"][0], values["promql"][0][1:])
+    np.testing.assert_array_equal(values["sql"][1], canary[-60:])
+
+
+def test_a_sql_metric_with_two_rows_in_one_interval_says_to_aggregate(store):
+    add_series(store, "latency_seconds", {"version": "3"}, noisy(0.1))
+    add_series(store, "latency_seconds", {"version": "4"}, noisy(0.2))
+    coarse = spec(metrics=[{"name": "sql", "sql": SQL_LATENCY}], interval="5m")
+    values, errors = collect(store, coarse, "3", "4", NOW)
+    assert values == {}
+    assert errors["sql"].startswith("sql gives several rows for version=")
+    assert "aggregate with time_bucket" in errors["sql"]
+
+
+def test_a_sql_metric_that_fails_is_one_line_and_runs_only_as_a_query(store):
+    add_series(store, "latency_seconds", {"version": "3"}, noisy(0.1))
+    broken = spec(metrics=[{"name": "sql", "sql": "SELECT nope FROM nowhere"}])
+    _, errors = collect(store, broken, "3", "4", NOW)
+    assert errors["sql"].startswith("sql failed: ") and "\n" not in errors["sql"]
+    assert "ts, version, value" in errors["sql"]
+    deleting = spec(metrics=[{"name": "sql", "sql": "DELETE FROM samples"}])
+    _, errors = collect(store, deleting, "3", "4", NOW)
+    assert errors["sql"].startswith("sql failed: ")
+    assert store.query("SELECT count(*) FROM samples")[1] == [(120,)]  # nothing deleted
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        {"name": "both", "query": "latency_seconds", "sql": "SELECT 1"},
+        {"name": "neither"},
+        {"name": "two", "sql": "SELECT 1; DROP TABLE samples"},
+    ],
+    ids=["both", "neither", "two-statements"],
+)
+def test_a_metric_names_exactly_one_query(metric):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        spec(metrics=[metric])

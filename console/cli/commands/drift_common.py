@@ -156,9 +156,9 @@ def print_report(
         ctx.out(f"excluded: {escape(column)}: {WHY_LEFT_OUT[role]}")
     for note in notes or []:
         ctx.out(f"note: {escape(note)}")
-    for column in drift.columns:  # why a test could not score, or what it approximated
-        if column.note:
-            ctx.out(f"note: {escape(column.column)} ({escape(column.method)}): {escape(column.note)}")
+    for tested in drift.columns:  # why a test could not score, or what it approximated
+        if tested.note:
+            ctx.out(f"note: {escape(tested.column)} ({escape(tested.method)}): {escape(tested.note)}")
     ctx.out(summary_line(drift))
     if quality is not None:
         ctx.out(

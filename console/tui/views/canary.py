@@ -133,7 +133,12 @@ class CanaryView(View):
 
         specs = list(getattr(session.config, "canaries", None) or [])
         return load_canary_page(
-            session.store, specs, session.clock(), session.canary_failures(), session.canary_skipped()
+            session.store,
+            specs,
+            session.clock(),
+            session.canary_failures(),
+            session.canary_skipped(),
+            windows=session.workspace.config.promql.windows,
         )
 
     def draw(self, data: Any) -> None:
