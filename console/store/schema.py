@@ -278,9 +278,37 @@ MIGRATIONS: list[str] = [
         cleared_reason VARCHAR
     );
     """,
+    # 13: the samples in two tiers (console/store/compact.py): `samples_hot` takes every write;
+    #     `oncall compact` (and the owning process after a UTC day closes) moves closed days into
+    #     `samples_cold`, rewritten sorted by week, series and time so DuckDB's lightweight
+    #     compression applies, integral values as BIGINT (bit-packed deltas) and the rest as
+    #     DOUBLE.  Readers read the view `samples`, the same columns and types as before.
+    """
+    ALTER TABLE samples RENAME TO samples_hot;
+    CREATE TABLE samples_cold (
+        series_id BIGINT NOT NULL,
+        ts        TIMESTAMP NOT NULL,
+        ivalue    BIGINT,                 -- the value when it is an integer (|v| <= 2^53, not -0)
+        fvalue    DOUBLE                  -- else the value (NULL when the value is NULL)
+    );
+    CREATE VIEW samples AS
+        SELECT series_id, ts, value FROM samples_hot
+        UNION ALL
+        SELECT series_id, ts, coalesce(ivalue::DOUBLE, fvalue) AS value FROM samples_cold;
+    CREATE TABLE store_compactions (
+        ran_at       TIMESTAMP NOT NULL,  -- when the compaction ran (UTC)
+        cold_before  TIMESTAMP NOT NULL,  -- samples before this are in samples_cold
+        cold_samples BIGINT NOT NULL,
+        hot_samples  BIGINT NOT NULL,
+        bytes_before BIGINT NOT NULL      -- the store file's size before (after: the file)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+# The tables the view `samples` reads: every write goes to the first.
+SAMPLE_TABLES = ("samples_hot", "samples_cold")
 
 # Tables that grow with time and how each one is aged out: (table, timestamp column).
 RETENTION_KINDS: dict[str, tuple[str, str]] = {

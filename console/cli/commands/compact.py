@@ -1,0 +1,53 @@
+"""`oncall compact`: move closed days of samples into the cold tier and rewrite the store file."""
+
+from __future__ import annotations
+
+import argparse
+
+from console.cli.context import Context, add_format
+from console.core.output import dumps
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "compact",
+        help="compress closed days of samples and give free space back to the disk",
+        description="Move every sample before today (UTC) into the store's cold tier, sorted "
+        "by series and time so it compresses, and rewrite the store file so the space of "
+        "deleted rows goes back to the disk. Safe to interrupt: the store is either the old "
+        "file or the new one, whole. The process that holds the store does it after each "
+        "day closes.",
+    )
+    parser.add_argument("--store", help="store file (default: the workspace's)")
+    add_format(parser)
+    parser.set_defaults(func=run)
+
+
+def run(ctx: Context) -> int:
+    from console.store.compact import compact
+
+    store = ctx.write_store()
+    result = compact(store, ctx.now())
+    report = {
+        "store": str(result.path),
+        "bytes_before": result.bytes_before,
+        "bytes_after": result.bytes_after,
+        "cold_samples": result.cold_samples,
+        "hot_samples": result.hot_samples,
+        "cold_before": result.cold_before.isoformat() if result.cold_before else None,
+        "bytes_per_sample": round(result.bytes_after / result.samples, 3) if result.samples else None,
+    }
+    if ctx.fmt == "json":
+        ctx.out(dumps(report))
+        return 0
+    per = f", {report['bytes_per_sample']} bytes per sample" if result.samples else ""
+    ctx.out(
+        f"{result.path}: {_size(result.bytes_before)} -> {_size(result.bytes_after)}{per}; "
+        f"{result.cold_samples:,} samples before {report['cold_before']} in the cold tier, "
+        f"{result.hot_samples:,} in the hot one"
+    )
+    return 0
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB"
