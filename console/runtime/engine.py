@@ -99,6 +99,7 @@ class Engine:
         self._runs: dict[str, tuple[Collector, Future[RunOutcome]]] = {}  # started, not yet reported
         self._serving: dict[str, tuple[Any, Any]] = {}  # (version, degraded) a simulator said last
         self._targets_checked = False  # stale markers for removed scrape targets, at the first tick
+        self._compacted: datetime | None = None  # when closed days last moved to the store's cold tier
 
     def _orphan_reason(self, rule_key: str, file: str | None) -> str | None:
         assert self.config is not None  # rules come from the configuration only once it is loaded
@@ -147,6 +148,7 @@ class Engine:
         report.events += self._collect(now, report)
         if not (self._from_config and self.config is None):
             report.events += self._evaluate(now)
+        report.events += self._compact(now)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -162,6 +164,21 @@ class Engine:
         return (
             [Event(now, "collector", f"{written} series of removed scrape targets ended")] if written else []
         )
+
+    def _compact(self, now: datetime) -> list[Event]:
+        """After a UTC day closes: its samples into the store's cold tier (console/store/compact.py)."""
+        from console.store.compact import compact_in_place, compaction_due
+
+        if self.store.read_only:
+            return []
+        due, self._compacted = compaction_due(self.store, now, last=self._compacted), now
+        if not due:
+            return []
+        try:
+            moved = compact_in_place(self.store, now)
+        except Exception as exc:  # noqa: BLE001 - the tick goes on; the event says what failed
+            return [Event(now, "store", f"compaction of closed days failed: {exc}")]
+        return [Event(now, "store", f"{moved} samples of closed days compacted into the cold tier")]
 
     def _reload(self, now: datetime) -> list[Event]:
         try:

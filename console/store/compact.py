@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from console.store.db import Store
@@ -212,6 +212,51 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def compact_in_place(store: Store, now: datetime) -> int:
+    """Move the hot tier's samples of closed UTC days into the cold tier inside the open
+    file, in one transaction (readers on other threads go on reading, a kill leaves it
+    undone); the weeks they fall in are rewritten sorted.  Return the samples moved.
+
+    The file does not shrink (DuckDB reuses the blocks this frees for later writes);
+    `compact` also rewrites the file, and needs the store to itself."""
+    cutoff = day_start(now)
+    with store.transaction() as cur:
+        cur.execute(f"SELECT min(epoch_us(ts)) // {WEEK_US} FROM samples_hot WHERE ts < ?", [cutoff])
+        week = scalar(cur)
+        if week is None:
+            return 0
+        since = datetime(1970, 1, 1) + timedelta(microseconds=int(week) * WEEK_US)
+        cur.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _compacting AS
+            SELECT series_id, ts, value FROM samples_hot WHERE ts < ?
+            UNION ALL
+            SELECT series_id, ts, coalesce(ivalue::DOUBLE, fvalue) FROM samples_cold WHERE ts >= ? AND ts < ?
+            """,
+            [cutoff, since, cutoff],
+        )
+        try:
+            cur.execute("DELETE FROM samples_hot WHERE ts < ?", [cutoff])
+            moved = int(scalar(cur))
+            cur.execute("DELETE FROM samples_cold WHERE ts >= ? AND ts < ?", [since, cutoff])
+            cur.execute(
+                f"""
+                INSERT INTO samples_cold
+                SELECT series_id, ts, CASE WHEN {_INTEGRAL} THEN value::BIGINT END,
+                       CASE WHEN {_INTEGRAL} THEN NULL ELSE value END
+                FROM _compacting ORDER BY {_COLD_ORDER}
+                """
+            )
+            cur.execute(
+                "INSERT INTO store_compactions SELECT ?, ?, (SELECT count(*) FROM samples_cold), "
+                "(SELECT count(*) FROM samples_hot), ?",
+                [now, cutoff, store.path.stat().st_size],
+            )
+        finally:
+            cur.execute("DROP TABLE IF EXISTS _compacting")
+    return moved
 
 
 def compaction_due(store: Store, now: datetime, *, last: datetime | None) -> bool:
