@@ -73,7 +73,7 @@ def bench_bulk(tmp: Path, n_samples: int) -> None:
                     )
                     ids[key] = cur.fetchone()[0]
             cur.executemany(
-                "INSERT INTO samples_hot VALUES (?, ?, ?)",
+                "INSERT INTO sample_rows (series_id, ts, value) VALUES (?, ?, ?)",
                 [[ids[r["name"] + r["labels"]], r["ts"], r["value"]] for r in sample],
             )
         naive = rows / (time.perf_counter() - started)

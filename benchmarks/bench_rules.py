@@ -52,7 +52,7 @@ def build(path: Path) -> None:
                 [METRICS],
             )
             cur.execute(f"""
-                INSERT INTO samples_hot
+                INSERT INTO sample_rows (series_id, ts, value)
                 SELECT s.id, TIMESTAMP '{END - timedelta(days=DAYS)}' + to_minutes(t.m + 1),
                        CASE WHEN s.name LIKE '%_total'
                             THEN (t.m + 1) * (1 + s.id % 7) + (hash(s.id, t.m) % 3)

@@ -38,7 +38,7 @@ from console.store.journal import (
     wal_path,
 )
 from console.store.rows import scalar
-from console.store.schema import MIGRATIONS, RETENTION_KINDS, SAMPLE_TABLES, SCHEMA_VERSION
+from console.store.schema import MIGRATIONS, RETENTION_KINDS, SCHEMA_VERSION
 
 
 class SampleWrites:
@@ -395,10 +395,8 @@ class Store:
                     raise StoreError(f"unknown retention kind {kind!r}; known: {', '.join(RETENTION_KINDS)}")
                 table, column = RETENTION_KINDS[kind]
                 cutoff = now - timedelta(days=keep_days)
-                removed[kind] = 0
-                for part in SAMPLE_TABLES if table == "samples" else (table,):  # a view over its tiers
-                    cur.execute(f'DELETE FROM "{part}" WHERE "{column}" < ?', [cutoff])
-                    removed[kind] += scalar(cur)
+                cur.execute(f'DELETE FROM "{table}" WHERE "{column}" < ?', [cutoff])
+                removed[kind] = scalar(cur)
             if "samples" in days:
                 cutoff_ms = int(
                     (now - timedelta(days=days["samples"]) - datetime(1970, 1, 1)).total_seconds() * 1000

@@ -278,27 +278,20 @@ MIGRATIONS: list[str] = [
         cleared_reason VARCHAR
     );
     """,
-    # 13: the samples in two tiers (console/store/compact.py): `samples_hot` takes every write;
-    #     `oncall compact` (and the owning process after a UTC day closes) moves closed days into
-    #     `samples_cold`, rewritten sorted by week, series and time so DuckDB's lightweight
-    #     compression applies, integral values as BIGINT (bit-packed deltas) and the rest as
-    #     DOUBLE.  Readers read the view `samples`, the same columns and types as before.
+    # 13: compacted samples (console/store/compact.py): the rows move to `sample_rows`, read through
+    #     the view `samples` (the same columns and types as before).  Every write appends rows as
+    #     they come (value in `value`); `oncall compact` (and the owning process after a UTC day
+    #     closes) rewrites closed days sorted by week, series and time so DuckDB's lightweight
+    #     compression applies, an integral value in `ivalue` (bit-packed deltas), `value` NULL.
     """
-    ALTER TABLE samples RENAME TO samples_hot;
-    CREATE TABLE samples_cold (
-        series_id BIGINT NOT NULL,
-        ts        TIMESTAMP NOT NULL,
-        ivalue    BIGINT,                 -- the value when it is an integer (|v| <= 2^53, not -0)
-        fvalue    DOUBLE                  -- else the value (NULL when the value is NULL)
-    );
+    ALTER TABLE samples RENAME TO sample_rows;
+    ALTER TABLE sample_rows ADD COLUMN ivalue BIGINT;  -- the value when compacted and an integer
     CREATE VIEW samples AS
-        SELECT series_id, ts, value FROM samples_hot
-        UNION ALL
-        SELECT series_id, ts, coalesce(ivalue::DOUBLE, fvalue) AS value FROM samples_cold;
+        SELECT series_id, ts, coalesce(ivalue::DOUBLE, value) AS value FROM sample_rows;
     CREATE TABLE store_compactions (
         ran_at       TIMESTAMP NOT NULL,  -- when the compaction ran (UTC)
-        cold_before  TIMESTAMP NOT NULL,  -- samples before this are in samples_cold
-        cold_samples BIGINT NOT NULL,
+        cold_before  TIMESTAMP NOT NULL,  -- the samples before this were rewritten compacted
+        cold_samples BIGINT NOT NULL,     -- samples before and after cold_before
         hot_samples  BIGINT NOT NULL,
         bytes_before BIGINT NOT NULL      -- the store file's size before (after: the file)
     );
@@ -307,12 +300,9 @@ MIGRATIONS: list[str] = [
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
-# The tables the view `samples` reads: every write goes to the first.
-SAMPLE_TABLES = ("samples_hot", "samples_cold")
-
 # Tables that grow with time and how each one is aged out: (table, timestamp column).
 RETENTION_KINDS: dict[str, tuple[str, str]] = {
-    "samples": ("samples", "ts"),
+    "samples": ("sample_rows", "ts"),  # the table behind the view `samples`
     "logs": ("logs", "ts"),
     "changes": ("changes", "ts"),
     "alert_history": ("alert_history", "ts"),

@@ -108,7 +108,20 @@ def path(tmp_path: Path) -> Path:
 
 
 def tiers(store: Store) -> tuple[int, int]:
-    return store.count("samples_cold"), store.count("samples_hot")
+    """Samples before the last compaction's end (compacted) and after it; (0, all) before any."""
+    return store.query(
+        "SELECT count(*) FILTER (WHERE ts < c), count(*) FILTER (WHERE ts >= c) FROM sample_rows, "
+        "(SELECT coalesce(max(cold_before), TIMESTAMP '1970-01-01') AS c FROM store_compactions)"
+    )[1][0]
+
+
+def uncompacted(store: Store, before: datetime) -> int:
+    """Samples before `before` whose integral value is still a DOUBLE (not compacted)."""
+    return store.query(
+        "SELECT count(*) FROM sample_rows WHERE ts < ? AND ivalue IS NULL AND isfinite(value) "
+        "AND value = trunc(value) AND abs(value) < 1e15 AND NOT (value = 0 AND signbit(value))",
+        [before],
+    )[1][0][0]
 
 
 def test_compaction_keeps_every_sample_and_moves_closed_days_into_the_cold_tier(path: Path) -> None:
@@ -120,7 +133,7 @@ def test_compaction_keeps_every_sample_and_moves_closed_days_into_the_cold_tier(
         assert totals(store) == sums
         today = store.query("SELECT count(*) FROM samples WHERE ts >= ?", [MIDNIGHT])[1][0][0]
         assert tiers(store) == (len(before) - today, today) == (result.cold_samples, result.hot_samples)
-        assert store.query("SELECT max(ts) < ? FROM samples_cold", [MIDNIGHT])[1][0][0]
+        assert uncompacted(store, MIDNIGHT) == 0 < uncompacted(store, NOW + timedelta(days=1))
         assert not needs_compaction(store, NOW)
         assert result.bytes_after == path.stat().st_size < size
     with Store.open_read(path) as reader:  # a fresh process sees the same
@@ -134,9 +147,7 @@ def test_a_second_compaction_a_day_later_keeps_everything_too(path: Path) -> Non
         before, sums = every_sample(store), totals(store)
         compact(store, NOW + timedelta(days=1))
         assert every_sample(store) == before and totals(store) == sums
-        assert store.query("SELECT count(*) FROM samples_hot WHERE ts < ?", [MIDNIGHT + timedelta(days=1)])[
-            1
-        ] == [(0,)]
+        assert uncompacted(store, MIDNIGHT + timedelta(days=1)) == 0
         runs = store.query("SELECT count(*) FROM store_compactions")[1][0][0]
         assert runs == 2
 
@@ -149,13 +160,13 @@ def test_import_again_after_compaction_adds_nothing(path: Path) -> None:
         assert store.count("samples") == n
 
 
-def test_retention_removes_samples_from_both_tiers(path: Path) -> None:
+def test_retention_removes_compacted_samples_too(path: Path) -> None:
     with Store.open(path) as store:
         compact(store, NOW)
         removed = store.apply_retention(NOW, {"samples": 0.25})  # keep 6 hours
         assert removed["samples"] > 0
         assert store.query("SELECT min(ts) >= ? FROM samples", [NOW - timedelta(hours=6)])[1][0][0]
-        assert store.count("samples_cold") == 0
+        assert store.query("SELECT count(*) FROM sample_rows WHERE ivalue IS NOT NULL")[1] == [(0,)]
 
 
 def _answers(store: Store) -> dict:
@@ -256,7 +267,7 @@ def test_kill_9_at_the_rename_leaves_a_whole_store(path: Path, tmp_path: Path, w
     assert unfinished_path(path).exists() == (where == "before")
     with Store.open(path) as store:
         assert every_sample(store) == before
-        assert (store.count("samples_cold") > 0) == (where == "after")
+        assert (uncompacted(store, MIDNIGHT) == 0) == (where == "after")
         assert store.query("SELECT count(*) FROM store_integrity")[1] == [(0,)]  # nothing reads as lost
         compact(store, NOW)  # and the next compaction finishes, removing what was left
         assert every_sample(store) == before
@@ -282,7 +293,7 @@ def test_kill_9_at_random_moments_of_compaction_never_loses_a_sample(
         proc.wait()
         with Store.open(path) as store:
             assert every_sample(store) == before, attempt
-            store.con.execute("UPDATE samples_hot SET ts = ts WHERE false")  # still writable
+            store.con.execute("UPDATE sample_rows SET ts = ts WHERE false")  # still writable
     assert killed_running >= 3  # most kills landed while it compacted
 
 
@@ -318,9 +329,7 @@ def test_compaction_in_place_keeps_every_sample_and_the_answers(path: Path) -> N
         before = every_sample(store)
         compact_in_place(store, NOW + timedelta(days=1))
         assert every_sample(store) == before
-        assert store.query("SELECT count(*) FROM samples_hot WHERE ts < ?", [MIDNIGHT + timedelta(days=1)])[
-            1
-        ] == [(0,)]
+        assert uncompacted(store, MIDNIGHT + timedelta(days=1)) == 0
 
 
 def test_the_owning_process_compacts_once_after_a_day_closes(path: Path, tmp_path: Path) -> None:
@@ -340,4 +349,4 @@ def test_the_owning_process_compacts_once_after_a_day_closes(path: Path, tmp_pat
         fill(store, NOW, NOW + timedelta(hours=13), seed=3)  # past midnight
         later = [e.text for e in engine.tick(NOW + timedelta(hours=13)).events if e.kind == "store"]
         assert len(later) == 1 and "compacted" in later[0]
-        assert store.query("SELECT max(ts) FROM samples_cold")[1][0][0] < MIDNIGHT + timedelta(days=1)
+        assert uncompacted(store, MIDNIGHT + timedelta(days=1)) == 0
