@@ -148,7 +148,7 @@ def bench_density(tmp: Path, days: int) -> None:
     print(f"    oncall import   {imported / 1e6:6.2f} MB  {imported / samples:5.2f} B/sample")
     print(
         f"    oncall compact  {compacted / 1e6:6.2f} MB  {compacted / samples:5.2f} B/sample  "
-        f"({compact_s:.2f} s; {result.cold_samples:,} samples in the cold tier)"
+        f"({compact_s:.2f} s; {result.cold_samples:,} samples compacted)"
     )
     print(
         f"    prometheus      {blocks / 1e6:6.2f} MB  {prom:5.2f} B/sample  "

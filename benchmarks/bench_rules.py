@@ -6,7 +6,7 @@ with DuckDB and kept at --store for later runs.
 
     .venv/bin/python benchmarks/bench_rules.py [--store PATH] [--rules 500] [--cycles 3] [--compact]
 
-With --compact, the store is compacted first (`oncall compact`: 29 closed days in the cold tier).
+With --compact, the store is compacted first (`oncall compact`: 29 closed days compacted).
 
 With --promql, 500 PromQL rules instead, next to a real Prometheus answering the same rules
 over the same samples (benchmarks/promql_run.py; the TSDB is backfilled once, beside --store).

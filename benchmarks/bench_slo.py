@@ -13,8 +13,8 @@
 
     .venv/bin/python benchmarks/bench_slo.py [--days 7] [--status-slos 100] [--runs 3] [--compact]
 
-With --compact, each store is compacted (`oncall compact`) before it is read: closed days in
-the cold tier, the current day in the hot one.
+With --compact, each store is compacted (`oncall compact`) before it is read: closed days
+compacted, the current day as it came.
 """
 
 from __future__ import annotations

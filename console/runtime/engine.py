@@ -99,7 +99,7 @@ class Engine:
         self._runs: dict[str, tuple[Collector, Future[RunOutcome]]] = {}  # started, not yet reported
         self._serving: dict[str, tuple[Any, Any]] = {}  # (version, degraded) a simulator said last
         self._targets_checked = False  # stale markers for removed scrape targets, at the first tick
-        self._compacted: datetime | None = None  # when closed days last moved to the store's cold tier
+        self._compacted: datetime | None = None  # when the store's closed days were last compacted
 
     def _orphan_reason(self, rule_key: str, file: str | None) -> str | None:
         assert self.config is not None  # rules come from the configuration only once it is loaded
@@ -166,7 +166,7 @@ class Engine:
         )
 
     def _compact(self, now: datetime) -> list[Event]:
-        """After a UTC day closes: its samples into the store's cold tier (console/store/compact.py)."""
+        """After a UTC day closes: its samples compacted in the store (console/store/compact.py)."""
         from console.store.compact import compact_in_place, compaction_due
 
         if self.store.read_only:
@@ -178,7 +178,7 @@ class Engine:
             moved = compact_in_place(self.store, now)
         except Exception as exc:  # noqa: BLE001 - the tick goes on; the event says what failed
             return [Event(now, "store", f"compaction of closed days failed: {exc}")]
-        return [Event(now, "store", f"{moved} samples of closed days compacted into the cold tier")]
+        return [Event(now, "store", f"{moved} samples of closed days compacted")]
 
     def _reload(self, now: datetime) -> list[Event]:
         try:

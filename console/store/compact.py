@@ -28,7 +28,7 @@ from console.store.rows import scalar
 # last segments only partly fill waste less (measured: 2.19 -> 1.86 B/sample on 0.6 M samples,
 # 1.87 -> 1.64 on 6 M); at 32 kB and below DuckDB stops bit-packing the timestamps.
 BLOCK_SIZE = 65_536
-WEEK_US = 7 * 86_400_000_000  # the cold tier's chunk: whole weeks since the epoch (Thursdays)
+WEEK_US = 7 * 86_400_000_000  # compacted samples are sorted within weeks since the epoch (Thursdays)
 
 # A value kept exactly as a BIGINT: finite, integral, within a double's integers, not -0.0.
 _INTEGRAL = (
@@ -96,7 +96,7 @@ def needs_compaction(store: Store, now: datetime) -> bool:
 
 
 def compact(store: Store, now: datetime) -> Rewrite:
-    """Move the samples of closed UTC days (before `now`'s day) into the cold tier and
+    """Compact the samples of closed UTC days (before `now`'s day) and
     rewrite the file (`rewrite_store`); record the compaction in `store_compactions`."""
     return rewrite_store(store, cold_before=day_start(now), now=now)
 
@@ -106,7 +106,7 @@ def rewrite_store(
 ) -> Rewrite:
     """Rewrite the store's file with only what it holds, giving back the space of deleted
     rows and freed blocks (DuckDB never shrinks a file by itself); with `cold_before`, the
-    hot samples before it are moved into the cold tier on the way (`compact`).
+    samples before it are compacted on the way (`compact`).
 
     Call it on a store open for writing, from the thread that owns it, after the work that
     deleted rows (retention) has committed.  It holds the store's lock throughout, so no
@@ -261,7 +261,7 @@ def compact_in_place(store: Store, now: datetime) -> int:
 
 def compaction_due(store: Store, now: datetime, *, last: datetime | None) -> bool:
     """Whether the owning process should compact at `now`: a UTC day closed since the
-    compaction it last ran or checked (`last`), and the hot tier holds samples of it."""
+    compaction it last ran or checked (`last`), and samples of it are not compacted yet."""
     if last is not None and day_start(last) >= day_start(now):
         return False
     return needs_compaction(store, now)

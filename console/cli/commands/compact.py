@@ -1,4 +1,4 @@
-"""`oncall compact`: move closed days of samples into the cold tier and rewrite the store file."""
+"""`oncall compact`: compact the samples of closed days and rewrite the store file."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "compact",
         help="compress closed days of samples and give free space back to the disk",
-        description="Move every sample before today (UTC) into the store's cold tier, sorted "
+        description="Rewrite every sample before today (UTC) compacted: sorted "
         "by series and time so it compresses, and rewrite the store file so the space of "
         "deleted rows goes back to the disk. Safe to interrupt: the store is either the old "
         "file or the new one, whole. The process that holds the store does it after each "
@@ -43,8 +43,8 @@ def run(ctx: Context) -> int:
     per = f", {report['bytes_per_sample']} bytes per sample" if result.samples else ""
     ctx.out(
         f"{result.path}: {_size(result.bytes_before)} -> {_size(result.bytes_after)}{per}; "
-        f"{result.cold_samples:,} samples before {report['cold_before']} in the cold tier, "
-        f"{result.hot_samples:,} in the hot one"
+        f"{result.cold_samples:,} samples before {report['cold_before']} compacted, "
+        f"{result.hot_samples:,} after it as they came"
     )
     return 0
 
