@@ -133,9 +133,13 @@ def rewrite_store(
             raise StoreError(f"store {path} still has a WAL after CHECKPOINT; not rewritten")
         before = path.stat().st_size
         fresh = unfinished_path(path)
-        cold, hot = _copy_into(store, fresh, cold_before, now)
-        _fsync(fresh)
-        os.chmod(fresh, 0o600)
+        try:
+            cold, hot = _copy_into(store, fresh, cold_before, now)
+            _fsync(fresh)
+            os.chmod(fresh, 0o600)
+        except BaseException:
+            discard_unfinished(path)  # the store itself was not touched
+            raise
         os.replace(fresh, path)  # the one step that changes what the store's name holds
         _fsync_dir(path.parent)
         store.con.close()
@@ -146,7 +150,8 @@ def rewrite_store(
 def _copy_into(
     store: Store, fresh: Path, cold_before: datetime | None, now: datetime | None
 ) -> tuple[int, int]:
-    """Build `fresh` from the store: every table, the samples' tiers sorted; (cold, hot) samples."""
+    """Build `fresh` from the store: every table, the samples before `cold_before` compacted;
+    the samples before and after it."""
     con = store.con
     quoted = str(fresh).replace("'", "''")
     con.execute(f"ATTACH '{quoted}' AS compacting (BLOCK_SIZE {BLOCK_SIZE})")

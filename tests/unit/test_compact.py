@@ -348,3 +348,20 @@ def test_the_owning_process_compacts_once_after_a_day_closes(path: Path, tmp_pat
         later = [e.text for e in engine.tick(NOW + timedelta(hours=13)).events if e.kind == "store"]
         assert len(later) == 1 and "compacted" in later[0]
         assert uncompacted(store, MIDNIGHT + timedelta(days=1)) == 0
+
+
+def test_a_rewrite_that_fails_leaves_the_store_as_it_was(path: Path, monkeypatch) -> None:
+    import console.store.compact as compact_module
+
+    def broken(con, cold_before):
+        raise OSError("No space left on device")
+
+    with Store.open(path) as store:
+        before = every_sample(store)
+        monkeypatch.setattr(compact_module, "_copy_samples", broken)
+        with pytest.raises(OSError, match="No space"):
+            compact(store, NOW)
+        assert not unfinished_path(path).exists()
+        assert every_sample(store) == before
+        fill(store, NOW, NOW + timedelta(minutes=5), seed=4)  # still open for writing
+        assert store.count("samples") > len(before)
