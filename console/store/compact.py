@@ -239,7 +239,7 @@ def compact_in_place(store: Store, now: datetime) -> int:
             f"SELECT min(epoch_us(ts)) // {WEEK_US}, count(*) FROM sample_rows WHERE ts >= ? AND ts < ?",
             [after, cutoff],
         )
-        week, moved = cur.fetchone()
+        week, moved = cur.fetchone() or (None, 0)
         if week is None:
             return 0
         since = datetime(1970, 1, 1) + timedelta(microseconds=int(week) * WEEK_US)
