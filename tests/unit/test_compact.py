@@ -365,3 +365,17 @@ def test_a_rewrite_that_fails_leaves_the_store_as_it_was(path: Path, monkeypatch
         assert every_sample(store) == before
         fill(store, NOW, NOW + timedelta(minutes=5), seed=4)  # still open for writing
         assert store.count("samples") > len(before)
+
+
+def test_oncall_compact_sent_to_the_process_holding_the_store_compacts_in_place(path: Path, capsys) -> None:
+    from console.cli.main import main
+
+    with Store.open(path) as store:
+        before, con = every_sample(store), store.con
+        assert (
+            main(["compact", "--store", str(path), "--format", "json"], store=store, clock=lambda: NOW) == 0
+        )
+        report = json.loads(capsys.readouterr().out)
+        assert report["compacted_in_place"] == tiers(store)[0] > 0
+        assert store.con is con  # the owner's connection, which its other threads use, stays
+        assert every_sample(store) == before and uncompacted(store, MIDNIGHT) == 0
