@@ -4,8 +4,13 @@
     samples/s).
 (b) `oncall import` of Prometheus text end to end vs `prometheus_client.parser` merely
     parsing the same text (target ≥ 10× faster).
+(c) Bytes per sample of the store (the file's size, as a user sees it) after `oncall import`
+    and after `oncall compact`, next to Prometheus's blocks (`promtool tsdb
+    create-blocks-from openmetrics`, the blocks directory with its index) for the same
+    OpenMetrics file: 7 days × 60 series at 1 minute, counters and histograms (the data of
+    bench_slo.py) (target ≤ Prometheus's).
 
-    .venv/bin/python benchmarks/bench_ingest.py [--samples N] [--lines N]
+    .venv/bin/python benchmarks/bench_ingest.py [--samples N] [--lines N] [--days N]
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ def bench_bulk(tmp: Path, n_samples: int) -> None:
                     )
                     ids[key] = cur.fetchone()[0]
             cur.executemany(
-                "INSERT INTO samples VALUES (?, ?, ?)",
+                "INSERT INTO sample_rows (series_id, ts, value) VALUES (?, ?, ?)",
                 [[ids[r["name"] + r["labels"]], r["ts"], r["value"]] for r in sample],
             )
         naive = rows / (time.perf_counter() - started)
@@ -111,14 +116,60 @@ def bench_text(tmp: Path, n_lines: int) -> None:
     )
 
 
+def _tree_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def bench_density(tmp: Path, days: int) -> None:
+    from benchmarks.bench_slo import write_openmetrics
+    from console.store.compact import compact
+    from tests.servers import backfill
+
+    data = tmp / "density.om"
+    write_openmetrics(data, days)
+    path = tmp / "density.duckdb"
+    with Store.open(path) as store:
+        import_file(store, data, now=datetime(2026, 2, 1))
+        samples = store.count("samples")
+    imported = path.stat().st_size
+    with Store.open(path) as store:
+        started = time.perf_counter()
+        result = compact(store, datetime(2026, 2, 1))
+        compact_s = time.perf_counter() - started
+    compacted = path.stat().st_size
+    started = time.perf_counter()
+    blocks = _tree_bytes(backfill(data, tmp / "tsdb", timeout=3600))
+    promtool_s = time.perf_counter() - started
+    assert result.samples == samples
+    prom = blocks / samples
+    print(
+        f"(c) bytes per sample, {samples:,} samples (60 series, {days} days at 1 m, counters and histograms):"
+    )
+    print(f"    oncall import   {imported / 1e6:6.2f} MB  {imported / samples:5.2f} B/sample")
+    print(
+        f"    oncall compact  {compacted / 1e6:6.2f} MB  {compacted / samples:5.2f} B/sample  "
+        f"({compact_s:.2f} s; {result.cold_samples:,} samples compacted)"
+    )
+    print(
+        f"    prometheus      {blocks / 1e6:6.2f} MB  {prom:5.2f} B/sample  "
+        f"(promtool tsdb create-blocks-from openmetrics, blocks with index; {promtool_s:.1f} s)"
+    )
+    print(
+        f"    ratio           {prom / (compacted / samples):5.2f}x  (Prometheus's bytes over ours after compact; "
+        f"target >= 1: {'met' if compacted <= blocks else 'NOT met'})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=2_000_000)
     parser.add_argument("--lines", type=int, default=300_000)
+    parser.add_argument("--days", type=int, default=7, help="days of data for (c)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         bench_bulk(Path(tmp), args.samples)
         bench_text(Path(tmp), args.lines)
+        bench_density(Path(tmp), args.days)
 
 
 if __name__ == "__main__":

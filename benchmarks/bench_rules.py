@@ -4,7 +4,9 @@ queries in the same run (target: ≤ 1 s per batched cycle).
 The store holds 30 days × 1,000 series at 1-minute resolution (43.2 M samples), built once
 with DuckDB and kept at --store for later runs.
 
-    .venv/bin/python benchmarks/bench_rules.py [--store PATH] [--rules 500] [--cycles 3]
+    .venv/bin/python benchmarks/bench_rules.py [--store PATH] [--rules 500] [--cycles 3] [--compact]
+
+With --compact, the store is compacted first (`oncall compact`: 29 closed days compacted).
 
 With --promql, 500 PromQL rules instead, next to a real Prometheus answering the same rules
 over the same samples (benchmarks/promql_run.py; the TSDB is backfilled once, beside --store).
@@ -50,7 +52,7 @@ def build(path: Path) -> None:
                 [METRICS],
             )
             cur.execute(f"""
-                INSERT INTO samples
+                INSERT INTO sample_rows (series_id, ts, value)
                 SELECT s.id, TIMESTAMP '{END - timedelta(days=DAYS)}' + to_minutes(t.m + 1),
                        CASE WHEN s.name LIKE '%_total'
                             THEN (t.m + 1) * (1 + s.id % 7) + (hash(s.id, t.m) % 3)
@@ -118,9 +120,19 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=500)
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--promql", action="store_true", help="only the PromQL run against a real Prometheus")
+    parser.add_argument("--compact", action="store_true", help="compact the store before the cycles")
     args = parser.parse_args()
     path = Path(args.store) if args.store else Path(tempfile.mkdtemp()) / "bench_rules.duckdb"
     build(path)
+    if args.compact:
+        from console.store.compact import compact
+
+        with Store.open(path) as store:
+            begun, result = time.perf_counter(), compact(store, END)
+            print(
+                f"compacted in {time.perf_counter() - begun:.1f} s: {result.bytes_before / 1e6:.0f} MB -> "
+                f"{result.bytes_after / 1e6:.0f} MB, {result.bytes_after / result.samples:.2f} B/sample"
+            )
     if args.promql:
         from benchmarks.promql_run import run
 

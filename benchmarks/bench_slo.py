@@ -11,7 +11,10 @@
     --format json` in a subprocess; next to one pass over every sample, and to a refresh
     with blocks kept in memory.
 
-    .venv/bin/python benchmarks/bench_slo.py [--days 7] [--status-slos 100] [--runs 3]
+    .venv/bin/python benchmarks/bench_slo.py [--days 7] [--status-slos 100] [--runs 3] [--compact]
+
+With --compact, each store is compacted (`oncall compact`) before it is read: closed days
+compacted, the current day as it came.
 """
 
 from __future__ import annotations
@@ -240,6 +243,7 @@ def bench_backtest(root: Path, days: int, runs: int) -> None:
     try:
         with Store.open(root / "s.duckdb") as store:
             import_file(store, data, now=datetime(2026, 2, 1))
+            _compact(store, datetime(2026, 2, 1))
         _workspace(root)
         start = START + timedelta(days=3)
         end = start + timedelta(days=days)
@@ -293,6 +297,17 @@ def bench_backtest(root: Path, days: int, runs: int) -> None:
         server.stop()
 
 
+COMPACT: list[bool] = [False]
+
+
+def _compact(store: Store, now: datetime) -> None:
+    if COMPACT[0]:
+        from console.store.compact import compact
+
+        result = compact(store, now)
+        print(f"    (compacted: {result.cold_samples:,} cold, {result.hot_samples:,} hot samples)")
+
+
 def bench_status(root: Path, n_slos: int) -> None:
     now = START + timedelta(days=30, hours=12)
     n = 31 * 1440
@@ -338,6 +353,7 @@ def bench_status(root: Path, n_slos: int) -> None:
             )
             for i in range(n_slos)
         ]
+        _compact(store, now)
         clear_cache()
         begun = time.perf_counter()  # the store's owner (engine, console) persists rollups
         slo_status(store, slos, now - timedelta(minutes=1))  # a minute before
@@ -434,7 +450,9 @@ def main() -> None:
     parser.add_argument("--status-slos", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each side in (a)")
     parser.add_argument("--only", choices=("backtest", "status"), help="run one of the two")
+    parser.add_argument("--compact", action="store_true", help="compact each store before reading it")
     args = parser.parse_args()
+    COMPACT[0] = args.compact
     with tempfile.TemporaryDirectory(prefix="bench-slo-") as tmp:
         if args.only != "status":
             bench_backtest(Path(tmp), args.days, args.runs)

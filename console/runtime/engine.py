@@ -109,6 +109,7 @@ class Engine:
         self._targets_checked = False  # stale markers for removed scrape targets, at the first tick
         self.canary_mode = canaries
         self.canaries = CanaryLoop(canary_judge or self._judge_canary, dry_run=canaries == "dry-run")
+        self._compacted: datetime | None = None  # when the store's closed days were last compacted
 
     def _orphan_reason(self, rule_key: str, file: str | None) -> str | None:
         assert self.config is not None  # rules come from the configuration only once it is loaded
@@ -158,6 +159,7 @@ class Engine:
         if not (self._from_config and self.config is None):
             report.events += self._judge_canaries(now)
             report.events += self._evaluate(now)
+        report.events += self._compact(now)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -185,6 +187,21 @@ class Engine:
         return (
             [Event(now, "collector", f"{written} series of removed scrape targets ended")] if written else []
         )
+
+    def _compact(self, now: datetime) -> list[Event]:
+        """After a UTC day closes: its samples compacted in the store (console/store/compact.py)."""
+        from console.store.compact import compact_in_place, compaction_due
+
+        if self.store.read_only:
+            return []
+        due, self._compacted = compaction_due(self.store, now, last=self._compacted), now
+        if not due:
+            return []
+        try:
+            moved = compact_in_place(self.store, now)
+        except Exception as exc:  # noqa: BLE001 - the tick goes on; the event says what failed
+            return [Event(now, "store", f"compaction of closed days failed: {exc}")]
+        return [Event(now, "store", f"{moved} samples of closed days compacted")]
 
     def _reload(self, now: datetime) -> list[Event]:
         try:

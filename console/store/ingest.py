@@ -130,7 +130,7 @@ def ingest_samples(
             )
             cur.execute(
                 """
-                INSERT INTO samples (series_id, ts, value)
+                INSERT INTO sample_rows (series_id, ts, value)
                 WITH batch AS (
                     SELECT DISTINCT ON (s.id, b.ts) s.id AS series_id, b.ts, b.value
                     FROM _batch b JOIN series s ON s.key = b.key

@@ -312,13 +312,31 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (model, id, version)
     );
     """,
+    # 15: compacted samples (console/store/compact.py): the rows move to `sample_rows`, read through
+    #     the view `samples` (the same columns and types as before).  Every write appends rows as
+    #     they come (value in `value`); `oncall compact` (and the owning process after a UTC day
+    #     closes) rewrites closed days sorted by week, series and time so DuckDB's lightweight
+    #     compression applies, an integral value in `ivalue` (bit-packed deltas), `value` NULL.
+    """
+    ALTER TABLE samples RENAME TO sample_rows;
+    ALTER TABLE sample_rows ADD COLUMN ivalue BIGINT;  -- the value when compacted and an integer
+    CREATE VIEW samples AS
+        SELECT series_id, ts, coalesce(ivalue::DOUBLE, value) AS value FROM sample_rows;
+    CREATE TABLE store_compactions (
+        ran_at       TIMESTAMP NOT NULL,  -- when the compaction ran (UTC)
+        cold_before  TIMESTAMP NOT NULL,  -- the samples before this were rewritten compacted
+        cold_samples BIGINT NOT NULL,     -- samples before and after cold_before
+        hot_samples  BIGINT NOT NULL,
+        bytes_before BIGINT NOT NULL      -- the store file's size before (after: the file)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables that grow with time and how each one is aged out: (table, timestamp column).
 RETENTION_KINDS: dict[str, tuple[str, str]] = {
-    "samples": ("samples", "ts"),
+    "samples": ("sample_rows", "ts"),  # the table behind the view `samples`
     "logs": ("logs", "ts"),
     "changes": ("changes", "ts"),
     "alert_history": ("alert_history", "ts"),

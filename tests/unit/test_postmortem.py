@@ -27,7 +27,7 @@ def add_latency(store, ts: datetime, value: float) -> None:
             "INSERT INTO series VALUES (1, 'request_latency_p99_seconds', ?, 'k') ON CONFLICT DO NOTHING",
             [json.dumps({"model": MODEL})],
         )
-        cur.execute("INSERT INTO samples VALUES (1, ?, ?)", [ts, value])
+        cur.execute("INSERT INTO sample_rows (series_id, ts, value) VALUES (1, ?, ?)", [ts, value])
 
 
 def test_alert_to_rollback_to_export(tmp_path: Path) -> None:

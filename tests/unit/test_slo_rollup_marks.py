@@ -97,7 +97,8 @@ def test_samples_deleted_outside_ingest_are_noticed(built: Path) -> None:
     before = fresh_status(built, NOW)
     with Store.open(built) as writer:  # no journaled commit: the sample count tells
         writer.query(
-            "DELETE FROM samples WHERE ts BETWEEN ? AND ?", [NOW - timedelta(days=3), NOW - timedelta(days=2)]
+            "DELETE FROM sample_rows WHERE ts BETWEEN ? AND ?",
+            [NOW - timedelta(days=3), NOW - timedelta(days=2)],
         )
     after = fresh_status(built, NOW)
     assert after != before
