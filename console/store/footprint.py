@@ -25,7 +25,8 @@ def footprint(store: Store) -> dict[str, Any]:
             "WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY table_name"
         )[1]
     ]
-    rows = {name: store.count(name) for name in tables}
+    # samples live in `sample_rows` behind the view `samples`: listed by the name queries use
+    rows = {("samples" if name == "sample_rows" else name): store.count(name) for name in tables}
     total, free = block_usage(store.con)
     samples = rows.get("samples", 0)
     return {
