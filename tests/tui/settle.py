@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.widgets import DataTable
 
 
@@ -10,10 +11,22 @@ def _busy(app) -> bool:
     if any(not worker.is_finished for worker in app.workers):
         return True
     return any(
-        t._require_update_dimensions or t._updated_cells or t._new_rows
+        t._require_update_dimensions or t._updated_cells or t._new_rows or _unmeasured(t)
         for screen in app.screen_stack
         for t in screen.query(DataTable)
     )
+
+
+def _unmeasured(table: DataTable) -> bool:
+    """An auto-width column narrower than its widest cell: its measure is still to come (on a
+    loaded machine the idle callback that measures new rows can run after the workers finish)."""
+    for key, column in table.columns.items():
+        if not column.auto_width or not table.row_count:
+            continue
+        widest = max((cell_len(str(cell)) for cell in table.get_column(key)), default=0)
+        if column.content_width < widest:
+            return True
+    return False
 
 
 async def settled(pilot) -> None:
