@@ -12,44 +12,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from collectors.base import Collector, CollectResult, SourceError
-from console.config.durations import parse_duration
 from console.drift.estimation_window import EstimationOptions
-from console.drift.step import step_start
+from console.drift.step import StepCollector
 
 if TYPE_CHECKING:
     from console.store import Store
 
 
-class EstimationCollector(Collector):
+class EstimationCollector(StepCollector):
     """Estimates each model at every step boundary it has not estimated yet (the latest one only)."""
 
     kind = "estimation"
-    evaluates = True  # reads the prediction records and labels the other sources just stored
+    detail = "estimated_alerts"
     Options = EstimationOptions
     options: EstimationOptions
-
-    def collect(self, store: Store, now: datetime) -> CollectResult:
-        at = step_start(now, parse_duration(self.options.step))
-        cursor = store.get_cursor(self.name) or {}
-        if cursor.get("last") and datetime.fromisoformat(cursor["last"]) >= at:
-            return CollectResult(0, {"skipped": True})
-        tables, failures, alerting = self._evaluate(store, at)
-        new_cursor = {"last": at.isoformat()}
-        rows = self._write(store, tables, new_cursor, now) if tables else 0
-        if failures:
-            raise SourceError("; ".join(failures))
-        if not tables:
-            with store.transaction() as cur:
-                store.set_cursor(cur, self.name, new_cursor, 0, now)
-        return CollectResult(rows, {"evaluated_at": at.isoformat(), "estimated_alerts": alerting})
-
-    def _write(self, store: Store, tables: list[Any], cursor: dict[str, str], now: datetime) -> int:
-        import pyarrow as pa
-
-        from console.store import ingest_samples
-
-        return ingest_samples(store, pa.concat_tables(tables), cursor=(self.name, cursor), now=now)
 
     def _evaluate(self, store: Store, at: datetime) -> tuple[list[Any], list[str], list[str]]:
         """Every model at `at`: sample tables, the models that failed (why), the models with an alert now."""

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from collectors.base import Collector, CollectorOptions, CollectResult, SourceError
+from collectors.base import CollectorOptions
 from console.drift.config import Duration
-from console.drift.step import step_start
+from console.drift.step import StepCollector
 
 if TYPE_CHECKING:
     from console.store import Store
@@ -61,37 +61,16 @@ class SegmentsOptions(CollectorOptions):
         return value
 
 
-class SegmentsCollector(Collector):
+class SegmentsCollector(StepCollector):
     """Evaluates each check at every step boundary it has not evaluated yet (the latest one only).
 
     A check whose window has no labelled record writes nothing (its series go stale); one that
     cannot be computed (a non-binary label, a missing value) fails the run, the others still written."""
 
     kind = "segments"
-    evaluates = True  # reads the prediction records the other sources just stored
+    detail = "no_records"
     Options = SegmentsOptions
     options: SegmentsOptions
-
-    def collect(self, store: Store, now: datetime) -> CollectResult:
-        at = step_start(now, self.options.step)
-        cursor = store.get_cursor(self.name) or {}
-        if cursor.get("last") and datetime.fromisoformat(cursor["last"]) >= at:
-            return CollectResult(0, {"skipped": True})
-        tables, failures, empty = self._evaluate(store, at)
-        new_cursor = {"last": at.isoformat()}
-        if tables:
-            import pyarrow as pa
-
-            from console.store import ingest_samples
-
-            rows = ingest_samples(store, pa.concat_tables(tables), cursor=(self.name, new_cursor), now=now)
-        else:
-            rows = 0
-            with store.transaction() as cur:
-                store.set_cursor(cur, self.name, new_cursor, 0, now)
-        if failures:
-            raise SourceError("; ".join(failures))
-        return CollectResult(rows, {"evaluated_at": at.isoformat(), "no_records": empty})
 
     def _evaluate(self, store: Store, at: datetime) -> tuple[list[Any], list[str], list[str]]:
         """Every check at `at`: the sample tables, the checks that failed (why), those with no record."""

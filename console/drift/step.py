@@ -28,20 +28,25 @@ def step_start(now: datetime, step: timedelta) -> datetime:
     return EPOCH + timedelta(seconds=(seconds // size) * size)
 
 
-class DriftCollector(Collector):
-    """Evaluates each window at every step boundary it has not evaluated yet (the latest one only)."""
+class StepCollector(Collector):
+    """A source that evaluates stored records at every step boundary it has not evaluated yet
+    (the latest one only), writing its samples with its cursor in one batch.
 
-    kind = "drift"
+    Subclasses give `_evaluate(store, at) -> (sample tables, failures, names)`, and `detail`: the
+    key under which `names` (e.g. the models that drifted) go in the result.  What failed fails
+    the run after the rest is written; when nothing was written the cursor moves only if nothing
+    failed, so a failing evaluation is tried again at the next run."""
+
     evaluates = True  # reads the prediction records the other sources just stored
-    Options = DriftOptions
-    options: DriftOptions
+    detail = "names"
 
     def collect(self, store: Store, now: datetime) -> CollectResult:
-        at = step_start(now, parse_duration(self.options.step))
+        step = self.options.step  # type: ignore[attr-defined]
+        at = step_start(now, step if isinstance(step, timedelta) else parse_duration(step))
         cursor = store.get_cursor(self.name) or {}
         if cursor.get("last") and datetime.fromisoformat(cursor["last"]) >= at:
             return CollectResult(0, {"skipped": True})
-        tables, failures, drifted = self._evaluate(store, at)
+        tables, failures, names = self._evaluate(store, at)
         new_cursor = {"last": at.isoformat()}
         rows = self._write(store, tables, new_cursor, now) if tables else 0
         if failures:
@@ -49,15 +54,27 @@ class DriftCollector(Collector):
         if not tables:
             with store.transaction() as cur:
                 store.set_cursor(cur, self.name, new_cursor, 0, now)
-        return CollectResult(rows, {"evaluated_at": at.isoformat(), "dataset_drift": drifted})
+        return CollectResult(rows, {"evaluated_at": at.isoformat(), self.detail: names})
 
     def _write(self, store: Store, tables: list[Any], cursor: dict[str, str], now: datetime) -> int:
-        """The windows' samples in one batch, the cursor moved with them."""
+        """The samples in one batch, the cursor moved with them."""
         import pyarrow as pa
 
         from console.store import ingest_samples
 
         return ingest_samples(store, pa.concat_tables(tables), cursor=(self.name, cursor), now=now)
+
+    def _evaluate(self, store: Store, at: datetime) -> tuple[list[Any], list[str], list[str]]:
+        raise NotImplementedError
+
+
+class DriftCollector(StepCollector):
+    """Evaluates each window at every step boundary it has not evaluated yet (the latest one only)."""
+
+    kind = "drift"
+    detail = "dataset_drift"
+    Options = DriftOptions
+    options: DriftOptions
 
     def _evaluate(self, store: Store, at: datetime) -> tuple[list[Any], list[str], list[str]]:
         """Every window at `at`: the sample tables, what failed (a window, or a column's test: why), the
