@@ -22,6 +22,7 @@ from pathlib import Path
 from console.store.db import Store
 from console.store.files import StoreError, connect
 from console.store.journal import wal_path
+from console.store.reclaim import discard_unfinished, unfinished_path
 from console.store.rows import scalar
 
 # The rewritten file's block size: DuckDB's default is 256 kB; at 64 kB the blocks a table's
@@ -57,21 +58,6 @@ class Rewrite:
     @property
     def samples(self) -> int:
         return self.cold_samples + self.hot_samples
-
-
-def unfinished_path(path: Path) -> Path:
-    """The new file a rewrite builds beside the store before renaming it over the store."""
-    return path.with_name(path.name + ".compacting")
-
-
-def discard_unfinished(path: Path) -> bool:
-    """Remove what a rewrite that did not finish (killed) left beside the store; whether it did."""
-    found = False
-    for leftover in (unfinished_path(path), wal_path(unfinished_path(path))):
-        if leftover.exists():
-            leftover.unlink()
-            found = True
-    return found
 
 
 def day_start(now: datetime) -> datetime:

@@ -37,7 +37,7 @@ from console.store.journal import (
     summarize,
     wal_path,
 )
-from console.store.reclaim import reclaim_space, remove_side_file
+from console.store.reclaim import discard_unfinished, reclaim_space
 from console.store.rows import scalar
 from console.store.schema import MIGRATIONS, RETENTION_KINDS, SCHEMA_VERSION
 
@@ -126,7 +126,7 @@ class Store:
             store.close()
             raise StoreNeedsRepair(f"store {path} lost batches its journal has")
         store.migrate()
-        remove_side_file(path)  # a rewrite a crash cut short: the store itself is complete
+        discard_unfinished(path)  # a rewrite a crash cut short: the store itself is complete
         _SAMPLE_WRITES[path] = SampleWrites()
         store._settle(finding)
         return store

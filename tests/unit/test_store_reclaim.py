@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from console.store import Store, canonical_labels, ingest_samples
-from console.store.reclaim import side_file
+from console.store.reclaim import unfinished_path
 
 NOW = datetime(2026, 3, 11)
 DAYS = 10
@@ -105,7 +105,7 @@ def test_small_deletions_only_checkpoint(filled: Path) -> None:
 _CRASH = """
 import os, signal, sys
 from datetime import datetime
-import console.store.reclaim as reclaim
+import console.store.compact as compact
 from console.store import Store
 
 point = sys.argv[2]
@@ -119,9 +119,9 @@ def crash_after(*args):
     os.kill(os.getpid(), signal.SIGKILL)
 
 if point == "before_rename":
-    reclaim._fsync = lambda path: crash_before() if path.name.endswith(".rewrite") else None
+    compact._fsync = lambda path: crash_before() if path.name.endswith(".compacting") else None
 else:
-    reclaim.os.replace = crash_after
+    compact.os.replace = crash_after
 with Store.open(sys.argv[1]) as store:
     store.apply_retention(datetime(2026, 3, 11), {"samples": 3})
 """
@@ -142,4 +142,4 @@ def test_kill_9_mid_rewrite_leaves_a_complete_store(filled: Path, point: str) ->
         assert store.count("samples") == kept[0]
         store.apply_retention(NOW, {"samples": 3})  # a later rewrite clears what a crash left
         assert _kept(store, cutoff) == kept
-    assert not side_file(filled).exists()
+    assert not unfinished_path(filled).exists()
