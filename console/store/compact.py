@@ -18,11 +18,11 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from console.store.db import Store
 from console.store.files import StoreError, connect
 from console.store.journal import wal_path
-from console.store.reclaim import discard_unfinished, unfinished_path
+from console.store.reclaim import Store, block_usage, discard_unfinished, unfinished_path
 from console.store.rows import scalar
 
 # The rewritten file's block size: DuckDB's default is 256 kB; at 64 kB the blocks a table's
@@ -58,6 +58,26 @@ class Rewrite:
     @property
     def samples(self) -> int:
         return self.cold_samples + self.hot_samples
+
+
+# Rewrite when at least this share of the file's blocks is free after a checkpoint.
+REWRITE_SHARE = 0.2
+
+
+def reclaim_space(store: Store, *, rewrite_share: float = REWRITE_SHARE) -> dict[str, Any]:
+    """Checkpoint the store, and rewrite its file when `rewrite_share` of its blocks are free.
+
+    Returns the file's size before and after (bytes) and whether it was rewritten.  Cursors
+    taken from the store before a rewrite belong to the old file: call this between uses.
+    """
+    with store._lock:
+        before = store.path.stat().st_size
+        store.con.execute("CHECKPOINT")
+        total, free = block_usage(store.con)
+        rewritten = bool(total) and free / total >= rewrite_share
+        if rewritten:
+            rewrite_store(store)
+        return {"bytes_before": before, "bytes_after": store.path.stat().st_size, "rewritten": rewritten}
 
 
 def day_start(now: datetime) -> datetime:

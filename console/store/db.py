@@ -17,6 +17,7 @@ import duckdb
 
 from console.core import cleanup
 from console.core.private import copy_private, private_dir, tighten, warn_if_shared_dir
+from console.store.compact import reclaim_space
 from console.store.files import (
     Finding,
     StoreError,
@@ -37,7 +38,7 @@ from console.store.journal import (
     summarize,
     wal_path,
 )
-from console.store.reclaim import discard_unfinished, reclaim_space
+from console.store.reclaim import discard_unfinished
 from console.store.rows import scalar
 from console.store.schema import MIGRATIONS, RETENTION_KINDS, SCHEMA_VERSION
 

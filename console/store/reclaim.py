@@ -1,15 +1,16 @@
-"""Giving disk space back after rows are deleted (retention): DuckDB never shrinks a file by
-itself, a checkpoint only marks the deleted rows' blocks free for later writes.
+"""What a file rewrite needs below the store itself: the store's shape (a Protocol, since
+console.store.db imports this module), the file's block usage, and the unfinished copy a
+rewrite builds beside the store.
 
-After a checkpoint, when a large share of the file's blocks is free, the file is rewritten by
-`console.store.compact.rewrite_store`: everything is copied into a new file next to it, which
-then replaces the store in one rename.  A crash (kill -9) at any point leaves the old store or
-the new one, each complete; a half-written copy is only ever the unfinished file beside it,
-removed on the next writable open.
+DuckDB never shrinks a file by itself: a checkpoint only marks deleted rows' blocks free.
+`console.store.compact.reclaim_space` (after retention) and `compact` rewrite the file into
+the unfinished copy and rename it over the store; a crash (kill -9) at any point leaves the
+old store or the new one, each complete, and the copy is removed on the next writable open.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,15 +21,17 @@ if TYPE_CHECKING:
 
 
 class Store(Protocol):
-    """What a rewrite needs of console.store.db.Store (which imports this module)."""
+    """What a rewrite and a compaction need of console.store.db.Store (which imports this module)."""
 
     con: duckdb.DuckDBPyConnection
     path: Path
     _lock: Any  # its threading.RLock
 
+    def cursor(self) -> duckdb.DuckDBPyConnection: ...
 
-# Rewrite when at least this share of the file's blocks is free after a checkpoint.
-REWRITE_SHARE = 0.2
+    def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
+
+    def _require_writable(self) -> None: ...
 
 
 def block_usage(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
@@ -38,24 +41,6 @@ def block_usage(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
         0,
     )
     return int(total), int(free)
-
-
-def reclaim_space(store: Store, *, rewrite_share: float = REWRITE_SHARE) -> dict[str, Any]:
-    """Checkpoint the store, and rewrite its file when `rewrite_share` of its blocks are free.
-
-    Returns the file's size before and after (bytes) and whether it was rewritten.  Cursors
-    taken from the store before a rewrite belong to the old file: call this between uses.
-    """
-    with store._lock:
-        before = store.path.stat().st_size
-        store.con.execute("CHECKPOINT")
-        total, free = block_usage(store.con)
-        rewritten = bool(total) and free / total >= rewrite_share
-        if rewritten:
-            from console.store.compact import rewrite_store  # it imports the store's module
-
-            rewrite_store(store)  # type: ignore[arg-type]
-        return {"bytes_before": before, "bytes_after": store.path.stat().st_size, "rewritten": rewritten}
 
 
 def unfinished_path(path: Path) -> Path:

@@ -96,7 +96,7 @@ def test_the_rewritten_store_keeps_ids_sequences_and_writes_on(filled: Path) -> 
 def test_small_deletions_only_checkpoint(filled: Path) -> None:
     with Store.open(filled) as store:
         before = store.count("samples")
-        from console.store.reclaim import reclaim_space
+        from console.store.compact import reclaim_space
 
         assert reclaim_space(store)["rewritten"] is False  # nothing free: no rewrite
         assert store.count("samples") == before
