@@ -110,6 +110,7 @@ class Engine:
         self.canary_mode = canaries
         self.canaries = CanaryLoop(canary_judge or self._judge_canary, dry_run=canaries == "dry-run")
         self._compacted: datetime | None = None  # when the store's closed days were last compacted
+        self._retained: datetime | None = None  # when retention last ran
 
     def _orphan_reason(self, rule_key: str, file: str | None) -> str | None:
         assert self.config is not None  # rules come from the configuration only once it is loaded
@@ -159,6 +160,7 @@ class Engine:
         if not (self._from_config and self.config is None):
             report.events += self._judge_canaries(now)
             report.events += self._evaluate(now)
+        report.events += self._retain(now)
         report.events += self._compact(now)
         report.seconds = time.perf_counter() - started
         return report
@@ -187,6 +189,23 @@ class Engine:
         return (
             [Event(now, "collector", f"{written} series of removed scrape targets ended")] if written else []
         )
+
+    def _retain(self, now: datetime) -> list[Event]:
+        """Once a UTC day (and at the first tick): rows older than the workspace's `retention`
+        deleted; the file is not rewritten here (other threads hold cursors), its freed blocks
+        are reused and `oncall compact` gives the space back."""
+        days = self.workspace.config.retention.days()
+        if self.store.read_only or not days:
+            return []
+        if self._retained is not None and self._retained.date() >= now.date():
+            return []
+        self._retained = now
+        try:
+            removed = self.store.apply_retention(now, days, reclaim=False)
+        except Exception as exc:  # noqa: BLE001 - the tick goes on; the event says what failed
+            return [Event(now, "store", f"retention failed: {exc}")]
+        gone = ", ".join(f"{count} {kind}" for kind, count in removed.items() if count)
+        return [Event(now, "store", f"retention: removed {gone}")] if gone else []
 
     def _compact(self, now: datetime) -> list[Event]:
         """After a UTC day closes: its samples compacted in the store (console/store/compact.py)."""

@@ -389,10 +389,15 @@ class Store:
 
     # -- retention ------------------------------------------------------------------
 
-    def apply_retention(self, now: datetime, days: dict[str, float]) -> dict[str, int]:
+    def apply_retention(
+        self, now: datetime, days: dict[str, float], *, reclaim: bool = True
+    ) -> dict[str, int]:
         """Delete rows older than `days[kind]` days before `now`; return rows removed per kind.
 
-        The space the rows held goes back to the disk (console/store/reclaim.py)."""
+        With `reclaim`, the space the rows held goes back to the disk (compact.reclaim_space:
+        a checkpoint, and a file rewrite when much is free).  A process whose other threads
+        hold cursors (the console) passes False: DuckDB reuses the freed blocks, and
+        `oncall compact` gives the space back when the file is free to rewrite."""
         removed: dict[str, int] = {}
         with self.transaction() as cur:
             for kind, keep_days in days.items():
@@ -410,7 +415,7 @@ class Store:
                 if self.sample_writes is not None and removed["samples"]:
                     self.sample_writes.note(0)
                 cur.execute("DELETE FROM series WHERE id NOT IN (SELECT DISTINCT series_id FROM samples)")
-        if any(removed.values()):
+        if reclaim and any(removed.values()):
             reclaim_space(self)
         return removed
 

@@ -379,3 +379,25 @@ def test_oncall_compact_sent_to_the_process_holding_the_store_compacts_in_place(
         assert report["compacted_in_place"] == tiers(store)[0] > 0
         assert store.con is con  # the owner's connection, which its other threads use, stays
         assert every_sample(store) == before and uncompacted(store, MIDNIGHT) == 0
+
+
+def test_the_owning_process_applies_the_workspaces_retention_once_a_day(path: Path, tmp_path: Path) -> None:
+    """`retention: {samples: 1}`: the console deletes samples older than a day at its first tick
+    and once each UTC day after; what is younger stays, bit for bit."""
+    from console.config.workspace import load_workspace
+    from console.runtime.engine import Engine
+
+    (tmp_path / "oncall.yaml").write_text("store: s.duckdb\nretention: {samples: 1}\n")
+    with Store.open(path) as store:
+        cutoff = NOW - timedelta(days=1)
+        young = [s for s in every_sample(store) if s[1] >= cutoff]
+        old = len(every_sample(store)) - len(young)
+        assert old > 0 and young
+        engine = Engine(load_workspace(tmp_path / "oncall.yaml"), store, collectors=[], rules=[])
+        said = [e.text for e in engine.tick(NOW).events if e.kind == "store"]
+        assert f"retention: removed {old} samples" in said
+        assert every_sample(store) == young
+        assert not [e for e in engine.tick(NOW + timedelta(hours=1)).events if "retention" in e.text]
+        later = [e.text for e in engine.tick(NOW + timedelta(days=1)).events if "retention" in e.text]
+        assert later and later[0].startswith("retention: removed ")
+        assert every_sample(store) == []  # every sample was before NOW, a day earlier
