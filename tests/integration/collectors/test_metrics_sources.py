@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -56,6 +57,18 @@ def server_answer(
     return answer
 
 
+def wait_for_samples(url: str, match: str, expected: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while time.monotonic() < deadline:
+        exported = httpx.get(url + "/api/v1/export", params={"match[]": match})
+        seen = sum(len(json.loads(line)["values"]) for line in exported.text.splitlines() if line)
+        if seen >= expected:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"only {seen} of {expected} imported samples became searchable")
+
+
 def window(now: datetime, lookback: float, step: float) -> tuple[float, float]:
     end = math.floor((now - EPOCH).total_seconds() / step) * step
     return math.ceil((end - lookback) / step) * step, end
@@ -102,6 +115,9 @@ def test_prometheus_collector_against_victoriametrics_after_import(victoriametri
     response = httpx.post(victoriametrics.url + "/api/v1/import/prometheus", content="\n".join(lines) + "\n")
     assert response.status_code == 204, response.text
     httpx.get(victoriametrics.url + "/internal/force_flush")
+    # A flushed sample can still be a moment from searchable: wait until all 80 are,
+    # so the collector and the comparison below read the same data.
+    wait_for_samples(victoriametrics.url, '{__name__=~"vm_.*"}', len(lines))
     options = PrometheusOptions(
         url=victoriametrics.url, step="30s", lookback="10m", queries=['{__name__=~"vm_.*"}']
     )
