@@ -19,9 +19,8 @@ from console.store import canonical_labels
 from console.store.rows import scalar
 
 if TYPE_CHECKING:
-    from duckdb import DuckDBPyConnection
-
     from console.store import Store
+    from console.store.shared import SharedCursor
 
 SOURCE = "alertmanager"
 GENERATOR = "oncall://rule/"  # generatorURL prefix of the alerts a console pushes: skipped here
@@ -110,17 +109,14 @@ class AlertmanagerCollector(Collector):
             response = fetch(client, "GET", url, max_bytes=opts.max_bytes)
         current = parse_alerts(json_body(response), response.url, self.window(now), self.refused)
         check_deadline(where=response.url)  # parsing counts too
-        with store.transaction() as cur:
-            cur.register("_am", current)
-            try:
-                changed = self._apply(cur, now)
-            finally:
-                cur.unregister("_am")
-            store.set_cursor(cur, self.name, {"alerts": current.num_rows, "at": str(now)}, changed, now)
+        with store.shared.transaction() as cur:
+            cur.load("_am", current)
+            changed = self._apply(cur, now)
+            store.set_cursor(cur.local, self.name, {"alerts": current.num_rows, "at": str(now)}, changed, now)
         return CollectResult(rows=changed, detail={"alerts": current.num_rows})
 
     @staticmethod
-    def _apply(cur: DuckDBPyConnection, now: datetime) -> int:
+    def _apply(cur: SharedCursor, now: datetime) -> int:
         """Write transitions to alert_history, then upsert current and resolve vanished."""
         cur.execute(
             """

@@ -45,7 +45,7 @@ class ActionEnv:
 
     def audit(self, action: str, phase: str, target: str, reason: str, params: Any, result: Any) -> None:
         """One audit row of this actor, now, in its own transaction."""
-        with self.store.transaction() as cur:
+        with self.store.shared.transaction() as cur:
             write_audit(
                 cur,
                 ts=self.clock(),
@@ -178,7 +178,7 @@ class Action:
             env.audit(self.name, "failed", plan.target, reason, plan.params, failure)
             raise ActionFailed(f"{self.name} failed, nothing recorded as changed: {exc}") from None
         now = env.clock()
-        with env.store.transaction() as cur:
+        with env.store.shared.transaction() as cur:
             result = {**result, **self.record(cur, plan, reason=reason, now=now)}
             write_audit(
                 cur,
@@ -208,8 +208,8 @@ class Action:
         Returns what to add to the audited result.
         """
         if self.moves_alias:
-            record_alias_move(
-                cur,
+            record_alias_move(  # `changes` is the console's own table
+                cur.local,
                 ts=now,
                 model=plan.model,
                 alias=plan.params["alias"],

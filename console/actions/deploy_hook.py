@@ -126,7 +126,7 @@ def _record_outcome(env: ActionEnv, target: str, reason: str, result: HookResult
         "stderr": result.stderr,
         "error": result.error,
     }
-    with env.store.transaction() as cur:  # the audit row and the timeline entry together
+    with env.store.shared.transaction() as cur:  # the audit row and the timeline entry together
         write_audit(
             cur,
             ts=env.clock(),

@@ -66,7 +66,7 @@ def load_alerts(store: Store, *, external: bool | None = False) -> list[Alert]:
         sql += f" WHERE source NOT IN ({marks})"
     elif external is True:
         sql += f" WHERE source IN ({marks})"
-    _, rows = store.query(
+    _, rows = store.shared.query(
         sql + " ORDER BY fingerprint", list(EXTERNAL_SOURCES) if external is not None else []
     )
     return [_alert_from_row(r) for r in rows]
@@ -142,29 +142,25 @@ def save(
     store: Store, alerts: list[Alert], transitions: list[Transition], rule_states: list[dict[str, Any]]
 ) -> None:
     """Replace the engine's alert rows, append history and rule health, in one transaction."""
-    tables = {
-        "_alerts_in": _alert_table(alerts),
-        "_history_in": _history_table(transitions),
-        "_rule_state_in": _rule_state_table(rule_states),
-    }
     marks = ", ".join("?" for _ in EXTERNAL_SOURCES)
-    with store.transaction() as cur:
-        for name, table in tables.items():
-            cur.register(name, table)
+    with store.shared.transaction() as cur:
+        cur.load("_alerts_in", _alert_table(alerts))
+        cur.load("_history_in", _history_table(transitions))
+        cur.execute(f"DELETE FROM alerts WHERE source NOT IN ({marks})", list(EXTERNAL_SOURCES))
+        cur.execute(
+            f"INSERT INTO alerts ({', '.join(_ALERT_COLUMNS)}) "
+            f"SELECT {', '.join(_ALERT_COLUMNS)} FROM _alerts_in"
+        )
+        cur.execute(
+            "INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value, "
+            "reason) SELECT * FROM _history_in"
+        )
+        local = cur.local  # rule health is this console's own
+        local.register("_rule_state_in", _rule_state_table(rule_states))
         try:
-            cur.execute(f"DELETE FROM alerts WHERE source NOT IN ({marks})", list(EXTERNAL_SOURCES))
-            cur.execute(
-                f"INSERT INTO alerts ({', '.join(_ALERT_COLUMNS)}) "
-                f"SELECT {', '.join(_ALERT_COLUMNS)} FROM _alerts_in"
-            )
-            cur.execute(
-                "INSERT INTO alert_history (fingerprint, ts, from_state, to_state, value, "
-                "reason) SELECT * FROM _history_in"
-            )
-            cur.execute("INSERT OR REPLACE INTO rule_state BY NAME SELECT * FROM _rule_state_in")
+            local.execute("INSERT OR REPLACE INTO rule_state BY NAME SELECT * FROM _rule_state_in")
         finally:
-            for name in tables:
-                cur.unregister(name)
+            local.unregister("_rule_state_in")
 
 
 def load_rule_states(store: Store) -> dict[str, dict[str, Any]]:

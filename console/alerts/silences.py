@@ -76,12 +76,12 @@ def load_silences(
     if not include_expired and now is not None:
         sql += " WHERE ends_at > ?"
         params.append(now)
-    _, rows = store.query(sql + " ORDER BY starts_at, id", params)
+    _, rows = store.shared.query(sql + " ORDER BY starts_at, id", params)
     return [_row_to_silence(r) for r in rows]
 
 
 def get_silence(store: Store, silence_id: str) -> Silence | None:
-    _, rows = store.query(
+    _, rows = store.shared.query(
         f"SELECT {_COLUMNS} FROM silences WHERE id = ? OR id LIKE ?", [silence_id, silence_id + "%"]
     )
     return _row_to_silence(rows[0]) if len(rows) == 1 else None
@@ -137,13 +137,13 @@ def create_silence(
         "ends_at": ends_at,
         "comment": comment,
     }
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         _audit(cur, now, created_by, "silence.create", "before", silence.id, comment, params)
     result: dict[str, Any] = {"id": silence.id}
     if alertmanager is not None:
         silence.external_id = alertmanager.create_silence(silence)
         result["alertmanager_id"] = silence.external_id
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         cur.execute(
             f"INSERT INTO silences ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -166,14 +166,14 @@ def expire_silence(
 ) -> Silence:
     """End a silence early (audited); expire its Alertmanager twin too."""
     params = {"ends_at_was": silence.ends_at}
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         _audit(cur, now, actor, "silence.expire", "before", silence.id, None, params)
     if alertmanager is not None and silence.external_id:
         alertmanager.expire_silence(silence.external_id)
     silence.ends_at = min(silence.ends_at, now)
     if silence.starts_at > silence.ends_at:
         silence.starts_at = silence.ends_at
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         cur.execute(
             "UPDATE silences SET ends_at = ?, starts_at = ? WHERE id = ?",
             [silence.ends_at, silence.starts_at, silence.id],

@@ -131,7 +131,7 @@ class Context:
                 raise Forward(locked) from None  # the owner answers; no copy of the file
             store = Store.open_read(self.store_path())
             print(f"oncall: {store.holder}; reading a read-only snapshot", file=sys.stderr)
-        self._stores.append(store)
+        self._keep(store)
         say_integrity(store)
         return store
 
@@ -144,7 +144,7 @@ class Context:
             store = Store.open(self.store_path(), repair=False)
         except (StoreLocked, StoreNeedsRepair):
             return self.read_store()
-        self._stores.append(store)
+        self._keep(store)
         return store
 
     def write_store(self) -> Store:
@@ -155,7 +155,7 @@ class Context:
             store = Store.open(self.store_path())
         except StoreLocked as locked:
             raise Forward(locked) from None
-        self._stores.append(store)
+        self._keep(store)
         say_integrity(store)
         return store
 
@@ -183,6 +183,20 @@ class Context:
             params=params,
         )
         raise CliError(why)
+
+    def _keep(self, store: Store) -> None:
+        """Close `store` with the context; its shared tables in the team database if `team:` names one."""
+        self._stores.append(store)
+        from console.config.workspace import WorkspaceError
+        from console.team.shared import attach
+
+        try:
+            workspace = self.workspace
+        except WorkspaceError:
+            if getattr(self.args, "store", None) is None:
+                raise
+            return  # a store named by --store with no workspace: no team to share with
+        attach(store, workspace.config.team, workspace.root)
 
     def close(self) -> None:
         for store in self._stores:

@@ -70,8 +70,21 @@ def main(
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        if _team_failure(exc):  # the team database failed, or `team:` cannot be used: one line
+            fail(str(exc), 1)
+        raise
     finally:
         ctx.close()
+
+
+def _team_failure(exc: Exception) -> bool:
+    """A TeamError or TeamConfigError; their modules are imported only once a team is set (so
+    one of them was raised only if its module is loaded)."""
+    backend, dsn = sys.modules.get("console.team.backend"), sys.modules.get("console.team.dsn")
+    return (backend is not None and isinstance(exc, backend.TeamError)) or (
+        dsn is not None and isinstance(exc, dsn.TeamConfigError)
+    )
 
 
 def _handler(args: argparse.Namespace) -> Handler:

@@ -27,7 +27,7 @@ def add_followup(
     incident = get_incident(store, incident_id)
     item = {"text": text, "owner": owner, "added_at": now.isoformat(), "added_by": actor}
     detail = {**incident.detail, "followups": [*followups_of(incident.detail), item]}
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         cur.execute(
             "UPDATE incidents SET detail = ? WHERE id = ?", [json.dumps(detail, default=str), incident.id]
         )

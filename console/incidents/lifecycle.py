@@ -99,7 +99,7 @@ def declare(
         raise IncidentError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
     if not title.strip():
         raise IncidentError("an incident needs a title")
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         incident_id = cur.execute("SELECT nextval('incident_id_seq')").fetchall()[0][0]
         cur.execute(
             f"INSERT INTO incidents ({COLUMNS}) VALUES (?, ?, ?, 'triggered', ?, ?, ?, "
@@ -169,7 +169,7 @@ def declare_from_alert(
         detail={"alert": {k: alert[k] for k in ("name", "labels", "annotations", "fired_at", "value")}},
     )
     if alert.get("fired_at"):
-        with store.transaction() as cur:
+        with store.shared.transaction() as cur:
             append_timeline(
                 cur,
                 incident.id,
@@ -188,7 +188,7 @@ def link_alert(
     incident = get_incident(store, incident_id)
     if fingerprint in incident.alerts:
         return incident
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         cur.execute(
             "UPDATE incidents SET alerts = ? WHERE id = ?",
             [json.dumps([*incident.alerts, fingerprint]), incident.id],
@@ -206,7 +206,7 @@ def split_alert(
     incident = get_incident(store, incident_id)
     if fingerprint not in incident.alerts:
         raise IncidentError(f"alert {fingerprint} is not linked to incident {incident_id}")
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         cur.execute(
             "UPDATE incidents SET alerts = ? WHERE id = ?",
             [json.dumps([a for a in incident.alerts if a != fingerprint]), incident.id],
@@ -240,7 +240,7 @@ def transition(
     _check_step(incident, to_status)
     _check_time(incident, now)
     column = MILESTONE[to_status]
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         cur.execute(
             f"UPDATE incidents SET status = ?, {column} = ? WHERE id = ?", [to_status, now, incident.id]
         )
@@ -277,7 +277,7 @@ def close(store: Store, incident_id: int, **kw: Any) -> Incident:
 def _update(
     store: Store, incident: Incident, column: str, value: Any, *, now: datetime, actor: str | None, text: str
 ) -> Incident:
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         cur.execute(f"UPDATE incidents SET {column} = ? WHERE id = ?", [value, incident.id])
         append_timeline(cur, incident.id, now, "edit", actor, text, {column: value})
     return get_incident(store, incident.id)
@@ -314,7 +314,7 @@ def add_note(store: Store, incident_id: int, text: str, *, now: datetime, actor:
     if not text.strip():
         raise IncidentError("a note needs text")
     get_incident(store, incident_id)
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         append_timeline(cur, int(incident_id), now, "note", actor, text)
 
 
@@ -325,7 +325,7 @@ def record_alert_events(store: Store, incident_id: int) -> int:
         return 0
     have = _recorded_alert_events(store, incident.id)
     added = 0
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         for fingerprint, ts, state, name, reason in _alert_transitions(store, incident.alerts):
             if (fingerprint, state, str(ts)) in have:
                 continue
@@ -346,7 +346,7 @@ def record_alert_events(store: Store, incident_id: int) -> int:
 def _alert_transitions(store: Store, fingerprints: list[str]) -> list[tuple]:
     """The alerts' firing and resolved transitions, oldest first: fingerprint, ts, state, name, reason."""
     marks = ", ".join("?" for _ in fingerprints)
-    return store.query(
+    return store.shared.query(
         f"SELECT h.fingerprint, h.ts, h.to_state, a.name, h.reason FROM alert_history h "
         f"JOIN alerts a USING (fingerprint) WHERE h.fingerprint IN ({marks}) "
         f"AND h.to_state IN ('firing', 'resolved') ORDER BY h.ts",

@@ -33,7 +33,7 @@ def _paging_alerts(store: Store) -> list[tuple[str, datetime | None]]:
     As Alertmanager notifies no alert a silence or an inhibition mutes, a muted page opens
     no incident.
     """
-    rows = store.query(
+    rows = store.shared.query(
         "SELECT fingerprint, fired_at, labels, silenced_by, inhibited_by FROM alerts "
         "WHERE state = 'firing' ORDER BY fired_at NULLS LAST, fingerprint"
     )[1]

@@ -175,7 +175,7 @@ def _followups(followups: list[dict[str, Any]]) -> list[str]:
 
 def _actions(store: Store, start: datetime, end: datetime) -> list[tuple]:
     """Audit rows of world-changing actions during the incident (playbook and incident bookkeeping left out)."""
-    return store.query(
+    return store.shared.query(
         "SELECT ts, actor || coalesce(' (on behalf of ' || on_behalf_of || ')', ''), action, "
         "phase, target, reason, params, result FROM audit "
         "WHERE ts BETWEEN ? AND ? AND action NOT LIKE 'playbook.%' "

@@ -18,9 +18,9 @@ def alert_lines(store: Store, incident: Incident) -> list[str]:
     """Each linked alert as `name{label="value", …}` (fingerprint when the alert row is gone)."""
     if not incident.alerts:
         return ["- Alerts: —"]
-    rows = store.query(
-        "SELECT fingerprint, name, labels FROM alerts WHERE list_contains(?, fingerprint)",
-        [incident.alerts],
+    marks = ", ".join("?" for _ in incident.alerts)
+    rows = store.shared.query(
+        f"SELECT fingerprint, name, labels FROM alerts WHERE fingerprint IN ({marks})", list(incident.alerts)
     )[1]
     known = {fp: (name, json.loads(labels or "{}")) for fp, name, labels in rows}
     lines = ["- Alerts:"]

@@ -142,7 +142,7 @@ def append_timeline(
 
 
 def get_incident(store: Store, incident_id: int) -> Incident:
-    rows = store.query(f"SELECT {COLUMNS} FROM incidents WHERE id = ?", [int(incident_id)])[1]
+    rows = store.shared.query(f"SELECT {COLUMNS} FROM incidents WHERE id = ?", [int(incident_id)])[1]
     if not rows:
         raise IncidentError(f"no incident {incident_id}; `oncall incident list` shows them")
     return Incident.from_row(rows[0])
@@ -155,11 +155,14 @@ def list_incidents(store: Store, *, status: Iterable[str] | None = None) -> list
     if wanted:
         sql += f" WHERE status IN ({', '.join('?' for _ in wanted)})"
         params = wanted
-    return [Incident.from_row(r) for r in store.query(sql + " ORDER BY created_at DESC, id DESC", params)[1]]
+    return [
+        Incident.from_row(r)
+        for r in store.shared.query(sql + " ORDER BY created_at DESC, id DESC", params)[1]
+    ]
 
 
 def timeline(store: Store, incident_id: int) -> list[TimelineEntry]:
-    rows = store.query(
+    rows = store.shared.query(
         "SELECT id, incident_id, ts, kind, actor, text, detail FROM timeline "
         "WHERE incident_id = ? ORDER BY ts, id",
         [int(incident_id)],
@@ -169,7 +172,7 @@ def timeline(store: Store, incident_id: int) -> list[TimelineEntry]:
 
 def alert_row(store: Store, fingerprint: str) -> dict[str, Any]:
     """One row of the `alerts` table as a dict (labels and annotations decoded)."""
-    cols, rows = store.query(
+    cols, rows = store.shared.query(
         "SELECT fingerprint, source, rule, name, labels, annotations, state, "
         "active_since, fired_at, resolved_at, value FROM alerts "
         "WHERE fingerprint = ? OR fingerprint LIKE ?",

@@ -46,7 +46,7 @@ class Runner:
     # -- state ---------------------------------------------------------------------------
 
     def _load(self) -> None:
-        rows = self.ctx.store.query(
+        rows = self.ctx.store.shared.query(
             "SELECT incident_id, status, current_step, variables, state FROM playbook_runs WHERE id = ?",
             [self.run_id],
         )[1]
@@ -185,7 +185,7 @@ class Runner:
         if self._plan and self._plan[0] == step.id:
             return self._plan[1]
         planned = planner_for(step.action)(self.ctx, self._args(step), self.incident_id)
-        with self.ctx.store.transaction() as cur:
+        with self.ctx.store.shared.transaction() as cur:
             audit(
                 cur,
                 self.ctx.clock(),
@@ -316,7 +316,7 @@ class Runner:
             return datetime.fromisoformat(started_text)
         started = self.ctx.clock()
         self.state["waiting"][step.id] = started.isoformat()
-        with self.ctx.store.transaction() as cur:
+        with self.ctx.store.shared.transaction() as cur:
             self._save(cur)
             self._timeline(
                 cur,
@@ -353,7 +353,7 @@ class Runner:
         self._remember(step, result, now, next_step)
         text = self._outcome_text(step, result)
         detail = {"step": step.id, "outcome": result.outcome, "error": result.error, **answered(result)}
-        with self.ctx.store.transaction() as cur:
+        with self.ctx.store.shared.transaction() as cur:
             self._save(cur, finished=now if self.status == "done" else None)
             self._timeline(cur, now, "step", text, {**detail, "output": brief(result.output)})
             self._audit_outcome(cur, now, step, result, answer, stop)

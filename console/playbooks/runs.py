@@ -34,7 +34,7 @@ def _refuse_unsafe(ctx: RunContext, playbook: Playbook, incident_id: int | None)
         return
     more = f" (and {len(unsafe) - 1} more step(s))" if len(unsafe) > 1 else ""
     message = f"playbook {playbook.id} does not start: {unsafe[0]}{more}; run `oncall playbook lint`"
-    with ctx.store.transaction() as cur:
+    with ctx.store.shared.transaction() as cur:
         audit(
             cur,
             ctx.clock(),
@@ -99,7 +99,7 @@ def start_run(
     _refuse_unsafe(ctx, playbook, incident_id)
     context = _run_context(playbook, incident, alert, suspects_context(ctx, incident))
     now = ctx.clock()
-    with ctx.store.transaction() as cur:
+    with ctx.store.shared.transaction() as cur:
         run_id = _insert_run(cur, playbook, incident_id, now, context)
         if incident_id is not None:
             _timeline_start(cur, ctx.actor, incident_id, now, playbook, run_id, context["vars"])
@@ -172,13 +172,13 @@ def find_run(store: Store, *, incident_id: int, playbook_id: str | None = None) 
     if playbook_id:
         sql += " AND playbook_id = ?"
         params.append(playbook_id)
-    rows = store.query(sql + " ORDER BY id DESC LIMIT 1", params)[1]
+    rows = store.shared.query(sql + " ORDER BY id DESC LIMIT 1", params)[1]
     return rows[0][0] if rows else None
 
 
 def resume_run(ctx: RunContext, library: dict[str, Playbook], run_id: int) -> Runner:
     """The runner for a stored run, at the step where it stopped, with its history."""
-    rows = ctx.store.query("SELECT playbook_id FROM playbook_runs WHERE id = ?", [run_id])[1]
+    rows = ctx.store.shared.query("SELECT playbook_id FROM playbook_runs WHERE id = ?", [run_id])[1]
     if not rows:
         raise RunError(f"no playbook run {run_id}")
     if rows[0][0] not in library:

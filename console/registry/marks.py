@@ -54,7 +54,7 @@ _ACTIVE = """
 
 def marks(store: Store, model: str) -> dict[str, Mark]:
     """The model's standing marks by version (the latest mark of a version wins)."""
-    rows = store.query(_ACTIVE, [model])[1]
+    rows = store.shared.query(_ACTIVE, [model])[1]
     return {r[1]: Mark(r[0], r[1], None if r[2] is None else int(r[2]), r[3], r[4], r[5]) for r in rows}
 
 

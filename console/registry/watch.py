@@ -94,7 +94,7 @@ def record_outcome(
         "requests": status.requests,
         "since": started,
     }
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         if incident_id is not None:
             cur.execute(
                 "INSERT INTO timeline VALUES (nextval('timeline_id_seq'), ?, ?, ?, ?, ?, ?)",

@@ -246,7 +246,7 @@ def _run(
     from console.core.identity import current_actor
     from console.incidents.loop import AUTO_ACTOR
 
-    open_incident = store.query(
+    open_incident = store.shared.query(
         "SELECT id FROM incidents WHERE status NOT IN ('resolved', 'closed') ORDER BY created_at DESC LIMIT 1"
     )[1]
     options = RunOptions(

@@ -68,6 +68,11 @@ class Session:
                 self.holder = locked
                 store = Store.open_read(workspace.store_path)
         self.store = store
+        # the shared tables in the team's database when `team:` names one (docs/team.md);
+        # a `team:` that cannot be used raises here (TeamConfigError): never a silent local record
+        from console.team.shared import attach
+
+        self.team = attach(store, workspace.config.team, workspace.root)
         self.owner = not store.read_only
         self._config: Config | None = None
         self._config_lock = threading.Lock()
@@ -183,6 +188,8 @@ class Session:
             if self.holder is not None:
                 fresh = Store.open_read(self.workspace.store_path)
                 old, self.store = self.store, fresh
+                if self.team is not None:
+                    fresh.shared, self.team.store = self.team, fresh
                 old.close()
             return self._reload_if_changed()
 
@@ -229,7 +236,7 @@ class Session:
         from console.actions import ActionEnv
 
         config, registry = self.registry(registry_name)
-        rows = self.store.query(
+        rows = self.store.shared.query(
             "SELECT id FROM incidents WHERE status NOT IN ('resolved', 'closed') "
             "ORDER BY created_at DESC LIMIT 1"
         )[1]
@@ -249,7 +256,11 @@ class Session:
             future.exception()
         if self.control is not None:
             self.control.stop()
-        self.store.close()
+        try:
+            self.store.close()
+        finally:
+            if self.team is not None:
+                self.team.close()
 
 
 def freeze_startup_objects() -> None:

@@ -65,7 +65,7 @@ def matched_playbooks(library: dict[str, Any], incident: incidents.Incident) -> 
 
 def latest_run(store: Store, incident_id: int) -> int | None:
     """The incident's newest playbook run (finished or not)."""
-    rows = store.query(
+    rows = store.shared.query(
         "SELECT id FROM playbook_runs WHERE incident_id = ? ORDER BY id DESC LIMIT 1", [incident_id]
     )[1]
     return int(rows[0][0]) if rows else None

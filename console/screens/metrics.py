@@ -195,7 +195,7 @@ def rule_threshold(store: Store, fingerprint: str, rules: list[Rule]) -> tuple[s
     """(op, value) of the rule in force that raised the alert: a threshold-form rule, or a
     PromQL rule ending in `op NUMBER`; None otherwise (an SQL or generated rule, an alert from
     elsewhere, a rule no longer loaded)."""
-    rows = store.query("SELECT rule FROM alerts WHERE fingerprint = ?", [fingerprint])[1]
+    rows = store.shared.query("SELECT rule FROM alerts WHERE fingerprint = ?", [fingerprint])[1]
     key = rows[0][0] if rows else None
     rule = next((r for r in rules if key and r.key == key), None)
     if rule is not None and isinstance(rule.expr, PromQL):

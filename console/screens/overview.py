@@ -228,7 +228,7 @@ def alert_detail(
     if not rows:
         return None
     alert = rows[0]
-    history = store.query(
+    history = store.shared.query(
         """
         SELECT ts, coalesce(from_state, ''), to_state, value FROM alert_history
         WHERE fingerprint = ? ORDER BY ts""",
@@ -351,7 +351,7 @@ def collector_rows(store: Store) -> list[tuple[Any, ...]]:
 
 
 def open_incidents(store: Store) -> list[tuple[Any, ...]]:
-    return store.query("""
+    return store.shared.query("""
         SELECT id, severity, status, title, created_at FROM incidents
         WHERE status NOT IN ('resolved', 'closed') ORDER BY created_at DESC""")[1]
 

@@ -44,7 +44,7 @@ def coverage(status: SLOStatus) -> tuple[timedelta, timedelta] | None:
 
 def slo_alert_states(store: Store) -> list[tuple[dict[str, str], str]]:
     """The generated SLO burn alerts pending or firing: (labels, state)."""
-    rows = store.query(
+    rows = store.shared.query(
         "SELECT labels, state FROM alerts WHERE source = 'slo' AND state IN ('pending', 'firing')"
     )[1]
     return [(json.loads(labels), state) for labels, state in rows]

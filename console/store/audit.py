@@ -90,7 +90,7 @@ def audit_denied(
     """Record a refused attempt in its own transaction; False when the store is read-only."""
     if getattr(store, "read_only", False):
         return False
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         write_denied(
             cur, ts=ts, actor=actor, action=action, target=target, why=why, reason=reason, params=params
         )
@@ -110,7 +110,7 @@ def list_audit(
         "SELECT id, ts, actor, uid, on_behalf_of, action, phase, target, reason, params, "
         "result FROM audit" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
     )
-    columns, rows = store.query(sql, [*values, int(limit)])
+    columns, rows = store.shared.query(sql, [*values, int(limit)])
     return [dict(zip(columns, row)) for row in reversed(rows)]
 
 

@@ -41,6 +41,7 @@ from console.store.journal import (
 from console.store.reclaim import discard_unfinished
 from console.store.rows import scalar
 from console.store.schema import MIGRATIONS, RETENTION_KINDS, SCHEMA_VERSION
+from console.store.shared import LocalShared, SharedTables
 
 
 class SampleWrites:
@@ -105,6 +106,8 @@ class Store:
         self._snapshot_key: int | None = None  # the cleanup of our snapshot's directory
         self.journal = Journal(journal_path(snapshot_of or path))
         self.unrecorded: list[dict[str, Any]] = []  # lost batches a reader saw, not yet recorded
+        # incidents, timeline, alerts, silences, runs, marks, audit: here, or the team's database
+        self.shared: SharedTables = LocalShared(self)
 
     # -- opening -------------------------------------------------------------------
 
@@ -238,6 +241,8 @@ class Store:
 
     def close(self) -> None:
         try:
+            if getattr(self.shared, "store", None) is self:  # the team backend this store opened
+                self.shared.close()
             self.con.close()
         finally:
             cleanup.now(self._snapshot_key)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 
-
-def scalar(result: duckdb.DuckDBPyConnection) -> Any:
+def scalar(result: Any) -> Any:  # a DuckDB or shared cursor that executed a query
     """The first column of the executed query's first row; LookupError if it returned none."""
     row = result.fetchone()
     if row is None:

@@ -105,6 +105,25 @@ class TeamBackend:
     def _error(self, exc: BaseException, doing: str) -> TeamError:
         return TeamError(f"team database {self.where}: {doing}: {self.dsn.redact(exc)}")
 
+    def connect_args(self, *, autocommit: bool = False) -> dict[str, Any]:
+        """psycopg.connect's arguments: the DSN, libpq's connect_timeout, our application name."""
+        return {
+            "conninfo": self.dsn.conninfo,
+            "connect_timeout": max(1, math.ceil(self.config.connect_timeout.total_seconds())),
+            "application_name": "oncall",
+            "autocommit": autocommit,
+        }
+
+    def set_session(self, con: psycopg.Connection[Any]) -> None:
+        """`search_path` at the oncall schema and the configured `statement_timeout`."""
+        timeout_ms = int(self.config.statement_timeout.total_seconds() * 1000)
+        con.execute(
+            "SELECT set_config('search_path', %s, false), set_config('statement_timeout', %s, false)",
+            [NAMESPACE, str(timeout_ms)],
+        )
+        if not con.autocommit:
+            con.commit()
+
     @contextmanager
     def connect(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection[Any]]:
         """A connection with `search_path` at the oncall schema; closed after the block.
@@ -113,25 +132,14 @@ class TeamBackend:
         import psycopg
 
         try:
-            con = psycopg.connect(
-                self.dsn.conninfo,
-                connect_timeout=max(1, math.ceil(self.config.connect_timeout.total_seconds())),
-                application_name="oncall",
-                autocommit=autocommit,
-            )
+            con = psycopg.connect(**self.connect_args(autocommit=autocommit))
         except psycopg.Error as exc:
             raise TeamUnreachable(
                 f"team database {self.where} is unreachable: {self.dsn.redact(exc)}"
             ) from None
         try:
             with database_errors(self, "query failed"):
-                timeout_ms = int(self.config.statement_timeout.total_seconds() * 1000)
-                con.execute(
-                    "SELECT set_config('search_path', %s, false), set_config('statement_timeout', %s, false)",
-                    [NAMESPACE, str(timeout_ms)],
-                )
-                if not autocommit:
-                    con.commit()
+                self.set_session(con)
                 yield con
         finally:
             con.close()

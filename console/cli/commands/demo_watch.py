@@ -42,7 +42,7 @@ class HeadlessWatch:
         return out
 
     def _timeline(self) -> list[str]:
-        rows = self.session.store.query(
+        rows = self.session.store.shared.query(
             "SELECT id, incident_id, ts, kind, actor, text FROM timeline WHERE id > ? "
             "AND kind NOT IN (?, ?) AND actor IS DISTINCT FROM ? ORDER BY id",
             [self.timeline_seen, *_TIMELINE_SKIP, AUTO_ACTOR],
@@ -54,7 +54,7 @@ class HeadlessWatch:
         ]
 
     def _audit(self) -> list[str]:
-        rows = self.session.store.query(
+        rows = self.session.store.shared.query(
             "SELECT id, ts, actor, action, phase, target, reason FROM audit WHERE id > ? "
             "AND phase IN ('after', 'denied', 'failed') AND action NOT LIKE ? AND action NOT LIKE ? "
             "ORDER BY id",
@@ -90,7 +90,7 @@ _MAX_ID = {
 
 def _max_id(session: Session, table: str) -> int:
     """The newest row id of a table: the watch prints only what comes after it."""
-    return int(session.store.query(_MAX_ID[table])[1][0][0])
+    return int(session.store.shared.query(_MAX_ID[table])[1][0][0])
 
 
 def _floor(now: datetime) -> datetime:

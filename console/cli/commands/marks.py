@@ -44,7 +44,7 @@ def run_unmark(ctx: Context) -> int:
             f"{model} v{version} has no standing mark; `oncall models history {model}` lists them", 1
         )
     now, actor = ctx.now(), ctx.actor()
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         clear_mark(cur, ts=now, model=model, version=version, actor=actor, reason=ctx.args.reason)
         write_audit(
             cur,

@@ -235,7 +235,7 @@ def run_versions(ctx: Context) -> int:
 
 
 def _open_incident(store: Store) -> int | None:
-    rows = store.query(
+    rows = store.shared.query(
         "SELECT id FROM incidents WHERE status NOT IN ('resolved', 'closed') ORDER BY created_at DESC LIMIT 1"
     )[1]
     return int(rows[0][0]) if rows else None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import sys
 from typing import TYPE_CHECKING
 
 from console.cli.context import CliError, Context, add_format
@@ -18,12 +17,6 @@ from console.core.terminal import escape
 
 if TYPE_CHECKING:
     from console.team import TeamBackend
-
-NOT_ROUTED = (
-    "note: the console still keeps incidents, alerts and audit in its local store; this "
-    "database holds what `oncall team import` copied (docs/team.md)"
-)
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
@@ -140,5 +133,8 @@ def run_status(ctx: Context) -> int:
         print(escape(health.line()))
         if health.user:
             print(escape(f"  team identity {health.user}"))
-        print(f"oncall: {NOT_ROUTED}", file=sys.stderr)
+        print(
+            "  incidents, timeline, alerts, silences, playbook runs, rollback marks and audit are "
+            "read and written here; metrics, logs and predictions stay in each console's store"
+        )
     return 1 if health.problem else 0

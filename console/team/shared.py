@@ -1,0 +1,205 @@
+"""The shared tables in the team's Postgres database (`SharedTables` of kind "team").
+
+The code that reads and writes incidents, timeline, alerts, silences, runs, marks and audit
+sends the SQL it sends to the store; this module adapts it to Postgres:
+
+- `?` placeholders become psycopg's `%s` (a literal `%` is doubled); quoted text is left alone;
+- a statement that returns no rows answers `fetchone()` with its row count, as DuckDB does;
+- `load(name, arrow_table)` copies the table into a temporary table dropped at commit.
+
+Each thread has its own connection (psycopg connections serialise their statements), opened on
+first use and opened again after a failure.  Every transaction that wrote sends
+`NOTIFY oncall` with the tables it wrote, so other consoles can refresh (docs/team.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any
+
+from console.team.backend import TeamBackend, TeamError, TeamUnreachable, database_errors
+
+if TYPE_CHECKING:
+    import psycopg
+    import pyarrow as pa
+
+CHANNEL = "oncall"
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+_PG_TYPES = {"string": "TEXT", "large_string": "TEXT", "double": "DOUBLE PRECISION", "int64": "BIGINT"}
+
+
+def postgres_sql(sql: str) -> str:
+    """`?` → `%s` and `%` → `%%` outside quoted text and identifiers."""
+    out: list[str] = []
+    quote: str | None = None
+    for ch in sql:
+        if quote is not None:
+            out.append("%%" if ch == "%" else ch)
+            if ch == quote:
+                quote = None
+        elif ch in ("'", '"'):
+            quote = ch
+            out.append(ch)
+        elif ch == "?":
+            out.append("%s")
+        elif ch == "%":
+            out.append("%%")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _written_table(sql: str) -> str | None:
+    words = sql.split(None, 4)
+    if not words or words[0].upper() not in _WRITES:
+        return None
+    # INSERT INTO t / DELETE FROM t / UPDATE t
+    name = words[1] if words[0].upper() == "UPDATE" else (words[2] if len(words) > 2 else "")
+    return name.split("(", 1)[0].strip('"').lower() or None
+
+
+def _column_type(kind: pa.DataType) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(kind):
+        return "TIMESTAMP"
+    return _PG_TYPES.get(str(kind), "TEXT")
+
+
+class _PgCursor:
+    """A psycopg cursor in one transaction, speaking the store's SQL."""
+
+    def __init__(self, cur: psycopg.Cursor[Any], store: Any, stack: ExitStack) -> None:
+        self.cur = cur
+        self.written: set[str] = set()
+        self._count: list[tuple[Any, ...]] | None = None
+        self._store, self._stack, self._local = store, stack, None
+
+    @property
+    def local(self) -> Any:
+        if self._local is None:
+            if self._store is None:
+                raise TeamError("no local store beside the team database")
+            self._local = self._stack.enter_context(self._store.transaction())
+        return self._local
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> _PgCursor:
+        table = _written_table(sql)
+        if table is not None and not table.startswith("_"):
+            self.written.add(table)
+        if params:
+            self.cur.execute(postgres_sql(sql), params)
+        else:  # no parameters: psycopg sends the text as it is, `%` included
+            self.cur.execute(sql.encode())
+        self._count = None if self.cur.description is not None else [(self.cur.rowcount,)]
+        return self
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        if self._count is not None:
+            return self._count
+        return self.cur.fetchall()
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        if self._count is not None:
+            return self._count[0]
+        return self.cur.fetchone()
+
+    @property
+    def description(self) -> Any:
+        return self.cur.description
+
+    def load(self, name: str, table: pa.Table) -> None:
+        from psycopg import sql
+
+        columns = sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(_column_type(f.type)))
+            for f in table.schema
+        )
+        self.cur.execute(
+            sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(sql.Identifier(name), columns)
+        )
+        if table.num_rows:
+            names = table.column_names
+            with self.cur.copy(sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(name))) as copy:
+                for row in table.to_pylist():
+                    copy.write_row([row[n] for n in names])
+
+
+class PostgresShared:
+    """The shared tables in the team's database: the same SQL as the store, on Postgres."""
+
+    kind = "team"
+    writable = True
+
+    def __init__(self, backend: TeamBackend, store: Any = None) -> None:
+        self.backend = backend
+        self.store = store  # the console's own store: `cur.local` writes its tables
+        self._local = threading.local()
+        self._all: list[psycopg.Connection[Any]] = []
+        self._all_lock = threading.Lock()
+        self.closed = False
+
+    @property
+    def where(self) -> str:
+        return self.backend.where
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        con = getattr(self._local, "con", None)
+        if con is not None and not con.closed and not con.broken:
+            return con
+        if self.closed:
+            raise TeamError(f"team database {self.where}: this console closed its connections")
+        import psycopg
+
+        try:
+            con = psycopg.connect(**self.backend.connect_args())
+        except psycopg.Error as exc:
+            raise TeamUnreachable(
+                f"team database {self.where} is unreachable: {self.backend.dsn.redact(exc)}"
+            ) from None
+        with database_errors(self.backend, "setting up the session"):
+            self.backend.set_session(con)
+        self._local.con = con
+        with self._all_lock:
+            self._all = [c for c in self._all if not c.closed] + [con]
+        return con
+
+    def query(self, sql: str, params: list[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self.transaction() as cur:
+            cur.execute(sql, params)
+            columns = [d[0] for d in cur.description or []]
+            return columns, cur.fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[_PgCursor]:
+        con = self._connection()
+        # the local transaction (if the block opened one) commits after Postgres's, and rolls
+        # back when Postgres's fails
+        with ExitStack() as local, database_errors(self.backend, "query failed"):
+            try:
+                with con.transaction(), con.cursor() as raw:
+                    cur = _PgCursor(raw, self.store, local)
+                    yield cur
+                    if cur.written:
+                        raw.execute("SELECT pg_notify(%s, %s)", [CHANNEL, ",".join(sorted(cur.written))])
+            finally:
+                if con.broken:
+                    con.close()
+
+    def close(self) -> None:
+        self.closed = True
+        with self._all_lock:
+            for con in self._all:
+                con.close()
+            self._all.clear()
+
+
+def attach(store: Any, team: Any, base_dir: Any) -> PostgresShared | None:
+    """Route `store`'s shared tables to the team database `team:` names; None without `team:`."""
+    if team is None:
+        return None
+    shared = PostgresShared(TeamBackend.from_config(team, base_dir), store)
+    store.shared = shared
+    return shared
