@@ -56,6 +56,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="wall seconds between collector/rule cycles (default: 1s, or shorter when --speed is high)",
     )
     parser.add_argument(
+        "--team",
+        metavar="DSN",
+        help="share incidents, timeline, alerts, silences and audit through this Postgres "
+        "database (a postgresql:// URL, or a 0600 file holding one); the demo starts none. "
+        "Two demos on one database are two engineers on one incident",
+    )
+    parser.add_argument(
         "--headless", action="store_true", help="no console: print state changes until interrupted"
     )
     parser.add_argument(
@@ -139,6 +146,13 @@ def _run(ctx: Context, target: Path) -> int:
         gc.disable()  # while it seeds and the UI starts; the console re-enables it after its first frame
     now = ctx.now().replace(second=0, microsecond=0)
     ws = copy_workspace(target)
+    team_line = None
+    if ctx.args.team:
+        from console.cli.commands.demo_team import join_team, prepare_team
+
+        join_team(target, ctx.args.team, user=None)
+        ws = copy_workspace(target)
+        team_line = prepare_team(ws, now)
     ctx.workspace = ws
     clock = SimClock(now, ctx.args.speed)
     tick = ctx.args.tick or max(0.1, min(1.0, 15.0 / ctx.args.speed))
@@ -155,6 +169,8 @@ def _run(ctx: Context, target: Path) -> int:
         canary=mode != "off",
     )
     clock.restart()
+    if team_line is not None:
+        print(f"oncall: {team_line}", file=sys.stderr)
     if session.control_problem:
         print(f"oncall: {session.control_problem}", file=sys.stderr)
     if not ctx.args.headless:
