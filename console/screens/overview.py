@@ -51,6 +51,7 @@ def run_read_only_sql(store: Store, sql: str) -> tuple[list[str], list[tuple]]:
     """Run a user's query; on a writable store inside a transaction that is rolled back."""
     if not is_read_only_sql(sql):
         raise ValueError("read-only SQL only (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN)")
+    _refuse_shared_tables(store, sql)
     if store.read_only:
         return store.query(sql)
     cur = store.cursor()
@@ -64,6 +65,23 @@ def run_read_only_sql(store: Store, sql: str) -> tuple[list[str], list[tuple]]:
             cur.execute("ROLLBACK")
     finally:
         cur.close()
+
+
+def _refuse_shared_tables(store: Store, sql: str) -> None:
+    """With a team backend the store's copies of the shared tables are empty: a query naming one
+    would answer "nothing" where the team database holds the record, so it is refused, said."""
+    import re
+
+    from console.store.shared import SHARED_TABLES
+
+    if store.shared.kind == "local":
+        return
+    named = [t for t in SHARED_TABLES if re.search(rf"\b{t}\b", sql, re.IGNORECASE)]
+    if named:
+        raise ValueError(
+            f"{', '.join(named)} live in the team database ({store.shared.where}), not in this "
+            "store; read them with `oncall incident`, `oncall alerts`, `oncall audit` or the console's views"
+        )
 
 
 class SessionView(Protocol):

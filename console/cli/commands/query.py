@@ -56,6 +56,8 @@ def run(ctx: Context) -> int:
         columns, rows = run_read_only_sql(store, sql)
     except duckdb.Error as exc:
         raise CliError(f"query failed: {str(exc).splitlines()[0]}", code=1) from None
+    except ValueError as exc:  # a shared table with a team backend: it is not in this store
+        raise CliError(str(exc), code=1) from None
     ctx.out(render(columns, rows, ctx.fmt))
     return 0
 

@@ -204,6 +204,10 @@ def test_two_workspaces_share_incidents_through_the_cli(pg: Postgres, tmp_path: 
     assert acked.returncode == 0, acked.stderr
     shown = json.loads(alice.oncall("incident", "show", str(listed["id"]), "--format", "json").stdout)
     assert shown["status"] == "acknowledged"
+    # The store's own (empty) copy of a shared table never answers for the team's record.
+    query = alice.oncall("query", "SELECT count(*) FROM incidents")
+    assert query.returncode == 1 and query.stdout == ""
+    assert query.stderr.startswith(f"oncall: incidents live in the team database ({alice.shown}), not in")
 
 
 def test_an_unreachable_team_database_is_one_line_not_an_empty_list(pg: Postgres, tmp_path: Path) -> None:
