@@ -70,7 +70,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         help="remove a responder (repeatable)",
     )
-    followups.add_argument("id", type=int)
     declare = verbs.add_parser("declare", help="declare from an alert fingerprint or by hand")
     declare.add_argument("--alert", help="alert fingerprint (prefix is fine)")
     declare.add_argument("--title")
