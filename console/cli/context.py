@@ -76,14 +76,25 @@ class Context:
 
     def actor(self, claim: str | None = None) -> Actor:
         """Who acts (`identity.Actor`): the OS account of the process that asked (a forwarded
-        command's client, by SO_PEERCRED), for `claim`, --actor or $ONCALL_ACTOR if given."""
+        command's client, by SO_PEERCRED), for `claim`, --actor or $ONCALL_ACTOR if given, else
+        for the workspace's team identity (`team.user`)."""
         from console.core.identity import actor_for
 
         if self.caller is not None:
             uid, claimed = self.caller.uid, self.caller.claim
         else:
             uid, claimed = os.getuid(), os.environ.get("ONCALL_ACTOR")
-        return actor_for(uid, claim or getattr(self.args, "actor", None) or claimed)
+        return actor_for(uid, claim or getattr(self.args, "actor", None) or claimed, self.team_user())
+
+    def team_user(self) -> str | None:
+        """The workspace's team identity (`team: {user: ...}`); None without one or without a workspace."""
+        from console.config.workspace import WorkspaceError
+
+        try:
+            team = self.workspace.config.team
+        except WorkspaceError:  # a command on a store given by path: no team identity to claim
+            return None
+        return team.user if team is not None else None
 
     @property
     def workspace(self) -> Workspace:

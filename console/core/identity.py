@@ -2,7 +2,8 @@
 
 The audited actor is never self-asserted: it is the uid of the process (for a command
 forwarded over the control socket, the client's uid from SO_PEERCRED) and that uid's
-account name.  `--actor` / `$ONCALL_ACTOR` is kept separately as "on behalf of".
+account name.  `--actor` / `$ONCALL_ACTOR` is kept separately as "on behalf of"; without
+either, the workspace's team identity (`team: {user: ...}`) is the claim.
 """
 
 from __future__ import annotations
@@ -66,16 +67,17 @@ def person(actor: str | None) -> str | None:
     return actor
 
 
-def actor_for(uid: int, claim: str | None = None) -> Actor:
-    """The actor for a process of `uid` that claims to act for `claim`."""
-    return Actor(uid, account_name(uid), claim)
+def actor_for(uid: int, claim: str | None = None, team_user: str | None = None) -> Actor:
+    """The actor for a process of `uid` that claims to act for `claim`, else for the
+    workspace's team identity `team_user`."""
+    return Actor(uid, account_name(uid), clean_claim(claim) or team_user)
 
 
-def current_actor(claim: str | None = None) -> Actor:
-    """This process's OS account, acting for `claim` (default: $ONCALL_ACTOR)."""
+def current_actor(claim: str | None = None, *, team_user: str | None = None) -> Actor:
+    """This process's OS account, acting for `claim` (default: $ONCALL_ACTOR, then `team_user`)."""
     if claim is None:
         claim = os.environ.get("ONCALL_ACTOR")
-    return actor_for(os.getuid(), claim)
+    return actor_for(os.getuid(), claim, team_user)
 
 
 def as_actor(value: str | None) -> Actor:

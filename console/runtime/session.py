@@ -161,10 +161,12 @@ class Session:
 
     @property
     def actor(self) -> Actor:
-        """Who acts from this console: its OS account, on behalf of $ONCALL_ACTOR if set."""
+        """Who acts from this console: its OS account, on behalf of $ONCALL_ACTOR if set, else
+        of the workspace's team identity (`team.user`)."""
         from console.core.identity import current_actor
 
-        return current_actor()
+        team = self.workspace.config.team
+        return current_actor(team_user=team.user if team is not None else None)
 
     def tick(self) -> list[Event]:
         """One engine cycle (collect, evaluate) when we own the store; else a fresh snapshot.

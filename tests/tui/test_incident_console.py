@@ -124,7 +124,7 @@ async def test_demo_incident_from_page_to_postmortem(live_demo, monkeypatch) -> 
         await pilot.press("a")  # acknowledge
         await settle(pilot)
         assert "ACKNOWLEDGED" in text_of(screen, "#inc-head")
-        assert "commander alice" in text_of(screen, "#inc-head")
+        assert "commander: alice" in text_of(screen, "#inc-head")
         await pilot.press("n", *"paged; looking at latency", "enter")  # a note
         await settle(pilot)
         assert ["note", f"{ME} (on behalf of alice)", "paged; looking at latency"] in [

@@ -1,4 +1,4 @@
-"""`oncall incident`: list, show, move along the lifecycle, note, declare and export incidents."""
+"""`oncall incident`: list, show, move along the lifecycle, note, assign roles, declare and export incidents."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def actor(ctx: Context | None = None) -> Any:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "incident",
-        help="incidents: list, show, ack, resolve, note, followup, export",
+        help="incidents: list, show, ack, resolve, note, assign, followup, export",
         description="Work with incidents kept in the store.",
     )
     verbs = parser.add_subparsers(title="verbs", metavar="VERB", dest="verb", required=True)
@@ -57,6 +57,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     followup.add_argument("--owner", help="who will do it")
     followups = verbs.add_parser("followups", help="an incident's follow-ups")
     followups.add_argument("id", type=int)
+    assign = verbs.add_parser("assign", help="set the commander, add or remove responders")
+    assign.add_argument("id", type=int)
+    assign.add_argument("--commander", metavar="NAME", help="the incident's commander from now on")
+    assign.add_argument(
+        "--responder", metavar="NAME", action="append", default=[], help="add a responder (repeatable)"
+    )
+    assign.add_argument(
+        "--remove-responder",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="remove a responder (repeatable)",
+    )
     declare = verbs.add_parser("declare", help="declare from an alert fingerprint or by hand")
     declare.add_argument("--alert", help="alert fingerprint (prefix is fine)")
     declare.add_argument("--title")
@@ -70,7 +83,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         listing,
         show,
         declare,
-        *(verbs.choices[v] for v in ("ack", "mitigate", "resolve", "close", "note", "followup", "followups")),
+        *(
+            verbs.choices[v]
+            for v in ("ack", "mitigate", "resolve", "close", "note", "followup", "followups", "assign")
+        ),
     ):
         p.add_argument("--format", choices=("table", "json"), default="table")
     export.add_argument("--format", choices=("md", "json"), default="md")
@@ -79,6 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _as_dict(incident: Any, now: Any) -> dict[str, Any]:
     from console.incidents.lifecycle import format_span
+    from console.incidents.roles import responders_of
 
     return {
         "id": incident.id,
@@ -86,6 +103,7 @@ def _as_dict(incident: Any, now: Any) -> dict[str, Any]:
         "severity": incident.severity,
         "status": incident.status,
         "commander": incident.commander,
+        "responders": responders_of(incident.detail),
         "created_at": incident.created_at,
         "acked_at": incident.acked_at,
         "mitigated_at": incident.mitigated_at,
@@ -105,6 +123,8 @@ def run(ctx: Context) -> int:
     try:
         if args.verb == "followup":
             return _add_followup(ctx, ctx.write_store(), now)
+        if args.verb == "assign":
+            return _assign(ctx, ctx.write_store(), now)
         if args.verb in ("list", "show", "export", "followups"):
             at = evaluation_time(getattr(args, "at", None), now)  # before the store is opened
             store = ctx.read_store()
@@ -202,6 +222,7 @@ def _show(ctx: Context, store: Store, now: datetime) -> int:
         f"{incident.severity}  {incident.status}  commander {escape(incident.commander or '—')}"
         f"  age {data['age']}  TTA {data['tta']}  TTR {data['ttr']}"
     )
+    print(f"responders {escape(', '.join(data['responders']) or '—')}")
     print(
         render_table(
             ["time", "kind", "who", "what"],
@@ -231,6 +252,26 @@ def _add_followup(ctx: Context, store: Store, now: datetime) -> int:
         print(dumps({"incident": args.id, **item}))
     else:
         print(f"incident {args.id}: follow-up added: {escape(item['text'])}")
+    return 0
+
+
+def _assign(ctx: Context, store: Store, now: datetime) -> int:
+    from console.incidents.roles import assign
+
+    args = ctx.args
+    done = assign(
+        store,
+        args.id,
+        commander=args.commander,
+        add_responders=args.responder,
+        remove_responders=args.remove_responder,
+        now=now,
+        actor=actor(ctx),
+    )
+    if ctx.fmt == "json":
+        print(dumps({**_as_dict(done.incident, now), "changes": done.changes}))
+    else:
+        print(f"incident {args.id}: {escape('; '.join(done.changes))}")
     return 0
 
 

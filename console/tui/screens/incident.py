@@ -15,16 +15,17 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
 from console.core.output import cell
+from console.incidents.roles import INPUT_HELP, assign_text, roles_line
 from console.screens import incident as pages
 from console.tui.host import host
 from console.tui.screens.incident_chart import burn_summary, show_burn
 from console.tui.screens.incident_text import CanaryLines, preview_text, steps_text, suspects_text
-from console.tui.screens.modals import Confirmation, PlanModal
+from console.tui.screens.modals import Confirmation, PlanModal, step_confirmation
 from console.tui.widgets.chart import TimeChart, marker_caption
 from console.tui.widgets.tables import sync_table
 
 if TYPE_CHECKING:
-    from console.playbooks.context import Preview, RunContext
+    from console.playbooks.context import RunContext
     from console.playbooks.model import Playbook
     from console.playbooks.runner import Runner
     from console.runtime.session import Session
@@ -73,6 +74,7 @@ class IncidentScreen(Screen[None]):
         Binding("v", "status('resolved')", "Resolve"),
         Binding("n", "note", "Note"),
         Binding("f", "followup", "Follow-up"),
+        Binding("A", "assign", "Assign"),
         Binding("p", "start", "Start playbook"),
         Binding("x", "run_step", "Run step"),
         Binding("s", "skip", "Skip step"),
@@ -201,7 +203,7 @@ class IncidentScreen(Screen[None]):
             (f" {i.severity or '—'} ", "bold reverse red"),
             " ",
             (i.status.upper(), STATUS_STYLE.get(i.status, "")),
-            f" · commander {i.commander or '—'} · age {pages.incidents.format_span(i.age(page.now))}"
+            f" · {roles_line(i)} · age {pages.incidents.format_span(i.age(page.now))}"
             f" · declared {i.created_at:%Y-%m-%d %H:%M} UTC\n",
         )
         head.append(i.title)
@@ -290,6 +292,10 @@ class IncidentScreen(Screen[None]):
         if self._writable():
             self._open_input("followup", "follow-up for the postmortem (enter adds it, esc cancels)")
 
+    def action_assign(self) -> None:
+        if self._writable():
+            self._open_input("role", f"{INPUT_HELP} (enter assigns, esc cancels)")
+
     def action_skip(self) -> None:
         if not self._writable() or self.runner is None:
             return
@@ -317,15 +323,16 @@ class IncidentScreen(Screen[None]):
         if not text:
             self.notify(f"a {mode} needs text", severity="error")
             return
-        if mode in ("note", "followup"):
+        if mode in ("note", "followup", "role"):
             self._add_text(mode, text)
         elif mode == "skip":
             self._step("skip", reason=text)
 
     @work(thread=True, group="incident-write", exit_on_error=False)
     def _add_text(self, mode: str, text: str) -> None:
-        """A note or a follow-up (which the postmortem lists), and the timeline redrawn."""
-        add = pages.incidents.add_followup if mode == "followup" else pages.incidents.add_note
+        """A note, a follow-up (which the postmortem lists) or a change of roles, and the page redrawn."""
+        add: Any = pages.incidents.add_followup if mode == "followup" else pages.incidents.add_note
+        add = assign_text if mode == "role" else add
         try:
             add(
                 self.session.store, self.incident_id, text, now=self.session.clock(), actor=self.session.actor
@@ -391,7 +398,7 @@ class IncidentScreen(Screen[None]):
         if preview.error:
             self.app.call_from_thread(self.notify, preview.error, severity="error", markup=False)
             return
-        self.app.call_from_thread(self._confirm, *_confirmation(preview))
+        self.app.call_from_thread(self._confirm, *step_confirmation(preview))
 
     def _confirm(self, title: str, body: str, protected: str | None) -> None:
         def done(confirmation: Confirmation | None) -> None:
@@ -436,15 +443,3 @@ def _show_output(table: DataTable[Any], output: dict[str, Any]) -> None:
     table.add_columns("output")
     for line in (output.get("stdout", "") + output.get("stderr", "")).splitlines()[-50:]:
         table.add_row(Text(line))
-
-
-def _confirmation(preview: Preview) -> tuple[str, str, str | None]:
-    """What the confirm dialog shows for the next step: title, body, the name to type if protected."""
-    if preview.plan is not None:
-        plan = preview.plan
-        return (
-            f"{plan.kind}: {plan.model or preview.title}",
-            plan.text,
-            plan.model if plan.protected else None,
-        )
-    return f"run: {preview.title}", "argv: " + " ".join(repr(a) for a in preview.argv or []), None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,6 +11,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
+
+if TYPE_CHECKING:
+    from console.playbooks.context import Preview
 
 
 class HelpScreen(ModalScreen[None]):
@@ -39,6 +43,18 @@ class HelpScreen(ModalScreen[None]):
 class Confirmation:
     reason: str
     typed_name: str | None
+
+
+def step_confirmation(preview: Preview) -> tuple[str, str, str | None]:
+    """What the confirm dialog shows for a playbook's next step: title, body, the name to type if protected."""
+    if preview.plan is not None:
+        plan = preview.plan
+        return (
+            f"{plan.kind}: {plan.model or preview.title}",
+            plan.text,
+            plan.model if plan.protected else None,
+        )
+    return f"run: {preview.title}", "argv: " + " ".join(repr(a) for a in preview.argv or []), None
 
 
 class PlanModal(ModalScreen[Confirmation | None]):

@@ -1,0 +1,150 @@
+"""`oncall incident assign` and the team identity as the default claim (issue 21, point 5)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console.cli.main import main as cli_main
+from console.config.workspace import load_workspace
+from console.incidents import lifecycle as incidents
+from console.runtime.session import Session
+from console.store import Store
+from tests.conftest import run_oncall
+from tests.sock import NOW, remove, runtime_dir
+
+ME = pwd.getpwuid(os.getuid()).pw_name
+TEAM = "team:\n  dsn_file: team.dsn\n  user: dana\n"
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private $XDG_RUNTIME_DIR for one test, with no claimed actor in the environment."""
+    path = runtime_dir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
+    monkeypatch.delenv("ONCALL_ACTOR", raising=False)
+    yield path
+    remove(path)
+
+
+def _workspace(root: Path, extra: str = "") -> Path:
+    root.mkdir(exist_ok=True)
+    (root / "oncall.yaml").write_text("store: oncall.duckdb\n" + extra)
+    return root
+
+
+def _oncall(root: Path, runtime: Path, *args: str, actor: str | None = None):
+    env = {"XDG_RUNTIME_DIR": str(runtime), "ONCALL_NOW": "2026-03-01T12:00:00Z"}
+    if actor:
+        env["ONCALL_ACTOR"] = actor
+    return run_oncall("-w", str(root), *args, cwd=root, env=env)
+
+
+def _audit(store: Store) -> list[tuple]:
+    return store.query(
+        "SELECT actor, uid, on_behalf_of, target FROM audit WHERE action = 'incident.assign' ORDER BY id"
+    )[1]
+
+
+def test_assign_from_the_cli(runtime, tmp_path) -> None:
+    root = _workspace(tmp_path)
+    assert _oncall(root, runtime, "incident", "declare", "--title", "fraud 5xx").returncode == 0
+    done = _oncall(
+        root,
+        runtime,
+        "incident",
+        "assign",
+        "1",
+        "--commander",
+        "alice",
+        "--responder",
+        "bob",
+        "--responder",
+        "carol",
+        "--format",
+        "json",
+        actor="erin",
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert (answer["commander"], answer["responders"]) == ("alice", ["bob", "carol"])
+    assert answer["changes"] == ["commander — → alice", "responder bob added", "responder carol added"]
+
+    removed = _oncall(root, runtime, "incident", "assign", "1", "--remove-responder", "bob")
+    assert (removed.returncode, removed.stdout) == (0, "incident 1: responder bob removed\n")
+    again = _oncall(root, runtime, "incident", "assign", "1", "--responder", "carol")
+    assert again.returncode == 2 and again.stdout == ""
+    assert again.stderr == "oncall: carol is already a responder of incident 1\n"
+    nothing = _oncall(root, runtime, "incident", "assign", "1")
+    assert nothing.returncode == 2 and "nothing to assign: give --commander NAME" in nothing.stderr
+
+    shown = _oncall(root, runtime, "incident", "show", "1")
+    assert "commander alice" in shown.stdout and "responders carol\n" in shown.stdout
+    assert "responder bob removed" in shown.stdout
+    as_json = json.loads(_oncall(root, runtime, "incident", "show", "1", "--format", "json").stdout)
+    assert as_json["responders"] == ["carol"]
+    assert [e["text"] for e in as_json["timeline"] if e["kind"] == "role"] == [
+        "commander — → alice",
+        "responder bob added",
+        "responder carol added",
+        "responder bob removed",
+    ]
+    with Store.open_read(root / "oncall.duckdb") as store:
+        assert _audit(store) == [
+            (ME, os.getuid(), "erin", "incident:1"),
+            (ME, os.getuid(), None, "incident:1"),
+        ]
+
+
+def test_the_team_identity_is_the_default_claim_and_the_commander_on_ack(runtime, tmp_path) -> None:
+    root = _workspace(tmp_path, TEAM)
+    for argv in (("declare", "--title", "fraud 5xx"), ("ack", "1"), ("assign", "1", "--responder", "bob")):
+        result = _oncall(root, runtime, "incident", *argv)
+        assert result.returncode == 0, result.stderr
+    claimed = _oncall(root, runtime, "incident", "assign", "1", "--responder", "carol", actor="erin")
+    assert claimed.returncode == 0, claimed.stderr
+    with Store.open_read(root / "oncall.duckdb") as store:
+        assert incidents.get_incident(store, 1).commander == "dana"
+        assert _audit(store) == [
+            (ME, os.getuid(), "dana", "incident:1"),
+            (ME, os.getuid(), "erin", "incident:1"),
+        ]
+        actors = [e.actor for e in incidents.timeline(store, 1)]
+    assert actors == [f"{ME} (on behalf of dana)"] * 3 + [f"{ME} (on behalf of erin)"]
+
+
+def test_the_console_acts_for_the_team_identity(runtime, tmp_path) -> None:
+    """The console's own keys and a command forwarded to it from another terminal both claim team.user."""
+    root = _workspace(tmp_path, TEAM)
+    session = Session(
+        load_workspace(root / "oncall.yaml"), clock=lambda: NOW, run_engine=False, run_command=cli_main
+    )
+    try:
+        assert (session.actor.name, session.actor.on_behalf_of) == (ME, "dana")
+        incident = incidents.declare(session.store, "fraud 5xx", now=NOW, actor=session.actor)
+        acked = incidents.acknowledge(session.store, incident.id, now=NOW, actor=session.actor)
+        assert acked.commander == "dana"
+        forwarded = _oncall(root, runtime, "incident", "assign", str(incident.id), "--responder", "bob")
+        assert forwarded.returncode == 0 and "ran this command there" in forwarded.stderr, forwarded.stderr
+        rows = _audit(session.store)
+    finally:
+        session.close()
+    assert rows == [(ME, os.getuid(), "dana", f"incident:{incident.id}")]
+
+
+def test_without_a_team_identity_nobody_is_claimed(runtime, tmp_path) -> None:
+    session = Session(
+        load_workspace(_workspace(tmp_path) / "oncall.yaml"),
+        clock=lambda: NOW,
+        run_engine=False,
+        listen=False,
+    )
+    try:
+        assert (session.actor.name, session.actor.on_behalf_of) == (ME, None)
+    finally:
+        session.close()
