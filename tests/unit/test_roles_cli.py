@@ -10,16 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from console.cli.main import main as cli_main
 from console.config.workspace import load_workspace
-from console.incidents import lifecycle as incidents
 from console.runtime.session import Session
 from console.store import Store
 from tests.conftest import run_oncall
 from tests.sock import NOW, remove, runtime_dir
 
 ME = pwd.getpwuid(os.getuid()).pw_name
-TEAM = "team:\n  dsn_file: team.dsn\n  user: dana\n"
 
 
 @pytest.fixture
@@ -99,42 +96,6 @@ def test_assign_from_the_cli(runtime, tmp_path) -> None:
             (ME, os.getuid(), "erin", "incident:1"),
             (ME, os.getuid(), None, "incident:1"),
         ]
-
-
-def test_the_team_identity_is_the_default_claim_and_the_commander_on_ack(runtime, tmp_path) -> None:
-    root = _workspace(tmp_path, TEAM)
-    for argv in (("declare", "--title", "fraud 5xx"), ("ack", "1"), ("assign", "1", "--responder", "bob")):
-        result = _oncall(root, runtime, "incident", *argv)
-        assert result.returncode == 0, result.stderr
-    claimed = _oncall(root, runtime, "incident", "assign", "1", "--responder", "carol", actor="erin")
-    assert claimed.returncode == 0, claimed.stderr
-    with Store.open_read(root / "oncall.duckdb") as store:
-        assert incidents.get_incident(store, 1).commander == "dana"
-        assert _audit(store) == [
-            (ME, os.getuid(), "dana", "incident:1"),
-            (ME, os.getuid(), "erin", "incident:1"),
-        ]
-        actors = [e.actor for e in incidents.timeline(store, 1)]
-    assert actors == [f"{ME} (on behalf of dana)"] * 3 + [f"{ME} (on behalf of erin)"]
-
-
-def test_the_console_acts_for_the_team_identity(runtime, tmp_path) -> None:
-    """The console's own keys and a command forwarded to it from another terminal both claim team.user."""
-    root = _workspace(tmp_path, TEAM)
-    session = Session(
-        load_workspace(root / "oncall.yaml"), clock=lambda: NOW, run_engine=False, run_command=cli_main
-    )
-    try:
-        assert (session.actor.name, session.actor.on_behalf_of) == (ME, "dana")
-        incident = incidents.declare(session.store, "fraud 5xx", now=NOW, actor=session.actor)
-        acked = incidents.acknowledge(session.store, incident.id, now=NOW, actor=session.actor)
-        assert acked.commander == "dana"
-        forwarded = _oncall(root, runtime, "incident", "assign", str(incident.id), "--responder", "bob")
-        assert forwarded.returncode == 0 and "ran this command there" in forwarded.stderr, forwarded.stderr
-        rows = _audit(session.store)
-    finally:
-        session.close()
-    assert rows == [(ME, os.getuid(), "dana", f"incident:{incident.id}")]
 
 
 def test_without_a_team_identity_nobody_is_claimed(runtime, tmp_path) -> None:

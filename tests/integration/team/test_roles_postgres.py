@@ -1,20 +1,16 @@
 """Roles' SQL runs unchanged on the team's Postgres schema and leaves the same rows as on the store.
 
-`console.incidents.roles.assign` is written for `store.transaction()` with `?` placeholders; the
-shared tables are to be routed to Postgres by converting those calls mechanically. This runs it
-on a real Postgres through a cursor that only swaps `?` for `%s`, and on a DuckDB store, and
-compares what each holds afterwards.
+`console.incidents.roles.assign` writes through `store.shared`: this runs it on a store whose
+shared tables are in a real Postgres (`attach`) and on a plain DuckDB store, and compares what
+each holds afterwards.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-import psycopg
 import pytest
 
 from console.config.workspace import load_workspace
@@ -23,7 +19,7 @@ from console.incidents import lifecycle as incidents
 from console.incidents.records import IncidentError
 from console.incidents.roles import assign
 from console.store import Store
-from console.team import TeamBackend
+from console.team.shared import attach
 
 pytestmark = pytest.mark.integration
 
@@ -31,32 +27,8 @@ T0 = datetime(2026, 11, 20, 12, 0)
 ME = Actor(os.getuid(), account_name(os.getuid()), "alice@example.com")
 
 
-class _Cursor:
-    """A psycopg cursor taking DuckDB's `?` placeholders: the only change the conversion makes."""
-
-    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
-        self.cur = cur
-
-    def execute(self, sql: str, params: Any = None) -> _Cursor:
-        self.cur.execute(sql.replace("?", "%s"), params)
-        return self
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        return self.cur.fetchall()
-
-
-class _PostgresStore:
-    def __init__(self, con: psycopg.Connection[Any]) -> None:
-        self.con = con
-
-    @contextmanager
-    def transaction(self) -> Iterator[_Cursor]:
-        with self.con.transaction(), self.con.cursor() as cur:
-            yield _Cursor(cur)
-
-
 def _declare(store: Any) -> None:
-    with store.transaction() as cur:
+    with store.shared.transaction() as cur:
         cur.execute(
             "INSERT INTO incidents (id, title, severity, status, commander, group_key, created_at, alerts, detail) "
             "VALUES (nextval('incident_id_seq'), 'fraud 5xx', 'SEV2', 'triggered', 'bob', NULL, ?, '[]', "
@@ -86,12 +58,11 @@ def test_assign_leaves_the_same_rows_on_postgres_as_on_the_store(team, tmp_path)
     assert team.oncall("team", "init").returncode == 0
     workspace = load_workspace(team.path)
     assert workspace.config.team is not None
-    backend = TeamBackend.from_config(workspace.config.team, team.root)
-    with backend.connect() as con:
-        pg_store = _PostgresStore(con)
+    with Store.open(tmp_path / "team.duckdb") as pg_store:
+        attach(pg_store, workspace.config.team, team.root)
         _declare(pg_store)
         _changes(pg_store)
-        on_postgres = _held(lambda sql: con.execute(sql).fetchall())
+        on_postgres = _held(lambda sql: pg_store.shared.query(sql)[1])
     with Store.open(tmp_path / "s.duckdb") as store:
         _declare(store)
         _changes(store)
