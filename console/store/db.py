@@ -41,7 +41,7 @@ from console.store.journal import (
 from console.store.reclaim import discard_unfinished
 from console.store.rows import scalar
 from console.store.schema import MIGRATIONS, RETENTION_KINDS, SCHEMA_VERSION
-from console.store.shared import LocalShared, SharedTables
+from console.store.shared import LocalShared, SharedTables, close_shared
 
 
 class SampleWrites:
@@ -106,8 +106,7 @@ class Store:
         self._snapshot_key: int | None = None  # the cleanup of our snapshot's directory
         self.journal = Journal(journal_path(snapshot_of or path))
         self.unrecorded: list[dict[str, Any]] = []  # lost batches a reader saw, not yet recorded
-        # incidents, timeline, alerts, silences, runs, marks, audit: here, or the team's database
-        self.shared: SharedTables = LocalShared(self)
+        self.shared: SharedTables = LocalShared(self)  # or the team's database (console/team/shared.py)
 
     # -- opening -------------------------------------------------------------------
 
@@ -241,8 +240,7 @@ class Store:
 
     def close(self) -> None:
         try:
-            if getattr(self.shared, "store", None) is self:  # the team backend this store opened
-                self.shared.close()
+            close_shared(self)
             self.con.close()
         finally:
             cleanup.now(self._snapshot_key)

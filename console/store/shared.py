@@ -131,3 +131,9 @@ class LocalShared:
             finally:
                 for name in wrapped.loaded:
                     cur.unregister(name)
+
+
+def close_shared(store: Any) -> None:
+    """Close the team backend `store` opened (one a console moved to a fresh store is not its)."""
+    if getattr(store.shared, "store", None) is store:
+        store.shared.close()
