@@ -199,7 +199,6 @@ class Context:
         """Close `store` with the context; its shared tables in the team database if `team:` names one."""
         self._stores.append(store)
         from console.config.workspace import WorkspaceError
-        from console.team.shared import attach
 
         try:
             workspace = self.workspace
@@ -207,7 +206,10 @@ class Context:
             if getattr(self.args, "store", None) is None:
                 raise
             return  # a store named by --store with no workspace: no team to share with
-        attach(store, workspace.config.team, workspace.root)
+        if workspace.config.team is not None:
+            from console.team.shared import attach
+
+            attach(store, workspace.config.team, workspace.root)
 
     def close(self) -> None:
         for store in self._stores:

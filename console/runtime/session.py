@@ -70,9 +70,11 @@ class Session:
         self.store = store
         # the shared tables in the team's database when `team:` names one (docs/team.md);
         # a `team:` that cannot be used raises here (TeamConfigError): never a silent local record
-        from console.team.shared import attach
+        self.team: Any = None
+        if workspace.config.team is not None:  # psycopg and the credentials code only then
+            from console.team.shared import attach
 
-        self.team = attach(store, workspace.config.team, workspace.root)
+            self.team = attach(store, workspace.config.team, workspace.root)
         self.owner = not store.read_only
         self._config: Config | None = None
         self._config_lock = threading.Lock()

@@ -135,5 +135,6 @@ class LocalShared:
 
 def close_shared(store: Any) -> None:
     """Close the team backend `store` opened (one a console moved to a fresh store is not its)."""
-    if getattr(store.shared, "store", None) is store:
-        store.shared.close()
+    shared = store.shared
+    if getattr(shared, "store", None) is store:
+        shared.close()

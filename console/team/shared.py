@@ -200,6 +200,8 @@ def attach(store: Any, team: Any, base_dir: Any) -> PostgresShared | None:
     """Route `store`'s shared tables to the team database `team:` names; None without `team:`."""
     if team is None:
         return None
+    if isinstance(store.shared, PostgresShared):  # attached already (a store handed to a Session)
+        return store.shared
     shared = PostgresShared(TeamBackend.from_config(team, base_dir), store)
     store.shared = shared
     return shared
