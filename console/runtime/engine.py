@@ -155,10 +155,13 @@ class Engine:
 
     def tick(self, now: datetime) -> TickReport:
         """Run every collector once (each in its lane, waited for at most `collect_wait`),
-        then the due rules; return what changed."""
+        then the due rules; return what changed.  With `team:`, the evaluator lease is renewed
+        first and only its holder evaluates."""
         started = time.perf_counter()
         report = TickReport(now)
         report.events += self._reload(now)
+        if self.lease is not None:
+            report.events += self._lead(now)
         if not self._targets_checked:
             report.events += self._end_removed_targets(now)
         report.events += self._collect(now, report)
@@ -166,16 +169,16 @@ class Engine:
             if self.lease is None:
                 report.events += self._judge_canaries(now)
                 report.events += self._evaluate(now)
-            else:
-                report.events += self._evaluate_if_holder(now)
+            elif self.lease.token is not None:
+                report.events += self._evaluate_fenced(now)
         report.events += self._retain(now)
         report.events += self._compact(now)
         report.seconds = time.perf_counter() - started
         return report
 
-    def _evaluate_if_holder(self, now: datetime) -> list[Event]:
-        """With `team:`: renew or take the evaluator lease; only its holder judges and evaluates,
-        every write fenced by its token (docs/team.md, "Who evaluates")."""
+    def _lead(self, now: datetime) -> list[Event]:
+        """Renew or take the evaluator lease (its TTL from the rules in force); said when who
+        evaluates changes (docs/team.md, "Who evaluates")."""
         from console.runtime.evaluator import lead, lease_ttl
 
         assert self.lease is not None
@@ -183,16 +186,21 @@ class Engine:
             self.lease.ttl = lease_ttl(self.alerts.rules, self.tick_interval)
         held, events = lead(self.lease, now, self._evaluator)
         self._evaluator = (held, self.lease.last.holder if self.lease.last else None)
-        if not held:
-            return events
+        return events
+
+    def _evaluate_fenced(self, now: datetime) -> list[Event]:
+        """The holder's canaries and rules, every shared transaction checked against its token:
+        a console that lost the lease meanwhile writes nothing, and says so."""
         from console.team.lease import LeaseLost
 
+        assert self.lease is not None
         try:
             with self.lease.fenced():
-                return events + self._judge_canaries(now) + self._evaluate(now)
+                return self._judge_canaries(now) + self._evaluate(now)
         except LeaseLost as exc:
             self._evaluator = None  # the next tick says who holds it now
-            return [*events, Event(now, "team", str(exc))]
+            self.lease.token = None
+            return [Event(now, "team", str(exc))]
 
     def _judge_canaries(self, now: datetime) -> list[Event]:
         """Each canary in force whose interval has passed, judged (a failing one is said)."""

@@ -4,6 +4,10 @@ whose late writes are refused (fencing)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -44,15 +48,20 @@ RULES = """groups:
 """
 
 
-class Console:
-    """One console: its own workspace directory and store, the team's database, a settable clock."""
+def workspace(root: Path, dsn: str) -> Path:
+    """A console's workspace: its own store, the team's database, the rule."""
+    ws = team_workspace(root, dsn, store="oncall.duckdb", extra="rules: [rules/*.yaml]\n")
+    (root / "rules").mkdir()
+    (root / "rules" / "app.yaml").write_text(RULES)
+    return ws.path
 
-    def __init__(self, root: Path, dsn: str) -> None:
-        ws = team_workspace(root, dsn, store="oncall.duckdb", extra="rules: [rules/*.yaml]\n")
-        (root / "rules").mkdir()
-        (root / "rules" / "app.yaml").write_text(RULES)
+
+class Console:
+    """One console's session on its workspace, with a settable clock."""
+
+    def __init__(self, path: Path) -> None:
         self.now = T0
-        self.session = Session(load_workspace(ws.path), clock=lambda: self.now, listen=False)
+        self.session = Session(load_workspace(path), clock=lambda: self.now, listen=False)
 
     def tick(self, now: datetime) -> list[str]:
         self.now = now
@@ -81,7 +90,7 @@ def consoles(
     monkeypatch.setattr(Engine, "tick_interval", TICK)
     dsn = pg.database()
     TeamBackend.from_config(TeamConfig(postgres=SecretStr(dsn)), ".").migrate(T0)
-    a, b = Console(tmp_path / "a", dsn), Console(tmp_path / "b", dsn)
+    a, b = Console(workspace(tmp_path / "a", dsn)), Console(workspace(tmp_path / "b", dsn))
     for console in (a, b):
         samples(console, T0 + timedelta(minutes=3))
     try:
@@ -92,6 +101,7 @@ def consoles(
 
 
 def lease_row(console: Console) -> tuple:
+    assert console.session.team is not None
     with psycopg.connect(console.session.team.backend.dsn.conninfo) as con:
         return con.execute(
             f"SELECT holder, token FROM {NAMESPACE}.leases WHERE name = 'evaluator'"
@@ -193,3 +203,59 @@ def test_a_console_that_closes_hands_over_at_once(consoles) -> None:
     b.tick(T0)
     a.session.close()
     assert b.tick(T0 + 30 * S) == ["evaluating for the team"]  # no wait for the lease to expire
+
+
+# The evaluating console as a process of its own: it ticks once at T0 (the alert pends), says
+# what it did, and waits to be killed.
+EVALUATOR = """
+import sys, time
+from datetime import timedelta
+from pathlib import Path
+from console.runtime.engine import Engine
+from tests.integration.team.test_lease import T0, TICK, Console, samples
+Engine.tick_interval = TICK
+a = Console(Path(sys.argv[1]))
+samples(a, T0 + timedelta(minutes=3))
+print(a.tick(T0), flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_evaluating_process_killed_hard_is_taken_over_with_one_incident(
+    pg: Postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Engine, "tick_interval", TICK)
+    dsn = pg.database()
+    TeamBackend.from_config(TeamConfig(postgres=SecretStr(dsn)), ".").migrate(T0)
+    path_a, path_b = workspace(tmp_path / "a", dsn), workspace(tmp_path / "b", dsn)
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    process = subprocess.Popen(
+        [sys.executable, "-c", EVALUATOR, str(path_a)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    b = Console(path_b)
+    try:
+        assert process.stdout is not None
+        said = process.stdout.readline()
+        assert "evaluating for the team" in said and "ScoreErrors pending" in said
+        samples(b, T0 + timedelta(minutes=3))
+        assert b.tick(T0 + 30 * S)[0].endswith(
+            f"(pid {process.pid}, {path_a.parent}/oncall.duckdb) evaluates; this console reads"
+        )
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+        events, waited = take_over(b, T0 + 45 * S)
+        assert events == ["evaluating for the team"]
+        assert waited <= b.session.engine.lease.ttl.total_seconds() + 0.5
+        (alert,) = load_alerts(b.session.store)
+        assert (alert.state, alert.active_since) == ("pending", T0)  # a's timer, not restarted
+        fired = b.tick(T0 + 60 * S)
+        assert fired[0] == "ScoreErrors firing {severity=page,svc=score}"
+        b.tick(T0 + 90 * S)
+        assert len(list_incidents(b.session.store)) == 1
+        assert history(b) == [("inactive", "pending", T0), ("pending", "firing", T0 + 60 * S)]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        b.session.close()
