@@ -90,9 +90,14 @@ def _copy_alert_events(store: Store, known: list[incidents.Incident]) -> None:
 
 
 def engine_events(store: Store, now: datetime) -> list[Event]:
-    """The incident step as engine events; a failure here is reported, never raised into the tick."""
+    """The incident step as engine events; a failure here is reported, never raised into the tick,
+    except a lost evaluator lease (the engine says it: nothing was written)."""
+    from console.team.lease import LeaseLost
+
     try:
         news = run_incident_cycle(store, now)
+    except LeaseLost:
+        raise
     except Exception as exc:  # noqa: BLE001 - the engine must keep ticking; the event says why
         return [Event(now, "incident", f"incident step failed: {type(exc).__name__}: {exc}")]
     return [Event(n.ts, "incident", n.text, {"incident": n.incident_id, "created": n.created}) for n in news]

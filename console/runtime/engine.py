@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from console.rules.model import Rule
     from console.runtime.canaries import Judge
     from console.runtime.lastgood import Config
+    from console.team.lease import Lease
 
 
 @dataclass
@@ -62,6 +63,9 @@ class Engine:
     """
 
     collect_wait = 10.0  # seconds a tick waits for its collectors before evaluating
+    tick_interval = timedelta(seconds=2)  # how often the console ticks (the lease's fallback)
+    # With `team:`, the evaluator lease (set by the Session): only its holder evaluates.
+    lease: Lease | None = None
 
     def __init__(
         self,
@@ -111,6 +115,7 @@ class Engine:
         self.canaries = CanaryLoop(canary_judge or self._judge_canary, dry_run=canaries == "dry-run")
         self._compacted: datetime | None = None  # when the store's closed days were last compacted
         self._retained: datetime | None = None  # when retention last ran
+        self._evaluator: tuple[bool, str | None] | None = None  # (we evaluate, holder) last said
 
     def _orphan_reason(self, rule_key: str, file: str | None) -> str | None:
         assert self.config is not None  # rules come from the configuration only once it is loaded
@@ -150,20 +155,52 @@ class Engine:
 
     def tick(self, now: datetime) -> TickReport:
         """Run every collector once (each in its lane, waited for at most `collect_wait`),
-        then the due rules; return what changed."""
+        then the due rules; return what changed.  With `team:`, the evaluator lease is renewed
+        first and only its holder evaluates."""
         started = time.perf_counter()
         report = TickReport(now)
         report.events += self._reload(now)
+        if self.lease is not None:
+            report.events += self._lead(now)
         if not self._targets_checked:
             report.events += self._end_removed_targets(now)
         report.events += self._collect(now, report)
         if not (self._from_config and self.config is None):
-            report.events += self._judge_canaries(now)
-            report.events += self._evaluate(now)
+            if self.lease is None:
+                report.events += self._judge_canaries(now)
+                report.events += self._evaluate(now)
+            elif self.lease.token is not None:
+                report.events += self._evaluate_fenced(now)
         report.events += self._retain(now)
         report.events += self._compact(now)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _lead(self, now: datetime) -> list[Event]:
+        """Renew or take the evaluator lease (its TTL from the rules in force); said when who
+        evaluates changes (docs/team.md, "Who evaluates")."""
+        from console.runtime.evaluator import lead, lease_ttl
+
+        assert self.lease is not None
+        if not self.lease.fixed_ttl:
+            self.lease.ttl = lease_ttl(self.alerts.rules, self.tick_interval)
+        held, events = lead(self.lease, now, self._evaluator)
+        self._evaluator = (held, self.lease.last.holder if self.lease.last else None)
+        return events
+
+    def _evaluate_fenced(self, now: datetime) -> list[Event]:
+        """The holder's canaries and rules, every shared transaction checked against its token:
+        a console that lost the lease meanwhile writes nothing, and says so."""
+        from console.team.lease import LeaseLost
+
+        assert self.lease is not None
+        try:
+            with self.lease.fenced():
+                return self._judge_canaries(now) + self._evaluate(now)
+        except LeaseLost as exc:
+            self._evaluator = None  # the next tick says who holds it now
+            self.lease.token = None
+            return [Event(now, "team", str(exc))]
 
     def _judge_canaries(self, now: datetime) -> list[Event]:
         """Each canary in force whose interval has passed, judged (a failing one is said)."""

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from console.runtime.engine import Engine
     from console.runtime.lastgood import Config
     from console.slo.status import SLO
+    from console.team.lease import Holder, Lease
 
 Clock = Callable[[], datetime]
 
@@ -79,6 +80,7 @@ class Session:
         self._config: Config | None = None
         self._config_lock = threading.Lock()
         self.engine: Engine | None = None
+        self._evaluator_lease: Lease | None = None
         self._ahead: dict[str, Future[Any]] = {}
         self.read_ahead_failures: list[tuple[str, BaseException]] = []
         self.control: ControlServer | None = None
@@ -183,6 +185,7 @@ class Session:
                     self.engine = Engine(
                         self.workspace, self.store, config=self.config, canaries=self.canary_mode
                     )
+                    self.engine.lease = self._lease()
                     events = self.engine.tick(self.clock()).events
                     freeze_startup_objects()
                     return events
@@ -195,7 +198,36 @@ class Session:
                 if self.team is not None:
                     fresh.shared, self.team.store = self.team, fresh
                 old.close()
+            if self.team is not None:  # who evaluates, for the status line
+                self._read_evaluator()
             return self._reload_if_changed()
+
+    def _lease(self) -> Lease | None:
+        """With `team:`, the evaluator lease this console competes for (docs/team.md)."""
+        if self.team is None:
+            return None
+        from console.team.lease import Lease, holder_name
+
+        if self._evaluator_lease is None:
+            user = self.workspace.config.team.user if self.workspace.config.team else None
+            self._evaluator_lease = Lease(self.team, holder=holder_name(self.workspace.store_path, user))
+        return self._evaluator_lease
+
+    def _read_evaluator(self) -> None:
+        from console.team.backend import TeamError
+
+        lease = self._lease()
+        assert lease is not None
+        try:
+            lease.last = lease.holder_info()
+        except TeamError:  # the outage banner says the database is unreachable
+            lease.last = None
+
+    @property
+    def evaluator(self) -> Holder | None:
+        """Who evaluates for the team (as of the last tick); None without `team:` or not known yet."""
+        lease = self._evaluator_lease
+        return lease.last if lease is not None else None
 
     def _reload_if_changed(self) -> list[Event]:
         """A console that does not run the engine still loads changed files again."""
@@ -261,10 +293,21 @@ class Session:
         if self.control is not None:
             self.control.stop()
         try:
+            self._release_lease()
             self.store.close()
         finally:
             if self.team is not None:
                 self.team.close()
+
+    def _release_lease(self) -> None:
+        """A console that closes hands the evaluation over at once (not after the lease expires)."""
+        from contextlib import suppress
+
+        from console.team.backend import TeamError
+
+        if self._evaluator_lease is not None:
+            with suppress(TeamError):  # unreachable: the lease expires on its own
+                self._evaluator_lease.release()
 
 
 def freeze_startup_objects() -> None:

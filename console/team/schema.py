@@ -158,6 +158,18 @@ MIGRATIONS: list[str] = [
         copied TEXT NOT NULL
     );
     """,
+    # 3: who evaluates the rules for the team (console/team/lease.py): one row a lease, its
+    #    holder, its fencing token (raised at each takeover) and its expiry, on the database's clock
+    """
+    CREATE TABLE leases (
+        name        TEXT PRIMARY KEY,
+        holder      TEXT,
+        token       BIGINT NOT NULL DEFAULT 0,
+        acquired_at TIMESTAMP,
+        renewed_at  TIMESTAMP,
+        expires_at  TIMESTAMP
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

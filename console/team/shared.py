@@ -15,7 +15,7 @@ first use and opened again after a failure.  Every transaction that wrote sends
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -181,12 +181,24 @@ class PostgresShared:
             try:
                 with con.transaction(), con.cursor() as raw:
                     cur = _PgCursor(raw, self.store, local)
+                    fence = getattr(self._local, "fence", None)
+                    if fence is not None:  # the evaluator lease's check (console/team/lease.py)
+                        fence(cur)
                     yield cur
                     if cur.written:
                         raw.execute("SELECT pg_notify(%s, %s)", [CHANNEL, ",".join(sorted(cur.written))])
             finally:
                 if con.broken:
                     con.close()
+
+    @contextmanager
+    def fenced(self, check: Callable[[_PgCursor], None]) -> Iterator[None]:
+        """Run `check(cur)` first in every transaction this thread opens in the block."""
+        self._local.fence = check
+        try:
+            yield
+        finally:
+            self._local.fence = None
 
     def close(self) -> None:
         self.closed = True

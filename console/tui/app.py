@@ -244,6 +244,8 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
         s = self.session
         where = "owner" if s.owner else f"read-only snapshot — {s.holder}"
         actions = "actions allowed" if not s.read_only else "read-only"
+        if s.evaluator is not None:  # with `team:`: who evaluates the rules
+            actions += f" · {s.evaluator.line()}"
         now = s.clock()
         self.query_one("#status", Static).update(
             Text.assemble(

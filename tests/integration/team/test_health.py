@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from console.team.schema import SCHEMA_VERSION
 from tests.conftest import run_oncall
 from tests.integration.team.conftest import PASSWORD, team_workspace
 from tests.postgres import remove, start_postgres
@@ -27,13 +28,13 @@ def test_status_of_a_reachable_database(team):
     assert done.returncode == 0, done.stderr
     line = done.stdout.splitlines()[0]
     assert line.startswith(f"team database {team.shown}: reachable (PostgreSQL 1")
-    assert ", schema v2, " in line and line.endswith(" ms")
+    assert f", schema v{SCHEMA_VERSION}, " in line and line.endswith(" ms")
     health = json.loads(team.oncall("team", "status", "--format", "json").stdout)
-    assert health["reachable"] is True and health["schema_version"] == health["latest"] == 2
+    assert health["reachable"] is True and health["schema_version"] == health["latest"] == SCHEMA_VERSION
     assert health["user"] == "alice@example.com" and health["problem"] is None
     assert 0 < health["latency_ms"] < 1000
     check = team.oncall("check")
-    assert f"  team        {team.shown}: reachable, schema v2, " in check.stdout
+    assert f"  team        {team.shown}: reachable, schema v{SCHEMA_VERSION}, " in check.stdout
     assert _team_problems(check.stdout) == []
 
 

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from console.store import Store
-from console.team.schema import NAMESPACE, SHARED_TABLES
+from console.team.schema import NAMESPACE, SCHEMA_VERSION, SHARED_TABLES
 from tests.integration.team.conftest import team_workspace
 
 pytestmark = pytest.mark.integration
@@ -224,4 +224,6 @@ def test_import_before_init_says_what_to_do(team):
     fill_store(team.root / "oncall.duckdb", 1, "a")
     done = team.oncall("team", "import")
     assert done.returncode == 1
-    assert "has no oncall schema, this oncall needs v2; run `oncall team init` first" in done.stderr
+    assert f"has no oncall schema, this oncall needs v{SCHEMA_VERSION}; run `oncall team init` first" in (
+        done.stderr
+    )

@@ -47,7 +47,7 @@ def test_init_creates_the_schema_then_says_it_is_up_to_date(team):
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["from_version"] == SCHEMA_VERSION
     assert _tables(team.dsn) == tables  # nothing created twice, nothing lost
-    assert set(SHARED_TABLES) | {"schema_version", "imported_rows", "import_runs"} == set(tables)
+    assert set(SHARED_TABLES) | {"schema_version", "imported_rows", "import_runs", "leases"} == set(tables)
     with psycopg.connect(team.dsn) as con:
         versions = con.execute(f"SELECT version FROM {NAMESPACE}.schema_version ORDER BY version").fetchall()
         sequences = {
