@@ -301,13 +301,14 @@ class Session:
 
     def _release_lease(self) -> None:
         """A console that closes hands the evaluation over at once (not after the lease expires)."""
+        if self._evaluator_lease is None:
+            return
         from contextlib import suppress
 
         from console.team.backend import TeamError
 
-        if self._evaluator_lease is not None:
-            with suppress(TeamError):  # unreachable: the lease expires on its own
-                self._evaluator_lease.release()
+        with suppress(TeamError):  # unreachable: the lease expires on its own
+            self._evaluator_lease.release()
 
 
 def freeze_startup_objects() -> None:
