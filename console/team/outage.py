@@ -56,8 +56,8 @@ class Outage:
         return f"{self._head()}: the change was not recorded; nothing is queued — retry when it is back"
 
     def unknown(self) -> str:
-        """Why a read with no last known answer fails."""
-        return f"{self._head()}: this was not read before it went away; there is no last known answer"
+        """Why a read with no last known answer fails (in a command that writes, before it wrote)."""
+        return f"{self._head()}: there is no last known answer to show, and nothing was changed or queued"
 
 
 def answer_key(sql: str, params: list[Any] | None) -> tuple[str, Any]:

@@ -94,7 +94,9 @@ def test_postgres_stopped_and_started_again_mid_incident(pg: Postgres, ws: TeamW
             assert message.startswith(f"team database {ws.shown} unreachable since ")
             assert message.endswith("the change was not recorded; nothing is queued — retry when it is back")
         # a read never answered before has no last known answer: it raises, never an empty list
-        with pytest.raises(TeamUnreachable, match="there is no last known answer"):
+        with pytest.raises(
+            TeamUnreachable, match="there is no last known answer to show, and nothing was changed or queued"
+        ):
             list_audit(store)
         assert get_incident(store, incident.id).status == "acknowledged"
 
@@ -135,3 +137,23 @@ def test_while_down_reads_try_the_database_once_per_probe_interval(pg: Postgres,
         assert outage is not None and outage.as_of is not None
         assert elapsed < 1.0, elapsed  # answered from the last answers, not a connect each
         print(f"50 reads during the outage took {elapsed * 1000:.1f} ms")
+
+
+def test_the_cli_during_an_outage_says_so_in_one_line(pg: Postgres, ws: TeamWorkspace) -> None:
+    declared = ws.oncall("incident", "declare", "--title", "fraud p99 latency over SLO")
+    assert declared.returncode == 0, declared.stderr
+    with pg.down():
+        listed = ws.oncall("incident", "list")
+        acked = ws.oncall("incident", "ack", "1")
+    for done in (listed, acked):
+        assert done.returncode == 1 and done.stdout == "", done
+        (line,) = done.stderr.splitlines()
+        assert line.startswith(f"oncall: team database {ws.shown} unreachable since "), line
+        assert "Traceback" not in done.stderr
+    # a command has no last answers from an earlier process: the read before the ack fails
+    for done in (listed, acked):
+        assert done.stderr.rstrip().endswith(
+            "there is no last known answer to show, and nothing was changed or queued"
+        )
+    listed = ws.oncall("incident", "list", "--format", "json")
+    assert listed.returncode == 0 and '"triggered"' in listed.stdout  # the ack was not made later
