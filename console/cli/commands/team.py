@@ -18,7 +18,6 @@ from console.core.terminal import escape
 if TYPE_CHECKING:
     from console.team import TeamBackend
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "team",
