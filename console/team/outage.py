@@ -1,7 +1,8 @@
 """While the team database is unreachable: the last good answers, and what the console says.
 
-`LastAnswers` keeps the last answer of each read (an LRU, bounded in entries and rows);
-`Outage` is the state while the database cannot be reached: since when, why (masked), and the
+`LastAnswers` keeps the last answer of each read (an LRU, bounded in entries and rows), also
+under the read with its time parameters left out, so a screen that reads "as of now" still gets
+the state as of the last contact.  `Outage` is the state while the database cannot be reached: since when, why (masked), and the
 time of the last answer it gave, which is how old the state the console shows is.
 Nothing is queued: a write during an outage is refused with `Outage.refusal`.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 Answer = tuple[list[str], list[tuple[Any, ...]]]
@@ -70,6 +71,15 @@ def answer_key(sql: str, params: list[Any] | None) -> tuple[str, Any]:
     return sql, values
 
 
+def _timeless(key: tuple[str, Any]) -> tuple[str, Any] | None:
+    """The key with its times left out (`ends_at > ?` at the clock's now), or None without any:
+    while the database is down a read at a later `now` gets the answer as of the last contact."""
+    sql, values = key
+    if not isinstance(values, tuple) or not any(isinstance(v, (datetime, date)) for v in values):
+        return None
+    return "\0timeless\0" + sql, tuple(None if isinstance(v, (datetime, date)) else v for v in values)
+
+
 class LastAnswers:
     """The last answer of each read, least recently used dropped first; safe across threads."""
 
@@ -85,18 +95,21 @@ class LastAnswers:
         columns, rows = answer
         with self._lock:
             if len(rows) > self.max_rows:
-                self._answers.pop(key, None)  # an older, smaller answer would be wrong now
+                for each in filter(None, (key, _timeless(key))):
+                    self._answers.pop(each, None)  # an older, smaller answer would be wrong now
                 return
-            self._answers[key] = (list(columns), list(rows))
-            self._answers.move_to_end(key)
+            for each in filter(None, (key, _timeless(key))):
+                self._answers[each] = (list(columns), list(rows))
+                self._answers.move_to_end(each)
             while len(self._answers) > self.max_answers:
                 self._answers.popitem(last=False)
 
     def get(self, key: tuple[str, Any]) -> Answer | None:
-        """A copy of the last answer, or None."""
+        """A copy of the last answer to this read (or to it at another time), or None."""
         with self._lock:
-            found = self._answers.get(key)
-            if found is None:
-                return None
-            self._answers.move_to_end(key)
-            return list(found[0]), list(found[1])
+            for each in filter(None, (key, _timeless(key))):
+                found = self._answers.get(each)
+                if found is not None:
+                    self._answers.move_to_end(each)
+                    return list(found[0]), list(found[1])
+            return None

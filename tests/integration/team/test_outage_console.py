@@ -52,7 +52,13 @@ async def test_the_banner_says_the_team_database_is_down_and_clears(
 ) -> None:
     ws = team_workspace(tmp_path / "ws", pg.database(password=PASSWORD))
     TeamBackend.from_config(TeamConfig(postgres=SecretStr(ws.dsn)), ".").migrate(NOW)
-    session = Session(load_workspace(ws.path), clock=lambda: NOW, run_engine=run_engine, listen=False)
+    started = time.monotonic()  # the console's clock moves: reads "as of now" change each refresh
+    session = Session(
+        load_workspace(ws.path),
+        clock=lambda: NOW + timedelta(seconds=time.monotonic() - started),
+        run_engine=run_engine,
+        listen=False,
+    )
     incident = declare(session.store, "fraud p99 latency over SLO", now=NOW, actor="alice", severity="SEV2")
     acknowledge(session.store, incident.id, now=NOW + timedelta(minutes=1), actor="alice")
     app = OncallApp(session, refresh_seconds=0)
