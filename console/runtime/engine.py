@@ -241,8 +241,12 @@ class Engine:
 
         try:
             cycle = self.alerts.run(now, only_due=True)
-        except Exception:
+        except Exception as exc:
             if getattr(self.store.shared, "outage", None) is None:
+                raise
+            from console.team.backend import TeamUnreachable  # loaded: the team's shared tables
+
+            if not isinstance(exc, TeamUnreachable):
                 raise
             # the team database is unreachable (the banner says since when): no rule is
             # evaluated, every alert keeps its state, and the tick goes on (metrics stay live)

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from console.alerts.persistence import load_alerts
 from console.config.team import TeamConfig
 from console.config.workspace import load_workspace
 from console.incidents.lifecycle import acknowledge, add_note, declare, resolve
@@ -157,3 +158,37 @@ def test_the_cli_during_an_outage_says_so_in_one_line(pg: Postgres, ws: TeamWork
         )
     listed = ws.oncall("incident", "list", "--format", "json")
     assert listed.returncode == 0 and '"triggered"' in listed.stdout  # the ack was not made later
+
+
+RULES = """groups:
+  - name: g
+    rules:
+      - alert: ErrorsHigh
+        expr: SELECT 'api' AS service, 2.0 AS value
+"""
+
+
+def test_the_engine_keeps_ticking_and_every_alert_keeps_its_state(pg: Postgres, tmp_path: Path) -> None:
+    ws = team_workspace(tmp_path / "ws", pg.database(password=PASSWORD), extra="rules: [rules/*.yaml]\n")
+    TeamBackend.from_config(TeamConfig(postgres=SecretStr(ws.dsn)), ".").migrate(T0)
+    (ws.root / "rules").mkdir()
+    (ws.root / "rules" / "app.yaml").write_text(RULES)
+    clock = [T0]
+    session = Session(load_workspace(ws.path), clock=lambda: clock[0], listen=False)
+    try:
+        session.tick()
+        assert [(a.name, a.state) for a in load_alerts(session.store)] == [("ErrorsHigh", "firing")]
+        with pg.down():
+            clock[0] = T0 + timedelta(minutes=1)
+            session.tick()  # no rule is evaluated; it does not raise
+            assert len(team_lines(session)) == 1
+            assert [(a.name, a.state) for a in load_alerts(session.store)] == [("ErrorsHigh", "firing")]
+        clock[0] = T0 + timedelta(minutes=2)
+        session.tick()
+        assert session.team is not None and session.team.outage is None
+        assert [(a.name, a.state) for a in load_alerts(session.store)] == [("ErrorsHigh", "firing")]
+        with psycopg.connect(ws.dsn) as con:
+            history = con.execute("SELECT from_state, to_state FROM oncall.alert_history").fetchall()
+        assert history == [("inactive", "firing")]  # no second firing after the outage
+    finally:
+        session.close()
