@@ -17,6 +17,8 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,6 +140,15 @@ class Postgres:
                 if not _alive(pid):
                     return
                 time.sleep(0.05)
+
+    @contextmanager
+    def down(self) -> Iterator[None]:
+        """Stopped (by PID) for the block, then started again on the same port and data directory."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
 
     def admin(self) -> psycopg.Connection:
         """The superuser over the unix socket (trusted), autocommit."""

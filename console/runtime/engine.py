@@ -276,7 +276,18 @@ class Engine:
         """The due rules' transitions and failures, then what they did to incidents."""
         from console.incidents.loop import engine_events  # paging alerts -> incidents, timelines
 
-        cycle = self.alerts.run(now, only_due=True)
+        try:
+            cycle = self.alerts.run(now, only_due=True)
+        except Exception as exc:
+            if getattr(self.store.shared, "outage", None) is None:
+                raise
+            from console.team.backend import TeamUnreachable  # loaded: the team's shared tables
+
+            if not isinstance(exc, TeamUnreachable):
+                raise
+            # the team database is unreachable (the banner says since when): no rule is
+            # evaluated, every alert keeps its state, and the tick goes on (metrics stay live)
+            return []
         by_fingerprint = {a.fingerprint: a for a in cycle.alerts}
         events = [_transition_event(t, by_fingerprint.get(t.fingerprint)) for t in cycle.transitions]
         events += [Event(now, "rule", f"{rule} fails: {error}") for rule, error in cycle.broken.items()]

@@ -124,10 +124,12 @@ class Session:
         return self.config.slos
 
     def banner_lines(self) -> list[str]:
-        """What the console's banner says: each config file that does not load, and what is
-        in force instead, one line each."""
+        """What the console's banner says: the team database while it is unreachable, each
+        config file that does not load and what is in force instead, one line each."""
         lines = self.config.lines(self.workspace.root)
-        return [self.control_problem, *lines] if self.control_problem else lines
+        lines = [self.control_problem, *lines] if self.control_problem else lines
+        outage = self.team.outage if self.team is not None else None
+        return [outage.line(), *lines] if outage is not None else lines
 
     def read_ahead(self, name: str, read: Callable[[Session], Any]) -> None:
         """Start `read(self)` in a thread now, e.g. the first screen's data while the UI loads.

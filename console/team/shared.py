@@ -10,22 +10,33 @@ sends the SQL it sends to the store; this module adapts it to Postgres:
 Each thread has its own connection (psycopg connections serialise their statements), opened on
 first use and opened again after a failure.  Every transaction that wrote sends
 `NOTIFY oncall` with the tables it wrote, so other consoles can refresh (docs/team.md).
+
+While the database is unreachable (`outage` is set), reads answer with the last answer to the
+same SQL and parameters (console/team/outage.py), a read never answered before raises, and a
+write raises TeamUnreachable saying it was not made and nothing is queued.  A failed connect
+makes reads use those answers for `PROBE_SECONDS` before one of them tries the database again;
+the first read that gets through clears the outage and calls `on_recovery`.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from console.team.backend import TeamBackend, TeamError, TeamUnreachable, database_errors
+from console.team.outage import Answer, LastAnswers, Outage, answer_key, why
 
 if TYPE_CHECKING:
     import psycopg
     import pyarrow as pa
 
 CHANNEL = "oncall"
+PROBE_SECONDS = 2.0  # after a failed connect, reads answer from the last answers this long
+PROBE_CONNECT_TIMEOUT = 2  # seconds (libpq's minimum) for a connect while the database is down
 _WRITES = ("INSERT", "UPDATE", "DELETE")
 _PG_TYPES = {"string": "TEXT", "large_string": "TEXT", "double": "DOUBLE PRECISION", "int64": "BIGINT"}
 
@@ -140,12 +151,19 @@ class PostgresShared:
         self._all: list[psycopg.Connection[Any]] = []
         self._all_lock = threading.Lock()
         self.closed = False
+        self.clock: Callable[[], datetime] = _utcnow  # when the outage started, the state's age
+        self.answers = LastAnswers()
+        self.outage: Outage | None = None  # set while the database is unreachable
+        self.on_recovery: list[Callable[[], None]] = []  # called when it answers again
+        self._state_lock = threading.Lock()
+        self._last_answer: datetime | None = None
+        self._probe_at = 0.0  # monotonic time before which reads do not try the database
 
     @property
     def where(self) -> str:
         return self.backend.where
 
-    def _connection(self) -> psycopg.Connection[Any]:
+    def _connection(self, connect_timeout: int | None = None) -> psycopg.Connection[Any]:
         con = getattr(self._local, "con", None)
         if con is not None and not con.closed and not con.broken:
             return con
@@ -153,8 +171,11 @@ class PostgresShared:
             raise TeamError(f"team database {self.where}: this console closed its connections")
         import psycopg
 
+        args = self.backend.connect_args()
+        if connect_timeout is not None:
+            args["connect_timeout"] = min(args["connect_timeout"], connect_timeout)
         try:
-            con = psycopg.connect(**self.backend.connect_args())
+            con = psycopg.connect(**args)
         except psycopg.Error as exc:
             raise TeamUnreachable(
                 f"team database {self.where} is unreachable: {self.backend.dsn.redact(exc)}"
@@ -166,18 +187,97 @@ class PostgresShared:
             self._all = [c for c in self._all if not c.closed] + [con]
         return con
 
-    def query(self, sql: str, params: list[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
-        with self.transaction() as cur:
-            cur.execute(sql, params)
-            columns = [d[0] for d in cur.description or []]
-            return columns, cur.fetchall()
+    def query(self, sql: str, params: list[Any] | None = None) -> Answer:
+        """The answer from the database; while it is unreachable, the last answer to this read
+        (TeamUnreachable when there is none)."""
+        key = answer_key(sql, params)
+        if self.outage is not None and not self._probe_due():
+            return self._last(key)
+        try:
+            answer = self._read(sql, params)
+        except TeamUnreachable as exc:
+            self._went_away(exc)
+            return self._last(key)
+        self.answers.put(key, answer)
+        self._answered()
+        return answer
+
+    def _read(self, sql: str, params: list[Any] | None) -> Answer:
+        """One read; a connection the server dropped is replaced once (a restart), then the
+        database counts as unreachable."""
+        dropped = ""
+        for _ in range(2):
+            con = self._connection(PROBE_CONNECT_TIMEOUT if self.outage is not None else None)
+            try:
+                with database_errors(self.backend, "query failed"), con.transaction(), con.cursor() as raw:
+                    cur = _PgCursor(raw, None, ExitStack()).execute(sql, params)
+                    return [d[0] for d in cur.description or []], cur.fetchall()
+            except TeamError as exc:
+                if not con.broken:
+                    raise
+                con.close()
+                dropped = why(str(exc))
+        raise TeamUnreachable(f"team database {self.where} is unreachable: {dropped}")
+
+    def _probe_due(self) -> bool:
+        """Whether this read tries the database (one read per PROBE_SECONDS while it is down)."""
+        with self._state_lock:
+            now = time.monotonic()
+            if now < self._probe_at:
+                return False
+            self._probe_at = now + PROBE_SECONDS  # the other reads meanwhile use the last answers
+            return True
+
+    def _last(self, key: tuple[str, Any]) -> Answer:
+        found = self.answers.get(key)
+        if found is None:
+            outage = self.outage
+            raise TeamUnreachable(
+                outage.unknown() if outage else f"team database {self.where} is unreachable"
+            )
+        return found
+
+    def _went_away(self, exc: TeamError) -> Outage:
+        with self._state_lock:
+            self._probe_at = time.monotonic() + PROBE_SECONDS
+            since = self.outage.since if self.outage is not None else self.clock()
+            self.outage = Outage(self.where, since, why(str(exc)), self._last_answer)
+            return self.outage
+
+    def _answered(self) -> None:
+        """The database answered: the outage (if any) is over, and whoever asked is told."""
+        with self._state_lock:
+            self._last_answer = self.clock()
+            ended, self.outage = self.outage is not None, None
+        if ended:
+            for callback in list(self.on_recovery):
+                callback()
+
+    @contextmanager
+    def _refused_while_down(self, con: psycopg.Connection[Any] | None = None) -> Iterator[None]:
+        """A write that cannot reach the database raises TeamUnreachable: not made, not queued."""
+        try:
+            yield
+        except TeamUnreachable as exc:
+            raise TeamUnreachable(self._went_away(exc).refusal()) from None
+        except TeamError as exc:
+            if con is None or not con.closed or self.closed:
+                raise
+            raise TeamUnreachable(self._went_away(exc).refusal()) from None
+        if con is not None:
+            self._answered()
 
     @contextmanager
     def transaction(self) -> Iterator[_PgCursor]:
-        con = self._connection()
+        with self._refused_while_down():
+            con = self._connection(PROBE_CONNECT_TIMEOUT if self.outage is not None else None)
         # the local transaction (if the block opened one) commits after Postgres's, and rolls
         # back when Postgres's fails
-        with ExitStack() as local, database_errors(self.backend, "query failed"):
+        with (
+            self._refused_while_down(con),
+            ExitStack() as local,
+            database_errors(self.backend, "query failed"),
+        ):
             try:
                 with con.transaction(), con.cursor() as raw:
                     cur = _PgCursor(raw, self.store, local)
@@ -206,6 +306,10 @@ class PostgresShared:
             for con in self._all:
                 con.close()
             self._all.clear()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def attach(store: Any, team: Any, base_dir: Any) -> PostgresShared | None:
