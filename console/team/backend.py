@@ -112,6 +112,13 @@ class TeamBackend:
             "connect_timeout": max(1, math.ceil(self.config.connect_timeout.total_seconds())),
             "application_name": "oncall",
             "autocommit": autocommit,
+            # a database that stops answering without refusing (a partition) fails an open
+            # connection within ~15 s instead of hanging it: TCP keepalives and a send timeout
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 15_000,
         }
 
     def set_session(self, con: psycopg.Connection[Any]) -> None:
