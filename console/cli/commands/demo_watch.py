@@ -42,10 +42,14 @@ class HeadlessWatch:
         return out
 
     def _timeline(self) -> list[str]:
+        # The engine's own entries (incident declared…) are its events, printed already — unless
+        # another console evaluates for the team: then they are news here.
+        evaluator = self.session.evaluator
+        auto = AUTO_ACTOR if evaluator is None or evaluator.ours else ""
         rows = self.session.store.shared.query(
             "SELECT id, incident_id, ts, kind, actor, text FROM timeline WHERE id > ? "
             "AND kind NOT IN (?, ?) AND actor IS DISTINCT FROM ? ORDER BY id",
-            [self.timeline_seen, *_TIMELINE_SKIP, AUTO_ACTOR],
+            [self.timeline_seen, *_TIMELINE_SKIP, auto],
         )[1]
         self.timeline_seen = max([self.timeline_seen, *(r[0] for r in rows)])
         return [

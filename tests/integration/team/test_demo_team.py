@@ -69,3 +69,46 @@ def test_an_unreachable_team_database_stops_the_demo_with_one_line(tmp_path: Pat
     assert done.returncode == 1 and "Traceback" not in done.stderr and PASSWORD not in done.stderr
     (line,) = done.stderr.splitlines()
     assert "is unreachable" in line and line.endswith("the demo starts no database: --team names one you run")
+
+
+def test_two_demos_on_one_database_are_two_engineers_on_one_incident(pg: Postgres, tmp_path: Path) -> None:
+    """README's walk: one console evaluates, the other reads; an ack in one is news in the other."""
+    dsn = pg.database(password=PASSWORD)
+    alice = Demo(tmp_path / "a", "--speed", "600", "--canary", "off", "--team", dsn)
+    bob = None
+    try:
+        alice.wait_for(r" team +evaluating for the team$")
+        bob = Demo(tmp_path / "b", "--speed", "600", "--canary", "off", "--team", dsn)
+        bob.wait_for(
+            r" team +root on .* \(pid \d+, .*/a/oncall\.duckdb\) evaluates; this console reads$|"
+            r" team +.* evaluates; this console reads$"
+        )
+        declared = alice.wait_for(r"incident (\d+) declared: SLOErrorBudgetBurn: fraud-scoring-latency")
+        number = declared[1]
+        # bob's console has its own store and no incident of its own: it acks the team's
+        acked = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "console",
+                "-w",
+                str(tmp_path / "b" / "oncall.yaml"),
+                "incident",
+                "ack",
+                number,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "ONCALL_ACTOR": "bob", "ONCALL_NOW": START},
+        )
+        assert acked.returncode == 0, acked.stderr
+        alice.wait_for(
+            rf"incident {number}: triggered → acknowledged \(by .*on behalf of bob\)\)?$", timeout=60
+        )
+    finally:
+        assert alice.stop() == 0
+        assert bob is None or bob.stop() == 0
+    with psycopg.connect(dsn) as con:
+        incidents = con.execute("SELECT id, status, commander FROM oncall.incidents").fetchall()
+    assert incidents == [(int(number), "acknowledged", "bob")]
