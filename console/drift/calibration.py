@@ -14,8 +14,10 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import math
+import queue
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -61,8 +63,14 @@ def calibrator_for(
     `order`: `np.argsort(scores)` where the caller has it already."""
     labels = np.asarray(labels, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
-    ranked = _Ranked.of(labels, scores, order)
-    return _fit_sorted(ranked.x, ranked.y) if _needs_calibration(labels, scores, ranked) else None
+    parts = _Drawn(labels) if labels.min() != labels.max() else None  # the draws start now
+    try:
+        ranked = _Ranked.of(labels, scores, order)
+        needed = _needs_calibration(labels, scores, ranked, parts)
+    finally:
+        if parts is not None:
+            parts.close()
+    return _fit_sorted(ranked.x, ranked.y) if needed else None
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,9 @@ def _fit_unique(unique_x: np.ndarray, unique_y: np.ndarray, weights: np.ndarray)
     fitted, blocks = _pooled(unique_y, weights)
     levels = fitted[blocks[:-1]]
     if np.all(levels[1:] > levels[:-1]):  # as PAVA leaves its blocks: the runs of equal values
-        keep = np.unique(np.concatenate((blocks[:-1], blocks[1:] - 1)))  # each run's first and last
+        keep = np.zeros(fitted.size, dtype=bool)  # each run's first and last
+        keep[blocks[:-1]] = True
+        keep[blocks[1:] - 1] = True
     else:
         keep = np.ones(fitted.size, dtype=bool)
         keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
@@ -177,7 +187,10 @@ def needs_calibration(labels: np.ndarray, scores: np.ndarray) -> bool:
     return _needs_calibration(labels, scores, _Ranked.of(labels, scores))
 
 
-def _needs_calibration(labels: np.ndarray, scores: np.ndarray, ranked: _Ranked) -> bool:
+def _needs_calibration(
+    labels: np.ndarray, scores: np.ndarray, ranked: _Ranked, drawn: Iterator[np.ndarray] | None = None
+) -> bool:
+    """`drawn`: the test parts being drawn already (`_Drawn`), if the caller started them."""
     if labels.min() == labels.max():
         return False
     if _sorted_auc(ranked.x, ranked.y) > SEPARATED_AUC:
@@ -185,7 +198,7 @@ def _needs_calibration(labels: np.ndarray, scores: np.ndarray, ranked: _Ranked) 
     groups = _Groups.of(ranked)
     rank = None
     tests, calibrated = [], []
-    for test in stratified_test_parts(labels):  # each train part: every other row
+    for test in drawn if drawn is not None else _test_parts(labels):  # each train part: every other row
         if groups is not None:
             calibrator = groups.fit_without(test, labels[test])
         else:
@@ -252,7 +265,44 @@ class _Groups:
         return _fit_unique(self.x[present], positives[present] / weights, weights)
 
 
+class _Drawn:
+    """`stratified_test_parts(labels)` drawn on a thread of its own while the caller fits on the parts
+    already drawn (numpy's shuffles let go of the GIL), handed over in order; an error raised by the
+    draws is raised where the parts are read, as the plain call would raise it."""
+
+    def __init__(self, labels: np.ndarray) -> None:
+        self._parts: queue.SimpleQueue[np.ndarray | BaseException | None] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        threading.Thread(target=self._draw, args=(labels,), name="calibration-splits", daemon=True).start()
+
+    def _draw(self, labels: np.ndarray) -> None:
+        try:
+            for part in _test_parts(labels):
+                if self._stop.is_set():
+                    return
+                self._parts.put(part)
+        except BaseException as exc:  # raised again in the reading thread, in __iter__
+            self._parts.put(exc)
+            return
+        self._parts.put(None)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while (item := self._parts.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """No more parts wanted (e.g. the reference's scores separate the classes)."""
+        self._stop.set()
+
+
 def stratified_test_parts(labels: np.ndarray) -> list[np.ndarray]:
+    """All of `_test_parts(labels)`."""
+    return list(_test_parts(labels))
+
+
+def _test_parts(labels: np.ndarray) -> Iterator[np.ndarray]:
     """The test parts of scikit-learn's `StratifiedShuffleSplit(n_splits=10, test_size=0.1,
     random_state=42).split` of 0/1 labels, each in scikit-learn's order. Each train part is every
     other row: per class, train and test counts add up to the class's rows (`_approximate_mode` of
@@ -274,7 +324,6 @@ def stratified_test_parts(labels: np.ndarray) -> list[np.ndarray]:
     rng = np.random.RandomState(SPLIT_SEED)
     shuffled = [np.empty_like(i) for i in class_indices]
     scratch = np.empty(n_train, dtype=np.uint8)
-    parts = []
     for _ in range(SPLITS):
         n_i = _approximate_mode(class_counts, n_train, rng)
         t_i = _approximate_mode(class_counts - n_i, n_test, rng)
@@ -284,8 +333,7 @@ def stratified_test_parts(labels: np.ndarray) -> list[np.ndarray]:
             rng.shuffle(shuffled[i])  # rng.permutation(class_indices[i]): a copy, shuffled
             test.append(shuffled[i][n_i[i] : n_i[i] + t_i[i]])
         rng.shuffle(scratch)  # the train part's permutation (n_train rows)
-        parts.append(rng.permutation(np.concatenate(test)))
-    return parts
+        yield rng.permutation(np.concatenate(test))
 
 
 def _approximate_mode(class_counts: np.ndarray, draws: int, rng: np.random.RandomState) -> np.ndarray:
@@ -333,9 +381,9 @@ def _sorted_calibration_error(labels: np.ndarray, scores: np.ndarray, edges: lis
     return float(np.sum(terms))
 
 
-def roc_auc(labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None) -> float:
+def roc_auc(labels: np.ndarray, scores: np.ndarray, order: np.ndarray | slice | None = None) -> float:
     """ROC AUC of scores against 0/1 labels (ties count half), NaN with a single class.
-    `order`: `np.argsort(scores)` where the caller has it."""
+    `order`: `np.argsort(scores)` where the caller has it (`slice(None)`: the scores are sorted)."""
     order = np.argsort(scores) if order is None else order
     return _sorted_auc(np.asarray(scores)[order], (np.asarray(labels) == 1)[order].astype(np.float64))
 
@@ -346,8 +394,12 @@ def _sorted_auc(x: np.ndarray, y: np.ndarray) -> float:
     n_neg = y.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return math.nan
-    starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))
-    counts = np.diff(np.append(starts, x.size))
-    mean_rank = np.cumsum(counts) - (counts - 1) / 2  # 1-based ranks, ties averaged
-    positive_rank_sum = float(np.dot(np.add.reduceat(y, starts), mean_rank))
+    distinct = x[1:] != x[:-1]
+    if distinct.all():  # no ties: the ranks are 1..n
+        positive_rank_sum = float(np.dot(y, np.arange(1.0, y.size + 1)))
+    else:
+        starts = np.flatnonzero(np.concatenate(([True], distinct)))
+        counts = np.diff(np.append(starts, x.size))
+        mean_rank = np.cumsum(counts) - (counts - 1) / 2  # 1-based ranks, ties averaged
+        positive_rank_sum = float(np.dot(np.add.reduceat(y, starts), mean_rank))
     return (positive_rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)

@@ -26,9 +26,11 @@ from console.drift.estimation_metrics import (
     CELL_METRICS,
     COMPONENTS,
     ESTIMATES,
+    SORTED,
     Cells,
     Columns,
     Counts,
+    Order,
     Undefined,
     auroc_components,
     estimate_roc_auc,
@@ -37,6 +39,7 @@ from console.drift.estimation_metrics import (
     realized_counts,
     sampling_error,
 )
+from console.drift.estimation_chunks import SortedChunks, sorted_chunks
 
 METRICS = ("roc_auc", "f1", "precision", "recall", "accuracy")
 SAMPLING_ERROR_RANGE = 3  # the confidence band is the estimate ± 3 sampling errors
@@ -253,33 +256,45 @@ class Estimator:
         if data.labels is not None:
             check_labels(data.labels)
         data = _time_sorted(data)
-        calibrated = self.calibrator(data.scores) if self.calibrator is not None else data.scores
-        cell_metrics = any(m in CELL_METRICS for m in self.metrics)
-        # with no NaN score, calibrated score or label, ROC AUC's estimate and realized value share a sort
-        shared_sort = "roc_auc" in self.metrics and not any(
-            bool(np.isnan(a).any()) for a in (data.scores, calibrated, data.labels) if a is not None
-        )
-        results = []
+        spans = self.chunking.spans(data)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            for index, chunk in enumerate(self.chunking.spans(data)):
+            together = sorted_chunks(data, spans, self.calibrator, counts=known is None)
+            if together is not None:
+                return [
+                    ChunkEstimate(chunk, period, self._metrics(together.columns(chunk), index, known, together))
+                    for index, chunk in enumerate(spans)
+                ]
+            calibrated = self.calibrator(data.scores) if self.calibrator is not None else data.scores
+            results = []
+            for index, chunk in enumerate(spans):
                 rows = slice(chunk.start, chunk.stop)
                 labels = None if data.labels is None else data.labels[rows]
                 columns = (calibrated[rows], data.scores[rows], data.predicted[rows], labels)
-                # the expected and the realized confusion matrix, once for the metrics that share them
-                cells = expected_cells(columns) if cell_metrics else None
-                counts = None
-                if cell_metrics and labels is not None and known is None:
-                    counts = realized_counts(columns)
-                order = np.argsort(columns[1]) if shared_sort else None
-                metrics = {
-                    m: self._metric(
-                        m, columns, cells, counts, order, None if known is None else known[m][index]
-                    )
-                    for m in self.metrics
-                }
-                results.append(ChunkEstimate(chunk, period, metrics))
+                results.append(ChunkEstimate(chunk, period, self._metrics(columns, index, known, None)))
         return results
+
+    def _metrics(
+        self, columns: Columns, index: int, known: dict[str, list[float]] | None, together: SortedChunks | None
+    ) -> dict[str, MetricChunk]:
+        """Every metric on one chunk (`index`): `together` has its cells and counts where no row misses
+        a value; otherwise the chunk's expected and realized confusion matrix are counted here, once."""
+        cells: Cells | None
+        rows: int | None
+        if together is not None:
+            cells, rows, order = together.cells[index], columns[0].size, SORTED
+            counts = None if together.counts is None else together.counts[index]
+        else:
+            rows = counts = None
+            cell_metrics = any(m in CELL_METRICS for m in self.metrics)
+            cells = expected_cells(columns) if cell_metrics else None
+            if cell_metrics and columns[3] is not None and known is None:
+                counts = realized_counts(columns)
+            order = None
+        return {
+            m: self._metric(m, columns, cells, counts, order, None if known is None else known[m][index], rows)
+            for m in self.metrics
+        }
 
     def _metric(
         self,
@@ -287,8 +302,9 @@ class Estimator:
         columns: Columns,
         cells: Cells | None,
         counts: Counts | None,
-        order: Any,
+        order: Order | None,
         real: float | None,
+        rows: int | None,
     ) -> MetricChunk:
         low, high = self.thresholds[metric]
         try:
@@ -296,7 +312,7 @@ class Estimator:
                 value = estimate_roc_auc(columns, order)
             else:
                 value = ESTIMATES[metric](columns, cells)
-            error = sampling_error(metric, self.components[metric], columns)
+            error = sampling_error(metric, self.components[metric], columns, rows)
             real = realized(metric, columns, counts, order) if real is None else real
         except Undefined:  # NannyML's chunk record is all NaN when a metric raises
             nan = math.nan
@@ -371,13 +387,18 @@ def _thresholds(
     data = _time_sorted(reference)
     assert data.labels is not None
     values: dict[str, list[float]] = {m: [] for m in metrics}
-    for chunk in chunking.spans(data):
-        rows = slice(chunk.start, chunk.stop)
-        scores = data.scores[rows]
-        columns = (scores, scores, data.predicted[rows], data.labels[rows])
-        counts = realized_counts(columns)
+    spans = chunking.spans(data)
+    together = sorted_chunks(data, spans, None)  # the uncalibrated scores
+    for index, chunk in enumerate(spans):
+        if together is not None and together.counts is not None:
+            columns, counts, order = together.columns(chunk), together.counts[index], SORTED
+        else:
+            rows = slice(chunk.start, chunk.stop)
+            scores = data.scores[rows]
+            columns = (scores, scores, data.predicted[rows], data.labels[rows])
+            counts, order = realized_counts(columns), None
         for metric in metrics:
-            values[metric].append(realized(metric, columns, counts))
+            values[metric].append(realized(metric, columns, counts, order))
     thresholds = {}
     for metric in metrics:
         mean, std = np.nanmean(values[metric]), np.nanstd(values[metric])

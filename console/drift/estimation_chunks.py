@@ -1,0 +1,104 @@
+"""Every chunk's columns for CBPE at once, when no row misses a score, a predicted class or a label.
+
+Each chunk's rows are sorted by score once (its ROC AUC, estimated and realized, reads them in
+that order; rows with equal scores have equal calibrated scores, so the order among them changes
+nothing), the scores are calibrated in that order (interpolation is fastest on sorted input), and
+the expected confusion matrix and the realized counts of all chunks are summed in one pass each.
+The sums run in another order than one chunk's `np.sum`, so they agree to the last bits only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from console.drift.estimation_metrics import Cells, Columns, Counts
+
+if TYPE_CHECKING:
+    from console.drift.estimation import Chunk, Outputs
+
+
+@dataclass(frozen=True)
+class SortedChunks:
+    """The data's columns with each chunk's rows in score order; per chunk, its cells and counts."""
+
+    calibrated: np.ndarray
+    scores: np.ndarray
+    predicted: np.ndarray
+    labels: np.ndarray | None
+    cells: list[Cells]
+    counts: list[Counts] | None  # None: no labels, or not asked for
+
+    def columns(self, chunk: Chunk) -> Columns:
+        rows = slice(chunk.start, chunk.stop)
+        labels = None if self.labels is None else self.labels[rows]
+        return self.calibrated[rows], self.scores[rows], self.predicted[rows], labels
+
+
+def sorted_chunks(
+    data: Outputs,
+    spans: Sequence[Chunk],
+    calibrator: Callable[[np.ndarray], np.ndarray] | None,
+    *,
+    counts: bool = True,
+) -> SortedChunks | None:
+    """`data`'s chunks sorted and summed, or None when a row misses a value (or the chunks leave a
+    gap): then each chunk is computed on its own, dropping those rows as NannyML does."""
+    present = [data.scores, data.predicted] + ([data.labels] if data.labels is not None else [])
+    if not _contiguous(spans, len(data)) or any(bool(np.isnan(a).any()) for a in present):
+        return None
+    order = np.concatenate([np.argsort(data.scores[c.start : c.stop]) + c.start for c in spans])
+    scores = data.scores[order]
+    calibrated = scores if calibrator is None else calibrator(scores)
+    if np.isnan(calibrated).any():
+        return None
+    predicted = data.predicted[order]
+    labels = None if data.labels is None else data.labels[order]
+    starts = np.fromiter((c.start for c in spans), dtype=np.intp, count=len(spans))
+    rows = np.diff(np.append(starts, len(data)))
+    sums = [
+        np.add.reduceat(np.where(side, value, 0.0), starts)
+        for side, value in (
+            (predicted == 1, calibrated),
+            (predicted == 1, 1 - calibrated),
+            (predicted == 0, calibrated),
+            (predicted == 0, 1 - calibrated),
+        )
+    ]
+    cells: list[Cells] = [
+        (float(tp), float(fp), float(fn), float(tn), int(n))
+        for tp, fp, fn, tn, n in zip(*sums, rows, strict=True)
+    ]
+    counted = _counts(predicted, labels, starts, rows) if counts and labels is not None else None
+    return SortedChunks(calibrated, scores, predicted, labels, cells, counted)
+
+
+def _contiguous(spans: Sequence[Chunk], n: int) -> bool:
+    """The chunks cover rows 0..n in order, none empty."""
+    expected = 0
+    for chunk in spans:
+        if chunk.start != expected or chunk.stop <= chunk.start:
+            return False
+        expected = chunk.stop
+    return bool(spans) and expected == n
+
+
+def _counts(predicted: np.ndarray, labels: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> list[Counts]:
+    """`estimation_metrics.realized_counts` of every chunk (all of its rows are labelled)."""
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(mask, starts, dtype=np.int64)
+
+    right = count(labels == predicted)
+    tp = count((labels == 1) & (predicted == 1))
+    fp = count((labels == 0) & (predicted == 1))
+    fn = count((labels == 1) & (predicted == 0))
+    one_class = np.minimum.reduceat(labels, starts) == np.maximum.reduceat(labels, starts)
+    one_predicted = np.minimum.reduceat(predicted, starts) == np.maximum.reduceat(predicted, starts)
+    return [
+        (int(n), float(r / n), bool(c), bool(p), float(t), float(f), float(m))
+        for n, r, c, p, t, f, m in zip(rows, right, one_class, one_predicted, tp, fp, fn, strict=True)
+    ]
