@@ -17,7 +17,7 @@ import math
 import queue
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -188,7 +188,7 @@ def needs_calibration(labels: np.ndarray, scores: np.ndarray) -> bool:
 
 
 def _needs_calibration(
-    labels: np.ndarray, scores: np.ndarray, ranked: _Ranked, drawn: Iterator[np.ndarray] | None = None
+    labels: np.ndarray, scores: np.ndarray, ranked: _Ranked, drawn: Iterable[np.ndarray] | None = None
 ) -> bool:
     """`drawn`: the test parts being drawn already (`_Drawn`), if the caller started them."""
     if labels.min() == labels.max():
@@ -276,15 +276,17 @@ class _Drawn:
         threading.Thread(target=self._draw, args=(labels,), name="calibration-splits", daemon=True).start()
 
     def _draw(self, labels: np.ndarray) -> None:
+        end: BaseException | None = CalibrationError("the calibration's random splits stopped short")
         try:
             for part in _test_parts(labels):
                 if self._stop.is_set():
                     return
                 self._parts.put(part)
-        except BaseException as exc:  # raised again in the reading thread, in __iter__
-            self._parts.put(exc)
-            return
-        self._parts.put(None)
+            end = None
+        except Exception as exc:  # noqa: BLE001 - raised again where the parts are read (__iter__)
+            end = exc
+        finally:
+            self._parts.put(end)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         while (item := self._parts.get()) is not None:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from console.drift.calibration import CalibrationError, Isotonic, calibrator_for
+from console.drift.estimation_chunks import SortedChunks, sorted_chunks
 from console.drift.estimation_metrics import (
     CELL_METRICS,
     COMPONENTS,
@@ -39,7 +40,6 @@ from console.drift.estimation_metrics import (
     realized_counts,
     sampling_error,
 )
-from console.drift.estimation_chunks import SortedChunks, sorted_chunks
 
 METRICS = ("roc_auc", "f1", "precision", "recall", "accuracy")
 SAMPLING_ERROR_RANGE = 3  # the confidence band is the estimate ± 3 sampling errors
@@ -259,10 +259,14 @@ class Estimator:
         spans = self.chunking.spans(data)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            together = sorted_chunks(data, spans, self.calibrator, counts=known is None)
+            together = sorted_chunks(
+                (data.scores, data.predicted, data.labels), spans, self.calibrator, counts=known is None
+            )
             if together is not None:
                 return [
-                    ChunkEstimate(chunk, period, self._metrics(together.columns(chunk), index, known, together))
+                    ChunkEstimate(
+                        chunk, period, self._metrics(together.columns(chunk), index, known, together)
+                    )
                     for index, chunk in enumerate(spans)
                 ]
             calibrated = self.calibrator(data.scores) if self.calibrator is not None else data.scores
@@ -275,7 +279,11 @@ class Estimator:
         return results
 
     def _metrics(
-        self, columns: Columns, index: int, known: dict[str, list[float]] | None, together: SortedChunks | None
+        self,
+        columns: Columns,
+        index: int,
+        known: dict[str, list[float]] | None,
+        together: SortedChunks | None,
     ) -> dict[str, MetricChunk]:
         """Every metric on one chunk (`index`): `together` has its cells and counts where no row misses
         a value; otherwise the chunk's expected and realized confusion matrix are counted here, once."""
@@ -292,7 +300,9 @@ class Estimator:
                 counts = realized_counts(columns)
             order = None
         return {
-            m: self._metric(m, columns, cells, counts, order, None if known is None else known[m][index], rows)
+            m: self._metric(
+                m, columns, cells, counts, order, None if known is None else known[m][index], rows
+            )
             for m in self.metrics
         }
 
@@ -388,7 +398,7 @@ def _thresholds(
     assert data.labels is not None
     values: dict[str, list[float]] = {m: [] for m in metrics}
     spans = chunking.spans(data)
-    together = sorted_chunks(data, spans, None)  # the uncalibrated scores
+    together = sorted_chunks((data.scores, data.predicted, data.labels), spans, None)  # uncalibrated
     for index, chunk in enumerate(spans):
         if together is not None and together.counts is not None:
             columns, counts, order = together.columns(chunk), together.counts[index], SORTED

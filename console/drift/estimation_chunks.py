@@ -11,14 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from console.drift.estimation_metrics import Cells, Columns, Counts
 
-if TYPE_CHECKING:
-    from console.drift.estimation import Chunk, Outputs
+
+class Span(Protocol):
+    """A chunk: rows [start, stop) (`estimation.Chunk`)."""
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def stop(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -32,33 +39,35 @@ class SortedChunks:
     cells: list[Cells]
     counts: list[Counts] | None  # None: no labels, or not asked for
 
-    def columns(self, chunk: Chunk) -> Columns:
+    def columns(self, chunk: Span) -> Columns:
         rows = slice(chunk.start, chunk.stop)
         labels = None if self.labels is None else self.labels[rows]
         return self.calibrated[rows], self.scores[rows], self.predicted[rows], labels
 
 
 def sorted_chunks(
-    data: Outputs,
-    spans: Sequence[Chunk],
+    data: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+    spans: Sequence[Span],
     calibrator: Callable[[np.ndarray], np.ndarray] | None,
     *,
     counts: bool = True,
 ) -> SortedChunks | None:
-    """`data`'s chunks sorted and summed, or None when a row misses a value (or the chunks leave a
-    gap): then each chunk is computed on its own, dropping those rows as NannyML does."""
-    present = [data.scores, data.predicted] + ([data.labels] if data.labels is not None else [])
-    if not _contiguous(spans, len(data)) or any(bool(np.isnan(a).any()) for a in present):
+    """The chunks of `data` (scores, predicted classes, labels or None) sorted and summed, or None
+    when a row misses a value (or the chunks leave a gap): then each chunk is computed on its own,
+    dropping those rows as NannyML does."""
+    all_scores, all_predicted, all_labels = data
+    present = [all_scores, all_predicted] + ([all_labels] if all_labels is not None else [])
+    if not _contiguous(spans, all_scores.size) or any(bool(np.isnan(a).any()) for a in present):
         return None
-    order = np.concatenate([np.argsort(data.scores[c.start : c.stop]) + c.start for c in spans])
-    scores = data.scores[order]
+    order = np.concatenate([np.argsort(all_scores[c.start : c.stop]) + c.start for c in spans])
+    scores = all_scores[order]
     calibrated = scores if calibrator is None else calibrator(scores)
     if np.isnan(calibrated).any():
         return None
-    predicted = data.predicted[order]
-    labels = None if data.labels is None else data.labels[order]
+    predicted = all_predicted[order]
+    labels = None if all_labels is None else all_labels[order]
     starts = np.fromiter((c.start for c in spans), dtype=np.intp, count=len(spans))
-    rows = np.diff(np.append(starts, len(data)))
+    rows = np.diff(np.append(starts, all_scores.size))
     sums = [
         np.add.reduceat(np.where(side, value, 0.0), starts)
         for side, value in (
@@ -76,7 +85,7 @@ def sorted_chunks(
     return SortedChunks(calibrated, scores, predicted, labels, cells, counted)
 
 
-def _contiguous(spans: Sequence[Chunk], n: int) -> bool:
+def _contiguous(spans: Sequence[Span], n: int) -> bool:
     """The chunks cover rows 0..n in order, none empty."""
     expected = 0
     for chunk in spans:

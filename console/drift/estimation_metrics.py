@@ -168,7 +168,9 @@ def sampling_error(metric: str, components: Components, columns: Columns, rows: 
 # --- realized performance where labels are known --------------------------------------------------
 
 
-def realized(metric: str, columns: Columns, counts: Counts | None = None, order: Order | None = None) -> float:
+def realized(
+    metric: str, columns: Columns, counts: Counts | None = None, order: Order | None = None
+) -> float:
     """The metric on the chunk's labelled rows (uncalibrated scores for ROC AUC); NaN as NannyML gives it.
     `counts`: the chunk's `realized_counts`, if known (F1, precision, recall and accuracy share them);
     `order`: the chunk's `Order` where the caller has it (and no row has a NaN)."""
