@@ -18,7 +18,7 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -100,10 +100,13 @@ def _fit_sorted(x: np.ndarray, y: np.ndarray) -> Isotonic:
     return _fit_unique(*_make_unique(x, y))
 
 
-def _fit_unique(unique_x: np.ndarray, unique_y: np.ndarray, weights: np.ndarray) -> Isotonic:
+def _fit_unique(
+    unique_x: np.ndarray, unique_y: np.ndarray, weights: np.ndarray, r: np.ndarray | None = None
+) -> Isotonic:
     """Pool-adjacent-violators on the distinct scores' mean labels, then scikit-learn's trimming.
-    `unique_y` and `weights` must be arrays of this call's own: the fit overwrites them."""
-    fitted, blocks = _pooled(unique_y, weights)
+    `unique_y` and `weights` must be arrays of this call's own: the fit overwrites them (and `r`,
+    a buffer of at least `unique_y.size + 1` for the blocks, if given)."""
+    fitted, blocks = _pooled(unique_y, weights, r)
     levels = fitted[blocks[:-1]]
     if np.all(levels[1:] > levels[:-1]):  # as PAVA leaves its blocks: the runs of equal values
         keep = np.zeros(fitted.size, dtype=bool)  # each run's first and last
@@ -121,9 +124,14 @@ def _isotonic_regression(y: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return _pooled(y, weights)[0]
 
 
-def _pooled(y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The isotonic fit (in `y`'s place) and its blocks' boundaries (starts, then the length)."""
-    r = np.full(y.size + 1, -1, dtype=np.intp)
+def _pooled(y: np.ndarray, weights: np.ndarray, r: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The isotonic fit (in `y`'s place) and its blocks' boundaries (starts, then the length).
+    `r`: a buffer for the blocks to reuse (at least y.size + 1 long)."""
+    if r is None:
+        r = np.full(y.size + 1, -1, dtype=np.intp)
+    else:
+        r = r[: y.size + 1]
+        r.fill(-1)
     fitted, _, r, blocks = _pava()(
         np.ascontiguousarray(y, np.float64), np.ascontiguousarray(weights, np.float64), r
     )
@@ -234,6 +242,7 @@ class _Groups:
     counts: np.ndarray
     positives: np.ndarray
     labels: np.ndarray  # each group's mean label, in score order
+    scratch: list[np.ndarray] = field(default_factory=list)  # the fits' buffers (`_buffers`)
 
     @classmethod
     def of(cls, ranked: _Ranked) -> _Groups | None:
@@ -257,12 +266,23 @@ class _Groups:
         if self.x.size == self.of_row.size:  # one row a group: the train part is the other groups
             train = np.ones(self.x.size, dtype=bool)
             train[left] = False
-            return _fit_unique(self.x[train], self.labels[train], np.ones(self.x.size - left.size))
+            weights, r = self._buffers(self.x.size - left.size)
+            weights.fill(1.0)
+            return _fit_unique(self.x[train], self.labels[train], weights, r)
         counts = self.counts - np.bincount(left, minlength=self.x.size)
         positives = self.positives - np.bincount(left[labels == 1], minlength=self.x.size)
         present = np.flatnonzero(counts)
-        weights = counts[present].astype(np.float64)
-        return _fit_unique(self.x[present], positives[present] / weights, weights)
+        weights, r = self._buffers(present.size)
+        np.copyto(weights, counts[present])
+        return _fit_unique(self.x[present], positives[present] / weights, weights, r)
+
+    def _buffers(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Weights and blocks buffers of `size` reused by each train part's fit (fresh large arrays
+        cost a page fault per page, each time)."""
+        if not self.scratch:
+            self.scratch.extend((np.empty(self.x.size), np.empty(self.x.size + 1, dtype=np.intp)))
+        weights, r = self.scratch
+        return weights[:size], r
 
 
 class _Drawn:

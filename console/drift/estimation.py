@@ -234,10 +234,12 @@ class Estimator:
     thresholds: dict[str, tuple[float, float]]
     reference_data: Outputs
     reference_realized: dict[str, list[float]] = field(default_factory=dict)  # per metric, per chunk
+    reference_order: np.ndarray | None = None  # its rows, each chunk's by score (`SortedChunks.order`)
 
     def reference(self) -> list[ChunkEstimate]:
         """The reference's own chunks, estimated as NannyML reports them beside the analysis."""
-        return self._estimate(self.reference_data, "reference", self.reference_realized or None)
+        known = self.reference_realized or None
+        return self._estimate(self.reference_data, "reference", known, self.reference_order)
 
     @property
     def calibrated(self) -> bool:
@@ -248,9 +250,14 @@ class Estimator:
         return self._estimate(data, period, None)
 
     def _estimate(
-        self, data: Outputs, period: str, known: dict[str, list[float]] | None
+        self,
+        data: Outputs,
+        period: str,
+        known: dict[str, list[float]] | None,
+        order: np.ndarray | None = None,
     ) -> list[ChunkEstimate]:
-        """`known`: the realized values per metric and chunk where the fit has them (the reference's)."""
+        """`known`: the realized values per metric and chunk where the fit has them (the reference's),
+        `order`: its rows' order by chunk and score, where the fit has it."""
         if len(data) == 0:
             return []
         if data.labels is not None:
@@ -260,7 +267,11 @@ class Estimator:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
             together = sorted_chunks(
-                (data.scores, data.predicted, data.labels), spans, self.calibrator, counts=known is None
+                (data.scores, data.predicted, data.labels),
+                spans,
+                self.calibrator,
+                counts=known is None,
+                order=order,
             )
             if together is not None:
                 return [
@@ -356,13 +367,20 @@ def fit(reference: Outputs, chunking: Chunking | None = None, metrics: Sequence[
             else COMPONENTS[m](labels, reference.scores, reference.predicted)
             for m in metrics
         }
-        thresholds, reference_realized = _thresholds(reference, chunking, metrics)
+        thresholds, reference_realized, reference_order = _thresholds(reference, chunking, metrics)
     try:
         calibrator = calibrator_for(labels, reference.scores, order)
     except CalibrationError as exc:
         raise EstimationError(str(exc)) from None
     return Estimator(
-        tuple(metrics), chunking, calibrator, components, thresholds, reference, reference_realized
+        tuple(metrics),
+        chunking,
+        calibrator,
+        components,
+        thresholds,
+        reference,
+        reference_realized,
+        reference_order,
     )
 
 
@@ -383,22 +401,22 @@ def _reference_labels(reference: Outputs) -> np.ndarray:
 
 def check_labels(labels: np.ndarray) -> None:
     """Labels must be 0 or 1 (NaN: not known yet)."""
-    known = labels[~np.isnan(labels)]
-    bad = known[(known != 0) & (known != 1)]
+    bad = labels[(labels != 0) & (labels != 1) & ~np.isnan(labels)]
     if bad.size:
         raise EstimationError(f"labels must be 0 or 1 for binary classification; found {float(bad[0])!r}")
 
 
 def _thresholds(
     reference: Outputs, chunking: Chunking, metrics: Sequence[str]
-) -> tuple[dict[str, tuple[float, float]], dict[str, list[float]]]:
+) -> tuple[dict[str, tuple[float, float]], dict[str, list[float]], np.ndarray | None]:
     """Per metric, mean ± 3 std of its realized value over the reference chunks, clipped to [0, 1];
-    and those realized values (the reference's chunks show them)."""
+    those realized values (the reference's chunks show them), and the order its chunks were sorted
+    in (None: a row misses a predicted class, so each chunk went on its own)."""
     data = _time_sorted(reference)
     assert data.labels is not None
     values: dict[str, list[float]] = {m: [] for m in metrics}
     spans = chunking.spans(data)
-    together = sorted_chunks((data.scores, data.predicted, data.labels), spans, None)  # uncalibrated
+    together = sorted_chunks((data.scores, data.predicted, data.labels), spans, None, cells=False)
     for index, chunk in enumerate(spans):
         if together is not None and together.counts is not None:
             columns, counts, order = together.columns(chunk), together.counts[index], SORTED
@@ -414,4 +432,4 @@ def _thresholds(
         mean, std = np.nanmean(values[metric]), np.nanstd(values[metric])
         low, high = mean - std * STD_MULTIPLIER, mean + std * STD_MULTIPLIER
         thresholds[metric] = (0.0 if low <= 0 else float(low)), (1.0 if high >= 1 else float(high))
-    return thresholds, values
+    return thresholds, values, None if together is None else together.order

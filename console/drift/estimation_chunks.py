@@ -36,8 +36,9 @@ class SortedChunks:
     scores: np.ndarray
     predicted: np.ndarray
     labels: np.ndarray | None
-    cells: list[Cells]
+    cells: list[Cells]  # empty: not asked for
     counts: list[Counts] | None  # None: no labels, or not asked for
+    order: np.ndarray  # the rows of the data in this order (each chunk's by score)
 
     def columns(self, chunk: Span) -> Columns:
         rows = slice(chunk.start, chunk.stop)
@@ -50,16 +51,19 @@ def sorted_chunks(
     spans: Sequence[Span],
     calibrator: Callable[[np.ndarray], np.ndarray] | None,
     *,
+    cells: bool = True,
     counts: bool = True,
+    order: np.ndarray | None = None,
 ) -> SortedChunks | None:
     """The chunks of `data` (scores, predicted classes, labels or None) sorted and summed, or None
     when a row misses a value (or the chunks leave a gap): then each chunk is computed on its own,
-    dropping those rows as NannyML does."""
+    dropping those rows as NannyML does. `order`: a `SortedChunks.order` of the same data and chunks."""
     all_scores, all_predicted, all_labels = data
     present = [all_scores, all_predicted] + ([all_labels] if all_labels is not None else [])
     if not _contiguous(spans, all_scores.size) or any(bool(np.isnan(a).any()) for a in present):
         return None
-    order = np.concatenate([np.argsort(all_scores[c.start : c.stop]) + c.start for c in spans])
+    if order is None:
+        order = np.concatenate([np.argsort(all_scores[c.start : c.stop]) + c.start for c in spans])
     scores = all_scores[order]
     calibrated = scores if calibrator is None else calibrator(scores)
     if np.isnan(calibrated).any():
@@ -68,21 +72,29 @@ def sorted_chunks(
     labels = None if all_labels is None else all_labels[order]
     starts = np.fromiter((c.start for c in spans), dtype=np.intp, count=len(spans))
     rows = np.diff(np.append(starts, all_scores.size))
+    summed = _cells(predicted, calibrated, starts, rows) if cells else []
+    counted = _counts(predicted, labels, starts, rows) if counts and labels is not None else None
+    return SortedChunks(calibrated, scores, predicted, labels, summed, counted, order)
+
+
+def _cells(
+    predicted: np.ndarray, calibrated: np.ndarray, starts: np.ndarray, rows: np.ndarray
+) -> list[Cells]:
+    """`estimation_metrics.expected_cells` of every chunk."""
+    positive, negative = predicted == 1, predicted == 0
     sums = [
         np.add.reduceat(np.where(side, value, 0.0), starts)
         for side, value in (
-            (predicted == 1, calibrated),
-            (predicted == 1, 1 - calibrated),
-            (predicted == 0, calibrated),
-            (predicted == 0, 1 - calibrated),
+            (positive, calibrated),
+            (positive, 1 - calibrated),
+            (negative, calibrated),
+            (negative, 1 - calibrated),
         )
     ]
-    cells: list[Cells] = [
+    return [
         (float(tp), float(fp), float(fn), float(tn), int(n))
         for tp, fp, fn, tn, n in zip(*sums, rows, strict=True)
     ]
-    counted = _counts(predicted, labels, starts, rows) if counts and labels is not None else None
-    return SortedChunks(calibrated, scores, predicted, labels, cells, counted)
 
 
 def _contiguous(spans: Sequence[Span], n: int) -> bool:
