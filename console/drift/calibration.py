@@ -57,20 +57,31 @@ def fit_isotonic(scores: np.ndarray, labels: np.ndarray) -> Isotonic:
 
 
 def calibrator_for(
-    labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None
+    labels: np.ndarray,
+    scores: np.ndarray,
+    order: np.ndarray | None = None,
+    drawn: Iterable[np.ndarray] | None = None,
 ) -> Isotonic | None:
     """The isotonic calibrator NannyML fits on this reference, or None when it decides not to calibrate.
-    `order`: `np.argsort(scores)` where the caller has it already."""
+    `order`: `np.argsort(scores)` where the caller has it already; `drawn`: `draw_test_parts(labels)`
+    where the caller started the draws earlier (and closes them)."""
     labels = np.asarray(labels, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
-    parts = _Drawn(labels) if labels.min() != labels.max() else None  # the draws start now
+    own = draw_test_parts(labels) if drawn is None else None  # the draws start now
     try:
         ranked = _Ranked.of(labels, scores, order)
-        needed = _needs_calibration(labels, scores, ranked, parts)
+        needed = _needs_calibration(labels, scores, ranked, drawn if drawn is not None else own)
     finally:
-        if parts is not None:
-            parts.close()
+        if own is not None:
+            own.close()
     return _fit_sorted(ranked.x, ranked.y) if needed else None
+
+
+def draw_test_parts(labels: np.ndarray) -> _Drawn | None:
+    """The calibration check's test parts (`stratified_test_parts`) drawn on a thread from now on,
+    for `calibrator_for`; None when the labels are of one class (no check then). Close it after."""
+    labels = np.asarray(labels, dtype=np.float64)
+    return _Drawn(labels) if labels.size and labels.min() != labels.max() else None
 
 
 @dataclass(frozen=True)

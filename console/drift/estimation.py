@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from console.drift.calibration import CalibrationError, Isotonic, calibrator_for
+from console.drift.calibration import CalibrationError, Isotonic, calibrator_for, draw_test_parts
 from console.drift.estimation_chunks import SortedChunks, sorted_chunks
 from console.drift.estimation_metrics import (
     CELL_METRICS,
@@ -358,20 +358,24 @@ def fit(reference: Outputs, chunking: Chunking | None = None, metrics: Sequence[
             f"unknown metric {', '.join(unknown) or '(none)'}; choose from {', '.join(METRICS)}"
         )
     labels = _reference_labels(reference)
-    order = np.argsort(reference.scores)  # one sort for the AUROC components and the calibration
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        components = {
-            m: auroc_components(labels, reference.scores, reference.predicted, order)
-            if m == "roc_auc"
-            else COMPONENTS[m](labels, reference.scores, reference.predicted)
-            for m in metrics
-        }
-        thresholds, reference_realized, reference_order = _thresholds(reference, chunking, metrics)
+    drawn = draw_test_parts(labels)  # the calibration check's random splits, drawn meanwhile
     try:
-        calibrator = calibrator_for(labels, reference.scores, order)
+        order = np.argsort(reference.scores)  # one sort for the AUROC components and the calibration
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            components = {
+                m: auroc_components(labels, reference.scores, reference.predicted, order)
+                if m == "roc_auc"
+                else COMPONENTS[m](labels, reference.scores, reference.predicted)
+                for m in metrics
+            }
+            thresholds, reference_realized, reference_order = _thresholds(reference, chunking, metrics)
+        calibrator = calibrator_for(labels, reference.scores, order, drawn)
     except CalibrationError as exc:
         raise EstimationError(str(exc)) from None
+    finally:
+        if drawn is not None:
+            drawn.close()
     return Estimator(
         tuple(metrics),
         chunking,
