@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -341,7 +342,10 @@ def _test_parts(labels: np.ndarray) -> Iterator[np.ndarray]:
     other row: per class, train and test counts add up to the class's rows (`_approximate_mode` of
     the rest hands the rest out), so only the test parts are kept. The same random draws are made
     (a shuffle's draws depend only on its length), into reused buffers: the train part's own
-    permutation only has to advance the generator, so a 1-byte scratch array is shuffled for it."""
+    permutation only has to advance the generator, so a 1-byte scratch array is shuffled for it.
+    The shuffles go through a `Generator` on the same MT19937: its shuffle makes the very draws of
+    the legacy `RandomState.shuffle` (the same `random_interval` calls), but without holding the
+    GIL, so the caller's thread fits meanwhile (tests/unit/test_calibration_splits.py)."""
     n = labels.size
     n_test = math.ceil(TEST_SHARE * n)
     n_train = n - n_test
@@ -354,7 +358,9 @@ def _test_parts(labels: np.ndarray) -> Iterator[np.ndarray]:
         )
     if n_train < 2 or n_test < 2:
         raise CalibrationError(f"the reference has too few rows ({n}) to test calibration")
-    rng = np.random.RandomState(SPLIT_SEED)
+    bits = np.random.MT19937()
+    bits.state = cast(Any, np.random.RandomState(SPLIT_SEED).get_state(legacy=False))  # a state dict
+    rng, shuffler = np.random.RandomState(bits), np.random.Generator(bits)  # one stream of draws
     shuffled = [np.empty_like(i) for i in class_indices]
     scratch = np.empty(n_train, dtype=np.uint8)
     for _ in range(SPLITS):
@@ -363,10 +369,12 @@ def _test_parts(labels: np.ndarray) -> Iterator[np.ndarray]:
         test = []
         for i in range(2):
             np.copyto(shuffled[i], class_indices[i])
-            rng.shuffle(shuffled[i])  # rng.permutation(class_indices[i]): a copy, shuffled
+            shuffler.shuffle(shuffled[i])  # rng.permutation(class_indices[i]): a copy, shuffled
             test.append(shuffled[i][n_i[i] : n_i[i] + t_i[i]])
-        rng.shuffle(scratch)  # the train part's permutation (n_train rows)
-        yield rng.permutation(np.concatenate(test))
+        shuffler.shuffle(scratch)  # the train part's permutation (n_train rows)
+        part = np.concatenate(test)
+        shuffler.shuffle(part)  # rng.permutation(test)
+        yield part
 
 
 def _approximate_mode(class_counts: np.ndarray, draws: int, rng: np.random.RandomState) -> np.ndarray:
