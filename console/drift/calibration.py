@@ -342,7 +342,8 @@ def _test_parts(labels: np.ndarray) -> Iterator[np.ndarray]:
     other row: per class, train and test counts add up to the class's rows (`_approximate_mode` of
     the rest hands the rest out), so only the test parts are kept. The same random draws are made
     (a shuffle's draws depend only on its length), into reused buffers: the train part's own
-    permutation only has to advance the generator, so a 1-byte scratch array is shuffled for it.
+    permutation only has to advance the generator, so a scratch array is shuffled for it (of
+    machine-size integers: numpy shuffles those fastest).
     The shuffles go through a `Generator` on the same MT19937: its shuffle makes the very draws of
     the legacy `RandomState.shuffle` (the same `random_interval` calls), but without holding the
     GIL, so the caller's thread fits meanwhile (tests/unit/test_calibration_splits.py)."""
@@ -362,7 +363,7 @@ def _test_parts(labels: np.ndarray) -> Iterator[np.ndarray]:
     bits.state = cast(Any, np.random.RandomState(SPLIT_SEED).get_state(legacy=False))  # a state dict
     rng, shuffler = np.random.RandomState(bits), np.random.Generator(bits)  # one stream of draws
     shuffled = [np.empty_like(i) for i in class_indices]
-    scratch = np.empty(n_train, dtype=np.uint8)
+    scratch = np.empty(n_train, dtype=np.intp)
     for _ in range(SPLITS):
         n_i = _approximate_mode(class_counts, n_train, rng)
         t_i = _approximate_mode(class_counts - n_i, n_test, rng)

@@ -361,21 +361,21 @@ def fit(reference: Outputs, chunking: Chunking | None = None, metrics: Sequence[
     drawn = draw_test_parts(labels)  # the calibration check's random splits, drawn meanwhile
     try:
         order = np.argsort(reference.scores)  # one sort for the AUROC components and the calibration
-        calibrator = calibrator_for(labels, reference.scores, order, drawn)  # fits each split once drawn
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            components = {
+                m: auroc_components(labels, reference.scores, reference.predicted, order)
+                if m == "roc_auc"
+                else COMPONENTS[m](labels, reference.scores, reference.predicted)
+                for m in metrics
+            }
+            thresholds, reference_realized, reference_order = _thresholds(reference, chunking, metrics)
+        calibrator = calibrator_for(labels, reference.scores, order, drawn)  # fits each split as drawn
     except CalibrationError as exc:
         raise EstimationError(str(exc)) from None
     finally:
         if drawn is not None:
             drawn.close()
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        components = {
-            m: auroc_components(labels, reference.scores, reference.predicted, order)
-            if m == "roc_auc"
-            else COMPONENTS[m](labels, reference.scores, reference.predicted)
-            for m in metrics
-        }
-        thresholds, reference_realized, reference_order = _thresholds(reference, chunking, metrics)
     return Estimator(
         tuple(metrics),
         chunking,
