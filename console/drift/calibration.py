@@ -14,11 +14,14 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import math
+import queue
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -55,14 +58,31 @@ def fit_isotonic(scores: np.ndarray, labels: np.ndarray) -> Isotonic:
 
 
 def calibrator_for(
-    labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None
+    labels: np.ndarray,
+    scores: np.ndarray,
+    order: np.ndarray | None = None,
+    drawn: Iterable[np.ndarray] | None = None,
 ) -> Isotonic | None:
     """The isotonic calibrator NannyML fits on this reference, or None when it decides not to calibrate.
-    `order`: `np.argsort(scores)` where the caller has it already."""
+    `order`: `np.argsort(scores)` where the caller has it already; `drawn`: `draw_test_parts(labels)`
+    where the caller started the draws earlier (and closes them)."""
     labels = np.asarray(labels, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
-    ranked = _Ranked.of(labels, scores, order)
-    return _fit_sorted(ranked.x, ranked.y) if _needs_calibration(labels, scores, ranked) else None
+    own = draw_test_parts(labels) if drawn is None else None  # the draws start now
+    try:
+        ranked = _Ranked.of(labels, scores, order)
+        needed = _needs_calibration(labels, scores, ranked, drawn if drawn is not None else own)
+    finally:
+        if own is not None:
+            own.close()
+    return _fit_sorted(ranked.x, ranked.y) if needed else None
+
+
+def draw_test_parts(labels: np.ndarray) -> _Drawn | None:
+    """The calibration check's test parts (`stratified_test_parts`) drawn on a thread from now on,
+    for `calibrator_for`; None when the labels are of one class (no check then). Close it after."""
+    labels = np.asarray(labels, dtype=np.float64)
+    return _Drawn(labels) if labels.size and labels.min() != labels.max() else None
 
 
 @dataclass(frozen=True)
@@ -92,13 +112,18 @@ def _fit_sorted(x: np.ndarray, y: np.ndarray) -> Isotonic:
     return _fit_unique(*_make_unique(x, y))
 
 
-def _fit_unique(unique_x: np.ndarray, unique_y: np.ndarray, weights: np.ndarray) -> Isotonic:
+def _fit_unique(
+    unique_x: np.ndarray, unique_y: np.ndarray, weights: np.ndarray, r: np.ndarray | None = None
+) -> Isotonic:
     """Pool-adjacent-violators on the distinct scores' mean labels, then scikit-learn's trimming.
-    `unique_y` and `weights` must be arrays of this call's own: the fit overwrites them."""
-    fitted, blocks = _pooled(unique_y, weights)
+    `unique_y` and `weights` must be arrays of this call's own: the fit overwrites them (and `r`,
+    a buffer of at least `unique_y.size + 1` for the blocks, if given)."""
+    fitted, blocks = _pooled(unique_y, weights, r)
     levels = fitted[blocks[:-1]]
     if np.all(levels[1:] > levels[:-1]):  # as PAVA leaves its blocks: the runs of equal values
-        keep = np.unique(np.concatenate((blocks[:-1], blocks[1:] - 1)))  # each run's first and last
+        keep = np.zeros(fitted.size, dtype=bool)  # each run's first and last
+        keep[blocks[:-1]] = True
+        keep[blocks[1:] - 1] = True
     else:
         keep = np.ones(fitted.size, dtype=bool)
         keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
@@ -111,9 +136,14 @@ def _isotonic_regression(y: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return _pooled(y, weights)[0]
 
 
-def _pooled(y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The isotonic fit (in `y`'s place) and its blocks' boundaries (starts, then the length)."""
-    r = np.full(y.size + 1, -1, dtype=np.intp)
+def _pooled(y: np.ndarray, weights: np.ndarray, r: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The isotonic fit (in `y`'s place) and its blocks' boundaries (starts, then the length).
+    `r`: a buffer for the blocks to reuse (at least y.size + 1 long)."""
+    if r is None:
+        r = np.full(y.size + 1, -1, dtype=np.intp)
+    else:
+        r = r[: y.size + 1]
+        r.fill(-1)
     fitted, _, r, blocks = _pava()(
         np.ascontiguousarray(y, np.float64), np.ascontiguousarray(weights, np.float64), r
     )
@@ -177,7 +207,10 @@ def needs_calibration(labels: np.ndarray, scores: np.ndarray) -> bool:
     return _needs_calibration(labels, scores, _Ranked.of(labels, scores))
 
 
-def _needs_calibration(labels: np.ndarray, scores: np.ndarray, ranked: _Ranked) -> bool:
+def _needs_calibration(
+    labels: np.ndarray, scores: np.ndarray, ranked: _Ranked, drawn: Iterable[np.ndarray] | None = None
+) -> bool:
+    """`drawn`: the test parts being drawn already (`_Drawn`), if the caller started them."""
     if labels.min() == labels.max():
         return False
     if _sorted_auc(ranked.x, ranked.y) > SEPARATED_AUC:
@@ -185,7 +218,7 @@ def _needs_calibration(labels: np.ndarray, scores: np.ndarray, ranked: _Ranked) 
     groups = _Groups.of(ranked)
     rank = None
     tests, calibrated = [], []
-    for test in stratified_test_parts(labels):  # each train part: every other row
+    for test in drawn if drawn is not None else _test_parts(labels):  # each train part: every other row
         if groups is not None:
             calibrator = groups.fit_without(test, labels[test])
         else:
@@ -221,6 +254,7 @@ class _Groups:
     counts: np.ndarray
     positives: np.ndarray
     labels: np.ndarray  # each group's mean label, in score order
+    scratch: list[np.ndarray] = field(default_factory=list)  # the fits' buffers (`_buffers`)
 
     @classmethod
     def of(cls, ranked: _Ranked) -> _Groups | None:
@@ -244,21 +278,75 @@ class _Groups:
         if self.x.size == self.of_row.size:  # one row a group: the train part is the other groups
             train = np.ones(self.x.size, dtype=bool)
             train[left] = False
-            return _fit_unique(self.x[train], self.labels[train], np.ones(self.x.size - left.size))
+            weights, r = self._buffers(self.x.size - left.size)
+            weights.fill(1.0)
+            return _fit_unique(self.x[train], self.labels[train], weights, r)
         counts = self.counts - np.bincount(left, minlength=self.x.size)
         positives = self.positives - np.bincount(left[labels == 1], minlength=self.x.size)
         present = np.flatnonzero(counts)
-        weights = counts[present].astype(np.float64)
-        return _fit_unique(self.x[present], positives[present] / weights, weights)
+        weights, r = self._buffers(present.size)
+        np.copyto(weights, counts[present])
+        return _fit_unique(self.x[present], positives[present] / weights, weights, r)
+
+    def _buffers(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Weights and blocks buffers of `size` reused by each train part's fit (fresh large arrays
+        cost a page fault per page, each time)."""
+        if not self.scratch:
+            self.scratch.extend((np.empty(self.x.size), np.empty(self.x.size + 1, dtype=np.intp)))
+        weights, r = self.scratch
+        return weights[:size], r
+
+
+class _Drawn:
+    """`stratified_test_parts(labels)` drawn on a thread of its own while the caller fits on the parts
+    already drawn (numpy's shuffles let go of the GIL), handed over in order; an error raised by the
+    draws is raised where the parts are read, as the plain call would raise it."""
+
+    def __init__(self, labels: np.ndarray) -> None:
+        self._parts: queue.SimpleQueue[np.ndarray | BaseException | None] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        threading.Thread(target=self._draw, args=(labels,), name="calibration-splits", daemon=True).start()
+
+    def _draw(self, labels: np.ndarray) -> None:
+        end: BaseException | None = CalibrationError("the calibration's random splits stopped short")
+        try:
+            for part in _test_parts(labels):
+                if self._stop.is_set():
+                    return
+                self._parts.put(part)
+            end = None
+        except Exception as exc:  # noqa: BLE001 - raised again where the parts are read (__iter__)
+            end = exc
+        finally:
+            self._parts.put(end)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while (item := self._parts.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """No more parts wanted (e.g. the reference's scores separate the classes)."""
+        self._stop.set()
 
 
 def stratified_test_parts(labels: np.ndarray) -> list[np.ndarray]:
+    """All of `_test_parts(labels)`."""
+    return list(_test_parts(labels))
+
+
+def _test_parts(labels: np.ndarray) -> Iterator[np.ndarray]:
     """The test parts of scikit-learn's `StratifiedShuffleSplit(n_splits=10, test_size=0.1,
     random_state=42).split` of 0/1 labels, each in scikit-learn's order. Each train part is every
     other row: per class, train and test counts add up to the class's rows (`_approximate_mode` of
     the rest hands the rest out), so only the test parts are kept. The same random draws are made
     (a shuffle's draws depend only on its length), into reused buffers: the train part's own
-    permutation only has to advance the generator, so a 1-byte scratch array is shuffled for it."""
+    permutation only has to advance the generator, so a scratch array is shuffled for it (of
+    machine-size integers: numpy shuffles those fastest).
+    The shuffles go through a `Generator` on the same MT19937: its shuffle makes the very draws of
+    the legacy `RandomState.shuffle` (the same `random_interval` calls), but without holding the
+    GIL, so the caller's thread fits meanwhile (tests/unit/test_calibration_splits.py)."""
     n = labels.size
     n_test = math.ceil(TEST_SHARE * n)
     n_train = n - n_test
@@ -271,21 +359,23 @@ def stratified_test_parts(labels: np.ndarray) -> list[np.ndarray]:
         )
     if n_train < 2 or n_test < 2:
         raise CalibrationError(f"the reference has too few rows ({n}) to test calibration")
-    rng = np.random.RandomState(SPLIT_SEED)
+    bits = np.random.MT19937()
+    bits.state = cast(Any, np.random.RandomState(SPLIT_SEED).get_state(legacy=False))  # a state dict
+    rng, shuffler = np.random.RandomState(bits), np.random.Generator(bits)  # one stream of draws
     shuffled = [np.empty_like(i) for i in class_indices]
-    scratch = np.empty(n_train, dtype=np.uint8)
-    parts = []
+    scratch = np.empty(n_train, dtype=np.intp)
     for _ in range(SPLITS):
         n_i = _approximate_mode(class_counts, n_train, rng)
         t_i = _approximate_mode(class_counts - n_i, n_test, rng)
         test = []
         for i in range(2):
             np.copyto(shuffled[i], class_indices[i])
-            rng.shuffle(shuffled[i])  # rng.permutation(class_indices[i]): a copy, shuffled
+            shuffler.shuffle(shuffled[i])  # rng.permutation(class_indices[i]): a copy, shuffled
             test.append(shuffled[i][n_i[i] : n_i[i] + t_i[i]])
-        rng.shuffle(scratch)  # the train part's permutation (n_train rows)
-        parts.append(rng.permutation(np.concatenate(test)))
-    return parts
+        shuffler.shuffle(scratch)  # the train part's permutation (n_train rows)
+        part = np.concatenate(test)
+        shuffler.shuffle(part)  # rng.permutation(test)
+        yield part
 
 
 def _approximate_mode(class_counts: np.ndarray, draws: int, rng: np.random.RandomState) -> np.ndarray:
@@ -333,9 +423,9 @@ def _sorted_calibration_error(labels: np.ndarray, scores: np.ndarray, edges: lis
     return float(np.sum(terms))
 
 
-def roc_auc(labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None) -> float:
+def roc_auc(labels: np.ndarray, scores: np.ndarray, order: np.ndarray | slice | None = None) -> float:
     """ROC AUC of scores against 0/1 labels (ties count half), NaN with a single class.
-    `order`: `np.argsort(scores)` where the caller has it."""
+    `order`: `np.argsort(scores)` where the caller has it (`slice(None)`: the scores are sorted)."""
     order = np.argsort(scores) if order is None else order
     return _sorted_auc(np.asarray(scores)[order], (np.asarray(labels) == 1)[order].astype(np.float64))
 
@@ -346,8 +436,12 @@ def _sorted_auc(x: np.ndarray, y: np.ndarray) -> float:
     n_neg = y.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return math.nan
-    starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))
-    counts = np.diff(np.append(starts, x.size))
-    mean_rank = np.cumsum(counts) - (counts - 1) / 2  # 1-based ranks, ties averaged
-    positive_rank_sum = float(np.dot(np.add.reduceat(y, starts), mean_rank))
+    distinct = x[1:] != x[:-1]
+    if distinct.all():  # no ties: the ranks are 1..n
+        positive_rank_sum = float(np.dot(y, np.arange(1.0, y.size + 1)))
+    else:
+        starts = np.flatnonzero(np.concatenate(([True], distinct)))
+        counts = np.diff(np.append(starts, x.size))
+        mean_rank = np.cumsum(counts) - (counts - 1) / 2  # 1-based ranks, ties averaged
+        positive_rank_sum = float(np.dot(np.add.reduceat(y, starts), mean_rank))
     return (positive_rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)

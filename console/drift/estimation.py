@@ -21,14 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from console.drift.calibration import CalibrationError, Isotonic, calibrator_for
+from console.drift.calibration import CalibrationError, Isotonic, calibrator_for, draw_test_parts
+from console.drift.estimation_chunks import SortedChunks, sorted_chunks
 from console.drift.estimation_metrics import (
     CELL_METRICS,
     COMPONENTS,
     ESTIMATES,
+    SORTED,
     Cells,
     Columns,
     Counts,
+    Order,
     Undefined,
     auroc_components,
     estimate_roc_auc,
@@ -231,10 +234,12 @@ class Estimator:
     thresholds: dict[str, tuple[float, float]]
     reference_data: Outputs
     reference_realized: dict[str, list[float]] = field(default_factory=dict)  # per metric, per chunk
+    reference_order: np.ndarray | None = None  # its rows, each chunk's by score (`SortedChunks.order`)
 
     def reference(self) -> list[ChunkEstimate]:
         """The reference's own chunks, estimated as NannyML reports them beside the analysis."""
-        return self._estimate(self.reference_data, "reference", self.reference_realized or None)
+        known = self.reference_realized or None
+        return self._estimate(self.reference_data, "reference", known, self.reference_order)
 
     @property
     def calibrated(self) -> bool:
@@ -245,41 +250,72 @@ class Estimator:
         return self._estimate(data, period, None)
 
     def _estimate(
-        self, data: Outputs, period: str, known: dict[str, list[float]] | None
+        self,
+        data: Outputs,
+        period: str,
+        known: dict[str, list[float]] | None,
+        order: np.ndarray | None = None,
     ) -> list[ChunkEstimate]:
-        """`known`: the realized values per metric and chunk where the fit has them (the reference's)."""
+        """`known`: the realized values per metric and chunk where the fit has them (the reference's),
+        `order`: its rows' order by chunk and score, where the fit has it."""
         if len(data) == 0:
             return []
         if data.labels is not None:
             check_labels(data.labels)
         data = _time_sorted(data)
-        calibrated = self.calibrator(data.scores) if self.calibrator is not None else data.scores
-        cell_metrics = any(m in CELL_METRICS for m in self.metrics)
-        # with no NaN score, calibrated score or label, ROC AUC's estimate and realized value share a sort
-        shared_sort = "roc_auc" in self.metrics and not any(
-            bool(np.isnan(a).any()) for a in (data.scores, calibrated, data.labels) if a is not None
-        )
-        results = []
+        spans = self.chunking.spans(data)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            for index, chunk in enumerate(self.chunking.spans(data)):
+            together = sorted_chunks(
+                (data.scores, data.predicted, data.labels),
+                spans,
+                self.calibrator,
+                counts=known is None,
+                order=order,
+            )
+            if together is not None:
+                return [
+                    ChunkEstimate(
+                        chunk, period, self._metrics(together.columns(chunk), index, known, together)
+                    )
+                    for index, chunk in enumerate(spans)
+                ]
+            calibrated = self.calibrator(data.scores) if self.calibrator is not None else data.scores
+            results = []
+            for index, chunk in enumerate(spans):
                 rows = slice(chunk.start, chunk.stop)
                 labels = None if data.labels is None else data.labels[rows]
                 columns = (calibrated[rows], data.scores[rows], data.predicted[rows], labels)
-                # the expected and the realized confusion matrix, once for the metrics that share them
-                cells = expected_cells(columns) if cell_metrics else None
-                counts = None
-                if cell_metrics and labels is not None and known is None:
-                    counts = realized_counts(columns)
-                order = np.argsort(columns[1]) if shared_sort else None
-                metrics = {
-                    m: self._metric(
-                        m, columns, cells, counts, order, None if known is None else known[m][index]
-                    )
-                    for m in self.metrics
-                }
-                results.append(ChunkEstimate(chunk, period, metrics))
+                results.append(ChunkEstimate(chunk, period, self._metrics(columns, index, known, None)))
         return results
+
+    def _metrics(
+        self,
+        columns: Columns,
+        index: int,
+        known: dict[str, list[float]] | None,
+        together: SortedChunks | None,
+    ) -> dict[str, MetricChunk]:
+        """Every metric on one chunk (`index`): `together` has its cells and counts where no row misses
+        a value; otherwise the chunk's expected and realized confusion matrix are counted here, once."""
+        cells: Cells | None
+        rows: int | None
+        if together is not None:
+            cells, rows, order = together.cells[index], columns[0].size, SORTED
+            counts = None if together.counts is None else together.counts[index]
+        else:
+            rows = counts = None
+            cell_metrics = any(m in CELL_METRICS for m in self.metrics)
+            cells = expected_cells(columns) if cell_metrics else None
+            if cell_metrics and columns[3] is not None and known is None:
+                counts = realized_counts(columns)
+            order = None
+        return {
+            m: self._metric(
+                m, columns, cells, counts, order, None if known is None else known[m][index], rows
+            )
+            for m in self.metrics
+        }
 
     def _metric(
         self,
@@ -287,8 +323,9 @@ class Estimator:
         columns: Columns,
         cells: Cells | None,
         counts: Counts | None,
-        order: Any,
+        order: Order | None,
         real: float | None,
+        rows: int | None,
     ) -> MetricChunk:
         low, high = self.thresholds[metric]
         try:
@@ -296,7 +333,7 @@ class Estimator:
                 value = estimate_roc_auc(columns, order)
             else:
                 value = ESTIMATES[metric](columns, cells)
-            error = sampling_error(metric, self.components[metric], columns)
+            error = sampling_error(metric, self.components[metric], columns, rows)
             real = realized(metric, columns, counts, order) if real is None else real
         except Undefined:  # NannyML's chunk record is all NaN when a metric raises
             nan = math.nan
@@ -321,22 +358,33 @@ def fit(reference: Outputs, chunking: Chunking | None = None, metrics: Sequence[
             f"unknown metric {', '.join(unknown) or '(none)'}; choose from {', '.join(METRICS)}"
         )
     labels = _reference_labels(reference)
-    order = np.argsort(reference.scores)  # one sort for the AUROC components and the calibration
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        components = {
-            m: auroc_components(labels, reference.scores, reference.predicted, order)
-            if m == "roc_auc"
-            else COMPONENTS[m](labels, reference.scores, reference.predicted)
-            for m in metrics
-        }
-        thresholds, reference_realized = _thresholds(reference, chunking, metrics)
+    drawn = draw_test_parts(labels)  # the calibration check's random splits, drawn meanwhile
     try:
-        calibrator = calibrator_for(labels, reference.scores, order)
+        order = np.argsort(reference.scores)  # one sort for the AUROC components and the calibration
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            components = {
+                m: auroc_components(labels, reference.scores, reference.predicted, order)
+                if m == "roc_auc"
+                else COMPONENTS[m](labels, reference.scores, reference.predicted)
+                for m in metrics
+            }
+            thresholds, reference_realized, reference_order = _thresholds(reference, chunking, metrics)
+        calibrator = calibrator_for(labels, reference.scores, order, drawn)  # fits each split as drawn
     except CalibrationError as exc:
         raise EstimationError(str(exc)) from None
+    finally:
+        if drawn is not None:
+            drawn.close()
     return Estimator(
-        tuple(metrics), chunking, calibrator, components, thresholds, reference, reference_realized
+        tuple(metrics),
+        chunking,
+        calibrator,
+        components,
+        thresholds,
+        reference,
+        reference_realized,
+        reference_order,
     )
 
 
@@ -357,30 +405,35 @@ def _reference_labels(reference: Outputs) -> np.ndarray:
 
 def check_labels(labels: np.ndarray) -> None:
     """Labels must be 0 or 1 (NaN: not known yet)."""
-    known = labels[~np.isnan(labels)]
-    bad = known[(known != 0) & (known != 1)]
+    bad = labels[(labels != 0) & (labels != 1) & ~np.isnan(labels)]
     if bad.size:
         raise EstimationError(f"labels must be 0 or 1 for binary classification; found {float(bad[0])!r}")
 
 
 def _thresholds(
     reference: Outputs, chunking: Chunking, metrics: Sequence[str]
-) -> tuple[dict[str, tuple[float, float]], dict[str, list[float]]]:
+) -> tuple[dict[str, tuple[float, float]], dict[str, list[float]], np.ndarray | None]:
     """Per metric, mean ± 3 std of its realized value over the reference chunks, clipped to [0, 1];
-    and those realized values (the reference's chunks show them)."""
+    those realized values (the reference's chunks show them), and the order its chunks were sorted
+    in (None: a row misses a predicted class, so each chunk went on its own)."""
     data = _time_sorted(reference)
     assert data.labels is not None
     values: dict[str, list[float]] = {m: [] for m in metrics}
-    for chunk in chunking.spans(data):
-        rows = slice(chunk.start, chunk.stop)
-        scores = data.scores[rows]
-        columns = (scores, scores, data.predicted[rows], data.labels[rows])
-        counts = realized_counts(columns)
+    spans = chunking.spans(data)
+    together = sorted_chunks((data.scores, data.predicted, data.labels), spans, None, cells=False)
+    for index, chunk in enumerate(spans):
+        if together is not None and together.counts is not None:
+            columns, counts, order = together.columns(chunk), together.counts[index], SORTED
+        else:
+            rows = slice(chunk.start, chunk.stop)
+            scores = data.scores[rows]
+            columns = (scores, scores, data.predicted[rows], data.labels[rows])
+            counts, order = realized_counts(columns), None
         for metric in metrics:
-            values[metric].append(realized(metric, columns, counts))
+            values[metric].append(realized(metric, columns, counts, order))
     thresholds = {}
     for metric in metrics:
         mean, std = np.nanmean(values[metric]), np.nanstd(values[metric])
         low, high = mean - std * STD_MULTIPLIER, mean + std * STD_MULTIPLIER
         thresholds[metric] = (0.0 if low <= 0 else float(low)), (1.0 if high >= 1 else float(high))
-    return thresholds, values
+    return thresholds, values, None if together is None else together.order

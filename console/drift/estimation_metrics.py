@@ -15,6 +15,9 @@ from console.drift.calibration import roc_auc
 # one chunk's calibrated scores, scores, predicted classes and labels (None: no labels at all)
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
 Components = tuple[float, ...]
+# the rows' order by score: `np.argsort` of a chunk's scores, or SORTED when they are in that order already
+Order = np.ndarray | slice
+SORTED: Order = slice(None)
 
 
 class Undefined(ArithmeticError):
@@ -32,14 +35,13 @@ def usable(columns: Columns, metric: str) -> tuple[np.ndarray, np.ndarray]:
 # --- estimates (NannyML's estimate_* functions) ------------------------------------------------------
 
 
-def estimate_roc_auc(columns: Columns, order: np.ndarray | None = None) -> float:
+def estimate_roc_auc(columns: Columns, order: Order | None = None) -> float:
     """ROC AUC of the expected labels (calibrated scores) ranked by the model's scores.
-    `order`: `np.argsort` of the chunk's scores where the caller has it (and no row has a NaN)."""
+    `order`: the chunk's `Order` where the caller has it (and no row has a NaN)."""
     calibrated, scores = usable(columns, "roc_auc") if order is None else columns[:2]
     if calibrated.size == 0:
         return math.nan
-    order = (np.argsort(scores) if order is None else order)[::-1]
-    expected = calibrated[order]
+    expected = calibrated[np.argsort(scores) if order is None else order][::-1]
     cumulative = np.cumsum(expected)
     false_cumulative = 1 + np.arange(len(expected)) - cumulative
     tps = np.round(np.concatenate(([0.0], cumulative)), 5)
@@ -151,9 +153,10 @@ COMPONENTS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], Components]
 }
 
 
-def sampling_error(metric: str, components: Components, columns: Columns) -> float:
-    """The reference's std over the square root of the chunk's (relevant) rows."""
-    rows = usable(columns, metric)[0].size
+def sampling_error(metric: str, components: Components, columns: Columns, rows: int | None = None) -> float:
+    """The reference's std over the square root of the chunk's (relevant) rows.
+    `rows`: how many, where the caller knows that no row misses a value."""
+    rows = usable(columns, metric)[0].size if rows is None else rows
     if rows == 0:
         return math.nan
     if metric == "accuracy":
@@ -166,11 +169,11 @@ def sampling_error(metric: str, components: Components, columns: Columns) -> flo
 
 
 def realized(
-    metric: str, columns: Columns, counts: Counts | None = None, order: np.ndarray | None = None
+    metric: str, columns: Columns, counts: Counts | None = None, order: Order | None = None
 ) -> float:
     """The metric on the chunk's labelled rows (uncalibrated scores for ROC AUC); NaN as NannyML gives it.
     `counts`: the chunk's `realized_counts`, if known (F1, precision, recall and accuracy share them);
-    `order`: `np.argsort` of the chunk's scores where the caller has it (and no row has a NaN)."""
+    `order`: the chunk's `Order` where the caller has it (and no row has a NaN)."""
     _, scores, _, labels = columns
     if labels is None:
         return math.nan

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from console.store import Store
 
 ESTIMATION_KIND = "estimation"
-ESTIMATED = "oncall_estimated_{metric}"  # + _lower, _upper: the ±3 sampling-error band
+ESTIMATED = "oncall_estimated_{metric}"  # + _lower, _upper: the ±3 sampling-error band; + _lower_threshold,
+# _upper_threshold: the reference chunks' mean ± 3 std that the alert compares the estimate with
+THRESHOLD_SIDES = ("lower_threshold", "upper_threshold")
 ESTIMATED_ALERT = "oncall_estimated_alert"  # {model, metric}: 1 outside the reference's mean ± 3 std
 ESTIMATED_ROWS = "oncall_estimated_rows"  # rows in the chunk the estimates are of
 REALIZED = "oncall_realized_{metric}"  # where the chunk's labels have arrived
@@ -288,6 +290,8 @@ def estimation_samples(result: EstimationResult, ts: datetime) -> Any:
             add(base, numbers.value)
             add(f"{base}_lower", numbers.lower_bound)
             add(f"{base}_upper", numbers.upper_bound)
+            add(f"{base}_lower_threshold", numbers.lower_threshold)
+            add(f"{base}_upper_threshold", numbers.upper_threshold)
             add(ESTIMATED_ALERT, 1.0 if numbers.alert else 0.0, metric=metric)
             if not math.isnan(numbers.realized):
                 add(REALIZED.format(metric=metric), numbers.realized)
@@ -303,12 +307,13 @@ def estimation_samples(result: EstimationResult, ts: datetime) -> Any:
 
 def latest_estimates(store: Store, model: str, since: datetime) -> dict[str, dict[str, float]]:
     """The most recent stored `oncall_estimated_*` samples of `model` after `since`, per metric:
-    value, lower, upper and alert (what the `estimation` source last wrote)."""
+    value, lower, upper, alert and lower_threshold, upper_threshold (what the `estimation` source
+    last wrote; the thresholds only where it wrote them)."""
     names = {ESTIMATED.format(metric=m): (m, "value") for m in DEFAULT_METRICS}
     names |= {
         f"{ESTIMATED.format(metric=m)}_{side}": (m, side)
         for m in DEFAULT_METRICS
-        for side in ("lower", "upper")
+        for side in ("lower", "upper", *THRESHOLD_SIDES)
     }
     _, rows = store.query(
         "SELECT s.name, json_extract_string(s.labels, '$.metric'), arg_max(x.value, x.ts) FROM samples x "

@@ -123,6 +123,7 @@ class IncidentPage:
     what: Any = None  # suspects.WhatChanged
     problem: str | None = None
     canaries: list[str] = field(default_factory=list)  # latest analysis of each canary of its model
+    estimates: list[Any] = field(default_factory=list)  # incident_estimates.EstimateLine of its model
 
 
 def load_page(
@@ -146,6 +147,7 @@ def load_page(
     if with_what:
         _show_what_changed(page, store, slos, workspace)
     _show_canaries(page, store)
+    _show_estimates(page, store, workspace)
     return page
 
 
@@ -158,6 +160,19 @@ def _show_canaries(page: IncidentPage, store: Store) -> None:
         page.canaries = incident_canary_lines(store, model)
     except Exception as exc:  # noqa: BLE001 - the line says why; the rest still shows
         page.canaries = [f"canary analyses unreadable: {type(exc).__name__}: {exc}"]
+
+
+def _show_estimates(page: IncidentPage, store: Store, workspace: Any) -> None:
+    """The latest CBPE estimates of the incident's model (the one what changed found: its alert's
+    `model` label, else its SLO's), a line per metric; none when no source estimates it."""
+    from console.screens.incident_estimates import EstimateLine, incident_estimate_lines
+
+    model = getattr(page.what, "model", None)
+    model = model or ((page.incident.detail.get("alert") or {}).get("labels") or {}).get("model")
+    try:
+        page.estimates = incident_estimate_lines(store, workspace, model, page.now)
+    except Exception as exc:  # noqa: BLE001 - the line says why; the rest still shows
+        page.estimates = [EstimateLine(f"CBPE estimates unreadable: {type(exc).__name__}: {exc}", "failed")]
 
 
 def _show_run(page: IncidentPage, runner: Any) -> None:

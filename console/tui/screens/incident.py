@@ -245,7 +245,7 @@ class IncidentScreen(Screen[None]):
         self.query_one("#inc-burn", Static).update(burn_summary(page.what, page.now))
         markers = show_burn(self.query_one("#inc-chart", TimeChart), page.what, self.session.slos, page.now)
         self.query_one("#inc-marks", Static).update(marker_caption(markers))
-        self.query_one("#inc-suspects", Static).update(suspects_text(page.what))
+        self.query_one("#inc-suspects", Static).update(suspects_text(page.what, page.estimates))
 
     # -- keys -----------------------------------------------------------------------------
 

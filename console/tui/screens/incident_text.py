@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -41,9 +42,15 @@ def drift_lines(what: WhatChanged | None) -> Text:
     return out
 
 
-def suspects_text(what: WhatChanged | None) -> Text:
-    """The drift lines, then each suspect change with its score and why it is suspected."""
+ESTIMATE_STYLE = {"ok": "", "alert": "bold red", "failed": "bold red", "missing": "yellow"}
+
+
+def suspects_text(what: WhatChanged | None, estimates: Sequence[Any] = ()) -> Text:
+    """The drift lines, the model's CBPE estimates (`incident_estimates.EstimateLine`), then each
+    suspect change with its score and why it is suspected."""
     out = drift_lines(what)
+    for line in estimates:
+        out.append(line.text + "\n", style=ESTIMATE_STYLE.get(line.level, ""))
     for n, suspect in enumerate(what.suspects if what else [], 1):
         change = suspect.change
         out.append(f"{n}. ", style="bold").append(f"{suspect.score:.2f} ", style="bold yellow")

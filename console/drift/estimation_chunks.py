@@ -1,0 +1,125 @@
+"""Every chunk's columns for CBPE at once, when no row misses a score, a predicted class or a label.
+
+Each chunk's rows are sorted by score once (its ROC AUC, estimated and realized, reads them in
+that order; rows with equal scores have equal calibrated scores, so the order among them changes
+nothing), the scores are calibrated in that order (interpolation is fastest on sorted input), and
+the expected confusion matrix and the realized counts of all chunks are summed in one pass each.
+The sums run in another order than one chunk's `np.sum`, so they agree to the last bits only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from console.drift.estimation_metrics import Cells, Columns, Counts
+
+
+class Span(Protocol):
+    """A chunk: rows [start, stop) (`estimation.Chunk`)."""
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def stop(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class SortedChunks:
+    """The data's columns with each chunk's rows in score order; per chunk, its cells and counts."""
+
+    calibrated: np.ndarray
+    scores: np.ndarray
+    predicted: np.ndarray
+    labels: np.ndarray | None
+    cells: list[Cells]  # empty: not asked for
+    counts: list[Counts] | None  # None: no labels, or not asked for
+    order: np.ndarray  # the rows of the data in this order (each chunk's by score)
+
+    def columns(self, chunk: Span) -> Columns:
+        rows = slice(chunk.start, chunk.stop)
+        labels = None if self.labels is None else self.labels[rows]
+        return self.calibrated[rows], self.scores[rows], self.predicted[rows], labels
+
+
+def sorted_chunks(
+    data: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+    spans: Sequence[Span],
+    calibrator: Callable[[np.ndarray], np.ndarray] | None,
+    *,
+    cells: bool = True,
+    counts: bool = True,
+    order: np.ndarray | None = None,
+) -> SortedChunks | None:
+    """The chunks of `data` (scores, predicted classes, labels or None) sorted and summed, or None
+    when a row misses a value (or the chunks leave a gap): then each chunk is computed on its own,
+    dropping those rows as NannyML does. `order`: a `SortedChunks.order` of the same data and chunks."""
+    all_scores, all_predicted, all_labels = data
+    present = [all_scores, all_predicted] + ([all_labels] if all_labels is not None else [])
+    if not _contiguous(spans, all_scores.size) or any(bool(np.isnan(a).any()) for a in present):
+        return None
+    if order is None:
+        order = np.concatenate([np.argsort(all_scores[c.start : c.stop]) + c.start for c in spans])
+    scores = all_scores[order]
+    calibrated = scores if calibrator is None else calibrator(scores)
+    if np.isnan(calibrated).any():
+        return None
+    predicted = all_predicted[order]
+    labels = None if all_labels is None else all_labels[order]
+    starts = np.fromiter((c.start for c in spans), dtype=np.intp, count=len(spans))
+    rows = np.diff(np.append(starts, all_scores.size))
+    summed = _cells(predicted, calibrated, starts, rows) if cells else []
+    counted = _counts(predicted, labels, starts, rows) if counts and labels is not None else None
+    return SortedChunks(calibrated, scores, predicted, labels, summed, counted, order)
+
+
+def _cells(
+    predicted: np.ndarray, calibrated: np.ndarray, starts: np.ndarray, rows: np.ndarray
+) -> list[Cells]:
+    """`estimation_metrics.expected_cells` of every chunk."""
+    positive, negative = predicted == 1, predicted == 0
+    sums = [
+        np.add.reduceat(np.where(side, value, 0.0), starts)
+        for side, value in (
+            (positive, calibrated),
+            (positive, 1 - calibrated),
+            (negative, calibrated),
+            (negative, 1 - calibrated),
+        )
+    ]
+    return [
+        (float(tp), float(fp), float(fn), float(tn), int(n))
+        for tp, fp, fn, tn, n in zip(*sums, rows, strict=True)
+    ]
+
+
+def _contiguous(spans: Sequence[Span], n: int) -> bool:
+    """The chunks cover rows 0..n in order, none empty."""
+    expected = 0
+    for chunk in spans:
+        if chunk.start != expected or chunk.stop <= chunk.start:
+            return False
+        expected = chunk.stop
+    return bool(spans) and expected == n
+
+
+def _counts(predicted: np.ndarray, labels: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> list[Counts]:
+    """`estimation_metrics.realized_counts` of every chunk (all of its rows are labelled)."""
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(mask, starts, dtype=np.int64)
+
+    right = count(labels == predicted)
+    tp = count((labels == 1) & (predicted == 1))
+    fp = count((labels == 0) & (predicted == 1))
+    fn = count((labels == 1) & (predicted == 0))
+    one_class = np.minimum.reduceat(labels, starts) == np.maximum.reduceat(labels, starts)
+    one_predicted = np.minimum.reduceat(predicted, starts) == np.maximum.reduceat(predicted, starts)
+    return [
+        (int(n), float(r / n), bool(c), bool(p), float(t), float(f), float(m))
+        for n, r, c, p, t, f, m in zip(rows, right, one_class, one_predicted, tp, fp, fn, strict=True)
+    ]
