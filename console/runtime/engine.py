@@ -312,6 +312,8 @@ class Engine:
         """Start each collector of `phase` whose lane is free; their futures."""
         started = []
         for collector in phase:
+            if self.lease is not None and self.lease.token is None and collector.kind == "alertmanager":
+                continue  # with team:, Alertmanager's alerts are the team's state: the evaluator's to write
             future = self.lanes.start(collector, now)
             if future is not None:
                 self._runs[collector.name] = (collector, future)

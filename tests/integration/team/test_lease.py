@@ -259,3 +259,30 @@ def test_the_evaluating_process_killed_hard_is_taken_over_with_one_incident(
             process.kill()
             process.wait(10)
         b.session.close()
+
+
+def test_only_the_evaluator_collects_alertmanagers_alerts(pg: Postgres, tmp_path: Path, monkeypatch) -> None:
+    """Alertmanager's alerts are rows of the team's alert state: the reader's console leaves them alone."""
+    from tests.servers import free_port
+
+    monkeypatch.setattr(Engine, "tick_interval", TICK)
+    dsn = pg.database()
+    TeamBackend.from_config(TeamConfig(postgres=SecretStr(dsn)), ".").migrate(T0)
+    source = f"sources:\n  - {{name: am, kind: alertmanager, url: 'http://127.0.0.1:{free_port()}'}}\n"
+    paths = []
+    for name in ("a", "b"):
+        ws = team_workspace(tmp_path / name, dsn, store="oncall.duckdb", extra=source)
+        paths.append(ws.path)
+    a, b = Console(paths[0]), Console(paths[1])
+    try:
+        a.tick(T0)
+        b.tick(T0)
+        assert a.session.evaluator.ours and not b.session.evaluator.ours
+        ran = {
+            c: c.session.store.query("SELECT name FROM collector_state WHERE name = 'am'")[1] for c in (a, b)
+        }
+        assert ran[a] == [("am",)]  # it ran (and failed: nothing listens there), in the evaluator
+        assert ran[b] == []  # never started in the reader
+    finally:
+        a.session.close()
+        b.session.close()
