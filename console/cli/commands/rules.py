@@ -247,6 +247,12 @@ def run_eval(ctx: Context) -> int:
         return dry_run(ctx, store, workspace_rules(ctx, store)[0], at)
     if ctx.args.at is not None:
         raise CliError("rules eval --at needs --dry-run: the store's alerts hold for the clock only")
+    if ctx.workspace.config.team is not None:
+        raise CliError(
+            "with team:, the alert state is the team's and the console holding the evaluator lease "
+            "drives it (docs/team.md, \"Who evaluates\"); `oncall rules eval --dry-run` shows a cycle",
+            1,
+        )
     store = ctx.write_store()
     rules, inhibit = workspace_rules(ctx, store)
     now = ctx.now()

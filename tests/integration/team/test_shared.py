@@ -220,3 +220,9 @@ def test_an_unreachable_team_database_is_one_line_not_an_empty_list(pg: Postgres
     assert "Traceback" not in done.stderr and done.stdout == ""
     (line,) = done.stderr.splitlines()
     assert line.startswith("oncall: team database postgresql://***@127.0.0.1:") and "unreachable" in line
+
+
+def test_rules_eval_leaves_the_teams_alert_state_to_the_evaluator(team) -> None:
+    done = team.oncall("rules", "eval")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("oncall: with team:, the alert state is the team's")
