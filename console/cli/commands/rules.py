@@ -250,7 +250,7 @@ def run_eval(ctx: Context) -> int:
     if ctx.workspace.config.team is not None:
         raise CliError(
             "with team:, the alert state is the team's and the console holding the evaluator lease "
-            "drives it (docs/team.md, \"Who evaluates\"); `oncall rules eval --dry-run` shows a cycle",
+            'drives it (docs/team.md, "Who evaluates"); `oncall rules eval --dry-run` shows a cycle',
             1,
         )
     store = ctx.write_store()
