@@ -70,9 +70,11 @@ class Session:
         self.store = store
         # the shared tables in the team's database when `team:` names one (docs/team.md);
         # a `team:` that cannot be used raises here (TeamConfigError): never a silent local record
+        from console.team.live import start_listener
         from console.team.shared import attach
 
         self.team = attach(store, workspace.config.team, workspace.root)
+        self.live = start_listener(store.shared)  # other consoles' writes, heard (docs/team.md "Live")
         self.owner = not store.read_only
         self._config: Config | None = None
         self._config_lock = threading.Lock()
@@ -261,6 +263,8 @@ class Session:
         finally:
             if self.team is not None:
                 self.team.close()
+            if self.live is not None:
+                self.live.stop()  # no thread left behind
 
 
 def freeze_startup_objects() -> None:
