@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 from console.core.output import cell
 from console.screens import incident as pages
 from console.tui.host import host
+from console.tui.live import LiveScreen
 from console.tui.screens.incident_chart import burn_summary, show_burn
 from console.tui.screens.incident_text import CanaryLines, preview_text, steps_text, suspects_text
 from console.tui.screens.modals import Confirmation, PlanModal
@@ -47,7 +48,7 @@ def wait_sleep(session: Session, seconds: float) -> None:
         time.sleep(0.2)
 
 
-class IncidentScreen(Screen[None]):
+class IncidentScreen(LiveScreen, Screen[None]):
     """One incident: header, timeline and the playbook runner side by side, and what changed."""
 
     DEFAULT_CSS = """
@@ -129,8 +130,7 @@ class IncidentScreen(Screen[None]):
         self.query_one("#inc-input", Input).display = False
         self.query_one("#inc-timeline", DataTable).focus()
         self.reload()
-        seconds = getattr(self.app, "refresh_seconds", 0)
-        if seconds:
+        if seconds := getattr(self.app, "refresh_seconds", 0):
             self.set_interval(max(seconds, 1.0), self.reload, name="incident-refresh")
 
     # -- loading --------------------------------------------------------------------------
