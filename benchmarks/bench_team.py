@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 TARGET_P99 = 2.0
 DRAIN = 4.0  # seconds the readers keep reading after the last write
 ACK_EVERY = 10
-MARGIN = 200  # ids are drawn before commit: a lower id may commit after a higher one is seen
+GAP_WAIT = 30.0  # seconds an id missing below the highest seen is looked for
 
 
 def utcnow() -> datetime:
@@ -111,25 +111,36 @@ def run_session(index: int, root: str, dsn: str, mode: str, team_incident: int, 
     if mode == "listen":
         session.live.subscribe(lambda tables: wake.set())
 
+    # where this session starts reading: before any session writes (they wait for all to be ready)
+    start_id = shared.inner.query("SELECT coalesce(max(id), 0) FROM timeline")[1][0][0]
+
     def watch() -> None:
-        seen_ids: set[int] = set()
-        floor = highest = shared.inner.query("SELECT coalesce(max(id), 0) FROM timeline")[1][0][0]
+        # ids are drawn before commit, so a lower id may commit after a higher one was read: the
+        # ids missing below the highest seen are read again until they come (or GAP_WAIT passes:
+        # a transaction that rolled back leaves its id unused)
+        highest = start_id
+        gaps: dict[int, float] = {}
         while not stop.is_set():
             if mode == "listen":
                 wake.wait(0.5)
                 wake.clear()  # a change heard during the read below makes one more read
             else:
                 stop.wait(1.0)
+            now = time.monotonic()
+            gaps = {i: t for i, t in gaps.items() if now - t < GAP_WAIT}
             rows = shared.inner.query(
                 "SELECT id, kind, actor, text, incident_id FROM timeline WHERE id > ?",
-                [max(floor, highest - MARGIN)],
+                [min(gaps, default=highest + 1) - 1],
             )[1]
             now = time.monotonic()
             for row_id, kind, actor, text, incident_id in rows:
-                if row_id in seen_ids:
-                    continue
-                seen_ids.add(row_id)
-                highest = max(highest, row_id)
+                if row_id > highest:
+                    gaps.update(dict.fromkeys(range(highest + 1, row_id), now))
+                    highest = row_id
+                elif row_id in gaps:
+                    del gaps[row_id]
+                else:
+                    continue  # read before
                 key = key_of(kind, text, incident_id)
                 if key is not None and actor != me:
                     seen.setdefault(key, now)
@@ -202,6 +213,8 @@ def run_phase(mode: str, dsn: str, team_incident: int, sessions: int, seconds: f
                 visible = result["seen"].get(key)
                 if visible is None:
                     missed += 1
+                    if os.environ.get("BENCH_DEBUG"):
+                        print("missed", observer, writer, key, committed, other["elapsed"], file=sys.stderr)
                 else:
                     latencies.append(visible - committed)
     timed = sum(len(r["writes"]) for r in results)

@@ -36,15 +36,22 @@ class LiveChanged(Message):
 
 class Coalesced:
     """Starts a refresh worker on demand, never two at once; a demand while one runs is kept
-    and served when it finishes (`finished` is called from the owner's Worker.StateChanged)."""
+    and served when it finishes (`finished` is called from the owner's Worker.StateChanged).
 
-    def __init__(self, start: Callable[[], Worker[Any]]) -> None:
-        self._start = start
+    `running` finds a refresh of the same group already under way (e.g. the periodic one): it
+    is waited for rather than cancelled, since an exclusive worker cancelled before its thread
+    started never runs, and the periodic refresh re-arms itself only when it has run."""
+
+    def __init__(self, start: Callable[[], Worker[Any]], running: Callable[[], Worker[Any] | None]) -> None:
+        self._start, self._running = start, running
         self.worker: Worker[Any] | None = None
         self.due = False
         self.started = 0  # how many refreshes it ran
 
     def demand(self) -> None:
+        under_way = self._running()
+        if under_way is not None:
+            self.worker = under_way
         if self.worker is not None and not self.worker.is_finished:
             self.due = True
             return
@@ -55,6 +62,12 @@ class Coalesced:
     def finished(self, worker: Worker[Any]) -> None:
         if worker is self.worker and worker.is_finished and self.due:
             self.demand()
+
+
+def running(node: Any, group: str) -> Worker[Any] | None:
+    """`node`'s worker of `group` that has not finished, if any."""
+    found = [w for w in node.app.workers if w.group == group and w.node is node and not w.is_finished]
+    return found[-1] if found else None
 
 
 class LiveScreen(_Screen):
@@ -73,7 +86,9 @@ class LiveScreen(_Screen):
     def _live_reads(self) -> Coalesced:
         found = self.__dict__.get("_live_coalesced")
         if found is None:
-            found = self.__dict__["_live_coalesced"] = Coalesced(self.reload)
+            found = self.__dict__["_live_coalesced"] = Coalesced(
+                self.reload, lambda: running(self, "incident-load")
+            )
         return found
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -114,7 +129,7 @@ class LiveConsole(_App):
         found = self.__dict__.get("_live_coalesced")
         if found is None:  # no engine tick: a live refresh only reads
             found = self.__dict__["_live_coalesced"] = Coalesced(
-                lambda: self._load(self.view, tick=False, arm=False)
+                lambda: self._load(self.view, tick=False, arm=False), lambda: running(self, "refresh")
             )
         return found
 

@@ -20,7 +20,7 @@ def test_changes_during_a_read_make_one_more_read_after_it() -> None:
         started.append(FakeWorker())
         return started[-1]
 
-    reads = Coalesced(start)
+    reads = Coalesced(start, lambda: None)
     reads.demand()
     for _ in range(30):  # a burst while the first read runs
         reads.demand()
@@ -35,3 +35,20 @@ def test_changes_during_a_read_make_one_more_read_after_it() -> None:
     assert len(started) == 2
     reads.demand()
     assert len(started) == 3
+
+
+def test_a_refresh_already_under_way_is_waited_for_not_cancelled() -> None:
+    periodic = FakeWorker()
+    started: list[FakeWorker] = []
+
+    def start() -> Any:
+        started.append(FakeWorker())
+        return started[-1]
+
+    under_way: list[FakeWorker] = [periodic]
+    reads = Coalesced(start, lambda: under_way[0] if not under_way[0].is_finished else None)
+    reads.demand()
+    assert started == []  # the periodic read runs on; the change is served after it
+    periodic.is_finished = True
+    reads.finished(periodic)
+    assert len(started) == 1
