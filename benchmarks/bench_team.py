@@ -213,8 +213,6 @@ def run_phase(mode: str, dsn: str, team_incident: int, sessions: int, seconds: f
                 visible = result["seen"].get(key)
                 if visible is None:
                     missed += 1
-                    if os.environ.get("BENCH_DEBUG"):
-                        print("missed", observer, writer, key, committed, other["elapsed"], file=sys.stderr)
                 else:
                     latencies.append(visible - committed)
     timed = sum(len(r["writes"]) for r in results)
