@@ -72,10 +72,13 @@ class Session:
         # the shared tables in the team's database when `team:` names one (docs/team.md);
         # a `team:` that cannot be used raises here (TeamConfigError): never a silent local record
         self.team: Any = None
+        self.live: Any = None  # other consoles' writes, heard (docs/team.md "Live")
         if workspace.config.team is not None:  # psycopg and the credentials code only then
+            from console.team.live import start_listener
             from console.team.shared import attach
 
             self.team = attach(store, workspace.config.team, workspace.root)
+            self.live = start_listener(store.shared)
         self.owner = not store.read_only
         self._config: Config | None = None
         self._config_lock = threading.Lock()
@@ -300,6 +303,8 @@ class Session:
         finally:
             if self.team is not None:
                 self.team.close()
+            if self.live is not None:
+                self.live.stop()  # no thread left behind
 
     def _release_lease(self) -> None:
         """A console that closes hands the evaluation over at once (not after the lease expires)."""

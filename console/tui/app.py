@@ -17,6 +17,7 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Input, S
 from console.runtime.session import freeze_startup_objects
 from console.tui.actions import ConsoleActions
 from console.tui.failures import FailureReports, StepFailed
+from console.tui.live import LiveConsole
 from console.tui.palette import palette_commands
 from console.tui.screens.detail import AlertDetailScreen
 from console.tui.screens.modals import HelpScreen
@@ -56,9 +57,10 @@ class DataLoaded(Message):
         super().__init__()
         self.view, self.data, self.events, self.final = view, data, events, final
         self.banner = banner
+        self.arm = True  # once drawn, arm the next periodic refresh (a live refresh arms none)
 
 
-class OncallApp(FailureReports, ConsoleActions, App[None]):
+class OncallApp(FailureReports, ConsoleActions, LiveConsole, App[None]):
     """The on-call console over one session (workspace, store, clock, engine)."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
@@ -165,7 +167,7 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
             self._load(self.view)
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
-    def _load(self, view: View, tick: bool = True) -> None:
+    def _load(self, view: View, tick: bool = True, arm: bool = True) -> None:
         try:
             events = self.session.tick() if tick else []
         except Exception as exc:  # re-raised, named: the worker handler reports it
@@ -178,7 +180,9 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
                 data = None
         except Exception as exc:  # re-raised, named: the worker handler reports it
             raise StepFailed(f"reading {view.view_title}", view.view_name) from exc
-        self.post_message(DataLoaded(view.view_name, data, events, banner=self.session.banner_lines()))
+        loaded = DataLoaded(view.view_name, data, events, banner=self.session.banner_lines())
+        loaded.arm = arm
+        self.post_message(loaded)
 
     def on_data_loaded(self, message: DataLoaded) -> None:
         if self.closing:
@@ -192,7 +196,7 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
             self._draw_view(message)
         self._draw_status()
         if message.final:
-            self._after_final(message.view)
+            self._after_final(message.view, message.arm)
             self._run_after_draw(message.view)
 
     def _report_read_ahead(self) -> None:
@@ -231,13 +235,13 @@ class OncallApp(FailureReports, ConsoleActions, App[None]):
         except Exception as exc:  # noqa: BLE001 - reported like a failed read; the loop goes on
             self.report_failure(f"drawing {self.view.view_title}", exc, self.view, refresh=False)
 
-    def _after_final(self, view_name: str) -> None:
+    def _after_final(self, view_name: str, arm: bool = True) -> None:
         """A refresh finished: its failures are over, and the next one is armed."""
         self.recovered(view_name, "engine tick", "reading")
         if not self._frozen:
             self._frozen = True  # once the first frame is out: no full-GC stalls later
             self.call_after_refresh(freeze_startup_objects)
-        if self.refresh_seconds:
+        if self.refresh_seconds and arm:
             self.set_timer(self.refresh_seconds, self.refresh_view, name="refresh")
 
     def _draw_status(self) -> None:

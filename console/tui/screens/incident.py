@@ -18,6 +18,7 @@ from console.core.output import cell
 from console.incidents.roles import INPUT_HELP, assign_text, roles_line
 from console.screens import incident as pages
 from console.tui.host import host
+from console.tui.live import LiveScreen
 from console.tui.screens.incident_chart import burn_summary, show_burn
 from console.tui.screens.incident_text import CanaryLines, preview_text, steps_text, suspects_text
 from console.tui.screens.modals import Confirmation, PlanModal, step_confirmation
@@ -48,7 +49,7 @@ def wait_sleep(session: Session, seconds: float) -> None:
         time.sleep(0.2)
 
 
-class IncidentScreen(Screen[None]):
+class IncidentScreen(LiveScreen, Screen[None]):
     """One incident: header, timeline and the playbook runner side by side, and what changed."""
 
     DEFAULT_CSS = """
@@ -131,8 +132,7 @@ class IncidentScreen(Screen[None]):
         self.query_one("#inc-input", Input).display = False
         self.query_one("#inc-timeline", DataTable).focus()
         self.reload()
-        seconds = getattr(self.app, "refresh_seconds", 0)
-        if seconds:
+        if seconds := getattr(self.app, "refresh_seconds", 0):
             self.set_interval(max(seconds, 1.0), self.reload, name="incident-refresh")
 
     # -- loading --------------------------------------------------------------------------
