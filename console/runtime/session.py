@@ -132,7 +132,12 @@ class Session:
         lines = self.config.lines(self.workspace.root)
         lines = [self.control_problem, *lines] if self.control_problem else lines
         outage = self.team.outage if self.team is not None else None
-        return [outage.line(), *lines] if outage is not None else lines
+        if outage is not None:
+            return [outage.line(), *lines]
+        deaf = self.live.problem if self.live is not None else None
+        if deaf:  # reads work, but other consoles' changes show only at the next refresh
+            lines = [f"{deaf}; other consoles' changes show at the next refresh", *lines]
+        return lines
 
     def read_ahead(self, name: str, read: Callable[[Session], Any]) -> None:
         """Start `read(self)` in a thread now, e.g. the first screen's data while the UI loads.

@@ -162,3 +162,32 @@ def test_a_console_without_team_starts_no_listener(tmp_path: Path) -> None:
         assert not [t for t in threading.enumerate() if t.ident not in before]
     finally:
         session.close()
+
+
+def test_a_listener_that_cannot_reconnect_is_said_in_the_banner(
+    tmp_path: Path, dsn: str, pg: Postgres
+) -> None:
+    session = open_session(tmp_path / "ws", dsn)
+    try:
+        listener = listening(session)
+        session.store.shared.query("SELECT count(*) FROM incidents")  # this thread's read connection
+        with pg.admin() as admin:
+            admin.execute("ALTER ROLE oncall CONNECTION LIMIT 1")  # no new connection: the listener's fails
+            admin.execute("SELECT pg_terminate_backend(%s)", [listener.backend_pid])
+        try:
+            deadline = time.monotonic() + 10
+            while listener.problem is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            (line,) = [x for x in session.banner_lines() if "not listening" in x]
+            assert line.startswith("team database postgresql://***@127.0.0.1:")
+            assert line.endswith("other consoles' changes show at the next refresh")
+            assert session.store.shared.query("SELECT count(*) FROM incidents")[1] == [(0,)]  # reads work
+        finally:
+            with pg.admin() as admin:
+                admin.execute("ALTER ROLE oncall CONNECTION LIMIT -1")
+        deadline = time.monotonic() + 10
+        while listener.problem is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [x for x in session.banner_lines() if "not listening" in x]
+    finally:
+        session.close()
