@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from console.core.identity import person
 from console.incidents.followups import add_followup as add_followup  # callers read it here
+from console.incidents.races import MILESTONE, changed_one, read_incident, refuse_repeat, settle
+from console.incidents.races import AlreadyDone as AlreadyDone  # callers read it here
 from console.incidents.records import (
     COLUMNS,
     OPEN_STATUSES,
@@ -35,12 +37,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "mitigated": ("resolved",),
     "resolved": ("closed",),
     "closed": (),
-}
-MILESTONE = {
-    "acknowledged": "acked_at",
-    "mitigated": "mitigated_at",
-    "resolved": "resolved_at",
-    "closed": "closed_at",
 }
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
 SEVERITY_FROM_ALERT = {
@@ -233,19 +229,29 @@ def transition(
     actor: str | None,
     note: str | None = None,
 ) -> Incident:
-    """Move an incident along its lifecycle; refuse skipped steps and backwards time."""
+    """Move an incident along its lifecycle; refuse skipped steps and backwards time.
+
+    A compare-and-set: of racing moves one wins, the others are told who won and when
+    (AlreadyDone when the same person repeats one)."""
     if to_status not in STATUSES:
         raise IncidentError(f"unknown status {to_status!r}; one of {', '.join(STATUSES)}")
-    incident = get_incident(store, incident_id)
-    _check_step(incident, to_status)
-    _check_time(incident, now)
-    column = MILESTONE[to_status]
+    settle(lambda: _move(store, int(incident_id), to_status, now, actor, note), f"incident {incident_id}")
+    return get_incident(store, incident_id)
+
+
+def _move(store: Store, incident_id: int, to_status: str, now: datetime, actor: str | None, note: str | None) -> None:
     with store.shared.transaction() as cur:
+        incident = read_incident(cur, incident_id)
+        refuse_repeat(cur, incident, to_status, actor)
+        _check_step(incident, to_status)
+        _check_time(incident, now)
+        commander = person(actor) if to_status == "acknowledged" and actor else None
         cur.execute(
-            f"UPDATE incidents SET status = ?, {column} = ? WHERE id = ?", [to_status, now, incident.id]
+            f"UPDATE incidents SET status = ?, {MILESTONE[to_status]} = ?, commander = coalesce(commander, ?) "
+            "WHERE id = ? AND status = ?",
+            [to_status, now, commander, incident.id, incident.status],
         )
-        if to_status == "acknowledged" and not incident.commander and actor:
-            cur.execute("UPDATE incidents SET commander = ? WHERE id = ?", [person(actor), incident.id])
+        changed_one(cur)
         append_timeline(
             cur,
             incident.id,
@@ -255,7 +261,6 @@ def transition(
             f"{incident.status} → {to_status}" + (f": {note}" if note else ""),
             {"from": incident.status, "to": to_status},
         )
-    return get_incident(store, incident_id)
 
 
 def acknowledge(store: Store, incident_id: int, **kw: Any) -> Incident:
@@ -275,12 +280,30 @@ def close(store: Store, incident_id: int, **kw: Any) -> Incident:
 
 
 def _update(
-    store: Store, incident: Incident, column: str, value: Any, *, now: datetime, actor: str | None, text: str
+    store: Store,
+    incident_id: int,
+    column: str,
+    value: Any,
+    *,
+    now: datetime,
+    actor: str | None,
+    text: Callable[[Any], str],
 ) -> Incident:
-    with store.shared.transaction() as cur:
-        cur.execute(f"UPDATE incidents SET {column} = ? WHERE id = ?", [value, incident.id])
-        append_timeline(cur, incident.id, now, "edit", actor, text, {column: value})
-    return get_incident(store, incident.id)
+    """Set one column if it still holds what this transaction read (else read again): the
+    timeline's "from" is never stale and no edit is lost."""
+
+    def change() -> None:
+        with store.shared.transaction() as cur:
+            old = getattr(read_incident(cur, incident_id), column)
+            cur.execute(
+                f"UPDATE incidents SET {column} = ? WHERE id = ? AND {column} IS NOT DISTINCT FROM ?",
+                [value, int(incident_id), old],
+            )
+            changed_one(cur)
+            append_timeline(cur, int(incident_id), now, "edit", actor, text(old), {column: value})
+
+    settle(change, f"incident {incident_id}", attempts=3)
+    return get_incident(store, incident_id)
 
 
 def set_severity(
@@ -288,24 +311,16 @@ def set_severity(
 ) -> Incident:
     if severity not in SEVERITIES:
         raise IncidentError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
-    incident = get_incident(store, incident_id)
     return _update(
-        store,
-        incident,
-        "severity",
-        severity,
-        now=now,
-        actor=actor,
-        text=f"severity {incident.severity} → {severity}",
+        store, incident_id, "severity", severity, now=now, actor=actor, text=lambda old: f"severity {old} → {severity}"
     )
 
 
 def set_commander(
     store: Store, incident_id: int, commander: str, *, now: datetime, actor: str | None
 ) -> Incident:
-    incident = get_incident(store, incident_id)
     return _update(
-        store, incident, "commander", commander, now=now, actor=actor, text=f"commander: {commander}"
+        store, incident_id, "commander", commander, now=now, actor=actor, text=lambda old: f"commander: {commander}"
     )
 
 
