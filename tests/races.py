@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from console.incidents.lifecycle import IncidentError, declare, transition
+from console.incidents.followups import followups_of
+from console.incidents.lifecycle import IncidentError, add_followup, declare, set_severity, transition
 from console.incidents.records import STATUSES, get_incident, timeline
 from console.playbooks.context import RunContext, RunError
 from console.playbooks.loading import load_playbook
@@ -136,3 +137,31 @@ def step_rounds(stores: Sequence[Any], root: Path, rounds: int = ROUNDS, racers:
         fresh = resume_run(RunContext(store, "check", lambda: at), {"restart": playbook}, run_id)
         assert fresh.current_step == "after" and fresh.status == "running"
         assert [(h["step"], h["actor"]) for h in fresh.history] == [("restart", winner)]
+
+
+def edit_rounds(stores: Sequence[Any], rounds: int = 20, racers: int = RACERS) -> None:
+    """Each round: engineers add follow-ups and change the severity at once; none is lost."""
+    severities = ("SEV1", "SEV2", "SEV4", "SEV1")
+    for round_ in range(rounds):
+        incident = declare(stores[0], f"round {round_}", now=T0, actor="pager", severity="SEV3")
+        at = T0 + timedelta(minutes=4)
+
+        def followup(i: int) -> Any:
+            return add_followup(stores[i % len(stores)], incident.id, f"fix {i}", now=at, actor=f"engineer{i}")
+
+        def severity(i: int) -> Any:
+            return set_severity(stores[i % len(stores)], incident.id, severities[i % 4], now=at, actor=f"engineer{i}")
+
+        for attempt in (followup, severity):
+            assert all(kind == "won" for kind, _ in race(racers, attempt, (IncidentError,))), attempt
+        final = get_incident(stores[0], incident.id)
+        assert sorted(f["text"] for f in followups_of(final.detail)) == [f"fix {i}" for i in range(racers)]
+        entries = check_timeline_ids(stores, incident.id)
+        assert sorted(e.text for e in entries if e.kind == "followup") == [f"follow-up: fix {i}" for i in range(racers)]
+        edits = [e for e in entries if e.kind == "edit"]
+        assert len(edits) == racers
+        chain = "SEV3"
+        for edit in sorted(edits, key=lambda e: e.id):  # each edit's "from" is what the one before set
+            assert edit.text == f"severity {chain} → {edit.detail['severity']}", edits
+            chain = edit.detail["severity"]
+        assert final.severity == chain

@@ -178,20 +178,34 @@ def declare_from_alert(
     return incident, True
 
 
+def _relink(
+    store: Store, incident_id: int, fingerprint: str, *, now: datetime, actor: str | None, linked: bool
+) -> bool:
+    """Link (or split off) one alert if the alerts list is still as read; False if nothing to do."""
+
+    def change() -> bool:
+        with store.shared.transaction() as cur:
+            incident = read_incident(cur, incident_id)
+            if (fingerprint in incident.alerts) == linked:
+                return False
+            alerts = [*incident.alerts, fingerprint] if linked else [a for a in incident.alerts if a != fingerprint]
+            old = cur.execute("SELECT alerts FROM incidents WHERE id = ?", [incident.id]).fetchone()
+            cur.execute(
+                "UPDATE incidents SET alerts = ? WHERE id = ? AND alerts IS NOT DISTINCT FROM ?",
+                [json.dumps(alerts), incident.id, old[0] if old else None],
+            )
+            changed_one(cur)
+            text = f"alert {fingerprint} linked" if linked else f"alert {fingerprint} split off"
+            append_timeline(cur, incident.id, now, "alert", actor, text, {"fingerprint": fingerprint})
+            return True
+
+    return settle(change, f"incident {incident_id}", attempts=5)
+
+
 def link_alert(
     store: Store, incident_id: int, fingerprint: str, *, now: datetime, actor: str | None
 ) -> Incident:
-    incident = get_incident(store, incident_id)
-    if fingerprint in incident.alerts:
-        return incident
-    with store.shared.transaction() as cur:
-        cur.execute(
-            "UPDATE incidents SET alerts = ? WHERE id = ?",
-            [json.dumps([*incident.alerts, fingerprint]), incident.id],
-        )
-        append_timeline(
-            cur, incident.id, now, "alert", actor, f"alert {fingerprint} linked", {"fingerprint": fingerprint}
-        )
+    _relink(store, incident_id, fingerprint, now=now, actor=actor, linked=True)
     return get_incident(store, incident_id)
 
 
@@ -202,20 +216,8 @@ def split_alert(
     incident = get_incident(store, incident_id)
     if fingerprint not in incident.alerts:
         raise IncidentError(f"alert {fingerprint} is not linked to incident {incident_id}")
-    with store.shared.transaction() as cur:
-        cur.execute(
-            "UPDATE incidents SET alerts = ? WHERE id = ?",
-            [json.dumps([a for a in incident.alerts if a != fingerprint]), incident.id],
-        )
-        append_timeline(
-            cur,
-            incident.id,
-            now,
-            "alert",
-            actor,
-            f"alert {fingerprint} split off",
-            {"fingerprint": fingerprint},
-        )
+    if not _relink(store, incident_id, fingerprint, now=now, actor=actor, linked=False):
+        raise IncidentError(f"alert {fingerprint} was split off incident {incident_id} a moment ago")
     new, _ = declare_from_alert(store, fingerprint, now=now, actor=actor, split=True)
     return new
 

@@ -11,7 +11,7 @@ import pytest
 from console.incidents.lifecycle import AlreadyDone, IncidentError, acknowledge, declare
 from console.incidents.records import timeline
 from console.store import Store
-from tests.races import T0, incident_rounds, step_rounds
+from tests.races import T0, edit_rounds, incident_rounds, step_rounds
 
 
 @pytest.fixture
@@ -26,6 +26,10 @@ def test_racing_acks_and_resolves_have_one_winner_each(store: Store) -> None:
 
 def test_racing_runs_of_one_step_run_its_command_once(store: Store, tmp_path: Path) -> None:
     step_rounds([store], tmp_path)
+
+
+def test_racing_follow_ups_and_severity_edits_lose_nothing(store: Store) -> None:
+    edit_rounds([store])
 
 
 def test_acking_again_is_a_no_op_that_says_so(store: Store) -> None:
