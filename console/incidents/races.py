@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from console.core.identity import person
 from console.incidents.records import COLUMNS, Incident, IncidentError
 
 T = TypeVar("T")
@@ -99,7 +98,7 @@ def refuse_repeat(cur: Any, incident: Incident, to_status: str, actor: str | Non
         return
     when = utc(getattr(incident, MILESTONE[status]))
     who = _mover(cur, incident.id, status)
-    if who is not None and person(who) == person(actor):
+    if who is not None and actor is not None and who == str(actor):
         raise AlreadyDone(f"incident {incident.id} is already {status} (by you, {who}, at {when}); nothing changed")
     by = f"by {who} at {when}" if who else f"at {when}"
     raise IncidentError(f"incident {incident.id} is already {status} ({by})")

@@ -45,3 +45,35 @@ def test_acking_again_is_a_no_op_that_says_so(store: Store) -> None:
     assert not isinstance(other.value, AlreadyDone)
     assert str(other.value) == f"incident {incident.id} is already acknowledged (by alice at 2026-11-20 09:32:00 UTC)"
     assert [e.kind for e in timeline(store, incident.id)] == ["declared", "status"]
+
+
+def _code(argv: list[str]) -> int:
+    from console.cli.main import main
+
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+def test_the_cli_exits_0_on_a_repeat_and_2_with_the_winner_on_a_lost_ack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "oncall.yaml").write_text("store: oncall.duckdb\n")
+    with Store.open(tmp_path / "oncall.duckdb") as s:
+        incident = declare(s, "p99 over SLO", now=T0, actor="pager")
+    monkeypatch.setenv("ONCALL_NOW", "2026-11-20T09:32:10Z")
+    monkeypatch.setenv("ONCALL_ACTOR", "alice")
+    ack = ["-w", str(tmp_path / "oncall.yaml"), "incident", "ack", str(incident.id)]
+    assert _code(ack) == 0
+    first = capsys.readouterr()
+    assert _code(ack) == 0
+    again = capsys.readouterr()
+    assert again.out == first.out  # the incident as it is
+    assert again.err.strip().endswith("at 2026-11-20 09:32:10 UTC); nothing changed")
+    assert "(by you, " in again.err and "alice" in again.err
+    monkeypatch.setenv("ONCALL_ACTOR", "bob")
+    assert _code(ack) == 2
+    lost = capsys.readouterr().err.strip().splitlines()
+    assert len(lost) == 1 and lost[0].startswith(f"oncall: incident {incident.id} is already acknowledged (by ")
+    assert "alice" in lost[0] and lost[0].endswith(" at 2026-11-20 09:32:10 UTC)")
