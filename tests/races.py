@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,26 +24,31 @@ ROUNDS = 100
 RACERS = 4
 
 
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(racers: int) -> ThreadPoolExecutor:
+    """Long-lived threads, one a console (each keeps its own team database connection)."""
+    if racers not in _POOLS:
+        _POOLS[racers] = ThreadPoolExecutor(racers, thread_name_prefix="console")
+    return _POOLS[racers]
+
+
 def race(racers: int, attempt: Callable[[int], Any], refused: tuple[type[Exception], ...]) -> list[tuple[str, Any]]:
     """Run attempt(i) in `racers` threads released at once: ("won", result) or ("lost", message)."""
-    gate = threading.Barrier(racers)
-    results: list[tuple[str, Any]] = [("missing", None)] * racers
+    gate = threading.Barrier(racers, timeout=60)
 
-    def one(i: int) -> None:
+    def one(i: int) -> tuple[str, Any]:
         gate.wait()
         try:
-            results[i] = ("won", attempt(i))
+            return ("won", attempt(i))
         except refused as exc:
-            results[i] = ("lost", str(exc))
+            return ("lost", str(exc))
         except Exception as exc:  # noqa: BLE001 - anything else is reported by the test as it is
-            results[i] = ("crashed", f"{type(exc).__name__}: {exc}")
+            return ("crashed", f"{type(exc).__name__}: {exc}")
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(racers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
+    futures = [_pool(racers).submit(one, i) for i in range(racers)]
+    return [f.result(timeout=120) for f in futures]
 
 
 def the_winner(results: list[tuple[str, Any]]) -> int:
@@ -153,9 +159,10 @@ def edit_rounds(stores: Sequence[Any], rounds: int = 20, racers: int = RACERS) -
             return set_severity(stores[i % len(stores)], incident.id, severities[i % 4], now=at, actor=f"engineer{i}")
 
         for attempt in (followup, severity):
-            assert all(kind == "won" for kind, _ in race(racers, attempt, (IncidentError,))), attempt
+            results = race(racers, attempt, (IncidentError,))
+            assert all(kind == "won" for kind, _ in results), results
         final = get_incident(stores[0], incident.id)
-        assert sorted(f["text"] for f in followups_of(final.detail)) == [f"fix {i}" for i in range(racers)]
+        assert sorted(f["text"] for f in followups_of(final.detail)) == [f"fix {i}" for i in range(racers)], final
         entries = check_timeline_ids(stores, incident.id)
         assert sorted(e.text for e in entries if e.kind == "followup") == [f"follow-up: fix {i}" for i in range(racers)]
         edits = [e for e in entries if e.kind == "edit"]

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from console.incidents.races import changed_one, read_incident, settle
+from console.incidents.races import changed_one, read_with_text, settle
 from console.incidents.records import IncidentError, append_timeline
 from console.store.audit import write_audit
 
@@ -29,12 +29,11 @@ def add_followup(
 
     def change() -> None:  # the detail as this transaction read it, or read again: no follow-up is lost
         with store.shared.transaction() as cur:
-            incident = read_incident(cur, incident_id)
-            old = cur.execute("SELECT detail FROM incidents WHERE id = ?", [incident.id]).fetchone()
+            incident, _, raw_detail = read_with_text(cur, incident_id)
             detail = {**incident.detail, "followups": [*followups_of(incident.detail), item]}
             cur.execute(
                 "UPDATE incidents SET detail = ? WHERE id = ? AND detail IS NOT DISTINCT FROM ?",
-                [json.dumps(detail, default=str), incident.id, old[0] if old else None],
+                [json.dumps(detail, default=str), incident.id, raw_detail],
             )
             changed_one(cur)
             append_timeline(cur, incident.id, now, "followup", actor, f"follow-up: {text}", {"owner": owner})

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from console.core.identity import person
 from console.incidents.followups import add_followup as add_followup  # callers read it here
-from console.incidents.races import MILESTONE, changed_one, read_incident, refuse_repeat, settle
+from console.incidents.races import MILESTONE, changed_one, read_incident, read_with_text, refuse_repeat, settle
 from console.incidents.races import AlreadyDone as AlreadyDone  # callers read it here
 from console.incidents.records import (
     COLUMNS,
@@ -185,14 +185,13 @@ def _relink(
 
     def change() -> bool:
         with store.shared.transaction() as cur:
-            incident = read_incident(cur, incident_id)
+            incident, raw_alerts, _ = read_with_text(cur, incident_id)
             if (fingerprint in incident.alerts) == linked:
                 return False
             alerts = [*incident.alerts, fingerprint] if linked else [a for a in incident.alerts if a != fingerprint]
-            old = cur.execute("SELECT alerts FROM incidents WHERE id = ?", [incident.id]).fetchone()
             cur.execute(
                 "UPDATE incidents SET alerts = ? WHERE id = ? AND alerts IS NOT DISTINCT FROM ?",
-                [json.dumps(alerts), incident.id, old[0] if old else None],
+                [json.dumps(alerts), incident.id, raw_alerts],
             )
             changed_one(cur)
             text = f"alert {fingerprint} linked" if linked else f"alert {fingerprint} split off"
@@ -304,7 +303,7 @@ def _update(
             changed_one(cur)
             append_timeline(cur, int(incident_id), now, "edit", actor, text(old), {column: value})
 
-    settle(change, f"incident {incident_id}", attempts=3)
+    settle(change, f"incident {incident_id}", attempts=5)
     return get_incident(store, incident_id)
 
 

@@ -67,10 +67,16 @@ def changed_one(cur: Any) -> None:
 
 def read_incident(cur: Any, incident_id: int) -> Incident:
     """The incident as this transaction sees it."""
+    return read_with_text(cur, incident_id)[0]
+
+
+def read_with_text(cur: Any, incident_id: int) -> tuple[Incident, str | None, str | None]:
+    """The incident and the text of its alerts and detail columns, in one statement: what a
+    compare-and-set compares (under READ COMMITTED each statement has its own snapshot)."""
     rows = cur.execute(f"SELECT {COLUMNS} FROM incidents WHERE id = ?", [int(incident_id)]).fetchall()
     if not rows:
         raise IncidentError(f"no incident {incident_id}; `oncall incident list` shows them")
-    return Incident.from_row(rows[0])
+    return Incident.from_row(rows[0]), rows[0][-2], rows[0][-1]
 
 
 def utc(ts: datetime | None) -> str:
