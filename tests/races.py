@@ -34,7 +34,9 @@ def _pool(racers: int) -> ThreadPoolExecutor:
     return _POOLS[racers]
 
 
-def race(racers: int, attempt: Callable[[int], Any], refused: tuple[type[Exception], ...]) -> list[tuple[str, Any]]:
+def race(
+    racers: int, attempt: Callable[[int], Any], refused: tuple[type[Exception], ...]
+) -> list[tuple[str, Any]]:
     """Run attempt(i) in `racers` threads released at once: ("won", result) or ("lost", message)."""
     gate = threading.Barrier(racers, timeout=60)
 
@@ -76,8 +78,12 @@ def incident_rounds(stores: Sequence[Any], rounds: int = ROUNDS, racers: int = R
         for minutes, to_status in ((2, "acknowledged"), (9, "resolved")):
             at = T0 + timedelta(minutes=minutes)
 
-            def move(i: int, to_status: str = to_status, at: datetime = at) -> Any:
-                return transition(stores[i % len(stores)], incident.id, to_status, now=at, actor=f"engineer{i}")
+            def move(
+                i: int, to_status: str = to_status, at: datetime = at, incident_id: int = incident.id
+            ) -> Any:
+                return transition(
+                    stores[i % len(stores)], incident_id, to_status, now=at, actor=f"engineer{i}"
+                )
 
             results = race(racers, move, (IncidentError,))
             winner = f"engineer{the_winner(results)}"
@@ -128,14 +134,18 @@ def step_rounds(stores: Sequence[Any], root: Path, rounds: int = ROUNDS, racers:
         incident = declare(store, f"round {round_}", now=T0, actor="pager")
         run_id = start_run(RunContext(store, "pager", lambda: at), playbook, incident=incident).run_id
         runners = [
-            resume_run(RunContext(stores[i % len(stores)], f"engineer{i}", lambda: at), {"restart": playbook}, run_id)
+            resume_run(
+                RunContext(stores[i % len(stores)], f"engineer{i}", lambda: at), {"restart": playbook}, run_id
+            )
             for i in range(racers)
         ]
-        results = race(racers, lambda i: runners[i].advance(confirm=True), (RunError,))
+        results = race(racers, lambda i, runners=runners: runners[i].advance(confirm=True), (RunError,))
         winner = f"engineer{the_winner(results)}"
         for kind, message in results:
             if kind == "lost":
-                assert message.startswith(f"step restart of run {run_id} ") and f"(by {winner} " in message, message
+                assert message.startswith(f"step restart of run {run_id} ") and f"(by {winner} " in message, (
+                    message
+                )
         assert count.read_text().count("ran") == round_ + 1  # the command ran exactly once
         entries = check_timeline_ids(stores, incident.id)
         steps = [e for e in entries if e.kind == "step"]
@@ -148,23 +158,31 @@ def step_rounds(stores: Sequence[Any], root: Path, rounds: int = ROUNDS, racers:
 def edit_rounds(stores: Sequence[Any], rounds: int = 20, racers: int = RACERS) -> None:
     """Each round: engineers add follow-ups and change the severity at once; none is lost."""
     severities = ("SEV1", "SEV2", "SEV4", "SEV1")
+    at = T0 + timedelta(minutes=4)
     for round_ in range(rounds):
         incident = declare(stores[0], f"round {round_}", now=T0, actor="pager", severity="SEV3")
-        at = T0 + timedelta(minutes=4)
 
-        def followup(i: int) -> Any:
-            return add_followup(stores[i % len(stores)], incident.id, f"fix {i}", now=at, actor=f"engineer{i}")
+        def followup(i: int, incident_id: int = incident.id) -> Any:
+            return add_followup(
+                stores[i % len(stores)], incident_id, f"fix {i}", now=at, actor=f"engineer{i}"
+            )
 
-        def severity(i: int) -> Any:
-            return set_severity(stores[i % len(stores)], incident.id, severities[i % 4], now=at, actor=f"engineer{i}")
+        def severity(i: int, incident_id: int = incident.id) -> Any:
+            return set_severity(
+                stores[i % len(stores)], incident_id, severities[i % 4], now=at, actor=f"engineer{i}"
+            )
 
         for attempt in (followup, severity):
             results = race(racers, attempt, (IncidentError,))
             assert all(kind == "won" for kind, _ in results), results
         final = get_incident(stores[0], incident.id)
-        assert sorted(f["text"] for f in followups_of(final.detail)) == [f"fix {i}" for i in range(racers)], final
+        assert sorted(f["text"] for f in followups_of(final.detail)) == [f"fix {i}" for i in range(racers)], (
+            final
+        )
         entries = check_timeline_ids(stores, incident.id)
-        assert sorted(e.text for e in entries if e.kind == "followup") == [f"follow-up: fix {i}" for i in range(racers)]
+        assert sorted(e.text for e in entries if e.kind == "followup") == [
+            f"follow-up: fix {i}" for i in range(racers)
+        ]
         edits = [e for e in entries if e.kind == "edit"]
         assert len(edits) == racers
         chain = "SEV3"

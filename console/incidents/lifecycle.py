@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from console.core.identity import person
 from console.incidents.followups import add_followup as add_followup  # callers read it here
-from console.incidents.races import MILESTONE, changed_one, read_incident, read_with_text, refuse_repeat, settle
+from console.incidents.races import (
+    MILESTONE,
+    changed_one,
+    read_incident,
+    read_with_text,
+    refuse_repeat,
+    settle,
+)
 from console.incidents.races import AlreadyDone as AlreadyDone  # callers read it here
 from console.incidents.records import (
     COLUMNS,
@@ -188,7 +195,11 @@ def _relink(
             incident, raw_alerts, _ = read_with_text(cur, incident_id)
             if (fingerprint in incident.alerts) == linked:
                 return False
-            alerts = [*incident.alerts, fingerprint] if linked else [a for a in incident.alerts if a != fingerprint]
+            alerts = (
+                [*incident.alerts, fingerprint]
+                if linked
+                else [a for a in incident.alerts if a != fingerprint]
+            )
             cur.execute(
                 "UPDATE incidents SET alerts = ? WHERE id = ? AND alerts IS NOT DISTINCT FROM ?",
                 [json.dumps(alerts), incident.id, raw_alerts],
@@ -240,7 +251,9 @@ def transition(
     return get_incident(store, incident_id)
 
 
-def _move(store: Store, incident_id: int, to_status: str, now: datetime, actor: str | None, note: str | None) -> None:
+def _move(
+    store: Store, incident_id: int, to_status: str, now: datetime, actor: str | None, note: str | None
+) -> None:
     with store.shared.transaction() as cur:
         incident = read_incident(cur, incident_id)
         refuse_repeat(cur, incident, to_status, actor)
@@ -313,7 +326,13 @@ def set_severity(
     if severity not in SEVERITIES:
         raise IncidentError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
     return _update(
-        store, incident_id, "severity", severity, now=now, actor=actor, text=lambda old: f"severity {old} → {severity}"
+        store,
+        incident_id,
+        "severity",
+        severity,
+        now=now,
+        actor=actor,
+        text=lambda old: f"severity {old} → {severity}",
     )
 
 
@@ -321,7 +340,13 @@ def set_commander(
     store: Store, incident_id: int, commander: str, *, now: datetime, actor: str | None
 ) -> Incident:
     return _update(
-        store, incident_id, "commander", commander, now=now, actor=actor, text=lambda old: f"commander: {commander}"
+        store,
+        incident_id,
+        "commander",
+        commander,
+        now=now,
+        actor=actor,
+        text=lambda old: f"commander: {commander}",
     )
 
 

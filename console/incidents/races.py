@@ -54,7 +54,9 @@ def settle(change: Callable[[], T], what: str, attempts: int = 2) -> T:
             if not conflicted(exc):
                 raise
             if attempt == attempts:
-                raise IncidentError(f"{what} kept changing under you ({exc}); look at it and try again") from None
+                raise IncidentError(
+                    f"{what} kept changing under you ({exc}); look at it and try again"
+                ) from None
     raise IncidentError(f"{what} kept changing under you; look at it and try again")
 
 
@@ -105,6 +107,8 @@ def refuse_repeat(cur: Any, incident: Incident, to_status: str, actor: str | Non
     when = utc(getattr(incident, MILESTONE[status]))
     who = _mover(cur, incident.id, status)
     if who is not None and actor is not None and who == str(actor):
-        raise AlreadyDone(f"incident {incident.id} is already {status} (by you, {who}, at {when}); nothing changed")
+        raise AlreadyDone(
+            f"incident {incident.id} is already {status} (by you, {who}, at {when}); nothing changed"
+        )
     by = f"by {who} at {when}" if who else f"at {when}"
     raise IncidentError(f"incident {incident.id} is already {status} ({by})")

@@ -23,7 +23,8 @@ from console.playbooks.context import RunError
 
 if TYPE_CHECKING:
     from console.playbooks.model import Step
-    from console.playbooks.runner import Runner
+
+Runner = Any  # a console.playbooks.runner.Runner (which imports this module)
 
 CLAIMED_KINDS = ("command", "action")
 STALE_AFTER = timedelta(minutes=1)
@@ -39,7 +40,9 @@ def _utc(text: str) -> str:
 
 def read_run(cur: Any, run_id: int) -> tuple[str, str | None, str | None]:
     """The run's status, current step and state text, as this transaction sees them."""
-    row = cur.execute("SELECT status, current_step, state FROM playbook_runs WHERE id = ?", [run_id]).fetchone()
+    row = cur.execute(
+        "SELECT status, current_step, state FROM playbook_runs WHERE id = ?", [run_id]
+    ).fetchone()
     if row is None:
         raise RunError(f"no playbook run {run_id}")
     return row[0], row[1], row[2]
@@ -54,9 +57,7 @@ def taken_message(run_id: int, step_id: str, current: str | None, state: dict[st
     ran = [h for h in history if h.get("step") == step_id]
     if ran:
         last = ran[-1]
-        return (
-            f"step {step_id} of run {run_id} already ran (by {last['actor']} at {_utc(last['ts'])}: {last['outcome']})"
-        )
+        return f"step {step_id} of run {run_id} already ran (by {last['actor']} at {_utc(last['ts'])}: {last['outcome']})"
     by = f" (by {history[-1]['actor']} at {_utc(history[-1]['ts'])})" if history else ""
     return f"run {run_id} moved on to step {current}{by}; step {step_id} is no longer current"
 

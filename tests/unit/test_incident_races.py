@@ -43,7 +43,10 @@ def test_acking_again_is_a_no_op_that_says_so(store: Store) -> None:
     with pytest.raises(IncidentError) as other:
         acknowledge(store, incident.id, now=T0 + timedelta(minutes=3), actor="bob")
     assert not isinstance(other.value, AlreadyDone)
-    assert str(other.value) == f"incident {incident.id} is already acknowledged (by alice at 2026-11-20 09:32:00 UTC)"
+    assert (
+        str(other.value)
+        == f"incident {incident.id} is already acknowledged (by alice at 2026-11-20 09:32:00 UTC)"
+    )
     assert [e.kind for e in timeline(store, incident.id)] == ["declared", "status"]
 
 
@@ -75,5 +78,7 @@ def test_the_cli_exits_0_on_a_repeat_and_2_with_the_winner_on_a_lost_ack(
     monkeypatch.setenv("ONCALL_ACTOR", "bob")
     assert _code(ack) == 2
     lost = capsys.readouterr().err.strip().splitlines()
-    assert len(lost) == 1 and lost[0].startswith(f"oncall: incident {incident.id} is already acknowledged (by ")
+    assert len(lost) == 1 and lost[0].startswith(
+        f"oncall: incident {incident.id} is already acknowledged (by "
+    )
     assert "alice" in lost[0] and lost[0].endswith(" at 2026-11-20 09:32:10 UTC)")

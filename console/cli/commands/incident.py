@@ -267,7 +267,9 @@ def _change(ctx: Context, store: Store, now: datetime) -> Incident:
         return incidents.get_incident(store, args.id)
     if args.verb != "declare":
         try:
-            return incidents.transition(store, args.id, STATUS_OF[args.verb], now=now, actor=who, note=args.note)
+            return incidents.transition(
+                store, args.id, STATUS_OF[args.verb], now=now, actor=who, note=args.note
+            )
         except incidents.AlreadyDone as exc:  # the same person again: nothing to do, exit 0 (docs/team.md)
             print(exc, file=sys.stderr)
             return incidents.get_incident(store, args.id)
