@@ -82,3 +82,36 @@ def test_the_cli_exits_0_on_a_repeat_and_2_with_the_winner_on_a_lost_ack(
         f"oncall: incident {incident.id} is already acknowledged (by "
     )
     assert "alice" in lost[0] and lost[0].endswith(" at 2026-11-20 09:32:10 UTC)")
+
+
+def test_a_claim_left_by_a_console_that_died_mid_step_is_taken_over_after_the_timeout(
+    store: Store, tmp_path: Path
+) -> None:
+    from console.playbooks.context import RunContext, RunError
+    from console.playbooks.runs import resume_run, start_run
+    from tests.races import counting_playbook
+
+    playbook, count = counting_playbook(tmp_path)
+    incident = declare(store, "p99 over SLO", now=T0, actor="pager")
+    run_id = start_run(RunContext(store, "pager", lambda: T0), playbook, incident=incident).run_id
+    with store.transaction() as cur:  # bob's console claimed the step, then died before it ran
+        state = cur.execute("SELECT state FROM playbook_runs WHERE id = ?", [run_id]).fetchone()[0]
+        claimed = (
+            state[:-1] + ', "claim": {"step": "restart", "actor": "bob", "since": "2026-11-20T09:30:00"}}'
+        )
+        cur.execute("UPDATE playbook_runs SET state = ? WHERE id = ?", [claimed, run_id])
+
+    def runner(minutes: int):
+        ctx = RunContext(store, "alice", lambda: T0 + timedelta(minutes=minutes))
+        return resume_run(ctx, {"restart": playbook}, run_id)
+
+    with pytest.raises(RunError) as held:
+        runner(1).advance(confirm=True)  # within the step's 60 s timeout plus a minute: bob may be running it
+    assert str(held.value) == (
+        f"step restart of run {run_id} is already running (by bob since 2026-11-20 09:30:00 UTC)"
+    )
+    assert not count.exists()
+    outcome = runner(3).advance(confirm=True)
+    assert (outcome.outcome, outcome.actor) == ("passed", "alice")
+    assert count.read_text() == "ran\n"
+    assert "claim" not in runner(4).state
