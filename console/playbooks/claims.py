@@ -53,6 +53,9 @@ def taken_message(run_id: int, step_id: str, current: str | None, state: dict[st
     held = state.get("claim")
     if held and held.get("step") == step_id:
         return f"step {step_id} of run {run_id} is already running (by {held['actor']} since {_utc(held['since'])})"
+    waiting = (state.get("waiting") or {}).get(step_id)
+    if waiting and current == step_id:
+        return f"step {step_id} of run {run_id} is already waiting in another console (since {_utc(waiting)})"
     history = state.get("history") or []
     ran = [h for h in history if h.get("step") == step_id]
     if ran:
