@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from console.core.identity import person
 from console.incidents.followups import add_followup as add_followup  # callers read it here
+from console.incidents.races import (
+    MILESTONE,
+    changed_one,
+    read_incident,
+    read_with_text,
+    refuse_repeat,
+    settle,
+)
+from console.incidents.races import AlreadyDone as AlreadyDone  # callers read it here
 from console.incidents.records import (
     COLUMNS,
     OPEN_STATUSES,
@@ -35,12 +44,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "mitigated": ("resolved",),
     "resolved": ("closed",),
     "closed": (),
-}
-MILESTONE = {
-    "acknowledged": "acked_at",
-    "mitigated": "mitigated_at",
-    "resolved": "resolved_at",
-    "closed": "closed_at",
 }
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
 SEVERITY_FROM_ALERT = {
@@ -182,20 +185,37 @@ def declare_from_alert(
     return incident, True
 
 
+def _relink(
+    store: Store, incident_id: int, fingerprint: str, *, now: datetime, actor: str | None, linked: bool
+) -> bool:
+    """Link (or split off) one alert if the alerts list is still as read; False if nothing to do."""
+
+    def change() -> bool:
+        with store.shared.transaction() as cur:
+            incident, raw_alerts, _ = read_with_text(cur, incident_id)
+            if (fingerprint in incident.alerts) == linked:
+                return False
+            alerts = (
+                [*incident.alerts, fingerprint]
+                if linked
+                else [a for a in incident.alerts if a != fingerprint]
+            )
+            cur.execute(
+                "UPDATE incidents SET alerts = ? WHERE id = ? AND alerts IS NOT DISTINCT FROM ?",
+                [json.dumps(alerts), incident.id, raw_alerts],
+            )
+            changed_one(cur)
+            text = f"alert {fingerprint} linked" if linked else f"alert {fingerprint} split off"
+            append_timeline(cur, incident.id, now, "alert", actor, text, {"fingerprint": fingerprint})
+            return True
+
+    return settle(change, f"incident {incident_id}", attempts=5)
+
+
 def link_alert(
     store: Store, incident_id: int, fingerprint: str, *, now: datetime, actor: str | None
 ) -> Incident:
-    incident = get_incident(store, incident_id)
-    if fingerprint in incident.alerts:
-        return incident
-    with store.shared.transaction() as cur:
-        cur.execute(
-            "UPDATE incidents SET alerts = ? WHERE id = ?",
-            [json.dumps([*incident.alerts, fingerprint]), incident.id],
-        )
-        append_timeline(
-            cur, incident.id, now, "alert", actor, f"alert {fingerprint} linked", {"fingerprint": fingerprint}
-        )
+    _relink(store, incident_id, fingerprint, now=now, actor=actor, linked=True)
     return get_incident(store, incident_id)
 
 
@@ -206,20 +226,8 @@ def split_alert(
     incident = get_incident(store, incident_id)
     if fingerprint not in incident.alerts:
         raise IncidentError(f"alert {fingerprint} is not linked to incident {incident_id}")
-    with store.shared.transaction() as cur:
-        cur.execute(
-            "UPDATE incidents SET alerts = ? WHERE id = ?",
-            [json.dumps([a for a in incident.alerts if a != fingerprint]), incident.id],
-        )
-        append_timeline(
-            cur,
-            incident.id,
-            now,
-            "alert",
-            actor,
-            f"alert {fingerprint} split off",
-            {"fingerprint": fingerprint},
-        )
+    if not _relink(store, incident_id, fingerprint, now=now, actor=actor, linked=False):
+        raise IncidentError(f"alert {fingerprint} was split off incident {incident_id} a moment ago")
     new, _ = declare_from_alert(store, fingerprint, now=now, actor=actor, split=True)
     return new
 
@@ -233,19 +241,31 @@ def transition(
     actor: str | None,
     note: str | None = None,
 ) -> Incident:
-    """Move an incident along its lifecycle; refuse skipped steps and backwards time."""
+    """Move an incident along its lifecycle; refuse skipped steps and backwards time.
+
+    A compare-and-set: of racing moves one wins, the others are told who won and when
+    (AlreadyDone when the same person repeats one)."""
     if to_status not in STATUSES:
         raise IncidentError(f"unknown status {to_status!r}; one of {', '.join(STATUSES)}")
-    incident = get_incident(store, incident_id)
-    _check_step(incident, to_status)
-    _check_time(incident, now)
-    column = MILESTONE[to_status]
+    settle(lambda: _move(store, int(incident_id), to_status, now, actor, note), f"incident {incident_id}")
+    return get_incident(store, incident_id)
+
+
+def _move(
+    store: Store, incident_id: int, to_status: str, now: datetime, actor: str | None, note: str | None
+) -> None:
     with store.shared.transaction() as cur:
+        incident = read_incident(cur, incident_id)
+        refuse_repeat(cur, incident, to_status, actor)
+        _check_step(incident, to_status)
+        _check_time(incident, now)
+        commander = person(actor) if to_status == "acknowledged" and actor else None
         cur.execute(
-            f"UPDATE incidents SET status = ?, {column} = ? WHERE id = ?", [to_status, now, incident.id]
+            f"UPDATE incidents SET status = ?, {MILESTONE[to_status]} = ?, commander = coalesce(commander, ?) "
+            "WHERE id = ? AND status = ?",
+            [to_status, now, commander, incident.id, incident.status],
         )
-        if to_status == "acknowledged" and not incident.commander and actor:
-            cur.execute("UPDATE incidents SET commander = ? WHERE id = ?", [person(actor), incident.id])
+        changed_one(cur)
         append_timeline(
             cur,
             incident.id,
@@ -255,7 +275,6 @@ def transition(
             f"{incident.status} → {to_status}" + (f": {note}" if note else ""),
             {"from": incident.status, "to": to_status},
         )
-    return get_incident(store, incident_id)
 
 
 def acknowledge(store: Store, incident_id: int, **kw: Any) -> Incident:
@@ -275,12 +294,30 @@ def close(store: Store, incident_id: int, **kw: Any) -> Incident:
 
 
 def _update(
-    store: Store, incident: Incident, column: str, value: Any, *, now: datetime, actor: str | None, text: str
+    store: Store,
+    incident_id: int,
+    column: str,
+    value: Any,
+    *,
+    now: datetime,
+    actor: str | None,
+    text: Callable[[Any], str],
 ) -> Incident:
-    with store.shared.transaction() as cur:
-        cur.execute(f"UPDATE incidents SET {column} = ? WHERE id = ?", [value, incident.id])
-        append_timeline(cur, incident.id, now, "edit", actor, text, {column: value})
-    return get_incident(store, incident.id)
+    """Set one column if it still holds what this transaction read (else read again): the
+    timeline's "from" is never stale and no edit is lost."""
+
+    def change() -> None:
+        with store.shared.transaction() as cur:
+            old = getattr(read_incident(cur, incident_id), column)
+            cur.execute(
+                f"UPDATE incidents SET {column} = ? WHERE id = ? AND {column} IS NOT DISTINCT FROM ?",
+                [value, int(incident_id), old],
+            )
+            changed_one(cur)
+            append_timeline(cur, int(incident_id), now, "edit", actor, text(old), {column: value})
+
+    settle(change, f"incident {incident_id}", attempts=5)
+    return get_incident(store, incident_id)
 
 
 def set_severity(
@@ -288,24 +325,28 @@ def set_severity(
 ) -> Incident:
     if severity not in SEVERITIES:
         raise IncidentError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}")
-    incident = get_incident(store, incident_id)
     return _update(
         store,
-        incident,
+        incident_id,
         "severity",
         severity,
         now=now,
         actor=actor,
-        text=f"severity {incident.severity} → {severity}",
+        text=lambda old: f"severity {old} → {severity}",
     )
 
 
 def set_commander(
     store: Store, incident_id: int, commander: str, *, now: datetime, actor: str | None
 ) -> Incident:
-    incident = get_incident(store, incident_id)
     return _update(
-        store, incident, "commander", commander, now=now, actor=actor, text=f"commander: {commander}"
+        store,
+        incident_id,
+        "commander",
+        commander,
+        now=now,
+        actor=actor,
+        text=lambda old: f"commander: {commander}",
     )
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import console.playbooks.steps as ran
+from console.playbooks import claims
 from console.playbooks.args import ArgumentRefused, Input, check_value, input_ref, shown
 from console.playbooks.context import (
     ActionUnavailable,
@@ -53,6 +54,7 @@ class Runner:
         if not rows:
             raise RunError(f"no playbook run {self.run_id}")
         self.incident_id, self.status, self.current_step, variables, state = rows[0]
+        self.seen = state  # the state text as last read or written: the run's version (claims.py)
         self.context: dict[str, Any] = stored_context(variables)
         self.state: dict[str, Any] = json.loads(state or "{}")
         self.state.setdefault("history", [])
@@ -81,11 +83,7 @@ class Runner:
         return step
 
     def _save(self, cur: DuckDBPyConnection, *, finished: datetime | None = None) -> None:
-        cur.execute(
-            "UPDATE playbook_runs SET status = ?, current_step = ?, state = ?, "
-            "finished_at = coalesce(?, finished_at) WHERE id = ?",
-            [self.status, self.current_step, json.dumps(self.state, default=str), finished, self.run_id],
-        )
+        claims.save(self, cur, finished)  # unless another console changed the run since
 
     # -- rendering -----------------------------------------------------------------------
 
@@ -216,15 +214,16 @@ class Runner:
         """Run the current step and record its outcome; commands and actions need `confirm`."""
         step = self._current("no step to run")
         self._may_run(step, answer, confirm)
-        try:
-            result = self._execute(step, Given(answer, reason, typed_name))
-        except StepRefused as exc:
-            return self._record(step, StepResult("failed", exc.detail, str(exc)), answer, stop="denied")
-        except RenderError as exc:
-            return self._record(step, StepResult("failed", {}, str(exc)), answer, stop="failed")
-        except RunError as exc:
-            result = StepResult("failed", {}, str(exc))
-        return self._record(step, result, answer)
+        with claims.held(self, step):  # of consoles running this step at once, one does
+            try:
+                result = self._execute(step, Given(answer, reason, typed_name))
+            except StepRefused as exc:
+                return self._record(step, StepResult("failed", exc.detail, str(exc)), answer, stop="denied")
+            except RenderError as exc:
+                return self._record(step, StepResult("failed", {}, str(exc)), answer, stop="failed")
+            except RunError as exc:
+                result = StepResult("failed", {}, str(exc))
+            return self._record(step, result, answer)
 
     def _may_run(self, step: Step, answer: str | None, confirm: bool) -> None:
         """Refuse a step that changes the world unconfirmed, or a decision without an answer."""
@@ -236,7 +235,8 @@ class Runner:
     def skip(self, reason: str) -> Outcome:
         """Mark the current step skipped (done by hand, or not relevant) and move on."""
         step = self._current("no step to skip")
-        return self._record(step, StepResult("skipped", {"reason": reason}), None)
+        with claims.held(self, step):
+            return self._record(step, StepResult("skipped", {"reason": reason}), None)
 
     def _execute(self, step: Step, given: Given) -> StepResult:
         """Render the step's text first (a template that fails fails the step), then run it."""
@@ -385,6 +385,7 @@ class Runner:
         entry = {"step": step.id, "kind": step.kind, "outcome": outcome, "actor": self.ctx.actor}
         self.history.append({**entry, "ts": now.isoformat(), "error": error, "output": output})
         self.state["waiting"].pop(step.id, None)
+        self.state.pop("claim", None)
         if next_step is None:
             self.status = "failed"
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from typing import TYPE_CHECKING, Any
 
 from console.cli.context import CliError, Context
@@ -306,7 +307,13 @@ def _change(ctx: Context, store: Store, now: datetime) -> Incident:
         incidents.add_note(store, args.id, args.text, now=now, actor=who)
         return incidents.get_incident(store, args.id)
     if args.verb != "declare":
-        return incidents.transition(store, args.id, STATUS_OF[args.verb], now=now, actor=who, note=args.note)
+        try:
+            return incidents.transition(
+                store, args.id, STATUS_OF[args.verb], now=now, actor=who, note=args.note
+            )
+        except incidents.AlreadyDone as exc:  # the same person again: nothing to do, exit 0 (docs/team.md)
+            print(exc, file=sys.stderr)
+            return incidents.get_incident(store, args.id)
     if args.alert:
         incident, created = incidents.declare_from_alert(
             store, args.alert, now=now, actor=who, split=args.split, severity=args.severity
