@@ -148,7 +148,9 @@ class PostgresShared:
         self.backend = backend
         self.store = store  # the console's own store: `cur.local` writes its tables
         self._local = threading.local()
-        self._all: list[psycopg.Connection[Any]] = []
+        # each thread's connection, with its thread: one whose thread ended is closed (Textual's
+        # thread workers are new threads, so a console would otherwise open one per refresh)
+        self._all: list[tuple[threading.Thread, psycopg.Connection[Any]]] = []
         self._all_lock = threading.Lock()
         self.closed = False
         self.clock: Callable[[], datetime] = _utcnow  # when the outage started, the state's age
@@ -184,7 +186,11 @@ class PostgresShared:
             self.backend.set_session(con)
         self._local.con = con
         with self._all_lock:
-            self._all = [c for c in self._all if not c.closed] + [con]
+            for thread, old in self._all:
+                if not thread.is_alive():
+                    old.close()
+            live = [(t, c) for t, c in self._all if t.is_alive() and not c.closed]
+            self._all = [*live, (threading.current_thread(), con)]
         return con
 
     def query(self, sql: str, params: list[Any] | None = None) -> Answer:
@@ -303,7 +309,7 @@ class PostgresShared:
     def close(self) -> None:
         self.closed = True
         with self._all_lock:
-            for con in self._all:
+            for _, con in self._all:
                 con.close()
             self._all.clear()
 

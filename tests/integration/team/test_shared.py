@@ -226,3 +226,23 @@ def test_rules_eval_leaves_the_teams_alert_state_to_the_evaluator(team) -> None:
     done = team.oncall("rules", "eval")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("oncall: with team:, the alert state is the team's")
+
+
+def test_a_connection_is_closed_once_its_thread_ended(consoles: tuple[Store, Store], pg: Postgres) -> None:
+    import threading
+
+    a, _ = consoles
+
+    def read() -> None:
+        a.shared.query("SELECT count(*) FROM incidents")
+
+    for _ in range(30):  # as many refreshes, each on a new worker thread
+        worker = threading.Thread(target=read)
+        worker.start()
+        worker.join()
+    read()
+    with pg.admin() as admin:
+        (count,) = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'oncall' AND query NOT LIKE 'LISTEN%'"
+        ).fetchone()
+    assert count <= 3  # this thread's, the last worker's (closed at the next connection), b's
