@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-SHARED_TABLES = (
+# parents first (the order `oncall team import` copies them in)
+SHARED_TABLES: tuple[str, ...] = (
     "incidents",
     "timeline",
     "playbook_runs",

@@ -9,19 +9,10 @@ Everything lives in the Postgres schema `oncall` (NAMESPACE).  Never edit a ship
 
 from __future__ import annotations
 
-NAMESPACE = "oncall"
+from console.store.shared import SHARED_TABLES  # parents first: the order `oncall team import` copies
 
-# The shared tables, parents first (the order `oncall team import` copies them in).
-SHARED_TABLES: tuple[str, ...] = (
-    "incidents",
-    "timeline",
-    "playbook_runs",
-    "alerts",
-    "alert_history",
-    "silences",
-    "version_marks",
-    "audit",
-)
+NAMESPACE = "oncall"
+__all__ = ["MIGRATIONS", "NAMESPACE", "SCHEMA_VERSION", "SHARED_TABLES"]
 
 # Tables whose BIGINT `id` comes from a sequence of the same name in both backends.
 ID_SEQUENCES: dict[str, str] = {

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from console.store import Store
 from tests.conftest import run_oncall
 from tests.postgres import Postgres, remove, start_postgres
 
@@ -64,3 +65,42 @@ def team_workspace(root: Path, dsn: str, *, store: str = "oncall.duckdb", extra:
 @pytest.fixture
 def team(pg: Postgres, tmp_path: Path) -> TeamWorkspace:
     return team_workspace(tmp_path / "ws", pg.database(password=PASSWORD))
+
+
+@pytest.fixture
+def dsn(pg: Postgres) -> str:
+    """A fresh team database with the schema made."""
+    from datetime import datetime
+
+    from pydantic import SecretStr
+
+    from console.config.team import TeamConfig
+    from console.team.backend import TeamBackend
+
+    url = pg.database()
+    TeamBackend.from_config(TeamConfig(postgres=SecretStr(url)), ".").migrate(datetime(2026, 11, 20, 9, 0))
+    return url
+
+
+def open_console(path: Path, dsn: str) -> Store:
+    """A console's own store whose shared tables are in the team database `dsn`."""
+    from pydantic import SecretStr
+
+    from console.config.team import TeamConfig
+    from console.team.shared import attach
+
+    store = Store.open(path)
+    attach(store, TeamConfig(postgres=SecretStr(dsn), user="alice@example.com"), path.parent)
+    return store
+
+
+@pytest.fixture
+def consoles(tmp_path: Path, dsn: str) -> Iterator[tuple[Store, Store]]:
+    """Two consoles' stores on one team database."""
+    a = open_console(tmp_path / "a.duckdb", dsn)
+    b = open_console(tmp_path / "b.duckdb", dsn)
+    try:
+        yield a, b
+    finally:
+        a.close()
+        b.close()

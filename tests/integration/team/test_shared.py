@@ -4,55 +4,27 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
-from pydantic import SecretStr
 
 from console.alerts.lifecycle import Alert, Transition
 from console.alerts.persistence import load_alerts, save
 from console.alerts.silences import create_silence, load_silences
-from console.config.team import TeamConfig
 from console.incidents.lifecycle import acknowledge, add_note, declare, resolve
 from console.incidents.records import get_incident, list_incidents, timeline
 from console.rules.matchers import parse_matcher
 from console.store import Store
 from console.store.audit import list_audit, write_audit
-from console.team.backend import TeamBackend
-from console.team.shared import CHANNEL, attach, postgres_sql
+from console.team.shared import CHANNEL, postgres_sql
 from tests.integration.team.conftest import PASSWORD, team_workspace
 from tests.postgres import Postgres
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 20, 9, 30, 0, 250000)
-
-
-@pytest.fixture
-def dsn(pg: Postgres) -> str:
-    url = pg.database()
-    TeamBackend.from_config(TeamConfig(postgres=SecretStr(url)), ".").migrate(T0)
-    return url
-
-
-def open_console(path: Path, dsn: str) -> Store:
-    store = Store.open(path)
-    attach(store, TeamConfig(postgres=SecretStr(dsn), user="alice@example.com"), path.parent)
-    return store
-
-
-@pytest.fixture
-def consoles(tmp_path: Path, dsn: str) -> Iterator[tuple[Store, Store]]:
-    a = open_console(tmp_path / "a.duckdb", dsn)
-    b = open_console(tmp_path / "b.duckdb", dsn)
-    try:
-        yield a, b
-    finally:
-        a.close()
-        b.close()
 
 
 def test_an_incident_declared_in_one_console_is_acked_in_the_other(consoles: tuple[Store, Store]) -> None:
