@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.sock import runtime  # noqa: F401 - a fixture: a private $XDG_RUNTIME_DIR
+
 REPO = Path(__file__).resolve().parents[1]
 FIXED_NOW = datetime(2026, 11, 20, 12, 0, 0)
 

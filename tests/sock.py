@@ -11,8 +11,11 @@ import sys
 import tempfile
 import textwrap
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+
+import pytest
 
 NOBODY = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"  # readable by nobody (the venv's is not)
@@ -80,6 +83,16 @@ def runtime_dir() -> Path:
 
 def remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=False)
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private $XDG_RUNTIME_DIR for one test, with no claimed actor in the environment."""
+    path = runtime_dir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
+    monkeypatch.delenv("ONCALL_ACTOR", raising=False)
+    yield path
+    remove(path)
 
 
 def hold_store(store: Path) -> subprocess.Popen:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pwd
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,22 +17,13 @@ from console.team.shared import attach
 from tests.conftest import run_oncall
 from tests.integration.team.conftest import PASSWORD
 from tests.postgres import Postgres
-from tests.sock import NOW, remove, runtime_dir
+from tests.sock import NOW
+from tests.unit.test_roles_cli import assign_audit, oncall_in
 
 pytestmark = pytest.mark.integration
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 TEAM = "team:\n  dsn_file: team.dsn\n  user: dana\n"
-
-
-@pytest.fixture
-def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A private $XDG_RUNTIME_DIR for one test, with no claimed actor in the environment."""
-    path = runtime_dir()
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
-    monkeypatch.delenv("ONCALL_ACTOR", raising=False)
-    yield path
-    remove(path)
 
 
 @pytest.fixture
@@ -47,19 +37,6 @@ def root(pg: Postgres, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _oncall(root: Path, runtime: Path, *args: str, actor: str | None = None):
-    env = {"XDG_RUNTIME_DIR": str(runtime), "ONCALL_NOW": "2026-03-01T12:00:00Z"}
-    if actor:
-        env["ONCALL_ACTOR"] = actor
-    return run_oncall("-w", str(root), *args, cwd=root, env=env)
-
-
-def _audit(store: Store) -> list[tuple]:
-    return store.shared.query(
-        "SELECT actor, uid, on_behalf_of, target FROM audit WHERE action = 'incident.assign' ORDER BY id"
-    )[1]
-
-
 def _attached(root: Path) -> Store:
     store = Store.open_read(root / "oncall.duckdb")
     workspace = load_workspace(root / "oncall.yaml")
@@ -69,13 +46,13 @@ def _attached(root: Path) -> Store:
 
 def test_the_team_identity_is_the_default_claim_and_the_commander_on_ack(runtime, root) -> None:
     for argv in (("declare", "--title", "fraud 5xx"), ("ack", "1"), ("assign", "1", "--responder", "bob")):
-        result = _oncall(root, runtime, "incident", *argv)
+        result = oncall_in(root, runtime, "incident", *argv)
         assert result.returncode == 0, result.stderr
-    claimed = _oncall(root, runtime, "incident", "assign", "1", "--responder", "carol", actor="erin")
+    claimed = oncall_in(root, runtime, "incident", "assign", "1", "--responder", "carol", actor="erin")
     assert claimed.returncode == 0, claimed.stderr
     with _attached(root) as store:
         assert incidents.get_incident(store, 1).commander == "dana"
-        assert _audit(store) == [
+        assert assign_audit(store) == [
             (ME, os.getuid(), "dana", "incident:1"),
             (ME, os.getuid(), "erin", "incident:1"),
         ]
@@ -93,9 +70,9 @@ def test_the_console_acts_for_the_team_identity(runtime, root) -> None:
         incident = incidents.declare(session.store, "fraud 5xx", now=NOW, actor=session.actor)
         acked = incidents.acknowledge(session.store, incident.id, now=NOW, actor=session.actor)
         assert acked.commander == "dana"
-        forwarded = _oncall(root, runtime, "incident", "assign", str(incident.id), "--responder", "bob")
+        forwarded = oncall_in(root, runtime, "incident", "assign", str(incident.id), "--responder", "bob")
         assert forwarded.returncode == 0 and "ran this command there" in forwarded.stderr, forwarded.stderr
-        rows = _audit(session.store)
+        rows = assign_audit(session.store)
     finally:
         session.close()
     assert rows == [(ME, os.getuid(), "dana", f"incident:{incident.id}")]
