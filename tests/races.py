@@ -190,3 +190,25 @@ def edit_rounds(stores: Sequence[Any], rounds: int = 20, racers: int = RACERS) -
             assert edit.text == f"severity {chain} → {edit.detail['severity']}", edits
             chain = edit.detail["severity"]
         assert final.severity == chain
+
+
+def assign_rounds(stores: Sequence[Any], rounds: int = 20, racers: int = RACERS) -> None:
+    """Each round: engineers add themselves as responders at once; none is lost."""
+    from console.incidents.roles import assign
+
+    at = T0 + timedelta(minutes=4)
+    for round_ in range(rounds):
+        incident = declare(stores[0], f"round {round_}", now=T0, actor="pager", severity="SEV3")
+
+        def responder(i: int, incident_id: int = incident.id) -> Any:
+            store = stores[i % len(stores)]
+            return assign(store, incident_id, add_responders=[f"engineer{i}"], now=at, actor=f"engineer{i}")
+
+        results = race(racers, responder, (IncidentError,))
+        assert all(kind == "won" for kind, _ in results), results
+        final = get_incident(stores[0], incident.id)
+        assert sorted(final.detail["responders"]) == [f"engineer{i}" for i in range(racers)], final
+        entries = check_timeline_ids(stores, incident.id)
+        assert sorted(e.text for e in entries if e.kind == "role") == [
+            f"responder engineer{i} added" for i in range(racers)
+        ]

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from console.incidents.records import COLUMNS, Incident, IncidentError, append_timeline
+from console.incidents.races import changed_one, read_with_text, settle
+from console.incidents.records import Incident, IncidentError, append_timeline
 from console.store.audit import write_audit
 
 if TYPE_CHECKING:
@@ -79,33 +80,37 @@ def assign(
         raise IncidentError(
             "nothing to assign: give --commander NAME, --responder NAME or --remove-responder NAME"
         )
-    with store.shared.transaction() as cur:
-        rows = cur.execute(f"SELECT {COLUMNS} FROM incidents WHERE id = ?", [int(incident_id)]).fetchall()
-        if not rows:
-            raise IncidentError(f"no incident {incident_id}; `oncall incident list` shows them")
-        incident = Incident.from_row(rows[0])
-        responders, changes = _changed(incident, wanted, adds, removes)
-        detail = {**incident.detail, "responders": responders}
-        new_commander = wanted if wanted is not None else incident.commander
-        cur.execute(
-            "UPDATE incidents SET commander = ?, detail = ? WHERE id = ?",
-            [new_commander, json.dumps(detail, default=str), incident.id],
-        )
-        for text, role in changes:
-            append_timeline(cur, incident.id, now, "role", actor, text, role)
-        write_audit(
-            cur,
-            ts=now,
-            actor=actor,
-            action="incident.assign",
-            phase="after",
-            target=f"incident:{incident.id}",
-            reason=None,
-            params={"commander": wanted, "add_responders": adds, "remove_responders": removes},
-            result={"ok": True, "commander": new_commander, "responders": responders},
-        )
-    changed = dataclasses.replace(incident, commander=new_commander, detail=detail)
-    return Assignment(changed, [text for text, _ in changes])
+
+    def change() -> Assignment:
+        with store.shared.transaction() as cur:
+            incident, _, raw_detail = read_with_text(cur, incident_id)
+            responders, changes = _changed(incident, wanted, adds, removes)
+            detail = {**incident.detail, "responders": responders}
+            new_commander = wanted if wanted is not None else incident.commander
+            # a compare-and-set on what this statement read: a racing assign is read again
+            cur.execute(
+                "UPDATE incidents SET commander = ?, detail = ? WHERE id = ? "
+                "AND commander IS NOT DISTINCT FROM ? AND detail IS NOT DISTINCT FROM ?",
+                [new_commander, json.dumps(detail, default=str), incident.id, incident.commander, raw_detail],
+            )
+            changed_one(cur)
+            for text, role in changes:
+                append_timeline(cur, incident.id, now, "role", actor, text, role)
+            write_audit(
+                cur,
+                ts=now,
+                actor=actor,
+                action="incident.assign",
+                phase="after",
+                target=f"incident:{incident.id}",
+                reason=None,
+                params={"commander": wanted, "add_responders": adds, "remove_responders": removes},
+                result={"ok": True, "commander": new_commander, "responders": responders},
+            )
+        changed = dataclasses.replace(incident, commander=new_commander, detail=detail)
+        return Assignment(changed, [text for text, _ in changes])
+
+    return settle(change, f"incident {incident_id}", attempts=5)
 
 
 def _names(names: Iterable[str]) -> list[str]:

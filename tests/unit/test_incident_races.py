@@ -11,7 +11,7 @@ import pytest
 from console.incidents.lifecycle import AlreadyDone, IncidentError, acknowledge, declare
 from console.incidents.records import timeline
 from console.store import Store
-from tests.races import T0, edit_rounds, incident_rounds, step_rounds
+from tests.races import T0, assign_rounds, edit_rounds, incident_rounds, step_rounds
 
 
 @pytest.fixture
@@ -30,6 +30,10 @@ def test_racing_runs_of_one_step_run_its_command_once(store: Store, tmp_path: Pa
 
 def test_racing_follow_ups_and_severity_edits_lose_nothing(store: Store) -> None:
     edit_rounds([store])
+
+
+def test_racing_role_assignments_lose_none(store: Store) -> None:
+    assign_rounds([store])
 
 
 def test_acking_again_is_a_no_op_that_says_so(store: Store) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from console.store import Store
-from tests.races import edit_rounds, incident_rounds, step_rounds
+from tests.races import assign_rounds, edit_rounds, incident_rounds, step_rounds
 
 pytestmark = pytest.mark.integration
 
@@ -23,3 +23,7 @@ def test_racing_runs_of_one_step_run_its_command_once(consoles: tuple[Store, Sto
 
 def test_racing_follow_ups_and_severity_edits_lose_nothing(consoles: tuple[Store, Store]) -> None:
     edit_rounds(consoles)
+
+
+def test_racing_role_assignments_lose_none(consoles: tuple[Store, Store]) -> None:
+    assign_rounds(consoles)
