@@ -9,13 +9,19 @@
     create-blocks-from openmetrics`, the blocks directory with its index) for the same
     OpenMetrics file: 7 days × 60 series at 1 minute, counters and histograms (the data of
     bench_slo.py) (target ≤ Prometheus's).
+(d) `import_file` of bench_scale's OpenMetrics text (counters and histograms, `--scale`) in
+    bulk (Arrow's CSV reader, series resolved once per distinct `name{labels}`) vs the same
+    file read line by line in DuckDB (the path a chunk with a refused line takes, and how
+    every chunk was read before), each into a new store; samples/s and bytes per sample
+    (target ≥ 1,000,000 samples/s; a whole process at 100× is bench_scale.py's import_rate).
 
-    .venv/bin/python benchmarks/bench_ingest.py [--samples N] [--lines N] [--days N]
+    .venv/bin/python benchmarks/bench_ingest.py [--samples N] [--lines N] [--days N] [--scale N]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
@@ -160,16 +166,47 @@ def bench_density(tmp: Path, days: int) -> None:
     )
 
 
+def bench_import_paths(tmp: Path, scale: int) -> None:
+    from unittest import mock
+
+    from benchmarks.scale_work import END, shape, write_openmetrics
+    from console.store.import_text import FastParser
+
+    data = tmp / "scale.om"
+    samples = write_openmetrics(data, *shape(scale))
+    figures = {}
+    for path in ("line by line", "bulk"):  # the baseline first: the file is then in the page cache for both
+        store_path = tmp / f"{path.replace(' ', '-')}.duckdb"
+        declined = mock.patch.object(FastParser, "parse", return_value=None)
+        with (
+            Store.open(store_path) as store,
+            declined if path == "line by line" else contextlib.nullcontext(),
+        ):
+            started = time.perf_counter()
+            added = import_file(store, data, now=END).added
+            seconds = time.perf_counter() - started
+        assert added == samples, (path, added, samples)
+        figures[path] = (samples / seconds, store_path.stat().st_size / samples)
+    (bulk, bulk_bps), (lines, lines_bps) = figures["bulk"], figures["line by line"]
+    print(
+        f"(d) import of {samples:,} samples (bench_scale {scale}x): bulk {bulk:,.0f} samples/s "
+        f"({bulk_bps:.2f} B/sample); line by line {lines:,.0f} samples/s ({lines_bps:.2f} B/sample); "
+        f"ratio {bulk / lines:.1f}x; target >= 1,000,000 samples/s: {'met' if bulk >= 1_000_000 else 'NOT met'}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=2_000_000)
     parser.add_argument("--lines", type=int, default=300_000)
     parser.add_argument("--days", type=int, default=7, help="days of data for (c)")
+    parser.add_argument("--scale", type=int, default=1, help="bench_scale's scale of data for (d)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         bench_bulk(Path(tmp), args.samples)
         bench_text(Path(tmp), args.lines)
         bench_density(Path(tmp), args.days)
+        bench_import_paths(Path(tmp), args.scale)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Compaction: closed days of samples rewritten so they compress, and the store file rewritten.
 
-Samples are appended to `sample_rows` as they arrive (the hot part).  Compaction rewrites
+Samples are appended to `sample_rows` as they arrive (the hot part; `oncall import` writes
+the closed days it imports in the compacted layout already, console/store/sample_batch.py,
+batch by batch).  Compaction rewrites
 every sample before the start of the current UTC day (the cold part) sorted by week, then
 series, then time (odd series backwards, so one series' last timestamp is next to the next
 one's first and a bit-packing group that spans the two stays narrow); an integral value

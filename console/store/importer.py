@@ -1,8 +1,9 @@
 """`oncall import`: backfill the store from files.
 
 Formats: Prometheus text / OpenMetrics with timestamps, JSON-lines logs, CSV or
-Parquet samples.  Lines are parsed in bulk (Arrow + DuckDB), committed in batches
-together with the file's cursor, and every skipped line is counted with its reason.
+Parquet samples.  Lines are parsed in bulk (Arrow + DuckDB; exposition text see
+console/store/import_text.py), committed in batches together with the file's cursor, and
+every skipped line is counted with its reason.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -17,25 +19,14 @@ import duckdb
 import pyarrow as pa
 
 from console.store import Store, canonical_labels, ingest_logs, ingest_samples
-from console.store.import_lines import (
-    ImportFailed,
-    ImportReport,
-    detect_format,
-    file_identity,
-    line_batches,
-    parse_label_block,
-)
+from console.store.import_lines import ImportFailed, ImportReport, detect_format, file_identity, line_batches
+from console.store.import_text import Chunk, FastParser, Samples, lines_table, parse_lines, text_chunks
 from console.store.rows import scalar
+from console.store.sample_batch import SeriesIds, append_samples
 
 __all__ = ["BATCH_LINES", "ImportFailed", "ImportReport", "import_file"]
 
-BATCH_LINES = 250_000
-
-# name, optional {label block}, value, optional timestamp, optional exemplar.
-_SAMPLE_RE = (
-    r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?'
-    r"[ \t]+(\S+)(?:[ \t]+([^ \t#]+))?[ \t]*(?:#.*)?$"
-)
+BATCH_LINES = 4 * 122_880  # whole DuckDB row groups per batch: no partly filled one to merge (and free) later
 
 
 class _Importer:
@@ -74,98 +65,47 @@ class _Importer:
             self.on_batch(self.report)
 
     def run_text(self, seconds: bool) -> None:
+        """Import exposition text: chunks of `batch_lines` lines, each parsed (the next one
+        in a second thread meanwhile) and committed with the file's cursor."""
         start = self.start_line()
         self.report.resumed_at = start
+        fast = FastParser(seconds)
         label_cache: dict[str, str | Exception] = {"": canonical_labels({})}
-        scale = 1_000_000 if seconds else 1_000
-        for batch in line_batches(self.path, start, self.batch_lines):
-            self.report.lines = int(batch.column("lineno")[-1].as_py())
-            p = self.parser
-            p.register("lines", batch)
-            self._parse_text_lines(scale)
-            self._register_label_maps(label_cache)
-            skips = p.execute("""
-                SELECT t.lineno, CASE
-                    WHEN t.name = '' THEN 'not a sample line: ' || left((SELECT line FROM lines l WHERE l.lineno = t.lineno), 60)
-                    WHEN b.why IS NOT NULL THEN b.why
-                    WHEN t.value IS NULL THEN 'value is not a number: ' || left(t.value_text, 30)
-                    WHEN t.ts_text = '' THEN 'no timestamp (import needs one per sample)'
-                    ELSE 'bad timestamp: ' || left(t.ts_text, 30) END
-                FROM typed t LEFT JOIN bad_label_map b ON b.raw = t.raw_labels
-                WHERE t.name = '' OR b.why IS NOT NULL OR t.value IS NULL OR t.ts_us IS NULL
-                ORDER BY t.lineno
-            """).fetchall()
-            samples = p.sql("""
-                SELECT t.name, l.labels, make_timestamp(t.ts_us) AS ts, t.value
-                FROM typed t JOIN label_map l ON l.raw = t.raw_labels
-                WHERE t.name <> '' AND t.value IS NOT NULL AND t.ts_us IS NOT NULL
-            """).to_arrow_table()
-            self._record_skips(skips)
-            self.report.added += ingest_samples(
-                self.store, samples, cursor=self.cursor(self.report.lines), now=self.now
-            )
-            self._committed()
+        ids = SeriesIds()
+        chunks = text_chunks(self.path, start, self.batch_lines)
 
-    def _parse_text_lines(self, scale: int) -> None:
-        """Table `typed` from table `lines`: each sample line's name, label block, value and
-        timestamp (µs; `scale` per second of the file's timestamps)."""
-        p = self.parser
-        # Fast path: `name{labels} value ts` split on single spaces; anything else
-        # (spaces in label values, tabs, exemplars, leading blanks) takes the regex.
-        p.execute("""
-            CREATE OR REPLACE TEMP TABLE split AS
-            WITH s AS (SELECT lineno, string_split(line, ' ') AS parts FROM lines
-                       WHERE line <> '' AND NOT starts_with(line, '#'))
-            SELECT lineno, parts, len(parts) = 3 AND (strpos(parts[1], '{') = 0
-                                  OR ends_with(parts[1], '}')) AS fast
-            FROM s
-        """)
-        p.execute(f"""
-            CREATE OR REPLACE TEMP TABLE parsed AS
-            WITH good AS (
-                SELECT lineno, parts[1] AS nl, strpos(parts[1], '{{') AS ob,
-                       parts[2] AS value, parts[3] AS ts
-                FROM split WHERE fast
-            ), slow AS (
-                SELECT l.lineno, regexp_extract(l.line, '{_SAMPLE_RE.replace("'", "''")}',
-                       ['name', 'labels', 'value', 'ts']) AS m
-                FROM lines l SEMI JOIN split s ON s.lineno = l.lineno AND NOT s.fast
-                WHERE true
-                  AND NOT starts_with(ltrim(l.line), '#') AND trim(l.line) <> ''
-            )
-            SELECT lineno, CASE WHEN ob > 0 THEN nl[:ob - 1] ELSE nl END AS name,
-                   CASE WHEN ob > 0 THEN nl[ob:] ELSE '' END AS labels, value, ts
-            FROM good
-            UNION ALL
-            SELECT lineno, m.name, m.labels, m.value, m.ts FROM slow
-        """)
-        p.execute(f"""
-            CREATE OR REPLACE TEMP TABLE typed AS
-            WITH names AS (SELECT DISTINCT name FROM parsed),
-            bad AS (SELECT name FROM names WHERE NOT regexp_full_match(name, '[a-zA-Z_:][a-zA-Z0-9_:]*'))
-            SELECT lineno, CASE WHEN name IN (SELECT name FROM bad) THEN '' ELSE name END AS name,
-                   labels AS raw_labels, TRY_CAST(value AS DOUBLE) AS value, value AS value_text,
-                   ts AS ts_text, TRY_CAST(round(TRY_CAST(ts AS DOUBLE) * {scale}) AS BIGINT) AS ts_us
-            FROM parsed
-        """)
+        def parse_next() -> tuple[Chunk, Samples | None] | None:
+            chunk = next(chunks, None)
+            return None if chunk is None else (chunk, fast.parse(chunk))
 
-    def _register_label_maps(self, label_cache: dict[str, str | Exception]) -> None:
-        """Parse the label blocks not seen before; register tables `label_map` (canonical labels
-        by block) and `bad_label_map` (why a block is refused)."""
-        p = self.parser
-        for (raw,) in p.execute("SELECT DISTINCT raw_labels FROM typed WHERE name <> ''").fetchall():
-            if raw not in label_cache:
-                label_cache[raw] = _canonical_or_error(raw)
-        good = {raw: v for raw, v in label_cache.items() if isinstance(v, str)}
-        bad = {raw: str(v) for raw, v in label_cache.items() if isinstance(v, Exception)}
-        p.register("label_map", pa.table({"raw": list(good), "labels": list(good.values())}))
-        p.register(
-            "bad_label_map",
-            pa.table(
-                {"raw": list(bad), "why": list(bad.values())},
-                schema=pa.schema([("raw", pa.string()), ("why", pa.string())]),
-            ),
-        )
+        with ThreadPoolExecutor(1, thread_name_prefix="import-parse") as pool:
+            pending = pool.submit(parse_next)
+            while (parsed := pending.result()) is not None:
+                pending = pool.submit(parse_next)
+                chunk, samples = parsed
+                if samples is None:
+                    try:
+                        lines = lines_table(chunk)
+                    except UnicodeDecodeError as exc:
+                        line = chunk.first + chunk.data[: exc.start].count(b"\n")
+                        raise ImportFailed(
+                            f"{self.path}:{line}: "
+                            "cannot read as text lines (not UTF-8); convert the file to UTF-8"
+                        ) from None
+                    skips, samples = parse_lines(self.parser, lines, fast.scale, label_cache)
+                    self._record_skips(skips)
+                self.report.lines = chunk.last
+                self.report.added += append_samples(
+                    self.store,
+                    samples.series,
+                    samples.index,
+                    samples.ts_us,
+                    samples.values,
+                    ids=ids,
+                    cursor=self.cursor(chunk.last),
+                    now=self.now,
+                )
+                self._committed()
 
     def run(self, fmt: str) -> None:
         """Import the file as `fmt`; ImportFailed for a format there is no reader for."""
@@ -337,14 +277,6 @@ class _Importer:
         self._record_skips(skips)
         self.report.added += ingest_samples(self.store, samples, cursor=self.cursor(last), now=self.now)
         self._committed()
-
-
-def _canonical_or_error(raw: str) -> str | Exception:
-    """A label block's canonical text, or why it is refused."""
-    try:
-        return canonical_labels(parse_label_block(raw))
-    except ValueError as exc:
-        return exc
 
 
 def _quoted(column: str) -> str:
