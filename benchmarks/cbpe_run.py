@@ -3,8 +3,8 @@ analysis rows (Parquet files), each as a whole process from start to its printed
 
     .venv/bin/python benchmarks/cbpe_run.py ours DIR CHUNK_SIZE      # one side, as bench_drift runs it
 Both processes read the files as their users would (NannyML takes DataFrames: pandas.read_parquet;
-ours takes arrays: DuckDB, oncall's engine), fit on the reference, estimate the reference's chunks
-(NannyML's fit always does) and the analysis's, and print the calibration decision, the chunk
+ours takes arrays: pyarrow's Parquet reader, the columns it needs), fit on the reference, estimate
+the reference's chunks (NannyML's fit always does) and the analysis's, and print the calibration decision, the chunk
 counts, the alert count and the last chunk's estimated accuracy, so the run also shows that both
 found the same. Both read files just written (in the page cache for both).
 """
@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 NANNYML_PYTHON = ROOT / ".venvs" / "nannyml" / "bin" / "python"
@@ -62,15 +63,11 @@ def write_data(folder: Path, rows: int, seed: int = 7) -> None:
 
 
 def ours(folder: str, size: int) -> None:
-    """Our side: read (with DuckDB, oncall's engine: pyarrow's to_numpy imports pandas, ~0.25 s),
-    fit, estimate, print the summary."""
-    import duckdb
-
+    """Our side: read (`read_columns`), fit, estimate, print the summary."""
     from console.drift.estimation import Chunking, Outputs, fit
 
     def outputs(name: str) -> Outputs:
-        path = f"{folder}/{name}.parquet".replace("'", "''")
-        columns = duckdb.sql(f"SELECT y_pred_proba, y_true, y_pred FROM read_parquet('{path}')").fetchnumpy()
+        columns = read_columns(f"{folder}/{name}.parquet", ("y_pred_proba", "y_true", "y_pred"))
         return Outputs.of(columns["y_pred_proba"], columns["y_true"], predicted=columns["y_pred"])
 
     estimator = fit(outputs("reference"), Chunking(size=size), METRICS)
@@ -89,6 +86,40 @@ def ours(folder: str, size: int) -> None:
             }
         )
     )
+
+
+def read_columns(path: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """Columns of a Parquet file as float64 arrays, read by pyarrow's Parquet reader itself: its
+    `pyarrow.parquet` wrapper also imports pyarrow's file systems (ssl among them, ~30 ms), and
+    `to_numpy` imports pandas (~0.25 s), so the columns' buffers are taken as they are."""
+    import numpy as np
+    import pyarrow as pa
+
+    try:
+        from pyarrow._parquet import ParquetReader
+    except ImportError:  # another pyarrow's layout: its public reader
+        from pyarrow.parquet import ParquetReader  # type: ignore[attr-defined,no-redef]
+
+    reader = ParquetReader()
+    reader.open(path)
+    table = reader.read_all(column_indices=[reader.column_name_idx(n) for n in names], use_threads=True)
+    widths = {pa.float64(): np.float64, pa.int64(): np.int64, pa.int32(): np.int32, pa.float32(): np.float32}
+    columns = {}
+    for name in names:
+        column = table.column(name)
+        values, at = np.empty(len(column)), 0
+        for chunk in column.chunks:
+            if chunk.null_count or chunk.type not in widths:
+                part = chunk.to_numpy(zero_copy_only=False)  # nulls or another type: pyarrow converts
+            else:
+                data = np.frombuffer(
+                    chunk.buffers()[1], dtype=widths[chunk.type], count=chunk.offset + len(chunk)
+                )
+                part = data[chunk.offset :]
+            values[at : at + len(chunk)] = part
+            at += len(chunk)
+        columns[name] = values
+    return columns
 
 
 def _timed(argv: list[str]) -> tuple[float, float, dict]:

@@ -209,7 +209,7 @@ def needs_calibration(labels: np.ndarray, scores: np.ndarray) -> bool:
 
 def _never_calibrated(labels: np.ndarray, ranked: _Ranked) -> bool:
     """A single class, or scores that separate the classes: NannyML does not test then."""
-    return bool(labels.min() == labels.max()) or _sorted_auc(ranked.x, ranked.y) > SEPARATED_AUC
+    return bool(labels.min() == labels.max()) or sorted_auc(ranked.x, ranked.y) > SEPARATED_AUC
 
 
 def _needs_calibration(
@@ -366,10 +366,10 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray, order: np.ndarray | slice | 
     """ROC AUC of scores against 0/1 labels (ties count half), NaN with a single class.
     `order`: `np.argsort(scores)` where the caller has it (`slice(None)`: the scores are sorted)."""
     order = np.argsort(scores) if order is None else order
-    return _sorted_auc(np.asarray(scores)[order], (np.asarray(labels) == 1)[order].astype(np.float64))
+    return sorted_auc(np.asarray(scores)[order], (np.asarray(labels) == 1)[order].astype(np.float64))
 
 
-def _sorted_auc(x: np.ndarray, y: np.ndarray) -> float:
+def sorted_auc(x: np.ndarray, y: np.ndarray) -> float:
     """ROC AUC from scores sorted ascending and their 0/1 labels (Mann-Whitney U with mean ranks)."""
     n_pos = float(np.sum(y))
     n_neg = y.size - n_pos
