@@ -28,7 +28,15 @@ import numpy as np
 from console.drift.calibration_error import Runs, bin_edges, expected_calibration_error
 from console.drift.calibration_splits import CalibrationError, draw_test_parts, stratified_parts
 
-__all__ = ["CalibrationError", "Isotonic", "calibrator_for", "draw_test_parts", "fit_isotonic", "roc_auc"]
+__all__ = [
+    "CalibrationError",
+    "Isotonic",
+    "Ranked",
+    "calibrator_for",
+    "draw_test_parts",
+    "fit_isotonic",
+    "roc_auc",
+]
 
 SEPARATED_AUC = 0.999  # above this reference ROC AUC, NannyML never calibrates
 _RESOLUTION = float(np.finfo(np.float64).resolution)  # scores closer than this count as one (1e-15)
@@ -51,24 +59,24 @@ class Isotonic:
 
 def fit_isotonic(scores: np.ndarray, labels: np.ndarray) -> Isotonic:
     """scikit-learn's `IsotonicRegression(out_of_bounds="clip").fit(scores, labels)` for 0/1 labels."""
-    ranked = _Ranked.of(np.asarray(labels, dtype=np.float64), np.asarray(scores, dtype=np.float64))
+    ranked = Ranked.of(np.asarray(labels, dtype=np.float64), np.asarray(scores, dtype=np.float64))
     return _fit_sorted(ranked.x, ranked.y)
 
 
 def calibrator_for(
     labels: np.ndarray,
     scores: np.ndarray,
-    order: np.ndarray | None = None,
+    order: np.ndarray | Ranked | None = None,
     drawn: Iterable[np.ndarray] | None = None,
 ) -> Isotonic | None:
     """The isotonic calibrator NannyML fits on this reference, or None when it decides not to calibrate.
-    `order`: `np.argsort(scores)` where the caller has it already; `drawn`: `draw_test_parts(labels)`
-    where the caller started the draws earlier (and closes them)."""
+    `order`: `np.argsort(scores)` (or the rows `Ranked` by it) where the caller has it already;
+    `drawn`: `draw_test_parts(labels)` where the caller started the draws earlier (and closes them)."""
     labels = np.asarray(labels, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     own = draw_test_parts(labels) if drawn is None else None  # the draws start now
     try:
-        ranked = _Ranked.of(labels, scores, order)
+        ranked = order if isinstance(order, Ranked) else Ranked.of(labels, scores, order)
         if _never_calibrated(labels, ranked):
             return None
         groups = _Groups.of(ranked)
@@ -81,7 +89,7 @@ def calibrator_for(
 
 
 @dataclass(frozen=True)
-class _Ranked:
+class Ranked:
     """Rows sorted by score. Ties may come in any order: the labels of a tie are only ever summed,
     and 0/1 sums are exact, so this gives what scikit-learn's sort by (score, label) gives."""
 
@@ -90,7 +98,7 @@ class _Ranked:
     y: np.ndarray
 
     @classmethod
-    def of(cls, labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None) -> _Ranked:
+    def of(cls, labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None) -> Ranked:
         order = np.argsort(scores) if order is None else order
         return cls(order, scores[order], labels[order])
 
@@ -201,13 +209,13 @@ def needs_calibration(labels: np.ndarray, scores: np.ndarray) -> bool:
     """NannyML's `needs_calibration`: whether isotonic calibration lowers the pooled test ECE."""
     labels = np.asarray(labels, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
-    ranked = _Ranked.of(labels, scores)
+    ranked = Ranked.of(labels, scores)
     if _never_calibrated(labels, ranked):
         return False
     return _needs_calibration(labels, scores, ranked, None, _Groups.of(ranked))
 
 
-def _never_calibrated(labels: np.ndarray, ranked: _Ranked) -> bool:
+def _never_calibrated(labels: np.ndarray, ranked: Ranked) -> bool:
     """A single class, or scores that separate the classes: NannyML does not test then."""
     return bool(labels.min() == labels.max()) or sorted_auc(ranked.x, ranked.y) > SEPARATED_AUC
 
@@ -215,7 +223,7 @@ def _never_calibrated(labels: np.ndarray, ranked: _Ranked) -> bool:
 def _needs_calibration(
     labels: np.ndarray,
     scores: np.ndarray,
-    ranked: _Ranked,
+    ranked: Ranked,
     drawn: Iterable[np.ndarray] | None,
     groups: _Groups | None,
 ) -> bool:
@@ -304,7 +312,7 @@ class _Groups:
     scratch: list[np.ndarray] = field(default_factory=list)  # the fits' buffers (`_buffers`)
 
     @classmethod
-    def of(cls, ranked: _Ranked) -> _Groups | None:
+    def of(cls, ranked: Ranked) -> _Groups | None:
         gaps = np.diff(ranked.x)
         if bool(np.all(gaps >= _RESOLUTION)):  # every score distinct: a group is a row
             ones = np.ones(ranked.x.size, dtype=np.int64)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from console.drift.calibration import CalibrationError, Isotonic, calibrator_for, draw_test_parts
+from console.drift.calibration import CalibrationError, Isotonic, Ranked, calibrator_for, draw_test_parts
 from console.drift.estimation_chunks import SortedChunks, contiguous, sorted_chunks
 from console.drift.estimation_metrics import (
     CELL_METRICS,
@@ -243,9 +243,9 @@ def fit(reference: Outputs, chunking: Chunking | None = None, metrics: Sequence[
             warnings.simplefilter("ignore", RuntimeWarning)
             data = time_sorted(reference)
             spans = chunking.spans(data)
-            order = distinct_order(reference.scores)  # for the AUROC components and the calibration
-            if order is None:
-                order = np.argsort(reference.scores)
+            found = distinct_order(reference.scores)  # for the AUROC components and the calibration
+            order = np.argsort(reference.scores) if found is None else found[0]
+            ranked = Ranked(order, reference.scores[order] if found is None else found[1], labels[order])
             chunked = (
                 chunks_in_order(order, spans, len(data))
                 if data is reference and contiguous(spans, len(data))
@@ -255,13 +255,13 @@ def fit(reference: Outputs, chunking: Chunking | None = None, metrics: Sequence[
                 (data.scores, data.predicted, data.labels), spans, None, cells=False, order=chunked
             )
             components = {
-                m: auroc_components(labels, reference.scores, reference.predicted, order)
+                m: auroc_components(labels, reference.scores, reference.predicted, order, ranked.y)
                 if m == "roc_auc"
                 else COMPONENTS[m](labels, reference.scores, reference.predicted)
                 for m in metrics
             }
             thresholds, reference_realized = _thresholds(data, spans, together, metrics)
-        calibrator = calibrator_for(labels, reference.scores, order, drawn)  # fits each split as drawn
+        calibrator = calibrator_for(labels, reference.scores, ranked, drawn)  # fits each split as drawn
     except CalibrationError as exc:
         raise EstimationError(str(exc)) from None
     finally:

@@ -40,18 +40,24 @@ def estimated_aucs(
 
 
 def _estimated(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`estimate_roc_auc` of each row of `block` (a chunk's calibrated scores by ascending score)."""
-    cumulative = np.cumsum(block[:, ::-1], axis=1)  # the expected labels by descending score
-    false_cumulative = 1 + np.arange(block.shape[1]) - cumulative
-    start = np.zeros((block.shape[0], 1))
-    tps = np.round(np.concatenate((start, cumulative), axis=1), 5)
-    fps = np.round(np.concatenate((start, false_cumulative), axis=1), 5)
-    tpr, fpr = tps / tps[:, -1:], fps / fps[:, -1:]
-    steps = np.diff(fpr, axis=1)
+    """`estimate_roc_auc` of each row of `block` (a chunk's calibrated scores by ascending score):
+    the same operations in the same order, into arrays made once."""
+    chunks, size = block.shape
+    tps = np.empty((chunks, size + 1))
+    fps = np.empty((chunks, size + 1))
+    tps[:, 0] = fps[:, 0] = 0.0
+    np.cumsum(block[:, ::-1], axis=1, out=tps[:, 1:])  # the expected labels by descending score
+    np.subtract(np.arange(1, size + 1), tps[:, 1:], out=fps[:, 1:])
+    for rates in (tps, fps):
+        np.round(rates, 5, out=rates)
+        np.divide(rates, rates[:, -1:].copy(), out=rates)
+    steps = np.diff(fps, axis=1)
     falling = np.any(steps < 0, axis=1)
-    failed = falling & ~np.all(steps <= 0, axis=1)
-    direction = np.where(falling, -1.0, 1.0)
-    return direction * np.trapezoid(tpr, fpr, axis=1), failed
+    failed = falling & ~np.all(steps <= 0, axis=1) if falling.any() else falling
+    heights = np.add(tps[:, 1:], tps[:, :-1])
+    heights *= steps
+    heights /= 2.0
+    return np.where(falling, -1.0, 1.0) * heights.sum(axis=1), failed
 
 
 def realized_aucs(scores: np.ndarray, labels: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -59,8 +65,9 @@ def realized_aucs(scores: np.ndarray, labels: np.ndarray, starts: np.ndarray, ro
     chunk's rows sorted by score."""
     positive = (labels == 1).astype(np.float64)
     positives = np.add.reduceat(positive, starts)
-    rank = np.arange(1.0, scores.size + 1) - np.repeat(starts, rows)  # 1-based, within the chunk
-    rank_sums = np.add.reduceat(positive * rank, starts)  # integers: exact
+    # the positives' ranks within their chunk (1-based): their places overall less the chunk's start,
+    # sums of integers below 2**53, so exact
+    rank_sums = np.add.reduceat(positive * np.arange(1.0, scores.size + 1), starts) - starts * positives
     negatives = rows - positives
     with np.errstate(divide="ignore", invalid="ignore"):  # a single class: NaN below
         values = (rank_sums - positives * (positives + 1) / 2) / (positives * negatives)

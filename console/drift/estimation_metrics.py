@@ -101,13 +101,18 @@ ESTIMATES: dict[str, Callable[..., float]] = {
 
 
 def auroc_components(
-    labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray, order: np.ndarray | None = None
+    labels: np.ndarray,
+    scores: np.ndarray,
+    predicted: np.ndarray,
+    order: np.ndarray | None = None,
+    ranked: np.ndarray | None = None,
 ) -> Components:
     """Std of the per-positive Mann-Whitney terms and the positive share (the minority class).
-    `order`: `np.argsort(scores)` where the caller has it already."""
+    `order`: `np.argsort(scores)` where the caller has it already; `ranked`: the labels in that order."""
     if np.mean(labels) > 0.5:
-        labels, scores, order = np.abs(labels - 1), 1 - scores, None
-    ranked = labels[np.argsort(scores) if order is None else order]
+        labels, scores, order, ranked = np.abs(labels - 1), 1 - scores, None, None
+    if ranked is None:
+        ranked = labels[np.argsort(scores) if order is None else order]
     # NannyML takes np.unique(labels * rank)[1:]: the ranks of the positives, without rank 0
     indexes = np.flatnonzero(ranked[1:] == 1) + 1
     n_pos = np.sum(ranked)

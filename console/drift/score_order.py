@@ -25,9 +25,9 @@ class Span(Protocol):
     def stop(self) -> int: ...
 
 
-def distinct_order(scores: np.ndarray) -> np.ndarray | None:
-    """`np.argsort(scores)` when the scores are distinct, finite-or-infinite and not negative (the
-    bits of such floats sort as the floats do); None otherwise."""
+def distinct_order(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """`np.argsort(scores)` and the scores in that order, when the scores are distinct and not
+    negative (the bits of such floats sort as the floats do); None otherwise."""
     n = scores.size
     low = max(1, (n - 1).bit_length())  # the bits for a row number
     if n < 2 or low > 40 or scores.dtype != np.float64:
@@ -45,7 +45,7 @@ def distinct_order(scores: np.ndarray) -> np.ndarray | None:
         by_score = np.lexsort((scores[order[at]], high[at]))
         order[at] = order[at][by_score]
     in_order = scores[order]
-    return order if bool(np.all(in_order[1:] > in_order[:-1])) else None
+    return (order, in_order) if bool(np.all(in_order[1:] > in_order[:-1])) else None
 
 
 def chunks_in_order(order: np.ndarray, spans: Sequence[Span], n: int) -> np.ndarray:

@@ -53,7 +53,7 @@ CASES = [
 def test_bounds_hold_the_sorted_errors_and_the_decision_is_the_sorted_one(rows, temper, decimals) -> None:
     rng = np.random.default_rng(rows + int(temper * 100) + (decimals or 0))
     labels, scores = _reference(rng, rows, temper, decimals)
-    ranked = calibration._Ranked.of(labels, scores)
+    ranked = calibration.Ranked.of(labels, scores)
     groups = calibration._Groups.of(ranked)
     assert groups is not None
     check = calibration._Check(groups)
@@ -75,7 +75,7 @@ def test_bounds_hold_the_sorted_errors_and_the_decision_is_the_sorted_one(rows, 
 
 def test_a_clearly_overconfident_reference_is_decided_by_the_bounds() -> None:
     labels, scores = _reference(np.random.default_rng(5), 50_000, 2.5, None)
-    ranked = calibration._Ranked.of(labels, scores)
+    ranked = calibration.Ranked.of(labels, scores)
     groups = calibration._Groups.of(ranked)
     assert groups is not None
     check = calibration._Check(groups)

@@ -57,3 +57,18 @@ def test_a_chunk_nannyml_fails_on_is_flagged() -> None:
         estimate_roc_auc((calibrated[4:], calibrated[4:], calibrated[4:], None), SORTED)
     assert failed.tolist() == [False, True]
     assert values[0] == estimate_roc_auc((calibrated[:4], calibrated[:4], calibrated[:4], None), SORTED)
+
+
+def test_counted_cells_of_0_1_predictions_are_the_general_counts_bitwise() -> None:
+    from console.drift.estimation_chunks import _cells, _counts
+
+    rng = np.random.default_rng(9)
+    calibrated = rng.random(5000)
+    predicted = (rng.random(5000) < 0.4).astype(np.float64)
+    labels = (rng.random(5000) < calibrated).astype(np.float64)
+    labels[:500] = 0.0  # a chunk of one class
+    starts, rows = np.arange(0, 5000, 500), np.full(10, 500)
+    assert _cells(predicted, calibrated, starts, rows, True) == _cells(
+        predicted, calibrated, starts, rows, False
+    )
+    assert _counts(predicted, labels, starts, rows, True) == _counts(predicted, labels, starts, rows, False)

@@ -15,9 +15,10 @@ def test_distinct_scores_come_in_argsorts_order_even_where_only_low_bits_differ(
     scores = np.concatenate((scores, close, [0.0, np.inf, 1e-300]))
     rng.shuffle(scores)
     assert np.unique(scores).size == scores.size
-    order = distinct_order(scores)
-    assert order is not None
-    np.testing.assert_array_equal(order, np.argsort(scores))
+    found = distinct_order(scores)
+    assert found is not None
+    np.testing.assert_array_equal(found[0], np.argsort(scores))
+    np.testing.assert_array_equal(found[1], np.sort(scores))
 
 
 def test_equal_negative_or_missing_scores_are_left_to_argsort() -> None:
