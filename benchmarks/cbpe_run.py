@@ -12,12 +12,7 @@ found the same. Both read files just written (in the page cache for both).
 from __future__ import annotations
 
 import json
-import os
-import resource
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +119,11 @@ def read_columns(path: str, names: tuple[str, ...]) -> dict[str, Any]:
 
 def _timed(argv: list[str]) -> tuple[float, float, dict]:
     """Wall and CPU seconds (user + system) of one whole process, and its printed summary."""
+    import os  # the harness's modules: imported here, so that our measured process does not load them
+    import resource
+    import subprocess
+    import time
+
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
@@ -144,6 +144,8 @@ def _timed(argv: list[str]) -> tuple[float, float, dict]:
 
 def run(rows: int, size: int) -> None:
     """Both processes on the same files; prints times, the ratios and both summaries."""
+    import tempfile
+
     if not NANNYML_PYTHON.exists():
         raise SystemExit("NannyML's virtualenv is missing: run bash tests/setup/nannyml.sh")
     with tempfile.TemporaryDirectory(prefix="bench_cbpe_") as tmp:
