@@ -343,31 +343,34 @@ class _Groups:
         Counts stay integers until the one division, so the means are scikit-learn's to the bit."""
         left = self.of_row[rows]
         if self.distinct:  # one row a group: the train part is the other groups
-            train = np.ones(self.x.size, dtype=bool)
+            weights, r, train, tests = self._buffers()
+            train.fill(True)
             train[left] = False
             kept = np.flatnonzero(train)
-            weights, r = self._buffers(kept.size)
+            tested = np.flatnonzero(np.logical_not(train, out=tests))
+            weights = weights[: kept.size]
             weights.fill(1.0)
-            tested = np.flatnonzero(~train)
             fitted = _fit_unique(self.x, self.labels[kept], weights, r, kept)
             return fitted, tested, np.ones(tested.size, dtype=np.int64), self.positives[tested]
         in_test = np.bincount(left, minlength=self.x.size)
         positive = np.bincount(left[labels == 1], minlength=self.x.size)
         counts = self.counts - in_test
         present = np.flatnonzero(counts)
-        weights, r = self._buffers(present.size)
+        weights, r = self._buffers()[:2]
+        weights = weights[: present.size]
         np.copyto(weights, counts[present])
         means = (self.positives - positive)[present] / weights
         tested = np.flatnonzero(in_test)
         return _fit_unique(self.x, means, weights, r, present), tested, in_test[tested], positive[tested]
 
-    def _buffers(self, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Weights and blocks buffers of `size` reused by each train part's fit (fresh large arrays
-        cost a page fault per page, each time)."""
+    def _buffers(self) -> list[np.ndarray]:
+        """Weights, blocks and two masks over the groups, reused by each train part's fit (fresh
+        large arrays cost a page fault per page, each time)."""
         if not self.scratch:
-            self.scratch.extend((np.empty(self.x.size), np.empty(self.x.size + 1, dtype=np.intp)))
-        weights, r = self.scratch
-        return weights[:size], r
+            size = self.x.size
+            self.scratch.extend((np.empty(size), np.empty(size + 1, dtype=np.intp)))
+            self.scratch.extend((np.empty(size, dtype=bool), np.empty(size, dtype=bool)))
+        return self.scratch
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray, order: np.ndarray | slice | None = None) -> float:

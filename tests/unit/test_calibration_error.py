@@ -82,3 +82,19 @@ def test_a_clearly_overconfident_reference_is_decided_by_the_bounds() -> None:
     for test in calibration.stratified_parts(labels):
         check.add(test, labels[test])
     assert check.decided() is True
+
+
+@pytest.mark.parametrize("decimals", [None, 3])
+def test_each_train_parts_fit_is_the_fit_on_its_rows_sorted_bitwise(decimals) -> None:
+    labels, scores = _reference(np.random.default_rng(11), 20_000, 1.7, decimals)
+    ranked = calibration.Ranked.of(labels, scores)
+    groups = calibration._Groups.of(ranked)
+    assert groups is not None and groups.distinct == (decimals is None)
+    rank = ranked.rank
+    for test in list(calibration.stratified_parts(labels))[:3]:
+        fitted = groups.fit_without(test, labels[test])[0]
+        in_train = np.ones(labels.size, dtype=bool)
+        in_train[rank[test]] = False
+        expected = calibration._fit_sorted(ranked.x[in_train], ranked.y[in_train])  # scikit-learn's steps
+        np.testing.assert_array_equal(fitted.x, expected.x)
+        np.testing.assert_array_equal(fitted.y, expected.y)
