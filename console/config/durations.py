@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 import re
 from datetime import timedelta
 
@@ -34,6 +35,7 @@ def _text_seconds(raw: str) -> float:
     return seconds
 
 
+@lru_cache(maxsize=4096)  # a thousand SLOs ask for the same few windows, many times each
 def format_duration(value: timedelta) -> str:
     """The shortest Prometheus-style text for a timedelta, e.g. `1h30m`."""
     total = int(value.total_seconds())
