@@ -142,27 +142,47 @@ def _timed(argv: list[str]) -> tuple[float, float, dict]:
     return wall, cpu, json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run(rows: int, size: int) -> None:
-    """Both processes on the same files; prints times, the ratios and both summaries."""
+def run(rows: int, size: int, repeat: int = 3) -> None:
+    """Both processes on the same files, `repeat` times each, alternating (so a busy moment of the
+    machine falls on both sides); prints the median times, each side's range, the ratios of the
+    medians and both summaries."""
+    import statistics
     import tempfile
 
     if not NANNYML_PYTHON.exists():
         raise SystemExit("NannyML's virtualenv is missing: run bash tests/setup/nannyml.sh")
+    ours_argv = [sys.executable, str(Path(__file__)), "ours"]
+    theirs_argv = [str(NANNYML_PYTHON), "-c", NANNYML_SCRIPT]
+    runs: dict[str, list[tuple[float, float]]] = {"ours": [], "theirs": []}
     with tempfile.TemporaryDirectory(prefix="bench_cbpe_") as tmp:
         folder = Path(tmp)
         write_data(folder, rows)
-        our_wall, our_cpu, our_summary = _timed([sys.executable, str(Path(__file__)), "ours", tmp, str(size)])
-        their_wall, their_cpu, their_summary = _timed(
-            [str(NANNYML_PYTHON), "-c", NANNYML_SCRIPT, tmp, str(size), json.dumps(METRICS)]
-        )
+        for _ in range(repeat):
+            wall, cpu, our_summary = _timed([*ours_argv, tmp, str(size)])
+            runs["ours"].append((wall, cpu))
+            wall, cpu, their_summary = _timed([*theirs_argv, tmp, str(size), json.dumps(METRICS)])
+            runs["theirs"].append((wall, cpu))
+
+    def median(side: str, at: int) -> float:
+        return statistics.median(r[at] for r in runs[side])
+
+    def spread(side: str) -> str:
+        walls = [r[0] for r in runs[side]]
+        return f"(wall {min(walls):.2f}-{max(walls):.2f} s over {len(walls)} runs)"
+
     print(f"cbpe: {rows:,} reference x {rows:,} analysis rows, chunks of {size:,}, {len(METRICS)} metrics")
-    print(f"  ours, whole process          {our_wall:7.2f} s wall {our_cpu:7.2f} s cpu   {our_summary}")
+    print(f"  medians of {repeat} runs each, alternating")
     print(
-        f"  NannyML 0.13.1, whole process {their_wall:7.2f} s wall {their_cpu:7.2f} s cpu   {their_summary}"
+        f"  ours, whole process          {median('ours', 0):7.2f} s wall {median('ours', 1):7.2f} s cpu"
+        f"   {spread('ours')} {our_summary}"
     )
     print(
-        f"  ratio NannyML/ours             {their_wall / our_wall:7.1f}x wall {their_cpu / our_cpu:5.1f}x cpu"
-        "   target >= 20x"
+        f"  NannyML 0.13.1, whole process {median('theirs', 0):7.2f} s wall {median('theirs', 1):7.2f} s cpu"
+        f"   {spread('theirs')} {their_summary}"
+    )
+    print(
+        f"  ratio NannyML/ours             {median('theirs', 0) / median('ours', 0):7.1f}x wall"
+        f" {median('theirs', 1) / median('ours', 1):5.1f}x cpu   target >= 20x"
     )
 
 
