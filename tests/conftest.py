@@ -21,6 +21,17 @@ def now() -> datetime:
     return FIXED_NOW
 
 
+@pytest.fixture(autouse=True)
+def _forget_secrets():
+    """Each test starts with no remembered secret: a value one test's config named a secret
+    (say a password `fraud`) is otherwise masked in every later test's output."""
+    from console.core import secrets
+
+    yield
+    with secrets._lock:
+        secrets._known.clear()
+
+
 def run_oncall(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

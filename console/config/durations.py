@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import timedelta
+from functools import lru_cache
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
@@ -34,6 +35,7 @@ def _text_seconds(raw: str) -> float:
     return seconds
 
 
+@lru_cache(maxsize=4096)  # a thousand SLOs ask for the same few windows, many times each
 def format_duration(value: timedelta) -> str:
     """The shortest Prometheus-style text for a timedelta, e.g. `1h30m`."""
     total = int(value.total_seconds())

@@ -122,6 +122,28 @@ def _render_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return escape_text(buf.getvalue().rstrip("\n"))
 
 
+def _orjson_default(value: Any) -> Any:
+    """What orjson does not encode itself, as `_jsonable` converts it (a float subclass such as
+    numpy's float64 included: orjson takes only exact floats)."""
+    if isinstance(value, float):
+        return _finite(float(value))
+    if isinstance(value, (timedelta, Decimal, bytes, bytearray)):
+        return _jsonable(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def dumps(data: Any) -> str:
-    """`data` as indented JSON; non-ASCII text stays readable, control characters are escapes."""
-    return escape_text(json.dumps(_jsonable(data), indent=2, ensure_ascii=False))
+    """`data` as indented JSON; non-ASCII text stays readable, control characters are escapes.
+
+    Encoded by orjson (a large answer, e.g. 1,000 SLOs' status, is several times faster than
+    the standard library's encoder): NaN and inf are null, a naive time is UTC with `Z`. What
+    orjson refuses (a key that is not text, an integer past 64 bits) goes through the standard
+    library with the same conversions, so every value still comes out."""
+    import orjson
+
+    option = orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+    try:
+        text = orjson.dumps(data, default=_orjson_default, option=option).decode()
+    except orjson.JSONEncodeError:
+        text = json.dumps(_jsonable(data), indent=2, ensure_ascii=False)
+    return escape_text(text)

@@ -2,11 +2,14 @@
 
 NannyML 0.13 (`nannyml.calibration`) fits scikit-learn's `IsotonicRegression(out_of_bounds="clip",
 increasing=True)` on the reference, and only when `needs_calibration` says so: ten stratified
-shuffle splits (10% test, `random_state=42`), a calibrator fitted on each train part, and the
-expected calibration error (10 equal-count bins) of all test parts pooled, before and after.
+shuffle splits (10% test, `random_state=42`, `console.drift.calibration_splits`), a calibrator
+fitted on each train part, and the expected calibration error (10 equal-count bins,
+`console.drift.calibration_error`) of all test parts pooled, before and after.
 This module reproduces both step by step without scikit-learn: the same sort, the same merging
 of duplicate scores (scikit-learn's `_make_unique`), scipy's pool-adjacent-violators (which
 scikit-learn itself calls on scipy >= 1.12), the same interpolation, and the same random draws.
+The two errors are first bounded without sorting the pooled rows (`Runs.bounds`); only when the
+bounds leave the comparison open are the rows sorted as NannyML sorts them.
 """
 
 from __future__ import annotations
@@ -14,27 +17,30 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import math
-import queue
 import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, cast
 
 import numpy as np
 
-SPLITS = 10
-TEST_SHARE = 0.1
-SPLIT_SEED = 42
-ECE_BINS = 10
+from console.drift.calibration_error import Runs, bin_edges, expected_calibration_error
+from console.drift.calibration_splits import CalibrationError, draw_test_parts, stratified_parts
+
+__all__ = [
+    "CalibrationError",
+    "Isotonic",
+    "Ranked",
+    "calibrator_for",
+    "draw_test_parts",
+    "fit_isotonic",
+    "roc_auc",
+]
+
 SEPARATED_AUC = 0.999  # above this reference ROC AUC, NannyML never calibrates
 _RESOLUTION = float(np.finfo(np.float64).resolution)  # scores closer than this count as one (1e-15)
-
-
-class CalibrationError(ValueError):
-    """The reference cannot be used to calibrate (e.g. a class with a single row)."""
+_MARGIN = 1e-9  # bounds closer than this (relative) to deciding leave the comparison to the exact sort
 
 
 @dataclass(frozen=True)
@@ -53,40 +59,37 @@ class Isotonic:
 
 def fit_isotonic(scores: np.ndarray, labels: np.ndarray) -> Isotonic:
     """scikit-learn's `IsotonicRegression(out_of_bounds="clip").fit(scores, labels)` for 0/1 labels."""
-    ranked = _Ranked.of(np.asarray(labels, dtype=np.float64), np.asarray(scores, dtype=np.float64))
+    ranked = Ranked.of(np.asarray(labels, dtype=np.float64), np.asarray(scores, dtype=np.float64))
     return _fit_sorted(ranked.x, ranked.y)
 
 
 def calibrator_for(
     labels: np.ndarray,
     scores: np.ndarray,
-    order: np.ndarray | None = None,
+    order: np.ndarray | Ranked | None = None,
     drawn: Iterable[np.ndarray] | None = None,
 ) -> Isotonic | None:
     """The isotonic calibrator NannyML fits on this reference, or None when it decides not to calibrate.
-    `order`: `np.argsort(scores)` where the caller has it already; `drawn`: `draw_test_parts(labels)`
-    where the caller started the draws earlier (and closes them)."""
+    `order`: `np.argsort(scores)` (or the rows `Ranked` by it) where the caller has it already;
+    `drawn`: `draw_test_parts(labels)` where the caller started the draws earlier (and closes them)."""
     labels = np.asarray(labels, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     own = draw_test_parts(labels) if drawn is None else None  # the draws start now
     try:
-        ranked = _Ranked.of(labels, scores, order)
-        needed = _needs_calibration(labels, scores, ranked, drawn if drawn is not None else own)
+        ranked = order if isinstance(order, Ranked) else Ranked.of(labels, scores, order)
+        if _never_calibrated(labels, ranked):
+            return None
+        groups = _Groups.of(ranked)
+        if not _needs_calibration(labels, scores, ranked, drawn if drawn is not None else own, groups):
+            return None
     finally:
         if own is not None:
             own.close()
-    return _fit_sorted(ranked.x, ranked.y) if needed else None
-
-
-def draw_test_parts(labels: np.ndarray) -> _Drawn | None:
-    """The calibration check's test parts (`stratified_test_parts`) drawn on a thread from now on,
-    for `calibrator_for`; None when the labels are of one class (no check then). Close it after."""
-    labels = np.asarray(labels, dtype=np.float64)
-    return _Drawn(labels) if labels.size and labels.min() != labels.max() else None
+    return groups.fit_all() if groups is not None else _fit_sorted(ranked.x, ranked.y)
 
 
 @dataclass(frozen=True)
-class _Ranked:
+class Ranked:
     """Rows sorted by score. Ties may come in any order: the labels of a tie are only ever summed,
     and 0/1 sums are exact, so this gives what scikit-learn's sort by (score, label) gives."""
 
@@ -95,7 +98,7 @@ class _Ranked:
     y: np.ndarray
 
     @classmethod
-    def of(cls, labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None) -> _Ranked:
+    def of(cls, labels: np.ndarray, scores: np.ndarray, order: np.ndarray | None = None) -> Ranked:
         order = np.argsort(scores) if order is None else order
         return cls(order, scores[order], labels[order])
 
@@ -113,21 +116,27 @@ def _fit_sorted(x: np.ndarray, y: np.ndarray) -> Isotonic:
 
 
 def _fit_unique(
-    unique_x: np.ndarray, unique_y: np.ndarray, weights: np.ndarray, r: np.ndarray | None = None
+    unique_x: np.ndarray,
+    unique_y: np.ndarray,
+    weights: np.ndarray,
+    r: np.ndarray | None = None,
+    at: np.ndarray | None = None,
 ) -> Isotonic:
     """Pool-adjacent-violators on the distinct scores' mean labels, then scikit-learn's trimming.
     `unique_y` and `weights` must be arrays of this call's own: the fit overwrites them (and `r`,
-    a buffer of at least `unique_y.size + 1` for the blocks, if given)."""
+    a buffer of at least `unique_y.size + 1` for the blocks, if given). `at`: where each of
+    `unique_y`'s scores is in `unique_x`, when `unique_x` holds more scores than are fitted."""
     fitted, blocks = _pooled(unique_y, weights, r)
     levels = fitted[blocks[:-1]]
     if np.all(levels[1:] > levels[:-1]):  # as PAVA leaves its blocks: the runs of equal values
-        keep = np.zeros(fitted.size, dtype=bool)  # each run's first and last
-        keep[blocks[:-1]] = True
-        keep[blocks[1:] - 1] = True
+        ends = np.empty(2 * levels.size, dtype=np.intp)  # each run's first and last, in order
+        ends[0::2], ends[1::2] = blocks[:-1], blocks[1:] - 1
+        keep = ends[np.concatenate(([True], ends[1:] != ends[:-1]))]
     else:
-        keep = np.ones(fitted.size, dtype=bool)
-        keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
-    return Isotonic(unique_x[keep], fitted[keep])
+        kept = np.ones(fitted.size, dtype=bool)
+        kept[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
+        keep = np.flatnonzero(kept)
+    return Isotonic(unique_x[keep if at is None else at[keep]], fitted[keep])
 
 
 def _isotonic_regression(y: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -138,12 +147,8 @@ def _isotonic_regression(y: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def _pooled(y: np.ndarray, weights: np.ndarray, r: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The isotonic fit (in `y`'s place) and its blocks' boundaries (starts, then the length).
-    `r`: a buffer for the blocks to reuse (at least y.size + 1 long)."""
-    if r is None:
-        r = np.full(y.size + 1, -1, dtype=np.intp)
-    else:
-        r = r[: y.size + 1]
-        r.fill(-1)
+    `r`: a buffer for the blocks to reuse (at least y.size + 1 long; PAVA writes what it returns)."""
+    r = np.empty(y.size + 1, dtype=np.intp) if r is None else r[: y.size + 1]
     fitted, _, r, blocks = _pava()(
         np.ascontiguousarray(y, np.float64), np.ascontiguousarray(weights, np.float64), r
     )
@@ -204,43 +209,93 @@ def needs_calibration(labels: np.ndarray, scores: np.ndarray) -> bool:
     """NannyML's `needs_calibration`: whether isotonic calibration lowers the pooled test ECE."""
     labels = np.asarray(labels, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
-    return _needs_calibration(labels, scores, _Ranked.of(labels, scores))
+    ranked = Ranked.of(labels, scores)
+    if _never_calibrated(labels, ranked):
+        return False
+    return _needs_calibration(labels, scores, ranked, None, _Groups.of(ranked))
+
+
+def _never_calibrated(labels: np.ndarray, ranked: Ranked) -> bool:
+    """A single class, or scores that separate the classes: NannyML does not test then."""
+    return bool(labels.min() == labels.max()) or sorted_auc(ranked.x, ranked.y) > SEPARATED_AUC
 
 
 def _needs_calibration(
-    labels: np.ndarray, scores: np.ndarray, ranked: _Ranked, drawn: Iterable[np.ndarray] | None = None
+    labels: np.ndarray,
+    scores: np.ndarray,
+    ranked: Ranked,
+    drawn: Iterable[np.ndarray] | None,
+    groups: _Groups | None,
 ) -> bool:
-    """`drawn`: the test parts being drawn already (`_Drawn`), if the caller started them."""
-    if labels.min() == labels.max():
-        return False
-    if _sorted_auc(ranked.x, ranked.y) > SEPARATED_AUC:
-        return False
-    groups = _Groups.of(ranked)
-    rank = None
-    tests, calibrated = [], []
-    for test in drawn if drawn is not None else _test_parts(labels):  # each train part: every other row
-        if groups is not None:
-            calibrator = groups.fit_without(test, labels[test])
-        else:
-            rank = ranked.rank if rank is None else rank
+    """`drawn`: the test parts being drawn already (`Drawn`), if the caller started them; `groups`:
+    the reference's distinct scores (None: some are closer than 1e-15, so each train part is sorted)."""
+    parts = drawn if drawn is not None else stratified_parts(labels)
+    if groups is None:
+        rank = ranked.rank
+        tests, calibrated = [], []
+        for test in parts:  # each train part: every other row, in score order
             in_train = np.ones(labels.size, dtype=bool)
-            in_train[rank[test]] = False  # the train part in score order
-            calibrator = _fit_sorted(ranked.x[in_train], ranked.y[in_train])
-        tests.append(test)
-        calibrated.append(calibrator(scores[test]))
+            in_train[rank[test]] = False
+            tests.append(test)
+            calibrated.append(_fit_sorted(ranked.x[in_train], ranked.y[in_train])(scores[test]))
+        return _sorted_decision(labels, scores, tests, calibrated)
+    check = _Check(groups)
+    for test in parts:
+        check.add(test, labels[test])
+    decided = check.decided()
+    return decided if decided is not None else check.sorted_decision(labels, scores)
+
+
+def _sorted_decision(
+    labels: np.ndarray, scores: np.ndarray, tests: list[np.ndarray], calibrated: list[np.ndarray]
+) -> bool:
+    """NannyML's comparison, step by step: the pooled test rows sorted before and after calibration."""
     pooled = np.concatenate(tests)
-    edges = _bin_edges(pooled.size, ECE_BINS)
-    if groups is not None and groups.x.size == labels.size:
-        # every score distinct: the pooled rows in score order by counting (a row repeated across
-        # test parts is one score and one label, so any order of its copies sorts the same)
-        in_order = np.repeat(
-            np.arange(labels.size), np.bincount(groups.of_row[pooled], minlength=labels.size)
-        )
-        before = _sorted_calibration_error(ranked.y[in_order], ranked.x[in_order], edges)
-    else:
-        before = _expected_calibration_error(labels[pooled], scores[pooled], edges)
-    after = _expected_calibration_error(labels[pooled], np.concatenate(calibrated), edges)
+    edges = bin_edges(pooled.size)
+    before = expected_calibration_error(labels[pooled], scores[pooled], edges)
+    after = expected_calibration_error(labels[pooled], np.concatenate(calibrated), edges)
     return bool(before > after)
+
+
+@dataclass
+class _Check:
+    """The calibration test over the splits as they come: per split, its calibrator and the runs
+    of its test rows' calibrated scores; for all splits, how often each distinct score was tested."""
+
+    groups: _Groups
+    tests: list[np.ndarray] = field(default_factory=list)
+    calibrators: list[Isotonic] = field(default_factory=list)
+    after: list[Runs] = field(default_factory=list)
+    tested: np.ndarray = field(init=False)  # per distinct score, its pooled test rows
+    positives: np.ndarray = field(init=False)  # and how many of them have label 1
+
+    def __post_init__(self) -> None:
+        self.tested = np.zeros(self.groups.x.size, dtype=np.int64)
+        self.positives = np.zeros(self.groups.x.size, dtype=np.int64)
+
+    def add(self, test: np.ndarray, labels: np.ndarray) -> None:
+        calibrator, present, rows, positives = self.groups.fit_without(test, labels)
+        self.tests.append(test)
+        self.calibrators.append(calibrator)
+        self.after.append(Runs.of_sorted(calibrator(self.groups.x[present]), rows, positives))
+        self.tested[present] += rows
+        self.positives[present] += positives
+
+    def decided(self) -> bool | None:
+        """Whether calibration lowers the pooled ECE, where the bounds of both errors tell; None if not."""
+        edges = bin_edges(int(self.tested.sum()))
+        before = Runs(self.groups.x, self.tested, self.positives).bounds(edges)
+        after = Runs.merged(self.after).bounds(edges)
+        margin = _MARGIN * (before[1] + after[1]) + 1e-300
+        if before[0] > after[1] + margin:
+            return True
+        if before[1] + margin < after[0]:
+            return False
+        return None
+
+    def sorted_decision(self, labels: np.ndarray, scores: np.ndarray) -> bool:
+        calibrated = [c(scores[t]) for c, t in zip(self.calibrators, self.tests, strict=True)]
+        return _sorted_decision(labels, scores, self.tests, calibrated)
 
 
 @dataclass(frozen=True)
@@ -257,8 +312,11 @@ class _Groups:
     scratch: list[np.ndarray] = field(default_factory=list)  # the fits' buffers (`_buffers`)
 
     @classmethod
-    def of(cls, ranked: _Ranked) -> _Groups | None:
+    def of(cls, ranked: Ranked) -> _Groups | None:
         gaps = np.diff(ranked.x)
+        if bool(np.all(gaps >= _RESOLUTION)):  # every score distinct: a group is a row
+            ones = np.ones(ranked.x.size, dtype=np.int64)
+            return cls(ranked.rank, ranked.x, ones, ranked.y.astype(np.int64), ranked.y)
         if np.any((gaps > 0) & (gaps < _RESOLUTION)):
             return None
         is_start = np.concatenate(([True], gaps > 0))
@@ -266,171 +324,63 @@ class _Groups:
         of_row = np.empty(ranked.x.size, dtype=np.intp)
         of_row[ranked.order] = np.cumsum(is_start) - 1
         counts = np.diff(np.append(starts, ranked.x.size))
-        if starts.size == ranked.x.size:  # every score distinct: a group is a row
-            return cls(of_row, ranked.x, counts, ranked.y.astype(np.int64), ranked.y)
         positives = np.add.reduceat(ranked.y, starts).astype(np.int64)  # sums of 0/1: exact
         return cls(of_row, ranked.x[starts], counts, positives, positives / counts)
 
-    def fit_without(self, rows: np.ndarray, labels: np.ndarray) -> Isotonic:
-        """The isotonic fit on every row but `rows` (what scikit-learn fits on the train part).
+    @property
+    def distinct(self) -> bool:
+        return self.x.size == self.of_row.size
+
+    def fit_all(self) -> Isotonic:
+        """The isotonic fit on every row (`_fit_sorted` of the reference, bitwise)."""
+        return _fit_unique(self.x, self.labels.copy(), self.counts.astype(np.float64))
+
+    def fit_without(
+        self, rows: np.ndarray, labels: np.ndarray
+    ) -> tuple[Isotonic, np.ndarray, np.ndarray, np.ndarray]:
+        """The isotonic fit on every row but `rows` (what scikit-learn fits on the train part), and
+        the groups of `rows` (ascending), with their rows and positives among `rows`.
         Counts stay integers until the one division, so the means are scikit-learn's to the bit."""
         left = self.of_row[rows]
-        if self.x.size == self.of_row.size:  # one row a group: the train part is the other groups
-            train = np.ones(self.x.size, dtype=bool)
+        if self.distinct:  # one row a group: the train part is the other groups
+            weights, r, train, tests = self._buffers()
+            train.fill(True)
             train[left] = False
-            weights, r = self._buffers(self.x.size - left.size)
+            kept = np.flatnonzero(train)
+            tested = np.flatnonzero(np.logical_not(train, out=tests))
+            weights = weights[: kept.size]
             weights.fill(1.0)
-            return _fit_unique(self.x[train], self.labels[train], weights, r)
-        counts = self.counts - np.bincount(left, minlength=self.x.size)
-        positives = self.positives - np.bincount(left[labels == 1], minlength=self.x.size)
+            fitted = _fit_unique(self.x, self.labels[kept], weights, r, kept)
+            return fitted, tested, np.ones(tested.size, dtype=np.int64), self.positives[tested]
+        in_test = np.bincount(left, minlength=self.x.size)
+        positive = np.bincount(left[labels == 1], minlength=self.x.size)
+        counts = self.counts - in_test
         present = np.flatnonzero(counts)
-        weights, r = self._buffers(present.size)
+        weights, r = self._buffers()[:2]
+        weights = weights[: present.size]
         np.copyto(weights, counts[present])
-        return _fit_unique(self.x[present], positives[present] / weights, weights, r)
+        means = (self.positives - positive)[present] / weights
+        tested = np.flatnonzero(in_test)
+        return _fit_unique(self.x, means, weights, r, present), tested, in_test[tested], positive[tested]
 
-    def _buffers(self, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """Weights and blocks buffers of `size` reused by each train part's fit (fresh large arrays
-        cost a page fault per page, each time)."""
+    def _buffers(self) -> list[np.ndarray]:
+        """Weights, blocks and two masks over the groups, reused by each train part's fit (fresh
+        large arrays cost a page fault per page, each time)."""
         if not self.scratch:
-            self.scratch.extend((np.empty(self.x.size), np.empty(self.x.size + 1, dtype=np.intp)))
-        weights, r = self.scratch
-        return weights[:size], r
-
-
-class _Drawn:
-    """`stratified_test_parts(labels)` drawn on a thread of its own while the caller fits on the parts
-    already drawn (numpy's shuffles let go of the GIL), handed over in order; an error raised by the
-    draws is raised where the parts are read, as the plain call would raise it."""
-
-    def __init__(self, labels: np.ndarray) -> None:
-        self._parts: queue.SimpleQueue[np.ndarray | BaseException | None] = queue.SimpleQueue()
-        self._stop = threading.Event()
-        threading.Thread(target=self._draw, args=(labels,), name="calibration-splits", daemon=True).start()
-
-    def _draw(self, labels: np.ndarray) -> None:
-        end: BaseException | None = CalibrationError("the calibration's random splits stopped short")
-        try:
-            for part in _test_parts(labels):
-                if self._stop.is_set():
-                    return
-                self._parts.put(part)
-            end = None
-        except Exception as exc:  # noqa: BLE001 - raised again where the parts are read (__iter__)
-            end = exc
-        finally:
-            self._parts.put(end)
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        while (item := self._parts.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        """No more parts wanted (e.g. the reference's scores separate the classes)."""
-        self._stop.set()
-
-
-def stratified_test_parts(labels: np.ndarray) -> list[np.ndarray]:
-    """All of `_test_parts(labels)`."""
-    return list(_test_parts(labels))
-
-
-def _test_parts(labels: np.ndarray) -> Iterator[np.ndarray]:
-    """The test parts of scikit-learn's `StratifiedShuffleSplit(n_splits=10, test_size=0.1,
-    random_state=42).split` of 0/1 labels, each in scikit-learn's order. Each train part is every
-    other row: per class, train and test counts add up to the class's rows (`_approximate_mode` of
-    the rest hands the rest out), so only the test parts are kept. The same random draws are made
-    (a shuffle's draws depend only on its length), into reused buffers: the train part's own
-    permutation only has to advance the generator, so a scratch array is shuffled for it (of
-    machine-size integers: numpy shuffles those fastest).
-    The shuffles go through a `Generator` on the same MT19937: its shuffle makes the very draws of
-    the legacy `RandomState.shuffle` (the same `random_interval` calls), but without holding the
-    GIL, so the caller's thread fits meanwhile (tests/unit/test_calibration_splits.py)."""
-    n = labels.size
-    n_test = math.ceil(TEST_SHARE * n)
-    n_train = n - n_test
-    positive = labels == 1  # 0/1 labels: classes [0, 1], as np.unique would find them
-    class_indices = [np.flatnonzero(~positive), np.flatnonzero(positive)]
-    class_counts = np.array([len(i) for i in class_indices])
-    if np.min(class_counts) < 2:
-        raise CalibrationError(
-            "a class has fewer than 2 rows in the reference; calibration needs at least 2 of each class"
-        )
-    if n_train < 2 or n_test < 2:
-        raise CalibrationError(f"the reference has too few rows ({n}) to test calibration")
-    bits = np.random.MT19937()
-    bits.state = cast(Any, np.random.RandomState(SPLIT_SEED).get_state(legacy=False))  # a state dict
-    rng, shuffler = np.random.RandomState(bits), np.random.Generator(bits)  # one stream of draws
-    shuffled = [np.empty_like(i) for i in class_indices]
-    scratch = np.empty(n_train, dtype=np.intp)
-    for _ in range(SPLITS):
-        n_i = _approximate_mode(class_counts, n_train, rng)
-        t_i = _approximate_mode(class_counts - n_i, n_test, rng)
-        test = []
-        for i in range(2):
-            np.copyto(shuffled[i], class_indices[i])
-            shuffler.shuffle(shuffled[i])  # rng.permutation(class_indices[i]): a copy, shuffled
-            test.append(shuffled[i][n_i[i] : n_i[i] + t_i[i]])
-        shuffler.shuffle(scratch)  # the train part's permutation (n_train rows)
-        part = np.concatenate(test)
-        shuffler.shuffle(part)  # rng.permutation(test)
-        yield part
-
-
-def _approximate_mode(class_counts: np.ndarray, draws: int, rng: np.random.RandomState) -> np.ndarray:
-    """scikit-learn's `_approximate_mode`: per-class draws, remainders handed out with random ties."""
-    continuous = class_counts / class_counts.sum() * draws
-    floored = np.floor(continuous)
-    need = int(draws - floored.sum())
-    if need > 0:
-        remainder = continuous - floored
-        for value in np.sort(np.unique(remainder))[::-1]:
-            (indices,) = np.where(remainder == value)
-            now = min(len(indices), need)
-            floored[rng.choice(indices, size=now, replace=False)] += 1
-            need -= now
-            if need == 0:
-                break
-    return floored.astype(int)
-
-
-def _bin_edges(length: int, bins: int) -> list[tuple[int, int]]:
-    """NannyML's `_get_bin_index_edges`: equal-count bins over a sorted vector, the last one longer."""
-    if length <= 2 * bins:
-        bins = length // 2
-        if bins < 2:
-            raise CalibrationError(f"the reference has too few rows ({length} tested) to test calibration")
-    width = length // bins
-    edges = np.asarray(range(0, length + 1, width))
-    edges[-1] = length
-    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
-
-
-def _expected_calibration_error(
-    labels: np.ndarray, scores: np.ndarray, edges: list[tuple[int, int]]
-) -> float:
-    order = scores.argsort()
-    return _sorted_calibration_error(labels[order], scores[order], edges)
-
-
-def _sorted_calibration_error(labels: np.ndarray, scores: np.ndarray, edges: list[tuple[int, int]]) -> float:
-    """The expected calibration error of scores sorted ascending and their labels."""
-    terms = [
-        (right - left) / scores.size * abs(np.mean(scores[left:right]) - np.mean(labels[left:right]))
-        for left, right in edges
-    ]
-    return float(np.sum(terms))
+            size = self.x.size
+            self.scratch.extend((np.empty(size), np.empty(size + 1, dtype=np.intp)))
+            self.scratch.extend((np.empty(size, dtype=bool), np.empty(size, dtype=bool)))
+        return self.scratch
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray, order: np.ndarray | slice | None = None) -> float:
     """ROC AUC of scores against 0/1 labels (ties count half), NaN with a single class.
     `order`: `np.argsort(scores)` where the caller has it (`slice(None)`: the scores are sorted)."""
     order = np.argsort(scores) if order is None else order
-    return _sorted_auc(np.asarray(scores)[order], (np.asarray(labels) == 1)[order].astype(np.float64))
+    return sorted_auc(np.asarray(scores)[order], (np.asarray(labels) == 1)[order].astype(np.float64))
 
 
-def _sorted_auc(x: np.ndarray, y: np.ndarray) -> float:
+def sorted_auc(x: np.ndarray, y: np.ndarray) -> float:
     """ROC AUC from scores sorted ascending and their 0/1 labels (Mann-Whitney U with mean ranks)."""
     n_pos = float(np.sum(y))
     n_neg = y.size - n_pos

@@ -16,176 +16,54 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from console.drift.calibration import CalibrationError, Isotonic, calibrator_for, draw_test_parts
-from console.drift.estimation_chunks import SortedChunks, sorted_chunks
+from console.drift.calibration import CalibrationError, Isotonic, Ranked, calibrator_for, draw_test_parts
+from console.drift.estimation_chunks import SortedChunks, contiguous, sorted_chunks
 from console.drift.estimation_metrics import (
     CELL_METRICS,
     COMPONENTS,
     ESTIMATES,
-    SORTED,
     Cells,
     Columns,
     Counts,
-    Order,
     Undefined,
     auroc_components,
+    counted,
     estimate_roc_auc,
     expected_cells,
     realized,
     realized_counts,
+    rows_error,
     sampling_error,
 )
+from console.drift.estimation_spans import (
+    DEFAULT_CHUNKS,
+    Chunk,
+    Chunking,
+    EstimationError,
+    Outputs,
+    time_sorted,
+)
+from console.drift.score_order import chunks_in_order, distinct_order
+
+__all__ = [
+    "DEFAULT_CHUNKS",
+    "Chunk",
+    "ChunkEstimate",
+    "Chunking",
+    "EstimationError",
+    "Estimator",
+    "MetricChunk",
+]
+__all__ += ["Outputs", "check_labels", "fit"]
 
 METRICS = ("roc_auc", "f1", "precision", "recall", "accuracy")
 SAMPLING_ERROR_RANGE = 3  # the confidence band is the estimate ± 3 sampling errors
 STD_MULTIPLIER = 3  # thresholds: the reference chunks' mean ± 3 standard deviations
-DEFAULT_CHUNKS = 10  # NannyML's DefaultChunker: ten chunks when neither size nor period is given
-EPOCH = np.datetime64(0, "us")
-
-
-class EstimationError(ValueError):
-    """Data that CBPE cannot work with (no reference rows, labels other than 0/1, …)."""
-
-
-@dataclass(frozen=True)
-class Outputs:
-    """A model's outputs on some rows: the score (probability of class 1), the predicted class,
-    the label where known (NaN where not) and the prediction time (optional)."""
-
-    scores: np.ndarray
-    predicted: np.ndarray
-    labels: np.ndarray | None = None
-    times: np.ndarray | None = None  # datetime64[us]
-
-    @classmethod
-    def of(
-        cls,
-        scores: Any,
-        labels: Any = None,
-        times: Any = None,
-        *,
-        threshold: float = 0.5,
-        predicted: Any = None,
-    ) -> Outputs:
-        """Outputs from arrays; the predicted class is score >= threshold unless given."""
-        score_array = np.asarray(scores, dtype=np.float64)
-        if predicted is None:
-            with np.errstate(invalid="ignore"):
-                predicted = np.where(
-                    np.isnan(score_array), np.nan, (score_array >= threshold).astype(np.float64)
-                )
-        label_array = None if labels is None else np.asarray(labels, dtype=np.float64)
-        time_array = None if times is None else np.asarray(times, dtype="datetime64[us]")
-        return cls(score_array, np.asarray(predicted, dtype=np.float64), label_array, time_array)
-
-    def __len__(self) -> int:
-        return int(self.scores.size)
-
-    def take(self, index: Any) -> Outputs:
-        return Outputs(
-            self.scores[index],
-            self.predicted[index],
-            None if self.labels is None else self.labels[index],
-            None if self.times is None else self.times[index],
-        )
-
-
-@dataclass(frozen=True)
-class Chunking:
-    """How rows are split: `size` rows a chunk (the last one may be short), one `period` a chunk
-    (periods counted from the epoch, empty ones skipped), or neither: ten chunks of len // 10."""
-
-    size: int | None = None
-    period: timedelta | None = None
-
-    def __post_init__(self) -> None:
-        if self.size is not None and self.period is not None:
-            raise EstimationError("give a chunk size or a chunk period, not both")
-        if self.size is not None and self.size <= 0:
-            raise EstimationError(f"chunk size must be a positive number of rows, not {self.size}")
-        if self.period is not None and self.period <= timedelta(0):
-            raise EstimationError("chunk period must be a positive duration, e.g. 1h")
-
-    def describe(self) -> str:
-        if self.size is not None:
-            return f"{self.size} rows a chunk"
-        if self.period is not None:
-            return f"one chunk per {_short(self.period)}"
-        return f"{DEFAULT_CHUNKS} chunks"
-
-    def spans(self, data: Outputs) -> list[Chunk]:
-        """The chunks of `data` (sorted by time where it has times), as row ranges."""
-        n = len(data)
-        if self.period is not None:
-            if data.times is None:
-                raise EstimationError("chunking by period needs the rows' times")
-            return _period_chunks(data.times, self.period)
-        size = self.size if self.size is not None else n // DEFAULT_CHUNKS
-        if size <= 0:
-            raise EstimationError(f"{n} rows are too few for {DEFAULT_CHUNKS} chunks; give a chunk size")
-        return [_size_chunk(data, start, min(start + size, n)) for start in range(0, n, size)]
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """Rows [start, stop) of the time-sorted data; `key` as NannyML names it."""
-
-    key: str
-    start: int
-    stop: int
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-
-    @property
-    def rows(self) -> int:
-        return self.stop - self.start
-
-
-def _size_chunk(data: Outputs, start: int, stop: int) -> Chunk:
-    times = data.times
-    first = last = None
-    if times is not None and stop > start:
-        first, last = _as_datetime(times[start:stop].min()), _as_datetime(times[start:stop].max())
-    return Chunk(f"[{start}:{stop - 1}]", start, stop, first, last)
-
-
-def _period_chunks(times: np.ndarray, period: timedelta) -> list[Chunk]:
-    """One chunk per non-empty period [k·period, (k+1)·period) since the epoch, in time order."""
-    step = np.timedelta64(int(period / timedelta(microseconds=1)), "us")
-    slots = (times - EPOCH) // step
-    boundaries = np.flatnonzero(np.diff(slots)) + 1
-    starts = np.concatenate(([0], boundaries)) if slots.size else np.zeros(0, dtype=np.intp)
-    stops = np.append(starts[1:], slots.size).astype(np.intp)
-    chunks = []
-    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-        begin = EPOCH + slots[start] * step
-        chunks.append(
-            Chunk(
-                str(_as_datetime(begin)),
-                start,
-                stop,
-                _as_datetime(begin),
-                _as_datetime(begin + step - np.timedelta64(1, "us")),
-            )
-        )
-    return chunks
-
-
-def _short(span: timedelta) -> str:
-    seconds = span.total_seconds()
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
-
-
-def _as_datetime(value: np.datetime64) -> datetime:
-    return datetime(1970, 1, 1) + timedelta(microseconds=int((value - EPOCH) // np.timedelta64(1, "us")))
+NAN = math.nan
 
 
 @dataclass(frozen=True)
@@ -262,7 +140,7 @@ class Estimator:
             return []
         if data.labels is not None:
             check_labels(data.labels)
-        data = _time_sorted(data)
+        data = time_sorted(data)
         spans = self.chunking.spans(data)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -274,79 +152,80 @@ class Estimator:
                 order=order,
             )
             if together is not None:
-                return [
-                    ChunkEstimate(
-                        chunk, period, self._metrics(together.columns(chunk), index, known, together)
-                    )
-                    for index, chunk in enumerate(spans)
-                ]
+                return self._together(together, spans, period, known)
             calibrated = self.calibrator(data.scores) if self.calibrator is not None else data.scores
             results = []
             for index, chunk in enumerate(spans):
                 rows = slice(chunk.start, chunk.stop)
                 labels = None if data.labels is None else data.labels[rows]
                 columns = (calibrated[rows], data.scores[rows], data.predicted[rows], labels)
-                results.append(ChunkEstimate(chunk, period, self._metrics(columns, index, known, None)))
+                results.append(ChunkEstimate(chunk, period, self._metrics(columns, index, known)))
+        return results
+
+    def _together(
+        self, together: SortedChunks, spans: list[Chunk], period: str, known: dict[str, list[float]] | None
+    ) -> list[ChunkEstimate]:
+        """Every chunk's metrics from `together` (no row misses a value): the ROC AUCs of all chunks at
+        once, the other metrics from each chunk's expected and realized confusion matrix."""
+        aucs: tuple[list[float], list[bool]] = ([], [])
+        real_aucs: list[float] = []
+        if "roc_auc" in self.metrics:
+            aucs = together.estimated_aucs()
+            real_aucs = together.realized_aucs() if known is None else known["roc_auc"]
+        results = []
+        for index, chunk in enumerate(spans):
+            cells, rows = together.cells[index], chunk.stop - chunk.start
+            counts = None if together.counts is None else together.counts[index]
+            metrics = {}
+            for metric in self.metrics:
+                if metric == "roc_auc":
+                    value = aucs[0][index]
+                    real = real_aucs[index]
+                else:
+                    value = ESTIMATES[metric](None, cells)
+                    real = known[metric][index] if known is not None else counted(metric, counts)
+                error = rows_error(metric, self.components[metric], rows)
+                failed = metric == "roc_auc" and aucs[1][index]
+                metrics[metric] = self._record(metric, value, error, real, failed=failed)
+            results.append(ChunkEstimate(chunk, period, metrics))
         return results
 
     def _metrics(
-        self,
-        columns: Columns,
-        index: int,
-        known: dict[str, list[float]] | None,
-        together: SortedChunks | None,
+        self, columns: Columns, index: int, known: dict[str, list[float]] | None
     ) -> dict[str, MetricChunk]:
-        """Every metric on one chunk (`index`): `together` has its cells and counts where no row misses
-        a value; otherwise the chunk's expected and realized confusion matrix are counted here, once."""
-        cells: Cells | None
-        rows: int | None
-        if together is not None:
-            cells, rows, order = together.cells[index], columns[0].size, SORTED
-            counts = None if together.counts is None else together.counts[index]
-        else:
-            rows = counts = None
-            cell_metrics = any(m in CELL_METRICS for m in self.metrics)
-            cells = expected_cells(columns) if cell_metrics else None
-            if cell_metrics and columns[3] is not None and known is None:
-                counts = realized_counts(columns)
-            order = None
+        """Every metric on one chunk (`index`) where rows miss values (dropped as NannyML drops them):
+        the chunk's expected and realized confusion matrix are counted here, once."""
+        cell_metrics = any(m in CELL_METRICS for m in self.metrics)
+        cells = expected_cells(columns) if cell_metrics else None
+        counts = None
+        if cell_metrics and columns[3] is not None and known is None:
+            counts = realized_counts(columns)
         return {
-            m: self._metric(
-                m, columns, cells, counts, order, None if known is None else known[m][index], rows
-            )
+            m: self._metric(m, columns, cells, counts, None if known is None else known[m][index])
             for m in self.metrics
         }
 
     def _metric(
-        self,
-        metric: str,
-        columns: Columns,
-        cells: Cells | None,
-        counts: Counts | None,
-        order: Order | None,
-        real: float | None,
-        rows: int | None,
+        self, metric: str, columns: Columns, cells: Cells | None, counts: Counts | None, real: float | None
     ) -> MetricChunk:
-        low, high = self.thresholds[metric]
         try:
-            if metric == "roc_auc":
-                value = estimate_roc_auc(columns, order)
-            else:
-                value = ESTIMATES[metric](columns, cells)
-            error = sampling_error(metric, self.components[metric], columns, rows)
-            real = realized(metric, columns, counts, order) if real is None else real
+            value = estimate_roc_auc(columns) if metric == "roc_auc" else ESTIMATES[metric](columns, cells)
+            error = sampling_error(metric, self.components[metric], columns)
+            real = realized(metric, columns, counts) if real is None else real
         except Undefined:  # NannyML's chunk record is all NaN when a metric raises
-            nan = math.nan
-            return MetricChunk(nan, nan, nan, nan, nan, nan, nan, False)
-        upper = min(1.0, value + SAMPLING_ERROR_RANGE * error) if not math.isnan(value + error) else math.nan
-        lower = max(0.0, value - SAMPLING_ERROR_RANGE * error) if not math.isnan(value + error) else math.nan
+            return self._record(metric, NAN, NAN, NAN, failed=True)
+        return self._record(metric, value, error, real)
+
+    def _record(
+        self, metric: str, value: float, error: float, real: float, *, failed: bool = False
+    ) -> MetricChunk:
+        """The chunk's record: estimate, band, realized value, thresholds and alert (all NaN if `failed`)."""
+        if failed:
+            return MetricChunk(NAN, NAN, NAN, NAN, NAN, NAN, NAN, False)
+        low, high = self.thresholds[metric]
+        upper = min(1.0, value + SAMPLING_ERROR_RANGE * error) if not math.isnan(value + error) else NAN
+        lower = max(0.0, value - SAMPLING_ERROR_RANGE * error) if not math.isnan(value + error) else NAN
         return MetricChunk(value, error, real, lower, upper, low, high, bool(value < low or value > high))
-
-
-def _time_sorted(data: Outputs) -> Outputs:
-    if data.times is None or bool(np.all(data.times[1:] >= data.times[:-1])):
-        return data
-    return data.take(np.argsort(data.times, kind="stable"))
 
 
 def fit(reference: Outputs, chunking: Chunking | None = None, metrics: Sequence[str] = METRICS) -> Estimator:
@@ -360,17 +239,29 @@ def fit(reference: Outputs, chunking: Chunking | None = None, metrics: Sequence[
     labels = _reference_labels(reference)
     drawn = draw_test_parts(labels)  # the calibration check's random splits, drawn meanwhile
     try:
-        order = np.argsort(reference.scores)  # one sort for the AUROC components and the calibration
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
+            data = time_sorted(reference)
+            spans = chunking.spans(data)
+            found = distinct_order(reference.scores)  # for the AUROC components and the calibration
+            order = np.argsort(reference.scores) if found is None else found[0]
+            ranked = Ranked(order, reference.scores[order] if found is None else found[1], labels[order])
+            chunked = (
+                chunks_in_order(order, spans, len(data))
+                if data is reference and contiguous(spans, len(data))
+                else None
+            )
+            together = sorted_chunks(
+                (data.scores, data.predicted, data.labels), spans, None, cells=False, order=chunked
+            )
             components = {
-                m: auroc_components(labels, reference.scores, reference.predicted, order)
+                m: auroc_components(labels, reference.scores, reference.predicted, order, ranked.y)
                 if m == "roc_auc"
                 else COMPONENTS[m](labels, reference.scores, reference.predicted)
                 for m in metrics
             }
-            thresholds, reference_realized, reference_order = _thresholds(reference, chunking, metrics)
-        calibrator = calibrator_for(labels, reference.scores, order, drawn)  # fits each split as drawn
+            thresholds, reference_realized = _thresholds(data, spans, together, metrics)
+        calibrator = calibrator_for(labels, reference.scores, ranked, drawn)  # fits each split as drawn
     except CalibrationError as exc:
         raise EstimationError(str(exc)) from None
     finally:
@@ -384,7 +275,7 @@ def fit(reference: Outputs, chunking: Chunking | None = None, metrics: Sequence[
         thresholds,
         reference,
         reference_realized,
-        reference_order,
+        None if together is None else together.order,
     )
 
 
@@ -411,29 +302,29 @@ def check_labels(labels: np.ndarray) -> None:
 
 
 def _thresholds(
-    reference: Outputs, chunking: Chunking, metrics: Sequence[str]
-) -> tuple[dict[str, tuple[float, float]], dict[str, list[float]], np.ndarray | None]:
-    """Per metric, mean ± 3 std of its realized value over the reference chunks, clipped to [0, 1];
-    those realized values (the reference's chunks show them), and the order its chunks were sorted
-    in (None: a row misses a predicted class, so each chunk went on its own)."""
-    data = _time_sorted(reference)
+    data: Outputs, spans: list[Chunk], together: SortedChunks | None, metrics: Sequence[str]
+) -> tuple[dict[str, tuple[float, float]], dict[str, list[float]]]:
+    """Per metric, mean ± 3 std of its realized value over the reference chunks, clipped to [0, 1],
+    and those realized values (the reference's chunks show them). `together`: the chunks sorted
+    and counted (None: a row misses a predicted class, so each chunk goes on its own)."""
     assert data.labels is not None
     values: dict[str, list[float]] = {m: [] for m in metrics}
-    spans = chunking.spans(data)
-    together = sorted_chunks((data.scores, data.predicted, data.labels), spans, None, cells=False)
-    for index, chunk in enumerate(spans):
-        if together is not None and together.counts is not None:
-            columns, counts, order = together.columns(chunk), together.counts[index], SORTED
-        else:
+    if together is not None and together.counts is not None:
+        aucs = together.realized_aucs() if "roc_auc" in metrics else []
+        for index, counts in enumerate(together.counts):
+            for metric in metrics:
+                values[metric].append(aucs[index] if metric == "roc_auc" else counted(metric, counts))
+    else:
+        for chunk in spans:
             rows = slice(chunk.start, chunk.stop)
             scores = data.scores[rows]
             columns = (scores, scores, data.predicted[rows], data.labels[rows])
-            counts, order = realized_counts(columns), None
-        for metric in metrics:
-            values[metric].append(realized(metric, columns, counts, order))
+            counts = realized_counts(columns)
+            for metric in metrics:
+                values[metric].append(realized(metric, columns, counts))
     thresholds = {}
     for metric in metrics:
         mean, std = np.nanmean(values[metric]), np.nanstd(values[metric])
         low, high = mean - std * STD_MULTIPLIER, mean + std * STD_MULTIPLIER
         thresholds[metric] = (0.0 if low <= 0 else float(low)), (1.0 if high >= 1 else float(high))
-    return thresholds, values, None if together is None else together.order
+    return thresholds, values

@@ -75,8 +75,11 @@ def expected_cells(columns: Columns) -> Cells:
 def _cells_estimate(metric: str) -> Callable[..., float]:
     """F1, precision, recall or accuracy of the expected confusion matrix (`cells`: the chunk's, if known)."""
 
-    def estimate(columns: Columns, cells: Cells | None = None) -> float:
-        tp, fp, fn, tn, rows = expected_cells(columns) if cells is None else cells
+    def estimate(columns: Columns | None, cells: Cells | None = None) -> float:
+        if cells is None:
+            assert columns is not None
+            cells = expected_cells(columns)
+        tp, fp, fn, tn, rows = cells
         if rows == 0:
             return math.nan
         if metric == "accuracy":
@@ -98,13 +101,18 @@ ESTIMATES: dict[str, Callable[..., float]] = {
 
 
 def auroc_components(
-    labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray, order: np.ndarray | None = None
+    labels: np.ndarray,
+    scores: np.ndarray,
+    predicted: np.ndarray,
+    order: np.ndarray | None = None,
+    ranked: np.ndarray | None = None,
 ) -> Components:
     """Std of the per-positive Mann-Whitney terms and the positive share (the minority class).
-    `order`: `np.argsort(scores)` where the caller has it already."""
+    `order`: `np.argsort(scores)` where the caller has it already; `ranked`: the labels in that order."""
     if np.mean(labels) > 0.5:
-        labels, scores, order = np.abs(labels - 1), 1 - scores, None
-    ranked = labels[np.argsort(scores) if order is None else order]
+        labels, scores, order, ranked = np.abs(labels - 1), 1 - scores, None, None
+    if ranked is None:
+        ranked = labels[np.argsort(scores) if order is None else order]
     # NannyML takes np.unique(labels * rank)[1:]: the ranks of the positives, without rank 0
     indexes = np.flatnonzero(ranked[1:] == 1) + 1
     n_pos = np.sum(ranked)
@@ -112,36 +120,42 @@ def auroc_components(
     return float(np.std(terms)), float(n_pos / ranked.size)
 
 
+def _two_valued_std(count: int, value: float, others: int) -> float:
+    """`np.std` of `count` copies of `value` and `others` zeros, without making them."""
+    size = count + others
+    mean = count * value / size
+    return math.sqrt((count * (value - mean) ** 2 + others * mean**2) / size)
+
+
 def _f1_components(labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> Components:
     right, wrong = labels == predicted, labels != predicted
-    tp = int(np.sum(right & (predicted == 1)))
-    fp = int(np.sum(wrong & (predicted == 1)))
-    fn = int(np.sum(wrong & (predicted == 0)))
+    tp = int(np.count_nonzero(right & (predicted == 1)))
+    fp = int(np.count_nonzero(wrong & (predicted == 1)))
+    fn = int(np.count_nonzero(wrong & (predicted == 0)))
     relevant = tp + fp + fn
     if relevant == 0:
         return math.nan, 0.0
     factor = relevant / ((fn + fp) * 0.5 + tp)
-    terms = np.concatenate([np.full(tp, factor), np.zeros(fn + fp)])
-    return float(np.std(terms)), relevant / predicted.size
+    return _two_valued_std(tp, factor, fn + fp), relevant / predicted.size
 
 
 def _precision_components(labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> Components:
-    tp = int(np.sum((labels == predicted) & (predicted == 1)))
-    fp = int(np.sum((labels != predicted) & (predicted == 1)))
-    terms = np.concatenate([np.ones(tp), np.zeros(fp)])
-    return float(np.std(terms)), float(np.sum(predicted) / predicted.size)
+    tp = int(np.count_nonzero((labels == predicted) & (predicted == 1)))
+    fp = int(np.count_nonzero((labels != predicted) & (predicted == 1)))
+    std = _two_valued_std(tp, 1.0, fp) if tp + fp else math.nan
+    return std, float(np.sum(predicted) / predicted.size)
 
 
 def _recall_components(labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> Components:
-    tp = int(np.sum((labels == predicted) & (predicted == 1)))
-    fn = int(np.sum((labels != predicted) & (predicted == 0)))
-    terms = np.concatenate([np.ones(tp), np.zeros(fn)])
-    return float(np.std(terms)), float(np.sum(labels) / predicted.size)
+    tp = int(np.count_nonzero((labels == predicted) & (predicted == 1)))
+    fn = int(np.count_nonzero((labels != predicted) & (predicted == 0)))
+    std = _two_valued_std(tp, 1.0, fn) if tp + fn else math.nan
+    return std, float(np.sum(labels) / predicted.size)
 
 
 def _accuracy_components(labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> Components:
-    correct = (labels.astype(int) == predicted.astype(int)).astype(int)
-    return (float(np.std(correct)),)
+    correct = int(np.count_nonzero(labels.astype(int) == predicted.astype(int)))
+    return (_two_valued_std(correct, 1.0, predicted.size - correct),)
 
 
 COMPONENTS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], Components]] = {
@@ -153,10 +167,13 @@ COMPONENTS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], Components]
 }
 
 
-def sampling_error(metric: str, components: Components, columns: Columns, rows: int | None = None) -> float:
-    """The reference's std over the square root of the chunk's (relevant) rows.
-    `rows`: how many, where the caller knows that no row misses a value."""
-    rows = usable(columns, metric)[0].size if rows is None else rows
+def sampling_error(metric: str, components: Components, columns: Columns) -> float:
+    """The reference's std over the square root of the chunk's (relevant) rows."""
+    return rows_error(metric, components, usable(columns, metric)[0].size)
+
+
+def rows_error(metric: str, components: Components, rows: int) -> float:
+    """`sampling_error` of a chunk of `rows` rows, none missing a value."""
     if rows == 0:
         return math.nan
     if metric == "accuracy":
@@ -184,9 +201,14 @@ def realized(
         if labels.size == 0 or labels.min() == labels.max():  # none, or a single class (nunique <= 1)
             return math.nan
         return roc_auc(labels, scores, order)
-    rows, accuracy, one_class, one_predicted, tp, fp, fn = (
-        realized_counts(columns) if counts is None else counts
-    )
+    return counted(metric, realized_counts(columns) if counts is None else counts)
+
+
+def counted(metric: str, counts: Counts | None) -> float:
+    """F1, precision, recall or accuracy from a chunk's `realized_counts` (None: no labels)."""
+    if counts is None:
+        return math.nan
+    rows, accuracy, one_class, one_predicted, tp, fp, fn = counts
     if rows == 0:
         return math.nan
     if metric == "accuracy":

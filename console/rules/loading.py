@@ -46,26 +46,26 @@ class RuleSpec(_Strict):
     expr: str | ThresholdSpec
     for_: Duration = Field(default=timedelta(0), alias="for")
     keep_firing_for: Duration = timedelta(0)
-    labels: dict[str, str] = {}
-    annotations: dict[str, str] = {}
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
 
 
 class GroupSpec(_Strict):
     name: str = Field(min_length=1)
     interval: Duration | None = None
-    rules: list[RuleSpec] = []
+    rules: list[RuleSpec] = Field(default_factory=list)
 
 
 class InhibitSpec(_Strict):
     source_matchers: list[str]
     target_matchers: list[str]
-    equal: list[str] = []
+    equal: list[str] = Field(default_factory=list)
 
 
 class RuleFileSpec(_Strict):
     templates: Literal["go", "jinja"] = "go"  # how labels and annotations are templated (go: as Prometheus)
-    groups: list[GroupSpec] = []
-    inhibit_rules: list[InhibitSpec] = []
+    groups: list[GroupSpec] = Field(default_factory=list)
+    inhibit_rules: list[InhibitSpec] = Field(default_factory=list)
 
 
 @dataclass

@@ -48,10 +48,15 @@ def data_since_by_group(
     ids = sorted({int(row["series_id"]) for row in dens})
     start = now - max(s.window for s in slos)
     # A series with a sample in the window's first hour has its first one there: that hour is
-    # read first (DuckDB skips the other row groups), the rest of the window only for the others.
-    first = _first_samples(store, ids, start, min(now, start + TOLERANCE))
-    if missing := [i for i in ids if i not in first]:
-        first.update(_first_samples(store, missing, start, now))
+    # read first (DuckDB skips the other row groups), then for the others the next 1h, 2h, 4h …
+    # of the window, so data that begins late in the window is found without reading it all.
+    first: dict[int, datetime] = {}
+    missing, lo, length = ids, start, TOLERANCE
+    while missing and lo < now:
+        hi = min(now, lo + length)
+        first.update(_first_samples(store, missing, lo, hi))
+        missing = [i for i in missing if i not in first]
+        lo, length = hi, length * 2
     since: dict[tuple[int, str], datetime] = {}
     for row in dens:
         ts = first.get(int(row["series_id"]))

@@ -46,7 +46,7 @@ class RatioSLI(_Strict):
     good: str | None = None
     bad: str | None = None
     total: str
-    by: list[str] = []
+    by: list[str] = Field(default_factory=list)
     without: list[str] | None = None  # PromQL's `sum without (...)`: group by every other label
 
     @model_validator(mode="after")
@@ -65,7 +65,7 @@ class LatencySLI(_Strict):
 
     buckets: str
     threshold: float = Field(gt=0)
-    by: list[str] = []
+    by: list[str] = Field(default_factory=list)
     without: list[str] | None = None  # as RatioSLI's; `le` never makes a group
 
     @model_validator(mode="after")
@@ -90,8 +90,8 @@ class SLISpec(_Strict):
 
 class SeverityAlerting(_Strict):
     enabled: bool = True
-    labels: dict[str, str] = {}
-    annotations: dict[str, str] = {}
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
 
 
 def _severity(value: Any) -> Any:
@@ -100,10 +100,10 @@ def _severity(value: Any) -> Any:
 
 class Alerting(_Strict):
     name: str = ""  # the alerts' `alertname` (Sloth's alerting.name); empty: SLOErrorBudgetBurn
-    page: Annotated[SeverityAlerting, BeforeValidator(_severity)] = SeverityAlerting()
-    ticket: Annotated[SeverityAlerting, BeforeValidator(_severity)] = SeverityAlerting()
-    labels: dict[str, str] = {}
-    annotations: dict[str, str] = {}
+    page: Annotated[SeverityAlerting, BeforeValidator(_severity)] = Field(default_factory=SeverityAlerting)
+    ticket: Annotated[SeverityAlerting, BeforeValidator(_severity)] = Field(default_factory=SeverityAlerting)
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
 
 
 class SLO(_Strict):
@@ -111,13 +111,13 @@ class SLO(_Strict):
 
     name: str = Field(pattern=_NAME_RE)
     service: str = ""
-    labels: dict[str, str] = {}
+    labels: dict[str, str] = Field(default_factory=dict)
     objective: float = Field(gt=0, lt=100, description="percent, e.g. 99.9")
     window: Duration = timedelta(days=30)
     description: str = ""
     sli: SLISpec
     min_events: float | None = Field(default=None, ge=0)
-    alerting: Alerting = Alerting()
+    alerting: Alerting = Field(default_factory=Alerting)  # a fresh one each, not a deep copy
     # The alert-windows spec (console/slo/windows.py); None: the default for the window.
     alert_windows: str | None = Field(default=None, pattern=_NAME_RE)
     _window_spec: WindowSpec | None = PrivateAttr(default=None)
@@ -127,9 +127,12 @@ class SLO(_Strict):
     @property
     def _memo(self) -> dict[str, Any]:
         """This SLO's own memo: a copy (`model_copy`, which shares private values) starts empty."""
-        if self._memo_store.get("owner") != id(self):
-            self._memo_store = {"owner": id(self)}
-        return self._memo_store
+        private = self.__pydantic_private__  # read directly: pydantic's __getattr__ is slow here
+        assert private is not None
+        store: dict[str, Any] = private["_memo_store"]
+        if store.get("owner") != id(self):
+            store = private["_memo_store"] = {"owner": id(self)}
+        return store
 
     @property
     def window_spec(self) -> WindowSpec:

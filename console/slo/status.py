@@ -95,14 +95,30 @@ def _reselect(cur: duckdb.DuckDBPyConnection, stale: list[tuple[int, SLO]], stat
 def _select(cur: duckdb.DuckDBPyConnection, slos: list[tuple[int, SLO]]) -> list[dict[str, Any]]:
     filters = [(index, slo, _series_filters(slo)) for index, slo in slos]
     by_name = _series_by_name(cur, {sel.name for _, _, parts in filters for _, sel, _ in parts})
+    # SLOs repeat selectors and group rules (a thousand SLOs over a few metrics): each distinct
+    # selector is matched once and each series' group worked out once per group rule
+    matched: dict[tuple[Any, float | None], list[tuple[int, dict[str, str]]]] = {}
+    groups: dict[tuple[Any, int], str] = {}
     out: list[dict[str, Any]] = []
     for index, slo, parts in filters:
+        rule = _group_rule(slo)
         for role, selector, bound in parts:
-            for series_id, labels in _matching(by_name, selector, bound):
-                out.append(
-                    {"slo": index, "role": role, "series_id": series_id, "grp": _group_of(slo, labels)}
-                )
+            found = matched.get((selector, bound))
+            if found is None:
+                found = matched[(selector, bound)] = _matching(by_name, selector, bound)
+            for series_id, labels in found:
+                grp = groups.get((rule, series_id))
+                if grp is None:
+                    grp = groups[(rule, series_id)] = _group_of(slo, labels)
+                out.append({"slo": index, "role": role, "series_id": series_id, "grp": grp})
     return out
+
+
+def _group_rule(slo: SLO) -> tuple[Any, ...]:
+    """What `SLO.group_of` depends on: two SLOs with the same rule group a series alike."""
+    spec = slo.sli.ratio or slo.sli.latency
+    without = None if spec is None or spec.without is None else tuple(spec.without)
+    return tuple(sorted(set(slo.by))), without, slo.sli.latency is not None
 
 
 def _series_by_name(
@@ -329,20 +345,39 @@ def _series_sums(
 def _group_sums(
     selection: list[dict[str, Any]], sums: dict[int, list[tuple[float, int]]], n_spans: int
 ) -> dict[tuple[int, str], dict[str, tuple]]:
-    """Per (SLO, group), per role: increase and samples per span, interleaved."""
-    totals: dict[tuple[int, str, str], list[float]] = {}
+    """Per (SLO, group), per role: increase and samples per span, interleaved.
+
+    SLOs fed by the same series in the same groups (one SLI under several objectives, say)
+    share one addition; each total adds its series in selection order, as always."""
+    by_slo: dict[int, list[tuple[str, str, int]]] = {}
     for row in selection:
-        per_series = sums.get(row["series_id"])
+        by_slo.setdefault(row["slo"], []).append((row["grp"], row["role"], row["series_id"]))
+    added: dict[tuple[tuple[str, str, int], ...], dict[tuple[str, str], tuple]] = {}
+    found: dict[tuple[int, str], dict[str, tuple]] = {}
+    for slo_index, rows in by_slo.items():
+        feed = tuple(rows)
+        totals = added.get(feed)
+        if totals is None:
+            totals = added[feed] = _add_up(rows, sums, n_spans)
+        for (grp, role), values in totals.items():
+            found.setdefault((slo_index, grp), {})[role] = values
+    return found
+
+
+def _add_up(
+    rows: list[tuple[str, str, int]], sums: dict[int, list[tuple[float, int]]], n_spans: int
+) -> dict[tuple[str, str], tuple]:
+    """Per (group, role) of one SLO's series: increase and samples per span, interleaved."""
+    totals: dict[tuple[str, str], list[float]] = {}
+    for grp, role, series_id in rows:
+        per_series = sums.get(series_id)
         if per_series is None:
             continue
-        acc = totals.setdefault((row["slo"], row["grp"], row["role"]), [0.0] * (2 * n_spans))
+        acc = totals.setdefault((grp, role), [0.0] * (2 * n_spans))
         for k, (increase, count) in enumerate(per_series):
             acc[2 * k] += increase
             acc[2 * k + 1] += count
-    found: dict[tuple[int, str], dict[str, tuple]] = {}
-    for (slo_index, grp, role), values in totals.items():
-        found.setdefault((slo_index, grp), {})[role] = tuple(values)
-    return found
+    return {key: tuple(values) for key, values in totals.items()}
 
 
 def _group_status(

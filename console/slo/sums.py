@@ -80,11 +80,13 @@ def window_sums(
     cur = store.cursor()
     try:
         cur.execute("BEGIN TRANSACTION")  # every read below sees the same samples
-        known = _known_blocks(cur, span, cache_key(store), memory)
+        known, remembered = _known_blocks(cur, span, cache_key(store), memory)
         if getattr(store, "read_only", True) and not memory and _mostly_unrolled(span, known):
             return single_pass_sums(cur, ids, now, windows, lookback)
-        # Without memory every known block is a persisted rollup: its mark may vouch for it.
-        marks = None if memory else (store_state(cur), load_marks(cur, ids))
+        # While no block comes from memory (always without it; a console's first frame with it)
+        # every known block is a persisted rollup: its mark may vouch for it, and the samples
+        # need no scan to trust the rollups.
+        marks = None if remembered else (store_state(cur), load_marks(cur, ids))
         read, parts, redo = _read_missing(cur, span, known, writes, marks)
         cur.execute("COMMIT")
     finally:
@@ -149,14 +151,16 @@ def _record(
 
 def _known_blocks(
     cur: duckdb.DuckDBPyConnection, span: Span, store_key: str, memory: bool
-) -> dict[int, dict[BlockKey, Block]]:
-    """Per series, the steady blocks already summarised: in memory, else in the rollups."""
+) -> tuple[dict[int, dict[BlockKey, Block]], bool]:
+    """Per series, the steady blocks already summarised: in memory, else in the rollups; and
+    whether any came from memory."""
     with _lock:
         known = {i: dict(_cache.get((store_key, i), {})) if memory else {} for i in span.ids}
+    remembered = any(known.values())
     if any(b not in known[i] for i in span.ids for b in span.steady):
         for (series_id, key), block in load_rollups(cur, span.ids, span.steady).items():
             known[series_id].setdefault(key, block)
-    return known
+    return known, remembered
 
 
 def _mostly_unrolled(span: Span, known: dict[int, dict[BlockKey, Block]]) -> bool:

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from console.drift.calibration import (
+from console.drift.calibration_splits import (
     CalibrationError,
     _approximate_mode,
     draw_test_parts,

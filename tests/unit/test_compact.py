@@ -278,23 +278,32 @@ def test_kill_9_at_the_rename_leaves_a_whole_store(path: Path, tmp_path: Path, w
 def test_kill_9_at_random_moments_of_compaction_never_loses_a_sample(
     path: Path, tmp_path: Path, how: str
 ) -> None:
-    with Store.open(path) as store:
-        before = every_sample(store)
+    """Kills at random moments until three landed while a compaction ran (one that finished
+    first leaves nothing to compact: the next child gets a fresh store to compact)."""
     rng = np.random.default_rng(7)
     killed_running = 0
-    for attempt in range(6):
+    for attempt in range(30):
+        with Store.open(path) as store:
+            before = every_sample(store)
         flag = tmp_path / f"flag{attempt}"
         proc = _child(path, how, flag)
         _wait_for(Path(f"{flag}.open"), proc)
         time.sleep(float(rng.uniform(0, 0.05)))
-        if proc.poll() is None:
-            killed_running += 1
+        killed = proc.poll() is None
+        if killed:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         with Store.open(path) as store:
             assert every_sample(store) == before, attempt
             store.con.execute("UPDATE sample_rows SET ts = ts WHERE false")  # still writable
-    assert killed_running >= 3  # most kills landed while it compacted
+        killed_running += killed
+        if killed_running >= 3:
+            break
+        if not killed:
+            path = tmp_path / f"s{attempt}.duckdb"
+            with Store.open(path) as store:
+                fill(store, START, NOW)
+    assert killed_running >= 3  # kills landed while it compacted
 
 
 def test_oncall_compact_reports_the_file_before_and_after(path: Path, oncall) -> None:
