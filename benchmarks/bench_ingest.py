@@ -176,7 +176,7 @@ def bench_import_paths(tmp: Path, scale: int) -> None:
     samples = write_openmetrics(data, *shape(scale))
     figures = {}
     for path in ("line by line", "bulk"):  # the baseline first: the file is then in the page cache for both
-        store_path = tmp / f"{path.replace(' ', '-')}.duckdb"
+        store_path = tmp / f"import-{path.replace(' ', '-')}.duckdb"  # not (a)'s bulk.duckdb
         declined = mock.patch.object(FastParser, "parse", return_value=None)
         with (
             Store.open(store_path) as store,
