@@ -102,8 +102,12 @@ def _alert_table(alerts: list[Alert]) -> pa.Table:
             return pa.timestamp("us")
         return pa.float64() if column == "value" else pa.string()
 
+    from console.core import arrays
+
     rows = [_alert_values(a) for a in alerts]
-    return pa.table({c: pa.array([r[i] for r in rows], type=kind(c)) for i, c in enumerate(_ALERT_COLUMNS)})
+    return arrays.table(
+        {c: arrays.column([r[i] for r in rows], kind(c)) for i, c in enumerate(_ALERT_COLUMNS)}
+    )
 
 
 def _history_table(transitions: list[Transition]) -> pa.Table:
@@ -117,7 +121,11 @@ def _history_table(transitions: list[Transition]) -> pa.Table:
         ("value", pa.float64()),
         ("reason", pa.string()),
     )  # alert_history's order: inserted with SELECT *
-    return pa.table({name: pa.array([getattr(t, name) for t in transitions], kind) for name, kind in columns})
+    from console.core import arrays
+
+    return arrays.table(
+        {name: arrays.column([getattr(t, name) for t in transitions], kind) for name, kind in columns}
+    )
 
 
 def _rule_state_table(rule_states: list[dict[str, Any]]) -> pa.Table:
@@ -133,9 +141,11 @@ def _rule_state_table(rule_states: list[dict[str, Any]]) -> pa.Table:
         ("instances", "instances", pa.int64()),
         ("duration_ms", "duration_ms", pa.float64()),
     )
-    table = {column: pa.array([s[key] for s in rule_states], kind) for column, key, kind in columns}
-    table["file"] = pa.array([s.get("file") for s in rule_states], pa.string())
-    return pa.table(table)
+    from console.core import arrays
+
+    table = {column: arrays.column([s[key] for s in rule_states], kind) for column, key, kind in columns}
+    table["file"] = arrays.column([s.get("file") for s in rule_states], pa.string())
+    return arrays.table(table)
 
 
 def save(

@@ -224,15 +224,17 @@ def compute_calls(cur: duckdb.DuckDBPyConnection, plan: SqlPlan) -> dict[int, li
     """
     import pyarrow as pa
 
+    from console.core import arrays
+
     calls = list(plan.calls.items())
     if not calls:
         cur.register(
             "_calls",
-            pa.table(
+            arrays.table(
                 {
-                    "call": pa.array([], pa.int64()),
-                    "grp": pa.array([], pa.string()),
-                    "value": pa.array([], pa.float64()),
+                    "call": arrays.int64s([]),
+                    "grp": arrays.strings([]),
+                    "value": arrays.column([], pa.float64()),
                 }
             ),
         )
@@ -324,13 +326,20 @@ def _input_tables(
     """`_scan` (what to read per metric), `_windows` and `_pairs` as Arrow tables."""
     import pyarrow as pa
 
+    from console.core import arrays
+
     names = sorted(longest)
-    scan = pa.table({"name": names, "start": [now - timedelta(seconds=longest[n]) for n in names]})
-    window_table = pa.table(
+    scan = arrays.table(
         {
-            "window_id": [w for w in windows.values()],
-            "name": [k[0] for k in windows],
-            "start": pa.array([now - timedelta(seconds=k[1]) for k in windows], pa.timestamp("us")),
+            "name": arrays.strings(names),
+            "start": arrays.column([now - timedelta(seconds=longest[n]) for n in names], pa.timestamp("us")),
+        }
+    )
+    window_table = arrays.table(
+        {
+            "window_id": arrays.int64s(list(windows.values())),
+            "name": arrays.strings([k[0] for k in windows]),
+            "start": arrays.column([now - timedelta(seconds=k[1]) for k in windows], pa.timestamp("us")),
         }
     )
     types = {
@@ -342,7 +351,7 @@ def _input_tables(
         "q": pa.float64(),
         "grp": pa.string(),
     }
-    pair_table = pa.table({column: pa.array(pairs[column], kind) for column, kind in types.items()})
+    pair_table = arrays.table({column: arrays.column(pairs[column], kind) for column, kind in types.items()})
     return {"_scan": scan, "_windows": window_table, "_pairs": pair_table}
 
 

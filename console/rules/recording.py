@@ -143,16 +143,17 @@ def _fail(results: list[RuleResult], keys: dict[str, int], error: str) -> None:
 def _write(store: Store, rows: list[Row], now: datetime) -> None:
     import pyarrow as pa
 
+    from console.core import arrays
     from console.store.ingest import SAMPLE_SCHEMA, ingest_samples
 
     if rows:  # Arrow, not pandas: a NaN result is recorded as NaN, never as a stale marker
         names, labels, times, values = zip(*rows, strict=True)
-        table = pa.table(
+        table = arrays.table(
             {
-                "name": list(names),
-                "labels": list(labels),
-                "ts": list(times),
-                "value": pa.array(values, pa.float64()),
+                "name": arrays.strings(names),
+                "labels": arrays.strings(labels),
+                "ts": arrays.column(times, pa.timestamp("us")),
+                "value": arrays.column(values, pa.float64()),
             },
             schema=SAMPLE_SCHEMA,
         )

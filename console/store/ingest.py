@@ -67,14 +67,16 @@ def _without_empty_labels(labels: Any) -> Any:
     Collectors give canonical JSON already; a text that names an empty value (`"b":""`, or
     `"b":null`) is parsed and rewritten, once per distinct text, so `{"a":"1","b":""}` lands
     as `{"a":"1"}`."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    suspect = pc.fill_null(pc.match_substring_regex(labels, r'":(?:""|null)[,}]'), False)
+    from console.core import arrays
+
+    matches = pc.match_substring_regex(labels, r'":(?:""|null)[,}]')
+    suspect = pc.and_kleene(matches, pc.is_valid(matches))  # null: no match (a scalar False loads pandas)
     if not pc.any(suspect).as_py():
         return labels
     texts = pc.unique(pc.filter(labels, suspect))
-    fixed = pa.array([_canonical_text(text) for text in texts.to_pylist()], pa.string())
+    fixed = arrays.strings([_canonical_text(text) for text in texts.to_pylist()])
     return pc.if_else(suspect, pc.take(fixed, pc.index_in(labels, value_set=texts)), labels)
 
 

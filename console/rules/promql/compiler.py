@@ -102,9 +102,9 @@ class Compiler:
                 needed.update(_NAMES.findall(body))
         ctes = [(name, body) for name, body in self.ctes if name in needed]
         if self._scan_span is not None:  # every selector's samples, read once
-            import pyarrow as pa
+            from console.core import arrays
 
-            ids = self.register("ids", pa.table({"sid": pa.array(sorted(self._scan_ids), pa.int64())}))
+            ids = self.register("ids", arrays.table({"sid": arrays.int64s(sorted(self._scan_ids))}))
             lo, hi = self._scan_span
             ctes.insert(
                 0,

@@ -91,22 +91,14 @@ def table(
 ) -> Any:
     """The selector's series (sid, labels); on a grid of parts, the part `t` each is for and
     (a range selector) that part's window `w`."""
-    import pyarrow as pa
+    from console.core import arrays
 
-    offsets, keys, values = [0], [], []
-    for _, entries in matched:
-        keys += [k for k, _ in entries]
-        values += [v for _, v in entries]
-        offsets.append(len(keys))
-    pairs = pa.StructArray.from_arrays(
-        [pa.array(keys, pa.string()), pa.array(values, pa.string())], ["k", "v"]
-    )
     columns = {
-        "sid": pa.array([m[0] for m in matched], pa.int64()),
-        "labels": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pairs),
+        "sid": arrays.int64s([m[0] for m in matched]),
+        "labels": arrays.label_lists([entries for _, entries in matched]),
     }
     if parts is not None:
-        columns["t"] = pa.array(parts, pa.int64())
+        columns["t"] = arrays.int64s(parts)
         if windows is not None:
-            columns["w"] = pa.array([windows[t] for t in parts], pa.int64())
-    return pa.table(columns)
+            columns["w"] = arrays.int64s([windows[t] for t in parts])
+    return arrays.table(columns)

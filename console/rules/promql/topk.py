@@ -108,14 +108,17 @@ def top_or_bottom(c: Builder, x: str, key: str, k: int, top: bool) -> Rel:
         current = (t, grp)
         if t is not None:
             group.append((labels, v))
-    kv = pa.list_(pa.struct([("k", pa.string()), ("v", pa.string())]))
+    from console.core import arrays
+
     replayed = c.register(
         "topk",
-        pa.table(
+        arrays.table(
             {
-                "t": pa.array(kept["t"], pa.int64()),
-                "labels": pa.array(kept["labels"], kv),
-                "v": pa.array(kept["v"], pa.float64()),
+                "t": arrays.int64s(kept["t"]),
+                "labels": arrays.label_lists(
+                    [[(p["k"], p["v"]) for p in labels] for labels in kept["labels"]]
+                ),
+                "v": arrays.column(kept["v"], pa.float64()),
             }
         ),
     )
