@@ -4,6 +4,7 @@
 and pyarrow answers that by importing pandas (~0.25 s at start-up) the first time a process
 asks.  A rule cycle needs pandas nowhere else, so its tables are built here from buffers
 (`pa.Array.from_buffers`), which asks nothing: the same arrays, nulls where a value is None.
+`from_numpy` wraps a NumPy array's buffer as it is, with a mask for its nulls.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["column", "int32s", "int64s", "label_lists", "strings", "table"]
+__all__ = ["column", "from_numpy", "int32s", "int64s", "label_lists", "strings", "table"]
 
 _EPOCH = datetime(1970, 1, 1)
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
@@ -26,9 +27,10 @@ def column(values: Sequence[Any], kind: Any) -> Any:
 
     valid = [v is not None for v in values]
     nulls = len(values) - sum(valid)
-    bitmap = pa.py_buffer(np.packbits(np.array(valid, dtype=bool), bitorder="little")) if nulls else None
     if kind == pa.string():
-        return _strings([v if v is not None else "" for v in values], bitmap, nulls)
+        return _strings(
+            [v if v is not None else "" for v in values], _bitmap(np.array(valid, bool), nulls), nulls
+        )
     numbers: dict[Any, Any] = {pa.int64(): np.int64, pa.int32(): np.int32, pa.float64(): np.float64}
     if kind == pa.timestamp("us"):
         values = [_micros(v) if v is not None else 0 for v in values]
@@ -40,7 +42,25 @@ def column(values: Sequence[Any], kind: Any) -> Any:
     else:
         raise TypeError(f"no builder for {kind}")
     data = np.fromiter(values, dtype=dtype, count=len(values))
-    return pa.Array.from_buffers(kind, len(data), [bitmap, pa.py_buffer(data)], null_count=nulls)
+    return from_numpy(data, kind, np.array(valid, bool) if nulls else None)
+
+
+def from_numpy(values: Any, kind: Any, valid: Any = None) -> Any:
+    """A fixed-width Arrow array over a contiguous NumPy array's buffer (no copy), null where the
+    boolean mask `valid` is False (None: no nulls)."""
+    import pyarrow as pa
+
+    nulls = 0 if valid is None else len(valid) - int(valid.sum())
+    buffers = [_bitmap(valid, nulls), pa.py_buffer(values)]
+    return pa.Array.from_buffers(kind, len(values), buffers, null_count=nulls)
+
+
+def _bitmap(valid: Any, nulls: int) -> Any:
+    """Arrow's validity bitmap of a boolean mask; None when nothing is null."""
+    import numpy as np
+    import pyarrow as pa
+
+    return pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
 
 
 def int64s(values: Sequence[int]) -> Any:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from console.core.arrays import from_numpy
+from console.store.compact import WEEK_US
 from console.store.db import Store
 from console.store.journal import note_commit
 
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 Cursor = tuple[str, dict[str, Any]]
-_WEEK_US = 7 * 86_400_000_000  # as compact.WEEK_US: weeks since the epoch
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -216,8 +217,8 @@ def _insert(cur: Any, sid: np.ndarray, ts: np.ndarray, values: np.ndarray, now: 
         {
             "series_id": sid,
             "ts": pa.array(ts, pa.timestamp("us")),
-            "value": _valid_where(~integral, values, pa.float64()),
-            "ivalue": _valid_where(integral, np.where(integral, values, 0).astype(np.int64), pa.int64()),
+            "value": from_numpy(values, pa.float64(), ~integral),
+            "ivalue": from_numpy(np.where(integral, values, 0).astype(np.int64), pa.int64(), integral),
         }
     )
     cur.register("_rows_in", table)
@@ -233,7 +234,7 @@ def _cold_order(sid: np.ndarray, ts: np.ndarray) -> np.ndarray:
     sort by week keeps each series' run, then the runs of odd series are turned around."""
     import numpy as np
 
-    week = ts // _WEEK_US
+    week = ts // WEEK_US
     first, span = int(week.min()), int(week.max() - week.min())
     if span >= 2**15:  # weeks too far apart for a 16-bit radix sort
         return np.lexsort((np.where(sid % 2 == 0, ts, -ts), sid, week))
@@ -245,16 +246,6 @@ def _cold_order(sid: np.ndarray, ts: np.ndarray) -> np.ndarray:
     at = np.arange(len(sid))
     backwards = starts[run] + ends[run] - 1 - at
     return order[np.where(sid % 2 == 1, backwards, at)]
-
-
-def _valid_where(valid: np.ndarray, values: np.ndarray, kind: Any) -> Any:
-    """`values` as an Arrow array, null where not `valid` (a validity bitmap, no copy of the values)."""
-    import numpy as np
-    import pyarrow as pa
-
-    nulls = len(valid) - int(np.count_nonzero(valid))
-    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
-    return pa.Array.from_buffers(kind, len(values), [bitmap, pa.py_buffer(values)], null_count=nulls)
 
 
 def _integral(values: np.ndarray) -> np.ndarray:

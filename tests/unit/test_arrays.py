@@ -55,3 +55,15 @@ def test_a_table_takes_a_schema() -> None:
 def test_a_type_without_a_builder_is_refused() -> None:
     with pytest.raises(TypeError, match="no builder"):
         arrays.column([True], pa.bool_())
+
+
+def test_from_numpy_wraps_the_buffer_with_its_nulls() -> None:
+    import numpy as np
+
+    values = np.array([1.5, -0.0, math.nan, 4.0])
+    valid = np.array([True, False, True, True])
+    built = arrays.from_numpy(values, pa.float64(), valid)
+    expected = pa.array(values, pa.float64(), mask=~valid)
+    assert built.null_count == 1
+    assert [repr(v) for v in built.to_pylist()] == [repr(v) for v in expected.to_pylist()]
+    assert arrays.from_numpy(values, pa.float64()).null_count == 0

@@ -49,22 +49,27 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("rows", "temper", "decimals"), CASES)
-def test_bounds_hold_the_sorted_errors_and_the_decision_is_the_sorted_one(rows, temper, decimals) -> None:
-    rng = np.random.default_rng(rows + int(temper * 100) + (decimals or 0))
-    labels, scores = _reference(rng, rows, temper, decimals)
-    ranked = calibration.Ranked.of(labels, scores)
-    groups = calibration._Groups.of(ranked)
+def _checked(labels: np.ndarray, scores: np.ndarray) -> calibration._Check:
+    """The calibration test over NannyML's ten splits, every split added."""
+    groups = calibration._Groups.of(calibration.Ranked.of(labels, scores))
     assert groups is not None
     check = calibration._Check(groups)
     for test in calibration.stratified_parts(labels):
         check.add(test, labels[test])
+    return check
+
+
+@pytest.mark.parametrize(("rows", "temper", "decimals"), CASES)
+def test_bounds_hold_the_sorted_errors_and_the_decision_is_the_sorted_one(rows, temper, decimals) -> None:
+    rng = np.random.default_rng(rows + int(temper * 100) + (decimals or 0))
+    labels, scores = _reference(rng, rows, temper, decimals)
+    check = _checked(labels, scores)
     pooled = np.concatenate(check.tests)
     edges = bin_edges(pooled.size)
     before = expected_calibration_error(labels[pooled], scores[pooled], edges)
     calibrated = np.concatenate([c(scores[t]) for c, t in zip(check.calibrators, check.tests, strict=True)])
     after = expected_calibration_error(labels[pooled], calibrated, edges)
-    before_least, before_most = Runs(groups.x, check.tested, check.positives).bounds(edges)
+    before_least, before_most = Runs(check.groups.x, check.tested, check.positives).bounds(edges)
     after_least, after_most = Runs.merged(check.after).bounds(edges)
     assert before_least - 1e-12 <= before <= before_most + 1e-12
     assert after_least - 1e-12 <= after <= after_most + 1e-12
@@ -75,12 +80,7 @@ def test_bounds_hold_the_sorted_errors_and_the_decision_is_the_sorted_one(rows, 
 
 def test_a_clearly_overconfident_reference_is_decided_by_the_bounds() -> None:
     labels, scores = _reference(np.random.default_rng(5), 50_000, 2.5, None)
-    ranked = calibration.Ranked.of(labels, scores)
-    groups = calibration._Groups.of(ranked)
-    assert groups is not None
-    check = calibration._Check(groups)
-    for test in calibration.stratified_parts(labels):
-        check.add(test, labels[test])
+    check = _checked(labels, scores)
     assert check.decided() is True
 
 
