@@ -7,7 +7,7 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.widgets import DataTable, Static
 
-from console.tui.widgets.tables import show_text_table, sync_table
+from console.tui.widgets.tables import RowTable, show_text_table, sync_table
 
 
 class TableApp(App[None]):
@@ -99,3 +99,27 @@ async def test_a_long_last_cell_is_cut_short_not_the_others():
         await pilot.pause()
         lines = [strip.text for strip in panel.render_lines(Region(0, 0, *panel.size))]
         assert lines[1].split()[:2] == ["17", "triggered"] and "…" in lines[1]
+
+
+async def test_columns_are_drawn_at_their_measured_width_after_an_early_frame():
+    """A frame drawn before Textual measures new rows (idle comes late on a loaded machine)
+    showed header-wide cells ("11:4", "aler") until the table next changed."""
+
+    class Timeline(App[None]):
+        CSS = "#t { width: 60; height: 8; }"
+
+        def compose(self) -> ComposeResult:
+            table = RowTable(id="t", cursor_type="row", zebra_stripes=True)
+            table.add_columns("time", "what")
+            yield table
+
+    app = Timeline()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(RowTable)
+        await pilot.pause()
+        sync_table(table, [("1", ("11:40:00", "alert fired: FraudScoringLatency")), ("2", ("11:45:00", "x"))])
+        app.screen._compositor.render_update(full=True)  # drawn before the idle measure
+        for _ in range(3):
+            await pilot.pause()
+        lines = [strip.text for strip in table.render_lines(Region(0, 0, *table.size))]
+        assert lines[1].split() == ["11:40:00", "alert", "fired:", "FraudScoringLatency"]

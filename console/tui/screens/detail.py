@@ -19,6 +19,7 @@ from console.screens.metrics import rule_threshold
 from console.tui.host import host
 from console.tui.widgets.banner import error_text
 from console.tui.widgets.chart import ThresholdLine, TimeChart
+from console.tui.widgets.tables import RowTable
 
 if TYPE_CHECKING:
     from console.runtime.session import Session
@@ -47,12 +48,12 @@ class AlertDetailScreen(Screen[None]):
         with Horizontal(classes="row"):
             with Vertical(classes="panel", id="alert-logs-panel"):
                 yield Static("Logs around the start", classes="title")
-                table: DataTable[Any] = DataTable(id="alert-logs", cursor_type="row")
+                table: DataTable[Any] = RowTable(id="alert-logs", cursor_type="row")
                 table.add_columns(*v.LOG_COLUMNS)
                 yield table
             with Vertical(classes="panel"):
                 yield Static("Changes just before", classes="title")
-                changes: DataTable[Any] = DataTable(id="alert-changes", cursor_type="row")
+                changes: DataTable[Any] = RowTable(id="alert-changes", cursor_type="row")
                 changes.add_columns("time", "kind", "model", "version", "actor")
                 yield changes
         yield Footer()

@@ -23,7 +23,7 @@ from console.tui.screens.incident_chart import burn_summary, show_burn
 from console.tui.screens.incident_text import CanaryLines, preview_text, steps_text, suspects_text
 from console.tui.screens.modals import Confirmation, PlanModal, step_confirmation
 from console.tui.widgets.chart import TimeChart, marker_caption
-from console.tui.widgets.tables import sync_table
+from console.tui.widgets.tables import RowTable, sync_table
 
 if TYPE_CHECKING:
     from console.playbooks.context import RunContext
@@ -105,14 +105,14 @@ class IncidentScreen(LiveScreen, Screen[None]):
         with Horizontal(id="inc-main"):
             with Vertical(classes="panel", id="inc-left"):
                 yield Static("Timeline", classes="title")
-                table: DataTable[Any] = DataTable(id="inc-timeline", cursor_type="row", zebra_stripes=True)
+                table: DataTable[Any] = RowTable(id="inc-timeline", cursor_type="row", zebra_stripes=True)
                 table.add_columns("time", "kind", "who", "what")
                 yield table
             with Vertical(classes="panel", id="inc-right"):
                 yield Static("Playbook", classes="title", id="inc-playbook-title")
                 yield Static("", id="inc-steps")
                 yield Static("", id="inc-preview")
-                yield DataTable(id="inc-result", cursor_type="row", zebra_stripes=True)
+                yield RowTable(id="inc-result", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="inc-what"):
             with Vertical(id="inc-chart-box"):
                 yield Static("What changed", classes="title", id="inc-burn")

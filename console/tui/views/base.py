@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Input
 
 from console.tui.widgets.banner import ReadError
+from console.tui.widgets.tables import RowTable
 
 if TYPE_CHECKING:
     from console.runtime.session import Session
@@ -70,6 +71,6 @@ class View(Vertical):
 
 def data_table(table_id: str, *columns: str) -> DataTable[Any]:
     """A view's row table: the cursor on whole rows, zebra-striped."""
-    table: DataTable[Any] = DataTable(id=table_id, cursor_type="row", zebra_stripes=True)
+    table: DataTable[Any] = RowTable(id=table_id, cursor_type="row", zebra_stripes=True)
     table.add_columns(*columns)
     return table

@@ -13,7 +13,7 @@ from console.core.output import cell
 from console.screens import overview as v
 from console.tui.host import host
 from console.tui.views.base import View
-from console.tui.widgets.tables import matches
+from console.tui.widgets.tables import RowTable, matches
 
 if TYPE_CHECKING:
     from console.runtime.session import Session
@@ -41,7 +41,7 @@ class SqlView(View):
     def compose(self) -> ComposeResult:
         yield Input(value=self.sql, id="sql-input")
         yield Static("", id="sql-status")
-        yield DataTable(id="sql-table", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="sql-table", cursor_type="row", zebra_stripes=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "sql-input":

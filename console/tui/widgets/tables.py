@@ -22,6 +22,34 @@ from console.core.terminal import escape
 Row = tuple[str, Sequence[Any]]
 
 
+class RowTable(DataTable[Any]):
+    """A DataTable redrawn once its columns are measured.
+
+    Textual measures new and updated cells when idle.  A frame drawn before that (a loaded
+    machine draws one) caches its cells at the header's width, and those caches are not keyed
+    by width: when the measure did not change the table's size, the header-wide cells stayed
+    on screen ("11:4", "aler") until the next change to the table."""
+
+    def _update_column_widths(self, updated_cells: Any) -> None:
+        widths = self._widths()
+        super()._update_column_widths(updated_cells)
+        self._redraw_if(widths)
+
+    def _update_dimensions(self, new_rows: Any) -> None:
+        widths = self._widths()
+        super()._update_dimensions(new_rows)
+        self._redraw_if(widths)
+
+    def _widths(self) -> list[int]:
+        return [column.content_width for column in self.columns.values()]
+
+    def _redraw_if(self, widths: list[int]) -> None:
+        if self._widths() != widths:
+            self._update_count += 1  # every cache of drawn cells and lines is keyed by it
+            self._clear_caches()
+            self.refresh()
+
+
 def as_text(value: Any) -> Text:
     """A cell shown literally: a str given to a DataTable would be parsed as markup, so a
     label value such as `[/]` would break the table or restyle it."""
