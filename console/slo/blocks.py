@@ -232,12 +232,34 @@ def _window_parts(
     return [(inc[r + 1], cnt[r + 1]) for r in ranks]
 
 
+SERIES_PER_READ = 100  # a read of whole days: this many series' samples sorted at once
+
+
 def read_blocks(
     cur: duckdb.DuckDBPyConnection, span: Span, wanted: list[BlockKey], raw: set[BlockKey]
 ) -> tuple[Blocks, dict[tuple[int, BlockKey], PerWindow]]:
-    """Summaries of the wanted blocks for every series, and per-window parts of the `raw` ones."""
+    """Summaries of the wanted blocks for every series, and per-window parts of the `raw` ones.
+
+    Blocks other than the few raw hours (a first read builds them all) are read for a batch of
+    series at a time: each series is summarised on its own, and one query over every sample of
+    every series held them all in memory (1.05 GB peak for 1,000 SLOs at 100x)."""
     if not wanted:
         return {}, {}
+    if set(wanted) <= raw or len(span.ids) <= SERIES_PER_READ:
+        return _read_batch(cur, span, wanted, raw)
+    blocks: Blocks = {}
+    parts: dict[tuple[int, BlockKey], PerWindow] = {}
+    for k in range(0, len(span.ids), SERIES_PER_READ):
+        batch = span._replace(ids=span.ids[k : k + SERIES_PER_READ])
+        more, more_parts = _read_batch(cur, batch, wanted, raw)
+        blocks.update(more)
+        parts.update(more_parts)
+    return blocks, parts
+
+
+def _read_batch(
+    cur: duckdb.DuckDBPyConnection, span: Span, wanted: list[BlockKey], raw: set[BlockKey]
+) -> tuple[Blocks, dict[tuple[int, BlockKey], PerWindow]]:
     days = hour_days(wanted)
     ordered = sorted(set(span.starts))
     rows = cur.execute(_read_sql(span.ids, wanted, days, ordered, span)).fetchall()

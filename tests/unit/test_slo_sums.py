@@ -208,3 +208,61 @@ def test_kept_status_agrees_with_the_backtest(store):
                     assert result.STATUS[result.status[window][k]] == value.status
                 else:
                     assert result.error_ratio[window][k] == pytest.approx(value.error_ratio, rel=1e-12)
+
+
+def test_a_first_read_in_batches_of_series_builds_the_same_rollups(path, store, monkeypatch):
+    """A first read of every block goes a few series at a time (its memory bounded): batches
+    of 3 over the 4 series (the last holds one) build the rollups that one read builds."""
+    slo_status(store, SLOS, NOW)
+    whole = rollups(store)
+    store.query("DELETE FROM slo_rollups")
+    clear_cache()
+    monkeypatch.setattr("console.slo.blocks.SERIES_PER_READ", 3)
+    batched = numbers(slo_status(store, SLOS, NOW))
+    assert rollups(store) == whole
+    assert_same(batched, one_pass(store, NOW))
+
+
+def counting(function, calls: list[int]):
+    def counted(*args):
+        calls.append(1)
+        return function(*args)
+
+    return counted
+
+
+def test_vouched_rollups_as_arrays_give_the_per_series_join_bit_for_bit(tmp_path, monkeypatch):
+    """`oncall slo` (and a console's first frame) on built rollups joins every series' blocks
+    at once (arrays): the same floats as joining each series' blocks one by one, at several
+    clocks.  Fractional counts
+    (so the order of additions shows), a reset on a day's first sample (a link that is a
+    reset), and a day with no samples (an empty block)."""
+    import console.slo.sums as sums
+
+    clear_cache()
+    rng = np.random.default_rng(7)
+    midnight = datetime(NOW.year, NOW.month, NOW.day) - timedelta(days=9)
+    times = np.array([midnight + timedelta(minutes=10 * i) for i in range(10 * 144)])
+    with Store.open(tmp_path / "s.duckdb") as store:
+        for pod in ("a", "b"):
+            for code in ("200", "500"):
+                values = np.cumsum(rng.random(len(times)) * (7.3 if code == "200" else 0.37))
+                keep = np.ones(len(times), dtype=bool)
+                if pod == "b":
+                    values[5 * 144 :] -= values[5 * 144 - 1] + 0.5  # restarted at midnight five days in
+                    keep[2 * 144 : 3 * 144] = False  # and down for a whole day before
+                put(store, {"pod": pod, "code": code}, list(times[keep]), values[keep])
+        for minutes in (0, 1, 59, 61, 24 * 60 + 5):
+            now = NOW + timedelta(minutes=minutes)
+            slo_status(store, SLOS, now)  # the owner builds rollups and marks for this span
+            clear_cache()
+            joined_at_once: list[int] = []
+            monkeypatch.setattr(sums, "combine_all", counting(sums.combine_all, joined_at_once))
+            at_once = numbers(slo_status(store, SLOS, now, cache=False))
+            first_frame = numbers(slo_status(store, SLOS, now))  # nothing in memory yet
+            monkeypatch.setattr(sums, "_from_vouched_rollups", lambda cur, span: None)
+            one_by_one = numbers(slo_status(store, SLOS, now, cache=False))
+            monkeypatch.undo()
+            assert len(joined_at_once) == 2, "the arrays' path was not taken"
+            assert at_once == first_frame == one_by_one
+            assert_same(at_once, one_pass(store, now))
