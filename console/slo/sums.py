@@ -38,7 +38,6 @@ from console.slo.blocks import (
     span_of,
     ts_literal,
 )
-from console.slo.combined import combine_all, steady_rollups
 from console.slo.rollups import Mark, load_marks, load_rollups, save_rollups, stale_blocks, store_state
 
 if TYPE_CHECKING:
@@ -48,6 +47,9 @@ if TYPE_CHECKING:
     from console.store.db import SampleWrites
 
 _MAX_CACHED_SERIES = 200_000
+# From this many blocks (series x steady blocks) `oncall slo` joins vouched rollups as arrays:
+# NumPy's import (~70 ms) then costs less than a summary tuple per block (~10 us each).
+ARRAYS_FROM = 10_000
 _cache: dict[tuple[str, int], dict[BlockKey, Block]] = {}
 _lock = threading.Lock()
 
@@ -81,7 +83,7 @@ def window_sums(
     cur = store.cursor()
     try:
         cur.execute("BEGIN TRANSACTION")  # every read below sees the same samples
-        if not memory or not _remembers(cache_key(store), span.ids):
+        if not memory and len(span.ids) * len(span.steady) >= ARRAYS_FROM:
             answer = _from_vouched_rollups(cur, span)
             if answer is not None:
                 cur.execute("COMMIT")
@@ -109,9 +111,12 @@ Marks = tuple[tuple[int, int], dict[int, Mark]]  # the store's state, and the se
 
 def _from_vouched_rollups(cur: duckdb.DuckDBPyConnection, span: Span) -> dict[int, PerWindow] | None:
     """Every series' sums from its persisted rollups as arrays, when the store's marks vouch
-    for every steady block and each is persisted (`oncall slo`, or a console's first frame,
-    on a store whose rollups are built); None otherwise, and the usual path reads and checks
-    what it must (and a long-running process then keeps the blocks in memory)."""
+    for every steady block and each is persisted (`oncall slo` on a store whose rollups are
+    built); None otherwise, and the usual path reads and checks what it must.  Not for a
+    long-running process, which keeps the blocks in memory (nor for a console's first frame,
+    which imports no NumPy)."""
+    from console.slo.combined import combine_all, steady_rollups
+
     if not span.steady:
         return None
     state, marks = store_state(cur), load_marks(cur, span.ids)
@@ -173,11 +178,6 @@ def _record(
         save_rollups(store, {pair: known[pair[0]][pair[1]] for pair in redo}, marks, span)
     if memory:
         _keep_in_memory(cache_key(store), span, known)
-
-
-def _remembers(store_key: str, ids: list[int]) -> bool:
-    with _lock:
-        return any((store_key, i) in _cache for i in ids)
 
 
 def _known_blocks(
