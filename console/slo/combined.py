@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from console.slo.blocks import DAY_MS, HOUR_MS, Block, BlockKey, Blocks, PerWindow, Span, hour_days, id_list
+from console.slo.blocks import HOUR_MS, Block, BlockKey, Blocks, PerWindow, Span
+from console.slo.rollups import rollups_of
 
 if TYPE_CHECKING:
     import duckdb
@@ -46,10 +47,7 @@ def steady_rollups(cur: duckdb.DuckDBPyConnection, span: Span) -> Steady | None:
     wanted = np.sort(_codes(keys[:, 0], keys[:, 1]))
     cols = cur.execute(f"""
         SELECT series_id, start_ms, length_ms, samples, first_ts, first_value, last_value, inner_inc
-        FROM slo_rollups
-        WHERE series_id IN ({id_list(span.ids)})
-          AND start_ms >= {int(keys[:, 0].min())} AND start_ms <= {int(keys[:, 0].max())}
-          AND (length_ms = {DAY_MS} OR start_ms // {DAY_MS} IN ({id_list(hour_days(span.steady)) or "NULL"}))
+        FROM slo_rollups WHERE {rollups_of(span.ids, span.steady)}
     """).fetchnumpy()
     code = _codes(np.asarray(cols["start_ms"]), np.asarray(cols["length_ms"]))
     at = np.searchsorted(wanted, code).clip(max=len(wanted) - 1)

@@ -35,6 +35,14 @@ if TYPE_CHECKING:
     from console.store import Store
 
 
+def rollups_of(ids: list[int], keys: list[BlockKey]) -> str:
+    """SQL for the rows of `slo_rollups` that may hold the given blocks of the given series
+    (the days, and the hours of days cut into hours, in the blocks' range; not the marks)."""
+    return f"""series_id IN ({id_list(ids)})
+          AND start_ms >= {min(keys)[0]} AND start_ms <= {max(keys)[0]}
+          AND (length_ms = {DAY_MS} OR start_ms // {DAY_MS} IN ({id_list(hour_days(keys)) or "NULL"}))"""
+
+
 def load_rollups(cur: duckdb.DuckDBPyConnection, ids: list[int], keys: list[BlockKey]) -> Blocks:
     """The persisted summaries of the given blocks for the given series."""
     if not keys:
@@ -43,10 +51,7 @@ def load_rollups(cur: duckdb.DuckDBPyConnection, ids: list[int], keys: list[Bloc
     rows = cur.execute(f"""
         SELECT series_id, start_ms, length_ms, samples, first_ts, first_value, last_ts,
                last_value, inner_inc, ts_offset::HUGEINT + samples::HUGEINT * start_ms * 1000
-        FROM slo_rollups
-        WHERE series_id IN ({id_list(ids)})
-          AND start_ms >= {min(keys)[0]} AND start_ms <= {max(keys)[0]}
-          AND (length_ms = {DAY_MS} OR start_ms // {DAY_MS} IN ({id_list(hour_days(keys)) or "NULL"}))
+        FROM slo_rollups WHERE {rollups_of(ids, keys)}
     """).fetchall()
     make = Block._make
     return {(row[0], (row[1], row[2])): make(row[3:]) for row in rows if (row[1], row[2]) in wanted}

@@ -83,8 +83,9 @@ def window_sums(
     cur = store.cursor()
     try:
         cur.execute("BEGIN TRANSACTION")  # every read below sees the same samples
-        if not memory and len(span.ids) * len(span.steady) >= ARRAYS_FROM:
-            answer = _from_vouched_rollups(cur, span)
+        vouched = None if memory else (store_state(cur), load_marks(cur, ids))
+        if vouched is not None and len(span.ids) * len(span.steady) >= ARRAYS_FROM:
+            answer = _from_vouched_rollups(cur, span, vouched)
             if answer is not None:
                 cur.execute("COMMIT")
                 return answer
@@ -94,7 +95,10 @@ def window_sums(
         # While no block comes from memory (always without it; a console's first frame with it)
         # every known block is a persisted rollup: its mark may vouch for it, and the samples
         # need no scan to trust the rollups.
-        marks = None if remembered else (store_state(cur), load_marks(cur, ids))
+        if vouched is not None:  # read above: the same marks
+            marks: Marks | None = vouched
+        else:
+            marks = None if remembered else (store_state(cur), load_marks(cur, ids))
         read, parts, redo = _read_missing(cur, span, known, writes, marks)
         cur.execute("COMMIT")
     finally:
@@ -109,22 +113,24 @@ def window_sums(
 Marks = tuple[tuple[int, int], dict[int, Mark]]  # the store's state, and the series' marks
 
 
-def _from_vouched_rollups(cur: duckdb.DuckDBPyConnection, span: Span) -> dict[int, PerWindow] | None:
+def _from_vouched_rollups(
+    cur: duckdb.DuckDBPyConnection, span: Span, vouched: Marks
+) -> dict[int, PerWindow] | None:
     """Every series' sums from its persisted rollups as arrays, when the store's marks vouch
     for every steady block and each is persisted (`oncall slo` on a store whose rollups are
     built); None otherwise, and the usual path reads and checks what it must.  Not for a
     long-running process, which keeps the blocks in memory (nor for a console's first frame,
     which imports no NumPy)."""
-    from console.slo.combined import combine_all, steady_rollups
-
     if not span.steady:
         return None
-    state, marks = store_state(cur), load_marks(cur, span.ids)
+    state, marks = vouched
     first, end = span.steady[0][0], span.steady[-1][0] + span.steady[-1][1]
     for i in span.ids:
         held = _trusted(marks.get(i), state)
         if held is None or not (held[0] <= first and end <= held[1]):
             return None
+    from console.slo.combined import combine_all, steady_rollups  # NumPy: only on this path
+
     steady = steady_rollups(cur, span)
     if steady is None:
         return None

@@ -260,7 +260,7 @@ def test_vouched_rollups_as_arrays_give_the_per_series_join_bit_for_bit(tmp_path
             monkeypatch.setattr(combined, "combine_all", counting(combined.combine_all, joined_at_once))
             monkeypatch.setattr(sums, "ARRAYS_FROM", 0)  # a few series: as if there were many
             at_once = numbers(slo_status(store, SLOS, now, cache=False))
-            monkeypatch.setattr(sums, "_from_vouched_rollups", lambda cur, span: None)
+            monkeypatch.setattr(sums, "_from_vouched_rollups", lambda cur, span, vouched: None)
             one_by_one = numbers(slo_status(store, SLOS, now, cache=False))
             monkeypatch.undo()
             assert joined_at_once, "the arrays' path was not taken"
