@@ -34,8 +34,12 @@ if TYPE_CHECKING:
 def _selection(cur: duckdb.DuckDBPyConnection, slos: list[SLO]) -> list[list[Any]]:
     """Which series feed which SLO's numerator and denominator, as four columns: slo, role,
     series_id, grp."""
-    rows = _selection_rows(cur, slos)
-    return [[r[name] for r in rows] for name in ("slo", "role", "series_id", "grp")]
+    rows = [
+        (index, role, series_id, grp)
+        for index, feed in _selection_rows(cur, slos).items()
+        for grp, role, series_id in feed
+    ]
+    return [[row[k] for row in rows] for k in range(4)]
 
 
 @dataclass

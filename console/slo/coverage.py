@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from console.slo.model import SLO
     from console.store import Store
 
@@ -38,14 +40,19 @@ class Coverage:
 
 
 def data_since_by_group(
-    store: Store, slos: list[SLO], selection: list[dict[str, Any]], now: datetime
+    store: Store, slos: list[SLO], selection: Mapping[int, Sequence[tuple[str, str, int]]], now: datetime
 ) -> dict[tuple[int, str], datetime]:
     """Per (SLO, group): the first denominator sample inside the SLO window, or the window's
     start when the data reaches back further (one scan of the `ts` column for every SLO)."""
-    dens = [row for row in selection if row["role"] == "den"]
+    dens = [
+        (slo, grp, series_id)
+        for slo, feed in selection.items()
+        for grp, role, series_id in feed
+        if role == "den"
+    ]
     if not dens:
         return {}
-    ids = sorted({int(row["series_id"]) for row in dens})
+    ids = sorted({series_id for _, _, series_id in dens})
     start = now - max(s.window for s in slos)
     # A series with a sample in the window's first hour has its first one there: that hour is
     # read first (DuckDB skips the other row groups), then for the others the next 1h, 2h, 4h …
@@ -58,12 +65,12 @@ def data_since_by_group(
         missing = [i for i in missing if i not in first]
         lo, length = hi, length * 2
     since: dict[tuple[int, str], datetime] = {}
-    for row in dens:
-        ts = first.get(int(row["series_id"]))
+    for slo, grp, series_id in dens:
+        ts = first.get(series_id)
         if ts is None:
             continue
-        ts = max(ts, now - slos[row["slo"]].window)  # before a shorter window: it covers all of it
-        key = (row["slo"], row["grp"])
+        ts = max(ts, now - slos[slo].window)  # before a shorter window: it covers all of it
+        key = (slo, grp)
         since[key] = min(since.get(key, ts), ts)
     return since
 

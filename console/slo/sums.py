@@ -47,8 +47,9 @@ if TYPE_CHECKING:
     from console.store.db import SampleWrites
 
 _MAX_CACHED_SERIES = 200_000
-# From this many blocks (series x steady blocks) `oncall slo` joins vouched rollups as arrays:
-# NumPy's import (~70 ms) then costs less than a summary tuple per block (~10 us each).
+# From this many blocks (series x steady blocks) vouched rollups are joined as arrays (`oncall
+# slo`, a console's first read): NumPy's import (~70 ms) then costs less than a summary tuple
+# per block (~10 us each).
 ARRAYS_FROM = 10_000
 _cache: dict[tuple[str, int], dict[BlockKey, Block]] = {}
 _lock = threading.Lock()
@@ -83,11 +84,17 @@ def window_sums(
     cur = store.cursor()
     try:
         cur.execute("BEGIN TRANSACTION")  # every read below sees the same samples
-        vouched = None if memory else (store_state(cur), load_marks(cur, ids))
+        # The marks, read now unless this process remembers blocks of these series: then the
+        # rollups' check is its own (the writes it logged), and the arrays' path is not taken.
+        fresh = not memory or not _remembers(cache_key(store), span.ids)
+        vouched = (store_state(cur), load_marks(cur, ids)) if fresh else None
         if vouched is not None and len(span.ids) * len(span.steady) >= ARRAYS_FROM:
             answer = _from_vouched_rollups(cur, span, vouched)
             if answer is not None:
                 cur.execute("COMMIT")
+                if writes is not None:  # every block checked out as of `checked_at`
+                    for i in ids:
+                        writes.verified[i] = checked_at
                 return answer
         known, remembered = _known_blocks(cur, span, cache_key(store), memory)
         if getattr(store, "read_only", True) and not memory and _mostly_unrolled(span, known):
@@ -95,7 +102,7 @@ def window_sums(
         # While no block comes from memory (always without it; a console's first frame with it)
         # every known block is a persisted rollup: its mark may vouch for it, and the samples
         # need no scan to trust the rollups.
-        if vouched is not None:  # read above: the same marks
+        if vouched is not None and not remembered:  # read above: the same marks
             marks: Marks | None = vouched
         else:
             marks = None if remembered else (store_state(cur), load_marks(cur, ids))
@@ -118,9 +125,12 @@ def _from_vouched_rollups(
 ) -> dict[int, PerWindow] | None:
     """Every series' sums from its persisted rollups as arrays, when the store's marks vouch
     for every steady block and each is persisted (`oncall slo` on a store whose rollups are
-    built); None otherwise, and the usual path reads and checks what it must.  Not for a
-    long-running process, which keeps the blocks in memory (nor for a console's first frame,
-    which imports no NumPy)."""
+    built); None otherwise, and the usual path reads and checks what it must.
+
+    A long-running process takes it while it remembers no block of these series: a console's
+    first frame (from ARRAYS_FROM blocks; the demo's has fewer and imports no NumPy), and its
+    reads until a write: the marks then no longer vouch, and the usual path keeps the blocks
+    in memory, checking only the blocks the process's logged writes reached since."""
     if not span.steady:
         return None
     state, marks = vouched
@@ -136,6 +146,12 @@ def _from_vouched_rollups(
         return None
     read, parts = read_blocks(cur, span, sorted(span.raw), span.raw)
     return combine_all(span, steady, read, parts)
+
+
+def _remembers(store_key: str, ids: Sequence[int]) -> bool:
+    """Whether this process keeps blocks of any of these series in memory."""
+    with _lock:
+        return any(_cache.get((store_key, i)) for i in ids)
 
 
 def _trusted(mark: Mark | None, state: tuple[int, int]) -> tuple[int, int] | None:

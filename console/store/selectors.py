@@ -77,8 +77,15 @@ def _skip_space(text: str, pos: int) -> int:
 
 
 def parse_selector(text: str) -> Selector:
-    """Parse `name{label op "value", ...}`; raise SelectorError saying what is wrong."""
-    raw = str(text)
+    """Parse `name{label op "value", ...}`; raise SelectorError saying what is wrong.
+
+    Remembered by text (a selector is immutable): a thousand SLOs repeat a few selectors, and
+    each is parsed when its file is validated and again when its series are selected."""
+    return _parse_selector(str(text))
+
+
+@lru_cache(maxsize=4096)
+def _parse_selector(raw: str) -> Selector:
     name, pos = _read_name(raw, _skip_space(raw, 0))
     pos = _skip_space(raw, pos)
     matchers: list[Matcher] = []

@@ -266,3 +266,42 @@ def test_vouched_rollups_as_arrays_give_the_per_series_join_bit_for_bit(tmp_path
             assert joined_at_once, "the arrays' path was not taken"
             assert at_once == one_by_one
             assert_same(at_once, one_pass(store, now))
+
+
+def test_a_consoles_first_read_joins_vouched_rollups_as_arrays_and_after_a_write_checks_only_what_it_reached(
+    path, monkeypatch
+):
+    """A console remembers no block at first: on rollups the marks vouch for it joins them as
+    arrays (its first frame at scale), with the numbers of one pass.  After it writes a
+    sample the marks no longer vouch, and its next read keeps the blocks in memory but checks
+    against the samples only the blocks that write reached: the arrays' read counts as checked
+    (else every block of the span would be read again, a scan of every sample)."""
+    import console.slo.combined as combined
+    import console.slo.sums as sums
+
+    with Store.open(path) as store:
+        slo_status(store, SLOS, NOW)  # a previous process built the rollups and marks
+    clear_cache()
+    with Store.open(path) as store:  # the console's store: a new writes log
+        monkeypatch.setattr(sums, "ARRAYS_FROM", 0)  # a few series: as if there were many
+        joined_at_once: list[int] = []
+        monkeypatch.setattr(combined, "combine_all", counting(combined.combine_all, joined_at_once))
+        assert_same(numbers(slo_status(store, SLOS, NOW)), one_pass(store, NOW))
+        assert joined_at_once, "the arrays' path was not taken"
+        written = NOW - timedelta(minutes=3)
+        put(store, {"pod": "a", "code": "500"}, [written], [1e6])  # a late, large sample
+        checked: list[tuple[int, int]] = []
+
+        def stale_blocks(cur, span, read, known, kept):
+            checked.extend(block for blocks in kept.values() for block in blocks)
+            return real(cur, span, read, known, kept)
+
+        real = sums.stale_blocks
+        monkeypatch.setattr(sums, "stale_blocks", stale_blocks)
+        later = NOW + timedelta(minutes=1)
+        assert_same(numbers(slo_status(store, SLOS, later)), one_pass(store, later))
+        assert len(joined_at_once) == 1, "a write leaves the marks vouching for nothing"
+        written_ms = int((written - datetime(1970, 1, 1)).total_seconds() * 1000)
+        assert all(start + length > written_ms for start, length in checked), (
+            "blocks before the write were checked"
+        )
