@@ -15,6 +15,8 @@ end) with its own peak RSS:
   rules      `oncall rules eval --format json`: one cycle of 500 PromQL rules
   console    cold start until the Overview is drawn with its data (bench_tui's script), and an
              Overview refresh (median of 5, a minute apart)
+  compact    `oncall compact` of the store, last (the figures above read the import's layout),
+             and the store's bytes per sample after it
 
     .venv/bin/python benchmarks/bench_scale.py [--scales 1,10,100] [--keep DIR]
 
@@ -155,6 +157,9 @@ def measure(scale: int, keep: Path) -> dict[str, float]:
             console_env,
         )
         figures.update(refresh_s=float(refresh.stdout.split()[-1]), refresh_rss=refresh.peak_rss)
+        compacted = run(oncall("compact"), slo_env)  # last: every figure above reads the import's layout
+        figures.update(compact_s=compacted.wall, compact_rss=compacted.peak_rss)
+        figures["compact_bps"] = _tree_bytes_of_store(store) / samples
         figures["peak_rss"] = max(v for k, v in figures.items() if k.endswith("_rss") and k != "promtool_rss")
         return figures
     finally:
@@ -193,6 +198,9 @@ ROWS = [
     ("cold_start_s", "console cold start (1,000 SLOs, 500 rules)", "s", "flat"),
     ("cold_start_rss", "  its peak RSS", "MB", "flat"),
     ("refresh_s", "Overview refresh (read + draw)", "s", "flat"),
+    ("compact_s", "`oncall compact` (rewrites the file)", "s", "data"),
+    ("compact_rss", "  its peak RSS", "MB", "flat"),
+    ("compact_bps", "  store bytes per sample after it", "B", "flat"),
     ("peak_rss", "peak RSS of any oncall process", "MB", "flat"),
 ]
 TARGETS = {  # at 100×: (key, limit, "min" or "max", text)
