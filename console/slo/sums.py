@@ -92,9 +92,7 @@ def window_sums(
             answer = _from_vouched_rollups(cur, span, vouched)
             if answer is not None:
                 cur.execute("COMMIT")
-                if writes is not None:  # every block checked out as of `checked_at`
-                    for i in ids:
-                        writes.verified[i] = checked_at
+                _verified(writes, ids, checked_at)  # every block checked out, as below
                 return answer
         known, remembered = _known_blocks(cur, span, cache_key(store), memory)
         if getattr(store, "read_only", True) and not memory and _mostly_unrolled(span, known):
@@ -110,9 +108,7 @@ def window_sums(
         cur.execute("COMMIT")
     finally:
         cur.close()
-    if writes is not None:
-        for i in ids:
-            writes.verified[i] = checked_at
+    _verified(writes, ids, checked_at)
     _record(store, span, known, redo, memory, _new_marks(span, marks))
     return {i: _combine(span, known[i], read, parts, i) for i in ids}
 
@@ -146,6 +142,14 @@ def _from_vouched_rollups(
         return None
     read, parts = read_blocks(cur, span, sorted(span.raw), span.raw)
     return combine_all(span, steady, read, parts)
+
+
+def _verified(writes: SampleWrites | None, ids: Sequence[int], checked_at: int) -> None:
+    """Note that these series' kept blocks matched the samples as of the writes log's
+    `checked_at`: the next check reads only blocks written since."""
+    if writes is not None:
+        for i in ids:
+            writes.verified[i] = checked_at
 
 
 def _remembers(store_key: str, ids: Sequence[int]) -> bool:
