@@ -71,26 +71,21 @@ def _blocks_bytes(tsdb: Path) -> int:
 
 
 def _data(cache: Path, scale: int, prometheus: bool) -> tuple[Path, Path, int, dict[str, float]]:
-    """The scale's OpenMetrics text and, with `prometheus`, its Prometheus blocks (made once
-    into `cache`), its samples, and what making them cost."""
-    shards, days = shape(scale)
+    """The scale's OpenMetrics text and, with `prometheus`, its Prometheus blocks (each made
+    once into `cache`), its samples, and what making them cost."""
     text, tsdb, count_file = cache / "m.om", cache / "tsdb", cache / "samples"
     spent: dict[str, float] = {}
-    if not prometheus:
-        known = next((f for f in (count_file, cache / "text_samples") if f.exists()), None)
-        if known is None:
-            cache.mkdir(parents=True, exist_ok=True)
-            begun = time.perf_counter()
-            known = cache / "text_samples"
-            known.write_text(str(write_openmetrics(text, shards, days)))
-            spent["generate_s"] = time.perf_counter() - begun
-        return text, tsdb, int(known.read_text()), spent
-    if not count_file.exists():
+    written = next((f for f in (count_file, cache / "text_samples") if f.exists()), None)
+    if written is None:  # `samples` is written after the blocks, `text_samples` after the text
         cache.mkdir(parents=True, exist_ok=True)
         begun = time.perf_counter()
-        count = write_openmetrics(text, shards, days)
-        (cache / "text_samples").write_text(str(count))
+        written = cache / "text_samples"
+        written.write_text(str(write_openmetrics(text, *shape(scale))))
         spent["generate_s"] = time.perf_counter() - begun
+    count = int(written.read_text())
+    if not prometheus:
+        return text, tsdb, count, spent
+    if not count_file.exists():
         shutil.rmtree(tsdb, ignore_errors=True)
         tsdb.mkdir()
         made = run(
@@ -101,7 +96,7 @@ def _data(cache: Path, scale: int, prometheus: bool) -> tuple[Path, Path, int, d
         (cache / "promtool_bytes").write_text(str(_blocks_bytes(tsdb)))  # before Prometheus compacts
         count_file.write_text(str(count))
     spent["promtool_bytes"] = int((cache / "promtool_bytes").read_text())
-    return text, tsdb, int(count_file.read_text()), spent
+    return text, tsdb, count, spent
 
 
 def _backtest_vs_prometheus(tsdb: Path, work: Path, prometheus: bool) -> tuple[Run, float]:
@@ -277,12 +272,14 @@ def report(results: dict[int, dict[str, float]]) -> None:
         )
     for s in scales:
         made = results[s]
-        if "generate_s" in made:
-            line = f"{s}×: data written in {made['generate_s']:.1f} s"
-            if "promtool_s" in made:
-                line += f"; promtool create-blocks-from {made['promtool_s']:.1f} s"
-                line += f", peak RSS {made['promtool_rss'] / 1e6:,.0f} MB"
-            print(line)
+        parts = [f"data written in {made['generate_s']:.1f} s"] if "generate_s" in made else []
+        if "promtool_s" in made:
+            parts.append(
+                f"promtool create-blocks-from {made['promtool_s']:.1f} s, "
+                f"peak RSS {made['promtool_rss'] / 1e6:,.0f} MB"
+            )
+        if parts:
+            print(f"{s}×: " + "; ".join(parts))
 
 
 def main() -> None:
